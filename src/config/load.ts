@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type BrokerConfig } from './schema.js';
+
+/** A configuration that cannot be used. Its message names the key and the problem. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+/** Replaces every string that is exactly `${NAME}` with the environment variable NAME. */
+function resolveEnvReferences(value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
+  if (typeof value === 'string') {
+    const name = ENV_REFERENCE.exec(value)?.[1];
+    if (!name) return value;
+    const resolved = env[name];
+    if (resolved === undefined) throw new ConfigError(`${path}: environment variable ${name} is not set`);
+    return resolved;
+  }
+  if (Array.isArray(value)) return value.map((item, i) => resolveEnvReferences(item, env, `${path}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, resolveEnvReferences(item, env, path ? `${path}.${key}` : key)]),
+    );
+  }
+  return value;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    '',
+  );
+}
+
+/** Validates raw configuration (already parsed from JSON or YAML). */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+  const result = configSchema.safeParse(resolveEnvReferences(raw ?? {}, env, ''));
+  if (result.success) return result.data;
+  const [issue] = result.error.issues;
+  if (!issue) throw new ConfigError('configuration is not valid');
+  const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+  const key = formatPath([...issue.path, ...unknownKeys.slice(0, 1)]) || '(top level)';
+  const problem = unknownKeys.length ? 'unknown key' : issue.message;
+  throw new ConfigError(`${key}: ${problem}`);
+}
+
+/** Reads and validates the file at `path`: JSON, or YAML for .yaml/.yml. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`BROKER_CONFIG: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let raw: unknown;
+  try {
+    raw = ['.yaml', '.yml'].includes(extname(path).toLowerCase()) ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`BROKER_CONFIG: ${path} is not valid ${extname(path).slice(1) || 'JSON'}: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, env);
+}
+

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+
+/**
+ * The broker's configuration, as read from the file named by BROKER_CONFIG (JSON or YAML).
+ * Every key is documented here, where it is defined; README's configuration reference lists
+ * the same keys. Any string value may be written as `${NAME}` to take it from the environment
+ * variable NAME, which is how secrets stay out of the file.
+ */
+
+const seconds = z.number().int().positive();
+
+const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict();
+
+const redis = z
+  .object({
+    /** redis://[:password@]host:port/db, or rediss:// for TLS. */
+    url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+    /** Sentinel nodes; `sentinel_name` names the monitored master. */
+    sentinels: z.array(hostPort).min(1).optional(),
+    sentinel_name: z.string().min(1).optional(),
+    /** Redis Cluster seed nodes. */
+    cluster: z.array(hostPort).min(1).optional(),
+    password: z.string().optional(),
+    /** Prefixes every key, so several brokers (or tests) can share one Redis. */
+    key_prefix: z.string().default('neb:'),
+    /** A command that takes longer fails, and the request gets 503 rather than hanging. */
+    command_timeout_ms: z.number().int().positive().default(500),
+  })
+  .strict()
+  .refine((r) => [r.url, r.sentinels, r.cluster].filter(Boolean).length === 1, {
+    message: 'set exactly one of url, sentinels or cluster',
+  })
+  .refine((r) => !r.sentinels || r.sentinel_name, {
+    message: 'sentinel_name is required with sentinels',
+    path: ['sentinel_name'],
+  });
+
+export const clientSchema = z
+  .object({
+    client_id: z.string().min(1).max(200),
+    /** Absent for public clients (SPAs, mobile apps), which authenticate with PKCE alone. */
+    client_secret: z.string().min(32, 'must be at least 32 characters').optional(),
+    redirect_uris: z.array(z.string()).min(1),
+    post_logout_redirect_uris: z.array(z.string()).default([]),
+    /** Defaults to client_secret_basic with a secret and none without one. */
+    token_endpoint_auth_method: z
+      .enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'])
+      .optional(),
+    application_type: z.enum(['web', 'native']).default('web'),
+    /** The eIDs this client may use, by id; absent means every configured eID. */
+    allowed_eids: z.array(z.string()).optional(),
+    /** Shown to the person on the broker's pages. */
+    display_name: z.string().max(100).optional(),
+    /** `pairwise` gives this client its own sub for each person. */
+    subject_type: z.enum(['public', 'pairwise']).default('public'),
+    /** Signing algorithm of ID tokens for this client. */
+    id_token_signed_response_alg: z.enum(['ES256', 'RS256']).default('ES256'),
+    /** Whether the client may use refresh tokens (scope offline_access). */
+    refresh_tokens: z.boolean().default(true),
+    /** For private_key_jwt. */
+    jwks_uri: z.url().optional(),
+  })
+  .strict()
+  .refine((c) => (c.token_endpoint_auth_method === 'none' ? !c.client_secret : true), {
+    message: 'a client with token_endpoint_auth_method none must not have a client_secret',
+    path: ['client_secret'],
+  })
+  .refine((c) => !c.token_endpoint_auth_method?.startsWith('client_secret') || c.client_secret, {
+    message: 'is required with a client_secret_* token_endpoint_auth_method',
+    path: ['client_secret'],
+  });
+
+export const configSchema = z
+  .object({
+    /** The issuer identifier: the public https URL relying parties use. */
+    issuer: z.url().refine((u) => !u.endsWith('/'), 'must not end with /').optional(),
+    /** Port to listen on. */
+    port: z.number().int().min(0).max(65535).default(3000),
+    /** Address to listen on; 0.0.0.0 inside a container. */
+    host: z.string().default('127.0.0.1'),
+    /**
+     * Whether to believe X-Forwarded-For/-Proto/-Host: false, true (every hop), or the number
+     * of trusted proxy hops in front of the broker. Cookies are marked secure from X-Forwarded-Proto.
+     */
+    trust_proxy: z.union([z.boolean(), z.number().int().positive()]).default(false),
+    /** Absent: the embedded in-memory store, for one process only. */
+    redis: redis.optional(),
+    /** Keys that sign cookies; the first signs, all verify, so rotate by prepending. */
+    cookie_keys: z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1).optional(),
+    /** Key of the keyed hash that makes `sub`. Changing it changes every person's sub. */
+    subject_secret: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Path to a private JWKS (JSON). Absent: keys are generated once and kept in the store. */
+    jwks: z.string().min(1).optional(),
+    ttl: z
+      .object({
+        authorization_code: seconds.default(60),
+        access_token: seconds.default(600),
+        id_token: seconds.default(600),
+        refresh_token: seconds.default(14 * 24 * 3600),
+        /** How long a person has to finish a login. */
+        interaction: seconds.default(600),
+        /** The broker's own browser session, used for logout. */
+        session: seconds.default(8 * 3600),
+      })
+      .strict()
+      .prefault({}),
+    clients: z.array(clientSchema).default([]),
+    /** One section per eID, by id; each is read only by that eID's plugin. */
+    eids: z.record(z.string().regex(/^[a-z0-9-]+$/, 'eID ids are lowercase letters, digits and -'), z.unknown()).default({}),
+    ui: z
+      .object({
+        /** Language of the pages when neither ui_locales nor the browser picks one. */
+        default_locale: z.enum(['sv', 'en', 'nb', 'fi', 'da']).default('en'),
+      })
+      .strict()
+      .prefault({}),
+    /** Serves a small relying party at /demo that logs in through this broker. */
+    demo: z.boolean().default(false),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type BrokerConfig = z.output<typeof configSchema>;
+export type ClientConfig = BrokerConfig['clients'][number];
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,97 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import * as client from 'openid-client';
+import { clientSchema, type ClientConfig } from '../config/schema.js';
+import type { EidRegistry } from '../eids/registry.js';
+import type { Views } from '../http/views.js';
+import { sharedSecret } from '../oidc/keys.js';
+import type { Store } from '../store/store.js';
+
+const CLIENT_ID = 'demo';
+const FLOW_COOKIE = 'neb_demo_flow';
+
+/** The demo's own client registration: a confidential web client of this broker. */
+export async function demoClient(issuer: string, store: Store): Promise<ClientConfig> {
+  return clientSchema.parse({
+    client_id: CLIENT_ID,
+    client_secret: await sharedSecret(store, 'demo-client'),
+    redirect_uris: [`${issuer}/demo/callback`],
+    post_logout_redirect_uris: [`${issuer}/demo`],
+    display_name: 'Demo service',
+  });
+}
+
+interface DemoDependencies {
+  issuer: string;
+  store: Store;
+  registry: EidRegistry;
+  views: Views;
+}
+
+/**
+ * A small relying party at /demo that logs in through this very broker, the way any client
+ * would: openid-client, discovery, PKCE, state and nonce, then token and userinfo.
+ */
+export async function demoRoutes({ issuer, store, registry, views }: DemoDependencies): Promise<Router> {
+  const secret = await sharedSecret(store, 'demo-client');
+  // Discovery waits for the first visit: the broker is not listening yet when this runs.
+  let configuration: Promise<client.Configuration> | undefined;
+  const discover = () =>
+    (configuration ??= client
+      .discovery(new URL(issuer), CLIENT_ID, secret, undefined, issuer.startsWith('http:') ? { execute: [client.allowInsecureRequests] } : {})
+      .catch((err: unknown) => {
+        configuration = undefined;
+        throw err;
+      }));
+
+  const router = new Router({ prefix: '/demo' });
+
+  router.get('/', (ctx) => {
+    views.render(ctx, 'demo', { acrValues: registry.acrValues });
+  });
+
+  router.get('/login', async (ctx) => {
+    const config = await discover();
+    const flow = { verifier: client.randomPKCECodeVerifier(), state: client.randomState(), nonce: client.randomNonce() };
+    const acr = typeof ctx.query.acr === 'string' && registry.byAcr(ctx.query.acr) ? ctx.query.acr : undefined;
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: `${issuer}/demo/callback`,
+      scope: 'openid profile personal_number eid',
+      code_challenge: await client.calculatePKCECodeChallenge(flow.verifier),
+      code_challenge_method: 'S256',
+      state: flow.state,
+      nonce: flow.nonce,
+      ...(acr ? { acr_values: acr } : {}),
+    });
+    setFlow(ctx, JSON.stringify(flow));
+    ctx.redirect(url.href);
+  });
+
+  router.get('/callback', async (ctx) => {
+    const stored = ctx.cookies.get(FLOW_COOKIE, { signed: true });
+    setFlow(ctx, null);
+    if (!stored) return views.render(ctx, 'demo-result', { error: 'no login in progress: start again from /demo' });
+    const flow = JSON.parse(stored) as { verifier: string; state: string; nonce: string };
+    try {
+      const config = await discover();
+      const tokens = await client.authorizationCodeGrant(config, new URL(ctx.originalUrl, issuer), {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+      const idToken = tokens.claims()!;
+      const userinfo = await client.fetchUserInfo(config, tokens.access_token, idToken.sub);
+      views.render(ctx, 'demo-result', { idToken: Object.entries(idToken), userinfo: Object.entries(userinfo) });
+    } catch (err) {
+      const { error, error_description: description } = err as { error?: string; error_description?: string };
+      views.render(ctx, 'demo-result', { error: error ?? (err as Error).message, description });
+    }
+  });
+
+  return router;
+}
+
+function setFlow(ctx: Context, value: string | null) {
+  ctx.cookies.set(FLOW_COOKIE, value, { signed: true, httpOnly: true, sameSite: 'lax', path: '/demo', overwrite: true });
+}

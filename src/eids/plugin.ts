@@ -1,0 +1,95 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import type { CountryCode, EidPerson } from '../identity/identity.js';
+
+/**
+ * The contract between the core and one eID. A plugin lives in providers/<id>/, exports a
+ * factory, and is registered when the configuration has an `eids.<id>` section. The core
+ * never names an eID: it only sees this interface.
+ */
+export interface EidPlugin {
+  /** The eID's id: lowercase, e.g. se-bankid. Also IdProviderName in the identity. */
+  readonly id: string;
+  readonly country: CountryCode;
+  /**
+   * The acr values this eID serves, most general first. A request for any of them is routed
+   * here; the token's acr is the one the plugin reports on completion.
+   */
+  readonly acrValues: readonly string[];
+
+  /** Begins a login. Where the browser goes next, or an immediate outcome. */
+  start(login: LoginRequest): Promise<StartResult>;
+
+  /**
+   * The plugin's own routes, mounted under /interaction/:uid/<id>/ (pages, polling). The core
+   * has already checked that the request belongs to a live interaction: `ctx.state.login`.
+   */
+  routes?(router: Router<LoginState>): void;
+
+  /**
+   * The upstream's return to /eid/<id>/callback. It is outside the interaction's cookie path,
+   * so the plugin names the interaction it belongs to and the core carries the outcome there.
+   */
+  callback?(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }>;
+
+  close?(): Promise<void>;
+}
+
+/** What a factory receives. `config` is the plugin's own `eids.<id>` section, unvalidated. */
+export interface PluginContext {
+  id: string;
+  config: unknown;
+  /** The broker's public URL, for building callback URLs. */
+  issuer: string;
+  store: Store;
+  log: Logger;
+}
+
+export type EidPluginFactory = (context: PluginContext) => EidPlugin | Promise<EidPlugin>;
+
+/** One login as the plugin sees it. */
+export interface LoginRequest {
+  /** The interaction's uid: the plugin's pages live under /interaction/<uid>/<id>/. */
+  uid: string;
+  /** The acr value asked for, when the client asked for one of this eID's. */
+  acr?: string;
+  clientId: string;
+  loginHint?: string;
+  locale: string;
+  /** The person's IP address (through trusted proxies only) and browser. */
+  ip: string;
+  userAgent: string;
+}
+
+export type StartResult = { redirectTo: string } | { outcome: EidOutcome };
+
+/** How an eID login ended. */
+export type EidOutcome = { person: EidPerson; acr: string; amr: string[] } | { failure: EidFailure };
+
+/**
+ * A failure the client will see as an OIDC error at its redirect_uri:
+ * - access_denied: the person cancelled, declined, or did not finish in time;
+ * - eid_doesnt_exist: the person has no usable eID of this kind;
+ * - insufficient_scope: the person does not meet a requirement (e.g. the level asked for);
+ * - server_error: the eID or the broker failed.
+ * `description` is plain words for the client's developers: never a secret or personal number.
+ */
+export interface EidFailure {
+  error: 'access_denied' | 'eid_doesnt_exist' | 'insufficient_scope' | 'server_error';
+  description: string;
+}
+
+/** What the core puts on ctx.state for plugin routes. */
+export interface LoginState {
+  login: {
+    uid: string;
+    request: LoginRequest;
+    /**
+     * Ends the login with this outcome. Returns where the browser goes next: back to the
+     * client, with a code or with the failure as an OIDC error.
+     */
+    finish(outcome: EidOutcome): Promise<string>;
+  };
+}

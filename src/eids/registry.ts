@@ -1,0 +1,61 @@
+import { ConfigError } from '../config/load.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import type { EidPlugin, EidPluginFactory } from './plugin.js';
+
+/** The eIDs this broker runs, built from the configuration's `eids` sections. */
+export class EidRegistry {
+  readonly #byId: Map<string, EidPlugin>;
+  readonly #byAcr: Map<string, EidPlugin>;
+
+  constructor(plugins: EidPlugin[]) {
+    this.#byId = new Map(plugins.map((plugin) => [plugin.id, plugin]));
+    this.#byAcr = new Map();
+    for (const plugin of plugins) {
+      for (const acr of plugin.acrValues) {
+        const other = this.#byAcr.get(acr);
+        if (other) throw new ConfigError(`eids.${plugin.id}: acr value ${acr} is already served by ${other.id}`);
+        this.#byAcr.set(acr, plugin);
+      }
+    }
+  }
+
+  get(id: string): EidPlugin | undefined {
+    return this.#byId.get(id);
+  }
+
+  byAcr(acr: string): EidPlugin | undefined {
+    return this.#byAcr.get(acr);
+  }
+
+  get all(): EidPlugin[] {
+    return [...this.#byId.values()];
+  }
+
+  get acrValues(): string[] {
+    return [...this.#byAcr.keys()];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((plugin) => plugin.close?.()));
+  }
+}
+
+/** Creates one plugin per `eids.<id>` section, from the factories the broker knows. */
+export async function createRegistry(
+  sections: Record<string, unknown>,
+  factories: Record<string, EidPluginFactory>,
+  shared: { issuer: string; store: Store; log: Logger },
+): Promise<EidRegistry> {
+  const plugins: EidPlugin[] = [];
+  for (const [id, config] of Object.entries(sections)) {
+    const factory = factories[id];
+    if (!factory) {
+      throw new ConfigError(`eids.${id}: no such eID (known: ${Object.keys(factories).join(', ') || 'none'})`);
+    }
+    const plugin = await factory({ id, config, issuer: shared.issuer, store: shared.store, log: shared.log.child({ eid: id }) });
+    if (plugin.id !== id) throw new ConfigError(`eids.${id}: the plugin calls itself ${plugin.id}`);
+    plugins.push(plugin);
+  }
+  return new EidRegistry(plugins);
+}

@@ -1,0 +1,31 @@
+import type { Context } from 'koa';
+import { HttpError } from './errors.js';
+
+const LIMIT_BYTES = 16 * 1024;
+
+async function readText(ctx: Context): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > LIMIT_BYTES) throw new HttpError(413, 'invalid_request', 'The request body is too large.');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A form or JSON body as a flat string map; forms and JSON are the only bodies the pages send. */
+export async function readBody(ctx: Context): Promise<Record<string, unknown>> {
+  if (ctx.is('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(await readText(ctx)));
+  if (ctx.is('application/json')) {
+    try {
+      const parsed: unknown = JSON.parse(await readText(ctx));
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    } catch {
+      // Falls through to the same answer as any other unreadable body.
+    }
+    throw new HttpError(400, 'invalid_request', 'The request body is not a JSON object.');
+  }
+  if (!ctx.request.length) return {};
+  throw new HttpError(415, 'invalid_request', 'Send the body as a form or as JSON.');
+}

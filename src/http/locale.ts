@@ -1,0 +1,58 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { viewsDir } from '../paths.js';
+
+export const supportedLocales = ['sv', 'en', 'nb', 'fi', 'da'] as const;
+export type Locale = (typeof supportedLocales)[number];
+
+/** Language tags people's browsers and clients send, by the locale we answer in. */
+const aliases: Record<string, Locale> = { sv: 'sv', en: 'en', nb: 'nb', no: 'nb', nn: 'nb', fi: 'fi', da: 'da' };
+
+function toLocale(tag: string): Locale | undefined {
+  return aliases[tag.trim().toLowerCase().split(/[-_]/)[0] ?? ''];
+}
+
+/** Accept-Language tags, most preferred first. */
+function acceptLanguageTags(header: string): string[] {
+  return header
+    .split(',')
+    .map((part, index) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = Number(params.find((p) => p.trim().startsWith('q='))?.trim().slice(2) ?? 1);
+      return { tag, q: Number.isFinite(q) ? q : 0, index };
+    })
+    .filter((entry) => entry.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index)
+    .map((entry) => entry.tag);
+}
+
+/** The page language: the client's ui_locales first, then the browser's, then the configured default. */
+export function negotiateLocale(uiLocales: string | undefined, acceptLanguage: string | undefined, fallback: Locale): Locale {
+  const candidates = [...(uiLocales?.split(' ') ?? []), ...acceptLanguageTags(acceptLanguage ?? '')];
+  for (const tag of candidates) {
+    const locale = toLocale(tag);
+    if (locale) return locale;
+  }
+  return fallback;
+}
+
+export type Messages = Record<string, string>;
+
+/** views/locales/<locale>.json, flattened to dotted keys. */
+export function loadMessages(): Record<Locale, Messages> {
+  const dir = join(viewsDir, 'locales');
+  const files = new Set(readdirSync(dir));
+  return Object.fromEntries(
+    supportedLocales.map((locale) => {
+      if (!files.has(`${locale}.json`)) throw new Error(`views/locales/${locale}.json is missing`);
+      return [locale, flatten(JSON.parse(readFileSync(join(dir, `${locale}.json`), 'utf8')) as object)];
+    }),
+  ) as Record<Locale, Messages>;
+}
+
+function flatten(tree: object, prefix = ''): Messages {
+  return Object.entries(tree).reduce<Messages>((out, [key, value]) => {
+    const path = prefix ? `${prefix}.${key}` : key;
+    return typeof value === 'string' ? { ...out, [path]: value } : { ...out, ...flatten(value as object, path) };
+  }, {});
+}

@@ -1,0 +1,26 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import type { Middleware } from 'koa';
+import { viewsDir } from '../paths.js';
+
+const types: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
+
+/**
+ * Serves views/static/ at /static/. The handful of files is read once at start-up, so no
+ * request can reach the file system or walk out of the folder.
+ */
+export function staticFiles(): Middleware {
+  const dir = join(viewsDir, 'static');
+  const files = new Map(
+    readdirSync(dir)
+      .filter((name) => types[extname(name)])
+      .map((name) => [`/static/${name}`, { body: readFileSync(join(dir, name)), type: types[extname(name)]! }]),
+  );
+  return async (ctx, next) => {
+    const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
+    if (!file) return next();
+    ctx.type = file.type;
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = file.body;
+  };
+}

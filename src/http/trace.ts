@@ -1,0 +1,27 @@
+import { randomBytes } from 'node:crypto';
+import type { Middleware } from 'koa';
+import { requestScope, type Logger } from '../log.js';
+
+const TRACE_ID = /^[0-9a-f]{16}$/;
+
+/**
+ * Gives every request a traceId: sent back in the `traceId` header, carried by every log line
+ * written while serving it, and shown on error pages so a person can quote it to support.
+ * A well-formed traceId from a trusted proxy is kept, so one id follows the request end to end.
+ */
+export function trace(log: Logger, trustProxy: boolean): Middleware {
+  return async (ctx, next) => {
+    const incoming = ctx.get('traceid');
+    const traceId = trustProxy && TRACE_ID.test(incoming) ? incoming : randomBytes(8).toString('hex');
+    ctx.set('traceId', traceId);
+    const started = performance.now();
+    await requestScope.run({ traceId }, async () => {
+      try {
+        await next();
+      } finally {
+        // The path only: query strings can carry login hints with personal numbers.
+        log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+      }
+    });
+  };
+}

@@ -1,0 +1,65 @@
+import { ageOn, personalNumbers } from './personal-number/index.js';
+
+export type CountryCode = 'SE' | 'NO' | 'FI' | 'DK';
+
+/** One person as every eID reports them, whatever eID they used. */
+export interface Identity {
+  CountryCode: CountryCode;
+  FirstName: string;
+  LastName: string;
+  FullName: string;
+  /** Canonical national identity number, when the eID gives one. */
+  PersonalNumber?: string;
+  /** YYYY-MM-DD. */
+  DateOfBirth?: string;
+  Age?: number;
+  /** The eID's id, e.g. se-bankid. */
+  IdProviderName: string;
+  /** When the eID identified the person (ISO 8601). */
+  IdentificationDate: string;
+  /** The eID's own id for this transaction (BankID orderRef, upstream sid…). */
+  IdProviderRequestId: string;
+  /** The eID's own stable id for the person, when it has one. */
+  IdProviderPersonId?: string;
+}
+
+/** What an eID plugin reports: the rest of the identity is derived by completeIdentity. */
+export interface EidPerson {
+  FirstName?: string;
+  LastName?: string;
+  FullName?: string;
+  PersonalNumber?: string;
+  DateOfBirth?: string;
+  IdProviderRequestId: string;
+  IdProviderPersonId?: string;
+  IdentificationDate?: string;
+}
+
+/**
+ * Fills in what can be derived (canonical number, date of birth, age, full name) so that
+ * every eID yields the same model. A personal number that is not valid for the country is an
+ * error: the eID told us something we must not pass on.
+ */
+export function completeIdentity(eid: { id: string; country: CountryCode }, person: EidPerson, now = new Date()): Identity {
+  const rules = personalNumbers[eid.country];
+  let personalNumber: string | undefined;
+  if (person.PersonalNumber !== undefined) {
+    personalNumber = rules.normalize(person.PersonalNumber);
+    if (!personalNumber) throw new Error(`${eid.id} returned a personal number that is not valid for ${eid.country}`);
+  }
+  const dateOfBirth = person.DateOfBirth ?? (personalNumber ? rules.dateOfBirth(personalNumber) : undefined);
+  const firstName = person.FirstName ?? '';
+  const lastName = person.LastName ?? '';
+  return {
+    CountryCode: eid.country,
+    FirstName: firstName,
+    LastName: lastName,
+    FullName: person.FullName ?? [firstName, lastName].filter(Boolean).join(' '),
+    ...(personalNumber ? { PersonalNumber: personalNumber } : {}),
+    ...(dateOfBirth ? { DateOfBirth: dateOfBirth, Age: ageOn(dateOfBirth, now) } : {}),
+    IdProviderName: eid.id,
+    IdentificationDate: person.IdentificationDate ?? now.toISOString(),
+    IdProviderRequestId: person.IdProviderRequestId,
+    ...(person.IdProviderPersonId ? { IdProviderPersonId: person.IdProviderPersonId } : {}),
+  };
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import { builtInEids, simulatedEids } from '../providers/index.js';
+import { createBroker } from './broker.js';
+import { embeddedConfig } from './config/embedded.js';
+import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
+import { createLogger } from './log.js';
+
+/** Exit code for a configuration that cannot be used: nothing was started. */
+const EXIT_CONFIG = 2;
+
+async function main() {
+  const path = process.env.BROKER_CONFIG;
+  const config = path ? loadConfigFile(path) : parseConfig(embeddedConfig(simulatedEids));
+  const log = createLogger(config.log.level);
+  const broker = await createBroker(config, { eids: builtInEids, log });
+  await broker.listen();
+  if (!path) log.info(`embedded default: open ${broker.issuer}/demo to log in`);
+
+  const stop = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await broker.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`configuration error: ${err.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  process.stderr.write(`the broker could not start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

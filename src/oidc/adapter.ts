@@ -1,0 +1,92 @@
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { Store } from '../store/store.js';
+
+/**
+ * Losing a consume race means the artifact was already used. A second use of a code or a
+ * refresh token is an invalid_grant; of a pushed request_uri, an invalid_request.
+ */
+const alreadyUsed: Record<string, () => Error> = {
+  PushedAuthorizationRequest: () => new errors.InvalidRequest('request_uri has already been used'),
+};
+const alreadyUsedDefault = (model: string) => () => new errors.InvalidGrant(`${model} has already been used`);
+
+/** Models that are also found by a second key: the payload field that holds it. */
+const secondaryKeys: Record<string, 'uid' | 'userCode'> = { Session: 'uid', DeviceCode: 'userCode' };
+
+/**
+ * oidc-provider's storage for every model, on the broker's Store.
+ *
+ * Keys: `oidc:<Model>:<id>` for records, `oidc:grant:<grantId>` for the set of keys issued
+ * under a grant (so revokeByGrantId finds them), `oidc:<Model>:uid:<uid>` and
+ * `oidc:<Model>:userCode:<code>` for the secondary lookups. Index keys are written before the record
+ * they point at, so a crash in between leaves a dangling index entry, never an unrevocable token.
+ */
+export class StoreAdapter implements Adapter {
+  readonly #model: string;
+  readonly #store: Store;
+
+  constructor(model: string, store: Store) {
+    this.#model = model;
+    this.#store = store;
+  }
+
+  #key(id: string): string {
+    return `oidc:${this.#model}:${id}`;
+  }
+
+  /** The key of the secondary lookup of this payload, when its model has one. */
+  #secondaryKey(payload: AdapterPayload | undefined): string | undefined {
+    const field = secondaryKeys[this.#model];
+    const value = field && payload?.[field];
+    return value ? this.#key(`${field}:${value}`) : undefined;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const key = this.#key(id);
+    if (payload.grantId) await this.#store.addToSet(`oidc:grant:${payload.grantId}`, key, expiresIn);
+    const secondaryKey = this.#secondaryKey(payload);
+    if (secondaryKey) await this.#store.set(secondaryKey, id, expiresIn);
+    await this.#store.set(key, JSON.stringify(payload), expiresIn);
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const record = await this.#store.get(this.#key(id));
+    if (!record) return undefined;
+    const payload = JSON.parse(record.value) as AdapterPayload;
+    return record.consumedAt === undefined ? payload : { ...payload, consumed: record.consumedAt };
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return this.#findBySecondaryKey(this.#key(`uid:${uid}`));
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return this.#findBySecondaryKey(this.#key(`userCode:${userCode}`));
+  }
+
+  async #findBySecondaryKey(key: string): Promise<AdapterPayload | undefined> {
+    const pointer = await this.#store.get(key);
+    return pointer ? this.find(pointer.value) : undefined;
+  }
+
+  /**
+   * oidc-provider reads an artifact, sees it unused, then consumes it; two parallel requests
+   * can both pass the read. The store's consume is atomic, so exactly one of them gets here
+   * and the others fail as a reuse.
+   */
+  async consume(id: string): Promise<void> {
+    const result = await this.#store.consume(this.#key(id), Math.floor(Date.now() / 1000));
+    if (result !== 'consumed') throw (alreadyUsed[this.#model] ?? alreadyUsedDefault(this.#model))();
+  }
+
+  async destroy(id: string): Promise<void> {
+    const secondaryKey = this.#secondaryKey(secondaryKeys[this.#model] ? await this.find(id) : undefined);
+    await this.#store.delete(this.#key(id), ...(secondaryKey ? [secondaryKey] : []));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    const grantKey = `oidc:grant:${grantId}`;
+    const keys = await this.#store.members(grantKey);
+    await this.#store.delete(...keys, grantKey);
+  }
+}

@@ -1,0 +1,150 @@
+import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { JWK } from 'jose';
+import type { BrokerConfig, ClientConfig } from '../config/schema.js';
+import type { Store } from '../store/store.js';
+import type { Views } from '../http/views.js';
+import { StoreAdapter } from './adapter.js';
+import { claimsByScope } from './claims.js';
+import type { Accounts } from './accounts.js';
+import type { Subjects } from './subject.js';
+
+export interface ProviderDependencies {
+  config: BrokerConfig;
+  issuer: string;
+  store: Store;
+  signingKeys: JWK[];
+  cookieKeys: string[];
+  accounts: Accounts;
+  subjects: Subjects;
+  /** Every acr value some configured eID serves. */
+  acrValues: string[];
+  views: Views;
+}
+
+/** Client metadata the broker adds to OIDC's; see ClientConfig for what each means. */
+const extraClientMetadata = ['allowed_eids', 'display_name'];
+
+/** Turns a configured client into oidc-provider metadata. */
+export function clientMetadata(client: ClientConfig): ClientMetadata {
+  return {
+    client_id: client.client_id,
+    ...(client.client_secret ? { client_secret: client.client_secret } : {}),
+    redirect_uris: client.redirect_uris,
+    post_logout_redirect_uris: client.post_logout_redirect_uris,
+    token_endpoint_auth_method: client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none'),
+    application_type: client.application_type,
+    subject_type: client.subject_type,
+    id_token_signed_response_alg: client.id_token_signed_response_alg,
+    grant_types: client.refresh_tokens ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+    response_types: ['code'],
+    ...(client.jwks_uri ? { jwks_uri: client.jwks_uri } : {}),
+    ...(client.allowed_eids ? { allowed_eids: client.allowed_eids } : {}),
+    ...(client.display_name ? { display_name: client.display_name } : {}),
+  };
+}
+
+/**
+ * The login prompt fires on every authorization request that has not just finished an eID
+ * login: the broker never reuses an earlier login, so a shared computer never logs the next
+ * person in as the previous one. prompt=none therefore always answers login_required.
+ */
+function loginPolicy() {
+  const { base, Check } = interactionPolicy;
+  const policy = base();
+  policy.get('login')!.checks.add(
+    new Check('fresh_eid_login', 'every login is done with the eID', (ctx: KoaContextWithOIDC) =>
+      ctx.oidc.result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT,
+    ),
+    0,
+  );
+  // Native apps get their End-User interaction from the eID login every request runs.
+  policy.get('consent')!.checks.remove('native_client_prompt');
+  return policy;
+}
+
+/**
+ * The broker has no consent screen: a registered client is trusted to ask for what it needs,
+ * so each login gets a new grant of exactly the scopes it requested. The grant lives as long as
+ * a refresh token can (ttl.Grant), because oidc-provider never extends a grant by itself.
+ */
+async function grantRequestedScopes(ctx: KoaContextWithOIDC) {
+  const { oidc } = ctx;
+  const accountId = oidc.session?.accountId;
+  if (!accountId || !oidc.client || typeof oidc.params?.scope !== 'string') return undefined;
+  const grant = new oidc.provider.Grant({ accountId, clientId: oidc.client.clientId });
+  grant.addOIDCScope(oidc.params.scope);
+  await grant.save();
+  return grant;
+}
+
+export function createProvider(deps: ProviderDependencies): Provider {
+  const { config, store, views } = deps;
+  const configuration: Configuration = {
+    adapter: (model: string) => new StoreAdapter(model, store),
+    clients: config.clients.map(clientMetadata),
+    extraClientMetadata: { properties: extraClientMetadata },
+    jwks: { keys: deps.signingKeys as never },
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    findAccount: deps.accounts.findAccount,
+    scopes: ['openid', 'offline_access', ...Object.keys(claimsByScope).filter((s) => s !== 'openid')],
+    claims: { ...claimsByScope, sid: null } as unknown as Configuration['claims'],
+    acrValues: deps.acrValues,
+    // Scope claims go in the ID token too, not only in userinfo: many clients read only the ID token.
+    conformIdTokenClaims: false,
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    allowOmittingSingleRegisteredRedirectUri: false,
+    subjectTypes: ['public', 'pairwise'],
+    pairwiseIdentifier: (_ctx, accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId)),
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+      introspectionSigningAlgValues: ['ES256', 'RS256'],
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true },
+      resourceIndicators: { enabled: false },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form }),
+        postLogoutSuccessSource: async (ctx) => views.render(ctx, 'logged-out', {}),
+      },
+    },
+    interactions: {
+      policy: loginPolicy(),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    loadExistingGrant: grantRequestedScopes,
+    ttl: {
+      AuthorizationCode: config.ttl.authorization_code,
+      AccessToken: config.ttl.access_token,
+      IdToken: config.ttl.id_token,
+      RefreshToken: config.ttl.refresh_token,
+      Interaction: config.ttl.interaction,
+      Session: config.ttl.session,
+      Grant: Math.max(config.ttl.refresh_token, config.ttl.session),
+      PushedAuthorizationRequest: 60,
+    },
+    // The person is logged out of the broker when the client's tokens outlive the session anyway.
+    expiresWithSession: async () => false,
+    renderError: async (ctx, out) => views.renderError(ctx, { error: out.error, description: out.error_description }),
+  };
+
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = Boolean(config.trust_proxy);
+  return provider;
+}

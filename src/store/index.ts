@@ -1,0 +1,17 @@
+import type { BrokerConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { createMemoryStore } from './memory-store.js';
+import { createRedisStore } from './redis-store.js';
+import type { Store } from './store.js';
+
+export type { Store, StoredRecord, ConsumeResult } from './store.js';
+export { StoreUnavailableError } from './store.js';
+
+/** Redis when configured; otherwise the embedded in-memory store, which cannot be shared. */
+export function createStore(redis: BrokerConfig['redis'], log: Logger): Store {
+  if (redis) return createRedisStore(redis, log);
+  log.warn(
+    'no redis configured: using the in-memory store. It serves one process only, and logins, tokens and generated keys vanish on restart.',
+  );
+  return createMemoryStore();
+}

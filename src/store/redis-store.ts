@@ -1,0 +1,236 @@
+import { Cluster, Redis, ReplyError } from 'ioredis';
+import type { Logger } from '../log.js';
+import { StoreUnavailableError, type ConsumeResult, type Store, type StoredRecord } from './store.js';
+
+export interface RedisStoreOptions {
+  /** redis://[:password@]host:port/db or rediss://… */
+  url?: string;
+  sentinels?: Array<{ host: string; port: number }>;
+  /** The master group name the sentinels watch; required with sentinels. */
+  sentinel_name?: string;
+  cluster?: Array<{ host: string; port: number }>;
+  /** Used when `url` carries no password of its own. */
+  password?: string;
+  /** Prefixes every key, e.g. 'neb:'. */
+  key_prefix: string;
+  command_timeout_ms: number;
+}
+
+/**
+ * A store on Redis (a single server, Sentinel or Cluster) that fails fast: while Redis is
+ * unreachable or slow, every operation rejects with StoreUnavailableError within the command
+ * timeout instead of waiting in a queue, and the client keeps reconnecting in the background
+ * so the store recovers by itself.
+ *
+ * A record is a hash with field `v` (the value) and, once consumed, `c` (consumedAt); a set
+ * is a Redis set. Every operation is one command or one Lua script on a single key, which
+ * makes it atomic on Cluster too without hash tags.
+ */
+export function createRedisStore(options: RedisStoreOptions, log: Logger): Store {
+  assertOneTarget(options);
+  const target = describeTarget(options);
+  const client = connect(options);
+
+  // Connection events repeat on every reconnect attempt; only a change of state is news.
+  let reachable: boolean | undefined;
+  let lastError: string | undefined;
+  let closing = false;
+  client.on('error', (error: Error) => {
+    lastError = error.message;
+  });
+  client.on('ready', () => {
+    if (reachable !== true) {
+      log.info({ redis: target }, reachable === false ? 'Redis is reachable again' : 'Connected to Redis');
+    }
+    reachable = true;
+    lastError = undefined;
+  });
+  client.on('close', () => {
+    if (closing || reachable === false) return;
+    log.warn({ redis: target, reason: lastError }, 'Redis is unreachable; store operations fail until it is back');
+    reachable = false;
+  });
+
+  return {
+    async get(key) {
+      const fields = await failFast(() => client.hgetall(key));
+      if (fields.v === undefined) return undefined;
+      const record: StoredRecord = { value: fields.v };
+      if (fields.c !== undefined) record.consumedAt = Number(fields.c);
+      return record;
+    },
+
+    async set(key, value, ttlSeconds) {
+      await failFast(() => client.writeRecord(key, value, ttlArgument(ttlSeconds)));
+    },
+
+    async setIfAbsent(key, value, ttlSeconds) {
+      return (await failFast(() => client.writeRecordIfAbsent(key, value, ttlArgument(ttlSeconds)))) === 1;
+    },
+
+    async consume(key, at) {
+      return failFast(() => client.consumeRecord(key, String(at)));
+    },
+
+    async delete(...keys) {
+      // One DEL per key: a multi-key DEL fails on Cluster when the keys live in different slots.
+      await failFast(() => Promise.all(keys.map((key) => client.del(key))));
+    },
+
+    async addToSet(key, member, ttlSeconds) {
+      await failFast(() => client.addSetMember(key, member, ttlArgument(ttlSeconds)));
+    },
+
+    async members(key) {
+      return failFast(() => client.smembers(key));
+    },
+
+    get available() {
+      return client.status === 'ready';
+    },
+
+    async ping() {
+      await failFast(() => client.ping());
+    },
+
+    async close() {
+      closing = true;
+      try {
+        await client.quit();
+      } catch {
+        client.disconnect();
+      }
+    },
+  };
+}
+
+/** The store's Lua scripts, by the name ioredis defines each one under on the client. */
+interface ScriptCommands {
+  writeRecord(key: string, value: string, ttlMillis: string): Promise<unknown>;
+  writeRecordIfAbsent(key: string, value: string, ttlMillis: string): Promise<number>;
+  consumeRecord(key: string, at: string): Promise<ConsumeResult>;
+  addSetMember(key: string, member: string, ttlMillis: string): Promise<unknown>;
+}
+
+type StoreClient = (Redis | Cluster) & ScriptCommands;
+
+// ARGV[2] is the lifetime in milliseconds, or '' for no expiry.
+const WRITE_RECORD = `
+redis.call('HSET', KEYS[1], 'v', ARGV[1])
+if ARGV[2] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+`;
+
+const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys: 1 }> = {
+  // HSET leaves `c` alone, so a consumed record stays consumed when it is written again.
+  writeRecord: { numberOfKeys: 1, lua: WRITE_RECORD },
+  writeRecordIfAbsent: {
+    numberOfKeys: 1,
+    lua: `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n${WRITE_RECORD}\nreturn 1`,
+  },
+  consumeRecord: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return 'missing' end
+if redis.call('HSETNX', KEYS[1], 'c', ARGV[1]) == 1 then return 'consumed' end
+return 'already'
+`,
+  },
+  // PTTL before SADD tells a new set (-2) from a persistent one (-1), which must stay persistent.
+  addSetMember: {
+    numberOfKeys: 1,
+    lua: `
+local remaining = redis.call('PTTL', KEYS[1])
+redis.call('SADD', KEYS[1], ARGV[1])
+if ARGV[2] == '' then
+  redis.call('PERSIST', KEYS[1])
+elseif remaining == -2 or (remaining >= 0 and remaining < tonumber(ARGV[2])) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+`,
+  },
+};
+
+/**
+ * ioredis by default queues commands while Redis is away and retries them for about 70 s;
+ * the broker would hang every request meanwhile. These settings make a command fail at once
+ * when there is no connection and after the timeout when Redis does not answer. A command
+ * that was in flight when the connection dropped is failed too, never resent later, since
+ * it may already have run (a consume resent after reconnecting would answer 'already').
+ */
+function failFastOptions(options: RedisStoreOptions) {
+  return {
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: options.command_timeout_ms,
+    password: options.password,
+  };
+}
+
+function assertOneTarget({ url, sentinels, sentinel_name: sentinelName, cluster }: RedisStoreOptions): void {
+  if ([url, sentinels, cluster].filter((target) => target !== undefined).length !== 1) {
+    throw new Error('The Redis store needs exactly one of url, sentinels or cluster');
+  }
+  if (sentinels && !sentinelName) throw new Error('The Redis store needs sentinel_name with sentinels');
+}
+
+function connect(options: RedisStoreOptions): StoreClient {
+  const { url, sentinels, sentinel_name: sentinelName, cluster } = options;
+  const common = { keyPrefix: options.key_prefix, scripts: SCRIPTS, enableOfflineQueue: false };
+  // ioredis cannot type the commands it defines from `scripts`; SCRIPTS is checked against
+  // ScriptCommands, which is what makes these casts sound.
+  if (cluster) {
+    return new Cluster(cluster, {
+      ...common,
+      clusterRetryStrategy: reconnectDelay,
+      redisOptions: failFastOptions(options),
+    }) as Cluster & ScriptCommands;
+  }
+  const redisOptions = { ...common, ...failFastOptions(options), retryStrategy: reconnectDelay };
+  if (sentinels) {
+    return new Redis({
+      ...redisOptions,
+      sentinels,
+      name: sentinelName,
+      sentinelRetryStrategy: reconnectDelay,
+    }) as Redis & ScriptCommands;
+  }
+  return new Redis(url as string, redisOptions) as Redis & ScriptCommands;
+}
+
+/** Capped exponential backoff that never gives up, so the store heals when Redis returns. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(50 * 2 ** (attempt - 1), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100);
+}
+
+const MAX_RECONNECT_DELAY_MS = 2_000;
+
+function ttlArgument(ttlSeconds: number | undefined): string {
+  return ttlSeconds === undefined ? '' : String(Math.round(ttlSeconds * 1000));
+}
+
+/**
+ * Redis refusing work for a while (loading its data set, a failover, a busy script, a full
+ * memory) counts as unavailable like a lost connection does. Any other error reply is a bug
+ * in the broker and is passed on as it is.
+ */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|OOM)\b/;
+
+async function failFast<T>(command: () => Promise<T>): Promise<T> {
+  try {
+    return await command();
+  } catch (error) {
+    const isErrorReply = error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message);
+    // Every other failure comes from ioredis itself: no connection, a timeout, a dropped socket.
+    throw isErrorReply ? error : new StoreUnavailableError(error);
+  }
+}
+
+/** Where the store points, for logs; the URL loses its credentials. */
+function describeTarget({ url, sentinels, sentinel_name: sentinelName, cluster }: RedisStoreOptions): string {
+  const hosts = (nodes: Array<{ host: string; port: number }>) =>
+    nodes.map(({ host, port }) => `${host}:${port}`).join(',');
+  if (sentinels) return `sentinel ${sentinelName} via ${hosts(sentinels)}`;
+  if (cluster) return `cluster ${hosts(cluster)}`;
+  const parsed = new URL(url as string);
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+}

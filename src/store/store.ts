@@ -1,0 +1,75 @@
+/**
+ * The state store: everything the broker keeps between requests (oidc-provider models, eID
+ * orders, generated keys) goes through this interface, so any number of broker instances
+ * can serve one login when it is backed by Redis.
+ *
+ * Every operation touches exactly one key. That keeps each one atomic on a single Redis, on
+ * Sentinel and on Redis Cluster alike, with no need for keys to share a hash slot. Callers
+ * that keep several keys in step (a token and its grant index) order their writes so that a
+ * crash between two of them leaves only a harmless dangling index entry.
+ */
+export interface Store {
+  /** The record at `key`, or undefined when there is none or it has expired. */
+  get(key: string): Promise<StoredRecord | undefined>;
+
+  /**
+   * Writes `value` at `key`, expiring after `ttlSeconds` (never, when undefined). A record
+   * that was consumed stays consumed: a write never turns a used code back into a fresh one.
+   */
+  set(key: string, value: string, ttlSeconds?: number): Promise<void>;
+
+  /** Writes only when no record is at `key`. True when this call wrote it. */
+  setIfAbsent(key: string, value: string, ttlSeconds?: number): Promise<boolean>;
+
+  /**
+   * Marks the record at `key` consumed at `at` (epoch seconds), exactly once across all
+   * callers and instances: of N concurrent calls, one gets 'consumed' and the rest 'already'.
+   */
+  consume(key: string, at: number): Promise<ConsumeResult>;
+
+  /** Removes the records at `keys`; absent keys are ignored. */
+  delete(...keys: string[]): Promise<void>;
+
+  /**
+   * Adds `member` to the set at `key`. The set lives at least `ttlSeconds` from now (it never
+   * shortens a longer lifetime), or forever when undefined.
+   */
+  addToSet(key: string, member: string, ttlSeconds?: number): Promise<void>;
+
+  /** The members of the set at `key`; empty when there is none. */
+  members(key: string): Promise<string[]>;
+
+  /** Whether the store can take commands right now; false while Redis is unreachable. */
+  readonly available: boolean;
+
+  /** Resolves when the store answers a round trip; rejects with StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export interface StoredRecord {
+  value: string;
+  /** Epoch seconds at which the record was consumed, when it was. */
+  consumedAt?: number;
+}
+
+export type ConsumeResult = 'consumed' | 'already' | 'missing';
+
+/**
+ * The store could not be reached or did not answer in time. Shaped like an oidc-provider
+ * error (status, expose, error_description) so that the provider's own error handler answers
+ * 503 temporarily_unavailable instead of a 500 — and never a false "not found".
+ */
+export class StoreUnavailableError extends Error {
+  readonly status = 503;
+  readonly statusCode = 503;
+  readonly expose = true;
+  readonly error = 'temporarily_unavailable';
+  readonly error_description = 'The broker cannot reach its state store right now. Try again in a moment.';
+
+  constructor(cause?: unknown) {
+    super('temporarily_unavailable', { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}

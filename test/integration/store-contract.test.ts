@@ -1,0 +1,278 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLogger, type Logger } from '../../src/log.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import { createRedisStore, type RedisStoreOptions } from '../../src/store/redis-store.js';
+import { StoreUnavailableError, type Store } from '../../src/store/store.js';
+import {
+  deleteKeysWithPrefix, findFreePort, redisUrl, startRedisServer, uniquePrefix, type RedisServer,
+} from '../support/redis.js';
+
+/** Long enough for a record with a 1 s lifetime to be gone on both stores. */
+const PAST_ONE_SECOND_MS = 1_200;
+const RECOVERY_WAIT = { timeout: 10_000, interval: 50 };
+
+/** The behaviour every Store must have, whatever keeps the data. */
+function describeStoreContract(kind: string, openStore: () => Promise<Store>): void {
+  describe(`${kind} store`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await openStore();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('reads back what it wrote, and nothing where nothing was written', async () => {
+      await store.set('record', 'value');
+      expect(await store.get('record')).toEqual({ value: 'value' });
+      expect(await store.get('never-written')).toBeUndefined();
+    });
+
+    it('forgets a record once its lifetime is over', async () => {
+      await store.set('expiring', 'value', 1);
+      expect(await store.get('expiring')).toEqual({ value: 'value' });
+      await sleep(PAST_ONE_SECOND_MS);
+      expect(await store.get('expiring')).toBeUndefined();
+    });
+
+    it('keeps a record forever once it is written again without a lifetime', async () => {
+      await store.set('record', 'first', 1);
+      await store.set('record', 'second');
+      await sleep(PAST_ONE_SECOND_MS);
+      expect(await store.get('record')).toEqual({ value: 'second' });
+    });
+
+    it('keeps a consumed record consumed when it is written again', async () => {
+      await store.set('code', 'first', 60);
+      expect(await store.consume('code', 1_700_000_000)).toBe('consumed');
+      await store.set('code', 'second', 60);
+      expect(await store.get('code')).toEqual({ value: 'second', consumedAt: 1_700_000_000 });
+      expect(await store.consume('code', 1_700_000_001)).toBe('already');
+    });
+
+    it('answers missing when consuming a record that is not there', async () => {
+      expect(await store.consume('never-written', 1_700_000_000)).toBe('missing');
+      expect(await store.get('never-written')).toBeUndefined();
+    });
+
+    it('lets exactly one of ten concurrent consumers consume a record', async () => {
+      await store.set('code', 'value', 60);
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.consume('code', 1_700_000_000 + i)));
+      expect(results.filter((result) => result === 'consumed')).toHaveLength(1);
+      expect(results.filter((result) => result === 'already')).toHaveLength(9);
+      const winner = results.indexOf('consumed');
+      expect(await store.get('code')).toEqual({ value: 'value', consumedAt: 1_700_000_000 + winner });
+    });
+
+    it('lets exactly one of ten concurrent writers write an absent record', async () => {
+      const written = await Promise.all(Array.from({ length: 10 }, (_, i) => store.setIfAbsent('lock', `writer ${i}`, 60)));
+      expect(written.filter(Boolean)).toHaveLength(1);
+      expect(await store.get('lock')).toEqual({ value: `writer ${written.indexOf(true)}` });
+    });
+
+    it('writes an absent record with its lifetime, and leaves a present one alone', async () => {
+      expect(await store.setIfAbsent('expiring', 'value', 1)).toBe(true);
+      expect(await store.setIfAbsent('expiring', 'other', 60)).toBe(false);
+      expect(await store.get('expiring')).toEqual({ value: 'value' });
+      await sleep(PAST_ONE_SECOND_MS);
+      expect(await store.setIfAbsent('expiring', 'after expiry')).toBe(true);
+      expect(await store.get('expiring')).toEqual({ value: 'after expiry' });
+    });
+
+    it('collects distinct set members, and has none for a set never written', async () => {
+      await store.addToSet('grant', 'token-a', 60);
+      await store.addToSet('grant', 'token-b', 60);
+      await store.addToSet('grant', 'token-a', 60);
+      expect((await store.members('grant')).sort()).toEqual(['token-a', 'token-b']);
+      expect(await store.members('never-written')).toEqual([]);
+    });
+
+    it('only ever lengthens the lifetime of a set', async () => {
+      await store.addToSet('shortened', 'a', 3);
+      await store.addToSet('shortened', 'b', 1);
+      await store.addToSet('lengthened', 'a', 1);
+      await store.addToSet('lengthened', 'b', 3);
+      await store.addToSet('persistent', 'a');
+      await store.addToSet('persistent', 'b', 1);
+      await store.addToSet('made-persistent', 'a', 1);
+      await store.addToSet('made-persistent', 'b');
+      await store.addToSet('expiring', 'a', 1);
+      await sleep(PAST_ONE_SECOND_MS);
+      for (const key of ['shortened', 'lengthened', 'persistent', 'made-persistent']) {
+        expect((await store.members(key)).sort(), key).toEqual(['a', 'b']);
+      }
+      expect(await store.members('expiring')).toEqual([]);
+    });
+
+    it('deletes several keys at once, records and sets alike, ignoring absent ones', async () => {
+      await store.set('record-a', 'a');
+      await store.set('record-b', 'b', 60);
+      await store.addToSet('set', 'member');
+      await store.delete('record-a', 'record-b', 'set', 'never-written');
+      await store.delete();
+      expect(await store.get('record-a')).toBeUndefined();
+      expect(await store.get('record-b')).toBeUndefined();
+      expect(await store.members('set')).toEqual([]);
+    });
+
+    it('refuses to treat a record as a set or a set as a record', async () => {
+      await store.set('record', 'value');
+      await store.addToSet('set', 'member');
+      await expect(store.addToSet('record', 'member')).rejects.toThrow(/WRONGTYPE/);
+      await expect(store.set('set', 'value')).rejects.toThrow(/WRONGTYPE/);
+      await expect(store.get('set')).rejects.toThrow(/WRONGTYPE/);
+    });
+
+    it('is available and answers a ping', async () => {
+      expect(store.available).toBe(true);
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}
+
+const silentLog = createLogger('silent');
+
+function redisStoreOptions(url: string, key_prefix: string): RedisStoreOptions {
+  return { url, key_prefix, command_timeout_ms: 500 };
+}
+
+/** A Redis store that is connected; commands sent before that fail fast by design. */
+async function openRedisStore(options: RedisStoreOptions, log: Logger = silentLog): Promise<Store> {
+  const store = createRedisStore(options, log);
+  await vi.waitFor(() => expect(store.available).toBe(true), RECOVERY_WAIT);
+  return store;
+}
+
+interface LogLine {
+  level: number;
+  msg: string;
+}
+
+/** A logger that keeps its raw lines, and what each one said at which level. */
+function capturingLogger(): { log: Logger; lines: string[]; said: () => LogLine[] } {
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+  const said = () =>
+    lines.map((line) => {
+      const { level, msg } = JSON.parse(line) as LogLine;
+      return { level, msg };
+    });
+  return { log, lines, said };
+}
+
+async function expectEveryOperationUnavailable(store: Store): Promise<void> {
+  const operations: Record<string, () => Promise<unknown>> = {
+    get: () => store.get('record'),
+    set: () => store.set('record', 'value', 60),
+    setIfAbsent: () => store.setIfAbsent('record', 'value', 60),
+    consume: () => store.consume('record', 1_700_000_000),
+    delete: () => store.delete('record', 'set'),
+    addToSet: () => store.addToSet('set', 'member', 60),
+    members: () => store.members('set'),
+    ping: () => store.ping(),
+  };
+  for (const [name, operation] of Object.entries(operations)) {
+    await expect(operation(), name).rejects.toBeInstanceOf(StoreUnavailableError);
+  }
+}
+
+describeStoreContract('memory', async () => createMemoryStore());
+
+describe('Redis', () => {
+  const runPrefix = uniquePrefix('store-contract');
+  let storesOpened = 0;
+  afterAll(async () => {
+    await deleteKeysWithPrefix(runPrefix);
+  });
+
+  // A prefix per store keeps one test's keys out of the next one's way.
+  describeStoreContract('Redis', () => openRedisStore(redisStoreOptions(redisUrl, `${runPrefix}${++storesOpened}:`)));
+
+  it('keeps every key under key_prefix, the ones written by scripts too', async () => {
+    const prefix = `${runPrefix}layout:`;
+    const store = await openRedisStore(redisStoreOptions(redisUrl, prefix));
+    const redis = new Redis(redisUrl);
+    try {
+      await store.set('record', 'value');
+      await store.consume('record', 1_700_000_000);
+      await store.addToSet('set', 'member');
+      expect(await redis.hgetall(`${prefix}record`)).toEqual({ v: 'value', c: '1700000000' });
+      expect(await redis.smembers(`${prefix}set`)).toEqual(['member']);
+      expect(await redis.exists('record', 'set')).toBe(0);
+    } finally {
+      redis.disconnect();
+      await store.close();
+    }
+  });
+
+  it('rejects every operation as unavailable when nothing listens, and logs that once without secrets', async () => {
+    const port = await findFreePort();
+    const { log, lines, said } = capturingLogger();
+    const store = createRedisStore(redisStoreOptions(`redis://:s3cret@127.0.0.1:${port}`, 'unreachable:'), log);
+    try {
+      await expectEveryOperationUnavailable(store);
+      expect(store.available).toBe(false);
+      // Several reconnect attempts fail meanwhile; the log should still say it once.
+      await sleep(500);
+      expect(said()).toEqual([
+        { level: 40, msg: 'Redis is unreachable; store operations fail until it is back' },
+      ]);
+      expect(lines.join('\n')).not.toContain('s3cret');
+    } finally {
+      await store.close();
+    }
+  });
+
+  describe('on a server that goes away', () => {
+    let server: RedisServer;
+    beforeAll(async () => {
+      server = await startRedisServer();
+    });
+    afterAll(async () => {
+      await server.stop();
+    });
+
+    it('rejects operations as unavailable while the server hangs, and works again after', async () => {
+      const store = await openRedisStore(redisStoreOptions(server.url, 'hang:'));
+      const admin = new Redis(server.url);
+      try {
+        await store.set('record', 'value');
+        await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+        await expect(store.get('record')).rejects.toBeInstanceOf(StoreUnavailableError);
+        await vi.waitFor(() => store.get('record'), RECOVERY_WAIT);
+        expect(await store.get('record')).toEqual({ value: 'value' });
+      } finally {
+        admin.disconnect();
+        await store.close();
+      }
+    });
+
+    it('rejects operations as unavailable while the server is down, and recovers by itself', async () => {
+      const { log, said } = capturingLogger();
+      const store = await openRedisStore(redisStoreOptions(server.url, 'outage:'), log);
+      try {
+        await store.set('record', 'before');
+        await server.stop();
+        // An operation racing the news of the lost connection fails just the same.
+        await expect(store.get('record')).rejects.toBeInstanceOf(StoreUnavailableError);
+        await vi.waitFor(() => expect(store.available).toBe(false), RECOVERY_WAIT);
+        await expectEveryOperationUnavailable(store);
+
+        await server.start();
+        await vi.waitFor(() => expect(store.available).toBe(true), RECOVERY_WAIT);
+        await store.set('record', 'after');
+        expect(await store.get('record')).toEqual({ value: 'after' });
+        expect(said()).toEqual([
+          { level: 30, msg: 'Connected to Redis' },
+          { level: 40, msg: 'Redis is unreachable; store operations fail until it is back' },
+          { level: 30, msg: 'Redis is reachable again' },
+        ]);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});

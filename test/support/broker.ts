@@ -1,0 +1,64 @@
+import { afterAll } from 'vitest';
+import { createBroker, type Broker } from '../../src/broker.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log.js';
+import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from './redis.js';
+import { testDoubleEid } from './test-double-eid.js';
+
+export const webClient = {
+  client_id: 'web-app',
+  client_secret: 'a-web-app-secret-that-is-long-enough-for-the-schema',
+  redirect_uris: ['https://rp.example/callback'],
+  post_logout_redirect_uris: ['https://rp.example/logged-out'],
+  display_name: 'Web <App> & Co',
+};
+
+export const publicClient = {
+  client_id: 'spa',
+  redirect_uris: ['https://spa.example/callback'],
+  token_endpoint_auth_method: 'none' as const,
+};
+
+export interface TestBroker {
+  broker: Broker;
+  issuer: string;
+  /** The key prefix this broker uses in the shared Redis. */
+  prefix: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real broker on a free loopback port, on the shared Redis under its own key prefix, with
+ * the test-double eID as `test-double` (and `other-double` when asked). Closed after the file.
+ */
+export async function startTestBroker(overrides: Partial<ConfigInput> = {}, name = 'broker'): Promise<TestBroker> {
+  const port = await findFreePort();
+  const prefix = uniquePrefix(name);
+  const issuer = `http://127.0.0.1:${port}`;
+  const config = parseConfig({
+    issuer,
+    port,
+    redis: { url: redisUrl, key_prefix: prefix },
+    clients: [webClient, publicClient],
+    eids: { 'test-double': {} },
+    log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
+    ...overrides,
+  });
+  const broker = await createBroker(config, {
+    eids: { 'test-double': testDoubleEid, 'other-double': testDoubleEid },
+    log: createLogger(config.log.level),
+  });
+  await broker.listen();
+  const testBroker = {
+    broker,
+    issuer,
+    prefix,
+    async close() {
+      await broker.close();
+      await deleteKeysWithPrefix(prefix);
+    },
+  };
+  afterAll(() => testBroker.close());
+  return testBroker;
+}

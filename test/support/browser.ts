@@ -1,0 +1,68 @@
+/**
+ * A browser as far as the broker can tell: it keeps cookies (by name and path) and follows
+ * redirects, but stops at any URL outside the broker, such as a client's redirect_uri, and
+ * hands it back. Enough to drive a login over real HTTP without a real browser.
+ */
+export class TestBrowser {
+  readonly #origin: string;
+  readonly #cookies = new Map<string, { value: string; path: string }>();
+
+  constructor(origin: string) {
+    this.#origin = origin;
+  }
+
+  #cookieHeader(url: URL): string {
+    return [...this.#cookies]
+      .filter(([, cookie]) => url.pathname.startsWith(cookie.path))
+      .map(([key, cookie]) => `${key.split('\0')[0]}=${cookie.value}`)
+      .join('; ');
+  }
+
+  #keep(response: Response) {
+    for (const header of response.headers.getSetCookie()) {
+      const [pair = '', ...attributes] = header.split(';').map((part) => part.trim());
+      const [name = '', value = ''] = pair.split(/=(.*)/s);
+      const path = attributes.find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/';
+      const expired = attributes.some((a) => a.toLowerCase().startsWith('expires=') && Date.parse(a.slice(8)) < Date.now());
+      const key = `${name}\0${path}`;
+      if (expired || value === '') this.#cookies.delete(key);
+      else this.#cookies.set(key, { value, path });
+    }
+  }
+
+  /** One request, no redirects followed. */
+  async request(url: string | URL, init: RequestInit = {}): Promise<Response> {
+    const target = new URL(url, this.#origin);
+    const headers = new Headers(init.headers);
+    const cookie = this.#cookieHeader(target);
+    if (cookie) headers.set('cookie', cookie);
+    const response = await fetch(target, { ...init, headers, redirect: 'manual' });
+    this.#keep(response);
+    return response;
+  }
+
+  /**
+   * Follows redirects within the broker. Returns the first URL outside it (where the client
+   * would take over), or the last response when a page answers instead of redirecting.
+   */
+  async follow(url: string | URL, init: RequestInit = {}): Promise<{ leftTo?: URL; response: Response }> {
+    let response = await this.request(url, init);
+    for (let hops = 0; hops < 20; hops += 1) {
+      const location = response.headers.get('location');
+      if (!location || response.status < 300 || response.status >= 400) return { response };
+      const next = new URL(location, response.url || this.#origin);
+      if (next.origin !== this.#origin) return { leftTo: next, response };
+      response = await this.request(next);
+    }
+    throw new Error('too many redirects');
+  }
+
+  /** Submits a form the way a browser does. */
+  async submit(url: string | URL, fields: Record<string, string>) {
+    return this.follow(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: this.#origin },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+}

@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { Redis } from 'ioredis';
+
+/** The shared Redis the integration tests run against. */
+export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A key prefix no other test or test run uses, so tests can share one Redis. */
+export function uniquePrefix(name: string): string {
+  return `test:${name}:${randomUUID().slice(0, 8)}:`;
+}
+
+/** Removes every key under `prefix` from the shared Redis. */
+export async function deleteKeysWithPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 })) {
+      await Promise.all((keys as string[]).map((key) => redis.del(key)));
+    }
+  } finally {
+    await redis.quit();
+  }
+}
+
+/** A loopback port nothing listens on (at the moment it is returned). */
+export async function findFreePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('No TCP port was assigned');
+  return address.port;
+}
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  /** Ends the server, as an outage would; its data is gone. */
+  stop(): Promise<void>;
+  /** Starts an empty server on the same port again. */
+  start(): Promise<void>;
+}
+
+/**
+ * A private, throwaway redis-server on a free loopback port, for tests that take Redis down
+ * (which they must never do to the shared one). Nothing is persisted.
+ */
+export async function startRedisServer(): Promise<RedisServer> {
+  const port = await findFreePort();
+  let child: ChildProcess | undefined;
+
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+
+    async start() {
+      if (child) throw new Error(`redis-server on port ${port} is already running`);
+      child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
+        { stdio: 'ignore' },
+      );
+      try {
+        await waitForPong(port, child);
+      } catch (error) {
+        await server.stop();
+        throw error;
+      }
+    },
+
+    async stop() {
+      const running = child;
+      if (!running) return;
+      child = undefined;
+      if (running.exitCode === null && running.signalCode === null) {
+        const exited = once(running, 'exit');
+        running.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+
+  await server.start();
+  return server;
+}
+
+async function waitForPong(port: number, child: ChildProcess, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await answersPing(port))) {
+    if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A raw PING, so that waiting for the server involves no client library and its retries. */
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const finish = (answered: boolean) => {
+      socket.destroy();
+      resolve(answered);
+    };
+    socket.setTimeout(500, () => finish(false));
+    socket.once('error', () => finish(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => finish(data.toString().startsWith('+PONG')));
+  });
+}

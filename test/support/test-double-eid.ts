@@ -1,0 +1,68 @@
+import type { EidPlugin, EidPluginFactory } from '../../src/eids/plugin.js';
+import type { EidPerson } from '../../src/identity/identity.js';
+
+/**
+ * An eID for tests only: it never talks to anyone. Its page at
+ * /interaction/<uid>/<id>/decide takes the person's decision from the query string:
+ *   ?person=<index>      approve as that test person (through /eid/<id>/callback with &via=callback)
+ *   ?fail=<error>        end with that failure
+ * Its config section: { country?, acr_values?, start_outcome? }.
+ */
+export const testPersons: EidPerson[] = [
+  { FirstName: 'Tessa', LastName: 'Testsson', PersonalNumber: '198112189876', IdProviderRequestId: 'req-1' },
+  { FirstName: 'Anna', LastName: 'Andersson', PersonalNumber: '199001012385', IdProviderRequestId: 'req-2', IdProviderPersonId: 'person-2' },
+];
+
+interface TestDoubleConfig {
+  country?: 'SE' | 'NO' | 'FI' | 'DK';
+  acr_values?: string[];
+  /** Makes start() itself end the login with this failure. */
+  start_failure?: 'access_denied' | 'server_error';
+}
+
+export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
+  const settings = (config ?? {}) as TestDoubleConfig;
+  const acrValues = settings.acr_values ?? [`urn:test:${id}`];
+  const decide = (query: Record<string, unknown>) => {
+    if (typeof query.fail === 'string') {
+      return { failure: { error: query.fail as 'access_denied', description: `the test double failed with ${query.fail}` } };
+    }
+    const person = testPersons[Number(query.person)]!;
+    const acr = typeof query.acr === 'string' ? query.acr : acrValues[0]!;
+    return { person, acr, amr: ['test'] };
+  };
+
+  const plugin: EidPlugin = {
+    id,
+    country: settings.country ?? 'SE',
+    acrValues,
+    async start(login) {
+      if (settings.start_failure) {
+        return { outcome: { failure: { error: settings.start_failure, description: 'the test double refused to start' } } };
+      }
+      const acr = login.acr ? `?acr=${encodeURIComponent(login.acr)}` : '';
+      return { redirectTo: `/interaction/${login.uid}/${id}/decide${acr}` };
+    },
+    routes(router) {
+      router.get('/decide', async (ctx) => {
+        if (ctx.query.person === undefined && ctx.query.fail === undefined) {
+          ctx.body = { waiting: 'for the person', acr: ctx.state.login.request.acr ?? null };
+          return;
+        }
+        if (ctx.query.via === 'callback') {
+          const query = new URLSearchParams(ctx.querystring);
+          query.delete('via');
+          query.set('uid', ctx.state.login.uid);
+          ctx.redirect(`/eid/${id}/callback?${query}`);
+          return;
+        }
+        ctx.status = 303;
+        ctx.redirect(await ctx.state.login.finish(decide(ctx.query)));
+      });
+    },
+    async callback(ctx) {
+      return { uid: String(ctx.query.uid), outcome: decide(ctx.query) };
+    },
+  };
+  return plugin;
+};
