@@ -30,12 +30,12 @@ export function chooseEid(registry: EidRegistry, acrValues: string | undefined, 
     return offered.length === 1 ? { kind: 'eid', plugin: offered[0]! } : { kind: 'picker', options: offered.map((plugin) => ({ plugin })) };
   }
 
-  // The first acr value asked for each eID is the one it is started with.
+  const unknown = requested.find((acr) => !registry.byAcr(acr));
+  if (unknown) return { kind: 'refused', error: 'invalid_request', description: `acr value ${unknown} is not supported` };
   const chosen = new Map<EidPlugin, string>();
   for (const acr of requested) {
-    const plugin = registry.byAcr(acr);
-    if (!plugin) return { kind: 'refused', error: 'invalid_request', description: `acr value ${acr} is not supported` };
-    if (allowed(plugin) && !chosen.has(plugin)) chosen.set(plugin, acr);
+    const plugin = registry.byAcr(acr)!;
+    if (allowed(plugin) && !chosen.has(plugin)) chosen.set(plugin, requestedAcr(plugin, acrValues)!);
   }
   const entries = [...chosen];
   if (entries.length === 0) {
@@ -46,4 +46,9 @@ export function chooseEid(registry: EidRegistry, acrValues: string | undefined, 
     return { kind: 'eid', plugin, acr };
   }
   return { kind: 'picker', options: entries.map(([plugin, acr]) => ({ plugin, acr })) };
+}
+
+/** The acr value an eID runs with: the first of acr_values it serves (they are in order of preference). */
+export function requestedAcr(plugin: EidPlugin, acrValues: string | undefined): string | undefined {
+  return acrValues?.split(' ').find((acr) => plugin.acrValues.includes(acr));
 }

@@ -7,6 +7,7 @@ import type { Accounts } from '../oidc/accounts.js';
 import { StoreUnavailableError } from '../store/store.js';
 
 type InteractionResult = Parameters<Provider['interactionResult']>[2];
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 /**
  * Turns an eID's outcome into the interaction's result. A person becomes a login with a sub
@@ -31,11 +32,28 @@ export function createFinisher(provider: Provider, accounts: Accounts, log: Logg
     }
   }
 
+  /**
+   * A browser whose broker session still holds an earlier person: the broker reuses no login,
+   * so the session simply changes hands. Left alone, oidc-provider would first run a scripted
+   * logout page for the earlier person, for back-channel logout the broker does not offer.
+   */
+  async function releaseEarlierPerson(interaction: Interaction, result: InteractionResult) {
+    const earlier = interaction.session;
+    if (!earlier?.accountId || !result.login || earlier.accountId === result.login.accountId) return;
+    const session = await provider.Session.findByUid(earlier.uid);
+    if (!session) return;
+    // The interaction keeps a copy of the session's person and must agree with it.
+    session.accountId = undefined;
+    delete (earlier as { accountId?: string }).accountId;
+    await session.persist();
+    await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
+  }
+
   /** Records the result and returns the URL that takes the browser back to the client. */
-  return async function finish(ctx: Context, plugin: EidPlugin, outcome: EidOutcome, clientId: string): Promise<string> {
-    return provider.interactionResult(ctx.req, ctx.res, await resultOf(plugin, outcome, clientId), {
-      mergeWithLastSubmission: false,
-    });
+  return async function finish(ctx: Context, interaction: Interaction, plugin: EidPlugin, outcome: EidOutcome): Promise<string> {
+    const result = await resultOf(plugin, outcome, String(interaction.params.client_id));
+    await releaseEarlierPerson(interaction, result);
+    return provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   };
 }
 

@@ -8,7 +8,7 @@ import { HttpError } from '../http/errors.js';
 import type { LocaleState, Views } from '../http/views.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
-import { chooseEid, type EidOption } from './choose-eid.js';
+import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
 import type { Finisher } from './finish.js';
 
 export interface LoginDependencies {
@@ -95,7 +95,7 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
 
   async function finishWith(ctx: Context, plugin: EidPlugin, outcome: EidOutcome) {
     ctx.status = 303;
-    ctx.redirect(await deps.finish(ctx, plugin, outcome, routeState(ctx).client.clientId));
+    ctx.redirect(await deps.finish(ctx, routeState(ctx).interaction, plugin, outcome));
   }
 
   async function refuse(ctx: Context, error: string, description: string) {
@@ -118,10 +118,13 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     ctx.redirect(result.redirectTo);
   }
 
+  function acrValuesOf(ctx: Context): string | undefined {
+    const acrValues = routeState(ctx).interaction.params.acr_values;
+    return typeof acrValues === 'string' ? acrValues : undefined;
+  }
+
   function choice(ctx: Context) {
-    const { interaction, client } = routeState(ctx);
-    const acrValues = interaction.params.acr_values;
-    return chooseEid(registry, typeof acrValues === 'string' ? acrValues : undefined, client.allowedEids);
+    return chooseEid(registry, acrValuesOf(ctx), routeState(ctx).client.allowedEids);
   }
 
   const core = new Router({ prefix: '/interaction/:uid' });
@@ -178,8 +181,8 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
         const state = routeState(ctx);
         state.login = {
           uid: state.interaction.uid,
-          request: loginRequest(ctx),
-          finish: (outcome) => deps.finish(ctx, plugin, outcome, state.client.clientId),
+          request: loginRequest(ctx, requestedAcr(plugin, acrValuesOf(ctx))),
+          finish: (outcome) => deps.finish(ctx, state.interaction, plugin, outcome),
         };
         await next();
       });

@@ -52,13 +52,17 @@ function loginPolicy() {
   const { base, Check } = interactionPolicy;
   const policy = base();
   policy.get('login')!.checks.add(
-    new Check('fresh_eid_login', 'every login is done with the eID', (ctx: KoaContextWithOIDC) =>
+    new Check('fresh_eid_login', 'every login is done with the eID', 'login_required', (ctx: KoaContextWithOIDC) =>
       ctx.oidc.result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT,
     ),
     0,
   );
-  // Native apps get their End-User interaction from the eID login every request runs.
-  policy.get('consent')!.checks.remove('native_client_prompt');
+  // Consent is given by registering the client, so neither prompt=consent (which OIDC asks
+  // for with offline_access) nor a native app needs a consent screen: the eID login every
+  // request runs is the End-User interaction.
+  const consent = policy.get('consent')!;
+  consent.checks.remove('consent_prompt');
+  consent.checks.remove('native_client_prompt');
   return policy;
 }
 

@@ -6,6 +6,8 @@
 export class TestBrowser {
   readonly #origin: string;
   readonly #cookies = new Map<string, { value: string; path: string }>();
+  /** Sent with every request, as a browser sends its Accept-Language. */
+  readonly headers = new Headers();
 
   constructor(origin: string) {
     this.#origin = origin;
@@ -33,7 +35,8 @@ export class TestBrowser {
   /** One request, no redirects followed. */
   async request(url: string | URL, init: RequestInit = {}): Promise<Response> {
     const target = new URL(url, this.#origin);
-    const headers = new Headers(init.headers);
+    const headers = new Headers(this.headers);
+    new Headers(init.headers).forEach((value, name) => headers.set(name, value));
     const cookie = this.#cookieHeader(target);
     if (cookie) headers.set('cookie', cookie);
     const response = await fetch(target, { ...init, headers, redirect: 'manual' });

@@ -1,0 +1,253 @@
+import * as client from 'openid-client';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TestBrowser } from '../support/browser.js';
+import { publicClient, startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { tokenRequest } from '../support/http.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+
+let tb: TestBroker;
+let rp: RelyingParty;
+
+beforeAll(async () => {
+  tb = await startTestBroker({}, 'protocol');
+  rp = await RelyingParty.discover(tb.issuer, webClient);
+});
+
+/** An authorization request written by hand, to send what a real client library never would. */
+function authorizeUrl(params: Record<string, string | undefined>): string {
+  const defaults = {
+    client_id: webClient.client_id,
+    response_type: 'code',
+    redirect_uri: webClient.redirect_uris[0],
+    scope: 'openid',
+    state: 'state-1',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  };
+  const query = Object.entries({ ...defaults, ...params }).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  return `/auth?${new URLSearchParams(query)}`;
+}
+
+async function codeFromLogin() {
+  const callback = await logIn(rp);
+  return callback.searchParams.get('code')!;
+}
+
+describe('discovery', () => {
+  it('advertises the code flow with PKCE S256 only, the eID acr values, and the endpoints', async () => {
+    const metadata = rp.config.serverMetadata();
+    expect(metadata.response_types_supported).toEqual(['code']);
+    expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
+    expect(metadata.acr_values_supported).toEqual(['urn:test:test-double']);
+    expect(metadata.id_token_signing_alg_values_supported).toEqual(['ES256', 'RS256']);
+    expect(metadata.authorization_response_iss_parameter_supported).toBe(true);
+    expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid', 'profile', 'personal_number', 'eid', 'offline_access']));
+    for (const endpoint of ['userinfo_endpoint', 'end_session_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'pushed_authorization_request_endpoint']) {
+      expect(metadata[endpoint], endpoint).toMatch(new RegExp(`^${tb.issuer}/`));
+    }
+    const jwks = (await (await fetch(`${tb.issuer}/jwks`)).json()) as { keys: Array<Record<string, string>> };
+    expect(jwks.keys.map((key) => key.alg)).toEqual(['ES256', 'RS256']);
+    expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);
+  });
+});
+
+describe('PKCE is required for every client', () => {
+  it.each([
+    ['missing', { code_challenge: undefined, code_challenge_method: undefined }],
+    ['plain', { code_challenge_method: 'plain' }],
+    ['without a method', { code_challenge_method: undefined }],
+  ])('a confidential client with PKCE %s is refused at the client', async (_case, params) => {
+    const { leftTo } = await new TestBrowser(tb.issuer).follow(authorizeUrl(params));
+    expect(leftTo?.origin).toBe('https://rp.example');
+    expect(leftTo?.searchParams.get('error')).toBe('invalid_request');
+    expect(leftTo?.searchParams.get('state')).toBe('state-1');
+    expect(leftTo?.searchParams.get('code')).toBeNull();
+  });
+
+  it('a wrong code_verifier gets invalid_grant', async () => {
+    const code = await codeFromLogin();
+    const response = await tokenRequest(tb.issuer, webClient, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: webClient.redirect_uris[0]!,
+      code_verifier: client.randomPKCECodeVerifier(),
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('invalid_grant');
+  });
+
+  it('a code redeemed without any code_verifier gets invalid_grant', async () => {
+    const code = await codeFromLogin();
+    const response = await tokenRequest(tb.issuer, webClient, { grant_type: 'authorization_code', code, redirect_uri: webClient.redirect_uris[0]! });
+    expect(response.status).toBe(400);
+    expect(['invalid_grant', 'invalid_request']).toContain(response.body.error);
+  });
+});
+
+describe('redirect URIs are matched exactly', () => {
+  it.each([
+    'https://evil.example/callback',
+    'https://rp.example/callback/',
+    'https://rp.example/callback?x=1',
+    'https://rp.example/Callback',
+    'http://rp.example/callback',
+    'https://rp.example/callback/../evil',
+    'https://rp.example@evil.example/callback',
+  ])('%s gets an error page and no redirect', async (redirectUri) => {
+    const response = await new TestBrowser(tb.issuer).request(authorizeUrl({ redirect_uri: redirectUri }), { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    const page = await response.text();
+    expect(page).toContain(response.headers.get('traceid')!);
+    expect(page).not.toContain('evil.example');
+  });
+
+  it('an unknown client gets an error page, never a redirect', async () => {
+    const response = await new TestBrowser(tb.issuer).request(authorizeUrl({ client_id: 'nobody' }), { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+  });
+});
+
+describe('authorization codes', () => {
+  it('a replayed code gets invalid_grant, and the tokens from its first use are revoked', async () => {
+    const callback = await logIn(rp, { scope: 'openid offline_access', prompt: 'consent' });
+    const tokens = await rp.redeem(callback);
+    expect(tokens.refresh_token).toBeDefined();
+    const sub = tokens.claims()!.sub;
+    await expect(rp.userinfo(tokens.access_token, sub)).resolves.toMatchObject({ sub });
+
+    await expect(rp.redeem(callback)).rejects.toMatchObject({ error: 'invalid_grant' });
+
+    await expect(rp.userinfo(tokens.access_token, sub)).rejects.toMatchObject({ status: 401 });
+    const refreshed = await tokenRequest(tb.issuer, webClient, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+    expect(refreshed.body.error).toBe('invalid_grant');
+  });
+
+  it('one code redeemed 10 times in parallel gives exactly one token set', async () => {
+    const callback = await logIn(rp);
+    const body = {
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: webClient.redirect_uris[0]!,
+      code_verifier: rp.flow.verifier,
+    };
+    const responses = await Promise.all(Array.from({ length: 10 }, () => tokenRequest(tb.issuer, webClient, body)));
+    const issued = responses.filter((r) => r.status === 200);
+    expect(issued).toHaveLength(1);
+    expect(issued[0]!.body.access_token).toEqual(expect.any(String));
+    for (const refused of responses.filter((r) => r.status !== 200)) {
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toBe('invalid_grant');
+    }
+  });
+});
+
+describe('refresh tokens', () => {
+  it('are rotated for public clients, and reusing a rotated one revokes the whole grant', async () => {
+    const spa = await RelyingParty.discover(tb.issuer, publicClient);
+    const tokens = await spa.redeem(await logIn(spa, { scope: 'openid offline_access', prompt: 'consent' }));
+    const first = tokens.refresh_token!;
+
+    const rotated = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: first });
+    expect(rotated.status).toBe(200);
+    const second = rotated.body.refresh_token as string;
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+
+    const reused = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: first });
+    expect(reused.body.error).toBe('invalid_grant');
+    const afterReuse = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: second });
+    expect(afterReuse.body.error).toBe('invalid_grant');
+  });
+
+  it('keep the identity claims in refreshed ID tokens', async () => {
+    const tokens = await rp.redeem(await logIn(rp, { scope: 'openid profile offline_access', prompt: 'consent' }));
+    const refreshed = await client.refreshTokenGrant(rp.config, tokens.refresh_token!);
+    expect(refreshed.claims()).toMatchObject({ sub: tokens.claims()!.sub, name: 'Tessa Testsson', acr: 'urn:test:test-double' });
+  });
+});
+
+describe('revocation and introspection', () => {
+  it('a revoked access token is inactive and no longer opens userinfo', async () => {
+    const tokens = await rp.redeem(await logIn(rp));
+    const active = await client.tokenIntrospection(rp.config, tokens.access_token);
+    expect(active).toMatchObject({ active: true, client_id: webClient.client_id, sub: tokens.claims()!.sub });
+
+    await client.tokenRevocation(rp.config, tokens.access_token);
+    expect(await client.tokenIntrospection(rp.config, tokens.access_token)).toMatchObject({ active: false });
+    await expect(rp.userinfo(tokens.access_token, tokens.claims()!.sub)).rejects.toMatchObject({ status: 401 });
+  });
+});
+
+describe('pushed authorization requests', () => {
+  it('a login started through PAR completes, and its request_uri works once only', async () => {
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = await client.buildAuthorizationUrlWithPAR(rp.config, {
+      redirect_uri: webClient.redirect_uris[0]!,
+      scope: 'openid profile',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    });
+    const browser = new TestBrowser(tb.issuer);
+    const started = await browser.follow(url);
+    const { leftTo } = await browser.follow(`${started.response.url}?person=0`);
+    const tokens = await client.authorizationCodeGrant(rp.config, leftTo!, { pkceCodeVerifier: verifier, expectedState: state });
+    expect(tokens.claims()).toMatchObject({ name: 'Tessa Testsson' });
+
+    const again = await new TestBrowser(tb.issuer).follow(url);
+    expect(again.leftTo?.searchParams.get('error') ?? String(again.response.status)).toMatch(/invalid_request|400/);
+  });
+});
+
+describe('logins are never reused', () => {
+  it('prompt=none answers login_required even right after a login in the same browser', async () => {
+    await logIn(rp);
+    const { leftTo } = await rp.authorize({ prompt: 'none' });
+    expect(leftTo?.searchParams.get('error')).toBe('login_required');
+  });
+
+  it('a second person on the same browser gets their own identity, with no logout page in between', async () => {
+    const first = await rp.redeem(await logIn(rp, {}, 'person=0'));
+    const second = await rp.redeem(await logIn(rp, {}, 'person=1'));
+    expect(first.claims()!.name).toBe('Tessa Testsson');
+    expect(second.claims()!.name).toBe('Anna Andersson');
+    expect(second.claims()!.sub).not.toBe(first.claims()!.sub);
+  });
+
+  it('a second authorization in the same browser runs the eID again', async () => {
+    await logIn(rp);
+    const again = await rp.authorize();
+    expect(again.response.url).toContain('/decide');
+  });
+});
+
+describe('RP-initiated logout', () => {
+  it('asks for confirmation, then returns to the registered post_logout_redirect_uri', async () => {
+    const tokens = await rp.redeem(await logIn(rp));
+    const endSession = client.buildEndSessionUrl(rp.config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: webClient.post_logout_redirect_uris[0]!,
+      state: 'bye',
+    });
+    const confirmation = await rp.browser.request(endSession);
+    expect(confirmation.status).toBe(200);
+    const page = await confirmation.text();
+    expect(page).toContain('name="logout"');
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)![1]!;
+    const { leftTo } = await rp.browser.submit('/session/end/confirm', { xsrf, logout: 'yes' });
+    expect(leftTo?.href).toBe('https://rp.example/logged-out?state=bye');
+  });
+
+  it('refuses a post_logout_redirect_uri that is not registered', async () => {
+    const tokens = await rp.redeem(await logIn(rp));
+    const response = await rp.browser.request(
+      client.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://evil.example/' }),
+      { headers: { accept: 'text/html' } },
+    );
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+  });
+});

@@ -1,0 +1,19 @@
+/** A token-endpoint request as a client sends it: form body, client_secret_basic when there is a secret. */
+export async function tokenRequest(
+  issuer: string,
+  client: { client_id: string; client_secret?: string },
+  body: Record<string, string>,
+  path = '/token',
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  const form = new URLSearchParams(body);
+  if (client.client_secret) {
+    const encode = (s: string) => encodeURIComponent(s);
+    headers.authorization = `Basic ${Buffer.from(`${encode(client.client_id)}:${encode(client.client_secret)}`).toString('base64')}`;
+  } else {
+    form.set('client_id', client.client_id);
+  }
+  const response = await fetch(`${issuer}${path}`, { method: 'POST', headers, body: form.toString() });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: response.headers };
+}
