@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
+import { ConfigError } from './config/load.js';
 import type { BrokerConfig } from './config/schema.js';
 import { demoRoutes, demoClient } from './demo/routes.js';
 import type { EidPluginFactory } from './eids/plugin.js';
@@ -55,6 +56,18 @@ async function waitUntilAvailable(store: Store, log: Logger): Promise<void> {
   }
 }
 
+/** oidc-provider checks client metadata lazily; checking it here turns a bad client into a start-up error. */
+async function validateClients(provider: Provider, clients: BrokerConfig['clients']): Promise<void> {
+  for (const [i, client] of clients.entries()) {
+    try {
+      await provider.Client.find(client.client_id);
+    } catch (err) {
+      const { error_description: description, message } = err as { error_description?: string; message: string };
+      throw new ConfigError(`clients[${i}] (${client.client_id}): ${description ?? message}`);
+    }
+  }
+}
+
 /** Paths that answer without the store, so they still work while it is down. */
 const statelessPaths = (path: string) =>
   path === '/health/live' || path.startsWith('/static/') || path === '/.well-known/openid-configuration' || path === '/jwks';
@@ -94,7 +107,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       acrValues: registry.acrValues,
       views,
     });
-    await Promise.all(clients.map((client) => provider.Client.find(client.client_id)));
+    await validateClients(provider, clients);
 
     const app = new Koa({ proxy: Boolean(config.trust_proxy), ...(typeof config.trust_proxy === 'number' ? { maxIpsCount: config.trust_proxy } : {}) });
     // oidc-provider sets its interaction cookies through this app's context: it needs the same keys.

@@ -46,7 +46,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   if (!issue) throw new ConfigError('configuration is not valid');
   const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : [];
   const key = formatPath([...issue.path, ...unknownKeys.slice(0, 1)]) || '(top level)';
-  const problem = unknownKeys.length ? 'unknown key' : issue.message;
+  // A bad record key (an eID id) carries the reason in its own nested issue.
+  const reason = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
+  const problem = unknownKeys.length ? 'unknown key' : reason;
   throw new ConfigError(`${key}: ${problem}`);
 }
 

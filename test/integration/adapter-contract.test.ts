@@ -1,0 +1,102 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { errors } from 'oidc-provider';
+import { createLogger } from '../../src/log.js';
+import { StoreAdapter } from '../../src/oidc/adapter.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import { createRedisStore } from '../../src/store/redis-store.js';
+import type { Store } from '../../src/store/store.js';
+import { deleteKeysWithPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
+
+/** oidc-provider's adapter contract, held by the same adapter on either store. */
+function adapterContract(name: string, open: () => Promise<Store>) {
+  describe(`StoreAdapter on the ${name} store`, () => {
+    let store: Store;
+    const adapter = (model: string) => new StoreAdapter(model, store);
+
+    it('opens', async () => {
+      store = await open();
+      await store.ping();
+    });
+    afterAll(() => store?.close());
+
+    it('finds what it upserted, and nothing after destroy', async () => {
+      const grants = adapter('Grant');
+      await grants.upsert('g1', { jti: 'g1', accountId: 'a', clientId: 'c' }, 60);
+      expect(await grants.find('g1')).toMatchObject({ jti: 'g1', accountId: 'a' });
+      await grants.destroy('g1');
+      expect(await grants.find('g1')).toBeUndefined();
+    });
+
+    it('forgets a record after its expiresIn', async () => {
+      const sessions = adapter('Session');
+      await sessions.upsert('short', { jti: 'short' }, 1);
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      expect(await sessions.find('short')).toBeUndefined();
+    });
+
+    it('finds sessions by uid, and not once destroyed', async () => {
+      const sessions = adapter('Session');
+      await sessions.upsert('s1', { jti: 's1', uid: 'uid-1', accountId: 'a' }, 60);
+      expect(await sessions.findByUid('uid-1')).toMatchObject({ jti: 's1' });
+      await sessions.destroy('s1');
+      expect(await sessions.findByUid('uid-1')).toBeUndefined();
+      expect(await sessions.findByUid('never-was')).toBeUndefined();
+    });
+
+    it('finds device codes by user code', async () => {
+      const codes = adapter('DeviceCode');
+      await codes.upsert('d1', { jti: 'd1', userCode: 'ABCD-EFGH' }, 60);
+      expect(await codes.findByUserCode('ABCD-EFGH')).toMatchObject({ jti: 'd1' });
+    });
+
+    it('marks a consumed record, and refuses every later consume', async () => {
+      const codes = adapter('AuthorizationCode');
+      await codes.upsert('c1', { jti: 'c1', grantId: 'g-consume' }, 60);
+      expect((await codes.find('c1'))?.consumed).toBeUndefined();
+      await codes.consume('c1');
+      expect((await codes.find('c1'))?.consumed).toEqual(expect.any(Number));
+      await expect(codes.consume('c1')).rejects.toBeInstanceOf(errors.InvalidGrant);
+    });
+
+    it('lets exactly one of 10 parallel consumes through', async () => {
+      const codes = adapter('AuthorizationCode');
+      await codes.upsert('race', { jti: 'race', grantId: 'g-race' }, 60);
+      const results = await Promise.allSettled(Array.from({ length: 10 }, () => codes.consume('race')));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    });
+
+    it('refuses a second use of a pushed request_uri as invalid_request', async () => {
+      const requests = adapter('PushedAuthorizationRequest');
+      await requests.upsert('par', { jti: 'par' }, 60);
+      await requests.consume('par');
+      await expect(requests.consume('par')).rejects.toBeInstanceOf(errors.InvalidRequest);
+    });
+
+    it('revokes every token of a grant, across models, and nothing of another grant', async () => {
+      await adapter('AccessToken').upsert('at1', { jti: 'at1', grantId: 'g-revoke' }, 60);
+      await adapter('RefreshToken').upsert('rt1', { jti: 'rt1', grantId: 'g-revoke' }, 600);
+      await adapter('AuthorizationCode').upsert('ac1', { jti: 'ac1', grantId: 'g-revoke' }, 60);
+      await adapter('AccessToken').upsert('at2', { jti: 'at2', grantId: 'g-other' }, 60);
+      await adapter('AccessToken').revokeByGrantId('g-revoke');
+      expect(await adapter('AccessToken').find('at1')).toBeUndefined();
+      expect(await adapter('RefreshToken').find('rt1')).toBeUndefined();
+      expect(await adapter('AuthorizationCode').find('ac1')).toBeUndefined();
+      expect(await adapter('AccessToken').find('at2')).toMatchObject({ jti: 'at2' });
+    });
+
+    it('keeps records without expiresIn', async () => {
+      await adapter('Client').upsert('client-1', { client_id: 'client-1' } as never);
+      expect(await adapter('Client').find('client-1')).toMatchObject({ client_id: 'client-1' });
+    });
+  });
+}
+
+adapterContract('memory', async () => createMemoryStore());
+
+const prefix = uniquePrefix('adapter');
+adapterContract('Redis', async () => {
+  const store = createRedisStore({ url: redisUrl, key_prefix: prefix, command_timeout_ms: 500 }, createLogger('silent'));
+  for (let i = 0; i < 50 && !store.available; i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+  return store;
+});
+afterAll(() => deleteKeysWithPrefix(prefix));

@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
+import { findFreePort, redisUrl, uniquePrefix, deleteKeysWithPrefix } from '../support/redis.js';
+
+const running: BrokerProcess[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((broker) => broker.stop()));
+});
+
+async function refusedWith(config: string | undefined, name = 'broker.json') {
+  const port = await findFreePort();
+  const broker = spawnBroker({ BROKER_CONFIG: config === undefined ? '/nonexistent/broker.json' : writeConfig(name, config), PORT: String(port) });
+  running.push(broker);
+  const { code, stderr } = await broker.exited();
+  return { code, stderr, port };
+}
+
+describe('a configuration that cannot be used stops the start-up with exit code 2', () => {
+  it.each([
+    ['a missing file', undefined, 'BROKER_CONFIG: cannot read /nonexistent/broker.json'],
+    ['a file that is not JSON', '{ "port": ', 'BROKER_CONFIG: '],
+    ['an unknown key', JSON.stringify({ prot: 3000 }), 'prot: unknown key'],
+    ['a wrong type', JSON.stringify({ port: 'x' }), 'port: '],
+    ['an eID nobody knows', JSON.stringify({ eids: { 'xx-magic': {} } }), 'eids.xx-magic: no such eID'],
+    ['a missing JWKS file', JSON.stringify({ jwks: '/nonexistent/jwks.json' }), 'jwks: cannot read /nonexistent/jwks.json'],
+    [
+      'a client oidc-provider refuses',
+      JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb#fragment'] }] }),
+      'clients[0] (a): ',
+    ],
+  ])('%s', async (_case, config, message) => {
+    const { code, stderr } = await refusedWith(config);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`configuration error: ${message}`);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a YAML file is read as YAML', async () => {
+    const { code, stderr } = await refusedWith('port: 3000\nclients:\n  - client_id: a\n', 'broker.yaml');
+    expect(code).toBe(2);
+    expect(stderr).toContain('configuration error: clients[0].redirect_uris: ');
+  });
+});
+
+describe('starting', () => {
+  it('the embedded default serves discovery and the demo relying party', async () => {
+    const port = await findFreePort();
+    const broker = spawnBroker({ BROKER_CONFIG: undefined, PORT: String(port) });
+    running.push(broker);
+    await broker.listening();
+    const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`);
+    expect(discovery.status).toBe(200);
+    expect(((await discovery.json()) as { issuer: string }).issuer).toBe(`http://localhost:${port}`);
+    const demo = await fetch(`http://127.0.0.1:${port}/demo`);
+    expect(demo.status).toBe(200);
+    expect(await demo.text()).toContain('Demo service');
+    expect(broker.output()).toContain('using the in-memory store');
+  });
+
+  it('a YAML configuration on Redis, with secrets from the environment', async () => {
+    const port = await findFreePort();
+    const prefix = uniquePrefix('startup');
+    const config = writeConfig(
+      'broker.yaml',
+      [
+        `issuer: http://127.0.0.1:${port}`,
+        `port: ${port}`,
+        'redis:',
+        `  url: ${redisUrl}`,
+        `  key_prefix: "${prefix}"`,
+        'subject_secret: ${TEST_SUBJECT_SECRET}',
+        'clients:',
+        '  - client_id: app',
+        '    client_secret: ${TEST_APP_SECRET}',
+        '    redirect_uris: [https://app.example/cb]',
+      ].join('\n'),
+    );
+    const broker = spawnBroker({ BROKER_CONFIG: config, TEST_SUBJECT_SECRET: 's'.repeat(40), TEST_APP_SECRET: 'a'.repeat(40) });
+    running.push(broker);
+    try {
+      await broker.listening();
+      const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`);
+      expect(discovery.status).toBe(200);
+      expect(broker.output()).not.toContain('in-memory');
+      expect(broker.output()).not.toContain('s'.repeat(40));
+      expect(broker.output()).not.toContain('a'.repeat(40));
+    } finally {
+      await broker.stop();
+      await deleteKeysWithPrefix(prefix);
+    }
+  });
+});

@@ -1,0 +1,84 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { tokenRequest } from '../support/http.js';
+import { startRedisServer, type RedisServer } from '../support/redis.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+
+/** A request cut off after this long counts as a hang: the broker must answer well before. */
+const HANG = 5_000;
+
+let redis: RedisServer;
+let tb: TestBroker;
+let rp: RelyingParty;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  tb = await startTestBroker({ redis: { url: redis.url, key_prefix: 'outage:' }, cookie_keys: ['k'.repeat(32)], subject_secret: 's'.repeat(32) }, 'outage');
+  rp = await RelyingParty.discover(tb.issuer, webClient);
+});
+afterAll(() => redis.stop());
+
+async function waitFor(condition: () => boolean | Promise<boolean>) {
+  for (let i = 0; i < 100; i += 1) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('condition never held');
+}
+
+describe('with Redis down', () => {
+  it('answers 503 with Retry-After instead of hanging, and never a false "not found"', async () => {
+    const callback = await logIn(rp);
+    await redis.stop();
+    await waitFor(() => !tb.broker.store.available);
+
+    const token = await tokenRequest(tb.issuer, webClient, {
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: webClient.redirect_uris[0]!,
+      code_verifier: rp.flow.verifier,
+    });
+    expect(token.status).toBe(503);
+    expect(token.body.error).toBe('temporarily_unavailable');
+    expect(token.headers.get('retry-after')).toBe('1');
+
+    const authorization = await fetch(await rp.authorizationUrl(), { redirect: 'manual', signal: AbortSignal.timeout(HANG), headers: { accept: 'text/html' } });
+    expect(authorization.status).toBe(503);
+    expect(authorization.headers.get('retry-after')).toBe('1');
+    const page = await authorization.text();
+    expect(page).toContain(authorization.headers.get('traceid')!);
+
+    const live = await fetch(`${tb.issuer}/health/live`, { signal: AbortSignal.timeout(HANG) });
+    expect(live.status).toBe(200);
+  });
+
+  it('recovers by itself when Redis is back', async () => {
+    await redis.start();
+    await waitFor(() => tb.broker.store.available);
+    const tokens = await rp.redeem(await logIn(rp));
+    expect(tokens.claims()).toMatchObject({ name: 'Tessa Testsson' });
+  });
+});
+
+describe('with Redis hung', () => {
+  it('answers 503 once a command times out, then works again', async () => {
+    const callback = await logIn(rp);
+    const admin = new Redis(redis.url);
+    await admin.call('CLIENT', 'PAUSE', '2000', 'ALL');
+    const token = await tokenRequest(tb.issuer, webClient, {
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: webClient.redirect_uris[0]!,
+      code_verifier: rp.flow.verifier,
+    });
+    expect(token.status).toBe(503);
+    expect(token.body.error).toBe('temporarily_unavailable');
+    expect(token.headers.get('retry-after')).toBe('1');
+    admin.disconnect();
+
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    const tokens = await rp.redeem(await logIn(rp));
+    expect(tokens.access_token).toEqual(expect.any(String));
+  });
+});

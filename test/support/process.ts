@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '../../src/paths.js';
+
+export interface BrokerProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves when the broker logs that it listens; rejects if it exits first. */
+  listening(): Promise<void>;
+  exited(): Promise<{ code: number | null; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+/** Runs `src/main.ts` as its own process, the way `npm start` runs the built one. */
+export function spawnBroker(env: Record<string, string | undefined>): BrokerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: projectRoot,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exit = once(child, 'exit').then(([code]) => ({ code: code as number | null, stderr }));
+  return {
+    child,
+    output: () => stdout + stderr,
+    exited: () => exit,
+    listening: () =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => stdout.includes('"msg":"broker listening"') && (resolve(), true);
+        if (check()) return;
+        child.stdout!.on('data', check);
+        void exit.then(({ code }) => reject(new Error(`the broker exited with ${code}: ${stderr}`)));
+      }),
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exit;
+      }
+    },
+  };
+}
+
+/** Writes a configuration file into a fresh temporary folder. */
+export function writeConfig(name: string, content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'neb-config-')), name);
+  writeFileSync(path, content);
+  return path;
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+
+const client = { client_id: 'app', client_secret: 'x'.repeat(32), redirect_uris: ['https://app.example/cb'] };
+
+function problem(raw: unknown, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseConfig(raw, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('configuration', () => {
+  it('fills in defaults for an empty file', () => {
+    const config = parseConfig({});
+    expect(config).toMatchObject({ port: 3000, trust_proxy: false, clients: [], eids: {}, demo: false });
+    expect(config.ttl.authorization_code).toBe(60);
+    expect(config.redis).toBeUndefined();
+  });
+
+  it.each([
+    [{ isuer: 'https://x' }, 'isuer: unknown key'],
+    [{ port: 'eighty' }, 'port: '],
+    [{ issuer: 'not a url' }, 'issuer: '],
+    [{ issuer: 'https://id.example/' }, 'issuer: must not end with /'],
+    [{ trust_proxy: 'yes' }, 'trust_proxy: '],
+    [{ redis: {} }, 'redis: set exactly one of url, sentinels or cluster'],
+    [{ redis: { url: 'redis://a', cluster: [{ host: 'b', port: 1 }] } }, 'redis: set exactly one'],
+    [{ redis: { url: 'http://a' } }, 'redis.url: must start with redis://'],
+    [{ redis: { sentinels: [{ host: 'a', port: 26379 }] } }, 'redis.sentinel_name: sentinel_name is required'],
+    [{ cookie_keys: ['short'] }, 'cookie_keys[0]: each key must be at least 32 characters'],
+    [{ subject_secret: 'short' }, 'subject_secret: must be at least 32 characters'],
+    [{ clients: [{ ...client, redirect_uris: undefined }] }, 'clients[0].redirect_uris: '],
+    [{ clients: [{ ...client, client_secret: 'short' }] }, 'clients[0].client_secret: must be at least 32 characters'],
+    [{ clients: [{ ...client, token_endpoint_auth_method: 'none' }] }, 'clients[0].client_secret: a client with token_endpoint_auth_method none'],
+    [{ clients: [{ ...client, client_secret: undefined, token_endpoint_auth_method: 'client_secret_post' }] }, 'clients[0].client_secret: is required'],
+    [{ clients: [{ ...client, colour: 'red' }] }, 'clients[0].colour: unknown key'],
+    [{ eids: { 'Se BankID': {} } }, 'eids.Se BankID: eID ids are lowercase'],
+    [{ ui: { default_locale: 'de' } }, 'ui.default_locale: '],
+  ])('%j is refused with "%s"', (raw, expected) => {
+    expect(problem(raw)).toContain(expected);
+  });
+
+  it('takes ${NAME} values from the environment, so secrets stay out of the file', () => {
+    const config = parseConfig(
+      { subject_secret: '${SUBJECT}', clients: [{ ...client, client_secret: '${APP_SECRET}' }] },
+      { SUBJECT: 's'.repeat(40), APP_SECRET: 'a'.repeat(40) },
+    );
+    expect(config.subject_secret).toBe('s'.repeat(40));
+    expect(config.clients[0]!.client_secret).toBe('a'.repeat(40));
+  });
+
+  it('names the key whose environment variable is missing', () => {
+    expect(problem({ clients: [{ ...client, client_secret: '${APP_SECRET}' }] })).toBe(
+      'clients[0].client_secret: environment variable APP_SECRET is not set',
+    );
+  });
+
+  it('leaves other strings alone', () => {
+    expect(parseConfig({ subject_secret: 'not ${A} reference but long enough ok' }, {}).subject_secret).toContain('${A}');
+  });
+});
