@@ -63,7 +63,7 @@ export async function demoRoutes({ issuer, store, registry, views }: DemoDepende
       nonce: flow.nonce,
       ...(acr ? { acr_values: acr } : {}),
     });
-    setFlow(ctx, JSON.stringify(flow));
+    setFlow(ctx, Buffer.from(JSON.stringify(flow)).toString('base64url'));
     ctx.redirect(url.href);
   });
 
@@ -71,7 +71,7 @@ export async function demoRoutes({ issuer, store, registry, views }: DemoDepende
     const stored = ctx.cookies.get(FLOW_COOKIE, { signed: true });
     setFlow(ctx, null);
     if (!stored) return views.render(ctx, 'demo-result', { error: 'no login in progress: start again from /demo' });
-    const flow = JSON.parse(stored) as { verifier: string; state: string; nonce: string };
+    const flow = JSON.parse(Buffer.from(stored, 'base64url').toString()) as { verifier: string; state: string; nonce: string };
     try {
       const config = await discover();
       const tokens = await client.authorizationCodeGrant(config, new URL(ctx.originalUrl, issuer), {

@@ -2,15 +2,33 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
+const pairwiseClient = {
+  client_id: 'pairwise-app',
+  client_secret: 'a-secret-for-the-pairwise-client-long-enough',
+  redirect_uris: ['https://pairwise.example/callback'],
+  subject_type: 'pairwise' as const,
+};
+
 let tb: TestBroker;
 let rp: RelyingParty;
 
 beforeAll(async () => {
-  tb = await startTestBroker({}, 'login');
+  tb = await startTestBroker({ clients: [webClient, pairwiseClient] }, 'login');
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 
 describe('a full login through the test-double eID, on Redis', () => {
+  it('gives one person the same sub at every login, and a pairwise client its own sub', async () => {
+    const first = (await rp.redeem(await logIn(rp))).claims()!.sub;
+    const second = (await rp.redeem(await logIn(rp))).claims()!.sub;
+    expect(second).toBe(first);
+
+    const pairwiseRp = await RelyingParty.discover(tb.issuer, pairwiseClient);
+    const pairwise = (await pairwiseRp.redeem(await logIn(pairwiseRp))).claims()!.sub;
+    expect(pairwise).not.toBe(first);
+    expect((await pairwiseRp.redeem(await logIn(pairwiseRp))).claims()!.sub).toBe(pairwise);
+  });
+
   it('returns a code that yields the normalized identity in the ID token and userinfo', async () => {
     const callback = await logIn(rp);
     expect(callback.origin + callback.pathname).toBe('https://rp.example/callback');

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { completeIdentity } from '../../src/identity/identity.js';
+import { identityClaims } from '../../src/oidc/claims.js';
+import { Subjects } from '../../src/oidc/subject.js';
+
+const eid = { id: 'se-bankid', country: 'SE' as const };
+const now = new Date('2026-11-22T10:00:00Z');
+
+describe('completeIdentity', () => {
+  it('derives the canonical number, date of birth, age and full name', () => {
+    expect(
+      completeIdentity(eid, { FirstName: 'Tessa', LastName: 'Testsson', PersonalNumber: '811218-9876', IdProviderRequestId: 'order-1' }, now),
+    ).toEqual({
+      CountryCode: 'SE',
+      FirstName: 'Tessa',
+      LastName: 'Testsson',
+      FullName: 'Tessa Testsson',
+      PersonalNumber: '198112189876',
+      DateOfBirth: '1981-12-18',
+      Age: 44,
+      IdProviderName: 'se-bankid',
+      IdentificationDate: '2026-11-22T10:00:00.000Z',
+      IdProviderRequestId: 'order-1',
+    });
+  });
+
+  it('refuses a personal number that is not valid for the country', () => {
+    expect(() => completeIdentity(eid, { PersonalNumber: '198112189875', IdProviderRequestId: 'x' }, now)).toThrow(/not valid for SE/);
+  });
+
+  it('keeps what the eID gave when it has no personal number', () => {
+    const identity = completeIdentity(
+      { id: 'dk-mitid', country: 'DK' },
+      { FullName: 'Mette Hansen', DateOfBirth: '1990-05-01', IdProviderPersonId: 'uuid-1', IdProviderRequestId: 'r' },
+      now,
+    );
+    expect(identity).toMatchObject({ FullName: 'Mette Hansen', DateOfBirth: '1990-05-01', Age: 36, IdProviderPersonId: 'uuid-1' });
+    expect(identity.PersonalNumber).toBeUndefined();
+  });
+});
+
+describe('claims', () => {
+  it('map the identity to the documented claim names and leave out what is absent', () => {
+    const identity = completeIdentity(eid, { FirstName: 'A', LastName: 'B', PersonalNumber: '198112189876', IdProviderRequestId: 'o' }, now);
+    expect(identityClaims(identity)).toEqual({
+      name: 'A B',
+      given_name: 'A',
+      family_name: 'B',
+      birthdate: '1981-12-18',
+      personal_number: '198112189876',
+      country: 'SE',
+      idp: 'se-bankid',
+      idp_request_id: 'o',
+      identification_date: '2026-11-22T10:00:00.000Z',
+    });
+  });
+});
+
+describe('Subjects', () => {
+  const subjects = new Subjects('a-subject-secret-of-32-characters!');
+
+  it('are stable per person and eID, different across eIDs and secrets, and never the number', () => {
+    const sub = subjects.forPerson('se-bankid', '198112189876');
+    expect(sub).toBe(subjects.forPerson('se-bankid', '198112189876'));
+    expect(sub).not.toBe(subjects.forPerson('no-bankid', '198112189876'));
+    expect(sub).not.toBe(new Subjects('another-subject-secret-of-32-chars').forPerson('se-bankid', '198112189876'));
+    expect(sub).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('are different per sector when pairwise', () => {
+    const sub = subjects.forPerson('se-bankid', '198112189876');
+    expect(subjects.pairwise(sub, 'a.example')).not.toBe(subjects.pairwise(sub, 'b.example'));
+    expect(subjects.pairwise(sub, 'a.example')).not.toBe(sub);
+  });
+});
