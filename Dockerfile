@@ -14,6 +14,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY views views
+COPY providers/se-bankid/certs providers/se-bankid/certs
 USER node
 EXPOSE 3000
 CMD ["node", "dist/src/main.js"]

@@ -91,8 +91,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       config.cookie_keys ?? sharedSecret(store, 'cookie').then((key) => [key]),
       config.subject_secret ?? sharedSecret(store, 'subject'),
     ]);
-    const registry = await createRegistry(config.eids, options.eids, { issuer, store, log });
     const views = new Views(config.ui.default_locale);
+    const registry = await createRegistry(config.eids, options.eids, { issuer, store, log, views });
     const subjects = new Subjects(subjectSecret);
     const accounts = new Accounts(store, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
     const clients = config.demo ? [...config.clients, await demoClient(issuer, store)] : config.clients;
@@ -123,7 +123,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       else await next();
     });
     const finish = createFinisher(provider, accounts, log);
-    const routers = loginRoutes({ provider, registry, finish, views, store, issuer, log });
+    const routers = loginRoutes({ provider, registry, finish, views, store, issuer, log, interactionTtl: config.ttl.interaction });
     if (config.demo) routers.push(await demoRoutes({ issuer, store, registry, views }));
     for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
     app.use(mount(provider as unknown as Koa));

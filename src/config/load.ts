@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
 import { configSchema, type BrokerConfig } from './schema.js';
 
 /** A configuration that cannot be used. Its message names the key and the problem. */
@@ -38,18 +39,25 @@ function formatPath(path: readonly PropertyKey[]): string {
   );
 }
 
-/** Validates raw configuration (already parsed from JSON or YAML). */
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): BrokerConfig {
-  const result = configSchema.safeParse(resolveEnvReferences(raw ?? {}, env, ''));
+/**
+ * Validates `raw` against `schema`; a problem becomes a ConfigError naming the key, below
+ * `path` (how plugins name their `eids.<id>` section).
+ */
+export function parseSection<T extends z.ZodType>(schema: T, raw: unknown, path: PropertyKey[] = []): z.output<T> {
+  const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const [issue] = result.error.issues;
-  if (!issue) throw new ConfigError('configuration is not valid');
+  if (!issue) throw new ConfigError(`${formatPath(path) || 'configuration'}: not valid`);
   const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-  const key = formatPath([...issue.path, ...unknownKeys.slice(0, 1)]) || '(top level)';
+  const key = formatPath([...path, ...issue.path, ...unknownKeys.slice(0, 1)]) || '(top level)';
   // A bad record key (an eID id) carries the reason in its own nested issue.
   const reason = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
-  const problem = unknownKeys.length ? 'unknown key' : reason;
-  throw new ConfigError(`${key}: ${problem}`);
+  throw new ConfigError(`${key}: ${unknownKeys.length ? 'unknown key' : reason}`);
+}
+
+/** Validates raw configuration (already parsed from JSON or YAML). */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+  return parseSection(configSchema, resolveEnvReferences(raw ?? {}, env, ''));
 }
 
 /** Reads and validates the file at `path`: JSON, or YAML for .yaml/.yml. */

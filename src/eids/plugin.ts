@@ -19,8 +19,21 @@ export interface EidPlugin {
    */
   readonly acrValues: readonly string[];
 
-  /** Begins a login. Where the browser goes next, or an immediate outcome. */
-  start(login: LoginRequest): Promise<StartResult>;
+  /**
+   * Begins a login: where the browser goes next (the plugin's page, an upstream eID), an
+   * immediate outcome, or — for an eID the browser polls — the first status. `options.api`
+   * is set when a frontend calls the JSON API rather than following the broker's pages.
+   */
+  start(login: LoginRequest, options: StartOptions): Promise<StartResult>;
+
+  /**
+   * For eIDs the browser polls (Swedish BankID): the login's current status. A status that
+   * ends the login carries its outcome, which the core turns into `redirectTo`.
+   */
+  poll?(login: LoginRequest, options: { qr: boolean }): Promise<PollStatus>;
+
+  /** The person gave up: stop the eID's transaction. The core then ends the login with access_denied. */
+  cancel?(login: LoginRequest): Promise<void>;
 
   /**
    * The plugin's own routes, mounted under /interaction/:uid/<id>/ (pages, polling). The core
@@ -45,6 +58,14 @@ export interface PluginContext {
   issuer: string;
   store: Store;
   log: Logger;
+  /** The broker's pages and texts (views/), for a plugin's own pages and messages. */
+  views: PageRenderer;
+}
+
+/** The part of the broker's views a plugin uses. */
+export interface PageRenderer {
+  render(ctx: Context, template: string, data: Record<string, unknown>): void;
+  translator(locale: string): (key: string, vars?: Record<string, string>, fallback?: string) => string;
 }
 
 export type EidPluginFactory = (context: PluginContext) => EidPlugin | Promise<EidPlugin>;
@@ -61,9 +82,32 @@ export interface LoginRequest {
   /** The person's IP address (through trusted proxies only) and browser. */
   ip: string;
   userAgent: string;
+  /** A hash of a long-lived random cookie: the same browser across logins, for eIDs' risk checks. */
+  deviceId: string;
 }
 
-export type StartResult = { redirectTo: string } | { outcome: EidOutcome };
+export interface StartOptions {
+  /** The device the person chose, when the eID asks (this device or another one). */
+  device?: 'this' | 'other';
+  api: boolean;
+}
+
+export type StartResult = { redirectTo: string } | { outcome: EidOutcome } | { status: PollStatus };
+
+/** A polled login's status, as the frontend JSON API answers it (the core adds redirectTo). */
+export interface PollStatus {
+  status: 'NOT_STARTED' | 'IN_PROGRESS' | 'ERROR' | 'COMPLETE' | 'CANCEL';
+  /** The eID's own code for the status (BankID hint code). */
+  hintCode?: string;
+  /** Which message to show (BankID recommended-message id, e.g. RFA1), and it in the person's language. */
+  messageCode?: string;
+  message?: string;
+  qrCode?: { payload: string; svg: string };
+  autoStartToken?: string;
+  launchUrl?: string;
+  /** Set when the status ends the login. */
+  outcome?: EidOutcome;
+}
 
 /** How an eID login ended. */
 export type EidOutcome = { person: EidPerson; acr: string; amr: string[] } | { failure: EidFailure };
@@ -73,11 +117,12 @@ export type EidOutcome = { person: EidPerson; acr: string; amr: string[] } | { f
  * - access_denied: the person cancelled, declined, or did not finish in time;
  * - eid_doesnt_exist: the person has no usable eID of this kind;
  * - insufficient_scope: the person does not meet a requirement (e.g. the level asked for);
- * - server_error: the eID or the broker failed.
+ * - server_error: the eID or the broker failed;
+ * - invalid_request: the client asked for something this eID cannot do (e.g. a malformed login_hint).
  * `description` is plain words for the client's developers: never a secret or personal number.
  */
 export interface EidFailure {
-  error: 'access_denied' | 'eid_doesnt_exist' | 'insufficient_scope' | 'server_error';
+  error: 'access_denied' | 'eid_doesnt_exist' | 'insufficient_scope' | 'server_error' | 'invalid_request';
   description: string;
 }
 

@@ -1,7 +1,7 @@
 import { ConfigError } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
-import type { EidPlugin, EidPluginFactory } from './plugin.js';
+import type { EidPlugin, EidPluginFactory, PageRenderer } from './plugin.js';
 
 /** The eIDs this broker runs, built from the configuration's `eids` sections. */
 export class EidRegistry {
@@ -45,7 +45,7 @@ export class EidRegistry {
 export async function createRegistry(
   sections: Record<string, unknown>,
   factories: Record<string, EidPluginFactory>,
-  shared: { issuer: string; store: Store; log: Logger },
+  shared: { issuer: string; store: Store; log: Logger; views: PageRenderer },
 ): Promise<EidRegistry> {
   const plugins: EidPlugin[] = [];
   for (const [id, config] of Object.entries(sections)) {
@@ -53,7 +53,7 @@ export async function createRegistry(
     if (!factory) {
       throw new ConfigError(`eids.${id}: no such eID (known: ${Object.keys(factories).join(', ') || 'none'})`);
     }
-    const plugin = await factory({ id, config, issuer: shared.issuer, store: shared.store, log: shared.log.child({ eid: id }) });
+    const plugin = await factory({ ...shared, id, config, log: shared.log.child({ eid: id }) });
     if (plugin.id !== id) throw new ConfigError(`eids.${id}: the plugin calls itself ${plugin.id}`);
     plugins.push(plugin);
   }

@@ -6,12 +6,13 @@ import type { Views } from './views.js';
 /** Seconds a client should wait before retrying while the store is down. */
 const RETRY_AFTER_SECONDS = 1;
 
-/** An error with a message meant for the client, and the status to send it with. */
+/** An error with a message meant for the client, the status to send it with, and when to retry. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly error: string,
     readonly description: string,
+    readonly retryAfterSeconds?: number,
   ) {
     super(description);
   }
@@ -22,9 +23,16 @@ function wantsHtml(ctx: Context): boolean {
 }
 
 /** Answers an error as an HTML page in plain words or as `{error, error_description}` JSON. */
-export function respondWithError(ctx: Context, views: Views, status: number, error: string, description: string): void {
+export function respondWithError(
+  ctx: Context,
+  views: Views,
+  status: number,
+  error: string,
+  description: string,
+  retryAfterSeconds = status === 503 ? RETRY_AFTER_SECONDS : undefined,
+): void {
   ctx.status = status;
-  if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  if (retryAfterSeconds !== undefined) ctx.set('Retry-After', String(retryAfterSeconds));
   if (wantsHtml(ctx)) views.renderError(ctx, { error });
   else ctx.body = { error, error_description: description };
 }
@@ -44,7 +52,7 @@ export function errorBoundary(views: Views, log: Logger): Middleware {
         log.warn('state store unavailable');
         respondWithError(ctx, views, 503, err.error, err.error_description);
       } else if (err instanceof HttpError) {
-        respondWithError(ctx, views, err.status, err.error, err.description);
+        respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds);
       } else {
         log.error({ err }, 'unhandled error');
         respondWithError(ctx, views, 500, 'server_error', 'Something failed on our side. Quote the traceId to support.');

@@ -30,8 +30,8 @@ export class Views {
   }
 
   /** The translator for one locale. A missing key shows as `fallback`, else as the key itself. */
-  translator(locale: Locale): (key: string, vars?: Record<string, string>, fallback?: string) => string {
-    const messages = this.#messages[locale];
+  translator(locale: string): (key: string, vars?: Record<string, string>, fallback?: string) => string {
+    const messages = this.#messages[locale as Locale] ?? this.#messages[this.#defaultLocale];
     return (key, vars = {}, fallback = key) =>
       (messages[key] ?? fallback).replace(/\{(\w+)\}/g, (whole, name: string) => vars[name] ?? whole);
   }

@@ -4,6 +4,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from './redis.js';
+import { builtInEids } from '../../providers/index.js';
 import { testDoubleEid } from './test-double-eid.js';
 
 export const webClient = {
@@ -30,7 +31,8 @@ export interface TestBroker {
 
 /**
  * A real broker on a free loopback port, on the shared Redis under its own key prefix, with
- * the test-double eID as `test-double` (and `other-double` when asked). Closed after the file.
+ * the test-double eID as `test-double` (and `other-double` when asked) and the built-in eIDs
+ * available to its configuration. Closed after the file.
  */
 export async function startTestBroker(overrides: Partial<ConfigInput> = {}, name = 'broker'): Promise<TestBroker> {
   const port = await findFreePort();
@@ -46,7 +48,7 @@ export async function startTestBroker(overrides: Partial<ConfigInput> = {}, name
     ...overrides,
   });
   const broker = await createBroker(config, {
-    eids: { 'test-double': testDoubleEid, 'other-double': testDoubleEid },
+    eids: { ...builtInEids, 'test-double': testDoubleEid, 'other-double': testDoubleEid },
     log: createLogger(config.log.level),
   });
   await broker.listen();

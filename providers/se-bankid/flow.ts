@@ -1,0 +1,261 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { LoginRequest, PageRenderer, PollStatus, StartOptions, StartResult } from '../../src/eids/plugin.js';
+import { HttpError } from '../../src/http/errors.js';
+import { personalNumbers } from '../../src/identity/personal-number/index.js';
+import type { Logger } from '../../src/log.js';
+import { StoreUnavailableError } from '../../src/store/store.js';
+import { BankIdApiError, type BankIdClient } from './api/client.js';
+import type { AuthRequest, CollectResponse, Requirement } from './api/types.js';
+import { evidenceOf, personOf, refusalOf } from './completion.js';
+import type { BankIdSettings } from './config.js';
+import { isMobile, launchUrl } from './launch.js';
+import type { OrderRecord, OrderStore } from './orders.js';
+import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext, type ResolvedEnding } from './outcomes.js';
+import { qrPayload, qrSvg } from './qr.js';
+
+export const acrValues = {
+  any: 'urn:nordic-eid:se:bankid',
+  this: 'urn:nordic-eid:se:bankid:same-device',
+  other: 'urn:nordic-eid:se:bankid:other-device',
+} as const;
+
+/** The device an acr value fixes, if it fixes one. */
+function deviceOf(acr: string | undefined): 'this' | 'other' | undefined {
+  if (acr === acrValues.this) return 'this';
+  if (acr === acrValues.other) return 'other';
+  return undefined;
+}
+
+/** Hint codes while the order waits for the app to pick it up: the QR code is shown only then. */
+const awaitingPickup = new Set([undefined, 'outstandingTransaction', 'noClient']);
+
+const PERSONAL_NUMBER_HINT = /^personal_number:(.+)$/;
+
+export interface BankIdLoginDependencies {
+  id: string;
+  issuer: string;
+  client: BankIdClient;
+  orders: OrderStore;
+  settings: BankIdSettings;
+  views: PageRenderer;
+  log: Logger;
+  /** In simulator mode: the simulated app's page, which the launch link opens. */
+  simulatedAppUrl?: string;
+}
+
+/**
+ * One Swedish BankID login: secure start only. Another device scans an animated QR code that
+ * the server computes every second; this device is started with its autostart token and comes
+ * back through a returnUrl carrying a nonce. Browsers poll; the broker collects from BankID at
+ * most once per poll_frequency per order, whoever polls, on whichever instance.
+ */
+export class BankIdLogin {
+  readonly #deps: BankIdLoginDependencies;
+  readonly #collectEveryMs: number;
+  readonly #allowedMs: number;
+
+  constructor(deps: BankIdLoginDependencies) {
+    this.#deps = deps;
+    this.#collectEveryMs = deps.settings.poll_frequency * 1000;
+    this.#allowedMs = deps.settings.allowed_polling_for_minutes * 60_000;
+  }
+
+  async start(login: LoginRequest, options: StartOptions): Promise<StartResult> {
+    const { id } = this.#deps;
+    if (!options.api) return { redirectTo: `/interaction/${login.uid}/${id}/` };
+    const device = deviceOf(login.acr) ?? options.device;
+    if (!device) return { status: this.#deviceQuestion(login) };
+    const context = { device, mobile: isMobile(login.userAgent) };
+
+    const requirement = this.#requirement(login);
+    if (!requirement) return { status: this.#ending(login, brokerEnding('badLoginHint', context)) };
+
+    await this.cancel(login);
+    const now = Date.now();
+    const returnNonce = device === 'this' ? randomBytes(16).toString('base64url') : undefined;
+    let order: OrderRecord;
+    try {
+      const created = await this.#deps.client.auth(this.#authRequest(login, requirement, returnNonce));
+      order = {
+        device,
+        acr: acrValues[device],
+        ...created,
+        orderedAt: now,
+        firstOrderedAt: now,
+        requirement,
+        ...(returnNonce ? { returnNonce } : {}),
+        lastCollectAt: 0,
+      };
+    } catch (err) {
+      return { status: this.#ending(login, this.#apiFailure(err, context)) };
+    }
+    this.#deps.log.info({ orderRef: order.orderRef, device }, 'BankID order started');
+    await this.#deps.orders.save(login.uid, order);
+    return { status: await this.#status(login, order, { qr: device === 'other' }) };
+  }
+
+  async poll(login: LoginRequest, options: { qr: boolean }): Promise<PollStatus> {
+    const { orders } = this.#deps;
+    const order = await orders.get(login.uid);
+    if (!order) return this.#deviceQuestion(login);
+    if (order.final) return this.#status(login, order, options);
+    if (!(await orders.lock(login.uid))) {
+      throw new HttpError(429, 'too_many_requests', 'Another poll of this login is in progress.', 1);
+    }
+    try {
+      const current = Date.now() - order.lastCollectAt >= this.#collectEveryMs ? await this.#collect(login, order) : order;
+      return await this.#status(login, current, options);
+    } finally {
+      await orders.unlock(login.uid);
+    }
+  }
+
+  /** Stops the order at BankID, if one is running; BankID's refusal (already finished) changes nothing. */
+  async cancel(login: LoginRequest): Promise<void> {
+    const order = await this.#deps.orders.get(login.uid);
+    if (!order) return;
+    await this.#deps.orders.remove(login.uid);
+    if (order.final) return;
+    await this.#deps.client.cancel(order.orderRef).catch((err: unknown) => {
+      this.#deps.log.info({ orderRef: order.orderRef, err: (err as Error).message }, 'BankID cancel refused');
+    });
+  }
+
+  /** Whether `nonce` is the one this login's same-device order sent as its returnUrl. */
+  async isReturnNonce(login: LoginRequest, nonce: string): Promise<boolean> {
+    const expected = (await this.#deps.orders.get(login.uid))?.returnNonce;
+    if (!expected || nonce.length !== expected.length) return false;
+    return timingSafeEqual(Buffer.from(nonce), Buffer.from(expected));
+  }
+
+  #deviceQuestion(login: LoginRequest): PollStatus {
+    const messageCode = isMobile(login.userAgent) ? 'RFA20' : 'RFA19';
+    return { status: 'NOT_STARTED', messageCode, message: this.#message(login, messageCode) };
+  }
+
+  /** The configured requirement, plus the one person a client may restrict the login to. */
+  #requirement(login: LoginRequest): Requirement | undefined {
+    const hinted = PERSONAL_NUMBER_HINT.exec(login.loginHint ?? '')?.[1];
+    if (hinted === undefined) return { ...this.#deps.settings.requirement };
+    const personalNumber = personalNumbers.SE.normalize(hinted);
+    return personalNumber && /^\d{12}$/.test(hinted) ? { ...this.#deps.settings.requirement, personalNumber } : undefined;
+  }
+
+  #authRequest(login: LoginRequest, requirement: Requirement, returnNonce: string | undefined): AuthRequest {
+    const { issuer, id, settings } = this.#deps;
+    const userAgent = login.userAgent.slice(0, 256);
+    return {
+      endUserIp: login.ip,
+      ...(Object.keys(requirement).length ? { requirement } : {}),
+      ...(returnNonce ? { returnUrl: `${issuer}/interaction/${login.uid}/${id}/return?nonce=${returnNonce}` } : {}),
+      returnRisk: settings.return_risk,
+      web: {
+        referringDomain: new URL(issuer).hostname,
+        ...(userAgent ? { userAgent } : {}),
+        deviceIdentifier: login.deviceId.slice(0, 64),
+      },
+    };
+  }
+
+  async #collect(login: LoginRequest, order: OrderRecord): Promise<OrderRecord> {
+    const context = { device: order.device, mobile: isMobile(login.userAgent) };
+    const now = Date.now();
+    let next: OrderRecord;
+    try {
+      const response = await this.#deps.client.collect(order.orderRef);
+      next = await this.#advance(login, { ...order, lastCollectAt: now }, response, context);
+    } catch (err) {
+      next = { ...order, lastCollectAt: now, final: this.#final(this.#apiFailure(err, context)) };
+    }
+    await this.#deps.orders.save(login.uid, next);
+    return next;
+  }
+
+  async #advance(login: LoginRequest, order: OrderRecord, response: CollectResponse, context: MessageContext): Promise<OrderRecord> {
+    const { log, orders, settings } = this.#deps;
+    const withinTime = Date.now() - order.firstOrderedAt < this.#allowedMs;
+    if (response.status === 'complete') {
+      const completedAt = new Date();
+      const refusal = refusalOf(response.completionData, order.requirement);
+      if (refusal) {
+        log.warn({ orderRef: order.orderRef, refusal }, 'BankID completion refused');
+        return { ...order, final: this.#final(brokerEnding(refusal, context)) };
+      }
+      await orders.keepEvidence(order.orderRef, evidenceOf(order.orderRef, response.completionData, completedAt), settings.evidence_ttl);
+      return {
+        ...order,
+        final: {
+          status: 'COMPLETE',
+          outcome: { person: personOf(order.orderRef, response.completionData, completedAt), acr: order.acr, amr: ['mfa'] },
+        },
+      };
+    }
+    if (response.status === 'failed') {
+      // A QR code nobody scanned in time: start a new order silently while the login may still wait.
+      if (response.hintCode === 'startFailed' && order.device === 'other' && withinTime) return this.#restart(login, order, context);
+      return { ...order, hintCode: response.hintCode, final: this.#final(failedEnding(response.hintCode, context), response.hintCode) };
+    }
+    if (!withinTime) {
+      await this.#deps.client.cancel(order.orderRef).catch(() => undefined);
+      return { ...order, final: this.#final(brokerEnding('gaveUp', context)) };
+    }
+    return { ...order, hintCode: response.hintCode };
+  }
+
+  async #restart(login: LoginRequest, order: OrderRecord, context: MessageContext): Promise<OrderRecord> {
+    try {
+      const created = await this.#deps.client.auth(this.#authRequest(login, order.requirement, undefined));
+      this.#deps.log.info({ orderRef: created.orderRef, replaces: order.orderRef }, 'BankID QR order restarted');
+      return { ...order, ...created, orderedAt: Date.now(), lastCollectAt: 0, hintCode: undefined };
+    } catch (err) {
+      return { ...order, final: this.#final(this.#apiFailure(err, context)) };
+    }
+  }
+
+  #apiFailure(err: unknown, context: MessageContext): ResolvedEnding {
+    if (err instanceof StoreUnavailableError || !(err instanceof BankIdApiError)) throw err;
+    this.#deps.log.warn({ errorCode: err.errorCode, status: err.status }, 'BankID refused a call');
+    return apiErrorEnding(err.errorCode, context);
+  }
+
+  #final(ending: ResolvedEnding, hintCode?: string): NonNullable<OrderRecord['final']> {
+    this.#deps.log.info({ status: ending.status, hintCode, error: ending.error }, 'BankID login ended');
+    return {
+      status: ending.status,
+      ...(hintCode ? { hintCode } : {}),
+      messageCode: ending.messageCode,
+      outcome: { failure: { error: ending.error, description: ending.description } },
+    };
+  }
+
+  #ending(login: LoginRequest, ending: ResolvedEnding): PollStatus {
+    const final = this.#final(ending);
+    return { ...final, message: this.#message(login, ending.messageCode) };
+  }
+
+  #message(login: LoginRequest, messageCode: string): string {
+    return this.#deps.views.translator(login.locale)(`${this.#deps.id}.${messageCode}`);
+  }
+
+  async #status(login: LoginRequest, order: OrderRecord, options: { qr: boolean }): Promise<PollStatus> {
+    if (order.final) {
+      const { messageCode } = order.final;
+      return { ...order.final, ...(messageCode ? { message: this.#message(login, messageCode) } : {}) };
+    }
+    const messageCode = pendingMessage(order.hintCode ?? 'outstandingTransaction', { device: order.device, mobile: isMobile(login.userAgent) });
+    const status: PollStatus = {
+      status: 'IN_PROGRESS',
+      hintCode: order.hintCode ?? 'outstandingTransaction',
+      messageCode,
+      message: this.#message(login, messageCode),
+    };
+    if (order.device === 'this') {
+      status.autoStartToken = order.autoStartToken;
+      status.launchUrl = launchUrl(order.autoStartToken, login.userAgent, this.#deps.simulatedAppUrl);
+    } else if (options.qr && awaitingPickup.has(order.hintCode)) {
+      const payload = qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - order.orderedAt) / 1000);
+      status.qrCode = { payload, svg: await qrSvg(payload) };
+    }
+    return status;
+  }
+}

@@ -1,0 +1,71 @@
+import type { EidPluginFactory } from '../../src/eids/plugin.js';
+import { ConfigError } from '../../src/config/load.js';
+import { BankIdClient } from './api/client.js';
+import { isProductionConfiguration, parseBankIdConfig, resolveEndpoint, type BankIdTls } from './config.js';
+import { acrValues, BankIdLogin } from './flow.js';
+import { OrderStore } from './orders.js';
+import { bankIdRoutes } from './routes.js';
+import { createTestPki } from './simulator/certificates.js';
+import { startBankIdSimulator, type BankIdSimulator } from './simulator/server.js';
+
+/** Headroom over a login's allowed time, so a finished order still answers its last polls. */
+const ORDER_TTL_MARGIN_SECONDS = 300;
+
+/** In simulator mode the broker runs its own BankID: a real HTTPS server with mutual TLS. */
+async function startSimulator(id: string, settings: ReturnType<typeof parseBankIdConfig>, issuer: string) {
+  if (isProductionConfiguration(issuer) && !settings.allow_simulator_in_production) {
+    throw new ConfigError(
+      `eids.${id}.mode: simulator is refused in a production configuration (it approves anyone); set allow_simulator_in_production to override`,
+    );
+  }
+  const pki = await createTestPki();
+  const simulator = await startBankIdSimulator({
+    pki,
+    controlPort: settings.simulator.control_port,
+    pickupTimeoutSeconds: settings.simulator.pickup_timeout_seconds,
+  });
+  const tls: BankIdTls = { ca: pki.serverCa, cert: pki.client.cert, key: pki.client.key };
+  return { simulator, url: simulator.apiUrl, tls };
+}
+
+/** Swedish BankID, RP API v6: secure start with an animated QR code or autostart. */
+export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, log, views }) => {
+  const settings = parseBankIdConfig(id, config);
+  const eidLog = settings.custom_identifier ? log.child({ custom_identifier: settings.custom_identifier }) : log;
+  let simulator: BankIdSimulator | undefined;
+  let endpoint: { url: string; tls: BankIdTls };
+  if (settings.mode === 'simulator') {
+    ({ simulator, ...endpoint } = await startSimulator(id, settings, issuer));
+    eidLog.info({ app: simulator.appUrl }, 'simulated BankID: open the app page to play the person');
+  } else {
+    endpoint = resolveEndpoint(id, settings);
+  }
+
+  const client = new BankIdClient({ ...endpoint, timeoutMs: settings.timeout_ms, log: eidLog });
+  const lockSeconds = Math.ceil((2 * settings.timeout_ms) / 1000) + 1;
+  const orders = new OrderStore(store, id, settings.allowed_polling_for_minutes * 60 + ORDER_TTL_MARGIN_SECONDS, lockSeconds);
+  const login = new BankIdLogin({
+    id,
+    issuer,
+    client,
+    orders,
+    settings,
+    views,
+    log: eidLog,
+    ...(simulator ? { simulatedAppUrl: simulator.appUrl } : {}),
+  });
+
+  return {
+    id,
+    country: 'SE',
+    acrValues: [acrValues.any, acrValues.this, acrValues.other],
+    start: (request, options) => login.start(request, options),
+    poll: (request, options) => login.poll(request, options),
+    cancel: (request) => login.cancel(request),
+    routes: (router) => bankIdRoutes(router, login, views, id),
+    async close() {
+      await client.close();
+      await simulator?.close();
+    },
+  };
+};

@@ -1,0 +1,18 @@
+import { createHmac } from 'node:crypto';
+import QRCode from 'qrcode';
+
+/**
+ * The animated QR code's content for one second of an order: BankID's app checks the HMAC,
+ * so a photo of the code goes stale within seconds. `seconds` is the whole seconds since the
+ * order was created. The qrStartSecret is the HMAC key and never leaves the server.
+ */
+export function qrPayload(qrStartToken: string, qrStartSecret: string, seconds: number): string {
+  const time = String(Math.max(0, Math.floor(seconds)));
+  const authCode = createHmac('sha256', qrStartSecret).update(time).digest('hex');
+  return `bankid.${qrStartToken}.${time}.${authCode}`;
+}
+
+/** The payload as an SVG image, without inline style, so the page's CSP holds. */
+export async function qrSvg(payload: string): Promise<string> {
+  return QRCode.toString(payload, { type: 'svg', errorCorrectionLevel: 'L', margin: 2 });
+}

@@ -1,0 +1,31 @@
+import type Router from '@koa/router';
+import type { RouterContext } from '@koa/router';
+import type { LoginState, PageRenderer } from '../../src/eids/plugin.js';
+import { HttpError } from '../../src/http/errors.js';
+import { acrValues, type BankIdLogin } from './flow.js';
+import { isMobile } from './launch.js';
+
+/**
+ * The BankID page under /interaction/<uid>/se-bankid/: the device question (unless the acr
+ * value answers it), the animated QR code, the open-BankID button and the status messages.
+ * The page's script drives the frontend JSON API, like any custom frontend would.
+ */
+export function bankIdRoutes(router: Router<LoginState>, login: BankIdLogin, views: PageRenderer, id: string): void {
+  const page = (ctx: RouterContext<LoginState>, resume: boolean) => {
+    const { request, uid } = ctx.state.login;
+    const device = request.acr === acrValues.this ? 'this' : request.acr === acrValues.other ? 'other' : '';
+    const question = views.translator(request.locale)(`${id}.${isMobile(request.userAgent) ? 'RFA20' : 'RFA19'}`);
+    views.render(ctx, id, { uid, eid: id, device, resume, question });
+  };
+
+  router.get('/', (ctx) => page(ctx, false));
+
+  /** Where BankID on this device sends the person back; the nonce proves the link is this login's. */
+  router.get('/return', async (ctx) => {
+    const nonce = typeof ctx.query.nonce === 'string' ? ctx.query.nonce : '';
+    if (!(await login.isReturnNonce(ctx.state.login.request, nonce))) {
+      throw new HttpError(400, 'invalid_request', 'This return link does not belong to the BankID login in progress.');
+    }
+    page(ctx, true);
+  });
+}

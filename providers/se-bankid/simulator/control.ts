@@ -1,0 +1,160 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { APP_STYLESHEET, APP_STYLESHEET_PATH, renderAppPage, type AppNotice } from './app-page.js';
+import { SimulatorError } from './errors.js';
+import type { FaultQueue } from './faults.js';
+import { parseJson, readBody } from './http.js';
+import type { OrderBook } from './orders.js';
+import { isJsonObject, type JsonObject } from './requests.js';
+
+interface Reply {
+  status: number;
+  contentType?: string;
+  location?: string;
+  body?: string;
+}
+
+type Route = (request: { url: URL; body: string }) => Reply;
+
+/** An action of the person's app, taking its fields from JSON or from a form. */
+type Action = (fields: JsonObject) => void;
+
+const PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+type Ending = 'identified' | 'cancelled';
+
+/** What the app page says after a button that ends the order, by `?done=`. */
+const endingNotices = new Map<string, string>([
+  ['identified', 'Done. Go back to the service to continue.'],
+  ['cancelled', 'Cancelled. Go back to the service.'],
+] satisfies [Ending, string][]);
+
+/**
+ * The plain-HTTP side of the simulator: a JSON API for tests (/control/...) and a page for
+ * people (/app), both driving the same order book.
+ */
+export function controlHandler(book: OrderBook, faults: FaultQueue): RequestListener {
+  const approve: Action = (fields) =>
+    book.approve(stringField(fields, 'orderRef'), personField(fields), mrtdOption(fields));
+  const userCancel: Action = (fields) => book.userCancel(stringField(fields, 'orderRef'));
+  const controlActions: Record<string, Action> = {
+    scan: (fields) => book.scanQr(stringField(fields, 'qr')),
+    open: (fields) => book.openAutoStart(stringField(fields, 'autoStartToken')),
+    approve,
+    cancel: userCancel,
+    expire: (fields) => book.expire(stringField(fields, 'orderRef')),
+    fail: (fields) => book.fail(stringField(fields, 'orderRef'), stringField(fields, 'hintCode')),
+    fault: (fields) => faults.inject(fields.endpoint, fields.fault, fields.times ?? 1),
+  };
+  const appActions: Record<string, { act: Action; done?: Ending }> = {
+    scan: { act: (fields) => book.scanCurrentQr(stringField(fields, 'orderRef')) },
+    identify: { act: approve, done: 'identified' },
+    cancel: { act: userCancel, done: 'cancelled' },
+  };
+
+  const appPage = (notice?: AppNotice, status = 200): Reply => ({
+    status,
+    contentType: 'text/html; charset=utf-8',
+    body: renderAppPage(book.views(), notice),
+  });
+  const appRefusal = (message: string) => appPage({ text: message, problem: true }, 400);
+
+  const routes = new Map<string, Route>([
+    ['GET /control/orders', () => json(200, book.views())],
+    ['GET /app', ({ url }) => openOrShowApp(url)],
+    [`GET ${APP_STYLESHEET_PATH}`, () => ({ status: 200, contentType: 'text/css; charset=utf-8', body: APP_STYLESHEET })],
+    ...Object.entries(controlActions).map(([name, act]): [string, Route] => [
+      `POST /control/${name}`,
+      ({ body }) => refusedAs((message) => json(400, { error: message }), () => {
+        act(jsonFields(body));
+        return json(200, {});
+      }),
+    ]),
+    ...Object.entries(appActions).map(([name, { act, done }]): [string, Route] => [
+      `POST /app/${name}`,
+      ({ body }) => refusedAs(appRefusal, () => {
+        act(Object.fromEntries(new URLSearchParams(body)));
+        return redirect(done ? `/app?done=${done}` : '/app');
+      }),
+    ]),
+  ]);
+
+  /** `?autostarttoken=` is the launch link: the phone opens that order, as BankID's app would. */
+  function openOrShowApp(url: URL): Reply {
+    const autoStartToken = url.searchParams.get('autostarttoken');
+    if (autoStartToken === null) {
+      const done = endingNotices.get(url.searchParams.get('done') ?? '');
+      return appPage(done ? { text: done } : undefined);
+    }
+    return refusedAs(appRefusal, () => {
+      book.openAutoStart(autoStartToken);
+      return redirect('/app');
+    });
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { text } = await readBody(request);
+    const url = new URL(request.url ?? '/', 'http://simulator');
+    const route = routes.get(`${request.method} ${url.pathname}`);
+    send(response, route ? route({ url, body: text }) : json(404, { error: `No ${request.method} ${url.pathname}` }));
+  }
+
+  return (request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) send(response, json(500, { error: String(error) }));
+    });
+  };
+}
+
+/** Runs a route, turning the simulator's refusal into the reply made by `refusal`. */
+function refusedAs(refusal: (message: string) => Reply, run: () => Reply): Reply {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof SimulatorError) return refusal(error.message);
+    throw error;
+  }
+}
+
+function jsonFields(body: string): JsonObject {
+  const fields = parseJson(body);
+  if (!isJsonObject(fields)) throw new SimulatorError('The body must be a JSON object');
+  return fields;
+}
+
+function stringField(fields: JsonObject, name: string): string {
+  const value = fields[name];
+  if (typeof value !== 'string' || value === '') throw new SimulatorError(`${name} must be a non-empty string`);
+  return value;
+}
+
+function personField(fields: JsonObject): number | string | undefined {
+  const { person } = fields;
+  if (person === undefined || typeof person === 'number' || typeof person === 'string') return person;
+  throw new SimulatorError('person must be an index into the test persons or a personal number');
+}
+
+function mrtdOption(fields: JsonObject): { mrtd?: boolean } {
+  const { mrtd } = fields;
+  if (mrtd === undefined) return {};
+  if (typeof mrtd !== 'boolean') throw new SimulatorError('mrtd must be true or false');
+  return { mrtd };
+}
+
+function json(status: number, body: unknown): Reply {
+  return { status, contentType: 'application/json', body: JSON.stringify(body) };
+}
+
+function redirect(location: string): Reply {
+  return { status: 303, location };
+}
+
+function send(response: ServerResponse, reply: Reply): void {
+  response.writeHead(reply.status, {
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': PAGE_SECURITY_POLICY,
+    ...(reply.contentType ? { 'content-type': reply.contentType } : {}),
+    ...(reply.location ? { location: reply.location } : {}),
+  });
+  response.end(reply.body);
+}

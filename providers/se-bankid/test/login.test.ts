@@ -1,0 +1,188 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { simulatedPersons } from '../simulator/persons.js';
+import { BankIdSession, startBankIdTestBed, type BankIdTestBed } from './support.js';
+
+const OTHER = 'urn:nordic-eid:se:bankid:other-device';
+const THIS = 'urn:nordic-eid:se:bankid:same-device';
+const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1';
+
+let bed: BankIdTestBed;
+
+beforeAll(async () => {
+  bed = await startBankIdTestBed('bankid-login');
+});
+
+describe('a full OIDC login through simulated Swedish BankID, on Redis', () => {
+  it('on another device: animated QR, scan, approve, and the client gets the documented claims', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER, scope: 'openid profile personal_number eid' });
+    const started = await session.start();
+    expect(started).toMatchObject({ status: 'IN_PROGRESS', hintCode: 'outstandingTransaction', messageCode: 'RFA1' });
+    expect(started.qrCode.payload).toMatch(/^bankid\.[0-9a-f-]{36}\.\d+\.[0-9a-f]{64}$/);
+    expect(started.qrCode.svg).toContain('<svg');
+    expect(started.autoStartToken).toBeUndefined();
+
+    bed.simulator.scanQr((await session.poll()).qrCode.payload);
+    const signing = await session.pollUntil((s) => s.hintCode === 'userSign');
+    expect(signing).toMatchObject({ status: 'IN_PROGRESS', messageCode: 'RFA9' });
+    expect(signing.qrCode).toBeUndefined();
+
+    const orderRef = session.orderRef();
+    bed.simulator.approve(orderRef, 0);
+    const complete = await session.pollUntil((s) => s.status === 'COMPLETE');
+    expect(complete.redirectTo).toContain(`/auth/${session.uid}`);
+
+    const tokens = await bed.rp.redeem(await session.backToClient(complete.redirectTo));
+    const claims = tokens.claims()!;
+    const person = simulatedPersons[0]!;
+    expect(claims).toMatchObject({
+      acr: OTHER,
+      personal_number: person.personalNumber,
+      country: 'SE',
+      given_name: person.givenName,
+      family_name: person.surname,
+      idp: 'se-bankid',
+      idp_request_id: orderRef,
+    });
+    expect(claims.birthdate).toBe(`${person.personalNumber.slice(0, 4)}-${person.personalNumber.slice(4, 6)}-${person.personalNumber.slice(6, 8)}`);
+  });
+
+  it('on this device: autostart link, a returnUrl with a nonce, and the same-device acr', async () => {
+    bed.rp.browser.headers.set('user-agent', IPHONE);
+    try {
+      const session = await BankIdSession.begin(bed, { acr_values: THIS, scope: 'openid profile personal_number' });
+      const started = await session.start();
+      expect(started).toMatchObject({ status: 'IN_PROGRESS', messageCode: 'RFA13' });
+      expect(started.launchUrl).toBe(`https://app.bankid.com/?autostarttoken=${started.autoStartToken}&redirect=null`);
+      expect(started.qrCode).toBeUndefined();
+
+      const auth = bed.simulator.lastRequest('auth') as { returnUrl: string };
+      const returnUrl = new URL(auth.returnUrl);
+      expect(returnUrl.pathname).toBe(`/interaction/${session.uid}/se-bankid/return`);
+      expect(returnUrl.searchParams.get('nonce')).toMatch(/^[A-Za-z0-9_-]{22}$/);
+
+      bed.simulator.openAutoStart(started.autoStartToken);
+      expect(await session.pollUntil((s) => s.hintCode === 'started')).toMatchObject({ messageCode: 'RFA15B' });
+      await session.pollUntil((s) => s.hintCode === 'userSign');
+      bed.simulator.approve(session.orderRef(), 1);
+
+      const back = await bed.rp.browser.request(returnUrl.pathname + returnUrl.search);
+      expect(back.status).toBe(200);
+      const complete = await session.pollUntil((s) => s.status === 'COMPLETE');
+      const tokens = await bed.rp.redeem(await session.backToClient(complete.redirectTo));
+      // This person's bank sends names in capitals; the claims carry them written the usual way.
+      expect(tokens.claims()).toMatchObject({
+        acr: THIS,
+        personal_number: simulatedPersons[1]!.personalNumber,
+        given_name: 'Karl-Johan',
+        family_name: 'Åström',
+        name: 'Karl-Johan Åström',
+      });
+    } finally {
+      bed.rp.browser.headers.delete('user-agent');
+    }
+  });
+
+  it('asks for the device when the acr value does not fix it', async () => {
+    const session = await BankIdSession.begin(bed);
+    expect(await session.start()).toMatchObject({ status: 'NOT_STARTED', messageCode: 'RFA19' });
+    expect(await session.start('other')).toMatchObject({ status: 'IN_PROGRESS', messageCode: 'RFA1' });
+  });
+
+  it('sends endUserIp and web device data, and never the qrStartSecret to the browser', async () => {
+    bed.rp.browser.headers.set('user-agent', `Test/1.0 ${'x'.repeat(400)}`);
+    try {
+      const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+      const started = await session.start();
+      const auth = bed.simulator.lastRequest('auth') as Record<string, any>;
+      expect(auth.endUserIp).toBe('127.0.0.1');
+      expect(auth.web.referringDomain).toBe('127.0.0.1');
+      expect(auth.web.userAgent).toHaveLength(256);
+      expect(auth.web.deviceIdentifier).toMatch(/^[0-9a-f]{64}$/);
+      expect(auth.returnUrl).toBeUndefined();
+      const order = bed.simulator.orders().at(-1)!;
+      expect(JSON.stringify(started)).not.toContain(order.qrStartSecret);
+      expect(JSON.stringify(await session.poll())).not.toContain(order.qrStartSecret);
+    } finally {
+      bed.rp.browser.headers.delete('user-agent');
+    }
+  });
+});
+
+describe('restricting who may log in', () => {
+  it('login_hint=personal_number:<12 digits> is sent as requirement.personalNumber', async () => {
+    const personalNumber = simulatedPersons[2]!.personalNumber;
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER, login_hint: `personal_number:${personalNumber}` });
+    await session.start();
+    expect((bed.simulator.lastRequest('auth') as Record<string, any>).requirement).toEqual({ personalNumber });
+  });
+
+  it('a malformed personal_number hint ends at the client with invalid_request', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER, login_hint: 'personal_number:19811218987' });
+    const started = await session.start();
+    expect(started.status).toBe('ERROR');
+    const callback = await session.backToClient(started.redirectTo);
+    expect(callback.searchParams.get('error')).toBe('invalid_request');
+  });
+});
+
+describe('the returnUrl nonce', () => {
+  it('a return with another nonce is refused, and the login goes on', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: THIS });
+    await session.start();
+    const refused = await bed.rp.browser.request(`/interaction/${session.uid}/se-bankid/return?nonce=not-the-nonce`, { headers: { accept: 'text/html' } });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain(refused.headers.get('traceid')!);
+    expect(await session.poll()).toMatchObject({ status: 'IN_PROGRESS' });
+  });
+});
+
+describe('cancel', () => {
+  it('cancels the order at BankID and sends access_denied to the client', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    const orderRef = session.orderRef();
+    const cancelled = await session.call('cancel');
+    expect(bed.simulator.callCount('cancel', orderRef)).toBe(1);
+    const callback = await session.backToClient(cancelled.body.redirectTo);
+    expect(callback.searchParams.get('error')).toBe('access_denied');
+    expect(callback.searchParams.get('state')).toBe(bed.rp.flow.state);
+  });
+});
+
+describe('polling', () => {
+  it('collects at most once per poll_frequency per order, with 10 browsers polling', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    const orderRef = session.orderRef();
+    const started = Date.now();
+    const pollers = Array.from({ length: 10 }, async () => {
+      const statuses: number[] = [];
+      while (Date.now() - started < 3_200) {
+        statuses.push((await session.call('poll?qr=true')).status);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return statuses;
+    });
+    const statuses = (await Promise.all(pollers)).flat();
+    const elapsedSeconds = (Date.now() - started) / 1000;
+    expect(statuses.every((status) => status === 200 || status === 429)).toBe(true);
+    expect(statuses.filter((status) => status === 200).length).toBeGreaterThan(10);
+    // poll_frequency is 1 s: one collect per whole second, plus the one that may start it.
+    expect(bed.simulator.callCount('collect', orderRef)).toBeLessThanOrEqual(Math.floor(elapsedSeconds) + 1);
+    expect(bed.simulator.callCount('collect', orderRef)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a poll that arrives while another poll of the order runs gets 429 with Retry-After', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    bed.simulator.injectFault('collect', { delayMs: 600 });
+    const [first, second] = await Promise.all([
+      session.call('poll?qr=true'),
+      new Promise((resolve) => setTimeout(resolve, 100)).then(() => session.call('poll?qr=true')),
+    ]);
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(429);
+    expect(second.headers.get('retry-after')).toBe('1');
+    expect(second.body.error).toBe('too_many_requests');
+  });
+});

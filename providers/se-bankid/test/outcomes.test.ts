@@ -1,0 +1,156 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { BankIdSimulator } from '../simulator/server.js';
+import { BankIdSession, startBankIdTestBed, type BankIdTestBed } from './support.js';
+
+const OTHER = 'urn:nordic-eid:se:bankid:other-device';
+
+let bed: BankIdTestBed;
+
+beforeAll(async () => {
+  bed = await startBankIdTestBed('bankid-outcomes', { allowed_polling_for_minutes: 0.1 }, { pickupTimeoutSeconds: 2 });
+});
+
+/** Starts an other-device login and has the app pick it up. */
+async function pickedUp(test: BankIdTestBed = bed) {
+  const session = await BankIdSession.begin(test, { acr_values: OTHER });
+  const started = await session.start();
+  test.simulator.scanQr(started.qrCode.payload);
+  await session.pollUntil((s) => s.hintCode === 'userSign' || s.hintCode === 'userMrtd');
+  return session;
+}
+
+async function endsAtClient(session: BankIdSession) {
+  const final = await session.pollUntil((s) => Boolean(s.redirectTo));
+  return { final, callback: await session.backToClient(final.redirectTo) };
+}
+
+describe('each failed hint code ends the login with its OIDC error', () => {
+  it.each([
+    ['userCancel', (s: BankIdSimulator, ref: string) => s.userCancel(ref), 'CANCEL', 'RFA6', 'access_denied'],
+    ['expiredTransaction', (s: BankIdSimulator, ref: string) => s.expire(ref), 'ERROR', 'RFA8', 'access_denied'],
+    ['cancelled', (s: BankIdSimulator, ref: string) => s.fail(ref, 'cancelled'), 'ERROR', 'RFA3', 'access_denied'],
+    ['certificateErr', (s: BankIdSimulator, ref: string) => s.fail(ref, 'certificateErr'), 'ERROR', 'RFA16', 'eid_doesnt_exist'],
+    ['transactionRiskBlocked', (s: BankIdSimulator, ref: string) => s.fail(ref, 'transactionRiskBlocked'), 'ERROR', 'RFA22', 'access_denied'],
+    ['notSupportedByUserApp', (s: BankIdSimulator, ref: string) => s.fail(ref, 'notSupportedByUserApp'), 'ERROR', 'RFA22', 'insufficient_scope'],
+    ['an unknown new code', (s: BankIdSimulator, ref: string) => s.fail(ref, 'somethingBrandNew'), 'ERROR', 'RFA22', 'server_error'],
+  ])('%s', async (_hint, act, status, messageCode, error) => {
+    const session = await pickedUp();
+    act(bed.simulator, session.orderRef());
+    const { final, callback } = await endsAtClient(session);
+    expect(final).toMatchObject({ status, messageCode });
+    expect(final.message).toEqual(expect.any(String));
+    expect(callback.searchParams.get('error')).toBe(error);
+    expect(callback.searchParams.get('error_description')).not.toMatch(/\d{12}/);
+  });
+
+  it('the final status is answered again to every later poll', async () => {
+    const session = await pickedUp();
+    bed.simulator.userCancel(session.orderRef());
+    const first = await session.pollUntil((s) => Boolean(s.redirectTo));
+    expect(await session.poll()).toEqual(first);
+  });
+});
+
+describe('every error code of the RP API', () => {
+  it.each([
+    [400, 'alreadyInProgress', 'RFA4', 'access_denied', 1],
+    [400, 'invalidParameters', 'RFA22', 'server_error', 1],
+    [400, 'aCodeBankIdAddsLater', 'RFA22', 'server_error', 1],
+    [401, 'unauthorized', 'RFA22', 'server_error', 1],
+    [403, 'unauthorized', 'RFA22', 'server_error', 1],
+    [404, 'notFound', 'RFA22', 'server_error', 1],
+    [405, 'methodNotAllowed', 'RFA22', 'server_error', 1],
+    [408, 'requestTimeout', 'RFA5', 'server_error', 1],
+    [415, 'unsupportedMediaType', 'RFA22', 'server_error', 1],
+    [500, 'internalError', 'RFA5', 'server_error', 1],
+    [503, 'maintenance', 'RFA5', 'server_error', 3],
+  ])('%i %s → %s, %s, after %i call(s)', async (status, errorCode, messageCode, error, calls) => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    const before = bed.simulator.callCount('auth');
+    bed.simulator.injectFault('auth', { status, errorCode, details: 'injected' }, calls);
+    const started = await session.start();
+    expect(started).toMatchObject({ status: 'ERROR', messageCode });
+    expect(bed.simulator.callCount('auth') - before).toBe(calls);
+    const callback = await session.backToClient(started.redirectTo);
+    expect(callback.searchParams.get('error')).toBe(error);
+  });
+
+  it('a maintenance answer is retried silently', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    bed.simulator.injectFault('auth', { status: 503, errorCode: 'maintenance' }, 1);
+    expect(await session.start()).toMatchObject({ status: 'IN_PROGRESS' });
+  });
+
+  it('an error while collecting ends the login with server_error', async () => {
+    const session = await pickedUp();
+    bed.simulator.injectFault('collect', { status: 500, errorCode: 'internalError' });
+    const { final, callback } = await endsAtClient(session);
+    expect(final).toMatchObject({ status: 'ERROR', messageCode: 'RFA5' });
+    expect(callback.searchParams.get('error')).toBe('server_error');
+  });
+
+  it('a BankID that does not answer in time ends the login with server_error', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    bed.simulator.injectFault('auth', { delayMs: 3_000 });
+    const started = await session.start();
+    expect(started).toMatchObject({ status: 'ERROR', messageCode: 'RFA5' });
+    expect((await session.backToClient(started.redirectTo)).searchParams.get('error')).toBe('server_error');
+  });
+});
+
+describe('requirements checked on completion', () => {
+  it('mrtd required but not done → insufficient_scope', async () => {
+    const strict = await startBankIdTestBed('bankid-mrtd', { requirement: { mrtd: true } });
+    const session = await pickedUp(strict);
+    expect((await session.poll()).messageCode).toBe('RFA23');
+    strict.simulator.approve(session.orderRef(), 0, { mrtd: false });
+    const { callback } = await endsAtClient(session);
+    expect(callback.searchParams.get('error')).toBe('insufficient_scope');
+  });
+
+  it('mrtd required and done → a login', async () => {
+    const strict = await startBankIdTestBed('bankid-mrtd-ok', { requirement: { mrtd: true } });
+    const session = await pickedUp(strict);
+    strict.simulator.approve(session.orderRef(), 0, { mrtd: true });
+    const { final } = await endsAtClient(session);
+    expect(final.status).toBe('COMPLETE');
+  });
+});
+
+describe('a QR code nobody scans', () => {
+  it('fails with startFailed at BankID, and the broker silently starts a new order with a new QR code', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    const first = await session.start();
+    const firstOrder = session.orderRef();
+    const authCalls = bed.simulator.callCount('auth');
+    await new Promise((resolve) => setTimeout(resolve, 2_300));
+    const next = await session.pollUntil((s) => s.qrCode && s.qrCode.payload.split('.')[1] !== first.qrCode.payload.split('.')[1]);
+    expect(next).toMatchObject({ status: 'IN_PROGRESS', messageCode: 'RFA1' });
+    expect(bed.simulator.callCount('auth')).toBe(authCalls + 1);
+    expect(session.orderRef()).not.toBe(firstOrder);
+
+    bed.simulator.scanQr(next.qrCode.payload);
+    await session.pollUntil((s) => s.hintCode === 'userSign');
+    bed.simulator.approve(session.orderRef(), 0);
+    expect((await endsAtClient(session)).final.status).toBe('COMPLETE');
+  });
+
+  it('ends with access_denied once allowed_polling_for_minutes is spent', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    const final = await session.pollUntil((s) => Boolean(s.redirectTo), 80);
+    expect(final).toMatchObject({ status: 'ERROR', messageCode: 'RFA17B' });
+    expect((await session.backToClient(final.redirectTo)).searchParams.get('error')).toBe('access_denied');
+  });
+});
+
+describe('audit evidence', () => {
+  it('keeps the signature and OCSP response of a completed login in the store, with a TTL', async () => {
+    const session = await pickedUp();
+    const orderRef = session.orderRef();
+    bed.simulator.approve(orderRef, 0);
+    await endsAtClient(session);
+    const stored = await bed.tb.broker.store.get(`se-bankid:evidence:${orderRef}`);
+    expect(JSON.parse(stored!.value)).toMatchObject({ orderRef, signature: expect.any(String), ocspResponse: expect.any(String) });
+  });
+});

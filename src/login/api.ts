@@ -1,0 +1,70 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { EidOutcome, EidPlugin, PollStatus } from '../eids/plugin.js';
+import { readBody } from '../http/body.js';
+import { HttpError } from '../http/errors.js';
+import type { LoginSteps } from './interaction.js';
+
+/** Statuses that end the login: the answer then says where the browser goes. */
+const finalStatuses = new Set<PollStatus['status']>(['COMPLETE', 'ERROR', 'CANCEL']);
+
+/** The status of an outcome an eID reached without being polled. */
+function statusOf(outcome: EidOutcome): PollStatus['status'] {
+  if (!('failure' in outcome)) return 'COMPLETE';
+  return outcome.failure.error === 'access_denied' ? 'CANCEL' : 'ERROR';
+}
+
+/**
+ * The frontend JSON API under /interaction/<uid>/api/: everything the built-in pages do, for
+ * anyone who builds their own frontend. Requests need the same interaction cookie as the pages.
+ */
+export function frontendApi(steps: LoginSteps): Router {
+  const api = new Router({ prefix: '/interaction/:uid/api' });
+  api.use(steps.loadInteraction, async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+
+  /** The status as JSON; a status that ends the login first finishes it. */
+  async function answer(ctx: Context, plugin: EidPlugin, status: PollStatus) {
+    const { outcome, ...visible } = status;
+    if (!outcome && finalStatuses.has(status.status)) throw new Error(`${plugin.id} ended a login without an outcome`);
+    ctx.body = outcome ? { ...visible, redirectTo: await steps.finish(ctx, plugin, outcome) } : visible;
+  }
+
+  /** POST start {"eid": "<id>", "device": "this" | "other"}. */
+  api.post('/start', async (ctx) => {
+    const { eid, device } = await readBody(ctx);
+    if (device !== undefined && device !== 'this' && device !== 'other') {
+      throw new HttpError(400, 'invalid_request', 'device must be "this" or "other".');
+    }
+    const chosen = steps.choice(ctx);
+    if (chosen.kind === 'refused') {
+      ctx.body = { status: 'ERROR', redirectTo: await steps.refuse(ctx, chosen.error, chosen.description) };
+      return;
+    }
+    const options = chosen.kind === 'eid' ? [chosen] : chosen.options;
+    const option = options.find((o) => o.plugin.id === eid);
+    if (!option) throw new HttpError(400, 'invalid_request', 'That eID is not offered for this login.');
+    const result = await steps.start(ctx, option, { api: true, ...(device ? { device } : {}) });
+    if ('redirectTo' in result) ctx.body = { redirectTo: result.redirectTo };
+    else if ('outcome' in result) await answer(ctx, option.plugin, { status: statusOf(result.outcome), outcome: result.outcome });
+    else await answer(ctx, option.plugin, result.status);
+  });
+
+  /** POST poll[?qr=true]: the started eID's status. */
+  api.post('/poll', async (ctx) => {
+    const plugin = await steps.activeEid(ctx);
+    if (!plugin.poll) throw new HttpError(400, 'invalid_request', `${plugin.id} is not polled: follow its redirectTo.`);
+    await answer(ctx, plugin, await plugin.poll(steps.loginRequest(ctx, plugin), { qr: ctx.query.qr === 'true' }));
+  });
+
+  /** POST cancel: stops the eID and ends the login with access_denied. */
+  api.post('/cancel', async (ctx) => {
+    const started = await steps.startedEid(ctx);
+    if (started?.cancel) await started.cancel(steps.loginRequest(ctx, started));
+    ctx.body = { redirectTo: await steps.refuse(ctx, 'access_denied', 'The person cancelled the login.') };
+  });
+
+  return api;
+}

@@ -1,0 +1,163 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import Provider, { errors } from 'oidc-provider';
+import type { EidOutcome, EidPlugin, LoginRequest, LoginState, StartOptions, StartResult } from '../eids/plugin.js';
+import type { EidRegistry } from '../eids/registry.js';
+import { HttpError } from '../http/errors.js';
+import type { LocaleState, Views } from '../http/views.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
+import type { Finisher } from './finish.js';
+
+export interface LoginDependencies {
+  provider: Provider;
+  registry: EidRegistry;
+  finish: Finisher;
+  views: Views;
+  store: Store;
+  issuer: string;
+  log: Logger;
+  /** Seconds a login may take: how long the broker remembers which eID a login uses. */
+  interactionTtl: number;
+}
+
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+interface ClientView {
+  clientId: string;
+  displayName?: string;
+  allowedEids?: string[];
+}
+
+/** What loadInteraction leaves on ctx.state for every route under /interaction/<uid>. */
+export interface RouteState extends LoginState, LocaleState {
+  interaction: Interaction;
+  client: ClientView;
+}
+
+export const routeState = (ctx: Context) => ctx.state as RouteState;
+
+const DEVICE_COOKIE = 'neb_device';
+const DEVICE_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
+
+export const sessionExpired = () =>
+  new HttpError(400, 'session_expired', 'This login has expired or was started in another browser. Start again at the service.');
+
+/**
+ * The steps of a login that the broker's pages and the frontend JSON API share: proving a
+ * request belongs to a live interaction, choosing the eID, starting it, and ending the login.
+ */
+export function loginSteps(deps: LoginDependencies) {
+  const { provider, registry, views, store, log } = deps;
+  const issuerOrigin = new URL(deps.issuer).origin;
+
+  /**
+   * Every route under /interaction/<uid> first proves that the request belongs to a live
+   * interaction of this browser: the provider's interaction cookie (SameSite=Lax, so a
+   * cross-site form post cannot carry it) must name this uid. Forms and API calls from another
+   * origin are refused as well.
+   */
+  async function loadInteraction(ctx: Context, next: Next) {
+    let interaction: Interaction;
+    try {
+      interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      if (err instanceof errors.SessionNotFound) throw sessionExpired();
+      throw err;
+    }
+    if (interaction.uid !== ctx.params.uid || interaction.prompt.name !== 'login') throw sessionExpired();
+    if (ctx.method !== 'GET' && ctx.get('origin') && ctx.get('origin') !== issuerOrigin) {
+      throw new HttpError(403, 'invalid_request', "The request did not come from the broker's own pages.");
+    }
+    const clientId = String(interaction.params.client_id);
+    const client = await provider.Client.find(clientId);
+    if (!client) throw sessionExpired();
+    const metadata = client.metadata() as { display_name?: string; allowed_eids?: string[] };
+    const state = routeState(ctx);
+    state.interaction = interaction;
+    state.client = { clientId, displayName: metadata.display_name, allowedEids: metadata.allowed_eids };
+    state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : undefined;
+    await next();
+  }
+
+  /** A random id kept in a long-lived cookie; eIDs get only its hash. */
+  function deviceId(ctx: Context): string {
+    let id = ctx.cookies.get(DEVICE_COOKIE);
+    if (!id || !/^[A-Za-z0-9_-]{32}$/.test(id)) {
+      id = randomBytes(24).toString('base64url');
+      ctx.cookies.set(DEVICE_COOKIE, id, { httpOnly: true, sameSite: 'lax', maxAge: DEVICE_COOKIE_MAX_AGE_MS, overwrite: true });
+    }
+    return createHash('sha256').update(id).digest('hex');
+  }
+
+  function acrValuesOf(ctx: Context): string | undefined {
+    const acrValues = routeState(ctx).interaction.params.acr_values;
+    return typeof acrValues === 'string' ? acrValues : undefined;
+  }
+
+  function loginRequest(ctx: Context, plugin: EidPlugin): LoginRequest {
+    const { interaction, client } = routeState(ctx);
+    const { params, uid } = interaction;
+    const acr = requestedAcr(plugin, acrValuesOf(ctx));
+    return {
+      uid,
+      ...(acr ? { acr } : {}),
+      clientId: client.clientId,
+      ...(typeof params.login_hint === 'string' ? { loginHint: params.login_hint } : {}),
+      locale: views.localeOf(ctx),
+      ip: ctx.ip.replace(/^::ffff:/, ''),
+      userAgent: ctx.get('user-agent'),
+      deviceId: deviceId(ctx),
+    };
+  }
+
+  const activeEidKey = (ctx: Context) => `login:eid:${routeState(ctx).interaction.uid}`;
+
+  async function startedEid(ctx: Context): Promise<EidPlugin | undefined> {
+    const stored = await store.get(activeEidKey(ctx));
+    return stored ? registry.get(stored.value) : undefined;
+  }
+
+  return {
+    loadInteraction,
+    loginRequest,
+
+    choice(ctx: Context) {
+      return chooseEid(registry, acrValuesOf(ctx), routeState(ctx).client.allowedEids);
+    },
+
+    startedEid,
+
+    /** The eID this login started, for the API calls that follow its start. */
+    async activeEid(ctx: Context): Promise<EidPlugin> {
+      const plugin = await startedEid(ctx);
+      if (!plugin) throw new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
+      return plugin;
+    },
+
+    /** Starts the chosen eID; a plugin that fails to start ends the login with server_error. */
+    async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
+      log.info({ eid: plugin.id, client_id: routeState(ctx).client.clientId, acr }, 'eID login started');
+      await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
+      try {
+        return await plugin.start(loginRequest(ctx, plugin), options);
+      } catch (err) {
+        log.error({ err, eid: plugin.id }, 'eID could not start a login');
+        return { outcome: { failure: { error: 'server_error', description: `${plugin.id} could not start a login.` } } };
+      }
+    },
+
+    /** Ends the login with the eID's outcome; returns where the browser goes next. */
+    finish(ctx: Context, plugin: EidPlugin, outcome: EidOutcome): Promise<string> {
+      return deps.finish(ctx, routeState(ctx).interaction, plugin, outcome);
+    },
+
+    /** Ends the login with an error that no eID produced (cancelled on the picker, a refused acr). */
+    refuse(ctx: Context, error: string, description: string): Promise<string> {
+      return provider.interactionResult(ctx.req, ctx.res, { error, error_description: description }, { mergeWithLastSubmission: false });
+    },
+  };
+}
+
+export type LoginSteps = ReturnType<typeof loginSteps>;
