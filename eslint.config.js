@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'test-results/'] },
@@ -12,7 +13,12 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**', 'test/**', 'bench/**'],
+    files: ['test/**', 'bench/**'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // The pages' own scripts run in the browser.
+    files: ['views/static/**/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'script' },
   },
 );

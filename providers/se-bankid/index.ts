@@ -62,7 +62,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     start: (request, options) => login.start(request, options),
     poll: (request, options) => login.poll(request, options),
     cancel: (request) => login.cancel(request),
-    routes: (router) => bankIdRoutes(router, login, views, id),
+    routes: (router) => bankIdRoutes(router, login, views, id, simulator?.appUrl),
     async close() {
       await client.close();
       await simulator?.close();

@@ -10,12 +10,19 @@ import { isMobile } from './launch.js';
  * value answers it), the animated QR code, the open-BankID button and the status messages.
  * The page's script drives the frontend JSON API, like any custom frontend would.
  */
-export function bankIdRoutes(router: Router<LoginState>, login: BankIdLogin, views: PageRenderer, id: string): void {
+export function bankIdRoutes(
+  router: Router<LoginState>,
+  login: BankIdLogin,
+  views: PageRenderer,
+  id: string,
+  /** In simulator mode the page links to the simulated app, so a newcomer knows where to play the person. */
+  simulatedAppUrl?: string,
+): void {
   const page = (ctx: RouterContext<LoginState>, resume: boolean) => {
     const { request, uid } = ctx.state.login;
     const device = request.acr === acrValues.this ? 'this' : request.acr === acrValues.other ? 'other' : '';
     const question = views.translator(request.locale)(`${id}.${isMobile(request.userAgent) ? 'RFA20' : 'RFA19'}`);
-    views.render(ctx, id, { uid, eid: id, device, resume, question });
+    views.render(ctx, id, { uid, eid: id, device, resume, question, simulatedAppUrl });
   };
 
   router.get('/', (ctx) => page(ctx, false));

@@ -50,7 +50,10 @@ describe('starting', () => {
     await broker.listening();
     const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`);
     expect(discovery.status).toBe(200);
-    expect(((await discovery.json()) as { issuer: string }).issuer).toBe(`http://localhost:${port}`);
+    const metadata = (await discovery.json()) as { issuer: string; acr_values_supported: string[] };
+    expect(metadata.issuer).toBe(`http://localhost:${port}`);
+    expect(metadata.acr_values_supported).toContain('urn:nordic-eid:se:bankid:other-device');
+    expect(broker.output()).toContain('simulated BankID: open the app page');
     const demo = await fetch(`http://127.0.0.1:${port}/demo`);
     expect(demo.status).toBe(200);
     expect(await demo.text()).toContain('Demo service');

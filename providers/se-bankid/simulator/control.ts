@@ -72,8 +72,10 @@ export function controlHandler(book: OrderBook, faults: FaultQueue): RequestList
     ...Object.entries(appActions).map(([name, { act, done }]): [string, Route] => [
       `POST /app/${name}`,
       ({ body }) => refusedAs(appRefusal, () => {
-        act(Object.fromEntries(new URLSearchParams(body)));
-        return redirect(done ? `/app?done=${done}` : '/app');
+        const fields = Object.fromEntries(new URLSearchParams(body));
+        act(fields);
+        const back = done && typeof fields.orderRef === 'string' ? book.returnUrlAfter(fields.orderRef) : undefined;
+        return redirect(back ?? (done ? `/app?done=${done}` : '/app'));
       }),
     ]),
   ]);

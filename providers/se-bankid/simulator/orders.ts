@@ -54,6 +54,7 @@ interface SimulatedOrder extends OrderResponse {
   createdAt: number;
   outcome: Outcome;
   pickedUpAt?: number;
+  pickedUpBy?: Pickup;
   finishedAt?: number;
 }
 
@@ -162,6 +163,15 @@ export class OrderBook {
     pickUp(order, 'autostart');
   }
 
+  /**
+   * Where the app takes the person once an order it was started for on this device ends: the
+   * order's returnUrl, as BankID's app does. Undefined for QR orders (the phone is another device).
+   */
+  returnUrlAfter(orderRef: string): string | undefined {
+    const order = this.#live().find((candidate) => candidate.orderRef === orderRef);
+    return order?.pickedUpBy === 'autostart' ? order.request.returnUrl : undefined;
+  }
+
   approve(orderRef: string, personReference: number | string = 0, options: { mrtd?: boolean } = {}): void {
     const order = this.#controlledOrder(orderRef, 'withApp');
     const person = findSimulatedPerson(personReference);
@@ -252,6 +262,7 @@ export class OrderBook {
 
 function pickUp(order: SimulatedOrder, pickup: Pickup): void {
   order.pickedUpAt = Date.now();
+  order.pickedUpBy = pickup;
   order.outcome = { status: 'pending', hintCode: pickup === 'autostart' ? 'started' : signingHint(order) };
 }
 

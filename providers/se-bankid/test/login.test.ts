@@ -1,4 +1,7 @@
+import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { redisUrl } from '../../../test/support/redis.js';
+import type { AuthRequest } from '../api/types.js';
 import { simulatedPersons } from '../simulator/persons.js';
 import { BankIdSession, startBankIdTestBed, type BankIdTestBed } from './support.js';
 
@@ -17,11 +20,11 @@ describe('a full OIDC login through simulated Swedish BankID, on Redis', () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER, scope: 'openid profile personal_number eid' });
     const started = await session.start();
     expect(started).toMatchObject({ status: 'IN_PROGRESS', hintCode: 'outstandingTransaction', messageCode: 'RFA1' });
-    expect(started.qrCode.payload).toMatch(/^bankid\.[0-9a-f-]{36}\.\d+\.[0-9a-f]{64}$/);
-    expect(started.qrCode.svg).toContain('<svg');
-    expect(started.autoStartToken).toBeUndefined();
+    expect(started.qrCode!.payload).toMatch(/^bankid\.[0-9a-f-]{36}\.\d+\.[0-9a-f]{64}$/);
+    expect(started.qrCode!.svg).toContain('<svg');
+    expect(started.autoStartToken!).toBeUndefined();
 
-    bed.simulator.scanQr((await session.poll()).qrCode.payload);
+    bed.simulator.scanQr((await session.poll()).qrCode!.payload);
     const signing = await session.pollUntil((s) => s.hintCode === 'userSign');
     expect(signing).toMatchObject({ status: 'IN_PROGRESS', messageCode: 'RFA9' });
     expect(signing.qrCode).toBeUndefined();
@@ -29,9 +32,9 @@ describe('a full OIDC login through simulated Swedish BankID, on Redis', () => {
     const orderRef = session.orderRef();
     bed.simulator.approve(orderRef, 0);
     const complete = await session.pollUntil((s) => s.status === 'COMPLETE');
-    expect(complete.redirectTo).toContain(`/auth/${session.uid}`);
+    expect(complete.redirectTo!).toContain(`/auth/${session.uid}`);
 
-    const tokens = await bed.rp.redeem(await session.backToClient(complete.redirectTo));
+    const tokens = await bed.rp.redeem(await session.backToClient(complete.redirectTo!));
     const claims = tokens.claims()!;
     const person = simulatedPersons[0]!;
     expect(claims).toMatchObject({
@@ -60,7 +63,7 @@ describe('a full OIDC login through simulated Swedish BankID, on Redis', () => {
       expect(returnUrl.pathname).toBe(`/interaction/${session.uid}/se-bankid/return`);
       expect(returnUrl.searchParams.get('nonce')).toMatch(/^[A-Za-z0-9_-]{22}$/);
 
-      bed.simulator.openAutoStart(started.autoStartToken);
+      bed.simulator.openAutoStart(started.autoStartToken!);
       expect(await session.pollUntil((s) => s.hintCode === 'started')).toMatchObject({ messageCode: 'RFA15B' });
       await session.pollUntil((s) => s.hintCode === 'userSign');
       bed.simulator.approve(session.orderRef(), 1);
@@ -68,7 +71,7 @@ describe('a full OIDC login through simulated Swedish BankID, on Redis', () => {
       const back = await bed.rp.browser.request(returnUrl.pathname + returnUrl.search);
       expect(back.status).toBe(200);
       const complete = await session.pollUntil((s) => s.status === 'COMPLETE');
-      const tokens = await bed.rp.redeem(await session.backToClient(complete.redirectTo));
+      const tokens = await bed.rp.redeem(await session.backToClient(complete.redirectTo!));
       // This person's bank sends names in capitals; the claims carry them written the usual way.
       expect(tokens.claims()).toMatchObject({
         acr: THIS,
@@ -93,11 +96,11 @@ describe('a full OIDC login through simulated Swedish BankID, on Redis', () => {
     try {
       const session = await BankIdSession.begin(bed, { acr_values: OTHER });
       const started = await session.start();
-      const auth = bed.simulator.lastRequest('auth') as Record<string, any>;
+      const auth = bed.simulator.lastRequest('auth') as AuthRequest;
       expect(auth.endUserIp).toBe('127.0.0.1');
-      expect(auth.web.referringDomain).toBe('127.0.0.1');
-      expect(auth.web.userAgent).toHaveLength(256);
-      expect(auth.web.deviceIdentifier).toMatch(/^[0-9a-f]{64}$/);
+      expect(auth.web!.referringDomain).toBe('127.0.0.1');
+      expect(auth.web!.userAgent).toHaveLength(256);
+      expect(auth.web!.deviceIdentifier).toMatch(/^[0-9a-f]{64}$/);
       expect(auth.returnUrl).toBeUndefined();
       const order = bed.simulator.orders().at(-1)!;
       expect(JSON.stringify(started)).not.toContain(order.qrStartSecret);
@@ -113,14 +116,14 @@ describe('restricting who may log in', () => {
     const personalNumber = simulatedPersons[2]!.personalNumber;
     const session = await BankIdSession.begin(bed, { acr_values: OTHER, login_hint: `personal_number:${personalNumber}` });
     await session.start();
-    expect((bed.simulator.lastRequest('auth') as Record<string, any>).requirement).toEqual({ personalNumber });
+    expect((bed.simulator.lastRequest('auth') as AuthRequest).requirement).toEqual({ personalNumber });
   });
 
   it('a malformed personal_number hint ends at the client with invalid_request', async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER, login_hint: 'personal_number:19811218987' });
     const started = await session.start();
     expect(started.status).toBe('ERROR');
-    const callback = await session.backToClient(started.redirectTo);
+    const callback = await session.backToClient(started.redirectTo!);
     expect(callback.searchParams.get('error')).toBe('invalid_request');
   });
 });
@@ -143,7 +146,7 @@ describe('cancel', () => {
     const orderRef = session.orderRef();
     const cancelled = await session.call('cancel');
     expect(bed.simulator.callCount('cancel', orderRef)).toBe(1);
-    const callback = await session.backToClient(cancelled.body.redirectTo);
+    const callback = await session.backToClient(cancelled.body.redirectTo!);
     expect(callback.searchParams.get('error')).toBe('access_denied');
     expect(callback.searchParams.get('state')).toBe(bed.rp.flow.state);
   });
@@ -184,5 +187,30 @@ describe('polling', () => {
     expect(second.status).toBe(429);
     expect(second.headers.get('retry-after')).toBe('1');
     expect(second.body.error).toBe('too_many_requests');
+  });
+});
+
+describe('orders left behind', () => {
+  it('a new start in the same login cancels the earlier order at BankID', async () => {
+    const session = await BankIdSession.begin(bed);
+    await session.start('other');
+    const first = session.orderRef();
+    await session.start('this');
+    expect(bed.simulator.callCount('cancel', first)).toBe(1);
+    expect(session.orderRef()).not.toBe(first);
+  });
+
+  it('every key an order writes expires, so a closed browser leaves nothing behind', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    await session.poll();
+    const redis = new Redis(redisUrl);
+    try {
+      const keys = await redis.keys(`${bed.tb.prefix}se-bankid:*${session.uid}*`);
+      expect(keys.length).toBeGreaterThan(0);
+      for (const key of keys) expect(await redis.ttl(key), key).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -14,14 +14,14 @@ beforeAll(async () => {
 async function pickedUp(test: BankIdTestBed = bed) {
   const session = await BankIdSession.begin(test, { acr_values: OTHER });
   const started = await session.start();
-  test.simulator.scanQr(started.qrCode.payload);
+  test.simulator.scanQr(started.qrCode!.payload);
   await session.pollUntil((s) => s.hintCode === 'userSign' || s.hintCode === 'userMrtd');
   return session;
 }
 
 async function endsAtClient(session: BankIdSession) {
-  const final = await session.pollUntil((s) => Boolean(s.redirectTo));
-  return { final, callback: await session.backToClient(final.redirectTo) };
+  const final = await session.pollUntil((s) => Boolean(s.redirectTo!));
+  return { final, callback: await session.backToClient(final.redirectTo!) };
 }
 
 describe('each failed hint code ends the login with its OIDC error', () => {
@@ -46,7 +46,7 @@ describe('each failed hint code ends the login with its OIDC error', () => {
   it('the final status is answered again to every later poll', async () => {
     const session = await pickedUp();
     bed.simulator.userCancel(session.orderRef());
-    const first = await session.pollUntil((s) => Boolean(s.redirectTo));
+    const first = await session.pollUntil((s) => Boolean(s.redirectTo!));
     expect(await session.poll()).toEqual(first);
   });
 });
@@ -71,7 +71,7 @@ describe('every error code of the RP API', () => {
     const started = await session.start();
     expect(started).toMatchObject({ status: 'ERROR', messageCode });
     expect(bed.simulator.callCount('auth') - before).toBe(calls);
-    const callback = await session.backToClient(started.redirectTo);
+    const callback = await session.backToClient(started.redirectTo!);
     expect(callback.searchParams.get('error')).toBe(error);
   });
 
@@ -94,7 +94,7 @@ describe('every error code of the RP API', () => {
     bed.simulator.injectFault('auth', { delayMs: 3_000 });
     const started = await session.start();
     expect(started).toMatchObject({ status: 'ERROR', messageCode: 'RFA5' });
-    expect((await session.backToClient(started.redirectTo)).searchParams.get('error')).toBe('server_error');
+    expect((await session.backToClient(started.redirectTo!)).searchParams.get('error')).toBe('server_error');
   });
 });
 
@@ -124,12 +124,12 @@ describe('a QR code nobody scans', () => {
     const firstOrder = session.orderRef();
     const authCalls = bed.simulator.callCount('auth');
     await new Promise((resolve) => setTimeout(resolve, 2_300));
-    const next = await session.pollUntil((s) => s.qrCode && s.qrCode.payload.split('.')[1] !== first.qrCode.payload.split('.')[1]);
+    const next = await session.pollUntil((s) => Boolean(s.qrCode) && s.qrCode!.payload.split('.')[1] !== first.qrCode!.payload.split('.')[1]);
     expect(next).toMatchObject({ status: 'IN_PROGRESS', messageCode: 'RFA1' });
     expect(bed.simulator.callCount('auth')).toBe(authCalls + 1);
     expect(session.orderRef()).not.toBe(firstOrder);
 
-    bed.simulator.scanQr(next.qrCode.payload);
+    bed.simulator.scanQr(next.qrCode!.payload);
     await session.pollUntil((s) => s.hintCode === 'userSign');
     bed.simulator.approve(session.orderRef(), 0);
     expect((await endsAtClient(session)).final.status).toBe('COMPLETE');
@@ -138,9 +138,9 @@ describe('a QR code nobody scans', () => {
   it('ends with access_denied once allowed_polling_for_minutes is spent', async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER });
     await session.start();
-    const final = await session.pollUntil((s) => Boolean(s.redirectTo), 80);
+    const final = await session.pollUntil((s) => Boolean(s.redirectTo!), 80);
     expect(final).toMatchObject({ status: 'ERROR', messageCode: 'RFA17B' });
-    expect((await session.backToClient(final.redirectTo)).searchParams.get('error')).toBe('access_denied');
+    expect((await session.backToClient(final.redirectTo!)).searchParams.get('error')).toBe('access_denied');
   });
 });
 

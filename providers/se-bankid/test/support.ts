@@ -62,6 +62,20 @@ export async function startBankIdTestBed(
   return { simulator, tb, rp };
 }
 
+/** What the frontend JSON API answers (a PollStatus with redirectTo, or an error). */
+export interface ApiAnswer {
+  status: string;
+  hintCode?: string;
+  messageCode?: string;
+  message?: string;
+  qrCode?: { payload: string; svg: string };
+  autoStartToken?: string;
+  launchUrl?: string;
+  redirectTo?: string;
+  error?: string;
+  error_description?: string;
+}
+
 /** A BankID login seen from a frontend: the interaction it runs in and its JSON API. */
 export class BankIdSession {
   private constructor(
@@ -83,7 +97,7 @@ export class BankIdSession {
       headers: { 'content-type': 'application/json', accept: 'application/json', origin: this.bed.tb.issuer },
       body: JSON.stringify(body),
     });
-    return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, any> };
+    return { status: response.status, headers: response.headers, body: (await response.json()) as ApiAnswer };
   }
 
   async start(device?: 'this' | 'other') {
@@ -95,7 +109,7 @@ export class BankIdSession {
   }
 
   /** Polls until the status or hint changes from `from`, waiting out poll_frequency. */
-  async pollUntil(done: (state: Record<string, any>) => boolean, attempts = 40) {
+  async pollUntil(done: (state: ApiAnswer) => boolean, attempts = 40) {
     for (let i = 0; i < attempts; i += 1) {
       const state = await this.poll();
       if (done(state)) return state;

@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/config/load.js';
+import { createLogger } from '../../../src/log.js';
+import { BankIdClient } from '../api/client.js';
+import { isProductionConfiguration, parseBankIdConfig, resolveEndpoint } from '../config.js';
+import { createTestPki, type TestPki } from '../simulator/certificates.js';
+import { startBankIdSimulator, type BankIdSimulator } from '../simulator/server.js';
+import { writePki } from './support.js';
+
+let pki: TestPki;
+let files: ReturnType<typeof writePki>;
+let simulator: BankIdSimulator;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  files = writePki(pki);
+  simulator = await startBankIdSimulator({ pki });
+});
+afterAll(() => simulator.close());
+
+const custom = () => ({ mode: 'custom', custom_url: simulator.apiUrl, ca: files.ca, client_certificate: { cert: files.cert, key: files.key } });
+
+function refusal(raw: unknown): string {
+  try {
+    resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', raw));
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+async function authWorks(raw: unknown) {
+  const endpoint = resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', raw));
+  const client = new BankIdClient({ ...endpoint, timeoutMs: 2_000, log: createLogger('silent') });
+  try {
+    return await client.auth({ endUserIp: '127.0.0.1' });
+  } finally {
+    await client.close();
+  }
+}
+
+describe('eids.se-bankid', () => {
+  it('has the documented defaults', () => {
+    expect(parseBankIdConfig('se-bankid', { client_certificate: { pfx: 'x.p12' } })).toMatchObject({
+      mode: 'production',
+      poll_frequency: 2,
+      allowed_polling_for_minutes: 2,
+      return_risk: true,
+      requirement: {},
+    });
+  });
+
+  it('selects BankID\'s official URLs in production and test mode, with the built-in CAs', () => {
+    for (const [mode, url] of [
+      ['production', 'https://appapi2.bankid.com/rp/v6.0'],
+      ['test', 'https://appapi2.test.bankid.com/rp/v6.0'],
+    ] as const) {
+      const endpoint = resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', { mode, client_certificate: { cert: files.cert, key: files.key } }));
+      expect(endpoint.url).toBe(url);
+      expect(endpoint.tls.ca).toContain('BEGIN CERTIFICATE');
+    }
+  });
+
+  it('talks to BankID over mutual TLS with PEM files', async () => {
+    expect(await authWorks(custom())).toMatchObject({ orderRef: expect.any(String) });
+  });
+
+  it('talks to BankID over mutual TLS with a PKCS#12 file and its passphrase', async () => {
+    const pfx = join(files.dir, 'rp.p12');
+    execFileSync('openssl', ['pkcs12', '-export', '-in', files.cert, '-inkey', files.key, '-out', pfx, '-passout', 'pass:qwerty123', '-keypbe', 'AES-256-CBC', '-certpbe', 'AES-256-CBC']);
+    expect(await authWorks({ ...custom(), client_certificate: { pfx, passphrase: 'qwerty123' } })).toMatchObject({ orderRef: expect.any(String) });
+    expect(refusal({ ...custom(), client_certificate: { pfx, passphrase: 'wrong' } })).toMatch(/^eids\.se-bankid\.client_certificate: cannot be used/);
+  });
+
+  it('trusts only the pinned CA: another CA makes every call fail as unreachable', async () => {
+    const other = writePki(await createTestPki());
+    await expect(authWorks({ ...custom(), ca: other.ca })).rejects.toMatchObject({ errorCode: 'unreachable' });
+  });
+
+  it.each([
+    [{ mode: 'custom', ca: 'x', client_certificate: { pfx: 'x' } }, 'eids.se-bankid.custom_url: is required with mode custom'],
+    [{ mode: 'test' }, 'eids.se-bankid.client_certificate: is required unless mode is simulator'],
+    [{ mode: 'staging', client_certificate: { pfx: 'x' } }, 'eids.se-bankid.mode: '],
+    [{ poll_frequency: 0, client_certificate: { pfx: 'x' } }, 'eids.se-bankid.poll_frequency: '],
+    [{ requirement: { cardReader: 'class3' }, client_certificate: { pfx: 'x' } }, 'eids.se-bankid.requirement.cardReader: '],
+    [{ requirement: { personalNumber: '198112189876' }, client_certificate: { pfx: 'x' } }, 'eids.se-bankid.requirement.personalNumber: unknown key'],
+    [{ mode: 'test', client_certificate: { pfx: '/nonexistent.p12' } }, 'eids.se-bankid.client_certificate.pfx: cannot read /nonexistent.p12'],
+    [{ mode: 'test', ca: '/nonexistent.pem', client_certificate: { pfx: '/nonexistent.p12' } }, 'eids.se-bankid.ca: cannot read /nonexistent.pem'],
+  ])('%j is refused with "%s"', (raw, message) => {
+    expect(refusal(raw)).toContain(message);
+  });
+});
+
+describe('a production configuration', () => {
+  it('is one on an https issuer that is not this machine, or with NODE_ENV=production', () => {
+    expect(isProductionConfiguration('https://id.example.com')).toBe(true);
+    expect(isProductionConfiguration('https://localhost:3000')).toBe(false);
+    expect(isProductionConfiguration('http://127.0.0.1:3000')).toBe(false);
+  });
+});

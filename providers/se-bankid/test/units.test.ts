@@ -1,0 +1,73 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../../src/paths.js';
+import { normalizeName } from '../completion.js';
+import { isMobile, launchUrl } from '../launch.js';
+import { qrPayload, qrSvg } from '../qr.js';
+
+describe('the animated QR code', () => {
+  // BankID's published test vectors.
+  const token = '67df3917-fa0d-44e5-b327-edcc928297f8';
+  const secret = 'd28db9a7-4cde-429e-a983-359be676944c';
+
+  it.each([
+    [0, 'dc69358e712458a66a7525beef148ae8526b1c71610eff2c16cdffb4cdac9bf8'],
+    [1, '949d559bf23403952a94d103e67743126381eda00f0b3cbddbf7c96b1adcbce2'],
+    [2, 'a9e5ec59cb4eee4ef4117150abc58fad7a85439a6a96ccbecc3668b41795b3f3'],
+  ])('second %i', (seconds, authCode) => {
+    expect(qrPayload(token, secret, seconds)).toBe(`bankid.${token}.${seconds}.${authCode}`);
+  });
+
+  it('counts whole seconds', () => {
+    expect(qrPayload(token, secret, 1.9)).toBe(qrPayload(token, secret, 1));
+  });
+
+  it('is drawn as an SVG without inline style or script', async () => {
+    const svg = await qrSvg(qrPayload(token, secret, 0));
+    expect(svg).toMatch(/^<svg /);
+    expect(svg).not.toMatch(/style=|<script/);
+  });
+});
+
+describe('names in capitals', () => {
+  it.each([
+    ['KARL-JOHAN', 'Karl-Johan'],
+    ['ÅSTRÖM', 'Åström'],
+    ['ANNA MARIA', 'Anna Maria'],
+    ["O'NEILL", "O'Neill"],
+    ['McAllister', 'McAllister'],
+    ['von Essen', 'von Essen'],
+  ])('%s → %s', (sent, shown) => {
+    expect(normalizeName(sent)).toBe(shown);
+  });
+});
+
+describe('the launch link', () => {
+  const iphone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X)';
+  const android = 'Mozilla/5.0 (Linux; Android 15; Pixel 9)';
+  const desktop = 'Mozilla/5.0 (X11; Linux x86_64)';
+
+  it('opens app.bankid.com on phones and the bankid: scheme on computers', () => {
+    expect(isMobile(iphone) && isMobile(android) && !isMobile(desktop)).toBe(true);
+    expect(launchUrl('t-1', iphone)).toBe('https://app.bankid.com/?autostarttoken=t-1&redirect=null');
+    expect(launchUrl('t-1', android)).toBe('https://app.bankid.com/?autostarttoken=t-1&redirect=null');
+    expect(launchUrl('t-1', desktop)).toBe('bankid:///?autostarttoken=t-1&redirect=null');
+  });
+
+  it('opens the simulated app in simulator mode', () => {
+    expect(launchUrl('t-1', desktop, 'http://127.0.0.1:4000/app')).toBe('http://127.0.0.1:4000/app?autostarttoken=t-1');
+  });
+});
+
+describe("BankID's root certificates shipped for production and test", () => {
+  it.each([
+    ['production-root.pem', 'E6:A2:D4:5C:0A:10:51:C9:59:42:86:49:F8:6A:09:A9:B2:15:2C:D5:51:99:3C:C2:EB:4C:F0:94:BD:AC:BE:CB', 'BankID SSL Root CA v1'],
+    ['test-root.pem', 'F3:D0:74:0E:BF:B3:70:0E:3B:81:AA:79:1F:EE:45:14:72:69:8C:84:E1:99:C2:EB:48:A4:43:FF:1D:5B:40:5C', 'Test BankID SSL Root CA v1 Test'],
+  ])('%s has the published SHA-256 fingerprint', (file, fingerprint, commonName) => {
+    const certificate = new X509Certificate(readFileSync(join(projectRoot, 'providers/se-bankid/certs', file)));
+    expect(certificate.fingerprint256).toBe(fingerprint);
+    expect(certificate.subject).toContain(`CN=${commonName}`);
+  });
+});
