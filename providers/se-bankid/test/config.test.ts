@@ -75,6 +75,19 @@ describe('eids.se-bankid', () => {
     expect(refusal({ ...custom(), client_certificate: { pfx, passphrase: 'wrong' } })).toMatch(/^eids\.se-bankid\.client_certificate: cannot be used/);
   });
 
+  it('signs as well as authenticates, and collects and cancels what it started', async () => {
+    const endpoint = resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', custom()));
+    const client = new BankIdClient({ ...endpoint, timeoutMs: 2_000, log: createLogger('silent') });
+    try {
+      const order = await client.sign({ endUserIp: '::1', userVisibleData: Buffer.from('Sign the agreement').toString('base64') });
+      expect(await client.collect(order.orderRef)).toMatchObject({ status: 'pending', hintCode: 'outstandingTransaction' });
+      await client.cancel(order.orderRef);
+      await expect(client.collect(order.orderRef)).rejects.toMatchObject({ status: 400, errorCode: 'invalidParameters' });
+    } finally {
+      await client.close();
+    }
+  });
+
   it('trusts only the pinned CA: another CA makes every call fail as unreachable', async () => {
     const other = writePki(await createTestPki());
     await expect(authWorks({ ...custom(), ca: other.ca })).rejects.toMatchObject({ errorCode: 'unreachable' });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../../../test/support/broker.js';
 import { RelyingParty } from '../../../test/support/relying-party.js';
+import type { PollStatus } from '../../../src/eids/plugin.js';
 import { createTestPki, type TestPki } from '../simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator, type SimulatorOptions } from '../simulator/server.js';
 
@@ -62,19 +63,13 @@ export async function startBankIdTestBed(
   return { simulator, tb, rp };
 }
 
-/** What the frontend JSON API answers (a PollStatus with redirectTo, or an error). */
-export interface ApiAnswer {
-  status: string;
-  hintCode?: string;
-  messageCode?: string;
-  message?: string;
-  qrCode?: { payload: string; svg: string };
-  autoStartToken?: string;
-  launchUrl?: string;
+/** What the frontend JSON API answers: a status with where to go next, or an error. */
+export type ApiAnswer = Omit<PollStatus, 'outcome' | 'status'> & {
+  status: PollStatus['status'] | undefined;
   redirectTo?: string;
   error?: string;
   error_description?: string;
-}
+};
 
 /** A BankID login seen from a frontend: the interaction it runs in and its JSON API. */
 export class BankIdSession {
