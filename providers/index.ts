@@ -1,4 +1,7 @@
 import type { EidPluginFactory } from '../src/eids/plugin.js';
+import { dkMitId } from './dk-mitid/index.js';
+import { fiFtn } from './fi-ftn/index.js';
+import { noBankId } from './no-bankid/index.js';
 import { seBankId } from './se-bankid/index.js';
 
 /**
@@ -7,9 +10,15 @@ import { seBankId } from './se-bankid/index.js';
  */
 export const builtInEids: Record<string, EidPluginFactory> = {
   'se-bankid': seBankId,
+  'no-bankid': noBankId,
+  'fi-ftn': fiFtn,
+  'dk-mitid': dkMitId,
 };
 
 /** The section each built-in eID gets in the embedded default: its simulator. */
 export const simulatedEids: Record<string, unknown> = {
   'se-bankid': { mode: 'simulator' },
+  'no-bankid': { mode: 'simulator', nnin: true },
+  'fi-ftn': { mode: 'simulator' },
+  'dk-mitid': { mode: 'simulator', cpr: true },
 };

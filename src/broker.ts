@@ -4,6 +4,11 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
+import { adminApi } from './admin/router.js';
+import { logClientSources } from './clients/registration.js';
+import { createClientRules } from './clients/rules.js';
+import { checkStaticClients } from './clients/static.js';
+import { ClientStore } from './clients/store.js';
 import { ConfigError } from './config/load.js';
 import type { BrokerConfig } from './config/schema.js';
 import { demoRoutes, demoClient } from './demo/routes.js';
@@ -19,7 +24,7 @@ import { createFinisher } from './login/finish.js';
 import { loginRoutes } from './login/routes.js';
 import { Accounts } from './oidc/accounts.js';
 import { loadSigningKeys, sharedSecret } from './oidc/keys.js';
-import { createProvider } from './oidc/provider.js';
+import { clientMetadata, createProvider } from './oidc/provider.js';
 import { Subjects } from './oidc/subject.js';
 import { createStore, type Store } from './store/index.js';
 
@@ -96,6 +101,10 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const subjects = new Subjects(subjectSecret);
     const accounts = new Accounts(store, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
     const clients = config.demo ? [...config.clients, await demoClient(issuer, store)] : config.clients;
+    const clientRules = createClientRules({ issuer, eids: registry.all });
+    checkStaticClients(clients, clientRules);
+    const clientStore = new ClientStore(store);
+    logClientSources(config, log);
     const provider = createProvider({
       config: { ...config, clients },
       issuer,
@@ -106,6 +115,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       subjects,
       acrValues: registry.acrValues,
       views,
+      clientRules,
+      clientStore,
     });
     await validateClients(provider, clients);
 
@@ -118,6 +129,10 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(errorBoundary(views, log));
     app.use(storeGuard(store, views, statelessPaths));
     app.use(staticFiles());
+    if (config.admin.token) {
+      const staticClients = clients.map(clientMetadata);
+      app.use(adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, log }));
+    }
     app.use(async (ctx, next) => {
       if (ctx.path === '/health/live') ctx.body = { status: 'live' };
       else await next();

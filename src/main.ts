@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-import { builtInEids, simulatedEids } from '../providers/index.js';
-import { createBroker } from './broker.js';
 import { embeddedConfig } from './config/embedded.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
 import { createLogger } from './log.js';
@@ -9,6 +7,8 @@ import { createLogger } from './log.js';
 const EXIT_CONFIG = 2;
 
 async function main() {
+  // Imported here so that the CLI (below) starts without loading the broker.
+  const [{ builtInEids, simulatedEids }, { createBroker }] = await Promise.all([import('../providers/index.js'), import('./broker.js')]);
   const path = process.env.BROKER_CONFIG;
   const config = path ? loadConfigFile(path) : parseConfig(embeddedConfig(simulatedEids));
   const log = createLogger(config.log.level);
@@ -25,11 +25,17 @@ async function main() {
   process.once('SIGTERM', stop);
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`configuration error: ${err.message}\n`);
-    process.exit(EXIT_CONFIG);
-  }
-  process.stderr.write(`the broker could not start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+if (process.argv[2] === 'clients') {
+  // `nordic-eid-broker clients …`: the client administration CLI, talking to a running broker.
+  const { runCli } = await import('./cli/index.js');
+  process.exitCode = await runCli(process.argv.slice(3));
+} else {
+  main().catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    process.stderr.write(`the broker could not start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -21,7 +21,7 @@ import { projectRoot } from '../../src/paths.js';
  * - timeout_ms: time limit of each call to BankID.
  * - evidence_ttl: seconds the signature and OCSP response of each login are kept as audit evidence.
  */
-const requirement = z
+export const requirement = z
   .object({
     pinCode: z.boolean().optional(),
     mrtd: z.boolean().optional(),
@@ -89,16 +89,6 @@ export interface BankIdTls {
 
 export function parseBankIdConfig(id: string, raw: unknown): BankIdSettings {
   return parseSection(schema, raw ?? {}, ['eids', id]);
-}
-
-/**
- * A production configuration is one that real people reach: NODE_ENV=production, or an https
- * issuer that is not on this machine. The simulator approves anyone, so it must not run there.
- */
-export function isProductionConfiguration(issuer: string): boolean {
-  const { protocol, hostname } = new URL(issuer);
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(hostname) || hostname.endsWith('.localhost');
-  return process.env.NODE_ENV === 'production' || (protocol === 'https:' && !local);
 }
 
 function readFile(path: string, key: string): Buffer {

@@ -7,7 +7,7 @@ import { StoreUnavailableError } from '../../src/store/store.js';
 import { BankIdApiError, type BankIdClient } from './api/client.js';
 import type { AuthRequest, CollectResponse, Requirement } from './api/types.js';
 import { evidenceOf, personOf, refusalOf } from './completion.js';
-import type { BankIdSettings } from './config.js';
+import type { BankIdRequirement, BankIdSettings } from './config.js';
 import { isMobile, launchUrl } from './launch.js';
 import type { OrderRecord, OrderStore } from './orders.js';
 import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext, type ResolvedEnding } from './outcomes.js';
@@ -24,6 +24,22 @@ function deviceOf(acr: string | undefined): 'this' | 'other' | undefined {
   if (acr === acrValues.this) return 'this';
   if (acr === acrValues.other) return 'other';
   return undefined;
+}
+
+/**
+ * The stricter value of each requirement a client may raise a configured one to. A client's
+ * bankid_requirement fills in what the configuration leaves out; where the configuration sets a
+ * value, the client's counts only when it is this stricter one (pinCode or mrtd true, cardReader
+ * class2). So a client registered at runtime can never loosen what the operator configured.
+ */
+const stricter: Partial<Record<keyof BankIdRequirement, unknown>> = { pinCode: true, mrtd: true, cardReader: 'class2' };
+
+export function clientRequirement(configured: BankIdRequirement, client: BankIdRequirement | undefined): Requirement {
+  const merged: Record<string, unknown> = { ...client, ...configured };
+  for (const [key, value] of Object.entries(stricter)) {
+    if (client?.[key as keyof BankIdRequirement] === value) merged[key] = value;
+  }
+  return merged as Requirement;
 }
 
 /** Hint codes while the order waits for the app to pick it up: the QR code is shown only then. */
@@ -133,12 +149,17 @@ export class BankIdLogin {
     return { status: 'NOT_STARTED', messageCode, message: this.#message(login, messageCode) };
   }
 
-  /** The configured requirement, plus the one person a client may restrict the login to. */
+  /**
+   * The configured requirement with the client's bankid_requirement over it, plus the one person
+   * a client may restrict the login to. A client adds to the configured requirement and may make
+   * it stricter, never looser: see clientRequirement.
+   */
   #requirement(login: LoginRequest): Requirement | undefined {
+    const base = clientRequirement(this.#deps.settings.requirement, login.clientMetadata?.bankid_requirement as BankIdRequirement | undefined);
     const hinted = PERSONAL_NUMBER_HINT.exec(login.loginHint ?? '')?.[1];
-    if (hinted === undefined) return { ...this.#deps.settings.requirement };
+    if (hinted === undefined) return base;
     const personalNumber = personalNumbers.SE.normalize(hinted);
-    return personalNumber && /^\d{12}$/.test(hinted) ? { ...this.#deps.settings.requirement, personalNumber } : undefined;
+    return personalNumber && /^\d{12}$/.test(hinted) ? { ...base, personalNumber } : undefined;
   }
 
   #authRequest(login: LoginRequest, requirement: Requirement, returnNonce: string | undefined): AuthRequest {

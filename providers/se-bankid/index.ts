@@ -1,7 +1,8 @@
 import type { EidPluginFactory } from '../../src/eids/plugin.js';
 import { ConfigError } from '../../src/config/load.js';
 import { BankIdClient } from './api/client.js';
-import { isProductionConfiguration, parseBankIdConfig, resolveEndpoint, type BankIdTls } from './config.js';
+import { isProductionConfiguration } from '../../src/config/environment.js';
+import { parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
 import { acrValues, BankIdLogin } from './flow.js';
 import { OrderStore } from './orders.js';
 import { bankIdRoutes } from './routes.js';
@@ -59,6 +60,8 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     id,
     country: 'SE',
     acrValues: [acrValues.any, acrValues.this, acrValues.other],
+    // A client's own requirement, in the shape of the configured one; see BankIdLogin's #requirement.
+    clientMetadata: { bankid_requirement: requirement },
     start: (request, options) => login.start(request, options),
     poll: (request, options) => login.poll(request, options),
     cancel: (request) => login.cancel(request),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EID_FIELD_NAME } from '../clients/names.js';
 
 /**
  * The broker's configuration, as read from the file named by BROKER_CONFIG (JSON or YAML).
@@ -51,6 +52,12 @@ export const clientSchema = z
     allowed_eids: z.array(z.string()).optional(),
     /** Shown to the person on the broker's pages. */
     display_name: z.string().max(100).optional(),
+    /** The client's logo (https only). */
+    logo_uri: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
+    /** The page language when the request has no ui_locales: sv, en, nb, fi or da. */
+    default_ui_locales: z.array(z.enum(['sv', 'en', 'nb', 'fi', 'da'])).min(1).optional(),
+    /** The acr values this client may use; absent means every acr value of its allowed eIDs. */
+    allowed_acr_values: z.array(z.string()).min(1).optional(),
     /** `pairwise` gives this client its own sub for each person. */
     subject_type: z.enum(['public', 'pairwise']).default('public'),
     /** Signing algorithm of ID tokens for this client. */
@@ -60,7 +67,14 @@ export const clientSchema = z
     /** For private_key_jwt. */
     jwks_uri: z.url().optional(),
   })
-  .strict()
+  // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
+  // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here.
+  .catchall(z.unknown())
+  .superRefine((client, ctx) => {
+    for (const key of Object.keys(client)) {
+      if (!(key in clientSchema.shape) && !EID_FIELD_NAME.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'unknown key' });
+    }
+  })
   .refine((c) => (c.token_endpoint_auth_method === 'none' ? !c.client_secret : true), {
     message: 'a client with token_endpoint_auth_method none must not have a client_secret',
     path: ['client_secret'],
@@ -105,6 +119,27 @@ export const configSchema = z
       .strict()
       .prefault({}),
     clients: z.array(clientSchema).default([]),
+    admin: z
+      .object({
+        /** Bearer token of the admin API (/admin/…). Absent: the admin API is off (404). */
+        token: z.string().min(32, 'must be at least 32 characters').optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** OIDC Dynamic Client Registration (RFC 7591) at /reg, and its management (RFC 7592). */
+    registration: z
+      .object({
+        enabled: z.boolean().default(false),
+        /**
+         * What a registration request must carry: a static token (a string), a token the admin
+         * API issued (true), or nothing (false: open registration).
+         */
+        initial_access_token: z.union([z.string().min(32, 'must be at least 32 characters'), z.boolean()]).default(true),
+        /** Registration management (RFC 7592): a registered client reads, updates and deletes itself. */
+        management: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     /** One section per eID, by id; each is read only by that eID's plugin. */
     eids: z.record(z.string().regex(/^[a-z0-9-]+$/, 'eID ids are lowercase letters, digits and -'), z.unknown()).default({}),
     ui: z

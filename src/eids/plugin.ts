@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import type { ZodType } from 'zod';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { CountryCode, EidPerson } from '../identity/identity.js';
@@ -20,6 +21,14 @@ export interface EidPlugin {
   readonly acrValues: readonly string[];
 
   /**
+   * Client metadata this eID reads, by field name (lowercase words joined by `_`, e.g.
+   * `bankid_requirement`), with its shape. The core accepts these fields on clients from every
+   * source, refuses values that do not fit the schema, and hands a client's values to the eID
+   * in `LoginRequest.clientMetadata`.
+   */
+  readonly clientMetadata?: Readonly<Record<string, ZodType>>;
+
+  /**
    * Begins a login: where the browser goes next (the plugin's page, an upstream eID), an
    * immediate outcome, or — for an eID the browser polls — the first status. `options.api`
    * is set when a frontend calls the JSON API rather than following the broker's pages.
@@ -31,6 +40,12 @@ export interface EidPlugin {
    * ends the login carries its outcome, which the core turns into `redirectTo`.
    */
   poll?(login: LoginRequest, options: { qr: boolean }): Promise<PollStatus>;
+
+  /**
+   * The public keys the upstream uses to verify the broker and to encrypt to it (private_key_jwt,
+   * signed request objects, encrypted tokens), served at /eid/<id>/jwks.json.
+   */
+  jwks?(): Promise<{ keys: object[] }>;
 
   /** The person gave up: stop the eID's transaction. The core then ends the login with access_denied. */
   cancel?(login: LoginRequest): Promise<void>;
@@ -84,6 +99,8 @@ export interface LoginRequest {
   userAgent: string;
   /** A hash of a long-lived random cookie: the same browser across logins, for eIDs' risk checks. */
   deviceId: string;
+  /** The client's values of the metadata fields this eID declares (`EidPlugin.clientMetadata`), validated. */
+  clientMetadata?: Record<string, unknown>;
 }
 
 export interface StartOptions {

@@ -13,42 +13,70 @@ export type EidChoice =
   | { kind: 'refused'; error: 'invalid_request' | 'unauthorized_client'; description: string };
 
 /**
- * Decides where a login goes from the client's acr_values and allowed eIDs:
- * exactly one eID → straight to it; none asked for or several → the picker, limited to what
- * the client may use. An acr value no eID serves is refused, so a typo surfaces at once
- * instead of silently becoming "any eID"; an eID the client may not use is never offered.
+ * The acr values of `plugin` a client may use: every one, unless the client's allowed_eids leaves
+ * the eID out (then none) or its allowed_acr_values narrows them. Both choosing the eID and the
+ * acr value it runs with follow from this one list.
  */
-export function chooseEid(registry: EidRegistry, acrValues: string | undefined, allowedEids: readonly string[] | undefined): EidChoice {
-  const allowed = (plugin: EidPlugin) => !allowedEids || allowedEids.includes(plugin.id);
+export function permittedAcrValues(
+  plugin: EidPlugin,
+  allowedEids: readonly string[] | undefined,
+  allowedAcrValues?: readonly string[],
+): readonly string[] {
+  if (allowedEids && !allowedEids.includes(plugin.id)) return [];
+  return allowedAcrValues ? plugin.acrValues.filter((acr) => allowedAcrValues.includes(acr)) : plugin.acrValues;
+}
+
+/**
+ * Decides where a login goes from the client's acr_values and what the client may use (its
+ * allowed eIDs and acr values): exactly one eID → straight to it; none asked for or several →
+ * the picker, limited to what the client may use. An acr value no eID serves is refused, so a
+ * typo surfaces at once instead of silently becoming "any eID"; an eID or acr value the client
+ * may not use is never offered, and asking only for such is refused with unauthorized_client.
+ */
+export function chooseEid(
+  registry: EidRegistry,
+  acrValues: string | undefined,
+  allowedEids: readonly string[] | undefined,
+  allowedAcrValues?: readonly string[],
+): EidChoice {
+  const permitted = new Map(registry.all.map((plugin) => [plugin, permittedAcrValues(plugin, allowedEids, allowedAcrValues)]));
+  const option = (plugin: EidPlugin): EidOption => {
+    const acr = requestedAcr(plugin, acrValues, allowedEids, allowedAcrValues);
+    return acr ? { plugin, acr } : { plugin };
+  };
   const requested = acrValues?.split(' ').filter(Boolean) ?? [];
 
   if (requested.length === 0) {
-    const offered = registry.all.filter(allowed);
+    const offered = registry.all.filter((plugin) => permitted.get(plugin)!.length > 0);
     if (offered.length === 0) {
       return { kind: 'refused', error: 'unauthorized_client', description: 'no eID is enabled for this client' };
     }
-    return offered.length === 1 ? { kind: 'eid', plugin: offered[0]! } : { kind: 'picker', options: offered.map((plugin) => ({ plugin })) };
+    return offered.length === 1 ? { kind: 'eid', ...option(offered[0]!) } : { kind: 'picker', options: offered.map(option) };
   }
 
   const unknown = requested.find((acr) => !registry.byAcr(acr));
   if (unknown) return { kind: 'refused', error: 'invalid_request', description: `acr value ${unknown} is not supported` };
-  const chosen = new Map<EidPlugin, string>();
-  for (const acr of requested) {
-    const plugin = registry.byAcr(acr)!;
-    if (allowed(plugin) && !chosen.has(plugin)) chosen.set(plugin, requestedAcr(plugin, acrValues)!);
+  const chosen = [...new Set(requested.map((acr) => registry.byAcr(acr)!).filter((plugin) => permitted.get(plugin)!.some((acr) => requested.includes(acr))))];
+  if (chosen.length === 0) {
+    return { kind: 'refused', error: 'unauthorized_client', description: 'this client may not use the eID or acr value asked for in acr_values' };
   }
-  const entries = [...chosen];
-  if (entries.length === 0) {
-    return { kind: 'refused', error: 'unauthorized_client', description: 'this client may not use the eID asked for in acr_values' };
-  }
-  if (entries.length === 1) {
-    const [plugin, acr] = entries[0]!;
-    return { kind: 'eid', plugin, acr };
-  }
-  return { kind: 'picker', options: entries.map(([plugin, acr]) => ({ plugin, acr })) };
+  if (chosen.length === 1) return { kind: 'eid', ...option(chosen[0]!) };
+  return { kind: 'picker', options: chosen.map(option) };
 }
 
-/** The acr value an eID runs with: the first of acr_values it serves (they are in order of preference). */
-export function requestedAcr(plugin: EidPlugin, acrValues: string | undefined): string | undefined {
-  return acrValues?.split(' ').find((acr) => plugin.acrValues.includes(acr));
+/**
+ * The acr value an eID runs with: the first of acr_values it serves that the client may use
+ * (they are in order of preference). With none asked for, the eID decides — unless the client
+ * may not use the eID's most general value, then it runs with the first value the client may use.
+ */
+export function requestedAcr(
+  plugin: EidPlugin,
+  acrValues: string | undefined,
+  allowedEids?: readonly string[],
+  allowedAcrValues?: readonly string[],
+): string | undefined {
+  const permitted = permittedAcrValues(plugin, allowedEids, allowedAcrValues);
+  const asked = acrValues?.split(' ').find((acr) => permitted.includes(acr));
+  if (asked) return asked;
+  return permitted[0] === plugin.acrValues[0] ? undefined : permitted[0];
 }

@@ -28,6 +28,9 @@ interface ClientView {
   clientId: string;
   displayName?: string;
   allowedEids?: string[];
+  allowedAcrValues?: string[];
+  /** The client's whole metadata, for the fields eIDs declare. */
+  metadata: Record<string, unknown>;
 }
 
 /** What loadInteraction leaves on ctx.state for every route under /interaction/<uid>. */
@@ -73,11 +76,25 @@ export function loginSteps(deps: LoginDependencies) {
     const clientId = String(interaction.params.client_id);
     const client = await provider.Client.find(clientId);
     if (!client) throw sessionExpired();
-    const metadata = client.metadata() as { display_name?: string; allowed_eids?: string[] };
+    const metadata = client.metadata() as Record<string, unknown> & {
+      display_name?: string;
+      client_name?: string;
+      allowed_eids?: string[];
+      allowed_acr_values?: string[];
+      default_ui_locales?: string[];
+    };
+    // The secret goes no further than oidc-provider's own client authentication.
+    delete metadata.client_secret;
     const state = routeState(ctx);
     state.interaction = interaction;
-    state.client = { clientId, displayName: metadata.display_name, allowedEids: metadata.allowed_eids };
-    state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : undefined;
+    state.client = {
+      clientId,
+      displayName: metadata.display_name ?? metadata.client_name,
+      allowedEids: metadata.allowed_eids,
+      allowedAcrValues: metadata.allowed_acr_values,
+      metadata,
+    };
+    state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : metadata.default_ui_locales?.join(' ');
     await next();
   }
 
@@ -99,7 +116,8 @@ export function loginSteps(deps: LoginDependencies) {
   function loginRequest(ctx: Context, plugin: EidPlugin): LoginRequest {
     const { interaction, client } = routeState(ctx);
     const { params, uid } = interaction;
-    const acr = requestedAcr(plugin, acrValuesOf(ctx));
+    const acr = requestedAcr(plugin, acrValuesOf(ctx), client.allowedEids, client.allowedAcrValues);
+    const declared = Object.keys(plugin.clientMetadata ?? {}).filter((field) => client.metadata[field] !== undefined);
     return {
       uid,
       ...(acr ? { acr } : {}),
@@ -109,6 +127,7 @@ export function loginSteps(deps: LoginDependencies) {
       ip: ctx.ip.replace(/^::ffff:/, ''),
       userAgent: ctx.get('user-agent'),
       deviceId: deviceId(ctx),
+      ...(declared.length ? { clientMetadata: Object.fromEntries(declared.map((field) => [field, client.metadata[field]])) } : {}),
     };
   }
 
@@ -124,7 +143,8 @@ export function loginSteps(deps: LoginDependencies) {
     loginRequest,
 
     choice(ctx: Context) {
-      return chooseEid(registry, acrValuesOf(ctx), routeState(ctx).client.allowedEids);
+      const { client } = routeState(ctx);
+      return chooseEid(registry, acrValuesOf(ctx), client.allowedEids, client.allowedAcrValues);
     },
 
     startedEid,

@@ -107,6 +107,12 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
   };
   callbacks.get('/eid/:eid/callback', callback);
   callbacks.post('/eid/:eid/callback', callback);
+  callbacks.get('/eid/:eid/jwks.json', async (ctx) => {
+    const plugin = registry.get(ctx.params.eid ?? '');
+    if (!plugin?.jwks) throw new HttpError(404, 'not_found', 'There is nothing at this address.');
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = await plugin.jwks();
+  });
 
   return [frontendApi(steps), ...pluginRouters, pages, callbacks];
 }

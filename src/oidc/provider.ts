@@ -3,6 +3,10 @@ import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Views } from '../http/views.js';
+import { registrationFeatures } from '../clients/registration.js';
+import type { ClientRules } from '../clients/rules.js';
+import { extraMetadataOf } from '../clients/static.js';
+import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
 import { claimsByScope } from './claims.js';
 import type { Accounts } from './accounts.js';
@@ -19,10 +23,11 @@ export interface ProviderDependencies {
   /** Every acr value some configured eID serves. */
   acrValues: string[];
   views: Views;
+  /** The rules every client keeps, and the fields the broker and its eIDs add to OIDC's metadata. */
+  clientRules: ClientRules;
+  /** Where clients registered at runtime (admin API, dynamic registration) live. */
+  clientStore: ClientStore;
 }
-
-/** Client metadata the broker adds to OIDC's; see ClientConfig for what each means. */
-const extraClientMetadata = ['allowed_eids', 'display_name'];
 
 /** Turns a configured client into oidc-provider metadata. */
 export function clientMetadata(client: ClientConfig): ClientMetadata {
@@ -40,7 +45,16 @@ export function clientMetadata(client: ClientConfig): ClientMetadata {
     ...(client.jwks_uri ? { jwks_uri: client.jwks_uri } : {}),
     ...(client.allowed_eids ? { allowed_eids: client.allowed_eids } : {}),
     ...(client.display_name ? { display_name: client.display_name } : {}),
+    ...extraMetadataOf(client),
   };
+}
+
+/** A login check that always asks, unless this very request is the return from a login. */
+export function loginEveryTime() {
+  const { Check } = interactionPolicy;
+  return new Check('login_every_time', 'every authorization request logs the person in anew', 'login_required', (ctx: KoaContextWithOIDC) =>
+    ctx.oidc.result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT,
+  );
 }
 
 /**
@@ -49,14 +63,8 @@ export function clientMetadata(client: ClientConfig): ClientMetadata {
  * person in as the previous one. prompt=none therefore always answers login_required.
  */
 function loginPolicy() {
-  const { base, Check } = interactionPolicy;
-  const policy = base();
-  policy.get('login')!.checks.add(
-    new Check('fresh_eid_login', 'every login is done with the eID', 'login_required', (ctx: KoaContextWithOIDC) =>
-      ctx.oidc.result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT,
-    ),
-    0,
-  );
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(loginEveryTime(), 0);
   // Consent is given by registering the client, so neither prompt=consent (which OIDC asks
   // for with offline_access) nor a native app needs a consent screen: the eID login every
   // request runs is the End-User interaction.
@@ -84,9 +92,9 @@ async function grantRequestedScopes(ctx: KoaContextWithOIDC) {
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const configuration: Configuration = {
-    adapter: (model: string) => new StoreAdapter(model, store),
+    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store)),
     clients: config.clients.map(clientMetadata),
-    extraClientMetadata: { properties: extraClientMetadata },
+    extraClientMetadata: { properties: deps.clientRules.extraFields, validator: deps.clientRules.validator },
     jwks: { keys: deps.signingKeys as never },
     cookies: {
       keys: deps.cookieKeys,
@@ -122,6 +130,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       pushedAuthorizationRequests: { enabled: true },
       resourceIndicators: { enabled: false },
       userinfo: { enabled: true },
+      ...registrationFeatures(config.registration),
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form }),

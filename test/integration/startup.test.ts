@@ -52,7 +52,9 @@ describe('starting', () => {
     expect(discovery.status).toBe(200);
     const metadata = (await discovery.json()) as { issuer: string; acr_values_supported: string[] };
     expect(metadata.issuer).toBe(`http://localhost:${port}`);
-    expect(metadata.acr_values_supported).toContain('urn:nordic-eid:se:bankid:other-device');
+    expect(metadata.acr_values_supported).toEqual(
+      expect.arrayContaining(['urn:nordic-eid:se:bankid:other-device', 'urn:nordic-eid:no:bankid', 'urn:nordic-eid:fi:ftn', 'urn:nordic-eid:dk:mitid:high']),
+    );
     expect(broker.output()).toContain('simulated BankID: open the app page');
     const demo = await fetch(`http://127.0.0.1:${port}/demo`);
     expect(demo.status).toBe(200);

@@ -35,9 +35,9 @@ export interface TestBroker {
  * available to its configuration. Closed after the file.
  */
 export async function startTestBroker(overrides: Partial<ConfigInput> = {}, name = 'broker'): Promise<TestBroker> {
-  const port = await findFreePort();
+  const port = overrides.port ?? (await findFreePort());
   const prefix = uniquePrefix(name);
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = overrides.issuer ?? `http://127.0.0.1:${port}`;
   const config = parseConfig({
     issuer,
     port,

@@ -5,6 +5,8 @@
  */
 export class TestBrowser {
   readonly #origin: string;
+  /** Other sites whose redirects the browser follows too (an upstream eID's pages). */
+  readonly alsoFollows = new Set<string>();
   readonly #cookies = new Map<string, { value: string; path: string }>();
   /** Sent with every request, as a browser sends its Accept-Language. */
   readonly headers = new Headers();
@@ -54,17 +56,17 @@ export class TestBrowser {
       const location = response.headers.get('location');
       if (!location || response.status < 300 || response.status >= 400) return { response };
       const next = new URL(location, response.url || this.#origin);
-      if (next.origin !== this.#origin) return { leftTo: next, response };
+      if (next.origin !== this.#origin && !this.alsoFollows.has(next.origin)) return { leftTo: next, response };
       response = await this.request(next);
     }
     throw new Error('too many redirects');
   }
 
-  /** Submits a form the way a browser does. */
+  /** Submits a form the way a browser does, from the page at `url`'s own origin. */
   async submit(url: string | URL, fields: Record<string, string>) {
     return this.follow(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: this.#origin },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(url, this.#origin).origin },
       body: new URLSearchParams(fields).toString(),
     });
   }

@@ -24,6 +24,20 @@ export function writePki(pki: TestPki) {
   };
 }
 
+/** The `eids.se-bankid` section that reaches `simulator` in custom mode, through certificate files. */
+export function bankIdSection(simulator: BankIdSimulator, pki: TestPki, settings: Record<string, unknown> = {}) {
+  const files = writePki(pki);
+  return {
+    mode: 'custom',
+    custom_url: simulator.apiUrl,
+    ca: files.ca,
+    client_certificate: { cert: files.cert, key: files.key },
+    poll_frequency: 1,
+    timeout_ms: 2_000,
+    ...settings,
+  };
+}
+
 export interface BankIdTestBed {
   simulator: BankIdSimulator;
   tb: TestBroker;
@@ -42,21 +56,8 @@ export async function startBankIdTestBed(
   const pki = await createTestPki();
   const simulator = await startBankIdSimulator({ pki, ...simulatorOptions });
   afterAll(() => simulator.close());
-  const files = writePki(pki);
   const tb = await startTestBroker(
-    {
-      eids: {
-        'se-bankid': {
-          mode: 'custom',
-          custom_url: simulator.apiUrl,
-          ca: files.ca,
-          client_certificate: { cert: files.cert, key: files.key },
-          poll_frequency: 1,
-          timeout_ms: 2_000,
-          ...settings,
-        },
-      },
-    },
+    { eids: { 'se-bankid': bankIdSection(simulator, pki, settings) } },
     name,
   );
   const rp = await RelyingParty.discover(tb.issuer, webClient);

@@ -1,0 +1,48 @@
+import type { EidPerson } from '../../src/identity/identity.js';
+import { upstreamEid } from '../../src/upstream/plugin.js';
+import { startFinnishTrustNetworkSimulator } from './simulator/index.js';
+
+const ACR = 'urn:nordic-eid:fi:ftn';
+
+/** FTN's levels of assurance (and eIDAS's, and the test environments'): all at least substantial. */
+const acceptedLevels = new Set([
+  'http://ftn.ficora.fi/2017/loa2',
+  'http://ftn.ficora.fi/2017/loa3',
+  'http://ftn.ficora.fi/2017/loatest2',
+  'http://ftn.ficora.fi/2017/loatest3',
+  'http://eidas.europa.eu/LoA/substantial',
+  'http://eidas.europa.eu/LoA/high',
+]);
+
+const uiLocales: Record<string, string> = { fi: 'fi', sv: 'sv' };
+const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
+
+/**
+ * The Finnish Trust Network, through an FTN broker of the operator's choice (`issuer`): signed
+ * request objects, private_key_jwt, and ID tokens signed then encrypted to the broker.
+ */
+export const fiFtn = upstreamEid({
+  country: 'FI',
+  acrValues: [ACR],
+  options: {},
+  protocol: { requestObject: 'request-only', encryptedResponses: true, userinfo: 'none', privateKeyJwtOnly: true },
+  scopes: () => ['openid', 'profile', 'personal_identity_code'],
+  authorizationParams: (login) => ({
+    acr_values: 'http://ftn.ficora.fi/2017/loa2 http://ftn.ficora.fi/2017/loa3',
+    ui_locales: uiLocales[login.locale] ?? 'en',
+  }),
+  outcome({ idToken }) {
+    if (!acceptedLevels.has(String(idToken.acr))) {
+      return { failure: { error: 'insufficient_scope', description: 'The FTN login was below the substantial level of assurance.' } };
+    }
+    const person: EidPerson = {
+      FirstName: text(idToken.given_name),
+      LastName: text(idToken.family_name),
+      PersonalNumber: text(idToken.personal_identity_code),
+      DateOfBirth: text(idToken.birthdate),
+      IdProviderRequestId: text(idToken.sid) ?? text(idToken.jti) ?? String(idToken.iat),
+    };
+    return { person, acr: ACR, amr: ['ftn'] };
+  },
+  simulator: startFinnishTrustNetworkSimulator,
+});

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { EidPerson } from '../../src/identity/identity.js';
+import { upstreamEid } from '../../src/upstream/plugin.js';
+import { startNorwegianBankIdSimulator } from './simulator/index.js';
+
+const ACR = 'urn:nordic-eid:no:bankid';
+
+/** A relying party's login_hint picks the BankID method; the matching acr goes along. */
+const methods: Record<string, string> = { BID: 'urn:bankid:bid', BIM: 'urn:bankid:bim', BIS: 'urn:bankid:bis' };
+const LOGIN_HINT = /^(BID|BIM|BIS)(:[0-9:]*)?$/;
+
+const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
+
+/**
+ * Norwegian BankID through its OIDC provider. `eids.no-bankid.nnin`: also ask for the national
+ * identity number (scope nnin_altsub, for eligible clients only).
+ */
+export const noBankId = upstreamEid({
+  country: 'NO',
+  acrValues: [ACR],
+  officialIssuers: {
+    production: 'https://auth.bankid.no/auth/realms/prod',
+    test: 'https://auth.current.bankid.no/auth/realms/current',
+  },
+  options: { nnin: z.boolean().default(false) },
+  protocol: { requestObject: 'none', encryptedResponses: false, userinfo: 'jwt' },
+  scopes: (settings) => ['openid', 'profile', ...(settings.nnin ? ['nnin_altsub'] : [])],
+  authorizationParams(login) {
+    const hint = login.loginHint && LOGIN_HINT.exec(login.loginHint);
+    return {
+      ui_locales: login.locale === 'nb' ? 'nb' : 'en',
+      ...(hint ? { login_hint: login.loginHint!, acr_values: methods[hint[1]!]! } : {}),
+    };
+  },
+  outcome({ idToken, userinfo }) {
+    const claims = { ...userinfo, ...idToken };
+    const person: EidPerson = {
+      FirstName: text(claims.given_name),
+      LastName: text(claims.family_name),
+      PersonalNumber: text(idToken.nnin_altsub) ?? text(userinfo.nnin),
+      DateOfBirth: text(claims.birthdate),
+      // sub may change for a person; bankid_altsub is BankID's stable id.
+      IdProviderPersonId: text(idToken.bankid_altsub),
+      IdProviderRequestId: text(idToken.sid) ?? text(idToken.jti) ?? String(idToken.iat),
+    };
+    const amr = Array.isArray(idToken.amr) ? idToken.amr.map(String) : ['bid'];
+    return { person, acr: ACR, amr };
+  },
+  simulator: startNorwegianBankIdSimulator,
+});

@@ -1,0 +1,50 @@
+import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../../src/upstream/simulator.js';
+import type { SimulatorRegistration } from '../../../src/upstream/plugin.js';
+
+/** Test persons with valid fødselsnummer (one a D-number), named the way BankID's certificates name people. */
+export const norwegianPersons: SimulatedPerson[] = [
+  {
+    label: 'Kari Nordmann (15038512363)',
+    accountId: 'bankid-9578-6000-4-1000001',
+    claims: { name: 'Nordmann, Kari', given_name: 'Kari', family_name: 'Nordmann', birthdate: '1985-03-15', nnin_altsub: '15038512363', nnin: '15038512363', bankid_altsub: '9578-6000-4-1000001' },
+  },
+  {
+    label: 'Ola Johan Hansen, D-number (45018012301)',
+    accountId: 'bankid-9578-6000-4-1000002',
+    claims: { name: 'Hansen, Ola Johan', given_name: 'Ola Johan', family_name: 'Hansen', birthdate: '1980-01-05', nnin_altsub: '45018012301', nnin: '45018012301', bankid_altsub: '9578-6000-4-1000002' },
+  },
+];
+
+/** The BankID method a login_hint or acr_values asks for; BankID High when none does. */
+function method(params: Record<string, unknown>): 'bid' | 'bis' | 'bim' {
+  const hint = String(params.login_hint ?? '').slice(0, 3).toLowerCase();
+  const acr = String(params.acr_values ?? '');
+  if (hint === 'bis' || acr.includes('urn:bankid:bis')) return 'bis';
+  if (hint === 'bim' || acr.includes('urn:bankid:bim')) return 'bim';
+  return 'bid';
+}
+
+/**
+ * Norwegian BankID as its OIDC provider behaves: the person's identity in the ID token with
+ * bankid_altsub as the stable id (nnin_altsub with that scope), userinfo as a signed JWT, and
+ * acr values like urn:bankid:bid;LOA=4.
+ */
+export function startNorwegianBankIdSimulator(registration: SimulatorRegistration) {
+  return startUpstreamSimulator(
+    {
+      title: 'Simulated Norwegian BankID',
+      persons: norwegianPersons,
+      claims: {
+        openid: ['sub', 'bankid_altsub'],
+        profile: ['name', 'given_name', 'family_name', 'birthdate'],
+        nnin_altsub: ['nnin_altsub'],
+        nnin: ['nnin'],
+      },
+      acrFor: (params) => (method(params) === 'bis' ? 'urn:bankid:bis;LOA=3' : `urn:bankid:${method(params)};LOA=4`),
+      amr: ['bid'],
+      features: { jwtUserinfo: true },
+    },
+    registeredClient(registration, { userinfo_signed_response_alg: 'RS256' }),
+    { port: registration.port },
+  );
+}

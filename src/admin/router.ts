@@ -1,0 +1,284 @@
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors, type ClientMetadata } from 'oidc-provider';
+import { z } from 'zod';
+import {
+  clientSchemas,
+  clientView,
+  completeMetadata,
+  needsSecret,
+  newClientId,
+  newSecret,
+  parseClientInput,
+  type ClientInput,
+  type ClientSource,
+} from '../clients/metadata.js';
+import type { ClientRules } from '../clients/rules.js';
+import type { ClientStore } from '../clients/store.js';
+import type { BrokerConfig } from '../config/schema.js';
+import { readBody } from '../http/body.js';
+import { HttpError } from '../http/errors.js';
+import type { Logger } from '../log.js';
+import { StoreUnavailableError } from '../store/store.js';
+import { bearerCheck } from './auth.js';
+import { openApiDocument } from './openapi.js';
+
+export interface AdminDependencies {
+  /** admin.token: the bearer token every request but the OpenAPI document needs. */
+  token: string;
+  provider: Provider;
+  clientStore: ClientStore;
+  clientRules: ClientRules;
+  /** The configuration's clients, as oidc-provider metadata: listed and shown, never changed. */
+  staticClients: readonly ClientMetadata[];
+  registration: BrokerConfig['registration'];
+  log: Logger;
+}
+
+const PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 200;
+const DEFAULT_IAT_SECONDS = 24 * 3600;
+const MAX_IAT_SECONDS = 30 * 24 * 3600;
+
+const listQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(PAGE_SIZE),
+    cursor: z.string().min(1).optional(),
+  })
+  .strict();
+
+const iatRequest = z.object({ expires_in: z.number().int().min(60).max(MAX_IAT_SECONDS).default(DEFAULT_IAT_SECONDS) }).strict();
+const iatRevocation = z.object({ initial_access_token: z.string().min(1) }).strict();
+
+/**
+ * The admin REST API under /admin: clients (create, list, read, update, delete, rotate-secret)
+ * and initial access tokens for dynamic registration. Every answer is JSON — errors as
+ * `{error, error_description}` — and is never cached. It is mounted only when admin.token is
+ * set; without it /admin is a plain 404.
+ *
+ * Clients created here are oidc-provider clients stored through the ClientStore, like those of
+ * dynamic registration, so every broker instance serves a change at once. Secrets are generated
+ * here, shown in the answer that created or rotated them, and never again (nor logged).
+ */
+export function adminApi(deps: AdminDependencies): Middleware {
+  const { provider, clientStore, clientRules, log } = deps;
+  const authenticate = bearerCheck(deps.token);
+  const schemas = clientSchemas(clientRules);
+  const staticById = new Map(deps.staticClients.map((client) => [client.client_id, client]));
+  const document = openApiDocument(clientRules);
+
+  const view = (metadata: ClientMetadata, source: ClientSource) => clientView(metadata, source, schemas.viewFields);
+
+  async function load(clientId: string): Promise<{ metadata: ClientMetadata; source: ClientSource }> {
+    const fromConfig = staticById.get(clientId);
+    if (fromConfig) return { metadata: fromConfig, source: 'static' };
+    const stored = (await clientStore.find(clientId)) as ClientMetadata | undefined;
+    if (!stored) throw new HttpError(404, 'not_found', `There is no client ${clientId}.`);
+    return { metadata: stored, source: 'dynamic' };
+  }
+
+  /** A client the admin API may change: not one from the configuration. */
+  async function loadWritable(clientId: string): Promise<ClientMetadata> {
+    const { metadata, source } = await load(clientId);
+    if (source === 'static') {
+      throw new HttpError(409, 'read_only_client', `${clientId} comes from the configuration file: change it there, then restart the broker.`);
+    }
+    return metadata;
+  }
+
+  /** oidc-provider's validation (which runs the broker's rules too), then the eIDs and acr values it names. */
+  async function validate(metadata: ClientMetadata): Promise<void> {
+    await provider.Client.validate(metadata);
+    clientRules.checkReferences(metadata);
+  }
+
+  async function jsonBody(ctx: Context): Promise<Record<string, unknown>> {
+    if (!ctx.request.length && !ctx.get('transfer-encoding')) return {};
+    if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'Send the body as JSON (Content-Type: application/json).');
+    return readBody(ctx);
+  }
+
+  function query<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0]!;
+    const field = issue.path.join('.') || ('keys' in issue ? (issue.keys as string[])[0] : '') || 'request';
+    throw new HttpError(400, 'invalid_request', `${field}: ${issue.code === 'unrecognized_keys' ? 'unknown parameter' : issue.message}`);
+  }
+
+  /** Answers a client that was just written; `secret` when a new one was issued. */
+  function written(ctx: Context, metadata: ClientMetadata, secret: string | undefined, status = 200) {
+    ctx.status = status;
+    ctx.body = { ...view(metadata, 'dynamic'), ...(secret ? { client_secret: secret } : {}) };
+  }
+
+  async function update(ctx: Context, clientId: string, input: ClientInput, merge: boolean) {
+    const previous = await loadWritable(clientId);
+    if (input.client_id !== undefined && input.client_id !== clientId) {
+      throw new errors.InvalidClientMetadata('client_id: cannot be changed (it is in the URL)');
+    }
+    const fields = merge ? mergePatch(previous, input) : input;
+    const { metadata, secret } = completeMetadata(clientId, fields, previous);
+    await validate(metadata);
+    await clientStore.upsert(clientId, metadata);
+    log.info({ client_id: clientId, secret_issued: Boolean(secret) }, 'admin API: client updated');
+    written(ctx, metadata, secret);
+  }
+
+  const router = new Router({ prefix: '/admin' });
+
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = document;
+  });
+
+  router.get('/clients', async (ctx) => {
+    const { limit, cursor } = query(listQuery, ctx.query);
+    const ids = [...new Set([...staticById.keys(), ...(await clientStore.ids())])].sort().filter((id) => cursor === undefined || id > cursor);
+    const page: Array<Record<string, unknown>> = [];
+    let nextCursor: string | undefined;
+    for (const id of ids) {
+      if (page.length === limit) {
+        nextCursor = page.at(-1)!.client_id as string;
+        break;
+      }
+      const fromConfig = staticById.get(id);
+      const stored = fromConfig ? undefined : ((await clientStore.find(id)) as ClientMetadata | undefined);
+      if (fromConfig) page.push(view(fromConfig, 'static'));
+      else if (stored) page.push(view(stored, 'dynamic'));
+    }
+    ctx.body = { clients: page, ...(nextCursor ? { next_cursor: nextCursor } : {}) };
+  });
+
+  router.post('/clients', async (ctx) => {
+    const input = parseClientInput(schemas.create, await jsonBody(ctx));
+    const clientId = typeof input.client_id === 'string' ? input.client_id : newClientId();
+    if (staticById.has(clientId)) throw new HttpError(409, 'client_exists', `${clientId} is a client of the configuration file.`);
+    const { metadata, secret } = completeMetadata(clientId, input);
+    await validate(metadata);
+    if (!(await clientStore.create(clientId, metadata))) {
+      throw new HttpError(409, 'client_exists', `client_id ${clientId} is taken, now or by a deleted client: ids are never reused.`);
+    }
+    log.info({ client_id: clientId, application_type: metadata.application_type }, 'admin API: client created');
+    ctx.set('Location', `/admin/clients/${encodeURIComponent(clientId)}`);
+    written(ctx, metadata, secret, 201);
+  });
+
+  router.get('/clients/:clientId', async (ctx) => {
+    const { metadata, source } = await load(ctx.params.clientId!);
+    ctx.body = view(metadata, source);
+  });
+
+  router.put('/clients/:clientId', async (ctx) => {
+    await update(ctx, ctx.params.clientId!, parseClientInput(schemas.replace, await jsonBody(ctx)), false);
+  });
+
+  router.patch('/clients/:clientId', async (ctx) => {
+    await update(ctx, ctx.params.clientId!, parseClientInput(schemas.patch, await jsonBody(ctx)), true);
+  });
+
+  router.delete('/clients/:clientId', async (ctx) => {
+    const clientId = ctx.params.clientId!;
+    await loadWritable(clientId);
+    await clientStore.destroy(clientId);
+    log.info({ client_id: clientId }, 'admin API: client deleted');
+    ctx.status = 204;
+  });
+
+  router.post('/clients/:clientId/rotate-secret', async (ctx) => {
+    const clientId = ctx.params.clientId!;
+    const previous = await loadWritable(clientId);
+    if (!needsSecret(previous.token_endpoint_auth_method)) {
+      throw new HttpError(400, 'invalid_request', `${clientId} uses ${String(previous.token_endpoint_auth_method)}: it has no secret to rotate.`);
+    }
+    const secret = newSecret();
+    await clientStore.upsert(clientId, { ...previous, client_secret: secret, client_secret_expires_at: 0 });
+    log.info({ client_id: clientId }, 'admin API: client secret rotated');
+    ctx.body = { client_id: clientId, client_secret: secret };
+  });
+
+  /** Initial access tokens for dynamic registration, when registration.initial_access_token is true. */
+  function assertManagedTokens() {
+    const { enabled, initial_access_token: iat } = deps.registration;
+    if (!enabled) throw new HttpError(409, 'registration_disabled', 'Dynamic registration is off (registration.enabled).');
+    if (iat !== true) {
+      throw new HttpError(409, 'registration_disabled', 'registration.initial_access_token is not true: the broker issues no initial access tokens.');
+    }
+  }
+
+  router.post('/initial-access-tokens', async (ctx) => {
+    assertManagedTokens();
+    const { expires_in: expiresIn } = query(iatRequest, await jsonBody(ctx));
+    const token = new provider.InitialAccessToken({ expiresIn });
+    const value = await token.save();
+    log.info({ expires_in: expiresIn }, 'admin API: initial access token issued');
+    ctx.status = 201;
+    ctx.body = { initial_access_token: value, expires_at: Math.floor(Date.now() / 1000) + expiresIn };
+  });
+
+  router.post('/initial-access-tokens/revoke', async (ctx) => {
+    assertManagedTokens();
+    const { initial_access_token: value } = query(iatRevocation, await jsonBody(ctx));
+    const token = await provider.InitialAccessToken.find(value);
+    if (!token) throw new HttpError(404, 'not_found', 'There is no such initial access token (or it has expired).');
+    await token.destroy();
+    log.info('admin API: initial access token revoked');
+    ctx.status = 204;
+  });
+
+  const routes = router.routes() as unknown as Middleware;
+  const methods = router.allowedMethods({
+    throw: true,
+    methodNotAllowed: () => new HttpError(405, 'invalid_request', 'This method is not allowed here.'),
+    notImplemented: () => new HttpError(501, 'invalid_request', 'This method is not implemented.'),
+  }) as unknown as Middleware;
+
+  return async (ctx, next) => {
+    if (ctx.path !== '/admin' && !ctx.path.startsWith('/admin/')) return next();
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      if (ctx.path !== '/admin/openapi.json') authenticate(ctx);
+      let unmatched = false;
+      await methods(ctx, () =>
+        routes(ctx, async () => {
+          unmatched = true;
+        }),
+      );
+      if (unmatched && ctx.body === undefined) throw new HttpError(404, 'not_found', 'There is nothing at this address.');
+    } catch (err) {
+      answerError(ctx, err, log);
+    }
+  };
+}
+
+/** RFC 7396: the patch's fields replace the client's, and null removes one. */
+function mergePatch(previous: ClientMetadata, patch: ClientInput): ClientInput {
+  const merged: ClientInput = { ...previous };
+  for (const [field, value] of Object.entries(patch)) {
+    if (value === null) delete merged[field];
+    else if (value !== undefined) merged[field] = value;
+  }
+  return merged;
+}
+
+function answerError(ctx: Context, err: unknown, log: Logger): void {
+  let status: number;
+  let body: { error: string; error_description: string };
+  if (err instanceof HttpError) {
+    status = err.status;
+    body = { error: err.error, error_description: err.description };
+  } else if (err instanceof errors.OIDCProviderError) {
+    status = err.status;
+    body = { error: err.error, error_description: err.error_description ?? err.message };
+  } else if (err instanceof StoreUnavailableError) {
+    status = 503;
+    ctx.set('Retry-After', '1');
+    body = { error: err.error, error_description: err.error_description };
+  } else {
+    log.error({ err }, 'admin API: unhandled error');
+    status = 500;
+    body = { error: 'server_error', error_description: 'Something failed on our side. Quote the traceId to support.' };
+  }
+  ctx.status = status;
+  ctx.body = body;
+}

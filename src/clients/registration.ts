@@ -1,0 +1,41 @@
+import type { Configuration } from 'oidc-provider';
+import type { BrokerConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+
+type Features = NonNullable<Configuration['features']>;
+
+/**
+ * oidc-provider's Dynamic Client Registration (RFC 7591) and registration management (RFC 7592),
+ * as the `registration` section configures them. Registered clients go through the same rules
+ * as every other (rules.ts, through extraClientMetadata), get a secret the broker generates
+ * when their token_endpoint_auth_method needs one, and are stored by the ClientStore.
+ */
+export function registrationFeatures(registration: BrokerConfig['registration']): Pick<Features, 'registration' | 'registrationManagement'> {
+  if (!registration.enabled) return { registration: { enabled: false }, registrationManagement: { enabled: false } };
+  return {
+    registration: {
+      enabled: true,
+      // A string: that static token. true: tokens the admin API issues, kept in the store. false: open.
+      initialAccessToken: registration.initial_access_token,
+      // A registration access token is only of use for managing the client.
+      issueRegistrationAccessToken: registration.management,
+    },
+    registrationManagement: { enabled: registration.management, rotateRegistrationAccessToken: true },
+  };
+}
+
+/** What an operator should know at start-up about where runtime clients come from and live. */
+export function logClientSources(config: BrokerConfig, log: Logger): void {
+  const { registration } = config;
+  if (registration.enabled && registration.initial_access_token === true && !config.admin.token) {
+    log.warn('registration.initial_access_token is true, but the admin API that issues them is off (admin.token): nobody can register');
+  }
+  if (registration.enabled && registration.initial_access_token === false) {
+    log.warn('dynamic client registration is open: anyone who can reach /reg can register a client (set registration.initial_access_token to require one)');
+  }
+  if (!config.redis) {
+    log.warn(
+      'clients created at runtime (admin API, dynamic registration) are kept in the in-memory store too: they vanish on restart. Static clients come from the configuration again.',
+    );
+  }
+}

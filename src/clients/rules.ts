@@ -1,0 +1,201 @@
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { z, type ZodType } from 'zod';
+import { ConfigError, parseSection } from '../config/load.js';
+import type { EidPlugin } from '../eids/plugin.js';
+import { supportedLocales } from '../http/locale.js';
+import { EID_FIELD_NAME } from './names.js';
+
+/**
+ * The rules every client must keep, whichever way it came in: the configuration file, the admin
+ * API or dynamic registration. oidc-provider checks OIDC's own metadata; these add what the
+ * broker insists on (https redirects for web clients, RFC 8252 redirects and no secret for
+ * native apps, https logos) and validate the metadata the broker and its eIDs add to OIDC's.
+ *
+ * A problem is an `invalid_client_metadata` error (`invalid_redirect_uri` for redirect_uris,
+ * as RFC 7591 has it) whose description starts with the field, e.g.
+ * `redirect_uris[0]: must use https …`.
+ */
+
+/** Metadata the core adds to OIDC's, with the shape each must have. */
+export const coreFields = {
+  /** Shown to the person on the broker's pages. */
+  display_name: z.string().trim().min(1).max(100),
+  /** The eIDs this client may use, by id. */
+  allowed_eids: z.array(z.string().min(1)).min(1, 'must name at least one eID; leave it out to allow every eID'),
+  /** The acr values this client may use; others are refused and never offered. */
+  allowed_acr_values: z.array(z.string().min(1)).min(1, 'must name at least one acr value; leave it out to allow every one'),
+  /** The page language when the request has no ui_locales. */
+  default_ui_locales: z.array(z.enum(supportedLocales)).min(1),
+} satisfies Record<string, ZodType>;
+
+
+/** Standard metadata a declared field may not take over. */
+const reservedNames = new Set([
+  'client_id', 'client_secret', 'client_name', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'redirect_uris',
+  'post_logout_redirect_uris', 'grant_types', 'response_types', 'application_type', 'token_endpoint_auth_method',
+  'subject_type', 'jwks_uri', 'id_token_signed_response_alg', 'sector_identifier_uri', 'contacts', 'scope',
+]);
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** RFC 8252 §8.3: native apps use the IP literal; `localhost` may resolve elsewhere. */
+const NATIVE_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
+/** RFC 8252 §7.1: a private-use scheme is a reversed domain name the app's publisher controls. */
+const REVERSE_DOMAIN_SCHEME = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
+
+export interface DeclaredField {
+  eid: string;
+  schema: ZodType;
+}
+
+export interface ClientRules {
+  /** Every field the broker adds to OIDC's metadata: the core's, then those the configured eIDs declare. */
+  readonly extraFields: string[];
+  /** Fields the configured eIDs declare, by name. */
+  readonly eidFields: ReadonlyMap<string, DeclaredField>;
+  /** oidc-provider's extraClientMetadata.validator: runs the rules each time a client is built. */
+  readonly validator: (ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata: object) => void;
+  /**
+   * Checks a client's metadata; throws errors.InvalidClientMetadata naming the field. With
+   * `references`, also that the eIDs and acr values it names are configured here — checked when
+   * a client is written, not when a stored one is read, so that turning an eID off never makes
+   * clients that mention it unreadable (they simply cannot use it).
+   */
+  check(metadata: Record<string, unknown>, options: { references: boolean }): void;
+  /** Only the references: the eIDs and acr values the client names are configured here. */
+  checkReferences(metadata: Record<string, unknown>): void;
+}
+
+export interface ClientRulesOptions {
+  /** The broker's issuer: redirect URIs on its own origin are as safe as the broker itself. */
+  issuer: string;
+  eids: readonly EidPlugin[];
+}
+
+function invalid(field: string, problem: string): never {
+  throw new errors.InvalidClientMetadata(`${field}: ${problem}`);
+}
+
+/** Validates one field's value against its schema, with the path of the problem in the message. */
+function validateField(field: string, schema: ZodType, value: unknown): void {
+  try {
+    parseSection(schema, value, [field]);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new errors.InvalidClientMetadata(err.message);
+    throw err;
+  }
+}
+
+function parseUri(uri: string): URL | undefined {
+  try {
+    return new URL(uri);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The redirect rules of one application type: the problem with `url`, or undefined when it may be used. */
+type RedirectRule = (url: URL, issuerOrigin: string) => string | undefined;
+
+const redirectRules: Record<'web' | 'native', RedirectRule> = {
+  web(url, issuerOrigin) {
+    if (url.protocol === 'https:') return undefined;
+    if (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || url.origin === issuerOrigin)) return undefined;
+    if (url.protocol === 'http:') return 'must use https (http only on a loopback address, such as http://127.0.0.1:8080/callback)';
+    return 'a web client redirects to https URLs; a private-use scheme needs application_type native';
+  },
+  native(url) {
+    if (url.protocol === 'https:') {
+      return LOOPBACK_HOSTS.has(url.hostname) ? 'a loopback redirect uses http, e.g. http://127.0.0.1/callback (RFC 8252 §7.3)' : undefined;
+    }
+    if (url.protocol === 'http:') {
+      if (NATIVE_LOOPBACK_HOSTS.has(url.hostname)) return undefined;
+      if (url.hostname === 'localhost') return 'use 127.0.0.1 or [::1] rather than localhost (RFC 8252 §8.3)';
+      return 'http is only for loopback redirects, to 127.0.0.1 or [::1] on any port (RFC 8252 §7.3)';
+    }
+    return REVERSE_DOMAIN_SCHEME.test(url.protocol.slice(0, -1))
+      ? undefined
+      : 'a private-use URI scheme must be a reversed domain name, such as com.example.app:/callback (RFC 8252 §7.1)';
+  },
+};
+
+function checkRedirects(label: string, uris: unknown, applicationType: 'web' | 'native', issuerOrigin: string): void {
+  if (uris === undefined) return;
+  if (!Array.isArray(uris)) invalid(label, 'must be an array of URIs');
+  uris.forEach((uri: unknown, i) => {
+    const field = `${label}[${i}]`;
+    if (typeof uri !== 'string') invalid(field, 'must be a string');
+    const url = parseUri(uri);
+    if (!url) invalid(field, 'must be an absolute URI');
+    if (uri.includes('#')) invalid(field, 'must not contain a fragment');
+    if (url.username || url.password) invalid(field, 'must not contain a user name or password');
+    const problem = redirectRules[applicationType](url, issuerOrigin);
+    if (problem) invalid(field, problem);
+  });
+}
+
+/** Which eID's client metadata each field is; refuses names that collide or are not an eID field's. */
+function collectEidFields(eids: readonly EidPlugin[]): Map<string, DeclaredField> {
+  const fields = new Map<string, DeclaredField>();
+  for (const plugin of eids) {
+    for (const [name, schema] of Object.entries(plugin.clientMetadata ?? {})) {
+      const where = `eids.${plugin.id}: client metadata ${name}`;
+      if (!EID_FIELD_NAME.test(name)) throw new ConfigError(`${where} must be lowercase words joined by _`);
+      if (name in coreFields || reservedNames.has(name)) throw new ConfigError(`${where} is the core's own`);
+      const other = fields.get(name);
+      if (other) throw new ConfigError(`${where} is already declared by ${other.eid}`);
+      fields.set(name, { eid: plugin.id, schema });
+    }
+  }
+  return fields;
+}
+
+export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientRules {
+  const issuerOrigin = new URL(issuer).origin;
+  const eidFields = collectEidFields(eids);
+  const eidIds = eids.map((plugin) => plugin.id);
+  const eidByAcr = new Map(eids.flatMap((plugin) => plugin.acrValues.map((acr) => [acr, plugin.id] as const)));
+  const schemas: Record<string, ZodType> = { ...coreFields, ...Object.fromEntries([...eidFields].map(([name, field]) => [name, field.schema])) };
+  const extraFields = Object.keys(schemas);
+
+  function checkReferences(metadata: Record<string, unknown>): void {
+    const allowedEids = metadata.allowed_eids as string[] | undefined;
+    allowedEids?.forEach((id, i) => {
+      if (!eidIds.includes(id)) invalid(`allowed_eids[${i}]`, `no eID ${id} is configured (configured: ${eidIds.join(', ') || 'none'})`);
+    });
+    (metadata.allowed_acr_values as string[] | undefined)?.forEach((acr, i) => {
+      const eid = eidByAcr.get(acr);
+      if (!eid) invalid(`allowed_acr_values[${i}]`, `no configured eID serves ${acr}`);
+      if (allowedEids && !allowedEids.includes(eid)) invalid(`allowed_acr_values[${i}]`, `${acr} is ${eid}'s, which allowed_eids leaves out`);
+    });
+  }
+
+  function check(metadata: Record<string, unknown>, { references }: { references: boolean }): void {
+    for (const [field, schema] of Object.entries(schemas)) {
+      if (metadata[field] !== undefined) validateField(field, schema, metadata[field]);
+    }
+    const applicationType = metadata.application_type === 'native' ? 'native' : 'web';
+    checkRedirects('redirect_uris', metadata.redirect_uris, applicationType, issuerOrigin);
+    checkRedirects('post_logout_redirect_uris', metadata.post_logout_redirect_uris, applicationType, issuerOrigin);
+    if (applicationType === 'native' && (metadata.token_endpoint_auth_method ?? 'client_secret_basic') !== 'none') {
+      invalid('token_endpoint_auth_method', 'a native app cannot keep a secret (RFC 8252 §8.5): use none, with PKCE');
+    }
+    if (metadata.logo_uri !== undefined) {
+      const logo = typeof metadata.logo_uri === 'string' ? parseUri(metadata.logo_uri) : undefined;
+      if (logo?.protocol !== 'https:') invalid('logo_uri', 'must be an https URL');
+    }
+    if (references) checkReferences(metadata);
+  }
+
+  return {
+    extraFields,
+    eidFields,
+    check,
+    checkReferences,
+    // oidc-provider calls the validator once per extra field, with the whole metadata (its own
+    // defaults filled in); the first call checks everything. `ctx` is set for registration
+    // requests, which write the client, so that is when references are checked too.
+    validator(ctx, key, _value, metadata) {
+      if (key === extraFields[0]) check(metadata as Record<string, unknown>, { references: ctx !== undefined });
+    },
+  };
+}

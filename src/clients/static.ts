@@ -1,0 +1,42 @@
+import { errors } from 'oidc-provider';
+import { ConfigError } from '../config/load.js';
+import { clientSchema, type ClientConfig } from '../config/schema.js';
+import type { ClientRules } from './rules.js';
+
+/**
+ * Static clients: those of the configuration file. They are read-only at runtime (the admin
+ * API and registration management refuse to change them) and are checked at start-up, so a
+ * client that breaks a rule stops the broker before anything listens.
+ */
+
+/** Keys of a configured client the configuration schema itself defines. */
+const configKeys = new Set(Object.keys(clientSchema.shape));
+
+/** The metadata a configured client carries beyond OIDC's and the fields clientMetadata() maps one by one. */
+export function extraMetadataOf(client: ClientConfig): Record<string, unknown> {
+  const eidFields = Object.entries(client).filter(([key]) => !configKeys.has(key));
+  return {
+    ...(client.logo_uri ? { logo_uri: client.logo_uri } : {}),
+    ...(client.default_ui_locales ? { default_ui_locales: client.default_ui_locales } : {}),
+    ...(client.allowed_acr_values ? { allowed_acr_values: client.allowed_acr_values } : {}),
+    ...Object.fromEntries(eidFields),
+  };
+}
+
+/**
+ * Refuses, as a configuration error naming the key, a configured client with a key no configured
+ * eID declares, or one that names an eID or acr value this broker does not have. The rest of the
+ * rules run when oidc-provider first builds the client (validateClients at start-up).
+ */
+export function checkStaticClients(clients: readonly ClientConfig[], rules: ClientRules): void {
+  clients.forEach((client, i) => {
+    const unknown = Object.keys(client).find((key) => !configKeys.has(key) && !rules.eidFields.has(key));
+    if (unknown) throw new ConfigError(`clients[${i}].${unknown}: unknown key`);
+    try {
+      rules.checkReferences(client);
+    } catch (err) {
+      if (err instanceof errors.InvalidClientMetadata) throw new ConfigError(`clients[${i}].${err.error_description}`);
+      throw err;
+    }
+  });
+}

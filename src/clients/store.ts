@@ -1,0 +1,74 @@
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Store } from '../store/store.js';
+
+/**
+ * Where clients registered at runtime live — those created through the admin API and through
+ * dynamic registration alike. It is oidc-provider's adapter for its Client model, so the
+ * provider reads a client from the store on every request that names it: a change made on one
+ * broker instance is seen by every other at once, with no cache in between. (oidc-provider
+ * keeps parsed clients in a cache keyed by a hash of their metadata, so a changed record is
+ * always parsed anew.)
+ *
+ * Keys:
+ * - `oidc:Client:<id>`: the client's metadata (JSON), with no expiry;
+ * - `clients:index`: the set of every client_id ever stored, for listing;
+ * - `clients:used:<id>`: written once when an id is first taken, and kept after the client is
+ *   deleted, so that an id is never given to a second client: tokens and registration access
+ *   tokens of a deleted client can never reach a new one.
+ */
+export class ClientStore implements Adapter {
+  readonly #store: Store;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  static readonly INDEX = 'clients:index';
+
+  #key(id: string): string {
+    return `oidc:Client:${id}`;
+  }
+
+  /** Stores a client under a new id. False when the id is, or ever was, another client's. */
+  async create(id: string, metadata: AdapterPayload): Promise<boolean> {
+    if (!(await this.#store.setIfAbsent(`clients:used:${id}`, String(Date.now())))) return false;
+    await this.upsert(id, metadata);
+    return true;
+  }
+
+  /** Every client_id ever stored, in order; deleted ones included (find() answers undefined for them). */
+  async ids(): Promise<string[]> {
+    return (await this.#store.members(ClientStore.INDEX)).sort();
+  }
+
+  // oidc-provider's Adapter. Dynamic registration writes through upsert with an id it generated.
+
+  async upsert(id: string, payload: AdapterPayload): Promise<void> {
+    await this.#store.setIfAbsent(`clients:used:${id}`, String(Date.now()));
+    await this.#store.addToSet(ClientStore.INDEX, id);
+    await this.#store.set(this.#key(id), JSON.stringify(payload));
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const record = await this.#store.get(this.#key(id));
+    return record ? (JSON.parse(record.value) as AdapterPayload) : undefined;
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#store.delete(this.#key(id));
+  }
+
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+
+  async consume(): Promise<void> {
+    throw new Error('clients are never consumed');
+  }
+
+  async revokeByGrantId(): Promise<void> {}
+}

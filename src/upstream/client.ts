@@ -1,0 +1,129 @@
+import * as oidc from 'openid-client';
+import type { Logger } from '../log.js';
+import type { UpstreamKeys } from './keys.js';
+
+export interface UpstreamClientOptions {
+  /** The upstream's issuer identifier; its discovery document is read from it. */
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  keys: UpstreamKeys;
+  /** JAR: none; signed (client_id and request); or request only, for upstreams that take nothing else. */
+  requestObject: 'none' | 'signed' | 'request-only';
+  /** The one ID token signing algorithm accepted; `none` never is. */
+  idTokenSigningAlg: string;
+  /** ID tokens and userinfo arrive signed, then encrypted to the broker's encryption key. */
+  encryptedResponses: boolean;
+  /** Fetch userinfo (plain JSON, or a signed JWT), or not at all. */
+  userinfo: 'none' | 'json' | 'jwt';
+  timeoutMs: number;
+  /** Plain-HTTP upstreams: simulators and tests on this machine only. */
+  allowHttp: boolean;
+  log: Logger;
+}
+
+/** Content encryption the broker accepts for encrypted ID tokens and userinfo. */
+const CONTENT_ENCRYPTION = ['A128CBC-HS256', 'A256GCM'];
+
+/** What one login's return from the upstream yields, after every check passed. */
+export interface UpstreamResult {
+  idToken: Record<string, unknown>;
+  userinfo: Record<string, unknown>;
+}
+
+/** The upstream answered with an OAuth error (the person cancelled, the upstream failed…). */
+export class UpstreamError extends Error {
+  constructor(
+    readonly error: string,
+    readonly errorDescription: string | undefined,
+  ) {
+    super(error);
+    this.name = 'UpstreamError';
+  }
+}
+
+/**
+ * The broker as the relying party of one upstream OpenID Connect eID, on openid-client: code
+ * flow with PKCE S256, state and nonce, the `iss` authorization response parameter checked when
+ * the upstream supports it and the ID token's issuer always, and full ID token validation
+ * (signature with the one configured algorithm — also for tokens from the token endpoint —
+ * aud, exp, iat, nonce, azp). Unknown key ids
+ * refetch the upstream's JWKS at most once a minute (openid-client's own cache). Discovery
+ * happens on first use, so an upstream that is down at start-up harms only its own logins.
+ */
+export class UpstreamClient {
+  readonly #options: UpstreamClientOptions;
+  #configuration: Promise<oidc.Configuration> | undefined;
+
+  constructor(options: UpstreamClientOptions) {
+    this.#options = options;
+  }
+
+  #authentication(): oidc.ClientAuth {
+    const { tokenEndpointAuthMethod: method, clientSecret, keys } = this.#options;
+    if (method === 'private_key_jwt') return oidc.PrivateKeyJwt({ key: keys.signing.key, kid: keys.signing.kid });
+    return method === 'client_secret_post' ? oidc.ClientSecretPost(clientSecret) : oidc.ClientSecretBasic(clientSecret);
+  }
+
+  #metadata(): Partial<oidc.ClientMetadata> {
+    const { idTokenSigningAlg, userinfo, requestObject } = this.#options;
+    return {
+      id_token_signed_response_alg: idTokenSigningAlg,
+      ...(userinfo === 'jwt' ? { userinfo_signed_response_alg: idTokenSigningAlg } : {}),
+      ...(requestObject !== 'none' ? { request_object_signing_alg: this.#options.keys.signing.alg } : {}),
+    };
+  }
+
+  configuration(): Promise<oidc.Configuration> {
+    const { issuer, clientId, allowHttp, timeoutMs, encryptedResponses, keys } = this.#options;
+    this.#configuration ??= oidc
+      .discovery(new URL(issuer), clientId, this.#metadata(), this.#authentication(), {
+        timeout: Math.ceil(timeoutMs / 1000),
+        execute: allowHttp ? [oidc.allowInsecureRequests] : [],
+      })
+      .then((configuration) => {
+        configuration.timeout = Math.ceil(timeoutMs / 1000);
+        // openid-client trusts an ID token from the token endpoint on TLS alone unless told
+        // otherwise: the broker checks its signature too, against the upstream's JWKS.
+        oidc.enableNonRepudiationChecks(configuration);
+        if (encryptedResponses) oidc.enableDecryptingResponses(configuration, CONTENT_ENCRYPTION, ...keys.decryption);
+        return configuration;
+      })
+      .catch((err: unknown) => {
+        // Try discovery again at the next login rather than remembering the failure.
+        this.#configuration = undefined;
+        throw err;
+      });
+    return this.#configuration;
+  }
+
+  /** Where to send the browser: the upstream's authorization endpoint, signed as a request object when required. */
+  async authorizationUrl(parameters: Record<string, string>): Promise<URL> {
+    const configuration = await this.configuration();
+    const { requestObject, keys } = this.#options;
+    if (requestObject === 'none') return oidc.buildAuthorizationUrl(configuration, parameters);
+    const url = await oidc.buildAuthorizationUrlWithJAR(configuration, parameters, { key: keys.signing.key, kid: keys.signing.kid });
+    if (requestObject === 'request-only') url.searchParams.delete('client_id');
+    return url;
+  }
+
+  /**
+   * Checks the authorization response at `callbackUrl` against this login's state, and on
+   * success redeems the code and validates every token before anything in them is believed.
+   */
+  async complete(callbackUrl: URL, checks: { state: string; nonce: string; codeVerifier: string }): Promise<UpstreamResult> {
+    const error = callbackUrl.searchParams.get('error');
+    if (error) throw new UpstreamError(error, callbackUrl.searchParams.get('error_description') ?? undefined);
+    const configuration = await this.configuration();
+    const tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
+      pkceCodeVerifier: checks.codeVerifier,
+      expectedState: checks.state,
+      expectedNonce: checks.nonce,
+      idTokenExpected: true,
+    });
+    const idToken = tokens.claims()!;
+    const userinfo = this.#options.userinfo === 'none' ? {} : await oidc.fetchUserInfo(configuration, tokens.access_token, idToken.sub);
+    return { idToken: { ...idToken }, userinfo: { ...userinfo } };
+  }
+}

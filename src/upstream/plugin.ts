@@ -1,0 +1,248 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from 'koa';
+import * as oidc from 'openid-client';
+import { z } from 'zod';
+import { ConfigError, parseSection } from '../config/load.js';
+import { isProductionConfiguration } from '../config/environment.js';
+import type { EidFailure, EidOutcome, EidPlugin, EidPluginFactory, LoginRequest } from '../eids/plugin.js';
+import { readBody } from '../http/body.js';
+import { HttpError } from '../http/errors.js';
+import type { CountryCode } from '../identity/identity.js';
+import type { Logger } from '../log.js';
+import { StoreUnavailableError } from '../store/store.js';
+import { UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamResult } from './client.js';
+import { loadUpstreamKeys, type UpstreamKeys } from './keys.js';
+import type { UpstreamSimulator } from './simulator.js';
+
+/**
+ * `eids.<id>` for an upstream OpenID Connect eID. Each eID adds its own keys (`options`).
+ *
+ * - mode: production | test (the eID's official issuer, where it has one) | custom (`issuer`) | simulator.
+ * - issuer: the upstream's issuer identifier (its discovery document is read from it).
+ * - client_id, and client_secret or private_jwks (a JWKS file of private keys: one `use: sig`
+ *   for private_key_jwt and request objects, and `use: enc` ones for responses encrypted to us).
+ * - token_endpoint_auth_method: defaults to client_secret_basic with a secret, else private_key_jwt.
+ * - scopes: replaces the eID's default scopes; extra_params: added to every authorization request.
+ * - timeout: milliseconds for each call to the upstream.
+ */
+const baseSchema = z.object({
+  mode: z.enum(['production', 'test', 'custom', 'simulator']).default('production'),
+  issuer: z.url().optional(),
+  client_id: z.string().min(1).optional(),
+  client_secret: z.string().min(1).optional(),
+  private_jwks: z.string().min(1).optional(),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
+  scopes: z.array(z.string().min(1)).min(1).optional(),
+  extra_params: z.record(z.string(), z.string()).default({}),
+  timeout: z.number().int().positive().default(10_000),
+  allow_simulator_in_production: z.boolean().default(false),
+  simulator: z.object({ port: z.number().int().min(0).max(65535).default(0) }).strict().prefault({}),
+});
+
+type BaseSettings = z.output<typeof baseSchema>;
+
+/** How an upstream's protocol bends OpenID Connect, with the defaults of this eID. */
+export interface UpstreamProtocol {
+  requestObject: UpstreamClientOptions['requestObject'];
+  encryptedResponses: boolean;
+  userinfo: UpstreamClientOptions['userinfo'];
+  /** This eID only authenticates with private_key_jwt (FTN). */
+  privateKeyJwtOnly?: boolean;
+  idTokenSigningAlg?: string;
+}
+
+/** One upstream eID, as data and a few functions: everything else is shared. */
+export interface UpstreamEidDefinition<Options extends z.ZodRawShape> {
+  country: CountryCode;
+  acrValues: readonly string[];
+  /** Issuers for mode production and test, where the eID has an official one. */
+  officialIssuers?: { production: string; test: string };
+  options: Options;
+  protocol: UpstreamProtocol;
+  scopes(settings: BaseSettings & z.output<z.ZodObject<Options>>): string[];
+  /** The eID's own authorization parameters for one login (acr, login_hint, language…). */
+  authorizationParams(login: LoginRequest, settings: BaseSettings & z.output<z.ZodObject<Options>>): Record<string, string>;
+  /** The person (or a failure) from the validated claims. `requestedAcr` is ours, when asked. */
+  outcome(result: UpstreamResult, requestedAcr: string | undefined): EidOutcome;
+  /** Starts this eID's simulator with the broker registered as its client. */
+  simulator(client: SimulatorRegistration): Promise<UpstreamSimulator>;
+}
+
+export interface SimulatorRegistration {
+  client_id: string;
+  client_secret?: string;
+  redirect_uri: string;
+  jwks: UpstreamKeys['publicJwks'];
+  token_endpoint_auth_method: UpstreamClientOptions['tokenEndpointAuthMethod'];
+  port: number;
+}
+
+/** One login waiting for the upstream: bound to its interaction, used once. */
+interface PendingLogin {
+  uid: string;
+  nonce: string;
+  codeVerifier: string;
+  acr?: string;
+}
+
+const PENDING_TTL_SECONDS = 15 * 60;
+
+/** Upstream error codes → what the client gets. Anything else is the upstream failing. */
+const upstreamErrors: Record<string, EidFailure['error']> = {
+  access_denied: 'access_denied',
+  login_required: 'access_denied',
+  consent_required: 'access_denied',
+  interaction_required: 'access_denied',
+};
+
+/** Errors of a token that failed validation (openid-client's and jose's), as opposed to a network failure. */
+const isRejectedResponse = (err: unknown) => {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('OAUTH_') || code.startsWith('ERR_J'));
+};
+
+function resolveIssuer<O extends z.ZodRawShape>(id: string, definition: UpstreamEidDefinition<O>, settings: BaseSettings): string {
+  if (settings.mode === 'production' || settings.mode === 'test') {
+    const official = definition.officialIssuers?.[settings.mode];
+    if (official) return official;
+  }
+  if (!settings.issuer) throw new ConfigError(`eids.${id}.issuer: is required (this eID is reached through a broker of your choice)`);
+  return settings.issuer;
+}
+
+/**
+ * Builds the plugin of an upstream OpenID Connect eID from its definition: the login goes to
+ * the upstream with state, nonce and PKCE bound to the interaction, comes back to
+ * /eid/<id>/callback, and is validated before anything in it is believed.
+ */
+export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefinition<O>): EidPluginFactory {
+  const schema = baseSchema.extend(definition.options).strict();
+  return async ({ id, config, issuer: brokerIssuer, store, log }) => {
+    const settings = parseSection(schema, config ?? {}, ['eids', id]) as BaseSettings & z.output<z.ZodObject<O>>;
+    const production = isProductionConfiguration(brokerIssuer);
+    const simulated = settings.mode === 'simulator';
+    if (simulated && production && !settings.allow_simulator_in_production) {
+      throw new ConfigError(`eids.${id}.mode: simulator is refused in a production configuration (it approves anyone); set allow_simulator_in_production to override`);
+    }
+    const keys = await loadUpstreamKeys({ id, privateJwksPath: settings.private_jwks, store, log, production });
+    const redirectUri = `${brokerIssuer}/eid/${id}/callback`;
+    const method = definition.protocol.privateKeyJwtOnly
+      ? 'private_key_jwt'
+      : (settings.token_endpoint_auth_method ?? (settings.client_secret || simulated ? 'client_secret_basic' : 'private_key_jwt'));
+    if (method !== 'private_key_jwt' && !settings.client_secret && !simulated) {
+      throw new ConfigError(`eids.${id}.client_secret: is required with token_endpoint_auth_method ${method}`);
+    }
+
+    let simulator: UpstreamSimulator | undefined;
+    let upstreamIssuer: string;
+    let clientId: string;
+    let clientSecret = settings.client_secret;
+    if (simulated) {
+      clientId = 'nordic-eid-broker';
+      clientSecret = randomBytes(24).toString('base64url');
+      simulator = await definition.simulator({
+        client_id: clientId,
+        ...(method === 'private_key_jwt' ? {} : { client_secret: clientSecret }),
+        redirect_uri: redirectUri,
+        jwks: keys.publicJwks,
+        token_endpoint_auth_method: method,
+        port: settings.simulator.port,
+      });
+      upstreamIssuer = simulator.issuer;
+      log.info({ issuer: upstreamIssuer }, `simulated ${id} started`);
+    } else {
+      if (!settings.client_id) throw new ConfigError(`eids.${id}.client_id: is required unless mode is simulator`);
+      clientId = settings.client_id;
+      upstreamIssuer = resolveIssuer(id, definition, settings);
+    }
+
+    const client = new UpstreamClient({
+      issuer: upstreamIssuer,
+      clientId,
+      ...(clientSecret ? { clientSecret } : {}),
+      tokenEndpointAuthMethod: method,
+      keys,
+      requestObject: definition.protocol.requestObject,
+      idTokenSigningAlg: definition.protocol.idTokenSigningAlg ?? 'RS256',
+      encryptedResponses: definition.protocol.encryptedResponses,
+      userinfo: definition.protocol.userinfo,
+      timeoutMs: settings.timeout,
+      allowHttp: simulated || new URL(upstreamIssuer).protocol === 'http:' && !production,
+      log,
+    });
+    const pendingKey = (state: string) => `${id}:state:${state}`;
+
+    async function start(login: LoginRequest) {
+      const state = oidc.randomState();
+      const pending: PendingLogin = { uid: login.uid, nonce: oidc.randomNonce(), codeVerifier: oidc.randomPKCECodeVerifier(), ...(login.acr ? { acr: login.acr } : {}) };
+      await store.set(pendingKey(state), JSON.stringify(pending), PENDING_TTL_SECONDS);
+      const url = await client.authorizationUrl({
+        redirect_uri: redirectUri,
+        response_type: 'code',
+        scope: (settings.scopes ?? definition.scopes(settings)).join(' '),
+        state,
+        nonce: pending.nonce,
+        code_challenge: await oidc.calculatePKCECodeChallenge(pending.codeVerifier),
+        code_challenge_method: 'S256',
+        ...definition.authorizationParams(login, settings),
+        ...settings.extra_params,
+      });
+      return { redirectTo: url.href };
+    }
+
+    /** The authorization response as a URL, whether it came as a query or as a form post. */
+    async function responseUrl(ctx: Context): Promise<URL> {
+      const url = new URL(redirectUri);
+      const params = ctx.method === 'POST' ? await readBody(ctx) : ctx.query;
+      for (const [name, value] of Object.entries(params)) if (typeof value === 'string') url.searchParams.set(name, value);
+      return url;
+    }
+
+    async function callback(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }> {
+      const url = await responseUrl(ctx);
+      const state = url.searchParams.get('state') ?? '';
+      const stored = state ? await store.get(pendingKey(state)) : undefined;
+      // consume() lets exactly one callback through, so a replayed response finds nothing.
+      if (!stored || (await store.consume(pendingKey(state), Math.floor(Date.now() / 1000))) !== 'consumed') {
+        log.warn({ reason: stored ? 'state already used' : 'unknown state' }, 'upstream response refused');
+        throw new HttpError(400, 'invalid_request', 'This answer from the eID does not belong to a login in progress.');
+      }
+      const pending = JSON.parse(stored.value) as PendingLogin;
+      return { uid: pending.uid, outcome: await outcomeOf(url, state, pending, log) };
+    }
+
+    async function outcomeOf(url: URL, state: string, pending: PendingLogin, eidLog: Logger): Promise<EidOutcome> {
+      try {
+        const result = await client.complete(url, { state, nonce: pending.nonce, codeVerifier: pending.codeVerifier });
+        return definition.outcome(result, pending.acr);
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) throw err;
+        if (err instanceof UpstreamError) {
+          const error = upstreamErrors[err.error] ?? 'server_error';
+          eidLog.info({ upstreamError: err.error, upstreamDescription: err.errorDescription }, 'upstream ended the login');
+          return { failure: { error, description: error === 'access_denied' ? 'The person cancelled or was refused at the eID.' : `The eID answered ${err.error}.` } };
+        }
+        if (isRejectedResponse(err)) {
+          // A security event: a forged, replayed or misdirected response, or a misconfigured key.
+          eidLog.warn({ security: true, reason: (err as Error).message, code: (err as { code?: string }).code }, 'upstream response failed validation');
+          return { failure: { error: 'server_error', description: 'The answer from the eID failed validation.' } };
+        }
+        eidLog.warn({ reason: (err as Error).message }, 'upstream unreachable');
+        return { failure: { error: 'server_error', description: 'The eID could not be reached in time.' } };
+      }
+    }
+
+    const plugin: EidPlugin = {
+      id,
+      country: definition.country,
+      acrValues: definition.acrValues,
+      start,
+      callback,
+      jwks: async () => keys.publicJwks,
+      async close() {
+        await simulator?.close();
+      },
+    };
+    return plugin;
+  };
+}

@@ -1,0 +1,241 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, type JWK } from 'jose';
+import Koa from 'koa';
+import mount from 'koa-mount';
+import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { StoreAdapter } from '../oidc/adapter.js';
+import { loginEveryTime } from '../oidc/provider.js';
+import type { SimulatorRegistration } from './plugin.js';
+import { createMemoryStore } from '../store/memory-store.js';
+
+/**
+ * A simulated upstream OpenID Connect eID, built with oidc-provider, for development and
+ * tests: a person picks a test person on its page (or cancels), and it issues tokens in the
+ * formats the real eID uses. Each eID's simulator (providers/<id>/simulator) is a definition
+ * of this kit.
+ */
+export interface SimulatedPerson {
+  /** What the person-picker button says. */
+  label: string;
+  accountId: string;
+  /** Every claim the upstream knows about the person; scopes decide which are released. */
+  claims: Record<string, unknown>;
+}
+
+export interface UpstreamSimulatorDefinition {
+  title: string;
+  persons: SimulatedPerson[];
+  /** Scope → claims, as oidc-provider's `claims` configuration. */
+  claims: Record<string, string[]>;
+  /** The acr of a login, from the authorization request's parameters and the person. */
+  acrFor(params: Record<string, unknown>, person: SimulatedPerson): string;
+  amr: string[];
+  /** true: scope claims only in userinfo, the ID token keeps openid's (as MitID brokers do). */
+  claimsOnlyInUserinfo?: boolean;
+  /** Non-standard authorization parameters the upstream takes (language, idp_params…). */
+  extraParams?: string[];
+  /** error_description of a cancelled login (MitID brokers say mitid_user_aborted). */
+  cancelDescription?: string;
+  /** Only `request` arrives (no client_id beside it), as some FTN brokers demand. */
+  requestOnly?: boolean;
+  features?: { jwtUserinfo?: boolean; encryption?: boolean; requestObjects?: boolean; pairwise?: boolean };
+}
+
+/** Failures a test can switch on, to see the broker refuse what it must. */
+export interface SimulatorFaults {
+  /** Answers the token endpoint this late. */
+  tokenDelayMs: number;
+  /** Publishes keys other than the ones it signs with, as a forged or mixed-up upstream would. */
+  foreignSigningKeys: boolean;
+  /** Puts this nonce in ID tokens instead of the one the broker sent. */
+  replaceNonce?: string;
+}
+
+export interface UpstreamSimulator {
+  issuer: string;
+  faults: SimulatorFaults;
+  close(): Promise<void>;
+}
+
+/**
+ * The broker as the simulator's registered client: with its secret, or with its public keys
+ * (private_key_jwt, request objects, encryption), plus whatever the eID's formats need.
+ */
+export function registeredClient(registration: SimulatorRegistration, formats: Partial<ClientMetadata> = {}): ClientMetadata {
+  return {
+    client_id: registration.client_id,
+    ...(registration.client_secret ? { client_secret: registration.client_secret } : {}),
+    jwks: registration.jwks as ClientMetadata['jwks'],
+    redirect_uris: [registration.redirect_uri],
+    token_endpoint_auth_method: registration.token_endpoint_auth_method,
+    response_types: ['code'],
+    grant_types: ['authorization_code'],
+    ...formats,
+  };
+}
+
+const SESSION_COOKIE = '_upstream_session';
+
+/** Like a real eID, the simulator asks the person every time: it never logs in from its own session. */
+function alwaysAsk() {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(loginEveryTime(), 0);
+  return policy;
+}
+
+async function signingJwks(): Promise<{ keys: JWK[] }> {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { keys: [{ ...jwk, alg: 'RS256', use: 'sig', kid: await calculateJwkThumbprint(jwk) }] };
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head>
+<body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
+}
+
+export async function startUpstreamSimulator(
+  definition: UpstreamSimulatorDefinition,
+  client: ClientMetadata,
+  options: { port?: number; host?: string } = {},
+): Promise<UpstreamSimulator> {
+  const host = options.host ?? '127.0.0.1';
+  // The port comes first (the issuer names it); requests are handled once the app is complete.
+  const server: Server = createServer();
+  server.listen(options.port ?? 0, host);
+  await once(server, 'listening');
+  const app = new Koa();
+  const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
+  const store = createMemoryStore();
+  const faults: SimulatorFaults = { tokenDelayMs: 0, foreignSigningKeys: false };
+  const [jwks, foreignJwks] = await Promise.all([signingJwks(), signingJwks()]);
+  const persons = new Map(definition.persons.map((person) => [person.accountId, person]));
+  const features = definition.features ?? {};
+  const cookieKeys = [randomBytes(32).toString('hex')];
+
+  const configuration: Configuration = {
+    adapter: (model: string) => new StoreAdapter(model, store),
+    clients: [client],
+    jwks: jwks as never,
+    // Browsers share cookies across ports: the simulator's must not be named like the broker's.
+    cookies: { keys: cookieKeys, names: { session: SESSION_COOKIE, interaction: '_upstream_interaction', resume: '_upstream_resume' } },
+    claims: definition.claims,
+    scopes: Object.keys(definition.claims),
+    acrValues: [...new Set(definition.persons.map((person) => definition.acrFor({}, person)))],
+    conformIdTokenClaims: Boolean(definition.claimsOnlyInUserinfo),
+    extraParams: definition.extraParams ?? [],
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    subjectTypes: features.pairwise ? ['public', 'pairwise'] : ['public'],
+    pairwiseIdentifier: (_ctx, accountId, pairwiseClient) =>
+      createHash('sha256').update(`${String(pairwiseClient.sectorIdentifier ?? pairwiseClient.clientId)}:${accountId}`).digest('hex'),
+    findAccount: (_ctx, id) => {
+      const person = persons.get(id);
+      return person ? { accountId: id, claims: () => ({ sub: id, ...person.claims }) } : undefined;
+    },
+    features: {
+      devInteractions: { enabled: false },
+      jwtUserinfo: { enabled: Boolean(features.jwtUserinfo) },
+      encryption: { enabled: Boolean(features.encryption) },
+      requestObjects: { enabled: Boolean(features.requestObjects) },
+      resourceIndicators: { enabled: false },
+    },
+    enabledJWA: {
+      idTokenEncryptionAlgValues: ['RSA-OAEP', 'RSA-OAEP-256'],
+      idTokenEncryptionEncValues: ['A128CBC-HS256', 'A256GCM'],
+      userinfoEncryptionAlgValues: ['RSA-OAEP', 'RSA-OAEP-256'],
+      userinfoEncryptionEncValues: ['A128CBC-HS256', 'A256GCM'],
+    },
+    interactions: { policy: alwaysAsk(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
+      const { oidc } = ctx;
+      if (!oidc.session?.accountId || !oidc.client || typeof oidc.params?.scope !== 'string') return undefined;
+      const grant = new oidc.provider.Grant({ accountId: oidc.session.accountId, clientId: oidc.client.clientId });
+      grant.addOIDCScope(oidc.params.scope);
+      await grant.save();
+      return grant;
+    },
+    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
+    renderError: (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = page(definition.title, `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
+    },
+  };
+  const provider = new Provider(issuer, configuration);
+
+  // Faults come first, so they apply to the provider's own routes.
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/token' && faults.tokenDelayMs) await sleep(faults.tokenDelayMs);
+    if (ctx.path === '/jwks' && faults.foreignSigningKeys) {
+      ctx.body = { keys: foreignJwks.keys.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }) => rest) };
+      return;
+    }
+    if (ctx.path === '/auth' && typeof ctx.query.request === 'string' && !ctx.query.client_id && definition.requestOnly) {
+      // An upstream that takes `request` alone finds the client in it; oidc-provider wants client_id beside it.
+      ctx.query = { ...ctx.query, client_id: String(decodeJwt(ctx.query.request).client_id) };
+    }
+    if (ctx.path === '/auth' && faults.replaceNonce && ctx.query.nonce) ctx.query = { ...ctx.query, nonce: faults.replaceNonce };
+    if (ctx.path === '/auth' || ctx.path.startsWith('/auth/')) {
+      // Every authorization, to its resume, runs on a fresh session, so a second person on the
+      // same browser is simply asked, with no scripted logout of the first one in between.
+      const cookies = ctx.get('cookie').split(/;\s*/).filter((cookie) => cookie && !cookie.startsWith(`${SESSION_COOKIE}`));
+      ctx.request.headers.cookie = cookies.join('; ');
+    }
+    await next();
+  });
+
+  app.use(async (ctx, next) => {
+    const match = /^\/interaction\/([^/]+)(\/login|\/cancel)?$/.exec(ctx.path);
+    if (!match) return next();
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (ctx.method === 'GET' && !match[2]) {
+      const buttons = definition.persons
+        .map((person) => `<form method="post" action="/interaction/${details.uid}/login"><input type="hidden" name="person" value="${escapeHtml(person.accountId)}"><button type="submit">${escapeHtml(person.label)}</button></form>`)
+        .join('\n');
+      ctx.type = 'html';
+      ctx.body = page(definition.title, `<p>A simulated eID: choose a test person to log in as.</p>${buttons}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit">Cancel</button></form>`);
+      return;
+    }
+    if (ctx.method !== 'POST') return next();
+    if (match[2] === '/cancel') {
+      await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: definition.cancelDescription ?? 'the person cancelled' }, { mergeWithLastSubmission: false });
+      ctx.respond = false;
+      return;
+    }
+    const body = new URLSearchParams(await new Promise<string>((resolve) => {
+      let text = '';
+      ctx.req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      ctx.req.on('end', () => resolve(text));
+    }));
+    const person = persons.get(body.get('person') ?? '');
+    if (!person) return ctx.throw(400, 'no such test person');
+    await provider.interactionFinished(
+      ctx.req,
+      ctx.res,
+      { login: { accountId: person.accountId, acr: definition.acrFor(details.params, person), amr: definition.amr } },
+      { mergeWithLastSubmission: false },
+    );
+    ctx.respond = false;
+  });
+
+  app.keys = cookieKeys;
+  app.use(mount(provider as unknown as Koa));
+  server.on('request', app.callback());
+
+  return {
+    issuer,
+    faults,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/paths.js';
+import { startTestBroker, type TestBroker } from '../support/broker.js';
+import { findFreePort } from '../support/redis.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+import { ADMIN_TOKEN, loginWorks, startAdminBroker } from './admin-support.js';
+
+/** `nordic-eid-broker clients …`, run as its own process the way an operator runs it. */
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts', 'clients', ...args],
+      { cwd: projectRoot, env: { ...process.env, BROKER_ADMIN_URL: undefined, BROKER_ADMIN_TOKEN: undefined, ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+let tb: TestBroker;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  tb = await startAdminBroker({}, 'cli');
+  env = { BROKER_ADMIN_URL: tb.issuer, BROKER_ADMIN_TOKEN: ADMIN_TOKEN };
+});
+
+describe('an operator registers clients from the CLI', () => {
+  it('a web client and a mobile app, each logging in at once without a restart', async () => {
+    const web = await cli(['add', '--redirect-uri', 'https://shop.example/callback', '--name', 'The Shop', '--json'], env);
+    expect(web.stderr).toBe('');
+    expect(web.code).toBe(0);
+    const webClient = JSON.parse(web.stdout) as { client_id: string; client_secret: string; display_name: string };
+    expect(webClient).toMatchObject({ display_name: 'The Shop', token_endpoint_auth_method: 'client_secret_basic', source: 'dynamic' });
+    await loginWorks(tb.issuer, { ...webClient, redirect_uris: ['https://shop.example/callback'] });
+
+    const app = await cli(['add', '--type', 'native', '--redirect-uri', 'com.example.shop:/oauth2redirect', '--name', 'The Shop app'], env);
+    expect(app.code).toBe(0);
+    const appId = /^Added client (\S+)\.$/m.exec(app.stdout)?.[1];
+    expect(appId).toBeDefined();
+    expect(app.stdout).toMatch(/token_endpoint_auth_method\s+none/);
+    expect(app.stdout).not.toContain('client_secret');
+    const rp = await RelyingParty.discover(tb.issuer, { client_id: appId!, redirect_uris: ['com.example.shop:/oauth2redirect'] });
+    const callback = await logIn(rp, { scope: 'openid offline_access', prompt: 'consent' });
+    expect(callback.protocol).toBe('com.example.shop:');
+    expect((await rp.redeem(callback)).refresh_token).toEqual(expect.any(String));
+  });
+
+  it('round trip: add, list, show, update, rotate-secret, remove', async () => {
+    const metadataFile = join(mkdtempSync(join(tmpdir(), 'neb-cli-')), 'metadata.json');
+    writeFileSync(metadataFile, JSON.stringify({ allowed_eids: ['test-double'], client_name: 'From a file' }));
+    const added = await cli(['add', '--id', 'cli-round-trip', '--redirect-uri', 'https://rt.example/cb', '--metadata', `@${metadataFile}`], env);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toContain('Added client cli-round-trip.');
+    const secret = /^client_secret: (\S+)$/m.exec(added.stdout)?.[1];
+    expect(secret).toEqual(expect.any(String));
+    expect(added.stdout).toContain('never shows it again');
+    expect(added.stdout).toMatch(/allowed_eids\s+test-double/);
+
+    const list = await cli(['list'], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^CLIENT_ID\s+TYPE\s+AUTH\s+SOURCE\s+NAME$/m);
+    expect(list.stdout).toMatch(/^cli-round-trip\s+web\s+client_secret_basic\s+dynamic\s+From a file$/m);
+    expect(list.stdout).toMatch(/^web-app\s+web\s+client_secret_basic\s+static/m);
+    expect(list.stdout).not.toContain(secret);
+    const listed = JSON.parse((await cli(['list', '--json'], env)).stdout) as { clients: Array<{ client_id: string }> };
+    expect(listed.clients.map((c) => c.client_id)).toContain('cli-round-trip');
+    const limited = JSON.parse((await cli(['list', '--json', '--limit', '1'], env)).stdout) as { clients: unknown[] };
+    expect(limited.clients).toHaveLength(1);
+
+    const updated = await cli(['update', 'cli-round-trip', '--name', 'Renamed', '--no-refresh-tokens', '--redirect-uri', 'https://rt.example/v2', '--json'], env);
+    expect(updated.code).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ display_name: 'Renamed', grant_types: ['authorization_code'], redirect_uris: ['https://rt.example/v2'] });
+    const shown = await cli(['show', 'cli-round-trip'], env);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^display_name\s+Renamed$/m);
+    expect(shown.stdout).not.toContain(secret);
+
+    const rotated = await cli(['rotate-secret', 'cli-round-trip', '--json'], env);
+    expect(rotated.code).toBe(0);
+    const newSecret = (JSON.parse(rotated.stdout) as { client_secret: string }).client_secret;
+    expect(newSecret).not.toBe(secret);
+    await loginWorks(tb.issuer, { client_id: 'cli-round-trip', client_secret: newSecret, redirect_uris: ['https://rt.example/v2'] });
+
+    const removed = await cli(['remove', 'cli-round-trip'], env);
+    expect(removed).toMatchObject({ code: 0, stdout: 'Removed client cli-round-trip.\n' });
+    const gone = await cli(['show', 'cli-round-trip'], env);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toBe('error: There is no client cli-round-trip. (not_found, HTTP 404)\n');
+  });
+
+  it('takes the URL and token from flags as well as from the environment', async () => {
+    const list = await cli(['list', '--url', tb.issuer, '--token', ADMIN_TOKEN]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain('web-app');
+  });
+});
+
+describe('errors and exit codes', () => {
+  it('1: metadata the broker refuses, with the field named', async () => {
+    const refused = await cli(['add', '--redirect-uri', 'http://shop.example/callback'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe('error: redirect_uris[0]: must use https (http only on a loopback address, such as http://127.0.0.1:8080/callback) (invalid_redirect_uri, HTTP 400)\n');
+    expect(refused.stdout).toBe('');
+  });
+
+  it('1: a static client cannot be changed', async () => {
+    const refused = await cli(['remove', 'web-app'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('read_only_client');
+  });
+
+  it('1: a wrong token', async () => {
+    const refused = await cli(['list'], { ...env, BROKER_ADMIN_TOKEN: 'not-the-token' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('(invalid_token, HTTP 401)');
+  });
+
+  it('1: a broker whose admin API is off', async () => {
+    const off = await startTestBroker({}, 'cli-off');
+    const refused = await cli(['list'], { ...env, BROKER_ADMIN_URL: off.issuer });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('HTTP 404');
+  });
+
+  it('2: a usage error (every usage error is in test/unit/cli-usage.test.ts)', async () => {
+    const result = await cli(['frobnicate'], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown command frobnicate');
+  });
+
+  it('2: no URL or no token', async () => {
+    const noUrl = await cli(['list'], { BROKER_ADMIN_TOKEN: ADMIN_TOKEN });
+    expect(noUrl).toMatchObject({ code: 2, stderr: expect.stringContaining('BROKER_ADMIN_URL') });
+    const noToken = await cli(['list'], { BROKER_ADMIN_URL: tb.issuer });
+    expect(noToken).toMatchObject({ code: 2, stderr: expect.stringContaining('BROKER_ADMIN_TOKEN') });
+  });
+
+  it('3: nothing answers at the URL', async () => {
+    const port = await findFreePort();
+    const result = await cli(['list'], { ...env, BROKER_ADMIN_URL: `http://127.0.0.1:${port}` });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe(`error: cannot reach the broker at http://127.0.0.1:${port}: ECONNREFUSED\n`);
+  });
+
+  it('0: --help', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Exit codes: 0 done, 1 refused by the broker, 2 usage error, 3 broker unreachable.');
+  });
+});

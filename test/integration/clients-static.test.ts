@@ -1,0 +1,62 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createBroker } from '../../src/broker.js';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { testDoubleEid } from '../support/test-double-eid.js';
+
+/** Clients of the configuration file keep the same rules; a broken one stops the start-up. */
+
+const base = { client_id: 'a', client_secret: 's'.repeat(32), redirect_uris: ['https://a.example/cb'] };
+
+/** Builds a broker on the in-memory store, and returns what it logged at warn level and above. */
+async function build(config: ConfigInput): Promise<string> {
+  let logged = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logged += chunk.toString();
+      done();
+    },
+  });
+  const broker = await createBroker(parseConfig({ eids: { 'test-double': {} }, ...config }), {
+    eids: { 'test-double': testDoubleEid },
+    log: pino({ level: 'warn' }, sink),
+  });
+  await broker.close();
+  return logged;
+}
+
+describe('static clients', () => {
+  it.each([
+    [{ redirect_uris: ['http://a.example/cb'] }, 'clients[0] (a): redirect_uris[0]: must use https'],
+    [{ logo_uri: 'https://a.example/logo.png', post_logout_redirect_uris: ['http://a.example/'] }, 'clients[0] (a): post_logout_redirect_uris[0]: must use https'],
+    [{ application_type: 'native' as const, redirect_uris: ['com.example.a:/cb'] }, 'clients[0] (a): token_endpoint_auth_method: a native app cannot keep a secret'],
+    [{ allowed_eids: ['se-bankid'] }, 'clients[0].allowed_eids[0]: no eID se-bankid is configured (configured: test-double)'],
+    [{ bankid_requirement: { pinCode: true } }, 'clients[0].bankid_requirement: unknown key'],
+  ])('%j stops the start-up: "%s"', async (change, message) => {
+    await expect(build({ clients: [{ ...base, ...change }] })).rejects.toThrow(ConfigError);
+    await expect(build({ clients: [{ ...base, ...change }] })).rejects.toThrow(message);
+  });
+
+  it('a native app with a private-use scheme and no secret starts', async () => {
+    await expect(build({ clients: [{ client_id: 'app', application_type: 'native' as const, redirect_uris: ['com.example.app:/cb'] }] })).resolves.toBeDefined();
+  });
+});
+
+describe('start-up warnings', () => {
+  it('the in-memory store says that clients created at runtime vanish on restart', async () => {
+    const logged = await build({});
+    expect(logged).toContain('clients created at runtime (admin API, dynamic registration) are kept in the in-memory store too: they vanish on restart');
+  });
+
+  it('open registration is warned about', async () => {
+    const logged = await build({ registration: { enabled: true, initial_access_token: false } });
+    expect(logged).toContain('dynamic client registration is open');
+  });
+
+  it('so is registration that needs issued tokens while nothing can issue them', async () => {
+    expect(await build({ registration: { enabled: true } })).toContain('nobody can register');
+    expect(await build({ registration: { enabled: true }, admin: { token: 't'.repeat(32) } })).not.toContain('nobody can register');
+  });
+});

@@ -1,0 +1,226 @@
+import * as client from 'openid-client';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TestBrowser } from '../support/browser.js';
+import { startTestBroker, type TestBroker } from '../support/broker.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+import { admin, loginWorks, startAdminBroker } from './admin-support.js';
+
+/** The static initial access token of the first broker. */
+const IAT = 'a-static-initial-access-token-0123456789abcdef';
+
+let tb: TestBroker;
+
+beforeAll(async () => {
+  tb = await startAdminBroker({ registration: { enabled: true, initial_access_token: IAT, management: true } }, 'registration');
+});
+
+const webRegistration = {
+  redirect_uris: ['https://news.example/callback'],
+  client_name: 'The News',
+  token_endpoint_auth_method: 'client_secret_basic',
+};
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+async function call(url: string, method: string, token: string | undefined, body?: unknown): Promise<Answer> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+const register = (issuer: string, token: string | undefined, body: unknown) => call(`${issuer}/reg`, 'POST', token, body);
+
+describe('dynamic client registration (RFC 7591)', () => {
+  it('is advertised in discovery', async () => {
+    const metadata = (await (await fetch(`${tb.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(metadata.registration_endpoint).toBe(`${tb.issuer}/reg`);
+  });
+
+  it('a relying party registers itself with openid-client and logs in at once', async () => {
+    const configuration = await client.dynamicClientRegistration(new URL(tb.issuer), webRegistration, undefined, {
+      initialAccessToken: IAT,
+      execute: [client.allowInsecureRequests],
+    });
+    const registered = configuration.clientMetadata() as { client_id: string; client_secret?: string; registration_access_token?: string };
+    expect(registered.client_secret).toEqual(expect.any(String));
+    expect(registered.registration_access_token).toEqual(expect.any(String));
+    await loginWorks(tb.issuer, { client_id: registered.client_id, client_secret: registered.client_secret!, redirect_uris: webRegistration.redirect_uris });
+
+    // One store: the admin API lists it too, without its secret.
+    const listed = await admin(tb.issuer, 'GET', `/admin/clients/${registered.client_id}`);
+    expect(listed.body).toMatchObject({ source: 'dynamic', client_name: 'The News' });
+    expect(JSON.stringify(listed.body)).not.toContain(registered.client_secret);
+  });
+
+  it.each([
+    ['no token', undefined],
+    ['a wrong token', `${IAT}x`],
+  ])('refuses a registration with %s: 401', async (_case, token) => {
+    const answer = await register(tb.issuer, token, webRegistration);
+    expect(answer.status).toBe(401);
+    expect(answer.body.error).toBe('invalid_token');
+    expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer /);
+  });
+
+  it('generates the secret itself: one sent by the client is ignored', async () => {
+    const chosen = 'a-secret-the-client-would-like-to-have-0123456789';
+    const answer = await register(tb.issuer, IAT, { ...webRegistration, client_secret: chosen });
+    expect(answer.status).toBe(201);
+    expect(answer.body.client_secret).toEqual(expect.any(String));
+    expect(answer.body.client_secret).not.toBe(chosen);
+  });
+
+  it.each([
+    [{ redirect_uris: ['http://news.example/callback'] }, 'invalid_redirect_uri', 'redirect_uris[0]: must use https'],
+    [{ redirect_uris: ['https://news.example/cb#frag'] }, 'invalid_redirect_uri', 'redirect_uris[0]: must not contain a fragment'],
+    [{ logo_uri: 'http://news.example/logo.png' }, 'invalid_client_metadata', 'logo_uri: must be an https URL'],
+    [{ allowed_eids: ['xx-magic'] }, 'invalid_client_metadata', 'allowed_eids[0]: no eID xx-magic is configured'],
+    [{ allowed_acr_values: ['urn:nope'] }, 'invalid_client_metadata', 'allowed_acr_values[0]: '],
+    [{ default_ui_locales: 'sv' }, 'invalid_client_metadata', 'default_ui_locales: '],
+    [{ display_name: 42 }, 'invalid_client_metadata', 'display_name: '],
+    [
+      { application_type: 'native', redirect_uris: ['com.example.news:/callback'] },
+      'invalid_client_metadata',
+      'token_endpoint_auth_method: a native app cannot keep a secret',
+    ],
+    [
+      { application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['news:/callback'] },
+      'invalid_redirect_uri',
+      'redirect_uris[0]: a private-use URI scheme must be a reversed domain name',
+    ],
+  ])('refuses %j with %s naming the field', async (change, error, description) => {
+    const answer = await register(tb.issuer, IAT, { ...webRegistration, ...change });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe(error);
+    expect(String(answer.body.error_description).startsWith(description)).toBe(true);
+  });
+
+  it('ignores metadata it does not know, as RFC 7591 asks', async () => {
+    const answer = await register(tb.issuer, IAT, { ...webRegistration, colour: 'red', bankid_requirement: { pinCode: true } });
+    expect(answer.status).toBe(201);
+    expect(answer.body).not.toHaveProperty('colour');
+    expect(answer.body).not.toHaveProperty('bankid_requirement');
+  });
+
+  it('a registered native app gets no secret, and logs in with PKCE through its private-use scheme', async () => {
+    const answer = await register(tb.issuer, IAT, {
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['com.example.news:/oauth2redirect', 'http://127.0.0.1/callback'],
+    });
+    expect(answer.status).toBe(201);
+    expect(answer.body).not.toHaveProperty('client_secret');
+    const rp = await RelyingParty.discover(tb.issuer, { client_id: answer.body.client_id as string, redirect_uris: ['com.example.news:/oauth2redirect'] });
+    const callback = await logIn(rp);
+    expect(callback.protocol).toBe('com.example.news:');
+    expect((await rp.redeem(callback)).claims()?.aud).toBe(answer.body.client_id);
+  });
+});
+
+describe('registration management (RFC 7592)', () => {
+  async function registered() {
+    const answer = await register(tb.issuer, IAT, webRegistration);
+    expect(answer.status).toBe(201);
+    return answer.body as { client_id: string; client_secret: string; registration_access_token: string; registration_client_uri: string };
+  }
+
+  it('a client reads, updates and deletes itself with its registration access token', async () => {
+    const reg = await registered();
+    expect(reg.registration_client_uri).toBe(`${tb.issuer}/reg/${reg.client_id}`);
+
+    const read = await call(reg.registration_client_uri, 'GET', reg.registration_access_token);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ client_id: reg.client_id, redirect_uris: webRegistration.redirect_uris });
+
+    const updated = await call(reg.registration_client_uri, 'PUT', reg.registration_access_token, {
+      ...webRegistration,
+      client_id: reg.client_id,
+      redirect_uris: ['https://news.example/v2/callback'],
+    });
+    expect(updated.status).toBe(200);
+    const rotatedToken = updated.body.registration_access_token as string;
+    expect(rotatedToken).not.toBe(reg.registration_access_token);
+    expect((await call(reg.registration_client_uri, 'GET', reg.registration_access_token)).status).toBe(401);
+    // The change is live at once: the new redirect URI logs in.
+    await loginWorks(tb.issuer, { client_id: reg.client_id, client_secret: reg.client_secret, redirect_uris: ['https://news.example/v2/callback'] });
+
+    const refused = await call(reg.registration_client_uri, 'PUT', rotatedToken, {
+      ...webRegistration,
+      client_id: reg.client_id,
+      redirect_uris: ['http://news.example/callback'],
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error_description).toMatch(/^redirect_uris\[0\]: must use https/);
+
+    expect((await call(reg.registration_client_uri, 'DELETE', rotatedToken)).status).toBe(204);
+    expect((await call(reg.registration_client_uri, 'GET', rotatedToken)).status).toBe(401);
+    const page = await new TestBrowser(tb.issuer).request(
+      `/auth?${new URLSearchParams({ client_id: reg.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'https://news.example/v2/callback', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`,
+      { headers: { accept: 'text/html' } },
+    );
+    expect(page.status).toBe(400);
+  });
+
+  it("a registration access token reaches its own client only, never another's or a static one", async () => {
+    const first = await registered();
+    const second = await registered();
+    expect((await call(second.registration_client_uri, 'GET', first.registration_access_token)).status).toBe(401);
+    expect((await call(`${tb.issuer}/reg/web-app`, 'GET', first.registration_access_token)).status).toBe(401);
+    // The mismatch burns the token, so a probing client loses it.
+    expect((await call(first.registration_client_uri, 'GET', first.registration_access_token)).status).toBe(401);
+  });
+});
+
+describe('initial access tokens issued through the admin API', () => {
+  let managed: TestBroker;
+
+  beforeAll(async () => {
+    managed = await startAdminBroker({ registration: { enabled: true, initial_access_token: true } }, 'registration-iat');
+  });
+
+  it('an issued token registers clients until it is revoked', async () => {
+    const issued = await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', { expires_in: 600 });
+    expect(issued.status).toBe(201);
+    const token = issued.body.initial_access_token as string;
+    expect(issued.body.expires_at).toBeGreaterThan(Date.now() / 1000 + 500);
+
+    const answer = await register(managed.issuer, token, webRegistration);
+    expect(answer.status).toBe(201);
+    // Without registration.management, no registration access token is handed out.
+    expect(answer.body).not.toHaveProperty('registration_access_token');
+    await loginWorks(managed.issuer, { ...(answer.body as { client_id: string; client_secret: string }), redirect_uris: webRegistration.redirect_uris });
+
+    expect((await admin(managed.issuer, 'POST', '/admin/initial-access-tokens/revoke', { initial_access_token: token })).status).toBe(204);
+    expect((await register(managed.issuer, token, webRegistration)).status).toBe(401);
+    expect((await admin(managed.issuer, 'POST', '/admin/initial-access-tokens/revoke', { initial_access_token: token })).status).toBe(404);
+  });
+
+  it('refuses a made-up token and a bad request for one', async () => {
+    expect((await register(managed.issuer, 'made-up-token', webRegistration)).status).toBe(401);
+    const bad = await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', { expires_in: 10 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error_description).toMatch(/^expires_in: /);
+  });
+
+  it('the broker with a static token issues none', async () => {
+    const answer = await admin(tb.issuer, 'POST', '/admin/initial-access-tokens', {});
+    expect(answer.status).toBe(409);
+    expect(answer.body.error).toBe('registration_disabled');
+  });
+});
+
+describe('with registration off (the default)', () => {
+  it('there is no registration endpoint', async () => {
+    const off = await startTestBroker({}, 'registration-off');
+    const metadata = (await (await fetch(`${off.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(metadata.registration_endpoint).toBeUndefined();
+    expect((await register(off.issuer, IAT, webRegistration)).status).toBe(404);
+  });
+});

@@ -1,0 +1,96 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { afterAll } from 'vitest';
+import type { SimulatorRegistration } from '../../src/upstream/plugin.js';
+import type { UpstreamSimulator } from '../../src/upstream/simulator.js';
+import { startTestBroker, webClient, type TestBroker } from './broker.js';
+import { findFreePort } from './redis.js';
+import { RelyingParty } from './relying-party.js';
+
+/** A private JWKS (one signing and one encryption key) in a file, as an operator gives the broker its keys. */
+export async function privateJwksFile(): Promise<{ path: string; publicJwks: { keys: JWK[] } }> {
+  const key = async (alg: string, use: string) => {
+    const { privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
+    const jwk = await exportJWK(privateKey);
+    return { ...jwk, alg, use, kid: await calculateJwkThumbprint(jwk) };
+  };
+  const keys = [await key('RS256', 'sig'), await key('RSA-OAEP-256', 'enc')];
+  const path = join(mkdtempSync(join(tmpdir(), 'neb-upstream-')), 'jwks.json');
+  writeFileSync(path, JSON.stringify({ keys }));
+  const publicHalf = ({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }: JWK) => rest;
+  return { path, publicJwks: { keys: keys.map(publicHalf) } };
+}
+
+export interface UpstreamEidUnderTest {
+  id: string;
+  start(registration: SimulatorRegistration): Promise<UpstreamSimulator>;
+  tokenEndpointAuthMethod: SimulatorRegistration['token_endpoint_auth_method'];
+  settings?: Record<string, unknown>;
+}
+
+export interface UpstreamTestBed {
+  tb: TestBroker;
+  rp: RelyingParty;
+  simulators: Record<string, UpstreamSimulator>;
+}
+
+/**
+ * Simulated upstream eIDs, each with the broker registered as its client, and a broker on Redis
+ * whose plugins reach them in custom mode with their own key files — as in production.
+ * `registrationKeys` lets a test register other public keys than the broker holds.
+ */
+export async function startUpstreamTestBed(
+  name: string,
+  eids: UpstreamEidUnderTest[],
+  registrationKeys?: (publicJwks: { keys: JWK[] }) => Promise<{ keys: JWK[] }>,
+): Promise<UpstreamTestBed> {
+  const port = await findFreePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const simulators: Record<string, UpstreamSimulator> = {};
+  const sections: Record<string, unknown> = {};
+  for (const eid of eids) {
+    const keys = await privateJwksFile();
+    const clientSecret = eid.tokenEndpointAuthMethod === 'private_key_jwt' ? undefined : `secret-of-${eid.id}-for-the-tests`;
+    const simulator = await eid.start({
+      client_id: `broker-${eid.id}`,
+      ...(clientSecret ? { client_secret: clientSecret } : {}),
+      redirect_uri: `${issuer}/eid/${eid.id}/callback`,
+      jwks: registrationKeys ? await registrationKeys(keys.publicJwks) : keys.publicJwks,
+      token_endpoint_auth_method: eid.tokenEndpointAuthMethod,
+      port: 0,
+    });
+    afterAll(() => simulator.close());
+    simulators[eid.id] = simulator;
+    sections[eid.id] = {
+      mode: 'custom',
+      issuer: simulator.issuer,
+      client_id: `broker-${eid.id}`,
+      ...(clientSecret ? { client_secret: clientSecret } : {}),
+      private_jwks: keys.path,
+      timeout: 1_500,
+      ...eid.settings,
+    };
+  }
+  const tb = await startTestBroker({ issuer, port, eids: sections }, name);
+  const rp = await RelyingParty.discover(tb.issuer, webClient);
+  for (const simulator of Object.values(simulators)) rp.browser.alsoFollows.add(new URL(simulator.issuer).origin);
+  return { tb, rp, simulators };
+}
+
+/**
+ * The person at the simulated upstream: picks test person `person` on its page, or cancels.
+ * Returns where the browser ended up back at the client.
+ */
+export async function actAtUpstream(rp: RelyingParty, page: Response, choice: { person: number } | 'cancel'): Promise<URL> {
+  const html = await page.text();
+  const forms = [...html.matchAll(/<form method="post" action="([^"]+)">/g)].map((match) => match[1]!);
+  const action = choice === 'cancel' ? forms.find((f) => f.endsWith('/cancel')) : forms.filter((f) => f.endsWith('/login'))[choice.person];
+  if (!action) throw new Error(`no such choice on the upstream's page:\n${html}`);
+  const fields: Record<string, string> = {};
+  if (choice !== 'cancel') fields.person = [...html.matchAll(/name="person" value="([^"]+)"/g)][choice.person]![1]!;
+  const { leftTo, response } = await rp.browser.submit(new URL(action, page.url), fields);
+  if (!leftTo) throw new Error(`the login did not return to the client (broker ${rp.issuer}): ${response.status} ${response.url}\n${await response.text()}`);
+  return leftTo;
+}

@@ -1,0 +1,113 @@
+import { errors } from 'oidc-provider';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { clientRequirement } from '../../providers/se-bankid/flow.js';
+import { createClientRules } from '../../src/clients/rules.js';
+import { checkStaticClients } from '../../src/clients/static.js';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+import type { EidPlugin } from '../../src/eids/plugin.js';
+
+const plugin = (id: string, acrValues: string[], clientMetadata?: EidPlugin['clientMetadata']): EidPlugin => ({
+  id,
+  country: 'SE',
+  acrValues,
+  start: async () => ({ redirectTo: '/' }),
+  ...(clientMetadata ? { clientMetadata } : {}),
+});
+
+const eids = [
+  plugin('se-x', ['urn:x', 'urn:x:strong'], { x_level: z.enum(['low', 'high']) }),
+  plugin('dk-y', ['urn:y']),
+];
+const rules = createClientRules({ issuer: 'https://id.example', eids });
+
+function problem(metadata: Record<string, unknown>, references = true): string {
+  try {
+    rules.check({ redirect_uris: ['https://rp.example/cb'], ...metadata }, { references });
+  } catch (err) {
+    expect(err).toBeInstanceOf(errors.InvalidClientMetadata);
+    return (err as InstanceType<typeof errors.InvalidClientMetadata>).error_description!;
+  }
+  return 'accepted';
+}
+
+describe('client rules', () => {
+  it('add the core fields and the ones eIDs declare to OIDC metadata', () => {
+    expect(rules.extraFields).toEqual(['display_name', 'allowed_eids', 'allowed_acr_values', 'default_ui_locales', 'x_level']);
+    expect(rules.eidFields.get('x_level')?.eid).toBe('se-x');
+  });
+
+  it.each([
+    [{}, 'accepted'],
+    [{ redirect_uris: ['https://id.example/own-page'] }, 'accepted'],
+    [{ redirect_uris: ['http://id.example/cb'] }, 'redirect_uris[0]: must use https'],
+    [{ x_level: 'medium' }, 'x_level: '],
+    [{ x_level: 'high' }, 'accepted'],
+    [{ allowed_eids: ['se-x'], allowed_acr_values: ['urn:x:strong'] }, 'accepted'],
+    [{ allowed_acr_values: ['urn:y'], allowed_eids: ['se-x'] }, "allowed_acr_values[0]: urn:y is dk-y's, which allowed_eids leaves out"],
+    [{ allowed_eids: ['se-x', 'fi-z'] }, 'allowed_eids[1]: no eID fi-z is configured (configured: se-x, dk-y)'],
+    [{ application_type: 'native', redirect_uris: ['com.example:/cb'] }, 'token_endpoint_auth_method: a native app cannot keep a secret'],
+    [{ application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['com.example:/cb'] }, 'accepted'],
+    [{ redirect_uris: 'https://rp.example/cb' }, 'redirect_uris: must be an array of URIs'],
+    [{ redirect_uris: [42] }, 'redirect_uris[0]: must be a string'],
+  ])('%j → %s', (metadata, expected) => {
+    expect(problem(metadata)).toContain(expected);
+  });
+
+  it('check references only when asked: a stored client naming an eID turned off stays readable', () => {
+    expect(problem({ allowed_eids: ['gone'] }, false)).toBe('accepted');
+    expect(problem({ allowed_eids: ['gone'] }, true)).toContain('allowed_eids[0]');
+  });
+
+  it("run as oidc-provider's validator once per client, on the first extra field, with references for registration requests", () => {
+    const metadata = { redirect_uris: ['https://rp.example/cb'], allowed_eids: ['gone'] };
+    expect(() => rules.validator(undefined, 'display_name', undefined, metadata)).not.toThrow();
+    expect(() => rules.validator({} as never, 'display_name', undefined, metadata)).toThrow(errors.InvalidClientMetadata);
+    expect(() => rules.validator({} as never, 'allowed_eids', undefined, metadata)).not.toThrow();
+  });
+
+  it.each([
+    [[plugin('a', ['urn:a'], { Level: z.string() })], 'eids.a: client metadata Level must be lowercase words joined by _'],
+    [[plugin('a', ['urn:a'], { level: z.string() })], 'eids.a: client metadata level must be lowercase words joined by _'],
+    [[plugin('a', ['urn:a'], { redirect_uris: z.string() })], "eids.a: client metadata redirect_uris is the core's own"],
+    [[plugin('a', ['urn:a'], { display_name: z.string() })], "eids.a: client metadata display_name is the core's own"],
+    [[plugin('a', ['urn:a'], { a_b: z.string() }), plugin('b', ['urn:b'], { a_b: z.string() })], 'eids.b: client metadata a_b is already declared by a'],
+  ])('refuse eIDs whose declared fields cannot be told apart: %#', (plugins, message) => {
+    expect(() => createClientRules({ issuer: 'https://id.example', eids: plugins })).toThrow(new ConfigError(message));
+  });
+});
+
+describe('static clients', () => {
+  const configured = (extra: Record<string, unknown>) =>
+    parseConfig({ clients: [{ client_id: 'a', client_secret: 's'.repeat(32), redirect_uris: ['https://a.example/cb'], ...extra }] }).clients;
+
+  it('may carry the fields eIDs declare; a key no configured eID declares is an unknown key', () => {
+    expect(() => checkStaticClients(configured({ x_level: 'high' }), rules)).not.toThrow();
+    expect(() => checkStaticClients(configured({ y_level: 'high' }), rules)).toThrow(new ConfigError('clients[0].y_level: unknown key'));
+    // Keys that cannot be an eID's are refused when the file is read.
+    expect(() => configured({ colour: 'red' })).toThrow(new ConfigError('clients[0].colour: unknown key'));
+  });
+
+  it('must name configured eIDs and acr values', () => {
+    expect(() => checkStaticClients(configured({ allowed_eids: ['fi-z'] }), rules)).toThrow(
+      new ConfigError('clients[0].allowed_eids[0]: no eID fi-z is configured (configured: se-x, dk-y)'),
+    );
+    expect(() => checkStaticClients(configured({ allowed_acr_values: ['urn:nope'] }), rules)).toThrow(/^clients\[0\]\.allowed_acr_values\[0\]: /);
+  });
+});
+
+describe("Swedish BankID: a client's requirement over the configured one", () => {
+  it.each([
+    [{}, undefined, {}],
+    [{ pinCode: true }, undefined, { pinCode: true }],
+    [{}, { mrtd: true, cardReader: 'class1' }, { mrtd: true, cardReader: 'class1' }],
+    [{ pinCode: true }, { pinCode: false }, { pinCode: true }],
+    [{ pinCode: false }, { pinCode: true }, { pinCode: true }],
+    [{ cardReader: 'class2' }, { cardReader: 'class1' }, { cardReader: 'class2' }],
+    [{ cardReader: 'class1' }, { cardReader: 'class2' }, { cardReader: 'class2' }],
+    [{ certificatePolicies: ['1.2.752.78.1.5'] }, { certificatePolicies: ['1.2.752.78.*'] }, { certificatePolicies: ['1.2.752.78.1.5'] }],
+    [{}, { certificatePolicies: ['1.2.752.78.1.5'] }, { certificatePolicies: ['1.2.752.78.1.5'] }],
+  ] as const)('configured %j, client %j → %j', (configured, client, expected) => {
+    expect(clientRequirement(configured as never, client as never)).toEqual(expected);
+  });
+});
