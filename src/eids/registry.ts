@@ -7,6 +7,7 @@ import type { EidPlugin, EidPluginFactory, PageRenderer } from './plugin.js';
 export class EidRegistry {
   readonly #byId: Map<string, EidPlugin>;
   readonly #byAcr: Map<string, EidPlugin>;
+  readonly #unavailable = new Set<string>();
 
   constructor(plugins: EidPlugin[]) {
     this.#byId = new Map(plugins.map((plugin) => [plugin.id, plugin]));
@@ -26,6 +27,19 @@ export class EidRegistry {
 
   byAcr(acr: string): EidPlugin | undefined {
     return this.#byAcr.get(acr);
+  }
+
+  /**
+   * Whether an eID can take logins now. Health checks (a circuit breaker around its upstream)
+   * mark an eID down and up; the picker and /api/status show it, and its starts fail fast.
+   */
+  isAvailable(id: string): boolean {
+    return !this.#unavailable.has(id);
+  }
+
+  setAvailable(id: string, available: boolean): void {
+    if (available) this.#unavailable.delete(id);
+    else this.#unavailable.add(id);
   }
 
   get all(): EidPlugin[] {
