@@ -96,7 +96,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       config.cookie_keys ?? sharedSecret(store, 'cookie').then((key) => [key]),
       config.subject_secret ?? sharedSecret(store, 'subject'),
     ]);
-    const views = new Views(config.ui.default_locale);
+    const views = new Views(config.ui);
     const registry = await createRegistry(config.eids, options.eids, { issuer, store, log, views });
     const subjects = new Subjects(subjectSecret);
     const accounts = new Accounts(store, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
@@ -128,7 +128,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(securityHeaders());
     app.use(errorBoundary(views, log));
     app.use(storeGuard(store, views, statelessPaths));
-    app.use(staticFiles());
+    app.use(staticFiles(config.ui.overrides.css));
     if (config.admin.token) {
       const staticClients = clients.map(clientMetadata);
       app.use(adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, log }));
@@ -138,7 +138,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       else await next();
     });
     const finish = createFinisher(provider, accounts, log);
-    const routers = loginRoutes({ provider, registry, finish, views, store, issuer, log, interactionTtl: config.ttl.interaction });
+    const routers = loginRoutes({ provider, registry, finish, views, store, issuer, log, interactionTtl: config.ttl.interaction, ui: config.ui });
     if (config.demo) routers.push(await demoRoutes({ issuer, store, registry, views }));
     for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
     app.use(mount(provider as unknown as Koa));

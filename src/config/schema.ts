@@ -144,8 +144,28 @@ export const configSchema = z
     eids: z.record(z.string().regex(/^[a-z0-9-]+$/, 'eID ids are lowercase letters, digits and -'), z.unknown()).default({}),
     ui: z
       .object({
-        /** Language of the pages when neither ui_locales nor the browser picks one. */
+        /** Language of the pages when neither the person, ui_locales nor the browser picks one. */
         default_locale: z.enum(['sv', 'en', 'nb', 'fi', 'da']).default('en'),
+        /** Where people get help; shown on error pages when `show_contact`. */
+        support_email: z.email().optional(),
+        show_contact: z.boolean().default(false),
+        /** Size of the BankID QR code, in CSS pixels. */
+        qr_size: z.number().int().min(160).max(480).default(240),
+        /** Show a short help text on how to scan the QR code. */
+        show_qr_help: z.boolean().default(true),
+        /**
+         * The operator's own touches: `messages` replace texts by key per language (e.g.
+         * {"sv": {"picker.title": "…"}}), `css` is a stylesheet added to every page (served at
+         * /static/overrides.css), `content` is free text by key and language for custom frontends.
+         */
+        overrides: z
+          .object({
+            messages: z.partialRecord(z.enum(['sv', 'en', 'nb', 'fi', 'da']), z.record(z.string(), z.string())).default({}),
+            css: z.string().max(100_000).default(''),
+            content: z.record(z.string(), z.partialRecord(z.enum(['sv', 'en', 'nb', 'fi', 'da']), z.string())).default({}),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -6,16 +6,18 @@ import { viewsDir } from '../paths.js';
 const types: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
 
 /**
- * Serves views/static/ at /static/. The handful of files is read once at start-up, so no
- * request can reach the file system or walk out of the folder.
+ * Serves views/static/ at /static/, and the operator's stylesheet (ui.overrides.css) at
+ * /static/overrides.css. The handful of files is read once at start-up, so no request can
+ * reach the file system or walk out of the folder.
  */
-export function staticFiles(): Middleware {
+export function staticFiles(operatorCss: string): Middleware {
   const dir = join(viewsDir, 'static');
   const files = new Map(
     readdirSync(dir)
       .filter((name) => types[extname(name)])
       .map((name) => [`/static/${name}`, { body: readFileSync(join(dir, name)), type: types[extname(name)]! }]),
   );
+  if (operatorCss) files.set('/static/overrides.css', { body: Buffer.from(operatorCss), type: types['.css']! });
   return async (ctx, next) => {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
     if (!file) return next();

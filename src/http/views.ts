@@ -1,13 +1,24 @@
 import { Eta } from 'eta';
 import type { Context } from 'koa';
+import type { BrokerConfig } from '../config/schema.js';
 import { requestScope } from '../log.js';
 import { viewsDir } from '../paths.js';
-import { loadMessages, negotiateLocale, type Locale, type Messages } from './locale.js';
+import { loadMessages, negotiateLocale, supportedLocales, type Locale, type Messages } from './locale.js';
 
-/** Set by routes that know the client's ui_locales (the interaction's), to pick the page language. */
+/** Set by the login routes: the client's ui_locales, and where "back to the service" goes. */
 export interface LocaleState {
   uiLocales?: string;
+  /** A form that ends the login with access_denied, back at the client. */
+  cancelUrl?: string;
 }
+
+/** The language a person picked on a page, kept for the browser session. */
+const LANGUAGE_COOKIE = 'neb_lang';
+
+/** Each language by its own name, for the language switch. */
+const languageNames: Record<Locale, string> = { sv: 'Svenska', en: 'English', nb: 'Norsk bokmål', fi: 'Suomi', da: 'Dansk' };
+
+const isLocale = (value: unknown): value is Locale => supportedLocales.includes(value as Locale);
 
 /**
  * The pages a person sees. Templates (views/*.eta) escape everything they print unless told
@@ -15,23 +26,39 @@ export interface LocaleState {
  */
 export class Views {
   readonly #eta = new Eta({ views: viewsDir, cache: true, autoEscape: true });
-  readonly #messages: Record<Locale, Messages> = loadMessages();
-  readonly #defaultLocale: Locale;
+  readonly #messages: Record<Locale, Messages>;
+  readonly #ui: BrokerConfig['ui'];
 
-  constructor(defaultLocale: Locale) {
-    this.#defaultLocale = defaultLocale;
+  constructor(ui: BrokerConfig['ui']) {
+    this.#ui = ui;
+    const base = loadMessages();
+    // The operator's message overrides win over the broker's own texts.
+    this.#messages = Object.fromEntries(
+      supportedLocales.map((locale) => [locale, { ...base[locale], ...ui.overrides.messages[locale] }]),
+    ) as Record<Locale, Messages>;
   }
 
+  /**
+   * The page language: the person's own pick (?lang=, then remembered), the client's
+   * ui_locales, the browser's Accept-Language, then the configured default.
+   */
   localeOf(ctx: Context): Locale {
+    const picked = ctx.query.lang;
+    if (isLocale(picked)) {
+      ctx.cookies.set(LANGUAGE_COOKIE, picked, { httpOnly: true, sameSite: 'lax', overwrite: true });
+      return picked;
+    }
+    const remembered = ctx.cookies.get(LANGUAGE_COOKIE);
+    if (isLocale(remembered)) return remembered;
     const state = ctx.state as LocaleState;
     const oidcParams = (ctx as Context & { oidc?: { params?: { ui_locales?: unknown } } }).oidc?.params;
     const uiLocales = state.uiLocales ?? (typeof oidcParams?.ui_locales === 'string' ? oidcParams.ui_locales : undefined);
-    return negotiateLocale(uiLocales, ctx.get('accept-language'), this.#defaultLocale);
+    return negotiateLocale(uiLocales, ctx.get('accept-language'), this.#ui.default_locale);
   }
 
   /** The translator for one locale. A missing key shows as `fallback`, else as the key itself. */
   translator(locale: string): (key: string, vars?: Record<string, string>, fallback?: string) => string {
-    const messages = this.#messages[locale as Locale] ?? this.#messages[this.#defaultLocale];
+    const messages = this.#messages[locale as Locale] ?? this.#messages[this.#ui.default_locale];
     return (key, vars = {}, fallback = key) =>
       (messages[key] ?? fallback).replace(/\{(\w+)\}/g, (whole, name: string) => vars[name] ?? whole);
   }
@@ -44,16 +71,23 @@ export class Views {
       locale,
       t: this.translator(locale),
       traceId: requestScope.getStore()?.traceId,
+      // A language link reloads the page, so only pages reached by GET offer it.
+      languages:
+        ctx.method === 'GET'
+          ? supportedLocales.map((code) => ({ code, name: languageNames[code], current: code === locale, href: `${ctx.path}?lang=${code}` }))
+          : [],
+      operatorCss: Boolean(this.#ui.overrides.css),
     });
   }
 
-  /** A page that says in plain words what went wrong, with the traceId for support. */
-  renderError(ctx: Context, error: { error: string; description?: string; backTo?: string }): void {
+  /** A page that says in plain words what went wrong, with the traceId and a way back. */
+  renderError(ctx: Context, error: { error: string }): void {
     const t = this.translator(this.localeOf(ctx));
     this.render(ctx, 'error', {
       message: t(`error.${error.error}`, {}, t('error.default')),
       code: error.error,
-      backTo: error.backTo,
+      cancelUrl: (ctx.state as LocaleState).cancelUrl,
+      contact: this.#ui.show_contact ? this.#ui.support_email : undefined,
     });
   }
 }

@@ -3,7 +3,8 @@ import type { Context } from 'koa';
 import type { EidOutcome, EidPlugin, PollStatus } from '../eids/plugin.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
-import type { LoginSteps } from './interaction.js';
+import type { EidRegistry } from '../eids/registry.js';
+import type { LoginDependencies, LoginSteps } from './interaction.js';
 
 /** Statuses that end the login: the answer then says where the browser goes. */
 const finalStatuses = new Set<PollStatus['status']>(['COMPLETE', 'ERROR', 'CANCEL']);
@@ -18,7 +19,10 @@ function statusOf(outcome: EidOutcome): PollStatus['status'] {
  * The frontend JSON API under /interaction/<uid>/api/: everything the built-in pages do, for
  * anyone who builds their own frontend. Requests need the same interaction cookie as the pages.
  */
-export function frontendApi(steps: LoginSteps): Router {
+/** The device a person chose earlier in this browser session, so a signature after a login asks again no more. */
+const DEVICE_CHOICE_COOKIE = 'neb_device_choice';
+
+export function frontendApi(steps: LoginSteps, { ui }: Pick<LoginDependencies, 'ui'>): Router {
   const api = new Router({ prefix: '/interaction/:uid/api' });
   api.use(steps.loadInteraction, async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
@@ -46,6 +50,7 @@ export function frontendApi(steps: LoginSteps): Router {
     const options = chosen.kind === 'eid' ? [chosen] : chosen.options;
     const option = options.find((o) => o.plugin.id === eid);
     if (!option) throw new HttpError(400, 'invalid_request', 'That eID is not offered for this login.');
+    if (device) ctx.cookies.set(DEVICE_CHOICE_COOKIE, device, { httpOnly: true, sameSite: 'lax', overwrite: true });
     const result = await steps.start(ctx, option, { api: true, ...(device ? { device } : {}) });
     if ('redirectTo' in result) ctx.body = { redirectTo: result.redirectTo };
     else if ('outcome' in result) await answer(ctx, option.plugin, { status: statusOf(result.outcome), outcome: result.outcome });
@@ -66,5 +71,43 @@ export function frontendApi(steps: LoginSteps): Router {
     ctx.body = { redirectTo: await steps.refuse(ctx, 'access_denied', 'The person cancelled the login.') };
   });
 
+  /** GET ui: who the person logs in to, the eIDs offered, and how to show them. */
+  api.get('/ui', (ctx) => {
+    ctx.body = {
+      client: steps.clientShown(ctx),
+      eids: steps.offered(ctx),
+      locale: steps.locale(ctx),
+      qr_size: ui.qr_size,
+      show_qr_help: ui.show_qr_help,
+    };
+  });
+
+  /** GET device: the device chosen earlier in this browser session; the broker only logs in, never signs. */
+  api.get('/device', (ctx) => {
+    const device = ctx.cookies.get(DEVICE_CHOICE_COOKIE);
+    ctx.body = { device: device === 'this' || device === 'other' ? device : 'unknown', sign: false };
+  });
+
+  /** GET contact: where people get help, and whether to show it. */
+  api.get('/contact', (ctx) => {
+    ctx.body = { email: ui.support_email ?? null, show: ui.show_contact && Boolean(ui.support_email) };
+  });
+
+  /** GET overrides: the operator's message, CSS and content overrides, for a custom frontend to apply. */
+  api.get('/overrides', (ctx) => {
+    ctx.body = ui.overrides;
+  });
+
   return api;
+}
+
+/** GET /api/status: OK while every eID can take logins; ISSUES, and which, when any cannot. */
+export function serviceStatus(registry: EidRegistry): Router {
+  const router = new Router();
+  router.get('/api/status', (ctx) => {
+    const eids = Object.fromEntries(registry.all.map((plugin) => [plugin.id, { available: registry.isAvailable(plugin.id) }]));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: Object.values(eids).every((eid) => eid.available) ? 'OK' : 'ISSUES', eids };
+  });
+  return router;
 }

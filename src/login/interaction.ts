@@ -6,6 +6,7 @@ import type { EidRegistry } from '../eids/registry.js';
 import { HttpError } from '../http/errors.js';
 import type { LocaleState, Views } from '../http/views.js';
 import type { Logger } from '../log.js';
+import type { BrokerConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
 import type { Finisher } from './finish.js';
@@ -20,6 +21,8 @@ export interface LoginDependencies {
   log: Logger;
   /** Seconds a login may take: how long the broker remembers which eID a login uses. */
   interactionTtl: number;
+  /** The pages' settings: QR size and help, contact, operator overrides. */
+  ui: BrokerConfig['ui'];
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -94,6 +97,7 @@ export function loginSteps(deps: LoginDependencies) {
       allowedAcrValues: metadata.allowed_acr_values,
       metadata,
     };
+    state.cancelUrl = `/interaction/${interaction.uid}/cancel`;
     state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : metadata.default_ui_locales?.join(' ');
     await next();
   }
@@ -148,6 +152,35 @@ export function loginSteps(deps: LoginDependencies) {
     },
 
     startedEid,
+
+    /**
+     * The eIDs this login offers, as the picker and GET ui show them: grouped by the order
+     * chosen, named in the person's language, and whether each can take logins now.
+     */
+    offered(ctx: Context) {
+      const chosen = this.choice(ctx);
+      const options = chosen.kind === 'refused' ? [] : chosen.kind === 'eid' ? [chosen] : chosen.options;
+      const t = views.translator(views.localeOf(ctx));
+      return options.map(({ plugin }) => ({
+        id: plugin.id,
+        country: plugin.country,
+        acr: [...plugin.acrValues],
+        display_name: t(`eid.${plugin.id}`, {}, plugin.id),
+        available: registry.isAvailable(plugin.id),
+      }));
+    },
+
+    locale: (ctx: Context) => views.localeOf(ctx),
+
+    /** The client as the person sees it: its name, and its logo when it has an https one. */
+    clientShown(ctx: Context) {
+      const { client } = routeState(ctx);
+      const logo = client.metadata.logo_uri;
+      return {
+        display_name: client.displayName ?? client.clientId,
+        ...(typeof logo === 'string' && logo.startsWith('https://') ? { logo_uri: logo } : {}),
+      };
+    },
 
     /** The eID this login started, for the API calls that follow its start. */
     async activeEid(ctx: Context): Promise<EidPlugin> {

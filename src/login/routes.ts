@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type { EidOutcome, EidPlugin, LoginState, StartResult } from '../eids/plugin.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
-import { frontendApi } from './api.js';
+import { frontendApi, serviceStatus } from './api.js';
 import { loginSteps, routeState, sessionExpired, type LoginDependencies } from './interaction.js';
 
 export type { LoginDependencies } from './interaction.js';
@@ -40,17 +40,13 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     const chosen = steps.choice(ctx);
     if (chosen.kind === 'refused') return redirect(ctx, await steps.refuse(ctx, chosen.error, chosen.description));
     if (chosen.kind === 'eid') return follow(ctx, chosen.plugin, await steps.start(ctx, chosen, { api: false }));
-    const t = views.translator(views.localeOf(ctx));
-    const { interaction, client } = routeState(ctx);
-    const countries = [...new Set(chosen.options.map((o) => o.plugin.country))];
+    const offered = steps.offered(ctx);
     views.render(ctx, 'picker', {
-      uid: interaction.uid,
-      clientName: client.displayName ?? client.clientId,
-      groups: countries.map((country) => ({
+      uid: routeState(ctx).interaction.uid,
+      client: steps.clientShown(ctx),
+      groups: [...new Set(offered.map((eid) => eid.country))].map((country) => ({
         country,
-        options: chosen.options
-          .filter((o) => o.plugin.country === country)
-          .map((o) => ({ id: o.plugin.id, name: t(`eid.${o.plugin.id}`, {}, o.plugin.id) })),
+        options: offered.filter((eid) => eid.country === country),
       })),
     });
   });
@@ -114,5 +110,5 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     ctx.body = await plugin.jwks();
   });
 
-  return [frontendApi(steps), ...pluginRouters, pages, callbacks];
+  return [frontendApi(steps, deps), serviceStatus(registry), ...pluginRouters, pages, callbacks];
 }

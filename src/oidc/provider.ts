@@ -154,7 +154,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     // The person is logged out of the broker when the client's tokens outlive the session anyway.
     expiresWithSession: async () => false,
-    renderError: async (ctx, out) => views.renderError(ctx, { error: out.error, description: out.error_description }),
+    renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error) }),
   };
 
   const provider = new Provider(deps.issuer, configuration);

@@ -66,7 +66,7 @@ export class TestBrowser {
   async submit(url: string | URL, fields: Record<string, string>) {
     return this.follow(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(url, this.#origin).origin },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html,*/*;q=0.8', origin: new URL(url, this.#origin).origin },
       body: new URLSearchParams(fields).toString(),
     });
   }

@@ -13,6 +13,18 @@
   let device = root.dataset.device || '';
   let finished = false;
   let launched = Boolean(resume);
+  let showQrHelp = false;
+
+  // The page's settings come from the same API a custom frontend uses.
+  fetch(`/interaction/${encodeURIComponent(uid)}/api/ui`, { headers: { accept: 'application/json' } })
+    .then((response) => (response.ok ? response.json() : undefined))
+    .then((ui) => {
+      if (!ui) return;
+      element('qr').width = ui.qr_size;
+      element('qr').height = ui.qr_size;
+      showQrHelp = ui.show_qr_help;
+    })
+    .catch(() => undefined);
 
   async function call(path, body) {
     const response = await fetch(`/interaction/${encodeURIComponent(uid)}/api/${path}`, {
@@ -37,6 +49,7 @@
     show('progress', true);
     if (state.qrCode) element('qr').src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(state.qrCode.svg)}`;
     show('qr', Boolean(state.qrCode) && !state.redirectTo);
+    show('qr-help', showQrHelp && Boolean(state.qrCode) && !state.redirectTo);
     if (state.launchUrl) {
       element('open').href = state.launchUrl;
       // Start the app once by ourselves; the button stays for browsers that want a tap first.

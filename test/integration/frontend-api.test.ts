@@ -1,0 +1,126 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { RelyingParty } from '../support/relying-party.js';
+
+let tb: TestBroker;
+let rp: RelyingParty;
+
+beforeAll(async () => {
+  tb = await startTestBroker(
+    {
+      clients: [{ ...webClient, display_name: 'The Shop', logo_uri: 'https://shop.example/logo.png' }],
+      eids: { 'test-double': { acr_values: ['urn:test:se'] }, 'other-double': { country: 'NO', acr_values: ['urn:test:no'] } },
+      ui: {
+        support_email: 'help@broker.example',
+        show_contact: true,
+        qr_size: 280,
+        overrides: { messages: { en: { 'picker.title': 'Pick your eID' } }, css: '.card { border-color: teal; }', content: { footer: { en: 'Run by Example AB' } } },
+      },
+    },
+    'frontend-api',
+  );
+  rp = await RelyingParty.discover(tb.issuer, webClient);
+});
+
+async function interaction() {
+  const { response } = await rp.authorize();
+  return new URL(response.url).pathname;
+}
+
+const get = async (path: string) => {
+  const response = await rp.browser.request(path, { headers: { accept: 'application/json' } });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+};
+
+describe('the frontend JSON API', () => {
+  it('GET ui: the client, the eIDs offered with their acr values and availability, the locale and QR settings', async () => {
+    const { body } = await get(`${await interaction()}/api/ui`);
+    expect(body).toEqual({
+      client: { display_name: 'The Shop', logo_uri: 'https://shop.example/logo.png' },
+      eids: [
+        { id: 'test-double', country: 'SE', acr: ['urn:test:se'], display_name: 'test-double', available: true },
+        { id: 'other-double', country: 'NO', acr: ['urn:test:no'], display_name: 'other-double', available: true },
+      ],
+      locale: 'en',
+      qr_size: 280,
+      show_qr_help: true,
+    });
+  });
+
+  it('GET device: unknown until a device is chosen, then remembered for the browser session', async () => {
+    const path = await interaction();
+    expect((await get(`${path}/api/device`)).body).toEqual({ device: 'unknown', sign: false });
+    await rp.browser.request(`${path}/api/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ eid: 'test-double', device: 'other' }),
+    });
+    expect((await get(`${await interaction()}/api/device`)).body).toEqual({ device: 'other', sign: false });
+  });
+
+  it('GET contact and GET overrides', async () => {
+    const path = await interaction();
+    expect((await get(`${path}/api/contact`)).body).toEqual({ email: 'help@broker.example', show: true });
+    expect((await get(`${path}/api/overrides`)).body).toMatchObject({ css: '.card { border-color: teal; }', content: { footer: { en: 'Run by Example AB' } } });
+  });
+
+  it('refuses a start with a device it does not know', async () => {
+    const response = await rp.browser.request(`${await interaction()}/api/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ eid: 'test-double', device: 'fridge' }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('GET /api/status: OK while every eID can take logins, ISSUES naming the one that cannot', async () => {
+    expect(await (await fetch(`${tb.issuer}/api/status`)).json()).toEqual({
+      status: 'OK',
+      eids: { 'test-double': { available: true }, 'other-double': { available: true } },
+    });
+    tb.broker.registry.setAvailable('other-double', false);
+    try {
+      expect(await (await fetch(`${tb.issuer}/api/status`)).json()).toEqual({
+        status: 'ISSUES',
+        eids: { 'test-double': { available: true }, 'other-double': { available: false } },
+      });
+      const picker = await (await rp.browser.request(await interaction())).text();
+      expect(picker).toMatch(/value="other-double" class="eid" disabled>other-double \(not available right now\)/);
+    } finally {
+      tb.broker.registry.setAvailable('other-double', true);
+    }
+  });
+});
+
+describe('the pages', () => {
+  it('a person can switch language, and the choice is remembered', async () => {
+    const path = await interaction();
+    const finnish = await (await rp.browser.request(`${path}?lang=fi`)).text();
+    expect(finnish).toContain('<html lang="fi">');
+    expect(finnish).toContain('Valitse tunnistustapa');
+    const again = await (await rp.browser.request(path)).text();
+    expect(again).toContain('<html lang="fi">');
+    expect(again).toContain('aria-current="true">Suomi</a>');
+    await rp.browser.request(`${path}?lang=en`);
+  });
+
+  it('show the client logo, the operator text overrides and stylesheet', async () => {
+    const page = await (await rp.browser.request(await interaction())).text();
+    expect(page).toContain('<img src="https://shop.example/logo.png" alt="Logo of The Shop"');
+    expect(page).toContain('<h1>Pick your eID</h1>');
+    expect(page).toContain('href="/static/overrides.css"');
+    expect(await (await fetch(`${tb.issuer}/static/overrides.css`)).text()).toBe('.card { border-color: teal; }');
+  });
+
+  it('an error inside a login offers the way back to the service, and the support contact', async () => {
+    const path = await interaction();
+    const refused = await rp.browser.submit(`${path}/select`, { eid: 'nope' });
+    const page = await refused.response.text();
+    expect(refused.response.status).toBe(400);
+    expect(page).toContain(`<form method="post" action="${path}/cancel">`);
+    expect(page).toContain('href="mailto:help@broker.example"');
+    const { leftTo } = await rp.browser.submit(`${path}/cancel`, {});
+    expect(leftTo?.searchParams.get('error')).toBe('access_denied');
+  });
+});
