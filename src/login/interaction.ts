@@ -73,7 +73,7 @@ export function loginSteps(deps: LoginDependencies) {
       throw err;
     }
     if (interaction.uid !== ctx.params.uid || interaction.prompt.name !== 'login') throw sessionExpired();
-    if (ctx.method !== 'GET' && ctx.get('origin') && ctx.get('origin') !== issuerOrigin) {
+    if (ctx.method !== 'GET' && !fromOwnPages(ctx)) {
       throw new HttpError(403, 'invalid_request', "The request did not come from the broker's own pages.");
     }
     const clientId = String(interaction.params.client_id);
@@ -100,6 +100,18 @@ export function loginSteps(deps: LoginDependencies) {
     state.cancelUrl = `/interaction/${interaction.uid}/cancel`;
     state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : metadata.default_ui_locales?.join(' ');
     await next();
+  }
+
+  /**
+   * A form or API call from another site is refused. Browsers say where a request comes from in
+   * Sec-Fetch-Site; Origin is "null" on the broker's own pages (their Referrer-Policy is
+   * no-referrer), so only a real foreign Origin counts against a request.
+   */
+  function fromOwnPages(ctx: Context): boolean {
+    const site = ctx.get('sec-fetch-site');
+    if (site && site !== 'same-origin') return false;
+    const origin = ctx.get('origin');
+    return !origin || origin === 'null' || origin === issuerOrigin;
   }
 
   /** A random id kept in a long-lived cookie; eIDs get only its hash. */

@@ -155,6 +155,22 @@ describe('the interaction pages', () => {
     expect(response.status).toBe(403);
   });
 
+  it('refuse a request a browser marks as cross-site, and accept the Origin "null" of the broker\'s own pages', async () => {
+    const { url } = await firstStop(rp);
+    const crossSite = await rp.browser.request(`${url.pathname}/select`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
+      body: 'eid=test-double',
+    });
+    expect(crossSite.status).toBe(403);
+    const ownPage = await rp.browser.request(`${url.pathname}/select`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', origin: 'null' },
+      body: 'eid=test-double',
+    });
+    expect(ownPage.status).toBe(303);
+  });
+
   it('send the security headers, and a traceId on every response', async () => {
     const { response } = await firstStop(rp);
     expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll } from 'vitest';
+import type { ConfigInput } from '../../src/config/schema.js';
 import type { SimulatorRegistration } from '../../src/upstream/plugin.js';
 import type { UpstreamSimulator } from '../../src/upstream/simulator.js';
 import { startTestBroker, webClient, type TestBroker } from './broker.js';
@@ -45,6 +46,8 @@ export async function startUpstreamTestBed(
   name: string,
   eids: UpstreamEidUnderTest[],
   registrationKeys?: (publicJwks: { keys: JWK[] }) => Promise<{ keys: JWK[] }>,
+  /** More configuration for the broker; its `eids` are added to the upstream ones. */
+  more: Partial<ConfigInput> = {},
 ): Promise<UpstreamTestBed> {
   const port = await findFreePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -73,7 +76,7 @@ export async function startUpstreamTestBed(
       ...eid.settings,
     };
   }
-  const tb = await startTestBroker({ issuer, port, eids: sections }, name);
+  const tb = await startTestBroker({ ...more, issuer, port, eids: { ...sections, ...more.eids } }, name);
   const rp = await RelyingParty.discover(tb.issuer, webClient);
   for (const simulator of Object.values(simulators)) rp.browser.alsoFollows.add(new URL(simulator.issuer).origin);
   return { tb, rp, simulators };

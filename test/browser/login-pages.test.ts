@@ -1,0 +1,199 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFinnishTrustNetworkSimulator } from '../../providers/fi-ftn/simulator/index.js';
+import { startMitIdSimulator } from '../../providers/dk-mitid/simulator/index.js';
+import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
+import { qrPayload } from '../../providers/se-bankid/qr.js';
+import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
+import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
+import { bankIdSection } from '../../providers/se-bankid/test/support.js';
+import { expectAccessible, launchChromium, newPhone, screenshot } from '../support/chromium.js';
+import { startUpstreamTestBed, type UpstreamTestBed } from '../support/upstream.js';
+
+/**
+ * A person in a real chromium, on a phone-sized screen, logging in to the demo relying party
+ * through the broker's own pages: the picker, the BankID page, the upstream eIDs' simulators.
+ */
+let browser: Browser;
+let bankId: BankIdSimulator;
+let bed: UpstreamTestBed;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  const pki = await createTestPki();
+  bankId = await startBankIdSimulator({ pki });
+  bed = await startUpstreamTestBed(
+    'browser',
+    [
+      { id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic', settings: { nnin: true } },
+      { id: 'fi-ftn', start: startFinnishTrustNetworkSimulator, tokenEndpointAuthMethod: 'private_key_jwt' },
+      { id: 'dk-mitid', start: startMitIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic', settings: { cpr: true } },
+    ],
+    undefined,
+    { demo: true, eids: { 'se-bankid': bankIdSection(bankId, pki) } },
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await bankId?.close();
+});
+
+const eids = ['se-bankid', 'no-bankid', 'fi-ftn', 'dk-mitid'] as const;
+
+/** The demo relying party starts a login; the picker offers every eID. */
+async function toPicker(page: Page) {
+  await page.goto(`${bed.tb.issuer}/demo/login`);
+  await page.waitForSelector('form.eids');
+}
+
+/** The simulated BankID app picks up the order on screen by its current QR code. */
+function scanTheQrCode() {
+  const order = bankId.orders().at(-1)!;
+  bankId.scanQr(qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - Date.parse(order.createdAt)) / 1000));
+  return order.orderRef;
+}
+
+/** Plays the person through the chosen eID until the demo shows what it received. */
+async function logInWith(page: Page, eid: (typeof eids)[number], checkPages?: (name: string) => Promise<void>) {
+  await page.click(`button[value="${eid}"]`);
+  if (eid === 'se-bankid') {
+    await page.waitForSelector('button[data-device="other"]:visible');
+    await checkPages?.('bankid-device');
+    await page.click('button[data-device="other"]');
+    await page.waitForSelector('#qr:visible');
+    await checkPages?.('bankid-qr');
+    const orderRef = scanTheQrCode();
+    await page.waitForSelector('#qr', { state: 'hidden' });
+    await checkPages?.('bankid-signing');
+    bankId.approve(orderRef, 0);
+  } else {
+    await page.waitForSelector('form[action$="/login"] button');
+    await page.click('form[action$="/login"] button');
+  }
+  await page.waitForURL(/\/demo\/callback/);
+  return page.textContent('body');
+}
+
+describe('a person on a phone-sized chromium', () => {
+  it.each([
+    ['sv-SE', 'sv', 'Välj hur du vill logga in'],
+    ['en-GB', 'en', 'Choose how to log in'],
+    ['nb-NO', 'nb', 'Velg hvordan du vil logge inn'],
+    ['fi-FI', 'fi', 'Valitse tunnistustapa'],
+    ['da-DK', 'da', 'Vælg, hvordan du vil logge ind'],
+  ])('logs in with every eID through the built-in pages in %s, with no axe-core violations', async (browserLocale, lang, heading) => {
+    const context = await newPhone(browser, browserLocale);
+    try {
+      const page = await context.newPage();
+      for (const eid of eids) {
+        await toPicker(page);
+        expect(await page.getAttribute('html', 'lang')).toBe(lang);
+        expect(await page.textContent('h1')).toBe(heading);
+        await expectAccessible(page, `picker (${lang})`);
+        const body = await logInWith(page, eid, (name) => expectAccessible(page, `${name} (${lang})`));
+        expect(body, `${eid} in ${lang}`).toContain('personal_number');
+        expect(body).toContain(eid);
+      }
+    } finally {
+      await context.close();
+    }
+  }, 180_000);
+
+  it('sees a new QR code every second, until the app picks the order up', async () => {
+    const context = await newPhone(browser);
+    try {
+      const page = await context.newPage();
+      await toPicker(page);
+      await page.click('button[value="se-bankid"]');
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      const codes = new Set<string>();
+      for (let i = 0; i < 30 && codes.size < 3; i += 1) {
+        codes.add((await page.getAttribute('#qr', 'src'))!);
+        await page.waitForTimeout(200);
+      }
+      expect(codes.size).toBeGreaterThanOrEqual(3);
+      scanTheQrCode();
+      await page.waitForSelector('#qr', { state: 'hidden' });
+      expect(await page.textContent('#status')).toContain('security code');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('switches language on the page', async () => {
+    const context = await newPhone(browser);
+    try {
+      const page = await context.newPage();
+      await toPicker(page);
+      await page.click('nav.languages a[lang="fi"]');
+      await page.waitForSelector('html[lang="fi"]');
+      expect(await page.textContent('h1')).toBe('Valitse tunnistustapa');
+      await page.click('nav.languages a[lang="sv"]');
+      await page.waitForSelector('html[lang="sv"]');
+      expect(await page.textContent('h1')).toBe('Välj hur du vill logga in');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('cancels on the BankID page and lands at the client with access_denied', async () => {
+    const context = await newPhone(browser);
+    try {
+      const page = await context.newPage();
+      await toPicker(page);
+      await page.click('button[value="se-bankid"]');
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      await page.click('#cancel');
+      await page.waitForURL(/\/demo\/callback/);
+      expect(await page.textContent('body')).toContain('access_denied');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('sees an upstream failure reach the client as server_error', async () => {
+    const context = await newPhone(browser);
+    bed.simulators['no-bankid']!.faults.tokenDelayMs = 3_000;
+    try {
+      const page = await context.newPage();
+      await toPicker(page);
+      const body = await logInWith(page, 'no-bankid');
+      expect(body).toContain('server_error');
+    } finally {
+      bed.simulators['no-bankid']!.faults.tokenDelayMs = 0;
+      await context.close();
+    }
+  }, 60_000);
+});
+
+describe('every page, at phone and desktop widths', () => {
+  it('has no axe-core violations and is captured for a person to look at', async () => {
+    const context = await newPhone(browser);
+    try {
+      const page = await context.newPage();
+      const capture = async (name: string) => {
+        await expectAccessible(page, name);
+        await screenshot(page, name);
+      };
+      await toPicker(page);
+      await capture('picker');
+      await logInWith(page, 'se-bankid', capture);
+      await screenshot(page, 'demo-result');
+
+      await page.goto(`${bed.tb.issuer}/interaction/no-such-login`);
+      await capture('error');
+
+      await page.goto(`${bed.tb.issuer}/session/end`);
+      await page.waitForSelector('button[name="logout"]');
+      await capture('logout');
+      await page.click('button[name="logout"]');
+      await page.waitForURL(/\/session\/end\/success/);
+      await capture('logged-out');
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
+});

@@ -1,0 +1,56 @@
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { projectRoot } from '../../src/paths.js';
+
+/** Debian's chromium; .ci/run installs it. A machine without it fails these tests, it never skips them. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Where screenshots of every page go; CI keeps the folder. */
+export const screenshotDir = join(projectRoot, 'test-results', 'screenshots');
+
+export const viewports = {
+  phone: { width: 360, height: 780 },
+  desktop: { width: 1280, height: 860 },
+} as const;
+
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    // Without the background-networking flags chromium keeps calling out to a network this machine does not have.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export async function newPhone(browser: Browser, locale = 'en-GB'): Promise<BrowserContext> {
+  return browser.newContext({ viewport: viewports.phone, locale, isMobile: true, hasTouch: true });
+}
+
+const axeSource = (createRequire(import.meta.url)('axe-core') as { source: string }).source;
+
+/**
+ * axe-core's accessibility rules (WCAG 2.x A and AA) on the page as it is now: none may fail.
+ * axe is evaluated through the DevTools protocol, which the page's CSP does not apply to.
+ */
+export async function expectAccessible(page: Page, name: string): Promise<void> {
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run(options: object): Promise<{ violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }> }> } }).axe;
+    const result = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+    return result.violations.map((v) => `${v.id}: ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`);
+  });
+  expect(violations, `axe-core on ${name}`).toEqual([]);
+}
+
+/** Screenshots of the page at phone and desktop widths, named after it. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(screenshotDir, { recursive: true });
+  const original = page.viewportSize();
+  for (const [width, size] of Object.entries(viewports)) {
+    await page.setViewportSize(size);
+    await page.screenshot({ path: join(screenshotDir, `${name}-${width}.png`), fullPage: true });
+  }
+  if (original) await page.setViewportSize(original);
+}
