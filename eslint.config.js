@@ -17,6 +17,11 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
+    // The documented examples run in a browser page or in Node.
+    files: ['docs/examples/**/*.mjs'],
+    languageOptions: { globals: { ...globals.browser, ...globals.node } },
+  },
+  {
     // The pages' own scripts run in the browser.
     files: ['views/static/**/*.js'],
     languageOptions: { globals: globals.browser, sourceType: 'script' },
