@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { EidPerson } from '../../src/identity/identity.js';
 import { upstreamEid } from '../../src/upstream/plugin.js';
-import { startMitIdSimulator } from './simulator/index.js';
 
 const ACR = 'urn:nordic-eid:dk:mitid';
 
@@ -53,5 +52,6 @@ export const dkMitId = upstreamEid({
     };
     return { person, acr: `${ACR}:${achieved}`, amr: Array.isArray(idToken.amr) ? idToken.amr.map(String) : ['mitid'] };
   },
-  simulator: startMitIdSimulator,
+  // Loaded only in simulator mode: production never pays for the simulator's code.
+  simulator: async (registration) => (await import('./simulator/index.js')).startMitIdSimulator(registration),
 });

@@ -1,6 +1,5 @@
 import type { EidPerson } from '../../src/identity/identity.js';
 import { upstreamEid } from '../../src/upstream/plugin.js';
-import { startFinnishTrustNetworkSimulator } from './simulator/index.js';
 
 const ACR = 'urn:nordic-eid:fi:ftn';
 
@@ -44,5 +43,6 @@ export const fiFtn = upstreamEid({
     };
     return { person, acr: ACR, amr: ['ftn'] };
   },
-  simulator: startFinnishTrustNetworkSimulator,
+  // Loaded only in simulator mode: production never pays for the simulator's code.
+  simulator: async (registration) => (await import('./simulator/index.js')).startFinnishTrustNetworkSimulator(registration),
 });

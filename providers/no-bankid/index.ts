@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { EidPerson } from '../../src/identity/identity.js';
 import { upstreamEid } from '../../src/upstream/plugin.js';
-import { startNorwegianBankIdSimulator } from './simulator/index.js';
 
 const ACR = 'urn:nordic-eid:no:bankid';
 
@@ -46,5 +45,6 @@ export const noBankId = upstreamEid({
     const amr = Array.isArray(idToken.amr) ? idToken.amr.map(String) : ['bid'];
     return { person, acr: ACR, amr };
   },
-  simulator: startNorwegianBankIdSimulator,
+  // Loaded only in simulator mode: production never pays for the simulator's code.
+  simulator: async (registration) => (await import('./simulator/index.js')).startNorwegianBankIdSimulator(registration),
 });

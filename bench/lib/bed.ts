@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
+import { parseConfig } from '../../src/config/load.js';
+import { projectRoot } from '../../src/paths.js';
+import type { Client, Target } from './flows.js';
+import { waitFor200 } from './http.js';
+import { startNode, type BenchProcess } from './processes.js';
+import { freePort, type BenchRedis } from './redis.js';
+
+/**
+ * The test bed every scenario draws on: one BankID simulator, and brokers and bare
+ * oidc-providers started on demand, each in its own process on its own key prefix, all with
+ * the same client, keys and secrets. The broker is the real one: `src/main.ts`, compiled,
+ * reading a configuration file as in production.
+ */
+
+/** The compiled tree this bench runs from (bench/tsconfig.build.json). */
+const buildRoot = new URL('../../', import.meta.url);
+/** A script of the compiled tree, e.g. compiled('bench/load/pollers.js'). */
+export const compiled = (path: string) => new URL(path, buildRoot);
+const brokerMain = compiled('src/main.js');
+
+/** Where `BENCH_PROFILE=1` writes CPU profiles. */
+export const profileDir = join(projectRoot, 'bench', 'profiles');
+
+/** Lifetimes both servers use, as the broker's defaults. */
+const TTL = { authorization_code: 60, access_token: 600, id_token: 600, refresh_token: 1_209_600, interaction: 600, session: 28_800 };
+
+export interface RunningServer {
+  target: Target;
+  process: BenchProcess;
+  prefix: string;
+  /** Milliseconds from spawning the process to the first 200 from discovery. */
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+export interface BrokerSettings {
+  /** Overrides of the se-bankid section. */
+  bankid?: Record<string, unknown>;
+  /** Overrides of the lifetimes. */
+  ttl?: Partial<typeof TTL>;
+  logLevel?: string;
+}
+
+export interface Bed {
+  client: Client;
+  simulator: { apiUrl: string; benchUrl: string; pid: number };
+  startBroker(name: string, settings?: BrokerSettings): Promise<RunningServer>;
+  startBare(name: string): Promise<RunningServer>;
+  /** The simulator's RP API call counts. */
+  simulatorStats(): Promise<Record<'auth' | 'collect' | 'cancel', number>>;
+  close(): Promise<void>;
+}
+
+async function privateJwk(alg: 'ES256' | 'RS256') {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, alg, use: 'sig', kid: await calculateJwkThumbprint(jwk) };
+}
+
+const secret = () => randomBytes(32).toString('base64url');
+
+/** Far more requests than a bench run makes in a rate-limit window. */
+const OUT_OF_REACH = 1_000_000_000;
+
+/**
+ * All the bench's traffic comes from 127.0.0.1, where production traffic comes from many
+ * addresses: per-address and per-client rate limits, where this broker has them, stay on (so
+ * their counting is measured) but are set out of reach. Which limits there are is read from
+ * the configuration's own defaults, so the bench follows the schema as it changes.
+ */
+function withLimitsOutOfReach(config: Record<string, unknown>): Record<string, unknown> {
+  const limits = (parseConfig(config) as Record<string, unknown>).rate_limits;
+  if (!limits || typeof limits !== 'object') return config;
+  const raised = Object.fromEntries(
+    Object.entries(limits).map(([name, value]) =>
+      value && typeof value === 'object' && 'per_ip' in value ? [name, { ...value, per_ip: OUT_OF_REACH, per_client: OUT_OF_REACH }] : [name, value],
+    ),
+  );
+  return { ...config, rate_limits: raised };
+}
+
+export async function openBed(redis: BenchRedis, options: { profile: boolean }): Promise<Bed> {
+  const dir = mkdtempSync(join(tmpdir(), 'neb-bench-'));
+  // Also when the run is cut short: the folder holds private keys.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+  const pki = await createTestPki();
+  const pkiFile = file('pki.json', JSON.stringify(pki));
+  const ca = file('bankid-ca.pem', pki.serverCa);
+  const cert = file('rp.pem', pki.client.cert);
+  const key = file('rp.key', pki.client.key);
+  // Both servers sign with the same keys: an ES256 key first (ID tokens), and an RS256 one.
+  const jwksFile = file('jwks.json', JSON.stringify({ keys: [await privateJwk('ES256'), await privateJwk('RS256')] }));
+  const cookieKeys = [secret()];
+  const subjectSecret = secret();
+  const client: Client = { client_id: 'bench-rp', client_secret: secret(), redirect_uri: 'http://127.0.0.1:9/callback' };
+  const started: RunningServer[] = [];
+
+  // Pending orders of the scale scenario must not fail while they wait: a long pickup timeout.
+  const simulatorProcess = startNode('bankid-simulator', compiled('bench/targets/bankid-simulator.js'), {
+    args: [JSON.stringify({ pkiFile, pickupTimeoutSeconds: 3600 })],
+  });
+  const ready = JSON.parse(await simulatorProcess.line((line) => line.startsWith('{"ready"'))) as { apiUrl: string; benchUrl: string };
+  const simulator = { ...ready, pid: simulatorProcess.pid };
+
+  function brokerConfig(name: string, port: number, settings: BrokerSettings = {}) {
+    const prefix = redis.prefix(name);
+    const config = {
+      issuer: `http://127.0.0.1:${port}`,
+      port,
+      host: '127.0.0.1',
+      redis: { url: redis.url, key_prefix: prefix },
+      cookie_keys: cookieKeys,
+      subject_secret: subjectSecret,
+      jwks: jwksFile,
+      ttl: { ...TTL, ...settings.ttl },
+      clients: [{ client_id: client.client_id, client_secret: client.client_secret, redirect_uris: [client.redirect_uri] }],
+      eids: {
+        'se-bankid': {
+          mode: 'custom',
+          custom_url: simulator.apiUrl,
+          ca,
+          client_certificate: { cert, key },
+          poll_frequency: 2,
+          ...settings.bankid,
+        },
+      },
+      log: { level: settings.logLevel ?? 'info' },
+    };
+    return { path: file(`${name}.json`, JSON.stringify(withLimitsOutOfReach(config))), prefix };
+  }
+
+  function nodeFlags(name: string): string[] {
+    if (!options.profile) return [];
+    mkdirSync(profileDir, { recursive: true });
+    return ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+  }
+
+  async function serve(
+    kind: Target['kind'],
+    name: string,
+    port: number,
+    spawnedAt: number,
+    proc: BenchProcess,
+    prefix: string,
+  ): Promise<RunningServer> {
+    const issuer = `http://127.0.0.1:${port}`;
+    try {
+      await waitFor200(`${issuer}/.well-known/openid-configuration`, { deadlineMs: 30_000, gaveUp: proc.exited });
+    } catch (error) {
+      await proc.stop();
+      const logFile = join(dir, `${name}.log`);
+      const output = existsSync(logFile) ? readFileSync(logFile, 'utf8') : proc.output();
+      throw new Error(`${name} did not start: ${(error as Error).message}\n${output.slice(-2000)}`);
+    }
+    const server: RunningServer = {
+      target: { kind, issuer, client, ...(kind === 'broker' ? { approveUrl: `${simulator.benchUrl}/approve` } : {}) },
+      process: proc,
+      prefix,
+      readyMs: performance.now() - spawnedAt,
+      stop: () => proc.stop(),
+    };
+    started.push(server);
+    return server;
+  }
+
+  return {
+    client,
+    simulator,
+
+    async startBroker(name, settings) {
+      const port = await freePort();
+      const { path, prefix } = brokerConfig(name, port, settings);
+      const spawnedAt = performance.now();
+      const proc = startNode(name, brokerMain, {
+        env: { BROKER_CONFIG: path },
+        nodeFlags: nodeFlags(name),
+        logFile: join(dir, `${name}.log`),
+      });
+      return serve('broker', name, port, spawnedAt, proc, prefix);
+    },
+
+    async startBare(name) {
+      const port = await freePort();
+      const prefix = redis.prefix(name);
+      const input = { issuer: `http://127.0.0.1:${port}`, port, redisUrl: redis.url, keyPrefix: prefix, client, jwksFile, cookieKeys, ttl: TTL };
+      const spawnedAt = performance.now();
+      const proc = startNode(name, compiled('bench/targets/bare-provider.js'), {
+        args: [JSON.stringify(input)],
+        nodeFlags: nodeFlags(name),
+        logFile: join(dir, `${name}.log`),
+      });
+      return serve('bare', name, port, spawnedAt, proc, prefix);
+    },
+
+    async simulatorStats() {
+      const response = await fetch(`${simulator.benchUrl}/stats`);
+      return (await response.json()) as Record<'auth' | 'collect' | 'cancel', number>;
+    },
+
+    async close() {
+      try {
+        await Promise.all(started.map((server) => server.stop()));
+        await simulatorProcess.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}

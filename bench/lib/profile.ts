@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Reads a V8 CPU profile (node --cpu-prof) and lists where the time went: by function, its
+ * own time (self) and the time of everything it called (total), in ms and as a share of all
+ * sampled time.
+ */
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface HotSpot {
+  name: string;
+  selfMs: number;
+  totalMs: number;
+  selfShare: number;
+  totalShare: number;
+}
+
+function label(node: ProfileNode, root: string): string {
+  const { functionName, url, lineNumber } = node.callFrame;
+  const file = url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/nordic-eid-bench\//, '')
+    .replace(/^.*\/node_modules\//, '')
+    .replace(root, '');
+  return `${functionName || '(anonymous)'} ${file ? `${file}:${lineNumber + 1}` : ''}`.trim();
+}
+
+export function hotSpots(path: string, root: string): { sampledMs: number; spots: HotSpot[] } {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const sampledUs = [...selfUs.values()].reduce((sum, us) => sum + us, 0);
+
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  // Depth first, counting a function's total once per stack even when it recurses.
+  const walk = (id: number, onStack: Set<string>): number => {
+    const node = byId.get(id)!;
+    const name = label(node, root);
+    const own = selfUs.get(id) ?? 0;
+    self.set(name, (self.get(name) ?? 0) + own);
+    const nested = new Set(onStack).add(name);
+    const below = (node.children ?? []).reduce((sum, child) => sum + walk(child, nested), 0);
+    if (!onStack.has(name)) total.set(name, (total.get(name) ?? 0) + own + below);
+    return own + below;
+  };
+  walk(profile.nodes[0]!.id, new Set());
+
+  const spots = [...total.keys()].map((name) => ({
+    name,
+    selfMs: (self.get(name) ?? 0) / 1000,
+    totalMs: (total.get(name) ?? 0) / 1000,
+    selfShare: (self.get(name) ?? 0) / sampledUs,
+    totalShare: (total.get(name) ?? 0) / sampledUs,
+  }));
+  return { sampledMs: sampledUs / 1000, spots };
+}
+
+/** The top functions by self time, and the project's own functions by total time, as text. */
+export function describeProfile(path: string, root: string, top = 20): string {
+  const { sampledMs, spots } = hotSpots(path, root);
+  const line = (spot: HotSpot) =>
+    `  ${(spot.selfShare * 100).toFixed(1).padStart(5)}% self  ${(spot.totalShare * 100).toFixed(1).padStart(5)}% total  ${spot.name}`;
+  const bySelf = [...spots].sort((a, b) => b.selfMs - a.selfMs).slice(0, top);
+  const ownCode = spots
+    .filter((spot) => / \/?(src|providers)\//.test(spot.name))
+    .sort((a, b) => b.totalMs - a.totalMs)
+    .slice(0, top);
+  return [
+    `${path}: ${Math.round(sampledMs)} ms sampled`,
+    ' by self time:',
+    ...bySelf.map(line),
+    ' the project\'s own code by total time:',
+    ...ownCode.map(line),
+  ].join('\n');
+}
