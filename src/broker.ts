@@ -5,15 +5,21 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import { adminApi } from './admin/router.js';
+import { AuditLog } from './audit/audit.js';
+import { ACTIVE_INTERACTIONS_KEY, observeProvider } from './audit/provider-events.js';
+import { redisStreamSink, type AuditSink } from './audit/sinks.js';
 import { logClientSources } from './clients/registration.js';
 import { createClientRules } from './clients/rules.js';
 import { checkStaticClients } from './clients/static.js';
 import { ClientStore } from './clients/store.js';
+import { isProductionConfiguration } from './config/environment.js';
 import { ConfigError } from './config/load.js';
 import type { BrokerConfig } from './config/schema.js';
 import { demoRoutes, demoClient } from './demo/routes.js';
 import type { EidPluginFactory } from './eids/plugin.js';
 import { createRegistry, type EidRegistry } from './eids/registry.js';
+import { EidOperations } from './eids/telemetry.js';
+import { healthRoutes } from './health/routes.js';
 import { errorBoundary, notFound, storeGuard } from './http/errors.js';
 import { securityHeaders } from './http/security-headers.js';
 import { staticFiles } from './http/static.js';
@@ -22,16 +28,21 @@ import { Views } from './http/views.js';
 import { createLogger, type Logger } from './log.js';
 import { createFinisher } from './login/finish.js';
 import { loginRoutes } from './login/routes.js';
+import { metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
+import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
 import { loadSigningKeys, sharedSecret } from './oidc/keys.js';
 import { clientMetadata, createProvider } from './oidc/provider.js';
 import { Subjects } from './oidc/subject.js';
+import { RateLimiter, rateLimits } from './resilience/rate-limit.js';
 import { createStore, type Store } from './store/index.js';
 
 export interface BrokerOptions {
   /** The eID plugins this broker can run, by id; the configuration's `eids` picks among them. */
   eids: Record<string, EidPluginFactory>;
   log?: Logger;
+  /** Where audit events go besides the log (and the built-in Redis stream). */
+  auditSinks?: AuditSink[];
 }
 
 export interface Broker {
@@ -40,6 +51,12 @@ export interface Broker {
   store: Store;
   registry: EidRegistry;
   issuer: string;
+  metrics: Metrics;
+  audit: AuditLog;
+  /** Each eID's metrics, circuit breaker and certificates. */
+  operations: EidOperations;
+  /** The port of /metrics when `metrics.port` is set, once listening. */
+  metricsPort?: number;
   /** Starts listening on config.port (0: any free port); resolves with the bound port. */
   listen(): Promise<number>;
   close(): Promise<void>;
@@ -75,7 +92,17 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
 
 /** Paths that answer without the store, so they still work while it is down. */
 const statelessPaths = (path: string) =>
-  path === '/health/live' || path.startsWith('/static/') || path === '/.well-known/openid-configuration' || path === '/jwks';
+  path.startsWith('/static/') || path === '/.well-known/openid-configuration' || path === '/jwks' || path === '/api/status';
+
+/** Where /metrics is served: its own port, the broker's port (behind the token, if one is set), or nowhere. */
+function metricsPlacement(config: BrokerConfig, issuer: string, log: Logger): 'port' | 'main' | 'off' {
+  const { metrics } = config;
+  if (!metrics.enabled) return 'off';
+  if (metrics.port !== undefined) return 'port';
+  if (metrics.token || !isProductionConfiguration(issuer)) return 'main';
+  log.warn('/metrics is off: in a production configuration it needs metrics.token, or metrics.port to serve it on a port of its own');
+  return 'off';
+}
 
 /**
  * Builds the broker: the store, the eIDs, oidc-provider and the Koa app around them. The
@@ -84,7 +111,9 @@ const statelessPaths = (path: string) =>
  */
 export async function createBroker(config: BrokerConfig, options: BrokerOptions): Promise<Broker> {
   const log = options.log ?? createLogger(config.log.level);
-  const store = createStore(config.redis, log);
+  const metrics = new Metrics();
+  const store = createStore(config.redis, log, metrics.observeStore);
+  const operations = new EidOperations({ metrics, log, settings: config.circuit_breaker });
   try {
     await waitUntilAvailable(store, log);
     const issuer = config.issuer ?? `http://localhost:${config.port}`;
@@ -97,7 +126,28 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       config.subject_secret ?? sharedSecret(store, 'subject'),
     ]);
     const views = new Views(config.ui);
-    const registry = await createRegistry(config.eids, options.eids, { issuer, store, log, views });
+    const registry = await createRegistry(config.eids, options.eids, {
+      issuer,
+      store,
+      log,
+      views,
+      telemetryFor: (id, eidLog) => operations.telemetryFor(id, eidLog),
+    });
+    operations.attach(registry);
+    const sinks = [
+      ...(config.audit.stream.enabled && config.redis ? [redisStreamSink(store, config.audit.stream.key, config.audit.stream.max_length)] : []),
+      ...(options.auditSinks ?? []),
+    ];
+    const audit = new AuditLog({
+      log,
+      store,
+      metrics,
+      sinks,
+      personalNumbersInClear: config.audit.personal_numbers_in_clear,
+      loginTtlSeconds: config.ttl.interaction,
+    });
+    if (config.audit.personal_numbers_in_clear) log.warn('audit.personal_numbers_in_clear is on: audit events carry personal numbers in clear');
+    metrics.watch({ storeAvailable: () => store.available, activeInteractions: () => store.countTracked(ACTIVE_INTERACTIONS_KEY) });
     const subjects = new Subjects(subjectSecret);
     const accounts = new Accounts(store, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
     const clients = config.demo ? [...config.clients, await demoClient(issuer, store)] : config.clients;
@@ -119,6 +169,9 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       clientStore,
     });
     await validateClients(provider, clients);
+    observeProvider(provider, { audit, metrics, store, interactionTtl: config.ttl.interaction, log });
+    const limiter = new RateLimiter(store, config.rate_limits, metrics);
+    const metricsAt = metricsPlacement(config, issuer, log);
 
     const app = new Koa({ proxy: Boolean(config.trust_proxy), ...(typeof config.trust_proxy === 'number' ? { maxIpsCount: config.trust_proxy } : {}) });
     // oidc-provider sets its interaction cookies through this app's context: it needs the same keys.
@@ -127,31 +180,52 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(trace(log, Boolean(config.trust_proxy)));
     app.use(securityHeaders());
     app.use(errorBoundary(views, log));
+    // Health and metrics answer for themselves while the store is down: that is when they matter.
+    app.use(healthRoutes({ store, registry, operations, signingKeyCount: signingKeys.length, log }));
+    if (metricsAt === 'main') app.use(metricsRoute(metrics, config.metrics.token));
     app.use(storeGuard(store, views, statelessPaths));
     app.use(staticFiles(config.ui.overrides.css));
     if (config.admin.token) {
       const staticClients = clients.map(clientMetadata);
-      app.use(adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, log }));
+      app.use(adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, log, audit }));
     }
-    app.use(async (ctx, next) => {
-      if (ctx.path === '/health/live') ctx.body = { status: 'live' };
-      else await next();
+    app.use(rateLimits(limiter));
+    const finish = createFinisher(provider, accounts, log, audit);
+    const routers = loginRoutes({
+      provider,
+      registry,
+      finish,
+      views,
+      store,
+      issuer,
+      log,
+      interactionTtl: config.ttl.interaction,
+      ui: config.ui,
+      audit,
+      limiter,
+      operations,
     });
-    const finish = createFinisher(provider, accounts, log);
-    const routers = loginRoutes({ provider, registry, finish, views, store, issuer, log, interactionTtl: config.ttl.interaction, ui: config.ui });
     if (config.demo) routers.push(await demoRoutes({ issuer, store, registry, views }));
     for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
     app.use(mount(provider as unknown as Koa));
     app.use(notFound(views));
 
     let server: Server | undefined;
-    return {
+    let metricsServer: MetricsServer | undefined;
+    const broker: Broker = {
       app,
       provider,
       store,
       registry,
       issuer,
+      metrics,
+      audit,
+      operations,
       async listen() {
+        if (metricsAt === 'port') {
+          metricsServer = await startMetricsServer(metrics, { port: config.metrics.port!, host: config.metrics.host, token: config.metrics.token }, log);
+          broker.metricsPort = metricsServer.port;
+        }
         server = app.listen(config.port, config.host);
         await once(server, 'listening');
         const { port } = server.address() as AddressInfo;
@@ -163,11 +237,16 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           server.closeAllConnections();
           await new Promise((resolve) => server!.close(resolve));
         }
+        await metricsServer?.close();
+        operations.close();
+        await audit.flush();
         await registry.close();
         await store.close();
       },
     };
+    return broker;
   } catch (err) {
+    operations.close();
     await store.close();
     throw err;
   }

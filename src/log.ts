@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -12,10 +12,11 @@ export const requestScope = new AsyncLocalStorage<RequestScope>();
 
 /**
  * The broker's logger. Every line written while a request is being served carries that
- * request's traceId, the same id its response sends in the `traceId` header.
+ * request's traceId, the same id its response sends in the `traceId` header. The lines go to
+ * stdout, or to `destination`.
  */
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service: 'nordic-eid-broker' },
     mixin: () => {
@@ -30,5 +31,6 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): L
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { ConfigError, parseSection } from '../../src/config/load.js';
 import { projectRoot } from '../../src/paths.js';
@@ -122,4 +122,16 @@ export function resolveEndpoint(id: string, settings: BankIdSettings): { url: st
     throw new ConfigError(`${key('client_certificate')}: cannot be used (${(err as Error).message})`);
   }
   return { url: url.replace(/\/$/, ''), tls };
+}
+
+/** When the RP certificate expires: read through TLS itself, which opens PKCS#12 and PEM alike. */
+export function certificateNotAfter(tls: BankIdTls): Date {
+  const socket = new TLSSocket(null as never, { secureContext: createSecureContext(tls) });
+  try {
+    const certificate = socket.getCertificate();
+    if (!certificate || !('valid_to' in certificate)) throw new Error('the RP certificate could not be read');
+    return new Date(certificate.valid_to);
+  } finally {
+    socket.destroy();
+  }
 }

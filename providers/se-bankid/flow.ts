@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { LoginRequest, PageRenderer, PollStatus, StartOptions, StartResult } from '../../src/eids/plugin.js';
+import type { EidFailure, LoginRequest, PageRenderer, PollStatus, StartOptions, StartResult } from '../../src/eids/plugin.js';
 import { HttpError } from '../../src/http/errors.js';
 import { personalNumbers } from '../../src/identity/personal-number/index.js';
 import type { Logger } from '../../src/log.js';
@@ -107,7 +107,7 @@ export class BankIdLogin {
     }
     this.#deps.log.info({ orderRef: order.orderRef, device }, 'BankID order started');
     await this.#deps.orders.save(login.uid, order);
-    return { status: await this.#status(login, order, { qr: device === 'other' }) };
+    return { status: await this.#status(login, order, { qr: device === 'other' }), transactionId: order.orderRef };
   }
 
   async poll(login: LoginRequest, options: { qr: boolean }): Promise<PollStatus> {
@@ -186,7 +186,7 @@ export class BankIdLogin {
       const response = await this.#deps.client.collect(order.orderRef);
       next = await this.#advance(login, { ...order, lastCollectAt: now }, response, context);
     } catch (err) {
-      next = { ...order, lastCollectAt: now, final: this.#final(this.#apiFailure(err, context)) };
+      next = { ...order, lastCollectAt: now, final: this.#final(this.#apiFailure(err, context), { orderRef: order.orderRef }) };
     }
     await this.#deps.orders.save(login.uid, next);
     return next;
@@ -200,7 +200,7 @@ export class BankIdLogin {
       const refusal = refusalOf(response.completionData, order.requirement);
       if (refusal) {
         log.warn({ orderRef: order.orderRef, refusal }, 'BankID completion refused');
-        return { ...order, final: this.#final(brokerEnding(refusal, context)) };
+        return { ...order, final: this.#final(brokerEnding(refusal, context), { orderRef: order.orderRef }) };
       }
       await orders.keepEvidence(order.orderRef, evidenceOf(order.orderRef, response.completionData, completedAt), settings.evidence_ttl);
       return {
@@ -214,11 +214,12 @@ export class BankIdLogin {
     if (response.status === 'failed') {
       // A QR code nobody scanned in time: start a new order silently while the login may still wait.
       if (response.hintCode === 'startFailed' && order.device === 'other' && withinTime) return this.#restart(login, order, context);
-      return { ...order, hintCode: response.hintCode, final: this.#final(failedEnding(response.hintCode, context), response.hintCode) };
+      const ending = failedEnding(response.hintCode, context);
+      return { ...order, hintCode: response.hintCode, final: this.#final(ending, { hintCode: response.hintCode, orderRef: order.orderRef }) };
     }
     if (!withinTime) {
       await this.#deps.client.cancel(order.orderRef).catch(() => undefined);
-      return { ...order, final: this.#final(brokerEnding('gaveUp', context)) };
+      return { ...order, final: this.#final(brokerEnding('gaveUp', context), { orderRef: order.orderRef }) };
     }
     return { ...order, hintCode: response.hintCode };
   }
@@ -229,7 +230,7 @@ export class BankIdLogin {
       this.#deps.log.info({ orderRef: created.orderRef, replaces: order.orderRef }, 'BankID QR order restarted');
       return { ...order, ...created, orderedAt: Date.now(), lastCollectAt: 0, hintCode: undefined };
     } catch (err) {
-      return { ...order, final: this.#final(this.#apiFailure(err, context)) };
+      return { ...order, final: this.#final(this.#apiFailure(err, context), { orderRef: order.orderRef }) };
     }
   }
 
@@ -239,14 +240,16 @@ export class BankIdLogin {
     return apiErrorEnding(err.errorCode, context);
   }
 
-  #final(ending: ResolvedEnding, hintCode?: string): NonNullable<OrderRecord['final']> {
-    this.#deps.log.info({ status: ending.status, hintCode, error: ending.error }, 'BankID login ended');
-    return {
-      status: ending.status,
-      ...(hintCode ? { hintCode } : {}),
-      messageCode: ending.messageCode,
-      outcome: { failure: { error: ending.error, description: ending.description } },
+  /** A failed ending; `orderRef` names the order it ended, for the audit event. */
+  #final(ending: ResolvedEnding, { hintCode, orderRef }: { hintCode?: string | undefined; orderRef?: string } = {}): NonNullable<OrderRecord['final']> {
+    this.#deps.log.info({ status: ending.status, hintCode, error: ending.error, orderRef }, 'BankID login ended');
+    const failure: EidFailure = {
+      error: ending.error,
+      description: ending.description,
+      ...(ending.ending ? { ending: ending.ending } : {}),
+      ...(orderRef ? { transactionId: orderRef } : {}),
     };
+    return { status: ending.status, ...(hintCode ? { hintCode } : {}), messageCode: ending.messageCode, outcome: { failure } };
   }
 
   #ending(login: LoginRequest, ending: ResolvedEnding): PollStatus {

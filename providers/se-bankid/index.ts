@@ -2,12 +2,11 @@ import type { EidPluginFactory } from '../../src/eids/plugin.js';
 import { ConfigError } from '../../src/config/load.js';
 import { BankIdClient } from './api/client.js';
 import { isProductionConfiguration } from '../../src/config/environment.js';
-import { parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
+import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
 import { acrValues, BankIdLogin } from './flow.js';
 import { OrderStore } from './orders.js';
 import { bankIdRoutes } from './routes.js';
-import { createTestPki } from './simulator/certificates.js';
-import { startBankIdSimulator, type BankIdSimulator } from './simulator/server.js';
+import type { BankIdSimulator } from './simulator/server.js';
 
 /** Headroom over a login's allowed time, so a finished order still answers its last polls. */
 const ORDER_TTL_MARGIN_SECONDS = 300;
@@ -19,6 +18,8 @@ async function startSimulator(id: string, settings: ReturnType<typeof parseBankI
       `eids.${id}.mode: simulator is refused in a production configuration (it approves anyone); set allow_simulator_in_production to override`,
     );
   }
+  // Loaded only in simulator mode: production never pays for the simulator's PKI code.
+  const [{ createTestPki }, { startBankIdSimulator }] = await Promise.all([import('./simulator/certificates.js'), import('./simulator/server.js')]);
   const pki = await createTestPki();
   const simulator = await startBankIdSimulator({
     pki,
@@ -30,7 +31,7 @@ async function startSimulator(id: string, settings: ReturnType<typeof parseBankI
 }
 
 /** Swedish BankID, RP API v6: secure start with an animated QR code or autostart. */
-export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, log, views }) => {
+export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, log, views, telemetry }) => {
   const settings = parseBankIdConfig(id, config);
   const eidLog = settings.custom_identifier ? log.child({ custom_identifier: settings.custom_identifier }) : log;
   let simulator: BankIdSimulator | undefined;
@@ -42,7 +43,8 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     endpoint = resolveEndpoint(id, settings);
   }
 
-  const client = new BankIdClient({ ...endpoint, timeoutMs: settings.timeout_ms, log: eidLog });
+  telemetry.certificate('client certificate', certificateNotAfter(endpoint.tls));
+  const client = new BankIdClient({ ...endpoint, timeoutMs: settings.timeout_ms, log: eidLog, telemetry });
   const lockSeconds = Math.ceil((2 * settings.timeout_ms) / 1000) + 1;
   const orders = new OrderStore(store, id, settings.allowed_polling_for_minutes * 60 + ORDER_TTL_MARGIN_SECONDS, lockSeconds);
   const login = new BankIdLogin({
@@ -62,6 +64,8 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     acrValues: [acrValues.any, acrValues.this, acrValues.other],
     // A client's own requirement, in the shape of the configured one; see BankIdLogin's #requirement.
     clientMetadata: { bankid_requirement: requirement },
+    ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
+    probe: () => client.probe(),
     start: (request, options) => login.start(request, options),
     poll: (request, options) => login.poll(request, options),
     cancel: (request) => login.cancel(request),

@@ -14,6 +14,8 @@ interface Ending {
   messageCode: MessageCode;
   error: EidFailure['error'];
   description: string;
+  /** The person cancelled, or the order ran out of time: audited as cancelled or expired, not as a failure. */
+  ending?: EidFailure['ending'];
 }
 
 /**
@@ -31,15 +33,22 @@ const unknownPending: MessageCode = 'RFA21';
 
 /** Failed hint codes → how the login ends. An unknown one is a server_error with RFA22. */
 const failed: Record<string, Ending> = {
-  userCancel: { status: 'CANCEL', messageCode: 'RFA6', error: 'access_denied', description: 'The person cancelled in the BankID app.' },
-  cancelled: { status: 'ERROR', messageCode: 'RFA3', error: 'access_denied', description: 'The BankID order was cancelled, for instance by a newer one for the same person.' },
-  expiredTransaction: { status: 'ERROR', messageCode: 'RFA8', error: 'access_denied', description: 'The person did not finish in BankID in time.' },
+  userCancel: { status: 'CANCEL', messageCode: 'RFA6', error: 'access_denied', description: 'The person cancelled in the BankID app.', ending: 'cancelled' },
+  cancelled: {
+    status: 'ERROR',
+    messageCode: 'RFA3',
+    error: 'access_denied',
+    description: 'The BankID order was cancelled, for instance by a newer one for the same person.',
+    ending: 'cancelled',
+  },
+  expiredTransaction: { status: 'ERROR', messageCode: 'RFA8', error: 'access_denied', description: 'The person did not finish in BankID in time.', ending: 'expired' },
   certificateErr: { status: 'ERROR', messageCode: 'RFA16', error: 'eid_doesnt_exist', description: "The person's BankID is blocked, revoked or too old." },
   startFailed: {
     status: 'ERROR',
     messageCode: ({ device }) => (device === 'other' ? 'RFA17B' : 'RFA17A'),
     error: 'access_denied',
     description: 'The BankID app was not started in time.',
+    ending: 'expired',
   },
   notSupportedByUserApp: { status: 'ERROR', messageCode: 'RFA22', error: 'insufficient_scope', description: "The person's BankID app cannot do what was required and needs an update." },
   transactionRiskBlocked: { status: 'ERROR', messageCode: 'RFA22', error: 'access_denied', description: 'BankID blocked the login as too risky.' },
@@ -56,6 +65,7 @@ const apiErrors: Record<string, Ending> = {
   internalError: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID had an internal error.' },
   maintenance: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID is down for maintenance.' },
   unreachable: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID could not be reached.' },
+  circuitOpen: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID failed repeatedly and is paused for a moment.' },
 };
 const unknownApiError: Ending = { status: 'ERROR', messageCode: 'RFA22', error: 'server_error', description: 'BankID refused a request from the broker.' };
 

@@ -3,6 +3,8 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors, type ClientMetadata } from 'oidc-provider';
 import { z } from 'zod';
+import type { AuditLog } from '../audit/audit.js';
+import type { AuditEventName } from '../audit/events.js';
 import {
   clientSchemas,
   clientView,
@@ -17,6 +19,7 @@ import {
 import type { ClientRules } from '../clients/rules.js';
 import type { ClientStore } from '../clients/store.js';
 import type { BrokerConfig } from '../config/schema.js';
+import { clientIp } from '../http/client-ip.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../log.js';
@@ -34,6 +37,8 @@ export interface AdminDependencies {
   staticClients: readonly ClientMetadata[];
   registration: BrokerConfig['registration'];
   log: Logger;
+  /** Every change is an audit event (EID_4xxxxx), with the admin's address; never a secret. */
+  audit: AuditLog;
 }
 
 const PAGE_SIZE = 50;
@@ -62,7 +67,9 @@ const iatRevocation = z.object({ initial_access_token: z.string().min(1) }).stri
  * here, shown in the answer that created or rotated them, and never again (nor logged).
  */
 export function adminApi(deps: AdminDependencies): Middleware {
-  const { provider, clientStore, clientRules, log } = deps;
+  const { provider, clientStore, clientRules, log, audit } = deps;
+  const audited = (ctx: Context, name: AuditEventName, clientId?: string) =>
+    audit.emit(name, { source_ip: clientIp(ctx), actor: 'admin_api', ...(clientId ? { client_id: clientId } : {}) });
   const authenticate = bearerCheck(deps.token);
   const schemas = clientSchemas(clientRules);
   const staticById = new Map(deps.staticClients.map((client) => [client.client_id, client]));
@@ -122,7 +129,7 @@ export function adminApi(deps: AdminDependencies): Middleware {
     const { metadata, secret } = completeMetadata(clientId, fields, previous);
     await validate(metadata);
     await clientStore.upsert(clientId, metadata);
-    log.info({ client_id: clientId, secret_issued: Boolean(secret) }, 'admin API: client updated');
+    audited(ctx, 'client.updated', clientId);
     written(ctx, metadata, secret);
   }
 
@@ -159,7 +166,7 @@ export function adminApi(deps: AdminDependencies): Middleware {
     if (!(await clientStore.create(clientId, metadata))) {
       throw new HttpError(409, 'client_exists', `client_id ${clientId} is taken, now or by a deleted client: ids are never reused.`);
     }
-    log.info({ client_id: clientId, application_type: metadata.application_type }, 'admin API: client created');
+    audited(ctx, 'client.created', clientId);
     ctx.set('Location', `/admin/clients/${encodeURIComponent(clientId)}`);
     written(ctx, metadata, secret, 201);
   });
@@ -181,7 +188,7 @@ export function adminApi(deps: AdminDependencies): Middleware {
     const clientId = ctx.params.clientId!;
     await loadWritable(clientId);
     await clientStore.destroy(clientId);
-    log.info({ client_id: clientId }, 'admin API: client deleted');
+    audited(ctx, 'client.deleted', clientId);
     ctx.status = 204;
   });
 
@@ -193,7 +200,7 @@ export function adminApi(deps: AdminDependencies): Middleware {
     }
     const secret = newSecret();
     await clientStore.upsert(clientId, { ...previous, client_secret: secret, client_secret_expires_at: 0 });
-    log.info({ client_id: clientId }, 'admin API: client secret rotated');
+    audited(ctx, 'client.secret_rotated', clientId);
     ctx.body = { client_id: clientId, client_secret: secret };
   });
 
@@ -211,7 +218,7 @@ export function adminApi(deps: AdminDependencies): Middleware {
     const { expires_in: expiresIn } = query(iatRequest, await jsonBody(ctx));
     const token = new provider.InitialAccessToken({ expiresIn });
     const value = await token.save();
-    log.info({ expires_in: expiresIn }, 'admin API: initial access token issued');
+    audited(ctx, 'initial_access_token.issued');
     ctx.status = 201;
     ctx.body = { initial_access_token: value, expires_at: Math.floor(Date.now() / 1000) + expiresIn };
   });
@@ -222,7 +229,7 @@ export function adminApi(deps: AdminDependencies): Middleware {
     const token = await provider.InitialAccessToken.find(value);
     if (!token) throw new HttpError(404, 'not_found', 'There is no such initial access token (or it has expired).');
     await token.destroy();
-    log.info('admin API: initial access token revoked');
+    audited(ctx, 'initial_access_token.revoked');
     ctx.status = 204;
   });
 

@@ -84,6 +84,16 @@ export const clientSchema = z
     path: ['client_secret'],
   });
 
+/** Requests per window_seconds for one endpoint, per IP address and per client; 0 turns that limit off. */
+const limit = (perIp: number, perClient: number) =>
+  z
+    .object({
+      per_ip: z.number().int().min(0).default(perIp),
+      per_client: z.number().int().min(0).default(perClient),
+    })
+    .strict()
+    .prefault({});
+
 export const configSchema = z
   .object({
     /** The issuer identifier: the public https URL relying parties use. */
@@ -175,8 +185,71 @@ export const configSchema = z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
       .prefault({}),
+    audit: z
+      .object({
+        /** Personal numbers in audit events in clear; by default only their birth-date part shows. */
+        personal_numbers_in_clear: z.boolean().default(false),
+        /** The built-in sink: every event is also appended to this Redis stream (on the store). */
+        stream: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** The stream's key, under redis.key_prefix. */
+            key: z.string().min(1).default('audit:events'),
+            /** About how many events the stream keeps (older ones are trimmed). */
+            max_length: z.number().int().min(1).default(100_000),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        /** Prometheus metrics at /metrics. */
+        enabled: z.boolean().default(true),
+        /** Bearer token /metrics requires. */
+        token: z.string().min(32, 'must be at least 32 characters').optional(),
+        /** Serve /metrics on this port only (not on the broker's own port). */
+        port: z.number().int().min(0).max(65535).optional(),
+        /** Address the metrics port listens on. */
+        host: z.string().default('127.0.0.1'),
+      })
+      .strict()
+      .prefault({}),
+    /** The circuit breaker around each eID's upstream (BankID's RP API, an upstream OIDC provider). */
+    circuit_breaker: z
+      .object({
+        /** Consecutive failed calls (unreachable, timed out, 5xx) that open the circuit. */
+        failure_threshold: z.number().int().min(1).default(5),
+        /** Seconds before the first probe of an open circuit; later ones back off (with jitter) up to max. */
+        half_open_after_seconds: z.number().positive().default(10),
+        max_half_open_after_seconds: z.number().positive().default(120),
+        /** Seconds between health probes of each upstream while its circuit is closed; 0: none. */
+        probe_interval_seconds: z.number().min(0).default(30),
+      })
+      .strict()
+      .prefault({}),
+    /** Limits per IP address and per client, counted in the store so they hold across instances. */
+    rate_limits: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Length of one counting window. */
+        window_seconds: z.number().int().min(1).default(60),
+        /** Authorization requests: /auth and pushed ones (/request). */
+        auth: limit(300, 6000),
+        /** The token endpoint; per client by the client_secret_basic credentials. */
+        token: limit(1200, 6000),
+        /** eID starts: each may cost an order at the eID (a BankID order). */
+        eid_start: limit(120, 3000),
+      })
+      .strict()
+      .prefault({}),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.circuit_breaker.max_half_open_after_seconds >= c.circuit_breaker.half_open_after_seconds, {
+    message: 'must be at least half_open_after_seconds',
+    path: ['circuit_breaker', 'max_half_open_after_seconds'],
+  });
 
 export type BrokerConfig = z.output<typeof configSchema>;
 export type ClientConfig = BrokerConfig['clients'][number];

@@ -28,6 +28,18 @@ export interface EidPlugin {
    */
   readonly clientMetadata?: Readonly<Record<string, ZodType>>;
 
+  /** The eID's `custom_identifier`, when configured: it tags the eID's audit events and log lines. */
+  readonly customIdentifier?: string;
+
+  /**
+   * Resolves when the eID's upstream answers, rejects when it does not (a cheap call, with a time
+   * limit). The core runs it through the eID's circuit breaker: while the circuit is open, to
+   * find out when the upstream is back; while it is closed, every `circuit_breaker.probe_interval_seconds`,
+   * to notice an upstream that went away even when no login reaches it (a browser sent to a dead
+   * upstream never comes back to tell).
+   */
+  probe?(): Promise<void>;
+
   /**
    * Begins a login: where the browser goes next (the plugin's page, an upstream eID), an
    * immediate outcome, or — for an eID the browser polls — the first status. `options.api`
@@ -75,7 +87,44 @@ export interface PluginContext {
   log: Logger;
   /** The broker's pages and texts (views/), for a plugin's own pages and messages. */
   views: PageRenderer;
+  /** Metrics and the circuit breaker around the eID's upstream calls; certificate expiry. */
+  telemetry: EidTelemetry;
 }
+
+/**
+ * What a plugin reports to operators. Every call to its upstream goes through `run`, so all eIDs
+ * have the same metrics (neb_eid_request_*) and the same circuit breaker.
+ */
+export interface EidTelemetry {
+  /**
+   * Runs one operation of the eID — a call to its upstream (start, collect, token, userinfo…) or
+   * a step of its own (callback) — counted while in flight, as a success or a failure by reason,
+   * and timed. An upstream call (the default) also goes through the eID's circuit breaker: while
+   * the circuit is open it fails at once with CircuitOpenError, without calling.
+   */
+  run<T>(operation: string, work: () => Promise<T>, options?: RunOptions<T>): Promise<T>;
+
+  /**
+   * A certificate the eID authenticates with (BankID's RP certificate): its expiry becomes a
+   * metric, and within 30 days of it the broker warns in its log every day.
+   */
+  certificate(name: string, notAfter: Date): void;
+}
+
+export interface RunOptions<T> {
+  /** Whether `work` calls the upstream, through the circuit breaker; default true. */
+  upstream?: boolean;
+  /**
+   * How a thrown error counts: its reason (for the failure counter), and whether it means the
+   * upstream is failing (unreachable, timed out, 5xx), which counts toward opening the circuit.
+   * An error the upstream answered on purpose (a 4xx, a refused token) does not. Default: every
+   * error is an upstream failure, reason `error`.
+   */
+  classify?(error: unknown): { reason: string; upstreamFailure: boolean };
+  /** A result that counts as a failure all the same (an eID outcome that is a failure): its reason. */
+  failureOf?(result: T): string | undefined;
+}
+
 
 /** The part of the broker's views a plugin uses. */
 export interface PageRenderer {
@@ -109,7 +158,13 @@ export interface StartOptions {
   api: boolean;
 }
 
-export type StartResult = { redirectTo: string } | { outcome: EidOutcome } | { status: PollStatus };
+/**
+ * `transactionId`: the eID's own id of the transaction this start began (BankID's orderRef), for
+ * the audit event. A start that has not begun the eID's transaction yet — status NOT_STARTED
+ * (which device?), or a polled eID sending the browser to its own page, which starts it through
+ * the API — is not audited as started; the start that begins it is.
+ */
+export type StartResult = ({ redirectTo: string } | { outcome: EidOutcome } | { status: PollStatus }) & { transactionId?: string };
 
 /** A polled login's status, as the frontend JSON API answers it (the core adds redirectTo). */
 export interface PollStatus {
@@ -141,6 +196,13 @@ export type EidOutcome = { person: EidPerson; acr: string; amr: string[] } | { f
 export interface EidFailure {
   error: 'access_denied' | 'eid_doesnt_exist' | 'insufficient_scope' | 'server_error' | 'invalid_request';
   description: string;
+  /**
+   * Set when the login did not fail but the person cancelled it, or it expired before they
+   * finished: audited as EID_100004 (cancelled or expired) rather than EID_100003 (failed).
+   */
+  ending?: 'cancelled' | 'expired';
+  /** The eID's own id of the transaction that ended (BankID's orderRef), for the audit event. */
+  transactionId?: string;
 }
 
 /** What the core puts on ctx.state for plugin routes. */

@@ -1,7 +1,7 @@
 import { ConfigError } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
-import type { EidPlugin, EidPluginFactory, PageRenderer } from './plugin.js';
+import type { EidPlugin, EidPluginFactory, EidTelemetry, PageRenderer } from './plugin.js';
 
 /** The eIDs this broker runs, built from the configuration's `eids` sections. */
 export class EidRegistry {
@@ -59,7 +59,7 @@ export class EidRegistry {
 export async function createRegistry(
   sections: Record<string, unknown>,
   factories: Record<string, EidPluginFactory>,
-  shared: { issuer: string; store: Store; log: Logger; views: PageRenderer },
+  shared: { issuer: string; store: Store; log: Logger; views: PageRenderer; telemetryFor(id: string, log: Logger): EidTelemetry },
 ): Promise<EidRegistry> {
   const plugins: EidPlugin[] = [];
   for (const [id, config] of Object.entries(sections)) {
@@ -67,7 +67,9 @@ export async function createRegistry(
     if (!factory) {
       throw new ConfigError(`eids.${id}: no such eID (known: ${Object.keys(factories).join(', ') || 'none'})`);
     }
-    const plugin = await factory({ ...shared, id, config, log: shared.log.child({ eid: id }) });
+    const { telemetryFor, ...context } = shared;
+    const log = shared.log.child({ eid: id });
+    const plugin = await factory({ ...context, id, config, log, telemetry: telemetryFor(id, log) });
     if (plugin.id !== id) throw new ConfigError(`eids.${id}: the plugin calls itself ${plugin.id}`);
     plugins.push(plugin);
   }

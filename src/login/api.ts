@@ -4,6 +4,7 @@ import type { EidOutcome, EidPlugin, PollStatus } from '../eids/plugin.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import type { EidRegistry } from '../eids/registry.js';
+import type { Store } from '../store/store.js';
 import type { LoginDependencies, LoginSteps } from './interaction.js';
 
 /** Statuses that end the login: the answer then says where the browser goes. */
@@ -101,13 +102,17 @@ export function frontendApi(steps: LoginSteps, { ui }: Pick<LoginDependencies, '
   return api;
 }
 
-/** GET /api/status: OK while every eID can take logins; ISSUES, and which, when any cannot. */
-export function serviceStatus(registry: EidRegistry): Router {
+/**
+ * GET /api/status: OK while every eID can take logins and the state store answers; ISSUES,
+ * and which part, when anything cannot. It answers while the store is down, to say so.
+ */
+export function serviceStatus(registry: EidRegistry, store: Store): Router {
   const router = new Router();
   router.get('/api/status', (ctx) => {
     const eids = Object.fromEntries(registry.all.map((plugin) => [plugin.id, { available: registry.isAvailable(plugin.id) }]));
+    const healthy = store.available && Object.values(eids).every((eid) => eid.available);
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { status: Object.values(eids).every((eid) => eid.available) ? 'OK' : 'ISSUES', eids };
+    ctx.body = { status: healthy ? 'OK' : 'ISSUES', store: { available: store.available }, eids };
   });
   return router;
 }

@@ -1,6 +1,8 @@
 import type Provider from 'oidc-provider';
 import type { Context } from 'koa';
+import type { AuditLog, LoginInfo } from '../audit/audit.js';
 import type { EidOutcome, EidPlugin } from '../eids/plugin.js';
+import { clientIp } from '../http/client-ip.js';
 import { completeIdentity } from '../identity/identity.js';
 import type { Logger } from '../log.js';
 import type { Accounts } from '../oidc/accounts.js';
@@ -13,22 +15,27 @@ type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
  * Turns an eID's outcome into the interaction's result. A person becomes a login with a sub
  * and the acr of the method used; a failure becomes the OIDC error the client receives. Anything
  * that goes wrong on the way is a server_error for the client, never a dead end for the person.
+ * The ending is audited (EID_100002 completed, EID_100003 failed, EID_100004 cancelled or expired).
  */
-export function createFinisher(provider: Provider, accounts: Accounts, log: Logger) {
-  async function resultOf(plugin: EidPlugin, outcome: EidOutcome, clientId: string): Promise<InteractionResult> {
+export function createFinisher(provider: Provider, accounts: Accounts, log: Logger, audit: AuditLog) {
+  async function resultOf(login: LoginInfo & { plugin: EidPlugin }, outcome: EidOutcome): Promise<InteractionResult> {
+    const { plugin } = login;
     if ('failure' in outcome) {
-      log.info({ eid: plugin.id, client_id: clientId, error: outcome.failure.error }, 'eID login failed');
+      await audit.loginEnded(login, { failure: outcome.failure });
       return { error: outcome.failure.error, error_description: outcome.failure.description };
     }
     try {
       if (!plugin.acrValues.includes(outcome.acr)) throw new Error(`${plugin.id} reported acr ${outcome.acr}, which it does not serve`);
-      const sub = await accounts.save(completeIdentity(plugin, outcome.person));
-      log.info({ eid: plugin.id, client_id: clientId, acr: outcome.acr, sub }, 'eID login completed');
+      const identity = completeIdentity(plugin, outcome.person);
+      const sub = await accounts.save(identity);
+      await audit.loginEnded(login, { identity, sub, acr: outcome.acr });
       return { login: { accountId: sub, acr: outcome.acr, amr: outcome.amr, remember: false } };
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
-      log.error({ err, eid: plugin.id, client_id: clientId }, 'eID result could not be used');
-      return { error: 'server_error', error_description: 'The eID returned a result the broker could not use.' };
+      log.error({ err, eid: plugin.id, client_id: login.clientId }, 'eID result could not be used');
+      const failure = { error: 'server_error' as const, description: 'The eID returned a result the broker could not use.' };
+      await audit.loginEnded(login, { failure });
+      return { error: failure.error, error_description: failure.description };
     }
   }
 
@@ -51,7 +58,8 @@ export function createFinisher(provider: Provider, accounts: Accounts, log: Logg
 
   /** Records the result and returns the URL that takes the browser back to the client. */
   return async function finish(ctx: Context, interaction: Interaction, plugin: EidPlugin, outcome: EidOutcome): Promise<string> {
-    const result = await resultOf(plugin, outcome, String(interaction.params.client_id));
+    const login = { uid: interaction.uid, clientId: String(interaction.params.client_id), ip: clientIp(ctx), plugin };
+    const result = await resultOf(login, outcome);
     await releaseEarlierPerson(interaction, result);
     return provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   };

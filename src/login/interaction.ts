@@ -1,12 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import Provider, { errors } from 'oidc-provider';
+import type { AuditLog } from '../audit/audit.js';
 import type { EidOutcome, EidPlugin, LoginRequest, LoginState, StartOptions, StartResult } from '../eids/plugin.js';
 import type { EidRegistry } from '../eids/registry.js';
+import type { EidOperations } from '../eids/telemetry.js';
+import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
 import type { LocaleState, Views } from '../http/views.js';
 import type { Logger } from '../log.js';
 import type { BrokerConfig } from '../config/schema.js';
+import type { RateLimiter } from '../resilience/rate-limit.js';
 import type { Store } from '../store/store.js';
 import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
 import type { Finisher } from './finish.js';
@@ -23,6 +27,12 @@ export interface LoginDependencies {
   interactionTtl: number;
   /** The pages' settings: QR size and help, contact, operator overrides. */
   ui: BrokerConfig['ui'];
+  /** Audit events of each login's transitions. */
+  audit: AuditLog;
+  /** The eid_start rate limits. */
+  limiter: RateLimiter;
+  /** Each eID's circuit and certificates (`operations.health`, `operations.certificates.warnings()`). */
+  operations: EidOperations;
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -140,7 +150,7 @@ export function loginSteps(deps: LoginDependencies) {
       clientId: client.clientId,
       ...(typeof params.login_hint === 'string' ? { loginHint: params.login_hint } : {}),
       locale: views.localeOf(ctx),
-      ip: ctx.ip.replace(/^::ffff:/, ''),
+      ip: clientIp(ctx),
       userAgent: ctx.get('user-agent'),
       deviceId: deviceId(ctx),
       ...(declared.length ? { clientMetadata: Object.fromEntries(declared.map((field) => [field, client.metadata[field]])) } : {}),
@@ -148,6 +158,36 @@ export function loginSteps(deps: LoginDependencies) {
   }
 
   const activeEidKey = (ctx: Context) => `login:eid:${routeState(ctx).interaction.uid}`;
+
+  /** An eID whose circuit is open fails fast, without being called; one that throws is a server_error. */
+  async function startPlugin(ctx: Context, plugin: EidPlugin, options: StartOptions): Promise<StartResult> {
+    if (!registry.isAvailable(plugin.id)) {
+      log.warn({ eid: plugin.id }, 'eID unavailable (its circuit is open): the login fails fast');
+      return { outcome: { failure: { error: 'server_error', description: `${plugin.id} is unavailable right now.` } } };
+    }
+    try {
+      return await plugin.start(loginRequest(ctx, plugin), options);
+    } catch (err) {
+      log.error({ err, eid: plugin.id }, 'eID could not start a login');
+      return { outcome: { failure: { error: 'server_error', description: `${plugin.id} could not start a login.` } } };
+    }
+  }
+
+  /**
+   * Whether a start began the eID's transaction: not yet when it asks which device, nor when a
+   * polled eID sends the browser to its own page (which starts it through the API).
+   */
+  function hasBegun(ctx: Context, plugin: EidPlugin, result: StartResult): boolean {
+    if ('status' in result) return result.status.status !== 'NOT_STARTED';
+    if ('redirectTo' in result) return !(plugin.poll && result.redirectTo.startsWith(`/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/`));
+    return true;
+  }
+
+  /** The login as audit events name it. */
+  function loginInfo(ctx: Context, plugin: EidPlugin | undefined) {
+    const { interaction, client } = routeState(ctx);
+    return { uid: interaction.uid, clientId: client.clientId, ip: clientIp(ctx), ...(plugin ? { plugin } : {}) };
+  }
 
   async function startedEid(ctx: Context): Promise<EidPlugin | undefined> {
     const stored = await store.get(activeEidKey(ctx));
@@ -201,16 +241,18 @@ export function loginSteps(deps: LoginDependencies) {
       return plugin;
     },
 
-    /** Starts the chosen eID; a plugin that fails to start ends the login with server_error. */
+    /**
+     * Starts the chosen eID, within the eid_start rate limits; a plugin that fails to start, or
+     * whose circuit is open, ends the login with server_error. The start that begins the eID's
+     * transaction is audited (EID_100001).
+     */
     async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
-      log.info({ eid: plugin.id, client_id: routeState(ctx).client.clientId, acr }, 'eID login started');
+      const login = loginInfo(ctx, plugin);
+      await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
       await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
-      try {
-        return await plugin.start(loginRequest(ctx, plugin), options);
-      } catch (err) {
-        log.error({ err, eid: plugin.id }, 'eID could not start a login');
-        return { outcome: { failure: { error: 'server_error', description: `${plugin.id} could not start a login.` } } };
-      }
+      const result = await startPlugin(ctx, plugin, options);
+      if (hasBegun(ctx, plugin, result)) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
+      return result;
     },
 
     /** Ends the login with the eID's outcome; returns where the browser goes next. */
@@ -218,8 +260,10 @@ export function loginSteps(deps: LoginDependencies) {
       return deps.finish(ctx, routeState(ctx).interaction, plugin, outcome);
     },
 
-    /** Ends the login with an error that no eID produced (cancelled on the picker, a refused acr). */
-    refuse(ctx: Context, error: string, description: string): Promise<string> {
+    /** Ends the login with an error that no eID produced (cancelled by the person, a refused acr). */
+    async refuse(ctx: Context, error: string, description: string): Promise<string> {
+      const failure = { error, description, ...(error === 'access_denied' ? { ending: 'cancelled' as const } : {}) };
+      await deps.audit.loginEnded(loginInfo(ctx, await startedEid(ctx)), { failure });
       return provider.interactionResult(ctx.req, ctx.res, { error, error_description: description }, { mergeWithLastSubmission: false });
     },
   };

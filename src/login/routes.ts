@@ -110,5 +110,5 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     ctx.body = await plugin.jwks();
   });
 
-  return [frontendApi(steps, deps), serviceStatus(registry), ...pluginRouters, pages, callbacks];
+  return [frontendApi(steps, deps), serviceStatus(registry, store), ...pluginRouters, pages, callbacks];
 }

@@ -3,7 +3,8 @@ import type { ConsumeResult, Store, StoredRecord } from './store.js';
 /**
  * A store that lives in this process only: for development, tests and single-instance
  * deployments. It keeps the Redis store's semantics exactly, down to a key holding either a
- * record or a set but never both, so that nothing works here that would fail on Redis.
+ * record, a set, a counter, a stream or an expiring set but never two of them, so that nothing
+ * works here that would fail on Redis.
  */
 export function createMemoryStore(): Store {
   const entries = new Map<string, Entry>();
@@ -27,16 +28,25 @@ export function createMemoryStore(): Store {
     return entry;
   }
 
-  function liveRecord(key: string): RecordEntry | undefined {
+  /** The live entry at `key` when it is of `kind`; an entry of another kind is an error, as on Redis. */
+  function liveOf<K extends Entry['kind']>(key: string, kind: K): Extract<Entry, { kind: K }> | undefined {
     const entry = liveEntry(key);
-    if (entry?.kind === 'set') throw new WrongKindError(key);
-    return entry;
+    if (entry && entry.kind !== kind) throw new WrongKindError(key);
+    return entry as Extract<Entry, { kind: K }> | undefined;
   }
 
-  function liveSet(key: string): SetEntry | undefined {
-    const entry = liveEntry(key);
-    if (entry?.kind === 'record') throw new WrongKindError(key);
-    return entry;
+  const liveRecord = (key: string) => liveOf(key, 'record');
+  const liveSet = (key: string) => liveOf(key, 'set');
+
+  /** An expiring set without its dead members; undefined when none is alive. */
+  function liveTracked(key: string): TrackedEntry | undefined {
+    const entry = liveOf(key, 'tracked');
+    if (!entry) return undefined;
+    const now = Date.now();
+    for (const [member, expiresAt] of entry.members) if (expiresAt <= now) entry.members.delete(member);
+    if (entry.members.size > 0) return entry;
+    entries.delete(key);
+    return undefined;
   }
 
   function writeRecord(key: string, value: string, consumedAt: number | undefined, ttlSeconds?: number): void {
@@ -91,6 +101,46 @@ export function createMemoryStore(): Store {
       return [...(liveSet(key)?.members ?? [])];
     },
 
+    async increment(key, ttlSeconds) {
+      const counter = liveOf(key, 'counter');
+      if (counter) {
+        counter.count += 1;
+        return { count: counter.count, ttlMs: Math.max(counter.expiresAt - Date.now(), 1) };
+      }
+      const ttlMs = Math.round(ttlSeconds * 1000);
+      entries.set(key, { kind: 'counter', count: 1, expiresAt: Date.now() + ttlMs });
+      return { count: 1, ttlMs };
+    },
+
+    async appendToStream(key, fields, maxLength) {
+      const stream = liveOf(key, 'stream');
+      if (!stream) {
+        entries.set(key, { kind: 'stream', items: [{ ...fields }], expiresAt: undefined });
+        return;
+      }
+      stream.items.push({ ...fields });
+      if (stream.items.length > maxLength) stream.items.splice(0, stream.items.length - maxLength);
+    },
+
+    async readStream(key, count) {
+      return (liveOf(key, 'stream')?.items ?? []).slice(-count).map((item) => ({ ...item }));
+    },
+
+    async track(key, member, ttlSeconds) {
+      const expiresAt = Date.now() + Math.round(ttlSeconds * 1000);
+      const tracked = liveTracked(key);
+      if (tracked) tracked.members.set(member, expiresAt);
+      else entries.set(key, { kind: 'tracked', members: new Map([[member, expiresAt]]), expiresAt: undefined });
+    },
+
+    async untrack(key, member) {
+      liveTracked(key)?.members.delete(member);
+    },
+
+    async countTracked(key) {
+      return liveTracked(key)?.members.size ?? 0;
+    },
+
     get available() {
       return true;
     },
@@ -120,7 +170,29 @@ interface SetEntry {
   expiresAt: number | undefined;
 }
 
-type Entry = RecordEntry | SetEntry;
+/** A counter of one fixed window (increment). */
+interface CounterEntry {
+  kind: 'counter';
+  count: number;
+  expiresAt: number;
+}
+
+/** A capped log of entries (a Redis stream). */
+interface StreamEntry {
+  kind: 'stream';
+  items: Array<Record<string, string>>;
+  expiresAt: undefined;
+}
+
+/** A set whose members expire one by one (a Redis sorted set scored by expiry). */
+interface TrackedEntry {
+  kind: 'tracked';
+  /** Member → epoch milliseconds at which it stops counting. */
+  members: Map<string, number>;
+  expiresAt: undefined;
+}
+
+type Entry = RecordEntry | SetEntry | CounterEntry | StreamEntry | TrackedEntry;
 
 function expiryFor(ttlSeconds: number | undefined): number | undefined {
   return ttlSeconds === undefined ? undefined : Date.now() + ttlSeconds * 1000;
@@ -133,7 +205,7 @@ function hasExpired(entry: Entry, now: number): boolean {
 /** Redis answers WRONGTYPE here; failing the same way keeps such a bug from hiding until production. */
 class WrongKindError extends Error {
   constructor(key: string) {
-    super(`WRONGTYPE the key ${key} holds the other kind of value (a record versus a set)`);
+    super(`WRONGTYPE the key ${key} holds another kind of value (a record, a set, a counter, a stream or a tracked set)`);
     this.name = 'WrongKindError';
   }
 }

@@ -26,7 +26,7 @@ export interface RedisStoreOptions {
  * is a Redis set. Every operation is one command or one Lua script on a single key, which
  * makes it atomic on Cluster too without hash tags.
  */
-export function createRedisStore(options: RedisStoreOptions, log: Logger): Store {
+export function createRedisStore(options: RedisStoreOptions, log: Logger, observe?: CommandObserver): Store {
   assertOneTarget(options);
   const target = describeTarget(options);
   const client = connect(options);
@@ -51,9 +51,22 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger): Store
     reachable = false;
   });
 
+  /** One store operation: failing fast, and timed for the metrics when someone observes. */
+  async function run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let failed = true;
+    try {
+      const result = await failFast(command);
+      failed = false;
+      return result;
+    } finally {
+      observe?.(operation, (performance.now() - started) / 1000, failed);
+    }
+  }
+
   return {
     async get(key) {
-      const fields = await failFast(() => client.hgetall(key));
+      const fields = await run('get', () => client.hgetall(key));
       if (fields.v === undefined) return undefined;
       const record: StoredRecord = { value: fields.v };
       if (fields.c !== undefined) record.consumedAt = Number(fields.c);
@@ -61,28 +74,59 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger): Store
     },
 
     async set(key, value, ttlSeconds) {
-      await failFast(() => client.writeRecord(key, value, ttlArgument(ttlSeconds)));
+      await run('set', () => client.writeRecord(key, value, ttlArgument(ttlSeconds)));
     },
 
     async setIfAbsent(key, value, ttlSeconds) {
-      return (await failFast(() => client.writeRecordIfAbsent(key, value, ttlArgument(ttlSeconds)))) === 1;
+      return (await run('setIfAbsent', () => client.writeRecordIfAbsent(key, value, ttlArgument(ttlSeconds)))) === 1;
     },
 
     async consume(key, at) {
-      return failFast(() => client.consumeRecord(key, String(at)));
+      return run('consume', () => client.consumeRecord(key, String(at)));
     },
 
     async delete(...keys) {
       // One DEL per key: a multi-key DEL fails on Cluster when the keys live in different slots.
-      await failFast(() => Promise.all(keys.map((key) => client.del(key))));
+      await run('delete', () => Promise.all(keys.map((key) => client.del(key))));
     },
 
     async addToSet(key, member, ttlSeconds) {
-      await failFast(() => client.addSetMember(key, member, ttlArgument(ttlSeconds)));
+      await run('addToSet', () => client.addSetMember(key, member, ttlArgument(ttlSeconds)));
     },
 
     async members(key) {
-      return failFast(() => client.smembers(key));
+      return run('members', () => client.smembers(key));
+    },
+
+    async increment(key, ttlSeconds) {
+      const [count, ttlMs] = await run('increment', () => client.incrementCounter(key, String(Math.round(ttlSeconds * 1000))));
+      return { count, ttlMs };
+    },
+
+    async appendToStream(key, fields, maxLength) {
+      await run('appendToStream', () => client.xadd(key, 'MAXLEN', '~', String(maxLength), '*', ...Object.entries(fields).flat()));
+    },
+
+    async readStream(key, count) {
+      const entries = await run('readStream', () => client.xrevrange(key, '+', '-', 'COUNT', count));
+      return entries.reverse().map(([, flat]) => {
+        const fields: Record<string, string> = {};
+        for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+        return fields;
+      });
+    },
+
+    async track(key, member, ttlSeconds) {
+      const ttlMillis = Math.round(ttlSeconds * 1000);
+      await run('track', () => client.trackMember(key, member, String(Date.now() + ttlMillis), String(ttlMillis)));
+    },
+
+    async untrack(key, member) {
+      await run('untrack', () => client.zrem(key, member));
+    },
+
+    async countTracked(key) {
+      return run('countTracked', () => client.countTracked(key, String(Date.now())));
     },
 
     get available() {
@@ -90,7 +134,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger): Store
     },
 
     async ping() {
-      await failFast(() => client.ping());
+      await run('ping', () => client.ping());
     },
 
     async close() {
@@ -110,7 +154,13 @@ interface ScriptCommands {
   writeRecordIfAbsent(key: string, value: string, ttlMillis: string): Promise<number>;
   consumeRecord(key: string, at: string): Promise<ConsumeResult>;
   addSetMember(key: string, member: string, ttlMillis: string): Promise<unknown>;
+  incrementCounter(key: string, ttlMillis: string): Promise<[number, number]>;
+  trackMember(key: string, member: string, expiresAtMillis: string, ttlMillis: string): Promise<unknown>;
+  countTracked(key: string, nowMillis: string): Promise<number>;
 }
+
+/** Told how long each store operation took, and whether it failed (the Redis command latency metric). */
+export type CommandObserver = (operation: string, seconds: number, failed: boolean) => void;
 
 type StoreClient = (Redis | Cluster) & ScriptCommands;
 
@@ -146,6 +196,35 @@ if ARGV[2] == '' then
 elseif remaining == -2 or (remaining >= 0 and remaining < tonumber(ARGV[2])) then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
+`,
+  },
+  // The first increment starts the window; a counter left without a lifetime (never, but a
+  // PERSIST by hand) gets one again rather than counting forever.
+  incrementCounter: {
+    numberOfKeys: 1,
+    lua: `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+`,
+  },
+  // A sorted set scored by each member's expiry; the key itself lives as long as its last member.
+  trackMember: {
+    numberOfKeys: 1,
+    lua: `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+`,
+  },
+  countTracked: {
+    numberOfKeys: 1,
+    lua: `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZCARD', KEYS[1])
 `,
   },
 };

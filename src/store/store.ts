@@ -39,6 +39,34 @@ export interface Store {
   /** The members of the set at `key`; empty when there is none. */
   members(key: string): Promise<string[]>;
 
+  /**
+   * Adds one to the counter at `key` and returns the new count with the milliseconds left
+   * before the counter expires. The first increment starts the counter's lifetime of
+   * `ttlSeconds`; later ones never extend it, so a counter counts one fixed window (rate limits).
+   */
+  increment(key: string, ttlSeconds: number): Promise<{ count: number; ttlMs: number }>;
+
+  /**
+   * Appends an entry to the stream at `key`, keeping about the newest `maxLength` entries (a
+   * Redis stream; the audit events' built-in sink).
+   */
+  appendToStream(key: string, fields: Record<string, string>, maxLength: number): Promise<void>;
+
+  /** The newest `count` entries of the stream at `key`, oldest first. */
+  readStream(key: string, count: number): Promise<Array<Record<string, string>>>;
+
+  /**
+   * Tracks `member` in the expiring set at `key` for `ttlSeconds` from now (again: from now).
+   * Unlike addToSet, each member expires on its own; countTracked counts those still alive.
+   */
+  track(key: string, member: string, ttlSeconds: number): Promise<void>;
+
+  /** Stops tracking `member`; an untracked one is ignored. */
+  untrack(key: string, member: string): Promise<void>;
+
+  /** How many members of the expiring set at `key` are alive now. */
+  countTracked(key: string): Promise<number>;
+
   /** Whether the store can take commands right now; false while Redis is unreachable. */
   readonly available: boolean;
 

@@ -1,4 +1,5 @@
 import * as oidc from 'openid-client';
+import type { EidTelemetry } from '../eids/plugin.js';
 import type { Logger } from '../log.js';
 import type { UpstreamKeys } from './keys.js';
 
@@ -21,6 +22,30 @@ export interface UpstreamClientOptions {
   /** Plain-HTTP upstreams: simulators and tests on this machine only. */
   allowHttp: boolean;
   log: Logger;
+  /** Metrics and the circuit breaker, which every call to the upstream then goes through. */
+  telemetry?: EidTelemetry;
+}
+
+/** A response status carried by openid-client's errors (an HTTP error answer), if any. */
+function statusOf(error: unknown): number | undefined {
+  const { status, cause } = error as { status?: unknown; cause?: { status?: unknown } };
+  if (typeof status === 'number') return status;
+  return typeof cause?.status === 'number' ? cause.status : undefined;
+}
+
+/**
+ * How a failed call to an upstream counts. The upstream is failing when it cannot be reached,
+ * does not answer in time, or answers 5xx or 429: those open its circuit. An answer it gave on
+ * purpose (an OAuth error, a 4xx) or a response that fails validation does not.
+ */
+export function classifyUpstreamError(error: unknown): { reason: string; upstreamFailure: boolean } {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'OAUTH_TIMEOUT' || (error as Error).name === 'TimeoutError') return { reason: 'timeout', upstreamFailure: true };
+  const status = statusOf(error);
+  if (status !== undefined) return { reason: `http_${status}`, upstreamFailure: status >= 500 || status === 429 };
+  if (typeof code === 'string' && (code.startsWith('OAUTH_') || code.startsWith('ERR_J'))) return { reason: 'invalid_response', upstreamFailure: false };
+  if (error instanceof UpstreamError) return { reason: error.error, upstreamFailure: false };
+  return { reason: 'unreachable', upstreamFailure: true };
 }
 
 /** Content encryption the broker accepts for encrypted ID tokens and userinfo. */
@@ -60,6 +85,25 @@ export class UpstreamClient {
     this.#options = options;
   }
 
+  /** One call to the upstream, through the telemetry (metrics, circuit breaker) when there is one. */
+  #call<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    const { telemetry } = this.#options;
+    return telemetry ? telemetry.run(operation, work, { classify: classifyUpstreamError }) : work();
+  }
+
+  /**
+   * Resolves when the upstream serves its discovery document; a cheap GET with the time limit,
+   * for the circuit breaker's probes.
+   */
+  async probe(): Promise<void> {
+    const { issuer, timeoutMs } = this.#options;
+    const url = new URL(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    await response.body?.cancel();
+    if (response.status >= 500 || response.status === 429) throw Object.assign(new Error(`the upstream answered ${response.status}`), { status: response.status });
+    if (!response.ok) throw new Error(`the upstream's discovery document answered ${response.status}`);
+  }
+
   #authentication(): oidc.ClientAuth {
     const { tokenEndpointAuthMethod: method, clientSecret, keys } = this.#options;
     if (method === 'private_key_jwt') return oidc.PrivateKeyJwt({ key: keys.signing.key, kid: keys.signing.kid });
@@ -77,11 +121,12 @@ export class UpstreamClient {
 
   configuration(): Promise<oidc.Configuration> {
     const { issuer, clientId, allowHttp, timeoutMs, encryptedResponses, keys } = this.#options;
-    this.#configuration ??= oidc
-      .discovery(new URL(issuer), clientId, this.#metadata(), this.#authentication(), {
+    this.#configuration ??= this.#call('discovery', () =>
+      oidc.discovery(new URL(issuer), clientId, this.#metadata(), this.#authentication(), {
         timeout: Math.ceil(timeoutMs / 1000),
         execute: allowHttp ? [oidc.allowInsecureRequests] : [],
-      })
+      }),
+    )
       .then((configuration) => {
         configuration.timeout = Math.ceil(timeoutMs / 1000);
         // openid-client trusts an ID token from the token endpoint on TLS alone unless told
@@ -116,14 +161,16 @@ export class UpstreamClient {
     const error = callbackUrl.searchParams.get('error');
     if (error) throw new UpstreamError(error, callbackUrl.searchParams.get('error_description') ?? undefined);
     const configuration = await this.configuration();
-    const tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
-      pkceCodeVerifier: checks.codeVerifier,
-      expectedState: checks.state,
-      expectedNonce: checks.nonce,
-      idTokenExpected: true,
-    });
+    const tokens = await this.#call('token', () =>
+      oidc.authorizationCodeGrant(configuration, callbackUrl, {
+        pkceCodeVerifier: checks.codeVerifier,
+        expectedState: checks.state,
+        expectedNonce: checks.nonce,
+        idTokenExpected: true,
+      }),
+    );
     const idToken = tokens.claims()!;
-    const userinfo = this.#options.userinfo === 'none' ? {} : await oidc.fetchUserInfo(configuration, tokens.access_token, idToken.sub);
+    const userinfo = this.#options.userinfo === 'none' ? {} : await this.#call('userinfo', () => oidc.fetchUserInfo(configuration, tokens.access_token, idToken.sub));
     return { idToken: { ...idToken }, userinfo: { ...userinfo } };
   }
 }

@@ -9,8 +9,9 @@ import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import type { CountryCode } from '../identity/identity.js';
 import type { Logger } from '../log.js';
+import { CircuitOpenError } from '../resilience/circuit-breaker.js';
 import { StoreUnavailableError } from '../store/store.js';
-import { UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamResult } from './client.js';
+import { classifyUpstreamError, UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamResult } from './client.js';
 import { loadUpstreamKeys, type UpstreamKeys } from './keys.js';
 import type { UpstreamSimulator } from './simulator.js';
 
@@ -24,6 +25,7 @@ import type { UpstreamSimulator } from './simulator.js';
  * - token_endpoint_auth_method: defaults to client_secret_basic with a secret, else private_key_jwt.
  * - scopes: replaces the eID's default scopes; extra_params: added to every authorization request.
  * - timeout: milliseconds for each call to the upstream.
+ * - custom_identifier: tags the eID's audit events and log lines.
  */
 const baseSchema = z.object({
   mode: z.enum(['production', 'test', 'custom', 'simulator']).default('production'),
@@ -35,6 +37,7 @@ const baseSchema = z.object({
   scopes: z.array(z.string().min(1)).min(1).optional(),
   extra_params: z.record(z.string(), z.string()).default({}),
   timeout: z.number().int().positive().default(10_000),
+  custom_identifier: z.string().max(100).optional(),
   allow_simulator_in_production: z.boolean().default(false),
   simulator: z.object({ port: z.number().int().min(0).max(65535).default(0) }).strict().prefault({}),
 });
@@ -117,8 +120,9 @@ function resolveIssuer<O extends z.ZodRawShape>(id: string, definition: Upstream
  */
 export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefinition<O>): EidPluginFactory {
   const schema = baseSchema.extend(definition.options).strict();
-  return async ({ id, config, issuer: brokerIssuer, store, log }) => {
+  return async ({ id, config, issuer: brokerIssuer, store, log: pluginLog, telemetry }) => {
     const settings = parseSection(schema, config ?? {}, ['eids', id]) as BaseSettings & z.output<z.ZodObject<O>>;
+    const log = settings.custom_identifier ? pluginLog.child({ custom_identifier: settings.custom_identifier }) : pluginLog;
     const production = isProductionConfiguration(brokerIssuer);
     const simulated = settings.mode === 'simulator';
     if (simulated && production && !settings.allow_simulator_in_production) {
@@ -169,10 +173,11 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       timeoutMs: settings.timeout,
       allowHttp: simulated || new URL(upstreamIssuer).protocol === 'http:' && !production,
       log,
+      telemetry,
     });
     const pendingKey = (state: string) => `${id}:state:${state}`;
 
-    async function start(login: LoginRequest) {
+    async function authorize(login: LoginRequest) {
       const state = oidc.randomState();
       const pending: PendingLogin = { uid: login.uid, nonce: oidc.randomNonce(), codeVerifier: oidc.randomPKCECodeVerifier(), ...(login.acr ? { acr: login.acr } : {}) };
       await store.set(pendingKey(state), JSON.stringify(pending), PENDING_TTL_SECONDS);
@@ -190,6 +195,9 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       return { redirectTo: url.href };
     }
 
+    /** Sends the browser to the upstream; measured as `start` (discovery, on first use, is an upstream call of its own). */
+    const start = (login: LoginRequest) => telemetry.run('start', () => authorize(login), { upstream: false, classify: classifyUpstreamError });
+
     /** The authorization response as a URL, whether it came as a query or as a form post. */
     async function responseUrl(ctx: Context): Promise<URL> {
       const url = new URL(redirectUri);
@@ -198,7 +206,15 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       return url;
     }
 
-    async function callback(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }> {
+    /** The upstream's answer, measured as `callback`: a failure outcome counts as a failure by its error. */
+    const callback = (ctx: Context) =>
+      telemetry.run('callback', () => receive(ctx), {
+        upstream: false,
+        classify: (err) => ({ reason: err instanceof HttpError ? err.error : 'error', upstreamFailure: false }),
+        failureOf: ({ outcome }) => ('failure' in outcome ? outcome.failure.error : undefined),
+      });
+
+    async function receive(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }> {
       const url = await responseUrl(ctx);
       const state = url.searchParams.get('state') ?? '';
       const stored = state ? await store.get(pendingKey(state)) : undefined;
@@ -220,9 +236,14 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
         if (err instanceof UpstreamError) {
           const error = upstreamErrors[err.error] ?? 'server_error';
           eidLog.info({ upstreamError: err.error, upstreamDescription: err.errorDescription }, 'upstream ended the login');
-          return { failure: { error, description: error === 'access_denied' ? 'The person cancelled or was refused at the eID.' : `The eID answered ${err.error}.` } };
+          if (error === 'access_denied') return { failure: { error, description: 'The person cancelled or was refused at the eID.', ending: 'cancelled' } };
+          return { failure: { error, description: `The eID answered ${err.error}.` } };
         }
-        if (isRejectedResponse(err)) {
+        if (err instanceof CircuitOpenError) {
+          eidLog.warn('upstream failed repeatedly: its circuit is open');
+          return { failure: { error: 'server_error', description: 'The eID failed repeatedly and is paused for a moment.' } };
+        }
+        if (!classifyUpstreamError(err).upstreamFailure && isRejectedResponse(err)) {
           // A security event: a forged, replayed or misdirected response, or a misconfigured key.
           eidLog.warn({ security: true, reason: (err as Error).message, code: (err as { code?: string }).code }, 'upstream response failed validation');
           return { failure: { error: 'server_error', description: 'The answer from the eID failed validation.' } };
@@ -236,8 +257,10 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       id,
       country: definition.country,
       acrValues: definition.acrValues,
+      ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
       start,
       callback,
+      probe: () => client.probe(),
       jwks: async () => keys.publicJwks,
       async close() {
         await simulator?.close();

@@ -53,6 +53,8 @@ export interface SimulatorFaults {
   foreignSigningKeys: boolean;
   /** Puts this nonce in ID tokens instead of the one the broker sent. */
   replaceNonce?: string;
+  /** Answers every request with 503, as an upstream in trouble does. */
+  unavailable?: boolean;
 }
 
 export interface UpstreamSimulator {
@@ -172,6 +174,11 @@ export async function startUpstreamSimulator(
 
   // Faults come first, so they apply to the provider's own routes.
   app.use(async (ctx, next) => {
+    if (faults.unavailable) {
+      ctx.status = 503;
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'the simulated upstream is down' };
+      return;
+    }
     if (ctx.path === '/token' && faults.tokenDelayMs) await sleep(faults.tokenDelayMs);
     if (ctx.path === '/jwks' && faults.foreignSigningKeys) {
       ctx.body = { keys: foreignJwks.keys.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }) => rest) };

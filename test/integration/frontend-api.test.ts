@@ -77,12 +77,14 @@ describe('the frontend JSON API', () => {
   it('GET /api/status: OK while every eID can take logins, ISSUES naming the one that cannot', async () => {
     expect(await (await fetch(`${tb.issuer}/api/status`)).json()).toEqual({
       status: 'OK',
+      store: { available: true },
       eids: { 'test-double': { available: true }, 'other-double': { available: true } },
     });
     tb.broker.registry.setAvailable('other-double', false);
     try {
       expect(await (await fetch(`${tb.issuer}/api/status`)).json()).toEqual({
         status: 'ISSUES',
+        store: { available: true },
         eids: { 'test-double': { available: true }, 'other-double': { available: false } },
       });
       const picker = await (await rp.browser.request(await interaction())).text();

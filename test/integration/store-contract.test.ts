@@ -126,6 +126,64 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       await expect(store.get('set')).rejects.toThrow(/WRONGTYPE/);
     });
 
+    it('counts one fixed window: the first increment starts it, later ones never extend it', async () => {
+      const first = await store.increment('counter', 1);
+      expect(first.count).toBe(1);
+      expect(first.ttlMs).toBeGreaterThan(0);
+      expect(first.ttlMs).toBeLessThanOrEqual(1_000);
+      const second = await store.increment('counter', 60);
+      expect(second.count).toBe(2);
+      expect(second.ttlMs).toBeLessThanOrEqual(1_000);
+      await sleep(PAST_ONE_SECOND_MS);
+      expect((await store.increment('counter', 60)).count).toBe(1);
+    });
+
+    it('gives each of ten concurrent increments its own count', async () => {
+      const counts = await Promise.all(Array.from({ length: 10 }, () => store.increment('counter', 60)));
+      expect(counts.map(({ count }) => count).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+
+    it('appends to a stream and reads back its newest entries, oldest first', async () => {
+      for (let i = 1; i <= 5; i += 1) await store.appendToStream('stream', { n: String(i), kind: 'test' }, 1_000);
+      expect(await store.readStream('stream', 3)).toEqual([
+        { n: '3', kind: 'test' },
+        { n: '4', kind: 'test' },
+        { n: '5', kind: 'test' },
+      ]);
+      expect(await store.readStream('never-written', 3)).toEqual([]);
+    });
+
+    it('keeps at least the newest maxLength entries of a stream', async () => {
+      for (let i = 1; i <= 20; i += 1) await store.appendToStream('capped', { n: String(i) }, 5);
+      const kept = await store.readStream('capped', 100);
+      expect(kept.length).toBeGreaterThanOrEqual(5);
+      expect(kept.slice(-5).map(({ n }) => n)).toEqual(['16', '17', '18', '19', '20']);
+    });
+
+    it('tracks members that expire one by one, and stops tracking one on request', async () => {
+      await store.track('tracked', 'a', 60);
+      await store.track('tracked', 'b', 60);
+      await store.track('tracked', 'short', 1);
+      await store.track('tracked', 'a', 60);
+      expect(await store.countTracked('tracked')).toBe(3);
+      await store.untrack('tracked', 'b');
+      await store.untrack('tracked', 'never-tracked');
+      expect(await store.countTracked('tracked')).toBe(2);
+      await sleep(PAST_ONE_SECOND_MS);
+      expect(await store.countTracked('tracked')).toBe(1);
+      expect(await store.countTracked('never-written')).toBe(0);
+    });
+
+    it('refuses to count, stream or track on a key that holds something else', async () => {
+      await store.set('record', 'value');
+      await store.addToSet('set', 'member');
+      await expect(store.increment('record', 60)).rejects.toThrow(/WRONGTYPE/);
+      await expect(store.appendToStream('set', { a: 'b' }, 10)).rejects.toThrow(/WRONGTYPE/);
+      await expect(store.track('record', 'member', 60)).rejects.toThrow(/WRONGTYPE/);
+      await store.increment('counter', 60);
+      await expect(store.get('counter')).rejects.toThrow(/WRONGTYPE/);
+    });
+
     it('is available and answers a ping', async () => {
       expect(store.available).toBe(true);
       await expect(store.ping()).resolves.toBeUndefined();
@@ -172,6 +230,12 @@ async function expectEveryOperationUnavailable(store: Store): Promise<void> {
     delete: () => store.delete('record', 'set'),
     addToSet: () => store.addToSet('set', 'member', 60),
     members: () => store.members('set'),
+    increment: () => store.increment('counter', 60),
+    appendToStream: () => store.appendToStream('stream', { a: 'b' }, 10),
+    readStream: () => store.readStream('stream', 10),
+    track: () => store.track('tracked', 'member', 60),
+    untrack: () => store.untrack('tracked', 'member'),
+    countTracked: () => store.countTracked('tracked'),
     ping: () => store.ping(),
   };
   for (const [name, operation] of Object.entries(operations)) {

@@ -2,11 +2,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
+import { Scrape } from '../support/ops.js';
 import { startRedisServer, type RedisServer } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
 /** A request cut off after this long counts as a hang: the broker must answer well before. */
 const HANG = 5_000;
+/** While Redis is down, every request that needs it is answered 503 within this. */
+const WITHIN_A_SECOND = 1_000;
 
 let redis: RedisServer;
 let tb: TestBroker;
@@ -49,8 +52,32 @@ describe('with Redis down', () => {
     const page = await authorization.text();
     expect(page).toContain(authorization.headers.get('traceid')!);
 
+    const status = await fetch(`${tb.issuer}/api/status`, { signal: AbortSignal.timeout(HANG) });
+    expect(await status.json()).toMatchObject({ status: 'ISSUES', store: { available: false } });
+
     const live = await fetch(`${tb.issuer}/health/live`, { signal: AbortSignal.timeout(HANG) });
     expect(live.status).toBe(200);
+  });
+
+  it('answers 503 within a second, everywhere state is needed; readiness says the store is unreachable', async () => {
+    const requests: Array<[string, RequestInit]> = [
+      [(await rp.authorizationUrl()).href, { headers: { accept: 'application/json' } }],
+      [`${tb.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=authorization_code&code=x' }],
+      [`${tb.issuer}/interaction/some-login`, { headers: { accept: 'application/json' } }],
+      [`${tb.issuer}/me`, {}],
+    ];
+    for (const [url, init] of requests) {
+      const response = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(WITHIN_A_SECOND) });
+      expect(response.status, url).toBe(503);
+      expect(response.headers.get('retry-after'), url).toBe('1');
+    }
+    const ready = await fetch(`${tb.issuer}/health/ready`, { signal: AbortSignal.timeout(WITHIN_A_SECOND) });
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'not_ready', checks: { store: 'unreachable', signing_keys: 'ok' } });
+    const metrics = await Scrape.of(`${tb.issuer}/metrics`);
+    expect(metrics.value('neb_store_available')).toBe(0);
+    // Unknown while the store is down (prom-client writes NaN as Nan, which Prometheus reads).
+    expect(metrics.text).toMatch(/^neb_oidc_active_interactions nan$/im);
   });
 
   it('recovers by itself when Redis is back', async () => {
@@ -58,6 +85,9 @@ describe('with Redis down', () => {
     await waitFor(() => tb.broker.store.available);
     const tokens = await rp.redeem(await logIn(rp));
     expect(tokens.claims()).toMatchObject({ name: 'Tessa Testsson' });
+    const ready = await fetch(`${tb.issuer}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect((await Scrape.of(`${tb.issuer}/metrics`)).value('neb_store_available')).toBe(1);
   });
 });
 

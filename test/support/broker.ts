@@ -2,7 +2,7 @@ import { afterAll } from 'vitest';
 import { createBroker, type Broker } from '../../src/broker.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from './redis.js';
 import { builtInEids } from '../../providers/index.js';
 import { testDoubleEid } from './test-double-eid.js';
@@ -34,9 +34,14 @@ export interface TestBroker {
  * the test-double eID as `test-double` (and `other-double` when asked) and the built-in eIDs
  * available to its configuration. Closed after the file.
  */
-export async function startTestBroker(overrides: Partial<ConfigInput> = {}, name = 'broker'): Promise<TestBroker> {
+export async function startTestBroker(
+  overrides: Partial<ConfigInput> = {},
+  name = 'broker',
+  options: { log?: Logger; prefix?: string } = {},
+): Promise<TestBroker> {
   const port = overrides.port ?? (await findFreePort());
-  const prefix = uniquePrefix(name);
+  // Brokers given the same prefix share their state, as instances of one deployment do.
+  const prefix = options.prefix ?? uniquePrefix(name);
   const issuer = overrides.issuer ?? `http://127.0.0.1:${port}`;
   const config = parseConfig({
     issuer,
@@ -45,11 +50,14 @@ export async function startTestBroker(overrides: Partial<ConfigInput> = {}, name
     clients: [webClient, publicClient],
     eids: { 'test-double': {} },
     log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
+    // No health probes of upstreams while all is well: a probe is a real request to a simulator,
+    // which would turn up in the calls a test counts. Tests of the circuit breaker set their own.
+    circuit_breaker: { probe_interval_seconds: 0 },
     ...overrides,
   });
   const broker = await createBroker(config, {
     eids: { ...builtInEids, 'test-double': testDoubleEid, 'other-double': testDoubleEid },
-    log: createLogger(config.log.level),
+    log: options.log ?? createLogger(config.log.level),
   });
   await broker.listen();
   const testBroker = {

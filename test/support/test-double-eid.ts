@@ -6,7 +6,7 @@ import type { EidPerson } from '../../src/identity/identity.js';
  * /interaction/<uid>/<id>/decide takes the person's decision from the query string:
  *   ?person=<index>      approve as that test person (through /eid/<id>/callback with &via=callback)
  *   ?fail=<error>        end with that failure
- * Its config section: { country?, acr_values?, start_outcome? }.
+ * Its config section: { country?, acr_values?, start_failure?, custom_identifier? }.
  */
 export const testPersons: EidPerson[] = [
   { FirstName: 'Tessa', LastName: 'Testsson', PersonalNumber: '198112189876', IdProviderRequestId: 'req-1' },
@@ -18,6 +18,8 @@ interface TestDoubleConfig {
   acr_values?: string[];
   /** Makes start() itself end the login with this failure. */
   start_failure?: 'access_denied' | 'server_error';
+  /** Tags its audit events, as a real eID's custom_identifier does. */
+  custom_identifier?: string;
 }
 
 export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
@@ -36,6 +38,7 @@ export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
     id,
     country: settings.country ?? 'SE',
     acrValues,
+    ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
     async start(login) {
       if (settings.start_failure) {
         return { outcome: { failure: { error: settings.start_failure, description: 'the test double refused to start' } } };

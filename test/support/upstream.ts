@@ -35,6 +35,9 @@ export interface UpstreamTestBed {
   tb: TestBroker;
   rp: RelyingParty;
   simulators: Record<string, UpstreamSimulator>;
+  /** Stops an eID's simulator, as an outage would, and starts it again on the same address. */
+  stopSimulator(id: string): Promise<void>;
+  restartSimulator(id: string): Promise<void>;
 }
 
 /**
@@ -52,20 +55,23 @@ export async function startUpstreamTestBed(
   const port = await findFreePort();
   const issuer = `http://127.0.0.1:${port}`;
   const simulators: Record<string, UpstreamSimulator> = {};
+  const restarts: Record<string, () => Promise<UpstreamSimulator>> = {};
   const sections: Record<string, unknown> = {};
   for (const eid of eids) {
     const keys = await privateJwksFile();
     const clientSecret = eid.tokenEndpointAuthMethod === 'private_key_jwt' ? undefined : `secret-of-${eid.id}-for-the-tests`;
-    const simulator = await eid.start({
+    const registration: SimulatorRegistration = {
       client_id: `broker-${eid.id}`,
       ...(clientSecret ? { client_secret: clientSecret } : {}),
       redirect_uri: `${issuer}/eid/${eid.id}/callback`,
       jwks: registrationKeys ? await registrationKeys(keys.publicJwks) : keys.publicJwks,
       token_endpoint_auth_method: eid.tokenEndpointAuthMethod,
       port: 0,
-    });
-    afterAll(() => simulator.close());
+    };
+    const simulator = await eid.start(registration);
+    afterAll(() => simulators[eid.id]!.close());
     simulators[eid.id] = simulator;
+    restarts[eid.id] = () => eid.start({ ...registration, port: Number(new URL(simulator.issuer).port) });
     sections[eid.id] = {
       mode: 'custom',
       issuer: simulator.issuer,
@@ -79,7 +85,15 @@ export async function startUpstreamTestBed(
   const tb = await startTestBroker({ ...more, issuer, port, eids: { ...sections, ...more.eids } }, name);
   const rp = await RelyingParty.discover(tb.issuer, webClient);
   for (const simulator of Object.values(simulators)) rp.browser.alsoFollows.add(new URL(simulator.issuer).origin);
-  return { tb, rp, simulators };
+  return {
+    tb,
+    rp,
+    simulators,
+    stopSimulator: (id) => simulators[id]!.close(),
+    async restartSimulator(id) {
+      simulators[id] = await restarts[id]!();
+    },
+  };
 }
 
 /**

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
+import type { EidTelemetry } from '../../../src/eids/plugin.js';
 import type { Logger } from '../../../src/log.js';
+import { CircuitOpenError } from '../../../src/resilience/circuit-breaker.js';
 import type { BankIdTls } from '../config.js';
 import type { AuthRequest, CollectResponse, OrderResponse, SignRequest } from './types.js';
 
@@ -14,10 +16,29 @@ export class BankIdApiError extends Error {
     readonly status: number,
     readonly errorCode: string,
     readonly details: string,
+    /** For `unreachable`: the call ran out of time (rather than finding nobody there). */
+    readonly timedOut = false,
   ) {
     super(`BankID ${errorCode} (${status})`);
     this.name = 'BankIdApiError';
   }
+
+  /**
+   * Whether BankID is failing, rather than refusing this request: no answer, a timeout, or a
+   * 5xx or 408 (requestTimeout, internalError, maintenance). Such errors open the circuit.
+   */
+  get isOutage(): boolean {
+    return this.status === 0 || this.status === 408 || this.status >= 500;
+  }
+}
+
+/** The operation each endpoint is measured as (neb_eid_request_*{operation}). */
+const operations: Record<string, string> = { auth: 'start', sign: 'sign', collect: 'collect', cancel: 'cancel' };
+
+/** How a failed call counts in the metrics and for the circuit breaker. */
+export function classifyBankIdError(error: unknown): { reason: string; upstreamFailure: boolean } {
+  if (error instanceof BankIdApiError) return { reason: error.timedOut ? 'timeout' : error.errorCode, upstreamFailure: error.isOutage };
+  return { reason: 'error', upstreamFailure: false };
 }
 
 export interface BankIdClientOptions {
@@ -26,6 +47,8 @@ export interface BankIdClientOptions {
   tls: BankIdTls;
   timeoutMs: number;
   log: Logger;
+  /** Metrics and the circuit breaker, which every call then goes through (the plugin always sets it). */
+  telemetry?: EidTelemetry;
   /** Silent retries of a call answered with `maintenance`; BankID allows them, and no others. */
   maintenanceRetries?: number;
   maintenanceBackoffMs?: number;
@@ -35,7 +58,9 @@ export interface BankIdClientOptions {
  * The RP API over mutual TLS. The server is trusted through the pinned BankID CA only, never
  * the system store. Every call has a time limit. Only `maintenance` is retried (a few times,
  * with backoff and jitter): BankID asks that requestTimeout and internalError are not retried
- * automatically, and the other errors cannot get better by trying again.
+ * automatically, and the other errors cannot get better by trying again. Every call (retries
+ * included) goes through the eID's circuit breaker, which answers `circuitOpen` at once while
+ * BankID is known to be down.
  */
 export class BankIdClient {
   readonly #url: string;
@@ -44,8 +69,10 @@ export class BankIdClient {
   readonly #log: Logger;
   readonly #maintenanceRetries: number;
   readonly #maintenanceBackoffMs: number;
+  readonly #telemetry: EidTelemetry | undefined;
 
   constructor(options: BankIdClientOptions) {
+    this.#telemetry = options.telemetry;
     this.#url = options.url;
     this.#timeoutMs = options.timeoutMs;
     this.#log = options.log;
@@ -78,7 +105,39 @@ export class BankIdClient {
     return this.#agent.close();
   }
 
+  /**
+   * Resolves when the RP API answers at all: a GET, which it refuses with 405 (BankID's own
+   * sample checks the connection so). Needs the mutual TLS to work, and does nothing at BankID.
+   */
+  async probe(): Promise<void> {
+    let status: number;
+    try {
+      const response = await request(`${this.#url}/auth`, {
+        method: 'GET',
+        dispatcher: this.#agent,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      status = response.statusCode;
+      await response.body.dump();
+    } catch (err) {
+      throw new BankIdApiError(0, 'unreachable', (err as Error).message, isTimeout(err));
+    }
+    if (status >= 500 || status === 408) throw new BankIdApiError(status, `http${status}`, 'the probe was answered with an error');
+  }
+
   async #call<T>(endpoint: string, body: object): Promise<T> {
+    if (!this.#telemetry) return this.#attempts<T>(endpoint, body);
+    try {
+      return await this.#telemetry.run(operations[endpoint] ?? endpoint, () => this.#attempts<T>(endpoint, body), { classify: classifyBankIdError });
+    } catch (err) {
+      if (err instanceof CircuitOpenError) throw new BankIdApiError(0, 'circuitOpen', 'BankID failed repeatedly: calls are paused');
+      throw err;
+    }
+  }
+
+  async #attempts<T>(endpoint: string, body: object): Promise<T> {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await this.#post<T>(endpoint, body);
@@ -111,12 +170,17 @@ export class BankIdClient {
       text = await response.body.text();
     } catch (err) {
       this.#log.warn({ endpoint, err: (err as Error).message, ms: Math.round(performance.now() - started) }, 'BankID could not be reached');
-      throw new BankIdApiError(0, 'unreachable', (err as Error).message);
+      throw new BankIdApiError(0, 'unreachable', (err as Error).message, isTimeout(err));
     }
     this.#log.debug({ endpoint, status, ms: Math.round(performance.now() - started) }, 'BankID call');
     if (status === 200) return JSON.parse(text) as T;
     throw errorFromResponse(status, text);
   }
+}
+
+function isTimeout(err: unknown): boolean {
+  const { name, code } = err as { name?: string; code?: string };
+  return name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
 function errorFromResponse(status: number, text: string): BankIdApiError {

@@ -38,7 +38,8 @@ const SERVER_NAMES: x509.JsonGeneralNames = [
   { type: 'ip', value: '::1' },
 ];
 
-export async function createTestPki(): Promise<TestPki> {
+/** `clientValidityMs`: how long the RP certificate is valid (to try out expiry warnings). */
+export async function createTestPki(options: { clientValidityMs?: number } = {}): Promise<TestPki> {
   const serverCa = await createCertificateAuthority('Simulated BankID SSL Root CA');
   const clientCa = await createCertificateAuthority('Simulated BankID RP CA');
   return {
@@ -48,7 +49,7 @@ export async function createTestPki(): Promise<TestPki> {
       new x509.SubjectAlternativeNameExtension(SERVER_NAMES),
     ]),
     clientCa: clientCa.certificate.toString('pem'),
-    client: await issueClientCertificate(clientCa, 'Simulated RP'),
+    client: await issueClientCertificate(clientCa, 'Simulated RP', options.clientValidityMs),
   };
 }
 
@@ -63,8 +64,8 @@ export async function createUntrustedClientCertificate(
   return { ca: ca.certificate.toString('pem'), ...(await issueClientCertificate(ca, commonName)) };
 }
 
-async function issueClientCertificate(ca: CertificateAuthority, commonName: string): Promise<PemCredentials> {
-  return issue(ca, commonName, [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])]);
+async function issueClientCertificate(ca: CertificateAuthority, commonName: string, validityMs?: number): Promise<PemCredentials> {
+  return issue(ca, commonName, [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])], validityMs);
 }
 
 async function createCertificateAuthority(commonName: string): Promise<CertificateAuthority> {
@@ -90,11 +91,12 @@ async function issue(
   ca: CertificateAuthority,
   commonName: string,
   purposeExtensions: x509.Extension[],
+  validityMs?: number,
 ): Promise<PemCredentials> {
   const keys = await generateKeys();
   const certificate = await x509.X509CertificateGenerator.create(
     {
-      ...validity(),
+      ...validity(validityMs),
       subject: `CN=${commonName}`,
       issuer: ca.certificate.subject,
       publicKey: keys.publicKey,
@@ -118,12 +120,12 @@ async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
 }
 
 /** Starts an hour back so a client whose clock runs a little behind still accepts it. */
-function validity(): { serialNumber: string; notBefore: Date; notAfter: Date } {
+function validity(validityMs = VALIDITY_MS): { serialNumber: string; notBefore: Date; notAfter: Date } {
   const now = Date.now();
   return {
     // A leading 01 keeps the DER integer positive.
     serialNumber: `01${randomBytes(15).toString('hex')}`,
     notBefore: new Date(now - HOUR_MS),
-    notAfter: new Date(now + VALIDITY_MS),
+    notAfter: new Date(now + validityMs),
   };
 }

@@ -5,7 +5,8 @@ import { ConfigError } from '../../../src/config/load.js';
 import { createLogger } from '../../../src/log.js';
 import { BankIdClient } from '../api/client.js';
 import { isProductionConfiguration } from '../../../src/config/environment.js';
-import { parseBankIdConfig, resolveEndpoint } from '../config.js';
+import { X509Certificate } from 'node:crypto';
+import { certificateNotAfter, parseBankIdConfig, resolveEndpoint } from '../config.js';
 import { createTestPki, type TestPki } from '../simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../simulator/server.js';
 import { writePki } from './support.js';
@@ -74,6 +75,15 @@ describe('eids.se-bankid', () => {
     execFileSync('openssl', ['pkcs12', '-export', '-in', files.cert, '-inkey', files.key, '-out', pfx, '-passout', 'pass:qwerty123', '-keypbe', 'AES-256-CBC', '-certpbe', 'AES-256-CBC']);
     expect(await authWorks({ ...custom(), client_certificate: { pfx, passphrase: 'qwerty123' } })).toMatchObject({ orderRef: expect.any(String) });
     expect(refusal({ ...custom(), client_certificate: { pfx, passphrase: 'wrong' } })).toMatch(/^eids\.se-bankid\.client_certificate: cannot be used/);
+  });
+
+  it('reads when the RP certificate expires, from PEM files and from PKCS#12 alike', () => {
+    const notAfter = new Date(new X509Certificate(pki.client.cert).validTo);
+    expect(certificateNotAfter(resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', custom())).tls)).toEqual(notAfter);
+    const pfx = join(files.dir, 'expiry.p12');
+    execFileSync('openssl', ['pkcs12', '-export', '-in', files.cert, '-inkey', files.key, '-out', pfx, '-passout', 'pass:qwerty123', '-keypbe', 'AES-256-CBC', '-certpbe', 'AES-256-CBC']);
+    const fromPfx = resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', { ...custom(), client_certificate: { pfx, passphrase: 'qwerty123' } }));
+    expect(certificateNotAfter(fromPfx.tls)).toEqual(notAfter);
   });
 
   it('signs as well as authenticates, and collects and cancels what it started', async () => {

@@ -1,0 +1,141 @@
+import type { EidFailure, EidPlugin } from '../eids/plugin.js';
+import type { Identity } from '../identity/identity.js';
+import { requestScope, type Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Store } from '../store/store.js';
+import { auditEvents, maskPersonalNumber, type AuditEvent, type AuditEventName, type AuditFields } from './events.js';
+import type { AuditSink } from './sinks.js';
+
+export interface AuditDependencies {
+  log: Logger;
+  store: Store;
+  metrics: Metrics;
+  sinks: AuditSink[];
+  personalNumbersInClear: boolean;
+  /** How long a login can last: how long the broker remembers which of its events were written. */
+  loginTtlSeconds: number;
+}
+
+/** One login, as its audit events name it. */
+export interface LoginInfo {
+  /** The interaction's uid: the events' login_id. */
+  uid: string;
+  clientId: string;
+  ip: string;
+  /** The eID, once one was chosen. */
+  plugin?: EidPlugin;
+}
+
+/** How a login ended: a person (with the sub they got) or a failure (an eID's, or one the core decided). */
+export type LoginEnding =
+  | { identity: Identity; sub: string; acr: string }
+  | { failure: Omit<EidFailure, 'error'> & { error: string } };
+
+/**
+ * The audit trail: one JSON log line per event (`audit: true`, with `event_id`), also handed to
+ * every sink. Events about a login's transitions are written once per transition, whichever
+ * instance and however many requests see it: the store remembers which were written.
+ */
+export class AuditLog {
+  readonly #deps: AuditDependencies;
+  readonly #log: Logger;
+  readonly #pending = new Set<Promise<unknown>>();
+
+  constructor(deps: AuditDependencies) {
+    this.#deps = deps;
+    this.#log = deps.log.child({ audit: true });
+  }
+
+  /** Writes one event now: the log line at once, the sinks in the background. */
+  emit(name: AuditEventName, fields: AuditFields): AuditEvent {
+    const { id, message } = auditEvents[name];
+    const traceId = fields.traceId ?? requestScope.getStore()?.traceId;
+    const event: AuditEvent = { event_id: id, event: name, time: new Date().toISOString(), ...(traceId ? { traceId } : {}), ...definedOnly(fields) };
+    this.#log.info(event, message);
+    this.#deps.metrics.auditEvents.inc({ event_id: id });
+    for (const sink of this.#deps.sinks) {
+      const delivery = sink.write(event).catch((err: unknown) => {
+        this.#deps.metrics.auditSinkFailures.inc({ sink: sink.name });
+        this.#deps.log.warn({ sink: sink.name, event_id: id, err: (err as Error).message }, 'audit sink could not take an event (it is in the log)');
+      });
+      this.#pending.add(delivery);
+      void delivery.finally(() => this.#pending.delete(delivery));
+    }
+    return event;
+  }
+
+  /** Resolves when every event handed to the sinks so far has been delivered (or has failed). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  /** A personal number as events show it: masked, unless audit.personal_numbers_in_clear. */
+  personalNumber(identity: Identity): string | undefined {
+    if (!identity.PersonalNumber) return undefined;
+    return this.#deps.personalNumbersInClear ? identity.PersonalNumber : maskPersonalNumber(identity.CountryCode, identity.PersonalNumber);
+  }
+
+  /** True the first time `key` is claimed on any instance during a login's lifetime. */
+  async #first(key: string): Promise<boolean> {
+    return this.#deps.store.setIfAbsent(`audit:once:${key}`, '1', this.#deps.loginTtlSeconds);
+  }
+
+  #loginFields(login: LoginInfo): AuditFields {
+    const { plugin } = login;
+    return {
+      source_ip: login.ip,
+      client_id: login.clientId,
+      login_id: login.uid,
+      ...(plugin ? { eid: plugin.id } : {}),
+      ...(plugin?.customIdentifier ? { custom_identifier: plugin.customIdentifier } : {}),
+    };
+  }
+
+  /** EID_100001, once per login and eID: the person began logging in with it. */
+  async loginStarted(login: LoginInfo & { plugin: EidPlugin }, details: { acr?: string; transactionId?: string }): Promise<void> {
+    if (!(await this.#first(`started:${login.uid}:${login.plugin.id}`))) return;
+    this.emit('authentication.started', {
+      ...this.#loginFields(login),
+      ...(details.acr ? { acr: details.acr } : {}),
+      ...(details.transactionId ? { transaction_id: details.transactionId } : {}),
+    });
+    this.#deps.metrics.logins.inc({ eid: login.plugin.id, result: 'started' });
+  }
+
+  /**
+   * EID_100002 (a person), EID_100004 (cancelled or expired) or EID_100003 (any other failure),
+   * once per login: later requests that see the same ending (a poll after the end) write nothing.
+   */
+  async loginEnded(login: LoginInfo, ending: LoginEnding): Promise<void> {
+    if (!(await this.#first(`ended:${login.uid}`))) return;
+    const eid = login.plugin?.id ?? 'none';
+    if ('identity' in ending) {
+      const { identity } = ending;
+      const personalNumber = this.personalNumber(identity);
+      this.emit('authentication.completed', {
+        ...this.#loginFields(login),
+        transaction_id: identity.IdProviderRequestId,
+        sub: ending.sub,
+        acr: ending.acr,
+        ...(personalNumber ? { personal_number: personalNumber } : {}),
+      });
+      this.#deps.metrics.logins.inc({ eid, result: 'completed' });
+      return;
+    }
+    const { failure } = ending;
+    const cancelled = failure.ending === 'cancelled' || failure.ending === 'expired';
+    this.emit(cancelled ? 'authentication.cancelled' : 'authentication.failed', {
+      ...this.#loginFields(login),
+      ...(failure.transactionId ? { transaction_id: failure.transactionId } : {}),
+      error: failure.error,
+      message: failure.description,
+      ...(cancelled ? { ending: failure.ending } : {}),
+    });
+    this.#deps.metrics.logins.inc({ eid, result: cancelled ? 'cancelled' : 'failed' });
+    this.#deps.metrics.loginFailures.inc({ eid, error: failure.error });
+  }
+}
+
+function definedOnly(fields: AuditFields): AuditFields {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined && value !== '')) as AuditFields;
+}

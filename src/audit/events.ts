@@ -1,0 +1,84 @@
+import type { CountryCode } from '../identity/identity.js';
+
+/**
+ * Every audit event the broker writes, by name, with its stable id. Ids never change meaning
+ * and are never reused: operators alert on them and auditors search by them. EID_1xxxxx are a
+ * person's login through an eID (as BankID authenticators number theirs), EID_2xxxxx tokens,
+ * EID_3xxxxx logout, EID_4xxxxx changes to clients.
+ */
+export const auditEvents = {
+  'authentication.started': { id: 'EID_100001', message: 'eID authentication started' },
+  'authentication.completed': { id: 'EID_100002', message: 'eID authentication completed' },
+  'authentication.failed': { id: 'EID_100003', message: 'eID authentication failed' },
+  'authentication.cancelled': { id: 'EID_100004', message: 'eID authentication cancelled or expired' },
+  'tokens.issued': { id: 'EID_200001', message: 'tokens issued' },
+  logout: { id: 'EID_300001', message: 'logged out' },
+  'client.created': { id: 'EID_400001', message: 'client created' },
+  'client.updated': { id: 'EID_400002', message: 'client updated' },
+  'client.deleted': { id: 'EID_400003', message: 'client deleted' },
+  'client.secret_rotated': { id: 'EID_400004', message: 'client secret rotated' },
+  'initial_access_token.issued': { id: 'EID_400005', message: 'initial access token issued' },
+  'initial_access_token.revoked': { id: 'EID_400006', message: 'initial access token revoked' },
+} as const;
+
+export type AuditEventName = keyof typeof auditEvents;
+export type AuditEventId = (typeof auditEvents)[AuditEventName]['id'];
+
+/**
+ * What an event may say. Every field is optional but `event_id`, `event` and `time`; what is
+ * known is set. Never a secret, a token, or a personal number in clear (unless configured).
+ */
+export interface AuditFields {
+  /** The traceId of the request that caused the event (also in its response's `traceId` header). */
+  traceId?: string;
+  /** The person's (or the admin's) IP address, through trusted proxies only. */
+  source_ip?: string;
+  client_id?: string;
+  /** The eID's id, e.g. se-bankid. */
+  eid?: string;
+  /** The login (the OIDC interaction) the event belongs to: the same in every event of one login. */
+  login_id?: string;
+  /** The eID's own id of its transaction (BankID's orderRef, the upstream's sid or jti). */
+  transaction_id?: string;
+  /** The eID's custom_identifier, when configured. */
+  custom_identifier?: string;
+  /** The person's sub (completed logins, tokens, logout). */
+  sub?: string;
+  /** The person's personal number, masked unless audit.personal_numbers_in_clear. */
+  personal_number?: string;
+  acr?: string;
+  /** The OIDC error the client got (failed, cancelled). */
+  error?: string;
+  /** Plain words on what happened; never a secret or a personal number. */
+  message?: string;
+  /** cancelled or expired (EID_100004). */
+  ending?: string;
+  grant_type?: string;
+  scope?: string;
+  /** Who changed a client: the admin API or dynamic registration. */
+  actor?: 'admin_api' | 'registration';
+}
+
+export interface AuditEvent extends AuditFields {
+  event_id: AuditEventId;
+  event: AuditEventName;
+  /** ISO 8601. */
+  time: string;
+}
+
+/**
+ * How many leading characters of a canonical personal number are the date of birth: they stay
+ * readable, the rest is masked (19871126**** for Sweden).
+ */
+const birthDatePart: Record<CountryCode, number> = {
+  SE: 8, // YYYYMMDD NNNC
+  NO: 6, // DDMMYY NNNCC
+  FI: 7, // DDMMYY, the century sign, ZZZQ
+  DK: 6, // DDMMYY SSSS
+};
+
+/** The number with everything but its date of birth replaced by `*`. */
+export function maskPersonalNumber(country: CountryCode, personalNumber: string): string {
+  const keep = Math.min(birthDatePart[country], personalNumber.length - 1);
+  return personalNumber.slice(0, keep) + '*'.repeat(personalNumber.length - keep);
+}

@@ -1,0 +1,61 @@
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { clientIp } from '../http/client-ip.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Store } from '../store/store.js';
+import type { AuditLog } from './audit.js';
+
+/** The expiring set of logins in progress, counted by neb_oidc_active_interactions. */
+export const ACTIVE_INTERACTIONS_KEY = 'metrics:interactions';
+
+/**
+ * What oidc-provider itself does, as audit events and metrics: tokens issued (EID_200001), logout (EID_300001), clients registered, changed or deleted through
+ * dynamic registration (EID_400001–3), grants issued, and logins in progress. Its events are
+ * emitted while the request is served, so they carry its traceId.
+ */
+export function observeProvider(provider: Provider, deps: { audit: AuditLog; metrics: Metrics; store: Store; interactionTtl: number; log: Logger }): void {
+  const { audit, metrics, store, log } = deps;
+
+  provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
+    const grantType = String(ctx.oidc.params?.grant_type ?? 'unknown');
+    metrics.grantsIssued.inc({ grant_type: grantType });
+    const accessToken = ctx.oidc.entities.AccessToken;
+    audit.emit('tokens.issued', {
+      source_ip: clientIp(ctx),
+      client_id: ctx.oidc.client?.clientId,
+      grant_type: grantType,
+      sub: accessToken?.accountId ?? ctx.oidc.account?.accountId,
+      scope: accessToken?.scope,
+    });
+  });
+
+  provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
+    audit.emit('logout', {
+      source_ip: clientIp(ctx),
+      client_id: ctx.oidc.client?.clientId,
+      sub: ctx.oidc.session?.accountId ?? ctx.oidc.entities.Session?.accountId,
+    });
+  });
+
+  const registration = (name: 'client.created' | 'client.updated' | 'client.deleted') => (ctx: KoaContextWithOIDC, client: { clientId: string }) => {
+    audit.emit(name, { source_ip: clientIp(ctx), client_id: client.clientId, actor: 'registration' });
+  };
+  provider.on('registration_create.success', registration('client.created'));
+  provider.on('registration_update.success', registration('client.updated'));
+  provider.on('registration_delete.success', registration('client.deleted'));
+
+  // Each login in progress is tracked in the store until it ends or its interaction expires, so
+  // the count is right whichever instance serves which of its requests.
+  const tracking = (work: () => Promise<void>) => {
+    work().catch((err: unknown) => log.debug({ err: (err as Error).message }, 'active interactions not tracked'));
+  };
+  provider.on('interaction.started', (ctx: KoaContextWithOIDC) => {
+    const uid = ctx.oidc.entities.Interaction?.uid;
+    if (uid) tracking(() => store.track(ACTIVE_INTERACTIONS_KEY, uid, deps.interactionTtl));
+  });
+  provider.on('interaction.ended', (ctx: KoaContextWithOIDC) => {
+    const uid = ctx.oidc.entities.Interaction?.uid;
+    if (uid) tracking(() => store.untrack(ACTIVE_INTERACTIONS_KEY, uid));
+  });
+}

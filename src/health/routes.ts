@@ -1,0 +1,61 @@
+import type { Middleware } from 'koa';
+import type { EidOperations } from '../eids/telemetry.js';
+import type { EidRegistry } from '../eids/registry.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+
+export interface HealthDependencies {
+  store: Store;
+  registry: EidRegistry;
+  operations: EidOperations;
+  /** The private keys ID tokens are signed with, as oidc-provider holds them. */
+  signingKeyCount: number;
+  log: Logger;
+}
+
+export const HEALTH_PATHS = ['/health/live', '/health/ready'];
+
+/**
+ * Health endpoints, for a load balancer and for people:
+ *
+ * - /health/live: 200 while the process serves requests at all (restart it when not).
+ * - /health/ready: 200 when this instance can serve logins — the store answers a round trip and
+ *   the signing keys are loaded — else 503, so the load balancer stops sending it requests.
+ *   Either way the body says which check failed, each eID's availability and circuit, and
+ *   warnings (a certificate that expires soon). An eID whose circuit is open does not make the
+ *   instance unready: the other eIDs still work, and another instance would not do better.
+ */
+export function healthRoutes(deps: HealthDependencies): Middleware {
+  const { store, registry, operations, log } = deps;
+  let wasReady = true;
+
+  return async (ctx, next) => {
+    if (ctx.path !== '/health/live' && ctx.path !== '/health/ready') return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.path === '/health/live') {
+      ctx.body = { status: 'live' };
+      return;
+    }
+    const storeCheck = await store.ping().then(
+      () => 'ok',
+      () => 'unreachable',
+    );
+    const keysCheck = deps.signingKeyCount > 0 ? 'ok' : 'missing';
+    const ready = storeCheck === 'ok' && keysCheck === 'ok';
+    if (ready !== wasReady) {
+      if (ready) log.info('ready again');
+      else log.warn({ store: storeCheck, signing_keys: keysCheck }, 'not ready');
+      wasReady = ready;
+    }
+    ctx.status = ready ? 200 : 503;
+    if (!ready) ctx.set('Retry-After', '1');
+    const warnings = operations.certificates.warnings();
+    ctx.body = {
+      status: ready ? 'ready' : 'not_ready',
+      checks: { store: storeCheck, signing_keys: keysCheck },
+      eids: operations.health(registry.all),
+      ...(warnings.length ? { warnings } : {}),
+    };
+  };
+}

@@ -1,0 +1,189 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Round trips to an eID's upstream: from tens of milliseconds to its time limit. */
+const UPSTREAM_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Redis commands: well under a millisecond to the command timeout. */
+const REDIS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/** The numbers a circuit's state is reported as, in neb_eid_circuit_state. */
+export const circuitStateValues = { closed: 0, open: 1, half_open: 2 } as const;
+export type CircuitStateName = keyof typeof circuitStateValues;
+
+/** What some gauges read at scrape time. */
+export interface ScrapeSources {
+  storeAvailable(): boolean;
+  activeInteractions(): Promise<number>;
+}
+
+/**
+ * The broker's Prometheus metrics, on a registry of its own (so several brokers in one process
+ * keep theirs apart). Labels are bounded: eID ids, operation names and reasons the code names,
+ * grant types — never client ids, which anyone may register, nor anything a request chooses.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  /** Calls to an eID (its upstream, or one of its steps) that have not answered yet. */
+  readonly eidInFlight = new Gauge({
+    name: 'neb_eid_requests_in_flight',
+    help: 'Operations of an eID (calls to its upstream, callbacks) waiting for an answer',
+    labelNames: ['eid', 'operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eidSuccesses = new Counter({
+    name: 'neb_eid_request_successes_total',
+    help: 'Operations of an eID that succeeded',
+    labelNames: ['eid', 'operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eidFailures = new Counter({
+    name: 'neb_eid_request_failures_total',
+    help: 'Operations of an eID that failed, by reason (unreachable, timeout, http_503, circuit_open, an eID error code…)',
+    labelNames: ['eid', 'operation', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eidDuration = new Histogram({
+    name: 'neb_eid_request_duration_seconds',
+    help: 'Round-trip time of operations of an eID',
+    labelNames: ['eid', 'operation'] as const,
+    buckets: UPSTREAM_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly circuitState = new Gauge({
+    name: 'neb_eid_circuit_state',
+    help: "State of the circuit breaker around an eID's upstream: 0 closed, 1 open, 2 half-open (probing)",
+    labelNames: ['eid'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitOpenings = new Counter({
+    name: 'neb_eid_circuit_openings_total',
+    help: "Times the circuit breaker around an eID's upstream opened",
+    labelNames: ['eid'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eidAvailable = new Gauge({
+    name: 'neb_eid_available',
+    help: 'Whether an eID takes logins on this instance (1) or fails them fast (0)',
+    labelNames: ['eid'] as const,
+    registers: [this.registry],
+  });
+
+  readonly logins = new Counter({
+    name: 'neb_eid_logins_total',
+    help: 'Logins by eID and what happened to them: started, completed, failed, cancelled (the audit events)',
+    labelNames: ['eid', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly loginFailures = new Counter({
+    name: 'neb_eid_login_failures_total',
+    help: 'Logins that ended without a person, by eID and the OIDC error the client got',
+    labelNames: ['eid', 'error'] as const,
+    registers: [this.registry],
+  });
+
+  readonly grantsIssued = new Counter({
+    name: 'neb_oidc_grants_issued_total',
+    help: 'Successful token endpoint grants, by grant type',
+    labelNames: ['grant_type'] as const,
+    registers: [this.registry],
+  });
+
+  #sources: ScrapeSources | undefined;
+
+  readonly activeInteractions: Gauge = new Gauge({
+    name: 'neb_oidc_active_interactions',
+    help: 'Logins in progress: interactions started and neither finished nor expired (all instances)',
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.#sources) return;
+      // A scrape while the store is down still answers; the count is then unknown.
+      this.activeInteractions.set(await this.#sources.activeInteractions().catch(() => Number.NaN));
+    },
+  });
+
+  readonly redisDuration = new Histogram({
+    name: 'neb_redis_command_duration_seconds',
+    help: 'Latency of the state store operations on Redis (one command or script each)',
+    labelNames: ['operation'] as const,
+    buckets: REDIS_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly redisFailures = new Counter({
+    name: 'neb_redis_command_failures_total',
+    help: 'State store operations on Redis that failed (unreachable, timed out, refused)',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storeAvailable: Gauge = new Gauge({
+    name: 'neb_store_available',
+    help: 'Whether the state store (Redis) takes commands (1) or not (0)',
+    registers: [this.registry],
+    collect: () => {
+      if (this.#sources) this.storeAvailable.set(this.#sources.storeAvailable() ? 1 : 0);
+    },
+  });
+
+  readonly certificateExpiry = new Gauge({
+    name: 'neb_eid_certificate_expiry_timestamp_seconds',
+    help: 'When a certificate an eID authenticates with expires (Unix time)',
+    labelNames: ['eid', 'certificate'] as const,
+    registers: [this.registry],
+  });
+
+  readonly certificateExpiresSoon = new Gauge({
+    name: 'neb_eid_certificate_expires_soon',
+    help: 'Whether a certificate an eID authenticates with expires within 30 days (1) or not (0)',
+    labelNames: ['eid', 'certificate'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditEvents = new Counter({
+    name: 'neb_audit_events_total',
+    help: 'Audit events written, by event id',
+    labelNames: ['event_id'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditSinkFailures = new Counter({
+    name: 'neb_audit_sink_failures_total',
+    help: 'Audit events a sink could not take (they are still in the log)',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimited = new Counter({
+    name: 'neb_rate_limited_total',
+    help: 'Requests refused with 429 by a rate limit, by limit (auth, token, eid_start) and key (ip, client)',
+    labelNames: ['limit', 'by'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Values read when Prometheus scrapes, rather than kept up to date. */
+  watch(sources: ScrapeSources): void {
+    this.#sources = sources;
+  }
+
+  /** The command observer the Redis store reports each operation's latency to. */
+  readonly observeStore = (operation: string, seconds: number, failed: boolean): void => {
+    this.redisDuration.observe({ operation }, seconds);
+    if (failed) this.redisFailures.inc({ operation });
+  };
+
+  /** The exposition, in Prometheus' text format. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

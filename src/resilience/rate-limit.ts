@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import type { Context, Middleware } from 'koa';
+import type { BrokerConfig } from '../config/schema.js';
+import { HttpError } from '../http/errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Store } from '../store/store.js';
+
+export type LimitName = 'auth' | 'token' | 'eid_start';
+
+/**
+ * The address a limit counts by. IPv6 counts by its /64: one subscriber usually holds a whole
+ * /64, and could otherwise step around the limit by changing its address.
+ */
+export function clientAddress(ip: string): string {
+  const address = ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  if (!isIPv6(address)) return address;
+  const [head = '', tail = ''] = address.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((group) => group.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+/** A client id as part of a key: as it is when it is tame, else its hash (ids come from requests). */
+function keyPart(value: string): string {
+  return /^[\w.:@-]{1,100}$/.test(value) ? value : `sha256-${createHash('sha256').update(value).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * Rate limits per IP address and per client, counted in the store (Redis), so they hold across
+ * every instance: fixed windows of `rate_limits.window_seconds`, one counter per key and window.
+ * Over a limit, the answer is 429 with Retry-After (the seconds until the window ends) and
+ * `{error: "too_many_requests", error_description}`.
+ */
+export class RateLimiter {
+  readonly #store: Store;
+  readonly #settings: BrokerConfig['rate_limits'];
+  readonly #metrics: Metrics;
+
+  constructor(store: Store, settings: BrokerConfig['rate_limits'], metrics: Metrics) {
+    this.#store = store;
+    this.#settings = settings;
+    this.#metrics = metrics;
+  }
+
+  /** Counts one request against `limit`; throws HttpError 429 when it is one too many. */
+  async check(limit: LimitName, request: { ip: string; clientId?: string | undefined }): Promise<void> {
+    if (!this.#settings.enabled) return;
+    const { per_ip: perIp, per_client: perClient } = this.#settings[limit];
+    // The address first: requests refused for it do not use up the client's allowance.
+    if (perIp > 0) await this.#count(limit, 'ip', clientAddress(request.ip), perIp);
+    if (perClient > 0 && request.clientId) await this.#count(limit, 'client', keyPart(request.clientId), perClient);
+  }
+
+  async #count(limit: LimitName, by: 'ip' | 'client', value: string, allowed: number): Promise<void> {
+    const { count, ttlMs } = await this.#store.increment(`ratelimit:${limit}:${by}:${value}`, this.#settings.window_seconds);
+    if (count <= allowed) return;
+    this.#metrics.rateLimited.inc({ limit, by });
+    const who = by === 'ip' ? 'this address' : 'this client';
+    throw new HttpError(429, 'too_many_requests', `Too many requests from ${who}. Try again in a moment.`, Math.max(1, Math.ceil(ttlMs / 1000)));
+  }
+}
+
+/** The client a token or pushed authorization request authenticates as with client_secret_basic. */
+function basicClientId(ctx: Context): string | undefined {
+  const encoded = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(ctx.get('authorization'))?.[1];
+  if (!encoded) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 1) return undefined;
+  try {
+    // RFC 6749 §2.3.1: the id is form-encoded before it is put in the header.
+    return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+function queryClientId(ctx: Context): string | undefined {
+  const clientId = ctx.query.client_id;
+  return typeof clientId === 'string' ? clientId : undefined;
+}
+
+/**
+ * The limits in front of oidc-provider: authorization requests (/auth, and pushed ones at
+ * /request) and the token endpoint. The client is read from what needs no body: the query's
+ * client_id, or client_secret_basic credentials. A client that sends its id only in the body
+ * (public clients at /token) is limited by its address alone there.
+ */
+export function rateLimits(limiter: RateLimiter): Middleware {
+  return async (ctx, next) => {
+    const ip = ctx.ip;
+    if (ctx.path === '/auth' && (ctx.method === 'GET' || ctx.method === 'POST')) {
+      await limiter.check('auth', { ip, clientId: queryClientId(ctx) });
+    } else if (ctx.path === '/request' && ctx.method === 'POST') {
+      await limiter.check('auth', { ip, clientId: basicClientId(ctx) ?? queryClientId(ctx) });
+    } else if (ctx.path === '/token' && ctx.method === 'POST') {
+      await limiter.check('token', { ip, clientId: basicClientId(ctx) ?? queryClientId(ctx) });
+    }
+    await next();
+  };
+}

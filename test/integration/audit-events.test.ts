@@ -1,0 +1,173 @@
+import * as client from 'openid-client';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../src/audit/events.js';
+import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { auditStream, capturingLog } from '../support/ops.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+import { testPersons } from '../support/test-double-eid.js';
+
+const ADMIN_TOKEN = 'an-admin-token-that-is-long-enough-for-the-schema';
+const CLEAR_NUMBER = testPersons[0]!.PersonalNumber!;
+
+let tb: TestBroker;
+let rp: RelyingParty;
+const captured = capturingLog();
+
+beforeAll(async () => {
+  tb = await startTestBroker(
+    {
+      eids: { 'test-double': { custom_identifier: 'shop-se' }, 'other-double': {} },
+      admin: { token: ADMIN_TOKEN },
+    },
+    'audit',
+    { log: captured.log },
+  );
+  rp = await RelyingParty.discover(tb.issuer, webClient);
+});
+
+/** The events written since `before` events were in the stream. */
+async function eventsAfter(before: number): Promise<AuditEvent[]> {
+  await tb.broker.audit.flush();
+  return (await auditStream(tb.prefix)).slice(before);
+}
+
+const streamLength = async () => (await auditStream(tb.prefix)).length;
+const auditLines = () => captured.lines().filter((line) => line.audit === true);
+
+describe('audit events of a login', () => {
+  it('a completed login: started, completed and tokens issued, once each, with the fields support needs', async () => {
+    const before = await streamLength();
+    const tokens = await rp.redeem(await logIn(rp, { acr_values: 'urn:test:test-double' }));
+    const sub = tokens.claims()!.sub;
+    const events = await eventsAfter(before);
+    expect(events.map((event) => event.event_id)).toEqual(['EID_100001', 'EID_100002', 'EID_200001']);
+    const [started, completed, issued] = events as [AuditEvent, AuditEvent, AuditEvent];
+
+    expect(started).toMatchObject({
+      event: 'authentication.started',
+      eid: 'test-double',
+      client_id: webClient.client_id,
+      source_ip: '127.0.0.1',
+      custom_identifier: 'shop-se',
+      acr: 'urn:test:test-double',
+    });
+    expect(started.traceId).toMatch(/^[0-9a-f]{16}$/);
+    expect(started.login_id).toEqual(expect.any(String));
+    // The event's traceId is the one of the request that started the eID, as its log lines have.
+    const startRequest = captured.lines().find((line) => line.msg === 'request' && line.path === `/interaction/${started.login_id}`);
+    expect(startRequest?.traceId).toBe(started.traceId);
+
+    expect(completed).toMatchObject({
+      event: 'authentication.completed',
+      eid: 'test-double',
+      login_id: started.login_id,
+      client_id: webClient.client_id,
+      source_ip: '127.0.0.1',
+      custom_identifier: 'shop-se',
+      sub,
+      transaction_id: testPersons[0]!.IdProviderRequestId,
+      personal_number: '19811218****',
+      acr: 'urn:test:test-double',
+    });
+    expect(issued).toMatchObject({ event: 'tokens.issued', client_id: webClient.client_id, grant_type: 'authorization_code', sub });
+    expect(issued.scope).toContain('openid');
+
+    // One JSON log line per event, with the same content.
+    for (const event of events) {
+      const lines = auditLines().filter((line) => line.event_id === event.event_id && line.time === event.time);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ ...event, level: 30 });
+    }
+  });
+
+  it('never writes a personal number in clear: not in the stream, not in any log line', async () => {
+    await logIn(rp, { acr_values: 'urn:test:test-double' });
+    await tb.broker.audit.flush();
+    expect(JSON.stringify(await auditStream(tb.prefix))).not.toContain(CLEAR_NUMBER);
+    expect(captured.text()).not.toContain(CLEAR_NUMBER);
+  });
+
+  it('a failed login: started, then failed with the error the client got', async () => {
+    const before = await streamLength();
+    const callback = await logIn(rp, { acr_values: 'urn:test:test-double' }, 'fail=server_error');
+    expect(callback.searchParams.get('error')).toBe('server_error');
+    const events = await eventsAfter(before);
+    expect(events.map((event) => event.event_id)).toEqual(['EID_100001', 'EID_100003']);
+    expect(events[1]).toMatchObject({
+      event: 'authentication.failed',
+      eid: 'test-double',
+      login_id: events[0]!.login_id,
+      error: 'server_error',
+      message: 'the test double failed with server_error',
+    });
+    expect(events[1]!.sub).toBeUndefined();
+  });
+
+  it('a login the person cancels: started, then cancelled, once — however the cancel is repeated', async () => {
+    const before = await streamLength();
+    const { response } = await rp.authorize();
+    const uid = /\/interaction\/([^/?]+)/.exec(response.url)![1]!;
+    const api = (path: string, body: unknown) =>
+      rp.browser.request(`/interaction/${uid}/api/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await api('start', { eid: 'test-double' })).status).toBe(200);
+    const cancelled = (await (await api('cancel', {})).json()) as { redirectTo: string };
+    expect((await api('cancel', {})).status).toBe(200);
+    const { leftTo } = await rp.browser.follow(cancelled.redirectTo);
+    expect(leftTo?.searchParams.get('error')).toBe('access_denied');
+
+    const events = await eventsAfter(before);
+    expect(events.map((event) => event.event_id)).toEqual(['EID_100001', 'EID_100004']);
+    expect(events[1]).toMatchObject({ event: 'authentication.cancelled', eid: 'test-double', login_id: uid, error: 'access_denied', ending: 'cancelled' });
+  });
+});
+
+describe('audit events of clients and sessions', () => {
+  it('a client created and its secret rotated through the admin API, with no secret in the events', async () => {
+    const before = await streamLength();
+    const admin = (path: string, init: RequestInit = {}) =>
+      fetch(`${tb.issuer}/admin${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' } });
+    const created = (await (
+      await admin('/clients', { method: 'POST', body: JSON.stringify({ client_id: 'audited-shop', redirect_uris: ['https://audited.example/cb'] }) })
+    ).json()) as { client_secret: string };
+    const rotated = (await (await admin('/clients/audited-shop/rotate-secret', { method: 'POST' })).json()) as { client_secret: string };
+    expect((await admin('/clients/audited-shop', { method: 'DELETE' })).status).toBe(204);
+
+    const events = await eventsAfter(before);
+    expect(events.map((event) => [event.event_id, event.client_id, event.actor])).toEqual([
+      ['EID_400001', 'audited-shop', 'admin_api'],
+      ['EID_400004', 'audited-shop', 'admin_api'],
+      ['EID_400003', 'audited-shop', 'admin_api'],
+    ]);
+    for (const secret of [created.client_secret, rotated.client_secret]) {
+      expect(JSON.stringify(events)).not.toContain(secret);
+      expect(captured.text()).not.toContain(secret);
+    }
+  });
+
+  it('an RP-initiated logout', async () => {
+    const tokens = await rp.redeem(await logIn(rp, { acr_values: 'urn:test:test-double' }));
+    const before = await streamLength();
+    const endSession = client.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: webClient.post_logout_redirect_uris[0]! });
+    const page = await (await rp.browser.request(endSession)).text();
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)![1]!;
+    await rp.browser.submit('/session/end/confirm', { xsrf, logout: 'yes' });
+    const events = await eventsAfter(before);
+    expect(events.map((event) => event.event_id)).toEqual(['EID_300001']);
+    expect(events[0]).toMatchObject({ event: 'logout', client_id: webClient.client_id, sub: tokens.claims()!.sub, source_ip: '127.0.0.1' });
+  });
+});
+
+describe('with audit.personal_numbers_in_clear', () => {
+  it('shows the personal number in clear', async () => {
+    const clear = await startTestBroker({ audit: { personal_numbers_in_clear: true } }, 'audit-clear');
+    const clearRp = await RelyingParty.discover(clear.issuer, webClient);
+    await logIn(clearRp);
+    await clear.broker.audit.flush();
+    const completed = (await auditStream(clear.prefix)).find((event) => event.event_id === 'EID_100002');
+    expect(completed?.personal_number).toBe(CLEAR_NUMBER);
+  });
+});

@@ -1,0 +1,97 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { Scrape } from '../support/ops.js';
+import { findFreePort } from '../support/redis.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+
+const METRICS_TOKEN = 'a-metrics-token-that-is-long-enough-for-it';
+
+let tb: TestBroker;
+let rp: RelyingParty;
+const scrape = () => Scrape.of(`${tb.issuer}/metrics`, METRICS_TOKEN);
+
+beforeAll(async () => {
+  tb = await startTestBroker({ metrics: { token: METRICS_TOKEN } }, 'metrics');
+  rp = await RelyingParty.discover(tb.issuer, webClient);
+});
+
+describe('/metrics', () => {
+  it('answers only with the metrics token', async () => {
+    const without = await fetch(`${tb.issuer}/metrics`);
+    expect(without.status).toBe(401);
+    expect(without.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await without.json()).toMatchObject({ error: 'invalid_token' });
+    const wrong = await fetch(`${tb.issuer}/metrics`, { headers: { authorization: 'Bearer not-the-token' } });
+    expect(wrong.status).toBe(401);
+    const right = await fetch(`${tb.issuer}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(right.status).toBe(200);
+    expect(right.headers.get('content-type')).toContain('text/plain');
+    expect(await right.text()).toContain('# TYPE neb_eid_logins_total counter');
+  });
+
+  it('moves as a login runs: in progress, started, completed, a grant, and Redis commands timed', async () => {
+    const labels = { eid: 'test-double' };
+    const before = await scrape();
+    const started = await rp.authorize({ acr_values: 'urn:test:test-double' });
+    expect(started.response.url).toContain('/decide');
+
+    const during = await scrape();
+    expect(during.value('neb_oidc_active_interactions')).toBe(before.value('neb_oidc_active_interactions') + 1);
+    expect(during.value('neb_eid_logins_total', { ...labels, result: 'started' })).toBe(before.value('neb_eid_logins_total', { ...labels, result: 'started' }) + 1);
+    expect(during.value('neb_eid_logins_total', { ...labels, result: 'completed' })).toBe(before.value('neb_eid_logins_total', { ...labels, result: 'completed' }));
+
+    const { leftTo } = await rp.browser.follow(`${started.response.url}&person=0`);
+    await rp.redeem(leftTo!);
+    const after = await scrape();
+    expect(after.value('neb_eid_logins_total', { ...labels, result: 'completed' })).toBe(before.value('neb_eid_logins_total', { ...labels, result: 'completed' }) + 1);
+    expect(after.value('neb_oidc_grants_issued_total', { grant_type: 'authorization_code' })).toBe(before.value('neb_oidc_grants_issued_total', { grant_type: 'authorization_code' }) + 1);
+    expect(after.value('neb_oidc_active_interactions')).toBe(before.value('neb_oidc_active_interactions'));
+    expect(after.value('neb_audit_events_total', { event_id: 'EID_100002' })).toBe(before.value('neb_audit_events_total', { event_id: 'EID_100002' }) + 1);
+    expect(after.value('neb_redis_command_duration_seconds_count', { operation: 'get' })).toBeGreaterThan(before.value('neb_redis_command_duration_seconds_count', { operation: 'get' }));
+    expect(after.value('neb_store_available')).toBe(1);
+    expect(after.value('neb_eid_circuit_state', labels)).toBe(0);
+    expect(after.value('neb_eid_available', labels)).toBe(1);
+  });
+
+  it('counts failed logins by the error the client got', async () => {
+    const before = await scrape();
+    await logIn(rp, { acr_values: 'urn:test:test-double' }, 'fail=access_denied');
+    const after = await scrape();
+    const labels = { eid: 'test-double', error: 'access_denied' };
+    expect(after.value('neb_eid_login_failures_total', labels)).toBe(before.value('neb_eid_login_failures_total', labels) + 1);
+    expect(after.value('neb_eid_logins_total', { eid: 'test-double', result: 'failed' })).toBe(before.value('neb_eid_logins_total', { eid: 'test-double', result: 'failed' }) + 1);
+  });
+
+  it('can be served on a port of its own instead of the broker\'s', async () => {
+    const separate = await startTestBroker({ metrics: { port: 0 } }, 'metrics-port');
+    expect((await fetch(`${separate.issuer}/metrics`)).status).toBe(404);
+    const own = await Scrape.of(`http://127.0.0.1:${separate.broker.metricsPort}/metrics`);
+    expect(own.text).toContain('neb_store_available 1');
+  });
+
+  it('is off on the broker\'s port in a production configuration without a token', async () => {
+    const port = await findFreePort();
+    await startTestBroker({ issuer: 'https://id.example.com', port }, 'metrics-production');
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+  });
+});
+
+describe('health', () => {
+  it('/health/live answers while the process runs', async () => {
+    const response = await fetch(`${tb.issuer}/health/live`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'live' });
+  });
+
+  it('/health/ready says what it checked, and each eID\'s state', async () => {
+    const response = await fetch(`${tb.issuer}/health/ready`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(await response.json()).toEqual({
+      status: 'ready',
+      checks: { store: 'ok', signing_keys: 'ok' },
+      eids: { 'test-double': { available: true, circuit: 'closed' } },
+    });
+  });
+});

@@ -1,0 +1,56 @@
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Balancer {
+  url: string;
+  /** Which backend (by index) served each request, in order, with its path. */
+  served: Array<{ backend: number; method: string; path: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A load balancer as plain as they come: round robin over `backends` for every request, no
+ * sticky sessions, and the usual proxy headers (X-Forwarded-For, -Proto, -Host).
+ */
+export async function startBalancer(backends: string[]): Promise<Balancer> {
+  const served: Balancer['served'] = [];
+  let next = 0;
+  const server: Server = createServer((incoming, outgoing) => {
+    const backend = next;
+    next = (next + 1) % backends.length;
+    served.push({ backend, method: incoming.method ?? 'GET', path: new URL(incoming.url ?? '/', 'http://balancer').pathname });
+    const target = new URL(incoming.url ?? '/', backends[backend]);
+    const forwarded = request(
+      target,
+      {
+        method: incoming.method,
+        headers: {
+          ...incoming.headers,
+          'x-forwarded-for': incoming.socket.remoteAddress ?? '',
+          'x-forwarded-proto': 'http',
+          'x-forwarded-host': incoming.headers.host ?? '',
+        },
+      },
+      (response) => {
+        outgoing.writeHead(response.statusCode ?? 502, response.headers);
+        response.pipe(outgoing);
+      },
+    );
+    forwarded.on('error', () => {
+      if (!outgoing.headersSent) outgoing.writeHead(502);
+      outgoing.end();
+    });
+    incoming.pipe(forwarded);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    served,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { Redis } from 'ioredis';
+import type { AuditEvent } from '../../src/audit/events.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { redisUrl } from './redis.js';
+
+/** The broker's logger at info, keeping every line it writes. */
+export function capturingLog(): { log: Logger; lines: () => Array<Record<string, unknown>>; text: () => string } {
+  const raw: string[] = [];
+  const log = createLogger('info', { write: (line: string) => raw.push(line) });
+  return { log, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>), text: () => raw.join('') };
+}
+
+/** The audit events in the built-in Redis stream of the broker with key prefix `prefix`, oldest first. */
+export async function auditStream(prefix: string, url = redisUrl, key = 'audit:events'): Promise<AuditEvent[]> {
+  const redis = new Redis(url);
+  try {
+    const entries = await redis.xrange(`${prefix}${key}`, '-', '+');
+    return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('event') + 1]!) as AuditEvent);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Waits, a bounded time, until `condition` holds. */
+export async function eventually<T>(condition: () => Promise<T | undefined | false> | T | undefined | false, attempts = 100, everyMs = 100): Promise<T> {
+  for (let i = 0; i < attempts; i += 1) {
+    const value = await condition();
+    if (value !== undefined && value !== false) return value;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error('the condition never held');
+}
+
+/** A scrape of /metrics, read as Prometheus would. */
+export class Scrape {
+  constructor(readonly text: string) {}
+
+  static async of(url: string, token?: string): Promise<Scrape> {
+    const response = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
+    return new Scrape(await response.text());
+  }
+
+  /** The sum of the samples of `name` whose labels include `labels` (0 when there is none). */
+  value(name: string, labels: Record<string, string> = {}): number {
+    let sum = 0;
+    for (const line of this.text.split('\n')) {
+      const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (!match || match[1] !== name) continue;
+      const present = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
+      if (Object.entries(labels).every(([key, value]) => present[key] === value)) sum += Number(match[3]);
+    }
+    return sum;
+  }
+}

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { loadConfigFile } from '../../src/config/load.js';
+import { projectRoot } from '../../src/paths.js';
+
+const read = (name: string) => readFileSync(join(projectRoot, name), 'utf8');
+
+/** The deployment files cannot be run here (no container engine): their promises are checked as text. */
+describe('the deployment files', () => {
+  it('deploy/broker.yaml is a valid configuration: Redis, /metrics on its own port', () => {
+    const config = loadConfigFile(join(projectRoot, 'deploy', 'broker.yaml'), {
+      BROKER_ISSUER: 'https://id.example.com',
+      BROKER_COOKIE_KEY: 'c'.repeat(44),
+      BROKER_SUBJECT_SECRET: 's'.repeat(44),
+    });
+    expect(config.redis?.url).toBe('redis://redis:6379');
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.metrics).toMatchObject({ port: 9464, host: '0.0.0.0' });
+  });
+
+  it('the image runs as a user without privileges, and checks readiness', () => {
+    const dockerfile = read('Dockerfile');
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/health\/ready/m);
+  });
+
+  it('compose runs Redis with AOF, and the broker read-only, healthy when ready', () => {
+    const compose = parseYaml(read('docker-compose.yml')) as {
+      services: Record<string, { command?: string[]; read_only?: boolean; healthcheck?: { test: string[] }; volumes?: string[] }>;
+    };
+    expect(compose.services.redis!.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    expect(compose.services.broker!.read_only).toBe(true);
+    expect(compose.services.broker!.healthcheck!.test.join(' ')).toContain('/health/ready');
+    expect(compose.services.broker!.volumes).toContain('./deploy/broker.yaml:/config/broker.yaml:ro');
+  });
+});
