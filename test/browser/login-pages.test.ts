@@ -41,6 +41,16 @@ afterAll(async () => {
 
 const eids = ['se-bankid', 'no-bankid', 'fi-ftn', 'dk-mitid'] as const;
 
+/** A fresh phone-sized browser for `use`, closed afterwards whatever happens. */
+async function onPhone(use: (page: Page) => Promise<void>, locale?: string) {
+  const context = await newPhone(browser, locale);
+  try {
+    await use(await context.newPage());
+  } finally {
+    await context.close();
+  }
+}
+
 /** The demo relying party starts a login; the picker offers every eID. */
 async function toPicker(page: Page) {
   await page.goto(`${bed.tb.issuer}/demo/login`);
@@ -83,9 +93,7 @@ describe('a person on a phone-sized chromium', () => {
     ['fi-FI', 'fi', 'Valitse tunnistustapa'],
     ['da-DK', 'da', 'Vælg, hvordan du vil logge ind'],
   ])('logs in with every eID through the built-in pages in %s, with no axe-core violations', async (browserLocale, lang, heading) => {
-    const context = await newPhone(browser, browserLocale);
-    try {
-      const page = await context.newPage();
+    await onPhone(async (page) => {
       for (const eid of eids) {
         await toPicker(page);
         expect(await page.getAttribute('html', 'lang')).toBe(lang);
@@ -95,15 +103,11 @@ describe('a person on a phone-sized chromium', () => {
         expect(body, `${eid} in ${lang}`).toContain('personal_number');
         expect(body).toContain(eid);
       }
-    } finally {
-      await context.close();
-    }
+    }, browserLocale);
   }, 180_000);
 
   it('sees a new QR code every second, until the app picks the order up', async () => {
-    const context = await newPhone(browser);
-    try {
-      const page = await context.newPage();
+    await onPhone(async (page) => {
       await toPicker(page);
       await page.click('button[value="se-bankid"]');
       await page.click('button[data-device="other"]');
@@ -117,15 +121,11 @@ describe('a person on a phone-sized chromium', () => {
       scanTheQrCode();
       await page.waitForSelector('#qr', { state: 'hidden' });
       expect(await page.textContent('#status')).toContain('security code');
-    } finally {
-      await context.close();
-    }
+    });
   }, 60_000);
 
   it('switches language on the page', async () => {
-    const context = await newPhone(browser);
-    try {
-      const page = await context.newPage();
+    await onPhone(async (page) => {
       await toPicker(page);
       await page.click('nav.languages a[lang="fi"]');
       await page.waitForSelector('html[lang="fi"]');
@@ -133,15 +133,11 @@ describe('a person on a phone-sized chromium', () => {
       await page.click('nav.languages a[lang="sv"]');
       await page.waitForSelector('html[lang="sv"]');
       expect(await page.textContent('h1')).toBe('Välj hur du vill logga in');
-    } finally {
-      await context.close();
-    }
+    });
   }, 60_000);
 
   it('cancels on the BankID page and lands at the client with access_denied', async () => {
-    const context = await newPhone(browser);
-    try {
-      const page = await context.newPage();
+    await onPhone(async (page) => {
       await toPicker(page);
       await page.click('button[value="se-bankid"]');
       await page.click('button[data-device="other"]');
@@ -149,31 +145,26 @@ describe('a person on a phone-sized chromium', () => {
       await page.click('#cancel');
       await page.waitForURL(/\/demo\/callback/);
       expect(await page.textContent('body')).toContain('access_denied');
-    } finally {
-      await context.close();
-    }
+    });
   }, 60_000);
 
   it('sees an upstream failure reach the client as server_error', async () => {
-    const context = await newPhone(browser);
     bed.simulators['no-bankid']!.faults.tokenDelayMs = 3_000;
     try {
-      const page = await context.newPage();
-      await toPicker(page);
-      const body = await logInWith(page, 'no-bankid');
-      expect(body).toContain('server_error');
+      await onPhone(async (page) => {
+        await toPicker(page);
+        const body = await logInWith(page, 'no-bankid');
+        expect(body).toContain('server_error');
+      });
     } finally {
       bed.simulators['no-bankid']!.faults.tokenDelayMs = 0;
-      await context.close();
     }
   }, 60_000);
 });
 
 describe('every page, at phone and desktop widths', () => {
   it('has no axe-core violations and is captured for a person to look at', async () => {
-    const context = await newPhone(browser);
-    try {
-      const page = await context.newPage();
+    await onPhone(async (page) => {
       const capture = async (name: string) => {
         await expectAccessible(page, name);
         await screenshot(page, name);
@@ -192,8 +183,6 @@ describe('every page, at phone and desktop widths', () => {
       await page.click('button[name="logout"]');
       await page.waitForURL(/\/session\/end\/success/);
       await capture('logged-out');
-    } finally {
-      await context.close();
-    }
+    });
   }, 90_000);
 });

@@ -22,6 +22,19 @@ beforeAll(async () => {
 });
 afterAll(() => redis.stop());
 
+/** Redeeming a valid code while the store is unreachable: 503 temporarily_unavailable, never invalid_grant. */
+async function expectCodeRedemptionUnavailable(callback: URL) {
+  const token = await tokenRequest(tb.issuer, webClient, {
+    grant_type: 'authorization_code',
+    code: callback.searchParams.get('code')!,
+    redirect_uri: webClient.redirect_uris[0]!,
+    code_verifier: rp.flow.verifier,
+  });
+  expect(token.status).toBe(503);
+  expect(token.body.error).toBe('temporarily_unavailable');
+  expect(token.headers.get('retry-after')).toBe('1');
+}
+
 async function waitFor(condition: () => boolean | Promise<boolean>) {
   for (let i = 0; i < 100; i += 1) {
     if (await condition()) return;
@@ -36,15 +49,7 @@ describe('with Redis down', () => {
     await redis.stop();
     await waitFor(() => !tb.broker.store.available);
 
-    const token = await tokenRequest(tb.issuer, webClient, {
-      grant_type: 'authorization_code',
-      code: callback.searchParams.get('code')!,
-      redirect_uri: webClient.redirect_uris[0]!,
-      code_verifier: rp.flow.verifier,
-    });
-    expect(token.status).toBe(503);
-    expect(token.body.error).toBe('temporarily_unavailable');
-    expect(token.headers.get('retry-after')).toBe('1');
+    await expectCodeRedemptionUnavailable(callback);
 
     const authorization = await fetch(await rp.authorizationUrl(), { redirect: 'manual', signal: AbortSignal.timeout(HANG), headers: { accept: 'text/html' } });
     expect(authorization.status).toBe(503);
@@ -96,15 +101,7 @@ describe('with Redis hung', () => {
     const callback = await logIn(rp);
     const admin = new Redis(redis.url);
     await admin.call('CLIENT', 'PAUSE', '2000', 'ALL');
-    const token = await tokenRequest(tb.issuer, webClient, {
-      grant_type: 'authorization_code',
-      code: callback.searchParams.get('code')!,
-      redirect_uri: webClient.redirect_uris[0]!,
-      code_verifier: rp.flow.verifier,
-    });
-    expect(token.status).toBe(503);
-    expect(token.body.error).toBe('temporarily_unavailable');
-    expect(token.headers.get('retry-after')).toBe('1');
+    await expectCodeRedemptionUnavailable(callback);
     admin.disconnect();
 
     await new Promise((resolve) => setTimeout(resolve, 2_200));
