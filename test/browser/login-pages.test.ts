@@ -64,14 +64,19 @@ function scanTheQrCode() {
   return order.orderRef;
 }
 
+/** On the BankID page, chooses another device and waits for the QR code. */
+async function toQrCode(page: Page) {
+  await page.click('button[data-device="other"]');
+  await page.waitForSelector('#qr:visible');
+}
+
 /** Plays the person through the chosen eID until the demo shows what it received. */
 async function logInWith(page: Page, eid: (typeof eids)[number], checkPages?: (name: string) => Promise<void>) {
   await page.click(`button[value="${eid}"]`);
   if (eid === 'se-bankid') {
     await page.waitForSelector('button[data-device="other"]:visible');
     await checkPages?.('bankid-device');
-    await page.click('button[data-device="other"]');
-    await page.waitForSelector('#qr:visible');
+    await toQrCode(page);
     await checkPages?.('bankid-qr');
     const orderRef = scanTheQrCode();
     await page.waitForSelector('#qr', { state: 'hidden' });
@@ -110,8 +115,7 @@ describe('a person on a phone-sized chromium', () => {
     await onPhone(async (page) => {
       await toPicker(page);
       await page.click('button[value="se-bankid"]');
-      await page.click('button[data-device="other"]');
-      await page.waitForSelector('#qr:visible');
+      await toQrCode(page);
       const codes = new Set<string>();
       for (let i = 0; i < 30 && codes.size < 3; i += 1) {
         codes.add((await page.getAttribute('#qr', 'src'))!);
@@ -140,8 +144,7 @@ describe('a person on a phone-sized chromium', () => {
     await onPhone(async (page) => {
       await toPicker(page);
       await page.click('button[value="se-bankid"]');
-      await page.click('button[data-device="other"]');
-      await page.waitForSelector('#qr:visible');
+      await toQrCode(page);
       await page.click('#cancel');
       await page.waitForURL(/\/demo\/callback/);
       expect(await page.textContent('body')).toContain('access_denied');
