@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { ConsumeResult, Store, StoredRecord } from './store.js';
 
 /**
@@ -8,6 +9,7 @@ import type { ConsumeResult, Store, StoredRecord } from './store.js';
  */
 export function createMemoryStore(): Store {
   const entries = new Map<string, Entry>();
+  const channels = new EventEmitter().setMaxListeners(0);
 
   // Reads drop expired entries already; the sweep only bounds the memory held by keys that
   // are never read again (codes nobody redeems, sessions nobody resumes).
@@ -139,6 +141,18 @@ export function createMemoryStore(): Store {
 
     async countTracked(key) {
       return liveTracked(key)?.members.size ?? 0;
+    },
+
+    async publish(channel, message) {
+      // Delivered after the caller's turn, as Redis would: a publisher never runs its subscribers inline.
+      queueMicrotask(() => channels.emit(channel, message));
+    },
+
+    async subscribe(channel, onMessage) {
+      channels.on(channel, onMessage);
+      return async () => {
+        channels.off(channel, onMessage);
+      };
     },
 
     get available() {

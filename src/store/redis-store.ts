@@ -50,6 +50,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     log.warn({ redis: target, reason: lastError }, 'Redis is unreachable; store operations fail until it is back');
     reachable = false;
   });
+  const subscriptions = new Subscriptions(client);
 
   /** One store operation: failing fast, and timed for the metrics when someone observes. */
   async function run<T>(operation: string, command: () => Promise<T>): Promise<T> {
@@ -129,6 +130,15 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       return run('countTracked', () => client.countTracked(key, String(Date.now())));
     },
 
+    async publish(channel, message) {
+      // keyPrefix applies to keys only; channels get the prefix here, so brokers sharing a Redis stay apart.
+      await run('publish', () => client.publish(`${options.key_prefix}${channel}`, message));
+    },
+
+    async subscribe(channel, onMessage) {
+      return subscriptions.add(`${options.key_prefix}${channel}`, onMessage);
+    },
+
     get available() {
       return client.status === 'ready';
     },
@@ -139,6 +149,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 
     async close() {
       closing = true;
+      subscriptions.close();
       try {
         await client.quit();
       } catch {
@@ -146,6 +157,58 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       }
     },
   };
+}
+
+/**
+ * The store's pub/sub: a subscribed Redis connection can do nothing else, so subscriptions get
+ * a connection of their own, opened at the first subscribe. It waits for Redis rather than
+ * failing fast (nothing waits on it), and resubscribes by itself after a reconnect.
+ */
+class Subscriptions {
+  readonly #client: StoreClient;
+  #subscriber: Redis | Cluster | undefined;
+  readonly #handlers = new Map<string, Set<(message: string) => void>>();
+
+  constructor(client: StoreClient) {
+    this.#client = client;
+  }
+
+  async add(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    const subscriber = this.#connection();
+    let handlers = this.#handlers.get(channel);
+    if (!handlers) {
+      handlers = new Set();
+      this.#handlers.set(channel, handlers);
+      await subscriber.subscribe(channel);
+    }
+    handlers.add(onMessage);
+    return async () => {
+      handlers.delete(onMessage);
+      if (handlers.size || this.#handlers.get(channel) !== handlers) return;
+      this.#handlers.delete(channel);
+      await subscriber.unsubscribe(channel).catch(() => undefined);
+    };
+  }
+
+  close(): void {
+    this.#subscriber?.disconnect();
+    this.#handlers.clear();
+  }
+
+  #connection(): Redis | Cluster {
+    if (this.#subscriber) return this.#subscriber;
+    const waiting = { enableOfflineQueue: true, autoResubscribe: true };
+    const subscriber =
+      this.#client instanceof Cluster
+        ? this.#client.duplicate(undefined, { ...waiting, redisOptions: { ...this.#client.options.redisOptions, commandTimeout: undefined } })
+        : this.#client.duplicate({ ...waiting, commandTimeout: undefined });
+    subscriber.on('error', () => undefined); // the main connection reports Redis being away
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const handler of this.#handlers.get(channel) ?? []) handler(message);
+    });
+    this.#subscriber = subscriber;
+    return subscriber;
+  }
 }
 
 /** The store's Lua scripts, by the name ioredis defines each one under on the client. */

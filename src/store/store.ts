@@ -67,6 +67,19 @@ export interface Store {
   /** How many members of the expiring set at `key` are alive now. */
   countTracked(key: string): Promise<number>;
 
+  /**
+   * Sends `message` to every subscriber of `channel`, on every instance sharing the store. At
+   * most once and without history (Redis pub/sub): a subscriber that is away misses it, so a
+   * message only says "look again", never carries state that exists nowhere else.
+   */
+  publish(channel: string, message: string): Promise<void>;
+
+  /**
+   * Calls `onMessage` with every message published on `channel` from now on, until the
+   * returned function is called. Resolves once the subscription is in place.
+   */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+
   /** Whether the store can take commands right now; false while Redis is unreachable. */
   readonly available: boolean;
 

@@ -184,6 +184,24 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       await expect(store.get('counter')).rejects.toThrow(/WRONGTYPE/);
     });
 
+    it('delivers a published message to every subscriber of its channel, and none after unsubscribing', async () => {
+      const first: string[] = [];
+      const second: string[] = [];
+      const stopFirst = await store.subscribe('channel', (message) => first.push(message));
+      const stopSecond = await store.subscribe('channel', (message) => second.push(message));
+      const other: string[] = [];
+      const stopOther = await store.subscribe('other channel', (message) => other.push(message));
+      await store.publish('channel', 'one');
+      await vi.waitFor(() => expect(second).toEqual(['one']), RECOVERY_WAIT);
+      await stopFirst();
+      await store.publish('channel', 'two');
+      await vi.waitFor(() => expect(second).toEqual(['one', 'two']), RECOVERY_WAIT);
+      expect(first).toEqual(['one']);
+      expect(other).toEqual([]);
+      await stopSecond();
+      await stopOther();
+    });
+
     it('is available and answers a ping', async () => {
       expect(store.available).toBe(true);
       await expect(store.ping()).resolves.toBeUndefined();
@@ -236,6 +254,7 @@ async function expectEveryOperationUnavailable(store: Store): Promise<void> {
     track: () => store.track('tracked', 'member', 60),
     untrack: () => store.untrack('tracked', 'member'),
     countTracked: () => store.countTracked('tracked'),
+    publish: () => store.publish('channel', 'message'),
     ping: () => store.ping(),
   };
   for (const [name, operation] of Object.entries(operations)) {
@@ -254,6 +273,26 @@ describe('Redis', () => {
 
   // A prefix per store keeps one test's keys out of the next one's way.
   describeStoreContract('Redis', () => openRedisStore(redisStoreOptions(redisUrl, `${runPrefix}${++storesOpened}:`)));
+
+  it('carries a message from one instance to the other instances with the same key_prefix only', async () => {
+    const prefix = `${runPrefix}pubsub:`;
+    const [publisher, subscriber, stranger] = await Promise.all([
+      openRedisStore(redisStoreOptions(redisUrl, prefix)),
+      openRedisStore(redisStoreOptions(redisUrl, prefix)),
+      openRedisStore(redisStoreOptions(redisUrl, `${runPrefix}another-broker:`)),
+    ]);
+    try {
+      const heard: string[] = [];
+      const overheard: string[] = [];
+      await subscriber.subscribe('orders', (message) => heard.push(message));
+      await stranger.subscribe('orders', (message) => overheard.push(message));
+      await publisher.publish('orders', 'changed');
+      await vi.waitFor(() => expect(heard).toEqual(['changed']), RECOVERY_WAIT);
+      expect(overheard).toEqual([]);
+    } finally {
+      await Promise.all([publisher.close(), subscriber.close(), stranger.close()]);
+    }
+  });
 
   it('keeps every key under key_prefix, the ones written by scripts too', async () => {
     const prefix = `${runPrefix}layout:`;
