@@ -23,7 +23,7 @@ export default tseslint.config(
   },
   {
     // The pages' own scripts run in the browser.
-    files: ['views/static/**/*.js'],
-    languageOptions: { globals: globals.browser, sourceType: 'script' },
+    files: ['views/static/**/*.mjs'],
+    languageOptions: { globals: globals.browser, sourceType: 'module' },
   },
 );

@@ -27,6 +27,7 @@ import { trace } from './http/trace.js';
 import { Views } from './http/views.js';
 import { createLogger, type Logger } from './log.js';
 import { createFinisher } from './login/finish.js';
+import { OpenEventStreams } from './login/event-streams.js';
 import { loginRoutes } from './login/routes.js';
 import { metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 import { Metrics } from './metrics/metrics.js';
@@ -191,6 +192,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     }
     app.use(rateLimits(limiter));
     const finish = createFinisher(provider, accounts, log, audit);
+    const eventStreams = new OpenEventStreams(config.event_streams);
     const routers = loginRoutes({
       provider,
       registry,
@@ -204,6 +206,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       audit,
       limiter,
       operations,
+      eventStreams,
     });
     if (config.demo) routers.push(await demoRoutes({ issuer, store, registry, views }));
     for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
@@ -233,6 +236,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
         return port;
       },
       async close() {
+        // Open event streams would hold the server open; ended, their browsers reconnect elsewhere.
+        eventStreams.close();
         if (server) {
           server.closeAllConnections();
           await new Promise((resolve) => server!.close(resolve));

@@ -9,9 +9,9 @@ import type { AuthRequest, CollectResponse, Requirement } from './api/types.js';
 import { evidenceOf, personOf, refusalOf } from './completion.js';
 import type { BankIdRequirement, BankIdSettings } from './config.js';
 import { isMobile, launchUrl } from './launch.js';
-import type { OrderRecord, OrderStore } from './orders.js';
+import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext, type ResolvedEnding } from './outcomes.js';
-import { qrPayload, qrSvg } from './qr.js';
+import { qrPayload, QrImages } from './qr.js';
 
 export const acrValues = {
   any: 'urn:nordic-eid:se:bankid',
@@ -45,6 +45,11 @@ export function clientRequirement(configured: BankIdRequirement, client: BankIdR
 /** Hint codes while the order waits for the app to pick it up: the QR code is shown only then. */
 const awaitingPickup = new Set([undefined, 'outstandingTransaction', 'noClient']);
 
+/** Whether the person should see the order's animated QR code now. */
+export function showsQrCode(order: OrderRecord): boolean {
+  return order.device === 'other' && !order.final && awaitingPickup.has(order.hintCode);
+}
+
 const PERSONAL_NUMBER_HINT = /^personal_number:(.+)$/;
 
 export interface BankIdLoginDependencies {
@@ -60,19 +65,21 @@ export interface BankIdLoginDependencies {
 }
 
 /**
- * One Swedish BankID login: secure start only. Another device scans an animated QR code that
- * the server computes every second; this device is started with its autostart token and comes
- * back through a returnUrl carrying a nonce. Browsers poll; the broker collects from BankID at
- * most once per poll_frequency per order, whoever polls, on whichever instance.
+ * One Swedish BankID login: secure start only. Another device scans an animated QR code whose
+ * content the server computes every second; this device is started with its autostart token and
+ * comes back through a returnUrl carrying a nonce. Pages wait on an event stream (WaitingOrders)
+ * or poll; either way the broker collects from BankID at most once per poll_frequency per order,
+ * on whichever instance holds the order's collect lease.
  */
 export class BankIdLogin {
   readonly #deps: BankIdLoginDependencies;
-  readonly #collectEveryMs: number;
   readonly #allowedMs: number;
+  /** Logins whose poll runs on this instance now: a second poll of one of them meanwhile gets 429. */
+  readonly #polling = new Set<string>();
+  readonly #qrImages = new QrImages();
 
   constructor(deps: BankIdLoginDependencies) {
     this.#deps = deps;
-    this.#collectEveryMs = deps.settings.poll_frequency * 1000;
     this.#allowedMs = deps.settings.allowed_polling_for_minutes * 60_000;
   }
 
@@ -100,30 +107,41 @@ export class BankIdLogin {
         firstOrderedAt: now,
         requirement,
         ...(returnNonce ? { returnNonce } : {}),
-        lastCollectAt: 0,
       };
     } catch (err) {
       return { status: this.#ending(login, this.#apiFailure(err, context)) };
     }
     this.#deps.log.info({ orderRef: order.orderRef, device }, 'BankID order started');
-    await this.#deps.orders.save(login.uid, order);
-    return { status: await this.#status(login, order, { qr: device === 'other' }), transactionId: order.orderRef };
+    // Starts of one login racing each other (a double click, a script) each push the earlier
+    // order out; whoever pushed one out cancels it, so a login never holds two live orders.
+    const replaced = await this.#deps.orders.replace(login.uid, order);
+    if (replaced) await this.#cancelAtBankId(replaced);
+    return { status: await this.#pollStatus(login, order, { qr: device === 'other' }), transactionId: order.orderRef };
   }
 
   async poll(login: LoginRequest, options: { qr: boolean }): Promise<PollStatus> {
-    const { orders } = this.#deps;
-    const order = await orders.get(login.uid);
+    const order = await this.#deps.orders.get(login.uid);
     if (!order) return this.#deviceQuestion(login);
-    if (order.final) return this.#status(login, order, options);
-    if (!(await orders.lock(login.uid))) {
-      throw new HttpError(429, 'too_many_requests', 'Another poll of this login is in progress.', 1);
-    }
+    if (order.final) return this.status(login, order);
+    if (this.#polling.has(login.uid)) throw new HttpError(429, 'too_many_requests', 'Another poll of this login is in progress.', 1);
+    this.#polling.add(login.uid);
     try {
-      const current = Date.now() - order.lastCollectAt >= this.#collectEveryMs ? await this.#collect(login, order) : order;
-      return await this.#status(login, current, options);
+      const { order: current } = await this.collectIfDue(login, order);
+      return await this.#pollStatus(login, current, options);
     } finally {
-      await orders.unlock(login.uid);
+      this.#polling.delete(login.uid);
     }
+  }
+
+  /**
+   * Collects the order from BankID unless someone, on any instance, has within poll_frequency
+   * (the order's lease). A changed order is saved, which tells every instance.
+   */
+  async collectIfDue(login: LoginRequest, order: OrderRecord): Promise<{ order: OrderRecord; collected: boolean }> {
+    if (!(await this.#deps.orders.lease(order.orderRef))) return { order, collected: false };
+    const next = await this.#collect(login, order);
+    if (orderVersion(next) !== orderVersion(order)) await this.#deps.orders.save(login.uid, next);
+    return { order: next, collected: true };
   }
 
   /** Stops the order at BankID, if one is running; BankID's refusal (already finished) changes nothing. */
@@ -131,6 +149,10 @@ export class BankIdLogin {
     const order = await this.#deps.orders.get(login.uid);
     if (!order) return;
     await this.#deps.orders.remove(login.uid);
+    await this.#cancelAtBankId(order);
+  }
+
+  async #cancelAtBankId(order: OrderRecord): Promise<void> {
     if (order.final) return;
     await this.#deps.client.cancel(order.orderRef).catch((err: unknown) => {
       this.#deps.log.info({ orderRef: order.orderRef, err: (err as Error).message }, 'BankID cancel refused');
@@ -180,16 +202,12 @@ export class BankIdLogin {
 
   async #collect(login: LoginRequest, order: OrderRecord): Promise<OrderRecord> {
     const context = { device: order.device, mobile: isMobile(login.userAgent) };
-    const now = Date.now();
-    let next: OrderRecord;
     try {
       const response = await this.#deps.client.collect(order.orderRef);
-      next = await this.#advance(login, { ...order, lastCollectAt: now }, response, context);
+      return await this.#advance(login, order, response, context);
     } catch (err) {
-      next = { ...order, lastCollectAt: now, final: this.#final(this.#apiFailure(err, context), { orderRef: order.orderRef }) };
+      return { ...order, final: this.#final(this.#apiFailure(err, context), { orderRef: order.orderRef }) };
     }
-    await this.#deps.orders.save(login.uid, next);
-    return next;
   }
 
   async #advance(login: LoginRequest, order: OrderRecord, response: CollectResponse, context: MessageContext): Promise<OrderRecord> {
@@ -228,7 +246,7 @@ export class BankIdLogin {
     try {
       const created = await this.#deps.client.auth(this.#authRequest(login, order.requirement, undefined));
       this.#deps.log.info({ orderRef: created.orderRef, replaces: order.orderRef }, 'BankID QR order restarted');
-      return { ...order, ...created, orderedAt: Date.now(), lastCollectAt: 0, hintCode: undefined };
+      return { ...order, ...created, orderedAt: Date.now(), hintCode: undefined };
     } catch (err) {
       return { ...order, final: this.#final(this.#apiFailure(err, context), { orderRef: order.orderRef }) };
     }
@@ -261,7 +279,8 @@ export class BankIdLogin {
     return this.#deps.views.translator(login.locale)(`${this.#deps.id}.${messageCode}`);
   }
 
-  async #status(login: LoginRequest, order: OrderRecord, options: { qr: boolean }): Promise<PollStatus> {
+  /** The order as the person's page shows it (the QR code aside): a final status carries the outcome. */
+  status(login: LoginRequest, order: OrderRecord): PollStatus {
     if (order.final) {
       const { messageCode } = order.final;
       return { ...order.final, ...(messageCode ? { message: this.#message(login, messageCode) } : {}) };
@@ -276,9 +295,16 @@ export class BankIdLogin {
     if (order.device === 'this') {
       status.autoStartToken = order.autoStartToken;
       status.launchUrl = launchUrl(order.autoStartToken, login.userAgent, this.#deps.simulatedAppUrl);
-    } else if (options.qr && awaitingPickup.has(order.hintCode)) {
+    }
+    return status;
+  }
+
+  /** The status with this second's QR code as an image, for pages that poll. */
+  async #pollStatus(login: LoginRequest, order: OrderRecord, options: { qr: boolean }): Promise<PollStatus> {
+    const status = this.status(login, order);
+    if (options.qr && showsQrCode(order)) {
       const payload = qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - order.orderedAt) / 1000);
-      status.qrCode = { payload, svg: await qrSvg(payload) };
+      status.qrCode = { payload, svg: await this.#qrImages.svg(order.orderRef, payload) };
     }
     return status;
   }

@@ -6,6 +6,7 @@ import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, t
 import { acrValues, BankIdLogin } from './flow.js';
 import { OrderStore } from './orders.js';
 import { bankIdRoutes } from './routes.js';
+import { WaitingOrders } from './waiting.js';
 import type { BankIdSimulator } from './simulator/server.js';
 
 /** Headroom over a login's allowed time, so a finished order still answers its last polls. */
@@ -45,8 +46,10 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
 
   telemetry.certificate('client certificate', certificateNotAfter(endpoint.tls));
   const client = new BankIdClient({ ...endpoint, timeoutMs: settings.timeout_ms, log: eidLog, telemetry });
-  const lockSeconds = Math.ceil((2 * settings.timeout_ms) / 1000) + 1;
-  const orders = new OrderStore(store, id, settings.allowed_polling_for_minutes * 60 + ORDER_TTL_MARGIN_SECONDS, lockSeconds);
+  const orders = new OrderStore(store, id, {
+    ttlSeconds: settings.allowed_polling_for_minutes * 60 + ORDER_TTL_MARGIN_SECONDS,
+    pollFrequencySeconds: settings.poll_frequency,
+  });
   const login = new BankIdLogin({
     id,
     issuer,
@@ -57,6 +60,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     log: eidLog,
     ...(simulator ? { simulatedAppUrl: simulator.appUrl } : {}),
   });
+  const waiting = new WaitingOrders({ login, orders, pollFrequencyMs: settings.poll_frequency * 1000, log: eidLog });
 
   return {
     id,
@@ -68,9 +72,11 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     probe: () => client.probe(),
     start: (request, options) => login.start(request, options),
     poll: (request, options) => login.poll(request, options),
+    watch: (request, watcher) => waiting.watch(request, watcher),
     cancel: (request) => login.cancel(request),
     routes: (router) => bankIdRoutes(router, login, views, id, simulator?.appUrl),
     async close() {
+      await waiting.close();
       await client.close();
       await simulator?.close();
     },

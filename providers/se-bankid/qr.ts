@@ -26,3 +26,24 @@ export async function qrSvg(payload: string): Promise<string> {
     maskPattern: 2,
   });
 }
+
+/** Orders whose latest image is kept; past it the oldest is forgotten (and drawn again if asked). */
+const KEPT_IMAGES = 10_000;
+
+/**
+ * The latest QR image of each order, so that however many pages poll one order, its image is
+ * drawn at most once a second (the payload changes every second).
+ */
+export class QrImages {
+  readonly #latest = new Map<string, { payload: string; svg: Promise<string> }>();
+
+  svg(orderRef: string, payload: string): Promise<string> {
+    const kept = this.#latest.get(orderRef);
+    if (kept?.payload === payload) return kept.svg;
+    const svg = qrSvg(payload);
+    this.#latest.delete(orderRef);
+    this.#latest.set(orderRef, { payload, svg });
+    if (this.#latest.size > KEPT_IMAGES) this.#latest.delete(this.#latest.keys().next().value!);
+    return svg;
+  }
+}

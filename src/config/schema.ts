@@ -229,6 +229,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The event streams pages wait on (GET /interaction/<uid>/api/events), counted per instance:
+     * open streams of one login, and of one IP address (people behind one NAT share it).
+     */
+    event_streams: z
+      .object({
+        per_login: z.number().int().min(1).default(4),
+        per_ip: z.number().int().min(1).default(200),
+        /** Seconds between two comment lines on an idle stream, under every proxy's idle timeout. */
+        heartbeat_seconds: z.number().int().min(1).max(60).default(15),
+      })
+      .strict()
+      .prefault({}),
     /** Limits per IP address and per client, counted in the store so they hold across instances. */
     rate_limits: z
       .object({

@@ -54,6 +54,15 @@ export interface EidPlugin {
   poll?(login: LoginRequest, options: { qr: boolean }): Promise<PollStatus>;
 
   /**
+   * For eIDs a person waits on (Swedish BankID): pushes the login's status, and the frames of an
+   * animated code, to `watcher` until the returned function is called. The core serves it as
+   * the event stream GET /interaction/<uid>/api/events, ends the login when a status carries an
+   * outcome, and calls the returned function when the stream closes. It rejects (an HttpError)
+   * when there is nothing to watch, before anything is sent.
+   */
+  watch?(login: LoginRequest, watcher: LoginWatcher): Promise<() => void>;
+
+  /**
    * The public keys the upstream uses to verify the broker and to encrypt to it (private_key_jwt,
    * signed request objects, encrypted tokens), served at /eid/<id>/jwks.json.
    */
@@ -179,6 +188,19 @@ export interface PollStatus {
   launchUrl?: string;
   /** Set when the status ends the login. */
   outcome?: EidOutcome;
+}
+
+/** What a page watching a waiting login is sent (see `EidPlugin.watch`). */
+export interface LoginWatcher {
+  /** A status that changed; one with an outcome ends the login. */
+  status(status: PollStatus): void;
+  /**
+   * The next frame of an animated code: `payload` is what the page draws (BankID's QR text),
+   * `sequence` counts the frames. Frames are idempotent: one the connection cannot take now is dropped.
+   */
+  frame(payload: string, sequence: number): void;
+  /** The transaction being watched is gone (cancelled, replaced by a new start): the page asks again. */
+  end(): void;
 }
 
 /** How an eID login ended. */

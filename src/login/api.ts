@@ -1,11 +1,14 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { EidOutcome, EidPlugin, PollStatus } from '../eids/plugin.js';
+import type { EidOutcome, EidPlugin, LoginWatcher, PollStatus } from '../eids/plugin.js';
 import { readBody } from '../http/body.js';
+import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
+import type { EventStream } from '../http/event-stream.js';
 import type { EidRegistry } from '../eids/registry.js';
+import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
-import type { LoginDependencies, LoginSteps } from './interaction.js';
+import { routeState, type LoginDependencies, type LoginSteps } from './interaction.js';
 
 /** Statuses that end the login: the answer then says where the browser goes. */
 const finalStatuses = new Set<PollStatus['status']>(['COMPLETE', 'ERROR', 'CANCEL']);
@@ -17,13 +20,54 @@ function statusOf(outcome: EidOutcome): PollStatus['status'] {
 }
 
 /**
- * The frontend JSON API under /interaction/<uid>/api/: everything the built-in pages do, for
- * anyone who builds their own frontend. Requests need the same interaction cookie as the pages.
+ * A waiting login as its page sees it over the event stream: `status` events while it waits,
+ * `qr` frames, and one `done` event with where the browser goes once the eID's outcome has
+ * ended the login. If ending it fails (the store away for a moment), the stream just closes:
+ * the browser reconnects and is sent the final status again.
  */
+class StreamedLogin implements LoginWatcher {
+  #finishing = false;
+
+  constructor(
+    private readonly stream: EventStream,
+    private readonly finish: (outcome: EidOutcome) => Promise<string>,
+    private readonly log: Logger,
+  ) {}
+
+  status({ outcome, ...visible }: PollStatus): void {
+    if (!outcome) return this.stream.send('status', JSON.stringify(visible));
+    if (this.#finishing) return;
+    this.#finishing = true;
+    this.finish(outcome).then(
+      (redirectTo) => {
+        this.stream.send('done', JSON.stringify({ ...visible, redirectTo }));
+        this.stream.end();
+      },
+      (err: unknown) => {
+        this.log.warn({ err }, 'a login could not be ended from its event stream; the browser reconnects');
+        this.stream.end();
+      },
+    );
+  }
+
+  frame(payload: string, sequence: number): void {
+    this.stream.offer('qr', payload, sequence);
+  }
+
+  end(): void {
+    this.stream.send('end', '{}');
+    this.stream.end();
+  }
+}
+
 /** The device a person chose earlier in this browser session, so a signature after a login asks again no more. */
 const DEVICE_CHOICE_COOKIE = 'neb_device_choice';
 
-export function frontendApi(steps: LoginSteps, { ui }: Pick<LoginDependencies, 'ui'>): Router {
+/**
+ * The frontend JSON API under /interaction/<uid>/api/: everything the built-in pages do, for
+ * anyone who builds their own frontend. Requests need the same interaction cookie as the pages.
+ */
+export function frontendApi(steps: LoginSteps, { ui, eventStreams, log }: Pick<LoginDependencies, 'ui' | 'eventStreams' | 'log'>): Router {
   const api = new Router({ prefix: '/interaction/:uid/api' });
   api.use(steps.loadInteraction, async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
@@ -63,6 +107,24 @@ export function frontendApi(steps: LoginSteps, { ui }: Pick<LoginDependencies, '
     const plugin = await steps.activeEid(ctx);
     if (!plugin.poll) throw new HttpError(400, 'invalid_request', `${plugin.id} is not polled: follow its redirectTo.`);
     await answer(ctx, plugin, await plugin.poll(steps.loginRequest(ctx, plugin), { qr: ctx.query.qr === 'true' }));
+  });
+
+  /**
+   * GET events: the started eID's status and frames as Server-Sent Events, for eIDs a person
+   * waits on. The interaction cookie is checked once, when the stream (re)connects.
+   */
+  api.get('/events', async (ctx) => {
+    const plugin = await steps.activeEid(ctx);
+    if (!plugin.watch) throw new HttpError(400, 'invalid_request', `${plugin.id} sends no events: follow its redirectTo.`);
+    const stream = eventStreams.admit(ctx, routeState(ctx).interaction.uid, clientIp(ctx));
+    const login = new StreamedLogin(stream, (outcome) => steps.finish(ctx, plugin, outcome), log);
+    try {
+      stream.onClose(await plugin.watch(steps.loginRequest(ctx, plugin), login));
+    } catch (err) {
+      stream.end();
+      throw err;
+    }
+    stream.open();
   });
 
   /** POST cancel: stops the eID and ends the login with access_denied. */

@@ -13,6 +13,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import type { RateLimiter } from '../resilience/rate-limit.js';
 import type { Store } from '../store/store.js';
 import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
+import type { OpenEventStreams } from './event-streams.js';
 import type { Finisher } from './finish.js';
 
 export interface LoginDependencies {
@@ -33,6 +34,8 @@ export interface LoginDependencies {
   limiter: RateLimiter;
   /** Each eID's circuit and certificates (`operations.health`, `operations.certificates.warnings()`). */
   operations: EidOperations;
+  /** The event streams this instance holds open for waiting logins. */
+  eventStreams: OpenEventStreams;
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;

@@ -68,6 +68,12 @@ export function createMemoryStore(): Store {
       writeRecord(key, value, liveRecord(key)?.consumedAt, ttlSeconds);
     },
 
+    async replace(key, value, ttlSeconds) {
+      const earlier = liveRecord(key);
+      writeRecord(key, value, earlier?.consumedAt, ttlSeconds);
+      return earlier?.value;
+    },
+
     async setIfAbsent(key, value, ttlSeconds) {
       if (liveEntry(key)) return false;
       writeRecord(key, value, undefined, ttlSeconds);

@@ -78,6 +78,10 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       await run('set', () => client.writeRecord(key, value, ttlArgument(ttlSeconds)));
     },
 
+    async replace(key, value, ttlSeconds) {
+      return (await run('replace', () => client.replaceRecord(key, value, ttlArgument(ttlSeconds)))) ?? undefined;
+    },
+
     async setIfAbsent(key, value, ttlSeconds) {
       return (await run('setIfAbsent', () => client.writeRecordIfAbsent(key, value, ttlArgument(ttlSeconds)))) === 1;
     },
@@ -215,6 +219,7 @@ class Subscriptions {
 interface ScriptCommands {
   writeRecord(key: string, value: string, ttlMillis: string): Promise<unknown>;
   writeRecordIfAbsent(key: string, value: string, ttlMillis: string): Promise<number>;
+  replaceRecord(key: string, value: string, ttlMillis: string): Promise<string | null>;
   consumeRecord(key: string, at: string): Promise<ConsumeResult>;
   addSetMember(key: string, member: string, ttlMillis: string): Promise<unknown>;
   incrementCounter(key: string, ttlMillis: string): Promise<[number, number]>;
@@ -236,6 +241,10 @@ if ARGV[2] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', 
 const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys: 1 }> = {
   // HSET leaves `c` alone, so a consumed record stays consumed when it is written again.
   writeRecord: { numberOfKeys: 1, lua: WRITE_RECORD },
+  replaceRecord: {
+    numberOfKeys: 1,
+    lua: `local earlier = redis.call('HGET', KEYS[1], 'v')\n${WRITE_RECORD}\nreturn earlier`,
+  },
   writeRecordIfAbsent: {
     numberOfKeys: 1,
     lua: `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n${WRITE_RECORD}\nreturn 1`,

@@ -18,6 +18,13 @@ export interface Store {
    */
   set(key: string, value: string, ttlSeconds?: number): Promise<void>;
 
+  /**
+   * Writes `value` at `key` like `set` and returns the value it replaced, in one step: of N
+   * concurrent writers each gets a different earlier value, so whoever replaced a thing knows
+   * it and can clean up after it.
+   */
+  replace(key: string, value: string, ttlSeconds?: number): Promise<string | undefined>;
+
   /** Writes only when no record is at `key`. True when this call wrote it. */
   setIfAbsent(key: string, value: string, ttlSeconds?: number): Promise<boolean>;
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFinnishTrustNetworkSimulator } from '../../providers/fi-ftn/simulator/index.js';
 import { startMitIdSimulator } from '../../providers/dk-mitid/simulator/index.js';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
+import decodeQR from 'qr/decode.js';
 import { qrPayload } from '../../providers/se-bankid/qr.js';
 import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
@@ -64,6 +65,25 @@ function scanTheQrCode() {
   return order.orderRef;
 }
 
+/** What the QR code the page drew says, read from its canvas as a camera would. */
+async function drawnQrCode(page: Page): Promise<string> {
+  const image = await page.$eval('#qr', (canvas: HTMLCanvasElement) => {
+    // One pixel per module on the page; a camera-sized copy for the decoder.
+    const scale = 3;
+    const large = document.createElement('canvas');
+    large.width = canvas.width * scale;
+    large.height = canvas.height * scale;
+    const context = large.getContext('2d')!;
+    context.imageSmoothingEnabled = false;
+    context.drawImage(canvas, 0, 0, large.width, large.height);
+    const { data, width, height } = context.getImageData(0, 0, large.width, large.height);
+    let bytes = '';
+    for (const byte of data) bytes += String.fromCharCode(byte);
+    return { data: btoa(bytes), width, height };
+  });
+  return decodeQR({ ...image, data: new Uint8ClampedArray(Buffer.from(image.data, 'base64')) });
+}
+
 /** On the BankID page, chooses another device and waits for the QR code. */
 async function toQrCode(page: Page) {
   await page.click('button[data-device="other"]');
@@ -111,20 +131,33 @@ describe('a person on a phone-sized chromium', () => {
     }, browserLocale);
   }, 180_000);
 
-  it('sees a new QR code every second, until the app picks the order up', async () => {
+  it('waits on the event stream: the QR code it draws changes every second and decodes to BankID\'s payload; scan, approve, back at the client', async () => {
     await onPhone(async (page) => {
+      const calls: string[] = [];
+      page.on('request', (request) => calls.push(new URL(request.url()).pathname));
       await toPicker(page);
       await page.click('button[value="se-bankid"]');
       await toQrCode(page);
-      const codes = new Set<string>();
-      for (let i = 0; i < 30 && codes.size < 3; i += 1) {
-        codes.add((await page.getAttribute('#qr', 'src'))!);
+      const order = bankId.orders().at(-1)!;
+      const payloads = new Set<string>();
+      for (let i = 0; i < 40 && payloads.size < 3; i += 1) {
+        payloads.add(await drawnQrCode(page));
         await page.waitForTimeout(200);
       }
-      expect(codes.size).toBeGreaterThanOrEqual(3);
-      scanTheQrCode();
+      expect(payloads.size).toBeGreaterThanOrEqual(3);
+      for (const payload of payloads) {
+        const seconds = Number(payload.split('.')[2]);
+        expect(payload).toBe(qrPayload(order.qrStartToken, order.qrStartSecret, seconds));
+      }
+      // The simulated app checks the code's HMAC and age, as BankID's app does.
+      bankId.scanQr(await drawnQrCode(page));
       await page.waitForSelector('#qr', { state: 'hidden' });
       expect(await page.textContent('#status')).toContain('security code');
+      bankId.approve(order.orderRef, 0);
+      await page.waitForURL(/\/demo\/callback/);
+      expect(await page.textContent('body')).toContain('personal_number');
+      expect(calls.filter((path) => path.endsWith('/api/events')).length).toBeGreaterThanOrEqual(1);
+      expect(calls.filter((path) => path.endsWith('/api/poll'))).toEqual([]);
     });
   }, 60_000);
 

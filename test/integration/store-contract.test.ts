@@ -67,6 +67,15 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.get('code')).toEqual({ value: 'value', consumedAt: 1_700_000_000 + winner });
     });
 
+    it('replaces a record and hands each of ten concurrent writers a different earlier value', async () => {
+      expect(await store.replace('replaced', 'first', 60)).toBeUndefined();
+      const earlier = await Promise.all(Array.from({ length: 10 }, (_, i) => store.replace('replaced', `writer ${i}`, 60)));
+      expect(new Set(earlier).size).toBe(10);
+      expect(earlier).toContain('first');
+      const last = (await store.get('replaced'))!.value;
+      expect([...earlier, last].sort()).toEqual(['first', ...Array.from({ length: 10 }, (_, i) => `writer ${i}`)].sort());
+    });
+
     it('lets exactly one of ten concurrent writers write an absent record', async () => {
       const written = await Promise.all(Array.from({ length: 10 }, (_, i) => store.setIfAbsent('lock', `writer ${i}`, 60)));
       expect(written.filter(Boolean)).toHaveLength(1);
@@ -244,6 +253,7 @@ async function expectEveryOperationUnavailable(store: Store): Promise<void> {
     get: () => store.get('record'),
     set: () => store.set('record', 'value', 60),
     setIfAbsent: () => store.setIfAbsent('record', 'value', 60),
+    replace: () => store.replace('record', 'value', 60),
     consume: () => store.consume('record', 1_700_000_000),
     delete: () => store.delete('record', 'set'),
     addToSet: () => store.addToSet('set', 'member', 60),

@@ -1,0 +1,250 @@
+import type { LoginRequest, LoginWatcher } from '../../src/eids/plugin.js';
+import { HttpError } from '../../src/http/errors.js';
+import type { Logger } from '../../src/log.js';
+import { showsQrCode, type BankIdLogin } from './flow.js';
+import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
+import { qrPayload } from './qr.js';
+
+/** The resolution of the schedule: a frame or a collect is due at most this late. */
+const TICK_MS = 25;
+
+/**
+ * How long after its own lease an instance keeps retrying a collect every tick rather than
+ * waiting a whole poll_frequency: its clock and Redis's differ by a little, and a lease asked
+ * for a hair early must not halve the pace of collects.
+ */
+const LEASE_SKEW_MS = 100;
+
+/**
+ * Items due at a time, in buckets of TICK_MS: scheduling and taking what is due cost the same
+ * however many items wait, and everything due in one tick is handled together (which lets the
+ * Redis client send the whole tick's commands in one write).
+ */
+class Schedule<T> {
+  readonly #buckets = new Map<number, Set<T>>();
+  readonly #bucketOf = new Map<T, number>();
+  #taken = Math.floor(Date.now() / TICK_MS);
+
+  /** Due at `at` (epoch ms) or in the next tick, whichever is later; replaces an earlier time. */
+  add(item: T, at: number): void {
+    this.remove(item);
+    const bucket = Math.max(Math.ceil(at / TICK_MS), this.#taken + 1);
+    let items = this.#buckets.get(bucket);
+    if (!items) this.#buckets.set(bucket, (items = new Set()));
+    items.add(item);
+    this.#bucketOf.set(item, bucket);
+  }
+
+  remove(item: T): void {
+    const bucket = this.#bucketOf.get(item);
+    if (bucket === undefined) return;
+    this.#bucketOf.delete(item);
+    this.#buckets.get(bucket)?.delete(item);
+  }
+
+  /** Everything due by `now`, taken off the schedule. */
+  take(now: number): T[] {
+    const due: T[] = [];
+    const last = Math.floor(now / TICK_MS);
+    for (let bucket = this.#taken + 1; bucket <= last; bucket += 1) {
+      for (const item of this.#buckets.get(bucket) ?? []) {
+        this.#bucketOf.delete(item);
+        due.push(item);
+      }
+      this.#buckets.delete(bucket);
+    }
+    this.#taken = Math.max(this.#taken, last);
+    return due;
+  }
+}
+
+/** One login's order that pages on this instance wait on, with the pages and what is due. */
+class WaitingOrder {
+  readonly watchers = new Map<LoginWatcher, LoginRequest>();
+  /** When this instance last took the order's collect lease (ms), 0 if never. */
+  leasedAt = 0;
+  collecting = false;
+
+  constructor(
+    readonly uid: string,
+    public order: OrderRecord,
+  ) {}
+
+  /** The login of one of its pages: all are the same person's, and a collect needs one. */
+  get login(): LoginRequest {
+    return this.watchers.values().next().value!;
+  }
+}
+
+export interface WaitingOrdersDependencies {
+  login: BankIdLogin;
+  orders: OrderStore;
+  pollFrequencyMs: number;
+  log: Logger;
+}
+
+/**
+ * The orders that pages on this instance wait on, held in memory. Every second of an order a
+ * QR frame goes to its pages, computed here without touching the store or the person's
+ * cookie; every poll_frequency the order is collected by whichever instance takes its lease. A
+ * change made anywhere (a collect, a cancel, a new start) is announced through the store and
+ * reaches every instance's pages at once; a collect lease taken elsewhere also makes this
+ * instance read the order again, so a lost announcement costs at most one poll_frequency.
+ */
+export class WaitingOrders {
+  readonly #deps: WaitingOrdersDependencies;
+  readonly #waiting = new Map<string, WaitingOrder>();
+  readonly #frames = new Schedule<WaitingOrder>();
+  readonly #collects = new Schedule<WaitingOrder>();
+  #ticker: NodeJS.Timeout | undefined;
+  #changes: Promise<() => Promise<void>> | undefined;
+
+  constructor(deps: WaitingOrdersDependencies) {
+    this.#deps = deps;
+  }
+
+  /** Shows the login's order to `watcher` from now on; rejects with 409 when there is none. */
+  async watch(login: LoginRequest, watcher: LoginWatcher): Promise<() => void> {
+    // Listening before reading: a change between the two is then heard, not lost.
+    await this.#listen();
+    let waiting = this.#waiting.get(login.uid);
+    if (!waiting) {
+      const order = await this.#deps.orders.get(login.uid);
+      if (!order) throw new HttpError(409, 'invalid_request', 'No BankID order has been started for this login yet.');
+      waiting = this.#waiting.get(login.uid) ?? this.#add(login.uid, order);
+    }
+    const watched = waiting;
+    watched.watchers.set(watcher, login);
+    watcher.status(this.#deps.login.status(login, watched.order));
+    if (showsQrCode(watched.order)) this.#sendFrame(watched, Date.now(), [watcher]);
+    return () => {
+      watched.watchers.delete(watcher);
+      if (!watched.watchers.size) this.#drop(watched);
+    };
+  }
+
+  /** How many orders pages on this instance wait on. */
+  get size(): number {
+    return this.#waiting.size;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
+    const stop = await this.#changes?.catch(() => undefined);
+    await stop?.();
+  }
+
+  #listen(): Promise<unknown> {
+    this.#changes ??= this.#deps.orders.watchChanges((uid) => void this.#reread(uid));
+    // A failed subscription (the store away) is tried again by the next page.
+    return this.#changes.catch((err: unknown) => {
+      this.#changes = undefined;
+      throw err;
+    });
+  }
+
+  #add(uid: string, order: OrderRecord): WaitingOrder {
+    const waiting = new WaitingOrder(uid, order);
+    this.#waiting.set(uid, waiting);
+    this.#plan(waiting, Date.now());
+    this.#ticker ??= setInterval(() => this.#tick(), TICK_MS);
+    return waiting;
+  }
+
+  #drop(waiting: WaitingOrder): void {
+    if (this.#waiting.get(waiting.uid) !== waiting) return;
+    this.#waiting.delete(waiting.uid);
+    this.#frames.remove(waiting);
+    this.#collects.remove(waiting);
+    if (!this.#waiting.size) {
+      clearInterval(this.#ticker);
+      this.#ticker = undefined;
+    }
+  }
+
+  /** Schedules the order's next frame and collect, or nothing once it has ended. */
+  #plan(waiting: WaitingOrder, collectAt: number): void {
+    const { order } = waiting;
+    if (order.final) {
+      this.#frames.remove(waiting);
+      this.#collects.remove(waiting);
+      return;
+    }
+    if (showsQrCode(order)) this.#frames.add(waiting, nextSecondOf(order, Date.now()));
+    else this.#frames.remove(waiting);
+    this.#collects.add(waiting, collectAt);
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    for (const waiting of this.#frames.take(now)) {
+      this.#sendFrame(waiting, now, [...waiting.watchers.keys()]);
+      this.#frames.add(waiting, nextSecondOf(waiting.order, now));
+    }
+    for (const waiting of this.#collects.take(now)) void this.#collect(waiting);
+  }
+
+  #sendFrame(waiting: WaitingOrder, now: number, watchers: LoginWatcher[]): void {
+    const { order } = waiting;
+    const seconds = Math.floor((now - order.orderedAt) / 1000);
+    const payload = qrPayload(order.qrStartToken, order.qrStartSecret, seconds);
+    for (const watcher of watchers) watcher.frame(payload, seconds);
+  }
+
+  async #collect(waiting: WaitingOrder): Promise<void> {
+    if (waiting.collecting || !waiting.watchers.size) return;
+    waiting.collecting = true;
+    const { pollFrequencyMs, login, orders, log } = this.#deps;
+    const started = Date.now();
+    let next = started + pollFrequencyMs;
+    try {
+      const result = await login.collectIfDue(waiting.login, waiting.order);
+      if (result.collected) {
+        waiting.leasedAt = started;
+        this.#show(waiting, result.order);
+      } else if (started - waiting.leasedAt < pollFrequencyMs + LEASE_SKEW_MS) {
+        next = started + TICK_MS;
+      } else {
+        // Another instance (or a polling page) collected: its result is in the store.
+        this.#show(waiting, await orders.get(waiting.uid));
+      }
+    } catch (err) {
+      log.warn({ err, orderRef: waiting.order.orderRef }, 'BankID collect for waiting pages failed; trying again');
+    } finally {
+      waiting.collecting = false;
+    }
+    if (this.#waiting.get(waiting.uid) === waiting && !waiting.order.final) this.#collects.add(waiting, Math.max(next, waiting.leasedAt + pollFrequencyMs));
+  }
+
+  /** An announced change: the order as the store has it now. */
+  async #reread(uid: string): Promise<void> {
+    const waiting = this.#waiting.get(uid);
+    if (!waiting) return;
+    try {
+      this.#show(waiting, await this.#deps.orders.get(uid));
+    } catch (err) {
+      this.#deps.log.warn({ err }, 'a changed BankID order could not be read; its next collect will');
+    }
+  }
+
+  /** Shows a changed order to the pages; an order gone (cancelled) ends their streams. */
+  #show(waiting: WaitingOrder, order: OrderRecord | undefined): void {
+    if (this.#waiting.get(waiting.uid) !== waiting) return;
+    if (!order) {
+      this.#drop(waiting);
+      for (const watcher of waiting.watchers.keys()) watcher.end();
+      return;
+    }
+    if (orderVersion(order) === orderVersion(waiting.order)) return;
+    waiting.order = order;
+    this.#plan(waiting, Math.max(Date.now(), waiting.leasedAt + this.#deps.pollFrequencyMs));
+    for (const [watcher, login] of waiting.watchers) watcher.status(this.#deps.login.status(login, order));
+    if (showsQrCode(order)) this.#sendFrame(waiting, Date.now(), [...waiting.watchers.keys()]);
+  }
+}
+
+/** When the order's next QR frame is due: the start of its next whole second. */
+function nextSecondOf(order: OrderRecord, now: number): number {
+  return order.orderedAt + (Math.floor((now - order.orderedAt) / 1000) + 1) * 1000;
+}

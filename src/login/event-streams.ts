@@ -1,0 +1,66 @@
+import type { Context } from 'koa';
+import type { BrokerConfig } from '../config/schema.js';
+import { EventStream } from '../http/event-stream.js';
+import { HttpError } from '../http/errors.js';
+
+type Limits = BrokerConfig['event_streams'];
+
+/**
+ * The event streams this instance holds open: admitted within the limits per login and per IP
+ * address, kept alive by one shared heartbeat, and all ended at once when the instance stops
+ * (each browser then reconnects, to whichever instance the balancer picks).
+ */
+export class OpenEventStreams {
+  readonly #limits: Limits;
+  readonly #streams = new Set<EventStream>();
+  readonly #perLogin = new Map<string, number>();
+  readonly #perIp = new Map<string, number>();
+  readonly #heartbeat: NodeJS.Timeout;
+
+  constructor(limits: Limits) {
+    this.#limits = limits;
+    this.#heartbeat = setInterval(() => {
+      for (const stream of this.#streams) stream.heartbeat();
+    }, limits.heartbeat_seconds * 1000).unref();
+  }
+
+  /** A new stream for this request, or 429 when the login or the address holds too many already. */
+  admit(ctx: Context, uid: string, ip: string): EventStream {
+    if ((this.#perLogin.get(uid) ?? 0) >= this.#limits.per_login) {
+      throw new HttpError(429, 'too_many_requests', 'This login has too many open event streams. Close one and try again.', 1);
+    }
+    if ((this.#perIp.get(ip) ?? 0) >= this.#limits.per_ip) {
+      throw new HttpError(429, 'too_many_requests', 'Too many open event streams from this address. Try again in a moment.', 5);
+    }
+    const stream = new EventStream(ctx);
+    this.#streams.add(stream);
+    count(this.#perLogin, uid, 1);
+    count(this.#perIp, ip, 1);
+    stream.onClose(() => {
+      this.#streams.delete(stream);
+      count(this.#perLogin, uid, -1);
+      count(this.#perIp, ip, -1);
+    });
+    return stream;
+  }
+
+  get size(): number {
+    return this.#streams.size;
+  }
+
+  /** Ends every stream; its browser reconnects elsewhere and loses nothing. */
+  endAll(): void {
+    for (const stream of [...this.#streams]) stream.end();
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat);
+    this.endAll();
+  }
+}
+
+function count(counts: Map<string, number>, key: string, by: 1 | -1): void {
+  const next = (counts.get(key) ?? 0) + by;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
+}
