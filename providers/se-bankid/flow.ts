@@ -93,7 +93,10 @@ export class BankIdLogin {
     const requirement = this.#requirement(login);
     if (!requirement) return { status: this.#ending(login, brokerEnding('badLoginHint', context)) };
 
-    await this.cancel(login);
+    // The earlier order goes first: BankID refuses a second live order for one person. It stays
+    // stored until this one replaces it, so that a start racing this one still finds it.
+    const earlier = await this.#deps.orders.get(login.uid);
+    if (earlier) await this.#cancelAtBankId(earlier);
     const now = Date.now();
     const returnNonce = device === 'this' ? randomBytes(16).toString('base64url') : undefined;
     let order: OrderRecord;
@@ -103,7 +106,8 @@ export class BankIdLogin {
         device,
         acr: acrValues[device],
         ...created,
-        orderedAt: now,
+        // QR time counts from BankID's order, which exists only once the call has returned.
+        orderedAt: Date.now(),
         firstOrderedAt: now,
         requirement,
         ...(returnNonce ? { returnNonce } : {}),
@@ -115,7 +119,7 @@ export class BankIdLogin {
     // Starts of one login racing each other (a double click, a script) each push the earlier
     // order out; whoever pushed one out cancels it, so a login never holds two live orders.
     const replaced = await this.#deps.orders.replace(login.uid, order);
-    if (replaced) await this.#cancelAtBankId(replaced);
+    if (replaced && replaced.orderRef !== earlier?.orderRef) await this.#cancelAtBankId(replaced);
     return { status: await this.#pollStatus(login, order, { qr: device === 'other' }), transactionId: order.orderRef };
   }
 

@@ -6,6 +6,8 @@ export interface Balancer {
   url: string;
   /** Which backend (by index) served each request, in order, with its path. */
   served: Array<{ backend: number; method: string; path: string }>;
+  /** Takes a backend out of the rotation, as a health check does when an instance dies. */
+  markDown(backend: number): void;
   close(): Promise<void>;
 }
 
@@ -15,10 +17,16 @@ export interface Balancer {
  */
 export async function startBalancer(backends: string[]): Promise<Balancer> {
   const served: Balancer['served'] = [];
+  const down = new Set<number>();
   let next = 0;
-  const server: Server = createServer((incoming, outgoing) => {
-    const backend = next;
+  const pick = () => {
+    for (let tries = 0; tries < backends.length && down.has(next); tries += 1) next = (next + 1) % backends.length;
+    const picked = next;
     next = (next + 1) % backends.length;
+    return picked;
+  };
+  const server: Server = createServer((incoming, outgoing) => {
+    const backend = pick();
     served.push({ backend, method: incoming.method ?? 'GET', path: new URL(incoming.url ?? '/', 'http://balancer').pathname });
     const target = new URL(incoming.url ?? '/', backends[backend]);
     const forwarded = request(
@@ -48,6 +56,7 @@ export async function startBalancer(backends: string[]): Promise<Balancer> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     served,
+    markDown: (backend) => down.add(backend),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -15,7 +15,8 @@ export class TestBrowser {
     this.#origin = origin;
   }
 
-  #cookieHeader(url: URL): string {
+  /** The Cookie header this browser sends to `url`. */
+  cookieHeader(url: URL): string {
     return [...this.#cookies]
       .filter(([, cookie]) => url.pathname.startsWith(cookie.path))
       .map(([key, cookie]) => `${key.split('\0')[0]}=${cookie.value}`)
@@ -39,7 +40,7 @@ export class TestBrowser {
     const target = new URL(url, this.#origin);
     const headers = new Headers(this.headers);
     new Headers(init.headers).forEach((value, name) => headers.set(name, value));
-    const cookie = this.#cookieHeader(target);
+    const cookie = this.cookieHeader(target);
     if (cookie) headers.set('cookie', cookie);
     const response = await fetch(target, { ...init, headers, redirect: 'manual' });
     this.#keep(response);

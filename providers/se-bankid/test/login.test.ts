@@ -200,6 +200,21 @@ describe('orders left behind', () => {
     expect(session.orderRef()).not.toBe(first);
   });
 
+  it('twenty starts of one login at once leave one live order: every other one is cancelled at BankID', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    const known = new Set(bed.simulator.orders().map((order) => order.orderRef));
+    const ordersBefore = bed.simulator.callCount('auth');
+    const answers = await Promise.all(Array.from({ length: 20 }, () => session.call('start', { eid: 'se-bankid' })));
+    expect(answers.every((answer) => answer.status === 200 && answer.body.status === 'IN_PROGRESS')).toBe(true);
+    expect(bed.simulator.callCount('auth') - ordersBefore).toBe(20);
+    // The simulator forgets a cancelled order: what it still knows of is live.
+    const live = bed.simulator.orders().filter((order) => !known.has(order.orderRef));
+    expect(live.map((order) => order.status)).toEqual(['pending']);
+    // The one left is the one the login goes on with.
+    const state = await session.poll();
+    expect(state.qrCode?.payload).toContain(live[0]!.qrStartToken);
+  });
+
   it('every key an order writes expires, so a closed browser leaves nothing behind', async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER });
     await session.start();

@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
+import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
+import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
+import { BankIdSession, bankIdSection } from '../../providers/se-bankid/test/support.js';
+import { startBalancer, type Balancer } from '../support/balancer.js';
+import { webClient, type TestBroker } from '../support/broker.js';
+import { EventStreamReader } from '../support/event-stream.js';
+import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
+import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { RelyingParty } from '../support/relying-party.js';
+
+const OTHER = 'urn:nordic-eid:se:bankid:other-device';
+
+let simulator: BankIdSimulator;
+let balancer: Balancer;
+let rp: RelyingParty;
+const instances: Array<{ process: BrokerProcess; url: string }> = [];
+const prefix = uniquePrefix('event-stream');
+
+/**
+ * Two broker processes on one Redis behind a load balancer, as in production; the event
+ * streams of a test go to the instance the test picks, as a balancer might.
+ */
+beforeAll(async () => {
+  const pki = await createTestPki();
+  simulator = await startBankIdSimulator({ pki });
+  const ports = [await findFreePort(), await findFreePort()];
+  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+  balancer = await startBalancer(urls);
+  const config = (port: number) => ({
+    issuer: balancer.url,
+    port,
+    trust_proxy: 1,
+    redis: { url: redisUrl, key_prefix: prefix },
+    clients: [webClient],
+    // poll_frequency 1 s (bankIdSection): collects are counted against it below.
+    eids: { 'se-bankid': bankIdSection(simulator, pki), 'no-bankid': { mode: 'simulator' } },
+    event_streams: { per_login: 4 },
+    log: { level: 'info' },
+  });
+  for (const [i, port] of ports.entries()) {
+    instances.push({ process: spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config(port))) }), url: urls[i]! });
+  }
+  await Promise.all(instances.map(({ process }) => process.listening()));
+  rp = await RelyingParty.discover(balancer.url, webClient);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(instances.map(({ process }) => process.stop()));
+  await balancer?.close();
+  await simulator?.close();
+  await deleteKeysWithPrefix(prefix);
+});
+
+async function startedLogin(): Promise<BankIdSession> {
+  const session = await BankIdSession.begin({ simulator, rp, tb: { issuer: balancer.url } as TestBroker }, { acr_values: OTHER });
+  expect((await session.start()).status).toBe('IN_PROGRESS');
+  return session;
+}
+
+const streamOf = (session: BankIdSession, instance: number) =>
+  new EventStreamReader(rp.browser, balancer.url, `/interaction/${session.uid}/api/events`, instances[instance]!.url);
+
+describe('the event stream of a waiting BankID login, on two instances', () => {
+  it('sends the status, a QR frame each second, and a final event with redirectTo that completes the login', async () => {
+    const session = await startedLogin();
+    const stream = streamOf(session, 0);
+    const opened = await stream.opened;
+    expect(opened.status).toBe(200);
+    expect(opened.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(opened.headers['traceid']).toMatch(/^[0-9a-f]{16}$/);
+    expect(JSON.parse((await stream.next('status')).data)).toMatchObject({ status: 'IN_PROGRESS', hintCode: 'outstandingTransaction' });
+    const first = await stream.next('qr');
+    const later = await stream.next('qr', (frame) => Number(frame.id) > Number(first.id));
+    expect(later.data).not.toBe(first.data);
+    expect(later.data).toMatch(/^bankid\.[\w-]+\.\d+\.[0-9a-f]{64}$/);
+
+    simulator.scanQr(later.data);
+    expect(JSON.parse((await stream.next('status', (event) => event.data.includes('"userSign"'))).data)).toMatchObject({ hintCode: 'userSign' });
+    simulator.approve(session.orderRef(), 0);
+    const done = JSON.parse((await stream.next('done')).data) as { status: string; redirectTo: string };
+    expect(done.status).toBe('COMPLETE');
+    await stream.closedByBroker();
+    const tokens = await rp.redeem(await session.backToClient(done.redirectTo));
+    expect(tokens.claims()).toMatchObject({ acr: OTHER, personal_number: simulatedPersons[0]!.personalNumber });
+  });
+
+  it('collects each order at most once per poll_frequency with 10 streams open on one login across both instances', async () => {
+    const session = await startedLogin();
+    const orderRef = session.orderRef();
+    const before = simulator.callCount('collect', orderRef);
+    const started = Date.now();
+    const streams = Array.from({ length: 10 }, (_, i) => streamOf(session, i % 2));
+    // Four streams per login and instance at most: the rest are refused.
+    const statuses = await Promise.all(streams.map(async (stream) => (await stream.opened).status));
+    expect(statuses.filter((status) => status === 200).length).toBe(8);
+    expect(statuses.filter((status) => status === 429).length).toBe(2);
+    const open = streams.filter((_, i) => statuses[i] === 200);
+    await Promise.all(open.map((stream) => stream.next('qr', (frame) => Number(frame.id) >= 3)));
+    const collects = simulator.callCount('collect', orderRef) - before;
+    const elapsedSeconds = (Date.now() - started) / 1000;
+    // poll_frequency is 1 s: one collect a second, whoever holds the lease, plus one at the start.
+    expect(collects).toBeLessThanOrEqual(Math.floor(elapsedSeconds) + 1);
+    expect(collects).toBeGreaterThanOrEqual(2);
+    // A change found by a collect on one instance reaches the streams on the other at once.
+    simulator.scanQr(open[0]!.events.filter((event) => event.event === 'qr').at(-1)!.data);
+    await Promise.all(open.map((stream) => stream.next('status', (event) => event.data.includes('"userSign"'))));
+    for (const stream of streams) stream.close();
+  });
+
+  it('refuses a stream for a login with no eID started, for another browser, and for an eID that sends no events', async () => {
+    const { response } = await rp.authorize({});
+    const uid = new URL(response.url).pathname.split('/')[2]!;
+    const path = `/interaction/${uid}/api/events`;
+    const open = (browser = rp.browser) => new EventStreamReader(browser, balancer.url, path, instances[0]!.url).opened;
+
+    const notStarted = await open();
+    expect(notStarted.status).toBe(409);
+    expect(JSON.parse(notStarted.body)).toMatchObject({ error: 'invalid_request' });
+
+    const stranger = await RelyingParty.discover(balancer.url, webClient);
+    const foreign = await open(stranger.browser);
+    expect(foreign.status).toBe(400);
+    expect(JSON.parse(foreign.body)).toMatchObject({ error: 'session_expired' });
+
+    const started = await rp.browser.request(`/interaction/${uid}/api/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', origin: balancer.url },
+      body: JSON.stringify({ eid: 'no-bankid' }),
+    });
+    expect(((await started.json()) as { redirectTo?: string }).redirectTo).toBeTruthy();
+    const upstream = await open();
+    expect(upstream.status).toBe(400);
+    expect(JSON.parse(upstream.body)).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('a login whose stream was on an instance that died completes on the other one', async () => {
+    const session = await startedLogin();
+    const first = streamOf(session, 0);
+    await first.next('qr');
+    instances[0]!.process.child.kill('SIGKILL');
+    await first.closedByBroker();
+    balancer.markDown(0);
+
+    // The browser reconnects; the balancer now sends it to the instance that is left.
+    const second = streamOf(session, 1);
+    const frame = await second.next('qr');
+    simulator.scanQr(frame.data);
+    simulator.approve(session.orderRef(), 0);
+    const done = JSON.parse((await second.next('done')).data) as { status: string; redirectTo: string };
+    expect(done.status).toBe('COMPLETE');
+    const tokens = await rp.redeem(await session.backToClient(done.redirectTo));
+    expect(tokens.claims()).toMatchObject({ acr: OTHER });
+  });
+});
