@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFinnishTrustNetworkSimulator } from '../../providers/fi-ftn/simulator/index.js';
