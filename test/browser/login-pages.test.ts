@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFinnishTrustNetworkSimulator } from '../../providers/fi-ftn/simulator/index.js';
@@ -66,22 +65,27 @@ function scanTheQrCode() {
   return order.orderRef;
 }
 
-/** What the QR code the page drew says, read from its canvas as a camera would. */
+/**
+ * Runs in the page: the QR canvas (one pixel per module) copied three times larger, as a camera
+ * would see it, and its pixels in base64. A string, since the tests are not compiled for the DOM.
+ */
+const READ_QR_CANVAS = `(() => {
+  const canvas = document.getElementById('qr');
+  const large = document.createElement('canvas');
+  large.width = canvas.width * 3;
+  large.height = canvas.height * 3;
+  const context = large.getContext('2d');
+  context.imageSmoothingEnabled = false;
+  context.drawImage(canvas, 0, 0, large.width, large.height);
+  const { data, width, height } = context.getImageData(0, 0, large.width, large.height);
+  let bytes = '';
+  for (const byte of data) bytes += String.fromCharCode(byte);
+  return { data: btoa(bytes), width, height };
+})()`;
+
+/** What the QR code the page drew says, read from its canvas. */
 async function drawnQrCode(page: Page): Promise<string> {
-  const image = await page.$eval('#qr', (canvas: HTMLCanvasElement) => {
-    // One pixel per module on the page; a camera-sized copy for the decoder.
-    const scale = 3;
-    const large = document.createElement('canvas');
-    large.width = canvas.width * scale;
-    large.height = canvas.height * scale;
-    const context = large.getContext('2d')!;
-    context.imageSmoothingEnabled = false;
-    context.drawImage(canvas, 0, 0, large.width, large.height);
-    const { data, width, height } = context.getImageData(0, 0, large.width, large.height);
-    let bytes = '';
-    for (const byte of data) bytes += String.fromCharCode(byte);
-    return { data: btoa(bytes), width, height };
-  });
+  const image = (await page.evaluate(READ_QR_CANVAS)) as { data: string; width: number; height: number };
   return decodeQR({ ...image, data: new Uint8ClampedArray(Buffer.from(image.data, 'base64')) });
 }
 
