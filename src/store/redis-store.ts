@@ -326,7 +326,9 @@ function assertOneTarget({ url, sentinels, sentinel_name: sentinelName, cluster 
 
 function connect(options: RedisStoreOptions): StoreClient {
   const { url, sentinels, sentinel_name: sentinelName, cluster } = options;
-  const common = { keyPrefix: options.key_prefix, scripts: SCRIPTS, enableOfflineQueue: false };
+  // Auto-pipelining sends every command issued in one turn of the event loop in one write: the
+  // collect leases of all BankID orders due in a tick, the reads of many concurrent requests.
+  const common = { keyPrefix: options.key_prefix, scripts: SCRIPTS, enableOfflineQueue: false, enableAutoPipelining: true };
   // ioredis cannot type the commands it defines from `scripts`; SCRIPTS is checked against
   // ScriptCommands, which is what makes these casts sound.
   if (cluster) {
