@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { EidFailure, LoginRequest, PageRenderer, PollStatus, StartOptions, StartResult } from '../../src/eids/plugin.js';
+import type { EidFailure, EidOutcome, LoginRequest, PageRenderer, PollStatus, StartOptions, StartResult } from '../../src/eids/plugin.js';
 import { HttpError } from '../../src/http/errors.js';
 import { personalNumbers } from '../../src/identity/personal-number/index.js';
 import type { Logger } from '../../src/log.js';
@@ -148,12 +148,17 @@ export class BankIdLogin {
     return { order: next, collected: true };
   }
 
-  /** Stops the order at BankID, if one is running; BankID's refusal (already finished) changes nothing. */
-  async cancel(login: LoginRequest): Promise<void> {
+  /**
+   * Stops the order at BankID, if one is running; BankID's refusal (already finished) changes
+   * nothing. A person going back from an ending they could have tried again ends the login with
+   * that ending.
+   */
+  async cancel(login: LoginRequest): Promise<EidOutcome | undefined> {
     const order = await this.#deps.orders.get(login.uid);
-    if (!order) return;
+    if (!order) return undefined;
     await this.#deps.orders.remove(login.uid);
     await this.#cancelAtBankId(order);
+    return order.final?.retry ? order.final.outcome : undefined;
   }
 
   async #cancelAtBankId(order: OrderRecord): Promise<void> {
@@ -262,7 +267,11 @@ export class BankIdLogin {
     return apiErrorEnding(err.errorCode, context);
   }
 
-  /** A failed ending; `orderRef` names the order it ended, for the audit event. */
+  /**
+   * A failed ending; `orderRef` names the order it ended, for the audit event. An order that ran
+   * and ended in a way a new try may mend offers it (`retry`): the login is then not over until
+   * the person starts again or goes back.
+   */
   #final(ending: ResolvedEnding, { hintCode, orderRef }: { hintCode?: string | undefined; orderRef?: string } = {}): NonNullable<OrderRecord['final']> {
     this.#deps.log.info({ status: ending.status, hintCode, error: ending.error, orderRef }, 'BankID login ended');
     const failure: EidFailure = {
@@ -271,7 +280,13 @@ export class BankIdLogin {
       ...(ending.ending ? { ending: ending.ending } : {}),
       ...(orderRef ? { transactionId: orderRef } : {}),
     };
-    return { status: ending.status, ...(hintCode ? { hintCode } : {}), messageCode: ending.messageCode, outcome: { failure } };
+    return {
+      status: ending.status,
+      ...(hintCode ? { hintCode } : {}),
+      messageCode: ending.messageCode,
+      ...(ending.retry && orderRef ? { retry: true } : {}),
+      outcome: { failure },
+    };
   }
 
   #ending(login: LoginRequest, ending: ResolvedEnding): PollStatus {

@@ -20,7 +20,7 @@ export interface OrderRecord {
   returnNonce?: string;
   hintCode?: string;
   /** Set once the login has ended; every later poll answers the same. */
-  final?: Pick<PollStatus, 'status' | 'hintCode' | 'messageCode'> & { outcome: EidOutcome };
+  final?: Pick<PollStatus, 'status' | 'hintCode' | 'messageCode' | 'retry'> & { outcome: EidOutcome };
 }
 
 /** What tells two versions of a login's order apart, for those who show it. */

@@ -16,6 +16,8 @@ interface Ending {
   description: string;
   /** The person cancelled, or the order ran out of time: audited as cancelled or expired, not as a failure. */
   ending?: EidFailure['ending'];
+  /** Trying again in the same login may well work: the page offers it. */
+  retry?: true;
 }
 
 /**
@@ -33,15 +35,16 @@ const unknownPending: MessageCode = 'RFA21';
 
 /** Failed hint codes → how the login ends. An unknown one is a server_error with RFA22. */
 const failed: Record<string, Ending> = {
-  userCancel: { status: 'CANCEL', messageCode: 'RFA6', error: 'access_denied', description: 'The person cancelled in the BankID app.', ending: 'cancelled' },
+  userCancel: { status: 'CANCEL', messageCode: 'RFA6', error: 'access_denied', description: 'The person cancelled in the BankID app.', ending: 'cancelled', retry: true },
   cancelled: {
     status: 'ERROR',
     messageCode: 'RFA3',
     error: 'access_denied',
     description: 'The BankID order was cancelled, for instance by a newer one for the same person.',
     ending: 'cancelled',
+    retry: true,
   },
-  expiredTransaction: { status: 'ERROR', messageCode: 'RFA8', error: 'access_denied', description: 'The person did not finish in BankID in time.', ending: 'expired' },
+  expiredTransaction: { status: 'ERROR', messageCode: 'RFA8', error: 'access_denied', description: 'The person did not finish in BankID in time.', ending: 'expired', retry: true },
   certificateErr: { status: 'ERROR', messageCode: 'RFA16', error: 'eid_doesnt_exist', description: "The person's BankID is blocked, revoked or too old." },
   startFailed: {
     status: 'ERROR',
@@ -49,6 +52,7 @@ const failed: Record<string, Ending> = {
     error: 'access_denied',
     description: 'The BankID app was not started in time.',
     ending: 'expired',
+    retry: true,
   },
   notSupportedByUserApp: { status: 'ERROR', messageCode: 'RFA22', error: 'insufficient_scope', description: "The person's BankID app cannot do what was required and needs an update." },
   transactionRiskBlocked: { status: 'ERROR', messageCode: 'RFA22', error: 'access_denied', description: 'BankID blocked the login as too risky.' },
@@ -60,12 +64,12 @@ const unknownFailed: Ending = { status: 'ERROR', messageCode: 'RFA22', error: 's
  * (invalidParameters, unauthorized, …) are not shown as BankID errors: they fall to the default.
  */
 const apiErrors: Record<string, Ending> = {
-  alreadyInProgress: { status: 'ERROR', messageCode: 'RFA4', error: 'access_denied', description: 'A BankID login or signing for this person was already in progress.' },
-  requestTimeout: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID did not receive the request in time.' },
-  internalError: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID had an internal error.' },
-  maintenance: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID is down for maintenance.' },
-  unreachable: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID could not be reached.' },
-  circuitOpen: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID failed repeatedly and is paused for a moment.' },
+  alreadyInProgress: { status: 'ERROR', messageCode: 'RFA4', error: 'access_denied', description: 'A BankID login or signing for this person was already in progress.', retry: true },
+  requestTimeout: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID did not receive the request in time.', retry: true },
+  internalError: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID had an internal error.', retry: true },
+  maintenance: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID is down for maintenance.', retry: true },
+  unreachable: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID could not be reached.', retry: true },
+  circuitOpen: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID failed repeatedly and is paused for a moment.', retry: true },
 };
 const unknownApiError: Ending = { status: 'ERROR', messageCode: 'RFA22', error: 'server_error', description: 'BankID refused a request from the broker.' };
 
@@ -76,7 +80,6 @@ export const brokerEndings = {
   wrongPerson: { status: 'ERROR', messageCode: 'RFA22', error: 'insufficient_scope', description: 'Another person than the one required completed the order.' },
   highRisk: { status: 'ERROR', messageCode: 'RFA22', error: 'access_denied', description: 'BankID assessed the login as high risk.' },
   badLoginHint: { status: 'ERROR', messageCode: 'RFA22', error: 'invalid_request', description: 'login_hint personal_number is not a valid Swedish personal number.' },
-  cancelled: failed.userCancel!,
 } satisfies Record<string, Ending>;
 
 const resolve = (code: MessageCode, context: MessageContext) => (typeof code === 'function' ? code(context) : code);

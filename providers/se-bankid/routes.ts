@@ -18,14 +18,24 @@ export function bankIdRoutes(
   /** In simulator mode the page links to the simulated app, so a newcomer knows where to play the person. */
   simulatedAppUrl?: string,
 ): void {
-  const page = (ctx: RouterContext<LoginState>, resume: boolean) => {
+  /**
+   * The device question's buttons: on a phone BankID on the phone itself comes first, on a
+   * computer the QR code for another device; the person may switch later on.
+   */
+  const page = (ctx: RouterContext<LoginState>) => {
     const { request, uid } = ctx.state.login;
+    const t = views.translator(request.locale);
+    const mobile = isMobile(request.userAgent);
     const device = request.acr === acrValues.this ? 'this' : request.acr === acrValues.other ? 'other' : '';
-    const question = views.translator(request.locale)(`${id}.${isMobile(request.userAgent) ? 'RFA20' : 'RFA19'}`);
-    views.render(ctx, id, { uid, eid: id, device, resume, question, simulatedAppUrl });
+    const choices = [
+      { device: 'this', label: t(`${id}.${mobile ? 'this' : 'this_computer'}`), primary: mobile },
+      { device: 'other', label: t(`${id}.other`), primary: !mobile },
+    ].sort((a, b) => Number(b.primary) - Number(a.primary));
+    const question = t(`${id}.${mobile ? 'RFA20' : 'RFA19'}`);
+    views.render(ctx, id, { uid, eid: id, device, mobile, choices, question, simulatedAppUrl });
   };
 
-  router.get('/', (ctx) => page(ctx, false));
+  router.get('/', page);
 
   /** Where BankID on this device sends the person back; the nonce proves the link is this login's. */
   router.get('/return', async (ctx) => {
@@ -33,6 +43,6 @@ export function bankIdRoutes(
     if (!(await login.isReturnNonce(ctx.state.login.request, nonce))) {
       throw new HttpError(400, 'invalid_request', 'This return link does not belong to the BankID login in progress.');
     }
-    page(ctx, true);
+    page(ctx);
   });
 }

@@ -68,8 +68,12 @@ export interface EidPlugin {
    */
   jwks?(): Promise<{ keys: object[] }>;
 
-  /** The person gave up: stop the eID's transaction. The core then ends the login with access_denied. */
-  cancel?(login: LoginRequest): Promise<void>;
+  /**
+   * The person gave up: stop the eID's transaction. The core then ends the login with the
+   * outcome returned (the failure the person was shown, when they could have tried again), or
+   * else with access_denied.
+   */
+  cancel?(login: LoginRequest): Promise<EidOutcome | undefined>;
 
   /**
    * The plugin's own routes, mounted under /interaction/:uid/<id>/ (pages, polling). The core
@@ -186,7 +190,13 @@ export interface PollStatus {
   qrCode?: { payload: string; svg: string };
   autoStartToken?: string;
   launchUrl?: string;
-  /** Set when the status ends the login. */
+  /**
+   * With an ERROR or CANCEL: trying again in the same login may well work. The login is not
+   * over yet: the person starts again (`start`), or goes back (`cancel`), which ends it with
+   * this status's outcome.
+   */
+  retry?: boolean;
+  /** Set when the status ends the login (or, with `retry`, would end it when the person goes back). */
   outcome?: EidOutcome;
 }
 

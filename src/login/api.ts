@@ -13,6 +13,11 @@ import { routeState, type LoginDependencies, type LoginSteps } from './interacti
 /** Statuses that end the login: the answer then says where the browser goes. */
 const finalStatuses = new Set<PollStatus['status']>(['COMPLETE', 'ERROR', 'CANCEL']);
 
+/** A failure the person sees carries the request's traceId, for them to quote to support. */
+function withReference(status: Omit<PollStatus, 'outcome'>, traceId: string): Omit<PollStatus, 'outcome'> & { reference?: string } {
+  return status.status === 'ERROR' || status.status === 'CANCEL' ? { ...status, reference: traceId } : status;
+}
+
 /** The status of an outcome an eID reached without being polled. */
 function statusOf(outcome: EidOutcome): PollStatus['status'] {
   if (!('failure' in outcome)) return 'COMPLETE';
@@ -31,16 +36,18 @@ class StreamedLogin implements LoginWatcher {
   constructor(
     private readonly stream: EventStream,
     private readonly finish: (outcome: EidOutcome) => Promise<string>,
+    /** The stream's traceId: the support reference shown with a failure. */
+    private readonly reference: string,
     private readonly log: Logger,
   ) {}
 
   status({ outcome, ...visible }: PollStatus): void {
-    if (!outcome) return this.stream.send('status', JSON.stringify(visible));
+    if (!outcome || visible.retry) return this.stream.send('status', JSON.stringify(withReference(visible, this.reference)));
     if (this.#finishing) return;
     this.#finishing = true;
     this.finish(outcome).then(
       (redirectTo) => {
-        this.stream.send('done', JSON.stringify({ ...visible, redirectTo }));
+        this.stream.send('done', JSON.stringify({ ...withReference(visible, this.reference), redirectTo }));
         this.stream.end();
       },
       (err: unknown) => {
@@ -74,11 +81,12 @@ export function frontendApi(steps: LoginSteps, { ui, eventStreams, log }: Pick<L
     await next();
   });
 
-  /** The status as JSON; a status that ends the login first finishes it. */
+  /** The status as JSON; a status that ends the login first finishes it (unless the person may try again). */
   async function answer(ctx: Context, plugin: EidPlugin, status: PollStatus) {
     const { outcome, ...visible } = status;
     if (!outcome && finalStatuses.has(status.status)) throw new Error(`${plugin.id} ended a login without an outcome`);
-    ctx.body = outcome ? { ...visible, redirectTo: await steps.finish(ctx, plugin, outcome) } : visible;
+    const shown = withReference(visible, ctx.response.get('traceId'));
+    ctx.body = outcome && !status.retry ? { ...shown, redirectTo: await steps.finish(ctx, plugin, outcome) } : shown;
   }
 
   /** POST start {"eid": "<id>", "device": "this" | "other"}. */
@@ -117,7 +125,7 @@ export function frontendApi(steps: LoginSteps, { ui, eventStreams, log }: Pick<L
     const plugin = await steps.activeEid(ctx);
     if (!plugin.watch) throw new HttpError(400, 'invalid_request', `${plugin.id} sends no events: follow its redirectTo.`);
     const stream = eventStreams.admit(ctx, routeState(ctx).interaction.uid, clientIp(ctx));
-    const login = new StreamedLogin(stream, (outcome) => steps.finish(ctx, plugin, outcome), log);
+    const login = new StreamedLogin(stream, (outcome) => steps.finish(ctx, plugin, outcome), ctx.response.get('traceId'), log);
     try {
       stream.onClose(await plugin.watch(steps.loginRequest(ctx, plugin), login));
     } catch (err) {
@@ -127,11 +135,9 @@ export function frontendApi(steps: LoginSteps, { ui, eventStreams, log }: Pick<L
     stream.open();
   });
 
-  /** POST cancel: stops the eID and ends the login with access_denied. */
+  /** POST cancel: stops the eID and ends the login with access_denied (or the failure the person was shown). */
   api.post('/cancel', async (ctx) => {
-    const started = await steps.startedEid(ctx);
-    if (started?.cancel) await started.cancel(steps.loginRequest(ctx, started));
-    ctx.body = { redirectTo: await steps.refuse(ctx, 'access_denied', 'The person cancelled the login.') };
+    ctx.body = { redirectTo: await steps.abandon(ctx) };
   });
 
   /** GET ui: who the person logs in to, the eIDs offered, and how to show them. */

@@ -263,6 +263,17 @@ export function loginSteps(deps: LoginDependencies) {
       return deps.finish(ctx, routeState(ctx).interaction, plugin, outcome);
     },
 
+    /**
+     * The person gave up: the started eID (if any) stops its transaction, and the login ends with
+     * the failure the eID was showing when the person could have tried again, or access_denied.
+     */
+    async abandon(ctx: Context): Promise<string> {
+      const started = await startedEid(ctx);
+      const outcome = started?.cancel ? await started.cancel(loginRequest(ctx, started)) : undefined;
+      if (started && outcome) return this.finish(ctx, started, outcome);
+      return this.refuse(ctx, 'access_denied', 'The person cancelled the login.');
+    },
+
     /** Ends the login with an error that no eID produced (cancelled by the person, a refused acr). */
     async refuse(ctx: Context, error: string, description: string): Promise<string> {
       const failure = { error, description, ...(error === 'access_denied' ? { ending: 'cancelled' as const } : {}) };

@@ -59,8 +59,9 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     await follow(ctx, option.plugin, await steps.start(ctx, option, { api: false }));
   });
 
+  /** Cancel on any of the broker's pages: a plain form post, so it works without JavaScript too. */
   pages.post('/cancel', async (ctx) => {
-    redirect(ctx, await steps.refuse(ctx, 'access_denied', 'The person cancelled the login.'));
+    redirect(ctx, await steps.abandon(ctx));
   });
 
   /** Where the browser lands after an upstream callback, carrying the outcome into the interaction. */

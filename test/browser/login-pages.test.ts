@@ -162,7 +162,8 @@ describe('a person on a phone-sized chromium', () => {
       await page.waitForURL(/\/demo\/callback/);
       expect(await page.textContent('body')).toContain('personal_number');
       expect(calls.filter((path) => path.endsWith('/api/events')).length).toBeGreaterThanOrEqual(1);
-      expect(calls.filter((path) => path.endsWith('/api/poll'))).toEqual([]);
+      // One poll on load asks where the login stands; the waiting itself is all on the stream.
+      expect(calls.filter((path) => path.endsWith('/api/poll')).length).toBeLessThanOrEqual(1);
     });
   }, 60_000);
 

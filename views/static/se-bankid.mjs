@@ -1,8 +1,9 @@
-// The Swedish BankID page. It starts the order through the frontend JSON API, then waits on the
-// login's event stream (/interaction/<uid>/api/events): status changes, a QR frame every second,
-// and a final event saying where to go. The QR code is drawn here from the frame's text. A
-// browser whose stream cannot be opened polls the JSON API once a second instead, as a custom
-// frontend may.
+// The Swedish BankID page. It asks the frontend JSON API where the login stands (so a reload or
+// a change of language picks up the order under way), starts an order when there is none, then
+// waits on the login's event stream (/interaction/<uid>/api/events): status changes, a QR frame
+// every second, and a final event saying where to go. The QR code is drawn here from the frame's
+// text. A browser whose stream cannot be opened polls the JSON API once a second instead. Cancel
+// is a plain form post, which works without JavaScript too.
 import { generate } from './lean-qr.mjs';
 
 const root = document.getElementById('bankid');
@@ -13,15 +14,21 @@ const show = (id, visible) => {
 const POLL_EVERY_MS = 1000;
 /** A stream that has said nothing by then is taken to be stuck behind a buffering proxy. */
 const FIRST_EVENT_WITHIN_MS = 5000;
+/** Hint codes while the order waits for the app: the QR code shows only then. */
+const AWAITING_PICKUP = new Set(['outstandingTransaction', 'noClient']);
 
 if (root) {
-  const { uid, eid, resume } = root.dataset;
+  const { uid, eid } = root.dataset;
   const api = `/interaction/${encodeURIComponent(uid)}/api`;
-  let device = root.dataset.device || '';
+  /** Set when the client's acr value fixed the device: the person cannot switch then. */
+  const fixedDevice = root.dataset.device || '';
+  let device = fixedDevice;
   let finished = false;
-  let launched = Boolean(resume);
+  let launched = false;
   let showQrHelp = false;
   let stream;
+  let pollTimer;
+  let shownStep = '';
 
   // The page's settings come from the same API a custom frontend uses.
   fetch(`${api}/ui`, { headers: { accept: 'application/json' } })
@@ -57,18 +64,29 @@ if (root) {
     show('qr-help', showQrHelp && visible);
   }
 
+  /** Moves keyboard and screen-reader focus to what changed, once per step. */
+  function focusStep(step, id) {
+    if (shownStep === step) return;
+    shownStep = step;
+    element(id).focus();
+  }
+
   function render(state) {
     if (state.message) element('status').textContent = state.message;
     if (state.status === 'NOT_STARTED') {
       show('device-choice', true);
       show('progress', false);
+      focusStep('choice', 'device-question');
       return;
     }
     show('device-choice', false);
     show('progress', true);
+    if (state.launchUrl) device = 'this';
+    else if (state.qrCode || AWAITING_PICKUP.has(state.hintCode)) device = device || 'other';
     if (state.qrCode) drawQr(state.qrCode.payload);
-    else if (state.hintCode !== 'outstandingTransaction' && state.hintCode !== 'noClient') showQr(false);
-    if (state.launchUrl) {
+    else if (!AWAITING_PICKUP.has(state.hintCode) || device !== 'other') showQr(false);
+    const ended = state.status === 'ERROR' || state.status === 'CANCEL' || state.status === 'COMPLETE';
+    if (state.launchUrl && !ended) {
       element('open').href = state.launchUrl;
       // Start the app once by ourselves; the button stays for browsers that want a tap first.
       if (!launched) {
@@ -76,50 +94,77 @@ if (root) {
         window.location.href = state.launchUrl;
       }
     }
-    show('open', Boolean(state.launchUrl) && !state.redirectTo);
+    show('open', Boolean(state.launchUrl) && !ended);
+    showSwitch(state.status === 'IN_PROGRESS' && AWAITING_PICKUP.has(state.hintCode));
+    show('retry', Boolean(state.retry));
+    showReference(ended && state.reference);
+    // Going back from an ending that may be tried again ends the login with it.
+    element('cancel').textContent = state.retry ? element('cancel').dataset.back : element('cancel').textContent;
+    focusStep(`${state.status} ${state.hintCode || ''} ${device}`, 'status');
     if (state.redirectTo) finish(state);
+    else if (state.retry) stopWaiting();
+  }
+
+  function showSwitch(visible) {
+    const canSwitch = visible && !fixedDevice && Boolean(device);
+    show('switch', canSwitch);
+    if (canSwitch) element('switch').textContent = device === 'this' ? root.dataset.switchOther : root.dataset.switchThis;
+  }
+
+  function showReference(reference) {
+    show('reference', Boolean(reference));
+    if (reference) element('reference').textContent = root.dataset.reference.replace('{reference}', reference);
   }
 
   function finish(state) {
     finished = true;
-    stream?.close();
+    stopWaiting();
     showQr(false);
-    show('open', false);
     if (state.status === 'COMPLETE') {
       window.location.assign(state.redirectTo);
       return;
     }
     element('back').href = state.redirectTo;
     show('back', true);
-    show('cancel', false);
+    show('leave', false);
+  }
+
+  function stopWaiting() {
+    stream?.close();
+    stream = undefined;
+    window.clearTimeout(pollTimer);
   }
 
   function watch() {
+    stopWaiting();
     if (finished) return;
     if (typeof EventSource !== 'function') return poll();
-    stream = new EventSource(`${api}/events`);
+    const opened = new EventSource(`${api}/events`);
+    stream = opened;
     let heard = false;
     const listen = (type, handle) =>
-      stream.addEventListener(type, (event) => {
+      opened.addEventListener(type, (event) => {
         heard = true;
         handle(event.data);
       });
     listen('status', (data) => render(JSON.parse(data)));
-    listen('qr', drawQr);
+    listen('qr', (payload) => {
+      if (device === 'other') drawQr(payload);
+    });
     listen('done', (data) => render(JSON.parse(data)));
     // The order went away (cancelled elsewhere, replaced by a new start): ask where things stand.
     listen('end', () => {
-      stream.close();
-      poll();
+      stopWaiting();
+      resume();
     });
     // EventSource reconnects by itself after a dropped connection; it gives up only when the
     // broker refused the stream, and then the JSON API says why.
-    stream.addEventListener('error', () => {
-      if (stream.readyState === EventSource.CLOSED) poll();
+    opened.addEventListener('error', () => {
+      if (opened.readyState === EventSource.CLOSED && stream === opened) poll();
     });
     window.setTimeout(() => {
-      if (heard || finished) return;
-      stream.close();
+      if (heard || stream !== opened) return;
+      stopWaiting();
       poll();
     }, FIRST_EVENT_WITHIN_MS);
   }
@@ -131,19 +176,38 @@ if (root) {
       const state = await call(`poll?qr=${device === 'other'}`);
       if (state.retryAfter) wait = state.retryAfter * 1000;
       else render(state);
+      if (state.retry || state.status === 'NOT_STARTED') return;
     } catch (error) {
       // A lost request is retried at the next tick; the order lives on at the broker.
       element('status').textContent = error.message;
       wait = 2 * POLL_EVERY_MS;
     }
-    if (!finished) window.setTimeout(poll, wait);
+    if (!finished) pollTimer = window.setTimeout(poll, wait);
   }
 
   async function start(chosen) {
     device = chosen;
-    stream?.close();
+    stopWaiting();
     try {
       const state = await call('start', { eid, device });
+      render(state);
+      if (state.status === 'IN_PROGRESS') watch();
+    } catch (error) {
+      element('status').textContent = error.message;
+      show('progress', true);
+    }
+  }
+
+  /** Where the login stands: an order under way is picked up (and its app not opened again). */
+  async function resume() {
+    try {
+      const state = await call(`poll?qr=${device !== 'this'}`);
+      if (state.retryAfter) return void window.setTimeout(resume, state.retryAfter * 1000);
+      if (state.status === 'NOT_STARTED') {
+        if (fixedDevice) return start(fixedDevice);
+        return render(state);
+      }
+      launched = true;
       render(state);
       if (state.status === 'IN_PROGRESS') watch();
     } catch (error) {
@@ -155,19 +219,17 @@ if (root) {
   for (const button of root.querySelectorAll('button[data-device]')) {
     button.addEventListener('click', () => start(button.dataset.device));
   }
-
-  element('cancel').addEventListener('click', async () => {
+  element('switch').addEventListener('click', () => start(device === 'this' ? 'other' : 'this'));
+  element('retry').addEventListener('click', () => {
+    show('retry', false);
+    element('cancel').textContent = element('cancel').dataset.cancel;
+    start(device || fixedDevice || 'other');
+  });
+  element('cancel').dataset.cancel = element('cancel').textContent;
+  element('leave').addEventListener('submit', () => {
     finished = true;
-    stream?.close();
-    try {
-      const { redirectTo } = await call('cancel');
-      window.location.assign(redirectTo);
-    } catch (error) {
-      element('status').textContent = error.message;
-    }
+    stopWaiting();
   });
 
-  if (resume) watch();
-  else if (device) start(device);
-  else show('device-choice', true);
+  resume();
 }

@@ -84,6 +84,8 @@ describe('a BankID login, as operators see it', () => {
       bed.simulator.scanQr((await session.poll()).qrCode!.payload);
       act(orderRef);
       await session.pollUntil((s) => s.status === 'CANCEL' || s.status === 'ERROR');
+      // The person could try again; going back ends the login with how the order ended.
+      await session.call('cancel');
       const events = await eventsOf(session.uid);
       expect(events.map((event) => event.event_id)).toEqual(['EID_100001', 'EID_100004']);
       expect(events[1]).toMatchObject({ event: 'authentication.cancelled', ending, transaction_id: orderRef, error: 'access_denied' });

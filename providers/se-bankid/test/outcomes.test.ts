@@ -19,25 +19,35 @@ async function pickedUp(test: BankIdTestBed = bed) {
   return session;
 }
 
-async function endsAtClient(session: BankIdSession) {
-  const final = await session.pollUntil((s) => Boolean(s.redirectTo!));
-  return { final, callback: await session.backToClient(final.redirectTo!) };
+/**
+ * Polls until the login ends; an ending the person may try again is left by going back (cancel),
+ * which ends the login with it.
+ */
+async function endsAtClient(session: BankIdSession, attempts?: number) {
+  const final = await session.pollUntil((s) => Boolean(s.redirectTo || s.retry), attempts);
+  const redirectTo = final.redirectTo ?? (await session.call('cancel')).body.redirectTo!;
+  return { final, callback: await session.backToClient(redirectTo) };
 }
+
+/** A status without its support reference, which is each answer's own traceId. */
+const withoutReference = ({ reference: _reference, ...status }: Record<string, unknown>) => status;
 
 describe('each failed hint code ends the login with its OIDC error', () => {
   it.each([
-    ['userCancel', (s: BankIdSimulator, ref: string) => s.userCancel(ref), 'CANCEL', 'RFA6', 'access_denied'],
-    ['expiredTransaction', (s: BankIdSimulator, ref: string) => s.expire(ref), 'ERROR', 'RFA8', 'access_denied'],
-    ['cancelled', (s: BankIdSimulator, ref: string) => s.fail(ref, 'cancelled'), 'ERROR', 'RFA3', 'access_denied'],
-    ['certificateErr', (s: BankIdSimulator, ref: string) => s.fail(ref, 'certificateErr'), 'ERROR', 'RFA16', 'eid_doesnt_exist'],
-    ['transactionRiskBlocked', (s: BankIdSimulator, ref: string) => s.fail(ref, 'transactionRiskBlocked'), 'ERROR', 'RFA22', 'access_denied'],
-    ['notSupportedByUserApp', (s: BankIdSimulator, ref: string) => s.fail(ref, 'notSupportedByUserApp'), 'ERROR', 'RFA22', 'insufficient_scope'],
-    ['an unknown new code', (s: BankIdSimulator, ref: string) => s.fail(ref, 'somethingBrandNew'), 'ERROR', 'RFA22', 'server_error'],
-  ])('%s', async (_hint, act, status, messageCode, error) => {
+    ['userCancel', (s: BankIdSimulator, ref: string) => s.userCancel(ref), 'CANCEL', 'RFA6', 'access_denied', true],
+    ['expiredTransaction', (s: BankIdSimulator, ref: string) => s.expire(ref), 'ERROR', 'RFA8', 'access_denied', true],
+    ['cancelled', (s: BankIdSimulator, ref: string) => s.fail(ref, 'cancelled'), 'ERROR', 'RFA3', 'access_denied', true],
+    ['certificateErr', (s: BankIdSimulator, ref: string) => s.fail(ref, 'certificateErr'), 'ERROR', 'RFA16', 'eid_doesnt_exist', false],
+    ['transactionRiskBlocked', (s: BankIdSimulator, ref: string) => s.fail(ref, 'transactionRiskBlocked'), 'ERROR', 'RFA22', 'access_denied', false],
+    ['notSupportedByUserApp', (s: BankIdSimulator, ref: string) => s.fail(ref, 'notSupportedByUserApp'), 'ERROR', 'RFA22', 'insufficient_scope', false],
+    ['an unknown new code', (s: BankIdSimulator, ref: string) => s.fail(ref, 'somethingBrandNew'), 'ERROR', 'RFA22', 'server_error', false],
+  ])('%s', async (_hint, act, status, messageCode, error, retry) => {
     const session = await pickedUp();
     act(bed.simulator, session.orderRef());
     const { final, callback } = await endsAtClient(session);
-    expect(final).toMatchObject({ status, messageCode });
+    expect(final).toMatchObject({ status, messageCode, reference: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(Boolean(final.retry)).toBe(retry);
+    expect(Boolean(final.redirectTo)).toBe(!retry);
     expect(final.message).toEqual(expect.any(String));
     expect(callback.searchParams.get('error')).toBe(error);
     expect(callback.searchParams.get('error_description')).not.toMatch(/\d{12}/);
@@ -45,9 +55,29 @@ describe('each failed hint code ends the login with its OIDC error', () => {
 
   it('the final status is answered again to every later poll', async () => {
     const session = await pickedUp();
-    bed.simulator.userCancel(session.orderRef());
+    bed.simulator.fail(session.orderRef(), 'certificateErr');
     const first = await session.pollUntil((s) => Boolean(s.redirectTo!));
-    expect(await session.poll()).toEqual(first);
+    expect(withoutReference(await session.poll())).toEqual(withoutReference(first));
+  });
+
+  it('an ending the person may try again waits for them, and Try again completes the same login with a new order', async () => {
+    const session = await pickedUp();
+    const first = session.orderRef();
+    bed.simulator.userCancel(first);
+    const shown = await session.pollUntil((s) => Boolean(s.retry));
+    expect(shown).toMatchObject({ status: 'CANCEL', messageCode: 'RFA6' });
+    expect(shown.redirectTo).toBeUndefined();
+    expect(withoutReference(await session.poll())).toEqual(withoutReference(shown));
+
+    const again = await session.start();
+    expect(again).toMatchObject({ status: 'IN_PROGRESS' });
+    expect(session.orderRef()).not.toBe(first);
+    bed.simulator.scanQr(again.qrCode!.payload);
+    await session.pollUntil((s) => s.hintCode === 'userSign');
+    bed.simulator.approve(session.orderRef(), 0);
+    const { final, callback } = await endsAtClient(session);
+    expect(final.status).toBe('COMPLETE');
+    expect(callback.searchParams.get('code')).toBeTruthy();
   });
 });
 
@@ -138,9 +168,9 @@ describe('a QR code nobody scans', () => {
   it('ends with access_denied once allowed_polling_for_minutes is spent', async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER });
     await session.start();
-    const final = await session.pollUntil((s) => Boolean(s.redirectTo!), 80);
-    expect(final).toMatchObject({ status: 'ERROR', messageCode: 'RFA17B' });
-    expect((await session.backToClient(final.redirectTo!)).searchParams.get('error')).toBe('access_denied');
+    const { final, callback } = await endsAtClient(session, 80);
+    expect(final).toMatchObject({ status: 'ERROR', messageCode: 'RFA17B', retry: true });
+    expect(callback.searchParams.get('error')).toBe('access_denied');
   });
 });
 

@@ -66,7 +66,8 @@ describe('simulated Swedish BankID, as npm start runs it', () => {
 
     const back = await bed.rp.browser.request(returnUrl.pathname + returnUrl.search);
     expect(back.status).toBe(200);
-    expect(await back.text()).toContain('data-resume="true"');
+    // The BankID page again, which picks up the order under way.
+    expect(await back.text()).toContain(`data-uid="${session.uid}"`);
     const complete = await session.pollUntil((s) => s.status === 'COMPLETE');
     const tokens = await bed.rp.redeem(await session.backToClient(complete.redirectTo!));
     expect(tokens.claims()).toMatchObject({ personal_number: simulatedPersons[0]!.personalNumber, acr: 'urn:nordic-eid:se:bankid:same-device' });

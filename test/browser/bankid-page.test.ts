@@ -1,0 +1,190 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
+import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
+import { bankIdSection } from '../../providers/se-bankid/test/support.js';
+import { qrPayload } from '../../providers/se-bankid/qr.js';
+import { startTestBroker, type TestBroker } from '../support/broker.js';
+import { expectAccessible, launchChromium, screenshot, viewports } from '../support/chromium.js';
+
+/**
+ * The Swedish BankID page's paths a person can take besides the straight one: switching
+ * device, trying again after a QR code nobody scanned, changing language mid-login, and a
+ * browser without JavaScript. The login comes from the demo client, which offers only BankID.
+ */
+interface Bed {
+  bankId: BankIdSimulator;
+  tb: TestBroker;
+}
+
+let browser: Browser;
+/** A BankID whose QR codes wait 30 s for a scan, as the real one does. */
+let usual: Bed;
+/** One whose QR codes fail after 2 s, and a login that stops renewing them after 3 s. */
+let hasty: Bed;
+const beds: Bed[] = [];
+
+async function startBed(name: string, pickupTimeoutSeconds: number, settings: Record<string, unknown> = {}): Promise<Bed> {
+  const pki = await createTestPki();
+  const bankId = await startBankIdSimulator({ pki, pickupTimeoutSeconds });
+  const tb = await startTestBroker({ demo: true, eids: { 'se-bankid': bankIdSection(bankId, pki, settings) } }, name);
+  beds.push({ bankId, tb });
+  return { bankId, tb };
+}
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  usual = await startBed('bankid-page', 30);
+  hasty = await startBed('bankid-page-hasty', 2, { allowed_polling_for_minutes: 0.05 });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  for (const { tb, bankId } of beds) {
+    await tb.close();
+    await bankId.close();
+  }
+});
+
+/** A phone's browser as BankID's launch rules see it: a phone's user agent. */
+const PHONE_USER_AGENT = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36';
+
+async function onDevice(kind: 'phone' | 'desktop', use: (page: Page) => Promise<void>, options: Parameters<Browser['newContext']>[0] = {}) {
+  const context: BrowserContext =
+    kind === 'phone'
+      ? await browser.newContext({ viewport: viewports.phone, isMobile: true, hasTouch: true, userAgent: PHONE_USER_AGENT, ...options })
+      : await browser.newContext({ viewport: viewports[kind], ...options });
+  // BankID's app link opens the app and leaves the page where it is: a 204 does just that.
+  await context.route('https://app.bankid.com/**', (route) => route.fulfill({ status: 204 }));
+  try {
+    await use(await context.newPage());
+  } finally {
+    await context.close();
+  }
+}
+
+async function toBankIdPage(page: Page, { tb }: Bed = usual) {
+  await page.goto(`${tb.issuer}/demo/login`);
+  await page.waitForSelector('#bankid');
+}
+
+/** The simulated phone scans whatever code the latest order shows now. */
+function scanLatest({ bankId }: Bed = usual): string {
+  const order = bankId.orders().at(-1)!;
+  bankId.scanQr(qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - Date.parse(order.createdAt)) / 1000));
+  return order.orderRef;
+}
+
+async function approveAndLand(page: Page, orderRef: string, { bankId }: Bed = usual) {
+  await page.waitForSelector('#qr', { state: 'hidden' });
+  bankId.approve(orderRef, 0);
+  await page.waitForURL(/\/demo\/callback/);
+  expect(await page.textContent('body')).toContain('personal_number');
+}
+
+describe('the Swedish BankID page', () => {
+  it('on a phone offers BankID on the phone first and the QR code second; on a computer the other way round', async () => {
+    await onDevice('phone', async (page) => {
+      await toBankIdPage(page);
+      const buttons = await page.$$eval('#device-choice button', (all) => all.map((button) => (button as { dataset: { device: string } }).dataset.device));
+      expect(buttons).toEqual(['this', 'other']);
+      await expectAccessible(page, 'BankID device choice on a phone');
+    });
+    await onDevice('desktop', async (page) => {
+      await toBankIdPage(page);
+      const buttons = await page.$$eval('#device-choice button', (all) => all.map((button) => (button as { dataset: { device: string } }).dataset.device));
+      expect(buttons).toEqual(['other', 'this']);
+      expect(await page.textContent('#device-question')).toContain('this computer');
+    });
+  }, 60_000);
+
+  it.each(['phone', 'desktop'] as const)('on a %s switches device both ways without losing the login, each switch cancelling the order before', async (kind) => {
+    await onDevice(kind, async (page) => {
+      await toBankIdPage(page);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      const first = usual.bankId.orders().at(-1)!.orderRef;
+      await page.waitForSelector('#switch:visible');
+      await expectAccessible(page, `BankID QR code with the switch (${kind})`);
+      await page.click('#switch');
+      await page.waitForSelector('#open:visible');
+      const second = usual.bankId.orders().at(-1)!.orderRef;
+      expect(second).not.toBe(first);
+      expect(usual.bankId.callCount('cancel', first)).toBe(1);
+      await page.click('#switch');
+      await page.waitForSelector('#qr:visible');
+      const third = scanLatest();
+      expect(third).not.toBe(second);
+      expect(usual.bankId.callCount('cancel', second)).toBe(1);
+      await approveAndLand(page, third);
+    });
+  }, 60_000);
+
+  it('after a QR code nobody scanned in time, Try again starts a new order in the same login, which completes', async () => {
+    await onDevice('desktop', async (page) => {
+      await toBankIdPage(page, hasty);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      await page.waitForSelector('#retry:visible', { timeout: 20_000 });
+      expect(await page.textContent('#status')).toContain('not scanned in time');
+      expect(await page.isVisible('#qr')).toBe(false);
+      expect(await page.textContent('#reference')).toMatch(/[0-9a-f]{16}/);
+      expect(await page.textContent('#cancel')).toBe('Back to the service');
+      await expectAccessible(page, 'BankID try again');
+      await screenshot(page, 'bankid-try-again');
+      const before = hasty.bankId.callCount('auth');
+      await page.click('#retry');
+      await page.waitForSelector('#qr:visible');
+      expect(hasty.bankId.callCount('auth')).toBe(before + 1);
+      await approveAndLand(page, scanLatest(hasty), hasty);
+    });
+  }, 60_000);
+
+  it('going back from an ending that could be tried again lands at the client with that ending', async () => {
+    await onDevice('desktop', async (page) => {
+      await toBankIdPage(page);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      const orderRef = scanLatest();
+      await page.waitForSelector('#qr', { state: 'hidden' });
+      usual.bankId.userCancel(orderRef);
+      await page.waitForSelector('#retry:visible');
+      await page.click('#cancel');
+      await page.waitForURL(/\/demo\/callback/);
+      expect(await page.textContent('body')).toContain('access_denied');
+    });
+  }, 60_000);
+
+  it('keeps the order under way when the person changes language', async () => {
+    await onDevice('desktop', async (page) => {
+      await toBankIdPage(page);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      const orders = usual.bankId.callCount('auth');
+      const orderRef = usual.bankId.orders().at(-1)!.orderRef;
+      await page.click('nav.languages a[lang="sv"]');
+      await page.waitForSelector('html[lang="sv"]');
+      await page.waitForSelector('#qr:visible');
+      expect(await page.textContent('#status')).toContain('QR-koden');
+      expect(usual.bankId.callCount('auth')).toBe(orders);
+      expect(scanLatest()).toBe(orderRef);
+      await approveAndLand(page, orderRef);
+    });
+  }, 60_000);
+
+  it('without JavaScript says what to do, links to the other ways to log in, and cancels with a plain form post', async () => {
+    await onDevice(
+      'desktop',
+      async (page) => {
+        await toBankIdPage(page);
+        expect(await page.textContent('noscript')).toContain('needs JavaScript');
+        expect(await page.getAttribute('noscript a', 'href')).toMatch(/^\/interaction\/[^/]+\/$/);
+        await screenshot(page, 'bankid-no-javascript');
+        await page.click('#cancel');
+        await page.waitForURL(/\/demo\/callback/);
+        expect(await page.textContent('body')).toContain('access_denied');
+      },
+      { javaScriptEnabled: false },
+    );
+  }, 60_000);
+});
