@@ -34,6 +34,7 @@ import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
 import { loadSigningKeys, sharedSecret } from './oidc/keys.js';
 import { clientMetadata, createProvider } from './oidc/provider.js';
+import { Redemptions } from './oidc/redemptions.js';
 import { Subjects } from './oidc/subject.js';
 import { RateLimiter, rateLimits } from './resilience/rate-limit.js';
 import { createStore, type Store } from './store/index.js';
@@ -168,6 +169,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       views,
       clientRules,
       clientStore,
+      redemptions: new Redemptions(store, log),
     });
     await validateClients(provider, clients);
     observeProvider(provider, { audit, metrics, store, interactionTtl: config.ttl.interaction, log });

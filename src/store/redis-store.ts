@@ -22,9 +22,10 @@ export interface RedisStoreOptions {
  * timeout instead of waiting in a queue, and the client keeps reconnecting in the background
  * so the store recovers by itself.
  *
- * A record is a hash with field `v` (the value) and, once consumed, `c` (consumedAt); a set
- * is a Redis set. Every operation is one command or one Lua script on a single key, which
- * makes it atomic on Cluster too without hash tags.
+ * A record is a hash with field `v` (the value) and, once consumed, `c` (consumedAt) and `k`
+ * (the consume's claim, when it named one); a set is a Redis set. Every operation is one
+ * command or one Lua script on a single key, which makes it atomic on Cluster too without
+ * hash tags.
  */
 export function createRedisStore(options: RedisStoreOptions, log: Logger, observe?: CommandObserver): Store {
   assertOneTarget(options);
@@ -86,8 +87,12 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       return (await run('setIfAbsent', () => client.writeRecordIfAbsent(key, value, ttlArgument(ttlSeconds)))) === 1;
     },
 
-    async consume(key, at) {
-      return run('consume', () => client.consumeRecord(key, String(at)));
+    async consume(key, at, claim) {
+      return run('consume', () => client.consumeRecord(key, String(at), claim ?? ''));
+    },
+
+    async release(key, claim) {
+      await run('release', () => client.releaseRecord(key, claim));
     },
 
     async delete(...keys) {
@@ -220,7 +225,8 @@ interface ScriptCommands {
   writeRecord(key: string, value: string, ttlMillis: string): Promise<unknown>;
   writeRecordIfAbsent(key: string, value: string, ttlMillis: string): Promise<number>;
   replaceRecord(key: string, value: string, ttlMillis: string): Promise<string | null>;
-  consumeRecord(key: string, at: string): Promise<ConsumeResult>;
+  consumeRecord(key: string, at: string, claim: string): Promise<ConsumeResult>;
+  releaseRecord(key: string, claim: string): Promise<unknown>;
   addSetMember(key: string, member: string, ttlMillis: string): Promise<unknown>;
   incrementCounter(key: string, ttlMillis: string): Promise<[number, number]>;
   trackMember(key: string, member: string, expiresAtMillis: string, ttlMillis: string): Promise<unknown>;
@@ -253,8 +259,15 @@ const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys: 1 }> = 
     numberOfKeys: 1,
     lua: `
 if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return 'missing' end
-if redis.call('HSETNX', KEYS[1], 'c', ARGV[1]) == 1 then return 'consumed' end
-return 'already'
+if redis.call('HSETNX', KEYS[1], 'c', ARGV[1]) == 0 then return 'already' end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[2]) end
+return 'consumed'
+`,
+  },
+  releaseRecord: {
+    numberOfKeys: 1,
+    lua: `
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'k') == ARGV[1] then redis.call('HDEL', KEYS[1], 'c', 'k') end
 `,
   },
   // PTTL before SADD tells a new set (-2) from a persistent one (-1), which must stay persistent.
