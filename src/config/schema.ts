@@ -219,11 +219,17 @@ export const configSchema = z
     /** The circuit breaker around each eID's upstream (BankID's RP API, an upstream OIDC provider). */
     circuit_breaker: z
       .object({
-        /** Consecutive failed calls (unreachable, timed out, 5xx) that open the circuit. */
-        failure_threshold: z.number().int().min(1).default(5),
+        /** The share of failed calls (unreachable, timed out, 5xx) over `window_seconds` that opens the circuit. */
+        failure_rate: z.number().gt(0).lt(1).default(0.5),
+        /** The sliding window the failure rate is taken over. */
+        window_seconds: z.number().positive().default(30),
+        /** Calls the window must hold before its failure rate can open the circuit. */
+        minimum_calls: z.number().int().min(1).default(10),
+        /** Failed calls in a row that open the circuit whatever the rate (an upstream down while traffic is thin). */
+        failure_threshold: z.number().int().min(1).default(10),
         /** Seconds before the first probe of an open circuit; later ones back off (with jitter) up to max. */
-        half_open_after_seconds: z.number().positive().default(10),
-        max_half_open_after_seconds: z.number().positive().default(120),
+        half_open_after_seconds: z.number().positive().default(2),
+        max_half_open_after_seconds: z.number().positive().default(10),
         /** Seconds between health probes of each upstream while its circuit is closed; 0: none. */
         probe_interval_seconds: z.number().min(0).default(30),
       })
