@@ -248,6 +248,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    shutdown: z
+      .object({
+        /**
+         * Seconds a shutdown (SIGTERM) waits for requests in flight before it cuts them. Keep it
+         * below the platform's grace period (10 s for docker stop, 30 s on Kubernetes).
+         */
+        drain_seconds: z.number().min(0).default(8),
+      })
+      .strict()
+      .prefault({}),
     /** Limits per IP address and per client, counted in the store so they hold across instances. */
     rate_limits: z
       .object({
