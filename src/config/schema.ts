@@ -21,7 +21,10 @@ const redis = z
     sentinel_name: z.string().min(1).optional(),
     /** Redis Cluster seed nodes. */
     cluster: z.array(hostPort).min(1).optional(),
+    /** The password of the Redis servers (Sentinel's master and replicas, Cluster nodes), unless `url` has one. */
     password: z.string().optional(),
+    /** The password of the Sentinels themselves, when they have `requirepass` (often another one). */
+    sentinel_password: z.string().optional(),
     /** Prefixes every key, so several brokers (or tests) can share one Redis. */
     key_prefix: z.string().default('neb:'),
     /** A command that takes longer fails, and the request gets 503 rather than hanging. */

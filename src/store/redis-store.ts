@@ -11,6 +11,8 @@ export interface RedisStoreOptions {
   cluster?: Array<{ host: string; port: number }>;
   /** Used when `url` carries no password of its own. */
   password?: string;
+  /** The password of the Sentinels themselves (their `requirepass`), when they have one. */
+  sentinel_password?: string;
   /** Prefixes every key, e.g. 'neb:'. */
   key_prefix: string;
   command_timeout_ms: number;
@@ -153,7 +155,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     },
 
     async ping() {
-      await run('ping', () => client.ping());
+      await run('ping', () => pingEveryMaster(client));
     },
 
     async close() {
@@ -357,11 +359,37 @@ function connect(options: RedisStoreOptions): StoreClient {
       ...redisOptions,
       sentinels,
       name: sentinelName,
+      sentinelPassword: options.sentinel_password,
       sentinelRetryStrategy: reconnectDelay,
     }) as Redis & ScriptCommands;
   }
   return new Redis(url as string, redisOptions) as Redis & ScriptCommands;
 }
+
+/**
+ * A round trip to every server the store needs. On a Cluster that is the master of every slot:
+ * each holds a share of the keys, so one that is down fails every login whose keys it holds,
+ * and the instance is not ready (a single PING would reach one random node). The slot map names
+ * the masters; one that dropped its connection is no longer among the client's nodes.
+ */
+async function pingEveryMaster(client: StoreClient): Promise<void> {
+  if (!(client instanceof Cluster)) {
+    await client.ping();
+    return;
+  }
+  const connected = new Map(client.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+  const slotMasters = new Set<string | undefined>();
+  for (let slot = 0; slot < CLUSTER_SLOTS; slot += 1) slotMasters.add(client.slots[slot]?.[0]);
+  await Promise.all(
+    [...slotMasters].map((master) => {
+      const node = master === undefined ? undefined : connected.get(master);
+      if (!node) throw new StoreUnavailableError(`the cluster has no reachable master for some of its slots (${master ?? 'none'})`);
+      return node.ping();
+    }),
+  );
+}
+
+const CLUSTER_SLOTS = 16_384;
 
 /** Capped exponential backoff that never gives up, so the store heals when Redis returns. */
 function reconnectDelay(attempt: number): number {
