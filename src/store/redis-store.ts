@@ -45,6 +45,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     if (reachable !== true) {
       log.info({ redis: target }, reachable === false ? 'Redis is reachable again' : 'Connected to Redis');
     }
+    if (reachable === undefined) void warnUnlessNoEviction(client, log);
     reachable = true;
     lastError = undefined;
   });
@@ -390,6 +391,23 @@ async function pingEveryMaster(client: StoreClient): Promise<void> {
 }
 
 const CLUSTER_SLOTS = 16_384;
+
+/**
+ * Redis evicting keys under memory pressure would drop codes, sessions and refresh tokens
+ * without a word, so it must run with `maxmemory-policy noeviction` (then a full Redis refuses
+ * writes, which the broker answers with 503). Managed Redis often refuses CONFIG: then the
+ * policy cannot be known, and nothing is said.
+ */
+async function warnUnlessNoEviction(client: StoreClient, log: Logger): Promise<void> {
+  const servers = client instanceof Cluster ? client.nodes('master') : [client];
+  const policies = await Promise.all(
+    servers.map((server) => server.config('GET', 'maxmemory-policy').then((reply) => (reply as string[])[1], () => undefined)),
+  );
+  const evicting = policies.find((policy) => policy !== undefined && policy !== 'noeviction');
+  if (evicting) {
+    log.warn({ maxmemory_policy: evicting }, 'Redis may evict keys (maxmemory-policy is not noeviction): logins and tokens could vanish. Set maxmemory-policy noeviction.');
+  }
+}
 
 /** Capped exponential backoff that never gives up, so the store heals when Redis returns. */
 function reconnectDelay(attempt: number): number {

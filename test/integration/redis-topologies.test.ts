@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
-import { eventually } from '../support/ops.js';
+import { capturingLog, eventually } from '../support/ops.js';
 import { findFreePort, startRedisServer, type RedisServer } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
@@ -109,5 +109,35 @@ describe('Cluster of three masters', () => {
     await eventually(async () => (await readiness(tb.issuer)) === 503);
     // Not now and then (one node picked at random), but every time.
     for (let i = 0; i < 5; i += 1) expect(await readiness(tb.issuer)).toBe(503);
+  });
+});
+
+describe('maxmemory-policy', () => {
+  const EVICTION_WARNING = 'Redis may evict keys';
+
+  /** A broker on a Redis started with `args`: whether it warned about eviction once it was ready. */
+  async function warnsOnRedisWith(args: string[]): Promise<boolean> {
+    const redis = await startRedisServer({ args });
+    const captured = capturingLog();
+    const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: 'policy:' } }, 'policy', { log: captured.log });
+    try {
+      expect(await readiness(tb.issuer)).toBe(200);
+      // The check runs once the connection is ready; a login's worth of round trips is time enough.
+      await eventually(() => captured.text().includes('Connected to Redis'));
+      await RelyingParty.discover(tb.issuer, webClient).then((rp) => logIn(rp));
+      return captured.text().includes(EVICTION_WARNING);
+    } finally {
+      await tb.close();
+      await redis.stop();
+    }
+  }
+
+  it('anything but noeviction is warned about at start-up', async () => {
+    expect(await warnsOnRedisWith(['--maxmemory-policy', 'allkeys-lru'])).toBe(true);
+    expect(await warnsOnRedisWith(['--maxmemory-policy', 'noeviction'])).toBe(false);
+  });
+
+  it('a Redis that refuses CONFIG (managed Redis) gets no word about it, and serves', async () => {
+    expect(await warnsOnRedisWith(['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', ''])).toBe(false);
   });
 });
