@@ -21,7 +21,7 @@ import { createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
 import { healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
-import { errorBoundary, notFound, storeGuard } from './http/errors.js';
+import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
 import { securityHeaders } from './http/security-headers.js';
 import { staticFiles } from './http/static.js';
 import { trace } from './http/trace.js';
@@ -261,6 +261,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
         }
         server = app.listen(config.port, config.host);
         drain.watch(server);
+        answerParserErrors(server, log);
         await once(server, 'listening');
         const { port } = server.address() as AddressInfo;
         log.info({ issuer, port, eids: registry.all.map((plugin) => plugin.id) }, 'broker listening');
