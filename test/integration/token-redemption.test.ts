@@ -31,6 +31,22 @@ async function userinfoStatus(issuer: string, accessToken: string): Promise<numb
 
 const offline = { scope: 'openid offline_access', prompt: 'consent' };
 
+/**
+ * Sends the token request `body` PARALLEL times at once: exactly one gets tokens, the others
+ * invalid_grant, and the winner's access and refresh tokens are revoked with the grant.
+ */
+async function expectOneWinnerThenRevoked(issuer: string, client: { client_id: string; client_secret?: string }, body: Record<string, string>, round: string) {
+  const responses = await Promise.all(Array.from({ length: PARALLEL }, () => tokenRequest(issuer, client, body)));
+  const issued = responses.filter((r) => r.status === 200);
+  expect(issued, round).toHaveLength(1);
+  for (const refused of responses.filter((r) => r.status !== 200)) expect(refused.body.error, round).toBe('invalid_grant');
+
+  const winner = issued[0]!.body;
+  expect(await userinfoStatus(issuer, winner.access_token as string), round).toBe(401);
+  const refreshed = await tokenRequest(issuer, client, { grant_type: 'refresh_token', refresh_token: winner.refresh_token as string });
+  expect(refreshed.body.error, round).toBe('invalid_grant');
+}
+
 describe('parallel reuse', () => {
   let tb: TestBroker;
   let rp: RelyingParty;
@@ -44,32 +60,14 @@ describe('parallel reuse', () => {
 
   it(`of a code (${PARALLEL} at once, ${ROUNDS} rounds): one token set each round, and it is revoked`, async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const body = codeRedemption(rp, await logIn(rp, offline));
-      const responses = await Promise.all(Array.from({ length: PARALLEL }, () => tokenRequest(tb.issuer, webClient, body)));
-      const issued = responses.filter((r) => r.status === 200);
-      expect(issued, `round ${round}`).toHaveLength(1);
-      for (const refused of responses.filter((r) => r.status !== 200)) expect(refused.body.error).toBe('invalid_grant');
-
-      const winner = issued[0]!.body;
-      expect(await userinfoStatus(tb.issuer, winner.access_token as string), `round ${round}`).toBe(401);
-      const refreshed = await tokenRequest(tb.issuer, webClient, { grant_type: 'refresh_token', refresh_token: winner.refresh_token as string });
-      expect(refreshed.body.error, `round ${round}`).toBe('invalid_grant');
+      await expectOneWinnerThenRevoked(tb.issuer, webClient, codeRedemption(rp, await logIn(rp, offline)), `round ${round}`);
     }
   });
 
   it(`of a rotated refresh token (${PARALLEL} at once, ${ROUNDS} rounds): one refresh each round, and the family is revoked`, async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
       const tokens = await spa.redeem(await logIn(spa, offline));
-      const body = { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! };
-      const responses = await Promise.all(Array.from({ length: PARALLEL }, () => tokenRequest(tb.issuer, publicClient, body)));
-      const issued = responses.filter((r) => r.status === 200);
-      expect(issued, `round ${round}`).toHaveLength(1);
-      for (const refused of responses.filter((r) => r.status !== 200)) expect(refused.body.error).toBe('invalid_grant');
-
-      const winner = issued[0]!.body;
-      expect(await userinfoStatus(tb.issuer, winner.access_token as string), `round ${round}`).toBe(401);
-      const next = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: winner.refresh_token as string });
-      expect(next.body.error, `round ${round}`).toBe('invalid_grant');
+      await expectOneWinnerThenRevoked(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, `round ${round}`);
     }
   });
 });
