@@ -34,9 +34,9 @@ export class Drain {
   }
 
   /**
-   * Starts the drain: aborts `signal`, closes the listener (of `server`, once there is one) (idle keep-alive connections go with
-   * it), and resolves once every request in flight is answered or `limitMs` has passed; then
-   * it cuts what is left. Resolves with the number of requests that were cut.
+   * Starts the drain: aborts `signal`, closes the listener of `server` (if it was started; idle
+   * keep-alive connections go with it), and resolves once every request in flight is answered
+   * or `limitMs` has passed; then it cuts what is left. Resolves with the number cut.
    */
   async drain(server: Server | undefined, limitMs: number): Promise<number> {
     this.#controller.abort();
