@@ -43,7 +43,7 @@ describe('the circuit breaker', () => {
     expect(await openings()).toBe(before);
     expect(available()).toBe(true);
     delete faults().tokenFailures;
-  });
+  }, 60_000);
 
   it('opens when every call fails, and closes at the first probe after the upstream is back', async () => {
     const before = await openings();
@@ -61,5 +61,5 @@ describe('the circuit breaker', () => {
     await eventually(() => available());
     expect(await openings()).toBeLessThanOrEqual(reopenings + 1);
     expect(await logIn()).toBe(true);
-  });
+  }, 60_000);
 });

@@ -83,5 +83,5 @@ describe('SIGTERM', () => {
     const { code } = await broker.exited();
     expect(code).toBe(0);
     expect(broker.output()).not.toContain('were cut');
-  });
+  }, 60_000);
 });

@@ -62,14 +62,14 @@ describe('parallel reuse', () => {
     for (let round = 0; round < ROUNDS; round += 1) {
       await expectOneWinnerThenRevoked(tb.issuer, webClient, codeRedemption(rp, await logIn(rp, offline)), `round ${round}`);
     }
-  });
+  }, 60_000);
 
   it(`of a rotated refresh token (${PARALLEL} at once, ${ROUNDS} rounds): one refresh each round, and the family is revoked`, async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
       const tokens = await spa.redeem(await logIn(spa, offline));
       await expectOneWinnerThenRevoked(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, `round ${round}`);
     }
-  });
+  }, 60_000);
 });
 
 describe('a retry after the store stalled', () => {
