@@ -20,7 +20,8 @@ import type { EidPluginFactory } from './eids/plugin.js';
 import { createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
 import { healthRoutes } from './health/routes.js';
-import { errorBoundary, notFound, storeGuard } from './http/errors.js';
+import { Drain } from './http/drain.js';
+import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
 import { securityHeaders } from './http/security-headers.js';
 import { staticFiles } from './http/static.js';
 import { trace } from './http/trace.js';
@@ -34,6 +35,7 @@ import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
 import { loadSigningKeys, sharedSecret } from './oidc/keys.js';
 import { clientMetadata, createProvider } from './oidc/provider.js';
+import { Redemptions } from './oidc/redemptions.js';
 import { Subjects } from './oidc/subject.js';
 import { RateLimiter, rateLimits } from './resilience/rate-limit.js';
 import { createStore, type Store } from './store/index.js';
@@ -58,8 +60,20 @@ export interface Broker {
   operations: EidOperations;
   /** The port of /metrics when `metrics.port` is set, once listening. */
   metricsPort?: number;
+  /**
+   * Aborted when the broker starts to shut down. A long-lived response (an event stream) ends
+   * on it, so that it does not hold the drain to its limit; plugins get it as `draining`.
+   */
+  draining: AbortSignal;
   /** Starts listening on config.port (0: any free port); resolves with the bound port. */
   listen(): Promise<number>;
+  /**
+   * A graceful shutdown (SIGTERM): /health/ready answers 503 at once, no new connection is
+   * accepted, requests in flight finish (for `shutdown.drain_seconds` at most), then the eIDs
+   * (their locks and leases), the audit sinks and the store are closed.
+   */
+  shutdown(): Promise<void>;
+  /** Closes at once, cutting requests in flight. */
   close(): Promise<void>;
 }
 
@@ -115,6 +129,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
   const metrics = new Metrics();
   const store = createStore(config.redis, log, metrics.observeStore);
   const operations = new EidOperations({ metrics, log, settings: config.circuit_breaker });
+  const drain = new Drain();
   try {
     await waitUntilAvailable(store, log);
     const issuer = config.issuer ?? `http://localhost:${config.port}`;
@@ -132,6 +147,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       store,
       log,
       views,
+      draining: drain.signal,
       telemetryFor: (id, eidLog) => operations.telemetryFor(id, eidLog),
     });
     operations.attach(registry);
@@ -168,6 +184,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       views,
       clientRules,
       clientStore,
+      redemptions: new Redemptions(store, log),
     });
     await validateClients(provider, clients);
     observeProvider(provider, { audit, metrics, store, interactionTtl: config.ttl.interaction, log });
@@ -182,7 +199,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(securityHeaders());
     app.use(errorBoundary(views, log));
     // Health and metrics answer for themselves while the store is down: that is when they matter.
-    app.use(healthRoutes({ store, registry, operations, signingKeyCount: signingKeys.length, log }));
+    app.use(healthRoutes({ store, registry, operations, signingKeyCount: signingKeys.length, log, draining: () => drain.draining }));
     if (metricsAt === 'main') app.use(metricsRoute(metrics, config.metrics.token));
     app.use(storeGuard(store, views, statelessPaths));
     app.use(staticFiles(config.ui.overrides.css));
@@ -193,6 +210,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(rateLimits(limiter));
     const finish = createFinisher(provider, accounts, log, audit);
     const eventStreams = new OpenEventStreams(config.event_streams);
+    // Open event streams would hold the drain to its limit; ended, their browsers reconnect elsewhere.
+    drain.signal.addEventListener('abort', () => eventStreams.close(), { once: true });
     const routers = loginRoutes({
       provider,
       registry,
@@ -215,6 +234,16 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
 
     let server: Server | undefined;
     let metricsServer: MetricsServer | undefined;
+    /** Drains the server for `limitMs` at most, then closes everything behind it. */
+    const stop = async (limitMs: number) => {
+      const cut = await drain.drain(server, limitMs);
+      if (cut > 0) log.warn({ cut }, 'requests still in flight were cut');
+      await metricsServer?.close();
+      operations.close();
+      await audit.flush();
+      await registry.close();
+      await store.close();
+    };
     const broker: Broker = {
       app,
       provider,
@@ -224,30 +253,25 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       metrics,
       audit,
       operations,
+      draining: drain.signal,
       async listen() {
         if (metricsAt === 'port') {
           metricsServer = await startMetricsServer(metrics, { port: config.metrics.port!, host: config.metrics.host, token: config.metrics.token }, log);
           broker.metricsPort = metricsServer.port;
         }
         server = app.listen(config.port, config.host);
+        drain.watch(server);
+        answerParserErrors(server, log);
         await once(server, 'listening');
         const { port } = server.address() as AddressInfo;
         log.info({ issuer, port, eids: registry.all.map((plugin) => plugin.id) }, 'broker listening');
         return port;
       },
-      async close() {
-        // Open event streams would hold the server open; ended, their browsers reconnect elsewhere.
-        eventStreams.close();
-        if (server) {
-          server.closeAllConnections();
-          await new Promise((resolve) => server!.close(resolve));
-        }
-        await metricsServer?.close();
-        operations.close();
-        await audit.flush();
-        await registry.close();
-        await store.close();
+      async shutdown() {
+        log.info({ drain_seconds: config.shutdown.drain_seconds }, 'shutting down: not ready, no new connections, requests in flight may finish');
+        await stop(config.shutdown.drain_seconds * 1000);
       },
+      close: () => stop(0),
     };
     return broker;
   } catch (err) {

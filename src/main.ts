@@ -16,13 +16,16 @@ async function main() {
   await broker.listen();
   if (!path) log.info(`embedded default: open ${broker.issuer}/demo to log in`);
 
+  let stopping = false;
   const stop = async (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    await broker.close();
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'signal received');
+    await broker.shutdown();
     process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 if (process.argv[2] === 'clients') {

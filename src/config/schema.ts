@@ -21,7 +21,10 @@ const redis = z
     sentinel_name: z.string().min(1).optional(),
     /** Redis Cluster seed nodes. */
     cluster: z.array(hostPort).min(1).optional(),
+    /** The password of the Redis servers (Sentinel's master and replicas, Cluster nodes), unless `url` has one. */
     password: z.string().optional(),
+    /** The password of the Sentinels themselves, when they have `requirepass` (often another one). */
+    sentinel_password: z.string().optional(),
     /** Prefixes every key, so several brokers (or tests) can share one Redis. */
     key_prefix: z.string().default('neb:'),
     /** A command that takes longer fails, and the request gets 503 rather than hanging. */
@@ -219,11 +222,17 @@ export const configSchema = z
     /** The circuit breaker around each eID's upstream (BankID's RP API, an upstream OIDC provider). */
     circuit_breaker: z
       .object({
-        /** Consecutive failed calls (unreachable, timed out, 5xx) that open the circuit. */
-        failure_threshold: z.number().int().min(1).default(5),
+        /** The share of failed calls (unreachable, timed out, 5xx) over `window_seconds` that opens the circuit. */
+        failure_rate: z.number().gt(0).lt(1).default(0.5),
+        /** The sliding window the failure rate is taken over. */
+        window_seconds: z.number().positive().default(30),
+        /** Calls the window must hold before its failure rate can open the circuit. */
+        minimum_calls: z.number().int().min(1).default(10),
+        /** Failed calls in a row that open the circuit whatever the rate (an upstream down while traffic is thin). */
+        failure_threshold: z.number().int().min(1).default(10),
         /** Seconds before the first probe of an open circuit; later ones back off (with jitter) up to max. */
-        half_open_after_seconds: z.number().positive().default(10),
-        max_half_open_after_seconds: z.number().positive().default(120),
+        half_open_after_seconds: z.number().positive().default(2),
+        max_half_open_after_seconds: z.number().positive().default(10),
         /** Seconds between health probes of each upstream while its circuit is closed; 0: none. */
         probe_interval_seconds: z.number().min(0).default(30),
       })
@@ -239,6 +248,16 @@ export const configSchema = z
         per_ip: z.number().int().min(1).default(200),
         /** Seconds between two comment lines on an idle stream, under every proxy's idle timeout. */
         heartbeat_seconds: z.number().int().min(1).max(60).default(15),
+      })
+      .strict()
+      .prefault({}),
+    shutdown: z
+      .object({
+        /**
+         * Seconds a shutdown (SIGTERM) waits for requests in flight before it cuts them. Keep it
+         * below the platform's grace period (10 s for docker stop, 30 s on Kubernetes).
+         */
+        drain_seconds: z.number().min(0).default(8),
       })
       .strict()
       .prefault({}),

@@ -102,6 +102,11 @@ export interface PluginContext {
   views: PageRenderer;
   /** Metrics and the circuit breaker around the eID's upstream calls; certificate expiry. */
   telemetry: EidTelemetry;
+  /**
+   * Aborted when the broker starts to shut down. A long-lived response (an event stream) ends
+   * on it, so that the drain is not held up; `close()` follows once requests in flight are done.
+   */
+  draining: AbortSignal;
 }
 
 /**

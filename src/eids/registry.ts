@@ -59,7 +59,7 @@ export class EidRegistry {
 export async function createRegistry(
   sections: Record<string, unknown>,
   factories: Record<string, EidPluginFactory>,
-  shared: { issuer: string; store: Store; log: Logger; views: PageRenderer; telemetryFor(id: string, log: Logger): EidTelemetry },
+  shared: { issuer: string; store: Store; log: Logger; views: PageRenderer; draining: AbortSignal; telemetryFor(id: string, log: Logger): EidTelemetry },
 ): Promise<EidRegistry> {
   const plugins: EidPlugin[] = [];
   for (const [id, config] of Object.entries(sections)) {

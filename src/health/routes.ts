@@ -11,6 +11,8 @@ export interface HealthDependencies {
   /** The private keys ID tokens are signed with, as oidc-provider holds them. */
   signingKeyCount: number;
   log: Logger;
+  /** Whether the broker is shutting down: then it is not ready, whatever else holds. */
+  draining: () => boolean;
 }
 
 export const HEALTH_PATHS = ['/health/live', '/health/ready'];
@@ -21,7 +23,8 @@ export const HEALTH_PATHS = ['/health/live', '/health/ready'];
  * - /health/live: 200 while the process serves requests at all (restart it when not).
  * - /health/ready: 200 when this instance can serve logins — the store answers a round trip and
  *   the signing keys are loaded — else 503, so the load balancer stops sending it requests.
- *   Either way the body says which check failed, each eID's availability and circuit, and
+ *   From the moment the broker starts to shut down it answers 503 (`"shutdown": "draining"`) on
+ *   the connections still open. Either way the body says which check failed, each eID's availability and circuit, and
  *   warnings (a certificate that expires soon). An eID whose circuit is open does not make the
  *   instance unready: the other eIDs still work, and another instance would not do better.
  */
@@ -42,10 +45,11 @@ export function healthRoutes(deps: HealthDependencies): Middleware {
       () => 'unreachable',
     );
     const keysCheck = deps.signingKeyCount > 0 ? 'ok' : 'missing';
-    const ready = storeCheck === 'ok' && keysCheck === 'ok';
+    const draining = deps.draining();
+    const ready = storeCheck === 'ok' && keysCheck === 'ok' && !draining;
     if (ready !== wasReady) {
       if (ready) log.info('ready again');
-      else log.warn({ store: storeCheck, signing_keys: keysCheck }, 'not ready');
+      else log.warn({ store: storeCheck, signing_keys: keysCheck, draining }, 'not ready');
       wasReady = ready;
     }
     ctx.status = ready ? 200 : 503;
@@ -53,7 +57,7 @@ export function healthRoutes(deps: HealthDependencies): Middleware {
     const warnings = operations.certificates.warnings();
     ctx.body = {
       status: ready ? 'ready' : 'not_ready',
-      checks: { store: storeCheck, signing_keys: keysCheck },
+      checks: { store: storeCheck, signing_keys: keysCheck, ...(draining ? { shutdown: 'draining' } : {}) },
       eids: operations.health(registry.all),
       ...(warnings.length ? { warnings } : {}),
     };

@@ -1,6 +1,9 @@
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
+import { newTraceId } from './trace.js';
 import type { Views } from './views.js';
 
 /** Seconds a client should wait before retrying while the store is down. */
@@ -81,4 +84,37 @@ export function notFound(views: Views): Middleware {
   return async (ctx) => {
     respondWithError(ctx, views, 404, 'not_found', 'There is nothing at this address.');
   };
+}
+
+/** What Node's HTTP parser refuses before the app sees the request, by its error code. */
+const parserRefusals: Record<string, { status: number; description: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, description: 'The request line and headers are too large.' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, description: 'The request took too long to arrive.' },
+};
+const malformedRequest = { status: 400, description: 'The request is not well-formed HTTP.' };
+
+/**
+ * Answers requests that Node's HTTP parser refuses (headers too large, malformed HTTP) the way
+ * the app answers errors — `{error, error_description}` with a traceId, logged — instead of
+ * Node's bare status line.
+ */
+export function answerParserErrors(server: Server, log: Logger): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const { status, description } = parserRefusals[error.code ?? ''] ?? malformedRequest;
+    const traceId = newTraceId();
+    const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+    const head = [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+      'Connection: close',
+      'Content-Type: application/json; charset=utf-8',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      `traceId: ${traceId}`,
+    ];
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+    log.info({ traceId, status, reason: error.code }, 'request refused by the HTTP parser');
+  });
 }

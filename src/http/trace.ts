@@ -4,6 +4,11 @@ import { requestScope, type Logger } from '../log.js';
 
 const TRACE_ID = /^[0-9a-f]{16}$/;
 
+/** A new traceId: 16 lowercase hex characters. */
+export function newTraceId(): string {
+  return randomBytes(8).toString('hex');
+}
+
 /**
  * Gives every request a traceId: sent back in the `traceId` header, carried by every log line
  * written while serving it, and shown on error pages so a person can quote it to support.
@@ -12,7 +17,7 @@ const TRACE_ID = /^[0-9a-f]{16}$/;
 export function trace(log: Logger, trustProxy: boolean): Middleware {
   return async (ctx, next) => {
     const incoming = ctx.get('traceid');
-    const traceId = trustProxy && TRACE_ID.test(incoming) ? incoming : randomBytes(8).toString('hex');
+    const traceId = trustProxy && TRACE_ID.test(incoming) ? incoming : newTraceId();
     ctx.set('traceId', traceId);
     const started = performance.now();
     await requestScope.run({ traceId }, async () => {

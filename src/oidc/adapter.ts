@@ -1,5 +1,6 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Store } from '../store/store.js';
+import type { Redemptions } from './redemptions.js';
 
 /**
  * Losing a consume race means the artifact was already used. A second use of a code or a
@@ -24,10 +25,13 @@ const secondaryKeys: Record<string, 'uid' | 'userCode'> = { Session: 'uid', Devi
 export class StoreAdapter implements Adapter {
   readonly #model: string;
   readonly #store: Store;
+  readonly #redemptions: Redemptions | undefined;
 
-  constructor(model: string, store: Store) {
+  /** `redemptions` remembers each consume for the token request that made it (see Redemptions). */
+  constructor(model: string, store: Store, redemptions?: Redemptions) {
     this.#model = model;
     this.#store = store;
+    this.#redemptions = redemptions;
   }
 
   #key(id: string): string {
@@ -71,12 +75,24 @@ export class StoreAdapter implements Adapter {
 
   /**
    * oidc-provider reads an artifact, sees it unused, then consumes it; two parallel requests
-   * can both pass the read. The store's consume is atomic, so exactly one of them gets here
-   * and the others fail as a reuse.
+   * can both pass the read. The store's consume is atomic, so exactly one of them gets through.
+   * The others are a reuse, treated as oidc-provider treats a reuse it sees in its read: the
+   * grant is revoked, with every token issued under it — the winner's too, even those it saves
+   * after this, since they then point at a grant that is gone.
    */
   async consume(id: string): Promise<void> {
-    const result = await this.#store.consume(this.#key(id), Math.floor(Date.now() / 1000));
-    if (result !== 'consumed') throw (alreadyUsed[this.#model] ?? alreadyUsedDefault(this.#model))();
+    const key = this.#key(id);
+    const result = await this.#store.consume(key, Math.floor(Date.now() / 1000), this.#redemptions?.claim(key));
+    if (result === 'consumed') return;
+    if (result === 'already') await this.#revokeGrantOf(id);
+    throw (alreadyUsed[this.#model] ?? alreadyUsedDefault(this.#model))();
+  }
+
+  async #revokeGrantOf(id: string): Promise<void> {
+    const grantId = (await this.find(id))?.grantId;
+    if (typeof grantId !== 'string') return;
+    await this.revokeByGrantId(grantId);
+    await this.#store.delete(`oidc:Grant:${grantId}`);
   }
 
   async destroy(id: string): Promise<void> {

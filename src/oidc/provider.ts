@@ -8,6 +8,7 @@ import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
+import type { Redemptions } from './redemptions.js';
 import { claimsByScope } from './claims.js';
 import type { Accounts } from './accounts.js';
 import type { Subjects } from './subject.js';
@@ -27,6 +28,8 @@ export interface ProviderDependencies {
   clientRules: ClientRules;
   /** Where clients registered at runtime (admin API, dynamic registration) live. */
   clientStore: ClientStore;
+  /** What each token request consumed, given back when the store fails it. */
+  redemptions: Redemptions;
 }
 
 /** Turns a configured client into oidc-provider metadata. */
@@ -92,7 +95,7 @@ async function grantRequestedScopes(ctx: KoaContextWithOIDC) {
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const configuration: Configuration = {
-    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store)),
+    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions)),
     clients: config.clients.map(clientMetadata),
     extraClientMetadata: { properties: deps.clientRules.extraFields, validator: deps.clientRules.validator },
     jwks: { keys: deps.signingKeys as never },
@@ -159,5 +162,6 @@ export function createProvider(deps: ProviderDependencies): Provider {
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = Boolean(config.trust_proxy);
+  deps.redemptions.watch(provider);
   return provider;
 }

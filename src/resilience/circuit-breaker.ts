@@ -1,4 +1,14 @@
-import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleType, type CircuitBreakerPolicy } from 'cockatiel';
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  SamplingBreaker,
+  circuitBreaker,
+  handleType,
+  type CircuitBreakerPolicy,
+  type IBreaker,
+} from 'cockatiel';
 import type { BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { CircuitStateName } from '../metrics/metrics.js';
@@ -36,12 +46,56 @@ const stateNames: Record<CircuitState, CircuitStateName> = {
 };
 
 /**
- * The circuit breaker around one eID's upstream, on cockatiel. `failure_threshold` consecutive
- * upstream failures open it; while open, calls fail at once with CircuitOpenError and the eID is
- * marked unavailable. After `half_open_after_seconds` one probe (or one real call) is let
- * through: success closes the circuit, failure opens it again for a longer time — exponential
- * backoff with jitter up to `max_half_open_after_seconds`, so a recovering upstream never meets
- * a storm of retries. Each instance keeps its own circuit, from the calls it makes itself.
+ * When to open: more than `failure_rate` of the calls of the last `window_seconds` failed (once
+ * the window holds `minimum_calls`), or `failure_threshold` calls in a row did. The rate is what
+ * tells an upstream that is down from one that fails now and then: a share of failures alone
+ * never opens the circuit, so it never turns a partial failure into a total one. The run of
+ * failures catches an upstream that is down while traffic is too thin to fill the window.
+ */
+class RateOrRunBreaker implements IBreaker {
+  readonly #rate: SamplingBreaker;
+  readonly #run: ConsecutiveBreaker;
+
+  constructor(settings: CircuitSettings) {
+    this.#rate = new SamplingBreaker({
+      threshold: settings.failure_rate,
+      duration: settings.window_seconds * 1000,
+      minimumRps: settings.minimum_calls / settings.window_seconds,
+    });
+    this.#run = new ConsecutiveBreaker(settings.failure_threshold);
+  }
+
+  get state(): unknown {
+    return { rate: this.#rate.state, run: this.#run.state };
+  }
+
+  set state(value: unknown) {
+    const { rate, run } = value as { rate: unknown; run: number };
+    this.#rate.state = rate;
+    this.#run.state = run;
+  }
+
+  success(state: CircuitState): void {
+    this.#rate.success(state);
+    this.#run.success();
+  }
+
+  failure(state: CircuitState): boolean {
+    // Both hear of every failure, so neither's count falls behind.
+    const byRate = this.#rate.failure(state);
+    const byRun = this.#run.failure();
+    return byRate || byRun;
+  }
+}
+
+/**
+ * The circuit breaker around one eID's upstream, on cockatiel. It opens as RateOrRunBreaker
+ * says; while open, calls fail at once with CircuitOpenError and the eID is marked unavailable.
+ * After `half_open_after_seconds` one probe (or one real call) is let through — the probe is
+ * tried every half second, so it goes as soon as it may: success closes the circuit, failure
+ * opens it again for a longer time, with jitter, capped at `max_half_open_after_seconds` so a
+ * recovered upstream is back within seconds. Each instance keeps its own circuit, from the
+ * calls it makes itself.
  */
 export class UpstreamCircuit {
   readonly #eid: string;
@@ -57,7 +111,7 @@ export class UpstreamCircuit {
     this.#settings = settings;
     this.#log = log;
     this.#policy = circuitBreaker(handleType(UpstreamFailure), {
-      breaker: new ConsecutiveBreaker(settings.failure_threshold),
+      breaker: new RateOrRunBreaker(settings),
       halfOpenAfter: new ExponentialBackoff({
         initialDelay: settings.half_open_after_seconds * 1000,
         maxDelay: settings.max_half_open_after_seconds * 1000,

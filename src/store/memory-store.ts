@@ -51,8 +51,8 @@ export function createMemoryStore(): Store {
     return undefined;
   }
 
-  function writeRecord(key: string, value: string, consumedAt: number | undefined, ttlSeconds?: number): void {
-    entries.set(key, { kind: 'record', value, consumedAt, expiresAt: expiryFor(ttlSeconds) });
+  function writeRecord(key: string, value: string, previous: RecordEntry | undefined, ttlSeconds?: number): void {
+    entries.set(key, { kind: 'record', value, consumedAt: previous?.consumedAt, claim: previous?.claim, expiresAt: expiryFor(ttlSeconds) });
   }
 
   return {
@@ -65,12 +65,12 @@ export function createMemoryStore(): Store {
     },
 
     async set(key, value, ttlSeconds) {
-      writeRecord(key, value, liveRecord(key)?.consumedAt, ttlSeconds);
+      writeRecord(key, value, liveRecord(key), ttlSeconds);
     },
 
     async replace(key, value, ttlSeconds) {
       const earlier = liveRecord(key);
-      writeRecord(key, value, earlier?.consumedAt, ttlSeconds);
+      writeRecord(key, value, earlier, ttlSeconds);
       return earlier?.value;
     },
 
@@ -80,12 +80,20 @@ export function createMemoryStore(): Store {
       return true;
     },
 
-    async consume(key, at): Promise<ConsumeResult> {
+    async consume(key, at, claim): Promise<ConsumeResult> {
       const record = liveRecord(key);
       if (!record) return 'missing';
       if (record.consumedAt !== undefined) return 'already';
       record.consumedAt = at;
+      record.claim = claim;
       return 'consumed';
+    },
+
+    async release(key, claim) {
+      const record = liveRecord(key);
+      if (record?.claim !== claim) return;
+      record.consumedAt = undefined;
+      record.claim = undefined;
     },
 
     async delete(...keys) {
@@ -179,6 +187,8 @@ interface RecordEntry {
   kind: 'record';
   value: string;
   consumedAt: number | undefined;
+  /** The claim the consume was made with, which release names. */
+  claim?: string | undefined;
   /** Epoch milliseconds; undefined for never. */
   expiresAt: number | undefined;
 }

@@ -11,6 +11,8 @@ export interface RedisStoreOptions {
   cluster?: Array<{ host: string; port: number }>;
   /** Used when `url` carries no password of its own. */
   password?: string;
+  /** The password of the Sentinels themselves (their `requirepass`), when they have one. */
+  sentinel_password?: string;
   /** Prefixes every key, e.g. 'neb:'. */
   key_prefix: string;
   command_timeout_ms: number;
@@ -22,9 +24,10 @@ export interface RedisStoreOptions {
  * timeout instead of waiting in a queue, and the client keeps reconnecting in the background
  * so the store recovers by itself.
  *
- * A record is a hash with field `v` (the value) and, once consumed, `c` (consumedAt); a set
- * is a Redis set. Every operation is one command or one Lua script on a single key, which
- * makes it atomic on Cluster too without hash tags.
+ * A record is a hash with field `v` (the value) and, once consumed, `c` (consumedAt) and `k`
+ * (the consume's claim, when it named one); a set is a Redis set. Every operation is one
+ * command or one Lua script on a single key, which makes it atomic on Cluster too without
+ * hash tags.
  */
 export function createRedisStore(options: RedisStoreOptions, log: Logger, observe?: CommandObserver): Store {
   assertOneTarget(options);
@@ -42,6 +45,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     if (reachable !== true) {
       log.info({ redis: target }, reachable === false ? 'Redis is reachable again' : 'Connected to Redis');
     }
+    if (reachable === undefined) void warnUnlessNoEviction(client, log);
     reachable = true;
     lastError = undefined;
   });
@@ -86,8 +90,12 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       return (await run('setIfAbsent', () => client.writeRecordIfAbsent(key, value, ttlArgument(ttlSeconds)))) === 1;
     },
 
-    async consume(key, at) {
-      return run('consume', () => client.consumeRecord(key, String(at)));
+    async consume(key, at, claim) {
+      return run('consume', () => client.consumeRecord(key, String(at), claim ?? ''));
+    },
+
+    async release(key, claim) {
+      await run('release', () => client.releaseRecord(key, claim));
     },
 
     async delete(...keys) {
@@ -148,7 +156,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     },
 
     async ping() {
-      await run('ping', () => client.ping());
+      await run('ping', () => pingEveryMaster(client));
     },
 
     async close() {
@@ -220,7 +228,8 @@ interface ScriptCommands {
   writeRecord(key: string, value: string, ttlMillis: string): Promise<unknown>;
   writeRecordIfAbsent(key: string, value: string, ttlMillis: string): Promise<number>;
   replaceRecord(key: string, value: string, ttlMillis: string): Promise<string | null>;
-  consumeRecord(key: string, at: string): Promise<ConsumeResult>;
+  consumeRecord(key: string, at: string, claim: string): Promise<ConsumeResult>;
+  releaseRecord(key: string, claim: string): Promise<unknown>;
   addSetMember(key: string, member: string, ttlMillis: string): Promise<unknown>;
   incrementCounter(key: string, ttlMillis: string): Promise<[number, number]>;
   trackMember(key: string, member: string, expiresAtMillis: string, ttlMillis: string): Promise<unknown>;
@@ -253,8 +262,15 @@ const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys: 1 }> = 
     numberOfKeys: 1,
     lua: `
 if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return 'missing' end
-if redis.call('HSETNX', KEYS[1], 'c', ARGV[1]) == 1 then return 'consumed' end
-return 'already'
+if redis.call('HSETNX', KEYS[1], 'c', ARGV[1]) == 0 then return 'already' end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[2]) end
+return 'consumed'
+`,
+  },
+  releaseRecord: {
+    numberOfKeys: 1,
+    lua: `
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'k') == ARGV[1] then redis.call('HDEL', KEYS[1], 'c', 'k') end
 `,
   },
   // PTTL before SADD tells a new set (-2) from a persistent one (-1), which must stay persistent.
@@ -344,10 +360,53 @@ function connect(options: RedisStoreOptions): StoreClient {
       ...redisOptions,
       sentinels,
       name: sentinelName,
+      sentinelPassword: options.sentinel_password,
       sentinelRetryStrategy: reconnectDelay,
     }) as Redis & ScriptCommands;
   }
   return new Redis(url as string, redisOptions) as Redis & ScriptCommands;
+}
+
+/**
+ * A round trip to every server the store needs. On a Cluster that is the master of every slot:
+ * each holds a share of the keys, so one that is down fails every login whose keys it holds,
+ * and the instance is not ready (a single PING would reach one random node). The slot map names
+ * the masters; one that dropped its connection is no longer among the client's nodes.
+ */
+async function pingEveryMaster(client: StoreClient): Promise<void> {
+  if (!(client instanceof Cluster)) {
+    await client.ping();
+    return;
+  }
+  const connected = new Map(client.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+  const slotMasters = new Set<string | undefined>();
+  for (let slot = 0; slot < CLUSTER_SLOTS; slot += 1) slotMasters.add(client.slots[slot]?.[0]);
+  await Promise.all(
+    [...slotMasters].map((master) => {
+      const node = master === undefined ? undefined : connected.get(master);
+      if (!node) throw new StoreUnavailableError(`the cluster has no reachable master for some of its slots (${master ?? 'none'})`);
+      return node.ping();
+    }),
+  );
+}
+
+const CLUSTER_SLOTS = 16_384;
+
+/**
+ * Redis evicting keys under memory pressure would drop codes, sessions and refresh tokens
+ * without a word, so it must run with `maxmemory-policy noeviction` (then a full Redis refuses
+ * writes, which the broker answers with 503). Managed Redis often refuses CONFIG: then the
+ * policy cannot be known, and nothing is said.
+ */
+async function warnUnlessNoEviction(client: StoreClient, log: Logger): Promise<void> {
+  const servers = client instanceof Cluster ? client.nodes('master') : [client];
+  const policies = await Promise.all(
+    servers.map((server) => server.config('GET', 'maxmemory-policy').then((reply) => (reply as string[])[1], () => undefined)),
+  );
+  const evicting = policies.find((policy) => policy !== undefined && policy !== 'noeviction');
+  if (evicting) {
+    log.warn({ maxmemory_policy: evicting }, 'Redis may evict keys (maxmemory-policy is not noeviction): logins and tokens could vanish. Set maxmemory-policy noeviction.');
+  }
 }
 
 /** Capped exponential backoff that never gives up, so the store heals when Redis returns. */

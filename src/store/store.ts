@@ -31,8 +31,16 @@ export interface Store {
   /**
    * Marks the record at `key` consumed at `at` (epoch seconds), exactly once across all
    * callers and instances: of N concurrent calls, one gets 'consumed' and the rest 'already'.
+   * A `claim` (a value unique to this call) is kept with the mark, so that release can undo it.
    */
-  consume(key: string, at: number): Promise<ConsumeResult>;
+  consume(key: string, at: number, claim?: string): Promise<ConsumeResult>;
+
+  /**
+   * Undoes the consume made with `claim`, when the record still carries that claim; any other
+   * consume stays. On Redis it is sent on the connection the consume went on, so it runs after
+   * that consume even when the consume's answer never came (a timeout whose command ran later).
+   */
+  release(key: string, claim: string): Promise<void>;
 
   /** Removes the records at `keys`; absent keys are ignored. */
   delete(...keys: string[]): Promise<void>;

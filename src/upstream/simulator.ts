@@ -55,6 +55,11 @@ export interface SimulatorFaults {
   replaceNonce?: string;
   /** Answers every request with 503, as an upstream in trouble does. */
   unavailable?: boolean;
+  /**
+   * Answers the token endpoint 503 where `pattern` says true: one entry per call, over and
+   * over, `next` being the entry of the next call — an upstream that fails some of the time.
+   */
+  tokenFailures?: { pattern: boolean[]; next: number };
 }
 
 export interface UpstreamSimulator {
@@ -174,7 +179,7 @@ export async function startUpstreamSimulator(
 
   // Faults come first, so they apply to the provider's own routes.
   app.use(async (ctx, next) => {
-    if (faults.unavailable) {
+    if (faults.unavailable || (ctx.path === '/token' && failsThisTime(faults.tokenFailures))) {
       ctx.status = 503;
       ctx.body = { error: 'temporarily_unavailable', error_description: 'the simulated upstream is down' };
       return;
@@ -245,4 +250,12 @@ export async function startUpstreamSimulator(
       await store.close();
     },
   };
+}
+
+/** Whether this call is one of those the failure pattern fails; counts the call. */
+function failsThisTime(failures: SimulatorFaults['tokenFailures']): boolean {
+  if (!failures || failures.pattern.length === 0) return false;
+  const fails = failures.pattern[failures.next % failures.pattern.length]!;
+  failures.next += 1;
+  return fails;
 }

@@ -53,6 +53,18 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.consume('code', 1_700_000_001)).toBe('already');
     });
 
+    it('releases a consume by its claim only, and the record can be consumed again', async () => {
+      await store.set('code', 'value', 60);
+      expect(await store.consume('code', 1_700_000_000, 'claim-a')).toBe('consumed');
+      await store.release('code', 'claim-b');
+      expect(await store.get('code')).toEqual({ value: 'value', consumedAt: 1_700_000_000 });
+      await store.release('code', 'claim-a');
+      expect(await store.get('code')).toEqual({ value: 'value' });
+      expect(await store.consume('code', 1_700_000_001, 'claim-b')).toBe('consumed');
+      await store.release('code', 'claim-a');
+      expect(await store.consume('code', 1_700_000_002, 'claim-a')).toBe('already');
+    });
+
     it('answers missing when consuming a record that is not there', async () => {
       expect(await store.consume('never-written', 1_700_000_000)).toBe('missing');
       expect(await store.get('never-written')).toBeUndefined();
@@ -255,6 +267,7 @@ async function expectEveryOperationUnavailable(store: Store): Promise<void> {
     setIfAbsent: () => store.setIfAbsent('record', 'value', 60),
     replace: () => store.replace('record', 'value', 60),
     consume: () => store.consume('record', 1_700_000_000),
+    release: () => store.release('record', 'claim'),
     delete: () => store.delete('record', 'set'),
     addToSet: () => store.addToSet('set', 'member', 60),
     members: () => store.members('set'),

@@ -46,11 +46,20 @@ export interface RedisServer {
   start(): Promise<void>;
 }
 
+export interface RedisServerOptions {
+  /** A configuration file, read before the arguments (a Sentinel needs one it can rewrite). */
+  configFile?: string;
+  /** More arguments: `--requirepass …`, `--cluster-enabled yes`, `--sentinel`… */
+  args?: string[];
+  /** The password PING needs, to tell that the server is up. */
+  password?: string;
+}
+
 /**
  * A private, throwaway redis-server on a free loopback port, for tests that take Redis down
  * (which they must never do to the shared one). Nothing is persisted.
  */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await findFreePort();
   let child: ChildProcess | undefined;
 
@@ -60,13 +69,10 @@ export async function startRedisServer(): Promise<RedisServer> {
 
     async start() {
       if (child) throw new Error(`redis-server on port ${port} is already running`);
-      child = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
-        { stdio: 'ignore' },
-      );
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), ...(options.args ?? [])];
+      child = spawn('redis-server', options.configFile ? [options.configFile, ...args] : args, { stdio: 'ignore' });
       try {
-        await waitForPong(port, child);
+        await waitForPong(port, child, options.password);
       } catch (error) {
         await server.stop();
         throw error;
@@ -89,17 +95,17 @@ export async function startRedisServer(): Promise<RedisServer> {
   return server;
 }
 
-async function waitForPong(port: number, child: ChildProcess, timeoutMs = 5_000): Promise<void> {
+async function waitForPong(port: number, child: ChildProcess, password: string | undefined, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await answersPing(port))) {
+  while (!(await answersPing(port, password))) {
     if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-/** A raw PING, so that waiting for the server involves no client library and its retries. */
-function answersPing(port: number): Promise<boolean> {
+/** A raw PING (after AUTH, with a password), so that waiting for the server involves no client library and its retries. */
+function answersPing(port: number, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     const finish = (answered: boolean) => {
@@ -108,7 +114,11 @@ function answersPing(port: number): Promise<boolean> {
     };
     socket.setTimeout(500, () => finish(false));
     socket.once('error', () => finish(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => finish(data.toString().startsWith('+PONG')));
+    socket.once('connect', () => socket.write(`${password === undefined ? '' : `AUTH ${password}\r\n`}PING\r\n`));
+    let answer = '';
+    socket.on('data', (data) => {
+      answer += data.toString();
+      if (answer.includes('+PONG') || answer.includes('-')) finish(answer.includes('+PONG'));
+    });
   });
 }

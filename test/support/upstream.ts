@@ -41,6 +41,38 @@ export interface UpstreamTestBed {
 }
 
 /**
+ * The simulator of one upstream eID with the broker at `brokerIssuer` registered as its client,
+ * and the broker's configuration section (custom mode, with its own key file) that reaches it.
+ */
+export async function startSimulatedUpstream(
+  eid: UpstreamEidUnderTest,
+  brokerIssuer: string,
+  registrationKeys?: (publicJwks: { keys: JWK[] }) => Promise<{ keys: JWK[] }>,
+): Promise<{ simulator: UpstreamSimulator; section: Record<string, unknown>; restart(): Promise<UpstreamSimulator> }> {
+  const keys = await privateJwksFile();
+  const clientSecret = eid.tokenEndpointAuthMethod === 'private_key_jwt' ? undefined : `secret-of-${eid.id}-for-the-tests`;
+  const registration: SimulatorRegistration = {
+    client_id: `broker-${eid.id}`,
+    ...(clientSecret ? { client_secret: clientSecret } : {}),
+    redirect_uri: `${brokerIssuer}/eid/${eid.id}/callback`,
+    jwks: registrationKeys ? await registrationKeys(keys.publicJwks) : keys.publicJwks,
+    token_endpoint_auth_method: eid.tokenEndpointAuthMethod,
+    port: 0,
+  };
+  const simulator = await eid.start(registration);
+  const section = {
+    mode: 'custom',
+    issuer: simulator.issuer,
+    client_id: `broker-${eid.id}`,
+    ...(clientSecret ? { client_secret: clientSecret } : {}),
+    private_jwks: keys.path,
+    timeout: 1_500,
+    ...eid.settings,
+  };
+  return { simulator, section, restart: () => eid.start({ ...registration, port: Number(new URL(simulator.issuer).port) }) };
+}
+
+/**
  * Simulated upstream eIDs, each with the broker registered as its client, and a broker on Redis
  * whose plugins reach them in custom mode with their own key files — as in production.
  * `registrationKeys` lets a test register other public keys than the broker holds.
@@ -58,29 +90,11 @@ export async function startUpstreamTestBed(
   const restarts: Record<string, () => Promise<UpstreamSimulator>> = {};
   const sections: Record<string, unknown> = {};
   for (const eid of eids) {
-    const keys = await privateJwksFile();
-    const clientSecret = eid.tokenEndpointAuthMethod === 'private_key_jwt' ? undefined : `secret-of-${eid.id}-for-the-tests`;
-    const registration: SimulatorRegistration = {
-      client_id: `broker-${eid.id}`,
-      ...(clientSecret ? { client_secret: clientSecret } : {}),
-      redirect_uri: `${issuer}/eid/${eid.id}/callback`,
-      jwks: registrationKeys ? await registrationKeys(keys.publicJwks) : keys.publicJwks,
-      token_endpoint_auth_method: eid.tokenEndpointAuthMethod,
-      port: 0,
-    };
-    const simulator = await eid.start(registration);
+    const upstream = await startSimulatedUpstream(eid, issuer, registrationKeys);
     afterAll(() => simulators[eid.id]!.close());
-    simulators[eid.id] = simulator;
-    restarts[eid.id] = () => eid.start({ ...registration, port: Number(new URL(simulator.issuer).port) });
-    sections[eid.id] = {
-      mode: 'custom',
-      issuer: simulator.issuer,
-      client_id: `broker-${eid.id}`,
-      ...(clientSecret ? { client_secret: clientSecret } : {}),
-      private_jwks: keys.path,
-      timeout: 1_500,
-      ...eid.settings,
-    };
+    simulators[eid.id] = upstream.simulator;
+    restarts[eid.id] = upstream.restart;
+    sections[eid.id] = upstream.section;
   }
   const tb = await startTestBroker({ ...more, issuer, port, eids: { ...sections, ...more.eids } }, name);
   const rp = await RelyingParty.discover(tb.issuer, webClient);
@@ -100,7 +114,7 @@ export async function startUpstreamTestBed(
  * The person at the simulated upstream: picks test person `person` on its page, or cancels.
  * Returns where the browser ended up back at the client.
  */
-export async function actAtUpstream(rp: RelyingParty, page: Response, choice: { person: number } | 'cancel'): Promise<URL> {
+export async function actAtUpstream(rp: Pick<RelyingParty, 'browser' | 'issuer'>, page: Response, choice: { person: number } | 'cancel'): Promise<URL> {
   const html = await page.text();
   const forms = [...html.matchAll(/<form method="post" action="([^"]+)">/g)].map((match) => match[1]!);
   const action = choice === 'cancel' ? forms.find((f) => f.endsWith('/cancel')) : forms.filter((f) => f.endsWith('/login'))[choice.person];

@@ -1,0 +1,87 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
+import { webClient } from '../support/broker.js';
+import { eventually } from '../support/ops.js';
+import { spawnBroker, writeConfig } from '../support/process.js';
+import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { TestBrowser } from '../support/browser.js';
+import { RelyingParty } from '../support/relying-party.js';
+import { actAtUpstream, startSimulatedUpstream } from '../support/upstream.js';
+
+const prefix = uniquePrefix('graceful-shutdown');
+afterAll(() => deleteKeysWithPrefix(prefix));
+
+/** How long the upstream takes to answer the token request that is in flight at SIGTERM. */
+const SLOW_TOKEN_MS = 2_000;
+
+/**
+ * A request whose head the client has begun to send on a connection opened earlier — as a
+ * balancer's health check on a kept-alive connection — and finishes when `send` is called.
+ */
+async function startRequest(port: number, head: string): Promise<{ send(): Promise<string> }> {
+  const socket: Socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(head);
+  return {
+    async send() {
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.write('\r\n');
+      await once(socket, 'close');
+      return answer;
+    },
+  };
+}
+
+describe('SIGTERM', () => {
+  it('drains: readiness says 503 at once, no new connection, the request in flight is answered, exit code 0', async () => {
+    const port = await findFreePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const upstream = await startSimulatedUpstream(
+      { id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic', settings: { timeout: 3 * SLOW_TOKEN_MS } },
+      issuer,
+    );
+    afterAll(() => upstream.simulator.close());
+    const config = { issuer, port, redis: { url: redisUrl, key_prefix: prefix }, clients: [webClient], eids: { 'no-bankid': upstream.section } };
+    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) });
+    afterAll(() => broker.stop());
+    await broker.listening();
+
+    // The upstream holds its token request: that is when the broker is told to stop.
+    let tokenRequested!: () => void;
+    const tokenRequest = new Promise<void>((resolve) => (tokenRequested = resolve));
+    Object.defineProperty(upstream.simulator.faults, 'tokenDelayMs', {
+      get: () => {
+        tokenRequested();
+        return SLOW_TOKEN_MS;
+      },
+    });
+
+    // The person at the upstream has a browser of its own there, which stops at the way back to the broker.
+    const rp = await RelyingParty.discover(issuer, webClient);
+    const atUpstream = { browser: new TestBrowser(upstream.simulator.issuer), issuer };
+    const { leftTo: toUpstream } = await rp.authorize({ acr_values: 'urn:nordic-eid:no:bankid', scope: 'openid' });
+    const callbackUrl = await actAtUpstream(atUpstream, (await atUpstream.browser.follow(toUpstream!)).response, { person: 0 });
+    const healthCheck = await startRequest(port, `GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`);
+    const callback = rp.browser.request(callbackUrl);
+
+    await tokenRequest;
+    broker.child.kill('SIGTERM');
+    await eventually(() => broker.output().includes('shutting down'));
+
+    const readiness = await healthCheck.send();
+    expect(readiness).toMatch(/^HTTP\/1\.1 503 /);
+    expect(readiness).toContain('"shutdown":"draining"');
+    await expect(fetch(`${issuer}/health/live`)).rejects.toThrow();
+
+    // The broker's callback, which waited for the upstream's token, is answered: the login goes on.
+    const answered = await callback;
+    expect(answered.status).toBe(303);
+    expect(answered.headers.get('location')).toContain('/interaction/');
+    const { code } = await broker.exited();
+    expect(code).toBe(0);
+    expect(broker.output()).not.toContain('were cut');
+  }, 60_000);
+});

@@ -1,0 +1,143 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { capturingLog, eventually } from '../support/ops.js';
+import { findFreePort, startRedisServer, type RedisServer } from '../support/redis.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+
+/** Redis as operators run it besides a single server: Sentinel, and Cluster — each started here. */
+
+const run = promisify(execFile);
+
+async function readiness(issuer: string): Promise<number> {
+  const response = await fetch(`${issuer}/health/ready`);
+  await response.body?.cancel();
+  return response.status;
+}
+
+describe('Sentinel, where both the Sentinel and the Redis servers need a password', () => {
+  const masterPassword = 'the-master-password-for-this-test';
+  const sentinelPassword = 'the-sentinel-password-for-this-test';
+  let master: RedisServer;
+  let sentinel: RedisServer;
+  let tb: TestBroker;
+
+  beforeAll(async () => {
+    master = await startRedisServer({ args: ['--requirepass', masterPassword, '--masterauth', masterPassword], password: masterPassword });
+    // A Sentinel rewrites its configuration file: it gets one of its own, in a folder of its own.
+    const configFile = join(mkdtempSync(join(tmpdir(), 'neb-sentinel-')), 'sentinel.conf');
+    writeFileSync(
+      configFile,
+      [`sentinel monitor neb 127.0.0.1 ${master.port} 1`, `sentinel auth-pass neb ${masterPassword}`, `requirepass ${sentinelPassword}`, ''].join('\n'),
+    );
+    sentinel = await startRedisServer({ configFile, args: ['--sentinel'], password: sentinelPassword });
+    tb = await startTestBroker(
+      {
+        redis: {
+          sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
+          sentinel_name: 'neb',
+          password: masterPassword,
+          sentinel_password: sentinelPassword,
+          key_prefix: 'sentinel:',
+        },
+      },
+      'sentinel',
+    );
+  });
+  afterAll(async () => {
+    await tb?.close();
+    await sentinel?.stop();
+    await master?.stop();
+  });
+
+  it('starts, is ready and logs in', async () => {
+    expect(await readiness(tb.issuer)).toBe(200);
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const tokens = await rp.redeem(await logIn(rp));
+    expect(tokens.claims()).toMatchObject({ name: 'Tessa Testsson' });
+    const direct = new Redis({ port: master.port, password: masterPassword });
+    expect((await direct.keys('sentinel:*')).length).toBeGreaterThan(0);
+    direct.disconnect();
+  });
+});
+
+describe('Cluster of three masters', () => {
+  let nodes: RedisServer[];
+  let tb: TestBroker;
+
+  beforeAll(async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'neb-cluster-'));
+    nodes = [];
+    for (let i = 0; i < 3; i += 1) {
+      const port = await findFreePort();
+      nodes.push(
+        await startRedisServer({
+          args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(folder, `nodes-${port}-${i}.conf`), '--cluster-node-timeout', '1000'],
+        }),
+      );
+    }
+    await run('redis-cli', ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await eventually(async () => {
+      const states = await Promise.all(nodes.map(async (node) => {
+        const redis = new Redis(node.port);
+        try {
+          return await redis.cluster('INFO');
+        } finally {
+          redis.disconnect();
+        }
+      }));
+      return states.every((info) => info.includes('cluster_state:ok'));
+    });
+    tb = await startTestBroker({ redis: { cluster: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), key_prefix: 'cluster:' } }, 'cluster');
+  });
+  afterAll(async () => {
+    await tb?.close();
+    await Promise.all((nodes ?? []).map((node) => node.stop()));
+  });
+
+  it('logs in while every master is up, and is not ready while one is down', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    expect((await rp.redeem(await logIn(rp))).claims()).toMatchObject({ name: 'Tessa Testsson' });
+    expect(await readiness(tb.issuer)).toBe(200);
+
+    await nodes[1]!.stop();
+    await eventually(async () => (await readiness(tb.issuer)) === 503);
+    // Not now and then (one node picked at random), but every time.
+    for (let i = 0; i < 5; i += 1) expect(await readiness(tb.issuer)).toBe(503);
+  });
+});
+
+describe('maxmemory-policy', () => {
+  const EVICTION_WARNING = 'Redis may evict keys';
+
+  /** A broker on a Redis started with `args`: whether it warned about eviction once it was ready. */
+  async function warnsOnRedisWith(args: string[]): Promise<boolean> {
+    const redis = await startRedisServer({ args });
+    const captured = capturingLog();
+    const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: 'policy:' } }, 'policy', { log: captured.log });
+    try {
+      expect(await readiness(tb.issuer)).toBe(200);
+      // The check runs once the connection is ready; a login's worth of round trips is time enough.
+      await eventually(() => captured.text().includes('Connected to Redis'));
+      await RelyingParty.discover(tb.issuer, webClient).then((rp) => logIn(rp));
+      return captured.text().includes(EVICTION_WARNING);
+    } finally {
+      await tb.close();
+      await redis.stop();
+    }
+  }
+
+  it('anything but noeviction is warned about at start-up', async () => {
+    expect(await warnsOnRedisWith(['--maxmemory-policy', 'allkeys-lru'])).toBe(true);
+    expect(await warnsOnRedisWith(['--maxmemory-policy', 'noeviction'])).toBe(false);
+  });
+
+  it('a Redis that refuses CONFIG (managed Redis) gets no word about it, and serves', async () => {
+    expect(await warnsOnRedisWith(['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', ''])).toBe(false);
+  });
+});
