@@ -7,8 +7,9 @@ type Limits = BrokerConfig['event_streams'];
 
 /**
  * The event streams this instance holds open: admitted within the limits per login and per IP
- * address, kept alive by one shared heartbeat, and all ended at once when the instance stops
- * (each browser then reconnects, to whichever instance the balancer picks).
+ * address, kept alive by one shared heartbeat, and all ended at once when the instance starts
+ * to drain (each browser then reconnects, to whichever instance the balancer picks; one that
+ * reaches this instance meanwhile is told 503 and polls elsewhere).
  */
 export class OpenEventStreams {
   readonly #limits: Limits;
@@ -16,6 +17,7 @@ export class OpenEventStreams {
   readonly #perLogin = new Map<string, number>();
   readonly #perIp = new Map<string, number>();
   readonly #heartbeat: NodeJS.Timeout;
+  #closed = false;
 
   constructor(limits: Limits) {
     this.#limits = limits;
@@ -26,6 +28,9 @@ export class OpenEventStreams {
 
   /** A new stream for this request, or 429 when the login or the address holds too many already. */
   admit(ctx: Context, uid: string, ip: string): EventStream {
+    if (this.#closed) {
+      throw new HttpError(503, 'temporarily_unavailable', 'This instance is shutting down. Try again: another one will answer.', 1);
+    }
     if ((this.#perLogin.get(uid) ?? 0) >= this.#limits.per_login) {
       throw new HttpError(429, 'too_many_requests', 'This login has too many open event streams. Close one and try again.', 1);
     }
@@ -53,7 +58,9 @@ export class OpenEventStreams {
     for (const stream of [...this.#streams]) stream.end();
   }
 
+  /** Ends every stream and admits no more (the instance is draining). */
   close(): void {
+    this.#closed = true;
     clearInterval(this.#heartbeat);
     this.endAll();
   }
