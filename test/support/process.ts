@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
 
 export interface BrokerProcess {
@@ -51,4 +52,56 @@ export function writeConfig(name: string, content: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'neb-config-')), name);
   writeFileSync(path, content);
   return path;
+}
+
+export interface ChildServer {
+  child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs another program's server — a relying party in Python, an Apache — until it prints
+ * `ready`, and stops it after the file. Fails with its output when it exits or stays silent.
+ */
+export async function startChildServer(
+  command: string,
+  args: string[],
+  options: { ready: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number },
+): Promise<ChildServer> {
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? projectRoot,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exit = once(child, 'exit');
+  const server: ChildServer = {
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exit;
+      clearTimeout(killer);
+    },
+  };
+  afterAll(() => server.stop());
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${command} did not print "${options.ready}" in time:\n${output}`)), options.timeoutMs ?? 15_000);
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(options.ready)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    child.once('error', (error) => reject(new Error(`${command} could not start: ${error.message}`)));
+    void exit.then(([code]) => reject(new Error(`${command} exited with ${code}:\n${output}`)));
+  });
+  return server;
 }
