@@ -129,8 +129,11 @@ export async function logInThrough(bed: InteropBed, eid: InteropEid, browser: Te
   return chooseAtUpstream(browser, next.response, { person: 0 });
 }
 
-/** The same in chromium: `page` shows the broker's page the relying party sent it to. */
-export async function logInThroughInChromium(bed: InteropBed, eid: InteropEid, page: Page): Promise<void> {
+/**
+ * In chromium, whose `page` shows the broker's page the relying party sent it to: picks `eid`
+ * and, for Swedish BankID, plays the person to the end; for the upstream eID, stops on its page.
+ */
+export async function chooseInChromium(bed: InteropBed, eid: InteropEid, page: Page): Promise<void> {
   const uid = interactionUid(page.url());
   // The API is called from the page itself, so that the login's cookies go along as they would.
   const request: ApiRequest = async (path, init) => {
@@ -144,6 +147,11 @@ export async function logInThroughInChromium(bed: InteropBed, eid: InteropEid, p
     return new Response(answer.body, { status: answer.status, headers: answer.headers });
   };
   await page.goto(await redirectToAfterEid(bed, eid, uid, request));
+}
+
+/** The person logs in through `eid` in chromium, from the broker's page the relying party sent `page` to. */
+export async function logInThroughInChromium(bed: InteropBed, eid: InteropEid, page: Page): Promise<void> {
+  await chooseInChromium(bed, eid, page);
   if (eid === 'no-bankid') await page.locator('form[action$="/login"] button').first().click();
 }
 
@@ -160,4 +168,9 @@ export function pageResult(html: string): unknown {
   if (pre === undefined) throw new Error(`no result on the page:\n${html}`);
   const entities: Record<string, string> = { '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#x27;': "'", '&#39;': "'", '&amp;': '&' };
   return JSON.parse(pre.replace(/&(?:lt|gt|quot|#x27|#39|amp);/g, (entity) => entities[entity]!));
+}
+
+/** The same in chromium, on the logout page the relying party sent it to. */
+export async function confirmLogoutInChromium(page: Page): Promise<void> {
+  await page.locator('button[name="logout"][value="yes"]').click();
 }

@@ -62,13 +62,14 @@ export interface ChildServer {
 }
 
 /**
- * Runs another program's server — a relying party in Python, an Apache — until it prints
- * `ready`, and stops it after the file. Fails with its output when it exits or stays silent.
+ * Runs another program's server — a relying party in Python, an Apache — until it is ready:
+ * until it prints `ready` (a string), or answers HTTP at `ready` (a URL). Stopped after the
+ * file. Fails with its output when it exits first or takes too long.
  */
 export async function startChildServer(
   command: string,
   args: string[],
-  options: { ready: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number },
+  options: { ready: string | URL; env?: Record<string, string>; cwd?: string; timeoutMs?: number },
 ): Promise<ChildServer> {
   const child = spawn(command, args, {
     cwd: options.cwd ?? projectRoot,
@@ -76,6 +77,8 @@ export async function startChildServer(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exit = once(child, 'exit');
   const server: ChildServer = {
     child,
@@ -89,19 +92,18 @@ export async function startChildServer(
     },
   };
   afterAll(() => server.stop());
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} did not print "${options.ready}" in time:\n${output}`)), options.timeoutMs ?? 15_000);
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes(options.ready)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    child.once('error', (error) => reject(new Error(`${command} could not start: ${error.message}`)));
-    void exit.then(([code]) => reject(new Error(`${command} exited with ${code}:\n${output}`)));
-  });
+  const isReady = async () => {
+    if (typeof options.ready === 'string') return output.includes(options.ready);
+    return fetch(options.ready).then(
+      () => true,
+      () => false,
+    );
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+  while (!(await isReady())) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${command} exited (${child.exitCode ?? child.signalCode}):\n${output}`);
+    if (Date.now() > deadline) throw new Error(`${command} was not ready in time:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return server;
 }
