@@ -89,6 +89,15 @@ async function grantRequestedScopes(ctx: KoaContextWithOIDC) {
   return grant;
 }
 
+/**
+ * A refresh token goes to a client with the refresh_token grant that either asked for offline
+ * access with prompt=consent (OIDC Core §11; oidc-provider drops offline_access from a request
+ * without prompt=consent) or that the operator registered with refresh_tokens_without_consent:
+ * the broker has no consent screen, so for such a client the registration is the consent.
+ */
+const issueRefreshToken: NonNullable<Configuration['issueRefreshToken']> = (_ctx, client, code) =>
+  client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || client['refresh_tokens_without_consent'] === true);
+
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const configuration: Configuration = {
@@ -142,6 +151,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     loadExistingGrant: grantRequestedScopes,
+    issueRefreshToken,
     ttl: {
       AuthorizationCode: config.ttl.authorization_code,
       AccessToken: config.ttl.access_token,
