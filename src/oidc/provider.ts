@@ -3,7 +3,7 @@ import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Views } from '../http/views.js';
-import { registrationFeatures } from '../clients/registration.js';
+import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
 import type { ClientStore } from '../clients/store.js';
@@ -103,7 +103,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const configuration: Configuration = {
     adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store)),
     clients: config.clients.map(clientMetadata),
-    extraClientMetadata: { properties: deps.clientRules.extraFields, validator: deps.clientRules.validator },
+    extraClientMetadata: {
+      properties: deps.clientRules.extraFields,
+      validator(ctx, key, value, metadata) {
+        if (key === deps.clientRules.extraFields[0]) applyRegistrationDefaults(ctx, metadata as Record<string, unknown>);
+        deps.clientRules.validator(ctx, key, value, metadata);
+      },
+    },
     jwks: { keys: deps.signingKeys as never },
     cookies: {
       keys: deps.cookieKeys,
@@ -121,10 +127,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
     allowOmittingSingleRegisteredRedirectUri: false,
     subjectTypes: ['public', 'pairwise'],
     pairwiseIdentifier: (_ctx, accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId)),
+    // What a client registered at /reg gets for what it leaves out; static clients and those of the
+    // admin API have every field set already (ID tokens in ES256 unless the operator says RS256).
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      id_token_signed_response_alg: 'ES256',
+      // OIDC Dynamic Client Registration §2: RS256 when the client does not say.
+      id_token_signed_response_alg: 'RS256',
       token_endpoint_auth_method: 'client_secret_basic',
     },
     enabledJWA: {
