@@ -6,6 +6,8 @@ import type { Views } from '../http/views.js';
 import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
+import { tokenEndpointAuthMethods } from '../clients/metadata.js';
+import { supportedLocales } from '../http/locale.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
 import { claimsByScope } from './claims.js';
@@ -98,6 +100,20 @@ async function grantRequestedScopes(ctx: KoaContextWithOIDC) {
 const issueRefreshToken: NonNullable<Configuration['issueRefreshToken']> = (_ctx, client, code) =>
   client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || client['refresh_tokens_without_consent'] === true);
 
+/**
+ * Discovery metadata oidc-provider does not write by itself. Claim values are not translated
+ * (names as the eID gives them, codes and dates), so they serve every language the pages do.
+ * Revocation and introspection take the same client authentication as the token endpoint.
+ */
+function discoveryExtras(): Record<string, unknown> {
+  return {
+    ui_locales_supported: [...supportedLocales],
+    claims_locales_supported: [...supportedLocales],
+    revocation_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
+    introspection_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
+  };
+}
+
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const configuration: Configuration = {
@@ -173,6 +189,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     // The person is logged out of the broker when the client's tokens outlive the session anyway.
     expiresWithSession: async () => false,
+    discovery: discoveryExtras(),
     renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error) }),
   };
 
