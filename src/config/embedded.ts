@@ -23,7 +23,8 @@ export const exampleClients = [
     client_id: 'example-spa',
     token_endpoint_auth_method: 'none',
     redirect_uris: ['http://127.0.0.1:3003/'],
-    post_logout_redirect_uris: ['http://127.0.0.1:3003/'],
+    post_logout_redirect_uris: ['http://127.0.0.1:3003/logged-out'],
+    refresh_tokens_without_consent: true,
     display_name: 'Example: single-page app',
   },
 ] satisfies ConfigInput['clients'];
