@@ -166,8 +166,13 @@ export async function confirmLogout(browser: TestBrowser, page: Response) {
 export function pageResult(html: string): unknown {
   const pre = /<pre id="result">([\s\S]*?)<\/pre>/.exec(html)?.[1];
   if (pre === undefined) throw new Error(`no result on the page:\n${html}`);
-  const entities: Record<string, string> = { '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#x27;': "'", '&#39;': "'", '&amp;': '&' };
-  return JSON.parse(pre.replace(/&(?:lt|gt|quot|#x27|#39|amp);/g, (entity) => entities[entity]!));
+  const named: Record<string, string> = { lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' };
+  const text = pre.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (entity, name: string) => {
+    if (name.startsWith('#x') || name.startsWith('#X')) return String.fromCodePoint(parseInt(name.slice(2), 16));
+    if (name.startsWith('#')) return String.fromCodePoint(Number(name.slice(1)));
+    return named[name] ?? entity;
+  });
+  return JSON.parse(text);
 }
 
 /** The same in chromium, on the logout page the relying party sent it to. */
