@@ -63,7 +63,7 @@ function interactionUid(url: string): string {
 }
 
 /** The person's phone with the simulated BankID app: scans the first QR code shown, then approves. */
-function bankIdPhone(bankId: BankIdSimulator) {
+export function bankIdPhone(bankId: BankIdSimulator) {
   let scanned = false;
   let approved = false;
   return (state: { qrCode?: { payload: string }; hintCode?: string }) => {
