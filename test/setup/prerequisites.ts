@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { answersPing, redisUrl } from '../support/redis.js';
 
 /**
  * What the tests need from the machine, made present before any test runs: a Redis answering
@@ -28,7 +28,7 @@ const debianPrerequisites: DebianPrerequisite[] = [
   { purpose: "python3 with authlib and requests (interop tests)", packages: ['python3', 'python3-authlib', 'python3-requests'] },
 ];
 
-const REDIS = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const REDIS = new URL(redisUrl);
 const DPKG_LOCK_ATTEMPTS = 30;
 const DPKG_LOCK_WAIT_MS = 5_000;
 
@@ -82,25 +82,10 @@ class Apt {
   }
 }
 
-/** A raw PING, so that no client library's retries are involved. */
-function redisAnswers(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const finish = (answered: boolean) => {
-      socket.destroy();
-      resolve(answered);
-    };
-    socket.setTimeout(1_000, () => finish(false));
-    socket.once('error', () => finish(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => finish(/^(\+PONG|-NOAUTH)/.test(data.toString())));
-  });
-}
-
 async function ensureRedis(): Promise<void> {
   const host = REDIS.hostname;
   const port = Number(REDIS.port || 6379);
-  if (await redisAnswers(host, port)) return say(`redis answers at ${host}:${port}`);
+  if (await answersPing(port, host)) return say(`redis answers at ${host}:${port}`);
   if (process.env.REDIS_URL) throw new Error(`nothing answers at REDIS_URL (${REDIS.href}); start that Redis, or unset REDIS_URL`);
   say(`no redis at ${host}:${port}: starting redis-server`);
   // Detached and daemonized: it serves this run and later ones, as a developer's own Redis would.
@@ -109,7 +94,7 @@ async function ensureRedis(): Promise<void> {
     detached: true,
   }).unref();
   for (let i = 0; i < 50; i += 1) {
-    if (await redisAnswers(host, port)) return say(`redis answers at ${host}:${port}`);
+    if (await answersPing(port, host)) return say(`redis answers at ${host}:${port}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`redis-server did not answer at ${host}:${port}`);

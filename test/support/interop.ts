@@ -7,9 +7,11 @@ import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
 import { bankIdSection } from '../../providers/se-bankid/test/support.js';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { ADMIN_TOKEN } from '../integration/admin-support.js';
+import { ADMIN_TOKEN, createClient } from '../integration/admin-support.js';
 import { TestBrowser } from './browser.js';
 import type { TestBroker } from './broker.js';
+import { startChildServer } from './process.js';
+import { findFreePort } from './redis.js';
 import { chooseAtUpstream, startUpstreamTestBed } from './upstream.js';
 
 /**
@@ -178,4 +180,43 @@ export function pageResult(html: string): unknown {
 /** The same in chromium, on the logout page the relying party sent it to. */
 export async function confirmLogoutInChromium(page: Page): Promise<void> {
   await page.locator('button[name="logout"][value="yes"]').click();
+}
+
+export interface ExampleUnderTest {
+  clientId: string;
+  command: string;
+  args: string[];
+  /** What it prints once it listens. */
+  ready: string;
+  /** Where RP-initiated logout returns, on the example's own address. */
+  postLogoutPath: string;
+}
+
+/**
+ * Registers a web client for one of docs/examples on a free loopback port, and runs the example
+ * as its own process, configured through its environment as documented. Returns its address.
+ */
+export async function startExample(bed: InteropBed, example: ExampleUnderTest): Promise<string> {
+  const port = await findFreePort();
+  const appUrl = `http://127.0.0.1:${port}`;
+  const client = await createClient(bed.tb.issuer, {
+    client_id: example.clientId,
+    redirect_uris: [`${appUrl}/callback`],
+    post_logout_redirect_uris: [`${appUrl}${example.postLogoutPath}`],
+  });
+  await startChildServer(example.command, example.args, {
+    ready: example.ready,
+    env: { ISSUER: bed.tb.issuer, CLIENT_ID: client.client_id, CLIENT_SECRET: client.client_secret!, PORT: String(port) },
+  });
+  return appUrl;
+}
+
+/** The person logs in at an example through `eid`; returns the browser and what the example's home page shows. */
+export async function logInAtExample(bed: InteropBed, eid: InteropEid, appUrl: string) {
+  const browser = browserFor(bed, appUrl);
+  const { response: landing } = await browser.follow(`${appUrl}/login`);
+  const { response: home } = await logInThrough(bed, eid, browser, landing);
+  if (home.url !== `${appUrl}/`) throw new Error(`the login did not end at the example's home page: ${home.status} ${home.url}`);
+  const shown = pageResult(await home.text()) as { id_token: Record<string, unknown>; userinfo: Record<string, unknown> };
+  return { browser, shown };
 }

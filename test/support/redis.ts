@@ -99,9 +99,9 @@ async function waitForPong(port: number, child: ChildProcess, timeoutMs = 5_000)
 }
 
 /** A raw PING, so that waiting for the server involves no client library and its retries. */
-function answersPing(port: number): Promise<boolean> {
+export function answersPing(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
+    const socket = createConnection({ host, port });
     const finish = (answered: boolean) => {
       socket.destroy();
       resolve(answered);
