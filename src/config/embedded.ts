@@ -4,7 +4,7 @@ import type { ConfigInput } from './schema.js';
  * The relying parties of docs/examples, each on its own loopback port, so that every example
  * runs against `npm start` as it is. Their secrets are public: they are for trying out only.
  */
-export const exampleClients = [
+const exampleClients = [
   {
     client_id: 'example-express',
     client_secret: 'example-express-secret-for-trying-out-only',

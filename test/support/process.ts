@@ -62,6 +62,13 @@ export interface ChildServer {
 }
 
 /**
+ * The servers still running. Stopped after each test file by a hook registered here, at the
+ * file's top level: vitest ignores an afterAll registered while a beforeAll runs.
+ */
+const runningServers = new Set<ChildServer>();
+afterAll(() => Promise.all([...runningServers].map((server) => server.stop())));
+
+/**
  * Runs another program's server — a relying party in Python, an Apache — until it is ready:
  * until it prints `ready` (a string), or answers HTTP at `ready` (a URL). Stopped after the
  * file. Fails with its output when it exits first or takes too long.
@@ -75,6 +82,9 @@ export async function startChildServer(
     cwd: options.cwd ?? projectRoot,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own: Apache, stopping, signals its whole group, which would
+    // otherwise be the test runner's.
+    detached: true,
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -84,6 +94,7 @@ export async function startChildServer(
     child,
     output: () => output,
     async stop() {
+      runningServers.delete(server);
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
@@ -91,7 +102,7 @@ export async function startChildServer(
       clearTimeout(killer);
     },
   };
-  afterAll(() => server.stop());
+  runningServers.add(server);
   const isReady = async () => {
     if (typeof options.ready === 'string') return output.includes(options.ready);
     return fetch(options.ready).then(
