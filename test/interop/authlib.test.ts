@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { confirmLogout, DEBIAN_PYTHON, interopEids, logInAtExample, pageResult, startExample, startInteropBed, type InteropBed } from '../support/interop.js';
+import { cancelAtExample, confirmLogout, DEBIAN_PYTHON, interopEids, logInAtExample, pageResult, startExample, startInteropBed, type InteropBed } from '../support/interop.js';
 
 /**
  * Authlib, from Debian's python3-authlib, as the relying party of docs/examples/python-authlib:
@@ -37,5 +37,13 @@ describe.each(interopEids)('Authlib logging in through $eid', ({ eid, claims }) 
     const { response: loggedOut } = await confirmLogout(browser, logoutPage);
     expect(loggedOut.url).toBe(`${appUrl}/logged-out`);
     expect(pageResult(await loggedOut.text())).toEqual({ access_token_active: false });
+  });
+});
+
+describe('Authlib when the person cancels', () => {
+  it('shows the broker\'s access_denied', async () => {
+    const { status, shown } = await cancelAtExample(bed, appUrl);
+    expect(status).toBe(400);
+    expect(shown).toMatchObject({ error: 'access_denied' });
   });
 });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { confirmLogout, interopEids, logInAtExample, pageResult, startExample, startInteropBed, type InteropBed } from '../support/interop.js';
+import { cancelAtExample, confirmLogout, interopEids, logInAtExample, pageResult, startExample, startInteropBed, type InteropBed } from '../support/interop.js';
 
 /** The Express relying party of docs/examples/express-openid-client, as its own process. */
 
@@ -27,5 +27,13 @@ describe.each(interopEids)('the Express example logging in through $eid', ({ eid
     const { response: loggedOut } = await confirmLogout(browser, logoutPage);
     expect(loggedOut.url).toBe(`${appUrl}/`);
     expect(pageResult(await loggedOut.text())).toEqual({ logged_in: false });
+  });
+});
+
+describe('the Express example when the person cancels', () => {
+  it('shows the broker\'s access_denied', async () => {
+    const { status, shown } = await cancelAtExample(bed, appUrl);
+    expect(status).toBe(400);
+    expect(shown).toMatchObject({ error: 'access_denied' });
   });
 });

@@ -220,3 +220,13 @@ export async function logInAtExample(bed: InteropBed, eid: InteropEid, appUrl: s
   const shown = pageResult(await home.text()) as { id_token: Record<string, unknown>; userinfo: Record<string, unknown> };
   return { browser, shown };
 }
+
+/** The person cancels at Norwegian BankID after starting a login at an example; returns what the example then shows. */
+export async function cancelAtExample(bed: InteropBed, appUrl: string): Promise<{ status: number; shown: unknown }> {
+  const browser = browserFor(bed, appUrl);
+  const { response: landing } = await browser.follow(`${appUrl}/login`);
+  const redirectTo = await redirectToAfterEid(bed, 'no-bankid', interactionUid(landing.url), (path, init) => browser.request(path, init));
+  const { response: upstream } = await browser.follow(redirectTo);
+  const { response } = await chooseAtUpstream(browser, upstream, 'cancel');
+  return { status: response.status, shown: pageResult(await response.text()) };
+}

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, JsonWebToken
 
@@ -146,16 +147,20 @@ class App(BaseHTTPRequestHandler):
             return self.send(400, "Answer from an unexpected issuer")
         if "error" in query:
             return self.send(400, "The login ended", {"error": query["error"][0], "error_description": query.get("error_description", [""])[0]})
-        tokens = oauth().fetch_token(
-            discovery["token_endpoint"],
-            authorization_response=full_url,
-            state=flow["state"],
-            code_verifier=flow["verifier"],
-        )
-        id_claims = verified_id_token(tokens["id_token"], flow["nonce"])
-        userinfo = oauth(tokens).get(discovery["userinfo_endpoint"], timeout=10)
-        userinfo.raise_for_status()
-        userinfo = userinfo.json()
+        try:
+            tokens = oauth().fetch_token(
+                discovery["token_endpoint"],
+                authorization_response=full_url,
+                state=flow["state"],
+                code_verifier=flow["verifier"],
+            )
+            id_claims = verified_id_token(tokens["id_token"], flow["nonce"])
+            userinfo = oauth(tokens).get(discovery["userinfo_endpoint"], timeout=10)
+            userinfo.raise_for_status()
+            userinfo = userinfo.json()
+        except (AuthlibBaseError, requests.RequestException) as error:
+            # A code that does not redeem, an ID token that does not verify: no login.
+            return self.send(400, "The login could not be completed", {"error": type(error).__name__, "error_description": str(error)})
         if userinfo["sub"] != id_claims["sub"]:
             return self.send(400, "userinfo is about someone else")
         session["tokens"] = dict(tokens)
