@@ -35,6 +35,8 @@ const descriptions: Record<string, string> = {
   allowed_eids: 'The eIDs this client may use, by id. Absent: every configured eID.',
   allowed_acr_values: 'The acr values this client may use; others are refused (unauthorized_client) and never offered. Absent: all.',
   default_ui_locales: 'The page language when the authorization request has no ui_locales.',
+  refresh_tokens_without_consent:
+    'true: a refresh token with every authorization code, without offline_access and prompt=consent (the operator registering the client is the consent, OIDC Core §11). Needs the refresh_token grant.',
 };
 
 function jsonSchema(schema: ZodType, description?: string): JsonSchema {

@@ -53,6 +53,8 @@ const metadataOptions = {
   public: { type: 'boolean' },
   'refresh-tokens': { type: 'boolean' },
   'no-refresh-tokens': { type: 'boolean' },
+  'refresh-tokens-without-consent': { type: 'boolean' },
+  'no-refresh-tokens-without-consent': { type: 'boolean' },
   metadata: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
@@ -88,6 +90,9 @@ Metadata options (add, update):
   --locale LOCALE                  default_ui_locales: sv, en, nb, fi or da
   --subject-type public|pairwise
   --refresh-tokens / --no-refresh-tokens
+  --refresh-tokens-without-consent / --no-refresh-tokens-without-consent
+                                   a refresh token with every login, without
+                                   offline_access and prompt=consent
   --metadata JSON|@FILE            any other metadata, e.g. '{"bankid_requirement":{"pinCode":true}}'
                                    (the options above win over it)
   --id CLIENT_ID                   add only: choose the client_id (default: generated)
@@ -147,6 +152,10 @@ function metadataOf(values: Parsed['values']): Record<string, unknown> {
   if (values['refresh-tokens'] && values['no-refresh-tokens']) throw new UsageError('--refresh-tokens and --no-refresh-tokens contradict each other');
   if (values['refresh-tokens']) metadata.grant_types = ['authorization_code', 'refresh_token'];
   if (values['no-refresh-tokens']) metadata.grant_types = ['authorization_code'];
+  const withoutConsent = values['refresh-tokens-without-consent'];
+  const notWithoutConsent = values['no-refresh-tokens-without-consent'];
+  if (withoutConsent && notWithoutConsent) throw new UsageError('--refresh-tokens-without-consent and --no-refresh-tokens-without-consent contradict each other');
+  if (withoutConsent || notWithoutConsent) metadata.refresh_tokens_without_consent = Boolean(withoutConsent);
   return metadata;
 }
 

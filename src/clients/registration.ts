@@ -1,4 +1,4 @@
-import type { Configuration } from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 
@@ -22,6 +22,26 @@ export function registrationFeatures(registration: BrokerConfig['registration'])
     },
     registrationManagement: { enabled: registration.management, rotateRegistrationAccessToken: true },
   };
+}
+
+/** oidc-provider's names of the requests that write a client through /reg (RFC 7591, RFC 7592). */
+const REGISTRATION_ROUTES = new Set(['registration', 'client_update']);
+
+/**
+ * The defaults of a registration request that oidc-provider's clientDefaults cannot express,
+ * because they depend on other metadata: a native app that leaves out token_endpoint_auth_method
+ * is a public client (`none`, as the admin API does), since it cannot keep a secret (RFC 8252
+ * §8.5). oidc-provider has already filled in the method and generated a secret by then, so what
+ * the request itself said decides, and the secret goes.
+ */
+export function applyRegistrationDefaults(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>): void {
+  if (!ctx || !REGISTRATION_ROUTES.has(ctx.oidc.route)) return;
+  const requested = (ctx.oidc.body ?? {}) as Record<string, unknown>;
+  if (metadata.application_type === 'native' && requested.token_endpoint_auth_method === undefined) {
+    metadata.token_endpoint_auth_method = 'none';
+    delete metadata.client_secret;
+    delete metadata.client_secret_expires_at;
+  }
 }
 
 /** What an operator should know at start-up about where runtime clients come from and live. */

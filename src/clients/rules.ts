@@ -26,6 +26,11 @@ export const coreFields = {
   allowed_acr_values: z.array(z.string().min(1)).min(1, 'must name at least one acr value; leave it out to allow every one'),
   /** The page language when the request has no ui_locales. */
   default_ui_locales: z.array(z.enum(supportedLocales)).min(1),
+  /**
+   * The operator's registration of this client is the consent to offline access (OIDC Core §11):
+   * it gets a refresh token with every code, without prompt=consent.
+   */
+  refresh_tokens_without_consent: z.boolean(),
 } satisfies Record<string, ZodType>;
 
 
@@ -178,6 +183,9 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     checkRedirects('post_logout_redirect_uris', metadata.post_logout_redirect_uris, applicationType, issuerOrigin);
     if (applicationType === 'native' && (metadata.token_endpoint_auth_method ?? 'client_secret_basic') !== 'none') {
       invalid('token_endpoint_auth_method', 'a native app cannot keep a secret (RFC 8252 §8.5): use none, with PKCE');
+    }
+    if (metadata.refresh_tokens_without_consent === true && Array.isArray(metadata.grant_types) && !metadata.grant_types.includes('refresh_token')) {
+      invalid('refresh_tokens_without_consent', 'needs the refresh_token grant (grant_types)');
     }
     if (metadata.logo_uri !== undefined) {
       const logo = typeof metadata.logo_uri === 'string' ? parseUri(metadata.logo_uri) : undefined;

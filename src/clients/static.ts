@@ -19,6 +19,7 @@ export function extraMetadataOf(client: ClientConfig): Record<string, unknown> {
     ...(client.logo_uri ? { logo_uri: client.logo_uri } : {}),
     ...(client.default_ui_locales ? { default_ui_locales: client.default_ui_locales } : {}),
     ...(client.allowed_acr_values ? { allowed_acr_values: client.allowed_acr_values } : {}),
+    ...(client.refresh_tokens_without_consent !== undefined ? { refresh_tokens_without_consent: client.refresh_tokens_without_consent } : {}),
     ...Object.fromEntries(eidFields),
   };
 }

@@ -67,6 +67,8 @@ export const clientSchema = z
     id_token_signed_response_alg: z.enum(['ES256', 'RS256']).default('ES256'),
     /** Whether the client may use refresh tokens (scope offline_access). */
     refresh_tokens: z.boolean().default(true),
+    /** A refresh token with every code, without offline_access and prompt=consent: this registration is the consent. */
+    refresh_tokens_without_consent: z.boolean().optional(),
     /** For private_key_jwt. */
     jwks_uri: z.url().optional(),
   })

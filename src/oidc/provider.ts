@@ -3,9 +3,11 @@ import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Views } from '../http/views.js';
-import { registrationFeatures } from '../clients/registration.js';
+import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
+import { tokenEndpointAuthMethods } from '../clients/metadata.js';
+import { supportedLocales } from '../http/locale.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
 import type { Redemptions } from './redemptions.js';
@@ -92,12 +94,41 @@ async function grantRequestedScopes(ctx: KoaContextWithOIDC) {
   return grant;
 }
 
+/**
+ * A refresh token goes to a client with the refresh_token grant that either asked for offline
+ * access with prompt=consent (OIDC Core §11; oidc-provider drops offline_access from a request
+ * without prompt=consent) or that the operator registered with refresh_tokens_without_consent:
+ * the broker has no consent screen, so for such a client the registration is the consent.
+ */
+const issueRefreshToken: NonNullable<Configuration['issueRefreshToken']> = (_ctx, client, code) =>
+  client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || client['refresh_tokens_without_consent'] === true);
+
+/**
+ * Discovery metadata oidc-provider does not write by itself. Claim values are not translated
+ * (names as the eID gives them, codes and dates), so they serve every language the pages do.
+ * Revocation and introspection take the same client authentication as the token endpoint.
+ */
+function discoveryExtras(): Record<string, unknown> {
+  return {
+    ui_locales_supported: [...supportedLocales],
+    claims_locales_supported: [...supportedLocales],
+    revocation_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
+    introspection_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
+  };
+}
+
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const configuration: Configuration = {
     adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions)),
     clients: config.clients.map(clientMetadata),
-    extraClientMetadata: { properties: deps.clientRules.extraFields, validator: deps.clientRules.validator },
+    extraClientMetadata: {
+      properties: deps.clientRules.extraFields,
+      validator(ctx, key, value, metadata) {
+        if (key === deps.clientRules.extraFields[0]) applyRegistrationDefaults(ctx, metadata as Record<string, unknown>);
+        deps.clientRules.validator(ctx, key, value, metadata);
+      },
+    },
     jwks: { keys: deps.signingKeys as never },
     cookies: {
       keys: deps.cookieKeys,
@@ -115,10 +146,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
     allowOmittingSingleRegisteredRedirectUri: false,
     subjectTypes: ['public', 'pairwise'],
     pairwiseIdentifier: (_ctx, accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId)),
+    // What a client registered at /reg gets for what it leaves out; static clients and those of the
+    // admin API have every field set already (ID tokens in ES256 unless the operator says RS256).
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      id_token_signed_response_alg: 'ES256',
+      // OIDC Dynamic Client Registration §2: RS256 when the client does not say.
+      id_token_signed_response_alg: 'RS256',
       token_endpoint_auth_method: 'client_secret_basic',
     },
     enabledJWA: {
@@ -145,6 +179,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     loadExistingGrant: grantRequestedScopes,
+    issueRefreshToken,
     ttl: {
       AuthorizationCode: config.ttl.authorization_code,
       AccessToken: config.ttl.access_token,
@@ -157,6 +192,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     // The person is logged out of the broker when the client's tokens outlive the session anyway.
     expiresWithSession: async () => false,
+    discovery: discoveryExtras(),
     renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error) }),
   };
 

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { logInWithBankIdOnAnotherDevice } from '../../docs/examples/bankid-custom-frontend.mjs';
 import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
 import { startBankIdTestBed, type BankIdTestBed } from '../../providers/se-bankid/test/support.js';
+import { bankIdPhone } from '../support/interop.js';
 
 let bed: BankIdTestBed;
 
@@ -14,24 +15,16 @@ describe('the custom-frontend example in docs/examples', () => {
     const { response } = await bed.rp.authorize();
     const uid = /\/interaction\/([^/]+)\//.exec(response.url)![1]!;
     const seen: string[] = [];
-    let scanned = false;
-    let approved = false;
+    const phone = bankIdPhone(bed.simulator);
 
     const final = await logInWithBankIdOnAnotherDevice({
       uid,
       request: (path: string, init: RequestInit) => bed.rp.browser.request(path, init),
       wait: (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 300))),
       // The person's phone: scan the first QR code shown, then approve once asked to.
-      onStatus: async (state) => {
+      onStatus: (state) => {
         seen.push(state.messageCode ?? '');
-        if (state.qrCode && !scanned) {
-          bed.simulator.scanQr(state.qrCode.payload);
-          scanned = true;
-        }
-        if (state.hintCode === 'userSign' && !approved) {
-          bed.simulator.approve(bed.simulator.orders().at(-1)!.orderRef, 0);
-          approved = true;
-        }
+        phone(state);
       },
     });
 

@@ -45,6 +45,12 @@ describe('discovery', () => {
     for (const endpoint of ['userinfo_endpoint', 'end_session_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'pushed_authorization_request_endpoint']) {
       expect(metadata[endpoint], endpoint).toMatch(new RegExp(`^${tb.issuer}/`));
     }
+    expect(metadata.ui_locales_supported).toEqual(['sv', 'en', 'nb', 'fi', 'da']);
+    expect(metadata.claims_locales_supported).toEqual(['sv', 'en', 'nb', 'fi', 'da']);
+    for (const endpoint of ['revocation', 'introspection']) {
+      const methods = metadata[`${endpoint}_endpoint_auth_methods_supported`] as string[];
+      expect([...methods].sort(), endpoint).toEqual([...metadata.token_endpoint_auth_methods_supported!].sort());
+    }
     const jwks = (await (await fetch(`${tb.issuer}/jwks`)).json()) as { keys: Array<Record<string, string>> };
     expect(jwks.keys.map((key) => key.alg)).toEqual(['ES256', 'RS256']);
     expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);

@@ -1,3 +1,4 @@
+import { decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
@@ -102,6 +103,20 @@ describe('dynamic client registration (RFC 7591)', () => {
     expect(String(answer.body.error_description).startsWith(description)).toBe(true);
   });
 
+  it('signs the ID tokens of a client that names no algorithm with RS256 (OIDC Registration §2); the admin API keeps ES256', async () => {
+    const answer = await register(tb.issuer, IAT, webRegistration);
+    expect(answer.status).toBe(201);
+    expect(answer.body.id_token_signed_response_alg).toBe('RS256');
+    const registered = { client_id: answer.body.client_id as string, client_secret: answer.body.client_secret as string, redirect_uris: webRegistration.redirect_uris };
+    const tokens = await loginWorks(tb.issuer, registered);
+    expect(decodeProtectedHeader(tokens.id_token!).alg).toBe('RS256');
+
+    const chosen = await register(tb.issuer, IAT, { ...webRegistration, id_token_signed_response_alg: 'ES256' });
+    expect(chosen.body.id_token_signed_response_alg).toBe('ES256');
+    const byAdmin = await admin(tb.issuer, 'POST', '/admin/clients', { redirect_uris: webRegistration.redirect_uris });
+    expect(byAdmin.body.id_token_signed_response_alg).toBe('ES256');
+  });
+
   it('ignores metadata it does not know, as RFC 7591 asks', async () => {
     const answer = await register(tb.issuer, IAT, { ...webRegistration, colour: 'red', bankid_requirement: { pinCode: true } });
     expect(answer.status).toBe(201);
@@ -109,14 +124,16 @@ describe('dynamic client registration (RFC 7591)', () => {
     expect(answer.body).not.toHaveProperty('bankid_requirement');
   });
 
-  it('a registered native app gets no secret, and logs in with PKCE through its private-use scheme', async () => {
+  it('a native app that does not name its token_endpoint_auth_method is public: none, no secret, PKCE through its private-use scheme', async () => {
     const answer = await register(tb.issuer, IAT, {
       application_type: 'native',
-      token_endpoint_auth_method: 'none',
       redirect_uris: ['com.example.news:/oauth2redirect', 'http://127.0.0.1/callback'],
     });
     expect(answer.status).toBe(201);
+    expect(answer.body.token_endpoint_auth_method).toBe('none');
     expect(answer.body).not.toHaveProperty('client_secret');
+    const stored = await admin(tb.issuer, 'GET', `/admin/clients/${answer.body.client_id as string}`);
+    expect(stored.body.token_endpoint_auth_method).toBe('none');
     const rp = await RelyingParty.discover(tb.issuer, { client_id: answer.body.client_id as string, redirect_uris: ['com.example.news:/oauth2redirect'] });
     const callback = await logIn(rp);
     expect(callback.protocol).toBe('com.example.news:');

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
 
 export interface BrokerProcess {
@@ -51,4 +52,69 @@ export function writeConfig(name: string, content: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'neb-config-')), name);
   writeFileSync(path, content);
   return path;
+}
+
+export interface ChildServer {
+  child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The servers still running. Stopped after each test file by a hook registered here, at the
+ * file's top level: vitest ignores an afterAll registered while a beforeAll runs.
+ */
+const runningServers = new Set<ChildServer>();
+afterAll(() => Promise.all([...runningServers].map((server) => server.stop())));
+
+/**
+ * Runs another program's server — a relying party in Python, an Apache — until it is ready:
+ * until it prints `ready` (a string), or answers HTTP at `ready` (a URL). Stopped after the
+ * file. Fails with its output when it exits first or takes too long.
+ */
+export async function startChildServer(
+  command: string,
+  args: string[],
+  options: { ready: string | URL; env?: Record<string, string>; cwd?: string; timeoutMs?: number },
+): Promise<ChildServer> {
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? projectRoot,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own: Apache, stopping, signals its whole group, which would
+    // otherwise be the test runner's.
+    detached: true,
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exit = once(child, 'exit');
+  const server: ChildServer = {
+    child,
+    output: () => output,
+    async stop() {
+      runningServers.delete(server);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exit;
+      clearTimeout(killer);
+    },
+  };
+  runningServers.add(server);
+  const isReady = async () => {
+    if (typeof options.ready === 'string') return output.includes(options.ready);
+    return fetch(options.ready).then(
+      () => true,
+      () => false,
+    );
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+  while (!(await isReady())) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${command} exited (${child.exitCode ?? child.signalCode}):\n${output}`);
+    if (Date.now() > deadline) throw new Error(`${command} was not ready in time:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return server;
 }

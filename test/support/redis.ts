@@ -97,7 +97,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
 async function waitForPong(port: number, child: ChildProcess, password: string | undefined, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await answersPing(port, password))) {
+  while (!(await answersPing(port, { password }))) {
     if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -105,9 +105,9 @@ async function waitForPong(port: number, child: ChildProcess, password: string |
 }
 
 /** A raw PING (after AUTH, with a password), so that waiting for the server involves no client library and its retries. */
-function answersPing(port: number, password?: string): Promise<boolean> {
+export function answersPing(port: number, { host = '127.0.0.1', password }: { host?: string; password?: string } = {}): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
+    const socket = createConnection({ host, port });
     const finish = (answered: boolean) => {
       socket.destroy();
       resolve(answered);

@@ -6,6 +6,7 @@ import { afterAll } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.js';
 import type { SimulatorRegistration } from '../../src/upstream/plugin.js';
 import type { UpstreamSimulator } from '../../src/upstream/simulator.js';
+import type { TestBrowser } from './browser.js';
 import { startTestBroker, webClient, type TestBroker } from './broker.js';
 import { findFreePort } from './redis.js';
 import { RelyingParty } from './relying-party.js';
@@ -111,17 +112,22 @@ export async function startUpstreamTestBed(
 }
 
 /**
- * The person at the simulated upstream: picks test person `person` on its page, or cancels.
- * Returns where the browser ended up back at the client.
+ * The person at the simulated upstream, in `browser`: picks test person `person` on its page,
+ * or cancels, and follows the redirects from there (see TestBrowser.follow).
  */
-export async function actAtUpstream(rp: Pick<RelyingParty, 'browser' | 'issuer'>, page: Response, choice: { person: number } | 'cancel'): Promise<URL> {
+export async function chooseAtUpstream(browser: TestBrowser, page: Response, choice: { person: number } | 'cancel') {
   const html = await page.text();
   const forms = [...html.matchAll(/<form method="post" action="([^"]+)">/g)].map((match) => match[1]!);
   const action = choice === 'cancel' ? forms.find((f) => f.endsWith('/cancel')) : forms.filter((f) => f.endsWith('/login'))[choice.person];
   if (!action) throw new Error(`no such choice on the upstream's page:\n${html}`);
   const fields: Record<string, string> = {};
   if (choice !== 'cancel') fields.person = [...html.matchAll(/name="person" value="([^"]+)"/g)][choice.person]![1]!;
-  const { leftTo, response } = await rp.browser.submit(new URL(action, page.url), fields);
+  return browser.submit(new URL(action, page.url), fields);
+}
+
+/** chooseAtUpstream for `rp`'s browser; returns where the browser ended up back at the client. */
+export async function actAtUpstream(rp: Pick<RelyingParty, 'browser' | 'issuer'>, page: Response, choice: { person: number } | 'cancel'): Promise<URL> {
+  const { leftTo, response } = await chooseAtUpstream(rp.browser, page, choice);
   if (!leftTo) throw new Error(`the login did not return to the client (broker ${rp.issuer}): ${response.status} ${response.url}\n${await response.text()}`);
   return leftTo;
 }

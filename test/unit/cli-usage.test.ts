@@ -24,6 +24,10 @@ describe('the clients CLI refuses what it cannot run, with exit code 2', () => {
     [['add', 'my-client', '--redirect-uri', 'https://a.example/cb'], 'add takes options only (did you mean --id my-client?)'],
     [['add', '--redirect-uri', 'https://a.example/cb', '--public', '--auth-method', 'client_secret_post'], '--public and --auth-method contradict'],
     [['add', '--redirect-uri', 'https://a.example/cb', '--refresh-tokens', '--no-refresh-tokens'], '--refresh-tokens and --no-refresh-tokens contradict each other'],
+    [
+      ['add', '--redirect-uri', 'https://a.example/cb', '--refresh-tokens-without-consent', '--no-refresh-tokens-without-consent'],
+      '--refresh-tokens-without-consent and --no-refresh-tokens-without-consent contradict each other',
+    ],
     [['add', '--redirect-uri', 'https://a.example/cb', '--metadata', '{not json'], '--metadata: not valid JSON'],
     [['add', '--redirect-uri', 'https://a.example/cb', '--metadata', '[1]'], '--metadata: must be a JSON object'],
     [['add', '--redirect-uri', 'https://a.example/cb', '--metadata', '@/nonexistent/file.json'], '--metadata: cannot read /nonexistent/file.json (ENOENT)'],
