@@ -60,6 +60,9 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
 const DEVICE_COOKIE = 'neb_device';
 const DEVICE_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
 
+/** The country whose eIDs a person reading the pages in this language most likely has: shown first. */
+const homeCountryOf: Record<string, string> = { sv: 'SE', nb: 'NO', fi: 'FI', da: 'DK' };
+
 export const sessionExpired = () =>
   new HttpError(400, 'session_expired', 'This login has expired or was started in another browser. Start again at the service.');
 
@@ -215,14 +218,18 @@ export function loginSteps(deps: LoginDependencies) {
     offered(ctx: Context) {
       const chosen = this.choice(ctx);
       const options = chosen.kind === 'refused' ? [] : chosen.kind === 'eid' ? [chosen] : chosen.options;
-      const t = views.translator(views.localeOf(ctx));
-      return options.map(({ plugin }) => ({
-        id: plugin.id,
-        country: plugin.country,
-        acr: [...plugin.acrValues],
-        display_name: t(`eid.${plugin.id}`, {}, plugin.id),
-        available: registry.isAvailable(plugin.id),
-      }));
+      const locale = views.localeOf(ctx);
+      const t = views.translator(locale);
+      const home = homeCountryOf[locale];
+      return options
+        .map(({ plugin }) => ({
+          id: plugin.id,
+          country: plugin.country,
+          acr: [...plugin.acrValues],
+          display_name: t(`eid.${plugin.id}`, {}, plugin.id),
+          available: registry.isAvailable(plugin.id),
+        }))
+        .sort((a, b) => Number(b.country === home) - Number(a.country === home));
     },
 
     locale: (ctx: Context) => views.localeOf(ctx),
