@@ -2,7 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
-import { launchChromium, newPhone, screenshot } from '../support/chromium.js';
+import { expectAccessible, launchChromium, newPhone, screenshot } from '../support/chromium.js';
 
 /**
  * Swedish BankID on this device, walked in a real chromium on a phone, as `npm start` runs it:
@@ -27,6 +27,23 @@ afterAll(async () => {
 
 /** The simulated app's page, on the simulator's own origin. */
 const onAppPage = (url: URL) => url.origin !== tb.issuer && url.pathname === '/app';
+
+/**
+ * Runs in the page: whether it fits the screen's width, and every claim name stays on one line.
+ * A string, since the tests are not compiled for the DOM.
+ */
+const NOTHING_OVERFLOWS = `(() => {
+  const root = document.documentElement;
+  const lines = (element) => {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+  };
+  return {
+    pageFits: root.scrollWidth <= root.clientWidth,
+    namesOnOneLine: [...document.querySelectorAll('.claims dt')].every((name) => lines(name) === 1),
+  };
+})()`;
 
 async function onAndroidPhone(use: (page: Page) => Promise<void>) {
   const context = await newPhone(browser, 'sv-SE', { userAgent: ANDROID_CHROME });
@@ -61,12 +78,16 @@ describe('Swedish BankID on this device, on a phone', () => {
         page.click(`form[action="/app/identify"]:has(input[value="${person.personalNumber}"]) button`),
       ]);
       await page.waitForURL(/\/demo\/callback/);
-      await page.waitForSelector('table.claims');
+      await page.waitForSelector('dl.claims');
       await screenshot(page, 'same-device-4-demo-claims');
+      await expectAccessible(page, 'demo result (sv)');
 
       const body = await page.textContent('body');
       expect(body).toContain(person.personalNumber);
       expect(body).toContain('urn:nordic-eid:se:bankid:same-device');
+      // The demo speaks the person's language, and its long values wrap inside the phone's width.
+      expect(await page.textContent('h1')).toBe('Demotjänst');
+      expect(await page.evaluate(NOTHING_OVERFLOWS)).toEqual({ pageFits: true, namesOnOneLine: true });
     });
   }, 90_000);
 });
