@@ -119,7 +119,7 @@ async function appPost(path: string, fields: Record<string, string>) {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(fields).toString(),
   });
-  return { status: response.statusCode, location: response.headers.location, text: await response.body.text() };
+  return { status: response.statusCode, location: response.headers.location as string | undefined, text: await response.body.text() };
 }
 
 /** Makes the simulator's clock read this many seconds later, leaving real timers alone. */
