@@ -91,7 +91,7 @@ describe('an operator registers clients from the CLI', () => {
     const gone = await cli(['show', 'cli-round-trip'], env);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toBe('error: There is no client cli-round-trip. (not_found, HTTP 404)\n');
-  });
+  }, 60_000);
 
   it('takes the URL and token from flags as well as from the environment', async () => {
     const list = await cli(['list', '--url', tb.issuer, '--token', ADMIN_TOKEN]);
