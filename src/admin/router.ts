@@ -18,6 +18,7 @@ import {
 } from '../clients/metadata.js';
 import type { ClientRules } from '../clients/rules.js';
 import type { ClientStore } from '../clients/store.js';
+import { ConfigError, parseSection } from '../config/load.js';
 import type { BrokerConfig } from '../config/schema.js';
 import { clientIp } from '../http/client-ip.js';
 import { readBody } from '../http/body.js';
@@ -107,11 +108,12 @@ export function adminApi(deps: AdminDependencies): Middleware {
   }
 
   function query<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-    const result = schema.safeParse(value);
-    if (result.success) return result.data;
-    const issue = result.error.issues[0]!;
-    const field = issue.path.join('.') || ('keys' in issue ? (issue.keys as string[])[0] : '') || 'request';
-    throw new HttpError(400, 'invalid_request', `${field}: ${issue.code === 'unrecognized_keys' ? 'unknown parameter' : issue.message}`);
+    try {
+      return parseSection(schema, value, [], 'parameter');
+    } catch (err) {
+      if (err instanceof ConfigError) throw new HttpError(400, 'invalid_request', err.message);
+      throw err;
+    }
   }
 
   /** Answers a client that was just written; `secret` when a new one was issued. */

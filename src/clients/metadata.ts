@@ -80,9 +80,9 @@ export function parseClientInput(schema: ZodType<ClientInput>, body: Record<stri
   const managed = Object.keys(managedFields).find((field) => field in body);
   if (managed) throw new errors.InvalidClientMetadata(`${managed}: ${managedFields[managed]}`);
   try {
-    return parseSection(schema, body);
+    return parseSection(schema, body, [], 'field');
   } catch (err) {
-    if (err instanceof ConfigError) throw new errors.InvalidClientMetadata(err.message.replace(/: unknown key$/, ': unknown field'));
+    if (err instanceof ConfigError) throw new errors.InvalidClientMetadata(err.message);
     throw err;
   }
 }

@@ -1,4 +1,5 @@
 import { errors } from 'oidc-provider';
+import { unknownName } from '../config/issues.js';
 import { ConfigError } from '../config/load.js';
 import { clientSchema, type ClientConfig } from '../config/schema.js';
 import type { ClientRules } from './rules.js';
@@ -32,7 +33,7 @@ export function extraMetadataOf(client: ClientConfig): Record<string, unknown> {
 export function checkStaticClients(clients: readonly ClientConfig[], rules: ClientRules): void {
   clients.forEach((client, i) => {
     const unknown = Object.keys(client).find((key) => !configKeys.has(key) && !rules.eidFields.has(key));
-    if (unknown) throw new ConfigError(`clients[${i}].${unknown}: unknown key`);
+    if (unknown) throw new ConfigError(`clients[${i}].${unknown}: ${unknownName('key', unknown, [...configKeys, ...rules.eidFields.keys()])}`);
     try {
       rules.checkReferences(client);
     } catch (err) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { knownKeys, plainMessages, unknownName } from './issues.js';
 import { configSchema, type BrokerConfig } from './schema.js';
 
 /** A configuration that cannot be used. Its message names the key and the problem. */
@@ -41,18 +42,22 @@ function formatPath(path: readonly PropertyKey[]): string {
 
 /**
  * Validates `raw` against `schema`; a problem becomes a ConfigError naming the key, below
- * `path` (how plugins name their `eids.<id>` section).
+ * `path` (how plugins name their `eids.<id>` section), and saying in plain words what is wrong.
+ * `noun` is what the caller calls a key: the admin API speaks of fields.
  */
-export function parseSection<T extends z.ZodType>(schema: T, raw: unknown, path: PropertyKey[] = []): z.output<T> {
-  const result = schema.safeParse(raw);
+export function parseSection<T extends z.ZodType>(schema: T, raw: unknown, path: PropertyKey[] = [], noun = 'key'): z.output<T> {
+  const result = schema.safeParse(raw, { error: plainMessages });
   if (result.success) return result.data;
   const [issue] = result.error.issues;
   if (!issue) throw new ConfigError(`${formatPath(path) || 'configuration'}: not valid`);
-  const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-  const key = formatPath([...path, ...issue.path, ...unknownKeys.slice(0, 1)]) || '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const [unknown = ''] = issue.keys;
+    throw new ConfigError(`${formatPath([...path, ...issue.path, unknown])}: ${unknownName(noun, unknown, knownKeys(schema, issue.path))}`);
+  }
+  const key = formatPath([...path, ...issue.path]) || '(top level)';
   // A bad record key (an eID id) carries the reason in its own nested issue.
   const reason = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
-  throw new ConfigError(`${key}: ${unknownKeys.length ? 'unknown key' : reason}`);
+  throw new ConfigError(`${key}: ${reason}`);
 }
 
 /** Validates raw configuration (already parsed from JSON or YAML). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EID_FIELD_NAME } from '../clients/names.js';
+import { unknownName } from './issues.js';
 
 /**
  * The broker's configuration, as read from the file named by BROKER_CONFIG (JSON or YAML).
@@ -77,7 +78,9 @@ export const clientSchema = z
   .catchall(z.unknown())
   .superRefine((client, ctx) => {
     for (const key of Object.keys(client)) {
-      if (!(key in clientSchema.shape) && !EID_FIELD_NAME.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'unknown key' });
+      if (!(key in clientSchema.shape) && !EID_FIELD_NAME.test(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: unknownName('key', key, Object.keys(clientSchema.shape)) });
+      }
     }
   })
   .refine((c) => (c.token_endpoint_auth_method === 'none' ? !c.client_secret : true), {

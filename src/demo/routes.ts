@@ -70,7 +70,7 @@ export async function demoRoutes({ issuer, store, registry, views }: DemoDepende
   router.get('/callback', async (ctx) => {
     const stored = ctx.cookies.get(FLOW_COOKIE, { signed: true });
     setFlow(ctx, null);
-    if (!stored) return views.render(ctx, 'demo-result', { error: 'no login in progress: start again from /demo' });
+    if (!stored) return views.render(ctx, 'demo-result', { noLogin: true });
     const flow = JSON.parse(Buffer.from(stored, 'base64url').toString()) as { verifier: string; state: string; nonce: string };
     try {
       const config = await discover();

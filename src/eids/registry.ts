@@ -61,6 +61,10 @@ export async function createRegistry(
   factories: Record<string, EidPluginFactory>,
   shared: { issuer: string; store: Store; log: Logger; views: PageRenderer; draining: AbortSignal; telemetryFor(id: string, log: Logger): EidTelemetry },
 ): Promise<EidRegistry> {
+  // A broker without an eID would start, answer discovery, and refuse every login.
+  if (Object.keys(sections).length === 0) {
+    throw new ConfigError(`eids: no eID is configured; add a section for at least one (known: ${Object.keys(factories).join(', ') || 'none'})`);
+  }
   const plugins: EidPlugin[] = [];
   for (const [id, config] of Object.entries(sections)) {
     const factory = factories[id];

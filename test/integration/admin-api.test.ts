@@ -154,10 +154,16 @@ describe('clients', () => {
     } while (cursor);
     expect(seen).toEqual(['list-a', 'list-c', 'spa', 'web-app']);
 
-    for (const query of ['limit=0', 'limit=201', 'limit=x', 'colour=red']) {
+    for (const [query, description] of [
+      ['limit=0', 'limit: must be at least 1'],
+      ['limit=201', 'limit: must be at most 200'],
+      ['limit=x', 'limit: '],
+      ['colour=red', 'colour: unknown parameter'],
+      ['limits=2', 'limits: unknown parameter; did you mean limit?'],
+    ]) {
       const bad = await admin(own.issuer, 'GET', `/admin/clients?${query}`);
       expect(bad.status, query).toBe(400);
-      expect(bad.body.error).toBe('invalid_request');
+      expect(bad.body).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining(description!) });
     }
   });
 
@@ -259,6 +265,34 @@ describe('clients', () => {
       body: '{"redirect_uris": [',
     });
     expect(broken.status).toBe(400);
+  });
+});
+
+describe('validation errors in plain words', () => {
+  it.each([
+    [{ redirect_uri: ['https://shop.example/callback'] }, 'redirect_uri: unknown field; did you mean redirect_uris?'],
+    [{ alowed_eids: ['test-double'] }, 'alowed_eids: unknown field; did you mean allowed_eids?'],
+    [{ colour: 'red' }, 'colour: unknown field'],
+    [{ redirect_uris: undefined }, 'redirect_uris: is required'],
+    [{ redirect_uris: 'https://shop.example/callback' }, 'redirect_uris: must be a list, not a string'],
+    [{ display_name: '' }, 'display_name: must not be empty'],
+    [{ display_name: 'x'.repeat(101) }, 'display_name: must have at most 100 characters'],
+    [{ client_name: 5 }, 'client_name: must be a string, not a number'],
+    [{ application_type: 'Native' }, 'application_type: must be one of "web", "native"; did you mean "native"?'],
+    [{ subject_type: 'secret' }, 'subject_type: must be one of "public", "pairwise"'],
+    [{ default_ui_locales: ['de'] }, 'default_ui_locales[0]: must be one of "sv", "en", "nb", "fi", "da"'],
+    [{ allowed_eids: [''] }, 'allowed_eids[0]: must not be empty'],
+  ])('%j → "%s"', async (change, description) => {
+    const answer = await admin(tb.issuer, 'POST', '/admin/clients', webMetadata(change));
+    expect(answer.status).toBe(400);
+    expect(answer.body.error_description).toBe(description);
+  });
+
+  it('an update too, and a merge patch names the field the same way', async () => {
+    const created = await createClient(tb.issuer, webMetadata());
+    const refused = await admin(tb.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { redirect_uri: ['https://shop.example/v2'] });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error_description).toBe('redirect_uri: unknown field; did you mean redirect_uris?');
   });
 });
 

@@ -109,6 +109,17 @@ describe('errors and exit codes', () => {
     expect(refused.stdout).toBe('');
   });
 
+  it.each([
+    [['--metadata', '{"redirect_uri": ["https://shop.example/other"]}'], 'redirect_uri: unknown field; did you mean redirect_uris?'],
+    [['--type', 'desktop'], 'application_type: must be one of "web", "native"'],
+    [['--metadata', '{"contacts": "ops@shop.example"}'], 'contacts: must be a list, not a string'],
+    [['--name', ''], 'display_name: must not be empty'],
+  ])('1: %j is refused in plain words, naming the field', async (options, description) => {
+    const refused = await cli(['add', '--redirect-uri', 'https://shop.example/callback', ...options], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(`error: ${description} (invalid_client_metadata, HTTP 400)\n`);
+  });
+
   it('1: a static client cannot be changed', async () => {
     const refused = await cli(['remove', 'web-app'], env);
     expect(refused.code).toBe(1);

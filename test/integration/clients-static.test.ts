@@ -34,6 +34,7 @@ describe('static clients', () => {
     [{ application_type: 'native' as const, redirect_uris: ['com.example.a:/cb'] }, 'clients[0] (a): token_endpoint_auth_method: a native app cannot keep a secret'],
     [{ allowed_eids: ['se-bankid'] }, 'clients[0].allowed_eids[0]: no eID se-bankid is configured (configured: test-double)'],
     [{ bankid_requirement: { pinCode: true } }, 'clients[0].bankid_requirement: unknown key'],
+    [{ redirect_uri: ['https://a.example/cb'] }, 'clients[0].redirect_uri: unknown key; did you mean redirect_uris?'],
   ])('%j stops the start-up: "%s"', async (change, message) => {
     await expect(build({ clients: [{ ...base, ...change }] })).rejects.toThrow(ConfigError);
     await expect(build({ clients: [{ ...base, ...change }] })).rejects.toThrow(message);

@@ -19,19 +19,39 @@ describe('the demo relying party at /demo', () => {
     const { response } = await browser.follow(`${started.response.url}?person=0`);
     expect(new URL(response.url).pathname).toBe('/demo/callback');
     const page = await response.text();
-    expect(page).toContain('<th scope="row">personal_number</th><td>198112189876</td>');
-    expect(page).toContain('<th scope="row">acr</th><td>urn:test:test-double</td>');
+    expect(page).toContain('<dt>personal_number</dt><dd>198112189876</dd>');
+    expect(page).toContain('<dt>acr</dt><dd>urn:test:test-double</dd>');
   });
 
   it('shows an OIDC error from the broker in plain words', async () => {
     const browser = new TestBrowser(tb.issuer);
     const started = await browser.follow('/demo/login');
     const { response } = await browser.follow(`${started.response.url}?fail=access_denied`);
-    expect(await response.text()).toContain('The login ended with <code>access_denied</code>');
+    expect(await response.text()).toContain('The login ended with this error: <code>access_denied</code>');
   });
 
   it('refuses a callback it did not start', async () => {
     const page = await (await new TestBrowser(tb.issuer).request('/demo/callback?code=x&state=y')).text();
-    expect(page).toContain('no login in progress');
+    expect(page).toContain('No login is under way here. Start again from the demo page.');
+  });
+
+  it.each([
+    ['sv-SE,sv;q=0.9', 'sv', 'Demotjänst', 'Logga in med valfri e-legitimation', 'Användaruppgifter (userinfo)'],
+    ['en-GB', 'en', 'Demo service', 'Log in with any eID', 'Userinfo'],
+    ['nb-NO', 'nb', 'Demotjeneste', 'Logg inn med en valgfri eID', 'Brukeropplysninger (userinfo)'],
+    ['fi-FI', 'fi', 'Esittelypalvelu', 'Kirjaudu millä tahansa tunnistustavalla', 'Käyttäjätiedot (userinfo)'],
+    ['da-DK', 'da', 'Demotjeneste', 'Log ind med et valgfrit eID', 'Brugeroplysninger (userinfo)'],
+  ])('speaks the browser\'s language (%s), on its start page and its result', async (acceptLanguage, lang, title, login, userinfo) => {
+    const browser = new TestBrowser(tb.issuer);
+    browser.headers.set('accept-language', acceptLanguage);
+    const home = await (await browser.request('/demo')).text();
+    expect(home).toContain(`<html lang="${lang}">`);
+    expect(home).toContain(`<h1>${title}</h1>`);
+    expect(home).toContain(`href="/demo/login">${login}</a>`);
+
+    const started = await browser.follow('/demo/login');
+    const result = await (await browser.follow(`${started.response.url}?person=0`)).response.text();
+    expect(result).toContain(`<html lang="${lang}">`);
+    expect(result).toContain(`<h2>${userinfo}</h2>`);
   });
 });

@@ -7,6 +7,9 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((broker) => broker.stop()));
 });
 
+/** The lightest eID to start: a configuration needs one. */
+const simulatedFtn = { 'fi-ftn': { mode: 'simulator' } };
+
 async function refusedWith(config: string | undefined, name = 'broker.json') {
   const port = await findFreePort();
   const broker = spawnBroker({ BROKER_CONFIG: config === undefined ? '/nonexistent/broker.json' : writeConfig(name, config), PORT: String(port) });
@@ -21,11 +24,12 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     ['a file that is not JSON', '{ "port": ', 'BROKER_CONFIG: '],
     ['an unknown key', JSON.stringify({ prot: 3000 }), 'prot: unknown key'],
     ['a wrong type', JSON.stringify({ port: 'x' }), 'port: '],
+    ['no eID at all', JSON.stringify({}), 'eids: no eID is configured; add a section for at least one (known: se-bankid, no-bankid, fi-ftn, dk-mitid)'],
     ['an eID nobody knows', JSON.stringify({ eids: { 'xx-magic': {} } }), 'eids.xx-magic: no such eID'],
     ['a missing JWKS file', JSON.stringify({ jwks: '/nonexistent/jwks.json' }), 'jwks: cannot read /nonexistent/jwks.json'],
     [
       'a client oidc-provider refuses',
-      JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb#fragment'] }] }),
+      JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb#fragment'] }], eids: simulatedFtn }),
       'clients[0] (a): ',
     ],
   ])('%s', async (_case, config, message) => {
@@ -33,7 +37,7 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     expect(code).toBe(2);
     expect(stderr).toContain(`configuration error: ${message}`);
     expect(stderr).not.toMatch(/\n\s+at /);
-  });
+  }, 60_000);
 
   it('a YAML file is read as YAML', async () => {
     const { code, stderr } = await refusedWith('port: 3000\nclients:\n  - client_id: a\n', 'broker.yaml');
@@ -78,6 +82,8 @@ describe('starting', () => {
         '  - client_id: app',
         '    client_secret: ${TEST_APP_SECRET}',
         '    redirect_uris: [https://app.example/cb]',
+        'eids:',
+        '  fi-ftn: { mode: simulator }',
       ].join('\n'),
     );
     const broker = spawnBroker({ BROKER_CONFIG: config, TEST_SUBJECT_SECRET: 's'.repeat(40), TEST_APP_SECRET: 'a'.repeat(40) });
@@ -93,5 +99,5 @@ describe('starting', () => {
       await broker.stop();
       await deleteKeysWithPrefix(prefix);
     }
-  });
+  }, 60_000);
 });

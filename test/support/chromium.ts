@@ -24,8 +24,9 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-export async function newPhone(browser: Browser, locale = 'en-GB'): Promise<BrowserContext> {
-  return browser.newContext({ viewport: viewports.phone, locale, isMobile: true, hasTouch: true });
+/** A phone-sized browser; `userAgent` makes it say it is a phone too, for pages that choose by it. */
+export async function newPhone(browser: Browser, locale = 'en-GB', options: { userAgent?: string } = {}): Promise<BrowserContext> {
+  return browser.newContext({ viewport: viewports.phone, locale, isMobile: true, hasTouch: true, ...options });
 }
 
 const axeSource = (createRequire(import.meta.url)('axe-core') as { source: string }).source;

@@ -83,7 +83,7 @@ describe('static clients', () => {
 
   it('may carry the fields eIDs declare; a key no configured eID declares is an unknown key', () => {
     expect(() => checkStaticClients(configured({ x_level: 'high' }), rules)).not.toThrow();
-    expect(() => checkStaticClients(configured({ y_level: 'high' }), rules)).toThrow(new ConfigError('clients[0].y_level: unknown key'));
+    expect(() => checkStaticClients(configured({ y_level: 'high' }), rules)).toThrow(new ConfigError('clients[0].y_level: unknown key; did you mean x_level?'));
     // Keys that cannot be an eID's are refused when the file is read.
     expect(() => configured({ colour: 'red' })).toThrow(new ConfigError('clients[0].colour: unknown key'));
   });

@@ -44,6 +44,23 @@ describe('configuration', () => {
     expect(problem(raw)).toContain(expected);
   });
 
+  it.each([
+    [{ prot: 3000 }, 'prot: unknown key; did you mean port?'],
+    [{ ui: { defualt_locale: 'sv' } }, 'ui.defualt_locale: unknown key; did you mean default_locale?'],
+    [{ clients: [{ ...client, redirectUris: ['https://app.example/cb'] }] }, 'clients[0].redirectUris: unknown key; did you mean redirect_uris?'],
+    [{ colour: 'red' }, 'colour: unknown key'],
+    [{ port: 'eighty' }, 'port: must be a number, not a string'],
+    [{ trust_proxy: 'yes' }, 'trust_proxy: must be true or false or a number, not a string'],
+    [{ ui: { default_locale: 'de' } }, 'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"'],
+    [{ ui: { default_locale: 'SV' } }, 'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"; did you mean "sv"?'],
+    [{ ui: { support_email: 'nobody' } }, 'ui.support_email: must be an email address'],
+    [{ ui: { qr_size: 1000 } }, 'ui.qr_size: must be at most 480'],
+    [{ clients: [{ ...client, redirect_uris: undefined }] }, 'clients[0].redirect_uris: is required'],
+    [{ clients: [{ ...client, redirect_uris: [] }] }, 'clients[0].redirect_uris: must not be empty'],
+  ])('%j is explained in plain words: "%s"', (raw, expected) => {
+    expect(problem(raw)).toBe(expected);
+  });
+
   it('takes ${NAME} values from the environment, so secrets stay out of the file', () => {
     const config = parseConfig(
       { subject_secret: '${SUBJECT}', clients: [{ ...client, client_secret: '${APP_SECRET}' }] },

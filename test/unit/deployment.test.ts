@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { parseBankIdConfig } from '../../providers/se-bankid/config.js';
+import { builtInEids } from '../../providers/index.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { projectRoot } from '../../src/paths.js';
 
@@ -9,15 +11,33 @@ const read = (name: string) => readFileSync(join(projectRoot, name), 'utf8');
 
 /** The deployment files cannot be run here (no container engine): their promises are checked as text. */
 describe('the deployment files', () => {
-  it('deploy/broker.yaml is a valid configuration: Redis, /metrics on its own port', () => {
-    const config = loadConfigFile(join(projectRoot, 'deploy', 'broker.yaml'), {
+  const deployConfig = () =>
+    loadConfigFile(join(projectRoot, 'deploy', 'broker.yaml'), {
       BROKER_ISSUER: 'https://id.example.com',
       BROKER_COOKIE_KEY: 'c'.repeat(44),
       BROKER_SUBJECT_SECRET: 's'.repeat(44),
+      BANKID_PASSPHRASE: 'qwerty123',
     });
+
+  it('deploy/broker.yaml is a valid configuration: Redis, /metrics on its own port', () => {
+    const config = deployConfig();
     expect(config.redis?.url).toBe('redis://redis:6379');
     expect(config.host).toBe('0.0.0.0');
     expect(config.metrics).toMatchObject({ port: 9464, host: '0.0.0.0' });
+  });
+
+  it('deploy/broker.yaml enables an eID the broker has, in a section its plugin accepts, with the certificate compose mounts', () => {
+    const { eids } = deployConfig();
+    expect(Object.keys(eids)).toEqual(['se-bankid']);
+    expect(Object.keys(builtInEids)).toContain('se-bankid');
+    expect(parseBankIdConfig('se-bankid', eids['se-bankid'])).toMatchObject({
+      mode: 'test',
+      client_certificate: { pfx: '/run/secrets/bankid-rp.p12', passphrase: 'qwerty123' },
+    });
+    const compose = parseYaml(read('docker-compose.yml')) as { secrets: Record<string, { file: string }>; services: { broker: { secrets: string[] } } };
+    expect(compose.services.broker.secrets).toEqual(['bankid-rp.p12']);
+    expect(compose.secrets['bankid-rp.p12']!.file).toBe('./deploy/secrets/bankid-rp.p12');
+    expect(read('.gitignore')).toMatch(/^deploy\/secrets\/$/m);
   });
 
   it('the image runs as a user without privileges, and checks readiness', () => {

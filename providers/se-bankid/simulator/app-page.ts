@@ -1,3 +1,5 @@
+import { apiErrorStatus, failedHintCodes } from './app-choices.js';
+import { rpEndpoints } from './faults.js';
 import type { SimulatedOrderView } from './orders.js';
 import { simulatedPersons, type SimulatedPerson } from './persons.js';
 import type { OrderKind } from './requests.js';
@@ -13,6 +15,10 @@ h1 { font-size: 1.25rem; } h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
 .problem { background: #fdecea; }
 .message { white-space: pre-wrap; background: #f6f8fa; padding: .5rem .75rem; border-radius: .5rem; }
 form { margin: .4rem 0; }
+label { display: block; margin: .4rem 0; }
+select, input { width: 100%; padding: .5rem; font-size: 1rem; box-sizing: border-box; }
+details { margin: .75rem 0; }
+a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; background: #193e4f; color: #fff; }
 button { width: 100%; padding: .7rem; border-radius: .75rem; border: 0; background: #193e4f; color: #fff; font-size: 1rem; }
 button.secondary { background: #d5dbe1; color: #193e4f; }
 `;
@@ -28,27 +34,75 @@ const wording: Record<OrderKind, { heading: string; ask: string; verb: string }>
   sign: { heading: 'Sign', ask: 'The service asks you to sign:', verb: 'Sign as' },
 };
 
-export function renderAppPage(orders: SimulatedOrderView[], notice?: AppNotice): string {
+export interface AppPageOptions {
+  notice?: AppNotice;
+  /**
+   * Where the app sends the person now: the returnUrl of an order started on this device that
+   * just ended. Reached by a refresh from the app's own page, not by the form's redirect, since
+   * the page's form-action only allows the app's own origin.
+   */
+  returnUrl?: string;
+}
+
+export function renderAppPage(orders: SimulatedOrderView[], { notice, returnUrl }: AppPageOptions = {}): string {
   const waiting = orders.filter((order) => order.status === 'pending');
+  // While nothing waits, the page looks again by itself, so that a new order shows up.
+  const refresh = returnUrl ?? (waiting.length === 0 ? '/app' : undefined);
+  const content = returnUrl
+    ? `<p><a class="button" href="${escapeHtml(returnUrl)}">Back to the service</a></p>`
+    : `${waiting.length > 0 ? waiting.map(orderSection).join('\n') : nothingWaiting()}
+<p><a href="${APP_FAULTS_PATH}">Make BankID's API answer with an error</a></p>`;
+  return page(
+    'Simulated BankID app',
+    `<p>This page plays the BankID app on your phone, for trying out the service without a real BankID.</p>
+${notice ? `<p class="${notice.problem ? 'notice problem' : 'notice'}">${escapeHtml(notice.text)}</p>\n` : ''}${content}`,
+    refresh && `<meta http-equiv="refresh" content="${returnUrl ? 0 : 2}; url=${escapeHtml(refresh)}">`,
+  );
+}
+
+export const APP_FAULTS_PATH = '/app/faults';
+
+/** The form that makes BankID's RP API answer its next requests with an error. */
+export function renderFaultPage(): string {
+  return page(
+    'Make BankID fail',
+    `<p>BankID answers the next requests the service sends it with the error you choose, as the real BankID does when something is wrong.</p>
+<form method="post" action="/app/fault">
+<label>Request ${select('endpoint', rpEndpoints.map((endpoint) => [endpoint, `/${endpoint}`]))}</label>
+<label>Error ${select('errorCode', Object.entries(apiErrorStatus).map(([code, status]) => [code, `${status} ${code}`]))}</label>
+<label>How many requests <input type="number" name="times" value="1" min="1" max="${MAX_FAULT_TIMES}"></label>
+<button type="submit">Answer with this error</button>
+</form>
+<p><a href="/app">Back to the app</a></p>`,
+  );
+}
+
+/** More would only keep a person's broker failing long after they have seen what they wanted. */
+export const MAX_FAULT_TIMES = 20;
+
+function page(title: string, content: string, head?: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-${waiting.length > 0 ? '<meta http-equiv="refresh" content="2; url=/app">\n' : ''}<title>Simulated BankID app</title>
+${head ? `${head}\n` : ''}<title>${title}</title>
 <link rel="stylesheet" href="${APP_STYLESHEET_PATH}">
 </head>
 <body>
 <main>
-<h1>Simulated BankID app</h1>
-<p>This page plays the BankID app on your phone, for trying out the service without a real BankID.</p>
-${notice ? `<p class="${notice.problem ? 'notice problem' : 'notice'}">${escapeHtml(notice.text)}</p>\n` : ''}${
-    waiting.length > 0 ? waiting.map(orderSection).join('\n') : nothingWaiting()
-  }
+<h1>${title}</h1>
+${content}
 </main>
 </body>
 </html>
 `;
+}
+
+function select(name: string, options: [value: string, label: string][]): string {
+  return `<select name="${name}">${options
+    .map(([value, label]) => `<option value="${escapeHtml(value)}">${escapeHtml(label)}</option>`)
+    .join('')}</select>`;
 }
 
 function nothingWaiting(): string {
@@ -64,6 +118,7 @@ function pickupSection(order: SimulatedOrderView): string {
 <h2>The service shows a QR code</h2>
 <p>Order ${escapeHtml(shortRef(order))}. Scanning it starts the order on this phone.</p>
 ${actionForm('/app/scan', order, 'Scan the QR code shown by the service')}
+${otherEndings(order)}
 </section>`;
 }
 
@@ -83,7 +138,18 @@ ${people
   )
   .join('\n')}
 ${actionForm('/app/cancel', order, 'Cancel', {}, 'secondary')}
+${otherEndings(order)}
 </section>`;
+}
+
+/** Every other way BankID can end the order, for trying how the service copes. */
+function otherEndings(order: SimulatedOrderView): string {
+  const hintCodes = Object.entries(failedHintCodes).map(([code, meaning]): [string, string] => [code, `${code}: ${meaning}`]);
+  return `<details>
+<summary>Other endings</summary>
+${actionForm('/app/expire', order, 'Let the order expire', {}, 'secondary')}
+<form method="post" action="/app/fail">${hiddenInputs({ orderRef: order.orderRef })}<label>Hint code ${select('hintCode', hintCodes)}</label><button type="submit" class="secondary">Fail the order with this hint code</button></form>
+</details>`;
 }
 
 function mayComplete(order: SimulatedOrderView, person: SimulatedPerson): boolean {
@@ -98,11 +164,14 @@ function actionForm(
   fields: Record<string, string> = {},
   buttonClass?: string,
 ): string {
-  const inputs = Object.entries({ orderRef: order.orderRef, ...fields })
+  const classAttribute = buttonClass ? ` class="${buttonClass}"` : '';
+  return `<form method="post" action="${action}">${hiddenInputs({ orderRef: order.orderRef, ...fields })}<button type="submit"${classAttribute}>${escapeHtml(label)}</button></form>`;
+}
+
+function hiddenInputs(fields: Record<string, string>): string {
+  return Object.entries(fields)
     .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join('');
-  const classAttribute = buttonClass ? ` class="${buttonClass}"` : '';
-  return `<form method="post" action="${action}">${inputs}<button type="submit"${classAttribute}>${escapeHtml(label)}</button></form>`;
 }
 
 function shortRef(order: SimulatedOrderView): string {

@@ -1,5 +1,14 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { APP_STYLESHEET, APP_STYLESHEET_PATH, renderAppPage, type AppNotice } from './app-page.js';
+import { apiErrorStatus, failedHintCodes } from './app-choices.js';
+import {
+  APP_FAULTS_PATH,
+  APP_STYLESHEET,
+  APP_STYLESHEET_PATH,
+  MAX_FAULT_TIMES,
+  renderAppPage,
+  renderFaultPage,
+  type AppPageOptions,
+} from './app-page.js';
 import { SimulatorError } from './errors.js';
 import type { FaultQueue } from './faults.js';
 import { parseJson, readBody } from './http.js';
@@ -20,13 +29,15 @@ type Action = (fields: JsonObject) => void;
 
 const PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-type Ending = 'identified' | 'cancelled';
+type Done = 'identified' | 'cancelled' | 'failed' | 'fault';
 
-/** What the app page says after a button that ends the order, by `?done=`. */
-const endingNotices = new Map<string, string>([
+/** What the app page says after a button, by `?done=`. */
+const doneNotices = new Map<string, string>([
   ['identified', 'Done. Go back to the service to continue.'],
   ['cancelled', 'Cancelled. Go back to the service.'],
-] satisfies [Ending, string][]);
+  ['failed', 'The order has ended as you chose. Go back to the service to see what it says.'],
+  ['fault', 'BankID will answer the next requests of the chosen kind with that error.'],
+] satisfies [Done, string][]);
 
 /**
  * The plain-HTTP side of the simulator: a JSON API for tests (/control/...) and a page for
@@ -45,22 +56,31 @@ export function controlHandler(book: OrderBook, faults: FaultQueue): RequestList
     fail: (fields) => book.fail(stringField(fields, 'orderRef'), stringField(fields, 'hintCode')),
     fault: (fields) => faults.inject(fields.endpoint, fields.fault, fields.times ?? 1),
   };
-  const appActions: Record<string, { act: Action; done?: Ending }> = {
+  const appActions: Record<string, { act: Action; done?: Done }> = {
     scan: { act: (fields) => book.scanCurrentQr(stringField(fields, 'orderRef')) },
     identify: { act: approve, done: 'identified' },
     cancel: { act: userCancel, done: 'cancelled' },
+    expire: { act: controlActions.expire!, done: 'failed' },
+    fail: { act: (fields) => book.fail(stringField(fields, 'orderRef'), choiceField(fields, 'hintCode', failedHintCodes)), done: 'failed' },
+    fault: { act: injectChosenFault, done: 'fault' },
   };
 
-  const appPage = (notice?: AppNotice, status = 200): Reply => ({
-    status,
-    contentType: 'text/html; charset=utf-8',
-    body: renderAppPage(book.views(), notice),
-  });
-  const appRefusal = (message: string) => appPage({ text: message, problem: true }, 400);
+  /** The page's fault form: an error code BankID has, its own status, for a number of requests. */
+  function injectChosenFault(fields: JsonObject): void {
+    const errorCode = choiceField(fields, 'errorCode', apiErrorStatus);
+    const times = Number(fields.times ?? 1);
+    if (times > MAX_FAULT_TIMES) throw new SimulatorError(`times must be at most ${MAX_FAULT_TIMES}`);
+    faults.inject(fields.endpoint, { status: apiErrorStatus[errorCode], errorCode, details: 'Chosen on the simulated app page' }, times);
+  }
+
+  const html = (body: string, status = 200): Reply => ({ status, contentType: 'text/html; charset=utf-8', body });
+  const appPage = (options: AppPageOptions = {}, status = 200): Reply => html(renderAppPage(book.views(), options), status);
+  const appRefusal = (message: string) => appPage({ notice: { text: message, problem: true } }, 400);
 
   const routes = new Map<string, Route>([
     ['GET /control/orders', () => json(200, book.views())],
     ['GET /app', ({ url }) => openOrShowApp(url)],
+    [`GET ${APP_FAULTS_PATH}`, () => html(renderFaultPage())],
     [`GET ${APP_STYLESHEET_PATH}`, () => ({ status: 200, contentType: 'text/css; charset=utf-8', body: APP_STYLESHEET })],
     ...Object.entries(controlActions).map(([name, act]): [string, Route] => [
       `POST /control/${name}`,
@@ -74,18 +94,23 @@ export function controlHandler(book: OrderBook, faults: FaultQueue): RequestList
       ({ body }) => refusedAs(appRefusal, () => {
         const fields = Object.fromEntries(new URLSearchParams(body));
         act(fields);
-        const back = done && typeof fields.orderRef === 'string' ? book.returnUrlAfter(fields.orderRef) : undefined;
-        return redirect(back ?? (done ? `/app?done=${done}` : '/app'));
+        return redirect(done ? `/app?${new URLSearchParams({ done, ...(fields.orderRef ? { orderRef: fields.orderRef } : {}) })}` : '/app');
       }),
     ]),
   ]);
 
-  /** `?autostarttoken=` is the launch link: the phone opens that order, as BankID's app would. */
+  /**
+   * `?autostarttoken=` is the launch link: the phone opens that order, as BankID's app would.
+   * `?done=` follows a button; when it ended an order started on this device, the app sends
+   * the person back to the order's returnUrl.
+   */
   function openOrShowApp(url: URL): Reply {
     const autoStartToken = url.searchParams.get('autostarttoken');
     if (autoStartToken === null) {
-      const done = endingNotices.get(url.searchParams.get('done') ?? '');
-      return appPage(done ? { text: done } : undefined);
+      const done = doneNotices.get(url.searchParams.get('done') ?? '');
+      const orderRef = url.searchParams.get('orderRef');
+      const returnUrl = done && orderRef ? book.returnUrlAfter(orderRef) : undefined;
+      return appPage({ ...(done ? { notice: { text: done } } : {}), ...(returnUrl ? { returnUrl } : {}) });
     }
     return refusedAs(appRefusal, () => {
       book.openAutoStart(autoStartToken);
@@ -126,6 +151,13 @@ function jsonFields(body: string): JsonObject {
 function stringField(fields: JsonObject, name: string): string {
   const value = fields[name];
   if (typeof value !== 'string' || value === '') throw new SimulatorError(`${name} must be a non-empty string`);
+  return value;
+}
+
+/** A field that must be one of the keys of `choices`. */
+function choiceField(fields: JsonObject, name: string, choices: Record<string, unknown>): string {
+  const value = stringField(fields, name);
+  if (!Object.hasOwn(choices, value)) throw new SimulatorError(`${name} must be one of ${Object.keys(choices).join(', ')}`);
   return value;
 }
 

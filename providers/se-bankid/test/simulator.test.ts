@@ -119,7 +119,7 @@ async function appPost(path: string, fields: Record<string, string>) {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(fields).toString(),
   });
-  return { status: response.statusCode, location: response.headers.location, text: await response.body.text() };
+  return { status: response.statusCode, location: response.headers.location as string | undefined, text: await response.body.text() };
 }
 
 /** Makes the simulator's clock read this many seconds later, leaving real timers alone. */
@@ -532,7 +532,8 @@ describe('app page', () => {
     const order = await startOrder();
     const waiting = await appGet();
     expect(waiting.text).toContain('Scan the QR code shown by the service');
-    expect(waiting.text).toContain('<meta http-equiv="refresh" content="2');
+    // A person choosing an ending must not have the page reload under them.
+    expect(waiting.text).not.toContain('http-equiv="refresh"');
 
     expect(await appPost('/app/scan', { orderRef: order.orderRef })).toMatchObject({ status: 303, location: '/app' });
     expect(await collectedState(order.orderRef)).toBe('pending/userSign');
@@ -540,8 +541,72 @@ describe('app page', () => {
 
     const identified = await appPost('/app/identify', { orderRef: order.orderRef, person: '197207043576' });
     expect(identified.status).toBe(303);
-    expect(identified.location).toMatch(/^\/app/);
+    expect(identified.location).toBe(`/app?done=identified&orderRef=${order.orderRef}`);
     expect((await completion(order.orderRef)).user.name).toBe('KARL-JOHAN ÅSTRÖM');
+    // Scanned on another device: the app has nowhere to send the person.
+    const done = await appGet(identified.location);
+    expect(done.text).toContain('Done. Go back to the service');
+    expect(done.text).not.toContain('Back to the service</a>');
+  });
+
+  it.each([
+    ['identify', { person: simulatedPersons[0]!.personalNumber }],
+    ['cancel', {}],
+    ['expire', {}],
+    ['fail', { hintCode: 'certificateErr' }],
+  ])('after %s, sends the person of a same-device order back to its returnUrl through its own origin', async (action, fields) => {
+    const returnUrl = 'https://rp.example/return?nonce=a&b="c"';
+    const order = await startOrder({ returnUrl });
+    simulator.openAutoStart(order.autoStartToken);
+    const ended = await appPost(`/app/${action}`, { orderRef: order.orderRef, ...fields });
+    // A form may only go to the app's own origin (form-action 'self'): the way back is a page of its own.
+    expect(ended.status).toBe(303);
+    expect(ended.location).toMatch(/^\/app\?done=/);
+    const back = await appGet(ended.location);
+    expect(back.headers['content-security-policy']).toContain("form-action 'self'");
+    expect(back.text).toContain('<meta http-equiv="refresh" content="0; url=https://rp.example/return?nonce=a&amp;b=&quot;c&quot;">');
+    expect(back.text).toContain('<a class="button" href="https://rp.example/return?nonce=a&amp;b=&quot;c&quot;">Back to the service</a>');
+  });
+
+  it('offers every failure the simulator has: expire, each failed hint code, an error of the RP API', async () => {
+    const [expiring, failing] = [await startOrder(), await startOrder()];
+    const page = (await appGet()).text;
+    expect(page).toContain('<form method="post" action="/app/expire">');
+    for (const hintCode of ['expiredTransaction', 'certificateErr', 'userCancel', 'cancelled', 'startFailed', 'userDeclinedCall', 'notSupportedByUserApp', 'transactionRiskBlocked']) {
+      expect(page).toContain(`<option value="${hintCode}">`);
+    }
+    expect(page).toContain('<a href="/app/faults">');
+
+    expect((await appPost('/app/expire', { orderRef: expiring.orderRef })).status).toBe(303);
+    expect(await collectedState(expiring.orderRef)).toBe('failed/expiredTransaction');
+    expect((await appPost('/app/fail', { orderRef: failing.orderRef, hintCode: 'transactionRiskBlocked' })).status).toBe(303);
+    expect(await collectedState(failing.orderRef)).toBe('failed/transactionRiskBlocked');
+
+    const faults = (await appGet('/app/faults')).text;
+    for (const option of ['auth', 'sign', 'collect', 'cancel', 'requestTimeout', 'internalError', 'maintenance', 'alreadyInProgress']) {
+      expect(faults).toContain(`<option value="${option}">`);
+    }
+    const injected = await appPost('/app/fault', { endpoint: 'auth', errorCode: 'maintenance', times: '2' });
+    expect(injected).toMatchObject({ status: 303, location: '/app?done=fault' });
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      expect(await rp('auth', { endUserIp: END_USER_IP })).toMatchObject({ status: 503, body: { errorCode: 'maintenance' } });
+    }
+    await startOrder();
+  });
+
+  it.each([
+    ['/app/fail', { hintCode: 'madeUp' }, 'hintCode must be one of expiredTransaction, certificateErr'],
+    ['/app/fault', { endpoint: 'auth', errorCode: 'madeUp' }, 'errorCode must be one of alreadyInProgress'],
+    ['/app/fault', { endpoint: 'phone', errorCode: 'maintenance' }, 'endpoint must be one of auth, sign, collect, cancel'],
+    ['/app/fault', { endpoint: 'auth', errorCode: 'maintenance', times: '21' }, 'times must be at most 20'],
+    ['/app/fault', { endpoint: 'auth', errorCode: 'maintenance', times: 'many' }, 'times must be a whole number'],
+  ])('refuses %s with %j on the page, in plain words', async (path, fields, message) => {
+    const order = await startOrder();
+    const refused = await appPost(path, { orderRef: order.orderRef, ...fields });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain(message);
+    expect(await collectedState(order.orderRef)).toBe('pending/outstandingTransaction');
+    await rp('cancel', { orderRef: order.orderRef });
   });
 
   it('opens an order from the launch link and cancels it', async () => {
