@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { compiledMain } from '../../scripts/build.js';
 import { projectRoot } from '../../src/paths.js';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
 import { findFreePort } from '../support/redis.js';
@@ -14,7 +15,7 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'src/main.ts', 'clients', ...args],
+      [compiledMain, 'clients', ...args],
       { cwd: projectRoot, env: { ...process.env, BROKER_ADMIN_URL: undefined, BROKER_ADMIN_TOKEN: undefined, ...env }, timeout: 30_000 },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );

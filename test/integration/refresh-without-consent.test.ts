@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { compiledMain } from '../../scripts/build.js';
 import { projectRoot } from '../../src/paths.js';
 import type { TestBroker } from '../support/broker.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
@@ -76,7 +77,7 @@ describe('refresh tokens without a consent screen', () => {
   it('the CLI sets and clears it', async () => {
     const app = await nativeApp('com.example.cli-renew:/cb');
     const run = (flag: string) =>
-      promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/main.ts', 'clients', 'update', app.client_id, flag, '--json'], {
+      promisify(execFile)(process.execPath, [compiledMain, 'clients', 'update', app.client_id, flag, '--json'], {
         cwd: projectRoot,
         env: { ...process.env, BROKER_ADMIN_URL: tb.issuer, BROKER_ADMIN_TOKEN: ADMIN_TOKEN },
       });

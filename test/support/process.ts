@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { compiledMain } from '../../scripts/build.js';
 import { projectRoot } from '../../src/paths.js';
 
 export interface BrokerProcess {
@@ -15,9 +16,12 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `src/main.ts` as its own process, the way `npm start` runs the built one. */
+/**
+ * Runs the compiled broker (dist/src/main.js) as its own process, the way `npm start` runs it.
+ * Vitest's global set-up (test/support/build.ts) has built it, so no test waits for the compiler.
+ */
 export function spawnBroker(env: Record<string, string | undefined>): BrokerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [compiledMain], {
     cwd: projectRoot,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
