@@ -22,8 +22,9 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.browser, ...globals.node } },
   },
   {
-    // The start and build scripts run in Node before anything is compiled; they talk to the terminal.
-    files: ['scripts/**/*.js'],
+    // Plain JavaScript run by Node: the start and build scripts (before anything is compiled;
+    // they talk to the terminal), and what tests preload into a broker process.
+    files: ['scripts/**/*.js', 'test/**/*.mjs'],
     languageOptions: { globals: globals.node },
     rules: { 'no-console': 'off' },
   },

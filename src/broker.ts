@@ -37,6 +37,7 @@ import { loadSigningKeys, sharedSecret } from './oidc/keys.js';
 import { clientMetadata, createProvider } from './oidc/provider.js';
 import { Redemptions } from './oidc/redemptions.js';
 import { Subjects } from './oidc/subject.js';
+import { EventLoopMonitor, loadShedding } from './resilience/load-shedding.js';
 import { RateLimiter, rateLimits } from './resilience/rate-limit.js';
 import { createStore, type Store } from './store/index.js';
 
@@ -121,8 +122,8 @@ function metricsPlacement(config: BrokerConfig, issuer: string, log: Logger): 'p
 
 /**
  * Builds the broker: the store, the eIDs, oidc-provider and the Koa app around them. The
- * app is a short stack: trace → security headers → error boundary → store guard → static
- * files → login routes → demo → oidc-provider → 404.
+ * app is a short stack: trace → security headers → error boundary → health and metrics →
+ * load shedding → store guard → static files → login routes → demo → oidc-provider → 404.
  */
 export async function createBroker(config: BrokerConfig, options: BrokerOptions): Promise<Broker> {
   const log = options.log ?? createLogger(config.log.level);
@@ -201,6 +202,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     // Health and metrics answer for themselves while the store is down: that is when they matter.
     app.use(healthRoutes({ store, registry, operations, signingKeyCount: signingKeys.length, log, draining: () => drain.draining }));
     if (metricsAt === 'main') app.use(metricsRoute(metrics, config.metrics.token));
+    const eventLoop = new EventLoopMonitor();
+    app.use(loadShedding(eventLoop, config.load_shedding, metrics));
     app.use(storeGuard(store, views, statelessPaths));
     app.use(staticFiles(config.ui.overrides.css));
     if (config.admin.token) {
@@ -239,6 +242,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       const cut = await drain.drain(server, limitMs);
       if (cut > 0) log.warn({ cut }, 'requests still in flight were cut');
       await metricsServer?.close();
+      eventLoop.close();
       operations.close();
       await audit.flush();
       await registry.close();

@@ -266,6 +266,15 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Answering 503 busy at once while this process's event loop lags, rather than slowly or not at all. */
+    load_shedding: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** How far behind the event loop may run before new requests are turned away. */
+        max_event_loop_delay_ms: z.number().int().min(1).default(500),
+      })
+      .strict()
+      .prefault({}),
     /** Limits per IP address and per client, counted in the store so they hold across instances. */
     rate_limits: z
       .object({

@@ -2,7 +2,7 @@ import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
-import { StoreUnavailableError, type Store } from '../store/store.js';
+import { BusyError, StoreUnavailableError, type Store } from '../store/store.js';
 import { newTraceId } from './trace.js';
 import type { Views } from './views.js';
 
@@ -43,7 +43,8 @@ export function respondWithError(
 /**
  * The last line of defence: whatever escapes a route becomes a clear answer, never a stack
  * trace. Store outages become 503 with Retry-After, wherever they surface — also when the
- * provider's own error handler already answered 503 for one.
+ * provider's own error handler already answered 503 for one — and so does a process too busy
+ * to serve the request (load shedding), with the reason `busy`.
  */
 export function errorBoundary(views: Views, log: Logger): Middleware {
   return async (ctx, next) => {
@@ -51,7 +52,11 @@ export function errorBoundary(views: Views, log: Logger): Middleware {
       await next();
       if (ctx.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
     } catch (err) {
-      if (err instanceof StoreUnavailableError) {
+      if (err instanceof BusyError) {
+        respondWithError(ctx, views, 503, err.error, err.error_description);
+        // Said in so many words, so that no one takes a busy broker for a broken store.
+        if (!wantsHtml(ctx)) ctx.body = { ...(ctx.body as object), reason: err.reason };
+      } else if (err instanceof StoreUnavailableError) {
         log.warn('state store unavailable');
         respondWithError(ctx, views, 503, err.error, err.error_description);
       } else if (err instanceof HttpError) {

@@ -167,6 +167,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly requestsShed = new Counter({
+    name: 'neb_requests_shed_total',
+    help: 'Requests answered 503 busy at once because the event loop lagged past load_shedding.max_event_loop_delay_ms',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -1,6 +1,6 @@
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { Logger } from '../log.js';
-import { StoreUnavailableError, type ConsumeResult, type Store, type StoredRecord } from './store.js';
+import { BusyError, StoreUnavailableError, type ConsumeResult, type Store, type StoredRecord } from './store.js';
 
 export interface RedisStoreOptions {
   /** redis://[:password@]host:port/db or rediss://… */
@@ -61,7 +61,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     const started = performance.now();
     let failed = true;
     try {
-      const result = await failFast(command);
+      const result = await failFast(command, options.command_timeout_ms);
       failed = false;
       return result;
     } finally {
@@ -320,15 +320,14 @@ return redis.call('ZCARD', KEYS[1])
 /**
  * ioredis by default queues commands while Redis is away and retries them for about 70 s;
  * the broker would hang every request meanwhile. These settings make a command fail at once
- * when there is no connection and after the timeout when Redis does not answer. A command
- * that was in flight when the connection dropped is failed too, never resent later, since
- * it may already have run (a consume resent after reconnecting would answer 'already').
+ * when there is no connection (the timeout when Redis does not answer is withDeadline's). A
+ * command that was in flight when the connection dropped is failed too, never resent later,
+ * since it may already have run (a consume resent after reconnecting would answer 'already').
  */
 function failFastOptions(options: RedisStoreOptions) {
   return {
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    commandTimeout: options.command_timeout_ms,
     password: options.password,
   };
 }
@@ -427,14 +426,52 @@ function ttlArgument(ttlSeconds: number | undefined): string {
  */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|OOM)\b/;
 
-async function failFast<T>(command: () => Promise<T>): Promise<T> {
+async function failFast<T>(command: () => Promise<T>, timeoutMs: number): Promise<T> {
   try {
-    return await command();
+    return await withDeadline(command(), timeoutMs);
   } catch (error) {
+    if (error instanceof StoreUnavailableError) throw error;
     const isErrorReply = error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message);
-    // Every other failure comes from ioredis itself: no connection, a timeout, a dropped socket.
+    // Every other failure comes from ioredis itself: no connection, a dropped socket.
     throw isErrorReply ? error : new StoreUnavailableError(error);
   }
+}
+
+/** How late a command's timer may run before the process counts as busy rather than Redis as slow. */
+const LATE_TIMER_MS = 50;
+/** How many more timeouts a command gets while the process stays busy, before it fails as busy. */
+const BUSY_EXTENSIONS = 3;
+
+/**
+ * A command without an answer after `timeoutMs` fails as an outage of the store, unless its
+ * timer itself ran late. Then the process was busy (its event loop lagged: a long task, too
+ * many requests at once), and Redis's answer may be waiting unread in the socket, since timers
+ * run before sockets are read: the command gets another `timeoutMs`, in which the answer is
+ * read. If the process stays that busy, the command fails with BusyError, never as an outage.
+ */
+function withDeadline<T>(command: Promise<T>, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let extensions = 0;
+    let dueAt = performance.now() + timeoutMs;
+    const expire = () => {
+      if (performance.now() - dueAt < LATE_TIMER_MS) return reject(new StoreUnavailableError(new Error(`Redis did not answer within ${timeoutMs} ms`)));
+      if (extensions === BUSY_EXTENSIONS) return reject(new BusyError());
+      extensions += 1;
+      dueAt = performance.now() + timeoutMs;
+      timer = setTimeout(expire, timeoutMs);
+    };
+    let timer = setTimeout(expire, timeoutMs);
+    command.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** Where the store points, for logs; the URL loses its credentials. */

@@ -122,10 +122,26 @@ export class StoreUnavailableError extends Error {
   readonly statusCode = 503;
   readonly expose = true;
   readonly error = 'temporarily_unavailable';
-  readonly error_description = 'The broker cannot reach its state store right now. Try again in a moment.';
+  readonly error_description: string = 'The broker cannot reach its state store right now. Try again in a moment.';
 
   constructor(cause?: unknown) {
     super('temporarily_unavailable', { cause });
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * The store may well have answered, but this process was too busy to read the answer in time:
+ * its event loop kept lagging. The request fails as load shedding answers (503, busy), never as
+ * an outage of the store. A StoreUnavailableError still, so every caller that passes store
+ * failures on (rather than blaming an eID for them) passes this on too.
+ */
+export class BusyError extends StoreUnavailableError {
+  override readonly error_description = 'The broker is busy right now. Try again in a moment.';
+  readonly reason = 'busy';
+
+  constructor() {
+    super();
+    this.name = 'BusyError';
   }
 }

@@ -20,8 +20,8 @@ export interface BrokerProcess {
  * Runs the compiled broker (dist/src/main.js) as its own process, the way `npm start` runs it.
  * Vitest's global set-up (test/support/build.ts) has built it, so no test waits for the compiler.
  */
-export function spawnBroker(env: Record<string, string | undefined>): BrokerProcess {
-  const child = spawn(process.execPath, [compiledMain], {
+export function spawnBroker(env: Record<string, string | undefined>, nodeFlags: string[] = []): BrokerProcess {
+  const child = spawn(process.execPath, [...nodeFlags, compiledMain], {
     cwd: projectRoot,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,17 @@
+// Preloaded into a broker process (node --import) by tests of load shedding: each SIGUSR2
+// starts or stops burning the CPU in long synchronous tasks, one after each round of reading
+// sockets, so the event loop falls far behind while the process still serves what it can.
+const TASK_MS = 300;
+let burning = false;
+
+function burn() {
+  if (!burning) return;
+  const until = performance.now() + TASK_MS;
+  while (performance.now() < until);
+  setImmediate(burn);
+}
+
+process.on('SIGUSR2', () => {
+  burning = !burning;
+  burn();
+});
