@@ -117,15 +117,15 @@ export function createMemoryStore(): Store {
       return [...(liveSet(key)?.members ?? [])];
     },
 
-    async increment(key, ttlSeconds) {
+    async increment(key, ttlSeconds, by = 1) {
       const counter = liveOf(key, 'counter');
       if (counter) {
-        counter.count += 1;
+        counter.count += by;
         return { count: counter.count, ttlMs: Math.max(counter.expiresAt - Date.now(), 1) };
       }
       const ttlMs = Math.round(ttlSeconds * 1000);
-      entries.set(key, { kind: 'counter', count: 1, expiresAt: Date.now() + ttlMs });
-      return { count: 1, ttlMs };
+      entries.set(key, { kind: 'counter', count: by, expiresAt: Date.now() + ttlMs });
+      return { count: by, ttlMs };
     },
 
     async appendToStream(key, fields, maxLength) {

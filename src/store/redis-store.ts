@@ -111,8 +111,8 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       return run('members', () => client.smembers(key));
     },
 
-    async increment(key, ttlSeconds) {
-      const [count, ttlMs] = await run('increment', () => client.incrementCounter(key, String(Math.round(ttlSeconds * 1000))));
+    async increment(key, ttlSeconds, by = 1) {
+      const [count, ttlMs] = await run('increment', () => client.incrementCounter(key, String(Math.round(ttlSeconds * 1000)), String(by)));
       return { count, ttlMs };
     },
 
@@ -231,7 +231,7 @@ interface ScriptCommands {
   consumeRecord(key: string, at: string, claim: string): Promise<ConsumeResult>;
   releaseRecord(key: string, claim: string): Promise<unknown>;
   addSetMember(key: string, member: string, ttlMillis: string): Promise<unknown>;
-  incrementCounter(key: string, ttlMillis: string): Promise<[number, number]>;
+  incrementCounter(key: string, ttlMillis: string, by: string): Promise<[number, number]>;
   trackMember(key: string, member: string, expiresAtMillis: string, ttlMillis: string): Promise<unknown>;
   countTracked(key: string, nowMillis: string): Promise<number>;
 }
@@ -291,7 +291,7 @@ end
   incrementCounter: {
     numberOfKeys: 1,
     lua: `
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])

@@ -55,11 +55,12 @@ export interface Store {
   members(key: string): Promise<string[]>;
 
   /**
-   * Adds one to the counter at `key` and returns the new count with the milliseconds left
-   * before the counter expires. The first increment starts the counter's lifetime of
-   * `ttlSeconds`; later ones never extend it, so a counter counts one fixed window (rate limits).
+   * Adds `by` (one unless given; less than zero to give back) to the counter at `key` and returns
+   * the new count with the milliseconds left before the counter expires. The first increment
+   * starts the counter's lifetime of `ttlSeconds`; later ones never extend it, so a counter
+   * counts one fixed window (rate limits).
    */
-  increment(key: string, ttlSeconds: number): Promise<{ count: number; ttlMs: number }>;
+  increment(key: string, ttlSeconds: number, by?: number): Promise<{ count: number; ttlMs: number }>;
 
   /**
    * Appends an entry to the stream at `key`, keeping about the newest `maxLength` entries (a

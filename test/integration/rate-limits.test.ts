@@ -70,6 +70,30 @@ describe('the token endpoint, per client', () => {
   });
 });
 
+describe('an address over its limit', () => {
+  it("does not use up its client's allowance", async () => {
+    const tb = await startTestBroker(
+      { trust_proxy: true, rate_limits: { window_seconds: 60, auth: off, token: { per_ip: 2, per_client: 3 }, eid_start: off } },
+      'rate-limits-both',
+    );
+    const basic = Buffer.from(`${webClient.client_id}:${webClient.client_secret}`).toString('base64');
+    const redeemFrom = async (address: string) =>
+      (
+        await fetch(`${tb.issuer}/token`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'not-a-token' }),
+        })
+      ).status;
+    const statuses = [];
+    for (let i = 0; i < 5; i += 1) statuses.push(await redeemFrom('203.0.113.7'));
+    expect(statuses).toEqual([400, 400, 429, 429, 429]);
+    // The client has used 2 of its 3: another address still gets one request through, then the client's limit holds.
+    expect(await redeemFrom('198.51.100.9')).toBe(400);
+    expect(await redeemFrom('198.51.100.10')).toBe(429);
+  });
+});
+
 describe('eID starts, per IP address', () => {
   it('answer 429 once over the limit, before the eID is asked', async () => {
     const rp = await RelyingParty.discover(other.issuer, webClient);

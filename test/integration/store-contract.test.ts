@@ -159,6 +159,14 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect((await store.increment('counter', 60)).count).toBe(1);
     });
 
+    it('takes a count back with a negative increment, in the same window', async () => {
+      await store.increment('counter', 1);
+      await store.increment('counter', 60);
+      const given = await store.increment('counter', 60, -1);
+      expect(given.count).toBe(1);
+      expect(given.ttlMs).toBeLessThanOrEqual(1_000);
+    });
+
     it('gives each of ten concurrent increments its own count', async () => {
       const counts = await Promise.all(Array.from({ length: 10 }, () => store.increment('counter', 60)));
       expect(counts.map(({ count }) => count).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
