@@ -61,8 +61,19 @@ export function createFinisher(provider: Provider, accounts: Accounts, log: Logg
     const login = { uid: interaction.uid, clientId: String(interaction.params.client_id), ip: clientIp(ctx), plugin };
     const result = await resultOf(login, outcome);
     await releaseEarlierPerson(interaction, result);
-    return provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    return recordResult(interaction, result);
   };
+}
+
+/**
+ * Ends the interaction with `result` and returns the URL that takes the browser back to the
+ * client: what provider.interactionResult does (without merging earlier submissions), on the
+ * interaction this request has already read and checked, rather than reading it once more.
+ */
+export async function recordResult(interaction: Interaction, result: InteractionResult): Promise<string> {
+  interaction.result = result;
+  await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
+  return interaction.returnTo;
 }
 
 export type Finisher = ReturnType<typeof createFinisher>;

@@ -14,7 +14,7 @@ import type { RateLimiter } from '../resilience/rate-limit.js';
 import type { Store } from '../store/store.js';
 import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
 import type { OpenEventStreams } from './event-streams.js';
-import type { Finisher } from './finish.js';
+import { recordResult, type Finisher } from './finish.js';
 
 export interface LoginDependencies {
   provider: Provider;
@@ -285,7 +285,7 @@ export function loginSteps(deps: LoginDependencies) {
     async refuse(ctx: Context, error: string, description: string): Promise<string> {
       const failure = { error, description, ...(error === 'access_denied' ? { ending: 'cancelled' as const } : {}) };
       await deps.audit.loginEnded(loginInfo(ctx, await startedEid(ctx)), { failure });
-      return provider.interactionResult(ctx.req, ctx.res, { error, error_description: description }, { mergeWithLastSubmission: false });
+      return recordResult(routeState(ctx).interaction, { error, error_description: description });
     },
   };
 }
