@@ -15,7 +15,7 @@ import { ClientStore } from './clients/store.js';
 import { isProductionConfiguration } from './config/environment.js';
 import { ConfigError } from './config/load.js';
 import type { BrokerConfig } from './config/schema.js';
-import { demoRoutes, demoClient } from './demo/routes.js';
+import { DEMO_PATH, demoRoutes, demoClient } from './demo/routes.js';
 import type { EidPluginFactory } from './eids/plugin.js';
 import { createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
@@ -23,13 +23,14 @@ import { healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
 import { securityHeaders } from './http/security-headers.js';
+import { routersUnder } from './http/scoped.js';
 import { staticFiles } from './http/static.js';
 import { trace } from './http/trace.js';
 import { Views } from './http/views.js';
 import { createLogger, type Logger } from './log.js';
 import { createFinisher } from './login/finish.js';
 import { OpenEventStreams } from './login/event-streams.js';
-import { loginRoutes } from './login/routes.js';
+import { LOGIN_PATHS, loginRoutes } from './login/routes.js';
 import { metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
@@ -230,8 +231,12 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       operations,
       eventStreams,
     });
-    if (config.demo) routers.push(await demoRoutes({ issuer, store, registry, views }));
-    for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
+    const paths: string[] = [...LOGIN_PATHS];
+    if (config.demo) {
+      routers.push(await demoRoutes({ issuer, store, registry, views }));
+      paths.push(DEMO_PATH);
+    }
+    app.use(routersUnder(paths, routers));
     app.use(mount(provider as unknown as Koa));
     app.use(notFound(views));
 

@@ -28,6 +28,8 @@ interface DemoDependencies {
   views: Views;
 }
 
+export const DEMO_PATH = '/demo';
+
 /**
  * A small relying party at /demo that logs in through this very broker, the way any client
  * would: openid-client, discovery, PKCE, state and nonce, then token and userinfo.
@@ -44,7 +46,7 @@ export async function demoRoutes({ issuer, store, registry, views }: DemoDepende
         throw err;
       }));
 
-  const router = new Router({ prefix: '/demo' });
+  const router = new Router({ prefix: DEMO_PATH });
 
   router.get('/', (ctx) => {
     views.render(ctx, 'demo', { acrValues: registry.acrValues });

@@ -8,6 +8,9 @@ import { loginSteps, routeState, sessionExpired, type LoginDependencies } from '
 
 export type { LoginDependencies } from './interaction.js';
 
+/** Where the routers loginRoutes returns answer: nothing outside these paths reaches them. */
+export const LOGIN_PATHS = ['/interaction/', '/eid/', '/api/status'] as const;
+
 /** How long an upstream's outcome waits for the browser to carry it into its interaction. */
 const OUTCOME_TTL_SECONDS = 120;
 
