@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -55,7 +56,8 @@ async function main(): Promise<number> {
     redis = await openBenchRedis(options.redisUrl);
     const environment: Environment = {
       date: new Date().toISOString(),
-      node: process.version,
+      // The servers' node, which BENCH_NODE may choose; the bench's own runs the load generators.
+      node: execFileSync(options.serverNode, ['--version'], { encoding: 'utf8' }).trim(),
       cores: options.cores,
       cpu: cpus()[0]?.model ?? 'unknown',
       redis: redis.version,
@@ -66,7 +68,7 @@ async function main(): Promise<number> {
       `Nordic eID Broker bench: ${environment.cores} cores (${environment.cpu}), Node ${environment.node}, ` +
         `Redis ${environment.redis} (${redis.private ? 'private redis-server' : redis.url})${options.quick ? ', quick' : ''}`,
     );
-    bed = await openBed(redis, { profile: options.profile });
+    bed = await openBed(redis, { profile: options.profile, node: options.serverNode });
     for (const name of scenarioNames.filter((candidate) => options.only.has(candidate))) {
       log(`\n${name}`);
       const scenarioStarted = Date.now();

@@ -8,6 +8,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { projectRoot } from '../../src/paths.js';
 import type { Client, Target } from './flows.js';
 import { waitFor200 } from './http.js';
+import { cpuSeconds } from './proc.js';
 import { startNode, type BenchProcess } from './processes.js';
 import { freePort, type BenchRedis } from './redis.js';
 
@@ -36,6 +37,8 @@ export interface RunningServer {
   prefix: string;
   /** Milliseconds from spawning the process to the first 200 from discovery. */
   readyMs: number;
+  /** CPU milliseconds (user and system) the process had used by then: less sensitive to other load than readyMs. */
+  readyCpuMs: number;
   stop(): Promise<void>;
 }
 
@@ -85,7 +88,7 @@ function withLimitsOutOfReach(config: Record<string, unknown>): Record<string, u
   return { ...config, rate_limits: raised };
 }
 
-export async function openBed(redis: BenchRedis, options: { profile: boolean }): Promise<Bed> {
+export async function openBed(redis: BenchRedis, options: { profile: boolean; node: string }): Promise<Bed> {
   const dir = mkdtempSync(join(tmpdir(), 'neb-bench-'));
   // Also when the run is cut short: the folder holds private keys.
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -108,6 +111,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean }):
 
   // Pending orders of the scale scenario must not fail while they wait: a long pickup timeout.
   const simulatorProcess = startNode('bankid-simulator', compiled('bench/targets/bankid-simulator.js'), {
+    node: options.node,
     args: [JSON.stringify({ pkiFile, pickupTimeoutSeconds: 3600 })],
   });
   const ready = JSON.parse(await simulatorProcess.line((line) => line.startsWith('{"ready"'))) as { apiUrl: string; benchUrl: string };
@@ -168,6 +172,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean }):
       process: proc,
       prefix,
       readyMs: performance.now() - spawnedAt,
+      readyCpuMs: cpuSeconds(proc.pid) * 1000,
       stop: () => proc.stop(),
     };
     started.push(server);
@@ -183,6 +188,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean }):
       const { path, prefix } = brokerConfig(name, port, settings);
       const spawnedAt = performance.now();
       const proc = startNode(name, brokerMain, {
+        node: options.node,
         env: { BROKER_CONFIG: path },
         nodeFlags: nodeFlags(name),
         logFile: join(dir, `${name}.log`),
@@ -196,6 +202,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean }):
       const input = { issuer: `http://127.0.0.1:${port}`, port, redisUrl: redis.url, keyPrefix: prefix, client, jwksFile, cookieKeys, ttl: TTL };
       const spawnedAt = performance.now();
       const proc = startNode(name, compiled('bench/targets/bare-provider.js'), {
+        node: options.node,
         args: [JSON.stringify(input)],
         nodeFlags: nodeFlags(name),
         logFile: join(dir, `${name}.log`),

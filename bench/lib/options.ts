@@ -8,6 +8,9 @@ import { cpus } from 'node:os';
  * - BENCH_SCALE=1000,5000,10000: the N of the waiting-logins scenario.
  * - BENCH_PROFILE=1: run every broker with --cpu-prof and summarize its hot spots.
  * - BENCH_REDIS_URL=redis://127.0.0.1:6379: use that Redis instead of a private redis-server.
+ * - BENCH_NODE=/path/to/node: run the servers measured (broker, bare oidc-provider, the BankID
+ *   simulator) with that node binary, e.g. another Node version; the bench itself and the load
+ *   generators keep the node that runs `npm run bench`.
  */
 export const scenarioNames = ['startup', 'qr', 'token', 'login', 'scale'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
@@ -17,6 +20,8 @@ export interface BenchOptions {
   only: ReadonlySet<ScenarioName>;
   profile: boolean;
   redisUrl?: string;
+  /** The node binary of the servers measured. */
+  serverNode: string;
   cores: number;
   token: { rounds: number; seconds: number; warmupSeconds: number; connections: number; refreshTokens: number };
   login: { rounds: number; seconds: number; warmupSeconds: number; concurrency: number };
@@ -50,6 +55,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     only: new Set(only as ScenarioName[]),
     profile: env.BENCH_PROFILE === '1',
     ...(env.BENCH_REDIS_URL ? { redisUrl: env.BENCH_REDIS_URL } : {}),
+    serverNode: env.BENCH_NODE ?? process.execPath,
     cores: cpus().length,
     token: { rounds: 3, seconds: quick ? 3 : 10, warmupSeconds: quick ? 1 : 3, connections: 20, refreshTokens: 20 },
     login: { rounds: 3, seconds: quick ? 3 : 10, warmupSeconds: quick ? 1 : 3, concurrency: 10 },

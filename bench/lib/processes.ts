@@ -22,6 +22,8 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Flags for node itself, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** The node binary (startNode), when not the bench's own: BENCH_NODE for the servers measured. */
+  node?: string;
   /** Where stdout and stderr go; without one they are kept in memory (the last 1 MB). */
   logFile?: string;
   /** An IPC channel, for load generators the bench steers while they run. */
@@ -103,7 +105,7 @@ export function startProcess(name: string, command: string, options: StartOption
 /** A bench script (compiled, next to this one) in a node process of its own. */
 export function startNode(name: string, script: string | URL, options: StartOptions = {}): BenchProcess {
   const path = typeof script === 'string' ? script : fileURLToPath(script);
-  return startProcess(name, process.execPath, { ...options, args: [...(options.nodeFlags ?? []), path, ...(options.args ?? [])] });
+  return startProcess(name, options.node ?? process.execPath, { ...options, args: [...(options.nodeFlags ?? []), path, ...(options.args ?? [])] });
 }
 
 /**
