@@ -1,18 +1,21 @@
 import type { EidPluginFactory } from '../src/eids/plugin.js';
-import { dkMitId } from './dk-mitid/index.js';
-import { fiFtn } from './fi-ftn/index.js';
-import { noBankId } from './no-bankid/index.js';
-import { seBankId } from './se-bankid/index.js';
+
+/** A factory that loads its eID's module when a configuration first enables that eID. */
+const loadedWhenUsed =
+  (load: () => Promise<EidPluginFactory>): EidPluginFactory =>
+  async (context) =>
+    (await load())(context);
 
 /**
  * The eIDs that ship with the broker, by id. A configuration enables one by having an
- * `eids.<id>` section; each lives in its own folder here, with its simulator beside it.
+ * `eids.<id>` section; each lives in its own folder here, with its simulator beside it. Only
+ * the enabled ones are loaded, so a broker does not start more slowly for eIDs it does not run.
  */
 export const builtInEids: Record<string, EidPluginFactory> = {
-  'se-bankid': seBankId,
-  'no-bankid': noBankId,
-  'fi-ftn': fiFtn,
-  'dk-mitid': dkMitId,
+  'se-bankid': loadedWhenUsed(async () => (await import('./se-bankid/index.js')).seBankId),
+  'no-bankid': loadedWhenUsed(async () => (await import('./no-bankid/index.js')).noBankId),
+  'fi-ftn': loadedWhenUsed(async () => (await import('./fi-ftn/index.js')).fiFtn),
+  'dk-mitid': loadedWhenUsed(async () => (await import('./dk-mitid/index.js')).dkMitId),
 };
 
 /** The section each built-in eID gets in the embedded default: its simulator. */

@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
-import { adminApi } from './admin/router.js';
 import { AuditLog } from './audit/audit.js';
 import { ACTIVE_INTERACTIONS_KEY, observeProvider } from './audit/provider-events.js';
 import { redisStreamSink, type AuditSink } from './audit/sinks.js';
@@ -15,7 +14,6 @@ import { ClientStore } from './clients/store.js';
 import { isProductionConfiguration } from './config/environment.js';
 import { ConfigError } from './config/load.js';
 import type { BrokerConfig } from './config/schema.js';
-import { DEMO_PATH, demoRoutes, demoClient } from './demo/routes.js';
 import type { EidPluginFactory } from './eids/plugin.js';
 import { createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
@@ -129,7 +127,7 @@ function metricsPlacement(config: BrokerConfig, issuer: string, log: Logger): 'p
 export async function createBroker(config: BrokerConfig, options: BrokerOptions): Promise<Broker> {
   const log = options.log ?? createLogger(config.log.level);
   const metrics = new Metrics();
-  const store = createStore(config.redis, log, metrics.observeStore);
+  const store = await createStore(config.redis, log, metrics.observeStore);
   const operations = new EidOperations({ metrics, log, settings: config.circuit_breaker });
   const drain = new Drain();
   try {
@@ -169,7 +167,9 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     metrics.watch({ storeAvailable: () => store.available, activeInteractions: () => store.countTracked(ACTIVE_INTERACTIONS_KEY) });
     const subjects = new Subjects(subjectSecret);
     const accounts = new Accounts(store, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
-    const clients = config.demo ? [...config.clients, await demoClient(issuer, store)] : config.clients;
+    // The demo and the admin API are loaded only when configured, so a broker without them starts sooner.
+    const demo = config.demo ? await import('./demo/routes.js') : undefined;
+    const clients = demo ? [...config.clients, await demo.demoClient(issuer, store)] : config.clients;
     const clientRules = createClientRules({ issuer, eids: registry.all });
     checkStaticClients(clients, clientRules);
     const clientStore = new ClientStore(store);
@@ -208,6 +208,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(storeGuard(store, views, statelessPaths));
     app.use(staticFiles(config.ui.overrides.css));
     if (config.admin.token) {
+      const { adminApi } = await import('./admin/router.js');
       const staticClients = clients.map(clientMetadata);
       app.use(adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, log, audit }));
     }
@@ -232,9 +233,9 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       eventStreams,
     });
     const paths: string[] = [...LOGIN_PATHS];
-    if (config.demo) {
-      routers.push(await demoRoutes({ issuer, store, registry, views }));
-      paths.push(DEMO_PATH);
+    if (demo) {
+      routers.push(await demo.demoRoutes({ issuer, store, registry, views }));
+      paths.push(demo.DEMO_PATH);
     }
     app.use(routersUnder(paths, routers));
     app.use(mount(provider as unknown as Koa));

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import type { z } from 'zod';
 import { knownKeys, plainMessages, unknownName } from './issues.js';
 import { configSchema, type BrokerConfig } from './schema.js';
@@ -65,6 +66,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   return parseSection(configSchema, resolveEnvReferences(raw ?? {}, env, ''));
 }
 
+/** The YAML parser, loaded only for a YAML file: most configurations are JSON, and start sooner without it. */
+const loadYaml = () => createRequire(import.meta.url)('yaml') as typeof Yaml;
+
 /** Reads and validates the file at `path`: JSON, or YAML for .yaml/.yml. */
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): BrokerConfig {
   let text: string;
@@ -75,7 +79,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   }
   let raw: unknown;
   try {
-    raw = ['.yaml', '.yml'].includes(extname(path).toLowerCase()) ? parseYaml(text) : JSON.parse(text);
+    raw = ['.yaml', '.yml'].includes(extname(path).toLowerCase()) ? loadYaml().parse(text) : JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`BROKER_CONFIG: ${path} is not valid ${extname(path).slice(1) || 'JSON'}: ${(err as Error).message}`);
   }
