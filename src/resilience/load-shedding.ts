@@ -8,12 +8,15 @@ const TICK_MS = 20;
 
 /**
  * How far behind this process's event loop runs. A timer asks to run every TICK_MS, and how
- * late it ran is the lag. While the next run is overdue, the time it is overdue counts as well,
- * so the first request read after one long task already sees the lag that task caused.
+ * late it ran is the lag. Timers run before sockets are read, so a request always meets the lag
+ * of the turn that reads it. The lag counts when the loop kept it up over two turns in a row: a
+ * single pause (a long garbage collection, the system not scheduling the process for a moment
+ * on a busy machine) sheds nothing, while an overloaded loop lags turn after turn.
  */
 export class EventLoopMonitor {
   #dueAt = performance.now() + TICK_MS;
-  #lastLagMs = 0;
+  #lagMs = 0;
+  #earlierLagMs = 0;
   readonly #timer: NodeJS.Timeout;
 
   constructor() {
@@ -22,13 +25,14 @@ export class EventLoopMonitor {
 
   #tick(): void {
     const now = performance.now();
-    this.#lastLagMs = Math.max(0, now - this.#dueAt);
+    this.#earlierLagMs = this.#lagMs;
+    this.#lagMs = Math.max(0, now - this.#dueAt);
     this.#dueAt = now + TICK_MS;
   }
 
-  /** Milliseconds the event loop is behind now. */
+  /** Milliseconds the event loop has been behind over its last two turns. */
   get lagMs(): number {
-    return Math.max(this.#lastLagMs, performance.now() - this.#dueAt);
+    return Math.min(this.#lagMs, this.#earlierLagMs);
   }
 
   close(): void {
