@@ -22,7 +22,14 @@ afterAll(() => deleteKeysWithPrefix(prefix));
 async function startBroker(settings: Record<string, unknown>): Promise<string> {
   const port = await findFreePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const config = { issuer, port, redis: { url: redisUrl, key_prefix: prefix, command_timeout_ms: 100 }, clients: [client], ...settings };
+  const config = {
+    issuer,
+    port,
+    redis: { url: redisUrl, key_prefix: prefix, command_timeout_ms: 100 },
+    clients: [client],
+    eids: { 'fi-ftn': { mode: 'simulator' } },
+    ...settings,
+  };
   broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) }, burnCpu);
   await broker.listening();
   return issuer;
