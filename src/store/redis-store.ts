@@ -210,10 +210,7 @@ class Subscriptions {
   #connection(): Redis | Cluster {
     if (this.#subscriber) return this.#subscriber;
     const waiting = { enableOfflineQueue: true, autoResubscribe: true };
-    const subscriber =
-      this.#client instanceof Cluster
-        ? this.#client.duplicate(undefined, { ...waiting, redisOptions: { ...this.#client.options.redisOptions, commandTimeout: undefined } })
-        : this.#client.duplicate({ ...waiting, commandTimeout: undefined });
+    const subscriber = this.#client instanceof Cluster ? this.#client.duplicate(undefined, waiting) : this.#client.duplicate(waiting);
     subscriber.on('error', () => undefined); // the main connection reports Redis being away
     subscriber.on('message', (channel: string, message: string) => {
       for (const handler of this.#handlers.get(channel) ?? []) handler(message);
