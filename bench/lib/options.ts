@@ -81,7 +81,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
       // A whole number of poll_frequency, so every order's collects fall evenly into a window.
       windowSeconds: quick ? 6 : 10,
       createConcurrency: 16,
-      openConcurrency: 8,
+      openConcurrency: 16,
       pollFrequency: 2,
     },
     qr: { rounds: quick ? 3 : 5, iterations: quick ? 500 : 2000 },

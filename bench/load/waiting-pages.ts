@@ -19,10 +19,11 @@ import { EventStreamClient, type StreamEvent } from './event-stream-client.js';
  *   then a second's wait, then the next poll (Retry-After's wait after a 429, two seconds
  *   after a failed request).
  *
- * Commands: grow {total} (start logins until there are `total`), stream {instances} (open a
- * stream for every login without one, to the instances in turn), poll {count} (the first
- * `count` logins start polling), mark (the statistics since the last mark), pause (close
- * every stream, stop polling, wait for polls in flight).
+ * Commands: grow {total} (start logins until `total` wait), stream {instances} (open a
+ * stream for every waiting login without one, to the instances in turn), poll {count} (the
+ * first `count` waiting logins start polling), mark (the statistics since the last mark),
+ * pause (close every stream, stop polling, wait for polls in flight). A login that ends (it
+ * should not: its order waits an hour) counts against its window and is replaced at the next grow.
  */
 interface Input {
   target: Target;
@@ -94,6 +95,7 @@ export interface WaitingWindow {
 }
 
 export interface GrowOutcome {
+  /** Logins waiting now. */
   total: number;
   failed: number;
   seconds: number;
@@ -131,6 +133,13 @@ let windowStarted = performance.now();
 /** Streams connected now, with a 200 answer. */
 let openStreams = 0;
 
+const waitingSessions = () => sessions.filter((session) => !session.ended);
+/** Logins that ended since the last pause. */
+let endedSincePause = 0;
+function endLogin(session: Session): void {
+  if (!session.ended) endedSincePause += 1;
+  session.ended = true;
+}
 const count = (counts: Record<string, number>, key: string) => (counts[key] = (counts[key] ?? 0) + 1);
 const sample = (samples: string[], message: string) => samples.length < SAMPLES && samples.push(message);
 
@@ -176,7 +185,7 @@ async function grow(total: number): Promise<GrowOutcome> {
   const started = performance.now();
   let failed = 0;
   const errorSamples: string[] = [];
-  let wanted = total - sessions.length;
+  let wanted = total - waitingSessions().length;
   const created: Array<Omit<Session, 'orderedAt'>> = [];
   const worker = async () => {
     while (wanted > 0) {
@@ -193,7 +202,7 @@ async function grow(total: number): Promise<GrowOutcome> {
   await Promise.all(Array.from({ length: input.createConcurrency }, worker));
   const orderedAt = await orderedAtOf(created.map((session) => session.uid));
   created.forEach((session, i) => sessions.push({ ...session, orderedAt: orderedAt[i]! }));
-  return { total: sessions.length, failed, seconds: (performance.now() - started) / 1000, errorSamples };
+  return { total: waitingSessions().length, failed, seconds: (performance.now() - started) / 1000, errorSamples };
 }
 
 /** One page's event stream, reopened after it drops, until closed here or its login ends. */
@@ -277,7 +286,7 @@ class WaitingStream {
       case 'done':
       case 'end':
         streamTally.ended += 1;
-        this.session.ended = true;
+        endLogin(this.session);
         sample(streamTally.errorSamples, `${event.event} ${event.data.slice(0, 200)}`);
         return;
     }
@@ -289,7 +298,9 @@ async function stream(instances: Instance[]): Promise<OpenOutcome> {
   const started = performance.now();
   const refused: Record<string, number> = {};
   const errorSamples: string[] = [];
-  const waiting = sessions.map((session, i) => ({ session, i })).filter(({ session }) => !session.stream && !session.ended);
+  const waiting = waitingSessions()
+    .map((session, i) => ({ session, i }))
+    .filter(({ session }) => !session.stream);
   const worker = async () => {
     for (let next = waiting.shift(); next; next = waiting.shift()) {
       const { session, i } = next;
@@ -322,7 +333,7 @@ async function pollLoop(session: Session, signal: AbortSignal): Promise<void> {
         const state = JSON.parse(answer.text) as BankIdAnswer;
         if (state.status === 'IN_PROGRESS' && state.qrCode) pollTally.waiting += 1;
         else count(pollTally.otherStatus, `${state.status}${state.qrCode ? '' : ' (no QR)'}`);
-        if (state.redirectTo) session.ended = true;
+        if (state.redirectTo) endLogin(session);
       } else if (answer.status === 429) {
         pollTally.http429 += 1;
         wait = Number(header(answer, 'retry-after') ?? 1) * 1000;
@@ -364,7 +375,9 @@ async function pause(): Promise<{ ended: number }> {
   await Promise.all(loops);
   polling = undefined;
   loops = [];
-  return { ended: sessions.filter((session) => session.ended).length };
+  const ended = endedSincePause;
+  endedSincePause = 0;
+  return { ended };
 }
 
 async function handle(message: Command): Promise<unknown> {
@@ -376,7 +389,7 @@ async function handle(message: Command): Promise<unknown> {
     case 'poll': {
       if (polling) throw new Error('already polling');
       polling = new AbortController();
-      const pollers = sessions.slice(0, message.count ?? sessions.length);
+      const pollers = waitingSessions().slice(0, message.count);
       loops = pollers.map((session) => pollLoop(session, polling!.signal));
       return { polling: pollers.length };
     }
