@@ -18,7 +18,8 @@ const LEASE_SKEW_MS = 100;
 /**
  * Collects one instance runs at once. Pages that open together (a burst of people, or every
  * page of a stopped instance reconnecting here) make their orders due together: unbounded, that
- * opens a TLS connection to BankID per collect and starves the event loop. The rest wait a tick.
+ * opens a TLS connection to BankID per collect and starves the event loop. The rest queue, and
+ * each starts as one ends, the longest waiting first.
  */
 const MAX_COLLECTS_IN_FLIGHT = 64;
 
@@ -105,6 +106,7 @@ export class WaitingOrders {
   readonly #collects = new Schedule<WaitingOrder>();
   #ticker: NodeJS.Timeout | undefined;
   #collectsInFlight = 0;
+  readonly #collectsQueued = new Set<WaitingOrder>();
   #changes: Promise<() => Promise<void>> | undefined;
 
   constructor(deps: WaitingOrdersDependencies) {
@@ -165,6 +167,7 @@ export class WaitingOrders {
     this.#waiting.delete(waiting.uid);
     this.#frames.remove(waiting);
     this.#collects.remove(waiting);
+    this.#collectsQueued.delete(waiting);
     if (!this.#waiting.size) {
       clearInterval(this.#ticker);
       this.#ticker = undefined;
@@ -190,9 +193,15 @@ export class WaitingOrders {
       this.#sendFrame(waiting, now, [...waiting.watchers.keys()]);
       this.#frames.add(waiting, nextSecondOf(waiting.order, now));
     }
-    for (const waiting of this.#collects.take(now)) {
-      if (this.#collectsInFlight < MAX_COLLECTS_IN_FLIGHT) void this.#collect(waiting);
-      else this.#collects.add(waiting, now);
+    for (const waiting of this.#collects.take(now)) this.#collectsQueued.add(waiting);
+    this.#startQueuedCollects();
+  }
+
+  #startQueuedCollects(): void {
+    for (const waiting of this.#collectsQueued) {
+      if (this.#collectsInFlight >= MAX_COLLECTS_IN_FLIGHT) return;
+      this.#collectsQueued.delete(waiting);
+      void this.#collect(waiting);
     }
   }
 
@@ -228,6 +237,7 @@ export class WaitingOrders {
       this.#collectsInFlight -= 1;
     }
     if (this.#waiting.get(waiting.uid) === waiting && !waiting.order.final) this.#collects.add(waiting, Math.max(next, waiting.leasedAt + pollFrequencyMs));
+    this.#startQueuedCollects();
   }
 
   /** An announced change: the order as the store has it now. */
