@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 /**
  * What one `npm run bench` does, from the environment:
  *
- * - BENCH_QUICK=1: shorter runs and smaller N, for a try-out (about two minutes).
+ * - BENCH_QUICK=1: shorter runs and smaller N, for a try-out (about four minutes).
  * - BENCH_ONLY=token,login,scale,qr,startup: run only these scenarios.
  * - BENCH_SCALE=1000,5000,10000: the N of the waiting-logins scenario on the event stream.
  * - BENCH_SCALE_POLL=5000: its N on the JSON poll path.
