@@ -21,7 +21,7 @@ import { freePort, type BenchRedis } from './redis.js';
 
 /** The compiled tree this bench runs from (bench/tsconfig.build.json). */
 const buildRoot = new URL('../../', import.meta.url);
-/** A script of the compiled tree, e.g. compiled('bench/load/pollers.js'). */
+/** A script of the compiled tree, e.g. compiled('bench/load/waiting-pages.js'). */
 export const compiled = (path: string) => new URL(path, buildRoot);
 const brokerMain = compiled('src/main.js');
 
@@ -33,6 +33,8 @@ const TTL = { authorization_code: 60, access_token: 600, id_token: 600, refresh_
 
 export interface RunningServer {
   target: Target;
+  /** Where this process listens: the issuer's origin, unless it is another instance of a broker. */
+  url: string;
   process: BenchProcess;
   prefix: string;
   /** Milliseconds from spawning the process to the first 200 from discovery. */
@@ -48,6 +50,8 @@ export interface BrokerSettings {
   /** Overrides of the lifetimes. */
   ttl?: Partial<typeof TTL>;
   logLevel?: string;
+  /** Another instance of this broker, as behind a load balancer: its issuer and Redis key prefix, a port of its own. */
+  instanceOf?: RunningServer;
 }
 
 export interface Bed {
@@ -118,9 +122,9 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
   const simulator = { ...ready, pid: simulatorProcess.pid };
 
   function brokerConfig(name: string, port: number, settings: BrokerSettings = {}) {
-    const prefix = redis.prefix(name);
+    const prefix = settings.instanceOf?.prefix ?? redis.prefix(name);
     const config = {
-      issuer: `http://127.0.0.1:${port}`,
+      issuer: settings.instanceOf?.target.issuer ?? `http://127.0.0.1:${port}`,
       port,
       host: '127.0.0.1',
       redis: { url: redis.url, key_prefix: prefix },
@@ -129,6 +133,8 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
       jwks: jwksFile,
       ttl: { ...TTL, ...settings.ttl },
       clients: [{ client_id: client.client_id, client_secret: client.client_secret, redirect_uris: [client.redirect_uri] }],
+      // All the bench's streams come from 127.0.0.1, as its requests do (see withLimitsOutOfReach).
+      event_streams: { per_ip: OUT_OF_REACH },
       eids: {
         'se-bankid': {
           mode: 'custom',
@@ -157,10 +163,11 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
     spawnedAt: number,
     proc: BenchProcess,
     prefix: string,
+    issuer = `http://127.0.0.1:${port}`,
   ): Promise<RunningServer> {
-    const issuer = `http://127.0.0.1:${port}`;
+    const url = `http://127.0.0.1:${port}`;
     try {
-      await waitFor200(`${issuer}/.well-known/openid-configuration`, { deadlineMs: 30_000, gaveUp: proc.exited });
+      await waitFor200(`${url}/.well-known/openid-configuration`, { deadlineMs: 30_000, gaveUp: proc.exited });
     } catch (error) {
       await proc.stop();
       const logFile = join(dir, `${name}.log`);
@@ -169,6 +176,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
     }
     const server: RunningServer = {
       target: { kind, issuer, client, ...(kind === 'broker' ? { approveUrl: `${simulator.benchUrl}/approve` } : {}) },
+      url,
       process: proc,
       prefix,
       readyMs: performance.now() - spawnedAt,
@@ -193,7 +201,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
         nodeFlags: nodeFlags(name),
         logFile: join(dir, `${name}.log`),
       });
-      return serve('broker', name, port, spawnedAt, proc, prefix);
+      return serve('broker', name, port, spawnedAt, proc, prefix, settings?.instanceOf?.target.issuer);
     },
 
     async startBare(name) {

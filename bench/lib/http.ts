@@ -44,7 +44,8 @@ export class Browser {
     private readonly dispatcher: Dispatcher,
   ) {}
 
-  #cookieHeader(path: string): string {
+  /** The Cookie header this browser sends with a request to `path`. */
+  cookieHeader(path: string): string {
     const pairs: string[] = [];
     for (const cookie of this.#cookies.values()) if (path.startsWith(cookie.path)) pairs.push(`${cookie.name}=${cookie.value}`);
     return pairs.join('; ');
@@ -68,7 +69,7 @@ export class Browser {
   /** One request to the server, no redirect followed. */
   async request(pathOrUrl: string, options: RequestOptions = {}): Promise<Answer> {
     const url = new URL(pathOrUrl, this.origin);
-    const cookie = this.#cookieHeader(url.pathname);
+    const cookie = this.cookieHeader(url.pathname);
     const headers = { ...options.headers, ...(cookie ? { cookie } : {}) };
     const answer = await send(this.dispatcher, url.href, { ...options, headers });
     this.#keep(answer);

@@ -26,6 +26,13 @@ export function rssBytes(pid: number): number {
   return Number(kb) * 1024;
 }
 
+/** The soft limit on open files of a process (its `ulimit -n`): each socket takes one. */
+export function openFilesLimit(pid: number): number {
+  const limit = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.[1];
+  if (limit === undefined) throw new Error(`no open files limit for process ${pid}`);
+  return limit === 'unlimited' ? Infinity : Number(limit);
+}
+
 /** CPU use of a process over an interval, as a share of one core (1 = one core busy). */
 export class CpuMeter {
   #cpu: number;

@@ -2,7 +2,7 @@ import { compiled } from '../lib/bed.js';
 import { runNodeForJson } from '../lib/processes.js';
 import { reproduceCommand, type Figure, type ScenarioContext, type ScenarioResult } from '../lib/report.js';
 import type { QrOutcome } from '../load/qr-timer.js';
-import type { ScaleRuns } from './scale.js';
+import type { PollStep, ScaleRuns } from './scale.js';
 
 /** 4. QR generation: the time per QR payload plus SVG, measured in a process of its own. */
 export async function qr({ options }: ScenarioContext): Promise<ScenarioResult> {
@@ -22,11 +22,11 @@ export async function qr({ options }: ScenarioContext): Promise<ScenarioResult> 
 
 /**
  * The share of a poll's time that its QR code takes: the QR time over the broker's CPU time
- * per poll in the smallest step of the waiting-logins scenario (where the broker is not
+ * per poll in the smallest poll step of the waiting-logins scenario (where the broker is not
  * saturated, so CPU per poll is what one poll costs).
  */
 export function qrShareOfPoll(qrResult: ScenarioResult, scaleRuns: ScaleRuns): Figure | undefined {
-  const step = scaleRuns.steps.find((candidate) => candidate.windows.length > 0);
+  const step = scaleRuns.polls.find((candidate): candidate is PollStep => 'windows' in candidate);
   if (!step) return undefined;
   const qrMs = (qrResult.runs as QrOutcome).payloadAndSvgMs;
   const share = qrMs / step.cpuMsPerPoll;

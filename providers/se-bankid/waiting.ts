@@ -16,6 +16,14 @@ const TICK_MS = 25;
 const LEASE_SKEW_MS = 100;
 
 /**
+ * Collects one instance runs at once. Pages that open together (a burst of people, or every
+ * page of a stopped instance reconnecting here) make their orders due together: unbounded, that
+ * opens a TLS connection to BankID per collect and starves the event loop. The rest queue, and
+ * each starts as one ends, the longest waiting first.
+ */
+const MAX_COLLECTS_IN_FLIGHT = 64;
+
+/**
  * Items due at a time, in buckets of TICK_MS: scheduling and taking what is due cost the same
  * however many items wait, and everything due in one tick is handled together (which lets the
  * Redis client send the whole tick's commands in one write).
@@ -97,6 +105,8 @@ export class WaitingOrders {
   readonly #frames = new Schedule<WaitingOrder>();
   readonly #collects = new Schedule<WaitingOrder>();
   #ticker: NodeJS.Timeout | undefined;
+  #collectsInFlight = 0;
+  readonly #collectsQueued = new Set<WaitingOrder>();
   #changes: Promise<() => Promise<void>> | undefined;
 
   constructor(deps: WaitingOrdersDependencies) {
@@ -157,6 +167,7 @@ export class WaitingOrders {
     this.#waiting.delete(waiting.uid);
     this.#frames.remove(waiting);
     this.#collects.remove(waiting);
+    this.#collectsQueued.delete(waiting);
     if (!this.#waiting.size) {
       clearInterval(this.#ticker);
       this.#ticker = undefined;
@@ -182,7 +193,16 @@ export class WaitingOrders {
       this.#sendFrame(waiting, now, [...waiting.watchers.keys()]);
       this.#frames.add(waiting, nextSecondOf(waiting.order, now));
     }
-    for (const waiting of this.#collects.take(now)) void this.#collect(waiting);
+    for (const waiting of this.#collects.take(now)) this.#collectsQueued.add(waiting);
+    this.#startQueuedCollects();
+  }
+
+  #startQueuedCollects(): void {
+    for (const waiting of this.#collectsQueued) {
+      if (this.#collectsInFlight >= MAX_COLLECTS_IN_FLIGHT) return;
+      this.#collectsQueued.delete(waiting);
+      void this.#collect(waiting);
+    }
   }
 
   #sendFrame(waiting: WaitingOrder, now: number, watchers: LoginWatcher[]): void {
@@ -195,6 +215,7 @@ export class WaitingOrders {
   async #collect(waiting: WaitingOrder): Promise<void> {
     if (waiting.collecting || !waiting.watchers.size) return;
     waiting.collecting = true;
+    this.#collectsInFlight += 1;
     const { pollFrequencyMs, login, orders, log } = this.#deps;
     const started = Date.now();
     let next = started + pollFrequencyMs;
@@ -213,8 +234,10 @@ export class WaitingOrders {
       log.warn({ err, orderRef: waiting.order.orderRef }, 'BankID collect for waiting pages failed; trying again');
     } finally {
       waiting.collecting = false;
+      this.#collectsInFlight -= 1;
     }
     if (this.#waiting.get(waiting.uid) === waiting && !waiting.order.final) this.#collects.add(waiting, Math.max(next, waiting.leasedAt + pollFrequencyMs));
+    this.#startQueuedCollects();
   }
 
   /** An announced change: the order as the store has it now. */
