@@ -72,6 +72,14 @@ export const clientSchema = z
     refresh_tokens_without_consent: z.boolean().optional(),
     /** For private_key_jwt. */
     jwks_uri: z.url().optional(),
+    /** Back-Channel Logout 1.0: where the broker POSTs a logout token when the person logs out. */
+    backchannel_logout_uri: z.string().optional(),
+    /** Whether the logout token (and so the ID token) must carry `sid`. */
+    backchannel_logout_session_required: z.boolean().optional(),
+    /** Front-Channel Logout 1.0: the page the broker's logout page loads in an iframe. */
+    frontchannel_logout_uri: z.string().optional(),
+    /** Whether that page gets `iss` and `sid` (and the ID token carries `sid`). */
+    frontchannel_logout_session_required: z.boolean().optional(),
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
   // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here.

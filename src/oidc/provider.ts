@@ -8,6 +8,8 @@ import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
 import { tokenEndpointAuthMethods } from '../clients/metadata.js';
 import { supportedLocales } from '../http/locale.js';
+import { isProductionConfiguration } from '../config/environment.js';
+import { frontChannelLogout } from './frontchannel-logout.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
 import type { Redemptions } from './redemptions.js';
@@ -114,6 +116,25 @@ function discoveryExtras(): Record<string, unknown> {
     claims_locales_supported: [...supportedLocales],
     revocation_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
     introspection_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
+    // Built by the broker (frontchannel-logout.ts); oidc-provider writes the back-channel ones.
+    frontchannel_logout_supported: true,
+    frontchannel_logout_session_supported: true,
+  };
+}
+
+/**
+ * oidc-provider's own requests (a client's jwks_uri, sector_identifier_uri, backchannel_logout_uri)
+ * refuse loopback and private addresses. Outside production they may reach this machine, where
+ * relying parties under development run; in production the guard stays.
+ */
+function outgoingFetch(issuer: string): Pick<Configuration, 'fetch'> {
+  if (isProductionConfiguration(issuer)) return {};
+  return {
+    fetch: (url, options) => {
+      const withoutGuard: RequestInit & { dispatcher?: unknown } = { ...options };
+      delete withoutGuard.dispatcher;
+      return globalThis.fetch(url, withoutGuard);
+    },
   };
 }
 
@@ -163,6 +184,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     features: {
       devInteractions: { enabled: false },
       introspection: { enabled: true },
+      backchannelLogout: { enabled: true },
       revocation: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
       resourceIndicators: { enabled: false },
@@ -193,11 +215,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // The person is logged out of the broker when the client's tokens outlive the session anyway.
     expiresWithSession: async () => false,
     discovery: discoveryExtras(),
+    ...outgoingFetch(deps.issuer),
     renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error) }),
   };
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = Boolean(config.trust_proxy);
   deps.redemptions.watch(provider);
+  frontChannelLogout(provider, views);
   return provider;
 }
