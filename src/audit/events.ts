@@ -33,6 +33,11 @@ export interface AuditFields {
   traceId?: string;
   /** The person's (or the admin's) IP address, through trusted proxies only. */
   source_ip?: string;
+  /**
+   * The IP address of the device the person identified with, as the eID saw it (BankID's
+   * completionData.device.ipAddress: the phone, where source_ip is the browser). Completed logins.
+   */
+  device_ip?: string;
   client_id?: string;
   /** The eID's id, e.g. se-bankid. */
   eid?: string;

@@ -1,4 +1,4 @@
-import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
@@ -92,6 +92,8 @@ async function grantRequestedScopes(ctx: KoaContextWithOIDC) {
   if (!accountId || !oidc.client || typeof oidc.params?.scope !== 'string') return undefined;
   const grant = new oidc.provider.Grant({ accountId, clientId: oidc.client.clientId });
   grant.addOIDCScope(oidc.params.scope);
+  // Claims asked for one by one (the claims parameter, e.g. age_over_18 alone) are granted too.
+  grant.addOIDCClaims([...oidc.requestParamClaims]);
   await grant.save();
   return grant;
 }
@@ -137,6 +139,19 @@ function outgoingFetch(issuer: string): Pick<Configuration, 'fetch'> {
     },
   };
 }
+
+/**
+ * The claims parameter lets a client ask for single claims (age_over_18 without the birth date).
+ * The eID is chosen with acr_values only: an acr demanded there would send the person round the
+ * login again and again, since the broker runs the eID the acr_values name.
+ */
+const claimsParameter: NonNullable<NonNullable<Configuration['features']>['claimsParameter']> = {
+  enabled: true,
+  assertClaimsParameter(_ctx, claims) {
+    const demandsAcr = [claims.id_token?.acr, claims.userinfo?.acr].some((acr) => acr && ('value' in acr || 'values' in acr));
+    if (demandsAcr) throw new errors.InvalidRequest('claims: choose the eID and its level with acr_values, not with an acr value in the claims parameter');
+  },
+};
 
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
@@ -185,6 +200,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       devInteractions: { enabled: false },
       introspection: { enabled: true },
       backchannelLogout: { enabled: true },
+      claimsParameter,
       revocation: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
       resourceIndicators: { enabled: false },
