@@ -19,9 +19,13 @@ export const auditEvents = {
   'client.secret_rotated': { id: 'EID_400004', message: 'client secret rotated' },
   'initial_access_token.issued': { id: 'EID_400005', message: 'initial access token issued' },
   'initial_access_token.revoked': { id: 'EID_400006', message: 'initial access token revoked' },
+  'webhook.created': { id: 'EID_400007', message: 'webhook endpoint created' },
+  'webhook.deleted': { id: 'EID_400008', message: 'webhook endpoint deleted' },
 } as const;
 
 export type AuditEventName = keyof typeof auditEvents;
+
+export const auditEventNames = Object.keys(auditEvents) as [AuditEventName, ...AuditEventName[]];
 export type AuditEventId = (typeof auditEvents)[AuditEventName]['id'];
 
 /**
@@ -60,6 +64,8 @@ export interface AuditFields {
   ending?: string;
   grant_type?: string;
   scope?: string;
+  /** The webhook endpoint created or deleted (EID_400007–8). */
+  webhook_id?: string;
   /** Who changed a client: the admin API or dynamic registration. */
   actor?: 'admin_api' | 'registration';
 }
