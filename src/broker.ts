@@ -39,6 +39,8 @@ import { Subjects } from './oidc/subject.js';
 import { EventLoopMonitor, loadShedding } from './resilience/load-shedding.js';
 import { RateLimiter, rateLimits } from './resilience/rate-limit.js';
 import { createStore, type Store } from './store/index.js';
+import { WebhookDeliveries } from './webhooks/deliveries.js';
+import { WebhookEndpoints } from './webhooks/endpoints.js';
 
 export interface BrokerOptions {
   /** The eID plugins this broker can run, by id; the configuration's `eids` picks among them. */
@@ -151,7 +153,10 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       telemetryFor: (id, eidLog) => operations.telemetryFor(id, eidLog),
     });
     operations.attach(registry);
+    const webhookEndpoints = new WebhookEndpoints(store, config.webhooks, issuer);
+    const webhooks = new WebhookDeliveries({ store, endpoints: webhookEndpoints, settings: config.webhooks, metrics, log });
     const sinks = [
+      webhooks,
       ...(config.audit.stream.enabled && config.redis ? [redisStreamSink(store, config.audit.stream.key, config.audit.stream.max_length)] : []),
       ...(options.auditSinks ?? []),
     ];
@@ -164,7 +169,11 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       loginTtlSeconds: config.ttl.interaction,
     });
     if (config.audit.personal_numbers_in_clear) log.warn('audit.personal_numbers_in_clear is on: audit events carry personal numbers in clear');
-    metrics.watch({ storeAvailable: () => store.available, activeInteractions: () => store.countTracked(ACTIVE_INTERACTIONS_KEY) });
+    metrics.watch({
+      storeAvailable: () => store.available,
+      activeInteractions: () => store.countTracked(ACTIVE_INTERACTIONS_KEY),
+      webhookQueueDepth: () => webhooks.queueDepth(),
+    });
     const subjects = new Subjects(subjectSecret);
     const accounts = new Accounts(store, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
     // The demo and the admin API are loaded only when configured, so a broker without them starts sooner.
@@ -210,7 +219,9 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     if (config.admin.token) {
       const { adminApi } = await import('./admin/router.js');
       const staticClients = clients.map(clientMetadata);
-      app.use(adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, log, audit }));
+      app.use(
+        adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, log, audit, webhookEndpoints, issuer }),
+      );
     }
     app.use(rateLimits(limiter));
     const finish = createFinisher(provider, accounts, log, audit);
@@ -251,6 +262,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       eventLoop.close();
       operations.close();
       await audit.flush();
+      await webhooks.close();
       await registry.close();
       await store.close();
     };
@@ -269,6 +281,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           metricsServer = await startMetricsServer(metrics, { port: config.metrics.port!, host: config.metrics.host, token: config.metrics.token }, log);
           broker.metricsPort = metricsServer.port;
         }
+        webhooks.start();
         server = app.listen(config.port, config.host);
         drain.watch(server);
         answerParserErrors(server, log);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { EidPerson } from '../../src/identity/identity.js';
+import type { EidPerson, PostalAddress } from '../../src/identity/identity.js';
 import { upstreamEid } from '../../src/upstream/plugin.js';
 
 const ACR = 'urn:nordic-eid:no:bankid';
@@ -10,9 +10,22 @@ const LOGIN_HINT = /^(BID|BIM|BIS)(:[0-9:]*)?$/;
 
 const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
 
+/** The contact details BankID's userinfo can add, by its scope name. */
+const CONTACT_SCOPES = ['email', 'phone', 'address'] as const;
+
+/** BankID's address claim, in the members of OIDC's (it adds house_number and the like, which stay behind). */
+function addressOf(value: unknown): PostalAddress | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const claim = value as Record<string, unknown>;
+  const members = ['formatted', 'street_address', 'postal_code', 'locality', 'region', 'country'] as const;
+  const address = Object.fromEntries(members.flatMap((member) => (text(claim[member]) ? [[member, text(claim[member])]] : [])));
+  return Object.keys(address).length ? address : undefined;
+}
+
 /**
  * Norwegian BankID through its OIDC provider. `eids.no-bankid.nnin`: also ask for the national
- * identity number (scope nnin_altsub, for eligible clients only).
+ * identity number (scope nnin_altsub, for eligible clients only). `eids.no-bankid.contact_details`:
+ * also ask for the person's email, phone and address (userinfo; BankID asks the person).
  */
 export const noBankId = upstreamEid({
   country: 'NO',
@@ -21,9 +34,12 @@ export const noBankId = upstreamEid({
     production: 'https://auth.bankid.no/auth/realms/prod',
     test: 'https://auth.current.bankid.no/auth/realms/current',
   },
-  options: { nnin: z.boolean().default(false) },
+  options: {
+    nnin: z.boolean().default(false),
+    contact_details: z.array(z.enum(CONTACT_SCOPES)).default([]),
+  },
   protocol: { requestObject: 'none', encryptedResponses: false, userinfo: 'jwt' },
-  scopes: (settings) => ['openid', 'profile', ...(settings.nnin ? ['nnin_altsub'] : [])],
+  scopes: (settings) => ['openid', 'profile', ...(settings.nnin ? ['nnin_altsub'] : []), ...settings.contact_details],
   authorizationParams(login) {
     const hint = login.loginHint && LOGIN_HINT.exec(login.loginHint);
     return {
@@ -41,6 +57,10 @@ export const noBankId = upstreamEid({
       // sub may change for a person; bankid_altsub is BankID's stable id.
       IdProviderPersonId: text(idToken.bankid_altsub),
       IdProviderRequestId: text(idToken.sid) ?? text(idToken.jti) ?? String(idToken.iat),
+      // Only userinfo has these, and only when asked for and the person agreed.
+      Email: text(userinfo.email),
+      PhoneNumber: text(userinfo.phone_number),
+      Address: addressOf(userinfo.address),
     };
     const amr = Array.isArray(idToken.amr) ? idToken.amr.map(String) : ['bid'];
     return { person, acr: ACR, amr };

@@ -27,6 +27,7 @@ export function personOf(orderRef: string, data: CompletionData, completedAt: Da
     PersonalNumber: data.user.personalNumber,
     IdProviderRequestId: orderRef,
     IdentificationDate: completedAt.toISOString(),
+    DeviceIpAddress: data.device.ipAddress,
   };
 }
 

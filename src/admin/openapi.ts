@@ -1,6 +1,7 @@
 import { z, type ZodType } from 'zod';
 import { clientIdSchema, oidcFields } from '../clients/metadata.js';
 import { coreFields, type ClientRules } from '../clients/rules.js';
+import { webhookRequest } from './webhooks.js';
 
 /**
  * The OpenAPI 3.1 document of the admin API, served at /admin/openapi.json. The shapes of the
@@ -31,6 +32,10 @@ const descriptions: Record<string, string> = {
     "For a pairwise client whose redirect URIs are on several hosts: an https URL of a JSON array holding them all, fetched when the client is written. The client's sub values are then those of its sector.",
   id_token_signed_response_alg: 'ES256 (default) or RS256.',
   jwks_uri: "The client's public keys, for private_key_jwt.",
+  backchannel_logout_uri: 'Back-Channel Logout 1.0: where the broker POSTs a logout token when the person confirms a logout. https (http only on a loopback host).',
+  backchannel_logout_session_required: 'true: the logout token and the ID tokens carry sid.',
+  frontchannel_logout_uri: "Front-Channel Logout 1.0: the page the broker's logout page loads in an iframe; on the scheme, host and port of a redirect URI.",
+  frontchannel_logout_session_required: 'true: that page gets iss and sid in its query, and the ID tokens carry sid.',
   display_name: 'Shown to the person on the broker’s pages. Default: client_name, then client_id.',
   allowed_eids: 'The eIDs this client may use, by id. Absent: every configured eID.',
   allowed_acr_values: 'The acr values this client may use; others are refused (unauthorized_client) and never offered. Absent: all.',
@@ -38,6 +43,37 @@ const descriptions: Record<string, string> = {
   refresh_tokens_without_consent:
     'true: a refresh token with every authorization code, without offline_access and prompt=consent (the operator registering the client is the consent, OIDC Core §11). Needs the refresh_token grant.',
 };
+
+/** /admin/webhooks: the operator's endpoints that receive audit events (README, Webhooks). */
+function webhookPaths() {
+  const common = { '401': { $ref: '#/components/responses/Unauthorized' }, '503': { $ref: '#/components/responses/Unavailable' } };
+  const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+  return {
+    '/admin/webhooks': {
+      get: { operationId: 'listWebhooks', summary: 'Every webhook endpoint, never its secret', responses: { '200': { description: 'The endpoints.', content: json(ref('WebhookList')) }, ...common } },
+      post: {
+        operationId: 'createWebhook',
+        summary: 'Creates an endpoint; its secret is in this answer only',
+        requestBody: { required: true, content: json(jsonSchema(webhookRequest)) },
+        responses: {
+          '201': { description: 'Created.', content: json({ allOf: [ref('Webhook')], properties: { secret: { type: 'string', description: 'Shown in this answer only.' } } }) },
+          '400': errorResponse('The request is not valid; the description starts with the field, e.g. "url: must use https …".'),
+          '409': errorResponse('The id is taken (webhook_exists).'),
+          ...common,
+        },
+      },
+    },
+    '/admin/webhooks/{id}': {
+      parameters: [idParameter],
+      get: { operationId: 'getWebhook', summary: 'One endpoint', responses: { '200': { description: 'The endpoint.', content: json(ref('Webhook')) }, '404': errorResponse('No such endpoint.'), ...common } },
+      delete: {
+        operationId: 'deleteWebhook',
+        summary: 'Deletes an endpoint and drops what is queued for it',
+        responses: { '204': { description: 'Deleted.' }, '404': errorResponse('No such endpoint.'), '409': errorResponse('It comes from the configuration file (read_only_webhook).'), ...common },
+      },
+    },
+  };
+}
 
 function jsonSchema(schema: ZodType, description?: string): JsonSchema {
   // The document's dialect is JSON Schema 2020-12 already (OpenAPI 3.1), so each schema drops its own $schema.
@@ -85,6 +121,7 @@ export function openApiDocument(rules: ClientRules): JsonSchema {
     },
     security: [{ adminToken: [] }],
     paths: {
+      ...webhookPaths(),
       '/admin/openapi.json': {
         get: {
           operationId: 'getOpenApiDocument',
@@ -273,6 +310,17 @@ export function openApiDocument(rules: ClientRules): JsonSchema {
           properties: { client_id: { type: 'string' }, client_secret: { type: 'string' } },
           additionalProperties: false,
         },
+        Webhook: {
+          type: 'object',
+          required: ['id', 'url', 'events', 'source'],
+          properties: {
+            id: { type: 'string' },
+            url: { type: 'string' },
+            events: { type: 'array', items: { type: 'string' } },
+            source: { enum: ['static', 'dynamic'], description: 'static: from the configuration file, read-only here.' },
+          },
+        },
+        WebhookList: { type: 'object', required: ['webhooks'], properties: { webhooks: { type: 'array', items: ref('Webhook') } }, additionalProperties: false },
         InitialAccessTokenRequest: {
           type: 'object',
           properties: { expires_in: { type: 'integer', minimum: 60, maximum: 2592000, default: 86400, description: 'Seconds.' } },

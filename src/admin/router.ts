@@ -18,15 +18,16 @@ import {
 } from '../clients/metadata.js';
 import type { ClientRules } from '../clients/rules.js';
 import type { ClientStore } from '../clients/store.js';
-import { ConfigError, parseSection } from '../config/load.js';
 import type { BrokerConfig } from '../config/schema.js';
 import { clientIp } from '../http/client-ip.js';
-import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { bearerCheck } from './auth.js';
 import { openApiDocument } from './openapi.js';
+import { jsonBody, query } from './requests.js';
+import { webhookRoutes } from './webhooks.js';
+import type { WebhookEndpoints } from '../webhooks/endpoints.js';
 
 export interface AdminDependencies {
   /** admin.token: the bearer token every request but the OpenAPI document needs. */
@@ -40,6 +41,9 @@ export interface AdminDependencies {
   log: Logger;
   /** Every change is an audit event (EID_4xxxxx), with the admin's address; never a secret. */
   audit: AuditLog;
+  webhookEndpoints: WebhookEndpoints;
+  /** Decides whether a webhook may use plain http (on loopback, outside production). */
+  issuer: string;
 }
 
 const PAGE_SIZE = 50;
@@ -58,8 +62,8 @@ const iatRequest = z.object({ expires_in: z.number().int().min(60).max(MAX_IAT_S
 const iatRevocation = z.object({ initial_access_token: z.string().min(1) }).strict();
 
 /**
- * The admin REST API under /admin: clients (create, list, read, update, delete, rotate-secret)
- * and initial access tokens for dynamic registration. Every answer is JSON — errors as
+ * The admin REST API under /admin: clients (create, list, read, update, delete, rotate-secret),
+ * initial access tokens for dynamic registration, and webhook endpoints (webhooks.ts). Every answer is JSON — errors as
  * `{error, error_description}` — and is never cached. It is mounted only when admin.token is
  * set; without it /admin is a plain 404.
  *
@@ -99,21 +103,6 @@ export function adminApi(deps: AdminDependencies): Middleware {
   async function validate(metadata: ClientMetadata): Promise<void> {
     await provider.Client.validate(metadata);
     clientRules.checkReferences(metadata);
-  }
-
-  async function jsonBody(ctx: Context): Promise<Record<string, unknown>> {
-    if (!ctx.request.length && !ctx.get('transfer-encoding')) return {};
-    if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'Send the body as JSON (Content-Type: application/json).');
-    return readBody(ctx);
-  }
-
-  function query<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-    try {
-      return parseSection(schema, value, [], 'parameter');
-    } catch (err) {
-      if (err instanceof ConfigError) throw new HttpError(400, 'invalid_request', err.message);
-      throw err;
-    }
   }
 
   /** Answers a client that was just written; `secret` when a new one was issued. */
@@ -234,6 +223,8 @@ export function adminApi(deps: AdminDependencies): Middleware {
     audited(ctx, 'initial_access_token.revoked');
     ctx.status = 204;
   });
+
+  webhookRoutes(router, { endpoints: deps.webhookEndpoints, issuer: deps.issuer, audit });
 
   const routes = router.routes() as unknown as Middleware;
   const methods = router.allowedMethods({

@@ -117,6 +117,7 @@ export class AuditLog {
         transaction_id: identity.IdProviderRequestId,
         sub: ending.sub,
         acr: ending.acr,
+        device_ip: identity.DeviceIpAddress,
         ...(personalNumber ? { personal_number: personalNumber } : {}),
       });
       this.#deps.metrics.logins.inc({ eid, result: 'completed' });

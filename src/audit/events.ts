@@ -19,9 +19,13 @@ export const auditEvents = {
   'client.secret_rotated': { id: 'EID_400004', message: 'client secret rotated' },
   'initial_access_token.issued': { id: 'EID_400005', message: 'initial access token issued' },
   'initial_access_token.revoked': { id: 'EID_400006', message: 'initial access token revoked' },
+  'webhook.created': { id: 'EID_400007', message: 'webhook endpoint created' },
+  'webhook.deleted': { id: 'EID_400008', message: 'webhook endpoint deleted' },
 } as const;
 
 export type AuditEventName = keyof typeof auditEvents;
+
+export const auditEventNames = Object.keys(auditEvents) as [AuditEventName, ...AuditEventName[]];
 export type AuditEventId = (typeof auditEvents)[AuditEventName]['id'];
 
 /**
@@ -33,6 +37,11 @@ export interface AuditFields {
   traceId?: string;
   /** The person's (or the admin's) IP address, through trusted proxies only. */
   source_ip?: string;
+  /**
+   * The IP address of the device the person identified with, as the eID saw it (BankID's
+   * completionData.device.ipAddress: the phone, where source_ip is the browser). Completed logins.
+   */
+  device_ip?: string;
   client_id?: string;
   /** The eID's id, e.g. se-bankid. */
   eid?: string;
@@ -55,6 +64,8 @@ export interface AuditFields {
   ending?: string;
   grant_type?: string;
   scope?: string;
+  /** The webhook endpoint created or deleted (EID_400007–8). */
+  webhook_id?: string;
   /** Who changed a client: the admin API or dynamic registration. */
   actor?: 'admin_api' | 'registration';
 }

@@ -38,6 +38,11 @@ export function observeProvider(provider: Provider, deps: { audit: AuditLog; met
     });
   });
 
+  // Back-Channel Logout: oidc-provider sends each token once, on the confirmed logout.
+  provider.on('backchannel.error', (_ctx: KoaContextWithOIDC, err: Error, client: { clientId: string }) => {
+    log.warn({ client_id: client.clientId, err: err.message }, 'back-channel logout token not delivered');
+  });
+
   const registration = (name: 'client.created' | 'client.updated' | 'client.deleted') => (ctx: KoaContextWithOIDC, client: { clientId: string }) => {
     audit.emit(name, { source_ip: clientIp(ctx), client_id: client.clientId, actor: 'registration' });
   };

@@ -32,6 +32,8 @@ export const oidcFields = {
   sector_identifier_uri: z.string(),
   id_token_signed_response_alg: z.enum(['ES256', 'RS256']),
   jwks_uri: z.string(),
+  backchannel_logout_uri: z.string(),
+  backchannel_logout_session_required: z.boolean(),
 } satisfies Record<string, ZodType>;
 
 /** A client_id the admin API accepts when the operator chooses one. */

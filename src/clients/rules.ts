@@ -31,6 +31,10 @@ export const coreFields = {
    * it gets a refresh token with every code, without prompt=consent.
    */
   refresh_tokens_without_consent: z.boolean(),
+  /** OpenID Connect Front-Channel Logout 1.0: the page the broker's logout page loads in an iframe. */
+  frontchannel_logout_uri: z.string(),
+  /** Whether that page needs `iss` and `sid`; the client's ID tokens then carry `sid`. */
+  frontchannel_logout_session_required: z.boolean(),
 } satisfies Record<string, ZodType>;
 
 
@@ -39,6 +43,7 @@ const reservedNames = new Set([
   'client_id', 'client_secret', 'client_name', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'redirect_uris',
   'post_logout_redirect_uris', 'grant_types', 'response_types', 'application_type', 'token_endpoint_auth_method',
   'subject_type', 'jwks_uri', 'id_token_signed_response_alg', 'sector_identifier_uri', 'contacts', 'scope',
+  'backchannel_logout_uri', 'backchannel_logout_session_required',
 ]);
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -123,19 +128,35 @@ const redirectRules: Record<'web' | 'native', RedirectRule> = {
   },
 };
 
+/** Checks one URI the broker sends a browser or a request to; returns it parsed. */
+function checkUri(field: string, uri: unknown, rule: RedirectRule, issuerOrigin: string): URL {
+  if (typeof uri !== 'string') invalid(field, 'must be a string');
+  const url = parseUri(uri);
+  if (!url) invalid(field, 'must be an absolute URI');
+  if (uri.includes('#')) invalid(field, 'must not contain a fragment');
+  if (url.username || url.password) invalid(field, 'must not contain a user name or password');
+  const problem = rule(url, issuerOrigin);
+  if (problem) invalid(field, problem);
+  return url;
+}
+
 function checkRedirects(label: string, uris: unknown, applicationType: 'web' | 'native', issuerOrigin: string): void {
   if (uris === undefined) return;
   if (!Array.isArray(uris)) invalid(label, 'must be an array of URIs');
-  uris.forEach((uri: unknown, i) => {
-    const field = `${label}[${i}]`;
-    if (typeof uri !== 'string') invalid(field, 'must be a string');
-    const url = parseUri(uri);
-    if (!url) invalid(field, 'must be an absolute URI');
-    if (uri.includes('#')) invalid(field, 'must not contain a fragment');
-    if (url.username || url.password) invalid(field, 'must not contain a user name or password');
-    const problem = redirectRules[applicationType](url, issuerOrigin);
-    if (problem) invalid(field, problem);
-  });
+  uris.forEach((uri: unknown, i) => checkUri(`${label}[${i}]`, uri, redirectRules[applicationType], issuerOrigin));
+}
+
+/**
+ * The logout URIs are pages of a web server, whatever the application type: https, or http on a
+ * loopback host. Front-Channel Logout §2 also wants the front-channel one on the scheme, host and
+ * port of a redirect URI.
+ */
+function checkLogoutUris(metadata: Record<string, unknown>, issuerOrigin: string): void {
+  if (metadata.backchannel_logout_uri !== undefined) checkUri('backchannel_logout_uri', metadata.backchannel_logout_uri, redirectRules.web, issuerOrigin);
+  if (metadata.frontchannel_logout_uri === undefined) return;
+  const url = checkUri('frontchannel_logout_uri', metadata.frontchannel_logout_uri, redirectRules.web, issuerOrigin);
+  const redirectOrigins = ((metadata.redirect_uris ?? []) as string[]).map((uri) => parseUri(uri)?.origin);
+  if (!redirectOrigins.includes(url.origin)) invalid('frontchannel_logout_uri', 'must have the scheme, host and port of one of the redirect_uris');
 }
 
 /** Which eID's client metadata each field is; refuses names that collide or are not an eID field's. */
@@ -181,6 +202,7 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     const applicationType = metadata.application_type === 'native' ? 'native' : 'web';
     checkRedirects('redirect_uris', metadata.redirect_uris, applicationType, issuerOrigin);
     checkRedirects('post_logout_redirect_uris', metadata.post_logout_redirect_uris, applicationType, issuerOrigin);
+    checkLogoutUris(metadata, issuerOrigin);
     if (applicationType === 'native' && (metadata.token_endpoint_auth_method ?? 'client_secret_basic') !== 'none') {
       invalid('token_endpoint_auth_method', 'a native app cannot keep a secret (RFC 8252 §8.5): use none, with PKCE');
     }

@@ -13,16 +13,23 @@ import type { ClientRules } from './rules.js';
 /** Keys of a configured client the configuration schema itself defines. */
 const configKeys = new Set(Object.keys(clientSchema.shape));
 
+/** Optional keys of a configured client that go to oidc-provider as they are, when set. */
+const passedThrough = [
+  'logo_uri',
+  'default_ui_locales',
+  'allowed_acr_values',
+  'refresh_tokens_without_consent',
+  'backchannel_logout_uri',
+  'backchannel_logout_session_required',
+  'frontchannel_logout_uri',
+  'frontchannel_logout_session_required',
+] as const satisfies ReadonlyArray<keyof ClientConfig>;
+
 /** The metadata a configured client carries beyond OIDC's and the fields clientMetadata() maps one by one. */
 export function extraMetadataOf(client: ClientConfig): Record<string, unknown> {
   const eidFields = Object.entries(client).filter(([key]) => !configKeys.has(key));
-  return {
-    ...(client.logo_uri ? { logo_uri: client.logo_uri } : {}),
-    ...(client.default_ui_locales ? { default_ui_locales: client.default_ui_locales } : {}),
-    ...(client.allowed_acr_values ? { allowed_acr_values: client.allowed_acr_values } : {}),
-    ...(client.refresh_tokens_without_consent !== undefined ? { refresh_tokens_without_consent: client.refresh_tokens_without_consent } : {}),
-    ...Object.fromEntries(eidFields),
-  };
+  const set = passedThrough.filter((key) => client[key] !== undefined);
+  return { ...Object.fromEntries(set.map((key) => [key, client[key]])), ...Object.fromEntries(eidFields) };
 }
 
 /**

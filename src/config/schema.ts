@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditEventNames } from '../audit/events.js';
 import { EID_FIELD_NAME } from '../clients/names.js';
 import { unknownName } from './issues.js';
 
@@ -72,6 +73,14 @@ export const clientSchema = z
     refresh_tokens_without_consent: z.boolean().optional(),
     /** For private_key_jwt. */
     jwks_uri: z.url().optional(),
+    /** Back-Channel Logout 1.0: where the broker POSTs a logout token when the person logs out. */
+    backchannel_logout_uri: z.string().optional(),
+    /** Whether the logout token (and so the ID token) must carry `sid`. */
+    backchannel_logout_session_required: z.boolean().optional(),
+    /** Front-Channel Logout 1.0: the page the broker's logout page loads in an iframe. */
+    frontchannel_logout_uri: z.string().optional(),
+    /** Whether that page gets `iss` and `sid` (and the ID token carries `sid`). */
+    frontchannel_logout_session_required: z.boolean().optional(),
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
   // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here.
@@ -91,6 +100,22 @@ export const clientSchema = z
     message: 'is required with a client_secret_* token_endpoint_auth_method',
     path: ['client_secret'],
   });
+
+/** An id an operator gives a webhook endpoint (also a metrics label). */
+export const webhookIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1–64 lowercase letters, digits, "_" or "-", starting with a letter or digit');
+
+/** One HTTPS endpoint that receives audit events, signed with its own secret. */
+const webhookEndpoint = z
+  .object({
+    id: webhookIdSchema,
+    /** https; http only on a loopback host, and only outside production (checked at start-up). */
+    url: z.url(),
+    /** Key of the HMAC-SHA256 signature of each delivery. */
+    secret: z.string().min(32, 'must be at least 32 characters'),
+    /** The audit events it receives (by name); absent: logins ended and client changes. */
+    events: z.array(z.enum(auditEventNames)).min(1).optional(),
+  })
+  .strict();
 
 /** Requests per window_seconds for one endpoint, per IP address and per client; 0 turns that limit off. */
 const limit = (perIp: number, perClient: number) =>
@@ -208,6 +233,21 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Audit events POSTed to the operator's HTTPS endpoints, signed, from a queue in the store. */
+    webhooks: z
+      .object({
+        endpoints: z.array(webhookEndpoint).default([]),
+        /** How long a delivery is tried before it is given up: from its first attempt. */
+        retry_for_seconds: seconds.default(24 * 3600),
+        /** The wait before the first retry; it doubles with each failure (with jitter)… */
+        first_retry_seconds: z.number().positive().default(5),
+        /** …up to this. */
+        max_retry_interval_seconds: z.number().positive().default(3600),
+        /** Time limit of each attempt. */
+        timeout_ms: z.number().int().positive().default(5000),
       })
       .strict()
       .prefault({}),

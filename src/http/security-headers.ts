@@ -7,16 +7,25 @@ import type { Middleware } from 'koa';
  * scripts (form_post) to an existing script-src. form-action is left out on purpose: Chrome
  * applies it to the redirects after a form post, which go to clients and upstream eIDs.
  */
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: https:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+const directives: Record<string, string[]> = {
+  'default-src': ["'none'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'", 'data:', 'https:'],
+  'connect-src': ["'self'"],
+  'font-src': ["'self'"],
+  'base-uri': ["'none'"],
+  'frame-ancestors': ["'none'"],
+};
+
+/** The policy, with `extra` directives for one page (the front-channel logout page's frame-src). */
+export function contentSecurityPolicy(extra: Record<string, string[]> = {}): string {
+  return Object.entries({ ...directives, ...extra })
+    .map(([name, sources]) => `${name} ${sources.join(' ')}`)
+    .join('; ');
+}
+
+const CSP = contentSecurityPolicy();
 
 export function securityHeaders(): Middleware {
   return async (ctx, next) => {

@@ -2,8 +2,30 @@ import { ageOn, personalNumbers } from './personal-number/index.js';
 
 export type CountryCode = 'SE' | 'NO' | 'FI' | 'DK';
 
+/** A postal address, in the members of OpenID Connect's `address` claim. */
+export interface PostalAddress {
+  formatted?: string;
+  street_address?: string;
+  postal_code?: string;
+  locality?: string;
+  region?: string;
+  country?: string;
+}
+
+/** What some eIDs know beyond the person's identity, passed on as they give it. */
+export interface EidDetails {
+  Email?: string;
+  PhoneNumber?: string;
+  Address?: PostalAddress;
+  /**
+   * The IP address of the device the person identified with, as the eID saw it (the phone with
+   * the BankID app, not the browser): for the audit trail only, never a claim.
+   */
+  DeviceIpAddress?: string;
+}
+
 /** One person as every eID reports them, whatever eID they used. */
-export interface Identity {
+export interface Identity extends EidDetails {
   CountryCode: CountryCode;
   FirstName: string;
   LastName: string;
@@ -24,7 +46,7 @@ export interface Identity {
 }
 
 /** What an eID plugin reports: the rest of the identity is derived by completeIdentity. */
-export interface EidPerson {
+export interface EidPerson extends EidDetails {
   FirstName?: string;
   LastName?: string;
   FullName?: string;
@@ -34,6 +56,8 @@ export interface EidPerson {
   IdProviderPersonId?: string;
   IdentificationDate?: string;
 }
+
+const eidDetailKeys = ['Email', 'PhoneNumber', 'Address', 'DeviceIpAddress'] as const satisfies ReadonlyArray<keyof EidDetails>;
 
 /**
  * Fills in what can be derived (canonical number, date of birth, age, full name) so that
@@ -61,5 +85,6 @@ export function completeIdentity(eid: { id: string; country: CountryCode }, pers
     IdentificationDate: person.IdentificationDate ?? now.toISOString(),
     IdProviderRequestId: person.IdProviderRequestId,
     ...(person.IdProviderPersonId ? { IdProviderPersonId: person.IdProviderPersonId } : {}),
+    ...Object.fromEntries(eidDetailKeys.filter((key) => person[key] !== undefined).map((key) => [key, person[key]])),
   };
 }

@@ -42,7 +42,8 @@ export function createFinisher(provider: Provider, accounts: Accounts, log: Logg
   /**
    * A browser whose broker session still holds an earlier person: the broker reuses no login,
    * so the session simply changes hands. Left alone, oidc-provider would first run a scripted
-   * logout page for the earlier person, for back-channel logout the broker does not offer.
+   * logout page for the earlier person; the broker treats the change of hands as a new login, not
+   * a logout (README, Logout).
    */
   async function releaseEarlierPerson(interaction: Interaction, result: InteractionResult) {
     const earlier = interaction.session;

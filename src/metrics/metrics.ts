@@ -13,6 +13,7 @@ export type CircuitStateName = keyof typeof circuitStateValues;
 export interface ScrapeSources {
   storeAvailable(): boolean;
   activeInteractions(): Promise<number>;
+  webhookQueueDepth(): Promise<number>;
 }
 
 /**
@@ -158,6 +159,23 @@ export class Metrics {
     help: 'Audit events a sink could not take (they are still in the log)',
     labelNames: ['sink'] as const,
     registers: [this.registry],
+  });
+
+  readonly webhookDeliveries = new Counter({
+    name: 'neb_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by endpoint id (set by the operator) and result: delivered, retried (failed, tried again later), gave_up',
+    labelNames: ['webhook', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookQueueDepth: Gauge = new Gauge({
+    name: 'neb_webhook_queue_depth',
+    help: 'Webhook deliveries waiting for their first attempt or a retry (all instances)',
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.#sources) return;
+      this.webhookQueueDepth.set(await this.#sources.webhookQueueDepth().catch(() => Number.NaN));
+    },
   });
 
   readonly rateLimited = new Counter({

@@ -1,4 +1,4 @@
-import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
@@ -8,6 +8,8 @@ import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
 import { tokenEndpointAuthMethods } from '../clients/metadata.js';
 import { supportedLocales } from '../http/locale.js';
+import { isProductionConfiguration } from '../config/environment.js';
+import { frontChannelLogout } from './frontchannel-logout.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
 import type { Redemptions } from './redemptions.js';
@@ -90,6 +92,8 @@ async function grantRequestedScopes(ctx: KoaContextWithOIDC) {
   if (!accountId || !oidc.client || typeof oidc.params?.scope !== 'string') return undefined;
   const grant = new oidc.provider.Grant({ accountId, clientId: oidc.client.clientId });
   grant.addOIDCScope(oidc.params.scope);
+  // Claims asked for one by one (the claims parameter, e.g. age_over_18 alone) are granted too.
+  grant.addOIDCClaims([...oidc.requestParamClaims]);
   await grant.save();
   return grant;
 }
@@ -114,8 +118,40 @@ function discoveryExtras(): Record<string, unknown> {
     claims_locales_supported: [...supportedLocales],
     revocation_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
     introspection_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
+    // Built by the broker (frontchannel-logout.ts); oidc-provider writes the back-channel ones.
+    frontchannel_logout_supported: true,
+    frontchannel_logout_session_supported: true,
   };
 }
+
+/**
+ * oidc-provider's own requests (a client's jwks_uri, sector_identifier_uri, backchannel_logout_uri)
+ * refuse loopback and private addresses. Outside production they may reach this machine, where
+ * relying parties under development run; in production the guard stays.
+ */
+function outgoingFetch(issuer: string): Pick<Configuration, 'fetch'> {
+  if (isProductionConfiguration(issuer)) return {};
+  return {
+    fetch: (url, options) => {
+      const withoutGuard: RequestInit & { dispatcher?: unknown } = { ...options };
+      delete withoutGuard.dispatcher;
+      return globalThis.fetch(url, withoutGuard);
+    },
+  };
+}
+
+/**
+ * The claims parameter lets a client ask for single claims (age_over_18 without the birth date).
+ * The eID is chosen with acr_values only: an acr demanded there would send the person round the
+ * login again and again, since the broker runs the eID the acr_values name.
+ */
+const claimsParameter: NonNullable<NonNullable<Configuration['features']>['claimsParameter']> = {
+  enabled: true,
+  assertClaimsParameter(_ctx, claims) {
+    const demandsAcr = [claims.id_token?.acr, claims.userinfo?.acr].some((acr) => acr && ('value' in acr || 'values' in acr));
+    if (demandsAcr) throw new errors.InvalidRequest('claims: choose the eID and its level with acr_values, not with an acr value in the claims parameter');
+  },
+};
 
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
@@ -163,6 +199,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
     features: {
       devInteractions: { enabled: false },
       introspection: { enabled: true },
+      backchannelLogout: { enabled: true },
+      claimsParameter,
       revocation: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
       resourceIndicators: { enabled: false },
@@ -193,11 +231,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // The person is logged out of the broker when the client's tokens outlive the session anyway.
     expiresWithSession: async () => false,
     discovery: discoveryExtras(),
+    ...outgoingFetch(deps.issuer),
     renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error) }),
   };
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = Boolean(config.trust_proxy);
   deps.redemptions.watch(provider);
+  frontChannelLogout(provider, views);
   return provider;
 }

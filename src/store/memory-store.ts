@@ -4,7 +4,7 @@ import type { ConsumeResult, Store, StoredRecord } from './store.js';
 /**
  * A store that lives in this process only: for development, tests and single-instance
  * deployments. It keeps the Redis store's semantics exactly, down to a key holding either a
- * record, a set, a counter, a stream or an expiring set but never two of them, so that nothing
+ * record, a set, a counter, a stream, an expiring set or a schedule but never two of them, so that nothing
  * works here that would fail on Redis.
  */
 export function createMemoryStore(): Store {
@@ -169,6 +169,35 @@ export function createMemoryStore(): Store {
       };
     },
 
+    async schedule(key, member, dueAtMs) {
+      const entry = liveOf(key, 'schedule');
+      if (entry) entry.members.set(member, dueAtMs);
+      else entries.set(key, { kind: 'schedule', members: new Map([[member, dueAtMs]]), expiresAt: undefined });
+    },
+
+    async takeDue(key, limit, leaseMs) {
+      const entry = liveOf(key, 'schedule');
+      if (!entry) return [];
+      const now = Date.now();
+      const due = [...entry.members]
+        .filter(([, dueAt]) => dueAt <= now)
+        .sort((a, b) => a[1] - b[1])
+        .slice(0, limit)
+        .map(([member]) => member);
+      for (const member of due) entry.members.set(member, now + leaseMs);
+      return due;
+    },
+
+    async unschedule(key, member) {
+      const entry = liveOf(key, 'schedule');
+      entry?.members.delete(member);
+      if (entry?.members.size === 0) entries.delete(key);
+    },
+
+    async countScheduled(key) {
+      return liveOf(key, 'schedule')?.members.size ?? 0;
+    },
+
     get available() {
       return true;
     },
@@ -222,7 +251,15 @@ interface TrackedEntry {
   expiresAt: undefined;
 }
 
-type Entry = RecordEntry | SetEntry | CounterEntry | StreamEntry | TrackedEntry;
+/** Members by when each is due (a Redis sorted set scored by that time). */
+interface ScheduleEntry {
+  kind: 'schedule';
+  /** Member → epoch milliseconds at which it is due. */
+  members: Map<string, number>;
+  expiresAt: undefined;
+}
+
+type Entry = RecordEntry | SetEntry | CounterEntry | StreamEntry | TrackedEntry | ScheduleEntry;
 
 function expiryFor(ttlSeconds: number | undefined): number | undefined {
   return ttlSeconds === undefined ? undefined : Date.now() + ttlSeconds * 1000;
@@ -235,7 +272,7 @@ function hasExpired(entry: Entry, now: number): boolean {
 /** Redis answers WRONGTYPE here; failing the same way keeps such a bug from hiding until production. */
 class WrongKindError extends Error {
   constructor(key: string) {
-    super(`WRONGTYPE the key ${key} holds another kind of value (a record, a set, a counter, a stream or a tracked set)`);
+    super(`WRONGTYPE the key ${key} holds another kind of value (a record, a set, a counter, a stream, a tracked set or a schedule)`);
     this.name = 'WrongKindError';
   }
 }

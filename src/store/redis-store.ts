@@ -151,6 +151,23 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       return subscriptions.add(`${options.key_prefix}${channel}`, onMessage);
     },
 
+    async schedule(key, member, dueAtMs) {
+      await run('schedule', () => client.zadd(key, String(dueAtMs), member));
+    },
+
+    async takeDue(key, limit, leaseMs) {
+      const now = Date.now();
+      return run('takeDue', () => client.takeDue(key, String(now), String(limit), String(now + leaseMs)));
+    },
+
+    async unschedule(key, member) {
+      await run('unschedule', () => client.zrem(key, member));
+    },
+
+    async countScheduled(key) {
+      return run('countScheduled', () => client.zcard(key));
+    },
+
     get available() {
       return client.status === 'ready';
     },
@@ -231,6 +248,7 @@ interface ScriptCommands {
   incrementCounter(key: string, ttlMillis: string, by: string): Promise<[number, number]>;
   trackMember(key: string, member: string, expiresAtMillis: string, ttlMillis: string): Promise<unknown>;
   countTracked(key: string, nowMillis: string): Promise<number>;
+  takeDue(key: string, nowMillis: string, limit: string, leasedUntilMillis: string): Promise<string[]>;
 }
 
 /** Told how long each store operation took, and whether it failed (the Redis command latency metric). */
@@ -310,6 +328,15 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KE
     lua: `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZCARD', KEYS[1])
+`,
+  },
+  // A sorted set scored by when each member is due; taking a member leases it in the same step.
+  takeDue: {
+    numberOfKeys: 1,
+    lua: `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
+return due
 `,
   },
 };

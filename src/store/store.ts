@@ -96,6 +96,25 @@ export interface Store {
    */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
 
+  /**
+   * Puts `member` in the schedule at `key`, due at `dueAtMs` (epoch milliseconds); a member already
+   * there moves to the new time. A work queue that outlives the process (webhook deliveries).
+   */
+  schedule(key: string, member: string, dueAtMs: number): Promise<void>;
+
+  /**
+   * Takes up to `limit` members that are due, earliest first, and moves each `leaseMs` into the
+   * future in the same step: of several instances asking at once, each member goes to one, and
+   * one whose taker died (neither rescheduled nor unscheduled it) is due again after the lease.
+   */
+  takeDue(key: string, limit: number, leaseMs: number): Promise<string[]>;
+
+  /** Takes `member` out of the schedule; an absent one is ignored. */
+  unschedule(key: string, member: string): Promise<void>;
+
+  /** How many members the schedule at `key` holds, due or not. */
+  countScheduled(key: string): Promise<number>;
+
   /** Whether the store can take commands right now; false while Redis is unreachable. */
   readonly available: boolean;
 

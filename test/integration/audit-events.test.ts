@@ -72,12 +72,21 @@ describe('audit events of a login', () => {
     expect(issued).toMatchObject({ event: 'tokens.issued', client_id: webClient.client_id, grant_type: 'authorization_code', sub });
     expect(issued.scope).toContain('openid');
 
+    expect(completed).not.toHaveProperty('device_ip');
+
     // One JSON log line per event, with the same content.
     for (const event of events) {
       const lines = auditLines().filter((line) => line.event_id === event.event_id && line.time === event.time);
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({ ...event, level: 30 });
     }
+  });
+
+  it("a completed login carries the address of the person's device where the eID reports it, beside the browser's", async () => {
+    const before = await streamLength();
+    await logIn(rp, { acr_values: 'urn:test:test-double' }, 'person=0&device_ip=198.51.100.7');
+    const completed = (await eventsAfter(before)).find((event) => event.event === 'authentication.completed');
+    expect(completed).toMatchObject({ source_ip: '127.0.0.1', device_ip: '198.51.100.7' });
   });
 
   it('never writes a personal number in clear: not in the stream, not in any log line', async () => {

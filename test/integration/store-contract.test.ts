@@ -203,6 +203,29 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.countTracked('never-written')).toBe(0);
     });
 
+    it('hands out due members of a schedule earliest first, each to one taker, and again once its lease is over', async () => {
+      const now = Date.now();
+      await store.schedule('queue', 'later', now + 60_000);
+      await store.schedule('queue', 'second', now - 1_000);
+      await store.schedule('queue', 'first', now - 2_000);
+      await store.schedule('queue', 'third', now - 500);
+      expect(await store.countScheduled('queue')).toBe(4);
+      expect(await store.takeDue('queue', 2, 60_000)).toEqual(['first', 'second']);
+      // Ten takers at once: the one member still due goes to exactly one of them.
+      const taken = await Promise.all(Array.from({ length: 10 }, () => store.takeDue('queue', 10, 1_000)));
+      expect(taken.flat()).toEqual(['third']);
+      await store.unschedule('queue', 'first');
+      await store.unschedule('queue', 'never-scheduled');
+      expect(await store.countScheduled('queue')).toBe(3);
+      await sleep(PAST_ONE_SECOND_MS);
+      // 'third' was taken but never finished: its lease is over and it is due again.
+      expect(await store.takeDue('queue', 10, 60_000)).toEqual(['third']);
+      await store.schedule('queue', 'later', now - 3_000);
+      expect(await store.takeDue('queue', 10, 60_000)).toEqual(['later']);
+      expect(await store.countScheduled('never-written')).toBe(0);
+      expect(await store.takeDue('never-written', 10, 1_000)).toEqual([]);
+    });
+
     it('refuses to count, stream or track on a key that holds something else', async () => {
       await store.set('record', 'value');
       await store.addToSet('set', 'member');

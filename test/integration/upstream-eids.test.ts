@@ -8,7 +8,12 @@ import { RelyingParty } from '../support/relying-party.js';
 import { findFreePort } from '../support/redis.js';
 import { actAtUpstream, startUpstreamTestBed, type UpstreamEidUnderTest, type UpstreamTestBed } from '../support/upstream.js';
 
-const norway: UpstreamEidUnderTest = { id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic', settings: { nnin: true } };
+const norway: UpstreamEidUnderTest = {
+  id: 'no-bankid',
+  start: startNorwegianBankIdSimulator,
+  tokenEndpointAuthMethod: 'client_secret_basic',
+  settings: { nnin: true, contact_details: ['email', 'phone', 'address'] },
+};
 const finland: UpstreamEidUnderTest = { id: 'fi-ftn', start: startFinnishTrustNetworkSimulator, tokenEndpointAuthMethod: 'private_key_jwt' };
 const denmark: UpstreamEidUnderTest = { id: 'dk-mitid', start: startMitIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic', settings: { cpr: true } };
 
@@ -100,6 +105,21 @@ describe('what each eID asks of its upstream', () => {
     expect(upstream.searchParams.get('acr_values')).toBe('urn:bankid:bis');
     expect(upstream.searchParams.get('ui_locales')).toBe('nb');
     expect(upstream.searchParams.get('code_challenge_method')).toBe('S256');
+  });
+
+  it("Norwegian BankID: the person's email, phone and address from userinfo, when BankID has them", async () => {
+    const scope = 'openid email phone address';
+    const kari = await bed.rp.redeem(await actAtUpstream(bed.rp, await atUpstream('urn:nordic-eid:no:bankid', { scope }), { person: 0 }));
+    const contact = {
+      email: 'kari.nordmann@example.no',
+      phone_number: '+4748058567',
+      address: { formatted: 'Storgata 1A\n0155 Oslo\nNorge', street_address: 'Storgata 1A', postal_code: '0155', locality: 'Oslo', country: 'NO' },
+    };
+    expect(kari.claims()).toMatchObject(contact);
+    expect(await bed.rp.userinfo(kari.access_token, kari.claims()!.sub)).toEqual({ sub: kari.claims()!.sub, ...contact });
+
+    const ola = await bed.rp.redeem(await actAtUpstream(bed.rp, await atUpstream('urn:nordic-eid:no:bankid', { scope }), { person: 1 }));
+    for (const claim of Object.keys(contact)) expect(ola.claims()).not.toHaveProperty(claim);
   });
 
   it('MitID: the level asked for goes to the broker as idp_params, and the language as `language`', async () => {

@@ -6,6 +6,7 @@ import type { EidPerson } from '../../src/identity/identity.js';
  * /interaction/<uid>/<id>/decide takes the person's decision from the query string:
  *   ?person=<index>      approve as that test person (through /eid/<id>/callback with &via=callback)
  *   ?fail=<error>        end with that failure
+ *   &device_ip=<address> with person: the device's address, as BankID reports its app's
  * Its config section: { country?, acr_values?, start_failure?, custom_identifier? }.
  */
 export const testPersons: EidPerson[] = [
@@ -29,7 +30,7 @@ export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
     if (typeof query.fail === 'string') {
       return { failure: { error: query.fail as 'access_denied', description: `the test double failed with ${query.fail}` } };
     }
-    const person = testPersons[Number(query.person)]!;
+    const person: EidPerson = { ...testPersons[Number(query.person)]!, ...(typeof query.device_ip === 'string' ? { DeviceIpAddress: query.device_ip } : {}) };
     const acr = typeof query.acr === 'string' ? query.acr : acrValues[0]!;
     return { person, acr, amr: ['test'] };
   };

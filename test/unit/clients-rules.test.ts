@@ -33,7 +33,7 @@ function problem(metadata: Record<string, unknown>, references = true): string {
 
 describe('client rules', () => {
   it('add the core fields and the ones eIDs declare to OIDC metadata', () => {
-    expect(rules.extraFields).toEqual(['display_name', 'allowed_eids', 'allowed_acr_values', 'default_ui_locales', 'refresh_tokens_without_consent', 'x_level']);
+    expect(rules.extraFields).toEqual(['display_name', 'allowed_eids', 'allowed_acr_values', 'default_ui_locales', 'refresh_tokens_without_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'x_level']);
     expect(rules.eidFields.get('x_level')?.eid).toBe('se-x');
   });
 
@@ -50,6 +50,14 @@ describe('client rules', () => {
     [{ application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['com.example:/cb'] }, 'accepted'],
     [{ redirect_uris: 'https://rp.example/cb' }, 'redirect_uris: must be an array of URIs'],
     [{ redirect_uris: [42] }, 'redirect_uris[0]: must be a string'],
+    [{ backchannel_logout_uri: 'https://rp.example/backchannel' }, 'accepted'],
+    [{ backchannel_logout_uri: 'http://rp.example/backchannel' }, 'backchannel_logout_uri: must use https'],
+    [{ backchannel_logout_uri: 'https://rp.example/bc#x' }, 'backchannel_logout_uri: must not contain a fragment'],
+    [{ frontchannel_logout_uri: 'https://rp.example/frontchannel', frontchannel_logout_session_required: true }, 'accepted'],
+    [{ frontchannel_logout_uri: 'https://other.example/frontchannel' }, 'frontchannel_logout_uri: must have the scheme, host and port of one of the redirect_uris'],
+    [{ frontchannel_logout_uri: 'https://rp.example:8443/frontchannel' }, 'frontchannel_logout_uri: must have the scheme, host and port'],
+    [{ frontchannel_logout_session_required: 'yes' }, 'frontchannel_logout_session_required: '],
+    [{ refresh_tokens_without_consent: true, grant_types: ['authorization_code'] }, 'refresh_tokens_without_consent: needs the refresh_token grant'],
   ])('%j → %s', (metadata, expected) => {
     expect(problem(metadata)).toContain(expected);
   });

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { CompletionData } from '../../providers/se-bankid/api/types.js';
+import { personOf } from '../../providers/se-bankid/completion.js';
 import { completeIdentity } from '../../src/identity/identity.js';
 import { identityClaims } from '../../src/oidc/claims.js';
 import { Subjects } from '../../src/oidc/subject.js';
@@ -42,17 +44,43 @@ describe('completeIdentity', () => {
 describe('claims', () => {
   it('map the identity to the documented claim names and leave out what is absent', () => {
     const identity = completeIdentity(eid, { FirstName: 'A', LastName: 'B', PersonalNumber: '198112189876', IdProviderRequestId: 'o' }, now);
-    expect(identityClaims(identity)).toEqual({
+    expect(identityClaims(identity, now)).toEqual({
       name: 'A B',
       given_name: 'A',
       family_name: 'B',
       birthdate: '1981-12-18',
+      age: 44,
+      age_over_13: true,
+      age_over_15: true,
+      age_over_16: true,
+      age_over_18: true,
+      age_over_20: true,
+      age_over_21: true,
+      age_over_65: false,
       personal_number: '198112189876',
       country: 'SE',
       idp: 'se-bankid',
       idp_request_id: 'o',
       identification_date: '2026-11-22T10:00:00.000Z',
     });
+  });
+
+  it('count the age on the day the claims are released: a refreshed token after a birthday says so', () => {
+    const identity = completeIdentity(eid, { FirstName: 'A', LastName: 'B', DateOfBirth: '2008-11-29', IdProviderRequestId: 'o' }, new Date('2026-11-28T12:00:00Z'));
+    expect(identityClaims(identity, new Date('2026-11-28T12:00:00Z'))).toMatchObject({ age: 17, age_over_18: false });
+    expect(identityClaims(identity, new Date('2026-11-29T12:00:00Z'))).toMatchObject({ age: 18, age_over_18: true });
+  });
+
+  it('pass contact details on as OIDC claims, and never the device address', () => {
+    const address = { street_address: 'Storgata 1A', postal_code: '0155', locality: 'Oslo', country: 'NO' };
+    const identity = completeIdentity(
+      { id: 'no-bankid', country: 'NO' },
+      { FirstName: 'K', LastName: 'N', IdProviderRequestId: 'o', Email: 'k@example.no', PhoneNumber: '+4748058567', Address: address, DeviceIpAddress: '198.51.100.7' },
+      now,
+    );
+    const claims = identityClaims(identity, now);
+    expect(claims).toMatchObject({ email: 'k@example.no', phone_number: '+4748058567', address });
+    expect(JSON.stringify(claims)).not.toContain('198.51.100.7');
   });
 });
 
@@ -71,5 +99,19 @@ describe('Subjects', () => {
     const sub = subjects.forPerson('se-bankid', '198112189876');
     expect(subjects.pairwise(sub, 'a.example')).not.toBe(subjects.pairwise(sub, 'b.example'));
     expect(subjects.pairwise(sub, 'a.example')).not.toBe(sub);
+  });
+});
+
+describe("an eID's details beyond the identity", () => {
+  it("BankID's completionData.device.ipAddress becomes the identity's DeviceIpAddress, the address of the phone", () => {
+    const completion = {
+      user: { personalNumber: '198112189876', name: 'Tessa Testsson', givenName: 'Tessa', surname: 'Testsson' },
+      device: { ipAddress: '198.51.100.7', uhi: 'uhi' },
+      bankIdIssueDate: '2024-01-01',
+      signature: 'c2ln',
+      ocspResponse: 'b2NzcA==',
+    } as CompletionData;
+    const person = personOf('order-1', completion, new Date('2026-01-02T03:04:05Z'));
+    expect(completeIdentity({ id: 'se-bankid', country: 'SE' }, person)).toMatchObject({ DeviceIpAddress: '198.51.100.7', PersonalNumber: '198112189876' });
   });
 });

@@ -1,0 +1,197 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import type { AuditEvent } from '../audit/events.js';
+import type { AuditSink } from '../audit/sinks.js';
+import type { BrokerConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Store } from '../store/store.js';
+import type { WebhookEndpoint, WebhookEndpoints } from './endpoints.js';
+
+/** The deliveries waiting for their next attempt, by when it is due. */
+export const WEBHOOK_QUEUE_KEY = 'webhooks:queue';
+
+/** How often each instance looks for due deliveries. */
+const POLL_INTERVAL_MS = 500;
+/** Deliveries one look takes at most. */
+const BATCH = 20;
+/** How long a taken delivery is this instance's; one whose instance died is tried again after it. */
+const LEASE_MS = 60_000;
+/** How long a delivery record outlives its last possible attempt. */
+const RECORD_MARGIN_SECONDS = 3600;
+
+/** The headers of a delivery (lowercase, as receivers' frameworks show them). */
+export const WEBHOOK_HEADERS = {
+  id: 'webhook-id',
+  timestamp: 'webhook-timestamp',
+  signature: 'webhook-signature',
+  event: 'webhook-event',
+} as const;
+
+/**
+ * The signature of one attempt: HMAC-SHA256 with the endpoint's secret over
+ * `<timestamp>.<body>`, hex, as `v1=<hex>`. The timestamp (Unix seconds) is the attempt's own, so
+ * a receiver can refuse an old delivery replayed to it.
+ */
+export function webhookSignature(secret: string, timestamp: string, body: string): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/** One event on its way to one endpoint, as kept in the store between attempts. */
+interface Delivery {
+  endpoint: string;
+  event: AuditEvent;
+  attempts: number;
+  /** Epoch milliseconds of the first attempt's due time. */
+  since: number;
+}
+
+type Outcome = 'delivered' | 'retried' | 'gave_up';
+
+/**
+ * Webhook deliveries: an audit sink that queues each event for every endpoint that wants it,
+ * and a worker on every instance that POSTs what is due. The queue is in the store (Redis), so
+ * a restart loses nothing and any instance delivers; with the in-memory store it is in memory.
+ * A failed attempt (no answer in time, or anything but 2xx) is retried after a wait that doubles
+ * from `first_retry_seconds` up to `max_retry_interval_seconds`, with jitter, until
+ * `retry_for_seconds` after the first attempt; then the delivery is given up, logged and counted.
+ * Delivery is at least once: receivers deduplicate by the `webhook-id` header.
+ *
+ * Keys: `webhooks:queue` (a schedule of delivery ids) and `webhooks:delivery:<id>` (the delivery).
+ */
+export class WebhookDeliveries implements AuditSink {
+  readonly name = 'webhooks';
+  readonly #store: Store;
+  readonly #endpoints: WebhookEndpoints;
+  readonly #settings: BrokerConfig['webhooks'];
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(deps: { store: Store; endpoints: WebhookEndpoints; settings: BrokerConfig['webhooks']; metrics: Metrics; log: Logger }) {
+    this.#store = deps.store;
+    this.#endpoints = deps.endpoints;
+    this.#settings = deps.settings;
+    this.#metrics = deps.metrics;
+    this.#log = deps.log;
+  }
+
+  #key(id: string): string {
+    return `webhooks:delivery:${id}`;
+  }
+
+  /** Queues `event` for every endpoint that wants it (the audit sink's write). */
+  async write(event: AuditEvent): Promise<void> {
+    const endpoints = (await this.#endpoints.all()).filter((endpoint) => endpoint.events.includes(event.event));
+    for (const endpoint of endpoints) {
+      const id = randomUUID();
+      const delivery: Delivery = { endpoint: endpoint.id, event, attempts: 0, since: Date.now() };
+      await this.#store.set(this.#key(id), JSON.stringify(delivery), this.#settings.retry_for_seconds + RECORD_MARGIN_SECONDS);
+      await this.#store.schedule(WEBHOOK_QUEUE_KEY, id, Date.now());
+    }
+    if (endpoints.length) this.#poll();
+  }
+
+  /** Starts this instance's worker. */
+  start(): void {
+    this.#timer = setInterval(() => this.#poll(), POLL_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  /** Stops the worker, after the attempts under way; what is left stays queued for the next start. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  /** The deliveries waiting, on every instance (neb_webhook_queue_depth). */
+  queueDepth(): Promise<number> {
+    return this.#store.countScheduled(WEBHOOK_QUEUE_KEY);
+  }
+
+  #poll(): void {
+    if (this.#running || !this.#timer) return;
+    this.#running = this.#deliverDue()
+      .catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'webhook deliveries: the queue could not be read; trying again'))
+      .finally(() => {
+        this.#running = undefined;
+      });
+  }
+
+  async #deliverDue(): Promise<void> {
+    for (let ids = await this.#take(); ids.length; ids = await this.#take()) {
+      await Promise.all(ids.map((id) => this.#attempt(id)));
+    }
+  }
+
+  #take(): Promise<string[]> {
+    return this.#timer ? this.#store.takeDue(WEBHOOK_QUEUE_KEY, BATCH, LEASE_MS) : Promise.resolve([]);
+  }
+
+  async #attempt(id: string): Promise<void> {
+    const record = await this.#store.get(this.#key(id));
+    const delivery = record ? (JSON.parse(record.value) as Delivery) : undefined;
+    const endpoint = delivery && (await this.#endpoints.find(delivery.endpoint));
+    if (!delivery || !endpoint) {
+      // Delivered or given up elsewhere, or its endpoint was deleted: nothing left to do.
+      await this.#finish(id);
+      return;
+    }
+    delivery.attempts += 1;
+    const problem = await this.#post(endpoint, id, delivery.event);
+    if (!problem) return this.#record(endpoint, id, 'delivered');
+    const wait = this.#nextWait(delivery.attempts);
+    if (Date.now() + wait > delivery.since + this.#settings.retry_for_seconds * 1000) {
+      this.#log.warn({ webhook: endpoint.id, delivery: id, event_id: delivery.event.event_id, attempts: delivery.attempts, problem }, 'webhook delivery given up');
+      return this.#record(endpoint, id, 'gave_up');
+    }
+    this.#log.info({ webhook: endpoint.id, delivery: id, attempts: delivery.attempts, problem, retry_in_ms: wait }, 'webhook delivery failed; it will be retried');
+    await this.#store.set(this.#key(id), JSON.stringify(delivery), this.#settings.retry_for_seconds + RECORD_MARGIN_SECONDS);
+    await this.#store.schedule(WEBHOOK_QUEUE_KEY, id, Date.now() + wait);
+    this.#metrics.webhookDeliveries.inc({ webhook: endpoint.id, result: 'retried' });
+  }
+
+  async #record(endpoint: WebhookEndpoint, id: string, outcome: Exclude<Outcome, 'retried'>): Promise<void> {
+    await this.#finish(id);
+    this.#metrics.webhookDeliveries.inc({ webhook: endpoint.id, result: outcome });
+  }
+
+  async #finish(id: string): Promise<void> {
+    await this.#store.unschedule(WEBHOOK_QUEUE_KEY, id);
+    await this.#store.delete(this.#key(id));
+  }
+
+  /** The wait after the n-th failed attempt: doubling, capped, ±20 % jitter so retries spread out. */
+  #nextWait(attempts: number): number {
+    const { first_retry_seconds: first, max_retry_interval_seconds: max } = this.#settings;
+    const seconds = Math.min(first * 2 ** (attempts - 1), max);
+    return Math.round(seconds * 1000 * (0.8 + Math.random() * 0.4));
+  }
+
+  /** One POST; what went wrong, or undefined when the endpoint took it (2xx). */
+  async #post(endpoint: WebhookEndpoint, id: string, event: AuditEvent): Promise<string | undefined> {
+    const body = JSON.stringify(event);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    try {
+      const response = await fetch(endpoint.url, {
+        method: 'POST',
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.#settings.timeout_ms),
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'nordic-eid-broker-webhooks',
+          [WEBHOOK_HEADERS.id]: id,
+          [WEBHOOK_HEADERS.timestamp]: timestamp,
+          [WEBHOOK_HEADERS.signature]: webhookSignature(endpoint.secret, timestamp, body),
+          [WEBHOOK_HEADERS.event]: event.event,
+        },
+        body,
+      });
+      await response.body?.cancel();
+      return response.ok ? undefined : `HTTP ${response.status}`;
+    } catch (err) {
+      return (err as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable';
+    }
+  }
+}

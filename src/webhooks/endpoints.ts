@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import type { AuditEventName } from '../audit/events.js';
+import { isProductionConfiguration } from '../config/environment.js';
+import type { BrokerConfig } from '../config/schema.js';
+import { ConfigError } from '../config/load.js';
+import type { Store } from '../store/store.js';
+
+/** What an endpoint receives when it names no events: how logins ended, and changes to clients. */
+export const DEFAULT_WEBHOOK_EVENTS: readonly AuditEventName[] = [
+  'authentication.completed',
+  'authentication.failed',
+  'authentication.cancelled',
+  'client.created',
+  'client.updated',
+  'client.deleted',
+  'client.secret_rotated',
+];
+
+export type WebhookSource = 'static' | 'dynamic';
+
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  /** Key of the HMAC of every delivery; never shown after it was created, never logged. */
+  secret: string;
+  events: AuditEventName[];
+  source: WebhookSource;
+}
+
+/** An endpoint as the admin API shows it: never its secret. */
+export function webhookView({ id, url, events, source }: WebhookEndpoint) {
+  return { id, url, events, source };
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * What is wrong with `url` as a webhook endpoint, or undefined. Deliveries carry audit events,
+ * so they go over https; plain http only to a loopback host of a configuration that is not
+ * production (a receiver under development on this machine).
+ */
+export function webhookUrlProblem(url: string, issuer: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'must be an absolute URL';
+  }
+  if (parsed.username || parsed.password) return 'must not contain a user name or password';
+  if (parsed.protocol === 'https:') return undefined;
+  if (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname) && !isProductionConfiguration(issuer)) return undefined;
+  return 'must use https (http only on a loopback host, outside production)';
+}
+
+/** A new endpoint secret: 256 random bits. */
+const newWebhookSecret = () => randomBytes(32).toString('base64url');
+
+/**
+ * The webhook endpoints: those of the configuration (read-only) and those created through the
+ * admin API, kept in the store so that every instance delivers to them.
+ *
+ * Keys: `webhooks:endpoint:<id>` (the endpoint, JSON, secret included) and `webhooks:endpoints`
+ * (every id ever stored, for listing; a deleted one has no record).
+ */
+export class WebhookEndpoints {
+  static readonly INDEX = 'webhooks:endpoints';
+  readonly #store: Store;
+  readonly #configured: Map<string, WebhookEndpoint>;
+
+  constructor(store: Store, config: BrokerConfig['webhooks'], issuer: string) {
+    this.#store = store;
+    this.#configured = new Map(
+      config.endpoints.map((endpoint, i) => {
+        const problem = webhookUrlProblem(endpoint.url, issuer);
+        if (problem) throw new ConfigError(`webhooks.endpoints[${i}].url: ${problem}`);
+        const events = endpoint.events ?? [...DEFAULT_WEBHOOK_EVENTS];
+        return [endpoint.id, { id: endpoint.id, url: endpoint.url, secret: endpoint.secret, events, source: 'static' as const }];
+      }),
+    );
+  }
+
+  #key(id: string): string {
+    return `webhooks:endpoint:${id}`;
+  }
+
+  async find(id: string): Promise<WebhookEndpoint | undefined> {
+    const configured = this.#configured.get(id);
+    if (configured) return configured;
+    const record = await this.#store.get(this.#key(id));
+    return record ? (JSON.parse(record.value) as WebhookEndpoint) : undefined;
+  }
+
+  /** Every endpoint, configured ones first, each group by id. */
+  async all(): Promise<WebhookEndpoint[]> {
+    const stored = (await this.#store.members(WebhookEndpoints.INDEX)).filter((id) => !this.#configured.has(id)).sort();
+    const found = await Promise.all(stored.map((id) => this.find(id)));
+    return [...[...this.#configured.values()].sort((a, b) => a.id.localeCompare(b.id)), ...found.filter((e): e is WebhookEndpoint => e !== undefined)];
+  }
+
+  /** Creates an endpoint with a new secret; undefined when the id is taken. */
+  async create(input: { id: string; url: string; events: AuditEventName[] }): Promise<WebhookEndpoint | undefined> {
+    if (this.#configured.has(input.id)) return undefined;
+    const endpoint: WebhookEndpoint = { ...input, secret: newWebhookSecret(), source: 'dynamic' };
+    if (!(await this.#store.setIfAbsent(this.#key(input.id), JSON.stringify(endpoint)))) return undefined;
+    await this.#store.addToSet(WebhookEndpoints.INDEX, input.id);
+    return endpoint;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.#store.delete(this.#key(id));
+  }
+}

@@ -1,0 +1,72 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+
+/**
+ * The claims relying parties ask for beyond the identity: the person's age, and age checks a
+ * client can have without learning the birth date — by the age_verification scope, or one by
+ * one through the claims parameter. Tessa Testsson was born on 1981-12-18.
+ */
+
+let tb: TestBroker;
+let rp: RelyingParty;
+
+beforeAll(async () => {
+  tb = await startTestBroker({}, 'claims');
+  rp = await RelyingParty.discover(tb.issuer, webClient);
+});
+
+const ageOfTessa = (now = new Date()) => now.getUTCFullYear() - 1981 - (now.toISOString().slice(5, 10) >= '12-18' ? 0 : 1);
+
+async function claimsFor(params: Record<string, string>) {
+  const tokens = await rp.redeem(await logIn(rp, params));
+  const userinfo = await rp.userinfo(tokens.access_token, tokens.claims()!.sub);
+  return { idToken: tokens.claims()!, userinfo };
+}
+
+describe('age claims', () => {
+  it('scope age_verification: every age check, and neither the birth date, the age nor the name', async () => {
+    const { idToken, userinfo } = await claimsFor({ scope: 'openid age_verification' });
+    const expected = { age_over_13: true, age_over_15: true, age_over_16: true, age_over_18: true, age_over_20: true, age_over_21: true, age_over_65: ageOfTessa() >= 65 };
+    expect(idToken).toMatchObject(expected);
+    expect(userinfo).toMatchObject(expected);
+    for (const claims of [idToken, userinfo]) {
+      for (const withheld of ['birthdate', 'age', 'name', 'personal_number']) expect(claims).not.toHaveProperty(withheld);
+    }
+  });
+
+  it('the claims parameter: age_over_18 alone, in the ID token', async () => {
+    const { idToken, userinfo } = await claimsFor({ scope: 'openid', claims: JSON.stringify({ id_token: { age_over_18: { essential: true } } }) });
+    expect(idToken.age_over_18).toBe(true);
+    expect(Object.keys(idToken).filter((claim) => claim.startsWith('age'))).toEqual(['age_over_18']);
+    expect(userinfo).not.toHaveProperty('age_over_18');
+  });
+
+  it('scope profile: the age in years', async () => {
+    const { idToken } = await claimsFor({ scope: 'openid profile' });
+    expect(idToken).toMatchObject({ age: ageOfTessa(), birthdate: '1981-12-18' });
+  });
+
+  it('an acr demanded through the claims parameter is refused: acr_values choose the eID', async () => {
+    const { leftTo } = await rp.authorize({ claims: JSON.stringify({ id_token: { acr: { essential: true, values: ['urn:test:test-double'] } } }) });
+    expect(leftTo?.searchParams.get('error')).toBe('invalid_request');
+    expect(leftTo?.searchParams.get('error_description')).toContain('acr_values');
+  });
+});
+
+describe('discovery', () => {
+  it('lists every scope and claim the broker can release, and the claims parameter', async () => {
+    const metadata = rp.config.serverMetadata();
+    expect(metadata.claims_parameter_supported).toBe(true);
+    expect(metadata.scopes_supported).toEqual(
+      expect.arrayContaining(['openid', 'offline_access', 'profile', 'age_verification', 'email', 'phone', 'address', 'personal_number', 'eid']),
+    );
+    expect(metadata.claims_supported).toEqual(
+      expect.arrayContaining([
+        'sub', 'acr', 'amr', 'auth_time', 'sid', 'name', 'given_name', 'family_name', 'birthdate', 'age',
+        'age_over_13', 'age_over_15', 'age_over_16', 'age_over_18', 'age_over_20', 'age_over_21', 'age_over_65',
+        'email', 'phone_number', 'address', 'personal_number', 'country', 'idp', 'idp_person_id', 'idp_request_id', 'identification_date',
+      ]),
+    );
+  });
+});

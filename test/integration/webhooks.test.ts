@@ -1,0 +1,141 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestBroker } from '../support/broker.js';
+import { webClient } from '../support/broker.js';
+import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
+import { startReceiver, type Received, type Receiver } from '../support/receiver.js';
+import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+import { admin, ADMIN_TOKEN, startAdminBroker } from './admin-support.js';
+
+/**
+ * Webhooks: audit events POSTed to the operator's endpoints, each signed with the endpoint's
+ * secret, retried from a queue in Redis. The endpoint here is a real HTTP server that checks
+ * every signature the way the README tells operators to.
+ */
+
+const SECRET = 'the-siem-webhook-secret-0123456789abcdef';
+/** How far a delivery's timestamp may be from the receiver's clock. */
+const TOLERANCE_SECONDS = 300;
+
+/** The receiver's check: HMAC-SHA256 over `<timestamp>.<body>` with the secret, and a fresh timestamp. */
+function signatureHolds(request: Received, secret: string): boolean {
+  const timestamp = String(request.headers['webhook-timestamp']);
+  const signature = Buffer.from(String(request.headers['webhook-signature']));
+  const expected = Buffer.from(`v1=${createHmac('sha256', secret).update(`${timestamp}.${request.body}`).digest('hex')}`);
+  const fresh = Math.abs(Date.now() / 1000 - Number(timestamp)) <= TOLERANCE_SECONDS;
+  return fresh && signature.length === expected.length && timingSafeEqual(signature, expected);
+}
+
+const to = (path: string, event: string) => (request: Received) => request.url.pathname === path && request.headers['webhook-event'] === event;
+
+let receiver: Receiver;
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+});
+
+describe('webhooks of a broker', () => {
+  let tb: TestBroker;
+
+  beforeAll(async () => {
+    tb = await startAdminBroker({ webhooks: { endpoints: [{ id: 'siem', url: `${receiver.origin}/siem`, secret: SECRET }], first_retry_seconds: 0.2 } }, 'webhooks');
+  });
+
+  it('deliver a completed login to the configured endpoint, signed with its secret', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const tokens = await rp.redeem(await logIn(rp));
+    const delivery = await receiver.waitFor(to('/siem', 'authentication.completed'));
+    expect(delivery.method).toBe('POST');
+    expect(delivery.headers['content-type']).toBe('application/json');
+    expect(signatureHolds(delivery, SECRET)).toBe(true);
+    expect(JSON.parse(delivery.body)).toMatchObject({ event_id: 'EID_100002', sub: tokens.claims()!.sub, personal_number: '19811218****', client_id: webClient.client_id });
+    // The same delivery, changed on the way or signed with another secret, fails the check.
+    expect(signatureHolds({ ...delivery, body: delivery.body.replace('EID_100002', 'EID_100003') }, SECRET)).toBe(false);
+    expect(signatureHolds(delivery, 'another-secret-of-the-same-length-0123456')).toBe(false);
+  });
+
+  it('retry a delivery the endpoint answered with 500, with the same webhook-id', async () => {
+    receiver.answerWith(500);
+    const created = await admin(tb.issuer, 'POST', '/admin/clients', { client_id: 'retried-shop', redirect_uris: ['https://retried.example/cb'] });
+    expect(created.status).toBe(201);
+    const isRetriedShop = (r: Received) => to('/siem', 'client.created')(r) && JSON.parse(r.body).client_id === 'retried-shop';
+    const first = await receiver.waitFor(isRetriedShop);
+    const second = await receiver.waitFor((r) => isRetriedShop(r) && r !== first);
+    expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+    expect(signatureHolds(second, SECRET)).toBe(true);
+    const metrics = await (await fetch(`${tb.issuer}/metrics`)).text();
+    expect(metrics).toMatch(/neb_webhook_deliveries_total\{webhook="siem",result="retried"\} [1-9]/);
+    expect(metrics).toMatch(/neb_webhook_deliveries_total\{webhook="siem",result="delivered"\} [1-9]/);
+    expect(metrics).toMatch(/neb_webhook_queue_depth \d+/);
+  });
+
+  it('take endpoints through the admin API: the secret shown once, https only, the events chosen', async () => {
+    const refused = await admin(tb.issuer, 'POST', '/admin/webhooks', { url: 'http://siem.example/hook' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/^url: must use https/) });
+
+    const created = await admin(tb.issuer, 'POST', '/admin/webhooks', { id: 'deletions', url: `${receiver.origin}/deletions`, events: ['client.deleted'] });
+    expect(created.status).toBe(201);
+    const secret = created.body.secret as string;
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const listed = await admin(tb.issuer, 'GET', '/admin/webhooks');
+    expect(listed.body.webhooks).toEqual([
+      { id: 'siem', url: `${receiver.origin}/siem`, events: expect.arrayContaining(['authentication.completed', 'client.created']), source: 'static' },
+      { id: 'deletions', url: `${receiver.origin}/deletions`, events: ['client.deleted'], source: 'dynamic' },
+    ]);
+    expect(JSON.stringify(listed.body)).not.toContain(secret);
+
+    await admin(tb.issuer, 'POST', '/admin/clients', { client_id: 'short-lived', redirect_uris: ['https://short.example/cb'] });
+    expect((await admin(tb.issuer, 'DELETE', '/admin/clients/short-lived')).status).toBe(204);
+    const deletion = await receiver.waitFor(to('/deletions', 'client.deleted'));
+    expect(signatureHolds(deletion, secret)).toBe(true);
+    expect(receiver.received.some(to('/deletions', 'client.created'))).toBe(false);
+
+    expect((await admin(tb.issuer, 'DELETE', '/admin/webhooks/siem')).body.error).toBe('read_only_webhook');
+    expect((await admin(tb.issuer, 'DELETE', '/admin/webhooks/deletions')).status).toBe(204);
+    expect((await admin(tb.issuer, 'GET', '/admin/webhooks/deletions')).status).toBe(404);
+  });
+});
+
+describe('webhooks across a broker restart', () => {
+  const prefix = uniquePrefix('webhooks-restart');
+  let broker: BrokerProcess | undefined;
+
+  afterAll(async () => {
+    await broker?.stop();
+    await deleteKeysWithPrefix(prefix);
+  });
+
+  it('lose nothing: a delivery that failed before the restart is delivered after it', async () => {
+    const port = await findFreePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const config = writeConfig(
+      'broker.json',
+      JSON.stringify({
+        issuer,
+        port,
+        redis: { url: redisUrl, key_prefix: prefix },
+        admin: { token: ADMIN_TOKEN },
+        // A broker needs an eID; this test uses none of it.
+        eids: { 'no-bankid': { mode: 'simulator' } },
+        webhooks: { endpoints: [{ id: 'restart', url: `${receiver.origin}/restart`, secret: SECRET, events: ['client.created'] }], first_retry_seconds: 3 },
+        log: { level: 'info' },
+      }),
+    );
+    broker = spawnBroker({ BROKER_CONFIG: config });
+    await broker.listening();
+    receiver.answerWith(500);
+    expect((await admin(issuer, 'POST', '/admin/clients', { client_id: 'across-restart', redirect_uris: ['https://restart.example/cb'] })).status).toBe(201);
+    const failed = await receiver.waitFor(to('/restart', 'client.created'));
+    await broker.stop();
+    expect(receiver.received.filter(to('/restart', 'client.created'))).toHaveLength(1);
+
+    broker = spawnBroker({ BROKER_CONFIG: config });
+    await broker.listening();
+    const delivered = await receiver.waitFor((r) => to('/restart', 'client.created')(r) && r !== failed);
+    expect(delivered.headers['webhook-id']).toBe(failed.headers['webhook-id']);
+    expect(JSON.parse(delivered.body)).toMatchObject({ event: 'client.created', client_id: 'across-restart' });
+    expect(signatureHolds(delivered, SECRET)).toBe(true);
+  }, 60_000);
+});
