@@ -52,6 +52,11 @@ export function showsQrCode(order: OrderRecord): boolean {
 
 const PERSONAL_NUMBER_HINT = /^personal_number:(.+)$/;
 
+/** An error that says BankID is failing for a moment rather than refusing this request. */
+function isPassingOutage(err: unknown): boolean {
+  return err instanceof BankIdApiError && (err.isOutage || err.errorCode === 'circuitOpen');
+}
+
 export interface BankIdLoginDependencies {
   id: string;
   issuer: string;
@@ -215,7 +220,12 @@ export class BankIdLogin {
       const response = await this.#deps.client.collect(order.orderRef);
       return await this.#advance(login, order, response, context);
     } catch (err) {
-      return { ...order, final: this.#final(this.#apiFailure(err, context), { orderRef: order.orderRef }) };
+      const ending = this.#apiFailure(err, context);
+      // BankID away for a moment (no answer, a 5xx, its circuit open) says nothing about the
+      // order, which may well be running in the person's app: the login waits, and the next
+      // collect asks again, until the login's allowed time is spent.
+      if (isPassingOutage(err) && Date.now() - order.firstOrderedAt < this.#allowedMs) return order;
+      return { ...order, final: this.#final(ending, { orderRef: order.orderRef }) };
     }
   }
 

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
 import type { EidTelemetry } from '../../../src/eids/plugin.js';
 import type { Logger } from '../../../src/log.js';
@@ -31,6 +32,9 @@ export class BankIdApiError extends Error {
     return this.status === 0 || this.status === 408 || this.status >= 500;
   }
 }
+
+/** Connections to BankID one instance keeps at most; further calls queue for a free one. */
+const MAX_CONNECTIONS = 64;
 
 /** The operation each endpoint is measured as (neb_eid_request_*{operation}). */
 const operations: Record<string, string> = { auth: 'start', sign: 'sign', collect: 'collect', cancel: 'cancel' };
@@ -79,8 +83,13 @@ export class BankIdClient {
     this.#maintenanceRetries = options.maintenanceRetries ?? 2;
     this.#maintenanceBackoffMs = options.maintenanceBackoffMs ?? 250;
     const { ca, cert, key, pfx, passphrase } = options.tls;
+    // One TLS context for every connection: built per connection, parsing the key and the
+    // certificates again is most of what a new connection costs when many open at once.
+    const secureContext = createSecureContext({ ca, cert, key, pfx, passphrase, minVersion: 'TLSv1.2' });
     this.#agent = new Agent({
-      connect: { ca, cert, key, pfx, passphrase, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+      connect: { secureContext, rejectUnauthorized: true },
+      // Enough for every collect a busy instance runs at once, without a handshake storm.
+      connections: MAX_CONNECTIONS,
       keepAliveTimeout: 30_000,
     });
   }

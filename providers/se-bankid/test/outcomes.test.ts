@@ -111,11 +111,23 @@ describe('every error code of the RP API', () => {
     expect(await session.start()).toMatchObject({ status: 'IN_PROGRESS' });
   });
 
-  it('an error while collecting ends the login with server_error', async () => {
+  it('a collect BankID fails once does not end the login: the next collect asks again', async () => {
     const session = await pickedUp();
     bed.simulator.injectFault('collect', { status: 500, errorCode: 'internalError' });
-    const { final, callback } = await endsAtClient(session);
-    expect(final).toMatchObject({ status: 'ERROR', messageCode: 'RFA5' });
+    const failedCollects = bed.simulator.callCount('collect', session.orderRef());
+    await session.pollUntil(() => bed.simulator.callCount('collect', session.orderRef()) > failedCollects + 1);
+    expect(await session.poll()).toMatchObject({ status: 'IN_PROGRESS', hintCode: 'userSign' });
+    bed.simulator.approve(session.orderRef(), 0);
+    expect((await endsAtClient(session)).final.status).toBe('COMPLETE');
+  });
+
+  it('a BankID that keeps failing collects ends the login with server_error once its allowed time is spent', async () => {
+    // A BankID of its own: every collect it is asked for fails.
+    const failing = await startBankIdTestBed('bankid-collect-outage', { allowed_polling_for_minutes: 0.1 });
+    const session = await pickedUp(failing);
+    failing.simulator.injectFault('collect', { status: 500, errorCode: 'internalError' }, 1_000);
+    const { final, callback } = await endsAtClient(session, 80);
+    expect(final).toMatchObject({ status: 'ERROR', messageCode: 'RFA5', retry: true });
     expect(callback.searchParams.get('error')).toBe('server_error');
   });
 
