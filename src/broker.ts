@@ -20,6 +20,7 @@ import { EidOperations } from './eids/telemetry.js';
 import { healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
+import { addressedToIssuer } from './http/issuer-origin.js';
 import { securityHeaders } from './http/security-headers.js';
 import { routersUnder } from './http/scoped.js';
 import { staticFiles } from './http/static.js';
@@ -29,6 +30,7 @@ import { createLogger, type Logger } from './log.js';
 import { createFinisher } from './login/finish.js';
 import { OpenEventStreams } from './login/event-streams.js';
 import { LOGIN_PATHS, loginRoutes } from './login/routes.js';
+import { FormTokens } from './login/submissions.js';
 import { metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
@@ -207,6 +209,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.keys = cookieKeys;
     app.silent = true;
     app.use(trace(log, Boolean(config.trust_proxy)));
+    app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
     app.use(securityHeaders());
     app.use(errorBoundary(views, log));
     // Health and metrics answer for themselves while the store is down: that is when they matter.
@@ -242,6 +245,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       limiter,
       operations,
       eventStreams,
+      formTokens: new FormTokens(cookieKeys),
     });
     const paths: string[] = [...LOGIN_PATHS];
     if (demo) {

@@ -14,8 +14,20 @@ async function readText(ctx: Context): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Bodies already read, by request: a stream is read once, and a guard may read it before the route does. */
+const bodies = new WeakMap<Context, Promise<Record<string, unknown>>>();
+
 /** A form or JSON body as a flat string map; forms and JSON are the only bodies the pages send. */
-export async function readBody(ctx: Context): Promise<Record<string, unknown>> {
+export function readBody(ctx: Context): Promise<Record<string, unknown>> {
+  let body = bodies.get(ctx);
+  if (!body) {
+    body = parseBody(ctx);
+    bodies.set(ctx, body);
+  }
+  return body;
+}
+
+async function parseBody(ctx: Context): Promise<Record<string, unknown>> {
   if (ctx.is('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(await readText(ctx)));
   if (ctx.is('application/json')) {
     try {

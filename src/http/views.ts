@@ -10,6 +10,8 @@ export interface LocaleState {
   uiLocales?: string;
   /** A form that ends the login with access_denied, back at the client. */
   cancelUrl?: string;
+  /** The login's token, which the broker's own forms carry. */
+  formToken?: string;
 }
 
 /** The language a person picked on a page, kept for the browser session. */
@@ -71,11 +73,10 @@ export class Views {
       locale,
       t: this.translator(locale),
       traceId: requestScope.getStore()?.traceId,
-      // A language link reloads the page, so only pages reached by GET offer it.
+      // A language link reloads the page, so only pages reached by GET offer it. It is a query
+      // alone, relative to the page: a request path such as //evil.example/x never becomes a link.
       languages:
-        ctx.method === 'GET'
-          ? supportedLocales.map((code) => ({ code, name: languageNames[code], current: code === locale, href: `${ctx.path}?lang=${code}` }))
-          : [],
+        ctx.method === 'GET' ? supportedLocales.map((code) => ({ code, name: languageNames[code], current: code === locale, href: `?lang=${code}` })) : [],
       operatorCss: Boolean(this.#ui.overrides.css),
     });
   }
@@ -87,6 +88,7 @@ export class Views {
       message: t(`error.${error.error}`, {}, t('error.default')),
       code: error.error,
       cancelUrl: (ctx.state as LocaleState).cancelUrl,
+      formToken: (ctx.state as LocaleState).formToken,
       contact: this.#ui.show_contact ? this.#ui.support_email : undefined,
     });
   }
