@@ -42,6 +42,7 @@ const descriptions: Record<string, string> = {
   default_ui_locales: 'The page language when the authorization request has no ui_locales.',
   refresh_tokens_without_consent:
     'true: a refresh token with every authorization code, without offline_access and prompt=consent (the operator registering the client is the consent, OIDC Core §11). Needs the refresh_token grant.',
+  resource_server: 'true for a resource server: it may introspect tokens issued to any client. Others introspect only their own tokens.',
 };
 
 /** /admin/webhooks: the operator's endpoints that receive audit events (README, Webhooks). */

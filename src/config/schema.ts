@@ -81,6 +81,8 @@ export const clientSchema = z
     frontchannel_logout_uri: z.string().optional(),
     /** Whether that page gets `iss` and `sid` (and the ID token carries `sid`). */
     frontchannel_logout_session_required: z.boolean().optional(),
+    /** A resource server: it may introspect tokens issued to any client, not only its own. */
+    resource_server: z.boolean().optional(),
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
   // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here.

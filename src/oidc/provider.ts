@@ -52,6 +52,7 @@ export function clientMetadata(client: ClientConfig): ClientMetadata {
     ...(client.jwks_uri ? { jwks_uri: client.jwks_uri } : {}),
     ...(client.allowed_eids ? { allowed_eids: client.allowed_eids } : {}),
     ...(client.display_name ? { display_name: client.display_name } : {}),
+    ...(client.resource_server ? { resource_server: true } : {}),
     ...extraMetadataOf(client),
   };
 }
@@ -79,6 +80,16 @@ function loginPolicy() {
   consent.checks.remove('consent_prompt');
   consent.checks.remove('native_client_prompt');
   return policy;
+}
+
+/**
+ * Who learns about a token at the introspection endpoint: the client it was issued to, or a
+ * resource server the operator named (client metadata `resource_server`). Anyone else is told
+ * `{active: false}`, as for a token that does not exist, so that no client learns another
+ * client's `sub`s.
+ */
+function ownTokenOrResourceServer(client: { clientId: string; metadata(): ClientMetadata }, token: { clientId?: string | undefined }): boolean {
+  return token.clientId === client.clientId || client.metadata().resource_server === true;
 }
 
 /**
@@ -198,10 +209,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => ownTokenOrResourceServer(client, token) },
       backchannelLogout: { enabled: true },
       claimsParameter,
-      revocation: { enabled: true },
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       pushedAuthorizationRequests: { enabled: true },
       resourceIndicators: { enabled: false },
       userinfo: { enabled: true },
