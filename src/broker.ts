@@ -21,6 +21,7 @@ import { healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
 import { addressedToIssuer } from './http/issuer-origin.js';
+import { boundedParameters } from './http/parameters.js';
 import { securityHeaders } from './http/security-headers.js';
 import { routersUnder } from './http/scoped.js';
 import { staticFiles } from './http/static.js';
@@ -212,6 +213,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
     app.use(securityHeaders());
     app.use(errorBoundary(views, log));
+    app.use(boundedParameters());
     // Health and metrics answer for themselves while the store is down: that is when they matter.
     app.use(healthRoutes({ store, registry, operations, signingKeyCount: signingKeys.length, log, draining: () => drain.draining }));
     if (metricsAt === 'main') app.use(metricsRoute(metrics, config.metrics.token));
@@ -219,6 +221,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(loadShedding(eventLoop, config.load_shedding, metrics));
     app.use(storeGuard(store, views, statelessPaths));
     app.use(staticFiles(config.ui.overrides.css));
+    app.use(rateLimits(limiter));
     if (config.admin.token) {
       const { adminApi } = await import('./admin/router.js');
       const staticClients = clients.map(clientMetadata);
@@ -226,7 +229,6 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
         adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, log, audit, webhookEndpoints, issuer }),
       );
     }
-    app.use(rateLimits(limiter));
     const finish = createFinisher(provider, accounts, log, audit);
     const eventStreams = new OpenEventStreams(config.event_streams);
     // Open event streams would hold the drain to its limit; ended, their browsers reconnect elsewhere.

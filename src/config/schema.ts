@@ -119,6 +119,13 @@ const webhookEndpoint = z
   })
   .strict();
 
+/** Requests per window_seconds for one endpoint, per IP address; 0 turns the limit off. */
+const ipLimit = (perIp: number) =>
+  z
+    .object({ per_ip: z.number().int().min(0).default(perIp) })
+    .strict()
+    .prefault({});
+
 /** Requests per window_seconds for one endpoint, per IP address and per client; 0 turns that limit off. */
 const limit = (perIp: number, perClient: number) =>
   z
@@ -325,10 +332,16 @@ export const configSchema = z
         window_seconds: z.number().int().min(1).default(60),
         /** Authorization requests: /auth and pushed ones (/request). */
         auth: limit(300, 6000),
-        /** The token endpoint; per client by the client_secret_basic credentials. */
+        /** The token endpoint, introspection and revocation; per client by the client_secret_basic credentials. */
         token: limit(1200, 6000),
         /** eID starts: each may cost an order at the eID (a BankID order). */
         eid_start: limit(120, 3000),
+        /** RP-initiated logout: /session/end and its confirmation. */
+        logout: limit(60, 3000),
+        /** Dynamic client registration (/reg). */
+        registration: ipLimit(20),
+        /** The admin API (/admin/…), counted before its token is checked. */
+        admin: ipLimit(300),
       })
       .strict()
       .prefault({}),

@@ -3,6 +3,7 @@ import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Views } from '../http/views.js';
+import { tooLongDescription, tooLongParameter } from '../http/parameters.js';
 import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
@@ -80,6 +81,17 @@ function loginPolicy() {
   consent.checks.remove('consent_prompt');
   consent.checks.remove('native_client_prompt');
   return policy;
+}
+
+/**
+ * The lifetime of a new interaction, which oidc-provider asks for just before it stores the
+ * request's parameters: the last point at which those of a pushed request (PAR), which never
+ * passed through a query, can be refused as too long.
+ */
+function boundedInteraction(ctx: KoaContextWithOIDC, ttl: number): number {
+  const tooLong = tooLongParameter(ctx.oidc.params ?? {});
+  if (tooLong) throw new errors.InvalidRequest(tooLongDescription(tooLong));
+  return ttl;
 }
 
 /**
@@ -234,8 +246,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
       AccessToken: config.ttl.access_token,
       IdToken: config.ttl.id_token,
       RefreshToken: config.ttl.refresh_token,
-      Interaction: config.ttl.interaction,
-      Session: config.ttl.session,
+      Interaction: (ctx) => boundedInteraction(ctx, config.ttl.interaction),
+      // A session without a login (an anonymous logout, an authorization request not finished)
+      // lives no longer than a login may take: such requests cannot buy long-lived state.
+      Session: (_ctx, session) => (session.accountId ? config.ttl.session : Math.min(config.ttl.session, config.ttl.interaction)),
       Grant: Math.max(config.ttl.refresh_token, config.ttl.session),
       PushedAuthorizationRequest: 60,
     },
