@@ -11,6 +11,7 @@ import { logClientSources } from './clients/registration.js';
 import { createClientRules } from './clients/rules.js';
 import { checkStaticClients } from './clients/static.js';
 import { ClientStore } from './clients/store.js';
+import { InitialAccessTokens } from './clients/initial-access-tokens.js';
 import { isProductionConfiguration } from './config/environment.js';
 import { ConfigError } from './config/load.js';
 import type { BrokerConfig } from './config/schema.js';
@@ -21,7 +22,9 @@ import { healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
 import { addressedToIssuer } from './http/issuer-origin.js';
+import { bodyLimit } from './http/body.js';
 import { boundedParameters } from './http/parameters.js';
+import { createHttpServer } from './http/server.js';
 import { securityHeaders } from './http/security-headers.js';
 import { routersUnder } from './http/scoped.js';
 import { staticFiles } from './http/static.js';
@@ -185,6 +188,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const clientRules = createClientRules({ issuer, eids: registry.all });
     checkStaticClients(clients, clientRules);
     const clientStore = new ClientStore(store);
+    const initialAccessTokens = new InitialAccessTokens(store);
     logClientSources(config, log);
     const provider = createProvider({
       config: { ...config, clients },
@@ -199,6 +203,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       clientRules,
       clientStore,
       redemptions: new Redemptions(store, log),
+      initialAccessTokens,
     });
     await validateClients(provider, clients);
     observeProvider(provider, { audit, metrics, store, interactionTtl: config.ttl.interaction, log });
@@ -213,6 +218,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
     app.use(securityHeaders());
     app.use(errorBoundary(views, log));
+    app.use(bodyLimit(config.server.max_body_bytes));
     app.use(boundedParameters());
     // Health and metrics answer for themselves while the store is down: that is when they matter.
     app.use(healthRoutes({ store, registry, operations, signingKeyCount: signingKeys.length, log, draining: () => drain.draining }));
@@ -226,7 +232,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       const { adminApi } = await import('./admin/router.js');
       const staticClients = clients.map(clientMetadata);
       app.use(
-        adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, log, audit, webhookEndpoints, issuer }),
+        adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, initialAccessTokens, log, audit, webhookEndpoints, issuer }),
       );
     }
     const finish = createFinisher(provider, accounts, log, audit);
@@ -288,7 +294,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
-        server = app.listen(config.port, config.host);
+        server = createHttpServer(app.callback(), config.server).listen(config.port, config.host);
         drain.watch(server);
         answerParserErrors(server, log);
         await once(server, 'listening');

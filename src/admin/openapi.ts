@@ -324,15 +324,19 @@ export function openApiDocument(rules: ClientRules): JsonSchema {
         WebhookList: { type: 'object', required: ['webhooks'], properties: { webhooks: { type: 'array', items: ref('Webhook') } }, additionalProperties: false },
         InitialAccessTokenRequest: {
           type: 'object',
-          properties: { expires_in: { type: 'integer', minimum: 60, maximum: 2592000, default: 86400, description: 'Seconds.' } },
+          properties: {
+            expires_in: { type: 'integer', minimum: 60, maximum: 2592000, description: 'Seconds. Default: registration.initial_access_token_expires_in (86400).' },
+            max_uses: { type: 'integer', minimum: 1, maximum: 10000, description: 'Registrations it is good for. Default: registration.initial_access_token_max_uses (1).' },
+          },
           additionalProperties: false,
         },
         InitialAccessToken: {
           type: 'object',
-          required: ['initial_access_token', 'expires_at'],
+          required: ['initial_access_token', 'expires_at', 'max_uses'],
           properties: {
             initial_access_token: { type: 'string', description: 'Send it as the bearer token of a registration request to /reg.' },
             expires_at: { type: 'integer', description: 'Seconds since the epoch.' },
+            max_uses: { type: 'integer', description: 'Registrations it is good for; the last one destroys it.' },
           },
           additionalProperties: false,
         },

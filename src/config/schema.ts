@@ -149,6 +149,26 @@ export const configSchema = z
      * of trusted proxy hops in front of the broker. Cookies are marked secure from X-Forwarded-Proto.
      */
     trust_proxy: z.union([z.boolean(), z.number().int().positive()]).default(false),
+    /** The HTTP server: limits that keep slow or oversized requests from holding connections. */
+    server: z
+      .object({
+        /** Seconds a client has to send a request's headers. */
+        headers_timeout_seconds: z.number().int().min(1).default(10),
+        /** Seconds a client has to send a whole request, body included (a response may take longer). */
+        request_timeout_seconds: z.number().int().min(1).default(30),
+        /** Seconds an idle kept-alive connection stays open. */
+        keep_alive_timeout_seconds: z.number().int().min(1).default(5),
+        /** Open connections at most; more are closed at once. 0: no cap. */
+        max_connections: z.number().int().min(0).default(10_000),
+        /** Largest request body in bytes; larger ones get 413. oidc-provider reads no more than 56 KiB. */
+        max_body_bytes: z.number().int().min(1024).max(56 * 1024).default(32 * 1024),
+      })
+      .strict()
+      .refine((s) => s.headers_timeout_seconds <= s.request_timeout_seconds, {
+        message: 'headers_timeout_seconds must not be longer than request_timeout_seconds',
+        path: ['headers_timeout_seconds'],
+      })
+      .prefault({}),
     /** Absent: the embedded in-memory store, for one process only. */
     redis: redis.optional(),
     /** Keys that sign cookies; the first signs, all verify, so rotate by prepending. */
@@ -187,6 +207,10 @@ export const configSchema = z
          * API issued (true), or nothing (false: open registration).
          */
         initial_access_token: z.union([z.string().min(32, 'must be at least 32 characters'), z.boolean()]).default(true),
+        /** How many registrations a token the admin API issues is good for, unless its request says otherwise. */
+        initial_access_token_max_uses: z.number().int().min(1).max(10_000).default(1),
+        /** Seconds such a token lives, unless its request says otherwise. */
+        initial_access_token_expires_in: z.number().int().min(60).max(30 * 24 * 3600).default(24 * 3600),
         /** Registration management (RFC 7592): a registered client reads, updates and deletes itself. */
         management: z.boolean().default(false),
       })

@@ -1,5 +1,26 @@
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { HttpError } from './errors.js';
+
+/**
+ * Refuses a request body larger than `maxBytes` before anyone reads it — the broker's own
+ * routes and oidc-provider's endpoints alike — with 413, and closes the connection rather than
+ * read the rest. A body of unknown length (chunked) is refused with 411: every client of an
+ * OpenID provider sends Content-Length, and only a known length can be refused up front.
+ */
+export function bodyLimit(maxBytes: number): Middleware {
+  return async (ctx, next) => {
+    const declared = ctx.get('content-length');
+    if (declared === '' && ctx.get('transfer-encoding') !== '') {
+      ctx.set('Connection', 'close');
+      throw new HttpError(411, 'invalid_request', 'Send the request body with a Content-Length.');
+    }
+    if (Number(declared) > maxBytes) {
+      ctx.set('Connection', 'close');
+      throw new HttpError(413, 'invalid_request', `The request body is too large (at most ${maxBytes} bytes).`);
+    }
+    await next();
+  };
+}
 
 const LIMIT_BYTES = 16 * 1024;
 

@@ -4,6 +4,7 @@ import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Views } from '../http/views.js';
 import { tooLongDescription, tooLongParameter } from '../http/parameters.js';
+import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
@@ -35,6 +36,8 @@ export interface ProviderDependencies {
   clientStore: ClientStore;
   /** What each token request consumed, given back when the store fails it. */
   redemptions: Redemptions;
+  /** The admin API's initial access tokens, whose uses registration counts. */
+  initialAccessTokens: InitialAccessTokens;
 }
 
 /** Turns a configured client into oidc-provider metadata. */
@@ -228,7 +231,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       pushedAuthorizationRequests: { enabled: true },
       resourceIndicators: { enabled: false },
       userinfo: { enabled: true },
-      ...registrationFeatures(config.registration),
+      ...registrationFeatures(config.registration, deps.initialAccessTokens),
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form }),
