@@ -47,6 +47,7 @@ import { RateLimiter, rateLimits } from './resilience/rate-limit.js';
 import { createStore, type Store } from './store/index.js';
 import { WebhookDeliveries } from './webhooks/deliveries.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
+import { Sealer, sealedStore } from './store/sealed-store.js';
 
 export interface BrokerOptions {
   /** The eID plugins this broker can run, by id; the configuration's `eids` picks among them. */
@@ -113,6 +114,13 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
   }
 }
 
+/**
+ * Records that hold personal data (personal numbers, names), sealed in the store: the people
+ * behind issued tokens (Accounts), logins in progress with their login_hint (oidc-provider's
+ * interactions) and an upstream eID's outcome waiting for its browser (the login routes).
+ */
+const PERSONAL_DATA_PREFIXES = ['account:', 'oidc:Interaction:', 'login-outcome:'];
+
 /** Paths that answer without the store, so they still work while it is down. */
 const statelessPaths = (path: string) =>
   path.startsWith('/static/') || path === '/.well-known/openid-configuration' || path === '/jwks' || path === '/api/status';
@@ -144,11 +152,16 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     if (!config.subject_secret) {
       log.warn('subject_secret is not set: using one generated and kept in the store. If the store loses it, every sub changes.');
     }
-    const [signingKeys, cookieKeys, subjectSecret] = await Promise.all([
+    if (!config.store_encryption_keys && config.redis) {
+      log.warn('store_encryption_keys is not set: personal data in Redis is encrypted with a key kept in Redis itself, which protects no copy of it');
+    }
+    const [signingKeys, cookieKeys, subjectSecret, sealingSecrets] = await Promise.all([
       loadSigningKeys(config.jwks, store),
       config.cookie_keys ?? sharedSecret(store, 'cookie').then((key) => [key]),
       config.subject_secret ?? sharedSecret(store, 'subject'),
+      config.store_encryption_keys ?? sharedSecret(store, 'store-encryption').then((key) => [key]),
     ]);
+    const personalData = sealedStore(store, new Sealer(sealingSecrets), PERSONAL_DATA_PREFIXES);
     const views = new Views(config.ui);
     const registry = await createRegistry(config.eids, options.eids, {
       issuer,
@@ -181,7 +194,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       webhookQueueDepth: () => webhooks.queueDepth(),
     });
     const subjects = new Subjects(subjectSecret);
-    const accounts = new Accounts(store, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
+    const accounts = new Accounts(personalData, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
     // The demo and the admin API are loaded only when configured, so a broker without them starts sooner.
     const demo = config.demo ? await import('./demo/routes.js') : undefined;
     const clients = demo ? [...config.clients, await demo.demoClient(issuer, store)] : config.clients;
@@ -193,7 +206,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const provider = createProvider({
       config: { ...config, clients },
       issuer,
-      store,
+      store: personalData,
       signingKeys,
       cookieKeys,
       accounts,
@@ -244,7 +257,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       registry,
       finish,
       views,
-      store,
+      store: personalData,
       issuer,
       log,
       interactionTtl: config.ttl.interaction,

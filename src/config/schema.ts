@@ -175,6 +175,11 @@ export const configSchema = z
     cookie_keys: z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1).optional(),
     /** Key of the keyed hash that makes `sub`. Changing it changes every person's sub. */
     subject_secret: z.string().min(32, 'must be at least 32 characters').optional(),
+    /**
+     * Keys that encrypt personal data at rest in the store (AES-256-GCM); the first encrypts,
+     * all decrypt, so rotate by prepending. Absent: one is generated once and kept in the store.
+     */
+    store_encryption_keys: z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1).optional(),
     /** Path to a private JWKS (JSON). Absent: keys are generated once and kept in the store. */
     jwks: z.string().min(1).optional(),
     ttl: z
