@@ -15,6 +15,7 @@ import { frontChannelLogout } from './frontchannel-logout.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
 import type { Redemptions } from './redemptions.js';
+import { timeBoxedFetch } from './outbound-fetch.js';
 import { claimsByScope } from './claims.js';
 import type { Accounts } from './accounts.js';
 import type { Subjects } from './subject.js';
@@ -244,6 +245,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     loadExistingGrant: grantRequestedScopes,
     issueRefreshToken,
+    fetch: timeBoxedFetch,
     ttl: {
       AuthorizationCode: config.ttl.authorization_code,
       AccessToken: config.ttl.access_token,
