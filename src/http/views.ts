@@ -14,6 +14,17 @@ export interface LocaleState {
   formToken?: string;
 }
 
+/** The hidden field of the broker's own forms that carries the login's form token. */
+export const FORM_TOKEN_FIELD = 'form_token';
+
+/**
+ * Every form on a page of a login carries the login's token, whichever template drew it, so no
+ * template can leave it out. The token is base64url: nothing in it needs escaping.
+ */
+function withFormToken(html: string, token: string): string {
+  return html.replace(/<form\b[^>]*\bmethod="post"[^>]*>/gi, (form) => `${form}\n  <input type="hidden" name="${FORM_TOKEN_FIELD}" value="${token}">`);
+}
+
 /** The language a person picked on a page, kept for the browser session. */
 const LANGUAGE_COOKIE = 'neb_lang';
 
@@ -68,7 +79,7 @@ export class Views {
   render(ctx: Context, template: string, data: Record<string, unknown>): void {
     const locale = this.localeOf(ctx);
     ctx.type = 'html';
-    ctx.body = this.#eta.render(template, {
+    const html = this.#eta.render(template, {
       ...data,
       locale,
       t: this.translator(locale),
@@ -79,6 +90,8 @@ export class Views {
         ctx.method === 'GET' ? supportedLocales.map((code) => ({ code, name: languageNames[code], current: code === locale, href: `?lang=${code}` })) : [],
       operatorCss: Boolean(this.#ui.overrides.css),
     });
+    const { formToken } = ctx.state as LocaleState;
+    ctx.body = formToken ? withFormToken(html, formToken) : html;
   }
 
   /** A page that says in plain words what went wrong, with the traceId and a way back. */
@@ -88,7 +101,6 @@ export class Views {
       message: t(`error.${error.error}`, {}, t('error.default')),
       code: error.error,
       cancelUrl: (ctx.state as LocaleState).cancelUrl,
-      formToken: (ctx.state as LocaleState).formToken,
       contact: this.#ui.show_contact ? this.#ui.support_email : undefined,
     });
   }

@@ -48,7 +48,6 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     const offered = steps.offered(ctx);
     views.render(ctx, 'picker', {
       uid: routeState(ctx).interaction.uid,
-      formToken: routeState(ctx).formToken,
       client: steps.clientShown(ctx),
       groups: [...new Set(offered.map((eid) => eid.country))].map((country) => ({
         country,

@@ -2,10 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
-import type { LocaleState } from '../http/views.js';
-
-/** The hidden field of the broker's own forms that carries the login's form token. */
-export const FORM_TOKEN_FIELD = 'form_token';
+import { FORM_TOKEN_FIELD, type LocaleState } from '../http/views.js';
 
 /**
  * A token per login for the broker's own HTML forms: a keyed hash of the interaction's uid, so
