@@ -11,6 +11,7 @@ import { logClientSources } from './clients/registration.js';
 import { createClientRules } from './clients/rules.js';
 import { checkStaticClients } from './clients/static.js';
 import { ClientStore } from './clients/store.js';
+import { InitialAccessTokens } from './clients/initial-access-tokens.js';
 import { isProductionConfiguration } from './config/environment.js';
 import { ConfigError } from './config/load.js';
 import type { BrokerConfig } from './config/schema.js';
@@ -20,6 +21,10 @@ import { EidOperations } from './eids/telemetry.js';
 import { healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
+import { addressedToIssuer } from './http/issuer-origin.js';
+import { bodyLimit } from './http/body.js';
+import { boundedParameters } from './http/parameters.js';
+import { createHttpServer } from './http/server.js';
 import { securityHeaders } from './http/security-headers.js';
 import { routersUnder } from './http/scoped.js';
 import { staticFiles } from './http/static.js';
@@ -29,6 +34,7 @@ import { createLogger, type Logger } from './log.js';
 import { createFinisher } from './login/finish.js';
 import { OpenEventStreams } from './login/event-streams.js';
 import { LOGIN_PATHS, loginRoutes } from './login/routes.js';
+import { FormTokens } from './login/submissions.js';
 import { metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
@@ -41,6 +47,7 @@ import { RateLimiter, rateLimits } from './resilience/rate-limit.js';
 import { createStore, type Store } from './store/index.js';
 import { WebhookDeliveries } from './webhooks/deliveries.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
+import { Sealer, sealedStore } from './store/sealed-store.js';
 
 export interface BrokerOptions {
   /** The eID plugins this broker can run, by id; the configuration's `eids` picks among them. */
@@ -107,6 +114,13 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
   }
 }
 
+/**
+ * Records that hold personal data (personal numbers, names), sealed in the store: the people
+ * behind issued tokens (Accounts), logins in progress with their login_hint (oidc-provider's
+ * interactions) and an upstream eID's outcome waiting for its browser (the login routes).
+ */
+const PERSONAL_DATA_PREFIXES = ['account:', 'oidc:Interaction:', 'login-outcome:'];
+
 /** Paths that answer without the store, so they still work while it is down. */
 const statelessPaths = (path: string) =>
   path.startsWith('/static/') || path === '/.well-known/openid-configuration' || path === '/jwks' || path === '/api/status';
@@ -138,11 +152,16 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     if (!config.subject_secret) {
       log.warn('subject_secret is not set: using one generated and kept in the store. If the store loses it, every sub changes.');
     }
-    const [signingKeys, cookieKeys, subjectSecret] = await Promise.all([
+    if (!config.store_encryption_keys && config.redis) {
+      log.warn('store_encryption_keys is not set: personal data in Redis is encrypted with a key kept in Redis itself, which protects no copy of it');
+    }
+    const [signingKeys, cookieKeys, subjectSecret, sealingSecrets] = await Promise.all([
       loadSigningKeys(config.jwks, store),
       config.cookie_keys ?? sharedSecret(store, 'cookie').then((key) => [key]),
       config.subject_secret ?? sharedSecret(store, 'subject'),
+      config.store_encryption_keys ?? sharedSecret(store, 'store-encryption').then((key) => [key]),
     ]);
+    const personalData = sealedStore(store, new Sealer(sealingSecrets), PERSONAL_DATA_PREFIXES);
     const views = new Views(config.ui);
     const registry = await createRegistry(config.eids, options.eids, {
       issuer,
@@ -175,18 +194,19 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       webhookQueueDepth: () => webhooks.queueDepth(),
     });
     const subjects = new Subjects(subjectSecret);
-    const accounts = new Accounts(store, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
+    const accounts = new Accounts(personalData, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
     // The demo and the admin API are loaded only when configured, so a broker without them starts sooner.
     const demo = config.demo ? await import('./demo/routes.js') : undefined;
     const clients = demo ? [...config.clients, await demo.demoClient(issuer, store)] : config.clients;
     const clientRules = createClientRules({ issuer, eids: registry.all });
     checkStaticClients(clients, clientRules);
     const clientStore = new ClientStore(store);
+    const initialAccessTokens = new InitialAccessTokens(store);
     logClientSources(config, log);
     const provider = createProvider({
       config: { ...config, clients },
       issuer,
-      store,
+      store: personalData,
       signingKeys,
       cookieKeys,
       accounts,
@@ -196,6 +216,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       clientRules,
       clientStore,
       redemptions: new Redemptions(store, log),
+      initialAccessTokens,
     });
     await validateClients(provider, clients);
     observeProvider(provider, { audit, metrics, store, interactionTtl: config.ttl.interaction, log });
@@ -207,8 +228,11 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.keys = cookieKeys;
     app.silent = true;
     app.use(trace(log, Boolean(config.trust_proxy)));
+    app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
     app.use(securityHeaders());
     app.use(errorBoundary(views, log));
+    app.use(bodyLimit(config.server.max_body_bytes));
+    app.use(boundedParameters());
     // Health and metrics answer for themselves while the store is down: that is when they matter.
     app.use(healthRoutes({ store, registry, operations, signingKeyCount: signingKeys.length, log, draining: () => drain.draining }));
     if (metricsAt === 'main') app.use(metricsRoute(metrics, config.metrics.token));
@@ -216,14 +240,14 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(loadShedding(eventLoop, config.load_shedding, metrics));
     app.use(storeGuard(store, views, statelessPaths));
     app.use(staticFiles(config.ui.overrides.css));
+    app.use(rateLimits(limiter));
     if (config.admin.token) {
       const { adminApi } = await import('./admin/router.js');
       const staticClients = clients.map(clientMetadata);
       app.use(
-        adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, log, audit, webhookEndpoints, issuer }),
+        adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, initialAccessTokens, log, audit, webhookEndpoints, issuer }),
       );
     }
-    app.use(rateLimits(limiter));
     const finish = createFinisher(provider, accounts, log, audit);
     const eventStreams = new OpenEventStreams(config.event_streams);
     // Open event streams would hold the drain to its limit; ended, their browsers reconnect elsewhere.
@@ -233,7 +257,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       registry,
       finish,
       views,
-      store,
+      store: personalData,
       issuer,
       log,
       interactionTtl: config.ttl.interaction,
@@ -242,6 +266,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       limiter,
       operations,
       eventStreams,
+      formTokens: new FormTokens(cookieKeys),
     });
     const paths: string[] = [...LOGIN_PATHS];
     if (demo) {
@@ -282,7 +307,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
-        server = app.listen(config.port, config.host);
+        server = createHttpServer(app.callback(), config.server).listen(config.port, config.host);
         drain.watch(server);
         answerParserErrors(server, log);
         await once(server, 'listening');

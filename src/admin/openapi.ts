@@ -42,6 +42,7 @@ const descriptions: Record<string, string> = {
   default_ui_locales: 'The page language when the authorization request has no ui_locales.',
   refresh_tokens_without_consent:
     'true: a refresh token with every authorization code, without offline_access and prompt=consent (the operator registering the client is the consent, OIDC Core §11). Needs the refresh_token grant.',
+  resource_server: 'true for a resource server: it may introspect tokens issued to any client. Others introspect only their own tokens.',
 };
 
 /** /admin/webhooks: the operator's endpoints that receive audit events (README, Webhooks). */
@@ -323,15 +324,19 @@ export function openApiDocument(rules: ClientRules): JsonSchema {
         WebhookList: { type: 'object', required: ['webhooks'], properties: { webhooks: { type: 'array', items: ref('Webhook') } }, additionalProperties: false },
         InitialAccessTokenRequest: {
           type: 'object',
-          properties: { expires_in: { type: 'integer', minimum: 60, maximum: 2592000, default: 86400, description: 'Seconds.' } },
+          properties: {
+            expires_in: { type: 'integer', minimum: 60, maximum: 2592000, description: 'Seconds. Default: registration.initial_access_token_expires_in (86400).' },
+            max_uses: { type: 'integer', minimum: 1, maximum: 10000, description: 'Registrations it is good for. Default: registration.initial_access_token_max_uses (1).' },
+          },
           additionalProperties: false,
         },
         InitialAccessToken: {
           type: 'object',
-          required: ['initial_access_token', 'expires_at'],
+          required: ['initial_access_token', 'expires_at', 'max_uses'],
           properties: {
             initial_access_token: { type: 'string', description: 'Send it as the bearer token of a registration request to /reg.' },
             expires_at: { type: 'integer', description: 'Seconds since the epoch.' },
+            max_uses: { type: 'integer', description: 'Registrations it is good for; the last one destroys it.' },
           },
           additionalProperties: false,
         },

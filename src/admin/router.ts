@@ -23,6 +23,7 @@ import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError } from '../store/store.js';
+import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { bearerCheck } from './auth.js';
 import { openApiDocument } from './openapi.js';
 import { jsonBody, query } from './requests.js';
@@ -38,6 +39,8 @@ export interface AdminDependencies {
   /** The configuration's clients, as oidc-provider metadata: listed and shown, never changed. */
   staticClients: readonly ClientMetadata[];
   registration: BrokerConfig['registration'];
+  /** Issues the initial access tokens whose uses registration counts. */
+  initialAccessTokens: InitialAccessTokens;
   log: Logger;
   /** Every change is an audit event (EID_4xxxxx), with the admin's address; never a secret. */
   audit: AuditLog;
@@ -48,8 +51,8 @@ export interface AdminDependencies {
 
 const PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 200;
-const DEFAULT_IAT_SECONDS = 24 * 3600;
 const MAX_IAT_SECONDS = 30 * 24 * 3600;
+const MAX_IAT_USES = 10_000;
 
 const listQuery = z
   .object({
@@ -58,7 +61,9 @@ const listQuery = z
   })
   .strict();
 
-const iatRequest = z.object({ expires_in: z.number().int().min(60).max(MAX_IAT_SECONDS).default(DEFAULT_IAT_SECONDS) }).strict();
+const iatRequest = z
+  .object({ expires_in: z.number().int().min(60).max(MAX_IAT_SECONDS).optional(), max_uses: z.number().int().min(1).max(MAX_IAT_USES).optional() })
+  .strict();
 const iatRevocation = z.object({ initial_access_token: z.string().min(1) }).strict();
 
 /**
@@ -206,12 +211,13 @@ export function adminApi(deps: AdminDependencies): Middleware {
 
   router.post('/initial-access-tokens', async (ctx) => {
     assertManagedTokens();
-    const { expires_in: expiresIn } = query(iatRequest, await jsonBody(ctx));
-    const token = new provider.InitialAccessToken({ expiresIn });
-    const value = await token.save();
+    const requested = query(iatRequest, await jsonBody(ctx));
+    const expiresIn = requested.expires_in ?? deps.registration.initial_access_token_expires_in;
+    const maxUses = requested.max_uses ?? deps.registration.initial_access_token_max_uses;
+    const value = await deps.initialAccessTokens.issue(provider, { expiresIn, maxUses });
     audited(ctx, 'initial_access_token.issued');
     ctx.status = 201;
-    ctx.body = { initial_access_token: value, expires_at: Math.floor(Date.now() / 1000) + expiresIn };
+    ctx.body = { initial_access_token: value, expires_at: Math.floor(Date.now() / 1000) + expiresIn, max_uses: maxUses };
   });
 
   router.post('/initial-access-tokens/revoke', async (ctx) => {

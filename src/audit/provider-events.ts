@@ -55,9 +55,18 @@ export function observeProvider(provider: Provider, deps: { audit: AuditLog; met
   const tracking = (work: () => Promise<void>) => {
     work().catch((err: unknown) => log.debug({ err: (err as Error).message }, 'active interactions not tracked'));
   };
+  // A login abandoned midway is never untracked: it stays in the set, dead, until counting
+  // prunes it. Counting once per login lifetime while logins start keeps the set to about two
+  // lifetimes' worth of logins, whether or not anyone scrapes /metrics.
+  let prunedAt = 0;
+  const pruneWhenDue = async () => {
+    if (Date.now() - prunedAt < deps.interactionTtl * 1000) return;
+    prunedAt = Date.now();
+    await store.countTracked(ACTIVE_INTERACTIONS_KEY);
+  };
   provider.on('interaction.started', (ctx: KoaContextWithOIDC) => {
     const uid = ctx.oidc.entities.Interaction?.uid;
-    if (uid) tracking(() => store.track(ACTIVE_INTERACTIONS_KEY, uid, deps.interactionTtl));
+    if (uid) tracking(() => store.track(ACTIVE_INTERACTIONS_KEY, uid, deps.interactionTtl).then(pruneWhenDue));
   });
   provider.on('interaction.ended', (ctx: KoaContextWithOIDC) => {
     const uid = ctx.oidc.entities.Interaction?.uid;

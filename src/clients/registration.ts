@@ -1,6 +1,7 @@
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { COUNTED_USES_POLICY, type InitialAccessTokens } from './initial-access-tokens.js';
 
 type Features = NonNullable<Configuration['features']>;
 
@@ -10,13 +11,18 @@ type Features = NonNullable<Configuration['features']>;
  * as every other (rules.ts, through extraClientMetadata), get a secret the broker generates
  * when their token_endpoint_auth_method needs one, and are stored by the ClientStore.
  */
-export function registrationFeatures(registration: BrokerConfig['registration']): Pick<Features, 'registration' | 'registrationManagement'> {
+export function registrationFeatures(
+  registration: BrokerConfig['registration'],
+  initialAccessTokens: InitialAccessTokens,
+): Pick<Features, 'registration' | 'registrationManagement'> {
   if (!registration.enabled) return { registration: { enabled: false }, registrationManagement: { enabled: false } };
   return {
     registration: {
       enabled: true,
       // A string: that static token. true: tokens the admin API issues, kept in the store. false: open.
       initialAccessToken: registration.initial_access_token,
+      // Tokens the admin API issues count their uses (policies need adapter-backed tokens).
+      ...(registration.initial_access_token === true ? { policies: { [COUNTED_USES_POLICY]: initialAccessTokens.countUse } } : {}),
       // A registration access token is only of use for managing the client.
       issueRegistrationAccessToken: registration.management,
     },

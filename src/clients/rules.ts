@@ -35,7 +35,15 @@ export const coreFields = {
   frontchannel_logout_uri: z.string(),
   /** Whether that page needs `iss` and `sid`; the client's ID tokens then carry `sid`. */
   frontchannel_logout_session_required: z.boolean(),
+  /** A resource server: it may introspect tokens issued to any client, not only its own. */
+  resource_server: z.boolean(),
 } satisfies Record<string, ZodType>;
+
+/**
+ * Fields only the operator sets (configuration file, admin API), because each grants a client
+ * more than OIDC would: a client never gives them to itself by registering.
+ */
+const operatorFields = ['resource_server', 'refresh_tokens_without_consent'];
 
 
 /** Standard metadata a declared field may not take over. */
@@ -224,7 +232,8 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     // oidc-provider calls the validator once per extra field, with the whole metadata (its own
     // defaults filled in); the first call checks everything. `ctx` is set for registration
     // requests, which write the client, so that is when references are checked too.
-    validator(ctx, key, _value, metadata) {
+    validator(ctx, key, value, metadata) {
+      if (ctx !== undefined && operatorFields.includes(key) && value !== undefined) invalid(key, 'is set by the operator, not through registration');
       if (key === extraFields[0]) check(metadata as Record<string, unknown>, { references: ctx !== undefined });
     },
   };

@@ -81,6 +81,8 @@ export const clientSchema = z
     frontchannel_logout_uri: z.string().optional(),
     /** Whether that page gets `iss` and `sid` (and the ID token carries `sid`). */
     frontchannel_logout_session_required: z.boolean().optional(),
+    /** A resource server: it may introspect tokens issued to any client, not only its own. */
+    resource_server: z.boolean().optional(),
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
   // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here.
@@ -117,6 +119,13 @@ const webhookEndpoint = z
   })
   .strict();
 
+/** Requests per window_seconds for one endpoint, per IP address; 0 turns the limit off. */
+const ipLimit = (perIp: number) =>
+  z
+    .object({ per_ip: z.number().int().min(0).default(perIp) })
+    .strict()
+    .prefault({});
+
 /** Requests per window_seconds for one endpoint, per IP address and per client; 0 turns that limit off. */
 const limit = (perIp: number, perClient: number) =>
   z
@@ -140,12 +149,37 @@ export const configSchema = z
      * of trusted proxy hops in front of the broker. Cookies are marked secure from X-Forwarded-Proto.
      */
     trust_proxy: z.union([z.boolean(), z.number().int().positive()]).default(false),
+    /** The HTTP server: limits that keep slow or oversized requests from holding connections. */
+    server: z
+      .object({
+        /** Seconds a client has to send a request's headers. */
+        headers_timeout_seconds: z.number().int().min(1).default(10),
+        /** Seconds a client has to send a whole request, body included (a response may take longer). */
+        request_timeout_seconds: z.number().int().min(1).default(30),
+        /** Seconds an idle kept-alive connection stays open. */
+        keep_alive_timeout_seconds: z.number().int().min(1).default(5),
+        /** Open connections at most; more are closed at once. 0: no cap. */
+        max_connections: z.number().int().min(0).default(10_000),
+        /** Largest request body in bytes; larger ones get 413. oidc-provider reads no more than 56 KiB. */
+        max_body_bytes: z.number().int().min(1024).max(56 * 1024).default(32 * 1024),
+      })
+      .strict()
+      .refine((s) => s.headers_timeout_seconds <= s.request_timeout_seconds, {
+        message: 'headers_timeout_seconds must not be longer than request_timeout_seconds',
+        path: ['headers_timeout_seconds'],
+      })
+      .prefault({}),
     /** Absent: the embedded in-memory store, for one process only. */
     redis: redis.optional(),
     /** Keys that sign cookies; the first signs, all verify, so rotate by prepending. */
     cookie_keys: z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1).optional(),
     /** Key of the keyed hash that makes `sub`. Changing it changes every person's sub. */
     subject_secret: z.string().min(32, 'must be at least 32 characters').optional(),
+    /**
+     * Keys that encrypt personal data at rest in the store (AES-256-GCM); the first encrypts,
+     * all decrypt, so rotate by prepending. Absent: one is generated once and kept in the store.
+     */
+    store_encryption_keys: z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1).optional(),
     /** Path to a private JWKS (JSON). Absent: keys are generated once and kept in the store. */
     jwks: z.string().min(1).optional(),
     ttl: z
@@ -178,6 +212,10 @@ export const configSchema = z
          * API issued (true), or nothing (false: open registration).
          */
         initial_access_token: z.union([z.string().min(32, 'must be at least 32 characters'), z.boolean()]).default(true),
+        /** How many registrations a token the admin API issues is good for, unless its request says otherwise. */
+        initial_access_token_max_uses: z.number().int().min(1).max(10_000).default(1),
+        /** Seconds such a token lives, unless its request says otherwise. */
+        initial_access_token_expires_in: z.number().int().min(60).max(30 * 24 * 3600).default(24 * 3600),
         /** Registration management (RFC 7592): a registered client reads, updates and deletes itself. */
         management: z.boolean().default(false),
       })
@@ -323,10 +361,16 @@ export const configSchema = z
         window_seconds: z.number().int().min(1).default(60),
         /** Authorization requests: /auth and pushed ones (/request). */
         auth: limit(300, 6000),
-        /** The token endpoint; per client by the client_secret_basic credentials. */
+        /** The token endpoint, introspection and revocation; per client by the client_secret_basic credentials. */
         token: limit(1200, 6000),
         /** eID starts: each may cost an order at the eID (a BankID order). */
         eid_start: limit(120, 3000),
+        /** RP-initiated logout: /session/end and its confirmation. */
+        logout: limit(60, 3000),
+        /** Dynamic client registration (/reg). */
+        registration: ipLimit(20),
+        /** The admin API (/admin/…), counted before its token is checked. */
+        admin: ipLimit(300),
       })
       .strict()
       .prefault({}),

@@ -1,5 +1,26 @@
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { HttpError } from './errors.js';
+
+/**
+ * Refuses a request body larger than `maxBytes` before anyone reads it — the broker's own
+ * routes and oidc-provider's endpoints alike — with 413, and closes the connection rather than
+ * read the rest. A body of unknown length (chunked) is refused with 411: every client of an
+ * OpenID provider sends Content-Length, and only a known length can be refused up front.
+ */
+export function bodyLimit(maxBytes: number): Middleware {
+  return async (ctx, next) => {
+    const declared = ctx.get('content-length');
+    if (declared === '' && ctx.get('transfer-encoding') !== '') {
+      ctx.set('Connection', 'close');
+      throw new HttpError(411, 'invalid_request', 'Send the request body with a Content-Length.');
+    }
+    if (Number(declared) > maxBytes) {
+      ctx.set('Connection', 'close');
+      throw new HttpError(413, 'invalid_request', `The request body is too large (at most ${maxBytes} bytes).`);
+    }
+    await next();
+  };
+}
 
 const LIMIT_BYTES = 16 * 1024;
 
@@ -14,8 +35,20 @@ async function readText(ctx: Context): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Bodies already read, by request: a stream is read once, and a guard may read it before the route does. */
+const bodies = new WeakMap<Context, Promise<Record<string, unknown>>>();
+
 /** A form or JSON body as a flat string map; forms and JSON are the only bodies the pages send. */
-export async function readBody(ctx: Context): Promise<Record<string, unknown>> {
+export function readBody(ctx: Context): Promise<Record<string, unknown>> {
+  let body = bodies.get(ctx);
+  if (!body) {
+    body = parseBody(ctx);
+    bodies.set(ctx, body);
+  }
+  return body;
+}
+
+async function parseBody(ctx: Context): Promise<Record<string, unknown>> {
   if (ctx.is('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(await readText(ctx)));
   if (ctx.is('application/json')) {
     try {

@@ -10,6 +10,19 @@ export interface LocaleState {
   uiLocales?: string;
   /** A form that ends the login with access_denied, back at the client. */
   cancelUrl?: string;
+  /** The login's token, which the broker's own forms carry. */
+  formToken?: string;
+}
+
+/** The hidden field of the broker's own forms that carries the login's form token. */
+export const FORM_TOKEN_FIELD = 'form_token';
+
+/**
+ * Every form on a page of a login carries the login's token, whichever template drew it, so no
+ * template can leave it out. The token is base64url: nothing in it needs escaping.
+ */
+function withFormToken(html: string, token: string): string {
+  return html.replace(/<form\b[^>]*\bmethod="post"[^>]*>/gi, (form) => `${form}\n  <input type="hidden" name="${FORM_TOKEN_FIELD}" value="${token}">`);
 }
 
 /** The language a person picked on a page, kept for the browser session. */
@@ -66,18 +79,19 @@ export class Views {
   render(ctx: Context, template: string, data: Record<string, unknown>): void {
     const locale = this.localeOf(ctx);
     ctx.type = 'html';
-    ctx.body = this.#eta.render(template, {
+    const html = this.#eta.render(template, {
       ...data,
       locale,
       t: this.translator(locale),
       traceId: requestScope.getStore()?.traceId,
-      // A language link reloads the page, so only pages reached by GET offer it.
+      // A language link reloads the page, so only pages reached by GET offer it. It is a query
+      // alone, relative to the page: a request path such as //evil.example/x never becomes a link.
       languages:
-        ctx.method === 'GET'
-          ? supportedLocales.map((code) => ({ code, name: languageNames[code], current: code === locale, href: `${ctx.path}?lang=${code}` }))
-          : [],
+        ctx.method === 'GET' ? supportedLocales.map((code) => ({ code, name: languageNames[code], current: code === locale, href: `?lang=${code}` })) : [],
       operatorCss: Boolean(this.#ui.overrides.css),
     });
+    const { formToken } = ctx.state as LocaleState;
+    ctx.body = formToken ? withFormToken(html, formToken) : html;
   }
 
   /** A page that says in plain words what went wrong, with the traceId and a way back. */

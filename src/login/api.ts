@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { EidOutcome, EidPlugin, LoginWatcher, PollStatus } from '../eids/plugin.js';
 import { readBody } from '../http/body.js';
 import { clientIp } from '../http/client-ip.js';
@@ -74,9 +74,13 @@ const DEVICE_CHOICE_COOKIE = 'neb_device_choice';
  * The frontend JSON API under /interaction/<uid>/api/: everything the built-in pages do, for
  * anyone who builds their own frontend. Requests need the same interaction cookie as the pages.
  */
-export function frontendApi(steps: LoginSteps, { ui, eventStreams, log }: Pick<LoginDependencies, 'ui' | 'eventStreams' | 'log'>): Router {
+export function frontendApi(
+  steps: LoginSteps,
+  { ui, eventStreams, log }: Pick<LoginDependencies, 'ui' | 'eventStreams' | 'log'>,
+  jsonOnly: Middleware,
+): Router {
   const api = new Router({ prefix: '/interaction/:uid/api' });
-  api.use(steps.loadInteraction, async (ctx, next) => {
+  api.use(steps.loadInteraction, jsonOnly, async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });

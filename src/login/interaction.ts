@@ -15,6 +15,7 @@ import type { Store } from '../store/store.js';
 import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { recordResult, type Finisher } from './finish.js';
+import type { FormTokens } from './submissions.js';
 
 export interface LoginDependencies {
   provider: Provider;
@@ -36,6 +37,8 @@ export interface LoginDependencies {
   operations: EidOperations;
   /** The event streams this instance holds open for waiting logins. */
   eventStreams: OpenEventStreams;
+  /** The per-login tokens of the broker's own forms. */
+  formTokens: FormTokens;
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;

@@ -5,6 +5,7 @@ import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import { frontendApi, serviceStatus } from './api.js';
 import { loginSteps, routeState, sessionExpired, type LoginDependencies } from './interaction.js';
+import { submissionGuard } from './submissions.js';
 
 export type { LoginDependencies } from './interaction.js';
 
@@ -23,6 +24,7 @@ const OUTCOME_TTL_SECONDS = 120;
 export function loginRoutes(deps: LoginDependencies): Router[] {
   const { registry, views, store } = deps;
   const steps = loginSteps(deps);
+  const formsOrJson = submissionGuard(deps.formTokens, (ctx) => routeState(ctx).interaction.uid, 'json-or-form');
 
   function redirect(ctx: Context, url: string) {
     ctx.status = 303;
@@ -37,7 +39,7 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
   }
 
   const pages = new Router({ prefix: '/interaction/:uid' });
-  pages.use(steps.loadInteraction);
+  pages.use(steps.loadInteraction, formsOrJson);
 
   pages.get('/', async (ctx) => {
     const chosen = steps.choice(ctx);
@@ -83,7 +85,7 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     .filter((plugin) => plugin.routes)
     .map((plugin) => {
       const router = new Router<LoginState>({ prefix: `/interaction/:uid/${plugin.id}` });
-      router.use(steps.loadInteraction, async (ctx, next) => {
+      router.use(steps.loadInteraction, formsOrJson, async (ctx, next) => {
         const state = routeState(ctx);
         state.login = {
           uid: state.interaction.uid,
@@ -114,5 +116,5 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     ctx.body = await plugin.jwks();
   });
 
-  return [frontendApi(steps, deps), serviceStatus(registry, store), ...pluginRouters, pages, callbacks];
+  return [frontendApi(steps, deps, submissionGuard(deps.formTokens, (ctx) => routeState(ctx).interaction.uid, 'json')), serviceStatus(registry, store), ...pluginRouters, pages, callbacks];
 }

@@ -3,6 +3,8 @@ import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Views } from '../http/views.js';
+import { tooLongDescription, tooLongParameter } from '../http/parameters.js';
+import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
@@ -13,6 +15,7 @@ import { frontChannelLogout } from './frontchannel-logout.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
 import type { Redemptions } from './redemptions.js';
+import { timeBoxedFetch } from './outbound-fetch.js';
 import { claimsByScope } from './claims.js';
 import type { Accounts } from './accounts.js';
 import type { Subjects } from './subject.js';
@@ -34,6 +37,8 @@ export interface ProviderDependencies {
   clientStore: ClientStore;
   /** What each token request consumed, given back when the store fails it. */
   redemptions: Redemptions;
+  /** The admin API's initial access tokens, whose uses registration counts. */
+  initialAccessTokens: InitialAccessTokens;
 }
 
 /** Turns a configured client into oidc-provider metadata. */
@@ -52,6 +57,7 @@ export function clientMetadata(client: ClientConfig): ClientMetadata {
     ...(client.jwks_uri ? { jwks_uri: client.jwks_uri } : {}),
     ...(client.allowed_eids ? { allowed_eids: client.allowed_eids } : {}),
     ...(client.display_name ? { display_name: client.display_name } : {}),
+    ...(client.resource_server ? { resource_server: true } : {}),
     ...extraMetadataOf(client),
   };
 }
@@ -79,6 +85,27 @@ function loginPolicy() {
   consent.checks.remove('consent_prompt');
   consent.checks.remove('native_client_prompt');
   return policy;
+}
+
+/**
+ * The lifetime of a new interaction, which oidc-provider asks for just before it stores the
+ * request's parameters: the last point at which those of a pushed request (PAR), which never
+ * passed through a query, can be refused as too long.
+ */
+function boundedInteraction(ctx: KoaContextWithOIDC, ttl: number): number {
+  const tooLong = tooLongParameter(ctx.oidc.params ?? {});
+  if (tooLong) throw new errors.InvalidRequest(tooLongDescription(tooLong));
+  return ttl;
+}
+
+/**
+ * Who learns about a token at the introspection endpoint: the client it was issued to, or a
+ * resource server the operator named (client metadata `resource_server`). Anyone else is told
+ * `{active: false}`, as for a token that does not exist, so that no client learns another
+ * client's `sub`s.
+ */
+function ownTokenOrResourceServer(client: { clientId: string; metadata(): ClientMetadata }, token: { clientId?: string | undefined }): boolean {
+  return token.clientId === client.clientId || client.metadata().resource_server === true;
 }
 
 /**
@@ -198,14 +225,14 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => ownTokenOrResourceServer(client, token) },
       backchannelLogout: { enabled: true },
       claimsParameter,
-      revocation: { enabled: true },
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       pushedAuthorizationRequests: { enabled: true },
       resourceIndicators: { enabled: false },
       userinfo: { enabled: true },
-      ...registrationFeatures(config.registration),
+      ...registrationFeatures(config.registration, deps.initialAccessTokens),
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form }),
@@ -218,13 +245,16 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     loadExistingGrant: grantRequestedScopes,
     issueRefreshToken,
+    fetch: timeBoxedFetch,
     ttl: {
       AuthorizationCode: config.ttl.authorization_code,
       AccessToken: config.ttl.access_token,
       IdToken: config.ttl.id_token,
       RefreshToken: config.ttl.refresh_token,
-      Interaction: config.ttl.interaction,
-      Session: config.ttl.session,
+      Interaction: (ctx) => boundedInteraction(ctx, config.ttl.interaction),
+      // A session without a login (an anonymous logout, an authorization request not finished)
+      // lives no longer than a login may take: such requests cannot buy long-lived state.
+      Session: (_ctx, session) => (session.accountId ? config.ttl.session : Math.min(config.ttl.session, config.ttl.interaction)),
       Grant: Math.max(config.ttl.refresh_token, config.ttl.session),
       PushedAuthorizationRequest: 60,
     },

@@ -6,7 +6,7 @@ import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 
-export type LimitName = 'auth' | 'token' | 'eid_start';
+export type LimitName = 'auth' | 'token' | 'eid_start' | 'logout' | 'registration' | 'admin';
 
 /**
  * The address a limit counts by. IPv6 counts by its /64: one subscriber usually holds a whole
@@ -47,7 +47,7 @@ export class RateLimiter {
   /** Counts one request against `limit`; throws HttpError 429 when it is one too many. */
   async check(limit: LimitName, request: { ip: string; clientId?: string | undefined }): Promise<void> {
     if (!this.#settings.enabled) return;
-    const { per_ip: perIp, per_client: perClient } = this.#settings[limit];
+    const { per_ip: perIp, per_client: perClient = 0 } = this.#settings[limit] as { per_ip: number; per_client?: number };
     const counters: Counter[] = [];
     if (perIp > 0) counters.push({ by: 'ip', key: `ratelimit:${limit}:ip:${clientAddress(request.ip)}`, allowed: perIp });
     if (perClient > 0 && request.clientId) counters.push({ by: 'client', key: `ratelimit:${limit}:client:${keyPart(request.clientId)}`, allowed: perClient });
@@ -92,22 +92,40 @@ function queryClientId(ctx: Context): string | undefined {
   return typeof clientId === 'string' ? clientId : undefined;
 }
 
+const authenticatingClientId = (ctx: Context) => basicClientId(ctx) ?? queryClientId(ctx);
+const under = (prefix: string) => (path: string) => path === prefix || path.startsWith(`${prefix}/`);
+
+/** An endpoint that writes state for whoever asks, and the limit that bounds it. */
+interface LimitedEndpoint {
+  limit: LimitName;
+  path: (path: string) => boolean;
+  /** Absent: every method. */
+  methods?: readonly string[];
+  /** The client it is counted for, besides the address, read from what needs no body. */
+  clientId?: (ctx: Context) => string | undefined;
+}
+
 /**
- * The limits in front of oidc-provider: authorization requests (/auth, and pushed ones at
- * /request) and the token endpoint. The client is read from what needs no body: the query's
- * client_id, or client_secret_basic credentials. A client that sends its id only in the body
- * (public clients at /token) is limited by its address alone there.
+ * Every endpoint that stores something for an unauthenticated or merely client-authenticated
+ * request: authorization requests (/auth, pushed ones at /request), the token, introspection
+ * and revocation endpoints, RP-initiated logout (/session/end and its confirmation), dynamic
+ * registration (/reg) and the admin API (counted before its token is checked, so guessing the
+ * token is bounded too). The client is read from the query's client_id or client_secret_basic
+ * credentials; a client that sends its id only in the body is limited by its address alone.
  */
+const limitedEndpoints: readonly LimitedEndpoint[] = [
+  { limit: 'auth', path: (path) => path === '/auth', methods: ['GET', 'POST'], clientId: queryClientId },
+  { limit: 'auth', path: (path) => path === '/request', methods: ['POST'], clientId: authenticatingClientId },
+  { limit: 'token', path: under('/token'), methods: ['POST'], clientId: authenticatingClientId },
+  { limit: 'logout', path: under('/session/end'), clientId: queryClientId },
+  { limit: 'registration', path: under('/reg') },
+  { limit: 'admin', path: under('/admin') },
+];
+
 export function rateLimits(limiter: RateLimiter): Middleware {
   return async (ctx, next) => {
-    const ip = ctx.ip;
-    if (ctx.path === '/auth' && (ctx.method === 'GET' || ctx.method === 'POST')) {
-      await limiter.check('auth', { ip, clientId: queryClientId(ctx) });
-    } else if (ctx.path === '/request' && ctx.method === 'POST') {
-      await limiter.check('auth', { ip, clientId: basicClientId(ctx) ?? queryClientId(ctx) });
-    } else if (ctx.path === '/token' && ctx.method === 'POST') {
-      await limiter.check('token', { ip, clientId: basicClientId(ctx) ?? queryClientId(ctx) });
-    }
+    const endpoint = limitedEndpoints.find((candidate) => candidate.path(ctx.path) && (!candidate.methods || candidate.methods.includes(ctx.method)));
+    if (endpoint) await limiter.check(endpoint.limit, { ip: ctx.ip, clientId: endpoint.clientId?.(ctx) });
     await next();
   };
 }

@@ -44,7 +44,7 @@ export function classifyUpstreamError(error: unknown): { reason: string; upstrea
   const status = statusOf(error);
   if (status !== undefined) return { reason: `http_${status}`, upstreamFailure: status >= 500 || status === 429 };
   if (typeof code === 'string' && (code.startsWith('OAUTH_') || code.startsWith('ERR_J'))) return { reason: 'invalid_response', upstreamFailure: false };
-  if (error instanceof UpstreamError) return { reason: error.error, upstreamFailure: false };
+  if (error instanceof UpstreamError) return { reason: 'error_response', upstreamFailure: false };
   return { reason: 'unreachable', upstreamFailure: true };
 }
 
@@ -57,16 +57,30 @@ export interface UpstreamResult {
   userinfo: Record<string, unknown>;
 }
 
-/** The upstream answered with an OAuth error (the person cancelled, the upstream failed…). */
+/**
+ * The upstream answered with an OAuth error (the person cancelled, the upstream failed…). Only
+ * its code is kept, as the key of a table of the broker's own words: the upstream's text is
+ * never passed on.
+ */
 export class UpstreamError extends Error {
-  constructor(
-    readonly error: string,
-    readonly errorDescription: string | undefined,
-  ) {
-    super(error);
+  constructor(readonly error: string) {
+    super('the upstream answered with an error');
     this.name = 'UpstreamError';
   }
 }
+
+/** A response that fails one of the broker's own checks, on top of openid-client's: never believed. */
+export class ResponseRejectedError extends Error {
+  readonly code = 'OAUTH_RESPONSE_REJECTED';
+
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'ResponseRejectedError';
+  }
+}
+
+/** How far in the future an upstream's clock may put an ID token's `iat`. */
+const IAT_SKEW_SECONDS = 60;
 
 /**
  * The broker as the relying party of one upstream OpenID Connect eID, on openid-client: code
@@ -158,9 +172,14 @@ export class UpstreamClient {
    * success redeems the code and validates every token before anything in them is believed.
    */
   async complete(callbackUrl: URL, checks: { state: string; nonce: string; codeVerifier: string }): Promise<UpstreamResult> {
-    const error = callbackUrl.searchParams.get('error');
-    if (error) throw new UpstreamError(error, callbackUrl.searchParams.get('error_description') ?? undefined);
     const configuration = await this.configuration();
+    // An error response is checked for its issuer like any other, before its code is believed.
+    const { issuer, authorization_response_iss_parameter_supported: issPromised } = configuration.serverMetadata();
+    const iss = callbackUrl.searchParams.get('iss');
+    // RFC 9207: an answer naming another issuer, or none although this one promises to, is a mix-up.
+    if (iss !== null ? iss !== issuer : issPromised === true) throw new ResponseRejectedError('the authorization response names another issuer');
+    const error = callbackUrl.searchParams.get('error');
+    if (error) throw new UpstreamError(error);
     const tokens = await this.#call('token', () =>
       oidc.authorizationCodeGrant(configuration, callbackUrl, {
         pkceCodeVerifier: checks.codeVerifier,
@@ -170,6 +189,7 @@ export class UpstreamClient {
       }),
     );
     const idToken = tokens.claims()!;
+    if (idToken.iat > Math.floor(Date.now() / 1000) + IAT_SKEW_SECONDS) throw new ResponseRejectedError('the ID token was issued in the future');
     const userinfo = this.#options.userinfo === 'none' ? {} : await this.#call('userinfo', () => oidc.fetchUserInfo(configuration, tokens.access_token, idToken.sub));
     return { idToken: { ...idToken }, userinfo: { ...userinfo } };
   }

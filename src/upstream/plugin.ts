@@ -90,13 +90,24 @@ interface PendingLogin {
 
 const PENDING_TTL_SECONDS = 15 * 60;
 
-/** Upstream error codes → what the client gets. Anything else is the upstream failing. */
-const upstreamErrors: Record<string, EidFailure['error']> = {
-  access_denied: 'access_denied',
-  login_required: 'access_denied',
-  consent_required: 'access_denied',
-  interaction_required: 'access_denied',
+const personStopped: EidFailure = { error: 'access_denied', description: 'The person cancelled or was refused at the eID.', ending: 'cancelled' };
+
+/**
+ * An upstream's OAuth error → what the client gets: the broker's own error and words. The
+ * upstream's `error` only picks the row and its `error_description` is never used, so nothing
+ * an upstream writes (markup, kilobytes of it) reaches a client, a page or a log.
+ */
+const upstreamErrors: Record<string, EidFailure> = {
+  access_denied: personStopped,
+  login_required: personStopped,
+  consent_required: personStopped,
+  interaction_required: personStopped,
+  temporarily_unavailable: { error: 'server_error', description: 'The eID is temporarily unavailable.' },
+  server_error: { error: 'server_error', description: 'The eID failed.' },
 };
+
+/** Any other error code: the upstream refused the broker's request. */
+const otherUpstreamError: EidFailure = { error: 'server_error', description: 'The eID refused the request.' };
 
 /** Errors of a token that failed validation (openid-client's and jose's), as opposed to a network failure. */
 const isRejectedResponse = (err: unknown) => {
@@ -234,10 +245,9 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       } catch (err) {
         if (err instanceof StoreUnavailableError) throw err;
         if (err instanceof UpstreamError) {
-          const error = upstreamErrors[err.error] ?? 'server_error';
-          eidLog.info({ upstreamError: err.error, upstreamDescription: err.errorDescription }, 'upstream ended the login');
-          if (error === 'access_denied') return { failure: { error, description: 'The person cancelled or was refused at the eID.', ending: 'cancelled' } };
-          return { failure: { error, description: `The eID answered ${err.error}.` } };
+          const known = Object.hasOwn(upstreamErrors, err.error);
+          eidLog.info({ upstreamError: known ? err.error : 'unrecognized' }, 'upstream ended the login');
+          return { failure: known ? upstreamErrors[err.error]! : otherUpstreamError };
         }
         if (err instanceof CircuitOpenError) {
           eidLog.warn('upstream failed repeatedly: its circuit is open');

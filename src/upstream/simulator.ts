@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash, randomBytes } from 'node:crypto';
-import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
@@ -60,6 +60,8 @@ export interface SimulatorFaults {
    * over, `next` being the entry of the next call — an upstream that fails some of the time.
    */
   tokenFailures?: { pattern: boolean[]; next: number };
+  /** Puts `iat` this many seconds ahead in the (signed, not encrypted) ID tokens it issues, as an upstream with a wrong clock would. */
+  issuedAtAheadSeconds?: number;
 }
 
 export interface UpstreamSimulator {
@@ -98,6 +100,18 @@ async function signingJwks(): Promise<{ keys: JWK[] }> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = await exportJWK(privateKey);
   return { keys: [{ ...jwk, alg: 'RS256', use: 'sig', kid: await calculateJwkThumbprint(jwk) }] };
+}
+
+/** Signs the token response's ID token again, with `iat` moved ahead: the faulty clock fault. */
+async function reissueIdToken(ctx: Koa.Context, key: JWK, aheadSeconds: number): Promise<void> {
+  const body = ctx.body as { id_token?: string } | undefined;
+  if (typeof body?.id_token !== 'string') return;
+  const claims = decodeJwt(body.id_token);
+  const header = decodeProtectedHeader(body.id_token);
+  const iat = Math.floor(Date.now() / 1000) + aheadSeconds;
+  body.id_token = await new SignJWT({ ...claims, iat, exp: iat + 600 })
+    .setProtectedHeader({ alg: header.alg!, kid: header.kid! })
+    .sign(await importJWK(key, header.alg));
 }
 
 const escapeHtml = (text: string) =>
@@ -194,6 +208,11 @@ export async function startUpstreamSimulator(
       ctx.query = { ...ctx.query, client_id: String(decodeJwt(ctx.query.request).client_id) };
     }
     if (ctx.path === '/auth' && faults.replaceNonce && ctx.query.nonce) ctx.query = { ...ctx.query, nonce: faults.replaceNonce };
+    if (ctx.path === '/token' && faults.issuedAtAheadSeconds) {
+      await next();
+      await reissueIdToken(ctx, jwks.keys[0]!, faults.issuedAtAheadSeconds);
+      return;
+    }
     if (ctx.path === '/auth' || ctx.path.startsWith('/auth/')) {
       // Every authorization, to its resume, runs on a fresh session, so a second person on the
       // same browser is simply asked, with no scripted logout of the first one in between.

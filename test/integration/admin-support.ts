@@ -28,9 +28,9 @@ export async function admin(
   return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
-/** A test broker with the admin API on. */
+/** A test broker with the admin API on, and registrations not rate limited (these tests register many clients). */
 export function startAdminBroker(overrides: Partial<ConfigInput> = {}, name = 'admin'): Promise<TestBroker> {
-  return startTestBroker({ admin: { token: ADMIN_TOKEN }, ...overrides }, name);
+  return startTestBroker({ admin: { token: ADMIN_TOKEN }, rate_limits: { registration: { per_ip: 0 } }, ...overrides }, name);
 }
 
 /** Creates a client through the admin API and returns what the API answered (with the secret, when it has one). */

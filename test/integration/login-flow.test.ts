@@ -156,7 +156,8 @@ describe('the interaction pages', () => {
   });
 
   it('refuse a request a browser marks as cross-site, and accept the Origin "null" of the broker\'s own pages', async () => {
-    const { url } = await firstStop(rp);
+    const { url, body } = await firstStop(rp);
+    const formToken = /name="form_token" value="([^"]+)"/.exec(body)![1]!;
     const crossSite = await rp.browser.request(`${url.pathname}/select`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
@@ -166,7 +167,7 @@ describe('the interaction pages', () => {
     const ownPage = await rp.browser.request(`${url.pathname}/select`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', origin: 'null' },
-      body: 'eid=test-double',
+      body: `eid=test-double&form_token=${formToken}`,
     });
     expect(ownPage.status).toBe(303);
   });

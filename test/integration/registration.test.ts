@@ -203,7 +203,7 @@ describe('initial access tokens issued through the admin API', () => {
   });
 
   it('an issued token registers clients until it is revoked', async () => {
-    const issued = await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', { expires_in: 600 });
+    const issued = await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', { expires_in: 600, max_uses: 5 });
     expect(issued.status).toBe(201);
     const token = issued.body.initial_access_token as string;
     expect(issued.body.expires_at).toBeGreaterThan(Date.now() / 1000 + 500);
@@ -217,6 +217,18 @@ describe('initial access tokens issued through the admin API', () => {
     expect((await admin(managed.issuer, 'POST', '/admin/initial-access-tokens/revoke', { initial_access_token: token })).status).toBe(204);
     expect((await register(managed.issuer, token, webRegistration)).status).toBe(401);
     expect((await admin(managed.issuer, 'POST', '/admin/initial-access-tokens/revoke', { initial_access_token: token })).status).toBe(404);
+  });
+
+  it('an issued token is good for one registration by default, and for max_uses ones, in parallel too', async () => {
+    const single = (await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', {})).body;
+    expect(single.max_uses).toBe(1);
+    expect((await register(managed.issuer, single.initial_access_token as string, webRegistration)).status).toBe(201);
+    expect((await register(managed.issuer, single.initial_access_token as string, webRegistration)).status).toBe(401);
+
+    const three = (await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', { max_uses: 3 })).body;
+    const statuses = await Promise.all(Array.from({ length: 10 }, async () => (await register(managed.issuer, three.initial_access_token as string, webRegistration)).status));
+    expect(statuses.filter((status) => status === 201)).toHaveLength(3);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(7);
   });
 
   it('refuses a made-up token and a bad request for one', async () => {

@@ -10,6 +10,8 @@ export class TestBrowser {
   readonly #cookies = new Map<string, { value: string; path: string }>();
   /** Sent with every request, as a browser sends its Accept-Language. */
   readonly headers = new Headers();
+  /** The hidden fields of each form seen on a page, by the path it posts to: a browser submits them with the form. */
+  readonly #hiddenFields = new Map<string, Record<string, string>>();
 
   constructor(origin: string) {
     this.#origin = origin;
@@ -35,6 +37,15 @@ export class TestBrowser {
     }
   }
 
+  async #keepForms(response: Response) {
+    if (!response.headers.get('content-type')?.includes('text/html')) return;
+    const html = await response.clone().text();
+    for (const [, action = '', inner = ''] of html.matchAll(/<form\b[^>]*\baction="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)) {
+      const hidden = [...inner.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)];
+      this.#hiddenFields.set(new URL(action, response.url).pathname, Object.fromEntries(hidden.map(([, name = '', value = '']) => [name, value])));
+    }
+  }
+
   /** One request, no redirects followed. */
   async request(url: string | URL, init: RequestInit = {}): Promise<Response> {
     const target = new URL(url, this.#origin);
@@ -44,6 +55,7 @@ export class TestBrowser {
     if (cookie) headers.set('cookie', cookie);
     const response = await fetch(target, { ...init, headers, redirect: 'manual' });
     this.#keep(response);
+    await this.#keepForms(response);
     return response;
   }
 
@@ -63,12 +75,13 @@ export class TestBrowser {
     throw new Error('too many redirects');
   }
 
-  /** Submits a form the way a browser does, from the page at `url`'s own origin. */
+  /** Submits a form the way a browser does, from the page at `url`'s own origin, with the form's hidden fields. */
   async submit(url: string | URL, fields: Record<string, string>) {
-    return this.follow(url, {
+    const target = new URL(url, this.#origin);
+    return this.follow(target, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html,*/*;q=0.8', origin: new URL(url, this.#origin).origin },
-      body: new URLSearchParams(fields).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html,*/*;q=0.8', origin: target.origin },
+      body: new URLSearchParams({ ...this.#hiddenFields.get(target.pathname), ...fields }).toString(),
     });
   }
 }

@@ -1,0 +1,55 @@
+import type { Middleware } from 'koa';
+import { HttpError } from './errors.js';
+
+/**
+ * The longest value, in characters, of each OpenID Connect parameter the broker keeps for a
+ * while (in a login's interaction, a logout's session) or passes on. Generous for every real
+ * client, small enough that an anonymous request cannot make the store hold kilobytes.
+ */
+const maxLengths: Record<string, number> = {
+  client_id: 200,
+  response_type: 64,
+  response_mode: 64,
+  scope: 1024,
+  redirect_uri: 2048,
+  post_logout_redirect_uri: 2048,
+  state: 1024,
+  nonce: 512,
+  code_challenge: 128,
+  code_challenge_method: 16,
+  prompt: 64,
+  max_age: 16,
+  display: 32,
+  ui_locales: 128,
+  claims_locales: 128,
+  acr_values: 1024,
+  login_hint: 256,
+  logout_hint: 256,
+  id_token_hint: 8192,
+  request_uri: 2048,
+  resource: 2048,
+};
+
+/** The first parameter in `params` that is longer than the broker keeps, if any. */
+export function tooLongParameter(params: Record<string, unknown>): { name: string; max: number } | undefined {
+  for (const [name, max] of Object.entries(maxLengths)) {
+    const value = params[name];
+    if (typeof value === 'string' && value.length > max) return { name, max };
+    if (Array.isArray(value) && value.some((item) => typeof item === 'string' && item.length > max)) return { name, max };
+  }
+  return undefined;
+}
+
+export const tooLongDescription = ({ name, max }: { name: string; max: number }) => `${name} is too long (at most ${max} characters).`;
+
+/**
+ * Refuses a request whose query carries an OpenID Connect parameter longer than the broker
+ * keeps (invalid_request), before anything stores it: authorization requests, logout.
+ */
+export function boundedParameters(): Middleware {
+  return async (ctx, next) => {
+    const tooLong = tooLongParameter(ctx.query);
+    if (tooLong) throw new HttpError(400, 'invalid_request', tooLongDescription(tooLong));
+    await next();
+  };
+}

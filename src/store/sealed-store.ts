@@ -1,0 +1,76 @@
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import type { Store } from './store.js';
+
+const ALGORITHM = 'aes-256-gcm';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+/** Marks a sealed value: `sealed:<key id>:<iv, ciphertext and tag in base64url>`. */
+const SEALED = /^sealed:([A-Za-z0-9_-]{8}):([A-Za-z0-9_-]+)$/;
+
+interface SealingKey {
+  id: string;
+  key: Buffer;
+}
+
+function sealingKey(secret: string): SealingKey {
+  const key = Buffer.from(hkdfSync('sha256', secret, '', 'nordic-eid-broker: values sealed in the store', 32));
+  return { id: createHash('sha256').update(key).digest('base64url').slice(0, 8), key };
+}
+
+/**
+ * Encrypts values for the store with AES-256-GCM, under keys derived from the configured
+ * secrets: the first seals, every one opens, so keys rotate by prepending a new one (values
+ * sealed with an older key stay readable while it is listed).
+ */
+export class Sealer {
+  readonly #keys: SealingKey[];
+
+  constructor(secrets: readonly string[]) {
+    if (secrets.length === 0) throw new Error('a Sealer needs at least one secret');
+    this.#keys = secrets.map(sealingKey);
+  }
+
+  seal(value: string): string {
+    const { id, key } = this.#keys[0]!;
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv(ALGORITHM, key, iv);
+    const sealed = Buffer.concat([iv, cipher.update(value, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return `sealed:${id}:${sealed.toString('base64url')}`;
+  }
+
+  /** The value inside a sealed one; a value that was never sealed (written before sealing was on) as it is. */
+  open(stored: string): string {
+    const match = SEALED.exec(stored);
+    if (!match) return stored;
+    const sealingKey = this.#keys.find((candidate) => candidate.id === match[1]);
+    if (!sealingKey) throw new Error(`a value in the store is sealed with key ${match[1]}, which store_encryption_keys no longer lists`);
+    const sealed = Buffer.from(match[2]!, 'base64url');
+    const decipher = createDecipheriv(ALGORITHM, sealingKey.key, sealed.subarray(0, IV_BYTES));
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+  }
+}
+
+/**
+ * The store, with the records under `prefixes` sealed: written encrypted, read decrypted.
+ * Everything else — other keys, sets, counters, consume — passes through untouched, so any
+ * module that keeps personal data in records can be given this store instead of the plain one.
+ */
+export function sealedStore(inner: Store, sealer: Sealer, prefixes: readonly string[]): Store {
+  const isSealed = (key: string) => prefixes.some((prefix) => key.startsWith(prefix));
+  const overrides: Pick<Store, 'get' | 'set' | 'setIfAbsent'> = {
+    async get(key) {
+      const record = await inner.get(key);
+      return record && isSealed(key) ? { ...record, value: sealer.open(record.value) } : record;
+    },
+    set: (key, value, ttlSeconds) => inner.set(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
+    setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
+  };
+  return new Proxy(inner, {
+    get(target, property) {
+      if (Object.hasOwn(overrides, property)) return overrides[property as keyof typeof overrides];
+      const member: unknown = Reflect.get(target, property, target);
+      return typeof member === 'function' ? member.bind(target) : member;
+    },
+  });
+}

@@ -1,0 +1,110 @@
+import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, type TestBroker } from '../support/broker.js';
+import { ADMIN_TOKEN, admin } from './admin-support.js';
+
+let tb: TestBroker;
+let limited: TestBroker;
+let slow: TestBroker;
+let capped: TestBroker;
+
+beforeAll(async () => {
+  const adminAndRegistration = { admin: { token: ADMIN_TOKEN }, registration: { enabled: true, initial_access_token: false } };
+  tb = await startTestBroker(adminAndRegistration, 'limits');
+  limited = await startTestBroker({ ...adminAndRegistration, rate_limits: { admin: { per_ip: 3 }, registration: { per_ip: 2 } } }, 'limits-rates');
+  slow = await startTestBroker({ server: { headers_timeout_seconds: 1, request_timeout_seconds: 1 } }, 'limits-slow');
+  capped = await startTestBroker({ server: { max_connections: 2 } }, 'limits-capped');
+});
+
+const portOf = (broker: TestBroker) => Number(new URL(broker.issuer).port);
+
+/** A POST that declares a `length`-byte body but sends only its first kilobyte, and the answer. */
+function bigPost(path: string, length: number, contentType: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: portOf(tb), path, method: 'POST', headers: { 'content-type': contentType, 'content-length': length, accept: 'application/json' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.write('x'.repeat(1024));
+  });
+}
+
+/** A raw connection, and everything the server sent on it until it closed it. */
+async function rawConnection(broker: TestBroker): Promise<{ socket: Socket; closed: Promise<string> }> {
+  const socket = connect(portOf(broker), '127.0.0.1');
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (received += chunk));
+  socket.on('error', () => undefined);
+  const closed = once(socket, 'close').then(() => received);
+  await once(socket, 'connect');
+  return { socket, closed };
+}
+
+describe('a 10 MB body', () => {
+  it.each([
+    ['/token', 'application/x-www-form-urlencoded'],
+    ['/request', 'application/x-www-form-urlencoded'],
+    ['/reg', 'application/json'],
+    ['/admin/clients', 'application/json'],
+    ['/interaction/some-login/api/start', 'application/json'],
+  ])('is refused with 413 at %s, before it is read', async (path, contentType) => {
+    const { status, body } = await bigPost(path, 10 * 1024 * 1024, contentType);
+    expect(status).toBe(413);
+    expect(JSON.parse(body)).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('too large') });
+  });
+
+  it('of unknown length (chunked) is refused with 411', async () => {
+    const response = await fetch(`${tb.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new ReadableStream({ start: (controller) => (controller.enqueue(new TextEncoder().encode('grant_type=x')), controller.close()) }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(411);
+  });
+});
+
+describe('rate limits', () => {
+  it('bound the admin API per address, before its token is checked', async () => {
+    const statuses = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await admin(limited.issuer, 'GET', '/admin/clients', undefined, i % 2 ? ADMIN_TOKEN : 'a-guess')).status);
+    expect(statuses).toEqual([401, 200, 401, 429]);
+  });
+
+  it('bound dynamic registration per address', async () => {
+    const register = () => fetch(`${limited.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['https://reg.example/cb'] }) });
+    const statuses = [(await register()).status, (await register()).status, (await register()).status];
+    expect(statuses).toEqual([201, 201, 429]);
+  });
+});
+
+describe('connections', () => {
+  it('a request whose body trickles in is answered 408 and disconnected after request_timeout_seconds', async () => {
+    const { socket, closed } = await rawConnection(slow);
+    socket.write(`POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=`);
+    expect(await closed).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('a client that never finishes its headers is disconnected', async () => {
+    const { socket, closed } = await rawConnection(slow);
+    socket.write('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    await closed;
+    expect(socket.destroyed).toBe(true);
+  });
+
+  it('beyond max_connections, a connection is closed at once; the others are served', async () => {
+    const held = [await rawConnection(capped), await rawConnection(capped)];
+    const third = await rawConnection(capped);
+    expect(await third.closed).toBe('');
+    held[0]!.socket.write('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    expect(await held[0]!.closed).toMatch(/^HTTP\/1\.1 200/);
+    held[1]!.socket.destroy();
+    await held[1]!.closed;
+  });
+});

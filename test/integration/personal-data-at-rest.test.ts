@@ -1,0 +1,59 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { redisUrl } from '../support/redis.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+import { testPersons } from '../support/test-double-eid.js';
+
+const PERSONAL_NUMBER = testPersons[1]!.PersonalNumber!;
+const SECOND_KEY = 'a-second-store-encryption-key-of-the-tests-0001';
+let tb: TestBroker;
+let rp: RelyingParty;
+const redis = new Redis(redisUrl);
+
+beforeAll(async () => {
+  tb = await startTestBroker({ store_encryption_keys: ['the-store-encryption-key-of-the-tests-00000001'] }, 'personal-data');
+  rp = await RelyingParty.discover(tb.issuer, webClient);
+});
+afterAll(() => redis.quit());
+
+/** Every value the broker keeps under its prefix in Redis, whatever the kind of key. */
+async function everythingStored(prefix: string): Promise<string> {
+  const dump: string[] = [];
+  for (const key of await redis.keys(`${prefix}*`)) {
+    const type = await redis.type(key);
+    if (type === 'string') dump.push((await redis.get(key)) ?? '');
+    if (type === 'hash') dump.push(JSON.stringify(await redis.hgetall(key)));
+    if (type === 'set') dump.push(...(await redis.smembers(key)));
+    if (type === 'zset') dump.push(...(await redis.zrange(key, '0', '-1')));
+    if (type === 'stream') dump.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+  }
+  return dump.join('\n');
+}
+
+describe('personal numbers in Redis', () => {
+  it('are never in clear: neither a login_hint in a login in progress nor the identity behind issued tokens', async () => {
+    const started = await rp.authorize({ acr_values: 'urn:test:test-double', login_hint: `personal_number:${PERSONAL_NUMBER}` });
+    expect(started.response.url).toContain('/decide');
+    expect(await everythingStored(tb.prefix)).not.toContain(PERSONAL_NUMBER);
+
+    const tokens = await rp.redeem(await logIn(rp, {}, 'person=1&via=callback'));
+    const stored = await everythingStored(tb.prefix);
+    expect(stored).not.toContain(PERSONAL_NUMBER);
+    expect(stored).not.toContain('Andersson');
+    // …and the broker reads them back: userinfo has the person.
+    expect(await rp.userinfo(tokens.access_token, tokens.claims()!.sub)).toMatchObject({ personal_number: PERSONAL_NUMBER, family_name: 'Andersson' });
+  });
+
+  it('stay readable after the key is rotated (a new key prepended)', async () => {
+    const tokens = await rp.redeem(await logIn(rp, {}, 'person=1'));
+    await tb.broker.close();
+    const rotated = await startTestBroker(
+      { port: Number(new URL(tb.issuer).port), store_encryption_keys: [SECOND_KEY, 'the-store-encryption-key-of-the-tests-00000001'] },
+      'personal-data',
+      { prefix: tb.prefix },
+    );
+    const again = await RelyingParty.discover(rotated.issuer, webClient);
+    expect(await again.userinfo(tokens.access_token, tokens.claims()!.sub)).toMatchObject({ personal_number: PERSONAL_NUMBER });
+  });
+});

@@ -1,0 +1,95 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { RelyingParty } from '../support/relying-party.js';
+
+let tb: TestBroker;
+let rp: RelyingParty;
+
+beforeAll(async () => {
+  tb = await startTestBroker(
+    { eids: { 'test-double': { acr_values: ['urn:test:se'] }, 'other-double': { country: 'NO', acr_values: ['urn:test:no'] } } },
+    'request-forgery',
+  );
+  rp = await RelyingParty.discover(tb.issuer, webClient);
+});
+
+/** A login on the picker in this browser: its path and the page. */
+async function picker() {
+  const { response } = await rp.authorize();
+  return { path: new URL(response.url).pathname, page: await response.text() };
+}
+
+/**
+ * What a page on another site makes a browser without Fetch Metadata send: the person's
+ * cookies, `Origin: null` (a sandboxed or privacy-stripped origin) and no Sec-Fetch-Site.
+ */
+function crossSitePost(path: string, contentType: string, body: string) {
+  return rp.browser.request(path, { method: 'POST', headers: { 'content-type': contentType, origin: 'null', accept: 'application/json' }, body });
+}
+
+describe('a form posted to a login from another site', () => {
+  it('is refused on the picker (select, cancel) without the form token of that login', async () => {
+    const { path } = await picker();
+    for (const [action, body] of [['select', 'eid=test-double'], ['cancel', '']] as const) {
+      const response = await crossSitePost(`${path}/${action}`, 'application/x-www-form-urlencoded', body);
+      expect(response.status, action).toBe(403);
+      expect(await response.json()).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+    }
+    // The login goes on: the person's own page still works.
+    const { response } = await rp.browser.submit(`${path}/select`, { eid: 'other-double' });
+    expect(response.url).toContain('/other-double/decide');
+  });
+
+  it("is refused with another login's form token, or a made-up one", async () => {
+    const first = await picker();
+    const otherToken = /name="form_token" value="([^"]+)"/.exec(first.page)![1]!;
+    const { path } = await picker();
+    for (const token of [otherToken, 'x'.repeat(43), '']) {
+      const response = await crossSitePost(`${path}/select`, 'application/x-www-form-urlencoded', `eid=test-double&form_token=${token}`);
+      expect(response.status).toBe(403);
+    }
+  });
+
+  it('is accepted from the picker itself, which carries its token', async () => {
+    const { path, page } = await picker();
+    const token = /name="form_token" value="([^"]+)"/.exec(page)![1]!;
+    expect(page.match(/name="form_token"/g)).toHaveLength(2);
+    const response = await crossSitePost(`${path}/cancel`, 'application/x-www-form-urlencoded', `form_token=${token}`);
+    expect(response.status).toBe(303);
+    const { leftTo } = await rp.browser.follow(response.headers.get('location')!);
+    expect(leftTo?.searchParams.get('error')).toBe('access_denied');
+  });
+
+  it('the error page inside a login carries the token in its way back', async () => {
+    const { path } = await picker();
+    const refused = await rp.browser.submit(`${path}/select`, { eid: 'nope' });
+    expect(refused.response.status).toBe(400);
+    expect(await refused.response.text()).toMatch(/<form method="post" action="[^"]+\/cancel">\s*<input type="hidden" name="form_token" value="[^"]+">/);
+    const { leftTo } = await rp.browser.submit(`${path}/cancel`, {});
+    expect(leftTo?.searchParams.get('error')).toBe('access_denied');
+  });
+});
+
+describe('the JSON API under /interaction/<uid>/api/', () => {
+  it('answers a POST that is not JSON with 415 and a JSON error, and changes nothing', async () => {
+    const { path } = await picker();
+    const attempts: Array<[string, string, string]> = [
+      ['start', 'application/x-www-form-urlencoded', 'eid=test-double'],
+      ['cancel', 'application/x-www-form-urlencoded', ''],
+      ['start', 'text/plain', '{"eid":"test-double"}'],
+      ['cancel', 'multipart/form-data; boundary=x', '--x--'],
+    ];
+    for (const [action, type, body] of attempts) {
+      const response = await crossSitePost(`${path}/api/${action}`, type, body);
+      expect(response.status, `${action} ${type}`).toBe(415);
+      expect(await response.json()).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('JSON') });
+    }
+    const started = await rp.browser.request(`${path}/api/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ eid: 'test-double' }),
+    });
+    expect(started.status).toBe(200);
+    expect(await started.json()).toMatchObject({ redirectTo: expect.stringContaining('/test-double/decide') });
+  });
+});

@@ -1,0 +1,77 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
+import { actAtUpstream, startUpstreamTestBed, type UpstreamTestBed } from '../support/upstream.js';
+
+const ACR = 'urn:nordic-eid:no:bankid';
+let bed: UpstreamTestBed;
+
+beforeAll(async () => {
+  bed = await startUpstreamTestBed('upstream-answers', [{ id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic' }]);
+});
+
+/** Starts a login and stops where the browser would go to the upstream: the state the broker sent it. */
+async function stateSentUpstream(): Promise<string> {
+  const start = await bed.rp.browser.request(await bed.rp.authorizationUrl({ acr_values: ACR }));
+  const interaction = await bed.rp.browser.request(start.headers.get('location')!);
+  return new URL(interaction.headers.get('location')!).searchParams.get('state')!;
+}
+
+/** The upstream's error answer, as its redirect to the broker's callback would carry it. */
+async function upstreamAnswers(params: Record<string, string>): Promise<URL> {
+  const state = await stateSentUpstream();
+  const { leftTo } = await bed.rp.browser.follow(`/eid/no-bankid/callback?${new URLSearchParams({ state, ...params })}`);
+  if (!leftTo) throw new Error('the login did not return to the client');
+  return leftTo;
+}
+
+const markup = `<script>alert(1)</script><a href="https://evil.example">${'x'.repeat(6_000)}</a>`;
+
+describe("an upstream's error answer", () => {
+  it("reaches the client in the broker's own words, never the upstream's text", async () => {
+    const issuer = bed.simulators['no-bankid']!.issuer;
+    const cases: Array<[Record<string, string>, string, string]> = [
+      [{ error: markup, error_description: markup }, 'server_error', 'The eID refused the request.'],
+      [{ error: 'access_denied', error_description: markup }, 'access_denied', 'The person cancelled or was refused at the eID.'],
+      [{ error: 'temporarily_unavailable', error_description: 'Please visit https://evil.example' }, 'server_error', 'The eID is temporarily unavailable.'],
+    ];
+    for (const [params, error, description] of cases) {
+      const callback = await upstreamAnswers({ ...params, iss: issuer });
+      expect(callback.searchParams.get('error')).toBe(error);
+      expect(callback.searchParams.get('error_description')).toBe(description);
+      expect(callback.searchParams.get('state')).toBe(bed.rp.flow.state);
+    }
+  });
+
+  it('is checked for its issuer (RFC 9207) before its code is believed', async () => {
+    const discovery = (await (await fetch(`${bed.simulators['no-bankid']!.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(discovery.authorization_response_iss_parameter_supported).toBe(true);
+    for (const iss of [{ iss: 'https://evil.example' }, {}] as Array<Record<string, string>>) {
+      const callback = await upstreamAnswers({ error: 'access_denied', ...iss });
+      expect(callback.searchParams.get('error')).toBe('server_error');
+      expect(callback.searchParams.get('error_description')).toBe('The answer from the eID failed validation.');
+    }
+  });
+});
+
+describe("an upstream ID token's iat", () => {
+  const loginWithIssuedAt = async (aheadSeconds: number) => {
+    bed.simulators['no-bankid']!.faults.issuedAtAheadSeconds = aheadSeconds;
+    try {
+      const start = await bed.rp.authorize({ acr_values: ACR });
+      return await actAtUpstream(bed.rp, start.response, { person: 0 });
+    } finally {
+      delete bed.simulators['no-bankid']!.faults.issuedAtAheadSeconds;
+    }
+  };
+
+  it('an hour in the future → server_error, never a login', async () => {
+    const callback = await loginWithIssuedAt(3600);
+    expect(callback.searchParams.get('error')).toBe('server_error');
+    expect(callback.searchParams.get('code')).toBeNull();
+  });
+
+  it('a few seconds ahead (clock skew) is accepted', async () => {
+    const callback = await loginWithIssuedAt(20);
+    expect(callback.searchParams.get('code')).toBeTruthy();
+  });
+});
