@@ -161,11 +161,14 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       config.subject_secret ?? sharedSecret(store, 'subject'),
       config.store_encryption_keys ?? sharedSecret(store, 'store-encryption').then((key) => [key]),
     ]);
-    const personalData = sealedStore(store, new Sealer(sealingSecrets), PERSONAL_DATA_PREFIXES);
+    const sealer = new Sealer(sealingSecrets);
+    const personalData = sealedStore(store, sealer, PERSONAL_DATA_PREFIXES);
     const views = new Views(config.ui);
     const registry = await createRegistry(config.eids, options.eids, {
       issuer,
-      store,
+      // Every record an eID keeps under its id (a BankID order with the person it found, its
+      // evidence) holds personal data: encrypted like the core's own.
+      store: sealedStore(store, sealer, Object.keys(config.eids).map((id) => `${id}:`)),
       log,
       views,
       draining: drain.signal,

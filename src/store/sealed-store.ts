@@ -58,13 +58,18 @@ export class Sealer {
  */
 export function sealedStore(inner: Store, sealer: Sealer, prefixes: readonly string[]): Store {
   const isSealed = (key: string) => prefixes.some((prefix) => key.startsWith(prefix));
-  const overrides: Pick<Store, 'get' | 'set' | 'setIfAbsent'> = {
+  const overrides: Pick<Store, 'get' | 'set' | 'setIfAbsent' | 'replace'> = {
     async get(key) {
       const record = await inner.get(key);
       return record && isSealed(key) ? { ...record, value: sealer.open(record.value) } : record;
     },
     set: (key, value, ttlSeconds) => inner.set(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
     setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
+    async replace(key, value, ttlSeconds) {
+      if (!isSealed(key)) return inner.replace(key, value, ttlSeconds);
+      const earlier = await inner.replace(key, sealer.seal(value), ttlSeconds);
+      return earlier === undefined ? undefined : sealer.open(earlier);
+    },
   };
   return new Proxy(inner, {
     get(target, property) {

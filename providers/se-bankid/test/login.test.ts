@@ -215,6 +215,31 @@ describe('orders left behind', () => {
     expect(state.qrCode?.payload).toContain(live[0]!.qrStartToken);
   });
 
+  it('keeps no personal number in clear in Redis: neither the one a client asked for nor the person an order found', async () => {
+    // A person no other test here logs in, so no order of theirs is still running at BankID.
+    const person = simulatedPersons.length - 1;
+    const personalNumber = simulatedPersons[person]!.personalNumber;
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER, login_hint: `personal_number:${personalNumber}` });
+    const started = await session.start();
+    bed.simulator.scanQr(started.qrCode!.payload);
+    await session.pollUntil((s) => s.hintCode === 'userSign');
+    bed.simulator.approve(session.orderRef(), person);
+    // Completed but not yet carried back to the client: the order holds the person now.
+    const redis = new Redis(redisUrl);
+    try {
+      await session.pollUntil((s) => s.status === 'COMPLETE');
+      const stored: string[] = [];
+      for (const key of await redis.keys(`${bed.tb.prefix}se-bankid:*`)) {
+        if ((await redis.type(key)) === 'hash') stored.push(JSON.stringify(await redis.hgetall(key)));
+      }
+      // The order and its evidence, at least.
+      expect(stored.length).toBeGreaterThanOrEqual(2);
+      expect(stored.join('\n')).not.toContain(personalNumber);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('every key an order writes expires, so a closed browser leaves nothing behind', async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER });
     await session.start();
