@@ -16,6 +16,13 @@ const TICK_MS = 25;
 const LEASE_SKEW_MS = 100;
 
 /**
+ * How long after its own lease should have lapsed an instance asks for the next one. The lease
+ * runs from when Redis set it, a little after the request for it left; asking right at
+ * poll_frequency would often be refused and asked again every tick.
+ */
+const LEASE_MARGIN_MS = 2 * TICK_MS;
+
+/**
  * Collects one instance runs at once. Pages that open together (a burst of people, or every
  * page of a stopped instance reconnecting here) make their orders due together: unbounded, that
  * opens a TLS connection to BankID per collect and starves the event loop. The rest queue, and
@@ -212,6 +219,11 @@ export class WaitingOrders {
     for (const watcher of watchers) watcher.frame(payload, seconds);
   }
 
+  /** When this instance's last lease of the order has surely lapsed in Redis. */
+  #leaseLapses(waiting: WaitingOrder): number {
+    return waiting.leasedAt + this.#deps.pollFrequencyMs + LEASE_MARGIN_MS;
+  }
+
   async #collect(waiting: WaitingOrder): Promise<void> {
     if (waiting.collecting || !waiting.watchers.size) return;
     waiting.collecting = true;
@@ -236,7 +248,7 @@ export class WaitingOrders {
       waiting.collecting = false;
       this.#collectsInFlight -= 1;
     }
-    if (this.#waiting.get(waiting.uid) === waiting && !waiting.order.final) this.#collects.add(waiting, Math.max(next, waiting.leasedAt + pollFrequencyMs));
+    if (this.#waiting.get(waiting.uid) === waiting && !waiting.order.final) this.#collects.add(waiting, Math.max(next, this.#leaseLapses(waiting)));
     this.#startQueuedCollects();
   }
 
@@ -261,7 +273,7 @@ export class WaitingOrders {
     }
     if (orderVersion(order) === orderVersion(waiting.order)) return;
     waiting.order = order;
-    this.#plan(waiting, Math.max(Date.now(), waiting.leasedAt + this.#deps.pollFrequencyMs));
+    this.#plan(waiting, Math.max(Date.now(), this.#leaseLapses(waiting)));
     for (const [watcher, login] of waiting.watchers) watcher.status(this.#deps.login.status(login, order));
     if (showsQrCode(order)) this.#sendFrame(waiting, Date.now(), [...waiting.watchers.keys()]);
   }

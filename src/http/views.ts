@@ -79,6 +79,8 @@ export class Views {
   render(ctx: Context, template: string, data: Record<string, unknown>): void {
     const locale = this.localeOf(ctx);
     ctx.type = 'html';
+    // A page shows one moment of a login: Back must ask the broker again, never show a stale copy.
+    ctx.set('Cache-Control', 'no-store');
     const html = this.#eta.render(template, {
       ...data,
       locale,

@@ -38,6 +38,8 @@ describe('choosing the eID', () => {
     const { url, body, response } = await firstStop(rp);
     expect(url.pathname).toMatch(/^\/interaction\/[^/]+$/);
     expect(response.headers.get('content-type')).toContain('text/html');
+    // Back after the login has gone on must ask the broker again, not show this page from a cache.
+    expect(response.headers.get('cache-control')).toBe('no-store');
     expect(body).toContain('value="test-double"');
     expect(body).toContain('value="other-double"');
     expect(body).toContain('<legend>Sweden</legend>');

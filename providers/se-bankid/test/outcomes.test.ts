@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { sharedSecret } from '../../../src/oidc/keys.js';
+import { Sealer } from '../../../src/store/sealed-store.js';
 import type { BankIdSimulator } from '../simulator/server.js';
 import { BankIdSession, startBankIdTestBed, type BankIdTestBed } from './support.js';
 
@@ -193,6 +195,9 @@ describe('audit evidence', () => {
     bed.simulator.approve(orderRef, 0);
     await endsAtClient(session);
     const stored = await bed.tb.broker.store.get(`se-bankid:evidence:${orderRef}`);
-    expect(JSON.parse(stored!.value)).toMatchObject({ orderRef, signature: expect.any(String), ocspResponse: expect.any(String) });
+    // Encrypted at rest, under the key the broker generated and keeps in the store.
+    expect(stored!.value).not.toContain(orderRef);
+    const sealer = new Sealer([await sharedSecret(bed.tb.broker.store, 'store-encryption')]);
+    expect(JSON.parse(sealer.open(stored!.value))).toMatchObject({ orderRef, signature: expect.any(String), ocspResponse: expect.any(String) });
   });
 });
