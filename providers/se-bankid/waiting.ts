@@ -140,11 +140,6 @@ export class WaitingOrders {
     };
   }
 
-  /** How many orders pages on this instance wait on. */
-  get size(): number {
-    return this.#waiting.size;
-  }
-
   async close(): Promise<void> {
     clearInterval(this.#ticker);
     this.#ticker = undefined;
@@ -197,7 +192,7 @@ export class WaitingOrders {
   #tick(): void {
     const now = Date.now();
     for (const waiting of this.#frames.take(now)) {
-      this.#sendFrame(waiting, now, [...waiting.watchers.keys()]);
+      this.#sendFrame(waiting, now, waiting.watchers.keys());
       this.#frames.add(waiting, nextSecondOf(waiting.order, now));
     }
     for (const waiting of this.#collects.take(now)) this.#collectsQueued.add(waiting);
@@ -212,7 +207,7 @@ export class WaitingOrders {
     }
   }
 
-  #sendFrame(waiting: WaitingOrder, now: number, watchers: LoginWatcher[]): void {
+  #sendFrame(waiting: WaitingOrder, now: number, watchers: Iterable<LoginWatcher>): void {
     const { order } = waiting;
     const seconds = Math.floor((now - order.orderedAt) / 1000);
     const payload = qrPayload(order.qrStartToken, order.qrStartSecret, seconds);
@@ -275,7 +270,7 @@ export class WaitingOrders {
     waiting.order = order;
     this.#plan(waiting, Math.max(Date.now(), this.#leaseLapses(waiting)));
     for (const [watcher, login] of waiting.watchers) watcher.status(this.#deps.login.status(login, order));
-    if (showsQrCode(order)) this.#sendFrame(waiting, Date.now(), [...waiting.watchers.keys()]);
+    if (showsQrCode(order)) this.#sendFrame(waiting, Date.now(), waiting.watchers.keys());
   }
 }
 

@@ -49,20 +49,11 @@ export class OpenEventStreams {
     return stream;
   }
 
-  get size(): number {
-    return this.#streams.size;
-  }
-
-  /** Ends every stream; its browser reconnects elsewhere and loses nothing. */
-  endAll(): void {
-    for (const stream of [...this.#streams]) stream.end();
-  }
-
-  /** Ends every stream and admits no more (the instance is draining). */
+  /** Ends every stream (its browser reconnects elsewhere and loses nothing) and admits no more. */
   close(): void {
     this.#closed = true;
     clearInterval(this.#heartbeat);
-    this.endAll();
+    for (const stream of [...this.#streams]) stream.end();
   }
 }
 

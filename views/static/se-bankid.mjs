@@ -99,7 +99,7 @@ if (root) {
     show('retry', Boolean(state.retry));
     showReference(ended && state.reference);
     // Going back from an ending that may be tried again ends the login with it.
-    element('cancel').textContent = state.retry ? element('cancel').dataset.back : element('cancel').textContent;
+    if (state.retry) element('cancel').textContent = element('cancel').dataset.back;
     focusStep(`${state.status} ${state.hintCode || ''} ${device}`, 'status');
     if (state.redirectTo) finish(state);
     else if (state.retry) stopWaiting();
