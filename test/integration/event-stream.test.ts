@@ -3,11 +3,11 @@ import { createTestPki } from '../../providers/se-bankid/simulator/certificates.
 import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
 import { BankIdSession, bankIdSection } from '../../providers/se-bankid/test/support.js';
-import { startBalancer, type Balancer } from '../support/balancer.js';
+import type { Balancer } from '../support/balancer.js';
 import { webClient, type TestBroker } from '../support/broker.js';
+import { startDeployment, type Deployment } from '../support/deployment.js';
 import { EventStreamReader } from '../support/event-stream.js';
-import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
-import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 const OTHER = 'urn:nordic-eid:se:bankid:other-device';
@@ -15,7 +15,8 @@ const OTHER = 'urn:nordic-eid:se:bankid:other-device';
 let simulator: BankIdSimulator;
 let balancer: Balancer;
 let rp: RelyingParty;
-const instances: Array<{ process: BrokerProcess; url: string }> = [];
+let deployment: Deployment;
+let instances: Deployment['instances'];
 const prefix = uniquePrefix('event-stream');
 
 /**
@@ -25,30 +26,17 @@ const prefix = uniquePrefix('event-stream');
 beforeAll(async () => {
   const pki = await createTestPki();
   simulator = await startBankIdSimulator({ pki });
-  const ports = [await findFreePort(), await findFreePort()];
-  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
-  balancer = await startBalancer(urls);
-  const config = (port: number) => ({
-    issuer: balancer.url,
-    port,
-    trust_proxy: 1,
-    redis: { url: redisUrl, key_prefix: prefix },
-    clients: [webClient],
+  deployment = await startDeployment(prefix, {
     // poll_frequency 1 s (bankIdSection): collects are counted against it below.
     eids: { 'se-bankid': bankIdSection(simulator, pki), 'no-bankid': { mode: 'simulator' } },
     event_streams: { per_login: 4 },
-    log: { level: 'info' },
   });
-  for (const [i, port] of ports.entries()) {
-    instances.push({ process: spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config(port))) }), url: urls[i]! });
-  }
-  await Promise.all(instances.map(({ process }) => process.listening()));
+  ({ balancer, instances } = deployment);
   rp = await RelyingParty.discover(balancer.url, webClient);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(instances.map(({ process }) => process.stop()));
-  await balancer?.close();
+  await deployment?.stop();
   await simulator?.close();
   await deleteKeysWithPrefix(prefix);
 });

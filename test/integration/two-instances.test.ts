@@ -5,17 +5,17 @@ import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-b
 import { BankIdSession, bankIdSection } from '../../providers/se-bankid/test/support.js';
 import type { TestBroker } from '../support/broker.js';
 import { webClient } from '../support/broker.js';
-import { startBalancer, type Balancer } from '../support/balancer.js';
+import type { Balancer } from '../support/balancer.js';
+import { startDeployment, type Deployment } from '../support/deployment.js';
 import { auditStream, eventually } from '../support/ops.js';
-import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
-import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 const OTHER = 'urn:nordic-eid:se:bankid:other-device';
 
 let simulator: BankIdSimulator;
 let balancer: Balancer;
-const instances: BrokerProcess[] = [];
+let deployment: Deployment;
 const prefix = uniquePrefix('two-instances');
 
 /**
@@ -27,26 +27,12 @@ const prefix = uniquePrefix('two-instances');
 beforeAll(async () => {
   const pki = await createTestPki();
   simulator = await startBankIdSimulator({ pki });
-  const ports = [await findFreePort(), await findFreePort()];
-  balancer = await startBalancer(ports.map((port) => `http://127.0.0.1:${port}`));
-  const config = (port: number) => ({
-    issuer: balancer.url,
-    port,
-    trust_proxy: 1,
-    redis: { url: redisUrl, key_prefix: prefix },
-    clients: [webClient],
-    eids: { 'se-bankid': bankIdSection(simulator, pki) },
-    log: { level: 'info' },
-  });
-  for (const port of ports) {
-    instances.push(spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config(port))) }));
-  }
-  await Promise.all(instances.map((instance) => instance.listening()));
+  deployment = await startDeployment(prefix, { eids: { 'se-bankid': bankIdSection(simulator, pki) } });
+  balancer = deployment.balancer;
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(instances.map((instance) => instance.stop()));
-  await balancer?.close();
+  await deployment?.stop();
   await simulator?.close();
   await deleteKeysWithPrefix(prefix);
 });

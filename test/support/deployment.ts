@@ -1,0 +1,43 @@
+import { startBalancer, type Balancer } from './balancer.js';
+import { webClient } from './broker.js';
+import { spawnBroker, writeConfig, type BrokerProcess } from './process.js';
+import { findFreePort, redisUrl } from './redis.js';
+
+export interface Deployment {
+  balancer: Balancer;
+  /** Each broker process with its own address, for a test that picks the instance itself. */
+  instances: Array<{ process: BrokerProcess; url: string }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Broker processes as the instances of one deployment: the same configuration but for the
+ * port (`settings` on top of it), one Redis and key prefix, behind a round-robin load balancer
+ * with no sticky sessions, whose address is the issuer.
+ */
+export async function startDeployment(prefix: string, settings: Record<string, unknown>, count = 2): Promise<Deployment> {
+  const ports = await Promise.all(Array.from({ length: count }, () => findFreePort()));
+  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+  const balancer = await startBalancer(urls);
+  const instances = ports.map((port, i) => {
+    const config = {
+      issuer: balancer.url,
+      port,
+      trust_proxy: 1,
+      redis: { url: redisUrl, key_prefix: prefix },
+      clients: [webClient],
+      log: { level: 'info' },
+      ...settings,
+    };
+    return { process: spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) }), url: urls[i]! };
+  });
+  await Promise.all(instances.map(({ process }) => process.listening()));
+  return {
+    balancer,
+    instances,
+    async stop() {
+      await Promise.all(instances.map(({ process }) => process.stop()));
+      await balancer.close();
+    },
+  };
+}
