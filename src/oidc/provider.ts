@@ -156,14 +156,12 @@ function discoveryExtras(): Record<string, unknown> {
  * refuse loopback and private addresses. Outside production they may reach this machine, where
  * relying parties under development run; in production the guard stays.
  */
-function outgoingFetch(issuer: string): Pick<Configuration, 'fetch'> {
-  if (isProductionConfiguration(issuer)) return {};
-  return {
-    fetch: (url, options) => {
-      const withoutGuard: RequestInit & { dispatcher?: unknown } = { ...options };
-      delete withoutGuard.dispatcher;
-      return globalThis.fetch(url, withoutGuard);
-    },
+function outgoingFetch(issuer: string): Configuration['fetch'] {
+  if (isProductionConfiguration(issuer)) return timeBoxedFetch;
+  return (url, options) => {
+    const withoutGuard: RequestInit & { dispatcher?: unknown } = { ...options };
+    delete withoutGuard.dispatcher;
+    return timeBoxedFetch(url, withoutGuard);
   };
 }
 
@@ -245,7 +243,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     loadExistingGrant: grantRequestedScopes,
     issueRefreshToken,
-    fetch: timeBoxedFetch,
+    fetch: outgoingFetch(deps.issuer),
     ttl: {
       AuthorizationCode: config.ttl.authorization_code,
       AccessToken: config.ttl.access_token,
@@ -261,7 +259,6 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // The person is logged out of the broker when the client's tokens outlive the session anyway.
     expiresWithSession: async () => false,
     discovery: discoveryExtras(),
-    ...outgoingFetch(deps.issuer),
     renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error) }),
   };
 
