@@ -196,7 +196,8 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 class Subscriptions {
   readonly #client: StoreClient;
   #subscriber: Redis | Cluster | undefined;
-  readonly #handlers = new Map<string, Set<(message: string) => void>>();
+  /** Each channel's handlers, and the subscription they wait for (every caller, not just the first). */
+  readonly #channels = new Map<string, { handlers: Set<(message: string) => void>; subscribed: Promise<void> }>();
 
   constructor(client: StoreClient) {
     this.#client = client;
@@ -204,24 +205,28 @@ class Subscriptions {
 
   async add(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
     const subscriber = this.#connection();
-    let handlers = this.#handlers.get(channel);
-    if (!handlers) {
-      handlers = new Set();
-      this.#handlers.set(channel, handlers);
-      await subscriber.subscribe(channel);
+    let entry = this.#channels.get(channel);
+    if (!entry) {
+      const created = { handlers: new Set<(message: string) => void>(), subscribed: subscriber.subscribe(channel).then(() => undefined) };
+      // A subscription that failed is asked for again by the next caller.
+      created.subscribed.catch(() => this.#channels.get(channel) === created && this.#channels.delete(channel));
+      this.#channels.set(channel, created);
+      entry = created;
     }
+    await entry.subscribed;
+    const { handlers } = entry;
     handlers.add(onMessage);
     return async () => {
       handlers.delete(onMessage);
-      if (handlers.size || this.#handlers.get(channel) !== handlers) return;
-      this.#handlers.delete(channel);
+      if (handlers.size || this.#channels.get(channel) !== entry) return;
+      this.#channels.delete(channel);
       await subscriber.unsubscribe(channel).catch(() => undefined);
     };
   }
 
   close(): void {
     this.#subscriber?.disconnect();
-    this.#handlers.clear();
+    this.#channels.clear();
   }
 
   #connection(): Redis | Cluster {
@@ -230,7 +235,7 @@ class Subscriptions {
     const subscriber = this.#client instanceof Cluster ? this.#client.duplicate(undefined, waiting) : this.#client.duplicate(waiting);
     subscriber.on('error', () => undefined); // the main connection reports Redis being away
     subscriber.on('message', (channel: string, message: string) => {
-      for (const handler of this.#handlers.get(channel) ?? []) handler(message);
+      for (const handler of this.#channels.get(channel)?.handlers ?? []) handler(message);
     });
     this.#subscriber = subscriber;
     return subscriber;
