@@ -5,7 +5,7 @@ import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-b
 import { bankIdSection } from '../../providers/se-bankid/test/support.js';
 import { qrPayload } from '../../providers/se-bankid/qr.js';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
-import { expectAccessible, launchChromium, screenshot, viewports } from '../support/chromium.js';
+import { expectAccessible, launchChromium, newPhone, screenshot, viewports } from '../support/chromium.js';
 
 /**
  * The Swedish BankID page's paths a person can take besides the straight one: switching
@@ -51,9 +51,7 @@ const PHONE_USER_AGENT = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/5
 
 async function onDevice(kind: 'phone' | 'desktop', use: (page: Page) => Promise<void>, options: Parameters<Browser['newContext']>[0] = {}) {
   const context: BrowserContext =
-    kind === 'phone'
-      ? await browser.newContext({ viewport: viewports.phone, isMobile: true, hasTouch: true, userAgent: PHONE_USER_AGENT, ...options })
-      : await browser.newContext({ viewport: viewports[kind], ...options });
+    kind === 'phone' ? await newPhone(browser, 'en-GB', { userAgent: PHONE_USER_AGENT, ...options }) : await browser.newContext({ viewport: viewports[kind], ...options });
   // BankID's app link opens the app and leaves the page where it is: a 204 does just that.
   await context.route('https://app.bankid.com/**', (route) => route.fulfill({ status: 204 }));
   try {

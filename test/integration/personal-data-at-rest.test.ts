@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { everythingStored } from '../support/ops.js';
 import { redisUrl } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { testPersons } from '../support/test-double-eid.js';
@@ -16,20 +17,6 @@ beforeAll(async () => {
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 afterAll(() => redis.quit());
-
-/** Every value the broker keeps under its prefix in Redis, whatever the kind of key. */
-async function everythingStored(prefix: string): Promise<string> {
-  const dump: string[] = [];
-  for (const key of await redis.keys(`${prefix}*`)) {
-    const type = await redis.type(key);
-    if (type === 'string') dump.push((await redis.get(key)) ?? '');
-    if (type === 'hash') dump.push(JSON.stringify(await redis.hgetall(key)));
-    if (type === 'set') dump.push(...(await redis.smembers(key)));
-    if (type === 'zset') dump.push(...(await redis.zrange(key, '0', '-1')));
-    if (type === 'stream') dump.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-  }
-  return dump.join('\n');
-}
 
 describe('personal numbers in Redis', () => {
   it('are never in clear: neither a login_hint in a login in progress nor the identity behind issued tokens', async () => {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
 
@@ -25,7 +25,7 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /** A phone-sized browser; `userAgent` makes it say it is a phone too, for pages that choose by it. */
-export async function newPhone(browser: Browser, locale = 'en-GB', options: { userAgent?: string } = {}): Promise<BrowserContext> {
+export async function newPhone(browser: Browser, locale = 'en-GB', options: BrowserContextOptions = {}): Promise<BrowserContext> {
   return browser.newContext({ viewport: viewports.phone, locale, isMobile: true, hasTouch: true, ...options });
 }
 

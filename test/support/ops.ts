@@ -53,3 +53,22 @@ export class Scrape {
     return sum;
   }
 }
+
+/** Every value the broker keeps under `prefix` in Redis, whatever the kind of key, as one text. */
+export async function everythingStored(prefix: string, url = redisUrl): Promise<string> {
+  const redis = new Redis(url);
+  try {
+    const dump: string[] = [];
+    for (const key of await redis.keys(`${prefix}*`)) {
+      const type = await redis.type(key);
+      if (type === 'string') dump.push((await redis.get(key)) ?? '');
+      if (type === 'hash') dump.push(JSON.stringify(await redis.hgetall(key)));
+      if (type === 'set') dump.push(...(await redis.smembers(key)));
+      if (type === 'zset') dump.push(...(await redis.zrange(key, '0', '-1')));
+      if (type === 'stream') dump.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+    }
+    return dump.join('\n');
+  } finally {
+    redis.disconnect();
+  }
+}
