@@ -86,7 +86,10 @@ function withLimitsOutOfReach(config: Record<string, unknown>): Record<string, u
   if (!limits || typeof limits !== 'object') return config;
   const raised = Object.fromEntries(
     Object.entries(limits).map(([name, value]) =>
-      value && typeof value === 'object' && 'per_ip' in value ? [name, { ...value, per_ip: OUT_OF_REACH, per_client: OUT_OF_REACH }] : [name, value],
+      // Every limit a configuration has, raised: per address, and per client where it counts clients too.
+      value && typeof value === 'object' && 'per_ip' in value
+        ? [name, { ...value, per_ip: OUT_OF_REACH, ...('per_client' in value ? { per_client: OUT_OF_REACH } : {}) }]
+        : [name, value],
     ),
   );
   return { ...config, rate_limits: raised };
