@@ -82,7 +82,7 @@ export class WebhookDeliveries implements AuditSink {
 
   /** Queues `event` for every endpoint that wants it (the audit sink's write). */
   async write(event: AuditEvent): Promise<void> {
-    const endpoints = (await this.#endpoints.all()).filter((endpoint) => endpoint.events.includes(event.event));
+    const endpoints = (await this.#endpoints.current()).filter((endpoint) => endpoint.events.includes(event.event));
     for (const endpoint of endpoints) {
       const id = randomUUID();
       const delivery: Delivery = { endpoint: endpoint.id, event, attempts: 0, since: Date.now() };

@@ -52,6 +52,9 @@ export function webhookUrlProblem(url: string, issuer: string): string | undefin
   return 'must use https (http only on a loopback host, outside production)';
 }
 
+/** How long the cached list of endpoints is trusted without an announcement of a change. */
+const CURRENT_FOR_MS = 10_000;
+
 /** A new endpoint secret: 256 random bits. */
 const newWebhookSecret = () => randomBytes(32).toString('base64url');
 
@@ -64,8 +67,13 @@ const newWebhookSecret = () => randomBytes(32).toString('base64url');
  */
 export class WebhookEndpoints {
   static readonly INDEX = 'webhooks:endpoints';
+  /** Announces a created or deleted endpoint to every instance's cached list. */
+  static readonly CHANGES = 'webhooks:changed';
   readonly #store: Store;
   readonly #configured: Map<string, WebhookEndpoint>;
+  /** Every endpoint, as audit events are matched against it: read once, again after a change. */
+  #current: { endpoints: Promise<WebhookEndpoint[]>; readAt: number } | undefined;
+  #listening: Promise<unknown> | undefined;
 
   constructor(store: Store, config: BrokerConfig['webhooks'], issuer: string) {
     this.#store = store;
@@ -97,16 +105,38 @@ export class WebhookEndpoints {
     return [...[...this.#configured.values()].sort((a, b) => a.id.localeCompare(b.id)), ...found.filter((e): e is WebhookEndpoint => e !== undefined)];
   }
 
+  /**
+   * Every endpoint, from memory: audit events (one per token, several per login) must not each
+   * read the store. A change on any instance is announced; a lost announcement is made good
+   * after CURRENT_FOR_MS.
+   */
+  async current(): Promise<WebhookEndpoint[]> {
+    this.#listening ??= this.#store
+      .subscribe(WebhookEndpoints.CHANGES, () => (this.#current = undefined))
+      .catch(() => (this.#listening = undefined));
+    await this.#listening;
+    if (!this.#current || Date.now() - this.#current.readAt > CURRENT_FOR_MS) {
+      const endpoints = this.all();
+      this.#current = { endpoints, readAt: Date.now() };
+      endpoints.catch(() => (this.#current = undefined));
+    }
+    return this.#current.endpoints;
+  }
+
   /** Creates an endpoint with a new secret; undefined when the id is taken. */
   async create(input: { id: string; url: string; events: AuditEventName[] }): Promise<WebhookEndpoint | undefined> {
     if (this.#configured.has(input.id)) return undefined;
     const endpoint: WebhookEndpoint = { ...input, secret: newWebhookSecret(), source: 'dynamic' };
     if (!(await this.#store.setIfAbsent(this.#key(input.id), JSON.stringify(endpoint)))) return undefined;
     await this.#store.addToSet(WebhookEndpoints.INDEX, input.id);
+    this.#current = undefined;
+    await this.#store.publish(WebhookEndpoints.CHANGES, input.id);
     return endpoint;
   }
 
   async remove(id: string): Promise<void> {
     await this.#store.delete(this.#key(id));
+    this.#current = undefined;
+    await this.#store.publish(WebhookEndpoints.CHANGES, id);
   }
 }
