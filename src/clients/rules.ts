@@ -54,7 +54,8 @@ const reservedNames = new Set([
   'backchannel_logout_uri', 'backchannel_logout_session_required',
 ]);
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** Host names that mean this machine, where plain http is allowed outside production. */
+export const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 /** RFC 8252 §8.3: native apps use the IP literal; `localhost` may resolve elsewhere. */
 const NATIVE_LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
 /** RFC 8252 §7.1: a private-use scheme is a reversed domain name the app's publisher controls. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuditEventName } from '../audit/events.js';
 import { isProductionConfiguration } from '../config/environment.js';
 import type { BrokerConfig } from '../config/schema.js';
+import { LOOPBACK_HOSTS } from '../clients/rules.js';
 import { ConfigError } from '../config/load.js';
 import type { Store } from '../store/store.js';
 
@@ -31,8 +32,6 @@ export interface WebhookEndpoint {
 export function webhookView({ id, url, events, source }: WebhookEndpoint) {
   return { id, url, events, source };
 }
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * What is wrong with `url` as a webhook endpoint, or undefined. Deliveries carry audit events,
