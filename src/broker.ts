@@ -121,6 +121,12 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
  */
 const PERSONAL_DATA_PREFIXES = ['account:', 'oidc:Interaction:', 'login-outcome:'];
 
+/**
+ * Webhook records, sealed like personal data: an endpoint holds the secret its deliveries are
+ * signed with, and a queued delivery holds the audit event it carries.
+ */
+const WEBHOOK_PREFIXES = ['webhooks:endpoint:', 'webhooks:delivery:'];
+
 /** Paths that answer without the store, so they still work while it is down. */
 const statelessPaths = (path: string) =>
   path.startsWith('/static/') || path === '/.well-known/openid-configuration' || path === '/jwks' || path === '/api/status';
@@ -175,8 +181,9 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       telemetryFor: (id, eidLog) => operations.telemetryFor(id, eidLog),
     });
     operations.attach(registry);
-    const webhookEndpoints = new WebhookEndpoints(store, config.webhooks, issuer);
-    const webhooks = new WebhookDeliveries({ store, endpoints: webhookEndpoints, settings: config.webhooks, metrics, log });
+    const webhookStore = sealedStore(store, sealer, WEBHOOK_PREFIXES);
+    const webhookEndpoints = new WebhookEndpoints(webhookStore, config.webhooks, issuer);
+    const webhooks = new WebhookDeliveries({ store: webhookStore, endpoints: webhookEndpoints, settings: config.webhooks, metrics, log });
     const sinks = [
       webhooks,
       ...(config.audit.stream.enabled && config.redis ? [redisStreamSink(store, config.audit.stream.key, config.audit.stream.max_length)] : []),

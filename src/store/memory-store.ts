@@ -117,6 +117,13 @@ export function createMemoryStore(): Store {
       return [...(liveSet(key)?.members ?? [])];
     },
 
+    async removeFromSet(key, member) {
+      const set = liveSet(key);
+      if (!set) return;
+      set.members.delete(member);
+      if (set.members.size === 0) entries.delete(key);
+    },
+
     async increment(key, ttlSeconds, by = 1) {
       const counter = liveOf(key, 'counter');
       if (counter) {

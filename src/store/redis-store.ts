@@ -111,6 +111,10 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       return run('members', () => client.smembers(key));
     },
 
+    async removeFromSet(key, member) {
+      await run('removeFromSet', () => client.srem(key, member));
+    },
+
     async increment(key, ttlSeconds, by = 1) {
       const [count, ttlMs] = await run('increment', () => client.incrementCounter(key, String(Math.round(ttlSeconds * 1000)), String(by)));
       return { count, ttlMs };

@@ -54,6 +54,9 @@ export interface Store {
   /** The members of the set at `key`; empty when there is none. */
   members(key: string): Promise<string[]>;
 
+  /** Takes `member` out of the set at `key`; an absent member or set is ignored. */
+  removeFromSet(key: string, member: string): Promise<void>;
+
   /**
    * Adds `by` (one unless given; less than zero to give back) to the counter at `key` and returns
    * the new count with the milliseconds left before the counter expires. The first increment

@@ -135,6 +135,7 @@ export class WebhookEndpoints {
 
   async remove(id: string): Promise<void> {
     await this.#store.delete(this.#key(id));
+    await this.#store.removeFromSet(WebhookEndpoints.INDEX, id);
     this.#current = undefined;
     await this.#store.publish(WebhookEndpoints.CHANGES, id);
   }

@@ -111,6 +111,17 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.members('never-written')).toEqual([]);
     });
 
+    it('takes members out of a set, ignoring absent members and sets', async () => {
+      await store.addToSet('shrinking', 'a', 60);
+      await store.addToSet('shrinking', 'b', 60);
+      await store.removeFromSet('shrinking', 'a');
+      await store.removeFromSet('shrinking', 'never-added');
+      await store.removeFromSet('never-written', 'a');
+      expect(await store.members('shrinking')).toEqual(['b']);
+      await store.removeFromSet('shrinking', 'b');
+      expect(await store.members('shrinking')).toEqual([]);
+    });
+
     it('only ever lengthens the lifetime of a set', async () => {
       await store.addToSet('shortened', 'a', 3);
       await store.addToSet('shortened', 'b', 1);

@@ -5,6 +5,7 @@ import { webClient } from '../support/broker.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { startReceiver, type Received, type Receiver } from '../support/receiver.js';
 import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { everythingStored } from '../support/ops.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, ADMIN_TOKEN, startAdminBroker } from './admin-support.js';
 
@@ -85,6 +86,8 @@ describe('webhooks of a broker', () => {
       { id: 'deletions', url: `${receiver.origin}/deletions`, events: ['client.deleted'], source: 'dynamic' },
     ]);
     expect(JSON.stringify(listed.body)).not.toContain(secret);
+    // Redis holds the endpoint sealed: a copy of the store does not sign deliveries.
+    expect(await everythingStored(tb.prefix)).not.toContain(secret);
 
     await admin(tb.issuer, 'POST', '/admin/clients', { client_id: 'short-lived', redirect_uris: ['https://short.example/cb'] });
     expect((await admin(tb.issuer, 'DELETE', '/admin/clients/short-lived')).status).toBe(204);
@@ -95,6 +98,7 @@ describe('webhooks of a broker', () => {
     expect((await admin(tb.issuer, 'DELETE', '/admin/webhooks/siem')).body.error).toBe('read_only_webhook');
     expect((await admin(tb.issuer, 'DELETE', '/admin/webhooks/deletions')).status).toBe(204);
     expect((await admin(tb.issuer, 'GET', '/admin/webhooks/deletions')).status).toBe(404);
+    expect(await everythingStored(`${tb.prefix}webhooks:endpoint`)).not.toContain('deletions');
   });
 });
 
