@@ -13,6 +13,24 @@ export default tseslint.config(
     },
   },
   {
+    // An eID is one folder: what it takes from the core comes through the plugin SDK only
+    // (test/unit/plugin-boundary.test.ts checks the same, dynamic imports included).
+    files: ['providers/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)src/(?!eids/sdk\\.js$)',
+              message: 'Files under providers/ import from src/ only through src/eids/sdk.js, the plugin SDK.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**', 'bench/**'],
     rules: { 'no-console': 'off' },
   },

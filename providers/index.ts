@@ -1,4 +1,4 @@
-import type { EidPluginFactory } from '../src/eids/plugin.js';
+import type { EidPluginFactory } from '../src/eids/sdk.js';
 
 /** A factory that loads its eID's module when a configuration first enables that eID. */
 const loadedWhenUsed =

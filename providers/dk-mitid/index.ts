@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { EidPerson } from '../../src/identity/identity.js';
-import { upstreamEid } from '../../src/upstream/plugin.js';
+import { text, upstreamEid, type EidPerson } from '../../src/eids/sdk.js';
 
 const ACR = 'urn:nordic-eid:dk:mitid';
 
@@ -12,7 +11,6 @@ const levelOf = (loa: unknown): Level | undefined => levels.find((level) => Stri
 
 /** What MitID says instead of the name of a person with name and address protection. */
 const PROTECTED_NAME = 'NAVNE & ADRESSEBESKYTTET';
-const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
 
 /** "Lars Peter Nielsen" → given names "Lars Peter", family name "Nielsen". */
 function splitName(fullName: string | undefined): Pick<EidPerson, 'FirstName' | 'LastName' | 'FullName'> {

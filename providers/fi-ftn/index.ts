@@ -1,5 +1,4 @@
-import type { EidPerson } from '../../src/identity/identity.js';
-import { upstreamEid } from '../../src/upstream/plugin.js';
+import { text, upstreamEid, type EidPerson } from '../../src/eids/sdk.js';
 
 const ACR = 'urn:nordic-eid:fi:ftn';
 
@@ -14,7 +13,6 @@ const acceptedLevels = new Set([
 ]);
 
 const uiLocales: Record<string, string> = { fi: 'fi', sv: 'sv' };
-const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
 
 /**
  * The Finnish Trust Network, through an FTN broker of the operator's choice (`issuer`): signed

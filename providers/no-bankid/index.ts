@@ -1,14 +1,11 @@
 import { z } from 'zod';
-import type { EidPerson, PostalAddress } from '../../src/identity/identity.js';
-import { upstreamEid } from '../../src/upstream/plugin.js';
+import { text, upstreamEid, type EidPerson, type PostalAddress } from '../../src/eids/sdk.js';
 
 const ACR = 'urn:nordic-eid:no:bankid';
 
 /** A relying party's login_hint picks the BankID method; the matching acr goes along. */
 const methods: Record<string, string> = { BID: 'urn:bankid:bid', BIM: 'urn:bankid:bim', BIS: 'urn:bankid:bis' };
 const LOGIN_HINT = /^(BID|BIM|BIS)(:[0-9:]*)?$/;
-
-const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
 
 /** The contact details BankID's userinfo can add, by its scope name. */
 const CONTACT_SCOPES = ['email', 'phone', 'address'] as const;

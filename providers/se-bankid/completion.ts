@@ -1,4 +1,4 @@
-import type { EidPerson } from '../../src/identity/identity.js';
+import type { EidPerson } from '../../src/eids/sdk.js';
 import type { Requirement, CompletionData } from './api/types.js';
 import { brokerEndings } from './outcomes.js';
 

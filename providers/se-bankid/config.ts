@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { z } from 'zod';
-import { ConfigError, parseSection } from '../../src/config/load.js';
-import { projectRoot } from '../../src/paths.js';
+import { ConfigError, parseSection, projectRoot } from '../../src/eids/sdk.js';
 
 /**
  * `eids.se-bankid`: the names are those users of other BankID authenticators know.

@@ -1,9 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { EidFailure, EidOutcome, LoginRequest, PageRenderer, PollStatus, StartOptions, StartResult } from '../../src/eids/plugin.js';
-import { HttpError } from '../../src/http/errors.js';
-import { personalNumbers } from '../../src/identity/personal-number/index.js';
-import type { Logger } from '../../src/log.js';
-import { StoreUnavailableError } from '../../src/store/store.js';
+import { HttpError, StoreUnavailableError, personalNumbers, type EidFailure, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
 import { BankIdApiError, type BankIdClient } from './api/client.js';
 import type { AuthRequest, CollectResponse, Requirement } from './api/types.js';
 import { evidenceOf, personOf, refusalOf } from './completion.js';

@@ -1,7 +1,5 @@
-import type { EidPluginFactory } from '../../src/eids/plugin.js';
-import { ConfigError } from '../../src/config/load.js';
+import { refuseSimulatorInProduction, type EidPluginFactory } from '../../src/eids/sdk.js';
 import { BankIdClient } from './api/client.js';
-import { isProductionConfiguration } from '../../src/config/environment.js';
 import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
 import { acrValues, BankIdLogin } from './flow.js';
 import { OrderStore } from './orders.js';
@@ -14,11 +12,7 @@ const ORDER_TTL_MARGIN_SECONDS = 300;
 
 /** In simulator mode the broker runs its own BankID: a real HTTPS server with mutual TLS. */
 async function startSimulator(id: string, settings: ReturnType<typeof parseBankIdConfig>, issuer: string) {
-  if (isProductionConfiguration(issuer) && !settings.allow_simulator_in_production) {
-    throw new ConfigError(
-      `eids.${id}.mode: simulator is refused in a production configuration (it approves anyone); set allow_simulator_in_production to override`,
-    );
-  }
+  refuseSimulatorInProduction(id, issuer, settings.allow_simulator_in_production);
   // Loaded only in simulator mode: production never pays for the simulator's PKI code.
   const [{ createTestPki }, { startBankIdSimulator }] = await Promise.all([import('./simulator/certificates.js'), import('./simulator/server.js')]);
   const pki = await createTestPki();

@@ -1,5 +1,4 @@
-import type { EidOutcome, PollStatus } from '../../src/eids/plugin.js';
-import type { Store } from '../../src/store/store.js';
+import type { EidOutcome, PollStatus, Store } from '../../src/eids/sdk.js';
 import type { Requirement } from './api/types.js';
 
 /** One login's BankID order, as every broker instance sees it. */

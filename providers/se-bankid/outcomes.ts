@@ -1,4 +1,4 @@
-import type { EidFailure, PollStatus } from '../../src/eids/plugin.js';
+import type { EidFailure, PollStatus } from '../../src/eids/sdk.js';
 
 /** What decides which message fits: the device the person uses BankID on, and whether the browser is a phone's. */
 export interface MessageContext {

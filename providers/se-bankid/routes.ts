@@ -1,7 +1,6 @@
 import type Router from '@koa/router';
 import type { RouterContext } from '@koa/router';
-import type { LoginState, PageRenderer } from '../../src/eids/plugin.js';
-import { HttpError } from '../../src/http/errors.js';
+import { HttpError, type LoginState, type PageRenderer } from '../../src/eids/sdk.js';
 import { acrValues, type BankIdLogin } from './flow.js';
 import { isMobile } from './launch.js';
 

@@ -1,6 +1,4 @@
-import type { LoginRequest, LoginWatcher } from '../../src/eids/plugin.js';
-import { HttpError } from '../../src/http/errors.js';
-import type { Logger } from '../../src/log.js';
+import { HttpError, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
 import { showsQrCode, type BankIdLogin } from './flow.js';
 import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { qrPayload } from './qr.js';

@@ -1,4 +1,5 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { createMemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import type { Redemptions } from './redemptions.js';
 
@@ -105,4 +106,13 @@ export class StoreAdapter implements Adapter {
     const keys = await this.#store.members(grantKey);
     await this.#store.delete(...keys, grantKey);
   }
+}
+
+/**
+ * oidc-provider's `adapter` on a store of its own in memory: for a provider that lives in one
+ * process and keeps nothing (a simulated upstream eID).
+ */
+export function memoryAdapter(): { adapter: (model: string) => Adapter; close(): Promise<void> } {
+  const store = createMemoryStore();
+  return { adapter: (model) => new StoreAdapter(model, store), close: () => store.close() };
 }

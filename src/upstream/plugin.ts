@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import { z } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
 import { isProductionConfiguration } from '../config/environment.js';
+import { refuseSimulatorInProduction } from '../eids/helpers.js';
 import type { EidFailure, EidOutcome, EidPlugin, EidPluginFactory, LoginRequest } from '../eids/plugin.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
@@ -136,9 +137,7 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
     const log = settings.custom_identifier ? pluginLog.child({ custom_identifier: settings.custom_identifier }) : pluginLog;
     const production = isProductionConfiguration(brokerIssuer);
     const simulated = settings.mode === 'simulator';
-    if (simulated && production && !settings.allow_simulator_in_production) {
-      throw new ConfigError(`eids.${id}.mode: simulator is refused in a production configuration (it approves anyone); set allow_simulator_in_production to override`);
-    }
+    if (simulated) refuseSimulatorInProduction(id, brokerIssuer, settings.allow_simulator_in_production);
     const keys = await loadUpstreamKeys({ id, privateJwksPath: settings.private_jwks, store, log, production });
     const redirectUri = `${brokerIssuer}/eid/${id}/callback`;
     const method = definition.protocol.privateKeyJwtOnly

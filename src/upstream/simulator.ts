@@ -7,10 +7,9 @@ import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, ge
 import Koa from 'koa';
 import mount from 'koa-mount';
 import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { StoreAdapter } from '../oidc/adapter.js';
+import { memoryAdapter } from '../oidc/adapter.js';
 import { loginEveryTime } from '../oidc/provider.js';
 import type { SimulatorRegistration } from './plugin.js';
-import { createMemoryStore } from '../store/memory-store.js';
 
 /**
  * A simulated upstream OpenID Connect eID, built with oidc-provider, for development and
@@ -134,7 +133,7 @@ export async function startUpstreamSimulator(
   await once(server, 'listening');
   const app = new Koa();
   const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
-  const store = createMemoryStore();
+  const storage = memoryAdapter();
   const faults: SimulatorFaults = { tokenDelayMs: 0, foreignSigningKeys: false };
   const [jwks, foreignJwks] = await Promise.all([signingJwks(), signingJwks()]);
   const persons = new Map(definition.persons.map((person) => [person.accountId, person]));
@@ -142,7 +141,7 @@ export async function startUpstreamSimulator(
   const cookieKeys = [randomBytes(32).toString('hex')];
 
   const configuration: Configuration = {
-    adapter: (model: string) => new StoreAdapter(model, store),
+    adapter: storage.adapter,
     clients: [client],
     jwks: jwks as never,
     // Browsers share cookies across ports: the simulator's must not be named like the broker's.
@@ -266,7 +265,7 @@ export async function startUpstreamSimulator(
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await store.close();
+      await storage.close();
     },
   };
 }

@@ -1,6 +1,11 @@
 import { Redis } from 'ioredis';
 import type { AuditEvent } from '../../src/audit/events.js';
 import { createLogger, type Logger } from '../../src/log.js';
+import { sharedSecret } from '../../src/oidc/keys.js';
+import { Sealer } from '../../src/store/sealed-store.js';
+import type { Store } from '../../src/store/store.js';
+
+export type { AuditEvent };
 import { redisUrl } from './redis.js';
 
 /** The broker's logger at info, keeping every line it writes. */
@@ -71,4 +76,9 @@ export async function everythingStored(prefix: string, url = redisUrl): Promise<
   } finally {
     redis.disconnect();
   }
+}
+
+/** A value the broker sealed in `store` (encrypted at rest), opened with the key it keeps there. */
+export async function openSealed(store: Store, sealed: string): Promise<string> {
+  return new Sealer([await sharedSecret(store, 'store-encryption')]).open(sealed);
 }

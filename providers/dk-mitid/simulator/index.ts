@@ -1,5 +1,4 @@
-import type { SimulatorRegistration } from '../../../src/upstream/plugin.js';
-import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../../src/upstream/simulator.js';
+import { registeredClient, startUpstreamSimulator, type SimulatedPerson, type SimulatorRegistration } from '../../../src/eids/sdk.js';
 
 const nsis = (level: string) => `https://data.gov.dk/concept/core/nsis/${level}`;
 

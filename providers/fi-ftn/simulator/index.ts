@@ -1,5 +1,4 @@
-import type { SimulatorRegistration } from '../../../src/upstream/plugin.js';
-import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../../src/upstream/simulator.js';
+import { registeredClient, startUpstreamSimulator, type SimulatedPerson, type SimulatorRegistration } from '../../../src/eids/sdk.js';
 
 /** Test persons with valid henkilötunnus, one from the 2000s (century sign A). */
 export const finnishPersons: SimulatedPerson[] = [

@@ -1,5 +1,4 @@
-import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../../src/upstream/simulator.js';
-import type { SimulatorRegistration } from '../../../src/upstream/plugin.js';
+import { registeredClient, startUpstreamSimulator, type SimulatedPerson, type SimulatorRegistration } from '../../../src/eids/sdk.js';
 
 /** Test persons with valid fødselsnummer (one a D-number), named the way BankID's certificates name people. */
 export const norwegianPersons: SimulatedPerson[] = [

@@ -1,9 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
-import type { EidTelemetry } from '../../../src/eids/plugin.js';
-import type { Logger } from '../../../src/log.js';
-import { CircuitOpenError } from '../../../src/resilience/circuit-breaker.js';
+import { CircuitOpenError, type EidTelemetry, type Logger } from '../../../src/eids/sdk.js';
 import type { BankIdTls } from '../config.js';
 import type { AuthRequest, CollectResponse, OrderResponse, SignRequest } from './types.js';
 

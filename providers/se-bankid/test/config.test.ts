@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/config/load.js';
-import { createLogger } from '../../../src/log.js';
+import { ConfigError, isProductionConfiguration } from '../../../src/eids/sdk.js';
+import { capturingLog } from '../../../test/support/ops.js';
 import { BankIdClient } from '../api/client.js';
-import { isProductionConfiguration } from '../../../src/config/environment.js';
 import { X509Certificate } from 'node:crypto';
 import { certificateNotAfter, parseBankIdConfig, resolveEndpoint } from '../config.js';
 import { createTestPki, type TestPki } from '../simulator/certificates.js';
@@ -36,7 +35,7 @@ function refusal(raw: unknown): string {
 
 async function authWorks(raw: unknown) {
   const endpoint = resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', raw));
-  const client = new BankIdClient({ ...endpoint, timeoutMs: 2_000, log: createLogger('silent') });
+  const client = new BankIdClient({ ...endpoint, timeoutMs: 2_000, log: capturingLog().log });
   try {
     return await client.auth({ endUserIp: '127.0.0.1' });
   } finally {
@@ -88,7 +87,7 @@ describe('eids.se-bankid', () => {
 
   it('signs as well as authenticates, and collects and cancels what it started', async () => {
     const endpoint = resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', custom()));
-    const client = new BankIdClient({ ...endpoint, timeoutMs: 2_000, log: createLogger('silent') });
+    const client = new BankIdClient({ ...endpoint, timeoutMs: 2_000, log: capturingLog().log });
     try {
       const order = await client.sign({ endUserIp: '::1', userVisibleData: Buffer.from('Sign the agreement').toString('base64') });
       expect(await client.collect(order.orderRef)).toMatchObject({ status: 'pending', hintCode: 'outstandingTransaction' });

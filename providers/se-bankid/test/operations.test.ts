@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../../src/audit/events.js';
+import type { AuditEvent } from '../../../test/support/ops.js';
 import { startTestBroker, webClient } from '../../../test/support/broker.js';
 import { auditStream, capturingLog, eventually, Scrape } from '../../../test/support/ops.js';
 import { logIn, RelyingParty } from '../../../test/support/relying-party.js';

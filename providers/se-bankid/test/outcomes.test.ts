@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sharedSecret } from '../../../src/oidc/keys.js';
-import { Sealer } from '../../../src/store/sealed-store.js';
+import { openSealed } from '../../../test/support/ops.js';
 import type { BankIdSimulator } from '../simulator/server.js';
 import { BankIdSession, startBankIdTestBed, type BankIdTestBed } from './support.js';
 
@@ -197,7 +196,6 @@ describe('audit evidence', () => {
     const stored = await bed.tb.broker.store.get(`se-bankid:evidence:${orderRef}`);
     // Encrypted at rest, under the key the broker generated and keeps in the store.
     expect(stored!.value).not.toContain(orderRef);
-    const sealer = new Sealer([await sharedSecret(bed.tb.broker.store, 'store-encryption')]);
-    expect(JSON.parse(sealer.open(stored!.value))).toMatchObject({ orderRef, signature: expect.any(String), ocspResponse: expect.any(String) });
+    expect(JSON.parse(await openSealed(bed.tb.broker.store, stored!.value))).toMatchObject({ orderRef, signature: expect.any(String), ocspResponse: expect.any(String) });
   });
 });

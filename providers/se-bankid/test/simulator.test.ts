@@ -1,6 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { personalNumbers } from '../../../src/identity/personal-number/index.js';
+import { personalNumbers } from '../../../src/eids/sdk.js';
 import { qrPayload } from '../qr.js';
 import { createTestPki, createUntrustedClientCertificate, type TestPki } from '../simulator/certificates.js';
 import type { CompletionData } from '../simulator/completion.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../../../test/support/broker.js';
 import { RelyingParty } from '../../../test/support/relying-party.js';
-import type { PollStatus } from '../../../src/eids/plugin.js';
+import type { PollStatus } from '../../../src/eids/sdk.js';
 import { createTestPki, type TestPki } from '../simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator, type SimulatorOptions } from '../simulator/server.js';
 

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { projectRoot } from '../../../src/paths.js';
+import { projectRoot } from '../../../src/eids/sdk.js';
 import { normalizeName } from '../completion.js';
 import { isMobile, launchUrl } from '../launch.js';
 import { qrPayload, qrSvg } from '../qr.js';

@@ -1,0 +1,59 @@
+/**
+ * The plugin SDK: everything an eID plugin (providers/<id>/) and the kits beside it may take
+ * from the broker's core, in one module. Files under providers/ import from src/ only through
+ * here (an ESLint rule and a test enforce it), so the core can change behind this surface
+ * without touching an eID, and a new eID needs nothing from src/ that is not listed here.
+ */
+// The contract: what a plugin implements and what the core hands it.
+export type {
+  EidFailure,
+  EidOutcome,
+  EidPlugin,
+  EidPluginFactory,
+  EidTelemetry,
+  LoginRequest,
+  LoginState,
+  LoginWatcher,
+  PageRenderer,
+  PluginContext,
+  PollStatus,
+  RunOptions,
+  StartOptions,
+  StartResult,
+} from './plugin.js';
+
+// The identity model a plugin reports into.
+export type { CountryCode, EidDetails, EidPerson, Identity, PostalAddress } from '../identity/identity.js';
+
+// What a plugin is handed: its logger and the shared store.
+export type { Logger } from '../log.js';
+export type { ConsumeResult, Store, StoredRecord } from '../store/store.js';
+export { sharedValue } from '../oidc/keys.js';
+
+// Errors a plugin raises, and the core's errors it meets.
+export { ConfigError, parseSection } from '../config/load.js';
+export { HttpError } from '../http/errors.js';
+export { StoreUnavailableError } from '../store/store.js';
+export { CircuitOpenError } from '../resilience/circuit-breaker.js';
+
+// Requests: the body of a form post or JSON request (an upstream's callback).
+export { readBody } from '../http/body.js';
+
+// Where the installation's files are (a plugin's certificates and pages, beside its code).
+export { projectRoot } from '../paths.js';
+
+// Simulators built on oidc-provider: an in-memory adapter, and the broker's own login policy.
+export { memoryAdapter } from '../oidc/adapter.js';
+export { loginEveryTime } from '../oidc/provider.js';
+
+export { isProductionConfiguration } from '../config/environment.js';
+
+// Small helpers every eID needs.
+export { refuseSimulatorInProduction, text } from './helpers.js';
+
+// Personal numbers by country (until the countries' rules come from the plugins themselves).
+export { personalNumbers, type PersonalNumberRules } from '../identity/personal-number/index.js';
+
+// The upstream OpenID Connect kit (how several eIDs are built) and its simulator.
+export { upstreamEid, type SimulatorRegistration } from '../upstream/plugin.js';
+export { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../upstream/simulator.js';
