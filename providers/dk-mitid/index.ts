@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { text, upstreamEid, type EidPerson } from '../../src/eids/sdk.js';
+import { text, type EidPerson } from '../../src/eids/sdk.js';
+import { upstreamEid } from '../upstream-oidc/index.js';
 
 const ACR = 'urn:nordic-eid:dk:mitid';
 

@@ -1,4 +1,5 @@
-import { text, upstreamEid, type EidPerson } from '../../src/eids/sdk.js';
+import { text, type EidPerson } from '../../src/eids/sdk.js';
+import { upstreamEid } from '../upstream-oidc/index.js';
 
 const ACR = 'urn:nordic-eid:fi:ftn';
 

@@ -53,7 +53,3 @@ export { refuseSimulatorInProduction, text } from './helpers.js';
 
 // Personal numbers by country (until the countries' rules come from the plugins themselves).
 export { personalNumbers, type PersonalNumberRules } from '../identity/personal-number/index.js';
-
-// The upstream OpenID Connect kit (how several eIDs are built) and its simulator.
-export { upstreamEid, type SimulatorRegistration } from '../upstream/plugin.js';
-export { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../upstream/simulator.js';

@@ -2,6 +2,7 @@ import { afterAll } from 'vitest';
 import { createBroker, type Broker } from '../../src/broker.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
+import type { EidPluginFactory } from '../../src/eids/plugin.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from './redis.js';
 import { builtInEids } from '../../providers/index.js';
@@ -37,7 +38,8 @@ export interface TestBroker {
 export async function startTestBroker(
   overrides: Partial<ConfigInput> = {},
   name = 'broker',
-  options: { log?: Logger; prefix?: string } = {},
+  /** `eids`: more plugins the configuration may enable, by id (an eID built for one test). */
+  options: { log?: Logger; prefix?: string; eids?: Record<string, EidPluginFactory> } = {},
 ): Promise<TestBroker> {
   const port = overrides.port ?? (await findFreePort());
   // Brokers given the same prefix share their state, as instances of one deployment do.
@@ -56,7 +58,7 @@ export async function startTestBroker(
     ...overrides,
   });
   const broker = await createBroker(config, {
-    eids: { ...builtInEids, 'test-double': testDoubleEid, 'other-double': testDoubleEid },
+    eids: { ...builtInEids, 'test-double': testDoubleEid, 'other-double': testDoubleEid, ...options.eids },
     log: options.log ?? createLogger(config.log.level),
   });
   await broker.listen();

@@ -1,4 +1,5 @@
-import { registeredClient, startUpstreamSimulator, type SimulatedPerson, type SimulatorRegistration } from '../../../src/eids/sdk.js';
+import type { SimulatorRegistration } from '../../upstream-oidc/index.js';
+import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../upstream-oidc/simulator.js';
 
 const nsis = (level: string) => `https://data.gov.dk/concept/core/nsis/${level}`;
 

@@ -1,4 +1,5 @@
-import { registeredClient, startUpstreamSimulator, type SimulatedPerson, type SimulatorRegistration } from '../../../src/eids/sdk.js';
+import type { SimulatorRegistration } from '../../upstream-oidc/index.js';
+import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../upstream-oidc/simulator.js';
 
 /** Test persons with valid henkilötunnus, one from the 2000s (century sign A). */
 export const finnishPersons: SimulatedPerson[] = [

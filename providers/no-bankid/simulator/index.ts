@@ -1,4 +1,5 @@
-import { registeredClient, startUpstreamSimulator, type SimulatedPerson, type SimulatorRegistration } from '../../../src/eids/sdk.js';
+import type { SimulatorRegistration } from '../../upstream-oidc/index.js';
+import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../upstream-oidc/simulator.js';
 
 /** Test persons with valid fødselsnummer (one a D-number), named the way BankID's certificates name people. */
 export const norwegianPersons: SimulatedPerson[] = [

@@ -2,16 +2,23 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
-import { ConfigError, parseSection } from '../config/load.js';
-import { isProductionConfiguration } from '../config/environment.js';
-import { refuseSimulatorInProduction } from '../eids/helpers.js';
-import type { EidFailure, EidOutcome, EidPlugin, EidPluginFactory, LoginRequest } from '../eids/plugin.js';
-import { readBody } from '../http/body.js';
-import { HttpError } from '../http/errors.js';
-import type { CountryCode } from '../identity/identity.js';
-import type { Logger } from '../log.js';
-import { CircuitOpenError } from '../resilience/circuit-breaker.js';
-import { StoreUnavailableError } from '../store/store.js';
+import {
+  CircuitOpenError,
+  ConfigError,
+  HttpError,
+  isProductionConfiguration,
+  parseSection,
+  readBody,
+  refuseSimulatorInProduction,
+  StoreUnavailableError,
+  type CountryCode,
+  type EidFailure,
+  type EidOutcome,
+  type EidPlugin,
+  type EidPluginFactory,
+  type Logger,
+  type LoginRequest,
+} from '../../src/eids/sdk.js';
 import { classifyUpstreamError, UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamResult } from './client.js';
 import { loadUpstreamKeys, type UpstreamKeys } from './keys.js';
 import type { UpstreamSimulator } from './simulator.js';
@@ -66,8 +73,22 @@ export interface UpstreamEidDefinition<Options extends z.ZodRawShape> {
   scopes(settings: BaseSettings & z.output<z.ZodObject<Options>>): string[];
   /** The eID's own authorization parameters for one login (acr, login_hint, language…). */
   authorizationParams(login: LoginRequest, settings: BaseSettings & z.output<z.ZodObject<Options>>): Record<string, string>;
-  /** The person (or a failure) from the validated claims. `requestedAcr` is ours, when asked. */
-  outcome(result: UpstreamResult, requestedAcr: string | undefined): EidOutcome;
+  /**
+   * The person (or a failure) from the validated claims. `requestedAcr` is ours, when asked. It
+   * may call the upstream again first (`result.fetchResource` with the access token, e.g. an
+   * eID's own profile endpoint); what it throws ends the login like a failed token call.
+   */
+  outcome(result: UpstreamResult, requestedAcr: string | undefined): EidOutcome | Promise<EidOutcome>;
+  /**
+   * The eID's own `error` codes in its authorization responses, with what the client gets for
+   * each; they add to (or replace rows of) the OAuth codes every upstream shares.
+   */
+  errors?: Readonly<Record<string, EidFailure>>;
+  /**
+   * Parameters of the upstream's return kept in the log line of a login it ended with an error
+   * (the upstream's own trace id, which its support asks for), shortened like error_description.
+   */
+  logParameters?: readonly string[];
   /** Starts this eID's simulator with the broker registered as its client. */
   simulator(client: SimulatorRegistration): Promise<UpstreamSimulator>;
 }
@@ -95,8 +116,8 @@ const personStopped: EidFailure = { error: 'access_denied', description: 'The pe
 
 /**
  * An upstream's OAuth error → what the client gets: the broker's own error and words. The
- * upstream's `error` only picks the row and its `error_description` is never used, so nothing
- * an upstream writes (markup, kilobytes of it) reaches a client, a page or a log.
+ * upstream's `error` only picks the row; its `error_description` goes to the log alone, shortened
+ * (`loggable`), so nothing an upstream writes (markup, kilobytes of it) reaches a client or a page.
  */
 const upstreamErrors: Record<string, EidFailure> = {
   access_denied: personStopped,
@@ -110,11 +131,32 @@ const upstreamErrors: Record<string, EidFailure> = {
 /** Any other error code: the upstream refused the broker's request. */
 const otherUpstreamError: EidFailure = { error: 'server_error', description: 'The eID refused the request.' };
 
+/** How much of a text an upstream chose is kept in a log line. */
+const LOGGED_TEXT_LENGTH = 200;
+
+/** An upstream's text for the log: printable ASCII (anything else becomes `?`), at most LOGGED_TEXT_LENGTH characters. */
+const loggable = (value: string) => value.slice(0, LOGGED_TEXT_LENGTH).replace(/[^\x20-\x7e]/g, '?');
+
 /** Errors of a token that failed validation (openid-client's and jose's), as opposed to a network failure. */
 const isRejectedResponse = (err: unknown) => {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && (code.startsWith('OAUTH_') || code.startsWith('ERR_J'));
 };
+
+/** What the log keeps of an upstream's error answer: its code, its description and the eID's named parameters, each shortened. */
+function upstreamErrorFields(err: UpstreamError, logParameters: readonly string[]): Record<string, unknown> {
+  const description = err.parameters.get('error_description');
+  // Nested, so that an upstream's `traceId` does not take the place of the broker's own in the line.
+  const named = logParameters.flatMap((name) => {
+    const value = err.parameters.get(name);
+    return value ? [[name, loggable(value)]] : [];
+  });
+  return {
+    upstreamError: loggable(err.error),
+    ...(description ? { upstreamErrorDescription: loggable(description) } : {}),
+    ...(named.length ? { upstreamParameters: Object.fromEntries(named) } : {}),
+  };
+}
 
 function resolveIssuer<O extends z.ZodRawShape>(id: string, definition: UpstreamEidDefinition<O>, settings: BaseSettings): string {
   if (settings.mode === 'production' || settings.mode === 'test') {
@@ -134,6 +176,7 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
   const schema = baseSchema.extend(definition.options).strict();
   return async ({ id, config, issuer: brokerIssuer, store, log: pluginLog, telemetry }) => {
     const settings = parseSection(schema, config ?? {}, ['eids', id]) as BaseSettings & z.output<z.ZodObject<O>>;
+    const errorTable: Readonly<Record<string, EidFailure>> = { ...upstreamErrors, ...definition.errors };
     const log = settings.custom_identifier ? pluginLog.child({ custom_identifier: settings.custom_identifier }) : pluginLog;
     const production = isProductionConfiguration(brokerIssuer);
     const simulated = settings.mode === 'simulator';
@@ -240,13 +283,12 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
     async function outcomeOf(url: URL, state: string, pending: PendingLogin, eidLog: Logger): Promise<EidOutcome> {
       try {
         const result = await client.complete(url, { state, nonce: pending.nonce, codeVerifier: pending.codeVerifier });
-        return definition.outcome(result, pending.acr);
+        return await definition.outcome(result, pending.acr);
       } catch (err) {
         if (err instanceof StoreUnavailableError) throw err;
         if (err instanceof UpstreamError) {
-          const known = Object.hasOwn(upstreamErrors, err.error);
-          eidLog.info({ upstreamError: known ? err.error : 'unrecognized' }, 'upstream ended the login');
-          return { failure: known ? upstreamErrors[err.error]! : otherUpstreamError };
+          eidLog.info(upstreamErrorFields(err, definition.logParameters ?? []), 'upstream ended the login');
+          return { failure: Object.hasOwn(errorTable, err.error) ? errorTable[err.error]! : otherUpstreamError };
         }
         if (err instanceof CircuitOpenError) {
           eidLog.warn('upstream failed repeatedly: its circuit is open');

@@ -1,10 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { webcrypto } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { ConfigError } from '../config/load.js';
-import type { Logger } from '../log.js';
-import { sharedValue } from '../oidc/keys.js';
-import type { Store } from '../store/store.js';
+import { ConfigError, sharedValue, type Logger, type Store } from '../../src/eids/sdk.js';
 
 /**
  * The broker's own keys towards one upstream eID: a signing key (private_key_jwt client

@@ -1,6 +1,5 @@
 import * as oidc from 'openid-client';
-import type { EidTelemetry } from '../eids/plugin.js';
-import type { Logger } from '../log.js';
+import type { EidTelemetry, Logger } from '../../src/eids/sdk.js';
 import type { UpstreamKeys } from './keys.js';
 
 export interface UpstreamClientOptions {
@@ -54,16 +53,30 @@ const CONTENT_ENCRYPTION = ['A128CBC-HS256', 'A256GCM'];
 /** What one login's return from the upstream yields, after every check passed. */
 export interface UpstreamResult {
   idToken: Record<string, unknown>;
+  /** Empty when the eID's protocol has no userinfo. */
   userinfo: Record<string, unknown>;
+  /** The access token the code was redeemed for, for calls of the eID's own beyond userinfo. */
+  accessToken: string;
+  /** The upstream's discovery document (an endpoint of its own, e.g. `profile_endpoint`). */
+  serverMetadata: Readonly<Record<string, unknown>>;
+  /**
+   * GET `url` with the access token, as one upstream operation (metrics, circuit breaker): the
+   * JSON object it answers. A non-2xx answer, a body that is not a JSON object, or a `sub` other
+   * than the ID token's rejects (a rejected response, not believed).
+   */
+  fetchResource(operation: string, url: string): Promise<Record<string, unknown>>;
 }
 
 /**
- * The upstream answered with an OAuth error (the person cancelled, the upstream failed…). Only
- * its code is kept, as the key of a table of the broker's own words: the upstream's text is
- * never passed on.
+ * The upstream answered with an OAuth error (the person cancelled, the upstream failed…). Its
+ * code picks a row of a table of the broker's own words; its description and the parameters
+ * the eID names (`logParameters`) go to the log only, shortened, for support.
  */
 export class UpstreamError extends Error {
-  constructor(readonly error: string) {
+  constructor(
+    readonly error: string,
+    readonly parameters: URLSearchParams,
+  ) {
     super('the upstream answered with an error');
     this.name = 'UpstreamError';
   }
@@ -179,7 +192,7 @@ export class UpstreamClient {
     // RFC 9207: an answer naming another issuer, or none although this one promises to, is a mix-up.
     if (iss !== null ? iss !== issuer : issPromised === true) throw new ResponseRejectedError('the authorization response names another issuer');
     const error = callbackUrl.searchParams.get('error');
-    if (error) throw new UpstreamError(error);
+    if (error) throw new UpstreamError(error, callbackUrl.searchParams);
     const tokens = await this.#call('token', () =>
       oidc.authorizationCodeGrant(configuration, callbackUrl, {
         pkceCodeVerifier: checks.codeVerifier,
@@ -191,6 +204,26 @@ export class UpstreamClient {
     const idToken = tokens.claims()!;
     if (idToken.iat > Math.floor(Date.now() / 1000) + IAT_SKEW_SECONDS) throw new ResponseRejectedError('the ID token was issued in the future');
     const userinfo = this.#options.userinfo === 'none' ? {} : await this.#call('userinfo', () => oidc.fetchUserInfo(configuration, tokens.access_token, idToken.sub));
-    return { idToken: { ...idToken }, userinfo: { ...userinfo } };
+    return {
+      idToken: { ...idToken },
+      userinfo: { ...userinfo },
+      accessToken: tokens.access_token,
+      serverMetadata: configuration.serverMetadata(),
+      fetchResource: (operation, url) => this.#call(operation, () => this.#resource(configuration, tokens.access_token, idToken.sub, url)),
+    };
+  }
+
+  /** One protected resource of the upstream, read with the access token and checked to be about this person. */
+  async #resource(configuration: oidc.Configuration, accessToken: string, sub: string, url: string): Promise<Record<string, unknown>> {
+    const response = await oidc.fetchProtectedResource(configuration, accessToken, new URL(url), 'GET', null, new Headers({ accept: 'application/json' }));
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw Object.assign(new ResponseRejectedError(`the upstream's ${new URL(url).pathname} answered ${response.status}`), { status: response.status });
+    }
+    const body: unknown = await response.json().catch(() => undefined);
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ResponseRejectedError(`the upstream's ${new URL(url).pathname} did not answer a JSON object`);
+    const claims = body as Record<string, unknown>;
+    if (claims.sub !== undefined && claims.sub !== sub) throw new ResponseRejectedError(`the upstream's ${new URL(url).pathname} is about another person (sub)`);
+    return claims;
   }
 }

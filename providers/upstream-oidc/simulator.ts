@@ -7,9 +7,8 @@ import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, ge
 import Koa from 'koa';
 import mount from 'koa-mount';
 import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { memoryAdapter } from '../oidc/adapter.js';
-import { loginEveryTime } from '../oidc/provider.js';
-import type { SimulatorRegistration } from './plugin.js';
+import { loginEveryTime, memoryAdapter } from '../../src/eids/sdk.js';
+import type { SimulatorRegistration } from './index.js';
 
 /**
  * A simulated upstream OpenID Connect eID, built with oidc-provider, for development and
