@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { text, type EidPerson } from '../../src/eids/sdk.js';
+import { denmark } from '../countries/dk.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
 
 const ACR = 'urn:nordic-eid:dk:mitid';
@@ -26,7 +27,7 @@ function splitName(fullName: string | undefined): Pick<EidPerson, 'FirstName' | 
  * also ask for the CPR number (scope ssn), which may prompt the person for it.
  */
 export const dkMitId = upstreamEid({
-  country: 'DK',
+  country: denmark,
   acrValues: [ACR, `${ACR}:substantial`, `${ACR}:high`],
   options: { cpr: z.boolean().default(false) },
   protocol: { requestObject: 'none', encryptedResponses: false, userinfo: 'json' },

@@ -1,4 +1,5 @@
 import { text, type EidPerson } from '../../src/eids/sdk.js';
+import { finland } from '../countries/fi.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
 
 const ACR = 'urn:nordic-eid:fi:ftn';
@@ -20,7 +21,7 @@ const uiLocales: Record<string, string> = { fi: 'fi', sv: 'sv' };
  * request objects, private_key_jwt, and ID tokens signed then encrypted to the broker.
  */
 export const fiFtn = upstreamEid({
-  country: 'FI',
+  country: finland,
   acrValues: [ACR],
   options: {},
   protocol: { requestObject: 'request-only', encryptedResponses: true, userinfo: 'none', privateKeyJwtOnly: true },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { text, type EidPerson, type PostalAddress } from '../../src/eids/sdk.js';
+import { norway } from '../countries/no.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
 
 const ACR = 'urn:nordic-eid:no:bankid';
@@ -26,7 +27,7 @@ function addressOf(value: unknown): PostalAddress | undefined {
  * also ask for the person's email, phone and address (userinfo; BankID asks the person).
  */
 export const noBankId = upstreamEid({
-  country: 'NO',
+  country: norway,
   acrValues: [ACR],
   officialIssuers: {
     production: 'https://auth.bankid.no/auth/realms/prod',

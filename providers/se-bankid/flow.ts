@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { HttpError, StoreUnavailableError, personalNumbers, type EidFailure, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
+import { HttpError, StoreUnavailableError, type EidFailure, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
+import { sweden } from '../countries/se.js';
 import { BankIdApiError, type BankIdClient } from './api/client.js';
 import type { AuthRequest, CollectResponse, Requirement } from './api/types.js';
 import { evidenceOf, personOf, refusalOf } from './completion.js';
@@ -190,7 +191,7 @@ export class BankIdLogin {
     const base = clientRequirement(this.#deps.settings.requirement, login.clientMetadata?.bankid_requirement as BankIdRequirement | undefined);
     const hinted = PERSONAL_NUMBER_HINT.exec(login.loginHint ?? '')?.[1];
     if (hinted === undefined) return base;
-    const personalNumber = personalNumbers.SE.normalize(hinted);
+    const personalNumber = sweden.personalNumbers.normalize(hinted);
     return personalNumber && /^\d{12}$/.test(hinted) ? { ...base, personalNumber } : undefined;
   }
 

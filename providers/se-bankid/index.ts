@@ -1,4 +1,5 @@
 import { refuseSimulatorInProduction, type EidPluginFactory } from '../../src/eids/sdk.js';
+import { sweden } from '../countries/se.js';
 import { BankIdClient } from './api/client.js';
 import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
 import { acrValues, BankIdLogin } from './flow.js';
@@ -58,7 +59,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
 
   return {
     id,
-    country: 'SE',
+    country: sweden,
     acrValues: [acrValues.any, acrValues.this, acrValues.other],
     // A client's own requirement, in the shape of the configured one; see BankIdLogin's #requirement.
     clientMetadata: { bankid_requirement: requirement },

@@ -11,7 +11,7 @@ import {
   readBody,
   refuseSimulatorInProduction,
   StoreUnavailableError,
-  type CountryCode,
+  type CountryRules,
   type EidFailure,
   type EidOutcome,
   type EidPlugin,
@@ -64,7 +64,7 @@ export interface UpstreamProtocol {
 
 /** One upstream eID, as data and a few functions: everything else is shared. */
 export interface UpstreamEidDefinition<Options extends z.ZodRawShape> {
-  country: CountryCode;
+  country: CountryRules;
   acrValues: readonly string[];
   /** Issuers for mode production and test, where the eID has an official one. */
   officialIssuers?: { production: string; test: string };

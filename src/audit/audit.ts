@@ -3,7 +3,7 @@ import type { Identity } from '../identity/identity.js';
 import { requestScope, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
-import { auditEvents, maskPersonalNumber, type AuditEvent, type AuditEventName, type AuditFields } from './events.js';
+import { auditEvents, type AuditEvent, type AuditEventName, type AuditFields } from './events.js';
 import type { AuditSink } from './sinks.js';
 
 export interface AuditDependencies {
@@ -69,10 +69,13 @@ export class AuditLog {
     await Promise.allSettled([...this.#pending]);
   }
 
-  /** A personal number as events show it: masked, unless audit.personal_numbers_in_clear. */
-  personalNumber(identity: Identity): string | undefined {
-    if (!identity.PersonalNumber) return undefined;
-    return this.#deps.personalNumbersInClear ? identity.PersonalNumber : maskPersonalNumber(identity.CountryCode, identity.PersonalNumber);
+  /**
+   * A personal number as events show it: masked as its eID's country says (the whole of it
+   * without an eID to ask), unless audit.personal_numbers_in_clear.
+   */
+  #personalNumber(identity: Identity, plugin: EidPlugin | undefined): string | undefined {
+    if (!identity.PersonalNumber || this.#deps.personalNumbersInClear) return identity.PersonalNumber;
+    return plugin ? plugin.country.maskPersonalNumber(identity.PersonalNumber) : '*'.repeat(identity.PersonalNumber.length);
   }
 
   /** True the first time `key` is claimed on any instance during a login's lifetime. */
@@ -111,7 +114,7 @@ export class AuditLog {
     const eid = login.plugin?.id ?? 'none';
     if ('identity' in ending) {
       const { identity } = ending;
-      const personalNumber = this.personalNumber(identity);
+      const personalNumber = this.#personalNumber(identity, login.plugin);
       this.emit('authentication.completed', {
         ...this.#loginFields(login),
         transaction_id: identity.IdProviderRequestId,

@@ -1,5 +1,3 @@
-import type { CountryCode } from '../identity/identity.js';
-
 /**
  * Every audit event the broker writes, by name, with its stable id. Ids never change meaning
  * and are never reused: operators alert on them and auditors search by them. EID_1xxxxx are a
@@ -75,21 +73,4 @@ export interface AuditEvent extends AuditFields {
   event: AuditEventName;
   /** ISO 8601. */
   time: string;
-}
-
-/**
- * How many leading characters of a canonical personal number are the date of birth: they stay
- * readable, the rest is masked (19871126**** for Sweden).
- */
-const birthDatePart: Record<CountryCode, number> = {
-  SE: 8, // YYYYMMDD NNNC
-  NO: 6, // DDMMYY NNNCC
-  FI: 7, // DDMMYY, the century sign, ZZZQ
-  DK: 6, // DDMMYY SSSS
-};
-
-/** The number with everything but its date of birth replaced by `*`. */
-export function maskPersonalNumber(country: CountryCode, personalNumber: string): string {
-  const keep = Math.min(birthDatePart[country], personalNumber.length - 1);
-  return personalNumber.slice(0, keep) + '*'.repeat(personalNumber.length - keep);
 }

@@ -3,7 +3,8 @@ import type { Context } from 'koa';
 import type { ZodType } from 'zod';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
-import type { CountryCode, EidPerson } from '../identity/identity.js';
+import type { CountryRules } from '../identity/country.js';
+import type { EidPerson } from '../identity/identity.js';
 
 /**
  * The contract between the core and one eID. A plugin lives in providers/<id>/, exports a
@@ -13,7 +14,11 @@ import type { CountryCode, EidPerson } from '../identity/identity.js';
 export interface EidPlugin {
   /** The eID's id: lowercase, e.g. se-bankid. Also IdProviderName in the identity. */
   readonly id: string;
-  readonly country: CountryCode;
+  /**
+   * The country whose people this eID identifies, with its rules: how its personal numbers are
+   * read and checked, their date of birth, and how audit events mask them (see `defineCountry`).
+   */
+  readonly country: CountryRules;
   /**
    * The acr values this eID serves, most general first. A request for any of them is routed
    * here; the token's acr is the one the plugin reports on completion.

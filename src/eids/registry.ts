@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/load.js';
+import { isCountryCode } from '../identity/country.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { EidPlugin, EidPluginFactory, EidTelemetry, PageRenderer } from './plugin.js';
@@ -13,6 +14,8 @@ export class EidRegistry {
     this.#byId = new Map(plugins.map((plugin) => [plugin.id, plugin]));
     this.#byAcr = new Map();
     for (const plugin of plugins) {
+      // A plugin's country is a value it makes: the identity model only takes ISO 3166-1 codes.
+      if (!isCountryCode(plugin.country.code)) throw new ConfigError(`eids.${plugin.id}: country ${plugin.country.code} is not an ISO 3166-1 alpha-2 code`);
       for (const acr of plugin.acrValues) {
         const other = this.#byAcr.get(acr);
         if (other) throw new ConfigError(`eids.${plugin.id}: acr value ${acr} is already served by ${other.id}`);

@@ -23,7 +23,20 @@ export type {
 } from './plugin.js';
 
 // The identity model a plugin reports into.
-export type { CountryCode, EidDetails, EidPerson, Identity, PostalAddress } from '../identity/identity.js';
+export type { EidDetails, EidPerson, Identity, PostalAddress } from '../identity/identity.js';
+
+// A plugin's country and its rules (providers/countries/ has those of the built-in eIDs).
+export {
+  defineCountry,
+  isCountryCode,
+  rulesFromParser,
+  type CountryCode,
+  type CountryRules,
+  type ParsedPersonalNumber,
+  type PersonalNumberParser,
+  type PersonalNumberRules,
+} from '../identity/country.js';
+export { calendarDate, isoDate } from '../identity/calendar.js';
 
 // What a plugin is handed: its logger and the shared store.
 export type { Logger } from '../log.js';
@@ -50,6 +63,3 @@ export { isProductionConfiguration } from '../config/environment.js';
 
 // Small helpers every eID needs.
 export { refuseSimulatorInProduction, text } from './helpers.js';
-
-// Personal numbers by country (until the countries' rules come from the plugins themselves).
-export { personalNumbers, type PersonalNumberRules } from '../identity/personal-number/index.js';

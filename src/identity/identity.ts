@@ -1,6 +1,7 @@
-import { ageOn, personalNumbers } from './personal-number/index.js';
+import { ageOn } from './calendar.js';
+import type { CountryCode, CountryRules } from './country.js';
 
-export type CountryCode = 'SE' | 'NO' | 'FI' | 'DK';
+export type { CountryCode } from './country.js';
 
 /** A postal address, in the members of OpenID Connect's `address` claim. */
 export interface PostalAddress {
@@ -64,18 +65,18 @@ const eidDetailKeys = ['Email', 'PhoneNumber', 'Address', 'DeviceIpAddress'] as 
  * every eID yields the same model. A personal number that is not valid for the country is an
  * error: the eID told us something we must not pass on.
  */
-export function completeIdentity(eid: { id: string; country: CountryCode }, person: EidPerson, now = new Date()): Identity {
-  const rules = personalNumbers[eid.country];
+export function completeIdentity(eid: { id: string; country: CountryRules }, person: EidPerson, now = new Date()): Identity {
+  const rules = eid.country.personalNumbers;
   let personalNumber: string | undefined;
   if (person.PersonalNumber !== undefined) {
     personalNumber = rules.normalize(person.PersonalNumber);
-    if (!personalNumber) throw new Error(`${eid.id} returned a personal number that is not valid for ${eid.country}`);
+    if (!personalNumber) throw new Error(`${eid.id} returned a personal number that is not valid for ${eid.country.code}`);
   }
   const dateOfBirth = person.DateOfBirth ?? (personalNumber ? rules.dateOfBirth(personalNumber) : undefined);
   const firstName = person.FirstName ?? '';
   const lastName = person.LastName ?? '';
   return {
-    CountryCode: eid.country,
+    CountryCode: eid.country.code,
     FirstName: firstName,
     LastName: lastName,
     FullName: person.FullName ?? [firstName, lastName].filter(Boolean).join(' '),

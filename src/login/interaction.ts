@@ -227,7 +227,7 @@ export function loginSteps(deps: LoginDependencies) {
       return options
         .map(({ plugin }) => ({
           id: plugin.id,
-          country: plugin.country,
+          country: plugin.country.code,
           acr: [...plugin.acrValues],
           display_name: t(`eid.${plugin.id}`, {}, plugin.id),
           available: registry.isAvailable(plugin.id),

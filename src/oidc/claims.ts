@@ -1,5 +1,5 @@
 import type { Identity } from '../identity/identity.js';
-import { ageOn } from '../identity/personal-number/index.js';
+import { ageOn } from '../identity/calendar.js';
 
 /** The ages a client can check without learning the birth date: `age_over_<n>` is true or false. */
 export const AGE_THRESHOLDS = [13, 15, 16, 18, 20, 21, 65] as const;

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startMitIdSimulator, danishPersons } from '../../providers/dk-mitid/simulator/index.js';
+import { denmark } from '../../providers/countries/dk.js';
 import { upstreamEid, type UpstreamEidDefinition } from '../../providers/upstream-oidc/index.js';
 import { text } from '../../src/eids/sdk.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
@@ -24,7 +25,7 @@ const accessTokens: string[] = [];
 /** An eID whose person comes from a resource read after the token: `resource` names the URL from the discovery document. */
 function kitEid(acr: string, resource: (metadata: Readonly<Record<string, unknown>>) => string) {
   const definition: UpstreamEidDefinition<Record<string, never>> = {
-    country: 'DK',
+    country: denmark,
     acrValues: [acr],
     options: {},
     protocol: { requestObject: 'none', encryptedResponses: false, userinfo: 'none' },

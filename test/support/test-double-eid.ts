@@ -1,5 +1,12 @@
 import type { EidPlugin, EidPluginFactory } from '../../src/eids/plugin.js';
 import type { EidPerson } from '../../src/identity/identity.js';
+import { denmark } from '../../providers/countries/dk.js';
+import { finland } from '../../providers/countries/fi.js';
+import { norway } from '../../providers/countries/no.js';
+import { sweden } from '../../providers/countries/se.js';
+
+/** The countries the test double can say it is from, by code. */
+const countries = { SE: sweden, NO: norway, FI: finland, DK: denmark };
 
 /**
  * An eID for tests only: it never talks to anyone. Its page at
@@ -15,7 +22,7 @@ export const testPersons: EidPerson[] = [
 ];
 
 interface TestDoubleConfig {
-  country?: 'SE' | 'NO' | 'FI' | 'DK';
+  country?: keyof typeof countries;
   acr_values?: string[];
   /** Makes start() itself end the login with this failure. */
   start_failure?: 'access_denied' | 'server_error';
@@ -37,7 +44,7 @@ export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
 
   const plugin: EidPlugin = {
     id,
-    country: settings.country ?? 'SE',
+    country: countries[settings.country ?? 'SE'],
     acrValues,
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
     async start(login) {

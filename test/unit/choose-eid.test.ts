@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { sweden } from '../../providers/countries/se.js';
 import type { EidPlugin } from '../../src/eids/plugin.js';
 import { EidRegistry } from '../../src/eids/registry.js';
 import { chooseEid } from '../../src/login/choose-eid.js';
 
 const plugin = (id: string, acrValues: string[]): EidPlugin => ({
   id,
-  country: 'SE',
+  country: sweden,
   acrValues,
   start: async () => ({ redirectTo: '/' }),
 });

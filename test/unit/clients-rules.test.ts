@@ -5,11 +5,12 @@ import { clientRequirement } from '../../providers/se-bankid/flow.js';
 import { createClientRules } from '../../src/clients/rules.js';
 import { checkStaticClients } from '../../src/clients/static.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { sweden } from '../../providers/countries/se.js';
 import type { EidPlugin } from '../../src/eids/plugin.js';
 
 const plugin = (id: string, acrValues: string[], clientMetadata?: EidPlugin['clientMetadata']): EidPlugin => ({
   id,
-  country: 'SE',
+  country: sweden,
   acrValues,
   start: async () => ({ redirectTo: '/' }),
   ...(clientMetadata ? { clientMetadata } : {}),

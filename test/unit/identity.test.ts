@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { denmark } from '../../providers/countries/dk.js';
+import { norway } from '../../providers/countries/no.js';
+import { sweden } from '../../providers/countries/se.js';
 import type { CompletionData } from '../../providers/se-bankid/api/types.js';
 import { personOf } from '../../providers/se-bankid/completion.js';
 import { completeIdentity } from '../../src/identity/identity.js';
 import { identityClaims } from '../../src/oidc/claims.js';
 import { Subjects } from '../../src/oidc/subject.js';
 
-const eid = { id: 'se-bankid', country: 'SE' as const };
+const eid = { id: 'se-bankid', country: sweden };
 const now = new Date('2026-11-22T10:00:00Z');
 
 describe('completeIdentity', () => {
@@ -32,7 +35,7 @@ describe('completeIdentity', () => {
 
   it('keeps what the eID gave when it has no personal number', () => {
     const identity = completeIdentity(
-      { id: 'dk-mitid', country: 'DK' },
+      { id: 'dk-mitid', country: denmark },
       { FullName: 'Mette Hansen', DateOfBirth: '1990-05-01', IdProviderPersonId: 'uuid-1', IdProviderRequestId: 'r' },
       now,
     );
@@ -74,7 +77,7 @@ describe('claims', () => {
   it('pass contact details on as OIDC claims, and never the device address', () => {
     const address = { street_address: 'Storgata 1A', postal_code: '0155', locality: 'Oslo', country: 'NO' };
     const identity = completeIdentity(
-      { id: 'no-bankid', country: 'NO' },
+      { id: 'no-bankid', country: norway },
       { FirstName: 'K', LastName: 'N', IdProviderRequestId: 'o', Email: 'k@example.no', PhoneNumber: '+4748058567', Address: address, DeviceIpAddress: '198.51.100.7' },
       now,
     );
@@ -112,6 +115,6 @@ describe("an eID's details beyond the identity", () => {
       ocspResponse: 'b2NzcA==',
     } as CompletionData;
     const person = personOf('order-1', completion, new Date('2026-01-02T03:04:05Z'));
-    expect(completeIdentity({ id: 'se-bankid', country: 'SE' }, person)).toMatchObject({ DeviceIpAddress: '198.51.100.7', PersonalNumber: '198112189876' });
+    expect(completeIdentity(eid, person)).toMatchObject({ DeviceIpAddress: '198.51.100.7', PersonalNumber: '198112189876' });
   });
 });

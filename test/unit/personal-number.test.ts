@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ageOn,
-  createNorwegianPersonalNumber,
-  createSwedishPersonalNumber,
-  danishPersonalNumber,
-  finnishPersonalNumber,
-  norwegianPersonalNumber,
-  personalNumbers,
-  swedishPersonalNumber,
-} from '../../src/identity/personal-number/index.js';
+import { danishPersonalNumber, denmark } from '../../providers/countries/dk.js';
+import { finland, finnishPersonalNumber } from '../../providers/countries/fi.js';
+import { createNorwegianPersonalNumber, norway, norwegianPersonalNumber } from '../../providers/countries/no.js';
+import { createSwedishPersonalNumber, sweden, swedishPersonalNumber } from '../../providers/countries/se.js';
+import { ageOn } from '../../src/identity/calendar.js';
 
 const GARBAGE = ['', '   ', 'abcdefghij', 'not a number', '12345', '1234567890123', '😀'];
 
@@ -265,20 +260,21 @@ describe('Danish CPR', () => {
   });
 });
 
-describe('personalNumbers', () => {
+describe('the countries of the built-in eIDs', () => {
   it.each([
-    ['SE', '198112189876', '1981-12-18'],
-    ['NO', '15057512315', '1975-05-15'],
-    ['FI', '131052-308T', '1952-10-13'],
-    ['DK', '070761-4285', '1961-07-07'],
-  ] as const)('looks up the rules of %s', (country, input, dateOfBirth) => {
-    expect(personalNumbers[country].dateOfBirth(input)).toBe(dateOfBirth);
+    [sweden, 'SE', '198112189876', '1981-12-18'],
+    [norway, 'NO', '15057512315', '1975-05-15'],
+    [finland, 'FI', '131052-308T', '1952-10-13'],
+    [denmark, 'DK', '070761-4285', '1961-07-07'],
+  ] as const)('carry their code and the rules of their numbers ($1)', (country, code, input, dateOfBirth) => {
+    expect(country.code).toBe(code);
+    expect(country.personalNumbers.dateOfBirth(input)).toBe(dateOfBirth);
   });
 
   it('rejects the numbers of one country under the rules of another', () => {
-    expect(personalNumbers.SE.isValid('15057512315')).toBe(false);
-    expect(personalNumbers.NO.isValid('198112189876')).toBe(false);
-    expect(personalNumbers.FI.isValid('070761-4285')).toBe(false);
+    expect(sweden.personalNumbers.isValid('15057512315')).toBe(false);
+    expect(norway.personalNumbers.isValid('198112189876')).toBe(false);
+    expect(finland.personalNumbers.isValid('070761-4285')).toBe(false);
   });
 });
 

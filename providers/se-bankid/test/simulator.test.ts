@@ -1,6 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { personalNumbers } from '../../../src/eids/sdk.js';
+import { sweden } from '../../countries/se.js';
 import { qrPayload } from '../qr.js';
 import { createTestPki, createUntrustedClientCertificate, type TestPki } from '../simulator/certificates.js';
 import type { CompletionData } from '../simulator/completion.js';
@@ -254,7 +254,7 @@ describe('test persons', () => {
   it('all have valid Swedish personal numbers and a name made of the given name and surname', () => {
     expect(simulatedPersons.length).toBeGreaterThanOrEqual(4);
     for (const person of simulatedPersons) {
-      expect(personalNumbers.SE.isValid(person.personalNumber), person.personalNumber).toBe(true);
+      expect(sweden.personalNumbers.isValid(person.personalNumber), person.personalNumber).toBe(true);
       expect(person.name).toBe(`${person.givenName} ${person.surname}`);
       expect(person.bankIdIssueDate).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     }

@@ -16,3 +16,18 @@ export function calendarDate(year: number, month: number, day: number): string |
 export function isoDate(moment: Date): string {
   return moment.toISOString().slice(0, 10);
 }
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Age in whole years on the UTC day of `on`. Comparing month and day as text means someone
+ * born on 29 February turns a year older on 1 March in non-leap years.
+ */
+export function ageOn(dateOfBirth: string, on: Date): number {
+  if (!ISO_DATE.test(dateOfBirth)) {
+    throw new RangeError(`Not an ISO date (YYYY-MM-DD): ${dateOfBirth}`);
+  }
+  const today = isoDate(on);
+  const birthdayPassed = today.slice(5) >= dateOfBirth.slice(5);
+  return Number(today.slice(0, 4)) - Number(dateOfBirth.slice(0, 4)) - (birthdayPassed ? 0 : 1);
+}

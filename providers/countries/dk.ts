@@ -1,5 +1,4 @@
-import { calendarDate } from './calendar.js';
-import { rulesFromParser, type ParsedPersonalNumber } from './rules.js';
+import { calendarDate, defineCountry, rulesFromParser, type ParsedPersonalNumber } from '../../src/eids/sdk.js';
 
 /** Two-digit years up to and including `throughYear` fall in `century`; the first match wins. */
 type CenturyRanges = readonly { throughYear: number; century: number }[];
@@ -48,3 +47,6 @@ function parseDanishPersonalNumber(input: string): ParsedPersonalNumber | undefi
   const dateOfBirth = calendarDate(century + year, Number(mm), Number(dd));
   return dateOfBirth ? { canonical: `${dd}${mm}${yy}${serial}`, dateOfBirth } : undefined;
 }
+
+/** Denmark: its personal numbers, and the 6 characters of one that are the date of birth (DDMMYY SSSS). */
+export const denmark = defineCountry('DK', danishPersonalNumber, 6);

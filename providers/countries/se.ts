@@ -1,5 +1,4 @@
-import { calendarDate, isoDate } from './calendar.js';
-import { rulesFromParser, type ParsedPersonalNumber, type PersonalNumberRules } from './rules.js';
+import { calendarDate, defineCountry, isoDate, rulesFromParser, type ParsedPersonalNumber, type PersonalNumberRules } from '../../src/eids/sdk.js';
 
 export interface SwedishPersonalNumberOptions {
   /**
@@ -96,3 +95,6 @@ function luhnCheckDigit(digits: string): string {
   }
   return String((10 - (sum % 10)) % 10);
 }
+
+/** Sweden: its personal numbers, and the 8 characters of one that are the date of birth (YYYYMMDD NNNC). */
+export const sweden = defineCountry('SE', swedishPersonalNumber, 8);

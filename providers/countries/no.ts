@@ -1,5 +1,4 @@
-import { calendarDate } from './calendar.js';
-import { rulesFromParser, type ParsedPersonalNumber, type PersonalNumberRules } from './rules.js';
+import { calendarDate, defineCountry, rulesFromParser, type ParsedPersonalNumber, type PersonalNumberRules } from '../../src/eids/sdk.js';
 
 export interface NorwegianPersonalNumberOptions {
   /**
@@ -84,3 +83,6 @@ function mod11CheckDigit(digits: string, weights: readonly number[]): number | u
   const checkDigit = (11 - (sum % 11)) % 11;
   return checkDigit === 10 ? undefined : checkDigit;
 }
+
+/** Norway: its personal numbers, and the 6 characters of one that are the date of birth (DDMMYY NNNCC). */
+export const norway = defineCountry('NO', norwegianPersonalNumber, 6);

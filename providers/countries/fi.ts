@@ -1,5 +1,4 @@
-import { calendarDate } from './calendar.js';
-import { rulesFromParser, type ParsedPersonalNumber } from './rules.js';
+import { calendarDate, defineCountry, rulesFromParser, type ParsedPersonalNumber } from '../../src/eids/sdk.js';
 
 /** Indexed by the nine digits DDMMYYZZZ modulo 31; letters that look like digits are left out. */
 const CHECK_CHARACTERS = '0123456789ABCDEFHJKLMNPRSTUVWXY';
@@ -29,3 +28,6 @@ function parseFinnishPersonalNumber(input: string): ParsedPersonalNumber | undef
   const dateOfBirth = calendarDate(century + Number(yy), Number(mm), Number(dd));
   return dateOfBirth ? { canonical, dateOfBirth } : undefined;
 }
+
+/** Finland: its personal numbers, and the 7 characters of one that are the date of birth (DDMMYY, the century sign, ZZZQ). */
+export const finland = defineCountry('FI', finnishPersonalNumber, 7);
