@@ -8,7 +8,9 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY src src
 COPY providers providers
-RUN npm run build && npm prune --omit=dev --ignore-scripts
+# What the eIDs bring beside their code (pages, scripts, texts, certificates) stays in providers/;
+# their TypeScript, compiled into dist/, does not ship.
+RUN npm run build && npm prune --omit=dev --ignore-scripts && find providers -name '*.ts' -delete
 
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production
@@ -17,7 +19,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY views views
-COPY providers/se-bankid/certs providers/se-bankid/certs
+COPY --from=build /app/providers providers
 USER node
 # 3000: the broker (config `port`); 9464: /metrics when `metrics.port` is set to it.
 EXPOSE 3000 9464

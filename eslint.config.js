@@ -48,7 +48,7 @@ export default tseslint.config(
   },
   {
     // The pages' own scripts run in the browser.
-    files: ['views/static/**/*.mjs'],
+    files: ['views/static/**/*.mjs', 'providers/*/static/**/*.mjs'],
     languageOptions: { globals: globals.browser, sourceType: 'module' },
   },
 );

@@ -181,6 +181,9 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       telemetryFor: (id, eidLog) => operations.telemetryFor(id, eidLog),
     });
     operations.attach(registry);
+    // Each eID's own pages, texts and static files, from its folder.
+    const pluginAssets = Object.fromEntries(registry.all.flatMap((plugin) => (plugin.assets ? [[plugin.id, plugin.assets]] : [])));
+    for (const [id, folder] of Object.entries(pluginAssets)) views.addPlugin(id, folder);
     const webhookStore = sealedStore(store, sealer, WEBHOOK_PREFIXES);
     const webhookEndpoints = new WebhookEndpoints(webhookStore, config.webhooks, issuer);
     const webhooks = new WebhookDeliveries({ store: webhookStore, endpoints: webhookEndpoints, settings: config.webhooks, metrics, log });
@@ -249,7 +252,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const eventLoop = new EventLoopMonitor();
     app.use(loadShedding(eventLoop, config.load_shedding, metrics));
     app.use(storeGuard(store, views, statelessPaths));
-    app.use(staticFiles(config.ui.overrides.css));
+    app.use(staticFiles(config.ui.overrides.css, pluginAssets));
     app.use(rateLimits(limiter));
     if (config.admin.token) {
       const { adminApi } = await import('./admin/router.js');

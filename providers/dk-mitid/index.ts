@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { text, type EidPerson } from '../../src/eids/sdk.js';
+import { pluginFolder, text, type EidPerson } from '../../src/eids/sdk.js';
 import { denmark } from '../countries/dk.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
 
@@ -28,6 +28,7 @@ function splitName(fullName: string | undefined): Pick<EidPerson, 'FirstName' | 
  */
 export const dkMitId = upstreamEid({
   country: denmark,
+  assets: pluginFolder(import.meta.url),
   acrValues: [ACR, `${ACR}:substantial`, `${ACR}:high`],
   options: { cpr: z.boolean().default(false) },
   protocol: { requestObject: 'none', encryptedResponses: false, userinfo: 'json' },

@@ -1,4 +1,4 @@
-import { text, type EidPerson } from '../../src/eids/sdk.js';
+import { pluginFolder, text, type EidPerson } from '../../src/eids/sdk.js';
 import { finland } from '../countries/fi.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
 
@@ -22,6 +22,7 @@ const uiLocales: Record<string, string> = { fi: 'fi', sv: 'sv' };
  */
 export const fiFtn = upstreamEid({
   country: finland,
+  assets: pluginFolder(import.meta.url),
   acrValues: [ACR],
   options: {},
   protocol: { requestObject: 'request-only', encryptedResponses: true, userinfo: 'none', privateKeyJwtOnly: true },

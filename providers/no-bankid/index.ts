@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { text, type EidPerson, type PostalAddress } from '../../src/eids/sdk.js';
+import { pluginFolder, text, type EidPerson, type PostalAddress } from '../../src/eids/sdk.js';
 import { norway } from '../countries/no.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
 
@@ -28,6 +28,7 @@ function addressOf(value: unknown): PostalAddress | undefined {
  */
 export const noBankId = upstreamEid({
   country: norway,
+  assets: pluginFolder(import.meta.url),
   acrValues: [ACR],
   officialIssuers: {
     production: 'https://auth.bankid.no/auth/realms/prod',

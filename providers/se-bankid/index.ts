@@ -1,4 +1,4 @@
-import { refuseSimulatorInProduction, type EidPluginFactory } from '../../src/eids/sdk.js';
+import { pluginFolder, refuseSimulatorInProduction, type EidPluginFactory } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
 import { BankIdClient } from './api/client.js';
 import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
@@ -60,6 +60,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
   return {
     id,
     country: sweden,
+    assets: pluginFolder(import.meta.url),
     acrValues: [acrValues.any, acrValues.this, acrValues.other],
     // A client's own requirement, in the shape of the configured one; see BankIdLogin's #requirement.
     clientMetadata: { bankid_requirement: requirement },

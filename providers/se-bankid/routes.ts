@@ -31,7 +31,7 @@ export function bankIdRoutes(
       { device: 'other', label: t(`${id}.other`), primary: !mobile },
     ].sort((a, b) => Number(b.primary) - Number(a.primary));
     const question = t(`${id}.${mobile ? 'RFA20' : 'RFA19'}`);
-    views.render(ctx, id, { uid, eid: id, device, mobile, choices, question, simulatedAppUrl });
+    views.render(ctx, `@${id}/login`, { uid, eid: id, device, mobile, choices, question, simulatedAppUrl });
   };
 
   router.get('/', page);

@@ -66,6 +66,8 @@ export interface UpstreamProtocol {
 export interface UpstreamEidDefinition<Options extends z.ZodRawShape> {
   country: CountryRules;
   acrValues: readonly string[];
+  /** The eID's folder, for its texts (its name on the picker): `pluginFolder(import.meta.url)`. */
+  assets?: string;
   /** Issuers for mode production and test, where the eID has an official one. */
   officialIssuers?: { production: string; test: string };
   options: Options;
@@ -308,6 +310,7 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       id,
       country: definition.country,
       acrValues: definition.acrValues,
+      ...(definition.assets ? { assets: definition.assets } : {}),
       ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
       start,
       callback,

@@ -1,4 +1,7 @@
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../config/load.js';
+import { projectRoot } from '../paths.js';
 import { isProductionConfiguration } from '../config/environment.js';
 
 /** A claim's value when it is a non-empty string; anything else (absent, a number, "") is undefined. */
@@ -16,4 +19,14 @@ export function refuseSimulatorInProduction(id: string, issuer: string, allowed:
       `eids.${id}.mode: simulator is refused in a production configuration (it approves anyone); set allow_simulator_in_production to override`,
     );
   }
+}
+
+/**
+ * The folder of the plugin module at `moduleUrl` (its `import.meta.url`) in the source tree, where
+ * the plugin's own files are (`EidPlugin.assets`): the same whether the code runs from
+ * providers/ (tests) or compiled, from dist/providers/.
+ */
+export function pluginFolder(moduleUrl: string): string {
+  const path = relative(projectRoot, dirname(fileURLToPath(moduleUrl)));
+  return join(projectRoot, path.startsWith(`dist${sep}`) ? path.slice(`dist${sep}`.length) : path);
 }

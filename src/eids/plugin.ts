@@ -33,6 +33,14 @@ export interface EidPlugin {
    */
   readonly clientMetadata?: Readonly<Record<string, ZodType>>;
 
+  /**
+   * The plugin's folder in the installation (`pluginFolder(import.meta.url)`), when it brings
+   * files of its own: `views/<name>.eta`, rendered as template `@<id>/<name>`; `static/<file>`,
+   * served at /static/<id>/<file>; and `locales/<lang>.json`, its texts in every language,
+   * merged with the broker's (which, like the operator's overrides, win over a plugin's).
+   */
+  readonly assets?: string;
+
   /** The eID's `custom_identifier`, when configured: it tags the eID's audit events and log lines. */
   readonly customIdentifier?: string;
 

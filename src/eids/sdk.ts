@@ -62,4 +62,4 @@ export { loginEveryTime } from '../oidc/provider.js';
 export { isProductionConfiguration } from '../config/environment.js';
 
 // Small helpers every eID needs.
-export { refuseSimulatorInProduction, text } from './helpers.js';
+export { pluginFolder, refuseSimulatorInProduction, text } from './helpers.js';

@@ -38,13 +38,12 @@ export function negotiateLocale(uiLocales: string | undefined, acceptLanguage: s
 
 export type Messages = Record<string, string>;
 
-/** views/locales/<locale>.json, flattened to dotted keys. */
-export function loadMessages(): Record<Locale, Messages> {
-  const dir = join(viewsDir, 'locales');
+/** <dir>/<locale>.json for every language (the broker's views/locales/ by default), flattened to dotted keys. */
+export function loadMessages(dir = join(viewsDir, 'locales')): Record<Locale, Messages> {
   const files = new Set(readdirSync(dir));
   return Object.fromEntries(
     supportedLocales.map((locale) => {
-      if (!files.has(`${locale}.json`)) throw new Error(`views/locales/${locale}.json is missing`);
+      if (!files.has(`${locale}.json`)) throw new Error(`${join(dir, `${locale}.json`)} is missing`);
       return [locale, flatten(JSON.parse(readFileSync(join(dir, `${locale}.json`), 'utf8')) as object)];
     }),
   ) as Record<Locale, Messages>;

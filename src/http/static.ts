@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Middleware } from 'koa';
@@ -19,18 +19,25 @@ const libraries: Record<string, string> = {
   '/static/lean-qr.mjs': fileURLToPath(import.meta.resolve('lean-qr')),
 };
 
+/** The files of `dir` the broker serves (by their type), at `<prefix><name>`. */
+function filesOf(dir: string, prefix: string): Array<[string, { body: Buffer; type: string }]> {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => types[extname(name)])
+    .map((name) => [`${prefix}${name}`, { body: readFileSync(join(dir, name)), type: types[extname(name)]! }]);
+}
+
 /**
- * Serves views/static/ at /static/, the libraries above, and the operator's stylesheet
- * (ui.overrides.css) at /static/overrides.css. The handful of files is read once at start-up,
- * so no request can reach the file system or walk out of the folder.
+ * Serves views/static/ at /static/, each eID plugin's static/ at /static/<id>/ (`plugins`: id →
+ * the plugin's folder), the libraries above, and the operator's stylesheet (ui.overrides.css) at
+ * /static/overrides.css. The handful of files is read once at start-up, so no request can reach
+ * the file system or walk out of the folder.
  */
-export function staticFiles(operatorCss: string): Middleware {
-  const dir = join(viewsDir, 'static');
-  const files = new Map(
-    readdirSync(dir)
-      .filter((name) => types[extname(name)])
-      .map((name) => [`/static/${name}`, { body: readFileSync(join(dir, name)), type: types[extname(name)]! }]),
-  );
+export function staticFiles(operatorCss: string, plugins: Record<string, string> = {}): Middleware {
+  const files = new Map([
+    ...filesOf(join(viewsDir, 'static'), '/static/'),
+    ...Object.entries(plugins).flatMap(([id, folder]) => filesOf(join(folder, 'static'), `/static/${id}/`)),
+  ]);
   for (const [path, file] of Object.entries(libraries)) files.set(path, { body: readFileSync(file), type: types[extname(file)]! });
   if (operatorCss) files.set('/static/overrides.css', { body: Buffer.from(operatorCss), type: types['.css']! });
   return async (ctx, next) => {

@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
 import type { BrokerConfig } from '../config/schema.js';
@@ -49,6 +51,24 @@ export class Views {
     this.#messages = Object.fromEntries(
       supportedLocales.map((locale) => [locale, { ...base[locale], ...ui.overrides.messages[locale] }]),
     ) as Record<Locale, Messages>;
+  }
+
+  /**
+   * An eID plugin's own pages and texts (`EidPlugin.assets`): each views/<name>.eta becomes
+   * template `@<id>/<name>`, and its locales/ are merged beneath the broker's texts and the
+   * operator's overrides, which keep the last word.
+   */
+  addPlugin(id: string, folder: string): void {
+    const templates = join(folder, 'views');
+    if (existsSync(templates)) {
+      for (const file of readdirSync(templates).filter((name) => name.endsWith('.eta'))) {
+        this.#eta.loadTemplate(`@${id}/${basename(file, '.eta')}`, readFileSync(join(templates, file), 'utf8'));
+      }
+    }
+    const locales = join(folder, 'locales');
+    if (!existsSync(locales)) return;
+    const texts = loadMessages(locales);
+    for (const locale of supportedLocales) this.#messages[locale] = { ...texts[locale], ...this.#messages[locale] };
   }
 
   /**

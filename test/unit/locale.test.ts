@@ -1,4 +1,7 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/paths.js';
 import { loadMessages, negotiateLocale, supportedLocales } from '../../src/http/locale.js';
 
 describe('negotiateLocale', () => {
@@ -18,9 +21,17 @@ describe('negotiateLocale', () => {
   });
 });
 
-describe('views/locales', () => {
+/** views/locales/, and each eID's locales/ folder (providers/<id>/locales/). */
+const localeFolders = [
+  join(projectRoot, 'views', 'locales'),
+  ...readdirSync(join(projectRoot, 'providers'))
+    .map((folder) => join(projectRoot, 'providers', folder, 'locales'))
+    .filter((folder) => existsSync(folder)),
+];
+
+describe.each(localeFolders.map((folder) => [folder.slice(projectRoot.length + 1)]))('%s', (folder) => {
   it('every language has every key the others have', () => {
-    const messages = loadMessages();
+    const messages = loadMessages(join(projectRoot, folder));
     const allKeys = new Set(supportedLocales.flatMap((locale) => Object.keys(messages[locale])));
     for (const locale of supportedLocales) {
       const missing = [...allKeys].filter((key) => !(key in messages[locale]));

@@ -4,7 +4,7 @@
 // every second, and a final event saying where to go. The QR code is drawn here from the frame's
 // text. A browser whose stream cannot be opened polls the JSON API once a second instead. Cancel
 // is a plain form post, which works without JavaScript too.
-import { generate } from './lean-qr.mjs';
+import { generate } from '/static/lean-qr.mjs';
 
 const root = document.getElementById('bankid');
 const element = (id) => document.getElementById(id);
