@@ -15,8 +15,6 @@ export interface HealthDependencies {
   draining: () => boolean;
 }
 
-export const HEALTH_PATHS = ['/health/live', '/health/ready'];
-
 /**
  * Health endpoints, for a load balancer and for people:
  *
