@@ -21,6 +21,11 @@ export interface UpstreamClientOptions {
   /** Plain-HTTP upstreams: simulators and tests on this machine only. */
   allowHttp: boolean;
   log: Logger;
+  /**
+   * Response headers of every call to the upstream kept in a log line with the call's path and
+   * status: the upstream's own id of the call, which its support asks for (Bank iD's traceId).
+   */
+  logHeaders?: readonly string[];
   /** Metrics and the circuit breaker, which every call to the upstream then goes through. */
   telemetry?: EidTelemetry;
 }
@@ -92,6 +97,12 @@ export class ResponseRejectedError extends Error {
   }
 }
 
+/** How much of a text an upstream chose is kept in a log line. */
+const LOGGED_TEXT_LENGTH = 200;
+
+/** An upstream's text for the log: printable ASCII (anything else becomes `?`), at most LOGGED_TEXT_LENGTH characters. */
+export const loggable = (value: string) => value.slice(0, LOGGED_TEXT_LENGTH).replace(/[^\x20-\x7e]/g, '?');
+
 /** How far in the future an upstream's clock may put an ID token's `iat`. */
 const IAT_SKEW_SECONDS = 60;
 
@@ -146,15 +157,33 @@ export class UpstreamClient {
     };
   }
 
+  /** fetch, and the named headers of its answer in the log (only when the eID names any). */
+  #fetch(): { [oidc.customFetch]?: oidc.CustomFetch } {
+    const { logHeaders = [], log } = this.#options;
+    if (!logHeaders.length) return {};
+    const loggingFetch: oidc.CustomFetch = async (url, options) => {
+      const response = await fetch(url, options);
+      const headers = logHeaders.flatMap((name) => {
+        const value = response.headers.get(name);
+        return value ? [[name, loggable(value)]] : [];
+      });
+      log.info({ upstreamCall: new URL(url).pathname, status: response.status, upstreamHeaders: Object.fromEntries(headers) }, 'upstream answered');
+      return response;
+    };
+    return { [oidc.customFetch]: loggingFetch };
+  }
+
   configuration(): Promise<oidc.Configuration> {
     const { issuer, clientId, allowHttp, timeoutMs, encryptedResponses, keys } = this.#options;
     this.#configuration ??= this.#call('discovery', () =>
       oidc.discovery(new URL(issuer), clientId, this.#metadata(), this.#authentication(), {
         timeout: Math.ceil(timeoutMs / 1000),
         execute: allowHttp ? [oidc.allowInsecureRequests] : [],
+        ...this.#fetch(),
       }),
     )
       .then((configuration) => {
+        Object.assign(configuration, this.#fetch());
         configuration.timeout = Math.ceil(timeoutMs / 1000);
         // openid-client trusts an ID token from the token endpoint on TLS alone unless told
         // otherwise: the broker checks its signature too, against the upstream's JWKS.

@@ -19,7 +19,7 @@ import {
   type Logger,
   type LoginRequest,
 } from '../../src/eids/sdk.js';
-import { classifyUpstreamError, UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamResult } from './client.js';
+import { classifyUpstreamError, loggable, UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamResult } from './client.js';
 import { loadUpstreamKeys, type UpstreamKeys } from './keys.js';
 import type { UpstreamSimulator } from './simulator.js';
 
@@ -87,10 +87,17 @@ export interface UpstreamEidDefinition<Options extends z.ZodRawShape> {
    */
   errors?: Readonly<Record<string, EidFailure>>;
   /**
-   * Parameters of the upstream's return kept in the log line of a login it ended with an error
-   * (the upstream's own trace id, which its support asks for), shortened like error_description.
+   * Parameters kept in the log line of a login the upstream ended with an error, shortened like
+   * error_description: from the upstream's return, or else from the authorization request the
+   * broker sent (a trace id of the broker's that the upstream links to its own logs, as Bank iD's
+   * `trace_id`) — what the upstream's support asks for.
    */
   logParameters?: readonly string[];
+  /**
+   * Response headers of every call to the upstream kept in a log line with the call's path and
+   * status: the upstream's own id of the call, which its support asks for (Bank iD's traceId).
+   */
+  logHeaders?: readonly string[];
   /** Starts this eID's simulator with the broker registered as its client. */
   simulator(client: SimulatorRegistration): Promise<UpstreamSimulator>;
 }
@@ -110,6 +117,8 @@ interface PendingLogin {
   nonce: string;
   codeVerifier: string;
   acr?: string;
+  /** The authorization request's parameters named in `logParameters`. */
+  sent?: Record<string, string>;
 }
 
 const PENDING_TTL_SECONDS = 15 * 60;
@@ -133,11 +142,6 @@ const upstreamErrors: Record<string, EidFailure> = {
 /** Any other error code: the upstream refused the broker's request. */
 const otherUpstreamError: EidFailure = { error: 'server_error', description: 'The eID refused the request.' };
 
-/** How much of a text an upstream chose is kept in a log line. */
-const LOGGED_TEXT_LENGTH = 200;
-
-/** An upstream's text for the log: printable ASCII (anything else becomes `?`), at most LOGGED_TEXT_LENGTH characters. */
-const loggable = (value: string) => value.slice(0, LOGGED_TEXT_LENGTH).replace(/[^\x20-\x7e]/g, '?');
 
 /** Errors of a token that failed validation (openid-client's and jose's), as opposed to a network failure. */
 const isRejectedResponse = (err: unknown) => {
@@ -146,11 +150,11 @@ const isRejectedResponse = (err: unknown) => {
 };
 
 /** What the log keeps of an upstream's error answer: its code, its description and the eID's named parameters, each shortened. */
-function upstreamErrorFields(err: UpstreamError, logParameters: readonly string[]): Record<string, unknown> {
+function upstreamErrorFields(err: UpstreamError, logParameters: readonly string[], sent: Readonly<Record<string, string>> = {}): Record<string, unknown> {
   const description = err.parameters.get('error_description');
   // Nested, so that an upstream's `traceId` does not take the place of the broker's own in the line.
   const named = logParameters.flatMap((name) => {
-    const value = err.parameters.get(name);
+    const value = err.parameters.get(name) ?? sent[name];
     return value ? [[name, loggable(value)]] : [];
   });
   return {
@@ -228,13 +232,22 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       timeoutMs: settings.timeout,
       allowHttp: simulated || new URL(upstreamIssuer).protocol === 'http:' && !production,
       log,
+      ...(definition.logHeaders ? { logHeaders: definition.logHeaders } : {}),
       telemetry,
     });
     const pendingKey = (state: string) => `${id}:state:${state}`;
 
     async function authorize(login: LoginRequest) {
       const state = oidc.randomState();
-      const pending: PendingLogin = { uid: login.uid, nonce: oidc.randomNonce(), codeVerifier: oidc.randomPKCECodeVerifier(), ...(login.acr ? { acr: login.acr } : {}) };
+      const own = { ...definition.authorizationParams(login, settings), ...settings.extra_params };
+      const sent = Object.fromEntries((definition.logParameters ?? []).flatMap((name) => (own[name] ? [[name, own[name]]] : [])));
+      const pending: PendingLogin = {
+        uid: login.uid,
+        nonce: oidc.randomNonce(),
+        codeVerifier: oidc.randomPKCECodeVerifier(),
+        ...(login.acr ? { acr: login.acr } : {}),
+        ...(Object.keys(sent).length ? { sent } : {}),
+      };
       await store.set(pendingKey(state), JSON.stringify(pending), PENDING_TTL_SECONDS);
       const url = await client.authorizationUrl({
         redirect_uri: redirectUri,
@@ -244,8 +257,7 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
         nonce: pending.nonce,
         code_challenge: await oidc.calculatePKCECodeChallenge(pending.codeVerifier),
         code_challenge_method: 'S256',
-        ...definition.authorizationParams(login, settings),
-        ...settings.extra_params,
+        ...own,
       });
       return { redirectTo: url.href };
     }
@@ -289,7 +301,7 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       } catch (err) {
         if (err instanceof StoreUnavailableError) throw err;
         if (err instanceof UpstreamError) {
-          eidLog.info(upstreamErrorFields(err, definition.logParameters ?? []), 'upstream ended the login');
+          eidLog.info(upstreamErrorFields(err, definition.logParameters ?? [], pending.sent), 'upstream ended the login');
           return { failure: Object.hasOwn(errorTable, err.error) ? errorTable[err.error]! : otherUpstreamError };
         }
         if (err instanceof CircuitOpenError) {
