@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Router from '@koa/router';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import Koa, { type Context } from 'koa';
@@ -21,8 +22,17 @@ export interface BankIdRegistration {
   port?: number;
 }
 
-/** Failures a test can switch on, to see the broker refuse or report what it must. */
+/**
+ * Failures a test can switch on, to see the broker refuse or report what it must (named as the
+ * upstream OIDC kit's simulators name theirs).
+ */
 export interface BankIdSimulatorFaults {
+  /** Answers the token endpoint this late. */
+  tokenDelayMs: number;
+  /** Publishes a key other than the one it signs with, as a forged or mixed-up upstream would. */
+  foreignSigningKeys: boolean;
+  /** Puts this nonce in ID tokens instead of the one the relying party sent. */
+  replaceNonce?: string;
   /** Every request answers 503, as Bank iD in an outage. */
   unavailable: boolean;
   /** /profile leaves the birth number out although the scope was granted. */
@@ -138,10 +148,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const url = (path: string) => new URL(path, issuer).href;
 
-  const { privateKey, publicKey } = await generateKeyPair(ID_TOKEN_ALG, { modulusLength: 2048 });
-  const publicJwk: JWK = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
-  const jwks = { keys: [{ ...publicJwk, kid, alg: ID_TOKEN_ALG, use: 'sig' }] };
+  const [signing, foreign] = await Promise.all([signingKey(), signingKey()]);
 
   const client: RegisteredClient = {
     client_id: registration.client_id,
@@ -153,7 +160,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
   const requests = new Expiring<AuthorizationRequest>(MAX_PENDING);
   const codes = new Expiring<IssuedCode>(MAX_PENDING);
   const accessTokens = new Expiring<IssuedAccessToken>(MAX_PENDING);
-  const faults: BankIdSimulatorFaults = { unavailable: false, profileWithoutBirthNumber: false };
+  const faults: BankIdSimulatorFaults = { tokenDelayMs: 0, foreignSigningKeys: false, unavailable: false, profileWithoutBirthNumber: false };
 
   const router = new Router();
   router.get('/.well-known/openid-configuration', (ctx) => {
@@ -179,7 +186,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
     };
   });
   router.get('/.well-known/jwks', (ctx) => {
-    ctx.body = jwks;
+    ctx.body = { keys: [(faults.foreignSigningKeys ? foreign : signing).publicJwk] };
   });
   router.get('/api/v1/banks', (ctx) => {
     ctx.body = { items: simulatedBanks.map(({ id, title }) => ({ id, title, description: title, available_logo_images: [], available_services: ['AUTHENTICATION'] })) };
@@ -229,6 +236,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
 
   router.post('/token', async (ctx) => {
     ctx.set({ 'cache-control': 'no-store', pragma: 'no-cache' });
+    if (faults.tokenDelayMs) await sleep(faults.tokenDelayMs);
     const form = await readForm(ctx);
     if (!form) {
       ctx.status = 415;
@@ -257,7 +265,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
       token_type: 'Bearer',
       expires_in: ACCESS_TOKEN_TTL_SECONDS,
       scope: issued.request.scopes.join(' '),
-      id_token: await idToken(privateKey, kid, { iss: issuer, sub, aud: registered.client_id, nonce: issued.request.nonce, auth_time: issued.authTime }),
+      id_token: await idToken(signing, { iss: issuer, sub, aud: registered.client_id, nonce: faults.replaceNonce ?? issued.request.nonce, auth_time: issued.authTime }),
     };
   });
 
@@ -319,12 +327,23 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
   };
 }
 
-function idToken(key: CryptoKey, kid: string, claims: { iss: string; sub: string; aud: string; nonce: string; auth_time: number }): Promise<string> {
+interface SigningKey {
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+async function signingKey(): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(ID_TOKEN_ALG, { modulusLength: 2048 });
+  const jwk = await exportJWK(publicKey);
+  return { privateKey, publicJwk: { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: ID_TOKEN_ALG, use: 'sig' } };
+}
+
+function idToken(key: SigningKey, claims: { iss: string; sub: string; aud: string; nonce: string; auth_time: number }): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ ...claims, acr: 'loa3', amr: ['pwd', 'otp'] })
-    .setProtectedHeader({ alg: ID_TOKEN_ALG, kid })
+    .setProtectedHeader({ alg: ID_TOKEN_ALG, kid: key.publicJwk.kid! })
     .setIssuedAt(now)
     .setExpirationTime(now + ID_TOKEN_TTL_SECONDS)
     .setJti(randomUUID())
-    .sign(key);
+    .sign(key.privateKey);
 }
