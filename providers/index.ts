@@ -16,6 +16,7 @@ export const builtInEids: Record<string, EidPluginFactory> = {
   'no-bankid': loadedWhenUsed(async () => (await import('./no-bankid/index.js')).noBankId),
   'fi-ftn': loadedWhenUsed(async () => (await import('./fi-ftn/index.js')).fiFtn),
   'dk-mitid': loadedWhenUsed(async () => (await import('./dk-mitid/index.js')).dkMitId),
+  'cz-bankid': loadedWhenUsed(async () => (await import('./cz-bankid/index.js')).czBankId),
 };
 
 /** The section each built-in eID gets in the embedded default: its simulator. */
@@ -24,4 +25,5 @@ export const simulatedEids: Record<string, unknown> = {
   'no-bankid': { mode: 'simulator', nnin: true },
   'fi-ftn': { mode: 'simulator' },
   'dk-mitid': { mode: 'simulator', cpr: true },
+  'cz-bankid': { mode: 'simulator', address: true },
 };

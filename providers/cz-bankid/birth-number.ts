@@ -1,3 +1,5 @@
+import { calendarDate, defineCountry, isoDate, rulesFromParser, type ParsedPersonalNumber } from '../../src/eids/sdk.js';
+
 /**
  * The Czech birth number (rodné číslo): YYMMDD and a suffix, written YYMMDD/XXXX (Bank iD sends
  * the digits alone, which is also the canonical form here).
@@ -15,12 +17,6 @@ export interface BirthNumberOptions {
   now?: () => Date;
 }
 
-export interface ParsedBirthNumber {
-  canonical: string;
-  /** YYYY-MM-DD. */
-  dateOfBirth: string;
-}
-
 const WRITTEN_FORM = /^(\d{2})(\d{2})(\d{2})\/?(\d{3,4})$/;
 
 /** The last year of nine-digit numbers; ten-digit ones with a two-digit year above it are in the 1900s. */
@@ -35,7 +31,7 @@ const MONTH_OFFSETS: readonly { offset: number; since: number }[] = [
 ];
 
 /** The birth number read, or undefined when `input` is not a valid one. */
-export function parseBirthNumber(input: string, options: BirthNumberOptions = {}): ParsedBirthNumber | undefined {
+export function parseBirthNumber(input: string, options: BirthNumberOptions = {}): ParsedPersonalNumber | undefined {
   const written = WRITTEN_FORM.exec(input.trim());
   if (!written) return undefined;
   const [, yy = '', mm = '', dd = '', suffix = ''] = written;
@@ -46,7 +42,7 @@ export function parseBirthNumber(input: string, options: BirthNumberOptions = {}
   const year = (tenDigits && Number(yy) <= LAST_NINE_DIGIT_YEAR ? 2000 : 1900) + Number(yy);
   const month = monthOf(Number(mm), year);
   const dateOfBirth = month === undefined ? undefined : calendarDate(year, month, Number(dd));
-  const today = (options.now?.() ?? new Date()).toISOString().slice(0, 10);
+  const today = isoDate(options.now?.() ?? new Date());
   return dateOfBirth && dateOfBirth <= today ? { canonical, dateOfBirth } : undefined;
 }
 
@@ -61,15 +57,8 @@ function hasValidCheckDigit(digits: string): boolean {
   return Number(digits[9]) === remainder % 10;
 }
 
-/** YYYY-MM-DD, or undefined when that day does not exist. */
-function calendarDate(year: number, month: number, day: number): string | undefined {
-  const date = new Date(Date.UTC(year, month - 1, day));
-  const exists = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
-  return exists ? date.toISOString().slice(0, 10) : undefined;
-}
-
-/** How the audit trail shows a birth number: its date part readable (YYMMDD), the suffix masked. */
-export function maskBirthNumber(canonical: string): string {
-  const keep = Math.min(6, canonical.length - 1);
-  return canonical.slice(0, keep) + '*'.repeat(canonical.length - keep);
-}
+/**
+ * Czechia as the identity model knows it: birth numbers as personal numbers, and the audit trail
+ * showing their first six digits (YYMMDD, as written) with the suffix masked.
+ */
+export const czechia = defineCountry('CZ', rulesFromParser((input) => parseBirthNumber(input)), 6);

@@ -29,7 +29,10 @@ export interface BankIdRegistration {
 export interface BankIdSimulatorFaults {
   /** Answers the token endpoint this late. */
   tokenDelayMs: number;
-  /** Publishes a key other than the one it signs with, as a forged or mixed-up upstream would. */
+  /**
+   * Signs ID tokens with a key other than the one it publishes, as a forger would (whatever
+   * the relying party has cached of its JWKS, the token's key is not in it).
+   */
   foreignSigningKeys: boolean;
   /** Puts this nonce in ID tokens instead of the one the relying party sent. */
   replaceNonce?: string;
@@ -186,7 +189,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
     };
   });
   router.get('/.well-known/jwks', (ctx) => {
-    ctx.body = { keys: [(faults.foreignSigningKeys ? foreign : signing).publicJwk] };
+    ctx.body = { keys: [signing.publicJwk] };
   });
   router.get('/api/v1/banks', (ctx) => {
     ctx.body = { items: simulatedBanks.map(({ id, title }) => ({ id, title, description: title, available_logo_images: [], available_services: ['AUTHENTICATION'] })) };
@@ -265,7 +268,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
       token_type: 'Bearer',
       expires_in: ACCESS_TOKEN_TTL_SECONDS,
       scope: issued.request.scopes.join(' '),
-      id_token: await idToken(signing, { iss: issuer, sub, aud: registered.client_id, nonce: faults.replaceNonce ?? issued.request.nonce, auth_time: issued.authTime }),
+      id_token: await idToken(faults.foreignSigningKeys ? foreign : signing, { iss: issuer, sub, aud: registered.client_id, nonce: faults.replaceNonce ?? issued.request.nonce, auth_time: issued.authTime }),
     };
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskBirthNumber, parseBirthNumber } from '../birth-number.js';
+import { czechia, parseBirthNumber } from '../birth-number.js';
 
 const today = { now: () => new Date('2026-06-15T12:00:00Z') };
 const parse = (input: string) => parseBirthNumber(input, today);
@@ -74,8 +74,15 @@ describe('Czech birth number (rodné číslo)', () => {
     },
   );
 
+  it('is Czechia’s personal number: canonical without the slash, with its date of birth', () => {
+    expect(czechia.code).toBe('CZ');
+    expect(czechia.personalNumbers.normalize('850715/1235')).toBe('8507151235');
+    expect(czechia.personalNumbers.dateOfBirth('9053024563')).toBe('1990-03-02');
+    expect(czechia.personalNumbers.isValid('7008010147')).toBe(false);
+  });
+
   it('masks the suffix and keeps the date part (YYMMDD, as written) for the audit trail', () => {
-    expect(maskBirthNumber('8507151235')).toBe('850715****');
-    expect(maskBirthNumber('450101123')).toBe('450101***');
+    expect(czechia.maskPersonalNumber('8507151235')).toBe('850715****');
+    expect(czechia.maskPersonalNumber('450101123')).toBe('450101***');
   });
 });
