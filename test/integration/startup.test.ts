@@ -24,7 +24,7 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     ['a file that is not JSON', '{ "port": ', 'BROKER_CONFIG: '],
     ['an unknown key', JSON.stringify({ prot: 3000 }), 'prot: unknown key'],
     ['a wrong type', JSON.stringify({ port: 'x' }), 'port: '],
-    ['no eID at all', JSON.stringify({}), 'eids: no eID is configured; add a section for at least one (known: se-bankid, no-bankid, fi-ftn, dk-mitid)'],
+    ['no eID at all', JSON.stringify({}), 'eids: no eID is configured; add a section for at least one (known: se-bankid, no-bankid, fi-ftn, dk-mitid, cz-bankid)'],
     ['an eID nobody knows', JSON.stringify({ eids: { 'xx-magic': {} } }), 'eids.xx-magic: no such eID'],
     ['a missing JWKS file', JSON.stringify({ jwks: '/nonexistent/jwks.json' }), 'jwks: cannot read /nonexistent/jwks.json'],
     [
@@ -57,7 +57,7 @@ describe('starting', () => {
     const metadata = (await discovery.json()) as { issuer: string; acr_values_supported: string[] };
     expect(metadata.issuer).toBe(`http://localhost:${port}`);
     expect(metadata.acr_values_supported).toEqual(
-      expect.arrayContaining(['urn:nordic-eid:se:bankid:other-device', 'urn:nordic-eid:no:bankid', 'urn:nordic-eid:fi:ftn', 'urn:nordic-eid:dk:mitid:high']),
+      expect.arrayContaining(['urn:nordic-eid:se:bankid:other-device', 'urn:nordic-eid:no:bankid', 'urn:nordic-eid:fi:ftn', 'urn:nordic-eid:dk:mitid:high', 'urn:nordic-eid:cz:bankid']),
     );
     expect(broker.output()).toContain('simulated BankID: open the app page');
     const demo = await fetch(`http://127.0.0.1:${port}/demo`);

@@ -200,3 +200,16 @@ describe('what Bank iD answers instead of a person', () => {
     }
   });
 });
+
+describe('in simulator mode', () => {
+  it('starts its simulator with the broker registered (client_secret_post) and logs a person in', async () => {
+    const simulated = await startTestBroker({ eids: { 'cz-bankid': { mode: 'simulator' } } }, 'cz-bankid-simulated');
+    const client = await RelyingParty.discover(simulated.issuer, webClient);
+    // The broker sends the browser to its simulator, on a port of its own; follow it there.
+    const { leftTo: upstream } = await client.authorize({ acr_values: ACR, scope: SCOPE });
+    client.browser.alsoFollows.add(upstream!.origin);
+    await (await client.browser.follow(upstream!)).response.text();
+    const { leftTo } = await client.browser.submit(new URL('/auth/decision', upstream!.origin), { bank: BANK!.id, person: 'cz-petra', decision: 'approve' });
+    expect((await client.redeem(leftTo!)).claims()).toMatchObject({ acr: ACR, personal_number: '9053024563', country: 'CZ' });
+  });
+});
