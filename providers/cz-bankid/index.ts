@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { pluginFolder } from '../../src/eids/sdk.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
 import { czechia } from './birth-number.js';
 import { ACR, bankIdErrors, outcomeOf } from './mapping.js';
@@ -20,6 +21,8 @@ const traceId = () => randomBytes(24).toString('base64url').replace(/[-_]/g, '0'
  */
 export const czBankId = upstreamEid({
   country: czechia,
+  // Its name on the picker, and its country's, in every language: locales/.
+  assets: pluginFolder(import.meta.url),
   acrValues: [ACR],
   officialIssuers: { production: 'https://oidc.bankid.cz/', test: 'https://oidc.sandbox.bankid.cz/' },
   options: {

@@ -239,8 +239,9 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
 
   router.post('/token', async (ctx) => {
     ctx.set({ 'cache-control': 'no-store', pragma: 'no-cache' });
-    if (faults.tokenDelayMs) await sleep(faults.tokenDelayMs);
     const form = await readForm(ctx);
+    // After the body is read: a client that gave up in the meantime leaves nothing to read.
+    if (faults.tokenDelayMs) await sleep(faults.tokenDelayMs);
     if (!form) {
       ctx.status = 415;
       ctx.body = { error: 'invalid_content_type', error_description: 'application/x-www-form-urlencoded only' };

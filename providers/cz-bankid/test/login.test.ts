@@ -26,7 +26,11 @@ beforeAll(async () => {
       issuer,
       port,
       log: { level: 'info' },
-      eids: { 'cz-bankid': { mode: 'custom', issuer: simulator.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, address: true, timeout: 1_500 } },
+      eids: {
+        'cz-bankid': { mode: 'custom', issuer: simulator.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, address: true, timeout: 1_500 },
+        // A second eID, so that a login without acr_values shows the picker.
+        'test-double': {},
+      },
     },
     'cz-bankid',
     { log: captured.log },
@@ -123,6 +127,21 @@ describe('a full login through the simulated Czech Bank iD, openid-client as the
     const login = events.filter((event) => event.personal_number).at(-1)!;
     expect(login.personal_number).toBe('850715****');
     expect(JSON.stringify(events)).not.toContain('8507151235');
+  });
+});
+
+describe('on the picker', () => {
+  it.each([
+    ['en', 'Czechia', 'Bank iD (Czechia)'],
+    ['sv', 'Tjeckien', 'Bank iD (Tjeckien)'],
+    ['nb', 'Tsjekkia', 'Bank iD (Tsjekkia)'],
+    ['fi', 'Tšekki', 'Bank iD (Tšekki)'],
+    ['da', 'Tjekkiet', 'Bank iD (Tjekkiet)'],
+  ])('in %s, Bank iD is named under its country, from the texts in its folder', async (locale, country, name) => {
+    const { response } = await rp.authorize({ scope: SCOPE, ui_locales: locale });
+    const html = await response.text();
+    expect(html).toContain(`<legend>${country}</legend>`);
+    expect(html).toContain(`value="cz-bankid" class="eid">${name}</button>`);
   });
 });
 
