@@ -143,6 +143,10 @@ function releasedClaims(person: SimulatedCzechPerson, scopes: readonly string[],
  * approve or decline, /token (client_secret_post only, form bodies only, single-use codes bound to
  * client, redirect_uri and PKCE), ID tokens signed PS512, and /userinfo and /profile for a Bearer
  * access token only. Every answer carries a traceId header.
+ *
+ * Not on the upstream kit's oidc-provider simulator: nearly every rule above is one where Bank
+ * iD departs from what oidc-provider does, so each is written here once, plainly, rather than as
+ * an override of the library.
  */
 export async function startCzechBankIdSimulator(registration: BankIdRegistration): Promise<CzechBankIdSimulator> {
   const server = createServer();
