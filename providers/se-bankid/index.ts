@@ -1,4 +1,4 @@
-import { pluginFolder, refuseSimulatorInProduction, type EidPluginFactory } from '../../src/eids/sdk.js';
+import { pluginFolder, refuseSimulatorInProduction, SIMULATOR_KEY_LIFETIME_MS, simulatorCached, type EidPluginFactory } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
 import { BankIdClient } from './api/client.js';
 import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
@@ -11,12 +11,19 @@ import type { BankIdSimulator } from './simulator/server.js';
 /** Headroom over a login's allowed time, so a finished order still answers its last polls. */
 const ORDER_TTL_MARGIN_SECONDS = 300;
 
+const DAY_MS = 86_400_000;
+
 /** In simulator mode the broker runs its own BankID: a real HTTPS server with mutual TLS. */
 async function startSimulator(id: string, settings: ReturnType<typeof parseBankIdConfig>, issuer: string) {
   refuseSimulatorInProduction(id, issuer, settings.allow_simulator_in_production);
-  // Loaded only in simulator mode: production never pays for the simulator's PKI code.
-  const [{ createTestPki }, { startBankIdSimulator }] = await Promise.all([import('./simulator/certificates.js'), import('./simulator/server.js')]);
-  const pki = await createTestPki();
+  // Loaded only in simulator mode: production never pays for the simulator's code. The PKI is
+  // made once and kept on disk (about 1 s of CPU with its code); made again a day before it expires.
+  const { startBankIdSimulator } = await import('./simulator/server.js');
+  const pki = await simulatorCached(
+    `${id}-pki`,
+    async () => (await import('./simulator/certificates.js')).createTestPki(),
+    (made) => Math.min(Date.now() + SIMULATOR_KEY_LIFETIME_MS, certificateNotAfter({ ca: made.serverCa, ...made.client }).getTime() - DAY_MS),
+  );
   const simulator = await startBankIdSimulator({
     pki,
     controlPort: settings.simulator.control_port,

@@ -187,7 +187,7 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
     const production = isProductionConfiguration(brokerIssuer);
     const simulated = settings.mode === 'simulator';
     if (simulated) refuseSimulatorInProduction(id, brokerIssuer, settings.allow_simulator_in_production);
-    const keys = await loadUpstreamKeys({ id, privateJwksPath: settings.private_jwks, store, log, production });
+    const keys = await loadUpstreamKeys({ id, privateJwksPath: settings.private_jwks, store, log, production, simulated });
     const redirectUri = `${brokerIssuer}/eid/${id}/callback`;
     const method = definition.protocol.privateKeyJwtOnly
       ? 'private_key_jwt'

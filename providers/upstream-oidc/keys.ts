@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { webcrypto } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { ConfigError, sharedValue, type Logger, type Store } from '../../src/eids/sdk.js';
+import { ConfigError, sharedValue, SIMULATOR_KEY_LIFETIME_MS, simulatorCached, type Logger, type Store } from '../../src/eids/sdk.js';
 
 /**
  * The broker's own keys towards one upstream eID: a signing key (private_key_jwt client
@@ -55,6 +55,8 @@ export async function loadUpstreamKeys(options: {
   store: Store;
   log: Logger;
   production: boolean;
+  /** The upstream is the broker's own simulator. */
+  simulated: boolean;
 }): Promise<UpstreamKeys> {
   const configKey = `eids.${options.id}.private_jwks`;
   let jwks: JWK[];
@@ -63,8 +65,11 @@ export async function loadUpstreamKeys(options: {
   } else {
     if (options.production) throw new ConfigError(`${configKey}: is required in a production configuration`);
     options.log.warn('no private_jwks: using keys generated for this eID and kept in the store (development only)');
-    const stored = await sharedValue(options.store, `upstream:${options.id}`, async () =>
-      JSON.stringify({ keys: [await generateKey('sig'), await generateKey('enc')] }),
+    const generate = async () => JSON.stringify({ keys: await Promise.all([generateKey('sig'), generateKey('enc')]) });
+    // Towards a simulated upstream the keys protect nothing: kept on disk, so a start without a
+    // shared store does not make them again.
+    const stored = await sharedValue(options.store, `upstream:${options.id}`, () =>
+      options.simulated ? simulatorCached(`upstream-client-${options.id}`, generate, () => Date.now() + SIMULATOR_KEY_LIFETIME_MS) : generate(),
     );
     jwks = (JSON.parse(stored) as { keys: JWK[] }).keys;
   }

@@ -7,7 +7,7 @@ import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, ge
 import Koa from 'koa';
 import mount from 'koa-mount';
 import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { loginEveryTime, memoryAdapter } from '../../src/eids/sdk.js';
+import { loginEveryTime, memoryAdapter, SIMULATOR_KEY_LIFETIME_MS, simulatorCached } from '../../src/eids/sdk.js';
 import type { SimulatorRegistration } from './index.js';
 
 /**
@@ -134,7 +134,14 @@ export async function startUpstreamSimulator(
   const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
   const storage = memoryAdapter();
   const faults: SimulatorFaults = { tokenDelayMs: 0, foreignSigningKeys: false };
-  const [jwks, foreignJwks] = await Promise.all([signingJwks(), signingJwks()]);
+  const { jwks, foreignJwks } = await simulatorCached(
+    `upstream-simulator-${definition.title}`,
+    async () => {
+      const [jwks, foreignJwks] = await Promise.all([signingJwks(), signingJwks()]);
+      return { jwks, foreignJwks };
+    },
+    () => Date.now() + SIMULATOR_KEY_LIFETIME_MS,
+  );
   const persons = new Map(definition.persons.map((person) => [person.accountId, person]));
   const features = definition.features ?? {};
   const cookieKeys = [randomBytes(32).toString('hex')];

@@ -68,17 +68,29 @@ export async function createRegistry(
   if (Object.keys(sections).length === 0) {
     throw new ConfigError(`eids: no eID is configured; add a section for at least one (known: ${Object.keys(factories).join(', ') || 'none'})`);
   }
-  const plugins: EidPlugin[] = [];
-  for (const [id, config] of Object.entries(sections)) {
-    const factory = factories[id];
-    if (!factory) {
-      throw new ConfigError(`eids.${id}: no such eID (known: ${Object.keys(factories).join(', ') || 'none'})`);
-    }
-    const { telemetryFor, ...context } = shared;
-    const log = shared.log.child({ eid: id });
-    const plugin = await factory({ ...context, id, config, log, telemetry: telemetryFor(id, log) });
-    if (plugin.id !== id) throw new ConfigError(`eids.${id}: the plugin calls itself ${plugin.id}`);
-    plugins.push(plugin);
+  for (const id of Object.keys(sections)) {
+    if (!factories[id]) throw new ConfigError(`eids.${id}: no such eID (known: ${Object.keys(factories).join(', ') || 'none'})`);
+  }
+  // Started together: an eID's start is mostly waiting (its simulator, its keys, its upstream).
+  const starts = await Promise.allSettled(
+    Object.entries(sections).map(async ([id, config]) => {
+      const factory = factories[id]!;
+      const { telemetryFor, ...context } = shared;
+      const log = shared.log.child({ eid: id });
+      const plugin = await factory({ ...context, id, config, log, telemetry: telemetryFor(id, log) });
+      if (plugin.id !== id) {
+        await plugin.close?.();
+        throw new ConfigError(`eids.${id}: the plugin calls itself ${plugin.id}`);
+      }
+      return plugin;
+    }),
+  );
+  const plugins = starts.flatMap((start) => (start.status === 'fulfilled' ? [start.value] : []));
+  const failed = starts.find((start) => start.status === 'rejected');
+  if (failed) {
+    // The eIDs that did start hold servers and timers: stop them, so a failed start leaves nothing running.
+    await Promise.allSettled(plugins.map((plugin) => plugin.close?.()));
+    throw failed.reason;
   }
   return new EidRegistry(plugins);
 }

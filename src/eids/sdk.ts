@@ -63,3 +63,5 @@ export { isProductionConfiguration } from '../config/environment.js';
 
 // Small helpers every eID needs.
 export { pluginFolder, refuseSimulatorInProduction, text } from './helpers.js';
+// What simulators make for themselves, kept on disk between starts (simulator mode only).
+export { SIMULATOR_KEY_LIFETIME_MS, simulatorCached } from './simulator-cache.js';
