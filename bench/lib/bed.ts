@@ -57,6 +57,8 @@ export interface BrokerSettings {
 export interface Bed {
   client: Client;
   simulator: { apiUrl: string; benchUrl: string; pid: number };
+  /** The brokers' store_encryption_keys: the bench reads the orders they keep sealed in Redis. */
+  storeEncryptionKeys: string[];
   startBroker(name: string, settings?: BrokerSettings): Promise<RunningServer>;
   startBare(name: string): Promise<RunningServer>;
   /** The simulator's RP API call counts. */
@@ -113,6 +115,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
   const jwksFile = file('jwks.json', JSON.stringify({ keys: [await privateJwk('ES256'), await privateJwk('RS256')] }));
   const cookieKeys = [secret()];
   const subjectSecret = secret();
+  const storeEncryptionKeys = [secret()];
   const client: Client = { client_id: 'bench-rp', client_secret: secret(), redirect_uri: 'http://127.0.0.1:9/callback' };
   const started: RunningServer[] = [];
 
@@ -133,6 +136,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
       redis: { url: redis.url, key_prefix: prefix },
       cookie_keys: cookieKeys,
       subject_secret: subjectSecret,
+      store_encryption_keys: storeEncryptionKeys,
       jwks: jwksFile,
       ttl: { ...TTL, ...settings.ttl },
       clients: [{ client_id: client.client_id, client_secret: client.client_secret, redirect_uris: [client.redirect_uri] }],
@@ -193,6 +197,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
   return {
     client,
     simulator,
+    storeEncryptionKeys,
 
     async startBroker(name, settings) {
       const port = await freePort();

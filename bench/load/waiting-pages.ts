@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { Sealer } from '../../src/store/sealed-store.js';
 import { openBankIdPage, pollBankId, startBankId, type BankIdAnswer, type Target } from '../lib/flows.js';
 import { Browser, header, keepAliveAgent } from '../lib/http.js';
 import { summarize, type LatencySummary } from '../lib/stats.js';
@@ -40,6 +41,8 @@ interface Input {
   /** Where the broker keeps orders: `<redis key prefix>se-bankid:order:`, and on which Redis. */
   redisUrl: string;
   orderKeyPrefix: string;
+  /** The broker's store_encryption_keys: orders are kept sealed. */
+  storeEncryptionKeys: string[];
 }
 
 interface Instance {
@@ -126,6 +129,7 @@ const SAMPLES = 5;
 const input = JSON.parse(process.argv[2] ?? '{}') as Input;
 const dispatcher = keepAliveAgent(input.connections);
 const redis = new Redis(input.redisUrl, { maxRetriesPerRequest: 1 });
+const sealer = new Sealer(input.storeEncryptionKeys);
 const sessions: Session[] = [];
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
@@ -175,7 +179,7 @@ async function orderedAtOf(uids: readonly string[]): Promise<number[]> {
   const pipeline = redis.pipeline();
   for (const uid of uids) pipeline.hget(`${input.orderKeyPrefix}${uid}`, 'v');
   return ((await pipeline.exec()) ?? []).map(([error, value], i) => {
-    const orderedAt = value ? (JSON.parse(value as string) as { orderedAt?: number }).orderedAt : undefined;
+    const orderedAt = value ? (JSON.parse(sealer.open(value as string)) as { orderedAt?: number }).orderedAt : undefined;
     if (error || typeof orderedAt !== 'number') throw new Error(`no order stored for login ${uids[i]}: ${error?.message ?? String(value)}`);
     return orderedAt;
   });

@@ -120,6 +120,7 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
         spreadMs: settings.pollFrequency * 1000,
         redisUrl: redis.url,
         orderKeyPrefix: `${broker.prefix}se-bankid:order:`,
+        storeEncryptionKeys: bed.storeEncryptionKeys,
       }),
     ],
     ipc: true,

@@ -29,23 +29,32 @@ export async function qrSvg(payload: string): Promise<string> {
   });
 }
 
-/** Orders whose latest image is kept; past it the oldest is forgotten (and drawn again if asked). */
-const KEPT_IMAGES = 10_000;
+/** How long one generation of kept images lasts: as long as a payload. */
+const IMAGE_GENERATION_MS = 1_000;
 
 /**
  * The latest QR image of each order, so that however many pages poll one order, its image is
- * drawn at most once a second (the payload changes every second).
+ * drawn at most once a second (the payload changes every second). An image is kept for one to
+ * two seconds, in two generations that take turns: memory follows the orders polled in the
+ * last two seconds, not every order ever polled (an SVG is about 3 KB; 10,000 waiting logins
+ * on the event stream, which never ask for one, held 30 MB of them when kept until displaced).
  */
 export class QrImages {
-  readonly #latest = new Map<string, { payload: string; svg: Promise<string> }>();
+  #current = new Map<string, { payload: string; svg: Promise<string> }>();
+  #previous = new Map<string, { payload: string; svg: Promise<string> }>();
+  #turnAt = 0;
 
   svg(orderRef: string, payload: string): Promise<string> {
-    const kept = this.#latest.get(orderRef);
+    const now = Date.now();
+    if (now >= this.#turnAt) {
+      this.#previous = this.#current;
+      this.#current = new Map();
+      this.#turnAt = now + IMAGE_GENERATION_MS;
+    }
+    const kept = this.#current.get(orderRef) ?? this.#previous.get(orderRef);
     if (kept?.payload === payload) return kept.svg;
     const svg = qrSvg(payload);
-    this.#latest.delete(orderRef);
-    this.#latest.set(orderRef, { payload, svg });
-    if (this.#latest.size > KEPT_IMAGES) this.#latest.delete(this.#latest.keys().next().value!);
+    this.#current.set(orderRef, { payload, svg });
     return svg;
   }
 }

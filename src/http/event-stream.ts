@@ -18,7 +18,8 @@ const MAX_QUEUED_BYTES = 64 * 1024;
  */
 export class EventStream {
   readonly #res: ServerResponse;
-  readonly #ctx: Context;
+  /** Until the stream opens: what is set on ctx before then still goes out with the headers. */
+  #ctx: Context | undefined;
   #state: 'new' | 'open' | 'ended' = 'new';
   readonly #onClose: Array<() => void> = [];
 
@@ -32,7 +33,12 @@ export class EventStream {
   open(): void {
     if (this.#state !== 'new') return;
     this.#state = 'open';
-    const ctx = this.#ctx;
+    const ctx = this.#ctx!;
+    // From here on the stream needs the response only. Koa keeps ctx until the response ends
+    // (to report errors), so what the request's middleware left on ctx.state (the interaction,
+    // the client) is dropped too: an open stream then costs its socket, request and response.
+    this.#ctx = undefined;
+    ctx.state = {};
     ctx.respond = false;
     ctx.req.socket.setNoDelay(true);
     // Headers already set on ctx (traceId, CSP, no-store) go out with these.
@@ -64,9 +70,13 @@ export class EventStream {
     if (this.writable) this.#write(': \n\n');
   }
 
-  /** Whether an event sent now goes out at once rather than into a queue. */
+  /**
+   * Whether an event sent now goes out at once rather than into a queue: nothing is waiting for
+   * the socket. (Not writableNeedDrain, which lets 16 KB queue first: with thousands of streams
+   * on a busy machine, that was up to 16 KB of stale frames held per stream.)
+   */
   get writable(): boolean {
-    return this.#state === 'open' && !this.#res.writableNeedDrain;
+    return this.#state === 'open' && this.#res.writableLength === 0;
   }
 
   get ended(): boolean {

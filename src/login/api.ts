@@ -129,7 +129,9 @@ export function frontendApi(
     const plugin = await steps.activeEid(ctx);
     if (!plugin.watch) throw new HttpError(400, 'invalid_request', `${plugin.id} sends no events: follow its redirectTo.`);
     const stream = eventStreams.admit(ctx, routeState(ctx).interaction.uid, clientIp(ctx));
-    const login = new StreamedLogin(stream, (outcome) => steps.finish(ctx, plugin, outcome), ctx.response.get('traceId'), log);
+    // Nothing here keeps ctx: Koa holds it until the stream ends anyway, but not what it refers to
+    // through the stream (see EventStream), and the outcome reads the interaction again.
+    const login = new StreamedLogin(stream, steps.finishLater(ctx, plugin), ctx.response.get('traceId'), log);
     try {
       stream.onClose(await plugin.watch(steps.loginRequest(ctx, plugin), login));
     } catch (err) {

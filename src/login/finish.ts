@@ -1,8 +1,6 @@
 import type Provider from 'oidc-provider';
-import type { Context } from 'koa';
 import type { AuditLog, LoginInfo } from '../audit/audit.js';
 import type { EidOutcome, EidPlugin } from '../eids/plugin.js';
-import { clientIp } from '../http/client-ip.js';
 import { completeIdentity } from '../identity/identity.js';
 import type { Logger } from '../log.js';
 import type { Accounts } from '../oidc/accounts.js';
@@ -57,9 +55,9 @@ export function createFinisher(provider: Provider, accounts: Accounts, log: Logg
     await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
   }
 
-  /** Records the result and returns the URL that takes the browser back to the client. */
-  return async function finish(ctx: Context, interaction: Interaction, plugin: EidPlugin, outcome: EidOutcome): Promise<string> {
-    const login = { uid: interaction.uid, clientId: String(interaction.params.client_id), ip: clientIp(ctx), plugin };
+  /** Records the result and returns the URL that takes the browser back to the client; `ip` is the person's, for the audit event. */
+  return async function finish(ip: string, interaction: Interaction, plugin: EidPlugin, outcome: EidOutcome): Promise<string> {
+    const login = { uid: interaction.uid, clientId: String(interaction.params.client_id), ip, plugin };
     const result = await resultOf(login, outcome);
     await releaseEarlierPerson(interaction, result);
     return recordResult(interaction, result);

@@ -270,7 +270,22 @@ export function loginSteps(deps: LoginDependencies) {
 
     /** Ends the login with the eID's outcome; returns where the browser goes next. */
     finish(ctx: Context, plugin: EidPlugin, outcome: EidOutcome): Promise<string> {
-      return deps.finish(ctx, routeState(ctx).interaction, plugin, outcome);
+      return deps.finish(clientIp(ctx), routeState(ctx).interaction, plugin, outcome);
+    },
+
+    /**
+     * `finish` for later, when the request that checked the interaction is long answered (an
+     * event stream's outcome): it keeps only the uid and the address, and reads the interaction
+     * again when it finishes, so that an open stream holds neither the request nor the interaction.
+     */
+    finishLater(ctx: Context, plugin: EidPlugin): (outcome: EidOutcome) => Promise<string> {
+      const { uid } = routeState(ctx).interaction;
+      const ip = clientIp(ctx);
+      return async (outcome) => {
+        const interaction = await provider.Interaction.find(uid);
+        if (!interaction) throw sessionExpired();
+        return deps.finish(ip, interaction, plugin, outcome);
+      };
     },
 
     /**

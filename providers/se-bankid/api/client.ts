@@ -85,7 +85,10 @@ export class BankIdClient {
     // certificates again is most of what a new connection costs when many open at once.
     const secureContext = createSecureContext({ ca, cert, key, pfx, passphrase, minVersion: 'TLSv1.2' });
     this.#agent = new Agent({
-      connect: { secureContext, rejectUnauthorized: true },
+      // Every phase of a call has the time limit: connecting here, the answer's headers and body
+      // in each request. (Not AbortSignal.timeout: its timer lives the whole limit after the
+      // call ends, one per collect, several per waiting login at once.)
+      connect: { secureContext, rejectUnauthorized: true, timeout: options.timeoutMs },
       // Enough for every collect a busy instance runs at once, without a handshake storm.
       connections: MAX_CONNECTIONS,
       keepAliveTimeout: 30_000,
@@ -124,7 +127,6 @@ export class BankIdClient {
         dispatcher: this.#agent,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
-        signal: AbortSignal.timeout(this.#timeoutMs),
       });
       status = response.statusCode;
       await response.body.dump();
@@ -171,7 +173,6 @@ export class BankIdClient {
         dispatcher: this.#agent,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
-        signal: AbortSignal.timeout(this.#timeoutMs),
       });
       status = response.statusCode;
       text = await response.body.text();
@@ -187,7 +188,9 @@ export class BankIdClient {
 
 function isTimeout(err: unknown): boolean {
   const { name, code } = err as { name?: string; code?: string };
-  return name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+  return (
+    name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
+  );
 }
 
 function errorFromResponse(status: number, text: string): BankIdApiError {
