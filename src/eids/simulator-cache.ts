@@ -34,7 +34,7 @@ const candidates = (): string[] => [
 let folder: string | null | undefined;
 
 /** The first candidate folder that can be made and is private to this user; null if none is. */
-function cacheFolder(): string | null {
+export function simulatorCacheFolder(): string | null {
   if (folder !== undefined) return folder;
   folder = null;
   for (const dir of candidates()) {
@@ -78,7 +78,7 @@ function write<T>(path: string, value: T, expiresAt: number): void {
  * value says, a date before which it must be made again).
  */
 export async function simulatorCached<T>(name: string, make: () => Promise<T>, expiresAt: (value: T) => number): Promise<T> {
-  const dir = cacheFolder();
+  const dir = simulatorCacheFolder();
   const path = dir && join(dir, `${name.replace(/[^\w.-]/g, '_')}.json`);
   const cached = path ? read<T>(path) : undefined;
   if (cached !== undefined) return cached;
