@@ -18,8 +18,7 @@ export function qrPayload(qrStartToken: string, qrStartSecret: string, seconds: 
  * fixed mask pattern (any of the eight is valid; scoring all of them is most of the work).
  */
 export async function qrSvg(payload: string): Promise<string> {
-  // Loaded at the first SVG: pages on the event stream draw the code themselves, so a broker
-  // whose pages never poll never loads the encoder (and start-up does not wait for it).
+  // Loaded at the first SVG (a login's start or a poll), so start-up does not wait for it.
   const { default: QRCode } = await import('qrcode');
   return QRCode.toString([{ data: Buffer.from(payload), mode: 'byte' }], {
     type: 'svg',
