@@ -3,7 +3,7 @@ import type { Identity } from '../identity/identity.js';
 import { requestScope, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
-import { auditEvents, type AuditEvent, type AuditEventName, type AuditFields } from './events.js';
+import { auditEvents, loginEventFamily, type AuditEvent, type AuditEventName, type AuditFields } from './events.js';
 import type { AuditSink } from './sinks.js';
 
 export interface AuditDependencies {
@@ -24,6 +24,8 @@ export interface LoginInfo {
   ip: string;
   /** The eID, once one was chosen. */
   plugin?: EidPlugin;
+  /** The type of the login's authorization_details entry, when it has one (`sign`, `payment`…): it picks the events' family. */
+  transactionType?: string;
 }
 
 /** How a login ended: a person (with the sub they got) or a failure (an eID's, or one the core decided). */
@@ -97,7 +99,7 @@ export class AuditLog {
   /** EID_100001, once per login and eID: the person began logging in with it. */
   async loginStarted(login: LoginInfo & { plugin: EidPlugin }, details: { acr?: string; transactionId?: string }): Promise<void> {
     if (!(await this.#first(`started:${login.uid}:${login.plugin.id}`))) return;
-    this.emit('authentication.started', {
+    this.emit(`${loginEventFamily(login.transactionType)}.started`, {
       ...this.#loginFields(login),
       ...(details.acr ? { acr: details.acr } : {}),
       ...(details.transactionId ? { transaction_id: details.transactionId } : {}),
@@ -115,7 +117,7 @@ export class AuditLog {
     if ('identity' in ending) {
       const { identity } = ending;
       const personalNumber = this.#personalNumber(identity, login.plugin);
-      this.emit('authentication.completed', {
+      this.emit(`${loginEventFamily(login.transactionType)}.completed`, {
         ...this.#loginFields(login),
         transaction_id: identity.IdProviderRequestId,
         sub: ending.sub,
@@ -128,7 +130,7 @@ export class AuditLog {
     }
     const { failure } = ending;
     const cancelled = failure.ending === 'cancelled' || failure.ending === 'expired';
-    this.emit(cancelled ? 'authentication.cancelled' : 'authentication.failed', {
+    this.emit(`${loginEventFamily(login.transactionType)}.${cancelled ? 'cancelled' : 'failed'}`, {
       ...this.#loginFields(login),
       ...(failure.transactionId ? { transaction_id: failure.transactionId } : {}),
       error: failure.error,

@@ -146,7 +146,7 @@ describe('transport', () => {
     expect(body.errorCode).toBe('unsupportedMediaType');
   });
 
-  it.each(['phone/auth', 'payment', 'auth/extra'])('answers /%s with 404 notFound', async (endpoint) => {
+  it.each(['phone/auth', 'auth/extra'])('answers /%s with 404 notFound', async (endpoint) => {
     const { status, body } = await rp(endpoint, { endUserIp: END_USER_IP });
     expect(status).toBe(404);
     expect(body.errorCode).toBe('notFound');
@@ -597,7 +597,7 @@ describe('app page', () => {
   it.each([
     ['/app/fail', { hintCode: 'madeUp' }, 'hintCode must be one of expiredTransaction, certificateErr'],
     ['/app/fault', { endpoint: 'auth', errorCode: 'madeUp' }, 'errorCode must be one of alreadyInProgress'],
-    ['/app/fault', { endpoint: 'phone', errorCode: 'maintenance' }, 'endpoint must be one of auth, sign, collect, cancel'],
+    ['/app/fault', { endpoint: 'phone', errorCode: 'maintenance' }, 'endpoint must be one of auth, sign, payment, collect, cancel'],
     ['/app/fault', { endpoint: 'auth', errorCode: 'maintenance', times: '21' }, 'times must be at most 20'],
     ['/app/fault', { endpoint: 'auth', errorCode: 'maintenance', times: 'many' }, 'times must be a whole number'],
   ])('refuses %s with %j on the page, in plain words', async (path, fields, message) => {
