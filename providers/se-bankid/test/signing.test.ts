@@ -1,3 +1,4 @@
+import { SignJWT, UnsecuredJWT } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, ADMIN_TOKEN } from '../../../test/integration/admin-support.js';
@@ -182,6 +183,45 @@ async function pushRefused(rp: RelyingParty, params: Record<string, string>) {
   const { error: code, error_description: description } = error as client.ResponseBodyError;
   return { code, description };
 }
+
+/** The authorization URL of a request object (RFC 9101) carrying the client's parameters, signed with its secret (HS256) or not at all. */
+async function requestObjectUrl(params: Record<string, string>, signed: boolean): Promise<URL> {
+  const plainUrl = await bed.rp.authorizationUrl(params);
+  const claims = { ...Object.fromEntries(plainUrl.searchParams), iss: signingClient.client_id, aud: bed.tb.issuer };
+  const jwt = signed
+    ? await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('1m').sign(new TextEncoder().encode(signingClient.client_secret))
+    : new UnsecuredJWT(claims).setIssuedAt().setExpirationTime('1m').encode();
+  const url = new URL(plainUrl.origin + plainUrl.pathname);
+  url.search = new URLSearchParams({ client_id: signingClient.client_id, response_type: 'code', scope: 'openid', request: jwt }).toString();
+  return url;
+}
+
+describe('other ways in, and what a later login carries', () => {
+  it('a signature in a signed request object is accepted like a pushed one', async () => {
+    const url = await requestObjectUrl({ acr_values: OTHER, authorization_details: details({ type: 'sign', text: AGREEMENT }) }, true);
+    const session = await BankIdSession.beginAt(bed, url);
+    const { tokens } = await signOnOtherDevice(session);
+    expect(tokens.authorization_details).toMatchObject([{ type: 'sign', text: AGREEMENT }]);
+  });
+
+  it('an unsigned request object is refused, on an error page (its redirect_uri cannot be trusted)', async () => {
+    const url = await requestObjectUrl({ authorization_details: details({ type: 'sign', text: AGREEMENT }) }, false);
+    const before = ordersSent();
+    const { leftTo, response } = await bed.rp.browser.follow(url);
+    expect(leftTo).toBeUndefined();
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('<code>invalid_request_object</code>');
+    expect(ordersSent()).toBe(before);
+  });
+
+  it('a plain login after a signature in the same browser carries no authorization_details', async () => {
+    await signOnOtherDevice(await begin({ acr_values: OTHER, authorization_details: details({ type: 'sign', text: AGREEMENT }) }));
+    const { tokens } = await signOnOtherDevice(await begin({ acr_values: OTHER }));
+    expect(tokens.authorization_details).toBeUndefined();
+    expect(tokens.claims()).not.toHaveProperty('authorization_details');
+    expect(bed.simulator.orders().at(-1)!.kind).toBe('auth');
+  });
+});
 
 describe('bad requests never reach BankID', () => {
   const sign = (fields: object) => details({ type: 'sign', ...fields });
