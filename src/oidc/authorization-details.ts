@@ -106,7 +106,8 @@ export function richAuthorizationRequests(
 export function transactionResource(): ResourceFeature {
   return {
     enabled: true,
-    defaultResource: (ctx) => (ctx.oidc.params?.authorization_details ? TRANSACTION_RESOURCE : undefined) as string,
+    // At the token endpoint oidc-provider asks again with the resources granted (oneOf): those stand.
+    defaultResource: (ctx, _client, oneOf) => oneOf ?? (ctx.oidc.params?.authorization_details ? TRANSACTION_RESOURCE : undefined),
     useGrantedResource: () => false,
     getResourceServerInfo(_ctx, resource) {
       if (resource !== TRANSACTION_RESOURCE) throw new errors.InvalidTarget('the broker serves no resource servers: leave out the resource parameter');
