@@ -320,6 +320,8 @@ describe('what operators get', () => {
     const metrics = await (await fetch(`${bed.tb.issuer}/metrics`)).text();
     expect(metrics).toMatch(/neb_eid_request_successes_total\{[^}]*operation="payment"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/neb_eid_request_successes_total\{[^}]*operation="sign"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/neb_eid_logins_total\{[^}]*kind="payment",result="cancelled"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/neb_eid_logins_total\{[^}]*kind="signature",result="completed"[^}]*\} [1-9]/);
   });
 });
 
