@@ -225,6 +225,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       accounts,
       subjects,
       acrValues: registry.acrValues,
+      authorizationDetailsTypes: registry.authorizationDetailsTypes,
       views,
       clientRules,
       clientStore,
@@ -258,7 +259,20 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       const { adminApi } = await import('./admin/router.js');
       const staticClients = clients.map(clientMetadata);
       app.use(
-        adminApi({ token: config.admin.token, provider, clientStore, clientRules, staticClients, registration: config.registration, initialAccessTokens, log, audit, webhookEndpoints, issuer }),
+        adminApi({
+          token: config.admin.token,
+          provider,
+          clientStore,
+          clientRules,
+          staticClients,
+          registration: config.registration,
+          initialAccessTokens,
+          log,
+          audit,
+          webhookEndpoints,
+          issuer,
+          evidence: async (eid, transactionId) => registry.get(eid)?.evidence?.(transactionId),
+        }),
       );
     }
     const finish = createFinisher(provider, accounts, log, audit);

@@ -30,16 +30,3 @@ export function personOf(orderRef: string, data: CompletionData, completedAt: Da
     DeviceIpAddress: data.device.ipAddress,
   };
 }
-
-/** What is kept as audit evidence of a login: BankID's signature and OCSP response, and when. */
-export function evidenceOf(orderRef: string, data: CompletionData, completedAt: Date) {
-  return {
-    orderRef,
-    completedAt: completedAt.toISOString(),
-    signature: data.signature,
-    ocspResponse: data.ocspResponse,
-    deviceIpAddress: data.device.ipAddress,
-    bankIdIssueDate: data.bankIdIssueDate,
-    risk: data.risk,
-  };
-}

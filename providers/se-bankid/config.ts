@@ -18,7 +18,8 @@ import { ConfigError, parseSection, projectRoot } from '../../src/eids/sdk.js';
  * - requirement: pinCode, mrtd, cardReader, certificatePolicies — sent with every order.
  * - return_risk: ask BankID for its risk assessment; a login assessed as high risk is refused.
  * - timeout_ms: time limit of each call to BankID.
- * - evidence_ttl: seconds the signature and OCSP response of each login are kept as audit evidence.
+ * - evidence_ttl: seconds BankID's evidence of each login, signature and payment (signature, OCSP
+ *   response, device, risk) is kept, encrypted, as audit evidence; the admin API serves it meanwhile.
  */
 export const requirement = z
   .object({

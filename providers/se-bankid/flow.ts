@@ -2,13 +2,15 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { HttpError, StoreUnavailableError, type EidFailure, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
 import { BankIdApiError, type BankIdClient } from './api/client.js';
-import type { AuthRequest, CollectResponse, Requirement } from './api/types.js';
-import { evidenceOf, personOf, refusalOf } from './completion.js';
+import type { AuthRequest, CollectResponse, OrderResponse, Requirement } from './api/types.js';
+import { personOf, refusalOf } from './completion.js';
+import { evidenceOf, grantedDetails } from './evidence.js';
 import type { BankIdRequirement, BankIdSettings } from './config.js';
 import { isMobile, launchUrl } from './launch.js';
 import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext, type ResolvedEnding } from './outcomes.js';
 import { qrPayload, QrImages } from './qr.js';
+import { operationOf, orderTransaction } from './transactions.js';
 
 export const acrValues = {
   any: 'urn:nordic-eid:se:bankid',
@@ -103,7 +105,7 @@ export class BankIdLogin {
     const returnNonce = device === 'this' ? randomBytes(16).toString('base64url') : undefined;
     let order: OrderRecord;
     try {
-      const created = await this.#deps.client.auth(this.#authRequest(login, requirement, returnNonce));
+      const created = await this.#order(login, requirement, returnNonce);
       order = {
         device,
         acr: acrValues[device],
@@ -195,6 +197,15 @@ export class BankIdLogin {
     return personalNumber && /^\d{12}$/.test(hinted) ? { ...base, personalNumber } : undefined;
   }
 
+  /**
+   * Starts the order the login asks for: a login (`/auth`, with a message to show when the client
+   * sent one), a signature (`/sign`) or a payment (`/payment`), from its authorization_details.
+   */
+  #order(login: LoginRequest, requirement: Requirement, returnNonce: string | undefined): Promise<OrderResponse> {
+    const { endpoint, fields } = orderTransaction(login.authorizationDetails);
+    return this.#deps.client.order(endpoint, { ...this.#authRequest(login, requirement, returnNonce), ...fields });
+  }
+
   #authRequest(login: LoginRequest, requirement: Requirement, returnNonce: string | undefined): AuthRequest {
     const { issuer, id, settings } = this.#deps;
     const userAgent = login.userAgent.slice(0, 256);
@@ -236,12 +247,15 @@ export class BankIdLogin {
         log.warn({ orderRef: order.orderRef, refusal }, 'BankID completion refused');
         return { ...order, final: this.#final(brokerEnding(refusal, context), { orderRef: order.orderRef }) };
       }
-      await orders.keepEvidence(order.orderRef, evidenceOf(order.orderRef, response.completionData, completedAt), settings.evidence_ttl);
+      const evidence = evidenceOf(order.orderRef, response.completionData, completedAt);
+      await orders.keepEvidence(order.orderRef, evidence, settings.evidence_ttl);
+      const person = personOf(order.orderRef, response.completionData, completedAt);
+      const { authorizationDetails } = login;
       return {
         ...order,
         final: {
           status: 'COMPLETE',
-          outcome: { person: personOf(order.orderRef, response.completionData, completedAt), acr: order.acr, amr: ['mfa'] },
+          outcome: { person, acr: order.acr, amr: ['mfa'], ...(authorizationDetails ? { authorizationDetails: grantedDetails(authorizationDetails, evidence) } : {}) },
         },
       };
     }
@@ -260,7 +274,7 @@ export class BankIdLogin {
 
   async #restart(login: LoginRequest, order: OrderRecord, context: MessageContext): Promise<OrderRecord> {
     try {
-      const created = await this.#deps.client.auth(this.#authRequest(login, order.requirement, undefined));
+      const created = await this.#order(login, order.requirement, undefined);
       this.#deps.log.info({ orderRef: created.orderRef, replaces: order.orderRef }, 'BankID QR order restarted');
       return { ...order, ...created, orderedAt: Date.now(), hintCode: undefined };
     } catch (err) {
@@ -301,8 +315,12 @@ export class BankIdLogin {
     return { ...final, message: this.#message(login, ending.messageCode) };
   }
 
+  /** The recommended message in the person's language; a signature or payment has its own wording where a login's would be wrong. */
   #message(login: LoginRequest, messageCode: string): string {
-    return this.#deps.views.translator(login.locale)(`${this.#deps.id}.${messageCode}`);
+    const t = this.#deps.views.translator(login.locale);
+    const general = t(`${this.#deps.id}.${messageCode}`);
+    const operation = operationOf(login.authorizationDetails);
+    return operation ? t(`${this.#deps.id}.${operation}.${messageCode}`, {}, general) : general;
   }
 
   /** The order as the person's page shows it (the QR code aside): a final status carries the outcome. */

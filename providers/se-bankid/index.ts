@@ -4,6 +4,7 @@ import { BankIdClient } from './api/client.js';
 import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
 import { acrValues, BankIdLogin } from './flow.js';
 import { OrderStore } from './orders.js';
+import { bankIdDetailTypes } from './transactions.js';
 import { bankIdRoutes } from './routes.js';
 import { WaitingOrders } from './waiting.js';
 import type { BankIdSimulator } from './simulator/server.js';
@@ -71,6 +72,9 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     acrValues: [acrValues.any, acrValues.this, acrValues.other],
     // A client's own requirement, in the shape of the configured one; see BankIdLogin's #requirement.
     clientMetadata: { bankid_requirement: requirement },
+    // Signatures, payments and login messages, asked for with RFC 9396 authorization_details (transactions.ts).
+    authorizationDetailsTypes: bankIdDetailTypes,
+    evidence: (orderRef) => orders.evidence(orderRef),
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
     probe: () => client.probe(),
     start: (request, options) => login.start(request, options),

@@ -1,5 +1,6 @@
 import type { EidOutcome, PollStatus, Store } from '../../src/eids/sdk.js';
 import type { Requirement } from './api/types.js';
+import type { BankIdEvidence } from './evidence.js';
 
 /** One login's BankID order, as every broker instance sees it. */
 export interface OrderRecord {
@@ -88,8 +89,14 @@ export class OrderStore {
     return this.store.subscribe(`${this.id}:orders`, onChange);
   }
 
-  async keepEvidence(orderRef: string, evidence: object, ttlSeconds: number): Promise<void> {
+  async keepEvidence(orderRef: string, evidence: BankIdEvidence, ttlSeconds: number): Promise<void> {
     await this.store.set(`${this.id}:evidence:${orderRef}`, JSON.stringify(evidence), ttlSeconds);
+  }
+
+  /** The evidence of a completed order, while evidence_ttl keeps it. */
+  async evidence(orderRef: string): Promise<BankIdEvidence | undefined> {
+    const record = await this.store.get(`${this.id}:evidence:${orderRef}`);
+    return record ? (JSON.parse(record.value) as BankIdEvidence) : undefined;
   }
 
   #announce(uid: string): Promise<void> {

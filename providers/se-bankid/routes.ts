@@ -3,6 +3,7 @@ import type { RouterContext } from '@koa/router';
 import { HttpError, type LoginState, type PageRenderer } from '../../src/eids/sdk.js';
 import { acrValues, type BankIdLogin } from './flow.js';
 import { isMobile } from './launch.js';
+import { operationOf, shownTransaction } from './transactions.js';
 
 /**
  * The BankID page under /interaction/<uid>/se-bankid/: the device question (unless the acr
@@ -31,7 +32,11 @@ export function bankIdRoutes(
       { device: 'other', label: t(`${id}.other`), primary: !mobile },
     ].sort((a, b) => Number(b.primary) - Number(a.primary));
     const question = t(`${id}.${mobile ? 'RFA20' : 'RFA19'}`);
-    views.render(ctx, `@${id}/login`, { uid, eid: id, device, mobile, choices, question, simulatedAppUrl });
+    // A signature or a payment has its own title: the person must see what they are about to do.
+    const operation = operationOf(request.authorizationDetails);
+    const title = t(operation ? `${id}.${operation}.title` : `${id}.title`);
+    const transaction = shownTransaction(request.authorizationDetails);
+    views.render(ctx, `@${id}/login`, { uid, eid: id, device, mobile, choices, question, simulatedAppUrl, title, transaction });
   };
 
   router.get('/', page);

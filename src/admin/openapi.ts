@@ -34,6 +34,8 @@ const descriptions: Record<string, string> = {
   jwks_uri: "The client's public keys, for private_key_jwt.",
   backchannel_logout_uri: 'Back-Channel Logout 1.0: where the broker POSTs a logout token when the person confirms a logout. https (http only on a loopback host).',
   backchannel_logout_session_required: 'true: the logout token and the ID tokens carry sid.',
+  authorization_details_types:
+    'RFC 9396: the authorization_details types the client may send (Swedish BankID: sign, payment, login_message). Absent: none. See README, Signing and payments.',
   frontchannel_logout_uri: "Front-Channel Logout 1.0: the page the broker's logout page loads in an iframe; on the scheme, host and port of a redirect URI.",
   frontchannel_logout_session_required: 'true: that page gets iss and sid in its query, and the ID tokens carry sid.',
   display_name: 'Shown to the person on the broker’s pages. Default: client_name, then client_id.',
@@ -123,6 +125,22 @@ export function openApiDocument(rules: ClientRules): JsonSchema {
     security: [{ adminToken: [] }],
     paths: {
       ...webhookPaths(),
+      '/admin/eids/{eid}/evidence/{transaction_id}': {
+        parameters: [
+          { name: 'eid', in: 'path', required: true, description: 'The eID, e.g. se-bankid.', schema: { type: 'string' } },
+          { name: 'transaction_id', in: 'path', required: true, description: "The eID's transaction id (BankID's orderRef).", schema: { type: 'string' } },
+        ],
+        get: {
+          operationId: 'getEvidence',
+          summary: "The evidence an eID keeps of a completed transaction (BankID: signature, OCSP response, device, risk), while its evidence_ttl lasts",
+          responses: {
+            '200': { description: 'The evidence, as the tokens carried it.', content: json({ type: 'object' }) },
+            '401': { $ref: '#/components/responses/Unauthorized' },
+            '404': errorResponse('No such eID, the eID keeps no evidence, or none for this transaction (never kept, or past evidence_ttl).'),
+            '503': { $ref: '#/components/responses/Unavailable' },
+          },
+        },
+      },
       '/admin/openapi.json': {
         get: {
           operationId: 'getOpenApiDocument',

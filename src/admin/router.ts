@@ -47,6 +47,8 @@ export interface AdminDependencies {
   webhookEndpoints: WebhookEndpoints;
   /** Decides whether a webhook may use plain http (on loopback, outside production). */
   issuer: string;
+  /** The evidence an eID keeps of a transaction, by the eID's id and its transaction id. */
+  evidence(eid: string, transactionId: string): Promise<object | undefined>;
 }
 
 const PAGE_SIZE = 50;
@@ -133,6 +135,15 @@ export function adminApi(deps: AdminDependencies): Middleware {
 
   router.get('/openapi.json', (ctx) => {
     ctx.body = document;
+  });
+
+  /** What an eID keeps of a completed transaction: personal data, so every read is audited. */
+  router.get('/eids/:eid/evidence/:transactionId', async (ctx) => {
+    const { eid, transactionId } = ctx.params as { eid: string; transactionId: string };
+    const evidence = await deps.evidence(eid, transactionId);
+    if (!evidence) throw new HttpError(404, 'not_found', `${eid} keeps no evidence of a transaction ${transactionId} (never completed, or past its evidence_ttl).`);
+    audit.emit('evidence.read', { source_ip: clientIp(ctx), actor: 'admin_api', eid, transaction_id: transactionId });
+    ctx.body = evidence;
   });
 
   router.get('/clients', async (ctx) => {

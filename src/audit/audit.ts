@@ -3,7 +3,7 @@ import type { Identity } from '../identity/identity.js';
 import { requestScope, type Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
-import { auditEvents, type AuditEvent, type AuditEventName, type AuditFields } from './events.js';
+import { auditEvents, loginEventFamily, type AuditEvent, type AuditEventName, type AuditFields } from './events.js';
 import type { AuditSink } from './sinks.js';
 
 export interface AuditDependencies {
@@ -24,6 +24,8 @@ export interface LoginInfo {
   ip: string;
   /** The eID, once one was chosen. */
   plugin?: EidPlugin;
+  /** The type of the login's authorization_details entry, when it has one (`sign`, `payment`…): it picks the events' family. */
+  transactionType?: string;
 }
 
 /** How a login ended: a person (with the sub they got) or a failure (an eID's, or one the core decided). */
@@ -97,12 +99,13 @@ export class AuditLog {
   /** EID_100001, once per login and eID: the person began logging in with it. */
   async loginStarted(login: LoginInfo & { plugin: EidPlugin }, details: { acr?: string; transactionId?: string }): Promise<void> {
     if (!(await this.#first(`started:${login.uid}:${login.plugin.id}`))) return;
-    this.emit('authentication.started', {
+    const kind = loginEventFamily(login.transactionType);
+    this.emit(`${kind}.started`, {
       ...this.#loginFields(login),
       ...(details.acr ? { acr: details.acr } : {}),
       ...(details.transactionId ? { transaction_id: details.transactionId } : {}),
     });
-    this.#deps.metrics.logins.inc({ eid: login.plugin.id, result: 'started' });
+    this.#deps.metrics.logins.inc({ eid: login.plugin.id, kind, result: 'started' });
   }
 
   /**
@@ -112,10 +115,11 @@ export class AuditLog {
   async loginEnded(login: LoginInfo, ending: LoginEnding): Promise<void> {
     if (!(await this.#first(`ended:${login.uid}`))) return;
     const eid = login.plugin?.id ?? 'none';
+    const kind = loginEventFamily(login.transactionType);
     if ('identity' in ending) {
       const { identity } = ending;
       const personalNumber = this.#personalNumber(identity, login.plugin);
-      this.emit('authentication.completed', {
+      this.emit(`${kind}.completed`, {
         ...this.#loginFields(login),
         transaction_id: identity.IdProviderRequestId,
         sub: ending.sub,
@@ -123,19 +127,19 @@ export class AuditLog {
         device_ip: identity.DeviceIpAddress,
         ...(personalNumber ? { personal_number: personalNumber } : {}),
       });
-      this.#deps.metrics.logins.inc({ eid, result: 'completed' });
+      this.#deps.metrics.logins.inc({ eid, kind, result: 'completed' });
       return;
     }
     const { failure } = ending;
     const cancelled = failure.ending === 'cancelled' || failure.ending === 'expired';
-    this.emit(cancelled ? 'authentication.cancelled' : 'authentication.failed', {
+    this.emit(`${kind}.${cancelled ? 'cancelled' : 'failed'}`, {
       ...this.#loginFields(login),
       ...(failure.transactionId ? { transaction_id: failure.transactionId } : {}),
       error: failure.error,
       message: failure.description,
       ...(cancelled ? { ending: failure.ending } : {}),
     });
-    this.#deps.metrics.logins.inc({ eid, result: cancelled ? 'cancelled' : 'failed' });
+    this.#deps.metrics.logins.inc({ eid, kind, result: cancelled ? 'cancelled' : 'failed' });
     this.#deps.metrics.loginFailures.inc({ eid, error: failure.error });
   }
 }

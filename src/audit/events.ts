@@ -9,6 +9,14 @@ export const auditEvents = {
   'authentication.completed': { id: 'EID_100002', message: 'eID authentication completed' },
   'authentication.failed': { id: 'EID_100003', message: 'eID authentication failed' },
   'authentication.cancelled': { id: 'EID_100004', message: 'eID authentication cancelled or expired' },
+  'signature.started': { id: 'EID_110001', message: 'eID signature started' },
+  'signature.completed': { id: 'EID_110002', message: 'eID signature completed' },
+  'signature.failed': { id: 'EID_110003', message: 'eID signature failed' },
+  'signature.cancelled': { id: 'EID_110004', message: 'eID signature cancelled or expired' },
+  'payment.started': { id: 'EID_120001', message: 'eID payment approval started' },
+  'payment.completed': { id: 'EID_120002', message: 'eID payment approved' },
+  'payment.failed': { id: 'EID_120003', message: 'eID payment approval failed' },
+  'payment.cancelled': { id: 'EID_120004', message: 'eID payment approval cancelled or expired' },
   'tokens.issued': { id: 'EID_200001', message: 'tokens issued' },
   logout: { id: 'EID_300001', message: 'logged out' },
   'client.created': { id: 'EID_400001', message: 'client created' },
@@ -19,9 +27,19 @@ export const auditEvents = {
   'initial_access_token.revoked': { id: 'EID_400006', message: 'initial access token revoked' },
   'webhook.created': { id: 'EID_400007', message: 'webhook endpoint created' },
   'webhook.deleted': { id: 'EID_400008', message: 'webhook endpoint deleted' },
+  'evidence.read': { id: 'EID_400009', message: "an eID's evidence of a transaction was read" },
 } as const;
 
 export type AuditEventName = keyof typeof auditEvents;
+
+/**
+ * The events a login's transitions are written as: those of a signature or a payment when its
+ * authorization_details ask for one (RFC 9396 type `sign` or `payment`), else an authentication's
+ * (a login that only shows a message is one).
+ */
+export type LoginEventFamily = 'authentication' | 'signature' | 'payment';
+const familyOfType: Record<string, LoginEventFamily> = { sign: 'signature', payment: 'payment' };
+export const loginEventFamily = (detailType: string | undefined): LoginEventFamily => familyOfType[detailType ?? ''] ?? 'authentication';
 
 export const auditEventNames = Object.keys(auditEvents) as [AuditEventName, ...AuditEventName[]];
 export type AuditEventId = (typeof auditEvents)[AuditEventName]['id'];

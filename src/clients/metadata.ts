@@ -34,6 +34,8 @@ export const oidcFields = {
   jwks_uri: z.string(),
   backchannel_logout_uri: z.string(),
   backchannel_logout_session_required: z.boolean(),
+  /** RFC 9396 §10: the authorization_details types the client may send. */
+  authorization_details_types: z.array(z.string().min(1)),
 } satisfies Record<string, ZodType>;
 
 /** A client_id the admin API accepts when the operator chooses one. */

@@ -83,6 +83,11 @@ export const clientSchema = z
     frontchannel_logout_session_required: z.boolean().optional(),
     /** A resource server: it may introspect tokens issued to any client, not only its own. */
     resource_server: z.boolean().optional(),
+    /**
+     * RFC 9396: the authorization_details types this client may send (sign, payment,
+     * login_message with Swedish BankID); absent, it may send none. README, Signing and payments.
+     */
+    authorization_details_types: z.array(z.string().min(1)).min(1).optional(),
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
   // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here.

@@ -41,6 +41,22 @@ export interface EidPlugin {
    */
   readonly assets?: string;
 
+  /**
+   * The RFC 9396 `authorization_details` types this eID serves besides logging in (a signature, a
+   * payment, a message shown with the login), each with its strict schema. The core refuses an
+   * entry no declaring eID's schema accepts, routes a login that carries one to an eID that
+   * declares its type, hands the entry to the eID in `LoginRequest.authorizationDetails`, and
+   * expects it back, granted, in the outcome (`authorizationDetails`).
+   */
+  readonly authorizationDetailsTypes?: Readonly<Record<string, ZodType>>;
+
+  /**
+   * The evidence the eID keeps of a finished transaction (BankID's signature and OCSP response),
+   * by the eID's own transaction id, for as long as the eID keeps it; undefined when it has none.
+   * The admin API serves it.
+   */
+  evidence?(transactionId: string): Promise<object | undefined>;
+
   /** The eID's `custom_identifier`, when configured: it tags the eID's audit events and log lines. */
   readonly customIdentifier?: string;
 
@@ -181,6 +197,17 @@ export interface LoginRequest {
   deviceId: string;
   /** The client's values of the metadata fields this eID declares (`EidPlugin.clientMetadata`), validated. */
   clientMetadata?: Record<string, unknown>;
+  /**
+   * The RFC 9396 entries the client sent (one, of a type this eID declares), already checked
+   * against the type's schema: what the person is to sign, approve or be shown.
+   */
+  authorizationDetails?: AuthorizationDetail[];
+}
+
+/** One RFC 9396 `authorization_details` entry: its `type` and the type's own fields. */
+export interface AuthorizationDetail {
+  type: string;
+  [field: string]: unknown;
 }
 
 export interface StartOptions {
@@ -231,8 +258,12 @@ export interface LoginWatcher {
   end(): void;
 }
 
-/** How an eID login ended. */
-export type EidOutcome = { person: EidPerson; acr: string; amr: string[] } | { failure: EidFailure };
+/**
+ * How an eID login ended. A login that carried `authorizationDetails` succeeds only with them back
+ * as granted (`authorizationDetails`): each entry as the person saw it, enriched with the eID's
+ * evidence (RFC 9396 §7.1). They reach the client in the token response and the ID token.
+ */
+export type EidOutcome = { person: EidPerson; acr: string; amr: string[]; authorizationDetails?: AuthorizationDetail[] } | { failure: EidFailure };
 
 /**
  * A failure the client will see as an OIDC error at its redirect_uri:

@@ -2,6 +2,7 @@ import { ConfigError } from '../config/load.js';
 import { isCountryCode } from '../identity/country.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
+import type { ZodType } from 'zod';
 import type { EidPlugin, EidPluginFactory, EidTelemetry, PageRenderer } from './plugin.js';
 
 /** The eIDs this broker runs, built from the configuration's `eids` sections. */
@@ -51,6 +52,20 @@ export class EidRegistry {
 
   get acrValues(): string[] {
     return [...this.#byAcr.keys()];
+  }
+
+  /** Every authorization_details type some eID serves, with the schema of each eID that declares it. */
+  get authorizationDetailsTypes(): Map<string, ZodType[]> {
+    const types = new Map<string, ZodType[]>();
+    for (const plugin of this.all) {
+      for (const [type, schema] of Object.entries(plugin.authorizationDetailsTypes ?? {})) types.set(type, [...(types.get(type) ?? []), schema]);
+    }
+    return types;
+  }
+
+  /** The ids of the eIDs that serve every one of these authorization_details types. */
+  servingTypes(types: readonly string[]): string[] {
+    return this.all.filter((plugin) => types.every((type) => plugin.authorizationDetailsTypes?.[type])).map((plugin) => plugin.id);
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@
  */
 // The contract: what a plugin implements and what the core hands it.
 export type {
+  AuthorizationDetail,
   EidFailure,
   EidOutcome,
   EidPlugin,

@@ -4,6 +4,7 @@ import type { EidOutcome, EidPlugin } from '../eids/plugin.js';
 import { completeIdentity } from '../identity/identity.js';
 import type { Logger } from '../log.js';
 import type { Accounts } from '../oidc/accounts.js';
+import { GRANTED_DETAILS, requestedDetails } from '../oidc/authorization-details.js';
 import { StoreUnavailableError } from '../store/store.js';
 
 type InteractionResult = Parameters<Provider['interactionResult']>[2];
@@ -16,7 +17,7 @@ type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
  * The ending is audited (EID_100002 completed, EID_100003 failed, EID_100004 cancelled or expired).
  */
 export function createFinisher(provider: Provider, accounts: Accounts, log: Logger, audit: AuditLog) {
-  async function resultOf(login: LoginInfo & { plugin: EidPlugin }, outcome: EidOutcome): Promise<InteractionResult> {
+  async function resultOf(login: LoginInfo & { plugin: EidPlugin }, outcome: EidOutcome, requested: boolean): Promise<InteractionResult> {
     const { plugin } = login;
     if ('failure' in outcome) {
       await audit.loginEnded(login, { failure: outcome.failure });
@@ -24,10 +25,13 @@ export function createFinisher(provider: Provider, accounts: Accounts, log: Logg
     }
     try {
       if (!plugin.acrValues.includes(outcome.acr)) throw new Error(`${plugin.id} reported acr ${outcome.acr}, which it does not serve`);
+      // A signature or payment asked for and not made must never become a plain login.
+      if (requested !== Boolean(outcome.authorizationDetails?.length)) throw new Error(`${plugin.id} did not grant the authorization_details the login asked for`);
       const identity = completeIdentity(plugin, outcome.person);
       const sub = await accounts.save(identity);
       await audit.loginEnded(login, { identity, sub, acr: outcome.acr });
-      return { login: { accountId: sub, acr: outcome.acr, amr: outcome.amr, remember: false } };
+      const loggedIn = { accountId: sub, acr: outcome.acr, amr: outcome.amr, remember: false };
+      return outcome.authorizationDetails ? { login: loggedIn, [GRANTED_DETAILS]: outcome.authorizationDetails } : { login: loggedIn };
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       log.error({ err, eid: plugin.id, client_id: login.clientId }, 'eID result could not be used');
@@ -57,8 +61,9 @@ export function createFinisher(provider: Provider, accounts: Accounts, log: Logg
 
   /** Records the result and returns the URL that takes the browser back to the client; `ip` is the person's, for the audit event. */
   return async function finish(ip: string, interaction: Interaction, plugin: EidPlugin, outcome: EidOutcome): Promise<string> {
-    const login = { uid: interaction.uid, clientId: String(interaction.params.client_id), ip, plugin };
-    const result = await resultOf(login, outcome);
+    const details = requestedDetails(interaction.params);
+    const login = { uid: interaction.uid, clientId: String(interaction.params.client_id), ip, plugin, ...(details ? { transactionType: details[0]!.type } : {}) };
+    const result = await resultOf(login, outcome, details !== undefined);
     await releaseEarlierPerson(interaction, result);
     return recordResult(interaction, result);
   };

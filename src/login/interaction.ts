@@ -13,6 +13,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import type { RateLimiter } from '../resilience/rate-limit.js';
 import type { Store } from '../store/store.js';
 import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
+import { requestedDetails } from '../oidc/authorization-details.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { recordResult, type Finisher } from './finish.js';
 import type { FormTokens } from './submissions.js';
@@ -151,7 +152,8 @@ export function loginSteps(deps: LoginDependencies) {
   function loginRequest(ctx: Context, plugin: EidPlugin): LoginRequest {
     const { interaction, client } = routeState(ctx);
     const { params, uid } = interaction;
-    const acr = requestedAcr(plugin, acrValuesOf(ctx), client.allowedEids, client.allowedAcrValues);
+    const acr = requestedAcr(plugin, acrValuesOf(ctx), eligibleEids(ctx), client.allowedAcrValues);
+    const details = requestedDetails(params);
     const declared = Object.keys(plugin.clientMetadata ?? {}).filter((field) => client.metadata[field] !== undefined);
     return {
       uid,
@@ -163,7 +165,20 @@ export function loginSteps(deps: LoginDependencies) {
       userAgent: ctx.get('user-agent'),
       deviceId: deviceId(ctx),
       ...(declared.length ? { clientMetadata: Object.fromEntries(declared.map((field) => [field, client.metadata[field]])) } : {}),
+      ...(details ? { authorizationDetails: details } : {}),
     };
+  }
+
+  /**
+   * The eIDs this login may go to: those the client may use, and — when it carries
+   * authorization_details — only those serving their types (oidc-provider checked them already).
+   */
+  function eligibleEids(ctx: Context): readonly string[] | undefined {
+    const { interaction, client } = routeState(ctx);
+    const details = requestedDetails(interaction.params);
+    if (!details) return client.allowedEids;
+    const serving = registry.servingTypes(details.map((detail) => detail.type));
+    return client.allowedEids ? serving.filter((id) => client.allowedEids!.includes(id)) : serving;
   }
 
   const activeEidKey = (ctx: Context) => `login:eid:${routeState(ctx).interaction.uid}`;
@@ -195,7 +210,8 @@ export function loginSteps(deps: LoginDependencies) {
   /** The login as audit events name it. */
   function loginInfo(ctx: Context, plugin: EidPlugin | undefined) {
     const { interaction, client } = routeState(ctx);
-    return { uid: interaction.uid, clientId: client.clientId, ip: clientIp(ctx), ...(plugin ? { plugin } : {}) };
+    const transactionType = requestedDetails(interaction.params)?.[0]?.type;
+    return { uid: interaction.uid, clientId: client.clientId, ip: clientIp(ctx), ...(plugin ? { plugin } : {}), ...(transactionType ? { transactionType } : {}) };
   }
 
   async function startedEid(ctx: Context): Promise<EidPlugin | undefined> {
@@ -209,7 +225,7 @@ export function loginSteps(deps: LoginDependencies) {
 
     choice(ctx: Context) {
       const { client } = routeState(ctx);
-      return chooseEid(registry, acrValuesOf(ctx), client.allowedEids, client.allowedAcrValues);
+      return chooseEid(registry, acrValuesOf(ctx), eligibleEids(ctx), client.allowedAcrValues);
     },
 
     startedEid,

@@ -77,8 +77,8 @@ export class Metrics {
 
   readonly logins = new Counter({
     name: 'neb_eid_logins_total',
-    help: 'Logins by eID and what happened to them: started, completed, failed, cancelled (the audit events)',
-    labelNames: ['eid', 'result'] as const,
+    help: 'Logins by eID, kind (authentication, signature, payment) and what happened to them: started, completed, failed, cancelled (the audit events)',
+    labelNames: ['eid', 'kind', 'result'] as const,
     registers: [this.registry],
   });
 

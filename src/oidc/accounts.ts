@@ -29,10 +29,16 @@ export class Accounts {
     return sub;
   }
 
-  readonly findAccount: FindAccount = async (_ctx, sub) => {
+  /**
+   * The person's claims. An ID token issued for a code (or a refresh token) of a login that
+   * carried authorization_details also carries them as the eID granted them — what the person
+   * signed or approved, with the eID's evidence — so the client has them in the signed token.
+   */
+  readonly findAccount: FindAccount = async (_ctx, sub, token) => {
     const record = await this.#store.get(`account:${sub}`);
     if (!record) return undefined;
     const claims = { sub, ...identityClaims(JSON.parse(record.value) as Identity) };
-    return { accountId: sub, claims: () => claims };
+    const granted = token && 'rar' in token ? token.rar : undefined;
+    return { accountId: sub, claims: (use) => (use === 'id_token' && granted ? { ...claims, authorization_details: granted } : claims) };
   };
 }

@@ -12,7 +12,8 @@ const ageChecks = AGE_THRESHOLDS.map((years) => `age_over_${years}`);
  * Any of these claims can also be asked for alone through the claims parameter.
  */
 export const claimsByScope: Record<string, readonly string[]> = {
-  openid: ['sub', 'acr', 'amr', 'auth_time'],
+  // authorization_details: in the ID token of a login that signed or approved something (RFC 9396).
+  openid: ['sub', 'acr', 'amr', 'auth_time', 'authorization_details'],
   profile: ['name', 'given_name', 'family_name', 'birthdate', 'age'],
   age_verification: ageChecks,
   email: ['email'],

@@ -19,6 +19,7 @@ import { timeBoxedFetch } from './outbound-fetch.js';
 import { claimsByScope } from './claims.js';
 import type { Accounts } from './accounts.js';
 import type { Subjects } from './subject.js';
+import { richAuthorizationRequests, transactionResource, type AuthorizationDetailsTypes } from './authorization-details.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -30,6 +31,8 @@ export interface ProviderDependencies {
   subjects: Subjects;
   /** Every acr value some configured eID serves. */
   acrValues: string[];
+  /** The RFC 9396 authorization_details types the configured eIDs serve, with their schemas. */
+  authorizationDetailsTypes: AuthorizationDetailsTypes;
   views: Views;
   /** The rules every client keeps, and the fields the broker and its eIDs add to OIDC's metadata. */
   clientRules: ClientRules;
@@ -58,6 +61,7 @@ export function clientMetadata(client: ClientConfig): ClientMetadata {
     ...(client.allowed_eids ? { allowed_eids: client.allowed_eids } : {}),
     ...(client.display_name ? { display_name: client.display_name } : {}),
     ...(client.resource_server ? { resource_server: true } : {}),
+    ...(client.authorization_details_types ? { authorization_details_types: client.authorization_details_types } : {}),
     ...extraMetadataOf(client),
   };
 }
@@ -84,6 +88,9 @@ function loginPolicy() {
   const consent = policy.get('consent')!;
   consent.checks.remove('consent_prompt');
   consent.checks.remove('native_client_prompt');
+  // Likewise for authorization_details: the person consents to a signature or a payment by
+  // making it in the eID, on a page that shows what they sign (README, Signing and payments).
+  consent.checks.remove('rar_prompt');
   return policy;
 }
 
@@ -228,7 +235,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
       claimsParameter,
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       pushedAuthorizationRequests: { enabled: true },
-      resourceIndicators: { enabled: false },
+      // Signed request objects (RFC 9101), one of the two ways authorization_details may come.
+      requestObjects: { enabled: true },
+      richAuthorizationRequests: richAuthorizationRequests(deps.authorizationDetailsTypes),
+      resourceIndicators: deps.authorizationDetailsTypes.size > 0 ? transactionResource() : { enabled: false },
       userinfo: { enabled: true },
       ...registrationFeatures(config.registration, deps.initialAccessTokens),
       rpInitiatedLogout: {

@@ -27,8 +27,17 @@ export class RelyingParty {
   }
 
   async authorizationUrl(params: Record<string, string> = {}): Promise<URL> {
+    return client.buildAuthorizationUrl(this.config, await this.#freshParams(params));
+  }
+
+  /** A pushed authorization request (RFC 9126): the parameters go to the broker directly, the URL holds only request_uri. */
+  async pushedAuthorizationUrl(params: Record<string, string> = {}): Promise<URL> {
+    return client.buildAuthorizationUrlWithPAR(this.config, await this.#freshParams(params));
+  }
+
+  async #freshParams(params: Record<string, string>): Promise<Record<string, string>> {
     this.flow = { verifier: client.randomPKCECodeVerifier(), state: client.randomState(), nonce: client.randomNonce() };
-    return client.buildAuthorizationUrl(this.config, {
+    return {
       redirect_uri: this.redirectUri,
       scope: 'openid profile personal_number eid',
       code_challenge: await client.calculatePKCECodeChallenge(this.flow.verifier),
@@ -36,7 +45,7 @@ export class RelyingParty {
       state: this.flow.state,
       nonce: this.flow.nonce,
       ...params,
-    });
+    };
   }
 
   /** Starts a login and follows it to the first page or to the client's redirect_uri. */

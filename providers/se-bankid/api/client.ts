@@ -3,7 +3,7 @@ import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
 import { CircuitOpenError, type EidTelemetry, type Logger } from '../../../src/eids/sdk.js';
 import type { BankIdTls } from '../config.js';
-import type { AuthRequest, CollectResponse, OrderResponse, SignRequest } from './types.js';
+import type { AuthRequest, CollectResponse, OrderResponse, PaymentRequest, SignRequest } from './types.js';
 
 /**
  * BankID answered with an error, or could not be reached. `errorCode` is BankID's own
@@ -35,7 +35,7 @@ export class BankIdApiError extends Error {
 const MAX_CONNECTIONS = 64;
 
 /** The operation each endpoint is measured as (neb_eid_request_*{operation}). */
-const operations: Record<string, string> = { auth: 'start', sign: 'sign', collect: 'collect', cancel: 'cancel' };
+const operations: Record<string, string> = { auth: 'start', sign: 'sign', payment: 'payment', collect: 'collect', cancel: 'cancel' };
 
 /** How a failed call counts in the metrics and for the circuit breaker. */
 export function classifyBankIdError(error: unknown): { reason: string; upstreamFailure: boolean } {
@@ -101,6 +101,11 @@ export class BankIdClient {
 
   sign(body: SignRequest): Promise<OrderResponse> {
     return this.#call('sign', body);
+  }
+
+  /** An order at the endpoint a login's transaction needs (see transactions.ts), its body built to fit. */
+  order(endpoint: 'auth' | 'sign' | 'payment', body: AuthRequest | SignRequest | PaymentRequest): Promise<OrderResponse> {
+    return this.#call(endpoint, body);
   }
 
   collect(orderRef: string): Promise<CollectResponse> {

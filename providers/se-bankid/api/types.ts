@@ -30,6 +30,20 @@ export interface SignRequest extends AuthRequest {
   userNonVisibleData?: string;
 }
 
+/** What a payment shows the person: `money` only for a card transaction. */
+export interface UserVisibleTransaction {
+  transactionType: 'card' | 'npa';
+  recipient: { name: string };
+  money?: { amount: string; currency: string };
+  riskWarning?: string;
+}
+
+export interface PaymentRequest extends AuthRequest {
+  userVisibleTransaction: UserVisibleTransaction;
+  userNonVisibleData?: string;
+  riskFlags?: string[];
+}
+
 export interface OrderResponse {
   orderRef: string;
   autoStartToken: string;

@@ -32,6 +32,7 @@ export interface AppNotice {
 const wording: Record<OrderKind, { heading: string; ask: string; verb: string }> = {
   auth: { heading: 'Identify yourself', ask: 'Message from the service:', verb: 'Identify as' },
   sign: { heading: 'Sign', ask: 'The service asks you to sign:', verb: 'Sign as' },
+  payment: { heading: 'Approve a payment', ask: 'Message from the service:', verb: 'Approve as' },
 };
 
 export interface AppPageOptions {
@@ -127,7 +128,7 @@ function decisionSection(order: SimulatedOrderView): string {
   const people = simulatedPersons.filter((person) => mayComplete(order, person));
   return `<section class="order">
 <h2>${words.heading}</h2>
-${order.userVisibleData ? `<p>${words.ask}</p>\n<p class="message">${escapeHtml(decodeBase64(order.userVisibleData))}</p>\n` : ''}${
+${transactionShown(order)}${order.userVisibleData ? `<p>${words.ask}</p>\n<p class="message">${escapeHtml(decodeBase64(order.userVisibleData))}</p>\n` : ''}${
     order.requirement?.mrtd ? '<p>The service also checks your passport or national ID card.</p>\n' : ''
   }<p>Choose who you are:</p>
 ${people
@@ -140,6 +141,19 @@ ${people
 ${actionForm('/app/cancel', order, 'Cancel', {}, 'secondary')}
 ${otherEndings(order)}
 </section>`;
+}
+
+/** A payment's transaction, as the app shows it before anything else. */
+function transactionShown(order: SimulatedOrderView): string {
+  const transaction = order.userVisibleTransaction;
+  if (!transaction) return '';
+  const lines = [
+    `To: ${transaction.recipient.name}`,
+    ...(transaction.money ? [`Amount: ${transaction.money.amount} ${transaction.money.currency}`] : []),
+    `Type: ${transaction.transactionType}`,
+    ...(transaction.riskWarning ? [`Warning: ${transaction.riskWarning}`] : []),
+  ];
+  return `<p class="message">${lines.map(escapeHtml).join('<br>')}</p>\n`;
 }
 
 /** Every other way BankID can end the order, for trying how the service copes. */

@@ -57,6 +57,7 @@ function signatureXml(order: CompletedOrder, person: SimulatedPerson): string {
     ['personalNumber', person.personalNumber],
     ['userVisibleData', order.request.userVisibleData],
     ['userNonVisibleData', order.request.userNonVisibleData],
+    ['userVisibleTransaction', order.request.userVisibleTransaction && Buffer.from(JSON.stringify(order.request.userVisibleTransaction)).toString('base64')],
   ];
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',

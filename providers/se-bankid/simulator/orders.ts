@@ -41,6 +41,8 @@ export interface SimulatedOrderView {
   qrPending: boolean;
   requirement?: OrderRequirement;
   userVisibleData?: string;
+  userVisibleTransaction?: OrderRequest['userVisibleTransaction'];
+  riskFlags?: string[];
   autoStartToken: string;
   /** For tests that draw QR frames themselves or check the secret never reaches a browser. */
   qrStartToken: string;
@@ -294,6 +296,8 @@ function view(order: SimulatedOrder): SimulatedOrderView {
     qrPending: stages.awaitingPickup.holds(order),
     requirement: order.request.requirement,
     userVisibleData: order.request.userVisibleData,
+    userVisibleTransaction: order.request.userVisibleTransaction,
+    riskFlags: order.request.riskFlags,
     autoStartToken: order.autoStartToken,
     qrStartToken: order.qrStartToken,
     qrStartSecret: order.qrStartSecret,

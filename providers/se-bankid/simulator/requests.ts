@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { invalidParameters } from './errors.js';
 
-export type OrderKind = 'auth' | 'sign';
+export type OrderKind = 'auth' | 'sign' | 'payment';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -23,6 +23,14 @@ export interface OrderRequest {
   returnUrl?: string;
   returnRisk?: boolean;
   web?: { referringDomain?: string; userAgent?: string; deviceIdentifier?: string };
+  /** Payment only: what the app shows the person to approve. */
+  userVisibleTransaction?: {
+    transactionType: 'card' | 'npa';
+    recipient: { name: string };
+    money?: { amount: string; currency: string };
+    riskWarning?: string;
+  };
+  riskFlags?: string[];
   app?: { appIdentifier?: string; deviceOS?: string; deviceModelName?: string; deviceIdentifier?: string };
 }
 
@@ -84,6 +92,16 @@ function object(fields: Record<string, Rule>, required: readonly string[] = []):
   };
 }
 
+function listOf(allowed: readonly string[]): Rule {
+  return rule((value) => Array.isArray(value) && value.length > 0 && value.every((item) => allowed.includes(item as string)), `a list of ${allowed.join(', ')}`);
+}
+
+/** The second field may only be given when the first has this value. */
+function onlyWhen(field: string, value: string, dependent: string): Rule {
+  return (body, path) =>
+    isJsonObject(body) && !isAbsent(body[dependent]) && body[field] !== value ? `${fieldPath(path, dependent)} is only allowed when ${field} is ${value}` : undefined;
+}
+
 function notBoth(first: string, second: string): Rule {
   return (value) =>
     isJsonObject(value) && !isAbsent(value[first]) && !isAbsent(value[second])
@@ -118,15 +136,42 @@ const orderFields: Record<string, Rule> = {
   app: object({ appIdentifier: text(1, 255), deviceOS: text(1, 255), deviceModelName: text(1, 255), deviceIdentifier: text(1, 64) }),
 };
 
-/** Sign shows the person a whole document; auth at most a line of context. */
-const orderKinds: Record<OrderKind, { userVisibleDataMax: number; required: string[] }> = {
-  auth: { userVisibleDataMax: 1_500, required: ['endUserIp'] },
-  sign: { userVisibleDataMax: 40_000, required: ['endUserIp', 'userVisibleData'] },
+const riskFlagNames = [
+  'newCard', 'newCustomer', 'newRecipient', 'highRiskRecipient', 'largeAmount', 'foreignCurrency', 'cryptoCurrencyPurchase',
+  'moneyTransfer', 'overseasTransaction', 'recurringPayment', 'suspiciousPaymentPattern', 'other',
+];
+
+/** A payment's userVisibleTransaction: money (an amount with at most one decimal comma) only for a card. */
+const userVisibleTransaction = allOf(
+  object(
+    {
+      transactionType: oneOf('card', 'npa'),
+      recipient: object({ name: text(1, 255) }, ['name']),
+      money: object(
+        { amount: rule((value) => typeof value === 'string' && /^\d+(,\d+)?$/.test(value), 'digits with at most one decimal comma'), currency: rule((value) => typeof value === 'string' && /^[A-Z]{3}$/.test(value), 'an ISO 4217 currency code') },
+        ['amount', 'currency'],
+      ),
+      riskWarning: text(1, 255),
+    },
+    ['transactionType', 'recipient'],
+  ),
+  onlyWhen('transactionType', 'card', 'money'),
+);
+
+/**
+ * Sign shows the person a whole document and payment a transaction; auth at most a line of
+ * context. Only a payment has a transaction and risk flags.
+ */
+const orderKinds: Record<OrderKind, { userVisibleDataMax: number; required: string[]; fields: Record<string, Rule> }> = {
+  auth: { userVisibleDataMax: 1_500, required: ['endUserIp'], fields: {} },
+  sign: { userVisibleDataMax: 40_000, required: ['endUserIp', 'userVisibleData'], fields: {} },
+  payment: { userVisibleDataMax: 40_000, required: ['endUserIp', 'userVisibleTransaction'], fields: { userVisibleTransaction, riskFlags: listOf(riskFlagNames) } },
 };
 
 function orderRequestRule(kind: OrderKind): Rule {
-  const { userVisibleDataMax, required } = orderKinds[kind];
-  return allOf(object({ ...orderFields, userVisibleData: base64(userVisibleDataMax) }, required), notBoth('web', 'app'));
+  const { userVisibleDataMax, required, fields } = orderKinds[kind];
+  const all = { ...orderFields, userVisibleData: base64(userVisibleDataMax), ...fields };
+  return allOf(object(all, required), notBoth('web', 'app'));
 }
 
 const orderReferenceRule = object({ orderRef: text(1, 100) }, ['orderRef']);

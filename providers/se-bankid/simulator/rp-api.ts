@@ -22,6 +22,7 @@ export function rpApiHandler({ book, faults, traffic, closing }: RpApiParts): Re
   const endpoints: Record<RpEndpoint, (body: JsonObject) => object> = {
     auth: (body) => book.create('auth', readOrderRequest('auth', body)),
     sign: (body) => book.create('sign', readOrderRequest('sign', body)),
+    payment: (body) => book.create('payment', readOrderRequest('payment', body)),
     collect: (body) => book.collect(readOrderRef(body)),
     cancel: (body) => {
       book.cancel(readOrderRef(body));

@@ -146,7 +146,7 @@ describe('transport', () => {
     expect(body.errorCode).toBe('unsupportedMediaType');
   });
 
-  it.each(['phone/auth', 'payment', 'auth/extra'])('answers /%s with 404 notFound', async (endpoint) => {
+  it.each(['phone/auth', 'auth/extra'])('answers /%s with 404 notFound', async (endpoint) => {
     const { status, body } = await rp(endpoint, { endUserIp: END_USER_IP });
     expect(status).toBe(404);
     expect(body.errorCode).toBe('notFound');
@@ -240,6 +240,12 @@ describe('request validation', () => {
     ['auth', 'requirement.certificatePolicies holds a number', { endUserIp: END_USER_IP, requirement: { certificatePolicies: [1] } }, /certificatePolicies/],
     ['auth', 'requirement.personalNumber is not 12 digits', { endUserIp: END_USER_IP, requirement: { personalNumber: '19850312-2437' } }, /personalNumber/],
     ['auth', 'requirement is not an object', { endUserIp: END_USER_IP, requirement: 'strict' }, /requirement/],
+    ['payment', 'userVisibleTransaction is missing', { endUserIp: END_USER_IP }, /userVisibleTransaction is required/],
+    ['payment', 'transactionType is unknown', { endUserIp: END_USER_IP, userVisibleTransaction: { transactionType: 'cash', recipient: { name: 'A' } } }, /userVisibleTransaction\.transactionType/],
+    ['payment', 'the recipient has no name', { endUserIp: END_USER_IP, userVisibleTransaction: { transactionType: 'card', recipient: {} } }, /userVisibleTransaction\.recipient\.name is required/],
+    ['payment', 'an npa transaction has money', { endUserIp: END_USER_IP, userVisibleTransaction: { transactionType: 'npa', recipient: { name: 'A' }, money: { amount: '1', currency: 'SEK' } } }, /money is only allowed when transactionType is card/],
+    ['payment', 'the amount has a decimal point', { endUserIp: END_USER_IP, userVisibleTransaction: { transactionType: 'card', recipient: { name: 'A' }, money: { amount: '10.50', currency: 'SEK' } } }, /money\.amount/],
+    ['payment', 'a risk flag is unknown', { endUserIp: END_USER_IP, userVisibleTransaction: { transactionType: 'card', recipient: { name: 'A' } }, riskFlags: ['lucky'] }, /riskFlags/],
     ['collect', 'orderRef is missing', {}, /orderRef is required/],
     ['collect', 'orderRef is unknown', { orderRef: '5ab1f1c4-0000-4000-8000-000000000000' }, /No order/],
     ['cancel', 'orderRef is unknown', { orderRef: '5ab1f1c4-0000-4000-8000-000000000000' }, /No order/],
@@ -597,7 +603,7 @@ describe('app page', () => {
   it.each([
     ['/app/fail', { hintCode: 'madeUp' }, 'hintCode must be one of expiredTransaction, certificateErr'],
     ['/app/fault', { endpoint: 'auth', errorCode: 'madeUp' }, 'errorCode must be one of alreadyInProgress'],
-    ['/app/fault', { endpoint: 'phone', errorCode: 'maintenance' }, 'endpoint must be one of auth, sign, collect, cancel'],
+    ['/app/fault', { endpoint: 'phone', errorCode: 'maintenance' }, 'endpoint must be one of auth, sign, payment, collect, cancel'],
     ['/app/fault', { endpoint: 'auth', errorCode: 'maintenance', times: '21' }, 'times must be at most 20'],
     ['/app/fault', { endpoint: 'auth', errorCode: 'maintenance', times: 'many' }, 'times must be a whole number'],
   ])('refuses %s with %j on the page, in plain words', async (path, fields, message) => {

@@ -81,7 +81,12 @@ export class BankIdSession {
 
   /** Starts an authorization at the broker and lands on the BankID page. */
   static async begin(bed: BankIdTestBed, params: Record<string, string> = {}): Promise<BankIdSession> {
-    const { response } = await bed.rp.authorize(params);
+    return BankIdSession.beginAt(bed, await bed.rp.authorizationUrl(params));
+  }
+
+  /** Follows an authorization URL (a pushed request's, say) to the BankID page. */
+  static async beginAt(bed: BankIdTestBed, url: URL): Promise<BankIdSession> {
+    const { response } = await bed.rp.browser.follow(url);
     const match = /\/interaction\/([^/]+)\/se-bankid\/$/.exec(new URL(response.url).pathname);
     if (!match) throw new Error(`expected the BankID page, got ${response.status} ${response.url}`);
     return new BankIdSession(bed, match[1]!);
