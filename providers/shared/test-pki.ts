@@ -135,3 +135,25 @@ function validity(validityMs = VALIDITY_MS): { serialNumber: string; notBefore: 
     notAfter: new Date(now + validityMs),
   };
 }
+
+const RSA_SIGNING = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) };
+
+/**
+ * A self-signed RSA certificate and its key, for a simulated eID that signs its answers (Freja
+ * eID's results, RS256), as the eID's own signing certificate does.
+ */
+export async function createSigningCertificate(commonName: string): Promise<PemCredentials> {
+  const keys = await webcrypto.subtle.generateKey(RSA_SIGNING, true, ['sign', 'verify']);
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      ...validity(),
+      name: `CN=${commonName}`,
+      keys,
+      signingAlgorithm: RSA_SIGNING,
+      extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
+    },
+    webcrypto,
+  );
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return { cert: certificate.toString('pem'), key: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };
+}
