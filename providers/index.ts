@@ -13,6 +13,7 @@ const loadedWhenUsed =
  */
 export const builtInEids: Record<string, EidPluginFactory> = {
   'se-bankid': loadedWhenUsed(async () => (await import('./se-bankid/index.js')).seBankId),
+  'se-freja': loadedWhenUsed(async () => (await import('./se-freja/index.js')).seFreja),
   'no-bankid': loadedWhenUsed(async () => (await import('./no-bankid/index.js')).noBankId),
   'fi-ftn': loadedWhenUsed(async () => (await import('./fi-ftn/index.js')).fiFtn),
   'dk-mitid': loadedWhenUsed(async () => (await import('./dk-mitid/index.js')).dkMitId),
@@ -22,6 +23,7 @@ export const builtInEids: Record<string, EidPluginFactory> = {
 /** The section each built-in eID gets in the embedded default: its simulator. */
 export const simulatedEids: Record<string, unknown> = {
   'se-bankid': { mode: 'simulator' },
+  'se-freja': { mode: 'simulator' },
   'no-bankid': { mode: 'simulator', nnin: true },
   'fi-ftn': { mode: 'simulator' },
   'dk-mitid': { mode: 'simulator', cpr: true },

@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSecureContext, TLSSocket } from 'node:tls';
 import { z } from 'zod';
-import { ConfigError, parseSection, projectRoot } from '../../src/eids/sdk.js';
+import { parseSection, projectRoot } from '../../src/eids/sdk.js';
+import { clientCertificate, readMutualTls, type MutualTls } from '../shared/mutual-tls.js';
+
+export { certificateNotAfter } from '../shared/mutual-tls.js';
 
 /**
  * `eids.se-bankid`: the names are those users of other BankID authenticators know.
@@ -29,11 +30,6 @@ export const requirement = z
     certificatePolicies: z.array(z.string().regex(/^[0-9*]+(\.[0-9*]+)*$/, 'must be policy OIDs')).min(1).optional(),
   })
   .strict();
-
-const clientCertificate = z.union([
-  z.object({ pfx: z.string().min(1), passphrase: z.string().optional() }).strict(),
-  z.object({ cert: z.string().min(1), key: z.string().min(1), passphrase: z.string().optional() }).strict(),
-]);
 
 const schema = z
   .object({
@@ -79,59 +75,16 @@ const builtInCas = {
 };
 
 /** Mutual TLS material for the RP API: the RP certificate and the one server CA to trust. */
-export interface BankIdTls {
-  ca: string;
-  cert?: string;
-  key?: string;
-  pfx?: Buffer;
-  passphrase?: string;
-}
+export type BankIdTls = MutualTls;
 
 export function parseBankIdConfig(id: string, raw: unknown): BankIdSettings {
   return parseSection(schema, raw ?? {}, ['eids', id]);
 }
 
-function readFile(path: string, key: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-}
-
 /** The RP API URL and TLS material for production, test or custom mode, read and checked at start-up. */
 export function resolveEndpoint(id: string, settings: BankIdSettings): { url: string; tls: BankIdTls } {
-  const key = (name: string) => `eids.${id}.${name}`;
   const mode = settings.mode as 'production' | 'test' | 'custom';
   const url = mode === 'custom' ? settings.custom_url! : officialUrls[mode];
-  const ca = settings.ca ? readFile(settings.ca, key('ca')) : readFileSync(builtInCas[mode as 'production' | 'test']);
-  const certificate = settings.client_certificate!;
-  const tls: BankIdTls =
-    'pfx' in certificate
-      ? { ca: ca.toString(), pfx: readFile(certificate.pfx, key('client_certificate.pfx')), passphrase: certificate.passphrase }
-      : {
-          ca: ca.toString(),
-          cert: readFile(certificate.cert, key('client_certificate.cert')).toString(),
-          key: readFile(certificate.key, key('client_certificate.key')).toString(),
-          passphrase: certificate.passphrase,
-        };
-  try {
-    // Fails now on a wrong passphrase or a legacy (RC2) PKCS#12 rather than at the first login.
-    createSecureContext(tls);
-  } catch (err) {
-    throw new ConfigError(`${key('client_certificate')}: cannot be used (${(err as Error).message})`);
-  }
+  const tls = readMutualTls(id, { client_certificate: settings.client_certificate!, ca: settings.ca }, builtInCas[mode as 'production' | 'test']);
   return { url: url.replace(/\/$/, ''), tls };
-}
-
-/** When the RP certificate expires: read through TLS itself, which opens PKCS#12 and PEM alike. */
-export function certificateNotAfter(tls: BankIdTls): Date {
-  const socket = new TLSSocket(null as never, { secureContext: createSecureContext(tls) });
-  try {
-    const certificate = socket.getCertificate();
-    if (!certificate || !('valid_to' in certificate)) throw new Error('the RP certificate could not be read');
-    return new Date(certificate.valid_to);
-  } finally {
-    socket.destroy();
-  }
 }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { builtInEids } from '../../providers/index.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { findFreePort, redisUrl, uniquePrefix, deleteKeysWithPrefix } from '../support/redis.js';
 
@@ -24,7 +25,7 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     ['a file that is not JSON', '{ "port": ', 'BROKER_CONFIG: '],
     ['an unknown key', JSON.stringify({ prot: 3000 }), 'prot: unknown key'],
     ['a wrong type', JSON.stringify({ port: 'x' }), 'port: '],
-    ['no eID at all', JSON.stringify({}), 'eids: no eID is configured; add a section for at least one (known: se-bankid, no-bankid, fi-ftn, dk-mitid, cz-bankid)'],
+    ['no eID at all', JSON.stringify({}), `eids: no eID is configured; add a section for at least one (known: ${Object.keys(builtInEids).join(', ')})`],
     ['an eID nobody knows', JSON.stringify({ eids: { 'xx-magic': {} } }), 'eids.xx-magic: no such eID'],
     ['a missing JWKS file', JSON.stringify({ jwks: '/nonexistent/jwks.json' }), 'jwks: cannot read /nonexistent/jwks.json'],
     [

@@ -1,0 +1,75 @@
+import { parseSection, projectRoot } from '../../src/eids/sdk.js';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { clientCertificate, readConfiguredFile, readMutualTls, type MutualTls } from '../shared/mutual-tls.js';
+
+/**
+ * `eids.se-freja`: Freja eID through its Relying Party REST API.
+ *
+ * - mode: production | test | custom | simulator. production and test select Freja's own
+ *   service URLs and server CAs; custom takes `custom_url` and `ca`; simulator starts the
+ *   built-in simulator (refused in a production configuration unless `allow_simulator_in_production`).
+ * - client_certificate: the RP certificate Freja issued, `{pfx, passphrase}` (PKCS#12) or `{cert, key, passphrase?}` (PEM files).
+ * - ca: PEM of Freja's server CA to pin (built in for production and test).
+ * - jws_certificates: PEM files of Freja's JWS signing certificates, which results are verified
+ *   against (picked by their x5t). Several may be listed, for Freja's rotations.
+ * - min_registration_level: EXTENDED or PLUS (Freja eID+); the name and personal number need at least EXTENDED.
+ * - relying_party_id: only for integrators acting for another relying party.
+ * - poll_frequency: seconds between two result requests of one login, however often browsers poll.
+ * - allowed_seconds: how long one login may wait for the person before the broker gives up (Freja gives two minutes).
+ * - custom_identifier: tags every log line and audit event of this eID.
+ * - timeout_ms: time limit of each call to Freja.
+ */
+const schema = z
+  .object({
+    mode: z.enum(['production', 'test', 'custom', 'simulator']).default('production'),
+    custom_url: z.url().optional(),
+    client_certificate: clientCertificate.optional(),
+    ca: z.string().min(1).optional(),
+    jws_certificates: z.array(z.string().min(1)).min(1).optional(),
+    min_registration_level: z.enum(['EXTENDED', 'PLUS']).default('EXTENDED'),
+    relying_party_id: z.string().min(1).max(256).optional(),
+    poll_frequency: z.number().int().min(1).max(10).default(2),
+    allowed_seconds: z.number().int().min(10).max(600).default(130),
+    custom_identifier: z.string().max(100).optional(),
+    timeout_ms: z.number().int().positive().default(10_000),
+    allow_simulator_in_production: z.boolean().default(false),
+    simulator: z
+      .object({
+        /** Port of the simulated Freja app page and control API; 0 picks a free one. */
+        control_port: z.number().int().min(0).max(65535).default(0),
+        /** Seconds before a simulated transaction nobody finishes expires. */
+        expiry_seconds: z.number().int().positive().default(120),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .refine((c) => c.mode !== 'custom' || c.custom_url, { message: 'is required with mode custom', path: ['custom_url'] })
+  .refine((c) => c.mode !== 'custom' || c.ca, { message: 'is required with mode custom', path: ['ca'] })
+  .refine((c) => c.mode === 'simulator' || c.client_certificate, { message: 'is required unless mode is simulator', path: ['client_certificate'] })
+  .refine((c) => c.mode === 'simulator' || c.jws_certificates, { message: 'is required unless mode is simulator', path: ['jws_certificates'] });
+
+export type FrejaSettings = z.output<typeof schema>;
+
+const officialUrls = {
+  production: 'https://services.prod.frejaeid.com',
+  test: 'https://services.test.frejaeid.com',
+};
+// Freja's public root CAs (SHA-256 fingerprints checked by a test), read from the source tree
+// so the same files serve src/ and dist/.
+const certsDir = join(projectRoot, 'providers', 'se-freja', 'certs');
+const builtInCas = { production: join(certsDir, 'production-root.pem'), test: join(certsDir, 'test-root.pem') };
+
+export function parseFrejaConfig(id: string, raw: unknown): FrejaSettings {
+  return parseSection(schema, raw ?? {}, ['eids', id]);
+}
+
+/** Where Freja is, the TLS to reach it and the certificates its results are signed with; read and checked at start-up. */
+export function resolveEndpoint(id: string, settings: FrejaSettings): { url: string; tls: MutualTls; jwsCertificates: string[] } {
+  const mode = settings.mode as 'production' | 'test' | 'custom';
+  const url = mode === 'custom' ? settings.custom_url! : officialUrls[mode];
+  const tls = readMutualTls(id, { client_certificate: settings.client_certificate!, ca: settings.ca }, builtInCas[mode as 'production' | 'test']);
+  const jwsCertificates = settings.jws_certificates!.map((path, index) => readConfiguredFile(path, `eids.${id}.jws_certificates[${index}]`).toString());
+  return { url: url.replace(/\/$/, ''), tls, jwsCertificates };
+}

@@ -1,0 +1,93 @@
+import { ConfigError, pluginFolder, refuseSimulatorInProduction, type EidPluginFactory } from '../../src/eids/sdk.js';
+import { sweden } from '../countries/se.js';
+import { certificateNotAfter, type MutualTls } from '../shared/mutual-tls.js';
+import { LoginRecords } from '../shared/login-records.js';
+import { FrejaClient } from './api/client.js';
+import { SigningCertificates } from './api/jws.js';
+import { parseFrejaConfig, resolveEndpoint, type FrejaSettings } from './config.js';
+import { acrValues, FrejaLogin } from './flow.js';
+import { frejaRoutes } from './routes.js';
+import type { TransactionRecord } from './transactions.js';
+import { FrejaWaiting } from './waiting.js';
+import type { FrejaSimulator } from './simulator/server.js';
+
+/** Headroom over a login's allowed time, so a finished transaction still answers its last polls. */
+const RECORD_TTL_MARGIN_SECONDS = 300;
+
+/** In simulator mode the broker runs its own Freja eID: a real HTTPS server with mutual TLS. */
+async function startSimulator(id: string, settings: FrejaSettings, issuer: string) {
+  refuseSimulatorInProduction(id, issuer, settings.allow_simulator_in_production);
+  // Loaded only in simulator mode: production never pays for the simulator's code.
+  const { startFrejaSimulator } = await import('./simulator/server.js');
+  const simulator = await startFrejaSimulator({ controlPort: settings.simulator.control_port, expirySeconds: settings.simulator.expiry_seconds });
+  const { pki } = simulator;
+  const tls: MutualTls = { ca: pki.serverCa, cert: pki.client.cert, key: pki.client.key };
+  return { simulator, url: simulator.apiUrl, tls, jwsCertificates: [simulator.signingCertificate] };
+}
+
+/** Freja eID (Sweden), Relying Party REST API: QR code on another device, or the app on this one. */
+export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log, views, telemetry }) => {
+  const settings = parseFrejaConfig(id, config);
+  const eidLog = settings.custom_identifier ? log.child({ custom_identifier: settings.custom_identifier }) : log;
+  let simulator: FrejaSimulator | undefined;
+  let endpoint: { url: string; tls: MutualTls; jwsCertificates: string[] };
+  if (settings.mode === 'simulator') {
+    ({ simulator, ...endpoint } = await startSimulator(id, settings, issuer));
+    eidLog.info({ app: simulator.appUrl }, 'simulated Freja eID: open the app page to play the person');
+  } else {
+    endpoint = resolveEndpoint(id, settings);
+  }
+  let certificates: SigningCertificates;
+  try {
+    certificates = new SigningCertificates(endpoint.jwsCertificates);
+  } catch (err) {
+    throw new ConfigError(`eids.${id}.jws_certificates: not a PEM certificate (${(err as Error).message})`);
+  }
+  telemetry.certificate('client certificate', certificateNotAfter(endpoint.tls));
+  telemetry.certificate('JWS signing certificate', certificates.notAfter);
+
+  const client = new FrejaClient({
+    url: endpoint.url,
+    tls: endpoint.tls,
+    timeoutMs: settings.timeout_ms,
+    log: eidLog,
+    telemetry,
+    ...(settings.relying_party_id ? { relyingPartyId: settings.relying_party_id } : {}),
+  });
+  const records = new LoginRecords<TransactionRecord>(store, id, 'transaction', {
+    ttlSeconds: settings.allowed_seconds + RECORD_TTL_MARGIN_SECONDS,
+    pollFrequencySeconds: settings.poll_frequency,
+  });
+  const login = new FrejaLogin({
+    id,
+    issuer,
+    client,
+    certificates,
+    records,
+    minRegistrationLevel: settings.min_registration_level,
+    allowedMs: settings.allowed_seconds * 1000,
+    views,
+    log: eidLog,
+    ...(simulator ? { simulatedAppUrl: simulator.appUrl } : {}),
+  });
+  const waiting = new FrejaWaiting({ login, records, pollFrequencyMs: settings.poll_frequency * 1000, log: eidLog });
+
+  return {
+    id,
+    country: sweden,
+    assets: pluginFolder(import.meta.url),
+    acrValues: [acrValues.any, acrValues.this, acrValues.other],
+    ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
+    probe: () => client.probe(),
+    start: (request, options) => login.start(request, options),
+    poll: (request, options) => login.poll(request, options),
+    watch: (request, watcher) => waiting.watch(request, watcher),
+    cancel: (request) => login.cancel(request),
+    routes: (router) => frejaRoutes(router, login, views, id, simulator?.appUrl),
+    async close() {
+      await waiting.close();
+      await client.close();
+      await simulator?.close();
+    },
+  };
+};

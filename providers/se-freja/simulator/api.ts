@@ -1,0 +1,119 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { decodeRequest } from '../api/encoding.js';
+import { methods, type FrejaMethod } from '../api/types.js';
+import { checkInitRequest, checkReference, checkResultsRequest, FrejaError, isObject, SimulatorError } from './rules.js';
+import type { TransactionBook } from './transactions.js';
+
+/** Far above any authentication request Freja takes. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** An error answer Freja might give instead of doing the work, or a slow answer that then does it. */
+export type Fault = { status: number; code?: number } | { delayMs: number };
+
+/** Faults waiting for the next requests to each method, oldest first. */
+export class FaultQueue {
+  readonly #queued = new Map<FrejaMethod, { fault: Fault; remaining: number }[]>();
+
+  /** Checks what it is given, since the control API passes on whatever JSON it got. */
+  inject(method: unknown, fault: unknown, times: unknown = 1): void {
+    if (typeof method !== 'string' || !Object.hasOwn(methods, method)) throw new SimulatorError(`method must be one of ${Object.keys(methods).join(', ')}`);
+    if (!isFault(fault)) throw new SimulatorError('fault must be { status: 400–599, code? } or { delayMs }');
+    if (!Number.isSafeInteger(times) || (times as number) < 1) throw new SimulatorError('times must be a whole number of at least 1');
+    const queue = this.#queued.get(method as FrejaMethod) ?? [];
+    this.#queued.set(method as FrejaMethod, [...queue, { fault, remaining: times as number }]);
+  }
+
+  take(method: FrejaMethod): Fault | undefined {
+    const queue = this.#queued.get(method);
+    const next = queue?.[0];
+    if (!queue || !next) return undefined;
+    next.remaining -= 1;
+    if (next.remaining === 0) queue.shift();
+    return next.fault;
+  }
+}
+
+function isFault(fault: unknown): fault is Fault {
+  if (!isObject(fault)) return false;
+  if (Number.isSafeInteger(fault.delayMs) && (fault.delayMs as number) >= 0) return true;
+  const { status, code } = fault;
+  return Number.isSafeInteger(status) && (status as number) >= 400 && (status as number) <= 599 && (code === undefined || Number.isSafeInteger(code));
+}
+
+/** What the simulator saw, for tests: how often each method was called, and its last JSON. */
+export class Traffic {
+  readonly calls = new Map<FrejaMethod, number>();
+  readonly last = new Map<FrejaMethod, { body: unknown; contentType: string | undefined; raw: string }>();
+}
+
+const byPath = new Map<string, { method: FrejaMethod; parameter: string }>(Object.entries(methods).map(([method, { path, parameter }]) => [path, { method: method as FrejaMethod, parameter }]));
+
+/**
+ * The RP REST API as Freja serves it, over the mutual TLS the server enforces: POST only, to one
+ * of the authentication paths, the body `<parameter>=<Base64 JSON>` with exactly the path's
+ * parameter, refusals as `{code, message}` with 422 (400 for a body that cannot be read).
+ */
+export function apiHandler(book: TransactionBook, faults: FaultQueue, traffic: Traffic): RequestListener {
+  const perform: Record<FrejaMethod, (body: unknown) => Promise<unknown>> = {
+    start: async (body) => {
+      const request = checkInitRequest(body);
+      return { authRef: book.init(request.minRegistrationLevel, request.attributes) };
+    },
+    result: (body) => book.result(checkReference(body)),
+    results: async (body) => {
+      checkResultsRequest(body);
+      return { authenticationResults: await book.results() };
+    },
+    cancel: async (body) => {
+      book.cancel(checkReference(body));
+      return undefined;
+    },
+  };
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const text = await readBody(request);
+    const route = byPath.get(new URL(request.url ?? '/', 'https://freja').pathname);
+    if (!route) return send(response, 404, { code: 1000, message: 'No such method.' });
+    if (request.method !== 'POST') return send(response, 405, { code: 1000, message: 'Only POST is allowed.' });
+    traffic.calls.set(route.method, (traffic.calls.get(route.method) ?? 0) + 1);
+    const fault = faults.take(route.method);
+    if (fault && 'delayMs' in fault) await sleep(fault.delayMs);
+    else if (fault) return send(response, fault.status, fault.code === undefined ? undefined : { code: fault.code, message: 'Injected by the simulator.' });
+    if (text === undefined) return send(response, 400, { code: 1010, message: 'The request is too large.' });
+    const decoded = decodeRequest(route.parameter, text);
+    if (!decoded) return send(response, 400, { code: 1010, message: `The body must be ${route.parameter}=<Base64 of JSON>.` });
+    traffic.last.set(route.method, { body: decoded.body, contentType: request.headers['content-type'], raw: text });
+    if (decoded.relyingPartyId !== undefined) return send(response, 422, { code: 1011, message: 'This relying party is not an integrator.' });
+    try {
+      const answer = await perform[route.method](decoded.body);
+      send(response, answer === undefined ? 204 : 200, answer);
+    } catch (error) {
+      if (!(error instanceof FrejaError)) throw error;
+      send(response, error.status, { code: error.code, message: error.message });
+    }
+  }
+
+  return (request, response) => {
+    handle(request, response).catch(() => {
+      if (!response.headersSent) send(response, 500, { code: 0, message: 'Internal error.' });
+    });
+  };
+}
+
+/** The body, or undefined when it is too large (read to the end all the same, so the connection stays usable). */
+async function readBody(request: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+  }
+  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8');
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const json = body === undefined ? '' : JSON.stringify(body);
+  response.writeHead(status, { 'cache-control': 'no-store', ...(json ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) } : {}) });
+  response.end(json);
+}

@@ -1,0 +1,270 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { simulatedPersons } from './persons.js';
+import { FrejaError, isObject, SimulatorError } from './rules.js';
+import { tampering, type Tampering, type TransactionBook, type TransactionView } from './transactions.js';
+import type { FaultQueue } from './api.js';
+
+type Fields = Record<string, unknown>;
+type Action = (fields: Fields) => void;
+interface Reply {
+  status: number;
+  contentType?: string;
+  location?: string;
+  body?: string;
+}
+
+const PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const STYLESHEET_PATH = '/app/style.css';
+/** In a file of its own, not inline, so the page's CSP can forbid inline style. */
+const STYLESHEET = `body { font-family: system-ui, sans-serif; background: #e8eef3; margin: 0; }
+main { max-width: 24rem; margin: 1rem auto; background: #fff; border-radius: 1.5rem; padding: 1rem 1.25rem 1.5rem; }
+h1 { font-size: 1.25rem; } h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
+section { border-top: 1px solid #d5dbe1; padding: 1rem 0 .5rem; }
+.notice { background: #e6f4ea; padding: .5rem .75rem; border-radius: .5rem; }
+.problem { background: #fdecea; }
+form { margin: .4rem 0; } label { display: block; margin: .4rem 0; }
+select { width: 100%; padding: .5rem; font-size: 1rem; }
+a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; background: #0b3d5c; color: #fff; }
+button { width: 100%; padding: .7rem; border-radius: .75rem; border: 0; background: #0b3d5c; color: #fff; font-size: 1rem; }
+button.secondary { background: #d5dbe1; color: #0b3d5c; }
+`;
+
+const notices: Record<string, string> = {
+  approved: 'Approved. Go back to the service to continue.',
+  declined: 'Declined. Go back to the service.',
+  ended: 'The transaction has ended as you chose. Go back to the service to see what it says.',
+};
+
+/**
+ * The plain-HTTP side of the simulator: a JSON API for tests (/control/…) and the person's
+ * Freja app as a page (/app), both acting on the same transactions.
+ */
+export function appHandler(book: TransactionBook, faults: FaultQueue): RequestListener {
+  const approve: Action = (fields) => book.approve(text(fields, 'authRef'), person(fields), tamperingOf(fields));
+  const control: Record<string, Action> = {
+    scan: (fields) => book.scan(text(fields, 'qr')),
+    open: (fields) => book.open(text(fields, 'authRef'), optionalText(fields, 'returnUrl')),
+    approve,
+    decline: (fields) => book.decline(text(fields, 'authRef')),
+    expire: (fields) => book.expire(text(fields, 'authRef')),
+    reject: (fields) => book.reject(text(fields, 'authRef')),
+    fault: (fields) => faults.inject(fields.method, fields.fault, fields.times ?? 1),
+  };
+  /** The page's buttons: the same actions, and which notice follows. */
+  const app: Record<string, { act: Action; done?: string }> = {
+    scan: { act: (fields) => book.scan(`frejaeid://bindUserToTransaction?transactionReference=${encodeURIComponent(text(fields, 'authRef'))}`) },
+    approve: { act: approve, done: 'approved' },
+    decline: { act: control.decline!, done: 'declined' },
+    expire: { act: control.expire!, done: 'ended' },
+    reject: { act: control.reject!, done: 'ended' },
+  };
+
+  const page = (options: PageOptions = {}, status = 200): Reply => html(renderApp(book.views(), options), status);
+
+  function route(method: string, url: URL, body: string): Reply {
+    const path = url.pathname;
+    if (method === 'GET' && path === '/control/transactions') return json(200, book.views());
+    if (method === 'GET' && path === STYLESHEET_PATH) return { status: 200, contentType: 'text/css; charset=utf-8', body: STYLESHEET };
+    if (method === 'GET' && path === '/app') return showApp(url);
+    const [, kind, name] = /^\/(control|app)\/([a-z]+)$/.exec(path) ?? [];
+    if (method === 'POST' && kind === 'control' && name && Object.hasOwn(control, name)) {
+      return refusedAs(
+        (message) => json(400, { error: message }),
+        () => {
+          control[name]!(jsonFields(body));
+          return json(200, {});
+        },
+      );
+    }
+    if (method === 'POST' && kind === 'app' && name && Object.hasOwn(app, name)) {
+      const fields = Object.fromEntries(new URLSearchParams(body));
+      return refusedAs(
+        (message) => page({ notice: message, problem: true }, 400),
+        () => {
+          app[name]!.act(fields);
+          const done = app[name]!.done;
+          return redirect(done ? `/app?${new URLSearchParams({ done, authRef: String(fields.authRef) })}` : '/app');
+        },
+      );
+    }
+    return json(404, { error: `No ${method} ${path}` });
+  }
+
+  /**
+   * `?transactionReference=` is the launch link on this device (with `originAppScheme`, where to
+   * return); `?done=` follows a button, and sends a person who came by the link back.
+   */
+  function showApp(url: URL): Reply {
+    const reference = url.searchParams.get('transactionReference');
+    if (reference !== null) {
+      return refusedAs(
+        (message) => page({ notice: message, problem: true }, 400),
+        () => {
+          book.open(reference, url.searchParams.get('originAppScheme') ?? undefined);
+          return redirect('/app');
+        },
+      );
+    }
+    const done = url.searchParams.get('done') ?? '';
+    const returnUrl = Object.hasOwn(notices, done) ? book.returnUrlAfter(url.searchParams.get('authRef') ?? '') : undefined;
+    return page({ ...(Object.hasOwn(notices, done) ? { notice: notices[done] } : {}), ...(returnUrl ? { returnUrl } : {}) });
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request as AsyncIterable<Buffer>) chunks.push(chunk);
+    send(response, route(request.method ?? 'GET', new URL(request.url ?? '/', 'http://simulator'), Buffer.concat(chunks).toString('utf8')));
+  }
+
+  return (request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) send(response, json(500, { error: String(error) }));
+    });
+  };
+}
+
+function refusedAs(refusal: (message: string) => Reply, run: () => Reply): Reply {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof SimulatorError || error instanceof FrejaError) return refusal(error.message);
+    throw error;
+  }
+}
+
+function jsonFields(body: string): Fields {
+  let fields: unknown;
+  try {
+    fields = JSON.parse(body);
+  } catch {
+    fields = undefined;
+  }
+  if (!isObject(fields)) throw new SimulatorError('The body must be a JSON object');
+  return fields;
+}
+
+function text(fields: Fields, name: string): string {
+  const value = fields[name];
+  if (typeof value !== 'string' || !value) throw new SimulatorError(`${name} must be a non-empty string`);
+  return value;
+}
+
+function optionalText(fields: Fields, name: string): string | undefined {
+  return fields[name] === undefined ? undefined : text(fields, name);
+}
+
+function person(fields: Fields): number | string | undefined {
+  const value = fields.person;
+  if (value === undefined || typeof value === 'number' || typeof value === 'string') return value;
+  throw new SimulatorError('person must be an index into the test persons or a personal number');
+}
+
+function tamperingOf(fields: Fields): { tampering?: Tampering } {
+  const value = fields.tampering;
+  if (value === undefined || value === '') return {};
+  if (!tampering.includes(value as Tampering)) throw new SimulatorError(`tampering must be one of ${tampering.join(', ')}`);
+  return { tampering: value as Tampering };
+}
+
+interface PageOptions {
+  notice?: string | undefined;
+  problem?: boolean;
+  /** Where the app sends the person now: the originAppScheme of a transaction opened on this device that just ended. */
+  returnUrl?: string;
+}
+
+function renderApp(transactions: TransactionView[], { notice, problem, returnUrl }: PageOptions): string {
+  const waiting = transactions.filter((transaction) => transaction.status === 'STARTED' || transaction.status === 'DELIVERED_TO_MOBILE');
+  // While nothing waits the page looks again by itself, so that a new transaction shows up.
+  const refresh = returnUrl ?? (waiting.length ? undefined : '/app');
+  const content = returnUrl
+    ? `<p><a class="button" href="${escape(returnUrl)}">Back to the service</a></p>`
+    : waiting.length
+      ? waiting.map(transactionSection).join('\n')
+      : '<p>Nothing is waiting for you. Start a login with Freja eID in the service; it shows up here.</p>';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+${refresh ? `<meta http-equiv="refresh" content="${returnUrl ? 0 : 2}; url=${escape(refresh)}">\n` : ''}<title>Simulated Freja eID app</title>
+<link rel="stylesheet" href="${STYLESHEET_PATH}">
+</head>
+<body>
+<main>
+<h1>Simulated Freja eID app</h1>
+<p>This page plays the Freja eID app on your phone, for trying out the service without a real Freja eID.</p>
+${notice ? `<p class="${problem ? 'notice problem' : 'notice'}">${escape(notice)}</p>\n` : ''}${content}
+</main>
+</body>
+</html>
+`;
+}
+
+function transactionSection(transaction: TransactionView): string {
+  const ref = escape(transaction.authRef.slice(0, 8));
+  if (transaction.awaitingApp) {
+    return `<section>
+<h2>The service shows a QR code</h2>
+<p>Transaction ${ref}. Scanning it opens the login in this app.</p>
+${form('/app/scan', transaction, 'Scan the QR code shown by the service')}
+${form('/app/expire', transaction, 'Let it expire', {}, 'secondary')}
+</section>`;
+  }
+  const people = simulatedPersons.map(
+    (person) => form('/app/approve', transaction, `Approve as ${person.name} ${person.surname} (${person.registrationLevel})`, { person: person.ssn }),
+  );
+  const spoilt = `<form method="post" action="/app/approve">${hidden({ authRef: transaction.authRef })}<label>Spoil the signed result <select name="tampering">${tampering
+    .map((kind) => `<option value="${kind}">${kind}</option>`)
+    .join('')}</select></label><button type="submit" class="secondary">Approve as ${escape(simulatedPersons[0]!.name)}, spoilt</button></form>`;
+  return `<section>
+<h2>Log in to the service?</h2>
+<p>Transaction ${ref}, level ${transaction.minRegistrationLevel} or higher.</p>
+${people.join('\n')}
+${form('/app/decline', transaction, 'Decline', {}, 'secondary')}
+<details>
+<summary>Other endings</summary>
+${form('/app/expire', transaction, 'Let it expire', {}, 'secondary')}
+${form('/app/reject', transaction, 'Freja rejects it for security reasons', {}, 'secondary')}
+${spoilt}
+</details>
+</section>`;
+}
+
+function form(action: string, transaction: TransactionView, label: string, fields: Record<string, string> = {}, buttonClass?: string): string {
+  return `<form method="post" action="${action}">${hidden({ authRef: transaction.authRef, ...fields })}<button type="submit"${buttonClass ? ` class="${buttonClass}"` : ''}>${escape(label)}</button></form>`;
+}
+
+function hidden(fields: Record<string, string>): string {
+  return Object.entries(fields)
+    .map(([name, value]) => `<input type="hidden" name="${escape(name)}" value="${escape(value)}">`)
+    .join('');
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+function escape(value: string): string {
+  return value.replace(/[&<>"']/g, (character) => ESCAPES[character] ?? character);
+}
+
+function html(body: string, status: number): Reply {
+  return { status, contentType: 'text/html; charset=utf-8', body };
+}
+
+function json(status: number, body: unknown): Reply {
+  return { status, contentType: 'application/json', body: JSON.stringify(body) };
+}
+
+function redirect(location: string): Reply {
+  return { status: 303, location };
+}
+
+function send(response: ServerResponse, reply: Reply): void {
+  response.writeHead(reply.status, {
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': PAGE_SECURITY_POLICY,
+    ...(reply.contentType ? { 'content-type': reply.contentType } : {}),
+    ...(reply.location ? { location: reply.location } : {}),
+  });
+  response.end(reply.body);
+}

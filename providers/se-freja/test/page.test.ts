@@ -1,0 +1,123 @@
+import type { Browser, Page } from 'playwright-core';
+import decodeQR from 'qr/decode.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, type TestBroker } from '../../../test/support/broker.js';
+import { expectAccessible, launchChromium, newPhone, screenshot } from '../../../test/support/chromium.js';
+import { startFrejaSimulator, type FrejaSimulator } from '../simulator/server.js';
+import { frejaSection } from './support.js';
+
+/**
+ * The Freja eID page in chromium, from the demo client (which offers only Freja here): the QR
+ * code it draws is read back from the canvas and scanned by the simulated app, the person
+ * approves there, and lands back at the client; on this device, the simulated app opens in the
+ * same browser and sends the person back. axe-core checks every step in every language.
+ */
+let browser: Browser;
+let simulator: FrejaSimulator;
+let tb: TestBroker;
+/** A broker in simulator mode, whose launch link opens the simulated app in the same browser. */
+let simulated: TestBroker;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  simulator = await startFrejaSimulator();
+  tb = await startTestBroker({ demo: true, eids: { 'se-freja': frejaSection(simulator) } }, 'freja-page');
+  simulated = await startTestBroker({ demo: true, eids: { 'se-freja': { mode: 'simulator', poll_frequency: 1 } } }, 'freja-page-simulated');
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await simulator?.close();
+});
+
+const PHONE_USER_AGENT = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36';
+
+/** Runs in the page: the QR canvas, three times larger as a camera sees it, as base64 pixels. */
+const READ_QR_CANVAS = `(() => {
+  const canvas = document.getElementById('qr');
+  const large = document.createElement('canvas');
+  large.width = canvas.width * 3;
+  large.height = canvas.height * 3;
+  const context = large.getContext('2d');
+  context.imageSmoothingEnabled = false;
+  context.drawImage(canvas, 0, 0, large.width, large.height);
+  const { data, width, height } = context.getImageData(0, 0, large.width, large.height);
+  let bytes = '';
+  for (const byte of data) bytes += String.fromCharCode(byte);
+  return { data: btoa(bytes), width, height };
+})()`;
+
+async function drawnQrCode(page: Page): Promise<string> {
+  const image = (await page.evaluate(READ_QR_CANVAS)) as { data: string; width: number; height: number };
+  return decodeQR({ ...image, data: new Uint8ClampedArray(Buffer.from(image.data, 'base64')) });
+}
+
+describe('the Freja eID page', () => {
+  it.each(['en-GB', 'sv-SE', 'nb-NO', 'fi-FI', 'da-DK'])('in %s: the QR code drawn is scanned, the person approves in the app and lands at the client', async (locale) => {
+    const context = await newPhone(browser, locale);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.waitForSelector('#freja button[data-device="other"]:visible');
+      await expectAccessible(page, `freja device (${locale})`);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      await expectAccessible(page, `freja qr (${locale})`);
+      if (locale === 'en-GB') await screenshot(page, 'freja-qr');
+      const authRef = simulator.transactions().at(-1)!.authRef;
+      expect(await drawnQrCode(page)).toBe(`frejaeid://bindUserToTransaction?transactionReference=${encodeURIComponent(authRef)}`);
+      simulator.scan(await drawnQrCode(page));
+      await page.waitForSelector('#qr', { state: 'hidden' });
+      await expectAccessible(page, `freja approve (${locale})`);
+      simulator.approve(authRef, 0);
+      await page.waitForURL(/\/demo\/callback/);
+      expect(await page.textContent('body')).toContain('se-freja');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('on this device: the simulated app opens in the same browser, the person approves there and is sent back to the client', async () => {
+    const context = await newPhone(browser, 'en-GB', { userAgent: PHONE_USER_AGENT });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${simulated.issuer}/demo/login`);
+      await page.waitForSelector('#freja button[data-device="this"]:visible');
+      // The page opens the launch link itself: the phone switches to the (simulated) app.
+      await page.click('#freja button[data-device="this"]');
+      await page.waitForSelector('form[action="/app/approve"]');
+      await expectAccessible(page, 'simulated freja app');
+      // The app sends the person back to the broker, which finishes the login.
+      await Promise.all([
+        page.waitForURL((url) => url.origin === simulated.issuer && /\/interaction\/[^/]+\/se-freja\/return$/.test(url.pathname)),
+        page.click('form[action="/app/approve"] button'),
+      ]);
+      await page.waitForURL(/\/demo\/callback/);
+      expect(await page.textContent('body')).toContain('se-freja');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('declined in the app: the page says so and offers to try again; going back ends at the client with access_denied', async () => {
+    const context = await newPhone(browser, 'en-GB');
+    try {
+      const page = await context.newPage();
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('#freja button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      const authRef = simulator.transactions().at(-1)!.authRef;
+      simulator.scan(await drawnQrCode(page));
+      await page.waitForSelector('#qr', { state: 'hidden' });
+      simulator.decline(authRef);
+      await page.waitForSelector('#retry:visible');
+      expect(await page.textContent('#status')).toBe('You declined the login in Freja eID.');
+      await expectAccessible(page, 'freja declined');
+      await page.click('#cancel');
+      await page.waitForURL(/\/demo\/callback/);
+      expect(await page.textContent('body')).toContain('access_denied');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});

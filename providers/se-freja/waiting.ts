@@ -1,0 +1,122 @@
+import { HttpError, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
+import type { LoginRecords } from '../shared/login-records.js';
+import { appLink, showsQrCode, type FrejaLogin } from './flow.js';
+import { transactionVersion, type TransactionRecord } from './transactions.js';
+
+/** A login that pages on this instance wait on. */
+interface Watched {
+  uid: string;
+  record: TransactionRecord;
+  watchers: Map<LoginWatcher, LoginRequest>;
+  timer: NodeJS.Timeout;
+  fetching: boolean;
+}
+
+export interface FrejaWaitingDependencies {
+  login: FrejaLogin;
+  records: LoginRecords<TransactionRecord>;
+  pollFrequencyMs: number;
+  log: Logger;
+}
+
+/**
+ * The logins pages on this instance wait on (the event stream): every poll_frequency each asks
+ * Freja for its result, if no instance has within that time (the lease), else reads what the one
+ * that did saved. A change made anywhere is announced through the store and reaches the pages
+ * on every instance at once. Freja's QR code does not change, so it is sent once, while the app
+ * has not opened the transaction.
+ */
+export class FrejaWaiting {
+  readonly #deps: FrejaWaitingDependencies;
+  readonly #watched = new Map<string, Watched>();
+  #changes: Promise<() => Promise<void>> | undefined;
+
+  constructor(deps: FrejaWaitingDependencies) {
+    this.#deps = deps;
+  }
+
+  async watch(login: LoginRequest, watcher: LoginWatcher): Promise<() => void> {
+    // Listening before reading: a change between the two is then heard, not lost.
+    await this.#listen();
+    let watched = this.#watched.get(login.uid);
+    if (!watched) {
+      const record = await this.#deps.records.get(login.uid);
+      if (!record) throw new HttpError(409, 'invalid_request', 'No Freja eID transaction has been started for this login yet.');
+      watched = this.#watched.get(login.uid) ?? this.#add(login.uid, record);
+    }
+    const current = watched;
+    current.watchers.set(watcher, login);
+    watcher.status(this.#deps.login.status(login, current.record));
+    if (showsQrCode(current.record)) watcher.frame(appLink(current.record.authRef), 0);
+    return () => {
+      current.watchers.delete(watcher);
+      if (!current.watchers.size) this.#drop(current);
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const watched of this.#watched.values()) this.#drop(watched);
+    const stop = await this.#changes?.catch(() => undefined);
+    await stop?.();
+  }
+
+  #listen(): Promise<unknown> {
+    this.#changes ??= this.#deps.records.watchChanges((uid) => void this.#reread(uid));
+    // A failed subscription (the store away) is tried again by the next page.
+    return this.#changes.catch((err: unknown) => {
+      this.#changes = undefined;
+      throw err;
+    });
+  }
+
+  #add(uid: string, record: TransactionRecord): Watched {
+    const watched: Watched = { uid, record, watchers: new Map(), fetching: false, timer: setInterval(() => void this.#fetch(watched), this.#deps.pollFrequencyMs) };
+    this.#watched.set(uid, watched);
+    return watched;
+  }
+
+  #drop(watched: Watched): void {
+    clearInterval(watched.timer);
+    if (this.#watched.get(watched.uid) === watched) this.#watched.delete(watched.uid);
+  }
+
+  async #fetch(watched: Watched): Promise<void> {
+    if (watched.fetching || watched.record.final) return;
+    watched.fetching = true;
+    try {
+      const { record, fetched } = await this.#deps.login.fetchIfDue(watched.uid, watched.record);
+      // Another instance (or a polling page) asked Freja: what it learnt is in the store.
+      this.#show(watched, fetched ? record : await this.#deps.records.get(watched.uid));
+    } catch (err) {
+      this.#deps.log.warn({ err }, 'a Freja eID result for waiting pages failed; trying again');
+    } finally {
+      watched.fetching = false;
+    }
+  }
+
+  async #reread(uid: string): Promise<void> {
+    const watched = this.#watched.get(uid);
+    if (!watched) return;
+    try {
+      this.#show(watched, await this.#deps.records.get(uid));
+    } catch (err) {
+      this.#deps.log.warn({ err }, 'a changed Freja eID transaction could not be read; the next poll will');
+    }
+  }
+
+  /** Shows a changed transaction to the pages; one gone (cancelled) ends their streams. */
+  #show(watched: Watched, record: TransactionRecord | undefined): void {
+    if (this.#watched.get(watched.uid) !== watched) return;
+    if (!record) {
+      this.#drop(watched);
+      for (const watcher of watched.watchers.keys()) watcher.end();
+      return;
+    }
+    if (transactionVersion(record) === transactionVersion(watched.record)) return;
+    watched.record = record;
+    for (const [watcher, login] of watched.watchers) {
+      watcher.status(this.#deps.login.status(login, record));
+      if (showsQrCode(record)) watcher.frame(appLink(record.authRef), 0);
+    }
+  }
+}
