@@ -112,7 +112,7 @@ describe('audit events of a login', () => {
     expect(events[1]!.sub).toBeUndefined();
   });
 
-  it('a login the person cancels: started, then cancelled, once — however the cancel is repeated', async () => {
+  it('a login the person gives up: started, then cancelled, once — however the cancel is repeated', async () => {
     const before = await streamLength();
     const { response } = await rp.authorize();
     const uid = /\/interaction\/([^/?]+)/.exec(response.url)![1]!;
@@ -123,8 +123,8 @@ describe('audit events of a login', () => {
         body: JSON.stringify(body),
       });
     expect((await api('start', { eid: 'test-double' })).status).toBe(200);
-    const cancelled = (await (await api('cancel', {})).json()) as { redirectTo: string };
-    expect((await api('cancel', {})).status).toBe(200);
+    const cancelled = (await (await api('cancel', { leave: 'login' })).json()) as { redirectTo: string };
+    expect((await api('cancel', { leave: 'login' })).status).toBe(200);
     const { leftTo } = await rp.browser.follow(cancelled.redirectTo);
     expect(leftTo?.searchParams.get('error')).toBe('access_denied');
 
