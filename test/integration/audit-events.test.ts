@@ -134,6 +134,27 @@ describe('audit events of a login', () => {
   });
 });
 
+describe('audit events of an eID left for another', () => {
+  it('a cancel at the eID that takes the person back to the picker is audited as that eID\'s ending', async () => {
+    const before = await streamLength();
+    const { response } = await rp.authorize();
+    const uid = /\/interaction\/([^/?]+)/.exec(response.url)![1]!;
+    const api = async (path: string, body: unknown) =>
+      (await (
+        await rp.browser.request(`/interaction/${uid}/api/${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify(body),
+        })
+      ).json()) as { redirectTo: string };
+    await api('start', { eid: 'test-double' });
+    expect((await api('cancel', {})).redirectTo).toBe(`${tb.issuer}/interaction/${uid}/`);
+    const events = await eventsAfter(before);
+    expect(events.map((event) => event.event_id)).toEqual(['EID_100001', 'EID_100004']);
+    expect(events[1]).toMatchObject({ event: 'authentication.cancelled', eid: 'test-double', login_id: uid, error: 'access_denied', ending: 'cancelled' });
+  });
+});
+
 describe('audit events of clients and sessions', () => {
   it('a client created and its secret rotated through the admin API, with no secret in the events', async () => {
     const before = await streamLength();
