@@ -37,7 +37,7 @@ const languageNames: Record<Locale, string> = { sv: 'Svenska', en: 'English', nb
 
 const isLocale = (value: unknown): value is Locale => supportedLocales.includes(value as Locale);
 
-/** Where a page drawn for a POST is shown again by GET: a path of the broker's own, and its query. */
+/** Where a page is shown again by GET: a path of the broker's own ('' for this page), and its query. */
 export interface PageAgain {
   path: string;
   query?: Record<string, string>;
@@ -51,16 +51,17 @@ export interface ErrorPage {
 }
 
 /**
- * The language switch: each link shows the page again with another `lang` and the rest of its
- * query, so that what is under way (a logout's post_logout_redirect_uri and state, a return
- * link's nonce) is kept. A page reached by GET links to a query alone, relative to the page, so a
- * request path such as //evil.example/x never becomes a link; a page drawn for a POST links only
- * where it says it can be shown again (`again`), and otherwise has no links.
+ * The language switch: each link shows the page again with another `lang`. A page reached by GET
+ * keeps the rest of its query, so that what is under way (a logout's post_logout_redirect_uri and
+ * state, a return link's nonce) is kept, and links to a query alone, relative to the page, so a
+ * request path such as //evil.example/x never becomes a link. A page that says where it is shown
+ * again (`again`: a page drawn for a POST, an error page) links there; one drawn for a POST that
+ * does not has no links.
  */
 function languageLinks(ctx: Context, locale: Locale, again?: PageAgain) {
   if (ctx.method !== 'GET' && !again) return [];
-  const path = ctx.method === 'GET' ? '' : again!.path;
-  const query = new URLSearchParams(ctx.method === 'GET' ? ctx.querystring : again!.query);
+  const path = again?.path ?? '';
+  const query = new URLSearchParams(again ? again.query : ctx.querystring);
   return supportedLocales.map((code) => {
     query.set('lang', code);
     return { code, name: languageNames[code], current: code === locale, href: `${path}?${query}` };
@@ -162,7 +163,8 @@ export class Views {
       cancelUrl: (ctx.state as LocaleState).cancelUrl,
       wayBack: error.wayBack,
       contact: this.#ui.show_contact ? this.#ui.support_email : undefined,
-      ...(error.again ? { again: error.again } : {}),
+      // An error page keeps nothing of the request that failed, not even in its language links.
+      again: error.again ?? (ctx.method === 'GET' ? { path: '' } : undefined),
     });
   }
 }

@@ -66,7 +66,7 @@ describe('starting', () => {
     expect(demo.status).toBe(200);
     expect(await demo.text()).toContain('Demo service');
     expect(broker.output()).toContain('using the in-memory store');
-  });
+  }, 60_000);
 
   it('the embedded default first says in plain text where things are, and the admin command it prints works as printed', async () => {
     const port = await findFreePort();
