@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import module from 'node:module';
-import { embeddedConfig } from './config/embedded.js';
+import { developmentAdminToken, embeddedConfig } from './config/embedded.js';
 import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
+import { Welcome } from './config/welcome.js';
 import { createLogger } from './log.js';
 
 /** Exit code for a configuration that cannot be used: nothing was started. */
@@ -19,11 +20,13 @@ async function main() {
   // Imported here so that the CLI (below) starts without loading the broker.
   const [{ builtInEids, simulatedEids }, { createBroker }] = await Promise.all([import('../providers/index.js'), import('./broker.js')]);
   const path = process.env.BROKER_CONFIG;
-  const config = path ? loadConfigFile(path) : parseConfig(embeddedConfig(simulatedEids));
-  const log = createLogger(config.log.level);
+  // The embedded default first says in plain words where things are, with its admin token; its log follows.
+  const welcome = path ? undefined : new Welcome(developmentAdminToken());
+  const config = path ? loadConfigFile(path) : parseConfig(embeddedConfig(simulatedEids, welcome!.adminToken));
+  const log = createLogger(config.log.level, welcome?.logs);
   const broker = await createBroker(config, { eids: builtInEids, log });
   await broker.listen();
-  if (!path) log.info(`embedded default: open ${broker.issuer}/demo to log in`);
+  welcome?.print(broker);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -76,6 +76,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     authorizationDetailsTypes: bankIdDetailTypes,
     evidence: (orderRef) => orders.evidence(orderRef),
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
+    ...(simulator ? { simulatorPage: { url: simulator.appUrl, description: 'the simulated BankID app: scan the QR code or open it, then approve' } } : {}),
     probe: () => client.probe(),
     start: (request, options) => login.start(request, options),
     poll: (request, options) => login.poll(request, options),

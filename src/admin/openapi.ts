@@ -42,6 +42,8 @@ const descriptions: Record<string, string> = {
   allowed_eids: 'The eIDs this client may use, by id. Absent: every configured eID.',
   allowed_acr_values: 'The acr values this client may use; others are refused (unauthorized_client) and never offered. Absent: all.',
   default_ui_locales: 'The page language when the authorization request has no ui_locales.',
+  return_to_picker:
+    'true (default): a person who cancels at an eID, or whose eID fails or is down, comes back to the eID picker to choose again. false: the login ends at once with the OIDC error at the redirect_uri.',
   refresh_tokens_without_consent:
     'true: a refresh token with every authorization code, without offline_access and prompt=consent (the operator registering the client is the consent, OIDC Core §11). Needs the refresh_token grant.',
   resource_server: 'true for a resource server: it may introspect tokens issued to any client. Others introspect only their own tokens.',

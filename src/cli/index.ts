@@ -48,13 +48,18 @@ const fieldFlags: Record<string, { field: string; multiple?: true }> = {
   'subject-type': { field: 'subject_type' },
 };
 
+/** Flag pairs (--x / --no-x) that set one boolean metadata field each, by flag name. */
+const booleanFlags: Record<string, string> = {
+  'refresh-tokens-without-consent': 'refresh_tokens_without_consent',
+  'return-to-picker': 'return_to_picker',
+};
+
 const metadataOptions = {
   ...Object.fromEntries(Object.entries(fieldFlags).map(([flag, { multiple }]) => [flag, { type: 'string', multiple: Boolean(multiple) }])),
+  ...Object.fromEntries(Object.keys(booleanFlags).flatMap((flag) => [[flag, { type: 'boolean' }], [`no-${flag}`, { type: 'boolean' }]])),
   public: { type: 'boolean' },
   'refresh-tokens': { type: 'boolean' },
   'no-refresh-tokens': { type: 'boolean' },
-  'refresh-tokens-without-consent': { type: 'boolean' },
-  'no-refresh-tokens-without-consent': { type: 'boolean' },
   metadata: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
@@ -93,6 +98,9 @@ Metadata options (add, update):
   --refresh-tokens-without-consent / --no-refresh-tokens-without-consent
                                    a refresh token with every login, without
                                    offline_access and prompt=consent
+  --return-to-picker / --no-return-to-picker
+                                   after a failed or cancelled eID, back to the
+                                   picker (default) or the error at the client
   --metadata JSON|@FILE            any other metadata, e.g. '{"bankid_requirement":{"pinCode":true}}'
                                    (the options above win over it)
   --id CLIENT_ID                   add only: choose the client_id (default: generated)
@@ -152,10 +160,11 @@ function metadataOf(values: Parsed['values']): Record<string, unknown> {
   if (values['refresh-tokens'] && values['no-refresh-tokens']) throw new UsageError('--refresh-tokens and --no-refresh-tokens contradict each other');
   if (values['refresh-tokens']) metadata.grant_types = ['authorization_code', 'refresh_token'];
   if (values['no-refresh-tokens']) metadata.grant_types = ['authorization_code'];
-  const withoutConsent = values['refresh-tokens-without-consent'];
-  const notWithoutConsent = values['no-refresh-tokens-without-consent'];
-  if (withoutConsent && notWithoutConsent) throw new UsageError('--refresh-tokens-without-consent and --no-refresh-tokens-without-consent contradict each other');
-  if (withoutConsent || notWithoutConsent) metadata.refresh_tokens_without_consent = Boolean(withoutConsent);
+  for (const [flag, field] of Object.entries(booleanFlags)) {
+    const [on, off] = [values[flag], values[`no-${flag}`]];
+    if (on && off) throw new UsageError(`--${flag} and --no-${flag} contradict each other`);
+    if (on || off) metadata[field] = Boolean(on);
+  }
   return metadata;
 }
 

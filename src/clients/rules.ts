@@ -27,6 +27,11 @@ export const coreFields = {
   /** The page language when the request has no ui_locales. */
   default_ui_locales: z.array(z.enum(supportedLocales)).min(1),
   /**
+   * Whether a person whose eID fails or who cancels at it comes back to the picker (true, the
+   * default) or the login ends at once with the OIDC error.
+   */
+  return_to_picker: z.boolean(),
+  /**
    * The operator's registration of this client is the consent to offline access (OIDC Core §11):
    * it gets a refresh token with every code, without prompt=consent.
    */

@@ -16,8 +16,10 @@ const configKeys = new Set(Object.keys(clientSchema.shape));
 /** Optional keys of a configured client that go to oidc-provider as they are, when set. */
 const passedThrough = [
   'logo_uri',
+  'client_uri',
   'default_ui_locales',
   'allowed_acr_values',
+  'return_to_picker',
   'refresh_tokens_without_consent',
   'backchannel_logout_uri',
   'backchannel_logout_session_required',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ConfigInput } from './schema.js';
 
 /**
@@ -30,15 +31,26 @@ const exampleClients = [
 ] satisfies ConfigInput['clients'];
 
 /**
- * What `npm start` runs without BROKER_CONFIG: one process, the in-memory store, every
- * built-in eID on its simulator, the demo relying party at /demo and the clients of the
- * examples. For trying the broker out, never for production.
+ * The admin API's token in the embedded default: BROKER_ADMIN_TOKEN when it is set (so the shell
+ * that ran the CLI against an earlier run keeps working), else one made for this run.
  */
-export function embeddedConfig(simulatedEids: Record<string, unknown>): ConfigInput {
+export function developmentAdminToken(): string {
+  const given = process.env.BROKER_ADMIN_TOKEN;
+  return given && given.length >= 32 ? given : randomBytes(24).toString('base64url');
+}
+
+/**
+ * What `npm start` runs without BROKER_CONFIG: one process, the in-memory store, every
+ * built-in eID on its simulator, the demo relying party at /demo, the clients of the examples,
+ * and the admin API with `adminToken` (the start-up lines print it). For trying the broker
+ * out, never for production.
+ */
+export function embeddedConfig(simulatedEids: Record<string, unknown>, adminToken: string): ConfigInput {
   return {
     port: Number(process.env.PORT ?? 3000),
     demo: true,
     eids: simulatedEids,
     clients: exampleClients,
+    admin: { token: adminToken },
   };
 }

@@ -57,12 +57,16 @@ export const clientSchema = z
     allowed_eids: z.array(z.string()).optional(),
     /** Shown to the person on the broker's pages. */
     display_name: z.string().max(100).optional(),
+    /** The client's home page: where a person whose login is over (Back after it finished) is offered to go. */
+    client_uri: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** The client's logo (https only). */
     logo_uri: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
     /** The page language when the request has no ui_locales: sv, en, nb, fi or da. */
     default_ui_locales: z.array(z.enum(['sv', 'en', 'nb', 'fi', 'da'])).min(1).optional(),
     /** The acr values this client may use; absent means every acr value of its allowed eIDs. */
     allowed_acr_values: z.array(z.string()).min(1).optional(),
+    /** false: an eID that fails or is cancelled ends the login at the client instead of returning to the picker. */
+    return_to_picker: z.boolean().optional(),
     /** `pairwise` gives this client its own sub for each person. */
     subject_type: z.enum(['public', 'pairwise']).default('public'),
     /** Signing algorithm of ID tokens for this client. */

@@ -17,6 +17,7 @@ export async function demoClient(issuer: string, store: Store): Promise<ClientCo
     client_secret: await sharedSecret(store, 'demo-client'),
     redirect_uris: [`${issuer}/demo/callback`],
     post_logout_redirect_uris: [`${issuer}/demo`],
+    client_uri: `${issuer}/demo`,
     display_name: 'Demo service',
   });
 }

@@ -57,6 +57,12 @@ export interface EidPlugin {
    */
   evidence?(transactionId: string): Promise<object | undefined>;
 
+  /**
+   * In simulator mode, a page where a person plays their side of the eID (an app to scan with and
+   * approve in), with what it is in a few words: the embedded default names it at start-up.
+   */
+  readonly simulatorPage?: { url: string; description: string };
+
   /** The eID's `custom_identifier`, when configured: it tags the eID's audit events and log lines. */
   readonly customIdentifier?: string;
 

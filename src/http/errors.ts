@@ -4,7 +4,7 @@ import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
 import { BusyError, StoreUnavailableError, type Store } from '../store/store.js';
 import { newTraceId } from './trace.js';
-import type { Views } from './views.js';
+import type { ErrorPage, Views } from './views.js';
 
 /** Seconds a client should wait before retrying while the store is down. */
 const RETRY_AFTER_SECONDS = 1;
@@ -16,6 +16,8 @@ export class HttpError extends Error {
     readonly error: string,
     readonly description: string,
     readonly retryAfterSeconds?: number,
+    /** What the error's page offers besides its message (a way back to the client). */
+    readonly page?: ErrorPage,
   ) {
     super(description);
   }
@@ -33,10 +35,11 @@ export function respondWithError(
   error: string,
   description: string,
   retryAfterSeconds = status === 503 ? RETRY_AFTER_SECONDS : undefined,
+  page: ErrorPage = {},
 ): void {
   ctx.status = status;
   if (retryAfterSeconds !== undefined) ctx.set('Retry-After', String(retryAfterSeconds));
-  if (wantsHtml(ctx)) views.renderError(ctx, { error });
+  if (wantsHtml(ctx)) views.renderError(ctx, { error, ...page });
   else ctx.body = { error, error_description: description };
 }
 
@@ -60,7 +63,7 @@ export function errorBoundary(views: Views, log: Logger): Middleware {
         log.warn('state store unavailable');
         respondWithError(ctx, views, 503, err.error, err.error_description);
       } else if (err instanceof HttpError) {
-        respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds);
+        respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds, err.page);
       } else {
         log.error({ err }, 'unhandled error');
         respondWithError(ctx, views, 500, 'server_error', 'Something failed on our side. Quote the traceId to support.');

@@ -14,6 +14,8 @@ export interface LocaleState {
   cancelUrl?: string;
   /** The login's token, which the broker's own forms carry. */
   formToken?: string;
+  /** Set on an eID's pages when leaving the eID returns to the picker: its way back says so. */
+  returnsToPicker?: boolean;
 }
 
 /** The hidden field of the broker's own forms that carries the login's form token. */
@@ -34,6 +36,37 @@ const LANGUAGE_COOKIE = 'neb_lang';
 const languageNames: Record<Locale, string> = { sv: 'Svenska', en: 'English', nb: 'Norsk bokmål', fi: 'Suomi', da: 'Dansk' };
 
 const isLocale = (value: unknown): value is Locale => supportedLocales.includes(value as Locale);
+
+/** Where a page is shown again by GET: a path of the broker's own ('' for this page), and its query. */
+export interface PageAgain {
+  path: string;
+  query?: Record<string, string>;
+}
+
+/** What an error page offers besides its message: a way back to the client, and its language links. */
+export interface ErrorPage {
+  /** The client's own page (a URL registered for it) and its name, when the broker knows them. */
+  wayBack?: { href: string; client: string };
+  again?: PageAgain;
+}
+
+/**
+ * The language switch: each link shows the page again with another `lang`. A page reached by GET
+ * keeps the rest of its query, so that what is under way (a logout's post_logout_redirect_uri and
+ * state, a return link's nonce) is kept, and links to a query alone, relative to the page, so a
+ * request path such as //evil.example/x never becomes a link. A page that says where it is shown
+ * again (`again`: a page drawn for a POST, an error page) links there; one drawn for a POST that
+ * does not has no links.
+ */
+function languageLinks(ctx: Context, locale: Locale, again?: PageAgain) {
+  if (ctx.method !== 'GET' && !again) return [];
+  const path = again?.path ?? '';
+  const query = new URLSearchParams(again ? again.query : ctx.querystring);
+  return supportedLocales.map((code) => {
+    query.set('lang', code);
+    return { code, name: languageNames[code], current: code === locale, href: `${path}?${query}` };
+  });
+}
 
 /**
  * The pages a person sees. Templates (views/*.eta) escape everything they print unless told
@@ -96,34 +129,42 @@ export class Views {
       (messages[key] ?? fallback).replace(/\{(\w+)\}/g, (whole, name: string) => vars[name] ?? whole);
   }
 
-  render(ctx: Context, template: string, data: Record<string, unknown>): void {
+  /**
+   * Renders `template`. `data.again` names the page again for a page drawn for a POST (which
+   * otherwise has no language links): a path of the broker's that shows it by GET, and the
+   * query it needs.
+   */
+  render(ctx: Context, template: string, data: Record<string, unknown> & { again?: PageAgain }): void {
     const locale = this.localeOf(ctx);
+    const state = ctx.state as LocaleState;
+    const t = this.translator(locale);
     ctx.type = 'html';
     // A page shows one moment of a login: Back must ask the broker again, never show a stale copy.
     ctx.set('Cache-Control', 'no-store');
     const html = this.#eta.render(template, {
       ...data,
       locale,
-      t: this.translator(locale),
+      t,
+      // The way out of an eID's page: back to the picker when the login returns there, else to the client.
+      back: t(state.returnsToPicker ? 'action.choose_another' : 'action.back'),
       traceId: requestScope.getStore()?.traceId,
-      // A language link reloads the page, so only pages reached by GET offer it. It is a query
-      // alone, relative to the page: a request path such as //evil.example/x never becomes a link.
-      languages:
-        ctx.method === 'GET' ? supportedLocales.map((code) => ({ code, name: languageNames[code], current: code === locale, href: `?lang=${code}` })) : [],
+      languages: languageLinks(ctx, locale, data.again),
       operatorCss: Boolean(this.#ui.overrides.css),
     });
-    const { formToken } = ctx.state as LocaleState;
-    ctx.body = formToken ? withFormToken(html, formToken) : html;
+    ctx.body = state.formToken ? withFormToken(html, state.formToken) : html;
   }
 
   /** A page that says in plain words what went wrong, with the traceId and a way back. */
-  renderError(ctx: Context, error: { error: string }): void {
+  renderError(ctx: Context, error: { error: string } & ErrorPage): void {
     const t = this.translator(this.localeOf(ctx));
     this.render(ctx, 'error', {
       message: t(`error.${error.error}`, {}, t('error.default')),
       code: error.error,
       cancelUrl: (ctx.state as LocaleState).cancelUrl,
+      wayBack: error.wayBack,
       contact: this.#ui.show_contact ? this.#ui.support_email : undefined,
+      // An error page keeps nothing of the request that failed, not even in its language links.
+      again: error.again ?? (ctx.method === 'GET' ? { path: '' } : undefined),
     });
   }
 }

@@ -141,16 +141,24 @@ export function frontendApi(
     stream.open();
   });
 
-  /** POST cancel: stops the eID and ends the login with access_denied (or the failure the person was shown). */
+  /**
+   * POST cancel {"leave": "eid" | "login"}: stops the eID under way; back to the picker when the
+   * login returns there ("eid", the default), else — and always with "login" — the login ends
+   * at the client with access_denied (or the failure the person was shown).
+   */
   api.post('/cancel', async (ctx) => {
-    ctx.body = { redirectTo: await steps.abandon(ctx) };
+    const { leave } = await readBody(ctx);
+    if (leave !== undefined && leave !== 'eid' && leave !== 'login') throw new HttpError(400, 'invalid_request', 'leave must be "eid" or "login".');
+    ctx.body = { redirectTo: await steps.abandon(ctx, leave === 'login' ? 'login' : 'eid') };
   });
 
   /** GET ui: who the person logs in to, the eIDs offered, and how to show them. */
-  api.get('/ui', (ctx) => {
+  api.get('/ui', async (ctx) => {
+    const notice = await steps.notice(ctx);
     ctx.body = {
       client: steps.clientShown(ctx),
       eids: steps.offered(ctx),
+      ...(notice ? { notice } : {}),
       locale: steps.locale(ctx),
       qr_size: ui.qr_size,
       show_qr_help: ui.show_qr_help,

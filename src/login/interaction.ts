@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import Provider, { errors } from 'oidc-provider';
-import type { AuditLog } from '../audit/audit.js';
-import type { EidOutcome, EidPlugin, LoginRequest, LoginState, StartOptions, StartResult } from '../eids/plugin.js';
+import type { AuditLog, LoginInfo } from '../audit/audit.js';
+import type { EidFailure, EidOutcome, EidPlugin, LoginRequest, LoginState, StartOptions, StartResult } from '../eids/plugin.js';
 import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
-import type { LocaleState, Views } from '../http/views.js';
+import type { ErrorPage, LocaleState, Views } from '../http/views.js';
 import type { Logger } from '../log.js';
 import type { BrokerConfig } from '../config/schema.js';
 import type { RateLimiter } from '../resilience/rate-limit.js';
@@ -49,6 +49,8 @@ interface ClientView {
   displayName?: string;
   allowedEids?: string[];
   allowedAcrValues?: string[];
+  /** false: a failed or cancelled eID ends the login at the client rather than returning to the picker. */
+  returnToPicker: boolean;
   /** The client's whole metadata, for the fields eIDs declare. */
   metadata: Record<string, unknown>;
 }
@@ -61,14 +63,50 @@ export interface RouteState extends LoginState, LocaleState {
 
 export const routeState = (ctx: Context) => ctx.state as RouteState;
 
+/**
+ * The login under way in this browser, as `<uid>:<client_id>`: when its interaction is over (Back
+ * after the login finished, or it expired), its pages can still lead the person back to the client.
+ */
+const LOGIN_COOKIE = 'neb_login';
 const DEVICE_COOKIE = 'neb_device';
 const DEVICE_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
 
 /** The country whose eIDs a person reading the pages in this language most likely has: shown first. */
 const homeCountryOf: Record<string, string> = { sv: 'SE', nb: 'NO', fi: 'FI', da: 'DK' };
 
-export const sessionExpired = () =>
-  new HttpError(400, 'session_expired', 'This login has expired or was started in another browser. Start again at the service.');
+export const sessionExpired = (page?: ErrorPage) =>
+  new HttpError(400, 'session_expired', 'This login has expired or was started in another browser. Start again at the service.', undefined, page);
+
+/**
+ * Why an eID sent the person back to the picker, as the picker tells them (`picker.notice.<reason>`)
+ * and GET ui reports it.
+ */
+export type NoticeReason = 'cancelled' | 'expired' | 'unavailable' | 'failed';
+
+/** What the picker says after an eID failed: which eID, and why. */
+export interface PickerNotice {
+  eid: string;
+  reason: NoticeReason;
+}
+
+/** The reason a failure is shown with: the person's own ending first, then what the error says. */
+function noticeReason(failure: EidFailure): NoticeReason {
+  if (failure.ending) return failure.ending;
+  return failure.error === 'server_error' ? 'unavailable' : 'failed';
+}
+
+/** An eID as the person knows it, in their language: never its internal id, unless it has no name. */
+const eidName = (t: ReturnType<Views['translator']>, id: string) => t(`eid.${id}`, {}, id);
+
+/** The person left an eID without an outcome from it (its Cancel, with nothing shown yet). */
+const cancelledAtEid: EidFailure = { error: 'access_denied', description: 'The person cancelled the login.', ending: 'cancelled' };
+
+/**
+ * What a cancel leaves: `eid` — the eID under way (its own page's Cancel), after which the
+ * person may choose again; `login` — the whole login, back to the client (the picker's Cancel,
+ * the error page's way back).
+ */
+export type Leaving = 'eid' | 'login';
 
 /**
  * The steps of a login that the broker's pages and the frontend JSON API share: proving a
@@ -89,10 +127,10 @@ export function loginSteps(deps: LoginDependencies) {
     try {
       interaction = await provider.interactionDetails(ctx.req, ctx.res);
     } catch (err) {
-      if (err instanceof errors.SessionNotFound) throw sessionExpired();
+      if (err instanceof errors.SessionNotFound) throw await loginOver(ctx);
       throw err;
     }
-    if (interaction.uid !== ctx.params.uid || interaction.prompt.name !== 'login') throw sessionExpired();
+    if (interaction.uid !== ctx.params.uid || interaction.prompt.name !== 'login') throw await loginOver(ctx);
     if (ctx.method !== 'GET' && !fromOwnPages(ctx)) {
       throw new HttpError(403, 'invalid_request', "The request did not come from the broker's own pages.");
     }
@@ -105,9 +143,11 @@ export function loginSteps(deps: LoginDependencies) {
       allowed_eids?: string[];
       allowed_acr_values?: string[];
       default_ui_locales?: string[];
+      return_to_picker?: boolean;
     };
     // The secret goes no further than oidc-provider's own client authentication.
     delete metadata.client_secret;
+    rememberLogin(ctx, `${interaction.uid}:${clientId}`);
     const state = routeState(ctx);
     state.interaction = interaction;
     state.client = {
@@ -115,11 +155,41 @@ export function loginSteps(deps: LoginDependencies) {
       displayName: metadata.display_name ?? metadata.client_name,
       allowedEids: metadata.allowed_eids,
       allowedAcrValues: metadata.allowed_acr_values,
+      returnToPicker: metadata.return_to_picker !== false,
       metadata,
     };
     state.cancelUrl = `/interaction/${interaction.uid}/cancel`;
     state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : metadata.default_ui_locales?.join(' ');
     await next();
+  }
+
+  function rememberLogin(ctx: Context, login: string) {
+    const value = encodeURIComponent(login);
+    if (ctx.cookies.get(LOGIN_COOKIE) === value) return;
+    ctx.cookies.set(LOGIN_COOKIE, value, { path: '/interaction/', httpOnly: true, sameSite: 'lax', overwrite: true });
+  }
+
+  /**
+   * A login whose interaction is over: the expired page, with its language links and, when this
+   * browser's last login was this one, a way back to the client.
+   */
+  async function loginOver(ctx: Context): Promise<HttpError> {
+    const uid = String(ctx.params.uid ?? '');
+    const wayBack = await wayBackOf(ctx, uid);
+    return sessionExpired({ again: { path: `/interaction/${encodeURIComponent(uid)}/` }, ...(wayBack ? { wayBack } : {}) });
+  }
+
+  /**
+   * The home page (client_uri) of the client this browser last logged in to, if that login was
+   * `uid`. Only a URL registered for the client: the cookie can lead nowhere else.
+   */
+  async function wayBackOf(ctx: Context, uid: string): Promise<ErrorPage['wayBack']> {
+    const [loginUid, clientId] = decodeURIComponent(ctx.cookies.get(LOGIN_COOKIE) ?? '').split(/:(.*)/s);
+    const client = loginUid === uid && clientId ? await provider.Client.find(clientId) : undefined;
+    const home = client?.clientUri;
+    if (!client || !home || !/^https?:\/\//.test(home)) return undefined;
+    const name = (client.metadata() as { display_name?: string }).display_name ?? client.clientName ?? client.clientId;
+    return { href: home, client: name };
   }
 
   /**
@@ -181,7 +251,37 @@ export function loginSteps(deps: LoginDependencies) {
     return client.allowedEids ? serving.filter((id) => client.allowedEids!.includes(id)) : serving;
   }
 
-  const activeEidKey = (ctx: Context) => `login:eid:${routeState(ctx).interaction.uid}`;
+  /**
+   * Where the login is: the id of the eID under way, or — once a failed eID sent the person back
+   * to the picker — the picker's notice (JSON), until the next eID starts. One key, so neither
+   * costs the store an extra command.
+   */
+  const eidKeyOf = (uid: string) => `login:eid:${uid}`;
+  const activeEidKey = (ctx: Context) => eidKeyOf(routeState(ctx).interaction.uid);
+
+  function choice(ctx: Context) {
+    const { client } = routeState(ctx);
+    return chooseEid(registry, acrValuesOf(ctx), client.allowedEids, client.allowedAcrValues);
+  }
+
+  /**
+   * Whether a failed eID sends the person back to choose again: only when the client allows it
+   * and there is a picker to go back to (not when one eID was asked for, or is all it may use).
+   */
+  function returnsToPicker(ctx: Context): boolean {
+    return routeState(ctx).client.returnToPicker && choice(ctx).kind === 'picker';
+  }
+
+  /**
+   * The eID's failure ends this attempt, not the login: it is audited as the login's ending would
+   * be, the eID is no longer the one under way, and the picker says what happened.
+   */
+  async function backToPicker(login: LoginInfo & { plugin: EidPlugin }, failure: EidFailure): Promise<string> {
+    await deps.audit.loginEnded(login, { failure });
+    const notice: PickerNotice = { eid: login.plugin.id, reason: noticeReason(failure) };
+    await store.set(eidKeyOf(login.uid), JSON.stringify(notice), deps.interactionTtl);
+    return `${deps.issuer}/interaction/${login.uid}/`;
+  }
 
   /** An eID whose circuit is open fails fast, without being called; one that throws is a server_error. */
   async function startPlugin(ctx: Context, plugin: EidPlugin, options: StartOptions): Promise<StartResult> {
@@ -223,9 +323,17 @@ export function loginSteps(deps: LoginDependencies) {
     loadInteraction,
     loginRequest,
 
-    choice(ctx: Context) {
-      const { client } = routeState(ctx);
-      return chooseEid(registry, acrValuesOf(ctx), eligibleEids(ctx), client.allowedAcrValues);
+    choice,
+    returnsToPicker,
+
+    /** What the picker says about the eID that sent the person back to it, if one did. */
+    async notice(ctx: Context): Promise<(PickerNotice & { display_name: string; message: string }) | undefined> {
+      const stored = await store.get(activeEidKey(ctx));
+      if (!stored?.value.startsWith('{')) return undefined;
+      const notice = JSON.parse(stored.value) as PickerNotice;
+      const t = views.translator(views.localeOf(ctx));
+      const displayName = eidName(t, notice.eid);
+      return { ...notice, display_name: displayName, message: t(`picker.notice.${notice.reason}`, { eid: displayName }) };
     },
 
     startedEid,
@@ -245,7 +353,7 @@ export function loginSteps(deps: LoginDependencies) {
           id: plugin.id,
           country: plugin.country.code,
           acr: [...plugin.acrValues],
-          display_name: t(`eid.${plugin.id}`, {}, plugin.id),
+          display_name: eidName(t, plugin.id),
           available: registry.isAvailable(plugin.id),
         }))
         .sort((a, b) => Number(b.country === home) - Number(a.country === home));
@@ -284,35 +392,44 @@ export function loginSteps(deps: LoginDependencies) {
       return result;
     },
 
-    /** Ends the login with the eID's outcome; returns where the browser goes next. */
-    finish(ctx: Context, plugin: EidPlugin, outcome: EidOutcome): Promise<string> {
+    /**
+     * Ends the eID's part with its outcome; returns where the browser goes next. A person is
+     * logged in; a failure goes back to the picker when the login returns there (see
+     * returnsToPicker) and the person left only the eID, else it ends the login at the client.
+     */
+    finish(ctx: Context, plugin: EidPlugin, outcome: EidOutcome, leaving: Leaving = 'eid'): Promise<string> {
+      if ('failure' in outcome && leaving === 'eid' && returnsToPicker(ctx)) return backToPicker({ ...loginInfo(ctx, plugin), plugin }, outcome.failure);
       return deps.finish(clientIp(ctx), routeState(ctx).interaction, plugin, outcome);
     },
 
     /**
      * `finish` for later, when the request that checked the interaction is long answered (an
-     * event stream's outcome): it keeps only the uid and the address, and reads the interaction
-     * again when it finishes, so that an open stream holds neither the request nor the interaction.
+     * event stream's outcome): it keeps only the login's ids, the address and whether it returns
+     * to the picker, and reads the interaction again when it finishes, so that an open stream
+     * holds neither the request nor the interaction.
      */
     finishLater(ctx: Context, plugin: EidPlugin): (outcome: EidOutcome) => Promise<string> {
-      const { uid } = routeState(ctx).interaction;
-      const ip = clientIp(ctx);
+      const login = { ...loginInfo(ctx, plugin), plugin };
+      const toPicker = returnsToPicker(ctx);
       return async (outcome) => {
-        const interaction = await provider.Interaction.find(uid);
+        if ('failure' in outcome && toPicker) return backToPicker(login, outcome.failure);
+        const interaction = await provider.Interaction.find(login.uid);
         if (!interaction) throw sessionExpired();
-        return deps.finish(ip, interaction, plugin, outcome);
+        return deps.finish(login.ip, interaction, plugin, outcome);
       };
     },
 
     /**
-     * The person gave up: the started eID (if any) stops its transaction, and the login ends with
-     * the failure the eID was showing when the person could have tried again, or access_denied.
+     * The person gave up the eID under way, or the whole login (`leaving`): the started eID (if
+     * any) stops its transaction, and its part ends with the failure it was showing when the
+     * person could have tried again, or as cancelled. With no eID under way the login ends with
+     * access_denied.
      */
-    async abandon(ctx: Context): Promise<string> {
+    async abandon(ctx: Context, leaving: Leaving): Promise<string> {
       const started = await startedEid(ctx);
-      const outcome = started?.cancel ? await started.cancel(loginRequest(ctx, started)) : undefined;
-      if (started && outcome) return this.finish(ctx, started, outcome);
-      return this.refuse(ctx, 'access_denied', 'The person cancelled the login.');
+      if (!started) return this.refuse(ctx, 'access_denied', 'The person cancelled the login.');
+      const shown = started.cancel ? await started.cancel(loginRequest(ctx, started)) : undefined;
+      return this.finish(ctx, started, shown ?? { failure: cancelledAtEid }, leaving);
     },
 
     /** Ends the login with an error that no eID produced (cancelled by the person, a refused acr). */

@@ -49,6 +49,7 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     views.render(ctx, 'picker', {
       uid: routeState(ctx).interaction.uid,
       client: steps.clientShown(ctx),
+      notice: await steps.notice(ctx),
       groups: [...new Set(offered.map((eid) => eid.country))].map((country) => ({
         country,
         options: offered.filter((eid) => eid.country === country),
@@ -64,9 +65,14 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     await follow(ctx, option.plugin, await steps.start(ctx, option, { api: false }));
   });
 
-  /** Cancel on any of the broker's pages: a plain form post, so it works without JavaScript too. */
+  /**
+   * Cancel on any of the broker's pages: a plain form post, so it works without JavaScript too.
+   * An eID's page leaves that eID (back to the picker, when the login returns there); the
+   * picker and the error page send `leave=login`, which ends the login at the client.
+   */
   pages.post('/cancel', async (ctx) => {
-    redirect(ctx, await steps.abandon(ctx));
+    const { leave } = await readBody(ctx);
+    redirect(ctx, await steps.abandon(ctx, leave === 'login' ? 'login' : 'eid'));
   });
 
   /** Where the browser lands after an upstream callback, carrying the outcome into the interaction. */
@@ -87,6 +93,7 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
       const router = new Router<LoginState>({ prefix: `/interaction/:uid/${plugin.id}` });
       router.use(steps.loadInteraction, formsOrJson, async (ctx, next) => {
         const state = routeState(ctx);
+        state.returnsToPicker = steps.returnsToPicker(ctx);
         state.login = {
           uid: state.interaction.uid,
           request: steps.loginRequest(ctx, plugin),

@@ -66,6 +66,11 @@ export function clientMetadata(client: ClientConfig): ClientMetadata {
   };
 }
 
+/** An RP-initiated logout request's parameters (post_logout_redirect_uri, state, id_token_hint…), to ask it again. */
+function logoutRequest(ctx: KoaContextWithOIDC): Record<string, string> {
+  return Object.fromEntries(Object.entries(ctx.oidc.params ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+}
+
 /** A login check that always asks, unless this very request is the return from a login. */
 export function loginEveryTime() {
   const { Check } = interactionPolicy;
@@ -243,7 +248,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
       ...registrationFeatures(config.registration, deps.initialAccessTokens),
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form }),
+        // Asked for by a POST, the page is shown again by GET with the same request for a change of language.
+        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form, again: { path: ctx.path, query: logoutRequest(ctx) } }),
         postLogoutSuccessSource: async (ctx) => views.render(ctx, 'logged-out', {}),
       },
     },

@@ -179,24 +179,27 @@ describe('a person on a phone-sized chromium', () => {
     });
   }, 60_000);
 
-  it('cancels on the BankID page and lands at the client with access_denied', async () => {
+  it('cancels on the BankID page, back to the picker, then cancels there and lands at the client with access_denied', async () => {
     await onPhone(async (page) => {
       await toPicker(page);
       await page.click('button[value="se-bankid"]');
       await toQrCode(page);
       await page.click('#cancel');
+      await page.waitForSelector('.notice');
+      await page.click('form[action$="/cancel"] button');
       await page.waitForURL(/\/demo\/callback/);
       expect(await page.textContent('body')).toContain('access_denied');
     });
   }, 60_000);
 
-  it('sees an upstream failure reach the client as server_error', async () => {
+  it('sees an upstream failure reach the client as server_error when the client asked for that eID alone', async () => {
     bed.simulators['no-bankid']!.faults.tokenDelayMs = 3_000;
     try {
       await onPhone(async (page) => {
-        await toPicker(page);
-        const body = await logInWith(page, 'no-bankid');
-        expect(body).toContain('server_error');
+        await page.goto(`${bed.tb.issuer}/demo/login?acr=${encodeURIComponent('urn:nordic-eid:no:bankid')}`);
+        await page.click('form[action$="/login"] button');
+        await page.waitForURL(/\/demo\/callback/);
+        expect(await page.textContent('body')).toContain('server_error');
       });
     } finally {
       bed.simulators['no-bankid']!.faults.tokenDelayMs = 0;

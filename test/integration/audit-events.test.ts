@@ -112,7 +112,7 @@ describe('audit events of a login', () => {
     expect(events[1]!.sub).toBeUndefined();
   });
 
-  it('a login the person cancels: started, then cancelled, once — however the cancel is repeated', async () => {
+  it('a login the person gives up: started, then cancelled, once — however the cancel is repeated', async () => {
     const before = await streamLength();
     const { response } = await rp.authorize();
     const uid = /\/interaction\/([^/?]+)/.exec(response.url)![1]!;
@@ -123,11 +123,32 @@ describe('audit events of a login', () => {
         body: JSON.stringify(body),
       });
     expect((await api('start', { eid: 'test-double' })).status).toBe(200);
-    const cancelled = (await (await api('cancel', {})).json()) as { redirectTo: string };
-    expect((await api('cancel', {})).status).toBe(200);
+    const cancelled = (await (await api('cancel', { leave: 'login' })).json()) as { redirectTo: string };
+    expect((await api('cancel', { leave: 'login' })).status).toBe(200);
     const { leftTo } = await rp.browser.follow(cancelled.redirectTo);
     expect(leftTo?.searchParams.get('error')).toBe('access_denied');
 
+    const events = await eventsAfter(before);
+    expect(events.map((event) => event.event_id)).toEqual(['EID_100001', 'EID_100004']);
+    expect(events[1]).toMatchObject({ event: 'authentication.cancelled', eid: 'test-double', login_id: uid, error: 'access_denied', ending: 'cancelled' });
+  });
+});
+
+describe('audit events of an eID left for another', () => {
+  it('a cancel at the eID that takes the person back to the picker is audited as that eID\'s ending', async () => {
+    const before = await streamLength();
+    const { response } = await rp.authorize();
+    const uid = /\/interaction\/([^/?]+)/.exec(response.url)![1]!;
+    const api = async (path: string, body: unknown) =>
+      (await (
+        await rp.browser.request(`/interaction/${uid}/api/${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify(body),
+        })
+      ).json()) as { redirectTo: string };
+    await api('start', { eid: 'test-double' });
+    expect((await api('cancel', {})).redirectTo).toBe(`${tb.issuer}/interaction/${uid}/`);
     const events = await eventsAfter(before);
     expect(events.map((event) => event.event_id)).toEqual(['EID_100001', 'EID_100004']);
     expect(events[1]).toMatchObject({ event: 'authentication.cancelled', eid: 'test-double', login_id: uid, error: 'access_denied', ending: 'cancelled' });

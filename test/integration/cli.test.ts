@@ -74,9 +74,9 @@ describe('an operator registers clients from the CLI', () => {
     const limited = JSON.parse((await cli(['list', '--json', '--limit', '1'], env)).stdout) as { clients: unknown[] };
     expect(limited.clients).toHaveLength(1);
 
-    const updated = await cli(['update', 'cli-round-trip', '--name', 'Renamed', '--no-refresh-tokens', '--redirect-uri', 'https://rt.example/v2', '--json'], env);
+    const updated = await cli(['update', 'cli-round-trip', '--name', 'Renamed', '--no-refresh-tokens', '--no-return-to-picker', '--redirect-uri', 'https://rt.example/v2', '--json'], env);
     expect(updated.code).toBe(0);
-    expect(JSON.parse(updated.stdout)).toMatchObject({ display_name: 'Renamed', grant_types: ['authorization_code'], redirect_uris: ['https://rt.example/v2'] });
+    expect(JSON.parse(updated.stdout)).toMatchObject({ display_name: 'Renamed', grant_types: ['authorization_code'], redirect_uris: ['https://rt.example/v2'], return_to_picker: false });
     const shown = await cli(['show', 'cli-round-trip'], env);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^display_name\s+Renamed$/m);

@@ -3,6 +3,14 @@ import { TestBrowser } from '../support/browser.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
+/** A client whose logins end at the first failed eID, as they did before the picker took the person back. */
+const endsAtFirstFailure = {
+  client_id: 'no-second-chance',
+  client_secret: 'a-secret-for-the-client-that-ends-at-the-first-failure',
+  redirect_uris: ['https://no-second-chance.example/callback'],
+  return_to_picker: false,
+};
+
 const restrictedClient = {
   client_id: 'se-only',
   client_secret: 'a-secret-for-the-client-that-may-only-use-one-eid',
@@ -16,7 +24,7 @@ let rp: RelyingParty;
 beforeAll(async () => {
   tb = await startTestBroker(
     {
-      clients: [webClient, restrictedClient],
+      clients: [webClient, restrictedClient, endsAtFirstFailure],
       eids: {
         'test-double': { acr_values: ['urn:test:se', 'urn:test:se:other-device'] },
         'other-double': { country: 'NO', acr_values: ['urn:test:no'] },
@@ -117,6 +125,52 @@ describe('failures reach the client as OIDC errors', () => {
     const { url } = await firstStop(rp);
     const { leftTo } = await rp.browser.submit(`${url.pathname}/cancel`, {});
     expect(leftTo?.searchParams.get('error')).toBe('access_denied');
+  });
+});
+
+describe('a failed eID takes the person back to the picker', () => {
+  /** Chooses `eid` on the picker and ends its login with `decision`; returns where the browser went. */
+  async function tryEid(relyingParty: RelyingParty, picker: URL, eid: string, decision: string) {
+    const { response } = await relyingParty.browser.submit(`${picker.pathname}/select`, { eid });
+    return relyingParty.browser.follow(`${response.url}?${decision}`);
+  }
+
+  it.each([
+    ['server_error', 'other-double is not available right now.'],
+    ['access_denied', 'The login with other-double did not succeed.'],
+  ])('after %s, says so on the picker, and another eID completes the login', async (error, notice) => {
+    const { url } = await firstStop(rp);
+    const back = await tryEid(rp, url, 'other-double', `fail=${error}`);
+    expect(back.leftTo).toBeUndefined();
+    expect(new URL(back.response.url).pathname).toBe(`${url.pathname}/`);
+    const picker = await back.response.text();
+    expect(picker).toContain(notice);
+    expect(picker).toContain('value="test-double"');
+    const ui = await rp.browser.request(`${url.pathname}/api/ui`, { headers: { accept: 'application/json' } });
+    expect(await ui.json()).toMatchObject({ notice: { eid: 'other-double', reason: error === 'server_error' ? 'unavailable' : 'failed', message: notice } });
+
+    const done = await tryEid(rp, url, 'test-double', 'person=0');
+    expect(done.leftTo?.searchParams.get('code')).toBeTruthy();
+    expect((await rp.redeem(done.leftTo!)).claims()).toMatchObject({ idp: 'test-double' });
+  });
+
+  it('a cancel on the eID\'s page goes back to the picker; Cancel there ends the login with access_denied', async () => {
+    const { url } = await firstStop(rp);
+    const { response } = await rp.browser.submit(`${url.pathname}/select`, { eid: 'test-double' });
+    expect(response.url).toContain('/test-double/decide');
+    // The eID's page has a Cancel of its own, without the picker's leave=login.
+    const back = await rp.browser.submit(`${url.pathname}/cancel`, { leave: 'eid' });
+    expect(await back.response.text()).toContain('You cancelled the login with test-double.');
+    const { leftTo } = await rp.browser.submit(`${url.pathname}/cancel`, { leave: 'login' });
+    expect(leftTo?.searchParams.get('error')).toBe('access_denied');
+  });
+
+  it('not for a client registered with return_to_picker: false — its login ends at the client', async () => {
+    const strict = await RelyingParty.discover(tb.issuer, endsAtFirstFailure);
+    const { url } = await firstStop(strict);
+    const { leftTo } = await tryEid(strict, url, 'test-double', 'fail=server_error');
+    expect(leftTo?.origin).toBe('https://no-second-chance.example');
+    expect(leftTo?.searchParams.get('error')).toBe('server_error');
   });
 });
 

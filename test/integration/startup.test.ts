@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { builtInEids } from '../../providers/index.js';
+import { projectRoot } from '../../src/paths.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { findFreePort, redisUrl, uniquePrefix, deleteKeysWithPrefix } from '../support/redis.js';
 
@@ -65,7 +67,40 @@ describe('starting', () => {
     expect(demo.status).toBe(200);
     expect(await demo.text()).toContain('Demo service');
     expect(broker.output()).toContain('using the in-memory store');
-  });
+  }, 60_000);
+
+  it('the embedded default first says in plain text where things are, and the admin command it prints works as printed', async () => {
+    const port = await findFreePort();
+    // The token comes from this run, not from a shell that ran the CLI before.
+    const broker = spawnBroker({ BROKER_CONFIG: undefined, PORT: String(port), BROKER_ADMIN_TOKEN: undefined });
+    running.push(broker);
+    await broker.listening();
+    const stdout = broker.output().slice(0, broker.output().indexOf('{'));
+    const lines = stdout.split('\n');
+    expect(lines[0]).toMatch(/^Nordic eID Broker: starting the embedded default/);
+    expect(stdout).toContain(`Demo service      http://localhost:${port}/demo`);
+    expect(stdout).toMatch(/se-bankid +http:\/\/127\.0\.0\.1:\d+\/app\n +the simulated BankID app/);
+    expect(stdout).toContain('The log follows, one JSON object per line.');
+
+    // The two lines under "Admin API", run as a newcomer would paste them.
+    const exportLine = lines.find((line) => line.trim().startsWith('export BROKER_ADMIN_URL='))!.trim();
+    expect(exportLine).toMatch(new RegExp(`^export BROKER_ADMIN_URL=http://localhost:${port} BROKER_ADMIN_TOKEN=[A-Za-z0-9_-]{32,}$`));
+    const addLine = lines.find((line) => line.trim().startsWith('npx nordic-eid-broker clients add'))!.trim();
+    const cli = spawnSync('sh', ['-c', `${exportLine} && ${addLine} --json`], { cwd: projectRoot, encoding: 'utf8', env: { ...process.env, BROKER_ADMIN_URL: '', BROKER_ADMIN_TOKEN: '' } });
+    expect(cli.stderr).toBe('');
+    expect(cli.status).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ client_id: 'my-app', redirect_uris: ['http://127.0.0.1:8080/callback'] });
+  }, 60_000);
+
+  it('a broker run from a configuration file prints no welcome and no admin token: its first line is JSON', async () => {
+    const port = await findFreePort();
+    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify({ port, eids: simulatedFtn })) });
+    running.push(broker);
+    await broker.listening();
+    expect(broker.output().split('\n').find((line) => line.startsWith('{') || line.startsWith('Nordic'))).toMatch(/^\{/);
+    expect(broker.output()).not.toContain('BROKER_ADMIN_TOKEN');
+    expect((await fetch(`http://127.0.0.1:${port}/admin/clients`)).status).toBe(404);
+  }, 60_000);
 
   it('a YAML configuration on Redis, with secrets from the environment', async () => {
     const port = await findFreePort();

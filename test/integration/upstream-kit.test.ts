@@ -61,7 +61,8 @@ beforeAll(async () => {
     simulators.push(upstream.simulator);
     eids[id] = upstream.section;
   }
-  tb = await startTestBroker({ issuer, port, eids, log: { level: 'info' } }, 'upstream-kit', {
+  // A failure ends at the client, which the tests read, rather than taking the person back to the picker.
+  tb = await startTestBroker({ issuer, port, eids, clients: [{ ...webClient, return_to_picker: false }], log: { level: 'info' } }, 'upstream-kit', {
     log: captured.log,
     eids: {
       'kit-profile': kitEid(ACR, (metadata) => String(metadata.userinfo_endpoint)),

@@ -25,6 +25,8 @@ async function startApache(clientId: string, extra: string[]): Promise<ApacheRel
     redirect_uris: [address.redirectUri],
     post_logout_redirect_uris: [address.loggedOutUrl],
     display_name: 'Apache with mod_auth_openidc',
+    // A cancel at the eID reaches mod_auth_openidc as the OIDC error, not the picker again.
+    return_to_picker: false,
   });
   return startApacheRelyingParty(address, { issuer: bed.tb.issuer, clientId, clientSecret: client.client_secret!, extra });
 }

@@ -203,6 +203,9 @@ export async function startExample(bed: InteropBed, example: ExampleUnderTest): 
     client_id: example.clientId,
     redirect_uris: [`${appUrl}/callback`],
     post_logout_redirect_uris: [`${appUrl}${example.postLogoutPath}`],
+    // A cancel at the eID then reaches the example as the OIDC error it must show, rather than
+    // taking the person back to the picker to choose another eID.
+    return_to_picker: false,
   });
   await startChildServer(example.command, example.args, {
     ready: example.ready,

@@ -28,6 +28,7 @@ describe('the clients CLI refuses what it cannot run, with exit code 2', () => {
       ['add', '--redirect-uri', 'https://a.example/cb', '--refresh-tokens-without-consent', '--no-refresh-tokens-without-consent'],
       '--refresh-tokens-without-consent and --no-refresh-tokens-without-consent contradict each other',
     ],
+    [['add', '--redirect-uri', 'https://a.example/cb', '--return-to-picker', '--no-return-to-picker'], '--return-to-picker and --no-return-to-picker contradict each other'],
     [['add', '--redirect-uri', 'https://a.example/cb', '--metadata', '{not json'], '--metadata: not valid JSON'],
     [['add', '--redirect-uri', 'https://a.example/cb', '--metadata', '[1]'], '--metadata: must be a JSON object'],
     [['add', '--redirect-uri', 'https://a.example/cb', '--metadata', '@/nonexistent/file.json'], '--metadata: cannot read /nonexistent/file.json (ENOENT)'],

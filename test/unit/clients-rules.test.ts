@@ -34,7 +34,7 @@ function problem(metadata: Record<string, unknown>, references = true): string {
 
 describe('client rules', () => {
   it('add the core fields and the ones eIDs declare to OIDC metadata', () => {
-    expect(rules.extraFields).toEqual(['display_name', 'allowed_eids', 'allowed_acr_values', 'default_ui_locales', 'refresh_tokens_without_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'resource_server', 'x_level']);
+    expect(rules.extraFields).toEqual(['display_name', 'allowed_eids', 'allowed_acr_values', 'default_ui_locales', 'return_to_picker', 'refresh_tokens_without_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'resource_server', 'x_level']);
     expect(rules.eidFields.get('x_level')?.eid).toBe('se-x');
   });
 
