@@ -197,16 +197,6 @@ export function loginSteps(deps: LoginDependencies) {
     }
   }
 
-  /**
-   * Whether a start began the eID's transaction: not yet when it asks which device, nor when a
-   * polled eID sends the browser to its own page (which starts it through the API).
-   */
-  function hasBegun(ctx: Context, plugin: EidPlugin, result: StartResult): boolean {
-    if ('status' in result) return result.status.status !== 'NOT_STARTED';
-    if ('redirectTo' in result) return !(plugin.poll && result.redirectTo.startsWith(`/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/`));
-    return true;
-  }
-
   /** The login as audit events name it. */
   function loginInfo(ctx: Context, plugin: EidPlugin | undefined) {
     const { interaction, client } = routeState(ctx);
@@ -271,16 +261,26 @@ export function loginSteps(deps: LoginDependencies) {
     },
 
     /**
+     * Sends the person to the page of an eID they wait on (`flow: 'wait'`), which starts it
+     * through the JSON API; the eID is remembered as this login's, for a cancel on that page.
+     */
+    async enter(ctx: Context, plugin: EidPlugin): Promise<string> {
+      await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
+      return `/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/`;
+    },
+
+    /**
      * Starts the chosen eID, within the eid_start rate limits; a plugin that fails to start, or
-     * whose circuit is open, ends the login with server_error. The start that begins the eID's
-     * transaction is audited (EID_100001).
+     * whose circuit is open, ends the login with server_error. A start begins the eID's
+     * transaction and is audited (EID_100001), unless the eID first asks which device.
      */
     async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
       const login = loginInfo(ctx, plugin);
       await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
       await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
       const result = await startPlugin(ctx, plugin, options);
-      if (hasBegun(ctx, plugin, result)) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
+      const asksDevice = 'status' in result && result.status.status === 'NOT_STARTED';
+      if (!asksDevice) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
       return result;
     },
 

@@ -8,6 +8,7 @@ const plugin = (id: string, acrValues: string[]): EidPlugin => ({
   id,
   country: sweden,
   acrValues,
+  flow: 'redirect',
   start: async () => ({ redirectTo: '/' }),
 });
 
