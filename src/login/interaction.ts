@@ -7,6 +7,7 @@ import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
+import { homeCountryOf } from '../identity/country.js';
 import type { LocaleState, Views } from '../http/views.js';
 import type { Logger } from '../log.js';
 import type { BrokerConfig } from '../config/schema.js';
@@ -63,9 +64,6 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
 
 const DEVICE_COOKIE = 'neb_device';
 const DEVICE_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
-
-/** The country whose eIDs a person reading the pages in this language most likely has: shown first. */
-const homeCountryOf: Record<string, string> = { sv: 'SE', nb: 'NO', fi: 'FI', da: 'DK' };
 
 export const sessionExpired = () =>
   new HttpError(400, 'session_expired', 'This login has expired or was started in another browser. Start again at the service.');
@@ -183,12 +181,17 @@ export function loginSteps(deps: LoginDependencies) {
 
   const activeEidKey = (ctx: Context) => `login:eid:${routeState(ctx).interaction.uid}`;
 
-  /** An eID whose circuit is open fails fast, without being called; one that throws is a server_error. */
+  /** An eID whose circuit is open fails fast, without being called or its page shown. */
+  function unavailable(plugin: EidPlugin): StartResult | undefined {
+    if (registry.isAvailable(plugin.id)) return undefined;
+    log.warn({ eid: plugin.id }, 'eID unavailable (its circuit is open): the login fails fast');
+    return { outcome: { failure: { error: 'server_error', description: `${plugin.id} is unavailable right now.` } } };
+  }
+
+  /** One that throws is a server_error. */
   async function startPlugin(ctx: Context, plugin: EidPlugin, options: StartOptions): Promise<StartResult> {
-    if (!registry.isAvailable(plugin.id)) {
-      log.warn({ eid: plugin.id }, 'eID unavailable (its circuit is open): the login fails fast');
-      return { outcome: { failure: { error: 'server_error', description: `${plugin.id} is unavailable right now.` } } };
-    }
+    const refused = unavailable(plugin);
+    if (refused) return refused;
     try {
       return await plugin.start(loginRequest(ctx, plugin), options);
     } catch (err) {
@@ -229,7 +232,7 @@ export function loginSteps(deps: LoginDependencies) {
       const options = chosen.kind === 'refused' ? [] : chosen.kind === 'eid' ? [chosen] : chosen.options;
       const locale = views.localeOf(ctx);
       const t = views.translator(locale);
-      const home = homeCountryOf[locale];
+      const home = homeCountryOf(locale);
       return options
         .map(({ plugin }) => ({
           id: plugin.id,
@@ -263,10 +266,13 @@ export function loginSteps(deps: LoginDependencies) {
     /**
      * Sends the person to the page of an eID they wait on (`flow: 'wait'`), which starts it
      * through the JSON API; the eID is remembered as this login's, for a cancel on that page.
+     * An eID whose circuit is open fails the login at once instead.
      */
-    async enter(ctx: Context, plugin: EidPlugin): Promise<string> {
+    async enter(ctx: Context, plugin: EidPlugin): Promise<StartResult> {
+      const refused = unavailable(plugin);
+      if (refused) return refused;
       await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
-      return `/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/`;
+      return { redirectTo: `/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/` };
     },
 
     /**

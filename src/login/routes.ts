@@ -3,6 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type { EidOutcome, LoginState } from '../eids/plugin.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
+import { countryName } from '../identity/country.js';
 import { frontendApi, serviceStatus } from './api.js';
 import type { EidOption } from './choose-eid.js';
 import { loginSteps, routeState, sessionExpired, type LoginDependencies } from './interaction.js';
@@ -38,8 +39,7 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
    */
   async function begin(ctx: Context, option: EidOption) {
     const { plugin } = option;
-    if (plugin.flow === 'wait') return redirect(ctx, await steps.enter(ctx, plugin));
-    const result = await steps.start(ctx, option, {});
+    const result = plugin.flow === 'wait' ? await steps.enter(ctx, plugin) : await steps.start(ctx, option, {});
     if ('redirectTo' in result) return redirect(ctx, result.redirectTo);
     if ('outcome' in result) return redirect(ctx, await steps.finish(ctx, plugin, result.outcome));
     throw new Error(`${plugin.id} runs by redirect but answered its start with a status`);
@@ -53,11 +53,14 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     if (chosen.kind === 'refused') return redirect(ctx, await steps.refuse(ctx, chosen.error, chosen.description));
     if (chosen.kind === 'eid') return begin(ctx, chosen);
     const offered = steps.offered(ctx);
+    const locale = steps.locale(ctx);
+    const t = views.translator(locale);
     views.render(ctx, 'picker', {
       uid: routeState(ctx).interaction.uid,
       client: steps.clientShown(ctx),
       groups: [...new Set(offered.map((eid) => eid.country))].map((country) => ({
         country,
+        name: t(`country.${country}`, {}, countryName(country, locale)),
         options: offered.filter((eid) => eid.country === country),
       })),
     });
