@@ -181,17 +181,12 @@ export function loginSteps(deps: LoginDependencies) {
 
   const activeEidKey = (ctx: Context) => `login:eid:${routeState(ctx).interaction.uid}`;
 
-  /** An eID whose circuit is open fails fast, without being called or its page shown. */
-  function unavailable(plugin: EidPlugin): StartResult | undefined {
-    if (registry.isAvailable(plugin.id)) return undefined;
-    log.warn({ eid: plugin.id }, 'eID unavailable (its circuit is open): the login fails fast');
-    return { outcome: { failure: { error: 'server_error', description: `${plugin.id} is unavailable right now.` } } };
-  }
-
-  /** One that throws is a server_error. */
+  /** An eID whose circuit is open fails fast, without being called; one that throws is a server_error. */
   async function startPlugin(ctx: Context, plugin: EidPlugin, options: StartOptions): Promise<StartResult> {
-    const refused = unavailable(plugin);
-    if (refused) return refused;
+    if (!registry.isAvailable(plugin.id)) {
+      log.warn({ eid: plugin.id }, 'eID unavailable (its circuit is open): the login fails fast');
+      return { outcome: { failure: { error: 'server_error', description: `${plugin.id} is unavailable right now.` } } };
+    }
     try {
       return await plugin.start(loginRequest(ctx, plugin), options);
     } catch (err) {
@@ -266,11 +261,11 @@ export function loginSteps(deps: LoginDependencies) {
     /**
      * Sends the person to the page of an eID they wait on (`flow: 'wait'`), which starts it
      * through the JSON API; the eID is remembered as this login's, for a cancel on that page.
-     * An eID whose circuit is open fails the login at once instead.
+     * An eID whose circuit is open is not entered: its start fails fast, as for any eID.
      */
-    async enter(ctx: Context, plugin: EidPlugin): Promise<StartResult> {
-      const refused = unavailable(plugin);
-      if (refused) return refused;
+    async enter(ctx: Context, option: EidOption): Promise<StartResult> {
+      const { plugin } = option;
+      if (!registry.isAvailable(plugin.id)) return this.start(ctx, option, {});
       await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
       return { redirectTo: `/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/` };
     },

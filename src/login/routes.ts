@@ -39,7 +39,7 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
    */
   async function begin(ctx: Context, option: EidOption) {
     const { plugin } = option;
-    const result = plugin.flow === 'wait' ? await steps.enter(ctx, plugin) : await steps.start(ctx, option, {});
+    const result = plugin.flow === 'wait' ? await steps.enter(ctx, option) : await steps.start(ctx, option, {});
     if ('redirectTo' in result) return redirect(ctx, result.redirectTo);
     if ('outcome' in result) return redirect(ctx, await steps.finish(ctx, plugin, result.outcome));
     throw new Error(`${plugin.id} runs by redirect but answered its start with a status`);
