@@ -179,8 +179,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       views,
       draining: drain.signal,
       telemetryFor: (id, eidLog) => operations.telemetryFor(id, eidLog),
-    });
-    operations.attach(registry);
+    }, operations);
+    operations.useProbes(registry.all);
     // Each eID's own pages, texts and static files, from its folder.
     const pluginAssets = Object.fromEntries(registry.all.flatMap((plugin) => (plugin.assets ? [[plugin.id, plugin.assets]] : [])));
     for (const [id, folder] of Object.entries(pluginAssets)) views.addPlugin(id, folder);

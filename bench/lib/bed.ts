@@ -10,7 +10,8 @@ import type { Client, Target } from './flows.js';
 import { waitFor200 } from './http.js';
 import { cpuSeconds } from './proc.js';
 import { startNode, type BenchProcess } from './processes.js';
-import { freePort, type BenchRedis } from './redis.js';
+import { findFreePort } from '../../test/support/ports.js';
+import type { BenchRedis } from './redis.js';
 
 /**
  * The test bed every scenario draws on: one BankID simulator, and brokers and bare
@@ -200,7 +201,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
     storeEncryptionKeys,
 
     async startBroker(name, settings) {
-      const port = await freePort();
+      const port = await findFreePort();
       const { path, prefix } = brokerConfig(name, port, settings);
       const spawnedAt = performance.now();
       const proc = startNode(name, brokerMain, {
@@ -213,7 +214,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
     },
 
     async startBare(name) {
-      const port = await freePort();
+      const port = await findFreePort();
       const prefix = redis.prefix(name);
       const input = { issuer: `http://127.0.0.1:${port}`, port, redisUrl: redis.url, keyPrefix: prefix, client, jwksFile, cookieKeys, ttl: TTL };
       const spawnedAt = performance.now();

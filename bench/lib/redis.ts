@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { findFreePort } from '../../test/support/ports.js';
 import { startProcess, type BenchProcess } from './processes.js';
 
 /**
@@ -30,19 +29,9 @@ export interface BenchRedis {
   close(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP port was assigned');
-  return address.port;
-}
 
 async function startRedisServer(): Promise<{ url: string; process: BenchProcess }> {
-  const port = await freePort();
+  const port = await findFreePort();
   const proc = startProcess('redis-server', 'redis-server', {
     args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
   });

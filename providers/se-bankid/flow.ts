@@ -88,8 +88,6 @@ export class BankIdLogin {
   }
 
   async start(login: LoginRequest, options: StartOptions): Promise<StartResult> {
-    const { id } = this.#deps;
-    if (!options.api) return { redirectTo: `/interaction/${login.uid}/${id}/` };
     const device = deviceOf(login.acr) ?? options.device;
     if (!device) return { status: this.#deviceQuestion(login) };
     const context = { device, mobile: isMobile(login.userAgent) };
@@ -337,8 +335,7 @@ export class BankIdLogin {
       message: this.#message(login, messageCode),
     };
     if (order.device === 'this') {
-      status.autoStartToken = order.autoStartToken;
-      status.launchUrl = launchUrl(order.autoStartToken, login.userAgent, this.#deps.simulatedAppUrl);
+      status.payload = { autoStartToken: order.autoStartToken, launchUrl: launchUrl(order.autoStartToken, login.userAgent, this.#deps.simulatedAppUrl) };
     }
     return status;
   }
@@ -348,7 +345,7 @@ export class BankIdLogin {
     const status = this.status(login, order);
     if (options.qr && showsQrCode(order)) {
       const payload = qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - order.orderedAt) / 1000);
-      status.qrCode = { payload, svg: await this.#qrImages.svg(order.orderRef, payload) };
+      status.payload = { ...status.payload, qrCode: { payload, svg: await this.#qrImages.svg(order.orderRef, payload) } };
     }
     return status;
   }

@@ -70,6 +70,8 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     country: sweden,
     assets: pluginFolder(import.meta.url),
     acrValues: [acrValues.any, acrValues.this, acrValues.other],
+    // The person waits on the BankID page, which starts the order through the JSON API.
+    flow: 'wait',
     // A client's own requirement, in the shape of the configured one; see BankIdLogin's #requirement.
     clientMetadata: { bankid_requirement: requirement },
     // Signatures, payments and login messages, asked for with RFC 9396 authorization_details (transactions.ts).

@@ -67,8 +67,7 @@ export class FrejaLogin {
   }
 
   async start(login: LoginRequest, options: StartOptions): Promise<StartResult> {
-    const { id, client, records, log } = this.#deps;
-    if (!options.api) return { redirectTo: `/interaction/${login.uid}/${id}/` };
+    const { client, records, log } = this.#deps;
     const device = deviceOf(login.acr) ?? options.device;
     if (!device) return { status: this.#deviceQuestion(login) };
 
@@ -140,7 +139,7 @@ export class FrejaLogin {
     const hintCode = record.status ?? 'STARTED';
     const messageCode = pendingMessage(hintCode, record.device);
     const status: PollStatus = { status: 'IN_PROGRESS', hintCode, messageCode, message: this.#message(login, messageCode) };
-    if (record.device === 'this' && hintCode === 'STARTED') status.launchUrl = this.#launchUrl(login, record);
+    if (record.device === 'this' && hintCode === 'STARTED') status.payload = { launchUrl: this.#launchUrl(login, record) };
     return status;
   }
 
@@ -250,7 +249,7 @@ export class FrejaLogin {
     const status = this.status(login, record);
     if (options.qr && showsQrCode(record)) {
       const payload = appLink(record.authRef);
-      status.qrCode = { payload, svg: await QRCode.toString(payload, { type: 'svg', errorCorrectionLevel: 'L', margin: 2 }) };
+      status.payload = { ...status.payload, qrCode: { payload, svg: await QRCode.toString(payload, { type: 'svg', errorCorrectionLevel: 'L', margin: 2 }) } };
     }
     return status;
   }

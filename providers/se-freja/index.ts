@@ -77,6 +77,8 @@ export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log
     country: sweden,
     assets: pluginFolder(import.meta.url),
     acrValues: [acrValues.any, acrValues.this, acrValues.other],
+    // The person waits on the Freja eID page, which starts the transaction through the JSON API.
+    flow: 'wait',
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
     probe: () => client.probe(),
     start: (request, options) => login.start(request, options),

@@ -322,6 +322,7 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       id,
       country: definition.country,
       acrValues: definition.acrValues,
+      flow: 'redirect',
       ...(definition.assets ? { assets: definition.assets } : {}),
       ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
       start,

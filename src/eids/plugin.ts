@@ -26,6 +26,17 @@ export interface EidPlugin {
   readonly acrValues: readonly string[];
 
   /**
+   * How a login through this eID runs:
+   * - `redirect`: `start` begins the transaction and says where the browser goes (an upstream
+   *   eID's authorization endpoint); the upstream comes back through `callback`.
+   * - `wait`: the person waits on the plugin's own page, /interaction/<uid>/<id>/ (its `routes`).
+   *   The core sends the browser there without calling `start`; the page calls the frontend
+   *   JSON API's `start`, which begins the transaction, then waits on `watch` (or `poll`).
+   * Either way the first `start` begins the eID's transaction (unless it asks which device).
+   */
+  readonly flow: 'redirect' | 'wait';
+
+  /**
    * Client metadata this eID reads, by field name (lowercase words joined by `_`, e.g.
    * `bankid_requirement`), with its shape. The core accepts these fields on clients from every
    * source, refuses values that do not fit the schema, and hands a client's values to the eID
@@ -76,9 +87,8 @@ export interface EidPlugin {
   probe?(): Promise<void>;
 
   /**
-   * Begins a login: where the browser goes next (the plugin's page, an upstream eID), an
-   * immediate outcome, or — for an eID the browser polls — the first status. `options.api`
-   * is set when a frontend calls the JSON API rather than following the broker's pages.
+   * Begins the eID's transaction: where the browser goes next (an upstream eID), an immediate
+   * outcome, or — for an eID a person waits on — its first status.
    */
   start(login: LoginRequest, options: StartOptions): Promise<StartResult>;
 
@@ -219,14 +229,12 @@ export interface AuthorizationDetail {
 export interface StartOptions {
   /** The device the person chose, when the eID asks (this device or another one). */
   device?: 'this' | 'other';
-  api: boolean;
 }
 
 /**
  * `transactionId`: the eID's own id of the transaction this start began (BankID's orderRef), for
- * the audit event. A start that has not begun the eID's transaction yet — status NOT_STARTED
- * (which device?), or a polled eID sending the browser to its own page, which starts it through
- * the API — is not audited as started; the start that begins it is.
+ * the audit event. Every start begins the transaction and is audited as started, except one
+ * answering status NOT_STARTED (the eID asks which device first).
  */
 export type StartResult = ({ redirectTo: string } | { outcome: EidOutcome } | { status: PollStatus }) & { transactionId?: string };
 
@@ -238,9 +246,11 @@ export interface PollStatus {
   /** Which message to show (BankID recommended-message id, e.g. RFA1), and it in the person's language. */
   messageCode?: string;
   message?: string;
-  qrCode?: { payload: string; svg: string };
-  autoStartToken?: string;
-  launchUrl?: string;
+  /**
+   * The eID's own fields for its page (BankID's qrCode, autoStartToken, launchUrl): the core
+   * passes them through, at the top level of the JSON API's answer, without reading them.
+   */
+  payload?: Record<string, unknown>;
   /**
    * With an ERROR or CANCEL: trying again in the same login may well work. The login is not
    * over yet: the person starts again (`start`), or goes back (`cancel`), which ends it with

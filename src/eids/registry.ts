@@ -5,13 +5,19 @@ import type { Store } from '../store/store.js';
 import type { ZodType } from 'zod';
 import type { EidPlugin, EidPluginFactory, EidTelemetry, PageRenderer } from './plugin.js';
 
+/** Where whether an eID can take logins now is kept (EidOperations). */
+export interface Availability {
+  isAvailable(id: string): boolean;
+}
+
 /** The eIDs this broker runs, built from the configuration's `eids` sections. */
 export class EidRegistry {
   readonly #byId: Map<string, EidPlugin>;
   readonly #byAcr: Map<string, EidPlugin>;
-  readonly #unavailable = new Set<string>();
+  readonly #availability: Availability;
 
-  constructor(plugins: EidPlugin[]) {
+  constructor(plugins: EidPlugin[], availability: Availability) {
+    this.#availability = availability;
     this.#byId = new Map(plugins.map((plugin) => [plugin.id, plugin]));
     this.#byAcr = new Map();
     for (const plugin of plugins) {
@@ -34,16 +40,11 @@ export class EidRegistry {
   }
 
   /**
-   * Whether an eID can take logins now. Health checks (a circuit breaker around its upstream)
-   * mark an eID down and up; the picker and /api/status show it, and its starts fail fast.
+   * Whether an eID can take logins now, as its circuit breaker (`EidOperations`, where it is
+   * kept) says; the picker and /api/status show it, and its starts fail fast.
    */
   isAvailable(id: string): boolean {
-    return !this.#unavailable.has(id);
-  }
-
-  setAvailable(id: string, available: boolean): void {
-    if (available) this.#unavailable.delete(id);
-    else this.#unavailable.add(id);
+    return this.#availability.isAvailable(id);
   }
 
   get all(): EidPlugin[] {
@@ -78,6 +79,7 @@ export async function createRegistry(
   sections: Record<string, unknown>,
   factories: Record<string, EidPluginFactory>,
   shared: { issuer: string; store: Store; log: Logger; views: PageRenderer; draining: AbortSignal; telemetryFor(id: string, log: Logger): EidTelemetry },
+  availability: Availability,
 ): Promise<EidRegistry> {
   // A broker without an eID would start, answer discovery, and refuse every login.
   if (Object.keys(sections).length === 0) {
@@ -107,5 +109,5 @@ export async function createRegistry(
     await Promise.allSettled(plugins.map((plugin) => plugin.close?.()));
     throw failed.reason;
   }
-  return new EidRegistry(plugins);
+  return new EidRegistry(plugins, availability);
 }

@@ -5,7 +5,6 @@ import { circuitStateValues, type CircuitStateName, type Metrics } from '../metr
 import { CircuitOpenError, UpstreamCircuit } from '../resilience/circuit-breaker.js';
 import { StoreUnavailableError } from '../store/store.js';
 import type { EidPlugin, EidTelemetry, RunOptions } from './plugin.js';
-import type { EidRegistry } from './registry.js';
 
 /** By default every error of an upstream call is the upstream failing. */
 const defaultClassify = () => ({ reason: 'error', upstreamFailure: true });
@@ -18,8 +17,9 @@ export interface EidHealth {
 
 /**
  * The operational side of every eID: its metrics (neb_eid_*), the circuit breaker around its
- * upstream, its certificates' expiry. Plugins see it as their `telemetry`; the circuit drives
- * the registry's availability, which the picker, /api/status and eID starts read.
+ * upstream, its certificates' expiry, and — the one place it is kept — whether it can take
+ * logins now, which its circuit decides and the picker, /api/status and eID starts read
+ * (through the registry). Plugins see it as their `telemetry`.
  */
 export class EidOperations {
   readonly #metrics: Metrics;
@@ -27,9 +27,8 @@ export class EidOperations {
   readonly #settings: BrokerConfig['circuit_breaker'];
   readonly #circuits = new Map<string, UpstreamCircuit>();
   readonly certificates: CertificateWatch;
-  #registry: EidRegistry | undefined;
-  /** Availability decided before the registry existed (the plugin's own start-up). */
-  readonly #early = new Map<string, boolean>();
+  /** The eIDs whose circuit is open: they cannot take logins now. */
+  readonly #unavailable = new Set<string>();
 
   constructor(deps: { metrics: Metrics; log: Logger; settings: BrokerConfig['circuit_breaker'] }) {
     this.#metrics = deps.metrics;
@@ -46,8 +45,7 @@ export class EidOperations {
         circuitState.set({ eid }, circuitStateValues[state]);
         if (state === 'open') circuitOpenings.inc({ eid });
         eidAvailable.set({ eid }, available ? 1 : 0);
-        if (this.#registry) this.#registry.setAvailable(eid, available);
-        else this.#early.set(eid, available);
+        this.setAvailable(eid, available);
       },
     });
     this.#circuits.set(eid, circuit);
@@ -77,11 +75,20 @@ export class EidOperations {
     };
   }
 
-  /** Connects the circuits to the registry and to each plugin's probe, once the plugins exist. */
-  attach(registry: EidRegistry): void {
-    this.#registry = registry;
-    for (const [eid, available] of this.#early) registry.setAvailable(eid, available);
-    for (const plugin of registry.all) {
+  /** Whether an eID can take logins now: not while its circuit is open. */
+  isAvailable(eid: string): boolean {
+    return !this.#unavailable.has(eid);
+  }
+
+  /** Marks an eID up or down: its circuit does, as it opens and closes. */
+  setAvailable(eid: string, available: boolean): void {
+    if (available) this.#unavailable.delete(eid);
+    else this.#unavailable.add(eid);
+  }
+
+  /** Lets each circuit ask its plugin's probe whether the upstream is back, once the plugins exist. */
+  useProbes(plugins: readonly EidPlugin[]): void {
+    for (const plugin of plugins) {
       const circuit = this.#circuits.get(plugin.id);
       if (circuit && plugin.probe) circuit.useProbe(() => plugin.probe!());
     }
@@ -92,7 +99,7 @@ export class EidOperations {
     return Object.fromEntries(
       plugins.map((plugin) => [
         plugin.id,
-        { available: this.#registry?.isAvailable(plugin.id) ?? true, circuit: this.#circuits.get(plugin.id)?.state ?? 'closed' },
+        { available: this.isAvailable(plugin.id), circuit: this.#circuits.get(plugin.id)?.state ?? 'closed' },
       ]),
     );
   }

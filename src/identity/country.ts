@@ -75,3 +75,24 @@ export function defineCountry(code: string, personalNumbers: PersonalNumberRules
     },
   };
 }
+
+/**
+ * A country's name in a language, from the runtime's ICU data: a new eID's country needs no
+ * text of ours. An operator may still override it as the text `country.<code>`.
+ */
+export function countryName(code: CountryCode, locale: string): string {
+  return new Intl.DisplayNames([locale], { type: 'region', fallback: 'code' }).of(code) ?? code;
+}
+
+/**
+ * The country whose eIDs a person reading in this language most likely has (sv → SE, fi → FI),
+ * from the language's likely region; none for a language spoken in many countries' pages alike
+ * (English maximizes to US, which no eID serves, so it ranks nothing first).
+ */
+export function homeCountryOf(locale: string): string | undefined {
+  try {
+    return new Intl.Locale(locale).maximize().region;
+  } catch {
+    return undefined;
+  }
+}

@@ -13,9 +13,16 @@ import { routeState, type LoginDependencies, type LoginSteps } from './interacti
 /** Statuses that end the login: the answer then says where the browser goes. */
 const finalStatuses = new Set<PollStatus['status']>(['COMPLETE', 'ERROR', 'CANCEL']);
 
-/** A failure the person sees carries the request's traceId, for them to quote to support. */
-function withReference(status: Omit<PollStatus, 'outcome'>, traceId: string): Omit<PollStatus, 'outcome'> & { reference?: string } {
-  return status.status === 'ERROR' || status.status === 'CANCEL' ? { ...status, reference: traceId } : status;
+/** A status as the JSON API and event stream show it. */
+type ShownStatus = Omit<PollStatus, 'outcome' | 'payload'> & { reference?: string } & Record<string, unknown>;
+
+/**
+ * A status as the frontend sees it: the eID's own fields (its payload) at the top level, under
+ * the core's; a failure carries the request's traceId, for the person to quote to support.
+ */
+function shown({ payload, ...status }: Omit<PollStatus, 'outcome'>, traceId: string): ShownStatus {
+  const visible = { ...payload, ...status };
+  return status.status === 'ERROR' || status.status === 'CANCEL' ? { ...visible, reference: traceId } : visible;
 }
 
 /** The status of an outcome an eID reached without being polled. */
@@ -42,12 +49,12 @@ class StreamedLogin implements LoginWatcher {
   ) {}
 
   status({ outcome, ...visible }: PollStatus): void {
-    if (!outcome || visible.retry) return this.stream.send('status', JSON.stringify(withReference(visible, this.reference)));
+    if (!outcome || visible.retry) return this.stream.send('status', JSON.stringify(shown(visible, this.reference)));
     if (this.#finishing) return;
     this.#finishing = true;
     this.finish(outcome).then(
       (redirectTo) => {
-        this.stream.send('done', JSON.stringify({ ...withReference(visible, this.reference), redirectTo }));
+        this.stream.send('done', JSON.stringify({ ...shown(visible, this.reference), redirectTo }));
         this.stream.end();
       },
       (err: unknown) => {
@@ -89,8 +96,8 @@ export function frontendApi(
   async function answer(ctx: Context, plugin: EidPlugin, status: PollStatus) {
     const { outcome, ...visible } = status;
     if (!outcome && finalStatuses.has(status.status)) throw new Error(`${plugin.id} ended a login without an outcome`);
-    const shown = withReference(visible, ctx.response.get('traceId'));
-    ctx.body = outcome && !status.retry ? { ...shown, redirectTo: await steps.finish(ctx, plugin, outcome) } : shown;
+    const body = shown(visible, ctx.response.get('traceId'));
+    ctx.body = outcome && !status.retry ? { ...body, redirectTo: await steps.finish(ctx, plugin, outcome) } : body;
   }
 
   /** POST start {"eid": "<id>", "device": "this" | "other"}. */
@@ -108,7 +115,7 @@ export function frontendApi(
     const option = options.find((o) => o.plugin.id === eid);
     if (!option) throw new HttpError(400, 'invalid_request', 'That eID is not offered for this login.');
     if (device) ctx.cookies.set(DEVICE_CHOICE_COOKIE, device, { httpOnly: true, sameSite: 'lax', overwrite: true });
-    const result = await steps.start(ctx, option, { api: true, ...(device ? { device } : {}) });
+    const result = await steps.start(ctx, option, device ? { device } : {});
     if ('redirectTo' in result) ctx.body = { redirectTo: result.redirectTo };
     else if ('outcome' in result) await answer(ctx, option.plugin, { status: statusOf(result.outcome), outcome: result.outcome });
     else await answer(ctx, option.plugin, result.status);

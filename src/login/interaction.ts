@@ -7,6 +7,7 @@ import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
+import { homeCountryOf } from '../identity/country.js';
 import type { ErrorPage, LocaleState, Views } from '../http/views.js';
 import type { Logger } from '../log.js';
 import type { BrokerConfig } from '../config/schema.js';
@@ -70,9 +71,6 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
 const LOGIN_COOKIE = 'neb_login';
 const DEVICE_COOKIE = 'neb_device';
 const DEVICE_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
-
-/** The country whose eIDs a person reading the pages in this language most likely has: shown first. */
-const homeCountryOf: Record<string, string> = { sv: 'SE', nb: 'NO', fi: 'FI', da: 'DK' };
 
 export const sessionExpired = (page?: ErrorPage) =>
   new HttpError(400, 'session_expired', 'This login has expired or was started in another browser. Start again at the service.', undefined, page);
@@ -297,16 +295,6 @@ export function loginSteps(deps: LoginDependencies) {
     }
   }
 
-  /**
-   * Whether a start began the eID's transaction: not yet when it asks which device, nor when a
-   * polled eID sends the browser to its own page (which starts it through the API).
-   */
-  function hasBegun(ctx: Context, plugin: EidPlugin, result: StartResult): boolean {
-    if ('status' in result) return result.status.status !== 'NOT_STARTED';
-    if ('redirectTo' in result) return !(plugin.poll && result.redirectTo.startsWith(`/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/`));
-    return true;
-  }
-
   /** The login as audit events name it. */
   function loginInfo(ctx: Context, plugin: EidPlugin | undefined) {
     const { interaction, client } = routeState(ctx);
@@ -347,7 +335,7 @@ export function loginSteps(deps: LoginDependencies) {
       const options = chosen.kind === 'refused' ? [] : chosen.kind === 'eid' ? [chosen] : chosen.options;
       const locale = views.localeOf(ctx);
       const t = views.translator(locale);
-      const home = homeCountryOf[locale];
+      const home = homeCountryOf(locale);
       return options
         .map(({ plugin }) => ({
           id: plugin.id,
@@ -379,16 +367,29 @@ export function loginSteps(deps: LoginDependencies) {
     },
 
     /**
+     * Sends the person to the page of an eID they wait on (`flow: 'wait'`), which starts it
+     * through the JSON API; the eID is remembered as this login's, for a cancel on that page.
+     * An eID whose circuit is open is not entered: its start fails fast, as for any eID.
+     */
+    async enter(ctx: Context, option: EidOption): Promise<StartResult> {
+      const { plugin } = option;
+      if (!registry.isAvailable(plugin.id)) return this.start(ctx, option, {});
+      await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
+      return { redirectTo: `/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/` };
+    },
+
+    /**
      * Starts the chosen eID, within the eid_start rate limits; a plugin that fails to start, or
-     * whose circuit is open, ends the login with server_error. The start that begins the eID's
-     * transaction is audited (EID_100001).
+     * whose circuit is open, ends the login with server_error. A start begins the eID's
+     * transaction and is audited (EID_100001), unless the eID first asks which device.
      */
     async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
       const login = loginInfo(ctx, plugin);
       await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
       await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
       const result = await startPlugin(ctx, plugin, options);
-      if (hasBegun(ctx, plugin, result)) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
+      const asksDevice = 'status' in result && result.status.status === 'NOT_STARTED';
+      if (!asksDevice) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
       return result;
     },
 

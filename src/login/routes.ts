@@ -1,9 +1,11 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import type { EidOutcome, EidPlugin, LoginState, StartResult } from '../eids/plugin.js';
+import type { EidOutcome, LoginState } from '../eids/plugin.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
+import { countryName } from '../identity/country.js';
 import { frontendApi, serviceStatus } from './api.js';
+import type { EidOption } from './choose-eid.js';
 import { loginSteps, routeState, sessionExpired, type LoginDependencies } from './interaction.js';
 import { submissionGuard } from './submissions.js';
 
@@ -31,11 +33,16 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     ctx.redirect(url);
   }
 
-  async function follow(ctx: Context, plugin: EidPlugin, result: StartResult) {
+  /**
+   * Runs the chosen eID as it declares: a person who waits goes to its page (which starts it
+   * through the API); otherwise it starts here and the browser follows its answer.
+   */
+  async function begin(ctx: Context, option: EidOption) {
+    const { plugin } = option;
+    const result = plugin.flow === 'wait' ? await steps.enter(ctx, option) : await steps.start(ctx, option, {});
     if ('redirectTo' in result) return redirect(ctx, result.redirectTo);
     if ('outcome' in result) return redirect(ctx, await steps.finish(ctx, plugin, result.outcome));
-    // A polled eID shows its own page, which starts the order through the API.
-    redirect(ctx, `/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/`);
+    throw new Error(`${plugin.id} runs by redirect but answered its start with a status`);
   }
 
   const pages = new Router({ prefix: '/interaction/:uid' });
@@ -44,14 +51,17 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
   pages.get('/', async (ctx) => {
     const chosen = steps.choice(ctx);
     if (chosen.kind === 'refused') return redirect(ctx, await steps.refuse(ctx, chosen.error, chosen.description));
-    if (chosen.kind === 'eid') return follow(ctx, chosen.plugin, await steps.start(ctx, chosen, { api: false }));
+    if (chosen.kind === 'eid') return begin(ctx, chosen);
     const offered = steps.offered(ctx);
+    const locale = steps.locale(ctx);
+    const t = views.translator(locale);
     views.render(ctx, 'picker', {
       uid: routeState(ctx).interaction.uid,
       client: steps.clientShown(ctx),
       notice: await steps.notice(ctx),
       groups: [...new Set(offered.map((eid) => eid.country))].map((country) => ({
         country,
+        name: t(`country.${country}`, {}, countryName(country, locale)),
         options: offered.filter((eid) => eid.country === country),
       })),
     });
@@ -62,7 +72,7 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     const chosen = steps.choice(ctx);
     const option = chosen.kind === 'picker' ? chosen.options.find((o) => o.plugin.id === eid) : undefined;
     if (!option) throw new HttpError(400, 'invalid_request', 'That eID is not offered for this login.');
-    await follow(ctx, option.plugin, await steps.start(ctx, option, { api: false }));
+    await begin(ctx, option);
   });
 
   /**

@@ -80,7 +80,7 @@ describe('the frontend JSON API', () => {
       store: { available: true },
       eids: { 'test-double': { available: true }, 'other-double': { available: true } },
     });
-    tb.broker.registry.setAvailable('other-double', false);
+    tb.broker.operations.setAvailable('other-double', false);
     try {
       expect(await (await fetch(`${tb.issuer}/api/status`)).json()).toEqual({
         status: 'ISSUES',
@@ -90,7 +90,7 @@ describe('the frontend JSON API', () => {
       const picker = await (await rp.browser.request(await interaction())).text();
       expect(picker).toMatch(/value="other-double" class="eid" disabled>other-double \(not available right now\)/);
     } finally {
-      tb.broker.registry.setAvailable('other-double', true);
+      tb.broker.operations.setAvailable('other-double', true);
     }
   });
 });

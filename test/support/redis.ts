@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
+import { findFreePort } from './ports.js';
 
 /** The shared Redis the integration tests run against. */
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -25,17 +26,7 @@ export async function deleteKeysWithPrefix(prefix: string): Promise<void> {
   }
 }
 
-/** A loopback port nothing listens on (at the moment it is returned). */
-export async function findFreePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('No TCP port was assigned');
-  return address.port;
-}
+export { findFreePort };
 
 export interface RedisServer {
   port: number;

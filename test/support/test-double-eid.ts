@@ -46,6 +46,7 @@ export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
     id,
     country: countries[settings.country ?? 'SE'],
     acrValues,
+    flow: 'redirect',
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
     async start(login) {
       if (settings.start_failure) {

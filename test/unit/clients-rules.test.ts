@@ -12,6 +12,7 @@ const plugin = (id: string, acrValues: string[], clientMetadata?: EidPlugin['cli
   id,
   country: sweden,
   acrValues,
+  flow: 'redirect',
   start: async () => ({ redirectTo: '/' }),
   ...(clientMetadata ? { clientMetadata } : {}),
 });

@@ -29,8 +29,8 @@ describe('country codes', () => {
 
   it('are checked when a country is defined and when an eID is registered', () => {
     expect(() => defineCountry('XX', sweden.personalNumbers, 8)).toThrow(/XX is not an ISO 3166-1 alpha-2 country code/);
-    const plugin = { id: 'made-up', country: { ...sweden, code: 'Sweden' }, acrValues: ['urn:test:made-up'], start: async () => ({ redirectTo: '/' }) };
-    expect(() => new EidRegistry([plugin])).toThrow(ConfigError);
+    const plugin = { id: 'made-up', country: { ...sweden, code: 'Sweden' }, acrValues: ['urn:test:made-up'], flow: 'redirect' as const, start: async () => ({ redirectTo: '/' }) };
+    expect(() => new EidRegistry([plugin], { isAvailable: () => true })).toThrow(ConfigError);
   });
 });
 

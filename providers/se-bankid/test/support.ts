@@ -64,9 +64,12 @@ export async function startBankIdTestBed(
   return { simulator, tb, rp };
 }
 
-/** What the frontend JSON API answers: a status with where to go next, or an error. */
-export type ApiAnswer = Omit<PollStatus, 'outcome' | 'status'> & {
+/** What the frontend JSON API answers: a status (with BankID's own fields) with where to go next, or an error. */
+export type ApiAnswer = Omit<PollStatus, 'outcome' | 'status' | 'payload'> & {
   status: PollStatus['status'] | undefined;
+  qrCode?: { payload: string; svg: string };
+  autoStartToken?: string;
+  launchUrl?: string;
   redirectTo?: string;
   error?: string;
   error_description?: string;

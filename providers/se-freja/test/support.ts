@@ -46,7 +46,9 @@ export async function startFrejaTestBed(name: string, settings: Record<string, u
   return { simulator, tb, rp };
 }
 
-export type ApiAnswer = Omit<PollStatus, 'outcome' | 'status'> & {
+export type ApiAnswer = Omit<PollStatus, 'outcome' | 'status' | 'payload'> & {
+  qrCode?: { payload: string; svg: string };
+  launchUrl?: string;
   status: PollStatus['status'] | undefined;
   redirectTo?: string;
   error?: string;
