@@ -41,6 +41,7 @@ import { Accounts } from './oidc/accounts.js';
 import { loadSigningKeys, sharedSecret } from './oidc/keys.js';
 import { clientMetadata, createProvider } from './oidc/provider.js';
 import { Redemptions } from './oidc/redemptions.js';
+import { Backchannel } from './oidc/ciba.js';
 import { Subjects } from './oidc/subject.js';
 import { EventLoopMonitor, loadShedding } from './resilience/load-shedding.js';
 import { RateLimiter, rateLimits } from './resilience/rate-limit.js';
@@ -119,7 +120,7 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
  * behind issued tokens (Accounts), logins in progress with their login_hint (oidc-provider's
  * interactions) and an upstream eID's outcome waiting for its browser (the login routes).
  */
-const PERSONAL_DATA_PREFIXES = ['account:', 'oidc:Interaction:', 'login-outcome:'];
+const PERSONAL_DATA_PREFIXES = ['account:', 'oidc:Interaction:', 'login-outcome:', 'ciba:request:', 'ciba:signature:'];
 
 /**
  * Webhook records, sealed like personal data: an endpoint holds the secret its deliveries are
@@ -215,6 +216,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     checkStaticClients(clients, clientRules);
     const clientStore = new ClientStore(store);
     const initialAccessTokens = new InitialAccessTokens(store);
+    const backchannel = new Backchannel({ registry, accounts, subjects, store: personalData, audit, metrics, log, settings: config.ciba });
     logClientSources(config, log);
     const provider = createProvider({
       config: { ...config, clients },
@@ -231,6 +233,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       clientStore,
       redemptions: new Redemptions(store, log),
       initialAccessTokens,
+      backchannel,
     });
     await validateClients(provider, clients);
     observeProvider(provider, { audit, metrics, store, interactionTtl: config.ttl.interaction, log });
@@ -315,6 +318,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       operations.close();
       await audit.flush();
       await webhooks.close();
+      await backchannel.close();
       await registry.close();
       await store.close();
     };

@@ -5,6 +5,7 @@ import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, t
 import { acrValues, BankIdLogin } from './flow.js';
 import { OrderStore } from './orders.js';
 import { bankIdDetailTypes } from './transactions.js';
+import { BankIdPhone } from './phone.js';
 import { bankIdRoutes } from './routes.js';
 import { WaitingOrders } from './waiting.js';
 import type { BankIdSimulator } from './simulator/server.js';
@@ -83,6 +84,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     start: (request, options) => login.start(request, options),
     poll: (request, options) => login.poll(request, options),
     watch: (request, watcher) => waiting.watch(request, watcher),
+    backchannel: new BankIdPhone({ client, orders, waiting, settings, log: eidLog }),
     cancel: (request) => login.cancel(request),
     routes: (router) => bankIdRoutes(router, login, views, id, simulator?.appUrl),
     async close() {

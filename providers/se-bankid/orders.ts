@@ -5,7 +5,8 @@ import type { BankIdEvidence } from './evidence.js';
 
 /** One login's BankID order, as every broker instance sees it. */
 export interface OrderRecord {
-  device: 'this' | 'other';
+  /** `phone`: an order of the phone API (a backchannel request), which has no start tokens (they are empty). */
+  device: 'this' | 'other' | 'phone';
   acr: string;
   orderRef: string;
   autoStartToken: string;

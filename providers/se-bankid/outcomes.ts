@@ -2,7 +2,7 @@ import type { EidFailure, PollStatus } from '../../src/eids/sdk.js';
 
 /** What decides which message fits: the device the person uses BankID on, and whether the browser is a phone's. */
 export interface MessageContext {
-  device: 'this' | 'other';
+  device: 'this' | 'other' | 'phone';
   mobile: boolean;
 }
 
@@ -55,6 +55,14 @@ const failed: Record<string, Ending> = {
     retry: true,
   },
   notSupportedByUserApp: { status: 'ERROR', messageCode: 'RFA22', error: 'insufficient_scope', description: "The person's BankID app cannot do what was required and needs an update." },
+  // The phone API: asked whether they are in a call with the client's organisation, the person said no.
+  userDeclinedCall: {
+    status: 'CANCEL',
+    messageCode: 'RFA6',
+    error: 'access_denied',
+    description: 'The person answered in the BankID app that they are not in a call with you.',
+    ending: 'cancelled',
+  },
   transactionRiskBlocked: { status: 'ERROR', messageCode: 'RFA22', error: 'access_denied', description: 'BankID blocked the login as too risky.' },
 };
 const unknownFailed: Ending = { status: 'ERROR', messageCode: 'RFA22', error: 'server_error', description: 'BankID ended the order with a code the broker does not know.' };

@@ -26,6 +26,8 @@ export interface LoginInfo {
   plugin?: EidPlugin;
   /** The type of the login's authorization_details entry, when it has one (`sign`, `payment`…): it picks the events' family. */
   transactionType?: string;
+  /** Backchannel requests (CIBA): what the person is asked for, and who called whom. */
+  backchannel?: Pick<AuditFields, 'operation' | 'call_initiator'>;
 }
 
 /** How a login ended: a person (with the sub they got) or a failure (an eID's, or one the core decided). */
@@ -75,9 +77,9 @@ export class AuditLog {
    * A personal number as events show it: masked as its eID's country says (the whole of it
    * without an eID to ask), unless audit.personal_numbers_in_clear.
    */
-  #personalNumber(identity: Identity, plugin: EidPlugin | undefined): string | undefined {
-    if (!identity.PersonalNumber || this.#deps.personalNumbersInClear) return identity.PersonalNumber;
-    return plugin ? plugin.country.maskPersonalNumber(identity.PersonalNumber) : '*'.repeat(identity.PersonalNumber.length);
+  #personalNumber(personalNumber: string | undefined, plugin: EidPlugin | undefined): string | undefined {
+    if (!personalNumber || this.#deps.personalNumbersInClear) return personalNumber;
+    return plugin ? plugin.country.maskPersonalNumber(personalNumber) : '*'.repeat(personalNumber.length);
   }
 
   /** True the first time `key` is claimed on any instance during a login's lifetime. */
@@ -93,7 +95,18 @@ export class AuditLog {
       login_id: login.uid,
       ...(plugin ? { eid: plugin.id } : {}),
       ...(plugin?.customIdentifier ? { custom_identifier: plugin.customIdentifier } : {}),
+      ...login.backchannel,
     };
+  }
+
+  /** EID_100005: a client's backend asked for a person on their own device, and the eID started it. */
+  backchannelRequested(login: LoginInfo & { plugin: EidPlugin }, details: { personalNumber: string; transactionId: string; acr: string }): void {
+    this.emit('backchannel.requested', {
+      ...this.#loginFields(login),
+      personal_number: this.#personalNumber(details.personalNumber, login.plugin),
+      transaction_id: details.transactionId,
+      acr: details.acr,
+    });
   }
 
   /** EID_100001, once per login and eID: the person began logging in with it. */
@@ -118,7 +131,7 @@ export class AuditLog {
     const kind = loginEventFamily(login.transactionType);
     if ('identity' in ending) {
       const { identity } = ending;
-      const personalNumber = this.#personalNumber(identity, login.plugin);
+      const personalNumber = this.#personalNumber(identity.PersonalNumber, login.plugin);
       this.emit(`${kind}.completed`, {
         ...this.#loginFields(login),
         transaction_id: identity.IdProviderRequestId,

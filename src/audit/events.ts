@@ -17,6 +17,8 @@ export const auditEvents = {
   'payment.completed': { id: 'EID_120002', message: 'eID payment approved' },
   'payment.failed': { id: 'EID_120003', message: 'eID payment approval failed' },
   'payment.cancelled': { id: 'EID_120004', message: 'eID payment approval cancelled or expired' },
+  'backchannel.requested': { id: 'EID_100005', message: 'backchannel authentication requested (CIBA)' },
+  'backchannel.refused': { id: 'EID_100006', message: 'backchannel authentication request refused (CIBA)' },
   'tokens.issued': { id: 'EID_200001', message: 'tokens issued' },
   logout: { id: 'EID_300001', message: 'logged out' },
   'client.created': { id: 'EID_400001', message: 'client created' },
@@ -78,6 +80,10 @@ export interface AuditFields {
   message?: string;
   /** cancelled or expired (EID_100004). */
   ending?: string;
+  /** What a person is asked for: `auth` (identify) or `sign` (sign a text). Backchannel requests (EID_10000x). */
+  operation?: 'auth' | 'sign';
+  /** A backchannel request's phone call: started by the person (`user`) or by the client's organisation (`RP`). */
+  call_initiator?: string;
   grant_type?: string;
   scope?: string;
   /** The webhook endpoint created or deleted (EID_400007–8). */

@@ -3,6 +3,7 @@ import { errors, type ClientMetadata } from 'oidc-provider';
 import { z, type ZodType } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
 import type { ClientRules } from './rules.js';
+import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
 
 /**
  * A client as the admin API takes and shows it: the OIDC registration metadata (RFC 7591) the
@@ -20,7 +21,7 @@ export const oidcFields = {
   application_type: z.enum(['web', 'native']),
   token_endpoint_auth_method: z.enum(tokenEndpointAuthMethods),
   grant_types: z
-    .array(z.enum(['authorization_code', 'refresh_token']))
+    .array(z.enum(['authorization_code', 'refresh_token', CIBA_GRANT_TYPE]))
     .refine((grants) => grants.includes('authorization_code'), 'must include authorization_code'),
   client_name: z.string().min(1).max(100),
   client_uri: z.string(),
@@ -36,6 +37,8 @@ export const oidcFields = {
   backchannel_logout_session_required: z.boolean(),
   /** RFC 9396 §10: the authorization_details types the client may send. */
   authorization_details_types: z.array(z.string().min(1)),
+  backchannel_token_delivery_mode: z.enum(['poll', 'ping']),
+  backchannel_client_notification_endpoint: z.string(),
 } satisfies Record<string, ZodType>;
 
 /** A client_id the admin API accepts when the operator chooses one. */

@@ -4,6 +4,7 @@ import { ConfigError, parseSection } from '../config/load.js';
 import type { EidPlugin } from '../eids/plugin.js';
 import { supportedLocales } from '../http/locale.js';
 import { EID_FIELD_NAME } from './names.js';
+import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
 
 /**
  * The rules every client must keep, whichever way it came in: the configuration file, the admin
@@ -240,6 +241,10 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     // requests, which write the client, so that is when references are checked too.
     validator(ctx, key, value, metadata) {
       if (ctx !== undefined && operatorFields.includes(key) && value !== undefined) invalid(key, 'is set by the operator, not through registration');
+      // CIBA starts BankID on any person's phone by their personal number: only the operator grants that.
+      if (ctx !== undefined && key === extraFields[0] && (metadata as { grant_types?: string[] }).grant_types?.includes(CIBA_GRANT_TYPE)) {
+        invalid('grant_types', `${CIBA_GRANT_TYPE} is granted by the operator (configuration or admin API), not through registration`);
+      }
       if (key === extraFields[0]) check(metadata as Record<string, unknown>, { references: ctx !== undefined });
     },
   };

@@ -92,6 +92,14 @@ export const clientSchema = z
      * login_message with Swedish BankID); absent, it may send none. README, Signing and payments.
      */
     authorization_details_types: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * OpenID Connect CIBA: set, the client may start logins and signatures on a person's phone
+     * from its backend (grant type urn:openid:params:grant-type:ciba). `poll`: it polls the token
+     * endpoint; `ping`: the broker also tells its backchannel_client_notification_endpoint.
+     */
+    backchannel_token_delivery_mode: z.enum(['poll', 'ping']).optional(),
+    /** Ping mode: where the broker POSTs `{auth_req_id}` when the result is ready (https). */
+    backchannel_client_notification_endpoint: z.url().optional(),
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
   // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here.
@@ -205,6 +213,16 @@ export const configSchema = z
       .strict()
       .prefault({}),
     clients: z.array(clientSchema).default([]),
+    /** OpenID Connect CIBA (the backchannel authentication endpoint), for clients registered for it. */
+    ciba: z
+      .object({
+        /** Seconds a client waits between polls of the token endpoint (`interval`); faster polls get slow_down. */
+        interval: z.number().int().min(1).max(60).default(5),
+        /** Seconds a backchannel request lives (`expires_in`), at most; a client's requested_expiry may shorten it. */
+        expires_in: z.number().int().min(30).max(600).default(180),
+      })
+      .strict()
+      .prefault({}),
     admin: z
       .object({
         /** Bearer token of the admin API (/admin/…). Absent: the admin API is off (404). */

@@ -108,6 +108,12 @@ export interface EidPlugin {
   watch?(login: LoginRequest, watcher: LoginWatcher): Promise<() => void>;
 
   /**
+   * OpenID Connect CIBA: the eID can reach a person on their own device, named by login_hint,
+   * without a browser (Swedish BankID's phone API). Absent: the eID serves no backchannel requests.
+   */
+  readonly backchannel?: EidBackchannel;
+
+  /**
    * The public keys the upstream uses to verify the broker and to encrypt to it (private_key_jwt,
    * signed request objects, encrypted tokens), served at /eid/<id>/jwks.json.
    */
@@ -133,6 +139,58 @@ export interface EidPlugin {
   callback?(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }>;
 
   close?(): Promise<void>;
+}
+
+/**
+ * Backchannel (CIBA) requests, as the core hands them to an eID: the core checks the client,
+ * the hint's form and the binding message, keeps the request in oidc-provider's store, answers
+ * the client's polls and turns the outcome into tokens; the eID starts the transaction on the
+ * person's device and follows it to its end.
+ */
+export interface EidBackchannel {
+  /** The acr value of a person identified this way (also what a client names in acr_values to pick this eID). */
+  readonly acr: string;
+  /**
+   * Checks a request before anything is sent anywhere (pure: it may run on every instance): the
+   * person the login_hint names, as the key the eID's identities carry (PersonalNumber), or why
+   * the request cannot be served, in plain words for the client's developers (invalid_request).
+   */
+  check(request: BackchannelRequestInput): { personKey: string } | { problem: string };
+  /**
+   * Starts the transaction on the person's device: its id (BankID's orderRef) for the audit, or
+   * the failure that ended it at once (BankID refusing, a second order for the person).
+   */
+  start(request: BackchannelRequest): Promise<{ transactionId: string } | { failure: EidFailure }>;
+  /**
+   * Follows the request's transaction until it ends, and then calls `ended` once with its
+   * outcome. Any instance may follow one (several may at once): the eID makes sure its upstream
+   * is asked at most as often as one follower would. Resolves with a function that stops following.
+   */
+  follow(request: BackchannelRequest, ended: (outcome: EidOutcome) => void): Promise<() => void>;
+}
+
+export interface BackchannelRequestInput {
+  clientId: string;
+  /** The person, as the client names them (Swedish BankID: a personal number). */
+  loginHint: string;
+  /** binding_message: shown to the person with the request. */
+  message?: string;
+  /**
+   * The request's authorization_details (RFC 9396), already checked against the eID's declared
+   * types: set when the client asks for a signature (or a message) rather than a plain login. The
+   * eID grants them back, with its evidence, in the outcome (`authorizationDetails`).
+   */
+  authorizationDetails?: AuthorizationDetail[];
+  /** Who started the phone call the request belongs to: the person (`user`) or the client's organisation (`RP`). */
+  callInitiator: 'user' | 'RP';
+  clientMetadata?: Record<string, unknown>;
+}
+
+export interface BackchannelRequest extends BackchannelRequestInput {
+  /** The request's id, stable across instances (not the auth_req_id, which is a credential): for keys and audit. */
+  id: string;
+  /** When the request expires (epoch ms): the eID gives up following by then. */
+  expiresAt: number;
 }
 
 /** What a factory receives. `config` is the plugin's own `eids.<id>` section, unvalidated. */

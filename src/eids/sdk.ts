@@ -7,6 +7,9 @@
 // The contract: what a plugin implements and what the core hands it.
 export type {
   AuthorizationDetail,
+  BackchannelRequest,
+  BackchannelRequestInput,
+  EidBackchannel,
   EidFailure,
   EidOutcome,
   EidPlugin,

@@ -89,6 +89,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly backchannelRequests = new Counter({
+    name: 'neb_backchannel_requests_total',
+    help: 'Backchannel (CIBA) requests by eID and operation (auth, sign), and what happened to them: started, refused, completed, failed, cancelled, expired',
+    labelNames: ['eid', 'operation', 'result'] as const,
+    registers: [this.registry],
+  });
+
   readonly grantsIssued = new Counter({
     name: 'neb_oidc_grants_issued_total',
     help: 'Successful token endpoint grants, by grant type',

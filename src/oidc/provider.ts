@@ -20,6 +20,7 @@ import { claimsByScope } from './claims.js';
 import type { Accounts } from './accounts.js';
 import type { Subjects } from './subject.js';
 import { richAuthorizationRequests, transactionResource, type AuthorizationDetailsTypes } from './authorization-details.js';
+import { CIBA_GRANT_TYPE, type Backchannel } from './ciba.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -42,6 +43,8 @@ export interface ProviderDependencies {
   redemptions: Redemptions;
   /** The admin API's initial access tokens, whose uses registration counts. */
   initialAccessTokens: InitialAccessTokens;
+  /** OpenID Connect CIBA, for clients registered for it. */
+  backchannel: Backchannel;
 }
 
 /** Turns a configured client into oidc-provider metadata. */
@@ -55,7 +58,11 @@ export function clientMetadata(client: ClientConfig): ClientMetadata {
     application_type: client.application_type,
     subject_type: client.subject_type,
     id_token_signed_response_alg: client.id_token_signed_response_alg,
-    grant_types: client.refresh_tokens ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+    grant_types: [
+      'authorization_code',
+      ...(client.refresh_tokens ? ['refresh_token'] : []),
+      ...(client.backchannel_token_delivery_mode ? [CIBA_GRANT_TYPE] : []),
+    ],
     response_types: ['code'],
     ...(client.jwks_uri ? { jwks_uri: client.jwks_uri } : {}),
     ...(client.allowed_eids ? { allowed_eids: client.allowed_eids } : {}),
@@ -208,7 +215,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },
-    findAccount: deps.accounts.findAccount,
+    findAccount: deps.backchannel.findAccount(deps.accounts.findAccount),
+    extraParams: { call_initiator: deps.backchannel.callInitiatorParameter },
     scopes: ['openid', 'offline_access', ...Object.keys(claimsByScope).filter((s) => s !== 'openid')],
     claims: { ...claimsByScope, sid: null } as unknown as Configuration['claims'],
     acrValues: deps.acrValues,
@@ -237,6 +245,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       devInteractions: { enabled: false },
       introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => ownTokenOrResourceServer(client, token) },
       backchannelLogout: { enabled: true },
+      ciba: deps.backchannel.feature(),
       claimsParameter,
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       pushedAuthorizationRequests: { enabled: true },
@@ -271,6 +280,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       Session: (_ctx, session) => (session.accountId ? config.ttl.session : Math.min(config.ttl.session, config.ttl.interaction)),
       Grant: Math.max(config.ttl.refresh_token, config.ttl.session),
       PushedAuthorizationRequest: 60,
+      BackchannelAuthenticationRequest: deps.backchannel.lifetime,
     },
     // The person is logged out of the broker when the client's tokens outlive the session anyway.
     expiresWithSession: async () => false,
@@ -282,5 +292,6 @@ export function createProvider(deps: ProviderDependencies): Provider {
   provider.proxy = Boolean(config.trust_proxy);
   deps.redemptions.watch(provider);
   frontChannelLogout(provider, views);
+  deps.backchannel.attach(provider);
   return provider;
 }

@@ -3,7 +3,7 @@ import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
 import { CircuitOpenError, type EidTelemetry, type Logger } from '../../../src/eids/sdk.js';
 import type { BankIdTls } from '../config.js';
-import type { AuthRequest, CollectResponse, OrderResponse, PaymentRequest, SignRequest } from './types.js';
+import type { AuthRequest, CollectResponse, OrderResponse, PaymentRequest, PhoneOrderResponse, PhoneRequest, SignRequest } from './types.js';
 
 /**
  * BankID answered with an error, or could not be reached. `errorCode` is BankID's own
@@ -35,7 +35,7 @@ export class BankIdApiError extends Error {
 const MAX_CONNECTIONS = 64;
 
 /** The operation each endpoint is measured as (neb_eid_request_*{operation}). */
-const operations: Record<string, string> = { auth: 'start', sign: 'sign', payment: 'payment', collect: 'collect', cancel: 'cancel' };
+const operations: Record<string, string> = { auth: 'start', sign: 'sign', payment: 'payment', 'phone/auth': 'phone_auth', 'phone/sign': 'phone_sign', collect: 'collect', cancel: 'cancel' };
 
 /** How a failed call counts in the metrics and for the circuit breaker. */
 export function classifyBankIdError(error: unknown): { reason: string; upstreamFailure: boolean } {
@@ -106,6 +106,11 @@ export class BankIdClient {
   /** An order at the endpoint a login's transaction needs (see transactions.ts), its body built to fit. */
   order(endpoint: 'auth' | 'sign' | 'payment', body: AuthRequest | SignRequest | PaymentRequest): Promise<OrderResponse> {
     return this.#call(endpoint, body);
+  }
+
+  /** An order on the phone of a person in a call with the relying party: `/phone/auth` or `/phone/sign`. */
+  phone(kind: 'auth' | 'sign', body: PhoneRequest): Promise<PhoneOrderResponse> {
+    return this.#call(`phone/${kind}`, body);
   }
 
   collect(orderRef: string): Promise<CollectResponse> {

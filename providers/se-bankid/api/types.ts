@@ -44,6 +44,22 @@ export interface PaymentRequest extends AuthRequest {
   riskFlags?: string[];
 }
 
+/** `/phone/auth` and `/phone/sign` (userVisibleData required for sign): no device data, no returnUrl. */
+export interface PhoneRequest {
+  /** 12 digits. */
+  personalNumber: string;
+  /** `user`: the person called the relying party; `RP`: the relying party called the person. */
+  callInitiator: 'user' | 'RP';
+  requirement?: Pick<Requirement, 'pinCode' | 'cardReader' | 'certificatePolicies'>;
+  userVisibleData?: string;
+  userVisibleDataFormat?: 'simpleMarkdownV1';
+  userNonVisibleData?: string;
+}
+
+export interface PhoneOrderResponse {
+  orderRef: string;
+}
+
 export interface OrderResponse {
   orderRef: string;
   autoStartToken: string;

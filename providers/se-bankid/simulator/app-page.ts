@@ -33,6 +33,14 @@ const wording: Record<OrderKind, { heading: string; ask: string; verb: string }>
   auth: { heading: 'Identify yourself', ask: 'Message from the service:', verb: 'Identify as' },
   sign: { heading: 'Sign', ask: 'The service asks you to sign:', verb: 'Sign as' },
   payment: { heading: 'Approve a payment', ask: 'Message from the service:', verb: 'Approve as' },
+  'phone/auth': { heading: 'Identify yourself to the caller', ask: 'Message from the service:', verb: 'Identify as' },
+  'phone/sign': { heading: 'Sign for the caller', ask: 'The service asks you to sign:', verb: 'Sign as' },
+};
+
+/** What the app asks first of a phone order, by who called whom. */
+const callQuestion: Record<'user' | 'RP', string> = {
+  user: 'Did you call the service, and are you in that call now?',
+  RP: 'Has the service called you, and are you in that call now?',
 };
 
 export interface AppPageOptions {
@@ -111,7 +119,19 @@ function nothingWaiting(): string {
 }
 
 function orderSection(order: SimulatedOrderView): string {
-  return order.qrPending ? pickupSection(order) : decisionSection(order);
+  if (order.qrPending) return pickupSection(order);
+  return order.hintCode === 'userCallConfirm' ? callSection(order) : decisionSection(order);
+}
+
+/** A phone order asks first whether the person is in a call with the service. */
+function callSection(order: SimulatedOrderView): string {
+  return `<section class="order">
+<h2>${wording[order.kind].heading}</h2>
+<p>${escapeHtml(callQuestion[order.callInitiator ?? 'user'])}</p>
+${actionForm('/app/confirm-call', order, 'Yes, I am in a call with the service')}
+${actionForm('/app/decline-call', order, 'No, I am not in a call with the service', {}, 'secondary')}
+${otherEndings(order)}
+</section>`;
 }
 
 function pickupSection(order: SimulatedOrderView): string {
@@ -167,7 +187,7 @@ ${actionForm('/app/expire', order, 'Let the order expire', {}, 'secondary')}
 }
 
 function mayComplete(order: SimulatedOrderView, person: SimulatedPerson): boolean {
-  const required = order.requirement?.personalNumber;
+  const required = order.personalNumber ?? order.requirement?.personalNumber;
   return !required || required === person.personalNumber;
 }
 

@@ -19,6 +19,9 @@ export interface CompletedOrder {
   request: OrderRequest;
 }
 
+/** Where the phone of a phone order is, as BankID sees it: no browser sent an endUserIp. */
+const PHONE_IP_ADDRESS = '198.51.100.7';
+
 /**
  * `mrtd` is whether the person's passport or ID card was checked; left out, it was exactly
  * when the order required it.
@@ -32,7 +35,7 @@ export function completionData(order: CompletedOrder, person: SimulatedPerson, m
       givenName: person.givenName,
       surname: person.surname,
     },
-    device: { ipAddress: endUserIp, uhi: deviceId(person) },
+    device: { ipAddress: endUserIp ?? PHONE_IP_ADDRESS, uhi: deviceId(person) },
     bankIdIssueDate: person.bankIdIssueDate,
     ...(requirement?.mrtd ? { stepUp: { mrtd: mrtd ?? true } } : {}),
     signature: Buffer.from(signatureXml(order, person)).toString('base64'),

@@ -1,7 +1,7 @@
 import { SimulatorError } from './errors.js';
 import { isJsonObject } from './requests.js';
 
-export const rpEndpoints = ['auth', 'sign', 'payment', 'collect', 'cancel'] as const;
+export const rpEndpoints = ['auth', 'sign', 'payment', 'phone/auth', 'phone/sign', 'collect', 'cancel'] as const;
 export type RpEndpoint = (typeof rpEndpoints)[number];
 
 /** An error answer BankID might give instead of doing the work, or a slow answer that then does it. */

@@ -3,7 +3,7 @@ import { qrPayload } from '../qr.js';
 import { completionData, type CompletionData } from './completion.js';
 import { invalidParameters, RpApiError, SimulatorError } from './errors.js';
 import { findSimulatedPerson } from './persons.js';
-import type { OrderKind, OrderRequest, OrderRequirement } from './requests.js';
+import { isPhoneKind, type OrderKind, type OrderRequest, type OrderRequirement } from './requests.js';
 
 export interface OrderTiming {
   /** An order nobody picks up within this fails with startFailed. */
@@ -26,6 +26,9 @@ type Outcome =
 
 type FinalOutcome = { status: 'failed'; hintCode: string } | { status: 'complete'; completionData: CompletionData };
 
+/** What the phone API answers: the order's reference alone, since nothing is scanned or opened. */
+export type PhoneOrderResponse = Pick<OrderResponse, 'orderRef'>;
+
 export type CollectResponse = { orderRef: string } & Outcome;
 
 type OrderStatus = Outcome['status'];
@@ -40,6 +43,9 @@ export interface SimulatedOrderView {
   /** Still waiting for someone to scan its QR code or open its autostart token. */
   qrPending: boolean;
   requirement?: OrderRequirement;
+  /** Phone orders: whose phone, and who called whom (user: the person called the service). */
+  personalNumber?: string;
+  callInitiator?: 'user' | 'RP';
   userVisibleData?: string;
   userVisibleTransaction?: OrderRequest['userVisibleTransaction'];
   riskFlags?: string[];
@@ -60,7 +66,8 @@ interface SimulatedOrder extends OrderResponse {
   finishedAt?: number;
 }
 
-type Pickup = 'qr' | 'autostart';
+/** How the app got the order: a phone order is on the person's phone as soon as it exists. */
+type Pickup = 'qr' | 'autostart' | 'phone';
 
 /**
  * BankID keeps a finished order's answer around this long, then forgets the orderRef. A pending
@@ -83,8 +90,12 @@ const stages = {
     refusal: 'is not waiting to be picked up',
   },
   withApp: {
-    holds: (order: SimulatedOrder) => order.outcome.status === 'pending' && order.pickedUpAt !== undefined,
-    refusal: 'has not been picked up by the app (scan its QR code or open its autostart token first)',
+    holds: (order: SimulatedOrder) => order.outcome.status === 'pending' && order.pickedUpAt !== undefined && hintCodeOf(order) !== 'userCallConfirm',
+    refusal: 'has not been picked up by the app (scan its QR code, open its autostart token, or confirm the call first)',
+  },
+  awaitingCallConfirm: {
+    holds: (order: SimulatedOrder) => order.outcome.status === 'pending' && hintCodeOf(order) === 'userCallConfirm',
+    refusal: 'is not waiting for the person to confirm the call',
   },
   pending: {
     holds: (order: SimulatedOrder) => order.outcome.status === 'pending',
@@ -104,8 +115,8 @@ export class OrderBook {
 
   constructor(private readonly timing: OrderTiming) {}
 
-  create(kind: OrderKind, request: OrderRequest): OrderResponse {
-    this.#refuseSecondOrderForPerson(request.requirement?.personalNumber);
+  create(kind: OrderKind, request: OrderRequest): OrderResponse | PhoneOrderResponse {
+    this.#refuseSecondOrderForPerson(personalNumberOf(request));
     const order: SimulatedOrder = {
       orderRef: randomUUID(),
       autoStartToken: randomUUID(),
@@ -118,7 +129,10 @@ export class OrderBook {
     };
     this.#orders.set(order.orderRef, order);
     const { orderRef, autoStartToken, qrStartToken, qrStartSecret } = order;
-    return { orderRef, autoStartToken, qrStartToken, qrStartSecret };
+    if (!isPhoneKind(kind)) return { orderRef, autoStartToken, qrStartToken, qrStartSecret };
+    // The app asks the person at once whether they are in a call with the service.
+    pickUp(order, 'phone');
+    return { orderRef };
   }
 
   collect(orderRef: string): CollectResponse {
@@ -174,15 +188,31 @@ export class OrderBook {
     return order?.pickedUpBy === 'autostart' ? order.request.returnUrl : undefined;
   }
 
-  approve(orderRef: string, personReference: number | string = 0, options: { mrtd?: boolean } = {}): void {
+  /**
+   * `personReference` defaults to the person a phone order was started for, and to the first
+   * test person otherwise.
+   */
+  approve(orderRef: string, personReference?: number | string, options: { mrtd?: boolean } = {}): void {
     const order = this.#controlledOrder(orderRef, 'withApp');
-    const person = findSimulatedPerson(personReference);
-    if (!person) throw new SimulatorError(`There is no test person ${personReference}`);
-    const required = order.request.requirement?.personalNumber;
+    const reference = personReference ?? order.request.personalNumber ?? 0;
+    const person = findSimulatedPerson(reference);
+    if (!person) throw new SimulatorError(`There is no test person ${reference}`);
+    const required = personalNumberOf(order.request);
     if (required && required !== person.personalNumber) {
       throw new SimulatorError(`Order ${orderRef} may only be completed by ${required}, not ${person.personalNumber}`);
     }
     finish(order, { status: 'complete', completionData: completionData(order, person, options.mrtd) });
+  }
+
+  /** The person answers the app's question: yes, they are in a call with the service. */
+  confirmCall(orderRef: string): void {
+    const order = this.#controlledOrder(orderRef, 'awaitingCallConfirm');
+    order.outcome = { status: 'pending', hintCode: signingHint(order) };
+  }
+
+  /** The person answers no: they are not in a call with the service. */
+  declineCall(orderRef: string): void {
+    finish(this.#controlledOrder(orderRef, 'awaitingCallConfirm'), { status: 'failed', hintCode: 'userDeclinedCall' });
   }
 
   userCancel(orderRef: string): void {
@@ -208,9 +238,7 @@ export class OrderBook {
 
   #refuseSecondOrderForPerson(personalNumber: string | undefined): void {
     if (!personalNumber) return;
-    const earlier = this.#live().find(
-      (order) => order.outcome.status === 'pending' && order.request.requirement?.personalNumber === personalNumber,
-    );
+    const earlier = this.#live().find((order) => order.outcome.status === 'pending' && personalNumberOf(order.request) === personalNumber);
     if (!earlier) return;
     finish(earlier, { status: 'failed', hintCode: 'cancelled' });
     throw new RpApiError(400, 'alreadyInProgress', `An order for ${personalNumber} was already in progress; both are aborted`);
@@ -262,10 +290,22 @@ export class OrderBook {
   }
 }
 
+/** The hint code an order shows once the app has it. */
+const pickedUpHint: Record<Pickup, (order: SimulatedOrder) => string> = {
+  qr: signingHint,
+  autostart: () => 'started',
+  phone: () => 'userCallConfirm',
+};
+
 function pickUp(order: SimulatedOrder, pickup: Pickup): void {
   order.pickedUpAt = Date.now();
   order.pickedUpBy = pickup;
-  order.outcome = { status: 'pending', hintCode: pickup === 'autostart' ? 'started' : signingHint(order) };
+  order.outcome = { status: 'pending', hintCode: pickedUpHint[pickup](order) };
+}
+
+/** The one person who may complete the order: the phone's owner, or the one its requirement names. */
+function personalNumberOf(request: OrderRequest): string | undefined {
+  return request.personalNumber ?? request.requirement?.personalNumber;
 }
 
 /** With an MRTD requirement the app first asks for the passport or ID card. */
@@ -295,6 +335,8 @@ function view(order: SimulatedOrder): SimulatedOrderView {
     pickedUp: order.pickedUpAt !== undefined,
     qrPending: stages.awaitingPickup.holds(order),
     requirement: order.request.requirement,
+    ...(order.request.personalNumber ? { personalNumber: order.request.personalNumber } : {}),
+    ...(order.request.callInitiator ? { callInitiator: order.request.callInitiator } : {}),
     userVisibleData: order.request.userVisibleData,
     userVisibleTransaction: order.request.userVisibleTransaction,
     riskFlags: order.request.riskFlags,

@@ -1,7 +1,12 @@
 import { isIP } from 'node:net';
 import { invalidParameters } from './errors.js';
 
-export type OrderKind = 'auth' | 'sign' | 'payment';
+export type OrderKind = 'auth' | 'sign' | 'payment' | 'phone/auth' | 'phone/sign';
+
+/** Orders for a person in a call with the service: started by personal number, no QR code or autostart. */
+export function isPhoneKind(kind: OrderKind): boolean {
+  return kind.startsWith('phone/');
+}
 
 export type JsonObject = Record<string, unknown>;
 
@@ -13,9 +18,13 @@ export interface OrderRequirement {
   personalNumber?: string;
 }
 
-/** An auth or sign request body once it has passed the checks below. */
+/** An order's request body once it has passed the checks below. */
 export interface OrderRequest {
-  endUserIp: string;
+  /** Every kind but the phone ones. */
+  endUserIp?: string;
+  /** The phone kinds: whose phone, and who called whom (the person the service, or the service the person). */
+  personalNumber?: string;
+  callInitiator?: 'user' | 'RP';
   requirement?: OrderRequirement;
   userVisibleData?: string;
   userNonVisibleData?: string;
@@ -159,18 +168,32 @@ const userVisibleTransaction = allOf(
 );
 
 /**
- * Sign shows the person a whole document and payment a transaction; auth at most a line of
- * context. Only a payment has a transaction and risk flags.
+ * The phone API takes no device data (the person is on a call, not in a browser): only whose
+ * phone, who called, and what to show. Its requirement has no mrtd and no personalNumber.
  */
-const orderKinds: Record<OrderKind, { userVisibleDataMax: number; required: string[]; fields: Record<string, Rule> }> = {
-  auth: { userVisibleDataMax: 1_500, required: ['endUserIp'], fields: {} },
-  sign: { userVisibleDataMax: 40_000, required: ['endUserIp', 'userVisibleData'], fields: {} },
-  payment: { userVisibleDataMax: 40_000, required: ['endUserIp', 'userVisibleTransaction'], fields: { userVisibleTransaction, riskFlags: listOf(riskFlagNames) } },
+const phoneFields: Record<string, Rule> = {
+  personalNumber: twelveDigits,
+  callInitiator: oneOf('user', 'RP'),
+  requirement: object({ pinCode: boolean, cardReader: oneOf('class1', 'class2'), certificatePolicies: listOfStrings }),
+  userNonVisibleData: base64(200_000),
+  userVisibleDataFormat: oneOf('simpleMarkdownV1'),
+};
+
+/**
+ * Sign shows the person a whole document and payment a transaction; auth at most a line of
+ * context. Only a payment has a transaction and risk flags; the phone API has no payment.
+ */
+const orderKinds: Record<OrderKind, { fields: Record<string, Rule>; userVisibleDataMax: number; required: string[] }> = {
+  auth: { fields: orderFields, userVisibleDataMax: 1_500, required: ['endUserIp'] },
+  sign: { fields: orderFields, userVisibleDataMax: 40_000, required: ['endUserIp', 'userVisibleData'] },
+  payment: { fields: { ...orderFields, userVisibleTransaction, riskFlags: listOf(riskFlagNames) }, userVisibleDataMax: 40_000, required: ['endUserIp', 'userVisibleTransaction'] },
+  'phone/auth': { fields: phoneFields, userVisibleDataMax: 1_500, required: ['personalNumber', 'callInitiator'] },
+  'phone/sign': { fields: phoneFields, userVisibleDataMax: 40_000, required: ['personalNumber', 'callInitiator', 'userVisibleData'] },
 };
 
 function orderRequestRule(kind: OrderKind): Rule {
-  const { userVisibleDataMax, required, fields } = orderKinds[kind];
-  const all = { ...orderFields, userVisibleData: base64(userVisibleDataMax), ...fields };
+  const { fields, userVisibleDataMax, required } = orderKinds[kind];
+  const all = { ...fields, userVisibleData: base64(userVisibleDataMax) };
   return allOf(object(all, required), notBoth('web', 'app'));
 }
 

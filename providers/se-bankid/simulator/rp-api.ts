@@ -23,6 +23,8 @@ export function rpApiHandler({ book, faults, traffic, closing }: RpApiParts): Re
     auth: (body) => book.create('auth', readOrderRequest('auth', body)),
     sign: (body) => book.create('sign', readOrderRequest('sign', body)),
     payment: (body) => book.create('payment', readOrderRequest('payment', body)),
+    'phone/auth': (body) => book.create('phone/auth', readOrderRequest('phone/auth', body)),
+    'phone/sign': (body) => book.create('phone/sign', readOrderRequest('phone/sign', body)),
     collect: (body) => book.collect(readOrderRef(body)),
     cancel: (body) => {
       book.cancel(readOrderRef(body));

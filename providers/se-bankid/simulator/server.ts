@@ -44,6 +44,10 @@ export interface BankIdSimulator {
   /** `person` is an index into simulatedPersons or a personal number; default the first person. */
   approve(orderRef: string, person?: number | string, options?: { mrtd?: boolean }): void;
   userCancel(orderRef: string): void;
+  /** A phone order: the person says yes, they are in a call with the service (then approve or cancel). */
+  confirmCall(orderRef: string): void;
+  /** A phone order: the person says they are not in a call with the service (failed, userDeclinedCall). */
+  declineCall(orderRef: string): void;
   expire(orderRef: string): void;
   fail(orderRef: string, hintCode: string): void;
   /** The next `times` (default 1) requests to the endpoint get this fault. */
@@ -88,6 +92,8 @@ export async function startBankIdSimulator(options: SimulatorOptions): Promise<B
       openAutoStart: (autoStartToken) => book.openAutoStart(autoStartToken),
       approve: (orderRef, person, approveOptions) => book.approve(orderRef, person, approveOptions),
       userCancel: (orderRef) => book.userCancel(orderRef),
+      confirmCall: (orderRef) => book.confirmCall(orderRef),
+      declineCall: (orderRef) => book.declineCall(orderRef),
       expire: (orderRef) => book.expire(orderRef),
       fail: (orderRef, hintCode) => book.fail(orderRef, hintCode),
       injectFault: (endpoint, fault, times) => faults.inject(endpoint, fault, times),

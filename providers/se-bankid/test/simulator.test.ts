@@ -146,7 +146,7 @@ describe('transport', () => {
     expect(body.errorCode).toBe('unsupportedMediaType');
   });
 
-  it.each(['phone/auth', 'auth/extra'])('answers /%s with 404 notFound', async (endpoint) => {
+  it.each(['phone/other', 'auth/extra'])('answers /%s with 404 notFound', async (endpoint) => {
     const { status, body } = await rp(endpoint, { endUserIp: END_USER_IP });
     expect(status).toBe(404);
     expect(body.errorCode).toBe('notFound');
@@ -603,7 +603,7 @@ describe('app page', () => {
   it.each([
     ['/app/fail', { hintCode: 'madeUp' }, 'hintCode must be one of expiredTransaction, certificateErr'],
     ['/app/fault', { endpoint: 'auth', errorCode: 'madeUp' }, 'errorCode must be one of alreadyInProgress'],
-    ['/app/fault', { endpoint: 'phone', errorCode: 'maintenance' }, 'endpoint must be one of auth, sign, payment, collect, cancel'],
+    ['/app/fault', { endpoint: 'phone', errorCode: 'maintenance' }, 'endpoint must be one of auth, sign, payment, phone/auth, phone/sign, collect, cancel'],
     ['/app/fault', { endpoint: 'auth', errorCode: 'maintenance', times: '21' }, 'times must be at most 20'],
     ['/app/fault', { endpoint: 'auth', errorCode: 'maintenance', times: 'many' }, 'times must be a whole number'],
   ])('refuses %s with %j on the page, in plain words', async (path, fields, message) => {
@@ -685,5 +685,52 @@ describe('control API', () => {
     expect((await control('/control/approve', { person: 0 })).body.error).toMatch(/orderRef/);
     expect((await control('/control/fault', { endpoint: 'auth', fault: 'boom' })).status).toBe(400);
     expect((await control('/control/nothing', {})).status).toBe(404);
+  });
+});
+
+describe('phone API', () => {
+  const person = simulatedPersons[2]!;
+  const phone = (kind: 'auth' | 'sign', fields: Record<string, unknown> = {}) =>
+    rp<{ orderRef: string } & RpError>(`phone/${kind}`, { personalNumber: person.personalNumber, callInitiator: 'user', ...fields });
+
+  it('answers with the orderRef alone, and the order waits for the person to confirm the call', async () => {
+    const { status, body } = await phone('auth', { userVisibleData: base64('Samtal med banken') });
+    expect(status).toBe(200);
+    expect(Object.keys(body)).toEqual(['orderRef']);
+    expect(await collectedState(body.orderRef)).toBe('pending/userCallConfirm');
+    expect(() => simulator.approve(body.orderRef)).toThrow(/confirm the call first/);
+    expect((await control('/control/confirm-call', { orderRef: body.orderRef })).status).toBe(200);
+    expect(await collectedState(body.orderRef)).toBe('pending/userSign');
+    simulator.approve(body.orderRef);
+    const done = await collect(body.orderRef);
+    expect(done.status === 'complete' && done.completionData.user.personalNumber).toBe(person.personalNumber);
+  });
+
+  it('fails with userDeclinedCall when the person says they are not in a call', async () => {
+    const { body } = await phone('sign', { userVisibleData: base64('Jag godkänner avtalet') });
+    expect((await control('/control/decline-call', { orderRef: body.orderRef })).status).toBe(200);
+    expect(await collectedState(body.orderRef)).toBe('failed/userDeclinedCall');
+    expect((await control('/control/confirm-call', { orderRef: body.orderRef })).body.error).toMatch(/not waiting for the person to confirm the call/);
+  });
+
+  it.each([
+    ['auth', { personalNumber: undefined }, 'personalNumber is required'],
+    ['auth', { personalNumber: '8503122437' }, 'personalNumber must be 12 digits'],
+    ['auth', { callInitiator: undefined }, 'callInitiator is required'],
+    ['auth', { callInitiator: 'rp' }, 'callInitiator must be one of user, RP'],
+    ['auth', { userVisibleData: base64('x'.repeat(1_200)) }, 'userVisibleData must be base64 of 1 to 1500 characters'],
+    ['sign', {}, 'userVisibleData is required'],
+  ] as const)('/phone/%s refuses %j with invalidParameters', async (kind, fields, details) => {
+    const { status, body } = await phone(kind, fields);
+    expect(status).toBe(400);
+    expect(body).toEqual({ errorCode: 'invalidParameters', details });
+  });
+
+  it('plays the call on the app page: the question by who called, then yes or no', async () => {
+    const { body } = await phone('auth', { callInitiator: 'RP' });
+    const page = await appGet();
+    expect(page.text).toContain('Has the service called you, and are you in that call now?');
+    expect((await appPost('/app/decline-call', { orderRef: body.orderRef })).status).toBe(303);
+    expect(await collectedState(body.orderRef)).toBe('failed/userDeclinedCall');
   });
 });
