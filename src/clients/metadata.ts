@@ -104,9 +104,16 @@ export function newSecret(): string {
   return randomBytes(48).toString('base64url');
 }
 
-/** A new client_id, when the operator does not choose one. */
+/**
+ * A new client_id, when the operator does not choose one: 96 random bits that never start with
+ * `-` or `_`, so that the id is not read as an option when an operator passes it to the CLI
+ * (`clients update <id> …`) or to any other command-line tool.
+ */
 export function newClientId(): string {
-  return randomBytes(12).toString('base64url');
+  for (;;) {
+    const id = randomBytes(12).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
 }
 
 /**
