@@ -37,8 +37,7 @@ const descriptions: Record<string, string> = {
   backchannel_logout_session_required: 'true: the logout token and the ID tokens carry sid.',
   authorization_details_types:
     'RFC 9396: the authorization_details types the client may send (Swedish BankID: sign, payment, login_message). Absent: none. See README, Signing and payments.',
-  backchannel_token_delivery_mode: 'CIBA: poll (the client polls the token endpoint) or ping (the broker also notifies backchannel_client_notification_endpoint). Needs the CIBA grant type.',
-  backchannel_client_notification_endpoint: 'CIBA ping mode: the https URL the broker POSTs {auth_req_id} to when the result is ready.',
+  backchannel_token_delivery_mode: 'CIBA: poll, the only mode (the client polls the token endpoint). Needs the CIBA grant type.',
   frontchannel_logout_uri: "Front-Channel Logout 1.0: the page the broker's logout page loads in an iframe; on the scheme, host and port of a redirect URI.",
   frontchannel_logout_session_required: 'true: that page gets iss and sid in its query, and the ID tokens carry sid.',
   display_name: 'Shown to the person on the broker’s pages. Default: client_name, then client_id.',

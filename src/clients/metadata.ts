@@ -37,8 +37,7 @@ export const oidcFields = {
   backchannel_logout_session_required: z.boolean(),
   /** RFC 9396 §10: the authorization_details types the client may send. */
   authorization_details_types: z.array(z.string().min(1)),
-  backchannel_token_delivery_mode: z.enum(['poll', 'ping']),
-  backchannel_client_notification_endpoint: z.string(),
+  backchannel_token_delivery_mode: z.enum(['poll']),
 } satisfies Record<string, ZodType>;
 
 /** A client_id the admin API accepts when the operator chooses one. */

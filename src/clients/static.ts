@@ -26,7 +26,6 @@ const passedThrough = [
   'frontchannel_logout_uri',
   'frontchannel_logout_session_required',
   'backchannel_token_delivery_mode',
-  'backchannel_client_notification_endpoint',
 ] as const satisfies ReadonlyArray<keyof ClientConfig>;
 
 /** The metadata a configured client carries beyond OIDC's and the fields clientMetadata() maps one by one. */

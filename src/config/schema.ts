@@ -94,12 +94,10 @@ export const clientSchema = z
     authorization_details_types: z.array(z.string().min(1)).min(1).optional(),
     /**
      * OpenID Connect CIBA: set, the client may start logins and signatures on a person's phone
-     * from its backend (grant type urn:openid:params:grant-type:ciba). `poll`: it polls the token
-     * endpoint; `ping`: the broker also tells its backchannel_client_notification_endpoint.
+     * from its backend (grant type urn:openid:params:grant-type:ciba). `poll`, the only mode: it
+     * polls the token endpoint for the result.
      */
-    backchannel_token_delivery_mode: z.enum(['poll', 'ping']).optional(),
-    /** Ping mode: where the broker POSTs `{auth_req_id}` when the result is ready (https). */
-    backchannel_client_notification_endpoint: z.url().optional(),
+    backchannel_token_delivery_mode: z.enum(['poll']).optional(),
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
   // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here.

@@ -61,7 +61,7 @@ export interface BackchannelDependencies {
 }
 
 /**
- * OpenID Connect CIBA in poll and ping mode, for eIDs with a backchannel (EidPlugin.backchannel).
+ * OpenID Connect CIBA in poll mode, for eIDs with a backchannel (EidPlugin.backchannel).
  * A client registered for it (backchannel_token_delivery_mode and the CIBA grant type) posts
  * login_hint (the person), call_initiator, and binding_message or an authorization_details entry
  * (RFC 9396, checked by oidc-provider against the eID's declared types); oidc-provider checks the client and keeps the request, the eID starts the transaction on
@@ -85,7 +85,8 @@ export class Backchannel {
   feature(): CibaFeature {
     return {
       enabled: true,
-      deliveryModes: ['poll', 'ping'],
+      // Poll mode only: ping would POST to a client's endpoint, which no test here proves yet.
+      deliveryModes: ['poll'],
       processLoginHint: (ctx, loginHint) => this.#processLoginHint(ctx, loginHint ?? ''),
       processLoginHintToken: () => {
         throw new errors.InvalidRequest('login_hint_token is not supported: send the personal number as login_hint');
@@ -300,7 +301,7 @@ export class Backchannel {
       await audit.loginEnded(login, { failure: person.failure });
       metrics.backchannelRequests.inc({ eid: plugin.id, operation, result: resultOf(person.failure) });
       saved.errorDescription = person.failure.description;
-      await this.#report(provider, saved, tokenError(person.failure));
+      await provider.backchannelResult(saved, tokenError(person.failure));
       return;
     }
     const { identity, sub, authorizationDetails } = person;
@@ -311,7 +312,7 @@ export class Backchannel {
     await grant.save();
     await audit.loginEnded(login, { identity, sub, acr: plugin.backchannel.acr });
     metrics.backchannelRequests.inc({ eid: plugin.id, operation, result: 'completed' });
-    await this.#report(provider, saved, grant, {
+    await provider.backchannelResult(saved, grant, {
       acr: plugin.backchannel.acr,
       amr: person.amr,
       authTime: Math.floor(Date.now() / 1000),
@@ -335,24 +336,6 @@ export class Backchannel {
     // The eID checks this too; a different person must never get the hinted person's tokens.
     if (sub !== saved.accountId) return unusable('Another person than the one login_hint names completed the request.');
     return { identity, sub, amr: outcome.amr, ...(outcome.authorizationDetails ? { authorizationDetails: outcome.authorizationDetails } : {}) };
-  }
-
-  /** backchannelResult, with a ping mode client's notification failing in the log, not the result. */
-  async #report(
-    provider: Provider,
-    saved: BackchannelAuthenticationRequest,
-    result: InstanceType<Provider['Grant']> | errors.OIDCProviderError,
-    options?: { acr: string; amr: string[]; authTime: number; rar?: AuthorizationDetail[] },
-  ): Promise<void> {
-    try {
-      await provider.backchannelResult(saved, result, options);
-    } catch (err) {
-      if (saved.grantId || saved.error) {
-        this.#deps.log.warn({ err: (err as Error).message, client_id: saved.clientId }, 'the client was not notified (ping mode); it can still poll');
-        return;
-      }
-      throw err;
-    }
   }
 }
 

@@ -93,10 +93,10 @@ async function pollError(response: client.BackchannelAuthenticationResponse) {
 const decode = (base64: string | undefined) => Buffer.from(base64 ?? '', 'base64').toString('utf8');
 
 describe('BankID on the phone through CIBA', () => {
-  it('is in the discovery metadata, in poll and ping mode, without user_code', async () => {
+  it('is in the discovery metadata, in poll mode only, without user_code', async () => {
     const metadata = backend.serverMetadata();
     expect(metadata.backchannel_authentication_endpoint).toBe(`${tb.issuer}/backchannel`);
-    expect(metadata.backchannel_token_delivery_modes_supported).toEqual(['poll', 'ping']);
+    expect(metadata.backchannel_token_delivery_modes_supported).toEqual(['poll']);
     expect(metadata.backchannel_user_code_parameter_supported).toBe(false);
     expect(metadata.grant_types_supported).toContain('urn:openid:params:grant-type:ciba');
   });
