@@ -1,6 +1,4 @@
-import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
@@ -9,6 +7,7 @@ import mount from 'koa-mount';
 import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { loginEveryTime, memoryAdapter, SIMULATOR_KEY_LIFETIME_MS, simulatorCached } from '../../src/eids/sdk.js';
 import type { SimulatorRegistration } from './index.js';
+import { listenOn, stopServer } from '../shared/simulator-server.js';
 
 /**
  * A simulated upstream OpenID Connect eID, built with oidc-provider, for development and
@@ -128,10 +127,9 @@ export async function startUpstreamSimulator(
   const host = options.host ?? '127.0.0.1';
   // The port comes first (the issuer names it); requests are handled once the app is complete.
   const server: Server = createServer();
-  server.listen(options.port ?? 0, host);
-  await once(server, 'listening');
+  const port = await listenOn(server, host, options.port ?? 0);
   const app = new Koa();
-  const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
+  const issuer = `http://${host}:${port}`;
   const storage = memoryAdapter();
   const faults: SimulatorFaults = { tokenDelayMs: 0, foreignSigningKeys: false };
   const { jwks, foreignJwks } = await simulatorCached(
@@ -269,8 +267,7 @@ export async function startUpstreamSimulator(
     issuer,
     faults,
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await stopServer(server);
       await storage.close();
     },
   };

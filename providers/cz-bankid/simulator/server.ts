@@ -1,7 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Router from '@koa/router';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
@@ -9,6 +7,7 @@ import Koa, { type Context } from 'koa';
 import { checkAuthorizationRequest, responseUrl, supportedScopes, type AuthorizationRequest, type RegisteredClient } from './authorization.js';
 import { decisionPage } from './page.js';
 import { scopeClaims, simulatedBanks, simulatedPersons, verifiedClaimNames, type SimulatedBank, type SimulatedCzechPerson } from './people.js';
+import { listenOn, stopServer } from '../../shared/simulator-server.js';
 
 /** The broker (or a test's client) as registered at the simulated Bank iD. */
 export interface BankIdRegistration {
@@ -150,9 +149,8 @@ function releasedClaims(person: SimulatedCzechPerson, scopes: readonly string[],
  */
 export async function startCzechBankIdSimulator(registration: BankIdRegistration): Promise<CzechBankIdSimulator> {
   const server = createServer();
-  server.listen(registration.port ?? 0, '127.0.0.1');
-  await once(server, 'listening');
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const port = await listenOn(server, '127.0.0.1', registration.port ?? 0);
+  const issuer = `http://127.0.0.1:${port}/`;
   const url = (path: string) => new URL(path, issuer).href;
 
   const [signing, foreign] = await Promise.all([signingKey(), signingKey()]);
@@ -329,8 +327,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
     issuer,
     faults,
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await stopServer(server);
     },
   };
 }

@@ -1,13 +1,12 @@
-import { once } from 'node:events';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { TestPki } from './certificates.js';
 import { controlHandler } from './control.js';
 import { FaultQueue, type Fault, type RpEndpoint } from './faults.js';
 import { OrderBook, type SimulatedOrderView } from './orders.js';
 import { RP_API_PATH, rpApiHandler } from './rp-api.js';
 import { RequestLog } from './traffic.js';
+import { listenOn, stopServer } from '../../shared/simulator-server.js';
 
 export { SimulatorError } from './errors.js';
 export type { Fault, RpEndpoint } from './faults.js';
@@ -78,12 +77,12 @@ export async function startBankIdSimulator(options: SimulatorOptions): Promise<B
   const control = createHttpServer(controlHandler(book, faults));
   const close = async () => {
     closing.abort();
-    await Promise.all([stop(api), stop(control)]);
+    await Promise.all([stopServer(api), stopServer(control)]);
   };
 
   try {
-    const apiPort = await listen(api, host, options.port ?? 0);
-    const controlUrl = `http://${urlHost(host)}:${await listen(control, host, options.controlPort ?? 0)}`;
+    const apiPort = await listenOn(api, host, options.port ?? 0);
+    const controlUrl = `http://${urlHost(host)}:${await listenOn(control, host, options.controlPort ?? 0)}`;
     return {
       apiUrl: `https://${urlHost(host)}:${apiPort}${RP_API_PATH}`,
       controlUrl,
@@ -107,20 +106,6 @@ export async function startBankIdSimulator(options: SimulatorOptions): Promise<B
     await close();
     throw error;
   }
-}
-
-async function listen(server: Server, host: string, port: number): Promise<number> {
-  server.listen(port, host);
-  await once(server, 'listening');
-  return (server.address() as AddressInfo).port;
-}
-
-/** Also ends keep-alive connections, which would otherwise hold close() open. */
-async function stop(server: Server): Promise<void> {
-  if (!server.listening) return;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await closed;
 }
 
 function urlHost(host: string): string {

@@ -1,12 +1,11 @@
-import { once } from 'node:events';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { createSigningCertificate, createTestPki, type TestPki } from '../../shared/test-pki.js';
 import { apiHandler, FaultQueue, Traffic, type Fault } from './api.js';
 import { appHandler } from './app.js';
 import { signingKeyOf, TransactionBook, type Tampering, type TransactionView } from './transactions.js';
 import type { FrejaMethod } from '../api/types.js';
+import { listenOn, stopServer } from '../../shared/simulator-server.js';
 
 export interface FrejaSimulatorOptions {
   /** Default 127.0.0.1; both servers listen here. */
@@ -67,10 +66,10 @@ export async function startFrejaSimulator(options: FrejaSimulatorOptions = {}): 
     apiHandler(book, faults, traffic),
   );
   const control = createHttpServer(appHandler(book, faults));
-  const close = () => Promise.all([stop(api), stop(control)]).then(() => undefined);
+  const close = () => Promise.all([stopServer(api), stopServer(control)]).then(() => undefined);
   try {
-    const apiUrl = `https://${host}:${await listen(api, host, 0)}`;
-    const controlUrl = `http://${host}:${await listen(control, host, options.controlPort ?? 0)}`;
+    const apiUrl = `https://${host}:${await listenOn(api, host, 0)}`;
+    const controlUrl = `http://${host}:${await listenOn(control, host, options.controlPort ?? 0)}`;
     return {
       apiUrl,
       controlUrl,
@@ -95,16 +94,3 @@ export async function startFrejaSimulator(options: FrejaSimulatorOptions = {}): 
   }
 }
 
-async function listen(server: Server, host: string, port: number): Promise<number> {
-  server.listen(port, host);
-  await once(server, 'listening');
-  return (server.address() as AddressInfo).port;
-}
-
-/** Also ends keep-alive connections, which would otherwise hold close() open. */
-async function stop(server: Server): Promise<void> {
-  if (!server.listening) return;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await closed;
-}
