@@ -14,4 +14,11 @@ function findRoot(): string {
 }
 
 export const projectRoot = findRoot();
+
+/**
+ * The root of the tree this code runs from: the project itself (src/, under tests), dist/ (npm
+ * start), or wherever else the sources were compiled to (the bench's own build). This file sits
+ * in its src/ folder.
+ */
+export const codeRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const viewsDir = join(projectRoot, 'views');

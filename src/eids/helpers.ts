@@ -1,7 +1,7 @@
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../config/load.js';
-import { projectRoot } from '../paths.js';
+import { codeRoot, projectRoot } from '../paths.js';
 import { isProductionConfiguration } from '../config/environment.js';
 
 /** A claim's value when it is a non-empty string; anything else (absent, a number, "") is undefined. */
@@ -24,9 +24,8 @@ export function refuseSimulatorInProduction(id: string, issuer: string, allowed:
 /**
  * The folder of the plugin module at `moduleUrl` (its `import.meta.url`) in the source tree, where
  * the plugin's own files are (`EidPlugin.assets`): the same whether the code runs from
- * providers/ (tests) or compiled, from dist/providers/.
+ * providers/ (tests) or compiled, to dist/providers/ or any other build folder.
  */
 export function pluginFolder(moduleUrl: string): string {
-  const path = relative(projectRoot, dirname(fileURLToPath(moduleUrl)));
-  return join(projectRoot, path.startsWith(`dist${sep}`) ? path.slice(`dist${sep}`.length) : path);
+  return join(projectRoot, relative(codeRoot, dirname(fileURLToPath(moduleUrl))));
 }
