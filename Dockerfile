@@ -6,6 +6,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 # No install scripts: the build needs none, and they are code from the registry run as root.
 RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY bin bin
 COPY src src
 COPY providers providers
 # What the eIDs bring beside their code (pages, scripts, texts, certificates) stays in providers/;
@@ -28,4 +29,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:3000/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM (docker stop) closes the broker cleanly: open requests finish, audit events are flushed.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "dist/bin/main.js"]

@@ -31,6 +31,24 @@ export default tseslint.config(
     },
   },
   {
+    // The core names no eID: only the composition root (bin/main.ts) imports providers/
+    // (test/unit/plugin-boundary.test.ts checks the same).
+    files: ['src/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+providers/',
+              message: 'Files under src/ never import from providers/: the composition root (bin/main.ts) hands the core its eIDs.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**', 'bench/**'],
     rules: { 'no-console': 'off' },
   },

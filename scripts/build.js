@@ -12,12 +12,12 @@ import { fileURLToPath } from 'node:url';
 
 export const projectRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 /** The compiled broker, as `npm start` and the tests that spawn a broker run it. */
-export const compiledMain = join(projectRoot, 'dist', 'src', 'main.js');
+export const compiledMain = join(projectRoot, 'dist', 'bin', 'main.js');
 /** Written by every build; its time is the build's time. */
 const buildInfo = join(projectRoot, 'dist', '.tsbuildinfo');
 
 /** What tsconfig.build.json compiles, and what changes its output: folders walked, and single files. */
-const SOURCE_DIRS = ['src', 'providers'];
+const SOURCE_DIRS = ['bin', 'src', 'providers'];
 const SOURCE_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
 /** What tsconfig.build.json leaves out: tests never reach dist/. */
 const isTest = (path) => path.endsWith('.test.ts') || /[/\\]test[/\\]/.test(path);
@@ -42,7 +42,7 @@ export function newestSource(root = projectRoot) {
 /** Whether dist/ is missing or older than some source. */
 export function buildIsStale(root = projectRoot) {
   const info = join(root, 'dist', '.tsbuildinfo');
-  if (!existsSync(info) || !existsSync(join(root, 'dist', 'src', 'main.js'))) return true;
+  if (!existsSync(info) || !existsSync(join(root, 'dist', 'bin', 'main.js'))) return true;
   return newestSource(root) > statSync(info).mtimeMs;
 }
 

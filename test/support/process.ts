@@ -17,7 +17,7 @@ export interface BrokerProcess {
 }
 
 /**
- * Runs the compiled broker (dist/src/main.js) as its own process, the way `npm start` runs it.
+ * Runs the compiled broker (dist/bin/main.js) as its own process, the way `npm start` runs it.
  * Vitest's global set-up (test/support/build.ts) has built it, so no test waits for the compiler.
  */
 export function spawnBroker(env: Record<string, string | undefined>, nodeFlags: string[] = []): BrokerProcess {

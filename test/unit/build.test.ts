@@ -16,10 +16,11 @@ const write = (path: string, secondsAgo: number) => {
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'neb-build-'));
-  write('src/main.ts', 100);
+  write('bin/main.ts', 100);
+  write('src/broker.ts', 100);
   write('providers/se-bankid/index.ts', 100);
   write('tsconfig.json', 100);
-  write('dist/src/main.js', 50);
+  write('dist/bin/main.js', 50);
   write('dist/.tsbuildinfo', 50);
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
@@ -29,7 +30,7 @@ describe('npm start builds only when the sources changed', () => {
     expect(buildIsStale(root)).toBe(false);
   });
 
-  it.each(['src/oidc/provider.ts', 'providers/fi-ftn/config.ts', 'tsconfig.build.json', 'package-lock.json'])('when %s changed since', (path) => {
+  it.each(['bin/main.ts', 'src/oidc/provider.ts', 'providers/fi-ftn/config.ts', 'tsconfig.build.json', 'package-lock.json'])('when %s changed since', (path) => {
     write(path, 10);
     expect(buildIsStale(root)).toBe(true);
   });
@@ -41,7 +42,7 @@ describe('npm start builds only when the sources changed', () => {
   });
 
   it('when there is no build, or it lost its main file', () => {
-    rmSync(join(root, 'dist/src/main.js'));
+    rmSync(join(root, 'dist/bin/main.js'));
     expect(buildIsStale(root)).toBe(true);
     rmSync(join(root, 'dist'), { recursive: true });
     expect(buildIsStale(root)).toBe(true);

@@ -1,9 +1,14 @@
 #!/usr/bin/env node
+/**
+ * The composition root: the process entry, and the one module that names both the core (src/)
+ * and the eIDs (providers/). It hands the core the built-in eIDs, so that nothing under src/
+ * imports from providers/ (an ESLint rule and test/unit/plugin-boundary.test.ts say so).
+ */
 import module from 'node:module';
-import { developmentAdminToken, embeddedConfig } from './config/embedded.js';
-import { ConfigError, loadConfigFile, parseConfig } from './config/load.js';
-import { Welcome } from './config/welcome.js';
-import { createLogger } from './log.js';
+import { developmentAdminToken, embeddedConfig } from '../src/config/embedded.js';
+import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.js';
+import { Welcome } from '../src/config/welcome.js';
+import { createLogger } from '../src/log.js';
 
 /** Exit code for a configuration that cannot be used: nothing was started. */
 const EXIT_CONFIG = 2;
@@ -18,7 +23,7 @@ const EXIT_CONFIG = 2;
 
 async function main() {
   // Imported here so that the CLI (below) starts without loading the broker.
-  const [{ builtInEids, simulatedEids }, { createBroker }] = await Promise.all([import('../providers/index.js'), import('./broker.js')]);
+  const [{ builtInEids, simulatedEids }, { createBroker }] = await Promise.all([import('../providers/index.js'), import('../src/broker.js')]);
   const path = process.env.BROKER_CONFIG;
   // The embedded default first says in plain words where things are, with its admin token; its log follows.
   const welcome = path ? undefined : new Welcome(developmentAdminToken());
@@ -42,7 +47,7 @@ async function main() {
 
 if (process.argv[2] === 'clients') {
   // `nordic-eid-broker clients …`: the client administration CLI, talking to a running broker.
-  const { runCli } = await import('./cli/index.js');
+  const { runCli } = await import('../src/cli/index.js');
   process.exitCode = await runCli(process.argv.slice(3));
 } else {
   main().catch((err: unknown) => {
