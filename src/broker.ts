@@ -5,7 +5,7 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import { AuditLog } from './audit/audit.js';
-import { ACTIVE_INTERACTIONS_KEY, observeProvider } from './audit/provider-events.js';
+import { observeProvider } from './audit/provider-events.js';
 import { redisStreamSink, type AuditSink } from './audit/sinks.js';
 import { logClientSources } from './clients/registration.js';
 import { createClientRules } from './clients/rules.js';
@@ -49,6 +49,7 @@ import { createStore, type Store } from './store/index.js';
 import { WebhookDeliveries } from './webhooks/deliveries.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
 import { Sealer, sealedStore } from './store/sealed-store.js';
+import { pluginNamespace, SEALED_KEY_PREFIXES, storeKey } from './store/keys.js';
 
 export interface BrokerOptions {
   /** The eID plugins this broker can run, by id; the configuration's `eids` picks among them. */
@@ -115,19 +116,6 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
   }
 }
 
-/**
- * Records that hold personal data (personal numbers, names), sealed in the store: the people
- * behind issued tokens (Accounts), logins in progress with their login_hint (oidc-provider's
- * interactions) and an upstream eID's outcome waiting for its browser (the login routes).
- */
-const PERSONAL_DATA_PREFIXES = ['account:', 'oidc:Interaction:', 'login-outcome:', 'ciba:request:', 'ciba:signature:'];
-
-/**
- * Webhook records, sealed like personal data: an endpoint holds the secret its deliveries are
- * signed with, and a queued delivery holds the audit event it carries.
- */
-const WEBHOOK_PREFIXES = ['webhooks:endpoint:', 'webhooks:delivery:'];
-
 /** Paths that answer without the store, so they still work while it is down. */
 const statelessPaths = (path: string) =>
   path.startsWith('/static/') || path === '/.well-known/openid-configuration' || path === '/jwks' || path === '/api/status';
@@ -169,13 +157,13 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       config.store_encryption_keys ?? sharedSecret(store, 'store-encryption').then((key) => [key]),
     ]);
     const sealer = new Sealer(sealingSecrets);
-    const personalData = sealedStore(store, sealer, PERSONAL_DATA_PREFIXES);
+    // Personal data and secrets (the key families KEY_FAMILIES marks sealed), and every record an
+    // eID keeps in its namespace (a BankID order with the person it found, its evidence): encrypted.
+    const sealed = sealedStore(store, sealer, [...SEALED_KEY_PREFIXES, ...Object.keys(config.eids).map(pluginNamespace)]);
     const views = new Views(config.ui);
     const registry = await createRegistry(config.eids, options.eids, {
       issuer,
-      // Every record an eID keeps under its id (a BankID order with the person it found, its
-      // evidence) holds personal data: encrypted like the core's own.
-      store: sealedStore(store, sealer, Object.keys(config.eids).map((id) => `${id}:`)),
+      store: sealed,
       log,
       views,
       draining: drain.signal,
@@ -185,9 +173,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     // Each eID's own pages, texts and static files, from its folder.
     const pluginAssets = Object.fromEntries(registry.all.flatMap((plugin) => (plugin.assets ? [[plugin.id, plugin.assets]] : [])));
     for (const [id, folder] of Object.entries(pluginAssets)) views.addPlugin(id, folder);
-    const webhookStore = sealedStore(store, sealer, WEBHOOK_PREFIXES);
-    const webhookEndpoints = new WebhookEndpoints(webhookStore, config.webhooks, issuer);
-    const webhooks = new WebhookDeliveries({ store: webhookStore, endpoints: webhookEndpoints, settings: config.webhooks, metrics, log });
+    const webhookEndpoints = new WebhookEndpoints(sealed, config.webhooks, issuer);
+    const webhooks = new WebhookDeliveries({ store: sealed, endpoints: webhookEndpoints, settings: config.webhooks, metrics, log });
     const sinks = [
       webhooks,
       ...(config.audit.stream.enabled && config.redis ? [redisStreamSink(store, config.audit.stream.key, config.audit.stream.max_length)] : []),
@@ -204,11 +191,11 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     if (config.audit.personal_numbers_in_clear) log.warn('audit.personal_numbers_in_clear is on: audit events carry personal numbers in clear');
     metrics.watch({
       storeAvailable: () => store.available,
-      activeInteractions: () => store.countTracked(ACTIVE_INTERACTIONS_KEY),
+      activeInteractions: () => store.countTracked(storeKey('activeInteractions')),
       webhookQueueDepth: () => webhooks.queueDepth(),
     });
     const subjects = new Subjects(subjectSecret);
-    const accounts = new Accounts(personalData, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
+    const accounts = new Accounts(sealed, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
     // The demo and the admin API are loaded only when configured, so a broker without them starts sooner.
     const demo = config.demo ? await import('./demo/routes.js') : undefined;
     const clients = demo ? [...config.clients, await demo.demoClient(issuer, store)] : config.clients;
@@ -216,12 +203,12 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     checkStaticClients(clients, clientRules);
     const clientStore = new ClientStore(store);
     const initialAccessTokens = new InitialAccessTokens(store);
-    const backchannel = new Backchannel({ registry, accounts, subjects, store: personalData, audit, metrics, log, settings: config.ciba });
+    const backchannel = new Backchannel({ registry, accounts, subjects, store: sealed, audit, metrics, log, settings: config.ciba });
     logClientSources(config, log);
     const provider = createProvider({
       config: { ...config, clients },
       issuer,
-      store: personalData,
+      store: sealed,
       signingKeys,
       cookieKeys,
       accounts,
@@ -287,7 +274,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       registry,
       finish,
       views,
-      store: personalData,
+      store: sealed,
       issuer,
       log,
       interactionTtl: config.ttl.interaction,

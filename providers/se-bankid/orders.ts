@@ -31,22 +31,22 @@ export function orderVersion(order: OrderRecord | undefined): string {
 }
 
 /**
- * Orders in the store, by interaction (the kit's per-login records: `<id>:order:<uid>`, the
- * collect lease `<id>:lease:<orderRef>`, changes announced on `<id>:orders`), and
- * `<id>:evidence:<orderRef>` for the signature and OCSP response of a completed one.
+ * Orders in the plugin's store, by interaction (the kit's per-login records: `order:<uid>`, the
+ * collect lease `lease:<orderRef>`, changes announced on `orders`), and `evidence:<orderRef>`
+ * for the signature and OCSP response of a completed one; the core puts them all under `<id>:`.
  */
 export class OrderStore extends LoginRecords<OrderRecord> {
-  constructor(store: Store, id: string, settings: { ttlSeconds: number; pollFrequencySeconds: number }) {
-    super(store, id, 'order', settings);
+  constructor(store: Store, settings: { ttlSeconds: number; pollFrequencySeconds: number }) {
+    super(store, 'order', settings);
   }
 
   async keepEvidence(orderRef: string, evidence: BankIdEvidence, ttlSeconds: number): Promise<void> {
-    await this.store.set(`${this.id}:evidence:${orderRef}`, JSON.stringify(evidence), ttlSeconds);
+    await this.store.set(`evidence:${orderRef}`, JSON.stringify(evidence), ttlSeconds);
   }
 
   /** The evidence of a completed order, while evidence_ttl keeps it. */
   async evidence(orderRef: string): Promise<BankIdEvidence | undefined> {
-    const record = await this.store.get(`${this.id}:evidence:${orderRef}`);
+    const record = await this.store.get(`evidence:${orderRef}`);
     return record ? (JSON.parse(record.value) as BankIdEvidence) : undefined;
   }
 }

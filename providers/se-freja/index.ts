@@ -54,7 +54,7 @@ export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log
     telemetry,
     ...(settings.relying_party_id ? { relyingPartyId: settings.relying_party_id } : {}),
   });
-  const records = new LoginRecords<TransactionRecord>(store, id, 'transaction', {
+  const records = new LoginRecords<TransactionRecord>(store, 'transaction', {
     ttlSeconds: settings.allowed_seconds + RECORD_TTL_MARGIN_SECONDS,
     pollFrequencySeconds: settings.poll_frequency,
   });

@@ -2,10 +2,11 @@ import type { Store } from '../../src/eids/sdk.js';
 
 /**
  * The one record an eID keeps per login while the person is at the eID (a BankID order, a
- * Freja eID transaction), by interaction: `<id>:<kind>:<uid>`, plus `<id>:lease:<reference>`,
- * the right to ask the eID about it now, which one instance at a time holds for a poll interval.
- * Every key expires: a login whose browser went away leaves nothing behind. A change is
- * announced on `<id>:<kind>s`, for the instances whose pages wait on that login.
+ * Freja eID transaction), by interaction: `<kind>:<uid>`, plus `lease:<reference>`, the right
+ * to ask the eID about it now, which one instance at a time holds for a poll interval. Every
+ * key expires: a login whose browser went away leaves nothing behind. A change is announced on
+ * `<kind>s`, for the instances whose pages wait on that login. Keys and channel are in the
+ * plugin's namespace of the store (the core adds `<id>:`), so two eIDs never share one.
  */
 export class LoginRecords<T> {
   readonly #prefix: string;
@@ -14,13 +15,12 @@ export class LoginRecords<T> {
 
   constructor(
     protected readonly store: Store,
-    protected readonly id: string,
     kind: string,
     private readonly settings: { ttlSeconds: number; pollFrequencySeconds: number },
   ) {
-    this.#prefix = `${id}:${kind}:`;
-    this.#channel = `${id}:${kind}s`;
-    this.#leasePrefix = `${id}:lease:`;
+    this.#prefix = `${kind}:`;
+    this.#channel = `${kind}s`;
+    this.#leasePrefix = 'lease:';
   }
 
   async get(uid: string): Promise<T | undefined> {

@@ -235,7 +235,7 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       ...(definition.logHeaders ? { logHeaders: definition.logHeaders } : {}),
       telemetry,
     });
-    const pendingKey = (state: string) => `${id}:state:${state}`;
+    const pendingKey = (state: string) => `state:${state}`;
 
     async function authorize(login: LoginRequest) {
       const state = oidc.randomState();

@@ -68,7 +68,7 @@ export async function loadUpstreamKeys(options: {
     const generate = async () => JSON.stringify({ keys: await Promise.all([generateKey('sig'), generateKey('enc')]) });
     // Towards a simulated upstream the keys protect nothing: kept on disk, so a start without a
     // shared store does not make them again.
-    const stored = await sharedValue(options.store, `upstream:${options.id}`, () =>
+    const stored = await sharedValue(options.store, 'upstream-client', () =>
       options.simulated ? simulatorCached(`upstream-client-${options.id}`, generate, () => Date.now() + SIMULATOR_KEY_LIFETIME_MS) : generate(),
     );
     jwks = (JSON.parse(stored) as { keys: JWK[] }).keys;

@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { auditEvents, loginEventFamily, type AuditEvent, type AuditEventName, type AuditFields } from './events.js';
 import type { AuditSink } from './sinks.js';
+import { storeKey } from '../store/keys.js';
 
 export interface AuditDependencies {
   log: Logger;
@@ -82,9 +83,9 @@ export class AuditLog {
     return plugin ? plugin.country.maskPersonalNumber(personalNumber) : '*'.repeat(personalNumber.length);
   }
 
-  /** True the first time `key` is claimed on any instance during a login's lifetime. */
-  async #first(key: string): Promise<boolean> {
-    return this.#deps.store.setIfAbsent(`audit:once:${key}`, '1', this.#deps.loginTtlSeconds);
+  /** True the first time the key of `parts` is claimed on any instance during a login's lifetime. */
+  async #first(...parts: string[]): Promise<boolean> {
+    return this.#deps.store.setIfAbsent(storeKey('auditOnce', ...parts), '1', this.#deps.loginTtlSeconds);
   }
 
   #loginFields(login: LoginInfo): AuditFields {
@@ -111,7 +112,7 @@ export class AuditLog {
 
   /** EID_100001, once per login and eID: the person began logging in with it. */
   async loginStarted(login: LoginInfo & { plugin: EidPlugin }, details: { acr?: string; transactionId?: string }): Promise<void> {
-    if (!(await this.#first(`started:${login.uid}:${login.plugin.id}`))) return;
+    if (!(await this.#first('started', login.uid, login.plugin.id))) return;
     const kind = loginEventFamily(login.transactionType);
     this.emit(`${kind}.started`, {
       ...this.#loginFields(login),
@@ -126,7 +127,7 @@ export class AuditLog {
    * once per login: later requests that see the same ending (a poll after the end) write nothing.
    */
   async loginEnded(login: LoginInfo, ending: LoginEnding): Promise<void> {
-    if (!(await this.#first(`ended:${login.uid}`))) return;
+    if (!(await this.#first('ended', login.uid))) return;
     const eid = login.plugin?.id ?? 'none';
     const kind = loginEventFamily(login.transactionType);
     if ('identity' in ending) {

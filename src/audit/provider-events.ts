@@ -5,9 +5,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import type { AuditLog } from './audit.js';
+import { storeKey } from '../store/keys.js';
 
 /** The expiring set of logins in progress, counted by neb_oidc_active_interactions. */
-export const ACTIVE_INTERACTIONS_KEY = 'metrics:interactions';
+const ACTIVE_INTERACTIONS_KEY = storeKey('activeInteractions');
 
 /**
  * What oidc-provider itself does, as audit events and metrics: tokens issued (EID_200001), logout (EID_300001), clients registered, changed or deleted through

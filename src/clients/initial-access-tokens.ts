@@ -1,11 +1,12 @@
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Store } from '../store/store.js';
+import { storeKey } from '../store/keys.js';
 
 /** The registration policy every initial access token the admin API issues carries. */
 export const COUNTED_USES_POLICY = 'counted_uses';
 
-const maxUsesKey = (jti: string) => `initial-access-token:max-uses:${jti}`;
-const usesKey = (jti: string) => `initial-access-token:uses:${jti}`;
+const maxUsesKey = (jti: string) => storeKey('initialAccessTokenMaxUses', jti);
+const usesKey = (jti: string) => storeKey('initialAccessTokenUses', jti);
 
 /**
  * Initial access tokens for dynamic registration, each good for a number of registrations

@@ -1,5 +1,6 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Store } from '../store/store.js';
+import { storeKey } from '../store/keys.js';
 
 /**
  * Where clients registered at runtime live — those created through the admin API and through
@@ -23,15 +24,15 @@ export class ClientStore implements Adapter {
     this.#store = store;
   }
 
-  static readonly INDEX = 'clients:index';
+  static readonly INDEX = storeKey('clientIndex');
 
   #key(id: string): string {
-    return `oidc:Client:${id}`;
+    return storeKey('oidcModel', 'Client', id);
   }
 
   /** Stores a client under a new id. False when the id is, or ever was, another client's. */
   async create(id: string, metadata: AdapterPayload): Promise<boolean> {
-    if (!(await this.#store.setIfAbsent(`clients:used:${id}`, String(Date.now())))) return false;
+    if (!(await this.#store.setIfAbsent(storeKey('clientIdTaken', id), String(Date.now())))) return false;
     await this.upsert(id, metadata);
     return true;
   }
@@ -44,7 +45,7 @@ export class ClientStore implements Adapter {
   // oidc-provider's Adapter. Dynamic registration writes through upsert with an id it generated.
 
   async upsert(id: string, payload: AdapterPayload): Promise<void> {
-    await this.#store.setIfAbsent(`clients:used:${id}`, String(Date.now()));
+    await this.#store.setIfAbsent(storeKey('clientIdTaken', id), String(Date.now()));
     await this.#store.addToSet(ClientStore.INDEX, id);
     await this.#store.set(this.#key(id), JSON.stringify(payload));
   }

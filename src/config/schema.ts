@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { auditEventNames } from '../audit/events.js';
 import { EID_FIELD_NAME } from '../clients/names.js';
 import { unknownName } from './issues.js';
+import { KEY_FAMILIES } from '../store/keys.js';
 
 /**
  * The broker's configuration, as read from the file named by BROKER_CONFIG (JSON or YAML).
@@ -290,7 +291,7 @@ export const configSchema = z
           .object({
             enabled: z.boolean().default(true),
             /** The stream's key, under redis.key_prefix. */
-            key: z.string().min(1).default('audit:events'),
+            key: z.string().min(1).default(KEY_FAMILIES.auditStream.prefix),
             /** About how many events the stream keeps (older ones are trimmed). */
             max_length: z.number().int().min(1).default(100_000),
           })

@@ -199,6 +199,10 @@ export interface PluginContext {
   config: unknown;
   /** The broker's public URL, for building callback URLs. */
   issuer: string;
+  /**
+   * The plugin's own namespace of the shared store: every key and channel it names is kept under
+   * `<id>:` (src/store/keys.ts), out of reach of the core's keys and of every other plugin.
+   */
   store: Store;
   log: Logger;
   /** The broker's pages and texts (views/), for a plugin's own pages and messages. */

@@ -1,6 +1,8 @@
 import { ConfigError } from '../config/load.js';
 import { isCountryCode } from '../identity/country.js';
 import type { Logger } from '../log.js';
+import { namespaceConflict, pluginNamespace } from '../store/keys.js';
+import { scopedStore } from '../store/scoped-store.js';
 import type { Store } from '../store/store.js';
 import type { ZodType } from 'zod';
 import type { EidPlugin, EidPluginFactory, EidTelemetry, PageRenderer } from './plugin.js';
@@ -87,14 +89,17 @@ export async function createRegistry(
   }
   for (const id of Object.keys(sections)) {
     if (!factories[id]) throw new ConfigError(`eids.${id}: no such eID (known: ${Object.keys(factories).join(', ') || 'none'})`);
+    const conflict = namespaceConflict(id);
+    if (conflict) throw new ConfigError(`eids.${id}: cannot be a plugin's id: ${conflict}`);
   }
   // Started together: an eID's start is mostly waiting (its simulator, its keys, its upstream).
   const starts = await Promise.allSettled(
     Object.entries(sections).map(async ([id, config]) => {
       const factory = factories[id]!;
-      const { telemetryFor, ...context } = shared;
+      const { telemetryFor, store, ...context } = shared;
       const log = shared.log.child({ eid: id });
-      const plugin = await factory({ ...context, id, config, log, telemetry: telemetryFor(id, log) });
+      // Its own namespace of the store: the plugin names keys and channels that no one else reaches.
+      const plugin = await factory({ ...context, id, config, log, store: scopedStore(store, pluginNamespace(id)), telemetry: telemetryFor(id, log) });
       if (plugin.id !== id) {
         await plugin.close?.();
         throw new ConfigError(`eids.${id}: the plugin calls itself ${plugin.id}`);

@@ -18,6 +18,7 @@ import { requestedDetails } from '../oidc/authorization-details.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { recordResult, type Finisher } from './finish.js';
 import type { FormTokens } from './submissions.js';
+import { storeKey } from '../store/keys.js';
 
 export interface LoginDependencies {
   provider: Provider;
@@ -254,7 +255,7 @@ export function loginSteps(deps: LoginDependencies) {
    * to the picker — the picker's notice (JSON), until the next eID starts. One key, so neither
    * costs the store an extra command.
    */
-  const eidKeyOf = (uid: string) => `login:eid:${uid}`;
+  const eidKeyOf = (uid: string) => storeKey('loginEid', uid);
   const activeEidKey = (ctx: Context) => eidKeyOf(routeState(ctx).interaction.uid);
 
   function choice(ctx: Context) {

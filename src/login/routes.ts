@@ -8,6 +8,7 @@ import { frontendApi, serviceStatus } from './api.js';
 import type { EidOption } from './choose-eid.js';
 import { loginSteps, routeState, sessionExpired, type LoginDependencies } from './interaction.js';
 import { submissionGuard } from './submissions.js';
+import { storeKey } from '../store/keys.js';
 
 export type { LoginDependencies } from './interaction.js';
 
@@ -87,7 +88,7 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
 
   /** Where the browser lands after an upstream callback, carrying the outcome into the interaction. */
   pages.get('/complete', async (ctx) => {
-    const key = `login-outcome:${routeState(ctx).interaction.uid}`;
+    const key = storeKey('loginOutcome', routeState(ctx).interaction.uid);
     const stored = await store.get(key);
     if (!stored) throw sessionExpired();
     await store.delete(key);
@@ -121,7 +122,7 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     const plugin = registry.get(ctx.params.eid ?? '');
     if (!plugin?.callback) throw new HttpError(404, 'not_found', 'There is nothing at this address.');
     const { uid, outcome } = await plugin.callback(ctx);
-    await store.set(`login-outcome:${uid}`, JSON.stringify({ eid: plugin.id, outcome }), OUTCOME_TTL_SECONDS);
+    await store.set(storeKey('loginOutcome', uid), JSON.stringify({ eid: plugin.id, outcome }), OUTCOME_TTL_SECONDS);
     redirect(ctx, `/interaction/${encodeURIComponent(uid)}/complete`);
   };
   callbacks.get('/eid/:eid/callback', callback);

@@ -3,6 +3,7 @@ import type { Identity } from '../identity/identity.js';
 import type { Store } from '../store/store.js';
 import { identityClaims } from './claims.js';
 import type { Subjects } from './subject.js';
+import { storeKey } from '../store/keys.js';
 
 /**
  * The people who logged in, by sub. An identity is kept as long as a refresh token issued
@@ -25,7 +26,7 @@ export class Accounts {
     const personKey = identity.IdProviderPersonId ?? identity.PersonalNumber;
     if (!personKey) throw new Error(`${identity.IdProviderName} identified a person with neither a person id nor a personal number`);
     const sub = this.#subjects.forPerson(identity.IdProviderName, personKey);
-    await this.#store.set(`account:${sub}`, JSON.stringify(identity), this.#ttlSeconds);
+    await this.#store.set(storeKey('account', sub), JSON.stringify(identity), this.#ttlSeconds);
     return sub;
   }
 
@@ -35,7 +36,7 @@ export class Accounts {
    * signed or approved, with the eID's evidence — so the client has them in the signed token.
    */
   readonly findAccount: FindAccount = async (_ctx, sub, token) => {
-    const record = await this.#store.get(`account:${sub}`);
+    const record = await this.#store.get(storeKey('account', sub));
     if (!record) return undefined;
     const claims = { sub, ...identityClaims(JSON.parse(record.value) as Identity) };
     const granted = token && 'rar' in token ? token.rar : undefined;

@@ -2,6 +2,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { createMemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import type { Redemptions } from './redemptions.js';
+import { storeKey } from '../store/keys.js';
 
 /**
  * Losing a consume race means the artifact was already used. A second use of a code or a
@@ -36,7 +37,7 @@ export class StoreAdapter implements Adapter {
   }
 
   #key(id: string): string {
-    return `oidc:${this.#model}:${id}`;
+    return storeKey('oidcModel', this.#model, id);
   }
 
   /** The key of the secondary lookup of this payload, when its model has one. */
@@ -48,7 +49,7 @@ export class StoreAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const key = this.#key(id);
-    if (payload.grantId) await this.#store.addToSet(`oidc:grant:${payload.grantId}`, key, expiresIn);
+    if (payload.grantId) await this.#store.addToSet(storeKey('grantIndex', payload.grantId), key, expiresIn);
     const secondaryKey = this.#secondaryKey(payload);
     if (secondaryKey) await this.#store.set(secondaryKey, id, expiresIn);
     await this.#store.set(key, JSON.stringify(payload), expiresIn);
@@ -93,7 +94,7 @@ export class StoreAdapter implements Adapter {
     const grantId = (await this.find(id))?.grantId;
     if (typeof grantId !== 'string') return;
     await this.revokeByGrantId(grantId);
-    await this.#store.delete(`oidc:Grant:${grantId}`);
+    await this.#store.delete(storeKey('oidcModel', 'Grant', grantId));
   }
 
   async destroy(id: string): Promise<void> {
@@ -102,7 +103,7 @@ export class StoreAdapter implements Adapter {
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    const grantKey = `oidc:grant:${grantId}`;
+    const grantKey = storeKey('grantIndex', grantId);
     const keys = await this.#store.members(grantKey);
     await this.#store.delete(...keys, grantKey);
   }

@@ -12,6 +12,7 @@ import type { Store } from '../store/store.js';
 import type { Accounts } from './accounts.js';
 import { requestedDetails } from './authorization-details.js';
 import type { Subjects } from './subject.js';
+import { storeKey } from '../store/keys.js';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
 
@@ -238,7 +239,7 @@ export class Backchannel {
   async #pendingPoll(ctx: KoaContextWithOIDC, authReqId: string): Promise<void> {
     const id = requestId(authReqId);
     const { store, settings, log } = this.#deps;
-    if (!(await store.setIfAbsent(`ciba:poll:${id}`, '1', settings.interval * POLL_PACE_SHARE))) {
+    if (!(await store.setIfAbsent(storeKey('backchannelPoll', id), '1', settings.interval * POLL_PACE_SHARE))) {
       const slowDown = new errors.SlowDown(`poll at most every ${settings.interval} seconds`);
       ctx.status = slowDown.statusCode;
       ctx.body = { error: slowDown.error, error_description: slowDown.error_description };
@@ -291,7 +292,7 @@ export class Backchannel {
     const { store, audit, metrics, settings } = this.#deps;
     const provider = this.#provider!;
     const { request } = stored;
-    if (!(await store.setIfAbsent(`ciba:result:${request.id}`, '1', settings.expires_in))) return;
+    if (!(await store.setIfAbsent(storeKey('backchannelResult', request.id), '1', settings.expires_in))) return;
     const saved = await provider.BackchannelAuthenticationRequest.find(authReqId, { ignoreExpiration: true });
     if (!saved || saved.isExpired) return;
     const login = loginInfo(stored, plugin);
@@ -344,7 +345,7 @@ function requestId(authReqId: string): string {
   return createHash('sha256').update(authReqId).digest('base64url').slice(0, 32);
 }
 
-const requestKey = (id: string) => `ciba:request:${id}`;
+const requestKey = (id: string) => storeKey('backchannelRequest', id);
 
 /** What the person is asked for: a signature (an authorization_details entry of type sign), else a login. */
 function operationOf(request: BackchannelRequestInput): 'auth' | 'sign' {

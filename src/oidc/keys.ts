@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { ConfigError } from '../config/load.js';
 import type { Store } from '../store/store.js';
+import { storeKey } from '../store/keys.js';
 
 /**
  * A value every broker instance must agree on (signing keys, cookie keys, the subject
@@ -10,7 +11,7 @@ import type { Store } from '../store/store.js';
  * writer wins; everyone else, then and on restart, reads what it wrote.
  */
 export async function sharedValue(store: Store, name: string, generate: () => Promise<string>): Promise<string> {
-  const key = `keys:${name}`;
+  const key = storeKey('sharedValue', name);
   const existing = await store.get(key);
   if (existing) return existing.value;
   await store.setIfAbsent(key, await generate());

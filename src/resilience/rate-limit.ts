@@ -5,6 +5,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
+import { storeKey } from '../store/keys.js';
 
 export type LimitName = 'auth' | 'token' | 'eid_start' | 'logout' | 'registration' | 'admin';
 
@@ -49,8 +50,8 @@ export class RateLimiter {
     if (!this.#settings.enabled) return;
     const { per_ip: perIp, per_client: perClient = 0 } = this.#settings[limit] as { per_ip: number; per_client?: number };
     const counters: Counter[] = [];
-    if (perIp > 0) counters.push({ by: 'ip', key: `ratelimit:${limit}:ip:${clientAddress(request.ip)}`, allowed: perIp });
-    if (perClient > 0 && request.clientId) counters.push({ by: 'client', key: `ratelimit:${limit}:client:${keyPart(request.clientId)}`, allowed: perClient });
+    if (perIp > 0) counters.push({ by: 'ip', key: storeKey('rateLimit', limit, 'ip', clientAddress(request.ip)), allowed: perIp });
+    if (perClient > 0 && request.clientId) counters.push({ by: 'client', key: storeKey('rateLimit', limit, 'client', keyPart(request.clientId)), allowed: perClient });
     // Both counted at once: one round trip to the store rather than one after the other.
     const counts = await Promise.all(counters.map((counter) => this.#store.increment(counter.key, this.#settings.window_seconds)));
     const refusedAt = counters.findIndex((counter, i) => counts[i]!.count > counter.allowed);

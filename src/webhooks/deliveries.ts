@@ -6,9 +6,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import type { WebhookEndpoint, WebhookEndpoints } from './endpoints.js';
+import { storeKey } from '../store/keys.js';
 
 /** The deliveries waiting for their next attempt, by when it is due. */
-export const WEBHOOK_QUEUE_KEY = 'webhooks:queue';
+const WEBHOOK_QUEUE_KEY = storeKey('webhookQueue');
 
 /** How often each instance looks for due deliveries. */
 const POLL_INTERVAL_MS = 500;
@@ -77,7 +78,7 @@ export class WebhookDeliveries implements AuditSink {
   }
 
   #key(id: string): string {
-    return `webhooks:delivery:${id}`;
+    return storeKey('webhookDelivery', id);
   }
 
   /** Queues `event` for every endpoint that wants it (the audit sink's write). */

@@ -5,6 +5,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import { LOOPBACK_HOSTS } from '../clients/rules.js';
 import { ConfigError } from '../config/load.js';
 import type { Store } from '../store/store.js';
+import { storeKey } from '../store/keys.js';
 
 /** What an endpoint receives when it names no events: how logins ended, and changes to clients. */
 export const DEFAULT_WEBHOOK_EVENTS: readonly AuditEventName[] = [
@@ -65,9 +66,9 @@ const newWebhookSecret = () => randomBytes(32).toString('base64url');
  * (every id ever stored, for listing; a deleted one has no record).
  */
 export class WebhookEndpoints {
-  static readonly INDEX = 'webhooks:endpoints';
+  static readonly INDEX = storeKey('webhookEndpoints');
   /** Announces a created or deleted endpoint to every instance's cached list. */
-  static readonly CHANGES = 'webhooks:changed';
+  static readonly CHANGES = storeKey('webhookChanges');
   readonly #store: Store;
   readonly #configured: Map<string, WebhookEndpoint>;
   /** Every endpoint, as audit events are matched against it: read once, again after a change. */
@@ -87,7 +88,7 @@ export class WebhookEndpoints {
   }
 
   #key(id: string): string {
-    return `webhooks:endpoint:${id}`;
+    return storeKey('webhookEndpoint', id);
   }
 
   async find(id: string): Promise<WebhookEndpoint | undefined> {

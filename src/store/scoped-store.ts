@@ -1,0 +1,42 @@
+import type { Store } from './store.js';
+
+/**
+ * The store as one eID plugin sees it: every key and channel it names lands under `namespace`
+ * (its id and ':', from pluginNamespace), so the plugin names only the rest. Prefixing is string
+ * work only: each call is the same one command on the store underneath. Written out method by
+ * method rather than as a Proxy, so that a method added to Store fails to compile here until it
+ * is scoped too, instead of passing a key through unprefixed.
+ */
+export function scopedStore(inner: Store, namespace: string): Store {
+  const scoped = (key: string) => namespace + key;
+  return {
+    get: (key) => inner.get(scoped(key)),
+    set: (key, value, ttlSeconds) => inner.set(scoped(key), value, ttlSeconds),
+    replace: (key, value, ttlSeconds) => inner.replace(scoped(key), value, ttlSeconds),
+    setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(scoped(key), value, ttlSeconds),
+    consume: (key, at, claim) => inner.consume(scoped(key), at, claim),
+    release: (key, claim) => inner.release(scoped(key), claim),
+    delete: (...keys) => inner.delete(...keys.map(scoped)),
+    addToSet: (key, member, ttlSeconds) => inner.addToSet(scoped(key), member, ttlSeconds),
+    members: (key) => inner.members(scoped(key)),
+    removeFromSet: (key, member) => inner.removeFromSet(scoped(key), member),
+    increment: (key, ttlSeconds, by) => inner.increment(scoped(key), ttlSeconds, by),
+    appendToStream: (key, fields, maxLength) => inner.appendToStream(scoped(key), fields, maxLength),
+    readStream: (key, count) => inner.readStream(scoped(key), count),
+    track: (key, member, ttlSeconds) => inner.track(scoped(key), member, ttlSeconds),
+    untrack: (key, member) => inner.untrack(scoped(key), member),
+    countTracked: (key) => inner.countTracked(scoped(key)),
+    publish: (channel, message) => inner.publish(scoped(channel), message),
+    subscribe: (channel, onMessage) => inner.subscribe(scoped(channel), onMessage),
+    schedule: (key, member, dueAtMs) => inner.schedule(scoped(key), member, dueAtMs),
+    takeDue: (key, limit, leaseMs) => inner.takeDue(scoped(key), limit, leaseMs),
+    unschedule: (key, member) => inner.unschedule(scoped(key), member),
+    countScheduled: (key) => inner.countScheduled(scoped(key)),
+    get available() {
+      return inner.available;
+    },
+    ping: () => inner.ping(),
+    // The store is the broker's: it closes it once, after every plugin. A plugin's view closes nothing.
+    close: async () => undefined,
+  };
+}
