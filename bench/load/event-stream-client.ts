@@ -2,9 +2,9 @@ import { connect, type Socket } from 'node:net';
 
 /**
  * A browser's EventSource, as lean as a load generator needs it to be: one raw HTTP/1.1
- * connection per stream, its chunked body decoded and its Server-Sent Events parsed by hand,
- * so that one process can hold ten thousand of them and still read each frame the moment it
- * arrives.
+ * connection per stream, its body (chunked, or ended by closing the connection, as the broker
+ * sends it) decoded and its Server-Sent Events parsed by hand, so that one process can hold ten
+ * thousand of them and still read each frame the moment it arrives.
  */
 
 export interface StreamEvent {
@@ -34,6 +34,9 @@ export interface StreamListener {
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
+const EVENT_END = Buffer.from('\n\n');
+/** The broker's events that end a login's stream. */
+const FINAL_EVENTS = new Set(['done', 'end']);
 
 /** One open stream; `close` ends it from this side. */
 export class EventStreamClient {
@@ -41,10 +44,13 @@ export class EventStreamClient {
   readonly #listener: StreamListener;
   #pending: Buffer = Buffer.alloc(0);
   #status = 0;
+  /** Whether the body comes in chunks; else it is everything until the connection closes. */
+  #chunked = false;
   /** Bytes of the current chunk still to come, or -1 while a chunk-size line is expected. */
   #chunkLeft = -1;
   #text = '';
   #closedByUs = false;
+  #lastEvent = '';
   #error: Error | undefined;
 
   constructor(request: StreamRequest, listener: StreamListener) {
@@ -65,16 +71,27 @@ export class EventStreamClient {
     this.#socket.destroy();
   }
 
-  /** An open stream that the broker closed without ending it; nothing to report for a refused one. */
+  /**
+   * An open stream that the broker closed without ending it; nothing to report for a refused
+   * one. A body ended by closing the connection ends well after the broker's last event of a
+   * login (`done` or `end`), as the last chunk ends a chunked one.
+   */
   #unexpectedEnd(): Error | undefined {
-    return this.#status === 200 ? new Error('closed by the broker') : undefined;
+    if (this.#status !== 200 || FINAL_EVENTS.has(this.#lastEvent)) return undefined;
+    return new Error('closed by the broker');
   }
 
   #received(data: Buffer, arrivedAt: number): void {
     this.#pending = this.#pending.length ? Buffer.concat([this.#pending, data]) : data;
     if (this.#status === 0 && !this.#readHead()) return;
     if (this.#status !== 200) return;
-    this.#readChunks(arrivedAt);
+    if (this.#chunked) return this.#readChunks(arrivedAt);
+    // Up to the last event's end: a packet may split a character, never the blank line after an event.
+    const end = this.#pending.lastIndexOf(EVENT_END);
+    if (end < 0) return;
+    this.#text += this.#pending.subarray(0, end + EVENT_END.length).toString('utf8');
+    this.#pending = this.#pending.subarray(end + EVENT_END.length);
+    this.#readEvents(arrivedAt);
   }
 
   /** The status line and headers; false while they have not all arrived. */
@@ -90,11 +107,7 @@ export class EventStreamClient {
       this.close();
       return false;
     }
-    if (!/^transfer-encoding: chunked$/im.test(head)) {
-      this.#error = new Error(`the stream is not chunked: ${head}`);
-      this.#socket.destroy();
-      return false;
-    }
+    this.#chunked = /^transfer-encoding: chunked$/im.test(head);
     this.#listener.opened(200, '');
     return true;
   }
@@ -124,7 +137,9 @@ export class EventStreamClient {
       const block = this.#text.slice(0, end);
       this.#text = this.#text.slice(end + 2);
       const event = parseEvent(block);
-      if (event) this.#listener.event(event, arrivedAt);
+      if (!event) continue;
+      this.#lastEvent = event.event;
+      this.#listener.event(event, arrivedAt);
     }
   }
 }

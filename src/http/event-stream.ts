@@ -1,5 +1,7 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Context } from 'koa';
+import { takeConnection } from './take-connection.js';
 
 /** What the browser waits before reconnecting a dropped stream (the SSE `retry` field). */
 const RECONNECT_AFTER_MS = 2_000;
@@ -12,43 +14,69 @@ const RECONNECT_AFTER_MS = 2_000;
 const MAX_QUEUED_BYTES = 64 * 1024;
 
 /**
- * One Server-Sent Events response, written straight to the socket: Koa steps aside once the
- * stream opens (ctx.respond = false), which is what keeps a waiting browser down to a few KB.
- * Nothing is written before `open`, so a request refused before it gets an ordinary error.
+ * The stream's own headers, over those the request's middleware set (traceId, CSP and the
+ * other security headers). The body has neither a length nor chunked encoding: it ends when
+ * the connection closes (HTTP/1.1 allows this, and EventSource and proxies read it so), so an
+ * event is one plain write to the socket.
+ */
+const STREAM_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store, no-transform',
+  // nginx buffers proxied responses unless told not to.
+  'x-accel-buffering': 'no',
+  connection: 'close',
+};
+
+/** Headers that would contradict a body ended by closing the connection. */
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive']);
+
+/** The status line and headers of an open stream: what `response` was given, then the stream's own. */
+function streamHead(response: ServerResponse): string {
+  let head = 'HTTP/1.1 200 OK\r\n';
+  const headers = { ...response.getHeaders(), ...STREAM_HEADERS, date: new Date().toUTCString() };
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || FRAMING_HEADERS.has(name)) continue;
+    for (const one of Array.isArray(value) ? value : [value]) head += `${name}: ${one}\r\n`;
+  }
+  return `${head}\r\n`;
+}
+
+/**
+ * One Server-Sent Events response. Until it opens it is an ordinary Koa response, so a request
+ * refused before then gets an ordinary error. When it opens, the connection is taken from
+ * Node's HTTP server and Koa (takeConnection) and the stream writes to the socket itself: an
+ * open stream then costs its socket and this object, not a request, a response and a context.
  */
 export class EventStream {
-  readonly #res: ServerResponse;
   /** Until the stream opens: what is set on ctx before then still goes out with the headers. */
   #ctx: Context | undefined;
+  #socket: Socket | undefined;
   #state: 'new' | 'open' | 'ended' = 'new';
   readonly #onClose: Array<() => void> = [];
+  readonly #closedEarly = () => this.#closed();
 
   constructor(ctx: Context) {
     this.#ctx = ctx;
-    this.#res = ctx.res;
-    ctx.res.once('close', () => this.#closed());
+    ctx.res.once('close', this.#closedEarly);
   }
 
-  /** Sends the headers; the response stays open until `end` or the browser goes away. */
+  /** Sends the headers; the stream stays open until `end` or the browser goes away. */
   open(): void {
     if (this.#state !== 'new') return;
     this.#state = 'open';
     const ctx = this.#ctx!;
-    // From here on the stream needs the response only. Koa keeps ctx until the response ends
-    // (to report errors), so what the request's middleware left on ctx.state (the interaction,
-    // the client) is dropped too: an open stream then costs its socket, request and response.
     this.#ctx = undefined;
-    ctx.state = {};
     ctx.respond = false;
-    ctx.req.socket.setNoDelay(true);
-    // Headers already set on ctx (traceId, CSP, no-store) go out with these.
-    this.#res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store, no-transform',
-      // nginx buffers proxied responses unless told not to.
-      'X-Accel-Buffering': 'no',
-    });
-    this.#res.write(`retry: ${RECONNECT_AFTER_MS}\n\n`);
+    ctx.res.off('close', this.#closedEarly);
+    const head = streamHead(ctx.res);
+    const socket = takeConnection(ctx.req, ctx.res);
+    this.#socket = socket;
+    socket.on('error', () => socket.destroy());
+    // The browser closed its side: it is gone (EventSource never half-closes).
+    socket.on('end', () => socket.destroy());
+    socket.on('close', () => this.#closed());
+    socket.setNoDelay(true);
+    socket.write(`${head}retry: ${RECONNECT_AFTER_MS}\n\n`);
   }
 
   /** Sends one event, queued behind earlier ones when the reader is slow. */
@@ -76,7 +104,7 @@ export class EventStream {
    * on a busy machine, that was up to 16 KB of stale frames held per stream.)
    */
   get writable(): boolean {
-    return this.#state === 'open' && this.#res.writableLength === 0;
+    return this.#state === 'open' && this.#socket!.writableLength === 0;
   }
 
   get ended(): boolean {
@@ -89,14 +117,23 @@ export class EventStream {
     else this.#onClose.push(listener);
   }
 
+  /** Ends the stream after what is queued has gone out; the connection closes with it. */
   end(): void {
-    if (this.#state === 'open') this.#res.end();
+    const socket = this.#socket;
+    if (this.#state === 'open') socket!.end(() => socket!.destroy());
+    this.#closed();
+  }
+
+  /** Ends the stream at once, dropping what is queued. */
+  drop(): void {
+    this.#socket?.destroy();
     this.#closed();
   }
 
   #write(chunk: string): void {
-    this.#res.write(chunk);
-    if (this.#res.writableLength > MAX_QUEUED_BYTES) this.#res.destroy();
+    const socket = this.#socket!;
+    socket.write(chunk);
+    if (socket.writableLength > MAX_QUEUED_BYTES) socket.destroy();
   }
 
   #closed(): void {

@@ -49,11 +49,18 @@ export class OpenEventStreams {
     return stream;
   }
 
-  /** Ends every stream (its browser reconnects elsewhere and loses nothing) and admits no more. */
+  /**
+   * Ends every stream (its browser reconnects elsewhere and loses nothing) and admits no more.
+   * A stream whose reader is behind is dropped at once: its connection, no longer the HTTP
+   * server's, would otherwise hold the server's close until the reader caught up.
+   */
   close(): void {
     this.#closed = true;
     clearInterval(this.#heartbeat);
-    for (const stream of [...this.#streams]) stream.end();
+    for (const stream of [...this.#streams]) {
+      if (stream.writable) stream.end();
+      else stream.drop();
+    }
   }
 }
 

@@ -1,0 +1,64 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * The parts of Node's HTTP server kept on a connection it parses (not in Node's types; the same
+ * in Node 20, 22 and 24). The parser reads the socket itself (`consume`) and is listed for the
+ * server's headers and request timeouts.
+ */
+interface HttpParser {
+  _consumed?: boolean;
+  unconsume(): void;
+  remove?(): void;
+  close(): void;
+}
+
+interface ParsedSocket extends Socket {
+  parser?: HttpParser | null;
+  _httpMessage?: ServerResponse | null;
+}
+
+/** The events the HTTP server listens to on a connection (as do Koa's on-finished, and net itself on `end`). */
+const SERVER_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'resume', 'pause'] as const;
+
+/** The HTTP server's own wrappers on a connection's methods; deleting them brings back net.Socket's. */
+const SERVER_METHODS = ['on', 'addListener', 'prependListener', 'setEncoding'] as const;
+
+/**
+ * Takes a connection away from Node's HTTP server once its request has been answered in part
+ * by the caller, who writes the rest to the socket itself: the same handover Node does for an
+ * `upgrade`, done after the request went through the app's middleware. The parser is released
+ * and taken off the server's timeout checks, the server's, Koa's and on-finished's listeners
+ * go, and nothing refers to the request, the response or the Koa context any more, so a
+ * long-lived response costs the socket alone. The response counts as closed for whoever waits
+ * on it (the drain).
+ *
+ * The caller owns the socket from here: it must listen for `error`, `end` and `close`. Bytes
+ * that arrive are dropped unless it listens for `data` (the socket keeps flowing).
+ */
+export function takeConnection(request: IncomingMessage, response: ServerResponse): Socket {
+  const socket = request.socket as ParsedSocket;
+  const parser = socket.parser;
+  for (const event of SERVER_EVENTS) socket.removeAllListeners(event);
+  for (const method of SERVER_METHODS) delete (socket as unknown as Record<string, unknown>)[method];
+  socket._httpMessage = null;
+  // A kept-alive connection may carry the keep-alive timer of the request before.
+  socket.setTimeout(0);
+  if (parser) {
+    socket.parser = null;
+    // Once the parser is out of the call stack: a call made while it parses (a handler that
+    // answers at once) would see it list the connection again when the request ends, and Node
+    // frees a parser it does not pool the same way.
+    setImmediate(releaseParser, parser);
+  }
+  response.emit('close');
+  return socket;
+}
+
+/** Stops the parser reading the socket, takes it off the server's timeout checks, and frees it. */
+function releaseParser(parser: HttpParser): void {
+  if (parser._consumed) parser.unconsume();
+  parser._consumed = false;
+  parser.remove?.();
+  parser.close();
+}

@@ -1,0 +1,159 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import Koa from 'koa';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BrokerConfig } from '../../src/config/schema.js';
+import { EventStream } from '../../src/http/event-stream.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { securityHeaders } from '../../src/http/security-headers.js';
+import { OpenEventStreams } from '../../src/login/event-streams.js';
+
+/**
+ * An event stream's connection once the stream opens: taken from Node's HTTP server and Koa,
+ * written to by the stream itself. Served here by the broker's own HTTP server and stream
+ * classes, in a Koa app of the test's, so that the test holds the streams it opens.
+ */
+
+const serverSettings: BrokerConfig['server'] = { headers_timeout_seconds: 1, request_timeout_seconds: 1, keep_alive_timeout_seconds: 1, max_connections: 0, max_body_bytes: 32_768 };
+
+interface Bed {
+  server: Server;
+  port: number;
+  streams: OpenEventStreams;
+  /** The streams opened so far, in order. */
+  opened: EventStream[];
+}
+
+let bed: Bed | undefined;
+afterEach(async () => {
+  bed?.streams.close();
+  bed?.server.closeAllConnections();
+  await new Promise((resolve) => bed?.server.close(resolve) ?? resolve(undefined));
+  bed = undefined;
+});
+
+async function startBed(): Promise<Bed> {
+  const streams = new OpenEventStreams({ per_login: 2, per_ip: 10, heartbeat_seconds: 60 });
+  const opened: EventStream[] = [];
+  const app = new Koa();
+  app.use(securityHeaders());
+  app.use(async (ctx, next) => {
+    ctx.set('traceId', '0123456789abcdef');
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+  app.use((ctx) => {
+    const stream = streams.admit(ctx, 'login', 'ip');
+    opened.push(stream);
+    stream.open();
+    stream.send('status', '{"status":"IN_PROGRESS"}');
+  });
+  const server = createHttpServer(app.callback(), serverSettings);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  bed = { server, port: (server.address() as AddressInfo).port, streams, opened };
+  return bed;
+}
+
+/** A raw client: what it receives, as text, and the socket. */
+async function openStream(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (text += chunk));
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write('GET /interaction/x/api/events HTTP/1.1\r\nHost: broker.test\r\nAccept: text/event-stream\r\n\r\n');
+  return { socket, received: () => text, closed };
+}
+
+async function until(test: () => boolean): Promise<void> {
+  while (!test()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+describe('an open event stream', () => {
+  it('goes out with the headers set before it opened, and its body ends with the connection', async () => {
+    const { port, opened } = await startBed();
+    const client = await openStream(port);
+    await until(() => client.received().includes('IN_PROGRESS'));
+    const [head, body] = client.received().split('\r\n\r\n') as [string, string];
+    const headers = new Map(head.split('\r\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 2)]));
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(headers.get('traceid')).toBe('0123456789abcdef');
+    expect(headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(headers.get('x-frame-options')).toBe('DENY');
+    expect(headers.get('cache-control')).toBe('no-store, no-transform');
+    expect(headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(headers.get('connection')).toBe('close');
+    expect(headers.has('transfer-encoding')).toBe(false);
+    expect(headers.has('content-length')).toBe(false);
+    expect(body).toBe('retry: 2000\n\nevent: status\ndata: {"status":"IN_PROGRESS"}\n\n');
+
+    opened[0]!.send('done', '{}');
+    opened[0]!.end();
+    await client.closed;
+    expect(client.received().endsWith('event: done\ndata: {}\n\n')).toBe(true);
+  });
+
+  it('outlives the server request and headers timeouts, and is no connection of the HTTP server any more', async () => {
+    const { port, server, opened } = await startBed();
+    const client = await openStream(port);
+    await until(() => client.received().includes('IN_PROGRESS'));
+    // Past request_timeout (1 s) and two of the server's checks of its connections.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    server.closeAllConnections();
+    opened[0]!.send('status', '{"status":"STILL"}');
+    await until(() => client.received().includes('STILL'));
+    expect(opened[0]!.ended).toBe(false);
+    client.socket.destroy();
+    await until(() => opened[0]!.ended);
+  });
+
+  it('is dropped once the reader falls 64 KB behind, and counts no more against its login', async () => {
+    const { port, opened, streams } = await startBed();
+    const client = await openStream(port);
+    await until(() => client.received().includes('IN_PROGRESS'));
+    client.socket.pause();
+    const stream = opened[0]!;
+    const event = 'x'.repeat(16 * 1024);
+    let sent = 0;
+    // The kernel's buffers on both sides take their share first; 64 MB is far beyond them.
+    while (!stream.ended && sent < 64 * 2 ** 20) {
+      stream.send('big', event);
+      sent += event.length;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(stream.ended).toBe(true);
+    // Reading again, the client finds the connection gone: the stream did not just stop writing.
+    client.socket.resume();
+    await client.closed;
+    // per_login is 2: two more fit now that the dropped one is gone.
+    const more = [await openStream(port), await openStream(port)];
+    await until(() => more.every((c) => c.received().includes('IN_PROGRESS')));
+    expect(opened.slice(1).every((s) => !s.ended)).toBe(true);
+    streams.close();
+    await Promise.all(more.map((c) => c.closed));
+  });
+
+  it('ends when the instance closes its streams, a reader that is behind at once, and the HTTP server then closes', async () => {
+    const { port, server, streams, opened } = await startBed();
+    const reading = await openStream(port);
+    const stalled = await openStream(port);
+    await until(() => reading.received().includes('IN_PROGRESS') && stalled.received().includes('IN_PROGRESS'));
+    stalled.socket.pause();
+    const behind = opened[1]!;
+    const event = 'x'.repeat(16 * 1024);
+    while (behind.writable) {
+      behind.send('big', event);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const closed = new Promise((resolve) => server.close(resolve));
+    streams.close();
+    expect(behind.ended).toBe(true);
+    await reading.closed;
+    expect(reading.received().endsWith('IN_PROGRESS"}\n\n')).toBe(true);
+    await closed;
+  });
+});
