@@ -58,6 +58,9 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     expect(opened.status).toBe(200);
     expect(opened.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(opened.headers['traceid']).toMatch(/^[0-9a-f]{16}$/);
+    expect(opened.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(opened.headers['cache-control']).toBe('no-store, no-transform');
+    expect(opened.headers['x-content-type-options']).toBe('nosniff');
     expect(JSON.parse((await stream.next('status')).data)).toMatchObject({ status: 'IN_PROGRESS', hintCode: 'outstandingTransaction' });
     const first = await stream.next('qr');
     const later = await stream.next('qr', (frame) => Number(frame.id) > Number(first.id));
@@ -140,5 +143,17 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     expect(done.status).toBe('COMPLETE');
     const tokens = await rp.redeem(await session.backToClient(done.redirectTo));
     expect(tokens.claims()).toMatchObject({ acr: OTHER });
+  });
+
+  it('ends its streams when an instance is told to stop, which then exits without cutting anything', async () => {
+    const session = await startedLogin();
+    const stream = streamOf(session, 1);
+    await stream.next('qr');
+    const { process: instance } = instances[1]!;
+    instance.child.kill('SIGTERM');
+    await stream.closedByBroker();
+    const { code } = await instance.exited();
+    expect(code).toBe(0);
+    expect(instance.output()).not.toContain('were cut');
   });
 });
