@@ -6,7 +6,8 @@ import { cpus } from 'node:os';
  * - BENCH_QUICK=1: shorter runs and smaller N, for a try-out (about four minutes).
  * - BENCH_ONLY=token,login,scale,qr,startup: run only these scenarios.
  * - BENCH_SCALE=1000,5000,10000: the N of the waiting-logins scenario on the event stream.
- * - BENCH_SCALE_POLL=5000: its N on the JSON poll path.
+ * - BENCH_SCALE_POLL=5000: its N on the JSON poll path; 0 skips the poll path.
+ * - BENCH_SCALE_INSTANCES=2: the instances the largest N runs on again; 1 skips that step.
  * - BENCH_PROFILE=1: run every broker with --cpu-prof and summarize its hot spots.
  * - BENCH_REDIS_URL=redis://127.0.0.1:6379: use that Redis instead of a private redis-server.
  * - BENCH_NODE=/path/to/node: run the servers measured (broker, bare oidc-provider, the BankID
@@ -50,6 +51,7 @@ function listOf(value: string | undefined): string[] | undefined {
 }
 
 function sizesFrom(env: NodeJS.ProcessEnv, name: string, fallback: number[]): number[] {
+  if (env[name] === '0') return [];
   const sizes = listOf(env[name])?.map(Number) ?? fallback;
   if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`${name}: expected positive integers, e.g. 1000,5000`);
   return [...sizes].sort((a, b) => a - b);
@@ -74,7 +76,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     scale: {
       sizes,
       pollSizes,
-      instances: 2,
+      instances: Number(env.BENCH_SCALE_INSTANCES ?? 2),
       mustHoldAbove: 5000,
       warmupSeconds: quick ? 3 : 5,
       windows: quick ? 2 : 3,

@@ -251,7 +251,9 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
     const spreadN = settings.sizes.at(-1)!;
     await control.send('pause', {}, 120_000);
     const lastStream = runs.streams.at(-1);
-    if (lastStream && isRun(lastStream)) {
+    if (settings.instances < 2) {
+      runs.streams.push({ n: spreadN, instances: 2, skipped: 'BENCH_SCALE_INSTANCES=1' });
+    } else if (lastStream && isRun(lastStream)) {
       second = await bed.startBroker('scale-broker-2', { ...brokerSettings, instanceOf: broker });
       const brokers = [broker, second];
       log(` ${spreadN} on the event stream over ${brokers.length} instances:`);
