@@ -15,6 +15,9 @@ RUN npm run build && npm prune --omit=dev --ignore-scripts && find providers -na
 
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production
+# glibc gives each thread that mallocs an arena of its own; two are enough for Node's few
+# threads, and the rest is memory an instance holding thousands of event streams keeps.
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
