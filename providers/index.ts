@@ -29,3 +29,12 @@ export const simulatedEids: Record<string, unknown> = {
   'dk-mitid': { mode: 'simulator', cpr: true },
   'cz-bankid': { mode: 'simulator', address: true },
 };
+
+/**
+ * Keys the broker's own sections held before they became an eID's: a configuration still setting
+ * one is refused (exit 2) with where it is now.
+ */
+export const movedKeys: Record<string, string> = {
+  'ui.qr_size': 'eids.se-bankid.qr_size (and eids.se-freja.qr_size)',
+  'ui.show_qr_help': 'eids.se-bankid.show_qr_help (and eids.se-freja.show_qr_help)',
+};

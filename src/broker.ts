@@ -27,7 +27,7 @@ import { boundedParameters } from './http/parameters.js';
 import { createHttpServer } from './http/server.js';
 import { securityHeaders } from './http/security-headers.js';
 import { routersUnder } from './http/scoped.js';
-import { staticFiles } from './http/static.js';
+import { staticFiles, staticKitsOf } from './http/static.js';
 import { trace } from './http/trace.js';
 import { Views } from './http/views.js';
 import { createLogger, type Logger } from './log.js';
@@ -243,7 +243,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const eventLoop = new EventLoopMonitor();
     app.use(loadShedding(eventLoop, config.load_shedding, metrics));
     app.use(storeGuard(store, views, statelessPaths));
-    app.use(staticFiles(config.ui.overrides.css, pluginAssets));
+    app.use(staticFiles(config.ui.overrides.css, pluginAssets, staticKitsOf(registry.all)));
     app.use(rateLimits(limiter));
     if (config.admin.token) {
       const { adminApi } = await import('./admin/router.js');

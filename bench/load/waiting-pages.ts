@@ -12,7 +12,7 @@ import { EventStreamClient, type StreamEvent } from './event-stream-client.js';
  * their BankID app. Each has a browser of its own (its own cookies) on the broker's BankID
  * page, which waits on the login in one of two ways:
  *
- * - on its event stream (`GET api/events`), as views/static/se-bankid.mjs does: one raw HTTP
+ * - on its event stream (`GET api/events`), as the BankID page's script (providers/shared/static/app-page.mjs) does: one raw HTTP
  *   connection per page, reopened 2 s after it drops (the stream's `retry`), as EventSource
  *   does. Each QR frame's delay is its arrival less its due time, orderedAt + id seconds, with
  *   orderedAt read from Redis once per login.

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseSection, projectRoot } from '../../src/eids/sdk.js';
+import { appPageSettings } from '../shared/app-page.js';
 import { clientCertificate, readMutualTls, type MutualTls } from '../shared/mutual-tls.js';
 
 export { certificateNotAfter } from '../shared/mutual-tls.js';
@@ -19,6 +20,7 @@ export { certificateNotAfter } from '../shared/mutual-tls.js';
  * - requirement: pinCode, mrtd, cardReader, certificatePolicies — sent with every order.
  * - return_risk: ask BankID for its risk assessment; a login assessed as high risk is refused.
  * - timeout_ms: time limit of each call to BankID.
+ * - qr_size, show_qr_help: the page's QR code, its size in CSS pixels (160–480) and a line on how to scan it.
  * - evidence_ttl: seconds BankID's evidence of each login, signature and payment (signature, OCSP
  *   response, device, risk) is kept, encrypted, as audit evidence; the admin API serves it meanwhile.
  */
@@ -44,6 +46,7 @@ const schema = z
     return_risk: z.boolean().default(true),
     timeout_ms: z.number().int().positive().default(10_000),
     evidence_ttl: z.number().int().positive().default(90 * 24 * 3600),
+    ...appPageSettings,
     allow_simulator_in_production: z.boolean().default(false),
     simulator: z
       .object({

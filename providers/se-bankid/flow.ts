@@ -6,7 +6,8 @@ import type { AuthRequest, CollectResponse, OrderResponse, Requirement } from '.
 import { personOf, refusalOf } from './completion.js';
 import { evidenceOf, grantedDetails } from './evidence.js';
 import type { BankIdRequirement, BankIdSettings } from './config.js';
-import { isMobile, launchUrl } from './launch.js';
+import { deviceInput, isMobile } from '../shared/app-page.js';
+import { launchUrl } from './launch.js';
 import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext, type ResolvedEnding } from './outcomes.js';
 import { qrPayload, QrImages } from './qr.js';
@@ -88,7 +89,7 @@ export class BankIdLogin {
   }
 
   async start(login: LoginRequest, options: StartOptions): Promise<StartResult> {
-    const device = deviceOf(login.acr) ?? options.device;
+    const device = deviceOf(login.acr) ?? deviceInput(options);
     if (!device) return { status: this.#deviceQuestion(login) };
     const context = { device, mobile: isMobile(login.userAgent) };
 
@@ -215,7 +216,7 @@ export class BankIdLogin {
       web: {
         referringDomain: new URL(issuer).hostname,
         ...(userAgent ? { userAgent } : {}),
-        deviceIdentifier: login.deviceId.slice(0, 64),
+        deviceIdentifier: login.browserId.slice(0, 64),
       },
     };
   }

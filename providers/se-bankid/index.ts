@@ -1,5 +1,6 @@
 import { pluginFolder, refuseSimulatorInProduction, SIMULATOR_KEY_LIFETIME_MS, simulatorCached, type EidPluginFactory } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
+import { appPagePlugin } from '../shared/app-page.js';
 import { BankIdClient } from './api/client.js';
 import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
 import { acrValues, BankIdLogin } from './flow.js';
@@ -70,6 +71,8 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     id,
     country: sweden,
     assets: pluginFolder(import.meta.url),
+    // The device question, its remembered answer, the QR code's settings and the page's script kit.
+    ...appPagePlugin(settings),
     acrValues: [acrValues.any, acrValues.this, acrValues.other],
     // The person waits on the BankID page, which starts the order through the JSON API.
     flow: 'wait',
@@ -86,7 +89,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     watch: (request, watcher) => waiting.watch(request, watcher),
     backchannel: new BankIdPhone({ client, orders, waiting, settings, log: eidLog }),
     cancel: (request) => login.cancel(request),
-    routes: (router) => bankIdRoutes(router, login, views, id, simulator?.appUrl),
+    routes: (router) => bankIdRoutes(router, login, views, id, settings, simulator?.appUrl),
     async close() {
       await waiting.close();
       await client.close();

@@ -1,12 +1,8 @@
-/** Phones and tablets open BankID through app.bankid.com; computers through the bankid: scheme. */
-const MOBILE = /iPhone|iPad|iPod|Android/i;
-
-export function isMobile(userAgent: string): boolean {
-  return MOBILE.test(userAgent);
-}
+import { isMobile } from '../shared/app-page.js';
 
 /**
- * The link that starts BankID on this device. `redirect=null`: the way back is the returnUrl
+ * The link that starts BankID on this device: phones and tablets open BankID through
+ * app.bankid.com, computers through the bankid: scheme. `redirect=null`: the way back is the returnUrl
  * sent with the order, which BankID prefers over the launch link's redirect. In simulator mode
  * the link opens the simulated app instead.
  */

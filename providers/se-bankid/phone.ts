@@ -160,7 +160,7 @@ function phoneLogin(request: BackchannelRequest): LoginRequest {
     locale: 'en',
     ip: '',
     userAgent: '',
-    deviceId: '',
+    browserId: '',
     // Collected like a browser's order: a completed one grants these back with BankID's evidence.
     ...(request.authorizationDetails ? { authorizationDetails: request.authorizationDetails } : {}),
   };

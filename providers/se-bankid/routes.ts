@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { RouterContext } from '@koa/router';
 import { HttpError, type LoginState, type PageRenderer } from '../../src/eids/sdk.js';
 import { acrValues, type BankIdLogin } from './flow.js';
-import { isMobile } from './launch.js';
+import { deviceChoices, deviceOfAcr, isMobile } from '../shared/app-page.js';
 import { operationOf, shownTransaction } from './transactions.js';
 
 /**
@@ -15,28 +15,24 @@ export function bankIdRoutes(
   login: BankIdLogin,
   views: PageRenderer,
   id: string,
+  /** The QR code's settings (`eids.<id>.qr_size`, `show_qr_help`). */
+  qr: { qr_size: number; show_qr_help: boolean },
   /** In simulator mode the page links to the simulated app, so a newcomer knows where to play the person. */
   simulatedAppUrl?: string,
 ): void {
-  /**
-   * The device question's buttons: on a phone BankID on the phone itself comes first, on a
-   * computer the QR code for another device; the person may switch later on.
-   */
+  /** The device question (see deviceChoices for the buttons' order); the person may switch later on. */
   const page = (ctx: RouterContext<LoginState>) => {
     const { request, uid } = ctx.state.login;
     const t = views.translator(request.locale);
     const mobile = isMobile(request.userAgent);
-    const device = request.acr === acrValues.this ? 'this' : request.acr === acrValues.other ? 'other' : '';
-    const choices = [
-      { device: 'this', label: t(`${id}.${mobile ? 'this' : 'this_computer'}`), primary: mobile },
-      { device: 'other', label: t(`${id}.other`), primary: !mobile },
-    ].sort((a, b) => Number(b.primary) - Number(a.primary));
+    const device = deviceOfAcr(acrValues, request.acr) ?? '';
+    const choices = deviceChoices(request, { this: t(`${id}.${mobile ? 'this' : 'this_computer'}`), other: t(`${id}.other`) });
     const question = t(`${id}.${mobile ? 'RFA20' : 'RFA19'}`);
     // A signature or a payment has its own title: the person must see what they are about to do.
     const operation = operationOf(request.authorizationDetails);
     const title = t(operation ? `${id}.${operation}.title` : `${id}.title`);
     const transaction = shownTransaction(request.authorizationDetails);
-    views.render(ctx, `@${id}/login`, { uid, eid: id, device, mobile, choices, question, simulatedAppUrl, title, transaction });
+    views.render(ctx, `@${id}/login`, { uid, eid: id, device, mobile, choices, question, simulatedAppUrl, title, transaction, qr });
   };
 
   router.get('/', page);

@@ -1,6 +1,7 @@
 import { parseSection, projectRoot } from '../../src/eids/sdk.js';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { appPageSettings } from '../shared/app-page.js';
 import { clientCertificate, readConfiguredFile, readMutualTls, type MutualTls } from '../shared/mutual-tls.js';
 
 /**
@@ -19,6 +20,7 @@ import { clientCertificate, readConfiguredFile, readMutualTls, type MutualTls } 
  * - allowed_seconds: how long one login may wait for the person before the broker gives up (Freja gives two minutes).
  * - custom_identifier: tags every log line and audit event of this eID.
  * - timeout_ms: time limit of each call to Freja.
+ * - qr_size, show_qr_help: the page's QR code, its size in CSS pixels (160–480) and a line on how to scan it.
  */
 const schema = z
   .object({
@@ -33,6 +35,7 @@ const schema = z
     allowed_seconds: z.number().int().min(10).max(600).default(130),
     custom_identifier: z.string().max(100).optional(),
     timeout_ms: z.number().int().positive().default(10_000),
+    ...appPageSettings,
     allow_simulator_in_production: z.boolean().default(false),
     simulator: z
       .object({

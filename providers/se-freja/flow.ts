@@ -1,6 +1,7 @@
 import { type EidFailure, type EidOutcome, HttpError, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult, StoreUnavailableError } from '../../src/eids/sdk.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import QRCode from 'qrcode';
+import { deviceInput, deviceOfAcr } from '../shared/app-page.js';
 import type { LoginRecords } from '../shared/login-records.js';
 import { FrejaApiError, type FrejaClient } from './api/client.js';
 import { RefusedResult, type SigningCertificates } from './api/jws.js';
@@ -16,11 +17,7 @@ export const acrValues = {
 } as const;
 
 /** The device an acr value fixes, if it fixes one. */
-export function deviceOf(acr: string | undefined): 'this' | 'other' | undefined {
-  if (acr === acrValues.this) return 'this';
-  if (acr === acrValues.other) return 'other';
-  return undefined;
-}
+export const deviceOf = (acr: string | undefined) => deviceOfAcr(acrValues, acr);
 
 /** What Freja's app opens: the QR code's content, and (with a way back) the launch link on this device. */
 export function appLink(authRef: string): string {
@@ -68,7 +65,7 @@ export class FrejaLogin {
 
   async start(login: LoginRequest, options: StartOptions): Promise<StartResult> {
     const { client, records, log } = this.#deps;
-    const device = deviceOf(login.acr) ?? options.device;
+    const device = deviceOf(login.acr) ?? deviceInput(options);
     if (!device) return { status: this.#deviceQuestion(login) };
 
     // One live transaction per login: the earlier one is cancelled at Freja first.

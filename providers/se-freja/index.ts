@@ -1,5 +1,6 @@
 import { ConfigError, pluginFolder, refuseSimulatorInProduction, type EidPluginFactory } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
+import { appPagePlugin } from '../shared/app-page.js';
 import { certificateNotAfter, type MutualTls } from '../shared/mutual-tls.js';
 import { LoginRecords } from '../shared/login-records.js';
 import { FrejaClient } from './api/client.js';
@@ -76,6 +77,8 @@ export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log
     id,
     country: sweden,
     assets: pluginFolder(import.meta.url),
+    // The device question, its remembered answer, the QR code's settings and the page's script kit.
+    ...appPagePlugin(settings),
     acrValues: [acrValues.any, acrValues.this, acrValues.other],
     // The person waits on the Freja eID page, which starts the transaction through the JSON API.
     flow: 'wait',
@@ -85,7 +88,7 @@ export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log
     poll: (request, options) => login.poll(request, options),
     watch: (request, watcher) => waiting.watch(request, watcher),
     cancel: (request) => login.cancel(request),
-    routes: (router) => frejaRoutes(router, login, views, id, simulator?.appUrl),
+    routes: (router) => frejaRoutes(router, login, views, id, settings, simulator?.appUrl),
     async close() {
       await waiting.close();
       await client.close();

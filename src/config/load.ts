@@ -61,8 +61,26 @@ export function parseSection<T extends z.ZodType>(schema: T, raw: unknown, path:
   throw new ConfigError(`${key}: ${reason}`);
 }
 
+/**
+ * Keys that left the core's sections for an eID's own (`eids.<id>`), by their old dotted path:
+ * where they are now. The composition root, which knows the eIDs, names them.
+ */
+export type MovedKeys = Readonly<Record<string, string>>;
+
+/** The value at a dotted path of raw configuration, if any. */
+function valueAt(raw: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), raw);
+}
+
+/** A configuration still setting a moved key is refused with the key's new place, not just "unknown key". */
+function refuseMovedKeys(raw: unknown, moved: MovedKeys): void {
+  const [path, place] = Object.entries(moved).find(([old]) => valueAt(raw, old) !== undefined) ?? [];
+  if (path) throw new ConfigError(`${path}: moved to ${place}; set it there instead`);
+}
+
 /** Validates raw configuration (already parsed from JSON or YAML). */
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, moved: MovedKeys = {}): BrokerConfig {
+  refuseMovedKeys(raw, moved);
   return parseSection(configSchema, resolveEnvReferences(raw ?? {}, env, ''));
 }
 
@@ -70,7 +88,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
 const loadYaml = () => createRequire(import.meta.url)('yaml') as typeof Yaml;
 
 /** Reads and validates the file at `path`: JSON, or YAML for .yaml/.yml. */
-export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, moved: MovedKeys = {}): BrokerConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -83,6 +101,6 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   } catch (err) {
     throw new ConfigError(`BROKER_CONFIG: ${path} is not valid ${extname(path).slice(1) || 'JSON'}: ${(err as Error).message}`);
   }
-  return parseConfig(raw, env);
+  return parseConfig(raw, env, moved);
 }
 

@@ -256,10 +256,6 @@ export const configSchema = z
         /** Where people get help; shown on error pages when `show_contact`. */
         support_email: z.email().optional(),
         show_contact: z.boolean().default(false),
-        /** Size of the BankID QR code, in CSS pixels. */
-        qr_size: z.number().int().min(160).max(480).default(240),
-        /** Show a short help text on how to scan the QR code. */
-        show_qr_help: z.boolean().default(true),
         /**
          * The operator's own touches: `messages` replace texts by key per language (e.g.
          * {"sv": {"picker.title": "…"}}), `css` is a stylesheet added to every page (served at

@@ -32,7 +32,8 @@ export interface EidPlugin {
    * - `wait`: the person waits on the plugin's own page, /interaction/<uid>/<id>/ (its `routes`).
    *   The core sends the browser there without calling `start`; the page calls the frontend
    *   JSON API's `start`, which begins the transaction, then waits on `watch` (or `poll`).
-   * Either way the first `start` begins the eID's transaction (unless it asks which device).
+   * Either way the first `start` begins the eID's transaction (unless it first asks the person
+   * a question: a status NOT_STARTED).
    */
   readonly flow: 'redirect' | 'wait';
 
@@ -51,6 +52,28 @@ export interface EidPlugin {
    * merged with the broker's (which, like the operator's overrides, win over a plugin's).
    */
   readonly assets?: string;
+
+  /**
+   * Folders of static files the plugin's pages share with other eIDs' (a page script kit beside
+   * the plugins, providers/shared/static/), by kit name: each is served at /static/kit/<name>/<file>.
+   * Plugins naming one kit must name one folder.
+   */
+  readonly staticKits?: Readonly<Record<string, string>>;
+
+  /**
+   * The fields of the frontend JSON API's POST start this eID reads besides `eid`, with their
+   * shape. The core refuses a start whose fields do not fit (400 invalid_request naming the
+   * field) and hands the values to `start` (`StartOptions.input`). The fields named in `remember`
+   * the core keeps for the browser session, in one signed cookie for all eIDs, and hands back at
+   * this eID's later logins in that browser (`LoginRequest.remembered`): a choice asked once.
+   */
+  readonly startInput?: { fields: ZodType<Record<string, unknown>>; remember?: readonly string[] };
+
+  /**
+   * Settings the eID's page follows (from its config section), which a custom frontend follows
+   * too: GET ui lists them with the eID, as `settings`.
+   */
+  readonly pageSettings?: Readonly<Record<string, unknown>>;
 
   /**
    * The RFC 9396 `authorization_details` types this eID serves besides logging in (a signature, a
@@ -272,7 +295,13 @@ export interface LoginRequest {
   ip: string;
   userAgent: string;
   /** A hash of a long-lived random cookie: the same browser across logins, for eIDs' risk checks. */
-  deviceId: string;
+  browserId: string;
+  /**
+   * What this browser chose at an earlier start of this eID in the browser session (the fields
+   * of `startInput.remember`), checked against `startInput.fields` again: a hint, which the
+   * browser may have left out.
+   */
+  remembered?: Readonly<Record<string, unknown>>;
   /** The client's values of the metadata fields this eID declares (`EidPlugin.clientMetadata`), validated. */
   clientMetadata?: Record<string, unknown>;
   /**
@@ -289,14 +318,14 @@ export interface AuthorizationDetail {
 }
 
 export interface StartOptions {
-  /** The device the person chose, when the eID asks (this device or another one). */
-  device?: 'this' | 'other';
+  /** The start request's fields this eID declares (`EidPlugin.startInput`), checked; empty without. */
+  input?: Readonly<Record<string, unknown>>;
 }
 
 /**
  * `transactionId`: the eID's own id of the transaction this start began (BankID's orderRef), for
  * the audit event. Every start begins the transaction and is audited as started, except one
- * answering status NOT_STARTED (the eID asks which device first).
+ * answering status NOT_STARTED (the eID first asks the person a question).
  */
 export type StartResult = ({ redirectTo: string } | { outcome: EidOutcome } | { status: PollStatus }) & { transactionId?: string };
 

@@ -29,14 +29,16 @@ function filesOf(dir: string, prefix: string): Array<[string, { body: Buffer; ty
 
 /**
  * Serves views/static/ at /static/, each eID plugin's static/ at /static/<id>/ (`plugins`: id →
- * the plugin's folder), the libraries above, and the operator's stylesheet (ui.overrides.css) at
+ * the plugin's folder), the kits plugins share at /static/kit/<name>/ (`kits`: name → its folder
+ * of files), the libraries above, and the operator's stylesheet (ui.overrides.css) at
  * /static/overrides.css. The handful of files is read once at start-up, so no request can reach
  * the file system or walk out of the folder.
  */
-export function staticFiles(operatorCss: string, plugins: Record<string, string> = {}): Middleware {
+export function staticFiles(operatorCss: string, plugins: Record<string, string> = {}, kits: Record<string, string> = {}): Middleware {
   const files = new Map([
     ...filesOf(join(viewsDir, 'static'), '/static/'),
     ...Object.entries(plugins).flatMap(([id, folder]) => filesOf(join(folder, 'static'), `/static/${id}/`)),
+    ...Object.entries(kits).flatMap(([name, folder]) => filesOf(folder, `/static/kit/${name}/`)),
   ]);
   for (const [path, file] of Object.entries(libraries)) files.set(path, { body: readFileSync(file), type: types[extname(file)]! });
   if (operatorCss) files.set('/static/overrides.css', { body: Buffer.from(operatorCss), type: types['.css']! });
@@ -47,4 +49,19 @@ export function staticFiles(operatorCss: string, plugins: Record<string, string>
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = file.body;
   };
+}
+
+/**
+ * The static kits the plugins declare (`EidPlugin.staticKits`), by name. Two plugins may share one
+ * kit; two folders under one name would serve one plugin the other's files, so that is refused.
+ */
+export function staticKitsOf(plugins: ReadonlyArray<{ id: string; staticKits?: Readonly<Record<string, string>> }>): Record<string, string> {
+  const kits: Record<string, string> = {};
+  for (const plugin of plugins) {
+    for (const [name, folder] of Object.entries(plugin.staticKits ?? {})) {
+      if (kits[name] !== undefined && kits[name] !== folder) throw new Error(`${plugin.id}: static kit ${name} is already served from ${kits[name]}`);
+      kits[name] = folder;
+    }
+  }
+  return kits;
 }

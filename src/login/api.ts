@@ -8,6 +8,7 @@ import type { EventStream } from '../http/event-stream.js';
 import type { EidRegistry } from '../eids/registry.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
+import { rememberInput, startInputOf } from './start-input.js';
 import { routeState, type LoginDependencies, type LoginSteps } from './interaction.js';
 
 /** Statuses that end the login: the answer then says where the browser goes. */
@@ -74,9 +75,6 @@ class StreamedLogin implements LoginWatcher {
   }
 }
 
-/** The device a person chose earlier in this browser session, so a signature after a login asks again no more. */
-const DEVICE_CHOICE_COOKIE = 'neb_device_choice';
-
 /**
  * The frontend JSON API under /interaction/<uid>/api/: everything the built-in pages do, for
  * anyone who builds their own frontend. Requests need the same interaction cookie as the pages.
@@ -100,22 +98,20 @@ export function frontendApi(
     ctx.body = outcome && !status.retry ? { ...body, redirectTo: await steps.finish(ctx, plugin, outcome) } : body;
   }
 
-  /** POST start {"eid": "<id>", "device": "this" | "other"}. */
+  /** POST start {"eid": "<id>", …the fields that eID declares (`startInput`)}. */
   api.post('/start', async (ctx) => {
-    const { eid, device } = await readBody(ctx);
-    if (device !== undefined && device !== 'this' && device !== 'other') {
-      throw new HttpError(400, 'invalid_request', 'device must be "this" or "other".');
-    }
+    const body = await readBody(ctx);
     const chosen = steps.choice(ctx);
     if (chosen.kind === 'refused') {
       ctx.body = { status: 'ERROR', redirectTo: await steps.refuse(ctx, chosen.error, chosen.description) };
       return;
     }
     const options = chosen.kind === 'eid' ? [chosen] : chosen.options;
-    const option = options.find((o) => o.plugin.id === eid);
+    const option = options.find((o) => o.plugin.id === body.eid);
     if (!option) throw new HttpError(400, 'invalid_request', 'That eID is not offered for this login.');
-    if (device) ctx.cookies.set(DEVICE_CHOICE_COOKIE, device, { httpOnly: true, sameSite: 'lax', overwrite: true });
-    const result = await steps.start(ctx, option, device ? { device } : {});
+    const input = startInputOf(option.plugin, body);
+    rememberInput(ctx, option.plugin, input);
+    const result = await steps.start(ctx, option, { input });
     if ('redirectTo' in result) ctx.body = { redirectTo: result.redirectTo };
     else if ('outcome' in result) await answer(ctx, option.plugin, { status: statusOf(result.outcome), outcome: result.outcome });
     else await answer(ctx, option.plugin, result.status);
@@ -167,15 +163,7 @@ export function frontendApi(
       eids: steps.offered(ctx),
       ...(notice ? { notice } : {}),
       locale: steps.locale(ctx),
-      qr_size: ui.qr_size,
-      show_qr_help: ui.show_qr_help,
     };
-  });
-
-  /** GET device: the device chosen earlier in this browser session; the broker only logs in, never signs. */
-  api.get('/device', (ctx) => {
-    const device = ctx.cookies.get(DEVICE_CHOICE_COOKIE);
-    ctx.body = { device: device === 'this' || device === 'other' ? device : 'unknown', sign: false };
   });
 
   /** GET contact: where people get help, and whether to show it. */

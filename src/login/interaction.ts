@@ -16,6 +16,7 @@ import type { Store } from '../store/store.js';
 import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
 import { requestedDetails } from '../oidc/authorization-details.js';
 import type { OpenEventStreams } from './event-streams.js';
+import { rememberedFor } from './start-input.js';
 import { recordResult, type Finisher } from './finish.js';
 import type { FormTokens } from './submissions.js';
 import { storeKey } from '../store/keys.js';
@@ -30,7 +31,7 @@ export interface LoginDependencies {
   log: Logger;
   /** Seconds a login may take: how long the broker remembers which eID a login uses. */
   interactionTtl: number;
-  /** The pages' settings: QR size and help, contact, operator overrides. */
+  /** The pages' settings: contact, operator overrides. */
   ui: BrokerConfig['ui'];
   /** Audit events of each login's transitions. */
   audit: AuditLog;
@@ -70,8 +71,9 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
  * after the login finished, or it expired), its pages can still lead the person back to the client.
  */
 const LOGIN_COOKIE = 'neb_login';
-const DEVICE_COOKIE = 'neb_device';
-const DEVICE_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
+/** A random id of this browser, kept a year: eIDs get only its hash (`LoginRequest.browserId`). */
+const BROWSER_COOKIE = 'neb_browser';
+const BROWSER_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
 
 export const sessionExpired = (page?: ErrorPage) =>
   new HttpError(400, 'session_expired', 'This login has expired or was started in another browser. Start again at the service.', undefined, page);
@@ -204,11 +206,11 @@ export function loginSteps(deps: LoginDependencies) {
   }
 
   /** A random id kept in a long-lived cookie; eIDs get only its hash. */
-  function deviceId(ctx: Context): string {
-    let id = ctx.cookies.get(DEVICE_COOKIE);
+  function browserId(ctx: Context): string {
+    let id = ctx.cookies.get(BROWSER_COOKIE);
     if (!id || !/^[A-Za-z0-9_-]{32}$/.test(id)) {
       id = randomBytes(24).toString('base64url');
-      ctx.cookies.set(DEVICE_COOKIE, id, { httpOnly: true, sameSite: 'lax', maxAge: DEVICE_COOKIE_MAX_AGE_MS, overwrite: true });
+      ctx.cookies.set(BROWSER_COOKIE, id, { httpOnly: true, sameSite: 'lax', maxAge: BROWSER_COOKIE_MAX_AGE_MS, overwrite: true });
     }
     return createHash('sha256').update(id).digest('hex');
   }
@@ -224,6 +226,7 @@ export function loginSteps(deps: LoginDependencies) {
     const acr = requestedAcr(plugin, acrValuesOf(ctx), eligibleEids(ctx), client.allowedAcrValues);
     const details = requestedDetails(params);
     const declared = Object.keys(plugin.clientMetadata ?? {}).filter((field) => client.metadata[field] !== undefined);
+    const remembered = rememberedFor(ctx, plugin);
     return {
       uid,
       ...(acr ? { acr } : {}),
@@ -232,7 +235,8 @@ export function loginSteps(deps: LoginDependencies) {
       locale: views.localeOf(ctx),
       ip: clientIp(ctx),
       userAgent: ctx.get('user-agent'),
-      deviceId: deviceId(ctx),
+      browserId: browserId(ctx),
+      ...(remembered ? { remembered } : {}),
       ...(declared.length ? { clientMetadata: Object.fromEntries(declared.map((field) => [field, client.metadata[field]])) } : {}),
       ...(details ? { authorizationDetails: details } : {}),
     };
@@ -338,13 +342,19 @@ export function loginSteps(deps: LoginDependencies) {
       const t = views.translator(locale);
       const home = homeCountryOf(locale);
       return options
-        .map(({ plugin }) => ({
-          id: plugin.id,
-          country: plugin.country.code,
-          acr: [...plugin.acrValues],
-          display_name: eidName(t, plugin.id),
-          available: registry.isAvailable(plugin.id),
-        }))
+        .map(({ plugin }) => {
+          const remembered = rememberedFor(ctx, plugin);
+          return {
+            id: plugin.id,
+            country: plugin.country.code,
+            acr: [...plugin.acrValues],
+            display_name: eidName(t, plugin.id),
+            available: registry.isAvailable(plugin.id),
+            // The eID's own: how its page looks, and what this browser chose at its last start.
+            ...(plugin.pageSettings ? { settings: plugin.pageSettings } : {}),
+            ...(remembered ? { remembered } : {}),
+          };
+        })
         .sort((a, b) => Number(b.country === home) - Number(a.country === home));
     },
 
@@ -382,15 +392,15 @@ export function loginSteps(deps: LoginDependencies) {
     /**
      * Starts the chosen eID, within the eid_start rate limits; a plugin that fails to start, or
      * whose circuit is open, ends the login with server_error. A start begins the eID's
-     * transaction and is audited (EID_100001), unless the eID first asks which device.
+     * transaction and is audited (EID_100001), unless the eID first asks the person a question.
      */
     async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
       const login = loginInfo(ctx, plugin);
       await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
       await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
       const result = await startPlugin(ctx, plugin, options);
-      const asksDevice = 'status' in result && result.status.status === 'NOT_STARTED';
-      if (!asksDevice) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
+      const asksFirst = 'status' in result && result.status.status === 'NOT_STARTED';
+      if (!asksFirst) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
       return result;
     },
 

@@ -18,7 +18,7 @@ interface Bed {
 }
 
 let browser: Browser;
-/** A BankID whose QR codes wait 30 s for a scan, as the real one does. */
+/** A BankID whose QR codes wait 30 s for a scan, as the real one does, drawn 320 px wide. */
 let usual: Bed;
 /** One whose QR codes fail after 2 s, and a login that stops renewing them after 3 s. */
 let hasty: Bed;
@@ -34,7 +34,7 @@ async function startBed(name: string, pickupTimeoutSeconds: number, settings: Re
 
 beforeAll(async () => {
   browser = await launchChromium();
-  usual = await startBed('bankid-page', 30);
+  usual = await startBed('bankid-page', 30, { qr_size: 320 });
   hasty = await startBed('bankid-page-hasty', 2, { allowed_polling_for_minutes: 0.05 });
 }, 60_000);
 
@@ -93,6 +93,25 @@ describe('the Swedish BankID page', () => {
       const buttons = await page.$$eval('#device-choice button', (all) => all.map((button) => (button as { dataset: { device: string } }).dataset.device));
       expect(buttons).toEqual(['other', 'this']);
       expect(await page.textContent('#device-question')).toContain('this computer');
+    });
+  }, 60_000);
+
+  it("remembers the device chosen in this browser session, offering it first at the next login; the QR code has the eID's configured size", async () => {
+    const offered = (page: Page) => page.$$eval('#device-choice button', (all) => all.map((button) => (button as { dataset: { device: string } }).dataset.device));
+    await onDevice('desktop', async (page) => {
+      await toBankIdPage(page);
+      expect(await offered(page)).toEqual(['other', 'this']);
+      await page.click('button[data-device="this"]');
+      await page.waitForSelector('#open:visible');
+
+      await toBankIdPage(page);
+      expect(await offered(page)).toEqual(['this', 'other']);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      expect(await page.$eval('#qr', (qr) => (qr as unknown as { style: { width: string } }).style.width)).toBe('320px');
+
+      await toBankIdPage(page);
+      expect(await offered(page)).toEqual(['other', 'this']);
     });
   }, 60_000);
 

@@ -9,11 +9,10 @@ beforeAll(async () => {
   tb = await startTestBroker(
     {
       clients: [{ ...webClient, display_name: 'The Shop', logo_uri: 'https://shop.example/logo.png' }],
-      eids: { 'test-double': { acr_values: ['urn:test:se'] }, 'other-double': { country: 'NO', acr_values: ['urn:test:no'] } },
+      eids: { 'test-double': { acr_values: ['urn:test:se'], page_settings: { qr_size: 280 } }, 'other-double': { country: 'NO', acr_values: ['urn:test:no'] } },
       ui: {
         support_email: 'help@broker.example',
         show_contact: true,
-        qr_size: 280,
         overrides: { messages: { en: { 'picker.title': 'Pick your eID' } }, css: '.card { border-color: teal; }', content: { footer: { en: 'Run by Example AB' } } },
       },
     },
@@ -33,29 +32,29 @@ const get = async (path: string) => {
 };
 
 describe('the frontend JSON API', () => {
-  it('GET ui: the client, the eIDs offered with their acr values and availability, the locale and QR settings', async () => {
+  it("GET ui: the client, the eIDs offered with their acr values, availability and page settings, and the locale", async () => {
     const { body } = await get(`${await interaction()}/api/ui`);
     expect(body).toEqual({
       client: { display_name: 'The Shop', logo_uri: 'https://shop.example/logo.png' },
       eids: [
-        { id: 'test-double', country: 'SE', acr: ['urn:test:se'], display_name: 'test-double', available: true },
+        { id: 'test-double', country: 'SE', acr: ['urn:test:se'], display_name: 'test-double', available: true, settings: { qr_size: 280 } },
         { id: 'other-double', country: 'NO', acr: ['urn:test:no'], display_name: 'other-double', available: true },
       ],
       locale: 'en',
-      qr_size: 280,
-      show_qr_help: true,
     });
   });
 
-  it('GET device: unknown until a device is chosen, then remembered for the browser session', async () => {
+  it("an eID's start fields it asks to remember come back with it in GET ui, for the browser session, that eID's only", async () => {
     const path = await interaction();
-    expect((await get(`${path}/api/device`)).body).toEqual({ device: 'unknown', sign: false });
-    await rp.browser.request(`${path}/api/start`, {
+    const offered = async (at: string) => ((await get(`${at}/api/ui`)).body.eids as Array<Record<string, unknown>>).map((eid) => eid.remembered);
+    expect(await offered(path)).toEqual([undefined, undefined]);
+    const started = await rp.browser.request(`${path}/api/start`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ eid: 'test-double', device: 'other' }),
+      body: JSON.stringify({ eid: 'test-double', pace: 'brisk' }),
     });
-    expect((await get(`${await interaction()}/api/device`)).body).toEqual({ device: 'other', sign: false });
+    expect(started.status).toBe(200);
+    expect(await offered(await interaction())).toEqual([{ pace: 'brisk' }, undefined]);
   });
 
   it('GET contact and GET overrides', async () => {
@@ -64,14 +63,26 @@ describe('the frontend JSON API', () => {
     expect((await get(`${path}/api/overrides`)).body).toMatchObject({ css: '.card { border-color: teal; }', content: { footer: { en: 'Run by Example AB' } } });
   });
 
-  it('refuses a start with a device it does not know', async () => {
+  it("refuses a start whose field does not fit the eID's, naming the field", async () => {
     const response = await rp.browser.request(`${await interaction()}/api/start`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ eid: 'test-double', device: 'fridge' }),
+      body: JSON.stringify({ eid: 'test-double', pace: 'sideways' }),
     });
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+    expect(await response.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/^pace: /) });
+  });
+
+  it('a remembered choice another site planted, or one altered, is not believed', async () => {
+    const path = await interaction();
+    const planted = Buffer.from(JSON.stringify({ 'test-double': { pace: 'steady' } })).toString('base64url');
+    const url = new URL(`${path}/api/ui`, tb.issuer);
+    const ownCookies = rp.browser.cookieHeader(url).split('; ').filter((cookie) => !cookie.startsWith('neb_remembered'));
+    for (const forged of [[`neb_remembered=${planted}`], [`neb_remembered=${planted}`, 'neb_remembered.sig=AAAAAAAAAAAAAAAAAAAAAAAAAAA']]) {
+      const response = await fetch(url, { headers: { accept: 'application/json', cookie: [...ownCookies, ...forged].join('; ') } });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { eids: Array<Record<string, unknown>> }).eids[0]!.remembered).toBeUndefined();
+    }
   });
 
   it('GET /api/status: OK while every eID can take logins, ISSUES naming the one that cannot', async () => {

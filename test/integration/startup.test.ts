@@ -26,6 +26,8 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     ['a missing file', undefined, 'BROKER_CONFIG: cannot read /nonexistent/broker.json'],
     ['a file that is not JSON', '{ "port": ', 'BROKER_CONFIG: '],
     ['an unknown key', JSON.stringify({ prot: 3000 }), 'prot: unknown key'],
+    ["a key that moved to an eID's section", JSON.stringify({ ui: { qr_size: 280 }, eids: simulatedFtn }), 'ui.qr_size: moved to eids.se-bankid.qr_size'],
+    ["a bad value in an eID's section", JSON.stringify({ eids: { 'se-bankid': { mode: 'simulator', qr_size: 1000 } } }), 'eids.se-bankid.qr_size: must be at most 480'],
     ['a wrong type', JSON.stringify({ port: 'x' }), 'port: '],
     ['no eID at all', JSON.stringify({}), `eids: no eID is configured; add a section for at least one (known: ${Object.keys(builtInEids).join(', ')})`],
     ['an eID nobody knows', JSON.stringify({ eids: { 'xx-magic': {} } }), 'eids.xx-magic: no such eID'],

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { EidPlugin, EidPluginFactory } from '../../src/eids/plugin.js';
 import type { EidPerson } from '../../src/identity/identity.js';
 import { denmark } from '../../providers/countries/dk.js';
@@ -14,7 +15,8 @@ const countries = { SE: sweden, NO: norway, FI: finland, DK: denmark };
  *   ?person=<index>      approve as that test person (through /eid/<id>/callback with &via=callback)
  *   ?fail=<error>        end with that failure
  *   &device_ip=<address> with person: the device's address, as BankID reports its app's
- * Its config section: { country?, acr_values?, start_failure?, custom_identifier? }.
+ * Its start takes a field of its own, `pace` ("steady" or "brisk"), which browsers remember.
+ * Its config section: { country?, acr_values?, start_failure?, custom_identifier?, page_settings? }.
  */
 export const testPersons: EidPerson[] = [
   { FirstName: 'Tessa', LastName: 'Testsson', PersonalNumber: '198112189876', IdProviderRequestId: 'req-1' },
@@ -28,6 +30,8 @@ interface TestDoubleConfig {
   start_failure?: 'access_denied' | 'server_error';
   /** Tags its audit events, as a real eID's custom_identifier does. */
   custom_identifier?: string;
+  /** Its page's settings, as GET ui shows them. */
+  page_settings?: Record<string, unknown>;
 }
 
 export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
@@ -47,6 +51,8 @@ export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
     country: countries[settings.country ?? 'SE'],
     acrValues,
     flow: 'redirect',
+    startInput: { fields: z.object({ pace: z.enum(['steady', 'brisk']).optional() }), remember: ['pace'] },
+    ...(settings.page_settings ? { pageSettings: settings.page_settings } : {}),
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
     async start(login) {
       if (settings.start_failure) {

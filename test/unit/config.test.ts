@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { movedKeys } from '../../providers/index.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 
 const client = { client_id: 'app', client_secret: 'x'.repeat(32), redirect_uris: ['https://app.example/cb'] };
@@ -54,11 +55,17 @@ describe('configuration', () => {
     [{ ui: { default_locale: 'de' } }, 'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"'],
     [{ ui: { default_locale: 'SV' } }, 'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"; did you mean "sv"?'],
     [{ ui: { support_email: 'nobody' } }, 'ui.support_email: must be an email address'],
-    [{ ui: { qr_size: 1000 } }, 'ui.qr_size: must be at most 480'],
     [{ clients: [{ ...client, redirect_uris: undefined }] }, 'clients[0].redirect_uris: is required'],
     [{ clients: [{ ...client, redirect_uris: [] }] }, 'clients[0].redirect_uris: must not be empty'],
   ])('%j is explained in plain words: "%s"', (raw, expected) => {
     expect(problem(raw)).toBe(expected);
+  });
+
+  it.each([
+    [{ ui: { qr_size: 280 } }, 'ui.qr_size: moved to eids.se-bankid.qr_size (and eids.se-freja.qr_size); set it there instead'],
+    [{ ui: { show_qr_help: false } }, 'ui.show_qr_help: moved to eids.se-bankid.show_qr_help (and eids.se-freja.show_qr_help); set it there instead'],
+  ])("a key that moved to an eID's own section, %j, is refused with where it is now", (raw, expected) => {
+    expect(() => parseConfig(raw, {}, movedKeys)).toThrow(new ConfigError(expected));
   });
 
   it('takes ${NAME} values from the environment, so secrets stay out of the file', () => {

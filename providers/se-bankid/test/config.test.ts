@@ -51,6 +51,8 @@ describe('eids.se-bankid', () => {
       allowed_polling_for_minutes: 2,
       return_risk: true,
       requirement: {},
+      qr_size: 240,
+      show_qr_help: true,
     });
   });
 
@@ -108,6 +110,8 @@ describe('eids.se-bankid', () => {
     [{ mode: 'test' }, 'eids.se-bankid.client_certificate: is required unless mode is simulator'],
     [{ mode: 'staging', client_certificate: { pfx: 'x' } }, 'eids.se-bankid.mode: '],
     [{ poll_frequency: 0, client_certificate: { pfx: 'x' } }, 'eids.se-bankid.poll_frequency: '],
+    [{ qr_size: 1000, client_certificate: { pfx: 'x' } }, 'eids.se-bankid.qr_size: must be at most 480'],
+    [{ show_qr_help: 'yes', client_certificate: { pfx: 'x' } }, 'eids.se-bankid.show_qr_help: must be true or false'],
     [{ requirement: { cardReader: 'class3' }, client_certificate: { pfx: 'x' } }, 'eids.se-bankid.requirement.cardReader: '],
     [{ requirement: { personalNumber: '198112189876' }, client_certificate: { pfx: 'x' } }, 'eids.se-bankid.requirement.personalNumber: unknown key'],
     [{ mode: 'test', client_certificate: { pfx: '/nonexistent.p12' } }, 'eids.se-bankid.client_certificate.pfx: cannot read /nonexistent.p12'],

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../src/eids/sdk.js';
 import { normalizeName } from '../completion.js';
-import { isMobile, launchUrl } from '../launch.js';
+import { isMobile } from '../../shared/app-page.js';
+import { launchUrl } from '../launch.js';
 import { qrPayload, qrSvg } from '../qr.js';
 
 describe('the animated QR code', () => {

@@ -1,11 +1,15 @@
-// The Freja eID page. It asks the frontend JSON API where the login stands (a reload or a change
-// of language picks up the transaction under way), starts one when there is none, then waits on
-// the login's event stream (/interaction/<uid>/api/events): status changes, the QR code's text
-// (Freja's code does not change, so it comes once), and a final event saying where to go. A
-// browser whose stream cannot be opened polls the JSON API instead. Cancel is a plain form post.
+// The waiting page of an eID used through its app (Swedish BankID, Freja eID), one script for
+// each such eID's page: the page's element with `data-app-page` says which eID and login it is,
+// which hint codes mean the app has not picked the transaction up yet (`data-awaiting-app`), and
+// the QR code's size and help. The script asks the frontend JSON API where the login stands (so a
+// reload or a change of language picks up the transaction under way), starts one when there is
+// none, then waits on the login's event stream (/interaction/<uid>/api/events): status changes,
+// the QR code's frames, and a final event saying where to go. A browser whose stream cannot be
+// opened polls the JSON API once a second instead. Cancel is a plain form post, which works
+// without JavaScript too.
 import { generate } from '/static/lean-qr.mjs';
 
-const root = document.getElementById('freja');
+const root = document.querySelector('[data-app-page]');
 const element = (id) => document.getElementById(id);
 const show = (id, visible) => {
   element(id).hidden = !visible;
@@ -17,25 +21,20 @@ const FIRST_EVENT_WITHIN_MS = 5000;
 if (root) {
   const { uid, eid } = root.dataset;
   const api = `/interaction/${encodeURIComponent(uid)}/api`;
+  /** Hint codes while the transaction waits for the app: the QR code and the switch show only then. */
+  const awaitingHints = new Set((root.dataset.awaitingApp || '').split(' '));
+  const awaitingApp = (state) => state.status === 'IN_PROGRESS' && awaitingHints.has(state.hintCode);
   /** Set when the client's acr value fixed the device: the person cannot switch then. */
   const fixedDevice = root.dataset.device || '';
+  const showQrHelp = root.dataset.qrHelp === 'true';
   let device = fixedDevice;
   let finished = false;
   let launched = false;
-  let showQrHelp = false;
   let stream;
   let pollTimer;
   let shownStep = '';
 
-  fetch(`${api}/ui`, { headers: { accept: 'application/json' } })
-    .then((response) => (response.ok ? response.json() : undefined))
-    .then((ui) => {
-      if (!ui) return;
-      element('qr').style.width = `${ui.qr_size}px`;
-      showQrHelp = ui.show_qr_help;
-      show('qr-help', showQrHelp && !element('qr').hidden);
-    })
-    .catch(() => undefined);
+  element('qr').style.width = `${Number(root.dataset.qrSize) || 240}px`;
 
   async function call(path, body) {
     const response = await fetch(`${api}/${path}`, {
@@ -49,11 +48,15 @@ if (root) {
     return data;
   }
 
-  function showQr(payload) {
+  function drawQr(payload) {
     // Dark on white whatever the page's colours, with the quiet zone scanners need.
-    if (payload) generate(payload).toCanvas(element('qr'), { on: [0, 0, 0], off: [255, 255, 255], pad: 4 });
-    show('qr', Boolean(payload));
-    show('qr-help', showQrHelp && Boolean(payload));
+    generate(payload).toCanvas(element('qr'), { on: [0, 0, 0], off: [255, 255, 255], pad: 4 });
+    showQr(true);
+  }
+
+  function showQr(visible) {
+    show('qr', visible);
+    show('qr-help', showQrHelp && visible);
   }
 
   /** Moves keyboard and screen-reader focus to what changed, once per step. */
@@ -68,16 +71,18 @@ if (root) {
     if (state.status === 'NOT_STARTED') {
       show('device-choice', true);
       show('progress', false);
-      return focusStep('choice', 'device-question');
+      focusStep('choice', 'device-question');
+      return;
     }
     show('device-choice', false);
     show('progress', true);
-    const waiting = state.status === 'IN_PROGRESS';
-    const scanning = waiting && state.hintCode === 'STARTED';
+    const awaiting = awaitingApp(state);
     if (state.launchUrl) device = 'this';
-    if (state.qrCode) showQr(state.qrCode.payload);
-    else if (!scanning || device !== 'other') showQr('');
-    if (state.launchUrl && waiting) {
+    else if (state.qrCode || awaiting) device = device || 'other';
+    if (state.qrCode) drawQr(state.qrCode.payload);
+    else if (!awaiting || device !== 'other') showQr(false);
+    const ended = state.status === 'ERROR' || state.status === 'CANCEL' || state.status === 'COMPLETE';
+    if (state.launchUrl && !ended) {
       element('open').href = state.launchUrl;
       // Open the app once by ourselves; the button stays for browsers that want a tap first.
       if (!launched) {
@@ -85,11 +90,10 @@ if (root) {
         window.location.href = state.launchUrl;
       }
     }
-    show('open', Boolean(state.launchUrl) && waiting);
-    const canSwitch = scanning && !fixedDevice && Boolean(device);
-    show('switch', canSwitch);
-    if (canSwitch) element('switch').textContent = device === 'this' ? root.dataset.switchOther : root.dataset.switchThis;
+    show('open', Boolean(state.launchUrl) && !ended);
+    showSwitch(awaiting);
     show('retry', Boolean(state.retry));
+    showReference(ended && state.reference);
     // Going back from an ending that may be tried again ends the login with it.
     if (state.retry) element('cancel').textContent = element('cancel').dataset.back;
     focusStep(`${state.status} ${state.hintCode || ''} ${device}`, 'status');
@@ -97,11 +101,25 @@ if (root) {
     else if (state.retry) stopWaiting();
   }
 
+  function showSwitch(visible) {
+    const canSwitch = visible && !fixedDevice && Boolean(device);
+    show('switch', canSwitch);
+    if (canSwitch) element('switch').textContent = device === 'this' ? root.dataset.switchOther : root.dataset.switchThis;
+  }
+
+  function showReference(reference) {
+    show('reference', Boolean(reference));
+    if (reference) element('reference').textContent = root.dataset.reference.replace('{reference}', reference);
+  }
+
   function finish(state) {
     finished = true;
     stopWaiting();
-    showQr('');
-    if (state.status === 'COMPLETE') return window.location.assign(state.redirectTo);
+    showQr(false);
+    if (state.status === 'COMPLETE') {
+      window.location.assign(state.redirectTo);
+      return;
+    }
     element('back').href = state.redirectTo;
     show('back', true);
     show('leave', false);
@@ -126,15 +144,17 @@ if (root) {
         handle(event.data);
       });
     listen('status', (data) => render(JSON.parse(data)));
-    listen('done', (data) => render(JSON.parse(data)));
     listen('qr', (payload) => {
-      if (device === 'other') showQr(payload);
+      if (device === 'other') drawQr(payload);
     });
+    listen('done', (data) => render(JSON.parse(data)));
     // The transaction went away (cancelled elsewhere, replaced by a new start): ask where things stand.
     listen('end', () => {
       stopWaiting();
       resume();
     });
+    // EventSource reconnects by itself after a dropped connection; it gives up only when the
+    // broker refused the stream, and then the JSON API says why.
     opened.addEventListener('error', () => {
       if (opened.readyState === EventSource.CLOSED && stream === opened) poll();
     });
@@ -154,6 +174,7 @@ if (root) {
       else render(state);
       if (state.retry || state.status === 'NOT_STARTED') return;
     } catch (error) {
+      // A lost request is retried at the next tick; the transaction lives on at the broker.
       element('status').textContent = error.message;
       wait = 2 * POLL_EVERY_MS;
     }
