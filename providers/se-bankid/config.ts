@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { parseSection, projectRoot } from '../../src/eids/sdk.js';
 import { appPageSettings } from '../shared/app-page.js';
-import { clientCertificate, readMutualTls, type MutualTls } from '../shared/mutual-tls.js';
+import type { MutualTls } from '../shared/mutual-tls.js';
+import { resolveRpApi, rpApiKeys, withRpApiRules } from '../shared/rp-api-config.js';
 
 export { certificateNotAfter } from '../shared/mutual-tls.js';
 
@@ -33,48 +34,39 @@ export const requirement = z
   })
   .strict();
 
-const schema = z
-  .object({
-    mode: z.enum(['production', 'test', 'custom', 'simulator']).default('production'),
-    custom_url: z.url().optional(),
-    client_certificate: clientCertificate.optional(),
-    ca: z.string().min(1).optional(),
-    poll_frequency: z.number().int().min(1).max(10).default(2),
-    allowed_polling_for_minutes: z.number().positive().max(30).default(2),
-    custom_identifier: z.string().max(100).optional(),
-    requirement: requirement.default({}),
-    return_risk: z.boolean().default(true),
-    timeout_ms: z.number().int().positive().default(10_000),
-    evidence_ttl: z.number().int().positive().default(90 * 24 * 3600),
-    ...appPageSettings,
-    allow_simulator_in_production: z.boolean().default(false),
-    simulator: z
-      .object({
-        /** Port of the simulated BankID app page and control API; 0 picks a free one. */
-        control_port: z.number().int().min(0).max(65535).default(0),
-        pickup_timeout_seconds: z.number().int().positive().default(30),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict()
-  .refine((c) => c.mode !== 'custom' || c.custom_url, { message: 'is required with mode custom', path: ['custom_url'] })
-  .refine((c) => c.mode !== 'custom' || c.ca, { message: 'is required with mode custom', path: ['ca'] })
-  .refine((c) => c.mode === 'simulator' || c.client_certificate, { message: 'is required unless mode is simulator', path: ['client_certificate'] });
+const schema = withRpApiRules(
+  z
+    .object({
+      ...rpApiKeys,
+      poll_frequency: z.number().int().min(1).max(10).default(2),
+      allowed_polling_for_minutes: z.number().positive().max(30).default(2),
+      custom_identifier: z.string().max(100).optional(),
+      requirement: requirement.default({}),
+      return_risk: z.boolean().default(true),
+      timeout_ms: z.number().int().positive().default(10_000),
+      evidence_ttl: z.number().int().positive().default(90 * 24 * 3600),
+      ...appPageSettings,
+      simulator: z
+        .object({
+          /** Port of the simulated BankID app page and control API; 0 picks a free one. */
+          control_port: z.number().int().min(0).max(65535).default(0),
+          pickup_timeout_seconds: z.number().int().positive().default(30),
+        })
+        .strict()
+        .prefault({}),
+    })
+    .strict(),
+);
 
 export type BankIdSettings = z.output<typeof schema>;
 export type BankIdRequirement = z.output<typeof requirement>;
 
-const officialUrls = {
-  production: 'https://appapi2.bankid.com/rp/v6.0',
-  test: 'https://appapi2.test.bankid.com/rp/v6.0',
-};
 // BankID's public root CAs (SHA-256 fingerprints checked by a test), read from the source
 // tree so the same files serve src/ and dist/.
 const certsDir = join(projectRoot, 'providers', 'se-bankid', 'certs');
-const builtInCas = {
-  production: join(certsDir, 'production-root.pem'),
-  test: join(certsDir, 'test-root.pem'),
+const official = {
+  production: { url: 'https://appapi2.bankid.com/rp/v6.0', ca: join(certsDir, 'production-root.pem') },
+  test: { url: 'https://appapi2.test.bankid.com/rp/v6.0', ca: join(certsDir, 'test-root.pem') },
 };
 
 /** Mutual TLS material for the RP API: the RP certificate and the one server CA to trust. */
@@ -86,8 +78,5 @@ export function parseBankIdConfig(id: string, raw: unknown): BankIdSettings {
 
 /** The RP API URL and TLS material for production, test or custom mode, read and checked at start-up. */
 export function resolveEndpoint(id: string, settings: BankIdSettings): { url: string; tls: BankIdTls } {
-  const mode = settings.mode as 'production' | 'test' | 'custom';
-  const url = mode === 'custom' ? settings.custom_url! : officialUrls[mode];
-  const tls = readMutualTls(id, { client_certificate: settings.client_certificate!, ca: settings.ca }, builtInCas[mode as 'production' | 'test']);
-  return { url: url.replace(/\/$/, ''), tls };
+  return resolveRpApi(id, settings, official);
 }

@@ -2,7 +2,8 @@ import { parseSection, projectRoot } from '../../src/eids/sdk.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { appPageSettings } from '../shared/app-page.js';
-import { clientCertificate, readConfiguredFile, readMutualTls, type MutualTls } from '../shared/mutual-tls.js';
+import { readConfiguredFile, type MutualTls } from '../shared/mutual-tls.js';
+import { resolveRpApi, rpApiKeys, withRpApiRules } from '../shared/rp-api-config.js';
 
 /**
  * `eids.se-freja`: Freja eID through its Relying Party REST API.
@@ -22,47 +23,40 @@ import { clientCertificate, readConfiguredFile, readMutualTls, type MutualTls } 
  * - timeout_ms: time limit of each call to Freja.
  * - qr_size, show_qr_help: the page's QR code, its size in CSS pixels (160–480) and a line on how to scan it.
  */
-const schema = z
-  .object({
-    mode: z.enum(['production', 'test', 'custom', 'simulator']).default('production'),
-    custom_url: z.url().optional(),
-    client_certificate: clientCertificate.optional(),
-    ca: z.string().min(1).optional(),
-    jws_certificates: z.array(z.string().min(1)).min(1).optional(),
-    min_registration_level: z.enum(['EXTENDED', 'PLUS']).default('EXTENDED'),
-    relying_party_id: z.string().min(1).max(256).optional(),
-    poll_frequency: z.number().int().min(1).max(10).default(2),
-    allowed_seconds: z.number().int().min(10).max(600).default(130),
-    custom_identifier: z.string().max(100).optional(),
-    timeout_ms: z.number().int().positive().default(10_000),
-    ...appPageSettings,
-    allow_simulator_in_production: z.boolean().default(false),
-    simulator: z
-      .object({
-        /** Port of the simulated Freja app page and control API; 0 picks a free one. */
-        control_port: z.number().int().min(0).max(65535).default(0),
-        /** Seconds before a simulated transaction nobody finishes expires. */
-        expiry_seconds: z.number().int().positive().default(120),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict()
-  .refine((c) => c.mode !== 'custom' || c.custom_url, { message: 'is required with mode custom', path: ['custom_url'] })
-  .refine((c) => c.mode !== 'custom' || c.ca, { message: 'is required with mode custom', path: ['ca'] })
-  .refine((c) => c.mode === 'simulator' || c.client_certificate, { message: 'is required unless mode is simulator', path: ['client_certificate'] })
-  .refine((c) => c.mode === 'simulator' || c.jws_certificates, { message: 'is required unless mode is simulator', path: ['jws_certificates'] });
+const schema = withRpApiRules(
+  z
+    .object({
+      ...rpApiKeys,
+      jws_certificates: z.array(z.string().min(1)).min(1).optional(),
+      min_registration_level: z.enum(['EXTENDED', 'PLUS']).default('EXTENDED'),
+      relying_party_id: z.string().min(1).max(256).optional(),
+      poll_frequency: z.number().int().min(1).max(10).default(2),
+      allowed_seconds: z.number().int().min(10).max(600).default(130),
+      custom_identifier: z.string().max(100).optional(),
+      timeout_ms: z.number().int().positive().default(10_000),
+      ...appPageSettings,
+      simulator: z
+        .object({
+          /** Port of the simulated Freja app page and control API; 0 picks a free one. */
+          control_port: z.number().int().min(0).max(65535).default(0),
+          /** Seconds before a simulated transaction nobody finishes expires. */
+          expiry_seconds: z.number().int().positive().default(120),
+        })
+        .strict()
+        .prefault({}),
+    })
+    .strict(),
+).refine((c) => c.mode === 'simulator' || c.jws_certificates, { message: 'is required unless mode is simulator', path: ['jws_certificates'] });
 
 export type FrejaSettings = z.output<typeof schema>;
 
-const officialUrls = {
-  production: 'https://services.prod.frejaeid.com',
-  test: 'https://services.test.frejaeid.com',
-};
 // Freja's public root CAs (SHA-256 fingerprints checked by a test), read from the source tree
 // so the same files serve src/ and dist/.
 const certsDir = join(projectRoot, 'providers', 'se-freja', 'certs');
-const builtInCas = { production: join(certsDir, 'production-root.pem'), test: join(certsDir, 'test-root.pem') };
+const official = {
+  production: { url: 'https://services.prod.frejaeid.com', ca: join(certsDir, 'production-root.pem') },
+  test: { url: 'https://services.test.frejaeid.com', ca: join(certsDir, 'test-root.pem') },
+};
 
 export function parseFrejaConfig(id: string, raw: unknown): FrejaSettings {
   return parseSection(schema, raw ?? {}, ['eids', id]);
@@ -70,9 +64,7 @@ export function parseFrejaConfig(id: string, raw: unknown): FrejaSettings {
 
 /** Where Freja is, the TLS to reach it and the certificates its results are signed with; read and checked at start-up. */
 export function resolveEndpoint(id: string, settings: FrejaSettings): { url: string; tls: MutualTls; jwsCertificates: string[] } {
-  const mode = settings.mode as 'production' | 'test' | 'custom';
-  const url = mode === 'custom' ? settings.custom_url! : officialUrls[mode];
-  const tls = readMutualTls(id, { client_certificate: settings.client_certificate!, ca: settings.ca }, builtInCas[mode as 'production' | 'test']);
+  const api = resolveRpApi(id, settings, official);
   const jwsCertificates = settings.jws_certificates!.map((path, index) => readConfiguredFile(path, `eids.${id}.jws_certificates[${index}]`).toString());
-  return { url: url.replace(/\/$/, ''), tls, jwsCertificates };
+  return { ...api, jwsCertificates };
 }

@@ -1,10 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../../../test/support/broker.js';
 import { RelyingParty } from '../../../test/support/relying-party.js';
-import type { PollStatus } from '../../../src/eids/sdk.js';
+import { AppPageSession, writeFiles } from '../../shared/test/app-page-session.js';
 import { startFrejaSimulator, type FrejaSimulator, type FrejaSimulatorOptions } from '../simulator/server.js';
 
 /**
@@ -13,18 +10,14 @@ import { startFrejaSimulator, type FrejaSimulator, type FrejaSimulatorOptions } 
  * signing certificate.
  */
 export function frejaSection(simulator: FrejaSimulator, settings: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'neb-freja-'));
-  const file = (name: string, content: string) => {
-    const path = join(dir, name);
-    writeFileSync(path, content);
-    return path;
-  };
+  const { pki, signingCertificate } = simulator;
+  const files = writeFiles('neb-freja-', { 'server-ca.pem': pki.serverCa, 'client.pem': pki.client.cert, 'client.key': pki.client.key, 'jws.pem': signingCertificate });
   return {
     mode: 'custom',
     custom_url: simulator.apiUrl,
-    ca: file('server-ca.pem', simulator.pki.serverCa),
-    client_certificate: { cert: file('client.pem', simulator.pki.client.cert), key: file('client.key', simulator.pki.client.key) },
-    jws_certificates: [file('jws.pem', simulator.signingCertificate)],
+    ca: files['server-ca.pem'],
+    client_certificate: { cert: files['client.pem'], key: files['client.key'] },
+    jws_certificates: [files['jws.pem']],
     poll_frequency: 1,
     timeout_ms: 2_000,
     ...settings,
@@ -46,65 +39,16 @@ export async function startFrejaTestBed(name: string, settings: Record<string, u
   return { simulator, tb, rp };
 }
 
-export type ApiAnswer = Omit<PollStatus, 'outcome' | 'status' | 'payload'> & {
-  qrCode?: { payload: string; svg: string };
-  launchUrl?: string;
-  status: PollStatus['status'] | undefined;
-  redirectTo?: string;
-  error?: string;
-  error_description?: string;
-};
-
 /** A Freja eID login seen from a frontend: its interaction and the JSON API. */
-export class FrejaSession {
-  private constructor(
-    readonly bed: FrejaTestBed,
-    readonly uid: string,
-  ) {}
-
+export class FrejaSession extends AppPageSession<FrejaTestBed> {
   /** Starts an authorization at the broker and lands on the Freja eID page. */
   static async begin(bed: FrejaTestBed, params: Record<string, string> = {}): Promise<FrejaSession> {
-    const { response } = await bed.rp.authorize(params);
-    const match = /\/interaction\/([^/]+)\/se-freja\/$/.exec(new URL(response.url).pathname);
-    if (!match) throw new Error(`expected the Freja eID page, got ${response.status} ${response.url}`);
-    return new FrejaSession(bed, match[1]!);
-  }
-
-  async call(path: string, body: unknown = {}) {
-    const response = await this.bed.rp.browser.request(`/interaction/${this.uid}/api/${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', origin: this.bed.tb.issuer },
-      body: JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as ApiAnswer };
-  }
-
-  async start(device?: 'this' | 'other') {
-    return (await this.call('start', { eid: 'se-freja', ...(device ? { device } : {}) })).body;
-  }
-
-  async poll(qr = true) {
-    return (await this.call(`poll${qr ? '?qr=true' : ''}`)).body;
-  }
-
-  async pollUntil(done: (state: ApiAnswer) => boolean, attempts = 40) {
-    for (let i = 0; i < attempts; i += 1) {
-      const state = await this.poll();
-      if (done(state)) return state;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    throw new Error('the status never changed');
+    return new FrejaSession(bed, 'se-freja', await AppPageSession.pageUid(bed, 'se-freja', await bed.rp.authorizationUrl(params)));
   }
 
   authRef(): string {
     const transaction = this.bed.simulator.transactions().at(-1);
     if (!transaction) throw new Error('no transaction at the simulator');
     return transaction.authRef;
-  }
-
-  async backToClient(redirectTo: string): Promise<URL> {
-    const { leftTo } = await this.bed.rp.browser.follow(redirectTo);
-    if (!leftTo) throw new Error('the login did not return to the client');
-    return leftTo;
   }
 }
