@@ -1,3 +1,4 @@
+import { escapeHtml, hiddenInputs } from '../../shared/simulator-page.js';
 import { apiErrorStatus, failedHintCodes } from './app-choices.js';
 import { rpEndpoints } from './faults.js';
 import type { SimulatedOrderView } from './orders.js';
@@ -202,22 +203,10 @@ function actionForm(
   return `<form method="post" action="${action}">${hiddenInputs({ orderRef: order.orderRef, ...fields })}<button type="submit"${classAttribute}>${escapeHtml(label)}</button></form>`;
 }
 
-function hiddenInputs(fields: Record<string, string>): string {
-  return Object.entries(fields)
-    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
-    .join('');
-}
-
 function shortRef(order: SimulatedOrderView): string {
   return order.orderRef.slice(0, 8);
 }
 
 function decodeBase64(data: string): string {
   return Buffer.from(data, 'base64').toString('utf8');
-}
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);
 }

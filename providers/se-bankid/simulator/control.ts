@@ -1,4 +1,5 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener } from 'node:http';
+import { html, json, redirect, simulatorListener, type Reply } from '../../shared/simulator-page.js';
 import { apiErrorStatus, failedHintCodes } from './app-choices.js';
 import {
   APP_FAULTS_PATH,
@@ -11,23 +12,14 @@ import {
 } from './app-page.js';
 import { SimulatorError } from './errors.js';
 import type { FaultQueue } from './faults.js';
-import { parseJson, readBody } from './http.js';
+import { parseJson } from './http.js';
 import type { OrderBook } from './orders.js';
 import { isJsonObject, type JsonObject } from './requests.js';
-
-interface Reply {
-  status: number;
-  contentType?: string;
-  location?: string;
-  body?: string;
-}
 
 type Route = (request: { url: URL; body: string }) => Reply;
 
 /** An action of the person's app, taking its fields from JSON or from a form. */
 type Action = (fields: JsonObject) => void;
-
-const PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 type Done = 'identified' | 'cancelled' | 'failed' | 'fault';
 
@@ -77,7 +69,6 @@ export function controlHandler(book: OrderBook, faults: FaultQueue): RequestList
     faults.inject(fields.endpoint, { status: apiErrorStatus[errorCode], errorCode, details: 'Chosen on the simulated app page' }, times);
   }
 
-  const html = (body: string, status = 200): Reply => ({ status, contentType: 'text/html; charset=utf-8', body });
   const appPage = (options: AppPageOptions = {}, status = 200): Reply => html(renderAppPage(book.views(), options), status);
   const appRefusal = (message: string) => appPage({ notice: { text: message, problem: true } }, 400);
 
@@ -122,18 +113,10 @@ export function controlHandler(book: OrderBook, faults: FaultQueue): RequestList
     });
   }
 
-  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const { text } = await readBody(request);
-    const url = new URL(request.url ?? '/', 'http://simulator');
-    const route = routes.get(`${request.method} ${url.pathname}`);
-    send(response, route ? route({ url, body: text }) : json(404, { error: `No ${request.method} ${url.pathname}` }));
-  }
-
-  return (request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) send(response, json(500, { error: String(error) }));
-    });
-  };
+  return simulatorListener(({ method, url, body }) => {
+    const route = routes.get(`${method} ${url.pathname}`);
+    return route ? route({ url, body }) : json(404, { error: `No ${method} ${url.pathname}` });
+  });
 }
 
 /** Runs a route, turning the simulator's refusal into the reply made by `refusal`. */
@@ -176,23 +159,4 @@ function mrtdOption(fields: JsonObject): { mrtd?: boolean } {
   if (mrtd === undefined) return {};
   if (typeof mrtd !== 'boolean') throw new SimulatorError('mrtd must be true or false');
   return { mrtd };
-}
-
-function json(status: number, body: unknown): Reply {
-  return { status, contentType: 'application/json', body: JSON.stringify(body) };
-}
-
-function redirect(location: string): Reply {
-  return { status: 303, location };
-}
-
-function send(response: ServerResponse, reply: Reply): void {
-  response.writeHead(reply.status, {
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    'content-security-policy': PAGE_SECURITY_POLICY,
-    ...(reply.contentType ? { 'content-type': reply.contentType } : {}),
-    ...(reply.location ? { location: reply.location } : {}),
-  });
-  response.end(reply.body);
 }

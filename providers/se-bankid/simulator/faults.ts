@@ -1,3 +1,4 @@
+import { FaultQueue as SharedFaultQueue } from '../../shared/fault-queue.js';
 import { SimulatorError } from './errors.js';
 import { isJsonObject } from './requests.js';
 
@@ -9,30 +10,10 @@ export type Fault = { status: number; errorCode: string; details?: string } | { 
 
 const FAULT_SHAPE = 'fault must be { status: 400–599, errorCode, details? } or { delayMs }';
 
-interface QueuedFault {
-  fault: Fault;
-  remaining: number;
-}
-
 /** Faults waiting for the next requests to each endpoint, oldest first. */
-export class FaultQueue {
-  readonly #queued = new Map<RpEndpoint, QueuedFault[]>();
-
-  /** Checks its arguments itself, since the control surface passes on whatever JSON it got. */
-  inject(endpoint: unknown, fault: unknown, times: unknown = 1): void {
-    const target = checkEndpoint(endpoint);
-    const queued = { fault: checkFault(fault), remaining: checkTimes(times) };
-    this.#queued.set(target, [...(this.#queued.get(target) ?? []), queued]);
-  }
-
-  /** The fault for this request, counting it as served. */
-  take(endpoint: RpEndpoint): Fault | undefined {
-    const queue = this.#queued.get(endpoint);
-    const next = queue?.[0];
-    if (!queue || !next) return undefined;
-    next.remaining -= 1;
-    if (next.remaining === 0) queue.shift();
-    return next.fault;
+export class FaultQueue extends SharedFaultQueue<RpEndpoint, Fault> {
+  constructor() {
+    super({ target: checkEndpoint, fault: checkFault, refuse: (message) => new SimulatorError(message) });
   }
 }
 
@@ -55,11 +36,6 @@ function checkFault(fault: unknown): Fault {
     (details === undefined || typeof details === 'string');
   if (!isErrorAnswer) throw new SimulatorError(FAULT_SHAPE);
   return { status, errorCode, details };
-}
-
-function checkTimes(times: unknown): number {
-  if (!isWholeNumber(times) || times < 1) throw new SimulatorError('times must be a whole number of at least 1');
-  return times;
 }
 
 function isWholeNumber(value: unknown): value is number {

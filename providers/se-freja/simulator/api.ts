@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { FaultQueue as SharedFaultQueue } from '../../shared/fault-queue.js';
 import { decodeRequest } from '../api/encoding.js';
 import { methods, type FrejaMethod } from '../api/types.js';
 import { checkInitRequest, checkReference, checkResultsRequest, FrejaError, isObject, SimulatorError } from './rules.js';
@@ -12,26 +13,20 @@ const MAX_BODY_BYTES = 64 * 1024;
 export type Fault = { status: number; code?: number } | { delayMs: number };
 
 /** Faults waiting for the next requests to each method, oldest first. */
-export class FaultQueue {
-  readonly #queued = new Map<FrejaMethod, { fault: Fault; remaining: number }[]>();
-
-  /** Checks what it is given, since the control API passes on whatever JSON it got. */
-  inject(method: unknown, fault: unknown, times: unknown = 1): void {
-    if (typeof method !== 'string' || !Object.hasOwn(methods, method)) throw new SimulatorError(`method must be one of ${Object.keys(methods).join(', ')}`);
-    if (!isFault(fault)) throw new SimulatorError('fault must be { status: 400–599, code? } or { delayMs }');
-    if (!Number.isSafeInteger(times) || (times as number) < 1) throw new SimulatorError('times must be a whole number of at least 1');
-    const queue = this.#queued.get(method as FrejaMethod) ?? [];
-    this.#queued.set(method as FrejaMethod, [...queue, { fault, remaining: times as number }]);
+export class FaultQueue extends SharedFaultQueue<FrejaMethod, Fault> {
+  constructor() {
+    super({ target: checkMethod, fault: checkFault, refuse: (message) => new SimulatorError(message) });
   }
+}
 
-  take(method: FrejaMethod): Fault | undefined {
-    const queue = this.#queued.get(method);
-    const next = queue?.[0];
-    if (!queue || !next) return undefined;
-    next.remaining -= 1;
-    if (next.remaining === 0) queue.shift();
-    return next.fault;
-  }
+function checkMethod(method: unknown): FrejaMethod {
+  if (typeof method !== 'string' || !Object.hasOwn(methods, method)) throw new SimulatorError(`method must be one of ${Object.keys(methods).join(', ')}`);
+  return method as FrejaMethod;
+}
+
+function checkFault(fault: unknown): Fault {
+  if (!isFault(fault)) throw new SimulatorError('fault must be { status: 400–599, code? } or { delayMs }');
+  return fault;
 }
 
 function isFault(fault: unknown): fault is Fault {

@@ -1,4 +1,5 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener } from 'node:http';
+import { escapeHtml, hiddenInputs, html, json, redirect, simulatorListener, type Reply } from '../../shared/simulator-page.js';
 import { simulatedPersons } from './persons.js';
 import { FrejaError, isObject, SimulatorError } from './rules.js';
 import { tampering, type Tampering, type TransactionBook, type TransactionView } from './transactions.js';
@@ -6,14 +7,7 @@ import type { FaultQueue } from './api.js';
 
 type Fields = Record<string, unknown>;
 type Action = (fields: Fields) => void;
-interface Reply {
-  status: number;
-  contentType?: string;
-  location?: string;
-  body?: string;
-}
 
-const PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const STYLESHEET_PATH = '/app/style.css';
 /** In a file of its own, not inline, so the page's CSP can forbid inline style. */
 const STYLESHEET = `body { font-family: system-ui, sans-serif; background: #e8eef3; margin: 0; }
@@ -110,17 +104,7 @@ export function appHandler(book: TransactionBook, faults: FaultQueue): RequestLi
     return page({ ...(Object.hasOwn(notices, done) ? { notice: notices[done] } : {}), ...(returnUrl ? { returnUrl } : {}) });
   }
 
-  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request as AsyncIterable<Buffer>) chunks.push(chunk);
-    send(response, route(request.method ?? 'GET', new URL(request.url ?? '/', 'http://simulator'), Buffer.concat(chunks).toString('utf8')));
-  }
-
-  return (request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) send(response, json(500, { error: String(error) }));
-    });
-  };
+  return simulatorListener(({ method, url, body }) => route(method, url, body));
 }
 
 function refusedAs(refusal: (message: string) => Reply, run: () => Reply): Reply {
@@ -178,7 +162,7 @@ function renderApp(transactions: TransactionView[], { notice, problem, returnUrl
   // While nothing waits the page looks again by itself, so that a new transaction shows up.
   const refresh = returnUrl ?? (waiting.length ? undefined : '/app');
   const content = returnUrl
-    ? `<p><a class="button" href="${escape(returnUrl)}">Back to the service</a></p>`
+    ? `<p><a class="button" href="${escapeHtml(returnUrl)}">Back to the service</a></p>`
     : waiting.length
       ? waiting.map(transactionSection).join('\n')
       : '<p>Nothing is waiting for you. Start a login with Freja eID in the service; it shows up here.</p>';
@@ -187,14 +171,14 @@ function renderApp(transactions: TransactionView[], { notice, problem, returnUrl
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-${refresh ? `<meta http-equiv="refresh" content="${returnUrl ? 0 : 2}; url=${escape(refresh)}">\n` : ''}<title>Simulated Freja eID app</title>
+${refresh ? `<meta http-equiv="refresh" content="${returnUrl ? 0 : 2}; url=${escapeHtml(refresh)}">\n` : ''}<title>Simulated Freja eID app</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
 </head>
 <body>
 <main>
 <h1>Simulated Freja eID app</h1>
 <p>This page plays the Freja eID app on your phone, for trying out the service without a real Freja eID.</p>
-${notice ? `<p class="${problem ? 'notice problem' : 'notice'}">${escape(notice)}</p>\n` : ''}${content}
+${notice ? `<p class="${problem ? 'notice problem' : 'notice'}">${escapeHtml(notice)}</p>\n` : ''}${content}
 </main>
 </body>
 </html>
@@ -202,7 +186,7 @@ ${notice ? `<p class="${problem ? 'notice problem' : 'notice'}">${escape(notice)
 }
 
 function transactionSection(transaction: TransactionView): string {
-  const ref = escape(transaction.authRef.slice(0, 8));
+  const ref = escapeHtml(transaction.authRef.slice(0, 8));
   if (transaction.awaitingApp) {
     return `<section>
 <h2>The service shows a QR code</h2>
@@ -214,9 +198,9 @@ ${form('/app/expire', transaction, 'Let it expire', {}, 'secondary')}
   const people = simulatedPersons.map(
     (person) => form('/app/approve', transaction, `Approve as ${person.name} ${person.surname} (${person.registrationLevel})`, { person: person.ssn }),
   );
-  const spoilt = `<form method="post" action="/app/approve">${hidden({ authRef: transaction.authRef })}<label>Spoil the signed result <select name="tampering">${tampering
+  const spoilt = `<form method="post" action="/app/approve">${hiddenInputs({ authRef: transaction.authRef })}<label>Spoil the signed result <select name="tampering">${tampering
     .map((kind) => `<option value="${kind}">${kind}</option>`)
-    .join('')}</select></label><button type="submit" class="secondary">Approve as ${escape(simulatedPersons[0]!.name)}, spoilt</button></form>`;
+    .join('')}</select></label><button type="submit" class="secondary">Approve as ${escapeHtml(simulatedPersons[0]!.name)}, spoilt</button></form>`;
   return `<section>
 <h2>Log in to the service?</h2>
 <p>Transaction ${ref}, level ${transaction.minRegistrationLevel} or higher.</p>
@@ -232,39 +216,5 @@ ${spoilt}
 }
 
 function form(action: string, transaction: TransactionView, label: string, fields: Record<string, string> = {}, buttonClass?: string): string {
-  return `<form method="post" action="${action}">${hidden({ authRef: transaction.authRef, ...fields })}<button type="submit"${buttonClass ? ` class="${buttonClass}"` : ''}>${escape(label)}</button></form>`;
-}
-
-function hidden(fields: Record<string, string>): string {
-  return Object.entries(fields)
-    .map(([name, value]) => `<input type="hidden" name="${escape(name)}" value="${escape(value)}">`)
-    .join('');
-}
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-function escape(value: string): string {
-  return value.replace(/[&<>"']/g, (character) => ESCAPES[character] ?? character);
-}
-
-function html(body: string, status: number): Reply {
-  return { status, contentType: 'text/html; charset=utf-8', body };
-}
-
-function json(status: number, body: unknown): Reply {
-  return { status, contentType: 'application/json', body: JSON.stringify(body) };
-}
-
-function redirect(location: string): Reply {
-  return { status: 303, location };
-}
-
-function send(response: ServerResponse, reply: Reply): void {
-  response.writeHead(reply.status, {
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    'content-security-policy': PAGE_SECURITY_POLICY,
-    ...(reply.contentType ? { 'content-type': reply.contentType } : {}),
-    ...(reply.location ? { location: reply.location } : {}),
-  });
-  response.end(reply.body);
+  return `<form method="post" action="${action}">${hiddenInputs({ authRef: transaction.authRef, ...fields })}<button type="submit"${buttonClass ? ` class="${buttonClass}"` : ''}>${escapeHtml(label)}</button></form>`;
 }
