@@ -5,7 +5,7 @@ import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-b
 import { bankIdSection } from '../../providers/se-bankid/test/support.js';
 import { qrPayload } from '../../providers/se-bankid/qr.js';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
-import { expectAccessible, launchChromium, newPhone, screenshot, viewports } from '../support/chromium.js';
+import { expectAccessible, launchChromium, newPhone, PHONE_USER_AGENT, screenshot, viewports } from '../support/chromium.js';
 
 /**
  * The Swedish BankID page's paths a person can take besides the straight one: switching
@@ -45,9 +45,6 @@ afterAll(async () => {
     await bankId.close();
   }
 });
-
-/** A phone's browser as BankID's launch rules see it: a phone's user agent. */
-const PHONE_USER_AGENT = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36';
 
 async function onDevice(kind: 'phone' | 'desktop', use: (page: Page) => Promise<void>, options: Parameters<Browser['newContext']>[0] = {}) {
   const context: BrowserContext =

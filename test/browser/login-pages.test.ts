@@ -3,12 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFinnishTrustNetworkSimulator } from '../../providers/fi-ftn/simulator/index.js';
 import { startMitIdSimulator } from '../../providers/dk-mitid/simulator/index.js';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
-import decodeQR from 'qr/decode.js';
 import { qrPayload } from '../../providers/se-bankid/qr.js';
 import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
 import { bankIdSection } from '../../providers/se-bankid/test/support.js';
-import { expectAccessible, launchChromium, newPhone, screenshot } from '../support/chromium.js';
+import { drawnQrCode, expectAccessible, launchChromium, newPhone, screenshot } from '../support/chromium.js';
 import { startUpstreamTestBed, type UpstreamTestBed } from '../support/upstream.js';
 
 /**
@@ -63,30 +62,6 @@ function scanTheQrCode() {
   const order = bankId.orders().at(-1)!;
   bankId.scanQr(qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - Date.parse(order.createdAt)) / 1000));
   return order.orderRef;
-}
-
-/**
- * Runs in the page: the QR canvas (one pixel per module) copied three times larger, as a camera
- * would see it, and its pixels in base64. A string, since the tests are not compiled for the DOM.
- */
-const READ_QR_CANVAS = `(() => {
-  const canvas = document.getElementById('qr');
-  const large = document.createElement('canvas');
-  large.width = canvas.width * 3;
-  large.height = canvas.height * 3;
-  const context = large.getContext('2d');
-  context.imageSmoothingEnabled = false;
-  context.drawImage(canvas, 0, 0, large.width, large.height);
-  const { data, width, height } = context.getImageData(0, 0, large.width, large.height);
-  let bytes = '';
-  for (const byte of data) bytes += String.fromCharCode(byte);
-  return { data: btoa(bytes), width, height };
-})()`;
-
-/** What the QR code the page drew says, read from its canvas. */
-async function drawnQrCode(page: Page): Promise<string> {
-  const image = (await page.evaluate(READ_QR_CANVAS)) as { data: string; width: number; height: number };
-  return decodeQR({ ...image, data: new Uint8ClampedArray(Buffer.from(image.data, 'base64')) });
 }
 
 /** On the BankID page, chooses another device and waits for the QR code. */

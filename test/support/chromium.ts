@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { expect } from 'vitest';
+import decodeQR from 'qr/decode.js';
 import { projectRoot } from '../../src/paths.js';
 
 /** Debian's chromium; .ci/run installs it. A machine without it fails these tests, it never skips them. */
@@ -54,4 +55,31 @@ export async function screenshot(page: Page, name: string): Promise<void> {
     await page.screenshot({ path: join(screenshotDir, `${name}-${width}.png`), fullPage: true });
   }
   if (original) await page.setViewportSize(original);
+}
+
+/** A phone's browser as the eIDs' launch rules see it: a phone's user agent. */
+export const PHONE_USER_AGENT = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36';
+
+/**
+ * Runs in the page: the QR canvas (one pixel per module) copied three times larger, as a camera
+ * would see it, and its pixels in base64. A string, since the tests are not compiled for the DOM.
+ */
+const READ_QR_CANVAS = `(() => {
+  const canvas = document.getElementById('qr');
+  const large = document.createElement('canvas');
+  large.width = canvas.width * 3;
+  large.height = canvas.height * 3;
+  const context = large.getContext('2d');
+  context.imageSmoothingEnabled = false;
+  context.drawImage(canvas, 0, 0, large.width, large.height);
+  const { data, width, height } = context.getImageData(0, 0, large.width, large.height);
+  let bytes = '';
+  for (const byte of data) bytes += String.fromCharCode(byte);
+  return { data: btoa(bytes), width, height };
+})()`;
+
+/** What the QR code the page drew says, read from its canvas. */
+export async function drawnQrCode(page: Page): Promise<string> {
+  const image = (await page.evaluate(READ_QR_CANVAS)) as { data: string; width: number; height: number };
+  return decodeQR({ ...image, data: new Uint8ClampedArray(Buffer.from(image.data, 'base64')) });
 }

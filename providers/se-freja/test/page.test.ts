@@ -1,8 +1,7 @@
-import type { Browser, Page } from 'playwright-core';
-import decodeQR from 'qr/decode.js';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../../../test/support/broker.js';
-import { expectAccessible, launchChromium, newPhone, screenshot } from '../../../test/support/chromium.js';
+import { drawnQrCode, expectAccessible, launchChromium, newPhone, PHONE_USER_AGENT, screenshot } from '../../../test/support/chromium.js';
 import { startFrejaSimulator, type FrejaSimulator } from '../simulator/server.js';
 import { frejaSection } from './support.js';
 
@@ -29,28 +28,6 @@ afterAll(async () => {
   await browser?.close();
   await simulator?.close();
 });
-
-const PHONE_USER_AGENT = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36';
-
-/** Runs in the page: the QR canvas, three times larger as a camera sees it, as base64 pixels. */
-const READ_QR_CANVAS = `(() => {
-  const canvas = document.getElementById('qr');
-  const large = document.createElement('canvas');
-  large.width = canvas.width * 3;
-  large.height = canvas.height * 3;
-  const context = large.getContext('2d');
-  context.imageSmoothingEnabled = false;
-  context.drawImage(canvas, 0, 0, large.width, large.height);
-  const { data, width, height } = context.getImageData(0, 0, large.width, large.height);
-  let bytes = '';
-  for (const byte of data) bytes += String.fromCharCode(byte);
-  return { data: btoa(bytes), width, height };
-})()`;
-
-async function drawnQrCode(page: Page): Promise<string> {
-  const image = (await page.evaluate(READ_QR_CANVAS)) as { data: string; width: number; height: number };
-  return decodeQR({ ...image, data: new Uint8ClampedArray(Buffer.from(image.data, 'base64')) });
-}
 
 describe('the Freja eID page', () => {
   it.each(['en-GB', 'sv-SE', 'nb-NO', 'fi-FI', 'da-DK'])('in %s: the QR code drawn is scanned, the person approves in the app and lands at the client', async (locale) => {
