@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
 import type { RouterContext } from '@koa/router';
-import { HttpError, type LoginState, type PageRenderer } from '../../src/eids/sdk.js';
+import type { LoginState, PageRenderer } from '../../src/eids/sdk.js';
 import { acrValues, type BankIdLogin } from './flow.js';
-import { deviceChoices, deviceOfAcr, isMobile } from '../shared/app-page.js';
+import { appPageRoutes, deviceChoices, deviceOfAcr, isMobile } from '../shared/app-page.js';
 import { operationOf, shownTransaction } from './transactions.js';
 
 /**
@@ -35,14 +35,5 @@ export function bankIdRoutes(
     views.render(ctx, `@${id}/login`, { uid, eid: id, device, mobile, choices, question, simulatedAppUrl, title, transaction, qr });
   };
 
-  router.get('/', page);
-
-  /** Where BankID on this device sends the person back; the nonce proves the link is this login's. */
-  router.get('/return', async (ctx) => {
-    const nonce = typeof ctx.query.nonce === 'string' ? ctx.query.nonce : '';
-    if (!(await login.isReturnNonce(ctx.state.login.request, nonce))) {
-      throw new HttpError(400, 'invalid_request', 'This return link does not belong to the BankID login in progress.');
-    }
-    page(ctx);
-  });
+  appPageRoutes(router, page, (request, nonce) => login.isReturnNonce(request, nonce), 'This return link does not belong to the BankID login in progress.');
 }

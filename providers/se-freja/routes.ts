@@ -1,7 +1,7 @@
-import { HttpError, type LoginState, type PageRenderer } from '../../src/eids/sdk.js';
+import type { LoginState, PageRenderer } from '../../src/eids/sdk.js';
 import type Router from '@koa/router';
 import type { RouterContext } from '@koa/router';
-import { deviceChoices } from '../shared/app-page.js';
+import { appPageRoutes, deviceChoices } from '../shared/app-page.js';
 import { deviceOf, type FrejaLogin } from './flow.js';
 
 /**
@@ -25,14 +25,5 @@ export function frejaRoutes(
     views.render(ctx, `@${id}/login`, { uid, eid: id, device: deviceOf(request.acr) ?? '', choices, question: t(`${id}.choose`), simulatedAppUrl, qr });
   };
 
-  router.get('/', page);
-
-  /** Where Freja's app on this device sends the person back; the nonce proves the link is this login's. */
-  router.get('/return', async (ctx) => {
-    const nonce = typeof ctx.query.nonce === 'string' ? ctx.query.nonce : '';
-    if (!(await login.isReturnNonce(ctx.state.login.request, nonce))) {
-      throw new HttpError(400, 'invalid_request', 'This return link does not belong to the Freja eID login in progress.');
-    }
-    page(ctx);
-  });
+  appPageRoutes(router, page, (request, nonce) => login.isReturnNonce(request, nonce), 'This return link does not belong to the Freja eID login in progress.');
 }

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
+import type Router from '@koa/router';
+import type { RouterContext } from '@koa/router';
 import { z } from 'zod';
-import { pluginFolder, type EidPlugin, type LoginRequest, type StartOptions } from '../../src/eids/sdk.js';
+import { HttpError, pluginFolder, type EidPlugin, type LoginRequest, type LoginState, type StartOptions } from '../../src/eids/sdk.js';
 
 /**
  * The waiting page of an eID used through its app (Swedish BankID, Freja eID): the person opens
@@ -53,6 +55,25 @@ export function deviceChoices(request: LoginRequest, labels: Record<Device, stri
     { device: first, label: labels[first], primary: true },
     { device: second, label: labels[second], primary: false },
   ];
+}
+
+/**
+ * The page at /interaction/<uid>/<id>/, and /return, where the app on this device sends the
+ * person back: shown again only for the nonce of the login's transaction (`isReturnNonce`), so
+ * that a return link proves it belongs to this login; another is refused with `refusal`.
+ */
+export function appPageRoutes(
+  router: Router<LoginState>,
+  page: (ctx: RouterContext<LoginState>) => void,
+  isReturnNonce: (request: LoginRequest, nonce: string) => Promise<boolean>,
+  refusal: string,
+): void {
+  router.get('/', page);
+  router.get('/return', async (ctx) => {
+    const nonce = typeof ctx.query.nonce === 'string' ? ctx.query.nonce : '';
+    if (!(await isReturnNonce(ctx.state.login.request, nonce))) throw new HttpError(400, 'invalid_request', refusal);
+    page(ctx);
+  });
 }
 
 /** The folder of the page script kit, served at /static/kit/app-page/. */
