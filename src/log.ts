@@ -10,6 +10,44 @@ export interface RequestScope {
 
 export const requestScope = new AsyncLocalStorage<RequestScope>();
 
+const CENSOR = '[redacted]';
+/** Fields censored in any object a log line carries at its top level (`{client: {client_secret}}`). */
+const SECRET_FIELDS = ['client_secret', 'password', 'passphrase', 'qrStartSecret', 'subject_secret', 'cookie_keys'];
+/** Request headers censored under `req.headers`. */
+const SECRET_HEADERS = ['authorization', 'cookie'];
+
+type Fields = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Fields => typeof value === 'object' && value !== null;
+
+/** A copy of `value` with `names` censored, keeping its prototype and hidden fields (an Error stays one); `value` itself when none is there. */
+function censored<T extends Fields>(value: T, names: readonly string[]): T {
+  if (!names.some((name) => Object.hasOwn(value, name))) return value;
+  const copy = Object.defineProperties(Object.create(Object.getPrototypeOf(value) as object | null), Object.getOwnPropertyDescriptors(value)) as Fields;
+  for (const name of names) if (Object.hasOwn(copy, name)) copy[name] = CENSOR;
+  return copy as T;
+}
+
+/**
+ * The line's fields with secrets censored, the line itself untouched (the caller's objects are
+ * never changed). Looking only at objects, and copying only where a secret is, costs a few
+ * property checks per line; pino's own `redact` with wildcard paths ran its redactor on every
+ * field of every line (about 15 µs a line), on the token endpoint's two lines per request.
+ */
+export function redactSecrets(fields: Fields): Fields {
+  let result = fields;
+  for (const [name, value] of Object.entries(fields)) {
+    if (!isObject(value)) continue;
+    let safe = censored(value, SECRET_FIELDS);
+    if (name === 'req' && isObject(safe.headers)) {
+      const headers = censored(safe.headers, SECRET_HEADERS);
+      if (headers !== safe.headers) safe = { ...safe, headers };
+    }
+    if (safe !== value) result = { ...result, [name]: safe };
+  }
+  return result;
+}
+
 /**
  * The broker's logger. Every line written while a request is being served carries that
  * request's traceId, the same id its response sends in the `traceId` header. The lines go to
@@ -23,14 +61,9 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', de
       const scope = requestScope.getStore();
       return scope ? { traceId: scope.traceId } : {};
     },
-    // Secrets are never passed to the logger on purpose; this is the net under that rule.
-    redact: {
-      paths: [
-        '*.client_secret', '*.password', '*.passphrase', '*.qrStartSecret', '*.subject_secret',
-        '*.cookie_keys', 'req.headers.authorization', 'req.headers.cookie',
-      ],
-      censor: '[redacted]',
-    },
+    // Secrets are never passed to the logger on purpose; this is the net under that rule. It
+    // covers what each line is given; a child logger's bindings are the broker's own fields.
+    formatters: { log: redactSecrets },
   };
   // Written asynchronously: lines that come while a write is under way go out together in the
   // next one, rather than one system call each. pino still flushes what is left when the process exits.
