@@ -1,4 +1,5 @@
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
+import { onlyWhere } from '../http/scoped.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import type { EidRegistry } from '../eids/registry.js';
 import type { Logger } from '../log.js';
@@ -30,9 +31,8 @@ export function healthRoutes(deps: HealthDependencies): Middleware {
   const { store, registry, operations, log } = deps;
   let wasReady = true;
 
-  return async (ctx, next) => {
-    if (ctx.path !== '/health/live' && ctx.path !== '/health/ready') return next();
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
+  const isHealthCheck = (ctx: Context) => (ctx.path === '/health/live' || ctx.path === '/health/ready') && (ctx.method === 'GET' || ctx.method === 'HEAD');
+  return onlyWhere(isHealthCheck, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     if (ctx.path === '/health/live') {
       ctx.body = { status: 'live' };
@@ -59,5 +59,5 @@ export function healthRoutes(deps: HealthDependencies): Middleware {
       eids: operations.health(registry.all),
       ...(warnings.length ? { warnings } : {}),
     };
-  };
+  });
 }

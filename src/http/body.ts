@@ -8,7 +8,7 @@ import { HttpError } from './errors.js';
  * OpenID provider sends Content-Length, and only a known length can be refused up front.
  */
 export function bodyLimit(maxBytes: number): Middleware {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const declared = ctx.get('content-length');
     if (declared === '' && ctx.get('transfer-encoding') !== '') {
       ctx.set('Connection', 'close');
@@ -18,7 +18,7 @@ export function bodyLimit(maxBytes: number): Middleware {
       ctx.set('Connection', 'close');
       throw new HttpError(413, 'invalid_request', `The request body is too large (at most ${maxBytes} bytes).`);
     }
-    await next();
+    return next();
   };
 }
 

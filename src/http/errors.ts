@@ -77,13 +77,13 @@ export function errorBoundary(views: Views, log: Logger): Middleware {
  * out on its own. Paths that need no state (liveness, static files) still answer.
  */
 export function storeGuard(store: Store, views: Views, statelessPaths: (path: string) => boolean): Middleware {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     if (!store.available && !statelessPaths(ctx.path)) {
       const err = new StoreUnavailableError();
       respondWithError(ctx, views, 503, err.error, err.error_description);
       return;
     }
-    await next();
+    return next();
   };
 }
 

@@ -11,12 +11,12 @@ import type { Middleware } from 'koa';
 export function addressedToIssuer(issuer: string, trustProxy: boolean): Middleware {
   const { host, protocol } = new URL(issuer);
   const scheme = protocol.slice(0, -1);
-  return async (ctx, next) => {
+  return (ctx, next) => {
     if (!trustProxy) {
       // The node request's header, so that oidc-provider's own contexts (interactionDetails) see it too.
       ctx.req.headers.host = host;
       Object.defineProperty(ctx.request, 'protocol', { value: scheme });
     }
-    await next();
+    return next();
   };
 }

@@ -47,9 +47,9 @@ export const tooLongDescription = ({ name, max }: { name: string; max: number })
  * keeps (invalid_request), before anything stores it: authorization requests, logout.
  */
 export function boundedParameters(): Middleware {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const tooLong = tooLongParameter(ctx.query);
     if (tooLong) throw new HttpError(400, 'invalid_request', tooLongDescription(tooLong));
-    await next();
+    return next();
   };
 }

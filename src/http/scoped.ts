@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 
 /**
  * Routers as one middleware that runs only for requests under one of `prefixes`: every other
@@ -10,8 +10,14 @@ export function routersUnder(prefixes: readonly string[], routers: Router[]): Mi
   const chain = routers.flatMap((router) => [router.routes(), router.allowedMethods()]) as unknown as Middleware[];
   const run = (index: number, ctx: Parameters<Middleware>[0], next: () => Promise<unknown>): Promise<unknown> =>
     index === chain.length ? next() : Promise.resolve(chain[index]!(ctx, () => run(index + 1, ctx, next)));
-  return async (ctx, next) => {
-    if (prefixes.some((prefix) => ctx.path.startsWith(prefix))) await run(0, ctx, next);
-    else await next();
-  };
+  return onlyWhere((ctx) => prefixes.some((prefix) => ctx.path.startsWith(prefix)), (ctx, next) => run(0, ctx, next));
+}
+
+/**
+ * `middleware` for the requests `applies` picks; every other request passes by at the cost of
+ * that test. Like every pass-through step of the broker's stack, it returns `next()` rather
+ * than awaiting it: an async step costs each request another promise and microtask turns.
+ */
+export function onlyWhere(applies: (ctx: Context) => boolean, middleware: Middleware): Middleware {
+  return (ctx, next) => (applies(ctx) ? middleware(ctx, next) : next());
 }

@@ -28,7 +28,7 @@ export function contentSecurityPolicy(extra: Record<string, string[]> = {}): str
 const CSP = contentSecurityPolicy();
 
 export function securityHeaders(): Middleware {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     ctx.set({
       'Content-Security-Policy': CSP,
       'X-Frame-Options': 'DENY',
@@ -36,6 +36,6 @@ export function securityHeaders(): Middleware {
       'X-Content-Type-Options': 'nosniff',
       'Cross-Origin-Opener-Policy': 'same-origin',
     });
-    await next();
+    return next();
   };
 }

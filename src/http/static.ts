@@ -42,7 +42,7 @@ export function staticFiles(operatorCss: string, plugins: Record<string, string>
   ]);
   for (const [path, file] of Object.entries(libraries)) files.set(path, { body: readFileSync(file), type: types[extname(file)]! });
   if (operatorCss) files.set('/static/overrides.css', { body: Buffer.from(operatorCss), type: types['.css']! });
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
     if (!file) return next();
     ctx.type = file.type;

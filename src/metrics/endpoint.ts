@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context, Middleware } from 'koa';
+import { onlyWhere } from '../http/scoped.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 
@@ -19,8 +20,7 @@ const UNAUTHORIZED = { error: 'invalid_token', error_description: 'The metrics n
 /** /metrics on the broker's own port, behind `metrics.token` when it is set. */
 export function metricsRoute(metrics: Metrics, token: string | undefined): Middleware {
   const expected = token ? digest(token) : undefined;
-  return async (ctx: Context, next) => {
-    if (ctx.path !== '/metrics' || ctx.method !== 'GET') return next();
+  return onlyWhere((ctx) => ctx.path === '/metrics' && ctx.method === 'GET', async (ctx: Context) => {
     ctx.set('Cache-Control', 'no-store');
     if (expected && !hasToken(ctx.get('authorization'), expected)) {
       ctx.status = 401;
@@ -31,7 +31,7 @@ export function metricsRoute(metrics: Metrics, token: string | undefined): Middl
     const { contentType, body } = await metrics.exposition();
     ctx.type = contentType;
     ctx.body = body;
-  };
+  });
 }
 
 export interface MetricsServer {

@@ -47,11 +47,11 @@ export class EventLoopMonitor {
  * client retries elsewhere or later. Health and metrics sit before this step: they still answer.
  */
 export function loadShedding(monitor: EventLoopMonitor, settings: BrokerConfig['load_shedding'], metrics: Metrics): Middleware {
-  return async (_ctx, next) => {
+  return (_ctx, next) => {
     if (settings.enabled && monitor.lagMs > settings.max_event_loop_delay_ms) {
       metrics.requestsShed.inc();
       throw new BusyError();
     }
-    await next();
+    return next();
   };
 }

@@ -124,9 +124,8 @@ const limitedEndpoints: readonly LimitedEndpoint[] = [
 ];
 
 export function rateLimits(limiter: RateLimiter): Middleware {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const endpoint = limitedEndpoints.find((candidate) => candidate.path(ctx.path) && (!candidate.methods || candidate.methods.includes(ctx.method)));
-    if (endpoint) await limiter.check(endpoint.limit, { ip: ctx.ip, clientId: endpoint.clientId?.(ctx) });
-    await next();
+    return endpoint ? limiter.check(endpoint.limit, { ip: ctx.ip, clientId: endpoint.clientId?.(ctx) }).then(() => next()) : next();
   };
 }

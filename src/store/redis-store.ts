@@ -278,9 +278,15 @@ const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys: 1 }> = 
     numberOfKeys: 1,
     lua: `local earlier = redis.call('HGET', KEYS[1], 'v')\n${WRITE_RECORD}\nreturn earlier`,
   },
+  // Every record has its value in `v`, so HSETNX both tests for one and writes a new one; a new
+  // key has no lifetime to PERSIST. Two commands rather than four: locks, leases, audit "once" marks.
   writeRecordIfAbsent: {
     numberOfKeys: 1,
-    lua: `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n${WRITE_RECORD}\nreturn 1`,
+    lua: `
+if redis.call('HSETNX', KEYS[1], 'v', ARGV[1]) == 0 then return 0 end
+if ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`,
   },
   consumeRecord: {
     numberOfKeys: 1,
