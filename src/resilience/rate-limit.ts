@@ -53,7 +53,7 @@ export class RateLimiter {
     if (perIp > 0) counters.push({ by: 'ip', key: storeKey('rateLimit', limit, 'ip', clientAddress(request.ip)), allowed: perIp });
     if (perClient > 0 && request.clientId) counters.push({ by: 'client', key: storeKey('rateLimit', limit, 'client', keyPart(request.clientId)), allowed: perClient });
     // Both counted at once: one round trip to the store rather than one after the other.
-    const counts = await Promise.all(counters.map((counter) => this.#store.increment(counter.key, this.#settings.window_seconds)));
+    const counts = await Promise.all(counters.map((counter) => this.#store.increment(counter.key, this.#settings.window_seconds, 1, counter.allowed)));
     const refusedAt = counters.findIndex((counter, i) => counts[i]!.count > counter.allowed);
     if (refusedAt === -1) return;
     const refused = counters[refusedAt]!;
@@ -62,7 +62,7 @@ export class RateLimiter {
     if (refused.by === 'ip') await Promise.all(counters.filter((counter) => counter.by === 'client').map((counter) => this.#store.increment(counter.key, this.#settings.window_seconds, -1)));
     this.#metrics.rateLimited.inc({ limit, by: refused.by });
     const who = refused.by === 'ip' ? 'this address' : 'this client';
-    const retryAfterSeconds = Math.max(1, Math.ceil(counts[refusedAt]!.ttlMs / 1000));
+    const retryAfterSeconds = Math.max(1, Math.ceil((counts[refusedAt]!.ttlMs ?? this.#settings.window_seconds * 1000) / 1000));
     throw new HttpError(429, 'too_many_requests', `Too many requests from ${who}. Try again in a moment.`, retryAfterSeconds);
   }
 }

@@ -115,9 +115,9 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       await run('removeFromSet', () => client.srem(key, member));
     },
 
-    async increment(key, ttlSeconds, by = 1) {
-      const [count, ttlMs] = await run('increment', () => client.incrementCounter(key, String(Math.round(ttlSeconds * 1000)), String(by)));
-      return { count, ttlMs };
+    async increment(key, ttlSeconds, by = 1, ttlAbove) {
+      const [count, ttlMs] = await run('increment', () => client.incrementCounter(key, String(Math.round(ttlSeconds * 1000)), String(by), ttlAbove === undefined ? '' : String(ttlAbove)));
+      return ttlMs === undefined ? { count } : { count, ttlMs };
     },
 
     async appendToStream(key, fields, maxLength) {
@@ -254,7 +254,7 @@ interface ScriptCommands {
   consumeRecord(key: string, at: string, claim: string): Promise<ConsumeResult>;
   releaseRecord(key: string, claim: string): Promise<unknown>;
   addSetMember(key: string, member: string, ttlMillis: string): Promise<unknown>;
-  incrementCounter(key: string, ttlMillis: string, by: string): Promise<[number, number]>;
+  incrementCounter(key: string, ttlMillis: string, by: string, ttlAbove: string): Promise<[number, number?]>;
   trackMember(key: string, member: string, expiresAtMillis: string, ttlMillis: string): Promise<unknown>;
   countTracked(key: string, nowMillis: string): Promise<number>;
   takeDue(key: string, nowMillis: string, limit: string, leasedUntilMillis: string): Promise<string[]>;
@@ -316,12 +316,19 @@ elseif remaining == -2 or (remaining >= 0 and remaining < tonumber(ARGV[2])) the
 end
 `,
   },
-  // The first increment starts the window; a counter left without a lifetime (never, but a
-  // PERSIST by hand) gets one again rather than counting forever.
+  // The first increment starts the window (INCRBY returning `by` means the counter is new, or
+  // was given back to zero: then it restarts, having counted nothing). Below ARGV[3] the
+  // lifetime is not asked for. A counter left without one (never, but a PERSIST by hand) gets
+  // it again once it passes ARGV[3], rather than counting forever.
   incrementCounter: {
     numberOfKeys: 1,
     lua: `
 local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+if count == tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return {count, tonumber(ARGV[1])}
+end
+if ARGV[3] ~= '' and count <= tonumber(ARGV[3]) then return {count} end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])

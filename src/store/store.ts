@@ -59,11 +59,13 @@ export interface Store {
 
   /**
    * Adds `by` (one unless given; less than zero to give back) to the counter at `key` and returns
-   * the new count with the milliseconds left before the counter expires. The first increment
-   * starts the counter's lifetime of `ttlSeconds`; later ones never extend it, so a counter
-   * counts one fixed window (rate limits).
+   * the new count, with `ttlMs`, the milliseconds left before the counter expires, at least when
+   * the count is above `ttlAbove` (always, without it). The first increment starts the counter's
+   * lifetime of `ttlSeconds`; later ones never extend it, so a counter counts one fixed window
+   * (rate limits). A rate limit needs the lifetime only to say when to retry: asking for it only
+   * then saves Redis a command on every request within the limit.
    */
-  increment(key: string, ttlSeconds: number, by?: number): Promise<{ count: number; ttlMs: number }>;
+  increment(key: string, ttlSeconds: number, by?: number, ttlAbove?: number): Promise<{ count: number; ttlMs?: number }>;
 
   /**
    * Appends an entry to the stream at `key`, keeping about the newest `maxLength` entries (a

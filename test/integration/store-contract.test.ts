@@ -170,6 +170,18 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect((await store.increment('counter', 60)).count).toBe(1);
     });
 
+    it('tells the lifetime left of a count above the threshold asked for, and the count always', async () => {
+      await store.increment('counter', 1, 1, 2);
+      const within = await store.increment('counter', 60, 1, 2);
+      expect(within.count).toBe(2);
+      const above = await store.increment('counter', 60, 1, 2);
+      expect(above.count).toBe(3);
+      expect(above.ttlMs).toBeGreaterThan(0);
+      expect(above.ttlMs).toBeLessThanOrEqual(1_000);
+      await sleep(PAST_ONE_SECOND_MS);
+      expect(await store.increment('counter', 60, 1, 2)).toEqual({ count: 1, ttlMs: 60_000 });
+    });
+
     it('takes a count back with a negative increment, in the same window', async () => {
       await store.increment('counter', 1);
       await store.increment('counter', 60);
