@@ -20,7 +20,7 @@ export function scopedStore(inner: Store, namespace: string): Store {
     addToSet: (key, member, ttlSeconds) => inner.addToSet(scoped(key), member, ttlSeconds),
     members: (key) => inner.members(scoped(key)),
     removeFromSet: (key, member) => inner.removeFromSet(scoped(key), member),
-    increment: (key, ttlSeconds, by) => inner.increment(scoped(key), ttlSeconds, by),
+    increment: (key, ttlSeconds, by, ttlAbove) => inner.increment(scoped(key), ttlSeconds, by, ttlAbove),
     appendToStream: (key, fields, maxLength) => inner.appendToStream(scoped(key), fields, maxLength),
     readStream: (key, count) => inner.readStream(scoped(key), count),
     track: (key, member, ttlSeconds) => inner.track(scoped(key), member, ttlSeconds),
