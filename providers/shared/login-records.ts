@@ -55,7 +55,7 @@ export class LoginRecords<T> {
    * how soon a dead instance's lease stops counting.
    */
   lease(reference: string): Promise<boolean> {
-    return this.store.setIfAbsent(this.#leasePrefix + reference, '1', this.settings.pollFrequencySeconds);
+    return this.store.lease(this.#leasePrefix + reference, this.settings.pollFrequencySeconds * 1000);
   }
 
   /** Calls `onChange` with the uid of every login whose record changes, on any instance. */

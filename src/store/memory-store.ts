@@ -4,7 +4,7 @@ import type { ConsumeResult, Store, StoredRecord } from './store.js';
 /**
  * A store that lives in this process only: for development, tests and single-instance
  * deployments. It keeps the Redis store's semantics exactly, down to a key holding either a
- * record, a set, a counter, a stream, an expiring set or a schedule but never two of them, so that nothing
+ * record, a set, a lease, a counter, a stream, an expiring set or a schedule but never two of them, so that nothing
  * works here that would fail on Redis.
  */
 export function createMemoryStore(): Store {
@@ -77,6 +77,12 @@ export function createMemoryStore(): Store {
     async setIfAbsent(key, value, ttlSeconds) {
       if (liveEntry(key)) return false;
       writeRecord(key, value, undefined, ttlSeconds);
+      return true;
+    },
+
+    async lease(key, ttlMs) {
+      if (liveEntry(key)) return false;
+      entries.set(key, { kind: 'lease', expiresAt: Date.now() + ttlMs });
       return true;
     },
 
@@ -236,6 +242,12 @@ interface SetEntry {
   expiresAt: number | undefined;
 }
 
+/** A lease: nothing but its lifetime (a Redis string set with NX and PX). */
+interface LeaseEntry {
+  kind: 'lease';
+  expiresAt: number;
+}
+
 /** A counter of one fixed window (increment). */
 interface CounterEntry {
   kind: 'counter';
@@ -266,7 +278,7 @@ interface ScheduleEntry {
   expiresAt: undefined;
 }
 
-type Entry = RecordEntry | SetEntry | CounterEntry | StreamEntry | TrackedEntry | ScheduleEntry;
+type Entry = RecordEntry | SetEntry | LeaseEntry | CounterEntry | StreamEntry | TrackedEntry | ScheduleEntry;
 
 function expiryFor(ttlSeconds: number | undefined): number | undefined {
   return ttlSeconds === undefined ? undefined : Date.now() + ttlSeconds * 1000;
@@ -279,7 +291,7 @@ function hasExpired(entry: Entry, now: number): boolean {
 /** Redis answers WRONGTYPE here; failing the same way keeps such a bug from hiding until production. */
 class WrongKindError extends Error {
   constructor(key: string) {
-    super(`WRONGTYPE the key ${key} holds another kind of value (a record, a set, a counter, a stream, a tracked set or a schedule)`);
+    super(`WRONGTYPE the key ${key} holds another kind of value (a record, a set, a lease, a counter, a stream, a tracked set or a schedule)`);
     this.name = 'WrongKindError';
   }
 }

@@ -90,6 +90,10 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       return (await run('setIfAbsent', () => client.writeRecordIfAbsent(key, value, ttlArgument(ttlSeconds)))) === 1;
     },
 
+    async lease(key, ttlMs) {
+      return (await run('lease', () => client.set(key, '', 'PX', ttlMs, 'NX'))) === 'OK';
+    },
+
     async consume(key, at, claim) {
       return run('consume', () => client.consumeRecord(key, String(at), claim ?? ''));
     },

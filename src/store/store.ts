@@ -29,6 +29,13 @@ export interface Store {
   setIfAbsent(key: string, value: string, ttlSeconds?: number): Promise<boolean>;
 
   /**
+   * Takes the lease at `key` for `ttlMs` when nobody holds it: true when this call took it, on
+   * any instance. A lease holds nothing and is never released; it lapses. One plain command on
+   * Redis (SET NX PX), so that taking the leases of many waiting logins a second stays cheap.
+   */
+  lease(key: string, ttlMs: number): Promise<boolean>;
+
+  /**
    * Marks the record at `key` consumed at `at` (epoch seconds), exactly once across all
    * callers and instances: of N concurrent calls, one gets 'consumed' and the rest 'already'.
    * A `claim` (a value unique to this call) is kept with the mark, so that release can undo it.

@@ -103,6 +103,15 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.get('expiring')).toEqual({ value: 'after expiry' });
     });
 
+    it('gives a lease to exactly one of ten concurrent takers, until it lapses', async () => {
+      const taken = await Promise.all(Array.from({ length: 10 }, () => store.lease('lease', 1000)));
+      expect(taken.filter(Boolean)).toHaveLength(1);
+      expect(await store.lease('lease', 60_000)).toBe(false);
+      await sleep(PAST_ONE_SECOND_MS);
+      expect(await store.lease('lease', 60_000)).toBe(true);
+      expect(await store.lease('lease', 60_000)).toBe(false);
+    });
+
     it('collects distinct set members, and has none for a set never written', async () => {
       await store.addToSet('grant', 'token-a', 60);
       await store.addToSet('grant', 'token-b', 60);
@@ -319,6 +328,7 @@ async function expectEveryOperationUnavailable(store: Store): Promise<void> {
     get: () => store.get('record'),
     set: () => store.set('record', 'value', 60),
     setIfAbsent: () => store.setIfAbsent('record', 'value', 60),
+    lease: () => store.lease('lease', 60_000),
     replace: () => store.replace('record', 'value', 60),
     consume: () => store.consume('record', 1_700_000_000),
     release: () => store.release('record', 'claim'),
