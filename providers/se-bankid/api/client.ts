@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext } from 'node:tls';
-import { Agent, request } from 'undici';
+import { Pool } from 'undici';
 import { CircuitOpenError, type EidTelemetry, type Logger } from '../../../src/eids/sdk.js';
 import type { BankIdTls } from '../config.js';
 import type { AuthRequest, CollectResponse, OrderResponse, PaymentRequest, PhoneOrderResponse, PhoneRequest, SignRequest } from './types.js';
@@ -65,8 +65,9 @@ export interface BankIdClientOptions {
  * BankID is known to be down.
  */
 export class BankIdClient {
-  readonly #url: string;
-  readonly #agent: Agent;
+  /** The RP API's path, e.g. /rp/v6.0: every call goes to one origin, on the pool's kept-alive connections. */
+  readonly #path: string;
+  readonly #pool: Pool;
   readonly #timeoutMs: number;
   readonly #log: Logger;
   readonly #maintenanceRetries: number;
@@ -75,7 +76,8 @@ export class BankIdClient {
 
   constructor(options: BankIdClientOptions) {
     this.#telemetry = options.telemetry;
-    this.#url = options.url;
+    const url = new URL(options.url);
+    this.#path = url.pathname.replace(/\/$/, '');
     this.#timeoutMs = options.timeoutMs;
     this.#log = options.log;
     this.#maintenanceRetries = options.maintenanceRetries ?? 2;
@@ -84,7 +86,7 @@ export class BankIdClient {
     // One TLS context for every connection: built per connection, parsing the key and the
     // certificates again is most of what a new connection costs when many open at once.
     const secureContext = createSecureContext({ ca, cert, key, pfx, passphrase, minVersion: 'TLSv1.2' });
-    this.#agent = new Agent({
+    this.#pool = new Pool(url.origin, {
       // Every phase of a call has the time limit: connecting here, the answer's headers and body
       // in each request. (Not AbortSignal.timeout: its timer lives the whole limit after the
       // call ends, one per collect, several per waiting login at once.)
@@ -122,7 +124,7 @@ export class BankIdClient {
   }
 
   close(): Promise<void> {
-    return this.#agent.close();
+    return this.#pool.close();
   }
 
   /**
@@ -132,9 +134,9 @@ export class BankIdClient {
   async probe(): Promise<void> {
     let status: number;
     try {
-      const response = await request(`${this.#url}/auth`, {
+      const response = await this.#pool.request({
+        path: `${this.#path}/auth`,
         method: 'GET',
-        dispatcher: this.#agent,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
       });
@@ -175,12 +177,13 @@ export class BankIdClient {
     let status: number;
     let text: string;
     try {
-      const response = await request(`${this.#url}/${endpoint}`, {
+      // The pool's own request: no URL to parse, no agent to find the origin's pool in.
+      const response = await this.#pool.request({
+        path: `${this.#path}/${endpoint}`,
         method: 'POST',
         // Exactly this: BankID answers 415 to application/json with a charset.
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
-        dispatcher: this.#agent,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
       });
