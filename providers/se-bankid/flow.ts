@@ -57,6 +57,11 @@ function isPassingOutage(err: unknown): boolean {
   return err instanceof BankIdApiError && (err.isOutage || err.errorCode === 'circuitOpen');
 }
 
+/** Where a poll finds the login's order, collected when due (WaitingOrders). */
+export interface PolledOrders {
+  polled(login: LoginRequest): Promise<OrderRecord | undefined>;
+}
+
 export interface BankIdLoginDependencies {
   id: string;
   issuer: string;
@@ -126,15 +131,14 @@ export class BankIdLogin {
     return { status: await this.#pollStatus(login, order, { qr: device === 'other' }), transactionId: order.orderRef };
   }
 
-  async poll(login: LoginRequest, options: { qr: boolean }): Promise<PollStatus> {
-    const order = await this.#deps.orders.get(login.uid);
-    if (!order) return this.#deviceQuestion(login);
-    if (order.final) return this.status(login, order);
+  /** A poll: the order as `orders` has it (WaitingOrders: in memory while the login is polled or watched here). */
+  async poll(login: LoginRequest, options: { qr: boolean }, orders: PolledOrders): Promise<PollStatus> {
     if (this.#polling.has(login.uid)) throw new HttpError(429, 'too_many_requests', 'Another poll of this login is in progress.', 1);
     this.#polling.add(login.uid);
     try {
-      const { order: current } = await this.collectIfDue(login, order);
-      return await this.#pollStatus(login, current, options);
+      const order = await orders.polled(login);
+      if (!order) return this.#deviceQuestion(login);
+      return await this.#pollStatus(login, order, options);
     } finally {
       this.#polling.delete(login.uid);
     }

@@ -85,7 +85,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     ...(simulator ? { simulatorPage: { url: simulator.appUrl, description: 'the simulated BankID app: scan the QR code or open it, then approve' } } : {}),
     probe: () => client.probe(),
     start: (request, options) => login.start(request, options),
-    poll: (request, options) => login.poll(request, options),
+    poll: (request, options) => login.poll(request, options, waiting),
     watch: (request, watcher) => waiting.watch(request, watcher),
     backchannel: new BankIdPhone({ client, orders, waiting, settings, log: eidLog }),
     cancel: (request) => login.cancel(request),

@@ -29,6 +29,12 @@ const LEASE_MARGIN_MS = 2 * TICK_MS;
 const MAX_COLLECTS_IN_FLIGHT = 64;
 
 /**
+ * How long an instance keeps holding an order after the last poll of it, when no stream
+ * watches it: a page polls about once a second, so this outlasts a slow poll or two.
+ */
+const POLL_HOLD_MS = 5_000;
+
+/**
  * Items due at a time, in buckets of TICK_MS: scheduling and taking what is due cost the same
  * however many items wait, and everything due in one tick is handled together (which lets the
  * Redis client send the whole tick's commands in one write).
@@ -74,6 +80,8 @@ class Schedule<T> {
 /** One login's order that pages on this instance wait on, with the pages and what is due. */
 class WaitingOrder {
   readonly watchers = new Map<LoginWatcher, LoginRequest>();
+  /** The login of the latest poll, while pages poll the order here (see POLL_HOLD_MS). */
+  poller: LoginRequest | undefined;
   /** When this instance last took the order's collect lease (ms), 0 if never. */
   leasedAt = 0;
   collecting = false;
@@ -83,9 +91,14 @@ class WaitingOrder {
     public order: OrderRecord,
   ) {}
 
+  /** Whether a page still waits on it here, on a stream or polling. */
+  get held(): boolean {
+    return this.watchers.size > 0 || this.poller !== undefined;
+  }
+
   /** The login of one of its pages: all are the same person's, and a collect needs one. */
   get login(): LoginRequest {
-    return this.watchers.values().next().value!;
+    return this.watchers.values().next().value ?? this.poller!;
   }
 }
 
@@ -109,6 +122,8 @@ export class WaitingOrders {
   readonly #waiting = new Map<string, WaitingOrder>();
   readonly #frames = new Schedule<WaitingOrder>();
   readonly #collects = new Schedule<WaitingOrder>();
+  /** When each polled order is let go unless polled again. */
+  readonly #pollHolds = new Schedule<WaitingOrder>();
   #ticker: NodeJS.Timeout | undefined;
   #collectsInFlight = 0;
   readonly #collectsQueued = new Set<WaitingOrder>();
@@ -134,8 +149,30 @@ export class WaitingOrders {
     if (showsQrCode(watched.order)) this.#sendFrame(watched, Date.now(), [watcher]);
     return () => {
       watched.watchers.delete(watcher);
-      if (!watched.watchers.size) this.#drop(watched);
+      if (!watched.held) this.#drop(watched);
     };
+  }
+
+  /**
+   * The login's order for a poll. An order held here (a page watches or polls it on this
+   * instance) comes from memory, kept current as for streams: the poll costs the store nothing,
+   * and the order's collects run on the schedule, under its lease. The first poll of an order
+   * not held here reads it, collects it when its lease is free, and holds it from then on,
+   * until no poll has come for POLL_HOLD_MS.
+   */
+  async polled(login: LoginRequest): Promise<OrderRecord | undefined> {
+    const held = this.#waiting.get(login.uid);
+    if (held) {
+      this.#holdForPolls(held, login);
+      return held.order;
+    }
+    await this.#listen();
+    const stored = await this.#deps.orders.get(login.uid);
+    if (!stored || stored.final) return stored;
+    const { order, collected } = await this.#deps.login.collectIfDue(login, stored);
+    const waiting = this.#waiting.get(login.uid) ?? this.#add(login.uid, order, collected ? Date.now() : 0);
+    this.#holdForPolls(waiting, login);
+    return waiting.order;
   }
 
   async close(): Promise<void> {
@@ -154,10 +191,12 @@ export class WaitingOrders {
     });
   }
 
-  #add(uid: string, order: OrderRecord): WaitingOrder {
+  /** `leasedAt`: when the caller took the order's lease and collected it, else 0. */
+  #add(uid: string, order: OrderRecord, leasedAt = 0): WaitingOrder {
     const waiting = new WaitingOrder(uid, order);
+    waiting.leasedAt = leasedAt;
     this.#waiting.set(uid, waiting);
-    this.#plan(waiting, Date.now());
+    this.#plan(waiting, leasedAt ? this.#leaseLapses(waiting) : Date.now());
     this.#ticker ??= setInterval(() => this.#tick(), TICK_MS);
     return waiting;
   }
@@ -168,6 +207,7 @@ export class WaitingOrders {
     this.#frames.remove(waiting);
     this.#collects.remove(waiting);
     this.#collectsQueued.delete(waiting);
+    this.#pollHolds.remove(waiting);
     if (!this.#waiting.size) {
       clearInterval(this.#ticker);
       this.#ticker = undefined;
@@ -187,8 +227,17 @@ export class WaitingOrders {
     this.#collects.add(waiting, collectAt);
   }
 
+  #holdForPolls(waiting: WaitingOrder, login: LoginRequest): void {
+    waiting.poller = login;
+    this.#pollHolds.add(waiting, Date.now() + POLL_HOLD_MS);
+  }
+
   #tick(): void {
     const now = Date.now();
+    for (const waiting of this.#pollHolds.take(now)) {
+      waiting.poller = undefined;
+      if (!waiting.held) this.#drop(waiting);
+    }
     for (const waiting of this.#frames.take(now)) {
       this.#sendFrame(waiting, now, waiting.watchers.keys());
       this.#frames.add(waiting, nextSecondOf(waiting.order, now));
@@ -197,6 +246,11 @@ export class WaitingOrders {
     this.#startQueuedCollects();
   }
 
+  /**
+   * Starts queued collects up to the limit, all in one turn of the event loop, so that their
+   * leases go to Redis in one write (auto-pipelining). Only the tick starts them: a collect that
+   * ends leaves its place to the next tick's batch rather than to one lease of its own.
+   */
   #startQueuedCollects(): void {
     for (const waiting of this.#collectsQueued) {
       if (this.#collectsInFlight >= MAX_COLLECTS_IN_FLIGHT) return;
@@ -218,7 +272,7 @@ export class WaitingOrders {
   }
 
   async #collect(waiting: WaitingOrder): Promise<void> {
-    if (waiting.collecting || !waiting.watchers.size) return;
+    if (waiting.collecting || !waiting.held) return;
     waiting.collecting = true;
     this.#collectsInFlight += 1;
     const { pollFrequencyMs, login, orders, log } = this.#deps;
@@ -242,7 +296,6 @@ export class WaitingOrders {
       this.#collectsInFlight -= 1;
     }
     if (this.#waiting.get(waiting.uid) === waiting && !waiting.order.final) this.#collects.add(waiting, Math.max(next, this.#leaseLapses(waiting)));
-    this.#startQueuedCollects();
   }
 
   /** An announced change: the order as the store has it now. */
