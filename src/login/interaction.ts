@@ -17,6 +17,7 @@ import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
 import { requestedDetails } from '../oidc/authorization-details.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { rememberedFor } from './start-input.js';
+import { CheckedInteractions } from './checked-interactions.js';
 import { recordResult, type Finisher } from './finish.js';
 import type { FormTokens } from './submissions.js';
 import { storeKey } from '../store/keys.js';
@@ -62,6 +63,8 @@ interface ClientView {
 export interface RouteState extends LoginState, LocaleState {
   interaction: Interaction;
   client: ClientView;
+  /** The interaction is this instance's recent copy (CheckedInteractions), not read by this request. */
+  interactionKept?: boolean;
 }
 
 export const routeState = (ctx: Context) => ctx.state as RouteState;
@@ -116,6 +119,8 @@ export type Leaving = 'eid' | 'login';
 export function loginSteps(deps: LoginDependencies) {
   const { provider, registry, views, store, log } = deps;
   const issuerOrigin = new URL(deps.issuer).origin;
+  const checked = new CheckedInteractions();
+  const interactionCookie = provider.cookieName('interaction');
 
   /**
    * Every route under /interaction/<uid> first proves that the request belongs to a live
@@ -124,14 +129,10 @@ export function loginSteps(deps: LoginDependencies) {
    * origin are refused as well.
    */
   async function loadInteraction(ctx: Context, next: Next) {
-    let interaction: Interaction;
-    try {
-      interaction = await provider.interactionDetails(ctx.req, ctx.res);
-    } catch (err) {
-      if (err instanceof errors.SessionNotFound) throw await loginOver(ctx);
-      throw err;
-    }
+    const kept = keptInteraction(ctx);
+    const interaction = kept ?? (await readInteraction(ctx));
     if (interaction.uid !== ctx.params.uid || interaction.prompt.name !== 'login') throw await loginOver(ctx);
+    if (!kept) checked.keep(interaction);
     if (ctx.method !== 'GET' && !fromOwnPages(ctx)) {
       throw new HttpError(403, 'invalid_request', "The request did not come from the broker's own pages.");
     }
@@ -151,6 +152,7 @@ export function loginSteps(deps: LoginDependencies) {
     rememberLogin(ctx, `${interaction.uid}:${clientId}`);
     const state = routeState(ctx);
     state.interaction = interaction;
+    state.interactionKept = Boolean(kept);
     state.client = {
       clientId,
       displayName: metadata.display_name ?? metadata.client_name,
@@ -162,6 +164,35 @@ export function loginSteps(deps: LoginDependencies) {
     state.cancelUrl = `/interaction/${interaction.uid}/cancel`;
     state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : metadata.default_ui_locales?.join(' ');
     await next();
+  }
+
+  /** This instance's recent copy of the login's interaction, when the request's signed interaction cookie names it. */
+  function keptInteraction(ctx: Context): Interaction | undefined {
+    const uid = String(ctx.params.uid ?? '');
+    const kept = checked.get(uid);
+    return kept && ctx.cookies.get(interactionCookie, { signed: true }) === uid ? kept : undefined;
+  }
+
+  async function readInteraction(ctx: Context): Promise<Interaction> {
+    try {
+      return await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      if (err instanceof errors.SessionNotFound) throw await loginOver(ctx);
+      throw err;
+    }
+  }
+
+  /**
+   * The interaction to record a result on: read again when the request checked a kept copy,
+   * which may be out of date (see CheckedInteractions). The login ends, so its copy goes.
+   */
+  async function interactionToEnd(ctx: Context): Promise<Interaction> {
+    const { interaction, interactionKept } = routeState(ctx);
+    checked.drop(interaction.uid);
+    if (!interactionKept) return interaction;
+    const current = await provider.Interaction.find(interaction.uid);
+    if (!current) throw sessionExpired();
+    return current;
   }
 
   function rememberLogin(ctx: Context, login: string) {
@@ -409,9 +440,9 @@ export function loginSteps(deps: LoginDependencies) {
      * logged in; a failure goes back to the picker when the login returns there (see
      * returnsToPicker) and the person left only the eID, else it ends the login at the client.
      */
-    finish(ctx: Context, plugin: EidPlugin, outcome: EidOutcome, leaving: Leaving = 'eid'): Promise<string> {
+    async finish(ctx: Context, plugin: EidPlugin, outcome: EidOutcome, leaving: Leaving = 'eid'): Promise<string> {
       if ('failure' in outcome && leaving === 'eid' && returnsToPicker(ctx)) return backToPicker({ ...loginInfo(ctx, plugin), plugin }, outcome.failure);
-      return deps.finish(clientIp(ctx), routeState(ctx).interaction, plugin, outcome);
+      return deps.finish(clientIp(ctx), await interactionToEnd(ctx), plugin, outcome);
     },
 
     /**
@@ -425,6 +456,7 @@ export function loginSteps(deps: LoginDependencies) {
       const toPicker = returnsToPicker(ctx);
       return async (outcome) => {
         if ('failure' in outcome && toPicker) return backToPicker(login, outcome.failure);
+        checked.drop(login.uid);
         const interaction = await provider.Interaction.find(login.uid);
         if (!interaction) throw sessionExpired();
         return deps.finish(login.ip, interaction, plugin, outcome);
@@ -448,7 +480,7 @@ export function loginSteps(deps: LoginDependencies) {
     async refuse(ctx: Context, error: string, description: string): Promise<string> {
       const failure = { error, description, ...(error === 'access_denied' ? { ending: 'cancelled' as const } : {}) };
       await deps.audit.loginEnded(loginInfo(ctx, await startedEid(ctx)), { failure });
-      return recordResult(routeState(ctx).interaction, { error, error_description: description });
+      return recordResult(await interactionToEnd(ctx), { error, error_description: description });
     },
   };
 }

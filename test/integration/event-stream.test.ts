@@ -100,6 +100,50 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     for (const stream of streams) stream.close();
   });
 
+  it('collects at most once per poll_frequency with streams and polls of one login on both instances, and refuses a poll from another browser', async () => {
+    const session = await startedLogin();
+    const orderRef = session.orderRef();
+    const before = simulator.callCount('collect', orderRef);
+    const started = Date.now();
+    const streams = [0, 1, 0, 1].map((instance) => streamOf(session, instance));
+    expect((await Promise.all(streams.map(async (stream) => (await stream.opened).status))).every((status) => status === 200)).toBe(true);
+    // Polls through the balancer reach both instances; each answers them from the order it holds.
+    const polls: number[] = [];
+    while (Date.now() - started < 3_200) {
+      const answers = await Promise.all(Array.from({ length: 4 }, () => session.call('poll?qr=true')));
+      polls.push(...answers.map((answer) => answer.status));
+      for (const answer of answers.filter((candidate) => candidate.status === 200)) expect(answer.body).toMatchObject({ status: 'IN_PROGRESS' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const collects = simulator.callCount('collect', orderRef) - before;
+    const elapsedSeconds = (Date.now() - started) / 1000;
+    expect(polls.every((status) => status === 200 || status === 429)).toBe(true);
+    expect(polls.filter((status) => status === 200).length).toBeGreaterThan(10);
+    // poll_frequency is 1 s: one collect a second, whoever holds the lease, plus one at the start.
+    expect(collects).toBeLessThanOrEqual(Math.floor(elapsedSeconds) + 1);
+    expect(collects).toBeGreaterThanOrEqual(2);
+
+    // Both instances now hold the order and their copy of the interaction: another browser is still refused.
+    const stranger = await RelyingParty.discover(balancer.url, webClient);
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const foreign = await stranger.browser.request(`/interaction/${session.uid}/api/poll?qr=true`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', origin: balancer.url },
+        body: '{}',
+      });
+      expect(foreign.status).toBe(400);
+      expect(await foreign.json()).toMatchObject({ error: 'session_expired' });
+    }
+
+    // A change found by either instance reaches the polls at once, and the login completes by a poll.
+    simulator.scanQr(streams[0]!.events.filter((event) => event.event === 'qr').at(-1)!.data);
+    simulator.approve(orderRef, 0);
+    for (const stream of streams) stream.close();
+    const done = await session.pollUntil((state) => state.status === 'COMPLETE');
+    const tokens = await rp.redeem(await session.backToClient(done.redirectTo!));
+    expect(tokens.claims()).toMatchObject({ acr: OTHER, personal_number: simulatedPersons[0]!.personalNumber });
+  });
+
   it('refuses a stream for a login with no eID started, for another browser, and for an eID that sends no events', async () => {
     const { response } = await rp.authorize({});
     const uid = new URL(response.url).pathname.split('/')[2]!;
