@@ -10,6 +10,7 @@ import { livePids, stopAll } from './lib/processes.js';
 import { describeProfile } from './lib/profile.js';
 import { openBenchRedis, type BenchRedis } from './lib/redis.js';
 import { table, writeResults, type Environment, type ScenarioContext, type ScenarioResult } from './lib/report.js';
+import { collect } from './scenarios/collect.js';
 import { login } from './scenarios/login.js';
 import { qr, qrShareOfPoll } from './scenarios/qr.js';
 import { scale, type ScaleRuns } from './scenarios/scale.js';
@@ -25,6 +26,7 @@ import { token } from './scenarios/token.js';
 const scenarios: Record<ScenarioName, (context: ScenarioContext) => Promise<ScenarioResult>> = {
   startup,
   qr,
+  collect,
   token,
   login,
   scale,

@@ -58,6 +58,8 @@ export interface BrokerSettings {
 export interface Bed {
   client: Client;
   simulator: { apiUrl: string; benchUrl: string; pid: number };
+  /** The files of the mutual TLS towards the simulator: its CA, the RP certificate and key. */
+  bankIdTls: { ca: string; cert: string; key: string };
   /** The brokers' store_encryption_keys: the bench reads the orders they keep sealed in Redis. */
   storeEncryptionKeys: string[];
   startBroker(name: string, settings?: BrokerSettings): Promise<RunningServer>;
@@ -198,6 +200,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
   return {
     client,
     simulator,
+    bankIdTls: { ca, cert, key },
     storeEncryptionKeys,
 
     async startBroker(name, settings) {

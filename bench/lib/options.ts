@@ -4,7 +4,7 @@ import { cpus } from 'node:os';
  * What one `npm run bench` does, from the environment:
  *
  * - BENCH_QUICK=1: shorter runs and smaller N, for a try-out (about four minutes).
- * - BENCH_ONLY=token,login,scale,qr,startup: run only these scenarios.
+ * - BENCH_ONLY=token,login,scale,qr,collect,startup: run only these scenarios.
  * - BENCH_SCALE=1000,5000,10000: the N of the waiting-logins scenario on the event stream.
  * - BENCH_SCALE_POLL=5000: its N on the JSON poll path; 0 skips the poll path.
  * - BENCH_SCALE_INSTANCES=2: the instances the largest N runs on again; 1 skips that step.
@@ -14,7 +14,7 @@ import { cpus } from 'node:os';
  *   simulator) with that node binary, e.g. another Node version; the bench itself and the load
  *   generators keep the node that runs `npm run bench`.
  */
-export const scenarioNames = ['startup', 'qr', 'token', 'login', 'scale'] as const;
+export const scenarioNames = ['startup', 'qr', 'collect', 'token', 'login', 'scale'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export interface BenchOptions {
@@ -43,6 +43,7 @@ export interface BenchOptions {
     pollFrequency: number;
   };
   qr: { rounds: number; iterations: number };
+  collect: { orders: number; rounds: number };
   startup: { runs: number; idleSeconds: number };
 }
 
@@ -87,6 +88,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
       pollFrequency: 2,
     },
     qr: { rounds: quick ? 3 : 5, iterations: quick ? 500 : 2000 },
+    collect: { orders: quick ? 500 : 1000, rounds: quick ? 4 : 8 },
     startup: { runs: quick ? 3 : 5, idleSeconds: 2 },
   };
 }
