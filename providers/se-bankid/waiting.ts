@@ -30,9 +30,10 @@ const MAX_COLLECTS_IN_FLIGHT = 64;
 
 /**
  * How long an instance keeps holding an order after the last poll of it, when no stream
- * watches it: a page polls about once a second, so this outlasts a slow poll or two.
+ * watches it: a page polls about once a second, and an overloaded broker answers late, so that
+ * its pages poll less often; held, their polls stay cheap.
  */
-const POLL_HOLD_MS = 5_000;
+const POLL_HOLD_MS = 10_000;
 
 /**
  * Items due at a time, in buckets of TICK_MS: scheduling and taking what is due cost the same

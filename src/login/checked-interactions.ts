@@ -2,8 +2,11 @@ import type Provider from 'oidc-provider';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-/** How long this instance trusts its copy of an interaction it read and checked. */
-const KEPT_MS = 10_000;
+/**
+ * How long this instance trusts its copy of an interaction it read and checked: long enough that
+ * the pages of an overloaded broker, which poll less often, still find it.
+ */
+const KEPT_MS = 30_000;
 
 /** Copies kept at most: a bound on memory however many logins come, the oldest going first. */
 const MAX_KEPT = 50_000;
@@ -14,9 +17,10 @@ interface Kept {
 }
 
 /**
- * Interactions this instance has read from the store and checked lately, by uid, for a few
- * seconds: a page that polls once a second then costs the store no read of its interaction. The request still proves it is this login's browser, by the signed
- * interaction cookie (an HMAC, no store command). Only the checks and what never changes in an
+ * Interactions this instance has read from the store and checked lately, by uid, for half a
+ * minute: a page that polls once a second then costs the store no read of its interaction. The
+ * request still proves it is this login's browser, by the signed interaction cookie (an HMAC,
+ * no store command). Only the checks and what never changes in an
  * interaction (its uid, prompt, client and parameters) are taken from the copy: whatever writes
  * the interaction reads it again (LoginSteps.finish and refuse), and a login that ends here drops
  * its copy. A login ended on another instance leaves a copy here at most KEPT_MS, through which
