@@ -240,7 +240,8 @@ export class WaitingOrders {
       if (!waiting.held) this.#drop(waiting);
     }
     for (const waiting of this.#frames.take(now)) {
-      this.#sendFrame(waiting, now, waiting.watchers.keys());
+      // An order held only for polls has no stream to send its frame to: polls draw their own.
+      if (waiting.watchers.size) this.#sendFrame(waiting, now, waiting.watchers.keys());
       this.#frames.add(waiting, nextSecondOf(waiting.order, now));
     }
     for (const waiting of this.#collects.take(now)) this.#collectsQueued.add(waiting);
