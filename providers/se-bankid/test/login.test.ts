@@ -179,7 +179,9 @@ describe('polling', () => {
   it('a poll that arrives while another poll of the order runs gets 429 with Retry-After', async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER });
     await session.start();
-    bed.simulator.injectFault('collect', { delayMs: 600 });
+    // The next few collects are slow, not just the next one: the orders earlier tests left waiting
+    // are still collected in the background (for 10 s after their last poll), and may come first.
+    bed.simulator.injectFault('collect', { delayMs: 600 }, 4);
     const [first, second] = await Promise.all([
       session.call('poll?qr=true'),
       new Promise((resolve) => setTimeout(resolve, 100)).then(() => session.call('poll?qr=true')),
