@@ -23,8 +23,13 @@ const LEASE_MARGIN_MS = 2 * TICK_MS;
 /**
  * Collects one instance runs at once. Pages that open together (a burst of people, or every
  * page of a stopped instance reconnecting here) make their orders due together: unbounded, that
- * opens a TLS connection to BankID per collect and starves the event loop. The rest queue, and
- * each starts as one ends, the longest waiting first.
+ * opens a TLS connection to BankID per collect and starves the event loop. The rest queue, the
+ * longest waiting first, and the next tick starts as many as have ended. That caps an instance
+ * at 64 collects per TICK_MS (2,560 a second, an order every 2 s for about 5,000 orders): past
+ * that, collects come less often while the QR frames keep their second. Measured on 2 cores,
+ * starting successors as soon as collects end instead made one instance with 10,000 orders
+ * CPU-bound and late with its frames, and still collected each order only 0.5–0.7 times per
+ * poll_frequency; a second instance collects at the full pace (BENCHMARKS.md).
  */
 const MAX_COLLECTS_IN_FLIGHT = 64;
 
