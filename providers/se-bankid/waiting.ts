@@ -1,4 +1,5 @@
 import { HttpError, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
+import { ChangeSubscription } from '../shared/change-subscription.js';
 import { showsQrCode, type BankIdLogin } from './flow.js';
 import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { qrPayload } from './qr.js';
@@ -133,16 +134,16 @@ export class WaitingOrders {
   #ticker: NodeJS.Timeout | undefined;
   #collectsInFlight = 0;
   readonly #collectsQueued = new Set<WaitingOrder>();
-  #changes: Promise<() => Promise<void>> | undefined;
+  readonly #changes: ChangeSubscription;
 
   constructor(deps: WaitingOrdersDependencies) {
     this.#deps = deps;
+    this.#changes = new ChangeSubscription((onChange) => deps.orders.watchChanges(onChange), (uid) => void this.#reread(uid));
   }
 
   /** Shows the login's order to `watcher` from now on; rejects with 409 when there is none. */
   async watch(login: LoginRequest, watcher: LoginWatcher): Promise<() => void> {
-    // Listening before reading: a change between the two is then heard, not lost.
-    await this.#listen();
+    await this.#changes.ready();
     let waiting = this.#waiting.get(login.uid);
     if (!waiting) {
       const order = await this.#deps.orders.get(login.uid);
@@ -172,7 +173,7 @@ export class WaitingOrders {
       this.#holdForPolls(held, login);
       return held.order;
     }
-    await this.#listen();
+    await this.#changes.ready();
     const stored = await this.#deps.orders.get(login.uid);
     if (!stored || stored.final) return stored;
     const { order, collected } = await this.#deps.login.collectIfDue(login, stored);
@@ -184,17 +185,7 @@ export class WaitingOrders {
   async close(): Promise<void> {
     clearInterval(this.#ticker);
     this.#ticker = undefined;
-    const stop = await this.#changes?.catch(() => undefined);
-    await stop?.();
-  }
-
-  #listen(): Promise<unknown> {
-    this.#changes ??= this.#deps.orders.watchChanges((uid) => void this.#reread(uid));
-    // A failed subscription (the store away) is tried again by the next page.
-    return this.#changes.catch((err: unknown) => {
-      this.#changes = undefined;
-      throw err;
-    });
+    await this.#changes.close();
   }
 
   /** `leasedAt`: when the caller took the order's lease and collected it, else 0. */

@@ -1,4 +1,5 @@
 import { HttpError, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
+import { ChangeSubscription } from '../shared/change-subscription.js';
 import type { LoginRecords } from '../shared/login-records.js';
 import { appLink, showsQrCode, type FrejaLogin } from './flow.js';
 import { transactionVersion, type TransactionRecord } from './transactions.js';
@@ -29,15 +30,15 @@ export interface FrejaWaitingDependencies {
 export class FrejaWaiting {
   readonly #deps: FrejaWaitingDependencies;
   readonly #watched = new Map<string, Watched>();
-  #changes: Promise<() => Promise<void>> | undefined;
+  readonly #changes: ChangeSubscription;
 
   constructor(deps: FrejaWaitingDependencies) {
     this.#deps = deps;
+    this.#changes = new ChangeSubscription((onChange) => deps.records.watchChanges(onChange), (uid) => void this.#reread(uid));
   }
 
   async watch(login: LoginRequest, watcher: LoginWatcher): Promise<() => void> {
-    // Listening before reading: a change between the two is then heard, not lost.
-    await this.#listen();
+    await this.#changes.ready();
     let watched = this.#watched.get(login.uid);
     if (!watched) {
       const record = await this.#deps.records.get(login.uid);
@@ -56,17 +57,7 @@ export class FrejaWaiting {
 
   async close(): Promise<void> {
     for (const watched of this.#watched.values()) this.#drop(watched);
-    const stop = await this.#changes?.catch(() => undefined);
-    await stop?.();
-  }
-
-  #listen(): Promise<unknown> {
-    this.#changes ??= this.#deps.records.watchChanges((uid) => void this.#reread(uid));
-    // A failed subscription (the store away) is tried again by the next page.
-    return this.#changes.catch((err: unknown) => {
-      this.#changes = undefined;
-      throw err;
-    });
+    await this.#changes.close();
   }
 
   #add(uid: string, record: TransactionRecord): Watched {
