@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -61,5 +61,15 @@ export function buildIfChanged({ say = (line) => process.stderr.write(`${line}\n
   // tsc -b leaves its build info alone when no output changed (a source touched, not edited).
   const now = new Date();
   utimesSync(buildInfo, now, now);
+  markMainExecutable();
   return true;
+}
+
+/**
+ * Gives the compiled entry its executable bit, which tsc does not (it writes files 0644):
+ * `npx nordic-eid-broker` in a checkout runs that file itself, and npm sets the bit only when it
+ * links the package, which a cached npx link of the same folder skips.
+ */
+export function markMainExecutable() {
+  chmodSync(compiledMain, 0o755);
 }
