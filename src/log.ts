@@ -11,7 +11,7 @@ export interface RequestScope {
 export const requestScope = new AsyncLocalStorage<RequestScope>();
 
 const CENSOR = '[redacted]';
-/** Fields censored in any object a log line carries at its top level (`{client: {client_secret}}`). */
+/** Fields censored on a log line itself and in any object it carries at its top level (`{client: {client_secret}}`). */
 const SECRET_FIELDS = ['client_secret', 'password', 'passphrase', 'qrStartSecret', 'subject_secret', 'cookie_keys'];
 /** Request headers censored under `req.headers`. */
 const SECRET_HEADERS = ['authorization', 'cookie'];
@@ -35,7 +35,7 @@ function censored<T extends Fields>(value: T, names: readonly string[]): T {
  * field of every line (about 15 µs a line), on the token endpoint's two lines per request.
  */
 export function redactSecrets(fields: Fields): Fields {
-  let result = fields;
+  let result = censored(fields, SECRET_FIELDS);
   for (const [name, value] of Object.entries(fields)) {
     if (!isObject(value)) continue;
     let safe = censored(value, SECRET_FIELDS);

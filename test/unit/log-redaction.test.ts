@@ -29,6 +29,12 @@ describe('log lines', () => {
     expect(req.headers.authorization).toBe('Basic abc');
   });
 
+  it('censor a secret given as a field of the line itself', () => {
+    const { log, lines } = capture();
+    log.info({ client_secret: 's3cret', client_id: 'rp' }, 'line');
+    expect(lines[0]).toMatchObject({ client_secret: '[redacted]', client_id: 'rp' });
+  });
+
   it('keep an error an error while censoring a secret on it, and leave lines without secrets as they are', () => {
     const { log, lines } = capture();
     const err = Object.assign(new Error('it failed'), { password: 'pw' });
