@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { HttpError, StoreUnavailableError, type EidFailure, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
+import { HttpError, StoreUnavailableError, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
 import { BankIdApiError, type BankIdClient } from './api/client.js';
 import type { AuthRequest, CollectResponse, OrderResponse, Requirement } from './api/types.js';
@@ -9,7 +9,8 @@ import type { BankIdRequirement, BankIdSettings } from './config.js';
 import { deviceInput, isMobile } from '../shared/app-page.js';
 import { launchUrl } from './launch.js';
 import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
-import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext, type ResolvedEnding } from './outcomes.js';
+import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext } from './outcomes.js';
+import { failedFinal, presentFinal, type FailedEnding, type FinalRecord } from '../shared/endings.js';
 import { qrPayload, QrImages } from './qr.js';
 import { operationOf, orderTransaction } from './transactions.js';
 
@@ -285,35 +286,23 @@ export class BankIdLogin {
     }
   }
 
-  #apiFailure(err: unknown, context: MessageContext): ResolvedEnding {
+  #apiFailure(err: unknown, context: MessageContext): FailedEnding {
     if (err instanceof StoreUnavailableError || !(err instanceof BankIdApiError)) throw err;
     this.#deps.log.warn({ errorCode: err.errorCode, status: err.status }, 'BankID refused a call');
     return apiErrorEnding(err.errorCode, context);
   }
 
   /**
-   * A failed ending; `orderRef` names the order it ended, for the audit event. An order that ran
-   * and ended in a way a new try may mend offers it (`retry`): the login is then not over until
-   * the person starts again or goes back.
+   * A failed ending; `orderRef` names the order it ended. An order that ran and ended in a way a
+   * new try may mend offers it (`retry`): the login is then not over until the person starts
+   * again or goes back.
    */
-  #final(ending: ResolvedEnding, { hintCode, orderRef }: { hintCode?: string | undefined; orderRef?: string } = {}): NonNullable<OrderRecord['final']> {
+  #final(ending: FailedEnding, { hintCode, orderRef }: { hintCode?: string | undefined; orderRef?: string } = {}): FinalRecord {
     this.#deps.log.info({ status: ending.status, hintCode, error: ending.error, orderRef }, 'BankID login ended');
-    const failure: EidFailure = {
-      error: ending.error,
-      description: ending.description,
-      ...(ending.ending ? { ending: ending.ending } : {}),
-      ...(orderRef ? { transactionId: orderRef } : {}),
-    };
-    return {
-      status: ending.status,
-      ...(hintCode ? { hintCode } : {}),
-      messageCode: ending.messageCode,
-      ...(ending.retry && orderRef ? { retry: true } : {}),
-      outcome: { failure },
-    };
+    return failedFinal(ending, { transactionId: orderRef, hintCode });
   }
 
-  #ending(login: LoginRequest, ending: ResolvedEnding): PollStatus {
+  #ending(login: LoginRequest, ending: FailedEnding): PollStatus {
     const final = this.#final(ending);
     return { ...final, message: this.#message(login, ending.messageCode) };
   }
@@ -328,10 +317,7 @@ export class BankIdLogin {
 
   /** The order as the person's page shows it (the QR code aside): a final status carries the outcome. */
   status(login: LoginRequest, order: OrderRecord): PollStatus {
-    if (order.final) {
-      const { messageCode } = order.final;
-      return { ...order.final, ...(messageCode ? { message: this.#message(login, messageCode) } : {}) };
-    }
+    if (order.final) return presentFinal(order.final, (messageCode) => this.#message(login, messageCode));
     const messageCode = pendingMessage(order.hintCode ?? 'outstandingTransaction', { device: order.device, mobile: isMobile(login.userAgent) });
     const status: PollStatus = {
       status: 'IN_PROGRESS',

@@ -1,4 +1,5 @@
-import type { EidOutcome, PollStatus, Store } from '../../src/eids/sdk.js';
+import type { Store } from '../../src/eids/sdk.js';
+import type { FinalRecord } from '../shared/endings.js';
 import { LoginRecords } from '../shared/login-records.js';
 import type { Requirement } from './api/types.js';
 import type { BankIdEvidence } from './evidence.js';
@@ -22,7 +23,7 @@ export interface OrderRecord {
   returnNonce?: string;
   hintCode?: string;
   /** Set once the login has ended; every later poll answers the same. */
-  final?: Pick<PollStatus, 'status' | 'hintCode' | 'messageCode' | 'retry'> & { outcome: EidOutcome };
+  final?: FinalRecord;
 }
 
 /** What tells two versions of a login's order apart, for those who show it. */

@@ -1,4 +1,4 @@
-import type { EidFailure, PollStatus } from '../../src/eids/sdk.js';
+import type { FailedEnding } from '../shared/endings.js';
 
 /** What decides which message fits: the device the person uses BankID on, and whether the browser is a phone's. */
 export interface MessageContext {
@@ -8,17 +8,8 @@ export interface MessageContext {
 
 type MessageCode = string | ((context: MessageContext) => string);
 
-/** A status that ends the login, with the OIDC error the client gets. */
-interface Ending {
-  status: Extract<PollStatus['status'], 'ERROR' | 'CANCEL'>;
-  messageCode: MessageCode;
-  error: EidFailure['error'];
-  description: string;
-  /** The person cancelled, or the order ran out of time: audited as cancelled or expired, not as a failure. */
-  ending?: EidFailure['ending'];
-  /** Trying again in the same login may well work: the page offers it. */
-  retry?: true;
-}
+/** A status that ends the login, its message still to be chosen for the device. */
+type Ending = Omit<FailedEnding, 'messageCode'> & { messageCode: MessageCode };
 
 /**
  * Pending hint codes → the recommended message. BankID adds codes without notice: an unknown
@@ -96,20 +87,18 @@ export function pendingMessage(hintCode: string | undefined, context: MessageCon
   return resolve(pending[hintCode ?? ''] ?? unknownPending, context);
 }
 
-export type ResolvedEnding = Omit<Ending, 'messageCode'> & { messageCode: string };
-
-function resolveEnding(ending: Ending, context: MessageContext): ResolvedEnding {
+function resolveEnding(ending: Ending, context: MessageContext): FailedEnding {
   return { ...ending, messageCode: resolve(ending.messageCode, context) };
 }
 
-export function failedEnding(hintCode: string | undefined, context: MessageContext): ResolvedEnding {
+export function failedEnding(hintCode: string | undefined, context: MessageContext): FailedEnding {
   return resolveEnding(failed[hintCode ?? ''] ?? unknownFailed, context);
 }
 
-export function apiErrorEnding(errorCode: string, context: MessageContext): ResolvedEnding {
+export function apiErrorEnding(errorCode: string, context: MessageContext): FailedEnding {
   return resolveEnding(apiErrors[errorCode] ?? unknownApiError, context);
 }
 
-export function brokerEnding(name: keyof typeof brokerEndings, context: MessageContext): ResolvedEnding {
+export function brokerEnding(name: keyof typeof brokerEndings, context: MessageContext): FailedEnding {
   return resolveEnding(brokerEndings[name], context);
 }

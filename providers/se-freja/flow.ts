@@ -1,4 +1,4 @@
-import { type EidFailure, type EidOutcome, HttpError, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult, StoreUnavailableError } from '../../src/eids/sdk.js';
+import { type EidOutcome, HttpError, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult, StoreUnavailableError } from '../../src/eids/sdk.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import QRCode from 'qrcode';
 import { deviceInput, deviceOfAcr } from '../shared/app-page.js';
@@ -7,7 +7,8 @@ import { FrejaApiError, type FrejaClient } from './api/client.js';
 import { RefusedResult, type SigningCertificates } from './api/jws.js';
 import { ATTRIBUTES_TO_RETURN, finalStatuses, type AuthResult, type InitAuthRequest, type RegistrationLevel } from './api/types.js';
 import { personOf } from './identity.js';
-import { apiErrorEnding, brokerEndings, pendingMessage, statusEnding, type Ending } from './outcomes.js';
+import { apiErrorEnding, brokerEndings, pendingMessage, statusEnding } from './outcomes.js';
+import { failedFinal, presentFinal, type FailedEnding, type FinalRecord } from '../shared/endings.js';
 import type { TransactionRecord } from './transactions.js';
 
 export const acrValues = {
@@ -201,7 +202,7 @@ export class FrejaLogin {
     });
   }
 
-  #apiFailure(err: unknown): Ending {
+  #apiFailure(err: unknown): FailedEnding {
     if (err instanceof StoreUnavailableError || !(err instanceof FrejaApiError)) throw err;
     this.#deps.log.warn({ errorCode: err.errorCode, status: err.status }, 'Freja eID refused a call');
     return apiErrorEnding(err.errorCode, err.status);
@@ -212,25 +213,13 @@ export class FrejaLogin {
    * be mended by trying again offers it (`retry`): the login then waits for the person to start
    * again or go back.
    */
-  #final(ending: Ending, authRef?: string, hintCode?: string): NonNullable<TransactionRecord['final']> {
+  #final(ending: FailedEnding, authRef?: string, hintCode?: string): FinalRecord {
     this.#deps.log.info({ status: ending.status, hintCode, error: ending.error }, 'Freja eID login ended');
-    const failure: EidFailure = {
-      error: ending.error,
-      description: ending.description,
-      ...(ending.ending ? { ending: ending.ending } : {}),
-      ...(authRef ? { transactionId: authRef } : {}),
-    };
-    return {
-      status: ending.status,
-      ...(hintCode ? { hintCode } : {}),
-      messageCode: ending.messageCode,
-      ...(ending.retry && authRef ? { retry: true } : {}),
-      outcome: { failure },
-    };
+    return failedFinal(ending, { transactionId: authRef, hintCode });
   }
 
-  #present(login: LoginRequest, final: NonNullable<TransactionRecord['final']>): PollStatus {
-    return { ...final, ...(final.messageCode ? { message: this.#message(login, final.messageCode) } : {}) };
+  #present(login: LoginRequest, final: FinalRecord): PollStatus {
+    return presentFinal(final, (messageCode) => this.#message(login, messageCode));
   }
 
   #deviceQuestion(login: LoginRequest): PollStatus {

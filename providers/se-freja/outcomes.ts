@@ -1,40 +1,28 @@
-import type { EidFailure, PollStatus } from '../../src/eids/sdk.js';
-
-/** A status that ends the login: what the person reads (`messageCode`) and the OIDC error the client gets. */
-export interface Ending {
-  status: Extract<PollStatus['status'], 'ERROR' | 'CANCEL'>;
-  messageCode: string;
-  error: EidFailure['error'];
-  description: string;
-  /** The person cancelled, or the transaction ran out of time: audited so, not as a failure. */
-  ending?: EidFailure['ending'];
-  /** Trying again in the same login may well work: the page offers it. */
-  retry?: true;
-}
+import type { FailedEnding } from '../shared/endings.js';
 
 /** Freja's final statuses other than APPROVED. An unknown one is a server_error. */
-const statusEndings: Record<string, Ending> = {
+const statusEndings: Record<string, FailedEnding> = {
   CANCELED: { status: 'CANCEL', messageCode: 'declined', error: 'access_denied', description: 'The person declined in the Freja eID app.', ending: 'cancelled', retry: true },
   RP_CANCELED: { status: 'CANCEL', messageCode: 'cancelled', error: 'access_denied', description: 'The Freja eID transaction was cancelled.', ending: 'cancelled', retry: true },
   EXPIRED: { status: 'ERROR', messageCode: 'expired', error: 'access_denied', description: 'The person did not finish in Freja eID in time.', ending: 'expired', retry: true },
   REJECTED: { status: 'ERROR', messageCode: 'rejected', error: 'access_denied', description: 'Freja eID stopped the login for security reasons.', retry: true },
 };
-const unknownStatus: Ending = { status: 'ERROR', messageCode: 'failed', error: 'server_error', description: 'Freja eID ended the transaction with a status the broker does not know.' };
+const unknownStatus: FailedEnding = { status: 'ERROR', messageCode: 'failed', error: 'server_error', description: 'Freja eID ended the transaction with a status the broker does not know.' };
 
-const unavailable: Ending = { status: 'ERROR', messageCode: 'unavailable', error: 'server_error', description: 'Freja eID is temporarily unavailable.', retry: true };
+const unavailable: FailedEnding = { status: 'ERROR', messageCode: 'unavailable', error: 'server_error', description: 'Freja eID is temporarily unavailable.', retry: true };
 
 /**
  * Errors of Freja's API (its numeric codes, or the client's words for a call without one) →
  * how the login ends. Codes that are the broker's own fault (1000–1011, 2002, …) fall to the default.
  */
-const apiErrors: Record<string, Ending> = {
+const apiErrors: Record<string, FailedEnding> = {
   unreachable: unavailable,
   timeout: unavailable,
   circuitOpen: unavailable,
   '2000': { status: 'ERROR', messageCode: 'rejected', error: 'access_denied', description: 'Freja eID stopped the login for security reasons.', retry: true },
   '1100': { status: 'ERROR', messageCode: 'failed', error: 'server_error', description: 'Freja eID no longer knows the transaction.', retry: true },
 };
-const unknownApiError: Ending = { status: 'ERROR', messageCode: 'failed', error: 'server_error', description: 'Freja eID refused a request from the broker.' };
+const unknownApiError: FailedEnding = { status: 'ERROR', messageCode: 'failed', error: 'server_error', description: 'Freja eID refused a request from the broker.' };
 
 /** Outcomes the broker decides itself. */
 export const brokerEndings = {
@@ -46,14 +34,14 @@ export const brokerEndings = {
     error: 'insufficient_scope',
     description: "The person's Freja eID has no valid Swedish personal number.",
   },
-} satisfies Record<string, Ending>;
+} satisfies Record<string, FailedEnding>;
 
-export function statusEnding(status: string): Ending {
+export function statusEnding(status: string): FailedEnding {
   return statusEndings[status] ?? unknownStatus;
 }
 
 /** A 5xx without one of Freja's codes is Freja being away, like no answer at all. */
-export function apiErrorEnding(errorCode: string, status: number): Ending {
+export function apiErrorEnding(errorCode: string, status: number): FailedEnding {
   return apiErrors[errorCode] ?? (status >= 500 ? unavailable : unknownApiError);
 }
 

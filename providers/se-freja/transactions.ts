@@ -1,4 +1,4 @@
-import type { EidOutcome, PollStatus } from '../../src/eids/sdk.js';
+import type { FinalRecord } from '../shared/endings.js';
 
 /** One login's Freja transaction, as every broker instance sees it. */
 export interface TransactionRecord {
@@ -12,7 +12,7 @@ export interface TransactionRecord {
   /** Freja's status while the person has not finished (STARTED, DELIVERED_TO_MOBILE). */
   status?: string;
   /** Set once the login has ended; every later poll answers the same. */
-  final?: Pick<PollStatus, 'status' | 'hintCode' | 'messageCode' | 'retry'> & { outcome: EidOutcome };
+  final?: FinalRecord;
 }
 
 /** What tells two versions of a login's transaction apart, for those who show it. */
