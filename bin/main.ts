@@ -23,12 +23,12 @@ const EXIT_CONFIG = 2;
 
 async function main() {
   // Imported here so that the CLI (below) starts without loading the broker.
-  const [{ builtInEids, simulatedEids, movedKeys }, { createBroker }] = await Promise.all([import('../providers/index.js'), import('../src/broker.js')]);
+  const [{ builtInEids, simulatedEids, movedKeys, eidSecretFields }, { createBroker }] = await Promise.all([import('../providers/index.js'), import('../src/broker.js')]);
   const path = process.env.BROKER_CONFIG;
   // The embedded default first says in plain words where things are, with its admin token; its log follows.
   const welcome = path ? undefined : new Welcome(developmentAdminToken());
   const config = path ? loadConfigFile(path, process.env, movedKeys) : parseConfig(embeddedConfig(simulatedEids, welcome!.adminToken));
-  const log = createLogger(config.log.level, welcome?.logs);
+  const log = createLogger(config.log.level, welcome?.logs, eidSecretFields);
   const broker = await createBroker(config, { eids: builtInEids, log });
   await broker.listen();
   welcome?.print(broker);

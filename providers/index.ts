@@ -38,3 +38,9 @@ export const movedKeys: Record<string, string> = {
   'ui.qr_size': 'eids.se-bankid.qr_size (and eids.se-freja.qr_size)',
   'ui.show_qr_help': 'eids.se-bankid.show_qr_help (and eids.se-freja.show_qr_help)',
 };
+
+/**
+ * Fields of the eIDs' own records that are secrets (BankID's QR secret, which must never leave the
+ * server): the logger censors them wherever a line carries them, as it does the broker's own.
+ */
+export const eidSecretFields: readonly string[] = ['qrStartSecret'];

@@ -11,8 +11,12 @@ export interface RequestScope {
 export const requestScope = new AsyncLocalStorage<RequestScope>();
 
 const CENSOR = '[redacted]';
-/** Fields censored on a log line itself and in any object it carries at its top level (`{client: {client_secret}}`). */
-const SECRET_FIELDS = ['client_secret', 'password', 'passphrase', 'qrStartSecret', 'subject_secret', 'cookie_keys'];
+/**
+ * The broker's own secret fields, censored on a log line itself and in any object it carries at
+ * its top level (`{client: {client_secret}}`). The eIDs' secrets (in their records) are named by
+ * whoever creates the logger, since the core does not know them.
+ */
+const SECRET_FIELDS = ['client_secret', 'password', 'passphrase', 'subject_secret', 'cookie_keys'];
 /** Request headers censored under `req.headers`. */
 const SECRET_HEADERS = ['authorization', 'cookie'];
 
@@ -34,11 +38,11 @@ function censored<T extends Fields>(value: T, names: readonly string[]): T {
  * property checks per line; pino's own `redact` with wildcard paths ran its redactor on every
  * field of every line (about 15 µs a line), on the token endpoint's two lines per request.
  */
-export function redactSecrets(fields: Fields): Fields {
-  let result = censored(fields, SECRET_FIELDS);
+function redactSecrets(fields: Fields, secretFields: readonly string[]): Fields {
+  let result = censored(fields, secretFields);
   for (const [name, value] of Object.entries(fields)) {
     if (!isObject(value)) continue;
-    let safe = censored(value, SECRET_FIELDS);
+    let safe = censored(value, secretFields);
     if (name === 'req' && isObject(safe.headers)) {
       const headers = censored(safe.headers, SECRET_HEADERS);
       if (headers !== safe.headers) safe = { ...safe, headers };
@@ -51,9 +55,10 @@ export function redactSecrets(fields: Fields): Fields {
 /**
  * The broker's logger. Every line written while a request is being served carries that
  * request's traceId, the same id its response sends in the `traceId` header. The lines go to
- * stdout, or to `destination`.
+ * stdout, or to `destination`. `secretFields` are censored besides the broker's own.
  */
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream, secretFields: readonly string[] = []): Logger {
+  const censoredFields = [...SECRET_FIELDS, ...secretFields];
   const options = {
     level,
     base: { service: 'nordic-eid-broker' },
@@ -63,7 +68,7 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', de
     },
     // Secrets are never passed to the logger on purpose; this is the net under that rule. It
     // covers what each line is given; a child logger's bindings are the broker's own fields.
-    formatters: { log: redactSecrets },
+    formatters: { log: (fields: Fields) => redactSecrets(fields, censoredFields) },
   };
   // Written asynchronously: lines that come while a write is under way go out together in the
   // next one, rather than one system call each. pino still flushes what is left when the process exits.

@@ -5,7 +5,7 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import type { EidPluginFactory } from '../../src/eids/plugin.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from './redis.js';
-import { builtInEids } from '../../providers/index.js';
+import { builtInEids, eidSecretFields } from '../../providers/index.js';
 import { testDoubleEid } from './test-double-eid.js';
 
 export const webClient = {
@@ -59,7 +59,7 @@ export async function startTestBroker(
   });
   const broker = await createBroker(config, {
     eids: { ...builtInEids, 'test-double': testDoubleEid, 'other-double': testDoubleEid, ...options.eids },
-    log: options.log ?? createLogger(config.log.level),
+    log: options.log ?? createLogger(config.log.level, undefined, eidSecretFields),
   });
   await broker.listen();
   const testBroker = {

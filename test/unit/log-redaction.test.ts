@@ -1,9 +1,10 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { eidSecretFields } from '../../providers/index.js';
 import { createLogger } from '../../src/log.js';
 
-/** A logger writing into an array of parsed lines. */
-function capture() {
+/** A logger writing into an array of parsed lines, censoring the eIDs' secrets too, as the broker's entry point has it. */
+function capture(secretFields: readonly string[] = eidSecretFields) {
   const lines: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -11,7 +12,7 @@ function capture() {
       done();
     },
   });
-  return { log: createLogger('info', destination), lines };
+  return { log: createLogger('info', destination, secretFields), lines };
 }
 
 describe('log lines', () => {
@@ -33,6 +34,15 @@ describe('log lines', () => {
     const { log, lines } = capture();
     log.info({ client_secret: 's3cret', client_id: 'rp' }, 'line');
     expect(lines[0]).toMatchObject({ client_secret: '[redacted]', client_id: 'rp' });
+  });
+
+  it("censor an eID's secret only where the logger was told of it: the core does not know the eIDs' fields", () => {
+    const told = capture(['orderSecret']);
+    told.log.info({ order: { orderSecret: 's', orderRef: 'r' } }, 'line');
+    expect(told.lines[0]).toMatchObject({ order: { orderSecret: '[redacted]', orderRef: 'r' } });
+    const untold = capture([]);
+    untold.log.info({ order: { orderSecret: 's', client_secret: 'c' } }, 'line');
+    expect(untold.lines[0]).toMatchObject({ order: { orderSecret: 's', client_secret: '[redacted]' } });
   });
 
   it('keep an error an error while censoring a secret on it, and leave lines without secrets as they are', () => {
