@@ -83,9 +83,12 @@ export class AuditLog {
     return plugin ? plugin.country.maskPersonalNumber(personalNumber) : '*'.repeat(personalNumber.length);
   }
 
-  /** True the first time the key of `parts` is claimed on any instance during a login's lifetime. */
+  /**
+   * True the first time the key of `parts` is claimed on any instance during a login's lifetime.
+   * The mark holds nothing and is never read, so it is a lease (one SET NX PX), not a record.
+   */
   async #first(...parts: string[]): Promise<boolean> {
-    return this.#deps.store.setIfAbsent(storeKey('auditOnce', ...parts), '1', this.#deps.loginTtlSeconds);
+    return this.#deps.store.lease(storeKey('auditOnce', ...parts), this.#deps.loginTtlSeconds * 1000);
   }
 
   #loginFields(login: LoginInfo): AuditFields {

@@ -9,7 +9,7 @@
  */
 
 /** What a family's keys are in the store, as the Store interface writes them. */
-type KeyKind = 'record' | 'set' | 'counter' | 'stream' | 'expiring set' | 'schedule' | 'channel';
+type KeyKind = 'record' | 'lease' | 'set' | 'counter' | 'stream' | 'expiring set' | 'schedule' | 'channel';
 
 export interface KeyFamily {
   /** Where every key of the family begins; for a family of one key, that key. */
@@ -127,8 +127,10 @@ export const KEY_FAMILIES = {
     sealed: true,
   },
   auditOnce: {
-    prefix: 'audit:once:',
-    kind: 'record',
+    // Not audit:once:, where earlier versions kept these marks as records (hashes): an instance
+    // of such a version meets no key of another type, whatever this one writes.
+    prefix: 'audit:first:',
+    kind: 'lease',
     holds: 'that a login\'s audit event was emitted (`started:<uid>:<eid>`, `ended:<uid>`), once across instances',
     lifetime: 'ttl.interaction',
     writer: 'audit/audit.ts',
