@@ -90,6 +90,18 @@ describe('clients', () => {
     expect(page).toContain('Bokhandeln &lt;Norr&gt;');
   });
 
+  it('the picker shows a client as it is now: an update shows in the next login (a client is seen the same until it changes)', async () => {
+    const other = await startAdminBroker({ eids: { 'test-double': {}, 'other-double': {} } }, 'admin-picker-update');
+    const created = await createClient(other.issuer, webMetadata({ display_name: 'Bokhandeln' }));
+    const rp = await RelyingParty.discover(other.issuer, { ...created, redirect_uris: ['https://shop.example/callback'] });
+    expect(await (await rp.authorize()).response.text()).toContain('Bokhandeln');
+    const patched = await admin(other.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { display_name: 'Antikvariatet' });
+    expect(patched.status).toBe(200);
+    const page = await (await rp.authorize()).response.text();
+    expect(page).toContain('Antikvariatet');
+    expect(page).not.toContain('Bokhandeln');
+  });
+
   it('a pairwise client gets its own sub for the same person', async () => {
     const publicSub = (await loginWorks(tb.issuer, webClient)).claims()!.sub;
     const pairwise = await createClient(tb.issuer, webMetadata({ subject_type: 'pairwise' }));
