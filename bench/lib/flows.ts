@@ -48,7 +48,8 @@ function base64url(bytes: Buffer): string {
   return bytes.toString('base64url');
 }
 
-function authorizationRequest(target: Target, scope: string, extra: Record<string, string>) {
+/** An authorization request as a relying party builds it (PKCE S256, state, nonce): its URL and what the client keeps. */
+export function authorizationRequest(target: Target, scope: string, extra: Record<string, string>) {
   const verifier = base64url(randomBytes(32));
   const url = new URL('/auth', target.issuer);
   const params = {
@@ -92,7 +93,7 @@ export function pollBankId(browser: Browser, uid: string): Promise<Answer> {
 }
 
 /** The person's phone: scans the QR code and approves at once (the simulator's bench endpoint). */
-async function approve(dispatcher: Dispatcher, target: Target, qr: string): Promise<void> {
+export async function approve(dispatcher: Dispatcher, target: Target, qr: string): Promise<void> {
   const answer = await send(dispatcher, target.approveUrl!, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
