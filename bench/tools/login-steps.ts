@@ -29,6 +29,8 @@ interface Login {
   started?: BankIdAnswer;
   code: string;
   accessToken: string;
+  /** Why the login failed (a busy machine: a 503, a timeout); it takes no further step. */
+  failed?: string;
 }
 
 interface Step {
@@ -114,18 +116,21 @@ function steps(server: RunningServer, dispatcher: Dispatcher): Step[] {
 
 type Shares = Map<string, Array<{ cpuMs: number; commands: number }>>;
 
-async function measure(server: RunningServer, redis: BenchRedis, logins: number, dispatcher: Dispatcher, shares: Shares): Promise<void> {
+/** Runs the logins step by step into `shares`; returns the failures. */
+async function measure(server: RunningServer, redis: BenchRedis, logins: number, dispatcher: Dispatcher, shares: Shares): Promise<string[]> {
   const people: Login[] = Array.from({ length: logins }, () => ({ browser: new Browser(server.target.issuer, dispatcher), verifier: '', next: '', uid: '', code: '', accessToken: '' }));
   for (const step of steps(server, dispatcher)) {
+    const going = people.filter((login) => !login.failed);
     const cpuBefore = cpuSeconds(server.process.pid);
     const commandsBefore = await redis.commandsProcessed();
-    await inTurns(people, step.run);
+    await inTurns(going, (login) => step.run(login).catch((err: unknown) => void (login.failed = `${step.name}: ${(err as Error).message}`)));
     const cpuMs = (cpuSeconds(server.process.pid) - cpuBefore) * 1000;
     // The second INFO counts itself.
     const commands = (await redis.commandsProcessed()) - commandsBefore - 1;
     const key = `${server.target.kind}\t${step.name}`;
-    shares.set(key, [...(shares.get(key) ?? []), { cpuMs: cpuMs / logins, commands: commands / logins }]);
+    shares.set(key, [...(shares.get(key) ?? []), { cpuMs: cpuMs / going.length, commands: commands / going.length }]);
   }
+  return people.flatMap((login) => (login.failed ? [login.failed] : []));
 }
 
 function table(shares: Shares): string {
@@ -155,11 +160,13 @@ async function main(): Promise<void> {
     const warmUp = servers.map((server) => measure(server, redis, 100, dispatcher, new Map()));
     await Promise.all(warmUp);
     const shares: Shares = new Map();
+    const failures: string[] = [];
     for (let round = 0; round < rounds; round += 1) {
-      for (const server of round % 2 === 0 ? servers : [...servers].reverse()) await measure(server, redis, logins, dispatcher, shares);
+      for (const server of round % 2 === 0 ? servers : [...servers].reverse()) failures.push(...(await measure(server, redis, logins, dispatcher, shares)));
     }
     console.log(`${logins} logins a round, ${rounds} rounds, ${CONCURRENCY} at a time; medians (each round's in brackets)\n`);
     console.log(table(shares));
+    if (failures.length) console.log(`\n${failures.length} logins failed (left out of the steps after), e.g. ${failures[0]}`);
   } finally {
     await dispatcher.close();
     await bed.close();
