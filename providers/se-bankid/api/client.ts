@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext } from 'node:tls';
-import { Pool } from 'undici';
 import { CircuitOpenError, type EidTelemetry, type Logger } from '../../../src/eids/sdk.js';
 import type { BankIdTls } from '../config.js';
+import { HttpCallError, TlsHttpClient } from './tls-http.js';
 import type { AuthRequest, CollectResponse, OrderResponse, PaymentRequest, PhoneOrderResponse, PhoneRequest, SignRequest } from './types.js';
 
 /**
@@ -33,6 +33,12 @@ export class BankIdApiError extends Error {
 
 /** Connections to BankID one instance keeps at most; further calls queue for a free one. */
 const MAX_CONNECTIONS = 64;
+
+/** How long an unused connection to BankID is kept open (less when BankID asks for less). */
+const KEEP_ALIVE_MS = 30_000;
+
+/** Calls BankID may get twice without harm: asking an order's status. */
+const REPEATABLE = new Set(['collect']);
 
 /** The operation each endpoint is measured as (neb_eid_request_*{operation}). */
 const operations: Record<string, string> = { auth: 'start', sign: 'sign', payment: 'payment', 'phone/auth': 'phone_auth', 'phone/sign': 'phone_sign', collect: 'collect', cancel: 'cancel' };
@@ -65,10 +71,9 @@ export interface BankIdClientOptions {
  * BankID is known to be down.
  */
 export class BankIdClient {
-  /** The RP API's path, e.g. /rp/v6.0: every call goes to one origin, on the pool's kept-alive connections. */
+  /** The RP API's path, e.g. /rp/v6.0: every call goes to one origin, on kept-alive connections. */
   readonly #path: string;
-  readonly #pool: Pool;
-  readonly #timeoutMs: number;
+  readonly #http: TlsHttpClient;
   readonly #log: Logger;
   readonly #maintenanceRetries: number;
   readonly #maintenanceBackoffMs: number;
@@ -78,7 +83,6 @@ export class BankIdClient {
     this.#telemetry = options.telemetry;
     const url = new URL(options.url);
     this.#path = url.pathname.replace(/\/$/, '');
-    this.#timeoutMs = options.timeoutMs;
     this.#log = options.log;
     this.#maintenanceRetries = options.maintenanceRetries ?? 2;
     this.#maintenanceBackoffMs = options.maintenanceBackoffMs ?? 250;
@@ -86,15 +90,11 @@ export class BankIdClient {
     // One TLS context for every connection: built per connection, parsing the key and the
     // certificates again is most of what a new connection costs when many open at once.
     const secureContext = createSecureContext({ ca, cert, key, pfx, passphrase, minVersion: 'TLSv1.2' });
-    this.#pool = new Pool(url.origin, {
-      // Every phase of a call has the time limit: connecting here, the answer's headers and body
-      // in each request. (Not AbortSignal.timeout: its timer lives the whole limit after the
-      // call ends, one per collect, several per waiting login at once.)
-      connect: { secureContext, rejectUnauthorized: true, timeout: options.timeoutMs },
-      // Enough for every collect a busy instance runs at once, without a handshake storm.
-      connections: MAX_CONNECTIONS,
-      keepAliveTimeout: 30_000,
-    });
+    // Our own HTTP/1.1 client rather than undici's: a collect runs every poll_frequency for every
+    // waiting login, and undici's machinery around each call cost 0.10–0.13 ms of CPU, most of
+    // what a waiting login costs (BENCHMARKS.md). Every call has the time limit as a whole:
+    // waiting for a connection, connecting, and the whole answer.
+    this.#http = new TlsHttpClient({ origin: url, secureContext, timeoutMs: options.timeoutMs, maxConnections: MAX_CONNECTIONS, keepAliveMs: KEEP_ALIVE_MS });
   }
 
   auth(body: AuthRequest): Promise<OrderResponse> {
@@ -123,8 +123,9 @@ export class BankIdClient {
     await this.#call('cancel', { orderRef });
   }
 
+  /** Ends every connection; calls under way or waiting fail as unreachable (no one waits for their answers). */
   close(): Promise<void> {
-    return this.#pool.close();
+    return this.#http.close();
   }
 
   /**
@@ -134,16 +135,9 @@ export class BankIdClient {
   async probe(): Promise<void> {
     let status: number;
     try {
-      const response = await this.#pool.request({
-        path: `${this.#path}/auth`,
-        method: 'GET',
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-      });
-      status = response.statusCode;
-      await response.body.dump();
+      ({ status } = await this.#http.call('GET', `${this.#path}/auth`));
     } catch (err) {
-      throw new BankIdApiError(0, 'unreachable', (err as Error).message, isTimeout(err));
+      throw unreachable(err);
     }
     if (status >= 500 || status === 408) throw new BankIdApiError(status, `http${status}`, 'the probe was answered with an error');
   }
@@ -174,36 +168,21 @@ export class BankIdClient {
 
   async #post<T>(endpoint: string, body: object): Promise<T> {
     const started = performance.now();
-    let status: number;
-    let text: string;
+    let answer: { status: number; body: string };
     try {
-      // The pool's own request: no URL to parse, no agent to find the origin's pool in.
-      const response = await this.#pool.request({
-        path: `${this.#path}/${endpoint}`,
-        method: 'POST',
-        // Exactly this: BankID answers 415 to application/json with a charset.
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-      });
-      status = response.statusCode;
-      text = await response.body.text();
+      answer = await this.#http.call('POST', `${this.#path}/${endpoint}`, JSON.stringify(body), { repeatable: REPEATABLE.has(endpoint) });
     } catch (err) {
       this.#log.warn({ endpoint, err: (err as Error).message, ms: Math.round(performance.now() - started) }, 'BankID could not be reached');
-      throw new BankIdApiError(0, 'unreachable', (err as Error).message, isTimeout(err));
+      throw unreachable(err);
     }
-    this.#log.debug({ endpoint, status, ms: Math.round(performance.now() - started) }, 'BankID call');
-    if (status === 200) return JSON.parse(text) as T;
-    throw errorFromResponse(status, text);
+    this.#log.debug({ endpoint, status: answer.status, ms: Math.round(performance.now() - started) }, 'BankID call');
+    if (answer.status === 200) return JSON.parse(answer.body) as T;
+    throw errorFromResponse(answer.status, answer.body);
   }
 }
 
-function isTimeout(err: unknown): boolean {
-  const { name, code } = err as { name?: string; code?: string };
-  return (
-    name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
-  );
+function unreachable(err: unknown): BankIdApiError {
+  return new BankIdApiError(0, 'unreachable', (err as Error).message, err instanceof HttpCallError && err.timedOut);
 }
 
 function errorFromResponse(status: number, text: string): BankIdApiError {
