@@ -16,9 +16,9 @@ export const projectRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 /** The compiled broker, as `npm start` and the tests that spawn a broker run it. */
 export const compiledMain = join(projectRoot, 'dist', 'bin', 'main.js');
 
-/** What tsconfig.build.json compiles, and what changes its output: folders walked, and single files. */
+/** What tsconfig.build.json checks and the bundle is made of, and what changes the bundle: folders walked, and single files. */
 const SOURCE_DIRS = ['bin', 'src', 'providers'];
-const SOURCE_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+const SOURCE_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'scripts/bundle.js'];
 /** What tsconfig.build.json leaves out: tests never reach dist/. */
 const isTest = (path) => path.endsWith('.test.ts') || /[/\\]test[/\\]/.test(path);
 
