@@ -35,7 +35,9 @@ const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.js': 'js', '.mjs': 
  * each eID's pages and certificates from where its modules are (src/paths.ts, `pluginFolder`),
  * and a few dependencies find their own files so. Each is rewritten to a URL relative to the
  * bundle, so the tree can move (a container image, another checkout) and still be found; lines
- * keep their numbers, so source maps still point at the right line.
+ * keep their numbers, so source maps still point at the right line. `import.meta.resolve` of a
+ * package is left as it is: a bundle lives in the project (dist/bin/, the bench's folder in
+ * node_modules/.cache/), where packages resolve as they do from the sources.
  */
 function keepModuleLocations(outdir) {
   const moduleUrl = /\bimport\.meta\.url\b/g;
