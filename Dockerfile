@@ -6,11 +6,12 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 # No install scripts: the build needs none, and they are code from the registry run as root.
 RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY scripts scripts
 COPY bin bin
 COPY src src
 COPY providers providers
 # What the eIDs bring beside their code (pages, scripts, texts, certificates) stays in providers/;
-# their TypeScript, compiled into dist/, does not ship.
+# their TypeScript, bundled into dist/bin/, does not ship.
 RUN npm run build && npm prune --omit=dev --ignore-scripts && find providers -name '*.ts' -delete
 
 FROM node:22-bookworm-slim

@@ -1,24 +1,24 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleBroker } from './bundle.js';
 
 /**
- * Builds the broker (TypeScript → dist/) only when a source changed since the last build, so
- * that `npm start` and `npm test` start in about a second once it is built. The check is a walk
- * over the sources' modification times, far cheaper than loading the compiler; the build itself
- * is `tsc -b`, incremental, so a change to one file recompiles little.
+ * Builds the broker (TypeScript → one bundle in dist/bin/) only when a source changed since the
+ * last build, so that `npm start` and `npm test` start in about a second once it is built. The
+ * check is a walk over the sources' modification times, far cheaper than loading the compiler.
+ * The build is `tsc -b` (the type check, incremental, so a change to one file checks little),
+ * then esbuild's bundle (scripts/bundle.js), which is what runs.
  */
 
 export const projectRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 /** The compiled broker, as `npm start` and the tests that spawn a broker run it. */
 export const compiledMain = join(projectRoot, 'dist', 'bin', 'main.js');
-/** Written by every build; its time is the build's time. */
-const buildInfo = join(projectRoot, 'dist', '.tsbuildinfo');
 
-/** What tsconfig.build.json compiles, and what changes its output: folders walked, and single files. */
+/** What tsconfig.build.json checks and the bundle is made of, and what changes the bundle: folders walked, and single files. */
 const SOURCE_DIRS = ['bin', 'src', 'providers'];
-const SOURCE_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+const SOURCE_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'scripts/bundle.js'];
 /** What tsconfig.build.json leaves out: tests never reach dist/. */
 const isTest = (path) => path.endsWith('.test.ts') || /[/\\]test[/\\]/.test(path);
 
@@ -39,34 +39,41 @@ export function newestSource(root = projectRoot) {
   return Math.max(...dirs, ...files);
 }
 
-/** Whether dist/ is missing or older than some source. */
+/**
+ * Whether dist/ is missing or older than some source. The bundle is written last, so its time
+ * is the build's: a build that failed after the type check left none.
+ */
 export function buildIsStale(root = projectRoot) {
-  const info = join(root, 'dist', '.tsbuildinfo');
-  if (!existsSync(info) || !existsSync(join(root, 'dist', 'bin', 'main.js'))) return true;
-  return newestSource(root) > statSync(info).mtimeMs;
+  const main = join(root, 'dist', 'bin', 'main.js');
+  if (!existsSync(join(root, 'dist', '.tsbuildinfo')) || !existsSync(main)) return true;
+  return newestSource(root) > statSync(main).mtimeMs;
 }
 
 /**
- * Builds when the sources changed, saying so in one line on stderr; quiet otherwise. Returns
- * whether it built. Throws when the compiler reports errors.
+ * Builds when the sources changed, saying so in one line on stderr; quiet otherwise. Resolves
+ * to whether it built. Rejects when the compiler reports errors.
  */
-export function buildIfChanged({ say = (line) => process.stderr.write(`${line}\n`) } = {}) {
+export async function buildIfChanged({ say = (line) => process.stderr.write(`${line}\n`) } = {}) {
   if (!buildIsStale()) return false;
-  // Without its main file, dist/ is not the build tsc -b remembers: start over.
-  if (!existsSync(compiledMain)) rmSync(buildInfo, { force: true });
   say('Building the broker (TypeScript to dist/) because its sources changed…');
   const tsc = join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = spawnSync(process.execPath, [tsc, '-b', 'tsconfig.build.json'], { cwd: projectRoot, stdio: 'inherit' });
   if (result.status !== 0) throw new Error(`the build failed (tsc exited with ${result.status ?? result.signal})`);
-  // tsc -b leaves its build info alone when no output changed (a source touched, not edited).
-  const now = new Date();
-  utimesSync(buildInfo, now, now);
-  markMainExecutable();
+  await bundleCompiledMain();
   return true;
 }
 
 /**
- * Gives the compiled entry its executable bit, which tsc does not (it writes files 0644):
+ * The step of every build after the type check (`npm run build` runs it as its postbuild):
+ * the bundle in dist/bin/, its entry executable.
+ */
+export async function bundleCompiledMain() {
+  await bundleBroker(dirname(compiledMain));
+  markMainExecutable();
+}
+
+/**
+ * Gives the compiled entry its executable bit, which esbuild does not (it writes files 0644):
  * `npx nordic-eid-broker` in a checkout runs that file itself, and npm sets the bit only when it
  * links the package, which a cached npx link of the same folder skips.
  */

@@ -1,4 +1,4 @@
-// Run by npm after `npm run build`: the compiled entry gets its executable bit (see markMainExecutable).
-import { markMainExecutable } from './build.js';
+// Run by npm after `npm run build` (the type check): the bundle that runs, its entry executable (see build.js).
+import { bundleCompiledMain } from './build.js';
 
-markMainExecutable();
+await bundleCompiledMain();

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { buildIfChanged, compiledMain } from './build.js';
 
 try {
-  buildIfChanged();
+  await buildIfChanged();
 } catch (error) {
   process.stderr.write(`${error.message}\n`);
   process.exit(1);

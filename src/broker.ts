@@ -90,16 +90,26 @@ export interface Broker {
 
 /** How long start-up waits for the store (Redis starting alongside the broker) before giving up. */
 const STORE_WAIT_MS = 15_000;
+/**
+ * Pauses between pings while start-up waits: the first ping fails on every start (the Redis
+ * client takes commands once connected, a few ms later), so the first pauses are short, then
+ * double up to the longest.
+ */
+const STORE_RETRY_FIRST_MS = 5;
+const STORE_RETRY_LONGEST_MS = 200;
 
 async function waitUntilAvailable(store: Store, log: Logger): Promise<void> {
   const deadline = Date.now() + STORE_WAIT_MS;
-  for (let attempt = 0; ; attempt += 1) {
+  let pauseMs = STORE_RETRY_FIRST_MS;
+  for (;;) {
     try {
       return await store.ping();
     } catch (err) {
       if (Date.now() > deadline) throw err;
-      if (attempt === 0) log.info('waiting for the store to answer');
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Said once, when the short pauses did not do: Redis itself is not there yet.
+      if (pauseMs < STORE_RETRY_LONGEST_MS && pauseMs * 2 >= STORE_RETRY_LONGEST_MS) log.info('waiting for the store to answer');
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      pauseMs = Math.min(pauseMs * 2, STORE_RETRY_LONGEST_MS);
     }
   }
 }

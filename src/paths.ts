@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The project's root folder, whether the code runs from src/ (tests) or from dist/ (npm start). */
+/** The project's root folder, whether the code runs from src/ (tests) or from the bundle in dist/ (npm start). */
 function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
@@ -16,9 +16,10 @@ function findRoot(): string {
 export const projectRoot = findRoot();
 
 /**
- * The root of the tree this code runs from: the project itself (src/, under tests), dist/ (npm
- * start), or wherever else the sources were compiled to (the bench's own build). This file sits
- * in its src/ folder.
+ * The root of the tree this code runs from: the project itself (src/, under tests, and in the
+ * bundle that npm start runs, whose modules keep their sources' locations: scripts/bundle.js), or
+ * wherever else the sources were compiled to (the bench's own build). This file sits in its src/
+ * folder.
  */
 export const codeRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const viewsDir = join(projectRoot, 'views');

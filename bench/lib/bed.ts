@@ -16,7 +16,7 @@ import type { BenchRedis } from './redis.js';
 /**
  * The test bed every scenario draws on: one BankID simulator, and brokers and bare
  * oidc-providers started on demand, each in its own process on its own key prefix, all with
- * the same client, keys and secrets. The broker is the real one: `bin/main.ts`, compiled,
+ * the same client, keys and secrets. The broker is the real one: `bin/main.ts`, bundled,
  * reading a configuration file as in production.
  */
 
@@ -24,7 +24,8 @@ import type { BenchRedis } from './redis.js';
 const buildRoot = new URL('../../', import.meta.url);
 /** A script of the compiled tree, e.g. compiled('bench/load/waiting-pages.js'). */
 export const compiled = (path: string) => new URL(path, buildRoot);
-const brokerMain = compiled('bin/main.js');
+/** The broker's bundle, as `npm run build` makes it, which `npm run bench` writes beside the compiled tree. */
+const brokerMain = compiled('broker/main.js');
 
 /** Where `BENCH_PROFILE=1` writes CPU profiles. */
 export const profileDir = join(projectRoot, 'bench', 'profiles');

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Reads a V8 CPU profile (node --cpu-prof) and lists where the time went: by function, its
@@ -7,7 +9,7 @@ import { readFileSync } from 'node:fs';
  */
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   hitCount?: number;
   children?: number[];
 }
@@ -28,8 +30,27 @@ export interface HotSpot {
   totalShare: number;
 }
 
+/** The source maps of the bundle's files (scripts/bundle.js), by the file's URL; null for a file without one. */
+const sourceMaps = new Map<string, SourceMap | null>();
+
+function sourceMapOf(url: string): SourceMap | null {
+  if (!sourceMaps.has(url)) {
+    const mapFile = url.startsWith('file://') ? `${fileURLToPath(url)}.map` : undefined;
+    sourceMaps.set(url, mapFile && existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))) : null);
+  }
+  return sourceMaps.get(url)!;
+}
+
+/** Where a frame of the bundle was in its source file (TypeScript, or a dependency's file); other frames as they are. */
+function original({ url, lineNumber, columnNumber }: ProfileNode['callFrame']): { url: string; lineNumber: number } {
+  const entry = sourceMapOf(url)?.findEntry(lineNumber, columnNumber);
+  if (!entry || !('originalSource' in entry)) return { url, lineNumber };
+  return { url: new URL(entry.originalSource, url).href, lineNumber: entry.originalLine };
+}
+
 function label(node: ProfileNode, root: string): string {
-  const { functionName, url, lineNumber } = node.callFrame;
+  const { functionName } = node.callFrame;
+  const { url, lineNumber } = original(node.callFrame);
   const file = url
     .replace(/^file:\/\//, '')
     .replace(/^.*\/nordic-eid-bench\//, '')

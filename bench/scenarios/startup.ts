@@ -4,7 +4,7 @@ import { reproduceCommand, type ScenarioContext, type ScenarioResult } from '../
 import { median } from '../lib/stats.js';
 
 /**
- * 5. Start-up: the broker as production starts it (compiled bin/main.js, a configuration file,
+ * 5. Start-up: the broker as production starts it (the bundle of bin/main.ts, a configuration file,
  * Redis, Swedish BankID with its certificate files), from spawning the process to the first
  * 200 from discovery; then its RSS after it has been idle for a moment.
  */

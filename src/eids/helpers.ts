@@ -24,7 +24,7 @@ export function refuseSimulatorInProduction(id: string, issuer: string, allowed:
 /**
  * The folder of the plugin module at `moduleUrl` (its `import.meta.url`) in the source tree, where
  * the plugin's own files are (`EidPlugin.assets`): the same whether the code runs from
- * providers/ (tests) or compiled, to dist/providers/ or any other build folder.
+ * providers/ (tests), bundled (dist/bin/) or compiled to any other build folder.
  */
 export function pluginFolder(moduleUrl: string): string {
   return join(projectRoot, relative(codeRoot, dirname(fileURLToPath(moduleUrl))));

@@ -5,6 +5,6 @@ import { buildIfChanged } from '../../scripts/build.js';
  * `npm start` does, so dist/ is brought up to date once, before any test and outside every
  * test's time limit. After `npm run build` (as in CI) there is nothing to do.
  */
-export default function setup(): void {
-  buildIfChanged();
+export default async function setup(): Promise<void> {
+  await buildIfChanged();
 }

@@ -30,7 +30,7 @@ describe('npm start builds only when the sources changed', () => {
     expect(buildIsStale(root)).toBe(false);
   });
 
-  it.each(['bin/main.ts', 'src/oidc/provider.ts', 'providers/fi-ftn/config.ts', 'tsconfig.build.json', 'package-lock.json'])('when %s changed since', (path) => {
+  it.each(['bin/main.ts', 'src/oidc/provider.ts', 'providers/fi-ftn/config.ts', 'tsconfig.build.json', 'package-lock.json', 'scripts/bundle.js'])('when %s changed since', (path) => {
     write(path, 10);
     expect(buildIsStale(root)).toBe(true);
   });
