@@ -19,6 +19,11 @@ ENV NODE_ENV=production
 # glibc gives each thread that mallocs an arena of its own; two are enough for Node's few
 # threads, and the rest is memory an instance holding thousands of event streams keeps.
 ENV MALLOC_ARENA_MAX=2
+# V8's young generation at most 2 × 8 MB. Node 22 and later size it from the machine's memory (up
+# to 2 × 64 MB on a large host), and a burst of logins grows it to that, never to give it back:
+# 112 MB of an instance's memory for nothing (BENCHMARKS.md, "Memory per waiting login"). The
+# bench runs the broker with this environment too. Add your own node options to this value.
+ENV NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules

@@ -27,6 +27,22 @@ export const compiled = (path: string) => new URL(path, buildRoot);
 /** The broker's bundle, as `npm run build` makes it, which `npm run bench` writes beside the compiled tree. */
 const brokerMain = compiled('broker/main.js');
 
+/**
+ * The environment the container image gives the broker (the `ENV` lines of the Dockerfile's last
+ * stage: malloc arenas, V8's young generation), so that the bench measures the broker as it runs
+ * in production. NODE_ENV aside: production refuses what the bench uses (simulators, generated keys).
+ */
+export function imageEnvironment(dockerfile = readFileSync(join(projectRoot, 'Dockerfile'), 'utf8')): Record<string, string> {
+  const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const env: Record<string, string> = {};
+  for (const [, name, value] of lastStage.matchAll(/^ENV ([A-Z_][A-Z0-9_]*)=(\S+)$/gm)) {
+    if (name !== 'NODE_ENV') env[name!] = value!;
+  }
+  // Node options the bench is run with (say --heapsnapshot-signal) come on top, as an operator's would.
+  if (env.NODE_OPTIONS && process.env.NODE_OPTIONS) env.NODE_OPTIONS += ` ${process.env.NODE_OPTIONS}`;
+  return env;
+}
+
 /** Where `BENCH_PROFILE=1` writes CPU profiles. */
 export const profileDir = join(projectRoot, 'bench', 'profiles');
 
@@ -210,7 +226,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
       const spawnedAt = performance.now();
       const proc = startNode(name, brokerMain, {
         node: options.node,
-        env: { BROKER_CONFIG: path },
+        env: { ...imageEnvironment(), BROKER_CONFIG: path },
         nodeFlags: nodeFlags(name),
         logFile: join(dir, `${name}.log`),
       });

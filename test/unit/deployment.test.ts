@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +45,14 @@ describe('the deployment files', () => {
     const dockerfile = read('Dockerfile');
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/health\/ready/m);
+  });
+
+  it("the image's node options are ones node takes from NODE_OPTIONS (else the container would not start)", () => {
+    const options = /^ENV NODE_OPTIONS=(.+)$/m.exec(read('Dockerfile'))?.[1];
+    expect(options).toMatch(/--max-semi-space-size=\d+/);
+    const run = spawnSync(process.execPath, ['-e', 'process.exit(0)'], { env: { ...process.env, NODE_OPTIONS: options }, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
   });
 
   it('compose runs Redis with AOF, and the broker read-only, healthy when ready', () => {
