@@ -5,6 +5,8 @@
  * imports from providers/ (an ESLint rule and test/unit/plugin-boundary.test.ts say so).
  */
 import module from 'node:module';
+// Static, and so first: the heap's growth is set before the broker's modules fill the heap.
+import { limitHeapGrowth } from '../src/heap.js';
 
 /** Exit code for a configuration that cannot be used: nothing was started. */
 const EXIT_CONFIG = 2;
@@ -24,6 +26,7 @@ process.setSourceMapsEnabled(true);
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 async function main() {
+  limitHeapGrowth();
   // Imported here, after source maps are on, and so that the CLI (below) starts without loading the broker.
   const [{ builtInEids, simulatedEids, movedKeys, eidSecretFields }, { createBroker }, { developmentAdminToken, embeddedConfig }, { loadConfigFile, parseConfig }, { Welcome }, { createLogger }] =
     await Promise.all([
