@@ -1,0 +1,38 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/paths.js';
+
+/**
+ * A program that keeps about 33 MB live and then makes garbage that lives long enough to reach
+ * the old generation (as a burst of logins does), and prints the old space it committed at most,
+ * in units of what it keeps live. Run as a process of its own: heap settings are per process.
+ */
+const program = (limited: boolean) => `
+  import v8 from 'node:v8';
+  ${limited ? `(await import(${JSON.stringify(pathToFileURL(join(projectRoot, 'dist/src/heap.js')).href)})).limitHeapGrowth();` : ''}
+  const oldSpace = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === 'old_space');
+  globalThis.live = Array.from({ length: 250_000 }, (_, i) => ({ name: 'x' + i, pair: [i, i] }));
+  const ring = new Array(100_000);
+  let most = 0;
+  for (let k = 0; k < 3_000_000; k += 1) {
+    ring[k % ring.length] = { name: 'y' + k, list: [k] };
+    if (k % 10_000 === 0) most = Math.max(most, oldSpace().space_size);
+  }
+  globalThis.gc();
+  console.log(most / oldSpace().space_used_size);
+`;
+
+const oldSpacePerLive = (limited: boolean) => {
+  const run = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', program(limited)], { encoding: 'utf8' });
+  expect(run.stderr).toBe('');
+  return Number(run.stdout);
+};
+
+describe("the broker's heap growth", () => {
+  it('lets the old generation grow less past what is live than V8 does by itself (set at start-up, it takes effect)', () => {
+    // Measured: 6.3 against 3.2 on Node 20, 7.2 against 1.0 on Node 24 (V8 keeps a floor for small heaps).
+    expect(oldSpacePerLive(true)).toBeLessThan(0.7 * oldSpacePerLive(false));
+  });
+});
