@@ -7,6 +7,7 @@ import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
+import { signedCookie } from '../http/signed-cookies.js';
 import { homeCountryOf } from '../identity/country.js';
 import type { ErrorPage, LocaleState, Views } from '../http/views.js';
 import type { Logger } from '../log.js';
@@ -18,6 +19,7 @@ import { requestedDetails } from '../oidc/authorization-details.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { rememberedFor } from './start-input.js';
 import { CheckedInteractions } from './checked-interactions.js';
+import { StartedEids } from './started-eids.js';
 import { recordResult, type Finisher } from './finish.js';
 import type { FormTokens } from './submissions.js';
 import { storeKey } from '../store/keys.js';
@@ -47,6 +49,7 @@ export interface LoginDependencies {
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
 
 interface ClientView {
   clientId: string;
@@ -55,8 +58,10 @@ interface ClientView {
   allowedAcrValues?: string[];
   /** false: a failed or cancelled eID ends the login at the client rather than returning to the picker. */
   returnToPicker: boolean;
+  /** The client's default_ui_locales, space-separated, for a login without ui_locales. */
+  defaultUiLocales?: string | undefined;
   /** The client's whole metadata, for the fields eIDs declare. */
-  metadata: Record<string, unknown>;
+  metadata: Readonly<Record<string, unknown>>;
 }
 
 /** What loadInteraction leaves on ctx.state for every route under /interaction/<uid>. */
@@ -120,6 +125,8 @@ export function loginSteps(deps: LoginDependencies) {
   const { provider, registry, views, store, log } = deps;
   const issuerOrigin = new URL(deps.issuer).origin;
   const checked = new CheckedInteractions();
+  const startedEids = new StartedEids();
+  const clientViews = new WeakMap<Client, ClientView>();
   const interactionCookie = provider.cookieName('interaction');
 
   /**
@@ -139,6 +146,26 @@ export function loginSteps(deps: LoginDependencies) {
     const clientId = String(interaction.params.client_id);
     const client = await provider.Client.find(clientId);
     if (!client) throw sessionExpired();
+    const view = clientViewOf(client);
+    rememberLogin(ctx, `${interaction.uid}:${clientId}`);
+    const state = routeState(ctx);
+    state.interaction = interaction;
+    state.interactionKept = Boolean(kept);
+    state.client = view;
+    state.cancelUrl = `/interaction/${interaction.uid}/cancel`;
+    state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : view.defaultUiLocales;
+    await next();
+  }
+
+  /**
+   * The client as the login's steps read it, made once per client object: oidc-provider hands
+   * out the same object until the client changes, and its metadata() builds a fresh copy of
+   * every field (each name converted to snake_case) at every call, which every request under
+   * /interaction/<uid> — a page's poll once a second — would otherwise pay.
+   */
+  function clientViewOf(client: Client): ClientView {
+    let view = clientViews.get(client);
+    if (view) return view;
     const metadata = client.metadata() as Record<string, unknown> & {
       display_name?: string;
       client_name?: string;
@@ -149,28 +176,24 @@ export function loginSteps(deps: LoginDependencies) {
     };
     // The secret goes no further than oidc-provider's own client authentication.
     delete metadata.client_secret;
-    rememberLogin(ctx, `${interaction.uid}:${clientId}`);
-    const state = routeState(ctx);
-    state.interaction = interaction;
-    state.interactionKept = Boolean(kept);
-    state.client = {
-      clientId,
+    view = Object.freeze({
+      clientId: client.clientId,
       displayName: metadata.display_name ?? metadata.client_name,
       allowedEids: metadata.allowed_eids,
       allowedAcrValues: metadata.allowed_acr_values,
       returnToPicker: metadata.return_to_picker !== false,
-      metadata,
-    };
-    state.cancelUrl = `/interaction/${interaction.uid}/cancel`;
-    state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : metadata.default_ui_locales?.join(' ');
-    await next();
+      defaultUiLocales: metadata.default_ui_locales?.join(' '),
+      metadata: Object.freeze(metadata),
+    });
+    clientViews.set(client, view);
+    return view;
   }
 
   /** This instance's recent copy of the login's interaction, when the request's signed interaction cookie names it. */
   function keptInteraction(ctx: Context): Interaction | undefined {
     const uid = String(ctx.params.uid ?? '');
     const kept = checked.get(uid);
-    return kept && ctx.cookies.get(interactionCookie, { signed: true }) === uid ? kept : undefined;
+    return kept && signedCookie(ctx, interactionCookie) === uid ? kept : undefined;
   }
 
   async function readInteraction(ctx: Context): Promise<Interaction> {
@@ -189,6 +212,7 @@ export function loginSteps(deps: LoginDependencies) {
   async function interactionToEnd(ctx: Context): Promise<Interaction> {
     const { interaction, interactionKept } = routeState(ctx);
     checked.drop(interaction.uid);
+    startedEids.drop(interaction.uid);
     if (!interactionKept) return interaction;
     const current = await provider.Interaction.find(interaction.uid);
     if (!current) throw sessionExpired();
@@ -293,6 +317,13 @@ export function loginSteps(deps: LoginDependencies) {
   const eidKeyOf = (uid: string) => storeKey('loginEid', uid);
   const activeEidKey = (ctx: Context) => eidKeyOf(routeState(ctx).interaction.uid);
 
+  /** Records the eID under way (its id) or the picker's notice (JSON); this instance's copy follows. */
+  async function setLoginEid(uid: string, value: string): Promise<void> {
+    startedEids.drop(uid);
+    await store.set(eidKeyOf(uid), value, deps.interactionTtl);
+    if (!value.startsWith('{')) startedEids.keep(uid, value);
+  }
+
   function choice(ctx: Context) {
     const { client } = routeState(ctx);
     return chooseEid(registry, acrValuesOf(ctx), client.allowedEids, client.allowedAcrValues);
@@ -313,7 +344,7 @@ export function loginSteps(deps: LoginDependencies) {
   async function backToPicker(login: LoginInfo & { plugin: EidPlugin }, failure: EidFailure): Promise<string> {
     await deps.audit.loginEnded(login, { failure });
     const notice: PickerNotice = { eid: login.plugin.id, reason: noticeReason(failure) };
-    await store.set(eidKeyOf(login.uid), JSON.stringify(notice), deps.interactionTtl);
+    await setLoginEid(login.uid, JSON.stringify(notice));
     return `${deps.issuer}/interaction/${login.uid}/`;
   }
 
@@ -401,10 +432,16 @@ export function loginSteps(deps: LoginDependencies) {
       };
     },
 
-    /** The eID this login started, for the API calls that follow its start. */
+    /**
+     * The eID this login started, for the API calls that follow its start (poll, events): this
+     * instance's copy while it has one (StartedEids), else read from the store.
+     */
     async activeEid(ctx: Context): Promise<EidPlugin> {
-      const plugin = await startedEid(ctx);
+      const { uid } = routeState(ctx).interaction;
+      const kept = startedEids.get(uid);
+      const plugin = kept ? registry.get(kept) : await startedEid(ctx);
       if (!plugin) throw new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
+      if (!kept) startedEids.keep(uid, plugin.id);
       return plugin;
     },
 
@@ -416,7 +453,7 @@ export function loginSteps(deps: LoginDependencies) {
     async enter(ctx: Context, option: EidOption): Promise<StartResult> {
       const { plugin } = option;
       if (!registry.isAvailable(plugin.id)) return this.start(ctx, option, {});
-      await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
+      await setLoginEid(routeState(ctx).interaction.uid, plugin.id);
       return { redirectTo: `/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/` };
     },
 
@@ -428,7 +465,7 @@ export function loginSteps(deps: LoginDependencies) {
     async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
       const login = loginInfo(ctx, plugin);
       await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
-      await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
+      await setLoginEid(routeState(ctx).interaction.uid, plugin.id);
       const result = await startPlugin(ctx, plugin, options);
       const asksFirst = 'status' in result && result.status.status === 'NOT_STARTED';
       if (!asksFirst) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
@@ -457,6 +494,7 @@ export function loginSteps(deps: LoginDependencies) {
       return async (outcome) => {
         if ('failure' in outcome && toPicker) return backToPicker(login, outcome.failure);
         checked.drop(login.uid);
+        startedEids.drop(login.uid);
         const interaction = await provider.Interaction.find(login.uid);
         if (!interaction) throw sessionExpired();
         return deps.finish(login.ip, interaction, plugin, outcome);
