@@ -11,6 +11,9 @@ export function qrPayload(qrStartToken: string, qrStartSecret: string, seconds: 
   return `bankid.${qrStartToken}.${time}.${authCode}`;
 }
 
+/** Loaded at the first SVG (a login's start or a poll), so start-up does not wait for it; then kept. */
+let encoder: Promise<typeof import('lean-qr')> | undefined;
+
 /** Light modules around the code, as BankID's guidelines ask (at least one; two drawn). */
 const MARGIN = 2;
 
@@ -24,8 +27,7 @@ const MARGIN = 2;
  * byte (test/units.test.ts): one path of horizontal runs of dark modules on a white square.
  */
 export async function qrSvg(payload: string): Promise<string> {
-  // Loaded at the first SVG (a login's start or a poll), so start-up does not wait for it.
-  const { generate, correction, mode } = await import('lean-qr');
+  const { generate, correction, mode } = await (encoder ??= import('lean-qr'));
   const code = generate(mode.bytes(Buffer.from(payload)), { minCorrectionLevel: correction.L, maxCorrectionLevel: correction.L, mask: 2 });
   const side = code.size + 2 * MARGIN;
   return (
