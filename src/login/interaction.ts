@@ -70,6 +70,8 @@ export interface RouteState extends LoginState, LocaleState {
   client: ClientView;
   /** The interaction is this instance's recent copy (CheckedInteractions), not read by this request. */
   interactionKept?: boolean;
+  /** The started eID came from this instance's copy (StartedEids), not read by this request. */
+  startedEidKept?: boolean;
 }
 
 export const routeState = (ctx: Context) => ctx.state as RouteState;
@@ -82,6 +84,8 @@ const LOGIN_COOKIE = 'neb_login';
 /** A random id of this browser, kept a year: eIDs get only its hash (`LoginRequest.browserId`). */
 const BROWSER_COOKIE = 'neb_browser';
 const BROWSER_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
+
+const notStarted = () => new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
 
 export const sessionExpired = (page?: ErrorPage) =>
   new HttpError(400, 'session_expired', 'This login has expired or was started in another browser. Start again at the service.', undefined, page);
@@ -369,6 +373,18 @@ export function loginSteps(deps: LoginDependencies) {
     return { uid: interaction.uid, clientId: client.clientId, ip: clientIp(ctx), ...(plugin ? { plugin } : {}), ...(transactionType ? { transactionType } : {}) };
   }
 
+  /**
+   * Before an eID's outcome is recorded on a request that took the started eID from this
+   * instance's copy: that eID must still be the one under way in the store. Another instance may
+   * have sent the person back to the picker, or started another eID, since the copy was made;
+   * a page left open on the earlier eID then ends nothing.
+   */
+  async function stillStarted(uid: string, plugin: EidPlugin): Promise<void> {
+    if ((await store.get(eidKeyOf(uid)))?.value === plugin.id) return;
+    startedEids.drop(uid);
+    throw notStarted();
+  }
+
   async function startedEid(ctx: Context): Promise<EidPlugin | undefined> {
     const stored = await store.get(activeEidKey(ctx));
     return stored ? registry.get(stored.value) : undefined;
@@ -440,8 +456,9 @@ export function loginSteps(deps: LoginDependencies) {
       const { uid } = routeState(ctx).interaction;
       const kept = startedEids.get(uid);
       const plugin = kept ? registry.get(kept) : await startedEid(ctx);
-      if (!plugin) throw new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
+      if (!plugin) throw notStarted();
       if (!kept) startedEids.keep(uid, plugin.id);
+      routeState(ctx).startedEidKept = Boolean(kept);
       return plugin;
     },
 
@@ -478,6 +495,7 @@ export function loginSteps(deps: LoginDependencies) {
      * returnsToPicker) and the person left only the eID, else it ends the login at the client.
      */
     async finish(ctx: Context, plugin: EidPlugin, outcome: EidOutcome, leaving: Leaving = 'eid'): Promise<string> {
+      if (routeState(ctx).startedEidKept) await stillStarted(routeState(ctx).interaction.uid, plugin);
       if ('failure' in outcome && leaving === 'eid' && returnsToPicker(ctx)) return backToPicker({ ...loginInfo(ctx, plugin), plugin }, outcome.failure);
       return deps.finish(clientIp(ctx), await interactionToEnd(ctx), plugin, outcome);
     },
@@ -491,7 +509,9 @@ export function loginSteps(deps: LoginDependencies) {
     finishLater(ctx: Context, plugin: EidPlugin): (outcome: EidOutcome) => Promise<string> {
       const login = { ...loginInfo(ctx, plugin), plugin };
       const toPicker = returnsToPicker(ctx);
+      const eidKept = Boolean(routeState(ctx).startedEidKept);
       return async (outcome) => {
+        if (eidKept) await stillStarted(login.uid, plugin);
         if ('failure' in outcome && toPicker) return backToPicker(login, outcome.failure);
         checked.drop(login.uid);
         startedEids.drop(login.uid);

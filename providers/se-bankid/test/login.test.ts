@@ -203,6 +203,28 @@ describe('polling', () => {
     expect((await session.call('poll?qr=true')).status).toBe(200);
   });
 
+  it("records a poll's outcome only while BankID is still the login's eID in the store, whatever this instance kept", async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    bed.simulator.scanQr((await session.poll()).qrCode!.payload);
+    // Another instance starts another eID for this login; this instance still has BankID as its copy.
+    const key = `login:eid:${session.uid}`;
+    await bed.tb.broker.store.set(key, 'another-eid', 600);
+    bed.simulator.approve(session.orderRef(), 0);
+    let answer = await session.call('poll');
+    for (let attempt = 0; answer.status === 200 && attempt < 40; attempt += 1) {
+      expect(answer.body.status).toBe('IN_PROGRESS');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      answer = await session.call('poll');
+    }
+    expect(answer.status).toBe(409);
+    expect(answer.body.error).toBe('invalid_request');
+    // Back to BankID in the store: the same outcome now ends the login.
+    await bed.tb.broker.store.set(key, 'se-bankid', 600);
+    const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
+    expect(complete.redirectTo!).toContain(`/auth/${session.uid}`);
+  });
+
   it('a poll that arrives while another poll of the order runs gets 429 with Retry-After', async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER });
     await session.start();
