@@ -31,6 +31,7 @@ import { staticFiles, staticKitsOf } from './http/static.js';
 import { trace } from './http/trace.js';
 import { Views } from './http/views.js';
 import { createLogger, type Logger } from './log.js';
+import { isPoll } from './login/api.js';
 import { createFinisher } from './login/finish.js';
 import { OpenEventStreams } from './login/event-streams.js';
 import { LOGIN_PATHS, loginRoutes } from './login/routes.js';
@@ -241,7 +242,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     // oidc-provider sets its interaction cookies through this app's context: it needs the same keys.
     app.keys = cookieKeys;
     app.silent = true;
-    app.use(trace(log, Boolean(config.trust_proxy)));
+    // A waiting page's poll, once a second per login, logs its successes at debug only.
+    app.use(trace(log, Boolean(config.trust_proxy), isPoll));
     app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
     app.use(securityHeaders());
     app.use(errorBoundary(views, log));

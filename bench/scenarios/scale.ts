@@ -248,10 +248,12 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
       runs.streams.push(step);
     }
 
-    const spreadN = settings.sizes.at(-1)!;
+    const spreadN = settings.sizes.at(-1);
     await control.send('pause', {}, 120_000);
     const lastStream = runs.streams.at(-1);
-    if (settings.instances < 2) {
+    if (spreadN === undefined) {
+      // BENCH_SCALE=0: no step on the event stream, so none on two instances either.
+    } else if (settings.instances < 2) {
       runs.streams.push({ n: spreadN, instances: 2, skipped: 'BENCH_SCALE_INSTANCES=1' });
     } else if (lastStream && isRun(lastStream)) {
       second = await bed.startBroker('scale-broker-2', { ...brokerSettings, instanceOf: broker });

@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { requestScope, type Logger } from '../log.js';
 
 const TRACE_ID = /^[0-9a-f]{16}$/;
@@ -18,12 +18,19 @@ export function newTraceId(): string {
   return pool.toString('hex', poolOffset - 8, poolOffset);
 }
 
+/** Requests a page repeats all the time, e.g. a waiting login's poll: their success is not news. */
+export type RoutineRequests = (ctx: Context) => boolean;
+
+const none: RoutineRequests = () => false;
+
 /**
  * Gives every request a traceId: sent back in the `traceId` header, carried by every log line
  * written while serving it, and shown on error pages so a person can quote it to support.
  * A well-formed traceId from a trusted proxy is kept, so one id follows the request end to end.
+ * Each request gets one access line at info; a `routine` request that succeeds gets it at debug
+ * (thousands of waiting pages poll once a second each), while its failures stay at info.
  */
-export function trace(log: Logger, trustProxy: boolean): Middleware {
+export function trace(log: Logger, trustProxy: boolean, routine: RoutineRequests = none): Middleware {
   return async (ctx, next) => {
     const incoming = ctx.get('traceid');
     const traceId = trustProxy && TRACE_ID.test(incoming) ? incoming : newTraceId();
@@ -33,8 +40,9 @@ export function trace(log: Logger, trustProxy: boolean): Middleware {
       try {
         await next();
       } finally {
+        const level = ctx.status < 400 && routine(ctx) ? 'debug' : 'info';
         // The path only: query strings can carry login hints with personal numbers.
-        log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+        if (log.isLevelEnabled(level)) log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
       }
     });
   };

@@ -5,11 +5,17 @@ import { readBody } from '../http/body.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
 import type { EventStream } from '../http/event-stream.js';
+import type { RoutineRequests } from '../http/trace.js';
 import type { EidRegistry } from '../eids/registry.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { rememberInput, startInputOf } from './start-input.js';
 import { routeState, type LoginDependencies, type LoginSteps } from './interaction.js';
+
+const POLL_PATH = /^\/interaction\/[^/]+\/api\/poll$/;
+
+/** A waiting page's poll (POST /interaction/<uid>/api/poll), which it repeats every second. */
+export const isPoll: RoutineRequests = (ctx) => ctx.method === 'POST' && POLL_PATH.test(ctx.path);
 
 /** Statuses that end the login: the answer then says where the browser goes. */
 const finalStatuses = new Set<PollStatus['status']>(['COMPLETE', 'ERROR', 'CANCEL']);

@@ -7,6 +7,7 @@ import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
+import { signedCookie } from '../http/signed-cookies.js';
 import { homeCountryOf } from '../identity/country.js';
 import type { ErrorPage, LocaleState, Views } from '../http/views.js';
 import type { Logger } from '../log.js';
@@ -18,6 +19,7 @@ import { requestedDetails } from '../oidc/authorization-details.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { rememberedFor } from './start-input.js';
 import { CheckedInteractions } from './checked-interactions.js';
+import { StartedEids } from './started-eids.js';
 import { recordResult, type Finisher } from './finish.js';
 import type { FormTokens } from './submissions.js';
 import { storeKey } from '../store/keys.js';
@@ -47,6 +49,7 @@ export interface LoginDependencies {
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
 
 interface ClientView {
   clientId: string;
@@ -55,8 +58,10 @@ interface ClientView {
   allowedAcrValues?: string[];
   /** false: a failed or cancelled eID ends the login at the client rather than returning to the picker. */
   returnToPicker: boolean;
+  /** The client's default_ui_locales, space-separated, for a login without ui_locales. */
+  defaultUiLocales?: string | undefined;
   /** The client's whole metadata, for the fields eIDs declare. */
-  metadata: Record<string, unknown>;
+  metadata: Readonly<Record<string, unknown>>;
 }
 
 /** What loadInteraction leaves on ctx.state for every route under /interaction/<uid>. */
@@ -65,6 +70,8 @@ export interface RouteState extends LoginState, LocaleState {
   client: ClientView;
   /** The interaction is this instance's recent copy (CheckedInteractions), not read by this request. */
   interactionKept?: boolean;
+  /** The started eID came from this instance's copy (StartedEids), not read by this request. */
+  startedEidKept?: boolean;
 }
 
 export const routeState = (ctx: Context) => ctx.state as RouteState;
@@ -77,6 +84,8 @@ const LOGIN_COOKIE = 'neb_login';
 /** A random id of this browser, kept a year: eIDs get only its hash (`LoginRequest.browserId`). */
 const BROWSER_COOKIE = 'neb_browser';
 const BROWSER_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
+
+const notStarted = () => new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
 
 export const sessionExpired = (page?: ErrorPage) =>
   new HttpError(400, 'session_expired', 'This login has expired or was started in another browser. Start again at the service.', undefined, page);
@@ -120,6 +129,8 @@ export function loginSteps(deps: LoginDependencies) {
   const { provider, registry, views, store, log } = deps;
   const issuerOrigin = new URL(deps.issuer).origin;
   const checked = new CheckedInteractions();
+  const startedEids = new StartedEids();
+  const clientViews = new WeakMap<Client, ClientView>();
   const interactionCookie = provider.cookieName('interaction');
 
   /**
@@ -139,6 +150,26 @@ export function loginSteps(deps: LoginDependencies) {
     const clientId = String(interaction.params.client_id);
     const client = await provider.Client.find(clientId);
     if (!client) throw sessionExpired();
+    const view = clientViewOf(client);
+    rememberLogin(ctx, `${interaction.uid}:${clientId}`);
+    const state = routeState(ctx);
+    state.interaction = interaction;
+    state.interactionKept = Boolean(kept);
+    state.client = view;
+    state.cancelUrl = `/interaction/${interaction.uid}/cancel`;
+    state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : view.defaultUiLocales;
+    await next();
+  }
+
+  /**
+   * The client as the login's steps read it, made once per client object: oidc-provider hands
+   * out the same object until the client changes, and its metadata() builds a fresh copy of
+   * every field (each name converted to snake_case) at every call, which every request under
+   * /interaction/<uid> — a page's poll once a second — would otherwise pay.
+   */
+  function clientViewOf(client: Client): ClientView {
+    let view = clientViews.get(client);
+    if (view) return view;
     const metadata = client.metadata() as Record<string, unknown> & {
       display_name?: string;
       client_name?: string;
@@ -149,28 +180,24 @@ export function loginSteps(deps: LoginDependencies) {
     };
     // The secret goes no further than oidc-provider's own client authentication.
     delete metadata.client_secret;
-    rememberLogin(ctx, `${interaction.uid}:${clientId}`);
-    const state = routeState(ctx);
-    state.interaction = interaction;
-    state.interactionKept = Boolean(kept);
-    state.client = {
-      clientId,
+    view = Object.freeze({
+      clientId: client.clientId,
       displayName: metadata.display_name ?? metadata.client_name,
       allowedEids: metadata.allowed_eids,
       allowedAcrValues: metadata.allowed_acr_values,
       returnToPicker: metadata.return_to_picker !== false,
-      metadata,
-    };
-    state.cancelUrl = `/interaction/${interaction.uid}/cancel`;
-    state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : metadata.default_ui_locales?.join(' ');
-    await next();
+      defaultUiLocales: metadata.default_ui_locales?.join(' '),
+      metadata: Object.freeze(metadata),
+    });
+    clientViews.set(client, view);
+    return view;
   }
 
   /** This instance's recent copy of the login's interaction, when the request's signed interaction cookie names it. */
   function keptInteraction(ctx: Context): Interaction | undefined {
     const uid = String(ctx.params.uid ?? '');
     const kept = checked.get(uid);
-    return kept && ctx.cookies.get(interactionCookie, { signed: true }) === uid ? kept : undefined;
+    return kept && signedCookie(ctx, interactionCookie) === uid ? kept : undefined;
   }
 
   async function readInteraction(ctx: Context): Promise<Interaction> {
@@ -189,6 +216,7 @@ export function loginSteps(deps: LoginDependencies) {
   async function interactionToEnd(ctx: Context): Promise<Interaction> {
     const { interaction, interactionKept } = routeState(ctx);
     checked.drop(interaction.uid);
+    startedEids.drop(interaction.uid);
     if (!interactionKept) return interaction;
     const current = await provider.Interaction.find(interaction.uid);
     if (!current) throw sessionExpired();
@@ -293,6 +321,13 @@ export function loginSteps(deps: LoginDependencies) {
   const eidKeyOf = (uid: string) => storeKey('loginEid', uid);
   const activeEidKey = (ctx: Context) => eidKeyOf(routeState(ctx).interaction.uid);
 
+  /** Records the eID under way (its id) or the picker's notice (JSON); this instance's copy follows. */
+  async function setLoginEid(uid: string, value: string): Promise<void> {
+    startedEids.drop(uid);
+    await store.set(eidKeyOf(uid), value, deps.interactionTtl);
+    if (!value.startsWith('{')) startedEids.keep(uid, value);
+  }
+
   function choice(ctx: Context) {
     const { client } = routeState(ctx);
     return chooseEid(registry, acrValuesOf(ctx), client.allowedEids, client.allowedAcrValues);
@@ -313,7 +348,7 @@ export function loginSteps(deps: LoginDependencies) {
   async function backToPicker(login: LoginInfo & { plugin: EidPlugin }, failure: EidFailure): Promise<string> {
     await deps.audit.loginEnded(login, { failure });
     const notice: PickerNotice = { eid: login.plugin.id, reason: noticeReason(failure) };
-    await store.set(eidKeyOf(login.uid), JSON.stringify(notice), deps.interactionTtl);
+    await setLoginEid(login.uid, JSON.stringify(notice));
     return `${deps.issuer}/interaction/${login.uid}/`;
   }
 
@@ -336,6 +371,18 @@ export function loginSteps(deps: LoginDependencies) {
     const { interaction, client } = routeState(ctx);
     const transactionType = requestedDetails(interaction.params)?.[0]?.type;
     return { uid: interaction.uid, clientId: client.clientId, ip: clientIp(ctx), ...(plugin ? { plugin } : {}), ...(transactionType ? { transactionType } : {}) };
+  }
+
+  /**
+   * Before an eID's outcome is recorded on a request that took the started eID from this
+   * instance's copy: that eID must still be the one under way in the store. Another instance may
+   * have sent the person back to the picker, or started another eID, since the copy was made;
+   * a page left open on the earlier eID then ends nothing.
+   */
+  async function stillStarted(uid: string, plugin: EidPlugin): Promise<void> {
+    if ((await store.get(eidKeyOf(uid)))?.value === plugin.id) return;
+    startedEids.drop(uid);
+    throw notStarted();
   }
 
   async function startedEid(ctx: Context): Promise<EidPlugin | undefined> {
@@ -401,10 +448,17 @@ export function loginSteps(deps: LoginDependencies) {
       };
     },
 
-    /** The eID this login started, for the API calls that follow its start. */
+    /**
+     * The eID this login started, for the API calls that follow its start (poll, events): this
+     * instance's copy while it has one (StartedEids), else read from the store.
+     */
     async activeEid(ctx: Context): Promise<EidPlugin> {
-      const plugin = await startedEid(ctx);
-      if (!plugin) throw new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
+      const { uid } = routeState(ctx).interaction;
+      const kept = startedEids.get(uid);
+      const plugin = kept ? registry.get(kept) : await startedEid(ctx);
+      if (!plugin) throw notStarted();
+      if (!kept) startedEids.keep(uid, plugin.id);
+      routeState(ctx).startedEidKept = Boolean(kept);
       return plugin;
     },
 
@@ -416,7 +470,7 @@ export function loginSteps(deps: LoginDependencies) {
     async enter(ctx: Context, option: EidOption): Promise<StartResult> {
       const { plugin } = option;
       if (!registry.isAvailable(plugin.id)) return this.start(ctx, option, {});
-      await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
+      await setLoginEid(routeState(ctx).interaction.uid, plugin.id);
       return { redirectTo: `/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/` };
     },
 
@@ -428,7 +482,7 @@ export function loginSteps(deps: LoginDependencies) {
     async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
       const login = loginInfo(ctx, plugin);
       await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
-      await store.set(activeEidKey(ctx), plugin.id, deps.interactionTtl);
+      await setLoginEid(routeState(ctx).interaction.uid, plugin.id);
       const result = await startPlugin(ctx, plugin, options);
       const asksFirst = 'status' in result && result.status.status === 'NOT_STARTED';
       if (!asksFirst) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
@@ -441,6 +495,7 @@ export function loginSteps(deps: LoginDependencies) {
      * returnsToPicker) and the person left only the eID, else it ends the login at the client.
      */
     async finish(ctx: Context, plugin: EidPlugin, outcome: EidOutcome, leaving: Leaving = 'eid'): Promise<string> {
+      if (routeState(ctx).startedEidKept) await stillStarted(routeState(ctx).interaction.uid, plugin);
       if ('failure' in outcome && leaving === 'eid' && returnsToPicker(ctx)) return backToPicker({ ...loginInfo(ctx, plugin), plugin }, outcome.failure);
       return deps.finish(clientIp(ctx), await interactionToEnd(ctx), plugin, outcome);
     },
@@ -454,9 +509,12 @@ export function loginSteps(deps: LoginDependencies) {
     finishLater(ctx: Context, plugin: EidPlugin): (outcome: EidOutcome) => Promise<string> {
       const login = { ...loginInfo(ctx, plugin), plugin };
       const toPicker = returnsToPicker(ctx);
+      const eidKept = Boolean(routeState(ctx).startedEidKept);
       return async (outcome) => {
+        if (eidKept) await stillStarted(login.uid, plugin);
         if ('failure' in outcome && toPicker) return backToPicker(login, outcome.failure);
         checked.drop(login.uid);
+        startedEids.drop(login.uid);
         const interaction = await provider.Interaction.find(login.uid);
         if (!interaction) throw sessionExpired();
         return deps.finish(login.ip, interaction, plugin, outcome);

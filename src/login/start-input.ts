@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { EidPlugin } from '../eids/plugin.js';
 import { plainMessages } from '../config/issues.js';
 import { HttpError } from '../http/errors.js';
+import { signedCookie } from '../http/signed-cookies.js';
 
 /**
  * What eIDs ask browsers to remember for the session (`EidPlugin.startInput.remember`): one
@@ -16,7 +17,7 @@ const MAX_COOKIE_LENGTH = 1000;
 type Remembered = Record<string, Record<string, string>>;
 
 function readCookie(ctx: Context): Remembered {
-  const raw = ctx.cookies.get(REMEMBERED_COOKIE, { signed: true });
+  const raw = signedCookie(ctx, REMEMBERED_COOKIE);
   if (!raw) return {};
   try {
     const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));

@@ -45,7 +45,8 @@ export class FormTokens {
 export function submissionGuard(tokens: FormTokens, uidOf: (ctx: Context) => string, accepts: 'json' | 'json-or-form'): Middleware {
   return async (ctx, next) => {
     const uid = uidOf(ctx);
-    (ctx.state as LocaleState).formToken = tokens.issue(uid);
+    // Made when a page with a form is rendered, not for every JSON call (a waiting page's poll).
+    Object.defineProperty(ctx.state as LocaleState, 'formToken', { get: () => tokens.issue(uid), enumerable: true, configurable: true });
     if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.is('application/json')) return next();
     if (accepts === 'json') throw new HttpError(415, 'invalid_request', 'Send the body as JSON (Content-Type: application/json).');
     if (!ctx.is('application/x-www-form-urlencoded')) throw new HttpError(415, 'invalid_request', 'Send the body as a form or as JSON.');

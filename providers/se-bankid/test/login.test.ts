@@ -176,6 +176,55 @@ describe('polling', () => {
     expect(bed.simulator.callCount('collect', orderRef)).toBeGreaterThanOrEqual(2);
   });
 
+  it('a poll answered from what the instance holds still carries traceId and the security headers, and checks the cookie every time', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    for (let i = 0; i < 2; i += 1) {
+      const answer = await session.call('poll?qr=true');
+      expect(answer.status).toBe(200);
+      expect(answer.body.qrCode!.svg).toMatch(/^<svg /);
+      expect(answer.headers.get('traceid')).toMatch(/^[0-9a-f]{16}$/);
+      expect(answer.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(answer.headers.get('x-frame-options')).toBe('DENY');
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+    }
+    // The interaction cookie as this browser sends it, its signature changed in one character.
+    const path = `/interaction/${session.uid}/api/poll?qr=true`;
+    const cookies = bed.rp.browser.cookieHeader(new URL(path, bed.tb.issuer));
+    const forged = cookies.replace(/(_interaction\.sig=)(.)/, (_, name: string, first: string) => `${name}${first === 'A' ? 'B' : 'A'}`);
+    expect(forged).not.toBe(cookies);
+    const refused = await fetch(new URL(path, bed.tb.issuer), {
+      method: 'POST',
+      headers: { cookie: forged, 'content-type': 'application/json', accept: 'application/json', origin: bed.tb.issuer },
+      body: '{}',
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: 'session_expired' });
+    expect((await session.call('poll?qr=true')).status).toBe(200);
+  });
+
+  it("records a poll's outcome only while BankID is still the login's eID in the store, whatever this instance kept", async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    bed.simulator.scanQr((await session.poll()).qrCode!.payload);
+    // Another instance starts another eID for this login; this instance still has BankID as its copy.
+    const key = `login:eid:${session.uid}`;
+    await bed.tb.broker.store.set(key, 'another-eid', 600);
+    bed.simulator.approve(session.orderRef(), 0);
+    let answer = await session.call('poll');
+    for (let attempt = 0; answer.status === 200 && attempt < 40; attempt += 1) {
+      expect(answer.body.status).toBe('IN_PROGRESS');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      answer = await session.call('poll');
+    }
+    expect(answer.status).toBe(409);
+    expect(answer.body.error).toBe('invalid_request');
+    // Back to BankID in the store: the same outcome now ends the login.
+    await bed.tb.broker.store.set(key, 'se-bankid', 600);
+    const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
+    expect(complete.redirectTo!).toContain(`/auth/${session.uid}`);
+  });
+
   it('a poll that arrives while another poll of the order runs gets 429 with Retry-After', async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER });
     await session.start();

@@ -25,6 +25,13 @@ describe('the animated QR code', () => {
     expect(qrPayload(token, secret, 1.9)).toBe(qrPayload(token, secret, 1));
   });
 
+  it.each([0, 7, 42, 999, 1800])('at second %i is the image qrcode draws, byte for byte', async (seconds) => {
+    const { default: QRCode } = await import('qrcode');
+    const payload = qrPayload(token, secret, seconds);
+    const drawn = await QRCode.toString([{ data: Buffer.from(payload), mode: 'byte' }], { type: 'svg', errorCorrectionLevel: 'L', margin: 2, maskPattern: 2 });
+    expect(await qrSvg(payload)).toBe(drawn);
+  });
+
   it('is drawn as an SVG without inline style or script', async () => {
     const svg = await qrSvg(qrPayload(token, secret, 0));
     expect(svg).toMatch(/^<svg /);
