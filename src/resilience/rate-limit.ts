@@ -52,14 +52,16 @@ export class RateLimiter {
     const counters: Counter[] = [];
     if (perIp > 0) counters.push({ by: 'ip', key: storeKey('rateLimit', limit, 'ip', clientAddress(request.ip)), allowed: perIp });
     if (perClient > 0 && request.clientId) counters.push({ by: 'client', key: storeKey('rateLimit', limit, 'client', keyPart(request.clientId)), allowed: perClient });
-    // Both counted at once: one round trip to the store rather than one after the other.
-    const counts = await Promise.all(counters.map((counter) => this.#store.increment(counter.key, this.#settings.window_seconds, 1, counter.allowed)));
+    if (counters.length === 0) return;
+    // Both counted at once: one command to the store (the lifetime asked for only over the limit).
+    const counts = await this.#store.incrementAll(counters.map((counter) => ({ key: counter.key, ttlAbove: counter.allowed })), this.#settings.window_seconds);
     const refusedAt = counters.findIndex((counter, i) => counts[i]!.count > counter.allowed);
     if (refusedAt === -1) return;
     const refused = counters[refusedAt]!;
     // A request refused for its address does not use up its client's allowance, or one address
     // could lock a client out for everyone: the client's count is given back.
-    if (refused.by === 'ip') await Promise.all(counters.filter((counter) => counter.by === 'client').map((counter) => this.#store.increment(counter.key, this.#settings.window_seconds, -1)));
+    const givenBack = refused.by === 'ip' ? counters.filter((counter) => counter.by === 'client') : [];
+    if (givenBack.length) await this.#store.incrementAll(givenBack.map((counter) => ({ key: counter.key, by: -1 })), this.#settings.window_seconds);
     this.#metrics.rateLimited.inc({ limit, by: refused.by });
     const who = refused.by === 'ip' ? 'this address' : 'this client';
     const retryAfterSeconds = Math.max(1, Math.ceil((counts[refusedAt]!.ttlMs ?? this.#settings.window_seconds * 1000) / 1000));

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ConsumeResult, Store, StoredRecord } from './store.js';
+import type { ConsumeResult, CounterCount, Store, StoredRecord } from './store.js';
 
 /**
  * A store that lives in this process only: for development, tests and single-instance
@@ -53,6 +53,18 @@ export function createMemoryStore(): Store {
 
   function writeRecord(key: string, value: string, previous: RecordEntry | undefined, ttlSeconds?: number): void {
     entries.set(key, { kind: 'record', value, consumedAt: previous?.consumedAt, claim: previous?.claim, expiresAt: expiryFor(ttlSeconds) });
+  }
+
+  /** A counter of one fixed window; its lifetime is known in memory, so always given. */
+  function increment(key: string, ttlSeconds: number, by = 1): CounterCount {
+    const counter = liveOf(key, 'counter');
+    if (counter) {
+      counter.count += by;
+      return { count: counter.count, ttlMs: Math.max(counter.expiresAt - Date.now(), 1) };
+    }
+    const ttlMs = Math.round(ttlSeconds * 1000);
+    entries.set(key, { kind: 'counter', count: by, expiresAt: Date.now() + ttlMs });
+    return { count: by, ttlMs };
   }
 
   return {
@@ -131,14 +143,11 @@ export function createMemoryStore(): Store {
     },
 
     async increment(key, ttlSeconds, by = 1) {
-      const counter = liveOf(key, 'counter');
-      if (counter) {
-        counter.count += by;
-        return { count: counter.count, ttlMs: Math.max(counter.expiresAt - Date.now(), 1) };
-      }
-      const ttlMs = Math.round(ttlSeconds * 1000);
-      entries.set(key, { kind: 'counter', count: by, expiresAt: Date.now() + ttlMs });
-      return { count: by, ttlMs };
+      return increment(key, ttlSeconds, by);
+    },
+
+    async incrementAll(counters, ttlSeconds) {
+      return counters.map((counter) => increment(counter.key, ttlSeconds, counter.by));
     },
 
     async appendToStream(key, fields, maxLength) {

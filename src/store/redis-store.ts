@@ -1,6 +1,6 @@
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { Logger } from '../log.js';
-import { BusyError, StoreUnavailableError, type ConsumeResult, type Store, type StoredRecord } from './store.js';
+import { BusyError, StoreUnavailableError, type ConsumeResult, type CounterCount, type CounterIncrement, type Store, type StoredRecord } from './store.js';
 
 export interface RedisStoreOptions {
   /** redis://[:password@]host:port/db or rediss://… */
@@ -69,6 +69,23 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     }
   }
 
+  /**
+   * Every counter in one script; on a Cluster one script per counter, as its keys may live in
+   * different slots. A script of one counter names its key first (numberOfKeys 1): on a Cluster,
+   * ioredis's auto-pipelining picks the node by a command's first argument.
+   */
+  async function incrementAll(counters: readonly CounterIncrement[], ttlSeconds: number): Promise<CounterCount[]> {
+    if (counters.length === 0) return [];
+    const ttlMillis = String(Math.round(ttlSeconds * 1000));
+    const groups = client instanceof Cluster ? counters.map((counter) => [counter]) : [counters];
+    const send = (group: readonly CounterIncrement[]) =>
+      group.length === 1
+        ? client.incrementCounter(...incrementArguments(group, ttlMillis))
+        : client.incrementCounters(String(group.length), ...incrementArguments(group, ttlMillis));
+    const replies = await run('increment', () => Promise.all(groups.map(send)));
+    return replies.flatMap(countsOf);
+  }
+
   return {
     async get(key) {
       const fields = await run('get', () => client.hgetall(key));
@@ -120,9 +137,11 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     },
 
     async increment(key, ttlSeconds, by = 1, ttlAbove) {
-      const [count, ttlMs] = await run('increment', () => client.incrementCounter(key, String(Math.round(ttlSeconds * 1000)), String(by), ttlAbove === undefined ? '' : String(ttlAbove)));
-      return ttlMs === undefined ? { count } : { count, ttlMs };
+      const [count] = await incrementAll([{ key, by, ttlAbove }], ttlSeconds);
+      return count!;
     },
+
+    incrementAll,
 
     async appendToStream(key, fields, maxLength) {
       await run('appendToStream', () => client.xadd(key, 'MAXLEN', '~', String(maxLength), '*', ...Object.entries(fields).flat()));
@@ -258,7 +277,10 @@ interface ScriptCommands {
   consumeRecord(key: string, at: string, claim: string): Promise<ConsumeResult>;
   releaseRecord(key: string, claim: string): Promise<unknown>;
   addSetMember(key: string, member: string, ttlMillis: string): Promise<unknown>;
-  incrementCounter(key: string, ttlMillis: string, by: string, ttlAbove: string): Promise<[number, number?]>;
+  /** incrementArguments' list after the number of keys: the keys, the lifetime, then `by` and `ttlAbove` of each key. */
+  incrementCounters(numberOfKeys: string, ...args: string[]): Promise<number[]>;
+  /** The same script for one key, named first. */
+  incrementCounter(...args: string[]): Promise<number[]>;
   trackMember(key: string, member: string, expiresAtMillis: string, ttlMillis: string): Promise<unknown>;
   countTracked(key: string, nowMillis: string): Promise<number>;
   takeDue(key: string, nowMillis: string, limit: string, leasedUntilMillis: string): Promise<string[]>;
@@ -275,7 +297,37 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1])
 if ARGV[2] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 `;
 
-const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys: 1 }> = {
+// For each key: the first increment starts the window (INCRBY returning `by` means the counter
+// is new, or was given back to zero: then it restarts, having counted nothing). At or below its
+// `ttlAbove` the lifetime is not asked for (-1 in the answer). A counter left without one (never,
+// but a PERSIST by hand) gets it again once it passes `ttlAbove`, rather than counting forever.
+// The answer: count and lifetime of each key in turn.
+const INCREMENT_COUNTERS = `
+local window = tonumber(ARGV[1])
+local answer = {}
+for i, key in ipairs(KEYS) do
+  local by = tonumber(ARGV[2 * i])
+  local above = ARGV[2 * i + 1]
+  local count = redis.call('INCRBY', key, by)
+  local ttl = -1
+  if count == by then
+    redis.call('PEXPIRE', key, window)
+    ttl = window
+  elseif above == '' or count > tonumber(above) then
+    ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      redis.call('PEXPIRE', key, window)
+      ttl = window
+    end
+  end
+  answer[2 * i - 1] = count
+  answer[2 * i] = ttl
+end
+return answer
+`;
+
+/** numberOfKeys absent: the caller passes the number of keys first (a script over any number of keys). */
+const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys?: 1 }> = {
   // HSET leaves `c` alone, so a consumed record stays consumed when it is written again.
   writeRecord: { numberOfKeys: 1, lua: WRITE_RECORD },
   replaceRecord: {
@@ -320,27 +372,9 @@ elseif remaining == -2 or (remaining >= 0 and remaining < tonumber(ARGV[2])) the
 end
 `,
   },
-  // The first increment starts the window (INCRBY returning `by` means the counter is new, or
-  // was given back to zero: then it restarts, having counted nothing). Below ARGV[3] the
-  // lifetime is not asked for. A counter left without one (never, but a PERSIST by hand) gets
-  // it again once it passes ARGV[3], rather than counting forever.
-  incrementCounter: {
-    numberOfKeys: 1,
-    lua: `
-local count = redis.call('INCRBY', KEYS[1], ARGV[2])
-if count == tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  return {count, tonumber(ARGV[1])}
-end
-if ARGV[3] ~= '' and count <= tonumber(ARGV[3]) then return {count} end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {count, ttl}
-`,
-  },
+  // Rate-limit counters: any number of keys, or one key named first (incrementAll).
+  incrementCounters: { lua: INCREMENT_COUNTERS },
+  incrementCounter: { numberOfKeys: 1, lua: INCREMENT_COUNTERS },
   // A sorted set scored by each member's expiry; the key itself lives as long as its last member.
   trackMember: {
     numberOfKeys: 1,
@@ -464,6 +498,19 @@ function reconnectDelay(attempt: number): number {
 }
 
 const MAX_RECONNECT_DELAY_MS = 2_000;
+
+/** The increment scripts' arguments for `counters` after the number of keys, as ScriptCommands describes them. */
+function incrementArguments(counters: readonly CounterIncrement[], ttlMillis: string): string[] {
+  const perCounter = counters.flatMap(({ by = 1, ttlAbove }) => [String(by), ttlAbove === undefined ? '' : String(ttlAbove)]);
+  return [...counters.map((counter) => counter.key), ttlMillis, ...perCounter];
+}
+
+/** incrementCounters' answer as counts: a lifetime of -1 was not asked for. */
+function countsOf(reply: number[]): CounterCount[] {
+  const counts: CounterCount[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) counts.push(reply[i + 1]! < 0 ? { count: reply[i]! } : { count: reply[i]!, ttlMs: reply[i + 1]! });
+  return counts;
+}
 
 function ttlArgument(ttlSeconds: number | undefined): string {
   return ttlSeconds === undefined ? '' : String(Math.round(ttlSeconds * 1000));

@@ -72,7 +72,15 @@ export interface Store {
    * (rate limits). A rate limit needs the lifetime only to say when to retry: asking for it only
    * then saves Redis a command on every request within the limit.
    */
-  increment(key: string, ttlSeconds: number, by?: number, ttlAbove?: number): Promise<{ count: number; ttlMs?: number }>;
+  increment(key: string, ttlSeconds: number, by?: number, ttlAbove?: number): Promise<CounterCount>;
+
+  /**
+   * Several counters at once, each by increment's rules, all with a lifetime of `ttlSeconds`;
+   * the counts in the same order. One command where the store can (Redis runs them in one
+   * script; on a Cluster, where the keys may live in different slots, one script each in the
+   * same round trip): a rate limit counts the address and the client of every request.
+   */
+  incrementAll(counters: readonly CounterIncrement[], ttlSeconds: number): Promise<CounterCount[]>;
 
   /**
    * Appends an entry to the stream at `key`, keeping about the newest `maxLength` entries (a
@@ -134,6 +142,19 @@ export interface Store {
   ping(): Promise<void>;
 
   close(): Promise<void>;
+}
+
+/** One counter of incrementAll: `by` is one unless given, `ttlAbove` as increment's. */
+export interface CounterIncrement {
+  key: string;
+  by?: number;
+  ttlAbove?: number;
+}
+
+/** A counter's new count, and the milliseconds before it expires when they were asked for (increment). */
+export interface CounterCount {
+  count: number;
+  ttlMs?: number;
 }
 
 export interface StoredRecord {

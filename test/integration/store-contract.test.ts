@@ -204,6 +204,21 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(counts.map(({ count }) => count).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     });
 
+    it('counts several counters at once, each in its own window, with its own threshold and step', async () => {
+      await store.increment('older', 1);
+      const counts = await store.incrementAll([{ key: 'older', ttlAbove: 5 }, { key: 'newer', by: 3 }, { key: 'above', ttlAbove: 0 }], 60);
+      expect(counts.map(({ count }) => count)).toEqual([2, 3, 1]);
+      // New counters start their window; a count above its threshold tells what is left of it.
+      expect(counts.slice(1).map(({ ttlMs }) => ttlMs)).toEqual([60_000, 60_000]);
+      const given = await store.incrementAll([{ key: 'older', by: -1 }, { key: 'newer', by: -1 }], 60);
+      expect(given.map(({ count }) => count)).toEqual([1, 2]);
+      expect(given[0]!.ttlMs).toBeLessThanOrEqual(1_000);
+      expect(given[1]!.ttlMs).toBeGreaterThan(1_000);
+      await sleep(PAST_ONE_SECOND_MS);
+      expect((await store.incrementAll([{ key: 'older' }], 60))[0]!.count).toBe(1);
+      expect(await store.incrementAll([], 60)).toEqual([]);
+    });
+
     it('appends to a stream and reads back its newest entries, oldest first', async () => {
       for (let i = 1; i <= 5; i += 1) await store.appendToStream('stream', { n: String(i), kind: 'test' }, 1_000);
       expect(await store.readStream('stream', 3)).toEqual([
@@ -336,6 +351,7 @@ async function expectEveryOperationUnavailable(store: Store): Promise<void> {
     addToSet: () => store.addToSet('set', 'member', 60),
     members: () => store.members('set'),
     increment: () => store.increment('counter', 60),
+    incrementAll: () => store.incrementAll([{ key: 'counter' }, { key: 'other' }], 60),
     appendToStream: () => store.appendToStream('stream', { a: 'b' }, 10),
     readStream: () => store.readStream('stream', 10),
     track: () => store.track('tracked', 'member', 60),

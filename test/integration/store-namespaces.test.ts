@@ -63,6 +63,8 @@ describe("each plugin's own namespace of the store", () => {
     expect(await second().members('members')).toEqual(['b']);
     expect((await first().increment('count', 60)).count).toBe(1);
     expect((await second().increment('count', 60)).count).toBe(1);
+    expect((await first().incrementAll([{ key: 'count' }, { key: 'other' }], 60)).map(({ count }) => count)).toEqual([2, 1]);
+    expect((await second().increment('other', 60)).count).toBe(1);
     await first().set('code', 'x', 60);
     await second().set('code', 'y', 60);
     expect(await first().consume('code', 1_700_000_000)).toBe('consumed');
