@@ -69,8 +69,12 @@ export class AuditLog {
     return event;
   }
 
-  /** Resolves when every event handed to the sinks so far has been delivered (or has failed). */
+  /**
+   * Resolves when every event handed to the sinks so far has been delivered (or has failed);
+   * sinks that hold events back to deliver them together deliver them now.
+   */
   async flush(): Promise<void> {
+    for (const sink of this.#deps.sinks) void sink.flush?.().catch(() => undefined);
     await Promise.allSettled([...this.#pending]);
   }
 

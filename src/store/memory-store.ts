@@ -150,13 +150,10 @@ export function createMemoryStore(): Store {
       return counters.map((counter) => increment(counter.key, ttlSeconds, counter.by));
     },
 
-    async appendToStream(key, fields, maxLength) {
-      const stream = liveOf(key, 'stream');
-      if (!stream) {
-        entries.set(key, { kind: 'stream', items: [{ ...fields }], expiresAt: undefined });
-        return;
-      }
-      stream.items.push({ ...fields });
+    async appendToStream(key, added, maxLength) {
+      const stream = liveOf(key, 'stream') ?? { kind: 'stream', items: [], expiresAt: undefined };
+      entries.set(key, stream);
+      stream.items.push(...added.map((fields) => ({ ...fields })));
       if (stream.items.length > maxLength) stream.items.splice(0, stream.items.length - maxLength);
     },
 

@@ -143,8 +143,9 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 
     incrementAll,
 
-    async appendToStream(key, fields, maxLength) {
-      await run('appendToStream', () => client.xadd(key, 'MAXLEN', '~', String(maxLength), '*', ...Object.entries(fields).flat()));
+    async appendToStream(key, entries, maxLength) {
+      // Sent together (auto-pipelining): one write, one round trip, and one XADD each.
+      await run('appendToStream', () => Promise.all(entries.map((fields) => client.xadd(key, 'MAXLEN', '~', String(maxLength), '*', ...Object.entries(fields).flat()))));
     },
 
     async readStream(key, count) {

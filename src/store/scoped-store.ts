@@ -23,7 +23,7 @@ export function scopedStore(inner: Store, namespace: string): Store {
     removeFromSet: (key, member) => inner.removeFromSet(scoped(key), member),
     increment: (key, ttlSeconds, by, ttlAbove) => inner.increment(scoped(key), ttlSeconds, by, ttlAbove),
     incrementAll: (counters, ttlSeconds) => inner.incrementAll(counters.map((counter) => ({ ...counter, key: scoped(counter.key) })), ttlSeconds),
-    appendToStream: (key, fields, maxLength) => inner.appendToStream(scoped(key), fields, maxLength),
+    appendToStream: (key, entries, maxLength) => inner.appendToStream(scoped(key), entries, maxLength),
     readStream: (key, count) => inner.readStream(scoped(key), count),
     track: (key, member, ttlSeconds) => inner.track(scoped(key), member, ttlSeconds),
     untrack: (key, member) => inner.untrack(scoped(key), member),

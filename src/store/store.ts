@@ -83,10 +83,10 @@ export interface Store {
   incrementAll(counters: readonly CounterIncrement[], ttlSeconds: number): Promise<CounterCount[]>;
 
   /**
-   * Appends an entry to the stream at `key`, keeping about the newest `maxLength` entries (a
-   * Redis stream; the audit events' built-in sink).
+   * Appends entries to the stream at `key` in their order, keeping about the newest `maxLength`
+   * entries (a Redis stream; the audit events' built-in sink). Many entries go in one round trip.
    */
-  appendToStream(key: string, fields: Record<string, string>, maxLength: number): Promise<void>;
+  appendToStream(key: string, entries: ReadonlyArray<Record<string, string>>, maxLength: number): Promise<void>;
 
   /** The newest `count` entries of the stream at `key`, oldest first. */
   readStream(key: string, count: number): Promise<Array<Record<string, string>>>;

@@ -31,7 +31,11 @@ async function eventsAfter(before: number): Promise<AuditEvent[]> {
   return (await auditStream(tb.prefix)).slice(before);
 }
 
-const streamLength = async () => (await auditStream(tb.prefix)).length;
+/** The stream's length once the events so far are in it (its sink appends them in batches). */
+const streamLength = async () => {
+  await tb.broker.audit.flush();
+  return (await auditStream(tb.prefix)).length;
+};
 const auditLines = () => captured.lines().filter((line) => line.audit === true);
 
 describe('audit events of a login', () => {

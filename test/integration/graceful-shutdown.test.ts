@@ -3,11 +3,12 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
 import { webClient } from '../support/broker.js';
-import { eventually } from '../support/ops.js';
+import { auditStream, eventually } from '../support/ops.js';
 import { spawnBroker, writeConfig } from '../support/process.js';
 import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
 import { TestBrowser } from '../support/browser.js';
 import { RelyingParty } from '../support/relying-party.js';
+import { admin, ADMIN_TOKEN } from './admin-support.js';
 import { actAtUpstream, startSimulatedUpstream } from '../support/upstream.js';
 
 const prefix = uniquePrefix('graceful-shutdown');
@@ -83,5 +84,28 @@ describe('SIGTERM', () => {
     const { code } = await broker.exited();
     expect(code).toBe(0);
     expect(broker.output()).not.toContain('were cut');
+  }, 60_000);
+
+  it('appends the audit events it still holds to the stream before it exits', async () => {
+    const port = await findFreePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const eventsPrefix = `${prefix}events:`;
+    afterAll(() => deleteKeysWithPrefix(eventsPrefix));
+    const config = { issuer, port, redis: { url: redisUrl, key_prefix: eventsPrefix }, clients: [webClient], admin: { token: ADMIN_TOKEN }, eids: { 'fi-ftn': { mode: 'simulator' } } };
+    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker-audit.json', JSON.stringify(config)) });
+    afterAll(() => broker.stop());
+    await broker.listening();
+
+    // Each creation is audited as it is answered; the stream gets them in batches, the last one
+    // at the latest when the process ends — here at once, before the batch's time is up.
+    const created: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const answer = await admin(issuer, 'POST', '/admin/clients', { redirect_uris: ['https://shop.example/callback'], display_name: `Shop ${i}` });
+      created.push(String(answer.body.client_id));
+    }
+    broker.child.kill('SIGTERM');
+    expect((await broker.exited()).code).toBe(0);
+    const events = (await auditStream(eventsPrefix)).filter((event) => event.event === 'client.created');
+    expect(events.map((event) => event.client_id)).toEqual(created);
   }, 60_000);
 });

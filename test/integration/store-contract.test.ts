@@ -220,7 +220,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
     });
 
     it('appends to a stream and reads back its newest entries, oldest first', async () => {
-      for (let i = 1; i <= 5; i += 1) await store.appendToStream('stream', { n: String(i), kind: 'test' }, 1_000);
+      for (let i = 1; i <= 5; i += 1) await store.appendToStream('stream', [{ n: String(i), kind: 'test' }], 1_000);
       expect(await store.readStream('stream', 3)).toEqual([
         { n: '3', kind: 'test' },
         { n: '4', kind: 'test' },
@@ -229,8 +229,14 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.readStream('never-written', 3)).toEqual([]);
     });
 
+    it('appends many entries at once, in their order', async () => {
+      await store.appendToStream('stream', [{ n: '1' }], 1_000);
+      await store.appendToStream('stream', Array.from({ length: 50 }, (_, i) => ({ n: String(i + 2) })), 1_000);
+      expect((await store.readStream('stream', 100)).map(({ n }) => Number(n))).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
+    });
+
     it('keeps at least the newest maxLength entries of a stream', async () => {
-      for (let i = 1; i <= 20; i += 1) await store.appendToStream('capped', { n: String(i) }, 5);
+      for (let i = 1; i <= 20; i += 1) await store.appendToStream('capped', [{ n: String(i) }], 5);
       const kept = await store.readStream('capped', 100);
       expect(kept.length).toBeGreaterThanOrEqual(5);
       expect(kept.slice(-5).map(({ n }) => n)).toEqual(['16', '17', '18', '19', '20']);
@@ -277,7 +283,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       await store.set('record', 'value');
       await store.addToSet('set', 'member');
       await expect(store.increment('record', 60)).rejects.toThrow(/WRONGTYPE/);
-      await expect(store.appendToStream('set', { a: 'b' }, 10)).rejects.toThrow(/WRONGTYPE/);
+      await expect(store.appendToStream('set', [{ a: 'b' }], 10)).rejects.toThrow(/WRONGTYPE/);
       await expect(store.track('record', 'member', 60)).rejects.toThrow(/WRONGTYPE/);
       await store.increment('counter', 60);
       await expect(store.get('counter')).rejects.toThrow(/WRONGTYPE/);
@@ -352,7 +358,7 @@ async function expectEveryOperationUnavailable(store: Store): Promise<void> {
     members: () => store.members('set'),
     increment: () => store.increment('counter', 60),
     incrementAll: () => store.incrementAll([{ key: 'counter' }, { key: 'other' }], 60),
-    appendToStream: () => store.appendToStream('stream', { a: 'b' }, 10),
+    appendToStream: () => store.appendToStream('stream', [{ a: 'b' }], 10),
     readStream: () => store.readStream('stream', 10),
     track: () => store.track('tracked', 'member', 60),
     untrack: () => store.untrack('tracked', 'member'),
