@@ -28,12 +28,17 @@ export class StoreAdapter implements Adapter {
   readonly #model: string;
   readonly #store: Store;
   readonly #redemptions: Redemptions | undefined;
+  readonly #found: ((payload: AdapterPayload) => void) | undefined;
 
-  /** `redemptions` remembers each consume for the token request that made it (see Redemptions). */
-  constructor(model: string, store: Store, redemptions?: Redemptions) {
+  /**
+   * `redemptions` remembers each consume for the token request that made it (see Redemptions);
+   * `found` is told of each record found by its id, to start reading what goes with it.
+   */
+  constructor(model: string, store: Store, redemptions?: Redemptions, found?: (payload: AdapterPayload) => void) {
     this.#model = model;
     this.#store = store;
     this.#redemptions = redemptions;
+    this.#found = found;
   }
 
   #key(id: string): string {
@@ -59,6 +64,7 @@ export class StoreAdapter implements Adapter {
     const record = await this.#store.get(this.#key(id));
     if (!record) return undefined;
     const payload = JSON.parse(record.value) as AdapterPayload;
+    this.#found?.(payload);
     return record.consumedAt === undefined ? payload : { ...payload, consumed: record.consumedAt };
   }
 

@@ -1,4 +1,4 @@
-import Provider, { errors, interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type AdapterPayload, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
@@ -14,6 +14,7 @@ import { isProductionConfiguration } from '../config/environment.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
+import { currentRequest } from './current-request.js';
 import type { Redemptions } from './redemptions.js';
 import { timeBoxedFetch } from './outbound-fetch.js';
 import { claimsByScope } from './claims.js';
@@ -197,10 +198,23 @@ const claimsParameter: NonNullable<NonNullable<Configuration['features']>['claim
   },
 };
 
+/**
+ * What is read together with a model's record, by model: a refresh grant reads the refresh
+ * token, then its grant, then its account; the account is asked for as soon as the token names
+ * it, so that it goes to Redis with the grant, in one round trip.
+ */
+const readAlongside: Record<string, (deps: ProviderDependencies) => (payload: AdapterPayload) => void> = {
+  RefreshToken: (deps) => (payload) => {
+    const request = currentRequest() as KoaContextWithOIDC | undefined;
+    // A refresh grant goes on to the account; introspection and revocation of a refresh token do not.
+    if (request?.oidc?.route === 'token' && typeof payload.accountId === 'string') deps.accounts.readAhead(request, payload.accountId);
+  },
+};
+
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const configuration: Configuration = {
-    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions)),
+    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions, readAlongside[model]?.(deps))),
     clients: config.clients.map(clientMetadata),
     extraClientMetadata: {
       properties: deps.clientRules.extraFields,

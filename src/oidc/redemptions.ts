@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import Provider from 'oidc-provider';
+import type Provider from 'oidc-provider';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
+import { currentRequest } from './current-request.js';
 
 interface Claim {
   key: string;
@@ -51,9 +52,4 @@ export class Redemptions {
     }
     this.#claims.delete(request);
   }
-}
-
-/** oidc-provider keeps the request it serves in an AsyncLocalStorage, readable as Provider.ctx (not in its types). */
-function currentRequest(): object | undefined {
-  return (Provider as unknown as { ctx?: object }).ctx;
 }

@@ -1,0 +1,86 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { tokenRequest } from '../support/http.js';
+import { eventually } from '../support/ops.js';
+import { redisUrl } from '../support/redis.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+
+/** A command as Redis ran it: its name, the key it names without the broker's prefix, and whether a script ran it. */
+interface Ran {
+  command: string;
+  key: string;
+  inScript: boolean;
+}
+
+let tb: TestBroker;
+let monitor: Redis;
+let ran: Ran[] = [];
+
+beforeAll(async () => {
+  tb = await startTestBroker({}, 'grant-commands');
+  monitor = await new Redis(redisUrl).monitor();
+  // MONITOR sees every client of the shared Redis: only the commands on this broker's keys count.
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const [command = '', ...rest] = args;
+    const named = command.toLowerCase() === 'evalsha' ? rest.slice(2) : rest;
+    const key = named.find((arg) => arg.startsWith(tb.prefix));
+    if (key) ran.push({ command: command.toUpperCase(), key: key.slice(tb.prefix.length), inScript: source === 'lua' });
+  });
+});
+afterAll(() => monitor?.disconnect());
+
+/** The commands a request sends Redis, in order, the script's own commands after it. */
+async function commandsOf(request: () => Promise<unknown>): Promise<Ran[]> {
+  await settled();
+  ran = [];
+  await request();
+  await settled();
+  return ran;
+}
+
+let marks = 0;
+
+/**
+ * Once the audit events so far are in their stream, and MONITOR (on a connection of its own)
+ * has told of every command before: a read of a mark key on the broker's own connection comes
+ * after them all, and is taken out again.
+ */
+async function settled(): Promise<void> {
+  await tb.broker.audit.flush();
+  const mark = `mark:${(marks += 1)}`;
+  await tb.broker.store.get(mark);
+  await eventually(() => ran.some((command) => command.key === mark));
+  ran = ran.filter((command) => command.key !== mark);
+}
+
+const family = (key: string) => key.replace(/:[^:]+$/, ':…');
+
+describe('a refresh grant', () => {
+  it('reads its account with its grant, counts its rate limits in one script, and sends no command twice', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const tokens = await rp.redeem(await logIn(rp, { scope: 'openid profile offline_access', prompt: 'consent' }));
+    let answer: Awaited<ReturnType<typeof tokenRequest>> | undefined;
+    const commands = await commandsOf(async () => {
+      answer = await tokenRequest(tb.issuer, webClient, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+    });
+    expect(answer?.status).toBe(200);
+    expect(answer?.body.id_token).toEqual(expect.any(String));
+
+    const sent = commands.filter((command) => !command.inScript).map(({ command, key }) => `${command} ${family(key)}`);
+    expect(sent).toEqual([
+      // The address's and the client's rate-limit counters: one script.
+      'EVALSHA ratelimit:token:ip:…',
+      'HGETALL oidc:RefreshToken:…',
+      // The account as soon as the refresh token names it, before the grant: in its round trip.
+      'HGETALL account:…',
+      'HGETALL oidc:Grant:…',
+      // The access token, after its grant's index.
+      'EVALSHA oidc:grant:…',
+      'EVALSHA oidc:AccessToken:…',
+      'XADD audit:…',
+    ]);
+    const inScripts = commands.filter((command) => command.inScript).map(({ command, key }) => `${command} ${family(key)}`);
+    expect(inScripts).toEqual(['INCRBY ratelimit:token:ip:…', 'INCRBY ratelimit:token:client:…', 'PTTL oidc:grant:…', 'SADD oidc:grant:…', 'HSET oidc:AccessToken:…', 'PEXPIRE oidc:AccessToken:…']);
+  });
+});
