@@ -27,7 +27,7 @@ export interface RedisStoreOptions {
  * A record is a hash with field `v` (the value) and, once consumed, `c` (consumedAt) and `k`
  * (the consume's claim, when it named one); a set is a Redis set. Every operation is one
  * command or one Lua script on a single key, which makes it atomic on Cluster too without
- * hash tags.
+ * hash tags; incrementAll alone runs one script over several keys, on a single Redis only.
  */
 export function createRedisStore(options: RedisStoreOptions, log: Logger, observe?: CommandObserver): Store {
   assertOneTarget(options);
