@@ -143,7 +143,7 @@ export function loginSteps(deps: LoginDependencies) {
     const kept = keptInteraction(ctx);
     const interaction = kept ?? (await readInteraction(ctx));
     if (interaction.uid !== ctx.params.uid || interaction.prompt.name !== 'login') throw await loginOver(ctx);
-    if (!kept) checked.keep(interaction);
+    if (!kept) checked.keepChecked(interaction);
     if (ctx.method !== 'GET' && !fromOwnPages(ctx)) {
       throw new HttpError(403, 'invalid_request', "The request did not come from the broker's own pages.");
     }

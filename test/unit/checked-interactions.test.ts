@@ -13,7 +13,7 @@ describe('the interactions an instance keeps checked', () => {
 
   it('gives a copy back for half a minute, then no more', () => {
     const checked = new CheckedInteractions();
-    checked.keep(interaction('a'));
+    checked.keepChecked(interaction('a'));
     vi.advanceTimersByTime(29_000);
     expect(checked.get('a')?.uid).toBe('a');
     vi.advanceTimersByTime(1_000);
@@ -22,9 +22,9 @@ describe('the interactions an instance keeps checked', () => {
 
   it('lets go of expired copies that nobody asks for again (logins waiting on a stream)', () => {
     const checked = new CheckedInteractions();
-    for (let i = 0; i < 1_000; i += 1) checked.keep(interaction(`old-${i}`));
+    for (let i = 0; i < 1_000; i += 1) checked.keepChecked(interaction(`old-${i}`));
     vi.advanceTimersByTime(20_000);
-    checked.keep(interaction('recent'));
+    checked.keepChecked(interaction('recent'));
     vi.advanceTimersByTime(11_000);
     expect(checked.size).toBe(1);
     vi.advanceTimersByTime(20_000);
@@ -33,7 +33,7 @@ describe('the interactions an instance keeps checked', () => {
 
   it('lets go of a copy when its interaction expires, even within the half minute', () => {
     const checked = new CheckedInteractions();
-    checked.keep(interaction('short', 5));
+    checked.keepChecked(interaction('short', 5));
     vi.advanceTimersByTime(5_000);
     expect(checked.get('short')).toBeUndefined();
   });
