@@ -10,12 +10,14 @@ import v8 from 'node:v8';
 const HEAP_GROWING_PERCENT = 50;
 
 /**
- * Applies the broker's heap growth setting, unless node was started with one of its own. V8 reads
+ * Applies the broker's heap growth setting, unless node was started with one of its own (on its
+ * command line or in NODE_OPTIONS). V8 reads
  * it each time it sets the next collection's limit, so setting it at start-up takes effect (unlike
  * the sizes of the heap's spaces, which are fixed when the process starts: those are node's
  * command-line flags or NODE_OPTIONS, as the container image sets them).
  */
 export function limitHeapGrowth(): void {
-  if (process.execArgv.some((flag) => /^--heap[-_]growing[-_]percent\b/.test(flag))) return;
+  const givenFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (givenFlags.some((flag) => /^--heap[-_]growing[-_]percent\b/.test(flag))) return;
   v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }

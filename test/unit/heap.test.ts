@@ -1,8 +1,17 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { buildSync } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/paths.js';
+
+/** src/heap.ts as the JavaScript module the broker runs, for a plain node process to import. */
+const folder = mkdtempSync(join(tmpdir(), 'neb-heap-'));
+const heapModule = join(folder, 'heap.mjs');
+buildSync({ entryPoints: [join(projectRoot, 'src/heap.ts')], outfile: heapModule, format: 'esm', platform: 'node', logLevel: 'error' });
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 /**
  * A program that keeps about 33 MB live and then makes garbage that lives long enough to reach
@@ -11,7 +20,7 @@ import { projectRoot } from '../../src/paths.js';
  */
 const program = (limited: boolean) => `
   import v8 from 'node:v8';
-  ${limited ? `(await import(${JSON.stringify(pathToFileURL(join(projectRoot, 'dist/src/heap.js')).href)})).limitHeapGrowth();` : ''}
+  ${limited ? `(await import(${JSON.stringify(pathToFileURL(heapModule).href)})).limitHeapGrowth();` : ''}
   const oldSpace = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === 'old_space');
   globalThis.live = Array.from({ length: 250_000 }, (_, i) => ({ name: 'x' + i, pair: [i, i] }));
   const ring = new Array(100_000);
