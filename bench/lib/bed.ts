@@ -240,6 +240,8 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
       const spawnedAt = performance.now();
       const proc = startNode(name, compiled('bench/targets/bare-provider.js'), {
         node: options.node,
+        // The same runtime settings as the broker's, so that a ratio compares the code alone.
+        env: imageEnvironment(),
         args: [JSON.stringify(input)],
         nodeFlags: nodeFlags(name),
         logFile: join(dir, `${name}.log`),
