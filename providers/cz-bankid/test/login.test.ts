@@ -123,6 +123,7 @@ describe('a full login through the simulated Czech Bank iD, openid-client as the
 
   it('audits the birth number masked: its date part readable, the suffix hidden', async () => {
     await rp.redeem(await decide({ person: 'cz-jan' }));
+    await tb.broker.audit.flush();
     const events = await auditStream(tb.prefix);
     const login = events.filter((event) => event.personal_number).at(-1)!;
     expect(login.personal_number).toBe('850715****');

@@ -102,6 +102,7 @@ describe('BankID on the phone through CIBA', () => {
   });
 
   it('identifies the person after they confirm the call: /phone/auth with the binding message, then tokens and identity claims', async () => {
+    await tb.broker.audit.flush();
     const streamBefore = (await auditStream(tb.prefix)).length;
     const message = 'Samtal med Exempelbanken: ärende 4711';
     const { response, order } = await ask({ binding_message: message });
@@ -275,6 +276,7 @@ describe('refused backchannel requests reach no BankID', () => {
   });
 
   it('refused requests are audited with the error', async () => {
+    await tb.broker.audit.flush();
     const before = (await auditStream(tb.prefix)).length;
     await refusal(backend, { scope: 'openid', login_hint: '123', call_initiator: 'RP' });
     await tb.broker.audit.flush();
