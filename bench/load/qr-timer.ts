@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { qrPayload, qrSvg } from '../../providers/se-bankid/qr.js';
+import { qrSvg } from '../../providers/shared/qr-svg.js';
+import { qrPayload } from '../../providers/se-bankid/qr.js';
 import { median } from '../lib/stats.js';
 
 /**

@@ -1,7 +1,7 @@
 import { type EidOutcome, HttpError, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult, StoreUnavailableError } from '../../src/eids/sdk.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import QRCode from 'qrcode';
 import { deviceInput, deviceOfAcr } from '../shared/app-page.js';
+import { qrSvg } from '../shared/qr-svg.js';
 import type { LoginRecords } from '../shared/login-records.js';
 import { FrejaApiError, type FrejaClient } from './api/client.js';
 import { RefusedResult, type SigningCertificates } from './api/jws.js';
@@ -235,7 +235,7 @@ export class FrejaLogin {
     const status = this.status(login, record);
     if (options.qr && showsQrCode(record)) {
       const payload = appLink(record.authRef);
-      status.payload = { ...status.payload, qrCode: { payload, svg: await QRCode.toString(payload, { type: 'svg', errorCorrectionLevel: 'L', margin: 2 }) } };
+      status.payload = { ...status.payload, qrCode: { payload, svg: await qrSvg(payload) } };
     }
     return status;
   }

@@ -6,7 +6,8 @@ import { projectRoot } from '../../../src/eids/sdk.js';
 import { normalizeName } from '../completion.js';
 import { isMobile } from '../../shared/app-page.js';
 import { launchUrl } from '../launch.js';
-import { qrPayload, qrSvg } from '../qr.js';
+import { qrSvg } from '../../shared/qr-svg.js';
+import { qrPayload } from '../qr.js';
 
 describe('the animated QR code', () => {
   // BankID's published test vectors.
