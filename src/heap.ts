@@ -11,10 +11,10 @@ const HEAP_GROWING_PERCENT = 50;
 
 /**
  * Applies the broker's heap growth setting, unless node was started with one of its own (on its
- * command line or in NODE_OPTIONS). V8 reads
- * it each time it sets the next collection's limit, so setting it at start-up takes effect (unlike
- * the sizes of the heap's spaces, which are fixed when the process starts: those are node's
- * command-line flags or NODE_OPTIONS, as the container image sets them).
+ * command line or in NODE_OPTIONS). V8 reads it each time it sets the next collection's limit,
+ * so setting it at start-up takes effect (unlike the sizes of the heap's spaces, which are fixed
+ * when the process starts: those are node's command-line flags or NODE_OPTIONS, as the container
+ * image sets them).
  */
 export function limitHeapGrowth(): void {
   const givenFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];

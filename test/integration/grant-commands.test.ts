@@ -25,6 +25,8 @@ beforeAll(async () => {
     const [command = '', ...rest] = args;
     const named = command.toLowerCase() === 'evalsha' ? rest.slice(2) : rest;
     const key = named.find((arg) => arg.startsWith(tb.prefix));
+    // The webhook deliveries' scheduler asks for due deliveries on a timer of its own, whatever requests come.
+    if (key?.startsWith(`${tb.prefix}webhooks:`)) return;
     if (key) ran.push({ command: command.toUpperCase(), key: key.slice(tb.prefix.length), inScript: source === 'lua' });
   });
 });
