@@ -12,6 +12,7 @@ import { openBenchRedis, type BenchRedis } from './lib/redis.js';
 import { table, writeResults, type Environment, type ScenarioContext, type ScenarioResult } from './lib/report.js';
 import { collect } from './scenarios/collect.js';
 import { login } from './scenarios/login.js';
+import { poll } from './scenarios/poll.js';
 import { qr, qrShareOfPoll } from './scenarios/qr.js';
 import { scale, type ScaleRuns } from './scenarios/scale.js';
 import { startup } from './scenarios/startup.js';
@@ -30,6 +31,7 @@ const scenarios: Record<ScenarioName, (context: ScenarioContext) => Promise<Scen
   token,
   login,
   scale,
+  poll,
 };
 
 /**

@@ -8,13 +8,14 @@ import { cpus } from 'node:os';
  * - BENCH_SCALE=1000,5000,10000: the N of the waiting-logins scenario on the event stream.
  * - BENCH_SCALE_POLL=5000: its N on the JSON poll path; 0 skips the poll path.
  * - BENCH_SCALE_INSTANCES=2: the instances the largest N runs on again; 1 skips that step.
+ * - BENCH_POLL=600: the waiting logins of the poll scenario (CPU per poll over rounds of polls).
  * - BENCH_PROFILE=1: run every broker with --cpu-prof and summarize its hot spots.
  * - BENCH_REDIS_URL=redis://127.0.0.1:6379: use that Redis instead of a private redis-server.
  * - BENCH_NODE=/path/to/node: run the servers measured (broker, bare oidc-provider, the BankID
  *   simulator) with that node binary, e.g. another Node version; the bench itself and the load
  *   generators keep the node that runs `npm run bench`.
  */
-export const scenarioNames = ['startup', 'qr', 'collect', 'token', 'login', 'scale'] as const;
+export const scenarioNames = ['startup', 'qr', 'collect', 'token', 'login', 'scale', 'poll'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export interface BenchOptions {
@@ -42,6 +43,8 @@ export interface BenchOptions {
     openConcurrency: number;
     pollFrequency: number;
   };
+  /** Rounds in which each of `logins` waiting logins polls once, `concurrency` polls at a time. */
+  poll: { logins: number; warmupRounds: number; rounds: number; concurrency: number; pollFrequency: number };
   qr: { rounds: number; iterations: number };
   collect: { orders: number; rounds: number };
   startup: { runs: number; idleSeconds: number };
@@ -87,6 +90,8 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
       openConcurrency: 16,
       pollFrequency: 2,
     },
+    // Ten seconds between an order's collects: they cost the same on either path and would blur a poll's cost.
+    poll: { logins: Number(env.BENCH_POLL ?? (quick ? 300 : 600)), warmupRounds: 2, rounds: quick ? 3 : 5, concurrency: 32, pollFrequency: 10 },
     qr: { rounds: quick ? 3 : 5, iterations: quick ? 500 : 2000 },
     collect: { orders: quick ? 500 : 1000, rounds: quick ? 4 : 8 },
     startup: { runs: quick ? 3 : 5, idleSeconds: 2 },

@@ -22,7 +22,8 @@ import { EventStreamClient, type StreamEvent } from './event-stream-client.js';
  *
  * Commands: grow {total} (start logins until `total` wait), stream {instances} (open a
  * stream for every waiting login without one, to the instances in turn), poll {count} (the
- * first `count` waiting logins start polling), mark (the statistics since the last mark),
+ * first `count` waiting logins start polling), round {count, concurrency} (each of the first
+ * `count` polls once; see pollRound), mark (the statistics since the last mark),
  * pause (close every stream, stop polling, wait for polls in flight). A login that ends (it
  * should not: its order waits an hour) counts against its window and is replaced at the next grow.
  */
@@ -52,9 +53,10 @@ interface Instance {
 
 interface Command {
   id: number;
-  command: 'grow' | 'stream' | 'poll' | 'mark' | 'pause';
+  command: 'grow' | 'stream' | 'poll' | 'round' | 'mark' | 'pause';
   total?: number;
   count?: number;
+  concurrency?: number;
   instances?: Instance[];
 }
 
@@ -328,30 +330,53 @@ async function pollLoop(session: Session, signal: AbortSignal): Promise<void> {
   // Browsers do not poll in step: each starts at its own moment.
   await sleep(Math.random() * input.spreadMs, undefined, { signal }).catch(() => undefined);
   while (!signal.aborted && !session.ended) {
-    let wait = POLL_EVERY_MS;
-    const begin = performance.now();
-    try {
-      const answer = await pollBankId(session.browser, session.uid);
-      pollTally.latencies.push(performance.now() - begin);
-      if (answer.status === 200) {
-        const state = JSON.parse(answer.text) as BankIdAnswer;
-        if (state.status === 'IN_PROGRESS' && state.qrCode) pollTally.waiting += 1;
-        else count(pollTally.otherStatus, `${state.status}${state.qrCode ? '' : ' (no QR)'}`);
-        if (state.redirectTo) endLogin(session);
-      } else if (answer.status === 429) {
-        pollTally.http429 += 1;
-        wait = Number(header(answer, 'retry-after') ?? 1) * 1000;
-      } else {
-        count(pollTally.httpErrors, String(answer.status));
-        sample(pollTally.errorSamples, `${answer.status} ${answer.text.slice(0, 200)}`);
-      }
-    } catch (error) {
-      pollTally.networkErrors += 1;
-      sample(pollTally.errorSamples, (error as Error).message);
-      wait = 2 * POLL_EVERY_MS;
-    }
+    const wait = await pollOnce(session);
     await sleep(wait, undefined, { signal }).catch(() => undefined);
   }
+}
+
+/** One poll, counted in the tally; how long the page waits before its next (ms). */
+async function pollOnce(session: Session): Promise<number> {
+  const begin = performance.now();
+  try {
+    const answer = await pollBankId(session.browser, session.uid);
+    pollTally.latencies.push(performance.now() - begin);
+    if (answer.status === 200) {
+      const state = JSON.parse(answer.text) as BankIdAnswer;
+      if (state.status === 'IN_PROGRESS' && state.qrCode) pollTally.waiting += 1;
+      else count(pollTally.otherStatus, `${state.status}${state.qrCode ? '' : ' (no QR)'}`);
+      if (state.redirectTo) endLogin(session);
+    } else if (answer.status === 429) {
+      pollTally.http429 += 1;
+      return Number(header(answer, 'retry-after') ?? 1) * 1000;
+    } else {
+      count(pollTally.httpErrors, String(answer.status));
+      sample(pollTally.errorSamples, `${answer.status} ${answer.text.slice(0, 200)}`);
+    }
+  } catch (error) {
+    pollTally.networkErrors += 1;
+    sample(pollTally.errorSamples, (error as Error).message);
+    return 2 * POLL_EVERY_MS;
+  }
+  return POLL_EVERY_MS;
+}
+
+/**
+ * One round of polls: each of the first `count` waiting logins polls once, `concurrency` at a
+ * time, and the round lasts at least POLL_EVERY_MS, so the next round's polls each draw a new
+ * second's QR code. A fixed number of polls, however fast the broker answers them.
+ */
+async function pollRound(count: number, concurrency: number): Promise<{ polls: number; seconds: number }> {
+  const started = performance.now();
+  const queue = waitingSessions().slice(0, count);
+  const polls = queue.length;
+  const worker = async () => {
+    for (let session = queue.pop(); session; session = queue.pop()) await pollOnce(session);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  await sleep(Math.max(0, POLL_EVERY_MS - seconds * 1000));
+  return { polls, seconds };
 }
 
 function mark(): WaitingWindow {
@@ -397,6 +422,8 @@ async function handle(message: Command): Promise<unknown> {
       loops = pollers.map((session) => pollLoop(session, polling!.signal));
       return { polling: pollers.length };
     }
+    case 'round':
+      return pollRound(message.count ?? 0, message.concurrency ?? 1);
     case 'mark':
       return mark();
     case 'pause':

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compiled, type RunningServer } from '../lib/bed.js';
 import { CpuMeter, openFilesLimit, watchPeakRss } from '../lib/proc.js';
-import { startNode, steer } from '../lib/processes.js';
+import { startNode, steer, type BenchProcess } from '../lib/processes.js';
 import { reproduceCommand, type Figure, type ScenarioContext, type ScenarioResult } from '../lib/report.js';
 import { median } from '../lib/stats.js';
 import type { GrowOutcome, OpenOutcome, WaitingWindow } from '../load/waiting-pages.js';
@@ -110,21 +110,7 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
     ttl: { interaction: 1800 },
   };
   const broker = await bed.startBroker('scale-broker', brokerSettings);
-  const pages = startNode('waiting-pages', compiled('bench/load/waiting-pages.js'), {
-    args: [
-      JSON.stringify({
-        target: broker.target,
-        createConcurrency: settings.createConcurrency,
-        openConcurrency: settings.openConcurrency,
-        connections: 256,
-        spreadMs: settings.pollFrequency * 1000,
-        redisUrl: redis.url,
-        orderKeyPrefix: `${broker.prefix}se-bankid:order:`,
-        storeEncryptionKeys: bed.storeEncryptionKeys,
-      }),
-    ],
-    ipc: true,
-  });
+  const pages = startWaitingPages({ bed, redis }, broker, settings);
   const control = steer(pages);
   const runs: ScaleRuns = { streams: [], polls: [] };
   let second: RunningServer | undefined;
@@ -312,6 +298,29 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
     figures: [...runs.streams.flatMap((step) => streamFigures(step, note)), ...runs.polls.flatMap((step) => pollFigures(step, note))],
     runs,
   };
+}
+
+/** The load generator of people waiting on `broker`'s BankID pages (load/waiting-pages.ts), steered over IPC. */
+export function startWaitingPages(
+  { bed, redis }: Pick<ScenarioContext, 'bed' | 'redis'>,
+  broker: RunningServer,
+  settings: { createConcurrency: number; openConcurrency: number; pollFrequency: number },
+): BenchProcess {
+  return startNode('waiting-pages', compiled('bench/load/waiting-pages.js'), {
+    args: [
+      JSON.stringify({
+        target: broker.target,
+        createConcurrency: settings.createConcurrency,
+        openConcurrency: settings.openConcurrency,
+        connections: 256,
+        spreadMs: settings.pollFrequency * 1000,
+        redisUrl: redis.url,
+        orderKeyPrefix: `${broker.prefix}se-bankid:order:`,
+        storeEncryptionKeys: bed.storeEncryptionKeys,
+      }),
+    ],
+    ipc: true,
+  });
 }
 
 function memoryOf({ redisBytesPerOrder, redisKeyBytesPerOrder, redisKeysPerOrder, redisOrderKeyBytes }: StepMemory): StepMemory {
