@@ -336,7 +336,7 @@ export class BankIdLogin {
     const status = this.status(login, order);
     if (options.qr && showsQrCode(order)) {
       const payload = qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - order.orderedAt) / 1000);
-      status.payload = { ...status.payload, qrCode: { payload, svg: await this.#qrImages.svg(order.orderRef, payload) } };
+      status.payload = { ...status.payload, qrCode: { payload, svg: this.#qrImages.svg(order.orderRef, payload) } };
     }
     return status;
   }

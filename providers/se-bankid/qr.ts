@@ -23,11 +23,11 @@ const IMAGE_GENERATION_MS = 1_000;
  * on the event stream, which never ask for one, held 30 MB of them when kept until displaced).
  */
 export class QrImages {
-  #current = new Map<string, { payload: string; svg: Promise<string> }>();
-  #previous = new Map<string, { payload: string; svg: Promise<string> }>();
+  #current = new Map<string, { payload: string; svg: string }>();
+  #previous = new Map<string, { payload: string; svg: string }>();
   #turnAt = 0;
 
-  svg(orderRef: string, payload: string): Promise<string> {
+  svg(orderRef: string, payload: string): string {
     const now = Date.now();
     if (now >= this.#turnAt) {
       this.#previous = this.#current;

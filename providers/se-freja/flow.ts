@@ -235,7 +235,7 @@ export class FrejaLogin {
     const status = this.status(login, record);
     if (options.qr && showsQrCode(record)) {
       const payload = appLink(record.authRef);
-      status.payload = { ...status.payload, qrCode: { payload, svg: await qrSvg(payload) } };
+      status.payload = { ...status.payload, qrCode: { payload, svg: qrSvg(payload) } };
     }
     return status;
   }
