@@ -1,14 +1,7 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { currentTraceId } from './http/request-scope.js';
 
 export type { Logger };
-
-/** What every log line of one request shares; set by the trace middleware. */
-export interface RequestScope {
-  traceId: string;
-}
-
-export const requestScope = new AsyncLocalStorage<RequestScope>();
 
 const CENSOR = '[redacted]';
 /**
@@ -63,8 +56,8 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', de
     level,
     base: { service: 'nordic-eid-broker' },
     mixin: () => {
-      const scope = requestScope.getStore();
-      return scope ? { traceId: scope.traceId } : {};
+      const traceId = currentTraceId();
+      return traceId ? { traceId } : {};
     },
     // Secrets are never passed to the logger on purpose; this is the net under that rule. It
     // covers what each line is given; a child logger's bindings are the broker's own fields.

@@ -1,6 +1,7 @@
 import type { EidFailure, EidPlugin } from '../eids/plugin.js';
 import type { Identity } from '../identity/identity.js';
-import { requestScope, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
+import { currentTraceId } from '../http/request-scope.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { auditEvents, loginEventFamily, type AuditEvent, type AuditEventName, type AuditFields } from './events.js';
@@ -54,7 +55,7 @@ export class AuditLog {
   /** Writes one event now: the log line at once, the sinks in the background. */
   emit(name: AuditEventName, fields: AuditFields): AuditEvent {
     const { id, message } = auditEvents[name];
-    const traceId = fields.traceId ?? requestScope.getStore()?.traceId;
+    const traceId = fields.traceId ?? currentTraceId();
     const event: AuditEvent = { event_id: id, event: name, time: new Date().toISOString(), ...(traceId ? { traceId } : {}), ...definedOnly(fields) };
     this.#log.info(event, message);
     this.#deps.metrics.auditEvents.inc({ event_id: id });

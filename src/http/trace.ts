@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
-import { requestScope, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
+import { requestScope } from './request-scope.js';
 
 const TRACE_ID = /^[0-9a-f]{16}$/;
 
@@ -35,8 +36,9 @@ export function trace(log: Logger, trustProxy: boolean, routine: RoutineRequests
     const incoming = ctx.get('traceid');
     const traceId = trustProxy && TRACE_ID.test(incoming) ? incoming : newTraceId();
     ctx.set('traceId', traceId);
+    ctx.state.traceId = traceId;
     const started = performance.now();
-    await requestScope.run({ traceId }, async () => {
+    await requestScope.run(ctx, async () => {
       try {
         await next();
       } finally {

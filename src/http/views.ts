@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
 import type { BrokerConfig } from '../config/schema.js';
-import { requestScope } from '../log.js';
+import { currentTraceId } from './request-scope.js';
 import { viewsDir } from '../paths.js';
 import { loadMessages, negotiateLocale, supportedLocales, type Locale, type Messages } from './locale.js';
 
@@ -147,7 +147,7 @@ export class Views {
       t,
       // The way out of an eID's page: back to the picker when the login returns there, else to the client.
       back: t(state.returnsToPicker ? 'action.choose_another' : 'action.back'),
-      traceId: requestScope.getStore()?.traceId,
+      traceId: currentTraceId(),
       languages: languageLinks(ctx, locale, data.again),
       operatorCss: Boolean(this.#ui.overrides.css),
     });

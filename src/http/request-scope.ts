@@ -1,0 +1,21 @@
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import providerRequests from 'oidc-provider/lib/helpers/als.js';
+
+/** What a request's scope holds: its Koa context, whose state carries the request's traceId. */
+export interface ScopedRequest {
+  state: { traceId?: string };
+}
+
+/**
+ * The request being served, for code that is not handed it (log lines, audit events, error
+ * pages, oidc-provider's callbacks). It is oidc-provider's own AsyncLocalStorage, holding the same
+ * Koa context oidc-provider puts there: with one AsyncLocalStorage instead of two, Node 20 copies
+ * one store, not two, to every promise a request makes, and oidc-provider's `run` with the
+ * context already current returns at once.
+ */
+export const requestScope = providerRequests as AsyncLocalStorage<ScopedRequest>;
+
+/** The traceId of the request being served, if any. */
+export function currentTraceId(): string | undefined {
+  return requestScope.getStore()?.state.traceId;
+}
