@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { currentTraceId } from './http/request-scope.js';
+import { HeldLines } from './log-lines.js';
 
 export type { Logger };
 
@@ -45,6 +46,17 @@ function redactSecrets(fields: Fields, secretFields: readonly string[]): Fields 
   return result;
 }
 
+let stdout: HeldLines | undefined;
+
+/**
+ * stdout, one for the process: lines held for a few ms and written together (HeldLines), each
+ * batch asynchronously, so that lines that come while a write is under way join the next one.
+ */
+function stdoutLines(): HeldLines {
+  stdout ??= new HeldLines(pino.destination({ dest: 1, sync: false }), 1);
+  return stdout;
+}
+
 /**
  * The broker's logger. Every line written while a request is being served carries that
  * request's traceId, the same id its response sends in the `traceId` header. The lines go to
@@ -63,7 +75,5 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', de
     // covers what each line is given; a child logger's bindings are the broker's own fields.
     formatters: { log: (fields: Fields) => redactSecrets(fields, censoredFields) },
   };
-  // Written asynchronously: lines that come while a write is under way go out together in the
-  // next one, rather than one system call each. pino still flushes what is left when the process exits.
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  return pino(options, destination ?? stdoutLines());
 }

@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildSync } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HeldLines } from '../../src/log-lines.js';
+import { projectRoot } from '../../src/paths.js';
+
+/** src/log.ts as the JavaScript module the broker runs, inside the project so that its packages resolve. */
+const cache = join(projectRoot, 'node_modules', '.cache');
+mkdirSync(cache, { recursive: true });
+const folder = mkdtempSync(join(cache, 'neb-log-lines-'));
+const logModule = join(folder, 'log.mjs');
+buildSync({ entryPoints: [join(projectRoot, 'src/log.ts')], outfile: logModule, bundle: true, packages: 'external', format: 'esm', platform: 'node', logLevel: 'error' });
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+/** A process that logs three lines to stdout with the broker's logger, then does `then`. */
+function logThreeLinesThen(then: string) {
+  const program = `
+    const { createLogger } = await import(${JSON.stringify(pathToFileURL(logModule).href)});
+    const log = createLogger('info');
+    for (const n of [1, 2, 3]) log.info({ n }, 'line');
+    ${then}
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', program], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const lines = () => stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { n: number }).n);
+  return { child, lines, exit: once(child, 'exit') as Promise<[number | null, string | null]> };
+}
+
+describe('log lines on stdout', () => {
+  it('are handed over together, in one write, not one write a line', async () => {
+    const writes: string[] = [];
+    let written!: () => void;
+    const firstWrite = new Promise<void>((resolve) => (written = resolve));
+    const lines = new HeldLines({ write: (chunk: string) => (writes.push(chunk), written()) }, 1);
+    for (const n of [1, 2, 3]) lines.write(`{"n":${n}}\n`);
+    expect(writes).toEqual([]);
+    await firstWrite;
+    expect(writes).toEqual(['{"n":1}\n{"n":2}\n{"n":3}\n']);
+  });
+
+  it('are written by themselves, without a later line or an exit to push them out', async () => {
+    const { child, lines } = logThreeLinesThen('setInterval(() => {}, 1000);');
+    try {
+      await new Promise<void>((resolve) => child.stdout.on('data', () => lines().length === 3 && resolve()));
+      expect(lines()).toEqual([1, 2, 3]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('are all written when the process exits at once after them (a graceful shutdown ends with process.exit)', async () => {
+    const run = logThreeLinesThen('process.exit(0);');
+    expect(await run.exit).toEqual([0, null]);
+    expect(run.lines()).toEqual([1, 2, 3]);
+  });
+
+  it('are all written when the process crashes right after them', async () => {
+    const run = logThreeLinesThen("throw new Error('crash');");
+    expect((await run.exit)[0]).toBe(1);
+    expect(run.lines()).toEqual([1, 2, 3]);
+  });
+});
