@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +15,9 @@ const folder = mkdtempSync(join(cache, 'neb-log-lines-'));
 const logModule = join(folder, 'log.mjs');
 buildSync({ entryPoints: [join(projectRoot, 'src/log.ts')], outfile: logModule, bundle: true, packages: 'external', format: 'esm', platform: 'node', logLevel: 'error' });
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
+/** Ended after the tests, also when one gave up waiting for its child. */
+const children: ChildProcess[] = [];
+afterAll(() => children.forEach((child) => child.kill('SIGKILL')));
 
 /** A process that logs three lines to stdout with the broker's logger, then does `then`. */
 function logThreeLinesThen(then: string) {
@@ -25,6 +28,7 @@ function logThreeLinesThen(then: string) {
     ${then}
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', program], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const lines = () => stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { n: number }).n);
@@ -45,12 +49,8 @@ describe('log lines on stdout', () => {
 
   it('are written by themselves, without a later line or an exit to push them out', async () => {
     const { child, lines } = logThreeLinesThen('setInterval(() => {}, 1000);');
-    try {
-      await new Promise<void>((resolve) => child.stdout.on('data', () => lines().length === 3 && resolve()));
-      expect(lines()).toEqual([1, 2, 3]);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    await new Promise<void>((resolve) => child.stdout.on('data', () => lines().length === 3 && resolve()));
+    expect(lines()).toEqual([1, 2, 3]);
   });
 
   it('are all written when the process exits at once after them (a graceful shutdown ends with process.exit)', async () => {
