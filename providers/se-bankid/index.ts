@@ -50,7 +50,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
   }
 
   telemetry.certificate('client certificate', certificateNotAfter(endpoint.tls));
-  const client = new BankIdClient({ ...endpoint, timeoutMs: settings.timeout_ms, log: eidLog, telemetry });
+  const client = new BankIdClient({ ...endpoint, timeoutMs: settings.timeout_ms, pipelineCollects: settings.pipeline_collects, log: eidLog, telemetry });
   const orders = new OrderStore(store, {
     ttlSeconds: settings.allowed_polling_for_minutes * 60 + ORDER_TTL_MARGIN_SECONDS,
     pollFrequencySeconds: settings.poll_frequency,

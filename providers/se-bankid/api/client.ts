@@ -37,6 +37,13 @@ const MAX_CONNECTIONS = 64;
 /** How long an unused connection to BankID is kept open (less when BankID asks for less). */
 const KEEP_ALIVE_MS = 30_000;
 
+/**
+ * Collects sent on one connection before their answers come back, when pipelining is on: the
+ * collects of one 25 ms tick (at most 64) go out on four connections, a write each, and their
+ * answers come back in a few reads, not one write and one read per collect (BENCHMARKS.md).
+ */
+const PIPELINE_DEPTH = 16;
+
 /** Calls BankID may get twice without harm: asking an order's status. */
 const REPEATABLE = new Set(['collect']);
 
@@ -57,6 +64,8 @@ export interface BankIdClientOptions {
   log: Logger;
   /** Metrics and the circuit breaker, which every call then goes through (the plugin always sets it). */
   telemetry?: EidTelemetry;
+  /** Pipeline collects (HTTP/1.1) on kept-alive connections: see `pipeline_collects` in config.ts. */
+  pipelineCollects?: boolean;
   /** Silent retries of a call answered with `maintenance`; BankID allows them, and no others. */
   maintenanceRetries?: number;
   maintenanceBackoffMs?: number;
@@ -94,7 +103,15 @@ export class BankIdClient {
     // waiting login, and undici's machinery around each call cost 0.10–0.13 ms of CPU, most of
     // what a waiting login costs (BENCHMARKS.md). Every call has the time limit as a whole:
     // waiting for a connection, connecting, and the whole answer.
-    this.#http = new TlsHttpClient({ origin: url, secureContext, timeoutMs: options.timeoutMs, maxConnections: MAX_CONNECTIONS, keepAliveMs: KEEP_ALIVE_MS });
+    this.#http = new TlsHttpClient({
+      origin: url,
+      secureContext,
+      timeoutMs: options.timeoutMs,
+      maxConnections: MAX_CONNECTIONS,
+      keepAliveMs: KEEP_ALIVE_MS,
+      pipelineDepth: options.pipelineCollects ? PIPELINE_DEPTH : 1,
+      onPipeliningRefused: () => this.#log.warn({ origin: url.origin }, 'BankID did not answer pipelined collects: the collects still unanswered are sent again, and collects go one at a time from now on'),
+    });
   }
 
   auth(body: AuthRequest): Promise<OrderResponse> {

@@ -32,6 +32,17 @@ export interface TlsHttpClientOptions {
   maxConnections: number;
   /** How long an unused connection is kept open, unless the server asks for less (Keep-Alive: timeout). */
   keepAliveMs: number;
+  /**
+   * Repeatable calls sent on one connection before their answers come back (HTTP/1.1
+   * pipelining); 1, the default, sends one call at a time. Only repeatable calls are pipelined,
+   * never behind or ahead of another call. The first time a connection closes unasked (without
+   * a `Connection: close` answer) or a call times out with pipelined calls unanswered, those are
+   * sent again once, one at a time, and the client pipelines no more: a front end that cannot
+   * take pipelined requests costs a few calls sent twice (and a call that times out), once.
+   */
+  pipelineDepth?: number;
+  /** Told when a server did not answer pipelined calls and the client stopped pipelining. */
+  onPipeliningRefused?: () => void;
 }
 
 export interface CallOptions {
@@ -61,6 +72,8 @@ interface Call {
   repeated: boolean;
   /** The connection it is under way on. */
   on: Connection | undefined;
+  /** Sent on its connection behind another call still unanswered (pipelined). */
+  behind: boolean;
 }
 
 /** How an answer's body ends, from its headers. */
@@ -78,9 +91,10 @@ interface Head {
 
 /**
  * HTTP/1.1 calls to one server over mutual TLS, on kept-alive connections, one call at a time on
- * each (no pipelining). Made for JSON APIs answering small bodies often (BankID's RP API, a
- * collect every poll_frequency for every waiting login): a call is one write of its request and,
- * usually, one read of its whole answer, with little else around them. Answers are read with a
+ * each or, for repeatable calls, up to `pipelineDepth` (see TlsHttpClientOptions). Made for JSON
+ * APIs answering small bodies often (BankID's RP API, a collect every poll_frequency for every
+ * waiting login): the requests of one turn of the event loop go out in one write per
+ * connection, and answers are read as they come, with little else around them. Answers are read with a
  * Content-Length, chunked, or to the connection's close; anything else fails the call.
  */
 export class TlsHttpClient {
@@ -91,10 +105,14 @@ export class TlsHttpClient {
   /** Connections with no call, the most recently used last (taken first: warmest, least likely closed). */
   readonly #idle: Connection[] = [];
   readonly #queue: Call[] = [];
+  /** The connection repeatable calls are pipelined on, until it holds pipelineDepth of them. */
+  #filling: Connection | undefined;
+  #pipelineDepth: number;
   #closed = false;
 
   constructor(options: TlsHttpClientOptions) {
     this.#options = options;
+    this.#pipelineDepth = options.pipelineDepth ?? 1;
     const { origin } = options;
     if (origin.protocol !== 'https:') throw new Error(`expected an https origin, got ${origin.href}`);
     this.#host = origin.host;
@@ -116,7 +134,7 @@ export class TlsHttpClient {
     const body = json === undefined ? '' : `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\n\r\n${json}`;
     const request = `${method} ${path} HTTP/1.1\r\nhost: ${this.#host}\r\n${body || '\r\n'}`;
     return new Promise((resolve, reject) => {
-      const call: Call = { request, repeatable: options.repeatable ?? false, resolve, reject, timer: undefined, repeated: false, on: undefined };
+      const call: Call = { request, repeatable: options.repeatable ?? false, resolve, reject, timer: undefined, repeated: false, on: undefined, behind: false };
       call.timer = setTimeout(() => this.#timedOut(call), this.#options.timeoutMs);
       this.#dispatch(call);
     });
@@ -125,6 +143,11 @@ export class TlsHttpClient {
   /** Connections open now (for tests and metrics). */
   get connections(): number {
     return this.#connections.size;
+  }
+
+  /** Whether repeatable calls are pipelined now: configured so, and no front end refused it yet. */
+  get pipelining(): boolean {
+    return this.#pipelineDepth > 1;
   }
 
   /**
@@ -139,39 +162,67 @@ export class TlsHttpClient {
   }
 
   #dispatch(call: Call): void {
+    const pipelined = call.repeatable && this.pipelining;
+    const filling = this.#filling;
+    if (pipelined && filling?.takesPipelined && filling.calls < this.#pipelineDepth) {
+      filling.send(call);
+      return;
+    }
+    const connection = this.#takeConnection();
+    if (!connection) {
+      this.#queue.push(call);
+      return;
+    }
+    if (pipelined) this.#filling = connection;
+    connection.send(call);
+  }
+
+  /** An idle connection, the warmest first, or a new one while there is room for it. */
+  #takeConnection(): Connection | undefined {
     let connection = this.#idle.pop();
     while (connection?.closing) connection = this.#idle.pop();
-    if (connection) connection.send(call);
-    else if (this.#connections.size < this.#options.maxConnections) this.#open().send(call);
-    else this.#queue.push(call);
+    if (connection) return connection;
+    return this.#connections.size < this.#options.maxConnections ? this.#open() : undefined;
   }
 
   #open(): Connection {
     const socket = connect(this.#connectOptions);
     const connection = new Connection(socket, this.#options.keepAliveMs, {
       free: (free) => this.#free(free),
-      gone: (gone, unanswered) => this.#gone(gone, unanswered),
+      gone: (gone, unanswered, refusedPipelining) => this.#gone(gone, unanswered, refusedPipelining),
     });
     this.#connections.add(connection);
     return connection;
   }
 
-  /** A connection's call has its answer: the next waiting call goes on it, or it waits idle. */
+  /** A connection's calls have their answers: the next waiting call goes on it, or it waits idle. */
   #free(connection: Connection): void {
+    // Idle, it may take a call that is not repeatable: the next pipeline starts on a connection taken anew.
+    if (this.#filling === connection) this.#filling = undefined;
     const next = this.#queue.shift();
     if (next) connection.send(next);
     else this.#idle.push(connection);
   }
 
-  /** A connection closed; `unanswered`: its call, when the server closed before any of its answer came. */
-  #gone(connection: Connection, unanswered: Call | undefined): void {
+  /**
+   * A connection closed. `unanswered`: its calls to send again (see CallOptions.repeatable and
+   * TlsHttpClientOptions.pipelineDepth); `refusedPipelining`: the server did not answer calls
+   * pipelined on it, so no more are.
+   */
+  #gone(connection: Connection, unanswered: Call[], refusedPipelining: boolean): void {
     this.#connections.delete(connection);
+    if (this.#filling === connection) this.#filling = undefined;
     const at = this.#idle.indexOf(connection);
     if (at >= 0) this.#idle.splice(at, 1);
-    if (unanswered) {
-      unanswered.repeated = true;
-      this.#dispatch(unanswered);
-    } else if (this.#queue.length) {
+    if (refusedPipelining && this.pipelining) {
+      this.#pipelineDepth = 1;
+      this.#options.onPipeliningRefused?.();
+    }
+    for (const call of unanswered) {
+      call.repeated = true;
+      this.#dispatch(call);
+    }
+    if (!unanswered.length && this.#queue.length) {
       // Room for a connection: the longest waiting call gets it.
       this.#dispatch(this.#queue.shift()!);
     }
@@ -187,7 +238,7 @@ export class TlsHttpClient {
       return;
     }
     // Under way: its connection is in an unknown state (an answer may yet come), so it goes.
-    void call.on?.destroy(error);
+    void call.on?.destroy(error, call);
   }
 }
 
@@ -201,23 +252,33 @@ function settle(call: Call, outcome: HttpAnswer | HttpCallError): void {
 
 interface ConnectionEvents {
   free(connection: Connection): void;
-  gone(connection: Connection, unanswered: Call | undefined): void;
+  gone(connection: Connection, unanswered: Call[], refusedPipelining: boolean): void;
 }
 
-/** One TLS connection and the call on it, if any: writes its request and reads its answer. */
+/**
+ * One TLS connection and its calls under way, in the order sent (HTTP/1.1 answers them in that
+ * order): writes their requests, those of one turn of the event loop in one write, and reads
+ * their answers.
+ */
 class Connection {
   readonly #socket: TLSSocket;
   readonly #events: ConnectionEvents;
-  #call: Call | undefined;
+  readonly #calls: Call[] = [];
+  /** Requests not yet written: they go out together once this turn of the event loop is done. */
+  #unwritten = '';
   /** Bytes of the current answer received so far. */
   #received: Buffer | undefined;
   #head: Head | undefined;
   /** Whether a call was answered on it before (a kept-alive connection the server may have closed meanwhile). */
   #reused = false;
+  /** Calls answered since it last had none under way. */
+  #answeredSinceIdle = 0;
+  /** The server answered with Connection: close: the calls behind that answer were never read, and go again. */
+  #endAnnounced = false;
   #keepAliveMs: number;
   #closed: Promise<void> | undefined;
-  /** Why this side ended it (time limit, a malformed answer, the client closing): its call fails so. */
-  #failure: HttpCallError | undefined;
+  /** Why this side ended it (time limit, a malformed answer, the client closing), and the call that fails so (all when undefined). */
+  #failure: { error: HttpCallError; call: Call | undefined } | undefined;
   /** What the network or TLS reported. */
   #socketError: HttpCallError | undefined;
 
@@ -229,7 +290,7 @@ class Connection {
     // Activity restarts it; it ends the connection only while idle (a call has its own limit).
     socket.setTimeout(keepAliveMs);
     socket.on('timeout', () => {
-      if (!this.#call) void this.destroy();
+      if (!this.#calls.length) void this.destroy();
     });
     socket.on('data', (chunk: Buffer) => this.#read(chunk));
     socket.on('error', (err: Error) => {
@@ -242,18 +303,33 @@ class Connection {
 
   /** Whether it is closing: it takes no call. */
   get closing(): boolean {
-    return this.#closed !== undefined || this.#socket.destroyed;
+    return this.#closed !== undefined || this.#socket.destroyed || this.#endAnnounced;
+  }
+
+  /** Calls under way on it. */
+  get calls(): number {
+    return this.#calls.length;
+  }
+
+  /** Whether a repeatable call may be pipelined behind its calls: all of them are repeatable. */
+  get takesPipelined(): boolean {
+    return !this.closing && this.#calls.every((call) => call.repeatable);
   }
 
   send(call: Call): void {
-    this.#call = call;
+    call.behind = this.#calls.length > 0;
     call.on = this;
-    this.#socket.write(call.request);
+    this.#calls.push(call);
+    if (!this.#unwritten) setImmediate(() => this.#write());
+    this.#unwritten += call.request;
   }
 
-  /** Closes it; its call, if any, fails with `failure`, or without one as the close leaves it (see #gone). */
-  destroy(failure?: HttpCallError): Promise<void> {
-    if (failure) this.#failure ??= failure;
+  /**
+   * Closes it; `call` (all its calls when undefined) fails with `failure`, the others as the
+   * close leaves them (see #gone).
+   */
+  destroy(failure?: HttpCallError, call?: Call): Promise<void> {
+    if (failure) this.#failure ??= { error: failure, call };
     this.#closed ??= new Promise((resolve) => {
       if (this.#socket.closed) resolve();
       else this.#socket.once('close', () => resolve());
@@ -262,62 +338,95 @@ class Connection {
     return this.#closed;
   }
 
+  #write(): void {
+    const requests = this.#unwritten;
+    this.#unwritten = '';
+    if (!this.closing) this.#socket.write(requests);
+  }
+
   #read(chunk: Buffer): void {
-    if (!this.#call) {
-      // Bytes no call asked for: the connection is not in a state to trust.
-      void this.destroy();
-      return;
-    }
     this.#received = this.#received ? Buffer.concat([this.#received, chunk]) : chunk;
     try {
-      this.#head ??= parseHead(this.#received);
-      if (!this.#head) return;
-      if (this.#received.length - this.#head.bodyAt > MAX_ANSWER_BYTES) throw new HttpCallError('the answer is too large');
-      const body = completeBody(this.#received, this.#head);
-      if (body !== undefined) this.#answered(body);
+      while (this.#received) {
+        if (!this.#calls.length) {
+          // Bytes no call asked for: the connection is not in a state to trust.
+          void this.destroy();
+          return;
+        }
+        this.#head ??= parseHead(this.#received);
+        if (!this.#head) return;
+        if (this.#received.length - this.#head.bodyAt > MAX_ANSWER_BYTES) throw new HttpCallError('the answer is too large');
+        const body = completeBody(this.#received, this.#head);
+        if (body === undefined) return;
+        if (!this.#answered(body)) return;
+      }
+      if (!this.#calls.length) {
+        this.#answeredSinceIdle = 0;
+        this.#events.free(this);
+      }
     } catch (err) {
-      void this.destroy(err instanceof HttpCallError ? err : new HttpCallError((err as Error).message));
+      void this.destroy(err instanceof HttpCallError ? err : new HttpCallError((err as Error).message), this.#calls[0]);
     }
   }
 
-  #answered(body: { text: string; end: number }): void {
-    const call = this.#call!;
+  /** Settles the first call with its answer; whether the connection stays for the rest. */
+  #answered(body: { text: string; end: number }): boolean {
+    const call = this.#calls.shift()!;
     const head = this.#head!;
-    const extra = this.#received!.length > body.end;
-    this.#call = undefined;
     call.on = undefined;
-    this.#received = undefined;
+    this.#received = this.#received!.length > body.end ? this.#received!.subarray(body.end) : undefined;
     this.#head = undefined;
     this.#reused = true;
+    this.#answeredSinceIdle += 1;
     settle(call, { status: head.status, body: body.text });
-    if (!head.keepAlive || extra) {
+    if (!head.keepAlive) {
+      this.#endAnnounced = true;
       void this.destroy();
-      return;
+      return false;
     }
     if (head.serverKeepAliveMs !== undefined && head.serverKeepAliveMs < this.#keepAliveMs) {
       this.#keepAliveMs = head.serverKeepAliveMs;
       this.#socket.setTimeout(this.#keepAliveMs);
     }
-    this.#events.free(this);
+    return true;
   }
 
   /**
-   * The socket closed. Its call ends now: answered (a body that runs to the close), to be sent
-   * again (see CallOptions.repeatable), or failed.
+   * The socket closed. Its calls end now: answered (a body that runs to the close), to be sent
+   * again (see CallOptions.repeatable), or failed. Calls pipelined behind the first were never
+   * answered, whatever the cause, and go again once.
    */
   #gone(): void {
-    const call = this.#call;
-    this.#call = undefined;
-    let unanswered: Call | undefined;
-    if (call) {
+    const calls = this.#calls.splice(0);
+    const unanswered: Call[] = [];
+    let pipelinedUnanswered = false;
+    calls.forEach((call, index) => {
       call.on = undefined;
-      const head = this.#head;
-      if (this.#failure) settle(call, this.#failure);
-      else if (head?.framing.kind === 'close' && !this.#socketError) settle(call, { status: head.status, body: this.#received!.toString('utf8', head.bodyAt) });
-      else if (this.#reused && !this.#received && call.repeatable && !call.repeated) unanswered = call;
+      const failure = this.#failure;
+      pipelinedUnanswered ||= call.behind;
+      if (failure && (failure.call === undefined || failure.call === call)) settle(call, failure.error);
+      else if (index === 0 && this.#answeredByClose()) settle(call, { status: this.#head!.status, body: this.#received!.toString('utf8', this.#head!.bodyAt) });
+      else if (call.repeatable && !call.repeated && (index > 0 || failure !== undefined || (this.#reused && !this.#received))) unanswered.push(call);
       else settle(call, this.#socketError ?? new HttpCallError('the server closed the connection before the answer was complete'));
-    }
-    this.#events.gone(this, unanswered);
+    });
+    this.#events.gone(this, unanswered, pipelinedUnanswered && this.#refusedPipelining());
+  }
+
+  /**
+   * Whether calls pipelined on it went unanswered because the server does not take pipelined
+   * requests: it answered some and then stopped (closing, or silent until a call's time ran
+   * out), or closed a new connection without answering. Not when it announced its close
+   * (Connection: close), the client closed, or a kept-alive connection closed before any answer
+   * came (the server ending it as idle just as calls went out).
+   */
+  #refusedPipelining(): boolean {
+    if (this.#endAnnounced || (this.#failure && this.#failure.call === undefined)) return false;
+    return this.#answeredSinceIdle > 0 || (!this.#reused && !this.#failure);
+  }
+
+  /** Whether the first call's answer was one that runs to the close. */
+  #answeredByClose(): boolean {
+    return this.#head?.framing.kind === 'close' && !this.#socketError && !this.#failure;
   }
 }
 

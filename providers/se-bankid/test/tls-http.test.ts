@@ -50,6 +50,10 @@ interface Request {
   body: string;
   /** Which request on its connection it is, from 0. */
   index: number;
+  /** Which request in its chunk of bytes it is, from 0: above 0, it came pipelined behind another. */
+  inChunk: number;
+  /** Which connection it came on, from 0 in the order they were accepted. */
+  connection: number;
 }
 
 interface ScriptedServer {
@@ -79,9 +83,11 @@ async function scriptedServer(answer: (socket: TLSSocket, request: Request) => v
     });
     let received = '';
     let index = 0;
+    const connection = state.accepted - 1;
     socket.on('data', (chunk: Buffer) => {
       // Bytes as latin1 characters: lengths count bytes, as Content-Length does.
       received += chunk.toString('latin1');
+      let inChunk = 0;
       for (;;) {
         const headEnd = received.indexOf('\r\n\r\n');
         if (headEnd < 0) return;
@@ -91,7 +97,7 @@ async function scriptedServer(answer: (socket: TLSSocket, request: Request) => v
         const [method = '', path = ''] = head.split(' ');
         const body = Buffer.from(received.slice(headEnd + 4, headEnd + 4 + length), 'latin1').toString('utf8');
         received = received.slice(headEnd + 4 + length);
-        answer(socket, { method, path, headers: head, body, index: index++ });
+        answer(socket, { method, path, headers: head, body, index: index++, inChunk: inChunk++, connection });
       }
     });
   });
@@ -138,6 +144,19 @@ describe('the RP API client against the BankID simulator', () => {
     expect(JSON.parse(down.body)).toEqual({ errorCode: 'maintenance', details: 'try later' });
     // Every call above went over one kept-alive connection.
     expect(rp.connections).toBe(1);
+  });
+
+  it('pipelines repeatable calls on a few connections and matches each answer to its call', async () => {
+    const rp = client(simulator.apiUrl, { maxConnections: 64, pipelineDepth: 8 });
+    const orderRefs: string[] = [];
+    for (let n = 0; n < 32; n += 1) orderRefs.push((JSON.parse((await rp.call('POST', `${rpPath()}/auth`, json({ endUserIp: '127.0.0.1' }))).body) as { orderRef: string }).orderRef);
+    for (let round = 0; round < 2; round += 1) {
+      const answers = await Promise.all(orderRefs.map((orderRef) => rp.call('POST', `${rpPath()}/collect`, json({ orderRef }), { repeatable: true })));
+      expect(answers.map((answer) => (JSON.parse(answer.body) as { orderRef: string }).orderRef)).toEqual(orderRefs);
+    }
+    // 32 at once, 8 on each: four connections (one at a time would have opened 32).
+    expect(rp.connections).toBe(4);
+    expect(rp.pipelining).toBe(true);
   });
 
   it('fails a call to a server its CA does not vouch for, as a TLS failure rather than a timeout', async () => {
@@ -328,5 +347,98 @@ describe('the RP API client over HTTP/1.1', () => {
     expect(rp.connections).toBe(0);
     await sleep(50);
     expect(server.closed).toBe(1);
+  });
+});
+
+describe('the RP API client pipelining repeatable calls', () => {
+  const paths = (count: number) => Array.from({ length: count }, (_, n) => `/collect/${n}`);
+  const collect = (rp: TlsHttpClient, path: string) => rp.call('POST', path, '{}', { repeatable: true });
+  const echo = (socket: TLSSocket, request: Request, extra = '') => socket.write(ok(`{"path":"${request.path}"}`, extra));
+
+  it('writes the calls of one turn in one write on one connection, and never pipelines a call that is not repeatable', async () => {
+    const seen: Request[] = [];
+    const server = await scriptedServer((socket, request) => {
+      seen.push(request);
+      echo(socket, request);
+    });
+    const rp = client(server.origin, { pipelineDepth: 4 });
+    const calls = [...paths(4).map((path) => collect(rp, path)), rp.call('POST', '/auth', '{}'), collect(rp, '/collect/4')];
+    const answers = await Promise.all(calls);
+    expect(answers.map((answer) => answer.body)).toEqual([...paths(4), '/auth', '/collect/4'].map((path) => `{"path":"${path}"}`));
+    const onConnection = (path: string) => seen.find((request) => request.path === path)!.connection;
+    expect(seen.filter((request) => request.connection === onConnection('/collect/0')).map((request) => [request.path, request.inChunk])).toEqual(paths(4).map((path, n) => [path, n]));
+    expect(seen.filter((request) => request.connection === onConnection('/auth')).map((request) => request.path)).toEqual(['/auth']);
+    expect(onConnection('/collect/4')).not.toBe(onConnection('/auth'));
+    expect(rp.pipelining).toBe(true);
+  });
+
+  it('puts no call that is not repeatable on a connection whose pipeline was answered, behind a collect that takes it again', async () => {
+    const seen: Request[] = [];
+    const server = await scriptedServer((socket, request) => {
+      seen.push(request);
+      echo(socket, request);
+    });
+    const rp = client(server.origin, { pipelineDepth: 4 });
+    await Promise.all(paths(2).map((path) => collect(rp, path)));
+    await Promise.all([collect(rp, '/collect/2'), rp.call('POST', '/auth', '{}')]);
+    const auth = seen.find((request) => request.path === '/auth')!;
+    expect(auth.inChunk).toBe(0);
+    expect(seen.filter((request) => request.connection === auth.connection).map((request) => request.path)).toEqual(['/auth']);
+  });
+
+  it('sends the unanswered calls again when the server announces its close mid-pipeline, and goes on pipelining', async () => {
+    const server = await scriptedServer((socket, request) => {
+      if (request.index === 1) socket.end(ok(`{"path":"${request.path}"}`, 'connection: close\r\n'));
+      else if (request.index === 0 || request.inChunk === 0) echo(socket, request);
+    });
+    const rp = client(server.origin, { pipelineDepth: 4 });
+    const answers = await Promise.all(paths(4).map((path) => collect(rp, path)));
+    expect(answers.map((answer) => answer.body)).toEqual(paths(4).map((path) => `{"path":"${path}"}`));
+    expect(server.accepted).toBe(2);
+    expect(rp.pipelining).toBe(true);
+  });
+
+  it('stops pipelining when the server closes mid-pipeline unannounced, and sends the unanswered calls again, once', async () => {
+    const server = await scriptedServer((socket, request) => {
+      if (request.inChunk > 0) return;
+      echo(socket, request);
+      socket.destroy();
+    });
+    const rp = client(server.origin, { pipelineDepth: 4 });
+    const answers = await Promise.all(paths(4).map((path) => collect(rp, path)));
+    expect(answers.map((answer) => answer.body)).toEqual(paths(4).map((path) => `{"path":"${path}"}`));
+    expect(rp.pipelining).toBe(false);
+    // The first connection answered one call; each call sent again went alone on a new one.
+    expect(server.accepted).toBe(4);
+  });
+
+  it('stops pipelining when the server answers only the first call of a pipeline: the next times out, the rest go again', async () => {
+    const seen: Request[] = [];
+    const server = await scriptedServer((socket, request) => {
+      seen.push(request);
+      if (request.inChunk === 0) echo(socket, request);
+    });
+    const rp = client(server.origin, { pipelineDepth: 4, timeoutMs: 300 });
+    const outcomes = await Promise.allSettled(paths(4).map((path) => collect(rp, path)));
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(((outcomes[1] as PromiseRejectedResult).reason as HttpCallError).timedOut).toBe(true);
+    expect(rp.pipelining).toBe(false);
+    const later = await Promise.all(paths(3).map((path) => collect(rp, path)));
+    expect(later.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    expect(seen.slice(4).every((request) => request.inChunk === 0)).toBe(true);
+  });
+
+  it('sends pipelined calls again, and goes on pipelining, when a kept-alive connection closes as they go out', async () => {
+    // The first connection is dropped as its second request (the pipeline's first) arrives.
+    const server = await scriptedServer((socket, request) => {
+      if (request.connection === 0 && request.index === 1) socket.destroy();
+      else echo(socket, request);
+    });
+    const rp = client(server.origin, { pipelineDepth: 4 });
+    await collect(rp, '/first');
+    const answers = await Promise.all(paths(2).map((path) => collect(rp, path)));
+    expect(answers.map((answer) => answer.body)).toEqual(paths(2).map((path) => `{"path":"${path}"}`));
+    expect(server.accepted).toBe(2);
+    expect(rp.pipelining).toBe(true);
   });
 });
