@@ -1,13 +1,19 @@
 import type { BrokerConfig } from '../config/schema.js';
 import { CertificateWatch } from '../health/certificates.js';
 import type { Logger } from '../log.js';
-import { circuitStateValues, type CircuitStateName, type Metrics } from '../metrics/metrics.js';
+import { circuitStateValues, type CircuitStateName, type EidCallCounts, type Metrics } from '../metrics/metrics.js';
 import { CircuitOpenError, UpstreamCircuit } from '../resilience/circuit-breaker.js';
 import { StoreUnavailableError } from '../store/store.js';
 import type { EidPlugin, EidTelemetry, RunOptions } from './plugin.js';
 
 /** By default every error of an upstream call is the upstream failing. */
 const defaultClassify = () => ({ reason: 'error', upstreamFailure: true });
+
+/** One operation's metrics, looked up once: its plain counts and its duration histogram. */
+interface OperationMetrics {
+  counts: EidCallCounts;
+  duration: { observe(seconds: number): void };
+}
 
 /** What operators see of one eID: its circuit and whether it takes logins. */
 export interface EidHealth {
@@ -39,7 +45,8 @@ export class EidOperations {
 
   /** The telemetry handed to the plugin `eid` when it is created. */
   telemetryFor(eid: string, log: Logger): EidTelemetry {
-    const { eidInFlight, eidSuccesses, eidFailures, eidDuration, circuitState, circuitOpenings, eidAvailable } = this.#metrics;
+    const metrics = this.#metrics;
+    const { eidFailures, eidDuration, circuitState, circuitOpenings, eidAvailable } = metrics;
     const circuit = new UpstreamCircuit(eid, this.#settings, log, {
       changed: (state, available) => {
         circuitState.set({ eid }, circuitStateValues[state]);
@@ -49,26 +56,32 @@ export class EidOperations {
       },
     });
     this.#circuits.set(eid, circuit);
+    const byOperation = new Map<string, OperationMetrics>();
+    const metricsOf = (operation: string): OperationMetrics => {
+      let found = byOperation.get(operation);
+      if (!found) byOperation.set(operation, (found = { counts: metrics.eidCalls(eid, operation), duration: eidDuration.labels(eid, operation) }));
+      return found;
+    };
 
     return {
       run: async <T>(operation: string, work: () => Promise<T>, options: RunOptions<T> = {}): Promise<T> => {
-        const labels = { eid, operation };
+        const { counts, duration } = metricsOf(operation);
         const classify = options.classify ?? defaultClassify;
-        eidInFlight.inc(labels);
-        const stopTimer = eidDuration.startTimer(labels);
+        counts.inFlight += 1;
+        const started = performance.now();
         try {
           const result = options.upstream === false ? await work() : await circuit.execute(work, (err) => !(err instanceof StoreUnavailableError) && classify(err).upstreamFailure);
           const failure = options.failureOf?.(result);
-          if (failure) eidFailures.inc({ ...labels, reason: failure });
-          else eidSuccesses.inc(labels);
+          if (failure) eidFailures.inc({ ...counts.labels, reason: failure });
+          else counts.successes += 1;
           return result;
         } catch (err) {
           const reason = err instanceof CircuitOpenError ? 'circuit_open' : err instanceof StoreUnavailableError ? 'store_unavailable' : classify(err).reason;
-          eidFailures.inc({ ...labels, reason });
+          eidFailures.inc({ ...counts.labels, reason });
           throw err;
         } finally {
-          stopTimer();
-          eidInFlight.dec(labels);
+          duration.observe((performance.now() - started) / 1000);
+          counts.inFlight -= 1;
         }
       },
       certificate: (name, notAfter) => this.certificates.report(eid, name, notAfter),

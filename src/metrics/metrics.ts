@@ -17,26 +17,46 @@ export interface ScrapeSources {
 }
 
 /**
+ * One operation of an eID, counted in plain fields by the code that runs it and read at scrape
+ * time: cheaper than a labelled prom-client update (which hashes its labels) on every call, for
+ * calls as frequent as BankID's collects.
+ */
+export interface EidCallCounts {
+  readonly labels: { readonly eid: string; readonly operation: string };
+  inFlight: number;
+  successes: number;
+}
+
+/**
  * The broker's Prometheus metrics, on a registry of its own (so several brokers in one process
  * keep theirs apart). Labels are bounded: eID ids, operation names and reasons the code names,
  * grant types — never client ids, which anyone may register, nor anything a request chooses.
  */
 export class Metrics {
   readonly registry = new Registry();
+  readonly #eidCalls: EidCallCounts[] = [];
 
-  /** Calls to an eID (its upstream, or one of its steps) that have not answered yet. */
+  /** Calls to an eID (its upstream, or one of its steps) that have not answered yet: from the counts at scrape time. */
   readonly eidInFlight = new Gauge({
     name: 'neb_eid_requests_in_flight',
     help: 'Operations of an eID (calls to its upstream, callbacks) waiting for an answer',
     labelNames: ['eid', 'operation'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const counts of this.#eidCalls) this.eidInFlight.set(counts.labels, counts.inFlight);
+    },
   });
 
+  /** From the counts at scrape time: each total as it stands. */
   readonly eidSuccesses = new Counter({
     name: 'neb_eid_request_successes_total',
     help: 'Operations of an eID that succeeded',
     labelNames: ['eid', 'operation'] as const,
     registers: [this.registry],
+    collect: () => {
+      this.eidSuccesses.reset();
+      for (const counts of this.#eidCalls) if (counts.successes) this.eidSuccesses.inc(counts.labels, counts.successes);
+    },
   });
 
   readonly eidFailures = new Counter({
@@ -220,6 +240,13 @@ export class Metrics {
     duration.observe(seconds);
     if (failed) this.redisFailures.inc({ operation });
   };
+
+  /** New plain counts of one operation of an eID, reported from now on (see EidCallCounts). */
+  eidCalls(eid: string, operation: string): EidCallCounts {
+    const counts = { labels: { eid, operation }, inFlight: 0, successes: 0 };
+    this.#eidCalls.push(counts);
+    return counts;
+  }
 
   /** The exposition, in Prometheus' text format. */
   async exposition(): Promise<{ contentType: string; body: string }> {
