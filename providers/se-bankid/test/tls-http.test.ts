@@ -354,14 +354,18 @@ describe('the RP API client pipelining repeatable calls', () => {
   const paths = (count: number) => Array.from({ length: count }, (_, n) => `/collect/${n}`);
   const collect = (rp: TlsHttpClient, path: string) => rp.call('POST', path, '{}', { repeatable: true });
   const echo = (socket: TLSSocket, request: Request, extra = '') => socket.write(ok(`{"path":"${request.path}"}`, extra));
-
-  it('writes the calls of one turn in one write on one connection, and never pipelines a call that is not repeatable', async () => {
+  /** A server answering every request with its path, the requests it saw, and a client pipelining 4 deep. */
+  async function echoing(): Promise<{ seen: Request[]; rp: TlsHttpClient }> {
     const seen: Request[] = [];
     const server = await scriptedServer((socket, request) => {
       seen.push(request);
       echo(socket, request);
     });
-    const rp = client(server.origin, { pipelineDepth: 4 });
+    return { seen, rp: client(server.origin, { pipelineDepth: 4 }) };
+  }
+
+  it('writes the calls of one turn in one write on one connection, and never pipelines a call that is not repeatable', async () => {
+    const { seen, rp } = await echoing();
     const calls = [...paths(4).map((path) => collect(rp, path)), rp.call('POST', '/auth', '{}'), collect(rp, '/collect/4')];
     const answers = await Promise.all(calls);
     expect(answers.map((answer) => answer.body)).toEqual([...paths(4), '/auth', '/collect/4'].map((path) => `{"path":"${path}"}`));
@@ -373,12 +377,7 @@ describe('the RP API client pipelining repeatable calls', () => {
   });
 
   it('puts no call that is not repeatable on a connection whose pipeline was answered, behind a collect that takes it again', async () => {
-    const seen: Request[] = [];
-    const server = await scriptedServer((socket, request) => {
-      seen.push(request);
-      echo(socket, request);
-    });
-    const rp = client(server.origin, { pipelineDepth: 4 });
+    const { seen, rp } = await echoing();
     await Promise.all(paths(2).map((path) => collect(rp, path)));
     await Promise.all([collect(rp, '/collect/2'), rp.call('POST', '/auth', '{}')]);
     const auth = seen.find((request) => request.path === '/auth')!;
