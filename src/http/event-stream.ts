@@ -52,6 +52,8 @@ export class EventStream {
   #ctx: Context | undefined;
   #socket: Socket | undefined;
   #state: 'new' | 'open' | 'ended' = 'new';
+  /** When the stream last wrote to its socket (epoch ms). */
+  #wroteAt = 0;
   readonly #onClose: Array<() => void> = [];
   readonly #closedEarly = () => this.#closed();
 
@@ -76,7 +78,7 @@ export class EventStream {
     socket.on('end', () => socket.destroy());
     socket.on('close', () => this.#closed());
     socket.setNoDelay(true);
-    socket.write(`${head}retry: ${RECONNECT_AFTER_MS}\n\n`);
+    this.#write(`${head}retry: ${RECONNECT_AFTER_MS}\n\n`);
   }
 
   /** Sends one event, queued behind earlier ones when the reader is slow. */
@@ -93,9 +95,14 @@ export class EventStream {
     if (this.writable) this.#write(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`);
   }
 
-  /** A comment line: keeps proxies from closing an idle connection. */
-  heartbeat(): void {
-    if (this.writable) this.#write(': \n\n');
+  /**
+   * A comment line, if nothing was written since `idleSince` (epoch ms): keeps proxies from
+   * closing an idle connection. A stream that sends QR frames every second never needs one, and
+   * writing one to each of 10,000 streams at once held the event loop for 0.3–0.6 s, late by
+   * that much for every frame due meanwhile (BENCHMARKS.md, "QR frames at 10,000 streams").
+   */
+  heartbeat(idleSince: number): void {
+    if (this.#wroteAt <= idleSince && this.writable) this.#write(': \n\n');
   }
 
   /**
@@ -132,6 +139,7 @@ export class EventStream {
 
   #write(chunk: string): void {
     const socket = this.#socket!;
+    this.#wroteAt = Date.now();
     socket.write(chunk);
     if (socket.writableLength > MAX_QUEUED_BYTES) socket.destroy();
   }

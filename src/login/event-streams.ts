@@ -6,10 +6,17 @@ import { HttpError } from '../http/errors.js';
 type Limits = BrokerConfig['event_streams'];
 
 /**
+ * How often the open streams are looked over for one that has been idle long enough to need a
+ * heartbeat. Each idle stream then gets its comment at its own moment (a heartbeat_seconds
+ * after its last write, at most this much sooner), not all of them in one turn of the event loop.
+ */
+const HEARTBEAT_SWEEP_MS = 1000;
+
+/**
  * The event streams this instance holds open: admitted within the limits per login and per IP
- * address, kept alive by one shared heartbeat, and all ended at once when the instance starts
- * to drain (each browser then reconnects, to whichever instance the balancer picks; one that
- * reaches this instance meanwhile is told 503 and polls elsewhere).
+ * address, the idle ones kept alive by one shared heartbeat, and all ended at once when the
+ * instance starts to drain (each browser then reconnects, to whichever instance the balancer
+ * picks; one that reaches this instance meanwhile is told 503 and polls elsewhere).
  */
 export class OpenEventStreams {
   readonly #limits: Limits;
@@ -21,9 +28,11 @@ export class OpenEventStreams {
 
   constructor(limits: Limits) {
     this.#limits = limits;
+    const idleFor = limits.heartbeat_seconds * 1000 - HEARTBEAT_SWEEP_MS;
     this.#heartbeat = setInterval(() => {
-      for (const stream of this.#streams) stream.heartbeat();
-    }, limits.heartbeat_seconds * 1000).unref();
+      const idleSince = Date.now() - idleFor;
+      for (const stream of this.#streams) stream.heartbeat(idleSince);
+    }, HEARTBEAT_SWEEP_MS).unref();
   }
 
   /** A new stream for this request, or 429 when the login or the address holds too many already. */

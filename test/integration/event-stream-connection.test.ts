@@ -33,8 +33,8 @@ afterEach(async () => {
   bed = undefined;
 });
 
-async function startBed(): Promise<Bed> {
-  const streams = new OpenEventStreams({ per_login: 2, per_ip: 10, heartbeat_seconds: 60 });
+async function startBed(heartbeatSeconds = 60): Promise<Bed> {
+  const streams = new OpenEventStreams({ per_login: 2, per_ip: 10, heartbeat_seconds: heartbeatSeconds });
   const opened: EventStream[] = [];
   const app = new Koa();
   app.use(securityHeaders());
@@ -155,5 +155,20 @@ describe('an open event stream', () => {
     await reading.closed;
     expect(reading.received().endsWith('IN_PROGRESS"}\n\n')).toBe(true);
     await closed;
+  });
+
+  it('gets a heartbeat only when it was idle for heartbeat_seconds: a stream sending frames gets none', async () => {
+    const { port, opened } = await startBed(2);
+    const framed = await openStream(port);
+    const idle = await openStream(port);
+    await until(() => framed.received().includes('IN_PROGRESS') && idle.received().includes('IN_PROGRESS'));
+    // Frames every 100 ms for longer than a heartbeat_seconds and a sweep of the streams.
+    for (let id = 1; id <= 35; id += 1) {
+      opened[0]!.offer('qr', `frame ${id}`, id);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(framed.received()).toContain('id: 35\nevent: qr\ndata: frame 35\n\n');
+    expect(framed.received()).not.toContain(': \n\n');
+    expect(idle.received()).toContain('IN_PROGRESS"}\n\n: \n\n');
   });
 });
