@@ -1,6 +1,7 @@
 import { HttpError, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
 import { ChangeSubscription } from '../shared/change-subscription.js';
 import { showsQrCode, type BankIdLogin } from './flow.js';
+import { GridTicker } from './grid-ticker.js';
 import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { qrPayload } from './qr.js';
 
@@ -131,7 +132,7 @@ export class WaitingOrders {
   readonly #collects = new Schedule<WaitingOrder>();
   /** When each polled order is let go unless polled again. */
   readonly #pollHolds = new Schedule<WaitingOrder>();
-  #ticker: NodeJS.Timeout | undefined;
+  readonly #ticker = new GridTicker(TICK_MS, () => this.#tick());
   #collectsInFlight = 0;
   readonly #collectsQueued = new Set<WaitingOrder>();
   readonly #changes: ChangeSubscription;
@@ -183,8 +184,7 @@ export class WaitingOrders {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#ticker);
-    this.#ticker = undefined;
+    this.#ticker.stop();
     await this.#changes.close();
   }
 
@@ -194,7 +194,7 @@ export class WaitingOrders {
     waiting.leasedAt = leasedAt;
     this.#waiting.set(uid, waiting);
     this.#plan(waiting, leasedAt ? this.#leaseLapses(waiting) : Date.now());
-    this.#ticker ??= setInterval(() => this.#tick(), TICK_MS);
+    this.#ticker.start();
     return waiting;
   }
 
@@ -205,10 +205,7 @@ export class WaitingOrders {
     this.#collects.remove(waiting);
     this.#collectsQueued.delete(waiting);
     this.#pollHolds.remove(waiting);
-    if (!this.#waiting.size) {
-      clearInterval(this.#ticker);
-      this.#ticker = undefined;
-    }
+    if (!this.#waiting.size) this.#ticker.stop();
   }
 
   /** Schedules the order's next frame and collect, or nothing once it has ended. */

@@ -1,10 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { projectRoot } from '../../../src/eids/sdk.js';
 import { normalizeName } from '../completion.js';
 import { isMobile } from '../../shared/app-page.js';
+import { GridTicker } from '../grid-ticker.js';
 import { launchUrl } from '../launch.js';
 import { qrSvg } from '../../shared/qr-svg.js';
 import { qrPayload } from '../qr.js';
@@ -37,6 +38,35 @@ describe('the animated QR code', () => {
     const svg = qrSvg(qrPayload(token, secret, 0));
     expect(svg).toMatch(/^<svg /);
     expect(svg).not.toMatch(/style=|<script/);
+  });
+});
+
+describe('the tick of the waiting orders', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('falls a millisecond past each multiple of its period on the wall clock, whenever it started', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 1_000_010 });
+    const ticks: number[] = [];
+    const ticker = new GridTicker(25, () => ticks.push(Date.now()));
+    ticker.start();
+    ticker.start();
+    vi.advanceTimersByTime(100);
+    expect(ticks).toEqual([1_000_026, 1_000_051, 1_000_076, 1_000_101]);
+    ticker.stop();
+    vi.advanceTimersByTime(100);
+    expect(ticks).toHaveLength(4);
+  });
+
+  it('ticks no more once stopped by its own tick', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+    let ticks = 0;
+    const ticker = new GridTicker(25, () => {
+      ticks += 1;
+      ticker.stop();
+    });
+    ticker.start();
+    vi.advanceTimersByTime(200);
+    expect(ticks).toBe(1);
   });
 });
 
