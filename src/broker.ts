@@ -34,7 +34,7 @@ import { createLogger, type Logger } from './log.js';
 import { isPoll } from './login/api.js';
 import { createFinisher } from './login/finish.js';
 import { OpenEventStreams } from './login/event-streams.js';
-import { LOGIN_PATHS, loginRoutes } from './login/routes.js';
+import { LOGIN_PATHS, loginRoutes, type InteractionUrl } from './login/routes.js';
 import { FormTokens } from './login/submissions.js';
 import { metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 import { Metrics } from './metrics/metrics.js';
@@ -216,6 +216,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const initialAccessTokens = new InitialAccessTokens(store);
     const backchannel = new Backchannel({ registry, accounts, subjects, store: sealed, audit, metrics, log, settings: config.ciba });
     logClientSources(config, log);
+    // The login routes, made once the provider is, decide where /auth sends a browser.
+    const loginEntry: { url?: InteractionUrl } = {};
     const provider = createProvider({
       config: { ...config, clients },
       issuer,
@@ -232,6 +234,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       redemptions: new Redemptions(store, log),
       initialAccessTokens,
       backchannel,
+      interactionUrl: (ctx, interaction) => loginEntry.url!(ctx, interaction),
     });
     await validateClients(provider, clients);
     observeProvider(provider, { audit, metrics, store, interactionTtl: config.ttl.interaction, log });
@@ -281,7 +284,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const eventStreams = new OpenEventStreams(config.event_streams);
     // Open event streams would hold the drain to its limit; ended, their browsers reconnect elsewhere.
     drain.signal.addEventListener('abort', () => eventStreams.close(), { once: true });
-    const routers = loginRoutes({
+    const login = loginRoutes({
       provider,
       registry,
       finish,
@@ -297,6 +300,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       eventStreams,
       formTokens: new FormTokens(cookieKeys),
     });
+    loginEntry.url = login.interactionUrl;
+    const { routers } = login;
     const paths: string[] = [...LOGIN_PATHS];
     if (demo) {
       routers.push(await demo.demoRoutes({ issuer, store, registry, views }));

@@ -69,10 +69,11 @@ function steps(server: RunningServer, dispatcher: Dispatcher): Step[] {
       },
     },
     {
+      // The broker sends a login whose acr_values fix BankID from /auth straight to its page.
       name: 'GET /interaction/{uid}',
       run: async (login) => {
         login.uid = /\/interaction\/([^/?]+)/.exec(login.next)?.[1] ?? '';
-        await hop(login, login.next);
+        if (/^\/interaction\/[^/?]+\/?$/.test(new URL(login.next, target.issuer).pathname)) await hop(login, login.next);
       },
     },
   ];

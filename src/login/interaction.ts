@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import Provider, { errors } from 'oidc-provider';
+import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditLog, LoginInfo } from '../audit/audit.js';
 import type { EidFailure, EidOutcome, EidPlugin, LoginRequest, LoginState, StartOptions, StartResult } from '../eids/plugin.js';
 import type { EidRegistry } from '../eids/registry.js';
@@ -50,6 +50,9 @@ export interface LoginDependencies {
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
+
+/** Where oidc-provider sends the browser when a login needs the person (its `interactions.url`). */
+export type InteractionUrl = (ctx: KoaContextWithOIDC, interaction: Interaction) => Promise<string>;
 
 interface ClientView {
   clientId: string;
@@ -120,6 +123,21 @@ const cancelledAtEid: EidFailure = { error: 'access_denied', description: 'The p
  * the error page's way back).
  */
 export type Leaving = 'eid' | 'login';
+
+function acrValuesIn(interaction: Interaction): string | undefined {
+  const acrValues = interaction.params.acr_values;
+  return typeof acrValues === 'string' ? acrValues : undefined;
+}
+
+/**
+ * oidc-provider gives the interaction cookie the path of the address it sends the browser to;
+ * `path` replaces it for the rest of this request, whatever that address is.
+ */
+function keepCookiePath(ctx: Context, name: string, path: string): void {
+  const { cookies } = ctx;
+  const set = cookies.set.bind(cookies);
+  cookies.set = (cookie, value, options) => set(cookie, value, cookie === name ? { ...options, path } : options);
+}
 
 /**
  * The steps of a login that the broker's pages and the frontend JSON API share: proving a
@@ -275,8 +293,7 @@ export function loginSteps(deps: LoginDependencies) {
   }
 
   function acrValuesOf(ctx: Context): string | undefined {
-    const acrValues = routeState(ctx).interaction.params.acr_values;
-    return typeof acrValues === 'string' ? acrValues : undefined;
+    return acrValuesIn(routeState(ctx).interaction);
   }
 
   function loginRequest(ctx: Context, plugin: EidPlugin): LoginRequest {
@@ -329,8 +346,32 @@ export function loginSteps(deps: LoginDependencies) {
   }
 
   function choice(ctx: Context) {
-    const { client } = routeState(ctx);
-    return chooseEid(registry, acrValuesOf(ctx), client.allowedEids, client.allowedAcrValues);
+    return choiceFor(routeState(ctx).interaction, routeState(ctx).client);
+  }
+
+  function choiceFor(interaction: Interaction, client: ClientView) {
+    return chooseEid(registry, acrValuesIn(interaction), client.allowedEids, client.allowedAcrValues);
+  }
+
+  /**
+   * Where /auth sends the browser: straight to the page of the one eID that acr_values (or the
+   * client's allowed eIDs) fix, when the person waits on it there (`flow: 'wait'`) and it can
+   * take logins — as the picker's address would have sent it on, one request sooner, with the
+   * eID recorded as the login's as `enter` does. Every other login goes to the picker's address.
+   * The interaction was made by this request, so this instance keeps it as checked (the page
+   * then reads nothing), and its cookie keeps the path of the whole interaction, which the
+   * eID's page, its API calls, Cancel and the picker share.
+   */
+  async function interactionUrl(ctx: KoaContextWithOIDC, interaction: Interaction): Promise<string> {
+    const entry = `/interaction/${interaction.uid}`;
+    const client = ctx.oidc.client;
+    if (!client || interaction.prompt.name !== 'login') return entry;
+    const chosen = choiceFor(interaction, clientViewOf(client));
+    if (chosen.kind !== 'eid' || chosen.plugin.flow !== 'wait' || !registry.isAvailable(chosen.plugin.id)) return entry;
+    await setLoginEid(interaction.uid, chosen.plugin.id);
+    checked.keepChecked(interaction);
+    keepCookiePath(ctx, interactionCookie, entry);
+    return `${entry}/${chosen.plugin.id}/`;
   }
 
   /**
@@ -393,6 +434,7 @@ export function loginSteps(deps: LoginDependencies) {
   return {
     loadInteraction,
     loginRequest,
+    interactionUrl,
 
     choice,
     returnsToPicker,

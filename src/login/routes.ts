@@ -6,11 +6,17 @@ import { HttpError } from '../http/errors.js';
 import { countryName } from '../identity/country.js';
 import { frontendApi, serviceStatus } from './api.js';
 import type { EidOption } from './choose-eid.js';
-import { loginSteps, routeState, sessionExpired, type LoginDependencies } from './interaction.js';
+import { loginSteps, routeState, sessionExpired, type InteractionUrl, type LoginDependencies } from './interaction.js';
 import { submissionGuard } from './submissions.js';
 import { storeKey } from '../store/keys.js';
 
-export type { LoginDependencies } from './interaction.js';
+export type { InteractionUrl, LoginDependencies } from './interaction.js';
+
+/** The login's routers, and where oidc-provider sends a browser to them. */
+export interface LoginRoutes {
+  routers: Router[];
+  interactionUrl: InteractionUrl;
+}
 
 /** Where the routers loginRoutes returns answer: nothing outside these paths reaches them. */
 export const LOGIN_PATHS = ['/interaction/', '/eid/', '/api/status'] as const;
@@ -19,12 +25,13 @@ export const LOGIN_PATHS = ['/interaction/', '/eid/', '/api/status'] as const;
 const OUTCOME_TTL_SECONDS = 120;
 
 /**
- * Where a login enters the broker. oidc-provider sends the browser to /interaction/<uid>; from
+ * Where a login enters the broker. oidc-provider sends the browser to /interaction/<uid> (or
+ * straight to the page of the one eID a person waits on, see LoginSteps.interactionUrl); from
  * there the eID is chosen (from acr_values, or by the person on the picker), its plugin runs
  * under /interaction/<uid>/<eid>/, and its outcome goes back to the client through the provider.
  * The same steps are open to custom frontends as JSON under /interaction/<uid>/api/.
  */
-export function loginRoutes(deps: LoginDependencies): Router[] {
+export function loginRoutes(deps: LoginDependencies): LoginRoutes {
   const { registry, views, store } = deps;
   const steps = loginSteps(deps);
   const formsOrJson = submissionGuard(deps.formTokens, (ctx) => routeState(ctx).interaction.uid, 'json-or-form');
@@ -134,5 +141,6 @@ export function loginRoutes(deps: LoginDependencies): Router[] {
     ctx.body = await plugin.jwks();
   });
 
-  return [frontendApi(steps, deps, submissionGuard(deps.formTokens, (ctx) => routeState(ctx).interaction.uid, 'json')), serviceStatus(registry, store), ...pluginRouters, pages, callbacks];
+  const api = frontendApi(steps, deps, submissionGuard(deps.formTokens, (ctx) => routeState(ctx).interaction.uid, 'json'));
+  return { routers: [api, serviceStatus(registry, store), ...pluginRouters, pages, callbacks], interactionUrl: steps.interactionUrl };
 }

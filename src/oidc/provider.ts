@@ -46,6 +46,8 @@ export interface ProviderDependencies {
   initialAccessTokens: InitialAccessTokens;
   /** OpenID Connect CIBA, for clients registered for it. */
   backchannel: Backchannel;
+  /** Where a login that needs the person goes from /auth (the login routes decide). */
+  interactionUrl: NonNullable<Configuration['interactions']>['url'];
 }
 
 /** Turns a configured client into oidc-provider metadata. */
@@ -278,7 +280,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     interactions: {
       policy: loginPolicy(),
-      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      url: deps.interactionUrl,
     },
     loadExistingGrant: grantRequestedScopes,
     issueRefreshToken,

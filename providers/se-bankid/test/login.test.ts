@@ -112,6 +112,32 @@ describe('a full OIDC login through simulated Swedish BankID, on Redis', () => {
   });
 });
 
+describe('entering the login', () => {
+  it('acr_values that fix BankID send /auth straight to its page: the eID recorded, the interaction cookie for the whole interaction', async () => {
+    const entered = await bed.rp.browser.request(await bed.rp.authorizationUrl({ acr_values: OTHER }));
+    expect(entered.status).toBe(303);
+    const uid = /^\/interaction\/([^/]+)\/se-bankid\/$/.exec(entered.headers.get('location') ?? '')?.[1];
+    expect(uid, String(entered.headers.get('location'))).toBeDefined();
+    const interactionCookies = entered.headers.getSetCookie().filter((cookie) => /^_interaction(\.sig)?=/.test(cookie));
+    expect(interactionCookies.map((cookie) => /; path=([^;]+)/.exec(cookie)?.[1])).toEqual([`/interaction/${uid}`, `/interaction/${uid}`]);
+    const redis = new Redis(redisUrl);
+    try {
+      expect(await redis.exists(`${bed.tb.prefix}login:eid:${uid}`)).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
+
+    const page = await bed.rp.browser.request(entered.headers.get('location')!);
+    expect(page.status).toBe(200);
+    const session = new BankIdSession(bed, 'se-bankid', uid!);
+    expect(await session.start()).toMatchObject({ status: 'IN_PROGRESS' });
+    const orderRef = session.orderRef();
+    const cancelled = await session.call('cancel');
+    expect(bed.simulator.callCount('cancel', orderRef)).toBe(1);
+    expect((await session.backToClient(cancelled.body.redirectTo!)).searchParams.get('error')).toBe('access_denied');
+  });
+});
+
 describe('restricting who may log in', () => {
   it('login_hint=personal_number:<12 digits> is sent as requirement.personalNumber', async () => {
     const personalNumber = simulatedPersons[2]!.personalNumber;
