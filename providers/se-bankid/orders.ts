@@ -38,7 +38,7 @@ export function orderVersion(order: OrderRecord | undefined): string {
  */
 export class OrderStore extends LoginRecords<OrderRecord> {
   constructor(store: Store, settings: { ttlSeconds: number; pollFrequencySeconds: number }) {
-    super(store, 'order', settings);
+    super(store, 'order', { ...settings, versionOf: orderVersion });
   }
 
   async keepEvidence(orderRef: string, evidence: BankIdEvidence, ttlSeconds: number): Promise<void> {

@@ -93,6 +93,8 @@ class WaitingOrder {
   /** When this instance last took the order's collect lease (ms), 0 if never. */
   leasedAt = 0;
   collecting = false;
+  /** Reads of the order from the store under way: a read begun later must follow their answers. */
+  reads = 0;
 
   constructor(
     readonly uid: string,
@@ -139,7 +141,7 @@ export class WaitingOrders {
 
   constructor(deps: WaitingOrdersDependencies) {
     this.#deps = deps;
-    this.#changes = new ChangeSubscription((onChange) => deps.orders.watchChanges(onChange), (uid) => void this.#reread(uid));
+    this.#changes = new ChangeSubscription((onChange) => deps.orders.watchChanges(onChange), (uid, version) => this.#changed(uid, version));
   }
 
   /** Shows the login's order to `watcher` from now on; rejects with 409 when there is none. */
@@ -270,7 +272,7 @@ export class WaitingOrders {
     if (waiting.collecting || !waiting.held) return;
     waiting.collecting = true;
     this.#collectsInFlight += 1;
-    const { pollFrequencyMs, login, orders, log } = this.#deps;
+    const { pollFrequencyMs, login, log } = this.#deps;
     const started = Date.now();
     let next = started + pollFrequencyMs;
     try {
@@ -282,7 +284,7 @@ export class WaitingOrders {
         next = started + TICK_MS;
       } else {
         // Another instance (or a polling page) collected: its result is in the store.
-        this.#show(waiting, await orders.get(waiting.uid));
+        this.#show(waiting, await this.#read(waiting));
       }
     } catch (err) {
       log.warn({ err, orderRef: waiting.order.orderRef }, 'BankID collect for waiting pages failed; trying again');
@@ -293,14 +295,32 @@ export class WaitingOrders {
     if (this.#waiting.get(waiting.uid) === waiting && !waiting.order.final) this.#collects.add(waiting, Math.max(next, this.#leaseLapses(waiting)));
   }
 
-  /** An announced change: the order as the store has it now. */
-  async #reread(uid: string): Promise<void> {
+  /**
+   * An announced change: the order as the store has it now. Not read again when this instance
+   * shows that version already (its own collect wrote it) — unless a read of the order is under
+   * way, whose earlier answer could put back an older order: then the new read, answered after
+   * it on the same connection, sets it right, as every announcement did before.
+   */
+  #changed(uid: string, version: string | undefined): void {
     const waiting = this.#waiting.get(uid);
-    if (!waiting) return;
+    if (!waiting || (version === orderVersion(waiting.order) && waiting.reads === 0)) return;
+    void this.#reread(waiting);
+  }
+
+  async #reread(waiting: WaitingOrder): Promise<void> {
     try {
-      this.#show(waiting, await this.#deps.orders.get(uid));
+      this.#show(waiting, await this.#read(waiting));
     } catch (err) {
       this.#deps.log.warn({ err }, 'a changed BankID order could not be read; its next collect will');
+    }
+  }
+
+  async #read(waiting: WaitingOrder): Promise<OrderRecord | undefined> {
+    waiting.reads += 1;
+    try {
+      return await this.#deps.orders.get(waiting.uid);
+    } finally {
+      waiting.reads -= 1;
     }
   }
 

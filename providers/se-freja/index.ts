@@ -8,7 +8,7 @@ import { SigningCertificates } from './api/jws.js';
 import { parseFrejaConfig, resolveEndpoint, type FrejaSettings } from './config.js';
 import { acrValues, FrejaLogin } from './flow.js';
 import { frejaRoutes } from './routes.js';
-import type { TransactionRecord } from './transactions.js';
+import { transactionVersion, type TransactionRecord } from './transactions.js';
 import { FrejaWaiting } from './waiting.js';
 import type { FrejaSimulator } from './simulator/server.js';
 
@@ -58,6 +58,7 @@ export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log
   const records = new LoginRecords<TransactionRecord>(store, 'transaction', {
     ttlSeconds: settings.allowed_seconds + RECORD_TTL_MARGIN_SECONDS,
     pollFrequencySeconds: settings.poll_frequency,
+    versionOf: transactionVersion,
   });
   const login = new FrejaLogin({
     id,

@@ -1,5 +1,7 @@
+import type { OnChange } from './login-records.js';
+
 /** Subscribes to the announcements of changed login records; resolves to what ends it. */
-export type WatchChanges = (onChange: (uid: string) => void) => Promise<() => Promise<void>>;
+export type WatchChanges = (onChange: OnChange) => Promise<() => Promise<void>>;
 
 /**
  * An instance's one subscription to its eID's announced changes, made when the first page waits
@@ -8,10 +10,10 @@ export type WatchChanges = (onChange: (uid: string) => void) => Promise<() => Pr
  */
 export class ChangeSubscription {
   readonly #watch: WatchChanges;
-  readonly #onChange: (uid: string) => void;
+  readonly #onChange: OnChange;
   #subscribed: Promise<() => Promise<void>> | undefined;
 
-  constructor(watch: WatchChanges, onChange: (uid: string) => void) {
+  constructor(watch: WatchChanges, onChange: OnChange) {
     this.#watch = watch;
     this.#onChange = onChange;
   }

@@ -1,11 +1,15 @@
 import type { Store } from '../../src/eids/sdk.js';
 
+/** Told of a changed login record: its uid, and the version it changed to when the announcement says. */
+export type OnChange = (uid: string, version?: string) => void;
+
 /**
  * The one record an eID keeps per login while the person is at the eID (a BankID order, a
  * Freja eID transaction), by interaction: `<kind>:<uid>`, plus `lease:<reference>`, the right
  * to ask the eID about it now, which one instance at a time holds for a poll interval. Every
  * key expires: a login whose browser went away leaves nothing behind. A change is announced on
- * `<kind>s`, for the instances whose pages wait on that login. Keys and channel are in the
+ * `<kind>s` as `<uid> <version>`, for the instances whose pages wait on that login: one that
+ * shows that version already need not read the record again. Keys and channel are in the
  * plugin's namespace of the store (the core adds `<id>:`), so two eIDs never share one.
  */
 export class LoginRecords<T> {
@@ -16,7 +20,7 @@ export class LoginRecords<T> {
   constructor(
     protected readonly store: Store,
     kind: string,
-    private readonly settings: { ttlSeconds: number; pollFrequencySeconds: number },
+    private readonly settings: { ttlSeconds: number; pollFrequencySeconds: number; versionOf: (record: T | undefined) => string },
   ) {
     this.#prefix = `${kind}:`;
     this.#channel = `${kind}s`;
@@ -31,7 +35,7 @@ export class LoginRecords<T> {
   /** Saves a changed record and tells every instance. */
   async save(uid: string, record: T): Promise<void> {
     await this.store.set(this.#prefix + uid, JSON.stringify(record), this.settings.ttlSeconds);
-    await this.#announce(uid);
+    await this.#announce(uid, record);
   }
 
   /**
@@ -40,13 +44,13 @@ export class LoginRecords<T> {
    */
   async replace(uid: string, record: T): Promise<T | undefined> {
     const earlier = await this.store.replace(this.#prefix + uid, JSON.stringify(record), this.settings.ttlSeconds);
-    await this.#announce(uid);
+    await this.#announce(uid, record);
     return earlier === undefined ? undefined : (JSON.parse(earlier) as T);
   }
 
   async remove(uid: string): Promise<void> {
     await this.store.delete(this.#prefix + uid);
-    await this.#announce(uid);
+    await this.#announce(uid, undefined);
   }
 
   /**
@@ -58,12 +62,19 @@ export class LoginRecords<T> {
     return this.store.lease(this.#leasePrefix + reference, this.settings.pollFrequencySeconds * 1000);
   }
 
-  /** Calls `onChange` with the uid of every login whose record changes, on any instance. */
-  watchChanges(onChange: (uid: string) => void): Promise<() => Promise<void>> {
-    return this.store.subscribe(this.#channel, onChange);
+  /**
+   * Calls `onChange` with the uid of every login whose record changes, on any instance, and the
+   * version it changed to (none from an instance of an earlier release, which announced the uid alone).
+   */
+  watchChanges(onChange: OnChange): Promise<() => Promise<void>> {
+    return this.store.subscribe(this.#channel, (message) => {
+      const space = message.indexOf(' ');
+      if (space < 0) onChange(message);
+      else onChange(message.slice(0, space), message.slice(space + 1));
+    });
   }
 
-  #announce(uid: string): Promise<void> {
-    return this.store.publish(this.#channel, uid);
+  #announce(uid: string, record: T | undefined): Promise<void> {
+    return this.store.publish(this.#channel, `${uid} ${this.settings.versionOf(record)}`);
   }
 }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { everythingStored } from '../../../test/support/ops.js';
+import { eventually, everythingStored } from '../../../test/support/ops.js';
 import { redisUrl } from '../../../test/support/redis.js';
 import type { AuthRequest } from '../api/types.js';
 import { simulatedPersons } from '../simulator/persons.js';
@@ -265,6 +265,40 @@ describe('polling', () => {
     expect(second.status).toBe(429);
     expect(second.headers.get('retry-after')).toBe('1');
     expect(second.body.error).toBe('too_many_requests');
+  });
+});
+
+describe('announced changes', () => {
+  it('an instance holding the order reads it again for a version it does not show, and not for the one it shows', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    // The first poll reads the order and holds it here from then on.
+    expect(await session.poll()).toMatchObject({ hintCode: 'outstandingTransaction' });
+    // The eID's namespace in the store is its id.
+    const channel = `${bed.tb.prefix}se-bankid:orders`;
+    const orderKey = `${bed.tb.prefix}se-bankid:order:${session.uid}`;
+    const reads: string[] = [];
+    const monitor = await new Redis(redisUrl).monitor();
+    const publisher = new Redis(redisUrl);
+    monitor.on('monitor', (_time: string, [command = '', key = '']: string[]) => {
+      if (command.toLowerCase() === 'hgetall' && key === orderKey) reads.push(key);
+    });
+    const readsAfter = async (message: string) => {
+      reads.length = 0;
+      await publisher.publish(channel, message);
+      // The read an announcement leads to, if any, within half a second.
+      await eventually(() => reads.length > 0, 10, 50).catch(() => undefined);
+      return reads.length;
+    };
+    try {
+      expect(await readsAfter(`${session.uid} ${session.orderRef()} outstandingTransaction `)).toBe(0);
+      expect(await readsAfter(`${session.uid} ${session.orderRef()} userSign `)).toBe(1);
+      // An instance of an earlier release announces the uid alone.
+      expect(await readsAfter(session.uid)).toBe(1);
+    } finally {
+      monitor.disconnect();
+      publisher.disconnect();
+    }
   });
 });
 
