@@ -345,6 +345,18 @@ export function loginSteps(deps: LoginDependencies) {
     if (!value.startsWith('{')) startedEids.keep(uid, value);
   }
 
+  /**
+   * Records the eID a start begins as the login's — unless this instance wrote or read that very
+   * eID for the login within StartedEids' time (its entry, say) and the login has no picker: only a
+   * picker's notice or another eID's start replaces the record, and without a picker neither
+   * happens, so the store holds it still (it lives as long as the interaction).
+   */
+  async function recordStarting(ctx: Context, plugin: EidPlugin): Promise<void> {
+    const { uid } = routeState(ctx).interaction;
+    if (startedEids.get(uid) === plugin.id && choice(ctx).kind === 'eid') return;
+    await setLoginEid(uid, plugin.id);
+  }
+
   function choice(ctx: Context) {
     return choiceFor(routeState(ctx).interaction, routeState(ctx).client);
   }
@@ -524,7 +536,7 @@ export function loginSteps(deps: LoginDependencies) {
     async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
       const login = loginInfo(ctx, plugin);
       await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
-      await setLoginEid(routeState(ctx).interaction.uid, plugin.id);
+      await recordStarting(ctx, plugin);
       const result = await startPlugin(ctx, plugin, options);
       const asksFirst = 'status' in result && result.status.status === 'NOT_STARTED';
       if (!asksFirst) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });

@@ -113,28 +113,43 @@ describe('a full OIDC login through simulated Swedish BankID, on Redis', () => {
 });
 
 describe('entering the login', () => {
-  it('acr_values that fix BankID send /auth straight to its page: the eID recorded, the interaction cookie for the whole interaction', async () => {
-    const entered = await bed.rp.browser.request(await bed.rp.authorizationUrl({ acr_values: OTHER }));
-    expect(entered.status).toBe(303);
-    const uid = /^\/interaction\/([^/]+)\/se-bankid\/$/.exec(entered.headers.get('location') ?? '')?.[1];
-    expect(uid, String(entered.headers.get('location'))).toBeDefined();
-    const interactionCookies = entered.headers.getSetCookie().filter((cookie) => /^_interaction(\.sig)?=/.test(cookie));
-    expect(interactionCookies.map((cookie) => /; path=([^;]+)/.exec(cookie)?.[1])).toEqual([`/interaction/${uid}`, `/interaction/${uid}`]);
+  it('acr_values that fix BankID send /auth straight to its page: the eID recorded once, the interaction cookie for the whole interaction', async () => {
+    const eidWrites: string[] = [];
+    const mark = `${bed.tb.prefix}mark`;
+    let marked = false;
+    const monitor = await new Redis(redisUrl).monitor();
+    monitor.on('monitor', (_time: string, [command = '', ...args]: string[]) => {
+      const key = args.find((arg) => arg.startsWith(`${bed.tb.prefix}login:eid:`));
+      if (key && command.toLowerCase() === 'evalsha') eidWrites.push(key);
+      if (args[0] === mark) marked = true;
+    });
     const redis = new Redis(redisUrl);
     try {
+      const entered = await bed.rp.browser.request(await bed.rp.authorizationUrl({ acr_values: OTHER }));
+      expect(entered.status).toBe(303);
+      const uid = /^\/interaction\/([^/]+)\/se-bankid\/$/.exec(entered.headers.get('location') ?? '')?.[1];
+      expect(uid, String(entered.headers.get('location'))).toBeDefined();
+      const interactionCookies = entered.headers.getSetCookie().filter((cookie) => /^_interaction(\.sig)?=/.test(cookie));
+      expect(interactionCookies.map((cookie) => /; path=([^;]+)/.exec(cookie)?.[1])).toEqual([`/interaction/${uid}`, `/interaction/${uid}`]);
       expect(await redis.exists(`${bed.tb.prefix}login:eid:${uid}`)).toBe(1);
+
+      const page = await bed.rp.browser.request(entered.headers.get('location')!);
+      expect(page.status).toBe(200);
+      const session = new BankIdSession(bed, 'se-bankid', uid!);
+      expect(await session.start()).toMatchObject({ status: 'IN_PROGRESS' });
+      const orderRef = session.orderRef();
+      const cancelled = await session.call('cancel');
+      expect(bed.simulator.callCount('cancel', orderRef)).toBe(1);
+      expect((await session.backToClient(cancelled.body.redirectTo!)).searchParams.get('error')).toBe('access_denied');
+      // Written when /auth chose BankID; the start, with no picker to go back to, leaves it as it is.
+      // MONITOR has shown every command before the mark's read once it shows that read.
+      await redis.get(mark);
+      await eventually(() => marked);
+      expect(eidWrites).toEqual([`${bed.tb.prefix}login:eid:${uid}`]);
     } finally {
+      monitor.disconnect();
       redis.disconnect();
     }
-
-    const page = await bed.rp.browser.request(entered.headers.get('location')!);
-    expect(page.status).toBe(200);
-    const session = new BankIdSession(bed, 'se-bankid', uid!);
-    expect(await session.start()).toMatchObject({ status: 'IN_PROGRESS' });
-    const orderRef = session.orderRef();
-    const cancelled = await session.call('cancel');
-    expect(bed.simulator.callCount('cancel', orderRef)).toBe(1);
-    expect((await session.backToClient(cancelled.body.redirectTo!)).searchParams.get('error')).toBe('access_denied');
   });
 });
 
