@@ -133,7 +133,7 @@ export class BankIdClient {
   }
 
   collect(orderRef: string): Promise<CollectResponse> {
-    return this.#call('collect', { orderRef });
+    return this.#call('collect', { orderRef }, (answer: CollectResponse) => answer?.orderRef === orderRef);
   }
 
   async cancel(orderRef: string): Promise<void> {
@@ -159,20 +159,21 @@ export class BankIdClient {
     if (status >= 500 || status === 408) throw new BankIdApiError(status, `http${status}`, 'the probe was answered with an error');
   }
 
-  async #call<T>(endpoint: string, body: object): Promise<T> {
-    if (!this.#telemetry) return this.#attempts<T>(endpoint, body);
+  /** `answers`: whether an answer is the one to this call (see #post). */
+  async #call<T>(endpoint: string, body: object, answers?: (answer: T) => boolean): Promise<T> {
+    if (!this.#telemetry) return this.#attempts<T>(endpoint, body, answers);
     try {
-      return await this.#telemetry.run(operations[endpoint] ?? endpoint, () => this.#attempts<T>(endpoint, body), { classify: classifyBankIdError });
+      return await this.#telemetry.run(operations[endpoint] ?? endpoint, () => this.#attempts<T>(endpoint, body, answers), { classify: classifyBankIdError });
     } catch (err) {
       if (err instanceof CircuitOpenError) throw new BankIdApiError(0, 'circuitOpen', 'BankID failed repeatedly: calls are paused');
       throw err;
     }
   }
 
-  async #attempts<T>(endpoint: string, body: object): Promise<T> {
+  async #attempts<T>(endpoint: string, body: object, answers?: (answer: T) => boolean): Promise<T> {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await this.#post<T>(endpoint, body);
+        return await this.#post<T>(endpoint, body, answers);
       } catch (err) {
         const retry = err instanceof BankIdApiError && err.errorCode === 'maintenance' && attempt < this.#maintenanceRetries;
         if (!retry) throw err;
@@ -183,7 +184,13 @@ export class BankIdClient {
     }
   }
 
-  async #post<T>(endpoint: string, body: object): Promise<T> {
+  /**
+   * One call. An answer that `answers` says is not this call's (a collect's naming another
+   * order) is refused as BankID failing for a moment, and logged: pipelined answers are matched
+   * to their calls by their order on the connection, and a mismatch there must never move
+   * another person's login, let alone complete it. The login waits and the next collect asks again.
+   */
+  async #post<T>(endpoint: string, body: object, answers?: (answer: T) => boolean): Promise<T> {
     const started = performance.now();
     let answer: { status: number; body: string };
     try {
@@ -193,8 +200,13 @@ export class BankIdClient {
       throw unreachable(err);
     }
     this.#log.debug({ endpoint, status: answer.status, ms: Math.round(performance.now() - started) }, 'BankID call');
-    if (answer.status === 200) return JSON.parse(answer.body) as T;
-    throw errorFromResponse(answer.status, answer.body);
+    if (answer.status !== 200) throw errorFromResponse(answer.status, answer.body);
+    const parsed = JSON.parse(answer.body) as T;
+    if (answers && !answers(parsed)) {
+      this.#log.error({ endpoint }, 'BankID answered a call with an answer to another: refused');
+      throw new BankIdApiError(0, 'mismatchedAnswer', 'the answer was not to this call');
+    }
+    return parsed;
   }
 }
 

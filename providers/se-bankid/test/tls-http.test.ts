@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import { createSecureContext, createServer, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { capturingLog } from '../../../test/support/ops.js';
+import { BankIdApiError, BankIdClient } from '../api/client.js';
 import { HttpCallError, TlsHttpClient, type TlsHttpClientOptions } from '../api/tls-http.js';
 import { createTestPki, createUntrustedClientCertificate, type TestPki } from '../simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../simulator/server.js';
@@ -439,5 +441,47 @@ describe('the RP API client pipelining repeatable calls', () => {
     expect(answers.map((answer) => answer.body)).toEqual(paths(2).map((path) => `{"path":"${path}"}`));
     expect(server.accepted).toBe(2);
     expect(rp.pipelining).toBe(true);
+  });
+});
+
+describe("the BankID client's collects", () => {
+  /** A BankID client, pipelining, against a server that answers each collect with the order `answerFor` names. */
+  async function bankIdAnswering(answerFor: (asked: string) => string) {
+    const server = await scriptedServer((socket, request) => {
+      const { orderRef } = JSON.parse(request.body) as { orderRef: string };
+      socket.write(ok(JSON.stringify({ orderRef: answerFor(orderRef), status: 'pending', hintCode: 'outstandingTransaction' })));
+    });
+    const captured = capturingLog();
+    const bankId = new BankIdClient({
+      url: `${server.origin}/rp/v6.0`,
+      tls: { ca: pki.serverCa, cert: pki.client.cert, key: pki.client.key },
+      timeoutMs: 2_000,
+      log: captured.log,
+      pipelineCollects: true,
+    });
+    bankIdClients.push(bankId);
+    return { bankId, captured };
+  }
+  const bankIdClients: BankIdClient[] = [];
+  afterEach(async () => {
+    await Promise.all(bankIdClients.splice(0).map((bankId) => bankId.close()));
+  });
+
+  it('take an answer naming the order asked about, pipelined or not', async () => {
+    const { bankId } = await bankIdAnswering((asked) => asked);
+    const answers = await Promise.all(['order-1', 'order-2', 'order-3'].map((orderRef) => bankId.collect(orderRef)));
+    expect(answers.map((answer) => answer.orderRef)).toEqual(['order-1', 'order-2', 'order-3']);
+  });
+
+  it('refuse an answer naming another order, as BankID failing for a moment, so the login waits and asks again', async () => {
+    const { bankId, captured } = await bankIdAnswering((asked) => (asked === 'order-2' ? 'order-1' : asked));
+    const [first, second] = await Promise.allSettled([bankId.collect('order-1'), bankId.collect('order-2')]);
+    expect(first).toMatchObject({ status: 'fulfilled', value: { orderRef: 'order-1' } });
+    expect(second.status).toBe('rejected');
+    const refused = (second as PromiseRejectedResult).reason as BankIdApiError;
+    expect(refused).toBeInstanceOf(BankIdApiError);
+    expect(refused.errorCode).toBe('mismatchedAnswer');
+    expect(refused.isOutage).toBe(true);
+    expect(captured.lines().some((line) => line.level === 50 && /another/.test(String(line.msg)))).toBe(true);
   });
 });
