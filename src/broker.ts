@@ -68,6 +68,8 @@ export interface Broker {
   issuer: string;
   metrics: Metrics;
   audit: AuditLog;
+  /** The rate limits; `flush()` sends the counts this instance holds to the store at once. */
+  rateLimits: RateLimiter;
   /** Each eID's metrics, circuit breaker and certificates. */
   operations: EidOperations;
   /** The port of /metrics when `metrics.port` is set, once listening. */
@@ -81,8 +83,9 @@ export interface Broker {
   listen(): Promise<number>;
   /**
    * A graceful shutdown (SIGTERM): /health/ready answers 503 at once, no new connection is
-   * accepted, requests in flight finish (for `shutdown.drain_seconds` at most), then the eIDs
-   * (their locks and leases), the audit sinks and the store are closed.
+   * accepted, requests in flight finish (for `shutdown.drain_seconds` at most), then the audit
+   * sinks and the rate limits send what they hold, and the eIDs (their locks and leases) and the
+   * store are closed.
    */
   shutdown(): Promise<void>;
   /** Closes at once, cutting requests in flight. */
@@ -321,6 +324,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       eventLoop.close();
       operations.close();
       await audit.flush();
+      await limiter.close();
       await webhooks.close();
       await backchannel.close();
       await registry.close();
@@ -334,6 +338,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       issuer,
       metrics,
       audit,
+      rateLimits: limiter,
       operations,
       draining: drain.signal,
       async listen() {

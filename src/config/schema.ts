@@ -375,12 +375,25 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Limits per IP address and per client, counted in the store so they hold across instances. */
+    /**
+     * Limits per IP address and per client, shared across instances through the store. Each
+     * instance decides at once from the counts it last saw in the store plus its own since, and
+     * sends its counts every flush_ms: one instance never lets more than a limit through, and all
+     * together at most what the other instances let through in one flush_ms and its round trip
+     * more (README, Rate limits).
+     */
     rate_limits: z
       .object({
         enabled: z.boolean().default(true),
-        /** Length of one counting window. */
+        /** Length of one counting window; windows start at multiples of it (epoch), the same on every instance. */
         window_seconds: z.number().int().min(1).default(60),
+        /** How long an instance holds its counts before it sends them to the store (all keys in one round trip). */
+        flush_ms: z.number().int().min(1).max(5000).default(50),
+        /**
+         * The keys (an address or client in one limit) an instance counts in a window. Past them,
+         * a request with a key it does not count is counted in the store first, a round trip.
+         */
+        local_counters: z.number().int().min(1).default(100_000),
         /** Authorization requests: /auth and pushed ones (/request). */
         auth: limit(300, 6000),
         /** The token endpoint, introspection and revocation; per client by the client_secret_basic credentials. */

@@ -212,6 +212,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly rateLimitFlushFailures = new Counter({
+    name: 'neb_rate_limit_flush_failures_total',
+    help: 'Sends of the rate-limit counts an instance held that failed (the store away or slow); they go with the next send',
+    registers: [this.registry],
+  });
+
   readonly requestsShed = new Counter({
     name: 'neb_requests_shed_total',
     help: 'Requests answered 503 busy at once because the event loop lagged past load_shedding.max_event_loop_delay_ms',

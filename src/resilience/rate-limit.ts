@@ -29,8 +29,71 @@ function keyPart(value: string): string {
 }
 
 /**
- * Rate limits per IP address and per client, counted in the store (Redis), so they hold across
- * every instance: fixed windows of `rate_limits.window_seconds`, one counter per key and window.
+ * Counters at most this many to a script, the scripts of one flush sent together: a flood of
+ * addresses does not hold Redis in one long script. As many held counts also send them early.
+ */
+const FLUSH_BATCH = 500;
+
+/**
+ * Windows follow the clock (below), so the store's lifetime of a counter is never needed: a
+ * threshold no count reaches spares Redis a PTTL for each counter (Store.increment's ttlAbove).
+ */
+const LIFETIME_NEVER_ASKED = Number.MAX_SAFE_INTEGER;
+
+/** One key's count in one window, as this instance knows it. */
+class WindowCount {
+  /** The store's count in its last answer to this instance (this instance's sent counts in it). */
+  seen = 0;
+  /** Counted here and sent, not yet answered. */
+  sending = 0;
+  /** Counted here, not yet sent. */
+  held = 0;
+
+  constructor(readonly key: string) {}
+
+  /** Counted here and not yet in an answer of the store. */
+  get unsent(): number {
+    return this.sending + this.held;
+  }
+
+  get total(): number {
+    return this.seen + this.unsent;
+  }
+}
+
+/** One counting window, the same on every instance: `window_seconds` long, starting at multiples of it (epoch). */
+interface CountingWindow {
+  /** The window's start, epoch seconds: part of its counters' keys. */
+  start: string;
+  endsAtMs: number;
+  counts: Map<string, WindowCount>;
+  /** The counts with held requests, in the order they were first held. */
+  unsent: WindowCount[];
+}
+
+/**
+ * Rate limits per IP address and per client, shared across every instance through the store
+ * (Redis) yet decided without a round trip on the request's path.
+ *
+ * Windows are fixed, `rate_limits.window_seconds` long and aligned to the clock, so all instances
+ * count in the same window under the same key (`ratelimit:<limit>:<window start>:ip:<address>`).
+ * Each instance counts requests locally and decides at once from the key's count in the store as
+ * it last saw it plus what it counted since. What it counted goes to the store in one round trip
+ * every `rate_limits.flush_ms` (sooner when FLUSH_BATCH keys hold counts), and the store's
+ * answers, with every instance's counts in them, become the counts seen. So one instance never
+ * lets more than a limit through, and all together exceed it by at most what the others let
+ * through for that key in the time one flush and its answer take (README, Rate limits).
+ *
+ * An instance keeps at most `rate_limits.local_counters` keys a window, and a window's counts
+ * are dropped when it ends. Past that many, a request with a key it does not hold is counted in
+ * the store before it goes on, one round trip as every request was before: memory stays bounded
+ * whatever a flood of addresses sends, and the limits still hold.
+ *
+ * While the store is away, flushes fail and their counts are held for the next one: each
+ * instance goes on deciding by what it saw and counted itself, and never answers 503 for a rate
+ * limit. A flush whose answer timed out is counted again with the next, which can only refuse
+ * early, never let more through. `close()` sends what is held (a graceful shutdown).
+ *
  * Over a limit, the answer is 429 with Retry-After (the seconds until the window ends) and
  * `{error: "too_many_requests", error_description}`.
  */
@@ -38,6 +101,13 @@ export class RateLimiter {
   readonly #store: Store;
   readonly #settings: BrokerConfig['rate_limits'];
   readonly #metrics: Metrics;
+  #window: CountingWindow | undefined;
+  /** Drops the window's counts when it ends, should no request come after it. */
+  #windowEnd: NodeJS.Timeout | undefined;
+  #flushTimer: NodeJS.Timeout | undefined;
+  /** The flush under way: one at a time, so that the store's answers arrive in the order counted. */
+  #flushing: Promise<void> = Promise.resolve();
+  #closed = false;
 
   constructor(store: Store, settings: BrokerConfig['rate_limits'], metrics: Metrics) {
     this.#store = store;
@@ -45,27 +115,132 @@ export class RateLimiter {
     this.#metrics = metrics;
   }
 
-  /** Counts one request against `limit`; throws HttpError 429 when it is one too many. */
-  async check(limit: LimitName, request: { ip: string; clientId?: string | undefined }): Promise<void> {
-    if (!this.#settings.enabled) return;
+  /**
+   * Counts one request against `limit`; throws HttpError 429 when it is one too many. Decided at
+   * once (undefined) but for a key beyond `local_counters`, counted in the store (a promise).
+   */
+  check(limit: LimitName, request: { ip: string; clientId?: string | undefined }): Promise<void> | undefined {
+    if (!this.#settings.enabled) return undefined;
+    const now = Date.now();
+    const window = this.#windowAt(now);
+    const counters = this.#countersOf(limit, request, window.start);
+    if (counters.length === 0) return undefined;
+    const counts = counters.map((counter) => this.#countOf(window, counter.key));
+    if (!counts.every((count): count is WindowCount => count !== undefined)) return this.#checkInStore(limit, counters, counts, window);
+    const refused = refusedBy(counters, counts.map((count) => count.total + 1));
+    counters.forEach((counter, i) => {
+      if (countedWhenRefusedBy(refused, counter)) this.#hold(window, counts[i]!);
+    });
+    if (refused) throw this.#refusal(limit, refused, window, now);
+    return undefined;
+  }
+
+  /**
+   * Sends the counts held here to the store, all in one round trip, and takes the store's counts
+   * from its answer. When the store fails, the counts are held again for the next flush.
+   */
+  flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(() => this.#send());
+    return this.#flushing;
+  }
+
+  /** Sends what is held, and sets no timer any more (a graceful shutdown). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#windowEnd);
+    await this.flush();
+  }
+
+  #countersOf(limit: LimitName, request: { ip: string; clientId?: string | undefined }, windowStart: string): Counter[] {
     const { per_ip: perIp, per_client: perClient = 0 } = this.#settings[limit] as { per_ip: number; per_client?: number };
     const counters: Counter[] = [];
-    if (perIp > 0) counters.push({ by: 'ip', key: storeKey('rateLimit', limit, 'ip', clientAddress(request.ip)), allowed: perIp });
-    if (perClient > 0 && request.clientId) counters.push({ by: 'client', key: storeKey('rateLimit', limit, 'client', keyPart(request.clientId)), allowed: perClient });
-    if (counters.length === 0) return;
-    // Both counted at once: one command to the store (the lifetime asked for only over the limit).
-    const counts = await this.#store.incrementAll(counters.map((counter) => ({ key: counter.key, ttlAbove: counter.allowed })), this.#settings.window_seconds);
-    const refusedAt = counters.findIndex((counter, i) => counts[i]!.count > counter.allowed);
-    if (refusedAt === -1) return;
-    const refused = counters[refusedAt]!;
-    // A request refused for its address does not use up its client's allowance, or one address
-    // could lock a client out for everyone: the client's count is given back.
-    const givenBack = refused.by === 'ip' ? counters.filter((counter) => counter.by === 'client') : [];
+    if (perIp > 0) counters.push({ by: 'ip', key: storeKey('rateLimit', limit, windowStart, 'ip', clientAddress(request.ip)), allowed: perIp });
+    if (perClient > 0 && request.clientId) counters.push({ by: 'client', key: storeKey('rateLimit', limit, windowStart, 'client', keyPart(request.clientId)), allowed: perClient });
+    return counters;
+  }
+
+  /** The window `now` falls in; the one before is dropped with its counts (they count for nothing now). */
+  #windowAt(now: number): CountingWindow {
+    const windowMs = this.#settings.window_seconds * 1000;
+    if (this.#window && now < this.#window.endsAtMs) return this.#window;
+    const startMs = now - (now % windowMs);
+    const window: CountingWindow = { start: String(startMs / 1000), endsAtMs: startMs + windowMs, counts: new Map(), unsent: [] };
+    this.#window = window;
+    clearTimeout(this.#windowEnd);
+    if (!this.#closed) {
+      this.#windowEnd = setTimeout(() => {
+        if (this.#window === window) this.#window = undefined;
+      }, window.endsAtMs - now).unref();
+    }
+    return window;
+  }
+
+  /** The key's count in the window; undefined when it is not held and `local_counters` are. */
+  #countOf(window: CountingWindow, key: string): WindowCount | undefined {
+    const known = window.counts.get(key);
+    if (known || window.counts.size >= this.#settings.local_counters) return known;
+    const count = new WindowCount(key);
+    window.counts.set(key, count);
+    return count;
+  }
+
+  #hold(window: CountingWindow, count: WindowCount): void {
+    count.held += 1;
+    if (count.held > 1) return;
+    window.unsent.push(count);
+    if (window.unsent.length === FLUSH_BATCH) void this.flush();
+    else if (!this.#flushTimer && !this.#closed) this.#flushTimer = setTimeout(() => void this.flush(), this.#settings.flush_ms).unref();
+  }
+
+  async #send(): Promise<void> {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const window = this.#window;
+    if (!window?.unsent.length) return;
+    const sent = window.unsent.splice(0);
+    for (const count of sent) {
+      count.sending = count.held;
+      count.held = 0;
+    }
+    try {
+      const batches = [];
+      for (let i = 0; i < sent.length; i += FLUSH_BATCH) batches.push(sent.slice(i, i + FLUSH_BATCH));
+      const answers = await Promise.all(
+        batches.map((batch) => this.#store.incrementAll(batch.map((count) => ({ key: count.key, by: count.sending, ttlAbove: LIFETIME_NEVER_ASKED })), this.#settings.window_seconds)),
+      );
+      answers.flat().forEach((answer, i) => {
+        sent[i]!.seen = answer.count;
+        sent[i]!.sending = 0;
+      });
+    } catch {
+      // The store is away or slow: decided by what this instance knows, until a flush gets through.
+      this.#metrics.rateLimitFlushFailures.inc();
+      for (const count of sent) {
+        if (count.held === 0) window.unsent.push(count);
+        count.held += count.sending;
+        count.sending = 0;
+      }
+    }
+    if (window.unsent.length && !this.#closed) this.#flushTimer ??= setTimeout(() => void this.flush(), this.#settings.flush_ms).unref();
+  }
+
+  /**
+   * A request whose keys this instance cannot hold (it holds `local_counters` already): counted
+   * in the store before it goes on, as one round trip, with what this instance has not yet sent.
+   */
+  async #checkInStore(limit: LimitName, counters: Counter[], known: Array<WindowCount | undefined>, window: CountingWindow): Promise<void> {
+    const counts = await this.#store.incrementAll(counters.map((counter) => ({ key: counter.key, ttlAbove: LIFETIME_NEVER_ASKED })), this.#settings.window_seconds);
+    const refused = refusedBy(counters, counts.map((count, i) => count.count + (known[i]?.unsent ?? 0)));
+    const givenBack = counters.filter((counter) => !countedWhenRefusedBy(refused, counter));
     if (givenBack.length) await this.#store.incrementAll(givenBack.map((counter) => ({ key: counter.key, by: -1 })), this.#settings.window_seconds);
+    if (refused) throw this.#refusal(limit, refused, window, Date.now());
+  }
+
+  #refusal(limit: LimitName, refused: Counter, window: CountingWindow, now: number): HttpError {
     this.#metrics.rateLimited.inc({ limit, by: refused.by });
     const who = refused.by === 'ip' ? 'this address' : 'this client';
-    const retryAfterSeconds = Math.max(1, Math.ceil((counts[refusedAt]!.ttlMs ?? this.#settings.window_seconds * 1000) / 1000));
-    throw new HttpError(429, 'too_many_requests', `Too many requests from ${who}. Try again in a moment.`, retryAfterSeconds);
+    const retryAfterSeconds = Math.max(1, Math.ceil((window.endsAtMs - now) / 1000));
+    return new HttpError(429, 'too_many_requests', `Too many requests from ${who}. Try again in a moment.`, retryAfterSeconds);
   }
 }
 
@@ -73,6 +248,20 @@ interface Counter {
   by: 'ip' | 'client';
   key: string;
   allowed: number;
+}
+
+/** The first counter whose count, this request's included, is over its limit. */
+function refusedBy(counters: readonly Counter[], counts: readonly number[]): Counter | undefined {
+  return counters.find((counter, i) => counts[i]! > counter.allowed);
+}
+
+/**
+ * Whether a request refused by `refused` (or let through: undefined) counts against `counter`.
+ * A request refused for its address does not use up its client's allowance, or one address
+ * could lock a client out for everyone.
+ */
+function countedWhenRefusedBy(refused: Counter | undefined, counter: Counter): boolean {
+  return !(refused?.by === 'ip' && counter.by === 'client');
 }
 
 /** The client a token or pushed authorization request authenticates as with client_secret_basic. */
@@ -128,6 +317,8 @@ const limitedEndpoints: readonly LimitedEndpoint[] = [
 export function rateLimits(limiter: RateLimiter): Middleware {
   return (ctx, next) => {
     const endpoint = limitedEndpoints.find((candidate) => candidate.path(ctx.path) && (!candidate.methods || candidate.methods.includes(ctx.method)));
-    return endpoint ? limiter.check(endpoint.limit, { ip: ctx.ip, clientId: endpoint.clientId?.(ctx) }).then(() => next()) : next();
+    if (!endpoint) return next();
+    const counting = limiter.check(endpoint.limit, { ip: ctx.ip, clientId: endpoint.clientId?.(ctx) });
+    return counting ? counting.then(() => next()) : next();
   };
 }

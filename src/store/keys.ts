@@ -152,8 +152,8 @@ export const KEY_FAMILIES = {
   rateLimit: {
     prefix: 'ratelimit:',
     kind: 'counter',
-    holds: 'requests counted against a limit: `ratelimit:<limit>:ip:<address>`, `ratelimit:<limit>:client:<client_id>`',
-    lifetime: 'rate_limits.window_seconds',
+    holds: 'requests counted against a limit in one window: `ratelimit:<limit>:<window start>:ip:<address>`, `ratelimit:<limit>:<window start>:client:<client_id>`',
+    lifetime: 'rate_limits.window_seconds from its first count',
     writer: 'resilience/rate-limit.ts',
   },
   webhookEndpoint: {

@@ -5,7 +5,7 @@ import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulat
 import { webClient } from '../support/broker.js';
 import { auditStream, eventually } from '../support/ops.js';
 import { spawnBroker, writeConfig } from '../support/process.js';
-import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeysWithPrefix, findFreePort, rateLimitCounts, redisUrl, uniquePrefix } from '../support/redis.js';
 import { TestBrowser } from '../support/browser.js';
 import { RelyingParty } from '../support/relying-party.js';
 import { admin, ADMIN_TOKEN } from './admin-support.js';
@@ -107,5 +107,22 @@ describe('SIGTERM', () => {
     expect((await broker.exited()).code).toBe(0);
     const events = (await auditStream(eventsPrefix)).filter((event) => event.event === 'client.created');
     expect(events.map((event) => event.client_id)).toEqual(created);
+  }, 60_000);
+
+  it('sends the rate-limit counts it still holds to the store before it exits', async () => {
+    const port = await findFreePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const limitsPrefix = `${prefix}limits:`;
+    afterAll(() => deleteKeysWithPrefix(limitsPrefix));
+    // The counts are held far longer than the test takes: only the shutdown sends them.
+    const config = { issuer, port, redis: { url: redisUrl, key_prefix: limitsPrefix }, clients: [webClient], eids: { 'fi-ftn': { mode: 'simulator' } }, rate_limits: { flush_ms: 5000 } };
+    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker-limits.json', JSON.stringify(config)) });
+    afterAll(() => broker.stop());
+    await broker.listening();
+
+    for (let i = 0; i < 3; i += 1) expect((await fetch(`${issuer}/session/end`)).status).toBe(200);
+    broker.child.kill('SIGTERM');
+    expect((await broker.exited()).code).toBe(0);
+    expect(await rateLimitCounts(limitsPrefix, 'logout')).toEqual({ 'ip:127.0.0.1': 3 });
   }, 60_000);
 });

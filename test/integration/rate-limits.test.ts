@@ -2,25 +2,31 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { clientAddress } from '../../src/resilience/rate-limit.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
-import { Scrape } from '../support/ops.js';
-import { uniquePrefix } from '../support/redis.js';
+import { eventually, Scrape } from '../support/ops.js';
+import { rateLimitCounts, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 const WINDOW = 5;
+/** Tests that do not wait for a window's end count in long ones, so that their requests share one. */
+const LONG_WINDOW = 3600;
 const off = { per_ip: 0, per_client: 0 };
 
-/** Two instances of one deployment (one key prefix): limits are counted in Redis, for both. */
+/** Two instances of one deployment (one key prefix): limits are shared through Redis. */
 let first: TestBroker;
 let second: TestBroker;
+let sharedPrefix: string;
 /** Token and eID start limits, with authorization requests unlimited. */
 let other: TestBroker;
 
 beforeAll(async () => {
-  const prefix = uniquePrefix('rate-limits');
+  sharedPrefix = uniquePrefix('rate-limits');
   const authOnly = { rate_limits: { window_seconds: WINDOW, auth: { per_ip: 4, per_client: 0 }, token: off, eid_start: off } };
-  first = await startTestBroker(authOnly, 'rate-limits', { prefix });
-  second = await startTestBroker(authOnly, 'rate-limits', { prefix });
-  other = await startTestBroker({ rate_limits: { window_seconds: WINDOW, auth: off, token: { per_ip: 0, per_client: 2 }, eid_start: { per_ip: 2, per_client: 0 } } }, 'rate-limits-other');
+  first = await startTestBroker(authOnly, 'rate-limits', { prefix: sharedPrefix });
+  second = await startTestBroker(authOnly, 'rate-limits', { prefix: sharedPrefix });
+  other = await startTestBroker(
+    { rate_limits: { window_seconds: LONG_WINDOW, auth: off, token: { per_ip: 0, per_client: 2 }, eid_start: { per_ip: 2, per_client: 0 } } },
+    'rate-limits-other',
+  );
 });
 
 async function authorize(tb: TestBroker) {
@@ -36,12 +42,29 @@ async function relyingParty(): Promise<RelyingParty> {
   return discovered;
 }
 
+/** Waits for the next window of `seconds` to begin (windows start at multiples of it), so that a test's requests fall in one. */
+async function windowStart(seconds: number): Promise<void> {
+  const windowMs = seconds * 1000;
+  await new Promise((resolve) => setTimeout(resolve, windowMs - (Date.now() % windowMs) + 20));
+}
+
+/** The statuses of `requests` requests made one after the other. */
+const statusesOf = async (requests: number, request: () => Promise<number>) => {
+  const statuses = [];
+  for (let i = 0; i < requests; i += 1) statuses.push(await request());
+  return statuses;
+};
+const authorizeStatus = (tb: TestBroker) => async () => (await authorize(tb)).status;
+
 describe('authorization requests, per IP address', () => {
   it('answer 429 with Retry-After once over the limit, counted across instances, and again after the window', async () => {
-    const statuses = [];
-    // Alternating between the instances: each sees only half the requests, and still the limit holds.
-    for (const tb of [first, second, first, second]) statuses.push((await authorize(tb)).status);
-    expect(statuses.every((status) => status === 303)).toBe(true);
+    await windowStart(WINDOW);
+    // The first instance lets three through and sends its counts to the store.
+    expect(await statusesOf(3, authorizeStatus(first))).toEqual([303, 303, 303]);
+    await first.broker.rateLimits.flush();
+    // The second has counted none: it lets one through, and learns the first's three when it sends its own.
+    expect((await authorize(second)).status).toBe(303);
+    await second.broker.rateLimits.flush();
 
     const refused = await authorize(second);
     expect(refused.status).toBe(429);
@@ -49,11 +72,23 @@ describe('authorization requests, per IP address', () => {
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(WINDOW);
     expect(await refused.json()).toEqual({ error: 'too_many_requests', error_description: 'Too many requests from this address. Try again in a moment.' });
+    expect((await Scrape.of(`${second.issuer}/metrics`)).value('neb_rate_limited_total', { limit: 'auth', by: 'ip' })).toBeGreaterThanOrEqual(1);
+
+    // The first last saw three: it lets one more through (what an instance may let through before
+    // its next send, README's bound), and refuses once its send tells it the count.
+    expect((await authorize(first)).status).toBe(303);
+    await first.broker.rateLimits.flush();
     expect((await authorize(first)).status).toBe(429);
-    expect((await Scrape.of(`${first.issuer}/metrics`)).value('neb_rate_limited_total', { limit: 'auth', by: 'ip' })).toBeGreaterThanOrEqual(1);
 
     await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000 + 200));
     expect((await authorize(first)).status).toBe(303);
+  });
+
+  it('are sent to the store by each instance on its own, shortly after they are counted', async () => {
+    const prefix = uniquePrefix('rate-limits-flush');
+    const tb = await startTestBroker({ rate_limits: { window_seconds: LONG_WINDOW, auth: { per_ip: 100, per_client: 0 } } }, 'rate-limits-flush', { prefix });
+    expect(await statusesOf(3, authorizeStatus(tb))).toEqual([303, 303, 303]);
+    await eventually(async () => (await rateLimitCounts(prefix, 'auth'))['ip:127.0.0.1'] === 3);
   });
 });
 
@@ -73,7 +108,7 @@ describe('the token endpoint, per client', () => {
 describe('an address over its limit', () => {
   it("does not use up its client's allowance", async () => {
     const tb = await startTestBroker(
-      { trust_proxy: true, rate_limits: { window_seconds: 60, auth: off, token: { per_ip: 2, per_client: 3 }, eid_start: off } },
+      { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, auth: off, token: { per_ip: 2, per_client: 3 }, eid_start: off } },
       'rate-limits-both',
     );
     const basic = Buffer.from(`${webClient.client_id}:${webClient.client_secret}`).toString('base64');
@@ -91,6 +126,35 @@ describe('an address over its limit', () => {
     // The client has used 2 of its 3: another address still gets one request through, then the client's limit holds.
     expect(await redeemFrom('198.51.100.9')).toBe(400);
     expect(await redeemFrom('198.51.100.10')).toBe(429);
+  });
+});
+
+describe('an instance that counts as many keys as it may', () => {
+  it('counts a new address in the store before it answers, and limits it all the same', async () => {
+    const prefix = uniquePrefix('rate-limits-full');
+    const tb = await startTestBroker(
+      { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, local_counters: 2, auth: off, token: { per_ip: 2, per_client: 0 }, eid_start: off } },
+      'rate-limits-full',
+      { prefix },
+    );
+    const redeemFrom = async (address: string) =>
+      (
+        await fetch(`${tb.issuer}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'not-a-token', client_id: webClient.client_id }),
+        })
+      ).status;
+    // Two addresses fill the instance's counters; the third's requests are counted in the store as they come.
+    expect(await redeemFrom('198.51.100.1')).toBe(401);
+    expect(await redeemFrom('198.51.100.2')).toBe(401);
+    expect(await redeemFrom('198.51.100.3')).toBe(401);
+    expect((await rateLimitCounts(prefix, 'token'))['ip:198.51.100.3']).toBe(1);
+    expect(await statusesOf(2, () => redeemFrom('198.51.100.3'))).toEqual([401, 429]);
+    // The addresses counted here are still limited here, and reach the store with the next send.
+    expect(await statusesOf(2, () => redeemFrom('198.51.100.1'))).toEqual([401, 429]);
+    await tb.broker.rateLimits.flush();
+    expect(await rateLimitCounts(prefix, 'token')).toEqual({ 'ip:198.51.100.1': 3, 'ip:198.51.100.2': 1, 'ip:198.51.100.3': 3 });
   });
 });
 

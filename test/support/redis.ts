@@ -113,3 +113,23 @@ export function answersPing(port: number, { host = '127.0.0.1', password }: { ho
     });
   });
 }
+
+/**
+ * The counts of rate limit `limit` in the store under `prefix`, by `<ip|client>:<address or id>`,
+ * summed over the windows they were counted in.
+ */
+export async function rateLimitCounts(prefix: string, limit: string): Promise<Record<string, number>> {
+  const redis = new Redis(redisUrl);
+  try {
+    const counts: Record<string, number> = {};
+    for await (const keys of redis.scanStream({ match: `${prefix}ratelimit:${limit}:*`, count: 1000 })) {
+      for (const key of keys as string[]) {
+        const counted = key.slice(`${prefix}ratelimit:${limit}:`.length).replace(/^\d+:/, '');
+        counts[counted] = (counts[counted] ?? 0) + Number(await redis.get(key));
+      }
+    }
+    return counts;
+  } finally {
+    await redis.quit();
+  }
+}
