@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
 import { Scrape } from '../support/ops.js';
-import { startRedisServer, type RedisServer } from '../support/redis.js';
+import { rateLimitCounts, startRedisServer, type RedisServer } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
 /** A request cut off after this long counts as a hang: the broker must answer well before. */
@@ -107,5 +107,24 @@ describe('with Redis hung', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_200));
     const tokens = await rp.redeem(await logIn(rp));
     expect(tokens.access_token).toEqual(expect.any(String));
+  });
+});
+
+describe('rate limits with Redis down', () => {
+  it('keep the counts they could not send, and send them when Redis is back', async () => {
+    const prefix = 'outage-limits:';
+    // Counts held far longer than the test takes: only the flushes below send them.
+    const limited = await startTestBroker({ redis: { url: redis.url, key_prefix: prefix }, rate_limits: { flush_ms: 5000 } }, 'outage-limits');
+    for (let i = 0; i < 3; i += 1) expect((await fetch(`${limited.issuer}/session/end`)).status).toBe(200);
+
+    await redis.stop();
+    await waitFor(() => !limited.broker.store.available);
+    await limited.broker.rateLimits.flush();
+    expect((await Scrape.of(`${limited.issuer}/metrics`)).value('neb_rate_limit_flush_failures_total')).toBe(1);
+
+    await redis.start();
+    await waitFor(() => limited.broker.store.available);
+    await limited.broker.rateLimits.flush();
+    expect(await rateLimitCounts(prefix, 'logout', redis.url)).toEqual({ 'ip:127.0.0.1': 3 });
   });
 });

@@ -118,8 +118,8 @@ export function answersPing(port: number, { host = '127.0.0.1', password }: { ho
  * The counts of rate limit `limit` in the store under `prefix`, by `<ip|client>:<address or id>`,
  * summed over the windows they were counted in.
  */
-export async function rateLimitCounts(prefix: string, limit: string): Promise<Record<string, number>> {
-  const redis = new Redis(redisUrl);
+export async function rateLimitCounts(prefix: string, limit: string, url = redisUrl): Promise<Record<string, number>> {
+  const redis = new Redis(url);
   try {
     const counts: Record<string, number> = {};
     for await (const keys of redis.scanStream({ match: `${prefix}ratelimit:${limit}:*`, count: 1000 })) {
