@@ -189,7 +189,12 @@ export class RateLimiter {
     if (count.held > 1) return;
     window.unsent.push(count);
     if (window.unsent.length === FLUSH_BATCH) void this.flush();
-    else if (!this.#flushTimer && !this.#closed) this.#flushTimer = setTimeout(() => void this.flush(), this.#settings.flush_ms).unref();
+    else this.#flushLater();
+  }
+
+  #flushLater(): void {
+    if (this.#flushTimer || this.#closed) return;
+    this.#flushTimer = setTimeout(() => void this.flush(), this.#settings.flush_ms).unref();
   }
 
   async #send(): Promise<void> {
@@ -197,6 +202,13 @@ export class RateLimiter {
     this.#flushTimer = undefined;
     const window = this.#window;
     if (!window?.unsent.length) return;
+    if (!this.#store.available) {
+      // Redis is away: the counts stay held for the first send after it is back, and the
+      // limits are decided by what this instance has seen and counted until then.
+      this.#metrics.rateLimitFlushFailures.inc();
+      this.#flushLater();
+      return;
+    }
     const sent = window.unsent.splice(0);
     for (const count of sent) {
       count.sending = count.held;
@@ -213,7 +225,8 @@ export class RateLimiter {
         sent[i]!.sending = 0;
       });
     } catch {
-      // The store is away or slow: decided by what this instance knows, until a flush gets through.
+      // Redis went away or was slow: held again, as above. An answer that timed out may have been
+      // counted, and then counts twice: that can refuse early, never let more through.
       this.#metrics.rateLimitFlushFailures.inc();
       for (const count of sent) {
         if (count.held === 0) window.unsent.push(count);
@@ -221,7 +234,7 @@ export class RateLimiter {
         count.sending = 0;
       }
     }
-    if (window.unsent.length && !this.#closed) this.#flushTimer ??= setTimeout(() => void this.flush(), this.#settings.flush_ms).unref();
+    if (window.unsent.length) this.#flushLater();
   }
 
   /**
