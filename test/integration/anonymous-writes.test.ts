@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
+import { clearOfWindowEnd, LONG_WINDOW } from '../support/rate-windows.js';
 import { redisUrl } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
@@ -13,7 +14,7 @@ const redis = new Redis(redisUrl);
 
 beforeAll(async () => {
   tb = await startTestBroker({ ttl: { interaction: INTERACTION_TTL, session: 8 * 3600 }, rate_limits: { enabled: false } }, 'anonymous-writes');
-  limited = await startTestBroker({ rate_limits: { logout: { per_ip: 3, per_client: 0 } } }, 'anonymous-writes-limited');
+  limited = await startTestBroker({ rate_limits: { window_seconds: LONG_WINDOW, logout: { per_ip: 3, per_client: 0 } } }, 'anonymous-writes-limited');
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 afterAll(() => redis.quit());
@@ -44,6 +45,7 @@ describe('an anonymous GET /session/end', () => {
   });
 
   it('is rate limited per address (429 with Retry-After)', async () => {
+    await clearOfWindowEnd();
     const statuses = [];
     for (let i = 0; i < 4; i += 1) statuses.push((await fetch(`${limited.issuer}/session/end`)).status);
     expect(statuses).toEqual([200, 200, 200, 429]);

@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
+import { clearOfWindowEnd, LONG_WINDOW } from '../support/rate-windows.js';
 import { ADMIN_TOKEN, admin } from './admin-support.js';
 
 let tb: TestBroker;
@@ -13,7 +14,7 @@ let capped: TestBroker;
 beforeAll(async () => {
   const adminAndRegistration = { admin: { token: ADMIN_TOKEN }, registration: { enabled: true, initial_access_token: false } };
   tb = await startTestBroker(adminAndRegistration, 'limits');
-  limited = await startTestBroker({ ...adminAndRegistration, rate_limits: { admin: { per_ip: 3 }, registration: { per_ip: 2 } } }, 'limits-rates');
+  limited = await startTestBroker({ ...adminAndRegistration, rate_limits: { window_seconds: LONG_WINDOW, admin: { per_ip: 3 }, registration: { per_ip: 2 } } }, 'limits-rates');
   slow = await startTestBroker({ server: { headers_timeout_seconds: 1, request_timeout_seconds: 1 } }, 'limits-slow');
   capped = await startTestBroker({ server: { max_connections: 2 } }, 'limits-capped');
 });
@@ -72,12 +73,14 @@ describe('a 10 MB body', () => {
 
 describe('rate limits', () => {
   it('bound the admin API per address, before its token is checked', async () => {
+    await clearOfWindowEnd();
     const statuses = [];
     for (let i = 0; i < 4; i += 1) statuses.push((await admin(limited.issuer, 'GET', '/admin/clients', undefined, i % 2 ? ADMIN_TOKEN : 'a-guess')).status);
     expect(statuses).toEqual([401, 200, 401, 429]);
   });
 
   it('bound dynamic registration per address', async () => {
+    await clearOfWindowEnd();
     const register = () => fetch(`${limited.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['https://reg.example/cb'] }) });
     const statuses = [(await register()).status, (await register()).status, (await register()).status];
     expect(statuses).toEqual([201, 201, 429]);

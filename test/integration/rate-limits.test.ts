@@ -3,12 +3,11 @@ import { clientAddress } from '../../src/resilience/rate-limit.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
 import { eventually, Scrape } from '../support/ops.js';
+import { clearOfWindowEnd, LONG_WINDOW, windowStart } from '../support/rate-windows.js';
 import { rateLimitCounts, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 const WINDOW = 5;
-/** Tests that do not wait for a window's end count in long ones, so that their requests share one. */
-const LONG_WINDOW = 3600;
 const off = { per_ip: 0, per_client: 0 };
 
 /** Two instances of one deployment (one key prefix): limits are shared through Redis. */
@@ -40,12 +39,6 @@ let discovered: RelyingParty | undefined;
 async function relyingParty(): Promise<RelyingParty> {
   discovered ??= await RelyingParty.discover(first.issuer, webClient);
   return discovered;
-}
-
-/** Waits for the next window of `seconds` to begin (windows start at multiples of it), so that a test's requests fall in one. */
-async function windowStart(seconds: number): Promise<void> {
-  const windowMs = seconds * 1000;
-  await new Promise((resolve) => setTimeout(resolve, windowMs - (Date.now() % windowMs) + 20));
 }
 
 /** The statuses of `requests` requests made one after the other. */
@@ -85,6 +78,7 @@ describe('authorization requests, per IP address', () => {
   });
 
   it('are sent to the store by each instance on its own, shortly after they are counted', async () => {
+    await clearOfWindowEnd();
     const prefix = uniquePrefix('rate-limits-flush');
     const tb = await startTestBroker({ rate_limits: { window_seconds: LONG_WINDOW, auth: { per_ip: 100, per_client: 0 } } }, 'rate-limits-flush', { prefix });
     expect(await statusesOf(3, authorizeStatus(tb))).toEqual([303, 303, 303]);
@@ -94,6 +88,7 @@ describe('authorization requests, per IP address', () => {
 
 describe('the token endpoint, per client', () => {
   it('answers 429 to the client that sent too many, whatever its requests were', async () => {
+    await clearOfWindowEnd();
     const redeem = () =>
       tokenRequest(other.issuer, webClient, { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: webClient.redirect_uris[0]!, code_verifier: 'v'.repeat(43) });
     expect((await redeem()).status).toBe(400);
@@ -107,6 +102,7 @@ describe('the token endpoint, per client', () => {
 
 describe('an address over its limit', () => {
   it("does not use up its client's allowance", async () => {
+    await clearOfWindowEnd();
     const tb = await startTestBroker(
       { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, auth: off, token: { per_ip: 2, per_client: 3 }, eid_start: off } },
       'rate-limits-both',
@@ -131,6 +127,7 @@ describe('an address over its limit', () => {
 
 describe('an instance that counts as many keys as it may', () => {
   it('counts a new address in the store before it answers, and limits it all the same', async () => {
+    await clearOfWindowEnd();
     const prefix = uniquePrefix('rate-limits-full');
     const tb = await startTestBroker(
       { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, local_counters: 2, auth: off, token: { per_ip: 2, per_client: 0 }, eid_start: off } },
@@ -160,6 +157,7 @@ describe('an instance that counts as many keys as it may', () => {
 
 describe('eID starts, per IP address', () => {
   it('answer 429 once over the limit, before the eID is asked', async () => {
+    await clearOfWindowEnd();
     const rp = await RelyingParty.discover(other.issuer, webClient);
     const { response } = await rp.authorize();
     const uid = /\/interaction\/([^/?]+)/.exec(response.url)?.[1];
