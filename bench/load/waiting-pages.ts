@@ -99,6 +99,13 @@ export interface WaitingWindow {
   loopDelayP99Ms: number;
 }
 
+export interface RoundOutcome {
+  polls: number;
+  seconds: number;
+  /** This process's CPU time over the round's polls. */
+  cpuMs: number;
+}
+
 export interface GrowOutcome {
   /** Logins waiting now. */
   total: number;
@@ -366,8 +373,9 @@ async function pollOnce(session: Session): Promise<number> {
  * time, and the round lasts at least POLL_EVERY_MS, so the next round's polls each draw a new
  * second's QR code. A fixed number of polls, however fast the broker answers them.
  */
-async function pollRound(count: number, concurrency: number): Promise<{ polls: number; seconds: number }> {
+async function pollRound(count: number, concurrency: number): Promise<RoundOutcome> {
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const queue = waitingSessions().slice(0, count);
   const polls = queue.length;
   const worker = async () => {
@@ -375,8 +383,9 @@ async function pollRound(count: number, concurrency: number): Promise<{ polls: n
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
+  const { user, system } = process.cpuUsage(cpuBefore);
   await sleep(Math.max(0, POLL_EVERY_MS - seconds * 1000));
-  return { polls, seconds };
+  return { polls, seconds, cpuMs: (user + system) / 1000 };
 }
 
 function mark(): WaitingWindow {

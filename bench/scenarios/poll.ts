@@ -4,7 +4,7 @@ import { CpuMeter } from '../lib/proc.js';
 import { steer } from '../lib/processes.js';
 import { reproduceCommand, type ScenarioContext, type ScenarioResult } from '../lib/report.js';
 import { median } from '../lib/stats.js';
-import type { GrowOutcome, WaitingWindow } from '../load/waiting-pages.js';
+import type { GrowOutcome, RoundOutcome, WaitingWindow } from '../load/waiting-pages.js';
 import { startWaitingPages } from './scale.js';
 
 /**
@@ -29,6 +29,8 @@ export interface PollRound {
   /** The broker's CPU while no poll came, in cores. */
   idleCores: number;
   redisCommandsPerPoll: number;
+  /** The load generator's CPU over the round (its own count, finer than /proc's): what a poll costs the client side, on the same cores. */
+  loadGeneratorCpuMsPerPoll: number;
 }
 
 /** How long the broker is watched without polls before each round. */
@@ -48,7 +50,7 @@ export async function poll({ options, bed, redis, log }: ScenarioContext): Promi
     await control.ready();
     const grown = await control.send<GrowOutcome>('grow', { total: settings.logins }, 600_000);
     log(`  ${grown.total} logins waiting (${grown.failed} failed to start)`);
-    const round = () => control.send<{ polls: number; seconds: number }>('round', { count: settings.logins, concurrency: settings.concurrency }, 120_000);
+    const round = () => control.send<RoundOutcome>('round', { count: settings.logins, concurrency: settings.concurrency }, 120_000);
     // The first polls of each login read its order and collect it: not what a waiting page's poll costs.
     for (let warmup = 0; warmup < settings.warmupRounds; warmup += 1) await round();
     await control.send('mark');
@@ -62,7 +64,8 @@ export async function poll({ options, bed, redis, log }: ScenarioContext): Promi
   for (const [i, r] of rounds.entries()) {
     log(
       `    round ${i + 1}: ${r.polls} polls in ${r.seconds.toFixed(2)} s, ${r.cpuMsPerPoll.toFixed(3)} ms CPU per poll (${r.rawCpuMsPerPoll.toFixed(3)} ` +
-        `with the idle broker's ${r.idleCores.toFixed(2)} cores), ${r.redisCommandsPerPoll.toFixed(2)} Redis commands per poll`,
+        `with the idle broker's ${r.idleCores.toFixed(2)} cores), ${r.redisCommandsPerPoll.toFixed(2)} Redis commands per poll, ` +
+        `load generator ${r.loadGeneratorCpuMsPerPoll.toFixed(3)} ms CPU per poll`,
     );
   }
   const failed = answers.polls - answers.waiting;
@@ -76,6 +79,7 @@ export async function poll({ options, bed, redis, log }: ScenarioContext): Promi
       { figure: 'broker CPU per poll (api/poll?qr=true)', value: cpuMsPerPoll, unit: 'ms', target: '≤ 0.2 ms', met: cpuMsPerPoll <= 0.2, note },
       { figure: 'broker CPU per poll, its idle CPU included', value: median(rounds.map((r) => r.rawCpuMsPerPoll)), unit: 'ms', note: `the idle broker (collects, timers): ${median(rounds.map((r) => r.idleCores)).toFixed(2)} cores` },
       { figure: 'Redis commands per poll', value: median(rounds.map((r) => r.redisCommandsPerPoll)), unit: '', note: `collects every ${settings.pollFrequency} s included` },
+      { figure: 'load generator CPU per poll', value: median(rounds.map((r) => r.loadGeneratorCpuMsPerPoll)), unit: 'ms', note: 'the pages polling, on the same cores as the broker' },
       { figure: 'poll latency p50 / p99', value: `${answers.latency.p50?.toFixed(1)} / ${answers.latency.p99?.toFixed(1)}`, unit: 'ms', note: `${settings.concurrency} in flight` },
     ],
     runs: { rounds, answers },
@@ -83,12 +87,12 @@ export async function poll({ options, bed, redis, log }: ScenarioContext): Promi
 }
 
 /** One round, with the broker's CPU (less what it spends idle) and Redis's commands over it. */
-async function measured(broker: RunningServer, round: () => Promise<{ polls: number; seconds: number }>, commandsProcessed: () => Promise<number>): Promise<PollRound> {
+async function measured(broker: RunningServer, round: () => Promise<RoundOutcome>, commandsProcessed: () => Promise<number>): Promise<PollRound> {
   const cpu = new CpuMeter(broker.process.pid);
   await sleep(IDLE_MS);
   const idle = cpu.read();
   const commandsBefore = await commandsProcessed();
-  const { polls, seconds } = await round();
+  const { polls, seconds, cpuMs } = await round();
   const { cpuSeconds } = cpu.read();
   const commands = (await commandsProcessed()) - commandsBefore;
   const idleCores = idle.cpuSeconds / idle.seconds;
@@ -99,5 +103,6 @@ async function measured(broker: RunningServer, round: () => Promise<{ polls: num
     rawCpuMsPerPoll: (cpuSeconds * 1000) / polls,
     idleCores,
     redisCommandsPerPoll: commands / polls,
+    loadGeneratorCpuMsPerPoll: cpuMs / polls,
   };
 }
