@@ -87,9 +87,16 @@ export async function startBankId(browser: Browser, uid: string): Promise<BankId
   return json(await browser.postJson(`/interaction/${uid}/api/start`, { eid: 'se-bankid', device: 'other' }), 'api/start');
 }
 
+const pollPath = (uid: string) => `/interaction/${uid}/api/poll?qr=true`;
+
 /** One poll of the page's script, asking for the QR code. */
 export function pollBankId(browser: Browser, uid: string): Promise<Answer> {
-  return browser.postJson(`/interaction/${uid}/api/poll?qr=true`);
+  return browser.postJson(pollPath(uid));
+}
+
+/** The same poll's request bytes, for a page polling on a connection of its own (lib/raw-http.ts). */
+export function pollRequest(browser: Browser, uid: string): Buffer {
+  return browser.jsonPostBytes(pollPath(uid));
 }
 
 /** The person's phone: scans the QR code and approves at once (the simulator's bench endpoint). */

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
+import { requestBytes } from './raw-http.js';
 
 /**
  * HTTP as the load generators speak it: undici's request (lighter than fetch, so the load
@@ -51,7 +52,8 @@ export class Browser {
     return pairs.join('; ');
   }
 
-  #keep(answer: Answer): void {
+  /** Keeps the cookies an answer sets (also one that came over a connection of the caller's own, lib/raw-http.ts). */
+  keep(answer: Answer): void {
     const setCookie = answer.headers['set-cookie'];
     for (const line of Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []) {
       const [pair = '', ...attributes] = line.split(';').map((part) => part.trim());
@@ -72,17 +74,27 @@ export class Browser {
     const cookie = this.cookieHeader(url.pathname);
     const headers = { ...options.headers, ...(cookie ? { cookie } : {}) };
     const answer = await send(this.dispatcher, url.href, { ...options, headers });
-    this.#keep(answer);
+    this.keep(answer);
     return answer;
   }
 
   /** A JSON POST from the server's own pages, as their scripts send it. */
   async postJson(path: string, body: unknown = {}): Promise<Answer> {
-    return this.request(path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', origin: this.origin },
-      body: JSON.stringify(body),
-    });
+    return this.request(path, { method: 'POST', headers: this.#jsonHeaders(), body: JSON.stringify(body) });
+  }
+
+  /**
+   * The bytes of the request postJson would send now, cookies included, for a page that sends
+   * it again and again on a connection of its own (lib/raw-http.ts): built once, not per request.
+   */
+  jsonPostBytes(path: string, body: unknown = {}): Buffer {
+    const url = new URL(path, this.origin);
+    const cookie = this.cookieHeader(url.pathname);
+    return requestBytes('POST', url.host, `${url.pathname}${url.search}`, { ...this.#jsonHeaders(), ...(cookie ? { cookie } : {}) }, JSON.stringify(body));
+  }
+
+  #jsonHeaders(): Record<string, string> {
+    return { 'content-type': 'application/json', accept: 'application/json', origin: this.origin };
   }
 
   /**

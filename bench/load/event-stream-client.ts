@@ -1,10 +1,12 @@
 import { connect, type Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
+import { requestBytes, ResponseReader } from '../lib/raw-http.js';
 
 /**
  * A browser's EventSource, as lean as a load generator needs it to be: one raw HTTP/1.1
  * connection per stream, its body (chunked, or ended by closing the connection, as the broker
- * sends it) decoded and its Server-Sent Events parsed by hand, so that one process can hold ten
- * thousand of them and still read each frame the moment it arrives.
+ * sends it) read by lib/raw-http.ts and its Server-Sent Events parsed by hand, so that one
+ * process can hold ten thousand of them and still read each frame the moment it arrives.
  */
 
 export interface StreamEvent {
@@ -32,9 +34,6 @@ export interface StreamListener {
   closed(error?: Error): void;
 }
 
-const HEADER_END = Buffer.from('\r\n\r\n');
-const CRLF = Buffer.from('\r\n');
-const EVENT_END = Buffer.from('\n\n');
 /** The broker's events that end a login's stream. */
 const FINAL_EVENTS = new Set(['done', 'end']);
 
@@ -42,25 +41,28 @@ const FINAL_EVENTS = new Set(['done', 'end']);
 export class EventStreamClient {
   readonly #socket: Socket;
   readonly #listener: StreamListener;
-  #pending: Buffer = Buffer.alloc(0);
+  readonly #reader: ResponseReader;
+  readonly #decoder = new StringDecoder('utf8');
   #status = 0;
-  /** Whether the body comes in chunks; else it is everything until the connection closes. */
-  #chunked = false;
-  /** Bytes of the current chunk still to come, or -1 while a chunk-size line is expected. */
-  #chunkLeft = -1;
+  /** A refused open's answer, for the listener. */
+  #refusal = '';
   #text = '';
+  #arrivedAt = 0;
   #closedByUs = false;
   #lastEvent = '';
   #error: Error | undefined;
 
   constructor(request: StreamRequest, listener: StreamListener) {
     this.#listener = listener;
+    this.#reader = new ResponseReader({
+      head: ({ status }) => this.#opened(status),
+      body: (piece) => this.#body(piece),
+      // The last chunk: the broker ended the stream.
+      end: () => this.close(),
+    });
     this.#socket = connect(request.port, request.host);
     this.#socket.setNoDelay(true);
-    this.#socket.write(
-      `GET ${request.path} HTTP/1.1\r\nHost: ${request.hostHeader}\r\nAccept: text/event-stream\r\n` +
-        `Cache-Control: no-cache\r\nCookie: ${request.cookie}\r\n\r\n`,
-    );
+    this.#socket.write(requestBytes('GET', request.hostHeader, request.path, { Accept: 'text/event-stream', 'Cache-Control': 'no-cache', Cookie: request.cookie }));
     this.#socket.on('data', (data: Buffer) => this.#received(data, Date.now()));
     this.#socket.on('error', (err) => (this.#error ??= err));
     this.#socket.on('close', () => listener.closed(this.#closedByUs ? undefined : (this.#error ?? this.#unexpectedEnd())));
@@ -82,53 +84,34 @@ export class EventStreamClient {
   }
 
   #received(data: Buffer, arrivedAt: number): void {
-    this.#pending = this.#pending.length ? Buffer.concat([this.#pending, data]) : data;
-    if (this.#status === 0 && !this.#readHead()) return;
-    if (this.#status !== 200) return;
-    if (this.#chunked) return this.#readChunks(arrivedAt);
-    // Up to the last event's end: a packet may split a character, never the blank line after an event.
-    const end = this.#pending.lastIndexOf(EVENT_END);
-    if (end < 0) return;
-    this.#text += this.#pending.subarray(0, end + EVENT_END.length).toString('utf8');
-    this.#pending = this.#pending.subarray(end + EVENT_END.length);
-    this.#readEvents(arrivedAt);
-  }
-
-  /** The status line and headers; false while they have not all arrived. */
-  #readHead(): boolean {
-    const end = this.#pending.indexOf(HEADER_END);
-    if (end < 0) return false;
-    const head = this.#pending.subarray(0, end).toString('latin1');
-    this.#pending = this.#pending.subarray(end + HEADER_END.length);
-    this.#status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
-    if (this.#status !== 200) {
+    this.#arrivedAt = arrivedAt;
+    try {
+      this.#reader.push(data);
+    } catch (err) {
+      this.#error ??= err as Error;
+      this.#socket.destroy();
+      return;
+    }
+    if (this.#status !== 0 && this.#status !== 200 && !this.#closedByUs) {
       // An error answer is short and complete in its first packets: enough to say why.
-      this.#listener.opened(this.#status, this.#pending.toString('utf8').slice(0, 300));
+      this.#listener.opened(this.#status, this.#refusal.slice(0, 300));
       this.close();
-      return false;
     }
-    this.#chunked = /^transfer-encoding: chunked$/im.test(head);
-    this.#listener.opened(200, '');
-    return true;
   }
 
-  #readChunks(arrivedAt: number): void {
-    for (;;) {
-      if (this.#chunkLeft < 0) {
-        const end = this.#pending.indexOf(CRLF);
-        if (end < 0) return;
-        this.#chunkLeft = parseInt(this.#pending.subarray(0, end).toString('latin1'), 16);
-        this.#pending = this.#pending.subarray(end + CRLF.length);
-        if (this.#chunkLeft === 0) return this.close();
-      }
-      // The chunk and the CRLF after it.
-      if (this.#pending.length < this.#chunkLeft + CRLF.length) return;
-      // The broker writes whole events in one chunk, so a chunk never splits a character.
-      this.#text += this.#pending.subarray(0, this.#chunkLeft).toString('utf8');
-      this.#pending = this.#pending.subarray(this.#chunkLeft + CRLF.length);
-      this.#chunkLeft = -1;
-      this.#readEvents(arrivedAt);
+  #opened(status: number): void {
+    this.#status = status;
+    if (status === 200) this.#listener.opened(200, '');
+  }
+
+  #body(piece: Buffer): void {
+    if (this.#status !== 200) {
+      this.#refusal += piece.toString('utf8');
+      return;
     }
+    // The decoder keeps a character split between packets for the next.
+    this.#text += this.#decoder.write(piece);
+    this.#readEvents(this.#arrivedAt);
   }
 
   #readEvents(arrivedAt: number): void {
