@@ -2,8 +2,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Sealer } from '../../src/store/sealed-store.js';
-import { openBankIdPage, pollBankId, startBankId, type BankIdAnswer, type Target } from '../lib/flows.js';
-import { Browser, header, keepAliveAgent } from '../lib/http.js';
+import { openBankIdPage, pollRequest, startBankId, type BankIdAnswer, type Target } from '../lib/flows.js';
+import { Browser, header, keepAliveAgent, type Answer } from '../lib/http.js';
+import { KeptAliveConnection, type Address } from '../lib/raw-http.js';
 import { summarize, type LatencySummary } from '../lib/stats.js';
 import { EventStreamClient, type StreamEvent } from './event-stream-client.js';
 
@@ -18,7 +19,8 @@ import { EventStreamClient, type StreamEvent } from './event-stream-client.js';
  *   orderedAt read from Redis once per login.
  * - by polling `api/poll?qr=true`, as the page's fallback and custom frontends do: a poll,
  *   then a second's wait, then the next poll (Retry-After's wait after a 429, two seconds
- *   after a failed request).
+ *   after a failed request). Each page polls on a kept-alive connection of its own, as a
+ *   browser tab does, with its request's bytes built once (see PagePoller).
  *
  * Commands: grow {total} (start logins until `total` wait), stream {instances} (open a
  * stream for every waiting login without one, to the instances in turn), poll {count} (the
@@ -32,7 +34,7 @@ interface Input {
   createConcurrency: number;
   /** Streams being opened at once: each costs the broker a cookie check and store reads. */
   openConcurrency: number;
-  /** Connections to the broker for everything but streams, as a proxy in front of it would keep. */
+  /** Connections to the broker for starting logins, as a proxy in front of it would keep. */
   connections: number;
   /**
    * People arrive at any moment, so their orders' collects fall evenly over poll_frequency:
@@ -128,6 +130,7 @@ interface Session {
   /** When BankID created the order (epoch ms), as the broker stored it. */
   orderedAt: number;
   stream?: WaitingStream;
+  poller?: PagePoller;
 }
 
 const POLL_EVERY_MS = 1000;
@@ -137,6 +140,9 @@ const SAMPLES = 5;
 
 const input = JSON.parse(process.argv[2] ?? '{}') as Input;
 const dispatcher = keepAliveAgent(input.connections);
+const issuer = new URL(input.target.issuer);
+/** Where polls go: the broker's issuer, as the page's own origin. */
+const pollAddress: Address = { host: issuer.hostname, port: Number(issuer.port || 80) };
 const redis = new Redis(input.redisUrl, { maxRetriesPerRequest: 1 });
 const sealer = new Sealer(input.storeEncryptionKeys);
 const sessions: Session[] = [];
@@ -249,7 +255,6 @@ class WaitingStream {
 
   #connect(): void {
     const path = `/interaction/${this.session.uid}/api/events`;
-    const issuer = new URL(input.target.issuer);
     this.#lastId = undefined;
     this.#client = new EventStreamClient(
       { ...this.instance, hostHeader: issuer.host, path, cookie: this.session.browser.cookieHeader(path) },
@@ -329,24 +334,70 @@ async function stream(instances: Instance[]): Promise<OpenOutcome> {
   return { open: openStreams, refused, seconds: (performance.now() - started) / 1000, errorSamples };
 }
 
-let polling: AbortController | undefined;
-let loops: Promise<void>[] = [];
+/**
+ * One page's polls, on a kept-alive connection of its own: the request's bytes (its cookies as
+ * the page's browser holds them) are built once, and again only if a poll's answer sets a cookie.
+ * A general HTTP client would cost the load generator more CPU per poll than the broker spends
+ * answering it, on the cores they share. Paced (`pace`), it polls, waits, and polls again on a
+ * timer of its own: sleeps on one AbortSignal shared by thousands of pages cost more than the
+ * polls, as each sleep adds a listener to it and finds it again among all the others to remove it.
+ */
+class PagePoller {
+  readonly #connection = new KeptAliveConnection(pollAddress);
+  #request: Buffer;
+  #timer: NodeJS.Timeout | undefined;
+  #pacing = false;
+  #inFlight: Promise<number> | undefined;
+  readonly #tick = () => void this.#paced();
 
-/** One waiting person's page: poll, wait, poll again, until paused. */
-async function pollLoop(session: Session, signal: AbortSignal): Promise<void> {
-  // Browsers do not poll in step: each starts at its own moment.
-  await sleep(Math.random() * input.spreadMs, undefined, { signal }).catch(() => undefined);
-  while (!signal.aborted && !session.ended) {
-    const wait = await pollOnce(session);
-    await sleep(wait, undefined, { signal }).catch(() => undefined);
+  constructor(readonly session: Session) {
+    this.#request = pollRequest(session.browser, session.uid);
+  }
+
+  /** The page's poll, sent on its connection; a cookie its answer sets goes into the next. */
+  async send(): Promise<Answer> {
+    const answer = await this.#connection.send(this.#request);
+    if (answer.headers['set-cookie'] !== undefined) {
+      this.session.browser.keep(answer);
+      this.#request = pollRequest(this.session.browser, this.session.uid);
+    }
+    return answer;
+  }
+
+  /** Polls, waits as pollOnce says, and polls again until stopped or the login ends; the first poll after `delayMs`. */
+  pace(delayMs: number): void {
+    this.#pacing = true;
+    this.#timer = setTimeout(this.#tick, delayMs);
+  }
+
+  /** Stops pacing; resolves once a poll under way has its answer. */
+  async stop(): Promise<void> {
+    this.#pacing = false;
+    clearTimeout(this.#timer);
+    await this.#inFlight;
+  }
+
+  close(): void {
+    this.#connection.close();
+  }
+
+  async #paced(): Promise<void> {
+    const wait = await (this.#inFlight = pollOnce(this));
+    this.#inFlight = undefined;
+    if (this.#pacing && !this.session.ended) this.#timer = setTimeout(this.#tick, wait);
   }
 }
 
+const pollerOf = (session: Session) => (session.poller ??= new PagePoller(session));
+/** Whether pages poll every second now (the `poll` command, until `pause`). */
+let polling = false;
+
 /** One poll, counted in the tally; how long the page waits before its next (ms). */
-async function pollOnce(session: Session): Promise<number> {
+async function pollOnce(poller: PagePoller): Promise<number> {
+  const { session } = poller;
   const begin = performance.now();
   try {
-    const answer = await pollBankId(session.browser, session.uid);
+    const answer = await poller.send();
     pollTally.latencies.push(performance.now() - begin);
     if (answer.status === 200) {
       const state = JSON.parse(answer.text) as BankIdAnswer;
@@ -379,7 +430,7 @@ async function pollRound(count: number, concurrency: number): Promise<RoundOutco
   const queue = waitingSessions().slice(0, count);
   const polls = queue.length;
   const worker = async () => {
-    for (let session = queue.pop(); session; session = queue.pop()) await pollOnce(session);
+    for (let session = queue.pop(); session; session = queue.pop()) await pollOnce(pollerOf(session));
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
@@ -409,10 +460,12 @@ async function pause(): Promise<{ ended: number }> {
     session.stream?.close();
     delete session.stream;
   }
-  polling?.abort();
-  await Promise.all(loops);
-  polling = undefined;
-  loops = [];
+  await Promise.all(sessions.map((session) => session.poller?.stop()));
+  polling = false;
+  for (const session of sessions) {
+    session.poller?.close();
+    delete session.poller;
+  }
   const ended = endedSincePause;
   endedSincePause = 0;
   return { ended };
@@ -426,10 +479,11 @@ async function handle(message: Command): Promise<unknown> {
       return stream(message.instances ?? []);
     case 'poll': {
       if (polling) throw new Error('already polling');
-      polling = new AbortController();
-      const pollers = waitingSessions().slice(0, message.count);
-      loops = pollers.map((session) => pollLoop(session, polling!.signal));
-      return { polling: pollers.length };
+      polling = true;
+      const pages = waitingSessions().slice(0, message.count);
+      // Browsers do not poll in step: each starts at its own moment.
+      for (const session of pages) pollerOf(session).pace(Math.random() * input.spreadMs);
+      return { polling: pages.length };
     }
     case 'round':
       return pollRound(message.count ?? 0, message.concurrency ?? 1);
