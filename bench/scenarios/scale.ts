@@ -69,6 +69,8 @@ export interface PollStep {
   p99Ms: number;
   pollsPerSecond: number;
   cpuMsPerPoll: number;
+  /** The load generator's CPU per poll: what the pages took of the cores the broker runs on. */
+  loadGeneratorCpuMsPerPoll: number;
   held: boolean;
   endedLogins: number;
 }
@@ -267,6 +269,7 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
         const failed = failedPolls(poll);
         return `${Math.round(poll.polls / seconds)} polls/s, p50 ${ms(poll.latency.p50)}, p99 ${ms(poll.latency.p99)}, 429 ${poll.http429}, failed ${failed}`;
       });
+      log(`    load generator CPU per poll: ${windows.map((window) => perPoll(window, window.loadGeneratorCores).toFixed(3)).join(', ')} ms`);
       const { ended } = await control.send<{ ended: number }>('pause', {}, 120_000);
       const polls = windows.reduce((sum, { waiting }) => sum + waiting.poll.polls, 0);
       const failed = windows.reduce((sum, { waiting }) => sum + failedPolls(waiting.poll), 0);
@@ -278,7 +281,8 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
         p50Ms: median(windows.map(({ waiting }) => waiting.poll.latency.p50)),
         p99Ms,
         pollsPerSecond: median(windows.map(({ waiting, seconds }) => waiting.poll.polls / seconds)),
-        cpuMsPerPoll: median(windows.map(({ waiting, seconds, brokerCores }) => (brokerCores * 1000) / (waiting.poll.polls / seconds))),
+        cpuMsPerPoll: median(windows.map((window) => perPoll(window, window.brokerCores))),
+        loadGeneratorCpuMsPerPoll: median(windows.map((window) => perPoll(window, window.loadGeneratorCores))),
         held,
         endedLogins: ended,
       });
@@ -325,6 +329,11 @@ export function startWaitingPages(
 
 function memoryOf({ redisBytesPerOrder, redisKeyBytesPerOrder, redisKeysPerOrder, redisOrderKeyBytes }: StepMemory): StepMemory {
   return { redisBytesPerOrder, redisKeyBytesPerOrder, redisKeysPerOrder, redisOrderKeyBytes };
+}
+
+/** A process's CPU per poll over a window (ms), from its cores. */
+function perPoll({ waiting, seconds }: MeasuredWindow, cores: number): number {
+  return (cores * 1000) / (waiting.poll.polls / seconds);
 }
 
 function failedPolls(poll: WaitingWindow['poll']): number {
@@ -423,6 +432,7 @@ function pollFigures(step: PollStep | Skipped, note: string): Figure[] {
       unit: 'ms',
       note: `${note}; ${medianOf(step.windows, 'brokerCores').toFixed(2)} cores; ${median(step.windows.map((window) => (window.redisCommandsPerLoginSecond * step.n) / (window.waiting.poll.polls / window.seconds))).toFixed(1)} Redis commands per poll`,
     },
+    { figure: `${label}: load generator CPU per poll`, value: step.loadGeneratorCpuMsPerPoll, unit: 'ms', note: `${note}; the pages polling, on the same cores as the broker` },
     { figure: `${label}: broker RSS`, value: rss, unit: 'MB', target: `< ${TARGETS.rssMb} MB`, met: rss < TARGETS.rssMb, note: 'peak' },
   ];
 }
