@@ -15,7 +15,8 @@ import type { GrowOutcome, OpenOutcome, WaitingWindow } from '../load/waiting-pa
  * - on the event stream: one SSE connection per login. N grows step by step on one broker
  *   instance (the streams of a step stay open into the next); then the largest N is spread
  *   over two instances on the same Redis.
- * - on the JSON poll path: the first N logins poll `api/poll?qr=true` about once a second.
+ * - on the JSON poll path: the first N logins poll `api/poll?qr=true` about once a second,
+ *   each on a kept-alive connection of its own.
  *
  * At each step, after a warm-up, a few measuring windows record frame delay or poll latency,
  * BankID collects, Redis commands, and the brokers' CPU and RSS.
@@ -99,8 +100,8 @@ const TARGETS = {
  */
 const HOLDS_BELOW_P99_MS = 1000;
 
-/** Open files a process needs besides its streams: Redis, the simulator, its listening socket, modules. */
-const OPEN_FILES_BESIDES_STREAMS = 500;
+/** Open files a process needs besides its pages' connections: Redis, the simulator, its listening socket, modules. */
+const OPEN_FILES_BESIDES_PAGES = 500;
 
 const isRun = <T extends object>(step: T | Skipped): step is T => !('skipped' in step);
 
@@ -185,7 +186,7 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
     const tooFewFiles = (needs: Array<{ pid: number; sockets: number; name: string }>): string | undefined => {
       for (const { pid, sockets, name } of needs) {
         const limit = openFilesLimit(pid);
-        if (sockets + OPEN_FILES_BESIDES_STREAMS > limit) return `the ${name} may open ${limit} files (ulimit -n), ${sockets} streams need more`;
+        if (sockets + OPEN_FILES_BESIDES_PAGES > limit) return `the ${name} may open ${limit} files (ulimit -n), ${sockets} connections need more`;
       }
       return undefined;
     };
@@ -258,9 +259,15 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
     log(' on the JSON poll path:');
     held = true;
     for (const n of settings.pollSizes) {
-      if (n > settings.mustHoldAbove && !held) {
-        log(`  N = ${n}: not run, the step before did not hold`);
-        runs.polls.push({ n, skipped: 'the step before did not hold' });
+      // Each polling page keeps a connection of its own, as a browser tab does.
+      const unfit = tooFewFiles([
+        { pid: pages.pid, sockets: n, name: 'load generator' },
+        { pid: broker.process.pid, sockets: n, name: 'broker' },
+      ]);
+      const skipped = unfit ?? (n > settings.mustHoldAbove && !held ? 'the step before did not hold' : undefined);
+      if (skipped) {
+        log(`  N = ${n}: not run, ${skipped}`);
+        runs.polls.push({ n, skipped });
         continue;
       }
       const { grow: grown } = await grow(n);
