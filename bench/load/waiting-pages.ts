@@ -20,7 +20,8 @@ import { EventStreamClient, type StreamEvent } from './event-stream-client.js';
  * - by polling `api/poll?qr=true`, as the page's fallback and custom frontends do: a poll,
  *   then a second's wait, then the next poll (Retry-After's wait after a 429, two seconds
  *   after a failed request). Each page polls on a kept-alive connection of its own, as a
- *   browser tab does, with its request's bytes built once (see PagePoller).
+ *   browser tab does, with its request's bytes built once (see PagePoller); rounds of polls go
+ *   on a few shared connections instead (see roundConnections).
  *
  * Commands: grow {total} (start logins until `total` wait), stream {instances} (open a
  * stream for every waiting login without one, to the instances in turn), poll {count} (the
@@ -335,14 +336,16 @@ async function stream(instances: Instance[]): Promise<OpenOutcome> {
 }
 
 /**
- * One page's polls, on a kept-alive connection of its own: the request's bytes (its cookies as
- * the page's browser holds them) are built once, and again only if a poll's answer sets a cookie.
- * A general HTTP client would cost the load generator more CPU per poll than the broker spends
- * answering it, on the cores they share. Paced (`pace`), it polls, waits, and polls again on a
- * timer of its own: sleeps on one AbortSignal shared by thousands of pages cost more than the
- * polls, as each sleep adds a listener to it and finds it again among all the others to remove it.
+ * One page's polls on raw kept-alive connections: the request's bytes (its cookies as the page's
+ * browser holds them) are built once, and again only if a poll's answer sets a cookie. A general
+ * HTTP client would cost the load generator more CPU per poll than the broker spends answering
+ * it, on the cores they share. Paced (`pace`), it polls on a connection of its own, as a browser
+ * tab does, waits, and polls again on a timer of its own: sleeps on one AbortSignal shared by
+ * thousands of pages cost more than the polls, as each sleep adds a listener to it and finds it
+ * again among all the others to remove it.
  */
 class PagePoller {
+  /** Its own connection, opened at its first paced poll. */
   readonly #connection = new KeptAliveConnection(pollAddress);
   #request: Buffer;
   #timer: NodeJS.Timeout | undefined;
@@ -354,9 +357,9 @@ class PagePoller {
     this.#request = pollRequest(session.browser, session.uid);
   }
 
-  /** The page's poll, sent on its connection; a cookie its answer sets goes into the next. */
-  async send(): Promise<Answer> {
-    const answer = await this.#connection.send(this.#request);
+  /** The page's poll, sent on its own connection or `on`; a cookie its answer sets goes into the next. */
+  async send(on: KeptAliveConnection = this.#connection): Promise<Answer> {
+    const answer = await on.send(this.#request);
     if (answer.headers['set-cookie'] !== undefined) {
       this.session.browser.keep(answer);
       this.#request = pollRequest(this.session.browser, this.session.uid);
@@ -392,12 +395,12 @@ const pollerOf = (session: Session) => (session.poller ??= new PagePoller(sessio
 /** Whether pages poll every second now (the `poll` command, until `pause`). */
 let polling = false;
 
-/** One poll, counted in the tally; how long the page waits before its next (ms). */
-async function pollOnce(poller: PagePoller): Promise<number> {
+/** One poll (on `connection`, else the page's own), counted in the tally; how long the page waits before its next (ms). */
+async function pollOnce(poller: PagePoller, connection?: KeptAliveConnection): Promise<number> {
   const { session } = poller;
   const begin = performance.now();
   try {
-    const answer = await poller.send();
+    const answer = await poller.send(connection);
     pollTally.latencies.push(performance.now() - begin);
     if (answer.status === 200) {
       const state = JSON.parse(answer.text) as BankIdAnswer;
@@ -420,6 +423,15 @@ async function pollOnce(poller: PagePoller): Promise<number> {
 }
 
 /**
+ * The connections rounds of polls go on, one per poll in flight, as a proxy in front of the
+ * broker would keep them: a round's pages poll once each, seconds apart (a round of thousands and
+ * the bench's pause between rounds), so connections of their own would outlive the broker's
+ * keep-alive timeout, and every poll would cost a new connection, which a page polling every
+ * second does not.
+ */
+const roundConnections: KeptAliveConnection[] = [];
+
+/**
  * One round of polls: each of the first `count` waiting logins polls once, `concurrency` at a
  * time, and the round lasts at least POLL_EVERY_MS, so the next round's polls each draw a new
  * second's QR code. A fixed number of polls, however fast the broker answers them.
@@ -429,10 +441,11 @@ async function pollRound(count: number, concurrency: number): Promise<RoundOutco
   const cpuBefore = process.cpuUsage();
   const queue = waitingSessions().slice(0, count);
   const polls = queue.length;
-  const worker = async () => {
-    for (let session = queue.pop(); session; session = queue.pop()) await pollOnce(pollerOf(session));
+  while (roundConnections.length < concurrency) roundConnections.push(new KeptAliveConnection(pollAddress));
+  const worker = async (connection: KeptAliveConnection) => {
+    for (let session = queue.pop(); session; session = queue.pop()) await pollOnce(pollerOf(session), connection);
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(roundConnections.slice(0, concurrency).map(worker));
   const seconds = (performance.now() - started) / 1000;
   const { user, system } = process.cpuUsage(cpuBefore);
   await sleep(Math.max(0, POLL_EVERY_MS - seconds * 1000));
