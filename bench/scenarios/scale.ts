@@ -274,7 +274,8 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
       await control.send('poll', { count: n });
       const windows = await measure([broker], n, ({ waiting: { poll }, seconds }) => {
         const failed = failedPolls(poll);
-        return `${Math.round(poll.polls / seconds)} polls/s, p50 ${ms(poll.latency.p50)}, p99 ${ms(poll.latency.p99)}, 429 ${poll.http429}, failed ${failed}`;
+        const why = poll.errorSamples.length ? ` (${poll.errorSamples.slice(0, 2).join('; ')})` : '';
+        return `${Math.round(poll.polls / seconds)} polls/s, p50 ${ms(poll.latency.p50)}, p99 ${ms(poll.latency.p99)}, 429 ${poll.http429}, failed ${failed}${why}`;
       });
       log(`    load generator CPU per poll: ${windows.map((window) => perPoll(window, window.loadGeneratorCores).toFixed(3)).join(', ')} ms`);
       const { ended } = await control.send<{ ended: number }>('pause', {}, 120_000);
