@@ -541,30 +541,37 @@ const LATE_TIMER_MS = 50;
 const BUSY_EXTENSIONS = 3;
 
 /**
- * A command without an answer after `timeoutMs` fails as an outage of the store, unless its
- * timer itself ran late. Then the process was busy (its event loop lagged: a long task, too
- * many requests at once), and Redis's answer may be waiting unread in the socket, since timers
- * run before sockets are read: the command gets another `timeoutMs`, in which the answer is
- * read. If the process stays that busy, the command fails with BusyError, never as an outage.
+ * A command without an answer after `timeoutMs` fails as an outage of the store, unless the
+ * process was too busy to have read the answer. Timers run before sockets are read, so when the
+ * timer fires, Redis's answer may be waiting unread behind a long task or a long turn of other
+ * requests: the verdict waits for this turn's reading of sockets (setImmediate runs after it),
+ * and a command answered there succeeds. If the verdict then runs late, the process was busy (its
+ * event loop lagged): the command gets another `timeoutMs`; if the process stays that busy, it
+ * fails with BusyError, never as an outage.
  */
 function withDeadline<T>(command: Promise<T>, timeoutMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    let settled = false;
     let extensions = 0;
     let dueAt = performance.now() + timeoutMs;
-    const expire = () => {
+    const judge = () => {
+      if (settled) return;
       if (performance.now() - dueAt < LATE_TIMER_MS) return reject(new StoreUnavailableError(new Error(`Redis did not answer within ${timeoutMs} ms`)));
       if (extensions === BUSY_EXTENSIONS) return reject(new BusyError());
       extensions += 1;
       dueAt = performance.now() + timeoutMs;
       timer = setTimeout(expire, timeoutMs);
     };
+    const expire = () => setImmediate(judge);
     let timer = setTimeout(expire, timeoutMs);
     command.then(
       (value) => {
+        settled = true;
         clearTimeout(timer);
         resolve(value);
       },
       (error: unknown) => {
+        settled = true;
         clearTimeout(timer);
         reject(error);
       },
