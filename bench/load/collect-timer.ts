@@ -17,8 +17,8 @@ import { median } from '../lib/stats.js';
  * Times one collect of a waiting BankID order as the broker runs it (BankIdLogin.collectIfDue:
  * the lease in Redis, the call to BankID over mutual TLS with its metrics and circuit breaker,
  * and what a pending answer changes), in a process of its own against the bench's simulator
- * and Redis. Each round collects every order once, at most 64 at a time as WaitingOrders
- * does, after the previous round's leases have lapsed. Prints one JSON line: the CPU time of
+ * and Redis. Each round collects every order once, in batches of 64 started together as
+ * WaitingOrders' tick starts them, after the previous round's leases have lapsed. Prints one JSON line: the CPU time of
  * this process per collect (median over the rounds) and Redis commands per collect.
  *
  * Input (argv[2], JSON): { apiUrl, ca, cert, key (files), redisUrl, keyPrefix, orders, rounds }.
@@ -80,17 +80,18 @@ async function round(waiting: Array<{ uid: string; order: OrderRecord }>): Promi
   await new Promise((resolve) => setTimeout(resolve, 1100));
   const commandsBefore = await redisCommands();
   const before = process.cpuUsage();
-  let next = 0;
   let collected = 0;
-  const worker = async () => {
-    while (next < waiting.length) {
-      const item = waiting[next++]!;
-      const result = await login.collectIfDue({ ...person, uid: item.uid }, item.order);
-      if (result.collected) collected += 1;
-      item.order = result.order;
-    }
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  // As WaitingOrders' tick starts them: up to IN_FLIGHT collects in one turn of the event loop
+  // (their leases in one command), the next batch once those have ended.
+  for (let from = 0; from < waiting.length; from += IN_FLIGHT) {
+    await Promise.all(
+      waiting.slice(from, from + IN_FLIGHT).map(async (item) => {
+        const result = await login.collectIfDue({ ...person, uid: item.uid }, item.order);
+        if (result.collected) collected += 1;
+        item.order = result.order;
+      }),
+    );
+  }
   const used = process.cpuUsage(before);
   // The INFO call itself counts one command.
   const commands = (await redisCommands()) - commandsBefore - 1;

@@ -27,7 +27,8 @@ export interface RedisStoreOptions {
  * A record is a hash with field `v` (the value) and, once consumed, `c` (consumedAt) and `k`
  * (the consume's claim, when it named one); a set is a Redis set. Every operation is one
  * command or one Lua script on a single key, which makes it atomic on Cluster too without
- * hash tags; incrementAll alone runs one script over several keys, on a single Redis only.
+ * hash tags; incrementAll and the leases of one turn of the event loop (LeaseBatches) alone run
+ * one script over several keys, on a single Redis only.
  */
 export function createRedisStore(options: RedisStoreOptions, log: Logger, observe?: CommandObserver): Store {
   assertOneTarget(options);
@@ -55,6 +56,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     reachable = false;
   });
   const subscriptions = new Subscriptions(client);
+  const leases = new LeaseBatches((keys, ttlMs) => run('lease', () => takeLeases(client, keys, ttlMs)));
 
   /** One store operation: failing fast, and timed for the metrics when someone observes. */
   async function run<T>(operation: string, command: () => Promise<T>): Promise<T> {
@@ -107,9 +109,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       return (await run('setIfAbsent', () => client.writeRecordIfAbsent(key, value, ttlArgument(ttlSeconds)))) === 1;
     },
 
-    async lease(key, ttlMs) {
-      return (await run('lease', () => client.set(key, '', 'PX', ttlMs, 'NX'))) === 'OK';
-    },
+    lease: (key, ttlMs) => leases.take(key, ttlMs),
 
     async consume(key, at, claim) {
       return run('consume', () => client.consumeRecord(key, String(at), claim ?? ''));
@@ -285,6 +285,8 @@ interface ScriptCommands {
   trackMember(key: string, member: string, expiresAtMillis: string, ttlMillis: string): Promise<unknown>;
   countTracked(key: string, nowMillis: string): Promise<number>;
   takeDue(key: string, nowMillis: string, limit: string, leasedUntilMillis: string): Promise<string[]>;
+  /** The number of keys, the keys, then the lease's lifetime in ms: 1 for each lease taken, 0 for each held already. */
+  takeLeases(numberOfKeys: string, ...args: string[]): Promise<number[]>;
 }
 
 /** Told how long each store operation took, and whether it failed (the Redis command latency metric). */
@@ -400,7 +402,79 @@ for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
 return due
 `,
   },
+  // SET NX PX on each key: what lease does for one key, for every lease asked in one turn.
+  takeLeases: {
+    lua: `
+local taken = {}
+for i, key in ipairs(KEYS) do taken[i] = redis.call('SET', key, '', 'PX', ARGV[1], 'NX') and 1 or 0 end
+return taken
+`,
+  },
 };
+
+/**
+ * Keys a script of leases takes at most: Redis runs nothing else while a script runs, and one
+ * tick of waiting BankID logins asks for at most 64.
+ */
+const LEASES_PER_SCRIPT = 128;
+
+/** Takes the leases at `keys`, in order: one script on a single Redis; one SET NX PX per key on a Cluster, whose keys live in different slots. */
+async function takeLeases(client: StoreClient, keys: readonly string[], ttlMs: number): Promise<boolean[]> {
+  if (client instanceof Cluster || keys.length === 1) {
+    return Promise.all(keys.map(async (key) => (await client.set(key, '', 'PX', ttlMs, 'NX')) === 'OK'));
+  }
+  const taken = await client.takeLeases(String(keys.length), ...keys, String(ttlMs));
+  return taken.map((one) => one === 1);
+}
+
+interface AskedLease {
+  key: string;
+  resolve: (taken: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The leases asked for in one turn of the event loop, taken together once it ends: the collect
+ * leases of every BankID order due in one tick (up to 64) cost one command, one deadline timer
+ * and one metric observation, not one each. A lease still means the same: a key's SET NX PX,
+ * atomic in Redis, so two callers asking for one key in one turn get one `true` between them.
+ */
+class LeaseBatches {
+  /** The leases asked for in this turn, by lifetime (in practice one lifetime per eID). */
+  #asked = new Map<number, AskedLease[]>();
+  readonly #send: (keys: readonly string[], ttlMs: number) => Promise<boolean[]>;
+
+  constructor(send: (keys: readonly string[], ttlMs: number) => Promise<boolean[]>) {
+    this.#send = send;
+  }
+
+  take(key: string, ttlMs: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (this.#asked.size === 0) process.nextTick(() => this.#sendAll());
+      let asked = this.#asked.get(ttlMs);
+      if (!asked) this.#asked.set(ttlMs, (asked = []));
+      asked.push({ key, resolve, reject });
+    });
+  }
+
+  #sendAll(): void {
+    const batches = this.#asked;
+    this.#asked = new Map();
+    for (const [ttlMs, asked] of batches) {
+      for (let from = 0; from < asked.length; from += LEASES_PER_SCRIPT) this.#sendOne(asked.slice(from, from + LEASES_PER_SCRIPT), ttlMs);
+    }
+  }
+
+  #sendOne(asked: readonly AskedLease[], ttlMs: number): void {
+    this.#send(
+      asked.map((one) => one.key),
+      ttlMs,
+    ).then(
+      (taken) => asked.forEach((one, index) => one.resolve(taken[index]!)),
+      (error: unknown) => asked.forEach((one) => one.reject(error)),
+    );
+  }
+}
 
 /**
  * ioredis by default queues commands while Redis is away and retries them for about 70 s;

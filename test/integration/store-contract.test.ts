@@ -112,6 +112,19 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.lease('lease', 60_000)).toBe(false);
     });
 
+    it('answers each of many leases asked at once for itself, whatever their keys and lifetimes', async () => {
+      expect(await store.lease('held', 60_000)).toBe(true);
+      const keys = ['held', ...Array.from({ length: 200 }, (_, index) => `free-${index}`), 'free-7', 'short'];
+      const taken = await Promise.all(keys.map((key) => store.lease(key, key === 'short' ? 1000 : 60_000)));
+      expect(taken[0]).toBe(false);
+      expect(taken.slice(1, 201).every(Boolean)).toBe(true);
+      // free-7 asked for twice in one turn: the second asker finds it taken.
+      expect(taken[201]).toBe(false);
+      expect(taken[202]).toBe(true);
+      await sleep(PAST_ONE_SECOND_MS);
+      expect(await Promise.all([store.lease('short', 60_000), store.lease('free-7', 60_000)])).toEqual([true, false]);
+    });
+
     it('collects distinct set members, and has none for a set never written', async () => {
       await store.addToSet('grant', 'token-a', 60);
       await store.addToSet('grant', 'token-b', 60);
