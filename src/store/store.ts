@@ -30,8 +30,9 @@ export interface Store {
 
   /**
    * Takes the lease at `key` for `ttlMs` when nobody holds it: true when this call took it, on
-   * any instance. A lease holds nothing and is never released; it lapses. One plain command on
-   * Redis (SET NX PX), so that taking the leases of many waiting logins a second stays cheap.
+   * any instance. A lease holds nothing and is never released; it lapses. On Redis a SET NX PX,
+   * and the leases asked for in one turn of the event loop go in one script, so that taking the
+   * leases of many waiting logins a second stays cheap.
    */
   lease(key: string, ttlMs: number): Promise<boolean>;
 

@@ -433,6 +433,33 @@ describe('Redis', () => {
     }
   });
 
+  it('takes the leases asked for in one turn in one command, each under key_prefix with its lifetime', async () => {
+    const prefix = `${runPrefix}leases:`;
+    const store = await openRedisStore(redisStoreOptions(redisUrl, prefix));
+    const redis = new Redis(redisUrl);
+    const monitor = await new Redis(redisUrl).monitor();
+    const sent: string[] = [];
+    // What the store's connection sent (not the commands its scripts ran), naming this store's keys.
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.some((arg) => arg.startsWith(prefix))) sent.push(args[0]!.toLowerCase());
+    });
+    try {
+      const keys = Array.from({ length: 64 }, (_, index) => `order-${index}`);
+      expect(await Promise.all(keys.map((key) => store.lease(key, 60_000)))).toEqual(keys.map(() => true));
+      await store.get('mark');
+      await vi.waitFor(() => expect(sent.at(-1)).toBe('hgetall'), RECOVERY_WAIT);
+      // EVAL, or EVALSHA once Redis has the script: one command for all 64.
+      expect(sent).toHaveLength(2);
+      expect(sent[0]).toMatch(/^eval/);
+      const lifetimes = await Promise.all(keys.map((key) => redis.pttl(`${prefix}${key}`)));
+      expect(lifetimes.every((ms) => ms > 50_000 && ms <= 60_000)).toBe(true);
+    } finally {
+      monitor.disconnect();
+      redis.disconnect();
+      await store.close();
+    }
+  });
+
   it('rejects every operation as unavailable when nothing listens, and logs that once without secrets', async () => {
     const port = await findFreePort();
     const { log, lines, said } = capturingLogger();
