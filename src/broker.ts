@@ -26,7 +26,7 @@ import { bodyLimit } from './http/body.js';
 import { boundedParameters } from './http/parameters.js';
 import { createHttpServer } from './http/server.js';
 import { securityHeaders } from './http/security-headers.js';
-import { routersUnder } from './http/scoped.js';
+import { chain, onlyWhere, routersUnder } from './http/scoped.js';
 import { staticFiles, staticKitsOf } from './http/static.js';
 import { trace } from './http/trace.js';
 import { Views } from './http/views.js';
@@ -243,6 +243,27 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     observeProvider(provider, { audit, metrics, store, interactionTtl: config.ttl.interaction, log });
     const limiter = new RateLimiter(store, config.rate_limits, metrics);
     const metricsAt = metricsPlacement(config, issuer, log);
+    const finish = createFinisher(provider, accounts, log, audit);
+    const eventStreams = new OpenEventStreams(config.event_streams);
+    // Open event streams would hold the drain to its limit; ended, their browsers reconnect elsewhere.
+    drain.signal.addEventListener('abort', () => eventStreams.close(), { once: true });
+    const login = loginRoutes({
+      provider,
+      registry,
+      finish,
+      views,
+      store: sealed,
+      issuer,
+      log,
+      interactionTtl: config.ttl.interaction,
+      ui: config.ui,
+      audit,
+      limiter,
+      operations,
+      eventStreams,
+      formTokens: new FormTokens(cookieKeys),
+    });
+    loginEntry.url = login.interactionUrl;
 
     const app = new Koa({ proxy: Boolean(config.trust_proxy), ...(typeof config.trust_proxy === 'number' ? { maxIpsCount: config.trust_proxy } : {}) });
     // oidc-provider sets its interaction cookies through this app's context: it needs the same keys.
@@ -255,12 +276,18 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(errorBoundary(views, log));
     app.use(bodyLimit(config.server.max_body_bytes));
     app.use(boundedParameters());
+    const eventLoop = new EventLoopMonitor();
+    const shedding = loadShedding(eventLoop, config.load_shedding, metrics);
+    const guard = storeGuard(store, views, statelessPaths);
+    // A waiting page's poll that this instance answers from its copies, once a second per login: a
+    // stack of its own from here, with the steps it needs of the rest (nothing below passes it but
+    // load shedding, the store guard and its route) and none of the routers' matching.
+    app.use(onlyWhere(login.keptPoll.takes, chain([shedding, guard, ...login.keptPoll.route])));
     // Health and metrics answer for themselves while the store is down: that is when they matter.
     app.use(healthRoutes({ store, registry, operations, signingKeyCount: signingKeys.length, log, draining: () => drain.draining }));
     if (metricsAt === 'main') app.use(metricsRoute(metrics, config.metrics.token));
-    const eventLoop = new EventLoopMonitor();
-    app.use(loadShedding(eventLoop, config.load_shedding, metrics));
-    app.use(storeGuard(store, views, statelessPaths));
+    app.use(shedding);
+    app.use(guard);
     app.use(staticFiles(config.ui.overrides.css, pluginAssets, staticKitsOf(registry.all)));
     app.use(rateLimits(limiter));
     if (config.admin.token) {
@@ -283,27 +310,6 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
         }),
       );
     }
-    const finish = createFinisher(provider, accounts, log, audit);
-    const eventStreams = new OpenEventStreams(config.event_streams);
-    // Open event streams would hold the drain to its limit; ended, their browsers reconnect elsewhere.
-    drain.signal.addEventListener('abort', () => eventStreams.close(), { once: true });
-    const login = loginRoutes({
-      provider,
-      registry,
-      finish,
-      views,
-      store: sealed,
-      issuer,
-      log,
-      interactionTtl: config.ttl.interaction,
-      ui: config.ui,
-      audit,
-      limiter,
-      operations,
-      eventStreams,
-      formTokens: new FormTokens(cookieKeys),
-    });
-    loginEntry.url = login.interactionUrl;
     const { routers } = login;
     const paths: string[] = [...LOGIN_PATHS];
     if (demo) {

@@ -7,10 +7,15 @@ import type { Context, Middleware } from 'koa';
  * instead of being matched against each router's routes in turn.
  */
 export function routersUnder(prefixes: readonly string[], routers: Router[]): Middleware {
-  const chain = routers.flatMap((router) => [router.routes(), router.allowedMethods()]) as unknown as Middleware[];
-  const run = (index: number, ctx: Parameters<Middleware>[0], next: () => Promise<unknown>): Promise<unknown> =>
-    index === chain.length ? next() : Promise.resolve(chain[index]!(ctx, () => run(index + 1, ctx, next)));
-  return onlyWhere((ctx) => prefixes.some((prefix) => ctx.path.startsWith(prefix)), (ctx, next) => run(0, ctx, next));
+  const routes = routers.flatMap((router) => [router.routes(), router.allowedMethods()]) as unknown as Middleware[];
+  return onlyWhere((ctx) => prefixes.some((prefix) => ctx.path.startsWith(prefix)), chain(routes));
+}
+
+/** Middleware run one after the other as one step, as Koa runs its own, then the step after it. */
+export function chain(steps: readonly Middleware[]): Middleware {
+  const run = (index: number, ctx: Context, next: () => Promise<unknown>): Promise<unknown> =>
+    index === steps.length ? next() : Promise.resolve(steps[index]!(ctx, () => run(index + 1, ctx, next)));
+  return (ctx, next) => run(0, ctx, next);
 }
 
 /**

@@ -17,6 +17,14 @@ function verifiedPairs(ctx: Context): Set<string> | undefined {
   return pairs;
 }
 
+/** The cookie's value and signature as sent, and the set of pairs verified under the app's keys; undefined when either is missing. */
+function sentPair(ctx: Context, name: string): { value: string; pair: string; pairs: Set<string> | undefined } | undefined {
+  const value = ctx.cookies.get(name, { signed: false });
+  const signature = value === undefined ? undefined : ctx.cookies.get(`${name}.sig`, { signed: false });
+  if (value === undefined || !signature) return undefined;
+  return { value, pair: `${name}=${value}.${signature}`, pairs: verifiedPairs(ctx) };
+}
+
 /**
  * A signed cookie's value, as `ctx.cookies.get(name, { signed: true })` reads it, remembering
  * which value and signature pairs verified: a waiting page sends the same pair once a second,
@@ -26,11 +34,9 @@ function verifiedPairs(ctx: Context): Set<string> | undefined {
  * made with an older key is made again with the current one).
  */
 export function signedCookie(ctx: Context, name: string): string | undefined {
-  const value = ctx.cookies.get(name, { signed: false });
-  const signature = value === undefined ? undefined : ctx.cookies.get(`${name}.sig`, { signed: false });
-  if (value === undefined || !signature) return undefined;
-  const pairs = verifiedPairs(ctx);
-  const pair = `${name}=${value}.${signature}`;
+  const sent = sentPair(ctx, name);
+  if (!sent) return undefined;
+  const { value, pair, pairs } = sent;
   if (pairs?.has(pair)) return value;
   const verified = ctx.cookies.get(name, { signed: true });
   if (verified !== undefined && pairs) {
@@ -38,4 +44,14 @@ export function signedCookie(ctx: Context, name: string): string | undefined {
     pairs.add(pair);
   }
   return verified;
+}
+
+/**
+ * A signed cookie's value when its value and signature pair already verified here (see
+ * signedCookie), else undefined: it computes nothing and writes no cookie, so a caller can ask
+ * before it decides how to serve a request.
+ */
+export function knownSignedCookie(ctx: Context, name: string): string | undefined {
+  const sent = sentPair(ctx, name);
+  return sent?.pairs?.has(sent.pair) ? sent.value : undefined;
 }

@@ -12,7 +12,8 @@ import type { Store } from '../store/store.js';
 import { rememberInput, startInputOf } from './start-input.js';
 import { routeState, type LoginDependencies, type LoginSteps } from './interaction.js';
 
-const POLL_PATH = /^\/interaction\/[^/]+\/api\/poll$/;
+/** A poll's path, and the interaction's uid in it. */
+const POLL_PATH = /^\/interaction\/([^/]+)\/api\/poll$/;
 
 /** A waiting page's poll (POST /interaction/<uid>/api/poll), which it repeats every second. */
 export const isPoll: RoutineRequests = (ctx) => ctx.method === 'POST' && POLL_PATH.test(ctx.path);
@@ -81,6 +82,50 @@ class StreamedLogin implements LoginWatcher {
   }
 }
 
+/** No answer of the API is kept by a cache: each is one moment of a login. */
+const noStore: Middleware = (ctx, next) => {
+  ctx.set('Cache-Control', 'no-store');
+  return next();
+};
+
+/** The status as JSON; a status that ends the login first finishes it (unless the person may try again). */
+async function answer(steps: LoginSteps, ctx: Context, plugin: EidPlugin, status: PollStatus): Promise<void> {
+  const { outcome, ...visible } = status;
+  if (!outcome && finalStatuses.has(status.status)) throw new Error(`${plugin.id} ended a login without an outcome`);
+  const body = shown(visible, ctx.response.get('traceId'));
+  ctx.body = outcome && !status.retry ? { ...body, redirectTo: await steps.finish(ctx, plugin, outcome) } : body;
+}
+
+/** POST poll[?qr=true]: the started eID's status. */
+function pollRoute(steps: LoginSteps): Middleware {
+  return async (ctx) => {
+    const plugin = await steps.activeEid(ctx);
+    if (!plugin.poll) throw new HttpError(400, 'invalid_request', `${plugin.id} is not polled: follow its redirectTo.`);
+    await answer(steps, ctx, plugin, await plugin.poll(steps.loginRequest(ctx, plugin), { qr: ctx.query.qr === 'true' }));
+  };
+}
+
+/**
+ * A waiting page's poll that this instance answers from its copies (LoginSteps.takeKept): the
+ * broker runs `route` on a stack of its own for the requests `takes` takes, ahead of its general
+ * one. It is the API router's poll without the router: the same steps (the interaction's client
+ * and state, JSON only, no-store, the poll), less what takeKept has checked already.
+ */
+export interface KeptPoll {
+  takes: (ctx: Context) => boolean;
+  route: Middleware[];
+}
+
+export function keptPoll(steps: LoginSteps, jsonOnly: Middleware): KeptPoll {
+  return {
+    takes(ctx) {
+      const uid = ctx.method === 'POST' ? POLL_PATH.exec(ctx.path)?.[1] : undefined;
+      return uid !== undefined && steps.takeKept(ctx, uid);
+    },
+    route: [steps.enterKept, jsonOnly, noStore, pollRoute(steps)],
+  };
+}
+
 /**
  * The frontend JSON API under /interaction/<uid>/api/: everything the built-in pages do, for
  * anyone who builds their own frontend. Requests need the same interaction cookie as the pages.
@@ -91,18 +136,7 @@ export function frontendApi(
   jsonOnly: Middleware,
 ): Router {
   const api = new Router({ prefix: '/interaction/:uid/api' });
-  api.use(steps.loadInteraction, jsonOnly, async (ctx, next) => {
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
-
-  /** The status as JSON; a status that ends the login first finishes it (unless the person may try again). */
-  async function answer(ctx: Context, plugin: EidPlugin, status: PollStatus) {
-    const { outcome, ...visible } = status;
-    if (!outcome && finalStatuses.has(status.status)) throw new Error(`${plugin.id} ended a login without an outcome`);
-    const body = shown(visible, ctx.response.get('traceId'));
-    ctx.body = outcome && !status.retry ? { ...body, redirectTo: await steps.finish(ctx, plugin, outcome) } : body;
-  }
+  api.use(steps.loadInteraction, jsonOnly, noStore);
 
   /** POST start {"eid": "<id>", …the fields that eID declares (`startInput`)}. */
   api.post('/start', async (ctx) => {
@@ -119,16 +153,11 @@ export function frontendApi(
     rememberInput(ctx, option.plugin, input);
     const result = await steps.start(ctx, option, { input });
     if ('redirectTo' in result) ctx.body = { redirectTo: result.redirectTo };
-    else if ('outcome' in result) await answer(ctx, option.plugin, { status: statusOf(result.outcome), outcome: result.outcome });
-    else await answer(ctx, option.plugin, result.status);
+    else if ('outcome' in result) await answer(steps, ctx, option.plugin, { status: statusOf(result.outcome), outcome: result.outcome });
+    else await answer(steps, ctx, option.plugin, result.status);
   });
 
-  /** POST poll[?qr=true]: the started eID's status. */
-  api.post('/poll', async (ctx) => {
-    const plugin = await steps.activeEid(ctx);
-    if (!plugin.poll) throw new HttpError(400, 'invalid_request', `${plugin.id} is not polled: follow its redirectTo.`);
-    await answer(ctx, plugin, await plugin.poll(steps.loginRequest(ctx, plugin), { qr: ctx.query.qr === 'true' }));
-  });
+  api.post('/poll', pollRoute(steps));
 
   /**
    * GET events: the started eID's status and frames as Server-Sent Events, for eIDs a person

@@ -7,7 +7,7 @@ import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
-import { signedCookie } from '../http/signed-cookies.js';
+import { knownSignedCookie, signedCookie } from '../http/signed-cookies.js';
 import { homeCountryOf } from '../identity/country.js';
 import type { ErrorPage, LocaleState, Views } from '../http/views.js';
 import type { Logger } from '../log.js';
@@ -124,6 +124,21 @@ const cancelledAtEid: EidFailure = { error: 'access_denied', description: 'The p
  */
 export type Leaving = 'eid' | 'login';
 
+/** A login request as made for one request (LoginSteps.loginRequest), and what it was made from. */
+interface KeptLoginRequest {
+  plugin: EidPlugin;
+  client: ClientView;
+  /** The parts of the request it was made from, joined. */
+  from: string;
+  request: LoginRequest;
+}
+
+/** How many cookies the response sets so far. */
+function cookiesSet(ctx: Context): number {
+  const set = ctx.response.get('set-cookie') as string | string[];
+  return Array.isArray(set) ? set.length : set ? 1 : 0;
+}
+
 function acrValuesIn(interaction: Interaction): string | undefined {
   const acrValues = interaction.params.acr_values;
   return typeof acrValues === 'string' ? acrValues : undefined;
@@ -149,6 +164,7 @@ export function loginSteps(deps: LoginDependencies) {
   const checked = new CheckedInteractions();
   const startedEids = new StartedEids();
   const clientViews = new WeakMap<Client, ClientView>();
+  const keptRequests = new WeakMap<Interaction, KeptLoginRequest>();
   const interactionCookie = provider.cookieName('interaction');
 
   /**
@@ -165,17 +181,46 @@ export function loginSteps(deps: LoginDependencies) {
     if (ctx.method !== 'GET' && !fromOwnPages(ctx)) {
       throw new HttpError(403, 'invalid_request', "The request did not come from the broker's own pages.");
     }
+    await enter(ctx, interaction, Boolean(kept));
+    await next();
+  }
+
+  /** The interaction's client, this browser's login cookie, and what the routes read on ctx.state. */
+  async function enter(ctx: Context, interaction: Interaction, kept: boolean): Promise<void> {
     const clientId = String(interaction.params.client_id);
     const client = await provider.Client.find(clientId);
     if (!client) throw sessionExpired();
     const view = clientViewOf(client);
-    rememberLogin(ctx, `${interaction.uid}:${clientId}`);
+    rememberLogin(ctx, loginCookieValue(interaction));
     const state = routeState(ctx);
     state.interaction = interaction;
-    state.interactionKept = Boolean(kept);
+    state.interactionKept = kept;
     state.client = view;
     state.cancelUrl = `/interaction/${interaction.uid}/cancel`;
     state.uiLocales = typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : view.defaultUiLocales;
+  }
+
+  /**
+   * Takes a request to `uid` that loadInteraction would let through on this instance's copies
+   * alone, reading nothing from the store and writing no cookie: the login's interaction and its
+   * started eID are kept here, the interaction cookie names it with a signature that verified here
+   * before, the request comes from the broker's own pages, and the login cookie is already this
+   * login's. A waiting page's poll is such a request, second after second. Returns false for any
+   * other, which then goes the whole way (loadInteraction); a taken request goes on with enterKept.
+   */
+  function takeKept(ctx: Context, uid: string): boolean {
+    const interaction = checked.get(uid);
+    if (!interaction || interaction.prompt.name !== 'login' || startedEids.get(uid) === undefined) return false;
+    if (knownSignedCookie(ctx, interactionCookie) !== uid || !fromOwnPages(ctx)) return false;
+    if (ctx.cookies.get(LOGIN_COOKIE) !== encodeURIComponent(loginCookieValue(interaction))) return false;
+    ctx.params = { uid };
+    routeState(ctx).interaction = interaction;
+    return true;
+  }
+
+  /** loadInteraction for a request takeKept took: what is left of it once the checks are done. */
+  async function enterKept(ctx: Context, next: Next) {
+    await enter(ctx, routeState(ctx).interaction, true);
     await next();
   }
 
@@ -241,6 +286,8 @@ export function loginSteps(deps: LoginDependencies) {
     return current;
   }
 
+  const loginCookieValue = (interaction: Interaction) => `${interaction.uid}:${String(interaction.params.client_id)}`;
+
   function rememberLogin(ctx: Context, login: string) {
     const value = encodeURIComponent(login);
     if (ctx.cookies.get(LOGIN_COOKIE) === value) return;
@@ -296,7 +343,25 @@ export function loginSteps(deps: LoginDependencies) {
     return acrValuesIn(routeState(ctx).interaction);
   }
 
+  /**
+   * The login as `plugin` gets it. Made once while a login waits, not at every poll: it is the
+   * same as long as the interaction's copy, the client's view and what the request carries that it
+   * is made from (the query, cookies, languages, user agent and address) are, unless making it
+   * wrote a cookie (a new browser id, a language picked in the query, a bad signature cleared),
+   * which a request that carries the same again would write again.
+   */
   function loginRequest(ctx: Context, plugin: EidPlugin): LoginRequest {
+    const { interaction, client } = routeState(ctx);
+    const from = `${ctx.querystring}\n${ctx.get('cookie')}\n${ctx.get('accept-language')}\n${ctx.get('user-agent')}\n${ctx.ip}`;
+    const kept = keptRequests.get(interaction);
+    if (kept?.plugin === plugin && kept.client === client && kept.from === from) return kept.request;
+    const cookiesBefore = cookiesSet(ctx);
+    const request = Object.freeze(newLoginRequest(ctx, plugin));
+    if (cookiesSet(ctx) === cookiesBefore) keptRequests.set(interaction, { plugin, client, from, request });
+    return request;
+  }
+
+  function newLoginRequest(ctx: Context, plugin: EidPlugin): LoginRequest {
     const { interaction, client } = routeState(ctx);
     const { params, uid } = interaction;
     const acr = requestedAcr(plugin, acrValuesOf(ctx), eligibleEids(ctx), client.allowedAcrValues);
@@ -445,6 +510,8 @@ export function loginSteps(deps: LoginDependencies) {
 
   return {
     loadInteraction,
+    takeKept,
+    enterKept,
     loginRequest,
     interactionUrl,
 

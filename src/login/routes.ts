@@ -4,7 +4,7 @@ import type { EidOutcome, LoginState } from '../eids/plugin.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import { countryName } from '../identity/country.js';
-import { frontendApi, serviceStatus } from './api.js';
+import { frontendApi, keptPoll, serviceStatus, type KeptPoll } from './api.js';
 import type { EidOption } from './choose-eid.js';
 import { loginSteps, routeState, sessionExpired, type InteractionUrl, type LoginDependencies } from './interaction.js';
 import { submissionGuard } from './submissions.js';
@@ -16,6 +16,8 @@ export type { InteractionUrl, LoginDependencies } from './interaction.js';
 export interface LoginRoutes {
   routers: Router[];
   interactionUrl: InteractionUrl;
+  /** A waiting page's poll, answered from this instance's copies on a stack of its own. */
+  keptPoll: KeptPoll;
 }
 
 /** Where the routers loginRoutes returns answer: nothing outside these paths reaches them. */
@@ -141,6 +143,10 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
     ctx.body = await plugin.jwks();
   });
 
-  const api = frontendApi(steps, deps, submissionGuard(deps.formTokens, (ctx) => routeState(ctx).interaction.uid, 'json'));
-  return { routers: [api, serviceStatus(registry, store), ...pluginRouters, pages, callbacks], interactionUrl: steps.interactionUrl };
+  const jsonOnly = submissionGuard(deps.formTokens, (ctx) => routeState(ctx).interaction.uid, 'json');
+  return {
+    routers: [frontendApi(steps, deps, jsonOnly), serviceStatus(registry, store), ...pluginRouters, pages, callbacks],
+    interactionUrl: steps.interactionUrl,
+    keptPoll: keptPoll(steps, jsonOnly),
+  };
 }
