@@ -202,15 +202,15 @@ export function loginSteps(deps: LoginDependencies) {
 
   /**
    * Takes a request to `uid` that loadInteraction would let through on this instance's copies
-   * alone, reading nothing from the store and writing no cookie: the login's interaction and its
-   * started eID are kept here, the interaction cookie names it with a signature that verified here
-   * before, the request comes from the broker's own pages, and the login cookie is already this
-   * login's. A waiting page's poll is such a request, second after second. Returns false for any
-   * other, which then goes the whole way (loadInteraction); a taken request goes on with enterKept.
+   * alone, reading nothing from the store and writing no cookie: the login's interaction is kept
+   * here, the interaction cookie names it with a signature that verified here before, the request
+   * comes from the broker's own pages, and the login cookie is already this login's. A waiting
+   * page's poll is such a request, second after second. Returns false for any other, which then
+   * goes the whole way (loadInteraction); a taken request goes on with enterKept.
    */
   function takeKept(ctx: Context, uid: string): boolean {
     const interaction = checked.get(uid);
-    if (!interaction || interaction.prompt.name !== 'login' || startedEids.get(uid) === undefined) return false;
+    if (!interaction || interaction.prompt.name !== 'login') return false;
     if (knownSignedCookie(ctx, interactionCookie) !== uid || !fromOwnPages(ctx)) return false;
     if (ctx.cookies.get(LOGIN_COOKIE) !== encodeURIComponent(loginCookieValue(interaction))) return false;
     ctx.params = { uid };
