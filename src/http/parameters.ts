@@ -30,9 +30,12 @@ const maxLengths: Record<string, number> = {
   resource: 2048,
 };
 
+/** maxLengths as pairs, made once: every request is checked against them. */
+const limits = Object.entries(maxLengths);
+
 /** The first parameter in `params` that is longer than the broker keeps, if any. */
 export function tooLongParameter(params: Record<string, unknown>): { name: string; max: number } | undefined {
-  for (const [name, max] of Object.entries(maxLengths)) {
+  for (const [name, max] of limits) {
     const value = params[name];
     if (typeof value === 'string' && value.length > max) return { name, max };
     if (Array.isArray(value) && value.some((item) => typeof item === 'string' && item.length > max)) return { name, max };

@@ -244,6 +244,65 @@ describe('polling', () => {
     expect((await session.call('poll?qr=true')).status).toBe(200);
   });
 
+  it("a poll on the poll's own stack answers as the API router's poll does, refusals included", async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    const cookie = bed.rp.browser.cookieHeader(new URL(`/interaction/${session.uid}/api/poll`, bed.tb.issuer));
+    // The uid with its first character escaped: the same login to the router, no copy of this instance's.
+    const routed = `%${session.uid.charCodeAt(0).toString(16).toUpperCase()}${session.uid.slice(1)}`;
+    const poll = async (uid: string, headers: Record<string, string> = {}, body = '{}') => {
+      const response = await fetch(new URL(`/interaction/${uid}/api/poll?qr=true`, bed.tb.issuer), {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json', accept: 'application/json', origin: bed.tb.issuer, ...headers },
+        body,
+      });
+      const varying = new Set(['date', 'traceid', 'content-length']);
+      return {
+        status: response.status,
+        headers: [...response.headers].filter(([name]) => !varying.has(name)),
+        body: (await response.json()) as Record<string, unknown> & { qrCode?: { payload: string } },
+      };
+    };
+    const withoutQr = ({ qrCode, ...rest }: Record<string, unknown>) => ({ ...rest, qrCode: typeof qrCode });
+    const refusals: Array<[Record<string, string>, string?]> = [
+      [{}],
+      [{ origin: 'https://elsewhere.example' }],
+      [{ 'sec-fetch-site': 'cross-site' }],
+      [{ 'content-type': 'text/plain' }],
+      [{ 'content-type': 'application/x-www-form-urlencoded' }, 'a=1'],
+      [{ cookie: cookie.replace(/_interaction=[^;]*/, '_interaction=another-login') }],
+      [{ cookie: '' }],
+    ];
+    for (const [headers, body] of refusals) {
+      const own = await poll(session.uid, headers, body);
+      const router = await poll(routed, headers, body);
+      expect({ ...own, body: withoutQr(own.body) }, JSON.stringify(headers)).toEqual({ ...router, body: withoutQr(router.body) });
+      if (own.status === 200) expect(own.body.qrCode!.payload).toMatch(/^bankid\./);
+      else expect(own.body).toHaveProperty('error');
+    }
+    expect((await poll(session.uid)).headers).toContainEqual(['cache-control', 'no-store']);
+  });
+
+  it('a waiting page that changes its language gets the message in it at the next poll', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    const cookie = bed.rp.browser.cookieHeader(new URL(`/interaction/${session.uid}/api/poll`, bed.tb.issuer)).replace(/(^|; )neb_lang=[^;]*/, '');
+    const message = async (language: string) => {
+      const response = await fetch(new URL(`/interaction/${session.uid}/api/poll?qr=true`, bed.tb.issuer), {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json', accept: 'application/json', 'accept-language': language, origin: bed.tb.issuer },
+        body: '{}',
+      });
+      return ((await response.json()) as { message: string }).message;
+    };
+    expect([await message('sv'), await message('sv'), await message('en'), await message('sv')]).toEqual([
+      'Öppna BankID-appen och skanna QR-koden.',
+      'Öppna BankID-appen och skanna QR-koden.',
+      'Open your BankID app and scan the QR code.',
+      'Öppna BankID-appen och skanna QR-koden.',
+    ]);
+  });
+
   it("records a poll's outcome only while BankID is still the login's eID in the store, whatever this instance kept", async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER });
     await session.start();
