@@ -129,7 +129,7 @@ export class BankIdLogin {
     // order out; whoever pushed one out cancels it, so a login never holds two live orders.
     const replaced = await this.#deps.orders.replace(login.uid, order);
     if (replaced && replaced.orderRef !== earlier?.orderRef) await this.#cancelAtBankId(replaced);
-    return { status: await this.#pollStatus(login, order, { qr: device === 'other' }), transactionId: order.orderRef };
+    return { status: this.#pollStatus(login, order, { qr: device === 'other' }), transactionId: order.orderRef };
   }
 
   /** A poll: the order as `orders` has it (WaitingOrders: in memory while the login is polled or watched here). */
@@ -139,7 +139,7 @@ export class BankIdLogin {
     try {
       const order = await orders.polled(login);
       if (!order) return this.#deviceQuestion(login);
-      return await this.#pollStatus(login, order, options);
+      return this.#pollStatus(login, order, options);
     } finally {
       this.#polling.delete(login.uid);
     }
@@ -332,7 +332,7 @@ export class BankIdLogin {
   }
 
   /** The status with this second's QR code as an image, for pages that poll. */
-  async #pollStatus(login: LoginRequest, order: OrderRecord, options: { qr: boolean }): Promise<PollStatus> {
+  #pollStatus(login: LoginRequest, order: OrderRecord, options: { qr: boolean }): PollStatus {
     const status = this.status(login, order);
     if (options.qr && showsQrCode(order)) {
       const payload = qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - order.orderedAt) / 1000);
