@@ -148,6 +148,9 @@ function metricsPlacement(config: BrokerConfig, issuer: string, log: Logger): 'p
  * Builds the broker: the store, the eIDs, oidc-provider and the Koa app around them. The
  * app is a short stack: trace → security headers → error boundary → health and metrics →
  * load shedding → store guard → static files → login routes → demo → oidc-provider → 404.
+ * A waiting page's poll that this instance can answer from its copies leaves it after the error
+ * boundary (and the body and parameter limits) for a stack of its own: load shedding → store
+ * guard → the poll (KeptPoll).
  */
 export async function createBroker(config: BrokerConfig, options: BrokerOptions): Promise<Broker> {
   const log = options.log ?? createLogger(config.log.level);
