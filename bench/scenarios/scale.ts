@@ -219,14 +219,17 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
       };
     };
 
+    /** Why a step of `n` pages is not run, if it is not: a socket per page must fit, and above mustHoldAbove the step before must have held. */
+    const whyNotRun = (n: number, heldBefore: boolean) =>
+      tooFewFiles([
+        { pid: pages.pid, sockets: n, name: 'load generator' },
+        { pid: broker.process.pid, sockets: n, name: 'broker' },
+      ]) ?? (n > settings.mustHoldAbove && !heldBefore ? 'the step before did not hold' : undefined);
+
     log(' on the event stream:');
     let held = true;
     for (const n of settings.sizes) {
-      const unfit = tooFewFiles([
-        { pid: pages.pid, sockets: n, name: 'load generator' },
-        { pid: broker.process.pid, sockets: n, name: 'broker' },
-      ]);
-      const skipped = unfit ?? (n > settings.mustHoldAbove && !held ? 'the step before did not hold' : undefined);
+      const skipped = whyNotRun(n, held);
       if (skipped) {
         log(`  N = ${n}: not run, ${skipped}`);
         runs.streams.push({ n, instances: 1, skipped });
@@ -260,11 +263,7 @@ export async function scale({ options, bed, redis, log }: ScenarioContext): Prom
     held = true;
     for (const n of settings.pollSizes) {
       // Each polling page keeps a connection of its own, as a browser tab does.
-      const unfit = tooFewFiles([
-        { pid: pages.pid, sockets: n, name: 'load generator' },
-        { pid: broker.process.pid, sockets: n, name: 'broker' },
-      ]);
-      const skipped = unfit ?? (n > settings.mustHoldAbove && !held ? 'the step before did not hold' : undefined);
+      const skipped = whyNotRun(n, held);
       if (skipped) {
         log(`  N = ${n}: not run, ${skipped}`);
         runs.polls.push({ n, skipped });
