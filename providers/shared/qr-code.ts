@@ -67,10 +67,11 @@ export function qrModules(payload: string): QrModules {
   writeChecks(template);
   // The template's data modules are already masked as for a 0 bit: a 1 bit flips its module.
   const dark = template.base.slice();
+  // Without a branch on each bit: the bits are as good as random, and a mispredicted branch on
+  // every other one cost more than flipping every module by its bit.
   for (let c = 0, k = 0; c < codewords.length; c += 1, k += 8) {
     const codeword = codewords[c]!;
-    if (codeword === 0) continue;
-    for (let bit = 0; bit < 8; bit += 1) if ((codeword << bit) & 0x80) dark[modulesOf[k + bit]!]! ^= 1;
+    for (let bit = 0; bit < 8; bit += 1) dark[modulesOf[k + bit]!]! ^= (codeword >> (7 - bit)) & 1;
   }
   return { size: template.size, dark };
 }
@@ -117,15 +118,14 @@ function writeData({ version, codewords }: Template, bytes: Uint8Array): void {
  * divided by the generator, worked out codeword by codeword in the check words' own place.
  */
 function writeChecks({ blockLengths, checkPerBlock: degree, codewords }: Template): void {
-  const logs = generatorLogs(degree);
+  const products = generatorProducts(degree);
   let check = codewords.length - degree * blockLengths.length;
   for (let b = 0, start = 0; b < blockLengths.length; start += blockLengths[b]!, b += 1, check += degree) {
     codewords.fill(0, check, check + degree);
     for (let i = start; i < start + blockLengths[b]!; i += 1) {
-      const factor = codewords[i]! ^ codewords[check]!;
-      const logFactor = LOG[factor]!;
-      for (let j = 0; j < degree - 1; j += 1) codewords[check + j] = codewords[check + j + 1]! ^ (factor ? EXP[logs[j]! + logFactor]! : 0);
-      codewords[check + degree - 1] = factor ? EXP[logs[degree - 1]! + logFactor]! : 0;
+      const row = (codewords[i]! ^ codewords[check]!) * degree;
+      for (let j = 0; j < degree - 1; j += 1) codewords[check + j] = codewords[check + j + 1]! ^ products[row + j]!;
+      codewords[check + degree - 1] = products[row + degree - 1]!;
     }
   }
 }
@@ -140,12 +140,16 @@ for (let i = 0, x = 1; i < 255; i += 1) {
 }
 for (let i = 255; i < 512; i += 1) EXP[i] = EXP[i - 255]!;
 
-/** Generator polynomials by degree, as logarithms of their coefficients (the leading 1 left out). */
+/**
+ * Generator polynomials by degree, as the products of their coefficients (the leading 1 left
+ * out) with every factor: row f holds f × each coefficient. A check word then costs one lookup
+ * per coefficient rather than a logarithm, an antilogarithm and a test for zero.
+ */
 const generators = new Map<number, Uint8Array>();
 
-function generatorLogs(degree: number): Uint8Array {
-  let logs = generators.get(degree);
-  if (logs) return logs;
+function generatorProducts(degree: number): Uint8Array {
+  let products = generators.get(degree);
+  if (products) return products;
   // (x − α⁰)(x − α¹)…(x − α^(degree−1)), coefficients from the highest power down.
   let poly = new Uint8Array([1]);
   for (let i = 0; i < degree; i += 1) {
@@ -156,9 +160,13 @@ function generatorLogs(degree: number): Uint8Array {
     }
     poly = next;
   }
-  logs = poly.subarray(1).map((c) => LOG[c]!);
-  generators.set(degree, logs);
-  return logs;
+  const coefficients = poly.subarray(1);
+  products = new Uint8Array(256 * degree);
+  for (let factor = 1; factor < 256; factor += 1) {
+    coefficients.forEach((c, j) => (products![factor * degree + j] = c ? EXP[LOG[c]! + LOG[factor]!]! : 0));
+  }
+  generators.set(degree, products);
+  return products;
 }
 
 function templateFor(version: number): Template {
