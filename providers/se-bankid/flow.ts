@@ -11,7 +11,7 @@ import { launchUrl } from './launch.js';
 import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext } from './outcomes.js';
 import { failedFinal, presentFinal, type FailedEnding, type FinalRecord } from '../shared/endings.js';
-import { qrPayload, QrImages } from './qr.js';
+import { QrCodes } from './qr.js';
 import { operationOf, orderTransaction } from './transactions.js';
 
 export const acrValues = {
@@ -87,7 +87,9 @@ export class BankIdLogin {
   readonly #allowedMs: number;
   /** Logins whose poll runs on this instance now: a second poll of one of them meanwhile gets 429. */
   readonly #polling = new Set<string>();
-  readonly #qrImages = new QrImages();
+  readonly #qrCodes = new QrCodes();
+  /** The status last made for each login request, and the order it was made from (see `status`). */
+  readonly #statuses = new WeakMap<LoginRequest, { order: OrderRecord; status: PollStatus }>();
 
   constructor(deps: BankIdLoginDependencies) {
     this.#deps = deps;
@@ -315,29 +317,38 @@ export class BankIdLogin {
     return operation ? t(`${this.#deps.id}.${operation}.${messageCode}`, {}, general) : general;
   }
 
-  /** The order as the person's page shows it (the QR code aside): a final status carries the outcome. */
+  /**
+   * The order as the person's page shows it (the QR code aside): a final status carries the
+   * outcome. Made once per order version and login request, not at every poll or frame: it
+   * changes only when the order does (a new record) or the request does (another language, user
+   * agent, which makes a new login request), so the one made last for them is shown again.
+   */
   status(login: LoginRequest, order: OrderRecord): PollStatus {
+    const kept = this.#statuses.get(login);
+    if (kept?.order === order) return kept.status;
+    const status = Object.freeze(this.#newStatus(login, order));
+    this.#statuses.set(login, { order, status });
+    return status;
+  }
+
+  #newStatus(login: LoginRequest, order: OrderRecord): PollStatus {
     if (order.final) return presentFinal(order.final, (messageCode) => this.#message(login, messageCode));
     const messageCode = pendingMessage(order.hintCode ?? 'outstandingTransaction', { device: order.device, mobile: isMobile(login.userAgent) });
-    const status: PollStatus = {
+    return {
       status: 'IN_PROGRESS',
       hintCode: order.hintCode ?? 'outstandingTransaction',
       messageCode,
       message: this.#message(login, messageCode),
+      ...(order.device === 'this'
+        ? { payload: { autoStartToken: order.autoStartToken, launchUrl: launchUrl(order.autoStartToken, login.userAgent, this.#deps.simulatedAppUrl) } }
+        : {}),
     };
-    if (order.device === 'this') {
-      status.payload = { autoStartToken: order.autoStartToken, launchUrl: launchUrl(order.autoStartToken, login.userAgent, this.#deps.simulatedAppUrl) };
-    }
-    return status;
   }
 
-  /** The status with this second's QR code as an image, for pages that poll. */
+  /** The status with this second's QR code, for pages that poll. */
   #pollStatus(login: LoginRequest, order: OrderRecord, options: { qr: boolean }): PollStatus {
     const status = this.status(login, order);
-    if (options.qr && showsQrCode(order)) {
-      const payload = qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - order.orderedAt) / 1000);
-      status.payload = { ...status.payload, qrCode: { payload, svg: this.#qrImages.svg(order.orderRef, payload) } };
-    }
-    return status;
+    if (!options.qr || !showsQrCode(order)) return status;
+    return { ...status, payload: { ...status.payload, qrCode: this.#qrCodes.of(order, Date.now()) } };
   }
 }

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { qrSvg } from '../shared/qr-svg.js';
+import type { OrderRecord } from './orders.js';
 
 /**
  * The animated QR code's content for one second of an order: BankID's app checks the HMAC,
@@ -12,32 +13,41 @@ export function qrPayload(qrStartToken: string, qrStartSecret: string, seconds: 
   return `bankid.${qrStartToken}.${time}.${authCode}`;
 }
 
-/** How long one generation of kept images lasts: as long as a payload. */
-const IMAGE_GENERATION_MS = 1_000;
+/** How long one generation of kept codes lasts: as long as a payload. */
+const CODE_GENERATION_MS = 1_000;
+
+/** One second's QR code of an order, as a poll answers it: its content and its image. */
+export interface QrCode {
+  readonly payload: string;
+  readonly svg: string;
+}
 
 /**
- * The latest QR image of each order, so that however many pages poll one order, its image is
- * drawn at most once a second (the payload changes every second). An image is kept for one to
- * two seconds, in two generations that take turns: memory follows the orders polled in the
- * last two seconds, not every order ever polled (an SVG is about 3 KB; 10,000 waiting logins
- * on the event stream, which never ask for one, held 30 MB of them when kept until displaced).
+ * The latest QR code of each order, so that however many pages poll one order, its payload's
+ * HMAC and its image are made at most once a second (the payload changes every second). A code
+ * is kept for one to two seconds, in two generations that take turns: memory follows the orders
+ * polled in the last two seconds, not every order ever polled (an SVG is about 3 KB; 10,000
+ * waiting logins on the event stream, which never ask for one, held 30 MB of them when kept
+ * until displaced).
  */
-export class QrImages {
-  #current = new Map<string, { payload: string; svg: string }>();
-  #previous = new Map<string, { payload: string; svg: string }>();
+export class QrCodes {
+  #current = new Map<string, { seconds: number; code: QrCode }>();
+  #previous = new Map<string, { seconds: number; code: QrCode }>();
   #turnAt = 0;
 
-  svg(orderRef: string, payload: string): string {
-    const now = Date.now();
+  /** The order's code at `now` (epoch ms). */
+  of(order: Pick<OrderRecord, 'orderRef' | 'orderedAt' | 'qrStartToken' | 'qrStartSecret'>, now: number): QrCode {
     if (now >= this.#turnAt) {
       this.#previous = this.#current;
       this.#current = new Map();
-      this.#turnAt = now + IMAGE_GENERATION_MS;
+      this.#turnAt = now + CODE_GENERATION_MS;
     }
-    const kept = this.#current.get(orderRef) ?? this.#previous.get(orderRef);
-    if (kept?.payload === payload) return kept.svg;
-    const svg = qrSvg(payload);
-    this.#current.set(orderRef, { payload, svg });
-    return svg;
+    const seconds = Math.max(0, Math.floor((now - order.orderedAt) / 1000));
+    const kept = this.#current.get(order.orderRef) ?? this.#previous.get(order.orderRef);
+    if (kept?.seconds === seconds) return kept.code;
+    const payload = qrPayload(order.qrStartToken, order.qrStartSecret, seconds);
+    const code = Object.freeze({ payload, svg: qrSvg(payload) });
+    this.#current.set(order.orderRef, { seconds, code });
+    return code;
   }
 }

@@ -8,7 +8,7 @@ import { isMobile } from '../../shared/app-page.js';
 import { GridTicker } from '../grid-ticker.js';
 import { launchUrl } from '../launch.js';
 import { qrSvg } from '../../shared/qr-svg.js';
-import { qrPayload } from '../qr.js';
+import { qrPayload, QrCodes } from '../qr.js';
 
 describe('the animated QR code', () => {
   // BankID's published test vectors.
@@ -38,6 +38,20 @@ describe('the animated QR code', () => {
     const svg = qrSvg(qrPayload(token, secret, 0));
     expect(svg).toMatch(/^<svg /);
     expect(svg).not.toMatch(/style=|<script/);
+  });
+
+  it("of an order is made once a second: every poll within the second gets that second's code", () => {
+    const codes = new QrCodes();
+    const orderedAt = 1_000_000;
+    const order = { orderRef: 'order-1', orderedAt, qrStartToken: token, qrStartSecret: secret };
+    const first = codes.of(order, orderedAt + 2_100);
+    expect(first).toEqual({ payload: qrPayload(token, secret, 2), svg: qrSvg(qrPayload(token, secret, 2)) });
+    expect(codes.of(order, orderedAt + 2_900)).toBe(first);
+    expect(codes.of(order, orderedAt + 3_000).payload).toBe(qrPayload(token, secret, 3));
+    // Another order of the same second has its own code.
+    expect(codes.of({ ...order, orderRef: 'order-2', orderedAt: orderedAt + 1_000 }, orderedAt + 3_000).payload).toBe(qrPayload(token, secret, 2));
+    // A poll a little before the order's time (another instance's clock) gets second 0.
+    expect(codes.of({ ...order, orderRef: 'order-3' }, orderedAt - 300).payload).toBe(qrPayload(token, secret, 0));
   });
 });
 
