@@ -90,6 +90,8 @@ class WaitingOrder {
   readonly watchers = new Map<LoginWatcher, LoginRequest>();
   /** The login of the latest poll, while pages poll the order here (see POLL_HOLD_MS). */
   poller: LoginRequest | undefined;
+  /** When the latest poll came (ms): the order is held until POLL_HOLD_MS after it. */
+  polledAt = 0;
   /** When this instance last took the order's collect lease (ms), 0 if never. */
   leasedAt = 0;
   collecting = false;
@@ -223,14 +225,26 @@ export class WaitingOrders {
     this.#collects.add(waiting, collectAt);
   }
 
+  /**
+   * Holds the order until POLL_HOLD_MS after this poll. A page polls once a second, so a poll
+   * only notes its time: the hold is scheduled at the first poll and, each time it falls due,
+   * moved on to POLL_HOLD_MS after the latest one (#tick), rather than moved at every poll.
+   */
   #holdForPolls(waiting: WaitingOrder, login: LoginRequest): void {
+    const scheduled = waiting.poller !== undefined;
     waiting.poller = login;
-    this.#pollHolds.add(waiting, Date.now() + POLL_HOLD_MS);
+    waiting.polledAt = Date.now();
+    if (!scheduled) this.#pollHolds.add(waiting, waiting.polledAt + POLL_HOLD_MS);
   }
 
   #tick(): void {
     const now = Date.now();
     for (const waiting of this.#pollHolds.take(now)) {
+      const heldUntil = waiting.polledAt + POLL_HOLD_MS;
+      if (heldUntil > now) {
+        this.#pollHolds.add(waiting, heldUntil);
+        continue;
+      }
       waiting.poller = undefined;
       if (!waiting.held) this.#drop(waiting);
     }
