@@ -32,13 +32,14 @@ const none: RoutineRequests = () => false;
  * (thousands of waiting pages poll once a second each), while its failures stay at info.
  */
 export function trace(log: Logger, trustProxy: boolean, routine: RoutineRequests = none): Middleware {
-  return async (ctx, next) => {
+  // Not an async function itself: the scope's function is the request's one async step here.
+  return (ctx, next) => {
     const incoming = ctx.get('traceid');
     const traceId = trustProxy && TRACE_ID.test(incoming) ? incoming : newTraceId();
     ctx.set('traceId', traceId);
     ctx.state.traceId = traceId;
     const started = performance.now();
-    await requestScope.run(ctx, async () => {
+    return requestScope.run(ctx, async () => {
       try {
         await next();
       } finally {
