@@ -158,7 +158,11 @@ export class WaitingOrders {
     const watched = waiting;
     watched.watchers.set(watcher, login);
     watcher.status(this.#deps.login.status(login, watched.order));
-    if (showsQrCode(watched.order)) this.#sendFrame(watched, Date.now(), [watcher]);
+    if (showsQrCode(watched.order)) {
+      const now = Date.now();
+      this.#sendFrame(watched, now, [watcher]);
+      this.#frames.add(watched, nextSecondOf(watched.order, now));
+    }
     return () => {
       watched.watchers.delete(watcher);
       if (!watched.held) this.#drop(watched);
@@ -220,7 +224,8 @@ export class WaitingOrders {
       this.#collects.remove(waiting);
       return;
     }
-    if (showsQrCode(order)) this.#frames.add(waiting, nextSecondOf(order, Date.now()));
+    // Frames go to streams only: an order held only for polls has none to send (polls draw their own).
+    if (showsQrCode(order) && waiting.watchers.size) this.#frames.add(waiting, nextSecondOf(order, Date.now()));
     else this.#frames.remove(waiting);
     this.#collects.add(waiting, collectAt);
   }
@@ -249,8 +254,9 @@ export class WaitingOrders {
       if (!waiting.held) this.#drop(waiting);
     }
     for (const waiting of this.#frames.take(now)) {
-      // An order held only for polls has no stream to send its frame to: polls draw their own.
-      if (waiting.watchers.size) this.#sendFrame(waiting, now, waiting.watchers.keys());
+      // An order whose last stream has gone is left off the frames until a stream watches it again.
+      if (!waiting.watchers.size) continue;
+      this.#sendFrame(waiting, now, waiting.watchers.keys());
       this.#frames.add(waiting, nextSecondOf(waiting.order, now));
     }
     for (const waiting of this.#collects.take(now)) this.#collectsQueued.add(waiting);

@@ -77,6 +77,19 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     expect(tokens.claims()).toMatchObject({ acr: OTHER, personal_number: simulatedPersons[0]!.personalNumber });
   });
 
+  it('sends a QR frame each second to a stream opened on an order the instance held only for polls', async () => {
+    const session = await startedLogin();
+    // Polls through the balancer reach both instances: each then holds the order, for polls alone.
+    for (let poll = 0; poll < 4; poll += 1) expect((await session.call('poll?qr=true')).status).toBe(200);
+    const streams = [0, 1].map((instance) => streamOf(session, instance));
+    for (const stream of streams) {
+      const first = await stream.next('qr');
+      const later = await stream.next('qr', (frame) => Number(frame.id) > Number(first.id));
+      expect(later.data).toMatch(/^bankid\.[\w-]+\.\d+\.[0-9a-f]{64}$/);
+      stream.close();
+    }
+  });
+
   it('collects each order at most once per poll_frequency with 10 streams open on one login across both instances', async () => {
     const session = await startedLogin();
     const orderRef = session.orderRef();
