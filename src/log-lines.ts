@@ -3,8 +3,12 @@ import type { DestinationStream } from 'pino';
 
 /** How long a log line may wait in memory: what a process killed outright (SIGKILL, out of memory) loses at most. */
 export const LOG_HOLD_MS = 10;
-/** Held lines are written at once when they reach this size. */
-const LOG_HOLD_BYTES = 4096;
+/**
+ * Held lines are written at once when they reach this size: it bounds the memory held. It is
+ * SonicBoom's largest single write, so that under load the lines of a whole LOG_HOLD_MS go in one
+ * write (at 4 KB a busy token endpoint wrote twice per LOG_HOLD_MS, and writes cost more than lines).
+ */
+const LOG_HOLD_BYTES = 16 * 1024;
 
 /** Where held lines go: pino's asynchronous stdout (a SonicBoom). */
 export interface LineTarget {
