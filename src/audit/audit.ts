@@ -56,16 +56,21 @@ export class AuditLog {
   emit(name: AuditEventName, fields: AuditFields): AuditEvent {
     const { id, message } = auditEvents[name];
     const traceId = fields.traceId ?? currentTraceId();
-    const event: AuditEvent = { event_id: id, event: name, time: new Date().toISOString(), ...(traceId ? { traceId } : {}), ...definedOnly(fields) };
+    const event = { event_id: id, event: name, time: new Date().toISOString(), ...(traceId ? { traceId } : {}) } as AuditEvent;
+    addDefined(event, fields);
     this.#log.info(event, message);
-    this.#deps.metrics.auditEvents.inc({ event_id: id });
+    this.#deps.metrics.countAuditEvent(id);
     for (const sink of this.#deps.sinks) {
-      const delivery = sink.write(event).catch((err: unknown) => {
-        this.#deps.metrics.auditSinkFailures.inc({ sink: sink.name });
-        this.#deps.log.warn({ sink: sink.name, event_id: id, err: (err as Error).message }, 'audit sink could not take an event (it is in the log)');
-      });
+      // One step per delivery: it leaves the pending set however it ends.
+      const delivery: Promise<void> = sink.write(event).then(
+        () => void this.#pending.delete(delivery),
+        (err: unknown) => {
+          this.#pending.delete(delivery);
+          this.#deps.metrics.auditSinkFailures.inc({ sink: sink.name });
+          this.#deps.log.warn({ sink: sink.name, event_id: id, err: (err as Error).message }, 'audit sink could not take an event (it is in the log)');
+        },
+      );
       this.#pending.add(delivery);
-      void delivery.finally(() => this.#pending.delete(delivery));
     }
     return event;
   }
@@ -166,6 +171,11 @@ export class AuditLog {
   }
 }
 
-function definedOnly(fields: AuditFields): AuditFields {
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined && value !== '')) as AuditFields;
+/** Adds to `event` the fields that say something (neither undefined nor empty), in their order. */
+function addDefined(event: AuditEvent, fields: AuditFields): void {
+  const into = event as unknown as Record<string, unknown>;
+  for (const name in fields) {
+    const value = fields[name as keyof AuditFields];
+    if (value !== undefined && value !== '') into[name] = value;
+  }
 }

@@ -20,7 +20,7 @@ export function observeProvider(provider: Provider, deps: { audit: AuditLog; met
 
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const grantType = String(ctx.oidc.params?.grant_type ?? 'unknown');
-    metrics.grantsIssued.inc({ grant_type: grantType });
+    metrics.countGrant(grantType);
     const accessToken = ctx.oidc.entities.AccessToken;
     audit.emit('tokens.issued', {
       source_ip: clientIp(ctx),

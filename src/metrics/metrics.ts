@@ -233,19 +233,29 @@ export class Metrics {
     this.#sources = sources;
   }
 
-  /** Each store operation's histogram, looked up once: observing by labels hashes them every time. */
-  readonly #storeDurations = new Map<string, { observe(seconds: number): void }>();
+  /**
+   * Children of metrics with one label, each looked up once: updating by labels hashes them every
+   * time, and these are updated on every store operation, grant and audit event.
+   */
+  readonly #storeDurations = childrenOf((operation) => this.redisDuration.labels(operation));
+  readonly #grantCounts = childrenOf((grantType) => this.grantsIssued.labels(grantType));
+  readonly #auditEventCounts = childrenOf((eventId) => this.auditEvents.labels(eventId));
 
   /** The command observer the Redis store reports each operation's latency to. */
   readonly observeStore = (operation: string, seconds: number, failed: boolean): void => {
-    let duration = this.#storeDurations.get(operation);
-    if (!duration) {
-      duration = this.redisDuration.labels(operation);
-      this.#storeDurations.set(operation, duration);
-    }
-    duration.observe(seconds);
+    this.#storeDurations(operation).observe(seconds);
     if (failed) this.redisFailures.inc({ operation });
   };
+
+  /** A grant issued at the token endpoint (neb_oidc_grants_issued_total). */
+  countGrant(grantType: string): void {
+    this.#grantCounts(grantType).inc();
+  }
+
+  /** An audit event written (neb_audit_events_total). */
+  countAuditEvent(eventId: string): void {
+    this.#auditEventCounts(eventId).inc();
+  }
 
   /** New plain counts of one operation of an eID, reported from now on (see EidCallCounts). */
   eidCalls(eid: string, operation: string): EidCallCounts {
@@ -258,4 +268,14 @@ export class Metrics {
   async exposition(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** A metric's child for each value of its one label, made at its first use and kept. */
+function childrenOf<T>(make: (value: string) => T): (value: string) => T {
+  const children = new Map<string, T>();
+  return (value) => {
+    let child = children.get(value);
+    if (child === undefined) children.set(value, (child = make(value)));
+    return child;
+  };
 }

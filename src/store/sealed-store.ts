@@ -59,9 +59,11 @@ export class Sealer {
 export function sealedStore(inner: Store, sealer: Sealer, prefixes: readonly string[]): Store {
   const isSealed = (key: string) => prefixes.some((prefix) => key.startsWith(prefix));
   const overrides: Pick<Store, 'get' | 'set' | 'setIfAbsent' | 'replace'> = {
-    async get(key) {
-      const record = await inner.get(key);
-      return record && isSealed(key) ? { ...record, value: sealer.open(record.value) } : record;
+    // A key that is not sealed is read as it is, without a step of its own: oidc-provider's
+    // tokens and grants are read through here on every token request.
+    get(key) {
+      const reading = inner.get(key);
+      return isSealed(key) ? reading.then((record) => record && { ...record, value: sealer.open(record.value) }) : reading;
     },
     set: (key, value, ttlSeconds) => inner.set(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
     setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
@@ -71,11 +73,16 @@ export function sealedStore(inner: Store, sealer: Sealer, prefixes: readonly str
       return earlier === undefined ? undefined : sealer.open(earlier);
     },
   };
+  // Each of the store's own methods bound once, rather than on every call.
+  const bound = new WeakMap<object, unknown>();
   return new Proxy(inner, {
     get(target, property) {
       if (Object.hasOwn(overrides, property)) return overrides[property as keyof typeof overrides];
       const member: unknown = Reflect.get(target, property, target);
-      return typeof member === 'function' ? member.bind(target) : member;
+      if (typeof member !== 'function') return member;
+      let method = bound.get(member);
+      if (!method) bound.set(member, (method = member.bind(target)));
+      return method;
     },
   });
 }
