@@ -47,6 +47,21 @@ describe('log lines on stdout', () => {
     expect(writes).toEqual(['{"n":1}\n{"n":2}\n{"n":3}\n']);
   });
 
+  it('of a busy moment go in one write up to 16 KB, and are handed over at once when they reach it', async () => {
+    const writes: string[] = [];
+    let written!: () => void;
+    const firstWrite = new Promise<void>((resolve) => (written = resolve));
+    const lines = new HeldLines({ write: (chunk: string) => (writes.push(chunk), written()) }, 1);
+    // About 300 bytes a line, as a grant's request and audit lines: 40 lines, 12 KB.
+    const line = `${JSON.stringify({ msg: 'x'.repeat(290) })}\n`;
+    for (let i = 0; i < 40; i += 1) lines.write(line);
+    expect(writes).toEqual([]);
+    await firstWrite;
+    expect(writes).toEqual([line.repeat(40)]);
+    for (let i = 0; i < 60; i += 1) lines.write(line);
+    expect(writes.slice(1)).toEqual([line.repeat(Math.ceil((16 * 1024) / line.length))]);
+  });
+
   it('are written by themselves, without a later line or an exit to push them out', async () => {
     const { child, lines } = logThreeLinesThen('setInterval(() => {}, 1000);');
     await new Promise<void>((resolve) => child.stdout.on('data', () => lines().length === 3 && resolve()));
