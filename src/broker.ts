@@ -356,7 +356,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
-        server = createHttpServer(app.callback(), config.server).listen(config.port, config.host);
+        server = createHttpServer(app.callback(), config.server).listen({ port: config.port, host: config.host, backlog: config.server.listen_backlog });
         drain.watch(server);
         answerParserErrors(server, log);
         await once(server, 'listening');

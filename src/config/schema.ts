@@ -176,6 +176,14 @@ export const configSchema = z
         keep_alive_timeout_seconds: z.number().int().min(1).default(5),
         /** Open connections at most; more are closed at once. 0: no cap. */
         max_connections: z.number().int().min(0).default(10_000),
+        /**
+         * Connections the kernel completes and holds for the broker until it takes them (the
+         * listen backlog; Linux caps it at net.core.somaxconn). Node's own 511 overflows when
+         * thousands of pages connect at once (event streams reconnecting after an instance is gone,
+         * a long turn of the event loop): the SYNs beyond it are dropped and retried after 1, 2, 4,
+         * 8 and 16 s, and a page waits that long for an answer.
+         */
+        listen_backlog: z.number().int().min(1).max(65_535).default(4096),
         /** Largest request body in bytes; larger ones get 413. oidc-provider reads no more than 56 KiB. */
         max_body_bytes: z.number().int().min(1024).max(56 * 1024).default(32 * 1024),
       })

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +18,7 @@ beforeAll(async () => {
   tb = await startTestBroker(adminAndRegistration, 'limits');
   limited = await startTestBroker({ ...adminAndRegistration, rate_limits: { window_seconds: LONG_WINDOW, admin: { per_ip: 3 }, registration: { per_ip: 2 } } }, 'limits-rates');
   slow = await startTestBroker({ server: { headers_timeout_seconds: 1, request_timeout_seconds: 1 } }, 'limits-slow');
-  capped = await startTestBroker({ server: { max_connections: 2 } }, 'limits-capped');
+  capped = await startTestBroker({ server: { max_connections: 2, listen_backlog: 1000 } }, 'limits-capped');
 });
 
 const portOf = (broker: TestBroker) => Number(new URL(broker.issuer).port);
@@ -33,6 +35,12 @@ function bigPost(path: string, length: number, contentType: string): Promise<{ s
     req.on('error', reject);
     req.write('x'.repeat(1024));
   });
+}
+
+/** The backlog of the broker's listening socket, as the kernel reports it (ss: a listening socket's Send-Q). */
+function listenBacklog(broker: TestBroker): number {
+  const line = execFileSync('ss', ['-ltnH', `sport = :${portOf(broker)}`], { encoding: 'utf8' }).trim();
+  return Number(line.split(/\s+/)[2]);
 }
 
 /** A raw connection, and everything the server sent on it until it closed it. */
@@ -98,6 +106,12 @@ describe('connections', () => {
     const { socket, closed } = await rawConnection(slow);
     socket.write('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     expect(await closed).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('the listening socket holds server.listen_backlog connections, as far as the kernel allows', () => {
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    expect(listenBacklog(tb)).toBe(Math.min(4096, somaxconn));
+    expect(listenBacklog(capped)).toBe(Math.min(1000, somaxconn));
   });
 
   it('beyond max_connections, a connection is closed at once; the others are served', async () => {

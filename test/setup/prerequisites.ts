@@ -24,6 +24,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const debianPrerequisites: DebianPrerequisite[] = [
   { purpose: 'redis-server (the outage tests start their own)', packages: ['redis-server'], present: () => onPath('redis-server') },
   { purpose: 'chromium (browser tests)', packages: ['chromium'], present: () => existsSync(CHROMIUM) },
+  { purpose: 'ss (the listen backlog test)', packages: ['iproute2'], present: () => onPath('ss') },
   { purpose: 'apache2 with mod_auth_openidc (interop tests)', packages: ['apache2', 'libapache2-mod-auth-openidc'] },
   { purpose: "python3 with authlib and requests (interop tests)", packages: ['python3', 'python3-authlib', 'python3-requests'] },
 ];
