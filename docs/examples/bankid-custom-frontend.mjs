@@ -14,8 +14,11 @@ export async function logInWithBankIdOnAnotherDevice({ request, uid, onStatus, w
         ? { headers: { accept: 'application/json' } }
         : { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) };
     const response = await request(`/interaction/${uid}/api/${path}`, init);
-    // Another poll of this login is running: try again after Retry-After.
-    if (response.status === 429) return { retryAfter: Number(response.headers.get('retry-after')) || 1 };
+    // Another poll of this login is running (429), or the broker is busy or its store away for a
+    // moment (503): try again after Retry-After; the login lives on.
+    if (response.status === 429 || (response.status === 503 && response.headers.has('retry-after'))) {
+      return { retryAfter: Number(response.headers.get('retry-after')) || 1 };
+    }
     const answer = await response.json();
     if (!response.ok) throw new Error(answer.error_description ?? answer.error);
     return answer;
@@ -24,7 +27,12 @@ export async function logInWithBankIdOnAnotherDevice({ request, uid, onStatus, w
   const ui = await call('ui');
   if (!ui.eids.some((eid) => eid.id === 'se-bankid' && eid.available)) throw new Error('Swedish BankID is not offered for this login');
 
-  let state = await call('start', { eid: 'se-bankid', device: 'other' });
+  const start = () => call('start', { eid: 'se-bankid', device: 'other' });
+  let state = await start();
+  while (state.retryAfter) {
+    await wait(state.retryAfter * 1000);
+    state = await start();
+  }
   while (!state.redirectTo) {
     if (!state.retryAfter) await onStatus(state);
     await wait((state.retryAfter ?? 1) * 1000);

@@ -189,6 +189,27 @@ describe('the Swedish BankID page', () => {
     });
   }, 60_000);
 
+  it('waits as a busy answer (503 with Retry-After) says, keeping what it shows, when starting the order and when polling; the login completes', async () => {
+    await onDevice('desktop', async (page) => {
+      // What a broker shedding load answers (src/resilience/load-shedding.ts), for the first start and the second poll.
+      const busy = { status: 503, headers: { 'retry-after': '1', 'content-type': 'application/json' }, body: JSON.stringify({ error: 'temporarily_unavailable', error_description: 'The broker is busy right now. Try again in a moment.' }) };
+      let starts = 0;
+      let polls = 0;
+      await page.route('**/api/start', (route) => (++starts === 1 ? route.fulfill(busy) : route.continue()));
+      // No event stream here, so that the page polls.
+      await page.route('**/api/events', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
+      await page.route('**/api/poll*', (route) => (++polls === 2 ? route.fulfill(busy) : route.continue()));
+      await toBankIdPage(page);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      expect(starts).toBe(2);
+      await expect.poll(() => polls, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      expect(await page.isVisible('#qr')).toBe(true);
+      expect(await page.textContent('#status')).not.toContain('busy');
+      await approveAndLand(page, scanLatest());
+    });
+  }, 60_000);
+
   it('without JavaScript says what to do, links to the other ways to log in, and cancels with a plain form post', async () => {
     await onDevice(
       'desktop',

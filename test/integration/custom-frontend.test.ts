@@ -34,4 +34,37 @@ describe('the custom-frontend example in docs/examples', () => {
     const tokens = await bed.rp.redeem(leftTo!);
     expect(tokens.claims()).toMatchObject({ personal_number: simulatedPersons[0]!.personalNumber, acr: 'urn:nordic-eid:se:bankid:other-device' });
   });
+
+  it('waits out a busy broker (503 with Retry-After) when starting and when polling, and completes', async () => {
+    const { response } = await bed.rp.authorize();
+    const uid = /\/interaction\/([^/]+)\//.exec(response.url)![1]!;
+    const phone = bankIdPhone(bed.simulator);
+    // What a broker shedding load answers (src/resilience/load-shedding.ts), for the first start and the second poll.
+    const busy = () =>
+      new Response(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'The broker is busy right now. Try again in a moment.' }), {
+        status: 503,
+        headers: { 'retry-after': '1', 'content-type': 'application/json' },
+      });
+    const calls = { start: 0, poll: 0 };
+    const waits: number[] = [];
+
+    const final = await logInWithBankIdOnAnotherDevice({
+      uid,
+      request: async (path: string, init: RequestInit) => {
+        if (path.endsWith('/api/start') && ++calls.start === 1) return busy();
+        if (path.includes('/api/poll') && ++calls.poll === 2) return busy();
+        return bed.rp.browser.request(path, init);
+      },
+      wait: (ms: number) => {
+        waits.push(ms);
+        return new Promise((resolve) => setTimeout(resolve, Math.min(ms, 300)));
+      },
+      onStatus: phone,
+    });
+
+    expect(final.status).toBe('COMPLETE');
+    expect(calls.start).toBe(2);
+    expect(calls.poll).toBeGreaterThan(2);
+    expect(waits[0]).toBe(1000);
+  });
 });

@@ -42,7 +42,11 @@ if (root) {
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify(body || {}),
     });
-    if (response.status === 429) return { retryAfter: Number(response.headers.get('retry-after')) || 1 };
+    // A second poll of this login at once (429), or the broker busy or its store away for a
+    // moment (503): the answer says when to ask again, and the page keeps what it shows till then.
+    if (response.status === 429 || (response.status === 503 && response.headers.has('retry-after'))) {
+      return { retryAfter: Number(response.headers.get('retry-after')) || 1 };
+    }
     const data = await response.json();
     if (!response.ok) throw new Error(data.error_description || data.error);
     return data;
@@ -186,6 +190,10 @@ if (root) {
     stopWaiting();
     try {
       const state = await call('start', { eid, device });
+      if (state.retryAfter) {
+        pollTimer = window.setTimeout(() => start(chosen), state.retryAfter * 1000);
+        return;
+      }
       render(state);
       if (state.status === 'IN_PROGRESS') watch();
     } catch (error) {
