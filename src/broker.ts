@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
@@ -24,7 +23,7 @@ import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/
 import { addressedToIssuer } from './http/issuer-origin.js';
 import { bodyLimit } from './http/body.js';
 import { boundedParameters } from './http/parameters.js';
-import { createHttpServer } from './http/server.js';
+import { listenOn } from './http/server.js';
 import { securityHeaders } from './http/security-headers.js';
 import { chain, onlyWhere, routersUnder } from './http/scoped.js';
 import { staticFiles, staticKitsOf } from './http/static.js';
@@ -323,11 +322,11 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(mount(provider as unknown as Koa));
     app.use(notFound(views));
 
-    let server: Server | undefined;
+    let servers: Server[] = [];
     let metricsServer: MetricsServer | undefined;
-    /** Drains the server for `limitMs` at most, then closes everything behind it. */
+    /** Drains the servers for `limitMs` at most, then closes everything behind them. */
     const stop = async (limitMs: number) => {
-      const cut = await drain.drain(server, limitMs);
+      const cut = await drain.drain(servers, limitMs);
       if (cut > 0) log.warn({ cut }, 'requests still in flight were cut');
       await metricsServer?.close();
       eventLoop.close();
@@ -356,12 +355,13 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
-        server = createHttpServer(app.callback(), config.server).listen({ port: config.port, host: config.host, backlog: config.server.listen_backlog });
-        drain.watch(server);
-        answerParserErrors(server, log);
-        await once(server, 'listening');
-        const { port } = server.address() as AddressInfo;
-        log.info({ issuer, port, eids: registry.all.map((plugin) => plugin.id) }, 'broker listening');
+        servers = await listenOn(app.callback(), config.server, { port: config.port, host: config.host });
+        for (const server of servers) {
+          drain.watch(server);
+          answerParserErrors(server, log);
+        }
+        const { port } = servers[0]!.address() as AddressInfo;
+        log.info({ issuer, port, listen_sockets: servers.length, eids: registry.all.map((plugin) => plugin.id) }, 'broker listening');
         return port;
       },
       async shutdown() {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { auditEventNames } from '../audit/events.js';
 import { EID_FIELD_NAME } from '../clients/names.js';
+import { reusePortSupported } from '../http/reuse-port.js';
 import { unknownName } from './issues.js';
 import { KEY_FAMILIES } from '../store/keys.js';
 
@@ -184,6 +185,22 @@ export const configSchema = z
          * 8 and 16 s, and a page waits that long for an answer.
          */
         listen_backlog: z.number().int().min(1).max(65_535).default(4096),
+        /**
+         * Listening sockets on the port, each with its own accept queue (SO_REUSEPORT). Node's event
+         * loop takes one new connection per listening socket per turn, so while it is busy with
+         * requests on open connections, new ones wait in the queue for as many turns as are ahead
+         * of them; N sockets take N per turn. Absent: 16 where Node can (22.12 and later, on Linux
+         * or FreeBSD), else 1. More than 1 needs such a Node.
+         */
+        listen_sockets: z
+          .number()
+          .int()
+          .min(1)
+          .max(64)
+          .refine((count) => count === 1 || reusePortSupported(), {
+            message: `more than 1 needs Node 22.12 or later on Linux or FreeBSD (SO_REUSEPORT); this is Node ${process.versions.node} on ${process.platform}`,
+          })
+          .optional(),
         /** Largest request body in bytes; larger ones get 413. oidc-provider reads no more than 56 KiB. */
         max_body_bytes: z.number().int().min(1024).max(56 * 1024).default(32 * 1024),
       })

@@ -34,14 +34,14 @@ export class Drain {
   }
 
   /**
-   * Starts the drain: aborts `signal`, closes the listener of `server` (if it was started; idle
-   * keep-alive connections go with it), and resolves once every request in flight is answered
+   * Starts the drain: aborts `signal`, closes the listeners of `servers` (those started; idle
+   * keep-alive connections go with them), and resolves once every request in flight is answered
    * or `limitMs` has passed; then it cuts what is left. Resolves with the number cut.
    */
-  async drain(server: Server | undefined, limitMs: number): Promise<number> {
+  async drain(servers: readonly Server[], limitMs: number): Promise<number> {
     this.#controller.abort();
-    if (!server) return 0;
-    const closed = new Promise((resolve) => server.close(resolve));
+    if (servers.length === 0) return 0;
+    const closed = Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     if (this.#inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -51,7 +51,7 @@ export class Drain {
       clearTimeout(timer);
     }
     const cut = this.#inFlight;
-    server.closeAllConnections();
+    for (const server of servers) server.closeAllConnections();
     await closed;
     return cut;
   }

@@ -1,16 +1,21 @@
+import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { BrokerConfig } from '../config/schema.js';
+import { reusePortSupported } from './reuse-port.js';
 
 /** How often Node looks for connections past their headers or request timeout. */
 const TIMEOUT_CHECK_MS = 1000;
 
+type ServerSettings = BrokerConfig['server'];
+
 /**
  * The broker's HTTP server, with the `server` limits: a client that sends its headers or its
- * body too slowly is answered 408 and disconnected, an idle kept-alive connection is closed,
- * and connections beyond the cap are closed at once. Node's own defaults would keep a slow
- * request open for 5 minutes.
+ * body too slowly is answered 408 and disconnected, and an idle kept-alive connection is
+ * closed. Node's own defaults would keep a slow request open for 5 minutes. (The cap on open
+ * connections is set where the servers listen: one cap over all of them.)
  */
-export function createHttpServer(listener: RequestListener, settings: BrokerConfig['server']): Server {
+export function createHttpServer(listener: RequestListener, settings: ServerSettings): Server {
   const server = createServer(
     {
       headersTimeout: settings.headers_timeout_seconds * 1000,
@@ -20,6 +25,70 @@ export function createHttpServer(listener: RequestListener, settings: BrokerConf
     listener,
   );
   server.keepAliveTimeout = settings.keep_alive_timeout_seconds * 1000;
-  if (settings.max_connections > 0) server.maxConnections = settings.max_connections;
   return server;
+}
+
+/** Listening sockets where Node can open several: each lets the loop take one more new connection per turn. */
+export const DEFAULT_LISTEN_SOCKETS = 16;
+
+/** How many sockets the broker listens on: as configured, else as many as this Node can open. */
+export function listenSocketCount(settings: Pick<ServerSettings, 'listen_sockets'>): number {
+  return settings.listen_sockets ?? (reusePortSupported() ? DEFAULT_LISTEN_SOCKETS : 1);
+}
+
+/**
+ * The broker's listening sockets, all on one port and all serving `listener`. Node's event
+ * library takes one new connection per listening socket per turn of the loop; while the loop is
+ * busy with requests on open connections, new ones wait in the kernel's accept queue for as many
+ * turns as there are ahead of them. With `server.listen_sockets` sockets (SO_REUSEPORT; the
+ * kernel spreads new connections over them), the loop takes that many per turn.
+ */
+export async function listenOn(listener: RequestListener, settings: ServerSettings, address: { port: number; host: string }): Promise<Server[]> {
+  const count = listenSocketCount(settings);
+  const listen = async (port: number): Promise<Server> => {
+    const server = createHttpServer(listener, settings);
+    // reusePort only when there are several: Node before 22.12 does not know the option.
+    server.listen({ port, host: address.host, backlog: settings.listen_backlog, ...(count > 1 ? { reusePort: true } : {}) });
+    await once(server, 'listening');
+    return server;
+  };
+  const first = await listen(address.port);
+  const { port } = first.address() as AddressInfo;
+  const servers = [first];
+  try {
+    for (let i = 1; i < count; i += 1) servers.push(await listen(port));
+  } catch (error) {
+    for (const server of servers) server.close();
+    throw error;
+  }
+  capConnections(servers, settings.max_connections);
+  return servers;
+}
+
+/**
+ * One cap on the open connections over all `servers`: each may take what the others leave.
+ * Node refuses a connection past a server's `maxConnections` before it costs anything (it
+ * closes the accepted socket at once), so each server's is kept at its own connections plus
+ * what is left under the cap.
+ */
+function capConnections(servers: Server[], max: number): void {
+  if (max === 0) return;
+  const own = new Map(servers.map((server) => [server, 0]));
+  let open = 0;
+  const setCaps = () => {
+    for (const [server, connections] of own) server.maxConnections = connections + max - open;
+  };
+  for (const server of servers) {
+    server.on('connection', (socket: Socket) => {
+      open += 1;
+      own.set(server, own.get(server)! + 1);
+      setCaps();
+      socket.once('close', () => {
+        open -= 1;
+        own.set(server, own.get(server)! - 1);
+        setCaps();
+      });
+    });
+  }
+  setCaps();
 }

@@ -17,11 +17,12 @@ export interface BrokerProcess {
 }
 
 /**
- * Runs the compiled broker (dist/bin/main.js) as its own process, the way `npm start` runs it.
- * Vitest's global set-up (test/support/build.ts) has built it, so no test waits for the compiler.
+ * Runs the compiled broker (dist/bin/main.js) as its own process, the way `npm start` runs it,
+ * on this Node or on `node` (e.g. NODE_24). Vitest's global set-up (test/support/build.ts) has
+ * built it, so no test waits for the compiler.
  */
-export function spawnBroker(env: Record<string, string | undefined>, nodeFlags: string[] = []): BrokerProcess {
-  const child = spawn(process.execPath, [...nodeFlags, compiledMain], {
+export function spawnBroker(env: Record<string, string | undefined>, nodeFlags: string[] = [], node = process.execPath): BrokerProcess {
+  const child = spawn(node, [...nodeFlags, compiledMain], {
     cwd: projectRoot,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
