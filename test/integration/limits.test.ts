@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
+import { rawConnection } from '../support/http.js';
 import { clearOfWindowEnd, LONG_WINDOW } from '../support/rate-windows.js';
 import { ADMIN_TOKEN, admin } from './admin-support.js';
 
@@ -41,18 +40,6 @@ function bigPost(path: string, length: number, contentType: string): Promise<{ s
 function listenBacklog(broker: TestBroker): number {
   const line = execFileSync('ss', ['-ltnH', `sport = :${portOf(broker)}`], { encoding: 'utf8' }).trim();
   return Number(line.split(/\s+/)[2]);
-}
-
-/** A raw connection, and everything the server sent on it until it closed it. */
-async function rawConnection(broker: TestBroker): Promise<{ socket: Socket; closed: Promise<string> }> {
-  const socket = connect(portOf(broker), '127.0.0.1');
-  let received = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => (received += chunk));
-  socket.on('error', () => undefined);
-  const closed = once(socket, 'close').then(() => received);
-  await once(socket, 'connect');
-  return { socket, closed };
 }
 
 describe('a 10 MB body', () => {
@@ -97,13 +84,13 @@ describe('rate limits', () => {
 
 describe('connections', () => {
   it('a request whose body trickles in is answered 408 and disconnected after request_timeout_seconds', async () => {
-    const { socket, closed } = await rawConnection(slow);
+    const { socket, closed } = await rawConnection(portOf(slow));
     socket.write(`POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=`);
     expect(await closed).toMatch(/^HTTP\/1\.1 408/);
   });
 
   it('a client that never finishes its headers is disconnected', async () => {
-    const { socket, closed } = await rawConnection(slow);
+    const { socket, closed } = await rawConnection(portOf(slow));
     socket.write('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     expect(await closed).toMatch(/^HTTP\/1\.1 408/);
   });
@@ -115,8 +102,8 @@ describe('connections', () => {
   });
 
   it('beyond max_connections, a connection is closed at once; the others are served', async () => {
-    const held = [await rawConnection(capped), await rawConnection(capped)];
-    const third = await rawConnection(capped);
+    const held = [await rawConnection(portOf(capped)), await rawConnection(portOf(capped))];
+    const third = await rawConnection(portOf(capped));
     expect(await third.closed).toBe('');
     held[0]!.socket.write('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
     expect(await held[0]!.closed).toMatch(/^HTTP\/1\.1 200/);

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { reusePortSupported } from '../../src/http/reuse-port.js';
+import { rawConnection } from '../support/http.js';
 import { NODE_24 } from '../support/node24.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { findFreePort } from '../support/redis.js';
@@ -31,18 +31,6 @@ async function startOn(node: string, server: Record<string, unknown>): Promise<{
 /** The listening sockets on `port`, as the kernel lists them. */
 function listeners(port: number): number {
   return execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).split('\n').filter((line) => line.startsWith('LISTEN')).length;
-}
-
-/** A raw connection, and everything the server sent on it until it closed it. */
-async function rawConnection(port: number): Promise<{ socket: Socket; closed: Promise<string> }> {
-  const socket = connect(port, '127.0.0.1');
-  let received = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => (received += chunk));
-  socket.on('error', () => undefined);
-  const closed = once(socket, 'close').then(() => received);
-  await once(socket, 'connect');
-  return { socket, closed };
 }
 
 /** A kept-alive request on `connection`, answered: the connection is then one the broker holds. */

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+
 /** A token-endpoint request as a client sends it: form body, client_secret_basic when there is a secret. */
 export async function tokenRequest(
   issuer: string,
@@ -16,4 +19,16 @@ export async function tokenRequest(
   const response = await fetch(`${issuer}${path}`, { method: 'POST', headers, body: form.toString() });
   const text = await response.text();
   return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: response.headers };
+}
+
+/** A raw connection to a loopback port, and everything the server sent on it until it closed it. */
+export async function rawConnection(port: number): Promise<{ socket: Socket; closed: Promise<string> }> {
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (received += chunk));
+  socket.on('error', () => undefined);
+  const closed = once(socket, 'close').then(() => received);
+  await once(socket, 'connect');
+  return { socket, closed };
 }
