@@ -4,6 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
 import { webClient } from '../support/broker.js';
 import { auditStream, eventually } from '../support/ops.js';
+import { reusePortSupported } from '../../src/http/reuse-port.js';
+import { NODE_24 } from '../support/node24.js';
 import { spawnBroker, writeConfig } from '../support/process.js';
 import { deleteKeysWithPrefix, findFreePort, rateLimitCounts, redisUrl, uniquePrefix } from '../support/redis.js';
 import { TestBrowser } from '../support/browser.js';
@@ -37,7 +39,10 @@ async function startRequest(port: number, head: string): Promise<{ send(): Promi
 }
 
 describe('SIGTERM', () => {
-  it('drains: readiness says 503 at once, no new connection, the request in flight is answered, exit code 0', async () => {
+  it.each([
+    ["this test run's Node", process.execPath, reusePortSupported() ? 16 : 1],
+    ['Node 24, listening on 16 sockets', NODE_24, 16],
+  ])('drains on %s: readiness says 503 at once, no new connection, the request in flight is answered, exit code 0', async (_node, node, sockets) => {
     const port = await findFreePort();
     const issuer = `http://127.0.0.1:${port}`;
     const upstream = await startSimulatedUpstream(
@@ -46,9 +51,10 @@ describe('SIGTERM', () => {
     );
     afterAll(() => upstream.simulator.close());
     const config = { issuer, port, redis: { url: redisUrl, key_prefix: prefix }, clients: [webClient], eids: { 'no-bankid': upstream.section } };
-    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) });
+    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) }, [], node);
     afterAll(() => broker.stop());
     await broker.listening();
+    expect(broker.output()).toContain(`"listen_sockets":${sockets}`);
 
     // The upstream holds its token request: that is when the broker is told to stop.
     let tokenRequested!: () => void;
