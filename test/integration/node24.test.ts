@@ -1,0 +1,48 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { logInWithBankIdOnAnotherDevice } from '../../docs/examples/bankid-custom-frontend.mjs';
+import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
+import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
+import { startBankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
+import { bankIdSection } from '../../providers/se-bankid/test/support.js';
+import { webClient } from '../support/broker.js';
+import { bankIdPhone } from '../support/interop.js';
+import { NODE_24 } from '../support/node24.js';
+import { spawnBroker, writeConfig } from '../support/process.js';
+import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { RelyingParty } from '../support/relying-party.js';
+
+/**
+ * The broker as production runs it on Node 24: the bundled broker process on Node 24, on Redis,
+ * with Swedish BankID over mutual TLS (the simulator), a relying party logging a person in.
+ */
+const prefix = uniquePrefix('node24');
+afterAll(() => deleteKeysWithPrefix(prefix));
+
+describe('the broker on Node 24', () => {
+  it('logs a person in with Swedish BankID on another device, end to end', async () => {
+    const pki = await createTestPki();
+    const simulator = await startBankIdSimulator({ pki });
+    afterAll(() => simulator.close());
+    const port = await findFreePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const config = { issuer, port, redis: { url: redisUrl, key_prefix: prefix }, clients: [webClient], eids: { 'se-bankid': bankIdSection(simulator, pki) } };
+    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) }, [], NODE_24);
+    afterAll(() => broker.stop());
+    await broker.listening();
+    expect(broker.output()).toContain('"listen_sockets":16');
+
+    const rp = await RelyingParty.discover(issuer, webClient);
+    const { response } = await rp.authorize({ acr_values: 'urn:nordic-eid:se:bankid:other-device' });
+    const uid = /\/interaction\/([^/]+)\//.exec(response.url)![1]!;
+    const final = await logInWithBankIdOnAnotherDevice({
+      uid,
+      request: (path: string, init: RequestInit) => rp.browser.request(path, init),
+      wait: (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 300))),
+      onStatus: bankIdPhone(simulator),
+    });
+    expect(final.status).toBe('COMPLETE');
+    const { leftTo } = await rp.browser.follow(final.redirectTo);
+    const tokens = await rp.redeem(leftTo!);
+    expect(tokens.claims()).toMatchObject({ personal_number: simulatedPersons[0]!.personalNumber, acr: 'urn:nordic-eid:se:bankid:other-device' });
+  }, 60_000);
+});
