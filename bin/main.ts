@@ -69,6 +69,11 @@ if (process.argv[2] === 'clients') {
       process.stderr.write(`configuration error: ${err.message}\n`);
       process.exit(EXIT_CONFIG);
     }
+    // The port taken or not ours to take: the message says it all, a stack would only hide it.
+    if ((err as NodeJS.ErrnoException).syscall === 'listen') {
+      process.stderr.write(`the broker could not start: ${(err as Error).message} (the port or host in the configuration, or PORT)\n`);
+      process.exit(1);
+    }
     process.stderr.write(`the broker could not start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   });

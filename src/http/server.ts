@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { BrokerConfig } from '../config/schema.js';
 import { reusePortSupported } from './reuse-port.js';
 
@@ -52,6 +52,7 @@ export async function listenOn(listener: RequestListener, settings: ServerSettin
     await once(server, 'listening');
     return server;
   };
+  if (count > 1 && address.port !== 0) await refuseTakenPort(address);
   const first = await listen(address.port);
   const { port } = first.address() as AddressInfo;
   const servers = [first];
@@ -63,6 +64,18 @@ export async function listenOn(listener: RequestListener, settings: ServerSettin
   }
   capConnections(servers, settings.max_connections);
   return servers;
+}
+
+/**
+ * Fails with EADDRINUSE, as a single listening socket would, when something listens on the
+ * port already: sockets that share a port (SO_REUSEPORT) would otherwise join another broker of
+ * the same user listening there and split its connections with it, silently.
+ */
+async function refuseTakenPort(address: { port: number; host: string }): Promise<void> {
+  const probe = createNetServer();
+  probe.listen({ port: address.port, host: address.host });
+  await once(probe, 'listening');
+  await new Promise((resolve) => probe.close(resolve));
 }
 
 /**

@@ -82,6 +82,21 @@ describe('the listening sockets', () => {
     expect(listeners(port)).toBe(0);
   }, 60_000);
 
+  it.each([
+    ["this test run's Node", process.execPath],
+    ['Node 24', NODE_24],
+  ])('a second broker on a port a broker listens on (16 sockets) does not join it: on %s it stops, saying the address is in use', async (_node, node) => {
+    const first = await startOn(NODE_24, {});
+    await first.broker.listening();
+    const second = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify({ port: first.port, eids: simulatedFtn })) }, [], node);
+    running.push(second);
+    const { code, stderr } = await second.exited();
+    expect(code).toBe(1);
+    expect(stderr).toContain(`the broker could not start: listen EADDRINUSE: address already in use 127.0.0.1:${first.port}`);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(listeners(first.port)).toBe(16);
+  }, 60_000);
+
   it("on this test run's Node: more than one where it can, else a configuration error naming the key", async () => {
     const { broker, port } = await startOn(process.execPath, { listen_sockets: 4 });
     if (reusePortSupported()) {
