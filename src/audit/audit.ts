@@ -61,8 +61,10 @@ export class AuditLog {
     this.#log.info(event, message);
     this.#deps.metrics.countAuditEvent(id);
     for (const sink of this.#deps.sinks) {
+      const writing = sink.write(event);
+      if (writing === undefined) continue;
       // One step per delivery: it leaves the pending set however it ends.
-      const delivery: Promise<void> = sink.write(event).then(
+      const delivery: Promise<void> = writing.then(
         () => void this.#pending.delete(delivery),
         (err: unknown) => {
           this.#pending.delete(delivery);

@@ -9,8 +9,8 @@ import type { AuditEvent } from './events.js';
 export interface AuditSink {
   /** Names the sink in logs and metrics. */
   readonly name: string;
-  /** Takes one event; resolves once it is delivered. */
-  write(event: AuditEvent): Promise<void>;
+  /** Takes one event; resolves once it is delivered. Undefined when the sink has nothing to do for it. */
+  write(event: AuditEvent): Promise<void> | undefined;
   /** Delivers at once what the sink holds back to deliver together (AuditLog.flush, shutdown). */
   flush?(): Promise<void>;
 }

@@ -81,9 +81,19 @@ export class WebhookDeliveries implements AuditSink {
     return storeKey('webhookDelivery', id);
   }
 
-  /** Queues `event` for every endpoint that wants it (the audit sink's write). */
-  async write(event: AuditEvent): Promise<void> {
-    const endpoints = (await this.#endpoints.current()).filter((endpoint) => endpoint.events.includes(event.event));
+  /**
+   * Queues `event` for every endpoint that wants it (the audit sink's write). Nothing at all when
+   * the endpoints held in memory show that none wants it, as for every token an app refreshes.
+   */
+  write(event: AuditEvent): Promise<void> | undefined {
+    const known = this.#endpoints.currentAtOnce();
+    if (known && !known.some((endpoint) => endpoint.events.includes(event.event))) return undefined;
+    return this.#queue(event, known);
+  }
+
+  /** Queues `event` for the endpoints of `known` (the current ones when not given) that want it. */
+  async #queue(event: AuditEvent, known: WebhookEndpoint[] | undefined): Promise<void> {
+    const endpoints = (known ?? (await this.#endpoints.current())).filter((endpoint) => endpoint.events.includes(event.event));
     for (const endpoint of endpoints) {
       const id = randomUUID();
       const delivery: Delivery = { endpoint: endpoint.id, event, attempts: 0, since: Date.now() };

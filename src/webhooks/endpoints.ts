@@ -55,6 +55,13 @@ export function webhookUrlProblem(url: string, issuer: string): string | undefin
 /** How long the cached list of endpoints is trusted without an announcement of a change. */
 const CURRENT_FOR_MS = 10_000;
 
+/** The endpoints held in memory: the read under way, and what it read once it has. */
+interface HeldEndpoints {
+  endpoints: Promise<WebhookEndpoint[]>;
+  readAt: number;
+  read?: WebhookEndpoint[];
+}
+
 /** A new endpoint secret: 256 random bits. */
 const newWebhookSecret = () => randomBytes(32).toString('base64url');
 
@@ -72,8 +79,10 @@ export class WebhookEndpoints {
   readonly #store: Store;
   readonly #configured: Map<string, WebhookEndpoint>;
   /** Every endpoint, as audit events are matched against it: read once, again after a change. */
-  #current: { endpoints: Promise<WebhookEndpoint[]>; readAt: number } | undefined;
+  #current: HeldEndpoints | undefined;
   #listening: Promise<unknown> | undefined;
+  /** Whether announcements of changes reach #current (the subscription is in place). */
+  #listened = false;
 
   constructor(store: Store, config: BrokerConfig['webhooks'], issuer: string) {
     this.#store = store;
@@ -111,16 +120,30 @@ export class WebhookEndpoints {
    * after CURRENT_FOR_MS.
    */
   async current(): Promise<WebhookEndpoint[]> {
-    this.#listening ??= this.#store
-      .subscribe(WebhookEndpoints.CHANGES, () => (this.#current = undefined))
-      .catch(() => (this.#listening = undefined));
+    this.#listening ??= this.#store.subscribe(WebhookEndpoints.CHANGES, () => (this.#current = undefined)).then(
+      () => (this.#listened = true),
+      () => (this.#listening = undefined),
+    );
     await this.#listening;
     if (!this.#current || Date.now() - this.#current.readAt > CURRENT_FOR_MS) {
-      const endpoints = this.all();
-      this.#current = { endpoints, readAt: Date.now() };
-      endpoints.catch(() => (this.#current = undefined));
+      const current: HeldEndpoints = { endpoints: this.all(), readAt: Date.now() };
+      this.#current = current;
+      current.endpoints.then(
+        (endpoints) => (current.read = endpoints),
+        () => (this.#current = undefined),
+      );
     }
     return this.#current.endpoints;
+  }
+
+  /**
+   * What `current()` would give without waiting — the list it holds, read and still trusted — or
+   * undefined when it would wait (to listen, or to read): an audit event that no endpoint wants
+   * is then told apart without a promise.
+   */
+  currentAtOnce(): WebhookEndpoint[] | undefined {
+    const current = this.#current;
+    return this.#listened && current?.read && Date.now() - current.readAt <= CURRENT_FOR_MS ? current.read : undefined;
   }
 
   /** Creates an endpoint with a new secret; undefined when the id is taken. */

@@ -1,11 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestBroker } from '../support/broker.js';
 import { webClient } from '../support/broker.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { startReceiver, type Received, type Receiver } from '../support/receiver.js';
 import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
-import { everythingStored } from '../support/ops.js';
+import { auditStream, everythingStored, eventually, Scrape } from '../support/ops.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, ADMIN_TOKEN, startAdminBroker } from './admin-support.js';
 
@@ -99,6 +100,43 @@ describe('webhooks of a broker', () => {
     expect((await admin(tb.issuer, 'DELETE', '/admin/webhooks/deletions')).status).toBe(204);
     expect((await admin(tb.issuer, 'GET', '/admin/webhooks/deletions')).status).toBe(404);
     expect(await everythingStored(`${tb.prefix}webhooks:endpoint`)).not.toContain('deletions');
+  });
+});
+
+describe('webhooks for some events only', () => {
+  const app = { client_id: 'refreshing-app', redirect_uris: ['https://refreshing.example/cb'], token_endpoint_auth_method: 'none' as const, refresh_tokens_without_consent: true };
+  let tb: TestBroker;
+
+  beforeAll(async () => {
+    tb = await startAdminBroker(
+      { clients: [app], webhooks: { endpoints: [{ id: 'logins', url: `${receiver.origin}/logins`, secret: SECRET, events: ['authentication.completed'] }] } },
+      'webhooks-some-events',
+    );
+  });
+
+  it('deliver the event the endpoint wants, and nothing of the events no endpoint wants (a login\'s start, every token issued)', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, app);
+    const tokens = await rp.redeem(await logIn(rp, { scope: 'openid offline_access' }));
+    let refreshToken = tokens.refresh_token!;
+    for (let i = 0; i < 3; i += 1) refreshToken = (await client.refreshTokenGrant(rp.config, refreshToken)).refresh_token!;
+
+    const delivered = await receiver.waitFor(to('/logins', 'authentication.completed'));
+    expect(JSON.parse(delivered.body)).toMatchObject({ event_id: 'EID_100002', client_id: app.client_id, sub: tokens.claims()!.sub });
+    // The events happened (the audit stream has them) …
+    const written = await eventually(async () => {
+      const events = (await auditStream(tb.prefix)).filter((event) => event.event === 'tokens.issued');
+      return events.length === 4 && events;
+    });
+    expect(written).toHaveLength(4);
+    // … and once the queue is empty, the endpoint got the one event it wants, once, and nothing was queued for the others.
+    const metricsUrl = `${tb.issuer}/metrics`;
+    const settled = await eventually(async () => {
+      const scrape = await Scrape.of(metricsUrl);
+      return scrape.value('neb_webhook_queue_depth') === 0 && scrape;
+    });
+    expect(receiver.received.filter((request) => request.url.pathname === '/logins').map((request) => request.headers['webhook-event'])).toEqual(['authentication.completed']);
+    expect(settled.value('neb_webhook_deliveries_total', { webhook: 'logins' })).toBe(1);
+    expect(settled.value('neb_webhook_deliveries_total', { webhook: 'logins', result: 'delivered' })).toBe(1);
   });
 });
 
