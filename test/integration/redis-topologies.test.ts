@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { capturingLog, eventually } from '../support/ops.js';
@@ -104,6 +104,17 @@ describe('Cluster of three masters', () => {
     const rp = await RelyingParty.discover(tb.issuer, webClient);
     expect((await rp.redeem(await logIn(rp))).claims()).toMatchObject({ name: 'Tessa Testsson' });
     expect(await readiness(tb.issuer)).toBe(200);
+    // The login's audit events reach the stream, appended in one script per batch on the stream's node.
+    const cluster = new Cluster(nodes.map((node) => ({ host: '127.0.0.1', port: node.port })));
+    try {
+      const events = await eventually(async () => {
+        const names = (await cluster.xrange('cluster:audit:events', '-', '+')).map(([, fields]) => (JSON.parse(fields[fields.indexOf('event') + 1]!) as { event: string }).event);
+        return names.includes('tokens.issued') && names;
+      });
+      expect(events).toEqual(expect.arrayContaining(['authentication.started', 'authentication.completed', 'tokens.issued']));
+    } finally {
+      cluster.disconnect();
+    }
 
     await nodes[1]!.stop();
     await eventually(async () => (await readiness(tb.issuer)) === 503);

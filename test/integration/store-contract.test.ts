@@ -246,6 +246,9 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       await store.appendToStream('stream', [{ n: '1' }], 1_000);
       await store.appendToStream('stream', Array.from({ length: 50 }, (_, i) => ({ n: String(i + 2) })), 1_000);
       expect((await store.readStream('stream', 100)).map(({ n }) => Number(n))).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
+      // Entries of one batch keep their own fields, however many each has.
+      await store.appendToStream('stream', [{ n: '52', kind: 'a', note: 'three fields' }, { n: '53' }, { n: '54', kind: '' }], 1_000);
+      expect(await store.readStream('stream', 3)).toEqual([{ n: '52', kind: 'a', note: 'three fields' }, { n: '53' }, { n: '54', kind: '' }]);
     });
 
     it('keeps at least the newest maxLength entries of a stream', async () => {
@@ -253,6 +256,10 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       const kept = await store.readStream('capped', 100);
       expect(kept.length).toBeGreaterThanOrEqual(5);
       expect(kept.slice(-5).map(({ n }) => n)).toEqual(['16', '17', '18', '19', '20']);
+      await store.appendToStream('capped', Array.from({ length: 300 }, (_, i) => ({ n: String(i + 21) })), 5);
+      const keptOfBatch = await store.readStream('capped', 1_000);
+      expect(keptOfBatch.length).toBeLessThan(300);
+      expect(keptOfBatch.slice(-5).map(({ n }) => n)).toEqual(['316', '317', '318', '319', '320']);
     });
 
     it('tracks members that expire one by one, and stops tracking one on request', async () => {
