@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { withJson } from '../../src/eids/sdk.js';
 import { qrSvg } from '../shared/qr-svg.js';
 import type { OrderRecord } from './orders.js';
 
@@ -46,7 +47,9 @@ export class QrCodes {
     const kept = this.#current.get(order.orderRef) ?? this.#previous.get(order.orderRef);
     if (kept?.seconds === seconds) return kept.code;
     const payload = qrPayload(order.qrStartToken, order.qrStartSecret, seconds);
-    const code = Object.freeze({ payload, svg: qrSvg(payload) });
+    const svg = qrSvg(payload);
+    // The image needs no escaping in JSON (qrSvg), so the answer writes it as it is, not serialized again per poll.
+    const code = withJson({ payload, svg }, ['{"payload":', JSON.stringify(payload), ',"svg":"', svg, '"}']);
     this.#current.set(order.orderRef, { seconds, code });
     return code;
   }

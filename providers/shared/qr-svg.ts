@@ -9,15 +9,17 @@ const MARGIN = 2;
  * once a second for every waiting login whose page polls, so its modules come from a template
  * per version (qr-code.ts) rather than a general encoder's searches, and its path is written as
  * bytes rather than joined from many small strings. The image is the one qrcode draws for the
- * same choices, module for module and byte for byte (providers/shared/test/qr-svg.test.ts): one
- * path of horizontal runs of dark modules on a white square.
+ * same choices, module for module (providers/shared/test/qr-svg.test.ts): one path of horizontal
+ * runs of dark modules on a white square. Its attributes are quoted with apostrophes and it ends
+ * without qrcode's newline, so it is the content of its own JSON string as it stands: a poll's
+ * answer writes it without escaping anything (BankID's `QrCodes`, `withJson`).
  */
 export function qrSvg(payload: string): string {
   const code = qrModules(payload);
   const side = code.size + 2 * MARGIN;
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${side} ${side}" shape-rendering="crispEdges">` +
-    `<path fill="#ffffff" d="M0 0h${side}v${side}H0z"/><path stroke="#000000" d="${darkRuns(code)}"/></svg>\n`
+    `<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 ${side} ${side}' shape-rendering='crispEdges'>` +
+    `<path fill='#ffffff' d='M0 0h${side}v${side}H0z'/><path stroke='#000000' d='${darkRuns(code)}'/></svg>`
   );
 }
 

@@ -65,6 +65,9 @@ export { loginEveryTime } from '../oidc/provider.js';
 
 export { isProductionConfiguration } from '../config/environment.js';
 
+// JSON a plugin makes ahead for a value it hands the core again and again (BankID's QR code of a second).
+export { withJson } from './shown-status.js';
+
 // Small helpers every eID needs.
 export { pluginFolder, refuseSimulatorInProduction, text } from './helpers.js';
 // What simulators make for themselves, kept on disk between starts (simulator mode only).

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { EidOutcome, EidPlugin, LoginWatcher, PollStatus } from '../eids/plugin.js';
+import { shownStatusJson } from '../eids/shown-status.js';
 import { readBody } from '../http/body.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
@@ -20,18 +21,6 @@ export const isPoll: RoutineRequests = (ctx) => ctx.method === 'POST' && POLL_PA
 
 /** Statuses that end the login: the answer then says where the browser goes. */
 const finalStatuses = new Set<PollStatus['status']>(['COMPLETE', 'ERROR', 'CANCEL']);
-
-/** A status as the JSON API and event stream show it. */
-type ShownStatus = Omit<PollStatus, 'outcome' | 'payload'> & { reference?: string } & Record<string, unknown>;
-
-/**
- * A status as the frontend sees it: the eID's own fields (its payload) at the top level, under
- * the core's; a failure carries the request's traceId, for the person to quote to support.
- */
-function shown({ payload, ...status }: Omit<PollStatus, 'outcome'>, traceId: string): ShownStatus {
-  const visible = { ...payload, ...status };
-  return status.status === 'ERROR' || status.status === 'CANCEL' ? { ...visible, reference: traceId } : visible;
-}
 
 /** The status of an outcome an eID reached without being polled. */
 function statusOf(outcome: EidOutcome): PollStatus['status'] {
@@ -56,13 +45,14 @@ class StreamedLogin implements LoginWatcher {
     private readonly log: Logger,
   ) {}
 
-  status({ outcome, ...visible }: PollStatus): void {
-    if (!outcome || visible.retry) return this.stream.send('status', JSON.stringify(shown(visible, this.reference)));
+  status(status: PollStatus): void {
+    const { outcome } = status;
+    if (!outcome || status.retry) return this.stream.send('status', shownStatusJson(status, this.reference).toString());
     if (this.#finishing) return;
     this.#finishing = true;
     this.finish(outcome).then(
       (redirectTo) => {
-        this.stream.send('done', JSON.stringify({ ...shown(visible, this.reference), redirectTo }));
+        this.stream.send('done', shownStatusJson(status, this.reference, redirectTo).toString());
         this.stream.end();
       },
       (err: unknown) => {
@@ -90,10 +80,12 @@ const noStore: Middleware = (ctx, next) => {
 
 /** The status as JSON; a status that ends the login first finishes it (unless the person may try again). */
 async function answer(steps: LoginSteps, ctx: Context, plugin: EidPlugin, status: PollStatus): Promise<void> {
-  const { outcome, ...visible } = status;
+  const { outcome } = status;
   if (!outcome && finalStatuses.has(status.status)) throw new Error(`${plugin.id} ended a login without an outcome`);
-  const body = shown(visible, ctx.response.get('traceId'));
-  ctx.body = outcome && !status.retry ? { ...body, redirectTo: await steps.finish(ctx, plugin, outcome) } : body;
+  const redirectTo = outcome && !status.retry ? await steps.finish(ctx, plugin, outcome) : undefined;
+  // Made as bytes (shownStatusJson), so the type is said first: Koa would call a buffer a binary.
+  ctx.type = 'json';
+  ctx.body = shownStatusJson(status, ctx.response.get('traceId'), redirectTo);
 }
 
 /** POST poll[?qr=true]: the started eID's status. */
