@@ -11,12 +11,16 @@ const BYTE_CAPACITY_L = [
 /** A payload of printable ASCII that differs from length to length. */
 const payloadOf = (length: number): string => Array.from({ length }, (_, i) => String.fromCharCode(33 + ((i * 7919 + length) % 94))).join('');
 
-/** What the qrcode library draws for the renderer's choices: one byte segment, level L, mask 2, margin 2. */
-const drawnByQrcode = (payload: string): Promise<string> =>
-  QRCode.toString([{ data: Buffer.from(payload), mode: 'byte' }], { type: 'svg', errorCorrectionLevel: 'L', margin: 2, maskPattern: 2 });
+/**
+ * What the qrcode library draws for the renderer's choices (one byte segment, level L, mask 2,
+ * margin 2), its attributes quoted with apostrophes and without its closing newline, as the
+ * renderer writes them so the image needs no escaping in JSON: otherwise byte for byte.
+ */
+const drawnByQrcode = async (payload: string): Promise<string> =>
+  (await QRCode.toString([{ data: Buffer.from(payload), mode: 'byte' }], { type: 'svg', errorCorrectionLevel: 'L', margin: 2, maskPattern: 2 })).replaceAll('"', "'").replace(/\n$/, '');
 
 /** Modules per side of the drawn image, margins included. */
-const sideOf = (svg: string): number => Number(/viewBox="0 0 (\d+) /.exec(svg)![1]);
+const sideOf = (svg: string): number => Number(/viewBox='0 0 (\d+) /.exec(svg)![1]);
 
 describe('the QR code as an SVG image', () => {
   it.each(BYTE_CAPACITY_L.map((capacity, i) => [i + 1, capacity] as const))(
@@ -33,6 +37,11 @@ describe('the QR code as an SVG image', () => {
 
   it.each(['', 'a', 'frejaeid://bindUserToTransaction?transactionReference=ÅÄÖ-åäö', payloadOf(110), payloadOf(113)])('of %j is the image qrcode draws', async (payload) => {
     expect(qrSvg(payload)).toBe(await drawnByQrcode(payload));
+  });
+
+  it('is the content of its own JSON string, with nothing to escape', () => {
+    const svg = qrSvg(payloadOf(113));
+    expect(JSON.stringify(svg)).toBe(`"${svg}"`);
   });
 
   it('refuses a payload no version holds', () => {
