@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { HttpError, StoreUnavailableError, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
+import { HttpError, StoreUnavailableError, withPayload, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
 import { BankIdApiError, type BankIdClient } from './api/client.js';
 import type { AuthRequest, CollectResponse, OrderResponse, Requirement } from './api/types.js';
@@ -349,6 +349,6 @@ export class BankIdLogin {
   #pollStatus(login: LoginRequest, order: OrderRecord, options: { qr: boolean }): PollStatus {
     const status = this.status(login, order);
     if (!options.qr || !showsQrCode(order)) return status;
-    return { ...status, payload: { ...status.payload, qrCode: this.#qrCodes.of(order, Date.now()) } };
+    return withPayload(status, { qrCode: this.#qrCodes.of(order, Date.now()) });
   }
 }

@@ -65,8 +65,8 @@ export { loginEveryTime } from '../oidc/provider.js';
 
 export { isProductionConfiguration } from '../config/environment.js';
 
-// JSON a plugin makes ahead for a value it hands the core again and again (BankID's QR code of a second).
-export { withJson } from './shown-status.js';
+// JSON a plugin makes ahead for what it hands the core again and again (BankID's QR code of a second, its status while an order waits).
+export { withJson, withPayload } from './shown-status.js';
 
 // Small helpers every eID needs.
 export { pluginFolder, refuseSimulatorInProduction, text } from './helpers.js';

@@ -19,18 +19,35 @@ export function withJson<T extends object>(value: T, json: readonly string[]): R
   return frozen;
 }
 
+/** Statuses answered with more of a plugin's own fields (`withPayload`), and the status each was made from. */
+const madeFrom = new WeakMap<PollStatus, PollStatus>();
+
+/**
+ * `status` with `payload`'s fields added to its own for one answer (BankID's QR code of the
+ * second), the status itself unchanged: its own fields' JSON, made once for a frozen status, is
+ * used again for every answer made from it.
+ */
+export function withPayload(status: PollStatus, payload: Record<string, unknown>): PollStatus {
+  const answered = { ...status, payload: { ...status.payload, ...payload } };
+  madeFrom.set(answered, status);
+  return answered;
+}
+
 /** The JSON text of a frozen status's own fields (its payload and outcome left out), made once per status object. */
 const ownFieldsKept = new WeakMap<PollStatus, string>();
 
-function ownFieldsOf(status: PollStatus): string {
+function ownFieldsOf(answered: PollStatus): string {
+  const status = madeFrom.get(answered) ?? answered;
   const kept = ownFieldsKept.get(status);
   if (kept !== undefined) return kept;
-  const own: Partial<PollStatus> = { ...status };
-  delete own.payload;
-  delete own.outcome;
-  const fields = JSON.stringify(own).slice(1, -1);
-  if (Object.isFrozen(status)) ownFieldsKept.set(status, fields);
-  return fields;
+  const fields: string[] = [];
+  for (const [key, value] of Object.entries(status)) {
+    const text = key === 'payload' || key === 'outcome' ? undefined : (JSON.stringify(value) as string | undefined);
+    if (text !== undefined) fields.push(`${JSON.stringify(key)}:${text}`);
+  }
+  const joined = fields.join(',');
+  if (Object.isFrozen(status)) ownFieldsKept.set(status, joined);
+  return joined;
 }
 
 /**

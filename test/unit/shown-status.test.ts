@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { PollStatus } from '../../src/eids/plugin.js';
-import { shownStatusJson, withJson } from '../../src/eids/shown-status.js';
+import type { EidOutcome, PollStatus } from '../../src/eids/plugin.js';
+import { shownStatusJson, withJson, withPayload } from '../../src/eids/shown-status.js';
 
 /**
  * What the JSON API answered before its answers were written part by part: the payload's fields
@@ -22,10 +22,11 @@ const qrCode = withJson({ payload: 'bankid.67df3917-fa0d-44e5-b327-edcc928297f8.
   '"}',
 ]);
 const waiting = Object.freeze({ status: 'IN_PROGRESS', hintCode: 'outstandingTransaction', messageCode: 'RFA1', message: 'Öppna BankID-appen och skanna QR-koden — “nu”.' } as const);
-const failure = { failure: { error: 'access_denied', error_description: 'cancelled' } } as const;
+const failure: EidOutcome = { failure: { error: 'access_denied', description: 'The person cancelled.', ending: 'cancelled' } };
 
 const cases: [string, PollStatus, string | undefined][] = [
   ['waiting, with a QR code made ahead', { ...waiting, payload: { qrCode } }, undefined],
+  ['waiting, frozen, with a QR code added for the answer', withPayload(waiting, { qrCode }), undefined],
   ['waiting, frozen, without a payload', waiting, undefined],
   ['the same device, with its link', Object.freeze({ ...waiting, messageCode: 'RFA13', payload: { autoStartToken: 'abc', launchUrl: 'https://app.bankid.com/?autostarttoken=abc&redirect=null' } }), undefined],
   ['not started', { status: 'NOT_STARTED', messageCode: 'RFA19', message: 'Vill du använda BankID på den här datorn?' }, undefined],
@@ -41,9 +42,12 @@ describe('a status as the JSON API writes it', () => {
     expect(JSON.parse(written.toString('utf8'))).toStrictEqual(shownBefore(status, 'trace-1', redirectTo));
   });
 
-  it('writes a frozen status the same the second time, and a QR code made ahead as it was made', () => {
-    const status = { ...waiting, payload: { qrCode } };
+  it('writes a frozen status the same every time, with or without fields added, and a QR code made ahead as it was made', () => {
     expect(shownStatusJson(waiting, 'a').equals(shownStatusJson(waiting, 'a'))).toBe(true);
-    expect(shownStatusJson(status, 'a').toString()).toContain(`"svg":"${svg}"`);
+    const answered = withPayload(waiting, { qrCode });
+    expect(answered.payload).toEqual({ qrCode });
+    expect(waiting).not.toHaveProperty('payload');
+    expect(shownStatusJson(answered, 'a').toString()).toBe(`{"qrCode":${JSON.stringify(qrCode)},${JSON.stringify(waiting).slice(1)}`);
+    expect(shownStatusJson(answered, 'a').toString()).toContain(`"svg":"${svg}"`);
   });
 });
