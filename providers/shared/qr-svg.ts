@@ -27,50 +27,75 @@ const ASCII = { M: 77, m: 109, h: 104, space: 32, dot: 46, five: 53, zero: 48 };
 
 /** Where paths are written; grown to the largest asked for, and reused (drawing is synchronous). */
 let scratch = Buffer.alloc(0);
+/** Where a row's changes from light to dark and back are noted; reused likewise. */
+let edges = new Int32Array(0);
+
+/**
+ * The numbers a path holds (0 to 181, the widest side with its margins), 4 bytes each: how many
+ * digits, then the ASCII digits. A number is written as all three digit bytes and the position
+ * moved on by its digits (the next write covers the rest): no branch and no division per digit.
+ */
+const NUMBERS = new Uint8Array(4 * 182);
+for (let n = 0; n < 182; n += 1) {
+  const digits = String(n);
+  NUMBERS[4 * n] = digits.length;
+  for (let d = 0; d < digits.length; d += 1) NUMBERS[4 * n + 1 + d] = digits.charCodeAt(d);
+}
+
+/** Writes `n` (0 to 181) at `at` in `out`, and returns where the next byte goes. */
+function writeNumber(out: Buffer, at: number, n: number): number {
+  const entry = 4 * n;
+  out[at] = NUMBERS[entry + 1]!;
+  out[at + 1] = NUMBERS[entry + 2]!;
+  out[at + 2] = NUMBERS[entry + 3]!;
+  return at + NUMBERS[entry]!;
+}
 
 /**
  * The dark modules as path commands, row by row: each run a horizontal stroke through the
  * middle of its row (`M<x> <y>.5h<length>`), the first of a row moved to absolutely and the
- * others relative to the end of the one before (`m<gap> 0h<length>`).
+ * others relative to the end of the one before (`m<gap> 0h<length>`). A row's runs are found
+ * as the places where it changes from light to dark or back, noted without a branch on the
+ * modules: those are as good as random, and a branch at each run's two ends, mispredicted about
+ * every other time, was most of the path's cost (12.3 against 8.5 µs for BankID's code).
  */
 function darkRuns({ size, dark }: QrModules): string {
-  // A run and the gap before it take 2 modules at least, and a command at most 14 bytes.
-  const needed = Math.ceil(size / 2) * size * 14;
+  // A run and the gap before it take 2 modules at least, and a command at most 14 bytes; a
+  // number's write covers 2 bytes past its digits.
+  const needed = Math.ceil(size / 2) * size * 14 + 2;
   if (scratch.length < needed) scratch = Buffer.alloc(needed);
+  if (edges.length < size + 1) edges = new Int32Array(size + 1);
   const out = scratch;
   let at = 0;
-  const number = (n: number) => {
-    if (n >= 100) out[at++] = ASCII.zero + Math.floor(n / 100);
-    if (n >= 10) out[at++] = ASCII.zero + (Math.floor(n / 10) % 10);
-    out[at++] = ASCII.zero + (n % 10);
-  };
-  for (let y = 0; y < size; y += 1) {
-    const row = y * size;
-    let lastEnd = -1;
-    let x = 0;
-    while (x < size) {
-      if (!dark[row + x]) {
-        x += 1;
-        continue;
-      }
-      const start = x;
-      while (x < size && dark[row + x]) x += 1;
-      if (lastEnd < 0) {
+  for (let y = 0, row = 0; y < size; y += 1, row += size) {
+    // edges: where each run starts and where it ends (the row's end, for a run that reaches it).
+    let count = 0;
+    let previous = 0;
+    for (let x = 0; x < size; x += 1) {
+      const module = dark[row + x]!;
+      edges[count] = x;
+      count += module ^ previous;
+      previous = module;
+    }
+    edges[count] = size;
+    count += previous;
+    for (let e = 0; e < count; e += 2) {
+      const start = edges[e]!;
+      if (e === 0) {
         out[at++] = ASCII.M;
-        number(start + MARGIN);
+        at = writeNumber(out, at, start + MARGIN);
         out[at++] = ASCII.space;
-        number(y + MARGIN);
+        at = writeNumber(out, at, y + MARGIN);
         out[at++] = ASCII.dot;
         out[at++] = ASCII.five;
       } else {
         out[at++] = ASCII.m;
-        number(start - lastEnd);
+        at = writeNumber(out, at, start - edges[e - 1]!);
         out[at++] = ASCII.space;
         out[at++] = ASCII.zero;
       }
       out[at++] = ASCII.h;
-      number(x - start);
-      lastEnd = x;
+      at = writeNumber(out, at, edges[e + 1]! - start);
     }
   }
   return out.toString('latin1', 0, at);
