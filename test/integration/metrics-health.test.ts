@@ -53,6 +53,12 @@ describe('/metrics', () => {
     expect(after.value('neb_eid_available', labels)).toBe(1);
   });
 
+  it("reports Node's process metrics, the event loop's lag among them", async () => {
+    const metrics = await scrape();
+    expect(metrics.value('process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(metrics.text).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
+  });
+
   it('counts failed logins by the error the client got', async () => {
     const before = await scrape();
     await logIn(rp, { acr_values: 'urn:test:test-double' }, 'fail=access_denied');
