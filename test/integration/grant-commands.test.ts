@@ -83,10 +83,11 @@ describe('a refresh grant', () => {
       // The access token, after its grant's index.
       'EVALSHA oidc:grant:…',
       'EVALSHA oidc:AccessToken:…',
-      'XADD audit:…',
+      // The audit event, in its batch's script.
+      'EVALSHA audit:…',
     ]);
     const inScripts = grant.filter((command) => command.inScript).map(({ command, key }) => `${command} ${family(key)}`);
-    expect(inScripts).toEqual(['PTTL oidc:grant:…', 'SADD oidc:grant:…', 'HSET oidc:AccessToken:…', 'PEXPIRE oidc:AccessToken:…']);
+    expect(inScripts).toEqual(['PTTL oidc:grant:…', 'SADD oidc:grant:…', 'HSET oidc:AccessToken:…', 'PEXPIRE oidc:AccessToken:…', 'XADD audit:…']);
 
     // The address's and the client's counts were decided on at once and sent later, with any
     // others held then, in one script (its PEXPIREs, when the window is new, left out).
