@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { logInWithBankIdOnAnotherDevice } from '../../docs/examples/bankid-custom-frontend.mjs';
 import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
 import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
@@ -22,12 +22,12 @@ describe('the broker on Node 24', () => {
   it('logs a person in with Swedish BankID on another device, end to end', async () => {
     const pki = await createTestPki();
     const simulator = await startBankIdSimulator({ pki });
-    afterAll(() => simulator.close());
+    onTestFinished(() => simulator.close());
     const port = await findFreePort();
     const issuer = `http://127.0.0.1:${port}`;
     const config = { issuer, port, redis: { url: redisUrl, key_prefix: prefix }, clients: [webClient], eids: { 'se-bankid': bankIdSection(simulator, pki) } };
     const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) }, [], NODE_24);
-    afterAll(() => broker.stop());
+    onTestFinished(() => broker.stop());
     await broker.listening();
     expect(broker.output()).toContain('"listen_sockets":16');
 
