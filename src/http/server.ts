@@ -3,6 +3,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { BrokerConfig } from '../config/schema.js';
 import { reusePortSupported } from './reuse-port.js';
+import { onConnectionClose } from './take-connection.js';
 
 /** How often Node looks for connections past their headers or request timeout. */
 const TIMEOUT_CHECK_MS = 1000;
@@ -96,7 +97,7 @@ function capConnections(servers: Server[], max: number): void {
       open += 1;
       own.set(server, own.get(server)! + 1);
       setCaps();
-      socket.once('close', () => {
+      onConnectionClose(socket, () => {
         open -= 1;
         own.set(server, own.get(server)! - 1);
         setCaps();

@@ -18,6 +18,18 @@ interface ParsedSocket extends Socket {
   _httpMessage?: ServerResponse | null;
 }
 
+/**
+ * Listeners for a connection's whole life rather than for one request (the connection cap's
+ * count, src/http/server.ts): a connection taken from the HTTP server keeps them.
+ */
+const lifelong = new WeakSet<(...args: never[]) => void>();
+
+/** Calls `listener` when `socket` closes, whether or not the connection is taken from the HTTP server before. */
+export function onConnectionClose(socket: Socket, listener: () => void): void {
+  lifelong.add(listener);
+  socket.once('close', listener);
+}
+
 /** The events the HTTP server listens to on a connection (as do Koa's on-finished, and net itself on `end`). */
 const SERVER_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'resume', 'pause'] as const;
 
@@ -39,7 +51,11 @@ const SERVER_METHODS = ['on', 'addListener', 'prependListener', 'setEncoding'] a
 export function takeConnection(request: IncomingMessage, response: ServerResponse): Socket {
   const socket = request.socket as ParsedSocket;
   const parser = socket.parser;
-  for (const event of SERVER_EVENTS) socket.removeAllListeners(event);
+  for (const event of SERVER_EVENTS) {
+    const kept = socket.listeners(event).filter((listener) => lifelong.has(listener as () => void));
+    socket.removeAllListeners(event);
+    for (const listener of kept) socket.once(event, listener as () => void);
+  }
   for (const method of SERVER_METHODS) delete (socket as unknown as Record<string, unknown>)[method];
   socket._httpMessage = null;
   // A kept-alive connection may carry the keep-alive timer of the request before.
