@@ -1,13 +1,11 @@
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
-import { startBankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
-import { bankIdSection, BankIdSession } from '../../providers/se-bankid/test/support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BankIdSession } from '../../providers/se-bankid/test/support.js';
 import { webClient, type TestBroker } from '../support/broker.js';
 import { EventStreamReader } from '../support/event-stream.js';
 import { rawConnection } from '../support/http.js';
+import { spawnBankIdBroker } from '../support/bankid-broker-process.js';
 import { NODE_24 } from '../support/node24.js';
-import { spawnBroker, writeConfig } from '../support/process.js';
-import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 /**
@@ -21,16 +19,7 @@ afterAll(() => deleteKeysWithPrefix(prefix));
 
 describe('the connection cap over several listening sockets (Node 24)', () => {
   it('has room again once event streams have closed, however many there were', async () => {
-    const pki = await createTestPki();
-    const simulator = await startBankIdSimulator({ pki });
-    onTestFinished(() => simulator.close());
-    const port = await findFreePort();
-    const issuer = `http://127.0.0.1:${port}`;
-    const server = { listen_sockets: 4, max_connections: 10 };
-    const config = { issuer, port, server, redis: { url: redisUrl, key_prefix: prefix }, clients: [webClient], eids: { 'se-bankid': bankIdSection(simulator, pki) } };
-    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) }, [], NODE_24);
-    onTestFinished(() => broker.stop());
-    await broker.listening();
+    const { simulator, issuer, port } = await spawnBankIdBroker(NODE_24, prefix, { listen_sockets: 4, max_connections: 10 });
 
     const rp = await RelyingParty.discover(issuer, webClient);
     const session = await BankIdSession.begin({ simulator, rp, tb: { issuer } as TestBroker }, { acr_values: 'urn:nordic-eid:se:bankid:other-device' });

@@ -1,14 +1,11 @@
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { logInWithBankIdOnAnotherDevice } from '../../docs/examples/bankid-custom-frontend.mjs';
-import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
 import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
-import { startBankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
-import { bankIdSection } from '../../providers/se-bankid/test/support.js';
 import { webClient } from '../support/broker.js';
 import { bankIdPhone } from '../support/interop.js';
+import { spawnBankIdBroker } from '../support/bankid-broker-process.js';
 import { NODE_24 } from '../support/node24.js';
-import { spawnBroker, writeConfig } from '../support/process.js';
-import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 /**
@@ -20,15 +17,7 @@ afterAll(() => deleteKeysWithPrefix(prefix));
 
 describe('the broker on Node 24', () => {
   it('logs a person in with Swedish BankID on another device, end to end', async () => {
-    const pki = await createTestPki();
-    const simulator = await startBankIdSimulator({ pki });
-    onTestFinished(() => simulator.close());
-    const port = await findFreePort();
-    const issuer = `http://127.0.0.1:${port}`;
-    const config = { issuer, port, redis: { url: redisUrl, key_prefix: prefix }, clients: [webClient], eids: { 'se-bankid': bankIdSection(simulator, pki) } };
-    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) }, [], NODE_24);
-    onTestFinished(() => broker.stop());
-    await broker.listening();
+    const { broker, simulator, issuer } = await spawnBankIdBroker(NODE_24, prefix);
     expect(broker.output()).toContain('"listen_sockets":16');
 
     const rp = await RelyingParty.discover(issuer, webClient);
