@@ -46,24 +46,23 @@ export function listenSocketCount(settings: Pick<ServerSettings, 'listen_sockets
  */
 export async function listenOn(listener: RequestListener, settings: ServerSettings, address: { port: number; host: string }): Promise<Server[]> {
   const count = listenSocketCount(settings);
-  const listen = async (port: number): Promise<Server> => {
-    const server = createHttpServer(listener, settings);
+  const servers = Array.from({ length: count }, () => createHttpServer(listener, settings));
+  // Counted from the first connection on: the cap is in place before any socket listens.
+  capConnections(servers, settings.max_connections);
+  const listen = async (server: Server, port: number): Promise<number> => {
     // reusePort only when there are several: Node before 22.12 does not know the option.
     server.listen({ port, host: address.host, backlog: settings.listen_backlog, ...(count > 1 ? { reusePort: true } : {}) });
     await once(server, 'listening');
-    return server;
+    return (server.address() as AddressInfo).port;
   };
   if (count > 1 && address.port !== 0) await refuseTakenPort(address);
-  const first = await listen(address.port);
-  const { port } = first.address() as AddressInfo;
-  const servers = [first];
+  const port = await listen(servers[0]!, address.port);
   try {
-    for (let i = 1; i < count; i += 1) servers.push(await listen(port));
+    for (const server of servers.slice(1)) await listen(server, port);
   } catch (error) {
-    for (const server of servers) server.close();
+    for (const server of servers) if (server.listening) server.close();
     throw error;
   }
-  capConnections(servers, settings.max_connections);
   return servers;
 }
 
