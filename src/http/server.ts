@@ -30,10 +30,10 @@ export function createHttpServer(listener: RequestListener, settings: ServerSett
 }
 
 /** Listening sockets where Node can open several: each lets the loop take one more new connection per turn. */
-export const DEFAULT_LISTEN_SOCKETS = 16;
+const DEFAULT_LISTEN_SOCKETS = 16;
 
 /** How many sockets the broker listens on: as configured, else as many as this Node can open. */
-export function listenSocketCount(settings: Pick<ServerSettings, 'listen_sockets'>): number {
+function listenSocketCount(settings: Pick<ServerSettings, 'listen_sockets'>): number {
   return settings.listen_sockets ?? (reusePortSupported() ? DEFAULT_LISTEN_SOCKETS : 1);
 }
 

@@ -48,6 +48,9 @@ interface Delivery {
 
 type Outcome = 'delivered' | 'retried' | 'gave_up';
 
+/** Whether an endpoint wants `event`. */
+const wants = (event: AuditEvent) => (endpoint: WebhookEndpoint) => endpoint.events.includes(event.event);
+
 /**
  * Webhook deliveries: an audit sink that queues each event for every endpoint that wants it,
  * and a worker on every instance that POSTs what is due. The queue is in the store (Redis), so
@@ -86,14 +89,14 @@ export class WebhookDeliveries implements AuditSink {
    * the endpoints held in memory show that none wants it, as for every token an app refreshes.
    */
   write(event: AuditEvent): Promise<void> | undefined {
-    const known = this.#endpoints.currentAtOnce();
-    if (known && !known.some((endpoint) => endpoint.events.includes(event.event))) return undefined;
-    return this.#queue(event, known);
+    const wanting = this.#endpoints.currentAtOnce()?.filter(wants(event));
+    if (wanting?.length === 0) return undefined;
+    return this.#queue(event, wanting);
   }
 
-  /** Queues `event` for the endpoints of `known` (the current ones when not given) that want it. */
-  async #queue(event: AuditEvent, known: WebhookEndpoint[] | undefined): Promise<void> {
-    const endpoints = (known ?? (await this.#endpoints.current())).filter((endpoint) => endpoint.events.includes(event.event));
+  /** Queues `event` for `endpoints` (when not known yet, the current ones that want it). */
+  async #queue(event: AuditEvent, wanting: WebhookEndpoint[] | undefined): Promise<void> {
+    const endpoints = wanting ?? (await this.#endpoints.current()).filter(wants(event));
     for (const endpoint of endpoints) {
       const id = randomUUID();
       const delivery: Delivery = { endpoint: endpoint.id, event, attempts: 0, since: Date.now() };
