@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Koa from 'koa';
+import Koa, { type Context } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import { AuditLog } from './audit/audit.js';
@@ -21,8 +21,8 @@ import { healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
 import { addressedToIssuer } from './http/issuer-origin.js';
-import { bodyLimit } from './http/body.js';
-import { boundedParameters } from './http/parameters.js';
+import { bodyLimit, bodyRefusal } from './http/body.js';
+import { boundedParameters, tooLongParameter } from './http/parameters.js';
 import { listenOn } from './http/server.js';
 import { securityHeaders } from './http/security-headers.js';
 import { chain, onlyWhere, routersUnder } from './http/scoped.js';
@@ -31,6 +31,7 @@ import { trace } from './http/trace.js';
 import { Views } from './http/views.js';
 import { createLogger, type Logger } from './log.js';
 import { isPoll } from './login/api.js';
+import { answerKeptPolls } from './login/direct-poll.js';
 import { createFinisher } from './login/finish.js';
 import { OpenEventStreams } from './login/event-streams.js';
 import { LOGIN_PATHS, loginRoutes, type InteractionUrl } from './login/routes.js';
@@ -43,7 +44,7 @@ import { clientMetadata, createProvider } from './oidc/provider.js';
 import { Redemptions } from './oidc/redemptions.js';
 import { Backchannel } from './oidc/ciba.js';
 import { Subjects } from './oidc/subject.js';
-import { EventLoopMonitor, loadShedding } from './resilience/load-shedding.js';
+import { EventLoopMonitor, loadShedding, overloaded } from './resilience/load-shedding.js';
 import { RateLimiter, rateLimits } from './resilience/rate-limit.js';
 import { createStore, type Store } from './store/index.js';
 import { WebhookDeliveries } from './webhooks/deliveries.js';
@@ -321,6 +322,12 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(routersUnder(paths, routers));
     app.use(mount(provider as unknown as Koa));
     app.use(notFound(views));
+    // What of the stack above a kept poll would refuse it: such a poll is then not answered directly.
+    const refusedByApp = (ctx: Context) =>
+      overloaded(eventLoop, config.load_shedding) ||
+      !store.available ||
+      bodyRefusal(ctx, config.server.max_body_bytes) !== undefined ||
+      tooLongParameter(ctx.query) !== undefined;
 
     let servers: Server[] = [];
     let metricsServer: MetricsServer | undefined;
@@ -355,7 +362,10 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
-        servers = await listenOn(app.callback(), config.server, { port: config.port, host: config.host });
+        servers = await listenOn(answerKeptPolls({ app, keptPoll: login.keptPoll, refusedByApp, trustProxy: Boolean(config.trust_proxy), log }, app.callback()), config.server, {
+          port: config.port,
+          host: config.host,
+        });
         for (const server of servers) {
           drain.watch(server);
           answerParserErrors(server, log);

@@ -9,17 +9,21 @@ import { HttpError } from './errors.js';
  */
 export function bodyLimit(maxBytes: number): Middleware {
   return (ctx, next) => {
-    const declared = ctx.get('content-length');
-    if (declared === '' && ctx.get('transfer-encoding') !== '') {
+    const refusal = bodyRefusal(ctx, maxBytes);
+    if (refusal) {
       ctx.set('Connection', 'close');
-      throw new HttpError(411, 'invalid_request', 'Send the request body with a Content-Length.');
-    }
-    if (Number(declared) > maxBytes) {
-      ctx.set('Connection', 'close');
-      throw new HttpError(413, 'invalid_request', `The request body is too large (at most ${maxBytes} bytes).`);
+      throw refusal;
     }
     return next();
   };
+}
+
+/** Why bodyLimit refuses the request, if it does. */
+export function bodyRefusal(ctx: Context, maxBytes: number): HttpError | undefined {
+  const declared = ctx.get('content-length');
+  if (declared === '' && ctx.get('transfer-encoding') !== '') return new HttpError(411, 'invalid_request', 'Send the request body with a Content-Length.');
+  if (Number(declared) > maxBytes) return new HttpError(413, 'invalid_request', `The request body is too large (at most ${maxBytes} bytes).`);
+  return undefined;
 }
 
 const LIMIT_BYTES = 16 * 1024;

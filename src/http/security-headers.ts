@@ -27,15 +27,18 @@ export function contentSecurityPolicy(extra: Record<string, string[]> = {}): str
 
 const CSP = contentSecurityPolicy();
 
+/** The headers every answer carries, whichever way it is answered (the app, or a kept poll's direct answer). */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Security-Policy': CSP,
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+});
+
 export function securityHeaders(): Middleware {
   return (ctx, next) => {
-    ctx.set({
-      'Content-Security-Policy': CSP,
-      'X-Frame-Options': 'DENY',
-      'Referrer-Policy': 'no-referrer',
-      'X-Content-Type-Options': 'nosniff',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-    });
+    ctx.set(SECURITY_HEADERS);
     return next();
   };
 }

@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
 import { requestScope } from './request-scope.js';
@@ -19,6 +20,38 @@ export function newTraceId(): string {
   return pool.toString('hex', poolOffset - 8, poolOffset);
 }
 
+/**
+ * The traceId of a request: one a trusted proxy sent, else a new one, made once per request.
+ * A request may be looked at by the kept poll's direct answer and then handed to the app
+ * (answerKeptPolls): both use the same id, so the lines written for it carry one traceId.
+ */
+const traceIds = new WeakMap<IncomingMessage, string>();
+
+export function traceIdOf(req: IncomingMessage, trustProxy: boolean): string {
+  let traceId = traceIds.get(req);
+  if (traceId) return traceId;
+  const incoming = req.headers.traceid;
+  traceId = trustProxy && typeof incoming === 'string' && TRACE_ID.test(incoming) ? incoming : newTraceId();
+  traceIds.set(req, traceId);
+  return traceId;
+}
+
+/** What the access line says of a request. */
+export interface Access {
+  method: string;
+  path: string;
+  status: number;
+  /** When serving it started (performance.now()). */
+  started: number;
+}
+
+/** The request's access line: at info, or at debug for a `routine` request's success. */
+export function logAccess(log: Logger, routine: boolean, { method, path, status, started }: Access): void {
+  const level = status < 400 && routine ? 'debug' : 'info';
+  // The path only: query strings can carry login hints with personal numbers.
+  if (log.isLevelEnabled(level)) log[level]({ method, path, status, ms: Math.round(performance.now() - started) }, 'request');
+}
+
 /** Requests a page repeats all the time, e.g. a waiting login's poll: their success is not news. */
 export type RoutineRequests = (ctx: Context) => boolean;
 
@@ -34,8 +67,7 @@ const none: RoutineRequests = () => false;
 export function trace(log: Logger, trustProxy: boolean, routine: RoutineRequests = none): Middleware {
   // Not an async function itself: the scope's function is the request's one async step here.
   return (ctx, next) => {
-    const incoming = ctx.get('traceid');
-    const traceId = trustProxy && TRACE_ID.test(incoming) ? incoming : newTraceId();
+    const traceId = traceIdOf(ctx.req, trustProxy);
     ctx.set('traceId', traceId);
     ctx.state.traceId = traceId;
     const started = performance.now();
@@ -43,9 +75,7 @@ export function trace(log: Logger, trustProxy: boolean, routine: RoutineRequests
       try {
         await next();
       } finally {
-        const level = ctx.status < 400 && routine(ctx) ? 'debug' : 'info';
-        // The path only: query strings can carry login hints with personal numbers.
-        if (log.isLevelEnabled(level)) log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+        logAccess(log, routine(ctx), { method: ctx.method, path: ctx.path, status: ctx.status, started });
       }
     });
   };

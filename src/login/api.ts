@@ -11,6 +11,7 @@ import type { EidRegistry } from '../eids/registry.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { rememberInput, startInputOf } from './start-input.js';
+import { passesWithoutToken } from './submissions.js';
 import { routeState, type LoginDependencies, type LoginSteps } from './interaction.js';
 
 /** A poll's path, and the interaction's uid in it. */
@@ -73,27 +74,42 @@ class StreamedLogin implements LoginWatcher {
 }
 
 /** No answer of the API is kept by a cache: each is one moment of a login. */
+export const NO_STORE = ['Cache-Control', 'no-store'] as const;
+
 const noStore: Middleware = (ctx, next) => {
-  ctx.set('Cache-Control', 'no-store');
+  ctx.set(...NO_STORE);
   return next();
 };
+
+/** The type of the API's answers, said in so many words: Koa would call a buffer (shownStatusJson) a binary. */
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The request's traceId (trace, or the kept poll's direct answer, put it there). */
+const traceIdIn = (ctx: Context): string => (ctx.state as { traceId: string }).traceId;
 
 /** The status as JSON; a status that ends the login first finishes it (unless the person may try again). */
 async function answer(steps: LoginSteps, ctx: Context, plugin: EidPlugin, status: PollStatus): Promise<void> {
   const { outcome } = status;
   if (!outcome && finalStatuses.has(status.status)) throw new Error(`${plugin.id} ended a login without an outcome`);
   const redirectTo = outcome && !status.retry ? await steps.finish(ctx, plugin, outcome) : undefined;
-  // Made as bytes (shownStatusJson), so the type is said first: Koa would call a buffer a binary.
-  ctx.type = 'json';
-  ctx.body = shownStatusJson(status, ctx.response.get('traceId'), redirectTo);
+  ctx.type = JSON_TYPE;
+  ctx.body = shownStatusJson(status, traceIdIn(ctx), redirectTo);
 }
+
+/** The started eID, when it is polled. */
+async function polledEid(steps: LoginSteps, ctx: Context): Promise<EidPlugin & Required<Pick<EidPlugin, 'poll'>>> {
+  const plugin = await steps.activeEid(ctx);
+  if (!plugin.poll) throw new HttpError(400, 'invalid_request', `${plugin.id} is not polled: follow its redirectTo.`);
+  return plugin as EidPlugin & Required<Pick<EidPlugin, 'poll'>>;
+}
+
+const pollOptions = (ctx: Context) => ({ qr: ctx.query.qr === 'true' });
 
 /** POST poll[?qr=true]: the started eID's status. */
 function pollRoute(steps: LoginSteps): Middleware {
   return async (ctx) => {
-    const plugin = await steps.activeEid(ctx);
-    if (!plugin.poll) throw new HttpError(400, 'invalid_request', `${plugin.id} is not polled: follow its redirectTo.`);
-    await answer(steps, ctx, plugin, await plugin.poll(steps.loginRequest(ctx, plugin), { qr: ctx.query.qr === 'true' }));
+    const plugin = await polledEid(steps, ctx);
+    await answer(steps, ctx, plugin, await plugin.poll(steps.loginRequest(ctx, plugin), pollOptions(ctx)));
   };
 }
 
@@ -102,10 +118,17 @@ function pollRoute(steps: LoginSteps): Middleware {
  * broker runs `route` on a stack of its own for the requests `takes` takes, ahead of its general
  * one. It is the API router's poll without the router: the same steps (the interaction's client
  * and state, JSON only, no-store, the poll), less what takeKept has checked already.
+ *
+ * `quietAnswer` is the same poll for a request answered without the app at all (answerKeptPolls):
+ * the answer's body when the poll goes as a waiting page's poll goes second after second — JSON,
+ * the login request made before, a status that ends nothing — having written nothing to the
+ * response; undefined (or a rejection) for any other, which the app then answers as it would
+ * have. An eID's poll reads the login's status, so asking it again there changes nothing.
  */
 export interface KeptPoll {
   takes: (ctx: Context) => boolean;
   route: Middleware[];
+  quietAnswer: (ctx: Context) => Promise<Buffer | undefined>;
 }
 
 export function keptPoll(steps: LoginSteps, jsonOnly: Middleware): KeptPoll {
@@ -115,6 +138,15 @@ export function keptPoll(steps: LoginSteps, jsonOnly: Middleware): KeptPoll {
       return uid !== undefined && steps.takeKept(ctx, uid);
     },
     route: [steps.enterKept, jsonOnly, noStore, pollRoute(steps)],
+    async quietAnswer(ctx) {
+      if (!passesWithoutToken(ctx)) return undefined;
+      await steps.enterTaken(ctx);
+      const plugin = await polledEid(steps, ctx);
+      const request = steps.keptLoginRequest(ctx, plugin);
+      if (!request) return undefined;
+      const status = await plugin.poll(request, pollOptions(ctx));
+      return status.outcome || finalStatuses.has(status.status) ? undefined : shownStatusJson(status, traceIdIn(ctx));
+    },
   };
 }
 

@@ -220,9 +220,12 @@ export function loginSteps(deps: LoginDependencies) {
 
   /** loadInteraction for a request takeKept took: what is left of it once the checks are done. */
   async function enterKept(ctx: Context, next: Next) {
-    await enter(ctx, routeState(ctx).interaction, true);
+    await enterTaken(ctx);
     await next();
   }
+
+  /** enterKept's step, for a request answered without the app's stack (the kept poll's direct answer). */
+  const enterTaken = (ctx: Context): Promise<void> => enter(ctx, routeState(ctx).interaction, true);
 
   /**
    * The client as the login's steps read it, made once per client object: oidc-provider hands
@@ -351,14 +354,23 @@ export function loginSteps(deps: LoginDependencies) {
    * which a request that carries the same again would write again.
    */
   function loginRequest(ctx: Context, plugin: EidPlugin): LoginRequest {
+    const kept = keptLoginRequest(ctx, plugin);
+    if (kept) return kept;
     const { interaction, client } = routeState(ctx);
-    const from = `${ctx.querystring}\n${ctx.get('cookie')}\n${ctx.get('accept-language')}\n${ctx.get('user-agent')}\n${ctx.ip}`;
-    const kept = keptRequests.get(interaction);
-    if (kept?.plugin === plugin && kept.client === client && kept.from === from) return kept.request;
     const cookiesBefore = cookiesSet(ctx);
     const request = Object.freeze(newLoginRequest(ctx, plugin));
-    if (cookiesSet(ctx) === cookiesBefore) keptRequests.set(interaction, { plugin, client, from, request });
+    if (cookiesSet(ctx) === cookiesBefore) keptRequests.set(interaction, { plugin, client, from: madeFrom(ctx), request });
     return request;
+  }
+
+  /** What of the request a login request is made from, joined. */
+  const madeFrom = (ctx: Context) => `${ctx.querystring}\n${ctx.get('cookie')}\n${ctx.get('accept-language')}\n${ctx.get('user-agent')}\n${ctx.ip}`;
+
+  /** The login request loginRequest made for this login earlier and would give again, if any: getting it writes nothing. */
+  function keptLoginRequest(ctx: Context, plugin: EidPlugin): LoginRequest | undefined {
+    const { interaction, client } = routeState(ctx);
+    const kept = keptRequests.get(interaction);
+    return kept?.plugin === plugin && kept.client === client && kept.from === madeFrom(ctx) ? kept.request : undefined;
   }
 
   function newLoginRequest(ctx: Context, plugin: EidPlugin): LoginRequest {
@@ -512,7 +524,9 @@ export function loginSteps(deps: LoginDependencies) {
     loadInteraction,
     takeKept,
     enterKept,
+    enterTaken,
     loginRequest,
+    keptLoginRequest,
     interactionUrl,
 
     choice,

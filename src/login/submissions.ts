@@ -42,6 +42,9 @@ export class FormTokens {
  * API takes JSON only, and a form must carry the login's form token, which such a page cannot
  * read. That holds in browsers that send neither Fetch Metadata nor a usable Origin too.
  */
+/** A request the guard lets through as it is: a read, or a JSON call. */
+export const passesWithoutToken = (ctx: Context): boolean => ctx.method === 'GET' || ctx.method === 'HEAD' || Boolean(ctx.is('application/json'));
+
 export function submissionGuard(tokens: FormTokens, uidOf: (ctx: Context) => string, accepts: 'json' | 'json-or-form'): Middleware {
   /** A form: it must carry the login's token. */
   async function checkedForm(ctx: Context, next: () => Promise<unknown>, uid: string): Promise<void> {
@@ -59,7 +62,7 @@ export function submissionGuard(tokens: FormTokens, uidOf: (ctx: Context) => str
     const uid = uidOf(ctx);
     // Made when a page with a form is rendered, not for every JSON call (a waiting page's poll).
     Object.defineProperty(ctx.state as LocaleState, 'formToken', { get: () => tokens.issue(uid), enumerable: true, configurable: true });
-    if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.is('application/json')) return next();
+    if (passesWithoutToken(ctx)) return next();
     return checkedForm(ctx, next, uid);
   };
 }

@@ -40,6 +40,11 @@ export class EventLoopMonitor {
   }
 }
 
+/** Whether load shedding refuses requests now. */
+export function overloaded(monitor: EventLoopMonitor, settings: BrokerConfig['load_shedding']): boolean {
+  return settings.enabled && monitor.lagMs > settings.max_event_loop_delay_ms;
+}
+
 /**
  * Load shedding: while the event loop lags past `max_event_loop_delay_ms`, every request that
  * reaches this step is answered at once with 503, Retry-After and a `busy` reason, before it
@@ -48,7 +53,7 @@ export class EventLoopMonitor {
  */
 export function loadShedding(monitor: EventLoopMonitor, settings: BrokerConfig['load_shedding'], metrics: Metrics): Middleware {
   return (_ctx, next) => {
-    if (settings.enabled && monitor.lagMs > settings.max_event_loop_delay_ms) {
+    if (overloaded(monitor, settings)) {
       metrics.requestsShed.inc();
       throw new BusyError();
     }

@@ -1,0 +1,65 @@
+import type { RequestListener, ServerResponse } from 'node:http';
+import type Koa from 'koa';
+import type { Context } from 'koa';
+import { requestScope } from '../http/request-scope.js';
+import { SECURITY_HEADERS } from '../http/security-headers.js';
+import { logAccess, traceIdOf } from '../http/trace.js';
+import type { Logger } from '../log.js';
+import { JSON_TYPE, NO_STORE, type KeptPoll } from './api.js';
+
+export interface DirectPollDependencies {
+  app: Koa;
+  keptPoll: KeptPoll;
+  /**
+   * Whether a step every request takes in the app would refuse this one (load shedding, the
+   * store away, the body or parameter limits): the app then answers it, with its refusal.
+   */
+  refusedByApp: (ctx: Context) => boolean;
+  trustProxy: boolean;
+  log: Logger;
+}
+
+/** The answer's headers, in the order the app sets them, less the traceId's value and the length's. */
+const HEADERS = ['traceId', '', ...Object.entries(SECURITY_HEADERS).flat(), ...NO_STORE, 'Content-Type', JSON_TYPE, 'Content-Length', ''];
+const TRACE_ID_AT = 1;
+const LENGTH_AT = HEADERS.length - 1;
+
+function writeJson(res: ServerResponse, traceId: string, body: Buffer): void {
+  const headers = [...HEADERS];
+  headers[TRACE_ID_AT] = traceId;
+  headers[LENGTH_AT] = String(body.length);
+  res.writeHead(200, headers);
+  res.end(body);
+}
+
+/**
+ * The broker's request listener: `app` (Koa's callback) for every request but a waiting page's
+ * poll that this instance answers from its copies, which is answered here, on Node's request,
+ * without Koa's context, stack and response — the bulk of such a poll's cost once the poll itself
+ * is cheap. Such a poll is answered with what the app's kept poll answers (KeptPoll): the same
+ * status, headers and body, its traceId, and the access line at debug. Any poll that would go
+ * otherwise — refused by a step of the app's, not taken (KeptPoll.takes), or one KeptPoll's
+ * `quietAnswer` does not finish cleanly (a 429, an error, a login that ends) — is handed to the
+ * app untouched, before anything is written, and the app answers it as it always has.
+ */
+export function answerKeptPolls(deps: DirectPollDependencies, app: RequestListener): RequestListener {
+  const { keptPoll, refusedByApp, trustProxy, log } = deps;
+  return (req, res) => {
+    if (req.method !== 'POST' || !req.url?.startsWith('/interaction/')) return app(req, res);
+    // Koa's own context for this request, so that the kept poll's steps read it as they do in the app.
+    const ctx = deps.app.createContext(req, res);
+    if (refusedByApp(ctx) || !keptPoll.takes(ctx)) return app(req, res);
+    const started = performance.now();
+    const traceId = traceIdOf(req, trustProxy);
+    ctx.state.traceId = traceId;
+    const path = ctx.path;
+    requestScope.run(ctx, () => keptPoll.quietAnswer(ctx)).then(
+      (body) => {
+        if (!body) return app(req, res);
+        writeJson(res, traceId, body);
+        requestScope.run(ctx, () => logAccess(log, true, { method: 'POST', path, status: 200, started }));
+      },
+      () => app(req, res),
+    );
+  };
+}
