@@ -362,7 +362,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
-        servers = await listenOn(answerKeptPolls({ app, keptPoll: login.keptPoll, refusedByApp, trustProxy: Boolean(config.trust_proxy), log }, app.callback()), config.server, {
+        servers = await listenOn(answerKeptPolls({ app, keptPoll: login.keptPoll, refusedByApp, trustProxy: Boolean(config.trust_proxy), log, metrics }, app.callback()), config.server, {
           port: config.port,
           host: config.host,
         });

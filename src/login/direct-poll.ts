@@ -5,6 +5,7 @@ import { requestScope } from '../http/request-scope.js';
 import { SECURITY_HEADERS } from '../http/security-headers.js';
 import { logAccess, traceIdOf } from '../http/trace.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { JSON_TYPE, NO_STORE, type KeptPoll } from './api.js';
 
 export interface DirectPollDependencies {
@@ -17,6 +18,7 @@ export interface DirectPollDependencies {
   refusedByApp: (ctx: Context) => boolean;
   trustProxy: boolean;
   log: Logger;
+  metrics: Metrics;
 }
 
 /** The answer's headers, in the order the app sets them, less the traceId's value and the length's. */
@@ -43,7 +45,7 @@ function writeJson(res: ServerResponse, traceId: string, body: Buffer): void {
  * app untouched, before anything is written, and the app answers it as it always has.
  */
 export function answerKeptPolls(deps: DirectPollDependencies, app: RequestListener): RequestListener {
-  const { keptPoll, refusedByApp, trustProxy, log } = deps;
+  const { keptPoll, refusedByApp, trustProxy, log, metrics } = deps;
   return (req, res) => {
     if (req.method !== 'POST' || !req.url?.startsWith('/interaction/')) return app(req, res);
     // Koa's own context for this request, so that the kept poll's steps read it as they do in the app.
@@ -57,6 +59,7 @@ export function answerKeptPolls(deps: DirectPollDependencies, app: RequestListen
       (body) => {
         if (!body) return app(req, res);
         writeJson(res, traceId, body);
+        metrics.pollsAnsweredDirectly.inc();
         requestScope.run(ctx, () => logAccess(log, true, { method: 'POST', path, status: 200, started }));
       },
       () => app(req, res),

@@ -220,6 +220,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly pollsAnsweredDirectly = new Counter({
+    name: 'neb_polls_answered_directly_total',
+    help: "Waiting pages' polls this instance answered from its copies on Node's request, without the app's stack (the rest of the polls are among the app's requests)",
+    registers: [this.registry],
+  });
+
   readonly requestsShed = new Counter({
     name: 'neb_requests_shed_total',
     help: 'Requests answered 503 busy at once because the event loop lagged past load_shedding.max_event_loop_delay_ms',
