@@ -54,15 +54,15 @@ export function answerKeptPolls(deps: DirectPollDependencies, app: RequestListen
     const started = performance.now();
     const traceId = traceIdOf(req, trustProxy);
     ctx.state.traceId = traceId;
-    const path = ctx.path;
-    requestScope.run(ctx, () => keptPoll.quietAnswer(ctx)).then(
-      (body) => {
-        if (!body) return app(req, res);
+    const handOver = () => app(req, res);
+    // In the request's scope, the access line with the others: each carries the traceId.
+    requestScope.run(ctx, () =>
+      keptPoll.quietAnswer(ctx).then((body) => {
+        if (!body) return handOver();
         writeJson(res, traceId, body);
         metrics.pollsAnsweredDirectly.inc();
-        requestScope.run(ctx, () => logAccess(log, true, { method: 'POST', path, status: 200, started }));
-      },
-      () => app(req, res),
+        logAccess(log, true, { method: 'POST', path: ctx.path, status: 200, started });
+      }, handOver),
     );
   };
 }

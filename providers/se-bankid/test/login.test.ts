@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, everythingStored } from '../../../test/support/ops.js';
@@ -244,25 +245,33 @@ describe('polling', () => {
     expect((await session.call('poll?qr=true')).status).toBe(200);
   });
 
-  it("a poll on the poll's own stack answers as the API router's poll does, refusals included", async () => {
+  it("a poll answered directly or on the poll's own stack answers as the API router's poll does, refusals included", async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER });
     await session.start();
     const cookie = bed.rp.browser.cookieHeader(new URL(`/interaction/${session.uid}/api/poll`, bed.tb.issuer));
     // The uid with its first character escaped: the same login to the router, no copy of this instance's.
     const routed = `%${session.uid.charCodeAt(0).toString(16).toUpperCase()}${session.uid.slice(1)}`;
-    const poll = async (uid: string, headers: Record<string, string> = {}, body = '{}') => {
-      const response = await fetch(new URL(`/interaction/${uid}/api/poll?qr=true`, bed.tb.issuer), {
-        method: 'POST',
-        headers: { cookie, 'content-type': 'application/json', accept: 'application/json', origin: bed.tb.issuer, ...headers },
-        body,
+    const answeredDirectly = () => bed.tb.broker.metrics.pollsAnsweredDirectly.get().then(({ values }) => values[0]?.value ?? 0);
+    const varying = new Set(['date', 'traceid', 'content-length']);
+    // Over Node's own client, for the headers as sent: their names as written, in their order.
+    const poll = (uid: string, headers: Record<string, string> = {}, body = '{}') =>
+      new Promise<{ status: number; headers: string[]; body: Record<string, unknown> & { qrCode?: { payload: string } } }>((resolve, reject) => {
+        const sent = request(new URL(`/interaction/${uid}/api/poll?qr=true`, bed.tb.issuer), {
+          method: 'POST',
+          headers: { cookie, 'content-type': 'application/json', accept: 'application/json', origin: bed.tb.issuer, ...headers },
+        });
+        sent.on('error', reject);
+        sent.end(body);
+        sent.on('response', (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const raw = response.rawHeaders;
+            const named = raw.flatMap((name, i) => (i % 2 === 0 && !varying.has(name.toLowerCase()) ? [`${name}: ${raw[i + 1]}`] : []));
+            resolve({ status: response.statusCode!, headers: named, body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown> });
+          });
+        });
       });
-      const varying = new Set(['date', 'traceid', 'content-length']);
-      return {
-        status: response.status,
-        headers: [...response.headers].filter(([name]) => !varying.has(name)),
-        body: (await response.json()) as Record<string, unknown> & { qrCode?: { payload: string } },
-      };
-    };
     const withoutQr = ({ qrCode, ...rest }: Record<string, unknown>) => ({ ...rest, qrCode: typeof qrCode });
     const refusals: Array<[Record<string, string>, string?]> = [
       [{}],
@@ -273,14 +282,26 @@ describe('polling', () => {
       [{ cookie: cookie.replace(/_interaction=[^;]*/, '_interaction=another-login') }],
       [{ cookie: '' }],
     ];
+    // The first poll makes the login request the next ones use (the poll's own stack); the
+    // second is answered directly, without the app.
+    for (const way of ['own stack', 'direct']) {
+      const before = await answeredDirectly();
+      const own = await poll(session.uid);
+      expect(await answeredDirectly(), way).toBe(before + (way === 'direct' ? 1 : 0));
+      const router = await poll(routed);
+      expect({ ...own, body: withoutQr(own.body) }, way).toEqual({ ...router, body: withoutQr(router.body) });
+      expect(own.body.qrCode!.payload).toMatch(/^bankid\./);
+      expect(own.headers).toContain('Cache-Control: no-store');
+    }
     for (const [headers, body] of refusals) {
+      const before = await answeredDirectly();
       const own = await poll(session.uid, headers, body);
+      if (own.status !== 200) expect(await answeredDirectly(), JSON.stringify(headers)).toBe(before);
       const router = await poll(routed, headers, body);
       expect({ ...own, body: withoutQr(own.body) }, JSON.stringify(headers)).toEqual({ ...router, body: withoutQr(router.body) });
       if (own.status === 200) expect(own.body.qrCode!.payload).toMatch(/^bankid\./);
       else expect(own.body).toHaveProperty('error');
     }
-    expect((await poll(session.uid)).headers).toContainEqual(['cache-control', 'no-store']);
   });
 
   it('a waiting page that changes its language gets the message in it at the next poll', async () => {
