@@ -46,12 +46,20 @@ function writeJson(res: ServerResponse, traceId: string, body: Buffer): void {
  */
 export function answerKeptPolls(deps: DirectPollDependencies, app: RequestListener): RequestListener {
   const { keptPoll, refusedByApp, trustProxy, log, metrics } = deps;
+  /** Whether the poll is answered here; a request any check cannot read goes to the app, whose error boundary answers it. */
+  const taken = (ctx: Context): boolean => {
+    try {
+      return !refusedByApp(ctx) && keptPoll.takes(ctx);
+    } catch {
+      return false;
+    }
+  };
   return (req, res) => {
     if (req.method !== 'POST' || !req.url?.startsWith('/interaction/')) return app(req, res);
     // Koa's own context for this request, so that the kept poll's steps read it as they do in the app.
-    const ctx = deps.app.createContext(req, res);
-    if (refusedByApp(ctx) || !keptPoll.takes(ctx)) return app(req, res);
     const started = performance.now();
+    const ctx = deps.app.createContext(req, res);
+    if (!taken(ctx)) return app(req, res);
     const traceId = traceIdOf(req, trustProxy);
     ctx.state.traceId = traceId;
     const handOver = () => app(req, res);
@@ -63,6 +71,10 @@ export function answerKeptPolls(deps: DirectPollDependencies, app: RequestListen
         metrics.pollsAnsweredDirectly.inc();
         logAccess(log, true, { method: 'POST', path: ctx.path, status: 200, started });
       }, handOver),
-    );
+    ).catch((err: unknown) => {
+      // Only writing the answer can fail here, when part of it may have gone: nothing to hand over.
+      log.error({ err }, 'a poll answered directly could not be written');
+      res.destroy();
+    });
   };
 }
