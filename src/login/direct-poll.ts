@@ -42,7 +42,9 @@ function writeJson(res: ServerResponse, traceId: string, body: Buffer): void {
  * status, headers and body, its traceId, and the access line at debug. Any poll that would go
  * otherwise — refused by a step of the app's, not taken (KeptPoll.takes), or one KeptPoll's
  * `quietAnswer` does not finish cleanly (a 429, an error, a login that ends) — is handed to the
- * app untouched, before anything is written, and the app answers it as it always has.
+ * app untouched, before anything is written, and the app answers it as it always has. Of the
+ * steps every request takes, those that change nothing in such an answer are not run: the
+ * issuer's host (nothing here reads the Host header), the error boundary (an error hands over).
  */
 export function answerKeptPolls(deps: DirectPollDependencies, app: RequestListener): RequestListener {
   const { keptPoll, refusedByApp, trustProxy, log, metrics } = deps;
@@ -56,8 +58,8 @@ export function answerKeptPolls(deps: DirectPollDependencies, app: RequestListen
   };
   return (req, res) => {
     if (req.method !== 'POST' || !req.url?.startsWith('/interaction/')) return app(req, res);
-    // Koa's own context for this request, so that the kept poll's steps read it as they do in the app.
     const started = performance.now();
+    // Koa's own context for this request, so that the kept poll's steps read it as they do in the app.
     const ctx = deps.app.createContext(req, res);
     if (!taken(ctx)) return app(req, res);
     const traceId = traceIdOf(req, trustProxy);
