@@ -1,13 +1,15 @@
-import { HttpError, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
+import { GRID_MS, GridTicker, HttpError, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
 import { ChangeSubscription } from '../shared/change-subscription.js';
 import { CollectBatches } from './collect-batches.js';
 import { showsQrCode, type BankIdLogin } from './flow.js';
-import { GridTicker } from './grid-ticker.js';
 import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { qrPayload } from './qr.js';
 
-/** The resolution of the schedule: a frame or a collect is due at most this late. */
-const TICK_MS = 25;
+/**
+ * The resolution of the schedule: a frame or a collect is due at most this late. The core's
+ * grid, so that the tick and load shedding's watch wake the process together.
+ */
+const TICK_MS = GRID_MS;
 
 /**
  * How long after its own lease an instance keeps retrying a collect every tick rather than
