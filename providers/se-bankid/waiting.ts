@@ -1,12 +1,15 @@
-import { HttpError, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
+import { GRID_MS, GridTicker, HttpError, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
 import { ChangeSubscription } from '../shared/change-subscription.js';
+import { CollectBatches } from './collect-batches.js';
 import { showsQrCode, type BankIdLogin } from './flow.js';
-import { GridTicker } from './grid-ticker.js';
 import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { qrPayload } from './qr.js';
 
-/** The resolution of the schedule: a frame or a collect is due at most this late. */
-const TICK_MS = 25;
+/**
+ * The resolution of the schedule: a frame or a collect is due at most this late. The core's
+ * grid, so that the tick and load shedding's watch wake the process together.
+ */
+const TICK_MS = GRID_MS;
 
 /**
  * How long after its own lease an instance keeps retrying a collect every tick rather than
@@ -34,6 +37,15 @@ const LEASE_MARGIN_MS = 2 * TICK_MS;
  * poll_frequency; a second instance collects at the full pace (BENCHMARKS.md).
  */
 const MAX_COLLECTS_IN_FLIGHT = 64;
+
+/**
+ * Collects due are started when this many are, or when the oldest has waited
+ * COLLECT_BATCH_WAIT_MS (CollectBatches): with 1,000 orders a tick holds about 12, so they go in
+ * batches of about 36 every third tick, rather than 12 every tick. Half the cap, so that with
+ * many orders every tick still starts its collects.
+ */
+const COLLECT_BATCH = 32;
+const COLLECT_BATCH_WAIT_MS = 4 * TICK_MS;
 
 /**
  * How long an instance keeps holding an order after the last poll of it, when no stream
@@ -138,7 +150,7 @@ export class WaitingOrders {
   readonly #pollHolds = new Schedule<WaitingOrder>();
   readonly #ticker = new GridTicker(TICK_MS, () => this.#tick());
   #collectsInFlight = 0;
-  readonly #collectsQueued = new Set<WaitingOrder>();
+  readonly #collectsQueued = new CollectBatches<WaitingOrder>(COLLECT_BATCH, COLLECT_BATCH_WAIT_MS);
   readonly #changes: ChangeSubscription;
 
   constructor(deps: WaitingOrdersDependencies) {
@@ -259,21 +271,17 @@ export class WaitingOrders {
       this.#sendFrame(waiting, now, waiting.watchers.keys());
       this.#frames.add(waiting, nextSecondOf(waiting.order, now));
     }
-    for (const waiting of this.#collects.take(now)) this.#collectsQueued.add(waiting);
-    this.#startQueuedCollects();
+    for (const waiting of this.#collects.take(now)) this.#collectsQueued.add(waiting, now);
+    this.#startQueuedCollects(now);
   }
 
   /**
-   * Starts queued collects up to the limit, all in one turn of the event loop, so that their
-   * leases go to Redis in one write (auto-pipelining). Only the tick starts them: a collect that
-   * ends leaves its place to the next tick's batch rather than to one lease of its own.
+   * Starts a batch of queued collects, up to the limit, all in one turn of the event loop, so
+   * that their leases go to Redis in one command. Only the tick starts them: a collect that
+   * ends leaves its place to a later tick's batch rather than to one lease of its own.
    */
-  #startQueuedCollects(): void {
-    for (const waiting of this.#collectsQueued) {
-      if (this.#collectsInFlight >= MAX_COLLECTS_IN_FLIGHT) return;
-      this.#collectsQueued.delete(waiting);
-      void this.#collect(waiting);
-    }
+  #startQueuedCollects(now: number): void {
+    for (const waiting of this.#collectsQueued.take(now, MAX_COLLECTS_IN_FLIGHT - this.#collectsInFlight)) void this.#collect(waiting);
   }
 
   #sendFrame(waiting: WaitingOrder, now: number, watchers: Iterable<LoginWatcher>): void {

@@ -56,6 +56,9 @@ export { CircuitOpenError } from '../resilience/circuit-breaker.js';
 // Requests: the body of a form post or JSON request (an upstream's callback).
 export { readBody } from '../http/body.js';
 
+// Timers on the wall clock's grid, shared with the core's own, so that they wake the process together.
+export { GRID_MS, GridTicker } from '../grid-ticker.js';
+
 // Where the installation's files are (a plugin's certificates and pages, beside its code).
 export { projectRoot } from '../paths.js';
 

@@ -1,33 +1,29 @@
 import type { Middleware } from 'koa';
 import type { BrokerConfig } from '../config/schema.js';
+import { GRID_MS, GridTicker } from '../grid-ticker.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { BusyError } from '../store/store.js';
 
-/** How often the monitor's timer asks to run: the finest lag it can see. */
-const TICK_MS = 20;
-
 /**
- * How far behind this process's event loop runs. A timer asks to run every TICK_MS, and how
- * late it ran is the lag. Timers run before sockets are read, so a request always meets the lag
+ * How far behind this process's event loop runs. A timer asks to run at every multiple of
+ * GRID_MS (25 ms) on the wall clock, and how late it ran is the lag: on the grid of BankID's
+ * tick, so that while logins wait the two wake the process once, not each on its own. Timers run before sockets are read, so a request always meets the lag
  * of the turn that reads it. The lag counts when the loop kept it up over two turns in a row: a
  * single pause (a long garbage collection, the system not scheduling the process for a moment
  * on a busy machine) sheds nothing, while an overloaded loop lags turn after turn.
  */
 export class EventLoopMonitor {
-  #dueAt = performance.now() + TICK_MS;
   #lagMs = 0;
   #earlierLagMs = 0;
-  readonly #timer: NodeJS.Timeout;
+  readonly #ticker = new GridTicker(GRID_MS, (lateMs) => this.#tick(lateMs), { unref: true });
 
   constructor() {
-    this.#timer = setInterval(() => this.#tick(), TICK_MS).unref();
+    this.#ticker.start();
   }
 
-  #tick(): void {
-    const now = performance.now();
+  #tick(lateMs: number): void {
     this.#earlierLagMs = this.#lagMs;
-    this.#lagMs = Math.max(0, now - this.#dueAt);
-    this.#dueAt = now + TICK_MS;
+    this.#lagMs = lateMs;
   }
 
   /** Milliseconds the event loop has been behind over its last two turns. */
@@ -36,7 +32,7 @@ export class EventLoopMonitor {
   }
 
   close(): void {
-    clearInterval(this.#timer);
+    this.#ticker.stop();
   }
 }
 

@@ -2,10 +2,10 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { projectRoot } from '../../../src/eids/sdk.js';
+import { GridTicker, projectRoot } from '../../../src/eids/sdk.js';
 import { normalizeName } from '../completion.js';
 import { isMobile } from '../../shared/app-page.js';
-import { GridTicker } from '../grid-ticker.js';
+import { CollectBatches } from '../collect-batches.js';
 import { launchUrl } from '../launch.js';
 import { qrSvg } from '../../shared/qr-svg.js';
 import { qrPayload, QrCodes } from '../qr.js';
@@ -81,6 +81,37 @@ describe('the tick of the waiting orders', () => {
     ticker.start();
     vi.advanceTimersByTime(200);
     expect(ticks).toBe(1);
+  });
+});
+
+describe('the batches collects are started in', () => {
+  it('holds collects back until a batch is due, then starts the longest waiting first', () => {
+    const batches = new CollectBatches<string>(3, 100);
+    batches.add('a', 1000);
+    batches.add('b', 1025);
+    expect(batches.take(1025, 64)).toEqual([]);
+    batches.add('c', 1050);
+    batches.add('a', 1050);
+    expect(batches.take(1050, 64)).toEqual(['a', 'b', 'c']);
+    expect(batches.take(1050, 64)).toEqual([]);
+  });
+
+  it('starts fewer than a batch once the oldest has waited long enough', () => {
+    const batches = new CollectBatches<string>(3, 100);
+    batches.add('a', 1000);
+    batches.add('b', 1075);
+    expect(batches.take(1075, 64)).toEqual([]);
+    expect(batches.take(1100, 64)).toEqual(['a', 'b']);
+  });
+
+  it('starts no more than there is room for, and keeps the rest in their place', () => {
+    const batches = new CollectBatches<string>(2, 100);
+    for (const item of ['a', 'b', 'c', 'd']) batches.add(item, 1000);
+    batches.delete('b');
+    expect(batches.take(1000, 0)).toEqual([]);
+    expect(batches.take(1000, 2)).toEqual(['a', 'c']);
+    batches.add('e', 1025);
+    expect(batches.take(1025, 64)).toEqual(['d', 'e']);
   });
 });
 

@@ -1,18 +1,29 @@
 /**
+ * The period of the process's fine timers: BankID's schedule of QR frames and collects, and
+ * load shedding's watch of the event loop. Timers on one grid fall due in the same turn of the
+ * event loop and wake the process once between them, where timers of their own would each wake
+ * it (BENCHMARKS.md: "Waiting logins' CPU on a quiet machine").
+ */
+export const GRID_MS = 25;
+
+/**
  * Calls `tick` at every multiple of `everyMs` on the wall clock, where a schedule's buckets of
  * that width end, and not at whatever phase a setInterval started at: what falls due in a bucket
  * is then handled as the bucket ends, rather than up to a whole `everyMs` later. (With QR frames
  * in 25 ms buckets, that phase was a delay of 0–25 ms, fixed for the life of the process, on
- * every frame.)
+ * every frame.) `tick` is told how late it runs, in ms.
  */
 export class GridTicker {
   readonly #everyMs: number;
-  readonly #tick: () => void;
+  readonly #tick: (lateMs: number) => void;
+  readonly #unref: boolean;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(everyMs: number, tick: () => void) {
+  /** `unref`: the ticker alone does not keep the process alive. */
+  constructor(everyMs: number, tick: (lateMs: number) => void, { unref = false }: { unref?: boolean } = {}) {
     this.#everyMs = everyMs;
     this.#tick = tick;
+    this.#unref = unref;
   }
 
   /** Ticks from the next multiple of `everyMs` on; nothing when it is already ticking. */
@@ -27,11 +38,14 @@ export class GridTicker {
 
   #next(): void {
     // A millisecond past the multiple: timers keep a clock of their own, which Date.now may trail.
-    const wait = this.#everyMs - (Date.now() % this.#everyMs) + 1;
+    const now = Date.now();
+    const wait = this.#everyMs - (now % this.#everyMs) + 1;
+    const dueAt = now + wait;
     this.#timer = setTimeout(() => {
       // Set before the tick, which may stop the ticker.
       this.#next();
-      this.#tick();
+      this.#tick(Math.max(0, Date.now() - dueAt));
     }, wait);
+    if (this.#unref) this.#timer.unref();
   }
 }
