@@ -59,9 +59,13 @@ type Claims = Record<string, string>;
 
 const account = (sub: string, claims: Claims): Account => ({ accountId: sub, claims: () => ({ sub, ...claims }) });
 
-/** Ends the interaction with `accountId` logged in, consenting to every scope asked for; returns where the browser goes next. */
-async function finish(provider: Provider, ctx: Context, accountId: string): Promise<string> {
-  const details = await provider.interactionDetails(ctx.req, ctx.res);
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/**
+ * Ends the interaction (`details`, as this request read it) with `accountId` logged in,
+ * consenting to every scope asked for; returns where the browser goes next.
+ */
+async function finish(provider: Provider, ctx: Context, details: Details, accountId: string): Promise<string> {
   const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) });
   grant.addOIDCScope(String(details.params.scope));
   const grantId = await grant.save();
@@ -75,7 +79,7 @@ export function instantInteraction(): BareInteraction {
     middleware: (provider) => async (ctx, next) => {
       if (ctx.method !== 'GET' || !ctx.path.startsWith('/interaction/')) return next();
       ctx.status = 303;
-      ctx.redirect(await finish(provider, ctx, INSTANT_ACCOUNT_ID));
+      ctx.redirect(await finish(provider, ctx, await provider.interactionDetails(ctx.req, ctx.res), INSTANT_ACCOUNT_ID));
     },
   };
 }
@@ -143,7 +147,8 @@ export function bankIdInteraction(store: Store, rp: RpApi, accountTtlSeconds: nu
   }
 
   async function poll(provider: Provider, ctx: Context): Promise<object> {
-    const { uid } = await provider.interactionDetails(ctx.req, ctx.res);
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const { uid } = details;
     const record = await store.get(orderKey(uid));
     if (!record) return { status: 'FAILED', hintCode: 'noOrder' };
     const order = JSON.parse(record.value) as KeptOrder;
@@ -152,7 +157,7 @@ export function bankIdInteraction(store: Store, rp: RpApi, accountTtlSeconds: nu
     await store.delete(orderKey(uid));
     const sub = collected.completionData.user.personalNumber;
     await store.set(accountKey(sub), JSON.stringify(claimsOf(collected.completionData, order.orderRef)), accountTtlSeconds);
-    return { status: 'COMPLETE', redirectTo: await finish(provider, ctx, sub) };
+    return { status: 'COMPLETE', redirectTo: await finish(provider, ctx, details, sub) };
   }
 
   /** A collect that did not complete: pending shows this second's QR code, failed ends the order. */
