@@ -80,7 +80,8 @@ export interface Bed {
   /** The brokers' store_encryption_keys: the bench reads the orders they keep sealed in Redis. */
   storeEncryptionKeys: string[];
   startBroker(name: string, settings?: BrokerSettings): Promise<RunningServer>;
-  startBare(name: string): Promise<RunningServer>;
+  /** Bare oidc-provider; with 'bankid' its interaction does a minimal BankID integration's work against the simulator. */
+  startBare(name: string, interaction?: 'instant' | 'bankid'): Promise<RunningServer>;
   /** The simulator's RP API call counts. */
   simulatorStats(): Promise<Record<'auth' | 'collect' | 'cancel', number>>;
   close(): Promise<void>;
@@ -202,7 +203,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
       throw new Error(`${name} did not start: ${(error as Error).message}\n${output.slice(-2000)}`);
     }
     const server: RunningServer = {
-      target: { kind, issuer, client, ...(kind === 'broker' ? { approveUrl: `${simulator.benchUrl}/approve` } : {}) },
+      target: { kind, issuer, client, ...(kind === 'bare' ? {} : { approveUrl: `${simulator.benchUrl}/approve` }) },
       url,
       process: proc,
       prefix,
@@ -233,10 +234,11 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
       return serve('broker', name, port, spawnedAt, proc, prefix, settings?.instanceOf?.target.issuer);
     },
 
-    async startBare(name) {
+    async startBare(name, interaction = 'instant') {
       const port = await findFreePort();
       const prefix = redis.prefix(name);
-      const input = { issuer: `http://127.0.0.1:${port}`, port, redisUrl: redis.url, keyPrefix: prefix, client, jwksFile, cookieKeys, ttl: TTL };
+      const bankId = interaction === 'bankid' ? { bankId: { apiUrl: simulator.apiUrl, ca, cert, key } } : {};
+      const input = { issuer: `http://127.0.0.1:${port}`, port, redisUrl: redis.url, keyPrefix: prefix, client, jwksFile, cookieKeys, ttl: TTL, ...bankId };
       const spawnedAt = performance.now();
       const proc = startNode(name, compiled('bench/targets/bare-provider.js'), {
         node: options.node,
@@ -246,7 +248,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
         nodeFlags: nodeFlags(name),
         logFile: join(dir, `${name}.log`),
       });
-      return serve('bare', name, port, spawnedAt, proc, prefix);
+      return serve(interaction === 'bankid' ? 'bare-bankid' : 'bare', name, port, spawnedAt, proc, prefix);
     },
 
     async simulatorStats() {

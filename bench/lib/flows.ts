@@ -17,10 +17,14 @@ export interface Client {
 
 /** Where the login runs, and how its person gets through the interaction. */
 export interface Target {
-  kind: 'broker' | 'bare';
+  /** bare-bankid: bare oidc-provider whose interaction does a minimal BankID integration's work (targets/bare-interactions.ts). */
+  kind: 'broker' | 'bare' | 'bare-bankid';
   issuer: string;
   client: Client;
-  /** Broker only: the BankID simulator's bench endpoint that scans a QR code and approves at once. */
+  /**
+   * A login through BankID (the broker, bare-bankid): the simulator's bench endpoint that scans
+   * a QR code and approves at once. Both serve the page's start and poll at the same paths.
+   */
   approveUrl?: string;
 }
 
@@ -33,7 +37,8 @@ export const LOGIN_SCOPE = 'openid profile personal_number eid';
 export interface BankIdAnswer {
   status?: string;
   hintCode?: string;
-  qrCode?: { payload: string; svg: string };
+  /** The broker's has its image too (svg); bare-bankid's page would draw it from the payload. */
+  qrCode?: { payload: string; svg?: string };
   redirectTo?: string;
   error?: string;
 }
@@ -73,11 +78,20 @@ function json<T>(answer: Answer, what: string): T {
   return JSON.parse(answer.text) as T;
 }
 
-/** Starts a broker login and lands on its BankID page; returns the interaction's uid. */
+/**
+ * Where /auth lands a login through BankID: the broker's eID page; bare-bankid's page is its
+ * interaction's own address, as oidc-provider gives the interaction cookie that path.
+ */
+const BANKID_PAGE: Partial<Record<Target['kind'], RegExp>> = {
+  broker: /^\/interaction\/([^/]+)\/se-bankid\/$/,
+  'bare-bankid': /^\/interaction\/([^/]+)$/,
+};
+
+/** Starts a login through BankID and lands on its BankID page; returns the interaction's uid. */
 export async function openBankIdPage(browser: Browser, target: Target, scope = LOGIN_SCOPE, extra: Record<string, string> = {}) {
   const { url, verifier, state } = authorizationRequest(target, scope, extra);
   const landed = await browser.follow(url.href);
-  const uid = /^\/interaction\/([^/]+)\/se-bankid\/$/.exec(landed.url.pathname)?.[1];
+  const uid = BANKID_PAGE[target.kind]?.exec(landed.url.pathname)?.[1];
   if (!uid || landed.answer.status !== 200) throw new Error(`expected the BankID page, got ${landed.answer.status} ${landed.url.href}`);
   return { uid, verifier, state };
 }
@@ -124,14 +138,14 @@ async function pollUntilDone(browser: Browser, uid: string): Promise<BankIdAnswe
 
 /**
  * Runs the authorization through the target's interaction to the client's redirect_uri and
- * returns the code. On the broker: the BankID page, start, the phone approves, a poll says
- * COMPLETE, back to /auth. On bare oidc-provider: its interaction logs in at once.
+ * returns the code. Through BankID (the broker, bare-bankid): the BankID page, start, the phone
+ * approves, a poll says COMPLETE, back to /auth. On bare oidc-provider: its interaction logs in at once.
  */
 export async function authorize(browser: Browser, dispatcher: Dispatcher, target: Target, scope = LOGIN_SCOPE, extra: Record<string, string> = {}) {
   let verifier: string;
   let expectedState: string;
   let callback: URL | undefined;
-  if (target.kind === 'broker') {
+  if (target.approveUrl) {
     const page = await openBankIdPage(browser, target, scope, extra);
     ({ verifier, state: expectedState } = page);
     const started = await startBankId(browser, page.uid);

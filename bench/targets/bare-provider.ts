@@ -5,16 +5,18 @@ import { StoreAdapter } from '../../src/oidc/adapter.js';
 import { claimsByScope } from '../../src/oidc/claims.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
 import type { Client } from '../lib/flows.js';
+import { bankIdInteraction, instantInteraction, type RpApi } from './bare-interactions.js';
 
 /**
  * Bare oidc-provider 9: what the broker is measured against. It has what the broker's
  * numbers must not be flattered or penalized by — the same storage (the project's
  * StoreAdapter on its Redis store), the same client, the same signing keys (ID tokens in
  * ES256), the same scopes and claims in the same tokens, the same lifetimes — and nothing
- * of the broker: no eID, no login pages, no identity model, no extra middleware. Its
- * interaction logs a fixed person in at once, with a grant of the scopes asked for.
+ * of the broker: no eID plugin, no login pages, no identity model, no extra middleware. Its
+ * interaction (bare-interactions.ts) logs a fixed person in at once or, with `bankId`, does
+ * what a minimal BankID integration does against the simulator.
  *
- * Input (argv[2], JSON): { issuer, port, redisUrl, keyPrefix, client, jwksFile, cookieKeys, ttl }.
+ * Input (argv[2], JSON): { issuer, port, redisUrl, keyPrefix, client, jwksFile, cookieKeys, ttl, bankId? }.
  */
 interface Input {
   issuer: string;
@@ -25,25 +27,12 @@ interface Input {
   jwksFile: string;
   cookieKeys: string[];
   ttl: Record<string, number>;
+  bankId?: RpApi;
 }
 
 const input = JSON.parse(process.argv[2] ?? '{}') as Input;
 const store = createRedisStore({ url: input.redisUrl, key_prefix: input.keyPrefix, command_timeout_ms: 500 }, createLogger('silent'));
-
-/** The claims of the one person bare oidc-provider logs in, as the broker releases them. */
-const person = {
-  name: 'Astrid Lindqvist',
-  given_name: 'Astrid',
-  family_name: 'Lindqvist',
-  birthdate: '1985-03-12',
-  personal_number: '198503122437',
-  country: 'SE',
-  idp: 'se-bankid',
-  idp_person_id: '198503122437',
-  idp_request_id: '2c0e44d8-62b4-4b1b-8e43-4a9a42a9f1e6',
-  identification_date: '2026-01-01T12:00:00.000Z',
-};
-const ACCOUNT_ID = 'bare-bench-person';
+const interaction = input.bankId ? bankIdInteraction(store, input.bankId, input.ttl.refresh_token!) : instantInteraction();
 
 const configuration: Configuration = {
   adapter: (model: string) => new StoreAdapter(model, store),
@@ -60,12 +49,12 @@ const configuration: Configuration = {
   ],
   jwks: JSON.parse(readFileSync(input.jwksFile, 'utf8')) as Configuration['jwks'],
   cookies: { keys: input.cookieKeys },
-  findAccount: async (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub, ...person }) }),
+  findAccount: (_ctx, sub) => interaction.findAccount(sub),
   scopes: ['openid', 'offline_access', ...Object.keys(claimsByScope).filter((scope) => scope !== 'openid')],
   claims: claimsByScope as unknown as Configuration['claims'],
   conformIdTokenClaims: false,
   features: { devInteractions: { enabled: false } },
-  interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  interactions: { url: (_ctx, { uid }) => interaction.url(uid) },
   ttl: {
     AuthorizationCode: input.ttl.authorization_code,
     AccessToken: input.ttl.access_token,
@@ -78,23 +67,7 @@ const configuration: Configuration = {
 };
 
 const provider = new Provider(input.issuer, configuration);
-
-/** The interaction: log the person in at once, with consent to every scope asked for. */
-provider.use(async (ctx, next) => {
-  if (ctx.method !== 'GET' || !ctx.path.startsWith('/interaction/')) return next();
-  const details = await provider.interactionDetails(ctx.req, ctx.res);
-  const grant = new provider.Grant({ accountId: ACCOUNT_ID, clientId: String(details.params.client_id) });
-  grant.addOIDCScope(String(details.params.scope));
-  const grantId = await grant.save();
-  const redirectTo = await provider.interactionResult(
-    ctx.req,
-    ctx.res,
-    { login: { accountId: ACCOUNT_ID }, consent: { grantId } },
-    { mergeWithLastSubmission: false },
-  );
-  ctx.status = 303;
-  ctx.redirect(redirectTo);
-});
+provider.use(interaction.middleware(provider));
 
 const server = provider.listen(input.port, '127.0.0.1');
 process.once('SIGTERM', () => {

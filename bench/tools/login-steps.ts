@@ -10,10 +10,11 @@ import type { Dispatcher } from 'undici';
 
 /**
  * Where a login's server CPU and Redis commands go, request by request. N people log in on the
- * broker (Swedish BankID, as the login scenario) and on bare oidc-provider, in phases: every
+ * broker (Swedish BankID, as the login scenario), on bare oidc-provider (instant login) and on
+ * bare oidc-provider doing a minimal BankID integration's work (bare-bankid), in phases: every
  * login makes its first request, then every login its second, and so on, 10 at a time. The
  * server's CPU (from /proc) and Redis's command count over a phase, divided by N, are that
- * request's share of a login. Rounds alternate broker and bare; medians are printed.
+ * request's share of a login. Rounds alternate the servers' order; medians are printed.
  *
  *   npx tsc -b bench/tsconfig.build.json && node node_modules/.cache/nordic-eid-bench/bench/tools/login-steps.js [N] [rounds]
  *
@@ -58,7 +59,6 @@ async function hop(login: Login, url: string): Promise<void> {
 
 function steps(server: RunningServer, dispatcher: Dispatcher): Step[] {
   const { target } = server;
-  const broker = target.kind === 'broker';
   const oidcStart: Step[] = [
     {
       name: 'GET /auth',
@@ -69,11 +69,12 @@ function steps(server: RunningServer, dispatcher: Dispatcher): Step[] {
       },
     },
     {
-      // The broker sends a login whose acr_values fix BankID from /auth straight to its page.
+      // The broker sends a login whose acr_values fix BankID from /auth straight to its page;
+      // bare-bankid's page is at this address (the BankID page's step loads it).
       name: 'GET /interaction/{uid}',
       run: async (login) => {
         login.uid = /\/interaction\/([^/?]+)/.exec(login.next)?.[1] ?? '';
-        if (/^\/interaction\/[^/?]+\/?$/.test(new URL(login.next, target.issuer).pathname)) await hop(login, login.next);
+        if (!target.approveUrl && /^\/interaction\/[^/?]+\/?$/.test(new URL(login.next, target.issuer).pathname)) await hop(login, login.next);
       },
     },
   ];
@@ -112,7 +113,7 @@ function steps(server: RunningServer, dispatcher: Dispatcher): Step[] {
     { name: 'POST /token', run: async (login) => void (login.accessToken = (await redeem(dispatcher, target, login.code, login.verifier)).access_token) },
     { name: 'GET /me', run: async (login) => void (await userinfo(dispatcher, target, login.accessToken)) },
   ];
-  return [...oidcStart, ...(broker ? bankId : []), ...oidcEnd];
+  return [...oidcStart, ...(target.approveUrl ? bankId : []), ...oidcEnd];
 }
 
 type Shares = Map<string, Array<{ cpuMs: number; commands: number }>>;
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
   const bed = await openBed(redis, { profile: options.profile, node: options.serverNode });
   const dispatcher = keepAliveAgent(CONCURRENCY);
   try {
-    const servers = [await bed.startBroker('steps-broker'), await bed.startBare('steps-bare')];
+    const servers = [await bed.startBroker('steps-broker'), await bed.startBare('steps-bare'), await bed.startBare('steps-bare-bankid', 'bankid')];
     const warmUp = servers.map((server) => measure(server, redis, 100, dispatcher, new Map()));
     await Promise.all(warmUp);
     const shares: Shares = new Map();
