@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context } from 'koa';
-import { takeConnection } from './take-connection.js';
+import { HttpError } from './errors.js';
+import { aloneOnConnection, takeConnection } from './take-connection.js';
 
 /** What the browser waits before reconnecting a dropped stream (the SSE `retry` field). */
 const RECONNECT_AFTER_MS = 2_000;
@@ -26,6 +27,10 @@ const STREAM_HEADERS: Readonly<Record<string, string>> = {
   'x-accel-buffering': 'no',
   connection: 'close',
 };
+
+/** Why a stream is not opened on a connection that carries other requests (see aloneOnConnection). */
+const sharedConnection = () =>
+  new HttpError(400, 'invalid_request', 'An event stream needs its connection to itself: send no other request on it before the stream has ended.');
 
 /** Headers that would contradict a body ended by closing the connection. */
 const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive']);
@@ -52,6 +57,8 @@ export class EventStream {
   #ctx: Context | undefined;
   #socket: Socket | undefined;
   #state: 'new' | 'open' | 'ended' = 'new';
+  /** Why the stream ended before it opened, when the request is to be answered with an error instead (see `refusal`). */
+  #refusal: HttpError | undefined;
   /** When the stream last wrote to its socket (epoch ms). */
   #wroteAt = 0;
   readonly #onClose: Array<() => void> = [];
@@ -62,11 +69,21 @@ export class EventStream {
     ctx.res.once('close', this.#closedEarly);
   }
 
-  /** Sends the headers; the stream stays open until `end` or the browser goes away. */
+  /**
+   * Sends the headers; the stream stays open until `end` or the browser goes away. A HEAD
+   * request is answered with the headers alone, and a request that shares its connection is
+   * refused (`refusal`), both as ordinary responses: neither holds anything open.
+   */
   open(): void {
     if (this.#state !== 'new') return;
-    this.#state = 'open';
     const ctx = this.#ctx!;
+    if (ctx.method === 'HEAD') {
+      ctx.status = 200;
+      ctx.set(STREAM_HEADERS);
+      return this.#closed();
+    }
+    if (!aloneOnConnection(ctx.req, ctx.res)) return this.refuse(sharedConnection());
+    this.#state = 'open';
     this.#ctx = undefined;
     ctx.respond = false;
     ctx.res.off('close', this.#closedEarly);
@@ -118,14 +135,32 @@ export class EventStream {
     return this.#state === 'ended';
   }
 
+  /** The error to answer the request with, when the stream was refused before it opened. */
+  get refusal(): HttpError | undefined {
+    return this.#refusal;
+  }
+
+  /** Ends a stream that has not opened yet with `error`, which its request is then answered with. */
+  refuse(error: HttpError): void {
+    if (this.#state !== 'new') return;
+    this.#refusal = error;
+    this.#closed();
+  }
+
   /** Calls `listener` once, when the stream ends for whatever reason. */
   onClose(listener: () => void): void {
     if (this.#state === 'ended') listener();
     else this.#onClose.push(listener);
   }
 
-  /** Ends the stream after what is queued has gone out; the connection closes with it. */
+  /**
+   * Ends the stream after what is queued has gone out; the connection closes with it. A reader
+   * that is behind is dropped instead: its connection, no longer the HTTP server's, would stay
+   * open for as long as it does not read — past the stream's limits, and holding the HTTP
+   * server's close. Its browser reconnects and is told where the login stands.
+   */
   end(): void {
+    if (this.#state === 'open' && !this.writable) return this.drop();
     const socket = this.#socket;
     if (this.#state === 'open') socket!.end(() => socket!.destroy());
     this.#closed();

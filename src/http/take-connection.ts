@@ -7,6 +7,8 @@ import type { Socket } from 'node:net';
  * server's headers and request timeouts.
  */
 interface HttpParser {
+  /** The request it read last: a request pipelined after the one being answered, if it is not that one. */
+  incoming?: IncomingMessage | null;
   _consumed?: boolean;
   unconsume(): void;
   remove?(): void;
@@ -28,6 +30,18 @@ const lifelong = new WeakSet<(...args: never[]) => void>();
 export function onConnectionClose(socket: Socket, listener: () => void): void {
   lifelong.add(listener);
   socket.once('close', listener);
+}
+
+/**
+ * Whether `request` has its connection to itself: no request before it is still being answered
+ * (pipelined requests are answered in turn) and none was read after it. A connection taken from
+ * the HTTP server with other requests on it would leave those unanswered — and in flight for a
+ * graceful shutdown, which then waits its whole limit — for as long as it stays open.
+ */
+export function aloneOnConnection(request: IncomingMessage, response: ServerResponse): boolean {
+  const socket = request.socket as ParsedSocket;
+  const latest = socket.parser?.incoming;
+  return socket._httpMessage === response && (!latest || latest === request);
 }
 
 /** The events the HTTP server listens to on a connection (as do Koa's on-finished, and net itself on `end`). */

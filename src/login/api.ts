@@ -201,6 +201,8 @@ export function frontendApi(
       throw err;
     }
     stream.open();
+    // Refused on the way (its connection carries other requests, the instance began to drain): an ordinary error.
+    if (stream.refusal) throw stream.refusal;
   });
 
   /**

@@ -12,6 +12,9 @@ type Limits = BrokerConfig['event_streams'];
  */
 const HEARTBEAT_SWEEP_MS = 1000;
 
+/** The answer to a stream asked of an instance that has begun to drain. */
+const shuttingDown = () => new HttpError(503, 'temporarily_unavailable', 'This instance is shutting down. Try again: another one will answer.', 1);
+
 /**
  * The event streams this instance holds open: admitted within the limits per login and per IP
  * address, the idle ones kept alive by one shared heartbeat, and all ended at once when the
@@ -37,9 +40,7 @@ export class OpenEventStreams {
 
   /** A new stream for this request, or 429 when the login or the address holds too many already. */
   admit(ctx: Context, uid: string, ip: string): EventStream {
-    if (this.#closed) {
-      throw new HttpError(503, 'temporarily_unavailable', 'This instance is shutting down. Try again: another one will answer.', 1);
-    }
+    if (this.#closed) throw shuttingDown();
     if ((this.#perLogin.get(uid) ?? 0) >= this.#limits.per_login) {
       throw new HttpError(429, 'too_many_requests', 'This login has too many open event streams. Close one and try again.', 1);
     }
@@ -59,16 +60,16 @@ export class OpenEventStreams {
   }
 
   /**
-   * Ends every stream (its browser reconnects elsewhere and loses nothing) and admits no more.
-   * A stream whose reader is behind is dropped at once: its connection, no longer the HTTP
-   * server's, would otherwise hold the server's close until the reader caught up.
+   * Ends every stream (its browser reconnects elsewhere and loses nothing; one whose reader is
+   * behind is dropped at once, see EventStream.end) and admits no more. A stream admitted but
+   * not open yet (its eID still looking up the login) is refused as a new one is now.
    */
   close(): void {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     for (const stream of [...this.#streams]) {
-      if (stream.writable) stream.end();
-      else stream.drop();
+      stream.refuse(shuttingDown());
+      stream.end();
     }
   }
 }

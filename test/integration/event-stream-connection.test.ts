@@ -33,20 +33,24 @@ afterEach(async () => {
   bed = undefined;
 });
 
-async function startBed(heartbeatSeconds = 60): Promise<Bed> {
+/** `looksUp`: what the route waits for before it opens the stream, as the broker's waits for the eID to find the login. */
+async function startBed(heartbeatSeconds = 60, looksUp?: Promise<void>): Promise<Bed> {
   const streams = new OpenEventStreams({ per_login: 2, per_ip: 10, heartbeat_seconds: heartbeatSeconds });
   const opened: EventStream[] = [];
   const app = new Koa();
+  app.silent = true;
   app.use(securityHeaders());
   app.use(async (ctx, next) => {
     ctx.set('traceId', '0123456789abcdef');
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
-  app.use((ctx) => {
+  app.use(async (ctx) => {
     const stream = streams.admit(ctx, 'login', 'ip');
     opened.push(stream);
+    await looksUp;
     stream.open();
+    if (stream.refusal) throw stream.refusal;
     stream.send('status', '{"status":"IN_PROGRESS"}');
   });
   const server = createHttpServer(app.callback(), serverSettings);
@@ -57,7 +61,7 @@ async function startBed(heartbeatSeconds = 60): Promise<Bed> {
 }
 
 /** A raw client: what it receives, as text, and the socket. */
-async function openStream(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+async function openStream(port: number, method = 'GET'): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
   const socket = connect(port, '127.0.0.1');
   let text = '';
   socket.setEncoding('utf8');
@@ -65,8 +69,17 @@ async function openStream(port: number): Promise<{ socket: Socket; received: () 
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   socket.on('error', () => {});
   await once(socket, 'connect');
-  socket.write('GET /interaction/x/api/events HTTP/1.1\r\nHost: broker.test\r\nAccept: text/event-stream\r\n\r\n');
+  socket.write(`${method} /interaction/x/api/events HTTP/1.1\r\nHost: broker.test\r\nAccept: text/event-stream\r\n\r\n`);
   return { socket, received: () => text, closed };
+}
+
+/** Sends big events to a stream whose reader has stopped reading, until they queue. */
+async function fallBehind(stream: EventStream): Promise<void> {
+  const event = 'x'.repeat(16 * 1024);
+  while (stream.writable) {
+    stream.send('big', event);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 async function until(test: () => boolean): Promise<void> {
@@ -144,17 +157,51 @@ describe('an open event stream', () => {
     await until(() => reading.received().includes('IN_PROGRESS') && stalled.received().includes('IN_PROGRESS'));
     stalled.socket.pause();
     const behind = opened[1]!;
-    const event = 'x'.repeat(16 * 1024);
-    while (behind.writable) {
-      behind.send('big', event);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await fallBehind(behind);
     const closed = new Promise((resolve) => server.close(resolve));
     streams.close();
     expect(behind.ended).toBe(true);
     await reading.closed;
     expect(reading.received().endsWith('IN_PROGRESS"}\n\n')).toBe(true);
     await closed;
+  });
+
+  it('drops a reader that is behind when its stream ends, and the HTTP server then closes', async () => {
+    const { port, server, opened } = await startBed();
+    const stalled = await openStream(port);
+    await until(() => stalled.received().includes('IN_PROGRESS'));
+    stalled.socket.pause();
+    const behind = opened[0]!;
+    await fallBehind(behind);
+    behind.send('done', '{}');
+    behind.end();
+    // A connection kept until its reader reads would hold the server's close for as long.
+    await new Promise((resolve) => server.close(resolve));
+    stalled.socket.resume();
+    await stalled.closed;
+  });
+
+  it('answers HEAD with the head alone, and holds nothing open for it', async () => {
+    const { port, opened } = await startBed();
+    const client = await openStream(port, 'HEAD');
+    await client.closed;
+    const [head, body] = client.received().split('\r\n\r\n') as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(head).toMatch(/\r\ncontent-type: text\/event-stream; charset=utf-8\r\n/i);
+    expect(body).toBe('');
+    expect(opened[0]!.ended).toBe(true);
+  });
+
+  it('answers a stream that had not opened when the instance closed its streams as one asked for after: 503', async () => {
+    let found!: () => void;
+    const { port, streams, opened } = await startBed(60, new Promise((resolve) => (found = resolve)));
+    const client = await openStream(port);
+    await until(() => opened.length === 1);
+    streams.close();
+    found();
+    await until(() => client.received().includes('\r\n\r\n'));
+    expect(client.received()).toMatch(/^HTTP\/1\.1 503 /);
+    expect(opened[0]!.ended).toBe(true);
   });
 
   it('gets a heartbeat only when it was idle for heartbeat_seconds: a stream sending frames gets none', async () => {

@@ -7,6 +7,7 @@ import type { Balancer } from '../support/balancer.js';
 import { webClient, type TestBroker } from '../support/broker.js';
 import { startDeployment, type Deployment } from '../support/deployment.js';
 import { EventStreamReader } from '../support/event-stream.js';
+import { rawConnection } from '../support/http.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
@@ -49,6 +50,22 @@ async function startedLogin(): Promise<BankIdSession> {
 
 const streamOf = (session: BankIdSession, instance: number) =>
   new EventStreamReader(rp.browser, balancer.url, `/interaction/${session.uid}/api/events`, instances[instance]!.url);
+
+/** A request of the login's browser to `path`, as raw HTTP/1.1 (`body`: JSON). */
+function rawRequest(session: BankIdSession, method: string, path: string, body?: string): string {
+  const url = new URL(`/interaction/${session.uid}/api/${path}`, balancer.url);
+  const head = [`${method} ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, `Cookie: ${rp.browser.cookieHeader(url)}`];
+  if (body !== undefined) head.push('Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close');
+  else head.push('Accept: text/event-stream');
+  return `${head.join('\r\n')}\r\n\r\n${body ?? ''}`;
+}
+
+/** What the first instance answers to `requests`, written at once on one connection, until it closes the connection. */
+async function exchange(requests: string): Promise<string> {
+  const { socket, closed } = await rawConnection(Number(new URL(instances[0]!.url).port));
+  socket.write(requests);
+  return closed;
+}
 
 describe('the event stream of a waiting BankID login, on two instances', () => {
   it('sends the status, a QR frame each second, and a final event with redirectTo that completes the login', async () => {
@@ -181,6 +198,25 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     const upstream = await open();
     expect(upstream.status).toBe(400);
     expect(JSON.parse(upstream.body)).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('answers HEAD with the headers of a stream and no body, and closes', async () => {
+    const session = await startedLogin();
+    const answer = await exchange(rawRequest(session, 'HEAD', 'events'));
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toMatch(/\r\ncontent-type: text\/event-stream; charset=utf-8\r\n/i);
+    expect(answer.endsWith('\r\n\r\n')).toBe(true);
+  });
+
+  it('refuses a stream on a connection that carries another request, which is then answered as usual', async () => {
+    const session = await startedLogin();
+    // Pipelined: no browser sends a stream so, but any client may.
+    const answer = await exchange(rawRequest(session, 'GET', 'events') + rawRequest(session, 'POST', 'poll', '{}'));
+    const [refused = '', polled = ''] = answer.split(/(?=HTTP\/1\.1 \d{3} )/);
+    expect(refused).toMatch(/^HTTP\/1\.1 400 /);
+    expect(refused).toContain('"error":"invalid_request"');
+    expect(polled).toMatch(/^HTTP\/1\.1 200 /);
+    expect(polled).toContain('"status":"IN_PROGRESS"');
   });
 
   it('a login whose stream was on an instance that died completes on the other one', async () => {
