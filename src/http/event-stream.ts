@@ -68,6 +68,8 @@ export class EventStream {
     this.#state = 'open';
     const ctx = this.#ctx!;
     this.#ctx = undefined;
+    // What the request's access line reports: Koa's status stays at its 404 when no body is set.
+    ctx.status = 200;
     ctx.respond = false;
     ctx.res.off('close', this.#closedEarly);
     const head = streamHead(ctx.res);
