@@ -5,7 +5,10 @@
  *
  * `onStatus` gets every status: show `message`, draw `qrCode.svg` while there is one. When the
  * login ends, the answer has `redirectTo`: send the browser there (at once on COMPLETE; after
- * showing the message on ERROR or CANCEL).
+ * showing the message on ERROR or CANCEL). An ending that trying again may mend (the person
+ * cancelled in the app, the code was not scanned in time) has `retry` instead, and the login is
+ * not over: show the message with Try again (call this again: a new order, same login) and a way
+ * back (POST cancel, whose `redirectTo` ends the login with that failure).
  */
 export async function logInWithBankIdOnAnotherDevice({ request, uid, onStatus, wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }) {
   const call = async (path, body) => {
@@ -33,7 +36,7 @@ export async function logInWithBankIdOnAnotherDevice({ request, uid, onStatus, w
     await wait(state.retryAfter * 1000);
     state = await start();
   }
-  while (!state.redirectTo) {
+  while (!state.redirectTo && !state.retry) {
     if (!state.retryAfter) await onStatus(state);
     await wait((state.retryAfter ?? 1) * 1000);
     state = await call('poll?qr=true', {});

@@ -85,6 +85,8 @@ export class EventStream {
     if (!aloneOnConnection(ctx.req, ctx.res)) return this.refuse(sharedConnection());
     this.#state = 'open';
     this.#ctx = undefined;
+    // What the request's access line reports: Koa's status stays at its 404 when no body is set.
+    ctx.status = 200;
     ctx.respond = false;
     ctx.res.off('close', this.#closedEarly);
     const head = streamHead(ctx.res);

@@ -30,9 +30,42 @@ describe('the custom-frontend example in docs/examples', () => {
 
     expect(final.status).toBe('COMPLETE');
     expect(seen).toEqual(expect.arrayContaining(['RFA1', 'RFA9']));
-    const { leftTo } = await bed.rp.browser.follow(final.redirectTo);
+    const { leftTo } = await bed.rp.browser.follow(final.redirectTo!);
     const tokens = await bed.rp.redeem(leftTo!);
     expect(tokens.claims()).toMatchObject({ personal_number: simulatedPersons[0]!.personalNumber, acr: 'urn:nordic-eid:se:bankid:other-device' });
+  });
+
+  it('stops at an ending the person may try again, and calling it again (Try again) completes the same login', async () => {
+    const { response } = await bed.rp.authorize();
+    const uid = /\/interaction\/([^/]+)\//.exec(response.url)![1]!;
+    const request = (path: string, init: RequestInit) => bed.rp.browser.request(path, init);
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 300)));
+    // The person scans the code, then cancels in the app.
+    let scanned = false;
+    let cancelled = false;
+    const ending = await logInWithBankIdOnAnotherDevice({
+      uid,
+      request,
+      wait,
+      onStatus: (state) => {
+        if (state.qrCode && !scanned) {
+          bed.simulator.scanQr(state.qrCode.payload);
+          scanned = true;
+        }
+        if (state.hintCode === 'userSign' && !cancelled) {
+          bed.simulator.userCancel(bed.simulator.orders().at(-1)!.orderRef);
+          cancelled = true;
+        }
+      },
+    });
+    expect(ending).toMatchObject({ status: 'CANCEL', messageCode: 'RFA6', retry: true, reference: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(ending.redirectTo).toBeUndefined();
+
+    const final = await logInWithBankIdOnAnotherDevice({ uid, request, wait, onStatus: bankIdPhone(bed.simulator) });
+    expect(final.status).toBe('COMPLETE');
+    const { leftTo } = await bed.rp.browser.follow(final.redirectTo!);
+    const tokens = await bed.rp.redeem(leftTo!);
+    expect(tokens.claims()).toMatchObject({ acr: 'urn:nordic-eid:se:bankid:other-device' });
   });
 
   it('waits out a busy broker (503 with Retry-After) when starting and when polling, and completes', async () => {

@@ -67,6 +67,16 @@ async function exchange(requests: string): Promise<string> {
   return closed;
 }
 
+/** The access line an instance logged for `path`, once it has written it. */
+async function accessLineOf(instance: number, path: string): Promise<Record<string, unknown>> {
+  for (;;) {
+    const lines = instances[instance]!.process.output().split('\n').filter((line) => line.startsWith('{'));
+    const found = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.msg === 'request' && entry.path === path);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe('the event stream of a waiting BankID login, on two instances', () => {
   it('sends the status, a QR frame each second, and a final event with redirectTo that completes the login', async () => {
     const session = await startedLogin();
@@ -78,6 +88,8 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     expect(opened.headers['content-security-policy']).toContain("script-src 'self'");
     expect(opened.headers['cache-control']).toBe('no-store, no-transform');
     expect(opened.headers['x-content-type-options']).toBe('nosniff');
+    // The stream's access line says what the browser got: a 200, not Koa's 404 of a response it never wrote.
+    expect(await accessLineOf(0, `/interaction/${session.uid}/api/events`)).toMatchObject({ method: 'GET', status: 200 });
     expect(JSON.parse((await stream.next('status')).data)).toMatchObject({ status: 'IN_PROGRESS', hintCode: 'outstandingTransaction' });
     const first = await stream.next('qr');
     const later = await stream.next('qr', (frame) => Number(frame.id) > Number(first.id));

@@ -30,7 +30,7 @@ describe('the broker on Node 24', () => {
       onStatus: bankIdPhone(simulator),
     });
     expect(final.status).toBe('COMPLETE');
-    const { leftTo } = await rp.browser.follow(final.redirectTo);
+    const { leftTo } = await rp.browser.follow(final.redirectTo!);
     const tokens = await rp.redeem(leftTo!);
     expect(tokens.claims()).toMatchObject({ personal_number: simulatedPersons[0]!.personalNumber, acr: 'urn:nordic-eid:se:bankid:other-device' });
   }, 60_000);

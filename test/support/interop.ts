@@ -95,7 +95,7 @@ async function redirectToAfterEid(bed: InteropBed, eid: InteropEid, uid: string,
       wait: (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 300))),
       onStatus: bankIdPhone(bed.bankId),
     });
-    if (final.status !== 'COMPLETE') throw new Error(`the BankID login ended with ${JSON.stringify(final)}`);
+    if (final.status !== 'COMPLETE' || !final.redirectTo) throw new Error(`the BankID login ended with ${JSON.stringify(final)}`);
     return final.redirectTo;
   }
   const started = await request(`/interaction/${uid}/api/start`, {
