@@ -57,7 +57,7 @@ export class EventStream {
   #ctx: Context | undefined;
   #socket: Socket | undefined;
   #state: 'new' | 'open' | 'ended' = 'new';
-  /** Why the stream ended before it opened, when the request is to be answered with an error instead (see `refusal`). */
+  /** Why the stream ended before it opened, when the request is to be answered with an error instead (see `open`). */
   #refusal: HttpError | undefined;
   /** When the stream last wrote to its socket (epoch ms). */
   #wroteAt = 0;
@@ -71,11 +71,16 @@ export class EventStream {
 
   /**
    * Sends the headers; the stream stays open until `end` or the browser goes away. A HEAD
-   * request is answered with the headers alone, and a request that shares its connection is
-   * refused (`refusal`), both as ordinary responses: neither holds anything open.
+   * request is answered with the headers alone, as an ordinary response. A stream refused before
+   * it opened (`refuse`, or a request that shares its connection) throws its error, which the
+   * request is then answered with: neither holds anything open.
    */
   open(): void {
-    if (this.#state !== 'new') return;
+    if (this.#state === 'new') this.#openOrRefuse();
+    if (this.#refusal) throw this.#refusal;
+  }
+
+  #openOrRefuse(): void {
     const ctx = this.#ctx!;
     if (ctx.method === 'HEAD') {
       ctx.status = 200;
@@ -102,7 +107,7 @@ export class EventStream {
 
   /** Sends one event, queued behind earlier ones when the reader is slow. */
   send(event: string, data: string): void {
-    if (this.#state === 'new') this.open();
+    if (this.#state === 'new') this.#openOrRefuse();
     if (this.#state === 'open') this.#write(`event: ${event}\ndata: ${data}\n\n`);
   }
 
@@ -137,12 +142,7 @@ export class EventStream {
     return this.#state === 'ended';
   }
 
-  /** The error to answer the request with, when the stream was refused before it opened. */
-  get refusal(): HttpError | undefined {
-    return this.#refusal;
-  }
-
-  /** Ends a stream that has not opened yet with `error`, which its request is then answered with. */
+  /** Ends a stream that has not opened yet with `error`, which `open` then throws for its request to be answered with. */
   refuse(error: HttpError): void {
     if (this.#state !== 'new') return;
     this.#refusal = error;

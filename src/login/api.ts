@@ -200,9 +200,8 @@ export function frontendApi(
       stream.end();
       throw err;
     }
+    // Throws when refused on the way (its connection carries other requests, the instance began to drain).
     stream.open();
-    // Refused on the way (its connection carries other requests, the instance began to drain): an ordinary error.
-    if (stream.refusal) throw stream.refusal;
   });
 
   /**

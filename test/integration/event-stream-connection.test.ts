@@ -50,7 +50,6 @@ async function startBed(heartbeatSeconds = 60, looksUp?: Promise<void>): Promise
     opened.push(stream);
     await looksUp;
     stream.open();
-    if (stream.refusal) throw stream.refusal;
     stream.send('status', '{"status":"IN_PROGRESS"}');
   });
   const server = createHttpServer(app.callback(), serverSettings);
