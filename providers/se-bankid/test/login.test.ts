@@ -302,6 +302,16 @@ describe('polling', () => {
       if (own.status === 200) expect(own.body.qrCode!.payload).toMatch(/^bankid\./);
       else expect(own.body).toHaveProperty('error');
     }
+    // A method the poll's address does not take is the app's to answer, as at the router's address.
+    const answerTo = async (method: string, uid: string) => {
+      const response = await fetch(new URL(`/interaction/${uid}/api/poll?qr=true`, bed.tb.issuer), { method, headers: { cookie, accept: 'application/json', origin: bed.tb.issuer } });
+      return { status: response.status, allow: response.headers.get('allow'), body: (await response.json()) as unknown };
+    };
+    for (const [method, status] of [['GET', 405], ['PUT', 405], ['PATCH', 405], ['DELETE', 405], ['PROPFIND', 501]] as const) {
+      const own = await answerTo(method, session.uid);
+      expect(own, method).toEqual(await answerTo(method, routed));
+      expect(own, method).toEqual({ status, allow: status === 405 ? 'POST' : null, body: { error: 'invalid_request', error_description: expect.any(String) } });
+    }
   });
 
   it('a waiting page that changes its language gets the message in it at the next poll', async () => {
