@@ -23,6 +23,16 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A poll of a login while another poll of it runs on this instance, which an eID that is polled
+ * refuses: one at a time per login. The core counts it as the limit `poll` (neb_rate_limited_total).
+ */
+export class PollInProgressError extends HttpError {
+  constructor() {
+    super(429, 'too_many_requests', 'Another poll of this login is in progress.', 1);
+  }
+}
+
 function wantsHtml(ctx: Context): boolean {
   return ctx.accepts('json', 'html') === 'html';
 }
