@@ -103,15 +103,15 @@ export function storeGuard(store: Store, views: Views, statelessPaths: (path: st
  */
 const IMPLEMENTED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
+const methodNotAllowed = () => new HttpError(405, 'invalid_request', 'This address does not take this method: the Allow header lists those it takes.');
+const notImplemented = () => new HttpError(501, 'invalid_request', 'This server takes this method at no address.');
+
 /**
  * A method an address does not take, by the status it is answered with. RFC 9110 §9.1 tells the
  * two apart, so that a client knows whether another method would do: 405 for one the broker takes
  * elsewhere (the Allow header lists those this address takes), 501 for one it takes nowhere.
  */
-export const wrongMethod: Readonly<Record<number, () => HttpError>> = {
-  405: () => new HttpError(405, 'invalid_request', 'This address does not take this method: the Allow header lists those it takes.'),
-  501: () => new HttpError(501, 'invalid_request', 'This server takes this method at no address.'),
-};
+export const wrongMethod: Readonly<Record<number, () => HttpError>> = { 405: methodNotAllowed, 501: notImplemented };
 
 /**
  * Unknown paths get a 404 in the same shape as every other error; a method the broker takes at
@@ -119,7 +119,7 @@ export const wrongMethod: Readonly<Record<number, () => HttpError>> = {
  */
 export function notFound(views: Views): Middleware {
   return async (ctx) => {
-    if (!IMPLEMENTED_METHODS.has(ctx.method)) throw wrongMethod[501]!();
+    if (!IMPLEMENTED_METHODS.has(ctx.method)) throw notImplemented();
     respondWithError(ctx, views, 404, 'not_found', 'There is nothing at this address.');
   };
 }
