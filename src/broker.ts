@@ -247,7 +247,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const limiter = new RateLimiter(store, config.rate_limits, metrics);
     const metricsAt = metricsPlacement(config, issuer, log);
     const finish = createFinisher(provider, accounts, log, audit);
-    const eventStreams = new OpenEventStreams(config.event_streams);
+    const eventStreams = new OpenEventStreams(config.event_streams, metrics);
     // Open event streams would hold the drain to its limit; ended, their browsers reconnect elsewhere.
     drain.signal.addEventListener('abort', () => eventStreams.close(), { once: true });
     const login = loginRoutes({
@@ -264,6 +264,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       limiter,
       operations,
       eventStreams,
+      metrics,
       formTokens: new FormTokens(cookieKeys),
     });
     loginEntry.url = login.interactionUrl;

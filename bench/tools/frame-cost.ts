@@ -9,6 +9,7 @@ import Koa from 'koa';
 import { EventStream } from '../../src/http/event-stream.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { OpenEventStreams } from '../../src/login/event-streams.js';
+import { Metrics } from '../../src/metrics/metrics.js';
 import { qrPayload } from '../../providers/se-bankid/qr.js';
 import { median } from '../lib/stats.js';
 
@@ -52,7 +53,7 @@ interface Waiting {
 }
 
 async function measure(n: number, rounds: number): Promise<void> {
-  const streams = new OpenEventStreams({ per_login: n, per_ip: n, heartbeat_seconds: 60 });
+  const streams = new OpenEventStreams({ per_login: n, per_ip: n, heartbeat_seconds: 60 }, new Metrics());
   const waiting: Waiting[] = [];
   const app = new Koa();
   app.use((ctx) => {

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { HttpError, StoreUnavailableError, withPayload, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
+import { PollInProgressError, StoreUnavailableError, withPayload, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
 import { BankIdApiError, type BankIdClient } from './api/client.js';
 import type { AuthRequest, CollectResponse, OrderResponse, Requirement } from './api/types.js';
@@ -136,7 +136,7 @@ export class BankIdLogin {
 
   /** A poll: the order as `orders` has it (WaitingOrders: in memory while the login is polled or watched here). */
   async poll(login: LoginRequest, options: { qr: boolean }, orders: PolledOrders): Promise<PollStatus> {
-    if (this.#polling.has(login.uid)) throw new HttpError(429, 'too_many_requests', 'Another poll of this login is in progress.', 1);
+    if (this.#polling.has(login.uid)) throw new PollInProgressError();
     this.#polling.add(login.uid);
     try {
       const order = await orders.polled(login);

@@ -1,4 +1,4 @@
-import { type EidOutcome, HttpError, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult, StoreUnavailableError } from '../../src/eids/sdk.js';
+import { type EidOutcome, type Logger, PollInProgressError, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult, StoreUnavailableError } from '../../src/eids/sdk.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { deviceInput, deviceOfAcr } from '../shared/app-page.js';
 import { qrSvg } from '../shared/qr-svg.js';
@@ -95,7 +95,7 @@ export class FrejaLogin {
     const record = await this.#deps.records.get(login.uid);
     if (!record) return this.#deviceQuestion(login);
     if (record.final) return this.status(login, record);
-    if (this.#polling.has(login.uid)) throw new HttpError(429, 'too_many_requests', 'Another poll of this login is in progress.', 1);
+    if (this.#polling.has(login.uid)) throw new PollInProgressError();
     this.#polling.add(login.uid);
     try {
       return await this.#pollStatus(login, (await this.fetchIfDue(login.uid, record)).record, options);

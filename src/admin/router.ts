@@ -21,6 +21,7 @@ import type { ClientStore } from '../clients/store.js';
 import type { BrokerConfig } from '../config/schema.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
+import { routesOf } from '../http/scoped.js';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError } from '../store/store.js';
 import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
@@ -243,12 +244,7 @@ export function adminApi(deps: AdminDependencies): Middleware {
 
   webhookRoutes(router, { endpoints: deps.webhookEndpoints, issuer: deps.issuer, audit });
 
-  const routes = router.routes() as unknown as Middleware;
-  const methods = router.allowedMethods({
-    throw: true,
-    methodNotAllowed: () => new HttpError(405, 'invalid_request', 'This method is not allowed here.'),
-    notImplemented: () => new HttpError(501, 'invalid_request', 'This method is not implemented.'),
-  }) as unknown as Middleware;
+  const routes = routesOf([router]);
 
   return async (ctx, next) => {
     if (ctx.path !== '/admin' && !ctx.path.startsWith('/admin/')) return next();
@@ -256,11 +252,9 @@ export function adminApi(deps: AdminDependencies): Middleware {
     try {
       if (ctx.path !== '/admin/openapi.json') authenticate(ctx);
       let unmatched = false;
-      await methods(ctx, () =>
-        routes(ctx, async () => {
-          unmatched = true;
-        }),
-      );
+      await routes(ctx, async () => {
+        unmatched = true;
+      });
       if (unmatched && ctx.body === undefined) throw new HttpError(404, 'not_found', 'There is nothing at this address.');
     } catch (err) {
       answerError(ctx, err, log);

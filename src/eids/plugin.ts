@@ -117,7 +117,8 @@ export interface EidPlugin {
 
   /**
    * For eIDs the browser polls (Swedish BankID): the login's current status. A status that
-   * ends the login carries its outcome, which the core turns into `redirectTo`.
+   * ends the login carries its outcome, which the core turns into `redirectTo`. One that arrives
+   * while another poll of the login runs here rejects with PollInProgressError.
    */
   poll?(login: LoginRequest, options: { qr: boolean }): Promise<PollStatus>;
 

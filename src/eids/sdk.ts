@@ -49,7 +49,7 @@ export { sharedValue } from '../oidc/keys.js';
 
 // Errors a plugin raises, and the core's errors it meets.
 export { ConfigError, parseSection } from '../config/load.js';
-export { HttpError } from '../http/errors.js';
+export { HttpError, PollInProgressError } from '../http/errors.js';
 export { StoreUnavailableError } from '../store/store.js';
 export { CircuitOpenError } from '../resilience/circuit-breaker.js';
 

@@ -23,6 +23,16 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A poll of a login while another poll of it runs on this instance, which an eID that is polled
+ * refuses: one at a time per login. The core counts it as the limit `poll` (neb_rate_limited_total).
+ */
+export class PollInProgressError extends HttpError {
+  constructor() {
+    super(429, 'too_many_requests', 'Another poll of this login is in progress.', 1);
+  }
+}
+
 function wantsHtml(ctx: Context): boolean {
   return ctx.accepts('json', 'html') === 'html';
 }
@@ -87,9 +97,29 @@ export function storeGuard(store: Store, views: Views, statelessPaths: (path: st
   };
 }
 
-/** Unknown paths get a 404 in the same shape as every other error. */
+/**
+ * The methods the broker takes at some address: those its routers take (@koa/router's default
+ * `methods`) and oidc-provider's. Any other (PROPFIND, TRACE, …) it takes at none.
+ */
+const IMPLEMENTED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+const methodNotAllowed = () => new HttpError(405, 'invalid_request', 'This address does not take this method: the Allow header lists those it takes.');
+const notImplemented = () => new HttpError(501, 'invalid_request', 'This server takes this method at no address.');
+
+/**
+ * A method an address does not take, by the status it is answered with. RFC 9110 §9.1 tells the
+ * two apart, so that a client knows whether another method would do: 405 for one the broker takes
+ * elsewhere (the Allow header lists those this address takes), 501 for one it takes nowhere.
+ */
+export const wrongMethod: Readonly<Record<number, () => HttpError>> = { 405: methodNotAllowed, 501: notImplemented };
+
+/**
+ * Unknown paths get a 404 in the same shape as every other error; a method the broker takes at
+ * no address gets its 501 at every address, not only at those a router has.
+ */
 export function notFound(views: Views): Middleware {
   return async (ctx) => {
+    if (!IMPLEMENTED_METHODS.has(ctx.method)) throw notImplemented();
     respondWithError(ctx, views, 404, 'not_found', 'There is nothing at this address.');
   };
 }

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
+import { wrongMethod } from './errors.js';
 
 /**
  * Routers as one middleware that runs only for requests under one of `prefixes`: every other
@@ -7,8 +8,30 @@ import type { Context, Middleware } from 'koa';
  * instead of being matched against each router's routes in turn.
  */
 export function routersUnder(prefixes: readonly string[], routers: Router[]): Middleware {
-  const routes = routers.flatMap((router) => [router.routes(), router.allowedMethods()]) as unknown as Middleware[];
-  return onlyWhere((ctx) => prefixes.some((prefix) => ctx.path.startsWith(prefix)), chain(routes));
+  return onlyWhere((ctx) => prefixes.some((prefix) => ctx.path.startsWith(prefix)), routesOf(routers));
+}
+
+/**
+ * Each router's routes and allowedMethods in turn, as one middleware, a method that an address
+ * of theirs does not take answered as every other error is (see wrongMethod): 405 with the
+ * methods it takes in Allow, or 501. Alone, allowedMethods would set only the status and Allow,
+ * once a request that no route took has gone on and been answered "nothing at this address" —
+ * and that body would stay.
+ */
+export function routesOf(routers: Router[]): Middleware {
+  const routes = chain(routers.flatMap((router) => [router.routes(), router.allowedMethods()]) as unknown as Middleware[]);
+  return (ctx, next) => {
+    /** The status the request had when it came back unanswered by any route, before allowedMethods saw it. */
+    let unrouted: number | undefined;
+    const passOn = () =>
+      next().then(() => {
+        unrouted = ctx.status;
+      });
+    return routes(ctx, passOn).then(() => {
+      const refusal = unrouted !== undefined && ctx.status !== unrouted ? wrongMethod[ctx.status] : undefined;
+      if (refusal) throw refusal();
+    });
+  };
 }
 
 /** Middleware run one after the other as one step, as Koa runs its own, then the step after it. */

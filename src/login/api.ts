@@ -4,11 +4,12 @@ import type { EidOutcome, EidPlugin, LoginWatcher, PollStatus } from '../eids/pl
 import { shownStatusJson } from '../eids/shown-status.js';
 import { readBody } from '../http/body.js';
 import { clientIp } from '../http/client-ip.js';
-import { HttpError } from '../http/errors.js';
+import { HttpError, PollInProgressError } from '../http/errors.js';
 import type { EventStream } from '../http/event-stream.js';
 import type { RoutineRequests } from '../http/trace.js';
 import type { EidRegistry } from '../eids/registry.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { rememberInput, startInputOf } from './start-input.js';
 import { passesWithoutToken } from './submissions.js';
@@ -105,11 +106,18 @@ async function polledEid(steps: LoginSteps, ctx: Context): Promise<EidPlugin & R
 
 const pollOptions = (ctx: Context) => ({ qr: ctx.query.qr === 'true' });
 
-/** POST poll[?qr=true]: the started eID's status. */
-function pollRoute(steps: LoginSteps): Middleware {
+/** POST poll[?qr=true]: the started eID's status; a poll the eID refuses while another of the login runs counts as the limit `poll`. */
+function pollRoute(steps: LoginSteps, metrics: Metrics): Middleware {
   return async (ctx) => {
     const plugin = await polledEid(steps, ctx);
-    await answer(steps, ctx, plugin, await plugin.poll(steps.loginRequest(ctx, plugin), pollOptions(ctx)));
+    let status: PollStatus;
+    try {
+      status = await plugin.poll(steps.loginRequest(ctx, plugin), pollOptions(ctx));
+    } catch (err) {
+      if (err instanceof PollInProgressError) metrics.rateLimited.inc({ limit: 'poll', by: 'login' });
+      throw err;
+    }
+    await answer(steps, ctx, plugin, status);
   };
 }
 
@@ -131,13 +139,13 @@ export interface KeptPoll {
   quietAnswer: (ctx: Context) => Promise<Buffer | undefined>;
 }
 
-export function keptPoll(steps: LoginSteps, jsonOnly: Middleware): KeptPoll {
+export function keptPoll(steps: LoginSteps, jsonOnly: Middleware, metrics: Metrics): KeptPoll {
   return {
     takes(ctx) {
       const uid = ctx.method === 'POST' ? POLL_PATH.exec(ctx.path)?.[1] : undefined;
       return uid !== undefined && steps.takeKept(ctx, uid);
     },
-    route: [steps.enterKept, jsonOnly, noStore, pollRoute(steps)],
+    route: [steps.enterKept, jsonOnly, noStore, pollRoute(steps, metrics)],
     async quietAnswer(ctx) {
       if (!passesWithoutToken(ctx)) return undefined;
       await steps.enterTaken(ctx);
@@ -156,7 +164,7 @@ export function keptPoll(steps: LoginSteps, jsonOnly: Middleware): KeptPoll {
  */
 export function frontendApi(
   steps: LoginSteps,
-  { ui, eventStreams, log }: Pick<LoginDependencies, 'ui' | 'eventStreams' | 'log'>,
+  { ui, eventStreams, log, metrics }: Pick<LoginDependencies, 'ui' | 'eventStreams' | 'log' | 'metrics'>,
   jsonOnly: Middleware,
 ): Router {
   const api = new Router({ prefix: '/interaction/:uid/api' });
@@ -181,7 +189,7 @@ export function frontendApi(
     else await answer(steps, ctx, option.plugin, result.status);
   });
 
-  api.post('/poll', pollRoute(steps));
+  api.post('/poll', pollRoute(steps, metrics));
 
   /**
    * GET events: the started eID's status and frames as Server-Sent Events, for eIDs a person

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { BrokerConfig } from '../config/schema.js';
 import { EventStream } from '../http/event-stream.js';
 import { HttpError } from '../http/errors.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 type Limits = BrokerConfig['event_streams'];
 
@@ -19,18 +20,21 @@ const shuttingDown = () => new HttpError(503, 'temporarily_unavailable', 'This i
  * The event streams this instance holds open: admitted within the limits per login and per IP
  * address, the idle ones kept alive by one shared heartbeat, and all ended at once when the
  * instance starts to drain (each browser then reconnects, to whichever instance the balancer
- * picks; one that reaches this instance meanwhile is told 503 and polls elsewhere).
+ * picks; one that reaches this instance meanwhile is told 503 and polls elsewhere). How many it
+ * holds is neb_event_streams_open; a refusal for either limit counts in neb_rate_limited_total.
  */
 export class OpenEventStreams {
   readonly #limits: Limits;
+  readonly #metrics: Metrics;
   readonly #streams = new Set<EventStream>();
   readonly #perLogin = new Map<string, number>();
   readonly #perIp = new Map<string, number>();
   readonly #heartbeat: NodeJS.Timeout;
   #closed = false;
 
-  constructor(limits: Limits) {
+  constructor(limits: Limits, metrics: Metrics) {
     this.#limits = limits;
+    this.#metrics = metrics;
     const idleFor = limits.heartbeat_seconds * 1000 - HEARTBEAT_SWEEP_MS;
     this.#heartbeat = setInterval(() => {
       const idleSince = Date.now() - idleFor;
@@ -42,21 +46,29 @@ export class OpenEventStreams {
   admit(ctx: Context, uid: string, ip: string): EventStream {
     if (this.#closed) throw shuttingDown();
     if ((this.#perLogin.get(uid) ?? 0) >= this.#limits.per_login) {
-      throw new HttpError(429, 'too_many_requests', 'This login has too many open event streams. Close one and try again.', 1);
+      throw this.#refusal('login', 'This login has too many open event streams. Close one and try again.', 1);
     }
     if ((this.#perIp.get(ip) ?? 0) >= this.#limits.per_ip) {
-      throw new HttpError(429, 'too_many_requests', 'Too many open event streams from this address. Try again in a moment.', 5);
+      throw this.#refusal('ip', 'Too many open event streams from this address. Try again in a moment.', 5);
     }
     const stream = new EventStream(ctx);
     this.#streams.add(stream);
+    this.#metrics.eventStreamsOpen.set(this.#streams.size);
     count(this.#perLogin, uid, 1);
     count(this.#perIp, ip, 1);
+    // Once, however the stream ends: closed, dropped, refused, or ended by `close`.
     stream.onClose(() => {
       this.#streams.delete(stream);
+      this.#metrics.eventStreamsOpen.set(this.#streams.size);
       count(this.#perLogin, uid, -1);
       count(this.#perIp, ip, -1);
     });
     return stream;
+  }
+
+  #refusal(by: 'login' | 'ip', description: string, retryAfterSeconds: number): HttpError {
+    this.#metrics.rateLimited.inc({ limit: 'event_streams', by });
+    return new HttpError(429, 'too_many_requests', description, retryAfterSeconds);
   }
 
   /**

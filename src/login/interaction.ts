@@ -11,6 +11,7 @@ import { knownSignedCookie, signedCookie } from '../http/signed-cookies.js';
 import { homeCountryOf } from '../identity/country.js';
 import type { ErrorPage, LocaleState, Views } from '../http/views.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { BrokerConfig } from '../config/schema.js';
 import type { RateLimiter } from '../resilience/rate-limit.js';
 import type { Store } from '../store/store.js';
@@ -44,6 +45,8 @@ export interface LoginDependencies {
   operations: EidOperations;
   /** The event streams this instance holds open for waiting logins. */
   eventStreams: OpenEventStreams;
+  /** Counts the polls refused while another of their login runs (neb_rate_limited_total). */
+  metrics: Metrics;
   /** The per-login tokens of the broker's own forms. */
   formTokens: FormTokens;
 }

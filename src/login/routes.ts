@@ -147,6 +147,6 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
   return {
     routers: [frontendApi(steps, deps, jsonOnly), serviceStatus(registry, store), ...pluginRouters, pages, callbacks],
     interactionUrl: steps.interactionUrl,
-    keptPoll: keptPoll(steps, jsonOnly),
+    keptPoll: keptPoll(steps, jsonOnly, deps.metrics),
   };
 }

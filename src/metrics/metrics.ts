@@ -209,7 +209,7 @@ export class Metrics {
 
   readonly rateLimited = new Counter({
     name: 'neb_rate_limited_total',
-    help: 'Requests refused with 429 by a rate limit, by limit (auth, token, eid_start) and key (ip, client)',
+    help: 'Requests refused with 429 by a limit, by limit (auth, token, eid_start, …, event_streams, poll) and key (ip, client, login)',
     labelNames: ['limit', 'by'] as const,
     registers: [this.registry],
   });
@@ -223,6 +223,12 @@ export class Metrics {
   readonly pollsAnsweredDirectly = new Counter({
     name: 'neb_polls_answered_directly_total',
     help: "Waiting pages' polls this instance answered from its copies on Node's request, without the app's stack (the rest of the polls are among the app's requests)",
+    registers: [this.registry],
+  });
+
+  readonly eventStreamsOpen = new Gauge({
+    name: 'neb_event_streams_open',
+    help: 'Event streams this instance holds for waiting logins (admitted, open or opening)',
     registers: [this.registry],
   });
 

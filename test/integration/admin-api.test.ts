@@ -258,13 +258,14 @@ describe('clients', () => {
     await loginWorks(tb.issuer, webClient);
   });
 
-  it('answers 404 for an unknown client and an unknown address, 405 for a wrong method, 415 for a body that is not JSON', async () => {
+  it('answers 404 for an unknown client and an unknown address, 405 for a wrong method, 501 for an unknown one, 415 for a body that is not JSON', async () => {
     expect((await admin(tb.issuer, 'GET', '/admin/clients/nobody')).status).toBe(404);
     const unknown = await admin(tb.issuer, 'GET', '/admin/nothing-here');
     expect(unknown).toMatchObject({ status: 404, body: { error: 'not_found' } });
     const wrongMethod = await admin(tb.issuer, 'DELETE', '/admin/clients');
-    expect(wrongMethod.status).toBe(405);
-    expect(wrongMethod.body.error).toEqual(expect.any(String));
+    expect(wrongMethod).toMatchObject({ status: 405, body: { error: 'invalid_request', error_description: expect.stringContaining('Allow') } });
+    expect(wrongMethod.headers.get('allow')).toBe('HEAD, GET, POST');
+    expect(await admin(tb.issuer, 'PROPFIND', '/admin/clients')).toMatchObject({ status: 501, body: { error: 'invalid_request' } });
     const form = await fetch(`${tb.issuer}/admin/clients`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/x-www-form-urlencoded' },

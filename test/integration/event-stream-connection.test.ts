@@ -8,6 +8,7 @@ import { EventStream } from '../../src/http/event-stream.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { securityHeaders } from '../../src/http/security-headers.js';
 import { OpenEventStreams } from '../../src/login/event-streams.js';
+import { Metrics } from '../../src/metrics/metrics.js';
 
 /**
  * An event stream's connection once the stream opens: taken from Node's HTTP server and Koa,
@@ -21,6 +22,7 @@ interface Bed {
   server: Server;
   port: number;
   streams: OpenEventStreams;
+  metrics: Metrics;
   /** The streams opened so far, in order. */
   opened: EventStream[];
 }
@@ -35,7 +37,9 @@ afterEach(async () => {
 
 /** `looksUp`: what the route waits for before it opens the stream, as the broker's waits for the eID to find the login. */
 async function startBed(heartbeatSeconds = 60, looksUp?: Promise<void>): Promise<Bed> {
-  const streams = new OpenEventStreams({ per_login: 2, per_ip: 10, heartbeat_seconds: heartbeatSeconds });
+  const metrics = new Metrics();
+  // Every stream comes from one address; the login is the path's (/interaction/<login>/api/events).
+  const streams = new OpenEventStreams({ per_login: 2, per_ip: 4, heartbeat_seconds: heartbeatSeconds }, metrics);
   const opened: EventStream[] = [];
   const app = new Koa();
   app.silent = true;
@@ -46,7 +50,7 @@ async function startBed(heartbeatSeconds = 60, looksUp?: Promise<void>): Promise
     await next();
   });
   app.use(async (ctx) => {
-    const stream = streams.admit(ctx, 'login', 'ip');
+    const stream = streams.admit(ctx, ctx.path.split('/')[2]!, 'ip');
     opened.push(stream);
     await looksUp;
     stream.open();
@@ -55,12 +59,12 @@ async function startBed(heartbeatSeconds = 60, looksUp?: Promise<void>): Promise
   const server = createHttpServer(app.callback(), serverSettings);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  bed = { server, port: (server.address() as AddressInfo).port, streams, opened };
+  bed = { server, port: (server.address() as AddressInfo).port, streams, metrics, opened };
   return bed;
 }
 
 /** A raw client: what it receives, as text, and the socket. */
-async function openStream(port: number, method = 'GET'): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+async function openStream(port: number, method = 'GET', login = 'x'): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
   const socket = connect(port, '127.0.0.1');
   let text = '';
   socket.setEncoding('utf8');
@@ -68,7 +72,7 @@ async function openStream(port: number, method = 'GET'): Promise<{ socket: Socke
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   socket.on('error', () => {});
   await once(socket, 'connect');
-  socket.write(`${method} /interaction/x/api/events HTTP/1.1\r\nHost: broker.test\r\nAccept: text/event-stream\r\n\r\n`);
+  socket.write(`${method} /interaction/${login}/api/events HTTP/1.1\r\nHost: broker.test\r\nAccept: text/event-stream\r\n\r\n`);
   return { socket, received: () => text, closed };
 }
 
@@ -216,5 +220,42 @@ describe('an open event stream', () => {
     expect(framed.received()).toContain('id: 35\nevent: qr\ndata: frame 35\n\n');
     expect(framed.received()).not.toContain(': \n\n');
     expect(idle.received()).toContain('IN_PROGRESS"}\n\n: \n\n');
+  });
+});
+
+describe('the metrics of the event streams', () => {
+  it('neb_event_streams_open counts each stream from its admission until it is closed, dropped or ended by the instance; a refusal counts by its limit', async () => {
+    const { port, opened, streams, metrics } = await startBed();
+    const open = async () => (await metrics.eventStreamsOpen.get()).values[0]?.value;
+    const refused = async (by: string) => (await metrics.rateLimited.get()).values.find(({ labels }) => labels.limit === 'event_streams' && labels.by === by)?.value ?? 0;
+    // per_login is 2 and per_ip 4: two streams of each of two logins fill the address's share.
+    const clients = [await openStream(port, 'GET', 'a'), await openStream(port, 'GET', 'a'), await openStream(port, 'GET', 'b'), await openStream(port, 'GET', 'b')];
+    await until(() => clients.every((client) => client.received().includes('IN_PROGRESS')));
+    expect(await open()).toBe(4);
+    const refusedFor = async (login: string) => {
+      const client = await openStream(port, 'GET', login);
+      await until(() => client.received().includes('\r\n\r\n'));
+      client.socket.destroy();
+      return client.received().split('\r\n')[0];
+    };
+    expect(await refusedFor('a')).toBe('HTTP/1.1 429 Too Many Requests');
+    expect(await refusedFor('c')).toBe('HTTP/1.1 429 Too Many Requests');
+    expect([await refused('login'), await refused('ip')]).toEqual([1, 1]);
+    expect(await open()).toBe(4);
+
+    // The browser goes away.
+    clients[0]!.socket.destroy();
+    await until(() => opened[0]!.ended);
+    expect(await open()).toBe(3);
+    // Dropped, as a reader that falls behind is.
+    opened[1]!.drop();
+    await clients[1]!.closed;
+    expect(await open()).toBe(2);
+    // The instance starts to shut down: the rest end, one of them with a reader behind.
+    clients[2]!.socket.pause();
+    await fallBehind(opened[2]!);
+    streams.close();
+    await clients[3]!.closed;
+    expect(await open()).toBe(0);
   });
 });

@@ -104,6 +104,27 @@ describe('the frontend JSON API', () => {
       tb.broker.operations.setAvailable('other-double', true);
     }
   });
+
+  it('a method an address does not take: 405 naming those it takes in Allow, 501 for one the broker takes nowhere, each as every error is', async () => {
+    const path = await interaction();
+    const cases = [
+      ...['PUT', 'POST', 'PATCH', 'DELETE'].map((method) => [method, `${path}/api/events`, 405, 'HEAD, GET'] as const),
+      ['GET', `${path}/api/poll`, 405, 'POST'],
+      ['PUT', '/api/status', 405, 'HEAD, GET'],
+      ['PROPFIND', `${path}/api/poll`, 501, null],
+      ['PROPFIND', `${path}/api/nothing`, 501, null],
+      ['PROPFIND', '/token', 501, null],
+      ['PROPFIND', '/nothing-here', 501, null],
+    ] as const;
+    for (const [method, at, status, allow] of cases) {
+      const response = await rp.browser.request(at, { method, headers: { accept: 'application/json' } });
+      const label = `${method} ${at}`;
+      expect(response.status, label).toBe(status);
+      expect(response.headers.get('allow'), label).toBe(allow);
+      expect(response.headers.get('traceid'), label).toMatch(/^[0-9a-f]{16}$/);
+      expect(await response.json(), label).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('method') });
+    }
+  });
 });
 
 describe('the pages', () => {

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { EventStreamReader } from '../../../test/support/event-stream.js';
 import { eventually, everythingStored } from '../../../test/support/ops.js';
 import { redisUrl } from '../../../test/support/redis.js';
 import type { AuthRequest } from '../api/types.js';
@@ -302,6 +303,16 @@ describe('polling', () => {
       if (own.status === 200) expect(own.body.qrCode!.payload).toMatch(/^bankid\./);
       else expect(own.body).toHaveProperty('error');
     }
+    // A method the poll's address does not take is the app's to answer, as at the router's address.
+    const answerTo = async (method: string, uid: string) => {
+      const response = await fetch(new URL(`/interaction/${uid}/api/poll?qr=true`, bed.tb.issuer), { method, headers: { cookie, accept: 'application/json', origin: bed.tb.issuer } });
+      return { status: response.status, allow: response.headers.get('allow'), body: (await response.json()) as unknown };
+    };
+    for (const [method, status] of [['GET', 405], ['PUT', 405], ['PATCH', 405], ['DELETE', 405], ['PROPFIND', 501]] as const) {
+      const own = await answerTo(method, session.uid);
+      expect(own, method).toEqual(await answerTo(method, routed));
+      expect(own, method).toEqual({ status, allow: status === 405 ? 'POST' : null, body: { error: 'invalid_request', error_description: expect.any(String) } });
+    }
   });
 
   it('a waiting page that changes its language gets the message in it at the next poll', async () => {
@@ -346,9 +357,12 @@ describe('polling', () => {
     expect(complete.redirectTo!).toContain(`/auth/${session.uid}`);
   });
 
-  it('a poll that arrives while another poll of the order runs gets 429 with Retry-After', async () => {
+  it('a poll that arrives while another poll of the order runs gets 429 with Retry-After, counted as the limit poll', async () => {
     const session = await BankIdSession.begin(bed, { acr_values: OTHER });
     await session.start();
+    const refusals = () =>
+      bed.tb.broker.metrics.rateLimited.get().then(({ values }) => values.find(({ labels }) => labels.limit === 'poll' && labels.by === 'login')?.value ?? 0);
+    const before = await refusals();
     // The next few collects are slow, not just the next one: the orders earlier tests left waiting
     // are still collected in the background (for 10 s after their last poll), and may come first.
     bed.simulator.injectFault('collect', { delayMs: 600 }, 4);
@@ -360,6 +374,7 @@ describe('polling', () => {
     expect(second.status).toBe(429);
     expect(second.headers.get('retry-after')).toBe('1');
     expect(second.body.error).toBe('too_many_requests');
+    expect(await refusals()).toBe(before + 1);
   });
 });
 
@@ -449,5 +464,30 @@ describe('orders left behind', () => {
     } finally {
       redis.disconnect();
     }
+  });
+});
+
+describe('the count of open event streams, on a broker of its own that shuts down', () => {
+  let own: BankIdTestBed;
+  beforeAll(async () => {
+    own = await startBankIdTestBed('bankid-stream-count');
+  });
+
+  it('neb_event_streams_open rises with each stream and is back at 0 once they close and once the broker shuts down', async () => {
+    const open = () => own.tb.broker.metrics.eventStreamsOpen.get().then(({ values }) => values[0]?.value);
+    const session = await BankIdSession.begin(own, { acr_values: OTHER });
+    await session.start();
+    const stream = () => new EventStreamReader(own.rp.browser, own.tb.issuer, `/interaction/${session.uid}/api/events`);
+    const first = stream();
+    await first.next('qr');
+    expect(await open()).toBe(1);
+    first.close();
+    await eventually(async () => (await open()) === 0);
+    const streams = [stream(), stream()];
+    await Promise.all(streams.map((reader) => reader.next('qr')));
+    expect(await open()).toBe(2);
+    await own.tb.broker.shutdown();
+    await Promise.all(streams.map((reader) => reader.closedByBroker()));
+    expect(await open()).toBe(0);
   });
 });
