@@ -66,7 +66,10 @@ export class EventStream {
 
   constructor(ctx: Context) {
     this.#ctx = ctx;
-    ctx.res.once('close', this.#closedEarly);
+    // A browser that went away while the request was read and checked closed its connection
+    // already, and no `close` comes again: the stream ends now, holding nothing.
+    if (ctx.req.socket.destroyed) this.#closed();
+    else ctx.res.once('close', this.#closedEarly);
   }
 
   /**

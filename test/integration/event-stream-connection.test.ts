@@ -35,8 +35,15 @@ afterEach(async () => {
   bed = undefined;
 });
 
-/** `looksUp`: what the route waits for before it opens the stream, as the broker's waits for the eID to find the login. */
-async function startBed(heartbeatSeconds = 60, looksUp?: Promise<void>): Promise<Bed> {
+interface BedOptions {
+  heartbeatSeconds?: number;
+  /** What the route waits for before it asks for a stream, as the broker's reads and checks the interaction. */
+  checks?: Promise<void>;
+  /** What the route waits for before it opens the stream, as the broker's waits for the eID to find the login. */
+  looksUp?: Promise<void>;
+}
+
+async function startBed({ heartbeatSeconds = 60, checks, looksUp }: BedOptions = {}): Promise<Bed> {
   const metrics = new Metrics();
   // Every stream comes from one address; the login is the path's (/interaction/<login>/api/events).
   const streams = new OpenEventStreams({ per_login: 2, per_ip: 4, heartbeat_seconds: heartbeatSeconds }, metrics);
@@ -50,6 +57,7 @@ async function startBed(heartbeatSeconds = 60, looksUp?: Promise<void>): Promise
     await next();
   });
   app.use(async (ctx) => {
+    await checks;
     const stream = streams.admit(ctx, ctx.path.split('/')[2]!, 'ip');
     opened.push(stream);
     await looksUp;
@@ -197,7 +205,7 @@ describe('an open event stream', () => {
 
   it('answers a stream that had not opened when the instance closed its streams as one asked for after: 503', async () => {
     let found!: () => void;
-    const { port, streams, opened } = await startBed(60, new Promise((resolve) => (found = resolve)));
+    const { port, streams, opened } = await startBed({ looksUp: new Promise((resolve) => (found = resolve)) });
     const client = await openStream(port);
     await until(() => opened.length === 1);
     streams.close();
@@ -207,8 +215,27 @@ describe('an open event stream', () => {
     expect(opened[0]!.ended).toBe(true);
   });
 
+  it('counts nothing for a browser that went away before its stream was asked for', async () => {
+    let checked!: () => void;
+    const { port, server, opened } = await startBed({ checks: new Promise((resolve) => (checked = resolve)) });
+    const connected = once(server, 'connection') as Promise<[Socket]>;
+    const arrived = once(server, 'request');
+    const gone = await openStream(port);
+    const [connection] = await connected;
+    await arrived;
+    gone.socket.destroy();
+    // The server has seen the connection close before the route asks for the stream.
+    await once(connection, 'close');
+    checked();
+    await until(() => opened.length === 1);
+    expect(opened[0]!.ended).toBe(true);
+    // per_login is 2: both fit, the gone browser's stream holding no place.
+    const more = [await openStream(port), await openStream(port)];
+    await until(() => more.every((client) => client.received().includes('IN_PROGRESS')));
+  });
+
   it('gets a heartbeat only when it was idle for heartbeat_seconds: a stream sending frames gets none', async () => {
-    const { port, opened } = await startBed(2);
+    const { port, opened } = await startBed({ heartbeatSeconds: 2 });
     const framed = await openStream(port);
     const idle = await openStream(port);
     await until(() => framed.received().includes('IN_PROGRESS') && idle.received().includes('IN_PROGRESS'));

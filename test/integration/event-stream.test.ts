@@ -231,10 +231,18 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     expect(polled).toContain('"status":"IN_PROGRESS"');
   });
 
-  it('a login whose stream was on an instance that died completes on the other one', async () => {
+  it('a login whose stream and collect lease were on an instance that died completes on the other one, for a stream waiting there and for the browser that reconnects', async () => {
     const session = await startedLogin();
+    const orderRef = session.orderRef();
     const first = streamOf(session, 0);
     await first.next('qr');
+    // Instance 0 alone waits on the order, so the next collect is its own: it holds the order's
+    // lease for a poll_frequency from then on. A stream opened on instance 1 meanwhile finds the
+    // lease taken, and waits for a dead instance's lease to lapse.
+    const collected = simulator.callCount('collect', orderRef);
+    while (simulator.callCount('collect', orderRef) === collected) await new Promise((resolve) => setTimeout(resolve, 10));
+    const waiting = streamOf(session, 1);
+    await waiting.next('status');
     instances[0]!.process.child.kill('SIGKILL');
     await first.closedByBroker();
     balancer.markDown(0);
@@ -243,10 +251,12 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     const second = streamOf(session, 1);
     const frame = await second.next('qr');
     simulator.scanQr(frame.data);
-    simulator.approve(session.orderRef(), 0);
-    const done = JSON.parse((await second.next('done')).data) as { status: string; redirectTo: string };
-    expect(done.status).toBe('COMPLETE');
-    const tokens = await rp.redeem(await session.backToClient(done.redirectTo));
+    // Only a collect by instance 1 finds the scan: both its streams show it.
+    for (const stream of [waiting, second]) await stream.next('status', (event) => event.data.includes('"userSign"'));
+    simulator.approve(orderRef, 0);
+    const [done] = await Promise.all([waiting, second].map(async (stream) => JSON.parse((await stream.next('done')).data) as { status: string; redirectTo: string }));
+    expect(done!.status).toBe('COMPLETE');
+    const tokens = await rp.redeem(await session.backToClient(done!.redirectTo));
     expect(tokens.claims()).toMatchObject({ acr: OTHER });
   });
 
