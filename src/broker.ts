@@ -20,7 +20,7 @@ import { EidOperations } from './eids/telemetry.js';
 import { healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
-import { addressedToIssuer } from './http/issuer-origin.js';
+import { addressedToIssuer, lacksHost } from './http/issuer-origin.js';
 import { bodyLimit, bodyRefusal } from './http/body.js';
 import { boundedParameters, tooLongParameter } from './http/parameters.js';
 import { listenOn } from './http/server.js';
@@ -275,9 +275,9 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.silent = true;
     // A waiting page's poll, once a second per login, logs its successes at debug only.
     app.use(trace(log, Boolean(config.trust_proxy), isPoll));
-    app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
     app.use(securityHeaders());
     app.use(errorBoundary(views, log));
+    app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
     app.use(bodyLimit(config.server.max_body_bytes));
     app.use(boundedParameters());
     const eventLoop = new EventLoopMonitor();
@@ -325,6 +325,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(notFound(views));
     // What of the stack above a kept poll would refuse it: such a poll is then not answered directly.
     const refusedByApp = (ctx: Context) =>
+      lacksHost(ctx.req) ||
       overloaded(eventLoop, config.load_shedding) ||
       !store.available ||
       bodyRefusal(ctx, config.server.max_body_bytes) !== undefined ||

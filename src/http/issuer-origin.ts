@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { Middleware } from 'koa';
+import { HttpError } from './errors.js';
 
 /**
  * Every URL the broker builds — discovery, the logout form, where a login resumes, the
@@ -7,11 +9,16 @@ import type { Middleware } from 'koa';
  * them (`trust_proxy`, through X-Forwarded-Host/-Proto), each request is taken to be addressed
  * to the configured issuer: its Host and scheme are replaced by the issuer's before anything
  * reads them.
+ *
+ * An HTTP/1.1 request without a Host header is refused (RFC 9112, section 3.2) here, as every
+ * other bad request is: Node's own check, turned off in createHttpServer, answers 400 with no
+ * body and no traceId.
  */
 export function addressedToIssuer(issuer: string, trustProxy: boolean): Middleware {
   const { host, protocol } = new URL(issuer);
   const scheme = protocol.slice(0, -1);
   return (ctx, next) => {
+    if (lacksHost(ctx.req)) throw new HttpError(400, 'invalid_request', 'The request has no Host header, which HTTP/1.1 requires.');
     if (!trustProxy) {
       // The node request's header, so that oidc-provider's own contexts (interactionDetails) see it too.
       ctx.req.headers.host = host;
@@ -19,4 +26,9 @@ export function addressedToIssuer(issuer: string, trustProxy: boolean): Middlewa
     }
     return next();
   };
+}
+
+/** Whether the request is one HTTP/1.1 requires a Host header of, and it has none. */
+export function lacksHost(req: IncomingMessage): boolean {
+  return req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1;
 }

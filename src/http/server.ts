@@ -22,6 +22,8 @@ export function createHttpServer(listener: RequestListener, settings: ServerSett
       headersTimeout: settings.headers_timeout_seconds * 1000,
       requestTimeout: settings.request_timeout_seconds * 1000,
       connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+      // The app refuses a request without Host itself (addressedToIssuer), with a body and a traceId.
+      requireHostHeader: false,
     },
     listener,
   );

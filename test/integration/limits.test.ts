@@ -95,6 +95,21 @@ describe('connections', () => {
     expect(await closed).toMatch(/^HTTP\/1\.1 408/);
   });
 
+  it('an HTTP/1.1 request without Host is answered 400 in JSON with a traceId; HTTP/1.0 needs none', async () => {
+    const withoutHost = await rawConnection(portOf(tb));
+    withoutHost.socket.write('GET /.well-known/openid-configuration HTTP/1.1\r\nConnection: close\r\n\r\n');
+    const [head, body] = (await withoutHost.closed).split('\r\n\r\n') as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(head).toMatch(/\r\ntraceId: [0-9a-f]{16,}\r\n/i);
+    expect(JSON.parse(body)).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('Host') });
+    const oldClient = await rawConnection(portOf(tb));
+    oldClient.socket.write('GET /.well-known/openid-configuration HTTP/1.0\r\n\r\n');
+    const discovery = await oldClient.closed;
+    expect(discovery).toMatch(/^HTTP\/1\.1 200 /);
+    // Its URLs are the issuer's all the same.
+    expect(discovery).toContain(`"issuer":"${tb.issuer}"`);
+  });
+
   it('the listening socket holds server.listen_backlog connections, as far as the kernel allows', () => {
     const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
     expect(listenBacklog(tb)).toBe(Math.min(4096, somaxconn));

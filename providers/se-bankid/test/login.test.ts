@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EventStreamReader } from '../../../test/support/event-stream.js';
+import { rawConnection } from '../../../test/support/http.js';
 import { eventually, everythingStored } from '../../../test/support/ops.js';
 import { redisUrl } from '../../../test/support/redis.js';
 import type { AuthRequest } from '../api/types.js';
@@ -313,6 +314,19 @@ describe('polling', () => {
       expect(own, method).toEqual(await answerTo(method, routed));
       expect(own, method).toEqual({ status, allow: status === 405 ? 'POST' : null, body: { error: 'invalid_request', error_description: expect.any(String) } });
     }
+    // A poll without the Host header HTTP/1.1 requires is the app's to refuse, as at the router's address.
+    const withoutHost = async (uid: string) => {
+      const { socket, closed } = await rawConnection(Number(new URL(bed.tb.issuer).port));
+      const head = [`POST /interaction/${uid}/api/poll?qr=true HTTP/1.1`, `Cookie: ${cookie}`, 'Content-Type: application/json', `Origin: ${bed.tb.issuer}`, 'Content-Length: 2', 'Connection: close'];
+      socket.write(`${head.join('\r\n')}\r\n\r\n{}`);
+      const [status, ...rest] = (await closed).split('\r\n');
+      return { status, body: JSON.parse(rest.slice(rest.indexOf('') + 1).join('')) as unknown };
+    };
+    const before = await answeredDirectly();
+    const own = await withoutHost(session.uid);
+    expect(own).toEqual(await withoutHost(routed));
+    expect(own).toEqual({ status: 'HTTP/1.1 400 Bad Request', body: { error: 'invalid_request', error_description: expect.stringContaining('Host') } });
+    expect(await answeredDirectly()).toBe(before);
   });
 
   it('a waiting page that changes its language gets the message in it at the next poll', async () => {
