@@ -4,8 +4,11 @@ import { createTestPki } from '../../providers/se-bankid/simulator/certificates.
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
 import { bankIdSection } from '../../providers/se-bankid/test/support.js';
 import { qrPayload } from '../../providers/se-bankid/qr.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import type { Logger } from '../../src/log.js';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
 import { expectAccessible, launchChromium, newPhone, PHONE_USER_AGENT, screenshot, viewports } from '../support/chromium.js';
+import { capturingLog } from '../support/ops.js';
 
 /**
  * The Swedish BankID page's paths a person can take besides the straight one: switching
@@ -22,12 +25,20 @@ let browser: Browser;
 let usual: Bed;
 /** One whose QR codes fail after 2 s, and a login that stops renewing them after 3 s. */
 let hasty: Bed;
+/** One that lets a single event stream be open per IP address, writing every access line (polls' too, at debug). */
+let narrow: Bed;
+const narrowLog = capturingLog('debug');
 const beds: Bed[] = [];
 
-async function startBed(name: string, pickupTimeoutSeconds: number, settings: Record<string, unknown> = {}): Promise<Bed> {
+async function startBed(
+  name: string,
+  pickupTimeoutSeconds: number,
+  settings: Record<string, unknown> = {},
+  broker: { config?: Partial<ConfigInput>; log?: Logger } = {},
+): Promise<Bed> {
   const pki = await createTestPki();
   const bankId = await startBankIdSimulator({ pki, pickupTimeoutSeconds });
-  const tb = await startTestBroker({ demo: true, eids: { 'se-bankid': bankIdSection(bankId, pki, settings) } }, name);
+  const tb = await startTestBroker({ demo: true, eids: { 'se-bankid': bankIdSection(bankId, pki, settings) }, ...broker.config }, name, { log: broker.log });
   beds.push({ bankId, tb });
   return { bankId, tb };
 }
@@ -36,6 +47,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   usual = await startBed('bankid-page', 30, { qr_size: 320 });
   hasty = await startBed('bankid-page-hasty', 2, { allowed_polling_for_minutes: 0.05 });
+  narrow = await startBed('bankid-page-narrow', 30, {}, { config: { event_streams: { per_ip: 1 } }, log: narrowLog.log });
 }, 60_000);
 
 afterAll(async () => {
@@ -69,6 +81,30 @@ function scanLatest({ bankId }: Bed = usual): string {
   bankId.scanQr(qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - Date.parse(order.createdAt)) / 1000));
   return order.orderRef;
 }
+
+/** The login's uid, from the address of its page. */
+function uidOf(page: Page): string {
+  return /\/interaction\/([^/]+)\//.exec(page.url())![1]!;
+}
+
+/**
+ * The requests of one login that `narrow` has answered, from its access lines, oldest first, as
+ * "METHOD path status" with the uid as {uid}: a page's polls in a row count once.
+ */
+function requestsOf(uid: string): string[] {
+  const seen: string[] = [];
+  for (const line of narrowLog.lines()) {
+    const path = String(line.path);
+    if (line.msg !== 'request' || !path.includes(uid)) continue;
+    const request = `${String(line.method)} ${path.replace(uid, '{uid}')} ${String(line.status)}`;
+    if (seen.at(-1) !== request) seen.push(request);
+  }
+  return seen;
+}
+
+const STREAM_OPENED = 'GET /interaction/{uid}/api/events 200';
+const STREAM_REFUSED = 'GET /interaction/{uid}/api/events 429';
+const POLLED = 'POST /interaction/{uid}/api/poll 200';
 
 async function approveAndLand(page: Page, orderRef: string, { bankId }: Bed = usual) {
   await page.waitForSelector('#qr', { state: 'hidden' });
@@ -209,6 +245,38 @@ describe('the Swedish BankID page', () => {
       await approveAndLand(page, scanLatest());
     });
   }, 60_000);
+
+  it('when its event stream is refused, polls and tries the stream again until it opens, then waits on it alone and completes', async () => {
+    // Another page from the same address holds the one stream `narrow` lets it have.
+    const elsewhere = await browser.newContext({ viewport: viewports.desktop });
+    const holder = await elsewhere.newPage();
+    await toBankIdPage(holder, narrow);
+    await holder.click('button[data-device="other"]');
+    await expect.poll(() => requestsOf(uidOf(holder))).toContain(STREAM_OPENED);
+    await onDevice('desktop', async (page) => {
+      await toBankIdPage(page, narrow);
+      const uid = uidOf(page);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      // Refused again after polling a while: the page keeps coming back to its stream.
+      await expect.poll(() => requestsOf(uid).filter((request) => request === STREAM_REFUSED).length, { timeout: 30_000 }).toBe(2);
+      await elsewhere.close();
+      await expect.poll(() => requestsOf(uid), { timeout: 30_000 }).toContain(STREAM_OPENED);
+      await approveAndLand(page, scanLatest(narrow), narrow);
+      expect(requestsOf(uid)).toEqual([
+        'GET /interaction/{uid}/se-bankid/ 200',
+        POLLED,
+        'POST /interaction/{uid}/api/start 200',
+        STREAM_REFUSED,
+        POLLED,
+        STREAM_REFUSED,
+        POLLED,
+        // No poll once the stream is open: the page waits on it alone, and it says where to go.
+        STREAM_OPENED,
+        'GET /auth/{uid} 303',
+      ]);
+    });
+  }, 90_000);
 
   it('without JavaScript says what to do, links to the other ways to log in, and cancels with a plain form post', async () => {
     await onDevice(
