@@ -20,8 +20,9 @@ const POLL_EVERY_MS = 1000;
 const FIRST_EVENT_WITHIN_MS = 5000;
 /**
  * How long a page that fell back to polling waits before it tries the stream again: doubling
- * while the stream keeps failing, up to the cap, and back to the first once one delivers. A
- * refused stream costs the broker about one poll, a second of polling far more than a stream.
+ * while the stream keeps failing, up to the cap, and back to the first once one delivers. A try
+ * costs the broker about what one poll does; a page that polls costs it far more than one on a
+ * stream.
  */
 const STREAM_AGAIN_AFTER_MS = { first: 4000, max: 30_000 };
 
