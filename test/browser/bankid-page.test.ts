@@ -4,42 +4,67 @@ import { createTestPki } from '../../providers/se-bankid/simulator/certificates.
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
 import { bankIdSection } from '../../providers/se-bankid/test/support.js';
 import { qrPayload } from '../../providers/se-bankid/qr.js';
+import type { ConfigInput } from '../../src/config/schema.js';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
 import { expectAccessible, launchChromium, newPhone, PHONE_USER_AGENT, screenshot, viewports } from '../support/chromium.js';
+import { startBalancer, type Balancer } from '../support/balancer.js';
+import { capturingLog } from '../support/ops.js';
+import { findFreePort } from '../support/redis.js';
 
 /**
  * The Swedish BankID page's paths a person can take besides the straight one: switching
- * device, trying again after a QR code nobody scanned, changing language mid-login, and a
- * browser without JavaScript. The login comes from the demo client, which offers only BankID.
+ * device, trying again after a QR code nobody scanned, changing language mid-login, an event
+ * stream refused or silent, and a browser without JavaScript. The login comes from the demo
+ * client, which offers only BankID.
  */
 interface Bed {
   bankId: BankIdSimulator;
   tb: TestBroker;
+  /** The broker's log lines, every access line among them (polls' too, at debug), when a test reads them. */
+  log?: CapturedLog;
 }
+
+type CapturedLog = ReturnType<typeof capturingLog>;
 
 let browser: Browser;
 /** A BankID whose QR codes wait 30 s for a scan, as the real one does, drawn 320 px wide. */
 let usual: Bed;
 /** One whose QR codes fail after 2 s, and a login that stops renewing them after 3 s. */
 let hasty: Bed;
+/** One that lets a single event stream be open per IP address. */
+let narrow: Bed;
+/** One behind a proxy that buffers event streams when told to. */
+let proxied: Bed;
+let proxy: Balancer;
 const beds: Bed[] = [];
 
-async function startBed(name: string, pickupTimeoutSeconds: number, settings: Record<string, unknown> = {}): Promise<Bed> {
+async function startBed(
+  name: string,
+  pickupTimeoutSeconds: number,
+  settings: Record<string, unknown> = {},
+  broker: { config?: Partial<ConfigInput>; log?: CapturedLog } = {},
+): Promise<Bed> {
   const pki = await createTestPki();
   const bankId = await startBankIdSimulator({ pki, pickupTimeoutSeconds });
-  const tb = await startTestBroker({ demo: true, eids: { 'se-bankid': bankIdSection(bankId, pki, settings) } }, name);
-  beds.push({ bankId, tb });
-  return { bankId, tb };
+  const tb = await startTestBroker({ demo: true, eids: { 'se-bankid': bankIdSection(bankId, pki, settings) }, ...broker.config }, name, { log: broker.log?.log });
+  const bed = { bankId, tb, log: broker.log };
+  beds.push(bed);
+  return bed;
 }
 
 beforeAll(async () => {
   browser = await launchChromium();
   usual = await startBed('bankid-page', 30, { qr_size: 320 });
   hasty = await startBed('bankid-page-hasty', 2, { allowed_polling_for_minutes: 0.05 });
+  narrow = await startBed('bankid-page-narrow', 30, {}, { config: { event_streams: { per_ip: 1 } }, log: capturingLog('debug') });
+  const port = await findFreePort();
+  proxy = await startBalancer([`http://127.0.0.1:${port}`]);
+  proxied = await startBed('bankid-page-proxied', 30, {}, { config: { port, issuer: proxy.url }, log: capturingLog('debug') });
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
+  await proxy?.close();
   for (const { tb, bankId } of beds) {
     await tb.close();
     await bankId.close();
@@ -69,6 +94,33 @@ function scanLatest({ bankId }: Bed = usual): string {
   bankId.scanQr(qrPayload(order.qrStartToken, order.qrStartSecret, (Date.now() - Date.parse(order.createdAt)) / 1000));
   return order.orderRef;
 }
+
+/** The login's uid, from the address of its page. */
+function uidOf(page: Page): string {
+  return /\/interaction\/([^/]+)\//.exec(page.url())![1]!;
+}
+
+/**
+ * The requests of one login that the bed's broker has answered, from its access lines, oldest
+ * first, as "METHOD path status" with the uid as {uid}: a page's polls in a row count once.
+ */
+function requestsOf({ log }: Bed, uid: string): string[] {
+  const seen: string[] = [];
+  for (const line of log!.lines()) {
+    const path = String(line.path);
+    if (line.msg !== 'request' || !path.includes(uid)) continue;
+    const request = `${String(line.method)} ${path.replace(uid, '{uid}')} ${String(line.status)}`;
+    if (seen.at(-1) !== request) seen.push(request);
+  }
+  return seen;
+}
+
+const STREAM_OPENED = 'GET /interaction/{uid}/api/events 200';
+const STREAM_REFUSED = 'GET /interaction/{uid}/api/events 429';
+const POLLED = 'POST /interaction/{uid}/api/poll 200';
+const ENTERED = 'GET /interaction/{uid}/se-bankid/ 200';
+const STARTED = 'POST /interaction/{uid}/api/start 200';
+const RESUMED = 'GET /auth/{uid} 303';
 
 async function approveAndLand(page: Page, orderRef: string, { bankId }: Bed = usual) {
   await page.waitForSelector('#qr', { state: 'hidden' });
@@ -209,6 +261,57 @@ describe('the Swedish BankID page', () => {
       await approveAndLand(page, scanLatest());
     });
   }, 60_000);
+
+  it('when its event stream is refused, polls and tries the stream again until it opens, then waits on it alone and completes', async () => {
+    // Another page from the same address holds the one stream `narrow` lets it have.
+    const elsewhere = await browser.newContext({ viewport: viewports.desktop });
+    const holder = await elsewhere.newPage();
+    await toBankIdPage(holder, narrow);
+    await holder.click('button[data-device="other"]');
+    await expect.poll(() => requestsOf(narrow, uidOf(holder))).toContain(STREAM_OPENED);
+    await onDevice('desktop', async (page) => {
+      await toBankIdPage(page, narrow);
+      const uid = uidOf(page);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      // Refused again after polling a while: the page keeps coming back to its stream.
+      await expect.poll(() => requestsOf(narrow, uid).filter((request) => request === STREAM_REFUSED).length, { timeout: 30_000 }).toBe(2);
+      await elsewhere.close();
+      await expect.poll(() => requestsOf(narrow, uid), { timeout: 30_000 }).toContain(STREAM_OPENED);
+      await approveAndLand(page, scanLatest(narrow), narrow);
+      expect(requestsOf(narrow, uid)).toEqual([
+        ENTERED,
+        POLLED,
+        STARTED,
+        STREAM_REFUSED,
+        POLLED,
+        STREAM_REFUSED,
+        POLLED,
+        // No poll once the stream is open: the page waits on it alone, and it says where to go.
+        STREAM_OPENED,
+        RESUMED,
+      ]);
+    });
+  }, 90_000);
+
+  it('when its event stream stays silent (a proxy buffers it), polls and tries the stream again, waiting on it alone once it is heard', async () => {
+    proxy.buffersStreams = true;
+    await onDevice('desktop', async (page) => {
+      await toBankIdPage(page, proxied);
+      const uid = uidOf(page);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      // The page gave up on the stream it heard nothing from, and polls.
+      await expect.poll(() => requestsOf(proxied, uid).at(-1), { timeout: 15_000 }).toBe(POLLED);
+      proxy.buffersStreams = false;
+      await expect.poll(() => requestsOf(proxied, uid).filter((request) => request === STREAM_OPENED).length, { timeout: 30_000 }).toBe(2);
+      await approveAndLand(page, scanLatest(proxied), proxied);
+      const requests = requestsOf(proxied, uid);
+      expect(requests.slice(0, 5)).toEqual([ENTERED, POLLED, STARTED, STREAM_OPENED, POLLED]);
+      // No poll once the stream is heard: the page waits on it alone, and it says where to go.
+      expect(requests.slice(-3)).toEqual([POLLED, STREAM_OPENED, RESUMED]);
+    });
+  }, 90_000);
 
   it('without JavaScript says what to do, links to the other ways to log in, and cancels with a plain form post', async () => {
     await onDevice(

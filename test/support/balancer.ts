@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Balancer {
@@ -8,6 +8,11 @@ export interface Balancer {
   served: Array<{ backend: number; method: string; path: string }>;
   /** Takes a backend out of the rotation, as a health check does when an instance dies. */
   markDown(backend: number): void;
+  /**
+   * While set, an event stream's body is held until it ends, as a proxy that buffers responses
+   * does (nginx with proxy_buffering and a backend that does not say X-Accel-Buffering).
+   */
+  buffersStreams: boolean;
   close(): Promise<void>;
 }
 
@@ -41,6 +46,7 @@ export async function startBalancer(backends: string[]): Promise<Balancer> {
         },
       },
       (response) => {
+        if (balancer.buffersStreams && String(response.headers['content-type']).startsWith('text/event-stream')) return holdUntilEnd(response, outgoing);
         outgoing.writeHead(response.statusCode ?? 502, response.headers);
         response.pipe(outgoing);
       },
@@ -53,13 +59,25 @@ export async function startBalancer(backends: string[]): Promise<Balancer> {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return {
+  const balancer: Balancer = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     served,
     markDown: (backend) => down.add(backend),
+    buffersStreams: false,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },
   };
+  return balancer;
+}
+
+/** Sends the headers of `response` on at once and its body only when it has ended; a browser that stops waiting ends it at the backend too. */
+function holdUntilEnd(response: IncomingMessage, outgoing: ServerResponse): void {
+  outgoing.writeHead(response.statusCode ?? 502, response.headers);
+  outgoing.flushHeaders();
+  const chunks: Buffer[] = [];
+  response.on('data', (chunk: Buffer) => chunks.push(chunk));
+  response.on('end', () => outgoing.end(Buffer.concat(chunks)));
+  outgoing.on('close', () => response.destroy());
 }

@@ -8,10 +8,10 @@ import type { Store } from '../../src/store/store.js';
 export type { AuditEvent };
 import { redisUrl } from './redis.js';
 
-/** The broker's logger at info, keeping every line it writes. */
-export function capturingLog(): { log: Logger; lines: () => Array<Record<string, unknown>>; text: () => string } {
+/** The broker's logger at `level` (info unless told), keeping every line it writes. */
+export function capturingLog(level = 'info'): { log: Logger; lines: () => Array<Record<string, unknown>>; text: () => string } {
   const raw: string[] = [];
-  const log = createLogger('info', { write: (line: string) => raw.push(line) });
+  const log = createLogger(level, { write: (line: string) => raw.push(line) });
   return { log, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>), text: () => raw.join('') };
 }
 

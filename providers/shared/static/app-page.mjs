@@ -4,8 +4,9 @@
 // the QR code's size and help. The script asks the frontend JSON API where the login stands (so a
 // reload or a change of language picks up the transaction under way), starts one when there is
 // none, then waits on the login's event stream (/interaction/<uid>/api/events): status changes,
-// the QR code's frames, and a final event saying where to go. A browser whose stream cannot be
-// opened polls the JSON API once a second instead. Cancel is a plain form post, which works
+// the QR code's frames, and a final event saying where to go. A browser whose stream is refused
+// (a limit, a busy or stopping instance) or stays silent polls the JSON API once a second
+// instead, and tries the stream again after a backoff. Cancel is a plain form post, which works
 // without JavaScript too.
 import { generate } from '/static/lean-qr.mjs';
 
@@ -17,6 +18,13 @@ const show = (id, visible) => {
 const POLL_EVERY_MS = 1000;
 /** A stream that has said nothing by then is taken to be stuck behind a buffering proxy. */
 const FIRST_EVENT_WITHIN_MS = 5000;
+/**
+ * How long a page that fell back to polling waits before it tries the stream again: doubling
+ * while the stream keeps failing, up to the cap, and back to the first once one delivers. A try
+ * costs the broker about what one poll does; a page that polls costs it far more than one on a
+ * stream.
+ */
+const STREAM_AGAIN_AFTER_MS = { first: 4000, max: 30_000 };
 
 if (root) {
   const { uid, eid } = root.dataset;
@@ -32,6 +40,11 @@ if (root) {
   let launched = false;
   let stream;
   let pollTimer;
+  /** Bumped each time the page stops waiting one way: an answer to a poll sent before then is stale. */
+  let waitingRound = 0;
+  /** When the polling page tries its stream again (epoch ms), and the backoff after that. */
+  let streamAgainAt = 0;
+  let streamBackoffMs = STREAM_AGAIN_AFTER_MS.first;
   let shownStep = '';
 
   element('qr').style.width = `${Number(root.dataset.qrSize) || 240}px`;
@@ -130,6 +143,7 @@ if (root) {
   }
 
   function stopWaiting() {
+    waitingRound += 1;
     stream?.close();
     stream = undefined;
     window.clearTimeout(pollTimer);
@@ -138,13 +152,17 @@ if (root) {
   function watch() {
     stopWaiting();
     if (finished) return;
-    if (typeof EventSource !== 'function') return poll();
+    if (typeof EventSource !== 'function') {
+      streamAgainAt = Infinity;
+      return poll();
+    }
     const opened = new EventSource(`${api}/events`);
     stream = opened;
     let heard = false;
     const listen = (type, handle) =>
       opened.addEventListener(type, (event) => {
         heard = true;
+        streamBackoffMs = STREAM_AGAIN_AFTER_MS.first;
         handle(event.data);
       });
     listen('status', (data) => render(JSON.parse(data)));
@@ -160,29 +178,47 @@ if (root) {
     // EventSource reconnects by itself after a dropped connection; it gives up only when the
     // broker refused the stream, and then the JSON API says why.
     opened.addEventListener('error', () => {
-      if (opened.readyState === EventSource.CLOSED && stream === opened) poll();
+      if (opened.readyState === EventSource.CLOSED && stream === opened) pollForNow();
     });
     window.setTimeout(() => {
-      if (heard || stream !== opened) return;
-      stopWaiting();
-      poll();
+      if (!heard && stream === opened) pollForNow();
     }, FIRST_EVENT_WITHIN_MS);
   }
 
+  /**
+   * Polls instead of a stream that was refused or stayed silent, until the backoff has passed:
+   * a refusal is often a moment's (an instance shedding load or stopping, a limit filled by
+   * streams since closed), and a page left polling for the rest of its login costs far more.
+   * The wait varies from half to all of the backoff, so that pages refused together do not all
+   * come back at once.
+   */
+  function pollForNow() {
+    stopWaiting();
+    streamAgainAt = Date.now() + streamBackoffMs * (0.5 + Math.random() / 2);
+    streamBackoffMs = Math.min(2 * streamBackoffMs, STREAM_AGAIN_AFTER_MS.max);
+    poll();
+  }
+
+  /** Asks where the login stands, again each second (or when a busy answer says), until the stream's turn comes. */
   async function poll() {
     if (finished) return;
+    const round = waitingRound;
     let wait = POLL_EVERY_MS;
     try {
       const state = await call(`poll?qr=${device === 'other'}`);
+      if (round !== waitingRound) return;
       if (state.retryAfter) wait = state.retryAfter * 1000;
       else render(state);
-      if (state.retry || state.status === 'NOT_STARTED') return;
+      if (state.status === 'NOT_STARTED') return;
     } catch (error) {
+      if (round !== waitingRound) return;
       // A lost request is retried at the next tick; the transaction lives on at the broker.
       element('status').textContent = error.message;
       wait = 2 * POLL_EVERY_MS;
     }
-    if (!finished) pollTimer = window.setTimeout(poll, wait);
+    // The page moved on meanwhile (a stream, a new order, an ending): this poll was its last.
+    if (round !== waitingRound) return;
+    pollTimer = window.setTimeout(Date.now() + wait >= streamAgainAt ? watch : poll, wait);
   }
 
   async function start(chosen) {
