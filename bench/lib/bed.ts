@@ -118,7 +118,17 @@ function withLimitsOutOfReach(config: Record<string, unknown>): Record<string, u
   return { ...config, rate_limits: raised };
 }
 
-export async function openBed(redis: BenchRedis, options: { profile: boolean; node: string }): Promise<Bed> {
+export interface BedOptions {
+  profile: boolean;
+  node: string;
+  /** A command the broker and bare oidc-provider run under (tools/grant-instructions.ts: valgrind); the simulator runs as it is. */
+  launcher?: string[];
+}
+
+/** How long a server may take to answer discovery: under a launcher such as valgrind, node starts fifty times slower. */
+const startDeadlineMs = (options: BedOptions) => (options.launcher ? 600_000 : 30_000);
+
+export async function openBed(redis: BenchRedis, options: BedOptions): Promise<Bed> {
   const dir = mkdtempSync(join(tmpdir(), 'neb-bench-'));
   // Also when the run is cut short: the folder holds private keys.
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -195,7 +205,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
   ): Promise<RunningServer> {
     const url = `http://127.0.0.1:${port}`;
     try {
-      await waitFor200(`${url}/.well-known/openid-configuration`, { deadlineMs: 30_000, gaveUp: proc.exited });
+      await waitFor200(`${url}/.well-known/openid-configuration`, { deadlineMs: startDeadlineMs(options), everyMs: options.launcher ? 250 : 5, gaveUp: proc.exited });
     } catch (error) {
       await proc.stop();
       const logFile = join(dir, `${name}.log`);
@@ -228,6 +238,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
       const proc = startNode(name, brokerMain, {
         node: options.node,
         env: { ...imageEnvironment(), BROKER_CONFIG: path },
+        ...(options.launcher ? { launcher: options.launcher } : {}),
         nodeFlags: nodeFlags(name),
         logFile: join(dir, `${name}.log`),
       });
@@ -245,6 +256,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
         // The same runtime settings as the broker's, so that a ratio compares the code alone.
         env: imageEnvironment(),
         args: [JSON.stringify(input)],
+        ...(options.launcher ? { launcher: options.launcher } : {}),
         nodeFlags: nodeFlags(name),
         logFile: join(dir, `${name}.log`),
       });
