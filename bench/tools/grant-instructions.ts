@@ -32,7 +32,7 @@ import { median } from '../lib/stats.js';
  * grants than at full speed: the count is that of a lightly loaded server.
  *
  *   npx tsc -b bench/tsconfig.build.json && node scripts/bundle.js node_modules/.cache/nordic-eid-bench/broker
- *   node node_modules/.cache/nordic-eid-bench/bench/tools/grant-instructions.js [grants a window, 300] [windows, 5] [warm-up grants, 2000] [runs, 1] [connections, 4]
+ *   node node_modules/.cache/nordic-eid-bench/bench/tools/grant-instructions.js [grants a window, 200] [windows, 5] [warm-up grants, 1500] [runs, 1] [connections, 4]
  *
  * BENCH_REDIS_URL and BENCH_NODE are read as by `npm run bench`; GRANT_TARGETS=broker measures the
  * broker alone (an A/B of two broker builds, each tree running its own copy of this tool at the
@@ -40,11 +40,17 @@ import { median } from '../lib/stats.js';
  * for bare, with the defaults.
  */
 
-const [grants = 300, windows = 5, warmUp = 2000, runs = 1, connections = 4] = process.argv.slice(2).map(Number);
+const [grants = 200, windows = 5, warmUp = 1500, runs = 1, connections = 4] = process.argv.slice(2).map(Number);
 /** GRANT_TARGETS=broker: the broker alone, for an A/B of two broker builds (bare oidc-provider does not change). */
 const targets = (process.env.GRANT_TARGETS ?? 'broker,bare').split(',') as Kind[];
 type Kind = 'broker' | 'bare';
 const REFRESH_TOKENS = 10;
+/**
+ * V8 in its predictable mode: no background threads (compilation and garbage collection on the
+ * main thread, counted the same way every run) and a fixed schedule of heap growth, so that a
+ * window's count depends on the code run rather than on when a background task happened to run.
+ */
+const PREDICTABLE = ['--predictable', '--predictable-gc-schedule'];
 
 const outDir = mkdtempSync(join(tmpdir(), 'neb-callgrind-'));
 const launcher = ['valgrind', '--tool=callgrind', '--dump-instr=no', '--dump-line=no', `--callgrind-out-file=${outDir}/callgrind.%p`];
@@ -103,7 +109,7 @@ const thousands = (value: number) => Math.round(value / 1000).toLocaleString('en
 const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 const redis = await openBenchRedis(process.env.BENCH_REDIS_URL);
-const bed = await openBed(redis, { profile: false, node: process.env.BENCH_NODE ?? process.execPath, launcher });
+const bed = await openBed(redis, { profile: false, node: process.env.BENCH_NODE ?? process.execPath, launcher, nodeFlags: PREDICTABLE });
 const measured: Record<Kind, number[]> = { broker: [], bare: [] };
 try {
   console.log(`windows of ${grants} grants, ${windows} a run, after ${warmUp} to warm up; ${connections} connections, ${runs} runs; thousands of instructions per grant`);
