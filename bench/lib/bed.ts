@@ -186,6 +186,8 @@ export async function openBed(redis: BenchRedis, options: BedOptions): Promise<B
         },
       },
       log: { level: settings.logLevel ?? 'info' },
+      // Under a launcher such as valgrind every turn of the event loop is slow: nothing to shed.
+      ...(options.launcher ? { load_shedding: { enabled: false } } : {}),
     };
     return { path: file(`${name}.json`, JSON.stringify(withLimitsOutOfReach(config))), prefix };
   }

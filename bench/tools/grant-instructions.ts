@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
@@ -36,7 +36,10 @@ import { median } from '../lib/stats.js';
  *
  * BENCH_REDIS_URL and BENCH_NODE are read as by `npm run bench`; GRANT_TARGETS=broker measures the
  * broker alone (an A/B of two broker builds, each tree running its own copy of this tool at the
- * same time: bare oidc-provider's count does not change). About four minutes for the broker, two
+ * same time: bare oidc-provider's count does not change). GRANT_DUMPS=<folder> keeps callgrind's
+ * dumps (callgrind.<pid>.<window>) there: `callgrind_annotate --inclusive=no` on a window's dump
+ * names the native functions (V8's garbage collector and builtins, OpenSSL, libuv) by their
+ * instructions, which compares broker and bare where the JIT's code cannot. About four minutes for the broker, two
  * for bare, with the defaults.
  */
 
@@ -52,7 +55,9 @@ const REFRESH_TOKENS = 10;
  */
 const PREDICTABLE = ['--predictable', '--predictable-gc-schedule'];
 
-const outDir = mkdtempSync(join(tmpdir(), 'neb-callgrind-'));
+/** GRANT_DUMPS=<folder>: callgrind's dumps are written there and kept, for callgrind_annotate. */
+const keptDumps = process.env.GRANT_DUMPS;
+const outDir = keptDumps ? (mkdirSync(keptDumps, { recursive: true }), keptDumps) : mkdtempSync(join(tmpdir(), 'neb-callgrind-'));
 const launcher = ['valgrind', '--tool=callgrind', '--dump-instr=no', '--dump-line=no', `--callgrind-out-file=${outDir}/callgrind.%p`];
 
 /** Sends `count` refresh_token grants over `connections` kept-alive connections, the tokens in turn; every answer must be 200. */
@@ -126,5 +131,5 @@ try {
   await bed.close();
   await redis.close();
   await stopAll();
-  rmSync(outDir, { recursive: true, force: true });
+  if (!keptDumps) rmSync(outDir, { recursive: true, force: true });
 }
