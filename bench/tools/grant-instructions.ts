@@ -52,12 +52,6 @@ const [grants = 200, windows = 5, warmUp = 1500, runs = 1, connections = 4] = pr
 const targets = (process.env.GRANT_TARGETS ?? 'broker,bare').split(',') as Kind[];
 type Kind = 'broker' | 'bare';
 const REFRESH_TOKENS = 10;
-/**
- * V8 in its predictable mode: no background threads (compilation and garbage collection on the
- * main thread, counted the same way every run) and a fixed schedule of heap growth, so that a
- * window's count depends on the code run rather than on when a background task happened to run.
- */
-const PREDICTABLE = ['--predictable', '--predictable-gc-schedule'];
 
 /** GRANT_DUMPS=<folder>: callgrind's dumps are written there and kept, for callgrind_annotate. */
 const keptDumps = process.env.GRANT_DUMPS;
@@ -67,7 +61,6 @@ const outDir = keptDumps ? (mkdirSync(keptDumps, { recursive: true }), keptDumps
 interface Counter {
   unit: string;
   launcher?: string[];
-  nodeFlags?: string[];
   start(pid: number): Promise<void>;
   /** The count since start, with the parts worth printing (system calls by name). */
   read(pid: number): Promise<{ total: number; parts?: Record<string, number> }>;
@@ -87,7 +80,6 @@ function dumpedInstructions(pid: number): number {
 const instructions: Counter = {
   unit: 'instructions',
   launcher: ['valgrind', '--tool=callgrind', '--dump-instr=no', '--dump-line=no', `--callgrind-out-file=${outDir}/callgrind.%p`],
-  nodeFlags: PREDICTABLE,
   // Zeroed once: each window's dump zeroes the counts for the next.
   start: async (pid) => void (windowsCounted++ === 0 && execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' })),
   read: async (pid) => ({ total: dumpedInstructions(pid) }),
@@ -170,7 +162,6 @@ const bed = await openBed(redis, {
   profile: false,
   node: process.env.BENCH_NODE ?? process.execPath,
   ...(counter.launcher ? { launcher: counter.launcher } : {}),
-  ...(counter.nodeFlags ? { nodeFlags: counter.nodeFlags } : {}),
 });
 // Ended by Ctrl-C or a timeout, the servers and their tracers end too (processes.ts ends them at exit).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
