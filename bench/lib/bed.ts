@@ -123,6 +123,8 @@ export interface BedOptions {
   node: string;
   /** A command the broker and bare oidc-provider run under (tools/grant-instructions.ts: valgrind); the simulator runs as it is. */
   launcher?: string[];
+  /** Node flags for the broker and bare oidc-provider, besides BENCH_PROFILE's. */
+  nodeFlags?: string[];
 }
 
 /** How long a server may take to answer discovery: under a launcher such as valgrind, node starts fifty times slower. */
@@ -191,9 +193,10 @@ export async function openBed(redis: BenchRedis, options: BedOptions): Promise<B
   }
 
   function nodeFlags(name: string): string[] {
-    if (!options.profile) return [];
+    const given = options.nodeFlags ?? [];
+    if (!options.profile) return given;
     mkdirSync(profileDir, { recursive: true });
-    return ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+    return [...given, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
   }
 
   async function serve(

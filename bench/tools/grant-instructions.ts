@@ -61,6 +61,7 @@ const outDir = keptDumps ? (mkdirSync(keptDumps, { recursive: true }), keptDumps
 interface Counter {
   unit: string;
   launcher?: string[];
+  nodeFlags?: string[];
   start(pid: number): Promise<void>;
   /** The count since start, with the parts worth printing (system calls by name). */
   read(pid: number): Promise<{ total: number; parts?: Record<string, number> }>;
@@ -77,8 +78,16 @@ function dumpedInstructions(pid: number): number {
   return Number(total);
 }
 
+/**
+ * V8 without its optimizing compiler: code runs as bytecode and baseline code, compiled once. With
+ * TurboFan, a window's count swung by ±20 %: a third of a window could be TurboFan compiling on
+ * its background threads, and a window after a deoptimization ran slower code.
+ */
+const BASELINE_ONLY = ['--no-opt'];
+
 const instructions: Counter = {
   unit: 'instructions',
+  nodeFlags: BASELINE_ONLY,
   launcher: ['valgrind', '--tool=callgrind', '--dump-instr=no', '--dump-line=no', `--callgrind-out-file=${outDir}/callgrind.%p`],
   // Zeroed once: each window's dump zeroes the counts for the next.
   start: async (pid) => void (windowsCounted++ === 0 && execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' })),
@@ -162,6 +171,7 @@ const bed = await openBed(redis, {
   profile: false,
   node: process.env.BENCH_NODE ?? process.execPath,
   ...(counter.launcher ? { launcher: counter.launcher } : {}),
+  ...(counter.nodeFlags ? { nodeFlags: counter.nodeFlags } : {}),
 });
 // Ended by Ctrl-C or a timeout, the servers and their tracers end too (processes.ts ends them at exit).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
