@@ -12,42 +12,42 @@ import { openBenchRedis } from '../lib/redis.js';
 import { median } from '../lib/stats.js';
 
 /**
- * Not a scenario: the machine instructions one refresh_token grant costs the broker and bare
- * oidc-provider, counted by valgrind's callgrind. A count of instructions does not depend on
- * what else the machine runs, as CPU time does (±10 % between rounds on a shared machine), so
- * a change of a few percent shows. Each server (the bundle, as the token scenario runs it, and
- * bench/targets/bare-provider.ts) runs under `valgrind --tool=callgrind`; refresh tokens come
- * from real logins; `warm-up` grants let V8 compile what a grant runs; then callgrind's counts
- * are zeroed (`callgrind_control -z`) and `windows` windows of exactly `grants` grants are sent,
- * the counts dumped and zeroed after each (`callgrind_control -d`). A window's figure is its
- * dump's total (every thread of the process: V8's compilers and garbage collector too) divided
- * by its grants. A window that holds a full garbage collection or a late compilation counts
- * more, so the median of the windows is the figure to compare, the mean beside it. The servers
- * run one after the other, broker then bare, `runs` times.
+ * Not a scenario: the work one refresh_token grant costs the broker and bare oidc-provider,
+ * counted rather than timed, so that a change of a few percent shows on a shared machine (CPU
+ * time per grant moved ±10 % between rounds there). Each server (the bundle, as the token
+ * scenario runs it, or bench/targets/bare-provider.ts) is started for the run alone; refresh
+ * tokens come from real logins; `warm-up` grants are sent; then `windows` windows of exactly
+ * `grants` grants each (over `connections` kept-alive connections, the tokens in turn) are
+ * counted, and the figure per grant of each window is printed, with their median and mean.
  *
- * What this counts is user-space instructions: the kernel's side of the system calls (sockets,
- * log writes) is not in it, nor the memory stalls of a larger heap. GRANT_COUNT=syscalls counts
- * that side instead: the server runs as it is (no valgrind, full speed), `strace -f -c` is
- * attached to all its threads for each window, and the system calls per grant are printed, in
- * all and by name. Node's JIT code has no names
- * in callgrind, so the totals are for A/B; where they go is for `BENCH_PROFILE=1`
- * (bench/lib/profile.ts). Under valgrind a server runs some fifty times slower, so the timers
- * that gather work (the log lines' 10 ms hold, the audit stream's 50 ms batch) gather fewer
- * grants than at full speed: the count is that of a lightly loaded server.
+ * Instructions (the default): the server runs under `valgrind --tool=callgrind`, and V8 without
+ * its optimizing compiler (BASELINE_ONLY), whose background compiling and deoptimizations swung a
+ * window's count by ±20 %. Counting is zeroed after the warm-up (`callgrind_control -z`) and
+ * dumped after each window (`callgrind_control -d`, which zeroes it again). The figure is a
+ * window's instructions, every thread of the process, less garbage collection's
+ * (GARBAGE_COLLECTION), which are printed apart since a full collection falls in every other
+ * window; what is left repeats within about 1 %. Baseline code weighs the JavaScript's own work
+ * more than TurboFan's code would, and valgrind runs a server some fifty times slower, so the
+ * timers that gather work (the log lines' 10 ms hold, the audit stream's 50 ms batch) gather
+ * fewer grants than at full speed: the count is that of a lightly loaded server, for A/B.
+ * Node's JIT code has no names in callgrind; the native functions do (V8's builtins and
+ * collector, OpenSSL, libuv): GRANT_DUMPS=<folder> keeps the dumps (callgrind.<pid>.<window>)
+ * for `callgrind_annotate`. Where the JavaScript's time goes is for `BENCH_PROFILE=1`.
+ *
+ * System calls (GRANT_COUNT=syscalls): the kernel's side, which instructions leave out. The
+ * server runs as it is, at full speed, and `strace -f -c` is attached to all its threads for
+ * each window; the figure is the calls per grant, printed in all and by name.
  *
  *   npx tsc -b bench/tsconfig.build.json && node scripts/bundle.js node_modules/.cache/nordic-eid-bench/broker
- *   node node_modules/.cache/nordic-eid-bench/bench/tools/grant-instructions.js [grants a window, 200] [windows, 5] [warm-up grants, 1500] [runs, 1] [connections, 4]
+ *   node node_modules/.cache/nordic-eid-bench/bench/tools/grant-instructions.js [grants a window, 200] [windows, 4] [warm-up grants, 600] [runs, 1] [connections, 4]
  *
- * BENCH_REDIS_URL and BENCH_NODE are read as by `npm run bench`; GRANT_TARGETS=broker measures the
- * broker alone (an A/B of two broker builds, each tree running its own copy of this tool at the
- * same time: bare oidc-provider's count does not change). GRANT_DUMPS=<folder> keeps callgrind's
- * dumps (callgrind.<pid>.<window>) there: `callgrind_annotate --inclusive=no` on a window's dump
- * names the native functions (V8's garbage collector and builtins, OpenSSL, libuv) by their
- * instructions, which compares broker and bare where the JIT's code cannot. About four minutes for the broker, two
- * for bare, with the defaults.
+ * BENCH_REDIS_URL and BENCH_NODE are read as by `npm run bench`. GRANT_TARGETS=broker counts the
+ * broker alone: for an A/B of two broker builds, run each tree's copy of this tool at the same
+ * time (bare oidc-provider's count does not change). With the defaults a broker takes about five
+ * minutes under valgrind, bare oidc-provider three.
  */
 
-const [grants = 200, windows = 5, warmUp = 1500, runs = 1, connections = 4] = process.argv.slice(2).map(Number);
+const [grants = 200, windows = 4, warmUp = 600, runs = 1, connections = 4] = process.argv.slice(2).map(Number);
 /** GRANT_TARGETS=broker: the broker alone, for an A/B of two broker builds (bare oidc-provider does not change). */
 const targets = (process.env.GRANT_TARGETS ?? 'broker,bare').split(',') as Kind[];
 type Kind = 'broker' | 'bare';
@@ -63,19 +63,43 @@ interface Counter {
   launcher?: string[];
   nodeFlags?: string[];
   start(pid: number): Promise<void>;
-  /** The count since start, with the parts worth printing (system calls by name). */
-  read(pid: number): Promise<{ total: number; parts?: Record<string, number> }>;
+  /** What is compared: the count since start (instructions: all but garbage collection's), with the parts worth printing. */
+  read(pid: number): Promise<{ figure: number; parts: Record<string, number> }>;
 }
 
-/** The total instructions (Ir) of the dump `callgrind_control -d` makes of `pid` (which also zeroes its counts). */
-function dumpedInstructions(pid: number): number {
+/**
+ * Where V8 collects garbage, by the native functions callgrind names (their inclusive counts): its
+ * platform's worker threads (without TurboFan, BASELINE_ONLY, they run nothing but the
+ * collector's jobs: scavenging, concurrent marking, sweeping) and the main thread's collections.
+ * A full collection's concurrent marking falls in every other window or so: counted apart, the
+ * rest of a window is steady.
+ */
+const GARBAGE_COLLECTION = ['node::(anonymous namespace)::PlatformWorkerThread(', 'v8::internal::Heap::CollectGarbage('];
+
+/** Inclusive instructions of each function of `names` in a dump, summed (callgrind_annotate). */
+function inclusiveOf(dump: string, names: readonly string[]): number {
+  const annotated = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], { encoding: 'utf8', maxBuffer: 1 << 28 }).split('\n');
+  let sum = 0;
+  for (const name of names) {
+    const line = annotated.find((candidate) => candidate.includes(`:${name}`));
+    sum += Number(/^\s*([\d,]+)/.exec(line ?? '')?.[1]?.replaceAll(',', '') ?? 0);
+  }
+  return sum;
+}
+
+/**
+ * The instructions (Ir) of the dump `callgrind_control -d` makes of `pid` (which also zeroes its
+ * counts): all but garbage collection's, which swing with where a full collection falls, and those apart.
+ */
+function dumpedInstructions(pid: number): { figure: number; parts: Record<string, number> } {
   const before = new Set(readdirSync(outDir));
   execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
   const dump = readdirSync(outDir).find((name) => name.startsWith(`callgrind.${pid}.`) && !before.has(name));
   if (!dump) throw new Error(`callgrind wrote no dump for ${pid}`);
-  const total = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(outDir, dump), 'utf8'))?.[1];
-  if (total === undefined) throw new Error(`no total in ${dump}`);
-  return Number(total);
+  const total = Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(join(outDir, dump), 'utf8'))?.[1]);
+  if (!total) throw new Error(`no total in ${dump}`);
+  const gc = inclusiveOf(join(outDir, dump), GARBAGE_COLLECTION);
+  return { figure: total - gc, parts: { all: total, 'garbage collection': gc } };
 }
 
 /**
@@ -91,7 +115,7 @@ const instructions: Counter = {
   launcher: ['valgrind', '--tool=callgrind', '--dump-instr=no', '--dump-line=no', `--callgrind-out-file=${outDir}/callgrind.%p`],
   // Zeroed once: each window's dump zeroes the counts for the next.
   start: async (pid) => void (windowsCounted++ === 0 && execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' })),
-  read: async (pid) => ({ total: dumpedInstructions(pid) }),
+  read: async (pid) => dumpedInstructions(pid),
 };
 let windowsCounted = 0;
 
@@ -113,7 +137,7 @@ function systemCalls(): Counter {
       const parts: Record<string, number> = {};
       for (const [, calls, name] of readFileSync(file, 'utf8').matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/gm)) parts[name!] = Number(calls);
       const { total = NaN, ...byName } = parts;
-      return { total, parts: byName };
+      return { figure: total, parts: byName };
     },
   };
 }
@@ -152,9 +176,9 @@ async function countPerGrant(bed: Bed, kind: Kind, run: number): Promise<number[
     for (let window = 0; window < windows; window += 1) {
       await counter.start(server.process.pid);
       await sendGrants(dispatcher, server, bodies, grants);
-      const { total, parts } = await counter.read(server.process.pid);
-      perWindow.push(total / grants);
-      if (parts) console.log(`  ${kind}, window ${window + 1}: ${Object.entries(parts).sort((x, y) => y[1] - x[1]).map(([name, calls]) => `${name} ${(calls / grants).toFixed(2)}`).join(', ')}`);
+      const { figure, parts } = await counter.read(server.process.pid);
+      perWindow.push(figure / grants);
+      console.log(`  ${kind}, window ${window + 1}: ${Object.entries(parts).sort((x, y) => y[1] - x[1]).map(([name, count]) => `${name} ${shown(count / grants)}`).join(', ')}`);
     }
     return perWindow;
   } finally {
@@ -177,7 +201,7 @@ const bed = await openBed(redis, {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
 const measured: Record<Kind, number[]> = { broker: [], bare: [] };
 try {
-  console.log(`windows of ${grants} grants, ${windows} a run, after ${warmUp} to warm up; ${connections} connections, ${runs} runs; ${counter === instructions ? 'thousands of instructions' : 'system calls'} per grant`);
+  console.log(`windows of ${grants} grants, ${windows} a run, after ${warmUp} to warm up; ${connections} connections, ${runs} runs; ${counter === instructions ? 'thousands of instructions but garbage collection\'s' : 'system calls'} per grant`);
   for (let run = 0; run < runs; run += 1) {
     for (const kind of targets) {
       const perWindow = await countPerGrant(bed, kind, run);
