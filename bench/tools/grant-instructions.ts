@@ -26,10 +26,12 @@ import { median } from '../lib/stats.js';
  * dumped after each window (`callgrind_control -d`, which zeroes it again). The figure is a
  * window's instructions, every thread of the process, less garbage collection's
  * (GARBAGE_COLLECTION), which are printed apart since a full collection falls in every other
- * window; what is left repeats within about 1 %. Baseline code weighs the JavaScript's own work
- * more than TurboFan's code would, and valgrind runs a server some fifty times slower, so the
- * timers that gather work (the log lines' 10 ms hold, the audit stream's 50 ms batch) gather
- * fewer grants than at full speed: the count is that of a lightly loaded server, for A/B.
+ * window; what is left spreads by about ±1 % between windows. Baseline code weighs the
+ * JavaScript's own work more than TurboFan's code would, and valgrind runs a server some fifty
+ * times slower, so the timers that gather work (the log lines' 10 ms hold, the audit stream's
+ * 50 ms batch) gather fewer grants than at full speed: the count is that of a lightly loaded
+ * server, for A/B. It also follows the server's speed a little (one build counted 6.55 and 6.68
+ * million at different times), so an A/B runs both builds side by side, at the same speed.
  * Node's JIT code has no names in callgrind; the native functions do (V8's builtins and
  * collector, OpenSSL, libuv): GRANT_DUMPS=<folder> keeps the dumps (callgrind.<pid>.<window>)
  * for `callgrind_annotate`. Where the JavaScript's time goes is for `BENCH_PROFILE=1`.
