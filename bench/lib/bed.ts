@@ -118,7 +118,19 @@ function withLimitsOutOfReach(config: Record<string, unknown>): Record<string, u
   return { ...config, rate_limits: raised };
 }
 
-export async function openBed(redis: BenchRedis, options: { profile: boolean; node: string }): Promise<Bed> {
+export interface BedOptions {
+  profile: boolean;
+  node: string;
+  /** A command the broker and bare oidc-provider run under (tools/grant-instructions.ts: valgrind); the simulator runs as it is. */
+  launcher?: string[];
+  /** Node flags for the broker and bare oidc-provider, besides BENCH_PROFILE's. */
+  nodeFlags?: string[];
+}
+
+/** How long a server may take to answer discovery: under a launcher such as valgrind, node starts fifty times slower. */
+const startDeadlineMs = (options: BedOptions) => (options.launcher ? 600_000 : 30_000);
+
+export async function openBed(redis: BenchRedis, options: BedOptions): Promise<Bed> {
   const dir = mkdtempSync(join(tmpdir(), 'neb-bench-'));
   // Also when the run is cut short: the folder holds private keys.
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -174,14 +186,17 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
         },
       },
       log: { level: settings.logLevel ?? 'info' },
+      // Under a launcher such as valgrind every turn of the event loop is slow: nothing to shed.
+      ...(options.launcher ? { load_shedding: { enabled: false } } : {}),
     };
     return { path: file(`${name}.json`, JSON.stringify(withLimitsOutOfReach(config))), prefix };
   }
 
   function nodeFlags(name: string): string[] {
-    if (!options.profile) return [];
+    const given = options.nodeFlags ?? [];
+    if (!options.profile) return given;
     mkdirSync(profileDir, { recursive: true });
-    return ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+    return [...given, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
   }
 
   async function serve(
@@ -195,7 +210,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
   ): Promise<RunningServer> {
     const url = `http://127.0.0.1:${port}`;
     try {
-      await waitFor200(`${url}/.well-known/openid-configuration`, { deadlineMs: 30_000, gaveUp: proc.exited });
+      await waitFor200(`${url}/.well-known/openid-configuration`, { deadlineMs: startDeadlineMs(options), everyMs: options.launcher ? 250 : 5, gaveUp: proc.exited });
     } catch (error) {
       await proc.stop();
       const logFile = join(dir, `${name}.log`);
@@ -228,6 +243,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
       const proc = startNode(name, brokerMain, {
         node: options.node,
         env: { ...imageEnvironment(), BROKER_CONFIG: path },
+        ...(options.launcher ? { launcher: options.launcher } : {}),
         nodeFlags: nodeFlags(name),
         logFile: join(dir, `${name}.log`),
       });
@@ -245,6 +261,7 @@ export async function openBed(redis: BenchRedis, options: { profile: boolean; no
         // The same runtime settings as the broker's, so that a ratio compares the code alone.
         env: imageEnvironment(),
         args: [JSON.stringify(input)],
+        ...(options.launcher ? { launcher: options.launcher } : {}),
         nodeFlags: nodeFlags(name),
         logFile: join(dir, `${name}.log`),
       });

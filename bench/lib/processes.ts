@@ -24,6 +24,8 @@ export interface StartOptions {
   nodeFlags?: string[];
   /** The node binary (startNode), when not the bench's own: BENCH_NODE for the servers measured. */
   node?: string;
+  /** A command node runs under (startNode), e.g. valgrind and its options: its words come before node's. */
+  launcher?: string[];
   /** Where stdout and stderr go; without one they are kept in memory (the last 1 MB). */
   logFile?: string;
   /** An IPC channel, for load generators the bench steers while they run. */
@@ -105,7 +107,10 @@ export function startProcess(name: string, command: string, options: StartOption
 /** A bench script (compiled, next to this one) in a node process of its own. */
 export function startNode(name: string, script: string | URL, options: StartOptions = {}): BenchProcess {
   const path = typeof script === 'string' ? script : fileURLToPath(script);
-  return startProcess(name, options.node ?? process.execPath, { ...options, args: [...(options.nodeFlags ?? []), path, ...(options.args ?? [])] });
+  const node = options.node ?? process.execPath;
+  const [command = node, ...launcherArgs] = options.launcher ?? [];
+  const args = [...launcherArgs, ...(options.launcher ? [node] : []), ...(options.nodeFlags ?? []), path, ...(options.args ?? [])];
+  return startProcess(name, command, { ...options, args });
 }
 
 /**

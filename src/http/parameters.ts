@@ -51,7 +51,8 @@ export const tooLongDescription = ({ name, max }: { name: string; max: number })
  */
 export function boundedParameters(): Middleware {
   return (ctx, next) => {
-    const tooLong = tooLongParameter(ctx.query);
+    // Most requests (the token endpoint's, every POST of the pages) have no query: nothing to parse or bound.
+    const tooLong = ctx.querystring ? tooLongParameter(ctx.query) : undefined;
     if (tooLong) throw new HttpError(400, 'invalid_request', tooLongDescription(tooLong));
     return next();
   };
