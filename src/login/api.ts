@@ -58,6 +58,9 @@ class StreamedLogin implements LoginWatcher {
         this.stream.end();
       },
       (err: unknown) => {
+        // Ended already (on another instance, whose end this one's copy had not seen) or expired:
+        // the page asks where it stands, and learns so. Anything else may mend: it reconnects.
+        if (err instanceof HttpError && err.error === 'session_expired') return this.end();
         this.log.warn({ err }, 'a login could not be ended from its event stream; the browser reconnects');
         this.stream.end();
       },

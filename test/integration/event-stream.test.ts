@@ -106,6 +106,25 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     expect(tokens.claims()).toMatchObject({ acr: OTHER, personal_number: simulatedPersons[0]!.personalNumber });
   });
 
+  it('tells a stream asked of an instance with a copy of a login that ended on the other to ask where it stands; the poll says it expired', async () => {
+    const session = await startedLogin();
+    // A stream on the second instance: it keeps a copy of the interaction for a while.
+    const early = streamOf(session, 1);
+    await early.next('status');
+    early.close();
+    const stream = streamOf(session, 0);
+    simulator.scanQr((await stream.next('qr')).data);
+    simulator.approve(session.orderRef(), 0);
+    const done = JSON.parse((await stream.next('done')).data) as { redirectTo: string };
+    await rp.redeem(await session.backToClient(done.redirectTo));
+    const late = streamOf(session, 1);
+    expect((await late.next('end')).data).toBe('{}');
+    await late.closedByBroker();
+    const polled = await session.call('poll?qr=true');
+    expect(polled.status).toBe(400);
+    expect(polled.body).toMatchObject({ error: 'session_expired' });
+  });
+
   it('sends a QR frame each second to a stream opened on an order the instance held only for polls', async () => {
     const session = await startedLogin();
     // Polls through the balancer reach both instances: each then holds the order, for polls alone.
