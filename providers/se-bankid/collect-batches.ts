@@ -4,7 +4,7 @@
  * of the answers; and work done in one burst costs far less CPU per item than the same work in
  * small bursts between idle moments, when the processor's caches and predictors have gone cold
  * (BENCHMARKS.md: the same work cost 2.5× the CPU in bursts every 25 ms as back to back). With
- * few orders a 25 ms tick holds a handful of collects; held back until `size` are due, or the
+ * few orders a tick holds a handful of collects; held back until `size` are due, or the
  * oldest has waited `maxWaitMs`, they go in a few large batches instead. A batch's orders are
  * then due again together, one poll_frequency later, so after the first round they come due as
  * whole batches and wait no more: the pace of collects stays as it was. With many orders every

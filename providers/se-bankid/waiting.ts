@@ -23,29 +23,30 @@ const LEASE_SKEW_MS = 100;
  * runs from when Redis set it, a little after the request for it left; asking right at
  * poll_frequency would often be refused and asked again every tick.
  */
-const LEASE_MARGIN_MS = 2 * TICK_MS;
+const LEASE_MARGIN_MS = 50;
 
 /**
  * Collects one instance runs at once. Pages that open together (a burst of people, or every
  * page of a stopped instance reconnecting here) make their orders due together: unbounded, that
  * opens a TLS connection to BankID per collect and starves the event loop. The rest queue, the
  * longest waiting first, and the next tick starts as many as have ended. That caps an instance
- * at 64 collects per TICK_MS (2,560 a second, an order every 2 s for about 5,000 orders): past
+ * at 2,560 collects a second (an order every 2 s for about 5,000 orders), 128 per TICK_MS: past
  * that, collects come less often while the QR frames keep their second. Measured on 2 cores,
  * starting successors as soon as collects end instead made one instance with 10,000 orders
  * CPU-bound and late with its frames, and still collected each order only 0.5–0.7 times per
  * poll_frequency; a second instance collects at the full pace (BENCHMARKS.md).
  */
-const MAX_COLLECTS_IN_FLIGHT = 64;
+const MAX_COLLECTS_PER_SECOND = 2_560;
+const MAX_COLLECTS_IN_FLIGHT = (MAX_COLLECTS_PER_SECOND * TICK_MS) / 1000;
 
 /**
  * Collects due are started when this many are, or when the oldest has waited
- * COLLECT_BATCH_WAIT_MS (CollectBatches): with 1,000 orders a tick holds about 12, so they go in
- * batches of about 36 every third tick, rather than 12 every tick. Half the cap, so that with
- * many orders every tick still starts its collects.
+ * COLLECT_BATCH_WAIT_MS (CollectBatches): with 1,000 orders a tick holds about 24, so they go in
+ * batches of about 48 every second tick, rather than 24 every tick. A quarter of the cap, so that
+ * with many orders every tick still starts its collects.
  */
 const COLLECT_BATCH = 32;
-const COLLECT_BATCH_WAIT_MS = 4 * TICK_MS;
+const COLLECT_BATCH_WAIT_MS = 100;
 
 /**
  * How long an instance keeps holding an order after the last poll of it, when no stream

@@ -241,7 +241,7 @@ export class Metrics {
   constructor() {
     // Node's event-loop lag histogram samples on a timer of its own, every 10 ms by default: 100
     // wake-ups a second of an instance that has nothing to do. 20 ms is about the resolution load
-    // shedding watches the loop at (EventLoopMonitor, 25 ms), far finer than any lag it acts on.
+    // shedding watches the loop at (EventLoopMonitor, 50 ms), far finer than any lag it acts on.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_LAG_SAMPLE_MS });
   }
 

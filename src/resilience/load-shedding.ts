@@ -6,7 +6,7 @@ import { BusyError } from '../store/store.js';
 
 /**
  * How far behind this process's event loop runs. A timer asks to run at every multiple of
- * GRID_MS (25 ms) on the wall clock, and how late it ran is the lag: on the grid of BankID's
+ * GRID_MS (50 ms) on the wall clock, and how late it ran is the lag: on the grid of BankID's
  * tick, so that while logins wait the two wake the process once, not each on its own. Timers run before sockets are read, so a request always meets the lag
  * of the turn that reads it. The lag counts when the loop kept it up over two turns in a row: a
  * single pause (a long garbage collection, the system not scheduling the process for a moment

@@ -39,7 +39,7 @@ const KEEP_ALIVE_MS = 30_000;
 
 /**
  * Collects sent on one connection before their answers come back, when pipelining is on: the
- * collects of one 25 ms tick (at most 64) go out on four connections, a write each, and their
+ * collects of one tick (at most 128) go out on eight connections, a write each, and their
  * answers come back in a few reads, not one write and one read per collect (BENCHMARKS.md).
  */
 const PIPELINE_DEPTH = 16;
