@@ -98,6 +98,8 @@ async function round(waiting: Array<{ uid: string; order: OrderRecord }>): Promi
   return { cpuMsPerCollect: (used.user + used.system) / 1000 / Math.max(collected, 1), collected, redisCommandsPerCollect: commands / Math.max(collected, 1) };
 }
 
+// The store fails fast until its connection is ready (no offline queue): wait, as the broker does at start.
+while (!redisStore.available) await new Promise((resolve) => setTimeout(resolve, 10));
 const waiting = await startOrders();
 await round(waiting); // warms up connections and the JIT
 const rounds = [];
