@@ -3,7 +3,7 @@ import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Views } from '../http/views.js';
-import { tooLongDescription, tooLongParameter } from '../http/parameters.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan, tooLongDescription, tooLongParameter } from '../http/parameters.js';
 import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
@@ -188,30 +188,15 @@ function outgoingFetch(issuer: string): Configuration['fetch'] {
 }
 
 /**
- * How deep a claims parameter may nest. A request for a claim is three levels
- * (`{id_token: {claim: {value}}}`), and the deepest in use (OpenID Connect for Identity Assurance's
- * verified_claims) about ten. oidc-provider copies and serialises the parameter recursively, at
- * PAR and when it issues the code: some thousands of levels, which fit in an authorization URL,
- * overflow the stack there — a 500, after the person has already logged in at the eID.
- */
-const MAX_CLAIMS_DEPTH = 32;
-
-/** Whether `value` holds objects or arrays more than `depth` levels deep (it looks no deeper than that). */
-function nestedDeeperThan(value: unknown, depth: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (depth === 0) return true;
-  return Object.values(value).some((item) => nestedDeeperThan(item, depth - 1));
-}
-
-/**
  * The claims parameter lets a client ask for single claims (age_over_18 without the birth date).
  * The eID is chosen with acr_values only: an acr demanded there would send the person round the
- * login again and again, since the broker runs the eID the acr_values name.
+ * login again and again, since the broker runs the eID the acr_values name. Nesting is bounded
+ * (MAX_JSON_DEPTH), or oidc-provider's recursive copies of it overflow the stack.
  */
 const claimsParameter: NonNullable<NonNullable<Configuration['features']>['claimsParameter']> = {
   enabled: true,
   assertClaimsParameter(_ctx, claims) {
-    if (nestedDeeperThan(claims, MAX_CLAIMS_DEPTH)) throw new errors.InvalidRequest(`claims: nested more than ${MAX_CLAIMS_DEPTH} levels deep`);
+    if (nestedDeeperThan(claims, MAX_JSON_DEPTH)) throw new errors.InvalidRequest(`claims: nested more than ${MAX_JSON_DEPTH} levels deep`);
     const demandsAcr = [claims.id_token?.acr, claims.userinfo?.acr].some((acr) => acr && ('value' in acr || 'values' in acr));
     if (demandsAcr) throw new errors.InvalidRequest('claims: choose the eID and its level with acr_values, not with an acr value in the claims parameter');
   },
