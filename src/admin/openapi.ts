@@ -113,7 +113,9 @@ export function openApiDocument(rules: ClientRules): JsonSchema {
     '404': errorResponse('There is no such client.'),
     '503': { $ref: '#/components/responses/Unavailable' },
   };
-  const readOnly = errorResponse('The client comes from the configuration file (error read_only_client): change it there.');
+  const readOnly = errorResponse(
+    'The client comes from the configuration file (error read_only_client): change it there. Or another change to it is under way (error client_busy): try again once it is done.',
+  );
   const invalidMetadata = errorResponse(
     'The metadata is not valid: invalid_client_metadata, or invalid_redirect_uri for redirect_uris. The description starts with the field, e.g. "logo_uri: must be an https URL".',
   );

@@ -107,6 +107,13 @@ export function adminApi(deps: AdminDependencies): Middleware {
     return metadata;
   }
 
+  /** Runs `change` of a stored client alone (ClientStore.changeAlone); 409 client_busy when another is under way. */
+  async function alone(clientId: string, change: () => Promise<void>): Promise<void> {
+    if (!(await clientStore.changeAlone(clientId, change))) {
+      throw new HttpError(409, 'client_busy', `Another change to ${clientId} is under way: try again once it is done.`);
+    }
+  }
+
   /** oidc-provider's validation (which runs the broker's rules too), then the eIDs and acr values it names. */
   async function validate(metadata: ClientMetadata): Promise<void> {
     await provider.Client.validate(metadata);
@@ -120,16 +127,18 @@ export function adminApi(deps: AdminDependencies): Middleware {
   }
 
   async function update(ctx: Context, clientId: string, input: ClientInput, merge: boolean) {
-    const previous = await loadWritable(clientId);
-    if (input.client_id !== undefined && input.client_id !== clientId) {
-      throw new errors.InvalidClientMetadata('client_id: cannot be changed (it is in the URL)');
-    }
-    const fields = merge ? mergePatch(previous, input) : input;
-    const { metadata, secret } = completeMetadata(clientId, fields, previous);
-    await validate(metadata);
-    await clientStore.upsert(clientId, metadata);
-    audited(ctx, 'client.updated', clientId);
-    written(ctx, metadata, secret);
+    await alone(clientId, async () => {
+      const previous = await loadWritable(clientId);
+      if (input.client_id !== undefined && input.client_id !== clientId) {
+        throw new errors.InvalidClientMetadata('client_id: cannot be changed (it is in the URL)');
+      }
+      const fields = merge ? mergePatch(previous, input) : input;
+      const { metadata, secret } = completeMetadata(clientId, fields, previous);
+      await validate(metadata);
+      await clientStore.upsert(clientId, metadata);
+      audited(ctx, 'client.updated', clientId);
+      written(ctx, metadata, secret);
+    });
   }
 
   const router = new Router({ prefix: '/admin' });
@@ -194,22 +203,26 @@ export function adminApi(deps: AdminDependencies): Middleware {
 
   router.delete('/clients/:clientId', async (ctx) => {
     const clientId = ctx.params.clientId!;
-    await loadWritable(clientId);
-    await clientStore.destroy(clientId);
-    audited(ctx, 'client.deleted', clientId);
-    ctx.status = 204;
+    await alone(clientId, async () => {
+      await loadWritable(clientId);
+      await clientStore.destroy(clientId);
+      audited(ctx, 'client.deleted', clientId);
+      ctx.status = 204;
+    });
   });
 
   router.post('/clients/:clientId/rotate-secret', async (ctx) => {
     const clientId = ctx.params.clientId!;
-    const previous = await loadWritable(clientId);
-    if (!needsSecret(previous.token_endpoint_auth_method)) {
-      throw new HttpError(400, 'invalid_request', `${clientId} uses ${String(previous.token_endpoint_auth_method)}: it has no secret to rotate.`);
-    }
-    const secret = newSecret();
-    await clientStore.upsert(clientId, { ...previous, client_secret: secret, client_secret_expires_at: 0 });
-    audited(ctx, 'client.secret_rotated', clientId);
-    ctx.body = { client_id: clientId, client_secret: secret };
+    await alone(clientId, async () => {
+      const previous = await loadWritable(clientId);
+      if (!needsSecret(previous.token_endpoint_auth_method)) {
+        throw new HttpError(400, 'invalid_request', `${clientId} uses ${String(previous.token_endpoint_auth_method)}: it has no secret to rotate.`);
+      }
+      const secret = newSecret();
+      await clientStore.upsert(clientId, { ...previous, client_secret: secret, client_secret_expires_at: 0 });
+      audited(ctx, 'client.secret_rotated', clientId);
+      ctx.body = { client_id: clientId, client_secret: secret };
+    });
   });
 
   /** Initial access tokens for dynamic registration, when registration.initial_access_token is true. */

@@ -12,7 +12,8 @@ const ACTIVE_INTERACTIONS_KEY = storeKey('activeInteractions');
 
 /**
  * What oidc-provider itself does, as audit events and metrics: tokens issued (EID_200001), logout (EID_300001), clients registered, changed or deleted through
- * dynamic registration (EID_400001–3), grants issued, and logins in progress. Its events are
+ * dynamic registration (EID_400001–3), grants issued, and logins in progress; and the errors it
+ * answers with server_error, as log lines. Its events are
  * emitted while the request is served, so they carry its traceId.
  */
 export function observeProvider(provider: Provider, deps: { audit: AuditLog; metrics: Metrics; store: Store; interactionTtl: number; log: Logger }): void {
@@ -37,6 +38,13 @@ export function observeProvider(provider: Provider, deps: { audit: AuditLog; met
       client_id: ctx.oidc.client?.clientId,
       sub: ctx.oidc.session?.accountId ?? ctx.oidc.entities.Session?.accountId,
     });
+  });
+
+  // What fails inside oidc-provider is answered by its own error handler (server_error), which
+  // never reaches the app's error boundary: logged here, or the traceId the answer carries would
+  // lead support to nothing.
+  provider.on('server_error', (_ctx: KoaContextWithOIDC, err: Error) => {
+    log.error({ err }, 'unhandled error');
   });
 
   // Back-Channel Logout: oidc-provider sends each token once, on the confirmed logout.

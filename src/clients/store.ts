@@ -2,6 +2,9 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Store } from '../store/store.js';
 import { storeKey } from '../store/keys.js';
 
+/** The longest a change of a client may hold it; a change that fails to let go (a crash) stops blocking others then. */
+const CHANGE_LEASE_MS = 10_000;
+
 /**
  * Where clients registered at runtime live — those created through the admin API and through
  * dynamic registration alike. It is oidc-provider's adapter for its Client model, so the
@@ -15,7 +18,8 @@ import { storeKey } from '../store/keys.js';
  * - `clients:index`: the set of every client_id ever stored, for listing;
  * - `clients:used:<id>`: written once when an id is first taken, and kept after the client is
  *   deleted, so that an id is never given to a second client: tokens and registration access
- *   tokens of a deleted client can never reach a new one.
+ *   tokens of a deleted client can never reach a new one;
+ * - `clients:changing:<id>`: held while the admin API changes the client (changeAlone).
  */
 export class ClientStore implements Adapter {
   readonly #store: Store;
@@ -34,6 +38,23 @@ export class ClientStore implements Adapter {
   async create(id: string, metadata: AdapterPayload): Promise<boolean> {
     if (!(await this.#store.setIfAbsent(storeKey('clientIdTaken', id), String(Date.now())))) return false;
     await this.upsert(id, metadata);
+    return true;
+  }
+
+  /**
+   * Runs `change` (read the client, write it back) while no other such change of client `id` runs,
+   * on any instance; false, with nothing run, when one is under way. Two at once would each write
+   * what they read with their own change on top, and the first one's would be lost: a secret
+   * shown to its caller that no longer works.
+   */
+  async changeAlone(id: string, change: () => Promise<void>): Promise<boolean> {
+    const lease = storeKey('clientChange', id);
+    if (!(await this.#store.lease(lease, CHANGE_LEASE_MS))) return false;
+    try {
+      await change();
+    } finally {
+      await this.#store.delete(lease);
+    }
     return true;
   }
 

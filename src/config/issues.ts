@@ -50,6 +50,8 @@ function plainMessage(issue: RawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return 'is required';
+      // What a coerced number could not be read from ("x", or a parameter given twice): naming its type would say "a number".
+      if (Number.isNaN(issue.input)) return `must be ${typeNames[issue.expected] ?? issue.expected}`;
       return `must be ${typeNames[issue.expected] ?? issue.expected}, not ${describeValue(issue.input)}`;
     case 'too_small':
       return sizeMessage('at least', 'more than', issue.origin, Number(issue.minimum), issue.inclusive);

@@ -46,14 +46,48 @@ export function tooLongParameter(params: Record<string, unknown>): { name: strin
 export const tooLongDescription = ({ name, max }: { name: string; max: number }) => `${name} is too long (at most ${max} characters).`;
 
 /**
+ * How deep the JSON of a claims parameter or a request object may nest. A request for a claim is
+ * three levels (`{id_token: {claim: {value}}}`), the deepest in use (OpenID Connect for Identity
+ * Assurance's verified_claims) about ten. oidc-provider copies and serialises these recursively
+ * (JSON.stringify, structuredClone, saving a code): a few thousand levels, which fit in an
+ * authorization URL, overflow the stack there and answer 500 — a request object's before its
+ * signature is even checked.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/** Whether `value` holds objects or arrays more than `depth` levels deep (it looks no deeper than that). */
+export function nestedDeeperThan(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth === 0) return true;
+  return Object.values(value).some((item) => nestedDeeperThan(item, depth - 1));
+}
+
+/** Whether the payload of a request object (a JWS) nests deeper than MAX_JSON_DEPTH; one that cannot be read is oidc-provider's to refuse. */
+function requestObjectTooDeep(jws: string): boolean {
+  const payload = jws.split('.')[1];
+  if (!payload) return false;
+  try {
+    return nestedDeeperThan(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')), MAX_JSON_DEPTH);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Refuses a request whose query carries an OpenID Connect parameter longer than the broker
- * keeps (invalid_request), before anything stores it: authorization requests, logout.
+ * keeps, or a request object nested deeper than MAX_JSON_DEPTH (invalid_request), before
+ * anything stores or reads it: authorization requests, logout.
  */
 export function boundedParameters(): Middleware {
   return (ctx, next) => {
     // Most requests (the token endpoint's, every POST of the pages) have no query: nothing to parse or bound.
-    const tooLong = ctx.querystring ? tooLongParameter(ctx.query) : undefined;
+    if (!ctx.querystring) return next();
+    const tooLong = tooLongParameter(ctx.query);
     if (tooLong) throw new HttpError(400, 'invalid_request', tooLongDescription(tooLong));
+    const { request } = ctx.query;
+    if (typeof request === 'string' && requestObjectTooDeep(request)) {
+      throw new HttpError(400, 'invalid_request', `request: its JSON is nested more than ${MAX_JSON_DEPTH} levels deep.`);
+    }
     return next();
   };
 }

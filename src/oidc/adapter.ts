@@ -13,6 +13,16 @@ const alreadyUsed: Record<string, () => Error> = {
 };
 const alreadyUsedDefault = (model: string) => () => new errors.InvalidGrant(`${model} has already been used`);
 
+/**
+ * Models whose destroy ends their one use. oidc-provider resumes a finished login by finding its
+ * Interaction, then destroying it; parallel resumes of one login (a double click, a browser
+ * retrying) all pass the find, and each would issue a code of its own. The record is consumed
+ * first, atomically: one resume goes on, the others fail as a resume after it does.
+ */
+const usedUpByDestroy: Record<string, () => Error> = {
+  Interaction: () => new errors.SessionNotFound('interaction session not found'),
+};
+
 /** Models that are also found by a second key: the payload field that holds it. */
 const secondaryKeys: Record<string, 'uid' | 'userCode'> = { Session: 'uid', DeviceCode: 'userCode' };
 
@@ -104,6 +114,8 @@ export class StoreAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    const usedUp = usedUpByDestroy[this.#model];
+    if (usedUp && (await this.#store.consume(this.#key(id), Math.floor(Date.now() / 1000))) !== 'consumed') throw usedUp();
     const secondaryKey = this.#secondaryKey(secondaryKeys[this.#model] ? await this.find(id) : undefined);
     await this.#store.delete(this.#key(id), ...(secondaryKey ? [secondaryKey] : []));
   }

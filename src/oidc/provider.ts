@@ -3,7 +3,7 @@ import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Views } from '../http/views.js';
-import { tooLongDescription, tooLongParameter } from '../http/parameters.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan, tooLongDescription, tooLongParameter } from '../http/parameters.js';
 import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
@@ -190,11 +190,13 @@ function outgoingFetch(issuer: string): Configuration['fetch'] {
 /**
  * The claims parameter lets a client ask for single claims (age_over_18 without the birth date).
  * The eID is chosen with acr_values only: an acr demanded there would send the person round the
- * login again and again, since the broker runs the eID the acr_values name.
+ * login again and again, since the broker runs the eID the acr_values name. Nesting is bounded
+ * (MAX_JSON_DEPTH), or oidc-provider's recursive copies of it overflow the stack.
  */
 const claimsParameter: NonNullable<NonNullable<Configuration['features']>['claimsParameter']> = {
   enabled: true,
   assertClaimsParameter(_ctx, claims) {
+    if (nestedDeeperThan(claims, MAX_JSON_DEPTH)) throw new errors.InvalidRequest(`claims: nested more than ${MAX_JSON_DEPTH} levels deep`);
     const demandsAcr = [claims.id_token?.acr, claims.userinfo?.acr].some((acr) => acr && ('value' in acr || 'values' in acr));
     if (demandsAcr) throw new errors.InvalidRequest('claims: choose the eID and its level with acr_values, not with an acr value in the claims parameter');
   },

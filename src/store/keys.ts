@@ -75,6 +75,13 @@ export const KEY_FAMILIES = {
     lifetime: 'forever',
     writer: 'clients/store.ts',
   },
+  clientChange: {
+    prefix: 'clients:changing:',
+    kind: 'lease',
+    holds: 'that a change to a client through the admin API (update, new secret, delete) is under way, so that two at once cannot lose one',
+    lifetime: 'until the change is written, at most 10 seconds',
+    writer: 'clients/store.ts',
+  },
   initialAccessTokenMaxUses: {
     prefix: 'initial-access-token:max-uses:',
     kind: 'record',

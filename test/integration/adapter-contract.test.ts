@@ -72,6 +72,15 @@ function adapterContract(name: string, open: () => Promise<Store>) {
       await expect(requests.consume('par')).rejects.toBeInstanceOf(errors.InvalidRequest);
     });
 
+    it('destroys an Interaction once: of 10 parallel destroys (resumes of one login), the others are SessionNotFound', async () => {
+      const interactions = adapter('Interaction');
+      await interactions.upsert('i1', { jti: 'i1' } as never, 60);
+      const results = await Promise.allSettled(Array.from({ length: 10 }, () => interactions.destroy('i1')));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const refused of results.filter((r) => r.status === 'rejected')) expect(refused.reason).toBeInstanceOf(errors.SessionNotFound);
+      expect(await interactions.find('i1')).toBeUndefined();
+    });
+
     it('revokes every token of a grant, across models, and nothing of another grant', async () => {
       await adapter('AccessToken').upsert('at1', { jti: 'at1', grantId: 'g-revoke' }, 60);
       await adapter('RefreshToken').upsert('rt1', { jti: 'rt1', grantId: 'g-revoke' }, 600);

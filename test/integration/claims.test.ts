@@ -54,6 +54,49 @@ describe('age claims', () => {
   });
 });
 
+describe('a claims parameter nested thousands of levels deep', () => {
+  /**
+   * A request for given_name with a value nested `levels` deep, in brackets: written as they are
+   * (URLs and forms take them so), it fits in an authorization URL's 16 KiB of headers.
+   */
+  const deeplyNested = (levels: number) => `{"id_token":{"given_name":{"value":${'['.repeat(levels)}${']'.repeat(levels)}}}}`;
+  const LEVELS = 7_000;
+
+  it('in an authorization URL: the client gets invalid_request before the eID runs', async () => {
+    const url = `${(await rp.authorizationUrl()).href}&claims=${deeplyNested(LEVELS)}`;
+    const { leftTo, response } = await rp.browser.follow(url);
+    expect(leftTo?.searchParams.get('error'), `stayed at ${response.url}`).toBe('invalid_request');
+    expect(leftTo?.searchParams.get('error_description')).toContain('nested more than');
+  });
+
+  it('in a pushed authorization request: invalid_request, not a 500', async () => {
+    const credentials = Buffer.from(`${webClient.client_id}:${encodeURIComponent(webClient.client_secret)}`).toString('base64');
+    const request = new URLSearchParams({ client_id: webClient.client_id, response_type: 'code', redirect_uri: webClient.redirect_uris[0]!, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
+    const response = await fetch(`${tb.issuer}/request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${credentials}` },
+      body: `${request}&claims=${deeplyNested(LEVELS)}`,
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('nested more than') });
+  });
+
+  it('in a request object in an authorization URL, signed or not: invalid_request before oidc-provider reads it, not a 500', async () => {
+    // Base64url takes a third more room: fewer levels fit in the URL.
+    const payload = `{"iss":"${webClient.client_id}","aud":"${tb.issuer}","response_type":"code","claims":${deeplyNested(5_500)}}`;
+    const requestObject = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(payload).toString('base64url')}.`;
+    const response = await fetch(`${tb.issuer}/auth?client_id=${webClient.client_id}&response_type=code&request=${requestObject}`, { redirect: 'manual' });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('nested more than') });
+  });
+
+  it('a claims request as deep as OpenID Connect for Identity Assurance asks for is taken', async () => {
+    const verified = { verified_claims: { verification: { evidence: [{ document_details: { issuer: { country_code: { essential: true } } } }] }, claims: { given_name: null } } };
+    const callback = await logIn(rp, { claims: JSON.stringify({ id_token: verified }) });
+    expect(callback.searchParams.get('code')).toEqual(expect.any(String));
+  });
+});
+
 describe('discovery', () => {
   it('lists every scope and claim the broker can release, and the claims parameter', async () => {
     const metadata = rp.config.serverMetadata();

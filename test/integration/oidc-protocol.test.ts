@@ -149,6 +149,26 @@ describe('authorization codes', () => {
   });
 });
 
+describe('a finished login', () => {
+  it('resumed 6 times in parallel (3 rounds) gives one code; the other resumes are refused as a resume after it is', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const decide = (await rp.authorize()).response.url;
+      const finished = await rp.browser.request(`${decide}${decide.includes('?') ? '&' : '?'}person=0`);
+      const resume = finished.headers.get('location')!;
+      expect(new URL(resume, tb.issuer).pathname).toMatch(/^\/auth\//);
+
+      const answers = await Promise.all(Array.from({ length: 6 }, () => rp.browser.request(resume)));
+
+      const toClient = answers.map((answer) => answer.headers.get('location')).filter((location) => location?.startsWith(webClient.redirect_uris[0]!));
+      expect(toClient).toHaveLength(1);
+      expect(new URL(toClient[0]!).searchParams.get('code')).toEqual(expect.any(String));
+      expect(answers.map((answer) => answer.status).sort()).toEqual([303, 400, 400, 400, 400, 400]);
+      const after = await rp.browser.request(resume);
+      expect(after.status).toBe(400);
+    }
+  });
+});
+
 describe('refresh tokens', () => {
   it('are rotated for public clients, and reusing a rotated one revokes the whole grant', async () => {
     const spa = await RelyingParty.discover(tb.issuer, publicClient);

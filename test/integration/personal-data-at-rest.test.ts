@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
-import { everythingStored } from '../support/ops.js';
+import { tokenRequest } from '../support/http.js';
+import { capturingLog, everythingStored } from '../support/ops.js';
 import { redisUrl } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { testPersons } from '../support/test-double-eid.js';
@@ -42,5 +43,35 @@ describe('personal numbers in Redis', () => {
     );
     const again = await RelyingParty.discover(rotated.issuer, webClient);
     expect(await again.userinfo(tokens.access_token, tokens.claims()!.sub)).toMatchObject({ personal_number: PERSONAL_NUMBER });
+  });
+});
+
+describe('a record sealed with a key store_encryption_keys no longer lists', () => {
+  it('fails its request with server_error, and the log says why under the traceId the answer carries', async () => {
+    const first = await startTestBroker({ store_encryption_keys: ['the-store-encryption-key-of-the-tests-00000001'] }, 'dropped-key');
+    const firstRp = await RelyingParty.discover(first.issuer, webClient);
+    const callback = await logIn(firstRp);
+    await first.broker.close();
+    // The operator replaced the key instead of prepending a new one: the code is sealed with one that is gone.
+    const { log, lines } = capturingLog();
+    const replaced = await startTestBroker({ port: Number(new URL(first.issuer).port), store_encryption_keys: [SECOND_KEY] }, 'dropped-key', {
+      prefix: first.prefix,
+      log,
+    });
+
+    const answer = await tokenRequest(replaced.issuer, webClient, {
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: webClient.redirect_uris[0]!,
+      code_verifier: firstRp.flow.verifier,
+    });
+
+    expect(answer.status).toBe(500);
+    expect(answer.body.error).toBe('server_error');
+    const traceId = answer.headers.get('traceid');
+    expect(traceId).toMatch(/^[0-9a-f]{16}$/);
+    expect(lines().filter((line) => line.traceId === traceId && line.level === 50)).toEqual([
+      expect.objectContaining({ err: expect.objectContaining({ message: expect.stringContaining('which store_encryption_keys no longer lists') }) }),
+    ]);
   });
 });
