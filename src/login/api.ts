@@ -24,6 +24,12 @@ export const isPoll: RoutineRequests = (ctx) => ctx.method === 'POST' && POLL_PA
 /** Statuses that end the login: the answer then says where the browser goes. */
 const finalStatuses = new Set<PollStatus['status']>(['COMPLETE', 'ERROR', 'CANCEL']);
 
+/**
+ * Statuses a kept poll answers by itself. Not NOT_STARTED: with no eID under way the login may
+ * have ended meanwhile (pollRoute asks the store).
+ */
+const waitingStatuses = new Set<PollStatus['status']>(['IN_PROGRESS']);
+
 /** The status of an outcome an eID reached without being polled. */
 function statusOf(outcome: EidOutcome): PollStatus['status'] {
   if (!('failure' in outcome)) return 'COMPLETE';
@@ -120,6 +126,7 @@ function pollRoute(steps: LoginSteps, metrics: Metrics): Middleware {
       if (err instanceof PollInProgressError) metrics.rateLimited.inc({ limit: 'poll', by: 'login' });
       throw err;
     }
+    if (status.status === 'NOT_STARTED') await steps.refuseEnded(ctx);
     await answer(steps, ctx, plugin, status);
   };
 }
@@ -156,7 +163,7 @@ export function keptPoll(steps: LoginSteps, jsonOnly: Middleware, metrics: Metri
       const request = steps.keptLoginRequest(ctx, plugin);
       if (!request) return undefined;
       const status = await plugin.poll(request, pollOptions(ctx));
-      return status.outcome || finalStatuses.has(status.status) ? undefined : shownStatusJson(status, traceIdIn(ctx));
+      return status.outcome || !waitingStatuses.has(status.status) ? undefined : shownStatusJson(status, traceIdIn(ctx));
     },
   };
 }

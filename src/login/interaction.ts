@@ -119,6 +119,7 @@ const eidName = (t: ReturnType<Views['translator']>, id: string) => t(`eid.${id}
 
 /** The person left an eID without an outcome from it (its Cancel, with nothing shown yet). */
 const cancelledAtEid: EidFailure = { error: 'access_denied', description: 'The person cancelled the login.', ending: 'cancelled' };
+const resultOfCancel = { error: cancelledAtEid.error, error_description: cancelledAtEid.description };
 
 /**
  * What a cancel leaves: `eid` — the eID under way (its own page's Cancel), after which the
@@ -283,12 +284,14 @@ export function loginSteps(deps: LoginDependencies) {
    * which may be out of date (see CheckedInteractions). The login ends, so its copy goes.
    */
   async function interactionToEnd(ctx: Context): Promise<Interaction> {
-    const { interaction, interactionKept } = routeState(ctx);
-    checked.drop(interaction.uid);
-    startedEids.drop(interaction.uid);
-    if (!interactionKept) return interaction;
-    const current = await provider.Interaction.find(interaction.uid);
+    const state = routeState(ctx);
+    checked.drop(state.interaction.uid);
+    startedEids.drop(state.interaction.uid);
+    if (!state.interactionKept) return state.interaction;
+    const current = await provider.Interaction.find(state.interaction.uid);
     if (!current) throw sessionExpired();
+    state.interaction = current;
+    state.interactionKept = false;
     return current;
   }
 
@@ -298,6 +301,26 @@ export function loginSteps(deps: LoginDependencies) {
     const value = encodeURIComponent(login);
     if (ctx.cookies.get(LOGIN_COOKIE) === value) return;
     ctx.cookies.set(LOGIN_COOKIE, value, { path: '/interaction/', httpOnly: true, sameSite: 'lax', overwrite: true });
+  }
+
+  /**
+   * Throws the expired page when the login has ended (its interaction gone, or holding its result
+   * while the client's browser is on its way back): read again from the store when the request
+   * checked a kept copy, which cannot know. For requests that would otherwise begin the login
+   * again: its entry, and a poll that finds no eID under way (a cancel in another tab removed it).
+   */
+  async function refuseEnded(ctx: Context): Promise<void> {
+    const state = routeState(ctx);
+    const current = state.interactionKept ? await provider.Interaction.find(state.interaction.uid) : state.interaction;
+    if (!current || current.result) throw await loginEnded(ctx);
+    state.interaction = current;
+    state.interactionKept = false;
+  }
+
+  /** loginOver for a login that has ended: its page offers the way back to the client, as a cancel would only end the login again. */
+  function loginEnded(ctx: Context): Promise<HttpError> {
+    routeState(ctx).cancelUrl = undefined;
+    return loginOver(ctx);
   }
 
   /**
@@ -525,6 +548,7 @@ export function loginSteps(deps: LoginDependencies) {
 
   return {
     loadInteraction,
+    refuseEnded,
     takeKept,
     enterKept,
     enterTaken,
@@ -618,6 +642,9 @@ export function loginSteps(deps: LoginDependencies) {
      * transaction and is audited (EID_100001), unless the eID first asks the person a question.
      */
     async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
+      // An ended login read from the store is not begun again. A kept copy is not read again for
+      // this, once per login: a page first asks poll, whose NOT_STARTED does (refuseEnded).
+      if (routeState(ctx).interaction.result) throw await loginEnded(ctx);
       const login = loginInfo(ctx, plugin);
       await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
       await recordStarting(ctx, plugin);
@@ -668,6 +695,9 @@ export function loginSteps(deps: LoginDependencies) {
     async abandon(ctx: Context, leaving: Leaving): Promise<string> {
       const started = await startedEid(ctx);
       if (!started) return this.refuse(ctx, 'access_denied', 'The person cancelled the login.');
+      // Pages waiting on the eID hear of its cancel at once and ask where the login stands: a
+      // login that ends says so from before then (the eID's ending replaces this result below).
+      if (leaving === 'login' || !returnsToPicker(ctx)) await recordResult(await interactionToEnd(ctx), resultOfCancel);
       const shown = started.cancel ? await started.cancel(loginRequest(ctx, started)) : undefined;
       return this.finish(ctx, started, shown ?? { failure: cancelledAtEid }, leaving);
     },

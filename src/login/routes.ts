@@ -59,6 +59,8 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
   pages.use(steps.loadInteraction, formsOrJson);
 
   pages.get('/', async (ctx) => {
+    // An ended login's entry would begin it again (an eID fixed for it starts): the expired page instead.
+    await steps.refuseEnded(ctx);
     const chosen = steps.choice(ctx);
     if (chosen.kind === 'refused') return redirect(ctx, await steps.refuse(ctx, chosen.error, chosen.description));
     if (chosen.kind === 'eid') return begin(ctx, chosen);

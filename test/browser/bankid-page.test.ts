@@ -313,6 +313,25 @@ describe('the Swedish BankID page', () => {
     });
   }, 90_000);
 
+  it('when the login ends in another tab, leaves for the expired page with the way back to the client instead of waiting on', async () => {
+    await onDevice('desktop', async (page) => {
+      await toBankIdPage(page, narrow);
+      const uid = uidOf(page);
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      await expect.poll(() => requestsOf(narrow, uid)).toContain(STREAM_OPENED);
+      const other = await page.context().newPage();
+      await other.goto(page.url());
+      await other.waitForSelector('#qr:visible');
+      await other.click('#cancel');
+      await other.waitForURL(/\/demo\/callback/);
+      await page.waitForSelector('.support');
+      expect(new URL(page.url()).pathname).toBe(`/interaction/${uid}/`);
+      expect(await page.textContent('main')).toContain('This login has expired');
+      expect(await page.textContent('main a.button')).toBe('Back to Demo service');
+    });
+  }, 60_000);
+
   it('without JavaScript says what to do, links to the other ways to log in, and cancels with a plain form post', async () => {
     await onDevice(
       'desktop',

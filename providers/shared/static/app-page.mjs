@@ -26,6 +26,9 @@ const FIRST_EVENT_WITHIN_MS = 5000;
  */
 const STREAM_AGAIN_AFTER_MS = { first: 4000, max: 30_000 };
 
+/** The broker's answer for a login that is over (ended in another tab, expired): nothing is left to wait for. */
+class LoginOver extends Error {}
+
 if (root) {
   const { uid, eid } = root.dataset;
   const api = `/interaction/${encodeURIComponent(uid)}/api`;
@@ -61,8 +64,24 @@ if (root) {
       return { retryAfter: Number(response.headers.get('retry-after')) || 1 };
     }
     const data = await response.json();
-    if (!response.ok) throw new Error(data.error_description || data.error);
-    return data;
+    if (response.ok) return data;
+    if (data.error === 'session_expired') throw new LoginOver(data.error_description);
+    throw new Error(data.error_description || data.error);
+  }
+
+  /**
+   * Says what went wrong. A login that is over leaves for its page at the broker, which says so in
+   * the person's language with the way back to the client; anything else is shown, and waiting goes on.
+   */
+  function failed(error) {
+    if (error instanceof LoginOver) {
+      finished = true;
+      stopWaiting();
+      window.location.assign(`/interaction/${encodeURIComponent(uid)}/`);
+      return;
+    }
+    element('status').textContent = error.message;
+    show('progress', true);
   }
 
   function drawQr(payload) {
@@ -213,10 +232,10 @@ if (root) {
     } catch (error) {
       if (round !== waitingRound) return;
       // A lost request is retried at the next tick; the transaction lives on at the broker.
-      element('status').textContent = error.message;
+      failed(error);
       wait = 2 * POLL_EVERY_MS;
     }
-    // The page moved on meanwhile (a stream, a new order, an ending): this poll was its last.
+    // The page moved on meanwhile (a stream, a new order, an ending, the login over): this poll was its last.
     if (round !== waitingRound) return;
     pollTimer = window.setTimeout(Date.now() + wait >= streamAgainAt ? watch : poll, wait);
   }
@@ -233,8 +252,7 @@ if (root) {
       render(state);
       if (state.status === 'IN_PROGRESS') watch();
     } catch (error) {
-      element('status').textContent = error.message;
-      show('progress', true);
+      failed(error);
     }
   }
 
@@ -248,8 +266,7 @@ if (root) {
       render(state);
       if (state.status === 'IN_PROGRESS') watch();
     } catch (error) {
-      element('status').textContent = error.message;
-      show('progress', true);
+      failed(error);
     }
   }
 
