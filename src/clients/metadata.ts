@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { errors, type ClientMetadata } from 'oidc-provider';
 import { z, type ZodType } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
-import type { ClientRules } from './rules.js';
+import { shownName, type ClientRules } from './rules.js';
 import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
 
 /**
@@ -23,7 +23,7 @@ export const oidcFields = {
   grant_types: z
     .array(z.enum(['authorization_code', 'refresh_token', CIBA_GRANT_TYPE]))
     .refine((grants) => grants.includes('authorization_code'), 'must include authorization_code'),
-  client_name: z.string().min(1).max(100),
+  client_name: shownName,
   client_uri: z.string(),
   logo_uri: z.string(),
   policy_uri: z.string(),

@@ -17,10 +17,25 @@ import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
  * `redirect_uris[0]: must use https …`.
  */
 
+/**
+ * Characters a name shown to the person may not hold: controls, and the bidirectional marks,
+ * embeddings, overrides and isolates that would make the text around it read in another order
+ * than it is written (a "Back to …" that reads as something else).
+ */
+const UNSHOWABLE = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+/** A client's name as the broker's pages show it: a line of plain text, of a length a page can hold. */
+export const shownName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .refine((name) => !UNSHOWABLE.test(name), 'must not contain control characters or bidirectional formatting marks');
+
 /** Metadata the core adds to OIDC's, with the shape each must have. */
 export const coreFields = {
   /** Shown to the person on the broker's pages. */
-  display_name: z.string().trim().min(1).max(100),
+  display_name: shownName,
   /** The eIDs this client may use, by id. */
   allowed_eids: z.array(z.string().min(1)).min(1, 'must name at least one eID; leave it out to allow every eID'),
   /** The acr values this client may use; others are refused and never offered. */
@@ -214,6 +229,8 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     for (const [field, schema] of Object.entries(schemas)) {
       if (metadata[field] !== undefined) validateField(field, schema, metadata[field]);
     }
+    // OIDC's own name, which the pages show when display_name is not set, whichever way the client came in.
+    if (metadata.client_name !== undefined) validateField('client_name', shownName, metadata.client_name);
     const applicationType = metadata.application_type === 'native' ? 'native' : 'web';
     checkRedirects('redirect_uris', metadata.redirect_uris, applicationType, issuerOrigin);
     checkRedirects('post_logout_redirect_uris', metadata.post_logout_redirect_uris, applicationType, issuerOrigin);

@@ -86,6 +86,9 @@ describe('dynamic client registration (RFC 7591)', () => {
     [{ allowed_acr_values: ['urn:nope'] }, 'invalid_client_metadata', 'allowed_acr_values[0]: '],
     [{ default_ui_locales: 'sv' }, 'invalid_client_metadata', 'default_ui_locales: '],
     [{ display_name: 42 }, 'invalid_client_metadata', 'display_name: '],
+    [{ client_name: 'N'.repeat(20_000) }, 'invalid_client_metadata', 'client_name: '],
+    [{ client_name: 'The News \u202Eecivres' }, 'invalid_client_metadata', 'client_name: must not contain control characters'],
+    [{ display_name: 'The\u0007News' }, 'invalid_client_metadata', 'display_name: must not contain control characters'],
     [
       { application_type: 'native', redirect_uris: ['com.example.news:/callback'] },
       'invalid_client_metadata',
