@@ -4,7 +4,7 @@ import { startTestBroker, webClient, type TestBroker } from '../support/broker.j
 import { tokenRequest } from '../support/http.js';
 import { capturingLog, everythingStored } from '../support/ops.js';
 import { redisUrl } from '../support/redis.js';
-import { logIn, RelyingParty } from '../support/relying-party.js';
+import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js';
 import { testPersons } from '../support/test-double-eid.js';
 
 const PERSONAL_NUMBER = testPersons[1]!.PersonalNumber!;
@@ -59,12 +59,7 @@ describe('a record sealed with a key store_encryption_keys no longer lists', () 
       log,
     });
 
-    const answer = await tokenRequest(replaced.issuer, webClient, {
-      grant_type: 'authorization_code',
-      code: callback.searchParams.get('code')!,
-      redirect_uri: webClient.redirect_uris[0]!,
-      code_verifier: firstRp.flow.verifier,
-    });
+    const answer = await tokenRequest(replaced.issuer, webClient, codeRedemption(firstRp, callback));
 
     expect(answer.status).toBe(500);
     expect(answer.body.error).toBe('server_error');

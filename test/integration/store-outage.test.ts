@@ -4,7 +4,7 @@ import { startTestBroker, webClient, type TestBroker } from '../support/broker.j
 import { tokenRequest } from '../support/http.js';
 import { Scrape } from '../support/ops.js';
 import { rateLimitCounts, startRedisServer, type RedisServer } from '../support/redis.js';
-import { logIn, RelyingParty } from '../support/relying-party.js';
+import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js';
 
 /** A request cut off after this long counts as a hang: the broker must answer well before. */
 const HANG = 5_000;
@@ -24,12 +24,7 @@ afterAll(() => redis.stop());
 
 /** Redeeming a valid code while the store is unreachable: 503 temporarily_unavailable, never invalid_grant. */
 async function expectCodeRedemptionUnavailable(callback: URL) {
-  const token = await tokenRequest(tb.issuer, webClient, {
-    grant_type: 'authorization_code',
-    code: callback.searchParams.get('code')!,
-    redirect_uri: webClient.redirect_uris[0]!,
-    code_verifier: rp.flow.verifier,
-  });
+  const token = await tokenRequest(tb.issuer, webClient, codeRedemption(rp, callback));
   expect(token.status).toBe(503);
   expect(token.body.error).toBe('temporarily_unavailable');
   expect(token.headers.get('retry-after')).toBe('1');

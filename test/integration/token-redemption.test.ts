@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicClient, startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
 import { startRedisServer, type RedisServer } from '../support/redis.js';
-import { logIn, RelyingParty } from '../support/relying-party.js';
+import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js';
 
 /**
  * A code or refresh token is redeemed once. Used again — in sequence or in parallel — the
@@ -12,16 +12,6 @@ import { logIn, RelyingParty } from '../support/relying-party.js';
 
 const ROUNDS = 15;
 const PARALLEL = 10;
-
-/** The form of a code redemption as the relying party `rp` sends it for `callback`. */
-function codeRedemption(rp: RelyingParty, callback: URL) {
-  return {
-    grant_type: 'authorization_code',
-    code: callback.searchParams.get('code')!,
-    redirect_uri: rp.redirectUri,
-    code_verifier: rp.flow.verifier,
-  };
-}
 
 async function userinfoStatus(issuer: string, accessToken: string): Promise<number> {
   const response = await fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });

@@ -76,3 +76,13 @@ export async function logIn(rp: RelyingParty, params: Record<string, string> = {
   if (!leftTo) throw new Error('the login did not return to the client');
   return leftTo;
 }
+
+/** The form of a code redemption as the relying party `rp` sends it for `callback`. */
+export function codeRedemption(rp: RelyingParty, callback: URL): Record<string, string> {
+  return {
+    grant_type: 'authorization_code',
+    code: callback.searchParams.get('code')!,
+    redirect_uri: rp.redirectUri,
+    code_verifier: rp.flow.verifier,
+  };
+}
