@@ -18,12 +18,39 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / TICKS_PER_SECOND;
 }
 
+/** A field of /proc/<pid>/status given in kB, in bytes. */
+function statusBytes(pid: number, field: 'VmRSS' | 'RssFile'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no ${field} for process ${pid}`);
+  return Number(kb) * 1024;
+}
+
 /** Resident set size in bytes. */
 export function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
-  if (kb === undefined) throw new Error(`no VmRSS for process ${pid}`);
-  return Number(kb) * 1024;
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** A process's resident memory at one moment, and two parts of it that V8's figures do not show. */
+export interface ResidentMemory {
+  rssBytes: number;
+  /** Mapped from files: the node binary and its libraries. */
+  fileBytes: number;
+  /** glibc's main malloc heap (the `[heap]` mapping): Node's C++ objects, such as an HTTP parser per open connection. */
+  mallocHeapBytes: number;
+}
+
+/** Resident bytes of the `[heap]` mapping, from /proc/<pid>/smaps (a line per mapping field: read it seldom). */
+function mallocHeapBytes(pid: number): number {
+  const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  const at = smaps.indexOf(' [heap]\n');
+  if (at < 0) return 0;
+  return Number(/^Rss:\s+(\d+) kB$/m.exec(smaps.slice(at))?.[1] ?? 0) * 1024;
+}
+
+/** Where a process's resident memory is: a broker's on Node 24 differs from Node 20's mostly outside V8's heap (BENCHMARKS.md). */
+export function residentMemory(pid: number): ResidentMemory {
+  return { rssBytes: rssBytes(pid), fileBytes: statusBytes(pid, 'RssFile'), mallocHeapBytes: mallocHeapBytes(pid) };
 }
 
 /** The soft limit on open files of a process (its `ulimit -n`): each socket takes one. */
@@ -55,12 +82,12 @@ export class CpuMeter {
   }
 }
 
-/** Samples a process's RSS every `everyMs` until stopped; returns the highest seen. */
-export function watchPeakRss(pid: number, everyMs = 250): { stop(): number } {
-  let peak = rssBytes(pid);
+/** Samples a process's RSS every `everyMs` until stopped; returns its memory at the highest RSS seen (split only at a new peak). */
+export function watchPeakMemory(pid: number, everyMs = 250): { stop(): ResidentMemory } {
+  let peak = residentMemory(pid);
   const timer = setInterval(() => {
     try {
-      peak = Math.max(peak, rssBytes(pid));
+      if (rssBytes(pid) > peak.rssBytes) peak = residentMemory(pid);
     } catch {
       // The process ended; the peak so far stands.
     }
