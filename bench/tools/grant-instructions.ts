@@ -43,7 +43,9 @@ import { median } from '../lib/stats.js';
  *   npx tsc -b bench/tsconfig.build.json && node scripts/bundle.js node_modules/.cache/nordic-eid-bench/broker
  *   node node_modules/.cache/nordic-eid-bench/bench/tools/grant-instructions.js [grants a window, 200] [windows, 4] [warm-up grants, 600] [runs, 1] [connections, 4]
  *
- * BENCH_REDIS_URL and BENCH_NODE are read as by `npm run bench`. GRANT_TARGETS=broker counts the
+ * BENCH_REDIS_URL and BENCH_NODE are read as by `npm run bench`. GRANT_NODE_FLAGS adds node flags to
+ * the servers' (space-separated; V8 flags that NODE_OPTIONS does not take, e.g. `--heap-growing-percent=0`
+ * for V8's own heap growth instead of the broker's). GRANT_TARGETS=broker counts the
  * broker alone: for an A/B of two broker builds, run each tree's copy of this tool at the same
  * time (bare oidc-provider's count does not change). With the defaults a broker takes about five
  * minutes under valgrind, bare oidc-provider three.
@@ -110,6 +112,8 @@ function dumpedInstructions(pid: number): { figure: number; parts: Record<string
  * its background threads, and a window after a deoptimization ran slower code.
  */
 const BASELINE_ONLY = ['--no-opt'];
+/** GRANT_NODE_FLAGS: more node flags for the servers (after BASELINE_ONLY when counting instructions). */
+const givenNodeFlags = (process.env.GRANT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 const instructions: Counter = {
   unit: 'instructions',
@@ -197,7 +201,7 @@ const bed = await openBed(redis, {
   profile: false,
   node: process.env.BENCH_NODE ?? process.execPath,
   ...(counter.launcher ? { launcher: counter.launcher } : {}),
-  ...(counter.nodeFlags ? { nodeFlags: counter.nodeFlags } : {}),
+  nodeFlags: [...(counter.nodeFlags ?? []), ...givenNodeFlags],
 });
 // Ended by Ctrl-C or a timeout, the servers and their tracers end too (processes.ts ends them at exit).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
