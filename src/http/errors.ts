@@ -60,31 +60,26 @@ export function respondWithError(
  * to serve the request (load shedding), with the reason `busy`.
  */
 export function errorBoundary(views: Views, log: Logger): Middleware {
-  // Not an async function: the stack's promise with one step after it, the least a request pays for it.
-  return (ctx, next) =>
-    next().then(
-      () => {
-        if (ctx.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-      },
-      (err: unknown) => answerEscaped(ctx, views, log, err),
-    );
-}
-
-/** The answer to an error that escaped a route. */
-function answerEscaped(ctx: Context, views: Views, log: Logger, err: unknown): void {
-  if (err instanceof BusyError) {
-    respondWithError(ctx, views, 503, err.error, err.error_description);
-    // Said in so many words, so that no one takes a busy broker for a broken store.
-    if (!wantsHtml(ctx)) ctx.body = { ...(ctx.body as object), reason: err.reason };
-  } else if (err instanceof StoreUnavailableError) {
-    log.warn('state store unavailable');
-    respondWithError(ctx, views, 503, err.error, err.error_description);
-  } else if (err instanceof HttpError) {
-    respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds, err.page);
-  } else {
-    log.error({ err }, 'unhandled error');
-    respondWithError(ctx, views, 500, 'server_error', 'Something failed on our side. Quote the traceId to support.');
-  }
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    } catch (err) {
+      if (err instanceof BusyError) {
+        respondWithError(ctx, views, 503, err.error, err.error_description);
+        // Said in so many words, so that no one takes a busy broker for a broken store.
+        if (!wantsHtml(ctx)) ctx.body = { ...(ctx.body as object), reason: err.reason };
+      } else if (err instanceof StoreUnavailableError) {
+        log.warn('state store unavailable');
+        respondWithError(ctx, views, 503, err.error, err.error_description);
+      } else if (err instanceof HttpError) {
+        respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds, err.page);
+      } else {
+        log.error({ err }, 'unhandled error');
+        respondWithError(ctx, views, 500, 'server_error', 'Something failed on our side. Quote the traceId to support.');
+      }
+    }
+  };
 }
 
 /**

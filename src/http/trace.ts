@@ -65,19 +65,18 @@ const none: RoutineRequests = () => false;
  * (thousands of waiting pages poll once a second each), while its failures stay at info.
  */
 export function trace(log: Logger, trustProxy: boolean, routine: RoutineRequests = none): Middleware {
-  // No async function here: the access line follows the rest of the stack's promise, rather than
-  // an async function's own promise and turns awaiting it, on every request.
+  // Not an async function itself: the scope's function is the request's one async step here.
   return (ctx, next) => {
     const traceId = traceIdOf(ctx.req, trustProxy);
     ctx.set('traceId', traceId);
     ctx.state.traceId = traceId;
     const started = performance.now();
-    const logged = () => logAccess(log, routine(ctx), { method: ctx.method, path: ctx.path, status: ctx.status, started });
-    return requestScope.run(ctx, () =>
-      next().then(logged, (err: unknown) => {
-        logged();
-        throw err;
-      }),
-    );
+    return requestScope.run(ctx, async () => {
+      try {
+        await next();
+      } finally {
+        logAccess(log, routine(ctx), { method: ctx.method, path: ctx.path, status: ctx.status, started });
+      }
+    });
   };
 }

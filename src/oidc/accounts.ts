@@ -65,12 +65,11 @@ export class Accounts {
    * carried authorization_details also carries them as the eID granted them — what the person
    * signed or approved, with the eID's evidence — so the client has them in the signed token.
    */
-  readonly findAccount: FindAccount = (ctx, sub, token) =>
-    // A step after the read rather than an async function: one promise fewer on every grant.
-    (this.#takeReadAhead(ctx, sub) ?? this.#read(sub)).then((record) => {
-      if (!record) return undefined;
-      const claims = { sub, ...identityClaims(JSON.parse(record.value) as Identity) };
-      const granted = token && 'rar' in token ? token.rar : undefined;
-      return { accountId: sub, claims: (use: string) => (use === 'id_token' && granted ? { ...claims, authorization_details: granted } : claims) };
-    });
+  readonly findAccount: FindAccount = async (ctx, sub, token) => {
+    const record = await (this.#takeReadAhead(ctx, sub) ?? this.#read(sub));
+    if (!record) return undefined;
+    const claims = { sub, ...identityClaims(JSON.parse(record.value) as Identity) };
+    const granted = token && 'rar' in token ? token.rar : undefined;
+    return { accountId: sub, claims: (use) => (use === 'id_token' && granted ? { ...claims, authorization_details: granted } : claims) };
+  };
 }

@@ -126,9 +126,10 @@ export class Backchannel {
    * authorization_details (with the eID's evidence) as any other login's does.
    */
   findAccount(inner: FindAccount): FindAccount {
-    // Not an async function: oidc-provider awaits what it returns, and every other request's
-    // account is the inner one's promise as it is, without one more wrapped around it.
-    return (ctx, sub, token) => (ctx?.oidc?.route === 'backchannel_authentication' ? { accountId: sub, claims: () => ({ sub }) } : inner(ctx, sub, token));
+    return async (ctx, sub, token) => {
+      if (ctx?.oidc?.route === 'backchannel_authentication') return { accountId: sub, claims: () => ({ sub }) };
+      return inner(ctx, sub, token);
+    };
   }
 
   /**
@@ -138,21 +139,17 @@ export class Backchannel {
    */
   attach(provider: Provider): void {
     this.#provider = provider;
-    // Not an async function: every request of oidc-provider's passes here, and only a pending
-    // CIBA poll takes a step after it; the others go on with the stack's own promise.
-    provider.use((ctx, next) => next().then(() => this.#afterProvider(ctx as KoaContextWithOIDC)));
-  }
-
-  #afterProvider(ctx: KoaContextWithOIDC): Promise<void> | undefined {
-    const body = ctx.body as Record<string, unknown> | undefined;
-    const route = ctx.oidc?.route;
-    // oidc-provider announces user_code whatever verifyUserCode does with it; here it is refused.
-    if (route === 'discovery' && body) body.backchannel_user_code_parameter_supported = false;
-    if (route === 'backchannel_authentication' && body) this.#answered(ctx, body);
-    if (route === 'token' && ctx.oidc.params?.grant_type === CIBA_GRANT_TYPE && body?.error === 'authorization_pending') {
-      return this.#pendingPoll(ctx, String(ctx.oidc.params.auth_req_id));
-    }
-    return undefined;
+    provider.use(async (ctx, next) => {
+      await next();
+      const body = ctx.body as Record<string, unknown> | undefined;
+      const route = ctx.oidc?.route;
+      // oidc-provider announces user_code whatever verifyUserCode does with it; here it is refused.
+      if (route === 'discovery' && body) body.backchannel_user_code_parameter_supported = false;
+      if (route === 'backchannel_authentication' && body) this.#answered(ctx as KoaContextWithOIDC, body);
+      if (route === 'token' && ctx.oidc.params?.grant_type === CIBA_GRANT_TYPE && body?.error === 'authorization_pending') {
+        await this.#pendingPoll(ctx as KoaContextWithOIDC, String(ctx.oidc.params.auth_req_id));
+      }
+    });
   }
 
   /** The backchannel endpoint's answer: the acknowledgement gets `interval`, a refusal its audit event. */

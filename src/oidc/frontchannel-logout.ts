@@ -55,28 +55,18 @@ function includeSidForFrontChannel(provider: Provider): void {
 
 export function frontChannelLogout(provider: Provider, views: Views): void {
   includeSidForFrontChannel(provider);
-  // Not an async function: every request of oidc-provider's passes here, and only a confirmed
-  // logout takes a step after it; the others go on with the stack's own promise.
-  provider.use((koaCtx, next) =>
-    next().then(() => {
-      const ctx = koaCtx as KoaContextWithOIDC;
-      return endsSession(ctx) ? showFrames(provider, views, ctx) : undefined;
-    }),
-  );
-}
-
-/** Only a confirmed logout (logout=yes) ends the broker session, and so every client's. */
-function endsSession({ oidc, status }: KoaContextWithOIDC): boolean {
-  return oidc?.route === 'end_session_confirm' && status === 303 && Boolean(oidc.params?.logout) && Boolean(oidc.session);
-}
-
-/** Instead of the redirect, a page whose frames load each client's front-channel logout page, then goes on. */
-async function showFrames(provider: Provider, views: Views, ctx: KoaContextWithOIDC): Promise<void> {
-  const frames = await framesOf(provider, ctx.oidc.session!);
-  if (!frames.length) return;
-  const continueTo = ctx.response.get('location');
-  ctx.remove('location');
-  ctx.status = 200;
-  ctx.set('Content-Security-Policy', contentSecurityPolicy({ 'frame-src': frames.map((frame) => frame.cspSource) }));
-  views.render(ctx, 'frontchannel-logout', { frames, continueTo });
+  provider.use(async (koaCtx, next) => {
+    await next();
+    const ctx = koaCtx as KoaContextWithOIDC;
+    const { oidc } = ctx;
+    // Only a confirmed logout (logout=yes) ends the broker session, and so every client's.
+    if (oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !oidc.params?.logout || !oidc.session) return;
+    const frames = await framesOf(provider, oidc.session);
+    if (!frames.length) return;
+    const continueTo = ctx.response.get('location');
+    ctx.remove('location');
+    ctx.status = 200;
+    ctx.set('Content-Security-Policy', contentSecurityPolicy({ 'frame-src': frames.map((frame) => frame.cspSource) }));
+    views.render(ctx, 'frontchannel-logout', { frames, continueTo });
+  });
 }
