@@ -24,12 +24,6 @@ export const isPoll: RoutineRequests = (ctx) => ctx.method === 'POST' && POLL_PA
 /** Statuses that end the login: the answer then says where the browser goes. */
 const finalStatuses = new Set<PollStatus['status']>(['COMPLETE', 'ERROR', 'CANCEL']);
 
-/**
- * Statuses a kept poll answers by itself. Not NOT_STARTED: with no eID under way the login may
- * have ended meanwhile (pollRoute asks the store).
- */
-const waitingStatuses = new Set<PollStatus['status']>(['IN_PROGRESS']);
-
 /** The status of an outcome an eID reached without being polled. */
 function statusOf(outcome: EidOutcome): PollStatus['status'] {
   if (!('failure' in outcome)) return 'COMPLETE';
@@ -163,7 +157,8 @@ export function keptPoll(steps: LoginSteps, jsonOnly: Middleware, metrics: Metri
       const request = steps.keptLoginRequest(ctx, plugin);
       if (!request) return undefined;
       const status = await plugin.poll(request, pollOptions(ctx));
-      return status.outcome || !waitingStatuses.has(status.status) ? undefined : shownStatusJson(status, traceIdIn(ctx));
+      // Only a login waiting on its eID: with none under way (NOT_STARTED) it may have ended meanwhile, which pollRoute asks the store.
+      return status.outcome || status.status !== 'IN_PROGRESS' ? undefined : shownStatusJson(status, traceIdIn(ctx));
     },
   };
 }

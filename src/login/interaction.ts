@@ -284,14 +284,23 @@ export function loginSteps(deps: LoginDependencies) {
    * which may be out of date (see CheckedInteractions). The login ends, so its copy goes.
    */
   async function interactionToEnd(ctx: Context): Promise<Interaction> {
+    const { uid } = routeState(ctx).interaction;
+    checked.drop(uid);
+    startedEids.drop(uid);
+    const current = await currentInteraction(ctx);
+    if (!current) throw sessionExpired();
+    return current;
+  }
+
+  /** The interaction as the store has it now: read again when the request checked a kept copy, which the new read then replaces. */
+  async function currentInteraction(ctx: Context): Promise<Interaction | undefined> {
     const state = routeState(ctx);
-    checked.drop(state.interaction.uid);
-    startedEids.drop(state.interaction.uid);
     if (!state.interactionKept) return state.interaction;
     const current = await provider.Interaction.find(state.interaction.uid);
-    if (!current) throw sessionExpired();
-    state.interaction = current;
-    state.interactionKept = false;
+    if (current) {
+      state.interaction = current;
+      state.interactionKept = false;
+    }
     return current;
   }
 
@@ -310,26 +319,30 @@ export function loginSteps(deps: LoginDependencies) {
    * again: its entry, and a poll that finds no eID under way (a cancel in another tab removed it).
    */
   async function refuseEnded(ctx: Context): Promise<void> {
-    const state = routeState(ctx);
-    const current = state.interactionKept ? await provider.Interaction.find(state.interaction.uid) : state.interaction;
-    if (!current || current.result) throw await loginEnded(ctx);
-    state.interaction = current;
-    state.interactionKept = false;
+    const current = await currentInteraction(ctx);
+    if (!current || current.result) throw await loginEnded(ctx, current);
   }
 
-  /** loginOver for a login that has ended: its page offers the way back to the client, as a cancel would only end the login again. */
-  function loginEnded(ctx: Context): Promise<HttpError> {
-    routeState(ctx).cancelUrl = undefined;
-    return loginOver(ctx);
+  /**
+   * loginOver for a login that has ended, `ended` its interaction while it holds the outcome: no
+   * Cancel, which would only end the login again. Without a home page of the client to go back
+   * to, the way back is the outcome's own: oidc-provider's resume takes it to the client (or, when
+   * the other tab got there first, shows this page again).
+   */
+  function loginEnded(ctx: Context, ended: Interaction | undefined): Promise<HttpError> {
+    const state = routeState(ctx);
+    state.cancelUrl = undefined;
+    const client = state.client.displayName ?? state.client.clientId;
+    return loginOver(ctx, ended?.result ? { href: ended.returnTo, client } : undefined);
   }
 
   /**
    * A login whose interaction is over: the expired page, with its language links and, when this
-   * browser's last login was this one, a way back to the client.
+   * browser's last login was this one, a way back to the client (else `otherwise`, if any).
    */
-  async function loginOver(ctx: Context): Promise<HttpError> {
+  async function loginOver(ctx: Context, otherwise?: ErrorPage['wayBack']): Promise<HttpError> {
     const uid = String(ctx.params.uid ?? '');
-    const wayBack = await wayBackOf(ctx, uid);
+    const wayBack = (await wayBackOf(ctx, uid)) ?? otherwise;
     return sessionExpired({ again: { path: `/interaction/${encodeURIComponent(uid)}/` }, ...(wayBack ? { wayBack } : {}) });
   }
 
@@ -644,7 +657,7 @@ export function loginSteps(deps: LoginDependencies) {
     async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
       // An ended login read from the store is not begun again. A kept copy is not read again for
       // this, once per login: a page first asks poll, whose NOT_STARTED does (refuseEnded).
-      if (routeState(ctx).interaction.result) throw await loginEnded(ctx);
+      if (routeState(ctx).interaction.result) throw await loginEnded(ctx, routeState(ctx).interaction);
       const login = loginInfo(ctx, plugin);
       await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
       await recordStarting(ctx, plugin);

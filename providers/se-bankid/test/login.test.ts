@@ -195,6 +195,24 @@ describe('cancel', () => {
     expect(callback.searchParams.get('error')).toBe('access_denied');
     expect(callback.searchParams.get('state')).toBe(bed.rp.flow.state);
   });
+
+  it("a login cancelled elsewhere: poll says it is over, and its entry shows the expired page, whose way back carries the login's outcome to a client without a home page", async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    await session.start();
+    // Another tab of the same browser cancels; the browser has not gone back to the client yet.
+    const cancelled = await session.call('cancel');
+    const polled = await session.call('poll');
+    expect(polled.status).toBe(400);
+    expect(polled.body).toMatchObject({ error: 'session_expired' });
+    const entry = await bed.rp.browser.request(`/interaction/${session.uid}/`, { headers: { accept: 'text/html' } });
+    expect(entry.status).toBe(400);
+    const page = await entry.text();
+    expect(page).toContain('This login has expired');
+    expect(page).not.toContain('/cancel"');
+    const wayBack = /<a class="button" href="([^"]+)">/.exec(page)?.[1];
+    expect(wayBack).toBe(cancelled.body.redirectTo);
+    expect((await session.backToClient(wayBack!)).searchParams.get('error')).toBe('access_denied');
+  });
 });
 
 describe('polling', () => {
