@@ -42,8 +42,10 @@ export function observeProvider(provider: Provider, deps: { audit: AuditLog; met
 
   // What fails inside oidc-provider is answered by its own error handler (server_error), which
   // never reaches the app's error boundary: logged here, or the traceId the answer carries would
-  // lead support to nothing.
-  provider.on('server_error', (_ctx: KoaContextWithOIDC, err: Error) => {
+  // lead support to nothing. One the broker answered as the client's fault instead (input
+  // nested too deep: too-deep-input.ts) is not a failure of ours.
+  provider.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
+    if (ctx.status < 500) return;
     log.error({ err }, 'unhandled error');
   });
 

@@ -12,6 +12,7 @@ import { tokenEndpointAuthMethods } from '../clients/metadata.js';
 import { supportedLocales } from '../http/locale.js';
 import { isProductionConfiguration } from '../config/environment.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
+import { refuseTooDeepInput } from './too-deep-input.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
 import { currentRequest } from './current-request.js';
@@ -310,6 +311,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   provider.proxy = Boolean(config.trust_proxy);
   deps.redemptions.watch(provider);
   frontChannelLogout(provider, views);
+  refuseTooDeepInput(provider, views);
   deps.backchannel.attach(provider);
   return provider;
 }

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { capturingLog } from '../support/ops.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
 /**
@@ -10,9 +11,10 @@ import { logIn, RelyingParty } from '../support/relying-party.js';
 
 let tb: TestBroker;
 let rp: RelyingParty;
+const { log, lines: logLines } = capturingLog();
 
 beforeAll(async () => {
-  tb = await startTestBroker({}, 'claims');
+  tb = await startTestBroker({}, 'claims', { log });
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 
@@ -61,6 +63,7 @@ describe('a claims parameter nested thousands of levels deep', () => {
    */
   const deeplyNested = (levels: number) => `{"id_token":{"given_name":{"value":${'['.repeat(levels)}${']'.repeat(levels)}}}}`;
   const LEVELS = 7_000;
+  const basicCredentials = Buffer.from(`${webClient.client_id}:${encodeURIComponent(webClient.client_secret)}`).toString('base64');
 
   it('in an authorization URL: the client gets invalid_request before the eID runs', async () => {
     const url = `${(await rp.authorizationUrl()).href}&claims=${deeplyNested(LEVELS)}`;
@@ -70,11 +73,10 @@ describe('a claims parameter nested thousands of levels deep', () => {
   });
 
   it('in a pushed authorization request: invalid_request, not a 500', async () => {
-    const credentials = Buffer.from(`${webClient.client_id}:${encodeURIComponent(webClient.client_secret)}`).toString('base64');
     const request = new URLSearchParams({ client_id: webClient.client_id, response_type: 'code', redirect_uri: webClient.redirect_uris[0]!, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
     const response = await fetch(`${tb.issuer}/request`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${credentials}` },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basicCredentials}` },
       body: `${request}&claims=${deeplyNested(LEVELS)}`,
     });
     expect(response.status).toBe(400);
@@ -88,6 +90,20 @@ describe('a claims parameter nested thousands of levels deep', () => {
     const response = await fetch(`${tb.issuer}/auth?client_id=${webClient.client_id}&response_type=code&request=${requestObject}`, { redirect: 'manual' });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('nested more than') });
+  });
+
+  it('in a request object in a pushed authorization request: invalid_request, not a 500, and no server error logged', async () => {
+    const payload = `{"iss":"${webClient.client_id}","aud":"${tb.issuer}","response_type":"code","claims":${deeplyNested(LEVELS)}}`;
+    const requestObject = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(payload).toString('base64url')}.`;
+    const logged = logLines().length;
+    const response = await fetch(`${tb.issuer}/request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basicCredentials}` },
+      body: new URLSearchParams({ client_id: webClient.client_id, request: requestObject }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('nested more than') });
+    expect(logLines().slice(logged).filter((line) => Number(line.level) >= 50)).toEqual([]);
   });
 
   it('a claims request as deep as OpenID Connect for Identity Assurance asks for is taken', async () => {
