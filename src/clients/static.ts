@@ -16,6 +16,8 @@ const configKeys = new Set(Object.keys(clientSchema.shape));
 /** Optional keys of a configured client that go to oidc-provider as they are, when set. */
 const passedThrough = [
   'logo_uri',
+  'policy_uri',
+  'tos_uri',
   'client_uri',
   'default_ui_locales',
   'allowed_acr_values',

@@ -63,6 +63,9 @@ export const clientSchema = z
     client_uri: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** The client's logo (https only). */
     logo_uri: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
+    /** The client's privacy policy and terms of service, linked from the picker. */
+    policy_uri: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    tos_uri: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** The page language when the request has no ui_locales: sv, en, nb, fi or da. */
     default_ui_locales: z.array(z.enum(['sv', 'en', 'nb', 'fi', 'da'])).min(1).optional(),
     /** The acr values this client may use; absent means every acr value of its allowed eIDs. */

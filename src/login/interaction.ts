@@ -143,6 +143,11 @@ function cookiesSet(ctx: Context): number {
   return Array.isArray(set) ? set.length : set ? 1 : 0;
 }
 
+/** A client's page the broker may link to: an http(s) URL, never a script or data URL. */
+function isWebPage(uri: unknown): uri is string {
+  return typeof uri === 'string' && /^https?:\/\//.test(uri);
+}
+
 function acrValuesIn(interaction: Interaction): string | undefined {
   const acrValues = interaction.params.acr_values;
   return typeof acrValues === 'string' ? acrValues : undefined;
@@ -613,13 +618,19 @@ export function loginSteps(deps: LoginDependencies) {
 
     locale: (ctx: Context) => views.localeOf(ctx),
 
-    /** The client as the person sees it: its name, and its logo when it has an https one. */
+    /**
+     * The client as the person sees it: its name, its logo when it has an https one, and its
+     * privacy policy and terms of service, which OpenID Connect Dynamic Client Registration §2
+     * asks the provider to show.
+     */
     clientShown(ctx: Context) {
       const { client } = routeState(ctx);
-      const logo = client.metadata.logo_uri;
+      const { logo_uri: logo, policy_uri: policy, tos_uri: terms } = client.metadata;
       return {
         display_name: client.displayName ?? client.clientId,
         ...(typeof logo === 'string' && logo.startsWith('https://') ? { logo_uri: logo } : {}),
+        ...(isWebPage(policy) ? { policy_uri: policy } : {}),
+        ...(isWebPage(terms) ? { tos_uri: terms } : {}),
       };
     },
 

@@ -8,7 +8,15 @@ let rp: RelyingParty;
 beforeAll(async () => {
   tb = await startTestBroker(
     {
-      clients: [{ ...webClient, display_name: 'The Shop', logo_uri: 'https://shop.example/logo.png' }],
+      clients: [
+        {
+          ...webClient,
+          display_name: 'The Shop',
+          logo_uri: 'https://shop.example/logo.png',
+          policy_uri: 'https://shop.example/privacy?lang=en&v=2',
+          tos_uri: 'https://shop.example/terms',
+        },
+      ],
       eids: { 'test-double': { acr_values: ['urn:test:se'], page_settings: { qr_size: 280 } }, 'other-double': { country: 'NO', acr_values: ['urn:test:no'] } },
       ui: {
         support_email: 'help@broker.example',
@@ -35,7 +43,12 @@ describe('the frontend JSON API', () => {
   it("GET ui: the client, the eIDs offered with their acr values, availability and page settings, and the locale", async () => {
     const { body } = await get(`${await interaction()}/api/ui`);
     expect(body).toEqual({
-      client: { display_name: 'The Shop', logo_uri: 'https://shop.example/logo.png' },
+      client: {
+        display_name: 'The Shop',
+        logo_uri: 'https://shop.example/logo.png',
+        policy_uri: 'https://shop.example/privacy?lang=en&v=2',
+        tos_uri: 'https://shop.example/terms',
+      },
       eids: [
         { id: 'test-double', country: 'SE', acr: ['urn:test:se'], display_name: 'test-double', available: true, settings: { qr_size: 280 } },
         { id: 'other-double', country: 'NO', acr: ['urn:test:no'], display_name: 'other-double', available: true },
@@ -139,9 +152,12 @@ describe('the pages', () => {
     await rp.browser.request(`${path}?lang=en`);
   });
 
-  it('show the client logo, the operator text overrides and stylesheet', async () => {
+  it('show the client logo and the links to its privacy policy and terms, the operator text overrides and stylesheet', async () => {
     const page = await (await rp.browser.request(await interaction())).text();
     expect(page).toContain('<img src="https://shop.example/logo.png" alt="Logo of The Shop"');
+    // OpenID Connect Dynamic Client Registration §2: the provider should show the client's policy and terms.
+    expect(page).toContain('<a href="https://shop.example/privacy?lang=en&amp;v=2" target="_blank" rel="noopener">How The Shop uses your data</a>');
+    expect(page).toContain('<a href="https://shop.example/terms" target="_blank" rel="noopener">The Shop&#39;s terms of service</a>');
     expect(page).toContain('<h1>Pick your eID</h1>');
     expect(page).toContain('href="/static/overrides.css"');
     expect(await (await fetch(`${tb.issuer}/static/overrides.css`)).text()).toBe('.card { border-color: teal; }');
