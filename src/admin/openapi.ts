@@ -32,6 +32,7 @@ const descriptions: Record<string, string> = {
   sector_identifier_uri:
     "For a pairwise client whose redirect URIs are on several hosts: an https URL of a JSON array holding them all, fetched when the client is written. The client's sub values are then those of its sector.",
   id_token_signed_response_alg: 'ES256 (default) or RS256.',
+  userinfo_signed_response_alg: 'ES256 or RS256: userinfo answers as a JWT signed with it. Absent (default): plain JSON.',
   jwks_uri: "The client's public keys, for private_key_jwt.",
   backchannel_logout_uri: 'Back-Channel Logout 1.0: where the broker POSTs a logout token when the person confirms a logout. https (http only on a loopback host).',
   backchannel_logout_session_required: 'true: the logout token and the ID tokens carry sid.',

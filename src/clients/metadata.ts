@@ -32,6 +32,7 @@ export const oidcFields = {
   subject_type: z.enum(['public', 'pairwise']),
   sector_identifier_uri: z.string(),
   id_token_signed_response_alg: z.enum(['ES256', 'RS256']),
+  userinfo_signed_response_alg: z.enum(['ES256', 'RS256']),
   jwks_uri: z.string(),
   backchannel_logout_uri: z.string(),
   backchannel_logout_session_required: z.boolean(),

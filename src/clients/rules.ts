@@ -71,7 +71,7 @@ const operatorFields = ['resource_server', 'refresh_tokens_without_consent'];
 const reservedNames = new Set([
   'client_id', 'client_secret', 'client_name', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'redirect_uris',
   'post_logout_redirect_uris', 'grant_types', 'response_types', 'application_type', 'token_endpoint_auth_method',
-  'subject_type', 'jwks_uri', 'id_token_signed_response_alg', 'sector_identifier_uri', 'contacts', 'scope',
+  'subject_type', 'jwks_uri', 'id_token_signed_response_alg', 'userinfo_signed_response_alg', 'sector_identifier_uri', 'contacts', 'scope',
   'backchannel_logout_uri', 'backchannel_logout_session_required', 'authorization_details_types',
 ]);
 

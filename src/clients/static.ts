@@ -23,6 +23,7 @@ const passedThrough = [
   'allowed_acr_values',
   'return_to_picker',
   'refresh_tokens_without_consent',
+  'userinfo_signed_response_alg',
   'backchannel_logout_uri',
   'backchannel_logout_session_required',
   'frontchannel_logout_uri',

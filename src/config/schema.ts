@@ -76,6 +76,8 @@ export const clientSchema = z
     subject_type: z.enum(['public', 'pairwise']).default('public'),
     /** Signing algorithm of ID tokens for this client. */
     id_token_signed_response_alg: z.enum(['ES256', 'RS256']).default('ES256'),
+    /** Set: userinfo answers this client with a JWT signed with it, rather than plain JSON. */
+    userinfo_signed_response_alg: z.enum(['ES256', 'RS256']).optional(),
     /** Whether the client may use refresh tokens (scope offline_access). */
     refresh_tokens: z.boolean().default(true),
     /** A refresh token with every code, without offline_access and prompt=consent: this registration is the consent. */

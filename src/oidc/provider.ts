@@ -273,6 +273,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
       richAuthorizationRequests: richAuthorizationRequests(deps.authorizationDetailsTypes),
       resourceIndicators: deps.authorizationDetailsTypes.size > 0 ? transactionResource() : { enabled: false },
       userinfo: { enabled: true },
+      // Userinfo as a JWT signed for a client registered with userinfo_signed_response_alg (OIDC Core §5.3.2).
+      jwtUserinfo: { enabled: true },
       ...registrationFeatures(config.registration, deps.initialAccessTokens),
       rpInitiatedLogout: {
         enabled: true,

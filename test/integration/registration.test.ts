@@ -1,4 +1,4 @@
-import { decodeProtectedHeader } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
@@ -118,6 +118,25 @@ describe('dynamic client registration (RFC 7591)', () => {
     expect(chosen.body.id_token_signed_response_alg).toBe('ES256');
     const byAdmin = await admin(tb.issuer, 'POST', '/admin/clients', { redirect_uris: webRegistration.redirect_uris });
     expect(byAdmin.body.id_token_signed_response_alg).toBe('ES256');
+  });
+
+  it('a client registered with userinfo_signed_response_alg gets its userinfo as a JWT signed with that algorithm, as discovery says', async () => {
+    const metadata = (await (await fetch(`${tb.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(metadata.userinfo_signing_alg_values_supported).toEqual(['ES256', 'RS256']);
+    const answer = await register(tb.issuer, IAT, { ...webRegistration, userinfo_signed_response_alg: 'RS256' });
+    expect(answer.body.userinfo_signed_response_alg).toBe('RS256');
+    const registered = { client_id: answer.body.client_id as string, client_secret: answer.body.client_secret as string, redirect_uris: webRegistration.redirect_uris };
+    const tokens = await loginWorks(tb.issuer, registered);
+
+    const userinfo = await fetch(`${tb.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(userinfo.headers.get('content-type')).toMatch(/^application\/jwt/);
+    const { payload, protectedHeader } = await jwtVerify(await userinfo.text(), createRemoteJWKSet(new URL(`${tb.issuer}/jwks`)), {
+      issuer: tb.issuer,
+      audience: registered.client_id,
+    });
+    expect(protectedHeader.alg).toBe('RS256');
+    expect(payload).toMatchObject({ sub: tokens.claims()!.sub, name: 'Tessa Testsson' });
+    expect(payload).not.toHaveProperty('nonce');
   });
 
   it('ignores metadata it does not know, as RFC 7591 asks', async () => {
