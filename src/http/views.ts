@@ -45,6 +45,8 @@ export interface PageAgain {
 
 /** What an error page offers besides its message: a way back to the client, and its language links. */
 export interface ErrorPage {
+  /** What failed, when it is not a login: a logout's page speaks of the logout. */
+  during?: 'logout';
   /** The client's own page (a URL registered for it) and its name, when the broker knows them. */
   wayBack?: { href: string; client: string };
   again?: PageAgain;
@@ -66,6 +68,16 @@ function languageLinks(ctx: Context, locale: Locale, again?: PageAgain) {
     query.set('lang', code);
     return { code, name: languageNames[code], current: code === locale, href: `${path}?${query}` };
   });
+}
+
+/**
+ * The sentence an error page says: a logout's own (`logout.error.<code>`) during a logout, then
+ * the error's (`error.<code>`), then the default of what failed.
+ */
+function errorMessage(t: ReturnType<Views['translator']>, code: string, during?: ErrorPage['during']): string {
+  const general = t(`error.${code}`, {}, '');
+  if (!during) return general || t('error.default');
+  return t(`${during}.error.${code}`, {}, general || t(`${during}.error.default`));
 }
 
 /**
@@ -158,7 +170,7 @@ export class Views {
   renderError(ctx: Context, error: { error: string } & ErrorPage): void {
     const t = this.translator(this.localeOf(ctx));
     this.render(ctx, 'error', {
-      message: t(`error.${error.error}`, {}, t('error.default')),
+      message: errorMessage(t, error.error, error.during),
       code: error.error,
       cancelUrl: (ctx.state as LocaleState).cancelUrl,
       wayBack: error.wayBack,

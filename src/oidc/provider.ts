@@ -82,6 +82,11 @@ function logoutRequest(ctx: KoaContextWithOIDC): Record<string, string> {
   return Object.fromEntries(Object.entries(ctx.oidc.params ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
+/** Whether a request is an RP-initiated logout's (its page, its confirmation, its end), not a login's. */
+function isLogout(ctx: KoaContextWithOIDC): boolean {
+  return ctx.oidc?.route?.startsWith('end_session') === true;
+}
+
 /** A login check that always asks, unless this very request is the return from a login. */
 export function loginEveryTime() {
   const { Check } = interactionPolicy;
@@ -306,7 +311,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // The person is logged out of the broker when the client's tokens outlive the session anyway.
     expiresWithSession: async () => false,
     discovery: discoveryExtras(),
-    renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error) }),
+    renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error), ...(isLogout(ctx) ? { during: 'logout' } : {}) }),
   };
 
   const provider = new Provider(deps.issuer, configuration);

@@ -267,7 +267,7 @@ describe('RP-initiated logout', () => {
     expect(leftTo?.href).toBe('https://rp.example/logged-out?state=bye');
   });
 
-  it('refuses a post_logout_redirect_uri that is not registered', async () => {
+  it('refuses a post_logout_redirect_uri that is not registered, with a page that speaks of the logout', async () => {
     const tokens = await rp.redeem(await logIn(rp));
     const response = await rp.browser.request(
       client.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://evil.example/' }),
@@ -275,5 +275,8 @@ describe('RP-initiated logout', () => {
     );
     expect(response.status).toBe(400);
     expect(response.headers.get('location')).toBeNull();
+    const page = await response.text();
+    expect(page).toContain('The service sent a logout request we could not accept.');
+    expect(page).not.toContain('login');
   });
 });
