@@ -48,6 +48,14 @@ function refusePlainUrl(ctx: KoaContextWithOIDC): void {
   }
 }
 
+/**
+ * `text` in the characters an OAuth error_description may hold (RFC 6749 §5.2: printable ASCII
+ * without `"` and `\`): a schema's message may quote a name, as Zod's does an unknown key.
+ */
+function asErrorDescription(text: string): string {
+  return text.replaceAll('"', "'").replaceAll('\\', '/').replace(/[^\x20-\x7e]/g, '?');
+}
+
 /** The first problem a type's schemas find with `detail`, in plain words; undefined when one accepts it. */
 function problemWith(detail: AuthorizationDetail, schemas: readonly ZodType[]): string | undefined {
   let first: string | undefined;
@@ -57,7 +65,7 @@ function problemWith(detail: AuthorizationDetail, schemas: readonly ZodType[]): 
     if (first === undefined) {
       const issue = result.error.issues[0]!;
       const path = issue.path.length ? issue.path.join('.') : 'the entry';
-      first = `${path}: ${issue.message}`;
+      first = asErrorDescription(`${path}: ${issue.message}`);
     }
   }
   return first;

@@ -231,7 +231,7 @@ describe('bad requests never reach BankID', () => {
     ['an empty text', sign({ text: '   ' }), /text: must not be empty/],
     ['an oversized text', sign({ text: 'a'.repeat(30_001) }), /text: is too long: BankID takes at most 40000 characters/],
     ['a bad format', sign({ text: 'x', format: 'html' }), /format: must be plaintext or simpleMarkdownV1/],
-    ['an unknown field', sign({ text: 'x', pdf: 'JVBERi0=' }), /Unrecognized key/i],
+    ['an unknown field', sign({ text: 'x', pdf: 'JVBERi0=' }), /Unrecognized key: 'pdf'/i],
     ['data that is not base64', sign({ text: 'x', data: 'not base64!' }), /data: must be base64/],
     ['two entries', details({ type: 'sign', text: 'a' }, { type: 'sign', text: 'b' }), /only one authorization_details entry/],
     ['an npa payment with money', details({ type: 'payment', transaction: { type: 'npa', recipient: { name: 'A' }, money: { amount: '1', currency: 'SEK' } } }), /money: an npa transaction has no money/],
@@ -241,6 +241,8 @@ describe('bad requests never reach BankID', () => {
     const refused = await pushRefused(bed.rp, { authorization_details: authorizationDetails });
     expect(refused.code).toBe('invalid_authorization_details');
     expect(refused.description).toMatch(description);
+    // RFC 6749 §5.2: an error_description holds printable ASCII other than " and \.
+    expect(refused.description).toMatch(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/);
     expect(ordersSent()).toBe(before);
   });
 
