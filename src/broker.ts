@@ -42,6 +42,7 @@ import { Accounts } from './oidc/accounts.js';
 import { loadSigningKeys, sharedSecret } from './oidc/keys.js';
 import { clientMetadata, createProvider } from './oidc/provider.js';
 import { Redemptions } from './oidc/redemptions.js';
+import { postedRequestsAsGet } from './oidc/posted-requests.js';
 import { Backchannel } from './oidc/ciba.js';
 import { Subjects } from './oidc/subject.js';
 import { EventLoopMonitor, loadShedding, overloaded } from './resilience/load-shedding.js';
@@ -146,7 +147,8 @@ function metricsPlacement(config: BrokerConfig, issuer: string, log: Logger): 'p
 
 /**
  * Builds the broker: the store, the eIDs, oidc-provider and the Koa app around them. The
- * app is a short stack: trace → security headers → error boundary → health and metrics →
+ * app is a short stack: trace → security headers → error boundary → the body and parameter
+ * limits → a form POSTed to /auth or /session/end sent on as a GET → health and metrics →
  * load shedding → store guard → static files → login routes → demo → oidc-provider → 404.
  * A waiting page's poll that this instance can answer from its copies leaves it after the error
  * boundary (and the body and parameter limits) for a stack of its own: load shedding → store
@@ -280,6 +282,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
     app.use(bodyLimit(config.server.max_body_bytes));
     app.use(boundedParameters());
+    // A form POSTed to /auth or /session/end goes on as a GET, where the person's session cookie comes along.
+    app.use(postedRequestsAsGet(provider, config.server.max_body_bytes));
     const eventLoop = new EventLoopMonitor();
     const shedding = loadShedding(eventLoop, config.load_shedding, metrics);
     const guard = storeGuard(store, views, statelessPaths);

@@ -26,17 +26,29 @@ export function bodyRefusal(ctx: Context, maxBytes: number): HttpError | undefin
   return undefined;
 }
 
+/** The content type of a form body, as a browser posts a form. */
+export const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/** The most the pages' forms and JSON bodies carry. */
 const LIMIT_BYTES = 16 * 1024;
 
-async function readText(ctx: Context): Promise<string> {
+async function readText(ctx: Context, limitBytes = LIMIT_BYTES): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > LIMIT_BYTES) throw new HttpError(413, 'invalid_request', 'The request body is too large.');
+    if (size > limitBytes) throw new HttpError(413, 'invalid_request', 'The request body is too large.');
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A form body's parameters as sent: in their order, a repeated one as often as it came (readBody
+ * keeps one of each).
+ */
+export async function readForm(ctx: Context, limitBytes = LIMIT_BYTES): Promise<URLSearchParams> {
+  return new URLSearchParams(await readText(ctx, limitBytes));
 }
 
 /** Bodies already read, by request: a stream is read once, and a guard may read it before the route does. */
@@ -53,7 +65,7 @@ export function readBody(ctx: Context): Promise<Record<string, unknown>> {
 }
 
 async function parseBody(ctx: Context): Promise<Record<string, unknown>> {
-  if (ctx.is('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(await readText(ctx)));
+  if (ctx.is(FORM_TYPE)) return Object.fromEntries(await readForm(ctx));
   if (ctx.is('application/json')) {
     try {
       const parsed: unknown = JSON.parse(await readText(ctx));

@@ -74,6 +74,21 @@ function requestObjectTooDeep(jws: string): boolean {
 }
 
 /**
+ * Why boundedParameters refuses a query parsed as Koa's `ctx.query` (a repeated parameter as an
+ * array), if it does: an OpenID Connect parameter longer than the broker keeps, or a request
+ * object nested deeper than MAX_JSON_DEPTH.
+ */
+export function parameterRefusal(query: Record<string, unknown>): HttpError | undefined {
+  const tooLong = tooLongParameter(query);
+  if (tooLong) return new HttpError(400, 'invalid_request', tooLongDescription(tooLong));
+  const { request } = query;
+  if (typeof request === 'string' && requestObjectTooDeep(request)) {
+    return new HttpError(400, 'invalid_request', `request: its JSON is nested more than ${MAX_JSON_DEPTH} levels deep.`);
+  }
+  return undefined;
+}
+
+/**
  * Refuses a request whose query carries an OpenID Connect parameter longer than the broker
  * keeps, or a request object nested deeper than MAX_JSON_DEPTH (invalid_request), before
  * anything stores or reads it: authorization requests, logout.
@@ -82,12 +97,8 @@ export function boundedParameters(): Middleware {
   return (ctx, next) => {
     // Most requests (the token endpoint's, every POST of the pages) have no query: nothing to parse or bound.
     if (!ctx.querystring) return next();
-    const tooLong = tooLongParameter(ctx.query);
-    if (tooLong) throw new HttpError(400, 'invalid_request', tooLongDescription(tooLong));
-    const { request } = ctx.query;
-    if (typeof request === 'string' && requestObjectTooDeep(request)) {
-      throw new HttpError(400, 'invalid_request', `request: its JSON is nested more than ${MAX_JSON_DEPTH} levels deep.`);
-    }
+    const refusal = parameterRefusal(ctx.query);
+    if (refusal) throw refusal;
     return next();
   };
 }

@@ -319,7 +319,8 @@ interface LimitedEndpoint {
  * credentials; a client that sends its id only in the body is limited by its address alone.
  */
 const limitedEndpoints: readonly LimitedEndpoint[] = [
-  { limit: 'auth', path: (path) => path === '/auth', methods: ['GET', 'POST'], clientId: queryClientId },
+  // A form POSTed to /auth never gets here (postedRequestsAsGet): it is counted as the GET it is sent on as.
+  { limit: 'auth', path: (path) => path === '/auth', methods: ['GET'], clientId: queryClientId },
   { limit: 'auth', path: (path) => path === '/request', methods: ['POST'], clientId: authenticatingClientId },
   { limit: 'token', path: under('/token'), methods: ['POST'], clientId: authenticatingClientId },
   { limit: 'logout', path: under('/session/end'), clientId: queryClientId },

@@ -32,3 +32,12 @@ export async function rawConnection(port: number): Promise<{ socket: Socket; clo
   await once(socket, 'connect');
   return { socket, closed };
 }
+
+/**
+ * Whether the broker asks the person whose session `cookie` carries to confirm the logout that
+ * `query` asks for: it asks only a session with a login, and ends one without asking.
+ */
+export async function asksToConfirmLogout(issuer: string, query: string, cookie: string): Promise<boolean> {
+  const response = await fetch(`${issuer}/session/end?${query}`, { headers: { cookie, accept: 'text/html' } });
+  return /<button[^>]*\bname="logout"/.test(await response.text());
+}

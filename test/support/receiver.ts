@@ -17,6 +17,8 @@ export interface Receiver {
   received: Received[];
   /** The statuses of the next answers, in order; once used up, every answer is 200. */
   answerWith(...statuses: number[]): void;
+  /** From now on a GET of `path` gets `body` as `type` (a relying party's own page or script) instead of the small page. */
+  serve(path: string, type: string, body: string): void;
   /** Resolves with the first request (from now on or already received) that `matches`; rejects after `ms`. */
   waitFor(matches: (request: Received) => boolean, ms?: number): Promise<Received>;
   close(): Promise<void>;
@@ -25,21 +27,25 @@ export interface Receiver {
 /**
  * A relying party's or an operator's endpoint as a real HTTP server on a free loopback port: it
  * keeps every request it gets and answers 200 (or the statuses it is told), with a small HTML page
- * for a GET so that a browser can load it in a frame. Closed after the file.
+ * for a GET so that a browser can load it in a frame, or the page it was told to serve there.
+ * Closed after the file.
  */
 export async function startReceiver(): Promise<Receiver> {
   const received: Received[] = [];
   const statuses: number[] = [];
+  const pages = new Map<string, { type: string; body: string }>();
   const waiters = new Set<() => void>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      received.push({ method: req.method ?? '', url: new URL(req.url ?? '/', origin), headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      const url = new URL(req.url ?? '/', origin);
+      received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       for (const wake of waiters) wake();
       res.statusCode = statuses.shift() ?? 200;
-      res.setHeader('content-type', 'text/html; charset=utf-8');
-      res.end('<!doctype html><title>receiver</title><p>received</p>');
+      const page = (req.method === 'GET' && pages.get(url.pathname)) || { type: 'text/html; charset=utf-8', body: '<!doctype html><title>receiver</title><p>received</p>' };
+      res.setHeader('content-type', page.type);
+      res.end(page.body);
     });
   });
   server.listen(0, '127.0.0.1');
@@ -50,6 +56,7 @@ export async function startReceiver(): Promise<Receiver> {
     origin,
     received,
     answerWith: (...next) => statuses.push(...next),
+    serve: (path, type, body) => pages.set(path, { type, body }),
     waitFor(matches, ms = 15_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
