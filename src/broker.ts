@@ -20,6 +20,7 @@ import { EidOperations } from './eids/telemetry.js';
 import { healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
+import { providerEndpointMethods } from './oidc/endpoint-methods.js';
 import { addressedToIssuer, lacksHost } from './http/issuer-origin.js';
 import { bodyLimit, bodyRefusal } from './http/body.js';
 import { boundedParameters, tooLongParameter } from './http/parameters.js';
@@ -326,7 +327,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     }
     app.use(routersUnder(paths, routers));
     app.use(mount(provider as unknown as Koa));
-    app.use(notFound(views));
+    app.use(notFound(views, providerEndpointMethods(provider)));
     // What of the stack above a kept poll would refuse it: such a poll is then not answered directly.
     const refusedByApp = (ctx: Context) =>
       lacksHost(ctx.req) ||

@@ -115,11 +115,18 @@ export const wrongMethod: Readonly<Record<number, () => HttpError>> = { 405: met
 
 /**
  * Unknown paths get a 404 in the same shape as every other error; a method the broker takes at
- * no address gets its 501 at every address, not only at those a router has.
+ * no address gets its 501 at every address, not only at those a router has; and a method an
+ * endpoint of oidc-provider does not take (`methodsAt`: the methods of each of its addresses)
+ * gets 405 with those it takes in Allow, as the broker's own routers answer.
  */
-export function notFound(views: Views): Middleware {
+export function notFound(views: Views, methodsAt: ReadonlyMap<string, readonly string[]>): Middleware {
   return async (ctx) => {
     if (!IMPLEMENTED_METHODS.has(ctx.method)) throw notImplemented();
+    const allowed = methodsAt.get(ctx.path);
+    if (allowed) {
+      ctx.set('Allow', allowed.join(', '));
+      throw methodNotAllowed();
+    }
     respondWithError(ctx, views, 404, 'not_found', 'There is nothing at this address.');
   };
 }

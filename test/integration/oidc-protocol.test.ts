@@ -57,6 +57,32 @@ describe('discovery', () => {
   });
 });
 
+describe("a method oidc-provider's endpoints do not take", () => {
+  it('gets 405 with the methods the endpoint takes in Allow, and every method Allow names is taken there', async () => {
+    const metadata = rp.config.serverMetadata();
+    const endpoints = [
+      ...['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'revocation_endpoint', 'introspection_endpoint', 'end_session_endpoint', 'pushed_authorization_request_endpoint'].map(
+        (name) => metadata[name] as string,
+      ),
+      `${tb.issuer}/.well-known/openid-configuration`,
+      `${tb.issuer}/.well-known/oauth-authorization-server`,
+    ];
+    for (const endpoint of endpoints) {
+      const refused = await fetch(endpoint, { method: 'PATCH', headers: { accept: 'application/json' } });
+      expect(refused.status, endpoint).toBe(405);
+      expect(await refused.json(), endpoint).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('Allow') });
+      const allowed = refused.headers.get('allow')?.split(', ') ?? [];
+      expect(allowed, endpoint).not.toEqual([]);
+      for (const method of allowed) {
+        // Without parameters most endpoints refuse the request, but not its method; OPTIONS is taken as a CORS preflight.
+        const preflight = { origin: 'https://rp.example', 'access-control-request-method': 'POST' };
+        const taken = await fetch(endpoint, { method, redirect: 'manual', headers: { accept: 'application/json', ...(method === 'OPTIONS' ? preflight : {}) } });
+        expect([404, 405, 501], `${method} ${endpoint}`).not.toContain(taken.status);
+      }
+    }
+  });
+});
+
 describe('PKCE is required for every client', () => {
   it.each([
     ['missing', { code_challenge: undefined, code_challenge_method: undefined }],
