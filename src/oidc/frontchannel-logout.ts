@@ -2,6 +2,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Views } from '../http/views.js';
 import { contentSecurityPolicy } from '../http/security-headers.js';
+import { confirmsLogout } from './logout-revocation.js';
 
 /**
  * OpenID Connect Front-Channel Logout 1.0, which oidc-provider dropped in 7.0. When the person
@@ -58,10 +59,9 @@ export function frontChannelLogout(provider: Provider, views: Views): void {
   provider.use(async (koaCtx, next) => {
     await next();
     const ctx = koaCtx as KoaContextWithOIDC;
-    const { oidc } = ctx;
     // Only a confirmed logout (logout=yes) ends the broker session, and so every client's.
-    if (oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !oidc.params?.logout || !oidc.session) return;
-    const frames = await framesOf(provider, oidc.session);
+    if (!confirmsLogout(ctx)) return;
+    const frames = await framesOf(provider, ctx.oidc.session!);
     if (!frames.length) return;
     const continueTo = ctx.response.get('location');
     ctx.remove('location');

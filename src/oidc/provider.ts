@@ -12,6 +12,7 @@ import { tokenEndpointAuthMethods } from '../clients/metadata.js';
 import { supportedLocales } from '../http/locale.js';
 import { isProductionConfiguration } from '../config/environment.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
+import { logoutRevocation } from './logout-revocation.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
@@ -308,7 +309,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
       PushedAuthorizationRequest: 60,
       BackchannelAuthenticationRequest: deps.backchannel.lifetime,
     },
-    // The person is logged out of the broker when the client's tokens outlive the session anyway.
+    // Tokens outlive the browser session, so that using one never reads it; a confirmed logout
+    // revokes those issued without offline_access all the same (logout-revocation.ts).
     expiresWithSession: async () => false,
     discovery: discoveryExtras(),
     renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error), ...(isLogout(ctx) ? { during: 'logout' } : {}) }),
@@ -318,6 +320,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
   provider.proxy = Boolean(config.trust_proxy);
   deps.redemptions.watch(provider);
   frontChannelLogout(provider, views);
+  // After front-channel logout, so as to see oidc-provider's answer to the logout (logout-revocation.ts).
+  logoutRevocation(provider);
   refuseTooDeepInput(provider, views);
   deps.backchannel.attach(provider);
   return provider;

@@ -14,16 +14,22 @@ export class RelyingParty {
     readonly config: client.Configuration,
     readonly issuer: string,
     readonly redirectUri: string,
+    browser: TestBrowser,
   ) {
-    this.browser = new TestBrowser(issuer);
+    this.browser = browser;
   }
 
-  static async discover(issuer: string, registration: { client_id: string; client_secret?: string; redirect_uris: string[] }) {
+  /** `browser`: one another relying party uses, for the same person's logins to several clients in one browser session. */
+  static async discover(
+    issuer: string,
+    registration: { client_id: string; client_secret?: string; redirect_uris: string[] },
+    browser = new TestBrowser(issuer),
+  ) {
     const auth = registration.client_secret ? client.ClientSecretBasic(registration.client_secret) : client.None();
     const config = await client.discovery(new URL(issuer), registration.client_id, undefined, auth, {
       execute: [client.allowInsecureRequests],
     });
-    return new RelyingParty(config, issuer, registration.redirect_uris[0]!);
+    return new RelyingParty(config, issuer, registration.redirect_uris[0]!, browser);
   }
 
   async authorizationUrl(params: Record<string, string> = {}): Promise<URL> {

@@ -1,0 +1,73 @@
+import type Provider from 'oidc-provider';
+import type { ClientAuthorizationState, Grant, KoaContextWithOIDC } from 'oidc-provider';
+
+/**
+ * A confirmed RP-initiated logout ends the tokens that the browser session's clients got
+ * without offline_access (README, Logout): every token and unredeemed code of their grants.
+ *
+ * oidc-provider's own revocation at logout does not fit the broker. It revokes one grant per
+ * client, the session's last (every login makes a grant of its own: grantRequestedScopes), and
+ * only grants not marked to persist the logout, which it marks every grant whose tokens do not
+ * expire with the session — and those tokens must outlive the session, so that using one never
+ * reads the session. It would also revoke the asking client's grant when the person answers
+ * "No, stay logged in". So each code's grant is remembered in the session here, when it has no
+ * offline_access, and the broker revokes those grants itself once the person confirms.
+ */
+
+/** What the broker keeps of a client in a browser session, besides oidc-provider's sid and grantId. */
+type SessionAuthorization = ClientAuthorizationState & {
+  /** The grants of this client's logins in the session that the logout ends. */
+  endsWithLogout?: string[];
+};
+
+type Session = NonNullable<KoaContextWithOIDC['oidc']['session']>;
+
+/** Whether this request is the person's "Yes, log out", which oidc-provider has just answered by ending the session (a 303 on). */
+export function confirmsLogout(ctx: KoaContextWithOIDC): boolean {
+  const { oidc } = ctx;
+  return oidc?.route === 'end_session_confirm' && ctx.status === 303 && Boolean(oidc.params?.logout) && Boolean(oidc.session);
+}
+
+function outlivesLogout(grant: Grant): boolean {
+  return grant.getOIDCScope().split(' ').includes('offline_access');
+}
+
+/**
+ * On an authorization response (a code issued), remembers the code's grant in the session's
+ * entry for the client unless it has offline_access. The entry is replaced through the session,
+ * which marks it changed: the session is saved when the authorization request ends.
+ */
+function rememberGrant(ctx: KoaContextWithOIDC): void {
+  const { session, grant, client } = ctx.oidc;
+  if (!session || !client || !grant?.jti || outlivesLogout(grant)) return;
+  const authorization: SessionAuthorization = session.authorizationFor(client.clientId);
+  const remembered: SessionAuthorization = { ...authorization, endsWithLogout: [...(authorization.endsWithLogout ?? []), grant.jti] };
+  session.authorizations = { ...session.authorizations, [client.clientId]: remembered };
+}
+
+function grantsEndingWithLogout(session: Session): string[] {
+  return Object.values(session.authorizations ?? {}).flatMap((authorization: SessionAuthorization) => authorization.endsWithLogout ?? []);
+}
+
+/** What oidc-provider's revocation of a grant removes: its tokens, its unredeemed codes, and the grant. */
+async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
+  await Promise.all([
+    ...[provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode].map((model) => model.revokeByGrantId(grantId)),
+    provider.Grant.adapter.destroy(grantId),
+  ]);
+}
+
+/**
+ * Must be attached after frontChannelLogout: it then runs inside it, while the answer to a
+ * confirmed logout is still oidc-provider's 303, and the grants are revoked before the person
+ * moves on (the front-channel page or the client's post_logout_redirect_uri).
+ */
+export function logoutRevocation(provider: Provider): void {
+  provider.on('authorization.success', rememberGrant);
+  provider.use(async (koaCtx, next) => {
+    await next();
+    const ctx = koaCtx as KoaContextWithOIDC;
+    if (!confirmsLogout(ctx)) return;
+    await Promise.all(grantsEndingWithLogout(ctx.oidc.session!).map((grantId) => revokeGrant(provider, grantId)));
+  });
+}
