@@ -76,7 +76,9 @@ describe('a POST to the authorization endpoint', () => {
     const withQuery = await post(browser, '/auth?client_id=web-app', '');
     expect(withQuery.status).toBe(303);
     expect(withQuery.headers.get('location')).toBe(`${tb.issuer}/auth`);
-    expect((await browser.request('/auth', { method: 'PUT', headers: { 'content-type': FORM_TYPE }, body: authorizationForm() })).status).toBe(404);
+    const put = await browser.request('/auth', { method: 'PUT', headers: { 'content-type': FORM_TYPE }, body: authorizationForm() });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('HEAD, GET, POST');
     expect((await post(browser, '/auth/some-uid', authorizationForm())).status).toBe(404);
   });
 });
