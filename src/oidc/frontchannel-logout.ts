@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Views } from '../http/views.js';
 import { contentSecurityPolicy } from '../http/security-headers.js';
-import { confirmsLogout } from './logout-revocation.js';
+import { afterLogoutConfirmation } from './logout-confirmation.js';
 
 /**
  * OpenID Connect Front-Channel Logout 1.0, which oidc-provider dropped in 7.0. When the person
@@ -56,11 +56,8 @@ function includeSidForFrontChannel(provider: Provider): void {
 
 export function frontChannelLogout(provider: Provider, views: Views): void {
   includeSidForFrontChannel(provider);
-  provider.use(async (koaCtx, next) => {
-    await next();
-    const ctx = koaCtx as KoaContextWithOIDC;
-    // Only a confirmed logout (logout=yes) ends the broker session, and so every client's.
-    if (!confirmsLogout(ctx)) return;
+  // Only a confirmed logout (logout=yes) ends the broker session, and so every client's.
+  provider.use(afterLogoutConfirmation(provider, async (ctx) => {
     const frames = await framesOf(provider, ctx.oidc.session!);
     if (!frames.length) return;
     const continueTo = ctx.response.get('location');
@@ -68,5 +65,5 @@ export function frontChannelLogout(provider: Provider, views: Views): void {
     ctx.status = 200;
     ctx.set('Content-Security-Policy', contentSecurityPolicy({ 'frame-src': frames.map((frame) => frame.cspSource) }));
     views.render(ctx, 'frontchannel-logout', { frames, continueTo });
-  });
+  }));
 }

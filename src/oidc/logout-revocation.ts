@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { ClientAuthorizationState, Grant, KoaContextWithOIDC } from 'oidc-provider';
+import { afterLogoutConfirmation } from './logout-confirmation.js';
 
 /**
  * A confirmed RP-initiated logout ends the tokens that the browser session's clients got
@@ -21,12 +22,6 @@ type SessionAuthorization = ClientAuthorizationState & {
 };
 
 type Session = NonNullable<KoaContextWithOIDC['oidc']['session']>;
-
-/** Whether this request is the person's "Yes, log out", which oidc-provider has just answered by ending the session (a 303 on). */
-export function confirmsLogout(ctx: KoaContextWithOIDC): boolean {
-  const { oidc } = ctx;
-  return oidc?.route === 'end_session_confirm' && ctx.status === 303 && Boolean(oidc.params?.logout) && Boolean(oidc.session);
-}
 
 function outlivesLogout(grant: Grant): boolean {
   return grant.getOIDCScope().split(' ').includes('offline_access');
@@ -64,10 +59,7 @@ async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
  */
 export function logoutRevocation(provider: Provider): void {
   provider.on('authorization.success', rememberGrant);
-  provider.use(async (koaCtx, next) => {
-    await next();
-    const ctx = koaCtx as KoaContextWithOIDC;
-    if (!confirmsLogout(ctx)) return;
+  provider.use(afterLogoutConfirmation(provider, async (ctx) => {
     await Promise.all(grantsEndingWithLogout(ctx.oidc.session!).map((grantId) => revokeGrant(provider, grantId)));
-  });
+  }));
 }
