@@ -187,8 +187,7 @@ describe('audit events of clients and sessions', () => {
     const before = await streamLength();
     const endSession = client.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: webClient.post_logout_redirect_uris[0]! });
     const page = await (await rp.browser.request(endSession)).text();
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)![1]!;
-    await rp.browser.submit('/session/end/confirm', { xsrf, logout: 'yes' });
+    await rp.browser.confirmLogout(page);
     const events = await eventsAfter(before);
     expect(events.map((event) => event.event_id)).toEqual(['EID_300001']);
     expect(events[0]).toMatchObject({ event: 'logout', client_id: webClient.client_id, sub: tokens.claims()!.sub, source_ip: '127.0.0.1' });

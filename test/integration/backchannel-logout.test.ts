@@ -72,8 +72,7 @@ describe('back-channel logout', () => {
     const confirmation = await browser.request(
       client.buildEndSessionUrl(withSid.config, { id_token_hint: withSidTokens.id_token!, post_logout_redirect_uri: `${receiver.origin}/with-sid/logged-out` }),
     );
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(await confirmation.text())![1]!;
-    const done = await browser.submit('/session/end/confirm', { xsrf, logout: 'yes' });
+    const done = await browser.confirmLogout(await confirmation.text());
     expect(done.leftTo?.href).toBe(`${receiver.origin}/with-sid/logged-out`);
 
     const toWithSid = await receiver.waitFor((r) => r.method === 'POST' && r.url.pathname === '/with-sid/backchannel');

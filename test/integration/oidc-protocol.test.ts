@@ -288,8 +288,7 @@ describe('RP-initiated logout', () => {
     expect(confirmation.status).toBe(200);
     const page = await confirmation.text();
     expect(page).toContain('name="logout"');
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)![1]!;
-    const { leftTo } = await rp.browser.submit('/session/end/confirm', { xsrf, logout: 'yes' });
+    const { leftTo } = await rp.browser.confirmLogout(page);
     expect(leftTo?.href).toBe('https://rp.example/logged-out?state=bye');
   });
 

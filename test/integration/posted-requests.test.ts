@@ -95,8 +95,7 @@ describe('a POST to the logout endpoint', () => {
     expect(confirmation.status).toBe(200);
     const page = await confirmation.text();
     expect(page).toContain('name="logout"');
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)![1]!;
-    const { leftTo } = await rp.browser.submit('/session/end/confirm', { xsrf, logout: 'yes' });
+    const { leftTo } = await rp.browser.confirmLogout(page);
     expect(leftTo?.href).toBe('https://rp.example/logged-out?state=bye');
     // The session of the login is gone from the broker: its cookie, sent again, finds no login to log out of.
     expect(await asksToConfirmLogout(tb.issuer, form, sessionCookie)).toBe(false);

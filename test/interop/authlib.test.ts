@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cancelAtExample, confirmLogout, DEBIAN_PYTHON, interopEids, logInAtExample, pageResult, startExample, startInteropBed, type InteropBed } from '../support/interop.js';
+import { cancelAtExample, DEBIAN_PYTHON, interopEids, logInAtExample, pageResult, startExample, startInteropBed, type InteropBed } from '../support/interop.js';
 
 /**
  * Authlib, from Debian's python3-authlib, as the relying party of docs/examples/python-authlib:
@@ -34,7 +34,7 @@ describe.each(interopEids)('Authlib logging in through $eid', ({ eid, claims }) 
     expect(pageResult(await introspected.response.text())).toMatchObject({ active: true, client_id: 'python-authlib', sub: shown.id_token.sub });
 
     const { response: logoutPage } = await browser.submit(`${appUrl}/logout`, {});
-    const { response: loggedOut } = await confirmLogout(browser, logoutPage);
+    const { response: loggedOut } = await browser.confirmLogout(await logoutPage.text());
     expect(loggedOut.url).toBe(`${appUrl}/logged-out`);
     expect(pageResult(await loggedOut.text())).toEqual({ access_token_active: false });
   });

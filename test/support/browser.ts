@@ -84,4 +84,11 @@ export class TestBrowser {
       body: new URLSearchParams({ ...this.#hiddenFields.get(target.pathname), ...fields }).toString(),
     });
   }
+  /** On the broker's logout page (its HTML: RP-initiated logout), the person confirms: yes, log me out. */
+  confirmLogout(page: string) {
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)?.[1];
+    if (!xsrf) throw new Error(`not the broker's logout page: ${page.slice(0, 200)}`);
+    return this.submit('/session/end/confirm', { xsrf, logout: 'yes' });
+  }
+
 }

@@ -157,13 +157,6 @@ export async function logInThroughInChromium(bed: InteropBed, eid: InteropEid, p
   if (eid === 'no-bankid') await page.locator('form[action$="/login"] button').first().click();
 }
 
-/** On the broker's logout page (RP-initiated logout), the person confirms: yes, log me out. */
-export async function confirmLogout(browser: TestBrowser, page: Response) {
-  const xsrf = /name="xsrf" value="([^"]+)"/.exec(await page.text())?.[1];
-  if (!xsrf) throw new Error(`not the broker's logout page: ${page.status} ${page.url}`);
-  return browser.submit('/session/end/confirm', { xsrf, logout: 'yes' });
-}
-
 /** What an example relying party shows in its page's <pre id="result">, as JSON. */
 export function pageResult(html: string): unknown {
   const pre = /<pre id="result">([\s\S]*?)<\/pre>/.exec(html)?.[1];
