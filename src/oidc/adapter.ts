@@ -108,7 +108,14 @@ export class StoreAdapter implements Adapter {
 
   async #revokeGrantOf(id: string): Promise<void> {
     const grantId = (await this.find(id))?.grantId;
-    if (typeof grantId !== 'string') return;
+    if (typeof grantId === 'string') await this.revokeGrant(grantId);
+  }
+
+  /**
+   * Every token and code issued under a grant, whatever its model (they share the grant's
+   * index), and the grant itself: what oidc-provider's revocation of a grant removes.
+   */
+  async revokeGrant(grantId: string): Promise<void> {
     await this.revokeByGrantId(grantId);
     await this.#store.delete(storeKey('oidcModel', 'Grant', grantId));
   }

@@ -1,10 +1,10 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
-/** Whether this request is the person's "Yes, log out", which oidc-provider has just answered by ending the session (a 303 on). */
+/** Whether a request to the confirmation's address is the person's "Yes, log out", which oidc-provider has just answered by ending the session (a 303 on). */
 function confirmsLogout(ctx: KoaContextWithOIDC): boolean {
   const { oidc } = ctx;
-  return oidc?.route === 'end_session_confirm' && ctx.status === 303 && Boolean(oidc.params?.logout) && Boolean(oidc.session);
+  return ctx.status === 303 && Boolean(oidc?.params?.logout) && Boolean(oidc?.session);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { ClientAuthorizationState, Grant, KoaContextWithOIDC } from 'oidc-provider';
+import type { StoreAdapter } from './adapter.js';
 import { afterLogoutConfirmation } from './logout-confirmation.js';
 
 /**
@@ -44,22 +45,15 @@ function grantsEndingWithLogout(session: Session): string[] {
   return Object.values(session.authorizations ?? {}).flatMap((authorization: SessionAuthorization) => authorization.endsWithLogout ?? []);
 }
 
-/** What oidc-provider's revocation of a grant removes: its tokens, its unredeemed codes, and the grant. */
-async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
-  await Promise.all([
-    ...[provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode].map((model) => model.revokeByGrantId(grantId)),
-    provider.Grant.adapter.destroy(grantId),
-  ]);
-}
-
 /**
  * Must be attached after frontChannelLogout: it then runs inside it, while the answer to a
  * confirmed logout is still oidc-provider's 303, and the grants are revoked before the person
- * moves on (the front-channel page or the client's post_logout_redirect_uri).
+ * moves on (the front-channel page or the client's post_logout_redirect_uri). `grants` revokes
+ * each grant with everything issued under it, in one read of the grant's index.
  */
-export function logoutRevocation(provider: Provider): void {
+export function logoutRevocation(provider: Provider, grants: StoreAdapter): void {
   provider.on('authorization.success', rememberGrant);
   provider.use(afterLogoutConfirmation(provider, async (ctx) => {
-    await Promise.all(grantsEndingWithLogout(ctx.oidc.session!).map((grantId) => revokeGrant(provider, grantId)));
+    await Promise.all(grantsEndingWithLogout(ctx.oidc.session!).map((grantId) => grants.revokeGrant(grantId)));
   }));
 }

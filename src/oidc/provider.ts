@@ -321,7 +321,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   deps.redemptions.watch(provider);
   frontChannelLogout(provider, views);
   // After front-channel logout, so as to see oidc-provider's answer to the logout (logout-revocation.ts).
-  logoutRevocation(provider);
+  logoutRevocation(provider, new StoreAdapter('Grant', store));
   refuseTooDeepInput(provider, views);
   deps.backchannel.attach(provider);
   return provider;
