@@ -113,16 +113,19 @@ const notImplemented = () => new HttpError(501, 'invalid_request', 'This server 
  */
 export const wrongMethod: Readonly<Record<number, () => HttpError>> = { 405: methodNotAllowed, 501: notImplemented };
 
+/** The methods taken at a request path, if some endpoint answers there. */
+export type MethodsAt = (path: string) => readonly string[] | undefined;
+
 /**
  * Unknown paths get a 404 in the same shape as every other error; a method the broker takes at
  * no address gets its 501 at every address, not only at those a router has; and a method an
- * endpoint of oidc-provider does not take (`methodsAt`: the methods of each of its addresses)
+ * endpoint of oidc-provider does not take (`methodsAt`: the methods taken at an address of its)
  * gets 405 with those it takes in Allow, as the broker's own routers answer.
  */
-export function notFound(views: Views, methodsAt: ReadonlyMap<string, readonly string[]>): Middleware {
+export function notFound(views: Views, methodsAt: MethodsAt): Middleware {
   return async (ctx) => {
     if (!IMPLEMENTED_METHODS.has(ctx.method)) throw notImplemented();
-    const allowed = methodsAt.get(ctx.path);
+    const allowed = methodsAt(ctx.path);
     if (allowed) {
       ctx.set('Allow', allowed.join(', '));
       throw methodNotAllowed();
