@@ -71,7 +71,11 @@ export function errorBoundary(views: Views, log: Logger): Middleware {
         if (!wantsHtml(ctx)) ctx.body = { ...(ctx.body as object), reason: err.reason };
       } else if (err instanceof StoreUnavailableError) {
         log.warn('state store unavailable');
-        respondWithError(ctx, views, 503, err.error, err.error_description);
+        // oidc-provider's error handler may have answered the store's failure already, in the words
+        // of what failed (a logout's page), before a step of its own after it (saving the browser
+        // session) failed the same way: that answer stands.
+        if (ctx.status === 503 && ctx.body) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+        else respondWithError(ctx, views, 503, err.error, err.error_description);
       } else if (err instanceof HttpError) {
         respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds, err.page);
       } else {

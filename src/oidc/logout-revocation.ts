@@ -1,7 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { ClientAuthorizationState, Grant, KoaContextWithOIDC } from 'oidc-provider';
 import type { StoreAdapter } from './adapter.js';
-import { afterLogoutConfirmation } from './logout-confirmation.js';
 
 /**
  * A confirmed RP-initiated logout ends the tokens that the browser session's clients got
@@ -46,14 +45,22 @@ function grantsEndingWithLogout(session: Session): string[] {
 }
 
 /**
- * Must be attached after frontChannelLogout: it then runs inside it, while the answer to a
- * confirmed logout is still oidc-provider's 303, and the grants are revoked before the person
- * moves on (the front-channel page or the client's post_logout_redirect_uri). `grants` revokes
- * each grant with everything issued under it, in one read of the grant's index.
+ * The grants are revoked as the session is destroyed, before it is: oidc-provider destroys a
+ * session at a confirmed logout only (its end_session confirmation, after the xsrf check and the
+ * back-channel notices, before it clears the session cookie). The list of grants lives in the
+ * session alone, so the session must not go before its grants do: should the store fail on the
+ * way, the logout fails with the session and its cookie as they were, the person is told they
+ * are still logged in, and confirming again revokes what is left (revoking a grant twice is
+ * harmless). Were the grants revoked after the session was gone, a failure would lose the list
+ * and leave the tokens working after a logout the person took for done. `grants` revokes each
+ * grant with everything issued under it, in one read of the grant's index.
  */
 export function logoutRevocation(provider: Provider, grants: StoreAdapter): void {
   provider.on('authorization.success', rememberGrant);
-  provider.use(afterLogoutConfirmation(provider, async (ctx) => {
-    await Promise.all(grantsEndingWithLogout(ctx.oidc.session!).map((grantId) => grants.revokeGrant(grantId)));
-  }));
+  const { prototype } = provider.Session;
+  const destroy = prototype.destroy;
+  prototype.destroy = async function revokeGrantsThenDestroy(this: Session) {
+    await Promise.all(grantsEndingWithLogout(this).map((grantId) => grants.revokeGrant(grantId)));
+    await destroy.call(this);
+  };
 }
