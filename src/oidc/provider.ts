@@ -15,6 +15,7 @@ import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { retryOfLogout } from './logout-confirmation.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
+import { describeProviderErrors } from './error-descriptions.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
 import { currentRequest } from './current-request.js';
@@ -323,6 +324,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   frontChannelLogout(provider, views);
   logoutRevocation(provider, new StoreAdapter('Grant', store));
   refuseTooDeepInput(provider, views);
+  describeProviderErrors(provider);
   deps.backchannel.attach(provider);
   return provider;
 }

@@ -246,6 +246,17 @@ describe('pushed authorization requests', () => {
     const again = await new TestBrowser(tb.issuer).follow(url);
     expect(again.leftTo?.searchParams.get('error') ?? String(again.response.status)).toMatch(/invalid_request|400/);
   });
+
+  it('a request_uri in a pushed request is refused with request_uri_not_supported, saying why', async () => {
+    const pushed = await tokenRequest(
+      tb.issuer,
+      webClient,
+      { request_uri: 'https://rp.example/request.jwt', response_type: 'code', scope: 'openid', redirect_uri: webClient.redirect_uris[0]! },
+      new URL(rp.config.serverMetadata().pushed_authorization_request_endpoint!).pathname,
+    );
+    expect(pushed.status).toBe(400);
+    expect(pushed.body).toEqual({ error: 'request_uri_not_supported', error_description: expect.stringContaining('PAR') });
+  });
 });
 
 describe('logins are never reused', () => {
