@@ -71,7 +71,11 @@ export function errorBoundary(views: Views, log: Logger): Middleware {
         if (!wantsHtml(ctx)) ctx.body = { ...(ctx.body as object), reason: err.reason };
       } else if (err instanceof StoreUnavailableError) {
         log.warn('state store unavailable');
-        respondWithError(ctx, views, 503, err.error, err.error_description);
+        // oidc-provider's error handler may have answered the store's failure already, in the words
+        // of what failed (a logout's page), before a step of its own after it (saving the browser
+        // session) failed the same way: that answer stands.
+        if (ctx.status === 503 && ctx.body) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+        else respondWithError(ctx, views, 503, err.error, err.error_description);
       } else if (err instanceof HttpError) {
         respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds, err.page);
       } else {
@@ -113,16 +117,19 @@ const notImplemented = () => new HttpError(501, 'invalid_request', 'This server 
  */
 export const wrongMethod: Readonly<Record<number, () => HttpError>> = { 405: methodNotAllowed, 501: notImplemented };
 
+/** The methods taken at a request path, if some endpoint answers there. */
+export type MethodsAt = (path: string) => readonly string[] | undefined;
+
 /**
  * Unknown paths get a 404 in the same shape as every other error; a method the broker takes at
  * no address gets its 501 at every address, not only at those a router has; and a method an
- * endpoint of oidc-provider does not take (`methodsAt`: the methods of each of its addresses)
+ * endpoint of oidc-provider does not take (`methodsAt`: the methods taken at an address of its)
  * gets 405 with those it takes in Allow, as the broker's own routers answer.
  */
-export function notFound(views: Views, methodsAt: ReadonlyMap<string, readonly string[]>): Middleware {
+export function notFound(views: Views, methodsAt: MethodsAt): Middleware {
   return async (ctx) => {
     if (!IMPLEMENTED_METHODS.has(ctx.method)) throw notImplemented();
-    const allowed = methodsAt.get(ctx.path);
+    const allowed = methodsAt(ctx.path);
     if (allowed) {
       ctx.set('Allow', allowed.join(', '));
       throw methodNotAllowed();

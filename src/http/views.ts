@@ -50,6 +50,8 @@ export interface ErrorPage {
   /** The client's own page (a URL registered for it) and its name, when the broker knows them. */
   wayBack?: { href: string; client: string };
   again?: PageAgain;
+  /** A form that sends the failed request again, where doing so is the next step: a broker path and its fields. */
+  retry?: { action: string; fields: Record<string, string> };
 }
 
 /**
@@ -174,6 +176,7 @@ export class Views {
       code: error.error,
       cancelUrl: (ctx.state as LocaleState).cancelUrl,
       wayBack: error.wayBack,
+      retry: error.retry,
       contact: this.#ui.show_contact ? this.#ui.support_email : undefined,
       // An error page keeps nothing of the request that failed, not even in its language links.
       again: error.again ?? (ctx.method === 'GET' ? { path: '' } : undefined),

@@ -1,51 +1,73 @@
 import type Provider from 'oidc-provider';
+import type { MethodsAt } from '../http/errors.js';
 
 const READ = ['HEAD', 'GET'] as const;
+
+/** The methods a route of oidc-provider's takes, and the name of its path's parameter if it has one. */
+interface RouteMethods {
+  methods: readonly string[];
+  parameter?: string;
+}
 
 /**
  * The methods each endpoint of oidc-provider takes, by its route's name, as oidc-provider 9
  * registers them with the broker's features (GET takes HEAD; OPTIONS where it answers CORS
  * preflights). POST at the authorization and logout endpoints is the broker's own
- * (src/oidc/posted-requests.ts). Endpoints with a parameter in their path are left out: a
- * wrong method there stays a 404.
+ * (src/oidc/posted-requests.ts). Routes that share a path (/reg/<client_id>'s reading, update
+ * and deletion) add up to that path's methods.
  */
-const METHODS_BY_ROUTE: Readonly<Record<string, readonly string[]>> = {
-  authorization: [...READ, 'POST'],
-  userinfo: [...READ, 'POST', 'OPTIONS'],
-  token: ['POST', 'OPTIONS'],
-  jwks: [...READ, 'OPTIONS'],
-  registration: ['POST'],
-  revocation: ['POST', 'OPTIONS'],
-  introspection: ['POST', 'OPTIONS'],
-  end_session: [...READ, 'POST'],
-  end_session_confirm: ['POST'],
-  end_session_success: [...READ],
-  pushed_authorization_request: ['POST', 'OPTIONS'],
-  backchannel_authentication: ['POST'],
+const METHODS_BY_ROUTE: Readonly<Record<string, RouteMethods>> = {
+  authorization: { methods: [...READ, 'POST'] },
+  resume: { methods: READ, parameter: 'uid' },
+  userinfo: { methods: [...READ, 'POST', 'OPTIONS'] },
+  token: { methods: ['POST', 'OPTIONS'] },
+  jwks: { methods: [...READ, 'OPTIONS'] },
+  registration: { methods: ['POST'] },
+  client: { methods: READ, parameter: 'clientId' },
+  client_update: { methods: ['PUT'], parameter: 'clientId' },
+  client_delete: { methods: ['DELETE'], parameter: 'clientId' },
+  revocation: { methods: ['POST', 'OPTIONS'] },
+  introspection: { methods: ['POST', 'OPTIONS'] },
+  end_session: { methods: [...READ, 'POST'] },
+  end_session_confirm: { methods: ['POST'] },
+  end_session_success: { methods: READ },
+  pushed_authorization_request: { methods: ['POST', 'OPTIONS'] },
+  backchannel_authentication: { methods: ['POST'] },
 };
 
 /** Both discovery documents: oidc-provider names only the first of them (`discovery`). */
 const DISCOVERY_PATHS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
 
-/** The path of a route of oidc-provider's; undefined when its feature is off and it has none. */
-function pathOf(provider: Provider, route: string): string | undefined {
+/** What a path parameter is looked up as: where it lands in the path, any one segment matches. */
+const PARAMETER_MARK = encodeURIComponent('{parameter}');
+
+/** The path of a route of oidc-provider's, its parameter marked; undefined when its feature is off and it has none. */
+function pathOf(provider: Provider, route: string, parameter: string | undefined): string | undefined {
   try {
-    return provider.pathFor(route);
+    return provider.pathFor(route, parameter ? { [parameter]: decodeURIComponent(PARAMETER_MARK) } : {});
   } catch {
     return undefined;
   }
 }
 
+/** A whole request path that matches `path`, each of its parameters one segment. */
+function patternOf(path: string): RegExp {
+  const pieces = path.split(PARAMETER_MARK).map((piece) => piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${pieces.join('[^/]+')}$`);
+}
+
 /**
  * Each address at which oidc-provider answers, with the methods it takes there, so that a request
  * with another method gets 405 and an Allow header (RFC 9110 §15.5.6) instead of oidc-provider's
- * silence, which would be a 404: the endpoint is there.
+ * silence, which would be a 404: the endpoint is there. An address with a parameter (/auth/<uid>)
+ * is matched by its pattern.
  */
-export function providerEndpointMethods(provider: Provider): ReadonlyMap<string, readonly string[]> {
-  const methods = new Map<string, readonly string[]>(DISCOVERY_PATHS.map((path) => [path, [...READ, 'OPTIONS']]));
-  for (const [route, taken] of Object.entries(METHODS_BY_ROUTE)) {
-    const path = pathOf(provider, route);
-    if (path) methods.set(path, taken);
+export function providerEndpointMethods(provider: Provider): MethodsAt {
+  const byPath = new Map<string, string[]>(DISCOVERY_PATHS.map((path) => [path, [...READ, 'OPTIONS']]));
+  for (const [route, { methods, parameter }] of Object.entries(METHODS_BY_ROUTE)) {
+    const path = pathOf(provider, route, parameter);
+    if (path) byPath.set(path, [...(byPath.get(path) ?? []), ...methods]);
   }
-  return methods;
+  const patterns = [...byPath].map(([path, methods]) => ({ pattern: patternOf(path), methods }));
+  return (path) => patterns.find(({ pattern }) => pattern.test(path))?.methods;
 }

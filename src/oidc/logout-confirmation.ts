@@ -22,3 +22,20 @@ export function afterLogoutConfirmation(provider: Provider, then: (ctx: KoaConte
     });
   };
 }
+
+/**
+ * The confirmation to send again when a confirmed logout failed on the broker's side before
+ * oidc-provider ended its session (the store failing as the grants are revoked: logout-revocation.ts):
+ * the person is still logged in, and the same confirmation, its xsrf still the session's, logs
+ * them out. Undefined for every other failure.
+ */
+export function retryOfLogout(ctx: KoaContextWithOIDC): { action: string; fields: Record<string, string> } | undefined {
+  const { oidc } = ctx;
+  const session = oidc?.session;
+  const xsrf = oidc?.params?.xsrf;
+  // oidc-provider marks a session it destroyed (not in its types).
+  const ended = (session as { destroyed?: boolean } | undefined)?.destroyed === true;
+  const stillLoggedIn = oidc?.route === 'end_session_confirm' && ctx.status >= 500 && Boolean(oidc.params?.logout) && session !== undefined && !ended;
+  if (!stillLoggedIn || typeof xsrf !== 'string' || xsrf !== session.state?.['secret']) return undefined;
+  return { action: oidc.urlFor('end_session_confirm'), fields: { xsrf, logout: 'yes' } };
+}

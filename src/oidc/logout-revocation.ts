@@ -1,7 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { ClientAuthorizationState, Grant, KoaContextWithOIDC } from 'oidc-provider';
 import type { StoreAdapter } from './adapter.js';
-import { afterLogoutConfirmation } from './logout-confirmation.js';
 
 /**
  * A confirmed RP-initiated logout ends the tokens that the browser session's clients got
@@ -24,6 +23,15 @@ type SessionAuthorization = ClientAuthorizationState & {
 
 type Session = NonNullable<KoaContextWithOIDC['oidc']['session']>;
 
+/**
+ * The most logins of one client a browser session remembers for the logout (about 25 bytes
+ * each; oidc-provider keeps one entry of its own per client). A login beyond it revokes the
+ * oldest's grant at once, as the logout would have: a client that logs the same person in this
+ * often in one session is past needing its first tokens, and no grant ever leaves the list
+ * unrevoked (README, Logout).
+ */
+export const MAX_GRANTS_PER_CLIENT = 32;
+
 function outlivesLogout(grant: Grant): boolean {
   return grant.getOIDCScope().split(' ').includes('offline_access');
 }
@@ -45,15 +53,72 @@ function grantsEndingWithLogout(session: Session): string[] {
   return Object.values(session.authorizations ?? {}).flatMap((authorization: SessionAuthorization) => authorization.endsWithLogout ?? []);
 }
 
+function revokeAll(grants: StoreAdapter, grantIds: readonly string[]): Promise<unknown> {
+  return Promise.all(grantIds.map((grantId) => grants.revokeGrant(grantId)));
+}
+
+/** A client's grants beyond MAX_GRANTS_PER_CLIENT, the oldest: those to revoke now. */
+function beyondCap(entry: SessionAuthorization): string[] {
+  return (entry.endsWithLogout ?? []).slice(0, -MAX_GRANTS_PER_CLIENT);
+}
+
+function withinCap(entry: SessionAuthorization): SessionAuthorization {
+  return entry.endsWithLogout ? { ...entry, endsWithLogout: entry.endsWithLogout.slice(-MAX_GRANTS_PER_CLIENT) } : entry;
+}
+
 /**
- * Must be attached after frontChannelLogout: it then runs inside it, while the answer to a
- * confirmed logout is still oidc-provider's 303, and the grants are revoked before the person
- * moves on (the front-channel page or the client's post_logout_redirect_uri). `grants` revokes
- * each grant with everything issued under it, in one read of the grant's index.
+ * Revokes each client's grants beyond the cap, and only then leaves them out of the session,
+ * which is saved again: should the store fail, the request fails with them still in the list,
+ * which the next login or the logout revokes.
  */
+async function revokeBeyondCap(session: Session, grants: StoreAdapter): Promise<void> {
+  const entries = Object.entries(session.authorizations ?? {}) as Array<[string, SessionAuthorization]>;
+  const beyond = entries.flatMap(([, entry]) => beyondCap(entry));
+  if (!beyond.length) return;
+  await revokeAll(grants, beyond);
+  session.authorizations = Object.fromEntries(entries.map(([clientId, entry]) => [clientId, withinCap(entry)]));
+  await session.persist();
+}
+
+/**
+ * A step of oidc-provider's app that keeps the session's lists within the cap once an
+ * authorization response is made and the session saved with its new grant. Every other request
+ * passes by with a compare of its path.
+ */
+function capAfterAuthorization(provider: Provider, grants: StoreAdapter): Parameters<Provider['use']>[0] {
+  const authorizationPath = provider.pathFor('authorization', { mountPath: '' });
+  return (koaCtx, next) => {
+    if (!koaCtx.path.startsWith(authorizationPath)) return next();
+    return next().then(() => {
+      const session = (koaCtx as KoaContextWithOIDC).oidc?.session;
+      return session ? revokeBeyondCap(session, grants) : undefined;
+    });
+  };
+}
+
+/**
+ * The grants are revoked as the session is destroyed, before it is: oidc-provider destroys a
+ * session at a confirmed logout only (its end_session confirmation, after the xsrf check and the
+ * back-channel notices, before it clears the session cookie). The list of grants lives in the
+ * session alone, so the session must not go before its grants do: should the store fail on the
+ * way, the logout fails with the session and its cookie as they were, the person is told they
+ * are still logged in, and confirming again revokes what is left (revoking a grant twice is
+ * harmless). Were the grants revoked after the session was gone, a failure would lose the list
+ * and leave the tokens working after a logout the person took for done. `grants` revokes each
+ * grant with everything issued under it, in one read of the grant's index.
+ */
+function revokeBeforeSessionEnds(provider: Provider, grants: StoreAdapter): void {
+  const { prototype } = provider.Session;
+  const destroy = prototype.destroy;
+  prototype.destroy = async function revokeGrantsThenDestroy(this: Session) {
+    await revokeAll(grants, grantsEndingWithLogout(this));
+    await destroy.call(this);
+  };
+}
+
+/** Remembers each login's grant in its session, within the cap, and revokes them all at a confirmed logout. */
 export function logoutRevocation(provider: Provider, grants: StoreAdapter): void {
   provider.on('authorization.success', rememberGrant);
-  provider.use(afterLogoutConfirmation(provider, async (ctx) => {
-    await Promise.all(grantsEndingWithLogout(ctx.oidc.session!).map((grantId) => grants.revokeGrant(grantId)));
-  }));
+  provider.use(capAfterAuthorization(provider, grants));
+  revokeBeforeSessionEnds(provider, grants);
 }

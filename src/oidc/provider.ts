@@ -13,7 +13,9 @@ import { supportedLocales } from '../http/locale.js';
 import { isProductionConfiguration } from '../config/environment.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
+import { retryOfLogout } from './logout-confirmation.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
+import { describeProviderErrors } from './error-descriptions.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
 import { currentRequest } from './current-request.js';
@@ -313,16 +315,16 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // revokes those issued without offline_access all the same (logout-revocation.ts).
     expiresWithSession: async () => false,
     discovery: discoveryExtras(),
-    renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error), ...(isLogout(ctx) ? { during: 'logout' } : {}) }),
+    renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error), ...(isLogout(ctx) ? { during: 'logout', retry: retryOfLogout(ctx) } : {}) }),
   };
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = Boolean(config.trust_proxy);
   deps.redemptions.watch(provider);
   frontChannelLogout(provider, views);
-  // After front-channel logout, so as to see oidc-provider's answer to the logout (logout-revocation.ts).
   logoutRevocation(provider, new StoreAdapter('Grant', store));
   refuseTooDeepInput(provider, views);
+  describeProviderErrors(provider);
   deps.backchannel.attach(provider);
   return provider;
 }

@@ -1,7 +1,9 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { MAX_GRANTS_PER_CLIENT } from '../../src/oidc/logout-revocation.js';
 import { tokenRequest } from '../support/http.js';
+import { startRedisPassage, startRedisServer, type RedisPassage, type RedisServer } from '../support/redis.js';
 import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js';
 
 /**
@@ -48,8 +50,8 @@ async function standing(rp: RelyingParty, tokens: { access_token: string; refres
   const metadata = rp.config.serverMetadata();
   const registration = registrationOf(rp);
   const userinfo = await userinfoStatus(rp, tokens.access_token);
-  const introspection = await tokenRequest(tb.issuer, registration, { token: tokens.access_token }, new URL(metadata.introspection_endpoint!).pathname);
-  const refresh = await tokenRequest(tb.issuer, registration, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+  const introspection = await tokenRequest(rp.issuer, registration, { token: tokens.access_token }, new URL(metadata.introspection_endpoint!).pathname);
+  const refresh = await tokenRequest(rp.issuer, registration, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
   return { userinfo, active: introspection.body.active, refresh: refresh.body.error ?? 'renewed' };
 }
 
@@ -136,3 +138,71 @@ describe('a logout the person declines', () => {
     expect(await standing(renew, online)).toEqual(REVOKED);
   });
 });
+
+describe('a client that logs the same person in again and again in one browser session', () => {
+  // A login takes a fraction of a second; this test makes many.
+  it(`keeps its ${MAX_GRANTS_PER_CLIENT} latest logins for the logout: one more revokes the oldest's tokens at once`, { timeout: 120_000 }, async () => {
+    const renew = await RelyingParty.discover(tb.issuer, renewing);
+    const logins = [];
+    for (let i = 0; i < MAX_GRANTS_PER_CLIENT; i += 1) logins.push(await renew.redeem(await logIn(renew)));
+    expect(await standing(renew, logins[0]!)).toEqual(WORKING);
+
+    logins.push(await renew.redeem(await logIn(renew)));
+    expect(await standing(renew, logins[0]!)).toEqual(REVOKED);
+    expect(await standing(renew, logins[1]!)).toEqual(WORKING);
+
+    await logOut(renew, logins.at(-1)!.id_token!, 'GET', 'yes');
+    for (const login of logins.slice(1)) expect(await standing(renew, login)).toEqual(REVOKED);
+  });
+});
+
+describe('a confirmed logout during which Redis hangs', () => {
+  let redis: RedisServer;
+  let passage: RedisPassage;
+  let hung: TestBroker;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    passage = await startRedisPassage(redis);
+    hung = await startTestBroker({ clients: [renewing], redis: { url: passage.url, key_prefix: 'logout-hang:' } }, 'logout-hang');
+  });
+  afterAll(async () => {
+    redis.resume();
+    await hung.close();
+    await passage.close();
+    await redis.stop();
+  });
+
+  /** What revoking a grant first reads: the set of the keys issued under it. */
+  const REVOCATION = /smembers\r\n\$\d+\r\n[^\r]*oidc:grant:/i;
+
+  it('keeps the session: the person is told they are still logged in, with the traceId, and confirming again revokes the tokens', async () => {
+    const renew = await RelyingParty.discover(hung.issuer, renewing);
+    const online = await renew.redeem(await logIn(renew));
+    const endpoint = renew.config.serverMetadata().end_session_endpoint!;
+    const { response } = await renew.browser.follow(`${endpoint}?${new URLSearchParams({ id_token_hint: online.id_token!, post_logout_redirect_uri: renewing.post_logout_redirect_uris[0]! })}`);
+    expect(await response.text()).toContain('name="logout"');
+
+    const paused = passage.pauseAt(REVOCATION);
+    const failed = (await renew.browser.submit('/session/end/confirm', { logout: 'yes' })).response;
+    await paused;
+    expect(failed.status).toBe(503);
+    const page = await failed.text();
+    expect(page).toContain('you are still logged in');
+    expect(page).toContain(failed.headers.get('traceid')!);
+    expect(page).toContain('<input type="hidden" name="logout" value="yes">');
+
+    redis.resume();
+    await waitFor(() => hung.broker.store.available);
+    // As the page says: the logout did not happen.
+    expect(await standing(renew, online)).toEqual(WORKING);
+    // The page's "Try again" sends the same confirmation.
+    await answerLogout(renew, 'yes');
+    expect(await standing(renew, online)).toEqual(REVOKED);
+  });
+});
+
+async function waitFor(condition: () => boolean) {
+  for (let i = 0; i < 100 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(condition()).toBe(true);
+}

@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
 import { publicClient, startTestBroker, webClient, type TestBroker } from '../support/broker.js';
-import { tokenRequest } from '../support/http.js';
+import { expectWrongMethodRefused, tokenRequest } from '../support/http.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
 let tb: TestBroker;
@@ -67,19 +67,13 @@ describe("a method oidc-provider's endpoints do not take", () => {
       `${tb.issuer}/.well-known/openid-configuration`,
       `${tb.issuer}/.well-known/oauth-authorization-server`,
     ];
-    for (const endpoint of endpoints) {
-      const refused = await fetch(endpoint, { method: 'PATCH', headers: { accept: 'application/json' } });
-      expect(refused.status, endpoint).toBe(405);
-      expect(await refused.json(), endpoint).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('Allow') });
-      const allowed = refused.headers.get('allow')?.split(', ') ?? [];
-      expect(allowed, endpoint).not.toEqual([]);
-      for (const method of allowed) {
-        // Without parameters most endpoints refuse the request, but not its method; OPTIONS is taken as a CORS preflight.
-        const preflight = { origin: 'https://rp.example', 'access-control-request-method': 'POST' };
-        const taken = await fetch(endpoint, { method, redirect: 'manual', headers: { accept: 'application/json', ...(method === 'OPTIONS' ? preflight : {}) } });
-        expect([404, 405, 501], `${method} ${endpoint}`).not.toContain(taken.status);
-      }
-    }
+    for (const endpoint of endpoints) await expectWrongMethodRefused(endpoint);
+  });
+
+  it('at an endpoint with an id in its path, the return to /auth/<uid> from a login: 405 too', async () => {
+    expect(await expectWrongMethodRefused(`${tb.issuer}/auth/some-login`)).toEqual(['HEAD', 'GET']);
+    // One segment only: beneath it there is nothing.
+    expect((await fetch(`${tb.issuer}/auth/some-login/more`, { method: 'PATCH', headers: { accept: 'application/json' } })).status).toBe(404);
   });
 });
 
@@ -251,6 +245,17 @@ describe('pushed authorization requests', () => {
 
     const again = await new TestBrowser(tb.issuer).follow(url);
     expect(again.leftTo?.searchParams.get('error') ?? String(again.response.status)).toMatch(/invalid_request|400/);
+  });
+
+  it('a request_uri in a pushed request is refused with request_uri_not_supported, saying why', async () => {
+    const pushed = await tokenRequest(
+      tb.issuer,
+      webClient,
+      { request_uri: 'https://rp.example/request.jwt', response_type: 'code', scope: 'openid', redirect_uri: webClient.redirect_uris[0]! },
+      new URL(rp.config.serverMetadata().pushed_authorization_request_endpoint!).pathname,
+    );
+    expect(pushed.status).toBe(400);
+    expect(pushed.body).toEqual({ error: 'request_uri_not_supported', error_description: expect.stringContaining('PAR') });
   });
 });
 

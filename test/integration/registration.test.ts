@@ -2,6 +2,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
+import { expectWrongMethodRefused } from '../support/http.js';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, loginWorks, startAdminBroker } from './admin-support.js';
@@ -205,6 +206,12 @@ describe('registration management (RFC 7592)', () => {
       { headers: { accept: 'text/html' } },
     );
     expect(page.status).toBe(400);
+  });
+
+  it('a method /reg/<client_id> does not take: 405, naming those of reading, updating and deleting a client in Allow', async () => {
+    const reg = await registered();
+    expect(await expectWrongMethodRefused(reg.registration_client_uri)).toEqual(['HEAD', 'GET', 'PUT', 'DELETE']);
+    expect((await call(reg.registration_client_uri, 'POST', reg.registration_access_token)).status).toBe(405);
   });
 
   it("a registration access token reaches its own client only, never another's or a static one", async () => {

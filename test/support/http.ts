@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { expect } from 'vitest';
 
 /** A token-endpoint request as a client sends it: form body, client_secret_basic when there is a secret. */
 export async function tokenRequest(
@@ -40,4 +41,24 @@ export async function rawConnection(port: number): Promise<{ socket: Socket; clo
 export async function asksToConfirmLogout(issuer: string, query: string, cookie: string): Promise<boolean> {
   const response = await fetch(`${issuer}/session/end?${query}`, { headers: { cookie, accept: 'text/html' } });
   return /<button[^>]*\bname="logout"/.test(await response.text());
+}
+
+/**
+ * What a method an endpoint does not take (PATCH, which none of oidc-provider's takes) gets:
+ * 405 with the methods the endpoint takes in Allow, in the shape of every error, and every method
+ * Allow names is taken there. Returns the methods Allow names.
+ */
+export async function expectWrongMethodRefused(endpoint: string): Promise<string[]> {
+  const refused = await fetch(endpoint, { method: 'PATCH', headers: { accept: 'application/json' } });
+  expect(refused.status, endpoint).toBe(405);
+  expect(await refused.json(), endpoint).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('Allow') });
+  const allowed = refused.headers.get('allow')?.split(', ') ?? [];
+  expect(allowed, endpoint).not.toEqual([]);
+  for (const method of allowed) {
+    // Without parameters most endpoints refuse the request, but not its method; OPTIONS is taken as a CORS preflight.
+    const preflight = { origin: 'https://rp.example', 'access-control-request-method': 'POST' };
+    const taken = await fetch(endpoint, { method, redirect: 'manual', headers: { accept: 'application/json', ...(method === 'OPTIONS' ? preflight : {}) } });
+    expect([404, 405, 501], `${method} ${endpoint}`).not.toContain(taken.status);
+  }
+  return allowed;
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createConnection } from 'node:net';
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
 import { findFreePort } from './ports.js';
@@ -35,6 +35,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts an empty server on the same port again. */
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP), as a Redis that hangs: its connections stay open, nothing is answered. */
+  pause(): void;
+  /** Lets a frozen server go on (SIGCONT): it answers what waited, then all else. */
+  resume(): void;
 }
 
 export interface RedisServerOptions {
@@ -70,6 +74,14 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       }
     },
 
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+
+    resume() {
+      child?.kill('SIGCONT');
+    },
+
     async stop() {
       const running = child;
       if (!running) return;
@@ -84,6 +96,56 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   await server.start();
   return server;
+}
+
+export interface RedisPassage {
+  /** Where a client connects to reach the server through the passage. */
+  url: string;
+  /** Pauses the server just before the passage passes on the next command whose bytes match `command`; resolves then. */
+  pauseAt(command: RegExp): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP passage to `server` that can pause it in the middle of a request: just before it passes
+ * on a chosen command, so that this command and all after it wait unanswered while those before
+ * it were answered, as when Redis hangs midway. A test sets where (`pauseAt`), and resumes the
+ * server itself.
+ */
+export async function startRedisPassage(server: RedisServer): Promise<RedisPassage> {
+  let armed: { command: RegExp; paused: () => void } | undefined;
+  const sockets = new Set<Socket>();
+  const passage = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port: server.port });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.on('data', (bytes: Buffer) => {
+      if (armed?.command.test(bytes.toString('latin1'))) {
+        server.pause();
+        armed.paused();
+        armed = undefined;
+      }
+      upstream.write(bytes);
+    });
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  passage.listen(0, '127.0.0.1');
+  await once(passage, 'listening');
+  const { port } = passage.address() as AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pauseAt: (command) => new Promise((paused) => (armed = { command, paused })),
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      passage.close();
+      await once(passage, 'close');
+    },
+  };
 }
 
 async function waitForPong(port: number, child: ChildProcess, password: string | undefined, timeoutMs = 5_000): Promise<void> {
