@@ -80,8 +80,18 @@ if (root) {
       window.location.assign(`/interaction/${encodeURIComponent(uid)}/`);
       return;
     }
-    element('status').textContent = error.message;
+    say(error.message);
     show('progress', true);
+  }
+
+  /**
+   * Puts `text` in the status line, a live region: only when it differs from what it says, since
+   * a screen reader reads the region again each time its text is set, even to the same words
+   * (the page sets it on every poll and every status event).
+   */
+  function say(text) {
+    const status = element('status');
+    if (status.textContent !== text) status.textContent = text;
   }
 
   function drawQr(payload) {
@@ -103,7 +113,7 @@ if (root) {
   }
 
   function render(state) {
-    if (state.message) element('status').textContent = state.message;
+    if (state.message) say(state.message);
     if (state.status === 'NOT_STARTED') {
       show('device-choice', true);
       show('progress', false);
