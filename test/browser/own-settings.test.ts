@@ -41,6 +41,12 @@ const RECORD_STATUS_CHANGES = `(() => {
   window.statusChanges = changes;
 })()`;
 
+/** Runs in the page: the h1's font size, and whether the page is wider than the screen. */
+const TEXT_AND_WIDTH = `(() => ({
+  heading: getComputedStyle(document.querySelector('h1')).fontSize,
+  scrollsSideways: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+}))()`;
+
 describe('the waiting page, through a screen reader', () => {
   it('says the status once: a page that polls (no event stream) does not set its live region again with the same words each second', async () => {
     await onPhone(async (page) => {
@@ -64,4 +70,55 @@ describe('the waiting page, through a screen reader', () => {
       expect(await page.evaluate('window.statusChanges')).toEqual([]);
     });
   }, 60_000);
+});
+
+describe('a larger text size set in the browser', () => {
+  it.each([
+    ['fi-FI', 'Valitse tunnistustapa'],
+    ['da-DK', 'Vælg, hvordan du vil logge ind'],
+  ])('in %s: every page follows it (twice the usual size) and still fits a 320 px wide screen', async (locale, pickerHeading) => {
+    const context = await browser.newContext({ viewport: { width: 320, height: 640 }, locale });
+    try {
+      const page = await context.newPage();
+      // What the person set as the browser's text size: 32 px instead of 16.
+      const devtools = await context.newCDPSession(page);
+      await devtools.send('Page.enable');
+      await devtools.send('Page.setFontSizes', { fontSizes: { standard: 32 } });
+      const seen: Record<string, unknown> = {};
+      const look = async (name: string) => {
+        seen[name] = await page.evaluate(TEXT_AND_WIDTH);
+      };
+      await page.goto(`${tb.issuer}/demo`);
+      await look('demo');
+      await page.click('a[href="/demo/login"]');
+      await page.waitForSelector('form.eids');
+      expect(await page.textContent('h1')).toBe(pickerHeading);
+      await look('picker');
+      await page.click('button[value="se-bankid"]');
+      await page.waitForSelector('button[data-device="other"]:visible');
+      await look('bankid');
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      await look('bankid-qr');
+      await page.click('#cancel');
+      await page.waitForSelector('.notice');
+      await look('picker-with-notice');
+      await page.click('button[value="no-bankid"]');
+      await page.click('form[action$="/login"] button');
+      await page.waitForSelector('dl.claims');
+      await look('demo-result');
+      await page.goto(`${tb.issuer}/interaction/no-such-login`);
+      await look('error');
+      await page.goto(`${tb.issuer}/session/end`);
+      await page.waitForSelector('button[name="logout"]');
+      await look('logout');
+      await page.click('button[name="logout"]');
+      await page.waitForURL(/\/session\/end\/success/);
+      await look('logged-out');
+      const expected = { heading: '48px', scrollsSideways: false };
+      expect(seen).toEqual(Object.fromEntries(Object.keys(seen).map((name) => [name, expected])));
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
 });
