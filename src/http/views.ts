@@ -45,8 +45,11 @@ export interface PageAgain {
 
 /** What an error page offers besides its message: a way back to the client, and its language links. */
 export interface ErrorPage {
-  /** What failed, when it is not a login: a logout's page speaks of the logout. */
-  during?: 'logout';
+  /**
+   * What failed, when it is not the login's request: a logout's page speaks of the logout, an
+   * eID's answer that belongs to no login under way (`eid_return`) of that answer.
+   */
+  during?: 'logout' | 'eid_return';
   /** The client's own page (a URL registered for it) and its name, when the broker knows them. */
   wayBack?: { href: string; client: string };
   again?: PageAgain;

@@ -122,3 +122,26 @@ describe('a larger text size set in the browser', () => {
     }
   }, 90_000);
 });
+
+describe("an eID's answer that belongs to no login under way", () => {
+  it("the same answer again after the login finished (Back, a reload): a page in the person's language that says so, not one blaming the service", async () => {
+    await onPhone(async (page) => {
+      const answers: string[] = [];
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname === '/eid/no-bankid/callback') answers.push(request.url());
+      });
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('button[value="no-bankid"]');
+      await page.click('form[action$="/login"] button');
+      await page.waitForURL(/\/demo\/callback/);
+      expect(answers).toHaveLength(1);
+      const again = await page.goto(answers[0]!);
+      expect(again?.status()).toBe(400);
+      expect(await page.getAttribute('html', 'lang')).toBe('sv');
+      expect(await page.textContent('main .lead')).toBe(
+        'Svaret från din e-legitimation hör inte till någon pågående inloggning. Det kan komma från en inloggning som redan är klar eller från en annan webbläsare. Gå tillbaka till tjänsten och börja om.',
+      );
+      expect(await page.textContent('.support')).toContain('invalid_request');
+    }, 'sv-SE');
+  }, 60_000);
+});
