@@ -70,6 +70,34 @@ describe('the waiting page, through a screen reader', () => {
       expect(await page.evaluate('window.statusChanges')).toEqual([]);
     });
   }, 60_000);
+
+  it("says a lost connection in the page's language, not the browser's or the API's English, and goes on once it is back", async () => {
+    await onPhone(async (page) => {
+      await page.route('**/api/events', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('button[value="se-bankid"]');
+      await page.click('button[data-device="other"]');
+      await page.waitForSelector('#qr:visible');
+      const waiting = await page.textContent('#status');
+      const interrupted = 'Anslutningen till inloggningen bröts. Om inget händer inom en stund, ladda om sidan.';
+      // The phone loses the network for a moment ("Failed to fetch" in the browser's words)…
+      await page.route('**/api/poll*', (route) => route.abort('internetdisconnected'));
+      await expect.poll(() => page.textContent('#status'), { timeout: 10_000 }).toBe(interrupted);
+      // …then a proxy answers in its own way; the API's words are for developers, in English.
+      await page.unroute('**/api/poll*');
+      let failedPolls = 0;
+      await page.route('**/api/poll*', (route) => {
+        failedPolls += 1;
+        return route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'server_error', error_description: 'Something failed on our side.' }) });
+      });
+      await expect.poll(() => failedPolls, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      expect(await page.textContent('#status')).toBe(interrupted);
+      // Back online: the page picks up where the login stands.
+      await page.unroute('**/api/poll*');
+      await expect.poll(() => page.textContent('#status'), { timeout: 10_000 }).toBe(waiting);
+      expect(await page.isVisible('#qr')).toBe(true);
+    }, 'sv-SE');
+  }, 60_000);
 });
 
 describe('a larger text size set in the browser', () => {

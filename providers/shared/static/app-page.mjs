@@ -71,7 +71,9 @@ if (root) {
 
   /**
    * Says what went wrong. A login that is over leaves for its page at the broker, which says so in
-   * the person's language with the way back to the client; anything else is shown, and waiting goes on.
+   * the person's language with the way back to the client. Anything else (the network gone for a
+   * moment, an answer that is not the API's) is said in the page's language — never the browser's
+   * or the API's own English words — and waiting goes on.
    */
   function failed(error) {
     if (error instanceof LoginOver) {
@@ -80,7 +82,7 @@ if (root) {
       window.location.assign(`/interaction/${encodeURIComponent(uid)}/`);
       return;
     }
-    say(error.message);
+    say(root.dataset.interrupted);
     show('progress', true);
   }
 
