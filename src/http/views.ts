@@ -147,9 +147,9 @@ export class Views {
   /**
    * Renders `template`. `data.again` names the page again for a page drawn for a POST (which
    * otherwise has no language links): a path of the broker's that shows it by GET, and the
-   * query it needs.
+   * query it needs. `languageLinks: false`: a page that has none (one that only passes through).
    */
-  render(ctx: Context, template: string, data: Record<string, unknown> & { again?: PageAgain }): void {
+  render(ctx: Context, template: string, data: Record<string, unknown> & { again?: PageAgain; languageLinks?: false }): void {
     const locale = this.localeOf(ctx);
     const state = ctx.state as LocaleState;
     const t = this.translator(locale);
@@ -163,7 +163,7 @@ export class Views {
       // The way out of an eID's page: back to the picker when the login returns there, else to the client.
       back: t(state.returnsToPicker ? 'action.choose_another' : 'action.back'),
       traceId: currentTraceId(),
-      languages: languageLinks(ctx, locale, data.again),
+      languages: data.languageLinks === false ? [] : languageLinks(ctx, locale, data.again),
       operatorCss: Boolean(this.#ui.overrides.css),
     });
     ctx.body = state.formToken ? withFormToken(html, state.formToken) : html;

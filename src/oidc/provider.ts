@@ -11,6 +11,7 @@ import { extraMetadataOf } from '../clients/static.js';
 import { tokenEndpointAuthMethods } from '../clients/metadata.js';
 import { supportedLocales } from '../http/locale.js';
 import { isProductionConfiguration } from '../config/environment.js';
+import { ownFormPostPage } from './form-post-page.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
@@ -323,6 +324,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   // After front-channel logout, so as to see oidc-provider's answer to the logout (logout-revocation.ts).
   logoutRevocation(provider, new StoreAdapter('Grant', store));
   refuseTooDeepInput(provider, views);
+  ownFormPostPage(provider, views);
   deps.backchannel.attach(provider);
   return provider;
 }

@@ -1,19 +1,34 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
-import { launchChromium, newPhone } from '../support/chromium.js';
+import { expectAccessible, launchChromium, newPhone } from '../support/chromium.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
 
 /**
  * The pages for a person who reads them their own way, in a real chromium: with a screen reader
  * (what the waiting page's live status says, and how often), with a larger text size set in
- * the browser, and in their own language when something they did not cause goes wrong.
+ * the browser, without JavaScript, and in their own language when something they did not cause
+ * goes wrong.
  */
 let browser: Browser;
 let tb: TestBroker;
+/** A relying party that takes its answers as form posts (response_mode=form_post), as mod_auth_openidc is set up. */
+let postedBack: Receiver;
 
 beforeAll(async () => {
   browser = await launchChromium();
-  tb = await startTestBroker({ demo: true, eids: { 'se-bankid': { mode: 'simulator', poll_frequency: 1 }, 'no-bankid': { mode: 'simulator' } } }, 'own-settings');
+  postedBack = await startReceiver();
+  const client = {
+    client_id: 'posted-back',
+    client_secret: 'a-secret-for-the-client-that-takes-form-posts',
+    redirect_uris: [`${postedBack.origin}/callback`],
+    post_logout_redirect_uris: [`${postedBack.origin}/logged-out`],
+    display_name: 'Posted back',
+  };
+  tb = await startTestBroker(
+    { demo: true, clients: [client], eids: { 'se-bankid': { mode: 'simulator', poll_frequency: 1 }, 'no-bankid': { mode: 'simulator' } } },
+    'own-settings',
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -171,5 +186,75 @@ describe("an eID's answer that belongs to no login under way", () => {
       );
       expect(await page.textContent('.support')).toContain('invalid_request');
     }, 'sv-SE');
+  }, 60_000);
+});
+
+describe("the page that passes a form on (a form_post answer, a logout with no login to end)", () => {
+  const authorization = () =>
+    `${tb.issuer}/auth?${new URLSearchParams({
+      client_id: 'posted-back',
+      response_type: 'code',
+      response_mode: 'form_post',
+      scope: 'openid',
+      redirect_uri: `${postedBack.origin}/callback`,
+      state: 'state-of-the-rp',
+      nonce: 'nonce-of-the-rp',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    })}`;
+
+  it("without JavaScript: in the person's language, with a heading and a Continue button that takes the login's answer to the client", async () => {
+    const context = await browser.newContext({ locale: 'sv-SE', javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await page.goto(authorization());
+      await page.click('button[value="no-bankid"]');
+      await page.click('form[action$="/login"] button');
+      await page.waitForSelector('#form-post');
+      expect(await page.getAttribute('html', 'lang')).toBe('sv');
+      expect(await page.title()).toBe('Ett ögonblick · Nordisk e-legitimation');
+      expect(await page.textContent('h1')).toBe('Ett ögonblick');
+      expect(await page.textContent('main .lead')).toBe('Du skickas vidare. Om inget händer, välj Fortsätt.');
+      await page.click('#form-post button');
+      const answer = await postedBack.waitFor((request) => request.url.pathname === '/callback');
+      expect(answer.method).toBe('POST');
+      const fields = new URLSearchParams(answer.body);
+      expect(fields.get('state')).toBe('state-of-the-rp');
+      expect(fields.get('code')).toBeTruthy();
+      expect(fields.get('iss')).toBe(tb.issuer);
+
+      // The client asks to log out, with no login left in this browser: nothing to confirm, on to the client.
+      const logout = `${tb.issuer}/session/end?${new URLSearchParams({ client_id: 'posted-back', post_logout_redirect_uri: `${postedBack.origin}/logged-out`, state: 'logout-state' })}`;
+      await page.context().clearCookies();
+      await page.goto(logout);
+      expect(await page.textContent('h1')).toBe('Ett ögonblick');
+      await page.click('#form-post button');
+      await page.waitForURL(`${postedBack.origin}/logged-out?state=logout-state`);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('with JavaScript: posts the form by itself, with no console error (the script is the broker\'s own, as the CSP wants), and the page passes axe', async () => {
+    await onPhone(async (page) => {
+      const problems: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(message.text());
+      });
+      page.on('pageerror', (error) => problems.push(error.message));
+      await page.goto(authorization());
+      await page.click('button[value="no-bankid"]');
+      await page.click('form[action$="/login"] button');
+      const answer = await postedBack.waitFor((request) => request.url.pathname === '/callback' && new URLSearchParams(request.body).get('code') !== null && request.headers['accept-language'] === 'fi-FI');
+      expect(answer.method).toBe('POST');
+      expect(problems).toEqual([]);
+      // The page itself, held back from posting (its script not loaded): axe finds nothing.
+      await page.route('**/static/form-post.mjs', (route) => route.abort());
+      await page.context().clearCookies();
+      await page.goto(`${tb.issuer}/session/end?client_id=posted-back`);
+      await page.waitForSelector('#form-post');
+      expect(await page.getAttribute('html', 'lang')).toBe('fi');
+      await expectAccessible(page, 'form post (fi)');
+    }, 'fi-FI');
   }, 60_000);
 });
