@@ -288,7 +288,8 @@ export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefi
       // consume() lets exactly one callback through, so a replayed response finds nothing.
       if (!stored || (await store.consume(pendingKey(state), Math.floor(Date.now() / 1000))) !== 'consumed') {
         log.warn({ reason: stored ? 'state already used' : 'unknown state' }, 'upstream response refused');
-        throw new HttpError(400, 'invalid_request', 'This answer from the eID does not belong to a login in progress.');
+        // The person sees why in their words (a finished login's answer again, another browser's), not the client blamed.
+        throw new HttpError(400, 'invalid_request', 'This answer from the eID does not belong to a login in progress.', undefined, { during: 'eid_return' });
       }
       const pending = JSON.parse(stored.value) as PendingLogin;
       return { uid: pending.uid, outcome: await outcomeOf(url, state, pending, log) };

@@ -45,8 +45,11 @@ export interface PageAgain {
 
 /** What an error page offers besides its message: a way back to the client, and its language links. */
 export interface ErrorPage {
-  /** What failed, when it is not a login: a logout's page speaks of the logout. */
-  during?: 'logout';
+  /**
+   * What failed, when it is not the login's request: a logout's page speaks of the logout, an
+   * eID's answer that belongs to no login under way (`eid_return`) of that answer.
+   */
+  during?: 'logout' | 'eid_return';
   /** The client's own page (a URL registered for it) and its name, when the broker knows them. */
   wayBack?: { href: string; client: string };
   again?: PageAgain;
@@ -146,9 +149,9 @@ export class Views {
   /**
    * Renders `template`. `data.again` names the page again for a page drawn for a POST (which
    * otherwise has no language links): a path of the broker's that shows it by GET, and the
-   * query it needs.
+   * query it needs. `languageLinks: false`: a page that has none (one that only passes through).
    */
-  render(ctx: Context, template: string, data: Record<string, unknown> & { again?: PageAgain }): void {
+  render(ctx: Context, template: string, data: Record<string, unknown> & { again?: PageAgain; languageLinks?: false }): void {
     const locale = this.localeOf(ctx);
     const state = ctx.state as LocaleState;
     const t = this.translator(locale);
@@ -162,7 +165,7 @@ export class Views {
       // The way out of an eID's page: back to the picker when the login returns there, else to the client.
       back: t(state.returnsToPicker ? 'action.choose_another' : 'action.back'),
       traceId: currentTraceId(),
-      languages: languageLinks(ctx, locale, data.again),
+      languages: data.languageLinks === false ? [] : languageLinks(ctx, locale, data.again),
       operatorCss: Boolean(this.#ui.overrides.css),
     });
     ctx.body = state.formToken ? withFormToken(html, state.formToken) : html;

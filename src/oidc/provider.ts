@@ -11,6 +11,7 @@ import { extraMetadataOf } from '../clients/static.js';
 import { tokenEndpointAuthMethods } from '../clients/metadata.js';
 import { supportedLocales } from '../http/locale.js';
 import { isProductionConfiguration } from '../config/environment.js';
+import { ownFormPostPage } from './form-post-page.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { retryOfLogout } from './logout-confirmation.js';
@@ -325,6 +326,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   logoutRevocation(provider, new StoreAdapter('Grant', store));
   refuseTooDeepInput(provider, views);
   describeProviderErrors(provider);
+  ownFormPostPage(provider, views);
   deps.backchannel.attach(provider);
   return provider;
 }

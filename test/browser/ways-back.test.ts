@@ -205,8 +205,10 @@ describe('what is under way survives a change of language, and Back', () => {
       // Back through the eID's page to the picker, which the broker no longer shows.
       for (let steps = 0; steps < 3 && new URL(page.url()).pathname !== picker; steps += 1) await page.goBack();
       expect(new URL(page.url()).pathname).toBe(picker);
-      expect(await page.textContent('h1')).toBe('Something went wrong');
-      expect(await page.textContent('main')).toContain('This login has expired');
+      // Nothing went wrong: the login is over, and the page says so first.
+      expect(await page.textContent('h1')).toBe('This login is over');
+      expect(await page.title()).toBe('This login is over · Nordic eID');
+      expect(await page.textContent('main')).toContain('This login has expired, has already finished, or was started in another browser.');
       const wayBack = page.locator('main a.button');
       expect(await wayBack.textContent()).toBe('Back to Demo service');
       expect(await wayBack.getAttribute('href')).toBe(`${bed.tb.issuer}/demo`);
@@ -240,6 +242,7 @@ describe('what is under way survives a change of language, and Back', () => {
       await page.click('nav.languages a[lang="sv"]');
       await page.waitForSelector('html[lang="sv"]');
       expect(await page.textContent('main')).toContain('Inloggningen har gått ut');
+      expect(await page.textContent('h1')).toBe('Inloggningen är avslutad');
       expect(await page.textContent('main a.button')).toBe('Tillbaka till Demo service');
     });
   }, 60_000);

@@ -48,7 +48,7 @@ export function decisionPage(options: {
     )
     .join('\n');
   const scopes = options.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('');
-  return `<!doctype html><html lang="${options.locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${t.title}</title></head>
+  return `<!doctype html><html lang="${options.locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${t.title}</title><link rel="icon" href="data:,"></head>
 <body><main><h1>${t.title}</h1><p>${t.intro}</p>
 <form method="post" action="/auth/decision">
 <input type="hidden" name="request" value="${escapeHtml(options.requestId)}">

@@ -71,7 +71,9 @@ if (root) {
 
   /**
    * Says what went wrong. A login that is over leaves for its page at the broker, which says so in
-   * the person's language with the way back to the client; anything else is shown, and waiting goes on.
+   * the person's language with the way back to the client. Anything else (the network gone for a
+   * moment, an answer that is not the API's) is said in the page's language — never the browser's
+   * or the API's own English words — and waiting goes on.
    */
   function failed(error) {
     if (error instanceof LoginOver) {
@@ -80,8 +82,18 @@ if (root) {
       window.location.assign(`/interaction/${encodeURIComponent(uid)}/`);
       return;
     }
-    element('status').textContent = error.message;
+    say(root.dataset.interrupted);
     show('progress', true);
+  }
+
+  /**
+   * Puts `text` in the status line, a live region: only when it differs from what it says, since
+   * a screen reader reads the region again each time its text is set, even to the same words
+   * (the page sets it on every poll and every status event).
+   */
+  function say(text) {
+    const status = element('status');
+    if (status.textContent !== text) status.textContent = text;
   }
 
   function drawQr(payload) {
@@ -103,7 +115,7 @@ if (root) {
   }
 
   function render(state) {
-    if (state.message) element('status').textContent = state.message;
+    if (state.message) say(state.message);
     if (state.status === 'NOT_STARTED') {
       show('device-choice', true);
       show('progress', false);

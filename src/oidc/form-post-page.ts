@@ -1,0 +1,51 @@
+import type Provider from 'oidc-provider';
+import type { Views } from '../http/views.js';
+
+/**
+ * oidc-provider answers with a page of its own that posts a form by itself: a response to a
+ * client that asked for `response_mode=form_post`, and a logout asked for without a login to end.
+ * That page is in English whatever the person's language, has no `lang`, no heading and a title
+ * a screen reader reads out ("Submitting Callback"), and without JavaScript it leaves the person
+ * before a bare English sentence. It becomes the broker's own page in the person's language: the
+ * same form, posted by a script from the broker's origin (no inline script), and a Continue
+ * button in plain words for a browser without JavaScript.
+ */
+
+/** oidc-provider's form page, as it writes it (response_modes/form_post.js). */
+const FORM_POST_TITLE = '<title>Submitting Callback</title>';
+const FORM = /<form method="post" action="([^"]*)">/;
+const HIDDEN_INPUT = /<input type="hidden" name="([^"]*)" value="([^"]*)"\/>/g;
+
+const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
+const unescapeHtml = (text: string) => text.replace(/&(?:amp|lt|gt|quot|#39);/g, (entity) => ENTITIES[entity]!);
+
+/** The form on oidc-provider's form page: where it posts and its fields; undefined for any other body. */
+export function formOfFormPostPage(body: unknown): { action: string; fields: Array<[string, string]> } | undefined {
+  if (typeof body !== 'string' || !body.includes(FORM_POST_TITLE)) return undefined;
+  const action = FORM.exec(body)?.[1];
+  if (action === undefined) return undefined;
+  const fields = [...body.matchAll(HIDDEN_INPUT)].map(([, name = '', value = '']): [string, string] => [unescapeHtml(name), unescapeHtml(value)]);
+  return { action: unescapeHtml(action), fields };
+}
+
+/**
+ * A step of oidc-provider's app that turns its form page into the broker's. Only the addresses
+ * that answer with one (authorization and its resumption, end_session) pay for the step; every
+ * other request, the token endpoint's among them, passes by with a compare of its path.
+ */
+export function ownFormPostPage(provider: Provider, views: Views): void {
+  const authorization = provider.pathFor('authorization', { mountPath: '' });
+  const endSession = provider.pathFor('end_session', { mountPath: '' });
+  const answersWithForm = (path: string) => path === endSession || path === authorization || path.startsWith(`${authorization}/`);
+  provider.use((ctx, next) => {
+    if (!answersWithForm(ctx.path)) return next();
+    return next().then(() => {
+      const form = formOfFormPostPage(ctx.body);
+      if (!form) return;
+      const status = ctx.status;
+      // A page on its way elsewhere: language links would ask the authorization or logout again.
+      views.render(ctx, 'form-post', { ...form, languageLinks: false });
+      ctx.status = status;
+    });
+  });
+}
