@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BrokerConfig } from '../config/schema.js';
 import type { RateLimiter } from '../resilience/rate-limit.js';
-import type { Store } from '../store/store.js';
+import { StoreUnavailableError, type Store } from '../store/store.js';
 import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
 import { requestedDetails } from '../oidc/authorization-details.js';
 import type { OpenEventStreams } from './event-streams.js';
@@ -526,7 +526,11 @@ export function loginSteps(deps: LoginDependencies) {
     return `${deps.issuer}/interaction/${login.uid}/`;
   }
 
-  /** An eID whose circuit is open fails fast, without being called; one that throws is a server_error. */
+  /**
+   * An eID whose circuit is open fails fast, without being called; one that throws is a
+   * server_error. A store that is away (or a process too busy) ends nothing: the start answers
+   * 503 and the page asks again, which begins the eID's transaction anew.
+   */
   async function startPlugin(ctx: Context, plugin: EidPlugin, options: StartOptions): Promise<StartResult> {
     if (!registry.isAvailable(plugin.id)) {
       log.warn({ eid: plugin.id }, 'eID unavailable (its circuit is open): the login fails fast');
@@ -535,6 +539,7 @@ export function loginSteps(deps: LoginDependencies) {
     try {
       return await plugin.start(loginRequest(ctx, plugin), options);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       log.error({ err, eid: plugin.id }, 'eID could not start a login');
       return { outcome: { failure: { error: 'server_error', description: `${plugin.id} could not start a login.` } } };
     }
