@@ -559,9 +559,14 @@ export function loginSteps(deps: LoginDependencies) {
    * a page left open on the earlier eID then ends nothing.
    */
   async function stillStarted(uid: string, plugin: EidPlugin): Promise<void> {
-    if ((await store.get(eidKeyOf(uid)))?.value === plugin.id) return;
+    const stored = await store.get(eidKeyOf(uid));
+    if (stored?.value === plugin.id) return;
     startedEids.drop(uid);
-    throw notStarted();
+    if (stored || (await provider.Interaction.find(uid))) throw notStarted();
+    // No record at all: it lives as long as the interaction, which has gone too (expired, or lost
+    // with a Redis that restarted empty). The login is over, and this instance's copy of it goes.
+    checked.drop(uid);
+    throw sessionExpired();
   }
 
   async function startedEid(ctx: Context): Promise<EidPlugin | undefined> {

@@ -4,16 +4,19 @@ import { createTestPki } from '../../providers/se-bankid/simulator/certificates.
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
 import { BankIdSession, bankIdSection, type BankIdTestBed } from '../../providers/se-bankid/test/support.js';
 import { startTestBroker, webClient } from '../support/broker.js';
+import { EventStreamReader } from '../support/event-stream.js';
 import { eventually } from '../support/ops.js';
 import { startRedisServer, type RedisServer } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 /**
- * Redis misbehaving in the middle of a Swedish BankID login, on a Redis server of the file's
- * own. The person gets a clear answer each time and loses no login that could still finish.
+ * Redis misbehaving in the middle of a Swedish BankID login — a stall, a restart that lost
+ * everything — on a Redis server of the file's own.
+ * The person gets a clear answer each time and loses no login that could still finish.
  */
 
 const OTHER = 'urn:nordic-eid:se:bankid:other-device';
+const PREFIX = 'faults:';
 
 let redis: RedisServer;
 let simulator: BankIdSimulator;
@@ -23,13 +26,28 @@ beforeAll(async () => {
   redis = await startRedisServer();
   const pki = await createTestPki();
   simulator = await startBankIdSimulator({ pki });
-  const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: 'faults:' }, eids: { 'se-bankid': bankIdSection(simulator, pki) } }, 'faults');
+  const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: PREFIX }, eids: { 'se-bankid': bankIdSection(simulator, pki) } }, 'faults');
   bed = { simulator, tb, rp: await RelyingParty.discover(tb.issuer, webClient) };
 }, 60_000);
 afterAll(async () => {
   await simulator?.close();
   await redis?.stop();
 });
+
+/** A BankID login on another device whose order is under way, with the page's event stream open at `issuer`. */
+async function waitingLogin(on: BankIdTestBed = bed): Promise<{ session: BankIdSession; stream: EventStreamReader }> {
+  const session = await BankIdSession.begin(on, { acr_values: OTHER });
+  expect((await session.start()).status).toBe('IN_PROGRESS');
+  const stream = new EventStreamReader(on.rp.browser, on.tb.issuer, `/interaction/${session.uid}/api/events`);
+  await stream.next('qr');
+  return { session, stream };
+}
+
+/** The person scans the stream's latest QR code and approves. */
+function approveLatest(session: BankIdSession, stream: EventStreamReader): void {
+  simulator.scanQr(stream.events.filter((event) => event.event === 'qr').at(-1)!.data);
+  simulator.approve(session.orderRef(), 0);
+}
 
 /** Redis itself holds every command for `ms` (CLIENT PAUSE), then runs them. */
 async function stallRedis(ms: number): Promise<void> {
@@ -60,6 +78,45 @@ describe('Redis stalls while the person starts BankID', () => {
     simulator.approve(session.orderRef(), 0);
     const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
     const tokens = await bed.rp.redeem(await session.backToClient(complete.redirectTo!));
+    expect(tokens.claims()).toMatchObject({ acr: OTHER });
+  });
+});
+
+describe('Redis restarted empty while a login waits', () => {
+  it('the waiting page is told the login is over, its return shows the expired page, and a new login works', async () => {
+    const { session, stream } = await waitingLogin();
+    const firstFrames = stream.events.length;
+    await redis.stop();
+    await redis.start();
+    await eventually(() => bed.tb.broker.store.available);
+    // The instance still holds the order and shows its QR codes; the person completes it at BankID.
+    await stream.next('qr', () => stream.events.length > firstFrames);
+    approveLatest(session, stream);
+
+    // The login's state is gone: the stream says to ask where the login stands, and the answer is that it is over.
+    expect((await stream.next('end')).data).toBe('{}');
+    const polled = await session.call('poll?qr=true');
+    expect(polled.status).toBe(400);
+    expect(polled.body).toMatchObject({ error: 'session_expired' });
+
+    // The way back to the client that a finished login takes, as a browser that goes Back would.
+    const resumed = await bed.rp.browser.request(`/auth/${session.uid}`, { headers: { accept: 'text/html' } });
+    expect(resumed.status).toBe(400);
+    const page = await resumed.text();
+    expect(page).toContain('<code>session_expired</code>');
+    expect(page).toContain(resumed.headers.get('traceid')!);
+
+    // Everything else recovers by itself: scripts loaded again, the orders channel subscribed again.
+    const next = await waitingLogin();
+    const admin = new Redis(redis.url);
+    try {
+      expect(await admin.pubsub('NUMSUB', `${PREFIX}se-bankid:orders`)).toEqual([`${PREFIX}se-bankid:orders`, 1]);
+    } finally {
+      admin.disconnect();
+    }
+    approveLatest(next.session, next.stream);
+    const done = JSON.parse((await next.stream.next('done')).data) as { redirectTo: string };
+    const tokens = await bed.rp.redeem(await next.session.backToClient(done.redirectTo));
     expect(tokens.claims()).toMatchObject({ acr: OTHER });
   });
 });
