@@ -1,17 +1,19 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
 import { BankIdSession, bankIdSection, type BankIdTestBed } from '../../providers/se-bankid/test/support.js';
-import { startTestBroker, webClient } from '../support/broker.js';
+import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { EventStreamReader } from '../support/event-stream.js';
+import { tokenRequest } from '../support/http.js';
 import { eventually } from '../support/ops.js';
-import { startRedisServer, type RedisServer } from '../support/redis.js';
-import { RelyingParty } from '../support/relying-party.js';
+import { spawnBroker, writeConfig } from '../support/process.js';
+import { findFreePort, startRedisServer, type RedisServer } from '../support/redis.js';
+import { codeRedemption, RelyingParty } from '../support/relying-party.js';
 
 /**
  * Redis misbehaving in the middle of a Swedish BankID login — a stall, a restart that lost
- * everything — on a Redis server of the file's own.
+ * everything, a stall while the broker is told to stop — on a Redis server of the file's own.
  * The person gets a clear answer each time and loses no login that could still finish.
  */
 
@@ -20,13 +22,15 @@ const PREFIX = 'faults:';
 
 let redis: RedisServer;
 let simulator: BankIdSimulator;
+let section: Record<string, unknown>;
 let bed: BankIdTestBed;
 
 beforeAll(async () => {
   redis = await startRedisServer();
   const pki = await createTestPki();
   simulator = await startBankIdSimulator({ pki });
-  const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: PREFIX }, eids: { 'se-bankid': bankIdSection(simulator, pki) } }, 'faults');
+  section = bankIdSection(simulator, pki);
+  const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: PREFIX }, eids: { 'se-bankid': section } }, 'faults');
   bed = { simulator, tb, rp: await RelyingParty.discover(tb.issuer, webClient) };
 }, 60_000);
 afterAll(async () => {
@@ -118,5 +122,32 @@ describe('Redis restarted empty while a login waits', () => {
     const done = JSON.parse((await next.stream.next('done')).data) as { redirectTo: string };
     const tokens = await bed.rp.redeem(await next.session.backToClient(done.redirectTo));
     expect(tokens.claims()).toMatchObject({ acr: OTHER });
+  });
+});
+
+describe('SIGTERM while Redis hangs', () => {
+  it('the token request in flight is answered 503, and the process exits with 0 while Redis still hangs', async () => {
+    const port = await findFreePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const config = { issuer, port, redis: { url: redis.url, key_prefix: 'faults-process:' }, clients: [webClient], eids: { 'se-bankid': section } };
+    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) });
+    onTestFinished(() => broker.stop());
+    await broker.listening();
+    const rp = await RelyingParty.discover(issuer, webClient);
+    const { session, stream } = await waitingLogin({ simulator, rp, tb: { issuer } as TestBroker });
+    approveLatest(session, stream);
+    const done = JSON.parse((await stream.next('done')).data) as { redirectTo: string };
+    const redemption = codeRedemption(rp, await session.backToClient(done.redirectTo));
+
+    redis.pause();
+    onTestFinished(() => redis.resume());
+    const inFlight = tokenRequest(issuer, webClient, redemption);
+    // Time for the request to reach the broker, whose read of the code then waits on Redis.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    broker.child.kill('SIGTERM');
+    const answer = await inFlight;
+    expect(answer.status).toBe(503);
+    expect(answer.body).toMatchObject({ error: 'temporarily_unavailable' });
+    expect((await broker.exited()).code).toBe(0);
   });
 });
