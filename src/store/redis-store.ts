@@ -221,8 +221,9 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 
 /**
  * The store's pub/sub: a subscribed Redis connection can do nothing else, so subscriptions get
- * a connection of their own, opened at the first subscribe. It waits for Redis rather than
- * failing fast (nothing waits on it), and resubscribes by itself after a reconnect.
+ * a connection of their own, opened at the first subscribe. The connection queues commands
+ * while Redis is away and resubscribes by itself after a reconnect; a caller waits for its
+ * subscribe or unsubscribe no longer than the command timeout.
  */
 class Subscriptions {
   readonly #client: StoreClient;
@@ -240,7 +241,10 @@ class Subscriptions {
     const subscriber = this.#connection();
     let entry = this.#channels.get(channel);
     if (!entry) {
-      const created = { handlers: new Set<(message: string) => void>(), subscribed: subscriber.subscribe(channel).then(() => undefined) };
+      // Within the command timeout, as every store operation: a page that waits on a channel is
+      // answered 503 while Redis hangs, never held. SUBSCRIBE still goes when Redis moves again.
+      const subscribed = withDeadline(subscriber.subscribe(channel), this.#timeoutMs).then(() => undefined);
+      const created = { handlers: new Set<(message: string) => void>(), subscribed };
       // A subscription that failed is asked for again by the next caller.
       created.subscribed.catch(() => this.#channels.get(channel) === created && this.#channels.delete(channel));
       this.#channels.set(channel, created);

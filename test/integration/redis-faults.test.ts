@@ -86,6 +86,31 @@ describe('Redis stalls while the person starts BankID', () => {
   });
 });
 
+describe('Redis stalls while the page opens its event stream', () => {
+  it('the first stream of an instance is answered 503 with Retry-After, not held; opened again, it shows the login', async () => {
+    // An instance of its own, which has not yet subscribed to the eID's announcements.
+    const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: 'faults-stream:' }, eids: { 'se-bankid': section } }, 'faults-stream');
+    const fresh = { simulator, tb, rp: await RelyingParty.discover(tb.issuer, webClient) };
+    const session = await BankIdSession.begin(fresh, { acr_values: OTHER });
+    expect((await session.start()).status).toBe('IN_PROGRESS');
+    const path = `/interaction/${session.uid}/api/events`;
+
+    redis.pause();
+    onTestFinished(() => redis.resume());
+    const refused = await new EventStreamReader(fresh.rp.browser, tb.issuer, path).opened;
+    redis.resume();
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(JSON.parse(refused.body)).toMatchObject({ error: 'temporarily_unavailable' });
+
+    await eventually(() => tb.broker.store.available);
+    const stream = new EventStreamReader(fresh.rp.browser, tb.issuer, path);
+    expect((await stream.opened).status).toBe(200);
+    await stream.next('qr');
+    stream.close();
+  });
+});
+
 describe('Redis restarted empty while a login waits', () => {
   it('the waiting page is told the login is over, its return shows the expired page, and a new login works', async () => {
     const { session, stream } = await waitingLogin();
