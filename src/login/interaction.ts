@@ -563,10 +563,27 @@ export function loginSteps(deps: LoginDependencies) {
     if (stored?.value === plugin.id) return;
     startedEids.drop(uid);
     if (stored || (await provider.Interaction.find(uid))) throw notStarted();
-    // No record at all: it lives as long as the interaction, which has gone too (expired, or lost
-    // with a Redis that restarted empty). The login is over, and this instance's copy of it goes.
+    throw over(uid);
+  }
+
+  /**
+   * A login with no started eID in the store, on a request that checked this instance's copy of
+   * the interaction: the interaction may have gone meanwhile (expired, or lost with a Redis that
+   * restarted empty), and then the login is over rather than not started.
+   */
+  async function notStartedOrOver(ctx: Context): Promise<HttpError> {
+    const { uid } = routeState(ctx).interaction;
+    return (await currentInteraction(ctx)) ? notStarted() : over(uid);
+  }
+
+  /**
+   * A login whose started eID and interaction are both gone from the store (the eID's record lives
+   * as long as the interaction): it is over, and this instance's copies of it go.
+   */
+  function over(uid: string): HttpError {
     checked.drop(uid);
-    throw sessionExpired();
+    startedEids.drop(uid);
+    return sessionExpired();
   }
 
   async function startedEid(ctx: Context): Promise<EidPlugin | undefined> {
@@ -652,7 +669,7 @@ export function loginSteps(deps: LoginDependencies) {
       const { uid } = routeState(ctx).interaction;
       const kept = startedEids.get(uid);
       const plugin = kept ? registry.get(kept) : await startedEid(ctx);
-      if (!plugin) throw notStarted();
+      if (!plugin) throw await notStartedOrOver(ctx);
       if (!kept) startedEids.keep(uid, plugin.id);
       routeState(ctx).startedEidKept = Boolean(kept);
       return plugin;

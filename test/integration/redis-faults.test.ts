@@ -150,6 +150,22 @@ describe('Redis restarted empty while a login waits', () => {
   });
 });
 
+describe('Redis restarted empty while a login waits on polls', () => {
+  it('a poll answered from this instance\'s copy of the login says it is over, not that no eID has started', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    expect((await session.start()).status).toBe('IN_PROGRESS');
+    expect((await session.poll()).status).toBe('IN_PROGRESS');
+    await redis.stop();
+    await redis.start();
+    await eventually(() => bed.tb.broker.store.available);
+    // The instance's note of the started eID lapses (10 s); its copy of the interaction lasts longer.
+    await new Promise((resolve) => setTimeout(resolve, 10_500));
+    const polled = await session.call('poll?qr=true');
+    expect(polled.status).toBe(400);
+    expect(polled.body).toMatchObject({ error: 'session_expired' });
+  });
+});
+
 describe('SIGTERM while Redis hangs', () => {
   it('the token request in flight is answered 503, and the process exits with 0 while Redis still hangs', async () => {
     const port = await findFreePort();
