@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
@@ -6,10 +7,10 @@ import { BankIdSession, bankIdSection, type BankIdTestBed } from '../../provider
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { EventStreamReader } from '../support/event-stream.js';
 import { tokenRequest } from '../support/http.js';
-import { eventually } from '../support/ops.js';
+import { capturingLog, eventually, Scrape } from '../support/ops.js';
 import { spawnBroker, writeConfig } from '../support/process.js';
 import { findFreePort, startRedisServer, type RedisServer } from '../support/redis.js';
-import { codeRedemption, RelyingParty } from '../support/relying-party.js';
+import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js';
 
 /**
  * Redis misbehaving in the middle of a Swedish BankID login — a stall, a restart that lost
@@ -163,6 +164,56 @@ describe('Redis restarted empty while a login waits on polls', () => {
     const polled = await session.call('poll?qr=true');
     expect(polled.status).toBe(400);
     expect(polled.body).toMatchObject({ error: 'session_expired' });
+  });
+});
+
+/** Sends `init` to `url` and drops the connection before the answer, as a client that gives up does. */
+function leaveMidRequest(url: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<void> {
+  return new Promise((resolve) => {
+    const outgoing = request(url, { method: init.method, headers: init.headers });
+    outgoing.on('error', () => undefined);
+    outgoing.on('response', (response) => response.destroy());
+    outgoing.end(init.body);
+    setTimeout(() => {
+      outgoing.destroy();
+      resolve();
+    }, 100);
+  });
+}
+
+describe('clients that leave mid-request while Redis stalls', () => {
+  it('cost nothing: the code still redeems, no stream stays counted, and nothing is logged as an error', async () => {
+    const captured = capturingLog();
+    const tb = await startTestBroker(
+      { redis: { url: redis.url, key_prefix: 'faults-leave:' }, eids: { 'se-bankid': section, 'test-double': {} } },
+      'faults-leave',
+      { log: captured.log },
+    );
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const redemption = codeRedemption(rp, await logIn(rp, { acr_values: 'urn:test:test-double' }));
+    const { session, stream } = await waitingLogin({ simulator, tb, rp });
+    stream.close();
+    const api = (path: string) => new URL(`/interaction/${session.uid}/api/${path}`, tb.issuer);
+    const fromPage = (path: string) => ({ origin: tb.issuer, cookie: rp.browser.cookieHeader(api(path)) });
+    const basic = `Basic ${Buffer.from(`${webClient.client_id}:${webClient.client_secret}`).toString('base64')}`;
+
+    redis.pause();
+    onTestFinished(() => redis.resume());
+    await Promise.all([
+      leaveMidRequest(`${tb.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: new URLSearchParams(redemption).toString() }),
+      leaveMidRequest(api('poll?qr=true').href, { method: 'POST', headers: { 'content-type': 'application/json', ...fromPage('poll') }, body: '{}' }),
+      leaveMidRequest(api('events').href, { method: 'GET', headers: { accept: 'text/event-stream', ...fromPage('events') } }),
+      leaveMidRequest(api('start').href, { method: 'POST', headers: { 'content-type': 'application/json', ...fromPage('start') }, body: JSON.stringify({ eid: 'se-bankid' }) }),
+    ]);
+    // Past the command timeout: every request left behind has had its answer.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    redis.resume();
+    await eventually(() => tb.broker.store.available);
+
+    const tokens = await tokenRequest(tb.issuer, webClient, redemption);
+    expect(tokens.status).toBe(200);
+    expect((await Scrape.of(`${tb.issuer}/metrics`)).value('neb_event_streams_open')).toBe(0);
+    expect(captured.lines().filter((line) => Number(line.level) >= 50)).toEqual([]);
   });
 });
 
