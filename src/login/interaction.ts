@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { BrokerConfig } from '../config/schema.js';
 import type { RateLimiter } from '../resilience/rate-limit.js';
-import type { Store } from '../store/store.js';
+import { StoreUnavailableError, type Store } from '../store/store.js';
 import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
 import { requestedDetails } from '../oidc/authorization-details.js';
 import type { OpenEventStreams } from './event-streams.js';
@@ -526,7 +526,11 @@ export function loginSteps(deps: LoginDependencies) {
     return `${deps.issuer}/interaction/${login.uid}/`;
   }
 
-  /** An eID whose circuit is open fails fast, without being called; one that throws is a server_error. */
+  /**
+   * An eID whose circuit is open fails fast, without being called; one that throws is a
+   * server_error. A store that is away (or a process too busy) ends nothing: the start answers
+   * 503 and the page asks again, which begins the eID's transaction anew.
+   */
   async function startPlugin(ctx: Context, plugin: EidPlugin, options: StartOptions): Promise<StartResult> {
     if (!registry.isAvailable(plugin.id)) {
       log.warn({ eid: plugin.id }, 'eID unavailable (its circuit is open): the login fails fast');
@@ -535,6 +539,7 @@ export function loginSteps(deps: LoginDependencies) {
     try {
       return await plugin.start(loginRequest(ctx, plugin), options);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       log.error({ err, eid: plugin.id }, 'eID could not start a login');
       return { outcome: { failure: { error: 'server_error', description: `${plugin.id} could not start a login.` } } };
     }
@@ -554,9 +559,31 @@ export function loginSteps(deps: LoginDependencies) {
    * a page left open on the earlier eID then ends nothing.
    */
   async function stillStarted(uid: string, plugin: EidPlugin): Promise<void> {
-    if ((await store.get(eidKeyOf(uid)))?.value === plugin.id) return;
+    const stored = await store.get(eidKeyOf(uid));
+    if (stored?.value === plugin.id) return;
     startedEids.drop(uid);
-    throw notStarted();
+    if (stored || (await provider.Interaction.find(uid))) throw notStarted();
+    throw over(uid);
+  }
+
+  /**
+   * A login with no started eID in the store, on a request that checked this instance's copy of
+   * the interaction: the interaction may have gone meanwhile (expired, or lost with a Redis that
+   * restarted empty), and then the login is over rather than not started.
+   */
+  async function notStartedOrOver(ctx: Context): Promise<HttpError> {
+    const { uid } = routeState(ctx).interaction;
+    return (await currentInteraction(ctx)) ? notStarted() : over(uid);
+  }
+
+  /**
+   * A login whose started eID and interaction are both gone from the store (the eID's record lives
+   * as long as the interaction): it is over, and this instance's copies of it go.
+   */
+  function over(uid: string): HttpError {
+    checked.drop(uid);
+    startedEids.drop(uid);
+    return sessionExpired();
   }
 
   async function startedEid(ctx: Context): Promise<EidPlugin | undefined> {
@@ -642,7 +669,7 @@ export function loginSteps(deps: LoginDependencies) {
       const { uid } = routeState(ctx).interaction;
       const kept = startedEids.get(uid);
       const plugin = kept ? registry.get(kept) : await startedEid(ctx);
-      if (!plugin) throw notStarted();
+      if (!plugin) throw await notStartedOrOver(ctx);
       if (!kept) startedEids.keep(uid, plugin.id);
       routeState(ctx).startedEidKept = Boolean(kept);
       return plugin;

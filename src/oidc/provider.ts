@@ -2,7 +2,7 @@ import Provider, { errors, interactionPolicy, type AdapterPayload, type ClientMe
 import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import type { Views } from '../http/views.js';
+import type { ErrorPage, Views } from '../http/views.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan, tooLongDescription, tooLongParameter } from '../http/parameters.js';
 import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
@@ -89,6 +89,16 @@ function logoutRequest(ctx: KoaContextWithOIDC): Record<string, string> {
 /** Whether a request is an RP-initiated logout's (its page, its confirmation, its end), not a login's. */
 function isLogout(ctx: KoaContextWithOIDC): boolean {
   return ctx.oidc?.route?.startsWith('end_session') === true;
+}
+
+/**
+ * What the error page of oidc-provider's `error` says. A login's return (`/auth/<uid>`) whose
+ * interaction is gone — it expired, or the store lost it — is the expired login it is, with the
+ * way to start again, not a request of the client's to complain about.
+ */
+function pageOfError(ctx: KoaContextWithOIDC, code: string, error: Error): { error: string } & ErrorPage {
+  if (isLogout(ctx)) return { error: code, during: 'logout', retry: retryOfLogout(ctx) };
+  return { error: error instanceof errors.SessionNotFound ? 'session_expired' : code };
 }
 
 /** A login check that always asks, unless this very request is the return from a login. */
@@ -316,7 +326,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // revokes those issued without offline_access all the same (logout-revocation.ts).
     expiresWithSession: async () => false,
     discovery: discoveryExtras(),
-    renderError: async (ctx, out) => views.renderError(ctx, { error: String(out.error), ...(isLogout(ctx) ? { during: 'logout', retry: retryOfLogout(ctx) } : {}) }),
+    renderError: async (ctx, out, error) => views.renderError(ctx, pageOfError(ctx, String(out.error), error)),
   };
 
   const provider = new Provider(deps.issuer, configuration);

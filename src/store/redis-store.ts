@@ -55,7 +55,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     log.warn({ redis: target, reason: lastError }, 'Redis is unreachable; store operations fail until it is back');
     reachable = false;
   });
-  const subscriptions = new Subscriptions(client);
+  const subscriptions = new Subscriptions(client, options.command_timeout_ms);
   const leases = new LeaseBatches((keys, ttlMs) => run('lease', () => takeLeases(client, keys, ttlMs)));
 
   /** One store operation: failing fast, and timed for the metrics when someone observes. */
@@ -208,8 +208,10 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     async close() {
       closing = true;
       subscriptions.close();
+      // QUIT waits for Redis's answer: a Redis that hangs gets the command timeout, then the
+      // connection is dropped, so that a shutdown ends within its time however Redis is.
       try {
-        await client.quit();
+        await withDeadline(client.quit(), options.command_timeout_ms);
       } catch {
         client.disconnect();
       }
@@ -219,24 +221,30 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 
 /**
  * The store's pub/sub: a subscribed Redis connection can do nothing else, so subscriptions get
- * a connection of their own, opened at the first subscribe. It waits for Redis rather than
- * failing fast (nothing waits on it), and resubscribes by itself after a reconnect.
+ * a connection of their own, opened at the first subscribe. The connection queues commands
+ * while Redis is away and resubscribes by itself after a reconnect; a caller waits for its
+ * subscribe or unsubscribe no longer than the command timeout.
  */
 class Subscriptions {
   readonly #client: StoreClient;
+  readonly #timeoutMs: number;
   #subscriber: Redis | Cluster | undefined;
   /** Each channel's handlers, and the subscription they wait for (every caller, not just the first). */
   readonly #channels = new Map<string, { handlers: Set<(message: string) => void>; subscribed: Promise<void> }>();
 
-  constructor(client: StoreClient) {
+  constructor(client: StoreClient, timeoutMs: number) {
     this.#client = client;
+    this.#timeoutMs = timeoutMs;
   }
 
   async add(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
     const subscriber = this.#connection();
     let entry = this.#channels.get(channel);
     if (!entry) {
-      const created = { handlers: new Set<(message: string) => void>(), subscribed: subscriber.subscribe(channel).then(() => undefined) };
+      // Within the command timeout, as every store operation: a page that waits on a channel is
+      // answered 503 while Redis hangs, never held. SUBSCRIBE still goes when Redis moves again.
+      const subscribed = withDeadline(subscriber.subscribe(channel), this.#timeoutMs).then(() => undefined);
+      const created = { handlers: new Set<(message: string) => void>(), subscribed };
       // A subscription that failed is asked for again by the next caller.
       created.subscribed.catch(() => this.#channels.get(channel) === created && this.#channels.delete(channel));
       this.#channels.set(channel, created);
@@ -249,7 +257,9 @@ class Subscriptions {
       handlers.delete(onMessage);
       if (handlers.size || this.#channels.get(channel) !== entry) return;
       this.#channels.delete(channel);
-      await subscriber.unsubscribe(channel).catch(() => undefined);
+      // Not waited for past the command timeout: an eID closing at shutdown unsubscribes, and a
+      // Redis that hangs must not hold the exit. A channel left subscribed has no handler here.
+      await withDeadline(subscriber.unsubscribe(channel), this.#timeoutMs).catch(() => undefined);
     };
   }
 
