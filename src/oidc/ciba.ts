@@ -10,11 +10,23 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import type { Accounts } from './accounts.js';
+import type { AfterEndpoint } from './after-endpoints.js';
 import { requestedDetails } from './authorization-details.js';
 import type { Subjects } from './subject.js';
 import { storeKey } from '../store/keys.js';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
+
+/** The JSON answer of one of oidc-provider's endpoints, to amend; undefined when it has none (or answered with a page). */
+function answerOf(ctx: KoaContextWithOIDC): Record<string, unknown> | undefined {
+  return typeof ctx.body === 'object' && ctx.body !== null ? (ctx.body as Record<string, unknown>) : undefined;
+}
+
+/** oidc-provider announces user_code whatever verifyUserCode does with it; here it is refused. */
+function withoutUserCode(ctx: KoaContextWithOIDC): void {
+  const discovery = answerOf(ctx);
+  if (discovery) discovery.backchannel_user_code_parameter_supported = false;
+}
 
 /** The values of the request parameter call_initiator, as BankID's phone API names them. */
 const CALL_INITIATORS = ['user', 'RP'] as const;
@@ -135,25 +147,27 @@ export class Backchannel {
   /**
    * Adds to oidc-provider what CIBA asks and it leaves out: `interval` in the acknowledgement,
    * unauthorized_client for a client without the grant (it says invalid_request), slow_down, and
-   * the audit of refused requests.
+   * the audit of refused requests. Returns the steps that amend its endpoints' answers.
    */
-  attach(provider: Provider): void {
+  attach(provider: Provider): AfterEndpoint[] {
     this.#provider = provider;
-    provider.use(async (ctx, next) => {
-      await next();
-      const body = ctx.body as Record<string, unknown> | undefined;
-      const route = ctx.oidc?.route;
-      // oidc-provider announces user_code whatever verifyUserCode does with it; here it is refused.
-      if (route === 'discovery' && body) body.backchannel_user_code_parameter_supported = false;
-      if (route === 'backchannel_authentication' && body) this.#answered(ctx as KoaContextWithOIDC, body);
-      if (route === 'token' && ctx.oidc.params?.grant_type === CIBA_GRANT_TYPE && body?.error === 'authorization_pending') {
-        await this.#pendingPoll(ctx as KoaContextWithOIDC, String(ctx.oidc.params.auth_req_id));
-      }
-    });
+    return [
+      { routes: ['discovery'], after: withoutUserCode },
+      { routes: ['backchannel_authentication'], after: (ctx) => this.#answered(ctx) },
+      { routes: ['token'], after: (ctx) => this.#pendingPollAnswered(ctx) },
+    ];
+  }
+
+  /** A CIBA poll's authorization_pending: slow_down when it came too soon. */
+  async #pendingPollAnswered(ctx: KoaContextWithOIDC): Promise<void> {
+    if (ctx.oidc.params?.grant_type !== CIBA_GRANT_TYPE || answerOf(ctx)?.error !== 'authorization_pending') return;
+    await this.#pendingPoll(ctx, String(ctx.oidc.params.auth_req_id));
   }
 
   /** The backchannel endpoint's answer: the acknowledgement gets `interval`, a refusal its audit event. */
-  #answered(ctx: KoaContextWithOIDC, body: Record<string, unknown>): void {
+  #answered(ctx: KoaContextWithOIDC): void {
+    const body = answerOf(ctx);
+    if (!body) return;
     const { audit, metrics, settings } = this.#deps;
     if (ctx.status === 200 && body.auth_req_id) {
       body.interval = settings.interval;

@@ -56,6 +56,24 @@ function patternOf(path: string): RegExp {
   return new RegExp(`^${pieces.join('[^/]+')}$`);
 }
 
+/** One address of one of oidc-provider's routes and the methods it takes there; `pattern` for an address with an id in it (/auth/<uid>). */
+export interface RoutePath {
+  route: string;
+  path: string;
+  methods: readonly string[];
+  pattern?: RegExp;
+}
+
+/** The address of every route of oidc-provider's that is on (both discovery documents under `discovery`). */
+export function providerRoutePaths(provider: Provider): RoutePath[] {
+  const paths: RoutePath[] = DISCOVERY_PATHS.map((path) => ({ route: 'discovery', path, methods: [...READ, 'OPTIONS'] }));
+  for (const [route, { methods, parameter }] of Object.entries(METHODS_BY_ROUTE)) {
+    const path = pathOf(provider, route, parameter);
+    if (path) paths.push({ route, path, methods, ...(parameter ? { pattern: patternOf(path) } : {}) });
+  }
+  return paths;
+}
+
 /**
  * Each address at which oidc-provider answers, with the methods it takes there, so that a request
  * with another method gets 405 and an Allow header (RFC 9110 §15.5.6) instead of oidc-provider's
@@ -63,11 +81,8 @@ function patternOf(path: string): RegExp {
  * is matched by its pattern.
  */
 export function providerEndpointMethods(provider: Provider): MethodsAt {
-  const byPath = new Map<string, string[]>(DISCOVERY_PATHS.map((path) => [path, [...READ, 'OPTIONS']]));
-  for (const [route, { methods, parameter }] of Object.entries(METHODS_BY_ROUTE)) {
-    const path = pathOf(provider, route, parameter);
-    if (path) byPath.set(path, [...(byPath.get(path) ?? []), ...methods]);
-  }
+  const byPath = new Map<string, string[]>();
+  for (const { path, methods } of providerRoutePaths(provider)) byPath.set(path, [...(byPath.get(path) ?? []), ...methods]);
   const patterns = [...byPath].map(([path, methods]) => ({ pattern: patternOf(path), methods }));
   return (path) => patterns.find(({ pattern }) => pattern.test(path))?.methods;
 }

@@ -1,5 +1,5 @@
-import type Provider from 'oidc-provider';
 import type { Views } from '../http/views.js';
+import type { AfterEndpoint } from './after-endpoints.js';
 
 /**
  * oidc-provider answers with a page of its own that posts a form by itself: a response to a
@@ -28,24 +28,17 @@ export function formOfFormPostPage(body: unknown): { action: string; fields: Arr
   return { action: unescapeHtml(action), fields };
 }
 
-/**
- * A step of oidc-provider's app that turns its form page into the broker's. Only the addresses
- * that answer with one (authorization and its resumption, end_session) pay for the step; every
- * other request, the token endpoint's among them, passes by with a compare of its path.
- */
-export function ownFormPostPage(provider: Provider, views: Views): void {
-  const authorization = provider.pathFor('authorization', { mountPath: '' });
-  const endSession = provider.pathFor('end_session', { mountPath: '' });
-  const answersWithForm = (path: string) => path === endSession || path === authorization || path.startsWith(`${authorization}/`);
-  provider.use((ctx, next) => {
-    if (!answersWithForm(ctx.path)) return next();
-    return next().then(() => {
+/** Turns oidc-provider's form page into the broker's, at the endpoints that answer with one. */
+export function ownFormPostPage(views: Views): AfterEndpoint {
+  return {
+    routes: ['authorization', 'resume', 'end_session'],
+    after(ctx) {
       const form = formOfFormPostPage(ctx.body);
       if (!form) return;
       const status = ctx.status;
       // A page on its way elsewhere: language links would ask the authorization or logout again.
       views.render(ctx, 'form-post', { ...form, languageLinks: false });
       ctx.status = status;
-    });
-  });
+    },
+  };
 }

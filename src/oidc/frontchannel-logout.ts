@@ -2,7 +2,8 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Views } from '../http/views.js';
 import { contentSecurityPolicy } from '../http/security-headers.js';
-import { afterLogoutConfirmation } from './logout-confirmation.js';
+import type { AfterEndpoint } from './after-endpoints.js';
+import { confirmsLogout } from './logout-confirmation.js';
 
 /**
  * OpenID Connect Front-Channel Logout 1.0, which oidc-provider dropped in 7.0. When the person
@@ -54,16 +55,24 @@ function includeSidForFrontChannel(provider: Provider): void {
   };
 }
 
-export function frontChannelLogout(provider: Provider, views: Views): void {
+/**
+ * Sets oidc-provider up for front-channel logout and returns the step that turns a confirmed
+ * logout's 303 into the page of frames. Only a confirmed logout (logout=yes) ends the broker
+ * session, and so every client's.
+ */
+export function frontChannelLogout(provider: Provider, views: Views): AfterEndpoint {
   includeSidForFrontChannel(provider);
-  // Only a confirmed logout (logout=yes) ends the broker session, and so every client's.
-  provider.use(afterLogoutConfirmation(provider, async (ctx) => {
-    const frames = await framesOf(provider, ctx.oidc.session!);
-    if (!frames.length) return;
-    const continueTo = ctx.response.get('location');
-    ctx.remove('location');
-    ctx.status = 200;
-    ctx.set('Content-Security-Policy', contentSecurityPolicy({ 'frame-src': frames.map((frame) => frame.cspSource) }));
-    views.render(ctx, 'frontchannel-logout', { frames, continueTo });
-  }));
+  return {
+    routes: ['end_session_confirm'],
+    async after(ctx) {
+      if (!confirmsLogout(ctx)) return;
+      const frames = await framesOf(provider, ctx.oidc.session!);
+      if (!frames.length) return;
+      const continueTo = ctx.response.get('location');
+      ctx.remove('location');
+      ctx.status = 200;
+      ctx.set('Content-Security-Policy', contentSecurityPolicy({ 'frame-src': frames.map((frame) => frame.cspSource) }));
+      views.render(ctx, 'frontchannel-logout', { frames, continueTo });
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { ClientAuthorizationState, Grant, KoaContextWithOIDC } from 'oidc-provider';
 import type { StoreAdapter } from './adapter.js';
+import type { AfterEndpoint } from './after-endpoints.js';
 
 /**
  * A confirmed RP-initiated logout ends the tokens that the browser session's clients got
@@ -81,18 +82,13 @@ async function revokeBeyondCap(session: Session, grants: StoreAdapter): Promise<
 }
 
 /**
- * A step of oidc-provider's app that keeps the session's lists within the cap once an
- * authorization response is made and the session saved with its new grant. Every other request
- * passes by with a compare of its path.
+ * Keeps the session's lists within the cap once an authorization response is made and the
+ * session saved with its new grant.
  */
-function capAfterAuthorization(provider: Provider, grants: StoreAdapter): Parameters<Provider['use']>[0] {
-  const authorizationPath = provider.pathFor('authorization', { mountPath: '' });
-  return (koaCtx, next) => {
-    if (!koaCtx.path.startsWith(authorizationPath)) return next();
-    return next().then(() => {
-      const session = (koaCtx as KoaContextWithOIDC).oidc?.session;
-      return session ? revokeBeyondCap(session, grants) : undefined;
-    });
+function capAfterAuthorization(grants: StoreAdapter): AfterEndpoint {
+  return {
+    routes: ['authorization', 'resume'],
+    after: (ctx) => (ctx.oidc.session ? revokeBeyondCap(ctx.oidc.session, grants) : undefined),
   };
 }
 
@@ -116,9 +112,12 @@ function revokeBeforeSessionEnds(provider: Provider, grants: StoreAdapter): void
   };
 }
 
-/** Remembers each login's grant in its session, within the cap, and revokes them all at a confirmed logout. */
-export function logoutRevocation(provider: Provider, grants: StoreAdapter): void {
+/**
+ * Remembers each login's grant in its session and revokes them all at a confirmed logout.
+ * Returns the step that keeps each session within the cap.
+ */
+export function logoutRevocation(provider: Provider, grants: StoreAdapter): AfterEndpoint {
   provider.on('authorization.success', rememberGrant);
-  provider.use(capAfterAuthorization(provider, grants));
   revokeBeforeSessionEnds(provider, grants);
+  return capAfterAuthorization(grants);
 }

@@ -11,6 +11,7 @@ import { extraMetadataOf } from '../clients/static.js';
 import { tokenEndpointAuthMethods } from '../clients/metadata.js';
 import { supportedLocales } from '../http/locale.js';
 import { isProductionConfiguration } from '../config/environment.js';
+import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
@@ -332,11 +333,14 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = Boolean(config.trust_proxy);
   deps.redemptions.watch(provider);
-  frontChannelLogout(provider, views);
-  logoutRevocation(provider, new StoreAdapter('Grant', store));
   refuseTooDeepInput(provider, views);
   describeProviderErrors(provider);
-  ownFormPostPage(provider, views);
-  deps.backchannel.attach(provider);
+  // What the broker adds to oidc-provider's answers, by endpoint, in this order.
+  afterEndpoints(provider, [
+    frontChannelLogout(provider, views),
+    logoutRevocation(provider, new StoreAdapter('Grant', store)),
+    ownFormPostPage(views),
+    ...deps.backchannel.attach(provider),
+  ]);
   return provider;
 }
