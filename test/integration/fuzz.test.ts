@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { RelyingParty } from '../support/relying-party.js';
+import { rawConnection } from '../support/http.js';
 
 /**
  * A bounded fuzz of every route: a few thousand requests with malformed parameters, headers,
@@ -203,4 +204,59 @@ describe('fuzzing every route', () => {
     await Promise.all(Array.from({ length: AT_ONCE }, worker));
     expect(failures).toEqual([]);
   }, 300_000);
+});
+
+/** A request written byte for byte, as no HTTP client library would send it; what the broker answered, as text. */
+async function rawRequest(issuer: string, head: string): Promise<string> {
+  const { socket, closed } = await rawConnection(Number(new URL(issuer).port));
+  socket.write(head);
+  return closed;
+}
+
+/** The head of a raw answer, by header name (lower case), and its body. */
+function parsed(answer: string): { status: number; headers: Record<string, string>; body: string } {
+  const [head = '', body = ''] = answer.split(/\r\n\r\n(.*)/s);
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+  return { status: Number(statusLine.split(' ')[1]), headers, body };
+}
+
+describe('requests an outside probe of the HTTP surface answered wrongly', () => {
+  let tb: TestBroker;
+  const basic = `Basic ${Buffer.from(`${webClient.client_id}:${webClient.client_secret}`).toString('base64')}`;
+
+  beforeAll(async () => {
+    tb = await startTestBroker({ registration: { enabled: true } }, 'probe-findings');
+  });
+
+  it.each(['/token', '/token/introspection', '/token/revocation', '/request', '/reg', '/me', '/backchannel'])(
+    'a client preferring HTML at %s still gets its error as JSON',
+    async (path) => {
+      const response = await fetch(`${tb.issuer}${path}`, {
+        method: 'POST',
+        headers: { accept: 'text/html', authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=nonsense',
+      });
+      expect(response.status).toBeLessThan(500);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await response.json()).toEqual(expect.objectContaining({ error: expect.any(String), error_description: expect.any(String) }));
+    },
+  );
+
+  it('a client not registered for CIBA that prefers HTML is told unauthorized_client at the backchannel endpoint', async () => {
+    const response = await fetch(`${tb.issuer}/backchannel`, {
+      method: 'POST',
+      headers: { accept: 'text/html', authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'scope=openid&login_hint=x',
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toBe('unauthorized_client');
+  });
+
+  it("the authorization endpoint's error is still a page for a browser", async () => {
+    const response = await fetch(`${tb.issuer}/auth?client_id=nobody`, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await response.text()).toContain(response.headers.get('traceid'));
+  });
 });
