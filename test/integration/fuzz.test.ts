@@ -267,4 +267,15 @@ describe('requests an outside probe of the HTTP surface answered wrongly', () =>
       expect(await response.text(), path).toContain('session_expired');
     }
   });
+
+  it('a request target in absolute form naming another host builds no URL from that host', async () => {
+    const { host } = new URL(tb.issuer);
+    for (const path of ['/.well-known/openid-configuration', '/session/end']) {
+      const answer = parsed(await rawRequest(tb.issuer, `GET http://evil.example${path} HTTP/1.1\r\nHost: ${host}\r\nAccept: text/html\r\nConnection: close\r\n\r\n`));
+      expect(answer.status, path).toBe(200);
+      expect(answer.body, path).not.toContain('evil.example');
+    }
+    const discovery = parsed(await rawRequest(tb.issuer, `GET http://evil.example/.well-known/openid-configuration?x=1 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    expect((JSON.parse(discovery.body) as { authorization_endpoint: string }).authorization_endpoint).toBe(`${tb.issuer}/auth`);
+  });
 });
