@@ -19,7 +19,7 @@ import { createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
 import { healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
-import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
+import { answerParserErrors, errorBoundary, notFound, plainOptions, storeGuard } from './http/errors.js';
 import { providerEndpointMethods } from './oidc/endpoint-methods.js';
 import { addressedToIssuer, lacksHost } from './http/issuer-origin.js';
 import { bodyLimit, bodyRefusal } from './http/body.js';
@@ -326,8 +326,10 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       paths.push(demo.DEMO_PATH);
     }
     app.use(routersUnder(paths, routers));
+    const methodsAt = providerEndpointMethods(provider);
+    app.use(plainOptions(methodsAt));
     app.use(mount(provider as unknown as Koa));
-    app.use(notFound(views, providerEndpointMethods(provider)));
+    app.use(notFound(views, methodsAt));
     // What of the stack above a kept poll would refuse it: such a poll is then not answered directly.
     const refusedByApp = (ctx: Context) =>
       lacksHost(ctx.req) ||

@@ -138,6 +138,26 @@ export function notFound(views: Views, methodsAt: MethodsAt): Middleware {
   };
 }
 
+/** Whether a request is a CORS preflight (Fetch §3.2.2): OPTIONS with Origin and Access-Control-Request-Method. */
+function isPreflight(ctx: Context): boolean {
+  return ctx.get('origin') !== '' && ctx.get('access-control-request-method') !== '';
+}
+
+/**
+ * An OPTIONS request that is not a CORS preflight, at an address of oidc-provider's that answers
+ * preflights (`methodsAt` lists OPTIONS there), is answered with the methods the address takes
+ * in Allow, as the broker's own routers answer OPTIONS. oidc-provider's CORS step passes such a
+ * request on, and it would end as Koa's bare "Not Found" in plain text.
+ */
+export function plainOptions(methodsAt: MethodsAt): Middleware {
+  return (ctx, next) => {
+    const allowed = ctx.method === 'OPTIONS' && !isPreflight(ctx) ? methodsAt(ctx.path) : undefined;
+    if (!allowed?.includes('OPTIONS')) return next();
+    ctx.set('Allow', allowed.join(', '));
+    ctx.status = 204;
+  };
+}
+
 /** What Node's HTTP parser refuses before the app sees the request, by its error code. */
 const parserRefusals: Record<string, { status: number; description: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, description: 'The request line and headers are too large.' },

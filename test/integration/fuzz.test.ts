@@ -278,4 +278,18 @@ describe('requests an outside probe of the HTTP surface answered wrongly', () =>
     const discovery = parsed(await rawRequest(tb.issuer, `GET http://evil.example/.well-known/openid-configuration?x=1 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
     expect((JSON.parse(discovery.body) as { authorization_endpoint: string }).authorization_endpoint).toBe(`${tb.issuer}/auth`);
   });
+
+  it.each(['/.well-known/openid-configuration', '/token', '/me', '/jwks', '/token/introspection', '/token/revocation', '/request'])(
+    'OPTIONS at %s that is no CORS preflight gets the methods the address takes in Allow',
+    async (path) => {
+      for (const headers of [{}, { origin: 'https://rp.example' }] as Array<Record<string, string>>) {
+        const response = await fetch(`${tb.issuer}${path}`, { method: 'OPTIONS', headers });
+        expect(response.status).toBe(204);
+        expect(response.headers.get('allow')).toContain('OPTIONS');
+        expect(response.headers.get('traceid')).toMatch(/^[0-9a-f]{16}$/);
+      }
+      const preflight = await fetch(`${tb.issuer}${path}`, { method: 'OPTIONS', headers: { origin: 'https://rp.example', 'access-control-request-method': 'POST' } });
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('https://rp.example');
+    },
+  );
 });
