@@ -17,9 +17,9 @@ import type { BrokerConfig } from './config/schema.js';
 import type { EidPluginFactory } from './eids/plugin.js';
 import { createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
-import { healthRoutes } from './health/routes.js';
+import { HEALTH_PATHS, healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
-import { answerParserErrors, errorBoundary, notFound, plainOptions, storeGuard } from './http/errors.js';
+import { answerParserErrors, errorBoundary, notFound, plainOptions, storeGuard, type MethodsAt } from './http/errors.js';
 import { providerEndpointMethods } from './oidc/endpoint-methods.js';
 import { addressedToIssuer, lacksHost } from './http/issuer-origin.js';
 import { bodyLimit, bodyRefusal } from './http/body.js';
@@ -27,7 +27,7 @@ import { boundedParameters, tooLongParameter } from './http/parameters.js';
 import { listenOn } from './http/server.js';
 import { securityHeaders } from './http/security-headers.js';
 import { chain, onlyWhere, routersUnder } from './http/scoped.js';
-import { staticFiles, staticKitsOf } from './http/static.js';
+import { staticFileTable, staticFiles, staticKitsOf } from './http/static.js';
 import { trace } from './http/trace.js';
 import { Views } from './http/views.js';
 import { createLogger, type Logger } from './log.js';
@@ -37,7 +37,7 @@ import { createFinisher } from './login/finish.js';
 import { OpenEventStreams } from './login/event-streams.js';
 import { LOGIN_PATHS, loginRoutes, type InteractionUrl } from './login/routes.js';
 import { FormTokens } from './login/submissions.js';
-import { metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
+import { METRICS_PATH, metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
 import { loadSigningKeys, sharedSecret } from './oidc/keys.js';
@@ -131,6 +131,9 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
     }
   }
 }
+
+/** The methods the broker's fixed addresses that serve a document take: health, metrics, static files. */
+const READ_METHODS: readonly string[] = ['HEAD', 'GET'];
 
 /** Paths that answer without the store, so they still work while it is down. */
 const statelessPaths = (path: string) =>
@@ -297,7 +300,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     if (metricsAt === 'main') app.use(metricsRoute(metrics, config.metrics.token));
     app.use(shedding);
     app.use(guard);
-    app.use(staticFiles(config.ui.overrides.css, pluginAssets, staticKitsOf(registry.all)));
+    const files = staticFileTable(config.ui.overrides.css, pluginAssets, staticKitsOf(registry.all));
+    app.use(staticFiles(files));
     app.use(rateLimits(limiter));
     if (config.admin.token) {
       const { adminApi } = await import('./admin/router.js');
@@ -326,7 +330,11 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       paths.push(demo.DEMO_PATH);
     }
     app.use(routersUnder(paths, routers));
-    const methodsAt = providerEndpointMethods(provider);
+    // The broker's own fixed addresses besides the routers' (which answer a wrong method themselves) and oidc-provider's.
+    const ownAddresses = [...HEALTH_PATHS, ...(metricsAt === 'main' ? [METRICS_PATH] : []), ...files.keys()];
+    const ownMethods = new Map(ownAddresses.map((path) => [path, READ_METHODS]));
+    const providerMethods = providerEndpointMethods(provider);
+    const methodsAt: MethodsAt = (path) => ownMethods.get(path) ?? providerMethods(path);
     app.use(plainOptions(methodsAt));
     app.use(mount(provider as unknown as Koa));
     app.use(notFound(views, methodsAt));

@@ -292,4 +292,17 @@ describe('requests an outside probe of the HTTP surface answered wrongly', () =>
       expect(preflight.headers.get('access-control-allow-origin')).toBe('https://rp.example');
     },
   );
+
+  it.each(['/health/live', '/health/ready', '/metrics', '/static/broker.css', '/static/lean-qr.mjs'])(
+    'at %s a method the address does not take gets 405 with HEAD and GET in Allow, and HEAD is taken',
+    async (path) => {
+      for (const method of ['POST', 'PUT', 'DELETE']) {
+        const refused = await fetch(`${tb.issuer}${path}`, { method, headers: { accept: 'application/json' } });
+        expect(refused.status, method).toBe(405);
+        expect(refused.headers.get('allow'), method).toBe('HEAD, GET');
+        expect(await refused.json(), method).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('Allow') });
+      }
+      expect((await fetch(`${tb.issuer}${path}`, { method: 'HEAD' })).status).toBe(200);
+    },
+  );
 });
