@@ -1,8 +1,9 @@
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
 import { BusyError, StoreUnavailableError, type Store } from '../store/store.js';
+import { SECURITY_HEADERS } from './security-headers.js';
 import { newTraceId } from './trace.js';
 import type { ErrorPage, Views } from './views.js';
 
@@ -166,9 +167,29 @@ const parserRefusals: Record<string, { status: number; description: string }> = 
 const malformedRequest = { status: 400, description: 'The request is not well-formed HTTP.' };
 
 /**
- * Answers requests that Node's HTTP parser refuses (headers too large, malformed HTTP) the way
- * the app answers errors — `{error, error_description}` with a traceId, logged — instead of
- * Node's bare status line.
+ * An answer written straight to the socket, for a request that never reaches the app: the
+ * security headers, `{error, error_description}` with a traceId, logged, and the connection closed.
+ */
+function answerOnSocket(socket: Duplex, status: number, description: string, log: Logger, reason: string): void {
+  const traceId = newTraceId();
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    'Connection: close',
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `traceId: ${traceId}`,
+    ...Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}`),
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  log.info({ traceId, status, reason }, 'request refused before the app');
+}
+
+/**
+ * Answers requests that never reach the app the way the app answers errors, instead of Node's
+ * bare status line or a closed connection: those Node's HTTP parser refuses (headers too large,
+ * malformed HTTP), and CONNECT, which Node hands to a listener of its own and else drops
+ * without a word — the broker is no proxy, so it takes the method at no address (501).
  */
 export function answerParserErrors(server: Server, log: Logger): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -177,16 +198,10 @@ export function answerParserErrors(server: Server, log: Logger): void {
       return;
     }
     const { status, description } = parserRefusals[error.code ?? ''] ?? malformedRequest;
-    const traceId = newTraceId();
-    const body = JSON.stringify({ error: 'invalid_request', error_description: description });
-    const head = [
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
-      'Connection: close',
-      'Content-Type: application/json; charset=utf-8',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      `traceId: ${traceId}`,
-    ];
-    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
-    log.info({ traceId, status, reason: error.code }, 'request refused by the HTTP parser');
+    answerOnSocket(socket, status, description, log, error.code ?? 'malformed');
+  });
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    const { status, description } = notImplemented();
+    answerOnSocket(socket, status, description, log, 'CONNECT');
   });
 }

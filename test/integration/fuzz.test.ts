@@ -305,4 +305,16 @@ describe('requests an outside probe of the HTTP surface answered wrongly', () =>
       expect((await fetch(`${tb.issuer}${path}`, { method: 'HEAD' })).status).toBe(200);
     },
   );
+
+  it.each([
+    ['malformed HTTP', 'POST /token HTTP/1.1\r\nHost: {host}\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', 400],
+    ['CONNECT', 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n', 501],
+  ])('%s, which never reaches the app, is answered as the app answers errors', async (_case, head, status) => {
+    const answer = parsed(await rawRequest(tb.issuer, head.replace('{host}', new URL(tb.issuer).host)));
+    expect(answer.status).toBe(status);
+    expect(answer.headers.traceid).toMatch(/^[0-9a-f]{16}$/);
+    expect(answer.headers['x-content-type-options']).toBe('nosniff');
+    expect(answer.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(JSON.parse(answer.body)).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+  });
 });
