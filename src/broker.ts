@@ -25,7 +25,7 @@ import { addressedToIssuer, lacksHost } from './http/issuer-origin.js';
 import { bodyLimit, bodyRefusal } from './http/body.js';
 import { boundedParameters, tooLongParameter } from './http/parameters.js';
 import { listenOn } from './http/server.js';
-import { securityHeaders } from './http/security-headers.js';
+import { securityHeaders, securityHeadersFor } from './http/security-headers.js';
 import { chain, onlyWhere, routersUnder } from './http/scoped.js';
 import { staticFileTable, staticFiles, staticKitsOf } from './http/static.js';
 import { trace } from './http/trace.js';
@@ -281,7 +281,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.silent = true;
     // A waiting page's poll, once a second per login, logs its successes at debug only.
     app.use(trace(log, Boolean(config.trust_proxy), isPoll));
-    app.use(securityHeaders());
+    const headers = securityHeadersFor(issuer);
+    app.use(securityHeaders(headers));
     app.use(errorBoundary(views, log));
     app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
     app.use(bodyLimit(config.server.max_body_bytes));
@@ -379,13 +380,13 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
-        servers = await listenOn(answerKeptPolls({ app, keptPoll: login.keptPoll, refusedByApp, trustProxy: Boolean(config.trust_proxy), log, metrics }, app.callback()), config.server, {
+        servers = await listenOn(answerKeptPolls({ app, keptPoll: login.keptPoll, refusedByApp, trustProxy: Boolean(config.trust_proxy), securityHeaders: headers, log, metrics }, app.callback()), config.server, {
           port: config.port,
           host: config.host,
         });
         for (const server of servers) {
           drain.watch(server);
-          answerParserErrors(server, log);
+          answerParserErrors(server, { securityHeaders: headers, log });
         }
         const { port } = servers[0]!.address() as AddressInfo;
         log.info({ issuer, port, listen_sockets: servers.length, eids: registry.all.map((plugin) => plugin.id) }, 'broker listening');

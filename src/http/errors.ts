@@ -3,7 +3,6 @@ import type { Duplex } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
 import { BusyError, StoreUnavailableError, type Store } from '../store/store.js';
-import { SECURITY_HEADERS } from './security-headers.js';
 import { newTraceId } from './trace.js';
 import type { ErrorPage, Views } from './views.js';
 
@@ -166,11 +165,17 @@ const parserRefusals: Record<string, { status: number; description: string }> = 
 };
 const malformedRequest = { status: 400, description: 'The request is not well-formed HTTP.' };
 
+/** What an answer written straight to the socket needs: the headers every answer carries (securityHeadersFor), and the log. */
+export interface SocketAnswers {
+  securityHeaders: Readonly<Record<string, string>>;
+  log: Logger;
+}
+
 /**
  * An answer written straight to the socket, for a request that never reaches the app: the
  * security headers, `{error, error_description}` with a traceId, logged, and the connection closed.
  */
-function answerOnSocket(socket: Duplex, status: number, description: string, log: Logger, reason: string): void {
+function answerOnSocket(socket: Duplex, status: number, description: string, on: SocketAnswers, reason: string): void {
   const traceId = newTraceId();
   const body = JSON.stringify({ error: 'invalid_request', error_description: description });
   const head = [
@@ -179,10 +184,10 @@ function answerOnSocket(socket: Duplex, status: number, description: string, log
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
     `traceId: ${traceId}`,
-    ...Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}`),
+    ...Object.entries(on.securityHeaders).map(([name, value]) => `${name}: ${value}`),
   ];
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
-  log.info({ traceId, status, reason }, 'request refused before the app');
+  on.log.info({ traceId, status, reason }, 'request refused before the app');
 }
 
 /**
@@ -191,17 +196,17 @@ function answerOnSocket(socket: Duplex, status: number, description: string, log
  * malformed HTTP), and CONNECT, which Node hands to a listener of its own and else drops
  * without a word — the broker is no proxy, so it takes the method at no address (501).
  */
-export function answerParserErrors(server: Server, log: Logger): void {
+export function answerParserErrors(server: Server, on: SocketAnswers): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
     const { status, description } = parserRefusals[error.code ?? ''] ?? malformedRequest;
-    answerOnSocket(socket, status, description, log, error.code ?? 'malformed');
+    answerOnSocket(socket, status, description, on, error.code ?? 'malformed');
   });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     const { status, description } = notImplemented();
-    answerOnSocket(socket, status, description, log, 'CONNECT');
+    answerOnSocket(socket, status, description, on, 'CONNECT');
   });
 }

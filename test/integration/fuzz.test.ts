@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { RelyingParty } from '../support/relying-party.js';
 import { rawConnection } from '../support/http.js';
+import { findFreePort } from '../support/redis.js';
 
 /**
  * A bounded fuzz of every route: a few thousand requests with malformed parameters, headers,
@@ -316,5 +317,20 @@ describe('requests an outside probe of the HTTP surface answered wrongly', () =>
     expect(answer.headers['x-content-type-options']).toBe('nosniff');
     expect(answer.headers['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(JSON.parse(answer.body)).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+  });
+
+  it('behind an https issuer every answer tells the browser to come back over https only (HSTS); behind an http one, none does', async () => {
+    const port = await findFreePort();
+    await startTestBroker({ issuer: `https://localhost:${port}`, port }, 'probe-hsts');
+    const served = `http://127.0.0.1:${port}`;
+    const answers = [
+      await fetch(`${served}/jwks`),
+      await fetch(`${served}/interaction/no-such-login`, { headers: { accept: 'text/html' } }),
+      await fetch(`${served}/nothing-here`),
+    ];
+    for (const answer of answers) expect(answer.headers.get('strict-transport-security'), answer.url).toBe('max-age=31536000');
+    const refused = parsed(await rawRequest(served, 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n'));
+    expect(refused.headers['strict-transport-security']).toBe('max-age=31536000');
+    expect((await fetch(`${tb.issuer}/jwks`)).headers.get('strict-transport-security')).toBeNull();
   });
 });
