@@ -103,6 +103,34 @@ function asHeaderValue(value: string): string {
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
+/**
+ * What an answer promises besides its status and traceId, as far as it breaks them: an error is
+ * `{error, error_description}` JSON or a page; a page carries the CSP and nosniff; a 405 says in
+ * Allow what the address takes.
+ */
+function brokenPromises(response: Response, body: string): string[] {
+  const type = response.headers.get('content-type') ?? '';
+  const broken: string[] = [];
+  if (response.status === 405 && !response.headers.get('allow')) broken.push('405 without Allow');
+  if (response.status >= 400 && body !== '' && !/^(application\/json|text\/html)/.test(type)) broken.push(`an error as ${type || 'no type'}`);
+  if (response.status >= 400 && body !== '' && type.startsWith('application/json') && !isErrorJson(body)) broken.push('an error not in {error, error_description}');
+  if (type.startsWith('text/html')) {
+    const policy = response.headers.get('content-security-policy') ?? '';
+    if (!policy.includes("script-src 'self'") || !policy.includes("frame-ancestors 'none'")) broken.push('a page without the CSP');
+    if (response.headers.get('x-content-type-options') !== 'nosniff') broken.push('a page without nosniff');
+  }
+  return broken;
+}
+
+function isErrorJson(body: string): boolean {
+  try {
+    const { error, error_description: description } = JSON.parse(body) as Record<string, unknown>;
+    return typeof error === 'string' && typeof description === 'string';
+  } catch {
+    return false;
+  }
+}
+
 describe('fuzzing every route', () => {
   let tb: TestBroker;
   const paths: string[] = [];
@@ -174,7 +202,7 @@ describe('fuzzing every route', () => {
     return { method, url, headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, asHeaderValue(value)])), body };
   }
 
-  it(`${REQUESTS} malformed requests: no 500, no hang, a traceId on every answer`, async () => {
+  it(`${REQUESTS} malformed requests: no 500, no hang, a traceId on every answer, each error in the shape promised`, async () => {
     const random = generator(SEED);
     const requests = Array.from({ length: REQUESTS }, () => draw(random));
     const failures: string[] = [];
@@ -192,10 +220,12 @@ describe('fuzzing every route', () => {
             signal: AbortSignal.timeout(HANG_MS),
           });
           // An event stream is open on purpose: its head is the answer.
+          let body = '';
           if (response.headers.get('content-type')?.startsWith('text/event-stream')) await response.body?.cancel();
-          else await response.arrayBuffer().catch(() => undefined);
+          else body = await response.text().catch(() => '');
           if (response.status >= 500 && response.status !== 501) failures.push(`${response.status} ${label}`);
           if (!/^[0-9a-f]{16}$/.test(response.headers.get('traceid') ?? '')) failures.push(`no traceId: ${response.status} ${label}`);
+          for (const broken of brokenPromises(response, body)) failures.push(`${broken}: ${response.status} ${label}`);
         } catch (error) {
           const { name, message, cause } = error as Error & { cause?: Error };
           failures.push(`${name} ${message} ${cause?.message ?? ''}: ${label}`);
