@@ -15,6 +15,11 @@ import { HttpError } from './errors.js';
  * URL (ctx.href), from which oidc-provider builds discovery's endpoints and the logout form's
  * action: it is cut to its path and query, the origin form every browser sends.
  *
+ * Behind a trusted proxy the host and scheme it forwards are taken, but only as a host and a
+ * scheme: a value no URL can be built on (`a b`, `[::1`, a port past 65535, a scheme other than
+ * http and https) is refused as a bad request instead of failing where the first URL is built,
+ * as a 500.
+ *
  * An HTTP/1.1 request without a Host header is refused (RFC 9112, section 3.2) here, as every
  * other bad request is: Node's own check, turned off in createHttpServer, answers 400 with no
  * body and no traceId.
@@ -29,6 +34,9 @@ export function addressedToIssuer(issuer: string, trustProxy: boolean): Middlewa
       // The node request's header, so that oidc-provider's own contexts (interactionDetails) see it too.
       ctx.req.headers.host = host;
       Object.defineProperty(ctx.request, 'protocol', { value: scheme });
+    } else {
+      const refusal = forwardedOriginRefusal(ctx);
+      if (refusal) throw refusal;
     }
     return next();
   };
@@ -52,4 +60,21 @@ function toOriginForm(ctx: Context): void {
   ctx.req.url = originForm;
   ctx.originalUrl = originForm;
   ctx.request.originalUrl = originForm;
+}
+
+/** A URL's authority: a host name or IPv4 address, or an IPv6 address in brackets, and an optional port. */
+const AUTHORITY = /^(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/i;
+const HIGHEST_PORT = 65_535;
+const WEB_SCHEMES: ReadonlySet<string> = new Set(['http', 'https']);
+
+/** Why the host or scheme a trusted proxy forwarded (else the request's own) can carry no URL, if it cannot. */
+function forwardedOriginRefusal(ctx: Context): HttpError | undefined {
+  // An HTTP/1.0 request may come without any host (a load balancer's health check): it is not refused for that.
+  if (ctx.host === '') return undefined;
+  const authority = AUTHORITY.exec(ctx.host);
+  if (!authority || Number(authority[1] ?? 0) > HIGHEST_PORT) {
+    return new HttpError(400, 'invalid_request', "The request's host (Host, or the proxy's X-Forwarded-Host) is not a host name with an optional port.");
+  }
+  if (!WEB_SCHEMES.has(ctx.protocol)) return new HttpError(400, 'invalid_request', "The proxy's X-Forwarded-Proto is neither http nor https.");
+  return undefined;
 }
