@@ -17,17 +17,17 @@ import type { BrokerConfig } from './config/schema.js';
 import type { EidPluginFactory } from './eids/plugin.js';
 import { createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
-import { healthRoutes } from './health/routes.js';
+import { HEALTH_PATHS, healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
-import { answerParserErrors, errorBoundary, notFound, storeGuard } from './http/errors.js';
+import { answerParserErrors, errorBoundary, notFound, plainOptions, storeGuard, type MethodsAt } from './http/errors.js';
 import { providerEndpointMethods } from './oidc/endpoint-methods.js';
 import { addressedToIssuer, lacksHost } from './http/issuer-origin.js';
 import { bodyLimit, bodyRefusal } from './http/body.js';
 import { boundedParameters, tooLongParameter } from './http/parameters.js';
 import { listenOn } from './http/server.js';
-import { securityHeaders } from './http/security-headers.js';
+import { securityHeaders, securityHeadersFor } from './http/security-headers.js';
 import { chain, onlyWhere, routersUnder } from './http/scoped.js';
-import { staticFiles, staticKitsOf } from './http/static.js';
+import { staticFileTable, staticFiles, staticKitsOf } from './http/static.js';
 import { trace } from './http/trace.js';
 import { Views } from './http/views.js';
 import { createLogger, type Logger } from './log.js';
@@ -37,7 +37,7 @@ import { createFinisher } from './login/finish.js';
 import { OpenEventStreams } from './login/event-streams.js';
 import { LOGIN_PATHS, loginRoutes, type InteractionUrl } from './login/routes.js';
 import { FormTokens } from './login/submissions.js';
-import { metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
+import { METRICS_PATH, metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
 import { loadSigningKeys, sharedSecret } from './oidc/keys.js';
@@ -131,6 +131,9 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
     }
   }
 }
+
+/** The methods the broker's fixed addresses that serve a document take: health, metrics, static files. */
+const READ_METHODS: readonly string[] = ['HEAD', 'GET'];
 
 /** Paths that answer without the store, so they still work while it is down. */
 const statelessPaths = (path: string) =>
@@ -278,7 +281,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     app.silent = true;
     // A waiting page's poll, once a second per login, logs its successes at debug only.
     app.use(trace(log, Boolean(config.trust_proxy), isPoll));
-    app.use(securityHeaders());
+    const headers = securityHeadersFor(issuer);
+    app.use(securityHeaders(headers));
     app.use(errorBoundary(views, log));
     app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
     app.use(bodyLimit(config.server.max_body_bytes));
@@ -297,7 +301,8 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     if (metricsAt === 'main') app.use(metricsRoute(metrics, config.metrics.token));
     app.use(shedding);
     app.use(guard);
-    app.use(staticFiles(config.ui.overrides.css, pluginAssets, staticKitsOf(registry.all)));
+    const files = staticFileTable(config.ui.overrides.css, pluginAssets, staticKitsOf(registry.all));
+    app.use(staticFiles(files));
     app.use(rateLimits(limiter));
     if (config.admin.token) {
       const { adminApi } = await import('./admin/router.js');
@@ -326,8 +331,14 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       paths.push(demo.DEMO_PATH);
     }
     app.use(routersUnder(paths, routers));
+    // The broker's own fixed addresses besides the routers' (which answer a wrong method themselves) and oidc-provider's.
+    const ownAddresses = [...HEALTH_PATHS, ...(metricsAt === 'main' ? [METRICS_PATH] : []), ...files.keys()];
+    const ownMethods = new Map(ownAddresses.map((path) => [path, READ_METHODS]));
+    const providerMethods = providerEndpointMethods(provider);
+    const methodsAt: MethodsAt = (path) => ownMethods.get(path) ?? providerMethods(path);
+    app.use(plainOptions(methodsAt));
     app.use(mount(provider as unknown as Koa));
-    app.use(notFound(views, providerEndpointMethods(provider)));
+    app.use(notFound(views, methodsAt));
     // What of the stack above a kept poll would refuse it: such a poll is then not answered directly.
     const refusedByApp = (ctx: Context) =>
       lacksHost(ctx.req) ||
@@ -369,13 +380,13 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
-        servers = await listenOn(answerKeptPolls({ app, keptPoll: login.keptPoll, refusedByApp, trustProxy: Boolean(config.trust_proxy), log, metrics }, app.callback()), config.server, {
+        servers = await listenOn(answerKeptPolls({ app, keptPoll: login.keptPoll, refusedByApp, trustProxy: Boolean(config.trust_proxy), securityHeaders: headers, log, metrics }, app.callback()), config.server, {
           port: config.port,
           host: config.host,
         });
         for (const server of servers) {
           drain.watch(server);
-          answerParserErrors(server, log);
+          answerParserErrors(server, { securityHeaders: headers, log });
         }
         const { port } = servers[0]!.address() as AddressInfo;
         log.info({ issuer, port, listen_sockets: servers.length, eids: registry.all.map((plugin) => plugin.id) }, 'broker listening');

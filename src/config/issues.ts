@@ -98,6 +98,8 @@ function unionMessage(branches: readonly (readonly z.core.$ZodIssue[])[], input:
 function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
+  // YAML's .inf, or JSON's 1e400: a number by type, so "not a number" would contradict itself.
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'an infinite one';
   return typeNames[typeof value] ?? typeof value;
 }
 

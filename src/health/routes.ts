@@ -5,6 +5,9 @@ import type { EidRegistry } from '../eids/registry.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 
+/** The health endpoints' addresses: each takes GET and HEAD. */
+export const HEALTH_PATHS: readonly string[] = ['/health/live', '/health/ready'];
+
 export interface HealthDependencies {
   store: Store;
   registry: EidRegistry;
@@ -31,7 +34,7 @@ export function healthRoutes(deps: HealthDependencies): Middleware {
   const { store, registry, operations, log } = deps;
   let wasReady = true;
 
-  const isHealthCheck = (ctx: Context) => (ctx.path === '/health/live' || ctx.path === '/health/ready') && (ctx.method === 'GET' || ctx.method === 'HEAD');
+  const isHealthCheck = (ctx: Context) => HEALTH_PATHS.includes(ctx.path) && (ctx.method === 'GET' || ctx.method === 'HEAD');
   return onlyWhere(isHealthCheck, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     if (ctx.path === '/health/live') {

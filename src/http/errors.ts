@@ -1,4 +1,4 @@
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
@@ -138,6 +138,26 @@ export function notFound(views: Views, methodsAt: MethodsAt): Middleware {
   };
 }
 
+/** Whether a request is a CORS preflight (Fetch §3.2.2): OPTIONS with Origin and Access-Control-Request-Method. */
+function isPreflight(ctx: Context): boolean {
+  return ctx.get('origin') !== '' && ctx.get('access-control-request-method') !== '';
+}
+
+/**
+ * An OPTIONS request that is not a CORS preflight, at an address of oidc-provider's that answers
+ * preflights (`methodsAt` lists OPTIONS there), is answered with the methods the address takes
+ * in Allow, as the broker's own routers answer OPTIONS. oidc-provider's CORS step passes such a
+ * request on, and it would end as Koa's bare "Not Found" in plain text.
+ */
+export function plainOptions(methodsAt: MethodsAt): Middleware {
+  return (ctx, next) => {
+    const allowed = ctx.method === 'OPTIONS' && !isPreflight(ctx) ? methodsAt(ctx.path) : undefined;
+    if (!allowed?.includes('OPTIONS')) return next();
+    ctx.set('Allow', allowed.join(', '));
+    ctx.status = 204;
+  };
+}
+
 /** What Node's HTTP parser refuses before the app sees the request, by its error code. */
 const parserRefusals: Record<string, { status: number; description: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, description: 'The request line and headers are too large.' },
@@ -145,28 +165,48 @@ const parserRefusals: Record<string, { status: number; description: string }> = 
 };
 const malformedRequest = { status: 400, description: 'The request is not well-formed HTTP.' };
 
+/** What an answer written straight to the socket needs: the headers every answer carries (securityHeadersFor), and the log. */
+export interface SocketAnswers {
+  securityHeaders: Readonly<Record<string, string>>;
+  log: Logger;
+}
+
 /**
- * Answers requests that Node's HTTP parser refuses (headers too large, malformed HTTP) the way
- * the app answers errors — `{error, error_description}` with a traceId, logged — instead of
- * Node's bare status line.
+ * An answer written straight to the socket, for a request that never reaches the app: the
+ * security headers, `{error, error_description}` with a traceId, logged, and the connection closed.
  */
-export function answerParserErrors(server: Server, log: Logger): void {
+function answerOnSocket(socket: Duplex, status: number, description: string, on: SocketAnswers, reason: string): void {
+  const traceId = newTraceId();
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    'Connection: close',
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `traceId: ${traceId}`,
+    ...Object.entries(on.securityHeaders).map(([name, value]) => `${name}: ${value}`),
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  on.log.info({ traceId, status, reason }, 'request refused before the app');
+}
+
+/**
+ * Answers requests that never reach the app the way the app answers errors, instead of Node's
+ * bare status line or a closed connection: those Node's HTTP parser refuses (headers too large,
+ * malformed HTTP), and CONNECT, which Node hands to a listener of its own and else drops
+ * without a word — the broker is no proxy, so it takes the method at no address (501).
+ */
+export function answerParserErrors(server: Server, on: SocketAnswers): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
     const { status, description } = parserRefusals[error.code ?? ''] ?? malformedRequest;
-    const traceId = newTraceId();
-    const body = JSON.stringify({ error: 'invalid_request', error_description: description });
-    const head = [
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
-      'Connection: close',
-      'Content-Type: application/json; charset=utf-8',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      `traceId: ${traceId}`,
-    ];
-    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
-    log.info({ traceId, status, reason: error.code }, 'request refused by the HTTP parser');
+    answerOnSocket(socket, status, description, on, error.code ?? 'malformed');
+  });
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    const { status, description } = notImplemented();
+    answerOnSocket(socket, status, description, on, 'CONNECT');
   });
 }

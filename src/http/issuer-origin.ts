@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { HttpError } from './errors.js';
 
 /**
@@ -10,6 +10,16 @@ import { HttpError } from './errors.js';
  * to the configured issuer: its Host and scheme are replaced by the issuer's before anything
  * reads them.
  *
+ * A request target in absolute form (`GET http://elsewhere.example/.well-known/... HTTP/1.1`,
+ * RFC 9112 §3.2.2) names a host as freely as Host does, and Koa takes it whole for the request's
+ * URL (ctx.href), from which oidc-provider builds discovery's endpoints and the logout form's
+ * action: it is cut to its path and query, the origin form every browser sends.
+ *
+ * Behind a trusted proxy the host and scheme it forwards are taken, but only as a host and a
+ * scheme: a value no URL can be built on (`a b`, `[::1`, a port past 65535, a scheme other than
+ * http and https) is refused as a bad request instead of failing where the first URL is built,
+ * as a 500.
+ *
  * An HTTP/1.1 request without a Host header is refused (RFC 9112, section 3.2) here, as every
  * other bad request is: Node's own check, turned off in createHttpServer, answers 400 with no
  * body and no traceId.
@@ -19,10 +29,14 @@ export function addressedToIssuer(issuer: string, trustProxy: boolean): Middlewa
   const scheme = protocol.slice(0, -1);
   return (ctx, next) => {
     if (lacksHost(ctx.req)) throw new HttpError(400, 'invalid_request', 'The request has no Host header, which HTTP/1.1 requires.');
+    toOriginForm(ctx);
     if (!trustProxy) {
       // The node request's header, so that oidc-provider's own contexts (interactionDetails) see it too.
       ctx.req.headers.host = host;
       Object.defineProperty(ctx.request, 'protocol', { value: scheme });
+    } else {
+      const refusal = forwardedOriginRefusal(ctx);
+      if (refusal) throw refusal;
     }
     return next();
   };
@@ -31,4 +45,36 @@ export function addressedToIssuer(issuer: string, trustProxy: boolean): Middlewa
 /** Whether the request is one HTTP/1.1 requires a Host header of, and it has none. */
 export function lacksHost(req: IncomingMessage): boolean {
   return req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1;
+}
+
+/** The scheme and authority of a request target in absolute form. */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+
+/** Rewrites a request target in absolute form to its origin form (path and query), where Koa and oidc-provider read it. */
+function toOriginForm(ctx: Context): void {
+  const target = ctx.req.url ?? '';
+  const authority = ABSOLUTE_FORM.exec(target)?.[0];
+  if (!authority) return;
+  const rest = target.slice(authority.length);
+  const originForm = rest.startsWith('/') ? rest : `/${rest}`;
+  ctx.req.url = originForm;
+  ctx.originalUrl = originForm;
+  ctx.request.originalUrl = originForm;
+}
+
+/** A URL's authority: a host name or IPv4 address, or an IPv6 address in brackets, and an optional port. */
+const AUTHORITY = /^(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/i;
+const HIGHEST_PORT = 65_535;
+const WEB_SCHEMES: ReadonlySet<string> = new Set(['http', 'https']);
+
+/** Why the host or scheme a trusted proxy forwarded (else the request's own) can carry no URL, if it cannot. */
+function forwardedOriginRefusal(ctx: Context): HttpError | undefined {
+  // An HTTP/1.0 request may come without any host (a load balancer's health check): it is not refused for that.
+  if (ctx.host === '') return undefined;
+  const authority = AUTHORITY.exec(ctx.host);
+  if (!authority || Number(authority[1] ?? 0) > HIGHEST_PORT) {
+    return new HttpError(400, 'invalid_request', "The request's host (Host, or the proxy's X-Forwarded-Host) is not a host name with an optional port.");
+  }
+  if (!WEB_SCHEMES.has(ctx.protocol)) return new HttpError(400, 'invalid_request', "The proxy's X-Forwarded-Proto is neither http nor https.");
+  return undefined;
 }

@@ -27,18 +27,33 @@ export function contentSecurityPolicy(extra: Record<string, string[]> = {}): str
 
 const CSP = contentSecurityPolicy();
 
-/** The headers every answer carries, whichever way it is answered (the app, or a kept poll's direct answer). */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'Content-Security-Policy': CSP,
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
-  'X-Content-Type-Options': 'nosniff',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-});
+/**
+ * A year, the span browsers and the HSTS preload list expect. Subdomains are left out: they are
+ * the operator's, and may well serve plain HTTP.
+ */
+const HSTS = 'max-age=31536000';
 
-export function securityHeaders(): Middleware {
+/**
+ * The headers every answer carries, whichever way it is answered (the app, a kept poll's direct
+ * answer, a refusal written to the socket). Behind an https issuer they tell the browser to come
+ * back over https only (HSTS, RFC 6797), so that no one on the network can turn the next visit to
+ * the login pages into plain HTTP; an http issuer (a machine of one's own) gets no such promise.
+ */
+export function securityHeadersFor(issuer: string): Readonly<Record<string, string>> {
+  const https = new URL(issuer).protocol === 'https:';
+  return Object.freeze({
+    'Content-Security-Policy': CSP,
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+    'X-Content-Type-Options': 'nosniff',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    ...(https ? { 'Strict-Transport-Security': HSTS } : {}),
+  });
+}
+
+export function securityHeaders(headers: Readonly<Record<string, string>>): Middleware {
   return (ctx, next) => {
-    ctx.set(SECURITY_HEADERS);
+    ctx.set(headers);
     return next();
   };
 }

@@ -20,21 +20,27 @@ const libraries: Record<string, string> = {
 };
 
 /** The files of `dir` the broker serves (by their type), at `<prefix><name>`. */
-function filesOf(dir: string, prefix: string): Array<[string, { body: Buffer; type: string }]> {
+function filesOf(dir: string, prefix: string): Array<[string, StaticFile]> {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((name) => types[extname(name)])
     .map((name) => [`${prefix}${name}`, { body: readFileSync(join(dir, name)), type: types[extname(name)]! }]);
 }
 
+/** A file the broker serves: its bytes and Content-Type. */
+export interface StaticFile {
+  body: Buffer;
+  type: string;
+}
+
 /**
- * Serves views/static/ at /static/, each eID plugin's static/ at /static/<id>/ (`plugins`: id →
- * the plugin's folder), the kits plugins share at /static/kit/<name>/ (`kits`: name → its folder
- * of files), the libraries above, and the operator's stylesheet (ui.overrides.css) at
- * /static/overrides.css. The handful of files is read once at start-up, so no request can reach
- * the file system or walk out of the folder.
+ * The files the broker serves, by path: views/static/ at /static/, each eID plugin's static/ at
+ * /static/<id>/ (`plugins`: id → the plugin's folder), the kits plugins share at
+ * /static/kit/<name>/ (`kits`: name → its folder of files), the libraries above, and the
+ * operator's stylesheet (ui.overrides.css) at /static/overrides.css. The handful of files is read
+ * once at start-up, so no request can reach the file system or walk out of the folder.
  */
-export function staticFiles(operatorCss: string, plugins: Record<string, string> = {}, kits: Record<string, string> = {}): Middleware {
+export function staticFileTable(operatorCss: string, plugins: Record<string, string> = {}, kits: Record<string, string> = {}): ReadonlyMap<string, StaticFile> {
   const files = new Map([
     ...filesOf(join(viewsDir, 'static'), '/static/'),
     ...Object.entries(plugins).flatMap(([id, folder]) => filesOf(join(folder, 'static'), `/static/${id}/`)),
@@ -42,6 +48,11 @@ export function staticFiles(operatorCss: string, plugins: Record<string, string>
   ]);
   for (const [path, file] of Object.entries(libraries)) files.set(path, { body: readFileSync(file), type: types[extname(file)]! });
   if (operatorCss) files.set('/static/overrides.css', { body: Buffer.from(operatorCss), type: types['.css']! });
+  return files;
+}
+
+/** Serves the files of staticFileTable to GET and HEAD. */
+export function staticFiles(files: ReadonlyMap<string, StaticFile>): Middleware {
   return (ctx, next) => {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
     if (!file) return next();

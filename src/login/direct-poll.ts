@@ -2,7 +2,6 @@ import type { RequestListener, ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import type { Context } from 'koa';
 import { requestScope } from '../http/request-scope.js';
-import { SECURITY_HEADERS } from '../http/security-headers.js';
 import { logAccess, traceIdOf } from '../http/trace.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -17,19 +16,22 @@ export interface DirectPollDependencies {
    */
   refusedByApp: (ctx: Context) => boolean;
   trustProxy: boolean;
+  /** The headers every answer carries (securityHeadersFor). */
+  securityHeaders: Readonly<Record<string, string>>;
   log: Logger;
   metrics: Metrics;
 }
 
 /** The answer's headers, in the order the app sets them, less the traceId's value and the length's. */
-const HEADERS = ['traceId', '', ...Object.entries(SECURITY_HEADERS).flat(), ...NO_STORE, 'Content-Type', JSON_TYPE, 'Content-Length', ''];
+function answerHeaders(securityHeaders: Readonly<Record<string, string>>): readonly string[] {
+  return ['traceId', '', ...Object.entries(securityHeaders).flat(), ...NO_STORE, 'Content-Type', JSON_TYPE, 'Content-Length', ''];
+}
 const TRACE_ID_AT = 1;
-const LENGTH_AT = HEADERS.length - 1;
 
-function writeJson(res: ServerResponse, traceId: string, body: Buffer): void {
-  const headers = [...HEADERS];
+function writeJson(res: ServerResponse, answerHeaders: readonly string[], traceId: string, body: Buffer): void {
+  const headers = [...answerHeaders];
   headers[TRACE_ID_AT] = traceId;
-  headers[LENGTH_AT] = String(body.length);
+  headers[headers.length - 1] = String(body.length);
   res.writeHead(200, headers);
   res.end(body);
 }
@@ -48,6 +50,7 @@ function writeJson(res: ServerResponse, traceId: string, body: Buffer): void {
  */
 export function answerKeptPolls(deps: DirectPollDependencies, app: RequestListener): RequestListener {
   const { keptPoll, refusedByApp, trustProxy, log, metrics } = deps;
+  const headers = answerHeaders(deps.securityHeaders);
   /** Whether the poll is answered here; a request any check cannot read goes to the app, whose error boundary answers it. */
   const taken = (ctx: Context): boolean => {
     try {
@@ -69,7 +72,7 @@ export function answerKeptPolls(deps: DirectPollDependencies, app: RequestListen
     requestScope.run(ctx, () =>
       keptPoll.quietAnswer(ctx).then((body) => {
         if (!body) return handOver();
-        writeJson(res, traceId, body);
+        writeJson(res, headers, traceId, body);
         metrics.pollsAnsweredDirectly.inc();
         logAccess(log, true, { method: 'POST', path: ctx.path, status: 200, started });
       }, handOver),

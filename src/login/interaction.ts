@@ -311,6 +311,19 @@ export function loginSteps(deps: LoginDependencies) {
 
   const loginCookieValue = (interaction: Interaction) => `${interaction.uid}:${String(interaction.params.client_id)}`;
 
+  /**
+   * The login the cookie says this browser last made (`uid:client_id`), as rememberLogin wrote it.
+   * The cookie is the browser's to send: a value that does not decode (a stray %) is none the
+   * broker wrote, and says nothing.
+   */
+  function rememberedLogin(ctx: Context): string {
+    try {
+      return decodeURIComponent(ctx.cookies.get(LOGIN_COOKIE) ?? '');
+    } catch {
+      return '';
+    }
+  }
+
   function rememberLogin(ctx: Context, login: string) {
     const value = encodeURIComponent(login);
     if (ctx.cookies.get(LOGIN_COOKIE) === value) return;
@@ -356,7 +369,7 @@ export function loginSteps(deps: LoginDependencies) {
    * `uid`. Only a URL registered for the client: the cookie can lead nowhere else.
    */
   async function wayBackOf(ctx: Context, uid: string): Promise<ErrorPage['wayBack']> {
-    const [loginUid, clientId] = decodeURIComponent(ctx.cookies.get(LOGIN_COOKIE) ?? '').split(/:(.*)/s);
+    const [loginUid, clientId] = rememberedLogin(ctx).split(/:(.*)/s);
     const client = loginUid === uid && clientId ? await provider.Client.find(clientId) : undefined;
     const home = client?.clientUri;
     if (!client || !home || !/^https?:\/\//.test(home)) return undefined;

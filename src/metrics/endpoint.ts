@@ -17,10 +17,13 @@ function hasToken(authorization: string | undefined, expected: Buffer): boolean 
 
 const UNAUTHORIZED = { error: 'invalid_token', error_description: 'The metrics need the metrics token: send Authorization: Bearer <token>.' };
 
+/** Where the metrics are, on the broker's port: it takes GET and HEAD. */
+export const METRICS_PATH = '/metrics';
+
 /** /metrics on the broker's own port, behind `metrics.token` when it is set. */
 export function metricsRoute(metrics: Metrics, token: string | undefined): Middleware {
   const expected = token ? digest(token) : undefined;
-  return onlyWhere((ctx) => ctx.path === '/metrics' && ctx.method === 'GET', async (ctx: Context) => {
+  return onlyWhere((ctx) => ctx.path === METRICS_PATH && (ctx.method === 'GET' || ctx.method === 'HEAD'), async (ctx: Context) => {
     ctx.set('Cache-Control', 'no-store');
     if (expected && !hasToken(ctx.get('authorization'), expected)) {
       ctx.status = 401;

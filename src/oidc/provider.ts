@@ -1,4 +1,4 @@
-import Provider, { errors, interactionPolicy, type AdapterPayload, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type AdapterPayload, type ClientMetadata, type Configuration, type ErrorOut, type KoaContextWithOIDC } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
@@ -100,6 +100,26 @@ function isLogout(ctx: KoaContextWithOIDC): boolean {
 function pageOfError(ctx: KoaContextWithOIDC, code: string, error: Error): { error: string } & ErrorPage {
   if (isLogout(ctx)) return { error: code, during: 'logout', retry: retryOfLogout(ctx) };
   return { error: error instanceof errors.SessionNotFound ? 'session_expired' : code };
+}
+
+/**
+ * The routes of oidc-provider a browser is sent to: their errors are pages in plain words. Every
+ * other endpoint is called by a client's backend, and its errors are JSON (RFC 6749 §5.2) whatever
+ * the request's Accept prefers — oidc-provider renders the page for any request that prefers HTML,
+ * which no client could read, and which the broker's steps after an endpoint (CIBA's) expect to be
+ * an object.
+ */
+const PAGE_ROUTES: ReadonlySet<string> = new Set(['authorization', 'resume', 'end_session', 'end_session_confirm', 'end_session_success']);
+
+/** An error of oidc-provider's: a page at the routes a browser is sent to, else `out` as JSON. */
+function providerError(views: Views) {
+  return async (ctx: KoaContextWithOIDC, out: ErrorOut, error: Error): Promise<void> => {
+    if (!PAGE_ROUTES.has(ctx.oidc?.route ?? '')) {
+      ctx.body = out;
+      return;
+    }
+    views.renderError(ctx, pageOfError(ctx, String(out.error), error));
+  };
 }
 
 /** A login check that always asks, unless this very request is the return from a login. */
@@ -327,7 +347,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // revokes those issued without offline_access all the same (logout-revocation.ts).
     expiresWithSession: async () => false,
     discovery: discoveryExtras(),
-    renderError: async (ctx, out, error) => views.renderError(ctx, pageOfError(ctx, String(out.error), error)),
+    renderError: providerError(views),
   };
 
   const provider = new Provider(deps.issuer, configuration);

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { BrokerConfig } from '../../src/config/schema.js';
 import { EventStream } from '../../src/http/event-stream.js';
 import { createHttpServer } from '../../src/http/server.js';
-import { securityHeaders } from '../../src/http/security-headers.js';
+import { securityHeaders, securityHeadersFor } from '../../src/http/security-headers.js';
 import { OpenEventStreams } from '../../src/login/event-streams.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 
@@ -50,7 +50,7 @@ async function startBed({ heartbeatSeconds = 60, checks, looksUp }: BedOptions =
   const opened: EventStream[] = [];
   const app = new Koa();
   app.silent = true;
-  app.use(securityHeaders());
+  app.use(securityHeaders(securityHeadersFor('http://127.0.0.1')));
   app.use(async (ctx, next) => {
     ctx.set('traceId', '0123456789abcdef');
     ctx.set('Cache-Control', 'no-store');

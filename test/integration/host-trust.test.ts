@@ -74,4 +74,24 @@ describe('behind a trusted proxy', () => {
     const { body } = await send(behindProxy, '/.well-known/openid-configuration', { 'x-forwarded-host': 'id.example.com', 'x-forwarded-proto': 'https' });
     expect(JSON.parse(body)).toMatchObject({ token_endpoint: 'https://id.example.com/token' });
   });
+
+  it.each([
+    ['x-forwarded-host', 'a b'],
+    ['x-forwarded-host', '[::1'],
+    ['x-forwarded-host', '%zz'],
+    ['x-forwarded-host', 'id.example.com:99999'],
+    ['host', 'a b'],
+    ['x-forwarded-proto', 'javascript'],
+  ])('a forwarded %s of %j, on which no URL can be built, is a bad request, not a 500', async (name, value) => {
+    for (const path of ['/.well-known/openid-configuration', '/session/end', '/auth?client_id=web-app']) {
+      const { status, body } = await send(behindProxy, path, { 'x-forwarded-proto': 'https', [name]: value, accept: 'application/json' });
+      expect(status, path).toBe(400);
+      expect(JSON.parse(body), path).toEqual({ error: 'invalid_request', error_description: expect.stringMatching(/X-Forwarded-(Host|Proto)/) });
+    }
+  });
+
+  it('an IPv6 address with a port, forwarded as the host, builds the URLs', async () => {
+    const { body } = await send(behindProxy, '/.well-known/openid-configuration', { 'x-forwarded-host': '[::1]:8443', 'x-forwarded-proto': 'https' });
+    expect(JSON.parse(body)).toMatchObject({ token_endpoint: 'https://[::1]:8443/token' });
+  });
 });

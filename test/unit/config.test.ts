@@ -51,6 +51,8 @@ describe('configuration', () => {
     [{ clients: [{ ...client, redirectUris: ['https://app.example/cb'] }] }, 'clients[0].redirectUris: unknown key; did you mean redirect_uris?'],
     [{ colour: 'red' }, 'colour: unknown key'],
     [{ port: 'eighty' }, 'port: must be a number, not a string'],
+    // YAML's .inf, or 1e400 in the admin API's JSON.
+    [{ port: Infinity }, 'port: must be a number, not an infinite one'],
     [{ trust_proxy: 'yes' }, 'trust_proxy: must be true or false or a number, not a string'],
     [{ ui: { default_locale: 'de' } }, 'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"'],
     [{ ui: { default_locale: 'SV' } }, 'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"; did you mean "sv"?'],
