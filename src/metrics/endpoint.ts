@@ -37,6 +37,20 @@ export function metricsRoute(metrics: Metrics, token: string | undefined): Middl
   });
 }
 
+const READ_METHODS = ['HEAD', 'GET'];
+
+/**
+ * What the metrics port answers a request for anything but the metrics: 404 for another address,
+ * 405 with Allow for another method. The address is the request target up to its query, read
+ * as it is: a target no URL parses (`http://[`) is another address, not a thrown error.
+ */
+function refusalOf(method: string | undefined, target: string | undefined): { status: number; body: object; headers?: Record<string, string> } | undefined {
+  const path = (target ?? '/').split('?', 1)[0];
+  if (path !== METRICS_PATH) return { status: 404, body: { error: 'not_found', error_description: `Only ${METRICS_PATH} is here.` } };
+  if (READ_METHODS.includes(method ?? '')) return undefined;
+  return { status: 405, body: { error: 'invalid_request', error_description: `${METRICS_PATH} takes ${READ_METHODS.join(' and ')}.` }, headers: { allow: READ_METHODS.join(', ') } };
+}
+
 export interface MetricsServer {
   port: number;
   close(): Promise<void>;
@@ -50,12 +64,12 @@ export async function startMetricsServer(
 ): Promise<MetricsServer> {
   const expected = options.token ? digest(options.token) : undefined;
   const server: Server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://metrics').pathname;
     const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) => {
       response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
-      response.end(body);
+      response.end(request.method === 'HEAD' ? undefined : body);
     };
-    if (path !== '/metrics' || request.method !== 'GET') return send(404, 'application/json', JSON.stringify({ error: 'not_found', error_description: 'Only /metrics is here.' }));
+    const refusal = refusalOf(request.method, request.url);
+    if (refusal) return send(refusal.status, 'application/json', JSON.stringify(refusal.body), refusal.headers);
     if (expected && !hasToken(request.headers.authorization, expected)) {
       return send(401, 'application/json', JSON.stringify(UNAUTHORIZED), { 'www-authenticate': 'Bearer realm="nordic-eid-broker metrics"' });
     }

@@ -25,7 +25,7 @@ function answerOf(ctx: KoaContextWithOIDC): Record<string, unknown> | undefined 
 /** oidc-provider announces user_code whatever verifyUserCode does with it; here it is refused. */
 function withoutUserCode(ctx: KoaContextWithOIDC): void {
   const discovery = answerOf(ctx);
-  if (discovery) discovery.backchannel_user_code_parameter_supported = false;
+  if (discovery && ctx.status === 200) discovery.backchannel_user_code_parameter_supported = false;
 }
 
 /** The values of the request parameter call_initiator, as BankID's phone API names them. */

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { rawConnection } from '../support/http.js';
 import { Scrape } from '../support/ops.js';
 import { findFreePort } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
@@ -73,6 +74,23 @@ describe('/metrics', () => {
     expect((await fetch(`${separate.issuer}/metrics`)).status).toBe(404);
     const own = await Scrape.of(`http://127.0.0.1:${separate.broker.metricsPort}/metrics`);
     expect(own.text).toContain('neb_store_available 1');
+  });
+
+  it('on a port of its own, answers HEAD, refuses another method with 405 and Allow, and takes a request target no URL parses', async () => {
+    const separate = await startTestBroker({ metrics: { port: 0 } }, 'metrics-port-methods');
+    const metricsUrl = `http://127.0.0.1:${separate.broker.metricsPort}/metrics`;
+    const head = await fetch(metricsUrl, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toContain('text/plain');
+    const posted = await fetch(metricsUrl, { method: 'POST' });
+    expect(posted.status).toBe(405);
+    expect(posted.headers.get('allow')).toBe('HEAD, GET');
+    expect(await posted.json()).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('GET') });
+    // A target the HTTP parser lets through but no URL parses (an absolute form with a broken host).
+    const { socket, closed } = await rawConnection(separate.broker.metricsPort!);
+    socket.end('GET http://[/metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n');
+    expect(await closed).toMatch(/^HTTP\/1\.1 404 /);
+    expect((await fetch(metricsUrl)).status).toBe(200);
   });
 
   it('is off on the broker\'s port in a production configuration without a token', async () => {
