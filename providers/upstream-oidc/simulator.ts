@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
@@ -63,7 +64,32 @@ export interface SimulatorFaults {
   idToken?: IdTokenForgery;
   /** Pads the token response with this many bytes of JSON, as a broken or hostile upstream might. */
   tokenResponsePaddingBytes?: number;
+  /** Answers the token endpoint with something other than tokens, as a broken or hostile upstream might. */
+  tokenAnswer?: keyof typeof ROGUE_TOKEN_ANSWERS;
 }
+
+/**
+ * Token endpoint answers that are no token response: a redirect (to this machine's Redis), an
+ * HTML page, and JSON whose last bytes come slower than any timeout.
+ */
+const ROGUE_TOKEN_ANSWERS = {
+  redirect: (ctx: Koa.Context) => {
+    ctx.status = 307;
+    ctx.set('location', 'http://127.0.0.1:6379/');
+  },
+  html: (ctx: Koa.Context) => {
+    ctx.type = 'html';
+    ctx.body = '<html><body>Service unavailable</body></html>';
+  },
+  trickle: (ctx: Koa.Context) => {
+    ctx.type = 'json';
+    ctx.body = Readable.from((async function* trickle() {
+      yield '{"access_token":"a","token_type":"Bearer",';
+      await sleep(60_000);
+      yield '"expires_in":60}';
+    })());
+  },
+} satisfies Record<string, (ctx: Koa.Context) => void>;
 
 /** How an ID token is changed: its claims, and how it is then signed. */
 export interface IdTokenForgery {
@@ -229,6 +255,7 @@ export async function startUpstreamSimulator(
       return;
     }
     if (ctx.path === '/token' && faults.tokenDelayMs) await sleep(faults.tokenDelayMs);
+    if (ctx.path === '/token' && faults.tokenAnswer) return ROGUE_TOKEN_ANSWERS[faults.tokenAnswer](ctx);
     if (ctx.path === '/jwks' && faults.foreignSigningKeys) {
       ctx.body = { keys: foreignJwks.keys.map(publicHalf) };
       return;

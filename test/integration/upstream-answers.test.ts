@@ -121,3 +121,18 @@ describe('an upstream ID token the broker must refuse', () => {
     expect(callback.searchParams.get('code')).toBeNull();
   });
 });
+
+describe('a token endpoint that answers no token response', () => {
+  it.each(['redirect', 'html', 'trickle'] as const)('%s → server_error, in time and never a login', async (tokenAnswer) => {
+    const simulator = bed.simulators['no-bankid']!;
+    simulator.faults.tokenAnswer = tokenAnswer;
+    try {
+      const start = await bed.rp.authorize({ acr_values: ACR });
+      const callback = await actAtUpstream(bed.rp, start.response, { person: 0 });
+      expect(callback.searchParams.get('error')).toBe('server_error');
+      expect(callback.searchParams.get('code')).toBeNull();
+    } finally {
+      delete simulator.faults.tokenAnswer;
+    }
+  });
+});
