@@ -64,6 +64,8 @@ export interface SimulatorFaults {
   idToken?: IdTokenForgery;
   /** Pads the token response with this many bytes of JSON, as a broken or hostile upstream might. */
   tokenResponsePaddingBytes?: number;
+  /** Sends the token response chunked, with no Content-Length announcing its size. */
+  tokenResponseChunked?: boolean;
   /** Answers the token endpoint with something other than tokens, as a broken or hostile upstream might. */
   tokenAnswer?: keyof typeof ROGUE_TOKEN_ANSWERS;
 }
@@ -266,10 +268,11 @@ export async function startUpstreamSimulator(
     }
     if (ctx.path === '/auth' && faults.replaceNonce && ctx.query.nonce) ctx.query = { ...ctx.query, nonce: faults.replaceNonce };
     const forgery = faults.idToken ?? (faults.issuedAtAheadSeconds ? issuedAhead(faults.issuedAtAheadSeconds) : undefined);
-    if (ctx.path === '/token' && (forgery || faults.tokenResponsePaddingBytes)) {
+    if (ctx.path === '/token' && (forgery || faults.tokenResponsePaddingBytes || faults.tokenResponseChunked)) {
       await next();
       if (forgery) await reissueIdToken(ctx, jwks.keys[0]!, forgery);
       if (faults.tokenResponsePaddingBytes) Object.assign(ctx.body as object, { padding: 'x'.repeat(faults.tokenResponsePaddingBytes) });
+      if (faults.tokenResponseChunked) ctx.body = Readable.from([JSON.stringify(ctx.body)]);
       return;
     }
     if (ctx.path === '/auth' || ctx.path.startsWith('/auth/')) {

@@ -115,10 +115,18 @@ describe('an upstream ID token the broker must refuse', () => {
     expect(callback.searchParams.get('code')).toBeTruthy();
   });
 
-  it('a token response of 8 MiB → server_error, never read whole', async () => {
-    const callback = await loginWith({ tokenResponsePaddingBytes: 8 * 1024 * 1024 });
+  it.each([
+    ['announced by its Content-Length', false],
+    ['sent chunked, its size unannounced', true],
+  ])('a token response of 8 MiB, %s → server_error, never read whole', async (_name, tokenResponseChunked) => {
+    const callback = await loginWith({ tokenResponsePaddingBytes: 8 * 1024 * 1024, tokenResponseChunked });
     expect(callback.searchParams.get('error')).toBe('server_error');
     expect(callback.searchParams.get('code')).toBeNull();
+  });
+
+  it('a token response sent chunked, of a usual size, logs in', async () => {
+    const callback = await loginWith({ tokenResponseChunked: true });
+    expect(callback.searchParams.get('code')).toBeTruthy();
   });
 });
 
