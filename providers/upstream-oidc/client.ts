@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { EidTelemetry, Logger } from '../../src/eids/sdk.js';
 import type { UpstreamKeys } from './keys.js';
@@ -107,11 +108,58 @@ export const loggable = (value: string) => value.slice(0, LOGGED_TEXT_LENGTH).re
 const IAT_SKEW_SECONDS = 60;
 
 /**
+ * The largest body the broker reads from an upstream (discovery, JWKS, tokens, userinfo, a
+ * resource): each is a few kilobytes, so a larger one is a broken or hostile upstream, refused
+ * before it fills the broker's memory.
+ */
+export const UPSTREAM_BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** A response whose body fails once it passes `limit` bytes, so no caller reads more. */
+function capped(response: Response, limit: number): Response {
+  const declared = Number(response.headers.get('content-length'));
+  let received = 0;
+  const cap = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      received += chunk.byteLength;
+      if (received > limit) controller.error(new ResponseRejectedError(`the upstream's answer is larger than ${limit} bytes`));
+      else controller.enqueue(chunk);
+    },
+  });
+  if (declared > limit) {
+    void response.body?.cancel();
+    throw new ResponseRejectedError(`the upstream's answer is larger than ${limit} bytes`);
+  }
+  if (!response.body) return response;
+  return new Response(response.body.pipeThrough(cap), { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+/** Hash functions of `at_hash` by the ID token's signing algorithm (OpenID Connect Core 3.1.3.6; EdDSA as Ed25519). */
+const AT_HASH_DIGESTS: Readonly<Record<string, string>> = {
+  RS256: 'sha256', PS256: 'sha256', ES256: 'sha256',
+  RS384: 'sha384', PS384: 'sha384', ES384: 'sha384',
+  RS512: 'sha512', PS512: 'sha512', ES512: 'sha512', EdDSA: 'sha512', Ed25519: 'sha512',
+};
+
+/**
+ * An ID token's `at_hash`, when it has one, must be that of the access token it came with:
+ * openid-client leaves it unchecked in the code flow, where it is optional, but one that does
+ * not match means the two were not issued together.
+ */
+function checkAccessTokenHash(idToken: oidc.IDToken, accessToken: string, alg: string): void {
+  if (idToken.at_hash === undefined) return;
+  const digest = AT_HASH_DIGESTS[alg];
+  if (!digest) throw new ResponseRejectedError(`the ID token's at_hash cannot be checked for ${alg}`);
+  const hash = createHash(digest).update(accessToken).digest();
+  if (idToken.at_hash !== hash.subarray(0, hash.length / 2).toString('base64url')) throw new ResponseRejectedError("the ID token's at_hash is not that of the access token");
+}
+
+/**
  * The broker as the relying party of one upstream OpenID Connect eID, on openid-client: code
  * flow with PKCE S256, state and nonce, the `iss` authorization response parameter checked when
  * the upstream supports it and the ID token's issuer always, and full ID token validation
  * (signature with the one configured algorithm — also for tokens from the token endpoint —
- * aud, exp, iat, nonce, azp). Unknown key ids
+ * aud, exp, iat, nonce, azp, and at_hash when present). Every answer's body is capped at
+ * UPSTREAM_BODY_LIMIT_BYTES. Unknown key ids
  * refetch the upstream's JWKS at most once a minute (openid-client's own cache). Discovery
  * happens on first use, so an upstream that is down at start-up harms only its own logins.
  */
@@ -157,20 +205,21 @@ export class UpstreamClient {
     };
   }
 
-  /** fetch, and the named headers of its answer in the log (only when the eID names any). */
-  #fetch(): { [oidc.customFetch]?: oidc.CustomFetch } {
+  /** fetch with every answer's body capped, and the named headers of its answer in the log (when the eID names any). */
+  #fetch(): { [oidc.customFetch]: oidc.CustomFetch } {
     const { logHeaders = [], log } = this.#options;
-    if (!logHeaders.length) return {};
-    const loggingFetch: oidc.CustomFetch = async (url, options) => {
+    const cappedFetch: oidc.CustomFetch = async (url, options) => {
       const response = await fetch(url, options);
-      const headers = logHeaders.flatMap((name) => {
-        const value = response.headers.get(name);
-        return value ? [[name, loggable(value)]] : [];
-      });
-      log.info({ upstreamCall: new URL(url).pathname, status: response.status, upstreamHeaders: Object.fromEntries(headers) }, 'upstream answered');
-      return response;
+      if (logHeaders.length) {
+        const headers = logHeaders.flatMap((name) => {
+          const value = response.headers.get(name);
+          return value ? [[name, loggable(value)]] : [];
+        });
+        log.info({ upstreamCall: new URL(url).pathname, status: response.status, upstreamHeaders: Object.fromEntries(headers) }, 'upstream answered');
+      }
+      return capped(response, UPSTREAM_BODY_LIMIT_BYTES);
     };
-    return { [oidc.customFetch]: loggingFetch };
+    return { [oidc.customFetch]: cappedFetch };
   }
 
   configuration(): Promise<oidc.Configuration> {
@@ -232,6 +281,7 @@ export class UpstreamClient {
     );
     const idToken = tokens.claims()!;
     if (idToken.iat > Math.floor(Date.now() / 1000) + IAT_SKEW_SECONDS) throw new ResponseRejectedError('the ID token was issued in the future');
+    checkAccessTokenHash(idToken, tokens.access_token, this.#options.idTokenSigningAlg);
     const userinfo = this.#options.userinfo === 'none' ? {} : await this.#call('userinfo', () => oidc.fetchUserInfo(configuration, tokens.access_token, idToken.sub));
     return {
       idToken: { ...idToken },

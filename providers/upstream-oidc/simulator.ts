@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
@@ -59,6 +60,45 @@ export interface SimulatorFaults {
   tokenFailures?: { pattern: boolean[]; next: number };
   /** Puts `iat` this many seconds ahead in the (signed, not encrypted) ID tokens it issues, as an upstream with a wrong clock would. */
   issuedAtAheadSeconds?: number;
+  /** Issues (signed, not encrypted) ID tokens changed this way, as a forged or broken upstream would. */
+  idToken?: IdTokenForgery;
+  /** Pads the token response with this many bytes of JSON, as a broken or hostile upstream might. */
+  tokenResponsePaddingBytes?: number;
+  /** Sends the token response chunked, with no Content-Length announcing its size. */
+  tokenResponseChunked?: boolean;
+  /** Answers the token endpoint with something other than tokens, as a broken or hostile upstream might. */
+  tokenAnswer?: keyof typeof ROGUE_TOKEN_ANSWERS;
+}
+
+/**
+ * Token endpoint answers that are no token response: a redirect (to this machine's Redis), an
+ * HTML page, and JSON whose last bytes come slower than any timeout.
+ */
+const ROGUE_TOKEN_ANSWERS = {
+  redirect: (ctx: Koa.Context) => {
+    ctx.status = 307;
+    ctx.set('location', 'http://127.0.0.1:6379/');
+  },
+  html: (ctx: Koa.Context) => {
+    ctx.type = 'html';
+    ctx.body = '<html><body>Service unavailable</body></html>';
+  },
+  trickle: (ctx: Koa.Context) => {
+    ctx.type = 'json';
+    ctx.body = Readable.from((async function* trickle() {
+      yield '{"access_token":"a","token_type":"Bearer",';
+      await sleep(60_000);
+      yield '"expires_in":60}';
+    })());
+  },
+} satisfies Record<string, (ctx: Koa.Context) => void>;
+
+/** How an ID token is changed: its claims, and how it is then signed. */
+export interface IdTokenForgery {
+  /** The claims to sign, from those issued and the token response they came in. */
+  claims?: (claims: Record<string, unknown>, response: Record<string, unknown>) => Record<string, unknown>;
+  /** The simulator's own key (the default); unsigned (`alg: none`); or HS256 with its public key's JSON as the secret. */
+  signing?: 'key' | 'none' | 'hs256-public-key';
 }
 
 export interface UpstreamSimulator {
@@ -99,17 +139,32 @@ async function signingJwks(): Promise<{ keys: JWK[] }> {
   return { keys: [{ ...jwk, alg: 'RS256', use: 'sig', kid: await calculateJwkThumbprint(jwk) }] };
 }
 
-/** Signs the token response's ID token again, with `iat` moved ahead: the faulty clock fault. */
-async function reissueIdToken(ctx: Koa.Context, key: JWK, aheadSeconds: number): Promise<void> {
+/** A key without its private parts, as a JWKS publishes it. */
+const publicHalf = ({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }: JWK): JWK => rest;
+
+/** The token response's ID token changed as `forgery` says and signed again: the forged and faulty upstream faults. */
+async function reissueIdToken(ctx: Koa.Context, key: JWK, forgery: IdTokenForgery): Promise<void> {
   const body = ctx.body as { id_token?: string } | undefined;
   if (typeof body?.id_token !== 'string') return;
-  const claims = decodeJwt(body.id_token);
-  const header = decodeProtectedHeader(body.id_token);
-  const iat = Math.floor(Date.now() / 1000) + aheadSeconds;
-  body.id_token = await new SignJWT({ ...claims, iat, exp: iat + 600 })
-    .setProtectedHeader({ alg: header.alg!, kid: header.kid! })
-    .sign(await importJWK(key, header.alg));
+  const claims = (forgery.claims ?? ((same) => same))(decodeJwt(body.id_token), body);
+  const { kid } = decodeProtectedHeader(body.id_token);
+  const signing = forgery.signing ?? 'key';
+  if (signing === 'none') {
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    body.id_token = `${part({ alg: 'none', kid })}.${part(claims)}.`;
+    return;
+  }
+  const [alg, secret] = signing === 'hs256-public-key' ? ['HS256', new TextEncoder().encode(JSON.stringify(publicHalf(key)))] : [String(key.alg), await importJWK(key, String(key.alg))];
+  body.id_token = await new SignJWT(claims).setProtectedHeader({ alg, kid: kid! }).sign(secret);
 }
+
+/** An ID token with `iat` this many seconds ahead, as an upstream with a wrong clock issues. */
+const issuedAhead = (aheadSeconds: number): IdTokenForgery => ({
+  claims: (claims) => {
+    const iat = Math.floor(Date.now() / 1000) + aheadSeconds;
+    return { ...claims, iat, exp: iat + 600 };
+  },
+});
 
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -202,8 +257,9 @@ export async function startUpstreamSimulator(
       return;
     }
     if (ctx.path === '/token' && faults.tokenDelayMs) await sleep(faults.tokenDelayMs);
+    if (ctx.path === '/token' && faults.tokenAnswer) return ROGUE_TOKEN_ANSWERS[faults.tokenAnswer](ctx);
     if (ctx.path === '/jwks' && faults.foreignSigningKeys) {
-      ctx.body = { keys: foreignJwks.keys.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }) => rest) };
+      ctx.body = { keys: foreignJwks.keys.map(publicHalf) };
       return;
     }
     if (ctx.path === '/auth' && typeof ctx.query.request === 'string' && !ctx.query.client_id && definition.requestOnly) {
@@ -211,9 +267,12 @@ export async function startUpstreamSimulator(
       ctx.query = { ...ctx.query, client_id: String(decodeJwt(ctx.query.request).client_id) };
     }
     if (ctx.path === '/auth' && faults.replaceNonce && ctx.query.nonce) ctx.query = { ...ctx.query, nonce: faults.replaceNonce };
-    if (ctx.path === '/token' && faults.issuedAtAheadSeconds) {
+    const forgery = faults.idToken ?? (faults.issuedAtAheadSeconds ? issuedAhead(faults.issuedAtAheadSeconds) : undefined);
+    if (ctx.path === '/token' && (forgery || faults.tokenResponsePaddingBytes || faults.tokenResponseChunked)) {
       await next();
-      await reissueIdToken(ctx, jwks.keys[0]!, faults.issuedAtAheadSeconds);
+      if (forgery) await reissueIdToken(ctx, jwks.keys[0]!, forgery);
+      if (faults.tokenResponsePaddingBytes) Object.assign(ctx.body as object, { padding: 'x'.repeat(faults.tokenResponsePaddingBytes) });
+      if (faults.tokenResponseChunked) ctx.body = Readable.from([JSON.stringify(ctx.body)]);
       return;
     }
     if (ctx.path === '/auth' || ctx.path.startsWith('/auth/')) {

@@ -215,6 +215,13 @@ function discoveryExtras(): Record<string, unknown> {
 }
 
 /**
+ * The largest client documents oidc-provider reads (bytes). A JWKS or a sector's list of
+ * redirect URIs is a few kilobytes; oidc-provider's default reads these two without a limit, so
+ * a registering client could make the broker hold whatever its server streams in the time box.
+ */
+const CLIENT_DOCUMENT_LIMITS = { jwks_uri: 256 * 1024, sector_identifier_uri: 256 * 1024, 'client_id metadata document': 5 * 1024 };
+
+/**
  * oidc-provider's own requests (a client's jwks_uri, sector_identifier_uri, backchannel_logout_uri)
  * refuse loopback and private addresses. Outside production they may reach this machine, where
  * relying parties under development run; in production the guard stays.
@@ -330,6 +337,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     loadExistingGrant: grantRequestedScopes,
     issueRefreshToken,
     fetch: outgoingFetch(deps.issuer),
+    fetchResponseBodyLimits: CLIENT_DOCUMENT_LIMITS,
     ttl: {
       AuthorizationCode: config.ttl.authorization_code,
       AccessToken: config.ttl.access_token,

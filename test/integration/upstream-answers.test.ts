@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
+import type { IdTokenForgery, SimulatorFaults } from '../../providers/upstream-oidc/simulator.js';
 import { actAtUpstream, startUpstreamTestBed, type UpstreamTestBed } from '../support/upstream.js';
 
 const ACR = 'urn:nordic-eid:no:bankid';
@@ -73,5 +75,72 @@ describe("an upstream ID token's iat", () => {
   it('a few seconds ahead (clock skew) is accepted', async () => {
     const callback = await loginWithIssuedAt(20);
     expect(callback.searchParams.get('code')).toBeTruthy();
+  });
+});
+
+describe('an upstream ID token the broker must refuse', () => {
+  const loginWith = async (faults: Partial<SimulatorFaults>) => {
+    const simulator = bed.simulators['no-bankid']!;
+    Object.assign(simulator.faults, faults);
+    try {
+      const start = await bed.rp.authorize({ acr_values: ACR });
+      return await actAtUpstream(bed.rp, start.response, { person: 0 });
+    } finally {
+      for (const key of Object.keys(faults)) delete simulator.faults[key as keyof SimulatorFaults];
+    }
+  };
+  const now = () => Math.floor(Date.now() / 1000);
+  const claimed = (change: (claims: Record<string, unknown>) => Record<string, unknown>): IdTokenForgery => ({ claims: change });
+  const forgeries: Array<[string, IdTokenForgery]> = [
+    ['unsigned (alg none)', { signing: 'none' }],
+    ['HS256 with the public key as its secret', { signing: 'hs256-public-key' }],
+    ['for another audience', claimed((claims) => ({ ...claims, aud: 'another-client' }))],
+    ['for several audiences, authorized for another party', claimed((claims) => ({ ...claims, aud: [claims.aud, 'another-client'], azp: 'another-client' }))],
+    ['from another issuer', claimed((claims) => ({ ...claims, iss: 'https://evil.example' }))],
+    ['expired two minutes ago', claimed((claims) => ({ ...claims, iat: now() - 720, exp: now() - 120 }))],
+    ['not valid for another hour (nbf)', claimed((claims) => ({ ...claims, nbf: now() + 3600 }))],
+    ['without its nonce', claimed(({ nonce: _nonce, ...claims }) => claims)],
+    ['whose at_hash is not that of the access token', claimed((claims) => ({ ...claims, at_hash: 'AAAAAAAAAAAAAAAAAAAAAA' }))],
+  ];
+
+  it.each(forgeries)('%s → server_error, never a login', async (_name, idToken) => {
+    const callback = await loginWith({ idToken });
+    expect(callback.searchParams.get('error')).toBe('server_error');
+    expect(callback.searchParams.get('code')).toBeNull();
+  });
+
+  it("one re-signed with its access token's at_hash logs in", async () => {
+    const atHashOf = (accessToken: string) => createHash('sha256').update(accessToken).digest().subarray(0, 16).toString('base64url');
+    const callback = await loginWith({ idToken: { claims: (claims, response) => ({ ...claims, at_hash: atHashOf(String(response.access_token)) }) } });
+    expect(callback.searchParams.get('code')).toBeTruthy();
+  });
+
+  it.each([
+    ['announced by its Content-Length', false],
+    ['sent chunked, its size unannounced', true],
+  ])('a token response of 8 MiB, %s → server_error, never read whole', async (_name, tokenResponseChunked) => {
+    const callback = await loginWith({ tokenResponsePaddingBytes: 8 * 1024 * 1024, tokenResponseChunked });
+    expect(callback.searchParams.get('error')).toBe('server_error');
+    expect(callback.searchParams.get('code')).toBeNull();
+  });
+
+  it('a token response sent chunked, of a usual size, logs in', async () => {
+    const callback = await loginWith({ tokenResponseChunked: true });
+    expect(callback.searchParams.get('code')).toBeTruthy();
+  });
+});
+
+describe('a token endpoint that answers no token response', () => {
+  it.each(['redirect', 'html', 'trickle'] as const)('%s → server_error, in time and never a login', async (tokenAnswer) => {
+    const simulator = bed.simulators['no-bankid']!;
+    simulator.faults.tokenAnswer = tokenAnswer;
+    try {
+      const start = await bed.rp.authorize({ acr_values: ACR });
+      const callback = await actAtUpstream(bed.rp, start.response, { person: 0 });
+      expect(callback.searchParams.get('error')).toBe('server_error');
+      expect(callback.searchParams.get('code')).toBeNull();
+    } finally {
+      delete simulator.faults.tokenAnswer;
+    }
   });
 });

@@ -177,6 +177,35 @@ describe('responses the broker must refuse', () => {
     expect(replay.status).toBe(400);
   });
 
+  it("an upstream's answer to one person's login, opened in another person's browser, finishes neither login there", async () => {
+    const page = await atUpstream('urn:nordic-eid:no:bankid');
+    const upstreamOrigin = new URL(page.url).origin;
+    const html = await page.text();
+    const action = /<form method="post" action="([^"]+\/login)">/.exec(html)![1]!;
+    const person = /name="person" value="([^"]+)"/.exec(html)![1]!;
+    const answered = await bed.rp.browser.request(new URL(action, upstreamOrigin), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: upstreamOrigin },
+      body: new URLSearchParams({ person }).toString(),
+    });
+    const callbackUrl = new URL((await bed.rp.browser.request(answered.headers.get('location')!)).headers.get('location')!);
+    expect(callbackUrl.pathname).toBe('/eid/no-bankid/callback');
+
+    // Someone else, in the middle of a login of their own, is sent the first person's answer.
+    const other = await RelyingParty.discover(bed.tb.issuer, webClient);
+    const ownLogin = await other.authorize({ acr_values: 'urn:nordic-eid:no:bankid', scope: SCOPE });
+    expect(ownLogin.leftTo?.pathname).toBe('/auth');
+    const { leftTo, response } = await other.browser.follow(callbackUrl, { headers: { accept: 'text/html' } });
+    expect(leftTo).toBeUndefined();
+    expect(response.status).toBeGreaterThanOrEqual(400);
+
+    // The answer was parked for its own login, whose page the other browser cannot open; the
+    // first person's browser, which holds that login, still finishes it.
+    expect(new URL(response.url).pathname).toMatch(/^\/interaction\/[^/]+\/complete$/);
+    const own = await bed.rp.browser.follow(response.url);
+    expect(own.leftTo?.searchParams.get('code')).toBeTruthy();
+  });
+
   it('an ID token with another nonce → server_error, never a login', async () => {
     bed.simulators['no-bankid']!.faults.replaceNonce = 'a-nonce-the-broker-never-sent';
     try {

@@ -45,6 +45,12 @@ export interface FrejaClientOptions {
 }
 
 /** Connections to Freja one instance keeps at most; further calls queue for a free one. */
+/**
+ * The largest answer read from Freja: the broker asks for one result at a time, a few
+ * kilobytes; a larger answer is a broken or hostile server's, refused before it fills the memory.
+ */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
 const MAX_CONNECTIONS = 64;
 
 /**
@@ -62,7 +68,7 @@ export class FrejaClient {
     const { ca, cert, key, pfx, passphrase } = options.tls;
     // Built once: parsing the key and certificates per connection is most of a handshake's cost.
     const secureContext = createSecureContext({ ca, cert, key, pfx, passphrase, minVersion: 'TLSv1.2' });
-    this.#agent = new Agent({ connect: { secureContext, rejectUnauthorized: true }, connections: MAX_CONNECTIONS, keepAliveTimeout: 30_000 });
+    this.#agent = new Agent({ connect: { secureContext, rejectUnauthorized: true }, connections: MAX_CONNECTIONS, keepAliveTimeout: 30_000, maxResponseSize: MAX_ANSWER_BYTES });
   }
 
   initAuthentication(body: InitAuthRequest): Promise<InitAuthResponse> {

@@ -9,8 +9,11 @@ import type { TransactionBook } from './transactions.js';
 /** Far above any authentication request Freja takes. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-/** An error answer Freja might give instead of doing the work, or a slow answer that then does it. */
-export type Fault = { status: number; code?: number } | { delayMs: number };
+/**
+ * An error answer Freja might give instead of doing the work, a slow answer that then does it,
+ * or its answer padded with this many bytes, as a broken or hostile server's might be.
+ */
+export type Fault = { status: number; code?: number } | { delayMs: number } | { paddingBytes: number };
 
 /** Faults waiting for the next requests to each method, oldest first. */
 export class FaultQueue extends SharedFaultQueue<FrejaMethod, Fault> {
@@ -25,13 +28,14 @@ function checkMethod(method: unknown): FrejaMethod {
 }
 
 function checkFault(fault: unknown): Fault {
-  if (!isFault(fault)) throw new SimulatorError('fault must be { status: 400–599, code? } or { delayMs }');
+  if (!isFault(fault)) throw new SimulatorError('fault must be { status: 400–599, code? }, { delayMs } or { paddingBytes }');
   return fault;
 }
 
 function isFault(fault: unknown): fault is Fault {
   if (!isObject(fault)) return false;
   if (Number.isSafeInteger(fault.delayMs) && (fault.delayMs as number) >= 0) return true;
+  if (Number.isSafeInteger(fault.paddingBytes) && (fault.paddingBytes as number) >= 0) return true;
   const { status, code } = fault;
   return Number.isSafeInteger(status) && (status as number) >= 400 && (status as number) <= 599 && (code === undefined || Number.isSafeInteger(code));
 }
@@ -74,7 +78,7 @@ export function apiHandler(book: TransactionBook, faults: FaultQueue, traffic: T
     traffic.calls.set(route.method, (traffic.calls.get(route.method) ?? 0) + 1);
     const fault = faults.take(route.method);
     if (fault && 'delayMs' in fault) await sleep(fault.delayMs);
-    else if (fault) return send(response, fault.status, fault.code === undefined ? undefined : { code: fault.code, message: 'Injected by the simulator.' });
+    else if (fault && 'status' in fault) return send(response, fault.status, fault.code === undefined ? undefined : { code: fault.code, message: 'Injected by the simulator.' });
     if (text === undefined) return send(response, 400, { code: 1010, message: 'The request is too large.' });
     const decoded = decodeRequest(route.parameter, text);
     if (!decoded) return send(response, 400, { code: 1010, message: `The body must be ${route.parameter}=<Base64 of JSON>.` });
@@ -82,7 +86,8 @@ export function apiHandler(book: TransactionBook, faults: FaultQueue, traffic: T
     if (decoded.relyingPartyId !== undefined) return send(response, 422, { code: 1011, message: 'This relying party is not an integrator.' });
     try {
       const answer = await perform[route.method](decoded.body);
-      send(response, answer === undefined ? 204 : 200, answer);
+      const padded = fault && 'paddingBytes' in fault ? { ...(answer as object), padding: 'x'.repeat(fault.paddingBytes) } : answer;
+      send(response, padded === undefined ? 204 : 200, padded);
     } catch (error) {
       if (!(error instanceof FrejaError)) throw error;
       send(response, error.status, { code: error.code, message: error.message });

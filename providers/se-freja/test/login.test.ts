@@ -142,6 +142,15 @@ describe('how a login ends without a person', () => {
     expect(callback.searchParams.get('error_description')).toBe('Freja eID is temporarily unavailable.');
   });
 
+  it('Freja answering a start with 4 MiB: not read past its limit, server_error at the client', async () => {
+    const session = await FrejaSession.begin(bed, { acr_values: OTHER });
+    bed.simulator.injectFault('start', { paddingBytes: 4 * 1024 * 1024 });
+    const failed = await session.start();
+    expect(failed).toMatchObject({ status: 'ERROR', messageCode: 'unavailable' });
+    const callback = await session.backToClient(failed.redirectTo!);
+    expect(callback.searchParams.get('error')).toBe('server_error');
+  });
+
   it('Freja away for a moment while the person is in the app: the login waits, and completes', async () => {
     const { session, authRef } = await scanned();
     bed.simulator.injectFault('result', { status: 502 }, 2);
