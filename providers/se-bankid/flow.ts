@@ -164,9 +164,8 @@ export class BankIdLogin {
    * that ending.
    */
   async cancel(login: LoginRequest): Promise<EidOutcome | undefined> {
-    const order = await this.#deps.orders.get(login.uid);
+    const order = await this.#deps.orders.take(login.uid);
     if (!order) return undefined;
-    await this.#deps.orders.remove(login.uid);
     await this.#cancelAtBankId(order);
     return order.final?.retry ? order.final.outcome : undefined;
   }

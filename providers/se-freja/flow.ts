@@ -117,9 +117,8 @@ export class FrejaLogin {
 
   /** The person gave up: the transaction is cancelled at Freja; an ending they could have retried ends the login. */
   async cancel(login: LoginRequest): Promise<EidOutcome | undefined> {
-    const record = await this.#deps.records.get(login.uid);
+    const record = await this.#deps.records.take(login.uid);
     if (!record) return undefined;
-    await this.#deps.records.remove(login.uid);
     await this.#cancelAtFreja(record);
     return record.final?.retry ? record.final.outcome : undefined;
   }

@@ -12,6 +12,13 @@ export type OnChange = (uid: string, version?: string) => void;
  * shows that version already need not read the record again. Keys and channel are in the
  * plugin's namespace of the store (the core adds `<id>:`), so two eIDs never share one.
  */
+/** What take leaves in a record's place: no record. */
+const TAKEN = 'null';
+
+function parsed<T>(value: string): T | undefined {
+  return (JSON.parse(value) as T | null) ?? undefined;
+}
+
 export class LoginRecords<T> {
   readonly #prefix: string;
   readonly #channel: string;
@@ -29,7 +36,7 @@ export class LoginRecords<T> {
 
   async get(uid: string): Promise<T | undefined> {
     const record = await this.store.get(this.#prefix + uid);
-    return record ? (JSON.parse(record.value) as T) : undefined;
+    return record ? parsed<T>(record.value) : undefined;
   }
 
   /** Saves a changed record and tells every instance. */
@@ -45,12 +52,19 @@ export class LoginRecords<T> {
   async replace(uid: string, record: T): Promise<T | undefined> {
     const earlier = await this.store.replace(this.#prefix + uid, JSON.stringify(record), this.settings.ttlSeconds);
     await this.#announce(uid, record);
-    return earlier === undefined ? undefined : (JSON.parse(earlier) as T);
+    return earlier === undefined ? undefined : parsed<T>(earlier);
   }
 
-  async remove(uid: string): Promise<void> {
-    await this.store.delete(this.#prefix + uid);
+  /**
+   * Takes the login's record out and returns it, if any, in one step: a start racing this
+   * (another tab) either pushed its record out before, and hears of it from replace, or stores
+   * its own after, which this never removes unseen. What is left is a mark of no record, which
+   * expires as a record would.
+   */
+  async take(uid: string): Promise<T | undefined> {
+    const taken = await this.store.replace(this.#prefix + uid, TAKEN, this.settings.ttlSeconds);
     await this.#announce(uid, undefined);
+    return taken === undefined ? undefined : parsed<T>(taken);
   }
 
   /**

@@ -544,6 +544,20 @@ export function loginSteps(deps: LoginDependencies) {
    * server_error. A store that is away (or a process too busy) ends nothing: the start answers
    * 503 and the page asks again, which begins the eID's transaction anew.
    */
+  /**
+   * A cancel in another tab may end the login while a start of it runs. The cancel records the
+   * login's end before it stops the eID's transaction, and the start reads the login again after
+   * its transaction is recorded: whichever comes second sees the other's, so the transaction
+   * just begun is never left running at the eID for a login that is over. The start then
+   * answers as for an ended login.
+   */
+  async function stopIfEndedMeanwhile(ctx: Context, plugin: EidPlugin): Promise<void> {
+    const now = await provider.Interaction.find(routeState(ctx).interaction.uid);
+    if (now && !now.result) return;
+    await plugin.cancel?.(loginRequest(ctx, plugin));
+    throw await loginEnded(ctx, now);
+  }
+
   async function startPlugin(ctx: Context, plugin: EidPlugin, options: StartOptions): Promise<StartResult> {
     if (!registry.isAvailable(plugin.id)) {
       log.warn({ eid: plugin.id }, 'eID unavailable (its circuit is open): the login fails fast');
@@ -713,6 +727,7 @@ export function loginSteps(deps: LoginDependencies) {
       await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
       await recordStarting(ctx, plugin);
       const result = await startPlugin(ctx, plugin, options);
+      await stopIfEndedMeanwhile(ctx, plugin);
       const asksFirst = 'status' in result && result.status.status === 'NOT_STARTED';
       if (!asksFirst) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
       return result;

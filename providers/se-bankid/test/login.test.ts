@@ -469,6 +469,22 @@ describe('orders left behind', () => {
     expect(state.qrCode?.payload).toContain(live[0]!.qrStartToken);
   });
 
+  it('a start racing a cancel from another tab leaves no live order: the login ends as cancelled, and the start is told so', async () => {
+    // Each round is a new race: without the start's second look at the login and the cancel's take of the order, most leave one live.
+    for (let round = 0; round < 10; round += 1) {
+      const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+      await session.start();
+      const known = new Set(bed.simulator.orders().map((order) => order.orderRef));
+      const [cancelled, started] = await Promise.all([session.call('cancel'), session.call('start', { eid: 'se-bankid' })]);
+      // The simulator forgets a cancelled order: any new one it still knows of is live.
+      expect(bed.simulator.orders().filter((order) => !known.has(order.orderRef))).toEqual([]);
+      // The start answers as for a login that is over, or, had it looked before the cancel, with an order the cancel then stopped.
+      if (started.status !== 200) expect(started.body).toMatchObject({ error: 'session_expired' });
+      expect((await session.call('poll')).body).toMatchObject({ error: 'session_expired' });
+      expect((await session.backToClient(cancelled.body.redirectTo!)).searchParams.get('error')).toBe('access_denied');
+    }
+  });
+
   it('keeps no personal number in clear in Redis: neither the one a client asked for nor the person an order found', async () => {
     // A person no other test here logs in, so no order of theirs is still running at BankID.
     const person = simulatedPersons.length - 1;
