@@ -250,6 +250,24 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     expect(polled).toContain('"status":"IN_PROGRESS"');
   });
 
+  it('tells a stream that reconnects to the other instance that the person cancelled on the phone meanwhile, as the poll does', async () => {
+    const session = await startedLogin();
+    const orderRef = session.orderRef();
+    const first = streamOf(session, 0);
+    simulator.scanQr((await first.next('qr')).data);
+    await first.next('status', (event) => event.data.includes('"userSign"'));
+    // The browser loses its stream; the person cancels in the app before it reconnects, elsewhere.
+    first.close();
+    simulator.userCancel(orderRef);
+    const second = streamOf(session, 1);
+    const shown = await second.next('status', (event) => !event.data.includes('"userSign"'));
+    const cancelled = { status: 'CANCEL', hintCode: 'userCancel', messageCode: 'RFA6', retry: true };
+    expect(JSON.parse(shown.data)).toMatchObject(cancelled);
+    const polled = await session.call('poll');
+    expect(polled.status).toBe(200);
+    expect(polled.body).toMatchObject(cancelled);
+  });
+
   it('a login whose stream and collect lease were on an instance that died completes on the other one, for a stream waiting there and for the browser that reconnects', async () => {
     const session = await startedLogin();
     const orderRef = session.orderRef();
