@@ -1,5 +1,7 @@
 import type Provider from 'oidc-provider';
-import type { ClientAuthorizationState, Grant, KoaContextWithOIDC } from 'oidc-provider';
+import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
+import type { Store } from '../store/store.js';
+import { storeKey } from '../store/keys.js';
 import type { StoreAdapter } from './adapter.js';
 import type { AfterEndpoint } from './after-endpoints.js';
 
@@ -12,112 +14,73 @@ import type { AfterEndpoint } from './after-endpoints.js';
  * only grants not marked to persist the logout, which it marks every grant whose tokens do not
  * expire with the session — and those tokens must outlive the session, so that using one never
  * reads the session. It would also revoke the asking client's grant when the person answers
- * "No, stay logged in". So each code's grant is remembered in the session here, when it has no
- * offline_access, and the broker revokes those grants itself once the person confirms.
+ * "No, stay logged in". So the broker remembers each code's grant without offline_access, and
+ * revokes those grants itself once the person confirms.
+ *
+ * The grants are a set in the store by the session's uid, which stays the same while oidc-provider
+ * gives the session a new id at each login, rather than a list inside the session: oidc-provider
+ * reads a session when a login's return begins and writes it whole when it ends, so two logins of
+ * one browser returning at once (two tabs) would each write a list without the other's grant,
+ * and that grant's tokens would outlive the logout. Adding to a set loses neither. The set is
+ * read only by the logout, so its size costs no other request; each member is a login the person
+ * made with their eID.
  */
-
-/** What the broker keeps of a client in a browser session, besides oidc-provider's sid and grantId. */
-type SessionAuthorization = ClientAuthorizationState & {
-  /** The grants of this client's logins in the session that the logout ends. */
-  endsWithLogout?: string[];
-};
 
 type Session = NonNullable<KoaContextWithOIDC['oidc']['session']>;
 
-/**
- * The most logins of one client a browser session remembers for the logout (about 25 bytes
- * each; oidc-provider keeps one entry of its own per client). A login beyond it revokes the
- * oldest's grant at once, as the logout would have: a client that logs the same person in this
- * often in one session is past needing its first tokens, and no grant ever leaves the list
- * unrevoked (README, Logout).
- */
-export const MAX_GRANTS_PER_CLIENT = 32;
+interface LogoutRevocationDependencies {
+  grants: StoreAdapter;
+  store: Store;
+  /** How long a browser session lives (ttl.session): the set lives as long from its last login. */
+  sessionTtlSeconds: number;
+}
 
 function outlivesLogout(grant: Grant): boolean {
   return grant.getOIDCScope().split(' ').includes('offline_access');
 }
 
-/**
- * On an authorization response (a code issued), remembers the code's grant in the session's
- * entry for the client unless it has offline_access. The entry is replaced through the session,
- * which marks it changed: the session is saved when the authorization request ends.
- */
-function rememberGrant(ctx: KoaContextWithOIDC): void {
-  const { session, grant, client } = ctx.oidc;
-  if (!session || !client || !grant?.jti || outlivesLogout(grant)) return;
-  const authorization: SessionAuthorization = session.authorizationFor(client.clientId);
-  const remembered: SessionAuthorization = { ...authorization, endsWithLogout: [...(authorization.endsWithLogout ?? []), grant.jti] };
-  session.authorizations = { ...session.authorizations, [client.clientId]: remembered };
-}
-
-function grantsEndingWithLogout(session: Session): string[] {
-  return Object.values(session.authorizations ?? {}).flatMap((authorization: SessionAuthorization) => authorization.endsWithLogout ?? []);
-}
-
-function revokeAll(grants: StoreAdapter, grantIds: readonly string[]): Promise<unknown> {
-  return Promise.all(grantIds.map((grantId) => grants.revokeGrant(grantId)));
-}
-
-/** A client's grants beyond MAX_GRANTS_PER_CLIENT, the oldest: those to revoke now. */
-function beyondCap(entry: SessionAuthorization): string[] {
-  return (entry.endsWithLogout ?? []).slice(0, -MAX_GRANTS_PER_CLIENT);
-}
-
-function withinCap(entry: SessionAuthorization): SessionAuthorization {
-  return entry.endsWithLogout ? { ...entry, endsWithLogout: entry.endsWithLogout.slice(-MAX_GRANTS_PER_CLIENT) } : entry;
-}
+const grantsKeyOf = (session: Session) => storeKey('logoutGrants', session.uid);
 
 /**
- * Revokes each client's grants beyond the cap, and only then leaves them out of the session,
- * which is saved again: should the store fail, the request fails with them still in the list,
- * which the next login or the logout revokes.
+ * Once an authorization response has issued a code, remembers the code's grant for the logout
+ * of the session it was issued in, unless it has offline_access. Remembered before the answer
+ * leaves: should the store fail, the client gets no code rather than tokens the logout misses.
  */
-async function revokeBeyondCap(session: Session, grants: StoreAdapter): Promise<void> {
-  const entries = Object.entries(session.authorizations ?? {}) as Array<[string, SessionAuthorization]>;
-  const beyond = entries.flatMap(([, entry]) => beyondCap(entry));
-  if (!beyond.length) return;
-  await revokeAll(grants, beyond);
-  session.authorizations = Object.fromEntries(entries.map(([clientId, entry]) => [clientId, withinCap(entry)]));
-  await session.persist();
-}
-
-/**
- * Keeps the session's lists within the cap once an authorization response is made and the
- * session saved with its new grant.
- */
-function capAfterAuthorization(grants: StoreAdapter): AfterEndpoint {
+function rememberGrants(deps: LogoutRevocationDependencies): AfterEndpoint {
   return {
     routes: ['authorization', 'resume'],
-    after: (ctx) => (ctx.oidc.session ? revokeBeyondCap(ctx.oidc.session, grants) : undefined),
+    async after(ctx) {
+      const { session, grant, entities } = ctx.oidc;
+      if (!session || !entities.AuthorizationCode || !grant?.jti || outlivesLogout(grant)) return;
+      await deps.store.addToSet(grantsKeyOf(session), grant.jti, deps.sessionTtlSeconds);
+    },
   };
 }
 
 /**
  * The grants are revoked as the session is destroyed, before it is: oidc-provider destroys a
  * session at a confirmed logout only (its end_session confirmation, after the xsrf check and the
- * back-channel notices, before it clears the session cookie). The list of grants lives in the
- * session alone, so the session must not go before its grants do: should the store fail on the
- * way, the logout fails with the session and its cookie as they were, the person is told they
- * are still logged in, and confirming again revokes what is left (revoking a grant twice is
- * harmless). Were the grants revoked after the session was gone, a failure would lose the list
- * and leave the tokens working after a logout the person took for done. `grants` revokes each
- * grant with everything issued under it, in one read of the grant's index.
+ * back-channel notices, before it clears the session cookie). Should the store fail on the way,
+ * the logout fails with the session and its cookie as they were, the person is told they are
+ * still logged in, and confirming again revokes what is left (revoking a grant twice is
+ * harmless). Were the session gone first, the person would take the logout for done while the
+ * tokens still worked. `grants` revokes each grant with everything issued under it, in one read
+ * of the grant's index.
  */
-function revokeBeforeSessionEnds(provider: Provider, grants: StoreAdapter): void {
+function revokeBeforeSessionEnds(provider: Provider, deps: LogoutRevocationDependencies): void {
   const { prototype } = provider.Session;
   const destroy = prototype.destroy;
   prototype.destroy = async function revokeGrantsThenDestroy(this: Session) {
-    await revokeAll(grants, grantsEndingWithLogout(this));
+    const key = grantsKeyOf(this);
+    const grantIds = await deps.store.members(key);
+    await Promise.all(grantIds.map((grantId) => deps.grants.revokeGrant(grantId)));
+    await deps.store.delete(key);
     await destroy.call(this);
   };
 }
 
-/**
- * Remembers each login's grant in its session and revokes them all at a confirmed logout.
- * Returns the step that keeps each session within the cap.
- */
-export function logoutRevocation(provider: Provider, grants: StoreAdapter): AfterEndpoint {
-  provider.on('authorization.success', rememberGrant);
-  revokeBeforeSessionEnds(provider, grants);
-  return capAfterAuthorization(grants);
+/** Remembers each login's grant for its session and revokes them all at a confirmed logout; returns the step that remembers. */
+export function logoutRevocation(provider: Provider, deps: LogoutRevocationDependencies): AfterEndpoint {
+  revokeBeforeSessionEnds(provider, deps);
+  return rememberGrants(deps);
 }

@@ -366,7 +366,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [
     frontChannelLogout(provider, views),
-    logoutRevocation(provider, new StoreAdapter('Grant', store)),
+    logoutRevocation(provider, { grants: new StoreAdapter('Grant', store), store, sessionTtlSeconds: config.ttl.session }),
     ownFormPostPage(views),
     ...deps.backchannel.attach(provider),
   ]);

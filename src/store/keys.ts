@@ -54,6 +54,13 @@ export const KEY_FAMILIES = {
     writer: 'oidc/adapter.ts',
     sealed: true,
   },
+  logoutGrants: {
+    prefix: 'logout:grants:',
+    kind: 'set',
+    holds: "the grants of a browser session's logins without offline_access, by the session's uid: what its confirmed logout revokes",
+    lifetime: 'ttl.session from its last login',
+    writer: 'oidc/logout-revocation.ts',
+  },
   grantIndex: {
     prefix: 'oidc:grant:',
     kind: 'set',
