@@ -200,8 +200,9 @@ const commands: Record<string, { options: ParseArgsConfig['options']; run: Comma
     async run(client, parsed, io) {
       if (parsed.positionals.length) throw new UsageError('list takes no arguments');
       const limitText = parsed.values.limit as string | undefined;
+      // Digits only, as the admin API takes its limit: Number() would take "Infinity", "1e1" and "0x10".
+      if (limitText !== undefined && !/^[0-9]+$/.test(limitText)) throw new UsageError('--limit: must be a whole number, in digits');
       const limit = limitText === undefined ? Infinity : Number(limitText);
-      if (!Number.isInteger(limit) && limit !== Infinity) throw new UsageError('--limit: must be a whole number');
       if (limit < 1) throw new UsageError('--limit: must be at least 1');
       const clients = await client.listAll(limit);
       print(io, parsed, { clients }, () => printList(clients));

@@ -169,8 +169,14 @@ describe('clients', () => {
     for (const [query, description] of [
       ['limit=0', 'limit: must be at least 1'],
       ['limit=201', 'limit: must be at most 200'],
-      ['limit=x', 'limit: must be a number'],
-      ['limit=1&limit=2', 'limit: must be a number'],
+      ['limit=x', 'limit: must be a whole number, in digits'],
+      ['limit=1e1', 'limit: must be a whole number, in digits'],
+      ['limit=0x10', 'limit: must be a whole number, in digits'],
+      ['limit=%205', 'limit: must be a whole number, in digits'],
+      ['limit=2.5', 'limit: must be a whole number, in digits'],
+      ['limit=', 'limit: must be a whole number, in digits'],
+      ['limit=99999999999999999999999', 'limit: must be at most 200'],
+      ['limit=1&limit=2', 'limit: must be given once'],
       ['colour=red', 'colour: unknown parameter'],
       ['limits=2', 'limits: unknown parameter; did you mean limit?'],
     ]) {
