@@ -447,6 +447,24 @@ describe('the OpenAPI document', () => {
     expect(ajv.validate({ $ref: 'admin#/components/schemas/ClientPatch' }, { display_name: null })).toBe(true);
   });
 
+  it("ClientPatch's null for each field is accepted by the schema exactly when PATCH accepts it", async () => {
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    ajv.addSchema(document, 'admin');
+    const patch = (document.components as { schemas: Record<string, { properties: Record<string, unknown> }> }).schemas.ClientPatch!;
+    const created = await createClient(tb.issuer, webMetadata({ allowed_eids: ['test-double'] }));
+    const disagreements: string[] = [];
+    for (const field of Object.keys(patch.properties).filter((name) => name !== 'client_id')) {
+      const schemaAccepts = ajv.validate({ $ref: 'admin#/components/schemas/ClientPatch' }, { [field]: null });
+      const answer = await admin(tb.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { [field]: null });
+      if (schemaAccepts !== (answer.status === 200)) disagreements.push(`${field}: schema ${schemaAccepts}, API ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+    expect(disagreements).toEqual([]);
+    expect((await admin(tb.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { redirect_uris: null })).body).toEqual({
+      error: 'invalid_redirect_uri',
+      error_description: 'redirect_uris: must be a list, not null',
+    });
+  });
+
   it('documents every route the API serves, and the fields the configured eIDs declare', async () => {
     const paths = Object.keys(document.paths as object);
     expect(paths).toEqual(
