@@ -139,6 +139,21 @@ describe('clients', () => {
     expect(refreshed.body.error).toBe('invalid_client');
   });
 
+  it('a client deleted while a person is logging in: the page says the service is not known (not that the login expired), and nothing goes to the client', async () => {
+    const created = await createClient(tb.issuer, webMetadata());
+    const rp = await RelyingParty.discover(tb.issuer, { ...created, redirect_uris: ['https://shop.example/callback'] });
+    const eidPage = (await rp.authorize()).response.url;
+    expect(eidPage).toContain('/decide');
+    expect((await admin(tb.issuer, 'DELETE', `/admin/clients/${created.client_id}`)).status).toBe(204);
+
+    const response = await rp.browser.request(`${eidPage}?person=0`, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    const page = await response.text();
+    expect(page).toContain('The service you came from is not known to us. Please contact the service.');
+    expect(page).not.toContain('This login has expired');
+  });
+
   it('lists static and registered clients in client_id order, a page at a time', async () => {
     const own = await startAdminBroker({}, 'admin-list');
     for (const id of ['list-a', 'list-b', 'list-c']) await createClient(own.issuer, webMetadata({ client_id: id }));
