@@ -444,7 +444,18 @@ export const configSchema = z
   .refine((c) => c.circuit_breaker.max_half_open_after_seconds >= c.circuit_breaker.half_open_after_seconds, {
     message: 'must be at least half_open_after_seconds',
     path: ['circuit_breaker', 'max_half_open_after_seconds'],
+  })
+  // Open registration lets anyone write a client to the store: the per-address limit is all that bounds it.
+  .refine((c) => !openRegistration(c) || (c.rate_limits.enabled && c.rate_limits.registration.per_ip > 0), {
+    message:
+      'false (open registration) needs the registration rate limit (rate_limits.enabled, rate_limits.registration.per_ip above 0), or registration needs a token',
+    path: ['registration', 'initial_access_token'],
   });
+
+/** Whether anyone may register a client, with no token. */
+function openRegistration(c: { registration: { enabled: boolean; initial_access_token: string | boolean } }): boolean {
+  return c.registration.enabled && c.registration.initial_access_token === false;
+}
 
 export type BrokerConfig = z.output<typeof configSchema>;
 export type ClientConfig = BrokerConfig['clients'][number];

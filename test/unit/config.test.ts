@@ -4,6 +4,9 @@ import { ConfigError, parseConfig } from '../../src/config/load.js';
 
 const client = { client_id: 'app', client_secret: 'x'.repeat(32), redirect_uris: ['https://app.example/cb'] };
 
+const OPEN_REGISTRATION_UNBOUNDED =
+  'registration.initial_access_token: false (open registration) needs the registration rate limit (rate_limits.enabled, rate_limits.registration.per_ip above 0), or registration needs a token';
+
 function problem(raw: unknown, env: NodeJS.ProcessEnv = {}): string {
   try {
     parseConfig(raw, env);
@@ -15,6 +18,12 @@ function problem(raw: unknown, env: NodeJS.ProcessEnv = {}): string {
 }
 
 describe('configuration', () => {
+  it('open registration with its rate limit on, and registration with a token without one, are accepted', () => {
+    expect(() => parseConfig({ registration: { enabled: true, initial_access_token: false } })).not.toThrow();
+    expect(() => parseConfig({ registration: { enabled: true }, rate_limits: { enabled: false } })).not.toThrow();
+    expect(() => parseConfig({ registration: { enabled: false, initial_access_token: false }, rate_limits: { registration: { per_ip: 0 } } })).not.toThrow();
+  });
+
   it('fills in defaults for an empty file', () => {
     const config = parseConfig({});
     expect(config).toMatchObject({ port: 3000, trust_proxy: false, clients: [], eids: {}, demo: false });
@@ -59,6 +68,9 @@ describe('configuration', () => {
     [{ ui: { support_email: 'nobody' } }, 'ui.support_email: must be an email address'],
     [{ clients: [{ ...client, redirect_uris: undefined }] }, 'clients[0].redirect_uris: is required'],
     [{ clients: [{ ...client, redirect_uris: [] }] }, 'clients[0].redirect_uris: must not be empty'],
+    // Open registration is an unauthenticated write: without its rate limit nothing bounds it.
+    [{ registration: { enabled: true, initial_access_token: false }, rate_limits: { enabled: false } }, OPEN_REGISTRATION_UNBOUNDED],
+    [{ registration: { enabled: true, initial_access_token: false }, rate_limits: { registration: { per_ip: 0 } } }, OPEN_REGISTRATION_UNBOUNDED],
   ])('%j is explained in plain words: "%s"', (raw, expected) => {
     expect(problem(raw)).toBe(expected);
   });
