@@ -52,17 +52,23 @@ describe('a configuration that cannot be used stops the start-up with exit code 
   });
 });
 
-describe('arguments', () => {
-  /** The broker run with `args`; a run that starts a server instead is ended by the timeout (status null). */
-  async function runWith(args: string[]) {
-    const port = await findFreePort();
-    return spawnSync(process.execPath, [compiledMain, ...args], {
-      cwd: projectRoot,
-      encoding: 'utf8',
-      timeout: 15_000,
-      env: { ...process.env, BROKER_CONFIG: undefined, PORT: String(port) },
-    });
-  }
+/** The broker run with `args`, without BROKER_CONFIG; a run that starts a server instead is ended by the timeout (status null). */
+async function runWith(args: string[], env: Record<string, string> = {}) {
+  const port = await findFreePort();
+  return spawnSync(process.execPath, [compiledMain, ...args], {
+    cwd: projectRoot,
+    encoding: 'utf8',
+    timeout: 15_000,
+    env: { ...process.env, BROKER_CONFIG: undefined, PORT: String(port), ...env },
+  });
+}
+
+describe('arguments, and PORT of the embedded default', () => {
+  it.each(['', '0', 'abc', ' 80', '65536'])('PORT=%j is a configuration error (exit 2) naming PORT, and starts nothing', async (value) => {
+    const run = await runWith([], { PORT: value });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`configuration error: PORT: must be a port number from 1 to 65535, not "${value}"`);
+  }, 30_000);
 
   it('--help prints how to start it and exits 0, starting nothing', async () => {
     const run = await runWith(['--help']);
