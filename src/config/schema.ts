@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { auditEventNames } from '../audit/events.js';
 import { EID_FIELD_NAME } from '../clients/names.js';
 import { reusePortSupported } from '../http/reuse-port.js';
+import { isLocalHost } from './environment.js';
 import { unknownName } from './issues.js';
 import { KEY_FAMILIES } from '../store/keys.js';
 
@@ -125,6 +126,21 @@ export const clientSchema = z
     path: ['client_secret'],
   });
 
+/**
+ * The issuer identifier (OpenID Connect Discovery §3): https, with no query, fragment or user
+ * name, since every URL the broker answers is built on it and tokens name it as `iss`. Plain http
+ * only on this machine once NODE_ENV is production.
+ */
+const issuerSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an https URL (http only on this machine)' })
+  .refine((u) => !u.endsWith('/'), 'must not end with /')
+  // Refinements run on a string the URL check refused too: URL.parse gives null there, never a throw.
+  .refine((u) => !/[?#]/.test(u) && !URL.parse(u)?.username && !URL.parse(u)?.password, 'must have no query (?), fragment (#) or user name (@)')
+  .refine(
+    (u) => process.env.NODE_ENV !== 'production' || u.startsWith('https:') || isLocalHost(URL.parse(u)?.hostname ?? ''),
+    'must be https when NODE_ENV is production (http only on this machine)',
+  );
+
 /** An id an operator gives a webhook endpoint (also a metrics label). */
 export const webhookIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1–64 lowercase letters, digits, "_" or "-", starting with a letter or digit');
 
@@ -161,7 +177,7 @@ const limit = (perIp: number, perClient: number) =>
 export const configSchema = z
   .object({
     /** The issuer identifier: the public https URL relying parties use. */
-    issuer: z.url().refine((u) => !u.endsWith('/'), 'must not end with /').optional(),
+    issuer: issuerSchema.optional(),
     /** Port to listen on. */
     port: z.number().int().min(0).max(65535).default(3000),
     /** Address to listen on; 0.0.0.0 inside a container. */

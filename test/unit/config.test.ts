@@ -24,6 +24,21 @@ describe('configuration', () => {
     expect(() => parseConfig({ registration: { enabled: false, initial_access_token: false }, rate_limits: { registration: { per_ip: 0 } } })).not.toThrow();
   });
 
+  it('an http issuer off this machine is refused once NODE_ENV is production; on this machine, or outside production, it is accepted', () => {
+    const before = process.env.NODE_ENV;
+    try {
+      process.env.NODE_ENV = 'production';
+      expect(problem({ issuer: 'http://id.example.com' })).toBe('issuer: must be https when NODE_ENV is production (http only on this machine)');
+      for (const issuer of ['http://127.0.0.1:3000', 'http://localhost:3000', 'http://[::1]:3000', 'https://id.example.com']) {
+        expect(parseConfig({ issuer }).issuer).toBe(issuer);
+      }
+      process.env.NODE_ENV = 'development';
+      expect(parseConfig({ issuer: 'http://broker:3000' }).issuer).toBe('http://broker:3000');
+    } finally {
+      process.env.NODE_ENV = before;
+    }
+  });
+
   it('fills in defaults for an empty file', () => {
     const config = parseConfig({});
     expect(config).toMatchObject({ port: 3000, trust_proxy: false, clients: [], eids: {}, demo: false });
@@ -36,6 +51,12 @@ describe('configuration', () => {
     [{ port: 'eighty' }, 'port: '],
     [{ issuer: 'not a url' }, 'issuer: '],
     [{ issuer: 'https://id.example/' }, 'issuer: must not end with /'],
+    [{ issuer: 'https://id.example?tenant=a' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
+    [{ issuer: 'https://id.example/broker?' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
+    [{ issuer: 'https://id.example/#x' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
+    [{ issuer: 'https://ops:secret@id.example' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
+    [{ issuer: 'ftp://id.example' }, 'issuer: must be an https URL (http only on this machine)'],
+    [{ issuer: 'javascript:alert(1)' }, 'issuer: must be an https URL (http only on this machine)'],
     [{ trust_proxy: 'yes' }, 'trust_proxy: '],
     [{ redis: {} }, 'redis: set exactly one of url, sentinels or cluster'],
     [{ redis: { url: 'redis://a', cluster: [{ host: 'b', port: 1 }] } }, 'redis: set exactly one'],
