@@ -83,6 +83,8 @@ describe('configuration', () => {
     [{ port: 'eighty' }, 'port: must be a number, not a string'],
     // YAML's .inf, or 1e400 in the admin API's JSON.
     [{ port: Infinity }, 'port: must be a number, not an infinite one'],
+    [{ port: 80.5 }, 'port: must be a whole number, not 80.5'],
+    [{ port: NaN }, 'port: must be a number'],
     [{ trust_proxy: 'yes' }, 'trust_proxy: must be true or false or a number, not a string'],
     [{ ui: { default_locale: 'de' } }, 'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"'],
     [{ ui: { default_locale: 'SV' } }, 'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"; did you mean "sv"?'],
