@@ -8,8 +8,16 @@ import module from 'node:module';
 // Static, and so first: the heap's growth is set before the broker's modules fill the heap.
 import { limitHeapGrowth } from '../src/heap.js';
 
-/** Exit code for a configuration that cannot be used: nothing was started. */
+/** Exit code for a configuration that cannot be used, or an argument the broker does not take: nothing was started. */
 const EXIT_CONFIG = 2;
+
+/** The broker takes its configuration from the environment; its only arguments are these. */
+const USAGE = `Usage: nordic-eid-broker              start the broker: its configuration file is BROKER_CONFIG
+                                      (without it, the embedded default for trying it out)
+       nordic-eid-broker clients …    manage the clients of a running broker through its admin API
+                                      ("nordic-eid-broker clients --help" for the commands)
+`;
+const HELP = new Set(['--help', '-h', 'help']);
 
 /**
  * The broker runs as one bundle (scripts/bundle.js). Node maps a stack trace's frames back to
@@ -58,10 +66,17 @@ async function main() {
   process.on('SIGTERM', stop);
 }
 
-if (process.argv[2] === 'clients') {
+const command = process.argv[2];
+if (command === 'clients') {
   // `nordic-eid-broker clients …`: the client administration CLI, talking to a running broker.
   const { runCli } = await import('../src/cli/index.js');
   process.exitCode = await runCli(process.argv.slice(3));
+} else if (command !== undefined) {
+  // An argument the broker does not take (`--config broker.yaml`, `--port 8080`) must not start
+  // the embedded default instead, with a development admin token, on a port the operator did not choose.
+  if (HELP.has(command)) process.stdout.write(USAGE);
+  else process.stderr.write(`error: the broker takes no argument "${command}": set BROKER_CONFIG to the configuration file.\n${USAGE}`);
+  process.exitCode = HELP.has(command) ? 0 : EXIT_CONFIG;
 } else {
   main().catch(async (err: unknown) => {
     const { ConfigError } = await import('../src/config/load.js');

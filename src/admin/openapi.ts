@@ -1,5 +1,5 @@
 import { z, type ZodType } from 'zod';
-import { clientIdSchema, oidcFields } from '../clients/metadata.js';
+import { clientIdSchema, oidcFields, requiredFields } from '../clients/metadata.js';
 import { coreFields, type ClientRules } from '../clients/rules.js';
 import { webhookRequest } from './webhooks.js';
 
@@ -102,7 +102,7 @@ export function openApiDocument(rules: ClientRules): JsonSchema {
     ...Object.fromEntries([...rules.eidFields].map(([name, field]) => [name, jsonSchema(field.schema, eidFieldDescription(name))])),
   };
   const clientId = jsonSchema(clientIdSchema, descriptions.client_id);
-  const nullable = Object.fromEntries(Object.entries(fields).map(([name, schema]) => [name, { anyOf: [schema, { type: 'null' }] }]));
+  const nullable = Object.fromEntries(Object.entries(fields).map(([name, schema]) => [name, requiredFields.has(name) ? schema : { anyOf: [schema, { type: 'null' }] }]));
   const clientIdParameter = {
     name: 'client_id',
     in: 'path',

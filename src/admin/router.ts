@@ -59,7 +59,14 @@ const MAX_IAT_USES = 10_000;
 
 const listQuery = z
   .object({
-    limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(PAGE_SIZE),
+    // Digits only: Number() would also take "1e1", "0x10" and " 5", and a number past 2^53 would be
+    // refused with that bound rather than the page size's.
+    limit: z
+      .string({ error: 'must be given once' })
+      .regex(/^[0-9]+$/, 'must be a whole number, in digits')
+      .transform(Number)
+      .pipe(z.number().min(1).max(MAX_PAGE_SIZE))
+      .default(PAGE_SIZE),
     cursor: z.string().min(1).optional(),
   })
   .strict();

@@ -14,6 +14,16 @@ export class UnreachableError extends Error {}
 
 const TIMEOUT_MS = 15_000;
 
+/** `text` as a JSON object; undefined when it is not JSON, or JSON of another kind (null, a list, a number). */
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What each status means when the answer is not the admin API's own JSON error. */
 function explain(status: number): string {
   if (status === 401) return 'the admin token was refused';
@@ -49,11 +59,10 @@ export class AdminClient {
       throw new UnreachableError(`cannot reach the broker at ${this.base.origin}: ${reason}`);
     }
     const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
+    const parsed = text ? jsonObject(text) : undefined;
+    // A login page of a proxy, a 502 of a load balancer, another site: never read as done.
+    if (text && parsed === undefined) {
+      throw this.notTheBroker(`did not answer as the broker's admin API (HTTP ${response.status}, ${response.headers.get('content-type') ?? 'no content type'})`);
     }
     if (response.ok) return parsed;
     const answer = parsed as { error?: unknown; error_description?: unknown } | undefined;
@@ -64,6 +73,18 @@ export class AdminClient {
     throw new ApiError(response.status, 'http_error', explain(response.status));
   }
 
+  /** A request whose answer is one client (shown, added, updated, its secret rotated). */
+  async client(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+    const answer = (await this.request(method, path, body)) as Record<string, unknown> | undefined;
+    if (typeof answer?.client_id !== 'string') throw this.notTheBroker('answered without a client');
+    return answer;
+  }
+
+  /** What is said of an answer that is not the admin API's JSON. */
+  notTheBroker(what: string): UnreachableError {
+    return new UnreachableError(`the server at ${this.base.origin} ${what}: check that --url or BROKER_ADMIN_URL is the broker's issuer URL`);
+  }
+
   /** Every client, following the pages, up to `limit`. */
   async listAll(limit: number): Promise<Array<Record<string, unknown>>> {
     const clients: Array<Record<string, unknown>> = [];
@@ -71,8 +92,9 @@ export class AdminClient {
     do {
       const pageSize = Math.min(200, limit - clients.length);
       const query = new URLSearchParams({ limit: String(pageSize), ...(cursor ? { cursor } : {}) });
-      const page = (await this.request('GET', `/admin/clients?${query}`)) as { clients: Array<Record<string, unknown>>; next_cursor?: string };
-      clients.push(...page.clients);
+      const page = (await this.request('GET', `/admin/clients?${query}`)) as { clients?: unknown; next_cursor?: string } | undefined;
+      if (!Array.isArray(page?.clients)) throw this.notTheBroker('answered the list without its clients');
+      clients.push(...(page.clients as Array<Record<string, unknown>>));
       cursor = page.next_cursor;
     } while (cursor && clients.length < limit);
     return clients;

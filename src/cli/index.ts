@@ -9,7 +9,7 @@ import { printClient, printList } from './output.js';
  *   0  done
  *   1  the broker refused (an HTTP error: bad metadata, unknown client, wrong token …)
  *   2  usage error: unknown command or option, a missing argument, no URL or token
- *   3  the broker cannot be reached (connection refused, DNS, TLS, time-out)
+ *   3  the broker cannot be reached (connection refused, DNS, TLS, time-out), or what answers is not its admin API
  */
 export const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
 
@@ -200,8 +200,9 @@ const commands: Record<string, { options: ParseArgsConfig['options']; run: Comma
     async run(client, parsed, io) {
       if (parsed.positionals.length) throw new UsageError('list takes no arguments');
       const limitText = parsed.values.limit as string | undefined;
+      // Digits only, as the admin API takes its limit: Number() would take "Infinity", "1e1" and "0x10".
+      if (limitText !== undefined && !/^[0-9]+$/.test(limitText)) throw new UsageError('--limit: must be a whole number, in digits');
       const limit = limitText === undefined ? Infinity : Number(limitText);
-      if (!Number.isInteger(limit) && limit !== Infinity) throw new UsageError('--limit: must be a whole number');
       if (limit < 1) throw new UsageError('--limit: must be at least 1');
       const clients = await client.listAll(limit);
       print(io, parsed, { clients }, () => printList(clients));
@@ -211,7 +212,7 @@ const commands: Record<string, { options: ParseArgsConfig['options']; run: Comma
     options: {},
     async run(client, parsed, io) {
       const id = clientIdArgument('show', parsed.positionals);
-      const body = await client.request('GET', `/admin/clients/${encodeURIComponent(id)}`);
+      const body = await client.client('GET', `/admin/clients/${encodeURIComponent(id)}`);
       print(io, parsed, body, () => printClient(body as Record<string, unknown>));
     },
   },
@@ -222,7 +223,7 @@ const commands: Record<string, { options: ParseArgsConfig['options']; run: Comma
       const metadata = metadataOf(parsed.values);
       if (typeof parsed.values.id === 'string') metadata.client_id = parsed.values.id;
       if (metadata.redirect_uris === undefined) throw new UsageError('add needs at least one --redirect-uri');
-      const body = (await client.request('POST', '/admin/clients', metadata)) as Record<string, unknown>;
+      const body = await client.client('POST', '/admin/clients', metadata);
       print(io, parsed, body, () => `Added client ${String(body.client_id)}.\n${secretNote(body.client_secret)}\n${printClient(body)}`);
     },
   },
@@ -232,7 +233,7 @@ const commands: Record<string, { options: ParseArgsConfig['options']; run: Comma
       const id = clientIdArgument('update', parsed.positionals);
       const patch = metadataOf(parsed.values);
       if (!Object.keys(patch).length) throw new UsageError('update needs at least one option to change');
-      const body = (await client.request('PATCH', `/admin/clients/${encodeURIComponent(id)}`, patch)) as Record<string, unknown>;
+      const body = await client.client('PATCH', `/admin/clients/${encodeURIComponent(id)}`, patch);
       print(io, parsed, body, () => `Updated client ${id}.\n${secretNote(body.client_secret)}\n${printClient(body)}`);
     },
   },
@@ -240,7 +241,8 @@ const commands: Record<string, { options: ParseArgsConfig['options']; run: Comma
     options: {},
     async run(client, parsed, io) {
       const id = clientIdArgument('remove', parsed.positionals);
-      await client.request('DELETE', `/admin/clients/${encodeURIComponent(id)}`);
+      // The admin API answers a removal with 204 and no body; anything else is some other server.
+      if ((await client.request('DELETE', `/admin/clients/${encodeURIComponent(id)}`)) !== undefined) throw client.notTheBroker('answered the removal with a body');
       print(io, parsed, { client_id: id, removed: true }, () => `Removed client ${id}.\n`);
     },
   },
@@ -248,7 +250,7 @@ const commands: Record<string, { options: ParseArgsConfig['options']; run: Comma
     options: {},
     async run(client, parsed, io) {
       const id = clientIdArgument('rotate-secret', parsed.positionals);
-      const body = (await client.request('POST', `/admin/clients/${encodeURIComponent(id)}/rotate-secret`)) as Record<string, unknown>;
+      const body = await client.client('POST', `/admin/clients/${encodeURIComponent(id)}/rotate-secret`);
       print(io, parsed, body, () => `New secret for ${id}; the old one no longer works.\n${secretNote(body.client_secret)}`);
     },
   },

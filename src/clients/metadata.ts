@@ -41,6 +41,9 @@ export const oidcFields = {
   backchannel_token_delivery_mode: z.enum(['poll']),
 } satisfies Record<string, ZodType>;
 
+/** Fields every client must have: a merge patch may change them, never remove them (null). */
+export const requiredFields: ReadonlySet<string> = new Set(['redirect_uris']);
+
 /** A client_id the admin API accepts when the operator chooses one. */
 export const clientIdSchema = z
   .string()
@@ -72,7 +75,7 @@ export function clientSchemas(rules: ClientRules): ClientSchemas {
   const extra = Object.fromEntries(rules.extraFields.map((field) => [field, z.unknown()]));
   const fields = { ...oidcFields, ...extra };
   const optional = Object.fromEntries(Object.entries(fields).map(([name, schema]) => [name, schema.optional()]));
-  const nullable = Object.fromEntries(Object.entries(fields).map(([name, schema]) => [name, schema.nullable().optional()]));
+  const nullable = Object.fromEntries(Object.entries(fields).map(([name, schema]) => [name, (requiredFields.has(name) ? schema : schema.nullable()).optional()]));
   const full = z.object({ client_id: clientIdSchema.optional(), ...optional, redirect_uris: oidcFields.redirect_uris }).strict();
   return {
     create: full,

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { ConfigError } from './load.js';
 import type { ConfigInput } from './schema.js';
+
+const DEFAULT_PORT = 3000;
 
 /**
  * The relying parties of docs/examples, each on its own loopback port, so that every example
@@ -40,6 +43,17 @@ export function developmentAdminToken(): string {
 }
 
 /**
+ * PORT, when set: a port people can open the embedded default on. Number() would make "" and "0"
+ * port 0 (some free port, while the issuer and the printed URLs say :0) and " 80" port 80.
+ */
+function portFromEnvironment(value = process.env.PORT): number {
+  if (value === undefined) return DEFAULT_PORT;
+  const port = /^[0-9]{1,5}$/.test(value) ? Number(value) : 0;
+  if (port < 1 || port > 65_535) throw new ConfigError(`PORT: must be a port number from 1 to 65535, not "${value}"`);
+  return port;
+}
+
+/**
  * What `npm start` runs without BROKER_CONFIG: one process, the in-memory store, every
  * built-in eID on its simulator, the demo relying party at /demo, the clients of the examples,
  * and the admin API with `adminToken` (the start-up lines print it). For trying the broker
@@ -47,7 +61,7 @@ export function developmentAdminToken(): string {
  */
 export function embeddedConfig(simulatedEids: Record<string, unknown>, adminToken: string): ConfigInput {
   return {
-    port: Number(process.env.PORT ?? 3000),
+    port: portFromEnvironment(),
     demo: true,
     eids: simulatedEids,
     clients: exampleClients,

@@ -5,6 +5,10 @@
  */
 export function isProductionConfiguration(issuer: string): boolean {
   const { protocol, hostname } = new URL(issuer);
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(hostname) || hostname.endsWith('.localhost');
-  return process.env.NODE_ENV === 'production' || (protocol === 'https:' && !local);
+  return process.env.NODE_ENV === 'production' || (protocol === 'https:' && !isLocalHost(hostname));
+}
+
+/** Whether `hostname` (as URL.hostname gives it) names this machine. */
+export function isLocalHost(hostname: string): boolean {
+  return ['localhost', '127.0.0.1', '[::1]'].includes(hostname) || hostname.endsWith('.localhost');
 }

@@ -50,7 +50,7 @@ function plainMessage(issue: RawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return 'is required';
-      // What a coerced number could not be read from ("x", or a parameter given twice): naming its type would say "a number".
+      // YAML's .nan: a number by type, so naming its type would say "must be a number, not a number".
       if (Number.isNaN(issue.input)) return `must be ${typeNames[issue.expected] ?? issue.expected}`;
       return `must be ${typeNames[issue.expected] ?? issue.expected}, not ${describeValue(issue.input)}`;
     case 'too_small':
@@ -100,6 +100,8 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   // YAML's .inf, or JSON's 1e400: a number by type, so "not a number" would contradict itself.
   if (typeof value === 'number' && !Number.isFinite(value)) return 'an infinite one';
+  // A fraction where a whole number belongs: "must be a whole number, not 1.5", never "…, not a number".
+  if (typeof value === 'number' && !Number.isInteger(value)) return String(value);
   return typeNames[typeof value] ?? typeof value;
 }
 

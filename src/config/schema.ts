@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { auditEventNames } from '../audit/events.js';
 import { EID_FIELD_NAME } from '../clients/names.js';
 import { reusePortSupported } from '../http/reuse-port.js';
+import { isLocalHost } from './environment.js';
 import { unknownName } from './issues.js';
 import { KEY_FAMILIES } from '../store/keys.js';
 
@@ -125,6 +126,21 @@ export const clientSchema = z
     path: ['client_secret'],
   });
 
+/**
+ * The issuer identifier (OpenID Connect Discovery §3): https, with no query, fragment or user
+ * name, since every URL the broker answers is built on it and tokens name it as `iss`. Plain http
+ * only on this machine once NODE_ENV is production.
+ */
+const issuerSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an https URL (http only on this machine)' })
+  .refine((u) => !u.endsWith('/'), 'must not end with /')
+  // Refinements run on a string the URL check refused too: URL.parse gives null there, never a throw.
+  .refine((u) => !/[?#]/.test(u) && !URL.parse(u)?.username && !URL.parse(u)?.password, 'must have no query (?), fragment (#) or user name (@)')
+  .refine(
+    (u) => process.env.NODE_ENV !== 'production' || u.startsWith('https:') || isLocalHost(URL.parse(u)?.hostname ?? ''),
+    'must be https when NODE_ENV is production (http only on this machine)',
+  );
+
 /** An id an operator gives a webhook endpoint (also a metrics label). */
 export const webhookIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1–64 lowercase letters, digits, "_" or "-", starting with a letter or digit');
 
@@ -161,7 +177,7 @@ const limit = (perIp: number, perClient: number) =>
 export const configSchema = z
   .object({
     /** The issuer identifier: the public https URL relying parties use. */
-    issuer: z.url().refine((u) => !u.endsWith('/'), 'must not end with /').optional(),
+    issuer: issuerSchema.optional(),
     /** Port to listen on. */
     port: z.number().int().min(0).max(65535).default(3000),
     /** Address to listen on; 0.0.0.0 inside a container. */
@@ -444,7 +460,18 @@ export const configSchema = z
   .refine((c) => c.circuit_breaker.max_half_open_after_seconds >= c.circuit_breaker.half_open_after_seconds, {
     message: 'must be at least half_open_after_seconds',
     path: ['circuit_breaker', 'max_half_open_after_seconds'],
+  })
+  // Open registration lets anyone write a client to the store: the per-address limit is all that bounds it.
+  .refine((c) => !openRegistration(c) || (c.rate_limits.enabled && c.rate_limits.registration.per_ip > 0), {
+    message:
+      'false (open registration) needs the registration rate limit (rate_limits.enabled, rate_limits.registration.per_ip above 0), or registration needs a token',
+    path: ['registration', 'initial_access_token'],
   });
+
+/** Whether anyone may register a client, with no token. */
+function openRegistration(c: { registration: { enabled: boolean; initial_access_token: string | boolean } }): boolean {
+  return c.registration.enabled && c.registration.initial_access_token === false;
+}
 
 export type BrokerConfig = z.output<typeof configSchema>;
 export type ClientConfig = BrokerConfig['clients'][number];

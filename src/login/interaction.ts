@@ -96,6 +96,9 @@ const notStarted = () => new HttpError(409, 'invalid_request', 'No eID has been 
 export const sessionExpired = (page?: ErrorPage) =>
   new HttpError(400, 'session_expired', 'This login has expired or was started in another browser. Start again at the service.', undefined, page);
 
+/** The login's client was deleted while the person was logging in: starting again at the service would not help. */
+const clientGone = () => new HttpError(400, 'invalid_client', 'The service this login is for is no longer registered with the broker. Contact the service.');
+
 /**
  * Why an eID sent the person back to the picker, as the picker tells them (`picker.notice.<reason>`)
  * and GET ui reports it.
@@ -198,7 +201,7 @@ export function loginSteps(deps: LoginDependencies) {
   async function enter(ctx: Context, interaction: Interaction, kept: boolean): Promise<void> {
     const clientId = String(interaction.params.client_id);
     const client = await provider.Client.find(clientId);
-    if (!client) throw sessionExpired();
+    if (!client) throw clientGone();
     const view = clientViewOf(client);
     rememberLogin(ctx, loginCookieValue(interaction));
     const state = routeState(ctx);

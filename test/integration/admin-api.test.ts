@@ -139,6 +139,21 @@ describe('clients', () => {
     expect(refreshed.body.error).toBe('invalid_client');
   });
 
+  it('a client deleted while a person is logging in: the page says the service is not known (not that the login expired), and nothing goes to the client', async () => {
+    const created = await createClient(tb.issuer, webMetadata());
+    const rp = await RelyingParty.discover(tb.issuer, { ...created, redirect_uris: ['https://shop.example/callback'] });
+    const eidPage = (await rp.authorize()).response.url;
+    expect(eidPage).toContain('/decide');
+    expect((await admin(tb.issuer, 'DELETE', `/admin/clients/${created.client_id}`)).status).toBe(204);
+
+    const response = await rp.browser.request(`${eidPage}?person=0`, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    const page = await response.text();
+    expect(page).toContain('The service you came from is not known to us. Please contact the service.');
+    expect(page).not.toContain('This login has expired');
+  });
+
   it('lists static and registered clients in client_id order, a page at a time', async () => {
     const own = await startAdminBroker({}, 'admin-list');
     for (const id of ['list-a', 'list-b', 'list-c']) await createClient(own.issuer, webMetadata({ client_id: id }));
@@ -169,8 +184,14 @@ describe('clients', () => {
     for (const [query, description] of [
       ['limit=0', 'limit: must be at least 1'],
       ['limit=201', 'limit: must be at most 200'],
-      ['limit=x', 'limit: must be a number'],
-      ['limit=1&limit=2', 'limit: must be a number'],
+      ['limit=x', 'limit: must be a whole number, in digits'],
+      ['limit=1e1', 'limit: must be a whole number, in digits'],
+      ['limit=0x10', 'limit: must be a whole number, in digits'],
+      ['limit=%205', 'limit: must be a whole number, in digits'],
+      ['limit=2.5', 'limit: must be a whole number, in digits'],
+      ['limit=', 'limit: must be a whole number, in digits'],
+      ['limit=99999999999999999999999', 'limit: must be at most 200'],
+      ['limit=1&limit=2', 'limit: must be given once'],
       ['colour=red', 'colour: unknown parameter'],
       ['limits=2', 'limits: unknown parameter; did you mean limit?'],
     ]) {
@@ -439,6 +460,24 @@ describe('the OpenAPI document', () => {
     expect(ajv.validate({ $ref: 'admin#/components/schemas/ClientCreate' }, webMetadata({ allowed_eids: ['test-double'] }))).toBe(true);
     expect(ajv.validate({ $ref: 'admin#/components/schemas/ClientCreate' }, webMetadata({ client_secret: 'x' }))).toBe(false);
     expect(ajv.validate({ $ref: 'admin#/components/schemas/ClientPatch' }, { display_name: null })).toBe(true);
+  });
+
+  it("ClientPatch's null for each field is accepted by the schema exactly when PATCH accepts it", async () => {
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    ajv.addSchema(document, 'admin');
+    const patch = (document.components as { schemas: Record<string, { properties: Record<string, unknown> }> }).schemas.ClientPatch!;
+    const created = await createClient(tb.issuer, webMetadata({ allowed_eids: ['test-double'] }));
+    const disagreements: string[] = [];
+    for (const field of Object.keys(patch.properties).filter((name) => name !== 'client_id')) {
+      const schemaAccepts = ajv.validate({ $ref: 'admin#/components/schemas/ClientPatch' }, { [field]: null });
+      const answer = await admin(tb.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { [field]: null });
+      if (schemaAccepts !== (answer.status === 200)) disagreements.push(`${field}: schema ${schemaAccepts}, API ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+    expect(disagreements).toEqual([]);
+    expect((await admin(tb.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { redirect_uris: null })).body).toEqual({
+      error: 'invalid_redirect_uri',
+      error_description: 'redirect_uris: must be a list, not null',
+    });
   });
 
   it('documents every route the API serves, and the fields the configured eIDs declare', async () => {

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +160,31 @@ describe('errors and exit codes', () => {
     const result = await cli(['list'], { ...env, BROKER_ADMIN_URL: `http://127.0.0.1:${port}` });
     expect(result.code).toBe(3);
     expect(result.stderr).toBe(`error: cannot reach the broker at http://127.0.0.1:${port}: ECONNREFUSED\n`);
+  });
+
+  it('3: a server at the URL that is not the broker (a login page, a proxy\'s error page, broken JSON): never "done", never a stack trace', async () => {
+    const answers: Array<[number, string, string]> = [
+      [200, 'text/html', '<html>Sign in</html>'],
+      [502, 'text/html', '<html>Bad gateway</html>'],
+      [200, 'application/json', '{"clients":'],
+      [200, 'application/json', '{"clients":null}'],
+    ];
+    for (const [status, type, body] of answers) {
+      const server = createServer((_request, response) => response.writeHead(status, { 'content-type': type }).end(body));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        for (const args of [['list'], ['remove', 'shop'], ['show', 'shop']]) {
+          const result = await cli(args, { ...env, BROKER_ADMIN_URL: url, CI: 'true' });
+          const what = `${args[0]} with ${status} ${body}`;
+          expect(result.code, what).toBe(3);
+          expect(result.stdout, what).toBe('');
+          expect(result.stderr, what).toMatch(new RegExp(`^error: the server at ${url} .*: check that --url or BROKER_ADMIN_URL is the broker's issuer URL\n$`));
+        }
+      } finally {
+        server.close();
+      }
+    }
   });
 
   it('0: --help', async () => {

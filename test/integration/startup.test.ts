@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { builtInEids } from '../../providers/index.js';
+import { compiledMain } from '../../scripts/build.js';
 import { projectRoot } from '../../src/paths.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { findFreePort, redisUrl, uniquePrefix, deleteKeysWithPrefix } from '../support/redis.js';
@@ -49,6 +50,39 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     expect(code).toBe(2);
     expect(stderr).toContain('configuration error: clients[0].redirect_uris: ');
   });
+});
+
+/** The broker run with `args`, without BROKER_CONFIG; a run that starts a server instead is ended by the timeout (status null). */
+async function runWith(args: string[], env: Record<string, string> = {}) {
+  const port = await findFreePort();
+  return spawnSync(process.execPath, [compiledMain, ...args], {
+    cwd: projectRoot,
+    encoding: 'utf8',
+    timeout: 15_000,
+    env: { ...process.env, BROKER_CONFIG: undefined, PORT: String(port), ...env },
+  });
+}
+
+describe('arguments, and PORT of the embedded default', () => {
+  it.each(['', '0', 'abc', ' 80', '65536'])('PORT=%j is a configuration error (exit 2) naming PORT, and starts nothing', async (value) => {
+    const run = await runWith([], { PORT: value });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`configuration error: PORT: must be a port number from 1 to 65535, not "${value}"`);
+  }, 30_000);
+
+  it('--help prints how to start it and exits 0, starting nothing', async () => {
+    const run = await runWith(['--help']);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('BROKER_CONFIG');
+    expect(run.stdout).toContain('nordic-eid-broker clients');
+  }, 30_000);
+
+  it.each([[['--config', 'broker.yaml']], [['broker.yaml']], [['--port', '8080']]])('%j is a usage error (exit 2) naming BROKER_CONFIG, and starts nothing', async (args) => {
+    const run = await runWith(args);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`the broker takes no argument "${args[0]}": set BROKER_CONFIG to the configuration file`);
+    expect(run.stdout).not.toContain('Admin API');
+  }, 30_000);
 });
 
 describe('starting', () => {

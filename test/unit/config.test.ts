@@ -4,6 +4,9 @@ import { ConfigError, parseConfig } from '../../src/config/load.js';
 
 const client = { client_id: 'app', client_secret: 'x'.repeat(32), redirect_uris: ['https://app.example/cb'] };
 
+const OPEN_REGISTRATION_UNBOUNDED =
+  'registration.initial_access_token: false (open registration) needs the registration rate limit (rate_limits.enabled, rate_limits.registration.per_ip above 0), or registration needs a token';
+
 function problem(raw: unknown, env: NodeJS.ProcessEnv = {}): string {
   try {
     parseConfig(raw, env);
@@ -15,6 +18,27 @@ function problem(raw: unknown, env: NodeJS.ProcessEnv = {}): string {
 }
 
 describe('configuration', () => {
+  it('open registration with its rate limit on, and registration with a token without one, are accepted', () => {
+    expect(() => parseConfig({ registration: { enabled: true, initial_access_token: false } })).not.toThrow();
+    expect(() => parseConfig({ registration: { enabled: true }, rate_limits: { enabled: false } })).not.toThrow();
+    expect(() => parseConfig({ registration: { enabled: false, initial_access_token: false }, rate_limits: { registration: { per_ip: 0 } } })).not.toThrow();
+  });
+
+  it('an http issuer off this machine is refused once NODE_ENV is production; on this machine, or outside production, it is accepted', () => {
+    const before = process.env.NODE_ENV;
+    try {
+      process.env.NODE_ENV = 'production';
+      expect(problem({ issuer: 'http://id.example.com' })).toBe('issuer: must be https when NODE_ENV is production (http only on this machine)');
+      for (const issuer of ['http://127.0.0.1:3000', 'http://localhost:3000', 'http://[::1]:3000', 'https://id.example.com']) {
+        expect(parseConfig({ issuer }).issuer).toBe(issuer);
+      }
+      process.env.NODE_ENV = 'development';
+      expect(parseConfig({ issuer: 'http://broker:3000' }).issuer).toBe('http://broker:3000');
+    } finally {
+      process.env.NODE_ENV = before;
+    }
+  });
+
   it('fills in defaults for an empty file', () => {
     const config = parseConfig({});
     expect(config).toMatchObject({ port: 3000, trust_proxy: false, clients: [], eids: {}, demo: false });
@@ -27,6 +51,12 @@ describe('configuration', () => {
     [{ port: 'eighty' }, 'port: '],
     [{ issuer: 'not a url' }, 'issuer: '],
     [{ issuer: 'https://id.example/' }, 'issuer: must not end with /'],
+    [{ issuer: 'https://id.example?tenant=a' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
+    [{ issuer: 'https://id.example/broker?' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
+    [{ issuer: 'https://id.example/#x' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
+    [{ issuer: 'https://ops:secret@id.example' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
+    [{ issuer: 'ftp://id.example' }, 'issuer: must be an https URL (http only on this machine)'],
+    [{ issuer: 'javascript:alert(1)' }, 'issuer: must be an https URL (http only on this machine)'],
     [{ trust_proxy: 'yes' }, 'trust_proxy: '],
     [{ redis: {} }, 'redis: set exactly one of url, sentinels or cluster'],
     [{ redis: { url: 'redis://a', cluster: [{ host: 'b', port: 1 }] } }, 'redis: set exactly one'],
@@ -53,12 +83,17 @@ describe('configuration', () => {
     [{ port: 'eighty' }, 'port: must be a number, not a string'],
     // YAML's .inf, or 1e400 in the admin API's JSON.
     [{ port: Infinity }, 'port: must be a number, not an infinite one'],
+    [{ port: 80.5 }, 'port: must be a whole number, not 80.5'],
+    [{ port: NaN }, 'port: must be a number'],
     [{ trust_proxy: 'yes' }, 'trust_proxy: must be true or false or a number, not a string'],
     [{ ui: { default_locale: 'de' } }, 'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"'],
     [{ ui: { default_locale: 'SV' } }, 'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"; did you mean "sv"?'],
     [{ ui: { support_email: 'nobody' } }, 'ui.support_email: must be an email address'],
     [{ clients: [{ ...client, redirect_uris: undefined }] }, 'clients[0].redirect_uris: is required'],
     [{ clients: [{ ...client, redirect_uris: [] }] }, 'clients[0].redirect_uris: must not be empty'],
+    // Open registration is an unauthenticated write: without its rate limit nothing bounds it.
+    [{ registration: { enabled: true, initial_access_token: false }, rate_limits: { enabled: false } }, OPEN_REGISTRATION_UNBOUNDED],
+    [{ registration: { enabled: true, initial_access_token: false }, rate_limits: { registration: { per_ip: 0 } } }, OPEN_REGISTRATION_UNBOUNDED],
   ])('%j is explained in plain words: "%s"', (raw, expected) => {
     expect(problem(raw)).toBe(expected);
   });
