@@ -368,6 +368,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     frontChannelLogout(provider, views),
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store), store, sessionTtlSeconds: config.ttl.session }),
     ownFormPostPage(views),
+    deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),
   ]);
   return provider;

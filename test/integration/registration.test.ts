@@ -260,6 +260,23 @@ describe('initial access tokens issued through the admin API', () => {
     expect(statuses.filter((status) => status === 401)).toHaveLength(7);
   });
 
+  it('a registration refused for its metadata, or for a token used up meanwhile, uses nothing: the corrected one gets through', async () => {
+    const single = (await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', {})).body.initial_access_token as string;
+    const refused = await register(managed.issuer, single, { ...webRegistration, redirect_uris: ['not a url'] });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe('invalid_redirect_uri');
+    expect((await register(managed.issuer, single, webRegistration)).status).toBe(201);
+    expect((await register(managed.issuer, single, webRegistration)).status).toBe(401);
+
+    // One use left, asked for by a bad and a good registration at once: whichever order, the good one gets it.
+    const another = (await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', {})).body.initial_access_token as string;
+    const [bad, good] = await Promise.all([register(managed.issuer, another, { ...webRegistration, redirect_uris: ['not a url'] }), register(managed.issuer, another, webRegistration)]);
+    expect(bad.status).toBe(400);
+    // The good one got the use at once, or was refused while the bad one held it and gets it now: one client either way.
+    const after = await register(managed.issuer, another, webRegistration);
+    expect([good.status, after.status].sort()).toEqual([201, 401]);
+  });
+
   it('refuses a made-up token and a bad request for one', async () => {
     expect((await register(managed.issuer, 'made-up-token', webRegistration)).status).toBe(401);
     const bad = await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', { expires_in: 10 });
