@@ -136,6 +136,9 @@ const issuerSchema = z
   .refine((u) => !u.endsWith('/'), 'must not end with /')
   // Refinements run on a string the URL check refused too: URL.parse gives null there, never a throw.
   .refine((u) => !/[?#]/.test(u) && !URL.parse(u)?.username && !URL.parse(u)?.password, 'must have no query (?), fragment (#) or user name (@)')
+  // The broker answers at the root of its host: under a path, discovery would not be where
+  // relying parties look for it (<issuer>/.well-known/openid-configuration), nor its endpoints.
+  .refine((u) => (URL.parse(u)?.pathname ?? '/') === '/', 'must have no path: the broker answers at the root of a host of its own')
   .refine(
     (u) => process.env.NODE_ENV !== 'production' || u.startsWith('https:') || isLocalHost(URL.parse(u)?.hostname ?? ''),
     'must be https when NODE_ENV is production (http only on this machine)',

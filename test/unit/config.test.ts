@@ -51,6 +51,7 @@ describe('configuration', () => {
     [{ port: 'eighty' }, 'port: '],
     [{ issuer: 'not a url' }, 'issuer: '],
     [{ issuer: 'https://id.example/' }, 'issuer: must not end with /'],
+    [{ issuer: 'https://id.example/tenant' }, 'issuer: must have no path: the broker answers at the root of a host of its own'],
     [{ issuer: 'https://id.example?tenant=a' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
     [{ issuer: 'https://id.example/broker?' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
     [{ issuer: 'https://id.example/#x' }, 'issuer: must have no query (?), fragment (#) or user name (@)'],
