@@ -139,6 +139,53 @@ describe('a logout the person declines', () => {
   });
 });
 
+/**
+ * Runs a login of `rp` up to the browser's return to the broker's /auth/<uid> (the person has
+ * approved), and gives that URL without following it.
+ */
+async function approvedUpToReturn(rp: RelyingParty): Promise<URL> {
+  const started = await rp.authorize();
+  let next = new URL(`${started.response.url}${started.response.url.includes('?') ? '&' : '?'}person=0`);
+  for (let hops = 0; hops < 10; hops += 1) {
+    const response = await rp.browser.request(next);
+    const location = response.headers.get('location');
+    if (!location) throw new Error(`the login stopped at ${response.status} ${next.pathname}`);
+    next = new URL(location, next);
+    if (next.pathname.startsWith('/auth/')) return next;
+  }
+  throw new Error('the login did not return to the broker');
+}
+
+/** Logins of one person in tabs of one browser, one per registration, whose returns to the broker go at once; each tab's client redeems its code. */
+async function loginsReturningAtOnce(browser: TestBrowser, registrations: ReadonlyArray<typeof webClient | typeof renewing>) {
+  const tabs = await Promise.all(registrations.map((registration) => RelyingParty.discover(tb.issuer, registration, browser)));
+  const returns = await Promise.all(tabs.map((tab) => approvedUpToReturn(tab)));
+  const finished = await Promise.all(returns.map((url) => browser.follow(url)));
+  for (const { leftTo } of finished) expect(leftTo?.searchParams.get('code')).toEqual(expect.any(String));
+  return Promise.all(finished.map(async ({ leftTo }, i) => ({ rp: tabs[i]!, tokens: await tabs[i]!.redeem(leftTo!) })));
+}
+
+describe('two logins of one browser session returning at once (two tabs)', () => {
+  // Each round is a new race: while the grants were a list inside the session, most rounds lost one.
+  const ROUNDS = 3;
+
+  it.each([
+    ['the same client', [renewing, renewing]],
+    ['two clients', [webClient, renewing]],
+  ] as const)('for %s: both get a code, and a confirmed logout ends both', async (_name, registrations) => {
+    const browser = new TestBrowser(tb.issuer);
+    const first = await RelyingParty.discover(tb.issuer, renewing, browser);
+    // A session to start from, as a browser that logged in before has.
+    const earlier = await first.redeem((await browser.follow(await approvedUpToReturn(first))).leftTo!);
+    const logins = [{ rp: first, tokens: earlier }];
+    for (let round = 0; round < ROUNDS; round += 1) logins.push(...(await loginsReturningAtOnce(browser, registrations)));
+
+    await logOut(first, earlier.id_token!, 'GET', 'yes');
+    const statuses = await Promise.all(logins.map(({ rp, tokens }) => userinfoStatus(rp, tokens.access_token)));
+    expect(statuses).toEqual(logins.map(() => 401));
+  });
+});
+
 describe('a confirmed logout during which Redis hangs', () => {
   let redis: RedisServer;
   let passage: RedisPassage;
