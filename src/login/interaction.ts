@@ -543,11 +543,6 @@ export function loginSteps(deps: LoginDependencies) {
   }
 
   /**
-   * An eID whose circuit is open fails fast, without being called; one that throws is a
-   * server_error. A store that is away (or a process too busy) ends nothing: the start answers
-   * 503 and the page asks again, which begins the eID's transaction anew.
-   */
-  /**
    * A cancel in another tab may end the login while a start of it runs. The cancel records the
    * login's end before it stops the eID's transaction, and the start reads the login again after
    * its transaction is recorded: whichever comes second sees the other's, so the transaction
@@ -561,6 +556,11 @@ export function loginSteps(deps: LoginDependencies) {
     throw await loginEnded(ctx, now);
   }
 
+  /**
+   * An eID whose circuit is open fails fast, without being called; one that throws is a
+   * server_error. A store that is away (or a process too busy) ends nothing: the start answers
+   * 503 and the page asks again, which begins the eID's transaction anew.
+   */
   async function startPlugin(ctx: Context, plugin: EidPlugin, options: StartOptions): Promise<StartResult> {
     if (!registry.isAvailable(plugin.id)) {
       log.warn({ eid: plugin.id }, 'eID unavailable (its circuit is open): the login fails fast');
