@@ -19,7 +19,7 @@ import { createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
 import { HEALTH_PATHS, healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
-import { answerParserErrors, errorBoundary, notFound, plainOptions, storeGuard, type MethodsAt } from './http/errors.js';
+import { answerParserErrors, errorBoundary, notFound, plainOptions, READ_METHODS, storeGuard, type MethodsAt } from './http/errors.js';
 import { providerEndpointMethods } from './oidc/endpoint-methods.js';
 import { addressedToIssuer, lacksHost } from './http/issuer-origin.js';
 import { bodyLimit, bodyRefusal } from './http/body.js';
@@ -131,9 +131,6 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
     }
   }
 }
-
-/** The methods the broker's fixed addresses that serve a document take: health, metrics, static files. */
-const READ_METHODS: readonly string[] = ['HEAD', 'GET'];
 
 /** Paths that answer without the store, so they still work while it is down. */
 const statelessPaths = (path: string) =>

@@ -1,4 +1,5 @@
 import type { Context, Middleware } from 'koa';
+import { isRead } from '../http/errors.js';
 import { onlyWhere } from '../http/scoped.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import type { EidRegistry } from '../eids/registry.js';
@@ -34,7 +35,7 @@ export function healthRoutes(deps: HealthDependencies): Middleware {
   const { store, registry, operations, log } = deps;
   let wasReady = true;
 
-  const isHealthCheck = (ctx: Context) => HEALTH_PATHS.includes(ctx.path) && (ctx.method === 'GET' || ctx.method === 'HEAD');
+  const isHealthCheck = (ctx: Context) => HEALTH_PATHS.includes(ctx.path) && isRead(ctx.method);
   return onlyWhere(isHealthCheck, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     if (ctx.path === '/health/live') {

@@ -117,6 +117,12 @@ const notImplemented = () => new HttpError(501, 'invalid_request', 'This server 
  */
 export const wrongMethod: Readonly<Record<number, () => HttpError>> = { 405: methodNotAllowed, 501: notImplemented };
 
+/** The methods of an address that only serves a document: health, metrics, static files, discovery. */
+export const READ_METHODS: readonly string[] = ['HEAD', 'GET'];
+
+/** Whether a request only reads (GET, or HEAD: the same without the body). */
+export const isRead = (method: string): boolean => READ_METHODS.includes(method);
+
 /** The methods taken at a request path, if some endpoint answers there. */
 export type MethodsAt = (path: string) => readonly string[] | undefined;
 

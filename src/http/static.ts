@@ -3,6 +3,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Middleware } from 'koa';
 import { viewsDir } from '../paths.js';
+import { isRead } from './errors.js';
 
 const types: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
@@ -54,7 +55,7 @@ export function staticFileTable(operatorCss: string, plugins: Record<string, str
 /** Serves the files of staticFileTable to GET and HEAD. */
 export function staticFiles(files: ReadonlyMap<string, StaticFile>): Middleware {
   return (ctx, next) => {
-    const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
+    const file = isRead(ctx.method) ? files.get(ctx.path) : undefined;
     if (!file) return next();
     ctx.type = file.type;
     ctx.set('Cache-Control', 'public, max-age=3600');

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context, Middleware } from 'koa';
+import { isRead, READ_METHODS } from '../http/errors.js';
 import { onlyWhere } from '../http/scoped.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
@@ -23,7 +24,7 @@ export const METRICS_PATH = '/metrics';
 /** /metrics on the broker's own port, behind `metrics.token` when it is set. */
 export function metricsRoute(metrics: Metrics, token: string | undefined): Middleware {
   const expected = token ? digest(token) : undefined;
-  return onlyWhere((ctx) => ctx.path === METRICS_PATH && (ctx.method === 'GET' || ctx.method === 'HEAD'), async (ctx: Context) => {
+  return onlyWhere((ctx) => ctx.path === METRICS_PATH && isRead(ctx.method), async (ctx: Context) => {
     ctx.set('Cache-Control', 'no-store');
     if (expected && !hasToken(ctx.get('authorization'), expected)) {
       ctx.status = 401;
@@ -37,7 +38,6 @@ export function metricsRoute(metrics: Metrics, token: string | undefined): Middl
   });
 }
 
-const READ_METHODS = ['HEAD', 'GET'];
 
 /**
  * What the metrics port answers a request for anything but the metrics: 404 for another address,
@@ -47,7 +47,7 @@ const READ_METHODS = ['HEAD', 'GET'];
 function refusalOf(method: string | undefined, target: string | undefined): { status: number; body: object; headers?: Record<string, string> } | undefined {
   const path = (target ?? '/').split('?', 1)[0];
   if (path !== METRICS_PATH) return { status: 404, body: { error: 'not_found', error_description: `Only ${METRICS_PATH} is here.` } };
-  if (READ_METHODS.includes(method ?? '')) return undefined;
+  if (isRead(method ?? '')) return undefined;
   return { status: 405, body: { error: 'invalid_request', error_description: `${METRICS_PATH} takes ${READ_METHODS.join(' and ')}.` }, headers: { allow: READ_METHODS.join(', ') } };
 }
 

@@ -1,7 +1,6 @@
 import type Provider from 'oidc-provider';
-import type { MethodsAt } from '../http/errors.js';
+import { READ_METHODS as READ, type MethodsAt } from '../http/errors.js';
 
-const READ = ['HEAD', 'GET'] as const;
 
 /** The methods a route of oidc-provider's takes, and the name of its path's parameter if it has one. */
 interface RouteMethods {
