@@ -1,7 +1,10 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
+import { compactDecrypt, type JSONWebKeySet } from 'jose';
 import * as oidc from 'openid-client';
 import type { EidTelemetry, Logger } from '../../src/eids/sdk.js';
 import type { UpstreamKeys } from './keys.js';
+import { UpstreamSigningKeys } from './signing-keys.js';
 
 export interface UpstreamClientOptions {
   /** The upstream's issuer identifier; its discovery document is read from it. */
@@ -133,6 +136,29 @@ function capped(response: Response, limit: number): Response {
   return new Response(response.body.pipeThrough(cap), { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
+/** The content types of a JWKS, as oauth4webapi accepted them. */
+const JWKS_CONTENT_TYPES: ReadonlySet<string> = new Set(['application/json', 'application/jwk-set+json']);
+
+/** What a call to the upstream answered as a JWT (application/jwt), for the signature check the broker makes itself. */
+interface JwtAnswer {
+  jwt?: string;
+}
+
+/**
+ * The JWT answer of the call running in this context: openid-client checks a signed userinfo's
+ * claims but hands back only them, so the broker's fetch keeps the JWT it read for the call.
+ */
+const jwtAnswers = new AsyncLocalStorage<JwtAnswer>();
+
+/** `response`, its body kept first when it is a JWT and the running call asks for it (jwtAnswers). */
+async function keptIfJwt(response: Response): Promise<Response> {
+  const answer = jwtAnswers.getStore();
+  // As oauth4webapi tells a JWT answer from a JSON one.
+  if (!answer || response.headers.get('content-type')?.split(';')[0] !== 'application/jwt') return response;
+  answer.jwt = await response.text();
+  return new Response(answer.jwt, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
 /** Hash functions of `at_hash` by the ID token's signing algorithm (OpenID Connect Core 3.1.3.6; EdDSA as Ed25519). */
 const AT_HASH_DIGESTS: Readonly<Record<string, string>> = {
   RS256: 'sha256', PS256: 'sha256', ES256: 'sha256',
@@ -159,16 +185,32 @@ function checkAccessTokenHash(idToken: oidc.IDToken, accessToken: string, alg: s
  * the upstream supports it and the ID token's issuer always, and full ID token validation
  * (signature with the one configured algorithm — also for tokens from the token endpoint —
  * aud, exp, iat, nonce, azp, and at_hash when present). Every answer's body is capped at
- * UPSTREAM_BODY_LIMIT_BYTES. Unknown key ids
- * refetch the upstream's JWKS at most once a minute (openid-client's own cache). Discovery
- * happens on first use, so an upstream that is down at start-up harms only its own logins.
+ * UPSTREAM_BODY_LIMIT_BYTES. Discovery happens on first use, so an upstream that is down at
+ * start-up harms only its own logins.
+ *
+ * openid-client checks the claims; the signatures of ID tokens and signed userinfo the broker
+ * checks itself against the upstream's JWKS (UpstreamSigningKeys), because a failure in
+ * openid-client's own check comes after the code was redeemed and discards the tokens, and its
+ * JWKS cache cannot be refreshed on demand: after an upstream rotated its keys, every login
+ * would fail for up to a minute (a new kid), or up to five (new material under the same kid).
+ * Here, a token whose key is missing or does not verify it makes the broker fetch the JWKS again
+ * at once and check the same token once more, so the login during the rotation succeeds; such
+ * fetches are shared and bounded (KEY_REFETCH_INTERVAL_MS), and a token that still fails is
+ * rejected as before.
  */
 export class UpstreamClient {
   readonly #options: UpstreamClientOptions;
   #configuration: Promise<oidc.Configuration> | undefined;
+  readonly #signingKeys: UpstreamSigningKeys;
 
   constructor(options: UpstreamClientOptions) {
     this.#options = options;
+    this.#signingKeys = new UpstreamSigningKeys(() => this.#readJwks(), options.idTokenSigningAlg);
+  }
+
+  /** openid-client's time limit of each call, in whole seconds; the JWKS has the same. */
+  get #timeoutSeconds(): number {
+    return Math.ceil(this.#options.timeoutMs / 1000);
   }
 
   /** One call to the upstream, through the telemetry (metrics, circuit breaker) when there is one. */
@@ -205,38 +247,91 @@ export class UpstreamClient {
     };
   }
 
-  /** fetch with every answer's body capped, and the named headers of its answer in the log (when the eID names any). */
-  #fetch(): { [oidc.customFetch]: oidc.CustomFetch } {
+  /**
+   * fetch with every answer's body capped, the named headers of its answer in the log (when the
+   * eID names any), and a JWT answer kept for the call that asks for it (jwtAnswers).
+   */
+  readonly #cappedFetch: oidc.CustomFetch = async (url, options) => {
     const { logHeaders = [], log } = this.#options;
-    const cappedFetch: oidc.CustomFetch = async (url, options) => {
-      const response = await fetch(url, options);
-      if (logHeaders.length) {
-        const headers = logHeaders.flatMap((name) => {
-          const value = response.headers.get(name);
-          return value ? [[name, loggable(value)]] : [];
-        });
-        log.info({ upstreamCall: new URL(url).pathname, status: response.status, upstreamHeaders: Object.fromEntries(headers) }, 'upstream answered');
-      }
-      return capped(response, UPSTREAM_BODY_LIMIT_BYTES);
-    };
-    return { [oidc.customFetch]: cappedFetch };
+    const response = await fetch(url, options);
+    if (logHeaders.length) {
+      const headers = logHeaders.flatMap((name) => {
+        const value = response.headers.get(name);
+        return value ? [[name, loggable(value)]] : [];
+      });
+      log.info({ upstreamCall: new URL(url).pathname, status: response.status, upstreamHeaders: Object.fromEntries(headers) }, 'upstream answered');
+    }
+    return keptIfJwt(capped(response, UPSTREAM_BODY_LIMIT_BYTES));
+  };
+
+  #fetch(): { [oidc.customFetch]: oidc.CustomFetch } {
+    return { [oidc.customFetch]: this.#cappedFetch };
+  }
+
+  /** The upstream's JWKS, through the same capped fetch and time limit as every call to it, and only over HTTPS. */
+  async #readJwks(): Promise<JSONWebKeySet> {
+    const { jwks_uri: uri } = (await this.configuration()).serverMetadata();
+    const url = typeof uri === 'string' && URL.canParse(uri) ? new URL(uri) : undefined;
+    if (!url || (url.protocol !== 'https:' && !(this.#options.allowHttp && url.protocol === 'http:'))) throw new ResponseRejectedError('the upstream names no HTTPS jwks_uri');
+    const response = await this.#cappedFetch(url.href, {
+      body: undefined,
+      headers: { accept: 'application/json, application/jwk-set+json' },
+      method: 'GET',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(this.#timeoutSeconds * 1000),
+    });
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw Object.assign(new ResponseRejectedError(`the upstream's JWKS answered ${response.status}`), { status: response.status });
+    }
+    if (!JWKS_CONTENT_TYPES.has(response.headers.get('content-type')?.split(';')[0] ?? '')) {
+      await response.body?.cancel();
+      throw new ResponseRejectedError("the upstream's JWKS is not JSON");
+    }
+    return (await response.json().catch((err: unknown) => {
+      throw err instanceof ResponseRejectedError ? err : new ResponseRejectedError("the upstream's JWKS is not JSON");
+    })) as JSONWebKeySet;
+  }
+
+  /**
+   * The signed JWT an ID token or userinfo is: itself, or — encrypted to the broker — its
+   * content, decrypted with the broker's key for it (as openid-client decrypted it for the claims).
+   */
+  async #signedJwt(jwt: string): Promise<string> {
+    if (jwt.split('.').length !== 5) return jwt;
+    const { decryption } = this.#options.keys;
+    const { plaintext } = await compactDecrypt(
+      jwt,
+      ({ kid, alg }) => {
+        const key = decryption.find((candidate) => (kid === undefined || candidate.kid === kid) && candidate.alg === alg);
+        if (!key) throw new ResponseRejectedError('no key of the broker decrypts the answer');
+        return key.key;
+      },
+      { keyManagementAlgorithms: decryption.map((key) => key.alg), contentEncryptionAlgorithms: CONTENT_ENCRYPTION },
+    );
+    return new TextDecoder().decode(plaintext);
+  }
+
+  /** Resolves when the upstream's keys verify the signature of `jwt` (see UpstreamSigningKeys for a rotation). */
+  async #checkSignature(jwt: string): Promise<void> {
+    await this.#signingKeys.verify(await this.#signedJwt(jwt));
   }
 
   configuration(): Promise<oidc.Configuration> {
-    const { issuer, clientId, allowHttp, timeoutMs, encryptedResponses, keys } = this.#options;
+    const { issuer, clientId, allowHttp, encryptedResponses, keys } = this.#options;
     this.#configuration ??= this.#call('discovery', () =>
       oidc.discovery(new URL(issuer), clientId, this.#metadata(), this.#authentication(), {
-        timeout: Math.ceil(timeoutMs / 1000),
+        timeout: this.#timeoutSeconds,
         execute: allowHttp ? [oidc.allowInsecureRequests] : [],
         ...this.#fetch(),
       }),
     )
       .then((configuration) => {
         Object.assign(configuration, this.#fetch());
-        configuration.timeout = Math.ceil(timeoutMs / 1000);
-        // openid-client trusts an ID token from the token endpoint on TLS alone unless told
-        // otherwise: the broker checks its signature too, against the upstream's JWKS.
-        oidc.enableNonRepudiationChecks(configuration);
+        configuration.timeout = this.#timeoutSeconds;
+        // openid-client trusts an ID token from the token endpoint on TLS alone: the broker
+        // checks its signature too (#checkSignature), not with openid-client's non-repudiation
+        // checks, whose failure would discard the tokens (see the class's comment).
         if (encryptedResponses) oidc.enableDecryptingResponses(configuration, CONTENT_ENCRYPTION, ...keys.decryption);
         return configuration;
       })
@@ -271,18 +366,20 @@ export class UpstreamClient {
     if (iss !== null ? iss !== issuer : issPromised === true) throw new ResponseRejectedError('the authorization response names another issuer');
     const error = callbackUrl.searchParams.get('error');
     if (error) throw new UpstreamError(error, callbackUrl.searchParams);
-    const tokens = await this.#call('token', () =>
-      oidc.authorizationCodeGrant(configuration, callbackUrl, {
+    const tokens = await this.#call('token', async () => {
+      const grant = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
         pkceCodeVerifier: checks.codeVerifier,
         expectedState: checks.state,
         expectedNonce: checks.nonce,
         idTokenExpected: true,
-      }),
-    );
+      });
+      await this.#checkSignature(grant.id_token!);
+      return grant;
+    });
     const idToken = tokens.claims()!;
     if (idToken.iat > Math.floor(Date.now() / 1000) + IAT_SKEW_SECONDS) throw new ResponseRejectedError('the ID token was issued in the future');
     checkAccessTokenHash(idToken, tokens.access_token, this.#options.idTokenSigningAlg);
-    const userinfo = this.#options.userinfo === 'none' ? {} : await this.#call('userinfo', () => oidc.fetchUserInfo(configuration, tokens.access_token, idToken.sub));
+    const userinfo = this.#options.userinfo === 'none' ? {} : await this.#call('userinfo', () => this.#userinfo(configuration, tokens.access_token, idToken.sub));
     return {
       idToken: { ...idToken },
       userinfo: { ...userinfo },
@@ -290,6 +387,14 @@ export class UpstreamClient {
       serverMetadata: configuration.serverMetadata(),
       fetchResource: (operation, url) => this.#call(operation, () => this.#resource(configuration, tokens.access_token, idToken.sub, url)),
     };
+  }
+
+  /** The upstream's userinfo about `sub`: its claims checked by openid-client, its signature (when it is a JWT) by the broker. */
+  async #userinfo(configuration: oidc.Configuration, accessToken: string, sub: string): Promise<oidc.UserInfoResponse> {
+    const answer: JwtAnswer = {};
+    const claims = await jwtAnswers.run(answer, () => oidc.fetchUserInfo(configuration, accessToken, sub));
+    if (answer.jwt !== undefined) await this.#checkSignature(answer.jwt);
+    return claims;
   }
 
   /** One protected resource of the upstream, read with the access token and checked to be about this person. */

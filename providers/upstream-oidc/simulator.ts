@@ -62,6 +62,8 @@ export interface SimulatorFaults {
   issuedAtAheadSeconds?: number;
   /** Issues (signed, not encrypted) ID tokens changed this way, as a forged or broken upstream would. */
   idToken?: IdTokenForgery;
+  /** Signs its (not encrypted) userinfo JWTs this way instead, as a forged upstream would. */
+  userinfoSigning?: IdTokenForgery['signing'];
   /** Pads the token response with this many bytes of JSON, as a broken or hostile upstream might. */
   tokenResponsePaddingBytes?: number;
   /** Sends the token response chunked, with no Content-Length announcing its size. */
@@ -97,13 +99,24 @@ const ROGUE_TOKEN_ANSWERS = {
 export interface IdTokenForgery {
   /** The claims to sign, from those issued and the token response they came in. */
   claims?: (claims: Record<string, unknown>, response: Record<string, unknown>) => Record<string, unknown>;
-  /** The simulator's own key (the default); unsigned (`alg: none`); or HS256 with its public key's JSON as the secret. */
-  signing?: 'key' | 'none' | 'hs256-public-key';
+  /**
+   * The simulator's own key (the default); unsigned (`alg: none`); HS256 with its public key's
+   * JSON as the secret; or a key it never published, under that key's own kid or under the kid
+   * of the key it publishes.
+   */
+  signing?: 'key' | 'none' | 'hs256-public-key' | 'unpublished-key' | 'unpublished-key-published-kid';
 }
 
 export interface UpstreamSimulator {
   issuer: string;
   faults: SimulatorFaults;
+  /** How many requests for its JWKS it has answered. */
+  readonly jwksRequests: number;
+  /**
+   * Signs from now on with a new key, which its JWKS publishes instead of the old one: under a
+   * new kid, or under the same kid (new key material), as an upstream rotating its keys does.
+   */
+  rotateSigningKey(options?: { sameKid?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -142,20 +155,45 @@ async function signingJwks(): Promise<{ keys: JWK[] }> {
 /** A key without its private parts, as a JWKS publishes it. */
 const publicHalf = ({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest }: JWK): JWK => rest;
 
+/** The private keys a forged JWT may be signed with: the one the simulator publishes, and one it never does. */
+interface ForgeryKeys {
+  published: JWK;
+  unpublished: JWK;
+}
+
+/** Which key signs a forged JWT, and whether under its own kid rather than the one the JWT was issued with. */
+const FORGERY_SIGNERS: Record<'key' | 'unpublished-key' | 'unpublished-key-published-kid', { key: keyof ForgeryKeys; ownKid: boolean }> = {
+  key: { key: 'published', ownKid: false },
+  'unpublished-key': { key: 'unpublished', ownKid: true },
+  'unpublished-key-published-kid': { key: 'unpublished', ownKid: false },
+};
+
+/** `claims` signed as `signing` says, from the keys and the kid the simulator issued them with. */
+async function signedAs(signing: NonNullable<IdTokenForgery['signing']>, keys: ForgeryKeys, kid: string, claims: Record<string, unknown>): Promise<string> {
+  if (signing === 'none') {
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    return `${part({ alg: 'none', kid })}.${part(claims)}.`;
+  }
+  if (signing === 'hs256-public-key') {
+    return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid }).sign(new TextEncoder().encode(JSON.stringify(publicHalf(keys.published))));
+  }
+  const signer = FORGERY_SIGNERS[signing];
+  const key = keys[signer.key];
+  return new SignJWT(claims).setProtectedHeader({ alg: String(key.alg), kid: signer.ownKid ? key.kid! : kid }).sign(await importJWK(key, String(key.alg)));
+}
+
 /** The token response's ID token changed as `forgery` says and signed again: the forged and faulty upstream faults. */
-async function reissueIdToken(ctx: Koa.Context, key: JWK, forgery: IdTokenForgery): Promise<void> {
+async function reissueIdToken(ctx: Koa.Context, keys: ForgeryKeys, forgery: IdTokenForgery): Promise<void> {
   const body = ctx.body as { id_token?: string } | undefined;
   if (typeof body?.id_token !== 'string') return;
   const claims = (forgery.claims ?? ((same) => same))(decodeJwt(body.id_token), body);
-  const { kid } = decodeProtectedHeader(body.id_token);
-  const signing = forgery.signing ?? 'key';
-  if (signing === 'none') {
-    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    body.id_token = `${part({ alg: 'none', kid })}.${part(claims)}.`;
-    return;
-  }
-  const [alg, secret] = signing === 'hs256-public-key' ? ['HS256', new TextEncoder().encode(JSON.stringify(publicHalf(key)))] : [String(key.alg), await importJWK(key, String(key.alg))];
-  body.id_token = await new SignJWT(claims).setProtectedHeader({ alg, kid: kid! }).sign(secret);
+  body.id_token = await signedAs(forgery.signing ?? 'key', keys, decodeProtectedHeader(body.id_token).kid!, claims);
+}
+
+/** The userinfo JWT answered signed again as `signing` says. */
+async function resignUserinfo(ctx: Koa.Context, keys: ForgeryKeys, signing: NonNullable<IdTokenForgery['signing']>): Promise<void> {
+  if (typeof ctx.body !== 'string' || !ctx.response.is('application/jwt')) return;
+  ctx.body = await signedAs(signing, keys, decodeProtectedHeader(ctx.body).kid!, decodeJwt(ctx.body));
 }
 
 /** An ID token with `iat` this many seconds ahead, as an upstream with a wrong clock issues. */
@@ -199,10 +237,12 @@ export async function startUpstreamSimulator(
   const features = definition.features ?? {};
   const cookieKeys = [randomBytes(32).toString('hex')];
 
+  // The keys it signs with and publishes: those kept for this eID's simulator until it rotates them.
+  let signing = jwks;
+  let jwksRequests = 0;
   const configuration: Configuration = {
     adapter: storage.adapter,
     clients: [client],
-    jwks: jwks as never,
     // Browsers share cookies across ports: the simulator's must not be named like the broker's.
     cookies: { keys: cookieKeys, names: { session: SESSION_COOKIE, interaction: '_upstream_interaction', resume: '_upstream_resume' } },
     claims: definition.claims,
@@ -247,10 +287,14 @@ export async function startUpstreamSimulator(
       ctx.body = page(definition.title, `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
     },
   };
-  const provider = new Provider(issuer, configuration);
+  // A rotation replaces the provider by one with the new keys; logins in progress go on, held in the same storage.
+  const providerWith = (keys: { keys: JWK[] }) => new Provider(issuer, { ...configuration, jwks: keys as never });
+  let provider = providerWith(signing);
+  let providerRoutes = mount(provider as unknown as Koa);
 
   // Faults come first, so they apply to the provider's own routes.
   app.use(async (ctx, next) => {
+    if (ctx.path === '/jwks') jwksRequests += 1;
     if (faults.unavailable || (ctx.path === '/token' && failsThisTime(faults.tokenFailures))) {
       ctx.status = 503;
       ctx.body = { error: 'temporarily_unavailable', error_description: 'the simulated upstream is down' };
@@ -268,9 +312,14 @@ export async function startUpstreamSimulator(
     }
     if (ctx.path === '/auth' && faults.replaceNonce && ctx.query.nonce) ctx.query = { ...ctx.query, nonce: faults.replaceNonce };
     const forgery = faults.idToken ?? (faults.issuedAtAheadSeconds ? issuedAhead(faults.issuedAtAheadSeconds) : undefined);
+    const forgeryKeys = { published: signing.keys[0]!, unpublished: foreignJwks.keys[0]! };
+    if (ctx.path === '/me' && faults.userinfoSigning) {
+      await next();
+      return resignUserinfo(ctx, forgeryKeys, faults.userinfoSigning);
+    }
     if (ctx.path === '/token' && (forgery || faults.tokenResponsePaddingBytes || faults.tokenResponseChunked)) {
       await next();
-      if (forgery) await reissueIdToken(ctx, jwks.keys[0]!, forgery);
+      if (forgery) await reissueIdToken(ctx, forgeryKeys, forgery);
       if (faults.tokenResponsePaddingBytes) Object.assign(ctx.body as object, { padding: 'x'.repeat(faults.tokenResponsePaddingBytes) });
       if (faults.tokenResponseChunked) ctx.body = Readable.from([JSON.stringify(ctx.body)]);
       return;
@@ -319,12 +368,21 @@ export async function startUpstreamSimulator(
   });
 
   app.keys = cookieKeys;
-  app.use(mount(provider as unknown as Koa));
+  app.use((ctx, next) => providerRoutes(ctx, next));
   server.on('request', app.callback());
 
   return {
     issuer,
     faults,
+    get jwksRequests() {
+      return jwksRequests;
+    },
+    async rotateSigningKey({ sameKid = false } = {}) {
+      const [fresh] = (await signingJwks()).keys;
+      signing = { keys: [{ ...fresh!, ...(sameKid ? { kid: signing.keys[0]!.kid } : {}) }] };
+      provider = providerWith(signing);
+      providerRoutes = mount(provider as unknown as Koa);
+    },
     async close() {
       await stopServer(server);
       await storage.close();

@@ -45,6 +45,10 @@ export interface CzechBankIdSimulator {
   /** With a trailing slash, as Bank iD's issuers have: http://127.0.0.1:PORT/ */
   issuer: string;
   faults: BankIdSimulatorFaults;
+  /** How many requests for its JWKS it has answered. */
+  readonly jwksRequests: number;
+  /** Signs from now on with a new key, published instead of the old one: under a new kid, or under the same one. */
+  rotateSigningKey(options?: { sameKid?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -153,7 +157,10 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
   const issuer = `http://127.0.0.1:${port}/`;
   const url = (path: string) => new URL(path, issuer).href;
 
-  const [signing, foreign] = await Promise.all([signingKey(), signingKey()]);
+  const [first, foreign] = await Promise.all([signingKey(), signingKey()]);
+  // The key it signs with and publishes, until a test rotates it.
+  let signing = first;
+  let jwksRequests = 0;
 
   const client: RegisteredClient = {
     client_id: registration.client_id,
@@ -191,6 +198,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
     };
   });
   router.get('/.well-known/jwks', (ctx) => {
+    jwksRequests += 1;
     ctx.body = { keys: [signing.publicJwk] };
   });
   router.get('/api/v1/banks', (ctx) => {
@@ -326,6 +334,13 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
   return {
     issuer,
     faults,
+    get jwksRequests() {
+      return jwksRequests;
+    },
+    async rotateSigningKey({ sameKid = false } = {}) {
+      const fresh = await signingKey();
+      signing = sameKid ? { ...fresh, publicJwk: { ...fresh.publicJwk, kid: signing.publicJwk.kid } } : fresh;
+    },
     async close() {
       await stopServer(server);
     },

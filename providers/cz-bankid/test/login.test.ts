@@ -131,6 +131,17 @@ describe('a full login through the simulated Czech Bank iD, openid-client as the
   });
 });
 
+describe('when Bank iD rotates its signing key', () => {
+  // Before any test below makes the broker fetch Bank iD's keys again, which it does at most every few seconds.
+  it('the next login succeeds (same kid, new key material), with one more fetch of its JWKS', async () => {
+    const fetched = simulator.jwksRequests;
+    await simulator.rotateSigningKey({ sameKid: true });
+    const tokens = await rp.redeem(await decide({ person: 'cz-petra' }));
+    expect(tokens.claims()).toMatchObject({ acr: ACR, personal_number: '9053024563' });
+    expect(simulator.jwksRequests).toBe(fetched + 1);
+  });
+});
+
 describe('on the picker', () => {
   it.each([
     ['en', 'Czechia', 'Bank iD (Czechia)'],
