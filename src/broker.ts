@@ -324,7 +324,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const { routers } = login;
     const paths: string[] = [...LOGIN_PATHS];
     if (demo) {
-      routers.push(await demo.demoRoutes({ issuer, store, registry, views }));
+      routers.push(await demo.demoRoutes({ issuer, store, registry, views, log }));
       paths.push(demo.DEMO_PATH);
     }
     app.use(routersUnder(paths, routers));

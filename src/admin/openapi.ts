@@ -1,6 +1,8 @@
 import { z, type ZodType } from 'zod';
 import { clientIdSchema, oidcFields, requiredFields } from '../clients/metadata.js';
-import { coreFields, type ClientRules } from '../clients/rules.js';
+import { TAGGED_FIELDS } from '../clients/localized.js';
+import { supportedLocales } from '../http/locale.js';
+import { coreFields, taggedFields, type ClientRules } from '../clients/rules.js';
 import { webhookRequest } from './webhooks.js';
 
 /**
@@ -41,7 +43,7 @@ const descriptions: Record<string, string> = {
   backchannel_token_delivery_mode: 'CIBA: poll, the only mode (the client polls the token endpoint). Needs the CIBA grant type.',
   frontchannel_logout_uri: "Front-Channel Logout 1.0: the page the broker's logout page loads in an iframe; on the scheme, host and port of a redirect URI.",
   frontchannel_logout_session_required: 'true: that page gets iss and sid in its query, and the ID tokens carry sid.',
-  display_name: 'Shown to the person on the broker’s pages. Default: client_name, then client_id.',
+  display_name: 'Shown to the person on the broker’s pages, in every language. Default: client_name in the page’s language (client_name#sv, …), then client_name, then client_id.',
   allowed_eids: 'The eIDs this client may use, by id. Absent: every configured eID.',
   allowed_acr_values: 'The acr values this client may use; others are refused (unauthorized_client) and never offered. Absent: all.',
   default_ui_locales: 'The page language when the authorization request has no ui_locales.',
@@ -51,6 +53,10 @@ const descriptions: Record<string, string> = {
     'true: a refresh token with every authorization code, without offline_access and prompt=consent (the operator registering the client is the consent, OIDC Core §11). Needs the refresh_token grant.',
   resource_server: 'true for a resource server: it may introspect tokens issued to any client. Others introspect only their own tokens.',
 };
+
+/** A field given in a page language (OpenID Connect Dynamic Client Registration 1.0 §2.1). */
+const taggedDescription = (field: string, locale: string) =>
+  `${field} in the language ${locale} (OpenID Connect Registration §2.1): the broker's pages in that language show it instead of ${field}, held to the same rules. Fields in the languages of the broker's pages only (${supportedLocales.join(', ')}); another tag is refused.`;
 
 /** /admin/webhooks: the operator's endpoints that receive audit events (README, Webhooks). */
 function webhookPaths() {
@@ -99,6 +105,7 @@ export function openApiDocument(rules: ClientRules): JsonSchema {
   const fields: Record<string, JsonSchema> = {
     ...Object.fromEntries(Object.entries(oidcFields).map(([name, schema]) => [name, jsonSchema(schema, descriptions[name])])),
     ...Object.fromEntries(Object.entries(coreFields).map(([name, schema]) => [name, jsonSchema(schema, descriptions[name])])),
+    ...Object.fromEntries(TAGGED_FIELDS.map(({ name, field, locale }) => [name, jsonSchema(taggedFields[name]!, taggedDescription(field, locale))])),
     ...Object.fromEntries([...rules.eidFields].map(([name, field]) => [name, jsonSchema(field.schema, eidFieldDescription(name))])),
   };
   const clientId = jsonSchema(clientIdSchema, descriptions.client_id);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { errors, type ClientMetadata } from 'oidc-provider';
 import { z, type ZodType } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
-import { shownName, type ClientRules } from './rules.js';
+import { refuseUnkeptLanguages, shownName, type ClientRules } from './rules.js';
 import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
 
 /**
@@ -89,6 +89,7 @@ export function clientSchemas(rules: ClientRules): ClientSchemas {
 export function parseClientInput(schema: ZodType<ClientInput>, body: Record<string, unknown>): ClientInput {
   const managed = Object.keys(managedFields).find((field) => field in body);
   if (managed) throw new errors.InvalidClientMetadata(`${managed}: ${managedFields[managed]}`);
+  refuseUnkeptLanguages(body);
   try {
     return parseSection(schema, body, [], 'field');
   } catch (err) {

@@ -3,6 +3,7 @@ import { z, type ZodType } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
 import type { EidPlugin } from '../eids/plugin.js';
 import { supportedLocales } from '../http/locale.js';
+import { TAGGED_FIELDS, unkeptLanguage, type LocalizableField } from './localized.js';
 import { EID_FIELD_NAME } from './names.js';
 import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
 
@@ -59,6 +60,36 @@ export const coreFields = {
   /** A resource server: it may introspect tokens issued to any client, not only its own. */
   resource_server: z.boolean(),
 } satisfies Record<string, ZodType>;
+
+/** A page of the client's own a person may be sent to: http(s). */
+const webPage = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+/**
+ * What each human-readable field is held to when given in a language (`client_name#sv`): what it
+ * is held to without one. Without a tag, oidc-provider checks the URIs and these rules the name
+ * and the logo (check below).
+ */
+const localizableShapes: Record<LocalizableField, ZodType> = {
+  client_name: shownName,
+  client_uri: webPage,
+  logo_uri: z.url({ protocol: /^https$/, error: 'must be an https URL' }),
+  policy_uri: webPage,
+  tos_uri: webPage,
+};
+
+/** The fields in the languages the broker keeps, with the shape of each. */
+export const taggedFields: Record<string, ZodType> = Object.fromEntries(TAGGED_FIELDS.map(({ name, field }) => [name, localizableShapes[field]]));
+
+/**
+ * Refuses metadata that gives a human-readable field in a language the broker does not keep:
+ * oidc-provider would drop it at /reg without a word, and the admin API would call it unknown.
+ */
+export function refuseUnkeptLanguages(request: object): void {
+  for (const key of Object.keys(request)) {
+    const problem = unkeptLanguage(key);
+    if (problem) invalid(key, problem);
+  }
+}
 
 /**
  * Fields only the operator sets (configuration file, admin API), because each grants a client
@@ -210,7 +241,7 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
   const eidFields = collectEidFields(eids);
   const eidIds = eids.map((plugin) => plugin.id);
   const eidByAcr = new Map(eids.flatMap((plugin) => plugin.acrValues.map((acr) => [acr, plugin.id] as const)));
-  const schemas: Record<string, ZodType> = { ...coreFields, ...Object.fromEntries([...eidFields].map(([name, field]) => [name, field.schema])) };
+  const schemas: Record<string, ZodType> = { ...coreFields, ...taggedFields, ...Object.fromEntries([...eidFields].map(([name, field]) => [name, field.schema])) };
   const extraFields = Object.keys(schemas);
 
   function checkReferences(metadata: Record<string, unknown>): void {
@@ -258,11 +289,16 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     // requests, which write the client, so that is when references are checked too.
     validator(ctx, key, value, metadata) {
       if (ctx !== undefined && operatorFields.includes(key) && value !== undefined) invalid(key, 'is set by the operator, not through registration');
-      // CIBA starts BankID on any person's phone by their personal number: only the operator grants that.
-      if (ctx !== undefined && key === extraFields[0] && (metadata as { grant_types?: string[] }).grant_types?.includes(CIBA_GRANT_TYPE)) {
-        invalid('grant_types', `${CIBA_GRANT_TYPE} is granted by the operator (configuration or admin API), not through registration`);
+      if (key !== extraFields[0]) return;
+      if (ctx !== undefined) {
+        // CIBA starts BankID on any person's phone by their personal number: only the operator grants that.
+        if ((metadata as { grant_types?: string[] }).grant_types?.includes(CIBA_GRANT_TYPE)) {
+          invalid('grant_types', `${CIBA_GRANT_TYPE} is granted by the operator (configuration or admin API), not through registration`);
+        }
+        // What the request said, not what oidc-provider kept of it: it has dropped the tags it was not told of.
+        refuseUnkeptLanguages(ctx.oidc.body ?? {});
       }
-      if (key === extraFields[0]) check(metadata as Record<string, unknown>, { references: ctx !== undefined });
+      check(metadata as Record<string, unknown>, { references: ctx !== undefined });
     },
   };
 }

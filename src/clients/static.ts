@@ -2,6 +2,7 @@ import { errors } from 'oidc-provider';
 import { unknownName } from '../config/issues.js';
 import { ConfigError } from '../config/load.js';
 import { clientSchema, type ClientConfig } from '../config/schema.js';
+import { isTaggedField } from './localized.js';
 import type { ClientRules } from './rules.js';
 
 /**
@@ -15,6 +16,7 @@ const configKeys = new Set(Object.keys(clientSchema.shape));
 
 /** Optional keys of a configured client that go to oidc-provider as they are, when set. */
 const passedThrough = [
+  'client_name',
   'logo_uri',
   'policy_uri',
   'tos_uri',
@@ -33,19 +35,21 @@ const passedThrough = [
 
 /** The metadata a configured client carries beyond OIDC's and the fields clientMetadata() maps one by one. */
 export function extraMetadataOf(client: ClientConfig): Record<string, unknown> {
-  const eidFields = Object.entries(client).filter(([key]) => !configKeys.has(key));
+  // An eID's fields, and those given in a page language (client_name#sv): checked by the rules.
+  const declared = Object.entries(client).filter(([key]) => !configKeys.has(key));
   const set = passedThrough.filter((key) => client[key] !== undefined);
-  return { ...Object.fromEntries(set.map((key) => [key, client[key]])), ...Object.fromEntries(eidFields) };
+  return { ...Object.fromEntries(set.map((key) => [key, client[key]])), ...Object.fromEntries(declared) };
 }
 
 /**
  * Refuses, as a configuration error naming the key, a configured client with a key no configured
  * eID declares, or one that names an eID or acr value this broker does not have. The rest of the
- * rules run when oidc-provider first builds the client (validateClients at start-up).
+ * rules, those of the fields given in a page language (client_name#sv) too, run when
+ * oidc-provider first builds the client (validateClients at start-up).
  */
 export function checkStaticClients(clients: readonly ClientConfig[], rules: ClientRules): void {
   clients.forEach((client, i) => {
-    const unknown = Object.keys(client).find((key) => !configKeys.has(key) && !rules.eidFields.has(key));
+    const unknown = Object.keys(client).find((key) => !configKeys.has(key) && !rules.eidFields.has(key) && !isTaggedField(key));
     if (unknown) throw new ConfigError(`clients[${i}].${unknown}: ${unknownName('key', unknown, [...configKeys, ...rules.eidFields.keys()])}`);
     try {
       rules.checkReferences(client);

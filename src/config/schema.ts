@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { auditEventNames } from '../audit/events.js';
+import { isTaggedField, unkeptLanguage } from '../clients/localized.js';
 import { EID_FIELD_NAME } from '../clients/names.js';
 import { reusePortSupported } from '../http/reuse-port.js';
 import { isLocalHost } from './environment.js';
@@ -58,8 +59,10 @@ export const clientSchema = z
     application_type: z.enum(['web', 'native']).default('web'),
     /** The eIDs this client may use, by id; absent means every configured eID. */
     allowed_eids: z.array(z.string()).optional(),
-    /** Shown to the person on the broker's pages. */
+    /** Shown to the person on the broker's pages, in every language. */
     display_name: z.string().max(100).optional(),
+    /** OIDC's name of the client, shown when display_name is not set; `client_name#sv` and the like give it per page language. */
+    client_name: z.string().max(100).optional(),
     /** The client's home page: where a person whose login is over (Back after it finished) is offered to go. */
     client_uri: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** The client's logo (https only). */
@@ -108,13 +111,13 @@ export const clientSchema = z
     backchannel_token_delivery_mode: z.enum(['poll']).optional(),
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
-  // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here.
+  // such a key is checked once the eIDs are known (src/clients/static.ts), as is a field given in
+  // a page language (client_name#sv) against the rules of every client. Any other is refused here.
   .catchall(z.unknown())
   .superRefine((client, ctx) => {
     for (const key of Object.keys(client)) {
-      if (!(key in clientSchema.shape) && !EID_FIELD_NAME.test(key)) {
-        ctx.addIssue({ code: 'custom', path: [key], message: unknownName('key', key, Object.keys(clientSchema.shape)) });
-      }
+      if (key in clientSchema.shape || EID_FIELD_NAME.test(key) || isTaggedField(key)) continue;
+      ctx.addIssue({ code: 'custom', path: [key], message: unkeptLanguage(key) ?? unknownName('key', key, Object.keys(clientSchema.shape)) });
     }
   })
   .refine((c) => (c.token_endpoint_auth_method === 'none' ? !c.client_secret : true), {

@@ -4,6 +4,7 @@ import * as client from 'openid-client';
 import { clientSchema, type ClientConfig } from '../config/schema.js';
 import type { EidRegistry } from '../eids/registry.js';
 import type { Views } from '../http/views.js';
+import type { Logger } from '../log.js';
 import { sharedSecret } from '../oidc/keys.js';
 import type { Store } from '../store/store.js';
 
@@ -27,6 +28,7 @@ interface DemoDependencies {
   store: Store;
   registry: EidRegistry;
   views: Views;
+  log: Logger;
 }
 
 export const DEMO_PATH = '/demo';
@@ -35,7 +37,7 @@ export const DEMO_PATH = '/demo';
  * A small relying party at /demo that logs in through this very broker, the way any client
  * would: openid-client, discovery, PKCE, state and nonce, then token and userinfo.
  */
-export async function demoRoutes({ issuer, store, registry, views }: DemoDependencies): Promise<Router> {
+export async function demoRoutes({ issuer, store, registry, views, log }: DemoDependencies): Promise<Router> {
   const secret = await sharedSecret(store, 'demo-client');
   // Discovery waits for the first visit: the broker is not listening yet when this runs.
   let configuration: Promise<client.Configuration> | undefined;
@@ -87,8 +89,11 @@ export async function demoRoutes({ issuer, store, registry, views }: DemoDepende
       const userinfo = await client.fetchUserInfo(config, tokens.access_token, idToken.sub);
       views.render(ctx, 'demo-result', { idToken: Object.entries(idToken), userinfo: Object.entries(userinfo) });
     } catch (err) {
-      const { error, error_description: description } = err as { error?: string; error_description?: string };
-      views.render(ctx, 'demo-result', { error: error ?? (err as Error).message, description });
+      // The person reads the demo's own words in their language, with the support reference; what
+      // went wrong, in openid-client's or the broker's English, goes to the log under that traceId.
+      const { error, error_description: description } = err as { error?: unknown; error_description?: unknown };
+      log.warn({ err, error, description }, 'the demo login did not complete');
+      views.render(ctx, 'demo-result', typeof error === 'string' ? { error } : { failed: true });
     }
   });
 

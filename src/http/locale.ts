@@ -8,7 +8,8 @@ export type Locale = (typeof supportedLocales)[number];
 /** Language tags people's browsers and clients send, by the locale we answer in. */
 const aliases: Record<string, Locale> = { sv: 'sv', en: 'en', nb: 'nb', no: 'nb', nn: 'nb', fi: 'fi', da: 'da' };
 
-function toLocale(tag: string): Locale | undefined {
+/** The page language a BCP47 language tag asks for (by its primary language subtag), if the pages speak it. */
+export function toLocale(tag: string): Locale | undefined {
   return aliases[tag.trim().toLowerCase().split(/[-_]/)[0] ?? ''];
 }
 

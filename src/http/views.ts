@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
 import type { BrokerConfig } from '../config/schema.js';
+import { isRead } from './errors.js';
 import { currentTraceId } from './request-scope.js';
 import { viewsDir } from '../paths.js';
 import { loadMessages, negotiateLocale, supportedLocales, type Locale, type Messages } from './locale.js';
@@ -73,6 +74,32 @@ function languageLinks(ctx: Context, locale: Locale, again?: PageAgain) {
     query.set('lang', code);
     return { code, name: languageNames[code], current: code === locale, href: `${path}?${query}` };
   });
+}
+
+/**
+ * The statuses that say "not now" rather than "no": too many requests (RFC 6585 §4) and busy or
+ * unavailable (RFC 9110 §15.6.4). Their pages offer to try again once the wait is over.
+ */
+const NOT_NOW: ReadonlySet<number> = new Set([429, 503]);
+
+/** How an error page that says "not now" tries again, and how many seconds it waits first. */
+interface TryAgain {
+  how: 'reload' | 'back';
+  waitSeconds: number;
+}
+
+/**
+ * The Try again of a page that says "not now", unless the page sends the request again itself
+ * (`retry`, a logout's form). A GET is asked again by loading the same address. A page that
+ * answered a POST goes back to the form instead: loading it again would post the form anew behind
+ * the browser's own warning, with a form token or xsrf the failed request may have spent, while
+ * the form, shown again, is fresh and the person sends it when ready. The wait is the answer's
+ * Retry-After, which the broker sets in whole seconds; nothing of the request goes into the page.
+ */
+function tryAgainOf(ctx: Context, retry: ErrorPage['retry']): TryAgain | undefined {
+  if (!NOT_NOW.has(ctx.status) || retry) return undefined;
+  const retryAfter = Number(ctx.response.get('Retry-After'));
+  return { how: isRead(ctx.method) ? 'reload' : 'back', waitSeconds: Number.isSafeInteger(retryAfter) && retryAfter > 0 ? retryAfter : 0 };
 }
 
 /**
@@ -180,6 +207,7 @@ export class Views {
       cancelUrl: (ctx.state as LocaleState).cancelUrl,
       wayBack: error.wayBack,
       retry: error.retry,
+      tryAgain: tryAgainOf(ctx, error.retry),
       contact: this.#ui.show_contact ? this.#ui.support_email : undefined,
       // An error page keeps nothing of the request that failed, not even in its language links.
       again: error.again ?? (ctx.method === 'GET' ? { path: '' } : undefined),

@@ -5,6 +5,7 @@ import type { AuditLog, LoginInfo } from '../audit/audit.js';
 import type { EidFailure, EidOutcome, EidPlugin, LoginRequest, LoginState, StartOptions, StartResult } from '../eids/plugin.js';
 import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
+import { clientNameIn, inLanguage } from '../clients/localized.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
 import { knownSignedCookie, signedCookie } from '../http/signed-cookies.js';
@@ -59,7 +60,6 @@ export type InteractionUrl = (ctx: KoaContextWithOIDC, interaction: Interaction)
 
 interface ClientView {
   clientId: string;
-  displayName?: string;
   allowedEids?: string[];
   allowedAcrValues?: string[];
   /** false: a failed or cancelled eID ends the login at the client rather than returning to the picker. */
@@ -249,8 +249,6 @@ export function loginSteps(deps: LoginDependencies) {
     let view = clientViews.get(client);
     if (view) return view;
     const metadata = client.metadata() as Record<string, unknown> & {
-      display_name?: string;
-      client_name?: string;
       allowed_eids?: string[];
       allowed_acr_values?: string[];
       default_ui_locales?: string[];
@@ -260,7 +258,6 @@ export function loginSteps(deps: LoginDependencies) {
     delete metadata.client_secret;
     view = Object.freeze({
       clientId: client.clientId,
-      displayName: metadata.display_name ?? metadata.client_name,
       allowedEids: metadata.allowed_eids,
       allowedAcrValues: metadata.allowed_acr_values,
       returnToPicker: metadata.return_to_picker !== false,
@@ -353,7 +350,7 @@ export function loginSteps(deps: LoginDependencies) {
   function loginEnded(ctx: Context, ended: Interaction | undefined): Promise<HttpError> {
     const state = routeState(ctx);
     state.cancelUrl = undefined;
-    const client = state.client.displayName ?? state.client.clientId;
+    const client = clientNameIn(state.client.metadata, views.localeOf(ctx));
     return loginOver(ctx, ended?.result ? { href: ended.returnTo, client } : undefined);
   }
 
@@ -374,10 +371,11 @@ export function loginSteps(deps: LoginDependencies) {
   async function wayBackOf(ctx: Context, uid: string): Promise<ErrorPage['wayBack']> {
     const [loginUid, clientId] = rememberedLogin(ctx).split(/:(.*)/s);
     const client = loginUid === uid && clientId ? await provider.Client.find(clientId) : undefined;
-    const home = client?.clientUri;
-    if (!client || !home || !/^https?:\/\//.test(home)) return undefined;
-    const name = (client.metadata() as { display_name?: string }).display_name ?? client.clientName ?? client.clientId;
-    return { href: home, client: name };
+    if (!client) return undefined;
+    const metadata = client.metadata() as Record<string, unknown>;
+    const locale = views.localeOf(ctx);
+    const home = inLanguage(metadata, 'client_uri', locale);
+    return isWebPage(home) ? { href: home, client: clientNameIn(metadata, locale) } : undefined;
   }
 
   /**
@@ -676,15 +674,17 @@ export function loginSteps(deps: LoginDependencies) {
     locale: (ctx: Context) => views.localeOf(ctx),
 
     /**
-     * The client as the person sees it: its name, its logo when it has an https one, and its
-     * privacy policy and terms of service, which OpenID Connect Dynamic Client Registration §2
-     * asks the provider to show.
+     * The client as the person sees it, in the page's language where the client gave that (OpenID
+     * Connect Dynamic Client Registration §2.1): its name, its logo when it has an https one, and
+     * its privacy policy and terms of service, which the same specification's §2 asks the provider
+     * to show.
      */
     clientShown(ctx: Context) {
-      const { client } = routeState(ctx);
-      const { logo_uri: logo, policy_uri: policy, tos_uri: terms } = client.metadata;
+      const { metadata } = routeState(ctx).client;
+      const locale = views.localeOf(ctx);
+      const [logo, policy, terms] = (['logo_uri', 'policy_uri', 'tos_uri'] as const).map((field) => inLanguage(metadata, field, locale));
       return {
-        display_name: client.displayName ?? client.clientId,
+        display_name: clientNameIn(metadata, locale),
         ...(typeof logo === 'string' && logo.startsWith('https://') ? { logo_uri: logo } : {}),
         ...(isWebPage(policy) ? { policy_uri: policy } : {}),
         ...(isWebPage(terms) ? { tos_uri: terms } : {}),

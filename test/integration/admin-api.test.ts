@@ -323,6 +323,65 @@ describe('clients', () => {
   });
 });
 
+describe('names and pages in the languages of the pages (client_name#sv, OpenID Connect Registration §2.1)', () => {
+  const staticShop = {
+    client_id: 'static-shop',
+    client_secret: 'a-secret-of-the-static-shop-0123456789abcdef',
+    redirect_uris: ['https://shop.example/callback'],
+    client_name: 'The Shop',
+    'client_name#sv': 'Butiken',
+  };
+  const inLanguages = {
+    client_name: 'The Shop',
+    'client_name#sv': 'Butiken',
+    'client_name#fi': 'Kauppa',
+    'logo_uri#fi': 'https://shop.example/fi/logo.png',
+    'policy_uri#sv': 'https://shop.example/sv/integritet',
+  };
+  let languages: TestBroker;
+
+  beforeAll(async () => {
+    languages = await startAdminBroker({ eids: { 'test-double': {}, 'other-double': {} }, clients: [staticShop] }, 'admin-languages');
+  });
+
+  /** The picker a person sees for `client` on a page in `locale`. */
+  async function picker(client: { client_id: string; client_secret?: string }, locale: string): Promise<string> {
+    const rp = await RelyingParty.discover(languages.issuer, { ...client, redirect_uris: ['https://shop.example/callback'] });
+    return (await rp.authorize({ ui_locales: locale })).response.text();
+  }
+
+  it('are kept, shown, and named on the picker in its language; without one there, the name and pages given without a tag', async () => {
+    const created = await createClient(languages.issuer, { redirect_uris: ['https://shop.example/callback'], ...inLanguages });
+    expect(created).toMatchObject(inLanguages);
+    expect((await admin(languages.issuer, 'GET', `/admin/clients/${created.client_id}`)).body).toMatchObject(inLanguages);
+
+    const swedish = await picker(created, 'sv');
+    expect(swedish).toContain('Du loggar in på Butiken.');
+    expect(swedish).toContain('href="https://shop.example/sv/integritet"');
+    const finnish = await picker(created, 'fi');
+    expect(finnish).toContain('Olet kirjautumassa palveluun Kauppa.');
+    expect(finnish).toContain('src="https://shop.example/fi/logo.png"');
+    expect(finnish).not.toContain('integritet');
+    expect(await picker(created, 'da')).toContain('Du logger ind på The Shop.');
+  });
+
+  it("the operator's display_name wins in every language; a merge patch removes a name in one language with null", async () => {
+    const created = await createClient(languages.issuer, { redirect_uris: ['https://shop.example/callback'], ...inLanguages });
+    await admin(languages.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { display_name: 'Bokhandeln' });
+    expect(await picker(created, 'sv')).toContain('Du loggar in på Bokhandeln.');
+    const patched = await admin(languages.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { display_name: null, 'client_name#sv': null });
+    expect(patched.body).not.toHaveProperty('client_name#sv');
+    expect(patched.body).toHaveProperty('client_name#fi', 'Kauppa');
+    expect(await picker(created, 'sv')).toContain('Du loggar in på The Shop.');
+  });
+
+  it('a static client of the configuration file takes them too, shown by the admin API and on the picker', async () => {
+    expect((await admin(languages.issuer, 'GET', '/admin/clients/static-shop')).body).toMatchObject({ client_name: 'The Shop', 'client_name#sv': 'Butiken' });
+    expect(await picker(staticShop, 'sv')).toContain('Du loggar in på Butiken.');
+    expect(await picker(staticShop, 'en')).toContain('You are logging in to The Shop.');
+  });
+});
+
 describe('validation errors in plain words', () => {
   it.each([
     [{ redirect_uri: ['https://shop.example/callback'] }, 'redirect_uri: unknown field; did you mean redirect_uris?'],
@@ -337,6 +396,11 @@ describe('validation errors in plain words', () => {
     [{ subject_type: 'secret' }, 'subject_type: must be one of "public", "pairwise"'],
     [{ default_ui_locales: ['de'] }, 'default_ui_locales[0]: must be one of "sv", "en", "nb", "fi", "da"'],
     [{ allowed_eids: [''] }, 'allowed_eids[0]: must not be empty'],
+    [{ 'client_name#sv': '' }, 'client_name#sv: must not be empty'],
+    [{ 'logo_uri#fi': 'http://shop.example/logo.png' }, 'logo_uri#fi: must be an https URL'],
+    [{ 'client_uri#nb': 'shop.example' }, 'client_uri#nb: must be an http(s) URL'],
+    [{ 'client_name#de': 'Der Laden' }, "client_name#de: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out"],
+    [{ 'client_name#SV': 'Butiken' }, "client_name#SV: tag it with the language alone, as the broker's pages name it: client_name#sv"],
   ])('%j → "%s"', async (change, description) => {
     const answer = await admin(tb.issuer, 'POST', '/admin/clients', webMetadata(change));
     expect(answer.status).toBe(400);

@@ -35,6 +35,9 @@ describe('static clients', () => {
     [{ allowed_eids: ['se-bankid'] }, 'clients[0].allowed_eids[0]: no eID se-bankid is configured (configured: test-double)'],
     [{ bankid_requirement: { pinCode: true } }, 'clients[0].bankid_requirement: unknown key'],
     [{ redirect_uri: ['https://a.example/cb'] }, 'clients[0].redirect_uri: unknown key; did you mean redirect_uris?'],
+    [{ 'client_name#sv': '' }, 'clients[0] (a): client_name#sv: must not be empty'],
+    [{ 'logo_uri#fi': 'http://a.example/logo.png' }, 'clients[0] (a): logo_uri#fi: must be an https URL'],
+    [{ 'client_name#de': 'A' }, "clients[0].client_name#de: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out"],
   ])('%j stops the start-up: "%s"', async (change, message) => {
     await expect(build({ clients: [{ ...base, ...change }] })).rejects.toThrow(ConfigError);
     await expect(build({ clients: [{ ...base, ...change }] })).rejects.toThrow(message);

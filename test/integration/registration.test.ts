@@ -164,6 +164,49 @@ describe('dynamic client registration (RFC 7591)', () => {
   });
 });
 
+describe('names and pages in the languages of the pages (OpenID Connect Registration §2.1)', () => {
+  const inLanguages = {
+    'client_name#sv': 'Nyheterna',
+    'client_name#fi': 'Uutiset',
+    'client_uri#da': 'https://news.example/da/',
+    'logo_uri#nb': 'https://news.example/nb/logo.png',
+    'policy_uri#sv': 'https://news.example/sv/integritet',
+    'tos_uri#fi': 'https://news.example/fi/ehdot',
+  };
+
+  it('keeps client_name#sv and the tagged URIs: the registration answers them, and so do management and the admin API', async () => {
+    const answer = await register(tb.issuer, IAT, { ...webRegistration, ...inLanguages });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    expect(answer.body).toMatchObject({ client_name: 'The News', ...inLanguages });
+    const read = await call(answer.body.registration_client_uri as string, 'GET', answer.body.registration_access_token as string);
+    expect(read.body).toMatchObject(inLanguages);
+    expect((await admin(tb.issuer, 'GET', `/admin/clients/${answer.body.client_id as string}`)).body).toMatchObject(inLanguages);
+  });
+
+  it.each([
+    [{ 'client_name#sv': '' }, 'client_name#sv: must not be empty'],
+    [{ 'client_name#fi': 'Uutiset\u202e' }, 'client_name#fi: must not contain control characters or bidirectional formatting marks'],
+    [{ 'client_name#sv': 'x'.repeat(101) }, 'client_name#sv: must have at most 100 characters'],
+    [{ 'logo_uri#sv': 'http://news.example/logo.png' }, 'logo_uri#sv: must be an https URL'],
+    [{ 'policy_uri#da': 'javascript:alert(1)' }, 'policy_uri#da: must be an http(s) URL'],
+    [{ 'client_name#de': 'Die Nachrichten' }, "client_name#de: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out"],
+    [{ 'client_name#sv-SE': 'Nyheterna' }, "client_name#sv-SE: tag it with the language alone, as the broker's pages name it: client_name#sv"],
+    [{ 'tos_uri#no': 'https://news.example/no/vilkar' }, "tos_uri#no: tag it with the language alone, as the broker's pages name it: tos_uri#nb"],
+  ])('%j is refused, never dropped: invalid_client_metadata "%s"', async (metadata, description) => {
+    const answer = await register(tb.issuer, IAT, { ...webRegistration, ...metadata });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({ error: 'invalid_client_metadata', error_description: description });
+  });
+
+  it('an update through registration management is held to the same: a tag the broker does not keep is refused', async () => {
+    const answer = await register(tb.issuer, IAT, webRegistration);
+    const update = { ...webRegistration, client_id: answer.body.client_id, 'client_name#en-GB': 'The News' };
+    const refused = await call(answer.body.registration_client_uri as string, 'PUT', answer.body.registration_access_token as string, update);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error_description).toBe("client_name#en-GB: tag it with the language alone, as the broker's pages name it: client_name#en");
+  });
+});
+
 describe('registration management (RFC 7592)', () => {
   async function registered() {
     const answer = await register(tb.issuer, IAT, webRegistration);

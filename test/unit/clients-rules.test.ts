@@ -2,6 +2,7 @@ import { errors } from 'oidc-provider';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { clientRequirement } from '../../providers/se-bankid/flow.js';
+import { TAGGED_FIELDS } from '../../src/clients/localized.js';
 import { createClientRules } from '../../src/clients/rules.js';
 import { checkStaticClients } from '../../src/clients/static.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
@@ -35,7 +36,10 @@ function problem(metadata: Record<string, unknown>, references = true): string {
 
 describe('client rules', () => {
   it('add the core fields and the ones eIDs declare to OIDC metadata', () => {
-    expect(rules.extraFields).toEqual(['display_name', 'allowed_eids', 'allowed_acr_values', 'default_ui_locales', 'return_to_picker', 'refresh_tokens_without_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'resource_server', 'x_level']);
+    const core = ['display_name', 'allowed_eids', 'allowed_acr_values', 'default_ui_locales', 'return_to_picker', 'refresh_tokens_without_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'resource_server'];
+    expect(rules.extraFields).toEqual([...core, ...TAGGED_FIELDS.map((tagged) => tagged.name), 'x_level']);
+    expect(rules.extraFields).toContain('client_name#sv');
+    expect(TAGGED_FIELDS).toHaveLength(25);
     expect(rules.eidFields.get('x_level')?.eid).toBe('se-x');
   });
 
@@ -60,6 +64,9 @@ describe('client rules', () => {
     [{ frontchannel_logout_uri: 'https://rp.example:8443/frontchannel' }, 'frontchannel_logout_uri: must have the scheme, host and port'],
     [{ frontchannel_logout_session_required: 'yes' }, 'frontchannel_logout_session_required: '],
     [{ refresh_tokens_without_consent: true, grant_types: ['authorization_code'] }, 'refresh_tokens_without_consent: needs the refresh_token grant'],
+    [{ 'client_name#sv': 'Butiken', 'logo_uri#fi': 'https://rp.example/fi.png', 'tos_uri#da': 'http://127.0.0.1/vilkar' }, 'accepted'],
+    [{ 'client_name#sv': '' }, 'client_name#sv: must not be empty'],
+    [{ 'logo_uri#fi': 'http://rp.example/logo.png' }, 'logo_uri#fi: must be an https URL'],
   ])('%j → %s', (metadata, expected) => {
     expect(problem(metadata)).toContain(expected);
   });
@@ -72,8 +79,26 @@ describe('client rules', () => {
   it("run as oidc-provider's validator once per client, on the first extra field, with references for registration requests", () => {
     const metadata = { redirect_uris: ['https://rp.example/cb'], allowed_eids: ['gone'] };
     expect(() => rules.validator(undefined, 'display_name', undefined, metadata)).not.toThrow();
-    expect(() => rules.validator({} as never, 'display_name', undefined, metadata)).toThrow(errors.InvalidClientMetadata);
-    expect(() => rules.validator({} as never, 'allowed_eids', undefined, metadata)).not.toThrow();
+    const registration = { oidc: { body: {} } } as never;
+    expect(() => rules.validator(registration, 'display_name', undefined, metadata)).toThrow(errors.InvalidClientMetadata);
+    expect(() => rules.validator(registration, 'allowed_eids', undefined, metadata)).not.toThrow();
+  });
+
+  it("refuse a registration that names the client in a language the pages do not speak, which oidc-provider would drop without a word", () => {
+    const registering = (body: object) => {
+      try {
+        rules.validator({ oidc: { body } } as never, 'display_name', undefined, { redirect_uris: ['https://rp.example/cb'] });
+        return 'accepted';
+      } catch (err) {
+        expect(err).toBeInstanceOf(errors.InvalidClientMetadata);
+        return (err as InstanceType<typeof errors.InvalidClientMetadata>).error_description!;
+      }
+    };
+    expect(registering({ 'client_name#sv': 'Butiken' })).toBe('accepted');
+    expect(registering({ 'client_name#de': 'Der Laden' })).toContain("client_name#de: the broker's pages are in sv, en, nb, fi, da only");
+    expect(registering({ 'policy_uri#nn': 'https://rp.example/nn' })).toBe("policy_uri#nn: tag it with the language alone, as the broker's pages name it: policy_uri#nb");
+    // Only the human-readable fields: any other unknown metadata is ignored, as RFC 7591 asks.
+    expect(registering({ 'redirect_uris#sv': [] })).toBe('accepted');
   });
 
   it.each([
