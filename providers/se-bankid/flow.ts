@@ -8,8 +8,9 @@ import { evidenceOf, grantedDetails } from './evidence.js';
 import type { BankIdRequirement, BankIdSettings } from './config.js';
 import { deviceInput, isMobile } from '../shared/app-page.js';
 import { launchUrl } from './launch.js';
-import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
+import { begunOrder, orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext } from './outcomes.js';
+import { recordOrCancel } from '../shared/begun-transactions.js';
 import { failedFinal, presentFinal, type FailedEnding, type FinalRecord } from '../shared/endings.js';
 import { QrCodes } from './qr.js';
 import { operationOf, orderTransaction } from './transactions.js';
@@ -128,8 +129,9 @@ export class BankIdLogin {
     }
     this.#deps.log.info({ orderRef: order.orderRef, device }, 'BankID order started');
     // Starts of one login racing each other (a double click, a script) each push the earlier
-    // order out; whoever pushed one out cancels it, so a login never holds two live orders.
-    const replaced = await this.#deps.orders.replace(login.uid, order);
+    // order out; whoever pushed one out cancels it, so a login never holds two live orders. An
+    // order the store cannot take is cancelled at BankID, and the start answers 503.
+    const replaced = await recordOrCancel(() => this.#deps.orders.replace(login.uid, order), begunOrder(this.#deps.client, order.orderRef), this.#deps.log);
     if (replaced && replaced.orderRef !== earlier?.orderRef) await this.#cancelAtBankId(replaced);
     return { status: this.#pollStatus(login, order, { qr: device === 'other' }), transactionId: order.orderRef };
   }
@@ -154,8 +156,16 @@ export class BankIdLogin {
   async collectIfDue(login: LoginRequest, order: OrderRecord): Promise<{ order: OrderRecord; collected: boolean }> {
     if (!(await this.#deps.orders.lease(order.orderRef))) return { order, collected: false };
     const next = await this.#collect(login, order);
-    if (orderVersion(next) !== orderVersion(order)) await this.#deps.orders.save(login.uid, next);
+    if (orderVersion(next) !== orderVersion(order)) await this.#store(login.uid, order, next);
     return { order: next, collected: true };
+  }
+
+  /** Saves a collected order; a new order (a QR code's restart) is cancelled at BankID when it cannot be stored. */
+  async #store(uid: string, order: OrderRecord, next: OrderRecord): Promise<void> {
+    const { client, orders, log } = this.#deps;
+    const save = () => orders.save(uid, next);
+    if (next.orderRef === order.orderRef) await save();
+    else await recordOrCancel(save, begunOrder(client, next.orderRef), log);
   }
 
   /**

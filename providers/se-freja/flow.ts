@@ -3,6 +3,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { deviceInput, deviceOfAcr } from '../shared/app-page.js';
 import { qrSvg } from '../shared/qr-svg.js';
 import type { LoginRecords } from '../shared/login-records.js';
+import { recordOrCancel } from '../shared/begun-transactions.js';
 import { FrejaApiError, type FrejaClient } from './api/client.js';
 import { RefusedResult, type SigningCertificates } from './api/jws.js';
 import { ATTRIBUTES_TO_RETURN, finalStatuses, type AuthResult, type InitAuthRequest, type RegistrationLevel } from './api/types.js';
@@ -86,7 +87,8 @@ export class FrejaLogin {
       ...(device === 'this' ? { returnNonce: randomBytes(16).toString('base64url') } : {}),
     };
     log.info({ device }, 'Freja eID transaction started');
-    const replaced = await records.replace(login.uid, record);
+    // A transaction the store cannot take is cancelled at Freja, and the start answers 503.
+    const replaced = await recordOrCancel(() => records.replace(login.uid, record), { cancel: () => client.cancel(authRef), logged: {} }, log);
     if (replaced && replaced.authRef !== earlier?.authRef) await this.#cancelAtFreja(replaced);
     return { status: await this.#pollStatus(login, record, { qr: device === 'other' }), transactionId: authRef };
   }
