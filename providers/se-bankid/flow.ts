@@ -91,6 +91,8 @@ export class BankIdLogin {
   readonly #qrCodes = new QrCodes();
   /** The status last made for each login request, and the order it was made from (see `status`). */
   readonly #statuses = new WeakMap<LoginRequest, { order: OrderRecord; status: PollStatus }>();
+  /** Orders a collect here ended while BankID still ran them (out of time): cancelled there once stored as ended. */
+  readonly #givenUp = new WeakSet<OrderRecord>();
 
   constructor(deps: BankIdLoginDependencies) {
     this.#deps = deps;
@@ -160,12 +162,19 @@ export class BankIdLogin {
     return { order: next, collected: true };
   }
 
-  /** Saves a collected order; a new order (a QR code's restart) is cancelled at BankID when it cannot be stored. */
+  /**
+   * Saves a collected order so that BankID runs nothing the store does not know of: a new order
+   * (a QR code's restart) is cancelled at BankID when it cannot be stored, and an order given up
+   * on is cancelled there only once stored as ended. Cancelled first, a failed save would leave
+   * the store waiting on an order BankID no longer has, whose next collect BankID refuses: the
+   * login would end as the broker's error rather than as out of time.
+   */
   async #store(uid: string, order: OrderRecord, next: OrderRecord): Promise<void> {
     const { client, orders, log } = this.#deps;
     const save = () => orders.save(uid, next);
     if (next.orderRef === order.orderRef) await save();
     else await recordOrCancel(save, begunOrder(client, next.orderRef), log);
+    if (this.#givenUp.has(next)) await this.#cancelAtBankId(order);
   }
 
   /**
@@ -281,8 +290,9 @@ export class BankIdLogin {
       return { ...order, hintCode: response.hintCode, final: this.#final(ending, { hintCode: response.hintCode, orderRef: order.orderRef }) };
     }
     if (!withinTime) {
-      await this.#deps.client.cancel(order.orderRef).catch(() => undefined);
-      return { ...order, final: this.#final(brokerEnding('gaveUp', context), { orderRef: order.orderRef }) };
+      const givenUp = { ...order, final: this.#final(brokerEnding('gaveUp', context), { orderRef: order.orderRef }) };
+      this.#givenUp.add(givenUp);
+      return givenUp;
     }
     return { ...order, hintCode: response.hintCode };
   }

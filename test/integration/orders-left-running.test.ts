@@ -16,7 +16,8 @@ import { RelyingParty } from '../support/relying-party.js';
  * A transaction the broker begins at an eID (a BankID order, a Freja eID transaction) and then
  * records in Redis. When Redis fails at exactly that write, the transaction must not stay
  * running at the eID with nobody to collect it: it is cancelled there, the start answers 503
- * with Retry-After, and asked again, it works.
+ * with Retry-After, and asked again, it works. The other way round, an order the broker gives up
+ * on is cancelled at the eID only once Redis has it as ended.
  *
  * Redis fails through a passage in front of a Redis server of the file's own: it hangs (paused)
  * or goes away (the connection dropped) just before the write that records the transaction.
@@ -250,5 +251,53 @@ describe('Redis goes away at the write of a QR code\'s new order (nobody scanned
       return ![first, cancelled[0]!.orderRef].includes(latest.orderRef) && state.qrCode?.payload.includes(latest.qrStartToken) === true;
     });
     await completeBankId(session, next, 4);
+  });
+});
+
+describe('Redis goes away as the broker gives up on a login the person has not finished in time', () => {
+  let hasty: TestBroker;
+  let rp: RelyingParty;
+  beforeAll(async () => {
+    hasty = await broker('left-running-hasty', {
+      'se-bankid': bankIdSection(hastyBankId, pki, { allowed_polling_for_minutes: 0.05 }),
+      'se-freja': frejaSection(freja, { allowed_seconds: 10 }),
+    });
+    rp = await RelyingParty.discover(hasty.issuer, webClient);
+  });
+
+  it('BankID: the order is cancelled only once stored as ended, and the login ends as out of time, not as an error', async () => {
+    const session = await bankIdSession(rp, {}, hastyBankId, hasty);
+    onTestFinished(() => connectedAgain(hasty));
+    hastyBankId.scanQr((await session.start()).qrCode!.payload);
+    const orderRef = session.orderRef();
+    // Once the app's pickup is saved, the next write is the ending's, when the 3 s are spent.
+    await session.pollUntil((state) => state.hintCode === 'userSign');
+
+    await pollUntilReached(session, passage.cutAt(recordWrite(hasty, `se-bankid:order:${session.uid}`)));
+    // Redis still has the order waiting, and so has BankID.
+    expect(hastyBankId.orders().find((order) => order.orderRef === orderRef)).toMatchObject({ status: 'pending' });
+
+    await connectedAgain(hasty);
+    const ended = await session.pollUntil((state) => state.status === 'ERROR');
+    expect(ended).toMatchObject({ status: 'ERROR', messageCode: 'RFA17B' });
+    expect(hastyBankId.cancelledOrders().map((order) => order.orderRef)).toContain(orderRef);
+  });
+
+  it('Freja eID: the transaction is cancelled only once stored as ended, and the login ends as out of time, not as cancelled', { timeout: 40_000 }, async () => {
+    const session = await FrejaSession.begin({ simulator: freja, tb: hasty, rp }, { acr_values: FREJA_OTHER });
+    onTestFinished(() => connectedAgain(hasty));
+    freja.scan((await session.start()).qrCode!.payload);
+    const authRef = session.authRef();
+    const transaction = () => freja.transactions().find((candidate) => candidate.authRef === authRef);
+    // Once the app's pickup is saved, the next write is the ending's, when the 10 s are spent.
+    await session.pollUntil((state) => state.hintCode === 'DELIVERED_TO_MOBILE');
+
+    await pollUntilReached(session, passage.cutAt(recordWrite(hasty, `se-freja:transaction:${session.uid}`)));
+    expect(transaction()).toMatchObject({ status: 'DELIVERED_TO_MOBILE' });
+
+    await connectedAgain(hasty);
+    const ended = await session.pollUntil((state) => state.status === 'ERROR');
+    expect(ended).toMatchObject({ status: 'ERROR', messageCode: 'expired' });
+    expect(transaction()).toMatchObject({ status: 'RP_CANCELED' });
   });
 });
