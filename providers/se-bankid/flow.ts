@@ -8,8 +8,9 @@ import { evidenceOf, grantedDetails } from './evidence.js';
 import type { BankIdRequirement, BankIdSettings } from './config.js';
 import { deviceInput, isMobile } from '../shared/app-page.js';
 import { launchUrl } from './launch.js';
-import { orderVersion, type OrderRecord, type OrderStore } from './orders.js';
+import { begunOrder, orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext } from './outcomes.js';
+import { recordOrCancel } from '../shared/begun-transactions.js';
 import { failedFinal, presentFinal, type FailedEnding, type FinalRecord } from '../shared/endings.js';
 import { QrCodes } from './qr.js';
 import { operationOf, orderTransaction } from './transactions.js';
@@ -90,6 +91,8 @@ export class BankIdLogin {
   readonly #qrCodes = new QrCodes();
   /** The status last made for each login request, and the order it was made from (see `status`). */
   readonly #statuses = new WeakMap<LoginRequest, { order: OrderRecord; status: PollStatus }>();
+  /** Orders a collect here ended while BankID still ran them (out of time): cancelled there once stored as ended. */
+  readonly #givenUp = new WeakSet<OrderRecord>();
 
   constructor(deps: BankIdLoginDependencies) {
     this.#deps = deps;
@@ -128,8 +131,9 @@ export class BankIdLogin {
     }
     this.#deps.log.info({ orderRef: order.orderRef, device }, 'BankID order started');
     // Starts of one login racing each other (a double click, a script) each push the earlier
-    // order out; whoever pushed one out cancels it, so a login never holds two live orders.
-    const replaced = await this.#deps.orders.replace(login.uid, order);
+    // order out; whoever pushed one out cancels it, so a login never holds two live orders. An
+    // order the store cannot take is cancelled at BankID, and the start answers 503.
+    const replaced = await recordOrCancel(() => this.#deps.orders.replace(login.uid, order), begunOrder(this.#deps.client, order.orderRef), this.#deps.log);
     if (replaced && replaced.orderRef !== earlier?.orderRef) await this.#cancelAtBankId(replaced);
     return { status: this.#pollStatus(login, order, { qr: device === 'other' }), transactionId: order.orderRef };
   }
@@ -154,8 +158,23 @@ export class BankIdLogin {
   async collectIfDue(login: LoginRequest, order: OrderRecord): Promise<{ order: OrderRecord; collected: boolean }> {
     if (!(await this.#deps.orders.lease(order.orderRef))) return { order, collected: false };
     const next = await this.#collect(login, order);
-    if (orderVersion(next) !== orderVersion(order)) await this.#deps.orders.save(login.uid, next);
+    if (orderVersion(next) !== orderVersion(order)) await this.#store(login.uid, order, next);
     return { order: next, collected: true };
+  }
+
+  /**
+   * Saves a collected order so that BankID runs nothing the store does not know of: a new order
+   * (a QR code's restart) is cancelled at BankID when it cannot be stored, and an order given up
+   * on is cancelled there only once stored as ended. Cancelled first, a failed save would leave
+   * the store waiting on an order BankID no longer has, whose next collect BankID refuses: the
+   * login would end as the broker's error rather than as out of time.
+   */
+  async #store(uid: string, order: OrderRecord, next: OrderRecord): Promise<void> {
+    const { client, orders, log } = this.#deps;
+    const save = () => orders.save(uid, next);
+    if (next.orderRef === order.orderRef) await save();
+    else await recordOrCancel(save, begunOrder(client, next.orderRef), log);
+    if (this.#givenUp.has(next)) await this.#cancelAtBankId(order);
   }
 
   /**
@@ -271,8 +290,9 @@ export class BankIdLogin {
       return { ...order, hintCode: response.hintCode, final: this.#final(ending, { hintCode: response.hintCode, orderRef: order.orderRef }) };
     }
     if (!withinTime) {
-      await this.#deps.client.cancel(order.orderRef).catch(() => undefined);
-      return { ...order, final: this.#final(brokerEnding('gaveUp', context), { orderRef: order.orderRef }) };
+      const givenUp = { ...order, final: this.#final(brokerEnding('gaveUp', context), { orderRef: order.orderRef }) };
+      this.#givenUp.add(givenUp);
+      return givenUp;
     }
     return { ...order, hintCode: response.hintCode };
   }

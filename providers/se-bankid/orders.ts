@@ -1,6 +1,8 @@
 import type { Store } from '../../src/eids/sdk.js';
+import type { BegunTransaction } from '../shared/begun-transactions.js';
 import type { FinalRecord } from '../shared/endings.js';
 import { LoginRecords } from '../shared/login-records.js';
+import type { BankIdClient } from './api/client.js';
 import type { Requirement } from './api/types.js';
 import type { BankIdEvidence } from './evidence.js';
 
@@ -29,6 +31,11 @@ export interface OrderRecord {
 /** What tells two versions of a login's order apart, for those who show it. */
 export function orderVersion(order: OrderRecord | undefined): string {
   return order ? `${order.orderRef} ${order.hintCode ?? ''} ${order.final?.status ?? ''}` : '';
+}
+
+/** An order just made at BankID, for recordOrCancel: cancelled there when it cannot be stored. */
+export function begunOrder(client: BankIdClient, orderRef: string): BegunTransaction {
+  return { cancel: () => client.cancel(orderRef), logged: { orderRef } };
 }
 
 /**

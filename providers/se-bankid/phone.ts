@@ -14,8 +14,9 @@ import type { PhoneRequest } from './api/types.js';
 import type { BankIdRequirement, BankIdSettings } from './config.js';
 import { clientRequirement } from './flow.js';
 import { orderTransaction } from './transactions.js';
-import type { OrderStore } from './orders.js';
+import { begunOrder, type OrderRecord, type OrderStore } from './orders.js';
 import { apiErrorEnding } from './outcomes.js';
+import { recordOrCancel } from '../shared/begun-transactions.js';
 import type { WaitingOrders } from './waiting.js';
 
 /** The acr of a person identified, or a text signed, through BankID's phone API. */
@@ -112,7 +113,7 @@ export class BankIdPhone implements EidBackchannel {
       return { failure: { error, description, ...(ending ? { ending } : {}) } };
     }
     log.info({ orderRef, operation: `phone/${kind}` }, 'BankID phone order started');
-    await orders.replace(phoneOrderUid(request.id), {
+    const order: OrderRecord = {
       device: 'phone',
       acr: PHONE_ACR,
       orderRef,
@@ -123,7 +124,10 @@ export class BankIdPhone implements EidBackchannel {
       orderedAt: now,
       firstOrderedAt: now,
       requirement: { ...requirement, personalNumber },
-    });
+    };
+    // The person's phone asks about the call at once: an order the store cannot take is
+    // cancelled there, and the request fails (503) before the client gets an auth_req_id for it.
+    await recordOrCancel(() => orders.replace(phoneOrderUid(request.id), order), begunOrder(client, orderRef), log);
     return { transactionId: orderRef };
   }
 

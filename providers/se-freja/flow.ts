@@ -3,6 +3,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { deviceInput, deviceOfAcr } from '../shared/app-page.js';
 import { qrSvg } from '../shared/qr-svg.js';
 import type { LoginRecords } from '../shared/login-records.js';
+import { recordOrCancel } from '../shared/begun-transactions.js';
 import { FrejaApiError, type FrejaClient } from './api/client.js';
 import { RefusedResult, type SigningCertificates } from './api/jws.js';
 import { ATTRIBUTES_TO_RETURN, finalStatuses, type AuthResult, type InitAuthRequest, type RegistrationLevel } from './api/types.js';
@@ -59,6 +60,8 @@ export class FrejaLogin {
   readonly #deps: FrejaLoginDependencies;
   /** Logins whose poll runs on this instance now: a second poll of one of them meanwhile gets 429. */
   readonly #polling = new Set<string>();
+  /** Transactions a fetch here ended while Freja still ran them (out of time): cancelled there once stored as ended. */
+  readonly #givenUp = new WeakSet<TransactionRecord>();
 
   constructor(deps: FrejaLoginDependencies) {
     this.#deps = deps;
@@ -86,7 +89,8 @@ export class FrejaLogin {
       ...(device === 'this' ? { returnNonce: randomBytes(16).toString('base64url') } : {}),
     };
     log.info({ device }, 'Freja eID transaction started');
-    const replaced = await records.replace(login.uid, record);
+    // A transaction the store cannot take is cancelled at Freja, and the start answers 503.
+    const replaced = await recordOrCancel(() => records.replace(login.uid, record), { cancel: () => client.cancel(authRef), logged: {} }, log);
     if (replaced && replaced.authRef !== earlier?.authRef) await this.#cancelAtFreja(replaced);
     return { status: await this.#pollStatus(login, record, { qr: device === 'other' }), transactionId: authRef };
   }
@@ -106,12 +110,16 @@ export class FrejaLogin {
 
   /**
    * Asks Freja for the result unless someone, on any instance, has within poll_frequency (the
-   * lease). A changed record is saved, which tells every instance.
+   * lease). A changed record is saved, which tells every instance. A transaction given up on is
+   * cancelled at Freja only once stored as ended: cancelled first, a failed save would leave the
+   * store waiting on a transaction Freja has ended, whose next result would end the login as
+   * cancelled by the broker rather than as out of time.
    */
   async fetchIfDue(uid: string, record: TransactionRecord): Promise<{ record: TransactionRecord; fetched: boolean }> {
     if (!(await this.#deps.records.lease(record.authRef))) return { record, fetched: false };
     const next = await this.#fetch(record);
     if (next !== record) await this.#deps.records.save(uid, next);
+    if (this.#givenUp.has(next)) await this.#cancelAtFreja(record);
     return { record: next, fetched: true };
   }
 
@@ -173,8 +181,9 @@ export class FrejaLogin {
       return { ...record, final: this.#final(statusEnding(result.status), record.authRef, result.status) };
     }
     if (!withinTime) {
-      await this.#cancelAtFreja(record);
-      return { ...record, final: this.#final(brokerEndings.gaveUp, record.authRef) };
+      const givenUp = { ...record, final: this.#final(brokerEndings.gaveUp, record.authRef) };
+      this.#givenUp.add(givenUp);
+      return givenUp;
     }
     return result.status === record.status ? record : { ...record, status: result.status };
   }

@@ -103,17 +103,26 @@ export interface RedisPassage {
   url: string;
   /** Pauses the server just before the passage passes on the next command whose bytes match `command`; resolves then. */
   pauseAt(command: RegExp): Promise<void>;
+  /**
+   * Drops the connection instead of passing on the next command whose bytes match `command`
+   * (and any sent with it), as when Redis goes away: the command never runs. Resolves then.
+   */
+  cutAt(command: RegExp): Promise<void>;
   close(): Promise<void>;
 }
 
+/** What the passage does to the command it waits for. */
+type PassageFault = 'pause' | 'cut';
+
 /**
- * A TCP passage to `server` that can pause it in the middle of a request: just before it passes
- * on a chosen command, so that this command and all after it wait unanswered while those before
- * it were answered, as when Redis hangs midway. A test sets where (`pauseAt`), and resumes the
- * server itself.
+ * A TCP passage to `server` that can fail it in the middle of a request, just before it passes
+ * on a chosen command: pausing the server there, so that this command and all after it wait
+ * unanswered while those before it were answered, as when Redis hangs midway (a test resumes
+ * the server itself); or dropping the connection there, so that the command is lost, as when
+ * Redis goes away midway (the client connects again by itself).
  */
 export async function startRedisPassage(server: RedisServer): Promise<RedisPassage> {
-  let armed: { command: RegExp; paused: () => void } | undefined;
+  let armed: { command: RegExp; fault: PassageFault; reached: () => void } | undefined;
   const sockets = new Set<Socket>();
   const passage = createServer((client) => {
     const upstream = createConnection({ host: '127.0.0.1', port: server.port });
@@ -122,13 +131,22 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
       socket.on('error', () => {});
       socket.on('close', () => sockets.delete(socket));
     }
-    client.on('data', (bytes: Buffer) => {
-      if (armed?.command.test(bytes.toString('latin1'))) {
+    const passOn: Record<PassageFault | 'none', (bytes: Buffer) => void> = {
+      none: (bytes) => upstream.write(bytes),
+      pause: (bytes) => {
         server.pause();
-        armed.paused();
-        armed = undefined;
-      }
-      upstream.write(bytes);
+        upstream.write(bytes);
+      },
+      cut: () => {
+        client.destroy();
+        upstream.destroy();
+      },
+    };
+    client.on('data', (bytes: Buffer) => {
+      const reached = armed?.command.test(bytes.toString('latin1')) ? armed : undefined;
+      if (reached) armed = undefined;
+      passOn[reached?.fault ?? 'none'](bytes);
+      reached?.reached();
     });
     upstream.pipe(client);
     client.on('close', () => upstream.destroy());
@@ -139,7 +157,8 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
   const { port } = passage.address() as AddressInfo;
   return {
     url: `redis://127.0.0.1:${port}`,
-    pauseAt: (command) => new Promise((paused) => (armed = { command, paused })),
+    pauseAt: (command) => new Promise((reached) => (armed = { command, fault: 'pause', reached })),
+    cutAt: (command) => new Promise((reached) => (armed = { command, fault: 'cut', reached })),
     async close() {
       for (const socket of sockets) socket.destroy();
       passage.close();

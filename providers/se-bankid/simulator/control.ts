@@ -74,6 +74,7 @@ export function controlHandler(book: OrderBook, faults: FaultQueue): RequestList
 
   const routes = new Map<string, Route>([
     ['GET /control/orders', () => json(200, book.views())],
+    ['GET /control/cancelled', () => json(200, book.cancelledViews())],
     ['GET /app', ({ url }) => openOrShowApp(url)],
     [`GET ${APP_FAULTS_PATH}`, () => html(renderFaultPage())],
     [`GET ${APP_STYLESHEET_PATH}`, () => ({ status: 200, contentType: 'text/css; charset=utf-8', body: APP_STYLESHEET })],

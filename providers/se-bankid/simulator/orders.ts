@@ -37,7 +37,8 @@ type OrderStatus = Outcome['status'];
 export interface SimulatedOrderView {
   orderRef: string;
   kind: OrderKind;
-  status: OrderStatus;
+  /** `cancelled`: the service cancelled it (`/cancel`), as cancelledViews lists them. */
+  status: OrderStatus | 'cancelled';
   hintCode?: string;
   pickedUp: boolean;
   /** Still waiting for someone to scan its QR code or open its autostart token. */
@@ -79,6 +80,12 @@ const COLLECTABLE_MS: Record<OrderStatus, number> = {
   failed: 5 * 60_000,
 };
 
+/**
+ * How long the simulator remembers an order the service cancelled, for tests and the control
+ * API to tell it from one still running. BankID's API forgets it at once, and so does this one.
+ */
+const CANCELLED_KEPT_MS = 5 * 60_000;
+
 /** How many seconds old a QR frame may be: the phone's camera and the page's refresh lag. */
 const QR_FRAME_TOLERANCE_SECONDS = 5;
 const QR_FRAME = /^bankid\.([^.]+)\.(\d+)\.[0-9a-f]{64}$/;
@@ -112,6 +119,8 @@ type Stage = keyof typeof stages;
  */
 export class OrderBook {
   readonly #orders = new Map<string, SimulatedOrder>();
+  /** Orders the service cancelled, as they were then, with when (ms): see CANCELLED_KEPT_MS. */
+  readonly #cancelled = new Map<string, { view: SimulatedOrderView; at: number }>();
 
   constructor(private readonly timing: OrderTiming) {}
 
@@ -147,6 +156,14 @@ export class OrderBook {
     const order = this.#apiOrder(orderRef);
     if (order.outcome.status !== 'pending') throw invalidParameters(`Order ${orderRef} has already finished`);
     this.#orders.delete(orderRef);
+    this.#forgetCancelled();
+    this.#cancelled.set(orderRef, { view: { ...view(order), status: 'cancelled' }, at: Date.now() });
+  }
+
+  /** The orders the service cancelled within CANCELLED_KEPT_MS, oldest first; the API knows them no more. */
+  cancelledViews(): SimulatedOrderView[] {
+    this.#forgetCancelled();
+    return [...this.#cancelled.values()].map((cancelled) => cancelled.view);
   }
 
   scanQr(payload: string): void {
@@ -234,6 +251,14 @@ export class OrderBook {
 
   orderRefByAutoStartToken(autoStartToken: string): string | undefined {
     return this.#live().find((order) => order.autoStartToken === autoStartToken)?.orderRef;
+  }
+
+  #forgetCancelled(): void {
+    const now = Date.now();
+    for (const [orderRef, { at }] of this.#cancelled) {
+      if (now - at <= CANCELLED_KEPT_MS) break;
+      this.#cancelled.delete(orderRef);
+    }
   }
 
   #refuseSecondOrderForPerson(personalNumber: string | undefined): void {

@@ -51,7 +51,10 @@ export interface BankIdSimulator {
   fail(orderRef: string, hintCode: string): void;
   /** The next `times` (default 1) requests to the endpoint get this fault. */
   injectFault(endpoint: RpEndpoint, fault: Fault, times?: number): void;
+  /** The orders BankID knows: those running, and those finished a short while ago. */
   orders(): SimulatedOrderView[];
+  /** The orders the service cancelled (`/cancel`) in the last five minutes, oldest first, with status `cancelled`. */
+  cancelledOrders(): SimulatedOrderView[];
   orderByAutoStartToken(autoStartToken: string): string | undefined;
   /** Requests that reached the endpoint, or with `orderRef` those about that order. */
   callCount(endpoint: string, orderRef?: string): number;
@@ -97,6 +100,7 @@ export async function startBankIdSimulator(options: SimulatorOptions): Promise<B
       fail: (orderRef, hintCode) => book.fail(orderRef, hintCode),
       injectFault: (endpoint, fault, times) => faults.inject(endpoint, fault, times),
       orders: () => book.views(),
+      cancelledOrders: () => book.cancelledViews(),
       orderByAutoStartToken: (autoStartToken) => book.orderRefByAutoStartToken(autoStartToken),
       callCount: (endpoint, orderRef) => traffic.callCount(endpoint, orderRef),
       lastRequest: (endpoint) => traffic.lastRequest(endpoint),

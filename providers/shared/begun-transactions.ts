@@ -1,0 +1,32 @@
+import type { Logger } from '../../src/eids/sdk.js';
+
+/** A transaction just begun at an eID (a BankID order, a Freja eID transaction), as recordOrCancel takes it back. */
+export interface BegunTransaction {
+  /** Stops it at the eID; rejects when the eID refuses or cannot be reached (the eID client's own time limit). */
+  cancel(): Promise<void>;
+  /** What names it in the log line, for support: never anything that identifies the person. */
+  logged: Record<string, string>;
+}
+
+/**
+ * Writes the record of a transaction just begun at an eID, and when the write fails (the store
+ * away, a command past its timeout, any refusal), cancels the transaction at the eID before the
+ * failure goes on: the start then answers as the store's failure does (503, try again). Left
+ * running, the transaction would wait in the person's app for an approval nobody collects, and
+ * a new start for the same person would meet it (BankID's alreadyInProgress) until it expires.
+ *
+ * A write that timed out may still run later: its record then names a cancelled transaction,
+ * which the login's next start cancels again (refused, harmlessly) and replaces.
+ */
+export async function recordOrCancel<T>(write: () => Promise<T>, begun: BegunTransaction, log: Logger): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    await begun.cancel().then(
+      () => log.warn(begun.logged, 'a transaction begun at the eID could not be stored: it was cancelled there'),
+      (refused: unknown) =>
+        log.warn({ ...begun.logged, err: (refused as Error).message }, 'a transaction begun at the eID could not be stored, nor cancelled there: it runs until the eID ends it'),
+    );
+    throw err;
+  }
+}
