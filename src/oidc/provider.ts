@@ -1,4 +1,4 @@
-import Provider, { errors, interactionPolicy, type AdapterPayload, type ClientMetadata, type Configuration, type ErrorOut, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type AdapterPayload, type ClientMetadata, type Configuration, type ErrorOut, type KoaContextWithOIDC, type SigningAlgorithm } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
@@ -198,16 +198,27 @@ const issueRefreshToken: NonNullable<Configuration['issueRefreshToken']> = (_ctx
   client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || client['refresh_tokens_without_consent'] === true);
 
 /**
+ * The algorithms a client may sign its client_secret_jwt or private_key_jwt assertion with (those
+ * of oidc-provider's default). oidc-provider takes this one list at the token, revocation and
+ * introspection endpoints alike, and publishes it for the token endpoint only.
+ */
+const CLIENT_ASSERTION_ALGS: readonly SigningAlgorithm[] = ['HS256', 'RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'];
+
+/**
  * Discovery metadata oidc-provider does not write by itself. Claim values are not translated
  * (names as the eID gives them, codes and dates), so they serve every language the pages do.
- * Revocation and introspection take the same client authentication as the token endpoint.
+ * Revocation and introspection take the same client authentication as the token endpoint, and
+ * since that includes client_secret_jwt and private_key_jwt, RFC 8414 §2 requires the signing
+ * algorithms to be listed beside the methods.
  */
 function discoveryExtras(): Record<string, unknown> {
   return {
     ui_locales_supported: [...supportedLocales],
     claims_locales_supported: [...supportedLocales],
     revocation_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
+    revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     introspection_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
+    introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     // Built by the broker (frontchannel-logout.ts); oidc-provider writes the back-channel ones.
     frontchannel_logout_supported: true,
     frontchannel_logout_session_supported: true,
@@ -306,6 +317,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       idTokenSigningAlgValues: ['ES256', 'RS256'],
       userinfoSigningAlgValues: ['ES256', 'RS256'],
       introspectionSigningAlgValues: ['ES256', 'RS256'],
+      clientAuthSigningAlgValues: CLIENT_ASSERTION_ALGS,
     },
     features: {
       devInteractions: { enabled: false },

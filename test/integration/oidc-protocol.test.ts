@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
@@ -8,8 +10,16 @@ import { logIn, RelyingParty } from '../support/relying-party.js';
 let tb: TestBroker;
 let rp: RelyingParty;
 
+/** A client that authenticates with a client_secret_jwt assertion (RFC 7523) wherever it authenticates. */
+const assertingClient = {
+  client_id: 'asserting-app',
+  client_secret: 'an-asserting-app-secret-long-enough-for-the-schema',
+  token_endpoint_auth_method: 'client_secret_jwt' as const,
+  redirect_uris: ['https://asserting.example/callback'],
+};
+
 beforeAll(async () => {
-  tb = await startTestBroker({}, 'protocol');
+  tb = await startTestBroker({ clients: [webClient, publicClient, assertingClient] }, 'protocol');
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 
@@ -54,6 +64,40 @@ describe('discovery', () => {
     const jwks = (await (await fetch(`${tb.issuer}/jwks`)).json()) as { keys: Array<Record<string, string>> };
     expect(jwks.keys.map((key) => key.alg)).toEqual(['ES256', 'RS256']);
     expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);
+  });
+});
+
+describe('client assertions at revocation and introspection', () => {
+  /** A revocation or introspection request authenticated by assertingClient's assertion, signed with `alg`. */
+  async function withAssertion(endpoint: string, alg: string): Promise<number> {
+    const assertion = await new SignJWT({ jti: randomUUID() })
+      .setProtectedHeader({ alg })
+      .setIssuer(assertingClient.client_id)
+      .setSubject(assertingClient.client_id)
+      .setAudience(tb.issuer)
+      .setIssuedAt()
+      .setExpirationTime('1m')
+      .sign(new TextEncoder().encode(assertingClient.client_secret));
+    const body = new URLSearchParams({
+      token: 'a-token-nobody-was-issued',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    });
+    return (await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })).status;
+  }
+
+  it('are listed with their signing algorithms (RFC 8414 §2), which are the ones the endpoints take', async () => {
+    const metadata = rp.config.serverMetadata();
+    for (const endpoint of ['revocation', 'introspection']) {
+      expect(metadata[`${endpoint}_endpoint_auth_methods_supported`], endpoint).toEqual(expect.arrayContaining(['client_secret_jwt', 'private_key_jwt']));
+      const algs = metadata[`${endpoint}_endpoint_auth_signing_alg_values_supported`];
+      expect(algs, endpoint).toEqual(metadata.token_endpoint_auth_signing_alg_values_supported);
+      expect(algs, endpoint).toContain('HS256');
+      expect(algs, endpoint).not.toContain('HS512');
+      const url = metadata[`${endpoint}_endpoint`] as string;
+      expect(await withAssertion(url, 'HS256'), `${endpoint} HS256`).toBe(200);
+      expect(await withAssertion(url, 'HS512'), `${endpoint} HS512`).toBe(401);
+    }
   });
 });
 
