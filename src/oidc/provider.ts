@@ -16,6 +16,7 @@ import { ownFormPostPage } from './form-post-page.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { retryOfLogout } from './logout-confirmation.js';
+import { LOGOUT_LANGUAGE, languageOfLoggedOutPage, logoutLanguage } from './logout-language.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
 import { describeProviderErrors } from './error-descriptions.js';
 import type { ClientStore } from '../clients/store.js';
@@ -338,8 +339,12 @@ export function createProvider(deps: ProviderDependencies): Provider {
       rpInitiatedLogout: {
         enabled: true,
         // Asked for by a POST, the page is shown again by GET with the same request for a change of language.
-        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form, again: { path: ctx.path, query: logoutRequest(ctx) } }),
-        postLogoutSuccessSource: async (ctx) => views.render(ctx, 'logged-out', {}),
+        // Its form also posts the page's language, that of the pages after the answer (logout-language.ts).
+        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form, languageField: LOGOUT_LANGUAGE, again: { path: ctx.path, query: logoutRequest(ctx) } }),
+        postLogoutSuccessSource: async (ctx) => {
+          languageOfLoggedOutPage(ctx);
+          views.render(ctx, 'logged-out', {});
+        },
       },
     },
     interactions: {
@@ -377,6 +382,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
   describeProviderErrors(provider);
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [
+    // Before the front-channel page, which is drawn in that language and goes on to the address it sets.
+    logoutLanguage(),
     frontChannelLogout(provider, views),
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store), store, sessionTtlSeconds: config.ttl.session }),
     ownFormPostPage(views),
