@@ -148,7 +148,20 @@ function loginPolicy() {
   // Likewise for authorization_details: the person consents to a signature or a payment by
   // making it in the eID, on a page that shows what they sign (README, Signing and payments).
   consent.checks.remove('rar_prompt');
+  policy.add(selectAccountPrompt());
   return policy;
+}
+
+/**
+ * prompt=select_account (OIDC Core §3.1.2.1: the person chooses among their accounts) is taken,
+ * rather than refused as a value oidc-provider does not know: every login runs the eID, where the
+ * person says who they are, so each one is that choice. The prompt has no check of its own, so it
+ * never asks for more than the login does.
+ */
+function selectAccountPrompt() {
+  const prompt = new interactionPolicy.Prompt({ name: 'select_account', requestable: true });
+  prompt.checks.remove('select_account_prompt');
+  return prompt;
 }
 
 /**

@@ -318,6 +318,16 @@ describe('logins are never reused', () => {
     expect(second.claims()!.sub).not.toBe(first.claims()!.sub);
   });
 
+  it('prompt=select_account runs the eID, where the person says who logs in, and gives a code; with none it is refused', async () => {
+    const started = await rp.authorize({ prompt: 'select_account' });
+    expect(started.response.url).toContain('/decide');
+    const { leftTo } = await rp.browser.follow(`${started.response.url}?person=1`);
+    expect((await rp.redeem(leftTo!)).claims()!.name).toBe('Anna Andersson');
+
+    const { leftTo: refused } = await rp.authorize({ prompt: 'none select_account' });
+    expect(refused?.searchParams.get('error')).toBe('invalid_request');
+  });
+
   it('a second authorization in the same browser runs the eID again', async () => {
     await logIn(rp);
     const again = await rp.authorize();
