@@ -29,6 +29,7 @@ import type { Accounts } from './accounts.js';
 import type { Subjects } from './subject.js';
 import { richAuthorizationRequests, transactionResource, type AuthorizationDetailsTypes } from './authorization-details.js';
 import { CIBA_GRANT_TYPE, type Backchannel } from './ciba.js';
+import { namedPersonCheck, type SubjectOf } from './named-person.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -134,11 +135,14 @@ export function loginEveryTime() {
 /**
  * The login prompt fires on every authorization request that has not just finished an eID
  * login: the broker never reuses an earlier login, so a shared computer never logs the next
- * person in as the previous one. prompt=none therefore always answers login_required.
+ * person in as the previous one. prompt=none therefore always answers login_required. Once the
+ * eID login is done, a request that named the person gets a code only if it is them.
  */
-function loginPolicy() {
+function loginPolicy(subjectOf: SubjectOf) {
   const policy = interactionPolicy.base();
-  policy.get('login')!.checks.add(loginEveryTime(), 0);
+  const login = policy.get('login')!;
+  login.checks.add(loginEveryTime(), 0);
+  login.checks.add(namedPersonCheck(subjectOf), 1);
   // Consent is given by registering the client, so neither prompt=consent (which OIDC asks
   // for with offline_access) nor a native app needs a consent screen: the eID login every
   // request runs is the End-User interaction.
@@ -290,6 +294,7 @@ const readAlongside: Record<string, (deps: ProviderDependencies) => (payload: Ad
 
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
+  const pairwiseSubject: SubjectOf = (accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId));
   const configuration: Configuration = {
     adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions, readAlongside[model]?.(deps))),
     clients: config.clients.map(clientMetadata),
@@ -317,7 +322,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     pkce: { required: () => true },
     allowOmittingSingleRegisteredRedirectUri: false,
     subjectTypes: ['public', 'pairwise'],
-    pairwiseIdentifier: (_ctx, accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId)),
+    pairwiseIdentifier: (_ctx, accountId, client) => pairwiseSubject(accountId, client),
     // What a client registered at /reg gets for what it leaves out; static clients and those of the
     // admin API have every field set already (ID tokens in ES256 unless the operator says RS256).
     clientDefaults: {
@@ -361,7 +366,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       },
     },
     interactions: {
-      policy: loginPolicy(),
+      policy: loginPolicy((accountId, client) => (client.subjectType === 'pairwise' ? pairwiseSubject(accountId, client) : accountId)),
       url: deps.interactionUrl,
     },
     loadExistingGrant: grantRequestedScopes,

@@ -18,8 +18,16 @@ const assertingClient = {
   redirect_uris: ['https://asserting.example/callback'],
 };
 
+/** A client that knows each person by a sub of its own. */
+const pairwiseClient = {
+  client_id: 'pairwise-app',
+  client_secret: 'a-pairwise-app-secret-that-is-long-enough-for-the-schema',
+  redirect_uris: ['https://pairwise.example/callback'],
+  subject_type: 'pairwise' as const,
+};
+
 beforeAll(async () => {
-  tb = await startTestBroker({ clients: [webClient, publicClient, assertingClient] }, 'protocol');
+  tb = await startTestBroker({ clients: [webClient, publicClient, assertingClient, pairwiseClient] }, 'protocol');
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 
@@ -326,6 +334,26 @@ describe('logins are never reused', () => {
 
     const { leftTo: refused } = await rp.authorize({ prompt: 'none select_account' });
     expect(refused?.searchParams.get('error')).toBe('invalid_request');
+  });
+
+  it.each([
+    ['public', webClient],
+    ['pairwise', pairwiseClient],
+  ])('an id_token_hint, or a sub asked for by value, gets a code for that person only; another gets login_required at the client (%s sub)', async (_kind, registration) => {
+    const client = await RelyingParty.discover(tb.issuer, registration);
+    const named = await client.redeem(await logIn(client, {}, 'person=0'));
+    const namings: Array<Record<string, string>> = [{ id_token_hint: named.id_token! }, { claims: JSON.stringify({ id_token: { sub: { value: named.claims()!.sub } } }) }];
+    for (const naming of namings) {
+      const same = await client.redeem(await logIn(client, naming, 'person=0'));
+      expect(same.claims()!.sub).toBe(named.claims()!.sub);
+
+      const started = await client.authorize(naming);
+      const { leftTo } = await client.browser.follow(`${started.response.url}?person=1`);
+      expect(leftTo?.origin, Object.keys(naming)[0]).toBe(new URL(registration.redirect_uris[0]!).origin);
+      expect(leftTo?.searchParams.get('error')).toBe('login_required');
+      expect(leftTo?.searchParams.get('state')).toBe(client.flow.state);
+      expect(leftTo?.searchParams.get('code')).toBeNull();
+    }
   });
 
   it('a second authorization in the same browser runs the eID again', async () => {
