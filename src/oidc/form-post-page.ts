@@ -1,5 +1,7 @@
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Views } from '../http/views.js';
 import type { AfterEndpoint } from './after-endpoints.js';
+import { LOGOUT_LANGUAGE } from './logout-language.js';
 
 /**
  * oidc-provider answers with a page of its own that posts a form by itself: a response to a
@@ -28,6 +30,15 @@ export function formOfFormPostPage(body: unknown): { action: string; fields: Arr
   return { action: unescapeHtml(action), fields };
 }
 
+/**
+ * The fields the broker's page posts: oidc-provider's, and for a logout without a login to end
+ * (whose confirmation this page posts at once) the language of the logout's pages, as the
+ * confirmation form posts it (logout-language.ts).
+ */
+function fieldsToPost(ctx: KoaContextWithOIDC, views: Views, fields: Array<[string, string]>): Array<[string, string]> {
+  return ctx.oidc.route === 'end_session' ? [...fields, [LOGOUT_LANGUAGE, views.localeOf(ctx)]] : fields;
+}
+
 /** Turns oidc-provider's form page into the broker's, at the endpoints that answer with one. */
 export function ownFormPostPage(views: Views): AfterEndpoint {
   return {
@@ -37,7 +48,7 @@ export function ownFormPostPage(views: Views): AfterEndpoint {
       if (!form) return;
       const status = ctx.status;
       // A page on its way elsewhere: language links would ask the authorization or logout again.
-      views.render(ctx, 'form-post', { ...form, languageLinks: false });
+      views.render(ctx, 'form-post', { ...form, fields: fieldsToPost(ctx, views, form.fields), languageLinks: false });
       ctx.status = status;
     },
   };

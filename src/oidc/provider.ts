@@ -1,4 +1,4 @@
-import Provider, { errors, interactionPolicy, type AdapterPayload, type ClientMetadata, type Configuration, type ErrorOut, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type AdapterPayload, type ClientMetadata, type Configuration, type ErrorOut, type KoaContextWithOIDC, type SigningAlgorithm } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
@@ -16,6 +16,7 @@ import { ownFormPostPage } from './form-post-page.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { retryOfLogout } from './logout-confirmation.js';
+import { LOGOUT_LANGUAGE, languageOfLoggedOutPage, logoutLanguage } from './logout-language.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
 import { describeProviderErrors } from './error-descriptions.js';
 import type { ClientStore } from '../clients/store.js';
@@ -28,6 +29,7 @@ import type { Accounts } from './accounts.js';
 import type { Subjects } from './subject.js';
 import { richAuthorizationRequests, transactionResource, type AuthorizationDetailsTypes } from './authorization-details.js';
 import { CIBA_GRANT_TYPE, type Backchannel } from './ciba.js';
+import { namedPersonCheck, type SubjectOf } from './named-person.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -133,11 +135,14 @@ export function loginEveryTime() {
 /**
  * The login prompt fires on every authorization request that has not just finished an eID
  * login: the broker never reuses an earlier login, so a shared computer never logs the next
- * person in as the previous one. prompt=none therefore always answers login_required.
+ * person in as the previous one. prompt=none therefore always answers login_required. Once the
+ * eID login is done, a request that named the person gets a code only if it is them.
  */
-function loginPolicy() {
+function loginPolicy(subjectOf: SubjectOf) {
   const policy = interactionPolicy.base();
-  policy.get('login')!.checks.add(loginEveryTime(), 0);
+  const login = policy.get('login')!;
+  login.checks.add(loginEveryTime(), 0);
+  login.checks.add(namedPersonCheck(subjectOf), 1);
   // Consent is given by registering the client, so neither prompt=consent (which OIDC asks
   // for with offline_access) nor a native app needs a consent screen: the eID login every
   // request runs is the End-User interaction.
@@ -147,7 +152,20 @@ function loginPolicy() {
   // Likewise for authorization_details: the person consents to a signature or a payment by
   // making it in the eID, on a page that shows what they sign (README, Signing and payments).
   consent.checks.remove('rar_prompt');
+  policy.add(selectAccountPrompt());
   return policy;
+}
+
+/**
+ * prompt=select_account (OIDC Core §3.1.2.1: the person chooses among their accounts) is taken,
+ * rather than refused as a value oidc-provider does not know: every login runs the eID, where the
+ * person says who they are, so each one is that choice. The prompt has no check of its own, so it
+ * never asks for more than the login does.
+ */
+function selectAccountPrompt() {
+  const prompt = new interactionPolicy.Prompt({ name: 'select_account', requestable: true });
+  prompt.checks.remove('select_account_prompt');
+  return prompt;
 }
 
 /**
@@ -198,16 +216,27 @@ const issueRefreshToken: NonNullable<Configuration['issueRefreshToken']> = (_ctx
   client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || client['refresh_tokens_without_consent'] === true);
 
 /**
+ * The algorithms a client may sign its client_secret_jwt or private_key_jwt assertion with (those
+ * of oidc-provider's default). oidc-provider takes this one list at the token, revocation and
+ * introspection endpoints alike, and publishes it for the token endpoint only.
+ */
+const CLIENT_ASSERTION_ALGS: readonly SigningAlgorithm[] = ['HS256', 'RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'];
+
+/**
  * Discovery metadata oidc-provider does not write by itself. Claim values are not translated
  * (names as the eID gives them, codes and dates), so they serve every language the pages do.
- * Revocation and introspection take the same client authentication as the token endpoint.
+ * Revocation and introspection take the same client authentication as the token endpoint, and
+ * since that includes client_secret_jwt and private_key_jwt, RFC 8414 §2 requires the signing
+ * algorithms to be listed beside the methods.
  */
 function discoveryExtras(): Record<string, unknown> {
   return {
     ui_locales_supported: [...supportedLocales],
     claims_locales_supported: [...supportedLocales],
     revocation_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
+    revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     introspection_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
+    introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     // Built by the broker (frontchannel-logout.ts); oidc-provider writes the back-channel ones.
     frontchannel_logout_supported: true,
     frontchannel_logout_session_supported: true,
@@ -265,6 +294,7 @@ const readAlongside: Record<string, (deps: ProviderDependencies) => (payload: Ad
 
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
+  const pairwiseSubject: SubjectOf = (accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId));
   const configuration: Configuration = {
     adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions, readAlongside[model]?.(deps))),
     clients: config.clients.map(clientMetadata),
@@ -292,7 +322,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     pkce: { required: () => true },
     allowOmittingSingleRegisteredRedirectUri: false,
     subjectTypes: ['public', 'pairwise'],
-    pairwiseIdentifier: (_ctx, accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId)),
+    pairwiseIdentifier: (_ctx, accountId, client) => pairwiseSubject(accountId, client),
     // What a client registered at /reg gets for what it leaves out; static clients and those of the
     // admin API have every field set already (ID tokens in ES256 unless the operator says RS256).
     clientDefaults: {
@@ -306,6 +336,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       idTokenSigningAlgValues: ['ES256', 'RS256'],
       userinfoSigningAlgValues: ['ES256', 'RS256'],
       introspectionSigningAlgValues: ['ES256', 'RS256'],
+      clientAuthSigningAlgValues: CLIENT_ASSERTION_ALGS,
     },
     features: {
       devInteractions: { enabled: false },
@@ -326,12 +357,16 @@ export function createProvider(deps: ProviderDependencies): Provider {
       rpInitiatedLogout: {
         enabled: true,
         // Asked for by a POST, the page is shown again by GET with the same request for a change of language.
-        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form, again: { path: ctx.path, query: logoutRequest(ctx) } }),
-        postLogoutSuccessSource: async (ctx) => views.render(ctx, 'logged-out', {}),
+        // Its form also posts the page's language, that of the pages after the answer (logout-language.ts).
+        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form, languageField: LOGOUT_LANGUAGE, again: { path: ctx.path, query: logoutRequest(ctx) } }),
+        postLogoutSuccessSource: async (ctx) => {
+          languageOfLoggedOutPage(ctx);
+          views.render(ctx, 'logged-out', {});
+        },
       },
     },
     interactions: {
-      policy: loginPolicy(),
+      policy: loginPolicy((accountId, client) => (client.subjectType === 'pairwise' ? pairwiseSubject(accountId, client) : accountId)),
       url: deps.interactionUrl,
     },
     loadExistingGrant: grantRequestedScopes,
@@ -365,6 +400,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
   describeProviderErrors(provider);
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [
+    // Before the front-channel page, which is drawn in that language and goes on to the address it sets.
+    logoutLanguage(),
     frontChannelLogout(provider, views),
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store), store, sessionTtlSeconds: config.ttl.session }),
     ownFormPostPage(views),

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
@@ -8,8 +10,24 @@ import { logIn, RelyingParty } from '../support/relying-party.js';
 let tb: TestBroker;
 let rp: RelyingParty;
 
+/** A client that authenticates with a client_secret_jwt assertion (RFC 7523) wherever it authenticates. */
+const assertingClient = {
+  client_id: 'asserting-app',
+  client_secret: 'an-asserting-app-secret-long-enough-for-the-schema',
+  token_endpoint_auth_method: 'client_secret_jwt' as const,
+  redirect_uris: ['https://asserting.example/callback'],
+};
+
+/** A client that knows each person by a sub of its own. */
+const pairwiseClient = {
+  client_id: 'pairwise-app',
+  client_secret: 'a-pairwise-app-secret-that-is-long-enough-for-the-schema',
+  redirect_uris: ['https://pairwise.example/callback'],
+  subject_type: 'pairwise' as const,
+};
+
 beforeAll(async () => {
-  tb = await startTestBroker({}, 'protocol');
+  tb = await startTestBroker({ clients: [webClient, publicClient, assertingClient, pairwiseClient] }, 'protocol');
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 
@@ -54,6 +72,40 @@ describe('discovery', () => {
     const jwks = (await (await fetch(`${tb.issuer}/jwks`)).json()) as { keys: Array<Record<string, string>> };
     expect(jwks.keys.map((key) => key.alg)).toEqual(['ES256', 'RS256']);
     expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);
+  });
+});
+
+describe('client assertions at revocation and introspection', () => {
+  /** A revocation or introspection request authenticated by assertingClient's assertion, signed with `alg`. */
+  async function withAssertion(endpoint: string, alg: string): Promise<number> {
+    const assertion = await new SignJWT({ jti: randomUUID() })
+      .setProtectedHeader({ alg })
+      .setIssuer(assertingClient.client_id)
+      .setSubject(assertingClient.client_id)
+      .setAudience(tb.issuer)
+      .setIssuedAt()
+      .setExpirationTime('1m')
+      .sign(new TextEncoder().encode(assertingClient.client_secret));
+    const body = new URLSearchParams({
+      token: 'a-token-nobody-was-issued',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    });
+    return (await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })).status;
+  }
+
+  it('are listed with their signing algorithms (RFC 8414 §2), which are the ones the endpoints take', async () => {
+    const metadata = rp.config.serverMetadata();
+    for (const endpoint of ['revocation', 'introspection']) {
+      expect(metadata[`${endpoint}_endpoint_auth_methods_supported`], endpoint).toEqual(expect.arrayContaining(['client_secret_jwt', 'private_key_jwt']));
+      const algs = metadata[`${endpoint}_endpoint_auth_signing_alg_values_supported`];
+      expect(algs, endpoint).toEqual(metadata.token_endpoint_auth_signing_alg_values_supported);
+      expect(algs, endpoint).toContain('HS256');
+      expect(algs, endpoint).not.toContain('HS512');
+      const url = metadata[`${endpoint}_endpoint`] as string;
+      expect(await withAssertion(url, 'HS256'), `${endpoint} HS256`).toBe(200);
+      expect(await withAssertion(url, 'HS512'), `${endpoint} HS512`).toBe(401);
+    }
   });
 });
 
@@ -272,6 +324,36 @@ describe('logins are never reused', () => {
     expect(first.claims()!.name).toBe('Tessa Testsson');
     expect(second.claims()!.name).toBe('Anna Andersson');
     expect(second.claims()!.sub).not.toBe(first.claims()!.sub);
+  });
+
+  it('prompt=select_account runs the eID, where the person says who logs in, and gives a code; with none it is refused', async () => {
+    const started = await rp.authorize({ prompt: 'select_account' });
+    expect(started.response.url).toContain('/decide');
+    const { leftTo } = await rp.browser.follow(`${started.response.url}?person=1`);
+    expect((await rp.redeem(leftTo!)).claims()!.name).toBe('Anna Andersson');
+
+    const { leftTo: refused } = await rp.authorize({ prompt: 'none select_account' });
+    expect(refused?.searchParams.get('error')).toBe('invalid_request');
+  });
+
+  it.each([
+    ['public', webClient],
+    ['pairwise', pairwiseClient],
+  ])('an id_token_hint, or a sub asked for by value, gets a code for that person only; another gets login_required at the client (%s sub)', async (_kind, registration) => {
+    const client = await RelyingParty.discover(tb.issuer, registration);
+    const named = await client.redeem(await logIn(client, {}, 'person=0'));
+    const namings: Array<Record<string, string>> = [{ id_token_hint: named.id_token! }, { claims: JSON.stringify({ id_token: { sub: { value: named.claims()!.sub } } }) }];
+    for (const naming of namings) {
+      const same = await client.redeem(await logIn(client, naming, 'person=0'));
+      expect(same.claims()!.sub).toBe(named.claims()!.sub);
+
+      const started = await client.authorize(naming);
+      const { leftTo } = await client.browser.follow(`${started.response.url}?person=1`);
+      expect(leftTo?.origin, Object.keys(naming)[0]).toBe(new URL(registration.redirect_uris[0]!).origin);
+      expect(leftTo?.searchParams.get('error')).toBe('login_required');
+      expect(leftTo?.searchParams.get('state')).toBe(client.flow.state);
+      expect(leftTo?.searchParams.get('code')).toBeNull();
+    }
   });
 
   it('a second authorization in the same browser runs the eID again', async () => {

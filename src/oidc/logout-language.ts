@@ -1,0 +1,45 @@
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { supportedLocales, type Locale } from '../http/locale.js';
+import type { LocaleState } from '../http/views.js';
+import type { AfterEndpoint } from './after-endpoints.js';
+
+/**
+ * RP-Initiated Logout 1.0 §2: the client's ui_locales is the language of the logout's pages. The
+ * confirmation page is drawn for the request that carries it; the pages after the person's answer
+ * are not — the front-channel page answers the confirmation's POST, the logged-out page a redirect
+ * of oidc-provider's, and neither carries ui_locales. So the confirmation form posts the language
+ * its page was drawn in (views/logout.eta), and the language goes on from there: to the pages drawn
+ * for that POST, and in the address of the logged-out page, which takes it from its query.
+ */
+
+/** The confirmation form's field, and the logged-out page's query parameter, that carry the language. */
+export const LOGOUT_LANGUAGE = 'ui_locales';
+
+/** One of the broker's own languages, and nothing else a request may bring. */
+function ownLanguage(value: unknown): Locale | undefined {
+  return supportedLocales.find((locale) => locale === value);
+}
+
+/** The step after the person's answer: the language of the pages it leads to. */
+export function logoutLanguage(): AfterEndpoint {
+  return {
+    routes: ['end_session_confirm'],
+    after(ctx) {
+      const language = ownLanguage(ctx.oidc.body?.[LOGOUT_LANGUAGE]);
+      if (!language) return;
+      (ctx.state as LocaleState).uiLocales = language;
+      const location = ctx.response.get('location');
+      if (!location) return;
+      const to = new URL(location);
+      if (`${to.origin}${to.pathname}` !== ctx.oidc.urlFor('end_session_success')) return;
+      to.searchParams.set(LOGOUT_LANGUAGE, language);
+      ctx.set('location', to.href);
+    },
+  };
+}
+
+/** The logged-out page is drawn in the language its address carries. */
+export function languageOfLoggedOutPage(ctx: KoaContextWithOIDC): void {
+  const language = ownLanguage(ctx.query[LOGOUT_LANGUAGE]);
+  if (language) (ctx.state as LocaleState).uiLocales = language;
+}
