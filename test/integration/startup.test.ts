@@ -38,6 +38,11 @@ describe('a configuration that cannot be used stops the start-up with exit code 
       JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb#fragment'] }], eids: simulatedFtn }),
       'clients[0] (a): ',
     ],
+    [
+      'a client with an empty display_name',
+      JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb'], display_name: '' }], eids: simulatedFtn }),
+      'clients[0] (a): display_name: must not be empty',
+    ],
   ])('%s', async (_case, config, message) => {
     const { code, stderr } = await refusedWith(config);
     expect(code).toBe(2);
