@@ -121,6 +121,7 @@ describe('starting', () => {
     expect(lines[0]).toMatch(/^Nordic eID Broker: starting the embedded default/);
     expect(stdout).toContain(`Demo service      http://localhost:${port}/demo`);
     expect(stdout).toMatch(/se-bankid +http:\/\/127\.0\.0\.1:\d+\/app\n +the simulated BankID app/);
+    expect(stdout).toMatch(/se-freja +http:\/\/127\.0\.0\.1:\d+\/app\n +the simulated Freja eID app/);
     expect(stdout).toContain('The log follows, one JSON object per line.');
 
     // The two lines under "Admin API", run as a newcomer would paste them.
