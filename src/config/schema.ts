@@ -3,7 +3,7 @@ import { auditEventNames } from '../audit/events.js';
 import { EID_FIELD_NAME } from '../clients/names.js';
 import { reusePortSupported } from '../http/reuse-port.js';
 import { isLocalHost } from './environment.js';
-import { unknownName } from './issues.js';
+import { closest, UNKNOWN_KEY, unknownName } from './issues.js';
 import { KEY_FAMILIES } from '../store/keys.js';
 
 /**
@@ -108,15 +108,21 @@ export const clientSchema = z
     backchannel_token_delivery_mode: z.enum(['poll']).optional(),
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
-  // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here.
+  // such a key is checked once the eIDs are known (src/clients/static.ts), any other is refused here,
+  // and so is a slip for a key of the core's the client lacks (redirect_uri for redirect_uris).
   .catchall(z.unknown())
-  .superRefine((client, ctx) => {
-    for (const key of Object.keys(client)) {
-      if (!(key in clientSchema.shape) && !EID_FIELD_NAME.test(key)) {
-        ctx.addIssue({ code: 'custom', path: [key], message: unknownName('key', key, Object.keys(clientSchema.shape)) });
+  // Also when other keys failed: a misspelt key is what makes its right spelling "required".
+  .superRefine(
+    (client, ctx) => {
+      const coreKeys = Object.keys(clientSchema.shape);
+      const missing = coreKeys.filter((key) => (client as Record<string, unknown>)[key] === undefined);
+      for (const key of Object.keys(client)) {
+        if (key in clientSchema.shape || (EID_FIELD_NAME.test(key) && !closest(key, missing))) continue;
+        ctx.addIssue({ code: 'custom', path: [key], message: unknownName('key', key, coreKeys), params: { [UNKNOWN_KEY]: true } });
       }
-    }
-  })
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value) },
+  )
   .refine((c) => (c.token_endpoint_auth_method === 'none' ? !c.client_secret : true), {
     message: 'a client with token_endpoint_auth_method none must not have a client_secret',
     path: ['client_secret'],

@@ -346,6 +346,8 @@ describe('clients', () => {
 describe('validation errors in plain words', () => {
   it.each([
     [{ redirect_uri: ['https://shop.example/callback'] }, 'redirect_uri: unknown field; did you mean redirect_uris?'],
+    // The usual slip: redirect_uri alone. The misspelt field is named, not the list it leaves missing.
+    [{ redirect_uris: undefined, redirect_uri: ['https://shop.example/callback'] }, 'redirect_uri: unknown field; did you mean redirect_uris?'],
     [{ alowed_eids: ['test-double'] }, 'alowed_eids: unknown field; did you mean allowed_eids?'],
     [{ colour: 'red' }, 'colour: unknown field'],
     [{ redirect_uris: undefined }, 'redirect_uris: is required'],

@@ -80,6 +80,9 @@ describe('configuration', () => {
     [{ prot: 3000 }, 'prot: unknown key; did you mean port?'],
     [{ ui: { defualt_locale: 'sv' } }, 'ui.defualt_locale: unknown key; did you mean default_locale?'],
     [{ clients: [{ ...client, redirectUris: ['https://app.example/cb'] }] }, 'clients[0].redirectUris: unknown key; did you mean redirect_uris?'],
+    // A misspelt key is named before the key it leaves missing: the missing one is not the mistake.
+    [{ clients: [{ ...client, redirect_uris: undefined, redirect_uri: ['https://app.example/cb'] }] }, 'clients[0].redirect_uri: unknown key; did you mean redirect_uris?'],
+    [{ server: { max_body_byte: 1, headers_timeout_seconds: 0 } }, 'server.max_body_byte: unknown key; did you mean max_body_bytes?'],
     [{ colour: 'red' }, 'colour: unknown key'],
     [{ port: 'eighty' }, 'port: must be a number, not a string'],
     // YAML's .inf, or 1e400 in the admin API's JSON.
