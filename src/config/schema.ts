@@ -466,6 +466,11 @@ export const configSchema = z
       .prefault({}),
   })
   .strict()
+  // Without an issuer the broker names itself http://localhost:<port>: on port 0 that is no address at all.
+  .refine((c) => c.port !== 0 || c.issuer !== undefined, {
+    message: '0 (any free port) needs an issuer: the broker would not know its own address',
+    path: ['port'],
+  })
   .refine((c) => c.circuit_breaker.max_half_open_after_seconds >= c.circuit_breaker.half_open_after_seconds, {
     message: 'must be at least half_open_after_seconds',
     path: ['circuit_breaker', 'max_half_open_after_seconds'],

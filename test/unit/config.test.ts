@@ -85,6 +85,8 @@ describe('configuration', () => {
     [{ server: { max_body_byte: 1, headers_timeout_seconds: 0 } }, 'server.max_body_byte: unknown key; did you mean max_body_bytes?'],
     [{ colour: 'red' }, 'colour: unknown key'],
     [{ port: 'eighty' }, 'port: must be a number, not a string'],
+    // Any free port, while the issuer it makes for itself would say :0: every URL it hands out would be wrong.
+    [{ port: 0 }, 'port: 0 (any free port) needs an issuer: the broker would not know its own address'],
     // YAML's .inf, or 1e400 in the admin API's JSON.
     [{ port: Infinity }, 'port: must be a number, not an infinite one'],
     [{ port: 80.5 }, 'port: must be a whole number, not 80.5'],
