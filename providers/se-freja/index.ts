@@ -84,6 +84,7 @@ export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log
     // The person waits on the Freja eID page, which starts the transaction through the JSON API.
     flow: 'wait',
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
+    ...(simulator ? { simulatorPage: { url: simulator.appUrl, description: 'the simulated Freja eID app: scan the QR code or open it, then approve' } } : {}),
     probe: () => client.probe(),
     start: (request, options) => login.start(request, options),
     poll: (request, options) => login.poll(request, options),

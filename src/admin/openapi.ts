@@ -217,7 +217,8 @@ export function openApiDocument(rules: ClientRules): JsonSchema {
         patch: {
           operationId: 'updateClient',
           summary: 'Change some fields of a client (JSON merge patch: null removes a field)',
-          requestBody: { required: true, content: json(ref('ClientPatch')) },
+          // RFC 7396's own media type, or plain JSON: the same merge patch.
+          requestBody: { required: true, content: { ...json(ref('ClientPatch')), 'application/merge-patch+json': { schema: ref('ClientPatch') } } },
           responses: {
             '200': { description: 'The client; client_secret only when a new one was issued.', content: json(ref('ClientWithSecret')) },
             '400': invalidMetadata,

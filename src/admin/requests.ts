@@ -4,10 +4,15 @@ import { ConfigError, parseSection } from '../config/load.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 
+/** The body types each method takes: JSON, and for PATCH, a JSON merge patch under its own type too (RFC 7396). */
+const BODY_TYPES: Readonly<Record<string, readonly string[]>> = { PATCH: ['application/json', 'application/merge-patch+json'] };
+const JSON_ONLY = ['application/json'];
+
 /** The request's JSON body ({} when there is none); another content type is 415. */
 export async function jsonBody(ctx: Context): Promise<Record<string, unknown>> {
   if (!ctx.request.length && !ctx.get('transfer-encoding')) return {};
-  if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'Send the body as JSON (Content-Type: application/json).');
+  const types = BODY_TYPES[ctx.method] ?? JSON_ONLY;
+  if (!ctx.is([...types])) throw new HttpError(415, 'invalid_request', `Send the body as JSON (Content-Type: ${types.join(' or ')}).`);
   return readBody(ctx);
 }
 

@@ -8,6 +8,13 @@ import type { z } from 'zod';
 
 type RawIssue = z.core.$ZodRawIssue;
 
+/**
+ * The param that marks a custom issue about a key the schema does not know (a schema that takes
+ * keys beyond its own, such as a client's with the fields eIDs declare, finds unknown ones itself):
+ * such an issue is named before the others, as a strict object's unrecognized key is.
+ */
+export const UNKNOWN_KEY = 'unknownKey';
+
 /** How a value of each type is named in "must be …". */
 const typeNames: Record<string, string> = {
   string: 'a string',
@@ -115,7 +122,7 @@ export function unknownName(noun: string, wrong: string, known: readonly string[
  * The name among `candidates` that `wrong` was most likely meant to be: a small typo, a
  * missing or extra letter, another case. Undefined when none is close.
  */
-function closest(wrong: string, candidates: readonly string[]): string | undefined {
+export function closest(wrong: string, candidates: readonly string[]): string | undefined {
   let best: { name: string; distance: number } | undefined;
   for (const name of candidates) {
     const distance = editDistance(wrong.toLowerCase(), name.toLowerCase());

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import type * as Yaml from 'yaml';
 import type { z } from 'zod';
-import { knownKeys, plainMessages, unknownName } from './issues.js';
+import { knownKeys, plainMessages, UNKNOWN_KEY, unknownName } from './issues.js';
 import { configSchema, type BrokerConfig } from './schema.js';
 
 /** A configuration that cannot be used. Its message names the key and the problem. */
@@ -49,7 +49,9 @@ function formatPath(path: readonly PropertyKey[]): string {
 export function parseSection<T extends z.ZodType>(schema: T, raw: unknown, path: PropertyKey[] = [], noun = 'key'): z.output<T> {
   const result = schema.safeParse(raw, { error: plainMessages });
   if (result.success) return result.data;
-  const [issue] = result.error.issues;
+  // A misspelt key is the likeliest cause of the other problems (the key it was meant to be then
+  // "is required"): it is named first, with the key it most likely meant.
+  const issue = result.error.issues.find(namesUnknownKey) ?? result.error.issues[0];
   if (!issue) throw new ConfigError(`${formatPath(path) || 'configuration'}: not valid`);
   if (issue.code === 'unrecognized_keys') {
     const [unknown = ''] = issue.keys;
@@ -59,6 +61,11 @@ export function parseSection<T extends z.ZodType>(schema: T, raw: unknown, path:
   // A bad record key (an eID id) carries the reason in its own nested issue.
   const reason = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
   throw new ConfigError(`${key}: ${reason}`);
+}
+
+/** An issue about a key the schema does not know: a strict object's, or one a schema adds itself (`UNKNOWN_KEY`). */
+function namesUnknownKey(issue: z.core.$ZodIssue): boolean {
+  return issue.code === 'unrecognized_keys' || (issue.code === 'custom' && issue.params?.[UNKNOWN_KEY] === true);
 }
 
 /**

@@ -4,7 +4,7 @@ import { isTaggedField, unkeptLanguage } from '../clients/localized.js';
 import { EID_FIELD_NAME } from '../clients/names.js';
 import { reusePortSupported } from '../http/reuse-port.js';
 import { isLocalHost } from './environment.js';
-import { unknownName } from './issues.js';
+import { closest, UNKNOWN_KEY, unknownName } from './issues.js';
 import { KEY_FAMILIES } from '../store/keys.js';
 
 /**
@@ -112,14 +112,21 @@ export const clientSchema = z
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
   // such a key is checked once the eIDs are known (src/clients/static.ts), as is a field given in
-  // a page language (client_name#sv) against the rules of every client. Any other is refused here.
+  // a page language (client_name#sv) against the rules of every client. Any other is refused here,
+  // and so is a slip for a key of the core's the client lacks (redirect_uri for redirect_uris).
   .catchall(z.unknown())
-  .superRefine((client, ctx) => {
-    for (const key of Object.keys(client)) {
-      if (key in clientSchema.shape || EID_FIELD_NAME.test(key) || isTaggedField(key)) continue;
-      ctx.addIssue({ code: 'custom', path: [key], message: unkeptLanguage(key) ?? unknownName('key', key, Object.keys(clientSchema.shape)) });
-    }
-  })
+  // Also when other keys failed: a misspelt key is what makes its right spelling "required".
+  .superRefine(
+    (client, ctx) => {
+      const coreKeys = Object.keys(clientSchema.shape);
+      const missing = coreKeys.filter((key) => (client as Record<string, unknown>)[key] === undefined);
+      for (const key of Object.keys(client)) {
+        if (key in clientSchema.shape || isTaggedField(key) || (EID_FIELD_NAME.test(key) && !closest(key, missing))) continue;
+        ctx.addIssue({ code: 'custom', path: [key], message: unkeptLanguage(key) ?? unknownName('key', key, coreKeys), params: { [UNKNOWN_KEY]: true } });
+      }
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value) },
+  )
   .refine((c) => (c.token_endpoint_auth_method === 'none' ? !c.client_secret : true), {
     message: 'a client with token_endpoint_auth_method none must not have a client_secret',
     path: ['client_secret'],
@@ -463,6 +470,11 @@ export const configSchema = z
       .prefault({}),
   })
   .strict()
+  // Without an issuer the broker names itself http://localhost:<port>: on port 0 that is no address at all.
+  .refine((c) => c.port !== 0 || c.issuer !== undefined, {
+    message: '0 (any free port) needs an issuer: the broker would not know its own address',
+    path: ['port'],
+  })
   .refine((c) => c.circuit_breaker.max_half_open_after_seconds >= c.circuit_breaker.half_open_after_seconds, {
     message: 'must be at least half_open_after_seconds',
     path: ['circuit_breaker', 'max_half_open_after_seconds'],

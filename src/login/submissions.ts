@@ -48,7 +48,8 @@ export const passesWithoutToken = (ctx: Context): boolean => ctx.method === 'GET
 export function submissionGuard(tokens: FormTokens, uidOf: (ctx: Context) => string, accepts: 'json' | 'json-or-form'): Middleware {
   /** A form: it must carry the login's token. */
   async function checkedForm(ctx: Context, next: () => Promise<unknown>, uid: string): Promise<void> {
-    if (accepts === 'json') throw new HttpError(415, 'invalid_request', 'Send the body as JSON (Content-Type: application/json).');
+    // Also a POST with the JSON type and no body at all, which has no type to check: it is told to send {}.
+    if (accepts === 'json') throw new HttpError(415, 'invalid_request', 'Send a JSON body, with Content-Type: application/json ({} when there is nothing to send).');
     if (!ctx.is('application/x-www-form-urlencoded')) throw new HttpError(415, 'invalid_request', 'Send the body as a form or as JSON.');
     const fields = await readBody(ctx);
     if (!tokens.verifies(uid, fields[FORM_TOKEN_FIELD])) {

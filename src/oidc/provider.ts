@@ -77,7 +77,8 @@ export function clientMetadata(client: ClientConfig): ClientMetadata {
     response_types: ['code'],
     ...(client.jwks_uri ? { jwks_uri: client.jwks_uri } : {}),
     ...(client.allowed_eids ? { allowed_eids: client.allowed_eids } : {}),
-    ...(client.display_name ? { display_name: client.display_name } : {}),
+    // An empty name is the client's to be told about (the rules refuse it), not to be dropped for client_id.
+    ...(client.display_name !== undefined ? { display_name: client.display_name } : {}),
     ...(client.resource_server ? { resource_server: true } : {}),
     ...(client.authorization_details_types ? { authorization_details_types: client.authorization_details_types } : {}),
     ...extraMetadataOf(client),

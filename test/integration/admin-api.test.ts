@@ -259,6 +259,26 @@ describe('clients', () => {
     expect(none.body.error_description).toContain('no secret');
   });
 
+  it('PATCH takes a merge patch under its own media type, application/merge-patch+json (RFC 7396), as well as application/json', async () => {
+    const created = await createClient(tb.issuer, webMetadata({ allowed_eids: ['test-double'] }));
+    const response = await fetch(`${tb.issuer}/admin/clients/${created.client_id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ display_name: 'The Patched Shop', allowed_eids: null }),
+    });
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(response.status, JSON.stringify(body)).toBe(200);
+    expect(body).toMatchObject({ display_name: 'The Patched Shop' });
+    expect(body).not.toHaveProperty('allowed_eids');
+    // Only PATCH: a merge patch is no body for the other requests.
+    const created2 = await fetch(`${tb.issuer}/admin/clients`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify(webMetadata()),
+    });
+    expect(created2.status).toBe(415);
+  });
+
   it('changes to one client are made one at a time: a rotation among parallel PATCHes is never undone (5 rounds)', async () => {
     const created = await createClient(tb.issuer, webMetadata());
     let secret = created.client_secret!;
@@ -385,6 +405,8 @@ describe('names and pages in the languages of the pages (client_name#sv, OpenID 
 describe('validation errors in plain words', () => {
   it.each([
     [{ redirect_uri: ['https://shop.example/callback'] }, 'redirect_uri: unknown field; did you mean redirect_uris?'],
+    // The usual slip: redirect_uri alone. The misspelt field is named, not the list it leaves missing.
+    [{ redirect_uris: undefined, redirect_uri: ['https://shop.example/callback'] }, 'redirect_uri: unknown field; did you mean redirect_uris?'],
     [{ alowed_eids: ['test-double'] }, 'alowed_eids: unknown field; did you mean allowed_eids?'],
     [{ colour: 'red' }, 'colour: unknown field'],
     [{ redirect_uris: undefined }, 'redirect_uris: is required'],

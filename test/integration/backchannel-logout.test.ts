@@ -2,6 +2,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
+import { capturingLog } from '../support/ops.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
@@ -16,6 +17,7 @@ let tb: TestBroker;
 let receiver: Receiver;
 
 const SECRET = 'a-backchannel-client-secret-long-enough-0123456789';
+const { log, lines: logLines } = capturingLog();
 
 beforeAll(async () => {
   receiver = await startReceiver();
@@ -34,6 +36,7 @@ beforeAll(async () => {
       ],
     },
     'backchannel',
+    { log },
   );
 });
 
@@ -92,6 +95,21 @@ describe('back-channel logout', () => {
     const [header, , signature] = token.split('.');
     const changedClaims = Buffer.from(JSON.stringify({ ...decodeJwt(token), sub: 'someone-else' })).toString('base64url');
     await expect(verifyLogoutToken(`logout_token=${header}.${changedClaims}.${signature}`, 'with-sid')).rejects.toThrow(/signature/);
+  });
+
+  it('a client that answers 204 No Content has its token delivered (Back-Channel Logout 1.0 §2.8)', async () => {
+    const subOnly = await RelyingParty.discover(tb.issuer, { client_id: 'sub-only', client_secret: SECRET, redirect_uris: [`${receiver.origin}/sub-only/callback`] });
+    const tokens = await subOnly.redeem(await logIn(subOnly));
+    const confirmation = await subOnly.browser.request(
+      client.buildEndSessionUrl(subOnly.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${receiver.origin}/sub-only/logged-out` }),
+    );
+    const deliveries = receiver.received.length;
+    receiver.answerWith(204);
+    // The broker waits for every delivery before it sends the person on: their outcome is logged by then.
+    const done = await subOnly.browser.confirmLogout(await confirmation.text());
+    expect(done.leftTo?.href).toBe(`${receiver.origin}/sub-only/logged-out`);
+    expect(receiver.received.slice(deliveries).map((r) => `${r.method} ${r.url.pathname}`)).toEqual(['POST /sub-only/backchannel']);
+    expect(logLines().filter((line) => line.msg === 'back-channel logout token not delivered')).toEqual([]);
   });
 
   it('is advertised in discovery', async () => {

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { rawConnection } from '../support/http.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 let tb: TestBroker;
@@ -91,5 +92,17 @@ describe('the JSON API under /interaction/<uid>/api/', () => {
     });
     expect(started.status).toBe(200);
     expect(await started.json()).toMatchObject({ redirectTo: expect.stringContaining('/test-double/decide') });
+  });
+
+  it('says what to send to a POST with the JSON type and no body (curl -X POST without -d): {}, not the type it already has', async () => {
+    const { path } = await picker();
+    const url = new URL(`${path}/api/poll`, tb.issuer);
+    const { socket, closed } = await rawConnection(Number(url.port));
+    socket.end(
+      `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: application/json\r\nCookie: ${rp.browser.cookieHeader(url)}\r\nConnection: close\r\n\r\n`,
+    );
+    const answer = await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 415 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('{} when there is nothing to send') });
   });
 });

@@ -38,6 +38,11 @@ describe('a configuration that cannot be used stops the start-up with exit code 
       JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb#fragment'] }], eids: simulatedFtn }),
       'clients[0] (a): ',
     ],
+    [
+      'a client with an empty display_name',
+      JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb'], display_name: '' }], eids: simulatedFtn }),
+      'clients[0] (a): display_name: must not be empty',
+    ],
   ])('%s', async (_case, config, message) => {
     const { code, stderr } = await refusedWith(config);
     expect(code).toBe(2);
@@ -116,6 +121,7 @@ describe('starting', () => {
     expect(lines[0]).toMatch(/^Nordic eID Broker: starting the embedded default/);
     expect(stdout).toContain(`Demo service      http://localhost:${port}/demo`);
     expect(stdout).toMatch(/se-bankid +http:\/\/127\.0\.0\.1:\d+\/app\n +the simulated BankID app/);
+    expect(stdout).toMatch(/se-freja +http:\/\/127\.0\.0\.1:\d+\/app\n +the simulated Freja eID app/);
     expect(stdout).toContain('The log follows, one JSON object per line.');
 
     // The two lines under "Admin API", run as a newcomer would paste them.

@@ -80,8 +80,13 @@ describe('configuration', () => {
     [{ prot: 3000 }, 'prot: unknown key; did you mean port?'],
     [{ ui: { defualt_locale: 'sv' } }, 'ui.defualt_locale: unknown key; did you mean default_locale?'],
     [{ clients: [{ ...client, redirectUris: ['https://app.example/cb'] }] }, 'clients[0].redirectUris: unknown key; did you mean redirect_uris?'],
+    // A misspelt key is named before the key it leaves missing: the missing one is not the mistake.
+    [{ clients: [{ ...client, redirect_uris: undefined, redirect_uri: ['https://app.example/cb'] }] }, 'clients[0].redirect_uri: unknown key; did you mean redirect_uris?'],
+    [{ server: { max_body_byte: 1, headers_timeout_seconds: 0 } }, 'server.max_body_byte: unknown key; did you mean max_body_bytes?'],
     [{ colour: 'red' }, 'colour: unknown key'],
     [{ port: 'eighty' }, 'port: must be a number, not a string'],
+    // Any free port, while the issuer it makes for itself would say :0: every URL it hands out would be wrong.
+    [{ port: 0 }, 'port: 0 (any free port) needs an issuer: the broker would not know its own address'],
     // YAML's .inf, or 1e400 in the admin API's JSON.
     [{ port: Infinity }, 'port: must be a number, not an infinite one'],
     [{ port: 80.5 }, 'port: must be a whole number, not 80.5'],
