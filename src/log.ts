@@ -67,6 +67,8 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', de
   const options = {
     level,
     base: { service: 'nordic-eid-broker' },
+    // ISO 8601, as the audit events' own `time`: one format of time in every line and event.
+    timestamp: pino.stdTimeFunctions.isoTime,
     mixin: () => {
       const traceId = currentTraceId();
       return traceId ? { traceId } : {};
