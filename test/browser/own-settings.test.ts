@@ -249,7 +249,7 @@ describe("the page that passes a form on (a form_post answer, a logout with no l
       expect(answer.method).toBe('POST');
       expect(problems).toEqual([]);
       // The page itself, held back from posting (its script not loaded): axe finds nothing.
-      await page.route('**/static/form-post.mjs', (route) => route.abort());
+      await page.route('**/static/form-post.js', (route) => route.abort());
       await page.context().clearCookies();
       await page.goto(`${tb.issuer}/session/end?client_id=posted-back`);
       await page.waitForSelector('#form-post');
