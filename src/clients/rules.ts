@@ -3,6 +3,7 @@ import { z, type ZodType } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
 import type { EidPlugin } from '../eids/plugin.js';
 import { supportedLocales } from '../http/locale.js';
+import { isShowable, UNSHOWABLE_TEXT } from '../http/shown-text.js';
 import { EID_FIELD_NAME } from './names.js';
 import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
 
@@ -18,19 +19,15 @@ import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
  */
 
 /**
- * Characters a name shown to the person may not hold: controls, and the bidirectional marks,
- * embeddings, overrides and isolates that would make the text around it read in another order
- * than it is written (a "Back to …" that reads as something else).
+ * A client's name as the broker's pages show it: a line of plain text, of a length a page can
+ * hold, that reads as it is written (a "Back to …" must not read as something else).
  */
-const UNSHOWABLE = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
-
-/** A client's name as the broker's pages show it: a line of plain text, of a length a page can hold. */
 export const shownName = z
   .string()
   .trim()
   .min(1)
   .max(100)
-  .refine((name) => !UNSHOWABLE.test(name), 'must not contain control characters or bidirectional formatting marks');
+  .refine((name) => isShowable(name), UNSHOWABLE_TEXT);
 
 /** Metadata the core adds to OIDC's, with the shape each must have. */
 export const coreFields = {

@@ -5,6 +5,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import type { AuthorizationDetail, BackchannelRequest, BackchannelRequestInput, EidBackchannel, EidFailure, EidOutcome, EidPlugin } from '../eids/plugin.js';
 import type { EidRegistry } from '../eids/registry.js';
 import { clientIp } from '../http/client-ip.js';
+import { isShowable } from '../http/shown-text.js';
 import { completeIdentity } from '../identity/identity.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -31,8 +32,13 @@ function withoutUserCode(ctx: KoaContextWithOIDC): void {
 /** The values of the request parameter call_initiator, as BankID's phone API names them. */
 const CALL_INITIATORS = ['user', 'RP'] as const;
 
-/** binding_message: one short line the person recognises (CIBA §7.1), in any language. */
-const BINDING_MESSAGE = /^[^\p{Cc}\p{Cs}]{1,255}$/u;
+/** binding_message: one short line the person recognises (CIBA §7.1), in any language, at most this many characters. */
+const BINDING_MESSAGE_MAX = 255;
+
+/** Whether `message` is such a line: not blank, short enough, and shown as it is written (shown-text.ts). */
+function isBindingMessage(message: string): boolean {
+  return message.trim() !== '' && [...message].length <= BINDING_MESSAGE_MAX && isShowable(message);
+}
 
 /** A client that polls sooner than this share of `interval` after its last poll gets slow_down. */
 const POLL_PACE_SHARE = 0.8;
@@ -105,8 +111,10 @@ export class Backchannel {
         throw new errors.InvalidRequest('login_hint_token is not supported: send the personal number as login_hint');
       },
       validateBindingMessage: (_ctx, message) => {
-        if (message !== undefined && !BINDING_MESSAGE.test(message)) {
-          throw new errors.InvalidBindingMessage('binding_message must be 1 to 255 characters of text, without control characters');
+        if (message !== undefined && !isBindingMessage(message)) {
+          throw new errors.InvalidBindingMessage(
+            `binding_message must be 1 to ${BINDING_MESSAGE_MAX} characters of text on one line, without control characters, lone surrogates or bidirectional formatting marks`,
+          );
         }
         return Promise.resolve();
       },

@@ -236,6 +236,15 @@ describe('bad requests never reach BankID', () => {
     ['two entries', details({ type: 'sign', text: 'a' }, { type: 'sign', text: 'b' }), /only one authorization_details entry/],
     ['an npa payment with money', details({ type: 'payment', transaction: { type: 'npa', recipient: { name: 'A' }, money: { amount: '1', currency: 'SEK' } } }), /money: an npa transaction has no money/],
     ['a login message over 1,500 characters of base64', details({ type: 'login_message', text: 'a'.repeat(1_126) }), /text: is too long: BankID takes at most 1500/],
+    // UTF-8 cannot carry a lone surrogate: BankID would sign U+FFFD while the tokens echoed it.
+    ['a lone surrogate in the text', sign({ text: 'I accept to pay 100 SEK \ud800' }), /text: must not contain control characters, lone surrogates or bidirectional/],
+    ['a control character in the text', sign({ text: 'I accept\u001b[8m to pay 100 SEK' }), /text: must not contain control characters/],
+    ['a bidirectional override in the text', sign({ text: 'I accept to pay \u202e0001 KES' }), /text: must not contain .* bidirectional formatting marks/],
+    [
+      'a bidirectional isolate in a recipient',
+      details({ type: 'payment', transaction: { type: 'npa', recipient: { name: 'Mom \u2067Webshop AB\u2069' } } }),
+      /transaction\.recipient\.name: must not contain .* bidirectional formatting marks/,
+    ],
   ])('%s: invalid_authorization_details at PAR', async (_case, authorizationDetails, description) => {
     const before = ordersSent();
     const refused = await pushRefused(bed.rp, { authorization_details: authorizationDetails });
