@@ -40,6 +40,17 @@ function isBindingMessage(message: string): boolean {
   return message.trim() !== '' && [...message].length <= BINDING_MESSAGE_MAX && isShowable(message);
 }
 
+/**
+ * id_token_hint names the person by an ID token the broker issued earlier. An eID's backchannel
+ * needs the person's own identifier (login_hint), which a sub does not give back, and
+ * oidc-provider has no hook for this hint as it has for the other two: let through, the request
+ * would be stored with no eID to start (a server_error), so it is refused before that.
+ */
+function refuseIdTokenHint(ctx: KoaContextWithOIDC): Promise<void> {
+  if (ctx.oidc.params?.id_token_hint) throw new errors.InvalidRequest('id_token_hint is not supported: send the personal number as login_hint');
+  return Promise.resolve();
+}
+
 /** A client that polls sooner than this share of `interval` after its last poll gets slow_down. */
 const POLL_PACE_SHARE = 0.8;
 
@@ -118,7 +129,8 @@ export class Backchannel {
         }
         return Promise.resolve();
       },
-      validateRequestContext: () => Promise.resolve(),
+      // The first of its hooks oidc-provider calls with the request, before it reads the hints.
+      validateRequestContext: (ctx) => refuseIdTokenHint(ctx),
       verifyUserCode: (_ctx, _account, userCode) => {
         if (userCode !== undefined) throw new errors.InvalidRequest('user_code is not supported');
         return Promise.resolve();

@@ -278,6 +278,15 @@ describe('refused backchannel requests reach no BankID', () => {
     expect(answer.description).toMatch(description);
   });
 
+  it('id_token_hint, even an ID token the broker issued this client: invalid_request, and no server_error', async () => {
+    const { response, order } = await ask({});
+    simulator.confirmCall(order.orderRef);
+    simulator.approve(order.orderRef);
+    const idToken = (await client.pollBackchannelAuthenticationGrant(backend, response)).id_token!;
+    const answer = await refusal(backend, { scope: 'openid', id_token_hint: idToken, call_initiator: 'RP' });
+    expect(answer).toEqual({ error: 'invalid_request', status: 400, sentToBankId: false, description: 'id_token_hint is not supported: send the personal number as login_hint' });
+  });
+
   it('refused requests are audited with the error', async () => {
     await tb.broker.audit.flush();
     const before = (await auditStream(tb.prefix)).length;
