@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, ADMIN_TOKEN } from '../../../test/integration/admin-support.js';
 import { startTestBroker } from '../../../test/support/broker.js';
 import { auditStream } from '../../../test/support/ops.js';
-import { RelyingParty } from '../../../test/support/relying-party.js';
+import { codeRedemption, RelyingParty } from '../../../test/support/relying-party.js';
 import { createTestPki } from '../simulator/certificates.js';
 import { simulatedPersons } from '../simulator/persons.js';
 import { startBankIdSimulator } from '../simulator/server.js';
@@ -51,15 +51,21 @@ async function begin(params: Record<string, string>): Promise<BankIdSession> {
   return BankIdSession.beginAt(bed, url);
 }
 
-/** Plays the person on another device: scans the QR code and signs as test person `person`. */
-async function signOnOtherDevice(session: BankIdSession, person = 0) {
+/** Plays the person on another device: scans the QR code and signs as test person `person`; answers the client's callback. */
+async function approveOnOtherDevice(session: BankIdSession, person = 0) {
   const started = await session.start('other');
   bed.simulator.scanQr(started.qrCode!.payload);
   await session.pollUntil((s) => s.hintCode === 'userSign');
   const orderRef = session.orderRef();
   bed.simulator.approve(orderRef, person);
   const complete = await session.pollUntil((s) => s.status === 'COMPLETE');
-  return { orderRef, tokens: await bed.rp.redeem(await session.backToClient(complete.redirectTo!)) };
+  return { orderRef, callback: await session.backToClient(complete.redirectTo!) };
+}
+
+/** approveOnOtherDevice, and the client redeems the code. */
+async function signOnOtherDevice(session: BankIdSession, person = 0) {
+  const { orderRef, callback } = await approveOnOtherDevice(session, person);
+  return { orderRef, tokens: await bed.rp.redeem(callback) };
 }
 
 describe('signing with BankID through a pushed authorization request', () => {
@@ -212,6 +218,23 @@ describe('other ways in, and what a later login carries', () => {
     expect(response.status).toBe(400);
     expect(await response.text()).toContain('<code>invalid_request_object</code>');
     expect(ordersSent()).toBe(before);
+  });
+
+  it('a token request bringing authorization_details is refused before the code is used: the corrected request gets the signature', async () => {
+    const session = await begin({ acr_values: OTHER, authorization_details: details({ type: 'sign', text: AGREEMENT }) });
+    const { orderRef, callback } = await approveOnOtherDevice(session);
+    const answer = await fetch(`${bed.tb.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${signingClient.client_id}:${signingClient.client_secret}`).toString('base64')}` },
+      body: new URLSearchParams({ ...codeRedemption(bed.rp, callback), authorization_details: details({ type: 'sign', text: 'Something else' }) }),
+    });
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toEqual({
+      error: 'invalid_authorization_details',
+      error_description: 'authorization_details are granted at the authorization endpoint and cannot be changed in a token request',
+    });
+    const tokens = await bed.rp.redeem(callback);
+    expect(tokens.authorization_details).toMatchObject([{ type: 'sign', text: AGREEMENT, evidence: { orderRef } }]);
   });
 
   it('a plain login after a signature in the same browser carries no authorization_details', async () => {
