@@ -436,7 +436,7 @@ export function loginSteps(deps: LoginDependencies) {
   function newLoginRequest(ctx: Context, plugin: EidPlugin): LoginRequest {
     const { interaction, client } = routeState(ctx);
     const { params, uid } = interaction;
-    const acr = requestedAcr(plugin, acrValuesOf(ctx), eligibleEids(ctx), client.allowedAcrValues);
+    const acr = requestedAcr(plugin, acrValuesOf(ctx), eligibleEids(interaction, client), client.allowedAcrValues);
     const details = requestedDetails(params);
     const declared = Object.keys(plugin.clientMetadata ?? {}).filter((field) => client.metadata[field] !== undefined);
     const remembered = rememberedFor(ctx, plugin);
@@ -458,9 +458,10 @@ export function loginSteps(deps: LoginDependencies) {
   /**
    * The eIDs this login may go to: those the client may use, and — when it carries
    * authorization_details — only those serving their types (oidc-provider checked them already).
+   * Neither the picker nor acr_values offer another: it would log the person in without the
+   * signature or payment asked for, and the login could only end in a server_error.
    */
-  function eligibleEids(ctx: Context): readonly string[] | undefined {
-    const { interaction, client } = routeState(ctx);
+  function eligibleEids(interaction: Interaction, client: ClientView): readonly string[] | undefined {
     const details = requestedDetails(interaction.params);
     if (!details) return client.allowedEids;
     const serving = registry.servingTypes(details.map((detail) => detail.type));
@@ -499,7 +500,7 @@ export function loginSteps(deps: LoginDependencies) {
   }
 
   function choiceFor(interaction: Interaction, client: ClientView) {
-    return chooseEid(registry, acrValuesIn(interaction), client.allowedEids, client.allowedAcrValues);
+    return chooseEid(registry, acrValuesIn(interaction), eligibleEids(interaction, client), client.allowedAcrValues);
   }
 
   /**

@@ -36,7 +36,11 @@ beforeAll(async () => {
   const pki = await createTestPki();
   const simulator = await startBankIdSimulator({ pki });
   afterAll(() => simulator.close());
-  const tb = await startTestBroker({ clients: [signingClient, plainClient], eids: { 'se-bankid': bankIdSection(simulator, pki) }, admin: { token: ADMIN_TOKEN } }, 'bankid-signing');
+  // Beside BankID an eID that cannot sign, which a signature must never be offered.
+  const tb = await startTestBroker(
+    { clients: [signingClient, plainClient], eids: { 'se-bankid': bankIdSection(simulator, pki), 'test-double': {} }, admin: { token: ADMIN_TOKEN } },
+    'bankid-signing',
+  );
   bed = { simulator, tb, rp: await RelyingParty.discover(tb.issuer, signingClient) };
   plain = await RelyingParty.discover(tb.issuer, plainClient);
 });
@@ -235,6 +239,18 @@ describe('other ways in, and what a later login carries', () => {
     });
     const tokens = await bed.rp.redeem(callback);
     expect(tokens.authorization_details).toMatchObject([{ type: 'sign', text: AGREEMENT, evidence: { orderRef } }]);
+  });
+
+  it('only an eID that can sign is offered: without acr_values straight to BankID, not to a picker with others', async () => {
+    const url = await bed.rp.pushedAuthorizationUrl({ authorization_details: details({ type: 'sign', text: AGREEMENT }) });
+    const { response } = await bed.rp.browser.follow(url);
+    expect(new URL(response.url).pathname).toMatch(/^\/interaction\/[^/]+\/se-bankid\/$/);
+  });
+
+  it('acr_values naming an eID that cannot sign: refused at the redirect_uri before any login', async () => {
+    const url = await bed.rp.pushedAuthorizationUrl({ acr_values: 'urn:test:test-double', authorization_details: details({ type: 'sign', text: AGREEMENT }) });
+    const { leftTo } = await bed.rp.browser.follow(url);
+    expect(leftTo!.searchParams.get('error')).toBe('unauthorized_client');
   });
 
   it('a plain login after a signature in the same browser carries no authorization_details', async () => {
