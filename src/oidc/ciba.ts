@@ -293,7 +293,7 @@ export class Backchannel {
     let stop: (() => void) | undefined;
     // Until `follow` resolves, the entry keeps a second poll here from following twice.
     this.#following.set(request.id, () => stop?.());
-    const giveUp = setTimeout(() => this.#unfollow(request.id), Math.max(0, request.expiresAt - Date.now()));
+    const giveUp = setTimeout(() => this.#expired(plugin, request), Math.max(0, request.expiresAt - Date.now()));
     giveUp.unref();
     try {
       stop = await plugin.backchannel.follow(request, (outcome) => {
@@ -307,6 +307,14 @@ export class Backchannel {
       this.#unfollow(request.id);
       this.#deps.log.warn({ err: (err as Error).message, eid: plugin.id }, 'a backchannel request could not be followed; its next poll tries again');
     }
+  }
+
+  /** The request ran out before its transaction ended: no more following it, and the transaction is stopped at the eID. */
+  #expired(plugin: BackchannelPlugin, request: BackchannelRequest): void {
+    this.#unfollow(request.id);
+    plugin.backchannel.cancel(request).catch((err: unknown) => {
+      this.#deps.log.warn({ err: (err as Error).message, eid: plugin.id }, 'the transaction of an expired backchannel request could not be stopped');
+    });
   }
 
   #unfollow(id: string): void {

@@ -192,6 +192,15 @@ describe('BankID on the phone through CIBA', () => {
     expect(tokens.claims()).not.toHaveProperty('signature');
   });
 
+  it('a request that runs out unanswered: its order is stopped at BankID, and the next poll gets expired_token', async () => {
+    const { response, order } = await ask({ requested_expiry: '2' });
+    expect(response.expires_in).toBe(2);
+    for (let i = 0; i < 100 && simulator.callCount('cancel', order.orderRef) === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    // The person can no longer confirm the call, let alone sign, with no one to receive it.
+    expect(() => simulator.confirmCall(order.orderRef)).toThrow();
+    expect(await pollError(response)).toEqual({ error: 'expired_token', description: 'backchannel authentication request is expired' });
+  });
+
   it('polling faster than the interval: slow_down, and the request still completes', async () => {
     const { response, order } = await ask({});
     const poll = () =>
