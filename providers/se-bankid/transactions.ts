@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isShowable, UNSHOWABLE_TEXT, type AuthorizationDetail } from '../../src/eids/sdk.js';
+import { isBlank, isShowable, UNSHOWABLE_TEXT, type AuthorizationDetail } from '../../src/eids/sdk.js';
 import type { UserVisibleTransaction } from './api/types.js';
 
 /**
@@ -25,7 +25,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 function visibleText(maxBase64: number) {
   return z
     .string({ error: 'is required: the text the person sees' })
-    .refine((text) => text.trim().length > 0, 'must not be empty')
+    .refine((text) => !isBlank(text), 'must not be empty')
     // What BankID shows and signs must be what the tokens echo, and read as it is written.
     .refine((text) => isShowable(text, { lines: true }), UNSHOWABLE_TEXT)
     .refine((text) => base64Length(text) <= maxBase64, `is too long: BankID takes at most ${maxBase64} characters once base64-encoded (about ${(maxBase64 / 4) * 3} bytes of UTF-8)`);
@@ -61,7 +61,7 @@ const transactionLine = (max: number) =>
   z
     .string()
     .trim()
-    .min(1, 'must not be empty')
+    .refine((line) => !isBlank(line), 'must not be empty')
     .max(max, `is too long (at most ${max} characters)`)
     .refine((line) => isShowable(line), UNSHOWABLE_TEXT);
 

@@ -14,6 +14,14 @@ const UNSHOWABLE = /[\p{Cc}\p{Cs}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u
 /** The layout a text of several lines may hold: line breaks (CR, LF, CRLF, as BankID lays them out) and tabs. */
 const LAYOUT = /[\t\n\r]/g;
 
+/** A character a person can see: not white space, nor an invisible format character (a zero-width space or joiner…). */
+const VISIBLE = /[^\s\p{Cf}]/u;
+
+/** Whether `text` shows nothing at all: a text of spaces or zero-width characters reads as an empty one. */
+export function isBlank(text: string): boolean {
+  return !VISIBLE.test(text);
+}
+
 /** Why a text is not showable, worded as a validation message. */
 export const UNSHOWABLE_TEXT = 'must not contain control characters, lone surrogates or bidirectional formatting marks';
 

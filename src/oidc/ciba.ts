@@ -5,7 +5,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import type { AuthorizationDetail, BackchannelRequest, BackchannelRequestInput, EidBackchannel, EidFailure, EidOutcome, EidPlugin } from '../eids/plugin.js';
 import type { EidRegistry } from '../eids/registry.js';
 import { clientIp } from '../http/client-ip.js';
-import { isShowable } from '../http/shown-text.js';
+import { isBlank, isShowable } from '../http/shown-text.js';
 import { completeIdentity } from '../identity/identity.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -37,7 +37,7 @@ const BINDING_MESSAGE_MAX = 255;
 
 /** Whether `message` is such a line: not blank, short enough, and shown as it is written (shown-text.ts). */
 function isBindingMessage(message: string): boolean {
-  return message.trim() !== '' && [...message].length <= BINDING_MESSAGE_MAX && isShowable(message);
+  return !isBlank(message) && [...message].length <= BINDING_MESSAGE_MAX && isShowable(message);
 }
 
 /**

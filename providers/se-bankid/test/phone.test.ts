@@ -272,6 +272,7 @@ describe('refused backchannel requests reach no BankID', () => {
     ['a binding_message with a control character', { binding_message: 'ring\u0007' }, 'invalid_binding_message', /binding_message/],
     ['a binding_message that reads backwards', { binding_message: 'Samtal med \u202eknaB' }, 'invalid_binding_message', /bidirectional formatting marks/],
     ['a binding_message of spaces', { binding_message: '   ' }, 'invalid_binding_message', /1 to 255 characters of text/],
+    ['a binding_message of a zero-width space', { binding_message: '\u200b' }, 'invalid_binding_message', /1 to 255 characters of text/],
     ['a text to sign with a lone surrogate', { authorization_details: JSON.stringify([{ type: 'sign', text: 'Avtal \ud800' }]) }, 'invalid_authorization_details', /lone surrogates/],
     ['a text to sign and a binding_message', { binding_message: 'Hej', authorization_details: JSON.stringify([{ type: 'sign', text: 'Avtal' }]) }, 'invalid_request', /cannot be combined/],
     ['a payment, which the phone API cannot make', { authorization_details: JSON.stringify([{ type: 'payment', transaction: { type: 'npa', recipient: { name: 'Webshop AB' } } }]) }, 'invalid_request', /payment cannot be approved over the phone/],

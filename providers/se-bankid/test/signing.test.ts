@@ -268,6 +268,7 @@ describe('bad requests never reach BankID', () => {
     ['an unknown type', details({ type: 'transfer', text: 'x' }), /unsupported authorization details type/],
     ['a missing text', sign({}), /text: is required/],
     ['an empty text', sign({ text: '   ' }), /text: must not be empty/],
+    ['a text of zero-width spaces, which shows nothing', sign({ text: '\u200b \u200b\n' }), /text: must not be empty/],
     ['an oversized text', sign({ text: 'a'.repeat(30_001) }), /text: is too long: BankID takes at most 40000 characters/],
     ['a bad format', sign({ text: 'x', format: 'html' }), /format: must be plaintext or simpleMarkdownV1/],
     ['an unknown field', sign({ text: 'x', pdf: 'JVBERi0=' }), /Unrecognized key: 'pdf'/i],
