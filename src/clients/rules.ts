@@ -69,7 +69,7 @@ const reservedNames = new Set([
   'client_id', 'client_secret', 'client_name', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'redirect_uris',
   'post_logout_redirect_uris', 'grant_types', 'response_types', 'application_type', 'token_endpoint_auth_method',
   'subject_type', 'jwks_uri', 'id_token_signed_response_alg', 'userinfo_signed_response_alg', 'sector_identifier_uri', 'contacts', 'scope',
-  'backchannel_logout_uri', 'backchannel_logout_session_required', 'authorization_details_types',
+  'backchannel_logout_uri', 'backchannel_logout_session_required', 'authorization_details_types', 'require_pushed_authorization_requests',
 ]);
 
 /** Host names that mean this machine, where plain http is allowed outside production. */
