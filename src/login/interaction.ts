@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { BrokerConfig } from '../config/schema.js';
 import type { RateLimiter } from '../resilience/rate-limit.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
-import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
+import { chooseEid, requestedAcr, type EidChoice, type EidOption } from './choose-eid.js';
 import { requestedDetails } from '../oidc/authorization-details.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { rememberedFor } from './start-input.js';
@@ -499,8 +499,13 @@ export function loginSteps(deps: LoginDependencies) {
     return choiceFor(routeState(ctx).interaction, routeState(ctx).client);
   }
 
-  function choiceFor(interaction: Interaction, client: ClientView) {
-    return chooseEid(registry, acrValuesIn(interaction), eligibleEids(interaction, client), client.allowedAcrValues);
+  function choiceFor(interaction: Interaction, client: ClientView): EidChoice {
+    const chosen = chooseEid(registry, acrValuesIn(interaction), eligibleEids(interaction, client), client.allowedAcrValues);
+    const type = requestedDetails(interaction.params)?.[0]?.type;
+    // The eIDs were narrowed to those serving the type: a refusal says so, not that the client may use none.
+    if (chosen.kind !== 'refused' || chosen.error !== 'unauthorized_client' || !type) return chosen;
+    const asked = acrValuesIn(interaction) ? ' (with the acr_values asked for)' : '';
+    return { ...chosen, description: `no eID this client may use${asked} serves authorization_details of type ${type}` };
   }
 
   /**

@@ -23,6 +23,14 @@ const signingClient = {
   display_name: 'Example Bank',
   authorization_details_types: ['sign', 'payment', 'login_message'],
 };
+/** Registered for signatures but allowed only an eID that cannot make them. */
+const narrowClient = {
+  client_id: 'narrow',
+  client_secret: 'a-narrow-secret-that-is-long-enough-for-the-schema',
+  redirect_uris: ['https://narrow.example/callback'],
+  authorization_details_types: ['sign'],
+  allowed_eids: ['test-double'],
+};
 const plainClient = {
   client_id: 'plain',
   client_secret: 'a-plain-secret-that-is-long-enough-for-the-schema',
@@ -38,7 +46,7 @@ beforeAll(async () => {
   afterAll(() => simulator.close());
   // Beside BankID an eID that cannot sign, which a signature must never be offered.
   const tb = await startTestBroker(
-    { clients: [signingClient, plainClient], eids: { 'se-bankid': bankIdSection(simulator, pki), 'test-double': {} }, admin: { token: ADMIN_TOKEN } },
+    { clients: [signingClient, plainClient, narrowClient], eids: { 'se-bankid': bankIdSection(simulator, pki), 'test-double': {} }, admin: { token: ADMIN_TOKEN } },
     'bankid-signing',
   );
   bed = { simulator, tb, rp: await RelyingParty.discover(tb.issuer, signingClient) };
@@ -247,10 +255,19 @@ describe('other ways in, and what a later login carries', () => {
     expect(new URL(response.url).pathname).toMatch(/^\/interaction\/[^/]+\/se-bankid\/$/);
   });
 
-  it('acr_values naming an eID that cannot sign: refused at the redirect_uri before any login', async () => {
+  it('acr_values naming an eID that cannot sign, or a client allowed only such: refused at the redirect_uri before any login, saying why', async () => {
     const url = await bed.rp.pushedAuthorizationUrl({ acr_values: 'urn:test:test-double', authorization_details: details({ type: 'sign', text: AGREEMENT }) });
     const { leftTo } = await bed.rp.browser.follow(url);
-    expect(leftTo!.searchParams.get('error')).toBe('unauthorized_client');
+    expect(Object.fromEntries(leftTo!.searchParams)).toMatchObject({
+      error: 'unauthorized_client',
+      error_description: 'no eID this client may use (with the acr_values asked for) serves authorization_details of type sign',
+    });
+    const narrow = await RelyingParty.discover(bed.tb.issuer, narrowClient);
+    const refused = await narrow.browser.follow(await narrow.pushedAuthorizationUrl({ authorization_details: details({ type: 'sign', text: AGREEMENT }) }));
+    expect(Object.fromEntries(refused.leftTo!.searchParams)).toMatchObject({
+      error: 'unauthorized_client',
+      error_description: 'no eID this client may use serves authorization_details of type sign',
+    });
   });
 
   it('a plain login after a signature in the same browser carries no authorization_details', async () => {
