@@ -73,6 +73,9 @@ function tokenError(failure: EidFailure): errors.OIDCProviderError {
   return new errors.CustomOIDCProviderError(failure.error, failure.description);
 }
 
+/** How a request that ran out before the person answered ends, for the audit and the metrics (the client's poll gets expired_token). */
+const REQUEST_EXPIRED: EidFailure = { error: 'access_denied', description: 'The request expired before the person answered.', ending: 'expired' };
+
 /** The result a failure counts as in neb_backchannel_requests_total. */
 function resultOf(failure: EidFailure): string {
   return failure.ending ?? 'failed';
@@ -293,7 +296,7 @@ export class Backchannel {
     let stop: (() => void) | undefined;
     // Until `follow` resolves, the entry keeps a second poll here from following twice.
     this.#following.set(request.id, () => stop?.());
-    const giveUp = setTimeout(() => this.#expired(plugin, request), Math.max(0, request.expiresAt - Date.now()));
+    const giveUp = setTimeout(() => void this.#expired(plugin, stored), Math.max(0, request.expiresAt - Date.now()));
     giveUp.unref();
     try {
       stop = await plugin.backchannel.follow(request, (outcome) => {
@@ -309,12 +312,18 @@ export class Backchannel {
     }
   }
 
-  /** The request ran out before its transaction ended: no more following it, and the transaction is stopped at the eID. */
-  #expired(plugin: BackchannelPlugin, request: BackchannelRequest): void {
-    this.#unfollow(request.id);
-    plugin.backchannel.cancel(request).catch((err: unknown) => {
+  /**
+   * The request ran out before its transaction ended: no more following it, the transaction is
+   * stopped at the eID, and the request's end is audited and counted as an expiry.
+   */
+  async #expired(plugin: BackchannelPlugin, stored: StoredRequest): Promise<void> {
+    this.#unfollow(stored.request.id);
+    try {
+      await plugin.backchannel.cancel(stored.request);
+      if (await this.#firstToEnd(stored.request)) await this.#failed(plugin, stored, REQUEST_EXPIRED);
+    } catch (err) {
       this.#deps.log.warn({ err: (err as Error).message, eid: plugin.id }, 'the transaction of an expired backchannel request could not be stopped');
-    });
+    }
   }
 
   #unfollow(id: string): void {
@@ -331,18 +340,17 @@ export class Backchannel {
    * call drops it).
    */
   async #record(plugin: BackchannelPlugin, stored: StoredRequest, authReqId: string, outcome: EidOutcome): Promise<void> {
-    const { store, audit, metrics, settings } = this.#deps;
+    const { audit, metrics } = this.#deps;
     const provider = this.#provider!;
     const { request } = stored;
-    if (!(await store.setIfAbsent(storeKey('backchannelResult', request.id), '1', settings.expires_in))) return;
+    if (!(await this.#firstToEnd(request))) return;
     const saved = await provider.BackchannelAuthenticationRequest.find(authReqId, { ignoreExpiration: true });
     if (!saved || saved.isExpired) return;
     const login = loginInfo(stored, plugin);
     const operation = operationOf(request);
     const person = 'person' in outcome ? await this.#person(plugin, request, outcome, saved) : outcome;
     if ('failure' in person) {
-      await audit.loginEnded(login, { failure: person.failure });
-      metrics.backchannelRequests.inc({ eid: plugin.id, operation, result: resultOf(person.failure) });
+      await this.#failed(plugin, stored, person.failure);
       saved.errorDescription = person.failure.description;
       await provider.backchannelResult(saved, tokenError(person.failure));
       return;
@@ -361,6 +369,17 @@ export class Backchannel {
       authTime: Math.floor(Date.now() / 1000),
       ...(authorizationDetails ? { rar: authorizationDetails } : {}),
     });
+  }
+
+  /** Whether this is the first instance to see the request end: the one that records and counts its ending. */
+  #firstToEnd(request: BackchannelRequest): Promise<boolean> {
+    return this.#deps.store.setIfAbsent(storeKey('backchannelResult', request.id), '1', this.#deps.settings.expires_in);
+  }
+
+  /** A failed ending, audited and counted. */
+  async #failed(plugin: BackchannelPlugin, stored: StoredRequest, failure: EidFailure): Promise<void> {
+    await this.#deps.audit.loginEnded(loginInfo(stored, plugin), { failure });
+    this.#deps.metrics.backchannelRequests.inc({ eid: plugin.id, operation: operationOf(stored.request), result: resultOf(failure) });
   }
 
   /** The person the eID identified, kept as an account, or why they cannot be used. */

@@ -199,6 +199,15 @@ describe('BankID on the phone through CIBA', () => {
     // The person can no longer confirm the call, let alone sign, with no one to receive it.
     expect(() => simulator.confirmCall(order.orderRef)).toThrow();
     expect(await pollError(response)).toEqual({ error: 'expired_token', description: 'backchannel authentication request is expired' });
+    // Its end is audited and counted like any other.
+    await tb.broker.audit.flush();
+    const events = await auditStream(tb.prefix);
+    const requested = events.find((event) => event.event === 'backchannel.requested' && event.transaction_id === order.orderRef)!;
+    expect(events.filter((event) => event.login_id === requested.login_id)).toMatchObject([
+      { event: 'backchannel.requested' },
+      { event: 'authentication.cancelled', ending: 'expired', message: 'The request expired before the person answered.' },
+    ]);
+    expect(await tb.broker.metrics.registry.getSingleMetricAsString('neb_backchannel_requests_total')).toContain('eid="se-bankid",operation="auth",result="expired"');
   });
 
   it('polling faster than the interval: slow_down, and the request still completes', async () => {
