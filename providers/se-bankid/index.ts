@@ -87,7 +87,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     start: (request, options) => login.start(request, options),
     poll: (request, options) => login.poll(request, options, waiting),
     watch: (request, watcher) => waiting.watch(request, watcher),
-    backchannel: new BankIdPhone({ client, orders, waiting, settings, log: eidLog }),
+    backchannel: new BankIdPhone({ client, login, orders, waiting, settings, log: eidLog }),
     cancel: (request) => login.cancel(request),
     routes: (router) => bankIdRoutes(router, login, views, id, settings, simulator?.appUrl),
     async close() {

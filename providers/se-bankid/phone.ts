@@ -12,7 +12,7 @@ import { sweden } from '../countries/se.js';
 import { BankIdApiError, type BankIdClient } from './api/client.js';
 import type { PhoneRequest } from './api/types.js';
 import type { BankIdRequirement, BankIdSettings } from './config.js';
-import { clientRequirement } from './flow.js';
+import { clientRequirement, type BankIdLogin } from './flow.js';
 import { orderTransaction } from './transactions.js';
 import { begunOrder, type OrderRecord, type OrderStore } from './orders.js';
 import { apiErrorEnding } from './outcomes.js';
@@ -55,6 +55,8 @@ const encode = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
 export interface BankIdPhoneDependencies {
   client: BankIdClient;
+  /** Stops an order at BankID as for a browser login. */
+  login: Pick<BankIdLogin, 'cancel'>;
   orders: OrderStore;
   waiting: WaitingOrders;
   settings: BankIdSettings;
@@ -147,6 +149,10 @@ export class BankIdPhone implements EidBackchannel {
       end: () => end({ failure: { error: 'access_denied', description: 'The BankID order was cancelled.', ending: 'cancelled' } }),
     };
     return this.#deps.waiting.watch(phoneLogin(request), watcher);
+  }
+
+  async cancel(request: BackchannelRequest): Promise<void> {
+    await this.#deps.login.cancel(phoneLogin(request));
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AuthorizationDetail } from '../../src/eids/sdk.js';
+import { isBlank, isShowable, UNSHOWABLE_TEXT, type AuthorizationDetail } from '../../src/eids/sdk.js';
 import type { UserVisibleTransaction } from './api/types.js';
 
 /**
@@ -25,7 +25,9 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 function visibleText(maxBase64: number) {
   return z
     .string({ error: 'is required: the text the person sees' })
-    .refine((text) => text.trim().length > 0, 'must not be empty')
+    .refine((text) => !isBlank(text), 'must not be empty')
+    // What BankID shows and signs must be what the tokens echo, and read as it is written.
+    .refine((text) => isShowable(text, { lines: true }), UNSHOWABLE_TEXT)
     .refine((text) => base64Length(text) <= maxBase64, `is too long: BankID takes at most ${maxBase64} characters once base64-encoded (about ${(maxBase64 / 4) * 3} bytes of UTF-8)`);
 }
 
@@ -54,6 +56,15 @@ export const riskFlags = [
   'other',
 ] as const;
 
+/** A line of a transaction the person reads in the app and on the page, at most `max` characters. */
+const transactionLine = (max: number) =>
+  z
+    .string()
+    .trim()
+    .refine((line) => !isBlank(line), 'must not be empty')
+    .max(max, `is too long (at most ${max} characters)`)
+    .refine((line) => isShowable(line), UNSHOWABLE_TEXT);
+
 /**
  * BankID's `userVisibleTransaction`. The amount is a string with at most one decimal comma, as
  * BankID writes it ("1000,00"); no `money` for an `npa` transaction. BankID publishes no length
@@ -62,7 +73,7 @@ export const riskFlags = [
 const transaction = z
   .object({
     type: z.enum(['card', 'npa'], { error: 'must be card or npa' }),
-    recipient: z.object({ name: z.string().trim().min(1, 'must not be empty').max(100, 'is too long (at most 100 characters)') }).strict(),
+    recipient: z.object({ name: transactionLine(100) }).strict(),
     money: z
       .object({
         amount: z.string().regex(/^\d{1,15}(,\d{1,2})?$/, 'must be digits with at most one decimal comma, e.g. 1000,00'),
@@ -70,7 +81,7 @@ const transaction = z
       })
       .strict()
       .optional(),
-    riskWarning: z.string().trim().min(1, 'must not be empty').max(200, 'is too long (at most 200 characters)').optional(),
+    riskWarning: transactionLine(200).optional(),
   })
   .strict()
   .refine((value) => value.type !== 'npa' || !value.money, { message: 'an npa transaction has no money', path: ['money'] });

@@ -39,6 +39,8 @@ export const oidcFields = {
   /** RFC 9396 §10: the authorization_details types the client may send. */
   authorization_details_types: z.array(z.string().min(1)),
   backchannel_token_delivery_mode: z.enum(['poll']),
+  /** RFC 9126 §6: only pushed authorization requests. */
+  require_pushed_authorization_requests: z.boolean(),
 } satisfies Record<string, ZodType>;
 
 /** Fields every client must have: a merge patch may change them, never remove them (null). */

@@ -3,6 +3,7 @@ import { z, type ZodType } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
 import type { EidPlugin } from '../eids/plugin.js';
 import { supportedLocales } from '../http/locale.js';
+import { isShowable, UNSHOWABLE_TEXT } from '../http/shown-text.js';
 import { TAGGED_FIELDS, unkeptLanguage, type LocalizableField } from './localized.js';
 import { EID_FIELD_NAME } from './names.js';
 import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
@@ -19,19 +20,15 @@ import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
  */
 
 /**
- * Characters a name shown to the person may not hold: controls, and the bidirectional marks,
- * embeddings, overrides and isolates that would make the text around it read in another order
- * than it is written (a "Back to …" that reads as something else).
+ * A client's name as the broker's pages show it: a line of plain text, of a length a page can
+ * hold, that reads as it is written (a "Back to …" must not read as something else).
  */
-const UNSHOWABLE = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
-
-/** A client's name as the broker's pages show it: a line of plain text, of a length a page can hold. */
 export const shownName = z
   .string()
   .trim()
   .min(1)
   .max(100)
-  .refine((name) => !UNSHOWABLE.test(name), 'must not contain control characters or bidirectional formatting marks');
+  .refine((name) => isShowable(name), UNSHOWABLE_TEXT);
 
 /** Metadata the core adds to OIDC's, with the shape each must have. */
 export const coreFields = {
@@ -103,7 +100,7 @@ const reservedNames = new Set([
   'client_id', 'client_secret', 'client_name', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'redirect_uris',
   'post_logout_redirect_uris', 'grant_types', 'response_types', 'application_type', 'token_endpoint_auth_method',
   'subject_type', 'jwks_uri', 'id_token_signed_response_alg', 'userinfo_signed_response_alg', 'sector_identifier_uri', 'contacts', 'scope',
-  'backchannel_logout_uri', 'backchannel_logout_session_required', 'authorization_details_types',
+  'backchannel_logout_uri', 'backchannel_logout_session_required', 'authorization_details_types', 'require_pushed_authorization_requests',
 ]);
 
 /** Host names that mean this machine, where plain http is allowed outside production. */

@@ -31,6 +31,7 @@ const passedThrough = [
   'frontchannel_logout_uri',
   'frontchannel_logout_session_required',
   'backchannel_token_delivery_mode',
+  'require_pushed_authorization_requests',
 ] as const satisfies ReadonlyArray<keyof ClientConfig>;
 
 /** The metadata a configured client carries beyond OIDC's and the fields clientMetadata() maps one by one. */

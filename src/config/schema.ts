@@ -109,6 +109,8 @@ export const clientSchema = z
      * polls the token endpoint for the result.
      */
     backchannel_token_delivery_mode: z.enum(['poll']).optional(),
+    /** RFC 9126 §6: true, every authorization request must come through the PAR endpoint (request_uri). */
+    require_pushed_authorization_requests: z.boolean().optional(),
   })
   // Client metadata an eID declares (e.g. bankid_requirement) is named with words joined by `_`;
   // such a key is checked once the eIDs are known (src/clients/static.ts), as is a field given in

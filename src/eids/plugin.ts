@@ -191,6 +191,11 @@ export interface EidBackchannel {
    * is asked at most as often as one follower would. Resolves with a function that stops following.
    */
   follow(request: BackchannelRequest, ended: (outcome: EidOutcome) => void): Promise<() => void>;
+  /**
+   * Stops the request's transaction: the request expired before it ended. A transaction left
+   * running would let the person still confirm or sign on their device, with no one to receive it.
+   */
+  cancel(request: BackchannelRequest): Promise<void>;
 }
 
 export interface BackchannelRequestInput {

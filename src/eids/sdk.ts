@@ -56,6 +56,9 @@ export { CircuitOpenError } from '../resilience/circuit-breaker.js';
 // Requests: the body of a form post or JSON request (an upstream's callback).
 export { readBody } from '../http/body.js';
 
+// Text a client sends for the person to read (a text to sign): it must read as it is written.
+export { isBlank, isShowable, UNSHOWABLE_TEXT } from '../http/shown-text.js';
+
 // Timers on the wall clock's grid, shared with the core's own, so that they wake the process together.
 export { GRID_MS, GridTicker } from '../grid-ticker.js';
 

@@ -16,7 +16,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { BrokerConfig } from '../config/schema.js';
 import type { RateLimiter } from '../resilience/rate-limit.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
-import { chooseEid, requestedAcr, type EidOption } from './choose-eid.js';
+import { chooseEid, requestedAcr, type EidChoice, type EidOption } from './choose-eid.js';
 import { requestedDetails } from '../oidc/authorization-details.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { rememberedFor } from './start-input.js';
@@ -434,7 +434,7 @@ export function loginSteps(deps: LoginDependencies) {
   function newLoginRequest(ctx: Context, plugin: EidPlugin): LoginRequest {
     const { interaction, client } = routeState(ctx);
     const { params, uid } = interaction;
-    const acr = requestedAcr(plugin, acrValuesOf(ctx), eligibleEids(ctx), client.allowedAcrValues);
+    const acr = requestedAcr(plugin, acrValuesOf(ctx), eligibleEids(interaction, client), client.allowedAcrValues);
     const details = requestedDetails(params);
     const declared = Object.keys(plugin.clientMetadata ?? {}).filter((field) => client.metadata[field] !== undefined);
     const remembered = rememberedFor(ctx, plugin);
@@ -456,9 +456,10 @@ export function loginSteps(deps: LoginDependencies) {
   /**
    * The eIDs this login may go to: those the client may use, and — when it carries
    * authorization_details — only those serving their types (oidc-provider checked them already).
+   * Neither the picker nor acr_values offer another: it would log the person in without the
+   * signature or payment asked for, and the login could only end in a server_error.
    */
-  function eligibleEids(ctx: Context): readonly string[] | undefined {
-    const { interaction, client } = routeState(ctx);
+  function eligibleEids(interaction: Interaction, client: ClientView): readonly string[] | undefined {
     const details = requestedDetails(interaction.params);
     if (!details) return client.allowedEids;
     const serving = registry.servingTypes(details.map((detail) => detail.type));
@@ -496,8 +497,13 @@ export function loginSteps(deps: LoginDependencies) {
     return choiceFor(routeState(ctx).interaction, routeState(ctx).client);
   }
 
-  function choiceFor(interaction: Interaction, client: ClientView) {
-    return chooseEid(registry, acrValuesIn(interaction), client.allowedEids, client.allowedAcrValues);
+  function choiceFor(interaction: Interaction, client: ClientView): EidChoice {
+    const chosen = chooseEid(registry, acrValuesIn(interaction), eligibleEids(interaction, client), client.allowedAcrValues);
+    const type = requestedDetails(interaction.params)?.[0]?.type;
+    // The eIDs were narrowed to those serving the type: a refusal says so, not that the client may use none.
+    if (chosen.kind !== 'refused' || chosen.error !== 'unauthorized_client' || !type) return chosen;
+    const asked = acrValuesIn(interaction) ? ' (with the acr_values asked for)' : '';
+    return { ...chosen, description: `no eID this client may use${asked} serves authorization_details of type ${type}` };
   }
 
   /**

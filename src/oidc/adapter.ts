@@ -23,6 +23,13 @@ const usedUpByDestroy: Record<string, () => Error> = {
   Interaction: () => new errors.SessionNotFound('interaction session not found'),
 };
 
+/**
+ * Seconds a model's record is kept after it expires, so that a late use meets the expired record
+ * (oidc-provider's own answer to it) rather than none. A CIBA request the client polls just after
+ * it ran out answers expired_token (CIBA §11), not invalid_grant as for an auth_req_id that never was.
+ */
+const keptAfterExpiry: Record<string, number> = { BackchannelAuthenticationRequest: 300 };
+
 /** Models that are also found by a second key: the payload field that holds it. */
 const secondaryKeys: Record<string, 'uid' | 'userCode'> = { Session: 'uid', DeviceCode: 'userCode' };
 
@@ -62,8 +69,9 @@ export class StoreAdapter implements Adapter {
     return value ? this.#key(`${field}:${value}`) : undefined;
   }
 
-  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+  async upsert(id: string, payload: AdapterPayload, lifetime?: number): Promise<void> {
     const key = this.#key(id);
+    const expiresIn = lifetime === undefined ? undefined : lifetime + (keptAfterExpiry[this.#model] ?? 0);
     if (payload.grantId) await this.#store.addToSet(storeKey('grantIndex', payload.grantId), key, expiresIn);
     const secondaryKey = this.#secondaryKey(payload);
     if (secondaryKey) await this.#store.set(secondaryKey, id, expiresIn);

@@ -49,6 +49,18 @@ function refusePlainUrl(ctx: KoaContextWithOIDC): void {
 }
 
 /**
+ * A token request may not bring details of its own (RFC 9396 §6 lets the server refuse them): a
+ * code, a refresh token or a CIBA request carries what the eID granted. oidc-provider checks the
+ * parameter before the grant consumes the code; refused any later, the code — and the signature
+ * it carries — would be gone with the error, and the client could not redeem it once corrected.
+ */
+function refuseInTokenRequest(ctx: KoaContextWithOIDC): void {
+  if (ctx.oidc.route === 'token') {
+    throw new errors.InvalidAuthorizationDetails('authorization_details are granted at the authorization endpoint and cannot be changed in a token request');
+  }
+}
+
+/**
  * `text` in the characters an OAuth error_description may hold (RFC 6749 §5.2: printable ASCII
  * without `"` and `\`): a schema's message may quote a name, as Zod's does an unknown key.
  */
@@ -78,6 +90,7 @@ function problemWith(detail: AuthorizationDetail, schemas: readonly ZodType[]): 
 function validator(schemas: readonly ZodType[]) {
   return (ctx: KoaContextWithOIDC, detail: AuthorizationDetail) => {
     refusePlainUrl(ctx);
+    refuseInTokenRequest(ctx);
     const all = requestedDetails(ctx.oidc.params ?? {}) ?? [];
     // One eID transaction per login: a person signs one text or approves one payment at a time.
     if (all.length > 1) throw new errors.InvalidAuthorizationDetails('only one authorization_details entry may be sent per request');
@@ -91,7 +104,7 @@ type ResourceFeature = NonNullable<NonNullable<Configuration['features']>['resou
 /**
  * oidc-provider's RAR feature for the declared types. A code carries exactly the details the eID
  * granted in this login (the interaction result), never those of an earlier grant; tokens carry
- * the code's; a token request may not bring details of its own.
+ * the code's; a token request may not bring details of its own (refuseInTokenRequest).
  */
 export function richAuthorizationRequests(
   types: AuthorizationDetailsTypes,
@@ -100,12 +113,7 @@ export function richAuthorizationRequests(
     enabled: types.size > 0,
     types: Object.fromEntries([...types].map(([type, schemas]) => [type, { validate: validator(schemas) }])),
     authorizationDetailsForGrantSource: (ctx) => (ctx.oidc.result?.[GRANTED_DETAILS] as AuthorizationDetail[] | undefined) ?? undefined,
-    authorizationDetailsForAccessToken(ctx, _token, source) {
-      if (ctx.oidc.params?.authorization_details !== undefined) {
-        throw new errors.InvalidAuthorizationDetails('authorization_details are granted at the authorization endpoint and cannot be changed in a token request');
-      }
-      return source?.rar;
-    },
+    authorizationDetailsForAccessToken: (_ctx, _token, source) => source?.rar,
     authorizationDetailsForIntrospection: (_ctx, token) => token.rar,
   };
 }

@@ -5,6 +5,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import type { AuthorizationDetail, BackchannelRequest, BackchannelRequestInput, EidBackchannel, EidFailure, EidOutcome, EidPlugin } from '../eids/plugin.js';
 import type { EidRegistry } from '../eids/registry.js';
 import { clientIp } from '../http/client-ip.js';
+import { isBlank, isShowable } from '../http/shown-text.js';
 import { completeIdentity } from '../identity/identity.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -31,8 +32,24 @@ function withoutUserCode(ctx: KoaContextWithOIDC): void {
 /** The values of the request parameter call_initiator, as BankID's phone API names them. */
 const CALL_INITIATORS = ['user', 'RP'] as const;
 
-/** binding_message: one short line the person recognises (CIBA §7.1), in any language. */
-const BINDING_MESSAGE = /^[^\p{Cc}\p{Cs}]{1,255}$/u;
+/** binding_message: one short line the person recognises (CIBA §7.1), in any language, at most this many characters. */
+const BINDING_MESSAGE_MAX = 255;
+
+/** Whether `message` is such a line: not blank, short enough, and shown as it is written (shown-text.ts). */
+function isBindingMessage(message: string): boolean {
+  return !isBlank(message) && [...message].length <= BINDING_MESSAGE_MAX && isShowable(message);
+}
+
+/**
+ * id_token_hint names the person by an ID token the broker issued earlier. An eID's backchannel
+ * needs the person's own identifier (login_hint), which a sub does not give back, and
+ * oidc-provider has no hook for this hint as it has for the other two: let through, the request
+ * would be stored with no eID to start (a server_error), so it is refused before that.
+ */
+function refuseIdTokenHint(ctx: KoaContextWithOIDC): Promise<void> {
+  if (ctx.oidc.params?.id_token_hint) throw new errors.InvalidRequest('id_token_hint is not supported: send the personal number as login_hint');
+  return Promise.resolve();
+}
 
 /** A client that polls sooner than this share of `interval` after its last poll gets slow_down. */
 const POLL_PACE_SHARE = 0.8;
@@ -55,6 +72,9 @@ function tokenError(failure: EidFailure): errors.OIDCProviderError {
   if (failure.error === 'access_denied') return new errors.AccessDenied(failure.description);
   return new errors.CustomOIDCProviderError(failure.error, failure.description);
 }
+
+/** How a request that ran out before the person answered ends, for the audit and the metrics (the client's poll gets expired_token). */
+const REQUEST_EXPIRED: EidFailure = { error: 'access_denied', description: 'The request expired before the person answered.', ending: 'expired' };
 
 /** The result a failure counts as in neb_backchannel_requests_total. */
 function resultOf(failure: EidFailure): string {
@@ -105,12 +125,15 @@ export class Backchannel {
         throw new errors.InvalidRequest('login_hint_token is not supported: send the personal number as login_hint');
       },
       validateBindingMessage: (_ctx, message) => {
-        if (message !== undefined && !BINDING_MESSAGE.test(message)) {
-          throw new errors.InvalidBindingMessage('binding_message must be 1 to 255 characters of text, without control characters');
+        if (message !== undefined && !isBindingMessage(message)) {
+          throw new errors.InvalidBindingMessage(
+            `binding_message must be 1 to ${BINDING_MESSAGE_MAX} characters of text on one line, without control characters, lone surrogates or bidirectional formatting marks`,
+          );
         }
         return Promise.resolve();
       },
-      validateRequestContext: () => Promise.resolve(),
+      // The first of its hooks oidc-provider calls with the request, before it reads the hints.
+      validateRequestContext: (ctx) => refuseIdTokenHint(ctx),
       verifyUserCode: (_ctx, _account, userCode) => {
         if (userCode !== undefined) throw new errors.InvalidRequest('user_code is not supported');
         return Promise.resolve();
@@ -273,7 +296,7 @@ export class Backchannel {
     let stop: (() => void) | undefined;
     // Until `follow` resolves, the entry keeps a second poll here from following twice.
     this.#following.set(request.id, () => stop?.());
-    const giveUp = setTimeout(() => this.#unfollow(request.id), Math.max(0, request.expiresAt - Date.now()));
+    const giveUp = setTimeout(() => void this.#expired(plugin, stored), Math.max(0, request.expiresAt - Date.now()));
     giveUp.unref();
     try {
       stop = await plugin.backchannel.follow(request, (outcome) => {
@@ -286,6 +309,20 @@ export class Backchannel {
       clearTimeout(giveUp);
       this.#unfollow(request.id);
       this.#deps.log.warn({ err: (err as Error).message, eid: plugin.id }, 'a backchannel request could not be followed; its next poll tries again');
+    }
+  }
+
+  /**
+   * The request ran out before its transaction ended: no more following it, the transaction is
+   * stopped at the eID, and the request's end is audited and counted as an expiry.
+   */
+  async #expired(plugin: BackchannelPlugin, stored: StoredRequest): Promise<void> {
+    this.#unfollow(stored.request.id);
+    try {
+      await plugin.backchannel.cancel(stored.request);
+      if (await this.#firstToEnd(stored.request)) await this.#failed(plugin, stored, REQUEST_EXPIRED);
+    } catch (err) {
+      this.#deps.log.warn({ err: (err as Error).message, eid: plugin.id }, 'the transaction of an expired backchannel request could not be stopped');
     }
   }
 
@@ -303,18 +340,17 @@ export class Backchannel {
    * call drops it).
    */
   async #record(plugin: BackchannelPlugin, stored: StoredRequest, authReqId: string, outcome: EidOutcome): Promise<void> {
-    const { store, audit, metrics, settings } = this.#deps;
+    const { audit, metrics } = this.#deps;
     const provider = this.#provider!;
     const { request } = stored;
-    if (!(await store.setIfAbsent(storeKey('backchannelResult', request.id), '1', settings.expires_in))) return;
+    if (!(await this.#firstToEnd(request))) return;
     const saved = await provider.BackchannelAuthenticationRequest.find(authReqId, { ignoreExpiration: true });
     if (!saved || saved.isExpired) return;
     const login = loginInfo(stored, plugin);
     const operation = operationOf(request);
     const person = 'person' in outcome ? await this.#person(plugin, request, outcome, saved) : outcome;
     if ('failure' in person) {
-      await audit.loginEnded(login, { failure: person.failure });
-      metrics.backchannelRequests.inc({ eid: plugin.id, operation, result: resultOf(person.failure) });
+      await this.#failed(plugin, stored, person.failure);
       saved.errorDescription = person.failure.description;
       await provider.backchannelResult(saved, tokenError(person.failure));
       return;
@@ -333,6 +369,17 @@ export class Backchannel {
       authTime: Math.floor(Date.now() / 1000),
       ...(authorizationDetails ? { rar: authorizationDetails } : {}),
     });
+  }
+
+  /** Whether this is the first instance to see the request end: the one that records and counts its ending. */
+  #firstToEnd(request: BackchannelRequest): Promise<boolean> {
+    return this.#deps.store.setIfAbsent(storeKey('backchannelResult', request.id), '1', this.#deps.settings.expires_in);
+  }
+
+  /** A failed ending, audited and counted. */
+  async #failed(plugin: BackchannelPlugin, stored: StoredRequest, failure: EidFailure): Promise<void> {
+    await this.#deps.audit.loginEnded(loginInfo(stored, plugin), { failure });
+    this.#deps.metrics.backchannelRequests.inc({ eid: plugin.id, operation: operationOf(stored.request), result: resultOf(failure) });
   }
 
   /** The person the eID identified, kept as an account, or why they cannot be used. */

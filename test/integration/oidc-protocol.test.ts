@@ -26,8 +26,16 @@ const pairwiseClient = {
   subject_type: 'pairwise' as const,
 };
 
+/** A client that takes authorization requests only through PAR (RFC 9126 §6). */
+const pushingClient = {
+  client_id: 'pushing',
+  client_secret: 'a-pushing-secret-that-is-long-enough-for-the-schema',
+  redirect_uris: ['https://pushing.example/callback'],
+  require_pushed_authorization_requests: true,
+};
+
 beforeAll(async () => {
-  tb = await startTestBroker({ clients: [webClient, publicClient, assertingClient, pairwiseClient] }, 'protocol');
+  tb = await startTestBroker({ clients: [webClient, publicClient, assertingClient, pairwiseClient, pushingClient] }, 'protocol');
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 
@@ -297,6 +305,16 @@ describe('pushed authorization requests', () => {
 
     const again = await new TestBrowser(tb.issuer).follow(url);
     expect(again.leftTo?.searchParams.get('error') ?? String(again.response.status)).toMatch(/invalid_request|400/);
+  });
+
+  it('a client registered with require_pushed_authorization_requests gets a plain authorization URL refused, and logs in through PAR', async () => {
+    const pushing = await RelyingParty.discover(tb.issuer, pushingClient);
+    const plain = await pushing.authorize();
+    expect(plain.leftTo?.searchParams.get('error')).toBe('invalid_request');
+    expect(plain.leftTo?.searchParams.get('error_description')).toMatch(/Pushed Authorization Request must be used/);
+    const { response } = await pushing.browser.follow(await pushing.pushedAuthorizationUrl());
+    const { leftTo } = await pushing.browser.follow(`${response.url}?person=0`);
+    expect((await pushing.redeem(leftTo!)).claims()).toMatchObject({ aud: pushingClient.client_id, name: 'Tessa Testsson' });
   });
 
   it('a request_uri in a pushed request is refused with request_uri_not_supported, saying why', async () => {

@@ -192,6 +192,24 @@ describe('BankID on the phone through CIBA', () => {
     expect(tokens.claims()).not.toHaveProperty('signature');
   });
 
+  it('a request that runs out unanswered: its order is stopped at BankID, and the next poll gets expired_token', async () => {
+    const { response, order } = await ask({ requested_expiry: '2' });
+    expect(response.expires_in).toBe(2);
+    for (let i = 0; i < 100 && simulator.callCount('cancel', order.orderRef) === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    // The person can no longer confirm the call, let alone sign, with no one to receive it.
+    expect(() => simulator.confirmCall(order.orderRef)).toThrow();
+    expect(await pollError(response)).toEqual({ error: 'expired_token', description: 'backchannel authentication request is expired' });
+    // Its end is audited and counted like any other.
+    await tb.broker.audit.flush();
+    const events = await auditStream(tb.prefix);
+    const requested = events.find((event) => event.event === 'backchannel.requested' && event.transaction_id === order.orderRef)!;
+    expect(events.filter((event) => event.login_id === requested.login_id)).toMatchObject([
+      { event: 'backchannel.requested' },
+      { event: 'authentication.cancelled', ending: 'expired', message: 'The request expired before the person answered.' },
+    ]);
+    expect(await tb.broker.metrics.registry.getSingleMetricAsString('neb_backchannel_requests_total')).toContain('eid="se-bankid",operation="auth",result="expired"');
+  });
+
   it('polling faster than the interval: slow_down, and the request still completes', async () => {
     const { response, order } = await ask({});
     const poll = () =>
@@ -261,6 +279,10 @@ describe('refused backchannel requests reach no BankID', () => {
     ['no call_initiator', { call_initiator: '' }, 'invalid_request', /call_initiator is required/],
     ['a call_initiator BankID does not know', { call_initiator: 'agent' }, 'invalid_request', /call_initiator must be user/],
     ['a binding_message with a control character', { binding_message: 'ring\u0007' }, 'invalid_binding_message', /binding_message/],
+    ['a binding_message that reads backwards', { binding_message: 'Samtal med \u202eknaB' }, 'invalid_binding_message', /bidirectional formatting marks/],
+    ['a binding_message of spaces', { binding_message: '   ' }, 'invalid_binding_message', /1 to 255 characters of text/],
+    ['a binding_message of a zero-width space', { binding_message: '\u200b' }, 'invalid_binding_message', /1 to 255 characters of text/],
+    ['a text to sign with a lone surrogate', { authorization_details: JSON.stringify([{ type: 'sign', text: 'Avtal \ud800' }]) }, 'invalid_authorization_details', /lone surrogates/],
     ['a text to sign and a binding_message', { binding_message: 'Hej', authorization_details: JSON.stringify([{ type: 'sign', text: 'Avtal' }]) }, 'invalid_request', /cannot be combined/],
     ['a payment, which the phone API cannot make', { authorization_details: JSON.stringify([{ type: 'payment', transaction: { type: 'npa', recipient: { name: 'Webshop AB' } } }]) }, 'invalid_request', /payment cannot be approved over the phone/],
     ['an authorization_details type no eID serves', { authorization_details: JSON.stringify([{ type: 'loan', text: 'x' }]) }, 'invalid_authorization_details', /.+/],
@@ -273,6 +295,15 @@ describe('refused backchannel requests reach no BankID', () => {
     const answer = await refusal(backend, { scope: 'openid', login_hint: PERSON.personalNumber, call_initiator: 'RP', ...parameters });
     expect(answer).toMatchObject({ error, sentToBankId: false });
     expect(answer.description).toMatch(description);
+  });
+
+  it('id_token_hint, even an ID token the broker issued this client: invalid_request, and no server_error', async () => {
+    const { response, order } = await ask({});
+    simulator.confirmCall(order.orderRef);
+    simulator.approve(order.orderRef);
+    const idToken = (await client.pollBackchannelAuthenticationGrant(backend, response)).id_token!;
+    const answer = await refusal(backend, { scope: 'openid', id_token_hint: idToken, call_initiator: 'RP' });
+    expect(answer).toEqual({ error: 'invalid_request', status: 400, sentToBankId: false, description: 'id_token_hint is not supported: send the personal number as login_hint' });
   });
 
   it('refused requests are audited with the error', async () => {

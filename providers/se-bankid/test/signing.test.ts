@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, ADMIN_TOKEN } from '../../../test/integration/admin-support.js';
 import { startTestBroker } from '../../../test/support/broker.js';
 import { auditStream } from '../../../test/support/ops.js';
-import { RelyingParty } from '../../../test/support/relying-party.js';
+import { codeRedemption, RelyingParty } from '../../../test/support/relying-party.js';
 import { createTestPki } from '../simulator/certificates.js';
 import { simulatedPersons } from '../simulator/persons.js';
 import { startBankIdSimulator } from '../simulator/server.js';
@@ -23,6 +23,14 @@ const signingClient = {
   display_name: 'Example Bank',
   authorization_details_types: ['sign', 'payment', 'login_message'],
 };
+/** Registered for signatures but allowed only an eID that cannot make them. */
+const narrowClient = {
+  client_id: 'narrow',
+  client_secret: 'a-narrow-secret-that-is-long-enough-for-the-schema',
+  redirect_uris: ['https://narrow.example/callback'],
+  authorization_details_types: ['sign'],
+  allowed_eids: ['test-double'],
+};
 const plainClient = {
   client_id: 'plain',
   client_secret: 'a-plain-secret-that-is-long-enough-for-the-schema',
@@ -36,7 +44,11 @@ beforeAll(async () => {
   const pki = await createTestPki();
   const simulator = await startBankIdSimulator({ pki });
   afterAll(() => simulator.close());
-  const tb = await startTestBroker({ clients: [signingClient, plainClient], eids: { 'se-bankid': bankIdSection(simulator, pki) }, admin: { token: ADMIN_TOKEN } }, 'bankid-signing');
+  // Beside BankID an eID that cannot sign, which a signature must never be offered.
+  const tb = await startTestBroker(
+    { clients: [signingClient, plainClient, narrowClient], eids: { 'se-bankid': bankIdSection(simulator, pki), 'test-double': {} }, admin: { token: ADMIN_TOKEN } },
+    'bankid-signing',
+  );
   bed = { simulator, tb, rp: await RelyingParty.discover(tb.issuer, signingClient) };
   plain = await RelyingParty.discover(tb.issuer, plainClient);
 });
@@ -51,15 +63,21 @@ async function begin(params: Record<string, string>): Promise<BankIdSession> {
   return BankIdSession.beginAt(bed, url);
 }
 
-/** Plays the person on another device: scans the QR code and signs as test person `person`. */
-async function signOnOtherDevice(session: BankIdSession, person = 0) {
+/** Plays the person on another device: scans the QR code and signs as test person `person`; answers the client's callback. */
+async function approveOnOtherDevice(session: BankIdSession, person = 0) {
   const started = await session.start('other');
   bed.simulator.scanQr(started.qrCode!.payload);
   await session.pollUntil((s) => s.hintCode === 'userSign');
   const orderRef = session.orderRef();
   bed.simulator.approve(orderRef, person);
   const complete = await session.pollUntil((s) => s.status === 'COMPLETE');
-  return { orderRef, tokens: await bed.rp.redeem(await session.backToClient(complete.redirectTo!)) };
+  return { orderRef, callback: await session.backToClient(complete.redirectTo!) };
+}
+
+/** approveOnOtherDevice, and the client redeems the code. */
+async function signOnOtherDevice(session: BankIdSession, person = 0) {
+  const { orderRef, callback } = await approveOnOtherDevice(session, person);
+  return { orderRef, tokens: await bed.rp.redeem(callback) };
 }
 
 describe('signing with BankID through a pushed authorization request', () => {
@@ -214,6 +232,44 @@ describe('other ways in, and what a later login carries', () => {
     expect(ordersSent()).toBe(before);
   });
 
+  it('a token request bringing authorization_details is refused before the code is used: the corrected request gets the signature', async () => {
+    const session = await begin({ acr_values: OTHER, authorization_details: details({ type: 'sign', text: AGREEMENT }) });
+    const { orderRef, callback } = await approveOnOtherDevice(session);
+    const answer = await fetch(`${bed.tb.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${signingClient.client_id}:${signingClient.client_secret}`).toString('base64')}` },
+      body: new URLSearchParams({ ...codeRedemption(bed.rp, callback), authorization_details: details({ type: 'sign', text: 'Something else' }) }),
+    });
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toEqual({
+      error: 'invalid_authorization_details',
+      error_description: 'authorization_details are granted at the authorization endpoint and cannot be changed in a token request',
+    });
+    const tokens = await bed.rp.redeem(callback);
+    expect(tokens.authorization_details).toMatchObject([{ type: 'sign', text: AGREEMENT, evidence: { orderRef } }]);
+  });
+
+  it('only an eID that can sign is offered: without acr_values straight to BankID, not to a picker with others', async () => {
+    const url = await bed.rp.pushedAuthorizationUrl({ authorization_details: details({ type: 'sign', text: AGREEMENT }) });
+    const { response } = await bed.rp.browser.follow(url);
+    expect(new URL(response.url).pathname).toMatch(/^\/interaction\/[^/]+\/se-bankid\/$/);
+  });
+
+  it('acr_values naming an eID that cannot sign, or a client allowed only such: refused at the redirect_uri before any login, saying why', async () => {
+    const url = await bed.rp.pushedAuthorizationUrl({ acr_values: 'urn:test:test-double', authorization_details: details({ type: 'sign', text: AGREEMENT }) });
+    const { leftTo } = await bed.rp.browser.follow(url);
+    expect(Object.fromEntries(leftTo!.searchParams)).toMatchObject({
+      error: 'unauthorized_client',
+      error_description: 'no eID this client may use (with the acr_values asked for) serves authorization_details of type sign',
+    });
+    const narrow = await RelyingParty.discover(bed.tb.issuer, narrowClient);
+    const refused = await narrow.browser.follow(await narrow.pushedAuthorizationUrl({ authorization_details: details({ type: 'sign', text: AGREEMENT }) }));
+    expect(Object.fromEntries(refused.leftTo!.searchParams)).toMatchObject({
+      error: 'unauthorized_client',
+      error_description: 'no eID this client may use serves authorization_details of type sign',
+    });
+  });
+
   it('a plain login after a signature in the same browser carries no authorization_details', async () => {
     await signOnOtherDevice(await begin({ acr_values: OTHER, authorization_details: details({ type: 'sign', text: AGREEMENT }) }));
     const { tokens } = await signOnOtherDevice(await begin({ acr_values: OTHER }));
@@ -229,6 +285,7 @@ describe('bad requests never reach BankID', () => {
     ['an unknown type', details({ type: 'transfer', text: 'x' }), /unsupported authorization details type/],
     ['a missing text', sign({}), /text: is required/],
     ['an empty text', sign({ text: '   ' }), /text: must not be empty/],
+    ['a text of zero-width spaces, which shows nothing', sign({ text: '\u200b \u200b\n' }), /text: must not be empty/],
     ['an oversized text', sign({ text: 'a'.repeat(30_001) }), /text: is too long: BankID takes at most 40000 characters/],
     ['a bad format', sign({ text: 'x', format: 'html' }), /format: must be plaintext or simpleMarkdownV1/],
     ['an unknown field', sign({ text: 'x', pdf: 'JVBERi0=' }), /Unrecognized key: 'pdf'/i],
@@ -236,6 +293,15 @@ describe('bad requests never reach BankID', () => {
     ['two entries', details({ type: 'sign', text: 'a' }, { type: 'sign', text: 'b' }), /only one authorization_details entry/],
     ['an npa payment with money', details({ type: 'payment', transaction: { type: 'npa', recipient: { name: 'A' }, money: { amount: '1', currency: 'SEK' } } }), /money: an npa transaction has no money/],
     ['a login message over 1,500 characters of base64', details({ type: 'login_message', text: 'a'.repeat(1_126) }), /text: is too long: BankID takes at most 1500/],
+    // UTF-8 cannot carry a lone surrogate: BankID would sign U+FFFD while the tokens echoed it.
+    ['a lone surrogate in the text', sign({ text: 'I accept to pay 100 SEK \ud800' }), /text: must not contain control characters, lone surrogates or bidirectional/],
+    ['a control character in the text', sign({ text: 'I accept\u001b[8m to pay 100 SEK' }), /text: must not contain control characters/],
+    ['a bidirectional override in the text', sign({ text: 'I accept to pay \u202e0001 KES' }), /text: must not contain .* bidirectional formatting marks/],
+    [
+      'a bidirectional isolate in a recipient',
+      details({ type: 'payment', transaction: { type: 'npa', recipient: { name: 'Mom \u2067Webshop AB\u2069' } } }),
+      /transaction\.recipient\.name: must not contain .* bidirectional formatting marks/,
+    ],
   ])('%s: invalid_authorization_details at PAR', async (_case, authorizationDetails, description) => {
     const before = ordersSent();
     const refused = await pushRefused(bed.rp, { authorization_details: authorizationDetails });
