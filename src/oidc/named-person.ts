@@ -31,8 +31,11 @@ export function namedPersonCheck(subjectOf: SubjectOf) {
   return new Check('named_person', 'the person who logged in is not the one the client named', 'login_required', (ctx: KoaContextWithOIDC) => {
     const { result, session, client } = ctx.oidc;
     if (!result?.login || !session?.accountId || !client) return Check.NO_NEED_TO_PROMPT;
+    const named = namedSubjects(ctx);
+    // Most requests name no one: they are spared the (pairwise) sub.
+    if (named.length === 0) return Check.NO_NEED_TO_PROMPT;
     const sub = subjectOf(session.accountId, client);
-    if (namedSubjects(ctx).every((named) => named === sub)) return Check.NO_NEED_TO_PROMPT;
+    if (named.every((subject) => subject === sub)) return Check.NO_NEED_TO_PROMPT;
     throw new errors.LoginRequired('the person who logged in is not the one the client named');
   });
 }
