@@ -185,7 +185,7 @@ describe('names and pages in the languages of the pages (OpenID Connect Registra
 
   it.each([
     [{ 'client_name#sv': '' }, 'client_name#sv: must not be empty'],
-    [{ 'client_name#fi': 'Uutiset\u202e' }, 'client_name#fi: must not contain control characters or bidirectional formatting marks'],
+    [{ 'client_name#fi': 'Uutiset\u202e' }, 'client_name#fi: must not contain control characters, lone surrogates or bidirectional formatting marks'],
     [{ 'client_name#sv': 'x'.repeat(101) }, 'client_name#sv: must have at most 100 characters'],
     [{ 'logo_uri#sv': 'http://news.example/logo.png' }, 'logo_uri#sv: must be an https URL'],
     [{ 'policy_uri#da': 'javascript:alert(1)' }, 'policy_uri#da: must be an http(s) URL'],
