@@ -377,6 +377,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
+        backchannel.start();
         servers = await listenOn(answerKeptPolls({ app, keptPoll: login.keptPoll, refusedByApp, trustProxy: Boolean(config.trust_proxy), securityHeaders: headers, log, metrics }, app.callback()), config.server, {
           port: config.port,
           host: config.host,

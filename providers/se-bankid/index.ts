@@ -4,7 +4,7 @@ import { appPagePlugin } from '../shared/app-page.js';
 import { BankIdClient } from './api/client.js';
 import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
 import { acrValues, BankIdLogin } from './flow.js';
-import { OrderStore } from './orders.js';
+import { begunOrder, OrderStore } from './orders.js';
 import { bankIdDetailTypes } from './transactions.js';
 import { BankIdPhone } from './phone.js';
 import { bankIdRoutes } from './routes.js';
@@ -89,6 +89,7 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     watch: (request, watcher) => waiting.watch(request, watcher),
     backchannel: new BankIdPhone({ client, login, orders, waiting, settings, log: eidLog }),
     cancel: (request) => login.cancel(request),
+    stopStarted: (orderRef) => begunOrder(client, orderRef).cancel(),
     routes: (router) => bankIdRoutes(router, login, views, id, settings, simulator?.appUrl),
     async close() {
       await waiting.close();

@@ -90,6 +90,7 @@ export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log
     poll: (request, options) => login.poll(request, options),
     watch: (request, watcher) => waiting.watch(request, watcher),
     cancel: (request) => login.cancel(request),
+    stopStarted: (authRef) => client.cancel(authRef),
     routes: (router) => frejaRoutes(router, login, views, id, settings, simulator?.appUrl),
     async close() {
       await waiting.close();

@@ -151,6 +151,14 @@ export interface EidPlugin {
   cancel?(login: LoginRequest): Promise<EidOutcome | undefined>;
 
   /**
+   * Stops at the eID the transaction a `start` just began, by the id that start returned
+   * (`StartResult.transactionId`), without reading or writing the store: the core calls it when
+   * the start cannot go on after the eID's part succeeded (the store failing at the core's steps
+   * that follow), and the start answers 503. Rejects when the eID refuses or cannot be reached.
+   */
+  stopStarted?(transactionId: string): Promise<void>;
+
+  /**
    * The plugin's own routes, mounted under /interaction/:uid/<id>/ (pages, polling). The core
    * has already checked that the request belongs to a live interaction: `ctx.state.login`.
    */

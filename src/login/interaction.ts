@@ -579,6 +579,33 @@ export function loginSteps(deps: LoginDependencies) {
     }
   }
 
+  /**
+   * The core's steps after an eID's start (the login read again, the audit's mark) use the store
+   * once the eID's transaction is begun and recorded. When one fails (Redis away, or slower than
+   * its command timeout), the start answers 503 and the page starts again; the transaction just
+   * begun is stopped at the eID first, by its id and without the store, so that it does not wait
+   * in the person's app for an approval nobody collects. An HttpError is an answer, not a
+   * failure: the login ended meanwhile, and stopIfEndedMeanwhile stopped the transaction with it.
+   */
+  async function stoppedOnFailure(plugin: EidPlugin, started: StartResult, steps: () => Promise<void>): Promise<void> {
+    try {
+      await steps();
+    } catch (err) {
+      if (!(err instanceof HttpError) && started.transactionId) await stopStarted(plugin, started.transactionId);
+      throw err;
+    }
+  }
+
+  /** Best effort, within the eID client's own time limit: a refusal is logged, and the start's failure goes on. */
+  async function stopStarted(plugin: EidPlugin, transactionId: string): Promise<void> {
+    if (!plugin.stopStarted) return;
+    await plugin.stopStarted(transactionId).then(
+      () => log.warn({ eid: plugin.id }, 'a start failed after the eID began its transaction: it was stopped there'),
+      (refused: unknown) =>
+        log.warn({ eid: plugin.id, err: (refused as Error).message }, 'a start failed after the eID began its transaction, which could not be stopped there: it runs until the eID ends it'),
+    );
+  }
+
   /** The login as audit events name it. */
   function loginInfo(ctx: Context, plugin: EidPlugin | undefined) {
     const { interaction, client } = routeState(ctx);
@@ -736,9 +763,11 @@ export function loginSteps(deps: LoginDependencies) {
       await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
       await recordStarting(ctx, plugin);
       const result = await startPlugin(ctx, plugin, options);
-      await stopIfEndedMeanwhile(ctx, plugin);
-      const asksFirst = 'status' in result && result.status.status === 'NOT_STARTED';
-      if (!asksFirst) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
+      await stoppedOnFailure(plugin, result, async () => {
+        await stopIfEndedMeanwhile(ctx, plugin);
+        const asksFirst = 'status' in result && result.status.status === 'NOT_STARTED';
+        if (!asksFirst) await deps.audit.loginStarted({ ...login, plugin }, { ...(acr ? { acr } : {}), ...(result.transactionId ? { transactionId: result.transactionId } : {}) });
+      });
       return result;
     },
 

@@ -76,6 +76,17 @@ function tokenError(failure: EidFailure): errors.OIDCProviderError {
 /** How a request that ran out before the person answered ends, for the audit and the metrics (the client's poll gets expired_token). */
 const REQUEST_EXPIRED: EidFailure = { error: 'access_denied', description: 'The request expired before the person answered.', ending: 'expired' };
 
+/**
+ * The sweep of expired requests (see Backchannel.start): each instance looks this often; a
+ * request is due this long after it expires, when the instance following it has stopped it
+ * already unless that instance went away; an instance takes this many at a time, each for this
+ * long (one it took and could not stop is due again after it); and the request's record is kept
+ * this long past its expiry, for the sweep to read.
+ */
+const SWEEP = { intervalMs: 5_000, graceMs: 5_000, batch: 20, leaseMs: 30_000, keptSeconds: 60 } as const;
+
+const EXPIRIES_KEY = storeKey('backchannelExpiries');
+
 /** The result a failure counts as in neb_backchannel_requests_total. */
 function resultOf(failure: EidFailure): string {
   return failure.ending ?? 'failed';
@@ -109,6 +120,8 @@ export class Backchannel {
   /** Within one backchannel request: the eID and request checked by processLoginHint. */
   readonly #checked = new WeakMap<object, { plugin: BackchannelPlugin; input: BackchannelRequestInput; personKey: string }>();
   #provider: Provider | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> | undefined;
 
   constructor(deps: BackchannelDependencies) {
     this.#deps = deps;
@@ -210,9 +223,46 @@ export class Backchannel {
     metrics.backchannelRequests.inc({ eid: 'none', operation: 'none', result: 'refused' });
   }
 
+  /**
+   * Starts this instance's sweep of expired requests, when an eID serves them: a request whose
+   * instance went away while it waited, and whose client stopped polling (so that no other
+   * instance took it up), has no one to stop its transaction when it expires. Every instance
+   * looks for such requests a little after they expire, and one stops each, as its follower would.
+   */
+  start(): void {
+    if (!this.#deps.registry.all.some((plugin) => plugin.backchannel)) return;
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP.intervalMs);
+    this.#sweeper.unref();
+  }
+
+  /** Stops following and sweeping here; the requests followed here are left to the other instances' sweeps. */
   async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     for (const stop of this.#following.values()) stop();
     this.#following.clear();
+    await this.#sweeping;
+  }
+
+  #sweep(): void {
+    if (this.#sweeping) return;
+    this.#sweeping = this.#stopExpired()
+      .catch((err: unknown) => this.#deps.log.warn({ err: (err as Error).message }, 'expired backchannel requests could not be read; trying again'))
+      .finally(() => {
+        this.#sweeping = undefined;
+      });
+  }
+
+  /** The requests due (expired a while ago, and not ended), each stopped as its follower would have. */
+  async #stopExpired(): Promise<void> {
+    const { store, registry } = this.#deps;
+    for (const id of this.#sweeper ? await store.takeDue(EXPIRIES_KEY, SWEEP.batch, SWEEP.leaseMs) : []) {
+      const record = await store.get(requestKey(id));
+      const stored = record ? (JSON.parse(record.value) as StoredRequest) : undefined;
+      const plugin = stored && registry.get(stored.eid);
+      if (stored && plugin?.backchannel) await this.#expired(plugin as BackchannelPlugin, stored);
+      else await store.unschedule(EXPIRIES_KEY, id);
+    }
   }
 
   /** The eID a client's request goes to: the one its acr_values name, else the first the client may use. */
@@ -257,8 +307,16 @@ export class Backchannel {
     const { plugin, input, personKey } = checked;
     const request: BackchannelRequest = { ...input, id: requestId(saved.jti!), expiresAt: Date.now() + saved.expiration * 1000 };
     const stored: StoredRequest = { eid: plugin.id, request, ip: clientIp(ctx) };
-    await this.#deps.store.set(requestKey(request.id), JSON.stringify(stored), saved.expiration);
-    const started = await plugin.backchannel.start(request);
+    await this.#deps.store.set(requestKey(request.id), JSON.stringify(stored), saved.expiration + SWEEP.keptSeconds);
+    // Due before the eID is asked: an instance that goes away once the transaction is begun leaves it to the sweep.
+    await this.#deps.store.schedule(EXPIRIES_KEY, request.id, request.expiresAt + SWEEP.graceMs);
+    const started = await plugin.backchannel.start(request).catch(async (err: unknown) => {
+      // Nothing begun is left (the eID cancels what it cannot record), and the client gets no
+      // auth_req_id: no sweep is to count the request as expired. Taken out on a best-effort basis,
+      // as the start failed on a store that may still be failing; the start's own failure goes on.
+      await this.#deps.store.unschedule(EXPIRIES_KEY, request.id).catch(() => undefined);
+      throw err;
+    });
     const login = loginInfo(stored, plugin);
     if ('failure' in started) {
       await this.#record(plugin, stored, saved.jti!, { failure: started.failure });
@@ -294,10 +352,13 @@ export class Backchannel {
     const { request } = stored;
     if (this.#following.has(request.id)) return;
     let stop: (() => void) | undefined;
-    // Until `follow` resolves, the entry keeps a second poll here from following twice.
-    this.#following.set(request.id, () => stop?.());
     const giveUp = setTimeout(() => void this.#expired(plugin, stored), Math.max(0, request.expiresAt - Date.now()));
     giveUp.unref();
+    // Until `follow` resolves, the entry keeps a second poll here from following twice.
+    this.#following.set(request.id, () => {
+      clearTimeout(giveUp);
+      stop?.();
+    });
     try {
       stop = await plugin.backchannel.follow(request, (outcome) => {
         clearTimeout(giveUp);
@@ -314,13 +375,15 @@ export class Backchannel {
 
   /**
    * The request ran out before its transaction ended: no more following it, the transaction is
-   * stopped at the eID, and the request's end is audited and counted as an expiry.
+   * stopped at the eID, and the request's end is audited and counted as an expiry (once, by
+   * whichever instance gets there first: its follower, or a sweep). Once stopped, no sweep takes it.
    */
   async #expired(plugin: BackchannelPlugin, stored: StoredRequest): Promise<void> {
     this.#unfollow(stored.request.id);
     try {
       await plugin.backchannel.cancel(stored.request);
       if (await this.#firstToEnd(stored.request)) await this.#failed(plugin, stored, REQUEST_EXPIRED);
+      await this.#deps.store.unschedule(EXPIRIES_KEY, stored.request.id);
     } catch (err) {
       this.#deps.log.warn({ err: (err as Error).message, eid: plugin.id }, 'the transaction of an expired backchannel request could not be stopped');
     }
@@ -344,6 +407,8 @@ export class Backchannel {
     const provider = this.#provider!;
     const { request } = stored;
     if (!(await this.#firstToEnd(request))) return;
+    // Ended at the eID: nothing left for a sweep to stop.
+    await this.#deps.store.unschedule(EXPIRIES_KEY, request.id);
     const saved = await provider.BackchannelAuthenticationRequest.find(authReqId, { ignoreExpiration: true });
     if (!saved || saved.isExpired) return;
     const login = loginInfo(stored, plugin);

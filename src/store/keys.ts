@@ -107,7 +107,7 @@ export const KEY_FAMILIES = {
     prefix: 'ciba:request:',
     kind: 'record',
     holds: 'a CIBA request: the eID, the person hinted, the operation',
-    lifetime: "the request's expires_in",
+    lifetime: "the request's expires_in and a minute",
     writer: 'oidc/ciba.ts',
     sealed: true,
   },
@@ -116,6 +116,13 @@ export const KEY_FAMILIES = {
     kind: 'record',
     holds: 'that one instance follows a CIBA request now',
     lifetime: '0.8 × ciba.interval',
+    writer: 'oidc/ciba.ts',
+  },
+  backchannelExpiries: {
+    prefix: 'ciba:expiries',
+    kind: 'schedule',
+    holds: "the ids of the CIBA requests, due a little after each expires: any instance stops the eID's transaction of one nobody followed to its end",
+    lifetime: 'forever (each request until it ends)',
     writer: 'oidc/ciba.ts',
   },
   backchannelResult: {

@@ -216,6 +216,61 @@ describe('Redis hangs at the first write of a Freja eID transaction', () => {
   });
 });
 
+/**
+ * The bytes of the command taking a login's audit mark of its start: the core's last step of a
+ * start, after the eID's transaction is begun and recorded.
+ */
+function startMark(on: TestBroker, uid: string, eid: string): RegExp {
+  return new RegExp(`\\r\\n${on.prefix}audit:first:started:${uid}:${eid}\\r\\n`);
+}
+
+describe('Redis fails at the core\'s step after the eID\'s start stored its transaction', () => {
+  it('hangs: the BankID order is stopped at BankID, the start answers 503 with Retry-After, and the start asked again completes', async () => {
+    const person = 0;
+    const { personalNumber } = simulatedPersons[person]!;
+    const session = await bankIdSession(await RelyingParty.discover(tb.issuer, webClient), { login_hint: `personal_number:${personalNumber}` });
+    const cancelledBefore = bankId.cancelledOrders().length;
+
+    const hung = passage.pauseAt(startMark(tb, session.uid, 'se-bankid'));
+    onTestFinished(() => redis.resume());
+    const stalled = await session.call('start', { eid: 'se-bankid' });
+    await hung;
+    redis.resume();
+    expectRetry(stalled);
+    // Stored, but not left live in the person's app: BankID has it cancelled, and none pending for them.
+    expect(bankId.cancelledOrders().slice(cancelledBefore)).toMatchObject([{ kind: 'auth', status: 'cancelled', requirement: { personalNumber } }]);
+    expect(pendingFor(bankId, personalNumber)).toEqual([]);
+
+    // The order still stored is the cancelled one: the start asked again replaces it.
+    const started = await session.call('start', { eid: 'se-bankid' });
+    expect(started.body.status).toBe('IN_PROGRESS');
+    await completeBankId(session, started.body, person);
+  });
+
+  it('goes away: the Freja eID transaction is stopped at Freja, the start answers 503, and the start asked again completes', async () => {
+    const bed: FrejaTestBed = { simulator: freja, tb, rp: await RelyingParty.discover(tb.issuer, webClient) };
+    const session = await FrejaSession.begin(bed, { acr_values: FREJA_OTHER });
+
+    const cut = passage.cutAt(startMark(tb, session.uid, 'se-freja'));
+    onTestFinished(() => connectedAgain(tb));
+    const failed = await session.call('start', { eid: 'se-freja' });
+    await cut;
+    expectRetry(failed);
+    const stopped = freja.transactions().at(-1)!;
+    expect(stopped).toMatchObject({ status: 'RP_CANCELED' });
+
+    await connectedAgain(tb);
+    const started = await session.call('start', { eid: 'se-freja' });
+    expect(started.body.status).toBe('IN_PROGRESS');
+    expect(session.authRef()).not.toBe(stopped.authRef);
+    freja.scan(started.body.qrCode!.payload);
+    freja.approve(session.authRef(), 0);
+    const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
+    const tokens = await bed.rp.redeem(await session.backToClient(complete.redirectTo!));
+    expect(tokens.claims()).toMatchObject({ acr: FREJA_OTHER });
+  });
+});
+
 /** Polls the login, as its page does, until `reached` resolves. */
 async function pollUntilReached(session: BankIdSession | FrejaSession, reached: Promise<void>): Promise<void> {
   let done = false;

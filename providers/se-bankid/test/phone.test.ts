@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../../../test/support/broker.js';
 import { auditStream } from '../../../test/support/ops.js';
 import { ADMIN_TOKEN, createClient } from '../../../test/integration/admin-support.js';
-import { createTestPki } from '../simulator/certificates.js';
+import { createTestPki, type TestPki } from '../simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator, type SimulatedOrderView } from '../simulator/server.js';
 import { simulatedPersons } from '../simulator/persons.js';
 import { bankIdSection } from './support.js';
@@ -25,13 +25,16 @@ let tb: TestBroker;
 let backend: client.Configuration;
 let webApp: client.Configuration;
 
-const discover = (registration: { client_id: string; client_secret: string }) =>
-  client.discovery(new URL(tb.issuer), registration.client_id, undefined, client.ClientSecretBasic(registration.client_secret), {
+const discoverAt = (at: TestBroker, registration: { client_id: string; client_secret: string }) =>
+  client.discovery(new URL(at.issuer), registration.client_id, undefined, client.ClientSecretBasic(registration.client_secret), {
     execute: [client.allowInsecureRequests],
   });
+const discover = (registration: { client_id: string; client_secret: string }) => discoverAt(tb, registration);
+
+let pki: TestPki;
 
 beforeAll(async () => {
-  const pki = await createTestPki();
+  pki = await createTestPki();
   simulator = await startBankIdSimulator({ pki });
   tb = await startTestBroker(
     {
@@ -208,6 +211,37 @@ describe('BankID on the phone through CIBA', () => {
       { event: 'authentication.cancelled', ending: 'expired', message: 'The request expired before the person answered.' },
     ]);
     expect(await tb.broker.metrics.registry.getSingleMetricAsString('neb_backchannel_requests_total')).toContain('eid="se-bankid",operation="auth",result="expired"');
+  });
+
+  it('a request whose instance went away and whose client stopped polling: another instance stops its order once it expires', { timeout: 40_000 }, async () => {
+    // A second instance of the same deployment takes the request, then goes away while it waits.
+    const gone = await startTestBroker({ clients: [callCentre], eids: { 'se-bankid': bankIdSection(simulator, pki) }, ciba: { interval: 1 } }, 'bankid-phone-gone', {
+      prefix: tb.prefix,
+    });
+    const before = phoneOrders();
+    const response = await client.initiateBackchannelAuthentication(await discoverAt(gone, callCentre), {
+      scope: 'openid personal_number',
+      login_hint: PERSON.personalNumber,
+      call_initiator: 'RP',
+      requested_expiry: '2',
+    });
+    const order = await phoneOrder(before);
+    // Gone as an instance goes, leaving the deployment's keys in Redis.
+    await gone.broker.close();
+    expect(order.status).toBe('pending');
+
+    // Nobody polls: the instance left (tb) stops the order at BankID a little after it expired.
+    for (let i = 0; i < 300 && simulator.callCount('cancel', order.orderRef) === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(simulator.cancelledOrders().map((cancelled) => cancelled.orderRef)).toContain(order.orderRef);
+    expect(() => simulator.confirmCall(order.orderRef)).toThrow();
+    expect(await pollError(response)).toMatchObject({ error: 'expired_token' });
+    await tb.broker.audit.flush();
+    const events = await auditStream(tb.prefix);
+    const requested = events.find((event) => event.event === 'backchannel.requested' && event.transaction_id === order.orderRef)!;
+    expect(events.filter((event) => event.login_id === requested.login_id)).toMatchObject([
+      { event: 'backchannel.requested' },
+      { event: 'authentication.cancelled', ending: 'expired' },
+    ]);
   });
 
   it('polling faster than the interval: slow_down, and the request still completes', async () => {
