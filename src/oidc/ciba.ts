@@ -308,7 +308,7 @@ export class Backchannel {
     } catch (err) {
       clearTimeout(giveUp);
       this.#unfollow(request.id);
-      this.#deps.log.warn({ err: (err as Error).message, eid: plugin.id }, 'a backchannel request could not be followed; its next poll tries again');
+      this.#deps.log.warn({ reason: (err as Error).message, eid: plugin.id }, 'a backchannel request could not be followed; its next poll tries again');
     }
   }
 
@@ -322,7 +322,7 @@ export class Backchannel {
       await plugin.backchannel.cancel(stored.request);
       if (await this.#firstToEnd(stored.request)) await this.#failed(plugin, stored, REQUEST_EXPIRED);
     } catch (err) {
-      this.#deps.log.warn({ err: (err as Error).message, eid: plugin.id }, 'the transaction of an expired backchannel request could not be stopped');
+      this.#deps.log.warn({ reason: (err as Error).message, eid: plugin.id }, 'the transaction of an expired backchannel request could not be stopped');
     }
   }
 
