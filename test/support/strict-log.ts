@@ -7,6 +7,9 @@
 /** An ISO 8601 instant in UTC, as pino's isoTime writes it. */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
+/** Half of a UTF-16 surrogate pair without its other half: no UTF-8 encodes it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** The problems of one line (none: an empty list), and the line parsed when it is JSON. */
 export interface LineCheck {
   problems: string[];
@@ -91,7 +94,7 @@ class StrictReader {
 export function checkLogLine(line: string): LineCheck {
   const problems: string[] = [];
   if (line.includes('\n') || line.includes('\r')) problems.push('more than one line');
-  if (!line.isWellFormed()) problems.push('not valid UTF-8 (a lone surrogate)');
+  if (LONE_SURROGATE.test(line)) problems.push('not valid UTF-8 (a lone surrogate)');
   const reader = new StrictReader(line);
   try {
     reader.document();
