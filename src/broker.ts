@@ -15,7 +15,7 @@ import { isProductionConfiguration } from './config/environment.js';
 import { ConfigError } from './config/load.js';
 import type { BrokerConfig } from './config/schema.js';
 import type { EidPluginFactory } from './eids/plugin.js';
-import { createRegistry, type EidRegistry } from './eids/registry.js';
+import { checkEidSections, createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
 import { HEALTH_PATHS, healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
@@ -40,7 +40,7 @@ import { FormTokens } from './login/submissions.js';
 import { METRICS_PATH, metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
-import { loadSigningKeys, sharedSecret } from './oidc/keys.js';
+import { readSigningKeys, sharedSecret, sharedSigningKeys } from './oidc/keys.js';
 import { clientMetadata, createProvider } from './oidc/provider.js';
 import { Redemptions } from './oidc/redemptions.js';
 import { postedRequestsAsGet } from './oidc/posted-requests.js';
@@ -156,6 +156,10 @@ function metricsPlacement(config: BrokerConfig, issuer: string, log: Logger): 'p
  * guard → the poll (KeptPoll).
  */
 export async function createBroker(config: BrokerConfig, options: BrokerOptions): Promise<Broker> {
+  // What the configuration names is checked before anything is printed or started: a
+  // configuration error is then the first and only thing the broker says.
+  const configuredSigningKeys = config.jwks ? readSigningKeys(config.jwks) : undefined;
+  checkEidSections(config.eids, options.eids);
   const log = options.log ?? createLogger(config.log.level);
   const metrics = new Metrics();
   const store = await createStore(config.redis, log, metrics.observeStore);
@@ -171,7 +175,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       log.warn('store_encryption_keys is not set: personal data in Redis is encrypted with a key kept in Redis itself, which protects no copy of it');
     }
     const [signingKeys, cookieKeys, subjectSecret, sealingSecrets] = await Promise.all([
-      loadSigningKeys(config.jwks, store),
+      configuredSigningKeys ?? sharedSigningKeys(store),
       config.cookie_keys ?? sharedSecret(store, 'cookie').then((key) => [key]),
       config.subject_secret ?? sharedSecret(store, 'subject'),
       config.store_encryption_keys ?? sharedSecret(store, 'store-encryption').then((key) => [key]),

@@ -192,7 +192,7 @@ export class BankIdLogin {
   async #cancelAtBankId(order: OrderRecord): Promise<void> {
     if (order.final) return;
     await this.#deps.client.cancel(order.orderRef).catch((err: unknown) => {
-      this.#deps.log.info({ orderRef: order.orderRef, err: (err as Error).message }, 'BankID cancel refused');
+      this.#deps.log.info({ orderRef: order.orderRef, reason: (err as Error).message }, 'BankID cancel refused');
     });
   }
 
@@ -319,7 +319,7 @@ export class BankIdLogin {
    * again or goes back.
    */
   #final(ending: FailedEnding, { hintCode, orderRef }: { hintCode?: string | undefined; orderRef?: string } = {}): FinalRecord {
-    this.#deps.log.info({ status: ending.status, hintCode, error: ending.error, orderRef }, 'BankID login ended');
+    this.#deps.log.info({ loginStatus: ending.status, hintCode, error: ending.error, orderRef }, 'BankID login ended');
     return failedFinal(ending, { transactionId: orderRef, hintCode });
   }
 

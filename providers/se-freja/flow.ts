@@ -206,7 +206,7 @@ export class FrejaLogin {
   async #cancelAtFreja(record: TransactionRecord): Promise<void> {
     if (record.final) return;
     await this.#deps.client.cancel(record.authRef).catch((err: unknown) => {
-      this.#deps.log.info({ err: (err as Error).message }, 'Freja eID cancel refused');
+      this.#deps.log.info({ reason: (err as Error).message }, 'Freja eID cancel refused');
     });
   }
 
@@ -222,7 +222,7 @@ export class FrejaLogin {
    * again or go back.
    */
   #final(ending: FailedEnding, authRef?: string, hintCode?: string): FinalRecord {
-    this.#deps.log.info({ status: ending.status, hintCode, error: ending.error }, 'Freja eID login ended');
+    this.#deps.log.info({ loginStatus: ending.status, hintCode, error: ending.error }, 'Freja eID login ended');
     return failedFinal(ending, { transactionId: authRef, hintCode });
   }
 

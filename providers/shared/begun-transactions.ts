@@ -25,7 +25,7 @@ export async function recordOrCancel<T>(write: () => Promise<T>, begun: BegunTra
     await begun.cancel().then(
       () => log.warn(begun.logged, 'a transaction begun at the eID could not be stored: it was cancelled there'),
       (refused: unknown) =>
-        log.warn({ ...begun.logged, err: (refused as Error).message }, 'a transaction begun at the eID could not be stored, nor cancelled there: it runs until the eID ends it'),
+        log.warn({ ...begun.logged, reason: (refused as Error).message }, 'a transaction begun at the eID could not be stored, nor cancelled there: it runs until the eID ends it'),
     );
     throw err;
   }

@@ -72,7 +72,7 @@ export class AuditLog {
         (err: unknown) => {
           this.#pending.delete(delivery);
           this.#deps.metrics.auditSinkFailures.inc({ sink: sink.name });
-          this.#deps.log.warn({ sink: sink.name, event_id: id, err: (err as Error).message }, 'audit sink could not take an event (it is in the log)');
+          this.#deps.log.warn({ sink: sink.name, event_id: id, reason: (err as Error).message }, 'audit sink could not take an event (it is in the log)');
         },
       );
       this.#pending.add(delivery);

@@ -51,7 +51,7 @@ export function observeProvider(provider: Provider, deps: { audit: AuditLog; met
 
   // Back-Channel Logout: oidc-provider sends each token once, on the confirmed logout.
   provider.on('backchannel.error', (_ctx: KoaContextWithOIDC, err: Error, client: { clientId: string }) => {
-    log.warn({ client_id: client.clientId, err: err.message }, 'back-channel logout token not delivered');
+    log.warn({ client_id: client.clientId, reason: err.message }, 'back-channel logout token not delivered');
   });
 
   const registration = (name: 'client.created' | 'client.updated' | 'client.deleted') => (ctx: KoaContextWithOIDC, client: { clientId: string }) => {
@@ -64,7 +64,7 @@ export function observeProvider(provider: Provider, deps: { audit: AuditLog; met
   // Each login in progress is tracked in the store until it ends or its interaction expires, so
   // the count is right whichever instance serves which of its requests.
   const tracking = (work: () => Promise<void>) => {
-    work().catch((err: unknown) => log.debug({ err: (err as Error).message }, 'active interactions not tracked'));
+    work().catch((err: unknown) => log.debug({ reason: (err as Error).message }, 'active interactions not tracked'));
   };
   // A login abandoned midway is never untracked: it stays in the set, dead, until counting
   // prunes it. Counting once per login lifetime while logins start keeps the set to about two

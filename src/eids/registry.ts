@@ -76,13 +76,11 @@ export class EidRegistry {
   }
 }
 
-/** Creates one plugin per `eids.<id>` section, from the factories the broker knows. */
-export async function createRegistry(
-  sections: Record<string, unknown>,
-  factories: Record<string, EidPluginFactory>,
-  shared: { issuer: string; store: Store; log: Logger; views: PageRenderer; draining: AbortSignal; telemetryFor(id: string, log: Logger): EidTelemetry },
-  availability: Availability,
-): Promise<EidRegistry> {
+/**
+ * Refuses `eids` sections no plugin can be made of. Checked before the broker connects to its
+ * store or starts anything, so that a configuration error is the first thing it prints.
+ */
+export function checkEidSections(sections: Record<string, unknown>, factories: Record<string, EidPluginFactory>): void {
   // A broker without an eID would start, answer discovery, and refuse every login.
   if (Object.keys(sections).length === 0) {
     throw new ConfigError(`eids: no eID is configured; add a section for at least one (known: ${Object.keys(factories).join(', ') || 'none'})`);
@@ -92,6 +90,15 @@ export async function createRegistry(
     const conflict = namespaceConflict(id);
     if (conflict) throw new ConfigError(`eids.${id}: cannot be a plugin's id: ${conflict}`);
   }
+}
+
+/** Creates one plugin per `eids.<id>` section (checked by checkEidSections), from the factories the broker knows. */
+export async function createRegistry(
+  sections: Record<string, unknown>,
+  factories: Record<string, EidPluginFactory>,
+  shared: { issuer: string; store: Store; log: Logger; views: PageRenderer; draining: AbortSignal; telemetryFor(id: string, log: Logger): EidTelemetry },
+  availability: Availability,
+): Promise<EidRegistry> {
   // Started together: an eID's start is mostly waiting (its simulator, its keys, its upstream).
   const starts = await Promise.allSettled(
     Object.entries(sections).map(async ([id, config]) => {

@@ -369,7 +369,7 @@ export class Backchannel {
     } catch (err) {
       clearTimeout(giveUp);
       this.#unfollow(request.id);
-      this.#deps.log.warn({ err: (err as Error).message, eid: plugin.id }, 'a backchannel request could not be followed; its next poll tries again');
+      this.#deps.log.warn({ reason: (err as Error).message, eid: plugin.id }, 'a backchannel request could not be followed; its next poll tries again');
     }
   }
 
@@ -385,7 +385,7 @@ export class Backchannel {
       if (await this.#firstToEnd(stored.request)) await this.#failed(plugin, stored, REQUEST_EXPIRED);
       await this.#deps.store.unschedule(EXPIRIES_KEY, stored.request.id);
     } catch (err) {
-      this.#deps.log.warn({ err: (err as Error).message, eid: plugin.id }, 'the transaction of an expired backchannel request could not be stopped');
+      this.#deps.log.warn({ reason: (err as Error).message, eid: plugin.id }, 'the transaction of an expired backchannel request could not be stopped');
     }
   }
 

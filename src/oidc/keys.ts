@@ -43,9 +43,20 @@ function readJwksFile(path: string): string {
   }
 }
 
-/** The private signing keys: from the `jwks` file when configured, else shared through the store. */
-export async function loadSigningKeys(jwksPath: string | undefined, store: Store): Promise<JWK[]> {
-  const text = jwksPath ? readJwksFile(jwksPath) : await sharedValue(store, 'signing', generateSigningKeys);
+/**
+ * The private signing keys of the `jwks` file. Read before the broker connects to its store or
+ * starts anything, so that a file it cannot use is the first thing it prints.
+ */
+export function readSigningKeys(jwksPath: string): JWK[] {
+  return signingKeysOf(readJwksFile(jwksPath), jwksPath);
+}
+
+/** The private signing keys shared through the store: made by the first instance that asks. */
+export async function sharedSigningKeys(store: Store): Promise<JWK[]> {
+  return signingKeysOf(await sharedValue(store, 'signing', generateSigningKeys));
+}
+
+function signingKeysOf(text: string, jwksPath?: string): JWK[] {
   let keys: unknown;
   try {
     keys = (JSON.parse(text) as { keys?: unknown }).keys;

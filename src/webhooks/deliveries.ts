@@ -127,7 +127,7 @@ export class WebhookDeliveries implements AuditSink {
   #poll(): void {
     if (this.#running || !this.#timer) return;
     this.#running = this.#deliverDue()
-      .catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'webhook deliveries: the queue could not be read; trying again'))
+      .catch((err: unknown) => this.#log.warn({ reason: (err as Error).message }, 'webhook deliveries: the queue could not be read; trying again'))
       .finally(() => {
         this.#running = undefined;
       });

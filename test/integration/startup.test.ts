@@ -19,7 +19,7 @@ async function refusedWith(config: string | undefined, name = 'broker.json') {
   const broker = spawnBroker({ BROKER_CONFIG: config === undefined ? '/nonexistent/broker.json' : writeConfig(name, config), PORT: String(port) });
   running.push(broker);
   const { code, stderr } = await broker.exited();
-  return { code, stderr, port };
+  return { code, stderr, port, stdout: broker.stdout().toString() };
 }
 
 describe('a configuration that cannot be used stops the start-up with exit code 2', () => {
@@ -48,6 +48,17 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     expect(code).toBe(2);
     expect(stderr).toContain(`configuration error: ${message}`);
     expect(stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
+  it.each([
+    ['no eID at all', JSON.stringify({})],
+    ['an eID nobody knows', JSON.stringify({ eids: { 'xx-magic': {} } })],
+    ['a missing JWKS file', JSON.stringify({ jwks: '/nonexistent/jwks.json', eids: simulatedFtn })],
+  ])('%s is the first thing printed: no warning about the configuration, no eID started', async (_case, config) => {
+    const { code, stderr, stdout } = await refusedWith(config);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^(?:.*WARNING: Unsupported runtime.*\n)?configuration error: /);
+    expect(stdout).toBe('');
   }, 60_000);
 
   it('a YAML file is read as YAML', async () => {

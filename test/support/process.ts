@@ -10,6 +10,8 @@ import { projectRoot } from '../../src/paths.js';
 export interface BrokerProcess {
   child: ChildProcess;
   output(): string;
+  /** Its stdout as written, bytes and all. */
+  stdout(): Buffer;
   /** Resolves when the broker logs that it listens; rejects if it exits first. */
   listening(): Promise<void>;
   exited(): Promise<{ code: number | null; stderr: string }>;
@@ -29,12 +31,17 @@ export function spawnBroker(env: Record<string, string | undefined>, nodeFlags: 
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const stdoutBytes: Buffer[] = [];
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdoutBytes.push(chunk);
+    stdout += chunk.toString();
+  });
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exit = once(child, 'exit').then(([code]) => ({ code: code as number | null, stderr }));
   return {
     child,
     output: () => stdout + stderr,
+    stdout: () => Buffer.concat(stdoutBytes),
     exited: () => exit,
     listening: () =>
       new Promise<void>((resolve, reject) => {

@@ -196,7 +196,7 @@ export class BankIdClient {
     try {
       answer = await this.#http.call('POST', `${this.#path}/${endpoint}`, JSON.stringify(body), { repeatable: REPEATABLE.has(endpoint) });
     } catch (err) {
-      this.#log.warn({ endpoint, err: (err as Error).message, ms: Math.round(performance.now() - started) }, 'BankID could not be reached');
+      this.#log.warn({ endpoint, reason: (err as Error).message, ms: Math.round(performance.now() - started) }, 'BankID could not be reached');
       throw unreachable(err);
     }
     this.#log.debug({ endpoint, status: answer.status, ms: Math.round(performance.now() - started) }, 'BankID call');

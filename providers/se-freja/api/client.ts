@@ -129,7 +129,7 @@ export class FrejaClient {
       log.debug({ path, status: response.statusCode, ms: Math.round(performance.now() - started) }, 'Freja eID call');
       return { status: response.statusCode, text };
     } catch (err) {
-      log.warn({ path, err: (err as Error).message, ms: Math.round(performance.now() - started) }, 'Freja eID could not be reached');
+      log.warn({ path, reason: (err as Error).message, ms: Math.round(performance.now() - started) }, 'Freja eID could not be reached');
       throw new FrejaApiError(0, 'unreachable', isTimeout(err));
     }
   }
