@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash, randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import Koa from 'koa';
 import mount from 'koa-mount';
@@ -9,6 +11,8 @@ import Provider, { interactionPolicy, type ClientMetadata, type Configuration, t
 import { loginEveryTime, memoryAdapter, SIMULATOR_KEY_LIFETIME_MS, simulatorCached } from '../../src/eids/sdk.js';
 import type { SimulatorRegistration } from './index.js';
 import { listenOn, stopServer } from '../shared/simulator-server.js';
+import { escapeHtml } from '../shared/simulator-page.js';
+import { SimulatorTexts, type LanguageAsked, type Translate } from '../shared/simulator-language.js';
 
 /**
  * A simulated upstream OpenID Connect eID, built with oidc-provider, for development and
@@ -25,7 +29,8 @@ export interface SimulatedPerson {
 }
 
 export interface UpstreamSimulatorDefinition {
-  title: string;
+  /** The eID's plugin folder: its locales/ name the simulator (`upstream-simulator.title`) in every language. */
+  folder: string;
   persons: SimulatedPerson[];
   /** Scope → claims, as oidc-provider's `claims` configuration. */
   claims: Record<string, string[]>;
@@ -204,12 +209,19 @@ const issuedAhead = (aheadSeconds: number): IdTokenForgery => ({
   },
 });
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+/** This kit's own texts (upstream-oidc/locales/), beneath each eID's, which names its simulator. */
+const KIT_FOLDER = fileURLToPath(new URL('.', import.meta.url));
 
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title><link rel="icon" href="data:,"></head>
-<body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
+/**
+ * A page of the simulator in the language asked for, its language links showing the page again
+ * at `path` with another `?lang=`; `body` gets the translator and gives HTML with every text escaped.
+ */
+function page(texts: SimulatorTexts, asked: LanguageAsked, path: string, body: (t: Translate) => string): string {
+  const locale = texts.localeOf(asked);
+  const t = texts.translator(locale);
+  const title = escapeHtml(t('title'));
+  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="icon" href="data:,"></head>
+<body>${texts.languageLinks(locale, (code) => `${path}?lang=${code}`)}<main><h1>${title}</h1>${body(t)}</main></body></html>`;
 }
 
 export async function startUpstreamSimulator(
@@ -226,7 +238,7 @@ export async function startUpstreamSimulator(
   const storage = memoryAdapter();
   const faults: SimulatorFaults = { tokenDelayMs: 0, foreignSigningKeys: false };
   const { jwks, foreignJwks } = await simulatorCached(
-    `upstream-simulator-${definition.title}`,
+    `upstream-simulator-${basename(definition.folder)}`,
     async () => {
       const [jwks, foreignJwks] = await Promise.all([signingJwks(), signingJwks()]);
       return { jwks, foreignJwks };
@@ -236,6 +248,7 @@ export async function startUpstreamSimulator(
   const persons = new Map(definition.persons.map((person) => [person.accountId, person]));
   const features = definition.features ?? {};
   const cookieKeys = [randomBytes(32).toString('hex')];
+  const texts = new SimulatorTexts([KIT_FOLDER, definition.folder], 'upstream-simulator');
 
   // The keys it signs with and publishes: those kept for this eID's simulator until it rotates them.
   let signing = jwks;
@@ -284,7 +297,7 @@ export async function startUpstreamSimulator(
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
     renderError: (ctx, out) => {
       ctx.type = 'html';
-      ctx.body = page(definition.title, `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
+      ctx.body = page(texts, { acceptLanguage: ctx.get('accept-language') }, '', () => `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
     },
   };
   // A rotation replaces the provider by one with the new keys; logins in progress go on, held in the same storage.
@@ -342,7 +355,9 @@ export async function startUpstreamSimulator(
         .map((person) => `<form method="post" action="/interaction/${details.uid}/login"><input type="hidden" name="person" value="${escapeHtml(person.accountId)}"><button type="submit">${escapeHtml(person.label)}</button></form>`)
         .join('\n');
       ctx.type = 'html';
-      ctx.body = page(definition.title, `<p>A simulated eID: choose a test person to log in as.</p>${buttons}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit">Cancel</button></form>`);
+      ctx.body = page(texts, languageAsked(ctx, details.params), `/interaction/${details.uid}`, (t) =>
+        `<p>${escapeHtml(t('intro'))}</p>${buttons}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit">${escapeHtml(t('cancel'))}</button></form>`,
+      );
       return;
     }
     if (ctx.method !== 'POST') return next();
@@ -387,6 +402,19 @@ export async function startUpstreamSimulator(
       await stopServer(server);
       await storage.close();
     },
+  };
+}
+
+/**
+ * The person's pick on the page (`?lang=`), then the authorization request's ui_locales (or the
+ * `language` MitID brokers take instead), then the browser's.
+ */
+function languageAsked(ctx: Koa.Context, params: Record<string, unknown>): LanguageAsked {
+  const asked = params.ui_locales ?? params.language;
+  return {
+    lang: typeof ctx.query.lang === 'string' ? ctx.query.lang : undefined,
+    uiLocales: typeof asked === 'string' ? asked : undefined,
+    acceptLanguage: ctx.get('accept-language'),
   };
 }
 

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { pluginFolder } from '../../../src/eids/sdk.js';
 import type { SimulatorRegistration } from '../../upstream-oidc/index.js';
 import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../upstream-oidc/simulator.js';
 
@@ -35,7 +37,7 @@ export const danishPersons: SimulatedPerson[] = [
 export function startMitIdSimulator(registration: SimulatorRegistration) {
   return startUpstreamSimulator(
     {
-      title: 'Simulated MitID broker',
+      folder: join(pluginFolder(import.meta.url), '..'),
       persons: danishPersons,
       claims: {
         openid: ['sub', 'loa', 'idp'],

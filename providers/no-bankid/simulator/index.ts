@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { pluginFolder } from '../../../src/eids/sdk.js';
 import type { SimulatorRegistration } from '../../upstream-oidc/index.js';
 import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../upstream-oidc/simulator.js';
 
@@ -47,7 +49,7 @@ function method(params: Record<string, unknown>): 'bid' | 'bis' | 'bim' {
 export function startNorwegianBankIdSimulator(registration: SimulatorRegistration) {
   return startUpstreamSimulator(
     {
-      title: 'Simulated Norwegian BankID',
+      folder: join(pluginFolder(import.meta.url), '..'),
       persons: norwegianPersons,
       claims: {
         openid: ['sub', 'bankid_altsub'],
