@@ -21,6 +21,13 @@ export interface LanguageAsked {
 /** A page's texts in one language; `{name}` in a text is replaced by `vars.name`. */
 export type Translate = (key: string, vars?: Record<string, string>) => string;
 
+/** A page's language, its texts, and the HTML of its links to the other languages. */
+export interface PageLanguage {
+  locale: string;
+  t: Translate;
+  links: string;
+}
+
 const FALLBACK = 'en';
 
 export class SimulatorTexts {
@@ -60,6 +67,12 @@ export class SimulatorTexts {
       const path = `${this.section}.${key}`;
       return (messages[path] ?? english[path] ?? path).replace(/\{(\w+)\}/g, (whole, name: string) => vars[name] ?? whole);
     };
+  }
+
+  /** The language of a page asked for as `asked`, its translator, and its language links (see languageLinks). */
+  pageLanguage(asked: LanguageAsked, href: (locale: string) => string): PageLanguage {
+    const locale = this.localeOf(asked);
+    return { locale, t: this.translator(locale), links: this.languageLinks(locale, href) };
   }
 
   /** The links to the page in every language it speaks, `href` giving each one's address. */

@@ -217,11 +217,10 @@ const KIT_FOLDER = fileURLToPath(new URL('.', import.meta.url));
  * at `path` with another `?lang=`; `body` gets the translator and gives HTML with every text escaped.
  */
 function page(texts: SimulatorTexts, asked: LanguageAsked, path: string, body: (t: Translate) => string): string {
-  const locale = texts.localeOf(asked);
-  const t = texts.translator(locale);
+  const { locale, t, links } = texts.pageLanguage(asked, (code) => `${path}?lang=${code}`);
   const title = escapeHtml(t('title'));
   return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="icon" href="data:,"></head>
-<body>${texts.languageLinks(locale, (code) => `${path}?lang=${code}`)}<main><h1>${title}</h1>${body(t)}</main></body></html>`;
+<body>${links}<main><h1>${title}</h1>${body(t)}</main></body></html>`;
 }
 
 export async function startUpstreamSimulator(
