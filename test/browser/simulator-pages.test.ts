@@ -125,7 +125,7 @@ describe("a simulator's pages speak the person's language", () => {
       await page.goto(`${app.origin}${app.pathname}`);
       expect(await shown(page)).toEqual({ lang: 'fi', heading: headings.fi });
 
-      for (const [query, acceptLanguage] of [['?lang=xx', 'de'], ['', 'de-DE, fr;q=0.5']]) {
+      for (const [query, acceptLanguage] of [['?lang=xx', 'de'], ['', 'de-DE, fr;q=0.5']] as const) {
         const html = await (await fetch(`${app.origin}${app.pathname}${query}`, { headers: { 'accept-language': acceptLanguage } })).text();
         expect(html).toContain('<html lang="en">');
         expect(html).toContain(`<h1>${headings.en}</h1>`);
