@@ -21,8 +21,10 @@ import { SimulatorTexts, type LanguageAsked, type Translate } from '../shared/si
  * of this kit.
  */
 export interface SimulatedPerson {
-  /** What the person-picker button says. */
-  label: string;
+  /** What the person-picker button says: the person's name and number, as their eID has them. */
+  label?: string;
+  /** What sets the person apart, in words: a key of the eID's texts (upstream-simulator.<note>), after the label. */
+  note?: string;
   accountId: string;
   /** Every claim the upstream knows about the person; scopes decide which are released. */
   claims: Record<string, unknown>;
@@ -350,12 +352,12 @@ export async function startUpstreamSimulator(
     if (!match) return next();
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (ctx.method === 'GET' && !match[2]) {
-      const buttons = definition.persons
-        .map((person) => `<form method="post" action="/interaction/${details.uid}/login"><input type="hidden" name="person" value="${escapeHtml(person.accountId)}"><button type="submit">${escapeHtml(person.label)}</button></form>`)
+      const buttons = (t: Translate) => definition.persons
+        .map((person) => `<form method="post" action="/interaction/${details.uid}/login"><input type="hidden" name="person" value="${escapeHtml(person.accountId)}"><button type="submit">${escapeHtml(buttonText(person, t))}</button></form>`)
         .join('\n');
       ctx.type = 'html';
       ctx.body = page(texts, languageAsked(ctx, details.params), `/interaction/${details.uid}`, (t) =>
-        `<p>${escapeHtml(t('intro'))}</p>${buttons}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit">${escapeHtml(t('cancel'))}</button></form>`,
+        `<p>${escapeHtml(t('intro'))}</p>${buttons(t)}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit">${escapeHtml(t('cancel'))}</button></form>`,
       );
       return;
     }
@@ -402,6 +404,11 @@ export async function startUpstreamSimulator(
       await storage.close();
     },
   };
+}
+
+/** A test person's button: their label, then what sets them apart in the page's language. */
+function buttonText(person: SimulatedPerson, t: Translate): string {
+  return [person.label, person.note && t(person.note)].filter(Boolean).join(' — ');
 }
 
 /**
