@@ -216,10 +216,13 @@ const KIT_FOLDER = fileURLToPath(new URL('.', import.meta.url));
 
 /**
  * A page of the simulator in the language asked for, its language links showing the page again
- * at `path` with another `?lang=`; `body` gets the translator and gives HTML with every text escaped.
+ * at `path` with another `?lang=` (an error page, with no `path`, has none: it cannot be shown
+ * again); `body` gets the translator and gives HTML with every text escaped.
  */
-function page(texts: SimulatorTexts, asked: LanguageAsked, path: string, body: (t: Translate) => string): string {
-  const { locale, t, links } = texts.pageLanguage(asked, (code) => `${path}?lang=${code}`);
+function page(texts: SimulatorTexts, asked: LanguageAsked, path: string | undefined, body: (t: Translate) => string): string {
+  const language = texts.pageLanguage(asked, (code) => `${path}?lang=${code}`);
+  const { locale, t } = language;
+  const links = path === undefined ? '' : language.links;
   const title = escapeHtml(t('title'));
   return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="icon" href="data:,"></head>
 <body>${links}<main><h1>${title}</h1>${body(t)}</main></body></html>`;
@@ -298,7 +301,7 @@ export async function startUpstreamSimulator(
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
     renderError: (ctx, out) => {
       ctx.type = 'html';
-      ctx.body = page(texts, { acceptLanguage: ctx.get('accept-language') }, '', () => `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
+      ctx.body = page(texts, { acceptLanguage: ctx.get('accept-language') }, undefined, () => `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
     },
   };
   // A rotation replaces the provider by one with the new keys; logins in progress go on, held in the same storage.

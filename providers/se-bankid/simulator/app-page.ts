@@ -23,6 +23,7 @@ details { margin: .75rem 0; }
 a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; background: #193e4f; color: #fff; }
 button { width: 100%; padding: .7rem; border-radius: .75rem; border: 0; background: #193e4f; color: #fff; font-size: 1rem; }
 button.secondary { background: #d5dbe1; color: #193e4f; }
+nav.languages { text-align: center; padding: .5rem; }
 `;
 
 export interface AppNotice {

@@ -24,6 +24,7 @@ select { width: 100%; padding: .5rem; font-size: 1rem; }
 a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; background: #0b3d5c; color: #fff; }
 button { width: 100%; padding: .7rem; border-radius: .75rem; border: 0; background: #0b3d5c; color: #fff; font-size: 1rem; }
 button.secondary { background: #d5dbe1; color: #0b3d5c; }
+nav.languages { text-align: center; padding: .5rem; }
 `;
 
 /** The key of what the page says after a button, by `?done=`. */
