@@ -1,4 +1,5 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from 'node:http';
+import type { LanguageAsked } from './simulator-language.js';
 
 /**
  * What the simulated apps of the eIDs (BankID's, Freja eID's) answer their person: small HTML
@@ -28,8 +29,9 @@ export function redirect(location: string): Reply {
   return { status: 303, location };
 }
 
-export function send(response: ServerResponse, reply: Reply): void {
+export function send(response: ServerResponse, reply: Reply, headers: OutgoingHttpHeaders = {}): void {
   response.writeHead(reply.status, {
+    ...headers,
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
     'content-security-policy': PAGE_SECURITY_POLICY,
@@ -56,10 +58,24 @@ export function hiddenInputs(fields: Record<string, string>): string {
 const MAX_BODY_BYTES = 512 * 1024;
 
 /**
- * The request listener of a simulated app: reads the body (up to MAX_BODY_BYTES), answers what
- * `route` replies, and a route that throws with a 500 in JSON.
+ * The language a person picked with a page's link (`?lang=`), kept for the app's next pages: its
+ * own refreshes and the redirects after its buttons carry no `?lang=`.
  */
-export function simulatorListener(route: (request: { method: string; url: URL; body: string }) => Reply): RequestListener {
+const LANGUAGE_COOKIE = 'simulator_lang';
+const LANGUAGE_CODE = /^[a-z]{2}$/;
+
+/** The `?lang=` of the request, else the one its cookie remembers, and the browser's languages. */
+function languageAsked(request: IncomingMessage, url: URL): LanguageAsked {
+  const remembered = /(?:^|;\s*)simulator_lang=([a-z]{2})(?:;|$)/.exec(request.headers.cookie ?? '')?.[1];
+  return { lang: url.searchParams.get('lang') ?? remembered, acceptLanguage: request.headers['accept-language'] };
+}
+
+/**
+ * The request listener of a simulated app: reads the body (up to MAX_BODY_BYTES), answers what
+ * `route` replies, and a route that throws with a 500 in JSON. A language picked with `?lang=`
+ * is remembered in a cookie.
+ */
+export function simulatorListener(route: (request: { method: string; url: URL; body: string; language: LanguageAsked }) => Reply): RequestListener {
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -68,7 +84,10 @@ export function simulatorListener(route: (request: { method: string; url: URL; b
       if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     }
     const url = new URL(request.url ?? '/', 'http://simulator');
-    send(response, route({ method: request.method ?? 'GET', url, body: Buffer.concat(chunks).toString('utf8') }));
+    const language = languageAsked(request, url);
+    const picked = url.searchParams.get('lang') ?? '';
+    const remember = LANGUAGE_CODE.test(picked) ? { 'set-cookie': `${LANGUAGE_COOKIE}=${picked}; Path=/; HttpOnly; SameSite=Lax` } : {};
+    send(response, route({ method: request.method ?? 'GET', url, body: Buffer.concat(chunks).toString('utf8'), language }), remember);
   }
   return (request, response) => {
     handle(request, response).catch((error: unknown) => {

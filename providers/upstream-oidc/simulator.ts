@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash, randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import Koa from 'koa';
 import mount from 'koa-mount';
@@ -9,6 +11,8 @@ import Provider, { interactionPolicy, type ClientMetadata, type Configuration, t
 import { loginEveryTime, memoryAdapter, SIMULATOR_KEY_LIFETIME_MS, simulatorCached } from '../../src/eids/sdk.js';
 import type { SimulatorRegistration } from './index.js';
 import { listenOn, stopServer } from '../shared/simulator-server.js';
+import { escapeHtml } from '../shared/simulator-page.js';
+import { SimulatorTexts, type LanguageAsked, type Translate } from '../shared/simulator-language.js';
 
 /**
  * A simulated upstream OpenID Connect eID, built with oidc-provider, for development and
@@ -17,15 +21,18 @@ import { listenOn, stopServer } from '../shared/simulator-server.js';
  * of this kit.
  */
 export interface SimulatedPerson {
-  /** What the person-picker button says. */
-  label: string;
+  /** What the person-picker button says: the person's name and number, as their eID has them. */
+  label?: string;
+  /** What sets the person apart, in words: a key of the eID's texts (upstream-simulator.<note>), after the label. */
+  note?: string;
   accountId: string;
   /** Every claim the upstream knows about the person; scopes decide which are released. */
   claims: Record<string, unknown>;
 }
 
 export interface UpstreamSimulatorDefinition {
-  title: string;
+  /** The eID's plugin folder: its locales/ name the simulator (`upstream-simulator.title`) in every language. */
+  folder: string;
   persons: SimulatedPerson[];
   /** Scope → claims, as oidc-provider's `claims` configuration. */
   claims: Record<string, string[]>;
@@ -204,12 +211,21 @@ const issuedAhead = (aheadSeconds: number): IdTokenForgery => ({
   },
 });
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+/** This kit's own texts (upstream-oidc/locales/), beneath each eID's, which names its simulator. */
+const KIT_FOLDER = fileURLToPath(new URL('.', import.meta.url));
 
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title><link rel="icon" href="data:,"></head>
-<body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
+/**
+ * A page of the simulator in the language asked for, its language links showing the page again
+ * at `path` with another `?lang=` (an error page, with no `path`, has none: it cannot be shown
+ * again); `body` gets the translator and gives HTML with every text escaped.
+ */
+function page(texts: SimulatorTexts, asked: LanguageAsked, path: string | undefined, body: (t: Translate) => string): string {
+  const language = texts.pageLanguage(asked, (code) => `${path}?lang=${code}`);
+  const { locale, t } = language;
+  const links = path === undefined ? '' : language.links;
+  const title = escapeHtml(t('title'));
+  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="icon" href="data:,"></head>
+<body>${links}<main><h1>${title}</h1>${body(t)}</main></body></html>`;
 }
 
 export async function startUpstreamSimulator(
@@ -226,7 +242,7 @@ export async function startUpstreamSimulator(
   const storage = memoryAdapter();
   const faults: SimulatorFaults = { tokenDelayMs: 0, foreignSigningKeys: false };
   const { jwks, foreignJwks } = await simulatorCached(
-    `upstream-simulator-${definition.title}`,
+    `upstream-simulator-${basename(definition.folder)}`,
     async () => {
       const [jwks, foreignJwks] = await Promise.all([signingJwks(), signingJwks()]);
       return { jwks, foreignJwks };
@@ -236,6 +252,7 @@ export async function startUpstreamSimulator(
   const persons = new Map(definition.persons.map((person) => [person.accountId, person]));
   const features = definition.features ?? {};
   const cookieKeys = [randomBytes(32).toString('hex')];
+  const texts = new SimulatorTexts([KIT_FOLDER, definition.folder], 'upstream-simulator');
 
   // The keys it signs with and publishes: those kept for this eID's simulator until it rotates them.
   let signing = jwks;
@@ -284,7 +301,7 @@ export async function startUpstreamSimulator(
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
     renderError: (ctx, out) => {
       ctx.type = 'html';
-      ctx.body = page(definition.title, `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
+      ctx.body = page(texts, { acceptLanguage: ctx.get('accept-language') }, undefined, () => `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
     },
   };
   // A rotation replaces the provider by one with the new keys; logins in progress go on, held in the same storage.
@@ -338,11 +355,13 @@ export async function startUpstreamSimulator(
     if (!match) return next();
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (ctx.method === 'GET' && !match[2]) {
-      const buttons = definition.persons
-        .map((person) => `<form method="post" action="/interaction/${details.uid}/login"><input type="hidden" name="person" value="${escapeHtml(person.accountId)}"><button type="submit">${escapeHtml(person.label)}</button></form>`)
+      const buttons = (t: Translate) => definition.persons
+        .map((person) => `<form method="post" action="/interaction/${details.uid}/login"><input type="hidden" name="person" value="${escapeHtml(person.accountId)}"><button type="submit">${escapeHtml(buttonText(person, t))}</button></form>`)
         .join('\n');
       ctx.type = 'html';
-      ctx.body = page(definition.title, `<p>A simulated eID: choose a test person to log in as.</p>${buttons}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit">Cancel</button></form>`);
+      ctx.body = page(texts, languageAsked(ctx, details.params), `/interaction/${details.uid}`, (t) =>
+        `<p>${escapeHtml(t('intro'))}</p>${buttons(t)}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit">${escapeHtml(t('cancel'))}</button></form>`,
+      );
       return;
     }
     if (ctx.method !== 'POST') return next();
@@ -387,6 +406,24 @@ export async function startUpstreamSimulator(
       await stopServer(server);
       await storage.close();
     },
+  };
+}
+
+/** A test person's button: their label, then what sets them apart in the page's language. */
+function buttonText(person: SimulatedPerson, t: Translate): string {
+  return [person.label, person.note && t(person.note)].filter(Boolean).join(' — ');
+}
+
+/**
+ * The person's pick on the page (`?lang=`), then the authorization request's ui_locales (or the
+ * `language` MitID brokers take instead), then the browser's.
+ */
+function languageAsked(ctx: Koa.Context, params: Record<string, unknown>): LanguageAsked {
+  const asked = params.ui_locales ?? params.language;
+  return {
+    lang: typeof ctx.query.lang === 'string' ? ctx.query.lang : undefined,
+    uiLocales: typeof asked === 'string' ? asked : undefined,
+    acceptLanguage: ctx.get('accept-language'),
   };
 }
 

@@ -74,6 +74,9 @@ export { isProductionConfiguration } from '../config/environment.js';
 // JSON a plugin makes ahead for what it hands the core again and again (BankID's QR code of a second, its status while an order waits).
 export { withJson, withPayload } from './shown-status.js';
 
+// The pages' languages: a simulator's pages speak them too, with texts from its plugin's locales/.
+export { languageNames, loadMessages, negotiateLocale, supportedLocales, toLocale, type Locale, type Messages } from '../http/locale.js';
+
 // Small helpers every eID needs.
 export { pluginFolder, refuseSimulatorInProduction, text } from './helpers.js';
 // What simulators make for themselves, kept on disk between starts (simulator mode only).

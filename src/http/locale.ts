@@ -5,6 +5,9 @@ import { viewsDir } from '../paths.js';
 export const supportedLocales = ['sv', 'en', 'nb', 'fi', 'da'] as const;
 export type Locale = (typeof supportedLocales)[number];
 
+/** Each language's name in itself, for the language links. */
+export const languageNames: Record<Locale, string> = { sv: 'Svenska', en: 'English', nb: 'Norsk bokmål', fi: 'Suomi', da: 'Dansk' };
+
 /** Language tags people's browsers and clients send, by the locale we answer in. */
 const aliases: Record<string, Locale> = { sv: 'sv', en: 'en', nb: 'nb', no: 'nb', nn: 'nb', fi: 'fi', da: 'da' };
 
@@ -39,15 +42,19 @@ export function negotiateLocale(uiLocales: string | undefined, acceptLanguage: s
 
 export type Messages = Record<string, string>;
 
-/** <dir>/<locale>.json for every language (the broker's views/locales/ by default), flattened to dotted keys. */
-export function loadMessages(dir = join(viewsDir, 'locales')): Record<Locale, Messages> {
+/**
+ * <dir>/<locale>.json for every language (the broker's views/locales/ by default), flattened to
+ * dotted keys. `locales`: other languages than the broker's, for a simulator that also speaks its
+ * eID's own (Bank iD's Czech).
+ */
+export function loadMessages<L extends string = Locale>(dir = join(viewsDir, 'locales'), locales: readonly L[] = supportedLocales as unknown as readonly L[]): Record<L, Messages> {
   const files = new Set(readdirSync(dir));
   return Object.fromEntries(
-    supportedLocales.map((locale) => {
+    locales.map((locale) => {
       if (!files.has(`${locale}.json`)) throw new Error(`${join(dir, `${locale}.json`)} is missing`);
       return [locale, flatten(JSON.parse(readFileSync(join(dir, `${locale}.json`), 'utf8')) as object)];
     }),
-  ) as Record<Locale, Messages>;
+  ) as Record<L, Messages>;
 }
 
 function flatten(tree: object, prefix = ''): Messages {

@@ -6,7 +6,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import { isRead } from './errors.js';
 import { currentTraceId } from './request-scope.js';
 import { viewsDir } from '../paths.js';
-import { loadMessages, negotiateLocale, supportedLocales, type Locale, type Messages } from './locale.js';
+import { languageNames, loadMessages, negotiateLocale, supportedLocales, type Locale, type Messages } from './locale.js';
 
 /** Set by the login routes: the client's ui_locales, and where "back to the service" goes. */
 export interface LocaleState {
@@ -32,9 +32,6 @@ function withFormToken(html: string, token: string): string {
 
 /** The language a person picked on a page, kept for the browser session. */
 const LANGUAGE_COOKIE = 'neb_lang';
-
-/** Each language by its own name, for the language switch. */
-const languageNames: Record<Locale, string> = { sv: 'Svenska', en: 'English', nb: 'Norsk bokmål', fi: 'Suomi', da: 'Dansk' };
 
 const isLocale = (value: unknown): value is Locale => supportedLocales.includes(value as Locale);
 

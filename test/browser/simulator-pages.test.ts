@@ -13,7 +13,13 @@ let tb: TestBroker;
 
 beforeAll(async () => {
   browser = await launchChromium();
-  tb = await startTestBroker({ demo: true, eids: { 'no-bankid': { mode: 'simulator' }, 'cz-bankid': { mode: 'simulator' } } }, 'simulator-pages');
+  tb = await startTestBroker(
+    {
+      demo: true,
+      eids: Object.fromEntries(['no-bankid', 'fi-ftn', 'dk-mitid', 'cz-bankid', 'se-bankid', 'se-freja'].map((eid) => [eid, { mode: 'simulator' }])),
+    },
+    'simulator-pages',
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -47,6 +53,85 @@ describe("an upstream eID's simulator on the way", () => {
       await page.waitForSelector('dl.claims');
       expect(await page.textContent('dl.claims')).toContain(eid);
       expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
+
+/** The page's language and its heading. */
+async function shown(page: Page): Promise<{ lang: string | null; heading: string | null }> {
+  return { lang: await page.getAttribute('html', 'lang'), heading: await page.textContent('h1') };
+}
+
+/** The simulator page each upstream eID shows, as the picker's button leads to it. */
+async function simulatorPageOf(page: Page, eid: string): Promise<string> {
+  await page.goto(`${tb.issuer}/demo/login`);
+  await page.click(`button[value="${eid}"]`);
+  await page.waitForURL((url) => url.origin !== new URL(tb.issuer).origin);
+  await page.waitForSelector('h1');
+  const url = new URL(page.url());
+  url.searchParams.delete('lang');
+  return url.href;
+}
+
+describe("a simulator's pages speak the person's language", () => {
+  it.each([
+    ['no-bankid', { sv: 'Simulerat norskt BankID', da: 'Simuleret norsk BankID', en: 'Simulated Norwegian BankID' }, 'Ola Johan Hansen (45018012301) — D-nummer'],
+    ['fi-ftn', { sv: 'Simulerat finländskt tillitsnätverk (FTN)', da: 'Simuleret finsk tillidsnetværk (FTN)', en: 'Simulated Finnish Trust Network' }, 'Annullér'],
+    ['dk-mitid', { sv: 'Simulerad MitID-mäklare', da: 'Simuleret MitID-broker', en: 'Simulated MitID broker' }, 'Mette Hansen — MitID-appen (betydelig)'],
+    ['cz-bankid', { sv: 'Simulerat Bank iD', da: 'Simuleret Bank iD', en: 'Simulated Bank iD' }, 'Log ind og del oplysningerne'],
+  ])('%s: its page in the language its link asks for, English for one it does not speak, and the login goes on', async (eid, headings, danish) => {
+    const context = await newPhone(browser);
+    try {
+      const page = await context.newPage();
+      const problems = consoleProblems(page);
+      const simulator = await simulatorPageOf(page, eid);
+      expect(await page.getAttribute('html', 'lang')).toBe('en');
+      for (const lang of ['sv', 'da'] as const) {
+        await page.click(`nav.languages a[hreflang="${lang}"]`);
+        await page.waitForSelector(`html[lang="${lang}"]`);
+        expect(await shown(page)).toEqual({ lang, heading: headings[lang] });
+      }
+      expect(await page.textContent('main')).toContain(danish);
+      await page.goto(`${simulator}${simulator.includes('?') ? '&' : '?'}lang=xx`);
+      expect(await shown(page)).toEqual({ lang: 'en', heading: headings.en });
+      await page.click(eid === 'cz-bankid' ? 'button[name="decision"][value="approve"]' : 'form[action$="/login"] button');
+      await page.waitForSelector('dl.claims');
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it.each([
+    ['se-bankid', { sv: 'Simulerad BankID-app', fi: 'Simuloitu BankID-sovellus', en: 'Simulated BankID app' }],
+    ['se-freja', { sv: 'Simulerad Freja eID-app', fi: 'Simuloitu Freja eID -sovellus', en: 'Simulated Freja eID app' }],
+  ])("%s: the simulated app follows the broker page's language, keeps a language picked on it, and speaks English else", async (eid, headings) => {
+    const context = await newPhone(browser, 'sv-SE');
+    try {
+      const page = await context.newPage();
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click(`button[value="${eid}"]`);
+      const link = await page.getAttribute('p.simulator a', 'href');
+      expect(link).toMatch(/\?lang=sv$/);
+      await page.goto(link!);
+      expect(await shown(page)).toEqual({ lang: 'sv', heading: headings.sv });
+      await page.click('nav.languages a[hreflang="fi"]');
+      await page.waitForSelector('html[lang="fi"]');
+      expect(await shown(page)).toEqual({ lang: 'fi', heading: headings.fi });
+      // Its own refresh and the redirects after its buttons carry no ?lang=: the picked language holds.
+      const app = new URL(link!);
+      await page.goto(`${app.origin}${app.pathname}`);
+      expect(await shown(page)).toEqual({ lang: 'fi', heading: headings.fi });
+
+      for (const [query, acceptLanguage] of [['?lang=xx', 'de'], ['', 'de-DE, fr;q=0.5']] as const) {
+        const html = await (await fetch(`${app.origin}${app.pathname}${query}`, { headers: { 'accept-language': acceptLanguage } })).text();
+        expect(html).toContain('<html lang="en">');
+        expect(html).toContain(`<h1>${headings.en}</h1>`);
+      }
+      const danish = await (await fetch(`${app.origin}${app.pathname}`, { headers: { 'accept-language': 'da-DK' } })).text();
+      expect(danish).toContain('<html lang="da">');
     } finally {
       await context.close();
     }

@@ -19,8 +19,8 @@ export interface AuthorizationRequest {
   scopes: string[];
   codeChallenge: string;
   bankId?: string;
-  /** cs or en: the page's language. */
-  locale: 'cs' | 'en';
+  /** The languages the relying party asked the page to speak, most wanted first. */
+  uiLocales?: string;
   /** The relying party's own 32-character trace id, when it sent one. */
   traceId?: string;
 }
@@ -88,7 +88,7 @@ export function checkAuthorizationRequest(
     scopes,
     codeChallenge: query.code_challenge!,
     ...(query.bank_id ? { bankId: query.bank_id } : {}),
-    locale: (query.ui_locales ?? '').split(' ')[0] === 'cs' ? 'cs' : 'en',
+    ...(query.ui_locales ? { uiLocales: query.ui_locales } : {}),
     ...(query.trace_id ? { traceId: query.trace_id } : {}),
   };
 }

@@ -4,10 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Router from '@koa/router';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import Koa, { type Context } from 'koa';
+import { join } from 'node:path';
+import { pluginFolder } from '../../../src/eids/sdk.js';
 import { checkAuthorizationRequest, responseUrl, supportedScopes, type AuthorizationRequest, type RegisteredClient } from './authorization.js';
 import { decisionPage } from './page.js';
 import { scopeClaims, simulatedBanks, simulatedPersons, verifiedClaimNames, type SimulatedBank, type SimulatedCzechPerson } from './people.js';
 import { listenOn, stopServer } from '../../shared/simulator-server.js';
+import { SimulatorTexts } from '../../shared/simulator-language.js';
 
 /** The broker (or a test's client) as registered at the simulated Bank iD. */
 export interface BankIdRegistration {
@@ -151,6 +154,15 @@ function releasedClaims(person: SimulatedCzechPerson, scopes: readonly string[],
  * iD departs from what oidc-provider does, so each is written here once, plainly, rather than as
  * an override of the library.
  */
+/** The page's words: Bank iD's own Czech, and the broker's five languages (cz-bankid's locales/, section bankid-cz-simulator). */
+const texts = new SimulatorTexts([join(pluginFolder(import.meta.url), '..')], 'bankid-cz-simulator', ['cs']);
+
+function withLanguage(query: string, locale: string): URLSearchParams {
+  const params = new URLSearchParams(query);
+  params.set('lang', locale);
+  return params;
+}
+
 export async function startCzechBankIdSimulator(registration: BankIdRegistration): Promise<CzechBankIdSimulator> {
   const server = createServer();
   const port = await listenOn(server, '127.0.0.1', registration.port ?? 0);
@@ -218,7 +230,11 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
     ctx.type = 'html';
     ctx.body = decisionPage({
       requestId,
-      locale: checked.locale,
+      // Its language links show the page again for the same request: ?lang= wins over ui_locales.
+      language: texts.pageLanguage(
+        { lang: typeof ctx.query.lang === 'string' ? ctx.query.lang : undefined, uiLocales: checked.uiLocales, acceptLanguage: ctx.get('accept-language') },
+        (locale) => `/auth?${withLanguage(ctx.querystring, locale)}`,
+      ),
       banks: simulatedBanks,
       persons: simulatedPersons,
       scopes: checked.scopes,

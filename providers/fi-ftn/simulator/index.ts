@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { pluginFolder } from '../../../src/eids/sdk.js';
 import type { SimulatorRegistration } from '../../upstream-oidc/index.js';
 import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../upstream-oidc/simulator.js';
 
@@ -26,7 +28,7 @@ const LOA_SUBSTANTIAL = 'http://ftn.ficora.fi/2017/loa2';
 export function startFinnishTrustNetworkSimulator(registration: SimulatorRegistration) {
   return startUpstreamSimulator(
     {
-      title: 'Simulated Finnish Trust Network',
+      folder: join(pluginFolder(import.meta.url), '..'),
       persons: finnishPersons,
       claims: {
         openid: ['sub'],

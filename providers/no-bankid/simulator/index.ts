@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { pluginFolder } from '../../../src/eids/sdk.js';
 import type { SimulatorRegistration } from '../../upstream-oidc/index.js';
 import { registeredClient, startUpstreamSimulator, type SimulatedPerson } from '../../upstream-oidc/simulator.js';
 
@@ -22,7 +24,8 @@ export const norwegianPersons: SimulatedPerson[] = [
     },
   },
   {
-    label: 'Ola Johan Hansen, D-number (45018012301)',
+    label: 'Ola Johan Hansen (45018012301)',
+    note: 'd_number',
     accountId: 'bankid-9578-6000-4-1000002',
     // Ola has given BankID no contact details.
     claims: { name: 'Hansen, Ola Johan', given_name: 'Ola Johan', family_name: 'Hansen', birthdate: '1980-01-05', nnin_altsub: '45018012301', nnin: '45018012301', bankid_altsub: '9578-6000-4-1000002' },
@@ -47,7 +50,7 @@ function method(params: Record<string, unknown>): 'bid' | 'bis' | 'bim' {
 export function startNorwegianBankIdSimulator(registration: SimulatorRegistration) {
   return startUpstreamSimulator(
     {
-      title: 'Simulated Norwegian BankID',
+      folder: join(pluginFolder(import.meta.url), '..'),
       persons: norwegianPersons,
       claims: {
         openid: ['sub', 'bankid_altsub'],

@@ -1,4 +1,5 @@
 import { escapeHtml, hiddenInputs } from '../../shared/simulator-page.js';
+import type { PageLanguage, Translate } from '../../shared/simulator-language.js';
 import { apiErrorStatus, failedHintCodes } from './app-choices.js';
 import { rpEndpoints } from './faults.js';
 import type { SimulatedOrderView } from './orders.js';
@@ -22,6 +23,7 @@ details { margin: .75rem 0; }
 a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; background: #193e4f; color: #fff; }
 button { width: 100%; padding: .7rem; border-radius: .75rem; border: 0; background: #193e4f; color: #fff; font-size: 1rem; }
 button.secondary { background: #d5dbe1; color: #193e4f; }
+nav.languages { text-align: center; padding: .5rem; }
 `;
 
 export interface AppNotice {
@@ -29,20 +31,17 @@ export interface AppNotice {
   problem?: boolean;
 }
 
-/** The words the app uses for each kind of order. */
+/** The keys of the words the app uses for each kind of order (locales/, section bankid-simulator). */
 const wording: Record<OrderKind, { heading: string; ask: string; verb: string }> = {
-  auth: { heading: 'Identify yourself', ask: 'Message from the service:', verb: 'Identify as' },
-  sign: { heading: 'Sign', ask: 'The service asks you to sign:', verb: 'Sign as' },
-  payment: { heading: 'Approve a payment', ask: 'Message from the service:', verb: 'Approve as' },
-  'phone/auth': { heading: 'Identify yourself to the caller', ask: 'Message from the service:', verb: 'Identify as' },
-  'phone/sign': { heading: 'Sign for the caller', ask: 'The service asks you to sign:', verb: 'Sign as' },
+  auth: { heading: 'heading_auth', ask: 'ask_message', verb: 'verb_identify' },
+  sign: { heading: 'heading_sign', ask: 'ask_sign', verb: 'verb_sign' },
+  payment: { heading: 'heading_payment', ask: 'ask_message', verb: 'verb_approve' },
+  'phone/auth': { heading: 'heading_phone_auth', ask: 'ask_message', verb: 'verb_identify' },
+  'phone/sign': { heading: 'heading_phone_sign', ask: 'ask_sign', verb: 'verb_sign' },
 };
 
-/** What the app asks first of a phone order, by who called whom. */
-const callQuestion: Record<'user' | 'RP', string> = {
-  user: 'Did you call the service, and are you in that call now?',
-  RP: 'Has the service called you, and are you in that call now?',
-};
+/** The key of what the app asks first of a phone order, by who called whom. */
+const callQuestion: Record<'user' | 'RP', string> = { user: 'call_user', RP: 'call_rp' };
 
 export interface AppPageOptions {
   notice?: AppNotice;
@@ -54,17 +53,19 @@ export interface AppPageOptions {
   returnUrl?: string;
 }
 
-export function renderAppPage(orders: SimulatedOrderView[], { notice, returnUrl }: AppPageOptions = {}): string {
+export function renderAppPage(orders: SimulatedOrderView[], language: PageLanguage, { notice, returnUrl }: AppPageOptions = {}): string {
+  const { t } = language;
   const waiting = orders.filter((order) => order.status === 'pending');
   // While nothing waits, the page looks again by itself, so that a new order shows up.
   const refresh = returnUrl ?? (waiting.length === 0 ? '/app' : undefined);
   const content = returnUrl
-    ? `<p><a class="button" href="${escapeHtml(returnUrl)}">Back to the service</a></p>`
-    : `${waiting.length > 0 ? waiting.map(orderSection).join('\n') : nothingWaiting()}
-<p><a href="${APP_FAULTS_PATH}">Make BankID's API answer with an error</a></p>`;
+    ? `<p><a class="button" href="${escapeHtml(returnUrl)}">${escapeHtml(t('back_to_service'))}</a></p>`
+    : `${waiting.length > 0 ? waiting.map((order) => orderSection(order, t)).join('\n') : `<p>${escapeHtml(t('nothing_waiting'))}</p>`}
+<p><a href="${APP_FAULTS_PATH}">${escapeHtml(t('faults_link'))}</a></p>`;
   return page(
-    'Simulated BankID app',
-    `<p>This page plays the BankID app on your phone, for trying out the service without a real BankID.</p>
+    language,
+    t('app_title'),
+    `<p>${escapeHtml(t('app_intro'))}</p>
 ${notice ? `<p class="${notice.problem ? 'notice problem' : 'notice'}">${escapeHtml(notice.text)}</p>\n` : ''}${content}`,
     refresh && `<meta http-equiv="refresh" content="${returnUrl ? 0 : 2}; url=${escapeHtml(refresh)}">`,
   );
@@ -73,35 +74,38 @@ ${notice ? `<p class="${notice.problem ? 'notice problem' : 'notice'}">${escapeH
 export const APP_FAULTS_PATH = '/app/faults';
 
 /** The form that makes BankID's RP API answer its next requests with an error. */
-export function renderFaultPage(): string {
+export function renderFaultPage(language: PageLanguage): string {
+  const { t } = language;
   return page(
-    'Make BankID fail',
-    `<p>BankID answers the next requests the service sends it with the error you choose, as the real BankID does when something is wrong.</p>
+    language,
+    t('faults_title'),
+    `<p>${escapeHtml(t('faults_intro'))}</p>
 <form method="post" action="/app/fault">
-<label>Request ${select('endpoint', rpEndpoints.map((endpoint) => [endpoint, `/${endpoint}`]))}</label>
-<label>Error ${select('errorCode', Object.entries(apiErrorStatus).map(([code, status]) => [code, `${status} ${code}`]))}</label>
-<label>How many requests <input type="number" name="times" value="1" min="1" max="${MAX_FAULT_TIMES}"></label>
-<button type="submit">Answer with this error</button>
+<label>${escapeHtml(t('faults_request'))} ${select('endpoint', rpEndpoints.map((endpoint) => [endpoint, `/${endpoint}`]))}</label>
+<label>${escapeHtml(t('faults_error'))} ${select('errorCode', Object.entries(apiErrorStatus).map(([code, status]) => [code, `${status} ${code}`]))}</label>
+<label>${escapeHtml(t('faults_times'))} <input type="number" name="times" value="1" min="1" max="${MAX_FAULT_TIMES}"></label>
+<button type="submit">${escapeHtml(t('faults_submit'))}</button>
 </form>
-<p><a href="/app">Back to the app</a></p>`,
+<p><a href="/app">${escapeHtml(t('back_to_app'))}</a></p>`,
   );
 }
 
 /** More would only keep a person's broker failing long after they have seen what they wanted. */
 export const MAX_FAULT_TIMES = 20;
 
-function page(title: string, content: string, head?: string): string {
+function page({ locale, links }: PageLanguage, title: string, content: string, head?: string): string {
   return `<!doctype html>
-<html lang="en">
+<html lang="${locale}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-${head ? `${head}\n` : ''}<title>${title}</title>
+${head ? `${head}\n` : ''}<title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="${APP_STYLESHEET_PATH}">
 </head>
 <body>
+${links}
 <main>
-<h1>${title}</h1>
+<h1>${escapeHtml(title)}</h1>
 ${content}
 </main>
 </body>
@@ -115,75 +119,71 @@ function select(name: string, options: [value: string, label: string][]): string
     .join('')}</select>`;
 }
 
-function nothingWaiting(): string {
-  return '<p>Nothing is waiting for you. Start a login with BankID in the service, then reload this page.</p>';
-}
-
-function orderSection(order: SimulatedOrderView): string {
-  if (order.qrPending) return pickupSection(order);
-  return order.hintCode === 'userCallConfirm' ? callSection(order) : decisionSection(order);
+function orderSection(order: SimulatedOrderView, t: Translate): string {
+  if (order.qrPending) return pickupSection(order, t);
+  return order.hintCode === 'userCallConfirm' ? callSection(order, t) : decisionSection(order, t);
 }
 
 /** A phone order asks first whether the person is in a call with the service. */
-function callSection(order: SimulatedOrderView): string {
+function callSection(order: SimulatedOrderView, t: Translate): string {
   return `<section class="order">
-<h2>${wording[order.kind].heading}</h2>
-<p>${escapeHtml(callQuestion[order.callInitiator ?? 'user'])}</p>
-${actionForm('/app/confirm-call', order, 'Yes, I am in a call with the service')}
-${actionForm('/app/decline-call', order, 'No, I am not in a call with the service', {}, 'secondary')}
-${otherEndings(order)}
+<h2>${escapeHtml(t(wording[order.kind].heading))}</h2>
+<p>${escapeHtml(t(callQuestion[order.callInitiator ?? 'user']))}</p>
+${actionForm('/app/confirm-call', order, t('call_yes'))}
+${actionForm('/app/decline-call', order, t('call_no'), {}, 'secondary')}
+${otherEndings(order, t)}
 </section>`;
 }
 
-function pickupSection(order: SimulatedOrderView): string {
+function pickupSection(order: SimulatedOrderView, t: Translate): string {
   return `<section class="order">
-<h2>The service shows a QR code</h2>
-<p>Order ${escapeHtml(shortRef(order))}. Scanning it starts the order on this phone.</p>
-${actionForm('/app/scan', order, 'Scan the QR code shown by the service')}
-${otherEndings(order)}
+<h2>${escapeHtml(t('qr_heading'))}</h2>
+<p>${escapeHtml(t('qr_order', { order: shortRef(order) }))}</p>
+${actionForm('/app/scan', order, t('qr_scan'))}
+${otherEndings(order, t)}
 </section>`;
 }
 
-function decisionSection(order: SimulatedOrderView): string {
+function decisionSection(order: SimulatedOrderView, t: Translate): string {
   const words = wording[order.kind];
   const people = simulatedPersons.filter((person) => mayComplete(order, person));
   return `<section class="order">
-<h2>${words.heading}</h2>
-${transactionShown(order)}${order.userVisibleData ? `<p>${words.ask}</p>\n<p class="message">${escapeHtml(decodeBase64(order.userVisibleData))}</p>\n` : ''}${
-    order.requirement?.mrtd ? '<p>The service also checks your passport or national ID card.</p>\n' : ''
-  }<p>Choose who you are:</p>
+<h2>${escapeHtml(t(words.heading))}</h2>
+${transactionShown(order, t)}${order.userVisibleData ? `<p>${escapeHtml(t(words.ask))}</p>\n<p class="message">${escapeHtml(decodeBase64(order.userVisibleData))}</p>\n` : ''}${
+    order.requirement?.mrtd ? `<p>${escapeHtml(t('mrtd'))}</p>\n` : ''
+  }<p>${escapeHtml(t('choose_person'))}</p>
 ${people
   .map((person) =>
-    actionForm('/app/identify', order, `${words.verb} ${person.name} (${person.personalNumber})`, {
+    actionForm('/app/identify', order, t(words.verb, { person: `${person.name} (${person.personalNumber})` }), {
       person: person.personalNumber,
     }),
   )
   .join('\n')}
-${actionForm('/app/cancel', order, 'Cancel', {}, 'secondary')}
-${otherEndings(order)}
+${actionForm('/app/cancel', order, t('cancel'), {}, 'secondary')}
+${otherEndings(order, t)}
 </section>`;
 }
 
 /** A payment's transaction, as the app shows it before anything else. */
-function transactionShown(order: SimulatedOrderView): string {
+function transactionShown(order: SimulatedOrderView, t: Translate): string {
   const transaction = order.userVisibleTransaction;
   if (!transaction) return '';
   const lines = [
-    `To: ${transaction.recipient.name}`,
-    ...(transaction.money ? [`Amount: ${transaction.money.amount} ${transaction.money.currency}`] : []),
-    `Type: ${transaction.transactionType}`,
-    ...(transaction.riskWarning ? [`Warning: ${transaction.riskWarning}`] : []),
+    t('payment_to', { recipient: transaction.recipient.name }),
+    ...(transaction.money ? [t('payment_amount', { amount: `${transaction.money.amount} ${transaction.money.currency}` })] : []),
+    t('payment_type', { type: transaction.transactionType }),
+    ...(transaction.riskWarning ? [t('payment_warning', { warning: transaction.riskWarning })] : []),
   ];
   return `<p class="message">${lines.map(escapeHtml).join('<br>')}</p>\n`;
 }
 
 /** Every other way BankID can end the order, for trying how the service copes. */
-function otherEndings(order: SimulatedOrderView): string {
-  const hintCodes = Object.entries(failedHintCodes).map(([code, meaning]): [string, string] => [code, `${code}: ${meaning}`]);
+function otherEndings(order: SimulatedOrderView, t: Translate): string {
+  const hintCodes = failedHintCodes.map((code): [string, string] => [code, `${code}: ${t(`hint_${code}`)}`]);
   return `<details>
-<summary>Other endings</summary>
-${actionForm('/app/expire', order, 'Let the order expire', {}, 'secondary')}
-<form method="post" action="/app/fail">${hiddenInputs({ orderRef: order.orderRef })}<label>Hint code ${select('hintCode', hintCodes)}</label><button type="submit" class="secondary">Fail the order with this hint code</button></form>
+<summary>${escapeHtml(t('other_endings'))}</summary>
+${actionForm('/app/expire', order, t('expire'), {}, 'secondary')}
+<form method="post" action="/app/fail">${hiddenInputs({ orderRef: order.orderRef })}<label>${escapeHtml(t('hint_code'))} ${select('hintCode', hintCodes)}</label><button type="submit" class="secondary">${escapeHtml(t('fail'))}</button></form>
 </details>`;
 }
 

@@ -1,5 +1,8 @@
 import type { RequestListener } from 'node:http';
+import { join } from 'node:path';
+import { pluginFolder } from '../../../src/eids/sdk.js';
 import { html, json, redirect, simulatorListener, type Reply } from '../../shared/simulator-page.js';
+import { SimulatorTexts, type LanguageAsked, type PageLanguage } from '../../shared/simulator-language.js';
 import { apiErrorStatus, failedHintCodes } from './app-choices.js';
 import {
   APP_FAULTS_PATH,
@@ -16,20 +19,23 @@ import { parseJson } from './http.js';
 import type { OrderBook } from './orders.js';
 import { isJsonObject, type JsonObject } from './requests.js';
 
-type Route = (request: { url: URL; body: string }) => Reply;
+type Route = (request: { url: URL; body: string; language: PageLanguage }) => Reply;
 
 /** An action of the person's app, taking its fields from JSON or from a form. */
 type Action = (fields: JsonObject) => void;
 
 type Done = 'identified' | 'cancelled' | 'failed' | 'fault';
 
-/** What the app page says after a button, by `?done=`. */
+/** The key of what the app page says after a button, by `?done=`. */
 const doneNotices = new Map<string, string>([
-  ['identified', 'Done. Go back to the service to continue.'],
-  ['cancelled', 'Cancelled. Go back to the service.'],
-  ['failed', 'The order has ended as you chose. Go back to the service to see what it says.'],
-  ['fault', 'BankID will answer the next requests of the chosen kind with that error.'],
+  ['identified', 'done_identified'],
+  ['cancelled', 'done_cancelled'],
+  ['failed', 'done_failed'],
+  ['fault', 'done_fault'],
 ] satisfies [Done, string][]);
+
+/** The app's words in every language: se-bankid's locales/, section bankid-simulator. */
+const texts = new SimulatorTexts([join(pluginFolder(import.meta.url), '..')], 'bankid-simulator');
 
 /**
  * The plain-HTTP side of the simulator: a JSON API for tests (/control/...) and a page for
@@ -63,20 +69,21 @@ export function controlHandler(book: OrderBook, faults: FaultQueue): RequestList
 
   /** The page's fault form: an error code BankID has, its own status, for a number of requests. */
   function injectChosenFault(fields: JsonObject): void {
-    const errorCode = choiceField(fields, 'errorCode', apiErrorStatus);
+    const errorCode = choiceField(fields, 'errorCode', Object.keys(apiErrorStatus));
     const times = Number(fields.times ?? 1);
     if (times > MAX_FAULT_TIMES) throw new SimulatorError(`times must be at most ${MAX_FAULT_TIMES}`);
     faults.inject(fields.endpoint, { status: apiErrorStatus[errorCode], errorCode, details: 'Chosen on the simulated app page' }, times);
   }
 
-  const appPage = (options: AppPageOptions = {}, status = 200): Reply => html(renderAppPage(book.views(), options), status);
-  const appRefusal = (message: string) => appPage({ notice: { text: message, problem: true } }, 400);
+  const appPage = (language: PageLanguage, options: AppPageOptions = {}, status = 200): Reply =>
+    html(renderAppPage(book.views(), language, options), status);
+  const appRefusal = (language: PageLanguage) => (message: string) => appPage(language, { notice: { text: message, problem: true } }, 400);
 
   const routes = new Map<string, Route>([
     ['GET /control/orders', () => json(200, book.views())],
     ['GET /control/cancelled', () => json(200, book.cancelledViews())],
-    ['GET /app', ({ url }) => openOrShowApp(url)],
-    [`GET ${APP_FAULTS_PATH}`, () => html(renderFaultPage())],
+    ['GET /app', ({ url, language }) => openOrShowApp(url, language)],
+    [`GET ${APP_FAULTS_PATH}`, ({ language }) => html(renderFaultPage(language))],
     [`GET ${APP_STYLESHEET_PATH}`, () => ({ status: 200, contentType: 'text/css; charset=utf-8', body: APP_STYLESHEET })],
     ...Object.entries(controlActions).map(([name, act]): [string, Route] => [
       `POST /control/${name}`,
@@ -87,7 +94,7 @@ export function controlHandler(book: OrderBook, faults: FaultQueue): RequestList
     ]),
     ...Object.entries(appActions).map(([name, { act, done }]): [string, Route] => [
       `POST /app/${name}`,
-      ({ body }) => refusedAs(appRefusal, () => {
+      ({ body, language }) => refusedAs(appRefusal(language), () => {
         const fields = Object.fromEntries(new URLSearchParams(body));
         act(fields);
         return redirect(done ? `/app?${new URLSearchParams({ done, ...(fields.orderRef ? { orderRef: fields.orderRef } : {}) })}` : '/app');
@@ -100,24 +107,33 @@ export function controlHandler(book: OrderBook, faults: FaultQueue): RequestList
    * `?done=` follows a button; when it ended an order started on this device, the app sends
    * the person back to the order's returnUrl.
    */
-  function openOrShowApp(url: URL): Reply {
+  function openOrShowApp(url: URL, language: PageLanguage): Reply {
     const autoStartToken = url.searchParams.get('autostarttoken');
     if (autoStartToken === null) {
       const done = doneNotices.get(url.searchParams.get('done') ?? '');
       const orderRef = url.searchParams.get('orderRef');
       const returnUrl = done && orderRef ? book.returnUrlAfter(orderRef) : undefined;
-      return appPage({ ...(done ? { notice: { text: done } } : {}), ...(returnUrl ? { returnUrl } : {}) });
+      return appPage(language, { ...(done ? { notice: { text: language.t(done) } } : {}), ...(returnUrl ? { returnUrl } : {}) });
     }
-    return refusedAs(appRefusal, () => {
+    return refusedAs(appRefusal(language), () => {
       book.openAutoStart(autoStartToken);
       return redirect('/app');
     });
   }
 
-  return simulatorListener(({ method, url, body }) => {
+  return simulatorListener(({ method, url, body, language }) => {
     const route = routes.get(`${method} ${url.pathname}`);
-    return route ? route({ url, body }) : json(404, { error: `No ${method} ${url.pathname}` });
+    return route ? route({ url, body, language: pageLanguage(url, language) }) : json(404, { error: `No ${method} ${url.pathname}` });
   });
+}
+
+/**
+ * The language of a page of the app, its links showing the page again in another language: the
+ * fault form itself, else the app (a page drawn for a button's post, too).
+ */
+function pageLanguage(url: URL, asked: LanguageAsked): PageLanguage {
+  const path = url.pathname === APP_FAULTS_PATH ? APP_FAULTS_PATH : '/app';
+  return texts.pageLanguage(asked, (locale) => `${path}?lang=${locale}`);
 }
 
 /** Runs a route, turning the simulator's refusal into the reply made by `refusal`. */
@@ -143,9 +159,9 @@ function stringField(fields: JsonObject, name: string): string {
 }
 
 /** A field that must be one of the keys of `choices`. */
-function choiceField(fields: JsonObject, name: string, choices: Record<string, unknown>): string {
+function choiceField(fields: JsonObject, name: string, choices: readonly string[]): string {
   const value = stringField(fields, name);
-  if (!Object.hasOwn(choices, value)) throw new SimulatorError(`${name} must be one of ${Object.keys(choices).join(', ')}`);
+  if (!choices.includes(value)) throw new SimulatorError(`${name} must be one of ${choices.join(', ')}`);
   return value;
 }
 

@@ -1,5 +1,8 @@
 import type { RequestListener } from 'node:http';
+import { join } from 'node:path';
+import { pluginFolder } from '../../../src/eids/sdk.js';
 import { escapeHtml, hiddenInputs, html, json, redirect, simulatorListener, type Reply } from '../../shared/simulator-page.js';
+import { SimulatorTexts, type PageLanguage, type Translate } from '../../shared/simulator-language.js';
 import { simulatedPersons } from './persons.js';
 import { FrejaError, isObject, SimulatorError } from './rules.js';
 import { tampering, type Tampering, type TransactionBook, type TransactionView } from './transactions.js';
@@ -21,13 +24,14 @@ select { width: 100%; padding: .5rem; font-size: 1rem; }
 a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; background: #0b3d5c; color: #fff; }
 button { width: 100%; padding: .7rem; border-radius: .75rem; border: 0; background: #0b3d5c; color: #fff; font-size: 1rem; }
 button.secondary { background: #d5dbe1; color: #0b3d5c; }
+nav.languages { text-align: center; padding: .5rem; }
 `;
 
-const notices: Record<string, string> = {
-  approved: 'Approved. Go back to the service to continue.',
-  declined: 'Declined. Go back to the service.',
-  ended: 'The transaction has ended as you chose. Go back to the service to see what it says.',
-};
+/** The key of what the page says after a button, by `?done=`. */
+const notices: Record<string, string> = { approved: 'done_approved', declined: 'done_declined', ended: 'done_ended' };
+
+/** The app's words in every language: se-freja's locales/, section freja-simulator. */
+const texts = new SimulatorTexts([join(pluginFolder(import.meta.url), '..')], 'freja-simulator');
 
 /**
  * The plain-HTTP side of the simulator: a JSON API for tests (/control/…) and the person's
@@ -53,13 +57,13 @@ export function appHandler(book: TransactionBook, faults: FaultQueue): RequestLi
     reject: { act: control.reject!, done: 'ended' },
   };
 
-  const page = (options: PageOptions = {}, status = 200): Reply => html(renderApp(book.views(), options), status);
+  const page = (language: PageLanguage, options: PageOptions = {}, status = 200): Reply => html(renderApp(book.views(), language, options), status);
 
-  function route(method: string, url: URL, body: string): Reply {
+  function route(method: string, url: URL, body: string, language: PageLanguage): Reply {
     const path = url.pathname;
     if (method === 'GET' && path === '/control/transactions') return json(200, book.views());
     if (method === 'GET' && path === STYLESHEET_PATH) return { status: 200, contentType: 'text/css; charset=utf-8', body: STYLESHEET };
-    if (method === 'GET' && path === '/app') return showApp(url);
+    if (method === 'GET' && path === '/app') return showApp(url, language);
     const [, kind, name] = /^\/(control|app)\/([a-z]+)$/.exec(path) ?? [];
     if (method === 'POST' && kind === 'control' && name && Object.hasOwn(control, name)) {
       return refusedAs(
@@ -73,7 +77,7 @@ export function appHandler(book: TransactionBook, faults: FaultQueue): RequestLi
     if (method === 'POST' && kind === 'app' && name && Object.hasOwn(app, name)) {
       const fields = Object.fromEntries(new URLSearchParams(body));
       return refusedAs(
-        (message) => page({ notice: message, problem: true }, 400),
+        (message) => page(language, { notice: message, problem: true }, 400),
         () => {
           app[name]!.act(fields);
           const done = app[name]!.done;
@@ -88,11 +92,11 @@ export function appHandler(book: TransactionBook, faults: FaultQueue): RequestLi
    * `?transactionReference=` is the launch link on this device (with `originAppScheme`, where to
    * return); `?done=` follows a button, and sends a person who came by the link back.
    */
-  function showApp(url: URL): Reply {
+  function showApp(url: URL, language: PageLanguage): Reply {
     const reference = url.searchParams.get('transactionReference');
     if (reference !== null) {
       return refusedAs(
-        (message) => page({ notice: message, problem: true }, 400),
+        (message) => page(language, { notice: message, problem: true }, 400),
         () => {
           book.open(reference, url.searchParams.get('originAppScheme') ?? undefined);
           return redirect('/app');
@@ -101,10 +105,13 @@ export function appHandler(book: TransactionBook, faults: FaultQueue): RequestLi
     }
     const done = url.searchParams.get('done') ?? '';
     const returnUrl = Object.hasOwn(notices, done) ? book.returnUrlAfter(url.searchParams.get('authRef') ?? '') : undefined;
-    return page({ ...(Object.hasOwn(notices, done) ? { notice: notices[done] } : {}), ...(returnUrl ? { returnUrl } : {}) });
+    return page(language, { ...(Object.hasOwn(notices, done) ? { notice: language.t(notices[done]!) } : {}), ...(returnUrl ? { returnUrl } : {}) });
   }
 
-  return simulatorListener(({ method, url, body }) => route(method, url, body));
+  // Every page is the app's (a button's post draws it too): its language links show /app.
+  return simulatorListener(({ method, url, body, language }) =>
+    route(method, url, body, texts.pageLanguage(language, (locale) => `/app?lang=${locale}`)),
+  );
 }
 
 function refusedAs(refusal: (message: string) => Reply, run: () => Reply): Reply {
@@ -157,27 +164,29 @@ interface PageOptions {
   returnUrl?: string;
 }
 
-function renderApp(transactions: TransactionView[], { notice, problem, returnUrl }: PageOptions): string {
+function renderApp(transactions: TransactionView[], { locale, t, links }: PageLanguage, { notice, problem, returnUrl }: PageOptions): string {
   const waiting = transactions.filter((transaction) => transaction.status === 'STARTED' || transaction.status === 'DELIVERED_TO_MOBILE');
   // While nothing waits the page looks again by itself, so that a new transaction shows up.
   const refresh = returnUrl ?? (waiting.length ? undefined : '/app');
   const content = returnUrl
-    ? `<p><a class="button" href="${escapeHtml(returnUrl)}">Back to the service</a></p>`
+    ? `<p><a class="button" href="${escapeHtml(returnUrl)}">${escapeHtml(t('back_to_service'))}</a></p>`
     : waiting.length
-      ? waiting.map(transactionSection).join('\n')
-      : '<p>Nothing is waiting for you. Start a login with Freja eID in the service; it shows up here.</p>';
+      ? waiting.map((transaction) => transactionSection(transaction, t)).join('\n')
+      : `<p>${escapeHtml(t('nothing_waiting'))}</p>`;
+  const title = escapeHtml(t('title'));
   return `<!doctype html>
-<html lang="en">
+<html lang="${locale}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-${refresh ? `<meta http-equiv="refresh" content="${returnUrl ? 0 : 2}; url=${escapeHtml(refresh)}">\n` : ''}<title>Simulated Freja eID app</title>
+${refresh ? `<meta http-equiv="refresh" content="${returnUrl ? 0 : 2}; url=${escapeHtml(refresh)}">\n` : ''}<title>${title}</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
 </head>
 <body>
+${links}
 <main>
-<h1>Simulated Freja eID app</h1>
-<p>This page plays the Freja eID app on your phone, for trying out the service without a real Freja eID.</p>
+<h1>${title}</h1>
+<p>${escapeHtml(t('intro'))}</p>
 ${notice ? `<p class="${problem ? 'notice problem' : 'notice'}">${escapeHtml(notice)}</p>\n` : ''}${content}
 </main>
 </body>
@@ -185,31 +194,31 @@ ${notice ? `<p class="${problem ? 'notice problem' : 'notice'}">${escapeHtml(not
 `;
 }
 
-function transactionSection(transaction: TransactionView): string {
-  const ref = escapeHtml(transaction.authRef.slice(0, 8));
+function transactionSection(transaction: TransactionView, t: Translate): string {
+  const ref = transaction.authRef.slice(0, 8);
   if (transaction.awaitingApp) {
     return `<section>
-<h2>The service shows a QR code</h2>
-<p>Transaction ${ref}. Scanning it opens the login in this app.</p>
-${form('/app/scan', transaction, 'Scan the QR code shown by the service')}
-${form('/app/expire', transaction, 'Let it expire', {}, 'secondary')}
+<h2>${escapeHtml(t('qr_heading'))}</h2>
+<p>${escapeHtml(t('qr_transaction', { transaction: ref }))}</p>
+${form('/app/scan', transaction, t('qr_scan'))}
+${form('/app/expire', transaction, t('expire'), {}, 'secondary')}
 </section>`;
   }
-  const people = simulatedPersons.map(
-    (person) => form('/app/approve', transaction, `Approve as ${person.name} ${person.surname} (${person.registrationLevel})`, { person: person.ssn }),
+  const people = simulatedPersons.map((person) =>
+    form('/app/approve', transaction, t('approve_as', { person: `${person.name} ${person.surname} (${person.registrationLevel})` }), { person: person.ssn }),
   );
-  const spoilt = `<form method="post" action="/app/approve">${hiddenInputs({ authRef: transaction.authRef })}<label>Spoil the signed result <select name="tampering">${tampering
+  const spoilt = `<form method="post" action="/app/approve">${hiddenInputs({ authRef: transaction.authRef })}<label>${escapeHtml(t('spoil'))} <select name="tampering">${tampering
     .map((kind) => `<option value="${kind}">${kind}</option>`)
-    .join('')}</select></label><button type="submit" class="secondary">Approve as ${escapeHtml(simulatedPersons[0]!.name)}, spoilt</button></form>`;
+    .join('')}</select></label><button type="submit" class="secondary">${escapeHtml(t('approve_spoilt', { person: simulatedPersons[0]!.name }))}</button></form>`;
   return `<section>
-<h2>Log in to the service?</h2>
-<p>Transaction ${ref}, level ${transaction.minRegistrationLevel} or higher.</p>
+<h2>${escapeHtml(t('question'))}</h2>
+<p>${escapeHtml(t('transaction', { transaction: ref, level: transaction.minRegistrationLevel }))}</p>
 ${people.join('\n')}
-${form('/app/decline', transaction, 'Decline', {}, 'secondary')}
+${form('/app/decline', transaction, t('decline'), {}, 'secondary')}
 <details>
-<summary>Other endings</summary>
-${form('/app/expire', transaction, 'Let it expire', {}, 'secondary')}
-${form('/app/reject', transaction, 'Freja rejects it for security reasons', {}, 'secondary')}
+<summary>${escapeHtml(t('other_endings'))}</summary>
+${form('/app/expire', transaction, t('expire'), {}, 'secondary')}
+${form('/app/reject', transaction, t('reject'), {}, 'secondary')}
 ${spoilt}
 </details>
 </section>`;
