@@ -602,7 +602,7 @@ export function loginSteps(deps: LoginDependencies) {
     await plugin.stopStarted(transactionId).then(
       () => log.warn({ eid: plugin.id }, 'a start failed after the eID began its transaction: it was stopped there'),
       (refused: unknown) =>
-        log.warn({ eid: plugin.id, err: (refused as Error).message }, 'a start failed after the eID began its transaction, which could not be stopped there: it runs until the eID ends it'),
+        log.warn({ eid: plugin.id, reason: (refused as Error).message }, 'a start failed after the eID began its transaction, which could not be stopped there: it runs until the eID ends it'),
     );
   }
 

@@ -247,7 +247,7 @@ export class Backchannel {
   #sweep(): void {
     if (this.#sweeping) return;
     this.#sweeping = this.#stopExpired()
-      .catch((err: unknown) => this.#deps.log.warn({ err: (err as Error).message }, 'expired backchannel requests could not be read; trying again'))
+      .catch((err: unknown) => this.#deps.log.warn({ reason: (err as Error).message }, 'expired backchannel requests could not be read; trying again'))
       .finally(() => {
         this.#sweeping = undefined;
       });
