@@ -111,26 +111,35 @@ async function completeBankId(session: BankIdSession, started: ApiAnswer, person
   expect(tokens.claims()).toMatchObject({ personal_number: simulatedPersons[person]!.personalNumber });
 }
 
+/**
+ * A BankID login by personal number whose start meets Redis hanging at the command `hangsAt`
+ * picks out (given the login's uid): the order the start made must not be left live in the
+ * person's app, the start answers 503 with Retry-After, and the start asked again completes.
+ */
+async function hangAtBankIdStart(person: number, hangsAt: (uid: string) => RegExp): Promise<void> {
+  const { personalNumber } = simulatedPersons[person]!;
+  const session = await bankIdSession(await RelyingParty.discover(tb.issuer, webClient), { login_hint: `personal_number:${personalNumber}` });
+  const cancelledBefore = bankId.cancelledOrders().length;
+
+  const hung = passage.pauseAt(hangsAt(session.uid));
+  onTestFinished(() => redis.resume());
+  const stalled = await session.call('start', { eid: 'se-bankid' });
+  await hung;
+  redis.resume();
+  expectRetry(stalled);
+  // Not left in the person's app: BankID has the order cancelled, and none is pending for them.
+  expect(bankId.cancelledOrders().slice(cancelledBefore)).toMatchObject([{ kind: 'auth', status: 'cancelled', requirement: { personalNumber } }]);
+  expect(pendingFor(bankId, personalNumber)).toEqual([]);
+
+  // Whatever is still stored is the cancelled order: the start asked again replaces it.
+  const started = await session.call('start', { eid: 'se-bankid' });
+  expect(started.body.status).toBe('IN_PROGRESS');
+  await completeBankId(session, started.body, person);
+}
+
 describe('Redis hangs at the first write of a BankID login\'s order', () => {
   it('the order is cancelled at BankID, the start answers 503 with Retry-After, and the start asked again completes', async () => {
-    const person = 1;
-    const { personalNumber } = simulatedPersons[person]!;
-    const session = await bankIdSession(await RelyingParty.discover(tb.issuer, webClient), { login_hint: `personal_number:${personalNumber}` });
-    const cancelledBefore = bankId.cancelledOrders().length;
-
-    const hung = passage.pauseAt(recordWrite(tb, `se-bankid:order:${session.uid}`));
-    onTestFinished(() => redis.resume());
-    const stalled = await session.call('start', { eid: 'se-bankid' });
-    await hung;
-    redis.resume();
-    expectRetry(stalled);
-    // Not left in the person's app: the order the start made is cancelled, and none is pending for them.
-    expect(bankId.cancelledOrders().slice(cancelledBefore)).toMatchObject([{ kind: 'auth', status: 'cancelled', requirement: { personalNumber } }]);
-    expect(pendingFor(bankId, personalNumber)).toEqual([]);
-
-    const started = await session.call('start', { eid: 'se-bankid' });
-    expect(started.body.status).toBe('IN_PROGRESS');
-    await completeBankId(session, started.body, person);
+    await hangAtBankIdStart(1, (uid) => recordWrite(tb, `se-bankid:order:${uid}`));
   });
 });
 
@@ -226,25 +235,7 @@ function startMark(on: TestBroker, uid: string, eid: string): RegExp {
 
 describe('Redis fails at the core\'s step after the eID\'s start stored its transaction', () => {
   it('hangs: the BankID order is stopped at BankID, the start answers 503 with Retry-After, and the start asked again completes', async () => {
-    const person = 0;
-    const { personalNumber } = simulatedPersons[person]!;
-    const session = await bankIdSession(await RelyingParty.discover(tb.issuer, webClient), { login_hint: `personal_number:${personalNumber}` });
-    const cancelledBefore = bankId.cancelledOrders().length;
-
-    const hung = passage.pauseAt(startMark(tb, session.uid, 'se-bankid'));
-    onTestFinished(() => redis.resume());
-    const stalled = await session.call('start', { eid: 'se-bankid' });
-    await hung;
-    redis.resume();
-    expectRetry(stalled);
-    // Stored, but not left live in the person's app: BankID has it cancelled, and none pending for them.
-    expect(bankId.cancelledOrders().slice(cancelledBefore)).toMatchObject([{ kind: 'auth', status: 'cancelled', requirement: { personalNumber } }]);
-    expect(pendingFor(bankId, personalNumber)).toEqual([]);
-
-    // The order still stored is the cancelled one: the start asked again replaces it.
-    const started = await session.call('start', { eid: 'se-bankid' });
-    expect(started.body.status).toBe('IN_PROGRESS');
-    await completeBankId(session, started.body, person);
+    await hangAtBankIdStart(0, (uid) => startMark(tb, uid, 'se-bankid'));
   });
 
   it('goes away: the Freja eID transaction is stopped at Freja, the start answers 503, and the start asked again completes', async () => {
