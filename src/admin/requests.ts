@@ -1,12 +1,12 @@
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
-import { readBody } from '../http/body.js';
+import { JSON_TYPES, readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 
 /** The body types each method takes: JSON, and for PATCH, a JSON merge patch under its own type too (RFC 7396). */
-const BODY_TYPES: Readonly<Record<string, readonly string[]>> = { PATCH: ['application/json', 'application/merge-patch+json'] };
-const JSON_ONLY = ['application/json'];
+const BODY_TYPES: Readonly<Record<string, readonly string[]>> = { PATCH: JSON_TYPES };
+const JSON_ONLY: readonly string[] = [JSON_TYPES[0]];
 
 /** The request's JSON body ({} when there is none); another content type is 415. */
 export async function jsonBody(ctx: Context): Promise<Record<string, unknown>> {

@@ -30,7 +30,7 @@ export function bodyRefusal(ctx: Context, maxBytes: number): HttpError | undefin
 export const FORM_TYPE = 'application/x-www-form-urlencoded';
 
 /** JSON bodies: plain, or a JSON merge patch under its own type (RFC 7396), which the admin API's PATCH takes. */
-const JSON_TYPES = ['application/json', 'application/merge-patch+json'];
+export const JSON_TYPES = ['application/json', 'application/merge-patch+json'] as const;
 
 /** The most the pages' forms and JSON bodies carry. */
 const LIMIT_BYTES = 16 * 1024;
@@ -69,7 +69,7 @@ export function readBody(ctx: Context): Promise<Record<string, unknown>> {
 
 async function parseBody(ctx: Context): Promise<Record<string, unknown>> {
   if (ctx.is(FORM_TYPE)) return Object.fromEntries(await readForm(ctx));
-  if (ctx.is(JSON_TYPES)) {
+  if (ctx.is([...JSON_TYPES])) {
     try {
       const parsed: unknown = JSON.parse(await readText(ctx));
       if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;

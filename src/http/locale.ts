@@ -5,6 +5,9 @@ import { viewsDir } from '../paths.js';
 export const supportedLocales = ['sv', 'en', 'nb', 'fi', 'da'] as const;
 export type Locale = (typeof supportedLocales)[number];
 
+/** Whether `value` is exactly one of the broker's languages (as its own pages and forms name them), and nothing else a request may bring. */
+export const isLocale = (value: unknown): value is Locale => supportedLocales.includes(value as Locale);
+
 /** Each language's name in itself, for the language links. */
 export const languageNames: Record<Locale, string> = { sv: 'Svenska', en: 'English', nb: 'Norsk bokmål', fi: 'Suomi', da: 'Dansk' };
 

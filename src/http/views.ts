@@ -6,7 +6,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import { isRead } from './errors.js';
 import { currentTraceId } from './request-scope.js';
 import { viewsDir } from '../paths.js';
-import { languageNames, loadMessages, negotiateLocale, supportedLocales, type Locale, type Messages } from './locale.js';
+import { isLocale, languageNames, loadMessages, negotiateLocale, supportedLocales, type Locale, type Messages } from './locale.js';
 
 /** Set by the login routes: the client's ui_locales, and where "back to the service" goes. */
 export interface LocaleState {
@@ -32,8 +32,6 @@ function withFormToken(html: string, token: string): string {
 
 /** The language a person picked on a page, kept for the browser session. */
 const LANGUAGE_COOKIE = 'neb_lang';
-
-const isLocale = (value: unknown): value is Locale => supportedLocales.includes(value as Locale);
 
 /** Where a page is shown again by GET: a path of the broker's own ('' for this page), and its query. */
 export interface PageAgain {

@@ -1,5 +1,5 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { supportedLocales, type Locale } from '../http/locale.js';
+import { isLocale } from '../http/locale.js';
 import type { LocaleState } from '../http/views.js';
 import type { AfterEndpoint } from './after-endpoints.js';
 
@@ -15,18 +15,13 @@ import type { AfterEndpoint } from './after-endpoints.js';
 /** The confirmation form's field, and the logged-out page's query parameter, that carry the language. */
 export const LOGOUT_LANGUAGE = 'ui_locales';
 
-/** One of the broker's own languages, and nothing else a request may bring. */
-function ownLanguage(value: unknown): Locale | undefined {
-  return supportedLocales.find((locale) => locale === value);
-}
-
 /** The step after the person's answer: the language of the pages it leads to. */
 export function logoutLanguage(): AfterEndpoint {
   return {
     routes: ['end_session_confirm'],
     after(ctx) {
-      const language = ownLanguage(ctx.oidc.body?.[LOGOUT_LANGUAGE]);
-      if (!language) return;
+      const language = ctx.oidc.body?.[LOGOUT_LANGUAGE];
+      if (!isLocale(language)) return;
       (ctx.state as LocaleState).uiLocales = language;
       const location = ctx.response.get('location');
       if (!location) return;
@@ -40,6 +35,6 @@ export function logoutLanguage(): AfterEndpoint {
 
 /** The logged-out page is drawn in the language its address carries. */
 export function languageOfLoggedOutPage(ctx: KoaContextWithOIDC): void {
-  const language = ownLanguage(ctx.query[LOGOUT_LANGUAGE]);
-  if (language) (ctx.state as LocaleState).uiLocales = language;
+  const language = ctx.query[LOGOUT_LANGUAGE];
+  if (isLocale(language)) (ctx.state as LocaleState).uiLocales = language;
 }
