@@ -7,6 +7,7 @@ import { isShowable, UNSHOWABLE_TEXT } from '../http/shown-text.js';
 import { TAGGED_FIELDS, unkeptLanguage, type LocalizableField } from './localized.js';
 import { EID_FIELD_NAME } from './names.js';
 import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
+import { asErrorDescription } from '../oidc/error-descriptions.js';
 
 /**
  * The rules every client must keep, whichever way it came in: the configuration file, the admin
@@ -140,8 +141,14 @@ export interface ClientRulesOptions {
 }
 
 function invalid(field: string, problem: string): never {
-  throw new errors.InvalidClientMetadata(`${field}: ${problem}`);
+  // The field's name may be one the client made up (client_name#<any tag>): shown in the
+  // characters a description may hold, and no longer than a name worth reading.
+  const named = field.length > FIELD_NAME_SHOWN ? `${field.slice(0, FIELD_NAME_SHOWN)}...` : field;
+  throw new errors.InvalidClientMetadata(asErrorDescription(`${named}: ${problem}`));
 }
+
+/** The most of a field's name a refusal repeats: longer than any field the broker knows. */
+const FIELD_NAME_SHOWN = 64;
 
 /** Validates one field's value against its schema, with the path of the problem in the message. */
 function validateField(field: string, schema: ZodType, value: unknown): void {

@@ -1,5 +1,6 @@
 import { errors, type AuthorizationDetail, type Configuration, type KoaContextWithOIDC, type AuthorizationDetailsForIntrospection, type RichAuthorizationRequestsActiveConfiguration } from 'oidc-provider';
 import type { ZodType } from 'zod';
+import { asErrorDescription } from './error-descriptions.js';
 
 /**
  * Rich Authorization Requests (RFC 9396) for what an eID does besides logging in: signing a text,
@@ -58,14 +59,6 @@ function refuseInTokenRequest(ctx: KoaContextWithOIDC): void {
   if (ctx.oidc.route === 'token') {
     throw new errors.InvalidAuthorizationDetails('authorization_details are granted at the authorization endpoint and cannot be changed in a token request');
   }
-}
-
-/**
- * `text` in the characters an OAuth error_description may hold (RFC 6749 §5.2: printable ASCII
- * without `"` and `\`): a schema's message may quote a name, as Zod's does an unknown key.
- */
-function asErrorDescription(text: string): string {
-  return text.replaceAll('"', "'").replaceAll('\\', '/').replace(/[^\x20-\x7e]/g, '?');
 }
 
 /** The first problem a type's schemas find with `detail`, in plain words; undefined when one accepts it. */

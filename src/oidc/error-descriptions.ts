@@ -2,6 +2,15 @@ import type { EventEmitter } from 'node:events';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
+/**
+ * `text` in the characters an OAuth error_description may hold (RFC 6749 §5.2: printable ASCII
+ * without `"` and `\`), for a description that names what a client sent: a schema's message
+ * quoting an unknown key, a metadata field's name.
+ */
+export function asErrorDescription(text: string): string {
+  return text.replaceAll('"', "'").replaceAll('\\', '/').replace(/[^\x20-\x7e]/g, '?');
+}
+
 /** Errors oidc-provider answers with no error_description, and the broker's words for them. */
 const DESCRIPTIONS: Readonly<Record<string, string>> = {
   request_uri_not_supported:

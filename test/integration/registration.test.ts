@@ -192,6 +192,9 @@ describe('names and pages in the languages of the pages (OpenID Connect Registra
     [{ 'client_name#de': 'Die Nachrichten' }, "client_name#de: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out"],
     [{ 'client_name#sv-SE': 'Nyheterna' }, "client_name#sv-SE: tag it with the language alone, as the broker's pages name it: client_name#sv"],
     [{ 'tos_uri#no': 'https://news.example/no/vilkar' }, "tos_uri#no: tag it with the language alone, as the broker's pages name it: tos_uri#nb"],
+    // A tag the client made up is repeated only in the characters an error_description may hold, and cut.
+    [{ 'client_name#"\\é': 'x' }, "client_name#'/?: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out"],
+    [{ [`client_name#${'x'.repeat(200)}`]: 'x' }, `client_name#${'x'.repeat(52)}...: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out`],
   ])('%j is refused, never dropped: invalid_client_metadata "%s"', async (metadata, description) => {
     const answer = await register(tb.issuer, IAT, { ...webRegistration, ...metadata });
     expect(answer.status).toBe(400);
