@@ -10,7 +10,7 @@ import { deviceInput, isMobile } from '../shared/app-page.js';
 import { launchUrl } from './launch.js';
 import { begunOrder, orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext } from './outcomes.js';
-import { recordOrCancel } from '../shared/begun-transactions.js';
+import { GivenUpTransactions, recordOrCancel } from '../shared/begun-transactions.js';
 import { failedFinal, presentFinal, type FailedEnding, type FinalRecord } from '../shared/endings.js';
 import { QrCodes } from './qr.js';
 import { operationOf, orderTransaction } from './transactions.js';
@@ -92,7 +92,7 @@ export class BankIdLogin {
   /** The status last made for each login request, and the order it was made from (see `status`). */
   readonly #statuses = new WeakMap<LoginRequest, { order: OrderRecord; status: PollStatus }>();
   /** Orders a collect here ended while BankID still ran them (out of time): cancelled there once stored as ended. */
-  readonly #givenUp = new WeakSet<OrderRecord>();
+  readonly #givenUp = new GivenUpTransactions<OrderRecord>();
 
   constructor(deps: BankIdLoginDependencies) {
     this.#deps = deps;
@@ -174,7 +174,7 @@ export class BankIdLogin {
     const save = () => orders.save(uid, next);
     if (next.orderRef === order.orderRef) await save();
     else await recordOrCancel(save, begunOrder(client, next.orderRef), log);
-    if (this.#givenUp.has(next)) await this.#cancelAtBankId(order);
+    await this.#givenUp.cancelIfGivenUp(next, () => this.#cancelAtBankId(order));
   }
 
   /**
@@ -290,9 +290,7 @@ export class BankIdLogin {
       return { ...order, hintCode: response.hintCode, final: this.#final(ending, { hintCode: response.hintCode, orderRef: order.orderRef }) };
     }
     if (!withinTime) {
-      const givenUp = { ...order, final: this.#final(brokerEnding('gaveUp', context), { orderRef: order.orderRef }) };
-      this.#givenUp.add(givenUp);
-      return givenUp;
+      return this.#givenUp.giveUp({ ...order, final: this.#final(brokerEnding('gaveUp', context), { orderRef: order.orderRef }) });
     }
     return { ...order, hintCode: response.hintCode };
   }

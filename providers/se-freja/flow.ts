@@ -3,7 +3,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { deviceInput, deviceOfAcr } from '../shared/app-page.js';
 import { qrSvg } from '../shared/qr-svg.js';
 import type { LoginRecords } from '../shared/login-records.js';
-import { recordOrCancel } from '../shared/begun-transactions.js';
+import { GivenUpTransactions, recordOrCancel } from '../shared/begun-transactions.js';
 import { FrejaApiError, type FrejaClient } from './api/client.js';
 import { RefusedResult, type SigningCertificates } from './api/jws.js';
 import { ATTRIBUTES_TO_RETURN, finalStatuses, type AuthResult, type InitAuthRequest, type RegistrationLevel } from './api/types.js';
@@ -61,7 +61,7 @@ export class FrejaLogin {
   /** Logins whose poll runs on this instance now: a second poll of one of them meanwhile gets 429. */
   readonly #polling = new Set<string>();
   /** Transactions a fetch here ended while Freja still ran them (out of time): cancelled there once stored as ended. */
-  readonly #givenUp = new WeakSet<TransactionRecord>();
+  readonly #givenUp = new GivenUpTransactions<TransactionRecord>();
 
   constructor(deps: FrejaLoginDependencies) {
     this.#deps = deps;
@@ -119,7 +119,7 @@ export class FrejaLogin {
     if (!(await this.#deps.records.lease(record.authRef))) return { record, fetched: false };
     const next = await this.#fetch(record);
     if (next !== record) await this.#deps.records.save(uid, next);
-    if (this.#givenUp.has(next)) await this.#cancelAtFreja(record);
+    await this.#givenUp.cancelIfGivenUp(next, () => this.#cancelAtFreja(record));
     return { record: next, fetched: true };
   }
 
@@ -181,9 +181,7 @@ export class FrejaLogin {
       return { ...record, final: this.#final(statusEnding(result.status), record.authRef, result.status) };
     }
     if (!withinTime) {
-      const givenUp = { ...record, final: this.#final(brokerEndings.gaveUp, record.authRef) };
-      this.#givenUp.add(givenUp);
-      return givenUp;
+      return this.#givenUp.giveUp({ ...record, final: this.#final(brokerEndings.gaveUp, record.authRef) });
     }
     return result.status === record.status ? record : { ...record, status: result.status };
   }

@@ -30,3 +30,25 @@ export async function recordOrCancel<T>(write: () => Promise<T>, begun: BegunTra
     throw err;
   }
 }
+
+/**
+ * Transactions a status fetch on this instance ended while the eID still ran them (the login's
+ * time spent): each is cancelled at the eID only once its ending is stored. Cancelled first, a
+ * failed save would leave the store waiting on a transaction the eID has ended, whose next status
+ * would end the login as the broker's error or a cancellation rather than as out of time.
+ * Held weakly, by the very record the fetch returned: nothing is kept once the record is dropped.
+ */
+export class GivenUpTransactions<R extends object> {
+  readonly #records = new WeakSet<R>();
+
+  /** `ended`, the transaction's record ended as given up on, marked so. */
+  giveUp(ended: R): R {
+    this.#records.add(ended);
+    return ended;
+  }
+
+  /** Once `stored` is saved: cancels the transaction at the eID (`cancel`) when `stored` is one given up on here. */
+  async cancelIfGivenUp(stored: R, cancel: () => Promise<void>): Promise<void> {
+    if (this.#records.has(stored)) await cancel();
+  }
+}
