@@ -54,6 +54,15 @@ export function respondWithError(
 }
 
 /**
+ * A 503 says when to ask again, whichever layer answered it: the broker's own, or oidc-provider's
+ * handler of an error inside one of its endpoints (the store failing at /auth or /token). Set
+ * before a page is drawn, whose Try again counts it down; a Retry-After already set stands.
+ */
+export function retryAfterUnavailable(ctx: Context): void {
+  if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+}
+
+/**
  * The last line of defence: whatever escapes a route becomes a clear answer, never a stack
  * trace. Store outages become 503 with Retry-After, wherever they surface — also when the
  * provider's own error handler already answered 503 for one — and so does a process too busy
@@ -63,7 +72,7 @@ export function errorBoundary(views: Views, log: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+      retryAfterUnavailable(ctx);
     } catch (err) {
       if (err instanceof BusyError) {
         respondWithError(ctx, views, 503, err.error, err.error_description);
@@ -74,7 +83,7 @@ export function errorBoundary(views: Views, log: Logger): Middleware {
         // oidc-provider's error handler may have answered the store's failure already, in the words
         // of what failed (a logout's page), before a step of its own after it (saving the browser
         // session) failed the same way: that answer stands.
-        if (ctx.status === 503 && ctx.body) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+        if (ctx.status === 503 && ctx.body) retryAfterUnavailable(ctx);
         else respondWithError(ctx, views, 503, err.error, err.error_description);
       } else if (err instanceof HttpError) {
         respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds, err.page);

@@ -3,6 +3,7 @@ import type { JWK } from 'jose';
 import type { BrokerConfig, ClientConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { ErrorPage, Views } from '../http/views.js';
+import { retryAfterUnavailable } from '../http/errors.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan, tooLongDescription, tooLongParameter } from '../http/parameters.js';
 import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
@@ -114,9 +115,13 @@ function pageOfError(ctx: KoaContextWithOIDC, code: string, error: Error): { err
  */
 const PAGE_ROUTES: ReadonlySet<string> = new Set(['authorization', 'resume', 'end_session', 'end_session_confirm', 'end_session_success']);
 
-/** An error of oidc-provider's: a page at the routes a browser is sent to, else `out` as JSON. */
+/**
+ * An error of oidc-provider's: a page at the routes a browser is sent to, else `out` as JSON; a
+ * 503 with Retry-After either way, for the page's Try again to count down.
+ */
 function providerError(views: Views) {
   return async (ctx: KoaContextWithOIDC, out: ErrorOut, error: Error): Promise<void> => {
+    retryAfterUnavailable(ctx);
     if (!PAGE_ROUTES.has(ctx.oidc?.route ?? '')) {
       ctx.body = out;
       return;

@@ -105,6 +105,21 @@ describe('with Redis hung', () => {
   });
 });
 
+describe("a 503 of oidc-provider's own handlers", () => {
+  it('the store timing out inside the authorization endpoint: the page carries Retry-After and counts it down, as every 503 of the broker does', async () => {
+    const admin = new Redis(redis.url);
+    await admin.call('CLIENT', 'PAUSE', '2000', 'ALL');
+    const authorization = await fetch(await rp.authorizationUrl(), { redirect: 'manual', signal: AbortSignal.timeout(HANG), headers: { accept: 'text/html' } });
+    admin.disconnect();
+    expect(authorization.status).toBe(503);
+    expect(authorization.headers.get('retry-after')).toBe('1');
+    const page = await authorization.text();
+    expect(page).toMatch(/<div id="try-again" data-how="reload" data-wait-seconds="1"/);
+    expect(page).toContain(authorization.headers.get('traceid')!);
+    await waitFor(() => tb.broker.store.available);
+  });
+});
+
 describe('rate limits with Redis down', () => {
   it('keep the counts they could not send, and send them when Redis is back', async () => {
     const prefix = 'outage-limits:';
