@@ -56,14 +56,18 @@ export const riskFlags = [
   'other',
 ] as const;
 
-/** A line of a transaction the person reads in the app and on the page, at most `max` characters. */
+/**
+ * A line of a transaction the person reads in the app and on the page, at most `max` characters.
+ * Checked as written before it is trimmed, since trim() takes line breaks, U+2028 and U+FEFF for
+ * white space.
+ */
 const transactionLine = (max: number) =>
   z
     .string()
+    .refine((line) => isShowable(line), UNSHOWABLE_TEXT)
     .trim()
     .refine((line) => !isBlank(line), 'must not be empty')
-    .max(max, `is too long (at most ${max} characters)`)
-    .refine((line) => isShowable(line), UNSHOWABLE_TEXT);
+    .max(max, `is too long (at most ${max} characters)`);
 
 /**
  * BankID's `userVisibleTransaction`. The amount is a string with at most one decimal comma, as

@@ -1,7 +1,7 @@
 import { z, type ZodType } from 'zod';
 import { clientIdSchema, oidcFields, requiredFields } from '../clients/metadata.js';
 import { TAGGED_FIELDS } from '../clients/localized.js';
-import { supportedLocales } from '../http/locale.js';
+import { subtagsOf, supportedLocales, type Locale } from '../http/locale.js';
 import { coreFields, taggedFields, type ClientRules } from '../clients/rules.js';
 import { webhookRequest } from './webhooks.js';
 
@@ -55,8 +55,8 @@ const descriptions: Record<string, string> = {
 };
 
 /** A field given in a page language (OpenID Connect Dynamic Client Registration 1.0 §2.1). */
-const taggedDescription = (field: string, locale: string) =>
-  `${field} in the language ${locale} (OpenID Connect Registration §2.1): the broker's pages in that language show it instead of ${field}, held to the same rules. Fields in the languages of the broker's pages only (${supportedLocales.join(', ')}); another tag is refused.`;
+const taggedDescription = (field: string, locale: Locale) =>
+  `${field} in the language ${locale} (OpenID Connect Registration §2.1): the broker's pages in that language show it instead of ${field}, held to the same rules. Fields in the languages of the broker's pages only (${supportedLocales.join(', ')}); any tag of ${subtagsOf(locale).join(' or ')}, with a region or script too (${locale}-…), is taken and kept under this name; another language is refused.`;
 
 /** /admin/webhooks: the operator's endpoints that receive audit events (README, Webhooks). */
 function webhookPaths() {

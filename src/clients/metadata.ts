@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { errors, type ClientMetadata } from 'oidc-provider';
 import { z, type ZodType } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
-import { refuseUnkeptLanguages, shownName, type ClientRules } from './rules.js';
+import { inPageLanguages, shownName, type ClientRules } from './rules.js';
 import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
 
 /**
@@ -91,9 +91,8 @@ export function clientSchemas(rules: ClientRules): ClientSchemas {
 export function parseClientInput(schema: ZodType<ClientInput>, body: Record<string, unknown>): ClientInput {
   const managed = Object.keys(managedFields).find((field) => field in body);
   if (managed) throw new errors.InvalidClientMetadata(`${managed}: ${managedFields[managed]}`);
-  refuseUnkeptLanguages(body);
   try {
-    return parseSection(schema, body, [], 'field');
+    return parseSection(schema, inPageLanguages(body), [], 'field');
   } catch (err) {
     if (err instanceof ConfigError) throw new errors.InvalidClientMetadata(err.message);
     throw err;

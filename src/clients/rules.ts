@@ -4,7 +4,7 @@ import { ConfigError, parseSection } from '../config/load.js';
 import type { EidPlugin } from '../eids/plugin.js';
 import { supportedLocales } from '../http/locale.js';
 import { isShowable, UNSHOWABLE_TEXT } from '../http/shown-text.js';
-import { TAGGED_FIELDS, unkeptLanguage, type LocalizableField } from './localized.js';
+import { foldLanguageTags, languageTagged, TAGGED_FIELDS, unkeptLanguage, type LocalizableField } from './localized.js';
 import { EID_FIELD_NAME } from './names.js';
 import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
 import { asErrorDescription } from '../oidc/error-descriptions.js';
@@ -22,14 +22,16 @@ import { asErrorDescription } from '../oidc/error-descriptions.js';
 
 /**
  * A client's name as the broker's pages show it: a line of plain text, of a length a page can
- * hold, that reads as it is written (a "Back to …" must not read as something else).
+ * hold, that reads as it is written (a "Back to …" must not read as something else). Checked as
+ * given, before trimming: the name is kept as given, and trim() takes line breaks, U+2028 and
+ * U+FEFF for white space.
  */
 export const shownName = z
   .string()
+  .refine((name) => isShowable(name), UNSHOWABLE_TEXT)
   .trim()
   .min(1)
-  .max(100)
-  .refine((name) => isShowable(name), UNSHOWABLE_TEXT);
+  .max(100);
 
 /** Metadata the core adds to OIDC's, with the shape each must have. */
 export const coreFields = {
@@ -79,14 +81,21 @@ const localizableShapes: Record<LocalizableField, ZodType> = {
 export const taggedFields: Record<string, ZodType> = Object.fromEntries(TAGGED_FIELDS.map(({ name, field }) => [name, localizableShapes[field]]));
 
 /**
- * Refuses metadata that gives a human-readable field in a language the broker does not keep:
- * oidc-provider would drop it at /reg without a word, and the admin API would call it unknown.
+ * `request` with its human-readable fields in the page languages (foldLanguageTags): a field
+ * under a tag of a language the broker does not keep is refused (oidc-provider would drop it at
+ * /reg without a word, and the admin API would call it unknown), and one under a region's or
+ * script's tag (client_name#sv-SE) is held to its field's rules under the name the client gave
+ * it, the ones the fold leaves out too.
  */
-export function refuseUnkeptLanguages(request: object): void {
-  for (const key of Object.keys(request)) {
+export function inPageLanguages(request: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(request)) {
     const problem = unkeptLanguage(key);
     if (problem) invalid(key, problem);
+    // The page's own tags (client_name#sv) are checked with the rest (check); null: a merge patch removing one.
+    const tagged = languageTagged(key);
+    if (tagged?.locale && tagged.tag !== tagged.locale && value !== null) validateField(key, localizableShapes[tagged.field], value);
   }
+  return foldLanguageTags(request);
 }
 
 /**
@@ -299,8 +308,10 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
         if ((metadata as { grant_types?: string[] }).grant_types?.includes(CIBA_GRANT_TYPE)) {
           invalid('grant_types', `${CIBA_GRANT_TYPE} is granted by the operator (configuration or admin API), not through registration`);
         }
-        // What the request said, not what oidc-provider kept of it: it has dropped the tags it was not told of.
-        refuseUnkeptLanguages(ctx.oidc.body ?? {});
+        // What the request said, not what oidc-provider kept of it: it has dropped the tags it
+        // was not told of (client_name#sv-SE), which are kept under the page's own (client_name#sv).
+        const folded = inPageLanguages(ctx.oidc.body ?? {});
+        for (const { name } of TAGGED_FIELDS) if (folded[name] !== undefined) (metadata as Record<string, unknown>)[name] = folded[name];
       }
       check(metadata as Record<string, unknown>, { references: ctx !== undefined });
     },

@@ -2,8 +2,8 @@ import { errors } from 'oidc-provider';
 import { unknownName } from '../config/issues.js';
 import { ConfigError } from '../config/load.js';
 import { clientSchema, type ClientConfig } from '../config/schema.js';
-import { isTaggedField } from './localized.js';
-import type { ClientRules } from './rules.js';
+import { foldLanguageTags, isTaggedField } from './localized.js';
+import { inPageLanguages, type ClientRules } from './rules.js';
 
 /**
  * Static clients: those of the configuration file. They are read-only at runtime (the admin
@@ -36,23 +36,26 @@ const passedThrough = [
 
 /** The metadata a configured client carries beyond OIDC's and the fields clientMetadata() maps one by one. */
 export function extraMetadataOf(client: ClientConfig): Record<string, unknown> {
-  // An eID's fields, and those given in a page language (client_name#sv): checked by the rules.
+  // An eID's fields, and those given in a page language (client_name#sv, client_name#sv-SE, kept
+  // as client_name#sv): checked by the rules.
   const declared = Object.entries(client).filter(([key]) => !configKeys.has(key));
   const set = passedThrough.filter((key) => client[key] !== undefined);
-  return { ...Object.fromEntries(set.map((key) => [key, client[key]])), ...Object.fromEntries(declared) };
+  return { ...Object.fromEntries(set.map((key) => [key, client[key]])), ...foldLanguageTags(Object.fromEntries(declared)) };
 }
 
 /**
  * Refuses, as a configuration error naming the key, a configured client with a key no configured
- * eID declares, or one that names an eID or acr value this broker does not have. The rest of the
- * rules, those of the fields given in a page language (client_name#sv) too, run when
- * oidc-provider first builds the client (validateClients at start-up).
+ * eID declares, a field under a language tag that breaks its field's rules, or one that names an
+ * eID or acr value this broker does not have. The rest of the rules run when oidc-provider first
+ * builds the client (validateClients at start-up).
  */
 export function checkStaticClients(clients: readonly ClientConfig[], rules: ClientRules): void {
   clients.forEach((client, i) => {
     const unknown = Object.keys(client).find((key) => !configKeys.has(key) && !rules.eidFields.has(key) && !isTaggedField(key));
     if (unknown) throw new ConfigError(`clients[${i}].${unknown}: ${unknownName('key', unknown, [...configKeys, ...rules.eidFields.keys()])}`);
     try {
+      // The tags the fold leaves out are held to their field's rules too: oidc-provider never sees them.
+      inPageLanguages(client);
       rules.checkReferences(client);
     } catch (err) {
       if (err instanceof errors.InvalidClientMetadata) throw new ConfigError(`clients[${i}].${err.error_description}`);

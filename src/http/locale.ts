@@ -14,6 +14,12 @@ export const languageNames: Record<Locale, string> = { sv: 'Svenska', en: 'Engli
 /** Language tags people's browsers and clients send, by the locale we answer in. */
 const aliases: Record<string, Locale> = { sv: 'sv', en: 'en', nb: 'nb', no: 'nb', nn: 'nb', fi: 'fi', da: 'da' };
 
+/**
+ * The language subtags a page in `locale` answers, closest first: Norwegian pages are in bokmål
+ * (nb), which `no` (Norwegian) most often means, and a reader of nynorsk (nn) reads them too.
+ */
+export const subtagsOf = (locale: Locale): string[] => Object.keys(aliases).filter((subtag) => aliases[subtag] === locale);
+
 /** The page language a BCP47 language tag asks for (by its primary language subtag), if the pages speak it. */
 export function toLocale(tag: string): Locale | undefined {
   return aliases[tag.trim().toLowerCase().split(/[-_]/)[0] ?? ''];

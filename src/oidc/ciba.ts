@@ -5,7 +5,7 @@ import type { BrokerConfig } from '../config/schema.js';
 import type { AuthorizationDetail, BackchannelRequest, BackchannelRequestInput, EidBackchannel, EidFailure, EidOutcome, EidPlugin } from '../eids/plugin.js';
 import type { EidRegistry } from '../eids/registry.js';
 import { clientIp } from '../http/client-ip.js';
-import { isBlank, isShowable } from '../http/shown-text.js';
+import { isBlank, isShowable, UNSHOWABLE_TEXT } from '../http/shown-text.js';
 import { completeIdentity } from '../identity/identity.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -139,9 +139,7 @@ export class Backchannel {
       },
       validateBindingMessage: (_ctx, message) => {
         if (message !== undefined && !isBindingMessage(message)) {
-          throw new errors.InvalidBindingMessage(
-            `binding_message must be 1 to ${BINDING_MESSAGE_MAX} characters of text on one line, without control characters, lone surrogates or bidirectional formatting marks`,
-          );
+          throw new errors.InvalidBindingMessage(`binding_message must be 1 to ${BINDING_MESSAGE_MAX} characters of text on one line, and ${UNSHOWABLE_TEXT}`);
         }
         return Promise.resolve();
       },

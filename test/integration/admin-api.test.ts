@@ -350,6 +350,7 @@ describe('names and pages in the languages of the pages (client_name#sv, OpenID 
     redirect_uris: ['https://shop.example/callback'],
     client_name: 'The Shop',
     'client_name#sv': 'Butiken',
+    'client_name#nb-NO': 'Butikken',
   };
   const inLanguages = {
     client_name: 'The Shop',
@@ -385,6 +386,26 @@ describe('names and pages in the languages of the pages (client_name#sv, OpenID 
     expect(await picker(created, 'da')).toContain('Du logger ind på The Shop.');
   });
 
+  it('a tag with a region or another Norwegian is kept under the page language, the closest of several, and shown there; a patch with one replaces it', async () => {
+    const created = await createClient(languages.issuer, {
+      redirect_uris: ['https://shop.example/callback'],
+      client_name: 'The Shop',
+      'client_name#sv-FI': 'Butiken i Finland',
+      'client_name#sv-SE': 'Butiken i Sverige',
+      'client_name#nn': 'Butikken på nynorsk',
+      'client_name#no-NO': 'Butikken',
+      'logo_uri#fi-FI': 'https://shop.example/fi/logo.png',
+    });
+    expect(created).toMatchObject({ 'client_name#sv': 'Butiken i Sverige', 'client_name#nb': 'Butikken', 'logo_uri#fi': 'https://shop.example/fi/logo.png' });
+    expect(Object.keys(created).filter((key) => key.includes('-') || /#n[no]$/.test(key))).toEqual([]);
+    expect(await picker(created, 'sv')).toContain('Du loggar in på Butiken i Sverige.');
+    expect(await picker(created, 'nb')).toContain('Du logger inn på Butikken.');
+    expect(await picker(created, 'fi')).toContain('src="https://shop.example/fi/logo.png"');
+    const patched = await admin(languages.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { 'client_name#sv-AX': 'Butiken på Åland' });
+    expect(patched.body).toHaveProperty('client_name#sv', 'Butiken på Åland');
+    expect(await picker(created, 'sv')).toContain('Du loggar in på Butiken på Åland.');
+  });
+
   it("the operator's display_name wins in every language; a merge patch removes a name in one language with null", async () => {
     const created = await createClient(languages.issuer, { redirect_uris: ['https://shop.example/callback'], ...inLanguages });
     await admin(languages.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { display_name: 'Bokhandeln' });
@@ -395,9 +416,10 @@ describe('names and pages in the languages of the pages (client_name#sv, OpenID 
     expect(await picker(created, 'sv')).toContain('Du loggar in på The Shop.');
   });
 
-  it('a static client of the configuration file takes them too, shown by the admin API and on the picker', async () => {
-    expect((await admin(languages.issuer, 'GET', '/admin/clients/static-shop')).body).toMatchObject({ client_name: 'The Shop', 'client_name#sv': 'Butiken' });
+  it('a static client of the configuration file takes them too, a regional tag under the page language, shown by the admin API and on the picker', async () => {
+    expect((await admin(languages.issuer, 'GET', '/admin/clients/static-shop')).body).toMatchObject({ client_name: 'The Shop', 'client_name#sv': 'Butiken', 'client_name#nb': 'Butikken' });
     expect(await picker(staticShop, 'sv')).toContain('Du loggar in på Butiken.');
+    expect(await picker(staticShop, 'nb')).toContain('Du logger inn på Butikken.');
     expect(await picker(staticShop, 'en')).toContain('You are logging in to The Shop.');
   });
 });
@@ -420,9 +442,10 @@ describe('validation errors in plain words', () => {
     [{ allowed_eids: [''] }, 'allowed_eids[0]: must not be empty'],
     [{ 'client_name#sv': '' }, 'client_name#sv: must not be empty'],
     [{ 'logo_uri#fi': 'http://shop.example/logo.png' }, 'logo_uri#fi: must be an https URL'],
+    [{ 'client_name#sv': 'Butiken', 'client_name#sv-SE': '' }, 'client_name#sv-SE: must not be empty'],
+    [{ 'client_name#sv_SE': 'Butiken' }, 'client_name#sv_SE: not a language tag as RFC 5646 writes one: client_name#sv-SE'],
     [{ 'client_uri#nb': 'shop.example' }, 'client_uri#nb: must be an http(s) URL'],
     [{ 'client_name#de': 'Der Laden' }, "client_name#de: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out"],
-    [{ 'client_name#SV': 'Butiken' }, "client_name#SV: tag it with the language alone, as the broker's pages name it: client_name#sv"],
   ])('%j → "%s"', async (change, description) => {
     const answer = await admin(tb.issuer, 'POST', '/admin/clients', webMetadata(change));
     expect(answer.status).toBe(400);

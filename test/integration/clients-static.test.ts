@@ -38,6 +38,8 @@ describe('static clients', () => {
     [{ 'client_name#sv': '' }, 'clients[0] (a): client_name#sv: must not be empty'],
     [{ 'logo_uri#fi': 'http://a.example/logo.png' }, 'clients[0] (a): logo_uri#fi: must be an https URL'],
     [{ 'client_name#de': 'A' }, "clients[0].client_name#de: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out"],
+    [{ 'client_name#sv': 'A', 'client_name#sv-FI': '' }, 'clients[0].client_name#sv-FI: must not be empty'],
+    [{ 'client_name#sv_SE': 'A' }, 'clients[0].client_name#sv_SE: not a language tag as RFC 5646 writes one: client_name#sv-SE'],
   ])('%j stops the start-up: "%s"', async (change, message) => {
     await expect(build({ clients: [{ ...base, ...change }] })).rejects.toThrow(ConfigError);
     await expect(build({ clients: [{ ...base, ...change }] })).rejects.toThrow(message);

@@ -90,6 +90,8 @@ describe('dynamic client registration (RFC 7591)', () => {
     [{ client_name: 'N'.repeat(20_000) }, 'invalid_client_metadata', 'client_name: '],
     [{ client_name: 'The News \u202Eecivres' }, 'invalid_client_metadata', 'client_name: must not contain control characters'],
     [{ display_name: 'The\u0007News' }, 'invalid_client_metadata', 'display_name: must not contain control characters'],
+    [{ display_name: 'The News\u2028Sports' }, 'invalid_client_metadata', 'display_name: must not contain control characters, lone surrogates, bidirectional formatting marks, line or paragraph separators'],
+    [{ client_name: 'The\u200bNews' }, 'invalid_client_metadata', 'client_name: must not contain control characters, lone surrogates, bidirectional formatting marks, line or paragraph separators (U+2028, U+2029) or invisible characters'],
     [
       { application_type: 'native', redirect_uris: ['com.example.news:/callback'] },
       'invalid_client_metadata',
@@ -185,13 +187,16 @@ describe('names and pages in the languages of the pages (OpenID Connect Registra
 
   it.each([
     [{ 'client_name#sv': '' }, 'client_name#sv: must not be empty'],
-    [{ 'client_name#fi': 'Uutiset\u202e' }, 'client_name#fi: must not contain control characters, lone surrogates or bidirectional formatting marks'],
+    [{ 'client_name#fi': 'Uutiset\u202e' }, 'client_name#fi: must not contain control characters, lone surrogates, bidirectional formatting marks, line or paragraph separators (U+2028, U+2029) or invisible characters such as U+200B, U+2060 or U+FEFF'],
+    [{ 'client_name#sv': 'Nyheterna\ufeff' }, 'client_name#sv: must not contain control characters, lone surrogates, bidirectional formatting marks, line or paragraph separators (U+2028, U+2029) or invisible characters such as U+200B, U+2060 or U+FEFF'],
     [{ 'client_name#sv': 'x'.repeat(101) }, 'client_name#sv: must have at most 100 characters'],
     [{ 'logo_uri#sv': 'http://news.example/logo.png' }, 'logo_uri#sv: must be an https URL'],
     [{ 'policy_uri#da': 'javascript:alert(1)' }, 'policy_uri#da: must be an http(s) URL'],
     [{ 'client_name#de': 'Die Nachrichten' }, "client_name#de: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out"],
-    [{ 'client_name#sv-SE': 'Nyheterna' }, "client_name#sv-SE: tag it with the language alone, as the broker's pages name it: client_name#sv"],
-    [{ 'tos_uri#no': 'https://news.example/no/vilkar' }, "tos_uri#no: tag it with the language alone, as the broker's pages name it: tos_uri#nb"],
+    [{ 'client_name#sv_SE': 'Nyheterna' }, 'client_name#sv_SE: not a language tag as RFC 5646 writes one: client_name#sv-SE'],
+    // A tag the closer one leaves out is held to its field's rules all the same.
+    [{ 'client_name#sv': 'Nyheterna', 'client_name#sv-FI': ' ' }, 'client_name#sv-FI: must not be empty'],
+    [{ 'logo_uri#fi-FI': 'http://news.example/fi/logo.png' }, 'logo_uri#fi-FI: must be an https URL'],
     // A tag the client made up is repeated only in the characters an error_description may hold, and cut.
     [{ 'client_name#"\\é': 'x' }, "client_name#'/?: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out"],
     [{ [`client_name#${'x'.repeat(200)}`]: 'x' }, `client_name#${'x'.repeat(52)}...: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out`],
@@ -201,12 +206,52 @@ describe('names and pages in the languages of the pages (OpenID Connect Registra
     expect(answer.body).toEqual({ error: 'invalid_client_metadata', error_description: description });
   });
 
-  it('an update through registration management is held to the same: a tag the broker does not keep is refused', async () => {
+  it('a tag with a region, or another Norwegian, is taken and kept under the page language: the closest when several compete', async () => {
+    const answer = await register(tb.issuer, IAT, {
+      ...webRegistration,
+      'client_name#sv-FI': 'Nyheterna i Finland',
+      'client_name#sv-SE': 'Nyheterna',
+      'client_name#sv-AX': 'Nyheterna på Åland',
+      'logo_uri#fi-FI': 'https://news.example/fi/logo.png',
+      'tos_uri#nn-NO': 'https://news.example/nn/vilkar',
+      'tos_uri#no': 'https://news.example/no/vilkar',
+      'policy_uri#en-US': 'https://news.example/us/privacy',
+      'policy_uri#en-GB': 'https://news.example/gb/privacy',
+    });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    const kept = {
+      'client_name#sv': 'Nyheterna',
+      'logo_uri#fi': 'https://news.example/fi/logo.png',
+      'tos_uri#nb': 'https://news.example/no/vilkar',
+      'policy_uri#en': 'https://news.example/gb/privacy',
+    };
+    expect(answer.body).toMatchObject(kept);
+    expect(Object.keys(answer.body).filter((key) => /#(?:..-|nn|no)/.test(key))).toEqual([]);
+    expect((await admin(tb.issuer, 'GET', `/admin/clients/${answer.body.client_id as string}`)).body).toMatchObject(kept);
+  });
+
+  it('the page language itself wins over its regions, whatever the order the metadata came in', async () => {
+    for (const metadata of [
+      { 'client_name#sv-SE': 'Nyheterna i Sverige', 'client_name#sv': 'Nyheterna' },
+      { 'client_name#sv': 'Nyheterna', 'client_name#sv-SE': 'Nyheterna i Sverige' },
+    ]) {
+      const answer = await register(tb.issuer, IAT, { ...webRegistration, ...metadata });
+      expect(answer.body).toMatchObject({ 'client_name#sv': 'Nyheterna' });
+    }
+  });
+
+  it('an update through registration management is held to the same: a regional tag is kept under the page language, another language is refused', async () => {
     const answer = await register(tb.issuer, IAT, webRegistration);
     const update = { ...webRegistration, client_id: answer.body.client_id, 'client_name#en-GB': 'The News' };
-    const refused = await call(answer.body.registration_client_uri as string, 'PUT', answer.body.registration_access_token as string, update);
+    const updated = await call(answer.body.registration_client_uri as string, 'PUT', answer.body.registration_access_token as string, update);
+    expect(updated.status, JSON.stringify(updated.body)).toBe(200);
+    expect(updated.body).toMatchObject({ 'client_name#en': 'The News' });
+    const german = { ...update, 'client_name#de-AT': 'Die Nachrichten' };
+    const refused = await call(answer.body.registration_client_uri as string, 'PUT', updated.body.registration_access_token as string, german);
     expect(refused.status).toBe(400);
-    expect(refused.body.error_description).toBe("client_name#en-GB: tag it with the language alone, as the broker's pages name it: client_name#en");
+    expect(refused.body.error_description).toBe(
+      "client_name#de-AT: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out",
+    );
   });
 });
 

@@ -96,7 +96,8 @@ describe('client rules', () => {
     };
     expect(registering({ 'client_name#sv': 'Butiken' })).toBe('accepted');
     expect(registering({ 'client_name#de': 'Der Laden' })).toContain("client_name#de: the broker's pages are in sv, en, nb, fi, da only");
-    expect(registering({ 'policy_uri#nn': 'https://rp.example/nn' })).toBe("policy_uri#nn: tag it with the language alone, as the broker's pages name it: policy_uri#nb");
+    expect(registering({ 'policy_uri#nn': 'https://rp.example/nn' })).toBe('accepted');
+    expect(registering({ 'policy_uri#nn_NO': 'https://rp.example/nn' })).toBe('policy_uri#nn_NO: not a language tag as RFC 5646 writes one: policy_uri#nn-NO');
     // Only the human-readable fields: any other unknown metadata is ignored, as RFC 7591 asks.
     expect(registering({ 'redirect_uris#sv': [] })).toBe('accepted');
   });

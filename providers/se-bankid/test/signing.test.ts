@@ -294,9 +294,31 @@ describe('bad requests never reach BankID', () => {
     ['an npa payment with money', details({ type: 'payment', transaction: { type: 'npa', recipient: { name: 'A' }, money: { amount: '1', currency: 'SEK' } } }), /money: an npa transaction has no money/],
     ['a login message over 1,500 characters of base64', details({ type: 'login_message', text: 'a'.repeat(1_126) }), /text: is too long: BankID takes at most 1500/],
     // UTF-8 cannot carry a lone surrogate: BankID would sign U+FFFD while the tokens echoed it.
-    ['a lone surrogate in the text', sign({ text: 'I accept to pay 100 SEK \ud800' }), /text: must not contain control characters, lone surrogates or bidirectional/],
+    ['a lone surrogate in the text', sign({ text: 'I accept to pay 100 SEK \ud800' }), /text: must not contain control characters, lone surrogates,/],
     ['a control character in the text', sign({ text: 'I accept\u001b[8m to pay 100 SEK' }), /text: must not contain control characters/],
     ['a bidirectional override in the text', sign({ text: 'I accept to pay \u202e0001 KES' }), /text: must not contain .* bidirectional formatting marks/],
+    // A LINE SEPARATOR breaks the line in some displays and not in others: two lines could read as one.
+    ['a line separator in the text', sign({ text: 'I accept to pay 100 SEK\u2028per month' }), /text: must not contain .* line or paragraph separators/],
+    ['a paragraph separator in a login message', details({ type: 'login_message', text: 'Log in to\u2029Example Bank' }), /text: must not contain .* line or paragraph separators/],
+    // Characters that show nothing could carry a second text the person never saw but "signed".
+    ['tag characters in the text', sign({ text: 'I accept \u{e0061}\u{e006c}\u{e006c} the terms' }), /text: must not contain .* invisible characters/],
+    ['a byte order mark in the text', sign({ text: '\ufeffI accept the terms' }), /text: must not contain .* invisible characters/],
+    [
+      'a zero-width space in a recipient',
+      details({ type: 'payment', transaction: { type: 'npa', recipient: { name: 'Web\u200bshop AB' } } }),
+      /transaction\.recipient\.name: must not contain .* invisible characters/,
+    ],
+    // Checked as written: trimming would take a trailing LINE SEPARATOR for white space.
+    [
+      'a line separator closing a recipient',
+      details({ type: 'payment', transaction: { type: 'npa', recipient: { name: 'Webshop AB\u2028' } } }),
+      /transaction\.recipient\.name: must not contain .* line or paragraph separators/,
+    ],
+    [
+      'an invisible operator in a risk warning',
+      details({ type: 'payment', transaction: { type: 'npa', recipient: { name: 'Webshop AB' }, riskWarning: 'Check 1\u20642' } }),
+      /transaction\.riskWarning: must not contain .* invisible characters/,
+    ],
     [
       'a bidirectional isolate in a recipient',
       details({ type: 'payment', transaction: { type: 'npa', recipient: { name: 'Mom \u2067Webshop AB\u2069' } } }),
@@ -310,6 +332,12 @@ describe('bad requests never reach BankID', () => {
     // RFC 6749 §5.2: an error_description holds printable ASCII other than " and \.
     expect(refused.description).toMatch(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/);
     expect(ordersSent()).toBe(before);
+  });
+
+  it('invisible characters that change how a text is drawn are taken: a joined emoji, a soft hyphen, a non-joiner', async () => {
+    const text = 'Familjeavtal \u{1f468}\u200d\u{1f469}\u200d\u{1f467} för betalnings\u00admottagare, \u0645\u06cc\u200c\u062e\u0648\u0627\u0645';
+    const url = await bed.rp.pushedAuthorizationUrl({ authorization_details: details({ type: 'sign', text }) });
+    expect(url.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
   });
 
   it('a type the client is not registered for: invalid_authorization_details', async () => {
