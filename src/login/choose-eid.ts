@@ -27,17 +27,35 @@ export function permittedAcrValues(
 }
 
 /**
+ * What an unauthorized_client refusal says, by whether acr_values asked for eIDs: in general, or
+ * (`serving`) when the eIDs were also narrowed to those serving what the request needs, which is
+ * then why none is left.
+ */
+const NOTHING_TO_USE: Record<'any' | 'asked', { general: string; serving: string }> = {
+  any: { general: 'no eID is enabled for this client', serving: 'no eID this client may use serves' },
+  asked: { general: 'this client may not use the eID or acr value asked for in acr_values', serving: 'no eID this client may use (with the acr_values asked for) serves' },
+};
+
+function nothingToUse(asked: keyof typeof NOTHING_TO_USE, serving: string | undefined): EidChoice {
+  const words = NOTHING_TO_USE[asked];
+  return { kind: 'refused', error: 'unauthorized_client', description: serving ? `${words.serving} ${serving}` : words.general };
+}
+
+/**
  * Decides where a login goes from the client's acr_values and what the client may use (its
  * allowed eIDs and acr values): exactly one eID → straight to it; none asked for or several →
  * the picker, limited to what the client may use. An acr value no eID serves is refused, so a
  * typo surfaces at once instead of silently becoming "any eID"; an eID or acr value the client
  * may not use is never offered, and asking only for such is refused with unauthorized_client.
+ * `serving`: what the request needs that narrowed `allowedEids` ("authorization_details of type
+ * sign"), which a refusal names.
  */
 export function chooseEid(
   registry: EidRegistry,
   acrValues: string | undefined,
   allowedEids: readonly string[] | undefined,
   allowedAcrValues?: readonly string[],
+  serving?: string,
 ): EidChoice {
   const permitted = new Map(registry.all.map((plugin) => [plugin, permittedAcrValues(plugin, allowedEids, allowedAcrValues)]));
   const option = (plugin: EidPlugin): EidOption => {
@@ -48,18 +66,14 @@ export function chooseEid(
 
   if (requested.length === 0) {
     const offered = registry.all.filter((plugin) => permitted.get(plugin)!.length > 0);
-    if (offered.length === 0) {
-      return { kind: 'refused', error: 'unauthorized_client', description: 'no eID is enabled for this client' };
-    }
+    if (offered.length === 0) return nothingToUse('any', serving);
     return offered.length === 1 ? { kind: 'eid', ...option(offered[0]!) } : { kind: 'picker', options: offered.map(option) };
   }
 
   const unknown = requested.find((acr) => !registry.byAcr(acr));
   if (unknown) return { kind: 'refused', error: 'invalid_request', description: `acr value ${unknown} is not supported` };
   const chosen = [...new Set(requested.map((acr) => registry.byAcr(acr)!).filter((plugin) => permitted.get(plugin)!.some((acr) => requested.includes(acr))))];
-  if (chosen.length === 0) {
-    return { kind: 'refused', error: 'unauthorized_client', description: 'this client may not use the eID or acr value asked for in acr_values' };
-  }
+  if (chosen.length === 0) return nothingToUse('asked', serving);
   if (chosen.length === 1) return { kind: 'eid', ...option(chosen[0]!) };
   return { kind: 'picker', options: chosen.map(option) };
 }

@@ -498,12 +498,10 @@ export function loginSteps(deps: LoginDependencies) {
   }
 
   function choiceFor(interaction: Interaction, client: ClientView): EidChoice {
-    const chosen = chooseEid(registry, acrValuesIn(interaction), eligibleEids(interaction, client), client.allowedAcrValues);
+    // The eIDs are narrowed to those serving the type (eligibleEids): a refusal says so, not that the client may use none.
     const type = requestedDetails(interaction.params)?.[0]?.type;
-    // The eIDs were narrowed to those serving the type: a refusal says so, not that the client may use none.
-    if (chosen.kind !== 'refused' || chosen.error !== 'unauthorized_client' || !type) return chosen;
-    const asked = acrValuesIn(interaction) ? ' (with the acr_values asked for)' : '';
-    return { ...chosen, description: `no eID this client may use${asked} serves authorization_details of type ${type}` };
+    const serving = type === undefined ? undefined : `authorization_details of type ${type}`;
+    return chooseEid(registry, acrValuesIn(interaction), eligibleEids(interaction, client), client.allowedAcrValues, serving);
   }
 
   /**

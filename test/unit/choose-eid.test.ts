@@ -70,6 +70,19 @@ describe('chooseEid', () => {
     expect(chooseEid(registry, undefined, ['no-bankid'])).toMatchObject({ kind: 'refused', error: 'unauthorized_client' });
   });
 
+  it('a refusal names what the eIDs had to serve when the request narrowed them, with acr_values or without', () => {
+    expect(chooseEid(registry, undefined, [], undefined, 'authorization_details of type sign')).toEqual({
+      kind: 'refused',
+      error: 'unauthorized_client',
+      description: 'no eID this client may use serves authorization_details of type sign',
+    });
+    expect(chooseEid(registry, 'urn:nordic-eid:dk:mitid', ['se-bankid'], undefined, 'authorization_details of type sign')).toEqual({
+      kind: 'refused',
+      error: 'unauthorized_client',
+      description: 'no eID this client may use (with the acr_values asked for) serves authorization_details of type sign',
+    });
+  });
+
   it('a registry refuses two eIDs claiming one acr value', () => {
     expect(() => new EidRegistry([bankid, plugin('copy', ['urn:nordic-eid:se:bankid'])], everyEidUp)).toThrow(/already served by se-bankid/);
   });
