@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { simulatorIssues, type ConfigIssue } from '../../src/eids/sdk.js';
 import { clientCertificate, readMutualTls, type MutualTls } from './mutual-tls.js';
 
 /**
@@ -17,6 +18,7 @@ export const rpApiKeys = {
 
 interface RpApiSettings {
   mode: 'production' | 'test' | 'custom' | 'simulator';
+  allow_simulator_in_production: boolean;
   custom_url?: string | undefined;
   client_certificate?: z.output<typeof clientCertificate> | undefined;
   ca?: string | undefined;
@@ -30,17 +32,30 @@ export function withRpApiRules<T extends z.ZodType<RpApiSettings>>(schema: T): T
     .refine((c) => c.mode === 'simulator' || c.client_certificate, { message: 'is required unless mode is simulator', path: ['client_certificate'] });
 }
 
+/** Where the API is, and the TLS to reach it. */
+export interface RpApi {
+  url: string;
+  tls: MutualTls;
+}
+
 /**
- * Where the API is and the TLS to reach it, read and checked at start-up: the eID's own URL and
- * built-in CA (a PEM file) in production and test mode, the configured ones in custom mode.
+ * The rest of the check of those keys, adding to `issues`: a simulator only outside production,
+ * and the files the RP certificate and CA name, read and tried. Where the API is and the TLS to
+ * reach it (the eID's own URL and built-in CA, a PEM file, in production and test mode, the
+ * configured ones in custom mode); undefined in simulator mode, or with a problem.
  */
-export function resolveRpApi(
-  id: string,
+export function checkRpApi(
   settings: RpApiSettings,
   official: Record<'production' | 'test', { url: string; ca: string }>,
-): { url: string; tls: MutualTls } {
+  issuer: string,
+  issues: ConfigIssue[],
+): RpApi | undefined {
+  if (settings.mode === 'simulator') {
+    issues.push(...simulatorIssues(settings, issuer));
+    return undefined;
+  }
   const own = settings.mode === 'production' || settings.mode === 'test' ? official[settings.mode] : undefined;
   const url = own ? own.url : settings.custom_url!;
-  const tls = readMutualTls(id, { client_certificate: settings.client_certificate!, ca: settings.ca }, own?.ca ?? '');
-  return { url: url.replace(/\/$/, ''), tls };
+  const tls = readMutualTls({ client_certificate: settings.client_certificate!, ca: settings.ca }, own?.ca ?? '', issues);
+  return tls && { url: url.replace(/\/$/, ''), tls };
 }

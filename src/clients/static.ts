@@ -1,6 +1,5 @@
 import { errors } from 'oidc-provider';
 import { unknownName } from '../config/issues.js';
-import { ConfigError } from '../config/load.js';
 import { clientSchema, type ClientConfig } from '../config/schema.js';
 import { isTaggedField } from './localized.js';
 import type { ClientRules } from './rules.js';
@@ -43,20 +42,21 @@ export function extraMetadataOf(client: ClientConfig): Record<string, unknown> {
 }
 
 /**
- * Refuses, as a configuration error naming the key, a configured client with a key no configured
- * eID declares, or one that names an eID or acr value this broker does not have. The rest of the
- * rules, those of the fields given in a page language (client_name#sv) too, run when
- * oidc-provider first builds the client (validateClients at start-up).
+ * The first problem of a configured client, named by its field (`redirect_uris[0]: must use
+ * https …`), or undefined: a key no configured eID declares, a rule every client keeps
+ * (src/clients/rules.ts, with the fields given in a page language), or an eID or acr value this
+ * broker does not have. `metadata` is the client as oidc-provider is given it (clientMetadata):
+ * checked before any eID starts, so that a bad client is named with the other problems of the
+ * configuration. oidc-provider's own checks follow when it first builds the client.
  */
-export function checkStaticClients(clients: readonly ClientConfig[], rules: ClientRules): void {
-  clients.forEach((client, i) => {
-    const unknown = Object.keys(client).find((key) => !configKeys.has(key) && !rules.eidFields.has(key) && !isTaggedField(key));
-    if (unknown) throw new ConfigError(`clients[${i}].${unknown}: ${unknownName('key', unknown, [...configKeys, ...rules.eidFields.keys()])}`);
-    try {
-      rules.checkReferences(client);
-    } catch (err) {
-      if (err instanceof errors.InvalidClientMetadata) throw new ConfigError(`clients[${i}].${err.error_description}`);
-      throw err;
-    }
-  });
+export function staticClientProblem(client: ClientConfig, metadata: Record<string, unknown>, rules: ClientRules): string | undefined {
+  const unknown = Object.keys(client).find((key) => !configKeys.has(key) && !rules.eidFields.has(key) && !isTaggedField(key));
+  if (unknown) return `${unknown}: ${unknownName('key', unknown, [...configKeys, ...rules.eidFields.keys()])}`;
+  try {
+    rules.check(metadata, { references: true });
+    return undefined;
+  } catch (err) {
+    if (err instanceof errors.InvalidClientMetadata) return err.error_description;
+    throw err;
+  }
 }
