@@ -131,8 +131,8 @@ describe('configuration', () => {
   it('names every problem at once, a misspelt key first, each by its full key', () => {
     expect(problems({ prot: 3000, ui: { default_locale: 'de' }, clients: [{ client_id: 'app', client_secret: 'short', redirect_uri: ['https://app.example/cb'] }], subject_secret: '${SUBJECT}' })).toEqual([
       'subject_secret: environment variable SUBJECT is not set',
-      'prot: unknown key; did you mean port?',
       'clients[0].redirect_uri: unknown key; did you mean redirect_uris?',
+      'prot: unknown key; did you mean port?',
       'clients[0].client_secret: must be at least 32 characters',
       'clients[0].redirect_uris: is required',
       'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"',
