@@ -48,12 +48,16 @@ export function extraMetadataOf(client: ClientConfig): Record<string, unknown> {
  * broker does not have. `metadata` is the client as oidc-provider is given it (clientMetadata):
  * checked before any eID starts, so that a bad client is named with the other problems of the
  * configuration. oidc-provider's own checks follow when it first builds the client.
+ *
+ * Without `everyEid` (an eID's section did not pass its check, so what it declares is not known),
+ * neither the keys eIDs declare nor the eIDs and acr values the client names are checked: they
+ * would be refused for the eID's problem, not the client's.
  */
-export function staticClientProblem(client: ClientConfig, metadata: Record<string, unknown>, rules: ClientRules): string | undefined {
+export function staticClientProblem(client: ClientConfig, metadata: Record<string, unknown>, rules: ClientRules, everyEid = true): string | undefined {
   const unknown = Object.keys(client).find((key) => !configKeys.has(key) && !rules.eidFields.has(key) && !isTaggedField(key));
-  if (unknown) return `${unknown}: ${unknownName('key', unknown, [...configKeys, ...rules.eidFields.keys()])}`;
+  if (unknown && everyEid) return `${unknown}: ${unknownName('key', unknown, [...configKeys, ...rules.eidFields.keys()])}`;
   try {
-    rules.check(metadata, { references: true });
+    rules.check(metadata, { references: everyEid });
     return undefined;
   } catch (err) {
     if (err instanceof errors.InvalidClientMetadata) return err.error_description;

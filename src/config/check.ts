@@ -39,7 +39,8 @@ export async function checkConfig(raw: unknown, factories: Readonly<Record<strin
   const issuer = issuerOf(values);
   const eids = await checkEids(eidSections(core), factories, issuer);
   const keys = signingKeysOf(values.jwks);
-  const problems = [...core.problems, ...keys.problems, ...eids.problems, ...clientProblems(staticClients(core), issuer, eids.eids)];
+  const clients = clientProblems(staticClients(core), issuer, eids.eids, eids.problems.length === 0);
+  const problems = [...core.problems, ...keys.problems, ...eids.problems, ...clients];
   if (!core.config || problems.length) throw new ConfigError(problems);
   return { config: core.config, eids: eids.eids, ...(keys.signingKeys ? { signingKeys: keys.signingKeys } : {}) };
 }
@@ -82,8 +83,12 @@ function signingKeysOf(jwks: unknown): { signingKeys?: JWK[]; problems: string[]
   }
 }
 
-/** The first problem of each static client, named by its key (`clients[0].redirect_uris[0]`), against what the checked eIDs declare. */
-function clientProblems(clients: ReadonlyArray<[number, ClientConfig]>, issuer: string, eids: readonly CheckedEid[]): string[] {
+/**
+ * The first problem of each static client, named by its key (`clients[0].redirect_uris[0]`),
+ * against what the checked eIDs declare: all of it with `everyEid` (every section passed), else
+ * only what no eID has a say in (staticClientProblem).
+ */
+function clientProblems(clients: ReadonlyArray<[number, ClientConfig]>, issuer: string, eids: readonly CheckedEid[], everyEid: boolean): string[] {
   let rules: ClientRules;
   try {
     rules = createClientRules({ issuer, eids });
@@ -93,7 +98,7 @@ function clientProblems(clients: ReadonlyArray<[number, ClientConfig]>, issuer: 
     throw err;
   }
   return clients.flatMap(([i, client]) => {
-    const problem = staticClientProblem(client, clientMetadata(client) as Record<string, unknown>, rules);
+    const problem = staticClientProblem(client, clientMetadata(client) as Record<string, unknown>, rules, everyEid);
     return problem ? [`clients[${i}].${problem}`] : [];
   });
 }
