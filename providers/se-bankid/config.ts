@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { checkSection, projectRoot, type ConfigIssue, type SectionCheck } from '../../src/eids/sdk.js';
+import { checkSection, projectRoot, type SectionCheck } from '../../src/eids/sdk.js';
 import { appPageSettings } from '../shared/app-page.js';
 import type { MutualTls } from '../shared/mutual-tls.js';
-import { checkRpApi, rpApiKeys, withRpApiRules, type RpApi } from '../shared/rp-api-config.js';
+import { checkRpApiSection, rpApiKeys, withRpApiRules, type RpApi } from '../shared/rp-api-config.js';
 
 export { certificateNotAfter } from '../shared/mutual-tls.js';
 
@@ -88,9 +88,6 @@ export function checkBankIdSection(section: unknown): SectionCheck<BankIdSetting
 
 /** Checks `eids.<id>` (`section`) for a broker with `issuer`, reading the certificates it names: the setup, or every problem. */
 export function checkBankIdConfig(section: unknown, issuer: string): SectionCheck<BankIdSetup> {
-  const checked = checkBankIdSection(section);
-  if ('issues' in checked) return checked;
-  const issues: ConfigIssue[] = [];
-  const endpoint = checkRpApi(checked.data, official, issuer, issues);
-  return issues.length ? { issues } : { data: { ...checked.data, ...(endpoint ? { endpoint } : {}) } };
+  // BankID reads no file beyond the RP API's.
+  return checkRpApiSection(schema, section, official, issuer, () => ({}));
 }

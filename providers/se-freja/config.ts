@@ -2,7 +2,7 @@ import { checkSection, projectRoot, readSettingFile, type ConfigIssue, type Sect
 import { join } from 'node:path';
 import { z } from 'zod';
 import { appPageSettings } from '../shared/app-page.js';
-import { checkRpApi, rpApiKeys, withRpApiRules, type RpApi } from '../shared/rp-api-config.js';
+import { checkRpApiSection, rpApiKeys, withRpApiRules, type RpApi } from '../shared/rp-api-config.js';
 import { SigningCertificates } from './api/jws.js';
 
 /**
@@ -68,12 +68,10 @@ export function checkFrejaSection(section: unknown): SectionCheck<FrejaSettings>
 
 /** Checks `eids.<id>` (`section`) for a broker with `issuer`, reading the certificates it names: the setup, or every problem. */
 export function checkFrejaConfig(section: unknown, issuer: string): SectionCheck<FrejaSetup> {
-  const checked = checkFrejaSection(section);
-  if ('issues' in checked) return checked;
-  const issues: ConfigIssue[] = [];
-  const api = checkRpApi(checked.data, official, issuer, issues);
-  const certificates = checked.data.mode === 'simulator' ? undefined : jwsCertificates(checked.data.jws_certificates!, issues);
-  return issues.length ? { issues } : { data: { ...checked.data, ...(api && certificates ? { endpoint: { ...api, certificates } } : {}) } };
+  return checkRpApiSection(schema, section, official, issuer, (settings, issues) => {
+    const certificates = jwsCertificates(settings.jws_certificates!, issues);
+    return certificates && { certificates };
+  });
 }
 
 /** The certificates Freja's results are signed with, from the PEM files `jws_certificates` names; undefined with a problem. */

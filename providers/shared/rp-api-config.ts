@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { simulatorIssues, type ConfigIssue } from '../../src/eids/sdk.js';
+import { checkSection, simulatorIssues, type ConfigIssue, type SectionCheck } from '../../src/eids/sdk.js';
 import { clientCertificate, readMutualTls, type MutualTls } from './mutual-tls.js';
 
 /**
@@ -38,15 +38,39 @@ export interface RpApi {
   tls: MutualTls;
 }
 
+/** The eID's own URLs and built-in CAs (PEM files), for mode production and test. */
+type OfficialApis = Record<'production' | 'test', { url: string; ca: string }>;
+
+/**
+ * Checks the section of such an eID: against its `schema`, then the rest of those keys (checkRpApi)
+ * and what else the section names that the eID reads (`more`, outside simulator mode). The
+ * section's values, with `endpoint` outside simulator mode (the API, its TLS, and what `more`
+ * read), or every problem.
+ */
+export function checkRpApiSection<S extends RpApiSettings, More extends object>(
+  schema: z.ZodType<S>,
+  section: unknown,
+  official: OfficialApis,
+  issuer: string,
+  more: (settings: S, issues: ConfigIssue[]) => More | undefined,
+): SectionCheck<S & { endpoint?: RpApi & More }> {
+  const checked = checkSection(schema, section ?? {});
+  if ('issues' in checked) return checked;
+  const issues: ConfigIssue[] = [];
+  const api = checkRpApi(checked.data, official, issuer, issues);
+  const extra = checked.data.mode === 'simulator' ? undefined : more(checked.data, issues);
+  return issues.length ? { issues } : { data: { ...checked.data, ...(api && extra ? { endpoint: { ...api, ...extra } } : {}) } };
+}
+
 /**
  * The rest of the check of those keys, adding to `issues`: a simulator only outside production,
  * and the files the RP certificate and CA name, read and tried. Where the API is and the TLS to
  * reach it (the eID's own URL and built-in CA, a PEM file, in production and test mode, the
  * configured ones in custom mode); undefined in simulator mode, or with a problem.
  */
-export function checkRpApi(
+function checkRpApi(
   settings: RpApiSettings,
-  official: Record<'production' | 'test', { url: string; ca: string }>,
+  official: OfficialApis,
   issuer: string,
   issues: ConfigIssue[],
 ): RpApi | undefined {

@@ -60,8 +60,8 @@ export interface EidPlugin {
    */
   readonly country: CountryRules;
   /**
-   * The acr values this eID serves, most general first. A request for any of them is routed
-   * here; the token's acr is the one the plugin reports on completion.
+   * The acr values this eID serves, most general first (declared by its check). A request for
+   * any of them is routed here; the token's acr is the one the plugin reports on completion.
    */
   readonly acrValues: readonly string[];
 
@@ -78,7 +78,7 @@ export interface EidPlugin {
   readonly flow: 'redirect' | 'wait';
 
   /**
-   * Client metadata this eID reads, by field name (lowercase words joined by `_`, e.g.
+   * Client metadata this eID reads (declared by its check), by field name (lowercase words joined by `_`, e.g.
    * `bankid_requirement`), with its shape. The core accepts these fields on clients from every
    * source, refuses values that do not fit the schema, and hands a client's values to the eID
    * in `LoginRequest.clientMetadata`.
