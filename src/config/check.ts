@@ -4,13 +4,14 @@ import { createClientRules, type ClientRules } from '../clients/rules.js';
 import type { EidPluginFactory } from '../eids/plugin.js';
 import { checkEids, type CheckedEid } from '../eids/registry.js';
 import { readSigningKeys } from '../oidc/keys.js';
+import { configuredEndpointProblems } from '../webhooks/endpoints.js';
 import { clientMetadata } from '../oidc/provider.js';
 import { checkCoreConfig, ConfigError, type CoreCheck, type MovedKeys } from './load.js';
 import { clientSchema, eidIdSchema, type BrokerConfig, type ClientConfig } from './schema.js';
 
 /**
  * The check step: everything the configuration names, checked before anything starts — the
- * broker's own sections, the `jwks` file, every eID's section (each eID's own check, which
+ * broker's own sections, the `jwks` file, the webhook endpoints' URLs, every eID's section (each eID's own check, which
  * reads the files its settings name) and the static clients, against the rules every client
  * keeps and what the configured eIDs declare. Every problem is collected, so that one run names
  * them all; then nothing has printed, listened or started.
@@ -40,7 +41,8 @@ export async function checkConfig(raw: unknown, factories: Readonly<Record<strin
   const eids = await checkEids(eidSections(core), factories, issuer);
   const keys = signingKeysOf(values.jwks);
   const clients = clientProblems(staticClients(core), issuer, eids.eids, eids.problems.length === 0);
-  const problems = [...core.problems, ...keys.problems, ...eids.problems, ...clients];
+  const webhooks = core.config ? configuredEndpointProblems(core.config.webhooks, issuer) : [];
+  const problems = [...core.problems, ...keys.problems, ...webhooks, ...eids.problems, ...clients];
   if (!core.config || problems.length) throw new ConfigError(problems);
   return { config: core.config, eids: eids.eids, ...(keys.signingKeys ? { signingKeys: keys.signingKeys } : {}) };
 }

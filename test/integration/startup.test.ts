@@ -34,6 +34,11 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     ['an eID nobody knows', JSON.stringify({ eids: { 'xx-magic': {} } }), 'eids.xx-magic: no such eID'],
     ['a missing JWKS file', JSON.stringify({ jwks: '/nonexistent/jwks.json' }), 'jwks: cannot read /nonexistent/jwks.json'],
     [
+      'a webhook endpoint on plain http off this machine',
+      JSON.stringify({ webhooks: { endpoints: [{ id: 'siem', url: 'http://siem.example/hook', secret: 's'.repeat(32) }] }, eids: simulatedFtn }),
+      'webhooks.endpoints[0].url: must use https (http only on a loopback host, outside production)',
+    ],
+    [
       'a client with a fragment in a redirect URI',
       JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb#fragment'] }], eids: simulatedFtn }),
       'clients[0].redirect_uris[0]: must not contain a fragment',
@@ -54,6 +59,8 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     ['no eID at all', JSON.stringify({})],
     ['an eID nobody knows', JSON.stringify({ eids: { 'xx-magic': {} } })],
     ['a missing JWKS file', JSON.stringify({ jwks: '/nonexistent/jwks.json', eids: simulatedFtn })],
+    ['a webhook endpoint on plain http', JSON.stringify({ webhooks: { endpoints: [{ id: 'siem', url: 'http://siem.example/hook', secret: 's'.repeat(32) }] }, eids: simulatedFtn })],
+    ['a client with an empty display_name', JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb'], display_name: '' }], eids: simulatedFtn })],
   ])('%s is the first thing printed: no warning about the configuration, no eID started', async (_case, config) => {
     const { code, stderr, stdout } = await refusedWith(config);
     expect(code).toBe(2);
