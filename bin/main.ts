@@ -36,10 +36,11 @@ process.setSourceMapsEnabled(true);
 async function main() {
   limitHeapGrowth();
   // Imported here, after source maps are on, and so that the CLI (below) starts without loading the broker.
-  const [{ builtInEids, simulatedEids, movedKeys, eidSecretFields }, { createBroker }, { developmentAdminToken, embeddedConfig }, { loadConfigFile, parseConfig }, { Welcome }, { createLogger }] =
+  const [{ builtInEids, simulatedEids, movedKeys, eidSecretFields }, { createBroker }, { checkConfig }, { developmentAdminToken, embeddedConfig }, { readConfigFile }, { Welcome }, { createLogger }] =
     await Promise.all([
       import('../providers/index.js'),
       import('../src/broker.js'),
+      import('../src/config/check.js'),
       import('../src/config/embedded.js'),
       import('../src/config/load.js'),
       import('../src/config/welcome.js'),
@@ -48,9 +49,11 @@ async function main() {
   const path = process.env.BROKER_CONFIG;
   // The embedded default first says in plain words where things are, with its admin token; its log follows.
   const welcome = path ? undefined : new Welcome(developmentAdminToken());
-  const config = path ? loadConfigFile(path, process.env, movedKeys) : parseConfig(embeddedConfig(simulatedEids, welcome!.adminToken));
-  const log = createLogger(config.log.level, welcome?.logs, eidSecretFields);
-  const broker = await createBroker(config, { eids: builtInEids, log });
+  // Every problem of the configuration, the eIDs' sections and the clients, before anything starts.
+  const raw = path ? readConfigFile(path) : embeddedConfig(simulatedEids, welcome!.adminToken);
+  const checked = await checkConfig(raw, builtInEids, { moved: movedKeys });
+  const log = createLogger(checked.config.log.level, welcome?.logs, eidSecretFields);
+  const broker = await createBroker(checked, { log });
   await broker.listen();
   welcome?.print(broker);
 
@@ -81,7 +84,7 @@ if (command === 'clients') {
   main().catch(async (err: unknown) => {
     const { ConfigError } = await import('../src/config/load.js');
     if (err instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.stderr.write(err.problems.map((problem) => `configuration error: ${problem}\n`).join(''));
       process.exit(EXIT_CONFIG);
     }
     // The port taken or not ours to take: the message says it all, a stack would only hide it.

@@ -1,10 +1,10 @@
 import type { EidPluginFactory } from '../src/eids/sdk.js';
 
-/** A factory that loads its eID's module when a configuration first enables that eID. */
-const loadedWhenUsed =
-  (load: () => Promise<EidPluginFactory>): EidPluginFactory =>
-  async (context) =>
-    (await load())(context);
+/** A factory that loads its eID's module when a configuration first enables that eID: its check is the first use. */
+const loadedWhenUsed = (load: () => Promise<EidPluginFactory>): EidPluginFactory => ({
+  check: async (section, context) => (await load()).check(section, context),
+  start: async (context) => (await load()).start(context),
+});
 
 /**
  * The eIDs that ship with the broker, by id. A configuration enables one by having an

@@ -8,14 +8,13 @@ import { observeProvider } from './audit/provider-events.js';
 import { redisStreamSink, type AuditSink } from './audit/sinks.js';
 import { logClientSources } from './clients/registration.js';
 import { createClientRules } from './clients/rules.js';
-import { checkStaticClients } from './clients/static.js';
 import { ClientStore } from './clients/store.js';
 import { InitialAccessTokens } from './clients/initial-access-tokens.js';
 import { isProductionConfiguration } from './config/environment.js';
 import { ConfigError } from './config/load.js';
 import type { BrokerConfig } from './config/schema.js';
-import type { EidPluginFactory } from './eids/plugin.js';
-import { checkEidSections, createRegistry, type EidRegistry } from './eids/registry.js';
+import { issuerOf, type CheckedConfig } from './config/check.js';
+import { createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
 import { HEALTH_PATHS, healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
@@ -40,7 +39,7 @@ import { FormTokens } from './login/submissions.js';
 import { METRICS_PATH, metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
-import { readSigningKeys, sharedSecret, sharedSigningKeys } from './oidc/keys.js';
+import { sharedSecret, sharedSigningKeys } from './oidc/keys.js';
 import { clientMetadata, createProvider } from './oidc/provider.js';
 import { Redemptions } from './oidc/redemptions.js';
 import { postedRequestsAsGet } from './oidc/posted-requests.js';
@@ -55,8 +54,6 @@ import { Sealer, sealedStore } from './store/sealed-store.js';
 import { pluginNamespace, SEALED_KEY_PREFIXES, storeKey } from './store/keys.js';
 
 export interface BrokerOptions {
-  /** The eID plugins this broker can run, by id; the configuration's `eids` picks among them. */
-  eids: Record<string, EidPluginFactory>;
   log?: Logger;
   /** Where audit events go besides the log (and the built-in Redis stream). */
   auditSinks?: AuditSink[];
@@ -120,7 +117,10 @@ async function waitUntilAvailable(store: Store, log: Logger): Promise<void> {
   }
 }
 
-/** oidc-provider checks client metadata lazily; checking it here turns a bad client into a start-up error. */
+/**
+ * oidc-provider checks client metadata lazily; checking it here turns a client it refuses into a
+ * start-up error. The broker's own rules were checked before anything started (checkConfig).
+ */
 async function validateClients(provider: Provider, clients: BrokerConfig['clients']): Promise<void> {
   for (const [i, client] of clients.entries()) {
     try {
@@ -155,11 +155,10 @@ function metricsPlacement(config: BrokerConfig, issuer: string, log: Logger): 'p
  * boundary (and the body and parameter limits) for a stack of its own: load shedding → store
  * guard → the poll (KeptPoll).
  */
-export async function createBroker(config: BrokerConfig, options: BrokerOptions): Promise<Broker> {
-  // What the configuration names is checked before anything is printed or started: a
-  // configuration error is then the first and only thing the broker says.
-  const configuredSigningKeys = config.jwks ? readSigningKeys(config.jwks) : undefined;
-  checkEidSections(config.eids, options.eids);
+export async function createBroker(checked: CheckedConfig, options: BrokerOptions = {}): Promise<Broker> {
+  // Everything the configuration names was checked before (checkConfig): a configuration error is
+  // the first and only thing the broker says, and nothing has started.
+  const { config, signingKeys: configuredSigningKeys } = checked;
   const log = options.log ?? createLogger(config.log.level);
   const metrics = new Metrics();
   const store = await createStore(config.redis, log, metrics.observeStore);
@@ -167,7 +166,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
   const drain = new Drain();
   try {
     await waitUntilAvailable(store, log);
-    const issuer = config.issuer ?? `http://localhost:${config.port}`;
+    const issuer = issuerOf(config);
     if (!config.subject_secret) {
       log.warn('subject_secret is not set: using one generated and kept in the store. If the store loses it, every sub changes.');
     }
@@ -185,7 +184,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     // eID keeps in its namespace (a BankID order with the person it found, its evidence): encrypted.
     const sealed = sealedStore(store, sealer, [...SEALED_KEY_PREFIXES, ...Object.keys(config.eids).map(pluginNamespace)]);
     const views = new Views(config.ui);
-    const registry = await createRegistry(config.eids, options.eids, {
+    const registry = await createRegistry(checked.eids, {
       issuer,
       store: sealed,
       log,
@@ -224,7 +223,6 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const demo = config.demo ? await import('./demo/routes.js') : undefined;
     const clients = demo ? [...config.clients, await demo.demoClient(issuer, store)] : config.clients;
     const clientRules = createClientRules({ issuer, eids: registry.all });
-    checkStaticClients(clients, clientRules);
     const clientStore = new ClientStore(store);
     const initialAccessTokens = new InitialAccessTokens(store);
     const backchannel = new Backchannel({ registry, accounts, subjects, store: sealed, audit, metrics, log, settings: config.ciba });

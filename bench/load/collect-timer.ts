@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { BankIdClient } from '../../providers/se-bankid/api/client.js';
-import { parseBankIdConfig } from '../../providers/se-bankid/config.js';
+import { checkBankIdSection } from '../../providers/se-bankid/config.js';
 import { BankIdLogin } from '../../providers/se-bankid/flow.js';
 import { OrderStore, type OrderRecord } from '../../providers/se-bankid/orders.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -45,7 +45,9 @@ const input = JSON.parse(process.argv[2] ?? '{}') as Input;
 const log = createLogger('info');
 const metrics = new Metrics();
 const operations = new EidOperations({ metrics, log, settings: (parseConfig({ issuer: 'http://127.0.0.1:1' }) as { circuit_breaker: ConstructorParameters<typeof EidOperations>[0]['settings'] }).circuit_breaker });
-const settings = parseBankIdConfig('se-bankid', { mode: 'custom', custom_url: input.apiUrl, ca: input.ca, client_certificate: { cert: input.cert, key: input.key }, poll_frequency: 1 });
+const section = checkBankIdSection({ mode: 'custom', custom_url: input.apiUrl, ca: input.ca, client_certificate: { cert: input.cert, key: input.key }, poll_frequency: 1 });
+if (!('data' in section)) throw new Error('the bench\'s BankID section is not valid');
+const settings = section.data;
 const tls = { ca: readFileSync(input.ca, 'utf8'), cert: readFileSync(input.cert, 'utf8'), key: readFileSync(input.key, 'utf8') };
 const redisStore = createRedisStore({ url: input.redisUrl, key_prefix: input.keyPrefix, command_timeout_ms: 2000 }, log, metrics.observeStore);
 // The store as the broker hands it to the plugin: its records sealed, its keys under se-bankid:.

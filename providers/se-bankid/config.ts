@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseSection, projectRoot } from '../../src/eids/sdk.js';
+import { checkSection, projectRoot, type SectionCheck } from '../../src/eids/sdk.js';
 import { appPageSettings } from '../shared/app-page.js';
 import type { MutualTls } from '../shared/mutual-tls.js';
-import { resolveRpApi, rpApiKeys, withRpApiRules } from '../shared/rp-api-config.js';
+import { checkRpApiSection, rpApiKeys, withRpApiRules, type RpApi } from '../shared/rp-api-config.js';
 
 export { certificateNotAfter } from '../shared/mutual-tls.js';
 
@@ -78,11 +78,16 @@ const official = {
 /** Mutual TLS material for the RP API: the RP certificate and the one server CA to trust. */
 export type BankIdTls = MutualTls;
 
-export function parseBankIdConfig(id: string, raw: unknown): BankIdSettings {
-  return parseSection(schema, raw ?? {}, ['eids', id]);
+/** The checked section: its values, and the RP API with the TLS material read (absent in simulator mode). */
+export type BankIdSetup = BankIdSettings & { endpoint?: RpApi };
+
+/** The section against its schema alone: its values, with the defaults, or every problem. */
+export function checkBankIdSection(section: unknown): SectionCheck<BankIdSettings> {
+  return checkSection(schema, section ?? {});
 }
 
-/** The RP API URL and TLS material for production, test or custom mode, read and checked at start-up. */
-export function resolveEndpoint(id: string, settings: BankIdSettings): { url: string; tls: BankIdTls } {
-  return resolveRpApi(id, settings, official);
+/** Checks `eids.<id>` (`section`) for a broker with `issuer`, reading the certificates it names: the setup, or every problem. */
+export function checkBankIdConfig(section: unknown, issuer: string): SectionCheck<BankIdSetup> {
+  // BankID reads no file beyond the RP API's.
+  return checkRpApiSection(schema, section, official, issuer, () => ({}));
 }

@@ -1,8 +1,8 @@
-import { pluginFolder, refuseSimulatorInProduction, SIMULATOR_KEY_LIFETIME_MS, simulatorCached, type EidPluginFactory } from '../../src/eids/sdk.js';
+import { pluginFolder, SIMULATOR_KEY_LIFETIME_MS, simulatorCached, type EidPluginFactory, type PluginContext, type StartedEid } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
 import { appPagePlugin } from '../shared/app-page.js';
 import { BankIdClient } from './api/client.js';
-import { certificateNotAfter, parseBankIdConfig, requirement, resolveEndpoint, type BankIdTls } from './config.js';
+import { certificateNotAfter, checkBankIdConfig, requirement, type BankIdSetup, type BankIdTls } from './config.js';
 import { acrValues, BankIdLogin } from './flow.js';
 import { begunOrder, OrderStore } from './orders.js';
 import { bankIdDetailTypes } from './transactions.js';
@@ -17,8 +17,7 @@ const ORDER_TTL_MARGIN_SECONDS = 300;
 const DAY_MS = 86_400_000;
 
 /** In simulator mode the broker runs its own BankID: a real HTTPS server with mutual TLS. */
-async function startSimulator(id: string, settings: ReturnType<typeof parseBankIdConfig>, issuer: string) {
-  refuseSimulatorInProduction(id, issuer, settings.allow_simulator_in_production);
+async function startSimulator(id: string, settings: BankIdSetup) {
   // Loaded only in simulator mode: production never pays for the simulator's code. The PKI is
   // made once and kept on disk (about 1 s of CPU with its code); made again a day before it expires.
   const { startBankIdSimulator } = await import('./simulator/server.js');
@@ -37,16 +36,25 @@ async function startSimulator(id: string, settings: ReturnType<typeof parseBankI
 }
 
 /** Swedish BankID, RP API v6: secure start with an animated QR code or autostart. */
-export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, log, views, telemetry }) => {
-  const settings = parseBankIdConfig(id, config);
+export const seBankId: EidPluginFactory<BankIdSetup> = {
+  check(section, { issuer }) {
+    const checked = checkBankIdConfig(section, issuer);
+    if ('issues' in checked) return checked;
+    // A client's own requirement, in the shape of the configured one; see BankIdLogin's #requirement.
+    return { settings: checked.data, acrValues: [acrValues.any, acrValues.this, acrValues.other], clientMetadata: { bankid_requirement: requirement } };
+  },
+  start: startBankId,
+};
+
+async function startBankId({ id, settings, issuer, store, log, views, telemetry }: PluginContext<BankIdSetup>): Promise<StartedEid> {
   const eidLog = settings.custom_identifier ? log.child({ custom_identifier: settings.custom_identifier }) : log;
   let simulator: BankIdSimulator | undefined;
   let endpoint: { url: string; tls: BankIdTls };
-  if (settings.mode === 'simulator') {
-    ({ simulator, ...endpoint } = await startSimulator(id, settings, issuer));
-    eidLog.info({ app: simulator.appUrl }, 'simulated BankID: open the app page to play the person');
+  if (settings.endpoint) {
+    endpoint = settings.endpoint;
   } else {
-    endpoint = resolveEndpoint(id, settings);
+    ({ simulator, ...endpoint } = await startSimulator(id, settings));
+    eidLog.info({ app: simulator.appUrl }, 'simulated BankID: open the app page to play the person');
   }
 
   telemetry.certificate('client certificate', certificateNotAfter(endpoint.tls));
@@ -73,11 +81,8 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
     assets: pluginFolder(import.meta.url),
     // The device question, its remembered answer, the QR code's settings and the page's script kit.
     ...appPagePlugin(settings),
-    acrValues: [acrValues.any, acrValues.this, acrValues.other],
     // The person waits on the BankID page, which starts the order through the JSON API.
     flow: 'wait',
-    // A client's own requirement, in the shape of the configured one; see BankIdLogin's #requirement.
-    clientMetadata: { bankid_requirement: requirement },
     // Signatures, payments and login messages, asked for with RFC 9396 authorization_details (transactions.ts).
     authorizationDetailsTypes: bankIdDetailTypes,
     evidence: (orderRef) => orders.evidence(orderRef),
@@ -97,4 +102,4 @@ export const seBankId: EidPluginFactory = async ({ id, config, issuer, store, lo
       await simulator?.close();
     },
   };
-};
+}

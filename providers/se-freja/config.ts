@@ -1,9 +1,9 @@
-import { parseSection, projectRoot } from '../../src/eids/sdk.js';
+import { checkSection, projectRoot, readSettingFile, type ConfigIssue, type SectionCheck } from '../../src/eids/sdk.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { appPageSettings } from '../shared/app-page.js';
-import { readConfiguredFile, type MutualTls } from '../shared/mutual-tls.js';
-import { resolveRpApi, rpApiKeys, withRpApiRules } from '../shared/rp-api-config.js';
+import { checkRpApiSection, rpApiKeys, withRpApiRules, type RpApi } from '../shared/rp-api-config.js';
+import { SigningCertificates } from './api/jws.js';
 
 /**
  * `eids.se-freja`: Freja eID through its Relying Party REST API.
@@ -58,13 +58,31 @@ const official = {
   test: { url: 'https://services.test.frejaeid.com', ca: join(certsDir, 'test-root.pem') },
 };
 
-export function parseFrejaConfig(id: string, raw: unknown): FrejaSettings {
-  return parseSection(schema, raw ?? {}, ['eids', id]);
+/** The checked section: its values, and Freja's API with the TLS material and JWS certificates read (absent in simulator mode). */
+export type FrejaSetup = FrejaSettings & { endpoint?: RpApi & { certificates: SigningCertificates } };
+
+/** The section against its schema alone: its values, with the defaults, or every problem. */
+export function checkFrejaSection(section: unknown): SectionCheck<FrejaSettings> {
+  return checkSection(schema, section ?? {});
 }
 
-/** Where Freja is, the TLS to reach it and the certificates its results are signed with; read and checked at start-up. */
-export function resolveEndpoint(id: string, settings: FrejaSettings): { url: string; tls: MutualTls; jwsCertificates: string[] } {
-  const api = resolveRpApi(id, settings, official);
-  const jwsCertificates = settings.jws_certificates!.map((path, index) => readConfiguredFile(path, `eids.${id}.jws_certificates[${index}]`).toString());
-  return { ...api, jwsCertificates };
+/** Checks `eids.<id>` (`section`) for a broker with `issuer`, reading the certificates it names: the setup, or every problem. */
+export function checkFrejaConfig(section: unknown, issuer: string): SectionCheck<FrejaSetup> {
+  return checkRpApiSection(schema, section, official, issuer, (settings, issues) => {
+    const certificates = jwsCertificates(settings.jws_certificates!, issues);
+    return certificates && { certificates };
+  });
+}
+
+/** The certificates Freja's results are signed with, from the PEM files `jws_certificates` names; undefined with a problem. */
+function jwsCertificates(files: readonly string[], issues: ConfigIssue[]): SigningCertificates | undefined {
+  const found = issues.length;
+  const pems = files.map((file, index) => readSettingFile(file, ['jws_certificates', index], issues)?.toString() ?? '');
+  if (issues.length > found) return undefined;
+  try {
+    return new SigningCertificates(pems);
+  } catch (err) {
+    issues.push({ path: ['jws_certificates'], message: `not a PEM certificate (${(err as Error).message})` });
+    return undefined;
+  }
 }

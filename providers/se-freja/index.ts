@@ -1,11 +1,11 @@
-import { ConfigError, pluginFolder, refuseSimulatorInProduction, type EidPluginFactory } from '../../src/eids/sdk.js';
+import { pluginFolder, type EidPluginFactory, type PluginContext, type StartedEid } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
 import { appPagePlugin } from '../shared/app-page.js';
 import { certificateNotAfter, type MutualTls } from '../shared/mutual-tls.js';
 import { LoginRecords } from '../shared/login-records.js';
 import { FrejaClient } from './api/client.js';
 import { SigningCertificates } from './api/jws.js';
-import { parseFrejaConfig, resolveEndpoint, type FrejaSettings } from './config.js';
+import { checkFrejaConfig, type FrejaSetup } from './config.js';
 import { acrValues, FrejaLogin } from './flow.js';
 import { frejaRoutes } from './routes.js';
 import { transactionVersion, type TransactionRecord } from './transactions.js';
@@ -16,34 +16,35 @@ import type { FrejaSimulator } from './simulator/server.js';
 const RECORD_TTL_MARGIN_SECONDS = 300;
 
 /** In simulator mode the broker runs its own Freja eID: a real HTTPS server with mutual TLS. */
-async function startSimulator(id: string, settings: FrejaSettings, issuer: string) {
-  refuseSimulatorInProduction(id, issuer, settings.allow_simulator_in_production);
+async function startSimulator(settings: FrejaSetup) {
   // Loaded only in simulator mode: production never pays for the simulator's code.
   const { startFrejaSimulator } = await import('./simulator/server.js');
   const simulator = await startFrejaSimulator({ controlPort: settings.simulator.control_port, expirySeconds: settings.simulator.expiry_seconds });
   const { pki } = simulator;
   const tls: MutualTls = { ca: pki.serverCa, cert: pki.client.cert, key: pki.client.key };
-  return { simulator, url: simulator.apiUrl, tls, jwsCertificates: [simulator.signingCertificate] };
+  return { simulator, url: simulator.apiUrl, tls, certificates: new SigningCertificates([simulator.signingCertificate]) };
 }
 
 /** Freja eID (Sweden), Relying Party REST API: QR code on another device, or the app on this one. */
-export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log, views, telemetry }) => {
-  const settings = parseFrejaConfig(id, config);
+export const seFreja: EidPluginFactory<FrejaSetup> = {
+  check(section, { issuer }) {
+    const checked = checkFrejaConfig(section, issuer);
+    return 'issues' in checked ? checked : { settings: checked.data, acrValues: [acrValues.any, acrValues.this, acrValues.other] };
+  },
+  start: startFreja,
+};
+
+async function startFreja({ id, settings, issuer, store, log, views, telemetry }: PluginContext<FrejaSetup>): Promise<StartedEid> {
   const eidLog = settings.custom_identifier ? log.child({ custom_identifier: settings.custom_identifier }) : log;
   let simulator: FrejaSimulator | undefined;
-  let endpoint: { url: string; tls: MutualTls; jwsCertificates: string[] };
-  if (settings.mode === 'simulator') {
-    ({ simulator, ...endpoint } = await startSimulator(id, settings, issuer));
-    eidLog.info({ app: simulator.appUrl }, 'simulated Freja eID: open the app page to play the person');
+  let endpoint: { url: string; tls: MutualTls; certificates: SigningCertificates };
+  if (settings.endpoint) {
+    endpoint = settings.endpoint;
   } else {
-    endpoint = resolveEndpoint(id, settings);
+    ({ simulator, ...endpoint } = await startSimulator(settings));
+    eidLog.info({ app: simulator.appUrl }, 'simulated Freja eID: open the app page to play the person');
   }
-  let certificates: SigningCertificates;
-  try {
-    certificates = new SigningCertificates(endpoint.jwsCertificates);
-  } catch (err) {
-    throw new ConfigError(`eids.${id}.jws_certificates: not a PEM certificate (${(err as Error).message})`);
-  }
+  const { certificates } = endpoint;
   telemetry.certificate('client certificate', certificateNotAfter(endpoint.tls));
   telemetry.certificate('JWS signing certificate', certificates.notAfter);
 
@@ -80,7 +81,6 @@ export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log
     assets: pluginFolder(import.meta.url),
     // The device question, its remembered answer, the QR code's settings and the page's script kit.
     ...appPagePlugin(settings),
-    acrValues: [acrValues.any, acrValues.this, acrValues.other],
     // The person waits on the Freja eID page, which starts the transaction through the JSON API.
     flow: 'wait',
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
@@ -98,4 +98,4 @@ export const seFreja: EidPluginFactory = async ({ id, config, issuer, store, log
       await simulator?.close();
     },
   };
-};
+}

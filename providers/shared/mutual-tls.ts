@@ -1,4 +1,4 @@
-import { ConfigError } from '../../src/eids/sdk.js';
+import { readSettingFile, type ConfigIssue } from '../../src/eids/sdk.js';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { z } from 'zod';
@@ -21,43 +21,31 @@ export const clientCertificate = z.union([
   z.object({ cert: z.string().min(1), key: z.string().min(1), passphrase: z.string().optional() }).strict(),
 ]);
 
-/** A file the configuration names; a missing one is a configuration error naming `key`. */
-export function readConfiguredFile(path: string, key: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-}
-
 /**
- * The TLS material from `eids.<id>.client_certificate` and the CA (the configured `ca` file,
- * else `builtInCa`), read and tried at start-up: a wrong passphrase or a legacy (RC2) PKCS#12
- * stops the start rather than the first login.
+ * The TLS material from `client_certificate` and the CA (the configured `ca` file, else
+ * `builtInCa`), read and tried in the eID's check: a missing file, a wrong passphrase or a legacy
+ * (RC2) PKCS#12 is a problem of the configuration, added to `issues`, rather than of the first login.
  */
 export function readMutualTls(
-  id: string,
   settings: { client_certificate: z.output<typeof clientCertificate>; ca?: string | undefined },
   builtInCa: string,
-): MutualTls {
-  const key = (name: string) => `eids.${id}.${name}`;
-  const ca = (settings.ca ? readConfiguredFile(settings.ca, key('ca')) : readFileSync(builtInCa)).toString();
+  issues: ConfigIssue[],
+): MutualTls | undefined {
+  const found = issues.length;
+  const ca = settings.ca ? readSettingFile(settings.ca, ['ca'], issues) : readFileSync(builtInCa);
   const certificate = settings.client_certificate;
-  const tls: MutualTls =
-    'pfx' in certificate
-      ? { ca, pfx: readConfiguredFile(certificate.pfx, key('client_certificate.pfx')), passphrase: certificate.passphrase }
-      : {
-          ca,
-          cert: readConfiguredFile(certificate.cert, key('client_certificate.cert')).toString(),
-          key: readConfiguredFile(certificate.key, key('client_certificate.key')).toString(),
-          passphrase: certificate.passphrase,
-        };
+  const read = (file: string, name: string) => readSettingFile(file, ['client_certificate', name], issues);
+  const { passphrase } = certificate;
+  const material = 'pfx' in certificate ? { pfx: read(certificate.pfx, 'pfx') } : { cert: read(certificate.cert, 'cert')?.toString(), key: read(certificate.key, 'key')?.toString() };
+  if (issues.length > found || !ca) return undefined;
+  const tls: MutualTls = { ca: ca.toString(), ...material, ...(passphrase === undefined ? {} : { passphrase }) };
   try {
     createSecureContext(tls);
+    return tls;
   } catch (err) {
-    throw new ConfigError(`${key('client_certificate')}: cannot be used (${(err as Error).message})`);
+    issues.push({ path: ['client_certificate'], message: `cannot be used (${(err as Error).message})` });
+    return undefined;
   }
-  return tls;
 }
 
 /** When the RP certificate expires: read through TLS itself, which opens PKCS#12 and PEM alike. */

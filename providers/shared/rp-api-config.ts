@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkSection, simulatorIssues, type ConfigIssue, type SectionCheck } from '../../src/eids/sdk.js';
 import { clientCertificate, readMutualTls, type MutualTls } from './mutual-tls.js';
 
 /**
@@ -17,6 +18,7 @@ export const rpApiKeys = {
 
 interface RpApiSettings {
   mode: 'production' | 'test' | 'custom' | 'simulator';
+  allow_simulator_in_production: boolean;
   custom_url?: string | undefined;
   client_certificate?: z.output<typeof clientCertificate> | undefined;
   ca?: string | undefined;
@@ -30,17 +32,54 @@ export function withRpApiRules<T extends z.ZodType<RpApiSettings>>(schema: T): T
     .refine((c) => c.mode === 'simulator' || c.client_certificate, { message: 'is required unless mode is simulator', path: ['client_certificate'] });
 }
 
+/** Where the API is, and the TLS to reach it. */
+export interface RpApi {
+  url: string;
+  tls: MutualTls;
+}
+
+/** The eID's own URLs and built-in CAs (PEM files), for mode production and test. */
+type OfficialApis = Record<'production' | 'test', { url: string; ca: string }>;
+
 /**
- * Where the API is and the TLS to reach it, read and checked at start-up: the eID's own URL and
- * built-in CA (a PEM file) in production and test mode, the configured ones in custom mode.
+ * Checks the section of such an eID: against its `schema`, then the rest of those keys (checkRpApi)
+ * and what else the section names that the eID reads (`more`, outside simulator mode). The
+ * section's values, with `endpoint` outside simulator mode (the API, its TLS, and what `more`
+ * read), or every problem.
  */
-export function resolveRpApi(
-  id: string,
+export function checkRpApiSection<S extends RpApiSettings, More extends object>(
+  schema: z.ZodType<S>,
+  section: unknown,
+  official: OfficialApis,
+  issuer: string,
+  more: (settings: S, issues: ConfigIssue[]) => More | undefined,
+): SectionCheck<S & { endpoint?: RpApi & More }> {
+  const checked = checkSection(schema, section ?? {});
+  if ('issues' in checked) return checked;
+  const issues: ConfigIssue[] = [];
+  const api = checkRpApi(checked.data, official, issuer, issues);
+  const extra = checked.data.mode === 'simulator' ? undefined : more(checked.data, issues);
+  return issues.length ? { issues } : { data: { ...checked.data, ...(api && extra ? { endpoint: { ...api, ...extra } } : {}) } };
+}
+
+/**
+ * The rest of the check of those keys, adding to `issues`: a simulator only outside production,
+ * and the files the RP certificate and CA name, read and tried. Where the API is and the TLS to
+ * reach it (the eID's own URL and built-in CA, a PEM file, in production and test mode, the
+ * configured ones in custom mode); undefined in simulator mode, or with a problem.
+ */
+function checkRpApi(
   settings: RpApiSettings,
-  official: Record<'production' | 'test', { url: string; ca: string }>,
-): { url: string; tls: MutualTls } {
+  official: OfficialApis,
+  issuer: string,
+  issues: ConfigIssue[],
+): RpApi | undefined {
+  if (settings.mode === 'simulator') {
+    issues.push(...simulatorIssues(settings, issuer));
+    return undefined;
+  }
   const own = settings.mode === 'production' || settings.mode === 'test' ? official[settings.mode] : undefined;
   const url = own ? own.url : settings.custom_url!;
-  const tls = readMutualTls(id, { client_certificate: settings.client_certificate!, ca: settings.ca }, own?.ca ?? '');
-  return { url: url.replace(/\/$/, ''), tls };
+  const tls = readMutualTls({ client_certificate: settings.client_certificate!, ca: settings.ca }, own?.ca ?? '', issues);
+  return tls && { url: url.replace(/\/$/, ''), tls };
 }

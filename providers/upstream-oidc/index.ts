@@ -3,24 +3,26 @@ import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
 import {
+  checkSection,
   CircuitOpenError,
-  ConfigError,
   HttpError,
   isProductionConfiguration,
-  parseSection,
   readBody,
-  refuseSimulatorInProduction,
+  simulatorIssues,
   StoreUnavailableError,
+  type ConfigIssue,
   type CountryRules,
   type EidFailure,
   type EidOutcome,
-  type EidPlugin,
   type EidPluginFactory,
   type Logger,
   type LoginRequest,
+  type PluginContext,
+  type SectionCheck,
+  type StartedEid,
 } from '../../src/eids/sdk.js';
 import { classifyUpstreamError, loggable, UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamResult } from './client.js';
-import { loadUpstreamKeys, type UpstreamKeys } from './keys.js';
+import { generatedUpstreamKeys, readUpstreamKeys, type UpstreamKeys } from './keys.js';
 import type { UpstreamSimulator } from './simulator.js';
 
 /**
@@ -51,6 +53,22 @@ const baseSchema = z.object({
 });
 
 type BaseSettings = z.output<typeof baseSchema>;
+
+/** An upstream eID's section: the keys every one takes, and its own (`options`). */
+type UpstreamSettings<O extends z.ZodRawShape> = BaseSettings & z.output<z.ZodObject<O>>;
+
+type TokenEndpointAuthMethod = UpstreamClientOptions['tokenEndpointAuthMethod'];
+
+/**
+ * An upstream eID's checked section: its values; how the broker authenticates to the upstream;
+ * the upstream's issuer and the broker's client id there (absent in simulator mode, where the
+ * simulator names them); and the keys of `private_jwks`, read (absent when they are generated).
+ */
+export type UpstreamSetup<Settings> = Settings & {
+  method: TokenEndpointAuthMethod;
+  upstream?: { issuer: string; clientId: string };
+  configuredKeys?: UpstreamKeys;
+};
 
 /** How an upstream's protocol bends OpenID Connect, with the defaults of this eID. */
 export interface UpstreamProtocol {
@@ -164,13 +182,50 @@ function upstreamErrorFields(err: UpstreamError, logParameters: readonly string[
   };
 }
 
-function resolveIssuer<O extends z.ZodRawShape>(id: string, definition: UpstreamEidDefinition<O>, settings: BaseSettings): string {
+/** The upstream's issuer: the eID's official one for mode production and test, where it has one, else `issuer`; undefined with a problem. */
+function issuerOfUpstream<O extends z.ZodRawShape>(definition: UpstreamEidDefinition<O>, settings: BaseSettings, issues: ConfigIssue[]): string | undefined {
   if (settings.mode === 'production' || settings.mode === 'test') {
     const official = definition.officialIssuers?.[settings.mode];
     if (official) return official;
   }
-  if (!settings.issuer) throw new ConfigError(`eids.${id}.issuer: is required (this eID is reached through a broker of your choice)`);
+  if (!settings.issuer) issues.push({ path: ['issuer'], message: 'is required (this eID is reached through a broker of your choice)' });
   return settings.issuer;
+}
+
+/**
+ * Checks an upstream eID's section (`issuer` is the broker's): the rules between its keys that
+ * the schema cannot say, a simulator only outside production, and `private_jwks`, read and imported.
+ */
+async function checkUpstreamSection<O extends z.ZodRawShape>(
+  definition: UpstreamEidDefinition<O>,
+  schema: z.ZodType<UpstreamSettings<O>>,
+  section: unknown,
+  issuer: string,
+): Promise<SectionCheck<UpstreamSetup<UpstreamSettings<O>>>> {
+  const checked = checkSection(schema, section ?? {});
+  if ('issues' in checked) return checked;
+  const settings = checked.data;
+  const simulated = settings.mode === 'simulator';
+  const issues = simulatorIssues(settings, issuer);
+  const method: TokenEndpointAuthMethod = definition.protocol.privateKeyJwtOnly
+    ? 'private_key_jwt'
+    : (settings.token_endpoint_auth_method ?? (settings.client_secret || simulated ? 'client_secret_basic' : 'private_key_jwt'));
+  if (method !== 'private_key_jwt' && !settings.client_secret && !simulated) {
+    issues.push({ path: ['client_secret'], message: `is required with token_endpoint_auth_method ${method}` });
+  }
+  if (!simulated && !settings.client_id) issues.push({ path: ['client_id'], message: 'is required unless mode is simulator' });
+  const upstream = simulated ? undefined : issuerOfUpstream(definition, settings, issues);
+  if (!settings.private_jwks && isProductionConfiguration(issuer)) issues.push({ path: ['private_jwks'], message: 'is required in a production configuration' });
+  const configuredKeys = settings.private_jwks ? await readUpstreamKeys(settings.private_jwks, issues) : undefined;
+  if (issues.length) return { issues };
+  return {
+    data: {
+      ...settings,
+      method,
+      ...(upstream && settings.client_id ? { upstream: { issuer: upstream, clientId: settings.client_id } } : {}),
+      ...(configuredKeys ? { configuredKeys } : {}),
+    },
+  };
 }
 
 /**
@@ -178,162 +233,164 @@ function resolveIssuer<O extends z.ZodRawShape>(id: string, definition: Upstream
  * the upstream with state, nonce and PKCE bound to the interaction, comes back to
  * /eid/<id>/callback, and is validated before anything in it is believed.
  */
-export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefinition<O>): EidPluginFactory {
-  const schema = baseSchema.extend(definition.options).strict();
-  return async ({ id, config, issuer: brokerIssuer, store, log: pluginLog, telemetry }) => {
-    const settings = parseSection(schema, config ?? {}, ['eids', id]) as BaseSettings & z.output<z.ZodObject<O>>;
-    const errorTable: Readonly<Record<string, EidFailure>> = { ...upstreamErrors, ...definition.errors };
-    const log = settings.custom_identifier ? pluginLog.child({ custom_identifier: settings.custom_identifier }) : pluginLog;
-    const production = isProductionConfiguration(brokerIssuer);
-    const simulated = settings.mode === 'simulator';
-    if (simulated) refuseSimulatorInProduction(id, brokerIssuer, settings.allow_simulator_in_production);
-    const keys = await loadUpstreamKeys({ id, privateJwksPath: settings.private_jwks, store, log, production, simulated });
-    const redirectUri = `${brokerIssuer}/eid/${id}/callback`;
-    const method = definition.protocol.privateKeyJwtOnly
-      ? 'private_key_jwt'
-      : (settings.token_endpoint_auth_method ?? (settings.client_secret || simulated ? 'client_secret_basic' : 'private_key_jwt'));
-    if (method !== 'private_key_jwt' && !settings.client_secret && !simulated) {
-      throw new ConfigError(`eids.${id}.client_secret: is required with token_endpoint_auth_method ${method}`);
-    }
-
-    let simulator: UpstreamSimulator | undefined;
-    let upstreamIssuer: string;
-    let clientId: string;
-    let clientSecret = settings.client_secret;
-    if (simulated) {
-      clientId = 'nordic-eid-broker';
-      clientSecret = randomBytes(24).toString('base64url');
-      simulator = await definition.simulator({
-        client_id: clientId,
-        ...(method === 'private_key_jwt' ? {} : { client_secret: clientSecret }),
-        redirect_uri: redirectUri,
-        jwks: keys.publicJwks,
-        token_endpoint_auth_method: method,
-        port: settings.simulator.port,
-      });
-      upstreamIssuer = simulator.issuer;
-      log.info({ issuer: upstreamIssuer }, `simulated ${id} started`);
-    } else {
-      if (!settings.client_id) throw new ConfigError(`eids.${id}.client_id: is required unless mode is simulator`);
-      clientId = settings.client_id;
-      upstreamIssuer = resolveIssuer(id, definition, settings);
-    }
-
-    const client = new UpstreamClient({
-      issuer: upstreamIssuer,
-      clientId,
-      ...(clientSecret ? { clientSecret } : {}),
-      tokenEndpointAuthMethod: method,
-      keys,
-      requestObject: definition.protocol.requestObject,
-      idTokenSigningAlg: definition.protocol.idTokenSigningAlg ?? 'RS256',
-      encryptedResponses: definition.protocol.encryptedResponses,
-      userinfo: definition.protocol.userinfo,
-      timeoutMs: settings.timeout,
-      allowHttp: simulated || new URL(upstreamIssuer).protocol === 'http:' && !production,
-      log,
-      ...(definition.logHeaders ? { logHeaders: definition.logHeaders } : {}),
-      telemetry,
-    });
-    const pendingKey = (state: string) => `state:${state}`;
-
-    async function authorize(login: LoginRequest) {
-      const state = oidc.randomState();
-      const own = { ...definition.authorizationParams(login, settings), ...settings.extra_params };
-      const sent = Object.fromEntries((definition.logParameters ?? []).flatMap((name) => (own[name] ? [[name, own[name]]] : [])));
-      const pending: PendingLogin = {
-        uid: login.uid,
-        nonce: oidc.randomNonce(),
-        codeVerifier: oidc.randomPKCECodeVerifier(),
-        ...(login.acr ? { acr: login.acr } : {}),
-        ...(Object.keys(sent).length ? { sent } : {}),
-      };
-      await store.set(pendingKey(state), JSON.stringify(pending), PENDING_TTL_SECONDS);
-      const url = await client.authorizationUrl({
-        redirect_uri: redirectUri,
-        response_type: 'code',
-        scope: (settings.scopes ?? definition.scopes(settings)).join(' '),
-        state,
-        nonce: pending.nonce,
-        code_challenge: await oidc.calculatePKCECodeChallenge(pending.codeVerifier),
-        code_challenge_method: 'S256',
-        ...own,
-      });
-      return { redirectTo: url.href };
-    }
-
-    /** Sends the browser to the upstream; measured as `start` (discovery, on first use, is an upstream call of its own). */
-    const start = (login: LoginRequest) => telemetry.run('start', () => authorize(login), { upstream: false, classify: classifyUpstreamError });
-
-    /** The authorization response as a URL, whether it came as a query or as a form post. */
-    async function responseUrl(ctx: Context): Promise<URL> {
-      const url = new URL(redirectUri);
-      const params = ctx.method === 'POST' ? await readBody(ctx) : ctx.query;
-      for (const [name, value] of Object.entries(params)) if (typeof value === 'string') url.searchParams.set(name, value);
-      return url;
-    }
-
-    /** The upstream's answer, measured as `callback`: a failure outcome counts as a failure by its error. */
-    const callback = (ctx: Context) =>
-      telemetry.run('callback', () => receive(ctx), {
-        upstream: false,
-        classify: (err) => ({ reason: err instanceof HttpError ? err.error : 'error', upstreamFailure: false }),
-        failureOf: ({ outcome }) => ('failure' in outcome ? outcome.failure.error : undefined),
-      });
-
-    async function receive(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }> {
-      const url = await responseUrl(ctx);
-      const state = url.searchParams.get('state') ?? '';
-      const stored = state ? await store.get(pendingKey(state)) : undefined;
-      // consume() lets exactly one callback through, so a replayed response finds nothing.
-      if (!stored || (await store.consume(pendingKey(state), Math.floor(Date.now() / 1000))) !== 'consumed') {
-        log.warn({ reason: stored ? 'state already used' : 'unknown state' }, 'upstream response refused');
-        // The person sees why in their words (a finished login's answer again, another browser's), not the client blamed.
-        throw new HttpError(400, 'invalid_request', 'This answer from the eID does not belong to a login in progress.', undefined, { during: 'eid_return' });
-      }
-      const pending = JSON.parse(stored.value) as PendingLogin;
-      return { uid: pending.uid, outcome: await outcomeOf(url, state, pending, log) };
-    }
-
-    async function outcomeOf(url: URL, state: string, pending: PendingLogin, eidLog: Logger): Promise<EidOutcome> {
-      try {
-        const result = await client.complete(url, { state, nonce: pending.nonce, codeVerifier: pending.codeVerifier });
-        return await definition.outcome(result, pending.acr);
-      } catch (err) {
-        if (err instanceof StoreUnavailableError) throw err;
-        if (err instanceof UpstreamError) {
-          eidLog.info(upstreamErrorFields(err, definition.logParameters ?? [], pending.sent), 'upstream ended the login');
-          return { failure: Object.hasOwn(errorTable, err.error) ? errorTable[err.error]! : otherUpstreamError };
-        }
-        if (err instanceof CircuitOpenError) {
-          eidLog.warn('upstream failed repeatedly: its circuit is open');
-          return { failure: { error: 'server_error', description: 'The eID failed repeatedly and is paused for a moment.' } };
-        }
-        if (!classifyUpstreamError(err).upstreamFailure && isRejectedResponse(err)) {
-          // A security event: a forged, replayed or misdirected response, or a misconfigured key.
-          eidLog.warn({ security: true, reason: (err as Error).message, code: (err as { code?: string }).code }, 'upstream response failed validation');
-          return { failure: { error: 'server_error', description: 'The answer from the eID failed validation.' } };
-        }
-        eidLog.warn({ reason: (err as Error).message }, 'upstream unreachable');
-        return { failure: { error: 'server_error', description: 'The eID could not be reached in time.' } };
-      }
-    }
-
-    const plugin: EidPlugin = {
-      id,
-      country: definition.country,
-      acrValues: definition.acrValues,
-      flow: 'redirect',
-      ...(definition.assets ? { assets: definition.assets } : {}),
-      ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
-      start,
-      callback,
-      probe: () => client.probe(),
-      jwks: async () => keys.publicJwks,
-      async close() {
-        await simulator?.close();
-      },
-    };
-    return plugin;
+export function upstreamEid<O extends z.ZodRawShape>(definition: UpstreamEidDefinition<O>): EidPluginFactory<UpstreamSetup<UpstreamSettings<O>>> {
+  const schema = baseSchema.extend(definition.options).strict() as unknown as z.ZodType<UpstreamSettings<O>>;
+  return {
+    async check(section, { issuer }) {
+      const checked = await checkUpstreamSection(definition, schema, section, issuer);
+      return 'issues' in checked ? checked : { settings: checked.data, acrValues: definition.acrValues };
+    },
+    start: (context) => startUpstreamEid(definition, context),
   };
+}
+
+/** Starts an upstream eID with its checked setup: its keys, its simulator in simulator mode, and the client of the upstream. */
+async function startUpstreamEid<O extends z.ZodRawShape>(
+  definition: UpstreamEidDefinition<O>,
+  { id, settings, issuer: brokerIssuer, store, log: pluginLog, telemetry }: PluginContext<UpstreamSetup<UpstreamSettings<O>>>,
+): Promise<StartedEid> {
+  const errorTable: Readonly<Record<string, EidFailure>> = { ...upstreamErrors, ...definition.errors };
+  const log = settings.custom_identifier ? pluginLog.child({ custom_identifier: settings.custom_identifier }) : pluginLog;
+  const production = isProductionConfiguration(brokerIssuer);
+  const simulated = settings.mode === 'simulator';
+  const keys = settings.configuredKeys ?? (await generatedUpstreamKeys({ id, store, log, simulated }));
+  const redirectUri = `${brokerIssuer}/eid/${id}/callback`;
+  const { method } = settings;
+
+  let simulator: UpstreamSimulator | undefined;
+  let upstreamIssuer: string;
+  let clientId: string;
+  let clientSecret = settings.client_secret;
+  if (!settings.upstream) {
+    clientId = 'nordic-eid-broker';
+    clientSecret = randomBytes(24).toString('base64url');
+    simulator = await definition.simulator({
+      client_id: clientId,
+      ...(method === 'private_key_jwt' ? {} : { client_secret: clientSecret }),
+      redirect_uri: redirectUri,
+      jwks: keys.publicJwks,
+      token_endpoint_auth_method: method,
+      port: settings.simulator.port,
+    });
+    upstreamIssuer = simulator.issuer;
+    log.info({ issuer: upstreamIssuer }, `simulated ${id} started`);
+  } else {
+    ({ issuer: upstreamIssuer, clientId } = settings.upstream);
+  }
+
+  const client = new UpstreamClient({
+    issuer: upstreamIssuer,
+    clientId,
+    ...(clientSecret ? { clientSecret } : {}),
+    tokenEndpointAuthMethod: method,
+    keys,
+    requestObject: definition.protocol.requestObject,
+    idTokenSigningAlg: definition.protocol.idTokenSigningAlg ?? 'RS256',
+    encryptedResponses: definition.protocol.encryptedResponses,
+    userinfo: definition.protocol.userinfo,
+    timeoutMs: settings.timeout,
+    allowHttp: simulated || new URL(upstreamIssuer).protocol === 'http:' && !production,
+    log,
+    ...(definition.logHeaders ? { logHeaders: definition.logHeaders } : {}),
+    telemetry,
+  });
+  const pendingKey = (state: string) => `state:${state}`;
+
+  async function authorize(login: LoginRequest) {
+    const state = oidc.randomState();
+    const own = { ...definition.authorizationParams(login, settings), ...settings.extra_params };
+    const sent = Object.fromEntries((definition.logParameters ?? []).flatMap((name) => (own[name] ? [[name, own[name]]] : [])));
+    const pending: PendingLogin = {
+      uid: login.uid,
+      nonce: oidc.randomNonce(),
+      codeVerifier: oidc.randomPKCECodeVerifier(),
+      ...(login.acr ? { acr: login.acr } : {}),
+      ...(Object.keys(sent).length ? { sent } : {}),
+    };
+    await store.set(pendingKey(state), JSON.stringify(pending), PENDING_TTL_SECONDS);
+    const url = await client.authorizationUrl({
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      scope: (settings.scopes ?? definition.scopes(settings)).join(' '),
+      state,
+      nonce: pending.nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(pending.codeVerifier),
+      code_challenge_method: 'S256',
+      ...own,
+    });
+    return { redirectTo: url.href };
+  }
+
+  /** Sends the browser to the upstream; measured as `start` (discovery, on first use, is an upstream call of its own). */
+  const start = (login: LoginRequest) => telemetry.run('start', () => authorize(login), { upstream: false, classify: classifyUpstreamError });
+
+  /** The authorization response as a URL, whether it came as a query or as a form post. */
+  async function responseUrl(ctx: Context): Promise<URL> {
+    const url = new URL(redirectUri);
+    const params = ctx.method === 'POST' ? await readBody(ctx) : ctx.query;
+    for (const [name, value] of Object.entries(params)) if (typeof value === 'string') url.searchParams.set(name, value);
+    return url;
+  }
+
+  /** The upstream's answer, measured as `callback`: a failure outcome counts as a failure by its error. */
+  const callback = (ctx: Context) =>
+    telemetry.run('callback', () => receive(ctx), {
+      upstream: false,
+      classify: (err) => ({ reason: err instanceof HttpError ? err.error : 'error', upstreamFailure: false }),
+      failureOf: ({ outcome }) => ('failure' in outcome ? outcome.failure.error : undefined),
+    });
+
+  async function receive(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }> {
+    const url = await responseUrl(ctx);
+    const state = url.searchParams.get('state') ?? '';
+    const stored = state ? await store.get(pendingKey(state)) : undefined;
+    // consume() lets exactly one callback through, so a replayed response finds nothing.
+    if (!stored || (await store.consume(pendingKey(state), Math.floor(Date.now() / 1000))) !== 'consumed') {
+      log.warn({ reason: stored ? 'state already used' : 'unknown state' }, 'upstream response refused');
+      // The person sees why in their words (a finished login's answer again, another browser's), not the client blamed.
+      throw new HttpError(400, 'invalid_request', 'This answer from the eID does not belong to a login in progress.', undefined, { during: 'eid_return' });
+    }
+    const pending = JSON.parse(stored.value) as PendingLogin;
+    return { uid: pending.uid, outcome: await outcomeOf(url, state, pending, log) };
+  }
+
+  async function outcomeOf(url: URL, state: string, pending: PendingLogin, eidLog: Logger): Promise<EidOutcome> {
+    try {
+      const result = await client.complete(url, { state, nonce: pending.nonce, codeVerifier: pending.codeVerifier });
+      return await definition.outcome(result, pending.acr);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      if (err instanceof UpstreamError) {
+        eidLog.info(upstreamErrorFields(err, definition.logParameters ?? [], pending.sent), 'upstream ended the login');
+        return { failure: Object.hasOwn(errorTable, err.error) ? errorTable[err.error]! : otherUpstreamError };
+      }
+      if (err instanceof CircuitOpenError) {
+        eidLog.warn('upstream failed repeatedly: its circuit is open');
+        return { failure: { error: 'server_error', description: 'The eID failed repeatedly and is paused for a moment.' } };
+      }
+      if (!classifyUpstreamError(err).upstreamFailure && isRejectedResponse(err)) {
+        // A security event: a forged, replayed or misdirected response, or a misconfigured key.
+        eidLog.warn({ security: true, reason: (err as Error).message, code: (err as { code?: string }).code }, 'upstream response failed validation');
+        return { failure: { error: 'server_error', description: 'The answer from the eID failed validation.' } };
+      }
+      eidLog.warn({ reason: (err as Error).message }, 'upstream unreachable');
+      return { failure: { error: 'server_error', description: 'The eID could not be reached in time.' } };
+    }
+  }
+
+  const plugin: StartedEid = {
+    id,
+    country: definition.country,
+    flow: 'redirect',
+    ...(definition.assets ? { assets: definition.assets } : {}),
+    ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
+    start,
+    callback,
+    probe: () => client.probe(),
+    jwks: async () => keys.publicJwks,
+    async close() {
+      await simulator?.close();
+    },
+  };
+  return plugin;
 }

@@ -146,8 +146,12 @@ export interface ClientRules {
 export interface ClientRulesOptions {
   /** The broker's issuer: redirect URIs on its own origin are as safe as the broker itself. */
   issuer: string;
-  eids: readonly EidPlugin[];
+  /** The configured eIDs, as far as clients name them (a checked eID, before it starts, declares as much). */
+  eids: ReadonlyArray<ClientFacingEid>;
 }
+
+/** What clients may name of an eID: its id, its acr values and the metadata fields it reads. */
+export type ClientFacingEid = Pick<EidPlugin, 'id' | 'acrValues' | 'clientMetadata'>;
 
 function invalid(field: string, problem: string): never {
   // The field's name may be one the client made up (client_name#<any tag>): shown in the
@@ -234,7 +238,7 @@ function checkLogoutUris(metadata: Record<string, unknown>, issuerOrigin: string
 }
 
 /** Which eID's client metadata each field is; refuses names that collide or are not an eID field's. */
-function collectEidFields(eids: readonly EidPlugin[]): Map<string, DeclaredField> {
+function collectEidFields(eids: ReadonlyArray<ClientFacingEid>): Map<string, DeclaredField> {
   const fields = new Map<string, DeclaredField>();
   for (const plugin of eids) {
     for (const [name, schema] of Object.entries(plugin.clientMetadata ?? {})) {

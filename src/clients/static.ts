@@ -1,6 +1,5 @@
 import { errors } from 'oidc-provider';
 import { unknownName } from '../config/issues.js';
-import { ConfigError } from '../config/load.js';
 import { clientSchema, type ClientConfig } from '../config/schema.js';
 import { foldLanguageTags, isTaggedField } from './localized.js';
 import { inPageLanguages, type ClientRules } from './rules.js';
@@ -44,22 +43,27 @@ export function extraMetadataOf(client: ClientConfig): Record<string, unknown> {
 }
 
 /**
- * Refuses, as a configuration error naming the key, a configured client with a key no configured
- * eID declares, a field under a language tag that breaks its field's rules, or one that names an
- * eID or acr value this broker does not have. The rest of the rules run when oidc-provider first
- * builds the client (validateClients at start-up).
+ * The first problem of a configured client, named by its field (`redirect_uris[0]: must use
+ * https …`), or undefined: a key no configured eID declares, a rule every client keeps
+ * (src/clients/rules.ts, with the fields given in a page language), or an eID or acr value this
+ * broker does not have. `metadata` is the client as oidc-provider is given it (clientMetadata):
+ * checked before any eID starts, so that a bad client is named with the other problems of the
+ * configuration. oidc-provider's own checks follow when it first builds the client.
+ *
+ * Without `everyEid` (an eID's section did not pass its check, so what it declares is not known),
+ * neither the keys eIDs declare nor the eIDs and acr values the client names are checked: they
+ * would be refused for the eID's problem, not the client's.
  */
-export function checkStaticClients(clients: readonly ClientConfig[], rules: ClientRules): void {
-  clients.forEach((client, i) => {
-    const unknown = Object.keys(client).find((key) => !configKeys.has(key) && !rules.eidFields.has(key) && !isTaggedField(key));
-    if (unknown) throw new ConfigError(`clients[${i}].${unknown}: ${unknownName('key', unknown, [...configKeys, ...rules.eidFields.keys()])}`);
-    try {
-      // The tags the fold leaves out are held to their field's rules too: oidc-provider never sees them.
-      inPageLanguages(client);
-      rules.checkReferences(client);
-    } catch (err) {
-      if (err instanceof errors.InvalidClientMetadata) throw new ConfigError(`clients[${i}].${err.error_description}`);
-      throw err;
-    }
-  });
+export function staticClientProblem(client: ClientConfig, metadata: Record<string, unknown>, rules: ClientRules, everyEid = true): string | undefined {
+  const unknown = Object.keys(client).find((key) => !configKeys.has(key) && !rules.eidFields.has(key) && !isTaggedField(key));
+  if (unknown && everyEid) return `${unknown}: ${unknownName('key', unknown, [...configKeys, ...rules.eidFields.keys()])}`;
+  try {
+    // The tags the fold leaves out (client_name#sv-AX beside #sv) are held to their field's rules too: oidc-provider never sees them.
+    inPageLanguages(client);
+    rules.check(metadata, { references: everyEid });
+    return undefined;
+  } catch (err) {
+    if (err instanceof errors.InvalidClientMetadata) return err.error_description;
+    throw err;
+  }
 }

@@ -156,6 +156,9 @@ const issuerSchema = z
     'must be https when NODE_ENV is production (http only on this machine)',
   );
 
+/** An eID's id, the name of its section (`eids.<id>`). */
+export const eidIdSchema = z.string().regex(/^[a-z0-9-]+$/, 'eID ids are lowercase letters, digits and -');
+
 /** An id an operator gives a webhook endpoint (also a metrics label). */
 export const webhookIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1–64 lowercase letters, digits, "_" or "-", starting with a letter or digit');
 
@@ -309,7 +312,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     /** One section per eID, by id; each is read only by that eID's plugin. */
-    eids: z.record(z.string().regex(/^[a-z0-9-]+$/, 'eID ids are lowercase letters, digits and -'), z.unknown()).default({}),
+    eids: z.record(eidIdSchema, z.unknown()).default({}),
     ui: z
       .object({
         /** Language of the pages when neither the person, ui_locales nor the browser picks one. */

@@ -1,6 +1,7 @@
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../config/load.js';
+import { readFileSync } from 'node:fs';
+import type { ConfigIssue } from '../config/load.js';
 import { codeRoot, projectRoot } from '../paths.js';
 import { isProductionConfiguration } from '../config/environment.js';
 
@@ -10,14 +11,24 @@ export function text(value: unknown): string | undefined {
 }
 
 /**
- * Refuses `eids.<id>.mode: simulator` in a production configuration (a simulator approves anyone),
- * unless the operator set `allow_simulator_in_production`.
+ * The problem of `mode: simulator` in a production configuration (a simulator approves anyone),
+ * unless the operator set `allow_simulator_in_production`; none otherwise. For an eID's check.
  */
-export function refuseSimulatorInProduction(id: string, issuer: string, allowed: boolean): void {
-  if (isProductionConfiguration(issuer) && !allowed) {
-    throw new ConfigError(
-      `eids.${id}.mode: simulator is refused in a production configuration (it approves anyone); set allow_simulator_in_production to override`,
-    );
+export function simulatorIssues(settings: { mode: string; allow_simulator_in_production: boolean }, issuer: string): ConfigIssue[] {
+  if (settings.mode !== 'simulator' || settings.allow_simulator_in_production || !isProductionConfiguration(issuer)) return [];
+  return [{ path: ['mode'], message: 'simulator is refused in a production configuration (it approves anyone); set allow_simulator_in_production to override' }];
+}
+
+/**
+ * The content of the file a setting names (at `path` in the eID's section), for an eID's check:
+ * undefined when it cannot be read, with that problem added to `issues`.
+ */
+export function readSettingFile(file: string, path: ConfigIssue['path'], issues: ConfigIssue[]): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    issues.push({ path, message: `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+    return undefined;
   }
 }
 

@@ -1,16 +1,56 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { ZodType } from 'zod';
+import type { ConfigIssue } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { CountryRules } from '../identity/country.js';
 import type { EidPerson } from '../identity/identity.js';
 
 /**
- * The contract between the core and one eID. A plugin lives in providers/<id>/, exports a
- * factory, and is registered when the configuration has an `eids.<id>` section. The core
- * never names an eID: it only sees this interface.
+ * How the core makes one eID, in two steps. A plugin lives in providers/<id>/, exports this, and
+ * is used when the configuration has an `eids.<id>` section. The core never names an eID: it only
+ * sees these interfaces.
+ *
+ * 1. `check`, for every configured eID before any starts: the section's settings, or every
+ *    problem in it. The core collects these with the problems of its own sections and of the
+ *    clients, and reports them all at once (exit 2) before anything starts.
+ * 2. `start`, once every check passed: the eID with its checked settings.
  */
+export interface EidPluginFactory<Settings = unknown> {
+  /**
+   * Checks the eID's `eids.<id>` section (`undefined` when it is empty), starting nothing: no
+   * server, connection, timer or log line. Reading the files a setting names (certificates,
+   * keys) belongs here, since a missing or unusable one is a problem of the configuration.
+   * `checkSection` (the SDK) checks the section against a zod schema.
+   */
+  check(section: unknown, context: SettingsContext): SettingsCheck<Settings> | Promise<SettingsCheck<Settings>>;
+  /** Starts the eID with the settings its check found; the core adds what the check declared (`acrValues`, `clientMetadata`). */
+  start(context: PluginContext<Settings>): StartedEid | Promise<StartedEid>;
+}
+
+/** What an eID's check is told: its id and the broker's issuer (whether this is a production configuration). */
+export interface SettingsContext {
+  id: string;
+  issuer: string;
+}
+
+/**
+ * What an eID's check finds: every problem in its section (`path` below `eids.<id>`), or the
+ * settings it starts with and what clients may name of it, which the core checks the configured
+ * clients against before any eID starts.
+ */
+export type SettingsCheck<Settings> = CheckedSettings<Settings> | { issues: ConfigIssue[] };
+
+export interface CheckedSettings<Settings> extends Pick<EidPlugin, 'acrValues' | 'clientMetadata'> {
+  /** What `start` gets as `context.settings`: the section's values, and what was read from the files it names. */
+  settings: Settings;
+}
+
+/** A started eID: the plugin without what its check declared, which the core adds. */
+export type StartedEid = Omit<EidPlugin, 'acrValues' | 'clientMetadata'>;
+
+/** The contract between the core and one started eID. */
 export interface EidPlugin {
   /** The eID's id: lowercase, e.g. se-bankid. Also IdProviderName in the identity. */
   readonly id: string;
@@ -20,8 +60,8 @@ export interface EidPlugin {
    */
   readonly country: CountryRules;
   /**
-   * The acr values this eID serves, most general first. A request for any of them is routed
-   * here; the token's acr is the one the plugin reports on completion.
+   * The acr values this eID serves, most general first (declared by its check). A request for
+   * any of them is routed here; the token's acr is the one the plugin reports on completion.
    */
   readonly acrValues: readonly string[];
 
@@ -38,7 +78,7 @@ export interface EidPlugin {
   readonly flow: 'redirect' | 'wait';
 
   /**
-   * Client metadata this eID reads, by field name (lowercase words joined by `_`, e.g.
+   * Client metadata this eID reads (declared by its check), by field name (lowercase words joined by `_`, e.g.
    * `bankid_requirement`), with its shape. The core accepts these fields on clients from every
    * source, refuses values that do not fit the schema, and hands a client's values to the eID
    * in `LoginRequest.clientMetadata`.
@@ -230,10 +270,10 @@ export interface BackchannelRequest extends BackchannelRequestInput {
   expiresAt: number;
 }
 
-/** What a factory receives. `config` is the plugin's own `eids.<id>` section, unvalidated. */
-export interface PluginContext {
+/** What `start` receives. `settings` is what the eID's check made of its `eids.<id>` section. */
+export interface PluginContext<Settings = unknown> {
   id: string;
-  config: unknown;
+  settings: Settings;
   /** The broker's public URL, for building callback URLs. */
   issuer: string;
   /**
@@ -293,8 +333,6 @@ export interface PageRenderer {
   render(ctx: Context, template: string, data: Record<string, unknown>): void;
   translator(locale: string): (key: string, vars?: Record<string, string>, fallback?: string) => string;
 }
-
-export type EidPluginFactory = (context: PluginContext) => EidPlugin | Promise<EidPlugin>;
 
 /** One login as the plugin sees it. */
 export interface LoginRequest {

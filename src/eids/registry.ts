@@ -1,11 +1,11 @@
-import { ConfigError } from '../config/load.js';
+import { ConfigError, describeIssue } from '../config/load.js';
 import { isCountryCode } from '../identity/country.js';
 import type { Logger } from '../log.js';
 import { namespaceConflict, pluginNamespace } from '../store/keys.js';
 import { scopedStore } from '../store/scoped-store.js';
 import type { Store } from '../store/store.js';
 import type { ZodType } from 'zod';
-import type { EidPlugin, EidPluginFactory, EidTelemetry, PageRenderer } from './plugin.js';
+import type { CheckedSettings, EidPlugin, EidPluginFactory, EidTelemetry, PageRenderer } from './plugin.js';
 
 /** Where whether an eID can take logins now is kept (EidOperations). */
 export interface Availability {
@@ -25,12 +25,10 @@ export class EidRegistry {
     for (const plugin of plugins) {
       // A plugin's country is a value it makes: the identity model only takes ISO 3166-1 codes.
       if (!isCountryCode(plugin.country.code)) throw new ConfigError(`eids.${plugin.id}: country ${plugin.country.code} is not an ISO 3166-1 alpha-2 code`);
-      for (const acr of plugin.acrValues) {
-        const other = this.#byAcr.get(acr);
-        if (other) throw new ConfigError(`eids.${plugin.id}: acr value ${acr} is already served by ${other.id}`);
-        this.#byAcr.set(acr, plugin);
-      }
+      for (const acr of plugin.acrValues) if (!this.#byAcr.has(acr)) this.#byAcr.set(acr, plugin);
     }
+    const conflicts = acrConflicts(plugins);
+    if (conflicts.length) throw new ConfigError(conflicts);
   }
 
   get(id: string): EidPlugin | undefined {
@@ -76,41 +74,82 @@ export class EidRegistry {
   }
 }
 
+/** Each acr value a later eID declares that an earlier one serves already, as a problem of the later one's section. */
+function acrConflicts(eids: ReadonlyArray<{ id: string; acrValues: readonly string[] }>): string[] {
+  const servedBy = new Map<string, string>();
+  return eids.flatMap(({ id, acrValues }) =>
+    acrValues.flatMap((acr) => {
+      const other = servedBy.get(acr);
+      if (other === undefined) servedBy.set(acr, id);
+      return other === undefined ? [] : [`eids.${id}: acr value ${acr} is already served by ${other}`];
+    }),
+  );
+}
+
+/** An eID whose section passed its check: what it declared, and how it starts. */
+export interface CheckedEid extends CheckedSettings<unknown> {
+  id: string;
+  factory: EidPluginFactory;
+}
+
+/** What the check step of the `eids` sections found: the eIDs that passed, and every problem of those that did not. */
+export interface EidsCheck {
+  eids: CheckedEid[];
+  problems: string[];
+}
+
 /**
- * Refuses `eids` sections no plugin can be made of. Checked before the broker connects to its
- * store or starts anything, so that a configuration error is the first thing it prints.
+ * The check step of every `eids` section, before any eID starts: sections no plugin can be made
+ * of, and each eID's own check of its section (which starts nothing). Every problem is named by
+ * its full key (`eids.se-bankid.client_certificate.pfx`).
  */
-export function checkEidSections(sections: Record<string, unknown>, factories: Record<string, EidPluginFactory>): void {
+export async function checkEids(sections: Readonly<Record<string, unknown>>, factories: Readonly<Record<string, EidPluginFactory>>, issuer: string): Promise<EidsCheck> {
+  const known = `known: ${Object.keys(factories).join(', ') || 'none'}`;
   // A broker without an eID would start, answer discovery, and refuse every login.
-  if (Object.keys(sections).length === 0) {
-    throw new ConfigError(`eids: no eID is configured; add a section for at least one (known: ${Object.keys(factories).join(', ') || 'none'})`);
-  }
-  for (const id of Object.keys(sections)) {
-    if (!factories[id]) throw new ConfigError(`eids.${id}: no such eID (known: ${Object.keys(factories).join(', ') || 'none'})`);
-    const conflict = namespaceConflict(id);
-    if (conflict) throw new ConfigError(`eids.${id}: cannot be a plugin's id: ${conflict}`);
+  if (Object.keys(sections).length === 0) return { eids: [], problems: [`eids: no eID is configured; add a section for at least one (${known})`] };
+  const results = await Promise.all(
+    Object.entries(sections).map(async ([id, section]): Promise<EidsCheck> => {
+      const factory = factories[id];
+      if (!factory) return { eids: [], problems: [`eids.${id}: no such eID (${known})`] };
+      const conflict = namespaceConflict(id);
+      if (conflict) return { eids: [], problems: [`eids.${id}: cannot be a plugin's id: ${conflict}`] };
+      const checked = await checkOne(factory, id, section, issuer);
+      return 'issues' in checked ? { eids: [], problems: checked.issues } : { eids: [{ ...checked, id, factory }], problems: [] };
+    }),
+  );
+  const eids = results.flatMap((result) => result.eids);
+  return { eids, problems: [...results.flatMap((result) => result.problems), ...acrConflicts(eids)] };
+}
+
+/** One eID's check, its problems named in full; a ConfigError a plugin throws from its check counts as its problems. */
+async function checkOne(factory: EidPluginFactory, id: string, section: unknown, issuer: string): Promise<CheckedSettings<unknown> | { issues: string[] }> {
+  try {
+    const checked = await factory.check(section, { id, issuer });
+    return 'issues' in checked ? { issues: checked.issues.map((issue) => describeIssue(issue, ['eids', id])) } : checked;
+  } catch (err) {
+    if (err instanceof ConfigError) return { issues: [...err.problems] };
+    throw err;
   }
 }
 
-/** Creates one plugin per `eids.<id>` section (checked by checkEidSections), from the factories the broker knows. */
+/** Starts the checked eIDs (checkEids), each with its settings. */
 export async function createRegistry(
-  sections: Record<string, unknown>,
-  factories: Record<string, EidPluginFactory>,
+  checked: readonly CheckedEid[],
   shared: { issuer: string; store: Store; log: Logger; views: PageRenderer; draining: AbortSignal; telemetryFor(id: string, log: Logger): EidTelemetry },
   availability: Availability,
 ): Promise<EidRegistry> {
   // Started together: an eID's start is mostly waiting (its simulator, its keys, its upstream).
   const starts = await Promise.allSettled(
-    Object.entries(sections).map(async ([id, config]) => {
-      const factory = factories[id]!;
+    checked.map(async ({ id, factory, settings, acrValues, clientMetadata }) => {
       const { telemetryFor, store, ...context } = shared;
       const log = shared.log.child({ eid: id });
       // Its own namespace of the store: the plugin names keys and channels that no one else reaches.
-      const plugin = await factory({ ...context, id, config, log, store: scopedStore(store, pluginNamespace(id)), telemetry: telemetryFor(id, log) });
-      if (plugin.id !== id) {
-        await plugin.close?.();
-        throw new ConfigError(`eids.${id}: the plugin calls itself ${plugin.id}`);
+      const started = await factory.start({ ...context, id, settings, log, store: scopedStore(store, pluginNamespace(id)), telemetry: telemetryFor(id, log) });
+      if (started.id !== id) {
+        await started.close?.();
+        throw new ConfigError(`eids.${id}: the plugin calls itself ${started.id}`);
       }
+      const plugin: EidPlugin = { ...started, acrValues, ...(clientMetadata ? { clientMetadata } : {}) };
       return plugin;
     }),
   );

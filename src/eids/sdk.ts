@@ -9,6 +9,7 @@ export type {
   AuthorizationDetail,
   BackchannelRequest,
   BackchannelRequestInput,
+  CheckedSettings,
   EidBackchannel,
   EidFailure,
   EidOutcome,
@@ -22,6 +23,9 @@ export type {
   PluginContext,
   PollStatus,
   RunOptions,
+  SettingsCheck,
+  SettingsContext,
+  StartedEid,
   StartOptions,
   StartResult,
 } from './plugin.js';
@@ -48,7 +52,7 @@ export type { ConsumeResult, Store, StoredRecord } from '../store/store.js';
 export { sharedValue } from '../oidc/keys.js';
 
 // Errors a plugin raises, and the core's errors it meets.
-export { ConfigError, parseSection } from '../config/load.js';
+export { checkSection, ConfigError, parseSection, type ConfigIssue, type SectionCheck } from '../config/load.js';
 export { HttpError, PollInProgressError } from '../http/errors.js';
 export { StoreUnavailableError } from '../store/store.js';
 export { CircuitOpenError } from '../resilience/circuit-breaker.js';
@@ -78,6 +82,6 @@ export { withJson, withPayload } from './shown-status.js';
 export { languageNames, loadMessages, negotiateLocale, supportedLocales, toLocale, type Locale, type Messages } from '../http/locale.js';
 
 // Small helpers every eID needs.
-export { pluginFolder, refuseSimulatorInProduction, text } from './helpers.js';
+export { pluginFolder, readSettingFile, simulatorIssues, text } from './helpers.js';
 // What simulators make for themselves, kept on disk between starts (simulator mode only).
 export { SIMULATOR_KEY_LIFETIME_MS, simulatorCached } from './simulator-cache.js';

@@ -52,6 +52,14 @@ export function webhookUrlProblem(url: string, issuer: string): string | undefin
   return 'must use https (http only on a loopback host, outside production)';
 }
 
+/** The problem of each configured endpoint's URL, named by its key: part of the check step, before anything starts. */
+export function configuredEndpointProblems(config: BrokerConfig['webhooks'], issuer: string): string[] {
+  return config.endpoints.flatMap((endpoint, i) => {
+    const problem = webhookUrlProblem(endpoint.url, issuer);
+    return problem ? [`webhooks.endpoints[${i}].url: ${problem}`] : [];
+  });
+}
+
 /** How long the cached list of endpoints is trusted without an announcement of a change. */
 const CURRENT_FOR_MS = 10_000;
 
@@ -86,10 +94,10 @@ export class WebhookEndpoints {
 
   constructor(store: Store, config: BrokerConfig['webhooks'], issuer: string) {
     this.#store = store;
+    const problems = configuredEndpointProblems(config, issuer);
+    if (problems.length) throw new ConfigError(problems);
     this.#configured = new Map(
-      config.endpoints.map((endpoint, i) => {
-        const problem = webhookUrlProblem(endpoint.url, issuer);
-        if (problem) throw new ConfigError(`webhooks.endpoints[${i}].url: ${problem}`);
+      config.endpoints.map((endpoint) => {
         const events = endpoint.events ?? [...DEFAULT_WEBHOOK_EVENTS];
         return [endpoint.id, { id: endpoint.id, url: endpoint.url, secret: endpoint.secret, events, source: 'static' as const }];
       }),

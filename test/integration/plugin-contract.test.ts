@@ -1,12 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { builtInEids, simulatedEids } from '../../providers/index.js';
 import { isCountryCode } from '../../src/eids/sdk.js';
+import { settingsProblems } from '../support/eid-settings.js';
 import { supportedLocales } from '../../src/http/locale.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 /**
- * What every eID owes the core, checked the same way for each built-in one on its simulator: a
+ * What every eID owes the core, checked the same way for each built-in one on its simulator (its
+ * section's check, before it starts, too): a
  * new eID gets these tests by being listed in providers/index.ts. Each eID's own behaviour is
  * tested in its folder (providers/<id>/test).
  */
@@ -36,6 +38,19 @@ describe.each(Object.keys(builtInEids))('the plugin contract: %s', (id) => {
     for (const acr of plugin().acrValues) expect(acr.startsWith(prefix)).toBe(true);
     const discovery = (await (await fetch(`${tb.issuer}/.well-known/openid-configuration`)).json()) as { acr_values_supported: string[] };
     expect(discovery.acr_values_supported).toEqual(expect.arrayContaining([...plugin().acrValues]));
+  });
+
+  it('checks its section before it starts: every problem named by its full key, a simulator refused in production', async () => {
+    expect(await settingsProblems(builtInEids[id]!, id, simulatedEids[id])).toEqual([]);
+    const wrong = { ...(simulatedEids[id] as object), mode: 'simulated', custom_identifier: 42, colour: 'red' };
+    expect(await settingsProblems(builtInEids[id]!, id, wrong)).toEqual([
+      `eids.${id}.colour: unknown key`,
+      expect.stringMatching(new RegExp(`^eids\\.${id}\\.mode: must be one of `)),
+      `eids.${id}.custom_identifier: must be a string, not a number`,
+    ]);
+    expect(await settingsProblems(builtInEids[id]!, id, simulatedEids[id], 'https://id.example.com')).toContainEqual(
+      expect.stringMatching(new RegExp(`^eids\\.${id}\\.mode: simulator is refused in a production configuration`)),
+    );
   });
 
   it('masks a personal number for audit events: as long as the number, never all of it', () => {

@@ -34,14 +34,19 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     ['an eID nobody knows', JSON.stringify({ eids: { 'xx-magic': {} } }), 'eids.xx-magic: no such eID'],
     ['a missing JWKS file', JSON.stringify({ jwks: '/nonexistent/jwks.json' }), 'jwks: cannot read /nonexistent/jwks.json'],
     [
-      'a client oidc-provider refuses',
+      'a webhook endpoint on plain http off this machine',
+      JSON.stringify({ webhooks: { endpoints: [{ id: 'siem', url: 'http://siem.example/hook', secret: 's'.repeat(32) }] }, eids: simulatedFtn }),
+      'webhooks.endpoints[0].url: must use https (http only on a loopback host, outside production)',
+    ],
+    [
+      'a client with a fragment in a redirect URI',
       JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb#fragment'] }], eids: simulatedFtn }),
-      'clients[0] (a): ',
+      'clients[0].redirect_uris[0]: must not contain a fragment',
     ],
     [
       'a client with an empty display_name',
       JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb'], display_name: '' }], eids: simulatedFtn }),
-      'clients[0] (a): display_name: must not be empty',
+      'clients[0].display_name: must not be empty',
     ],
   ])('%s', async (_case, config, message) => {
     const { code, stderr } = await refusedWith(config);
@@ -54,10 +59,55 @@ describe('a configuration that cannot be used stops the start-up with exit code 
     ['no eID at all', JSON.stringify({})],
     ['an eID nobody knows', JSON.stringify({ eids: { 'xx-magic': {} } })],
     ['a missing JWKS file', JSON.stringify({ jwks: '/nonexistent/jwks.json', eids: simulatedFtn })],
+    ['a webhook endpoint on plain http', JSON.stringify({ webhooks: { endpoints: [{ id: 'siem', url: 'http://siem.example/hook', secret: 's'.repeat(32) }] }, eids: simulatedFtn })],
+    ['a client with an empty display_name', JSON.stringify({ clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb'], display_name: '' }], eids: simulatedFtn })],
   ])('%s is the first thing printed: no warning about the configuration, no eID started', async (_case, config) => {
     const { code, stderr, stdout } = await refusedWith(config);
     expect(code).toBe(2);
     expect(stderr).toMatch(/^(?:.*WARNING: Unsupported runtime.*\n)?configuration error: /);
+    expect(stdout).toBe('');
+  }, 60_000);
+
+  it('problems in two eIDs\' sections and in a client are named together, each by its key, before any eID starts or anything listens', async () => {
+    const { code, stderr, stdout, port } = await refusedWith(
+      JSON.stringify({
+        eids: {
+          // Fine by themselves: started, they would print their simulators' lines before the problems.
+          'fi-ftn': { mode: 'simulator' },
+          'dk-mitid': { mode: 'simulator' },
+          'se-bankid': { mode: 'simulator', qr_size: 1000, pol_frequency: 1 },
+          'se-freja': { mode: 'test', client_certificate: { pfx: '/nonexistent/freja.p12' }, jws_certificates: ['/nonexistent/jws.pem'] },
+        },
+        // A field BankID declares is not refused for BankID's problems; the client's own one is named.
+        clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['http://a.example/cb'], bankid_requirement: { pinCode: true } }],
+      }),
+    );
+    expect(code).toBe(2);
+    const problems = stderr.split('\n').filter((line) => line.startsWith('configuration error: '));
+    expect(problems).toEqual([
+      'configuration error: eids.se-bankid.pol_frequency: unknown key; did you mean poll_frequency?',
+      'configuration error: eids.se-bankid.qr_size: must be at most 480',
+      'configuration error: eids.se-freja.client_certificate.pfx: cannot read /nonexistent/freja.p12 (ENOENT)',
+      'configuration error: eids.se-freja.jws_certificates[0]: cannot read /nonexistent/jws.pem (ENOENT)',
+      'configuration error: clients[0].redirect_uris[0]: must use https (http only on a loopback address, such as http://127.0.0.1:8080/callback)',
+    ]);
+    // Nothing was said before them (no eID's start-up line, no warning), and nothing listened.
+    expect(stderr).toMatch(/^(?:.*WARNING: Unsupported runtime.*\n)?configuration error: /);
+    expect(stdout).toBe('');
+    await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+  }, 60_000);
+
+  it('a client naming what the configured eIDs do not declare is named with the problems of the broker\'s own sections, before any eID starts', async () => {
+    const { code, stderr, stdout } = await refusedWith(
+      JSON.stringify({
+        prot: 3000,
+        eids: { 'fi-ftn': { mode: 'simulator' }, 'se-bankid': { mode: 'simulator' } },
+        clients: [{ client_id: 'a', client_secret: 'x'.repeat(32), redirect_uris: ['https://a.example/cb'], bankid_requirment: { pinCode: true }, allowed_eids: ['dk-mitid'] }],
+      }),
+    );
+    expect(code).toBe(2);
+    expect(stderr).toContain('configuration error: prot: unknown key; did you mean port?\n');
+    expect(stderr).toContain('configuration error: clients[0].bankid_requirment: unknown key; did you mean bankid_requirement?\n');
     expect(stdout).toBe('');
   }, 60_000);
 

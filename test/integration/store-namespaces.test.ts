@@ -5,14 +5,17 @@ import { storeKey } from '../../src/store/keys.js';
 import type { Store } from '../../src/store/store.js';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
 import { redisUrl } from '../support/redis.js';
-import { testDoubleEid } from '../support/test-double-eid.js';
+import { testDoubleEid, type TestDoubleConfig } from '../support/test-double-eid.js';
 
 /** The store each plugin was handed when the broker started it, by plugin id. */
 const handed = new Map<string, Store>();
 /** The test double, keeping the store it is handed so that the test can write through it as the plugin would. */
-const keepingItsStore: EidPluginFactory = (context) => {
-  handed.set(context.id, context.store);
-  return testDoubleEid(context);
+const keepingItsStore: EidPluginFactory<TestDoubleConfig> = {
+  check: (section, context) => testDoubleEid.check(section, context),
+  start(context) {
+    handed.set(context.id, context.store);
+    return testDoubleEid.start(context);
+  },
 };
 
 let tb: TestBroker;

@@ -1,6 +1,6 @@
 import { afterAll } from 'vitest';
 import { createBroker, type Broker } from '../../src/broker.js';
-import { parseConfig } from '../../src/config/load.js';
+import { checkConfig } from '../../src/config/check.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import type { EidPluginFactory } from '../../src/eids/plugin.js';
 import { createLogger, type Logger } from '../../src/log.js';
@@ -45,7 +45,7 @@ export async function startTestBroker(
   // Brokers given the same prefix share their state, as instances of one deployment do.
   const prefix = options.prefix ?? uniquePrefix(name);
   const issuer = overrides.issuer ?? `http://127.0.0.1:${port}`;
-  const config = parseConfig({
+  const checked = await checkConfig({
     issuer,
     port,
     redis: { url: redisUrl, key_prefix: prefix },
@@ -56,11 +56,8 @@ export async function startTestBroker(
     // which would turn up in the calls a test counts. Tests of the circuit breaker set their own.
     circuit_breaker: { probe_interval_seconds: 0 },
     ...overrides,
-  });
-  const broker = await createBroker(config, {
-    eids: { ...builtInEids, 'test-double': testDoubleEid, 'other-double': testDoubleEid, ...options.eids },
-    log: options.log ?? createLogger(config.log.level, undefined, eidSecretFields),
-  });
+  }, { ...builtInEids, 'test-double': testDoubleEid, 'other-double': testDoubleEid, ...options.eids });
+  const broker = await createBroker(checked, { log: options.log ?? createLogger(checked.config.log.level, undefined, eidSecretFields) });
   await broker.listen();
   const testBroker = {
     broker,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { EidPlugin, EidPluginFactory } from '../../src/eids/plugin.js';
+import type { EidPluginFactory, PluginContext, StartedEid } from '../../src/eids/plugin.js';
 import type { EidPerson } from '../../src/identity/identity.js';
 import { denmark } from '../../providers/countries/dk.js';
 import { finland } from '../../providers/countries/fi.js';
@@ -23,7 +23,7 @@ export const testPersons: EidPerson[] = [
   { FirstName: 'Anna', LastName: 'Andersson', PersonalNumber: '199001012385', IdProviderRequestId: 'req-2', IdProviderPersonId: 'person-2' },
 ];
 
-interface TestDoubleConfig {
+export interface TestDoubleConfig {
   country?: keyof typeof countries;
   acr_values?: string[];
   /** Makes start() itself end the login with this failure. */
@@ -34,9 +34,19 @@ interface TestDoubleConfig {
   page_settings?: Record<string, unknown>;
 }
 
-export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
-  const settings = (config ?? {}) as TestDoubleConfig;
-  const acrValues = settings.acr_values ?? [`urn:test:${id}`];
+/** The acr values the test double serves: those of its section, else one of its own. */
+const acrValuesOf = (id: string, settings: TestDoubleConfig) => settings.acr_values ?? [`urn:test:${id}`];
+
+export const testDoubleEid: EidPluginFactory<TestDoubleConfig> = {
+  check: (section, { id }) => {
+    const settings = (section ?? {}) as TestDoubleConfig;
+    return { settings, acrValues: acrValuesOf(id, settings) };
+  },
+  start: startTestDouble,
+};
+
+function startTestDouble({ id, settings }: PluginContext<TestDoubleConfig>): StartedEid {
+  const acrValues = acrValuesOf(id, settings);
   const decide = (query: Record<string, unknown>) => {
     if (typeof query.fail === 'string') {
       return { failure: { error: query.fail as 'access_denied', description: `the test double failed with ${query.fail}` } };
@@ -46,10 +56,9 @@ export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
     return { person, acr, amr: ['test'] };
   };
 
-  const plugin: EidPlugin = {
+  const plugin: StartedEid = {
     id,
     country: countries[settings.country ?? 'SE'],
-    acrValues,
     flow: 'redirect',
     startInput: { fields: z.object({ pace: z.enum(['steady', 'brisk']).optional() }), remember: ['pace'] },
     ...(settings.page_settings ? { pageSettings: settings.page_settings } : {}),
@@ -83,4 +92,4 @@ export const testDoubleEid: EidPluginFactory = ({ id, config }) => {
     },
   };
   return plugin;
-};
+}

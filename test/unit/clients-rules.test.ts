@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { clientRequirement } from '../../providers/se-bankid/flow.js';
 import { TAGGED_FIELDS } from '../../src/clients/localized.js';
 import { createClientRules } from '../../src/clients/rules.js';
-import { checkStaticClients } from '../../src/clients/static.js';
+import { staticClientProblem } from '../../src/clients/static.js';
+import { clientMetadata } from '../../src/oidc/provider.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { sweden } from '../../providers/countries/se.js';
 import type { EidPlugin } from '../../src/eids/plugin.js';
@@ -115,20 +116,20 @@ describe('client rules', () => {
 
 describe('static clients', () => {
   const configured = (extra: Record<string, unknown>) =>
-    parseConfig({ clients: [{ client_id: 'a', client_secret: 's'.repeat(32), redirect_uris: ['https://a.example/cb'], ...extra }] }).clients;
+    parseConfig({ clients: [{ client_id: 'a', client_secret: 's'.repeat(32), redirect_uris: ['https://a.example/cb'], ...extra }] }).clients[0]!;
+  const problemOf = (extra: Record<string, unknown>) => staticClientProblem(configured(extra), clientMetadata(configured(extra)) as Record<string, unknown>, rules);
 
   it('may carry the fields eIDs declare; a key no configured eID declares is an unknown key', () => {
-    expect(() => checkStaticClients(configured({ x_level: 'high' }), rules)).not.toThrow();
-    expect(() => checkStaticClients(configured({ y_level: 'high' }), rules)).toThrow(new ConfigError('clients[0].y_level: unknown key; did you mean x_level?'));
+    expect(problemOf({ x_level: 'high' })).toBeUndefined();
+    expect(problemOf({ y_level: 'high' })).toBe('y_level: unknown key; did you mean x_level?');
     // Keys that cannot be an eID's are refused when the file is read.
     expect(() => configured({ colour: 'red' })).toThrow(new ConfigError('clients[0].colour: unknown key'));
   });
 
-  it('must name configured eIDs and acr values', () => {
-    expect(() => checkStaticClients(configured({ allowed_eids: ['fi-z'] }), rules)).toThrow(
-      new ConfigError('clients[0].allowed_eids[0]: no eID fi-z is configured (configured: se-x, dk-y)'),
-    );
-    expect(() => checkStaticClients(configured({ allowed_acr_values: ['urn:nope'] }), rules)).toThrow(/^clients\[0\]\.allowed_acr_values\[0\]: /);
+  it('must name configured eIDs and acr values, and keep the rules of every client', () => {
+    expect(problemOf({ allowed_eids: ['fi-z'] })).toBe('allowed_eids[0]: no eID fi-z is configured (configured: se-x, dk-y)');
+    expect(problemOf({ allowed_acr_values: ['urn:nope'] })).toMatch(/^allowed_acr_values\[0\]: /);
+    expect(problemOf({ redirect_uris: ['http://a.example/cb'] })).toMatch(/^redirect_uris\[0\]: must use https/);
   });
 });
 

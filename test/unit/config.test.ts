@@ -7,15 +7,19 @@ const client = { client_id: 'app', client_secret: 'x'.repeat(32), redirect_uris:
 const OPEN_REGISTRATION_UNBOUNDED =
   'registration.initial_access_token: false (open registration) needs the registration rate limit (rate_limits.enabled, rate_limits.registration.per_ip above 0), or registration needs a token';
 
-function problem(raw: unknown, env: NodeJS.ProcessEnv = {}): string {
+/** The problems of `raw`, every one, in the order they are named. */
+function problems(raw: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] {
   try {
     parseConfig(raw, env);
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
+    return (err as ConfigError).problems;
   }
   throw new Error('the configuration was accepted');
 }
+
+/** The first problem of `raw`: a misspelt key comes first, being the likeliest cause of the others. */
+const problem = (raw: unknown, env: NodeJS.ProcessEnv = {}): string => problems(raw, env)[0]!;
 
 describe('configuration', () => {
   it('open registration with its rate limit on, and registration with a token without one, are accepted', () => {
@@ -120,10 +124,19 @@ describe('configuration', () => {
     expect(config.clients[0]!.client_secret).toBe('a'.repeat(40));
   });
 
-  it('names the key whose environment variable is missing', () => {
-    expect(problem({ clients: [{ ...client, client_secret: '${APP_SECRET}' }] })).toBe(
-      'clients[0].client_secret: environment variable APP_SECRET is not set',
-    );
+  it('names the key whose environment variable is missing, and nothing more of it', () => {
+    expect(problems({ clients: [{ ...client, client_secret: '${APP_SECRET}' }] })).toEqual(['clients[0].client_secret: environment variable APP_SECRET is not set']);
+  });
+
+  it('names every problem at once, a misspelt key first, each by its full key', () => {
+    expect(problems({ prot: 3000, ui: { default_locale: 'de' }, clients: [{ client_id: 'app', client_secret: 'short', redirect_uri: ['https://app.example/cb'] }], subject_secret: '${SUBJECT}' })).toEqual([
+      'subject_secret: environment variable SUBJECT is not set',
+      'clients[0].redirect_uri: unknown key; did you mean redirect_uris?',
+      'prot: unknown key; did you mean port?',
+      'clients[0].client_secret: must be at least 32 characters',
+      'clients[0].redirect_uris: is required',
+      'ui.default_locale: must be one of "sv", "en", "nb", "fi", "da"',
+    ]);
   });
 
   it('leaves other strings alone', () => {

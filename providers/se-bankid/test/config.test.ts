@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, isProductionConfiguration } from '../../../src/eids/sdk.js';
+import { isProductionConfiguration } from '../../../src/eids/sdk.js';
+import { checkedSettings, settingsProblems } from '../../../test/support/eid-settings.js';
 import { capturingLog } from '../../../test/support/ops.js';
 import { BankIdClient } from '../api/client.js';
 import { X509Certificate } from 'node:crypto';
-import { certificateNotAfter, parseBankIdConfig, resolveEndpoint } from '../config.js';
+import { certificateNotAfter, checkBankIdSection } from '../config.js';
+import { seBankId } from '../index.js';
 import { createTestPki, type TestPki } from '../simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../simulator/server.js';
 import { writePki } from './support.js';
@@ -23,18 +25,20 @@ afterAll(() => simulator.close());
 
 const custom = () => ({ mode: 'custom', custom_url: simulator.apiUrl, ca: files.ca, client_certificate: { cert: files.cert, key: files.key } });
 
-function refusal(raw: unknown): string {
-  try {
-    resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', raw));
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('the configuration was accepted');
+/** The problems of the section `raw`, as the broker names them before any eID starts. */
+async function refusal(raw: unknown): Promise<string> {
+  const problems = await settingsProblems(seBankId, 'se-bankid', raw);
+  expect(problems).not.toEqual([]);
+  return problems.join('\n');
+}
+
+/** The RP API and its TLS material, as the check of the section `raw` read them. */
+async function resolveEndpoint(raw: unknown) {
+  return (await checkedSettings(seBankId, 'se-bankid', raw)).endpoint!;
 }
 
 async function authWorks(raw: unknown) {
-  const endpoint = resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', raw));
+  const endpoint = await resolveEndpoint(raw);
   const client = new BankIdClient({ ...endpoint, timeoutMs: 2_000, log: capturingLog().log });
   try {
     return await client.auth({ endUserIp: '127.0.0.1' });
@@ -45,7 +49,7 @@ async function authWorks(raw: unknown) {
 
 describe('eids.se-bankid', () => {
   it('has the documented defaults', () => {
-    expect(parseBankIdConfig('se-bankid', { client_certificate: { pfx: 'x.p12' } })).toMatchObject({
+    expect(checkBankIdSection({ client_certificate: { pfx: 'x.p12' } })).toMatchObject({ data: {
       mode: 'production',
       poll_frequency: 2,
       allowed_polling_for_minutes: 2,
@@ -53,15 +57,15 @@ describe('eids.se-bankid', () => {
       requirement: {},
       qr_size: 240,
       show_qr_help: true,
-    });
+    } });
   });
 
-  it('selects BankID\'s official URLs in production and test mode, with the built-in CAs', () => {
+  it('selects BankID\'s official URLs in production and test mode, with the built-in CAs', async () => {
     for (const [mode, url] of [
       ['production', 'https://appapi2.bankid.com/rp/v6.0'],
       ['test', 'https://appapi2.test.bankid.com/rp/v6.0'],
     ] as const) {
-      const endpoint = resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', { mode, client_certificate: { cert: files.cert, key: files.key } }));
+      const endpoint = await resolveEndpoint({ mode, client_certificate: { cert: files.cert, key: files.key } });
       expect(endpoint.url).toBe(url);
       expect(endpoint.tls.ca).toContain('BEGIN CERTIFICATE');
     }
@@ -75,20 +79,20 @@ describe('eids.se-bankid', () => {
     const pfx = join(files.dir, 'rp.p12');
     execFileSync('openssl', ['pkcs12', '-export', '-in', files.cert, '-inkey', files.key, '-out', pfx, '-passout', 'pass:qwerty123', '-keypbe', 'AES-256-CBC', '-certpbe', 'AES-256-CBC']);
     expect(await authWorks({ ...custom(), client_certificate: { pfx, passphrase: 'qwerty123' } })).toMatchObject({ orderRef: expect.any(String) });
-    expect(refusal({ ...custom(), client_certificate: { pfx, passphrase: 'wrong' } })).toMatch(/^eids\.se-bankid\.client_certificate: cannot be used/);
+    expect(await refusal({ ...custom(), client_certificate: { pfx, passphrase: 'wrong' } })).toMatch(/^eids\.se-bankid\.client_certificate: cannot be used/);
   });
 
-  it('reads when the RP certificate expires, from PEM files and from PKCS#12 alike', () => {
+  it('reads when the RP certificate expires, from PEM files and from PKCS#12 alike', async () => {
     const notAfter = new Date(new X509Certificate(pki.client.cert).validTo);
-    expect(certificateNotAfter(resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', custom())).tls)).toEqual(notAfter);
+    expect(certificateNotAfter((await resolveEndpoint(custom())).tls)).toEqual(notAfter);
     const pfx = join(files.dir, 'expiry.p12');
     execFileSync('openssl', ['pkcs12', '-export', '-in', files.cert, '-inkey', files.key, '-out', pfx, '-passout', 'pass:qwerty123', '-keypbe', 'AES-256-CBC', '-certpbe', 'AES-256-CBC']);
-    const fromPfx = resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', { ...custom(), client_certificate: { pfx, passphrase: 'qwerty123' } }));
+    const fromPfx = await resolveEndpoint({ ...custom(), client_certificate: { pfx, passphrase: 'qwerty123' } });
     expect(certificateNotAfter(fromPfx.tls)).toEqual(notAfter);
   });
 
   it('signs as well as authenticates, and collects and cancels what it started', async () => {
-    const endpoint = resolveEndpoint('se-bankid', parseBankIdConfig('se-bankid', custom()));
+    const endpoint = await resolveEndpoint(custom());
     const client = new BankIdClient({ ...endpoint, timeoutMs: 2_000, log: capturingLog().log });
     try {
       const order = await client.sign({ endUserIp: '::1', userVisibleData: Buffer.from('Sign the agreement').toString('base64') });
@@ -116,8 +120,21 @@ describe('eids.se-bankid', () => {
     [{ requirement: { personalNumber: '198112189876' }, client_certificate: { pfx: 'x' } }, 'eids.se-bankid.requirement.personalNumber: unknown key'],
     [{ mode: 'test', client_certificate: { pfx: '/nonexistent.p12' } }, 'eids.se-bankid.client_certificate.pfx: cannot read /nonexistent.p12'],
     [{ mode: 'test', ca: '/nonexistent.pem', client_certificate: { pfx: '/nonexistent.p12' } }, 'eids.se-bankid.ca: cannot read /nonexistent.pem'],
-  ])('%j is refused with "%s"', (raw, message) => {
-    expect(refusal(raw)).toContain(message);
+    [{ mode: 'simulator' }, 'eids.se-bankid.mode: simulator is refused in a production configuration', 'https://id.example.com'],
+  ])('%j is refused with "%s"', async (raw, message, issuer?: string) => {
+    expect((await settingsProblems(seBankId, 'se-bankid', raw, issuer)).join('\n')).toContain(message);
+  });
+
+  it('names every problem at once: of the section, then of each file it names', async () => {
+    expect(await settingsProblems(seBankId, 'se-bankid', { qr_size: 1000, poll_frequency: 0, client_certificate: { pfx: 'x' } })).toEqual([
+      'eids.se-bankid.poll_frequency: must be at least 1',
+      'eids.se-bankid.qr_size: must be at most 480',
+    ]);
+    expect(await settingsProblems(seBankId, 'se-bankid', { mode: 'custom', custom_url: 'https://x.example', ca: '/nonexistent.pem', client_certificate: { cert: '/nonexistent/c.pem', key: '/nonexistent/k.pem' } })).toEqual([
+      'eids.se-bankid.ca: cannot read /nonexistent.pem (ENOENT)',
+      'eids.se-bankid.client_certificate.cert: cannot read /nonexistent/c.pem (ENOENT)',
+      'eids.se-bankid.client_certificate.key: cannot read /nonexistent/k.pem (ENOENT)',
+    ]);
   });
 });
 

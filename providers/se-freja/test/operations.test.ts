@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../../test/support/ops.js';
 import { ConfigError, projectRoot } from '../../../src/eids/sdk.js';
+import { checkedSettings, settingsProblems } from '../../../test/support/eid-settings.js';
 import { auditStream, capturingLog, Scrape } from '../../../test/support/ops.js';
 import { startTestBroker, webClient } from '../../../test/support/broker.js';
 import { RelyingParty } from '../../../test/support/relying-party.js';
-import { parseFrejaConfig, resolveEndpoint } from '../config.js';
+import { checkFrejaSection } from '../config.js';
+import { seFreja } from '../index.js';
 import { simulatedPersons } from '../simulator/persons.js';
 import { startFrejaSimulator } from '../simulator/server.js';
 import { FrejaSession, frejaSection, type FrejaTestBed } from './support.js';
@@ -69,12 +71,8 @@ describe('a Freja eID login, as operators see it', () => {
 
 describe('eids.se-freja', () => {
   it('has the documented defaults', () => {
-    expect(parseFrejaConfig('se-freja', { client_certificate: { pfx: 'x.p12' }, jws_certificates: ['jws.pem'] })).toMatchObject({
-      mode: 'production',
-      min_registration_level: 'EXTENDED',
-      poll_frequency: 2,
-      allowed_seconds: 130,
-      timeout_ms: 10_000,
+    expect(checkFrejaSection({ client_certificate: { pfx: 'x.p12' }, jws_certificates: ['jws.pem'] })).toMatchObject({
+      data: { mode: 'production', min_registration_level: 'EXTENDED', poll_frequency: 2, allowed_seconds: 130, timeout_ms: 10_000 },
     });
   });
 
@@ -83,14 +81,23 @@ describe('eids.se-freja', () => {
     [{ client_certificate: { pfx: 'x.p12' } }, 'eids.se-freja.jws_certificates: is required unless mode is simulator'],
     [{ mode: 'simulator', min_registration_level: 'BASIC' }, 'eids.se-freja.min_registration_level'],
     [{ mode: 'custom', client_certificate: { pfx: 'x.p12' }, jws_certificates: ['jws.pem'] }, 'eids.se-freja.custom_url: is required with mode custom'],
-  ])('refuses %j, naming the key', (raw, message) => {
-    expect(() => parseFrejaConfig('se-freja', raw)).toThrow(ConfigError);
-    expect(() => parseFrejaConfig('se-freja', raw)).toThrow(message);
+  ])('refuses %j, naming the key', async (raw, message) => {
+    await expect(checkedSettings(seFreja, 'se-freja', raw)).rejects.toThrow(ConfigError);
+    await expect(checkedSettings(seFreja, 'se-freja', raw)).rejects.toThrow(message);
   });
 
-  it('names a file it cannot read', () => {
-    const settings = parseFrejaConfig('se-freja', { mode: 'test', client_certificate: { cert: '/nonexistent/c.pem', key: '/nonexistent/k.pem' }, jws_certificates: ['jws.pem'] });
-    expect(() => resolveEndpoint('se-freja', settings)).toThrow('eids.se-freja.client_certificate.cert: cannot read /nonexistent/c.pem (ENOENT)');
+  it('names every file it cannot read, and a JWS certificate that is not one', async () => {
+    const unreadable = { mode: 'test', client_certificate: { cert: '/nonexistent/c.pem', key: '/nonexistent/k.pem' }, jws_certificates: ['/nonexistent/jws.pem'] };
+    expect(await settingsProblems(seFreja, 'se-freja', unreadable)).toEqual([
+      'eids.se-freja.client_certificate.cert: cannot read /nonexistent/c.pem (ENOENT)',
+      'eids.se-freja.client_certificate.key: cannot read /nonexistent/k.pem (ENOENT)',
+      'eids.se-freja.jws_certificates[0]: cannot read /nonexistent/jws.pem (ENOENT)',
+    ]);
+    expect(await settingsProblems(seFreja, 'se-freja', { ...unreadable, jws_certificates: [join(projectRoot, 'package.json')] })).toEqual([
+      'eids.se-freja.client_certificate.cert: cannot read /nonexistent/c.pem (ENOENT)',
+      'eids.se-freja.client_certificate.key: cannot read /nonexistent/k.pem (ENOENT)',
+      expect.stringMatching(/^eids\.se-freja\.jws_certificates: not a PEM certificate/),
+    ]);
   });
 
   it("ships Freja's own root CAs, checked by their SHA-256 fingerprints", () => {
