@@ -377,7 +377,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
       draining: drain.signal,
       async listen() {
         if (metricsAt === 'port') {
-          metricsServer = await startMetricsServer(metrics, { port: config.metrics.port!, host: config.metrics.host, token: config.metrics.token }, log);
+          metricsServer = await startMetricsServer(metrics, { port: config.metrics.port!, host: config.metrics.host, token: config.metrics.token, server: config.server }, log);
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
