@@ -285,7 +285,7 @@ export async function createBroker(config: BrokerConfig, options: BrokerOptions)
     const headers = securityHeadersFor(issuer);
     app.use(securityHeaders(headers));
     app.use(errorBoundary(views, log));
-    app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
+    app.use(addressedToIssuer(issuer, config.trust_proxy));
     app.use(bodyLimit(config.server.max_body_bytes));
     app.use(boundedParameters());
     // A form POSTed to /auth or /session/end goes on as a GET, where the person's session cookie comes along.
