@@ -1,27 +1,13 @@
 import { createHash } from 'node:crypto';
-import { isIPv6 } from 'node:net';
 import type { Context, Middleware } from 'koa';
 import type { BrokerConfig } from '../config/schema.js';
+import { clientAddress } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { storeKey } from '../store/keys.js';
 
 export type LimitName = 'auth' | 'token' | 'eid_start' | 'logout' | 'registration' | 'admin';
-
-/**
- * The address a limit counts by. IPv6 counts by its /64: one subscriber usually holds a whole
- * /64, and could otherwise step around the limit by changing its address.
- */
-export function clientAddress(ip: string): string {
-  const address = ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-  if (!isIPv6(address)) return address;
-  const [head = '', tail = ''] = address.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((group) => group.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
-}
 
 /** A client id as part of a key: as it is when it is tame, else its hash (ids come from requests). */
 function keyPart(value: string): string {

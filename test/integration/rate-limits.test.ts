@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { clientAddress } from '../../src/resilience/rate-limit.js';
+import { clientAddress } from '../../src/http/client-ip.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
 import { eventually, Scrape } from '../support/ops.js';
