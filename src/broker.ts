@@ -136,6 +136,14 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
 const statelessPaths = (path: string) =>
   path.startsWith('/static/') || path === '/.well-known/openid-configuration' || path === '/jwks' || path === '/api/status';
 
+/**
+ * The HTTP server's settings as the broker's port applies them: behind a trusted proxy every
+ * connection comes from the proxy, so connections are not counted per address there.
+ */
+function connectionSettings(config: BrokerConfig): BrokerConfig['server'] {
+  return config.trust_proxy ? { ...config.server, max_connections_per_ip: 0 } : config.server;
+}
+
 /** Where /metrics is served: its own port, the broker's port (behind the token, if one is set), or nowhere. */
 function metricsPlacement(config: BrokerConfig, issuer: string, log: Logger): 'port' | 'main' | 'off' {
   const { metrics } = config;
@@ -283,7 +291,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     const headers = securityHeadersFor(issuer);
     app.use(securityHeaders(headers));
     app.use(errorBoundary(views, log));
-    app.use(addressedToIssuer(issuer, Boolean(config.trust_proxy)));
+    app.use(addressedToIssuer(issuer, config.trust_proxy));
     app.use(bodyLimit(config.server.max_body_bytes));
     app.use(boundedParameters());
     // A form POSTed to /auth or /session/end goes on as a GET, where the person's session cookie comes along.
@@ -375,12 +383,12 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       draining: drain.signal,
       async listen() {
         if (metricsAt === 'port') {
-          metricsServer = await startMetricsServer(metrics, { port: config.metrics.port!, host: config.metrics.host, token: config.metrics.token }, log);
+          metricsServer = await startMetricsServer(metrics, { port: config.metrics.port!, host: config.metrics.host, token: config.metrics.token, server: config.server }, log);
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();
         backchannel.start();
-        servers = await listenOn(answerKeptPolls({ app, keptPoll: login.keptPoll, refusedByApp, trustProxy: Boolean(config.trust_proxy), securityHeaders: headers, log, metrics }, app.callback()), config.server, {
+        servers = await listenOn(answerKeptPolls({ app, keptPoll: login.keptPoll, refusedByApp, trustProxy: Boolean(config.trust_proxy), securityHeaders: headers, log, metrics }, app.callback()), connectionSettings(config), {
           port: config.port,
           host: config.host,
         });

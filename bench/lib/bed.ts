@@ -175,6 +175,7 @@ export async function openBed(redis: BenchRedis, options: BedOptions): Promise<B
       clients: [{ client_id: client.client_id, client_secret: client.client_secret, redirect_uris: [client.redirect_uri] }],
       // All the bench's streams come from 127.0.0.1, as its requests do (see withLimitsOutOfReach).
       event_streams: { per_ip: OUT_OF_REACH },
+      server: { max_connections_per_ip: 0 },
       eids: {
         'se-bankid': {
           mode: 'custom',

@@ -61,7 +61,7 @@ async function measure(n: number, rounds: number): Promise<void> {
     stream.open();
     waiting.push({ stream, token: randomUUID(), secret: randomUUID(), orderedAt: Date.now() - 60_000 });
   });
-  const server = createHttpServer(app.callback(), { headers_timeout_seconds: 60, request_timeout_seconds: 60, keep_alive_timeout_seconds: 5, max_connections: 0, listen_backlog: 511, max_body_bytes: 1024 });
+  const server = createHttpServer(app.callback(), { headers_timeout_seconds: 60, request_timeout_seconds: 60, keep_alive_timeout_seconds: 5, max_connections: 0, max_connections_per_ip: 0, listen_backlog: 511, max_body_bytes: 1024 });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const readers = fork(fileURLToPath(import.meta.url), ['readers', String((server.address() as AddressInfo).port), String(n)]);

@@ -217,6 +217,12 @@ export const configSchema = z
         /** Open connections at most; more are closed at once. 0: no cap. */
         max_connections: z.number().int().min(0).default(10_000),
         /**
+         * Open connections from one IP address (IPv6: its /64) at most; more are closed at once,
+         * so that one host cannot hold max_connections open. Not counted with trust_proxy, where
+         * every connection comes from the proxy. 0: no cap.
+         */
+        max_connections_per_ip: z.number().int().min(0).default(1000),
+        /**
          * Connections the kernel completes and holds for the broker until it takes them (the
          * listen backlog; Linux caps it at net.core.somaxconn). Node's own 511 overflows when
          * thousands of pages connect at once (event streams reconnecting after an instance is gone,

@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
@@ -186,30 +186,40 @@ export interface SocketAnswers {
   log: Logger;
 }
 
+/** The headers and body of an answer to a request that never reaches the app, as the app answers errors; logged. The connection is closed after it. */
+function refusal(status: number, description: string, on: SocketAnswers, reason: string): { headers: Record<string, string>; body: string } {
+  const traceId = newTraceId();
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  const headers = {
+    Connection: 'close',
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    traceId,
+    ...on.securityHeaders,
+  };
+  on.log.info({ traceId, status, reason }, 'request refused before the app');
+  return { headers, body };
+}
+
 /**
  * An answer written straight to the socket, for a request that never reaches the app: the
  * security headers, `{error, error_description}` with a traceId, logged, and the connection closed.
  */
 function answerOnSocket(socket: Duplex, status: number, description: string, on: SocketAnswers, reason: string): void {
-  const traceId = newTraceId();
-  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
-  const head = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
-    'Connection: close',
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    `traceId: ${traceId}`,
-    ...Object.entries(on.securityHeaders).map(([name, value]) => `${name}: ${value}`),
-  ];
+  const { headers, body } = refusal(status, description, on, reason);
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
-  on.log.info({ traceId, status, reason }, 'request refused before the app');
 }
+
+/** An Expect the broker does not meet: only `100-continue` is an expectation HTTP/1.1 defines (RFC 9110 §10.1.1). */
+const EXPECTATION_FAILED = { status: 417, description: 'The broker meets no expectation but Expect: 100-continue: send the request without Expect.' };
 
 /**
  * Answers requests that never reach the app the way the app answers errors, instead of Node's
  * bare status line or a closed connection: those Node's HTTP parser refuses (headers too large,
- * malformed HTTP), and CONNECT, which Node hands to a listener of its own and else drops
- * without a word — the broker is no proxy, so it takes the method at no address (501).
+ * malformed HTTP), an Expect other than 100-continue (417), and CONNECT, which Node hands to a
+ * listener of its own and else drops without a word — the broker is no proxy, so it takes the
+ * method at no address (501).
  */
 export function answerParserErrors(server: Server, on: SocketAnswers): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -219,6 +229,12 @@ export function answerParserErrors(server: Server, on: SocketAnswers): void {
     }
     const { status, description } = parserRefusals[error.code ?? ''] ?? malformedRequest;
     answerOnSocket(socket, status, description, on, error.code ?? 'malformed');
+  });
+  // Node answers another Expect with a bare 417 of its own unless the server listens for it.
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const { status, description } = EXPECTATION_FAILED;
+    const { headers, body } = refusal(status, description, on, 'expectation');
+    res.writeHead(status, headers).end(body);
   });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     const { status, description } = notImplemented();

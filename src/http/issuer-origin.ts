@@ -15,7 +15,11 @@ import { HttpError } from './errors.js';
  * URL (ctx.href), from which oidc-provider builds discovery's endpoints and the logout form's
  * action: it is cut to its path and query, the origin form every browser sends.
  *
- * Behind a trusted proxy the host and scheme it forwards are taken, but only as a host and a
+ * Behind a trusted proxy the host and scheme it forwards are taken: with `trust_proxy` a number
+ * of proxies, the value the outermost of them wrote (X-Forwarded-Host and -Proto as lists, read
+ * from the end, as X-Forwarded-For is), never one the sender wrote before it — a proxy that adds
+ * its value to the list rather than replacing it (Apache's mod_proxy) leaves the sender's first,
+ * where Koa and oidc-provider would read it. They are taken only as a host and a
  * scheme: a value no URL can be built on (`a b`, `[::1`, a port past 65535, a scheme other than
  * http and https) is refused as a bad request instead of failing where the first URL is built,
  * as a 500.
@@ -24,7 +28,7 @@ import { HttpError } from './errors.js';
  * other bad request is: Node's own check, turned off in createHttpServer, answers 400 with no
  * body and no traceId.
  */
-export function addressedToIssuer(issuer: string, trustProxy: boolean): Middleware {
+export function addressedToIssuer(issuer: string, trustProxy: boolean | number): Middleware {
   const { host, protocol } = new URL(issuer);
   const scheme = protocol.slice(0, -1);
   return (ctx, next) => {
@@ -35,6 +39,7 @@ export function addressedToIssuer(issuer: string, trustProxy: boolean): Middlewa
       ctx.req.headers.host = host;
       Object.defineProperty(ctx.request, 'protocol', { value: scheme });
     } else {
+      if (typeof trustProxy === 'number') keepTrustedForwarded(ctx.req, trustProxy);
       const refusal = forwardedOriginRefusal(ctx);
       if (refusal) throw refusal;
     }
@@ -60,6 +65,21 @@ function toOriginForm(ctx: Context): void {
   ctx.req.url = originForm;
   ctx.originalUrl = originForm;
   ctx.request.originalUrl = originForm;
+}
+
+/** The headers in which proxies say where a request was addressed. */
+const FORWARDED_ORIGIN = ['x-forwarded-host', 'x-forwarded-proto'] as const;
+
+/**
+ * Leaves in each of FORWARDED_ORIGIN only the value the outermost of `proxies` trusted proxies
+ * wrote: the one `proxies` from the end of the list, each proxy adding one (or the first, when
+ * the proxies replaced the list). On the node request, so that oidc-provider's own contexts read it too.
+ */
+function keepTrustedForwarded(req: IncomingMessage, proxies: number): void {
+  for (const name of FORWARDED_ORIGIN) {
+    const values = req.headers[name]?.toString().split(',');
+    if (values && values.length > 1) req.headers[name] = values[Math.max(0, values.length - proxies)]!.trim();
+  }
 }
 
 /** A URL's authority: a host name or IPv4 address, or an IPv6 address in brackets, and an optional port. */

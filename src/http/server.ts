@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { BrokerConfig } from '../config/schema.js';
+import { clientAddress } from './client-ip.js';
 import { reusePortSupported } from './reuse-port.js';
 import { onConnectionClose } from './take-connection.js';
 
@@ -51,6 +52,7 @@ export async function listenOn(listener: RequestListener, settings: ServerSettin
   const servers = Array.from({ length: count }, () => createHttpServer(listener, settings));
   // Counted from the first connection on: the cap is in place before any socket listens.
   capConnections(servers, settings.max_connections);
+  capConnectionsPerAddress(servers, settings.max_connections_per_ip);
   const listen = async (server: Server, port: number): Promise<number> => {
     // reusePort only when there are several: Node before 22.12 does not know the option.
     server.listen({ port, host: address.host, backlog: settings.listen_backlog, ...(count > 1 ? { reusePort: true } : {}) });
@@ -66,6 +68,33 @@ export async function listenOn(listener: RequestListener, settings: ServerSettin
     throw error;
   }
   return servers;
+}
+
+/**
+ * At most `max` open connections from one address (IPv6: its /64) over all `servers`; one more
+ * is closed at once. Without it, one host holding `server.max_connections` connections open
+ * (headers sent slowly, idle ones opened again as they time out) would have every other
+ * person's closed at once.
+ */
+function capConnectionsPerAddress(servers: Server[], max: number): void {
+  if (max === 0) return;
+  const open = new Map<string, number>();
+  for (const server of servers) {
+    server.on('connection', (socket: Socket) => {
+      const address = clientAddress(socket.remoteAddress ?? '');
+      const count = (open.get(address) ?? 0) + 1;
+      if (count > max) {
+        socket.destroy();
+        return;
+      }
+      open.set(address, count);
+      onConnectionClose(socket, () => {
+        const left = open.get(address)! - 1;
+        if (left === 0) open.delete(address);
+        else open.set(address, left);
+      });
+    });
+  }
 }
 
 /**

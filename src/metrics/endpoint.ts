@@ -1,10 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context, Middleware } from 'koa';
+import type { BrokerConfig } from '../config/schema.js';
 import { isRead, READ_METHODS } from '../http/errors.js';
 import { onlyWhere } from '../http/scoped.js';
+import { createHttpServer } from '../http/server.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 
@@ -51,19 +53,29 @@ function refusalOf(method: string | undefined, target: string | undefined): { st
   return { status: 405, body: { error: 'invalid_request', error_description: `${METRICS_PATH} takes ${READ_METHODS.join(' and ')}.` }, headers: { allow: READ_METHODS.join(', ') } };
 }
 
+/**
+ * The most connections the metrics port holds open: a scraper or two and someone looking. More
+ * are closed at once, so that connections held open there cannot use up what the process may open.
+ */
+export const METRICS_MAX_CONNECTIONS = 16;
+
 export interface MetricsServer {
   port: number;
   close(): Promise<void>;
 }
 
-/** /metrics on a port of its own (`metrics.port`), reachable only where that port is. */
+/**
+ * /metrics on a port of its own (`metrics.port`), reachable only where that port is. It holds a
+ * slow client no longer than the broker's port does (the `server` timeouts; Node's own defaults
+ * would keep one for a minute and more), and at most METRICS_MAX_CONNECTIONS at once.
+ */
 export async function startMetricsServer(
   metrics: Metrics,
-  options: { port: number; host: string; token: string | undefined },
+  options: { port: number; host: string; token: string | undefined; server: BrokerConfig['server'] },
   log: Logger,
 ): Promise<MetricsServer> {
   const expected = options.token ? digest(options.token) : undefined;
-  const server: Server = createServer((request, response) => {
+  const server: Server = createHttpServer((request, response) => {
     const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) => {
       response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
       response.end(request.method === 'HEAD' ? undefined : body);
@@ -80,7 +92,8 @@ export async function startMetricsServer(
         send(500, 'application/json', JSON.stringify({ error: 'server_error', error_description: 'The metrics could not be collected.' }));
       },
     );
-  });
+  }, options.server);
+  server.maxConnections = METRICS_MAX_CONNECTIONS;
   server.listen(options.port, options.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;

@@ -1,27 +1,13 @@
 import { createHash } from 'node:crypto';
-import { isIPv6 } from 'node:net';
 import type { Context, Middleware } from 'koa';
 import type { BrokerConfig } from '../config/schema.js';
+import { clientAddress } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { storeKey } from '../store/keys.js';
 
 export type LimitName = 'auth' | 'token' | 'eid_start' | 'logout' | 'registration' | 'admin';
-
-/**
- * The address a limit counts by. IPv6 counts by its /64: one subscriber usually holds a whole
- * /64, and could otherwise step around the limit by changing its address.
- */
-export function clientAddress(ip: string): string {
-  const address = ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-  if (!isIPv6(address)) return address;
-  const [head = '', tail = ''] = address.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((group) => group.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
-}
 
 /** A client id as part of a key: as it is when it is tame, else its hash (ids come from requests). */
 function keyPart(value: string): string {
@@ -46,8 +32,10 @@ class WindowCount {
   seen = 0;
   /** Counted here and sent, not yet answered. */
   sending = 0;
-  /** Counted here, not yet sent. */
+  /** Counted here, not yet sent: less what was given back (giveBack), so it may be below 0. */
   held = 0;
+  /** Whether it is in its window's `unsent`, to be sent with the next flush. */
+  queued = false;
 
   constructor(readonly key: string) {}
 
@@ -136,6 +124,24 @@ export class RateLimiter {
   }
 
   /**
+   * Takes back the count `check` made for `clientId` at `countedAt` (epoch ms), for a request
+   * that did not authenticate as that client: anyone can name a client in Basic credentials, and
+   * requests that fail to prove it must not use up the client's allowance, or a few addresses
+   * could lock a client out of the endpoint for everyone. A count of a window that has ended
+   * counts for nothing any more, and is left.
+   */
+  giveBack(limit: LimitName, clientId: string, countedAt: number): void {
+    const window = this.#window;
+    if (!this.#settings.enabled || !window || countedAt < window.endsAtMs - this.#settings.window_seconds * 1000) return;
+    const counter = this.#clientCounter(limit, clientId, window.start);
+    if (!counter) return;
+    const count = window.counts.get(counter.key);
+    // A key this instance does not hold was counted in the store (#checkInStore), and is given back there.
+    if (count) this.#hold(window, count, -1);
+    else void this.#store.incrementAll([{ key: counter.key, by: -1 }], this.#settings.window_seconds).catch(() => undefined);
+  }
+
+  /**
    * Sends the counts held here to the store, all in one round trip, and takes the store's counts
    * from its answer. When the store fails, the counts are held again for the next flush.
    */
@@ -152,11 +158,18 @@ export class RateLimiter {
   }
 
   #countersOf(limit: LimitName, request: { ip: string; clientId?: string | undefined }, windowStart: string): Counter[] {
-    const { per_ip: perIp, per_client: perClient = 0 } = this.#settings[limit] as { per_ip: number; per_client?: number };
+    const { per_ip: perIp } = this.#settings[limit];
     const counters: Counter[] = [];
     if (perIp > 0) counters.push({ by: 'ip', key: storeKey('rateLimit', limit, windowStart, 'ip', clientAddress(request.ip)), allowed: perIp });
-    if (perClient > 0 && request.clientId) counters.push({ by: 'client', key: storeKey('rateLimit', limit, windowStart, 'client', keyPart(request.clientId)), allowed: perClient });
+    const client = this.#clientCounter(limit, request.clientId, windowStart);
+    if (client) counters.push(client);
     return counters;
+  }
+
+  #clientCounter(limit: LimitName, clientId: string | undefined, windowStart: string): Counter | undefined {
+    const { per_client: perClient = 0 } = this.#settings[limit] as { per_client?: number };
+    if (perClient === 0 || !clientId) return undefined;
+    return { by: 'client', key: storeKey('rateLimit', limit, windowStart, 'client', keyPart(clientId)), allowed: perClient };
   }
 
   /** The window `now` falls in; the one before is dropped with its counts (they count for nothing now). */
@@ -184,9 +197,10 @@ export class RateLimiter {
     return count;
   }
 
-  #hold(window: CountingWindow, count: WindowCount): void {
-    count.held += 1;
-    if (count.held > 1) return;
+  #hold(window: CountingWindow, count: WindowCount, by = 1): void {
+    count.held += by;
+    if (count.queued) return;
+    count.queued = true;
     window.unsent.push(count);
     if (window.unsent.length === FLUSH_BATCH) void this.flush();
     else this.#flushLater();
@@ -213,6 +227,7 @@ export class RateLimiter {
     for (const count of sent) {
       count.sending = count.held;
       count.held = 0;
+      count.queued = false;
     }
     try {
       const batches = [];
@@ -229,7 +244,8 @@ export class RateLimiter {
       // counted, and then counts twice: that can refuse early, never let more through.
       this.#metrics.rateLimitFlushFailures.inc();
       for (const count of sent) {
-        if (count.held === 0) window.unsent.push(count);
+        if (!count.queued) window.unsent.push(count);
+        count.queued = true;
         count.held += count.sending;
         count.sending = 0;
       }
@@ -308,6 +324,11 @@ interface LimitedEndpoint {
   methods?: readonly string[];
   /** The client it is counted for, besides the address, read from what needs no body. */
   clientId?: (ctx: Context) => string | undefined;
+  /**
+   * The client authenticates here: a request answered 401 (RFC 6749 §5.2, invalid_client) did
+   * not prove it was that client, and gives its client's count back (RateLimiter.giveBack).
+   */
+  authenticates?: true;
 }
 
 /**
@@ -321,18 +342,27 @@ interface LimitedEndpoint {
 const limitedEndpoints: readonly LimitedEndpoint[] = [
   // A form POSTed to /auth never gets here (postedRequestsAsGet): it is counted as the GET it is sent on as.
   { limit: 'auth', path: (path) => path === '/auth', methods: ['GET'], clientId: queryClientId },
-  { limit: 'auth', path: (path) => path === '/request', methods: ['POST'], clientId: authenticatingClientId },
-  { limit: 'token', path: under('/token'), methods: ['POST'], clientId: authenticatingClientId },
+  { limit: 'auth', path: (path) => path === '/request', methods: ['POST'], clientId: authenticatingClientId, authenticates: true },
+  { limit: 'token', path: under('/token'), methods: ['POST'], clientId: authenticatingClientId, authenticates: true },
   { limit: 'logout', path: under('/session/end'), clientId: queryClientId },
   { limit: 'registration', path: under('/reg') },
   { limit: 'admin', path: under('/admin') },
 ];
 
+/** Runs the rest of the request, then `giveBack` when it was answered 401: its client did not authenticate. */
+async function answerGivingBack(ctx: Context, next: () => Promise<unknown>, giveBack: () => void): Promise<void> {
+  await next();
+  if (ctx.status === 401) giveBack();
+}
+
 export function rateLimits(limiter: RateLimiter): Middleware {
   return (ctx, next) => {
     const endpoint = limitedEndpoints.find((candidate) => candidate.path(ctx.path) && (!candidate.methods || candidate.methods.includes(ctx.method)));
     if (!endpoint) return next();
-    const counting = limiter.check(endpoint.limit, { ip: ctx.ip, clientId: endpoint.clientId?.(ctx) });
-    return counting ? counting.then(() => next()) : next();
+    const clientId = endpoint.clientId?.(ctx);
+    const countedAt = Date.now();
+    const counting = limiter.check(endpoint.limit, { ip: ctx.ip, clientId });
+    const answer = endpoint.authenticates && clientId ? () => answerGivingBack(ctx, next, () => limiter.giveBack(endpoint.limit, clientId, countedAt)) : next;
+    return counting ? counting.then(answer) : answer();
   };
 }

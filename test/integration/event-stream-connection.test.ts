@@ -16,7 +16,7 @@ import { Metrics } from '../../src/metrics/metrics.js';
  * classes, in a Koa app of the test's, so that the test holds the streams it opens.
  */
 
-const serverSettings: BrokerConfig['server'] = { headers_timeout_seconds: 1, request_timeout_seconds: 1, keep_alive_timeout_seconds: 1, max_connections: 0, listen_backlog: 511, max_body_bytes: 32_768 };
+const serverSettings: BrokerConfig['server'] = { headers_timeout_seconds: 1, request_timeout_seconds: 1, keep_alive_timeout_seconds: 1, max_connections: 0, max_connections_per_ip: 0, listen_backlog: 511, max_body_bytes: 32_768 };
 
 interface Bed {
   server: Server;

@@ -340,6 +340,7 @@ describe('requests an outside probe of the HTTP surface answered wrongly', () =>
   it.each([
     ['malformed HTTP', 'POST /token HTTP/1.1\r\nHost: {host}\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', 400],
     ['CONNECT', 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n', 501],
+    ['an Expect other than 100-continue', 'POST /token HTTP/1.1\r\nHost: {host}\r\nExpect: 200-ok\r\nContent-Length: 0\r\n\r\n', 417],
   ])('%s, which never reaches the app, is answered as the app answers errors', async (_case, head, status) => {
     const answer = parsed(await rawRequest(tb.issuer, head.replace('{host}', new URL(tb.issuer).host)));
     expect(answer.status).toBe(status);

@@ -75,6 +75,16 @@ describe('behind a trusted proxy', () => {
     expect(JSON.parse(body)).toMatchObject({ token_endpoint: 'https://id.example.com/token' });
   });
 
+  it('takes the host and scheme its one proxy wrote, not those the sender wrote before it (a proxy that adds to the list)', async () => {
+    // Apache's mod_proxy adds the Host it was sent to what the request's X-Forwarded-Host already said.
+    const headers = { 'x-forwarded-host': 'evil.example, id.example.com', 'x-forwarded-proto': 'http, https', accept: 'text/html' };
+    const discovery = await send(behindProxy, '/.well-known/openid-configuration', headers);
+    expect(JSON.parse(discovery.body)).toMatchObject({ token_endpoint: 'https://id.example.com/token', end_session_endpoint: 'https://id.example.com/session/end' });
+    const logout = await send(behindProxy, '/session/end', headers);
+    expect(logout.body).toContain('action="https://id.example.com/session/end/confirm"');
+    expect(logout.body).not.toContain('evil.example');
+  });
+
   it.each([
     ['x-forwarded-host', 'a b'],
     ['x-forwarded-host', '[::1'],

@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
 import { rawConnection } from '../support/http.js';
+import { eventually } from '../support/ops.js';
 import { clearOfWindowEnd, LONG_WINDOW } from '../support/rate-windows.js';
 import { ADMIN_TOKEN, admin } from './admin-support.js';
 
@@ -11,6 +12,7 @@ let tb: TestBroker;
 let limited: TestBroker;
 let slow: TestBroker;
 let capped: TestBroker;
+let cappedPerAddress: TestBroker;
 
 beforeAll(async () => {
   const adminAndRegistration = { admin: { token: ADMIN_TOKEN }, registration: { enabled: true, initial_access_token: false } };
@@ -18,6 +20,7 @@ beforeAll(async () => {
   limited = await startTestBroker({ ...adminAndRegistration, rate_limits: { window_seconds: LONG_WINDOW, admin: { per_ip: 3 }, registration: { per_ip: 2 } } }, 'limits-rates');
   slow = await startTestBroker({ server: { headers_timeout_seconds: 1, request_timeout_seconds: 1 } }, 'limits-slow');
   capped = await startTestBroker({ server: { max_connections: 2, listen_backlog: 1000 } }, 'limits-capped');
+  cappedPerAddress = await startTestBroker({ server: { max_connections: 4, max_connections_per_ip: 2 } }, 'limits-capped-per-address');
 });
 
 const portOf = (broker: TestBroker) => Number(new URL(broker.issuer).port);
@@ -124,5 +127,24 @@ describe('connections', () => {
     expect(await held[0]!.closed).toMatch(/^HTTP\/1\.1 200/);
     held[1]!.socket.destroy();
     await held[1]!.closed;
+  });
+
+  it('one address cannot hold every connection: beyond max_connections_per_ip its next is closed at once, another address is served', async () => {
+    const port = portOf(cappedPerAddress);
+    const held = [await rawConnection(port), await rawConnection(port)];
+    const third = await rawConnection(port);
+    expect(await third.closed).toBe('');
+    const elsewhere = await rawConnection(port, '127.0.0.2');
+    elsewhere.socket.write('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    expect(await elsewhere.closed).toMatch(/^HTTP\/1\.1 200/);
+    for (const { socket } of held) socket.destroy();
+    await Promise.all(held.map(({ closed }) => closed));
+    // Its connections closed (as soon as the broker has seen them close), the address is served again.
+    const servedAgain = async () => {
+      const again = await rawConnection(port);
+      again.socket.write('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+      return /^HTTP\/1\.1 200/.test(await again.closed);
+    };
+    expect(await eventually(servedAgain)).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { rawConnection } from '../support/http.js';
+import { METRICS_MAX_CONNECTIONS } from '../../src/metrics/endpoint.js';
 import { Scrape } from '../support/ops.js';
 import { findFreePort } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
@@ -93,6 +94,21 @@ describe('/metrics', () => {
     expect((await fetch(metricsUrl)).status).toBe(200);
   });
 
+
+  it('on a port of its own, holds a slow client no longer than the broker does, and only so many connections', async () => {
+    const separate = await startTestBroker({ metrics: { port: 0 }, server: { headers_timeout_seconds: 1, request_timeout_seconds: 1 } }, 'metrics-port-slow');
+    const port = separate.broker.metricsPort!;
+    const slow = await rawConnection(port);
+    slow.socket.write('GET /metrics HTTP/1.1\r\nHost: metrics\r\n');
+    // Node's own default would hold it for a minute and more, past this test's time.
+    expect(await slow.closed).toMatch(/^HTTP\/1\.1 408/);
+    const held = await Promise.all(Array.from({ length: METRICS_MAX_CONNECTIONS }, () => rawConnection(port)));
+    const past = await rawConnection(port);
+    expect(await past.closed).toBe('');
+    for (const { socket } of held) socket.destroy();
+    await Promise.all(held.map(({ closed }) => closed));
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
+  });
   it('is off on the broker\'s port in a production configuration without a token', async () => {
     const port = await findFreePort();
     await startTestBroker({ issuer: 'https://id.example.com', port }, 'metrics-production');

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { clientAddress } from '../../src/resilience/rate-limit.js';
+import { clientAddress } from '../../src/http/client-ip.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
 import { eventually, Scrape } from '../support/ops.js';
@@ -122,6 +122,40 @@ describe('an address over its limit', () => {
     // The client has used 2 of its 3: another address still gets one request through, then the client's limit holds.
     expect(await redeemFrom('198.51.100.9')).toBe(400);
     expect(await redeemFrom('198.51.100.10')).toBe(429);
+  });
+});
+
+describe("a client's name in credentials that do not authenticate it", () => {
+  it("does not use up that client's allowance: a few addresses cannot lock it out", async () => {
+    await clearOfWindowEnd();
+    const tb = await startTestBroker(
+      { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, auth: { per_ip: 0, per_client: 2 }, token: { per_ip: 0, per_client: 2 }, eid_start: off } },
+      'rate-limits-credentials',
+    );
+    const post = async (path: string, secret: string, address: string, body: Record<string, string>) =>
+      (
+        await fetch(`${tb.issuer}${path}`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from(`${webClient.client_id}:${secret}`).toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-forwarded-for': address,
+          },
+          body: new URLSearchParams(body),
+        })
+      ).status;
+    const refresh = { grant_type: 'refresh_token', refresh_token: 'not-a-token' };
+    const guesses = [];
+    for (const address of ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4']) guesses.push(await post('/token', 'a-guessed-secret', address, refresh));
+    expect(guesses).toEqual([401, 401, 401, 401]);
+    // The client itself still has its two requests, then its limit holds.
+    expect(await post('/token', webClient.client_secret, '198.51.100.9', refresh)).toBe(400);
+    expect(await post('/token', webClient.client_secret, '198.51.100.9', refresh)).toBe(400);
+    expect(await post('/token', webClient.client_secret, '198.51.100.9', refresh)).toBe(429);
+    // Pushed authorization requests authenticate the client too.
+    const pushed = { response_type: 'code', client_id: webClient.client_id, redirect_uri: webClient.redirect_uris[0]!, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+    for (const address of ['203.0.113.5', '203.0.113.6', '203.0.113.7']) expect(await post('/request', 'a-guessed-secret', address, pushed)).toBe(401);
+    expect(await post('/request', webClient.client_secret, '198.51.100.9', pushed)).toBe(201);
   });
 });
 

@@ -22,9 +22,9 @@ export async function tokenRequest(
   return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: response.headers };
 }
 
-/** A raw connection to a loopback port, and everything the server sent on it until it closed it. */
-export async function rawConnection(port: number): Promise<{ socket: Socket; closed: Promise<string> }> {
-  const socket = connect(port, '127.0.0.1');
+/** A raw connection to a loopback port (from `localAddress`), and everything the server sent on it until it closed it. */
+export async function rawConnection(port: number, localAddress = '127.0.0.1'): Promise<{ socket: Socket; closed: Promise<string> }> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress });
   let received = '';
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => (received += chunk));
