@@ -229,7 +229,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     const accounts = new Accounts(sealed, subjects, Math.max(config.ttl.refresh_token, config.ttl.session));
     // The demo and the admin API are loaded only when configured, so a broker without them starts sooner.
     const demo = config.demo ? await import('./demo/routes.js') : undefined;
-    const clients = demo ? [...config.clients, await demo.demoClient(issuer, store)] : config.clients;
+    const clients = demo ? [...config.clients, await demo.demoClient(issuer, store, views)] : config.clients;
     const clientRules = createClientRules({ issuer, eids: registry.all });
     const clientStore = new ClientStore(store);
     const initialAccessTokens = new InitialAccessTokens(store);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from 'node:http';
+import type Koa from 'koa';
 import type { LanguageAsked } from './simulator-language.js';
 
 /**
@@ -13,8 +14,33 @@ export interface Reply {
   body?: string;
 }
 
-/** No script at all; style only from the simulator's own stylesheet; forms post to itself. */
-const PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/** Style and script only from the simulator's own files (no inline ones); forms post to itself. */
+const PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/**
+ * While nothing waits, a simulated app's page asks for itself every two seconds and shows itself
+ * again once the answer no longer carries LOOK_AGAIN_MARK, that is once a login waits. It used to
+ * reload itself on a two-second timer, which moved the page under the person and their screen
+ * reader every time (WCAG 2.2.1); now it changes only when there is something new to show.
+ */
+const LOOK_AGAIN_PATH = '/app/look-again.js';
+export const LOOK_AGAIN_MARK = 'data-nothing-waiting';
+/** For the head of a page that carries LOOK_AGAIN_MARK on its <main>. */
+export const LOOK_AGAIN_SCRIPT_TAG = `<script src="${LOOK_AGAIN_PATH}" defer></script>`;
+const LOOK_AGAIN_SCRIPT = `(function () {
+  'use strict';
+  function look() {
+    fetch(location.pathname, { cache: 'no-store' })
+      .then(function (response) { return response.text(); })
+      .then(function (page) {
+        if (page.indexOf('${LOOK_AGAIN_MARK}') === -1) location.reload();
+        else setTimeout(look, 2000);
+      })
+      .catch(function () { setTimeout(look, 2000); });
+  }
+  setTimeout(look, 2000);
+})();
+`;
 
 export function html(body: string, status = 200): Reply {
   return { status, contentType: 'text/html; charset=utf-8', body };
@@ -39,6 +65,52 @@ export function send(response: ServerResponse, reply: Reply, headers: OutgoingHt
     ...(reply.location ? { location: reply.location } : {}),
   });
   response.end(reply.body);
+}
+
+/**
+ * The one stylesheet of every simulator's pages (the simulated apps, the upstream eIDs' login
+ * pages), in `accent`, the simulated eID's colour. Kept in a file of its own, not inline, so that
+ * a page's CSP can forbid inline style. Its buttons are large enough to tap, and every page fits
+ * a 320 px screen at twice the usual text size: long words and names break, a fieldset shrinks.
+ */
+export function simulatorStylesheet(accent: string): string {
+  return `body { font-family: system-ui, sans-serif; background: #eef1f4; margin: 0; overflow-wrap: anywhere; }
+main { max-width: 24rem; margin: 1rem auto; background: #fff; border-radius: 1.5rem; padding: 1rem 1.25rem 1.5rem; }
+h1 { font-size: 1.25rem; } h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
+.order, section { border-top: 1px solid #d5dbe1; padding: 1rem 0 .5rem; }
+.notice { background: #e6f4ea; padding: .5rem .75rem; border-radius: .5rem; }
+.problem { background: #fdecea; }
+.message { white-space: pre-wrap; background: #f6f8fa; padding: .5rem .75rem; border-radius: .5rem; }
+form { margin: .4rem 0; }
+label { display: block; margin: .4rem 0; }
+fieldset { min-inline-size: 0; margin: .75rem 0; }
+select, input:not([type="radio"]) { width: 100%; max-width: 100%; padding: .5rem; font-size: 1rem; box-sizing: border-box; }
+input[type="radio"] { width: 1.25rem; height: 1.25rem; vertical-align: middle; }
+details { margin: .75rem 0; }
+a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; background: ${accent}; color: #fff; }
+button { display: block; width: 100%; margin: .4rem 0; padding: .7rem; border-radius: .75rem; border: 0; background: ${accent}; color: #fff; font-size: 1rem; }
+button.secondary { background: #d5dbe1; color: ${accent}; }
+nav.languages { text-align: center; padding: .5rem; line-height: 2; }
+`;
+}
+
+/** Where an upstream eID's simulator serves its stylesheet. */
+export const SIMULATOR_STYLESHEET_PATH = '/simulator.css';
+
+/** The upstream simulators' colour: they play several eIDs, none of them in its own colours. */
+const UPSTREAM_ACCENT = '#1d4266';
+
+/** The link to it, for an upstream simulator's page's head. */
+export const SIMULATOR_STYLESHEET_LINK = `<link rel="stylesheet" href="${SIMULATOR_STYLESHEET_PATH}">`;
+
+/** A step of an upstream simulator's Koa app that serves its stylesheet. */
+export function simulatorStylesheetStep(): Koa.Middleware {
+  const body = simulatorStylesheet(UPSTREAM_ACCENT);
+  return async (ctx, next) => {
+    if (ctx.method !== 'GET' || ctx.path !== SIMULATOR_STYLESHEET_PATH) return next();
+    ctx.type = 'text/css; charset=utf-8';
+    ctx.body = body;
+  };
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -72,7 +144,7 @@ function languageAsked(request: IncomingMessage, url: URL): LanguageAsked {
 
 /**
  * The request listener of a simulated app: reads the body (up to MAX_BODY_BYTES), answers what
- * `route` replies, and a route that throws with a 500 in JSON. A language picked with `?lang=`
+ * `route` replies (and the page script that looks for a new login), and a route that throws with a 500 in JSON. A language picked with `?lang=`
  * is remembered in a cookie.
  */
 export function simulatorListener(route: (request: { method: string; url: URL; body: string; language: LanguageAsked }) => Reply): RequestListener {
@@ -87,7 +159,10 @@ export function simulatorListener(route: (request: { method: string; url: URL; b
     const language = languageAsked(request, url);
     const picked = url.searchParams.get('lang') ?? '';
     const remember = LANGUAGE_CODE.test(picked) ? { 'set-cookie': `${LANGUAGE_COOKIE}=${picked}; Path=/; HttpOnly; SameSite=Lax` } : {};
-    send(response, route({ method: request.method ?? 'GET', url, body: Buffer.concat(chunks).toString('utf8'), language }), remember);
+    const reply = request.method === 'GET' && url.pathname === LOOK_AGAIN_PATH
+      ? { status: 200, contentType: 'text/javascript; charset=utf-8', body: LOOK_AGAIN_SCRIPT }
+      : route({ method: request.method ?? 'GET', url, body: Buffer.concat(chunks).toString('utf8'), language });
+    send(response, reply, remember);
   }
   return (request, response) => {
     handle(request, response).catch((error: unknown) => {

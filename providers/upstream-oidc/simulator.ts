@@ -11,7 +11,7 @@ import Provider, { interactionPolicy, type ClientMetadata, type Configuration, t
 import { loginEveryTime, memoryAdapter, SIMULATOR_KEY_LIFETIME_MS, simulatorCached } from '../../src/eids/sdk.js';
 import type { SimulatorRegistration } from './index.js';
 import { listenOn, stopServer } from '../shared/simulator-server.js';
-import { escapeHtml } from '../shared/simulator-page.js';
+import { escapeHtml, SIMULATOR_STYLESHEET_LINK, simulatorStylesheetStep } from '../shared/simulator-page.js';
 import { SimulatorTexts, type LanguageAsked, type Translate } from '../shared/simulator-language.js';
 
 /**
@@ -224,7 +224,7 @@ function page(texts: SimulatorTexts, asked: LanguageAsked, path: string | undefi
   const { locale, t } = language;
   const links = path === undefined ? '' : language.links;
   const title = escapeHtml(t('title'));
-  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="icon" href="data:,"></head>
+  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="icon" href="data:,">${SIMULATOR_STYLESHEET_LINK}</head>
 <body>${links}<main><h1>${title}</h1>${body(t)}</main></body></html>`;
 }
 
@@ -309,6 +309,7 @@ export async function startUpstreamSimulator(
   let provider = providerWith(signing);
   let providerRoutes = mount(provider as unknown as Koa);
 
+  app.use(simulatorStylesheetStep());
   // Faults come first, so they apply to the provider's own routes.
   app.use(async (ctx, next) => {
     if (ctx.path === '/jwks') jwksRequests += 1;
@@ -360,7 +361,7 @@ export async function startUpstreamSimulator(
         .join('\n');
       ctx.type = 'html';
       ctx.body = page(texts, languageAsked(ctx, details.params), `/interaction/${details.uid}`, (t) =>
-        `<p>${escapeHtml(t('intro'))}</p>${buttons(t)}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit">${escapeHtml(t('cancel'))}</button></form>`,
+        `<p>${escapeHtml(t('intro'))}</p>${buttons(t)}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit" class="secondary">${escapeHtml(t('cancel'))}</button></form>`,
       );
       return;
     }

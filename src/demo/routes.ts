@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import * as client from 'openid-client';
 import { clientSchema, type ClientConfig } from '../config/schema.js';
 import type { EidRegistry } from '../eids/registry.js';
+import { supportedLocales } from '../http/locale.js';
 import type { Views } from '../http/views.js';
 import type { Logger } from '../log.js';
 import { sharedSecret } from '../oidc/keys.js';
@@ -11,15 +12,21 @@ import type { Store } from '../store/store.js';
 const CLIENT_ID = 'demo';
 const FLOW_COOKIE = 'neb_demo_flow';
 
-/** The demo's own client registration: a confidential web client of this broker. */
-export async function demoClient(issuer: string, store: Store): Promise<ClientConfig> {
+/**
+ * The demo's own client registration: a confidential web client of this broker. Its name is the
+ * demo page's heading in each page language (client_name#sv, …), as the operator's texts give it,
+ * so that the picker does not name it in English on a Swedish page.
+ */
+export async function demoClient(issuer: string, store: Store, views: Views): Promise<ClientConfig> {
+  const names = Object.fromEntries(supportedLocales.map((locale) => [`client_name#${locale}`, views.translator(locale)('demo.title')]));
   return clientSchema.parse({
     client_id: CLIENT_ID,
     client_secret: await sharedSecret(store, 'demo-client'),
     redirect_uris: [`${issuer}/demo/callback`],
     post_logout_redirect_uris: [`${issuer}/demo`],
     client_uri: `${issuer}/demo`,
-    display_name: 'Demo service',
+    client_name: views.translator('en')('demo.title'),
+    ...names,
   });
 }
 

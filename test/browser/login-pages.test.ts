@@ -92,17 +92,19 @@ async function logInWith(page: Page, eid: (typeof eids)[number], checkPages?: (n
 
 describe('a person on a phone-sized chromium', () => {
   it.each([
-    ['sv-SE', 'sv', 'Välj hur du vill logga in'],
-    ['en-GB', 'en', 'Choose how to log in'],
-    ['nb-NO', 'nb', 'Velg hvordan du vil logge inn'],
-    ['fi-FI', 'fi', 'Valitse tunnistustapa'],
-    ['da-DK', 'da', 'Vælg, hvordan du vil logge ind'],
-  ])('logs in with every eID through the built-in pages in %s, with no axe-core violations', async (browserLocale, lang, heading) => {
+    ['sv-SE', 'sv', 'Välj hur du vill logga in', 'Du loggar in på Demotjänst.'],
+    ['en-GB', 'en', 'Choose how to log in', 'You are logging in to Demo service.'],
+    ['nb-NO', 'nb', 'Velg hvordan du vil logge inn', 'Du logger inn på Demotjeneste.'],
+    ['fi-FI', 'fi', 'Valitse tunnistustapa', 'Olet kirjautumassa palveluun Esittelypalvelu.'],
+    ['da-DK', 'da', 'Vælg, hvordan du vil logge ind', 'Du logger ind på Demotjeneste.'],
+  ])('logs in with every eID through the built-in pages in %s, with no axe-core violations', async (browserLocale, lang, heading, lead) => {
     await onPhone(async (page) => {
       for (const eid of eids) {
         await toPicker(page);
         expect(await page.getAttribute('html', 'lang')).toBe(lang);
         expect(await page.textContent('h1')).toBe(heading);
+        // The demo's name too is in the page's language.
+        expect(await page.textContent('p.lead')).toBe(lead);
         await expectAccessible(page, `picker (${lang})`);
         const body = await logInWith(page, eid, (name) => expectAccessible(page, `${name} (${lang})`));
         expect(body, `${eid} in ${lang}`).toContain('personal_number');

@@ -1,7 +1,7 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../support/broker.js';
-import { launchChromium, newPhone } from '../support/chromium.js';
+import { expectAccessible, launchChromium, newPhone } from '../support/chromium.js';
 
 /**
  * The way through the upstream eIDs' simulators, as `npm start` runs them, in a real chromium:
@@ -120,7 +120,7 @@ describe("a simulator's pages speak the person's language", () => {
       await page.click('nav.languages a[hreflang="fi"]');
       await page.waitForSelector('html[lang="fi"]');
       expect(await shown(page)).toEqual({ lang: 'fi', heading: headings.fi });
-      // Its own refresh and the redirects after its buttons carry no ?lang=: the picked language holds.
+      // Its own look for a new login and the redirects after its buttons carry no ?lang=: the picked language holds.
       const app = new URL(link!);
       await page.goto(`${app.origin}${app.pathname}`);
       expect(await shown(page)).toEqual({ lang: 'fi', heading: headings.fi });
@@ -136,4 +136,75 @@ describe("a simulator's pages speak the person's language", () => {
       await context.close();
     }
   }, 60_000);
+});
+
+/** Runs in the page: whether it is wider than the screen, which would make the person scroll sideways. */
+const SCROLLS_SIDEWAYS = 'document.documentElement.scrollWidth > document.documentElement.clientWidth';
+
+/** The simulated app's page, in `app`, once it shows the button of `action` (its own script finds a login that starts). */
+async function appShows(app: Page, action: string) {
+  await app.waitForSelector(`form[action="${action}"] button`, { timeout: 10_000 });
+}
+
+describe("every simulator's page, for everyone", () => {
+  it.each(['sv-SE', 'en-GB', 'nb-NO', 'fi-FI', 'da-DK'])(
+    'in %s: no axe-core violation, and each fits a 320 px screen at twice the text size; a simulated app waiting for a login does not reload itself on a timer',
+    async (locale) => {
+      const context = await browser.newContext({ viewport: { width: 320, height: 640 }, locale });
+      try {
+        const [page, app] = [await context.newPage(), await context.newPage()];
+        const problems = [...consoleProblems(page), ...consoleProblems(app)];
+        const devtools = new Map<Page, CDPSession>();
+        for (const tab of [page, app]) {
+          const session = await context.newCDPSession(tab);
+          await session.send('Page.enable');
+          devtools.set(tab, session);
+        }
+        /** The browser's text size as the person set it, in px (16 is the usual). */
+        const textSize = (tab: Page, standard: number) => devtools.get(tab)!.send('Page.setFontSizes', { fontSizes: { standard } });
+        const sideways: Record<string, boolean> = {};
+        const check = async (tab: Page, name: string) => {
+          await expectAccessible(tab, `${name} (${locale})`);
+          await textSize(tab, 32);
+          sideways[name] = (await tab.evaluate(SCROLLS_SIDEWAYS)) as boolean;
+          await textSize(tab, 16);
+        };
+        for (const [eid, approve] of [
+          ['no-bankid', 'form[action$="/login"] button'],
+          ['fi-ftn', 'form[action$="/login"] button'],
+          ['dk-mitid', 'form[action$="/login"] button'],
+          ['cz-bankid', 'button[name="decision"][value="approve"]'],
+        ] as const) {
+          await simulatorPageOf(page, eid);
+          await check(page, eid);
+          await page.click(approve);
+          await page.waitForSelector('dl.claims');
+        }
+        for (const [eid, scan, approve] of [
+          ['se-bankid', '/app/scan', '/app/identify'],
+          ['se-freja', '/app/scan', '/app/approve'],
+        ] as const) {
+          await page.goto(`${tb.issuer}/demo/login`);
+          await page.click(`button[value="${eid}"]`);
+          await page.waitForSelector('button[data-device="other"]:visible');
+          await app.goto((await page.getAttribute('p.simulator a', 'href'))!);
+          expect(await app.$('meta[http-equiv="refresh"]'), `${eid}'s app waiting for a login`).toBeNull();
+          await check(app, `${eid} app, nothing waiting`);
+          await page.click('button[data-device="other"]');
+          await appShows(app, scan);
+          await check(app, `${eid} app, a login to scan`);
+          await app.click(`form[action="${scan}"] button`);
+          await appShows(app, approve);
+          await check(app, `${eid} app, a login to approve`);
+          await app.click(`form[action="${approve}"] button`);
+          await page.waitForSelector('dl.claims');
+        }
+        expect(sideways).toEqual(Object.fromEntries(Object.keys(sideways).map((name) => [name, false])));
+        expect(problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    },
+    120_000,
+  );
 });

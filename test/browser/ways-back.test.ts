@@ -218,7 +218,7 @@ describe('what is under way survives a change of language, and Back', () => {
 
       await page.click('nav.languages a[lang="nb"]');
       await page.waitForSelector('html[lang="nb"]');
-      expect(await page.textContent('main a.button')).toBe('Tilbake til Demo service');
+      expect(await page.textContent('main a.button')).toBe('Tilbake til Demotjeneste');
       await expectAccessible(page, 'expired (nb)');
       await page.click('main a.button');
       await page.waitForURL(`${bed.tb.issuer}/demo`);
@@ -243,7 +243,7 @@ describe('what is under way survives a change of language, and Back', () => {
       await page.waitForSelector('html[lang="sv"]');
       expect(await page.textContent('main')).toContain('Inloggningen har gått ut');
       expect(await page.textContent('h1')).toBe('Inloggningen är avslutad');
-      expect(await page.textContent('main a.button')).toBe('Tillbaka till Demo service');
+      expect(await page.textContent('main a.button')).toBe('Tillbaka till Demotjänst');
     });
   }, 60_000);
 });

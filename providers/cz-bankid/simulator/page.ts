@@ -1,6 +1,6 @@
 import type { SimulatedBank, SimulatedCzechPerson } from './people.js';
 import type { PageLanguage } from '../../shared/simulator-language.js';
-import { escapeHtml } from '../../shared/simulator-page.js';
+import { escapeHtml, SIMULATOR_STYLESHEET_LINK } from '../../shared/simulator-page.js';
 
 /**
  * The bank chooser and consent page: one form, no script. Approve or decline is the submit
@@ -22,11 +22,11 @@ export function decisionPage(options: {
   const persons = options.persons
     .map(
       (person, i) =>
-        `<label><input type="radio" name="person" value="${escapeHtml(person.accountId)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(person.label)}</label><br>`,
+        `<label><input type="radio" name="person" value="${escapeHtml(person.accountId)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(person.label)}</label>`,
     )
     .join('\n');
   const scopes = options.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('');
-  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="icon" href="data:,"></head>
+  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="icon" href="data:,">${SIMULATOR_STYLESHEET_LINK}</head>
 <body>${links}<main><h1>${title}</h1><p>${escapeHtml(t('intro'))}</p>
 <form method="post" action="/auth/decision">
 <input type="hidden" name="request" value="${escapeHtml(options.requestId)}">
@@ -36,6 +36,6 @@ ${persons}
 </fieldset>
 <p>${escapeHtml(t('data'))}:</p><ul>${scopes}</ul>
 <button type="submit" name="decision" value="approve">${escapeHtml(t('approve'))}</button>
-<button type="submit" name="decision" value="decline">${escapeHtml(t('decline'))}</button>
+<button type="submit" name="decision" value="decline" class="secondary">${escapeHtml(t('decline'))}</button>
 </form></main></body></html>`;
 }

@@ -11,6 +11,7 @@ import { decisionPage } from './page.js';
 import { scopeClaims, simulatedBanks, simulatedPersons, verifiedClaimNames, type SimulatedBank, type SimulatedCzechPerson } from './people.js';
 import { listenOn, stopServer } from '../../shared/simulator-server.js';
 import { SimulatorTexts } from '../../shared/simulator-language.js';
+import { simulatorStylesheetStep } from '../../shared/simulator-page.js';
 
 /** The broker (or a test's client) as registered at the simulated Bank iD. */
 export interface BankIdRegistration {
@@ -343,6 +344,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
     }
     await next();
   });
+  app.use(simulatorStylesheetStep());
   app.use(router.routes());
   app.use(router.allowedMethods());
   server.on('request', app.callback());

@@ -1,4 +1,4 @@
-import { escapeHtml, hiddenInputs } from '../../shared/simulator-page.js';
+import { escapeHtml, hiddenInputs, LOOK_AGAIN_MARK, LOOK_AGAIN_SCRIPT_TAG, simulatorStylesheet } from '../../shared/simulator-page.js';
 import type { PageLanguage, Translate } from '../../shared/simulator-language.js';
 import { apiErrorStatus, failedHintCodes } from './app-choices.js';
 import { rpEndpoints } from './faults.js';
@@ -8,23 +8,8 @@ import type { OrderKind } from './requests.js';
 
 export const APP_STYLESHEET_PATH = '/app/style.css';
 
-/** Kept in its own file, not inline, so the page's CSP can forbid inline style. */
-export const APP_STYLESHEET = `body { font-family: system-ui, sans-serif; background: #eef1f4; margin: 0; }
-main { max-width: 24rem; margin: 1rem auto; background: #fff; border-radius: 1.5rem; padding: 1rem 1.25rem 1.5rem; }
-h1 { font-size: 1.25rem; } h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
-.order { border-top: 1px solid #d5dbe1; padding: 1rem 0 .5rem; }
-.notice { background: #e6f4ea; padding: .5rem .75rem; border-radius: .5rem; }
-.problem { background: #fdecea; }
-.message { white-space: pre-wrap; background: #f6f8fa; padding: .5rem .75rem; border-radius: .5rem; }
-form { margin: .4rem 0; }
-label { display: block; margin: .4rem 0; }
-select, input { width: 100%; padding: .5rem; font-size: 1rem; box-sizing: border-box; }
-details { margin: .75rem 0; }
-a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; background: #193e4f; color: #fff; }
-button { width: 100%; padding: .7rem; border-radius: .75rem; border: 0; background: #193e4f; color: #fff; font-size: 1rem; }
-button.secondary { background: #d5dbe1; color: #193e4f; }
-nav.languages { text-align: center; padding: .5rem; }
-`;
+/** BankID's own dark blue. */
+export const APP_STYLESHEET = simulatorStylesheet('#193e4f');
 
 export interface AppNotice {
   text: string;
@@ -56,8 +41,8 @@ export interface AppPageOptions {
 export function renderAppPage(orders: SimulatedOrderView[], language: PageLanguage, { notice, returnUrl }: AppPageOptions = {}): string {
   const { t } = language;
   const waiting = orders.filter((order) => order.status === 'pending');
-  // While nothing waits, the page looks again by itself, so that a new order shows up.
-  const refresh = returnUrl ?? (waiting.length === 0 ? '/app' : undefined);
+  // While nothing waits, the page's script looks again, so that a new order shows up.
+  const nothingWaiting = !returnUrl && waiting.length === 0;
   const content = returnUrl
     ? `<p><a class="button" href="${escapeHtml(returnUrl)}">${escapeHtml(t('back_to_service'))}</a></p>`
     : `${waiting.length > 0 ? waiting.map((order) => orderSection(order, t)).join('\n') : `<p>${escapeHtml(t('nothing_waiting'))}</p>`}
@@ -67,7 +52,8 @@ export function renderAppPage(orders: SimulatedOrderView[], language: PageLangua
     t('app_title'),
     `<p>${escapeHtml(t('app_intro'))}</p>
 ${notice ? `<p class="${notice.problem ? 'notice problem' : 'notice'}">${escapeHtml(notice.text)}</p>\n` : ''}${content}`,
-    refresh && `<meta http-equiv="refresh" content="${returnUrl ? 0 : 2}; url=${escapeHtml(refresh)}">`,
+    returnUrl ? `<meta http-equiv="refresh" content="0; url=${escapeHtml(returnUrl)}">` : nothingWaiting ? LOOK_AGAIN_SCRIPT_TAG : undefined,
+    nothingWaiting,
   );
 }
 
@@ -93,7 +79,7 @@ export function renderFaultPage(language: PageLanguage): string {
 /** More would only keep a person's broker failing long after they have seen what they wanted. */
 export const MAX_FAULT_TIMES = 20;
 
-function page({ locale, links }: PageLanguage, title: string, content: string, head?: string): string {
+function page({ locale, links }: PageLanguage, title: string, content: string, head?: string, nothingWaiting = false): string {
   return `<!doctype html>
 <html lang="${locale}">
 <head>
@@ -104,7 +90,7 @@ ${head ? `${head}\n` : ''}<title>${escapeHtml(title)}</title>
 </head>
 <body>
 ${links}
-<main>
+<main${nothingWaiting ? ` ${LOOK_AGAIN_MARK}` : ''}>
 <h1>${escapeHtml(title)}</h1>
 ${content}
 </main>

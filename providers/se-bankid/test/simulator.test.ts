@@ -528,8 +528,9 @@ describe('app page', () => {
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     expect(page.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect(page.text).toContain('<title>Simulated BankID app</title>');
-    expect(page.text).not.toMatch(/<script|\sstyle=|<style/);
+    expect(page.text).not.toMatch(/<script(?![^>]*\ssrc=)|\sstyle=|<style/);
     const stylesheet = await appGet('/app/style.css');
     expect(stylesheet.headers['content-type']).toMatch(/^text\/css/);
   });

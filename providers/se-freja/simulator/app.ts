@@ -1,7 +1,7 @@
 import type { RequestListener } from 'node:http';
 import { join } from 'node:path';
 import { pluginFolder } from '../../../src/eids/sdk.js';
-import { escapeHtml, hiddenInputs, html, json, redirect, simulatorListener, type Reply } from '../../shared/simulator-page.js';
+import { escapeHtml, hiddenInputs, html, json, redirect, simulatorListener, simulatorStylesheet, LOOK_AGAIN_MARK, LOOK_AGAIN_SCRIPT_TAG, type Reply } from '../../shared/simulator-page.js';
 import { SimulatorTexts, type PageLanguage, type Translate } from '../../shared/simulator-language.js';
 import { simulatedPersons } from './persons.js';
 import { FrejaError, isObject, SimulatorError } from './rules.js';
@@ -12,20 +12,8 @@ type Fields = Record<string, unknown>;
 type Action = (fields: Fields) => void;
 
 const STYLESHEET_PATH = '/app/style.css';
-/** In a file of its own, not inline, so the page's CSP can forbid inline style. */
-const STYLESHEET = `body { font-family: system-ui, sans-serif; background: #e8eef3; margin: 0; }
-main { max-width: 24rem; margin: 1rem auto; background: #fff; border-radius: 1.5rem; padding: 1rem 1.25rem 1.5rem; }
-h1 { font-size: 1.25rem; } h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
-section { border-top: 1px solid #d5dbe1; padding: 1rem 0 .5rem; }
-.notice { background: #e6f4ea; padding: .5rem .75rem; border-radius: .5rem; }
-.problem { background: #fdecea; }
-form { margin: .4rem 0; } label { display: block; margin: .4rem 0; }
-select { width: 100%; padding: .5rem; font-size: 1rem; }
-a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; background: #0b3d5c; color: #fff; }
-button { width: 100%; padding: .7rem; border-radius: .75rem; border: 0; background: #0b3d5c; color: #fff; font-size: 1rem; }
-button.secondary { background: #d5dbe1; color: #0b3d5c; }
-nav.languages { text-align: center; padding: .5rem; }
-`;
+/** Freja's own dark blue. */
+const STYLESHEET = simulatorStylesheet('#0b3d5c');
 
 /** The key of what the page says after a button, by `?done=`. */
 const notices: Record<string, string> = { approved: 'done_approved', declined: 'done_declined', ended: 'done_ended' };
@@ -166,8 +154,8 @@ interface PageOptions {
 
 function renderApp(transactions: TransactionView[], { locale, t, links }: PageLanguage, { notice, problem, returnUrl }: PageOptions): string {
   const waiting = transactions.filter((transaction) => transaction.status === 'STARTED' || transaction.status === 'DELIVERED_TO_MOBILE');
-  // While nothing waits the page looks again by itself, so that a new transaction shows up.
-  const refresh = returnUrl ?? (waiting.length ? undefined : '/app');
+  // While nothing waits the page's script looks again, so that a new transaction shows up.
+  const nothingWaiting = !returnUrl && waiting.length === 0;
   const content = returnUrl
     ? `<p><a class="button" href="${escapeHtml(returnUrl)}">${escapeHtml(t('back_to_service'))}</a></p>`
     : waiting.length
@@ -179,12 +167,12 @@ function renderApp(transactions: TransactionView[], { locale, t, links }: PageLa
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-${refresh ? `<meta http-equiv="refresh" content="${returnUrl ? 0 : 2}; url=${escapeHtml(refresh)}">\n` : ''}<title>${title}</title>
+${returnUrl ? `<meta http-equiv="refresh" content="0; url=${escapeHtml(returnUrl)}">\n` : nothingWaiting ? `${LOOK_AGAIN_SCRIPT_TAG}\n` : ''}<title>${title}</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
 </head>
 <body>
 ${links}
-<main>
+<main${nothingWaiting ? ` ${LOOK_AGAIN_MARK}` : ''}>
 <h1>${title}</h1>
 <p>${escapeHtml(t('intro'))}</p>
 ${notice ? `<p class="${problem ? 'notice problem' : 'notice'}">${escapeHtml(notice)}</p>\n` : ''}${content}
