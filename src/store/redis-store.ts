@@ -1,6 +1,6 @@
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { Logger } from '../log.js';
-import { BusyError, StoreUnavailableError, type ConsumeResult, type CounterCount, type CounterIncrement, type Store, type StoredRecord } from './store.js';
+import { BusyError, StoreFullError, StoreUnavailableError, type ConsumeResult, type CounterCount, type CounterIncrement, type Store, type StoredRecord } from './store.js';
 
 export interface RedisStoreOptions {
   /** redis://[:password@]host:port/db or rediss://… */
@@ -638,13 +638,16 @@ function ttlArgument(ttlSeconds: number | undefined): string {
  * memory) counts as unavailable like a lost connection does. Any other error reply is a bug
  * in the broker and is passed on as it is.
  */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|OOM)\b/;
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS)\b/;
+/** Redis at its maxmemory, refusing a write. */
+const FULL_REPLY = /^OOM\b/;
 
 async function failFast<T>(command: () => Promise<T>, timeoutMs: number): Promise<T> {
   try {
     return await withDeadline(command(), timeoutMs);
   } catch (error) {
     if (error instanceof StoreUnavailableError) throw error;
+    if (error instanceof ReplyError && FULL_REPLY.test((error as Error).message)) throw new StoreFullError(error);
     const isErrorReply = error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message);
     // Every other failure comes from ioredis itself: no connection, a dropped socket.
     throw isErrorReply ? error : new StoreUnavailableError(error);

@@ -151,4 +151,35 @@ describe('maxmemory-policy', () => {
   it('a Redis that refuses CONFIG (managed Redis) gets no word about it, and serves', async () => {
     expect(await warnsOnRedisWith(['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', ''])).toBe(false);
   });
+
+  it('a full Redis (maxmemory reached, noeviction): readiness says so, a login gets a page in words with its traceId, and all works again once there is room', async () => {
+    const redis = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
+    const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: 'full:' } }, 'full');
+    const admin = new Redis(redis.url);
+    try {
+      const rp = await RelyingParty.discover(tb.issuer, webClient);
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory', String(used));
+      await expect(admin.set('filler', 'x'.repeat(100_000))).rejects.toThrow(/^OOM/);
+
+      // Redis answers a round trip (PING) but refuses every write: no login can be served.
+      const ready = await fetch(`${tb.issuer}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ status: 'not_ready', checks: { store: 'full' } });
+      const page = await rp.browser.request(await rp.authorizationUrl(), { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(503);
+      expect(page.headers.get('retry-after')).toBe('1');
+      const text = await page.text();
+      expect(text).toContain('<code>temporarily_unavailable</code>');
+      expect(text).toContain(page.headers.get('traceid')!);
+
+      await admin.config('SET', 'maxmemory', '0');
+      expect(await readiness(tb.issuer)).toBe(200);
+      expect((await logIn(rp)).searchParams.get('code')).toBeTruthy();
+    } finally {
+      admin.disconnect();
+      await tb.close();
+      await redis.stop();
+    }
+  });
 });
