@@ -562,6 +562,10 @@ function connect(options: RedisStoreOptions): StoreClient {
       name: sentinelName,
       sentinelPassword: options.sentinel_password,
       sentinelRetryStrategy: reconnectDelay,
+      // Follows Sentinel's +switch-master at once. Without it the client stays on the old master
+      // until that one is turned into a replica, which can take seconds and answers writes all the
+      // while: codes and tokens written there are dropped when it resyncs from the new master.
+      failoverDetector: true,
     }) as Redis & ScriptCommands;
   }
   return new Redis(url as string, redisOptions) as Redis & ScriptCommands;

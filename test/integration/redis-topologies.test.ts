@@ -7,6 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { capturingLog, eventually } from '../support/ops.js';
+import { tokenRequest } from '../support/http.js';
 import { findFreePort, startRedisServer, type RedisServer } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
@@ -64,6 +65,51 @@ describe('Sentinel, where both the Sentinel and the Redis servers need a passwor
     expect((await direct.keys('sentinel:*')).length).toBeGreaterThan(0);
     direct.disconnect();
   });
+});
+
+describe('a Sentinel failover', () => {
+  let master: RedisServer;
+  let replica: RedisServer;
+  let sentinel: RedisServer;
+  let tb: TestBroker;
+  const captured = capturingLog();
+
+  beforeAll(async () => {
+    master = await startRedisServer();
+    replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+    const configFile = join(mkdtempSync(join(tmpdir(), 'neb-sentinel-')), 'sentinel.conf');
+    writeFileSync(configFile, [`sentinel monitor neb 127.0.0.1 ${master.port} 1`, ''].join('\n'));
+    sentinel = await startRedisServer({ configFile, args: ['--sentinel'] });
+    const watcher = new Redis(sentinel.port);
+    await eventually(async () => ((await watcher.call('SENTINEL', 'REPLICAS', 'neb')) as unknown[]).length === 1);
+    watcher.disconnect();
+    tb = await startTestBroker({ redis: { sentinels: [{ host: '127.0.0.1', port: sentinel.port }], sentinel_name: 'neb', key_prefix: 'failover:' } }, 'failover', { log: captured.log });
+  });
+  afterAll(async () => {
+    await tb?.close();
+    for (const server of [sentinel, replica, master]) await server?.stop();
+  });
+
+  it('the broker writes to the new master at once: a login completed just after it keeps its refresh token once the old master is a replica', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const watcher = new Redis(sentinel.port);
+    const oldMaster = new Redis(master.port);
+    try {
+      await watcher.call('SENTINEL', 'FAILOVER', 'neb');
+      await eventually(async () => Number(((await watcher.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'neb')) as string[])[1]) === replica.port);
+      // The broker leaves the old master for the new one (its requests meanwhile get 503).
+      await eventually(() => captured.text().includes('Redis is reachable again'));
+      const callback = await logIn(rp, { acr_values: 'urn:test:test-double', scope: 'openid offline_access', prompt: 'consent' });
+      const tokens = await rp.redeem(callback);
+      // Sentinel turns the old master into a replica of the new one: what was written to it since is dropped.
+      await eventually(async () => /role:slave[\s\S]*master_link_status:up/.test(await oldMaster.info('replication')), 300);
+      const refreshed = await tokenRequest(tb.issuer, webClient, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+      expect(refreshed.status).toBe(200);
+    } finally {
+      watcher.disconnect();
+      oldMaster.disconnect();
+    }
+  }, 60_000);
 });
 
 describe('Cluster of three masters', () => {
