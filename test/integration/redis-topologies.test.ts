@@ -75,8 +75,11 @@ describe('a Sentinel failover', () => {
   const captured = capturingLog();
 
   beforeAll(async () => {
-    master = await startRedisServer();
-    replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+    // A replica writes what it receives from its master to dump.rdb in its folder, which every
+    // other test's Redis started in the shared temporary folder would load: each gets a folder of its own.
+    const ownFolder = () => ['--dir', mkdtempSync(join(tmpdir(), 'neb-failover-'))];
+    master = await startRedisServer({ args: ownFolder() });
+    replica = await startRedisServer({ args: [...ownFolder(), '--replicaof', '127.0.0.1', String(master.port)] });
     const configFile = join(mkdtempSync(join(tmpdir(), 'neb-sentinel-')), 'sentinel.conf');
     writeFileSync(configFile, [`sentinel monitor neb 127.0.0.1 ${master.port} 1`, ''].join('\n'));
     sentinel = await startRedisServer({ configFile, args: ['--sentinel'] });
