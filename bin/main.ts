@@ -53,6 +53,7 @@ async function main() {
   const raw = path ? readConfigFile(path) : embeddedConfig(simulatedEids, welcome!.adminToken);
   const checked = await checkConfig(raw, builtInEids, { moved: movedKeys });
   const log = createLogger(checked.config.log.level, welcome?.logs, eidSecretFields);
+  logUnhandledRejections(log);
   const broker = await createBroker(checked, { log });
   await broker.listen();
   welcome?.print(broker);
@@ -67,6 +68,18 @@ async function main() {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * A promise that failed with nobody waiting for it (a plugin's timer, a write left to finish
+ * on its own while Redis is away) is one piece of background work that failed, not a broken
+ * process: it is logged, and the instance serves on. Node's default would end the process and
+ * every login it holds — on every instance at once when the cause is shared, such as Redis.
+ */
+function logUnhandledRejections(log: { error(fields: object, msg: string): void }): void {
+  process.on('unhandledRejection', (reason: unknown) => {
+    log.error({ err: reason instanceof Error ? reason : new Error(String(reason)) }, 'background work failed (a rejection nobody handled)');
+  });
 }
 
 const command = process.argv[2];

@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs';
-import type { DestinationStream } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 
 /** How long a log line may wait in memory: what a process killed outright (SIGKILL, out of memory) loses at most. */
 export const LOG_HOLD_MS = 10;
@@ -9,6 +9,15 @@ export const LOG_HOLD_MS = 10;
  * write (at 4 KB a busy token endpoint wrote twice per LOG_HOLD_MS, and writes cost more than lines).
  */
 const LOG_HOLD_BYTES = 16 * 1024;
+
+/**
+ * How many bytes of lines may wait for a destination that takes none (a pipe nobody reads): past
+ * it, new lines are dropped rather than held, so that a stuck log reader costs a bounded amount of
+ * memory, never the process — which would take every login it serves with it.
+ */
+export const LOG_BACKLOG_BYTES = 16 * 1024 * 1024;
+/** How long the exit may wait for a destination that takes no lines before it gives up on them. */
+const EXIT_WRITE_MS = 1_000;
 
 /** Where held lines go: pino's asynchronous stdout (a SonicBoom). */
 export interface LineTarget {
@@ -72,4 +81,28 @@ export class HeldLines implements DestinationStream {
       // stdout closed or not open: nothing more can be written.
     }
   }
+}
+
+/**
+ * Held lines for file descriptor `fd` (stdout: 1), written asynchronously. A destination that
+ * stops taking lines (a pipe nobody reads) answers writes with EAGAIN: while the process runs,
+ * the writes are tried again later, and lines past LOG_BACKLOG_BYTES are dropped; from the exit
+ * on, they are tried for EXIT_WRITE_MS and then given up, so that a graceful shutdown still ends
+ * (SonicBoom alone would try them again for ever, in pino's exit handler as in ours).
+ */
+export function descriptorLines(fd: number): HeldLines {
+  let giveUpAt = Infinity;
+  // Registered before pino's own exit handler (which pino.destination registers), so that it runs first.
+  process.once('exit', () => (giveUpAt = performance.now() + EXIT_WRITE_MS));
+  const target = pino.destination({ dest: fd, sync: false, maxLength: LOG_BACKLOG_BYTES, retryEAGAIN: () => performance.now() < giveUpAt });
+  const flushSync = target.flushSync.bind(target);
+  // Given up, the write throws; pino's exit handler calls this too, and must not end the exit with that error.
+  target.flushSync = () => {
+    try {
+      flushSync();
+    } catch {
+      // The destination takes no more lines: those still held are lost with the process.
+    }
+  };
+  return new HeldLines(target, fd);
 }

@@ -1,6 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { currentTraceId } from './http/request-scope.js';
-import { HeldLines } from './log-lines.js';
+import { descriptorLines, type HeldLines } from './log-lines.js';
 
 export type { Logger };
 
@@ -53,7 +53,7 @@ let stdout: HeldLines | undefined;
  * batch asynchronously, so that lines that come while a write is under way join the next one.
  */
 function stdoutLines(): HeldLines {
-  stdout ??= new HeldLines(pino.destination({ dest: 1, sync: false }), 1);
+  stdout ??= descriptorLines(1);
   return stdout;
 }
 

@@ -81,7 +81,8 @@ export interface SimulatorFaults {
 
 /**
  * Token endpoint answers that are no token response: a redirect (to this machine's Redis), an
- * HTML page, and JSON whose last bytes come slower than any timeout.
+ * HTML page, JSON whose last bytes come slower than any timeout, JSON cut off by the connection
+ * closing before the length it announced, and a connection reset (TCP RST) before any answer.
  */
 const ROGUE_TOKEN_ANSWERS = {
   redirect: (ctx: Koa.Context) => {
@@ -99,6 +100,15 @@ const ROGUE_TOKEN_ANSWERS = {
       await sleep(60_000);
       yield '"expires_in":60}';
     })());
+  },
+  truncated: (ctx: Koa.Context) => {
+    ctx.respond = false;
+    ctx.res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+    ctx.res.write('{"access_token":"a","token_type":"Bearer",', () => ctx.socket.destroy());
+  },
+  reset: (ctx: Koa.Context) => {
+    ctx.respond = false;
+    ctx.socket.resetAndDestroy();
   },
 } satisfies Record<string, (ctx: Koa.Context) => void>;
 

@@ -4,7 +4,8 @@ import { onlyWhere } from '../http/scoped.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import type { EidRegistry } from '../eids/registry.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/store.js';
+import { storeKey } from '../store/keys.js';
+import { StoreFullError, type Store } from '../store/store.js';
 
 /** The health endpoints' addresses: each takes GET and HEAD. */
 export const HEALTH_PATHS: readonly string[] = ['/health/live', '/health/ready'];
@@ -24,7 +25,7 @@ export interface HealthDependencies {
  * Health endpoints, for a load balancer and for people:
  *
  * - /health/live: 200 while the process serves requests at all (restart it when not).
- * - /health/ready: 200 when this instance can serve logins — the store answers a round trip and
+ * - /health/ready: 200 when this instance can serve logins — the store answers a round trip, takes a write, and
  *   the signing keys are loaded — else 503, so the load balancer stops sending it requests.
  *   From the moment the broker starts to shut down it answers 503 (`"shutdown": "draining"`) on
  *   the connections still open. Either way the body says which check failed, each eID's availability and circuit, and
@@ -42,10 +43,7 @@ export function healthRoutes(deps: HealthDependencies): Middleware {
       ctx.body = { status: 'live' };
       return;
     }
-    const storeCheck = await store.ping().then(
-      () => 'ok',
-      () => 'unreachable',
-    );
+    const storeCheck = await checkStore(store);
     const keysCheck = deps.signingKeyCount > 0 ? 'ok' : 'missing';
     const draining = deps.draining();
     const ready = storeCheck === 'ok' && keysCheck === 'ok' && !draining;
@@ -64,4 +62,21 @@ export function healthRoutes(deps: HealthDependencies): Middleware {
       ...(warnings.length ? { warnings } : {}),
     };
   });
+}
+
+const PROBE_KEY = storeKey('readinessProbe');
+const PROBE_TTL_SECONDS = 10;
+
+/**
+ * The store's part of readiness: a round trip (to every master of a Cluster), then a write. A
+ * full Redis answers the round trip but refuses every write, and so every login.
+ */
+async function checkStore(store: Store): Promise<'ok' | 'full' | 'unreachable'> {
+  try {
+    await store.ping();
+    await store.set(PROBE_KEY, 'ready', PROBE_TTL_SECONDS);
+    return 'ok';
+  } catch (error) {
+    return error instanceof StoreFullError ? 'full' : 'unreachable';
+  }
 }

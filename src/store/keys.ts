@@ -68,6 +68,13 @@ export const KEY_FAMILIES = {
     lifetime: 'the longest of them',
     writer: 'oidc/adapter.ts',
   },
+  readinessProbe: {
+    prefix: 'health:probe',
+    kind: 'record',
+    holds: 'nothing of worth: each readiness check writes it, to see that Redis takes writes (a full one answers PING but refuses them)',
+    lifetime: '10 seconds',
+    writer: 'health/routes.ts',
+  },
   clientIndex: {
     prefix: 'clients:index',
     kind: 'set',

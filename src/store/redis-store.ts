@@ -1,6 +1,6 @@
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { Logger } from '../log.js';
-import { BusyError, StoreUnavailableError, type ConsumeResult, type CounterCount, type CounterIncrement, type Store, type StoredRecord } from './store.js';
+import { BusyError, StoreFullError, StoreUnavailableError, type ConsumeResult, type CounterCount, type CounterIncrement, type Store, type StoredRecord } from './store.js';
 
 export interface RedisStoreOptions {
   /** redis://[:password@]host:port/db or rediss://… */
@@ -562,6 +562,10 @@ function connect(options: RedisStoreOptions): StoreClient {
       name: sentinelName,
       sentinelPassword: options.sentinel_password,
       sentinelRetryStrategy: reconnectDelay,
+      // Follows Sentinel's +switch-master at once. Without it the client stays on the old master
+      // until that one is turned into a replica, which can take seconds and answers writes all the
+      // while: codes and tokens written there are dropped when it resyncs from the new master.
+      failoverDetector: true,
     }) as Redis & ScriptCommands;
   }
   return new Redis(url as string, redisOptions) as Redis & ScriptCommands;
@@ -638,13 +642,16 @@ function ttlArgument(ttlSeconds: number | undefined): string {
  * memory) counts as unavailable like a lost connection does. Any other error reply is a bug
  * in the broker and is passed on as it is.
  */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|OOM)\b/;
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS)\b/;
+/** Redis at its maxmemory, refusing a write. */
+const FULL_REPLY = /^OOM\b/;
 
 async function failFast<T>(command: () => Promise<T>, timeoutMs: number): Promise<T> {
   try {
     return await withDeadline(command(), timeoutMs);
   } catch (error) {
     if (error instanceof StoreUnavailableError) throw error;
+    if (error instanceof ReplyError && FULL_REPLY.test((error as Error).message)) throw new StoreFullError(error);
     const isErrorReply = error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message);
     // Every other failure comes from ioredis itself: no connection, a dropped socket.
     throw isErrorReply ? error : new StoreUnavailableError(error);

@@ -185,6 +185,20 @@ export class StoreUnavailableError extends Error {
 }
 
 /**
+ * The store answers but refuses writes: Redis reached its maxmemory (with noeviction, as it must
+ * run). Every request that writes fails as when the store is unreachable (503), and readiness
+ * says which it is: an operator then makes room, rather than looking for a network fault.
+ */
+export class StoreFullError extends StoreUnavailableError {
+  override readonly error_description = 'The broker cannot save anything right now. Try again in a moment.';
+
+  constructor(cause: unknown) {
+    super(cause);
+    this.name = 'StoreFullError';
+  }
+}
+
+/**
  * The store may well have answered, but this process was too busy to read the answer in time:
  * its event loop kept lagging. The request fails as load shedding answers (503, busy), never as
  * an outage of the store. A StoreUnavailableError still, so every caller that passes store

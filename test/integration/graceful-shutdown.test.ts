@@ -115,6 +115,24 @@ describe('SIGTERM', () => {
     expect(events.map((event) => event.client_id)).toEqual(created);
   }, 60_000);
 
+  it('ends all the same when nobody reads its stdout: it serves on meanwhile, and exits with 0', async () => {
+    const port = await findFreePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const config = { issuer, port, redis: { url: redisUrl, key_prefix: `${prefix}stuck-log:` }, clients: [webClient], eids: { 'fi-ftn': { mode: 'simulator' } } };
+    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker-stuck-log.json', JSON.stringify(config)) });
+    afterAll(() => broker.child.kill('SIGKILL'));
+    await broker.listening();
+    // The log reader stops: the pipe fills, and the broker's writes to it are refused (EAGAIN).
+    broker.child.stdout!.pause();
+    // Each request's line holds its path: 4 KB lines fill the pipe and its buffers within a few hundred requests.
+    const longPath = `/${'a'.repeat(4_000)}`;
+    for (let i = 0; i < 300; i += 1) expect((await fetch(`${issuer}${longPath}`)).status).toBe(404);
+    expect((await fetch(`${issuer}/health/ready`)).status).toBe(200);
+
+    broker.child.kill('SIGTERM');
+    expect((await broker.exited()).code).toBe(0);
+  }, 60_000);
+
   it('sends the rate-limit counts it still holds to the store before it exits', async () => {
     const port = await findFreePort();
     const issuer = `http://127.0.0.1:${port}`;

@@ -7,6 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { capturingLog, eventually } from '../support/ops.js';
+import { tokenRequest } from '../support/http.js';
 import { findFreePort, startRedisServer, type RedisServer } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
@@ -64,6 +65,54 @@ describe('Sentinel, where both the Sentinel and the Redis servers need a passwor
     expect((await direct.keys('sentinel:*')).length).toBeGreaterThan(0);
     direct.disconnect();
   });
+});
+
+describe('a Sentinel failover', () => {
+  let master: RedisServer;
+  let replica: RedisServer;
+  let sentinel: RedisServer;
+  let tb: TestBroker;
+  const captured = capturingLog();
+
+  beforeAll(async () => {
+    // A replica writes what it receives from its master to dump.rdb in its folder, which every
+    // other test's Redis started in the shared temporary folder would load: each gets a folder of its own.
+    const ownFolder = () => ['--dir', mkdtempSync(join(tmpdir(), 'neb-failover-'))];
+    master = await startRedisServer({ args: ownFolder() });
+    replica = await startRedisServer({ args: [...ownFolder(), '--replicaof', '127.0.0.1', String(master.port)] });
+    const configFile = join(mkdtempSync(join(tmpdir(), 'neb-sentinel-')), 'sentinel.conf');
+    writeFileSync(configFile, [`sentinel monitor neb 127.0.0.1 ${master.port} 1`, ''].join('\n'));
+    sentinel = await startRedisServer({ configFile, args: ['--sentinel'] });
+    const watcher = new Redis(sentinel.port);
+    await eventually(async () => ((await watcher.call('SENTINEL', 'REPLICAS', 'neb')) as unknown[]).length === 1);
+    watcher.disconnect();
+    tb = await startTestBroker({ redis: { sentinels: [{ host: '127.0.0.1', port: sentinel.port }], sentinel_name: 'neb', key_prefix: 'failover:' } }, 'failover', { log: captured.log });
+  });
+  afterAll(async () => {
+    await tb?.close();
+    for (const server of [sentinel, replica, master]) await server?.stop();
+  });
+
+  it('the broker writes to the new master at once: a login completed just after it keeps its refresh token once the old master is a replica', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const watcher = new Redis(sentinel.port);
+    const oldMaster = new Redis(master.port);
+    try {
+      await watcher.call('SENTINEL', 'FAILOVER', 'neb');
+      await eventually(async () => Number(((await watcher.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'neb')) as string[])[1]) === replica.port);
+      // The broker leaves the old master for the new one (its requests meanwhile get 503).
+      await eventually(() => captured.text().includes('Redis is reachable again'));
+      const callback = await logIn(rp, { acr_values: 'urn:test:test-double', scope: 'openid offline_access', prompt: 'consent' });
+      const tokens = await rp.redeem(callback);
+      // Sentinel turns the old master into a replica of the new one: what was written to it since is dropped.
+      await eventually(async () => /role:slave[\s\S]*master_link_status:up/.test(await oldMaster.info('replication')), 300);
+      const refreshed = await tokenRequest(tb.issuer, webClient, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+      expect(refreshed.status).toBe(200);
+    } finally {
+      watcher.disconnect();
+      oldMaster.disconnect();
+    }
+  }, 60_000);
 });
 
 describe('Cluster of three masters', () => {
@@ -150,5 +199,36 @@ describe('maxmemory-policy', () => {
 
   it('a Redis that refuses CONFIG (managed Redis) gets no word about it, and serves', async () => {
     expect(await warnsOnRedisWith(['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', ''])).toBe(false);
+  });
+
+  it('a full Redis (maxmemory reached, noeviction): readiness says so, a login gets a page in words with its traceId, and all works again once there is room', async () => {
+    const redis = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
+    const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: 'full:' } }, 'full');
+    const admin = new Redis(redis.url);
+    try {
+      const rp = await RelyingParty.discover(tb.issuer, webClient);
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory', String(used));
+      await expect(admin.set('filler', 'x'.repeat(100_000))).rejects.toThrow(/^OOM/);
+
+      // Redis answers a round trip (PING) but refuses every write: no login can be served.
+      const ready = await fetch(`${tb.issuer}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ status: 'not_ready', checks: { store: 'full' } });
+      const page = await rp.browser.request(await rp.authorizationUrl(), { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(503);
+      expect(page.headers.get('retry-after')).toBe('1');
+      const text = await page.text();
+      expect(text).toContain('<code>temporarily_unavailable</code>');
+      expect(text).toContain(page.headers.get('traceid')!);
+
+      await admin.config('SET', 'maxmemory', '0');
+      expect(await readiness(tb.issuer)).toBe(200);
+      expect((await logIn(rp)).searchParams.get('code')).toBeTruthy();
+    } finally {
+      admin.disconnect();
+      await tb.close();
+      await redis.stop();
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
 import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
 import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
@@ -8,8 +9,10 @@ import { webClient } from '../support/broker.js';
 import type { Balancer } from '../support/balancer.js';
 import { startDeployment, type Deployment } from '../support/deployment.js';
 import { auditStream, eventually } from '../support/ops.js';
+import { TestBrowser } from '../support/browser.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
+import { actAtUpstream, startSimulatedUpstream } from '../support/upstream.js';
 
 const OTHER = 'urn:nordic-eid:se:bankid:other-device';
 
@@ -68,4 +71,37 @@ describe('two broker processes on one Redis, behind a load balancer without stic
     expect(events.map((event) => event.event_id)).toEqual(['EID_100001', 'EID_100002']);
     expect(events[1]).toMatchObject({ sub: tokens.claims()!.sub, transaction_id: session.orderRef() });
   });
+});
+
+describe('an instance killed (SIGKILL) while the person is at an upstream eID', () => {
+  it('the callback lands on the other instance, and the login completes there', async () => {
+    const upstreamPrefix = uniquePrefix('two-instances-upstream');
+    let upstream!: Awaited<ReturnType<typeof startSimulatedUpstream>>;
+    const killed = await startDeployment(upstreamPrefix, async (issuer) => {
+      upstream = await startSimulatedUpstream({ id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic' }, issuer);
+      return { eids: { 'no-bankid': upstream.section } };
+    });
+    onTestFinished(async () => {
+      await killed.stop();
+      await upstream.simulator.close();
+      await deleteKeysWithPrefix(upstreamPrefix);
+    });
+    const rp = await RelyingParty.discover(killed.balancer.url, webClient);
+    const { leftTo: toUpstream } = await rp.authorize({ acr_values: 'urn:nordic-eid:no:bankid', scope: 'openid profile' });
+    expect(toUpstream?.origin).toBe(new URL(upstream.simulator.issuer).origin);
+
+    // The instance that sent the person to the upstream dies outright; the balancer sees it gone.
+    const sender = killed.balancer.served.at(-1)!.backend;
+    killed.instances[sender]!.process.child.kill('SIGKILL');
+    await killed.instances[sender]!.process.exited();
+    killed.balancer.markDown(sender);
+
+    const atUpstream = { browser: new TestBrowser(upstream.simulator.issuer), issuer: killed.balancer.url };
+    const callback = await actAtUpstream(atUpstream, (await atUpstream.browser.follow(toUpstream!)).response, { person: 0 });
+    const { leftTo } = await rp.browser.follow(callback);
+    expect(leftTo?.searchParams.get('code')).toBeTruthy();
+    const tokens = await rp.redeem(leftTo!);
+    expect(tokens.claims()).toMatchObject({ acr: 'urn:nordic-eid:no:bankid' });
+    expect(killed.balancer.served.slice(-3).every(({ backend }) => backend !== sender)).toBe(true);
+  }, 60_000);
 });

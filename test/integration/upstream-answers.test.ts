@@ -131,7 +131,7 @@ describe('an upstream ID token the broker must refuse', () => {
 });
 
 describe('a token endpoint that answers no token response', () => {
-  it.each(['redirect', 'html', 'trickle'] as const)('%s → server_error, in time and never a login', async (tokenAnswer) => {
+  it.each(['redirect', 'html', 'trickle', 'truncated', 'reset'] as const)('%s → server_error, in time and never a login', async (tokenAnswer) => {
     const simulator = bed.simulators['no-bankid']!;
     simulator.faults.tokenAnswer = tokenAnswer;
     try {

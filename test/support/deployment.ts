@@ -10,15 +10,19 @@ export interface Deployment {
   stop(): Promise<void>;
 }
 
+/** Settings, or settings made for the deployment's issuer (an upstream eID registers its redirect_uri there). */
+type DeploymentSettings = Record<string, unknown> | ((issuer: string) => Promise<Record<string, unknown>>);
+
 /**
  * Broker processes as the instances of one deployment: the same configuration but for the
  * port (`settings` on top of it), one Redis and key prefix, behind a round-robin load balancer
  * with no sticky sessions, whose address is the issuer.
  */
-export async function startDeployment(prefix: string, settings: Record<string, unknown>, count = 2): Promise<Deployment> {
+export async function startDeployment(prefix: string, given: DeploymentSettings, count = 2): Promise<Deployment> {
   const ports = await Promise.all(Array.from({ length: count }, () => findFreePort()));
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
   const balancer = await startBalancer(urls);
+  const settings = typeof given === 'function' ? await given(balancer.url) : given;
   const instances = ports.map((port, i) => {
     const config = {
       issuer: balancer.url,

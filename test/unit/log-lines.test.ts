@@ -19,12 +19,13 @@ afterAll(() => rmSync(folder, { recursive: true, force: true }));
 const children: ChildProcess[] = [];
 afterAll(() => children.forEach((child) => child.kill('SIGKILL')));
 
-/** A process that logs three lines to stdout with the broker's logger, then does `then`. */
-function logThreeLinesThen(then: string) {
+/** A process that logs `count` lines (numbered from 1) to stdout with the broker's logger, at once, then does `then`. */
+function logLinesThen(then: string, count = 3, padding = 0) {
   const program = `
     const { createLogger } = await import(${JSON.stringify(pathToFileURL(logModule).href)});
     const log = createLogger('info');
-    for (const n of [1, 2, 3]) log.info({ n }, 'line');
+    const pad = 'x'.repeat(${padding});
+    for (let n = 1; n <= ${count}; n += 1) log.info({ n, pad }, 'line');
     ${then}
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', program], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -63,19 +64,30 @@ describe('log lines on stdout', () => {
   });
 
   it('are written by themselves, without a later line or an exit to push them out', async () => {
-    const { child, lines } = logThreeLinesThen('setInterval(() => {}, 1000);');
+    const { child, lines } = logLinesThen('setInterval(() => {}, 1000);');
     await new Promise<void>((resolve) => child.stdout.on('data', () => lines().length === 3 && resolve()));
     expect(lines()).toEqual([1, 2, 3]);
   });
 
   it('are all written when the process exits at once after them (a graceful shutdown ends with process.exit)', async () => {
-    const run = logThreeLinesThen('process.exit(0);');
+    const run = logLinesThen('process.exit(0);');
     expect(await run.exit).toEqual([0, null]);
     expect(run.lines()).toEqual([1, 2, 3]);
   });
 
+  it('waiting for a destination that takes them more slowly than they come are dropped past 16 MB, so memory stays bounded', async () => {
+    // 24 MB of 1 KB lines in one turn of the event loop: no write can finish meanwhile.
+    const run = logLinesThen('setTimeout(() => process.exit(0), 500);', 24 * 1024, 1_000);
+    expect(await run.exit).toEqual([0, null]);
+    const written = run.lines();
+    expect(written.length).toBeLessThan(17 * 1024);
+    // Those kept come in order, the first first.
+    expect(written[0]).toBe(1);
+    expect(written.every((n, i) => i === 0 || n > written[i - 1]!)).toBe(true);
+  });
+
   it('are all written when the process crashes right after them', async () => {
-    const run = logThreeLinesThen("throw new Error('crash');");
+    const run = logLinesThen("throw new Error('crash');");
     expect((await run.exit)[0]).toBe(1);
     expect(run.lines()).toEqual([1, 2, 3]);
   });
