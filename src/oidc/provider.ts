@@ -15,6 +15,7 @@ import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
+import { browserSessions } from './browser-sessions.js';
 import { retryOfLogout } from './logout-confirmation.js';
 import { LOGOUT_LANGUAGE, languageOfLoggedOutPage, logoutLanguage } from './logout-language.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
@@ -285,6 +286,9 @@ const claimsParameter: NonNullable<NonNullable<Configuration['features']>['claim
  * token, then its grant, then its account; the account is asked for as soon as the token names
  * it, so that it goes to Redis with the grant, in one round trip.
  */
+/** The session cookie's options: oidc-provider's, and those of the mark a browser without a session gets (browser-sessions.ts). */
+const sessionCookie = { httpOnly: true, sameSite: 'lax' } as const;
+
 const readAlongside: Record<string, (deps: ProviderDependencies) => (payload: AdapterPayload) => void> = {
   RefreshToken: (deps) => (payload) => {
     const request = currentRequest() as KoaContextWithOIDC | undefined;
@@ -309,7 +313,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     jwks: { keys: deps.signingKeys as never },
     cookies: {
       keys: deps.cookieKeys,
-      long: { httpOnly: true, sameSite: 'lax' },
+      long: sessionCookie,
       short: { httpOnly: true, sameSite: 'lax' },
     },
     findAccount: deps.backchannel.findAccount(deps.accounts.findAccount),
@@ -405,6 +409,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     logoutLanguage(),
     frontChannelLogout(provider, views),
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store), store, sessionTtlSeconds: config.ttl.session }),
+    browserSessions(provider, store, sessionCookie),
     ownFormPostPage(views),
     deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),
