@@ -286,9 +286,6 @@ const claimsParameter: NonNullable<NonNullable<Configuration['features']>['claim
  * token, then its grant, then its account; the account is asked for as soon as the token names
  * it, so that it goes to Redis with the grant, in one round trip.
  */
-/** The session cookie's options: oidc-provider's, and those of the mark a browser without a session gets (browser-sessions.ts). */
-const sessionCookie = { httpOnly: true, sameSite: 'lax' } as const;
-
 const readAlongside: Record<string, (deps: ProviderDependencies) => (payload: AdapterPayload) => void> = {
   RefreshToken: (deps) => (payload) => {
     const request = currentRequest() as KoaContextWithOIDC | undefined;
@@ -313,7 +310,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     jwks: { keys: deps.signingKeys as never },
     cookies: {
       keys: deps.cookieKeys,
-      long: sessionCookie,
+      long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },
     findAccount: deps.backchannel.findAccount(deps.accounts.findAccount),
@@ -402,6 +399,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   provider.proxy = Boolean(config.trust_proxy);
   deps.redemptions.watch(provider);
   refuseTooDeepInput(provider, views);
+  browserSessions(provider, store);
   describeProviderErrors(provider);
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [
@@ -409,7 +407,6 @@ export function createProvider(deps: ProviderDependencies): Provider {
     logoutLanguage(),
     frontChannelLogout(provider, views),
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store), store, sessionTtlSeconds: config.ttl.session }),
-    browserSessions(provider, store, sessionCookie),
     ownFormPostPage(views),
     deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),

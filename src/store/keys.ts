@@ -71,7 +71,7 @@ export const KEY_FAMILIES = {
   browserFirstSession: {
     prefix: 'session:first:',
     kind: 'record',
-    holds: "the uid of the session that a browser's first login made, by the session cookie /auth gave the browser: a login that ends at the same moment in that browser takes the same uid",
+    holds: "the uid of the session that a browser's first login made, by the hash of the browser's id (neb_browser): a login that ends at the same moment in that browser takes the same uid",
     lifetime: '60 seconds',
     writer: 'oidc/browser-sessions.ts',
   },

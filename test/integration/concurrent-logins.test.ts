@@ -77,14 +77,22 @@ async function throughTheEid(rp: RelyingParty, person: number): Promise<URL> {
 }
 
 /**
- * Both tabs return to the broker at once. The browser sends both requests before either answer
- * arrives; the broker's reads of `barrier` (a Redis command) are held until both have made it.
+ * Logins in tabs of `browser`, each to a client as a test person, begun together and returning to
+ * the broker at once: the browser sends every return before any answer arrives, and the broker's
+ * commands that match `barrier` are held until each return has sent one.
  */
-async function returnTogether(tabs: Array<{ rp: RelyingParty; back: URL }>, barrier: RegExp) {
+async function loginsInTabs(browser: TestBrowser, tabs: Array<{ client: ClientId; person: number }>, barrier: RegExp) {
+  const rps = await Promise.all(tabs.map(({ client: id }) => relyingParty(id, browser)));
+  const backs = await Promise.all(rps.map((rp, i) => throughTheEid(rp, tabs[i]!.person)));
   const released = passage.holdAnswersUntil(barrier, tabs.length);
-  const returned = await Promise.all(tabs.map(({ rp, back }) => rp.browser.follow(back)));
+  const returned = await Promise.all(rps.map((rp, i) => rp.browser.follow(backs[i]!)));
   await released;
-  return Promise.all(returned.map(({ leftTo }, i) => tabs[i]!.rp.redeem(leftTo!)));
+  return Promise.all(returned.map(async ({ leftTo }, i) => ({ rp: rps[i]!, tokens: await rps[i]!.redeem(leftTo!) })));
+}
+
+/** What a back-channel logout token for the login that got `tokens` names. */
+function namedIn(tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers) {
+  return { sid: tokens.claims()!.sid, sub: tokens.claims()!.sub };
 }
 
 /** The session cookie's value in `browser`. */
@@ -117,67 +125,63 @@ const sessionRead = (id: string) => new RegExp(`hgetall\\r\\n\\$\\d+\\r\\n[^\\r]
 
 describe('logins in two tabs of one browser that finish at once', () => {
   it('without a session yet: one session holds both clients, and its logout reaches both', async () => {
-    const browser = new TestBrowser(balancer.url);
-    const one = await relyingParty('tab-one', browser);
-    const two = await relyingParty('tab-two', browser);
     // Both tabs open before either login is done, so neither carries a session.
-    const [backOne, backTwo] = await Promise.all([throughTheEid(one, 0), throughTheEid(two, 0)]);
-    const [tokensOne, tokensTwo] = await returnTogether(
+    const [one, two] = await loginsInTabs(
+      new TestBrowser(balancer.url),
       [
-        { rp: one, back: backOne },
-        { rp: two, back: backTwo },
+        { client: 'tab-one', person: 0 },
+        { client: 'tab-two', person: 0 },
       ],
       interactionRead,
     );
-
-    const reached = await logOutAt(one, tokensOne!.id_token!);
-    expect(reached).toEqual({
-      'tab-one': { sid: tokensOne!.claims()!.sid, sub: tokensOne!.claims()!.sub },
-      'tab-two': { sid: tokensTwo!.claims()!.sid, sub: tokensTwo!.claims()!.sub },
-    });
+    expect(await logOutAt(one!.rp, one!.tokens.id_token!)).toEqual({ 'tab-one': namedIn(one!.tokens), 'tab-two': namedIn(two!.tokens) });
   });
 
   it('with a session already: both clients join it, beside the earlier one, and its logout reaches all three', async () => {
     const browser = new TestBrowser(balancer.url);
     const earlier = await relyingParty('earlier', browser);
     const earlierTokens = await earlier.redeem(await logIn(earlier));
-    const one = await relyingParty('tab-one', browser);
-    const two = await relyingParty('tab-two', browser);
-    const [backOne, backTwo] = await Promise.all([throughTheEid(one, 0), throughTheEid(two, 0)]);
-    const [tokensOne, tokensTwo] = await returnTogether(
+    const [one, two] = await loginsInTabs(
+      browser,
       [
-        { rp: one, back: backOne },
-        { rp: two, back: backTwo },
+        { client: 'tab-one', person: 0 },
+        { client: 'tab-two', person: 0 },
       ],
       sessionRead(sessionCookie(browser)),
     );
-
-    const reached = await logOutAt(two, tokensTwo!.id_token!);
-    expect(reached).toEqual({
-      earlier: { sid: earlierTokens.claims()!.sid, sub: earlierTokens.claims()!.sub },
-      'tab-one': { sid: tokensOne!.claims()!.sid, sub: tokensOne!.claims()!.sub },
-      'tab-two': { sid: tokensTwo!.claims()!.sid, sub: tokensTwo!.claims()!.sub },
+    expect(await logOutAt(two!.rp, two!.tokens.id_token!)).toEqual({
+      earlier: namedIn(earlierTokens),
+      'tab-one': namedIn(one!.tokens),
+      'tab-two': namedIn(two!.tokens),
     });
   });
 
-  it('two different people: they do not share a session; the logout reaches only the one the browser holds', async () => {
-    const browser = new TestBrowser(balancer.url);
-    const one = await relyingParty('tab-one', browser);
-    const two = await relyingParty('tab-two', browser);
-    const [backOne, backTwo] = await Promise.all([throughTheEid(one, 0), throughTheEid(two, 1)]);
-    const [tokensOne, tokensTwo] = await returnTogether(
+  it('to the same client in both tabs: one session, whose logout ends both logins', async () => {
+    const logins = await loginsInTabs(
+      new TestBrowser(balancer.url),
       [
-        { rp: one, back: backOne },
-        { rp: two, back: backTwo },
+        { client: 'tab-one', person: 0 },
+        { client: 'tab-one', person: 0 },
       ],
       interactionRead,
     );
-    expect(tokensOne!.claims()!.sub).not.toBe(tokensTwo!.claims()!.sub);
+    expect(Object.keys(await logOutAt(logins[0]!.rp, logins[0]!.tokens.id_token!))).toEqual(['tab-one']);
+    for (const { rp, tokens } of logins) await expect(rp.userinfo(tokens.access_token, tokens.claims()!.sub)).rejects.toThrow();
+  });
 
-    // Whoever's session the browser holds, its logout names that person only.
-    const reached = await logOutAt(one, tokensOne!.id_token!);
-    const subs = new Set(Object.values(reached).map((r) => (r as { sub: string }).sub));
-    expect(subs.size).toBe(1);
-    expect(Object.keys(reached)).toHaveLength(1);
+  it('two different people: they do not share a session; the logout reaches only the one the browser holds', async () => {
+    const [one, two] = await loginsInTabs(
+      new TestBrowser(balancer.url),
+      [
+        { client: 'tab-one', person: 0 },
+        { client: 'tab-two', person: 1 },
+      ],
+      interactionRead,
+    );
+    expect(one!.tokens.claims()!.sub).not.toBe(two!.tokens.claims()!.sub);
+    // Whoever's session the browser kept, its logout names that person and that person's client only.
+    const reached = Object.values(await logOutAt(one!.rp, one!.tokens.id_token!));
+    expect(reached).toHaveLength(1);
+    expect([namedIn(one!.tokens), namedIn(two!.tokens)]).toContainEqual(reached[0]);
   });
 });
