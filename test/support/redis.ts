@@ -112,7 +112,8 @@ export interface RedisPassage {
    * A barrier: holds Redis's answers on each connection that sends a command whose bytes match
    * `command`, from that command on, until `count` such commands have been sent (on any
    * connection); then lets them all through. Requests that read the same key all read it before
-   * any of them goes on. Resolves once released.
+   * any of them goes on. They must come from different clients (broker instances): on one
+   * connection, holding the first's answers would hold the others' too. Resolves once released.
    */
   holdAnswersUntil(command: RegExp, count: number): Promise<void>;
   close(): Promise<void>;
