@@ -90,6 +90,14 @@ async function loginsInTabs(browser: TestBrowser, tabs: Array<{ client: ClientId
   return Promise.all(returned.map(async ({ leftTo }, i) => ({ rp: rps[i]!, tokens: await rps[i]!.redeem(leftTo!) })));
 }
 
+/** Two tabs: one to tab-one, the other to `client`, as test person 0 unless `person` says otherwise. */
+function tabOneAnd(client: ClientId, person = 0) {
+  return [
+    { client: 'tab-one' as const, person: 0 },
+    { client, person },
+  ];
+}
+
 /** What a back-channel logout token for the login that got `tokens` names. */
 function namedIn(tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers) {
   return { sid: tokens.claims()!.sid, sub: tokens.claims()!.sub };
@@ -126,14 +134,7 @@ const sessionRead = (id: string) => new RegExp(`hgetall\\r\\n\\$\\d+\\r\\n[^\\r]
 describe('logins in two tabs of one browser that finish at once', () => {
   it('without a session yet: one session holds both clients, and its logout reaches both', async () => {
     // Both tabs open before either login is done, so neither carries a session.
-    const [one, two] = await loginsInTabs(
-      new TestBrowser(balancer.url),
-      [
-        { client: 'tab-one', person: 0 },
-        { client: 'tab-two', person: 0 },
-      ],
-      interactionRead,
-    );
+    const [one, two] = await loginsInTabs(new TestBrowser(balancer.url), tabOneAnd('tab-two'), interactionRead);
     expect(await logOutAt(one!.rp, one!.tokens.id_token!)).toEqual({ 'tab-one': namedIn(one!.tokens), 'tab-two': namedIn(two!.tokens) });
   });
 
@@ -141,14 +142,7 @@ describe('logins in two tabs of one browser that finish at once', () => {
     const browser = new TestBrowser(balancer.url);
     const earlier = await relyingParty('earlier', browser);
     const earlierTokens = await earlier.redeem(await logIn(earlier));
-    const [one, two] = await loginsInTabs(
-      browser,
-      [
-        { client: 'tab-one', person: 0 },
-        { client: 'tab-two', person: 0 },
-      ],
-      sessionRead(sessionCookie(browser)),
-    );
+    const [one, two] = await loginsInTabs(browser, tabOneAnd('tab-two'), sessionRead(sessionCookie(browser)));
     expect(await logOutAt(two!.rp, two!.tokens.id_token!)).toEqual({
       earlier: namedIn(earlierTokens),
       'tab-one': namedIn(one!.tokens),
@@ -157,27 +151,13 @@ describe('logins in two tabs of one browser that finish at once', () => {
   });
 
   it('to the same client in both tabs: one session, whose logout ends both logins', async () => {
-    const logins = await loginsInTabs(
-      new TestBrowser(balancer.url),
-      [
-        { client: 'tab-one', person: 0 },
-        { client: 'tab-one', person: 0 },
-      ],
-      interactionRead,
-    );
+    const logins = await loginsInTabs(new TestBrowser(balancer.url), tabOneAnd('tab-one'), interactionRead);
     expect(Object.keys(await logOutAt(logins[0]!.rp, logins[0]!.tokens.id_token!))).toEqual(['tab-one']);
     for (const { rp, tokens } of logins) await expect(rp.userinfo(tokens.access_token, tokens.claims()!.sub)).rejects.toThrow();
   });
 
   it('two different people: they do not share a session; the logout reaches only the one the browser holds', async () => {
-    const [one, two] = await loginsInTabs(
-      new TestBrowser(balancer.url),
-      [
-        { client: 'tab-one', person: 0 },
-        { client: 'tab-two', person: 1 },
-      ],
-      interactionRead,
-    );
+    const [one, two] = await loginsInTabs(new TestBrowser(balancer.url), tabOneAnd('tab-two', 1), interactionRead);
     expect(one!.tokens.claims()!.sub).not.toBe(two!.tokens.claims()!.sub);
     // Whoever's session the browser kept, its logout names that person and that person's client only.
     const reached = Object.values(await logOutAt(one!.rp, one!.tokens.id_token!));
