@@ -165,3 +165,14 @@ describe('logins in two tabs of one browser that finish at once', () => {
     expect([namedIn(one!.tokens), namedIn(two!.tokens)]).toContainEqual(reached[0]);
   });
 });
+
+describe('a later login of another person in the same browser', () => {
+  it("takes the session without the earlier person's clients: its logout reaches only the later person's", async () => {
+    const browser = new TestBrowser(balancer.url);
+    const earlier = await relyingParty('earlier', browser);
+    await earlier.redeem(await logIn(earlier));
+    const later = await relyingParty('tab-one', browser);
+    const laterTokens = await later.redeem(await logIn(later, {}, 'person=1'));
+    expect(await logOutAt(later, laterTokens.id_token!)).toEqual({ 'tab-one': namedIn(laterTokens) });
+  });
+});
