@@ -52,8 +52,11 @@ export function createFinisher(provider: Provider, accounts: Accounts, log: Logg
     if (!earlier?.accountId || !result.login || earlier.accountId === result.login.accountId) return;
     const session = await provider.Session.findByUid(earlier.uid);
     if (!session) return;
-    // The interaction keeps a copy of the session's person and must agree with it.
+    // The interaction keeps a copy of the session's person and must agree with it. The earlier
+    // person's clients leave with them: a logout of the session would otherwise send them a
+    // logout token naming the later person.
     session.accountId = undefined;
+    session.authorizations = undefined;
     delete (earlier as { accountId?: string }).accountId;
     await session.persist();
     await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));

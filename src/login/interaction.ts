@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditLog, LoginInfo } from '../audit/audit.js';
@@ -6,6 +5,7 @@ import type { EidFailure, EidOutcome, EidPlugin, LoginRequest, LoginState, Start
 import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientNameIn, inLanguage } from '../clients/localized.js';
+import { browserId } from '../http/browser-id.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
 import { knownSignedCookie, signedCookie } from '../http/signed-cookies.js';
@@ -87,9 +87,6 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
  * after the login finished, or it expired), its pages can still lead the person back to the client.
  */
 const LOGIN_COOKIE = 'neb_login';
-/** A random id of this browser, kept a year: eIDs get only its hash (`LoginRequest.browserId`). */
-const BROWSER_COOKIE = 'neb_browser';
-const BROWSER_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
 
 const notStarted = () => new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
 
@@ -388,16 +385,6 @@ export function loginSteps(deps: LoginDependencies) {
     if (site && site !== 'same-origin') return false;
     const origin = ctx.get('origin');
     return !origin || origin === 'null' || origin === issuerOrigin;
-  }
-
-  /** A random id kept in a long-lived cookie; eIDs get only its hash. */
-  function browserId(ctx: Context): string {
-    let id = ctx.cookies.get(BROWSER_COOKIE);
-    if (!id || !/^[A-Za-z0-9_-]{32}$/.test(id)) {
-      id = randomBytes(24).toString('base64url');
-      ctx.cookies.set(BROWSER_COOKIE, id, { httpOnly: true, sameSite: 'lax', maxAge: BROWSER_COOKIE_MAX_AGE_MS, overwrite: true });
-    }
-    return createHash('sha256').update(id).digest('hex');
   }
 
   function acrValuesOf(ctx: Context): string | undefined {

@@ -34,12 +34,37 @@ const keptAfterExpiry: Record<string, number> = { BackchannelAuthenticationReque
 const secondaryKeys: Record<string, 'uid' | 'userCode'> = { Session: 'uid', DeviceCode: 'userCode' };
 
 /**
+ * A session record that a login ending at the same moment in the same browser, for the same
+ * person, joined into its own: the id of the record that now holds them both.
+ */
+interface JoinedSession {
+  joinedInto: string;
+}
+
+/** How many joins a read follows: each is one more login that ended at the same moment. */
+const MOST_JOINS_FOLLOWED = 8;
+/** How long one join may keep the others of its browser session waiting. */
+const JOIN_LEASE_MS = 5_000;
+const JOIN_RETRY_MS = 10;
+
+function isJoined(record: AdapterPayload | JoinedSession): record is JoinedSession {
+  return typeof (record as Partial<JoinedSession>).joinedInto === 'string';
+}
+
+/**
  * oidc-provider's storage for every model, on the broker's Store.
  *
  * Keys: `oidc:<Model>:<id>` for records, `oidc:grant:<grantId>` for the set of keys issued
  * under a grant (so revokeByGrantId finds them), `oidc:<Model>:uid:<uid>` and
  * `oidc:<Model>:userCode:<code>` for the secondary lookups. Index keys are written before the record
  * they point at, so a crash in between leaves a dangling index entry, never an unrevocable token.
+ *
+ * A session is the exception: oidc-provider reads it when a login returns and writes it whole, under
+ * a new id, when the login ends, so two logins of one browser ending at once would each write a
+ * version without the other's client, and the browser keeps the cookie of one. Its uid is the same
+ * in both (browser-sessions.ts makes it so for a browser's first logins too), so each version is
+ * written before its uid's index, and the index is replaced in one step that tells which version
+ * it pointed at: the version whose write replaced another one still there joins them (#join).
  */
 export class StoreAdapter implements Adapter {
   readonly #model: string;
@@ -74,16 +99,73 @@ export class StoreAdapter implements Adapter {
     const expiresIn = lifetime === undefined ? undefined : lifetime + (keptAfterExpiry[this.#model] ?? 0);
     if (payload.grantId) await this.#store.addToSet(storeKey('grantIndex', payload.grantId), key, expiresIn);
     const secondaryKey = this.#secondaryKey(payload);
+    if (this.#model === 'Session' && secondaryKey) return this.#upsertSession(id, payload, secondaryKey, expiresIn);
     if (secondaryKey) await this.#store.set(secondaryKey, id, expiresIn);
     await this.#store.set(key, JSON.stringify(payload), expiresIn);
   }
 
-  async find(id: string): Promise<AdapterPayload | undefined> {
+  /**
+   * A session version, then its uid's index. The index pointed at the version this one replaces
+   * (gone already: oidc-provider destroys it first) or at one written meanwhile by another login
+   * of the browser, which is joined with this one. The normal login pays one read for it, of
+   * the replaced version, and saves the read of the session that its destroy made before.
+   */
+  async #upsertSession(id: string, payload: AdapterPayload, uidKey: string, expiresIn: number | undefined): Promise<void> {
+    await this.#store.set(this.#key(id), JSON.stringify(payload), expiresIn);
+    const replaced = await this.#store.replace(uidKey, id, expiresIn);
+    if (replaced && replaced !== id && (await this.#store.get(this.#key(replaced)))) await this.#join(String(payload.uid), uidKey, [replaced, id]);
+  }
+
+  /**
+   * Joins the versions of one browser session that logins ending at the same moment wrote: the
+   * clients of each are added to the latest (the one the uid's index names), and each other
+   * version becomes a pointer to it, so that whichever cookie the browser kept reads the session
+   * with every client. Only versions of the same person are joined; another person's login
+   * replaces the session as a later login does, and leaves the earlier person's version (and its
+   * clients) out of it. Joins of one session take turns, so that none writes over another's.
+   */
+  async #join(uid: string, uidKey: string, versions: string[]): Promise<void> {
+    const lease = storeKey('sessionJoin', uid);
+    while (!(await this.#store.lease(lease, JOIN_LEASE_MS))) await new Promise((resolve) => setTimeout(resolve, JOIN_RETRY_MS));
+    try {
+      const latestId = (await this.#store.get(uidKey))?.value;
+      const latest = latestId ? await this.#readOwn(latestId) : undefined;
+      if (!latestId || !latest || isJoined(latest) || typeof latest.accountId !== 'string') return;
+      const joined: string[] = [];
+      for (const id of versions.filter((version) => version !== latestId)) {
+        const version = await this.#readOwn(id);
+        if (!version || isJoined(version) || version.accountId !== latest.accountId) continue;
+        latest.authorizations = { ...(version.authorizations as object), ...(latest.authorizations as object) };
+        joined.push(id);
+      }
+      if (!joined.length) return;
+      const expiresIn = typeof latest.exp === 'number' ? Math.max(1, latest.exp - Math.floor(Date.now() / 1000)) : undefined;
+      await this.#store.set(this.#key(latestId), JSON.stringify(latest), expiresIn);
+      const pointer: JoinedSession = { joinedInto: latestId };
+      for (const id of joined) await this.#store.set(this.#key(id), JSON.stringify(pointer), expiresIn);
+    } finally {
+      await this.#store.delete(lease);
+    }
+  }
+
+  /** The record at `id` as written, a session joined into another included. */
+  async #readOwn(id: string): Promise<AdapterPayload | JoinedSession | undefined> {
     const record = await this.#store.get(this.#key(id));
-    if (!record) return undefined;
-    const payload = JSON.parse(record.value) as AdapterPayload;
-    this.#found?.(payload);
-    return record.consumedAt === undefined ? payload : { ...payload, consumed: record.consumedAt };
+    return record ? (JSON.parse(record.value) as AdapterPayload | JoinedSession) : undefined;
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    let record = await this.#store.get(this.#key(id));
+    for (let joins = 0; record && joins < MOST_JOINS_FOLLOWED; joins += 1) {
+      const payload = JSON.parse(record.value) as AdapterPayload | JoinedSession;
+      if (isJoined(payload)) {
+        record = await this.#store.get(this.#key(payload.joinedInto));
+        continue;
+      }
+      this.#found?.(payload);
+      return record.consumedAt === undefined ? payload : { ...payload, consumed: record.consumedAt };
+    }
+    return undefined;
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -131,7 +213,8 @@ export class StoreAdapter implements Adapter {
   async destroy(id: string): Promise<void> {
     const usedUp = usedUpByDestroy[this.#model];
     if (usedUp && (await this.#store.consume(this.#key(id), Math.floor(Date.now() / 1000))) !== 'consumed') throw usedUp();
-    const secondaryKey = this.#secondaryKey(secondaryKeys[this.#model] ? await this.find(id) : undefined);
+    // A session's uid index is left to point at nothing: the next version of the session replaces it.
+    const secondaryKey = this.#secondaryKey(secondaryKeys[this.#model] && this.#model !== 'Session' ? await this.find(id) : undefined);
     await this.#store.delete(this.#key(id), ...(secondaryKey ? [secondaryKey] : []));
   }
 

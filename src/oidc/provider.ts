@@ -16,6 +16,7 @@ import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
+import { browserSessions } from './browser-sessions.js';
 import { retryOfLogout } from './logout-confirmation.js';
 import { LOGOUT_LANGUAGE, languageOfLoggedOutPage, logoutLanguage } from './logout-language.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
@@ -403,6 +404,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   provider.proxy = Boolean(config.trust_proxy);
   deps.redemptions.watch(provider);
   refuseTooDeepInput(provider, views);
+  browserSessions(provider, store);
   describeProviderErrors(provider);
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [

@@ -61,6 +61,20 @@ export const KEY_FAMILIES = {
     lifetime: 'ttl.session from its last login',
     writer: 'oidc/logout-revocation.ts',
   },
+  sessionJoin: {
+    prefix: 'session:joining:',
+    kind: 'lease',
+    holds: "that a login is joining the session record of another login of the same browser and person that ended at the same moment, by the session's uid",
+    lifetime: 'until the join is written, at most 5 seconds',
+    writer: 'oidc/adapter.ts',
+  },
+  browserFirstSession: {
+    prefix: 'session:first:',
+    kind: 'record',
+    holds: "the uid of the session that a browser's first login made, by the hash of the browser's id (neb_browser): a login that ends at the same moment in that browser takes the same uid",
+    lifetime: '60 seconds',
+    writer: 'oidc/browser-sessions.ts',
+  },
   grantIndex: {
     prefix: 'oidc:grant:',
     kind: 'set',

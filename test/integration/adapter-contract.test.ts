@@ -43,6 +43,48 @@ function adapterContract(name: string, open: () => Promise<Store>) {
       expect(await sessions.findByUid('never-was')).toBeUndefined();
     });
 
+    /** A login's end as oidc-provider writes it: the session read before, under a new id, with the login's client added. */
+    const loginEnd = (read: { uid: string; accountId: string; authorizations: object }, id: string, clientId: string) => ({
+      ...read,
+      jti: id,
+      authorizations: { ...read.authorizations, [clientId]: { sid: `sid-${id}` } },
+    });
+
+    it("joins the versions of a session that two logins of one person wrote at once: either id reads both logins' clients", async () => {
+      const sessions = adapter('Session');
+      const before = { uid: 'uid-join', accountId: 'a', authorizations: { earlier: { sid: 'sid-0' } } };
+      await sessions.upsert('s0', { jti: 's0', ...before }, 60);
+      // Both read s0, then each destroys it and writes its own version.
+      for (const [id, clientId] of [['s1', 'one'], ['s2', 'two']] as const) {
+        await sessions.destroy('s0');
+        await sessions.upsert(id, loginEnd(before, id, clientId), 60);
+      }
+      for (const id of ['s1', 's2']) {
+        expect(await sessions.find(id)).toMatchObject({ jti: 's2', accountId: 'a', authorizations: { earlier: { sid: 'sid-0' }, one: { sid: 'sid-s1' }, two: { sid: 'sid-s2' } } });
+      }
+      expect(await sessions.findByUid('uid-join')).toMatchObject({ jti: 's2' });
+      await sessions.destroy('s2');
+      expect(await sessions.find('s1')).toBeUndefined();
+    });
+
+    it('joins ten versions written at once into one', async () => {
+      const sessions = adapter('Session');
+      const before = { uid: 'uid-ten', accountId: 'a', authorizations: {} };
+      const ids = Array.from({ length: 10 }, (_, i) => `ten-${i}`);
+      await Promise.all(ids.map((id) => sessions.upsert(id, loginEnd(before, id, `client-${id}`), 60)));
+      const clients = Object.fromEntries(ids.map((id) => [`client-${id}`, { sid: `sid-${id}` }]));
+      for (const id of ids) expect((await sessions.find(id))?.authorizations).toEqual(clients);
+    });
+
+    it("never joins another person's version: the later one holds only its own person's clients", async () => {
+      const sessions = adapter('Session');
+      const before = { uid: 'uid-two-people', authorizations: {} };
+      await sessions.upsert('p1', loginEnd({ ...before, accountId: 'first' }, 'p1', 'one'), 60);
+      await sessions.upsert('p2', loginEnd({ ...before, accountId: 'second' }, 'p2', 'two'), 60);
+      expect(await sessions.find('p1')).toMatchObject({ jti: 'p1', accountId: 'first', authorizations: { one: { sid: 'sid-p1' } } });
+      expect(await sessions.find('p2')).toEqual(expect.objectContaining({ jti: 'p2', accountId: 'second', authorizations: { two: { sid: 'sid-p2' } } }));
+    });
+
     it('finds device codes by user code', async () => {
       const codes = adapter('DeviceCode');
       await codes.upsert('d1', { jti: 'd1', userCode: 'ABCD-EFGH' }, 60);

@@ -108,7 +108,23 @@ export interface RedisPassage {
    * (and any sent with it), as when Redis goes away: the command never runs. Resolves then.
    */
   cutAt(command: RegExp): Promise<void>;
+  /**
+   * A barrier: holds Redis's answers on each connection that sends a command whose bytes match
+   * `command`, from that command on, until `count` such commands have been sent (on any
+   * connection); then lets them all through. Requests that read the same key all read it before
+   * any of them goes on. They must come from different clients (broker instances): on one
+   * connection, holding the first's answers would hold the others' too. Resolves once released.
+   */
+  holdAnswersUntil(command: RegExp, count: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A barrier of the passage: the connections whose answers wait, and what releases them. */
+interface AnswerBarrier {
+  command: RegExp;
+  left: number;
+  held: Set<() => void>;
+  released: () => void;
 }
 
 /** What the passage does to the command it waits for. */
@@ -123,6 +139,7 @@ type PassageFault = 'pause' | 'cut';
  */
 export async function startRedisPassage(server: RedisServer): Promise<RedisPassage> {
   let armed: { command: RegExp; fault: PassageFault; reached: () => void } | undefined;
+  let barrier: AnswerBarrier | undefined;
   const sockets = new Set<Socket>();
   const passage = createServer((client) => {
     const upstream = createConnection({ host: '127.0.0.1', port: server.port });
@@ -142,13 +159,34 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
         upstream.destroy();
       },
     };
+    let heldAnswers: Buffer[] | undefined;
+    const letAnswersThrough = () => {
+      for (const bytes of heldAnswers ?? []) client.write(bytes);
+      heldAnswers = undefined;
+    };
+    const atBarrier = (bytes: Buffer) => {
+      const waiting = barrier;
+      // Commands sent together arrive in one chunk: each counts.
+      const matches = waiting ? (bytes.toString('latin1').match(new RegExp(waiting.command.source, `${waiting.command.flags.replace('g', '')}g`)) ?? []).length : 0;
+      if (!waiting || !matches) return;
+      waiting.left -= matches;
+      if (waiting.left > 0) {
+        heldAnswers ??= [];
+        waiting.held.add(letAnswersThrough);
+        return;
+      }
+      barrier = undefined;
+      for (const release of waiting.held) release();
+      waiting.released();
+    };
     client.on('data', (bytes: Buffer) => {
       const reached = armed?.command.test(bytes.toString('latin1')) ? armed : undefined;
       if (reached) armed = undefined;
+      atBarrier(bytes);
       passOn[reached?.fault ?? 'none'](bytes);
       reached?.reached();
     });
-    upstream.pipe(client);
+    upstream.on('data', (bytes: Buffer) => (heldAnswers ? heldAnswers.push(bytes) : client.write(bytes)));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -159,6 +197,7 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
     url: `redis://127.0.0.1:${port}`,
     pauseAt: (command) => new Promise((reached) => (armed = { command, fault: 'pause', reached })),
     cutAt: (command) => new Promise((reached) => (armed = { command, fault: 'cut', reached })),
+    holdAnswersUntil: (command, count) => new Promise((released) => (barrier = { command, left: count, held: new Set(), released })),
     async close() {
       for (const socket of sockets) socket.destroy();
       passage.close();
