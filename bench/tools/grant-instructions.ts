@@ -175,8 +175,13 @@ function collections(): Counter {
       let full = 0;
       const written = readFileSync(logFile).subarray(logOffset).toString();
       for (const [, kind, ms] of written.matchAll(/ms: (Mark-Compact|Scavenge)\b[^,]*, (?:pooled: [\d.]+ MB, )?([\d.]+) \//g)) {
-        if (kind === 'Scavenge') (parts.scavenges += 1), (parts['scavenge ms'] += Number(ms));
-        else (full += 1), (parts['full collection ms'] += Number(ms));
+        if (kind === 'Scavenge') {
+          parts.scavenges += 1;
+          parts['scavenge ms'] += Number(ms);
+        } else {
+          full += 1;
+          parts['full collection ms'] += Number(ms);
+        }
       }
       return { figure: full, parts };
     },
