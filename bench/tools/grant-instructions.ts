@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startProcess, stopAll, type BenchProcess } from '../lib/processes.js';
 import { openBenchRedis } from '../lib/redis.js';
 import { median } from '../lib/stats.js';
+import { cpuSeconds } from '../lib/proc.js';
 
 /**
  * Not a scenario: the work one refresh_token grant costs the broker and bare oidc-provider,
@@ -66,9 +67,9 @@ interface Counter {
   unit: string;
   launcher?: string[];
   nodeFlags?: string[];
-  start(pid: number): Promise<void>;
+  start(server: BenchProcess): Promise<void>;
   /** What is compared: the count since start (instructions: all but garbage collection's), with the parts worth printing. */
-  read(pid: number): Promise<{ figure: number; parts: Record<string, number> }>;
+  read(server: BenchProcess): Promise<{ figure: number; parts: Record<string, number> }>;
 }
 
 /**
@@ -120,8 +121,8 @@ const instructions: Counter = {
   nodeFlags: BASELINE_ONLY,
   launcher: ['valgrind', '--tool=callgrind', '--dump-instr=no', '--dump-line=no', `--callgrind-out-file=${outDir}/callgrind.%p`],
   // Zeroed once: each window's dump zeroes the counts for the next.
-  start: async (pid) => void (windowsCounted++ === 0 && execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' })),
-  read: async (pid) => dumpedInstructions(pid),
+  start: async ({ pid }) => void (windowsCounted++ === 0 && execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' })),
+  read: async ({ pid }) => dumpedInstructions(pid),
 };
 let windowsCounted = 0;
 
@@ -130,8 +131,8 @@ function systemCalls(): Counter {
   let tracer: BenchProcess | undefined;
   const file = join(outDir, 'strace.txt');
   return {
-    unit: 'system calls',
-    async start(pid) {
+    unit: 'system calls per grant',
+    async start({ pid }) {
       tracer = startProcess('strace', 'strace', { args: ['-f', '-c', '-o', file, '-p', String(pid)] });
       // strace says so on stderr once it holds the process's threads.
       await tracer.line(() => /attached/.test(tracer!.output()), 10_000).catch(() => undefined);
@@ -148,8 +149,47 @@ function systemCalls(): Counter {
   };
 }
 
-/** GRANT_COUNT=syscalls counts system calls (strace) instead of instructions: the kernel's share of a grant. */
-const counter = process.env.GRANT_COUNT === 'syscalls' ? systemCalls() : instructions;
+/**
+ * V8's collections of the server over the window, at full speed (`--trace-gc`: a line each, in
+ * the server's log file beside its JSON lines). The figure is full collections (Mark-Compact),
+ * which follow from what a grant promotes and how far the heap may grow, not from the machine's
+ * speed; the parts are scavenges, the main thread's milliseconds of both, and the process's CPU
+ * milliseconds (all threads, from /proc: on a busy machine, for side-by-side runs only).
+ */
+function collections(): Counter {
+  let logFile = '';
+  let logOffset = 0;
+  let cpuMsAtStart = 0;
+  return {
+    unit: 'full collections per grant',
+    nodeFlags: ['--trace-gc'],
+    async start({ pid }) {
+      logFile = readlinkSync(`/proc/${pid}/fd/1`);
+      logOffset = statSync(logFile).size;
+      cpuMsAtStart = cpuSeconds(pid) * 1000;
+    },
+    async read({ pid }) {
+      await sleep(100); // the window's last lines
+      const cpuMs = cpuSeconds(pid) * 1000 - cpuMsAtStart;
+      const parts = { scavenges: 0, 'scavenge ms': 0, 'full collection ms': 0, 'cpu ms': cpuMs };
+      let full = 0;
+      const written = readFileSync(logFile).subarray(logOffset).toString();
+      for (const [, kind, ms] of written.matchAll(/ms: (Mark-Compact|Scavenge)\b[^,]*, (?:pooled: [\d.]+ MB, )?([\d.]+) \//g)) {
+        if (kind === 'Scavenge') {
+          parts.scavenges += 1;
+          parts['scavenge ms'] += Number(ms);
+        } else {
+          full += 1;
+          parts['full collection ms'] += Number(ms);
+        }
+      }
+      return { figure: full, parts };
+    },
+  };
+}
+
+/** GRANT_COUNT=syscalls counts system calls (strace) instead of instructions: the kernel's share of a grant; GRANT_COUNT=collections, V8's collections. */
+const counter = process.env.GRANT_COUNT === 'syscalls' ? systemCalls() : process.env.GRANT_COUNT === 'collections' ? collections() : instructions;
 
 /** Sends `count` refresh_token grants over `connections` kept-alive connections, the tokens in turn; every answer must be 200. */
 async function sendGrants(dispatcher: Dispatcher, server: RunningServer, bodies: string[], count: number): Promise<void> {
@@ -180,9 +220,9 @@ async function countPerGrant(bed: Bed, kind: Kind, run: number): Promise<number[
     windowsCounted = 0;
     const perWindow: number[] = [];
     for (let window = 0; window < windows; window += 1) {
-      await counter.start(server.process.pid);
+      await counter.start(server.process);
       await sendGrants(dispatcher, server, bodies, grants);
-      const { figure, parts } = await counter.read(server.process.pid);
+      const { figure, parts } = await counter.read(server.process);
       perWindow.push(figure / grants);
       console.log(`  ${kind}, window ${window + 1}: ${Object.entries(parts).sort((x, y) => y[1] - x[1]).map(([name, count]) => `${name} ${shown(count / grants)}`).join(', ')}`);
     }
@@ -193,7 +233,7 @@ async function countPerGrant(bed: Bed, kind: Kind, run: number): Promise<number[
   }
 }
 
-const shown = (value: number) => (counter === instructions ? Math.round(value / 1000).toLocaleString('en') : value.toFixed(2));
+const shown = (value: number) => (counter === instructions ? Math.round(value / 1000).toLocaleString('en') : value.toFixed(4));
 const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 const redis = await openBenchRedis(process.env.BENCH_REDIS_URL);
@@ -207,7 +247,7 @@ const bed = await openBed(redis, {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
 const measured: Record<Kind, number[]> = { broker: [], bare: [] };
 try {
-  console.log(`windows of ${grants} grants, ${windows} a run, after ${warmUp} to warm up; ${connections} connections, ${runs} runs; ${counter === instructions ? 'thousands of instructions but garbage collection\'s' : 'system calls'} per grant`);
+  console.log(`windows of ${grants} grants, ${windows} a run, after ${warmUp} to warm up; ${connections} connections, ${runs} runs; ${counter === instructions ? 'thousands of instructions but garbage collection\'s per grant' : counter.unit}`);
   for (let run = 0; run < runs; run += 1) {
     for (const kind of targets) {
       const perWindow = await countPerGrant(bed, kind, run);
