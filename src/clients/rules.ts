@@ -1,5 +1,5 @@
-import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { isDeepStrictEqual } from 'node:util';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { z, type ZodType } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
 import type { EidPlugin } from '../eids/plugin.js';
