@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { z, type ZodType } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
@@ -98,12 +99,50 @@ export function inPageLanguages(request: Readonly<Record<string, unknown>>): Rec
   return foldLanguageTags(request);
 }
 
-/**
- * Fields only the operator sets (configuration file, admin API), because each grants a client
- * more than OIDC would: a client never gives them to itself by registering.
- */
-const operatorFields = ['resource_server', 'refresh_tokens_without_consent'];
+/** One thing only the operator grants, read from a field of a client's metadata. */
+interface OperatorGrant {
+  /** What of the field's value is the grant; undefined when the value asks for none of it. */
+  granted(value: unknown): unknown;
+  /** The grant in words, when it is less than the whole field. */
+  words?: string;
+}
 
+const wholeField: OperatorGrant = { granted: (value) => (value === null ? undefined : value) };
+
+/**
+ * What only the operator grants (configuration file, admin API), because each gives a client more
+ * than OIDC would or lets it speak in the operator's name: a client never gives it to itself by
+ * registering (RFC 7591) or by updating its registration (RFC 7592).
+ */
+const operatorGrants: Readonly<Record<string, OperatorGrant>> = {
+  // Introspects every client's tokens.
+  resource_server: wholeField,
+  // The operator's registration of the client is the consent to offline access.
+  refresh_tokens_without_consent: wholeField,
+  // The operator's word for who is asking: the pages show it, and eIDs show it in their apps.
+  display_name: wholeField,
+  // Each type has the eID show the person a text of the client's (a signature, a payment, a
+  // message) in its app, under the operator's name.
+  authorization_details_types: wholeField,
+  // CIBA starts an eID on any person's phone by their personal number.
+  grant_types: { granted: (value) => (Array.isArray(value) && value.includes(CIBA_GRANT_TYPE) ? CIBA_GRANT_TYPE : undefined), words: CIBA_GRANT_TYPE },
+};
+
+/**
+ * Refuses a registration request that asks for a grant only the operator gives, naming the
+ * field; an update (RFC 7592) may repeat what the client holds. What the operator gave a
+ * registered client as a whole field stays when an update leaves it out: it is not the client's
+ * to drop (its display_name would give way to its own client_name).
+ */
+function keepOperatorGrants(requested: Readonly<Record<string, unknown>>, held: Readonly<Record<string, unknown>>, metadata: Record<string, unknown>): void {
+  for (const [field, grant] of Object.entries(operatorGrants)) {
+    const asked = grant.granted(requested[field]);
+    if (asked !== undefined && !isDeepStrictEqual(asked, grant.granted(held[field]))) {
+      invalid(field, `${grant.words ? `${grant.words} ` : ''}is granted by the operator (configuration or admin API), not through registration`);
+    }
+    if (grant === wholeField && asked === undefined && held[field] !== undefined) metadata[field] = held[field];
+  }
+}
 
 /** Standard metadata a declared field may not take over. */
 const reservedNames = new Set([
@@ -305,16 +344,14 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     // defaults filled in); the first call checks everything. `ctx` is set for registration
     // requests, which write the client, so that is when references are checked too.
     validator(ctx, key, value, metadata) {
-      if (ctx !== undefined && operatorFields.includes(key) && value !== undefined) invalid(key, 'is set by the operator, not through registration');
       if (key !== extraFields[0]) return;
       if (ctx !== undefined) {
-        // CIBA starts BankID on any person's phone by their personal number: only the operator grants that.
-        if ((metadata as { grant_types?: string[] }).grant_types?.includes(CIBA_GRANT_TYPE)) {
-          invalid('grant_types', `${CIBA_GRANT_TYPE} is granted by the operator (configuration or admin API), not through registration`);
-        }
         // What the request said, not what oidc-provider kept of it: it has dropped the tags it
         // was not told of (client_name#sv-SE), which are kept under the page's own (client_name#sv).
-        const folded = inPageLanguages(ctx.oidc.body ?? {});
+        const requested = ctx.oidc.body ?? {};
+        const held = ctx.oidc.route === 'client_update' ? (ctx.oidc.client?.metadata() ?? {}) : {};
+        keepOperatorGrants(requested, held, metadata as Record<string, unknown>);
+        const folded = inPageLanguages(requested);
         for (const { name } of TAGGED_FIELDS) if (folded[name] !== undefined) (metadata as Record<string, unknown>)[name] = folded[name];
       }
       check(metadata as Record<string, unknown>, { references: ctx !== undefined });

@@ -175,20 +175,32 @@ const webhookEndpoint = z
   })
   .strict();
 
-/** Requests per window_seconds for one endpoint, per IP address; 0 turns the limit off. */
-const ipLimit = (perIp: number) =>
+/** Requests per window_seconds; 0 turns that limit off. */
+const perWindow = (allowed: number) => z.number().int().min(0).default(allowed);
+
+/** Requests per window_seconds for one endpoint, per IP address. */
+const ipLimit = (perIp: number) => z.object({ per_ip: perWindow(perIp) }).strict().prefault({});
+
+/**
+ * Endpoints anyone may call naming any client (authorization requests, eID starts, logout) prove
+ * nothing of who sends them: a per-client limit there would be anyone's to use up, and a few
+ * addresses naming a client would make its real users wait. Such a limit stops the start-up
+ * rather than be quietly dropped; 0, which asks for none, is taken.
+ */
+const NO_ANONYMOUS_CLIENT_LIMIT =
+  "is no longer accepted: these requests do not prove which client sends them, so a per-client limit would let anyone use up the client's allowance. They are limited per address (per_ip) only: remove per_client";
+
+/** Requests per window_seconds for one endpoint anyone may call, per IP address only. */
+const anonymousLimit = (perIp: number) =>
   z
-    .object({ per_ip: z.number().int().min(0).default(perIp) })
+    .object({ per_ip: perWindow(perIp), per_client: z.literal(0, { error: NO_ANONYMOUS_CLIENT_LIMIT }).optional() })
     .strict()
     .prefault({});
 
-/** Requests per window_seconds for one endpoint, per IP address and per client; 0 turns that limit off. */
+/** Requests per window_seconds for one endpoint where the client authenticates: per IP address and per client. */
 const limit = (perIp: number, perClient: number) =>
   z
-    .object({
-      per_ip: z.number().int().min(0).default(perIp),
-      per_client: z.number().int().min(0).default(perClient),
-    })
+    .object({ per_ip: perWindow(perIp), per_client: perWindow(perClient) })
     .strict()
     .prefault({});
 
@@ -465,13 +477,13 @@ export const configSchema = z
          */
         local_counters: z.number().int().min(1).default(100_000),
         /** Authorization requests: /auth and pushed ones (/request). */
-        auth: limit(300, 6000),
+        auth: anonymousLimit(300),
         /** The token endpoint, introspection and revocation; per client by the client_secret_basic credentials. */
         token: limit(1200, 6000),
         /** eID starts: each may cost an order at the eID (a BankID order). */
-        eid_start: limit(120, 3000),
+        eid_start: anonymousLimit(120),
         /** RP-initiated logout: /session/end and its confirmation. */
-        logout: limit(60, 3000),
+        logout: anonymousLimit(60),
         /** Dynamic client registration (/reg). */
         registration: ipLimit(20),
         /** The admin API (/admin/…), counted before its token is checked. */

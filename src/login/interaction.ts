@@ -745,7 +745,7 @@ export function loginSteps(deps: LoginDependencies) {
       // this, once per login: a page first asks poll, whose NOT_STARTED does (refuseEnded).
       if (routeState(ctx).interaction.result) throw await loginEnded(ctx, routeState(ctx).interaction);
       const login = loginInfo(ctx, plugin);
-      await deps.limiter.check('eid_start', { ip: login.ip, clientId: login.clientId });
+      await deps.limiter.check('eid_start', { ip: login.ip });
       await recordStarting(ctx, plugin);
       const result = await startPlugin(ctx, plugin, options);
       await stoppedOnFailure(plugin, result, async () => {

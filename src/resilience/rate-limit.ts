@@ -60,8 +60,8 @@ interface CountingWindow {
 }
 
 /**
- * Rate limits per IP address and per client, shared across every instance through the store
- * (Redis) yet decided without a round trip on the request's path.
+ * Rate limits per IP address and, where the client authenticates, per client, shared across
+ * every instance through the store (Redis) yet decided without a round trip on the request's path.
  *
  * Windows are fixed, `rate_limits.window_seconds` long and aligned to the clock, so all instances
  * count in the same window under the same key (`ratelimit:<limit>:<window start>:ip:<address>`).
@@ -293,7 +293,7 @@ function countedWhenRefusedBy(refused: Counter | undefined, counter: Counter): b
   return !(refused?.by === 'ip' && counter.by === 'client');
 }
 
-/** The client a token or pushed authorization request authenticates as with client_secret_basic. */
+/** The client a token, introspection or revocation request authenticates as with client_secret_basic. */
 function basicClientId(ctx: Context): string | undefined {
   const encoded = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(ctx.get('authorization'))?.[1];
   if (!encoded) return undefined;
@@ -308,12 +308,6 @@ function basicClientId(ctx: Context): string | undefined {
   }
 }
 
-function queryClientId(ctx: Context): string | undefined {
-  const clientId = ctx.query.client_id;
-  return typeof clientId === 'string' ? clientId : undefined;
-}
-
-const authenticatingClientId = (ctx: Context) => basicClientId(ctx) ?? queryClientId(ctx);
 const under = (prefix: string) => (path: string) => path === prefix || path.startsWith(`${prefix}/`);
 
 /** An endpoint that writes state for whoever asks, and the limit that bounds it. */
@@ -322,13 +316,12 @@ interface LimitedEndpoint {
   path: (path: string) => boolean;
   /** Absent: every method. */
   methods?: readonly string[];
-  /** The client it is counted for, besides the address, read from what needs no body. */
-  clientId?: (ctx: Context) => string | undefined;
   /**
-   * The client authenticates here: a request answered 401 (RFC 6749 §5.2, invalid_client) did
-   * not prove it was that client, and gives its client's count back (RateLimiter.giveBack).
+   * The client that authenticates here, counted besides the address. A request answered 401
+   * (RFC 6749 §5.2, invalid_client) did not prove it was that client, and gives its client's
+   * count back (RateLimiter.giveBack).
    */
-  authenticates?: true;
+  clientId?: (ctx: Context) => string | undefined;
 }
 
 /**
@@ -336,15 +329,17 @@ interface LimitedEndpoint {
  * request: authorization requests (/auth, pushed ones at /request), the token, introspection
  * and revocation endpoints, RP-initiated logout (/session/end and its confirmation), dynamic
  * registration (/reg) and the admin API (counted before its token is checked, so guessing the
- * token is bounded too). The client is read from the query's client_id or client_secret_basic
- * credentials; a client that sends its id only in the body is limited by its address alone.
+ * token is bounded too). Only where a client authenticates is it counted per client, by its
+ * client_secret_basic credentials: anyone can write a client's id into a query, and strangers
+ * naming it must not use up what its real users are allowed. Elsewhere requests are limited by
+ * their address alone (and by load shedding and the connection caps).
  */
 const limitedEndpoints: readonly LimitedEndpoint[] = [
   // A form POSTed to /auth never gets here (postedRequestsAsGet): it is counted as the GET it is sent on as.
-  { limit: 'auth', path: (path) => path === '/auth', methods: ['GET'], clientId: queryClientId },
-  { limit: 'auth', path: (path) => path === '/request', methods: ['POST'], clientId: authenticatingClientId, authenticates: true },
-  { limit: 'token', path: under('/token'), methods: ['POST'], clientId: authenticatingClientId, authenticates: true },
-  { limit: 'logout', path: under('/session/end'), clientId: queryClientId },
+  { limit: 'auth', path: (path) => path === '/auth', methods: ['GET'] },
+  { limit: 'auth', path: (path) => path === '/request', methods: ['POST'] },
+  { limit: 'token', path: under('/token'), methods: ['POST'], clientId: basicClientId },
+  { limit: 'logout', path: under('/session/end') },
   { limit: 'registration', path: under('/reg') },
   { limit: 'admin', path: under('/admin') },
 ];
@@ -362,7 +357,7 @@ export function rateLimits(limiter: RateLimiter): Middleware {
     const clientId = endpoint.clientId?.(ctx);
     const countedAt = Date.now();
     const counting = limiter.check(endpoint.limit, { ip: ctx.ip, clientId });
-    const answer = endpoint.authenticates && clientId ? () => answerGivingBack(ctx, next, () => limiter.giveBack(endpoint.limit, clientId, countedAt)) : next;
+    const answer = clientId ? () => answerGivingBack(ctx, next, () => limiter.giveBack(endpoint.limit, clientId, countedAt)) : next;
     return counting ? counting.then(answer) : answer();
   };
 }

@@ -23,14 +23,14 @@ let redis: RedisServer;
 
 /** Long enough for a test's two requests to fall in one window on a loaded machine. */
 const WINDOW = 10;
-const off = { per_ip: 0, per_client: 0 };
+const off = { per_ip: 0 };
 const eids = { 'test-double': {}, 'other-double': {} };
 
 beforeAll(async () => {
   browser = await launchChromium();
   redis = await startRedisServer();
   const limits = (limited: 'auth' | 'eid_start') => ({
-    rate_limits: { window_seconds: WINDOW, auth: off, token: off, eid_start: off, [limited]: { per_ip: 1, per_client: 0 } },
+    rate_limits: { window_seconds: WINDOW, auth: off, token: { ...off, per_client: 0 }, eid_start: off, [limited]: { per_ip: 1 } },
   });
   [authLimited, startLimited, outage] = await Promise.all([
     startTestBroker({ demo: true, eids, ...limits('auth') }, 'try-again-auth'),

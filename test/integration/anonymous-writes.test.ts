@@ -14,7 +14,7 @@ const redis = new Redis(redisUrl);
 
 beforeAll(async () => {
   tb = await startTestBroker({ ttl: { interaction: INTERACTION_TTL, session: 8 * 3600 }, rate_limits: { enabled: false } }, 'anonymous-writes');
-  limited = await startTestBroker({ rate_limits: { window_seconds: LONG_WINDOW, logout: { per_ip: 3, per_client: 0 } } }, 'anonymous-writes-limited');
+  limited = await startTestBroker({ rate_limits: { window_seconds: LONG_WINDOW, logout: { per_ip: 3 } } }, 'anonymous-writes-limited');
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 afterAll(() => redis.quit());

@@ -262,7 +262,7 @@ describe('a broker process, from its start to its SIGTERM', () => {
       admin: { token: ADMIN_TOKEN },
       clients: [webClient],
       eids: { 'fi-ftn': { mode: 'simulator' } },
-      rate_limits: { auth: { per_ip: 1, per_client: 0 } },
+      rate_limits: { auth: { per_ip: 1 } },
     };
     const traceIds: string[] = [];
     const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)), LOG_LEVEL: 'debug' });

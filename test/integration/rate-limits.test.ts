@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clientAddress } from '../../src/http/client-ip.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
@@ -5,10 +6,11 @@ import { tokenRequest } from '../support/http.js';
 import { eventually, Scrape } from '../support/ops.js';
 import { clearOfWindowEnd, LONG_WINDOW, windowStart } from '../support/rate-windows.js';
 import { rateLimitCounts, uniquePrefix } from '../support/redis.js';
-import { RelyingParty } from '../support/relying-party.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
 
 const WINDOW = 5;
-const off = { per_ip: 0, per_client: 0 };
+const off = { per_ip: 0 };
+const tokenOff = { per_ip: 0, per_client: 0 };
 
 /** Two instances of one deployment (one key prefix): limits are shared through Redis. */
 let first: TestBroker;
@@ -19,11 +21,11 @@ let other: TestBroker;
 
 beforeAll(async () => {
   sharedPrefix = uniquePrefix('rate-limits');
-  const authOnly = { rate_limits: { window_seconds: WINDOW, auth: { per_ip: 4, per_client: 0 }, token: off, eid_start: off } };
+  const authOnly = { rate_limits: { window_seconds: WINDOW, auth: { per_ip: 4 }, token: tokenOff, eid_start: off } };
   first = await startTestBroker(authOnly, 'rate-limits', { prefix: sharedPrefix });
   second = await startTestBroker(authOnly, 'rate-limits', { prefix: sharedPrefix });
   other = await startTestBroker(
-    { rate_limits: { window_seconds: LONG_WINDOW, auth: off, token: { per_ip: 0, per_client: 2 }, eid_start: { per_ip: 2, per_client: 0 } } },
+    { rate_limits: { window_seconds: LONG_WINDOW, auth: off, token: { per_ip: 0, per_client: 2 }, eid_start: { per_ip: 2 } } },
     'rate-limits-other',
   );
 });
@@ -80,7 +82,7 @@ describe('authorization requests, per IP address', () => {
   it('are sent to the store by each instance on its own, shortly after they are counted', async () => {
     await clearOfWindowEnd();
     const prefix = uniquePrefix('rate-limits-flush');
-    const tb = await startTestBroker({ rate_limits: { window_seconds: LONG_WINDOW, auth: { per_ip: 100, per_client: 0 } } }, 'rate-limits-flush', { prefix });
+    const tb = await startTestBroker({ rate_limits: { window_seconds: LONG_WINDOW, auth: { per_ip: 100 } } }, 'rate-limits-flush', { prefix });
     expect(await statusesOf(3, authorizeStatus(tb))).toEqual([303, 303, 303]);
     await eventually(async () => (await rateLimitCounts(prefix, 'auth'))['ip:127.0.0.1'] === 3);
   });
@@ -129,7 +131,7 @@ describe("a client's name in credentials that do not authenticate it", () => {
   it("does not use up that client's allowance: a few addresses cannot lock it out", async () => {
     await clearOfWindowEnd();
     const tb = await startTestBroker(
-      { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, auth: { per_ip: 0, per_client: 2 }, token: { per_ip: 0, per_client: 2 }, eid_start: off } },
+      { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, auth: off, token: { per_ip: 0, per_client: 2 }, eid_start: off } },
       'rate-limits-credentials',
     );
     const post = async (path: string, secret: string, address: string, body: Record<string, string>) =>
@@ -152,10 +154,71 @@ describe("a client's name in credentials that do not authenticate it", () => {
     expect(await post('/token', webClient.client_secret, '198.51.100.9', refresh)).toBe(400);
     expect(await post('/token', webClient.client_secret, '198.51.100.9', refresh)).toBe(400);
     expect(await post('/token', webClient.client_secret, '198.51.100.9', refresh)).toBe(429);
-    // Pushed authorization requests authenticate the client too.
-    const pushed = { response_type: 'code', client_id: webClient.client_id, redirect_uri: webClient.redirect_uris[0]!, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
-    for (const address of ['203.0.113.5', '203.0.113.6', '203.0.113.7']) expect(await post('/request', 'a-guessed-secret', address, pushed)).toBe(401);
-    expect(await post('/request', webClient.client_secret, '198.51.100.9', pushed)).toBe(201);
+  });
+});
+
+/** A day: the flood below takes a while, and must fall in one window. */
+const DAY = 86_400;
+
+/** GET `path` `times` times, one after another, on one kept-alive connection from `localAddress`; the statuses. */
+async function getFrom(port: number, localAddress: string, path: string, times: number): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const statuses: number[] = [];
+  try {
+    for (let i = 0; i < times; i += 1) {
+      statuses.push(
+        await new Promise<number>((resolve, reject) => {
+          const request = httpRequest({ host: '127.0.0.1', port, path, localAddress, agent, headers: { accept: 'application/json' } }, (response) => {
+            response.resume();
+            response.on('end', () => resolve(response.statusCode!));
+          });
+          request.on('error', reject);
+          request.end();
+        }),
+      );
+    }
+  } finally {
+    agent.destroy();
+  }
+  return statuses;
+}
+
+describe('strangers naming a client', () => {
+  it("at /auth, from many addresses each within its limit, do not make the client's real users wait", async () => {
+    await clearOfWindowEnd(DAY);
+    // The default limits: 300 authorization requests per address. (They were also 6000 per client.)
+    const tb = await startTestBroker({ rate_limits: { window_seconds: DAY } }, 'rate-limits-strangers');
+    const port = Number(new URL(tb.issuer).port);
+    const addresses = Array.from({ length: 21 }, (_, i) => `127.0.0.${i + 2}`);
+    const named = `/auth?${new URLSearchParams({ client_id: webClient.client_id })}`;
+    const statuses = (await Promise.all(addresses.map((address) => getFrom(port, address, named, 290)))).flat();
+    expect(statuses.length).toBeGreaterThan(6000);
+    // A person logging in to that client gets through.
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const tokens = await rp.redeem(await logIn(rp));
+    expect(tokens.claims()?.sub).toEqual(expect.any(String));
+    // And none of the strangers' requests was refused for the client, each address being within its own limit.
+    expect(statuses.filter((status) => status === 429)).toEqual([]);
+  });
+
+  it("at the token endpoint, a public client's id in the query proves nothing and uses up none of its allowance", async () => {
+    await clearOfWindowEnd();
+    const spa = { client_id: 'spa', redirect_uris: ['https://spa.example/callback'], token_endpoint_auth_method: 'none' as const };
+    const tb = await startTestBroker(
+      { trust_proxy: true, clients: [webClient, spa], rate_limits: { window_seconds: LONG_WINDOW, auth: off, token: { per_ip: 0, per_client: 2 }, eid_start: off } },
+      'rate-limits-public-client',
+    );
+    const redeemFrom = async (address: string) =>
+      (
+        await fetch(`${tb.issuer}/token?client_id=${spa.client_id}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code: 'not-a-code', code_verifier: 'v'.repeat(43), redirect_uri: spa.redirect_uris[0]!, client_id: spa.client_id }),
+        })
+      ).status;
+    const statuses = [];
+    for (const address of ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4']) statuses.push(await redeemFrom(address));
+    expect(statuses).toEqual([400, 400, 400, 400]);
   });
 });
 

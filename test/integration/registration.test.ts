@@ -86,11 +86,10 @@ describe('dynamic client registration (RFC 7591)', () => {
     [{ allowed_eids: ['xx-magic'] }, 'invalid_client_metadata', 'allowed_eids[0]: no eID xx-magic is configured'],
     [{ allowed_acr_values: ['urn:nope'] }, 'invalid_client_metadata', 'allowed_acr_values[0]: '],
     [{ default_ui_locales: 'sv' }, 'invalid_client_metadata', 'default_ui_locales: '],
-    [{ display_name: 42 }, 'invalid_client_metadata', 'display_name: '],
     [{ client_name: 'N'.repeat(20_000) }, 'invalid_client_metadata', 'client_name: '],
     [{ client_name: 'The News \u202Eecivres' }, 'invalid_client_metadata', 'client_name: must not contain control characters'],
-    [{ display_name: 'The\u0007News' }, 'invalid_client_metadata', 'display_name: must not contain control characters'],
-    [{ display_name: 'The News\u2028Sports' }, 'invalid_client_metadata', 'display_name: must not contain control characters, lone surrogates, bidirectional formatting marks, line or paragraph separators'],
+    [{ client_name: 'The\u0007News' }, 'invalid_client_metadata', 'client_name: must not contain control characters'],
+    [{ client_name: 'The News\u2028Sports' }, 'invalid_client_metadata', 'client_name: must not contain control characters, lone surrogates, bidirectional formatting marks, line or paragraph separators'],
     [{ client_name: 'The\u200bNews' }, 'invalid_client_metadata', 'client_name: must not contain control characters, lone surrogates, bidirectional formatting marks, line or paragraph separators (U+2028, U+2029) or invisible characters'],
     [
       { application_type: 'native', redirect_uris: ['com.example.news:/callback'] },
@@ -252,6 +251,60 @@ describe('names and pages in the languages of the pages (OpenID Connect Registra
     expect(refused.body.error_description).toBe(
       "client_name#de-AT: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out",
     );
+  });
+});
+
+/** What only the operator grants, as a client might ask for it, and the field a refusal names. */
+const operatorGrants: Array<[string, Record<string, unknown>]> = [
+  ['display_name', { display_name: 'Your Bank' }],
+  ['authorization_details_types', { authorization_details_types: ['sign'] }],
+  ['authorization_details_types', { authorization_details_types: ['payment'] }],
+  ['grant_types', { grant_types: ['authorization_code', 'urn:openid:params:grant-type:ciba'], backchannel_token_delivery_mode: 'poll' }],
+];
+
+describe('what only the operator grants', () => {
+  it.each(operatorGrants)('a client cannot give itself %s by registering: invalid_client_metadata naming it', async (field, asked) => {
+    const answer = await register(tb.issuer, IAT, { ...webRegistration, ...asked });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_client_metadata');
+    expect(answer.body.error_description).toMatch(new RegExp(`^${field}: .*granted by the operator`));
+  });
+
+  it.each(operatorGrants)('nor %s by updating its registration (RFC 7592)', async (field, asked) => {
+    const reg = (await register(tb.issuer, IAT, webRegistration)).body as { client_id: string; registration_access_token: string; registration_client_uri: string };
+    const answer = await call(reg.registration_client_uri, 'PUT', reg.registration_access_token, { ...webRegistration, client_id: reg.client_id, ...asked });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_client_metadata');
+    expect(answer.body.error_description).toMatch(new RegExp(`^${field}: .*granted by the operator`));
+    expect((await admin(tb.issuer, 'GET', `/admin/clients/${reg.client_id}`)).body).not.toHaveProperty(field === 'grant_types' ? 'backchannel_token_delivery_mode' : field);
+  });
+
+  it("the name the operator gave a registered client stays through the client's updates", async () => {
+    const reg = (await register(tb.issuer, IAT, webRegistration)).body as { client_id: string; registration_access_token: string; registration_client_uri: string };
+    const given = { display_name: 'Nyheterna AB' };
+    expect((await admin(tb.issuer, 'PATCH', `/admin/clients/${reg.client_id}`, given)).status).toBe(200);
+    // Read back and sent again as it is (RFC 7592 §2.2): what the client holds may be repeated.
+    const read = await call(reg.registration_client_uri, 'GET', reg.registration_access_token);
+    const notMetadata = new Set(['registration_access_token', 'registration_client_uri', 'client_secret_expires_at', 'client_id_issued_at']);
+    const own = Object.fromEntries(Object.entries(read.body).filter(([key]) => !notMetadata.has(key)));
+    const repeated = await call(reg.registration_client_uri, 'PUT', reg.registration_access_token, own);
+    expect(repeated.status, JSON.stringify(repeated.body)).toBe(200);
+    // Left out, they are kept: the client's own client_name does not take the operator's name's place.
+    const renamed = await call(reg.registration_client_uri, 'PUT', repeated.body.registration_access_token as string, {
+      ...webRegistration,
+      client_id: reg.client_id,
+      client_name: 'Your Bank',
+    });
+    expect(renamed.status, JSON.stringify(renamed.body)).toBe(200);
+    expect(renamed.body).toMatchObject({ ...given, client_name: 'Your Bank' });
+    expect((await admin(tb.issuer, 'GET', `/admin/clients/${reg.client_id}`)).body).toMatchObject(given);
+    const changed = await call(reg.registration_client_uri, 'PUT', renamed.body.registration_access_token as string, {
+      ...webRegistration,
+      client_id: reg.client_id,
+      display_name: 'Your Bank',
+    });
+    expect(changed.status).toBe(400);
+    expect(changed.body.error_description).toMatch(/^display_name: /);
   });
 });
 

@@ -108,6 +108,17 @@ describe('configuration', () => {
     expect(problem(raw)).toBe(expected);
   });
 
+  it.each(['auth', 'eid_start', 'logout'])(
+    'a per-client limit on %s, which anyone may call naming any client, stops the start-up naming the key; 0 is taken',
+    (limit) => {
+      expect(problem({ rate_limits: { [limit]: { per_ip: 10, per_client: 100 } } })).toBe(
+        `rate_limits.${limit}.per_client: is no longer accepted: these requests do not prove which client sends them, so a per-client limit would let anyone use up the client's allowance. They are limited per address (per_ip) only: remove per_client`,
+      );
+      expect(parseConfig({ rate_limits: { [limit]: { per_ip: 10, per_client: 0 } } }).rate_limits[limit as 'auth']).toEqual({ per_ip: 10, per_client: 0 });
+      expect(parseConfig({ rate_limits: { token: { per_client: 100 } } }).rate_limits.token).toEqual({ per_ip: 1200, per_client: 100 });
+    },
+  );
+
   it.each([
     [{ ui: { qr_size: 280 } }, 'ui.qr_size: moved to eids.se-bankid.qr_size (and eids.se-freja.qr_size); set it there instead'],
     [{ ui: { show_qr_help: false } }, 'ui.show_qr_help: moved to eids.se-bankid.show_qr_help (and eids.se-freja.show_qr_help); set it there instead'],

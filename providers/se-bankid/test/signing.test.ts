@@ -46,7 +46,9 @@ beforeAll(async () => {
   afterAll(() => simulator.close());
   // Beside BankID an eID that cannot sign, which a signature must never be offered.
   const tb = await startTestBroker(
-    { clients: [signingClient, plainClient, narrowClient], eids: { 'se-bankid': bankIdSection(simulator, pki), 'test-double': {} }, admin: { token: ADMIN_TOKEN } },
+    { clients: [signingClient, plainClient, narrowClient], eids: { 'se-bankid': bankIdSection(simulator, pki), 'test-double': {} }, admin: { token: ADMIN_TOKEN },
+      registration: { enabled: true, initial_access_token: false, management: true },
+    },
     'bankid-signing',
   );
   bed = { simulator, tb, rp: await RelyingParty.discover(tb.issuer, signingClient) };
@@ -343,6 +345,28 @@ describe('bad requests never reach BankID', () => {
   it('a type the client is not registered for: invalid_authorization_details', async () => {
     const refused = await pushRefused(plain, { authorization_details: sign({ text: 'x' }) });
     expect(refused).toMatchObject({ code: 'invalid_authorization_details', description: expect.stringMatching(/not allowed for this client/) });
+  });
+
+  it.each(['sign', 'payment', 'login_message'])('a client cannot give itself %s by registering; what the operator grants it stays through its updates', async (type) => {
+    const registration = { redirect_uris: ['https://self.example/callback'], client_name: 'Self' };
+    const register = (body: object) => fetch(`${bed.tb.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const refused = await register({ ...registration, authorization_details_types: [type] });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: 'invalid_client_metadata', error_description: expect.stringMatching(/^authorization_details_types: .*granted by the operator/) });
+
+    const reg = (await (await register(registration)).json()) as { client_id: string; client_secret: string; registration_access_token: string; registration_client_uri: string };
+    const self = await RelyingParty.discover(bed.tb.issuer, { client_id: reg.client_id, client_secret: reg.client_secret, redirect_uris: registration.redirect_uris });
+    const entry = type === 'payment' ? { type, text: 'x', transaction: {} } : { type, text: 'x' };
+    expect(await pushRefused(self, { authorization_details: details(entry) })).toMatchObject({ code: 'invalid_authorization_details', description: expect.stringMatching(/not allowed for this client/) });
+
+    expect((await admin(bed.tb.issuer, 'PATCH', `/admin/clients/${reg.client_id}`, { authorization_details_types: [type] })).status).toBe(200);
+    const update = await fetch(reg.registration_client_uri, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${reg.registration_access_token}` },
+      body: JSON.stringify({ ...registration, client_id: reg.client_id, client_name: 'Self, renamed' }),
+    });
+    expect(update.status).toBe(200);
+    expect(await update.json()).toMatchObject({ client_name: 'Self, renamed', authorization_details_types: [type] });
   });
 
   it('a signature in a plain authorization URL: invalid_request at the redirect_uri, in plain words', async () => {
