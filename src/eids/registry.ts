@@ -21,14 +21,12 @@ export class EidRegistry {
   constructor(plugins: EidPlugin[], availability: Availability) {
     this.#availability = availability;
     this.#byId = new Map(plugins.map((plugin) => [plugin.id, plugin]));
-    this.#byAcr = new Map();
+    // Each acr value is one eID's: the check step refused any that two eIDs declared (checkEids).
+    this.#byAcr = new Map(plugins.flatMap((plugin) => plugin.acrValues.map((acr) => [acr, plugin] as const)));
     for (const plugin of plugins) {
       // A plugin's country is a value it makes: the identity model only takes ISO 3166-1 codes.
       if (!isCountryCode(plugin.country.code)) throw new ConfigError(`eids.${plugin.id}: country ${plugin.country.code} is not an ISO 3166-1 alpha-2 code`);
-      for (const acr of plugin.acrValues) if (!this.#byAcr.has(acr)) this.#byAcr.set(acr, plugin);
     }
-    const conflicts = acrConflicts(plugins);
-    if (conflicts.length) throw new ConfigError(conflicts);
   }
 
   get(id: string): EidPlugin | undefined {

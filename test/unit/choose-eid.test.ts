@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sweden } from '../../providers/countries/se.js';
-import type { EidPlugin } from '../../src/eids/plugin.js';
-import { EidRegistry } from '../../src/eids/registry.js';
+import type { EidPlugin, EidPluginFactory } from '../../src/eids/plugin.js';
+import { checkEids, EidRegistry } from '../../src/eids/registry.js';
 import { chooseEid } from '../../src/login/choose-eid.js';
 
 const plugin = (id: string, acrValues: string[]): EidPlugin => ({
@@ -83,7 +83,11 @@ describe('chooseEid', () => {
     });
   });
 
-  it('a registry refuses two eIDs claiming one acr value', () => {
-    expect(() => new EidRegistry([bankid, plugin('copy', ['urn:nordic-eid:se:bankid'])], everyEidUp)).toThrow(/already served by se-bankid/);
+  it("the check step refuses two eIDs claiming one acr value, naming the later one's section", async () => {
+    const declaring = (acrValues: readonly string[]): EidPluginFactory => ({ check: () => ({ settings: {}, acrValues }), start: async () => bankid });
+    const factories = { 'se-bankid': declaring(bankid.acrValues), copy: declaring(['urn:nordic-eid:se:bankid']) };
+    const { eids, problems } = await checkEids({ 'se-bankid': {}, copy: {} }, factories, 'https://broker.example');
+    expect(eids.map((eid) => eid.id)).toEqual(['se-bankid', 'copy']);
+    expect(problems).toEqual(['eids.copy: acr value urn:nordic-eid:se:bankid is already served by se-bankid']);
   });
 });
