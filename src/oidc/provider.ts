@@ -14,6 +14,7 @@ import { supportedLocales } from '../http/locale.js';
 import { isProductionConfiguration } from '../config/environment.js';
 import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
+import { publishedDocumentCaching } from './published-documents.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { browserSessions } from './browser-sessions.js';
@@ -415,6 +416,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     ownFormPostPage(views),
     deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),
+    publishedDocumentCaching(),
   ]);
   return provider;
 }

@@ -6,6 +6,7 @@ import { TestBrowser } from '../support/browser.js';
 import { publicClient, startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { expectWrongMethodRefused, tokenRequest } from '../support/http.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
+import { PUBLISHED_DOCUMENT_MAX_AGE_SECONDS } from '../../src/oidc/published-documents.js';
 
 let tb: TestBroker;
 let rp: RelyingParty;
@@ -80,6 +81,18 @@ describe('discovery', () => {
     const jwks = (await (await fetch(`${tb.issuer}/jwks`)).json()) as { keys: Array<Record<string, string>> };
     expect(jwks.keys.map((key) => key.alg)).toEqual(['ES256', 'RS256']);
     expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);
+  });
+
+  it('the discovery document and the JWKS may be kept five minutes, an error not at all', async () => {
+    for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/jwks']) {
+      const response = await fetch(`${tb.issuer}${path}`);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get('cache-control'), path).toBe(`public, max-age=${PUBLISHED_DOCUMENT_MAX_AGE_SECONDS}`);
+    }
+    expect(PUBLISHED_DOCUMENT_MAX_AGE_SECONDS).toBe(300);
+    const refused = await fetch(`${tb.issuer}/jwks`, { method: 'POST' });
+    expect(refused.status).toBe(405);
+    expect(refused.headers.get('cache-control') ?? '').not.toMatch(/public|max-age/);
   });
 });
 
