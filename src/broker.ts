@@ -291,7 +291,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     const headers = securityHeadersFor(issuer);
     app.use(securityHeaders(headers));
     app.use(errorBoundary(views, log));
-    app.use(addressedToIssuer(issuer, config.trust_proxy));
+    app.use(addressedToIssuer(issuer));
     app.use(bodyLimit(config.server.max_body_bytes));
     app.use(boundedParameters());
     // A form POSTed to /auth or /session/end goes on as a GET, where the person's session cookie comes along.

@@ -5,44 +5,33 @@ import { HttpError } from './errors.js';
 /**
  * Every URL the broker builds — discovery, the logout form, where a login resumes, the
  * links on its pages — comes from the host and scheme Koa and oidc-provider read off the
- * request. A Host header is whatever the sender wrote, so unless a trusted proxy vouches for
- * them (`trust_proxy`, through X-Forwarded-Host/-Proto), each request is taken to be addressed
- * to the configured issuer: its Host and scheme are replaced by the issuer's before anything
- * reads them.
+ * request. A Host header is whatever the sender wrote, and so are X-Forwarded-Host and
+ * X-Forwarded-Proto wherever a proxy passes on what it was sent (Apache's mod_proxy sets no
+ * X-Forwarded-Proto; nginx forwards any Host its default server takes). So each request is taken
+ * to be addressed to the configured issuer, with or without `trust_proxy`: its Host, forwarded
+ * host and scheme are replaced by the issuer's before anything reads them. The discovery document
+ * may be kept by shared caches (published-documents.ts): one built on a sender's host or scheme
+ * would be served to everyone. `trust_proxy` is for the person's address (X-Forwarded-For) only.
  *
  * A request target in absolute form (`GET http://elsewhere.example/.well-known/... HTTP/1.1`,
  * RFC 9112 §3.2.2) names a host as freely as Host does, and Koa takes it whole for the request's
  * URL (ctx.href), from which oidc-provider builds discovery's endpoints and the logout form's
  * action: it is cut to its path and query, the origin form every browser sends.
  *
- * Behind a trusted proxy the host and scheme it forwards are taken: with `trust_proxy` a number
- * of proxies, the value the outermost of them wrote (X-Forwarded-Host and -Proto as lists, read
- * from the end, as X-Forwarded-For is), never one the sender wrote before it — a proxy that adds
- * its value to the list rather than replacing it (Apache's mod_proxy) leaves the sender's first,
- * where Koa and oidc-provider would read it. They are taken only as a host and a
- * scheme: a value no URL can be built on (`a b`, `[::1`, a port past 65535, a scheme other than
- * http and https) is refused as a bad request instead of failing where the first URL is built,
- * as a 500.
- *
  * An HTTP/1.1 request without a Host header is refused (RFC 9112, section 3.2) here, as every
  * other bad request is: Node's own check, turned off in createHttpServer, answers 400 with no
  * body and no traceId.
  */
-export function addressedToIssuer(issuer: string, trustProxy: boolean | number): Middleware {
+export function addressedToIssuer(issuer: string): Middleware {
   const { host, protocol } = new URL(issuer);
   const scheme = protocol.slice(0, -1);
   return (ctx, next) => {
     if (lacksHost(ctx.req)) throw new HttpError(400, 'invalid_request', 'The request has no Host header, which HTTP/1.1 requires.');
     toOriginForm(ctx);
-    if (!trustProxy) {
-      // The node request's header, so that oidc-provider's own contexts (interactionDetails) see it too.
-      ctx.req.headers.host = host;
-      Object.defineProperty(ctx.request, 'protocol', { value: scheme });
-    } else {
-      if (typeof trustProxy === 'number') keepTrustedForwarded(ctx.req, trustProxy);
-      const refusal = forwardedOriginRefusal(ctx);
-      if (refusal) throw refusal;
-    }
+    // On the node request, so that oidc-provider's own contexts (interactionDetails) read them too;
+    // the forwarded ones for its app, which reads them behind a trusted proxy.
+    Object.assign(ctx.req.headers, { host, 'x-forwarded-host': host, 'x-forwarded-proto': scheme });
+    Object.defineProperty(ctx.request, 'protocol', { value: scheme });
     return next();
   };
 }
@@ -65,36 +54,4 @@ function toOriginForm(ctx: Context): void {
   ctx.req.url = originForm;
   ctx.originalUrl = originForm;
   ctx.request.originalUrl = originForm;
-}
-
-/** The headers in which proxies say where a request was addressed. */
-const FORWARDED_ORIGIN = ['x-forwarded-host', 'x-forwarded-proto'] as const;
-
-/**
- * Leaves in each of FORWARDED_ORIGIN only the value the outermost of `proxies` trusted proxies
- * wrote: the one `proxies` from the end of the list, each proxy adding one (or the first, when
- * the proxies replaced the list). On the node request, so that oidc-provider's own contexts read it too.
- */
-function keepTrustedForwarded(req: IncomingMessage, proxies: number): void {
-  for (const name of FORWARDED_ORIGIN) {
-    const values = req.headers[name]?.toString().split(',');
-    if (values && values.length > 1) req.headers[name] = values[Math.max(0, values.length - proxies)]!.trim();
-  }
-}
-
-/** A URL's authority: a host name or IPv4 address, or an IPv6 address in brackets, and an optional port. */
-const AUTHORITY = /^(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/i;
-const HIGHEST_PORT = 65_535;
-const WEB_SCHEMES: ReadonlySet<string> = new Set(['http', 'https']);
-
-/** Why the host or scheme a trusted proxy forwarded (else the request's own) can carry no URL, if it cannot. */
-function forwardedOriginRefusal(ctx: Context): HttpError | undefined {
-  // An HTTP/1.0 request may come without any host (a load balancer's health check): it is not refused for that.
-  if (ctx.host === '') return undefined;
-  const authority = AUTHORITY.exec(ctx.host);
-  if (!authority || Number(authority[1] ?? 0) > HIGHEST_PORT) {
-    return new HttpError(400, 'invalid_request', "The request's host (Host, or the proxy's X-Forwarded-Host) is not a host name with an optional port.");
-  }
-  if (!WEB_SCHEMES.has(ctx.protocol)) return new HttpError(400, 'invalid_request', "The proxy's X-Forwarded-Proto is neither http nor https.");
-  return undefined;
 }

@@ -32,6 +32,17 @@ function send(
   });
 }
 
+/** Where a login started and cancelled with `headers` on each request is sent to resume (the API's redirectTo). */
+async function resumeAddress(tb: TestBroker, headers: Record<string, string>): Promise<string> {
+  const rp = await RelyingParty.discover(tb.issuer, webClient);
+  const authorization = await rp.authorizationUrl();
+  const started = await send(tb, `${authorization.pathname}${authorization.search}`, headers);
+  const interaction = String(started.headers.location);
+  const cookies = (started.headers['set-cookie'] as string[]).map((cookie) => cookie.split(';')[0]).join('; ');
+  const cancelled = await send(tb, `${interaction}/api/cancel`, { ...headers, cookie: cookies, 'content-type': 'application/json' }, 'POST', '{}');
+  return (JSON.parse(cancelled.body) as { redirectTo: string }).redirectTo;
+}
+
 describe('a request path that looks like another site', () => {
   it('GET //evil.example/x renders no link to //evil.example', async () => {
     const { status, body } = await send(direct, '//evil.example/x', { accept: 'text/html' });
@@ -58,31 +69,26 @@ describe('a foreign Host header, without trust_proxy', () => {
   });
 
   it('a login started under a foreign Host resumes at the issuer (the API\'s redirectTo)', async () => {
-    const rp = await RelyingParty.discover(direct.issuer, webClient);
-    const authorization = await rp.authorizationUrl();
-    const started = await send(direct, `${authorization.pathname}${authorization.search}`, evil);
-    const interaction = String(started.headers.location);
-    const cookies = (started.headers['set-cookie'] as string[]).map((cookie) => cookie.split(';')[0]).join('; ');
-    const cancelled = await send(direct, `${interaction}/api/cancel`, { host: 'evil.example', cookie: cookies, 'content-type': 'application/json' }, 'POST', '{}');
-    const { redirectTo } = JSON.parse(cancelled.body) as { redirectTo: string };
-    expect(redirectTo.startsWith(`${direct.issuer}/auth/`)).toBe(true);
+    expect((await resumeAddress(direct, { host: 'evil.example' })).startsWith(`${direct.issuer}/auth/`)).toBe(true);
   });
 });
 
 describe('behind a trusted proxy', () => {
-  it("builds URLs from the proxy's X-Forwarded-Host and -Proto", async () => {
-    const { body } = await send(behindProxy, '/.well-known/openid-configuration', { 'x-forwarded-host': 'id.example.com', 'x-forwarded-proto': 'https' });
-    expect(JSON.parse(body)).toMatchObject({ token_endpoint: 'https://id.example.com/token' });
+  // A proxy may pass on what the sender wrote (Apache's mod_proxy sets no X-Forwarded-Proto), and a
+  // shared cache may keep the discovery document for everyone: no URL is built on either header.
+  it('builds every URL from the issuer, whatever host and scheme the proxy forwards', async () => {
+    const headers = { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', host: 'evil.example', accept: 'text/html' };
+    const discovery = await send(behindProxy, '/.well-known/openid-configuration', headers);
+    expect(JSON.parse(discovery.body)).toMatchObject({ token_endpoint: `${behindProxy.issuer}/token`, end_session_endpoint: `${behindProxy.issuer}/session/end` });
+    expect(discovery.body).not.toContain('evil.example');
+    const logout = await send(behindProxy, '/session/end', headers);
+    expect(logout.body).toContain(`action="${behindProxy.issuer}/session/end/confirm"`);
+    expect(logout.body).not.toContain('evil.example');
   });
 
-  it('takes the host and scheme its one proxy wrote, not those the sender wrote before it (a proxy that adds to the list)', async () => {
-    // Apache's mod_proxy adds the Host it was sent to what the request's X-Forwarded-Host already said.
-    const headers = { 'x-forwarded-host': 'evil.example, id.example.com', 'x-forwarded-proto': 'http, https', accept: 'text/html' };
-    const discovery = await send(behindProxy, '/.well-known/openid-configuration', headers);
-    expect(JSON.parse(discovery.body)).toMatchObject({ token_endpoint: 'https://id.example.com/token', end_session_endpoint: 'https://id.example.com/session/end' });
-    const logout = await send(behindProxy, '/session/end', headers);
-    expect(logout.body).toContain('action="https://id.example.com/session/end/confirm"');
-    expect(logout.body).not.toContain('evil.example');
+  it('a login started through the proxy under a foreign host resumes at the issuer (the API\'s redirectTo)', async () => {
+    const forwarded = { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' };
+    expect((await resumeAddress(behindProxy, forwarded)).startsWith(`${behindProxy.issuer}/auth/`)).toBe(true);
   });
 
   it.each([
@@ -92,16 +98,9 @@ describe('behind a trusted proxy', () => {
     ['x-forwarded-host', 'id.example.com:99999'],
     ['host', 'a b'],
     ['x-forwarded-proto', 'javascript'],
-  ])('a forwarded %s of %j, on which no URL can be built, is a bad request, not a 500', async (name, value) => {
-    for (const path of ['/.well-known/openid-configuration', '/session/end', '/auth?client_id=web-app']) {
-      const { status, body } = await send(behindProxy, path, { 'x-forwarded-proto': 'https', [name]: value, accept: 'application/json' });
-      expect(status, path).toBe(400);
-      expect(JSON.parse(body), path).toEqual({ error: 'invalid_request', error_description: expect.stringMatching(/X-Forwarded-(Host|Proto)/) });
-    }
-  });
-
-  it('an IPv6 address with a port, forwarded as the host, builds the URLs', async () => {
-    const { body } = await send(behindProxy, '/.well-known/openid-configuration', { 'x-forwarded-host': '[::1]:8443', 'x-forwarded-proto': 'https' });
-    expect(JSON.parse(body)).toMatchObject({ token_endpoint: 'https://[::1]:8443/token' });
+  ])('a forwarded %s of %j is not read: the answer names the issuer', async (name, value) => {
+    const { status, body } = await send(behindProxy, '/.well-known/openid-configuration', { 'x-forwarded-proto': 'https', [name]: value, accept: 'application/json' });
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({ token_endpoint: `${behindProxy.issuer}/token` });
   });
 });
