@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
+import { siteCookieName } from './site-cookies.js';
 
 /** A random id of this browser, kept a year: others get only its hash. */
 const BROWSER_COOKIE = 'neb_browser';
@@ -10,7 +11,7 @@ const hashOf = (id: string) => createHash('sha256').update(id).digest('hex');
 
 /** The hash of the browser's id, when it has one. */
 export function knownBrowserId(ctx: Context): string | undefined {
-  const id = ctx.cookies.get(BROWSER_COOKIE);
+  const id = ctx.cookies.get(siteCookieName(ctx, BROWSER_COOKIE));
   return id && BROWSER_COOKIE_FORM.test(id) ? hashOf(id) : undefined;
 }
 
@@ -19,6 +20,6 @@ export function browserId(ctx: Context): string {
   const known = knownBrowserId(ctx);
   if (known) return known;
   const id = randomBytes(24).toString('base64url');
-  ctx.cookies.set(BROWSER_COOKIE, id, { httpOnly: true, sameSite: 'lax', maxAge: BROWSER_COOKIE_MAX_AGE_MS, overwrite: true });
+  ctx.cookies.set(siteCookieName(ctx, BROWSER_COOKIE), id, { httpOnly: true, sameSite: 'lax', maxAge: BROWSER_COOKIE_MAX_AGE_MS, overwrite: true });
   return hashOf(id);
 }

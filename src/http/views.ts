@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import type { BrokerConfig } from '../config/schema.js';
 import { isRead } from './errors.js';
 import { currentTraceId } from './request-scope.js';
+import { siteCookieName } from './site-cookies.js';
 import { viewsDir } from '../paths.js';
 import { isLocale, languageNames, loadMessages, negotiateLocale, supportedLocales, type Locale, type Messages } from './locale.js';
 
@@ -150,10 +151,10 @@ export class Views {
   localeOf(ctx: Context): Locale {
     const picked = ctx.query.lang;
     if (isLocale(picked)) {
-      ctx.cookies.set(LANGUAGE_COOKIE, picked, { httpOnly: true, sameSite: 'lax', overwrite: true });
+      ctx.cookies.set(siteCookieName(ctx, LANGUAGE_COOKIE), picked, { httpOnly: true, sameSite: 'lax', overwrite: true });
       return picked;
     }
-    const remembered = ctx.cookies.get(LANGUAGE_COOKIE);
+    const remembered = ctx.cookies.get(siteCookieName(ctx, LANGUAGE_COOKIE));
     if (isLocale(remembered)) return remembered;
     const state = ctx.state as LocaleState;
     const oidcParams = (ctx as Context & { oidc?: { params?: { ui_locales?: unknown } } }).oidc?.params;

@@ -3,6 +3,7 @@ import type { EidPlugin } from '../eids/plugin.js';
 import { plainMessages } from '../config/issues.js';
 import { HttpError } from '../http/errors.js';
 import { signedCookie } from '../http/signed-cookies.js';
+import { siteCookieName } from '../http/site-cookies.js';
 
 /**
  * What eIDs ask browsers to remember for the session (`EidPlugin.startInput.remember`): one
@@ -17,7 +18,7 @@ const MAX_COOKIE_LENGTH = 1000;
 type Remembered = Record<string, Record<string, string>>;
 
 function readCookie(ctx: Context): Remembered {
-  const raw = signedCookie(ctx, REMEMBERED_COOKIE);
+  const raw = signedCookie(ctx, siteCookieName(ctx, REMEMBERED_COOKIE));
   if (!raw) return {};
   try {
     const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
@@ -55,7 +56,7 @@ export function rememberInput(ctx: Context, plugin: EidPlugin, input: Record<str
   all[plugin.id] = { ...all[plugin.id], ...kept };
   const value = Buffer.from(JSON.stringify(all)).toString('base64url');
   if (value.length > MAX_COOKIE_LENGTH) return;
-  ctx.cookies.set(REMEMBERED_COOKIE, value, { httpOnly: true, sameSite: 'lax', signed: true, overwrite: true });
+  ctx.cookies.set(siteCookieName(ctx, REMEMBERED_COOKIE), value, { httpOnly: true, sameSite: 'lax', signed: true, overwrite: true });
 }
 
 /** What this browser chose at earlier starts of `plugin`, still fitting its schema; undefined when nothing. */

@@ -1,13 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { findFreePort } from '../support/ports.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 let behindProxy: TestBroker;
 let direct: TestBroker;
+/** The port of a broker behind a TLS-terminating proxy as in production: an https issuer, the broker itself on plain http. */
+let httpsAddress: string;
 
 beforeAll(async () => {
   behindProxy = await startTestBroker({ trust_proxy: 1 }, 'proxy');
   direct = await startTestBroker({}, 'direct');
+  const port = await findFreePort();
+  httpsAddress = `http://127.0.0.1:${port}`;
+  await startTestBroker({ trust_proxy: 1, port, issuer: `https://localhost:${port}` }, 'proxy-https');
 });
 
 async function authorizationCookies(tb: TestBroker, headers: Record<string, string>) {
@@ -16,16 +22,67 @@ async function authorizationCookies(tb: TestBroker, headers: Record<string, stri
   return response.headers.getSetCookie();
 }
 
+/** An authorization request of webClient, sent to the https broker's own port through the "proxy". */
+function authorizationAtHttpsBroker(): string {
+  const query = new URLSearchParams({
+    client_id: webClient.client_id,
+    redirect_uri: webClient.redirect_uris[0]!,
+    response_type: 'code',
+    scope: 'openid',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  });
+  return `${httpsAddress}/auth?${query}`;
+}
+
+/** The cookies `response` sets, by name, with their attributes in lower case. */
+function setCookies(response: Response): Map<string, string> {
+  return new Map(response.headers.getSetCookie().map((cookie) => [cookie.split('=')[0]!, cookie.toLowerCase()]));
+}
+
+/** A login of webClient at the https broker up to its eID's start, where the browser gets its id; `planted` is sent as a cookie throughout. */
+async function eidStartCookies(planted: string): Promise<Map<string, string>> {
+  const started = await fetch(authorizationAtHttpsBroker(), { redirect: 'manual', headers: { 'x-forwarded-proto': 'https' } });
+  const cookies = [planted, ...started.headers.getSetCookie().map((cookie) => cookie.split(';')[0])].join('; ');
+  const picker = await fetch(new URL(started.headers.get('location')!, httpsAddress), { redirect: 'manual', headers: { cookie: cookies, 'x-forwarded-proto': 'https' } });
+  return setCookies(picker);
+}
+
 describe('behind a trusted proxy', () => {
-  it('marks cookies Secure when the proxy says the request came over https', async () => {
-    const cookies = await authorizationCookies(behindProxy, { 'x-forwarded-proto': 'https' });
+  it('marks cookies Secure when the issuer is https, whatever X-Forwarded-Proto says', async () => {
+    const response = await fetch(authorizationAtHttpsBroker(), { redirect: 'manual', headers: { 'x-forwarded-proto': 'http' } });
+    const cookies = response.headers.getSetCookie();
     expect(cookies.length).toBeGreaterThan(0);
     for (const cookie of cookies) expect(cookie.toLowerCase()).toContain('; secure');
+  });
+
+  it('an http issuer gets no Secure cookies, even when the proxy says https', async () => {
+    const cookies = await authorizationCookies(behindProxy, { 'x-forwarded-proto': 'https' });
+    expect(cookies.length).toBeGreaterThan(0);
+    for (const cookie of cookies) expect(cookie.toLowerCase()).not.toContain('; secure');
   });
 
   it('keeps the traceId a trusted proxy sends', async () => {
     const response = await fetch(`${behindProxy.issuer}/health/live`, { headers: { traceid: '0123456789abcdef' } });
     expect(response.headers.get('traceid')).toBe('0123456789abcdef');
+  });
+});
+
+describe("the broker's own whole-site cookies over https", () => {
+  // A sibling subdomain can set a cookie for the whole domain, but never one named __Host-.
+  it('are __Host- cookies: Secure, path /, no Domain; one planted under the plain name is not read', async () => {
+    const planted = 'neb_browser=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+    const cookies = await eidStartCookies(planted);
+    const browser = cookies.get('__Host-neb_browser');
+    expect(browser, [...cookies.keys()].join(', ')).toBeDefined();
+    expect(browser).toContain('; secure');
+    expect(browser).toContain('; path=/;');
+    expect(browser).not.toContain('domain=');
+    expect(browser).not.toContain('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
+    expect(cookies.has('neb_browser')).toBe(false);
+    const language = setCookies(await fetch(`${httpsAddress}/session/end?lang=sv`, { headers: { 'x-forwarded-proto': 'https' } }));
+    expect(language.get('__Host-neb_lang')).toContain('; secure');
+    expect(language.has('neb_lang')).toBe(false);
   });
 });
 
