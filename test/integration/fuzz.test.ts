@@ -3,6 +3,7 @@ import { startTestBroker, webClient, type TestBroker } from '../support/broker.j
 import { RelyingParty } from '../support/relying-party.js';
 import { rawConnection } from '../support/http.js';
 import { findFreePort } from '../support/redis.js';
+import { generator } from '../support/fuzz.js';
 
 /**
  * A bounded fuzz of every route: a few thousand requests with malformed parameters, headers,
@@ -16,20 +17,6 @@ const AT_ONCE = 8;
 /** An answer slower than this counts as a hang. */
 const HANG_MS = 10_000;
 const ADMIN_TOKEN = 'an-admin-token-for-the-fuzz-test-0123456789';
-
-/** mulberry32: small, seeded, good enough to pick among cases. */
-function generator(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  return { next, pick };
-}
 
 const methods = ['GET', 'GET', 'POST', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'PROPFIND'];
 

@@ -5,10 +5,16 @@ import { isJsonObject } from './requests.js';
 export const rpEndpoints = ['auth', 'sign', 'payment', 'phone/auth', 'phone/sign', 'collect', 'cancel'] as const;
 export type RpEndpoint = (typeof rpEndpoints)[number];
 
-/** An error answer BankID might give instead of doing the work, or a slow answer that then does it. */
-export type Fault = { status: number; errorCode: string; details?: string } | { delayMs: number };
+/**
+ * An error answer BankID might give instead of doing the work, a slow answer that then does it,
+ * or an answer that is not BankID's at all (a proxy's page, a broken body: `answer`, as sent).
+ */
+export type Fault =
+  | { status: number; errorCode: string; details?: string }
+  | { delayMs: number }
+  | { answer: { status: number; body: string; contentType: string } };
 
-const FAULT_SHAPE = 'fault must be { status: 400–599, errorCode, details? } or { delayMs }';
+const FAULT_SHAPE = 'fault must be { status: 400–599, errorCode, details? }, { delayMs } or { answer: { status: 200–599, body, contentType? } }';
 
 /** Faults waiting for the next requests to each endpoint, oldest first. */
 export class FaultQueue extends SharedFaultQueue<RpEndpoint, Fault> {
@@ -27,6 +33,7 @@ function checkEndpoint(endpoint: unknown): RpEndpoint {
 function checkFault(fault: unknown): Fault {
   if (!isJsonObject(fault)) throw new SimulatorError(FAULT_SHAPE);
   if (isWholeNumber(fault.delayMs)) return { delayMs: fault.delayMs };
+  if (isJsonObject(fault.answer)) return { answer: checkAnswer(fault.answer) };
   const { status, errorCode, details } = fault;
   const isErrorAnswer =
     isWholeNumber(status) &&
@@ -36,6 +43,11 @@ function checkFault(fault: unknown): Fault {
     (details === undefined || typeof details === 'string');
   if (!isErrorAnswer) throw new SimulatorError(FAULT_SHAPE);
   return { status, errorCode, details };
+}
+
+function checkAnswer({ status, body, contentType = 'application/json' }: Record<string, unknown>): { status: number; body: string; contentType: string } {
+  if (!isWholeNumber(status) || status < 200 || status > 599 || typeof body !== 'string' || typeof contentType !== 'string') throw new SimulatorError(FAULT_SHAPE);
+  return { status, body, contentType };
 }
 
 function isWholeNumber(value: unknown): value is number {
