@@ -5,7 +5,9 @@ import { HttpError } from './errors.js';
  * Refuses a request body larger than `maxBytes` before anyone reads it — the broker's own
  * routes and oidc-provider's endpoints alike — with 413, and closes the connection rather than
  * read the rest. A body of unknown length (chunked) is refused with 411: every client of an
- * OpenID provider sends Content-Length, and only a known length can be refused up front.
+ * OpenID provider sends Content-Length, and only a known length can be refused up front. A
+ * compressed body (Content-Encoding) is refused with 415: no reader here decompresses, so its
+ * bytes would be read as a form and answered with a misleading "missing parameter".
  */
 export function bodyLimit(maxBytes: number): Middleware {
   return (ctx, next) => {
@@ -23,7 +25,13 @@ export function bodyRefusal(ctx: Context, maxBytes: number): HttpError | undefin
   const declared = ctx.get('content-length');
   if (declared === '' && ctx.get('transfer-encoding') !== '') return new HttpError(411, 'invalid_request', 'Send the request body with a Content-Length.');
   if (Number(declared) > maxBytes) return new HttpError(413, 'invalid_request', `The request body is too large (at most ${maxBytes} bytes).`);
+  if (isEncoded(ctx.get('content-encoding')) && Number(declared) > 0) return new HttpError(415, 'invalid_request', 'Send the request body uncompressed, without Content-Encoding.');
   return undefined;
+}
+
+/** Whether a Content-Encoding names a coding other than identity (RFC 9110 §8.4). */
+function isEncoded(contentEncoding: string): boolean {
+  return contentEncoding.split(',').some((coding) => !['', 'identity'].includes(coding.trim().toLowerCase()));
 }
 
 /** The content type of a form body, as a browser posts a form. */

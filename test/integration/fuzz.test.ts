@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { RelyingParty } from '../support/relying-party.js';
@@ -260,6 +261,32 @@ describe('requests an outside probe of the HTTP surface answered wrongly', () =>
       expect(await response.json()).toEqual(expect.objectContaining({ error: expect.any(String), error_description: expect.any(String) }));
     },
   );
+
+  it.each(['/token', '/token/introspection', '/token/revocation', '/request', '/reg', '/backchannel', '/session/end/confirm', '/interaction/no-such-login/api/start'])(
+    'a compressed body at %s is refused as such (415), never read as a form of other parameters',
+    async (path) => {
+      for (const encoding of ['gzip', 'deflate, gzip', 'br']) {
+        const response = await fetch(`${tb.issuer}${path}`, {
+          method: 'POST',
+          headers: { accept: 'application/json', authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': encoding },
+          body: gzipSync('grant_type=client_credentials&token=x&scope=openid'),
+        });
+        expect(response.status, encoding).toBe(415);
+        expect(response.headers.get('traceid'), encoding).toMatch(/^[0-9a-f]{16}$/);
+        expect(await response.json(), encoding).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('Content-Encoding') });
+      }
+    },
+  );
+
+  it('a body marked identity is read as it is', async () => {
+    const response = await fetch(`${tb.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'identity' },
+      body: 'grant_type=authorization_code&code=nothing&redirect_uri=https%3A%2F%2Frp.example%2Fcallback&code_verifier=' + 'a'.repeat(43),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toBe('invalid_grant');
+  });
 
   it('a client not registered for CIBA that prefers HTML is told unauthorized_client at the backchannel endpoint', async () => {
     const response = await fetch(`${tb.issuer}/backchannel`, {
