@@ -1,4 +1,5 @@
 import { FaultQueue as SharedFaultQueue } from '../../shared/fault-queue.js';
+import { rawAnswerOf, type RawAnswer } from '../../shared/raw-answer.js';
 import { SimulatorError } from './errors.js';
 import { isJsonObject } from './requests.js';
 
@@ -12,7 +13,7 @@ export type RpEndpoint = (typeof rpEndpoints)[number];
 export type Fault =
   | { status: number; errorCode: string; details?: string }
   | { delayMs: number }
-  | { answer: { status: number; body: string; contentType: string } };
+  | { answer: RawAnswer };
 
 const FAULT_SHAPE = 'fault must be { status: 400–599, errorCode, details? }, { delayMs } or { answer: { status: 200–599, body, contentType? } }';
 
@@ -33,7 +34,11 @@ function checkEndpoint(endpoint: unknown): RpEndpoint {
 function checkFault(fault: unknown): Fault {
   if (!isJsonObject(fault)) throw new SimulatorError(FAULT_SHAPE);
   if (isWholeNumber(fault.delayMs)) return { delayMs: fault.delayMs };
-  if (isJsonObject(fault.answer)) return { answer: checkAnswer(fault.answer) };
+  if (fault.answer !== undefined) {
+    const answer = rawAnswerOf(fault.answer);
+    if (!answer) throw new SimulatorError(FAULT_SHAPE);
+    return { answer };
+  }
   const { status, errorCode, details } = fault;
   const isErrorAnswer =
     isWholeNumber(status) &&
@@ -43,11 +48,6 @@ function checkFault(fault: unknown): Fault {
     (details === undefined || typeof details === 'string');
   if (!isErrorAnswer) throw new SimulatorError(FAULT_SHAPE);
   return { status, errorCode, details };
-}
-
-function checkAnswer({ status, body, contentType = 'application/json' }: Record<string, unknown>): { status: number; body: string; contentType: string } {
-  if (!isWholeNumber(status) || status < 200 || status > 599 || typeof body !== 'string' || typeof contentType !== 'string') throw new SimulatorError(FAULT_SHAPE);
-  return { status, body, contentType };
 }
 
 function isWholeNumber(value: unknown): value is number {

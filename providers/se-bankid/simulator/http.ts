@@ -38,8 +38,3 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(json);
 }
 
-/** An answer as a fault gives it, whatever it holds. */
-export function sendRaw(response: ServerResponse, { status, body, contentType }: { status: number; body: string; contentType: string }): void {
-  response.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-  response.end(body);
-}

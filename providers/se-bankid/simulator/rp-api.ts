@@ -2,7 +2,8 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalidParameters, RpApiError } from './errors.js';
 import { rpEndpoints, type FaultQueue, type RpEndpoint } from './faults.js';
-import { parseJson, readBody, sendJson, sendRaw, type RequestBody } from './http.js';
+import { sendRaw } from '../../shared/raw-answer.js';
+import { parseJson, readBody, sendJson, type RequestBody } from './http.js';
 import type { OrderBook } from './orders.js';
 import { isJsonObject, readOrderRef, readOrderRequest, type JsonObject } from './requests.js';
 import type { RequestLog } from './traffic.js';
