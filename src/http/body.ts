@@ -77,15 +77,30 @@ export function readBody(ctx: Context): Promise<Record<string, unknown>> {
 
 async function parseBody(ctx: Context): Promise<Record<string, unknown>> {
   if (ctx.is(FORM_TYPE)) return Object.fromEntries(await readForm(ctx));
-  if (ctx.is([...JSON_TYPES])) {
-    try {
-      const parsed: unknown = JSON.parse(await readText(ctx));
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-    } catch {
-      // Falls through to the same answer as any other unreadable body.
-    }
-    throw new HttpError(400, 'invalid_request', 'The request body is not a JSON object.');
-  }
+  if (ctx.is([...JSON_TYPES])) return parseJsonObject(await readText(ctx));
   if (!ctx.request.length) return {};
   throw new HttpError(415, 'invalid_request', 'Send the body as a form or as JSON.');
+}
+
+/**
+ * A JSON body's object. A `__proto__` key, at any depth, is refused: JSON.parse keeps it as an
+ * own field, but the first copy of the object by assignment (a merge, Object.assign) makes its
+ * value the copy's prototype, whose fields every later check then reads as fields sent — the
+ * admin API took `{"__proto__": {"resource_server": true}}` as resource_server.
+ */
+function parseJsonObject(text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text, refuseProtoKey);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // Falls through to the same answer as any other unreadable body.
+  }
+  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  throw new HttpError(400, 'invalid_request', 'The request body is not a JSON object.');
+}
+
+function refuseProtoKey(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw new HttpError(400, 'invalid_request', 'The request body has a field named __proto__, which nothing here takes.');
+  return value;
 }
