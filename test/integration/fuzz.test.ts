@@ -174,6 +174,7 @@ describe('fuzzing every route', () => {
     if (random.next() < 0.3) headers.accept = random.pick(['text/html', 'application/json', '*/*', 'image/png', 'text/event-stream']);
     if (random.next() < 0.2) headers['accept-language'] = random.pick(['sv', 'xx', '*', 'en;q=x', random.pick(nasty)]);
     if (random.next() < 0.1) headers['x-forwarded-for'] = random.pick(nasty);
+    if (random.next() < 0.1) headers['content-encoding'] = random.pick(['gzip', 'identity', 'br, gzip', 'x']);
     let body: string | undefined;
     if (method !== 'GET' && method !== 'HEAD' && random.next() < 0.8) {
       const fields = Array.from({ length: 1 + Math.floor(random.next() * 5) }, (): [string, string] => [random.pick(parameterNames), random.pick(nasty)]);
@@ -183,6 +184,7 @@ describe('fuzzing every route', () => {
         '{"eid": ',
         '['.repeat(5_000),
         JSON.stringify({ eid: 'test-double', device: random.pick(nasty), qr: random.pick([true, 'yes', null, {}]) }),
+        `{"redirect_uris":["https://rp.example/callback"],"__proto__":{"resource_server":true,"eid":"test-double"}}`,
         random.pick(nasty),
         'a=1&'.repeat(2_000),
       ]);
