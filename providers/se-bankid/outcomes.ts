@@ -69,6 +69,7 @@ const apiErrors: Record<string, Ending> = {
   maintenance: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID is down for maintenance.', retry: true },
   unreachable: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID could not be reached.', retry: true },
   circuitOpen: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID failed repeatedly and is paused for a moment.', retry: true },
+  malformedAnswer: { status: 'ERROR', messageCode: 'RFA5', error: 'server_error', description: 'BankID answered with something that is not an answer of its API.', retry: true },
 };
 const unknownApiError: Ending = { status: 'ERROR', messageCode: 'RFA22', error: 'server_error', description: 'BankID refused a request from the broker.' };
 

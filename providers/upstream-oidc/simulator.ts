@@ -10,6 +10,7 @@ import mount from 'koa-mount';
 import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { loginEveryTime, memoryAdapter, SIMULATOR_KEY_LIFETIME_MS, simulatorCached } from '../../src/eids/sdk.js';
 import type { SimulatorRegistration } from './index.js';
+import type { RawAnswer } from '../shared/raw-answer.js';
 import { listenOn, stopServer } from '../shared/simulator-server.js';
 import { escapeHtml, SIMULATOR_STYLESHEET_LINK, simulatorStylesheetStep } from '../shared/simulator-page.js';
 import { SimulatorTexts, type LanguageAsked, type Translate } from '../shared/simulator-language.js';
@@ -77,6 +78,8 @@ export interface SimulatorFaults {
   tokenResponseChunked?: boolean;
   /** Answers the token endpoint with something other than tokens, as a broken or hostile upstream might. */
   tokenAnswer?: keyof typeof ROGUE_TOKEN_ANSWERS;
+  /** Answers userinfo with this, whatever it holds, as a broken or hostile upstream (or a proxy) might. */
+  userinfoAnswer?: RawAnswer;
 }
 
 /**
@@ -341,6 +344,12 @@ export async function startUpstreamSimulator(
     if (ctx.path === '/auth' && faults.replaceNonce && ctx.query.nonce) ctx.query = { ...ctx.query, nonce: faults.replaceNonce };
     const forgery = faults.idToken ?? (faults.issuedAtAheadSeconds ? issuedAhead(faults.issuedAtAheadSeconds) : undefined);
     const forgeryKeys = { published: signing.keys[0]!, unpublished: foreignJwks.keys[0]! };
+    if (ctx.path === '/me' && faults.userinfoAnswer) {
+      ctx.status = faults.userinfoAnswer.status;
+      ctx.type = faults.userinfoAnswer.contentType;
+      ctx.body = faults.userinfoAnswer.body;
+      return;
+    }
     if (ctx.path === '/me' && faults.userinfoSigning) {
       await next();
       return resignUserinfo(ctx, forgeryKeys, faults.userinfoSigning);

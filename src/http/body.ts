@@ -5,7 +5,9 @@ import { HttpError } from './errors.js';
  * Refuses a request body larger than `maxBytes` before anyone reads it — the broker's own
  * routes and oidc-provider's endpoints alike — with 413, and closes the connection rather than
  * read the rest. A body of unknown length (chunked) is refused with 411: every client of an
- * OpenID provider sends Content-Length, and only a known length can be refused up front.
+ * OpenID provider sends Content-Length, and only a known length can be refused up front. A
+ * compressed body (Content-Encoding) is refused with 415: no reader here decompresses, so its
+ * bytes would be read as a form and answered with a misleading "missing parameter".
  */
 export function bodyLimit(maxBytes: number): Middleware {
   return (ctx, next) => {
@@ -23,7 +25,13 @@ export function bodyRefusal(ctx: Context, maxBytes: number): HttpError | undefin
   const declared = ctx.get('content-length');
   if (declared === '' && ctx.get('transfer-encoding') !== '') return new HttpError(411, 'invalid_request', 'Send the request body with a Content-Length.');
   if (Number(declared) > maxBytes) return new HttpError(413, 'invalid_request', `The request body is too large (at most ${maxBytes} bytes).`);
+  if (isEncoded(ctx.get('content-encoding')) && Number(declared) > 0) return new HttpError(415, 'invalid_request', 'Send the request body uncompressed, without Content-Encoding.');
   return undefined;
+}
+
+/** Whether a Content-Encoding names a coding other than identity (RFC 9110 §8.4). */
+function isEncoded(contentEncoding: string): boolean {
+  return contentEncoding.split(',').some((coding) => !['', 'identity'].includes(coding.trim().toLowerCase()));
 }
 
 /** The content type of a form body, as a browser posts a form. */
@@ -69,15 +77,30 @@ export function readBody(ctx: Context): Promise<Record<string, unknown>> {
 
 async function parseBody(ctx: Context): Promise<Record<string, unknown>> {
   if (ctx.is(FORM_TYPE)) return Object.fromEntries(await readForm(ctx));
-  if (ctx.is([...JSON_TYPES])) {
-    try {
-      const parsed: unknown = JSON.parse(await readText(ctx));
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-    } catch {
-      // Falls through to the same answer as any other unreadable body.
-    }
-    throw new HttpError(400, 'invalid_request', 'The request body is not a JSON object.');
-  }
+  if (ctx.is([...JSON_TYPES])) return parseJsonObject(await readText(ctx));
   if (!ctx.request.length) return {};
   throw new HttpError(415, 'invalid_request', 'Send the body as a form or as JSON.');
+}
+
+/**
+ * A JSON body's object. A `__proto__` key, at any depth, is refused: JSON.parse keeps it as an
+ * own field, but the first copy of the object by assignment (a merge, Object.assign) makes its
+ * value the copy's prototype, whose fields every later check then reads as fields sent — the
+ * admin API took `{"__proto__": {"resource_server": true}}` as resource_server.
+ */
+function parseJsonObject(text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text, refuseProtoKey);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // Falls through to the same answer as any other unreadable body.
+  }
+  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  throw new HttpError(400, 'invalid_request', 'The request body is not a JSON object.');
+}
+
+function refuseProtoKey(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw new HttpError(400, 'invalid_request', 'The request body has a field named __proto__, which nothing here takes.');
+  return value;
 }

@@ -320,6 +320,33 @@ describe('clients', () => {
     await loginWorks(tb.issuer, webClient);
   });
 
+  it('refuses a body with a __proto__ field, at any depth: its fields are never taken as fields of the client (resource_server, a secretless client)', async () => {
+    const client = await createClient(tb.issuer, webMetadata());
+    // Parsed, not written as a literal: a literal's __proto__ sets the prototype and is never sent.
+    const smuggled = (fields: string) => JSON.parse(`{"redirect_uris":["https://shop.example/callback"],${fields}}`) as Record<string, unknown>;
+    const attempts: Array<[string, string, Record<string, unknown>]> = [
+      ['POST', '/admin/clients', smuggled('"__proto__":{"resource_server":true}')],
+      ['POST', '/admin/clients', smuggled('"client_name#sv":"x","__proto__":{"token_endpoint_auth_method":"none"}')],
+      ['PUT', `/admin/clients/${client.client_id}`, smuggled('"__proto__":{"resource_server":true}')],
+      ['PATCH', `/admin/clients/${client.client_id}`, JSON.parse('{"__proto__":{"resource_server":true}}') as Record<string, unknown>],
+      ['PATCH', `/admin/clients/${client.client_id}`, JSON.parse('{"bankid_requirement":{"__proto__":{"pinCode":true}}}') as Record<string, unknown>],
+    ];
+    for (const [method, path, body] of attempts) {
+      const answer = await admin(tb.issuer, method, path, body);
+      expect(answer.status, `${method} ${JSON.stringify(body)}`).toBe(400);
+      expect(answer.body).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('__proto__') });
+    }
+    const now = await admin(tb.issuer, 'GET', `/admin/clients/${client.client_id}`);
+    expect(now.body.resource_server).toBeUndefined();
+    expect(now.body.token_endpoint_auth_method).toBe('client_secret_basic');
+  });
+
+  it('a JSON body over the 16 KiB the admin API reads is refused as too large (413), not as one that is no JSON', async () => {
+    const answer = await admin(tb.issuer, 'POST', '/admin/clients', webMetadata({ client_name: 'x'.repeat(20_000) }));
+    expect(answer.status).toBe(413);
+    expect(answer.body).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('too large') });
+  });
+
   it('answers 404 for an unknown client and an unknown address, 405 for a wrong method, 501 for an unknown one, 415 for a body that is not JSON', async () => {
     expect((await admin(tb.issuer, 'GET', '/admin/clients/nobody')).status).toBe(404);
     const unknown = await admin(tb.issuer, 'GET', '/admin/nothing-here');

@@ -1,8 +1,10 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { RelyingParty } from '../support/relying-party.js';
 import { rawConnection } from '../support/http.js';
 import { findFreePort } from '../support/redis.js';
+import { generator } from '../support/fuzz.js';
 
 /**
  * A bounded fuzz of every route: a few thousand requests with malformed parameters, headers,
@@ -16,20 +18,6 @@ const AT_ONCE = 8;
 /** An answer slower than this counts as a hang. */
 const HANG_MS = 10_000;
 const ADMIN_TOKEN = 'an-admin-token-for-the-fuzz-test-0123456789';
-
-/** mulberry32: small, seeded, good enough to pick among cases. */
-function generator(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  return { next, pick };
-}
 
 const methods = ['GET', 'GET', 'POST', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'PROPFIND'];
 
@@ -186,6 +174,7 @@ describe('fuzzing every route', () => {
     if (random.next() < 0.3) headers.accept = random.pick(['text/html', 'application/json', '*/*', 'image/png', 'text/event-stream']);
     if (random.next() < 0.2) headers['accept-language'] = random.pick(['sv', 'xx', '*', 'en;q=x', random.pick(nasty)]);
     if (random.next() < 0.1) headers['x-forwarded-for'] = random.pick(nasty);
+    if (random.next() < 0.1) headers['content-encoding'] = random.pick(['gzip', 'identity', 'br, gzip', 'x']);
     let body: string | undefined;
     if (method !== 'GET' && method !== 'HEAD' && random.next() < 0.8) {
       const fields = Array.from({ length: 1 + Math.floor(random.next() * 5) }, (): [string, string] => [random.pick(parameterNames), random.pick(nasty)]);
@@ -195,6 +184,7 @@ describe('fuzzing every route', () => {
         '{"eid": ',
         '['.repeat(5_000),
         JSON.stringify({ eid: 'test-double', device: random.pick(nasty), qr: random.pick([true, 'yes', null, {}]) }),
+        `{"redirect_uris":["https://rp.example/callback"],"__proto__":{"resource_server":true,"eid":"test-double"}}`,
         random.pick(nasty),
         'a=1&'.repeat(2_000),
       ]);
@@ -273,6 +263,32 @@ describe('requests an outside probe of the HTTP surface answered wrongly', () =>
       expect(await response.json()).toEqual(expect.objectContaining({ error: expect.any(String), error_description: expect.any(String) }));
     },
   );
+
+  it.each(['/token', '/token/introspection', '/token/revocation', '/request', '/reg', '/backchannel', '/session/end/confirm', '/interaction/no-such-login/api/start'])(
+    'a compressed body at %s is refused as such (415), never read as a form of other parameters',
+    async (path) => {
+      for (const encoding of ['gzip', 'deflate, gzip', 'br']) {
+        const response = await fetch(`${tb.issuer}${path}`, {
+          method: 'POST',
+          headers: { accept: 'application/json', authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': encoding },
+          body: gzipSync('grant_type=client_credentials&token=x&scope=openid'),
+        });
+        expect(response.status, encoding).toBe(415);
+        expect(response.headers.get('traceid'), encoding).toMatch(/^[0-9a-f]{16}$/);
+        expect(await response.json(), encoding).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('Content-Encoding') });
+      }
+    },
+  );
+
+  it('a body marked identity is read as it is', async () => {
+    const response = await fetch(`${tb.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'identity' },
+      body: 'grant_type=authorization_code&code=nothing&redirect_uri=https%3A%2F%2Frp.example%2Fcallback&code_verifier=' + 'a'.repeat(43),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toBe('invalid_grant');
+  });
 
   it('a client not registered for CIBA that prefers HTML is told unauthorized_client at the backchannel endpoint', async () => {
     const response = await fetch(`${tb.issuer}/backchannel`, {

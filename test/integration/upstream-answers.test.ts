@@ -144,3 +144,32 @@ describe('a token endpoint that answers no token response', () => {
     }
   });
 });
+
+describe('a userinfo endpoint that answers no userinfo', () => {
+  const json = 'application/json';
+  it.each([
+    { status: 200, body: '<html>proxy</html>', contentType: 'text/html' },
+    { status: 200, body: '{"sub":', contentType: json },
+    { status: 200, body: '', contentType: json },
+    { status: 200, body: 'null', contentType: json },
+    { status: 200, body: '[]', contentType: json },
+    { status: 200, body: '{}', contentType: json },
+    { status: 200, body: '{"sub":"someone-else"}', contentType: json },
+    { status: 200, body: 'a.b.c', contentType: 'application/jwt' },
+    { status: 302, body: '', contentType: 'text/plain' },
+    { status: 401, body: '{"error":"invalid_token"}', contentType: json },
+    { status: 500, body: 'boom', contentType: 'text/plain' },
+    { status: 200, body: JSON.stringify({ padding: 'x'.repeat(4 * 1024 * 1024) }), contentType: json },
+  ])('$status $contentType ($body.length characters) → server_error, in time and never a login', async (answer) => {
+    const simulator = bed.simulators['no-bankid']!;
+    simulator.faults.userinfoAnswer = answer;
+    try {
+      const start = await bed.rp.authorize({ acr_values: ACR, scope: 'openid profile' });
+      const callback = await actAtUpstream(bed.rp, start.response, { person: 0 });
+      expect(callback.searchParams.get('error')).toBe('server_error');
+      expect(callback.searchParams.get('code')).toBeNull();
+    } finally {
+      delete simulator.faults.userinfoAnswer;
+    }
+  });
+});

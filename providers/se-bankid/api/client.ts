@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext } from 'node:tls';
 import { CircuitOpenError, type EidTelemetry, type Logger } from '../../../src/eids/sdk.js';
 import type { BankIdTls } from '../config.js';
+import { answerShapes, parsedAnswer } from './answers.js';
 import { HttpCallError, TlsHttpClient } from './tls-http.js';
 import type { AuthRequest, CollectResponse, OrderResponse, PaymentRequest, PhoneOrderResponse, PhoneRequest, SignRequest } from './types.js';
 
@@ -201,10 +202,14 @@ export class BankIdClient {
     }
     this.#log.debug({ endpoint, status: answer.status, ms: Math.round(performance.now() - started) }, 'BankID call');
     if (answer.status !== 200) throw errorFromResponse(answer.status, answer.body);
-    const parsed = JSON.parse(answer.body) as T;
-    if (answers && !answers(parsed)) {
+    const parsed = parsedAnswer(answer.body) as T;
+    if (answers && parsed !== undefined && !answers(parsed)) {
       this.#log.error({ endpoint }, 'BankID answered a call with an answer to another: refused');
       throw new BankIdApiError(0, 'mismatchedAnswer', 'the answer was not to this call');
+    }
+    if (!answerShapes[endpoint]?.(parsed)) {
+      this.#log.error({ endpoint, bytes: answer.body.length }, 'BankID answered 200 with a body that is not an answer of the RP API: refused');
+      throw new BankIdApiError(0, 'malformedAnswer', 'the answer was not one of the RP API');
     }
     return parsed;
   }

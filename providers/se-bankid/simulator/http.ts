@@ -37,3 +37,4 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   });
   response.end(json);
 }
+

@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalidParameters, RpApiError } from './errors.js';
 import { rpEndpoints, type FaultQueue, type RpEndpoint } from './faults.js';
+import { sendRaw } from '../../shared/raw-answer.js';
 import { parseJson, readBody, sendJson, type RequestBody } from './http.js';
 import type { OrderBook } from './orders.js';
 import { isJsonObject, readOrderRef, readOrderRequest, type JsonObject } from './requests.js';
@@ -45,6 +46,12 @@ export function rpApiHandler({ book, faults, traffic, closing }: RpApiParts): Re
     const fault = faults.take(endpoint);
     if (fault && 'status' in fault) {
       sendError(response, new RpApiError(fault.status, fault.errorCode, fault.details ?? 'Injected fault'));
+      return;
+    }
+    if (fault && 'answer' in fault) {
+      // The order asked about goes into the answer where it says {{orderRef}}, so a broken collect answer still names its order.
+      const orderRef = isJsonObject(json) ? String(json.orderRef) : '';
+      sendRaw(response, { ...fault.answer, body: fault.answer.body.replaceAll('{{orderRef}}', orderRef) });
       return;
     }
     if (fault) await sleep(fault.delayMs, undefined, { signal: closing });

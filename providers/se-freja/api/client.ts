@@ -8,7 +8,8 @@ import { methods, type AuthResult, type FrejaMethod, type InitAuthRequest, type 
 /**
  * Freja answered with an error, or could not be reached. `errorCode` is Freja's own numeric code
  * as a string (`1100`: unknown or expired authRef, …), or the broker's word for a call without
- * one: `unreachable`, `circuitOpen`, `http<status>`, `badAnswer` (not the JSON Freja sends).
+ * one: `unreachable`, `circuitOpen`, `http<status>`, `badAnswer` (not the JSON Freja sends, or
+ * without what the method's answer must hold).
  */
 export class FrejaApiError extends Error {
   constructor(
@@ -108,7 +109,7 @@ export class FrejaClient {
   async #post<T>(method: FrejaMethod, body: object): Promise<T> {
     const { path, parameter } = methods[method];
     const { status, text } = await this.#send('POST', path, encodeRequest(parameter, body, this.#options.relyingPartyId));
-    if (status === 200 || status === 204) return parseAnswer<T>(status, text || '{}');
+    if (status === 200 || status === 204) return parseAnswer<T>(method, status, text || '{}');
     throw errorFromResponse(status, text);
   }
 
@@ -140,10 +141,21 @@ function isTimeout(err: unknown): boolean {
   return name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
-function parseAnswer<T>(status: number, text: string): T {
+/**
+ * What each method's answer must hold before the login acts on it: a start without an authRef
+ * would show the person a QR code of no transaction, which Freja can never complete.
+ */
+const answerFits: Record<FrejaMethod, (answer: Record<string, unknown>) => boolean> = {
+  start: ({ authRef }) => typeof authRef === 'string' && authRef !== '',
+  result: ({ status, details }) => typeof status === 'string' && (details === undefined || typeof details === 'string'),
+  results: ({ authenticationResults }) => Array.isArray(authenticationResults),
+  cancel: () => true,
+};
+
+function parseAnswer<T>(method: FrejaMethod, status: number, text: string): T {
   try {
     const answer: unknown = JSON.parse(text);
-    if (answer !== null && typeof answer === 'object' && !Array.isArray(answer)) return answer as T;
+    if (answer !== null && typeof answer === 'object' && !Array.isArray(answer) && answerFits[method](answer as Record<string, unknown>)) return answer as T;
   } catch {
     // Falls through: not what Freja sends.
   }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { FaultQueue as SharedFaultQueue } from '../../shared/fault-queue.js';
+import { rawAnswerOf, sendRaw, type RawAnswer } from '../../shared/raw-answer.js';
 import { decodeRequest } from '../api/encoding.js';
 import { methods, type FrejaMethod } from '../api/types.js';
 import { checkInitRequest, checkReference, checkResultsRequest, FrejaError, isObject, SimulatorError } from './rules.js';
@@ -11,9 +12,10 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * An error answer Freja might give instead of doing the work, a slow answer that then does it,
- * or its answer padded with this many bytes, as a broken or hostile server's might be.
+ * its answer padded with this many bytes, as a broken or hostile server's might be, or an answer
+ * that is not Freja's at all (`answer`, as sent).
  */
-export type Fault = { status: number; code?: number } | { delayMs: number } | { paddingBytes: number };
+export type Fault = { status: number; code?: number } | { delayMs: number } | { paddingBytes: number } | { answer: RawAnswer };
 
 /** Faults waiting for the next requests to each method, oldest first. */
 export class FaultQueue extends SharedFaultQueue<FrejaMethod, Fault> {
@@ -28,7 +30,9 @@ function checkMethod(method: unknown): FrejaMethod {
 }
 
 function checkFault(fault: unknown): Fault {
-  if (!isFault(fault)) throw new SimulatorError('fault must be { status: 400–599, code? }, { delayMs } or { paddingBytes }');
+  const answer = isObject(fault) && fault.answer !== undefined ? rawAnswerOf(fault.answer) : undefined;
+  if (answer) return { answer };
+  if (!isFault(fault)) throw new SimulatorError('fault must be { status: 400–599, code? }, { delayMs }, { paddingBytes } or { answer: { status: 200–599, body, contentType? } }');
   return fault;
 }
 
@@ -78,6 +82,7 @@ export function apiHandler(book: TransactionBook, faults: FaultQueue, traffic: T
     traffic.calls.set(route.method, (traffic.calls.get(route.method) ?? 0) + 1);
     const fault = faults.take(route.method);
     if (fault && 'delayMs' in fault) await sleep(fault.delayMs);
+    else if (fault && 'answer' in fault) return sendRaw(response, fault.answer);
     else if (fault && 'status' in fault) return send(response, fault.status, fault.code === undefined ? undefined : { code: fault.code, message: 'Injected by the simulator.' });
     if (text === undefined) return send(response, 400, { code: 1010, message: 'The request is too large.' });
     const decoded = decodeRequest(route.parameter, text);
