@@ -134,7 +134,10 @@ export class ConformanceRp {
   }
 
   static async discover(bed: ConformanceBed, name: ClientName): Promise<ConformanceRp> {
-    const config = await client.discovery(new URL(bed.tb.issuer), name, undefined, clientAuth(bed, name), { execute: [client.allowInsecureRequests] });
+    // What openid-client must know of the registration to check the answers: a signed userinfo.
+    const registration: { userinfo_signed_response_alg?: string } = CLIENTS[name];
+    const metadata = registration.userinfo_signed_response_alg ? { userinfo_signed_response_alg: registration.userinfo_signed_response_alg } : undefined;
+    const config = await client.discovery(new URL(bed.tb.issuer), name, metadata, clientAuth(bed, name), { execute: [client.allowInsecureRequests] });
     return new ConformanceRp(bed, name, config);
   }
 
