@@ -1,4 +1,4 @@
-import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import * as client from 'openid-client';
 import { afterAll } from 'vitest';
 import { logInWithBankIdOnAnotherDevice } from '../../docs/examples/bankid-custom-frontend.mjs';
@@ -22,8 +22,17 @@ import { startReceiver, type Receiver } from './receiver.js';
 export const SPECIAL_SECRET = 'a secret: with %, +, &, =, / and ? in it, long enough';
 const SECRET = 'a-conformance-client-secret-long-enough-for-the-schema';
 
+export type ClientName = 'basic' | 'post' | 'jwt' | 'private-key' | 'public' | 'signed-userinfo' | 'no-refresh';
+
+interface Registration {
+  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'none';
+  client_secret?: string;
+  userinfo_signed_response_alg?: 'ES256' | 'RS256';
+  refresh_tokens?: boolean;
+}
+
 /** The clients the suite registers, one per token endpoint authentication method and one per registered option. */
-export const CLIENTS = {
+export const CLIENTS: Record<ClientName, Registration> = {
   basic: { token_endpoint_auth_method: 'client_secret_basic', client_secret: SPECIAL_SECRET },
   post: { token_endpoint_auth_method: 'client_secret_post', client_secret: SECRET },
   jwt: { token_endpoint_auth_method: 'client_secret_jwt', client_secret: SECRET },
@@ -31,9 +40,7 @@ export const CLIENTS = {
   public: { token_endpoint_auth_method: 'none' },
   'signed-userinfo': { client_secret: SECRET, userinfo_signed_response_alg: 'RS256' },
   'no-refresh': { client_secret: SECRET, refresh_tokens: false },
-} as const;
-
-export type ClientName = keyof typeof CLIENTS;
+};
 
 export interface ConformanceBed {
   tb: TestBroker;
@@ -105,7 +112,7 @@ export async function startConformanceBed(name: string, more: Partial<ConfigInpu
 
 /** The client authentication openid-client uses for each client, as its registration says. */
 function clientAuth(bed: ConformanceBed, name: ClientName): client.ClientAuth {
-  const registration: { token_endpoint_auth_method?: string; client_secret?: string } = CLIENTS[name];
+  const registration = CLIENTS[name];
   const secret = registration.client_secret ?? '';
   const byMethod: Record<string, () => client.ClientAuth> = {
     client_secret_basic: () => client.ClientSecretBasic(secret),
@@ -135,7 +142,7 @@ export class ConformanceRp {
 
   static async discover(bed: ConformanceBed, name: ClientName): Promise<ConformanceRp> {
     // What openid-client must know of the registration to check the answers: a signed userinfo.
-    const registration: { userinfo_signed_response_alg?: string } = CLIENTS[name];
+    const registration = CLIENTS[name];
     const metadata = registration.userinfo_signed_response_alg ? { userinfo_signed_response_alg: registration.userinfo_signed_response_alg } : undefined;
     const config = await client.discovery(new URL(bed.tb.issuer), name, metadata, clientAuth(bed, name), { execute: [client.allowInsecureRequests] });
     return new ConformanceRp(bed, name, config);
@@ -161,8 +168,9 @@ export class ConformanceRp {
       nonce: this.flow.nonce,
       ...params,
     };
-    if (params.state) this.flow.state = params.state;
-    if (params.nonce) this.flow.nonce = params.nonce;
+    // A state or nonce the test chose, or left out ('' then: the answer must have none).
+    if ('state' in params) this.flow.state = params.state ?? '';
+    if ('nonce' in params) this.flow.nonce = params.nonce ?? '';
     const given = Object.entries(all).filter((entry): entry is [string, string] => entry[1] !== undefined);
     return client.buildAuthorizationUrl(this.config, Object.fromEntries(given));
   }
@@ -203,8 +211,8 @@ export class ConformanceRp {
   async redeem(callback: URL | Request, checks: Partial<client.AuthorizationCodeGrantChecks> = {}) {
     return client.authorizationCodeGrant(this.config, callback, {
       pkceCodeVerifier: this.flow.verifier,
-      expectedState: this.flow.state,
-      expectedNonce: this.flow.nonce,
+      expectedState: this.flow.state || client.skipStateCheck,
+      expectedNonce: this.flow.nonce || undefined,
       idTokenExpected: true,
       ...checks,
     });
