@@ -74,6 +74,21 @@ describe('token endpoint client authentication', () => {
     expect(await raw.json()).toMatchObject({ error: 'invalid_request' });
   });
 
+  it('a wrong secret gets 401 invalid_client, by Basic with WWW-Authenticate naming Basic (RFC 6749 §5.2), in the body without', async () => {
+    const refreshForm = { grant_type: 'refresh_token', refresh_token: 'none-issued' };
+    const byBasic = await tokenRequest(bed.tb.issuer, { client_id: 'basic', client_secret: `${SPECIAL_SECRET}!` }, refreshForm);
+    expect(byBasic.status).toBe(401);
+    expect(byBasic.body.error).toBe('invalid_client');
+    expect(byBasic.headers.get('www-authenticate')).toMatch(/^Basic /);
+    const inBody = await fetch(metadata.token_endpoint!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...refreshForm, client_id: 'post', client_secret: 'wrong' }),
+    });
+    expect(inBody.status).toBe(401);
+    expect(await inBody.json()).toMatchObject({ error: 'invalid_client' });
+  });
+
   it('client assertions: each algorithm discovery lists is taken (private_key_jwt and client_secret_jwt), others are refused', async () => {
     const listed = metadata.token_endpoint_auth_signing_alg_values_supported!;
     const privateKey = await ConformanceRp.discover(bed, 'private-key');
@@ -143,7 +158,7 @@ describe('request objects (request_parameter_supported)', () => {
 });
 
 describe('userinfo', () => {
-  it('answers the token in the Authorization header by GET and POST, and in a form body by POST; not in the query', async () => {
+  it('answers the token in the Authorization header by GET and POST, and in a form body by POST; not in the query; without a token, 401 with WWW-Authenticate', async () => {
     const rp = await ConformanceRp.discover(bed, 'basic');
     const tokens = await rp.tokens();
     const sub = tokens.claims()!.sub;
@@ -161,6 +176,9 @@ describe('userinfo', () => {
     }
     const inQuery = await fetch(`${endpoint}?access_token=${tokens.access_token}`);
     expect(inQuery.status).toBe(400);
+    const withoutToken = await fetch(endpoint);
+    expect(withoutToken.status).toBe(401);
+    expect(withoutToken.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
   });
 
   it('for a client registered with userinfo_signed_response_alg: a JWT signed with it, with iss and aud, which openid-client verifies', async () => {
