@@ -230,6 +230,16 @@ describe('grants', () => {
     }
   });
 
+  it('a code redeemed twice: invalid_grant, and the access and refresh tokens of its first redemption stop working', async () => {
+    const rp = await ConformanceRp.discover(bed, 'post');
+    const callback = await rp.logIn({ scope: 'openid offline_access', prompt: 'consent' });
+    const first = await rp.redeem(callback);
+    const sub = first.claims()!.sub;
+    await expect(rp.redeem(callback)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(client.fetchUserInfo(rp.config, first.access_token, sub)).rejects.toMatchObject({ status: 401 });
+    await expect(client.refreshTokenGrant(rp.config, first.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
   it('a code redeemed with another redirect_uri, or by another client, gets invalid_grant', async () => {
     const rp = await ConformanceRp.discover(bed, 'basic');
     const redemptions = [
