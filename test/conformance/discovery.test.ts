@@ -2,14 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
 import { tokenRequest } from '../support/http.js';
 import { ASYMMETRIC_ALGS, CLIENTS, ConformanceRp, SPECIAL_SECRET, startConformanceBed, type ClientName, type ConformanceBed } from '../support/conformance.js';
 
 /**
  * What discovery says against what works (the Config OP plan, and "every advertised value works,
  * nothing unadvertised does"): the token endpoint's client authentication, request objects,
- * userinfo, DPoP, grants, refresh, the JWKS. openid-client is the relying party; BankID's
- * simulator logs the person in.
+ * signed CIBA requests, userinfo, DPoP, grants, refresh, the JWKS. openid-client is the relying
+ * party; BankID's simulator logs the person in.
  */
 
 let bed: ConformanceBed;
@@ -154,6 +155,20 @@ describe('request objects (request_parameter_supported)', () => {
     const { leftTo } = await rp.logInFrom(response);
     expect(leftTo?.searchParams.get('state')).toBe(rp.flow.state);
     expect((await rp.redeem(leftTo!)).claims()!.nonce).toBe(rp.flow.nonce);
+  });
+});
+
+describe('CIBA requests (backchannel_authentication_request_signing_alg_values_supported)', () => {
+  it('signed with each algorithm discovery lists: each starts a login on the person\'s phone', async () => {
+    const rp = await ConformanceRp.discover(bed, 'private-key');
+    const listed = metadata.backchannel_authentication_request_signing_alg_values_supported as string[];
+    for (const alg of ASYMMETRIC_ALGS) {
+      expect(listed, alg).toContain(alg);
+      const claims = { scope: 'openid', login_hint: simulatedPersons[0]!.personalNumber, call_initiator: 'RP', nbf: Math.floor(Date.now() / 1000) };
+      const request = await signedByClient('private-key', alg, claims, bed.tb.issuer);
+      const started = await client.initiateBackchannelAuthentication(rp.config, { request });
+      expect(started.auth_req_id, alg).toEqual(expect.any(String));
+    }
   });
 });
 

@@ -29,6 +29,7 @@ interface Registration {
   client_secret?: string;
   userinfo_signed_response_alg?: 'ES256' | 'RS256';
   refresh_tokens?: boolean;
+  backchannel_token_delivery_mode?: 'poll';
 }
 
 /** The clients the suite registers, one per token endpoint authentication method and one per registered option. */
@@ -36,7 +37,8 @@ export const CLIENTS: Record<ClientName, Registration> = {
   basic: { token_endpoint_auth_method: 'client_secret_basic', client_secret: SPECIAL_SECRET },
   post: { token_endpoint_auth_method: 'client_secret_post', client_secret: SECRET },
   jwt: { token_endpoint_auth_method: 'client_secret_jwt', client_secret: SECRET },
-  'private-key': { token_endpoint_auth_method: 'private_key_jwt' },
+  // With keys of its own, also the client whose CIBA requests can be signed.
+  'private-key': { token_endpoint_auth_method: 'private_key_jwt', backchannel_token_delivery_mode: 'poll' },
   public: { token_endpoint_auth_method: 'none' },
   'signed-userinfo': { client_secret: SECRET, userinfo_signed_response_alg: 'RS256' },
   'no-refresh': { client_secret: SECRET, refresh_tokens: false },
