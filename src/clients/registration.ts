@@ -1,4 +1,4 @@
-import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { COUNTED_USES_POLICY, type InitialAccessTokens } from './initial-access-tokens.js';
@@ -48,6 +48,22 @@ export function applyRegistrationDefaults(ctx: KoaContextWithOIDC | undefined, m
     delete metadata.client_secret;
     delete metadata.client_secret_expires_at;
   }
+}
+
+/**
+ * Metadata that asks for encrypted answers or takes encrypted requests (OpenID Connect Dynamic
+ * Client Registration §2, JWT introspection and JARM's). Discovery lists no encryption algorithm,
+ * and oidc-provider, with encryption off, drops such a field without a word: the client would be
+ * registered for answers in the clear while it asked for them encrypted.
+ */
+const ENCRYPTION_FIELDS = ['id_token', 'userinfo', 'introspection', 'authorization'].flatMap((answer) => [`${answer}_encrypted_response_alg`, `${answer}_encrypted_response_enc`]).concat(['request_object_encryption_alg', 'request_object_encryption_enc']);
+
+/** Refuses a registration request that asks for encryption (ENCRYPTION_FIELDS), naming the field. */
+export function refuseEncryption(ctx: KoaContextWithOIDC | undefined): void {
+  if (!ctx || !REGISTRATION_ROUTES.has(ctx.oidc.route)) return;
+  const requested = (ctx.oidc.body ?? {}) as Record<string, unknown>;
+  const asked = ENCRYPTION_FIELDS.find((field) => requested[field] !== undefined && requested[field] !== null);
+  if (asked) throw new errors.InvalidClientMetadata(`${asked}: encryption is not supported (discovery lists no encryption algorithm); leave the field out`);
 }
 
 /** What an operator should know at start-up about where runtime clients come from and live. */

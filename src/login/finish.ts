@@ -5,6 +5,7 @@ import { completeIdentity } from '../identity/identity.js';
 import type { Logger } from '../log.js';
 import type { Accounts } from '../oidc/accounts.js';
 import { GRANTED_DETAILS, requestedDetails } from '../oidc/authorization-details.js';
+import { asErrorDescription } from '../oidc/error-descriptions.js';
 import { StoreUnavailableError } from '../store/store.js';
 
 type InteractionResult = Parameters<Provider['interactionResult']>[2];
@@ -73,12 +74,22 @@ export function createFinisher(provider: Provider, accounts: Accounts, log: Logg
 }
 
 /**
+ * An error's description as the client receives it at its redirect_uri, in the characters RFC 6749
+ * §4.1.2.1 allows there: it may name what the request sent (an unknown acr value), which may hold
+ * any character.
+ */
+function withSafeDescription(result: InteractionResult): InteractionResult {
+  const description: unknown = result.error_description;
+  return typeof description === 'string' ? { ...result, error_description: asErrorDescription(description) } : result;
+}
+
+/**
  * Ends the interaction with `result` and returns the URL that takes the browser back to the
  * client: what provider.interactionResult does (without merging earlier submissions), on the
  * interaction this request has already read and checked, rather than reading it once more.
  */
 export async function recordResult(interaction: Interaction, result: InteractionResult): Promise<string> {
-  interaction.result = result;
+  interaction.result = withSafeDescription(result);
   await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
   return interaction.returnTo;
 }

@@ -6,7 +6,7 @@ import type { ErrorPage, Views } from '../http/views.js';
 import { retryAfterUnavailable } from '../http/errors.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan, tooLongDescription, tooLongParameter } from '../http/parameters.js';
 import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
-import { applyRegistrationDefaults, registrationFeatures } from '../clients/registration.js';
+import { applyRegistrationDefaults, refuseEncryption, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
 import { tokenEndpointAuthMethods } from '../clients/metadata.js';
@@ -309,7 +309,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
     extraClientMetadata: {
       properties: deps.clientRules.extraFields,
       validator(ctx, key, value, metadata) {
-        if (key === deps.clientRules.extraFields[0]) applyRegistrationDefaults(ctx, metadata as Record<string, unknown>);
+        if (key === deps.clientRules.extraFields[0]) {
+          refuseEncryption(ctx);
+          applyRegistrationDefaults(ctx, metadata as Record<string, unknown>);
+        }
         deps.clientRules.validator(ctx, key, value, metadata);
       },
     },

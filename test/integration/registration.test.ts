@@ -91,6 +91,10 @@ describe('dynamic client registration (RFC 7591)', () => {
     [{ client_name: 'The\u0007News' }, 'invalid_client_metadata', 'client_name: must not contain control characters'],
     [{ client_name: 'The News\u2028Sports' }, 'invalid_client_metadata', 'client_name: must not contain control characters, lone surrogates, bidirectional formatting marks, line or paragraph separators'],
     [{ client_name: 'The\u200bNews' }, 'invalid_client_metadata', 'client_name: must not contain control characters, lone surrogates, bidirectional formatting marks, line or paragraph separators (U+2028, U+2029) or invisible characters'],
+    // Discovery lists no encryption: asked for, it would have been dropped, and the answers sent in the clear.
+    [{ id_token_encrypted_response_alg: 'RSA-OAEP' }, 'invalid_client_metadata', 'id_token_encrypted_response_alg: encryption is not supported'],
+    [{ userinfo_encrypted_response_alg: 'RSA-OAEP', userinfo_encrypted_response_enc: 'A128GCM' }, 'invalid_client_metadata', 'userinfo_encrypted_response_alg: encryption is not supported'],
+    [{ request_object_encryption_enc: 'A256GCM' }, 'invalid_client_metadata', 'request_object_encryption_enc: encryption is not supported'],
     [
       { application_type: 'native', redirect_uris: ['com.example.news:/callback'] },
       'invalid_client_metadata',

@@ -64,8 +64,8 @@ function interactionUid(url: string): string {
   return match[1]!;
 }
 
-/** The person's phone with the simulated BankID app: scans the first QR code shown, then approves. */
-export function bankIdPhone(bankId: BankIdSimulator) {
+/** The phone of the simulator's person `person` with the simulated BankID app: scans the first QR code shown, then approves. */
+export function bankIdPhone(bankId: BankIdSimulator, person = 0) {
   let scanned = false;
   let approved = false;
   return (state: { qrCode?: { payload: string }; hintCode?: string }) => {
@@ -74,7 +74,7 @@ export function bankIdPhone(bankId: BankIdSimulator) {
       scanned = true;
     }
     if (state.hintCode === 'userSign' && !approved) {
-      bankId.approve(bankId.orders().at(-1)!.orderRef, 0);
+      bankId.approve(bankId.orders().at(-1)!.orderRef, person);
       approved = true;
     }
   };
