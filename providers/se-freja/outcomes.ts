@@ -19,6 +19,7 @@ const apiErrors: Record<string, FailedEnding> = {
   unreachable: unavailable,
   timeout: unavailable,
   circuitOpen: unavailable,
+  badAnswer: { status: 'ERROR', messageCode: 'failed', error: 'server_error', description: 'Freja eID answered with something other than its answer.', retry: true },
   '2000': { status: 'ERROR', messageCode: 'rejected', error: 'access_denied', description: 'Freja eID stopped the login for security reasons.', retry: true },
   '1100': { status: 'ERROR', messageCode: 'failed', error: 'server_error', description: 'Freja eID no longer knows the transaction.', retry: true },
 };

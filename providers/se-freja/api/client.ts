@@ -22,7 +22,11 @@ export class FrejaApiError extends Error {
     this.name = 'FrejaApiError';
   }
 
-  /** Freja failing rather than refusing this request: no answer, or a 5xx. Opens the circuit. */
+  /**
+   * Freja failing rather than refusing this request: no answer, a 5xx, or a 200 that is not
+   * Freja's answer (a proxy's page, a cut-off body). Opens the circuit, and a login waiting on
+   * its transaction asks again rather than ending.
+   */
   get isOutage(): boolean {
     return this.status === 0 || this.status >= 500;
   }
