@@ -135,7 +135,7 @@ describe('an eID that fails or is cancelled takes the person back to the picker'
     });
   }, 90_000);
 
-  it('cancel on the BankID page: back on the picker, from where another eID completes the login', async () => {
+  it('cancel on the BankID page: back on the picker, and on it again after Back; from there another eID completes the login', async () => {
     await on('phone', async (page) => {
       await toPicker(page);
       await page.click('button[value="se-bankid"]');
@@ -144,6 +144,11 @@ describe('an eID that fails or is cancelled takes the person back to the picker'
       await page.waitForSelector('#qr:visible');
       await page.click('#cancel');
       expect(await backOnPicker(page, 'picker-after-cancel-at-bankid')).toContain('You cancelled the login with BankID (Sweden).');
+      // Back to the BankID page, which waits on nothing now: it leads on to the picker rather than
+      // asking, again after every reload, to reload the page.
+      await page.goBack();
+      await page.waitForURL((url) => !url.pathname.includes('/se-bankid/'));
+      await page.waitForSelector('form.eids .eid');
       await page.click('button[value="dk-mitid"]');
       await atUpstream(page, 'login');
       await page.waitForURL(/\/demo\/callback/);
