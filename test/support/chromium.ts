@@ -57,21 +57,6 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   if (original) await page.setViewportSize(original);
 }
 
-/** The browser's own text size doubled, as a person sets it (not the page zoom): the pages' rem and em grow with it. */
-export async function doubleTextSize(page: Page): Promise<void> {
-  const session = await page.context().newCDPSession(page);
-  await session.send('Page.setFontSizes', { fontSizes: { standard: 32, fixed: 26 } });
-}
-
-/** How many lines the text of the first element matching `selector` takes on the page as laid out. */
-export async function linesOf(page: Page, selector: string): Promise<number> {
-  return page.locator(selector).first().evaluate((element) => {
-    const range = element.ownerDocument.createRange();
-    range.selectNodeContents(element);
-    return range.getClientRects().length;
-  });
-}
-
 /** A phone's browser as the eIDs' launch rules see it: a phone's user agent. */
 export const PHONE_USER_AGENT = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36';
 
