@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import Koa from 'koa';
 import mount from 'koa-mount';
-import Provider, { interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { loginEveryTime, memoryAdapter, SIMULATOR_KEY_LIFETIME_MS, simulatorCached } from '../../src/eids/sdk.js';
 import type { SimulatorRegistration } from './index.js';
 import type { RawAnswer } from '../shared/raw-answer.js';
@@ -373,7 +373,13 @@ export async function startUpstreamSimulator(
   app.use(async (ctx, next) => {
     const match = /^\/interaction\/([^/]+)(\/login|\/cancel)?$/.exec(ctx.path);
     if (!match) return next();
-    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const details = await interactionOf(provider, ctx);
+    if (!details) {
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = page(texts, { acceptLanguage: ctx.get('accept-language') }, undefined, (t) => `<p>${escapeHtml(t('over'))}</p>`);
+      return;
+    }
     if (ctx.method === 'GET' && !match[2]) {
       const buttons = (t: Translate) => definition.persons
         .map((person) => `<form method="post" action="/interaction/${details.uid}/login"><input type="hidden" name="person" value="${escapeHtml(person.accountId)}"><button type="submit">${escapeHtml(buttonText(person, t))}</button></form>`)
@@ -432,6 +438,19 @@ export async function startUpstreamSimulator(
 /** A test person's button: their label, then what sets them apart in the page's language. */
 function buttonText(person: SimulatedPerson, t: Translate): string {
   return [person.label, person.note && t(person.note)].filter(Boolean).join(' — ');
+}
+
+/**
+ * The login a page of the simulator belongs to, or undefined when it is over: finished, cancelled
+ * or expired, and the person came Back to its page (oidc-provider's interaction is gone then).
+ */
+async function interactionOf(provider: Provider, ctx: Koa.Context) {
+  try {
+    return await provider.interactionDetails(ctx.req, ctx.res);
+  } catch (error) {
+    if (error instanceof errors.SessionNotFound) return undefined;
+    throw error;
+  }
 }
 
 /**

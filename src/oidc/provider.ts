@@ -93,6 +93,15 @@ function logoutRequest(ctx: KoaContextWithOIDC): Record<string, string> {
   return Object.fromEntries(Object.entries(ctx.oidc.params ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
+/**
+ * Whether the browser still has a logged-in session: on the page after the logout's question, the
+ * person answered "No, stay logged in" (oidc-provider sends that answer there too, without a
+ * post_logout_redirect_uri), or came to its address without logging out.
+ */
+async function stillLoggedIn(ctx: KoaContextWithOIDC): Promise<boolean> {
+  return Boolean((await ctx.oidc.provider.Session.get(ctx)).accountId);
+}
+
 /** Whether a request is an RP-initiated logout's (its page, its confirmation, its end), not a login's. */
 function isLogout(ctx: KoaContextWithOIDC): boolean {
   return ctx.oidc?.route?.startsWith('end_session') === true;
@@ -370,9 +379,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
         // Asked for by a POST, the page is shown again by GET with the same request for a change of language.
         // Its form also posts the page's language, that of the pages after the answer (logout-language.ts).
         logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form, languageField: LOGOUT_LANGUAGE, again: { path: ctx.path, query: logoutRequest(ctx) } }),
+        // oidc-provider sends "No, stay logged in" to this page too: it then says the person is still logged in.
         postLogoutSuccessSource: async (ctx) => {
           languageOfLoggedOutPage(ctx);
-          views.render(ctx, 'logged-out', {});
+          views.render(ctx, 'logged-out', { stillLoggedIn: await stillLoggedIn(ctx) });
         },
       },
     },

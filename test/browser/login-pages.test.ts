@@ -198,6 +198,10 @@ describe('every page, at phone and desktop widths', () => {
 
       await page.goto(`${bed.tb.issuer}/interaction/no-such-login`);
       await capture('error');
+      // An address with no page: what happened, and what to do next.
+      await page.goto(`${bed.tb.issuer}/no-such-page`);
+      expect(await page.textContent('p.lead')).toBe('There is no page at this address. Check the address, or go back to the service you came from and start again.');
+      await capture('not-found');
 
       await page.goto(`${bed.tb.issuer}/session/end`);
       await page.waitForSelector('button[name="logout"]');

@@ -46,9 +46,10 @@ async function askToLogOutInFinnish(page: Page, clientId: string) {
 
 describe('the language of a logout', () => {
   it.each([
-    ['logs out', 'yes'],
-    ['stays logged in', undefined],
-  ])('is the one ui_locales asked for on the logged-out page too, when the person %s', async (_answer, value) => {
+    ['logs out', 'yes', 'Olet kirjautunut ulos'],
+    // The page says what happened: "No, stay logged in" leads to it too, and the person is not logged out.
+    ['stays logged in', undefined, 'Olet yhä kirjautuneena'],
+  ])('is the one ui_locales asked for on the page after the answer too, when the person %s', async (_answer, value, heading) => {
     const context = await newPhone(browser);
     try {
       const page = await context.newPage();
@@ -56,7 +57,7 @@ describe('the language of a logout', () => {
       await page.click(value ? `button[name="logout"][value="${value}"]` : 'button.secondary');
       await page.waitForURL(new RegExp(`^${tb.issuer}/session/end/success`));
       expect(await page.getAttribute('html', 'lang')).toBe('fi');
-      expect(await page.textContent('h1')).toBe('Olet kirjautunut ulos');
+      expect(await page.textContent('h1')).toBe(heading);
     } finally {
       await context.close();
     }

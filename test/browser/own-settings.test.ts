@@ -60,6 +60,12 @@ const RECORD_STATUS_CHANGES = `(() => {
 const TEXT_AND_WIDTH = `(() => ({
   heading: getComputedStyle(document.querySelector('h1')).fontSize,
   scrollsSideways: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+  // The error code and support reference the person is to quote: on a line or two, not a character a line.
+  supportReadable: [...document.querySelectorAll('.support code')].every((code) => {
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    return range.getClientRects().length <= 2;
+  }),
 }))()`;
 
 describe('the waiting page, through a screen reader', () => {
@@ -158,7 +164,7 @@ describe('a larger text size set in the browser', () => {
       await page.click('button[name="logout"]');
       await page.waitForURL(/\/session\/end\/success/);
       await look('logged-out');
-      const expected = { heading: '48px', scrollsSideways: false };
+      const expected = { heading: '48px', scrollsSideways: false, supportReadable: true };
       expect(seen).toEqual(Object.fromEntries(Object.keys(seen).map((name) => [name, expected])));
     } finally {
       await context.close();

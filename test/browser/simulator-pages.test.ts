@@ -59,6 +59,31 @@ describe("an upstream eID's simulator on the way", () => {
   }, 60_000);
 });
 
+describe("an upstream eID's simulator after the login left it", () => {
+  it.each([
+    ['no-bankid', 'form[action$="/cancel"] button', 'form[action$="/login"] button'],
+    ['cz-bankid', 'button[name="decision"][value="decline"]', 'button[name="decision"][value="approve"]'],
+  ])('%s: Back to its page after Cancel, then a test person chosen: a page in the person\'s language that says the login is over and what to do', async (eid, cancel, approve) => {
+    const context = await newPhone(browser, 'nb-NO');
+    try {
+      const page = await context.newPage();
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click(`button[value="${eid}"]`);
+      await page.click(cancel);
+      await page.waitForSelector('.notice');
+      await page.goBack();
+      await page.click(approve);
+      await page.waitForSelector('html[lang="nb"] main p');
+      expect(await page.textContent('main p')).toBe(
+        'Denne innloggingen pågår ikke lenger: den er allerede fullført, avbrutt eller for gammel. Gå tilbake til tjenesten du kom fra, og begynn på nytt.',
+      );
+      await expectAccessible(page, `${eid} simulator, login over`);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
+
 /** The page's language and its heading. */
 async function shown(page: Page): Promise<{ lang: string | null; heading: string | null }> {
   return { lang: await page.getAttribute('html', 'lang'), heading: await page.textContent('h1') };

@@ -135,15 +135,26 @@ describe('an eID that fails or is cancelled takes the person back to the picker'
     });
   }, 90_000);
 
-  it('cancel on the BankID page: back on the picker, from where another eID completes the login', async () => {
+  it('cancel on the BankID page: back on the picker, there too in a second tab of the login, and again after Back; from there another eID completes the login', async () => {
     await on('phone', async (page) => {
       await toPicker(page);
       await page.click('button[value="se-bankid"]');
       await page.waitForSelector('button[data-device="other"]:visible');
       await page.click('button[data-device="other"]');
       await page.waitForSelector('#qr:visible');
+      const secondTab = await page.context().newPage();
+      await secondTab.goto(page.url());
+      await secondTab.waitForSelector('#qr:visible');
       await page.click('#cancel');
       expect(await backOnPicker(page, 'picker-after-cancel-at-bankid')).toContain('You cancelled the login with BankID (Sweden).');
+      // The second tab waited on the order just cancelled: it goes on to the picker too.
+      await secondTab.waitForSelector('form.eids .eid');
+      await secondTab.close();
+      // Back to the BankID page, which waits on nothing now: it leads on to the picker rather than
+      // asking, again after every reload, to reload the page.
+      await page.goBack();
+      await page.waitForURL((url) => !url.pathname.includes('/se-bankid/'));
+      await page.waitForSelector('form.eids .eid');
       await page.click('button[value="dk-mitid"]');
       await atUpstream(page, 'login');
       await page.waitForURL(/\/demo\/callback/);

@@ -26,8 +26,7 @@ export function decisionPage(options: {
     )
     .join('\n');
   const scopes = options.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('');
-  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="icon" href="data:,">${SIMULATOR_STYLESHEET_LINK}</head>
-<body>${links}<main><h1>${title}</h1><p>${escapeHtml(t('intro'))}</p>
+  return simulatorDocument(locale, title, links, `<p>${escapeHtml(t('intro'))}</p>
 <form method="post" action="/auth/decision">
 <input type="hidden" name="request" value="${escapeHtml(options.requestId)}">
 <p><label>${escapeHtml(t('bank'))} <select name="bank">${banks}</select></label></p>
@@ -37,5 +36,19 @@ ${persons}
 <p>${escapeHtml(t('data'))}:</p><ul>${scopes}</ul>
 <button type="submit" name="decision" value="approve">${escapeHtml(t('approve'))}</button>
 <button type="submit" name="decision" value="decline" class="secondary">${escapeHtml(t('decline'))}</button>
-</form></main></body></html>`;
+</form>`);
+}
+
+/**
+ * The page for a decision on a login that is over (Back to the page after it ended, or its time
+ * ran out): what happened and what to do, in the person's language, with nothing to submit.
+ */
+export function overPage({ locale, t }: PageLanguage): string {
+  return simulatorDocument(locale, escapeHtml(t('title')), '', `<p>${escapeHtml(t('over'))}</p>`);
+}
+
+/** A page of the simulator: `title` and `main` already escaped. */
+function simulatorDocument(locale: string, title: string, links: string, main: string): string {
+  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="icon" href="data:,">${SIMULATOR_STYLESHEET_LINK}</head>
+<body>${links}<main><h1>${title}</h1>${main}</main></body></html>`;
 }

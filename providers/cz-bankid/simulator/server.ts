@@ -7,7 +7,7 @@ import Koa, { type Context } from 'koa';
 import { join } from 'node:path';
 import { pluginFolder } from '../../../src/eids/sdk.js';
 import { checkAuthorizationRequest, responseUrl, supportedScopes, type AuthorizationRequest, type RegisteredClient } from './authorization.js';
-import { decisionPage } from './page.js';
+import { decisionPage, overPage } from './page.js';
 import { scopeClaims, simulatedBanks, simulatedPersons, verifiedClaimNames, type SimulatedBank, type SimulatedCzechPerson } from './people.js';
 import { listenOn, stopServer } from '../../shared/simulator-server.js';
 import { SimulatorTexts } from '../../shared/simulator-language.js';
@@ -246,7 +246,12 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
   router.post('/auth/decision', async (ctx) => {
     const form = await readForm(ctx);
     const request = form && requests.take(form.get('request') ?? '');
-    if (!request) return ctx.throw(400, 'this login is over or unknown: start again at the service');
+    if (!request) {
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = overPage(texts.pageLanguage({ acceptLanguage: ctx.get('accept-language') }, () => ''));
+      return;
+    }
     const back = (params: Record<string, string>) => ctx.redirect(responseUrl(request.redirectUri, { ...params, state: request.state }).href);
     const bank = simulatedBanks.find((candidate) => candidate.id === form.get('bank'));
     const person = simulatedPersons.find((candidate) => candidate.accountId === form.get('person'));

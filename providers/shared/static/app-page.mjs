@@ -26,7 +26,10 @@ const FIRST_EVENT_WITHIN_MS = 5000;
  */
 const STREAM_AGAIN_AFTER_MS = { first: 4000, max: 30_000 };
 
-/** The broker's answer for a login that is over (ended in another tab, expired): nothing is left to wait for. */
+/**
+ * The broker's answer for a login that is over (ended in another tab, expired), or that no longer
+ * waits on this eID: nothing is left to wait for here, and the login's own page says where it stands.
+ */
 class LoginOver extends Error {}
 
 if (root) {
@@ -65,13 +68,15 @@ if (root) {
     }
     const data = await response.json();
     if (response.ok) return data;
-    if (data.error === 'session_expired') throw new LoginOver(data.error_description);
+    // 409: this eID is no longer the one under way (the person left it for the picker, here or in
+    // another tab, and came Back to this page); waiting here would wait for nothing.
+    if (data.error === 'session_expired' || response.status === 409) throw new LoginOver(data.error_description);
     throw new Error(data.error_description || data.error);
   }
 
   /**
-   * Says what went wrong. A login that is over leaves for its page at the broker, which says so in
-   * the person's language with the way back to the client. Anything else (the network gone for a
+   * Says what went wrong. A login that is over, or no longer on this eID, leaves for its page at the
+   * broker, which says in the person's language where it stands (the picker; the way back to the client). Anything else (the network gone for a
    * moment, an answer that is not the API's) is said in the page's language — never the browser's
    * or the API's own English words — and waiting goes on.
    */
