@@ -69,30 +69,34 @@ export function retryAfterUnavailable(ctx: Context): void {
  * to serve the request (load shedding), with the reason `busy`.
  */
 export function errorBoundary(views: Views, log: Logger): Middleware {
-  return async (ctx, next) => {
-    try {
-      await next();
-      retryAfterUnavailable(ctx);
-    } catch (err) {
-      if (err instanceof BusyError) {
-        respondWithError(ctx, views, 503, err.error, err.error_description);
-        // Said in so many words, so that no one takes a busy broker for a broken store.
-        if (!wantsHtml(ctx)) ctx.body = { ...(ctx.body as object), reason: err.reason };
-      } else if (err instanceof StoreUnavailableError) {
-        log.warn('state store unavailable');
-        // oidc-provider's error handler may have answered the store's failure already, in the words
-        // of what failed (a logout's page), before a step of its own after it (saving the browser
-        // session) failed the same way: that answer stands.
-        if (ctx.status === 503 && ctx.body) retryAfterUnavailable(ctx);
-        else respondWithError(ctx, views, 503, err.error, err.error_description);
-      } else if (err instanceof HttpError) {
-        respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds, err.page);
-      } else {
-        log.error({ err }, 'unhandled error');
-        respondWithError(ctx, views, 500, 'server_error', 'Something failed on our side. Quote the traceId to support.');
-      }
-    }
-  };
+  // The rest of the stack's promise with both outcomes attached, rather than an async function
+  // awaiting it: one promise fewer on every request.
+  return (ctx, next) =>
+    next().then(
+      () => retryAfterUnavailable(ctx),
+      (err: unknown) => answerEscaped(ctx, err, views, log),
+    );
+}
+
+/** What escaped the routes, answered: a 503 for a busy process or a store away, the error's own answer, else a 500. */
+function answerEscaped(ctx: Context, err: unknown, views: Views, log: Logger): void {
+  if (err instanceof BusyError) {
+    respondWithError(ctx, views, 503, err.error, err.error_description);
+    // Said in so many words, so that no one takes a busy broker for a broken store.
+    if (!wantsHtml(ctx)) ctx.body = { ...(ctx.body as object), reason: err.reason };
+  } else if (err instanceof StoreUnavailableError) {
+    log.warn('state store unavailable');
+    // oidc-provider's error handler may have answered the store's failure already, in the words
+    // of what failed (a logout's page), before a step of its own after it (saving the browser
+    // session) failed the same way: that answer stands.
+    if (ctx.status === 503 && ctx.body) retryAfterUnavailable(ctx);
+    else respondWithError(ctx, views, 503, err.error, err.error_description);
+  } else if (err instanceof HttpError) {
+    respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds, err.page);
+  } else {
+    log.error({ err }, 'unhandled error');
+    respondWithError(ctx, views, 500, 'server_error', 'Something failed on our side. Quote the traceId to support.');
+  }
 }
 
 /**

@@ -65,18 +65,19 @@ const none: RoutineRequests = () => false;
  * (thousands of waiting pages poll once a second each), while its failures stay at info.
  */
 export function trace(log: Logger, trustProxy: boolean, routine: RoutineRequests = none): Middleware {
-  // Not an async function itself: the scope's function is the request's one async step here.
   return (ctx, next) => {
     const traceId = traceIdOf(ctx.req, trustProxy);
     ctx.set('traceId', traceId);
     ctx.state.traceId = traceId;
     const started = performance.now();
-    return requestScope.run(ctx, async () => {
-      try {
-        await next();
-      } finally {
-        logAccess(log, routine(ctx), { method: ctx.method, path: ctx.path, status: ctx.status, started });
-      }
-    });
+    const logged = () => logAccess(log, routine(ctx), { method: ctx.method, path: ctx.path, status: ctx.status, started });
+    // The rest of the stack's promise, followed by the line: no async function, whose own promise
+    // and resumption Node's promise hooks would track on every request.
+    return requestScope.run(ctx, () =>
+      next().then(logged, (err: unknown) => {
+        logged();
+        throw err;
+      }),
+    );
   };
 }

@@ -345,9 +345,10 @@ const limitedEndpoints: readonly LimitedEndpoint[] = [
 ];
 
 /** Runs the rest of the request, then `giveBack` when it was answered 401: its client did not authenticate. */
-async function answerGivingBack(ctx: Context, next: () => Promise<unknown>, giveBack: () => void): Promise<void> {
-  await next();
-  if (ctx.status === 401) giveBack();
+function answerGivingBack(ctx: Context, next: () => Promise<unknown>, giveBack: () => void): Promise<void> {
+  return next().then(() => {
+    if (ctx.status === 401) giveBack();
+  });
 }
 
 export function rateLimits(limiter: RateLimiter): Middleware {
