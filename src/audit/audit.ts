@@ -56,12 +56,15 @@ export class AuditLog {
   emit(name: AuditEventName, fields: AuditFields): AuditEvent {
     const { id, message } = auditEvents[name];
     const traceId = fields.traceId ?? currentTraceId();
-    const line = { event_id: id, event: name, ...(traceId ? { traceId } : {}) } as Omit<AuditEvent, 'time'>;
-    addDefined(line, fields);
-    // The line's own `time` (the logger's, as it is written) stands for the event's: a second
-    // key of that name would make the line JSON that strict parsers refuse.
-    this.#log.info(line, message);
-    const event = { ...line, time: new Date().toISOString() } as AuditEvent;
+    const event = { event_id: id, event: name } as AuditEvent;
+    if (traceId) event.traceId = traceId;
+    addDefined(event, fields);
+    // Logged before it has a `time`: the line's own (the logger's, as it is written) stands for
+    // the event's, and a second key of that name would make the line JSON that strict parsers
+    // refuse. The logger has written the line by the time it returns, so the event gets its own
+    // `time` after, with no copy of its fields.
+    this.#log.info(event, message);
+    event.time = new Date().toISOString();
     this.#deps.metrics.countAuditEvent(id);
     for (const sink of this.#deps.sinks) {
       const writing = sink.write(event);
@@ -177,7 +180,7 @@ export class AuditLog {
 }
 
 /** Adds to `event` the fields that say something (neither undefined nor empty), in their order. */
-function addDefined(event: Omit<AuditEvent, 'time'>, fields: AuditFields): void {
+function addDefined(event: AuditEvent, fields: AuditFields): void {
   const into = event as unknown as Record<string, unknown>;
   for (const name in fields) {
     const value = fields[name as keyof AuditFields];
