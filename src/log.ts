@@ -18,12 +18,13 @@ type Fields = Record<string, unknown>;
 
 const isObject = (value: unknown): value is Fields => typeof value === 'object' && value !== null;
 
-/** A copy of `value` with `names` censored, keeping its prototype and hidden fields (an Error stays one); `value` itself when none is there. */
+/** Whether `value` has any of `names` as its own field: a loop, as this runs on every log line. */
 function hasAnyOf(value: Fields, names: readonly string[]): boolean {
   for (let index = 0; index < names.length; index += 1) if (Object.hasOwn(value, names[index]!)) return true;
   return false;
 }
 
+/** A copy of `value` with `names` censored, keeping its prototype and hidden fields (an Error stays one); `value` itself when none is there. */
 function censored<T extends Fields>(value: T, names: readonly string[]): T {
   if (!hasAnyOf(value, names)) return value;
   const copy = Object.defineProperties(Object.create(Object.getPrototypeOf(value) as object | null), Object.getOwnPropertyDescriptors(value)) as Fields;
