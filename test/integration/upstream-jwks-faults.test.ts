@@ -52,25 +52,25 @@ describe('an upstream whose JWKS cannot be had', () => {
   }, 60_000);
 });
 
+/** A broker that holds the upstream's keys from one login, and a second login whose person is at the upstream when it rotates its keys: the upstream's page. */
+async function rotatedWhileAtUpstream(name: string): Promise<{ bed: UpstreamTestBed; simulator: UpstreamSimulator; atUpstream: Response }> {
+  const bed = await startUpstreamTestBed(name, [norway]);
+  const simulator = bed.simulators['no-bankid']!;
+  expect((await logIn(bed)).searchParams.get('code')).toBeTruthy();
+  const { response: atUpstream } = await bed.rp.authorize({ acr_values: ACR });
+  await simulator.rotateSigningKey();
+  return { bed, simulator, atUpstream };
+}
+
 describe('an upstream that rotates its keys while a person is there', () => {
   it('the login completes with the new keys', async () => {
-    const bed = await startUpstreamTestBed('upstream-jwks-rotated', [norway]);
-    const simulator = bed.simulators['no-bankid']!;
-    expect((await logIn(bed)).searchParams.get('code')).toBeTruthy();
-
-    const { response: atUpstream } = await bed.rp.authorize({ acr_values: ACR });
-    await simulator.rotateSigningKey();
+    const { bed, atUpstream } = await rotatedWhileAtUpstream('upstream-jwks-rotated');
     const callback = await actAtUpstream(bed.rp, atUpstream, { person: 0 });
     expect((await bed.rp.redeem(callback)).claims()).toMatchObject({ acr: ACR });
   });
 
   it('with its JWKS unreachable then: the client is told the eID could not be reached, and the next login once it is back completes', async () => {
-    const bed = await startUpstreamTestBed('upstream-jwks-rotated-away', [norway]);
-    const simulator = bed.simulators['no-bankid']!;
-    expect((await logIn(bed)).searchParams.get('code')).toBeTruthy();
-
-    const { response: atUpstream } = await bed.rp.authorize({ acr_values: ACR });
-    await simulator.rotateSigningKey();
+    const { bed, simulator, atUpstream } = await rotatedWhileAtUpstream('upstream-jwks-rotated-away');
     simulator.faults.jwksUnreachable = true;
     const failed = await actAtUpstream(bed.rp, atUpstream, { person: 0 });
     expect(failed.searchParams.get('error')).toBe('server_error');
