@@ -108,6 +108,12 @@ class WaitingOrder {
   /** When this instance last took the order's collect lease (ms), 0 if never. */
   leasedAt = 0;
   collecting = false;
+  /**
+   * Set when announcements were lost while the store was away: the order is read again at its
+   * next collect (and at each after, until a read succeeds), so that an order gone with a Redis
+   * restarted empty ends its pages now, not when the person has approved in vain.
+   */
+  missed = false;
   /** Reads of the order from the store under way: a read begun later must follow their answers. */
   reads = 0;
 
@@ -156,7 +162,14 @@ export class WaitingOrders {
 
   constructor(deps: WaitingOrdersDependencies) {
     this.#deps = deps;
-    this.#changes = new ChangeSubscription((onChange) => deps.orders.watchChanges(onChange), (uid, version) => this.#changed(uid, version));
+    this.#changes = new ChangeSubscription(
+      (onChange, onMissed) => deps.orders.watchChanges(onChange, onMissed),
+      (uid, version) => this.#changed(uid, version),
+      // The store was away: an order may have changed, or be gone (Redis restarted empty), unannounced.
+      () => {
+        for (const waiting of this.#waiting.values()) waiting.missed = true;
+      },
+    );
   }
 
   /** Shows the login's order to `watcher` from now on; rejects with 409 when there is none. */
@@ -305,6 +318,8 @@ export class WaitingOrders {
     const started = Date.now();
     let next = started + pollFrequencyMs;
     try {
+      if (waiting.missed) await this.#readMissed(waiting);
+      if (this.#waiting.get(waiting.uid) !== waiting) return;
       const result = await login.collectIfDue(waiting.login, waiting.order);
       if (result.collected) {
         waiting.leasedAt = started;
@@ -334,6 +349,12 @@ export class WaitingOrders {
     const waiting = this.#waiting.get(uid);
     if (!waiting || (version === orderVersion(waiting.order) && waiting.reads === 0)) return;
     void this.#reread(waiting);
+  }
+
+  async #readMissed(waiting: WaitingOrder): Promise<void> {
+    const stored = await this.#read(waiting);
+    waiting.missed = false;
+    this.#show(waiting, stored);
   }
 
   async #reread(waiting: WaitingOrder): Promise<void> {

@@ -11,6 +11,12 @@ interface Watched {
   watchers: Map<LoginWatcher, LoginRequest>;
   timer: NodeJS.Timeout;
   fetching: boolean;
+  /**
+   * Announcements were lost while the store was away: the record is read again before the next
+   * fetch (and each after, until a read succeeds), so that one gone with a Redis restarted
+   * empty ends its pages now, not when the person has approved in vain.
+   */
+  missed: boolean;
 }
 
 export interface FrejaWaitingDependencies {
@@ -34,7 +40,14 @@ export class FrejaWaiting {
 
   constructor(deps: FrejaWaitingDependencies) {
     this.#deps = deps;
-    this.#changes = new ChangeSubscription((onChange) => deps.records.watchChanges(onChange), (uid) => void this.#reread(uid));
+    this.#changes = new ChangeSubscription(
+      (onChange, onMissed) => deps.records.watchChanges(onChange, onMissed),
+      (uid) => void this.#reread(uid),
+      // The store was away: a transaction may have changed, or be gone (Redis restarted empty), unannounced.
+      () => {
+        for (const watched of this.#watched.values()) watched.missed = true;
+      },
+    );
   }
 
   async watch(login: LoginRequest, watcher: LoginWatcher): Promise<() => void> {
@@ -61,7 +74,7 @@ export class FrejaWaiting {
   }
 
   #add(uid: string, record: TransactionRecord): Watched {
-    const watched: Watched = { uid, record, watchers: new Map(), fetching: false, timer: setInterval(() => void this.#fetch(watched), this.#deps.pollFrequencyMs) };
+    const watched: Watched = { uid, record, watchers: new Map(), fetching: false, missed: false, timer: setInterval(() => void this.#fetch(watched), this.#deps.pollFrequencyMs) };
     this.#watched.set(uid, watched);
     return watched;
   }
@@ -75,6 +88,12 @@ export class FrejaWaiting {
     if (watched.fetching || watched.record.final) return;
     watched.fetching = true;
     try {
+      if (watched.missed) {
+        const stored = await this.#deps.records.get(watched.uid);
+        watched.missed = false;
+        this.#show(watched, stored);
+        if (this.#watched.get(watched.uid) !== watched) return;
+      }
       const { record, fetched } = await this.#deps.login.fetchIfDue(watched.uid, watched.record);
       // Another instance (or a polling page) asked Freja: what it learnt is in the store.
       this.#show(watched, fetched ? record : await this.#deps.records.get(watched.uid));

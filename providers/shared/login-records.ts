@@ -80,12 +80,17 @@ export class LoginRecords<T> {
    * Calls `onChange` with the uid of every login whose record changes, on any instance, and the
    * version it changed to (none from an instance of an earlier release, which announced the uid alone).
    */
-  watchChanges(onChange: OnChange): Promise<() => Promise<void>> {
-    return this.store.subscribe(this.#channel, (message) => {
-      const space = message.indexOf(' ');
-      if (space < 0) onChange(message);
-      else onChange(message.slice(0, space), message.slice(space + 1));
-    });
+  /** `onMissed`: announcements were lost while the store was away (see Store.subscribe). */
+  watchChanges(onChange: OnChange, onMissed?: () => void): Promise<() => Promise<void>> {
+    return this.store.subscribe(
+      this.#channel,
+      (message) => {
+        const space = message.indexOf(' ');
+        if (space < 0) onChange(message);
+        else onChange(message.slice(0, space), message.slice(space + 1));
+      },
+      onMissed,
+    );
   }
 
   #announce(uid: string, record: T | undefined): Promise<void> {

@@ -220,8 +220,10 @@ export class UpstreamClient {
   }
 
   /**
-   * Resolves when the upstream serves its discovery document; a cheap GET with the time limit,
-   * for the circuit breaker's probes.
+   * Resolves when the upstream serves its discovery document and its JWKS; cheap GETs with the
+   * time limit, for the circuit breaker's probes. The keys too: without them every login fails
+   * after the person has identified at the upstream, so a probe that passed on discovery alone
+   * would close the circuit and send people there for nothing.
    */
   async probe(): Promise<void> {
     const { issuer, timeoutMs } = this.#options;
@@ -230,6 +232,7 @@ export class UpstreamClient {
     await response.body?.cancel();
     if (response.status >= 500 || response.status === 429) throw Object.assign(new Error(`the upstream answered ${response.status}`), { status: response.status });
     if (!response.ok) throw new Error(`the upstream's discovery document answered ${response.status}`);
+    await this.#readJwks();
   }
 
   #authentication(): oidc.ClientAuth {

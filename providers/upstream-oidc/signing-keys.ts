@@ -73,10 +73,18 @@ export class UpstreamSigningKeys {
     return this.#fetch();
   }
 
-  /** One fetch at a time, shared by whoever needs the keys meanwhile. */
+  /**
+   * One fetch at a time, shared by whoever needs the keys meanwhile. A fetch that failed holds
+   * off no other: the next token fetches again, and fails as the upstream being unreachable
+   * (which the circuit breaker counts), not as a signature no key verifies.
+   */
   #fetch(): Promise<KeySet> {
     this.#pending ??= this.#read()
       .then((jwks) => (this.#current = { keys: createLocalJWKSet(jwks), fetchedAt: Date.now() }))
+      .catch((err: unknown) => {
+        this.#refetchedAt = Number.NEGATIVE_INFINITY;
+        throw err;
+      })
       .finally(() => {
         this.#pending = undefined;
       });

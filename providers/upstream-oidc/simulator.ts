@@ -80,6 +80,10 @@ export interface SimulatorFaults {
   tokenAnswer?: keyof typeof ROGUE_TOKEN_ANSWERS;
   /** Answers userinfo with this, whatever it holds, as a broken or hostile upstream (or a proxy) might. */
   userinfoAnswer?: RawAnswer;
+  /** Resets every connection that asks for its JWKS, as when the host serving the keys cannot be reached. */
+  jwksUnreachable?: boolean;
+  /** Answers its JWKS this late, as an overloaded key server does. */
+  jwksDelayMs?: number;
 }
 
 /**
@@ -333,6 +337,12 @@ export async function startUpstreamSimulator(
     }
     if (ctx.path === '/token' && faults.tokenDelayMs) await sleep(faults.tokenDelayMs);
     if (ctx.path === '/token' && faults.tokenAnswer) return ROGUE_TOKEN_ANSWERS[faults.tokenAnswer](ctx);
+    if (ctx.path === '/jwks' && faults.jwksUnreachable) {
+      ctx.respond = false;
+      ctx.socket.resetAndDestroy();
+      return;
+    }
+    if (ctx.path === '/jwks' && faults.jwksDelayMs) await sleep(faults.jwksDelayMs);
     if (ctx.path === '/jwks' && faults.foreignSigningKeys) {
       ctx.body = { keys: foreignJwks.keys.map(publicHalf) };
       return;

@@ -176,8 +176,8 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       await run('publish', () => client.publish(`${options.key_prefix}${channel}`, message));
     },
 
-    async subscribe(channel, onMessage) {
-      return subscriptions.add(`${options.key_prefix}${channel}`, onMessage);
+    async subscribe(channel, onMessage, onMissed) {
+      return subscriptions.add(`${options.key_prefix}${channel}`, onMessage, onMissed);
     },
 
     async schedule(key, member, dueAtMs) {
@@ -231,13 +231,15 @@ class Subscriptions {
   #subscriber: Redis | Cluster | undefined;
   /** Each channel's handlers, and the subscription they wait for (every caller, not just the first). */
   readonly #channels = new Map<string, { handlers: Set<(message: string) => void>; subscribed: Promise<void> }>();
+  /** Who is told when the subscriber connection is back after it dropped (see Store.subscribe). */
+  readonly #missed = new Set<() => void>();
 
   constructor(client: StoreClient, timeoutMs: number) {
     this.#client = client;
     this.#timeoutMs = timeoutMs;
   }
 
-  async add(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+  async add(channel: string, onMessage: (message: string) => void, onMissed?: () => void): Promise<() => Promise<void>> {
     const subscriber = this.#connection();
     let entry = this.#channels.get(channel);
     if (!entry) {
@@ -253,8 +255,10 @@ class Subscriptions {
     await entry.subscribed;
     const { handlers } = entry;
     handlers.add(onMessage);
+    if (onMissed) this.#missed.add(onMissed);
     return async () => {
       handlers.delete(onMessage);
+      if (onMissed) this.#missed.delete(onMissed);
       if (handlers.size || this.#channels.get(channel) !== entry) return;
       this.#channels.delete(channel);
       // Not waited for past the command timeout: an eID closing at shutdown unsubscribes, and a
@@ -266,6 +270,7 @@ class Subscriptions {
   close(): void {
     this.#subscriber?.disconnect();
     this.#channels.clear();
+    this.#missed.clear();
   }
 
   #connection(): Redis | Cluster {
@@ -275,6 +280,18 @@ class Subscriptions {
     subscriber.on('error', () => undefined); // the main connection reports Redis being away
     subscriber.on('message', (channel: string, message: string) => {
       for (const handler of this.#channels.get(channel)?.handlers ?? []) handler(message);
+    });
+    // Redis keeps no messages for a subscriber that is away (or restarted empty): once the
+    // connection is back, its subscribers look up what they may have missed. Told on the next
+    // turn, after ioredis has sent the SUBSCRIBEs again (right after 'ready').
+    let dropped = false;
+    subscriber.on('close', () => (dropped = true));
+    subscriber.on('ready', () => {
+      if (!dropped) return;
+      dropped = false;
+      setImmediate(() => {
+        for (const onMissed of this.#missed) onMissed();
+      });
     });
     this.#subscriber = subscriber;
     return subscriber;

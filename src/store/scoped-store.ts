@@ -29,7 +29,7 @@ export function scopedStore(inner: Store, namespace: string): Store {
     untrack: (key, member) => inner.untrack(scoped(key), member),
     countTracked: (key) => inner.countTracked(scoped(key)),
     publish: (channel, message) => inner.publish(scoped(channel), message),
-    subscribe: (channel, onMessage) => inner.subscribe(scoped(channel), onMessage),
+    subscribe: (channel, onMessage, onMissed) => inner.subscribe(scoped(channel), onMessage, onMissed),
     schedule: (key, member, dueAtMs) => inner.schedule(scoped(key), member, dueAtMs),
     takeDue: (key, limit, leaseMs) => inner.takeDue(scoped(key), limit, leaseMs),
     unschedule: (key, member) => inner.unschedule(scoped(key), member),

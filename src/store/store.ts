@@ -113,9 +113,11 @@ export interface Store {
 
   /**
    * Calls `onMessage` with every message published on `channel` from now on, until the
-   * returned function is called. Resolves once the subscription is in place.
+   * returned function is called. Resolves once the subscription is in place. `onMissed` is
+   * called each time the subscription is back after its connection to the store dropped: what
+   * was published meanwhile is lost, and whatever it would have said must be looked up again.
    */
-  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  subscribe(channel: string, onMessage: (message: string) => void, onMissed?: () => void): Promise<() => Promise<void>>;
 
   /**
    * Puts `member` in the schedule at `key`, due at `dueAtMs` (epoch milliseconds); a member already

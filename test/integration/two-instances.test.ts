@@ -4,6 +4,8 @@ import { createTestPki } from '../../providers/se-bankid/simulator/certificates.
 import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
 import { BankIdSession, bankIdSection } from '../../providers/se-bankid/test/support.js';
+import { startFrejaSimulator } from '../../providers/se-freja/simulator/server.js';
+import { FrejaSession, frejaSection } from '../../providers/se-freja/test/support.js';
 import type { TestBroker } from '../support/broker.js';
 import { webClient } from '../support/broker.js';
 import type { Balancer } from '../support/balancer.js';
@@ -103,5 +105,41 @@ describe('an instance killed (SIGKILL) while the person is at an upstream eID', 
     const tokens = await rp.redeem(leftTo!);
     expect(tokens.claims()).toMatchObject({ acr: 'urn:nordic-eid:no:bankid' });
     expect(killed.balancer.served.slice(-3).every(({ backend }) => backend !== sender)).toBe(true);
+  }, 60_000);
+});
+
+describe('an instance killed (SIGKILL) in the middle of a Freja eID login', () => {
+  it.each([
+    ['before the person scanned the QR code', false],
+    ['while the person has the transaction open in the app', true],
+  ])('%s: the page goes on at the other instance, and the login completes there', async (_when, scanned) => {
+    const frejaPrefix = uniquePrefix('two-instances-freja');
+    const freja = await startFrejaSimulator();
+    const killed = await startDeployment(frejaPrefix, { eids: { 'se-freja': frejaSection(freja) } });
+    onTestFinished(async () => {
+      await killed.stop();
+      await freja.close();
+      await deleteKeysWithPrefix(frejaPrefix);
+    });
+    const rp = await RelyingParty.discover(killed.balancer.url, webClient);
+    const session = await FrejaSession.begin({ simulator: freja, rp, tb: { issuer: killed.balancer.url } as TestBroker }, { acr_values: 'urn:nordic-eid:se:freja:other-device' });
+    const started = await session.start();
+    expect(started.status).toBe('IN_PROGRESS');
+    if (scanned) {
+      freja.scan(started.qrCode!.payload);
+      await session.pollUntil((state) => state.hintCode === 'DELIVERED_TO_MOBILE');
+    }
+
+    // The instance that started the transaction at Freja dies outright; the balancer sees it gone.
+    const starter = killed.balancer.served.findLast(({ path }) => path.endsWith('/api/start'))!.backend;
+    killed.instances[starter]!.process.child.kill('SIGKILL');
+    await killed.instances[starter]!.process.exited();
+    killed.balancer.markDown(starter);
+
+    if (!scanned) freja.scan((await session.poll()).qrCode!.payload);
+    freja.approve(session.authRef(), 0);
+    const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
+    const tokens = await rp.redeem(await session.backToClient(complete.redirectTo!));
+    expect(tokens.claims()).toMatchObject({ acr: 'urn:nordic-eid:se:freja:other-device', idp: 'se-freja', idp_request_id: session.authRef() });
   }, 60_000);
 });

@@ -109,6 +109,13 @@ export interface RedisPassage {
    */
   cutAt(command: RegExp): Promise<void>;
   /**
+   * Has Redis sleep (DEBUG SLEEP) for `seconds` just before it runs the next command whose bytes
+   * match `command`: that command and every other client's wait, the server answering nothing,
+   * as a Redis stalled by a slow command or a fork. The server needs `enable-debug-command`.
+   * Resolves when the sleep is sent.
+   */
+  sleepAt(command: RegExp, seconds: number): Promise<void>;
+  /**
    * A barrier: holds Redis's answers on each connection that sends a command whose bytes match
    * `command`, from that command on, until `count` such commands have been sent (on any
    * connection); then lets them all through. Requests that read the same key all read it before
@@ -128,7 +135,7 @@ interface AnswerBarrier {
 }
 
 /** What the passage does to the command it waits for. */
-type PassageFault = 'pause' | 'cut';
+type PassageFault = 'pause' | 'cut' | 'sleep';
 
 /**
  * A TCP passage to `server` that can fail it in the middle of a request, just before it passes
@@ -138,7 +145,7 @@ type PassageFault = 'pause' | 'cut';
  * Redis goes away midway (the client connects again by itself).
  */
 export async function startRedisPassage(server: RedisServer): Promise<RedisPassage> {
-  let armed: { command: RegExp; fault: PassageFault; reached: () => void } | undefined;
+  let armed: { command: RegExp; fault: PassageFault; reached: () => void; seconds?: number } | undefined;
   let barrier: AnswerBarrier | undefined;
   const sockets = new Set<Socket>();
   const passage = createServer((client) => {
@@ -158,6 +165,9 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
         client.destroy();
         upstream.destroy();
       },
+      // On the command's own connection, so that Redis runs the sleep first; its answer skipped,
+      // so that the client reads only answers to what it sent.
+      sleep: (bytes) => upstream.write(Buffer.concat([Buffer.from(`CLIENT REPLY SKIP\r\nDEBUG SLEEP ${sleepSeconds}\r\n`), bytes])),
     };
     let heldAnswers: Buffer[] | undefined;
     const letAnswersThrough = () => {
@@ -179,9 +189,11 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
       for (const release of waiting.held) release();
       waiting.released();
     };
+    let sleepSeconds = 0;
     client.on('data', (bytes: Buffer) => {
       const reached = armed?.command.test(bytes.toString('latin1')) ? armed : undefined;
       if (reached) armed = undefined;
+      sleepSeconds = reached?.seconds ?? 0;
       atBarrier(bytes);
       passOn[reached?.fault ?? 'none'](bytes);
       reached?.reached();
@@ -197,6 +209,7 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
     url: `redis://127.0.0.1:${port}`,
     pauseAt: (command) => new Promise((reached) => (armed = { command, fault: 'pause', reached })),
     cutAt: (command) => new Promise((reached) => (armed = { command, fault: 'cut', reached })),
+    sleepAt: (command, seconds) => new Promise((reached) => (armed = { command, fault: 'sleep', reached, seconds })),
     holdAnswersUntil: (command, count) => new Promise((released) => (barrier = { command, left: count, held: new Set(), released })),
     async close() {
       for (const socket of sockets) socket.destroy();
