@@ -28,7 +28,7 @@ export class FrejaApiError extends Error {
    * its transaction asks again rather than ending.
    */
   get isOutage(): boolean {
-    return this.status === 0 || this.status >= 500;
+    return this.status === 0 || this.status >= 500 || this.errorCode === 'badAnswer';
   }
 }
 

@@ -52,7 +52,7 @@ describe('a Freja result answered with something that is not its answer', () => 
     await eventually(async () => {
       const poll = await session.call('poll?qr=true');
       expect(poll.status, JSON.stringify(poll.body)).toBe(200);
-      expect(poll.body.status).toBe('IN_PROGRESS');
+      expect(poll.body.status, JSON.stringify(poll.body)).toBe('IN_PROGRESS');
       return bed.simulator.callCount('result') >= before + 2;
     });
     bed.simulator.scan(started.qrCode!.payload);
