@@ -10,13 +10,13 @@ import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 /**
- * SIGTERM to one of two broker processes while 80 BankID logins wait on their pages' event
+ * SIGTERM to one of two broker processes while 40 BankID logins wait on their pages' event
  * streams, spread over both behind a round-robin balancer. The draining instance ends its
  * streams and exits; each browser reconnects, as EventSource does, through the balancer (which
  * took the instance out once its readiness said 503) to the other instance, and every login
  * completes there.
  */
-const LOGINS = 80;
+const LOGINS = 40;
 const OTHER = 'urn:nordic-eid:se:bankid:other-device';
 
 let simulator: BankIdSimulator;
@@ -25,7 +25,7 @@ const prefix = uniquePrefix('shutdown-streams');
 
 beforeAll(async () => {
   const pki = await createTestPki();
-  // Opening 80 logins one after another takes longer than BankID, or the broker, waits for a person.
+  // Opening 40 logins one after another takes longer than BankID, or the broker, waits for a person.
   simulator = await startBankIdSimulator({ pki, pickupTimeoutSeconds: 600, orderLifetimeSeconds: 600 });
   const bankId = { ...bankIdSection(simulator, pki), allowed_polling_for_minutes: 10 };
   // One address for all the test's browsers: the limits per address are for one person's many requests, not this.
