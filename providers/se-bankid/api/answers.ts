@@ -10,11 +10,11 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 const isString: Check = (value) => typeof value === 'string';
 const isOptionalString: Check = (value) => value === undefined || isString(value);
 
-/** An object whose named fields each pass their check. */
-const shaped =
-  (fields: Record<string, Check>): Check =>
-  (value) =>
-    isObject(value) && Object.entries(fields).every(([name, check]) => check(value[name]));
+/** An object whose named fields each pass their check (the list made once: this runs on every collect). */
+function shaped(fields: Record<string, Check>): Check {
+  const checks = Object.entries(fields);
+  return (value) => isObject(value) && checks.every(([name, check]) => check(value[name]));
+}
 
 const order = shaped({ orderRef: isString, autoStartToken: isString, qrStartToken: isString, qrStartSecret: isString });
 
