@@ -397,7 +397,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
           answerParserErrors(server, { securityHeaders: headers, log });
         }
         const { port } = servers[0]!.address() as AddressInfo;
-        log.info({ issuer, port, listen_sockets: servers.length, eids: registry.all.map((plugin) => plugin.id) }, 'broker listening');
+        log.info({ issuer, port, listen_sockets: servers.length, node: process.versions.node, eids: registry.all.map((plugin) => plugin.id) }, 'broker listening');
         return port;
       },
       async shutdown() {

@@ -4,7 +4,7 @@ import { webClient, type TestBroker } from '../support/broker.js';
 import { EventStreamReader } from '../support/event-stream.js';
 import { rawConnection } from '../support/http.js';
 import { spawnBankIdBroker } from '../support/bankid-broker-process.js';
-import { NODE_24 } from '../support/node24.js';
+import { NODE_24 } from '../support/production-nodes.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 

@@ -5,7 +5,7 @@ import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulat
 import { webClient } from '../support/broker.js';
 import { auditStream, eventually } from '../support/ops.js';
 import { reusePortSupported } from '../../src/http/reuse-port.js';
-import { NODE_24 } from '../support/node24.js';
+import { NODE_24 } from '../support/production-nodes.js';
 import { spawnBroker, writeConfig } from '../support/process.js';
 import { deleteKeysWithPrefix, findFreePort, rateLimitCounts, redisUrl, uniquePrefix } from '../support/redis.js';
 import { TestBrowser } from '../support/browser.js';

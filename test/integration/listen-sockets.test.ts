@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { reusePortSupported } from '../../src/http/reuse-port.js';
 import { rawConnection } from '../support/http.js';
-import { NODE_24 } from '../support/node24.js';
+import { NODE_24 } from '../support/production-nodes.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { findFreePort } from '../support/redis.js';
 

@@ -2,13 +2,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_24, NODE_24_PREFIX } from '../support/node24.js';
+import { PRODUCTION_NODE_MAJORS, productionNode, productionNodePrefix, type ProductionNodeMajor } from '../support/production-nodes.js';
 import { answersPing, redisUrl } from '../support/redis.js';
 
 /**
  * What the tests need from the machine, made present before any test runs: a Redis answering
  * at 127.0.0.1:6379 (or REDIS_URL), the Debian packages of the browser and of the independent
- * relying parties, and a Node 24 from the npm registry (the broker runs on Node 20, 22 and 24).
+ * relying parties, and Nodes 22 and 24 from the npm registry (the broker runs on Node 20, 22 and 24).
  * Root (CI, or a developer's root shell) installs the packages that are missing; anyone else is
  * told in one line what to install, and the run stops.
  */
@@ -121,19 +121,19 @@ async function ensureDebianPackages(): Promise<void> {
   }
 }
 
-/** A Node 24 in the project's cache, from the npm registry: the tests that run the broker on it need it. */
-function ensureNode24(): void {
-  const purpose = 'node 24 (the broker on Node 24)';
-  if (existsSync(NODE_24)) return say(`${purpose}: present`);
-  const pkg = `node-linux-${process.arch}@24`;
+/** A production Node in the project's cache, from the npm registry: the tests that run the broker on it need it. */
+function ensureProductionNode(major: ProductionNodeMajor): void {
+  const purpose = `node ${major} (the broker on Node ${major})`;
+  if (existsSync(productionNode(major))) return say(`${purpose}: present`);
+  const pkg = `node-linux-${process.arch}@${major}`;
   say(`${purpose}: installing ${pkg} from the npm registry`);
-  const npm = spawnSync('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', NODE_24_PREFIX, pkg], { encoding: 'utf8' });
-  if (npm.status !== 0 || !existsSync(NODE_24)) throw new Error(`${purpose}: npm install ${pkg} failed (exit ${npm.status}):\n${`${npm.stdout}${npm.stderr}`.slice(-2_000)}`);
+  const npm = spawnSync('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', productionNodePrefix(major), pkg], { encoding: 'utf8' });
+  if (npm.status !== 0 || !existsSync(productionNode(major))) throw new Error(`${purpose}: npm install ${pkg} failed (exit ${npm.status}):\n${`${npm.stdout}${npm.stderr}`.slice(-2_000)}`);
 }
 
 /** Vitest's global setup: runs once, before any test file. */
 export default async function setup(): Promise<void> {
   await ensureDebianPackages();
-  ensureNode24();
+  for (const major of PRODUCTION_NODE_MAJORS) ensureProductionNode(major);
   await ensureRedis();
 }

@@ -4,20 +4,21 @@ import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js
 import { webClient } from '../support/broker.js';
 import { bankIdPhone } from '../support/interop.js';
 import { spawnBankIdBroker } from '../support/bankid-broker-process.js';
-import { NODE_24 } from '../support/node24.js';
+import { PRODUCTION_NODE_MAJORS, productionNode } from '../support/production-nodes.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 /**
- * The broker as production runs it on Node 24: the bundled broker process on Node 24, on Redis,
- * with Swedish BankID over mutual TLS (the simulator), a relying party logging a person in.
+ * The broker as production runs it, on Node 22 and on Node 24: the compiled broker process on
+ * Redis, with Swedish BankID over mutual TLS (the simulator), a relying party logging a person in.
  */
-const prefix = uniquePrefix('node24');
+const prefix = uniquePrefix('production-nodes');
 afterAll(() => deleteKeysWithPrefix(prefix));
 
-describe('the broker on Node 24', () => {
+describe.each(PRODUCTION_NODE_MAJORS)('the broker on Node %i', (major) => {
   it('logs a person in with Swedish BankID on another device, end to end', async () => {
-    const { broker, simulator, issuer } = await spawnBankIdBroker(NODE_24, prefix);
+    const { broker, simulator, issuer } = await spawnBankIdBroker(productionNode(major), prefix);
+    expect(broker.output()).toContain(`"node":"${major}.`);
     expect(broker.output()).toContain('"listen_sockets":16');
 
     const rp = await RelyingParty.discover(issuer, webClient);
