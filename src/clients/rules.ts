@@ -264,12 +264,23 @@ function checkRedirects(label: string, uris: unknown, applicationType: 'web' | '
 }
 
 /**
- * The logout URIs are pages of a web server, whatever the application type: https, or http on a
- * loopback host. Front-Channel Logout §2 also wants the front-channel one on the scheme, host and
- * port of a redirect URI.
+ * The client's addresses the broker calls itself, whatever the application type: its keys (for
+ * private_key_jwt and signed request objects) and its back-channel logout. Over plain http anyone
+ * on the way could hand the broker keys of their own, and authenticate or sign requests in the
+ * client's name, or read the logout token: https, or http on a loopback host.
  */
-function checkLogoutUris(metadata: Record<string, unknown>, issuerOrigin: string): void {
-  if (metadata.backchannel_logout_uri !== undefined) checkUri('backchannel_logout_uri', metadata.backchannel_logout_uri, redirectRules.web, issuerOrigin);
+const CALLED_URIS = ['jwks_uri', 'backchannel_logout_uri'] as const;
+
+function checkCalledUris(metadata: Record<string, unknown>, issuerOrigin: string): void {
+  for (const field of CALLED_URIS) if (metadata[field] !== undefined) checkUri(field, metadata[field], redirectRules.web, issuerOrigin);
+}
+
+/**
+ * The front-channel logout URI is a page of a web server, whatever the application type: https,
+ * or http on a loopback host; Front-Channel Logout §2 also wants it on the scheme, host and port
+ * of a redirect URI.
+ */
+function checkFrontChannelLogoutUri(metadata: Record<string, unknown>, issuerOrigin: string): void {
   if (metadata.frontchannel_logout_uri === undefined) return;
   const url = checkUri('frontchannel_logout_uri', metadata.frontchannel_logout_uri, redirectRules.web, issuerOrigin);
   const redirectOrigins = ((metadata.redirect_uris ?? []) as string[]).map((uri) => parseUri(uri)?.origin);
@@ -321,7 +332,8 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     const applicationType = metadata.application_type === 'native' ? 'native' : 'web';
     checkRedirects('redirect_uris', metadata.redirect_uris, applicationType, issuerOrigin);
     checkRedirects('post_logout_redirect_uris', metadata.post_logout_redirect_uris, applicationType, issuerOrigin);
-    checkLogoutUris(metadata, issuerOrigin);
+    checkCalledUris(metadata, issuerOrigin);
+    checkFrontChannelLogoutUri(metadata, issuerOrigin);
     if (applicationType === 'native' && (metadata.token_endpoint_auth_method ?? 'client_secret_basic') !== 'none') {
       invalid('token_endpoint_auth_method', 'a native app cannot keep a secret (RFC 8252 §8.5): use none, with PKCE');
     }
