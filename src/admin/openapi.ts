@@ -25,10 +25,10 @@ const descriptions: Record<string, string> = {
   grant_types:
     'authorization_code, and refresh_token unless the client must not get refresh tokens. Default: both. urn:openid:params:grant-type:ciba (with backchannel_token_delivery_mode) lets the client use CIBA (README, Phone: CIBA).',
   client_name: 'The name of the client (RFC 7591).',
-  client_uri: "The client's home page.",
+  client_uri: "The client's home page: https (http only on a loopback host).",
   logo_uri: "The client's logo: an https URL.",
-  policy_uri: "The client's privacy policy.",
-  tos_uri: "The client's terms of service.",
+  policy_uri: "The client's privacy policy: https (http only on a loopback host).",
+  tos_uri: "The client's terms of service: https (http only on a loopback host).",
   contacts: 'Email addresses of the people responsible for the client.',
   subject_type: 'public (default) or pairwise: pairwise gives this client its own sub for each person.',
   sector_identifier_uri:

@@ -14,7 +14,8 @@ import { asErrorDescription } from '../oidc/error-descriptions.js';
  * The rules every client must keep, whichever way it came in: the configuration file, the admin
  * API or dynamic registration. oidc-provider checks OIDC's own metadata; these add what the
  * broker insists on (https redirects for web clients, RFC 8252 redirects and no secret for
- * native apps, https logos) and validate the metadata the broker and its eIDs add to OIDC's.
+ * native apps, https logos, linked pages and keys) and validate the metadata the broker and its
+ * eIDs add to OIDC's.
  *
  * A problem is an `invalid_client_metadata` error (`invalid_redirect_uri` for redirect_uris,
  * as RFC 7591 has it) whose description starts with the field, e.g.
@@ -62,7 +63,7 @@ export const coreFields = {
   resource_server: z.boolean(),
 } satisfies Record<string, ZodType>;
 
-/** A page of the client's own a person may be sent to: http(s). */
+/** A page of the client's own a person may be sent to: http(s), and https but on a loopback host (checkLinkedPages). */
 const webPage = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 /**
@@ -264,16 +265,42 @@ function checkRedirects(label: string, uris: unknown, applicationType: 'web' | '
 }
 
 /**
- * The logout URIs are pages of a web server, whatever the application type: https, or http on a
- * loopback host. Front-Channel Logout §2 also wants the front-channel one on the scheme, host and
- * port of a redirect URI.
+ * The client's addresses the broker calls itself, whatever the application type: its keys (for
+ * private_key_jwt and signed request objects) and its back-channel logout. Over plain http anyone
+ * on the way could hand the broker keys of their own, and authenticate or sign requests in the
+ * client's name, or read the logout token: https, or http on a loopback host.
  */
-function checkLogoutUris(metadata: Record<string, unknown>, issuerOrigin: string): void {
-  if (metadata.backchannel_logout_uri !== undefined) checkUri('backchannel_logout_uri', metadata.backchannel_logout_uri, redirectRules.web, issuerOrigin);
+const CALLED_URIS = ['jwks_uri', 'backchannel_logout_uri'] as const;
+
+function checkCalledUris(metadata: Record<string, unknown>, issuerOrigin: string): void {
+  for (const field of CALLED_URIS) if (metadata[field] !== undefined) checkUri(field, metadata[field], redirectRules.web, issuerOrigin);
+}
+
+/**
+ * The front-channel logout URI is a page of a web server, whatever the application type: https,
+ * or http on a loopback host; Front-Channel Logout §2 also wants it on the scheme, host and port
+ * of a redirect URI.
+ */
+function checkFrontChannelLogoutUri(metadata: Record<string, unknown>, issuerOrigin: string): void {
   if (metadata.frontchannel_logout_uri === undefined) return;
   const url = checkUri('frontchannel_logout_uri', metadata.frontchannel_logout_uri, redirectRules.web, issuerOrigin);
   const redirectOrigins = ((metadata.redirect_uris ?? []) as string[]).map((uri) => parseUri(uri)?.origin);
   if (!redirectOrigins.includes(url.origin)) invalid('frontchannel_logout_uri', 'must have the scheme, host and port of one of the redirect_uris');
+}
+
+/**
+ * The client's pages the broker's own pages link to (its home page, privacy policy and terms), in
+ * any language. A link in the clear from a login page could be swapped on the way for a page that
+ * asks the person for anything: https, or http on a loopback host (a development machine).
+ */
+const LINKED_PAGES: ReadonlySet<string> = new Set<LocalizableField>(['client_uri', 'policy_uri', 'tos_uri']);
+
+function checkLinkedPages(metadata: Record<string, unknown>, issuerOrigin: string): void {
+  for (const [key, value] of Object.entries(metadata)) {
+    const url = LINKED_PAGES.has(languageTagged(key)?.field ?? key) && typeof value === 'string' ? parseUri(value) : undefined;
+    const problem = url && redirectRules.web(url, issuerOrigin);
+    if (problem) invalid(key, problem);
+  }
 }
 
 /** Which eID's client metadata each field is; refuses names that collide or are not an eID field's. */
@@ -321,7 +348,9 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     const applicationType = metadata.application_type === 'native' ? 'native' : 'web';
     checkRedirects('redirect_uris', metadata.redirect_uris, applicationType, issuerOrigin);
     checkRedirects('post_logout_redirect_uris', metadata.post_logout_redirect_uris, applicationType, issuerOrigin);
-    checkLogoutUris(metadata, issuerOrigin);
+    checkCalledUris(metadata, issuerOrigin);
+    checkLinkedPages(metadata, issuerOrigin);
+    checkFrontChannelLogoutUri(metadata, issuerOrigin);
     if (applicationType === 'native' && (metadata.token_endpoint_auth_method ?? 'client_secret_basic') !== 'none') {
       invalid('token_endpoint_auth_method', 'a native app cannot keep a secret (RFC 8252 §8.5): use none, with PKCE');
     }

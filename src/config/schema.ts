@@ -480,6 +480,11 @@ export const configSchema = z
         auth: anonymousLimit(300),
         /** The token endpoint, introspection and revocation; per client by the client_secret_basic credentials. */
         token: limit(1200, 6000),
+        /**
+         * CIBA requests (/backchannel): each starts a transaction at the eID on a person's phone;
+         * per client by the client_secret_basic credentials.
+         */
+        backchannel: limit(600, 600),
         /** eID starts: each may cost an order at the eID (a BankID order). */
         eid_start: anonymousLimit(120),
         /** RP-initiated logout: /session/end and its confirmation. */

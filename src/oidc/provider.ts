@@ -33,6 +33,7 @@ import type { Subjects } from './subject.js';
 import { richAuthorizationRequests, transactionResource, type AuthorizationDetailsTypes } from './authorization-details.js';
 import { CIBA_GRANT_TYPE, type Backchannel } from './ciba.js';
 import { namedPersonCheck, type SubjectOf } from './named-person.js';
+import { clientJwtLifetime } from './client-jwt-lifetime.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -358,6 +359,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       introspectionSigningAlgValues: ['ES256', 'RS256'],
       clientAuthSigningAlgValues: CLIENT_ASSERTION_ALGS,
     },
+    assertJwtClientAuthClaimsAndHeader: clientJwtLifetime.assertJwtClientAuthClaimsAndHeader,
     features: {
       devInteractions: { enabled: false },
       introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => ownTokenOrResourceServer(client, token) },
@@ -367,7 +369,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       pushedAuthorizationRequests: { enabled: true },
       // Signed request objects (RFC 9101), one of the two ways authorization_details may come.
-      requestObjects: { enabled: true },
+      requestObjects: { enabled: true, assertJwtClaimsAndHeader: clientJwtLifetime.assertJwtClaimsAndHeader },
       richAuthorizationRequests: richAuthorizationRequests(deps.authorizationDetailsTypes),
       resourceIndicators: deps.authorizationDetailsTypes.size > 0 ? transactionResource() : { enabled: false },
       userinfo: { enabled: true },

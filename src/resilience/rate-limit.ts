@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { storeKey } from '../store/keys.js';
 
-export type LimitName = 'auth' | 'token' | 'eid_start' | 'logout' | 'registration' | 'admin';
+export type LimitName = 'auth' | 'token' | 'backchannel' | 'eid_start' | 'logout' | 'registration' | 'admin';
 
 /** A client id as part of a key: as it is when it is tame, else its hash (ids come from requests). */
 function keyPart(value: string): string {
@@ -293,7 +293,7 @@ function countedWhenRefusedBy(refused: Counter | undefined, counter: Counter): b
   return !(refused?.by === 'ip' && counter.by === 'client');
 }
 
-/** The client a token, introspection or revocation request authenticates as with client_secret_basic. */
+/** The client a request to an endpoint where clients authenticate (token, introspection, revocation, CIBA) names in its client_secret_basic credentials. */
 function basicClientId(ctx: Context): string | undefined {
   const encoded = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(ctx.get('authorization'))?.[1];
   if (!encoded) return undefined;
@@ -327,18 +327,20 @@ interface LimitedEndpoint {
 /**
  * Every endpoint that stores something for an unauthenticated or merely client-authenticated
  * request: authorization requests (/auth, pushed ones at /request), the token, introspection
- * and revocation endpoints, RP-initiated logout (/session/end and its confirmation), dynamic
- * registration (/reg) and the admin API (counted before its token is checked, so guessing the
- * token is bounded too). Only where a client authenticates is it counted per client, by its
- * client_secret_basic credentials: anyone can write a client's id into a query, and strangers
- * naming it must not use up what its real users are allowed. Elsewhere requests are limited by
- * their address alone (and by load shedding and the connection caps).
+ * and revocation endpoints, CIBA requests (/backchannel, each an eID transaction on a person's
+ * phone), RP-initiated logout (/session/end and its confirmation), dynamic registration (/reg)
+ * and the admin API (counted before its token is checked, so guessing the token is bounded too).
+ * Only where a client authenticates is it counted per client, by its client_secret_basic
+ * credentials: anyone can write a client's id into a query, and strangers naming it must not use
+ * up what its real users are allowed. Elsewhere requests are limited by their address alone (and
+ * by load shedding and the connection caps).
  */
 const limitedEndpoints: readonly LimitedEndpoint[] = [
   // A form POSTed to /auth never gets here (postedRequestsAsGet): it is counted as the GET it is sent on as.
   { limit: 'auth', path: (path) => path === '/auth', methods: ['GET'] },
   { limit: 'auth', path: (path) => path === '/request', methods: ['POST'] },
   { limit: 'token', path: under('/token'), methods: ['POST'], clientId: basicClientId },
+  { limit: 'backchannel', path: under('/backchannel'), methods: ['POST'], clientId: basicClientId },
   { limit: 'logout', path: under('/session/end') },
   { limit: 'registration', path: under('/reg') },
   { limit: 'admin', path: under('/admin') },

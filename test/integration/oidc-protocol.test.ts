@@ -342,6 +342,55 @@ describe('pushed authorization requests', () => {
   });
 });
 
+/** A JWT a client signs with its secret (HS256), valid for `lifetime` seconds from now, or with no exp at all. */
+function signedByClient(registration: { client_id: string; client_secret: string }, claims: Record<string, unknown>, lifetime: number | undefined) {
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(registration.client_id).setAudience(tb.issuer).setIssuedAt();
+  if (lifetime !== undefined) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + lifetime);
+  return jwt.sign(new TextEncoder().encode(registration.client_secret));
+}
+
+const HOUR = 3600;
+
+describe('how long a JWT a client signs may be valid', () => {
+  /** A revocation request authenticated by assertingClient's assertion valid for `lifetime` seconds. */
+  async function revokeWithAssertion(lifetime: number) {
+    const assertion = await signedByClient(assertingClient, { sub: assertingClient.client_id, jti: randomUUID() }, lifetime);
+    const body = new URLSearchParams({ token: 'a-token-nobody-was-issued', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion });
+    const response = await fetch(rp.config.serverMetadata().revocation_endpoint!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    return { status: response.status, body: await response.text() };
+  }
+
+  it('a client assertion: an hour at most, or its replay record would stay in the store as long', async () => {
+    expect((await revokeWithAssertion(HOUR - 60)).status).toBe(200);
+    const refused = await revokeWithAssertion(10 * 365 * 24 * HOUR);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body)).toEqual({ error: 'invalid_client', error_description: expect.stringMatching(/client_assertion may be valid for at most 3600 seconds/) });
+  });
+
+  /** A pushed authorization request of webClient made of a request object valid for `lifetime` seconds (undefined: no exp). */
+  async function pushRequestObject(lifetime: number | undefined) {
+    const request = await signedByClient(
+      webClient,
+      { client_id: webClient.client_id, response_type: 'code', redirect_uri: webClient.redirect_uris[0], scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' },
+      lifetime,
+    );
+    const path = new URL(rp.config.serverMetadata().pushed_authorization_request_endpoint!).pathname;
+    return { request, pushed: await tokenRequest(tb.issuer, webClient, { request }, path) };
+  }
+
+  it('a request object: it must expire, within an hour, pushed or in the authorization URL', async () => {
+    expect((await pushRequestObject(HOUR - 60)).pushed.status).toBe(201);
+    for (const lifetime of [undefined, 2 * HOUR]) {
+      const { request, pushed } = await pushRequestObject(lifetime);
+      expect(pushed.status, String(lifetime)).toBe(400);
+      expect(pushed.body, String(lifetime)).toEqual({ error: 'invalid_request_object', error_description: expect.stringMatching(/a request object (must say when it expires|may be valid for at most 3600 seconds)/) });
+      const inUrl = await fetch(`${tb.issuer}/auth?${new URLSearchParams({ client_id: webClient.client_id, request })}`, { redirect: 'manual', headers: { accept: 'text/html' } });
+      expect(inUrl.status, String(lifetime)).toBe(400);
+      expect(await inUrl.text()).toContain('invalid_request_object');
+    }
+  });
+});
+
 describe('logins are never reused', () => {
   it('prompt=none answers login_required even right after a login in the same browser', async () => {
     await logIn(rp);

@@ -195,6 +195,10 @@ describe('names and pages in the languages of the pages (OpenID Connect Registra
     [{ 'client_name#sv': 'x'.repeat(101) }, 'client_name#sv: must have at most 100 characters'],
     [{ 'logo_uri#sv': 'http://news.example/logo.png' }, 'logo_uri#sv: must be an https URL'],
     [{ 'policy_uri#da': 'javascript:alert(1)' }, 'policy_uri#da: must be an http(s) URL'],
+    // The pages link to these: in the clear, the page could be swapped on the way.
+    [{ policy_uri: 'http://news.example/privacy' }, 'policy_uri: must use https (http only on a loopback address, such as http://127.0.0.1:8080/callback)'],
+    [{ 'tos_uri#fi': 'http://news.example/fi/ehdot' }, 'tos_uri#fi: must use https (http only on a loopback address, such as http://127.0.0.1:8080/callback)'],
+    [{ client_uri: 'http://news.example/' }, 'client_uri: must use https (http only on a loopback address, such as http://127.0.0.1:8080/callback)'],
     [{ 'client_name#de': 'Die Nachrichten' }, "client_name#de: the broker's pages are in sv, en, nb, fi, da only, so client_name in another language would never be shown: leave it out"],
     [{ 'client_name#sv_SE': 'Nyheterna' }, 'client_name#sv_SE: not a language tag as RFC 5646 writes one: client_name#sv-SE'],
     // A tag the closer one leaves out is held to its field's rules all the same.

@@ -70,10 +70,25 @@ describe("a client's jwks_uri on this machine, behind an https issuer (productio
   });
 
   it('is never asked, however its address is spelt', async () => {
-    const hosts = ['127.0.0.1', 'localhost', '[::1]', '2130706433', '0177.0.0.1', '127.1', '[::ffff:127.0.0.1]'];
+    // Over http; '[::ffff:127.0.0.1]' is no loopback name, and http to it is refused at registration (below).
+    const hosts = ['127.0.0.1', 'localhost', '[::1]', '2130706433', '0177.0.0.1', '127.1'];
     // Each answer waits out the fetch's time box, so they are asked at once.
     const answers = await Promise.all(hosts.map((host) => tokenAnswerWithJwksOf(production, 0, host)));
     for (const answer of answers) expect(answer).toEqual({ asked: false, answer: expect.objectContaining({ error: 'invalid_client' }) });
+  });
+});
+
+describe("a client's jwks_uri over plain http", () => {
+  it('is refused unless on a loopback host: whoever is on the way could hand the broker keys to sign in the name of the client', async () => {
+    for (const jwksUri of ['http://keys.example/jwks.json', 'http://[::ffff:127.0.0.1]:8080/jwks.json']) {
+      const response = await fetch(`${tb.issuer}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: ['https://one.example/cb'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: jwksUri }),
+      });
+      expect(response.status, jwksUri).toBe(400);
+      expect(await response.json(), jwksUri).toEqual({ error: 'invalid_client_metadata', error_description: expect.stringMatching(/^jwks_uri: must use https/) });
+    }
   });
 });
 

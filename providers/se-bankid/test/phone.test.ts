@@ -7,6 +7,7 @@ import { createTestPki, type TestPki } from '../simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator, type SimulatedOrderView } from '../simulator/server.js';
 import { simulatedPersons } from '../simulator/persons.js';
 import { bankIdSection } from './support.js';
+import { clearOfWindowEnd, LONG_WINDOW } from '../../../test/support/rate-windows.js';
 
 /** A call centre's backend: a confidential client registered for CIBA in poll mode. */
 const callCentre = {
@@ -290,6 +291,31 @@ describe('registering for CIBA', () => {
     });
     expect(answer.status).toBe(400);
     expect(await answer.json()).toEqual({ error: 'invalid_client_metadata', error_description: expect.stringMatching(/^grant_types: urn:openid:params:grant-type:ciba is granted by the operator/) });
+  });
+});
+
+describe('backchannel requests over the rate limit', () => {
+  it("a client sending more than its allowance gets 429 before BankID is asked; wrong secrets in its name use none of it", async () => {
+    const limited = await startTestBroker(
+      {
+        clients: [callCentre],
+        eids: { 'se-bankid': bankIdSection(simulator, pki) },
+        rate_limits: { window_seconds: LONG_WINDOW, backchannel: { per_ip: 0, per_client: 2 } },
+      },
+      'bankid-phone-limited',
+    );
+    await clearOfWindowEnd();
+    const guesser = await discoverAt(limited, { ...callCentre, client_secret: 'a-guessed-secret-that-is-long-enough-for-the-schema' });
+    const guessed = await refusal(guesser, { scope: 'openid', login_hint: PERSON.personalNumber, call_initiator: 'RP' });
+    expect(guessed).toMatchObject({ status: 401, sentToBankId: false });
+    const limitedBackend = await discoverAt(limited, callCentre);
+    const parameters = { scope: 'openid', login_hint: PERSON.personalNumber, call_initiator: 'RP' };
+    for (let i = 0; i < 2; i += 1) {
+      const before = phoneOrders();
+      await client.initiateBackchannelAuthentication(limitedBackend, parameters);
+      simulator.declineCall((await phoneOrder(before)).orderRef);
+    }
+    expect(await refusal(limitedBackend, parameters)).toMatchObject({ error: 'too_many_requests', status: 429, sentToBankId: false });
   });
 });
 
