@@ -189,6 +189,16 @@ export class BankIdLogin {
     return order.final?.retry ? order.final.outcome : undefined;
   }
 
+  /**
+   * Stops an order the store lost unannounced (Redis restarted empty, its login with it): nobody
+   * can collect it any more, so it is not left in the person's app until it runs out. An order
+   * that has ended at BankID meanwhile (approved, cancelled elsewhere) makes BankID refuse, which
+   * changes nothing.
+   */
+  async stopLost(order: OrderRecord): Promise<void> {
+    await this.#cancelAtBankId(order);
+  }
+
   async #cancelAtBankId(order: OrderRecord): Promise<void> {
     if (order.final) return;
     await this.#deps.client.cancel(order.orderRef).catch((err: unknown) => {

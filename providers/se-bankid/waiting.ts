@@ -355,6 +355,7 @@ export class WaitingOrders {
     const stored = await this.#read(waiting);
     waiting.missed = false;
     this.#show(waiting, stored);
+    if (!stored) await this.#deps.login.stopLost(waiting.order);
   }
 
   async #reread(waiting: WaitingOrder): Promise<void> {

@@ -201,6 +201,15 @@ export class FrejaLogin {
     }
   }
 
+  /**
+   * Stops a transaction the store lost unannounced (Redis restarted empty, its login with it):
+   * nobody can fetch its result any more, so it is not left in the person's app until it runs
+   * out. One that has ended at Freja meanwhile makes Freja refuse, which changes nothing.
+   */
+  async stopLost(record: TransactionRecord): Promise<void> {
+    await this.#cancelAtFreja(record);
+  }
+
   async #cancelAtFreja(record: TransactionRecord): Promise<void> {
     if (record.final) return;
     await this.#deps.client.cancel(record.authRef).catch((err: unknown) => {

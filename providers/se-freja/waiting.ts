@@ -92,6 +92,7 @@ export class FrejaWaiting {
         const stored = await this.#deps.records.get(watched.uid);
         watched.missed = false;
         this.#show(watched, stored);
+        if (!stored) await this.#deps.login.stopLost(watched.record);
         if (this.#watched.get(watched.uid) !== watched) return;
       }
       const { record, fetched } = await this.#deps.login.fetchIfDue(watched.uid, watched.record);

@@ -55,6 +55,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     log.warn({ redis: target, reason: lastError }, 'Redis is unreachable; store operations fail until it is back');
     reachable = false;
   });
+  reconnectWhenGivenUp(client, () => closing);
   const subscriptions = new Subscriptions(client, options.command_timeout_ms);
   const leases = new LeaseBatches((keys, ttlMs) => run('lease', () => takeLeases(client, keys, ttlMs)));
 
@@ -233,6 +234,7 @@ class Subscriptions {
   readonly #channels = new Map<string, { handlers: Set<(message: string) => void>; subscribed: Promise<void> }>();
   /** Who is told when the subscriber connection is back after it dropped (see Store.subscribe). */
   readonly #missed = new Set<() => void>();
+  #closed = false;
 
   constructor(client: StoreClient, timeoutMs: number) {
     this.#client = client;
@@ -268,6 +270,7 @@ class Subscriptions {
   }
 
   close(): void {
+    this.#closed = true;
     this.#subscriber?.disconnect();
     this.#channels.clear();
     this.#missed.clear();
@@ -278,6 +281,7 @@ class Subscriptions {
     const waiting = { enableOfflineQueue: true, autoResubscribe: true };
     const subscriber = this.#client instanceof Cluster ? this.#client.duplicate(undefined, waiting) : this.#client.duplicate(waiting);
     subscriber.on('error', () => undefined); // the main connection reports Redis being away
+    reconnectWhenGivenUp(subscriber, () => this.#closed);
     subscriber.on('message', (channel: string, message: string) => {
       for (const handler of this.#channels.get(channel)?.handlers ?? []) handler(message);
     });
@@ -631,6 +635,22 @@ async function warnUnlessNoEviction(client: StoreClient, log: Logger): Promise<v
 }
 
 /** Capped exponential backoff that never gives up, so the store heals when Redis returns. */
+/**
+ * ioredis gives a connection up for good ('end') when its way to Redis fails outright rather
+ * than Redis refusing: with Sentinel, a +switch-master that arrives while the client, its master
+ * gone, is still asking a Sentinel where the master is. The client would then fail every
+ * command until the process restarted, the subscriber would hear nothing; instead it connects
+ * again, unless the store is closing (a close ends the connection too).
+ */
+function reconnectWhenGivenUp(client: Redis | Cluster, closing: () => boolean): void {
+  client.on('end', () => {
+    if (closing()) return;
+    setTimeout(() => {
+      if (!closing()) client.connect().catch(() => undefined);
+    }, reconnectDelay(1)).unref();
+  });
+}
+
 function reconnectDelay(attempt: number): number {
   return Math.min(50 * 2 ** (attempt - 1), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100);
 }

@@ -8,6 +8,7 @@ import { startFrejaSimulator, type FrejaSimulator } from '../../providers/se-fre
 import { frejaSection, FrejaSession, type FrejaTestBed } from '../../providers/se-freja/test/support.js';
 import type { ApiAnswer } from '../../providers/shared/test/app-page-session.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { EventStreamReader } from '../support/event-stream.js';
 import { eventually } from '../support/ops.js';
 import { startRedisPassage, startRedisServer, type RedisPassage, type RedisServer } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
@@ -345,5 +346,51 @@ describe('Redis goes away as the broker gives up on a login the person has not f
     const ended = await session.pollUntil((state) => state.status === 'ERROR');
     expect(ended).toMatchObject({ status: 'ERROR', messageCode: 'expired' });
     expect(transaction()).toMatchObject({ status: 'RP_CANCELED' });
+  });
+});
+
+/**
+ * Redis shut down and started again empty while a page waits on its login's event stream: the
+ * login is gone, and with it whatever would have collected the order. Once the broker reads
+ * what it missed, it ends the page's stream and stops the order at the eID, so that the
+ * person's app does not keep an order nothing can come of until it runs out. Last in the file:
+ * every other test's state goes with the restart.
+ */
+describe('Redis restarted empty while the page waits on a running order', () => {
+  /** The login's event stream, open and showing the order. */
+  async function waitingStream(session: BankIdSession | FrejaSession): Promise<EventStreamReader> {
+    const stream = new EventStreamReader(session.bed.rp.browser, session.bed.tb.issuer, `/interaction/${session.uid}/api/events`);
+    onTestFinished(() => stream.close());
+    expect((await stream.opened).status).toBe(200);
+    await stream.next('status');
+    return stream;
+  }
+
+  async function restartRedisEmpty(): Promise<void> {
+    await redis.stop();
+    await redis.start();
+    await connectedAgain(tb);
+  }
+
+  it('BankID: the stream ends and the order is cancelled at BankID', { timeout: 60_000 }, async () => {
+    const session = await bankIdSession(await RelyingParty.discover(tb.issuer, webClient), {});
+    expect((await session.start()).status).toBe('IN_PROGRESS');
+    const orderRef = session.orderRef();
+    const stream = await waitingStream(session);
+
+    await restartRedisEmpty();
+    await stream.closedByBroker(30_000);
+    await eventually(() => bankId.cancelledOrders().some((order) => order.orderRef === orderRef));
+  });
+
+  it('Freja eID: the stream ends and the transaction is cancelled at Freja', { timeout: 60_000 }, async () => {
+    const session = await FrejaSession.begin({ simulator: freja, tb, rp: await RelyingParty.discover(tb.issuer, webClient) }, { acr_values: FREJA_OTHER });
+    expect((await session.start()).status).toBe('IN_PROGRESS');
+    const authRef = session.authRef();
+    const stream = await waitingStream(session);
+
+    await restartRedisEmpty();
+    await stream.closedByBroker(30_000);
+    await eventually(() => freja.transactions().find((candidate) => candidate.authRef === authRef)?.status === 'RP_CANCELED');
   });
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { capturingLog, eventually } from '../support/ops.js';
 import { tokenRequest } from '../support/http.js';
-import { findFreePort, startRedisServer, type RedisServer } from '../support/redis.js';
+import { findFreePort, startRedisPassage, startRedisServer, type RedisPassage, type RedisServer } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
 /** Redis as operators run it besides a single server: Sentinel, and Cluster — each started here. */
@@ -19,6 +19,37 @@ async function readiness(issuer: string): Promise<number> {
   const response = await fetch(`${issuer}/health/ready`);
   await response.body?.cancel();
   return response.status;
+}
+
+/** The new master's port, as the Sentinel names it. */
+async function masterPort(watcher: Redis): Promise<number> {
+  return Number(((await watcher.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'neb')) as string[])[1]);
+}
+
+/**
+ * A master, its replica (in sync) and one Sentinel watching them as `neb`, with `settings` of
+ * the Sentinel's for `neb` besides.
+ */
+async function startSentinelGroup(settings: string[] = []): Promise<{ master: RedisServer; replica: RedisServer; sentinel: RedisServer }> {
+  // A replica writes what it receives from its master to dump.rdb in its folder, which every
+  // other test's Redis started in the shared temporary folder would load: each gets a folder of its own.
+  const ownFolder = () => ['--dir', mkdtempSync(join(tmpdir(), 'neb-failover-'))];
+  const master = await startRedisServer({ args: ownFolder() });
+  const replica = await startRedisServer({ args: [...ownFolder(), '--replicaof', '127.0.0.1', String(master.port)] });
+  const configFile = join(mkdtempSync(join(tmpdir(), 'neb-sentinel-')), 'sentinel.conf');
+  writeFileSync(configFile, [`sentinel monitor neb 127.0.0.1 ${master.port} 1`, ...settings.map((setting) => `sentinel ${setting}`), ''].join('\n'));
+  const sentinel = await startRedisServer({ configFile, args: ['--sentinel'] });
+  const watcher = new Redis(sentinel.port);
+  const linked = new Redis(replica.port);
+  try {
+    await eventually(async () => ((await watcher.call('SENTINEL', 'REPLICAS', 'neb')) as unknown[]).length === 1);
+    // The first sync waits for the master's diskless delay (5 s): before it, a failover loses everything.
+    await eventually(async () => (await linked.info('replication')).includes('master_link_status:up'), 200);
+  } finally {
+    watcher.disconnect();
+    linked.disconnect();
+  }
+  return { master, replica, sentinel };
 }
 
 describe('Sentinel, where both the Sentinel and the Redis servers need a password', () => {
@@ -75,17 +106,7 @@ describe('a Sentinel failover', () => {
   const captured = capturingLog();
 
   beforeAll(async () => {
-    // A replica writes what it receives from its master to dump.rdb in its folder, which every
-    // other test's Redis started in the shared temporary folder would load: each gets a folder of its own.
-    const ownFolder = () => ['--dir', mkdtempSync(join(tmpdir(), 'neb-failover-'))];
-    master = await startRedisServer({ args: ownFolder() });
-    replica = await startRedisServer({ args: [...ownFolder(), '--replicaof', '127.0.0.1', String(master.port)] });
-    const configFile = join(mkdtempSync(join(tmpdir(), 'neb-sentinel-')), 'sentinel.conf');
-    writeFileSync(configFile, [`sentinel monitor neb 127.0.0.1 ${master.port} 1`, ''].join('\n'));
-    sentinel = await startRedisServer({ configFile, args: ['--sentinel'] });
-    const watcher = new Redis(sentinel.port);
-    await eventually(async () => ((await watcher.call('SENTINEL', 'REPLICAS', 'neb')) as unknown[]).length === 1);
-    watcher.disconnect();
+    ({ master, replica, sentinel } = await startSentinelGroup());
     tb = await startTestBroker({ redis: { sentinels: [{ host: '127.0.0.1', port: sentinel.port }], sentinel_name: 'neb', key_prefix: 'failover:' } }, 'failover', { log: captured.log });
   });
   afterAll(async () => {
@@ -99,7 +120,7 @@ describe('a Sentinel failover', () => {
     const oldMaster = new Redis(master.port);
     try {
       await watcher.call('SENTINEL', 'FAILOVER', 'neb');
-      await eventually(async () => Number(((await watcher.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'neb')) as string[])[1]) === replica.port);
+      await eventually(async () => (await masterPort(watcher)) === replica.port);
       // The broker leaves the old master for the new one (its requests meanwhile get 503).
       await eventually(() => captured.text().includes('Redis is reachable again'));
       const callback = await logIn(rp, { acr_values: 'urn:test:test-double', scope: 'openid offline_access', prompt: 'consent' });
@@ -111,6 +132,56 @@ describe('a Sentinel failover', () => {
     } finally {
       watcher.disconnect();
       oldMaster.disconnect();
+    }
+  }, 60_000);
+});
+
+describe('the master dies, and Sentinel names the new one while the broker asks it where the master is', () => {
+  let master: RedisServer;
+  let replica: RedisServer;
+  let sentinel: RedisServer;
+  let passage: RedisPassage;
+  let tb: TestBroker;
+
+  beforeAll(async () => {
+    ({ master, replica, sentinel } = await startSentinelGroup(['down-after-milliseconds neb 1000']));
+    // The broker reaches the Sentinel through a passage that can hold the Sentinel's answers.
+    passage = await startRedisPassage(sentinel);
+    const { port } = new URL(passage.url);
+    tb = await startTestBroker({ redis: { sentinels: [{ host: '127.0.0.1', port: Number(port) }], sentinel_name: 'neb', key_prefix: 'switch:' } }, 'switch');
+  });
+  afterAll(async () => {
+    await tb?.close();
+    await passage?.close();
+    for (const server of [sentinel, replica, master]) await server?.stop();
+  });
+
+  it('the broker connects to the new master and logs in, rather than stay disconnected until restarted', async () => {
+    const watcher = new Redis(sentinel.port);
+    // Told of the switch as the broker is: on a connection of its own through the passage.
+    const told = new Redis(passage.url);
+    try {
+      const switched = new Promise((resolve) => told.once('message', resolve));
+      await told.subscribe('+switch-master');
+      // Where the master is, the Sentinel answers the broker (its main and its subscriber
+      // connection) only once this test lets it: the broker is still asking when told of the switch.
+      const HELD = 10;
+      const released = passage.holdAnswersUntil(/get-master-addr-by-name/i, HELD);
+      await master.stop();
+      await switched;
+      expect(await masterPort(watcher)).toBe(replica.port);
+      const release = new Redis(passage.url);
+      const asks = release.pipeline();
+      for (let i = 0; i < HELD; i += 1) asks.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'neb');
+      void asks.exec().finally(() => release.disconnect());
+      await released;
+
+      await eventually(() => tb.broker.store.available);
+      const rp = await RelyingParty.discover(tb.issuer, webClient);
+      expect((await rp.redeem(await logIn(rp))).claims()).toMatchObject({ name: 'Tessa Testsson' });
+    } finally {
+      watcher.disconnect();
+      told.disconnect();
     }
   }, 60_000);
 });
