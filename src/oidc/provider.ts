@@ -314,11 +314,24 @@ const readAlongside: Record<string, (deps: ProviderDependencies) => (payload: Ad
   },
 };
 
+/**
+ * Seconds a model's record is kept in the store after it expires, so that a late use meets the
+ * expired record (oidc-provider's own answer to it) rather than none. A CIBA request the client
+ * polls just after it ran out answers expired_token (CIBA §11), not invalid_grant as for an
+ * auth_req_id that never was. A pushed request (RFC 9126) may be used for 60 seconds, but the
+ * logins begun with it last as long as an interaction may: the mark that one of them got the
+ * code, by which the others are refused (its one-time use), must last as long.
+ */
+function keptAfterExpiry(config: BrokerConfig): Record<string, number> {
+  return { BackchannelAuthenticationRequest: 300, PushedAuthorizationRequest: config.ttl.interaction };
+}
+
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const pairwiseSubject: SubjectOf = (accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId));
+  const kept = keptAfterExpiry(config);
   const configuration: Configuration = {
-    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions, readAlongside[model]?.(deps))),
+    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions, readAlongside[model]?.(deps), kept[model])),
     clients: config.clients.map(clientMetadata),
     extraClientMetadata: {
       properties: deps.clientRules.extraFields,

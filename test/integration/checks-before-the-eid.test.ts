@@ -1,3 +1,5 @@
+import { SignJWT } from 'jose';
+import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { webClient, type TestBroker } from '../support/broker.js';
 import { TestBrowser } from '../support/browser.js';
@@ -85,6 +87,56 @@ describe('one pushed authorization request (RFC 9126) opened in two tabs', () =>
     expect(again.leftTo).toBeUndefined();
     expect(again.response.status).toBe(400);
     expect(await again.response.text()).toContain('invalid_request_uri');
+  });
+});
+
+/**
+ * A pushed request of `rp` made from a request object (RFC 9101) that expires in `seconds`, which
+ * oidc-provider takes as the pushed request's lifetime: its request_uri.
+ */
+async function shortLivedPushedRequest(rp: RelyingParty, seconds: number): Promise<string> {
+  rp.flow = { verifier: client.randomPKCECodeVerifier(), state: client.randomState(), nonce: client.randomNonce() };
+  const request = await new SignJWT({
+    client_id: webClient.client_id,
+    response_type: 'code',
+    redirect_uri: rp.redirectUri,
+    scope: 'openid',
+    state: rp.flow.state,
+    nonce: rp.flow.nonce,
+    code_challenge: await client.calculatePKCECodeChallenge(rp.flow.verifier),
+    code_challenge_method: 'S256',
+  })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(webClient.client_id)
+    .setAudience(tb.issuer)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
+    .sign(new TextEncoder().encode(webClient.client_secret));
+  const pushed = await fetch(rp.config.serverMetadata().pushed_authorization_request_endpoint!, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${btoa(`${webClient.client_id}:${webClient.client_secret}`)}` },
+    body: new URLSearchParams({ client_id: webClient.client_id, request }),
+  });
+  expect(pushed.status).toBe(201);
+  return ((await pushed.json()) as { request_uri: string }).request_uri;
+}
+
+describe('a pushed authorization request whose logins outlast it', () => {
+  it('gives one code: the login in the other tab, finished after the pushed request expired, gets invalid_request_uri', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const requestUri = await shortLivedPushedRequest(rp, 2);
+    const authorizeUrl = `/auth?${new URLSearchParams({ client_id: webClient.client_id, request_uri: requestUri })}`;
+    const [first, second] = [await open(rp.browser, authorizeUrl), await open(rp.browser, authorizeUrl)];
+    const [atFirst, atSecond] = [
+      await rp.browser.submit(`${first.page.pathname}/select`, { eid: 'test-double' }),
+      await rp.browser.submit(`${second.page.pathname}/select`, { eid: 'test-double' }),
+    ];
+    // Both people are at the eID when the pushed request's own lifetime ends.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect((await approve(rp.browser, new URL(atFirst.response.url))).leftTo?.searchParams.get('code')).toBeTruthy();
+    const { leftTo } = await approve(rp.browser, new URL(atSecond.response.url));
+    expect(leftTo?.searchParams.get('code')).toBeNull();
+    expect(leftTo?.searchParams.get('error')).toBe('invalid_request_uri');
   });
 });
 
