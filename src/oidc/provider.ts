@@ -18,6 +18,7 @@ import { publishedDocumentCaching } from './published-documents.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { browserSessions } from './browser-sessions.js';
+import { sessionChangesHands } from './session-change-of-hands.js';
 import { retryOfLogout } from './logout-confirmation.js';
 import { LOGOUT_LANGUAGE, languageOfLoggedOutPage, logoutLanguage } from './logout-language.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
@@ -438,6 +439,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   deps.redemptions.watch(provider);
   refuseTooDeepInput(provider, views);
   browserSessions(provider, store);
+  sessionChangesHands(provider);
   describeProviderErrors(provider);
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [
