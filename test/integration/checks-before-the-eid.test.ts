@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { webClient, type TestBroker } from '../support/broker.js';
 import { TestBrowser } from '../support/browser.js';
-import { RelyingParty } from '../support/relying-party.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, createClient, startAdminBroker } from './admin-support.js';
 
 /**
@@ -157,5 +157,19 @@ describe('a redirect_uri the operator removes while the person is logging in', (
     const body = await response.text();
     expect(body).toContain('invalid_redirect_uri');
     expect(body).not.toContain(removed);
+  });
+});
+
+describe('a logout in another tab while a login runs', () => {
+  it('ends the earlier login and leaves the one under way alone: it gets its code', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const straightToTheEid = { acr_values: 'urn:test:test-double' };
+    const earlier = await rp.redeem(await logIn(rp, straightToTheEid));
+    const other = await RelyingParty.discover(tb.issuer, webClient, rp.browser);
+    const { page } = await open(rp.browser, await other.authorizationUrl(straightToTheEid));
+    const confirmation = await rp.browser.request(client.buildEndSessionUrl(rp.config, { id_token_hint: earlier.id_token!, post_logout_redirect_uri: webClient.post_logout_redirect_uris[0]! }));
+    expect((await rp.browser.confirmLogout(await confirmation.text())).leftTo?.href).toBe(webClient.post_logout_redirect_uris[0]);
+    const { leftTo } = await approve(rp.browser, page);
+    expect((await other.redeem(leftTo!)).claims()?.name).toBe('Tessa Testsson');
   });
 });
