@@ -259,7 +259,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     observeProvider(provider, { audit, metrics, store, interactionTtl: config.ttl.interaction, log });
     const limiter = new RateLimiter(store, config.rate_limits, metrics);
     const metricsAt = metricsPlacement(config, issuer, log);
-    const finish = createFinisher(provider, accounts, log, audit);
+    const finish = createFinisher(accounts, log, audit);
     const eventStreams = new OpenEventStreams(config.event_streams, metrics);
     // Open event streams would hold the drain to its limit; ended, their browsers reconnect elsewhere.
     drain.signal.addEventListener('abort', () => eventStreams.close(), { once: true });

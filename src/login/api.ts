@@ -178,12 +178,13 @@ export function frontendApi(
   /** POST start {"eid": "<id>", …the fields that eID declares (`startInput`)}. */
   api.post('/start', async (ctx) => {
     const body = await readBody(ctx);
-    const chosen = steps.choice(ctx);
-    if (chosen.kind === 'refused') {
-      ctx.body = { status: 'ERROR', redirectTo: await steps.refuse(ctx, chosen.error, chosen.description) };
+    const refused = await steps.refusedTo(ctx);
+    if (refused) {
+      ctx.body = { status: 'ERROR', redirectTo: refused };
       return;
     }
-    const options = chosen.kind === 'eid' ? [chosen] : chosen.options;
+    const chosen = steps.choice(ctx);
+    const options = chosen.kind === 'eid' ? [chosen] : chosen.kind === 'picker' ? chosen.options : [];
     const option = options.find((o) => o.plugin.id === body.eid);
     if (!option) throw new HttpError(400, 'invalid_request', 'That eID is not offered for this login.');
     const input = startInputOf(option.plugin, body);

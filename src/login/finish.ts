@@ -17,7 +17,7 @@ type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
  * that goes wrong on the way is a server_error for the client, never a dead end for the person.
  * The ending is audited (EID_100002 completed, EID_100003 failed, EID_100004 cancelled or expired).
  */
-export function createFinisher(provider: Provider, accounts: Accounts, log: Logger, audit: AuditLog) {
+export function createFinisher(accounts: Accounts, log: Logger, audit: AuditLog) {
   async function resultOf(login: LoginInfo & { plugin: EidPlugin }, outcome: EidOutcome, requested: boolean): Promise<InteractionResult> {
     const { plugin } = login;
     if ('failure' in outcome) {
@@ -42,34 +42,11 @@ export function createFinisher(provider: Provider, accounts: Accounts, log: Logg
     }
   }
 
-  /**
-   * A browser whose broker session still holds an earlier person: the broker reuses no login,
-   * so the session simply changes hands. Left alone, oidc-provider would first run a scripted
-   * logout page for the earlier person; the broker treats the change of hands as a new login, not
-   * a logout (README, Logout).
-   */
-  async function releaseEarlierPerson(interaction: Interaction, result: InteractionResult) {
-    const earlier = interaction.session;
-    if (!earlier?.accountId || !result.login || earlier.accountId === result.login.accountId) return;
-    const session = await provider.Session.findByUid(earlier.uid);
-    if (!session) return;
-    // The interaction keeps a copy of the session's person and must agree with it. The earlier
-    // person's clients leave with them: a logout of the session would otherwise send them a
-    // logout token naming the later person.
-    session.accountId = undefined;
-    session.authorizations = undefined;
-    delete (earlier as { accountId?: string }).accountId;
-    await session.persist();
-    await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
-  }
-
   /** Records the result and returns the URL that takes the browser back to the client; `ip` is the person's, for the audit event. */
   return async function finish(ip: string, interaction: Interaction, plugin: EidPlugin, outcome: EidOutcome): Promise<string> {
     const details = requestedDetails(interaction.params);
     const login = { uid: interaction.uid, clientId: String(interaction.params.client_id), ip, plugin, ...(details ? { transactionType: details[0]!.type } : {}) };
-    const result = await resultOf(login, outcome, details !== undefined);
-    await releaseEarlierPerson(interaction, result);
-    return recordResult(interaction, result);
+    return recordResult(interaction, await resultOf(login, outcome, details !== undefined));
   };
 }
 

@@ -25,6 +25,7 @@ import { StartedEids } from './started-eids.js';
 import { recordResult, type Finisher } from './finish.js';
 import type { FormTokens } from './submissions.js';
 import { storeKey } from '../store/keys.js';
+import { USED_PUSHED_REQUEST, usedPushedRequest } from './used-pushed-request.js';
 
 export interface LoginDependencies {
   provider: Provider;
@@ -802,6 +803,18 @@ export function loginSteps(deps: LoginDependencies) {
       if (leaving === 'login' || !returnsToPicker(ctx)) await recordResult(await interactionToEnd(ctx), resultOfCancel);
       const shown = started.cancel ? await started.cancel(loginRequest(ctx, started)) : undefined;
       return this.finish(ctx, started, shown ?? { failure: cancelledAtEid }, leaving);
+    },
+
+    /**
+     * Where a login that cannot go to any eID ends (at the client, with the OIDC error), before an
+     * eID is shown or started; undefined when it can go on. It cannot when the eIDs the client may
+     * use leave none for the request, or when its pushed request already gave a code to a login in
+     * another tab: the eID would have the person identify for a login that can only be refused.
+     */
+    async refusedTo(ctx: Context): Promise<string | undefined> {
+      const chosen = choice(ctx);
+      const refusal = chosen.kind === 'refused' ? chosen : (await usedPushedRequest(provider, routeState(ctx).interaction)) ? USED_PUSHED_REQUEST : undefined;
+      return refusal && this.refuse(ctx, refusal.error, refusal.description);
     },
 
     /** Ends the login with an error that no eID produced (cancelled by the person, a refused acr). */

@@ -61,8 +61,9 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
   pages.get('/', async (ctx) => {
     // An ended login's entry would begin it again (an eID fixed for it starts): the expired page instead.
     await steps.refuseEnded(ctx);
+    const refused = await steps.refusedTo(ctx);
+    if (refused) return redirect(ctx, refused);
     const chosen = steps.choice(ctx);
-    if (chosen.kind === 'refused') return redirect(ctx, await steps.refuse(ctx, chosen.error, chosen.description));
     if (chosen.kind === 'eid') return begin(ctx, chosen);
     const offered = steps.offered(ctx);
     const locale = steps.locale(ctx);
@@ -81,6 +82,8 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
 
   pages.post('/select', async (ctx) => {
     const { eid } = await readBody(ctx);
+    const refused = await steps.refusedTo(ctx);
+    if (refused) return redirect(ctx, refused);
     const chosen = steps.choice(ctx);
     const option = chosen.kind === 'picker' ? chosen.options.find((o) => o.plugin.id === eid) : undefined;
     if (!option) throw new HttpError(400, 'invalid_request', 'That eID is not offered for this login.');

@@ -23,13 +23,6 @@ const usedUpByDestroy: Record<string, () => Error> = {
   Interaction: () => new errors.SessionNotFound('interaction session not found'),
 };
 
-/**
- * Seconds a model's record is kept after it expires, so that a late use meets the expired record
- * (oidc-provider's own answer to it) rather than none. A CIBA request the client polls just after
- * it ran out answers expired_token (CIBA §11), not invalid_grant as for an auth_req_id that never was.
- */
-const keptAfterExpiry: Record<string, number> = { BackchannelAuthenticationRequest: 300 };
-
 /** Models that are also found by a second key: the payload field that holds it. */
 const secondaryKeys: Record<string, 'uid' | 'userCode'> = { Session: 'uid', DeviceCode: 'userCode' };
 
@@ -71,16 +64,20 @@ export class StoreAdapter implements Adapter {
   readonly #store: Store;
   readonly #redemptions: Redemptions | undefined;
   readonly #found: ((payload: AdapterPayload) => void) | undefined;
+  readonly #keptAfterExpiry: number;
 
   /**
    * `redemptions` remembers each consume for the token request that made it (see Redemptions);
-   * `found` is told of each record found by its id, to start reading what goes with it.
+   * `found` is told of each record found by its id, to start reading what goes with it;
+   * `keptAfterExpiry` is how many seconds a record stays in the store after it expires, for what
+   * a late use must still meet (see keptAfterExpiry in provider.ts).
    */
-  constructor(model: string, store: Store, redemptions?: Redemptions, found?: (payload: AdapterPayload) => void) {
+  constructor(model: string, store: Store, redemptions?: Redemptions, found?: (payload: AdapterPayload) => void, keptAfterExpiry = 0) {
     this.#model = model;
     this.#store = store;
     this.#redemptions = redemptions;
     this.#found = found;
+    this.#keptAfterExpiry = keptAfterExpiry;
   }
 
   #key(id: string): string {
@@ -96,7 +93,7 @@ export class StoreAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, lifetime?: number): Promise<void> {
     const key = this.#key(id);
-    const expiresIn = lifetime === undefined ? undefined : lifetime + (keptAfterExpiry[this.#model] ?? 0);
+    const expiresIn = lifetime === undefined ? undefined : lifetime + this.#keptAfterExpiry;
     if (payload.grantId) await this.#store.addToSet(storeKey('grantIndex', payload.grantId), key, expiresIn);
     const secondaryKey = this.#secondaryKey(payload);
     if (this.#model === 'Session' && secondaryKey) return this.#upsertSession(id, payload, secondaryKey, expiresIn);

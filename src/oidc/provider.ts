@@ -18,6 +18,7 @@ import { publishedDocumentCaching } from './published-documents.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { browserSessions } from './browser-sessions.js';
+import { sessionChangesHands } from './session-change-of-hands.js';
 import { retryOfLogout } from './logout-confirmation.js';
 import { LOGOUT_LANGUAGE, languageOfLoggedOutPage, logoutLanguage } from './logout-language.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
@@ -34,6 +35,7 @@ import { richAuthorizationRequests, transactionResource, type AuthorizationDetai
 import { CIBA_GRANT_TYPE, type Backchannel } from './ciba.js';
 import { namedPersonCheck, type SubjectOf } from './named-person.js';
 import { clientJwtLifetime } from './client-jwt-lifetime.js';
+import { registeredRedirectCheck } from './registered-redirect.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -154,13 +156,16 @@ export function loginEveryTime() {
  * The login prompt fires on every authorization request that has not just finished an eID
  * login: the broker never reuses an earlier login, so a shared computer never logs the next
  * person in as the previous one. prompt=none therefore always answers login_required. Once the
- * eID login is done, a request that named the person gets a code only if it is them.
+ * eID login is done, the answer goes only to a redirect_uri still registered, and a request that
+ * named the person gets a code only if it is them.
  */
 function loginPolicy(subjectOf: SubjectOf) {
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
   login.checks.add(loginEveryTime(), 0);
-  login.checks.add(namedPersonCheck(subjectOf), 1);
+  // Before the named person's, whose login_required would go to the redirect_uri as well.
+  login.checks.add(registeredRedirectCheck(), 1);
+  login.checks.add(namedPersonCheck(subjectOf), 2);
   // Consent is given by registering the client, so neither prompt=consent (which OIDC asks
   // for with offline_access) nor a native app needs a consent screen: the eID login every
   // request runs is the End-User interaction.
@@ -310,11 +315,24 @@ const readAlongside: Record<string, (deps: ProviderDependencies) => (payload: Ad
   },
 };
 
+/**
+ * Seconds a model's record is kept in the store after it expires, so that a late use meets the
+ * expired record (oidc-provider's own answer to it) rather than none. A CIBA request the client
+ * polls just after it ran out answers expired_token (CIBA §11), not invalid_grant as for an
+ * auth_req_id that never was. A pushed request (RFC 9126) may be used for 60 seconds, but the
+ * logins begun with it last as long as an interaction may: the mark that one of them got the
+ * code, by which the others are refused (its one-time use), must last as long.
+ */
+function keptAfterExpiry(config: BrokerConfig): Record<string, number> {
+  return { BackchannelAuthenticationRequest: 300, PushedAuthorizationRequest: config.ttl.interaction };
+}
+
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const pairwiseSubject: SubjectOf = (accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId));
+  const kept = keptAfterExpiry(config);
   const configuration: Configuration = {
-    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions, readAlongside[model]?.(deps))),
+    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions, readAlongside[model]?.(deps), kept[model])),
     clients: config.clients.map(clientMetadata),
     extraClientMetadata: {
       properties: deps.clientRules.extraFields,
@@ -421,6 +439,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   deps.redemptions.watch(provider);
   refuseTooDeepInput(provider, views);
   browserSessions(provider, store);
+  sessionChangesHands(provider);
   describeProviderErrors(provider);
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [

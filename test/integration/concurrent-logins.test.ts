@@ -175,4 +175,21 @@ describe('a later login of another person in the same browser', () => {
     const laterTokens = await later.redeem(await logIn(later, {}, 'person=1'));
     expect(await logOutAt(later, laterTokens.id_token!)).toEqual({ 'tab-one': namedIn(laterTokens) });
   });
+
+  it('begun in another tab before the earlier person logged in: the same, with no logout of the earlier person on the way', async () => {
+    const browser = new TestBrowser(balancer.url);
+    const earlier = await relyingParty('earlier', browser);
+    const later = await relyingParty('tab-one', browser);
+    // The later login's tab opens first, when the browser has no session yet.
+    const laterAtEid = (await later.authorize()).response.url;
+    const earlierTokens = await earlier.redeem(await logIn(earlier));
+    const before = receiver.received.length;
+    const { leftTo } = await browser.follow(`${laterAtEid}?person=1`);
+    expect(leftTo?.searchParams.get('code')).toBeTruthy();
+    const laterTokens = await later.redeem(leftTo!);
+    expect(receiver.received.slice(before).filter((r) => r.url.pathname.endsWith('/backchannel'))).toEqual([]);
+    // The earlier person's tokens end with a logout of the session, not with the change of hands.
+    await expect(earlier.userinfo(earlierTokens.access_token, earlierTokens.claims()!.sub)).resolves.toMatchObject({ sub: earlierTokens.claims()!.sub });
+    expect(await logOutAt(later, laterTokens.id_token!)).toEqual({ 'tab-one': namedIn(laterTokens) });
+  });
 });

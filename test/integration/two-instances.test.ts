@@ -7,11 +7,12 @@ import { BankIdSession, bankIdSection } from '../../providers/se-bankid/test/sup
 import { startFrejaSimulator } from '../../providers/se-freja/simulator/server.js';
 import { FrejaSession, frejaSection } from '../../providers/se-freja/test/support.js';
 import type { TestBroker } from '../support/broker.js';
-import { webClient } from '../support/broker.js';
+import { publicClient, webClient } from '../support/broker.js';
 import type { Balancer } from '../support/balancer.js';
 import { startDeployment, type Deployment } from '../support/deployment.js';
 import { auditStream, eventually } from '../support/ops.js';
 import { TestBrowser } from '../support/browser.js';
+import { tokenRequest } from '../support/http.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
 import { actAtUpstream, startSimulatedUpstream } from '../support/upstream.js';
@@ -32,7 +33,7 @@ const prefix = uniquePrefix('two-instances');
 beforeAll(async () => {
   const pki = await createTestPki();
   simulator = await startBankIdSimulator({ pki });
-  deployment = await startDeployment(prefix, { eids: { 'se-bankid': bankIdSection(simulator, pki) } });
+  deployment = await startDeployment(prefix, { clients: [webClient, publicClient], eids: { 'se-bankid': bankIdSection(simulator, pki) } });
   balancer = deployment.balancer;
 }, 60_000);
 
@@ -72,6 +73,31 @@ describe('two broker processes on one Redis, behind a load balancer without stic
     });
     expect(events.map((event) => event.event_id)).toEqual(['EID_100001', 'EID_100002']);
     expect(events[1]).toMatchObject({ sub: tokens.claims()!.sub, transaction_id: session.orderRef() });
+  });
+});
+
+describe('a rotated refresh token used again at the other instance', () => {
+  it('is refused there, and the token that replaced it stops working at the first', async () => {
+    const spa = await RelyingParty.discover(balancer.url, publicClient);
+    const session = await BankIdSession.begin({ simulator, rp: spa, tb: { issuer: balancer.url } as TestBroker }, { acr_values: OTHER, scope: 'openid offline_access', prompt: 'consent' });
+    await session.start();
+    simulator.scanQr((await session.poll()).qrCode!.payload);
+    simulator.approve(session.orderRef(), 0);
+    const complete = await session.pollUntil((s) => s.status === 'COMPLETE');
+    const tokens = await spa.redeem(await session.backToClient(complete.redirectTo!));
+
+    // The balancer takes turns: each of these requests goes to the other instance than the one before.
+    const refresh = (refreshToken: string) => tokenRequest(balancer.url, publicClient, { grant_type: 'refresh_token', refresh_token: refreshToken });
+    const rotated = await refresh(tokens.refresh_token!);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.refresh_token).not.toBe(tokens.refresh_token);
+    const replayed = await refresh(tokens.refresh_token!);
+    expect(replayed.body.error).toBe('invalid_grant');
+    const afterReplay = await refresh(rotated.body.refresh_token as string);
+    expect(afterReplay.body.error).toBe('invalid_grant');
+    const backends = balancer.served.filter(({ path }) => path === '/token').slice(-3).map(({ backend }) => backend);
+    expect(new Set(backends.slice(0, 2)).size).toBe(2);
+    expect(new Set(backends.slice(1)).size).toBe(2);
   });
 });
 
