@@ -90,6 +90,7 @@ async function round(waiting: Array<{ uid: string; order: OrderRecord }>): Promi
       waiting.slice(from, from + IN_FLIGHT).map(async (item) => {
         const result = await login.collectIfDue({ ...person, uid: item.uid }, item.order);
         if (result.collected) collected += 1;
+        if (!result.order) throw new Error(`the order of ${item.uid} was gone from Redis at its collect`);
         item.order = result.order;
       }),
     );

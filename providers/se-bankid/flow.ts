@@ -11,6 +11,7 @@ import { launchUrl } from './launch.js';
 import { begunOrder, orderVersion, type OrderRecord, type OrderStore } from './orders.js';
 import { apiErrorEnding, brokerEnding, failedEnding, pendingMessage, type MessageContext } from './outcomes.js';
 import { GivenUpTransactions, recordOrCancel } from '../shared/begun-transactions.js';
+import { savedOrStopped } from '../shared/login-records.js';
 import { failedFinal, presentFinal, type FailedEnding, type FinalRecord } from '../shared/endings.js';
 import { QrCodes } from './qr.js';
 import { operationOf, orderTransaction } from './transactions.js';
@@ -153,13 +154,15 @@ export class BankIdLogin {
 
   /**
    * Collects the order from BankID unless someone, on any instance, has within poll_frequency
-   * (the order's lease). A changed order is saved, which tells every instance.
+   * (the order's lease). A changed order is saved, which tells every instance. No order (undefined)
+   * when its login turned out to be gone from the store: the order is stopped at BankID.
    */
-  async collectIfDue(login: LoginRequest, order: OrderRecord): Promise<{ order: OrderRecord; collected: boolean }> {
+  async collectIfDue(login: LoginRequest, order: OrderRecord): Promise<{ order: OrderRecord | undefined; collected: boolean }> {
     if (!(await this.#deps.orders.lease(order.orderRef))) return { order, collected: false };
     const next = await this.#collect(login, order);
-    if (orderVersion(next) !== orderVersion(order)) await this.#store(login.uid, order, next);
-    return { order: next, collected: true };
+    if (orderVersion(next) === orderVersion(order)) return { order: next, collected: true };
+    const stored = await savedOrStopped(() => this.#store(login.uid, order, next), () => this.stopLost(next));
+    return { order: stored ? next : undefined, collected: true };
   }
 
   /**
@@ -190,8 +193,8 @@ export class BankIdLogin {
   }
 
   /**
-   * Stops an order the store lost unannounced (Redis restarted empty, its login with it): nobody
-   * can collect it any more, so it is not left in the person's app until it runs out. An order
+   * Stops an order the store lost (Redis restarted empty, its login with it): nobody can collect
+   * it any more, so it is not left in the person's app until it runs out. An order
    * that has ended at BankID meanwhile (approved, cancelled elsewhere) makes BankID refuse, which
    * changes nothing.
    */

@@ -212,6 +212,7 @@ export class WaitingOrders {
     const stored = await this.#deps.orders.get(login.uid);
     if (!stored || stored.final) return stored;
     const { order, collected } = await this.#deps.login.collectIfDue(login, stored);
+    if (!order) return undefined;
     const waiting = this.#waiting.get(login.uid) ?? this.#add(login.uid, order, collected ? Date.now() : 0);
     this.#holdForPolls(waiting, login);
     return waiting.order;

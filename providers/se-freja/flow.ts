@@ -2,7 +2,7 @@ import { type EidOutcome, type Logger, PollInProgressError, type LoginRequest, t
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { deviceInput, deviceOfAcr } from '../shared/app-page.js';
 import { qrSvg } from '../shared/qr-svg.js';
-import type { LoginRecords } from '../shared/login-records.js';
+import { savedOrStopped, type LoginRecords } from '../shared/login-records.js';
 import { GivenUpTransactions, recordOrCancel } from '../shared/begun-transactions.js';
 import { FrejaApiError, type FrejaClient } from './api/client.js';
 import { RefusedResult, type SigningCertificates } from './api/jws.js';
@@ -102,7 +102,8 @@ export class FrejaLogin {
     if (this.#polling.has(login.uid)) throw new PollInProgressError();
     this.#polling.add(login.uid);
     try {
-      return await this.#pollStatus(login, (await this.fetchIfDue(login.uid, record)).record, options);
+      const fetched = (await this.fetchIfDue(login.uid, record)).record;
+      return fetched ? await this.#pollStatus(login, fetched, options) : this.#deviceQuestion(login);
     } finally {
       this.#polling.delete(login.uid);
     }
@@ -113,12 +114,15 @@ export class FrejaLogin {
    * lease). A changed record is saved, which tells every instance. A transaction given up on is
    * cancelled at Freja only once stored as ended: cancelled first, a failed save would leave the
    * store waiting on a transaction Freja has ended, whose next result would end the login as
-   * cancelled by the broker rather than as out of time.
+   * cancelled by the broker rather than as out of time. No record (undefined) when its login
+   * turned out to be gone from the store: the transaction is stopped at Freja.
    */
-  async fetchIfDue(uid: string, record: TransactionRecord): Promise<{ record: TransactionRecord; fetched: boolean }> {
+  async fetchIfDue(uid: string, record: TransactionRecord): Promise<{ record: TransactionRecord | undefined; fetched: boolean }> {
     if (!(await this.#deps.records.lease(record.authRef))) return { record, fetched: false };
     const next = await this.#fetch(record);
-    if (next !== record) await this.#deps.records.save(uid, next);
+    if (next !== record && !(await savedOrStopped(() => this.#deps.records.save(uid, next), () => this.stopLost(next)))) {
+      return { record: undefined, fetched: true };
+    }
     await this.#givenUp.cancelIfGivenUp(next, () => this.#cancelAtFreja(record));
     return { record: next, fetched: true };
   }
@@ -202,7 +206,7 @@ export class FrejaLogin {
   }
 
   /**
-   * Stops a transaction the store lost unannounced (Redis restarted empty, its login with it):
+   * Stops a transaction the store lost (Redis restarted empty, its login with it):
    * nobody can fetch its result any more, so it is not left in the person's app until it runs
    * out. One that has ended at Freja meanwhile makes Freja refuse, which changes nothing.
    */

@@ -19,6 +19,28 @@ function parsed<T>(value: string): T | undefined {
   return (JSON.parse(value) as T | null) ?? undefined;
 }
 
+/** The login's record is gone from the store: nothing can come of its transaction at the eID. */
+export class LoginGoneError extends Error {
+  constructor() {
+    super("the login's record is gone from the store");
+  }
+}
+
+/**
+ * Runs `save` (of a status fetched from the eID); when the login turned out to be gone, stops its
+ * transaction at the eID with `stop` and answers false.
+ */
+export async function savedOrStopped(save: () => Promise<void>, stop: () => Promise<void>): Promise<boolean> {
+  try {
+    await save();
+    return true;
+  } catch (err) {
+    if (!(err instanceof LoginGoneError)) throw err;
+    await stop();
+    return false;
+  }
+}
+
 export class LoginRecords<T> {
   readonly #prefix: string;
   readonly #channel: string;
@@ -39,9 +61,14 @@ export class LoginRecords<T> {
     return record ? parsed<T>(record.value) : undefined;
   }
 
-  /** Saves a changed record and tells every instance. */
+  /**
+   * Saves a changed record and tells every instance; throws LoginGoneError when the login has no
+   * record any more. A status fetched while Redis restarted empty (or the record expired) must
+   * not make the record again: its login is gone, and an order kept alive for it would have the
+   * person approve for nothing.
+   */
   async save(uid: string, record: T): Promise<void> {
-    await this.store.set(this.#prefix + uid, JSON.stringify(record), this.settings.ttlSeconds);
+    if (!(await this.store.update(this.#prefix + uid, JSON.stringify(record), this.settings.ttlSeconds))) throw new LoginGoneError();
     await this.#announce(uid, record);
   }
 

@@ -92,6 +92,13 @@ export function createMemoryStore(): Store {
       return true;
     },
 
+    async update(key, value, ttlSeconds) {
+      const present = liveRecord(key);
+      if (!present) return false;
+      writeRecord(key, value, present, ttlSeconds);
+      return true;
+    },
+
     async lease(key, ttlMs) {
       if (liveEntry(key)) return false;
       entries.set(key, { kind: 'lease', expiresAt: Date.now() + ttlMs });

@@ -110,6 +110,10 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       return (await run('setIfAbsent', () => client.writeRecordIfAbsent(key, value, ttlArgument(ttlSeconds)))) === 1;
     },
 
+    async update(key, value, ttlSeconds) {
+      return (await run('update', () => client.writeRecordIfPresent(key, value, ttlArgument(ttlSeconds)))) === 1;
+    },
+
     lease: (key, ttlMs) => leases.take(key, ttlMs),
 
     async consume(key, at, claim) {
@@ -306,6 +310,7 @@ class Subscriptions {
 interface ScriptCommands {
   writeRecord(key: string, value: string, ttlMillis: string): Promise<unknown>;
   writeRecordIfAbsent(key: string, value: string, ttlMillis: string): Promise<number>;
+  writeRecordIfPresent(key: string, value: string, ttlMillis: string): Promise<number>;
   replaceRecord(key: string, value: string, ttlMillis: string): Promise<string | null>;
   consumeRecord(key: string, at: string, claim: string): Promise<ConsumeResult>;
   releaseRecord(key: string, claim: string): Promise<unknown>;
@@ -407,6 +412,10 @@ if redis.call('HSETNX', KEYS[1], 'v', ARGV[1]) == 0 then return 0 end
 if ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 `,
+  },
+  writeRecordIfPresent: {
+    numberOfKeys: 1,
+    lua: `if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return 0 end\n${WRITE_RECORD}\nreturn 1`,
   },
   consumeRecord: {
     numberOfKeys: 1,

@@ -14,6 +14,7 @@ export function scopedStore(inner: Store, namespace: string): Store {
     set: (key, value, ttlSeconds) => inner.set(scoped(key), value, ttlSeconds),
     replace: (key, value, ttlSeconds) => inner.replace(scoped(key), value, ttlSeconds),
     setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(scoped(key), value, ttlSeconds),
+    update: (key, value, ttlSeconds) => inner.update(scoped(key), value, ttlSeconds),
     lease: (key, ttlMs) => inner.lease(scoped(key), ttlMs),
     consume: (key, at, claim) => inner.consume(scoped(key), at, claim),
     release: (key, claim) => inner.release(scoped(key), claim),

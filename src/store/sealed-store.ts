@@ -58,7 +58,7 @@ export class Sealer {
  */
 export function sealedStore(inner: Store, sealer: Sealer, prefixes: readonly string[]): Store {
   const isSealed = (key: string) => prefixes.some((prefix) => key.startsWith(prefix));
-  const overrides: Pick<Store, 'get' | 'set' | 'setIfAbsent' | 'replace'> = {
+  const overrides: Pick<Store, 'get' | 'set' | 'setIfAbsent' | 'update' | 'replace'> = {
     // A key that is not sealed is read as it is, without a step of its own: oidc-provider's
     // tokens and grants are read through here on every token request.
     get(key) {
@@ -67,6 +67,7 @@ export function sealedStore(inner: Store, sealer: Sealer, prefixes: readonly str
     },
     set: (key, value, ttlSeconds) => inner.set(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
     setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
+    update: (key, value, ttlSeconds) => inner.update(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
     async replace(key, value, ttlSeconds) {
       if (!isSealed(key)) return inner.replace(key, value, ttlSeconds);
       const earlier = await inner.replace(key, sealer.seal(value), ttlSeconds);

@@ -29,6 +29,13 @@ export interface Store {
   setIfAbsent(key: string, value: string, ttlSeconds?: number): Promise<boolean>;
 
   /**
+   * Writes like `set`, but only over a record at `key`: true when this call wrote it. For a
+   * record that may have gone meanwhile (expired, or lost with a Redis restarted empty), which
+   * a late write must not make again.
+   */
+  update(key: string, value: string, ttlSeconds?: number): Promise<boolean>;
+
+  /**
    * Takes the lease at `key` for `ttlMs` when nobody holds it: true when this call took it, on
    * any instance. A lease holds nothing and is never released; it lapses. On Redis a SET NX PX,
    * and the leases asked for in one turn of the event loop go in one script, so that taking the

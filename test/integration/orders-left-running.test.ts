@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createTestPki, type TestPki } from '../../providers/se-bankid/simulator/certificates.js';
@@ -350,6 +351,57 @@ describe('Redis goes away as the broker gives up on a login the person has not f
 });
 
 /**
+ * A login's record gone from Redis with no word to the broker (a Cluster node restarted empty
+ * that is not the one the broker listens on, or the record expired) while the person is at the
+ * eID: the next status the eID gives must not write the record again, which would keep the page
+ * going and have the person approve for a login that can no longer finish. The transaction is
+ * stopped at the eID, the page's stream ends, and nothing is left in Redis.
+ */
+describe("a login's record lost while the person is at the eID", () => {
+  async function withoutItsRecord(key: string): Promise<Redis> {
+    const direct = new Redis(redis.url);
+    onTestFinished(() => direct.quit().then(() => undefined));
+    expect(await direct.del(`${tb.prefix}${key}`)).toBe(1);
+    return direct;
+  }
+
+  it('BankID: the scan is not stored, the order is cancelled, the stream ends', { timeout: 30_000 }, async () => {
+    const session = await bankIdSession(await RelyingParty.discover(tb.issuer, webClient), {});
+    const started = await session.start();
+    const orderRef = session.orderRef();
+    const stream = await waitingStream(session);
+
+    const direct = await withoutItsRecord(`se-bankid:order:${session.uid}`);
+    bankId.scanQr(started.qrCode!.payload);
+    await stream.closedByBroker(20_000);
+    await eventually(() => bankId.cancelledOrders().some((order) => order.orderRef === orderRef));
+    expect(await direct.exists(`${tb.prefix}se-bankid:order:${session.uid}`)).toBe(0);
+  });
+
+  it('Freja eID: the scan is not stored, the transaction is cancelled, the stream ends', { timeout: 30_000 }, async () => {
+    const session = await FrejaSession.begin({ simulator: freja, tb, rp: await RelyingParty.discover(tb.issuer, webClient) }, { acr_values: FREJA_OTHER });
+    const started = await session.start();
+    const authRef = session.authRef();
+    const stream = await waitingStream(session);
+
+    const direct = await withoutItsRecord(`se-freja:transaction:${session.uid}`);
+    freja.scan(started.qrCode!.payload);
+    await stream.closedByBroker(20_000);
+    await eventually(() => freja.transactions().find((candidate) => candidate.authRef === authRef)?.status === 'RP_CANCELED');
+    expect(await direct.exists(`${tb.prefix}se-freja:transaction:${session.uid}`)).toBe(0);
+  });
+});
+
+/** The login's event stream, open and showing its transaction. */
+async function waitingStream(session: BankIdSession | FrejaSession): Promise<EventStreamReader> {
+  const stream = new EventStreamReader(session.bed.rp.browser, session.bed.tb.issuer, `/interaction/${session.uid}/api/events`);
+  onTestFinished(() => stream.close());
+  expect((await stream.opened).status).toBe(200);
+  await stream.next('status');
+  return stream;
+}
+
+/**
  * Redis shut down and started again empty while a page waits on its login's event stream: the
  * login is gone, and with it whatever would have collected the order. Once the broker reads
  * what it missed, it ends the page's stream and stops the order at the eID, so that the
@@ -357,15 +409,6 @@ describe('Redis goes away as the broker gives up on a login the person has not f
  * every other test's state goes with the restart.
  */
 describe('Redis restarted empty while the page waits on a running order', () => {
-  /** The login's event stream, open and showing the order. */
-  async function waitingStream(session: BankIdSession | FrejaSession): Promise<EventStreamReader> {
-    const stream = new EventStreamReader(session.bed.rp.browser, session.bed.tb.issuer, `/interaction/${session.uid}/api/events`);
-    onTestFinished(() => stream.close());
-    expect((await stream.opened).status).toBe(200);
-    await stream.next('status');
-    return stream;
-  }
-
   async function restartRedisEmpty(): Promise<void> {
     await redis.stop();
     await redis.start();

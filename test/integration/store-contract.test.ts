@@ -94,6 +94,18 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.get('lock')).toEqual({ value: `writer ${written.indexOf(true)}` });
     });
 
+    it('updates only a record that is there, keeping its consumption, and never makes a gone one again', async () => {
+      expect(await store.update('updated', 'value', 60)).toBe(false);
+      expect(await store.get('updated')).toBeUndefined();
+      await store.set('updated', 'first', 1);
+      await store.consume('updated', 1_700_000_000);
+      expect(await store.update('updated', 'second', 1)).toBe(true);
+      expect(await store.get('updated')).toEqual({ value: 'second', consumedAt: 1_700_000_000 });
+      await sleep(PAST_ONE_SECOND_MS);
+      expect(await store.update('updated', 'after expiry', 60)).toBe(false);
+      expect(await store.get('updated')).toBeUndefined();
+    });
+
     it('writes an absent record with its lifetime, and leaves a present one alone', async () => {
       expect(await store.setIfAbsent('expiring', 'value', 1)).toBe(true);
       expect(await store.setIfAbsent('expiring', 'other', 60)).toBe(false);
@@ -369,6 +381,7 @@ async function expectEveryOperationUnavailable(store: Store): Promise<void> {
     get: () => store.get('record'),
     set: () => store.set('record', 'value', 60),
     setIfAbsent: () => store.setIfAbsent('record', 'value', 60),
+    update: () => store.update('record', 'value', 60),
     lease: () => store.lease('lease', 60_000),
     replace: () => store.replace('record', 'value', 60),
     consume: () => store.consume('record', 1_700_000_000),
