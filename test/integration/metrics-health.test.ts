@@ -1,10 +1,9 @@
-import { Redis } from 'ioredis';
-import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { rawConnection } from '../support/http.js';
 import { METRICS_MAX_CONNECTIONS } from '../../src/metrics/endpoint.js';
 import { eventually, Scrape } from '../support/ops.js';
-import { findFreePort, redisUrl } from '../support/redis.js';
+import { findFreePort, monitorCommands } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
 const METRICS_TOKEN = 'a-metrics-token-that-is-long-enough-for-it';
@@ -123,8 +122,7 @@ describe('the logins-in-progress gauge of two instances', () => {
     const other = await startTestBroker({ metrics: { token: METRICS_TOKEN } }, 'metrics-other', { prefix: tb.prefix });
     const scrapeOther = () => Scrape.of(`${other.issuer}/metrics`, METRICS_TOKEN);
     const gauge = `${tb.prefix}metrics:interactions`;
-    const monitor = await new Redis(redisUrl).monitor();
-    onTestFinished(() => monitor.disconnect());
+    const monitor = await monitorCommands();
     // What the broker sends to track and untrack logins: the script (EVAL once Redis lacks it) with members after its key and two arguments, and ZREM.
     let sent = 0;
     monitor.on('monitor', (_time: string, args: string[], source: string) => {

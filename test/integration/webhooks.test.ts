@@ -1,13 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import * as client from 'openid-client';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestBroker } from '../support/broker.js';
 import { startTestBroker, webClient } from '../support/broker.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { startReceiver, type Received, type Receiver } from '../support/receiver.js';
-import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeysWithPrefix, findFreePort, monitorCommands, redisUrl, uniquePrefix } from '../support/redis.js';
 import { auditStream, everythingStored, eventually, Scrape } from '../support/ops.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, ADMIN_TOKEN, startAdminBroker } from './admin-support.js';
@@ -233,8 +232,7 @@ describe('webhooks of a broker without endpoints', () => {
   it('leave the queue alone after the first look: no script every 500 ms, not for a login either', async () => {
     const prefix = uniquePrefix('webhooks-none');
     const queue = `${prefix}webhooks:queue`;
-    const monitor = await new Redis(redisUrl).monitor();
-    onTestFinished(() => monitor.disconnect());
+    const monitor = await monitorCommands();
     let looks = 0;
     // The scripts the broker sends, not the commands each runs.
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
