@@ -5,6 +5,7 @@ import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import { AuditLog } from './audit/audit.js';
 import { observeProvider } from './audit/provider-events.js';
+import { ActiveLogins } from './metrics/active-logins.js';
 import { redisStreamSink, type AuditSink } from './audit/sinks.js';
 import { logClientSources } from './clients/registration.js';
 import { createClientRules } from './clients/rules.js';
@@ -51,7 +52,7 @@ import { createStore, type Store } from './store/index.js';
 import { WebhookDeliveries } from './webhooks/deliveries.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
 import { Sealer, sealedStore } from './store/sealed-store.js';
-import { pluginNamespace, SEALED_KEY_PREFIXES, storeKey } from './store/keys.js';
+import { pluginNamespace, SEALED_KEY_PREFIXES } from './store/keys.js';
 
 export interface BrokerOptions {
   log?: Logger;
@@ -220,9 +221,10 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       loginTtlSeconds: config.ttl.interaction,
     });
     if (config.audit.personal_numbers_in_clear) log.warn('audit.personal_numbers_in_clear is on: audit events carry personal numbers in clear');
+    const activeLogins = new ActiveLogins(store, config.ttl.interaction, log);
     metrics.watch({
       storeAvailable: () => store.available,
-      activeInteractions: () => store.countTracked(storeKey('activeInteractions')),
+      activeInteractions: () => activeLogins.count(),
       webhookQueueDepth: () => webhooks.queueDepth(),
     });
     const subjects = new Subjects(subjectSecret);
@@ -256,7 +258,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       interactionUrl: (ctx, interaction) => loginEntry.url!(ctx, interaction),
     });
     await validateClients(provider, clients);
-    observeProvider(provider, { audit, metrics, store, interactionTtl: config.ttl.interaction, log });
+    observeProvider(provider, { audit, metrics, activeLogins, log });
     const limiter = new RateLimiter(store, config.rate_limits, metrics);
     const metricsAt = metricsPlacement(config, issuer, log);
     const finish = createFinisher(accounts, log, audit);
@@ -364,6 +366,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       eventLoop.close();
       operations.close();
       await audit.flush();
+      await activeLogins.flush();
       await limiter.close();
       await webhooks.close();
       await backchannel.close();

@@ -2,13 +2,9 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { clientIp } from '../http/client-ip.js';
 import type { Logger } from '../log.js';
+import type { ActiveLogins } from '../metrics/active-logins.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Store } from '../store/store.js';
 import type { AuditLog } from './audit.js';
-import { storeKey } from '../store/keys.js';
-
-/** The expiring set of logins in progress, counted by neb_oidc_active_interactions. */
-const ACTIVE_INTERACTIONS_KEY = storeKey('activeInteractions');
 
 /**
  * What oidc-provider itself does, as audit events and metrics: tokens issued (EID_200001), logout (EID_300001), clients registered, changed or deleted through
@@ -16,8 +12,8 @@ const ACTIVE_INTERACTIONS_KEY = storeKey('activeInteractions');
  * answers with server_error, as log lines. Its events are
  * emitted while the request is served, so they carry its traceId.
  */
-export function observeProvider(provider: Provider, deps: { audit: AuditLog; metrics: Metrics; store: Store; interactionTtl: number; log: Logger }): void {
-  const { audit, metrics, store, log } = deps;
+export function observeProvider(provider: Provider, deps: { audit: AuditLog; metrics: Metrics; activeLogins: ActiveLogins; log: Logger }): void {
+  const { audit, metrics, activeLogins, log } = deps;
 
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const grantType = String(ctx.oidc.params?.grant_type ?? 'unknown');
@@ -61,26 +57,12 @@ export function observeProvider(provider: Provider, deps: { audit: AuditLog; met
   provider.on('registration_update.success', registration('client.updated'));
   provider.on('registration_delete.success', registration('client.deleted'));
 
-  // Each login in progress is tracked in the store until it ends or its interaction expires, so
-  // the count is right whichever instance serves which of its requests.
-  const tracking = (work: () => Promise<void>) => {
-    work().catch((err: unknown) => log.debug({ reason: (err as Error).message }, 'active interactions not tracked'));
-  };
-  // A login abandoned midway is never untracked: it stays in the set, dead, until counting
-  // prunes it. Counting once per login lifetime while logins start keeps the set to about two
-  // lifetimes' worth of logins, whether or not anyone scrapes /metrics.
-  let prunedAt = 0;
-  const pruneWhenDue = async () => {
-    if (Date.now() - prunedAt < deps.interactionTtl * 1000) return;
-    prunedAt = Date.now();
-    await store.countTracked(ACTIVE_INTERACTIONS_KEY);
-  };
   provider.on('interaction.started', (ctx: KoaContextWithOIDC) => {
     const uid = ctx.oidc.entities.Interaction?.uid;
-    if (uid) tracking(() => store.track(ACTIVE_INTERACTIONS_KEY, uid, deps.interactionTtl).then(pruneWhenDue));
+    if (uid) activeLogins.started(uid);
   });
   provider.on('interaction.ended', (ctx: KoaContextWithOIDC) => {
     const uid = ctx.oidc.entities.Interaction?.uid;
-    if (uid) tracking(() => store.untrack(ACTIVE_INTERACTIONS_KEY, uid));
+    if (uid) activeLogins.ended(uid);
   });
 }

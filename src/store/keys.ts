@@ -189,7 +189,7 @@ export const KEY_FAMILIES = {
     kind: 'expiring set',
     holds: 'the logins in progress, for the neb_oidc_active_interactions gauge',
     lifetime: 'each member ttl.interaction',
-    writer: 'audit/provider-events.ts',
+    writer: 'metrics/active-logins.ts',
   },
   rateLimit: {
     prefix: 'ratelimit:',

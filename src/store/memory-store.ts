@@ -168,15 +168,19 @@ export function createMemoryStore(): Store {
       return (liveOf(key, 'stream')?.items ?? []).slice(-count).map((item) => ({ ...item }));
     },
 
-    async track(key, member, ttlSeconds) {
+    async track(key, members, ttlSeconds) {
       const expiresAt = Date.now() + Math.round(ttlSeconds * 1000);
-      const tracked = liveTracked(key);
-      if (tracked) tracked.members.set(member, expiresAt);
-      else entries.set(key, { kind: 'tracked', members: new Map([[member, expiresAt]]), expiresAt: undefined });
+      let tracked = liveTracked(key);
+      if (!tracked) {
+        tracked = { kind: 'tracked', members: new Map(), expiresAt: undefined };
+        entries.set(key, tracked);
+      }
+      for (const member of members) tracked.members.set(member, expiresAt);
     },
 
-    async untrack(key, member) {
-      liveTracked(key)?.members.delete(member);
+    async untrack(key, members) {
+      const tracked = liveTracked(key);
+      for (const member of members) tracked?.members.delete(member);
     },
 
     async countTracked(key) {

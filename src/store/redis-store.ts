@@ -163,13 +163,13 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       });
     },
 
-    async track(key, member, ttlSeconds) {
+    async track(key, members, ttlSeconds) {
       const ttlMillis = Math.round(ttlSeconds * 1000);
-      await run('track', () => client.trackMember(key, member, String(Date.now() + ttlMillis), String(ttlMillis)));
+      await run('track', () => client.trackMembers(key, String(Date.now() + ttlMillis), String(ttlMillis), ...members));
     },
 
-    async untrack(key, member) {
-      await run('untrack', () => client.zrem(key, member));
+    async untrack(key, members) {
+      await run('untrack', () => client.zrem(key, ...members));
     },
 
     async countTracked(key) {
@@ -319,7 +319,7 @@ interface ScriptCommands {
   incrementCounters(numberOfKeys: string, ...args: string[]): Promise<number[]>;
   /** The same script for one key, named first. */
   incrementCounter(...args: string[]): Promise<number[]>;
-  trackMember(key: string, member: string, expiresAtMillis: string, ttlMillis: string): Promise<unknown>;
+  trackMembers(key: string, expiresAtMillis: string, ttlMillis: string, ...members: string[]): Promise<unknown>;
   countTracked(key: string, nowMillis: string): Promise<number>;
   takeDue(key: string, nowMillis: string, limit: string, leasedUntilMillis: string): Promise<string[]>;
   /** The number of keys, the keys, then the lease's lifetime in ms: 1 for each lease taken, 0 for each held already. */
@@ -451,11 +451,17 @@ end
   // One key (the stream), so a Cluster sends it to the stream's node.
   appendEntries: { numberOfKeys: 1, lua: APPEND_ENTRIES },
   // A sorted set scored by each member's expiry; the key itself lives as long as its last member.
-  trackMember: {
+  // One ZADD for every member, each expiring at ARGV[1].
+  trackMembers: {
     numberOfKeys: 1,
     lua: `
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+local zadd = {'ZADD', KEYS[1]}
+for i = 3, #ARGV do
+  zadd[#zadd + 1] = ARGV[1]
+  zadd[#zadd + 1] = ARGV[i]
+end
+redis.call(unpack(zadd))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 `,
   },
   countTracked: {

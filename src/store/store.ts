@@ -100,13 +100,13 @@ export interface Store {
   readStream(key: string, count: number): Promise<Array<Record<string, string>>>;
 
   /**
-   * Tracks `member` in the expiring set at `key` for `ttlSeconds` from now (again: from now).
+   * Tracks `members` in the expiring set at `key` for `ttlSeconds` from now (again: from now).
    * Unlike addToSet, each member expires on its own; countTracked counts those still alive.
    */
-  track(key: string, member: string, ttlSeconds: number): Promise<void>;
+  track(key: string, members: readonly string[], ttlSeconds: number): Promise<void>;
 
-  /** Stops tracking `member`; an untracked one is ignored. */
-  untrack(key: string, member: string): Promise<void>;
+  /** Stops tracking `members`; an untracked one is ignored. */
+  untrack(key: string, members: readonly string[]): Promise<void>;
 
   /** How many members of the expiring set at `key` are alive now. */
   countTracked(key: string): Promise<number>;

@@ -15,6 +15,11 @@ const WEBHOOK_QUEUE_KEY = storeKey('webhookQueue');
 const POLL_INTERVAL_MS = 500;
 /** Deliveries one look takes at most. */
 const BATCH = 20;
+/**
+ * How often an instance that knows of no endpoint still looks: only deliveries left for an
+ * endpoint deleted meanwhile can be queued then, and each look clears those that are due.
+ */
+const LEFTOVERS_INTERVAL_MS = 60_000;
 /** How long a taken delivery is this instance's; one whose instance died is tried again after it. */
 const LEASE_MS = 60_000;
 /** How long a delivery record outlives its last possible attempt. */
@@ -71,6 +76,8 @@ export class WebhookDeliveries implements AuditSink {
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  /** When this instance last looked at the queue (epoch ms); 0 makes the first tick look. */
+  #lookedAt = 0;
 
   constructor(deps: { store: Store; endpoints: WebhookEndpoints; settings: BrokerConfig['webhooks']; metrics: Metrics; log: Logger }) {
     this.#store = deps.store;
@@ -134,9 +141,22 @@ export class WebhookDeliveries implements AuditSink {
   }
 
   async #deliverDue(): Promise<void> {
+    if (!(await this.#worthLooking())) return;
+    this.#lookedAt = Date.now();
     for (let ids = await this.#take(); ids.length; ids = await this.#take()) {
       await Promise.all(ids.map((id) => this.#attempt(id)));
     }
+  }
+
+  /**
+   * Whether the queue can hold anything to deliver. Every delivery names its endpoint, so while
+   * there is none (the list every instance keeps: a change made on any instance is announced
+   * and clears it, a lost announcement is made good within its trusted time) nothing queued can
+   * be delivered, and the queue is left alone but for the leftovers' look now and then.
+   */
+  async #worthLooking(): Promise<boolean> {
+    const endpoints = this.#endpoints.currentAtOnce() ?? (await this.#endpoints.current());
+    return endpoints.length > 0 || Date.now() - this.#lookedAt >= LEFTOVERS_INTERVAL_MS;
   }
 
   #take(): Promise<string[]> {

@@ -25,7 +25,7 @@ beforeAll(async () => {
     const [command = '', ...rest] = args;
     const named = command.toLowerCase() === 'evalsha' ? rest.slice(2) : rest;
     const key = named.find((arg) => arg.startsWith(tb.prefix));
-    // The webhook deliveries' scheduler asks for due deliveries on a timer of its own, whatever requests come.
+    // The webhook deliveries' scheduler asks for due deliveries on a timer of its own (without endpoints, at its first tick and once a minute), whatever requests come.
     if (key?.startsWith(`${tb.prefix}webhooks:`)) return;
     if (key) ran.push({ command: command.toUpperCase(), key: key.slice(tb.prefix.length), inScript: source === 'lua' });
   });

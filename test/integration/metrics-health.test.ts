@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { rawConnection } from '../support/http.js';
 import { METRICS_MAX_CONNECTIONS } from '../../src/metrics/endpoint.js';
-import { Scrape } from '../support/ops.js';
-import { findFreePort } from '../support/redis.js';
+import { eventually, Scrape } from '../support/ops.js';
+import { findFreePort, monitorCommands } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
 const METRICS_TOKEN = 'a-metrics-token-that-is-long-enough-for-it';
@@ -114,6 +114,33 @@ describe('/metrics', () => {
     await startTestBroker({ issuer: 'https://id.example.com', port }, 'metrics-production');
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
     expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+  });
+});
+
+describe('the logins-in-progress gauge of two instances', () => {
+  it('counts on one instance the logins started and ended on the other, whose starts and ends go to Redis in batches', async () => {
+    const other = await startTestBroker({ metrics: { token: METRICS_TOKEN } }, 'metrics-other', { prefix: tb.prefix });
+    const scrapeOther = () => Scrape.of(`${other.issuer}/metrics`, METRICS_TOKEN);
+    const gauge = `${tb.prefix}metrics:interactions`;
+    const monitor = await monitorCommands();
+    // What the broker sends to track and untrack logins: the script (EVAL once Redis lacks it) with members after its key and two arguments, and ZREM.
+    let sent = 0;
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const [command = '', , , key, ...rest] = args;
+      const tracks = /^eval(sha)?$/i.test(command) && key === gauge && rest.length > 2;
+      if (source !== 'lua' && (tracks || (command.toLowerCase() === 'zrem' && args[1] === gauge))) sent += 1;
+    });
+    const before = (await scrapeOther()).value('neb_oidc_active_interactions');
+
+    const parties = await Promise.all(Array.from({ length: 10 }, () => RelyingParty.discover(tb.issuer, webClient)));
+    const started = await Promise.all(parties.map((party) => party.authorize({ acr_values: 'urn:test:test-double' })));
+    await eventually(async () => (await scrapeOther()).value('neb_oidc_active_interactions') === before + 10);
+
+    await Promise.all(parties.map(async (party, i) => party.redeem((await party.browser.follow(`${started[i]!.response.url}&person=0`)).leftTo!)));
+    await eventually(async () => (await scrapeOther()).value('neb_oidc_active_interactions') === before);
+    // At least a batch of starts and one of ends; one command for every login's start and one for its end would be 20.
+    expect(sent).toBeGreaterThanOrEqual(2);
+    expect(sent).toBeLessThan(10);
   });
 });
 

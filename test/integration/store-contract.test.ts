@@ -275,13 +275,12 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
     });
 
     it('tracks members that expire one by one, and stops tracking one on request', async () => {
-      await store.track('tracked', 'a', 60);
-      await store.track('tracked', 'b', 60);
-      await store.track('tracked', 'short', 1);
-      await store.track('tracked', 'a', 60);
-      expect(await store.countTracked('tracked')).toBe(3);
-      await store.untrack('tracked', 'b');
-      await store.untrack('tracked', 'never-tracked');
+      await store.track('tracked', ['a', 'b'], 60);
+      await store.track('tracked', ['short'], 1);
+      await store.track('tracked', ['a', 'c'], 60);
+      expect(await store.countTracked('tracked')).toBe(4);
+      await store.untrack('tracked', ['b', 'never-tracked']);
+      await store.untrack('tracked', ['c']);
       expect(await store.countTracked('tracked')).toBe(2);
       await sleep(PAST_ONE_SECOND_MS);
       expect(await store.countTracked('tracked')).toBe(1);
@@ -316,7 +315,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       await store.addToSet('set', 'member');
       await expect(store.increment('record', 60)).rejects.toThrow(/WRONGTYPE/);
       await expect(store.appendToStream('set', [{ a: 'b' }], 10)).rejects.toThrow(/WRONGTYPE/);
-      await expect(store.track('record', 'member', 60)).rejects.toThrow(/WRONGTYPE/);
+      await expect(store.track('record', ['member'], 60)).rejects.toThrow(/WRONGTYPE/);
       await store.increment('counter', 60);
       await expect(store.get('counter')).rejects.toThrow(/WRONGTYPE/);
     });
@@ -393,8 +392,8 @@ async function expectEveryOperationUnavailable(store: Store): Promise<void> {
     incrementAll: () => store.incrementAll([{ key: 'counter' }, { key: 'other' }], 60),
     appendToStream: () => store.appendToStream('stream', [{ a: 'b' }], 10),
     readStream: () => store.readStream('stream', 10),
-    track: () => store.track('tracked', 'member', 60),
-    untrack: () => store.untrack('tracked', 'member'),
+    track: () => store.track('tracked', ['member'], 60),
+    untrack: () => store.untrack('tracked', ['member']),
     countTracked: () => store.countTracked('tracked'),
     publish: () => store.publish('channel', 'message'),
     ping: () => store.ping(),

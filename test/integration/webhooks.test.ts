@@ -1,11 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestBroker } from '../support/broker.js';
-import { webClient } from '../support/broker.js';
+import { startTestBroker, webClient } from '../support/broker.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { startReceiver, type Received, type Receiver } from '../support/receiver.js';
-import { deleteKeysWithPrefix, findFreePort, redisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeysWithPrefix, findFreePort, monitorCommands, redisUrl, uniquePrefix } from '../support/redis.js';
 import { auditStream, everythingStored, eventually, Scrape } from '../support/ops.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, ADMIN_TOKEN, startAdminBroker } from './admin-support.js';
@@ -180,4 +181,71 @@ describe('webhooks across a broker restart', () => {
     expect(JSON.parse(delivered.body)).toMatchObject({ event: 'client.created', client_id: 'across-restart' });
     expect(signatureHolds(delivered, SECRET)).toBe(true);
   }, 60_000);
+});
+
+/** A broker of its own process on `prefix` (an instance of the same deployment as another), with the admin API and no eID used. */
+function spawnInstance(prefix: string, port: number, webhooks: Record<string, unknown>): BrokerProcess {
+  const config = {
+    issuer: `http://127.0.0.1:${port}`,
+    port,
+    redis: { url: redisUrl, key_prefix: prefix },
+    admin: { token: ADMIN_TOKEN },
+    eids: { 'no-bankid': { mode: 'simulator' } },
+    webhooks,
+    log: { level: 'info' },
+  };
+  return spawnBroker({ BROKER_CONFIG: writeConfig(`instance-${port}.json`, JSON.stringify(config)) });
+}
+
+describe('webhooks across instances', () => {
+  const prefix = uniquePrefix('webhooks-instances');
+  let other: BrokerProcess | undefined;
+
+  afterAll(async () => {
+    await other?.stop();
+  });
+
+  it('deliver through an instance that knew of no endpoint, once another instance took one through the admin API and stopped', async () => {
+    // This instance starts with no endpoint: its worker leaves the queue alone until it hears of one.
+    await startTestBroker({ admin: { token: ADMIN_TOKEN } }, 'webhooks-instances', { prefix });
+    const port = await findFreePort();
+    const otherIssuer = `http://127.0.0.1:${port}`;
+    other = spawnInstance(prefix, port, { first_retry_seconds: 3 });
+    await other.listening();
+
+    receiver.answerWith(500);
+    const created = await admin(otherIssuer, 'POST', '/admin/webhooks', { id: 'joined', url: `${receiver.origin}/joined`, events: ['client.created'] });
+    expect(created.status).toBe(201);
+    expect((await admin(otherIssuer, 'POST', '/admin/clients', { client_id: 'joined-shop', redirect_uris: ['https://joined.example/cb'] })).status).toBe(201);
+    const failed = await receiver.waitFor(to('/joined', 'client.created'));
+    // The retry is due after the other instance is gone: only this one can deliver it.
+    await other.stop();
+    other = undefined;
+
+    const delivered = await receiver.waitFor((r) => to('/joined', 'client.created')(r) && r !== failed);
+    expect(delivered.headers['webhook-id']).toBe(failed.headers['webhook-id']);
+    expect(signatureHolds(delivered, created.body.secret as string)).toBe(true);
+  }, 60_000);
+});
+
+describe('webhooks of a broker without endpoints', () => {
+  it('leave the queue alone after the first look: no script every 500 ms, not for a login either', async () => {
+    const prefix = uniquePrefix('webhooks-none');
+    const queue = `${prefix}webhooks:queue`;
+    const monitor = await monitorCommands();
+    let looks = 0;
+    // The scripts the broker sends, not the commands each runs.
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.includes(queue)) looks += 1;
+    });
+    const tb = await startTestBroker({}, 'webhooks-none', { prefix });
+    // The first look clears what a deleted endpoint may have left queued.
+    await eventually(() => looks === 1);
+
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    await rp.redeem(await logIn(rp));
+    // Four of the worker's ticks.
+    await sleep(2000);
+    expect(looks).toBe(1);
+  });
 });

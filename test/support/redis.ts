@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
+import { onTestFinished } from 'vitest';
 import { findFreePort } from './ports.js';
 
 /** The shared Redis the integration tests run against. */
@@ -24,6 +25,22 @@ export async function deleteKeysWithPrefix(prefix: string): Promise<void> {
   } finally {
     await redis.quit();
   }
+}
+
+/**
+ * A MONITOR connection to the shared Redis, which tells of every command any client sends
+ * (`monitor` events: time, arguments, database and source, `lua` for a script's own), closed
+ * after the test. Commands of other clients that Redis sends in the same packet as MONITOR's OK
+ * reach ioredis before it counts itself monitoring, and it reports each as an error (which
+ * would fail its own `monitor()`): ignored here, as those came before the test's.
+ */
+export async function monitorCommands(): Promise<Redis> {
+  const monitor = new Redis(redisUrl, { monitor: true });
+  monitor.on('error', () => undefined);
+  onTestFinished(() => monitor.disconnect());
+  // Not events.once: it would reject on those errors.
+  await new Promise((resolve) => monitor.once('monitoring', resolve));
+  return monitor;
 }
 
 export { findFreePort };
