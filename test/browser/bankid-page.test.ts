@@ -52,14 +52,22 @@ async function startBed(
   return bed;
 }
 
-beforeAll(async () => {
-  browser = await launchChromium();
-  usual = await startBed('bankid-page', 30, { qr_size: 320 });
-  hasty = await startBed('bankid-page-hasty', 2, { allowed_polling_for_minutes: 0.05 });
-  narrow = await startBed('bankid-page-narrow', 30, {}, { config: { event_streams: { per_ip: 1 } }, log: capturingLog('debug') });
+/** The proxy, and the bed behind it: the bed's issuer is the proxy's address. */
+async function startProxiedBed(): Promise<[Balancer, Bed]> {
   const port = await findFreePort();
-  proxy = await startBalancer([`http://127.0.0.1:${port}`]);
-  proxied = await startBed('bankid-page-proxied', 30, {}, { config: { port, issuer: proxy.url }, log: capturingLog('debug') });
+  const balancer = await startBalancer([`http://127.0.0.1:${port}`]);
+  return [balancer, await startBed('bankid-page-proxied', 30, {}, { config: { port, issuer: balancer.url }, log: capturingLog('debug') })];
+}
+
+beforeAll(async () => {
+  // Each bed makes its keys and starts its simulator and broker: all at once, with the browser.
+  [browser, usual, hasty, narrow, [proxy, proxied]] = await Promise.all([
+    launchChromium(),
+    startBed('bankid-page', 30, { qr_size: 320 }),
+    startBed('bankid-page-hasty', 2, { allowed_polling_for_minutes: 0.05 }),
+    startBed('bankid-page-narrow', 30, {}, { config: { event_streams: { per_ip: 1 } }, log: capturingLog('debug') }),
+    startProxiedBed(),
+  ]);
 }, 60_000);
 
 afterAll(async () => {

@@ -18,11 +18,11 @@ let browser: Browser;
 let bankId: BankIdSimulator;
 let bed: UpstreamTestBed;
 
-beforeAll(async () => {
-  browser = await launchChromium();
+/** The Swedish BankID simulator, and the broker with it and with the upstream eIDs' simulators. */
+async function startBeds() {
   const pki = await createTestPki();
-  bankId = await startBankIdSimulator({ pki });
-  bed = await startUpstreamTestBed(
+  const simulator = await startBankIdSimulator({ pki });
+  const upstreams = await startUpstreamTestBed(
     'browser',
     [
       { id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic', settings: { nnin: true } },
@@ -30,8 +30,14 @@ beforeAll(async () => {
       { id: 'dk-mitid', start: startMitIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic', settings: { cpr: true } },
     ],
     undefined,
-    { demo: true, eids: { 'se-bankid': bankIdSection(bankId, pki) } },
+    { demo: true, eids: { 'se-bankid': bankIdSection(simulator, pki) } },
   );
+  return [simulator, upstreams] as const;
+}
+
+beforeAll(async () => {
+  // The browser starts while the simulators and the broker do.
+  [browser, [bankId, bed]] = await Promise.all([launchChromium(), startBeds()]);
 }, 60_000);
 
 afterAll(async () => {

@@ -10,16 +10,26 @@ import { expectAccessible, launchChromium, newPhone } from '../support/chromium.
  */
 let browser: Browser;
 let tb: TestBroker;
+const LOCALES = ['sv-SE', 'en-GB', 'nb-NO', 'fi-FI', 'da-DK'] as const;
+/**
+ * A broker with simulators of its own for each locale's walk through every page: a simulated
+ * app shows every login waiting at its simulator, so walks that run at once must not share one.
+ */
+const brokerOf: Partial<Record<(typeof LOCALES)[number], TestBroker>> = {};
 
-beforeAll(async () => {
-  browser = await launchChromium();
-  tb = await startTestBroker(
+/** The demo with every upstream eID's simulator, as `npm start` runs them. */
+const startSimulatorsBroker = (name: string) =>
+  startTestBroker(
     {
       demo: true,
       eids: Object.fromEntries(['no-bankid', 'fi-ftn', 'dk-mitid', 'cz-bankid', 'se-bankid', 'se-freja'].map((eid) => [eid, { mode: 'simulator' }])),
     },
-    'simulator-pages',
+    name,
   );
+
+beforeAll(async () => {
+  [browser, tb] = await Promise.all([launchChromium(), startSimulatorsBroker('simulator-pages')]);
+  await Promise.all(LOCALES.map(async (locale) => (brokerOf[locale] = await startSimulatorsBroker(`simulator-pages-${locale}`))));
 }, 60_000);
 
 afterAll(async () => {
@@ -89,11 +99,11 @@ async function shown(page: Page): Promise<{ lang: string | null; heading: string
   return { lang: await page.getAttribute('html', 'lang'), heading: await page.textContent('h1') };
 }
 
-/** The simulator page each upstream eID shows, as the picker's button leads to it. */
-async function simulatorPageOf(page: Page, eid: string): Promise<string> {
-  await page.goto(`${tb.issuer}/demo/login`);
+/** The simulator page each upstream eID shows, as the picker's button of `on` leads to it. */
+async function simulatorPageOf(page: Page, eid: string, on: TestBroker = tb): Promise<string> {
+  await page.goto(`${on.issuer}/demo/login`);
   await page.click(`button[value="${eid}"]`);
-  await page.waitForURL((url) => url.origin !== new URL(tb.issuer).origin);
+  await page.waitForURL((url) => url.origin !== new URL(on.issuer).origin);
   await page.waitForSelector('h1');
   const url = new URL(page.url());
   url.searchParams.delete('lang');
@@ -171,10 +181,13 @@ async function appShows(app: Page, action: string) {
   await app.waitForSelector(`form[action="${action}"] button`, { timeout: 10_000 });
 }
 
-describe("every simulator's page, for everyone", () => {
-  it.each(['sv-SE', 'en-GB', 'nb-NO', 'fi-FI', 'da-DK'])(
+// The walks of the five locales at once: each waits for its simulated apps to look again (every
+// two seconds) while the others use the processor. Each walk's time limit covers all five.
+describe.concurrent("every simulator's page, for everyone", () => {
+  it.each(LOCALES)(
     'in %s: no axe-core violation, and each fits a 320 px screen at twice the text size; a simulated app waiting for a login does not reload itself on a timer',
     async (locale) => {
+      const tb = brokerOf[locale]!;
       const context = await browser.newContext({ viewport: { width: 320, height: 640 }, locale });
       try {
         const [page, app] = [await context.newPage(), await context.newPage()];
@@ -200,7 +213,7 @@ describe("every simulator's page, for everyone", () => {
           ['dk-mitid', 'form[action$="/login"] button'],
           ['cz-bankid', 'button[name="decision"][value="approve"]'],
         ] as const) {
-          await simulatorPageOf(page, eid);
+          await simulatorPageOf(page, eid, tb);
           await check(page, eid);
           await page.click(approve);
           await page.waitForSelector('dl.claims');
@@ -230,6 +243,6 @@ describe("every simulator's page, for everyone", () => {
         await context.close();
       }
     },
-    120_000,
+    300_000,
   );
 });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger, type Logger } from '../../src/log.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createRedisStore, type RedisStoreOptions } from '../../src/store/redis-store.js';
@@ -16,36 +16,39 @@ const RECOVERY_WAIT = { timeout: 10_000, interval: 50 };
 
 /** The behaviour every Store must have, whatever keeps the data. */
 function describeStoreContract(kind: string, openStore: () => Promise<Store>): void {
-  describe(`${kind} store`, () => {
-    let store: Store;
-    beforeEach(async () => {
-      store = await openStore();
-    });
-    afterEach(async () => {
+  /** A store of its own for each test, so that the tests run at once: their waits for lifetimes to pass overlap. */
+  const test = it.extend<{ store: Store }>({
+    // eslint-disable-next-line no-empty-pattern -- vitest reads a fixture's needs from this pattern; it has none
+    store: async ({}, use) => {
+      const store = await openStore();
+      await use(store);
       await store.close();
-    });
+    },
+  });
 
-    it('reads back what it wrote, and nothing where nothing was written', async () => {
+  describe.concurrent(`${kind} store`, () => {
+
+    test('reads back what it wrote, and nothing where nothing was written', async ({ store }) => {
       await store.set('record', 'value');
       expect(await store.get('record')).toEqual({ value: 'value' });
       expect(await store.get('never-written')).toBeUndefined();
     });
 
-    it('forgets a record once its lifetime is over', async () => {
+    test('forgets a record once its lifetime is over', async ({ store }) => {
       await store.set('expiring', 'value', 1);
       expect(await store.get('expiring')).toEqual({ value: 'value' });
       await sleep(PAST_ONE_SECOND_MS);
       expect(await store.get('expiring')).toBeUndefined();
     });
 
-    it('keeps a record forever once it is written again without a lifetime', async () => {
+    test('keeps a record forever once it is written again without a lifetime', async ({ store }) => {
       await store.set('record', 'first', 1);
       await store.set('record', 'second');
       await sleep(PAST_ONE_SECOND_MS);
       expect(await store.get('record')).toEqual({ value: 'second' });
     });
 
-    it('keeps a consumed record consumed when it is written again', async () => {
+    test('keeps a consumed record consumed when it is written again', async ({ store }) => {
       await store.set('code', 'first', 60);
       expect(await store.consume('code', 1_700_000_000)).toBe('consumed');
       await store.set('code', 'second', 60);
@@ -53,7 +56,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.consume('code', 1_700_000_001)).toBe('already');
     });
 
-    it('releases a consume by its claim only, and the record can be consumed again', async () => {
+    test('releases a consume by its claim only, and the record can be consumed again', async ({ store }) => {
       await store.set('code', 'value', 60);
       expect(await store.consume('code', 1_700_000_000, 'claim-a')).toBe('consumed');
       await store.release('code', 'claim-b');
@@ -65,12 +68,12 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.consume('code', 1_700_000_002, 'claim-a')).toBe('already');
     });
 
-    it('answers missing when consuming a record that is not there', async () => {
+    test('answers missing when consuming a record that is not there', async ({ store }) => {
       expect(await store.consume('never-written', 1_700_000_000)).toBe('missing');
       expect(await store.get('never-written')).toBeUndefined();
     });
 
-    it('lets exactly one of ten concurrent consumers consume a record', async () => {
+    test('lets exactly one of ten concurrent consumers consume a record', async ({ store }) => {
       await store.set('code', 'value', 60);
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.consume('code', 1_700_000_000 + i)));
       expect(results.filter((result) => result === 'consumed')).toHaveLength(1);
@@ -79,7 +82,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.get('code')).toEqual({ value: 'value', consumedAt: 1_700_000_000 + winner });
     });
 
-    it('replaces a record and hands each of ten concurrent writers a different earlier value', async () => {
+    test('replaces a record and hands each of ten concurrent writers a different earlier value', async ({ store }) => {
       expect(await store.replace('replaced', 'first', 60)).toBeUndefined();
       const earlier = await Promise.all(Array.from({ length: 10 }, (_, i) => store.replace('replaced', `writer ${i}`, 60)));
       expect(new Set(earlier).size).toBe(10);
@@ -88,13 +91,13 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect([...earlier, last].sort()).toEqual(['first', ...Array.from({ length: 10 }, (_, i) => `writer ${i}`)].sort());
     });
 
-    it('lets exactly one of ten concurrent writers write an absent record', async () => {
+    test('lets exactly one of ten concurrent writers write an absent record', async ({ store }) => {
       const written = await Promise.all(Array.from({ length: 10 }, (_, i) => store.setIfAbsent('lock', `writer ${i}`, 60)));
       expect(written.filter(Boolean)).toHaveLength(1);
       expect(await store.get('lock')).toEqual({ value: `writer ${written.indexOf(true)}` });
     });
 
-    it('updates only a record that is there, keeping its consumption, and never makes a gone one again', async () => {
+    test('updates only a record that is there, keeping its consumption, and never makes a gone one again', async ({ store }) => {
       expect(await store.update('updated', 'value', 60)).toBe(false);
       expect(await store.get('updated')).toBeUndefined();
       await store.set('updated', 'first', 1);
@@ -106,7 +109,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.get('updated')).toBeUndefined();
     });
 
-    it('writes an absent record with its lifetime, and leaves a present one alone', async () => {
+    test('writes an absent record with its lifetime, and leaves a present one alone', async ({ store }) => {
       expect(await store.setIfAbsent('expiring', 'value', 1)).toBe(true);
       expect(await store.setIfAbsent('expiring', 'other', 60)).toBe(false);
       expect(await store.get('expiring')).toEqual({ value: 'value' });
@@ -115,7 +118,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.get('expiring')).toEqual({ value: 'after expiry' });
     });
 
-    it('gives a lease to exactly one of ten concurrent takers, until it lapses', async () => {
+    test('gives a lease to exactly one of ten concurrent takers, until it lapses', async ({ store }) => {
       const taken = await Promise.all(Array.from({ length: 10 }, () => store.lease('lease', 1000)));
       expect(taken.filter(Boolean)).toHaveLength(1);
       expect(await store.lease('lease', 60_000)).toBe(false);
@@ -124,7 +127,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.lease('lease', 60_000)).toBe(false);
     });
 
-    it('answers each of many leases asked at once for itself, whatever their keys and lifetimes', async () => {
+    test('answers each of many leases asked at once for itself, whatever their keys and lifetimes', async ({ store }) => {
       expect(await store.lease('held', 60_000)).toBe(true);
       const keys = ['held', ...Array.from({ length: 200 }, (_, index) => `free-${index}`), 'free-7', 'short'];
       const taken = await Promise.all(keys.map((key) => store.lease(key, key === 'short' ? 1000 : 60_000)));
@@ -137,7 +140,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await Promise.all([store.lease('short', 60_000), store.lease('free-7', 60_000)])).toEqual([true, false]);
     });
 
-    it('collects distinct set members, and has none for a set never written', async () => {
+    test('collects distinct set members, and has none for a set never written', async ({ store }) => {
       await store.addToSet('grant', 'token-a', 60);
       await store.addToSet('grant', 'token-b', 60);
       await store.addToSet('grant', 'token-a', 60);
@@ -145,7 +148,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.members('never-written')).toEqual([]);
     });
 
-    it('takes members out of a set, ignoring absent members and sets', async () => {
+    test('takes members out of a set, ignoring absent members and sets', async ({ store }) => {
       await store.addToSet('shrinking', 'a', 60);
       await store.addToSet('shrinking', 'b', 60);
       await store.removeFromSet('shrinking', 'a');
@@ -156,7 +159,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.members('shrinking')).toEqual([]);
     });
 
-    it('only ever lengthens the lifetime of a set', async () => {
+    test('only ever lengthens the lifetime of a set', async ({ store }) => {
       await store.addToSet('shortened', 'a', 3);
       await store.addToSet('shortened', 'b', 1);
       await store.addToSet('lengthened', 'a', 1);
@@ -173,7 +176,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.members('expiring')).toEqual([]);
     });
 
-    it('deletes several keys at once, records and sets alike, ignoring absent ones', async () => {
+    test('deletes several keys at once, records and sets alike, ignoring absent ones', async ({ store }) => {
       await store.set('record-a', 'a');
       await store.set('record-b', 'b', 60);
       await store.addToSet('set', 'member');
@@ -184,7 +187,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.members('set')).toEqual([]);
     });
 
-    it('refuses to treat a record as a set or a set as a record', async () => {
+    test('refuses to treat a record as a set or a set as a record', async ({ store }) => {
       await store.set('record', 'value');
       await store.addToSet('set', 'member');
       await expect(store.addToSet('record', 'member')).rejects.toThrow(/WRONGTYPE/);
@@ -192,7 +195,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       await expect(store.get('set')).rejects.toThrow(/WRONGTYPE/);
     });
 
-    it('counts one fixed window: the first increment starts it, later ones never extend it', async () => {
+    test('counts one fixed window: the first increment starts it, later ones never extend it', async ({ store }) => {
       const first = await store.increment('counter', 1);
       expect(first.count).toBe(1);
       expect(first.ttlMs).toBeGreaterThan(0);
@@ -204,7 +207,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect((await store.increment('counter', 60)).count).toBe(1);
     });
 
-    it('tells the lifetime left of a count above the threshold asked for, and the count always', async () => {
+    test('tells the lifetime left of a count above the threshold asked for, and the count always', async ({ store }) => {
       await store.increment('counter', 1, 1, 2);
       const within = await store.increment('counter', 60, 1, 2);
       expect(within.count).toBe(2);
@@ -216,7 +219,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.increment('counter', 60, 1, 2)).toEqual({ count: 1, ttlMs: 60_000 });
     });
 
-    it('takes a count back with a negative increment, in the same window', async () => {
+    test('takes a count back with a negative increment, in the same window', async ({ store }) => {
       await store.increment('counter', 1);
       await store.increment('counter', 60);
       const given = await store.increment('counter', 60, -1);
@@ -224,12 +227,12 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(given.ttlMs).toBeLessThanOrEqual(1_000);
     });
 
-    it('gives each of ten concurrent increments its own count', async () => {
+    test('gives each of ten concurrent increments its own count', async ({ store }) => {
       const counts = await Promise.all(Array.from({ length: 10 }, () => store.increment('counter', 60)));
       expect(counts.map(({ count }) => count).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     });
 
-    it('counts several counters at once, each in its own window, with its own threshold and step', async () => {
+    test('counts several counters at once, each in its own window, with its own threshold and step', async ({ store }) => {
       await store.increment('older', 1);
       const counts = await store.incrementAll([{ key: 'older', ttlAbove: 5 }, { key: 'newer', by: 3 }, { key: 'above', ttlAbove: 0 }], 60);
       expect(counts.map(({ count }) => count)).toEqual([2, 3, 1]);
@@ -244,7 +247,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.incrementAll([], 60)).toEqual([]);
     });
 
-    it('appends to a stream and reads back its newest entries, oldest first', async () => {
+    test('appends to a stream and reads back its newest entries, oldest first', async ({ store }) => {
       for (let i = 1; i <= 5; i += 1) await store.appendToStream('stream', [{ n: String(i), kind: 'test' }], 1_000);
       expect(await store.readStream('stream', 3)).toEqual([
         { n: '3', kind: 'test' },
@@ -254,7 +257,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.readStream('never-written', 3)).toEqual([]);
     });
 
-    it('appends many entries at once, in their order', async () => {
+    test('appends many entries at once, in their order', async ({ store }) => {
       await store.appendToStream('stream', [{ n: '1' }], 1_000);
       await store.appendToStream('stream', Array.from({ length: 50 }, (_, i) => ({ n: String(i + 2) })), 1_000);
       expect((await store.readStream('stream', 100)).map(({ n }) => Number(n))).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
@@ -263,7 +266,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.readStream('stream', 3)).toEqual([{ n: '52', kind: 'a', note: 'three fields' }, { n: '53' }, { n: '54', kind: '' }]);
     });
 
-    it('keeps at least the newest maxLength entries of a stream', async () => {
+    test('keeps at least the newest maxLength entries of a stream', async ({ store }) => {
       for (let i = 1; i <= 20; i += 1) await store.appendToStream('capped', [{ n: String(i) }], 5);
       const kept = await store.readStream('capped', 100);
       expect(kept.length).toBeGreaterThanOrEqual(5);
@@ -274,7 +277,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(keptOfBatch.slice(-5).map(({ n }) => n)).toEqual(['316', '317', '318', '319', '320']);
     });
 
-    it('tracks members that expire one by one, and stops tracking one on request', async () => {
+    test('tracks members that expire one by one, and stops tracking one on request', async ({ store }) => {
       await store.track('tracked', ['a', 'b'], 60);
       await store.track('tracked', ['short'], 1);
       await store.track('tracked', ['a', 'c'], 60);
@@ -287,7 +290,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.countTracked('never-written')).toBe(0);
     });
 
-    it('hands out due members of a schedule earliest first, each to one taker, and again once its lease is over', async () => {
+    test('hands out due members of a schedule earliest first, each to one taker, and again once its lease is over', async ({ store }) => {
       const now = Date.now();
       await store.schedule('queue', 'later', now + 60_000);
       await store.schedule('queue', 'second', now - 1_000);
@@ -310,7 +313,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.takeDue('never-written', 10, 1_000)).toEqual([]);
     });
 
-    it('refuses to count, stream or track on a key that holds something else', async () => {
+    test('refuses to count, stream or track on a key that holds something else', async ({ store }) => {
       await store.set('record', 'value');
       await store.addToSet('set', 'member');
       await expect(store.increment('record', 60)).rejects.toThrow(/WRONGTYPE/);
@@ -320,7 +323,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       await expect(store.get('counter')).rejects.toThrow(/WRONGTYPE/);
     });
 
-    it('delivers a published message to every subscriber of its channel, and none after unsubscribing', async () => {
+    test('delivers a published message to every subscriber of its channel, and none after unsubscribing', async ({ store }) => {
       const first: string[] = [];
       const second: string[] = [];
       const stopFirst = await store.subscribe('channel', (message) => first.push(message));
@@ -338,7 +341,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       await stopOther();
     });
 
-    it('is available and answers a ping', async () => {
+    test('is available and answers a ping', async ({ store }) => {
       expect(store.available).toBe(true);
       await expect(store.ping()).resolves.toBeUndefined();
     });
