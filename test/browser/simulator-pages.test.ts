@@ -129,6 +129,23 @@ describe("a simulator's pages speak the person's language", () => {
     }
   }, 60_000);
 
+  it("the upstream simulators open in the broker page's language, in each of the five, also one their eID does not speak", async () => {
+    const opened: Record<string, string | null> = {};
+    for (const locale of ['sv', 'en', 'nb', 'fi', 'da']) {
+      const context = await newPhone(browser, locale);
+      try {
+        const page = await context.newPage();
+        for (const eid of ['no-bankid', 'fi-ftn', 'cz-bankid']) {
+          await simulatorPageOf(page, eid);
+          opened[`${eid} ${locale}`] = await page.getAttribute('html', 'lang');
+        }
+      } finally {
+        await context.close();
+      }
+    }
+    expect(opened).toEqual(Object.fromEntries(Object.keys(opened).map((name) => [name, name.split(' ')[1]])));
+  }, 60_000);
+
   it.each([
     ['se-bankid', { sv: 'Simulerad BankID-app', fi: 'Simuloitu BankID-sovellus', en: 'Simulated BankID app' }],
     ['se-freja', { sv: 'Simulerad Freja eID-app', fi: 'Simuloitu Freja eID -sovellus', en: 'Simulated Freja eID app' }],
