@@ -92,7 +92,8 @@ if (root) {
   }
 
   /**
-   * Puts `text` in the status line, a live region: only when it differs from what it says, since
+   * Puts `text` in the status line, a live region that is on the page, empty, from the start (one
+   * shown together with its first words is not read out): only when it differs from what it says, since
    * a screen reader reads the region again each time its text is set, even to the same words
    * (the page sets it on every poll and every status event).
    */
@@ -120,13 +121,15 @@ if (root) {
   }
 
   function render(state) {
-    if (state.message) say(state.message);
+    // Before a start the question above the device buttons says it all; the status line waits, empty.
     if (state.status === 'NOT_STARTED') {
+      say('');
       show('device-choice', true);
       show('progress', false);
       focusStep('choice', 'device-question');
       return;
     }
+    if (state.message) say(state.message);
     show('device-choice', false);
     show('progress', true);
     const awaiting = awaitingApp(state);
