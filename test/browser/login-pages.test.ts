@@ -184,7 +184,46 @@ describe('a person on a phone-sized chromium', () => {
   }, 60_000);
 });
 
+/**
+ * Runs in the page: the colours the person sees behind the text, page and card, as [r, g, b]; and
+ * whether the QR code's corner (its quiet zone) is white, when there is one on the page.
+ */
+const THEME_COLOURS = `(() => {
+  const rgb = (element) => element && getComputedStyle(element).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number);
+  const qr = document.getElementById('qr');
+  const corner = qr && !qr.hidden ? [...qr.getContext('2d').getImageData(0, 0, 1, 1).data].slice(0, 3) : null;
+  return { page: rgb(document.body.parentElement), card: rgb(document.querySelector('.card')), qrCorner: corner };
+})()`;
+
 describe('every page, at phone and desktop widths', () => {
+  it('in a dark theme (the system set to dark): every page dark, its text at AA contrast (axe-core), the QR code still black on white', async () => {
+    await onPhone(async (page) => {
+      const dark = async (name: string, qrCode = false) => {
+        await expectAccessible(page, `${name}, dark`);
+        const colours = (await page.evaluate(THEME_COLOURS)) as { page: number[]; card: number[] | null; qrCorner: number[] | null };
+        const isDark = (rgb: number[] | null) => rgb === null || Math.max(...rgb) < 64;
+        expect({ name, page: isDark(colours.page), card: isDark(colours.card) }).toEqual({ name, page: true, card: true });
+        if (qrCode) {
+          expect(colours.qrCorner, 'the quiet zone').toEqual([255, 255, 255]);
+          expect(await drawnQrCode(page)).toMatch(/^bankid\./);
+        }
+      };
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await toPicker(page);
+      await dark('picker');
+      await logInWith(page, 'se-bankid', (name) => dark(name, name === 'bankid-qr'));
+      await page.goto(`${bed.tb.issuer}/interaction/no-such-login`);
+      await dark('error');
+      await page.goto(`${bed.tb.issuer}/session/end`);
+      await page.waitForSelector('button[name="logout"]');
+      await dark('logout');
+      await page.click('button[name="logout"]');
+      await page.waitForURL(/\/session\/end\/success/);
+      await dark('logged-out');
+    });
+  }, 90_000);
+
+
   it('has no axe-core violations and is captured for a person to look at', async () => {
     await onPhone(async (page) => {
       const capture = async (name: string) => {
