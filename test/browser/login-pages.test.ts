@@ -232,6 +232,14 @@ describe('every page, at phone and desktop widths', () => {
       };
       await toPicker(page);
       await capture('picker');
+      // A picker whose form was changed (or an eID no longer offered): the choice is named, not the service, and the picker comes again.
+      await page.evaluate("document.querySelector('button[value=\"fi-ftn\"]').value = 'xx-nothing'");
+      await page.click('button[value="xx-nothing"]');
+      await page.waitForSelector('.support');
+      expect(await page.textContent('p.lead')).toBe('The way to log in you chose is not offered for this login. Choose again among the ways it offers.');
+      await capture('choice-not-offered');
+      await page.click('a.button');
+      await page.waitForSelector('form.eids');
       await logInWith(page, 'se-bankid', capture);
       await screenshot(page, 'demo-result');
 
