@@ -144,6 +144,27 @@ describe('a person on a phone-sized chromium', () => {
     });
   }, 60_000);
 
+  it("two tabs of one login: a BankID page reloaded after the login went on with Norwegian BankID in the other tab leaves for the login's page, not waiting on the other eID under BankID's heading", async () => {
+    const context = await newPhone(browser);
+    try {
+      const [bankIdTab, otherTab] = [await context.newPage(), await context.newPage()];
+      await toPicker(bankIdTab);
+      await otherTab.goto(bankIdTab.url());
+      await bankIdTab.click('button[value="se-bankid"]');
+      await toQrCode(bankIdTab);
+      await otherTab.click('button[value="no-bankid"]');
+      await otherTab.waitForSelector('form[action$="/login"] button');
+      await bankIdTab.reload();
+      await bankIdTab.waitForSelector('form.eids', { timeout: 10_000 });
+      expect(await bankIdTab.textContent('h1')).toBe('Choose how to log in');
+      await otherTab.click('form[action$="/login"] button');
+      await otherTab.waitForURL(/\/demo\/callback/);
+      expect(await otherTab.textContent('body')).toContain('no-bankid');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
   it('switches language on the page', async () => {
     await onPhone(async (page) => {
       await toPicker(page);
@@ -195,6 +216,16 @@ const THEME_COLOURS = `(() => {
   return { page: rgb(document.body.parentElement), card: rgb(document.querySelector('.card')), qrCorner: corner };
 })()`;
 
+/** The logout question and, after Log out, the logged-out page, `check`ing each. */
+async function throughLogout(page: Page, check: (name: string) => Promise<void>) {
+  await page.goto(`${bed.tb.issuer}/session/end`);
+  await page.waitForSelector('button[name="logout"]');
+  await check('logout');
+  await page.click('button[name="logout"]');
+  await page.waitForURL(/\/session\/end\/success/);
+  await check('logged-out');
+}
+
 describe('every page, at phone and desktop widths', () => {
   it('in a dark theme (the system set to dark): every page dark, its text at AA contrast (axe-core), the QR code still black on white', async () => {
     await onPhone(async (page) => {
@@ -214,15 +245,9 @@ describe('every page, at phone and desktop widths', () => {
       await logInWith(page, 'se-bankid', (name) => dark(name, name === 'bankid-qr'));
       await page.goto(`${bed.tb.issuer}/interaction/no-such-login`);
       await dark('error');
-      await page.goto(`${bed.tb.issuer}/session/end`);
-      await page.waitForSelector('button[name="logout"]');
-      await dark('logout');
-      await page.click('button[name="logout"]');
-      await page.waitForURL(/\/session\/end\/success/);
-      await dark('logged-out');
+      await throughLogout(page, dark);
     });
   }, 90_000);
-
 
   it('has no axe-core violations and is captured for a person to look at', async () => {
     await onPhone(async (page) => {
@@ -250,12 +275,7 @@ describe('every page, at phone and desktop widths', () => {
       expect(await page.textContent('p.lead')).toBe('There is no page at this address. Check the address, or go back to the service you came from and start again.');
       await capture('not-found');
 
-      await page.goto(`${bed.tb.issuer}/session/end`);
-      await page.waitForSelector('button[name="logout"]');
-      await capture('logout');
-      await page.click('button[name="logout"]');
-      await page.waitForURL(/\/session\/end\/success/);
-      await capture('logged-out');
+      await throughLogout(page, capture);
     });
   }, 90_000);
 });

@@ -79,7 +79,7 @@ describe('the waiting page, through a screen reader', () => {
     await onPhone(async (page) => {
       let polls = 0;
       // No event stream, so that the page polls once a second; each answer carries the same status.
-      await page.route('**/api/events', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
+      await page.route('**/api/events*', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
       page.on('request', (request) => {
         if (new URL(request.url()).pathname.endsWith('/api/poll')) polls += 1;
       });
@@ -103,7 +103,7 @@ describe('the waiting page, through a screen reader', () => {
 
   it("says a lost connection in the page's language, not the browser's or the API's English, and goes on once it is back", async () => {
     await onPhone(async (page) => {
-      await page.route('**/api/events', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
+      await page.route('**/api/events*', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
       await page.goto(`${tb.issuer}/demo/login`);
       await page.click('button[value="se-bankid"]');
       await page.click('button[data-device="other"]');

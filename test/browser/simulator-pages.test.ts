@@ -59,28 +59,6 @@ describe("an upstream eID's simulator on the way", () => {
   }, 60_000);
 });
 
-describe('two tabs of one login', () => {
-  it("a BankID page reloaded after the login went on with Freja eID in the other tab leaves for the login's page, not showing Freja's status and QR code under BankID's heading", async () => {
-    const context = await newPhone(browser);
-    try {
-      const [bankId, freja] = [await context.newPage(), await context.newPage()];
-      await bankId.goto(`${tb.issuer}/demo/login`);
-      await freja.goto(bankId.url());
-      for (const [page, eid] of [[bankId, 'se-bankid'], [freja, 'se-freja']] as const) {
-        await page.click(`button[value="${eid}"]`);
-        await page.click('button[data-device="other"]');
-        await page.waitForSelector('#qr:visible');
-      }
-      await bankId.reload();
-      await bankId.waitForSelector('form.eids', { timeout: 10_000 });
-      expect(await bankId.textContent('h1')).toBe('Choose how to log in');
-      expect(await freja.textContent('#status')).toBe('Open the Freja eID app and scan the QR code.');
-    } finally {
-      await context.close();
-    }
-  }, 60_000);
-});
-
 describe("an upstream eID's simulator after the login left it", () => {
   it.each([
     ['no-bankid', 'form[action$="/cancel"] button', 'form[action$="/login"] button'],
