@@ -145,9 +145,8 @@ describe('a person on a phone-sized chromium', () => {
   }, 60_000);
 
   it("two tabs of one login: a BankID page reloaded after the login went on with Norwegian BankID in the other tab leaves for the login's page, not waiting on the other eID under BankID's heading", async () => {
-    const context = await newPhone(browser);
-    try {
-      const [bankIdTab, otherTab] = [await context.newPage(), await context.newPage()];
+    await onPhone(async (bankIdTab) => {
+      const otherTab = await bankIdTab.context().newPage();
       await toPicker(bankIdTab);
       await otherTab.goto(bankIdTab.url());
       await bankIdTab.click('button[value="se-bankid"]');
@@ -160,9 +159,7 @@ describe('a person on a phone-sized chromium', () => {
       await otherTab.click('form[action$="/login"] button');
       await otherTab.waitForURL(/\/demo\/callback/);
       expect(await otherTab.textContent('body')).toContain('no-bankid');
-    } finally {
-      await context.close();
-    }
+    });
   }, 60_000);
 
   it('switches language on the page', async () => {
