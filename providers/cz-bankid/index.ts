@@ -2,8 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { pluginFolder } from '../../src/eids/sdk.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
+import { uiLocalesFor } from '../upstream-oidc/ui-locales.js';
 import { czechia } from './birth-number.js';
 import { ACR, bankIdErrors, outcomeOf } from './mapping.js';
+
+/** The languages of Bank iD's pages. */
+const BANK_ID_LANGUAGES = ['cs', 'en'];
 
 /** Bank iD's own trace id of an authorization request: 32 letters and digits. */
 const traceId = () => randomBytes(24).toString('base64url').replace(/[-_]/g, '0').slice(0, 32);
@@ -35,7 +39,7 @@ export const czBankId = upstreamEid({
     // loa3 is Bank iD's only level; prompt=login, since a bank's session is no login to this client.
     acr_values: 'loa3',
     prompt: 'login',
-    ui_locales: login.locale === 'cs' ? 'cs' : 'en',
+    ui_locales: uiLocalesFor(login.locale, BANK_ID_LANGUAGES),
     trace_id: traceId(),
   }),
   errors: bankIdErrors,

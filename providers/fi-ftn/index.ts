@@ -1,6 +1,7 @@
 import { pluginFolder, text, type EidPerson } from '../../src/eids/sdk.js';
 import { finland } from '../countries/fi.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
+import { uiLocalesFor } from '../upstream-oidc/ui-locales.js';
 
 const ACR = 'urn:nordic-eid:fi:ftn';
 
@@ -14,7 +15,8 @@ const acceptedLevels = new Set([
   'http://eidas.europa.eu/LoA/high',
 ]);
 
-const uiLocales: Record<string, string> = { fi: 'fi', sv: 'sv' };
+/** The languages of FTN's pages. */
+const FTN_LANGUAGES = ['fi', 'sv', 'en'];
 
 /**
  * The Finnish Trust Network, through an FTN broker of the operator's choice (`issuer`): signed
@@ -29,7 +31,7 @@ export const fiFtn = upstreamEid({
   scopes: () => ['openid', 'profile', 'personal_identity_code'],
   authorizationParams: (login) => ({
     acr_values: 'http://ftn.ficora.fi/2017/loa2 http://ftn.ficora.fi/2017/loa3',
-    ui_locales: uiLocales[login.locale] ?? 'en',
+    ui_locales: uiLocalesFor(login.locale, FTN_LANGUAGES),
   }),
   outcome({ idToken }) {
     if (!acceptedLevels.has(String(idToken.acr))) {

@@ -2,12 +2,16 @@ import { z } from 'zod';
 import { pluginFolder, text, type EidPerson, type PostalAddress } from '../../src/eids/sdk.js';
 import { norway } from '../countries/no.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
+import { uiLocalesFor } from '../upstream-oidc/ui-locales.js';
 
 const ACR = 'urn:nordic-eid:no:bankid';
 
 /** A relying party's login_hint picks the BankID method; the matching acr goes along. */
 const methods: Record<string, string> = { BID: 'urn:bankid:bid', BIM: 'urn:bankid:bim', BIS: 'urn:bankid:bis' };
 const LOGIN_HINT = /^(BID|BIM|BIS)(:[0-9:]*)?$/;
+
+/** The languages of BankID's pages. */
+const NORWEGIAN_BANKID_LANGUAGES = ['nb', 'en'];
 
 /** The contact details BankID's userinfo can add, by its scope name. */
 const CONTACT_SCOPES = ['email', 'phone', 'address'] as const;
@@ -43,7 +47,7 @@ export const noBankId = upstreamEid({
   authorizationParams(login) {
     const hint = login.loginHint && LOGIN_HINT.exec(login.loginHint);
     return {
-      ui_locales: login.locale === 'nb' ? 'nb' : 'en',
+      ui_locales: uiLocalesFor(login.locale, NORWEGIAN_BANKID_LANGUAGES),
       ...(hint ? { login_hint: login.loginHint!, acr_values: methods[hint[1]!]! } : {}),
     };
   },

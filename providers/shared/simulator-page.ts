@@ -72,6 +72,8 @@ export function send(response: ServerResponse, reply: Reply, headers: OutgoingHt
  * pages), in `accent`, the simulated eID's colour. Kept in a file of its own, not inline, so that
  * a page's CSP can forbid inline style. Its buttons are large enough to tap, and every page fits
  * a 320 px screen at twice the usual text size: long words and names break, a fieldset shrinks.
+ * The keyboard's focus is a dark ring set off from what it surrounds, as on the broker's pages:
+ * the browser's own, a thin dark line hugging a button of the same dark accent, hardly showed.
  */
 export function simulatorStylesheet(accent: string): string {
   return `body { font-family: system-ui, sans-serif; background: #eef1f4; margin: 0; overflow-wrap: anywhere; }
@@ -91,6 +93,7 @@ a.button { display: block; text-align: center; padding: .7rem; border-radius: .7
 button { display: block; width: 100%; margin: .4rem 0; padding: .7rem; border-radius: .75rem; border: 0; background: ${accent}; color: #fff; font-size: 1rem; }
 button.secondary { background: #d5dbe1; color: ${accent}; }
 nav.languages { text-align: center; padding: .5rem; line-height: 2; }
+a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, summary:focus-visible, [tabindex]:focus-visible { outline: 3px solid #1b1f24; outline-offset: 2px; }
 `;
 }
 

@@ -44,9 +44,12 @@ export interface PageAgain {
 export interface ErrorPage {
   /**
    * What failed, when it is not the login's request: a logout's page speaks of the logout, an
-   * eID's answer that belongs to no login under way (`eid_return`) of that answer.
+   * eID's answer that belongs to no login under way (`eid_return`) of that answer, a choice on the
+   * picker the login does not offer (`eid_choice`) of that choice.
    */
-  during?: 'logout' | 'eid_return';
+  during?: 'logout' | 'eid_return' | 'eid_choice';
+  /** The login's picker, where the next step is to choose again (its own address, shown by GET). */
+  chooseAgain?: string;
   /** The client's own page (a URL registered for it) and its name, when the broker knows them. */
   wayBack?: { href: string; client: string };
   again?: PageAgain;
@@ -202,6 +205,7 @@ export class Views {
       code: error.error,
       cancelUrl: (ctx.state as LocaleState).cancelUrl,
       wayBack: error.wayBack,
+      chooseAgain: error.chooseAgain,
       retry: error.retry,
       tryAgain: tryAgainOf(ctx, error.retry),
       contact: this.#ui.show_contact ? this.#ui.support_email : undefined,

@@ -100,9 +100,22 @@ async function answer(steps: LoginSteps, ctx: Context, plugin: EidPlugin, status
   ctx.body = shownStatusJson(status, traceIdIn(ctx), redirectTo);
 }
 
+/**
+ * The login's started eID, when it is the one the page asking waits on (`?eid=`, when it says):
+ * a page left on one eID while the login went on with another (chosen in another tab) gets 409,
+ * as one whose login went back to the picker does, and leaves for the login's page. Without the
+ * check it was answered the other eID's status and QR code, and showed them under its own heading.
+ */
+async function waitedOnEid(steps: LoginSteps, ctx: Context): Promise<EidPlugin> {
+  const plugin = await steps.activeEid(ctx);
+  const asked = ctx.query.eid;
+  if (asked !== undefined && asked !== plugin.id) throw new HttpError(409, 'invalid_request', 'This login no longer waits on that eID.');
+  return plugin;
+}
+
 /** The started eID, when it is polled. */
 async function polledEid(steps: LoginSteps, ctx: Context): Promise<EidPlugin & Required<Pick<EidPlugin, 'poll'>>> {
-  const plugin = await steps.activeEid(ctx);
+  const plugin = await waitedOnEid(steps, ctx);
   if (!plugin.poll) throw new HttpError(400, 'invalid_request', `${plugin.id} is not polled: follow its redirectTo.`);
   return plugin as EidPlugin & Required<Pick<EidPlugin, 'poll'>>;
 }
@@ -202,7 +215,7 @@ export function frontendApi(
    * waits on. The interaction cookie is checked once, when the stream (re)connects.
    */
   api.get('/events', async (ctx) => {
-    const plugin = await steps.activeEid(ctx);
+    const plugin = await waitedOnEid(steps, ctx);
     if (!plugin.watch) throw new HttpError(400, 'invalid_request', `${plugin.id} sends no events: follow its redirectTo.`);
     const stream = eventStreams.admit(ctx, routeState(ctx).interaction.uid, clientIp(ctx));
     // Nothing here keeps ctx: Koa holds it until the stream ends anyway, but not what it refers to

@@ -86,7 +86,11 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
     if (refused) return redirect(ctx, refused);
     const chosen = steps.choice(ctx);
     const option = chosen.kind === 'picker' ? chosen.options.find((o) => o.plugin.id === eid) : undefined;
-    if (!option) throw new HttpError(400, 'invalid_request', 'That eID is not offered for this login.');
+    // A choice the page never offered (a changed form, an eID no longer offered): said as such, with the picker again as the next step.
+    if (!option) {
+      const chooseAgain = `/interaction/${encodeURIComponent(routeState(ctx).interaction.uid)}/`;
+      throw new HttpError(400, 'invalid_request', 'That eID is not offered for this login.', undefined, { during: 'eid_choice', chooseAgain });
+    }
     await begin(ctx, option);
   });
 

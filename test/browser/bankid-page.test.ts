@@ -257,7 +257,7 @@ describe('the Swedish BankID page', () => {
       let polls = 0;
       await page.route('**/api/start', (route) => (++starts === 1 ? route.fulfill(busy) : route.continue()));
       // No event stream here, so that the page polls.
-      await page.route('**/api/events', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
+      await page.route('**/api/events*', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
       await page.route('**/api/poll*', (route) => (++polls === 2 ? route.fulfill(busy) : route.continue()));
       await toBankIdPage(page);
       await page.click('button[data-device="other"]');

@@ -150,6 +150,24 @@ describe('a person on a phone-sized chromium', () => {
     });
   }, 60_000);
 
+  it("two tabs of one login: a BankID page reloaded after the login went on with Norwegian BankID in the other tab leaves for the login's page, not waiting on the other eID under BankID's heading", async () => {
+    await onPhone(async (bankIdTab) => {
+      const otherTab = await bankIdTab.context().newPage();
+      await toPicker(bankIdTab);
+      await otherTab.goto(bankIdTab.url());
+      await bankIdTab.click('button[value="se-bankid"]');
+      await toQrCode(bankIdTab);
+      await otherTab.click('button[value="no-bankid"]');
+      await otherTab.waitForSelector('form[action$="/login"] button');
+      await bankIdTab.reload();
+      await bankIdTab.waitForSelector('form.eids', { timeout: 10_000 });
+      expect(await bankIdTab.textContent('h1')).toBe('Choose how to log in');
+      await otherTab.click('form[action$="/login"] button');
+      await otherTab.waitForURL(/\/demo\/callback/);
+      expect(await otherTab.textContent('body')).toContain('no-bankid');
+    });
+  }, 60_000);
+
   it('switches language on the page', async () => {
     await onPhone(async (page) => {
       await toPicker(page);
@@ -190,7 +208,50 @@ describe('a person on a phone-sized chromium', () => {
   }, 60_000);
 });
 
+/**
+ * Runs in the page: the colours the person sees behind the text, page and card, as [r, g, b]; and
+ * whether the QR code's corner (its quiet zone) is white, when there is one on the page.
+ */
+const THEME_COLOURS = `(() => {
+  const rgb = (element) => element && getComputedStyle(element).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number);
+  const qr = document.getElementById('qr');
+  const corner = qr && !qr.hidden ? [...qr.getContext('2d').getImageData(0, 0, 1, 1).data].slice(0, 3) : null;
+  return { page: rgb(document.body.parentElement), card: rgb(document.querySelector('.card')), qrCorner: corner };
+})()`;
+
+/** The logout question and, after Log out, the logged-out page, `check`ing each. */
+async function throughLogout(page: Page, check: (name: string) => Promise<void>) {
+  await page.goto(`${bed.tb.issuer}/session/end`);
+  await page.waitForSelector('button[name="logout"]');
+  await check('logout');
+  await page.click('button[name="logout"]');
+  await page.waitForURL(/\/session\/end\/success/);
+  await check('logged-out');
+}
+
 describe('every page, at phone and desktop widths', () => {
+  it('in a dark theme (the system set to dark): every page dark, its text at AA contrast (axe-core), the QR code still black on white', async () => {
+    await onPhone(async (page) => {
+      const dark = async (name: string, qrCode = false) => {
+        await expectAccessible(page, `${name}, dark`);
+        const colours = (await page.evaluate(THEME_COLOURS)) as { page: number[]; card: number[] | null; qrCorner: number[] | null };
+        const isDark = (rgb: number[] | null) => rgb === null || Math.max(...rgb) < 64;
+        expect({ name, page: isDark(colours.page), card: isDark(colours.card) }).toEqual({ name, page: true, card: true });
+        if (qrCode) {
+          expect(colours.qrCorner, 'the quiet zone').toEqual([255, 255, 255]);
+          expect(await drawnQrCode(page)).toMatch(/^bankid\./);
+        }
+      };
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await toPicker(page);
+      await dark('picker');
+      await logInWith(page, 'se-bankid', (name) => dark(name, name === 'bankid-qr'));
+      await page.goto(`${bed.tb.issuer}/interaction/no-such-login`);
+      await dark('error');
+      await throughLogout(page, dark);
+    });
+  }, 90_000);
+
   it('has no axe-core violations and is captured for a person to look at', async () => {
     await onPhone(async (page) => {
       const capture = async (name: string) => {
@@ -199,6 +260,14 @@ describe('every page, at phone and desktop widths', () => {
       };
       await toPicker(page);
       await capture('picker');
+      // A picker whose form was changed (or an eID no longer offered): the choice is named, not the service, and the picker comes again.
+      await page.evaluate("document.querySelector('button[value=\"fi-ftn\"]').value = 'xx-nothing'");
+      await page.click('button[value="xx-nothing"]');
+      await page.waitForSelector('.support');
+      expect(await page.textContent('p.lead')).toBe('The way to log in you chose is not offered for this login. Choose again among the ways it offers.');
+      await capture('choice-not-offered');
+      await page.click('a.button');
+      await page.waitForSelector('form.eids');
       await logInWith(page, 'se-bankid', capture);
       await screenshot(page, 'demo-result');
 
@@ -209,12 +278,7 @@ describe('every page, at phone and desktop widths', () => {
       expect(await page.textContent('p.lead')).toBe('There is no page at this address. Check the address, or go back to the service you came from and start again.');
       await capture('not-found');
 
-      await page.goto(`${bed.tb.issuer}/session/end`);
-      await page.waitForSelector('button[name="logout"]');
-      await capture('logout');
-      await page.click('button[name="logout"]');
-      await page.waitForURL(/\/session\/end\/success/);
-      await capture('logged-out');
+      await throughLogout(page, capture);
     });
   }, 90_000);
 });

@@ -139,6 +139,23 @@ describe("a simulator's pages speak the person's language", () => {
     }
   }, 60_000);
 
+  it("the upstream simulators open in the broker page's language, in each of the five, also one their eID does not speak", async () => {
+    const opened: Record<string, string | null> = {};
+    for (const locale of ['sv', 'en', 'nb', 'fi', 'da']) {
+      const context = await newPhone(browser, locale);
+      try {
+        const page = await context.newPage();
+        for (const eid of ['no-bankid', 'fi-ftn', 'cz-bankid']) {
+          await simulatorPageOf(page, eid);
+          opened[`${eid} ${locale}`] = await page.getAttribute('html', 'lang');
+        }
+      } finally {
+        await context.close();
+      }
+    }
+    expect(opened).toEqual(Object.fromEntries(Object.keys(opened).map((name) => [name, name.split(' ')[1]])));
+  }, 60_000);
+
   it.each([
     ['se-bankid', { sv: 'Simulerad BankID-app', fi: 'Simuloitu BankID-sovellus', en: 'Simulated BankID app' }],
     ['se-freja', { sv: 'Simulerad Freja eID-app', fi: 'Simuloitu Freja eID -sovellus', en: 'Simulated Freja eID app' }],
@@ -176,6 +193,36 @@ describe("a simulator's pages speak the person's language", () => {
 /** Runs in the page: whether it is wider than the screen, which would make the person scroll sideways. */
 const SCROLLS_SIDEWAYS = 'document.documentElement.scrollWidth > document.documentElement.clientWidth';
 
+/**
+ * Runs in the page: the focused element, and whether its focus ring shows clearly: a solid line
+ * of at least 2 px, set off from it, at least 3:1 against the page's light grey (#eef1f4, whose
+ * relative luminance is 0.87) and so against the white of the card.
+ */
+const FOCUS_RING = `(() => {
+  const element = document.activeElement;
+  const style = getComputedStyle(element);
+  const [r, g, b] = style.outlineColor.match(/\\d+/g).slice(0, 3).map((value) => {
+    const c = value / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  const contrast = (0.87 + 0.05) / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05);
+  const clear = style.outlineStyle === 'solid' && parseFloat(style.outlineWidth) >= 2 && parseFloat(style.outlineOffset) >= 2 && contrast >= 3;
+  return { element: element.tagName, clear };
+})()`;
+
+/** Tabs through the page up to its first button (or its end, or twelve stops): the elements reached whose focus ring does not show clearly. */
+async function unclearFocusRings(tab: Page): Promise<string[]> {
+  const unclear: string[] = [];
+  for (let stop = 0; stop < 12; stop += 1) {
+    await tab.keyboard.press('Tab');
+    const { element, clear } = (await tab.evaluate(FOCUS_RING)) as { element: string; clear: boolean };
+    if (element === 'BODY') break;
+    if (!clear) unclear.push(element);
+    if (element === 'BUTTON') break;
+  }
+  return unclear;
+}
+
 /** The simulated app's page, in `app`, once it shows the button of `action` (its own script finds a login that starts). */
 async function appShows(app: Page, action: string) {
   await app.waitForSelector(`form[action="${action}"] button`, { timeout: 10_000 });
@@ -185,7 +232,7 @@ async function appShows(app: Page, action: string) {
 // two seconds) while the others use the processor. Each walk's time limit covers all five.
 describe.concurrent("every simulator's page, for everyone", () => {
   it.each(LOCALES)(
-    'in %s: no axe-core violation, and each fits a 320 px screen at twice the text size; a simulated app waiting for a login does not reload itself on a timer',
+    'in %s: no axe-core violation, a clear focus ring for the keyboard, and each fits a 320 px screen at twice the text size; a simulated app waiting for a login does not reload itself on a timer',
     async (locale) => {
       const tb = brokerOf[locale]!;
       const context = await browser.newContext({ viewport: { width: 320, height: 640 }, locale });
@@ -201,8 +248,10 @@ describe.concurrent("every simulator's page, for everyone", () => {
         /** The browser's text size as the person set it, in px (16 is the usual). */
         const textSize = (tab: Page, standard: number) => devtools.get(tab)!.send('Page.setFontSizes', { fontSizes: { standard } });
         const sideways: Record<string, boolean> = {};
+        const rings: Record<string, string[]> = {};
         const check = async (tab: Page, name: string) => {
           await expectAccessible(tab, `${name} (${locale})`);
+          rings[name] = await unclearFocusRings(tab);
           await textSize(tab, 32);
           sideways[name] = (await tab.evaluate(SCROLLS_SIDEWAYS)) as boolean;
           await textSize(tab, 16);
@@ -238,6 +287,7 @@ describe.concurrent("every simulator's page, for everyone", () => {
           await page.waitForSelector('dl.claims');
         }
         expect(sideways).toEqual(Object.fromEntries(Object.keys(sideways).map((name) => [name, false])));
+        expect(rings).toEqual(Object.fromEntries(Object.keys(rings).map((name) => [name, []])));
         expect(problems).toEqual([]);
       } finally {
         await context.close();

@@ -101,14 +101,14 @@ describe('a full login through the simulated Czech Bank iD, openid-client as the
   });
 
   it('asks Bank iD for loa3 with PKCE S256, its profile scopes, a fresh login, a trace id and a language it has', async () => {
-    // Bank iD's pages are Czech or English; the broker's pages have no Czech yet.
+    // Bank iD's pages are Czech or English: the person's language first, then English, which Bank iD has.
     const upstream = await upstreamRequest({ ui_locales: 'fi' });
     expect(upstream.origin).toBe(new URL(simulator.issuer).origin);
     expect(upstream.searchParams.get('acr_values')).toBe('loa3');
     expect(upstream.searchParams.get('prompt')).toBe('login');
     expect(upstream.searchParams.get('code_challenge_method')).toBe('S256');
     expect(upstream.searchParams.get('scope')!.split(' ').sort()).toEqual(['openid', 'profile.addresses', 'profile.birthdate', 'profile.birthnumber', 'profile.name']);
-    expect(upstream.searchParams.get('ui_locales')).toBe('en');
+    expect(upstream.searchParams.get('ui_locales')).toBe('fi en');
     expect(upstream.searchParams.get('trace_id')).toMatch(/^[a-zA-Z0-9]{32}$/);
     expect((await upstreamRequest()).searchParams.get('trace_id')).not.toBe(upstream.searchParams.get('trace_id'));
   });

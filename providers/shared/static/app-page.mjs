@@ -68,7 +68,7 @@ if (root) {
     }
     const data = await response.json();
     if (response.ok) return data;
-    // 409: this eID is no longer the one under way (the person left it for the picker, here or in
+    // 409: this eID is no longer the one under way (the person left it for the picker or chose another eID, here or in
     // another tab, and came Back to this page); waiting here would wait for nothing.
     if (data.error === 'session_expired' || response.status === 409) throw new LoginOver(data.error_description);
     throw new Error(data.error_description || data.error);
@@ -92,7 +92,8 @@ if (root) {
   }
 
   /**
-   * Puts `text` in the status line, a live region: only when it differs from what it says, since
+   * Puts `text` in the status line, a live region that is on the page, empty, from the start (one
+   * shown together with its first words is not read out): only when it differs from what it says, since
    * a screen reader reads the region again each time its text is set, even to the same words
    * (the page sets it on every poll and every status event).
    */
@@ -120,13 +121,15 @@ if (root) {
   }
 
   function render(state) {
-    if (state.message) say(state.message);
+    // Before a start the question above the device buttons says it all; the status line waits, empty.
     if (state.status === 'NOT_STARTED') {
+      say('');
       show('device-choice', true);
       show('progress', false);
       focusStep('choice', 'device-question');
       return;
     }
+    if (state.message) say(state.message);
     show('device-choice', false);
     show('progress', true);
     const awaiting = awaitingApp(state);
@@ -192,7 +195,7 @@ if (root) {
       streamAgainAt = Infinity;
       return poll();
     }
-    const opened = new EventSource(`${api}/events`);
+    const opened = new EventSource(`${api}/events?eid=${encodeURIComponent(eid)}`);
     stream = opened;
     let heard = false;
     const listen = (type, handle) =>
@@ -241,7 +244,7 @@ if (root) {
     const round = waitingRound;
     let wait = POLL_EVERY_MS;
     try {
-      const state = await call(`poll?qr=${device === 'other'}`);
+      const state = await call(`poll?qr=${device === 'other'}&eid=${encodeURIComponent(eid)}`);
       if (round !== waitingRound) return;
       if (state.retryAfter) wait = state.retryAfter * 1000;
       else render(state);
@@ -276,7 +279,7 @@ if (root) {
   /** Where the login stands: a transaction under way is picked up (and its app not opened again). */
   async function resume() {
     try {
-      const state = await call(`poll?qr=${device !== 'this'}`);
+      const state = await call(`poll?qr=${device !== 'this'}&eid=${encodeURIComponent(eid)}`);
       if (state.retryAfter) return void window.setTimeout(resume, state.retryAfter * 1000);
       if (state.status === 'NOT_STARTED') return fixedDevice ? start(fixedDevice) : render(state);
       launched = true;
