@@ -71,7 +71,7 @@ async function startOrders(): Promise<Array<{ uid: string; order: OrderRecord }>
     const created = await client.auth({ endUserIp: '127.0.0.1' });
     const order: OrderRecord = { device: 'other', acr: 'bench', ...created, orderedAt: Date.now(), firstOrderedAt: Date.now(), requirement: {} };
     const uid = `bench-collect-${index}-${created.orderRef}`;
-    await orders.save(uid, order);
+    await orders.replace(uid, order);
     started.push({ uid, order });
   }
   return started;
