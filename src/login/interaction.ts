@@ -463,10 +463,23 @@ export function loginSteps(deps: LoginDependencies) {
   const activeEidKey = (ctx: Context) => eidKeyOf(routeState(ctx).interaction.uid);
 
   /** Records the eID under way (its id) or the picker's notice (JSON); this instance's copy follows. */
-  async function setLoginEid(uid: string, value: string): Promise<void> {
+  /** Records the login's eID (or the picker's notice); answers what it replaced. */
+  async function setLoginEid(uid: string, value: string): Promise<string | undefined> {
     startedEids.drop(uid);
-    await store.set(eidKeyOf(uid), value, deps.interactionTtl);
+    const earlier = await store.replace(eidKeyOf(uid), value, deps.interactionTtl);
     if (!value.startsWith('{')) startedEids.keep(uid, value);
+    return earlier;
+  }
+
+  /**
+   * Makes `plugin` the login's eID. Another eID under way for the login until now (started in
+   * another tab of the same login) is stopped at its eID: a login runs one eID's transaction at a
+   * time, and one left running could still end the login when the person approves it in its app.
+   */
+  async function switchLoginEid(ctx: Context, plugin: EidPlugin): Promise<void> {
+    const earlier = await setLoginEid(routeState(ctx).interaction.uid, plugin.id);
+    const left = earlier === undefined || earlier === plugin.id ? undefined : registry.get(earlier);
+    await left?.cancel?.(loginRequest(ctx, left));
   }
 
   /**
@@ -478,7 +491,7 @@ export function loginSteps(deps: LoginDependencies) {
   async function recordStarting(ctx: Context, plugin: EidPlugin): Promise<void> {
     const { uid } = routeState(ctx).interaction;
     if (startedEids.get(uid) === plugin.id && choice(ctx).kind === 'eid') return;
-    await setLoginEid(uid, plugin.id);
+    await switchLoginEid(ctx, plugin);
   }
 
   function choice(ctx: Context) {
@@ -732,7 +745,7 @@ export function loginSteps(deps: LoginDependencies) {
     async enter(ctx: Context, option: EidOption): Promise<StartResult> {
       const { plugin } = option;
       if (!registry.isAvailable(plugin.id)) return this.start(ctx, option, {});
-      await setLoginEid(routeState(ctx).interaction.uid, plugin.id);
+      await switchLoginEid(ctx, plugin);
       return { redirectTo: `/interaction/${routeState(ctx).interaction.uid}/${plugin.id}/` };
     },
 

@@ -392,6 +392,26 @@ describe("a login's record lost while the person is at the eID", () => {
   });
 });
 
+/**
+ * One login in two tabs: BankID started in the first, then Freja eID in the second. The login
+ * now waits on Freja eID, and the BankID order is cancelled at BankID: left running, approving it
+ * in the app could still end the login, with the eID the person had left.
+ */
+describe('a login that goes on with another eID in another tab', () => {
+  it('stops the BankID order of the first tab at BankID', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const { response } = await rp.authorize({ acr_values: `${OTHER} ${FREJA_OTHER}` });
+    const uid = /\/interaction\/([^/?]+)/.exec(response.url)![1]!;
+    const bankIdTab = new BankIdSession({ simulator: bankId, tb, rp }, 'se-bankid', uid);
+    expect((await bankIdTab.start()).status).toBe('IN_PROGRESS');
+    const orderRef = bankIdTab.orderRef();
+
+    const frejaTab = new FrejaSession({ simulator: freja, tb, rp }, 'se-freja', uid);
+    expect((await frejaTab.start()).status).toBe('IN_PROGRESS');
+    await eventually(() => bankId.cancelledOrders().some((order) => order.orderRef === orderRef));
+  });
+});
+
 /** The login's event stream, open and showing its transaction. */
 async function waitingStream(session: BankIdSession | FrejaSession): Promise<EventStreamReader> {
   const stream = new EventStreamReader(session.bed.rp.browser, session.bed.tb.issuer, `/interaction/${session.uid}/api/events`);
