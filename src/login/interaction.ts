@@ -463,10 +463,15 @@ export function loginSteps(deps: LoginDependencies) {
   const activeEidKey = (ctx: Context) => eidKeyOf(routeState(ctx).interaction.uid);
 
   /** Records the eID under way (its id) or the picker's notice (JSON); this instance's copy follows. */
-  /** Records the login's eID (or the picker's notice); answers what it replaced. */
-  async function setLoginEid(uid: string, value: string): Promise<string | undefined> {
+  /**
+   * Records the login's eID (or the picker's notice). `replacing`: answers what it replaced, which
+   * costs the write a read in its script; a login's entry and a picker's notice need not know.
+   */
+  async function setLoginEid(uid: string, value: string, replacing = false): Promise<string | undefined> {
     startedEids.drop(uid);
-    const earlier = await store.replace(eidKeyOf(uid), value, deps.interactionTtl);
+    let earlier: string | undefined;
+    if (replacing) earlier = await store.replace(eidKeyOf(uid), value, deps.interactionTtl);
+    else await store.set(eidKeyOf(uid), value, deps.interactionTtl);
     if (!value.startsWith('{')) startedEids.keep(uid, value);
     return earlier;
   }
@@ -477,7 +482,7 @@ export function loginSteps(deps: LoginDependencies) {
    * time, and one left running could still end the login when the person approves it in its app.
    */
   async function switchLoginEid(ctx: Context, plugin: EidPlugin): Promise<void> {
-    const earlier = await setLoginEid(routeState(ctx).interaction.uid, plugin.id);
+    const earlier = await setLoginEid(routeState(ctx).interaction.uid, plugin.id, true);
     const left = earlier === undefined || earlier === plugin.id ? undefined : registry.get(earlier);
     await left?.cancel?.(loginRequest(ctx, left));
   }
