@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
 import { eventually } from '../support/ops.js';
-import { redisUrl } from '../support/redis.js';
+import { openMonitor } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
 /** A command as Redis ran it: its name, the key it names without the broker's prefix, and whether a script ran it. */
@@ -19,7 +19,7 @@ let ran: Ran[] = [];
 
 beforeAll(async () => {
   tb = await startTestBroker({}, 'grant-commands');
-  monitor = await new Redis(redisUrl).monitor();
+  monitor = await openMonitor();
   // MONITOR sees every client of the shared Redis: only the commands on this broker's keys count.
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
     const [command = '', ...rest] = args;

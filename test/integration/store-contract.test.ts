@@ -7,7 +7,7 @@ import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createRedisStore, type RedisStoreOptions } from '../../src/store/redis-store.js';
 import { StoreUnavailableError, type Store } from '../../src/store/store.js';
 import {
-  deleteKeysWithPrefix, findFreePort, redisUrl, startRedisServer, uniquePrefix, type RedisServer,
+  deleteKeysWithPrefix, findFreePort, openMonitor, redisUrl, startRedisServer, uniquePrefix, type RedisServer,
 } from '../support/redis.js';
 
 /** Long enough for a record with a 1 s lifetime to be gone on both stores. */
@@ -459,7 +459,7 @@ describe('Redis', () => {
     const prefix = `${runPrefix}leases:`;
     const store = await openRedisStore(redisStoreOptions(redisUrl, prefix));
     const redis = new Redis(redisUrl);
-    const monitor = await new Redis(redisUrl).monitor();
+    const monitor = await openMonitor();
     const sent: string[] = [];
     // What the store's connection sent (not the commands its scripts ran), naming this store's keys.
     monitor.on('monitor', (_time: string, args: string[], source: string) => {

@@ -35,9 +35,15 @@ export async function deleteKeysWithPrefix(prefix: string): Promise<void> {
  * would fail its own `monitor()`): ignored here, as those came before the test's.
  */
 export async function monitorCommands(): Promise<Redis> {
+  const monitor = await openMonitor();
+  onTestFinished(() => monitor.disconnect());
+  return monitor;
+}
+
+/** The same connection for a caller that closes it itself (a file's whole run, say). */
+export async function openMonitor(): Promise<Redis> {
   const monitor = new Redis(redisUrl, { monitor: true });
   monitor.on('error', () => undefined);
-  onTestFinished(() => monitor.disconnect());
   // Not events.once: it would reject on those errors.
   await new Promise((resolve) => monitor.once('monitoring', resolve));
   return monitor;

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EventStreamReader } from '../../../test/support/event-stream.js';
 import { rawConnection } from '../../../test/support/http.js';
 import { eventually, everythingStored } from '../../../test/support/ops.js';
-import { redisUrl } from '../../../test/support/redis.js';
+import { openMonitor, redisUrl } from '../../../test/support/redis.js';
 import type { AuthRequest } from '../api/types.js';
 import { simulatedPersons } from '../simulator/persons.js';
 import { BankIdSession, startBankIdTestBed, type BankIdTestBed } from './support.js';
@@ -120,7 +120,7 @@ describe('entering the login', () => {
     const eidWrites: string[] = [];
     const mark = `${bed.tb.prefix}mark`;
     let marked = false;
-    const monitor = await new Redis(redisUrl).monitor();
+    const monitor = await openMonitor();
     monitor.on('monitor', (_time: string, [command = '', ...args]: string[]) => {
       const key = args.find((arg) => arg.startsWith(`${bed.tb.prefix}login:eid:`));
       if (key && command.toLowerCase() === 'evalsha') eidWrites.push(key);
@@ -420,7 +420,7 @@ describe('announced changes', () => {
     const channel = `${bed.tb.prefix}se-bankid:orders`;
     const orderKey = `${bed.tb.prefix}se-bankid:order:${session.uid}`;
     const reads: string[] = [];
-    const monitor = await new Redis(redisUrl).monitor();
+    const monitor = await openMonitor();
     const publisher = new Redis(redisUrl);
     monitor.on('monitor', (_time: string, [command = '', key = '']: string[]) => {
       if (command.toLowerCase() === 'hgetall' && key === orderKey) reads.push(key);
