@@ -194,10 +194,12 @@ describe('Cluster of three masters', () => {
     const folder = mkdtempSync(join(tmpdir(), 'neb-cluster-'));
     nodes = [];
     for (let i = 0; i < 3; i += 1) {
-      const port = await findFreePort();
+      // The cluster bus would otherwise listen on the port + 10,000: inside the kernel's range of
+      // ports for outgoing connections, where any connection on the machine may hold it already.
+      const busPort = await findFreePort();
       nodes.push(
         await startRedisServer({
-          args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(folder, `nodes-${port}-${i}.conf`), '--cluster-node-timeout', '1000'],
+          args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', join(folder, `nodes-${i}.conf`), '--cluster-node-timeout', '1000'],
         }),
       );
     }
