@@ -7,7 +7,7 @@ export class TestBrowser {
   readonly #origin: string;
   /** Other sites whose redirects the browser follows too (an upstream eID's pages). */
   readonly alsoFollows = new Set<string>();
-  readonly #cookies = new Map<string, { value: string; path: string }>();
+  readonly #cookies = new Map<string, { value: string; path: string; expiresAt: number }>();
   /** Sent with every request, as a browser sends its Accept-Language. */
   readonly headers = new Headers();
   /** The hidden fields of each form seen on a page, by the path it posts to: a browser submits them with the form. */
@@ -17,10 +17,11 @@ export class TestBrowser {
     this.#origin = origin;
   }
 
-  /** The Cookie header this browser sends to `url`. */
+  /** The Cookie header this browser sends to `url`: a cookie past its expiry is not sent, as a browser sends none. */
   cookieHeader(url: URL): string {
+    const now = Date.now();
     return [...this.#cookies]
-      .filter(([, cookie]) => url.pathname.startsWith(cookie.path))
+      .filter(([, cookie]) => url.pathname.startsWith(cookie.path) && cookie.expiresAt > now)
       .map(([key, cookie]) => `${key.split('\0')[0]}=${cookie.value}`)
       .join('; ');
   }
@@ -30,10 +31,11 @@ export class TestBrowser {
       const [pair = '', ...attributes] = header.split(';').map((part) => part.trim());
       const [name = '', value = ''] = pair.split(/=(.*)/s);
       const path = attributes.find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/';
-      const expired = attributes.some((a) => a.toLowerCase().startsWith('expires=') && Date.parse(a.slice(8)) < Date.now());
+      const expires = attributes.find((a) => a.toLowerCase().startsWith('expires='));
+      const expiresAt = expires ? Date.parse(expires.slice(8)) : Infinity;
       const key = `${name}\0${path}`;
-      if (expired || value === '') this.#cookies.delete(key);
-      else this.#cookies.set(key, { value, path });
+      if (expiresAt < Date.now() || value === '') this.#cookies.delete(key);
+      else this.#cookies.set(key, { value, path, expiresAt });
     }
   }
 
