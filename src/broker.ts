@@ -15,6 +15,7 @@ import { isProductionConfiguration } from './config/environment.js';
 import { ConfigError } from './config/load.js';
 import type { BrokerConfig } from './config/schema.js';
 import { issuerOf, type CheckedConfig } from './config/check.js';
+import { cutShort, loginLifetime } from './login/lifetime.js';
 import { createRegistry, type EidRegistry } from './eids/registry.js';
 import { EidOperations } from './eids/telemetry.js';
 import { HEALTH_PATHS, healthRoutes } from './health/routes.js';
@@ -205,6 +206,9 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     // Each eID's own pages, texts and static files, from its folder.
     const pluginAssets = Object.fromEntries(registry.all.flatMap((plugin) => (plugin.assets ? [[plugin.id, plugin.assets]] : [])));
     for (const [id, folder] of Object.entries(pluginAssets)) views.addPlugin(id, folder);
+    const lifetime = loginLifetime(config.ttl, registry.all);
+    const cut = cutShort(config.ttl, registry.all);
+    if (cut.length) log.warn({ eids: cut, eid_extension: config.ttl.eid_extension }, 'ttl.eid_extension is shorter than these eIDs may take: a login started at the end of ttl.interaction may run out while the person is at them');
     const webhookEndpoints = new WebhookEndpoints(sealed, config.webhooks, issuer);
     const webhooks = new WebhookDeliveries({ store: sealed, endpoints: webhookEndpoints, settings: config.webhooks, metrics, log });
     const sinks = [
@@ -218,10 +222,10 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       metrics,
       sinks,
       personalNumbersInClear: config.audit.personal_numbers_in_clear,
-      loginTtlSeconds: config.ttl.interaction,
+      loginTtlSeconds: lifetime.whole,
     });
     if (config.audit.personal_numbers_in_clear) log.warn('audit.personal_numbers_in_clear is on: audit events carry personal numbers in clear');
-    const activeLogins = new ActiveLogins(store, config.ttl.interaction, log);
+    const activeLogins = new ActiveLogins(store, lifetime.whole, log);
     metrics.watch({
       storeAvailable: () => store.available,
       activeInteractions: () => activeLogins.count(),
@@ -256,6 +260,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       initialAccessTokens,
       backchannel,
       interactionUrl: (ctx, interaction) => loginEntry.url!(ctx, interaction),
+      loginTtl: lifetime.whole,
     });
     await validateClients(provider, clients);
     observeProvider(provider, { audit, metrics, activeLogins, log });
@@ -273,7 +278,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       store: sealed,
       issuer,
       log,
-      interactionTtl: config.ttl.interaction,
+      lifetime,
       ui: config.ui,
       audit,
       limiter,

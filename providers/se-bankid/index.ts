@@ -83,6 +83,8 @@ async function startBankId({ id, settings, issuer, store, log, views, telemetry 
     ...appPagePlugin(settings),
     // The person waits on the BankID page, which starts the order through the JSON API.
     flow: 'wait',
+    // Each start allows allowed_polling_for_minutes (restarts of its QR code included), ended by the first collect past it.
+    timeLimitSeconds: settings.allowed_polling_for_minutes * 60 + settings.poll_frequency,
     // Signatures, payments and login messages, asked for with RFC 9396 authorization_details (transactions.ts).
     authorizationDetailsTypes: bankIdDetailTypes,
     evidence: (orderRef) => orders.evidence(orderRef),

@@ -83,6 +83,8 @@ async function startFreja({ id, settings, issuer, store, log, views, telemetry }
     ...appPagePlugin(settings),
     // The person waits on the Freja eID page, which starts the transaction through the JSON API.
     flow: 'wait',
+    // The broker gives up allowed_seconds after the start, at the first poll past it.
+    timeLimitSeconds: settings.allowed_seconds + settings.poll_frequency,
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
     ...(simulator ? { simulatorPage: { url: simulator.appUrl, description: 'the simulated Freja eID app: scan the QR code or open it, then approve' } } : {}),
     probe: () => client.probe(),

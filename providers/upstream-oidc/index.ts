@@ -139,6 +139,7 @@ interface PendingLogin {
   sent?: Record<string, string>;
 }
 
+/** How long a login may stay at the upstream: its answer after this finds no state, and is refused. */
 const PENDING_TTL_SECONDS = 15 * 60;
 
 const personStopped: EidFailure = { error: 'access_denied', description: 'The person cancelled or was refused at the eID.', ending: 'cancelled' };
@@ -382,6 +383,8 @@ async function startUpstreamEid<O extends z.ZodRawShape>(
     id,
     country: definition.country,
     flow: 'redirect',
+    // The upstream's answer is taken while its state is kept.
+    timeLimitSeconds: PENDING_TTL_SECONDS,
     ...(definition.assets ? { assets: definition.assets } : {}),
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
     start,

@@ -286,8 +286,20 @@ export const configSchema = z
         access_token: seconds.default(600),
         id_token: seconds.default(600),
         refresh_token: seconds.default(14 * 24 * 3600),
-        /** How long a person has to finish a login. */
+        /**
+         * How long a person has to choose an eID and start it (the picker, a new try at an eID).
+         * Past it, the login's next step ends it at the client with access_denied (README,
+         * "When a login runs out of time").
+         */
         interaction: seconds.default(600),
+        /**
+         * How much longer than `interaction` a login may live, at most, for an eID started within
+         * it: the login lives on for as long as its eID may still finish (each eID's own time
+         * limit: BankID's allowed_polling_for_minutes, an upstream eID's 15 minutes), never
+         * longer than `interaction` plus this. The interaction, its cookies and the broker's
+         * records of the login all live that long.
+         */
+        eid_extension: seconds.default(1800),
         /** The broker's own browser session, used for logout. */
         session: seconds.default(8 * 3600),
       })

@@ -78,6 +78,14 @@ export interface EidPlugin {
   readonly flow: 'redirect' | 'wait';
 
   /**
+   * The longest one transaction of this eID may take, in seconds: from the start that begins it
+   * until its outcome reaches the broker (BankID's allowed_polling_for_minutes and a last
+   * collect; an upstream's time to come back to its callback). A login whose eID started within
+   * ttl.interaction lives on this long, at most ttl.eid_extension (its value when absent).
+   */
+  readonly timeLimitSeconds?: number;
+
+  /**
    * Client metadata this eID reads (declared by its check), by field name (lowercase words joined by `_`, e.g.
    * `bankid_requirement`), with its shape. The core accepts these fields on clients from every
    * source, refuses values that do not fit the schema, and hands a client's values to the eID

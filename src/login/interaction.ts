@@ -26,6 +26,7 @@ import { recordResult, type Finisher } from './finish.js';
 import type { FormTokens } from './submissions.js';
 import { storeKey } from '../store/keys.js';
 import { USED_PUSHED_REQUEST, usedPushedRequest } from './used-pushed-request.js';
+import type { LoginLifetime } from './lifetime.js';
 
 export interface LoginDependencies {
   provider: Provider;
@@ -35,8 +36,8 @@ export interface LoginDependencies {
   store: Store;
   issuer: string;
   log: Logger;
-  /** Seconds a login may take: how long the broker remembers which eID a login uses. */
-  interactionTtl: number;
+  /** How long a login has to choose and start an eID, and how long it lives (the broker remembers which eID it uses that long). */
+  lifetime: LoginLifetime;
   /** The pages' settings: contact, operator overrides. */
   ui: BrokerConfig['ui'];
   /** Audit events of each login's transitions. */
@@ -470,8 +471,8 @@ export function loginSteps(deps: LoginDependencies) {
   async function setLoginEid(uid: string, value: string, replacing = false): Promise<string | undefined> {
     startedEids.drop(uid);
     let earlier: string | undefined;
-    if (replacing) earlier = await store.replace(eidKeyOf(uid), value, deps.interactionTtl);
-    else await store.set(eidKeyOf(uid), value, deps.interactionTtl);
+    if (replacing) earlier = await store.replace(eidKeyOf(uid), value, deps.lifetime.whole);
+    else await store.set(eidKeyOf(uid), value, deps.lifetime.whole);
     if (!value.startsWith('{')) startedEids.keep(uid, value);
     return earlier;
   }

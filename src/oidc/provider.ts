@@ -62,6 +62,8 @@ export interface ProviderDependencies {
   backchannel: Backchannel;
   /** Where a login that needs the person goes from /auth (the login routes decide). */
   interactionUrl: NonNullable<Configuration['interactions']>['url'];
+  /** Seconds a login lives at most: ttl.interaction, and the time an eID started within it may still take (LoginLifetime.whole). */
+  loginTtl: number;
 }
 
 /** Turns a configured client into oidc-provider metadata. */
@@ -323,14 +325,14 @@ const readAlongside: Record<string, (deps: ProviderDependencies) => (payload: Ad
  * logins begun with it last as long as an interaction may: the mark that one of them got the
  * code, by which the others are refused (its one-time use), must last as long.
  */
-function keptAfterExpiry(config: BrokerConfig): Record<string, number> {
-  return { BackchannelAuthenticationRequest: 300, PushedAuthorizationRequest: config.ttl.interaction };
+function keptAfterExpiry(loginTtl: number): Record<string, number> {
+  return { BackchannelAuthenticationRequest: 300, PushedAuthorizationRequest: loginTtl };
 }
 
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const pairwiseSubject: SubjectOf = (accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId));
-  const kept = keptAfterExpiry(config);
+  const kept = keptAfterExpiry(deps.loginTtl);
   const configuration: Configuration = {
     adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions, readAlongside[model]?.(deps), kept[model])),
     clients: config.clients.map(clientMetadata),
@@ -419,9 +421,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
       AccessToken: config.ttl.access_token,
       IdToken: config.ttl.id_token,
       RefreshToken: config.ttl.refresh_token,
-      Interaction: (ctx) => boundedInteraction(ctx, config.ttl.interaction),
+      // The whole of a login's life, an eID started at the end of ttl.interaction included: the
+      // interaction and its cookies (_interaction, _interaction_resume) outlive the time to
+      // choose an eID, which the login's steps keep (LoginLifetime).
+      Interaction: (ctx) => boundedInteraction(ctx, deps.loginTtl),
       // A session without a login (an anonymous logout, an authorization request not finished)
-      // lives no longer than a login may take: such requests cannot buy long-lived state.
+      // lives no longer than a login has to start: such requests cannot buy long-lived state, and
+      // a login's return needs none (its interaction names a session only when it has a person).
       Session: (_ctx, session) => (session.accountId ? config.ttl.session : Math.min(config.ttl.session, config.ttl.interaction)),
       Grant: Math.max(config.ttl.refresh_token, config.ttl.session),
       PushedAuthorizationRequest: 60,

@@ -23,6 +23,9 @@ export interface KeyFamily {
   readonly sealed?: true;
 }
 
+/** How long a login's records live: as long as the login may (LoginLifetime.whole). */
+const LOGIN_LIFE = "a login's whole life: ttl.interaction, and the time limit of the slowest eID started within it (at most ttl.eid_extension)";
+
 export const KEY_FAMILIES = {
   sharedValue: {
     prefix: 'keys:',
@@ -50,7 +53,7 @@ export const KEY_FAMILIES = {
     prefix: 'oidc:Interaction:',
     kind: 'record',
     holds: 'a login in progress (an oidc:<Model> record): the client, the request, the eID result',
-    lifetime: 'ttl.interaction',
+    lifetime: LOGIN_LIFE,
     writer: 'oidc/adapter.ts',
     sealed: true,
   },
@@ -157,7 +160,7 @@ export const KEY_FAMILIES = {
     prefix: 'login:eid:',
     kind: 'record',
     holds: "the eID a login is under way with, or the picker's notice after a failed one",
-    lifetime: 'ttl.interaction',
+    lifetime: LOGIN_LIFE,
     writer: 'login/interaction.ts',
   },
   loginOutcome: {
@@ -174,7 +177,7 @@ export const KEY_FAMILIES = {
     prefix: 'audit:first:',
     kind: 'lease',
     holds: 'that a login\'s audit event was emitted (`started:<uid>:<eid>`, `ended:<uid>`), once across instances',
-    lifetime: 'ttl.interaction',
+    lifetime: LOGIN_LIFE,
     writer: 'audit/audit.ts',
   },
   auditStream: {
@@ -188,7 +191,7 @@ export const KEY_FAMILIES = {
     prefix: 'metrics:interactions',
     kind: 'expiring set',
     holds: 'the logins in progress, for the neb_oidc_active_interactions gauge',
-    lifetime: 'each member ttl.interaction',
+    lifetime: "each member a login's whole life (see interaction)",
     writer: 'metrics/active-logins.ts',
   },
   rateLimit: {

@@ -39,12 +39,14 @@ export async function startBankIdTestBed(
   name: string,
   settings: Record<string, unknown> = {},
   simulatorOptions: Partial<SimulatorOptions> = {},
+  /** More configuration for the broker (its ttl, say). */
+  broker: Parameters<typeof startTestBroker>[0] = {},
 ): Promise<BankIdTestBed> {
   const pki = await createTestPki();
   const simulator = await startBankIdSimulator({ pki, ...simulatorOptions });
   afterAll(() => simulator.close());
   const tb = await startTestBroker(
-    { eids: { 'se-bankid': bankIdSection(simulator, pki, settings) } },
+    { ...broker, eids: { 'se-bankid': bankIdSection(simulator, pki, settings) } },
     name,
   );
   const rp = await RelyingParty.discover(tb.issuer, webClient);
