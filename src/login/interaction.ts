@@ -26,7 +26,7 @@ import { recordResult, type Finisher } from './finish.js';
 import type { FormTokens } from './submissions.js';
 import { storeKey } from '../store/keys.js';
 import { USED_PUSHED_REQUEST, usedPushedRequest } from './used-pushed-request.js';
-import type { LoginLifetime } from './lifetime.js';
+import { choosingOver, type LoginLifetime } from './lifetime.js';
 
 export interface LoginDependencies {
   provider: Provider;
@@ -122,6 +122,15 @@ const eidName = (t: ReturnType<Views['translator']>, id: string) => t(`eid.${id}
 /** The person left an eID without an outcome from it (its Cancel, with nothing shown yet). */
 const cancelledAtEid: EidFailure = { error: 'access_denied', description: 'The person cancelled the login.', ending: 'cancelled' };
 const resultOfCancel = { error: cancelledAtEid.error, error_description: cancelledAtEid.description };
+
+/** A failure no eID produced: the client's request refused, or the person's time spent. */
+type Refusal = Omit<EidFailure, 'error'> & { error: string };
+
+/** How a login ends that ran out of time to choose and start an eID (ttl.interaction): the client hears it at its redirect_uri. */
+const outOfTime: EidFailure = { error: 'access_denied', description: 'The login expired: no eID was started in the time allowed.', ending: 'expired' };
+
+/** Whether a login's recorded result is the end of one that ran out of time (outOfTime). */
+const endedOutOfTime = (result: Interaction['result']) => result?.error === outOfTime.error && result.error_description === outOfTime.description;
 
 /**
  * What a cancel leaves: `eid` — the eID under way (its own page's Cancel), after which the
@@ -346,11 +355,60 @@ export function loginSteps(deps: LoginDependencies) {
    * to, the way back is the outcome's own: oidc-provider's resume takes it to the client (or, when
    * the other tab got there first, shows this page again).
    */
-  function loginEnded(ctx: Context, ended: Interaction | undefined): Promise<HttpError> {
+  async function loginEnded(ctx: Context, ended: Interaction | undefined): Promise<HttpError> {
     const state = routeState(ctx);
     state.cancelUrl = undefined;
-    const client = clientNameIn(state.client.metadata, views.localeOf(ctx));
-    return loginOver(ctx, ended?.result ? { href: ended.returnTo, client } : undefined);
+    const wayBack = ended?.result ? { href: ended.returnTo, client: clientNameIn(state.client.metadata, views.localeOf(ctx)) } : undefined;
+    if (wayBack && endedOutOfTime(ended?.result)) return ranOutOfTime(ctx, wayBack);
+    return loginOver(ctx, wayBack);
+  }
+
+  /**
+   * The page of a login that ran out of time to choose an eID: it says so, and its way back is
+   * the login's own end (oidc-provider's resume), which brings the client access_denied at its
+   * redirect_uri, with its state, rather than the client's home page.
+   */
+  function ranOutOfTime(ctx: Context, wayBack: NonNullable<ErrorPage['wayBack']>): HttpError {
+    const again = { path: `/interaction/${encodeURIComponent(String(ctx.params.uid ?? ''))}/` };
+    return new HttpError(400, 'session_expired', 'This login expired before an eID was started. Follow the way back to the service, and start again there.', undefined, {
+      during: 'eid_choice',
+      again,
+      wayBack,
+    });
+  }
+
+  /**
+   * A login past its time to choose and start an eID (ttl.interaction, counted from its
+   * authorization request) starts none: the login would otherwise live on, one try after
+   * another. Its end is recorded as outOfTime, and its page says so (ranOutOfTime), with the way
+   * back that takes the error to the client — where that can go only to the exact redirect_uri
+   * the request named, still registered for the client. oidc-provider's resume then answers in
+   * the request's response_mode, with its state and iss. When it cannot (the client gone, the
+   * address no longer registered), the page is the expired page of a login that is over.
+   */
+  async function refuseOutOfTime(ctx: Context): Promise<void> {
+    if (!choosingOver(routeState(ctx).interaction.iat, deps.lifetime)) return;
+    const current = await currentInteraction(ctx);
+    if (!current || current.result) throw await loginEnded(ctx, current);
+    if (!(await answersAtRedirectUri(current))) {
+      routeState(ctx).cancelUrl = undefined;
+      throw await loginOver(ctx);
+    }
+    await endWith(ctx, outOfTime);
+    throw await loginEnded(ctx, current);
+  }
+
+  /** Whether the login's client is still there, with the redirect_uri of its request still registered. */
+  async function answersAtRedirectUri(interaction: Interaction): Promise<boolean> {
+    const client = await provider.Client.find(String(interaction.params.client_id));
+    const redirectUri = interaction.params.redirect_uri;
+    return Boolean(client && typeof redirectUri === 'string' && client.redirectUriAllowed(redirectUri));
+  }
+
+  /** Ends the login with a failure no eID produced (audited, then recorded); answers the way back to the client. */
+  async function endWith(ctx: Context, failure: Refusal): Promise<string> {
+    await deps.audit.loginEnded(loginInfo(ctx, await startedEid(ctx)), { failure });
+    return recordResult(await interactionToEnd(ctx), { error: failure.error, error_description: failure.description });
   }
 
   /**
@@ -533,10 +591,17 @@ export function loginSteps(deps: LoginDependencies) {
   }
 
   /**
-   * Whether a failed eID sends the person back to choose again: only when the client allows it
-   * and there is a picker to go back to (not when one eID was asked for, or is all it may use).
+   * Whether a failed eID sends the person back to choose again: only when the client allows it,
+   * there is a picker to go back to (not when one eID was asked for, or is all it may use), and
+   * the login still has time to choose (ttl.interaction). Past it, the eID's failure ends the
+   * login at the client as it is, rather than a picker that could only say the login expired.
    */
   function returnsToPicker(ctx: Context): boolean {
+    return hasPickerToReturnTo(ctx) && !choosingOver(routeState(ctx).interaction.iat, deps.lifetime);
+  }
+
+  /** returnsToPicker without its time: the client allows the picker, and there is one. */
+  function hasPickerToReturnTo(ctx: Context): boolean {
     return routeState(ctx).client.returnToPicker && choice(ctx).kind === 'picker';
   }
 
@@ -795,11 +860,12 @@ export function loginSteps(deps: LoginDependencies) {
      */
     finishLater(ctx: Context, plugin: EidPlugin): (outcome: EidOutcome) => Promise<string> {
       const login = { ...loginInfo(ctx, plugin), plugin };
-      const toPicker = returnsToPicker(ctx);
+      const hasPicker = hasPickerToReturnTo(ctx);
+      const { iat } = routeState(ctx).interaction;
       const eidKept = Boolean(routeState(ctx).startedEidKept);
       return async (outcome) => {
         if (eidKept) await stillStarted(login.uid, plugin);
-        if ('failure' in outcome && toPicker) return backToPicker(login, outcome.failure);
+        if ('failure' in outcome && hasPicker && !choosingOver(iat, deps.lifetime)) return backToPicker(login, outcome.failure);
         checked.drop(login.uid);
         startedEids.drop(login.uid);
         const interaction = await provider.Interaction.find(login.uid);
@@ -829,18 +895,19 @@ export function loginSteps(deps: LoginDependencies) {
      * eID is shown or started; undefined when it can go on. It cannot when the eIDs the client may
      * use leave none for the request, or when its pushed request already gave a code to a login in
      * another tab: the eID would have the person identify for a login that can only be refused.
+     * A login past its time to choose an eID ends too, and throws the page that says so, whose
+     * way back takes the error to the client (refuseOutOfTime).
      */
     async refusedTo(ctx: Context): Promise<string | undefined> {
+      await refuseOutOfTime(ctx);
       const chosen = choice(ctx);
       const refusal = chosen.kind === 'refused' ? chosen : (await usedPushedRequest(provider, routeState(ctx).interaction)) ? USED_PUSHED_REQUEST : undefined;
       return refusal && this.refuse(ctx, refusal.error, refusal.description);
     },
 
     /** Ends the login with an error that no eID produced (cancelled by the person, a refused acr). */
-    async refuse(ctx: Context, error: string, description: string): Promise<string> {
-      const failure = { error, description, ...(error === 'access_denied' ? { ending: 'cancelled' as const } : {}) };
-      await deps.audit.loginEnded(loginInfo(ctx, await startedEid(ctx)), { failure });
-      return recordResult(await interactionToEnd(ctx), { error, error_description: description });
+    refuse(ctx: Context, error: string, description: string): Promise<string> {
+      return endWith(ctx, { error, description, ...(error === 'access_denied' ? { ending: 'cancelled' as const } : {}) });
     },
   };
 }

@@ -29,3 +29,8 @@ export function loginLifetime(ttl: BrokerConfig['ttl'], eids: readonly Pick<EidP
 export function cutShort(ttl: BrokerConfig['ttl'], eids: readonly Pick<EidPlugin, 'id' | 'timeLimitSeconds'>[]): string[] {
   return eids.filter((eid) => eid.timeLimitSeconds !== undefined && eid.timeLimitSeconds + FINISHING_SECONDS > ttl.eid_extension).map((eid) => eid.id);
 }
+
+/** Whether a login begun at `iat` (epoch seconds) is past its time to choose and start an eID. */
+export function choosingOver(iat: number, lifetime: LoginLifetime): boolean {
+  return Date.now() >= (iat + lifetime.choosing) * 1000;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cutShort, loginLifetime } from '../../src/login/lifetime.js';
+import { choosingOver, cutShort, loginLifetime } from '../../src/login/lifetime.js';
 
 const ttl = { authorization_code: 60, access_token: 600, id_token: 600, refresh_token: 1_209_600, interaction: 600, eid_extension: 1800, session: 28_800 };
 const bankId = { id: 'se-bankid', timeLimitSeconds: 121 };
@@ -15,5 +15,12 @@ describe("a login's lifetime", () => {
     expect(loginLifetime({ ...ttl, eid_extension: 300 }, [upstream]).whole).toBe(900);
     expect(loginLifetime(ttl, [{}]).whole).toBe(600 + 1800);
     expect(cutShort({ ...ttl, eid_extension: 300 }, [bankId, upstream, { id: 'test-double' }])).toEqual(['no-bankid']);
+  });
+
+  it('leaves no time to choose once ttl.interaction from the request has passed', () => {
+    const now = Math.floor(Date.now() / 1000);
+    const lifetime = loginLifetime(ttl, [bankId]);
+    expect(choosingOver(now - 599, lifetime)).toBe(false);
+    expect(choosingOver(now - 600, lifetime)).toBe(true);
   });
 });
