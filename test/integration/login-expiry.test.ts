@@ -24,8 +24,8 @@ beforeAll(async () => {
 const until = (since: number, ms: number) => sleep(Math.max(0, since + ms - Date.now()));
 
 /** Starts a login, lands on the picker; answers its uid. */
-async function onPicker(): Promise<string> {
-  const { response, leftTo } = await bed.rp.authorize({ scope: SCOPE });
+async function onPicker(params: Record<string, string> = {}): Promise<string> {
+  const { response, leftTo } = await bed.rp.authorize({ scope: SCOPE, ...params });
   if (leftTo) throw new Error(`the login ended early at ${leftTo.href}`);
   const uid = /\/interaction\/([^/?]+)\/?$/.exec(new URL(response.url).pathname)?.[1];
   if (!uid) throw new Error(`expected the picker, got ${response.status} ${response.url}`);
@@ -87,5 +87,21 @@ describe('a login whose person idles on the picker past ttl.interaction', () => 
       state: bed.rp.flow.state,
       iss: bed.tb.issuer,
     });
+  });
+
+  it('with response_mode=form_post, the way back posts the error to the redirect_uri: the picker reloaded late is the next step', async () => {
+    const begun = Date.now();
+    const uid = await onPicker({ response_mode: 'form_post' });
+    await until(begun, (CHOOSING_SECONDS + 1) * 1000);
+
+    const page = await (await bed.rp.browser.request(`/interaction/${uid}/`, { headers: { accept: 'text/html' } })).text();
+    expect(page).toContain('The time to start your login ran out');
+    const back = /<a class="button" href="([^"]+)">Back to /.exec(page)![1]!;
+    const { response, leftTo } = await bed.rp.browser.follow(back.replaceAll('&amp;', '&'));
+    expect(leftTo).toBeUndefined();
+    const posted = await response.text();
+    expect(/<form method="post" action="([^"]+)" id="form-post">/.exec(posted)?.[1]).toBe(bed.rp.redirectUri);
+    const fields = Object.fromEntries([...posted.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map(([, name, value]) => [name!, value!]));
+    expect(fields).toEqual({ error: 'access_denied', error_description: 'The login expired: no eID was started in the time allowed.', state: bed.rp.flow.state, iss: bed.tb.issuer });
   });
 });
