@@ -387,7 +387,7 @@ export function loginSteps(deps: LoginDependencies) {
    * address no longer registered), the page is the expired page of a login that is over.
    */
   async function refuseOutOfTime(ctx: Context): Promise<void> {
-    if (!choosingOver(routeState(ctx).interaction.iat, deps.lifetime)) return;
+    if (!choosingOver(routeState(ctx).interaction, deps.lifetime)) return;
     const current = await currentInteraction(ctx);
     if (!current || current.result) throw await loginEnded(ctx, current);
     if (!(await answersAtRedirectUri(current))) {
@@ -597,7 +597,7 @@ export function loginSteps(deps: LoginDependencies) {
    * login at the client as it is, rather than a picker that could only say the login expired.
    */
   function returnsToPicker(ctx: Context): boolean {
-    return hasPickerToReturnTo(ctx) && !choosingOver(routeState(ctx).interaction.iat, deps.lifetime);
+    return hasPickerToReturnTo(ctx) && !choosingOver(routeState(ctx).interaction, deps.lifetime);
   }
 
   /** returnsToPicker without its time: the client allows the picker, and there is one. */
@@ -861,11 +861,11 @@ export function loginSteps(deps: LoginDependencies) {
     finishLater(ctx: Context, plugin: EidPlugin): (outcome: EidOutcome) => Promise<string> {
       const login = { ...loginInfo(ctx, plugin), plugin };
       const hasPicker = hasPickerToReturnTo(ctx);
-      const { iat } = routeState(ctx).interaction;
+      const { exp } = routeState(ctx).interaction;
       const eidKept = Boolean(routeState(ctx).startedEidKept);
       return async (outcome) => {
         if (eidKept) await stillStarted(login.uid, plugin);
-        if ('failure' in outcome && hasPicker && !choosingOver(iat, deps.lifetime)) return backToPicker(login, outcome.failure);
+        if ('failure' in outcome && hasPicker && !choosingOver({ exp }, deps.lifetime)) return backToPicker(login, outcome.failure);
         checked.drop(login.uid);
         startedEids.drop(login.uid);
         const interaction = await provider.Interaction.find(login.uid);

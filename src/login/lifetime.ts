@@ -30,7 +30,11 @@ export function cutShort(ttl: BrokerConfig['ttl'], eids: readonly Pick<EidPlugin
   return eids.filter((eid) => eid.timeLimitSeconds !== undefined && eid.timeLimitSeconds + FINISHING_SECONDS > ttl.eid_extension).map((eid) => eid.id);
 }
 
-/** Whether a login begun at `iat` (epoch seconds) is past its time to choose and start an eID. */
-export function choosingOver(iat: number, lifetime: LoginLifetime): boolean {
-  return Date.now() >= (iat + lifetime.choosing) * 1000;
+/**
+ * Whether a login is past its time to choose and start an eID, by its interaction's `exp` (epoch
+ * seconds): it began `whole` before that. Not by its `iat`, which oidc-provider writes into the
+ * stored record only, not into the interaction /auth made (and the login's first page may use).
+ */
+export function choosingOver({ exp }: { exp: number }, lifetime: LoginLifetime): boolean {
+  return Date.now() >= (exp - lifetime.whole + lifetime.choosing) * 1000;
 }

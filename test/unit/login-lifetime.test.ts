@@ -17,10 +17,10 @@ describe("a login's lifetime", () => {
     expect(cutShort({ ...ttl, eid_extension: 300 }, [bankId, upstream, { id: 'test-double' }])).toEqual(['no-bankid']);
   });
 
-  it('leaves no time to choose once ttl.interaction from the request has passed', () => {
+  it("leaves no time to choose once ttl.interaction from the request has passed, by the interaction's expiry", () => {
     const now = Math.floor(Date.now() / 1000);
     const lifetime = loginLifetime(ttl, [bankId]);
-    expect(choosingOver(now - 599, lifetime)).toBe(false);
-    expect(choosingOver(now - 600, lifetime)).toBe(true);
+    expect(choosingOver({ exp: now - 599 + lifetime.whole }, lifetime)).toBe(false);
+    expect(choosingOver({ exp: now - 600 + lifetime.whole }, lifetime)).toBe(true);
   });
 });
