@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
+import { RelyingParty } from '../support/relying-party.js';
 import { actAtUpstream, startUpstreamTestBed, type UpstreamTestBed } from '../support/upstream.js';
+import { admin, ADMIN_TOKEN, createClient } from './admin-support.js';
 
 /** The broker's ttl.interaction here: the time a login has to choose and start an eID. */
 const CHOOSING_SECONDS = 6;
@@ -15,7 +17,7 @@ beforeAll(async () => {
     'expiry',
     [{ id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic', settings: { nnin: true } }],
     undefined,
-    { ttl: { interaction: CHOOSING_SECONDS }, eids: { 'test-double': {} } },
+    { ttl: { interaction: CHOOSING_SECONDS }, eids: { 'test-double': {} }, admin: { token: ADMIN_TOKEN } },
   );
   bed.rp.browser.headers.set('accept-language', 'en');
 });
@@ -24,8 +26,8 @@ beforeAll(async () => {
 const until = (since: number, ms: number) => sleep(Math.max(0, since + ms - Date.now()));
 
 /** Starts a login, lands on the picker; answers its uid. */
-async function onPicker(params: Record<string, string> = {}): Promise<string> {
-  const { response, leftTo } = await bed.rp.authorize({ scope: SCOPE, ...params });
+async function onPicker(params: Record<string, string> = {}, rp = bed.rp): Promise<string> {
+  const { response, leftTo } = await rp.authorize({ scope: SCOPE, ...params });
   if (leftTo) throw new Error(`the login ended early at ${leftTo.href}`);
   const uid = /\/interaction\/([^/?]+)\/?$/.exec(new URL(response.url).pathname)?.[1];
   if (!uid) throw new Error(`expected the picker, got ${response.status} ${response.url}`);
@@ -103,5 +105,25 @@ describe('a login whose person idles on the picker past ttl.interaction', () => 
     expect(/<form method="post" action="([^"]+)" id="form-post">/.exec(posted)?.[1]).toBe(bed.rp.redirectUri);
     const fields = Object.fromEntries([...posted.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map(([, name, value]) => [name!, value!]));
     expect(fields).toEqual({ error: 'access_denied', error_description: 'The login expired: no eID was started in the time allowed.', state: bed.rp.flow.state, iss: bed.tb.issuer });
+  });
+
+  it('whose redirect_uri the client no longer has registered sends nothing there: the plain expired page, with the way back to the client\'s home page', async () => {
+    const shop = await createClient(bed.tb.issuer, {
+      client_name: 'The Shop',
+      client_uri: 'https://shop.example/',
+      redirect_uris: ['https://shop.example/callback', 'https://shop.example/v2/callback'],
+    });
+    const rp = await RelyingParty.discover(bed.tb.issuer, { ...shop, redirect_uris: ['https://shop.example/callback'] });
+    rp.browser.headers.set('accept-language', 'en');
+    const begun = Date.now();
+    const uid = await onPicker({}, rp);
+    // Meanwhile the operator moves the client to its new address.
+    expect((await admin(bed.tb.issuer, 'PATCH', `/admin/clients/${shop.client_id}`, { redirect_uris: ['https://shop.example/v2/callback'] })).status).toBe(200);
+    await until(begun, (CHOOSING_SECONDS + 1) * 1000);
+
+    const page = await (await rp.browser.request(`/interaction/${uid}/`, { headers: { accept: 'text/html' } })).text();
+    expect(page).toContain('This login has expired, has already finished, or was started in another browser.');
+    expect(page).not.toContain(`/auth/${uid}`);
+    expect(page).toContain('<a class="button" href="https://shop.example/">Back to The Shop</a>');
   });
 });
