@@ -35,7 +35,7 @@ import { richAuthorizationRequests, transactionResource, type AuthorizationDetai
 import { CIBA_GRANT_TYPE, type Backchannel } from './ciba.js';
 import { namedPersonCheck, type SubjectOf } from './named-person.js';
 import { clientJwtLifetime } from './client-jwt-lifetime.js';
-import { registeredRedirectCheck } from './registered-redirect.js';
+import { returnsOnlyToRegisteredRedirects } from './registered-redirect.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -158,16 +158,13 @@ export function loginEveryTime() {
  * The login prompt fires on every authorization request that has not just finished an eID
  * login: the broker never reuses an earlier login, so a shared computer never logs the next
  * person in as the previous one. prompt=none therefore always answers login_required. Once the
- * eID login is done, the answer goes only to a redirect_uri still registered, and a request that
- * named the person gets a code only if it is them.
+ * eID login is done, a request that named the person gets a code only if it is them.
  */
 function loginPolicy(subjectOf: SubjectOf) {
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
   login.checks.add(loginEveryTime(), 0);
-  // Before the named person's, whose login_required would go to the redirect_uri as well.
-  login.checks.add(registeredRedirectCheck(), 1);
-  login.checks.add(namedPersonCheck(subjectOf), 2);
+  login.checks.add(namedPersonCheck(subjectOf), 1);
   // Consent is given by registering the client, so neither prompt=consent (which OIDC asks
   // for with offline_access) nor a native app needs a consent screen: the eID login every
   // request runs is the End-User interaction.
@@ -446,6 +443,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   refuseTooDeepInput(provider, views);
   browserSessions(provider, store);
   sessionChangesHands(provider);
+  returnsOnlyToRegisteredRedirects(provider);
   describeProviderErrors(provider);
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [

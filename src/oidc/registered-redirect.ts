@@ -1,19 +1,37 @@
-import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { currentRequest } from './current-request.js';
+
+type LoginInteraction = InstanceType<Provider['Interaction']>;
+
+/** Whether the client the login is for still has the login's redirect_uri registered. */
+async function stillRegistered(provider: Provider, interaction: LoginInteraction): Promise<boolean> {
+  const { client_id: clientId, redirect_uri: redirectUri } = interaction.params as { client_id?: unknown; redirect_uri?: unknown };
+  if (typeof clientId !== 'string' || typeof redirectUri !== 'string') return true;
+  const client = await provider.Client.find(clientId).catch(() => undefined);
+  return client?.redirectUriAllowed(redirectUri) ?? false;
+}
 
 /**
- * On the return from a login, the redirect_uri must still be one the client has registered.
- * oidc-provider checks it when the request comes in and takes that check as done when the login
+ * On the return from a login, the redirect_uri must still be one the client has registered,
+ * whatever the login's result: a code, an eID's failure, the person's cancel. oidc-provider
+ * checks the address when the request comes in and takes that check as done when the login
  * returns, minutes later; an operator who removed the address meanwhile (admin API, a new
- * registration) would see a code sent there all the same. The answer is then the error page of
- * an unregistered redirect_uri, never a redirect: oidc-provider's error page shows it for this
- * error, since the address can no longer be trusted.
+ * registration) would see the answer sent there all the same.
+ *
+ * It is decided where oidc-provider's return (resume) reads the login's interaction, before it
+ * marks the address as checked: the answer is then the error page of an unregistered
+ * redirect_uri, never a redirect, since the address can no longer be trusted.
  */
-export function registeredRedirectCheck() {
-  const { Check } = interactionPolicy;
-  return new Check('redirect_uri_registered', 'the redirect_uri is no longer registered for the client', 'invalid_redirect_uri', (ctx: KoaContextWithOIDC) => {
-    const { result, client, params } = ctx.oidc;
-    if (!result || !client || typeof params?.redirect_uri !== 'string') return Check.NO_NEED_TO_PROMPT;
-    if (client.redirectUriAllowed(params.redirect_uri)) return Check.NO_NEED_TO_PROMPT;
-    throw new errors.InvalidRedirectUri();
-  });
+export function returnsOnlyToRegisteredRedirects(provider: Provider): void {
+  const { Interaction } = provider;
+  const find = Interaction.find.bind(Interaction);
+  Interaction.find = async function findInteraction(id: string) {
+    const interaction = (await find(id)) as LoginInteraction | undefined;
+    const returning = (currentRequest() as KoaContextWithOIDC | undefined)?.oidc?.route === 'resume';
+    if (returning && interaction?.result && !(await stillRegistered(provider, interaction))) {
+      throw new errors.InvalidRedirectUri();
+    }
+    return interaction;
+  } as typeof Interaction.find;
 }

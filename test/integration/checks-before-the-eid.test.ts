@@ -141,7 +141,11 @@ describe('a pushed authorization request whose logins outlast it', () => {
 });
 
 describe('a redirect_uri the operator removes while the person is logging in', () => {
-  it('gets no code: the login ends on the error page of an unregistered redirect_uri, not at the removed address', async () => {
+  // The eID's answer: the person approves (a code), or the eID ends the login (an error and state).
+  it.each([
+    ['approves', 'person=0'],
+    ['is refused by the eID', 'fail=access_denied'],
+  ])('gets nothing when the person %s: the login ends on the error page of an unregistered redirect_uri, not at the removed address', async (_, decision) => {
     const kept = 'https://kept.example/callback';
     const removed = 'https://removed.example/callback';
     const created = await createClient(tb.issuer, { redirect_uris: [removed, kept], allowed_eids: ['test-double'] });
@@ -151,7 +155,7 @@ describe('a redirect_uri the operator removes while the person is logging in', (
     expect(page.pathname).toContain('/test-double/decide');
 
     expect((await admin(tb.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { redirect_uris: [kept] })).status).toBe(200);
-    const { leftTo, response } = await approve(rp.browser, page);
+    const { leftTo, response } = await rp.browser.follow(`${page.pathname}?${decision}`);
     expect(leftTo).toBeUndefined();
     expect(response.status).toBe(400);
     const body = await response.text();
