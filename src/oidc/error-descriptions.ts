@@ -20,6 +20,19 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
 /** The error events of oidc-provider's endpoints that answer a client with JSON: PAR's and CIBA's. */
 const JSON_ENDPOINT_ERRORS = ['pushed_authorization_request.error', 'backchannel_authentication.error'];
 
+/**
+ * A token request with a grant type the broker serves but the client is not registered for (a
+ * refresh token of a client registered without the refresh_token grant, or whose grant an operator
+ * removed since): RFC 6749 §5.2 calls that unauthorized_client, where oidc-provider answers
+ * invalid_request, which a client takes for a request it built wrong.
+ */
+function grantTypeNotAllowed(ctx: KoaContextWithOIDC): void {
+  const { body } = ctx;
+  const grantType = ctx.oidc?.params?.grant_type;
+  if (!isErrorBody(body) || body.error !== 'invalid_request' || typeof grantType !== 'string') return;
+  if (ctx.oidc.client && !ctx.oidc.client.grantTypeAllowed(grantType)) ctx.body = { ...body, error: 'unauthorized_client' };
+}
+
 function isErrorBody(body: unknown): body is { error: string; error_description?: string } {
   return typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string';
 }
@@ -34,6 +47,7 @@ function isErrorBody(body: unknown): body is { error: string; error_description?
 export function describeProviderErrors(provider: Provider): void {
   // oidc-provider's types name CIBA's error event but not PAR's, which it emits all the same.
   const events: EventEmitter = provider;
+  events.on('grant.error', grantTypeNotAllowed);
   for (const event of JSON_ENDPOINT_ERRORS) {
     events.on(event, (ctx: KoaContextWithOIDC) => {
       const { body } = ctx;

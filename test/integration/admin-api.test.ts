@@ -1,5 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
@@ -257,6 +258,16 @@ describe('clients', () => {
     const none = await admin(tb.issuer, 'POST', `/admin/clients/${spa.client_id}/rotate-secret`);
     expect(none.status).toBe(400);
     expect(none.body.error_description).toContain('no secret');
+  });
+
+  it('a client whose refresh_token grant is removed: its refresh tokens are refused with unauthorized_client (RFC 6749 §5.2), not invalid_request', async () => {
+    const created = await createClient(tb.issuer, webMetadata({ refresh_tokens_without_consent: true }));
+    const rp = await RelyingParty.discover(tb.issuer, { ...created, redirect_uris: ['https://shop.example/callback'] });
+    const tokens = await rp.redeem(await logIn(rp));
+    expect(tokens.refresh_token).toEqual(expect.any(String));
+    const patched = await admin(tb.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { grant_types: ['authorization_code'], refresh_tokens_without_consent: false });
+    expect(patched.status).toBe(200);
+    await expect(client.refreshTokenGrant(rp.config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'unauthorized_client', error_description: expect.stringContaining('grant type') });
   });
 
   it('PATCH takes a merge patch under its own media type, application/merge-patch+json (RFC 7396), as well as application/json', async () => {
