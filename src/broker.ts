@@ -20,7 +20,7 @@ import { EidOperations } from './eids/telemetry.js';
 import { HEALTH_PATHS, healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, plainOptions, READ_METHODS, storeGuard, type MethodsAt } from './http/errors.js';
-import { providerEndpointMethods } from './oidc/endpoint-methods.js';
+import { DISCOVERY_PATHS, providerEndpointMethods } from './oidc/endpoint-methods.js';
 import { corsOnOwnRefusals } from './http/cors-refusals.js';
 import { addressedToIssuer, lacksHost } from './http/issuer-origin.js';
 import { bodyLimit, bodyRefusal } from './http/body.js';
@@ -134,9 +134,8 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
   }
 }
 
-/** Paths that answer without the store, so they still work while it is down. */
-const statelessPaths = (path: string) =>
-  path.startsWith('/static/') || path === '/.well-known/openid-configuration' || path === '/jwks' || path === '/api/status';
+/** Paths that answer without the store, so they still work while it is down: both discovery documents (RFC 8414's too). */
+const statelessPaths = (path: string) => path.startsWith('/static/') || DISCOVERY_PATHS.includes(path) || path === '/jwks' || path === '/api/status';
 
 /**
  * The HTTP server's settings as the broker's port applies them: behind a trusted proxy every
