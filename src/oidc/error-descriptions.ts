@@ -38,9 +38,10 @@ function isErrorBody(body: unknown): body is { error: string; error_description?
 }
 
 /**
- * Gives an error oidc-provider answers without a description (DESCRIPTIONS) one, as the error
- * passes out of an endpoint that answers with JSON: its error handler has set the body when it
- * emits the endpoint's error event. The authorization endpoint's redirect to the client is left
+ * Gives an error oidc-provider answers without a description (DESCRIPTIONS) one, and a token
+ * request's grant the client does not hold its RFC 6749 name, as the error passes out of an
+ * endpoint that answers with JSON: its error handler has set the body when it emits the
+ * endpoint's error event. The authorization endpoint's redirect to the client is left
  * as oidc-provider makes it: it copies the error into the redirect before any event, and its own
  * response modes (query, fragment, form_post) cannot be replaced by the broker's.
  */
