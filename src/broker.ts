@@ -21,7 +21,8 @@ import { EidOperations } from './eids/telemetry.js';
 import { HEALTH_PATHS, healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, plainOptions, READ_METHODS, storeGuard, type MethodsAt } from './http/errors.js';
-import { providerEndpointMethods } from './oidc/endpoint-methods.js';
+import { DISCOVERY_PATHS, providerEndpointMethods } from './oidc/endpoint-methods.js';
+import { corsOnOwnRefusals } from './http/cors-refusals.js';
 import { addressedToIssuer, lacksHost } from './http/issuer-origin.js';
 import { bodyLimit, bodyRefusal } from './http/body.js';
 import { boundedParameters, tooLongParameter } from './http/parameters.js';
@@ -134,9 +135,8 @@ async function validateClients(provider: Provider, clients: BrokerConfig['client
   }
 }
 
-/** Paths that answer without the store, so they still work while it is down. */
-const statelessPaths = (path: string) =>
-  path.startsWith('/static/') || path === '/.well-known/openid-configuration' || path === '/jwks' || path === '/api/status';
+/** Paths that answer without the store, so they still work while it is down: both discovery documents (RFC 8414's too). */
+const statelessPaths = (path: string) => path.startsWith('/static/') || DISCOVERY_PATHS.includes(path) || path === '/jwks' || path === '/api/status';
 
 /**
  * The HTTP server's settings as the broker's port applies them: behind a trusted proxy every
@@ -297,6 +297,9 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     app.use(trace(log, Boolean(config.trust_proxy), isPoll));
     const headers = securityHeadersFor(issuer);
     app.use(securityHeaders(headers));
+    const providerMethods = providerEndpointMethods(provider);
+    // Above the error boundary, which writes the refusals of the steps below it.
+    app.use(corsOnOwnRefusals((path) => providerMethods(path)?.includes('OPTIONS') === true));
     app.use(errorBoundary(views, log));
     app.use(addressedToIssuer(issuer));
     app.use(bodyLimit(config.server.max_body_bytes));
@@ -348,7 +351,6 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     // The broker's own fixed addresses besides the routers' (which answer a wrong method themselves) and oidc-provider's.
     const ownAddresses = [...HEALTH_PATHS, ...(metricsAt === 'main' ? [METRICS_PATH] : []), ...files.keys()];
     const ownMethods = new Map(ownAddresses.map((path) => [path, READ_METHODS]));
-    const providerMethods = providerEndpointMethods(provider);
     const methodsAt: MethodsAt = (path) => ownMethods.get(path) ?? providerMethods(path);
     app.use(plainOptions(methodsAt));
     app.use(mount(provider as unknown as Koa));

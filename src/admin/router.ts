@@ -26,6 +26,7 @@ import type { Logger } from '../log.js';
 import { StoreUnavailableError } from '../store/store.js';
 import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { bearerCheck } from './auth.js';
+import { keepSubjects } from './stable-subjects.js';
 import { openApiDocument } from './openapi.js';
 import { jsonBody, query } from './requests.js';
 import { webhookRoutes } from './webhooks.js';
@@ -142,6 +143,7 @@ export function adminApi(deps: AdminDependencies): Middleware {
       const fields = merge ? mergePatch(previous, input) : input;
       const { metadata, secret } = completeMetadata(clientId, fields, previous);
       await validate(metadata);
+      keepSubjects(provider, previous, metadata);
       await clientStore.upsert(clientId, metadata);
       audited(ctx, 'client.updated', clientId);
       written(ctx, metadata, secret);

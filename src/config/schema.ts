@@ -45,11 +45,18 @@ const redis = z
     path: ['sentinel_name'],
   });
 
+/**
+ * RFC 6749 Appendix A: a client_id and a client_secret are printable ASCII (VSCHAR). oidc-provider
+ * refuses any other character, but only once the configuration has passed, as an "invalid value".
+ */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+const NOT_PRINTABLE_ASCII = 'must be printable ASCII (RFC 6749): letters A-Z and a-z, digits, space and punctuation, no other letters such as å, ä, ö or ø';
+
 export const clientSchema = z
   .object({
-    client_id: z.string().min(1).max(200),
+    client_id: z.string().min(1).max(200).regex(PRINTABLE_ASCII, NOT_PRINTABLE_ASCII),
     /** Absent for public clients (SPAs, mobile apps), which authenticate with PKCE alone. */
-    client_secret: z.string().min(32, 'must be at least 32 characters').optional(),
+    client_secret: z.string().min(32, 'must be at least 32 characters').regex(PRINTABLE_ASCII, NOT_PRINTABLE_ASCII).optional(),
     redirect_uris: z.array(z.string()).min(1),
     post_logout_redirect_uris: z.array(z.string()).default([]),
     /** Defaults to client_secret_basic with a secret and none without one. */

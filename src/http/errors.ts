@@ -101,11 +101,13 @@ function answerEscaped(ctx: Context, err: unknown, views: Views, log: Logger): v
 
 /**
  * While the store is known to be down, answer at once instead of letting each request find
- * out on its own. Paths that need no state (liveness, static files) still answer.
+ * out on its own. Paths that need no state (liveness, static files) still answer, and so do CORS
+ * preflights, answered from headers alone: refused, they kept a single-page app's script from
+ * reading the 503 of the request itself, which the browser then gave it as a network error.
  */
 export function storeGuard(store: Store, views: Views, statelessPaths: (path: string) => boolean): Middleware {
   return (ctx, next) => {
-    if (!store.available && !statelessPaths(ctx.path)) {
+    if (!store.available && !statelessPaths(ctx.path) && !(ctx.method === 'OPTIONS' && isPreflight(ctx))) {
       const err = new StoreUnavailableError();
       respondWithError(ctx, views, 503, err.error, err.error_description);
       return;

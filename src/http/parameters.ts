@@ -13,7 +13,9 @@ const maxLengths: Record<string, number> = {
   scope: 1024,
   redirect_uri: 2048,
   post_logout_redirect_uri: 2048,
-  state: 1024,
+  // A client's own record of the request may travel in it: ASP.NET Core's encrypted state holds
+  // the return URL, which behind an identity hub is the hub's whole authorization request.
+  state: 4096,
   nonce: 512,
   code_challenge: 128,
   code_challenge_method: 16,

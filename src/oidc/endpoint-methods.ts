@@ -35,7 +35,7 @@ const METHODS_BY_ROUTE: Readonly<Record<string, RouteMethods>> = {
 };
 
 /** Both discovery documents: oidc-provider names only the first of them (`discovery`). */
-const DISCOVERY_PATHS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
+export const DISCOVERY_PATHS: readonly string[] = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
 
 /** What a path parameter is looked up as: where it lands in the path, any one segment matches. */
 const PARAMETER_MARK = encodeURIComponent('{parameter}');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConformanceRp, startConformanceBed, type ConformanceBed } from '../support/conformance.js';
@@ -65,6 +66,15 @@ describe('a successful authorization response', () => {
     // The code flow's token endpoint need not send at_hash, and c_hash belongs to the hybrid flow.
     expect(claims).not.toHaveProperty('c_hash');
     expect(claims).not.toHaveProperty('at_hash');
+  });
+
+  it("a state of 4096 characters comes back unchanged (an ASP.NET Core app's protected state, with its return URL, behind an identity hub runs past 1024)", async () => {
+    // Base64url, as ASP.NET Core's protected state is; printable ASCII this long would not fit in a URL once encoded.
+    const longState = `CfDJ8${randomBytes(3072).toString('base64url')}`.slice(0, 4096);
+    expect(longState).toHaveLength(4096);
+    const callback = await rp.logIn({ state: longState });
+    expect(callback.searchParams.get('state')).toBe(longState);
+    await rp.redeem(callback);
   });
 
   it('without nonce: the ID token has none', async () => {

@@ -245,6 +245,19 @@ describe('grants', () => {
     }
   });
 
+  it('those discovery lists but the client is not registered for are refused with unauthorized_client (RFC 6749 §5.2)', async () => {
+    const refused = [
+      { by: 'no-refresh', form: { grant_type: 'refresh_token', refresh_token: 'any' } },
+      { by: 'basic', form: { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: 'any' } },
+    ] as const;
+    for (const { by, form } of refused) {
+      expect(metadata.grant_types_supported).toContain(form.grant_type);
+      const answer = await tokenRequest(bed.tb.issuer, { client_id: by, client_secret: CLIENTS[by].client_secret }, form);
+      expect(answer.status, by).toBe(400);
+      expect(answer.body.error, by).toBe('unauthorized_client');
+    }
+  });
+
   it('a code redeemed twice: invalid_grant, and the access and refresh tokens of its first redemption stop working', async () => {
     const rp = await ConformanceRp.discover(bed, 'post');
     const callback = await rp.logIn({ scope: 'openid offline_access', prompt: 'consent' });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +82,13 @@ describe('RP-initiated logout', () => {
     const { leftTo, logoutTokens } = await logOut(() => ({ client_id: 'post', post_logout_redirect_uri: postLogoutRedirectUri(), state: 'by-id' }));
     expect(leftTo?.href).toBe(`${postLogoutRedirectUri()}?state=by-id`);
     expect(logoutTokens).toHaveLength(1);
+  });
+
+  it("with a state of 4096 characters (ASP.NET Core's encrypted sign-out state with its return URL): back with it unchanged", async () => {
+    const longState = randomBytes(3072).toString('base64url');
+    expect(longState).toHaveLength(4096);
+    const { leftTo } = await logOut((idToken) => ({ id_token_hint: idToken, post_logout_redirect_uri: postLogoutRedirectUri(), state: longState }));
+    expect(leftTo?.searchParams.get('state')).toBe(longState);
   });
 
   it.each([

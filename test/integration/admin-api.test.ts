@@ -1,5 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
@@ -257,6 +258,34 @@ describe('clients', () => {
     const none = await admin(tb.issuer, 'POST', `/admin/clients/${spa.client_id}/rotate-secret`);
     expect(none.status).toBe(400);
     expect(none.body.error_description).toContain('no secret');
+  });
+
+  it('a client whose refresh_token grant is removed: its refresh tokens are refused with unauthorized_client (RFC 6749 §5.2), not invalid_request', async () => {
+    const created = await createClient(tb.issuer, webMetadata({ refresh_tokens_without_consent: true }));
+    const rp = await RelyingParty.discover(tb.issuer, { ...created, redirect_uris: ['https://shop.example/callback'] });
+    const tokens = await rp.redeem(await logIn(rp));
+    expect(tokens.refresh_token).toEqual(expect.any(String));
+    const patched = await admin(tb.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { grant_types: ['authorization_code'], refresh_tokens_without_consent: false });
+    expect(patched.status).toBe(200);
+    await expect(client.refreshTokenGrant(rp.config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'unauthorized_client', error_description: expect.stringContaining('grant type') });
+  });
+
+  it("a change that would give the client's people other subs (subject_type, a pairwise client's sector) is refused: its refreshed ID tokens keep the login's sub", async () => {
+    const created = await createClient(tb.issuer, webMetadata({ refresh_tokens_without_consent: true }));
+    const rp = await RelyingParty.discover(tb.issuer, { ...created, redirect_uris: ['https://shop.example/callback'] });
+    const tokens = await rp.redeem(await logIn(rp));
+    const toPairwise = await admin(tb.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { subject_type: 'pairwise' });
+    expect(toPairwise.status).toBe(400);
+    expect(toPairwise.body).toMatchObject({ error: 'invalid_client_metadata', error_description: expect.stringMatching(/^subject_type: this change would give every person another sub/) });
+    const refreshed = await client.refreshTokenGrant(rp.config, tokens.refresh_token!);
+    expect(refreshed.claims()!.sub).toBe(tokens.claims()!.sub);
+
+    const pairwise = await createClient(tb.issuer, webMetadata({ subject_type: 'pairwise' }));
+    const otherHost = await admin(tb.issuer, 'PATCH', `/admin/clients/${pairwise.client_id}`, { redirect_uris: ['https://shop.example.net/callback'] });
+    expect(otherHost.status).toBe(400);
+    expect(otherHost.body.error_description).toMatch(/^redirect_uris: this change would give every person another sub/);
+    const sameHost = await admin(tb.issuer, 'PATCH', `/admin/clients/${pairwise.client_id}`, { redirect_uris: ['https://shop.example/other-callback'] });
+    expect(sameHost.status).toBe(200);
   });
 
   it('PATCH takes a merge patch under its own media type, application/merge-patch+json (RFC 7396), as well as application/json', async () => {

@@ -96,6 +96,28 @@ describe('discovery', () => {
   });
 });
 
+describe('CORS', () => {
+  const origin = 'https://elsewhere.example';
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+  it("the broker's own refusals at an endpoint scripts call carry the origin; oidc-provider's refusal of an origin, and the pages, carry none", async () => {
+    const compressed = await fetch(`${tb.issuer}/token`, { method: 'POST', headers: { origin, ...form, 'content-encoding': 'gzip' }, body: 'x' });
+    expect(compressed.status).toBe(415);
+    expect(compressed.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(compressed.headers.get('access-control-expose-headers')).toBe('Retry-After, WWW-Authenticate');
+
+    // A public client's scripts come from the origins of its redirect URIs only.
+    const redemption = { grant_type: 'authorization_code', code: 'x', client_id: publicClient.client_id, redirect_uri: publicClient.redirect_uris[0]!, code_verifier: 'x'.repeat(43) };
+    const otherOrigin = await fetch(`${tb.issuer}/token`, { method: 'POST', headers: { origin, ...form }, body: new URLSearchParams(redemption) });
+    expect(otherOrigin.status).toBe(400);
+    expect(otherOrigin.headers.get('access-control-allow-origin')).toBeNull();
+
+    const page = await fetch(`${tb.issuer}/auth?client_id=unknown`, { headers: { origin } });
+    expect(page.status).toBe(400);
+    expect(page.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
 describe('client assertions at revocation and introspection', () => {
   /** A revocation or introspection request authenticated by assertingClient's assertion, signed with `alg`. */
   async function withAssertion(endpoint: string, alg: string): Promise<number> {

@@ -137,14 +137,14 @@ describe('a POST that cannot be sent on gets a clear answer', () => {
   });
 
   it('a parameter longer than the broker keeps is refused as it is in a query', async () => {
-    const form = authorizationForm().replace('state=state-1', `state=${'s'.repeat(1025)}`);
+    const form = authorizationForm().replace('state=state-1', `state=${'s'.repeat(4097)}`);
     const asJson = { accept: 'application/json' };
     const viaGet = await fetch(`${tb.issuer}/auth?${form}`, { headers: asJson });
     const viaPost = await post(new TestBrowser(tb.issuer), '/auth', form, asJson);
     expect(viaPost.status).toBe(400);
-    expect(await viaPost.json()).toEqual({ error: 'invalid_request', error_description: 'state is too long (at most 1024 characters).' });
+    expect(await viaPost.json()).toEqual({ error: 'invalid_request', error_description: 'state is too long (at most 4096 characters).' });
     expect(viaGet.status).toBe(400);
-    expect(await viaGet.json()).toEqual({ error: 'invalid_request', error_description: 'state is too long (at most 1024 characters).' });
+    expect(await viaGet.json()).toEqual({ error: 'invalid_request', error_description: 'state is too long (at most 4096 characters).' });
   });
 
   it('an authorization request that does not fit in a URL is refused with the advice to push it (PAR), which then works', async () => {

@@ -80,6 +80,26 @@ describe('with Redis down', () => {
     expect(metrics.text).toMatch(/^neb_oidc_active_interactions nan$/im);
   });
 
+  it('serves what needs no state: both discovery documents and the JWKS, and the preflights of single-page apps (CORS)', async () => {
+    for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/jwks']) {
+      const response = await fetch(`${tb.issuer}${path}`, { signal: AbortSignal.timeout(WITHIN_A_SECOND) });
+      expect(response.status, path).toBe(200);
+    }
+    for (const path of ['/token', '/me', '/token/revocation']) {
+      const preflight = await fetch(`${tb.issuer}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://spa.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+        signal: AbortSignal.timeout(WITHIN_A_SECOND),
+      });
+      expect(preflight.status, path).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin'), path).toBe('https://spa.example');
+    }
+    // The request after the preflight gets its 503, which the app's script may read.
+    const userinfo = await fetch(`${tb.issuer}/me`, { headers: { origin: 'https://spa.example', authorization: 'Bearer x' }, signal: AbortSignal.timeout(WITHIN_A_SECOND) });
+    expect(userinfo.status).toBe(503);
+    expect(userinfo.headers.get('access-control-allow-origin')).toBe('https://spa.example');
+  });
+
   it('recovers by itself when Redis is back', async () => {
     await redis.start();
     await waitFor(() => tb.broker.store.available);

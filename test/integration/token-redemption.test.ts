@@ -114,4 +114,21 @@ describe('a retry after the store stalled', () => {
     const next = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: retried.body.refresh_token as string });
     expect(next.status).toBe(200);
   });
+
+  it("a single-page app's script may read the 503 and its Retry-After (CORS)", async () => {
+    const tokens = await spa.redeem(await logIn(spa, offline));
+    const fromTheApp = async () => {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: publicClient.client_id });
+      const response = await fetch(`${tb.issuer}/token`, { method: 'POST', headers: { origin: new URL(publicClient.redirect_uris[0]!).origin, 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
+    };
+    await admin.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+    const stalled = await fromTheApp();
+    expect(stalled.status).toBe(503);
+    expect(stalled.headers.get('access-control-allow-origin')).toBe('https://spa.example');
+    expect(stalled.headers.get('retry-after')).toBe('1');
+    expect(stalled.headers.get('access-control-expose-headers')?.split(/, */)).toContain('Retry-After');
+    await admin.set('stall:pause-over', '1');
+    expect((await fromTheApp()).status).toBe(200);
+  });
 });

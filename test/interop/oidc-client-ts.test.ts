@@ -1,4 +1,4 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Response as PlaywrightResponse } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../integration/admin-support.js';
 import { launchChromium } from '../support/chromium.js';
@@ -13,12 +13,15 @@ import { findFreePort } from '../support/redis.js';
  */
 
 let bed: InteropBed;
+/** Above the token requests of the logins and renewals before the last test (two a login). */
+const TOKEN_REQUESTS_PER_WINDOW = 8;
 let appUrl: string;
 let chromium: Browser;
 
 beforeAll(async () => {
   chromium = await launchChromium();
-  bed = await startInteropBed('interop-oidc-client-ts');
+  // Few token requests from one address: the last test renews until the limit refuses one.
+  bed = await startInteropBed('interop-oidc-client-ts', { rate_limits: { token: { per_ip: TOKEN_REQUESTS_PER_WINDOW } } });
   const port = await findFreePort();
   appUrl = `http://127.0.0.1:${port}`;
   await createClient(bed.tb.issuer, {
@@ -75,6 +78,38 @@ describe.each(interopEids)('oidc-client-ts logging in through $eid', ({ eid, cla
       await shown(page, (value) => value.logged_out === true);
       await page.reload();
       await shown(page, (value) => value.logged_in === false);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe("the broker's own refusals reach the app's script", () => {
+  it("a renewal over the token endpoint's rate limit: oidc-client-ts reports too_many_requests, not a failed fetch, and the app can read when to try again", async () => {
+    const context = await chromium.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(appUrl);
+      await page.click('#login');
+      await page.waitForURL(`${bed.tb.issuer}/interaction/**`);
+      await logInThroughInChromium(bed, 'se-bankid', page);
+      await page.waitForURL(`${appUrl}/`);
+      await shown(page, (value) => 'profile' in value);
+      const refusals: PlaywrightResponse[] = [];
+      page.on('response', (response) => {
+        if (response.url() === `${bed.tb.issuer}/token` && response.status() === 429) refusals.push(response);
+      });
+      // The window may turn meanwhile and count afresh: renew until a renewal is refused.
+      let answer: Record<string, unknown> = {};
+      for (let renewals = 0; renewals <= 2 * TOKEN_REQUESTS_PER_WINDOW && !('error' in answer); renewals++) {
+        await page.$eval('#result', (result) => (result.textContent = ''));
+        await page.click('#renew');
+        answer = await shown(page, (value) => value.renewed === true || 'error' in value);
+      }
+      expect(answer).toMatchObject({ error: 'too_many_requests', error_description: expect.any(String) });
+      const [refused] = refusals;
+      expect(await refused!.headerValue('access-control-allow-origin')).toBe(appUrl);
+      expect(await refused!.headerValue('access-control-expose-headers')).toMatch(/Retry-After/);
     } finally {
       await context.close();
     }

@@ -71,6 +71,8 @@ describe('configuration', () => {
     [{ subject_secret: 'short' }, 'subject_secret: must be at least 32 characters'],
     [{ clients: [{ ...client, redirect_uris: undefined }] }, 'clients[0].redirect_uris: '],
     [{ clients: [{ ...client, client_secret: 'short' }] }, 'clients[0].client_secret: must be at least 32 characters'],
+    [{ clients: [{ ...client, client_id: 'kundtjänst' }] }, 'clients[0].client_id: must be printable ASCII (RFC 6749)'],
+    [{ clients: [{ ...client, client_secret: `hemlig-nyckel-för-butiken-${'x'.repeat(32)}` }] }, 'clients[0].client_secret: must be printable ASCII (RFC 6749)'],
     [{ clients: [{ ...client, token_endpoint_auth_method: 'none' }] }, 'clients[0].client_secret: a client with token_endpoint_auth_method none'],
     [{ clients: [{ ...client, client_secret: undefined, token_endpoint_auth_method: 'client_secret_post' }] }, 'clients[0].client_secret: is required'],
     [{ clients: [{ ...client, colour: 'red' }] }, 'clients[0].colour: unknown key'],

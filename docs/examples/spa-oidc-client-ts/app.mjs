@@ -51,9 +51,15 @@ async function start() {
 document.getElementById('login').addEventListener('click', () => userManager.signinRedirect());
 document.getElementById('renew').addEventListener('click', async () => {
   const before = await userManager.getUser();
-  // With a refresh token, signinSilent uses the refresh_token grant: no iframe, no redirect.
-  const after = await userManager.signinSilent();
-  show({ ...summary(after), renewed: true, refresh_token_rotated: after.refresh_token !== before?.refresh_token });
+  try {
+    // With a refresh token, signinSilent uses the refresh_token grant: no iframe, no redirect.
+    const after = await userManager.signinSilent();
+    show({ ...summary(after), renewed: true, refresh_token_rotated: after.refresh_token !== before?.refresh_token });
+  } catch (error) {
+    // The broker's refusal: invalid_grant (log in again), or too_many_requests and
+    // temporarily_unavailable (try again later; the tokens held still stand).
+    show({ error: error.error ?? error.message, error_description: error.error_description });
+  }
 });
 document.getElementById('logout').addEventListener('click', () => userManager.signoutRedirect());
 
