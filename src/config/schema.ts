@@ -390,6 +390,12 @@ export const configSchema = z
         max_retry_interval_seconds: z.number().positive().default(3600),
         /** Time limit of each attempt. */
         timeout_ms: z.number().int().positive().default(5000),
+        /**
+         * Deliveries waiting at most, over all instances. Anyone can cause the events an endpoint
+         * wants (a login started and cancelled), and each waits a day while the endpoint is down:
+         * past this many, new ones are dropped (they stay in the log and the audit stream).
+         */
+        max_queued: z.number().int().min(1).default(100_000),
       })
       .strict()
       .prefault({}),
