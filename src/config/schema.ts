@@ -213,10 +213,16 @@ export const configSchema = z
     /** Address to listen on; 0.0.0.0 inside a container. */
     host: z.string().default('127.0.0.1'),
     /**
-     * Whether to believe X-Forwarded-For/-Proto/-Host: false, true (every hop), or the number
-     * of trusted proxy hops in front of the broker. Cookies are marked secure from X-Forwarded-Proto.
+     * Whether to believe X-Forwarded-For (and a proxy's traceId): false, or the number of trusted
+     * proxy hops in front of the broker. true is one hop: the address the nearest proxy saw, the
+     * last entry. Proxies append to the header a request arrives with, so its first entries are
+     * whatever the sender wrote; taken as the person's address (as "every hop" did), a new one on
+     * each request stepped around every per-address limit and went to BankID as endUserIp.
      */
-    trust_proxy: z.union([z.boolean(), z.number().int().positive()]).default(false),
+    trust_proxy: z
+      .union([z.boolean(), z.number().int().positive()])
+      .default(false)
+      .transform((trust) => (trust === true ? 1 : trust)),
     /** The HTTP server: limits that keep slow or oversized requests from holding connections. */
     server: z
       .object({
