@@ -254,6 +254,35 @@ describe('an instance that counts as many keys as it may', () => {
   });
 });
 
+describe('requests an address sends over its limit, each naming a new client', () => {
+  // Refused at once, they made a count for their client all the same: the instance's counters
+  // filled with names the sender chose, and past them each refused request went to Redis (an
+  // increment and its give-back) and left a key there. One address made Redis work at its pace.
+  it('are refused without a count for their client, here or in the store', async () => {
+    await clearOfWindowEnd();
+    const prefix = uniquePrefix('rate-limits-named');
+    const tb = await startTestBroker(
+      { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, local_counters: 4, auth: off, token: { per_ip: 2, per_client: 100 }, eid_start: off } },
+      'rate-limits-named',
+      { prefix },
+    );
+    const redeemAs = async (clientId: string) =>
+      (
+        await fetch(`${tb.issuer}/token`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${btoa(`${clientId}:not-its-secret`)}`, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '203.0.113.9' },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'not-a-token' }),
+        })
+      ).status;
+    const statuses = [];
+    for (let i = 0; i < 12; i += 1) statuses.push(await redeemAs(`named-${i}`));
+    expect(statuses).toEqual([401, 401, ...Array<number>(10).fill(429)]);
+    await tb.broker.rateLimits.flush();
+    const counted = Object.keys(await rateLimitCounts(prefix, 'token'));
+    expect(counted.filter((key) => key.startsWith('client:')).sort()).toEqual(['client:named-0', 'client:named-1']);
+  });
+});
+
 describe('eID starts, per IP address', () => {
   it('answer 429 once over the limit, before the eID is asked', async () => {
     await clearOfWindowEnd();
