@@ -84,6 +84,18 @@ describe('trust_proxy: true', () => {
     // Another person behind the proxy has an allowance of their own.
     expect((await fetch(`${tb.issuer}/session/end`, { headers: { 'x-forwarded-for': '203.0.113.8' } })).status).toBe(200);
   });
+
+  // Some proxies (Azure Application Gateway) write the address with the port it came from, a new
+  // one with each connection: taken as it is, each connection had an allowance of its own.
+  it('takes an address the proxy wrote with its port without the port', async () => {
+    const tb = await startTestBroker({ trust_proxy: 1, rate_limits: { window_seconds: LONG_WINDOW, logout: { per_ip: 2 } } }, 'proxy-ports');
+    await clearOfWindowEnd();
+    for (const [first, second, third] of [['203.0.113.7:40001', '203.0.113.7:40002', '203.0.113.7:40003'], ['[2001:db8::7]:40001', '[2001:db8::7]:40002', '[2001:db8::8]:40003']]) {
+      const statuses = [];
+      for (const address of [first, second, third]) statuses.push((await fetch(`${tb.issuer}/session/end`, { headers: { 'x-forwarded-for': address! } })).status);
+      expect(statuses, first).toEqual([200, 200, 429]);
+    }
+  });
 });
 
 describe("the broker's own whole-site cookies over https", () => {
