@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { PollInProgressError, StoreUnavailableError, withPayload, type EidOutcome, type Logger, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult } from '../../src/eids/sdk.js';
 import { sweden } from '../countries/se.js';
 import { BankIdApiError, type BankIdClient } from './api/client.js';
@@ -209,11 +209,9 @@ export class BankIdLogin {
     });
   }
 
-  /** Whether `nonce` is the one this login's same-device order sent as its returnUrl. */
-  async isReturnNonce(login: LoginRequest, nonce: string): Promise<boolean> {
-    const expected = (await this.#deps.orders.get(login.uid))?.returnNonce;
-    if (!expected || nonce.length !== expected.length) return false;
-    return timingSafeEqual(Buffer.from(nonce), Buffer.from(expected));
+  /** The nonce this login's same-device order sent as its returnUrl. */
+  async returnNonce(login: LoginRequest): Promise<string | undefined> {
+    return (await this.#deps.orders.get(login.uid))?.returnNonce;
   }
 
   #deviceQuestion(login: LoginRequest): PollStatus {

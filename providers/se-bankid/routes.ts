@@ -35,5 +35,5 @@ export function bankIdRoutes(
     views.render(ctx, `@${id}/login`, { uid, eid: id, device, mobile, choices, question, simulatedAppUrl, title, transaction, qr });
   };
 
-  appPageRoutes(router, page, (request, nonce) => login.isReturnNonce(request, nonce), 'This return link does not belong to the BankID login in progress.');
+  appPageRoutes(router, page, (request) => login.returnNonce(request), 'This return link does not belong to the BankID login in progress.');
 }

@@ -1,5 +1,5 @@
 import { type EidOutcome, type Logger, PollInProgressError, type LoginRequest, type PageRenderer, type PollStatus, type StartOptions, type StartResult, StoreUnavailableError } from '../../src/eids/sdk.js';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { deviceInput, deviceOfAcr } from '../shared/app-page.js';
 import { qrSvg } from '../shared/qr-svg.js';
 import { savedOrStopped, type LoginRecords } from '../shared/login-records.js';
@@ -135,11 +135,9 @@ export class FrejaLogin {
     return record.final?.retry ? record.final.outcome : undefined;
   }
 
-  /** Whether `nonce` is the one in this login's return link. */
-  async isReturnNonce(login: LoginRequest, nonce: string): Promise<boolean> {
-    const expected = (await this.#deps.records.get(login.uid))?.returnNonce;
-    if (!expected || nonce.length !== expected.length) return false;
-    return timingSafeEqual(Buffer.from(nonce), Buffer.from(expected));
+  /** The nonce of this login's return link. */
+  async returnNonce(login: LoginRequest): Promise<string | undefined> {
+    return (await this.#deps.records.get(login.uid))?.returnNonce;
   }
 
   /** The transaction as the person's page shows it: a final status carries the outcome. */

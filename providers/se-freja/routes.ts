@@ -25,5 +25,5 @@ export function frejaRoutes(
     views.render(ctx, `@${id}/login`, { uid, eid: id, device: deviceOf(request.acr) ?? '', choices, question: t(`${id}.choose`), simulatedAppUrl, qr });
   };
 
-  appPageRoutes(router, page, (request, nonce) => login.isReturnNonce(request, nonce), 'This return link does not belong to the Freja eID login in progress.');
+  appPageRoutes(router, page, (request) => login.returnNonce(request), 'This return link does not belong to the Freja eID login in progress.');
 }

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import type Router from '@koa/router';
 import type { RouterContext } from '@koa/router';
@@ -58,20 +59,31 @@ export function deviceChoices(request: LoginRequest, labels: Record<Device, stri
 }
 
 /**
+ * Whether a return link's nonce is the login's, compared in constant time. Compared as bytes, and
+ * the lengths too: a nonce of as many characters as the login's but more bytes (outside ASCII) is
+ * another nonce, where comparing its bytes with the login's threw.
+ */
+function isNonce(given: string, expected: string | undefined): boolean {
+  if (!expected) return false;
+  const [a, b] = [Buffer.from(given), Buffer.from(expected)];
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
  * The page at /interaction/<uid>/<id>/, and /return, where the app on this device sends the
- * person back: shown again only for the nonce of the login's transaction (`isReturnNonce`), so
+ * person back: shown again only for the nonce of the login's transaction (`returnNonce`), so
  * that a return link proves it belongs to this login; another is refused with `refusal`.
  */
 export function appPageRoutes(
   router: Router<LoginState>,
   page: (ctx: RouterContext<LoginState>) => void,
-  isReturnNonce: (request: LoginRequest, nonce: string) => Promise<boolean>,
+  returnNonce: (request: LoginRequest) => Promise<string | undefined>,
   refusal: string,
 ): void {
   router.get('/', page);
   router.get('/return', async (ctx) => {
     const nonce = typeof ctx.query.nonce === 'string' ? ctx.query.nonce : '';
-    if (!(await isReturnNonce(ctx.state.login.request, nonce))) throw new HttpError(400, 'invalid_request', refusal);
+    if (!isNonce(nonce, await returnNonce(ctx.state.login.request))) throw new HttpError(400, 'invalid_request', refusal);
     page(ctx);
   });
 }

@@ -33,21 +33,35 @@ export function registrationFeatures(
 /** oidc-provider's names of the requests that write a client through /reg (RFC 7591, RFC 7592). */
 const REGISTRATION_ROUTES = new Set(['registration', 'client_update']);
 
+/** oidc-provider's own test of whether metadata needs a client secret (its method, or an HS* algorithm); not in its types. */
+const needsSecret = (ctx: KoaContextWithOIDC, metadata: Record<string, unknown>) =>
+  (ctx.oidc.provider.Client as unknown as { needsSecret(metadata: Record<string, unknown>): boolean }).needsSecret(metadata);
+
+function dropSecret(metadata: Record<string, unknown>): void {
+  delete metadata.client_secret;
+  delete metadata.client_secret_expires_at;
+}
+
 /**
  * The defaults of a registration request that oidc-provider's clientDefaults cannot express,
  * because they depend on other metadata: a native app that leaves out token_endpoint_auth_method
  * is a public client (`none`, as the admin API does), since it cannot keep a secret (RFC 8252
  * §8.5). oidc-provider has already filled in the method and generated a secret by then, so what
  * the request itself said decides, and the secret goes.
+ *
+ * An update (RFC 7592) to metadata that needs no secret drops the one the client had, as the
+ * admin API does: oidc-provider kept it, so a client that left a leaked secret for
+ * private_key_jwt or none still had request objects signed with it (HS256) taken as its own.
+ * Back on a method with a secret, it gets a new one.
  */
 export function applyRegistrationDefaults(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>): void {
   if (!ctx || !REGISTRATION_ROUTES.has(ctx.oidc.route)) return;
   const requested = (ctx.oidc.body ?? {}) as Record<string, unknown>;
   if (metadata.application_type === 'native' && requested.token_endpoint_auth_method === undefined) {
     metadata.token_endpoint_auth_method = 'none';
-    delete metadata.client_secret;
-    delete metadata.client_secret_expires_at;
+    dropSecret(metadata);
   }
+  if (ctx.oidc.route === 'client_update' && !needsSecret(ctx, metadata)) dropSecret(metadata);
 }
 
 /**

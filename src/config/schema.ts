@@ -220,10 +220,16 @@ export const configSchema = z
     /** Address to listen on; 0.0.0.0 inside a container. */
     host: z.string().default('127.0.0.1'),
     /**
-     * Whether to believe X-Forwarded-For/-Proto/-Host: false, true (every hop), or the number
-     * of trusted proxy hops in front of the broker. Cookies are marked secure from X-Forwarded-Proto.
+     * Whether to believe X-Forwarded-For (and a proxy's traceId): false, or the number of trusted
+     * proxy hops in front of the broker. true is one hop: the address the nearest proxy saw, the
+     * last entry. Proxies append to the header a request arrives with, so its first entries are
+     * whatever the sender wrote; taken as the person's address (as "every hop" did), a new one on
+     * each request stepped around every per-address limit and went to BankID as endUserIp.
      */
-    trust_proxy: z.union([z.boolean(), z.number().int().positive()]).default(false),
+    trust_proxy: z
+      .union([z.boolean(), z.number().int().positive()])
+      .default(false)
+      .transform((trust) => (trust === true ? 1 : trust)),
     /** The HTTP server: limits that keep slow or oversized requests from holding connections. */
     server: z
       .object({
@@ -409,6 +415,12 @@ export const configSchema = z
         max_retry_interval_seconds: z.number().positive().default(3600),
         /** Time limit of each attempt. */
         timeout_ms: z.number().int().positive().default(5000),
+        /**
+         * Deliveries waiting at most, over all instances. Anyone can cause the events an endpoint
+         * wants (a login started and cancelled), and each waits a day while the endpoint is down:
+         * past this many, new ones are dropped (they stay in the log and the audit stream).
+         */
+        max_queued: z.number().int().min(1).default(100_000),
       })
       .strict()
       .prefault({}),

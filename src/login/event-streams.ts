@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { BrokerConfig } from '../config/schema.js';
+import { clientAddress } from '../http/client-ip.js';
 import { EventStream } from '../http/event-stream.js';
 import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -42,8 +43,13 @@ export class OpenEventStreams {
     }, HEARTBEAT_SWEEP_MS).unref();
   }
 
-  /** A new stream for this request, or 429 when the login or the address holds too many already. */
-  admit(ctx: Context, uid: string, ip: string): EventStream {
+  /**
+   * A new stream for this request, or 429 when the login or the address holds too many already.
+   * An IPv6 address counts by its /64, as the rate limits and the connection cap count it: one
+   * subscriber picks any address of its /64, and by address each stream could have one of its own.
+   */
+  admit(ctx: Context, uid: string, address: string): EventStream {
+    const ip = clientAddress(address);
     if (this.#closed) throw shuttingDown();
     if ((this.#perLogin.get(uid) ?? 0) >= this.#limits.per_login) {
       throw this.#refusal('login', 'This login has too many open event streams. Close one and try again.', 1);

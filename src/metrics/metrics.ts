@@ -192,7 +192,7 @@ export class Metrics {
 
   readonly webhookDeliveries = new Counter({
     name: 'neb_webhook_deliveries_total',
-    help: 'Webhook delivery attempts by endpoint id (set by the operator) and result: delivered, retried (failed, tried again later), gave_up',
+    help: 'Webhook deliveries by endpoint id (set by the operator) and result: delivered, retried (failed, tried again later), gave_up, dropped (not queued: the queue held webhooks.max_queued)',
     labelNames: ['webhook', 'result'] as const,
     registers: [this.registry],
   });

@@ -205,10 +205,13 @@ function boundedInteraction(ctx: KoaContextWithOIDC, ttl: number): number {
  * Who learns about a token at the introspection endpoint: the client it was issued to, or a
  * resource server the operator named (client metadata `resource_server`). Anyone else is told
  * `{active: false}`, as for a token that does not exist, so that no client learns another
- * client's `sub`s.
+ * client's `sub`s. So is a resource server asking about a token whose client was deleted since:
+ * a deleted client's tokens are refused everywhere, and oidc-provider, which reads the token's
+ * client for its subject type, answered 500 when the client was gone.
  */
-function ownTokenOrResourceServer(client: { clientId: string; metadata(): ClientMetadata }, token: { clientId?: string | undefined }): boolean {
-  return token.clientId === client.clientId || client.metadata().resource_server === true;
+async function ownTokenOrResourceServer(ctx: KoaContextWithOIDC, client: { clientId: string; metadata(): ClientMetadata }, token: { clientId?: string | undefined }): Promise<boolean> {
+  if (token.clientId === client.clientId) return true;
+  return client.metadata().resource_server === true && token.clientId !== undefined && Boolean(await ctx.oidc.provider.Client.find(token.clientId));
 }
 
 /**
@@ -379,7 +382,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     assertJwtClientAuthClaimsAndHeader: clientJwtLifetime.assertJwtClientAuthClaimsAndHeader,
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => ownTokenOrResourceServer(client, token) },
+      introspection: { enabled: true, allowedPolicy: ownTokenOrResourceServer },
       backchannelLogout: { enabled: true },
       ciba: deps.backchannel.feature(),
       claimsParameter,

@@ -111,7 +111,7 @@ export class RateLimiter {
     if (!this.#settings.enabled) return undefined;
     const now = Date.now();
     const window = this.#windowAt(now);
-    const counters = this.#countersOf(limit, request, window.start);
+    const counters = this.#countersOf(limit, request, window);
     if (counters.length === 0) return undefined;
     const counts = counters.map((counter) => this.#countOf(window, counter.key));
     if (!counts.every((count): count is WindowCount => count !== undefined)) return this.#checkInStore(limit, counters, counts, window);
@@ -157,11 +157,22 @@ export class RateLimiter {
     await this.flush();
   }
 
-  #countersOf(limit: LimitName, request: { ip: string; clientId?: string | undefined }, windowStart: string): Counter[] {
+  /**
+   * The counters of a request: its address's, then its client's. The client's is left out when
+   * the address's count as this instance holds it refuses the request already, which is then
+   * refused at once: a refusal for the address never counts against the client anyway, and
+   * counted, a flood of refused requests each naming a new client filled this instance's counters
+   * with names of the sender's choosing, and past them sent each one to the store.
+   */
+  #countersOf(limit: LimitName, request: { ip: string; clientId?: string | undefined }, window: CountingWindow): Counter[] {
     const { per_ip: perIp } = this.#settings[limit];
     const counters: Counter[] = [];
-    if (perIp > 0) counters.push({ by: 'ip', key: storeKey('rateLimit', limit, windowStart, 'ip', clientAddress(request.ip)), allowed: perIp });
-    const client = this.#clientCounter(limit, request.clientId, windowStart);
+    if (perIp > 0) {
+      const address: Counter = { by: 'ip', key: storeKey('rateLimit', limit, window.start, 'ip', clientAddress(request.ip)), allowed: perIp };
+      counters.push(address);
+      if ((window.counts.get(address.key)?.total ?? 0) >= perIp) return counters;
+    }
+    const client = this.#clientCounter(limit, request.clientId, window.start);
     if (client) counters.push(client);
     return counters;
   }

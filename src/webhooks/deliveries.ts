@@ -78,6 +78,8 @@ export class WebhookDeliveries implements AuditSink {
   #running: Promise<void> | undefined;
   /** When this instance last looked at the queue (epoch ms); 0 makes the first tick look. */
   #lookedAt = 0;
+  /** Whether this instance found the queue full at its last delivery: new ones are dropped. */
+  #dropping = false;
 
   constructor(deps: { store: Store; endpoints: WebhookEndpoints; settings: BrokerConfig['webhooks']; metrics: Metrics; log: Logger }) {
     this.#store = deps.store;
@@ -101,16 +103,35 @@ export class WebhookDeliveries implements AuditSink {
     return this.#queue(event, wanting);
   }
 
-  /** Queues `event` for `endpoints` (when not known yet, the current ones that want it). */
+  /** Queues `event` for `endpoints` (when not known yet, the current ones that want it), while the queue has room. */
   async #queue(event: AuditEvent, wanting: WebhookEndpoint[] | undefined): Promise<void> {
     const endpoints = wanting ?? (await this.#endpoints.current()).filter(wants(event));
+    if (!endpoints.length || !(await this.#hasRoom(endpoints))) return;
     for (const endpoint of endpoints) {
       const id = randomUUID();
       const delivery: Delivery = { endpoint: endpoint.id, event, attempts: 0, since: Date.now() };
       await this.#store.set(this.#key(id), JSON.stringify(delivery), this.#settings.retry_for_seconds + RECORD_MARGIN_SECONDS);
       await this.#store.schedule(WEBHOOK_QUEUE_KEY, id, Date.now());
     }
-    if (endpoints.length) this.#poll();
+    this.#poll();
+  }
+
+  /**
+   * Whether the queue holds fewer than `max_queued` deliveries. Anyone can cause the events an
+   * endpoint wants (start a login and cancel it), and while the endpoint is down each delivery
+   * waits up to `retry_for_seconds`: unbounded, a stranger could fill Redis, and then every
+   * login fails. A full queue drops new deliveries (counted); the event is still in the log and
+   * the audit stream. The log says when dropping begins and ends, not once per event.
+   */
+  async #hasRoom(endpoints: WebhookEndpoint[]): Promise<boolean> {
+    const room = (await this.queueDepth()) < this.#settings.max_queued;
+    if (room !== !this.#dropping) {
+      this.#dropping = !room;
+      if (room) this.#log.info('webhook queue has room again: deliveries are queued');
+      else this.#log.warn({ max_queued: this.#settings.max_queued }, 'webhook queue full (webhooks.max_queued): new deliveries are dropped until it has room');
+    }
+    if (!room) for (const endpoint of endpoints) this.#metrics.webhookDeliveries.inc({ webhook: endpoint.id, result: 'dropped' });
+    return room;
   }
 
   /** Starts this instance's worker. */

@@ -58,7 +58,8 @@ async function startBed({ heartbeatSeconds = 60, checks, looksUp }: BedOptions =
   });
   app.use(async (ctx) => {
     await checks;
-    const stream = streams.admit(ctx, ctx.path.split('/')[2]!, 'ip');
+    // The address the broker would see (ctx.ip): the test's own header, else one for all.
+    const stream = streams.admit(ctx, ctx.path.split('/')[2]!, ctx.get('x-test-address') || '192.0.2.1');
     opened.push(stream);
     await looksUp;
     stream.open();
@@ -72,7 +73,7 @@ async function startBed({ heartbeatSeconds = 60, checks, looksUp }: BedOptions =
 }
 
 /** A raw client: what it receives, as text, and the socket. */
-async function openStream(port: number, method = 'GET', login = 'x'): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+async function openStream(port: number, method = 'GET', login = 'x', address?: string): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
   const socket = connect(port, '127.0.0.1');
   let text = '';
   socket.setEncoding('utf8');
@@ -80,7 +81,8 @@ async function openStream(port: number, method = 'GET', login = 'x'): Promise<{ 
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   socket.on('error', () => {});
   await once(socket, 'connect');
-  socket.write(`${method} /interaction/${login}/api/events HTTP/1.1\r\nHost: broker.test\r\nAccept: text/event-stream\r\n\r\n`);
+  const from = address ? `X-Test-Address: ${address}\r\n` : '';
+  socket.write(`${method} /interaction/${login}/api/events HTTP/1.1\r\nHost: broker.test\r\nAccept: text/event-stream\r\n${from}\r\n`);
   return { socket, received: () => text, closed };
 }
 
@@ -247,6 +249,23 @@ describe('an open event stream', () => {
     expect(framed.received()).toContain('id: 35\nevent: qr\ndata: frame 35\n\n');
     expect(framed.received()).not.toContain(': \n\n');
     expect(idle.received()).toContain('IN_PROGRESS"}\n\n: \n\n');
+  });
+});
+
+describe('the event streams of one address', () => {
+  // One subscriber holds a whole IPv6 /64 and picks any address in it, as the rate limits and the
+  // connection cap count it: by address, each stream could come from an address of its own.
+  it('are those of its IPv6 /64', async () => {
+    const { port } = await startBed();
+    const inOneNetwork = [1, 2, 3, 4].map((host) => openStream(port, 'GET', `login-${host}`, `2001:db8:1:2::${host}`));
+    const clients = await Promise.all(inOneNetwork);
+    await until(() => clients.every((client) => client.received().includes('IN_PROGRESS')));
+    const fifth = await openStream(port, 'GET', 'login-5', '2001:db8:1:2:ffff::5');
+    await until(() => fifth.received().includes('\r\n\r\n'));
+    expect(fifth.received().split('\r\n')[0]).toBe('HTTP/1.1 429 Too Many Requests');
+    const anotherNetwork = await openStream(port, 'GET', 'login-6', '2001:db8:1:3::6');
+    await until(() => anotherNetwork.received().includes('IN_PROGRESS'));
+    for (const client of [...clients, fifth, anotherNetwork]) client.socket.destroy();
   });
 });
 

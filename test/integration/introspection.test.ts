@@ -20,7 +20,7 @@ let tb: TestBroker;
 let rp: RelyingParty;
 
 beforeAll(async () => {
-  tb = await startTestBroker({ clients: [webClient, otherClient, resourceServer], registration: { enabled: true, initial_access_token: false } }, 'introspection');
+  tb = await startTestBroker({ clients: [webClient, otherClient, resourceServer], registration: { enabled: true, initial_access_token: false, management: true } }, 'introspection');
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 
@@ -37,6 +37,25 @@ describe('introspection', () => {
   it('answers a resource server the operator named, for any client\'s token', async () => {
     const tokens = await rp.redeem(await logIn(rp));
     expect(await introspect(resourceServer, tokens.access_token)).toMatchObject({ active: true, client_id: webClient.client_id, sub: tokens.claims()!.sub });
+  });
+
+  // A deleted client is gone at once: its tokens are refused everywhere, and a resource server
+  // asking about one was answered a 500 (oidc-provider read the gone client's subject type).
+  it("answers a resource server {active: false} for a token of a client deleted since", async () => {
+    const registered = await fetch(`${tb.issuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['https://gone.example/callback'] }),
+    });
+    const gone = (await registered.json()) as { client_id: string; client_secret: string; registration_access_token: string; registration_client_uri: string };
+    const goneRp = await RelyingParty.discover(tb.issuer, { ...gone, redirect_uris: ['https://gone.example/callback'] });
+    const tokens = await goneRp.redeem(await logIn(goneRp));
+    expect(await introspect(resourceServer, tokens.access_token)).toMatchObject({ active: true, client_id: gone.client_id });
+    const deleted = await fetch(gone.registration_client_uri, { method: 'DELETE', headers: { authorization: `Bearer ${gone.registration_access_token}` } });
+    expect(deleted.status).toBe(204);
+    const answer = await tokenRequest(tb.issuer, resourceServer, { token: tokens.access_token }, '/token/introspection');
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ active: false });
   });
 
   it.each(['resource_server', 'refresh_tokens_without_consent'])('a client cannot give itself %s by registering', async (field) => {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { findFreePort } from '../support/ports.js';
+import { clearOfWindowEnd, LONG_WINDOW } from '../support/rate-windows.js';
 import { RelyingParty } from '../support/relying-party.js';
 
 let behindProxy: TestBroker;
@@ -65,6 +66,35 @@ describe('behind a trusted proxy', () => {
   it('keeps the traceId a trusted proxy sends', async () => {
     const response = await fetch(`${behindProxy.issuer}/health/live`, { headers: { traceid: '0123456789abcdef' } });
     expect(response.headers.get('traceid')).toBe('0123456789abcdef');
+  });
+});
+
+describe('trust_proxy: true', () => {
+  // nginx ($proxy_add_x_forwarded_for), HAProxy and Apache append the address they saw to the
+  // X-Forwarded-For a request arrives with: everything before that last entry is what the sender wrote.
+  const throughProxy = (tb: TestBroker, written: string) =>
+    fetch(`${tb.issuer}/session/end`, { headers: { accept: 'application/json', 'x-forwarded-for': `${written}, 203.0.113.7` } });
+
+  it('takes the address the proxy saw, not one the sender wrote before it: a new one each time does not step around the limits', async () => {
+    const tb = await startTestBroker({ trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, logout: { per_ip: 2 } } }, 'proxy-true');
+    await clearOfWindowEnd();
+    const statuses = [];
+    for (let i = 1; i <= 3; i += 1) statuses.push((await throughProxy(tb, `198.51.100.${i}`)).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    // Another person behind the proxy has an allowance of their own.
+    expect((await fetch(`${tb.issuer}/session/end`, { headers: { 'x-forwarded-for': '203.0.113.8' } })).status).toBe(200);
+  });
+
+  // Some proxies (Azure Application Gateway) write the address with the port it came from, a new
+  // one with each connection: taken as it is, each connection had an allowance of its own.
+  it('takes an address the proxy wrote with its port without the port', async () => {
+    const tb = await startTestBroker({ trust_proxy: 1, rate_limits: { window_seconds: LONG_WINDOW, logout: { per_ip: 2 } } }, 'proxy-ports');
+    await clearOfWindowEnd();
+    for (const [first, second, third] of [['203.0.113.7:40001', '203.0.113.7:40002', '203.0.113.7:40003'], ['[2001:db8::7]:40001', '[2001:db8::7]:40002', '[2001:db8::8]:40003']]) {
+      const statuses = [];
+      for (const address of [first, second, third]) statuses.push((await fetch(`${tb.issuer}/session/end`, { headers: { 'x-forwarded-for': address! } })).status);
+      expect(statuses, first).toEqual([200, 200, 429]);
+    }
   });
 });
 

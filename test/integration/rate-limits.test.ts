@@ -51,6 +51,33 @@ const statusesOf = async (requests: number, request: () => Promise<number>) => {
 };
 const authorizeStatus = (tb: TestBroker) => async () => (await authorize(tb)).status;
 
+/**
+ * The status of a refresh with a token that is none, at `tb`'s token endpoint from `address` (as
+ * its trusted proxy says), with `headers` (the client's credentials) and `body` besides.
+ */
+async function refreshStatus(tb: TestBroker, address: string, { headers = {}, body = {} }: { headers?: Record<string, string>; body?: Record<string, string> } = {}): Promise<number> {
+  const response = await fetch(`${tb.issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address, ...headers },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'not-a-token', ...body }),
+  });
+  return response.status;
+}
+
+/**
+ * A broker behind a trusted proxy whose token endpoint alone is limited (`token`, and `more` of
+ * the rate limits' settings), on a key prefix of its own, all of a test's requests in one window.
+ */
+async function tokenLimitedBroker(name: string, token: { per_ip: number; per_client: number }, more: Record<string, number> = {}) {
+  await clearOfWindowEnd();
+  const prefix = uniquePrefix(name);
+  const tb = await startTestBroker({ trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, auth: off, token, eid_start: off, ...more } }, name, { prefix });
+  return { tb, prefix };
+}
+
+/** Basic credentials of `clientId` with `secret`. */
+const basicOf = (clientId: string, secret: string) => ({ authorization: `Basic ${btoa(`${clientId}:${secret}`)}` });
+
 describe('authorization requests, per IP address', () => {
   it('answer 429 with Retry-After once over the limit, counted across instances, and again after the window', async () => {
     await windowStart(WINDOW);
@@ -109,15 +136,7 @@ describe('an address over its limit', () => {
       { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, auth: off, token: { per_ip: 2, per_client: 3 }, eid_start: off } },
       'rate-limits-both',
     );
-    const basic = Buffer.from(`${webClient.client_id}:${webClient.client_secret}`).toString('base64');
-    const redeemFrom = async (address: string) =>
-      (
-        await fetch(`${tb.issuer}/token`, {
-          method: 'POST',
-          headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'not-a-token' }),
-        })
-      ).status;
+    const redeemFrom = (address: string) => refreshStatus(tb, address, { headers: basicOf(webClient.client_id, webClient.client_secret) });
     const statuses = [];
     for (let i = 0; i < 5; i += 1) statuses.push(await redeemFrom('203.0.113.7'));
     expect(statuses).toEqual([400, 400, 429, 429, 429]);
@@ -226,21 +245,8 @@ describe('strangers naming a client', () => {
 
 describe('an instance that counts as many keys as it may', () => {
   it('counts a new address in the store before it answers, and limits it all the same', async () => {
-    await clearOfWindowEnd();
-    const prefix = uniquePrefix('rate-limits-full');
-    const tb = await startTestBroker(
-      { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, local_counters: 2, auth: off, token: { per_ip: 2, per_client: 0 }, eid_start: off } },
-      'rate-limits-full',
-      { prefix },
-    );
-    const redeemFrom = async (address: string) =>
-      (
-        await fetch(`${tb.issuer}/token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'not-a-token', client_id: webClient.client_id }),
-        })
-      ).status;
+    const { tb, prefix } = await tokenLimitedBroker('rate-limits-full', { per_ip: 2, per_client: 0 }, { local_counters: 2 });
+    const redeemFrom = (address: string) => refreshStatus(tb, address, { body: { client_id: webClient.client_id } });
     // Two addresses fill the instance's counters; the third's requests are counted in the store as they come.
     expect(await redeemFrom('198.51.100.1')).toBe(401);
     expect(await redeemFrom('198.51.100.2')).toBe(401);
@@ -251,6 +257,22 @@ describe('an instance that counts as many keys as it may', () => {
     expect(await statusesOf(2, () => redeemFrom('198.51.100.1'))).toEqual([401, 429]);
     await tb.broker.rateLimits.flush();
     expect(await rateLimitCounts(prefix, 'token')).toEqual({ 'ip:198.51.100.1': 3, 'ip:198.51.100.2': 1, 'ip:198.51.100.3': 3 });
+  });
+});
+
+describe('requests an address sends over its limit, each naming a new client', () => {
+  // Refused at once, they made a count for their client all the same: the instance's counters
+  // filled with names the sender chose, and past them each refused request went to Redis (an
+  // increment and its give-back) and left a key there. One address made Redis work at its pace.
+  it('are refused without a count for their client, here or in the store', async () => {
+    const { tb, prefix } = await tokenLimitedBroker('rate-limits-named', { per_ip: 2, per_client: 100 }, { local_counters: 4 });
+    const redeemAs = (clientId: string) => refreshStatus(tb, '203.0.113.9', { headers: basicOf(clientId, 'not-its-secret') });
+    const statuses = [];
+    for (let i = 0; i < 12; i += 1) statuses.push(await redeemAs(`named-${i}`));
+    expect(statuses).toEqual([401, 401, ...Array<number>(10).fill(429)]);
+    await tb.broker.rateLimits.flush();
+    const counted = Object.keys(await rateLimitCounts(prefix, 'token'));
+    expect(counted.filter((key) => key.startsWith('client:')).sort()).toEqual(['client:named-0', 'client:named-1']);
   });
 });
 

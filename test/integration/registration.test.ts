@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
@@ -358,6 +358,38 @@ describe('registration management (RFC 7592)', () => {
       { headers: { accept: 'text/html' } },
     );
     expect(page.status).toBe(400);
+  });
+
+  // A client leaving its secret (leaked, say) for a method without one must not keep it working:
+  // oidc-provider kept it, and a request object signed with it (HS256) still spoke for the client.
+  it('a client updated to a method without a secret loses its secret: a request object signed with it is refused', async () => {
+    const reg = await registered();
+    const updated = await call(reg.registration_client_uri, 'PUT', reg.registration_access_token, { ...webRegistration, client_id: reg.client_id, token_endpoint_auth_method: 'none' });
+    expect(updated.status, JSON.stringify(updated.body)).toBe(200);
+    expect(updated.body).not.toHaveProperty('client_secret');
+    expect((await call(reg.registration_client_uri, 'GET', updated.body.registration_access_token as string)).body).not.toHaveProperty('client_secret');
+    const request = await new SignJWT({
+      client_id: reg.client_id,
+      response_type: 'code',
+      redirect_uri: webRegistration.redirect_uris[0],
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(reg.client_id)
+      .setAudience(tb.issuer)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(reg.client_secret));
+    // Its signature cannot be checked, so neither can its redirect_uri: the error is the broker's page.
+    const { response } = await new TestBrowser(tb.issuer).follow(`/auth?${new URLSearchParams({ client_id: reg.client_id, request })}`);
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('<code>invalid_request_object</code>');
+    // Back on a method with a secret, it gets a new one, in that answer.
+    const again = await call(reg.registration_client_uri, 'PUT', updated.body.registration_access_token as string, { ...webRegistration, client_id: reg.client_id });
+    expect(again.body.client_secret).toEqual(expect.any(String));
+    expect(again.body.client_secret).not.toBe(reg.client_secret);
   });
 
   it('a method /reg/<client_id> does not take: 405, naming those of reading, updating and deleting a client in Allow', async () => {

@@ -7,7 +7,7 @@ import { startTestBroker, webClient } from '../support/broker.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { startReceiver, type Received, type Receiver } from '../support/receiver.js';
 import { deleteKeysWithPrefix, findFreePort, monitorCommands, redisUrl, uniquePrefix } from '../support/redis.js';
-import { auditStream, everythingStored, eventually, Scrape } from '../support/ops.js';
+import { auditStream, capturingLog, everythingStored, eventually, Scrape } from '../support/ops.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, ADMIN_TOKEN, startAdminBroker } from './admin-support.js';
 
@@ -226,6 +226,43 @@ describe('webhooks across instances', () => {
     expect(delivered.headers['webhook-id']).toBe(failed.headers['webhook-id']);
     expect(signatureHolds(delivered, created.body.secret as string)).toBe(true);
   }, 60_000);
+});
+
+describe('webhooks of an endpoint that is down', () => {
+  const MAX_QUEUED = 3;
+  let tb: TestBroker;
+  const { log, lines } = capturingLog();
+
+  beforeAll(async () => {
+    const nobodyListens = await findFreePort();
+    tb = await startTestBroker(
+      {
+        eids: { 'test-double': { acr_values: ['urn:test:se'] }, 'other-double': { country: 'NO', acr_values: ['urn:test:no'] } },
+        webhooks: { endpoints: [{ id: 'down', url: `http://127.0.0.1:${nobodyListens}/down`, secret: SECRET }], max_queued: MAX_QUEUED },
+      },
+      'webhooks-down',
+      { log },
+    );
+  });
+
+  // Each delivery waits a day for the endpoint: without a bound, a stranger starting logins and
+  // cancelling them on the picker writes a day's record to Redis with every one.
+  it("queue no more than max_queued deliveries of strangers' cancelled logins, and count the others dropped", async () => {
+    const stranger = await RelyingParty.discover(tb.issuer, webClient);
+    for (let i = 0; i < MAX_QUEUED + 3; i += 1) {
+      const picker = new URL((await stranger.authorize()).response.url);
+      const { leftTo } = await stranger.browser.submit(`${picker.pathname}/cancel`, {});
+      expect(leftTo?.searchParams.get('error')).toBe('access_denied');
+    }
+    const scrape = await eventually(async () => {
+      const scraped = await Scrape.of(`${tb.issuer}/metrics`);
+      return scraped.value('neb_webhook_deliveries_total', { webhook: 'down', result: 'dropped' }) === 3 && scraped;
+    });
+    expect(scrape.value('neb_webhook_queue_depth')).toBe(MAX_QUEUED);
+    expect(lines().filter((line) => String(line.msg).startsWith('webhook queue full'))).toHaveLength(1);
+    // Every cancel is still in the audit stream.
+    await eventually(async () => (await auditStream(tb.prefix)).filter((event) => event.event === 'authentication.cancelled').length === MAX_QUEUED + 3);
+  });
 });
 
 describe('webhooks of a broker without endpoints', () => {

@@ -182,6 +182,16 @@ describe('the returnUrl nonce', () => {
     expect(await refused.text()).toContain(refused.headers.get('traceid')!);
     expect(await session.poll()).toMatchObject({ status: 'IN_PROGRESS' });
   });
+
+  // As long as the nonce in characters, longer in bytes: the comparison of bytes threw (a 500).
+  it('a nonce of as many characters outside ASCII is refused as another nonce, not a failure of the broker', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: THIS });
+    await session.start();
+    const nonce = new URL((bed.simulator.lastRequest('auth') as { returnUrl: string }).returnUrl).searchParams.get('nonce')!;
+    const refused = await bed.rp.browser.request(`/interaction/${session.uid}/se-bankid/return?nonce=${encodeURIComponent('é'.repeat(nonce.length))}`, { headers: { accept: 'text/html' } });
+    expect(refused.status).toBe(400);
+    expect(await session.poll()).toMatchObject({ status: 'IN_PROGRESS' });
+  });
 });
 
 describe('cancel', () => {
