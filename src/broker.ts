@@ -54,6 +54,7 @@ import { createStore, type Store } from './store/index.js';
 import { WebhookDeliveries } from './webhooks/deliveries.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
 import { Sealer, sealedStore } from './store/sealed-store.js';
+import { KeyNames } from './store/key-names.js';
 import { pluginNamespace, SEALED_KEY_PREFIXES } from './store/keys.js';
 
 export interface BrokerOptions {
@@ -238,7 +239,8 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     const clients = demo ? [...config.clients, await demo.demoClient(issuer, store, views)] : config.clients;
     const clientRules = createClientRules({ issuer, eids: registry.all });
     const clientStore = new ClientStore(store);
-    const initialAccessTokens = new InitialAccessTokens(store);
+    const keyNames = new KeyNames(subjectSecret);
+    const initialAccessTokens = new InitialAccessTokens(store, keyNames);
     const backchannel = new Backchannel({ registry, accounts, subjects, store: sealed, audit, metrics, log, settings: config.ciba });
     logClientSources(config, log);
     // The login routes, made once the provider is, decide where /auth sends a browser.
@@ -257,6 +259,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       clientRules,
       clientStore,
       redemptions: new Redemptions(store, log),
+      keyNames,
       initialAccessTokens,
       backchannel,
       interactionUrl: (ctx, interaction) => loginEntry.url!(ctx, interaction),

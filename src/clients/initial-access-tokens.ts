@@ -1,13 +1,12 @@
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Store } from '../store/store.js';
 import { storeKey } from '../store/keys.js';
+import type { KeyNames } from '../store/key-names.js';
 import type { AfterEndpoint } from '../oidc/after-endpoints.js';
 
 /** The registration policy every initial access token the admin API issues carries. */
 export const COUNTED_USES_POLICY = 'counted_uses';
 
-const maxUsesKey = (jti: string) => storeKey('initialAccessTokenMaxUses', jti);
-const usesKey = (jti: string) => storeKey('initialAccessTokenUses', jti);
 
 /** A use of a token that a registration under way holds: given back should the registration fail. */
 interface HeldUse {
@@ -31,11 +30,22 @@ interface HeldUse {
  */
 export class InitialAccessTokens {
   readonly #store: Store;
+  readonly #names: KeyNames;
   /** The registrations under way that hold a use, by request. */
   readonly #held = new WeakMap<object, HeldUse>();
 
-  constructor(store: Store) {
+  /** `names` hashes each token's value (its jti) in the keys of its count: the token is a credential. */
+  constructor(store: Store, names: KeyNames) {
     this.#store = store;
+    this.#names = names;
+  }
+
+  #maxUsesKey(jti: string): string {
+    return storeKey('initialAccessTokenMaxUses', this.#names.of(jti));
+  }
+
+  #usesKey(jti: string): string {
+    return storeKey('initialAccessTokenUses', this.#names.of(jti));
   }
 
   /** Issues a token good for `maxUses` registrations within `expiresIn` seconds; returns its value. */
@@ -43,7 +53,7 @@ export class InitialAccessTokens {
     const token = new provider.InitialAccessToken({ expiresIn, policies: [COUNTED_USES_POLICY] });
     const value = await token.save();
     // Written after the token: should this write fail, the token counts as used up, never as unlimited.
-    await this.#store.set(maxUsesKey(token.jti), String(maxUses), expiresIn);
+    await this.#store.set(this.#maxUsesKey(token.jti), String(maxUses), expiresIn);
     return value;
   }
 
@@ -52,9 +62,9 @@ export class InitialAccessTokens {
     const token = ctx.oidc.entities.InitialAccessToken;
     // Registration management inherits the policy; only a registration uses the token.
     if (!token) return;
-    const allowed = Number((await this.#store.get(maxUsesKey(token.jti)))?.value ?? 0);
+    const allowed = Number((await this.#store.get(this.#maxUsesKey(token.jti)))?.value ?? 0);
     const secondsLeft = Math.max(1, (token.exp ?? 0) - Math.floor(Date.now() / 1000));
-    const { count } = await this.#store.increment(usesKey(token.jti), secondsLeft);
+    const { count } = await this.#store.increment(this.#usesKey(token.jti), secondsLeft);
     if (count > allowed) {
       await this.#giveBack(token.jti, secondsLeft);
       throw new errors.InvalidToken('the initial access token has been used up');
@@ -77,6 +87,6 @@ export class InitialAccessTokens {
   }
 
   #giveBack(jti: string, secondsLeft: number): Promise<unknown> {
-    return this.#store.increment(usesKey(jti), secondsLeft, -1);
+    return this.#store.increment(this.#usesKey(jti), secondsLeft, -1);
   }
 }

@@ -1,8 +1,10 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { createMemoryStore } from '../store/memory-store.js';
-import type { Store } from '../store/store.js';
+import type { ConsumeResult, Store, StoredRecord } from '../store/store.js';
 import type { Redemptions } from './redemptions.js';
 import { storeKey } from '../store/keys.js';
+import { KeyNames } from '../store/key-names.js';
+import { randomBytes } from 'node:crypto';
 
 /**
  * Losing a consume race means the artifact was already used. A second use of a code or a
@@ -25,6 +27,28 @@ const usedUpByDestroy: Record<string, () => Error> = {
 
 /** Models that are also found by a second key: the payload field that holds it. */
 const secondaryKeys: Record<string, 'uid' | 'userCode'> = { Session: 'uid', DeviceCode: 'userCode' };
+
+/**
+ * Models whose id is a credential: whoever holds it uses it (a token, a code, the session
+ * cookie's value, a request_uri, an auth_req_id). Their keys name a hash of the id (KeyNames),
+ * and their records keep no copy of it (oidc-provider's `jti`, given back on a read). A Grant's,
+ * an Interaction's or a ReplayDetection's id lets nobody in, and stays as it is.
+ */
+const credentialModels = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'ClientCredentials',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PushedAuthorizationRequest',
+  'RegistrationAccessToken',
+  'InitialAccessToken',
+  'Session',
+]);
+
+/** The secondary lookups whose value is a credential too (a device flow's user code). */
+const credentialSecondaryKeys = new Set(['userCode']);
 
 /**
  * A session record that a login ending at the same moment in the same browser, for the same
@@ -51,6 +75,8 @@ function isJoined(record: AdapterPayload | JoinedSession): record is JoinedSessi
  * under a grant (so revokeByGrantId finds them), `oidc:<Model>:uid:<uid>` and
  * `oidc:<Model>:userCode:<code>` for the secondary lookups. Index keys are written before the record
  * they point at, so a crash in between leaves a dangling index entry, never an unrevocable token.
+ * Where the id (or the user code) is a credential (credentialModels), the key holds its hash in
+ * its place, and the record no copy of it: a copy of the store names no token anyone could use.
  *
  * A session is the exception: oidc-provider reads it when a login returns and writes it whole, under
  * a new id, when the login ends, so two logins of one browser ending at once would each write a
@@ -65,15 +91,18 @@ export class StoreAdapter implements Adapter {
   readonly #redemptions: Redemptions | undefined;
   readonly #found: ((payload: AdapterPayload) => void) | undefined;
   readonly #keptAfterExpiry: number;
+  readonly #names: KeyNames | undefined;
 
   /**
    * `redemptions` remembers each consume for the token request that made it (see Redemptions);
    * `found` is told of each record found by its id, to start reading what goes with it;
    * `keptAfterExpiry` is how many seconds a record stays in the store after it expires, for what
-   * a late use must still meet (see keptAfterExpiry in provider.ts).
+   * a late use must still meet (see keptAfterExpiry in provider.ts). `names` hashes the ids of
+   * the models whose ids are credentials.
    */
-  constructor(model: string, store: Store, redemptions?: Redemptions, found?: (payload: AdapterPayload) => void, keptAfterExpiry = 0) {
+  constructor(model: string, store: Store, names: KeyNames, redemptions?: Redemptions, found?: (payload: AdapterPayload) => void, keptAfterExpiry = 0) {
     this.#model = model;
+    this.#names = credentialModels.has(model) ? names : undefined;
     this.#store = store;
     this.#redemptions = redemptions;
     this.#found = found;
@@ -81,14 +110,40 @@ export class StoreAdapter implements Adapter {
   }
 
   #key(id: string): string {
-    return storeKey('oidcModel', this.#model, id);
+    return storeKey('oidcModel', this.#model, this.#names ? this.#names.of(id) : id);
+  }
+
+  /**
+   * Where a broker before hashed key names kept the record of a credential: its records are read
+   * (and removed) there until they expire, only when the hashed key has none.
+   */
+  #formerKey(id: string): string | undefined {
+    return this.#names && storeKey('oidcModel', this.#model, id);
+  }
+
+  /** The key of a secondary lookup by `field`. */
+  #lookupKey(field: string, value: string): string {
+    const named = this.#names && credentialSecondaryKeys.has(field) ? this.#names.of(value) : value;
+    return storeKey('oidcModel', this.#model, `${field}:${named}`);
   }
 
   /** The key of the secondary lookup of this payload, when its model has one. */
   #secondaryKey(payload: AdapterPayload | undefined): string | undefined {
     const field = secondaryKeys[this.#model];
     const value = field && payload?.[field];
-    return value ? this.#key(`${field}:${value}`) : undefined;
+    return value ? this.#lookupKey(field, String(value)) : undefined;
+  }
+
+  /** The record as stored: without its id (oidc-provider's jti), when the id is a credential. */
+  #stored(payload: AdapterPayload | JoinedSession): string {
+    return JSON.stringify(this.#names ? { ...payload, jti: undefined } : payload);
+  }
+
+  /** The record at `id`: at its hashed key, else (a record of a broker before them) at its former one. */
+  async #get(id: string): Promise<StoredRecord | undefined> {
+    const record = await this.#store.get(this.#key(id));
+    const formerKey = record ? undefined : this.#formerKey(id);
+    return formerKey ? this.#store.get(formerKey) : record;
   }
 
   async upsert(id: string, payload: AdapterPayload, lifetime?: number): Promise<void> {
@@ -98,7 +153,7 @@ export class StoreAdapter implements Adapter {
     const secondaryKey = this.#secondaryKey(payload);
     if (this.#model === 'Session' && secondaryKey) return this.#upsertSession(id, payload, secondaryKey, expiresIn);
     if (secondaryKey) await this.#store.set(secondaryKey, id, expiresIn);
-    await this.#store.set(key, JSON.stringify(payload), expiresIn);
+    await this.#store.set(key, this.#stored(payload), expiresIn);
   }
 
   /**
@@ -108,9 +163,9 @@ export class StoreAdapter implements Adapter {
    * the replaced version, and saves the read of the session that its destroy made before.
    */
   async #upsertSession(id: string, payload: AdapterPayload, uidKey: string, expiresIn: number | undefined): Promise<void> {
-    await this.#store.set(this.#key(id), JSON.stringify(payload), expiresIn);
+    await this.#store.set(this.#key(id), this.#stored(payload), expiresIn);
     const replaced = await this.#store.replace(uidKey, id, expiresIn);
-    if (replaced && replaced !== id && (await this.#store.get(this.#key(replaced)))) await this.#join(String(payload.uid), uidKey, [replaced, id]);
+    if (replaced && replaced !== id && (await this.#get(replaced))) await this.#join(String(payload.uid), uidKey, [replaced, id]);
   }
 
   /**
@@ -137,9 +192,9 @@ export class StoreAdapter implements Adapter {
       }
       if (!joined.length) return;
       const expiresIn = typeof latest.exp === 'number' ? Math.max(1, latest.exp - Math.floor(Date.now() / 1000)) : undefined;
-      await this.#store.set(this.#key(latestId), JSON.stringify(latest), expiresIn);
+      await this.#store.set(this.#key(latestId), this.#stored(latest), expiresIn);
       const pointer: JoinedSession = { joinedInto: latestId };
-      for (const id of joined) await this.#store.set(this.#key(id), JSON.stringify(pointer), expiresIn);
+      for (const id of joined) await this.#store.set(this.#key(id), this.#stored(pointer), expiresIn);
     } finally {
       await this.#store.delete(lease);
     }
@@ -147,18 +202,21 @@ export class StoreAdapter implements Adapter {
 
   /** The record at `id` as written, a session joined into another included. */
   async #readOwn(id: string): Promise<AdapterPayload | JoinedSession | undefined> {
-    const record = await this.#store.get(this.#key(id));
+    const record = await this.#get(id);
     return record ? (JSON.parse(record.value) as AdapterPayload | JoinedSession) : undefined;
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    let record = await this.#store.get(this.#key(id));
+    let recordId = id;
+    let record = await this.#get(recordId);
     for (let joins = 0; record && joins < MOST_JOINS_FOLLOWED; joins += 1) {
-      const payload = JSON.parse(record.value) as AdapterPayload | JoinedSession;
-      if (isJoined(payload)) {
-        record = await this.#store.get(this.#key(payload.joinedInto));
+      const stored = JSON.parse(record.value) as AdapterPayload | JoinedSession;
+      if (isJoined(stored)) {
+        recordId = stored.joinedInto;
+        record = await this.#get(recordId);
         continue;
       }
+      const payload = this.#names ? { ...stored, jti: recordId } : stored;
       this.#found?.(payload);
       return record.consumedAt === undefined ? payload : { ...payload, consumed: record.consumedAt };
     }
@@ -166,11 +224,11 @@ export class StoreAdapter implements Adapter {
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    return this.#findBySecondaryKey(this.#key(`uid:${uid}`));
+    return this.#findBySecondaryKey(this.#lookupKey('uid', uid));
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return this.#findBySecondaryKey(this.#key(`userCode:${userCode}`));
+    return this.#findBySecondaryKey(this.#lookupKey('userCode', userCode));
   }
 
   async #findBySecondaryKey(key: string): Promise<AdapterPayload | undefined> {
@@ -186,11 +244,16 @@ export class StoreAdapter implements Adapter {
    * after this, since they then point at a grant that is gone.
    */
   async consume(id: string): Promise<void> {
-    const key = this.#key(id);
-    const result = await this.#store.consume(key, Math.floor(Date.now() / 1000), this.#redemptions?.claim(key));
+    const formerKey = this.#formerKey(id);
+    let result = await this.#consumeAt(this.#key(id));
+    if (result === 'missing' && formerKey) result = await this.#consumeAt(formerKey);
     if (result === 'consumed') return;
     if (result === 'already') await this.#revokeGrantOf(id);
     throw (alreadyUsed[this.#model] ?? alreadyUsedDefault(this.#model))();
+  }
+
+  #consumeAt(key: string): Promise<ConsumeResult> {
+    return this.#store.consume(key, Math.floor(Date.now() / 1000), this.#redemptions?.claim(key));
   }
 
   async #revokeGrantOf(id: string): Promise<void> {
@@ -212,7 +275,8 @@ export class StoreAdapter implements Adapter {
     if (usedUp && (await this.#store.consume(this.#key(id), Math.floor(Date.now() / 1000))) !== 'consumed') throw usedUp();
     // A session's uid index is left to point at nothing: the next version of the session replaces it.
     const secondaryKey = this.#secondaryKey(secondaryKeys[this.#model] && this.#model !== 'Session' ? await this.find(id) : undefined);
-    await this.#store.delete(this.#key(id), ...(secondaryKey ? [secondaryKey] : []));
+    const formerKey = this.#formerKey(id);
+    await this.#store.delete(this.#key(id), ...(formerKey ? [formerKey] : []), ...(secondaryKey ? [secondaryKey] : []));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
@@ -228,5 +292,7 @@ export class StoreAdapter implements Adapter {
  */
 export function memoryAdapter(): { adapter: (model: string) => Adapter; close(): Promise<void> } {
   const store = createMemoryStore();
-  return { adapter: (model) => new StoreAdapter(model, store), close: () => store.close() };
+  // Its records live as long as the process: a key of its own hashes their ids.
+  const names = new KeyNames(randomBytes(32).toString('base64url'));
+  return { adapter: (model) => new StoreAdapter(model, store, names), close: () => store.close() };
 }

@@ -25,6 +25,7 @@ import { refuseTooDeepInput } from './too-deep-input.js';
 import { describeProviderErrors } from './error-descriptions.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
+import type { KeyNames } from '../store/key-names.js';
 import { currentRequest } from './current-request.js';
 import type { Redemptions } from './redemptions.js';
 import { timeBoxedFetch } from './outbound-fetch.js';
@@ -56,6 +57,8 @@ export interface ProviderDependencies {
   clientStore: ClientStore;
   /** What each token request consumed, given back when the store fails it. */
   redemptions: Redemptions;
+  /** The names in the store of records whose ids are credentials (tokens, codes, sessions). */
+  keyNames: KeyNames;
   /** The admin API's initial access tokens, whose uses registration counts. */
   initialAccessTokens: InitialAccessTokens;
   /** OpenID Connect CIBA, for clients registered for it. */
@@ -334,7 +337,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const pairwiseSubject: SubjectOf = (accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId));
   const kept = keptAfterExpiry(deps.loginTtl);
   const configuration: Configuration = {
-    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.redemptions, readAlongside[model]?.(deps), kept[model])),
+    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.keyNames, deps.redemptions, readAlongside[model]?.(deps), kept[model])),
     clients: config.clients.map(clientMetadata),
     extraClientMetadata: {
       properties: deps.clientRules.extraFields,
@@ -453,7 +456,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // Before the front-channel page, which is drawn in that language and goes on to the address it sets.
     logoutLanguage(),
     frontChannelLogout(provider, views),
-    logoutRevocation(provider, { grants: new StoreAdapter('Grant', store), store, sessionTtlSeconds: config.ttl.session }),
+    logoutRevocation(provider, { grants: new StoreAdapter('Grant', store, deps.keyNames), store, sessionTtlSeconds: config.ttl.session }),
     ownFormPostPage(views),
     deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),

@@ -45,9 +45,17 @@ export const KEY_FAMILIES = {
   oidcModel: {
     prefix: 'oidc:',
     kind: 'record',
-    holds: "oidc-provider's models at `oidc:<Model>:<id>` (sessions, codes, tokens, grants, runtime clients), and their lookups `oidc:<Model>:uid:<uid>`, `oidc:<Model>:userCode:<code>`",
+    holds: "oidc-provider's models at `oidc:<Model>:<id>` (sessions, codes, tokens, grants, runtime clients), and their lookups `oidc:<Model>:uid:<uid>`, `oidc:<Model>:userCode:<code>`. Where the id is a credential (tokens, codes, the session cookie, request_uri, auth_req_id, user code), the key holds its HMAC-SHA-256 and the record no copy of it",
     lifetime: "the model's own (ttl.*); runtime clients forever",
     writer: 'oidc/adapter.ts, clients/store.ts',
+  },
+  session: {
+    prefix: 'oidc:Session:',
+    kind: 'record',
+    holds: "a browser's session (an oidc:<Model> record, by a hash of its cookie's value), and its lookup by uid, which names the session's id: the cookie's value",
+    lifetime: 'ttl.session',
+    writer: 'oidc/adapter.ts',
+    sealed: true,
   },
   interaction: {
     prefix: 'oidc:Interaction:',
@@ -116,14 +124,14 @@ export const KEY_FAMILIES = {
   initialAccessTokenMaxUses: {
     prefix: 'initial-access-token:max-uses:',
     kind: 'record',
-    holds: 'how many registrations an initial access token allows, by jti',
+    holds: 'how many registrations an initial access token allows, by a hash of the token',
     lifetime: 'the token',
     writer: 'clients/initial-access-tokens.ts',
   },
   initialAccessTokenUses: {
     prefix: 'initial-access-token:uses:',
     kind: 'counter',
-    holds: 'how many registrations an initial access token made, by jti',
+    holds: 'how many registrations an initial access token made, by a hash of the token',
     lifetime: 'the token',
     writer: 'clients/initial-access-tokens.ts',
   },
