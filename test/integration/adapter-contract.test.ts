@@ -5,13 +5,16 @@ import { StoreAdapter } from '../../src/oidc/adapter.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
 import type { Store } from '../../src/store/store.js';
+import { KeyNames } from '../../src/store/key-names.js';
 import { deleteKeysWithPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
+
+const names = new KeyNames('the contract test key names secret');
 
 /** oidc-provider's adapter contract, held by the same adapter on either store. */
 function adapterContract(name: string, open: () => Promise<Store>) {
   describe(`StoreAdapter on the ${name} store`, () => {
     let store: Store;
-    const adapter = (model: string) => new StoreAdapter(model, store);
+    const adapter = (model: string) => new StoreAdapter(model, store, names);
 
     it('opens', async () => {
       store = await open();
@@ -133,6 +136,45 @@ function adapterContract(name: string, open: () => Promise<Store>) {
       expect(await adapter('RefreshToken').find('rt1')).toBeUndefined();
       expect(await adapter('AuthorizationCode').find('ac1')).toBeUndefined();
       expect(await adapter('AccessToken').find('at2')).toMatchObject({ jti: 'at2' });
+    });
+
+    it("keeps a credential's id out of its key, its grant's index and its record, and gives it back on a read", async () => {
+      await adapter('AccessToken').upsert('at-secret', { jti: 'at-secret', grantId: 'g-hashed', accountId: 'a' }, 60);
+      expect(await store.get('oidc:AccessToken:at-secret')).toBeUndefined();
+      const stored = await store.get(`oidc:AccessToken:${names.of('at-secret')}`);
+      expect(stored?.value).not.toContain('at-secret');
+      expect((await store.members('oidc:grant:g-hashed')).join()).not.toContain('at-secret');
+      expect(await adapter('AccessToken').find('at-secret')).toMatchObject({ jti: 'at-secret', accountId: 'a' });
+      await adapter('DeviceCode').upsert('dc-secret', { jti: 'dc-secret', userCode: 'USER-CODE' }, 60);
+      expect(await store.get('oidc:DeviceCode:userCode:USER-CODE')).toBeUndefined();
+      expect(await adapter('DeviceCode').findByUserCode('USER-CODE')).toMatchObject({ jti: 'dc-secret' });
+    });
+
+    it('keeps the ids that are no credential (a Grant) in its key, for what reads them there', async () => {
+      await adapter('Grant').upsert('g-named', { jti: 'g-named', accountId: 'a' }, 60);
+      expect(await store.get('oidc:Grant:g-named')).toBeDefined();
+    });
+
+    /** A record as a broker before hashed key names wrote it: under its id, with the grant's index naming that key. */
+    const writtenBefore = async (model: string, id: string, payload: object) => {
+      await store.set(`oidc:${model}:${id}`, JSON.stringify({ jti: id, ...payload }), 60);
+      if ('grantId' in payload) await store.addToSet(`oidc:grant:${String(payload.grantId)}`, `oidc:${model}:${id}`, 60);
+    };
+
+    it('reads, consumes and removes the records a broker before hashed key names wrote under their ids, until they expire', async () => {
+      await writtenBefore('RefreshToken', 'old-rt', { grantId: 'g-old', accountId: 'a' });
+      expect(await adapter('RefreshToken').find('old-rt')).toMatchObject({ jti: 'old-rt', accountId: 'a' });
+      await adapter('RefreshToken').consume('old-rt');
+      await expect(adapter('RefreshToken').consume('old-rt')).rejects.toBeInstanceOf(errors.InvalidGrant);
+      await writtenBefore('AccessToken', 'old-at', { grantId: 'g-old' });
+      await writtenBefore('AccessToken', 'old-at-2', { grantId: 'g-old' });
+      await adapter('AccessToken').destroy('old-at');
+      expect(await adapter('AccessToken').find('old-at')).toBeUndefined();
+      await adapter('AccessToken').revokeByGrantId('g-old');
+      expect(await adapter('AccessToken').find('old-at-2')).toBeUndefined();
+      await writtenBefore('Session', 'old-session', { uid: 'uid-old', accountId: 'a' });
+      await store.set('oidc:Session:uid:uid-old', 'old-session', 60);
+      expect(await adapter('Session').findByUid('uid-old')).toMatchObject({ jti: 'old-session', accountId: 'a' });
     });
 
     it('keeps records without expiresIn', async () => {

@@ -6,6 +6,7 @@ import { TestBrowser } from '../support/browser.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { findFreePort, startRedisPassage, startRedisServer, uniquePrefix, type RedisPassage, type RedisServer } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
+import { KeyNames } from '../../src/store/key-names.js';
 
 /**
  * Logins that end at the same moment in one browser (two tabs): each comes back to the broker's
@@ -24,6 +25,9 @@ let receiver: Receiver;
 let balancer: Balancer;
 
 const SECRET = 'a-concurrent-client-secret-long-enough-0123456789';
+/** The instances' subject secret: the key of the hashes that name sessions in Redis. */
+const SUBJECT_SECRET = 'a-concurrent-subject-secret-long-enough-0123456789';
+const keyNames = new KeyNames(SUBJECT_SECRET);
 const CLIENTS = ['tab-one', 'tab-two', 'earlier'] as const;
 type ClientId = (typeof CLIENTS)[number];
 
@@ -44,6 +48,7 @@ async function startInstance(port: number, prefix: string) {
       issuer: balancer.url,
       port,
       trust_proxy: 1,
+      subject_secret: SUBJECT_SECRET,
       redis: { url: passage.url, key_prefix: prefix },
       clients: CLIENTS.map((id) => ({
         client_id: id,
@@ -129,7 +134,8 @@ async function logOutAt(rp: RelyingParty, idToken: string): Promise<Record<strin
 }
 
 const interactionRead = /hgetall\r\n\$\d+\r\n[^\r]*oidc:Interaction:/i;
-const sessionRead = (id: string) => new RegExp(`hgetall\\r\\n\\$\\d+\\r\\n[^\\r]*oidc:Session:${id}\\r\\n`, 'i');
+/** The read of the session whose cookie's value is `id`: its key names the hash of it. */
+const sessionRead = (id: string) => new RegExp(`hgetall\\r\\n\\$\\d+\\r\\n[^\\r]*oidc:Session:${keyNames.of(id)}\\r\\n`, 'i');
 
 describe('logins in two tabs of one browser that finish at once', () => {
   it('without a session yet: one session holds both clients, and its logout reaches both', async () => {

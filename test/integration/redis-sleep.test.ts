@@ -3,6 +3,7 @@ import { publicClient, startTestBroker, webClient, type TestBroker } from '../su
 import { tokenRequest } from '../support/http.js';
 import { startRedisPassage, startRedisServer, type RedisPassage, type RedisServer } from '../support/redis.js';
 import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js';
+import { KeyNames } from '../../src/store/key-names.js';
 
 /**
  * Redis asleep (DEBUG SLEEP, longer than the command timeout and than Retry-After) at each step
@@ -14,6 +15,9 @@ import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js
 
 const PREFIX = 'sleep:';
 const SLEEP_SECONDS = 3;
+/** The broker's subject secret: the key of the hashes that name codes and tokens in Redis. */
+const SUBJECT_SECRET = 'a-sleeping-subject-secret-long-enough-0123456789';
+const keyNames = new KeyNames(SUBJECT_SECRET);
 
 let redis: RedisServer;
 let passage: RedisPassage;
@@ -25,7 +29,7 @@ beforeAll(async () => {
   redis = await startRedisServer({ args: ['--enable-debug-command', 'yes'] });
   passage = await startRedisPassage(redis);
   // No rate limits: their counter would be the first command of each token request.
-  tb = await startTestBroker({ redis: { url: passage.url, key_prefix: PREFIX }, rate_limits: { enabled: false } }, 'sleep', { prefix: PREFIX });
+  tb = await startTestBroker({ redis: { url: passage.url, key_prefix: PREFIX }, subject_secret: SUBJECT_SECRET, rate_limits: { enabled: false } }, 'sleep', { prefix: PREFIX });
   rp = await RelyingParty.discover(tb.issuer, webClient);
   spa = await RelyingParty.discover(tb.issuer, publicClient);
 }, 60_000);
@@ -65,7 +69,7 @@ const steps = {
 describe('Redis asleep during the code exchange', () => {
   it.each(Object.keys(steps) as Array<keyof typeof steps>)('at the %s: 503, then the same code redeems once', async (step) => {
     const body = codeRedemption(rp, await logIn(rp));
-    const asleep = passage.sleepAt(steps[step](`oidc:AuthorizationCode:${body.code}`), SLEEP_SECONDS);
+    const asleep = passage.sleepAt(steps[step](`oidc:AuthorizationCode:${keyNames.of(body.code!)}`), SLEEP_SECONDS);
     const { first, last } = await retriedWhileUnavailable(() => tokenRequest(tb.issuer, webClient, body));
     await asleep;
     expect(first.status).toBe(503);
@@ -82,7 +86,7 @@ describe('Redis asleep during a refresh', () => {
   it.each(Object.keys(steps) as Array<keyof typeof steps>)('at the %s: 503, then the same refresh token refreshes once', async (step) => {
     const tokens = await spa.redeem(await logIn(spa, { scope: 'openid offline_access', prompt: 'consent' }));
     const body = { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! };
-    const asleep = passage.sleepAt(steps[step](`oidc:RefreshToken:${tokens.refresh_token}`), SLEEP_SECONDS);
+    const asleep = passage.sleepAt(steps[step](`oidc:RefreshToken:${keyNames.of(tokens.refresh_token!)}`), SLEEP_SECONDS);
     const { first, last } = await retriedWhileUnavailable(() => tokenRequest(tb.issuer, publicClient, body));
     await asleep;
     expect(first.status).toBe(503);

@@ -1,0 +1,96 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publicClient, startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { tokenRequest } from '../support/http.js';
+import { redisUrl } from '../support/redis.js';
+import { codeRedemption, RelyingParty } from '../support/relying-party.js';
+
+/**
+ * A copy of Redis holds no credential: after a login (through a pushed request), a code
+ * redemption and a refresh, no key in the store names — and no record, set or stream holds — the
+ * access token, the refresh token, the code, the session cookie's value or the request_uri.
+ * The tokens still work through every endpoint that reads them.
+ */
+
+let tb: TestBroker;
+let spa: RelyingParty;
+const redis = new Redis(redisUrl);
+
+beforeAll(async () => {
+  tb = await startTestBroker({ rate_limits: { enabled: false } }, 'key-names');
+  spa = await RelyingParty.discover(tb.issuer, publicClient);
+});
+afterAll(() => redis.quit());
+
+/** Every key of the broker, and everything each holds, as a copy of the store would show it. */
+async function everythingStored(): Promise<Array<{ key: string; content: string }>> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${tb.prefix}*`, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return Promise.all(keys.map(async (key) => ({ key, content: await contentOf(key) })));
+}
+
+const readers: Record<string, (key: string) => Promise<unknown>> = {
+  hash: (key) => redis.hgetall(key),
+  set: (key) => redis.smembers(key),
+  zset: (key) => redis.zrange(key, '0', '-1'),
+  stream: (key) => redis.xrange(key, '-', '+'),
+  string: (key) => redis.get(key),
+};
+
+async function contentOf(key: string): Promise<string> {
+  const type = await redis.type(key);
+  return JSON.stringify(await (readers[type] ?? (async () => type))(key));
+}
+
+/** A login through a pushed request: the request_uri, the code's callback and the session cookie. */
+async function loginThroughPar() {
+  const url = await spa.pushedAuthorizationUrl({ scope: 'openid offline_access', prompt: 'consent' });
+  const started = await spa.browser.follow(url);
+  const { leftTo } = await spa.browser.follow(`${started.response.url}?person=0`);
+  const session = /(?:^|; )_session=([^;]+)/.exec(spa.browser.cookieHeader(new URL(`${tb.issuer}/auth`)))?.[1];
+  return { requestUri: url.searchParams.get('request_uri')!, callback: leftTo!, session: session! };
+}
+
+describe('key names of credentials', () => {
+  it('after a login, a redemption and a refresh, nothing in Redis names the tokens, the code, the session or the request_uri; they all still work', async () => {
+    const { requestUri, callback, session } = await loginThroughPar();
+    expect(session).toBeTruthy();
+    const code = callback.searchParams.get('code')!;
+    const redeemed = await tokenRequest(tb.issuer, publicClient, codeRedemption(spa, callback));
+    expect(redeemed.status).toBe(200);
+    const refreshed = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: redeemed.body.refresh_token as string });
+    expect(refreshed.status).toBe(200);
+    const credentials = {
+      code,
+      requestUri,
+      // The request_uri's own part: urn:ietf:params:oauth:request_uri:<id>.
+      requestUriId: requestUri.split(':').pop()!,
+      session,
+      accessToken: redeemed.body.access_token as string,
+      refreshToken: redeemed.body.refresh_token as string,
+      refreshedAccessToken: refreshed.body.access_token as string,
+      refreshedRefreshToken: refreshed.body.refresh_token as string,
+    };
+    const stored = await everythingStored();
+    expect(stored.length).toBeGreaterThan(0);
+    for (const [name, value] of Object.entries(credentials)) {
+      expect(stored.filter(({ key, content }) => key.includes(value) || content.includes(value)).map(({ key }) => key), name).toEqual([]);
+    }
+
+    const userinfo = await fetch(`${tb.issuer}/me`, { headers: { authorization: `Bearer ${credentials.refreshedAccessToken}` } });
+    expect(userinfo.status).toBe(200);
+    const introspected = await tokenRequest(tb.issuer, webClient, { token: credentials.refreshedRefreshToken }, '/token/introspection');
+    expect(introspected.status).toBe(200);
+    // Another client's token: introspection says only that it is not active for this one.
+    expect(introspected.body.active).toBe(false);
+    const revoked = await tokenRequest(tb.issuer, publicClient, { token: credentials.refreshedRefreshToken }, '/token/revocation');
+    expect(revoked.status).toBe(200);
+    const afterRevocation = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: credentials.refreshedRefreshToken });
+    expect(afterRevocation.body.error).toBe('invalid_grant');
+  });
+});
