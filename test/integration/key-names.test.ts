@@ -4,6 +4,7 @@ import { publicClient, startTestBroker, webClient, type TestBroker } from '../su
 import { tokenRequest } from '../support/http.js';
 import { redisUrl } from '../support/redis.js';
 import { codeRedemption, RelyingParty } from '../support/relying-party.js';
+import { KeyNames } from '../../src/store/key-names.js';
 
 /**
  * A copy of Redis holds no credential: after a login (through a pushed request), a code
@@ -12,12 +13,15 @@ import { codeRedemption, RelyingParty } from '../support/relying-party.js';
  * The tokens still work through every endpoint that reads them.
  */
 
+/** The broker's subject secret: the key of the hashes that name credentials in Redis. */
+const SUBJECT_SECRET = 'a-key-names-subject-secret-long-enough-0123456789';
+const keyNames = new KeyNames(SUBJECT_SECRET);
 let tb: TestBroker;
 let spa: RelyingParty;
 const redis = new Redis(redisUrl);
 
 beforeAll(async () => {
-  tb = await startTestBroker({ rate_limits: { enabled: false } }, 'key-names');
+  tb = await startTestBroker({ subject_secret: SUBJECT_SECRET, rate_limits: { enabled: false } }, 'key-names');
   spa = await RelyingParty.discover(tb.issuer, publicClient);
 });
 afterAll(() => redis.quit());
@@ -92,5 +96,33 @@ describe('key names of credentials', () => {
     expect(revoked.status).toBe(200);
     const afterRevocation = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: credentials.refreshedRefreshToken });
     expect(afterRevocation.body.error).toBe('invalid_grant');
+  });
+
+  /** Moves the record of `model` with id `id` to where a broker before hashed key names kept it: its id in the key, and in the record. */
+  async function writtenBefore(model: string, id: string) {
+    const hashed = `${tb.prefix}oidc:${model}:${keyNames.of(id)}`;
+    const former = `${tb.prefix}oidc:${model}:${id}`;
+    const record = JSON.parse((await redis.hget(hashed, 'v'))!) as Record<string, unknown>;
+    await redis.rename(hashed, former);
+    await redis.hset(former, 'v', JSON.stringify({ ...record, jti: id }));
+    const grantIndex = `${tb.prefix}oidc:grant:${String(record.grantId)}`;
+    await redis.srem(grantIndex, `oidc:${model}:${keyNames.of(id)}`);
+    await redis.sadd(grantIndex, `oidc:${model}:${id}`);
+  }
+
+  it('tokens issued before the upgrade still work until they are used up or revoked', async () => {
+    const { callback } = await loginThroughPar();
+    const redeemed = await tokenRequest(tb.issuer, publicClient, codeRedemption(spa, callback));
+    const accessToken = redeemed.body.access_token as string;
+    const refreshToken = redeemed.body.refresh_token as string;
+    await writtenBefore('AccessToken', accessToken);
+    await writtenBefore('RefreshToken', refreshToken);
+    expect((await fetch(`${tb.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status).toBe(200);
+    const refreshed = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: refreshToken });
+    expect(refreshed.status).toBe(200);
+    // Used once, the former refresh token is used up: its second use revokes the grant, the former access token with it.
+    expect((await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: refreshToken })).body.error).toBe('invalid_grant');
+    expect((await fetch(`${tb.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status).toBe(401);
+    expect(await redis.exists(`${tb.prefix}oidc:AccessToken:${accessToken}`)).toBe(0);
   });
 });
