@@ -5,6 +5,7 @@ import { tokenRequest } from '../support/http.js';
 import { redisUrl } from '../support/redis.js';
 import { codeRedemption, RelyingParty } from '../support/relying-party.js';
 import { KeyNames } from '../../src/store/key-names.js';
+import { everythingStored, keysHolding } from '../support/stored-in-redis.js';
 
 /**
  * A copy of Redis holds no credential: after a login (through a pushed request), a code
@@ -25,31 +26,6 @@ beforeAll(async () => {
   spa = await RelyingParty.discover(tb.issuer, publicClient);
 });
 afterAll(() => redis.quit());
-
-/** Every key of the broker, and everything each holds, as a copy of the store would show it. */
-async function everythingStored(): Promise<Array<{ key: string; content: string }>> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${tb.prefix}*`, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return Promise.all(keys.map(async (key) => ({ key, content: await contentOf(key) })));
-}
-
-const readers: Record<string, (key: string) => Promise<unknown>> = {
-  hash: (key) => redis.hgetall(key),
-  set: (key) => redis.smembers(key),
-  zset: (key) => redis.zrange(key, '0', '-1'),
-  stream: (key) => redis.xrange(key, '-', '+'),
-  string: (key) => redis.get(key),
-};
-
-async function contentOf(key: string): Promise<string> {
-  const type = await redis.type(key);
-  return JSON.stringify(await (readers[type] ?? (async () => type))(key));
-}
 
 /** A login through a pushed request: the request_uri, the code's callback and the session cookie. */
 async function loginThroughPar() {
@@ -80,10 +56,10 @@ describe('key names of credentials', () => {
       refreshedAccessToken: refreshed.body.access_token as string,
       refreshedRefreshToken: refreshed.body.refresh_token as string,
     };
-    const stored = await everythingStored();
+    const stored = await everythingStored(redis, tb.prefix);
     expect(stored.length).toBeGreaterThan(0);
     for (const [name, value] of Object.entries(credentials)) {
-      expect(stored.filter(({ key, content }) => key.includes(value) || content.includes(value)).map(({ key }) => key), name).toEqual([]);
+      expect(keysHolding(stored, value), name).toEqual([]);
     }
 
     const userinfo = await fetch(`${tb.issuer}/me`, { headers: { authorization: `Bearer ${credentials.refreshedAccessToken}` } });

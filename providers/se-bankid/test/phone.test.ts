@@ -8,6 +8,9 @@ import { startBankIdSimulator, type BankIdSimulator, type SimulatedOrderView } f
 import { simulatedPersons } from '../simulator/persons.js';
 import { bankIdSection } from './support.js';
 import { clearOfWindowEnd, LONG_WINDOW } from '../../../test/support/rate-windows.js';
+import { Redis } from 'ioredis';
+import { redisUrl } from '../../../test/support/redis.js';
+import { everythingStored, keysHolding } from '../../../test/support/stored-in-redis.js';
 
 /** A call centre's backend: a confidential client registered for CIBA in poll mode. */
 const callCentre = {
@@ -142,6 +145,21 @@ describe('BankID on the phone through CIBA', () => {
     expect(events[2]).toMatchObject({ grant_type: 'urn:openid:params:grant-type:ciba', client_id: callCentre.client_id });
     const metrics = await tb.broker.metrics.registry.getSingleMetricAsString('neb_backchannel_requests_total');
     expect(metrics).toContain('eid="se-bankid",operation="auth",result="completed"');
+  });
+
+  it('keeps the auth_req_id and the tokens out of Redis: no key names them, no record holds them', async () => {
+    const { response, order } = await ask({ binding_message: 'Samtal med Exempelbanken' });
+    const redis = new Redis(redisUrl);
+    try {
+      expect(keysHolding(await everythingStored(redis, tb.prefix), response.auth_req_id)).toEqual([]);
+      simulator.confirmCall(order.orderRef);
+      simulator.approve(order.orderRef);
+      const tokens = await client.pollBackchannelAuthenticationGrant(backend, response);
+      const stored = await everythingStored(redis, tb.prefix);
+      for (const value of [response.auth_req_id, tokens.access_token]) expect(keysHolding(stored, value)).toEqual([]);
+    } finally {
+      await redis.quit();
+    }
   });
 
   it('tells BankID who called whom', async () => {
