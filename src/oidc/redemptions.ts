@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../log.js';
+import { whileUnavailable } from '../store/retry.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
 import { currentRequest } from './current-request.js';
 
@@ -16,8 +16,6 @@ interface Claim {
  * find the code given back once the store is back. A code lives a minute.
  */
 const RELEASE_TRIED_FOR_MS = 60_000;
-/** The first pause between tries of a release, doubling up to the last. */
-const RELEASE_PAUSES_MS = { first: 50, last: 2_000 };
 
 /**
  * The codes and refresh tokens each token request consumed, so that a request the store failed
@@ -53,28 +51,13 @@ export class Redemptions {
   }
 
   #release(request: object): void {
-    // Not awaited: the first try is sent at once on the connection of the consume, which is what
-    // orders it after that consume; its answer may be as late as the consume's.
-    for (const claim of this.#claims.get(request) ?? []) void this.#releaseUntilTaken(claim, Date.now() + RELEASE_TRIED_FOR_MS);
-    this.#claims.delete(request);
-  }
-
-  /**
-   * Releases one claim, trying again while the store is unavailable (its connection dropped, a
-   * failover) until `until`. The tries hold no process open: a shutdown goes on without them.
-   */
-  async #releaseUntilTaken({ key, claim }: Claim, until: number): Promise<void> {
-    for (let pause = RELEASE_PAUSES_MS.first; ; pause = Math.min(pause * 2, RELEASE_PAUSES_MS.last)) {
-      try {
-        await this.#store.release(key, claim);
-        return;
-      } catch (error) {
-        if (!(error instanceof StoreUnavailableError) || Date.now() + pause > until) {
-          this.#log.warn({ reason: error instanceof Error ? error.message : String(error) }, 'a consumed code or refresh token could not be released');
-          return;
-        }
-      }
-      await sleep(pause, undefined, { ref: false });
+    for (const { key, claim } of this.#claims.get(request) ?? []) {
+      // Not awaited: the first try is sent at once on the connection of the consume, which is
+      // what orders it after that consume; its answer may be as late as the consume's.
+      whileUnavailable(() => this.#store.release(key, claim), RELEASE_TRIED_FOR_MS).catch((error: unknown) => {
+        this.#log.warn({ reason: error instanceof Error ? error.message : String(error) }, 'a consumed code or refresh token could not be released');
+      });
     }
+    this.#claims.delete(request);
   }
 }
