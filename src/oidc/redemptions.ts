@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../log.js';
-import { whileUnavailable } from '../store/retry.js';
+import { releaseWhileUnavailable } from '../store/retry.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
 import { currentRequest } from './current-request.js';
 
@@ -9,13 +9,6 @@ interface Claim {
   key: string;
   claim: string;
 }
-
-/**
- * How long a release the store could not take is tried again: a connection that dropped after
- * the consume ran takes the release with it, and the client's retry (after Retry-After: 1) must
- * find the code given back once the store is back. A code lives a minute.
- */
-const RELEASE_TRIED_FOR_MS = 60_000;
 
 /**
  * The codes and refresh tokens each token request consumed, so that a request the store failed
@@ -51,13 +44,9 @@ export class Redemptions {
   }
 
   #release(request: object): void {
-    for (const { key, claim } of this.#claims.get(request) ?? []) {
-      // Not awaited: the first try is sent at once on the connection of the consume, which is
-      // what orders it after that consume; its answer may be as late as the consume's.
-      whileUnavailable(() => this.#store.release(key, claim), RELEASE_TRIED_FOR_MS).catch((error: unknown) => {
-        this.#log.warn({ reason: error instanceof Error ? error.message : String(error) }, 'a consumed code or refresh token could not be released');
-      });
-    }
+    // The first try is sent at once on the connection of the consume, which is what orders it
+    // after that consume; a connection that dropped meanwhile takes it again once it is back.
+    for (const { key, claim } of this.#claims.get(request) ?? []) releaseWhileUnavailable(this.#store, key, claim, this.#log);
     this.#claims.delete(request);
   }
 }

@@ -101,6 +101,16 @@ describe('Redis asleep during a refresh', () => {
 // A drop after the consume ran took with it the release the 503 sends: the retry met a used
 // code (invalid_grant, the login revoked) although no token had been issued.
 describe('the connection to Redis dropped during a token request', () => {
+  it("as the consume's answer comes back, of a code exchange: 503, then the same code redeems once", async () => {
+    const body = codeRedemption(rp, await logIn(rp));
+    const cut = passage.cutAfter(steps.consume(`oidc:AuthorizationCode:${body.code}`));
+    const { first, last } = await retriedWhileUnavailable(() => tokenRequest(tb.issuer, webClient, body));
+    await cut;
+    expect(first.status).toBe(503);
+    expect(last.status).toBe(200);
+    expect((await tokenRequest(tb.issuer, webClient, body)).body.error).toBe('invalid_grant');
+  }, 60_000);
+
   it.each(Object.keys(cutSteps) as Array<keyof typeof cutSteps>)('at the %s of a code exchange: 503, then the same code redeems once', async (step) => {
     const body = codeRedemption(rp, await logIn(rp));
     const cut = passage.cutAt(cutSteps[step](`oidc:AuthorizationCode:${body.code}`));

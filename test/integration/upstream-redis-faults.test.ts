@@ -51,6 +51,19 @@ const steps: Record<string, RegExp> = {
 };
 
 describe('the connection to Redis dropped while the person returns from an upstream eID', () => {
+  it("as the state's consume is answered: the login reaches the client at Try again", async () => {
+    const start = await bed.rp.authorize({ acr_values: ACR });
+    const cut = passage.cutAfter(steps["the consume of the login's state"]!);
+    let { leftTo, response } = await chooseAtUpstream(bed.rp.browser, start.response, { person: 0 });
+    await cut;
+    const answered = response.url;
+    for (let tries = 0; !leftTo && tries < 5; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      ({ leftTo, response } = await bed.rp.browser.follow(answered));
+    }
+    expect(leftTo?.searchParams.get('code'), leftTo ? leftTo.search : `${response.status} ${await response.text()}`).toBeTruthy();
+  }, 60_000);
+
   it.each(Object.keys(steps))('at %s: the login reaches the client, at once or at Try again', async (step) => {
     const start = await bed.rp.authorize({ acr_values: ACR });
     const cut = passage.cutAt(steps[step]!);
