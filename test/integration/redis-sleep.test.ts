@@ -98,39 +98,32 @@ describe('Redis asleep during a refresh', () => {
   }, 60_000);
 });
 
+/** A token request whose connection to Redis `dropped` midway: 503, then the very same request gets one token set, and is used up after it. */
+async function redeemedOnceAfterDrop(client: Parameters<typeof tokenRequest>[1], body: Record<string, string>, dropped: Promise<void>): Promise<void> {
+  const { first, last } = await retriedWhileUnavailable(() => tokenRequest(tb.issuer, client, body));
+  await dropped;
+  expect(first.status).toBe(503);
+  expect(last.status).toBe(200);
+  expect(await userinfoStatus(last.body.access_token as string)).toBe(200);
+  expect((await tokenRequest(tb.issuer, client, body)).body.error).toBe('invalid_grant');
+}
+
 // A drop after the consume ran took with it the release the 503 sends: the retry met a used
 // code (invalid_grant, the login revoked) although no token had been issued.
 describe('the connection to Redis dropped during a token request', () => {
   it("as the consume's answer comes back, of a code exchange: 503, then the same code redeems once", async () => {
     const body = codeRedemption(rp, await logIn(rp));
-    const cut = passage.cutAfter(steps.consume(`oidc:AuthorizationCode:${body.code}`));
-    const { first, last } = await retriedWhileUnavailable(() => tokenRequest(tb.issuer, webClient, body));
-    await cut;
-    expect(first.status).toBe(503);
-    expect(last.status).toBe(200);
-    expect((await tokenRequest(tb.issuer, webClient, body)).body.error).toBe('invalid_grant');
+    await redeemedOnceAfterDrop(webClient, body, passage.cutAfter(steps.consume(`oidc:AuthorizationCode:${body.code}`)));
   }, 60_000);
 
   it.each(Object.keys(cutSteps) as Array<keyof typeof cutSteps>)('at the %s of a code exchange: 503, then the same code redeems once', async (step) => {
     const body = codeRedemption(rp, await logIn(rp));
-    const cut = passage.cutAt(cutSteps[step](`oidc:AuthorizationCode:${body.code}`));
-    const { first, last } = await retriedWhileUnavailable(() => tokenRequest(tb.issuer, webClient, body));
-    await cut;
-    expect(first.status).toBe(503);
-    expect(last.status).toBe(200);
-    expect(await userinfoStatus(last.body.access_token as string)).toBe(200);
-    expect((await tokenRequest(tb.issuer, webClient, body)).body.error).toBe('invalid_grant');
+    await redeemedOnceAfterDrop(webClient, body, passage.cutAt(cutSteps[step](`oidc:AuthorizationCode:${body.code}`)));
   }, 60_000);
 
   it.each(Object.keys(cutSteps) as Array<keyof typeof cutSteps>)('at the %s of a refresh: 503, then the same refresh token refreshes once', async (step) => {
     const tokens = await spa.redeem(await logIn(spa, { scope: 'openid offline_access', prompt: 'consent' }));
     const body = { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! };
-    const cut = passage.cutAt(cutSteps[step](`oidc:RefreshToken:${tokens.refresh_token}`));
-    const { first, last } = await retriedWhileUnavailable(() => tokenRequest(tb.issuer, publicClient, body));
-    await cut;
-    expect(first.status).toBe(503);
-    expect(last.status).toBe(200);
-    expect(await userinfoStatus(last.body.access_token as string)).toBe(200);
-    expect((await tokenRequest(tb.issuer, publicClient, body)).body.error).toBe('invalid_grant');
+    await redeemedOnceAfterDrop(publicClient, body, passage.cutAt(cutSteps[step](`oidc:RefreshToken:${tokens.refresh_token}`)));
   }, 60_000);
 });
