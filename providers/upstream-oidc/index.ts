@@ -5,6 +5,7 @@ import { z } from 'zod';
 import {
   checkSection,
   CircuitOpenError,
+  consumeOnce,
   HttpError,
   isProductionConfiguration,
   readBody,
@@ -345,8 +346,9 @@ async function startUpstreamEid<O extends z.ZodRawShape>(
     const url = await responseUrl(ctx);
     const state = url.searchParams.get('state') ?? '';
     const stored = state ? await store.get(pendingKey(state)) : undefined;
-    // consume() lets exactly one callback through, so a replayed response finds nothing.
-    if (!stored || (await store.consume(pendingKey(state), Math.floor(Date.now() / 1000))) !== 'consumed') {
+    // The consume lets exactly one callback through, so a replayed response finds nothing; one
+    // whose answer Redis lost is given back, so that the page's Try again is let through.
+    if (!stored || (await consumeOnce(store, pendingKey(state), Math.floor(Date.now() / 1000), log)) !== 'consumed') {
       log.warn({ reason: stored ? 'state already used' : 'unknown state' }, 'upstream response refused');
       // The person sees why in their words (a finished login's answer again, another browser's), not the client blamed.
       throw new HttpError(400, 'invalid_request', 'This answer from the eID does not belong to a login in progress.', undefined, { during: 'eid_return' });

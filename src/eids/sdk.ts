@@ -50,6 +50,7 @@ export { calendarDate, isoDate } from '../identity/calendar.js';
 export type { Logger } from '../log.js';
 export type { ConsumeResult, Store, StoredRecord } from '../store/store.js';
 export { sharedValue } from '../oidc/keys.js';
+export { consumeOnce } from '../store/retry.js';
 
 // Errors a plugin raises, and the core's errors it meets.
 export { checkSection, ConfigError, parseSection, type ConfigIssue, type SectionCheck } from '../config/load.js';

@@ -56,10 +56,15 @@ export function respondWithError(
 /**
  * A 503 says when to ask again, whichever layer answered it: the broker's own, or oidc-provider's
  * handler of an error inside one of its endpoints (the store failing at /auth or /token). Set
- * before a page is drawn, whose Try again counts it down; a Retry-After already set stands.
+ * before a page is drawn, whose Try again counts it down; a Retry-After already set stands. And
+ * it changes none of the browser's cookies: the request did nothing, and its Try again needs the
+ * cookies it came with — a login's return to /auth/<uid> clears its resume cookie before the
+ * writes that can still fail there, and without it the login was over.
  */
 export function retryAfterUnavailable(ctx: Context): void {
-  if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  if (ctx.status !== 503) return;
+  if (!ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  ctx.remove('Set-Cookie');
 }
 
 /**
@@ -89,8 +94,8 @@ function answerEscaped(ctx: Context, err: unknown, views: Views, log: Logger): v
     // oidc-provider's error handler may have answered the store's failure already, in the words
     // of what failed (a logout's page), before a step of its own after it (saving the browser
     // session) failed the same way: that answer stands.
-    if (ctx.status === 503 && ctx.body) retryAfterUnavailable(ctx);
-    else respondWithError(ctx, views, 503, err.error, err.error_description);
+    if (ctx.status !== 503 || !ctx.body) respondWithError(ctx, views, 503, err.error, err.error_description);
+    retryAfterUnavailable(ctx);
   } else if (err instanceof HttpError) {
     respondWithError(ctx, views, err.status, err.error, err.description, err.retryAfterSeconds, err.page);
   } else {

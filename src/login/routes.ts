@@ -9,6 +9,7 @@ import type { EidOption } from './choose-eid.js';
 import { loginSteps, routeState, sessionExpired, type InteractionUrl, type LoginDependencies } from './interaction.js';
 import { submissionGuard } from './submissions.js';
 import { storeKey } from '../store/keys.js';
+import { whileUnavailable } from '../store/retry.js';
 
 export type { InteractionUrl, LoginDependencies } from './interaction.js';
 
@@ -25,6 +26,14 @@ export const LOGIN_PATHS = ['/interaction/', '/eid/', '/api/status'] as const;
 
 /** How long an upstream's outcome waits for the browser to carry it into its interaction. */
 const OUTCOME_TTL_SECONDS = 120;
+
+/**
+ * How long the write of an upstream's outcome is tried while the store is unavailable: the
+ * upstream's code is spent by then, so a callback answered 503 could never be tried again with
+ * success, and the person who identified would have to start over. Reconnecting after a drop
+ * takes a fraction of this; a page waits no longer.
+ */
+const OUTCOME_WRITE_TRIED_FOR_MS = 5_000;
 
 /**
  * Where a login enters the broker. oidc-provider sends the browser to /interaction/<uid> (or
@@ -104,16 +113,21 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
     redirect(ctx, await steps.abandon(ctx, leave === 'login' ? 'login' : 'eid'));
   });
 
-  /** Where the browser lands after an upstream callback, carrying the outcome into the interaction. */
+  /**
+   * Where the browser lands after an upstream callback, carrying the outcome into the
+   * interaction. The outcome is deleted once the interaction holds it, not before: a store that
+   * fails in between leaves it for the page's Try again.
+   */
   pages.get('/complete', async (ctx) => {
     const key = storeKey('loginOutcome', routeState(ctx).interaction.uid);
     const stored = await store.get(key);
     if (!stored) throw sessionExpired();
-    await store.delete(key);
     const { eid, outcome } = JSON.parse(stored.value) as { eid: string; outcome: EidOutcome };
     const plugin = registry.get(eid);
     if (!plugin) throw sessionExpired();
-    redirect(ctx, await steps.finish(ctx, plugin, outcome));
+    const returnTo = await steps.finish(ctx, plugin, outcome);
+    await store.delete(key);
+    redirect(ctx, returnTo);
   });
 
   const pluginRouters = registry.all
@@ -140,7 +154,8 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
     const plugin = registry.get(ctx.params.eid ?? '');
     if (!plugin?.callback) throw new HttpError(404, 'not_found', 'There is nothing at this address.');
     const { uid, outcome } = await plugin.callback(ctx);
-    await store.set(storeKey('loginOutcome', uid), JSON.stringify({ eid: plugin.id, outcome }), OUTCOME_TTL_SECONDS);
+    const parked = JSON.stringify({ eid: plugin.id, outcome });
+    await whileUnavailable(() => store.set(storeKey('loginOutcome', uid), parked, OUTCOME_TTL_SECONDS), OUTCOME_WRITE_TRIED_FOR_MS);
     redirect(ctx, `/interaction/${encodeURIComponent(uid)}/complete`);
   };
   callbacks.get('/eid/:eid/callback', callback);

@@ -19,7 +19,10 @@ const alreadyUsedDefault = (model: string) => () => new errors.InvalidGrant(`${m
  * Models whose destroy ends their one use. oidc-provider resumes a finished login by finding its
  * Interaction, then destroying it; parallel resumes of one login (a double click, a browser
  * retrying) all pass the find, and each would issue a code of its own. The record is consumed
- * first, atomically: one resume goes on, the others fail as a resume after it does.
+ * first, atomically: one resume goes on, the others fail as a resume after it does. It is then
+ * found by no one, and left to expire rather than deleted: a resume that fails on the store
+ * after it (the session, the grant, the code not written) gives its consume back (Redemptions),
+ * and the browser's Try again finds the login as it was, not over.
  */
 const usedUpByDestroy: Record<string, () => Error> = {
   Interaction: () => new errors.SessionNotFound('interaction session not found'),
@@ -216,6 +219,7 @@ export class StoreAdapter implements Adapter {
         record = await this.#get(recordId);
         continue;
       }
+      if (record.consumedAt !== undefined && usedUpByDestroy[this.#model]) return undefined;
       const payload = this.#names ? { ...stored, jti: recordId } : stored;
       this.#found?.(payload);
       return record.consumedAt === undefined ? payload : { ...payload, consumed: record.consumedAt };
@@ -272,7 +276,12 @@ export class StoreAdapter implements Adapter {
 
   async destroy(id: string): Promise<void> {
     const usedUp = usedUpByDestroy[this.#model];
-    if (usedUp && (await this.#store.consume(this.#key(id), Math.floor(Date.now() / 1000))) !== 'consumed') throw usedUp();
+    if (usedUp) {
+      const key = this.#key(id);
+      // With a claim, which a resume that then fails on the store gives back (see Redemptions).
+      if ((await this.#store.consume(key, Math.floor(Date.now() / 1000), this.#redemptions?.claim(key))) !== 'consumed') throw usedUp();
+      return;
+    }
     // A session's uid index is left to point at nothing: the next version of the session replaces it.
     const secondaryKey = this.#secondaryKey(secondaryKeys[this.#model] && this.#model !== 'Session' ? await this.find(id) : undefined);
     const formerKey = this.#formerKey(id);

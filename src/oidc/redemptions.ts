@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../log.js';
+import { releaseWhileUnavailable } from '../store/retry.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
 import { currentRequest } from './current-request.js';
 
@@ -10,11 +11,13 @@ interface Claim {
 }
 
 /**
- * The codes and refresh tokens each token request consumed, so that a request the store failed
- * gives them back. A consume whose answer timed out may still have run in Redis a moment later;
- * without this, the client's retry of the very same redemption would meet a used code and be
- * treated as a replay (invalid_grant, the login revoked). Releasing is safe because a release
- * names the claim of its own consume: it never undoes another request's.
+ * The codes and refresh tokens each token request consumed, and the finished login each resume
+ * (`/auth/<uid>`) consumed, so that a request the store failed gives them back. A consume whose
+ * answer timed out may still have run in Redis a moment later; without this, the client's retry
+ * of the very same redemption would meet a used code and be treated as a replay (invalid_grant,
+ * the login revoked), and the browser's Try again of a resume would find its login over after
+ * the person had identified. Releasing is safe because a release names the claim of its own
+ * consume: it never undoes another request's.
  */
 export class Redemptions {
   readonly #store: Store;
@@ -35,21 +38,30 @@ export class Redemptions {
     return claim;
   }
 
-  /** Releases what a token request consumed when it ends because the store did not answer. */
+  /**
+   * Releases what a token request or a resume consumed when it ends because the store did not
+   * answer: in an endpoint (its error event), or in a step of the broker's after it (remembering
+   * a login's grant for its logout), whose error leaves oidc-provider's app. Called before those
+   * steps are added, so that it wraps them.
+   */
   watch(provider: Provider): void {
-    provider.on('grant.error', (ctx, error) => {
+    const releaseOnStoreFailure = (ctx: object, error: unknown) => {
       if (error instanceof StoreUnavailableError) this.#release(ctx);
-    });
+    };
+    provider.on('grant.error', releaseOnStoreFailure);
+    provider.on('authorization.error', releaseOnStoreFailure);
+    provider.use((ctx, next) =>
+      next().catch((error: unknown) => {
+        releaseOnStoreFailure(ctx, error);
+        throw error;
+      }),
+    );
   }
 
   #release(request: object): void {
-    for (const { key, claim } of this.#claims.get(request) ?? []) {
-      // Not awaited: the release is sent at once on the connection of the consume, which is what
-      // orders it after that consume; its answer may be as late as the consume's.
-      this.#store.release(key, claim).catch((error: unknown) => {
-        this.#log.warn({ reason: error instanceof Error ? error.message : String(error) }, 'a consumed code or refresh token could not be released');
-      });
-    }
+    // The first try is sent at once on the connection of the consume, which is what orders it
+    // after that consume; a connection that dropped meanwhile takes it again once it is back.
+    for (const { key, claim } of this.#claims.get(request) ?? []) releaseWhileUnavailable(this.#store, key, claim, this.#log);
     this.#claims.delete(request);
   }
 }

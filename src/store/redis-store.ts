@@ -561,11 +561,19 @@ class LeaseBatches {
  * command that was in flight when the connection dropped is failed too, never resent later,
  * since it may already have run (a consume resent after reconnecting would answer 'already').
  */
+/** The reply of a server made a replica (by a failover) to a write. */
+const DEMOTED_REPLY = /^READONLY\b/;
+
 function failFastOptions(options: RedisStoreOptions) {
   return {
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     password: options.password,
+    // A server that answers a write with READONLY was made a replica: connect again, to the
+    // server the address (a managed Redis moves its name to the promoted one) or Sentinel names
+    // now. Left on it, the client failed every write until the broker restarted. The command is
+    // not sent again (1): it fails as Redis away does, and its request is answered 503.
+    reconnectOnError: (error: Error) => (DEMOTED_REPLY.test(error.message) ? (1 as const) : false),
   };
 }
 

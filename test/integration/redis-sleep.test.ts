@@ -6,11 +6,11 @@ import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js
 import { KeyNames } from '../../src/store/key-names.js';
 
 /**
- * Redis asleep (DEBUG SLEEP, longer than the command timeout and than Retry-After) at each step
- * of a token request: the read of the code or refresh token, its consume, the write of the new
- * tokens. The client gets 503 temporarily_unavailable, never a hang or invalid_grant; retrying
- * the very same request after Retry-After gets one token set, and the code or refresh token is
- * then used up as usual.
+ * Redis asleep (DEBUG SLEEP, longer than the command timeout and than Retry-After), or its
+ * connection dropped, at each step of a token request: the read of the code or refresh token,
+ * its consume, the writes of the new tokens. The client gets 503 temporarily_unavailable, never
+ * a hang or invalid_grant; retrying the very same request after Retry-After gets one token set,
+ * and the code or refresh token is then used up as usual.
  */
 
 const PREFIX = 'sleep:';
@@ -66,6 +66,9 @@ const steps = {
   'write of the new access token': () => new RegExp(`\\r\\n${PREFIX}oidc:AccessToken:[^\\r]+\\r\\n`),
 };
 
+/** The steps at which the connection is dropped: those above, and the write of the grant's index, the last. */
+const cutSteps = { ...steps, "write of the grant's index": () => new RegExp(`\\r\\n${PREFIX}oidc:grant:[^\\r]+\\r\\n`) };
+
 describe('Redis asleep during the code exchange', () => {
   it.each(Object.keys(steps) as Array<keyof typeof steps>)('at the %s: 503, then the same code redeems once', async (step) => {
     const body = codeRedemption(rp, await logIn(rp));
@@ -96,5 +99,35 @@ describe('Redis asleep during a refresh', () => {
     const next = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: last.body.refresh_token as string });
     expect(next.status).toBe(200);
     expect((await tokenRequest(tb.issuer, publicClient, body)).body.error).toBe('invalid_grant');
+  }, 60_000);
+});
+
+/** A token request whose connection to Redis `dropped` midway: 503, then the very same request gets one token set, and is used up after it. */
+async function redeemedOnceAfterDrop(client: Parameters<typeof tokenRequest>[1], body: Record<string, string>, dropped: Promise<void>): Promise<void> {
+  const { first, last } = await retriedWhileUnavailable(() => tokenRequest(tb.issuer, client, body));
+  await dropped;
+  expect(first.status).toBe(503);
+  expect(last.status).toBe(200);
+  expect(await userinfoStatus(last.body.access_token as string)).toBe(200);
+  expect((await tokenRequest(tb.issuer, client, body)).body.error).toBe('invalid_grant');
+}
+
+// A drop after the consume ran took with it the release the 503 sends: the retry met a used
+// code (invalid_grant, the login revoked) although no token had been issued.
+describe('the connection to Redis dropped during a token request', () => {
+  it("as the consume's answer comes back, of a code exchange: 503, then the same code redeems once", async () => {
+    const body = codeRedemption(rp, await logIn(rp));
+    await redeemedOnceAfterDrop(webClient, body, passage.cutAfter(steps.consume(`oidc:AuthorizationCode:${body.code}`)));
+  }, 60_000);
+
+  it.each(Object.keys(cutSteps) as Array<keyof typeof cutSteps>)('at the %s of a code exchange: 503, then the same code redeems once', async (step) => {
+    const body = codeRedemption(rp, await logIn(rp));
+    await redeemedOnceAfterDrop(webClient, body, passage.cutAt(cutSteps[step](`oidc:AuthorizationCode:${body.code}`)));
+  }, 60_000);
+
+  it.each(Object.keys(cutSteps) as Array<keyof typeof cutSteps>)('at the %s of a refresh: 503, then the same refresh token refreshes once', async (step) => {
+    const tokens = await spa.redeem(await logIn(spa, { scope: 'openid offline_access', prompt: 'consent' }));
+    const body = { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! };
+    await redeemedOnceAfterDrop(publicClient, body, passage.cutAt(cutSteps[step](`oidc:RefreshToken:${tokens.refresh_token}`)));
   }, 60_000);
 });

@@ -305,3 +305,61 @@ describe('maxmemory-policy', () => {
     }
   });
 });
+
+/**
+ * A single Redis address whose server is demoted to a replica while the broker is connected: a
+ * managed Redis's failover moves its address (DNS) to the promoted replica, but connections
+ * already open stay on the old master, which now answers every write with READONLY.
+ */
+describe('the server behind redis.url demoted to a replica (a managed failover)', () => {
+  const prefix = 'demoted:';
+  let old: RedisServer;
+  let promoted: RedisServer;
+  let current: RedisServer;
+  let passage: RedisPassage;
+  let tb: TestBroker;
+
+  beforeAll(async () => {
+    const ownFolder = () => ['--dir', mkdtempSync(join(tmpdir(), 'neb-demoted-'))];
+    old = await startRedisServer({ args: ownFolder() });
+    promoted = await startRedisServer({ args: [...ownFolder(), '--replicaof', '127.0.0.1', String(old.port)] });
+    current = old;
+    // The address: each new connection goes to the server it names now.
+    passage = await startRedisPassage({ get port() { return current.port; }, pause: () => current.pause() } as RedisServer);
+    tb = await startTestBroker({ redis: { url: passage.url, key_prefix: prefix }, rate_limits: { enabled: false } }, 'demoted', { prefix });
+    const linked = new Redis(promoted.port);
+    try {
+      await eventually(async () => (await linked.info('replication')).includes('master_link_status:up'), 200);
+    } finally {
+      linked.disconnect();
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await tb?.close();
+    await passage?.close();
+    await promoted?.stop();
+    await old?.stop();
+  });
+
+  it('the broker leaves the demoted server for the one the address names now: logins complete again within seconds', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    expect((await rp.redeem(await logIn(rp))).access_token).toBeTruthy();
+    const [toPromote, toDemote] = [new Redis(promoted.port), new Redis(old.port)];
+    try {
+      await toPromote.call('REPLICAOF', 'NO', 'ONE');
+      current = promoted;
+      await toDemote.call('REPLICAOF', '127.0.0.1', String(promoted.port));
+    } finally {
+      toPromote.disconnect();
+      toDemote.disconnect();
+    }
+    const tokens = await eventually(async () => {
+      try {
+        return await rp.redeem(await logIn(rp));
+      } catch {
+        return undefined;
+      }
+    }, 50, 200);
+    expect(tokens.access_token).toBeTruthy();
+  }, 60_000);
+});

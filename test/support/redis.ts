@@ -132,6 +132,12 @@ export interface RedisPassage {
    */
   cutAt(command: RegExp): Promise<void>;
   /**
+   * Passes on the next command whose bytes match `command` (and any sent with it), then drops the
+   * connection as Redis answers, before the answer reaches the client: the command ran, and the
+   * client cannot know. Resolves when the command is passed on.
+   */
+  cutAfter(command: RegExp): Promise<void>;
+  /**
    * Has Redis sleep (DEBUG SLEEP) for `seconds` just before it runs the next command whose bytes
    * match `command`: that command and every other client's wait, the server answering nothing,
    * as a Redis stalled by a slow command or a fork. The server needs `enable-debug-command`.
@@ -158,7 +164,7 @@ interface AnswerBarrier {
 }
 
 /** What the passage does to the command it waits for. */
-type PassageFault = 'pause' | 'cut' | 'sleep';
+type PassageFault = 'pause' | 'cut' | 'cutAfter' | 'sleep';
 
 /**
  * A TCP passage to `server` that can fail it in the middle of a request, just before it passes
@@ -187,6 +193,14 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
       cut: () => {
         client.destroy();
         upstream.destroy();
+      },
+      cutAfter: (bytes) => {
+        upstream.write(bytes);
+        // Before the listener that passes answers on, which then finds the client gone.
+        upstream.prependOnceListener('data', () => {
+          client.destroy();
+          upstream.destroy();
+        });
       },
       // On the command's own connection, so that Redis runs the sleep first; its answer skipped,
       // so that the client reads only answers to what it sent.
@@ -221,7 +235,12 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
       passOn[reached?.fault ?? 'none'](bytes);
       reached?.reached();
     });
-    upstream.on('data', (bytes: Buffer) => (heldAnswers ? heldAnswers.push(bytes) : client.write(bytes)));
+    upstream.on('data', (bytes: Buffer) => {
+      // An answer the passage cuts off (cutAfter) goes nowhere: its listener has destroyed the client.
+      if (client.destroyed) return;
+      if (heldAnswers) heldAnswers.push(bytes);
+      else client.write(bytes);
+    });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -232,6 +251,7 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
     url: `redis://127.0.0.1:${port}`,
     pauseAt: (command) => new Promise((reached) => (armed = { command, fault: 'pause', reached })),
     cutAt: (command) => new Promise((reached) => (armed = { command, fault: 'cut', reached })),
+    cutAfter: (command) => new Promise((reached) => (armed = { command, fault: 'cutAfter', reached })),
     sleepAt: (command, seconds) => new Promise((reached) => (armed = { command, fault: 'sleep', reached, seconds })),
     holdAnswersUntil: (command, count) => new Promise((released) => (barrier = { command, left: count, held: new Set(), released })),
     async close() {

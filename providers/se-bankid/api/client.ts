@@ -3,7 +3,7 @@ import { createSecureContext } from 'node:tls';
 import { CircuitOpenError, type EidTelemetry, type Logger } from '../../../src/eids/sdk.js';
 import type { BankIdTls } from '../config.js';
 import { answerShapes, parsedAnswer } from './answers.js';
-import { HttpCallError, TlsHttpClient } from './tls-http.js';
+import { HttpCallError, TlsHttpClient, UnreadableAnswerError } from './tls-http.js';
 import type { AuthRequest, CollectResponse, OrderResponse, PaymentRequest, PhoneOrderResponse, PhoneRequest, SignRequest } from './types.js';
 
 /**
@@ -155,7 +155,7 @@ export class BankIdClient {
     try {
       ({ status } = await this.#http.call('GET', `${this.#path}/auth`));
     } catch (err) {
-      throw unreachable(err);
+      throw failedCall(err);
     }
     if (status >= 500 || status === 408) throw new BankIdApiError(status, `http${status}`, 'the probe was answered with an error');
   }
@@ -197,8 +197,9 @@ export class BankIdClient {
     try {
       answer = await this.#http.call('POST', `${this.#path}/${endpoint}`, JSON.stringify(body), { repeatable: REPEATABLE.has(endpoint) });
     } catch (err) {
-      this.#log.warn({ endpoint, reason: (err as Error).message, ms: Math.round(performance.now() - started) }, 'BankID could not be reached');
-      throw unreachable(err);
+      const failed = failedCall(err);
+      this.#log.warn({ endpoint, reason: (err as Error).message, ms: Math.round(performance.now() - started) }, failureLines[failed.errorCode] ?? 'BankID could not be reached');
+      throw failed;
     }
     this.#log.debug({ endpoint, status: answer.status, ms: Math.round(performance.now() - started) }, 'BankID call');
     if (answer.status !== 200) throw errorFromResponse(answer.status, answer.body);
@@ -215,9 +216,17 @@ export class BankIdClient {
   }
 }
 
-function unreachable(err: unknown): BankIdApiError {
+/**
+ * A call that got no answer to use: `malformedAnswer` when one came but could not be read (too
+ * large, not HTTP/1.1), as for a 200 that is not the RP API's; `unreachable` when none came.
+ */
+function failedCall(err: unknown): BankIdApiError {
+  if (err instanceof UnreadableAnswerError) return new BankIdApiError(0, 'malformedAnswer', err.message);
   return new BankIdApiError(0, 'unreachable', (err as Error).message, err instanceof HttpCallError && err.timedOut);
 }
+
+/** The log line of a call that got no answer to use, by its errorCode (else: could not be reached). */
+const failureLines: Record<string, string> = { malformedAnswer: 'BankID answered with something that cannot be read as an answer: refused' };
 
 function errorFromResponse(status: number, text: string): BankIdApiError {
   try {

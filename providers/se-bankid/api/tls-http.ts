@@ -16,6 +16,17 @@ export class HttpCallError extends Error {
   }
 }
 
+/**
+ * A call whose answer came but cannot be read: larger than the limit, or not HTTP/1.1 as it
+ * allows. The server is there and answering, so this is no call that failed to reach it.
+ */
+export class UnreadableAnswerError extends HttpCallError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnreadableAnswerError';
+  }
+}
+
 export interface HttpAnswer {
   status: number;
   body: string;
@@ -355,7 +366,7 @@ class Connection {
         }
         this.#head ??= parseHead(this.#received);
         if (!this.#head) return;
-        if (this.#received.length - this.#head.bodyAt > MAX_ANSWER_BYTES) throw new HttpCallError('the answer is too large');
+        if (this.#received.length - this.#head.bodyAt > MAX_ANSWER_BYTES) throw new UnreadableAnswerError('the answer is too large');
         const body = completeBody(this.#received, this.#head);
         if (body === undefined) return;
         if (!this.#answered(body)) return;
@@ -436,12 +447,12 @@ function parseHead(received: Buffer): Head | undefined {
   for (;;) {
     const end = received.indexOf(HEAD_END, start);
     if (end < 0) {
-      if (received.length - start > MAX_HEAD_BYTES) throw new HttpCallError('the answer\'s headers are too long');
+      if (received.length - start > MAX_HEAD_BYTES) throw new UnreadableAnswerError('the answer\'s headers are too long');
       return undefined;
     }
     const lines = received.toString('latin1', start, end).split('\r\n');
     const status = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: |$)/.exec(lines[0]!);
-    if (!status) throw new HttpCallError('not an HTTP/1.1 answer');
+    if (!status) throw new UnreadableAnswerError('not an HTTP/1.1 answer');
     const code = Number(status[2]);
     if (code >= 100 && code < 200) {
       start = end + HEAD_END.length;
@@ -459,15 +470,15 @@ function headOf(status: number, http11: boolean, lines: string[], bodyAt: number
   for (let index = 1; index < lines.length; index += 1) {
     const line = lines[index]!;
     const colon = line.indexOf(':');
-    if (colon <= 0) throw new HttpCallError('a malformed header in the answer');
+    if (colon <= 0) throw new UnreadableAnswerError('a malformed header in the answer');
     const name = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
     if (name === 'content-length') {
-      if (!/^\d+$/.test(value) || (length !== undefined && length !== Number(value))) throw new HttpCallError('a malformed Content-Length in the answer');
+      if (!/^\d+$/.test(value) || (length !== undefined && length !== Number(value))) throw new UnreadableAnswerError('a malformed Content-Length in the answer');
       length = Number(value);
     } else if (name === 'transfer-encoding') {
       chunked = value.toLowerCase() === 'chunked';
-      if (!chunked) throw new HttpCallError(`an unsupported Transfer-Encoding in the answer: ${value}`);
+      if (!chunked) throw new UnreadableAnswerError(`an unsupported Transfer-Encoding in the answer: ${value}`);
     } else if (name === 'connection') {
       connection = value.toLowerCase();
     } else if (name === 'keep-alive') {
@@ -500,7 +511,7 @@ function dechunk(received: Buffer, bodyAt: number): { text: string; end: number 
     const lineEnd = received.indexOf(LINE_END, at);
     if (lineEnd < 0) return undefined;
     const sizeText = received.toString('latin1', at, lineEnd).split(';')[0]!.trim();
-    if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText)) throw new HttpCallError('a malformed chunk in the answer');
+    if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText)) throw new UnreadableAnswerError('a malformed chunk in the answer');
     const size = parseInt(sizeText, 16);
     if (size === 0) {
       // Trailers (ignored), then an empty line: right away, "0\r\n\r\n".
@@ -510,7 +521,7 @@ function dechunk(received: Buffer, bodyAt: number): { text: string; end: number 
     }
     const dataAt = lineEnd + 2;
     if (received.length < dataAt + size + 2) return undefined;
-    if (!received.subarray(dataAt + size, dataAt + size + 2).equals(LINE_END)) throw new HttpCallError('a malformed chunk in the answer');
+    if (!received.subarray(dataAt + size, dataAt + size + 2).equals(LINE_END)) throw new UnreadableAnswerError('a malformed chunk in the answer');
     chunks.push(received.subarray(dataAt, dataAt + size));
     at = dataAt + size + 2;
   }

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../../../test/support/ops.js';
+import { eventually, Scrape } from '../../../test/support/ops.js';
 import { generator } from '../../../test/support/fuzz.js';
 import { BankIdSession, startBankIdTestBed, type BankIdTestBed } from './support.js';
 
@@ -48,6 +48,17 @@ describe('an RP API answer that is not one', () => {
     const started = await session.call('start', { eid: 'se-bankid' });
     expect(started.status).toBe(200);
     expect(started.body).toMatchObject({ status: 'ERROR', messageCode: 'RFA5', message: expect.stringMatching(/\w/), reference: expect.stringMatching(/^[0-9a-f]{16}$/) });
+  });
+
+  it('a start answered with more than the 1 MiB read: "try again" (RFA5), counted as an answer that is not one, not as BankID unreachable', async () => {
+    const failures = async (reason: string) => (await Scrape.of(`${bed.tb.issuer}/metrics`)).value('neb_eid_request_failures_total', { eid: 'se-bankid', operation: 'start', reason });
+    const [malformedBefore, unreachableBefore] = [await failures('malformedAnswer'), await failures('unreachable')];
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER });
+    bed.simulator.injectFault('auth', { answer: { status: 200, contentType: 'application/json', body: JSON.stringify({ padding: 'x'.repeat(2 * 1024 * 1024) }) } });
+    const started = await session.call('start', { eid: 'se-bankid' });
+    expect(started.body).toMatchObject({ status: 'ERROR', messageCode: 'RFA5' });
+    expect(await failures('malformedAnswer')).toBe(malformedBefore + 1);
+    expect(await failures('unreachable')).toBe(unreachableBefore);
   });
 
   // Seeded: the same draws on every run (FUZZ_SEED for others); bounded by the count, not by time.

@@ -134,11 +134,24 @@ export class FrejaClient {
       log.debug({ path, status: response.statusCode, ms: Math.round(performance.now() - started) }, 'Freja eID call');
       return { status: response.statusCode, text };
     } catch (err) {
-      log.warn({ path, reason: (err as Error).message, ms: Math.round(performance.now() - started) }, 'Freja eID could not be reached');
-      throw new FrejaApiError(0, 'unreachable', isTimeout(err));
+      const failed = failedCall(err);
+      log.warn({ path, reason: (err as Error).message, ms: Math.round(performance.now() - started) }, failureLines[failed.errorCode] ?? 'Freja eID could not be reached');
+      throw failed;
     }
   }
 }
+
+/**
+ * A call that got no answer to use: `badAnswer` when one came but was over the size limit, as
+ * for a 200 that is not Freja's; `unreachable` when none came.
+ */
+function failedCall(err: unknown): FrejaApiError {
+  if ((err as { code?: string }).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return new FrejaApiError(0, 'badAnswer');
+  return new FrejaApiError(0, 'unreachable', isTimeout(err));
+}
+
+/** The log line of a call that got no answer to use, by its errorCode (else: could not be reached). */
+const failureLines: Record<string, string> = { badAnswer: 'Freja eID answered with more than an answer can be: refused' };
 
 function isTimeout(err: unknown): boolean {
   const { name, code } = err as { name?: string; code?: string };

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { everythingStored } from '../../../test/support/ops.js';
+import { everythingStored, Scrape } from '../../../test/support/ops.js';
 import { findFreePort } from '../../../test/support/redis.js';
 import { relyingPartyUserId, simulatedPersons } from '../simulator/persons.js';
 import type { Tampering } from '../simulator/transactions.js';
@@ -142,11 +142,15 @@ describe('how a login ends without a person', () => {
     expect(callback.searchParams.get('error_description')).toBe('Freja eID is temporarily unavailable.');
   });
 
-  it('Freja answering a start with 4 MiB: not read past its limit, server_error at the client', async () => {
+  it('Freja answering a start with 4 MiB: not read past its limit, counted as an answer that is not Freja\'s (not as unreachable), server_error at the client', async () => {
+    const failures = async (reason: string) => (await Scrape.of(`${bed.tb.issuer}/metrics`)).value('neb_eid_request_failures_total', { eid: 'se-freja', operation: 'start', reason });
+    const [badBefore, unreachableBefore] = [await failures('badAnswer'), await failures('unreachable')];
     const session = await FrejaSession.begin(bed, { acr_values: OTHER });
     bed.simulator.injectFault('start', { paddingBytes: 4 * 1024 * 1024 });
     const failed = await session.start();
-    expect(failed).toMatchObject({ status: 'ERROR', messageCode: 'unavailable' });
+    expect(failed).toMatchObject({ status: 'ERROR', messageCode: 'failed' });
+    expect(await failures('badAnswer')).toBe(badBefore + 1);
+    expect(await failures('unreachable')).toBe(unreachableBefore);
     const callback = await session.backToClient(failed.redirectTo!);
     expect(callback.searchParams.get('error')).toBe('server_error');
   });
