@@ -117,17 +117,17 @@ async function redeemedOnceAfterDrop(client: Parameters<typeof tokenRequest>[1],
 describe('the connection to Redis dropped during a token request', () => {
   it("as the consume's answer comes back, of a code exchange: 503, then the same code redeems once", async () => {
     const body = codeRedemption(rp, await logIn(rp));
-    await redeemedOnceAfterDrop(webClient, body, passage.cutAfter(steps.consume(`oidc:AuthorizationCode:${body.code}`)));
+    await redeemedOnceAfterDrop(webClient, body, passage.cutAfter(steps.consume(`oidc:AuthorizationCode:${keyNames.of(body.code!)}`)));
   }, 60_000);
 
   it.each(Object.keys(cutSteps) as Array<keyof typeof cutSteps>)('at the %s of a code exchange: 503, then the same code redeems once', async (step) => {
     const body = codeRedemption(rp, await logIn(rp));
-    await redeemedOnceAfterDrop(webClient, body, passage.cutAt(cutSteps[step](`oidc:AuthorizationCode:${body.code}`)));
+    await redeemedOnceAfterDrop(webClient, body, passage.cutAt(cutSteps[step](`oidc:AuthorizationCode:${keyNames.of(body.code!)}`)));
   }, 60_000);
 
   it.each(Object.keys(cutSteps) as Array<keyof typeof cutSteps>)('at the %s of a refresh: 503, then the same refresh token refreshes once', async (step) => {
     const tokens = await spa.redeem(await logIn(spa, { scope: 'openid offline_access', prompt: 'consent' }));
     const body = { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! };
-    await redeemedOnceAfterDrop(publicClient, body, passage.cutAt(cutSteps[step](`oidc:RefreshToken:${tokens.refresh_token}`)));
+    await redeemedOnceAfterDrop(publicClient, body, passage.cutAt(cutSteps[step](`oidc:RefreshToken:${keyNames.of(tokens.refresh_token!)}`)));
   }, 60_000);
 });
