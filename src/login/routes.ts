@@ -104,6 +104,13 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
     redirect(ctx, await steps.abandon(ctx, leave === 'login' ? 'login' : 'eid'));
   });
 
+  /**
+   * The forms' addresses by GET: the address of a page drawn for their post (a choice not offered,
+   * the login over), entered again in the address bar. The login's own page says where it stands
+   * (the picker, or that it is over), rather than a refusal of the method blaming the service.
+   */
+  pages.get(['/select', '/cancel'], (ctx) => redirect(ctx, `/interaction/${encodeURIComponent(routeState(ctx).interaction.uid)}/`));
+
   /** Where the browser lands after an upstream callback, carrying the outcome into the interaction. */
   pages.get('/complete', async (ctx) => {
     const key = storeKey('loginOutcome', routeState(ctx).interaction.uid);

@@ -168,6 +168,20 @@ describe('a person on a phone-sized chromium', () => {
     });
   }, 60_000);
 
+  it("the address of a page drawn for the picker's form, entered again in the address bar, shows the login as it stands: the picker, in Swedish", async () => {
+    await onPhone(async (page) => {
+      await toPicker(page);
+      await page.evaluate("document.querySelector('button[value=\"fi-ftn\"]').value = 'xx-nothing'");
+      await page.click('button[value="xx-nothing"]');
+      await page.waitForSelector('.support');
+      expect(new URL(page.url()).pathname).toMatch(/\/select$/);
+      // Enter in the address bar: the same address, by GET.
+      await page.goto(page.url());
+      await page.waitForSelector('form.eids');
+      expect(await page.textContent('h1')).toBe('Välj hur du vill logga in');
+    }, 'sv-SE');
+  }, 60_000);
+
   it('switches language on the page', async () => {
     await onPhone(async (page) => {
       await toPicker(page);
