@@ -118,6 +118,11 @@ export function simulatorStylesheetStep(): Koa.Middleware {
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
+/** A test person as a simulator's page lists them: their label (name, number), then what sets them apart, in the page's language (`note`, a key of its texts). */
+export function personShown(person: { label?: string; note?: string }, t: (key: string) => string): string {
+  return [person.label, person.note && t(person.note)].filter(Boolean).join(' — ');
+}
+
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);
 }

@@ -139,6 +139,36 @@ describe("a simulator's pages speak the person's language", () => {
     }
   }, 60_000);
 
+  it("Bank iD's test persons are described in the page's language: only their names and numbers stay as they are", async () => {
+    const context = await newPhone(browser);
+    try {
+      const page = await context.newPage();
+      const simulator = await simulatorPageOf(page, 'cz-bankid');
+      const persons: Record<string, string[]> = {};
+      for (const lang of ['en', 'sv', 'nb', 'fi', 'da', 'cs']) {
+        await page.goto(`${simulator}&lang=${lang}`);
+        persons[lang] = await page.$$eval('fieldset label', (labels) => labels.map((label) => label.textContent!.trim()));
+      }
+      expect(persons.sv).toEqual([
+        'Petra Dvořáková (905302/4563)',
+        'Jan Tomáš Novák (850715/1235)',
+        'Marie Svobodová (455101/123) — född 1945: ett niosiffrigt födelsenummer',
+        'Tomáš Dvořák (102505/7891) — född 2010: under 18 år',
+        'Anna Schmidt — tysk medborgare: inget födelsenummer',
+        'Bank iD är inte aktivt hos den här banken (eid_doesnt_exist)',
+        'får inte använda Bank iD (user_not_eligible)',
+      ]);
+      // The same words as the English page's are the plain names and numbers alone.
+      const plain = persons.en!.filter((label) => /^[^—]+\(\d+\/\d+\)$/.test(label));
+      expect(plain).toHaveLength(2);
+      for (const lang of ['nb', 'fi', 'da', 'cs']) {
+        expect(persons[lang]!.filter((label) => persons.en!.includes(label)), lang).toEqual(plain);
+      }
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
   it("the upstream simulators open in the broker page's language, in each of the five, also one their eID does not speak", async () => {
     const opened: Record<string, string | null> = {};
     for (const locale of ['sv', 'en', 'nb', 'fi', 'da']) {
