@@ -1,4 +1,4 @@
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../../../test/support/broker.js';
 import { drawnQrCode, expectAccessible, launchChromium, newPhone, PHONE_USER_AGENT, screenshot } from '../../../test/support/chromium.js';
@@ -31,6 +31,17 @@ afterAll(async () => {
   await browser?.close();
   await simulator?.close();
 });
+
+/** On the Freja eID page: the QR code, scanned by the simulated app, where the person declines; the page offers to try again. */
+async function declineInTheApp(page: Page) {
+  await page.click('#freja button[data-device="other"]');
+  await page.waitForSelector('#qr:visible');
+  const authRef = simulator.transactions().at(-1)!.authRef;
+  simulator.scan(await drawnQrCode(page));
+  await page.waitForSelector('#qr', { state: 'hidden' });
+  simulator.decline(authRef);
+  await page.waitForSelector('#retry:visible');
+}
 
 describe('the Freja eID page', () => {
   it.each(['en-GB', 'sv-SE', 'nb-NO', 'fi-FI', 'da-DK'])('in %s: the QR code drawn is scanned, the person approves in the app and lands at the client', async (locale) => {
@@ -84,13 +95,7 @@ describe('the Freja eID page', () => {
     try {
       const page = await context.newPage();
       await page.goto(`${tb.issuer}/demo/login`);
-      await page.click('#freja button[data-device="other"]');
-      await page.waitForSelector('#qr:visible');
-      const authRef = simulator.transactions().at(-1)!.authRef;
-      simulator.scan(await drawnQrCode(page));
-      await page.waitForSelector('#qr', { state: 'hidden' });
-      simulator.decline(authRef);
-      await page.waitForSelector('#retry:visible');
+      await declineInTheApp(page);
       expect(await page.textContent('#status')).toBe('You declined the login in Freja eID.');
       await expectAccessible(page, 'freja declined');
       await page.click('#cancel');
@@ -107,13 +112,7 @@ describe('the Freja eID page', () => {
       const page = await context.newPage();
       await page.goto(`${withPicker.issuer}/demo/login`);
       await page.click('button[value="se-freja"]');
-      await page.click('#freja button[data-device="other"]');
-      await page.waitForSelector('#qr:visible');
-      const authRef = simulator.transactions().at(-1)!.authRef;
-      simulator.scan(await drawnQrCode(page));
-      await page.waitForSelector('#qr', { state: 'hidden' });
-      simulator.decline(authRef);
-      await page.waitForSelector('#retry:visible');
+      await declineInTheApp(page);
       expect(await page.textContent('#cancel')).toBe('Välj ett annat sätt att logga in');
       await page.click('#cancel');
       await page.waitForSelector('form.eids .notice, .notice');
