@@ -169,6 +169,34 @@ describe("a simulator's pages speak the person's language", () => {
     }
   }, 60_000);
 
+  it("the simulated BankID app's other endings are named in the page's language: BankID's hintCode only in brackets", async () => {
+    const context = await newPhone(browser);
+    try {
+      const [page, app] = [await context.newPage(), await context.newPage()];
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('button[value="se-bankid"]');
+      await page.click('button[data-device="other"]');
+      const appUrl = new URL((await page.getAttribute('p.simulator a', 'href'))!);
+      const named: Record<string, { label: string | null; button: string | null }> = {};
+      for (const lang of ['sv', 'nb', 'fi', 'da']) {
+        appUrl.searchParams.set('lang', lang);
+        await app.goto(appUrl.href);
+        // Inside the order's closed details: there, not shown.
+        await app.waitForSelector('form[action="/app/fail"] button', { state: 'attached', timeout: 10_000 });
+        const fail = app.locator('form[action="/app/fail"]').first();
+        named[lang] = { label: await fail.locator('label').evaluate((label) => label.firstChild!.textContent!.trim()), button: await fail.locator('button').textContent() };
+      }
+      expect(named).toEqual({
+        sv: { label: 'Orsak (hintCode)', button: 'Avsluta ordern med den här orsaken' },
+        nb: { label: 'Årsak (hintCode)', button: 'Avslutt ordren med denne årsaken' },
+        fi: { label: 'Syy (hintCode)', button: 'Päätä tilaus tällä syyllä' },
+        da: { label: 'Årsag (hintCode)', button: 'Afslut ordren med denne årsag' },
+      });
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
   it("the upstream simulators open in the broker page's language, in each of the five, also one their eID does not speak", async () => {
     const opened: Record<string, string | null> = {};
     for (const locale of ['sv', 'en', 'nb', 'fi', 'da']) {
