@@ -46,9 +46,10 @@ export interface ErrorPage {
    * What failed, when it is not the login's request: a logout's page speaks of the logout, an
    * eID's answer that belongs to no login under way (`eid_return`) of that answer, a choice on the
    * picker the login does not offer (`eid_choice`) of that choice, a return link from an eID's app
-   * that is not the one of the transaction under way (`app_return`, an earlier try's) of that link.
+   * that is not the one of the transaction under way (`app_return`, an earlier try's) of that link,
+   * an address opened with a method it does not take (`wrong_method`: a form's, by GET) of that address.
    */
-  during?: 'logout' | 'eid_return' | 'eid_choice' | 'app_return';
+  during?: 'logout' | 'eid_return' | 'eid_choice' | 'app_return' | 'wrong_method';
   /** The login's picker, where the next step is to choose again (its own address, shown by GET). */
   chooseAgain?: string;
   /** The page where the login goes on as it stands (its own address, shown by GET). */

@@ -182,6 +182,15 @@ describe('a person on a phone-sized chromium', () => {
     }, 'sv-SE');
   }, 60_000);
 
+  it("the logout's confirmation address opened by GET (entered in the address bar): a page that says the address cannot be opened so, and to start again at the service, not a login request to blame on it", async () => {
+    await onPhone(async (page) => {
+      const response = await page.goto(`${bed.tb.issuer}/session/end/confirm`);
+      expect(response!.status()).toBe(405);
+      expect(await page.textContent('p.lead')).toBe('Den här sidan kan inte öppnas från sin adress. Gå tillbaka till tjänsten du kom från och börja om.');
+      await expectAccessible(page, 'a method the address does not take (sv)');
+    }, 'sv-SE');
+  }, 60_000);
+
   it('switches language on the page', async () => {
     await onPhone(async (page) => {
       await toPicker(page);
