@@ -286,6 +286,47 @@ async function appShows(app: Page, action: string) {
   await app.waitForSelector(`form[action="${action}"] button`, { timeout: 10_000 });
 }
 
+/**
+ * Runs in the page: the buttons (and links drawn as buttons) shown whose edge a forced-colours
+ * theme (Windows' contrast themes) does not draw: it removes their backgrounds, so a button
+ * without a border of its own is left as plain text among the page's words.
+ */
+const BUTTONS_WITHOUT_EDGE = `[...document.querySelectorAll('button, a.button')]
+  .filter((element) => element.getClientRects().length > 0)
+  .filter((element) => {
+    const style = getComputedStyle(element);
+    return style.borderTopStyle === 'none' || parseFloat(style.borderTopWidth) < 1;
+  })
+  .map((element) => element.textContent.trim())`;
+
+describe("every simulator's page in a forced-colours theme", () => {
+  it('each button keeps its edge: on the upstream eIDs\' pages and the simulated apps', async () => {
+    const context = await browser.newContext({ viewport: { width: 320, height: 640 }, forcedColors: 'active' });
+    try {
+      const [page, app] = [await context.newPage(), await context.newPage()];
+      const edgeless: Record<string, string[]> = {};
+      for (const eid of ['no-bankid', 'cz-bankid']) {
+        await simulatorPageOf(page, eid);
+        edgeless[eid] = (await page.evaluate(BUTTONS_WITHOUT_EDGE)) as string[];
+      }
+      for (const [eid, scan] of [
+        ['se-bankid', '/app/scan'],
+        ['se-freja', '/app/scan'],
+      ] as const) {
+        await page.goto(`${tb.issuer}/demo/login`);
+        await page.click(`button[value="${eid}"]`);
+        await page.click('button[data-device="other"]');
+        await app.goto((await page.getAttribute('p.simulator a', 'href'))!);
+        await appShows(app, scan);
+        edgeless[`${eid} app`] = (await app.evaluate(BUTTONS_WITHOUT_EDGE)) as string[];
+      }
+      expect(edgeless).toEqual({ 'no-bankid': [], 'cz-bankid': [], 'se-bankid app': [], 'se-freja app': [] });
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
+
 // The walks of the five locales at once: each waits for its simulated apps to look again (every
 // two seconds) while the others use the processor. Each walk's time limit covers all five.
 describe.concurrent("every simulator's page, for everyone", () => {
