@@ -191,6 +191,22 @@ describe('a person on a phone-sized chromium', () => {
     }, 'sv-SE');
   }, 60_000);
 
+  it('"Yes, log out" in a second tab after logging out in the first: the page says, in Swedish, that the person is logged out, as they asked', async () => {
+    await onPhone(async (page) => {
+      await toPicker(page);
+      await logInWith(page, 'no-bankid');
+      const other = await page.context().newPage();
+      for (const tab of [page, other]) await tab.goto(`${bed.tb.issuer}/session/end`);
+      await other.click('button[name="logout"]');
+      await other.waitForURL(/\/session\/end\/success/);
+      await page.click('button[name="logout"]');
+      await page.waitForSelector('h1');
+      expect(await page.textContent('h1')).toBe('Du är utloggad');
+      expect(await page.textContent('p.lead')).toBe('Du har loggat ut. Du kan stänga fönstret.');
+      await expectAccessible(page, 'logged out in another tab (sv)');
+    }, 'sv-SE');
+  }, 60_000);
+
   it('switches language on the page', async () => {
     await onPhone(async (page) => {
       await toPicker(page);
