@@ -197,6 +197,30 @@ describe("a simulator's pages speak the person's language", () => {
     }
   }, 60_000);
 
+  it("the simulated Freja eID app's ways to spoil a result are said in the page's language, each after its name", async () => {
+    const context = await newPhone(browser, 'sv-SE');
+    try {
+      const [page, app] = [await context.newPage(), await context.newPage()];
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('button[value="se-freja"]');
+      await page.click('button[data-device="other"]');
+      await app.goto((await page.getAttribute('p.simulator a', 'href'))!);
+      await appShows(app, '/app/scan');
+      await app.click('form[action="/app/scan"] button');
+      await app.waitForSelector('select[name="tampering"]', { state: 'attached', timeout: 10_000 });
+      expect(await app.$$eval('select[name="tampering"] option', (options) => options.map((option) => option.textContent))).toEqual([
+        'badSignature: signaturen stämmer inte med resultatet',
+        'unknownCertificate: signerat med ett certifikat som inte är Frejas',
+        'algNone: inte signerat alls (alg none)',
+        'wrongAuthRef: resultatet av en annan transaktion',
+        'levelMismatch: en lägre registreringsnivå än den som begärdes',
+        'stale: bekräftat för en timme sedan',
+      ]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
   it("the upstream simulators open in the broker page's language, in each of the five, also one their eID does not speak", async () => {
     const opened: Record<string, string | null> = {};
     for (const locale of ['sv', 'en', 'nb', 'fi', 'da']) {
