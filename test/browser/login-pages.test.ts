@@ -207,6 +207,23 @@ describe('a person on a phone-sized chromium', () => {
     }, 'sv-SE');
   }, 60_000);
 
+  it('at 400 % zoom (a 1280 × 860 screen: 320 × 215 CSS pixels) the whole QR code fits on the screen at once, square, to be scanned', async () => {
+    const context = await browser.newContext({ viewport: { width: 320, height: 215 }, deviceScaleFactor: 4, locale: 'sv-SE' });
+    try {
+      const page = await context.newPage();
+      await toPicker(page);
+      await page.click('button[value="se-bankid"]');
+      await toQrCode(page);
+      const qr = page.locator('#qr');
+      await qr.scrollIntoViewIfNeeded();
+      const box = (await qr.boundingBox())!;
+      expect({ fits: box.height <= 215 && box.width <= 320, square: Math.abs(box.width - box.height) < 1 }).toEqual({ fits: true, square: true });
+      expect(await drawnQrCode(page)).toMatch(/^bankid\./);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
   it('switches language on the page', async () => {
     await onPhone(async (page) => {
       await toPicker(page);
