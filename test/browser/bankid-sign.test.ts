@@ -111,4 +111,19 @@ describe('the BankID page of a signature and a payment', () => {
       expect(new URL((await callback).url()).searchParams.get('code')).toBeTruthy();
     });
   }, 60_000);
+
+  it("the text to sign, a region the keyboard scrolls, shows the same focus ring as the page's buttons and links", async () => {
+    await onPhone('sv', async (page) => {
+      await openPushed(page, 'sv', { type: 'sign', text: TEXT });
+      await page.waitForSelector('#qr:visible');
+      await page.focus('nav.languages a[lang="da"]');
+      await page.keyboard.press('Tab');
+      const ring = (element: string) =>
+        page.$eval(element, (focused) => {
+          const style = getComputedStyle(focused);
+          return { focused: focused === document.activeElement, outline: `${style.outlineStyle} ${style.outlineWidth} ${style.outlineOffset}` };
+        });
+      expect(await ring('.signed-text')).toEqual({ focused: true, outline: 'solid 3px 2px' });
+    });
+  }, 60_000);
 });
