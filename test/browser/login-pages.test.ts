@@ -224,6 +224,17 @@ describe('a person on a phone-sized chromium', () => {
     }
   }, 60_000);
 
+  it('the picker names the eID the person left without brackets inside brackets, in Finnish too', async () => {
+    await onPhone(async (page) => {
+      await toPicker(page);
+      await page.click('button[value="se-bankid"]');
+      await toQrCode(page);
+      await page.click('#cancel');
+      await page.waitForSelector('.notice');
+      expect(await page.textContent('.notice')).toBe('BankID (Ruotsi): peruit tunnistautumisen. Yritä uudelleen tai valitse toinen tapa alta.');
+    }, 'fi-FI');
+  }, 60_000);
+
   it('switches language on the page', async () => {
     await onPhone(async (page) => {
       await toPicker(page);
