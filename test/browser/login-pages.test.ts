@@ -76,6 +76,15 @@ async function toQrCode(page: Page) {
   await page.waitForSelector('#qr:visible');
 }
 
+/** From the demo: the picker, BankID's QR code, Cancel; back on the picker with its notice. */
+async function cancelAtBankId(page: Page) {
+  await toPicker(page);
+  await page.click('button[value="se-bankid"]');
+  await toQrCode(page);
+  await page.click('#cancel');
+  await page.waitForSelector('.notice');
+}
+
 /** Plays the person through the chosen eID until the demo shows what it received. */
 async function logInWith(page: Page, eid: (typeof eids)[number], checkPages?: (name: string) => Promise<void>) {
   await page.click(`button[value="${eid}"]`);
@@ -226,11 +235,7 @@ describe('a person on a phone-sized chromium', () => {
 
   it('the picker names the eID the person left without brackets inside brackets, in Finnish too', async () => {
     await onPhone(async (page) => {
-      await toPicker(page);
-      await page.click('button[value="se-bankid"]');
-      await toQrCode(page);
-      await page.click('#cancel');
-      await page.waitForSelector('.notice');
+      await cancelAtBankId(page);
       expect(await page.textContent('.notice')).toBe('BankID (Ruotsi): peruit tunnistautumisen. Yritä uudelleen tai valitse toinen tapa alta.');
     }, 'fi-FI');
   }, 60_000);
@@ -249,11 +254,7 @@ describe('a person on a phone-sized chromium', () => {
 
   it('cancels on the BankID page, back to the picker, then cancels there and lands at the client with access_denied', async () => {
     await onPhone(async (page) => {
-      await toPicker(page);
-      await page.click('button[value="se-bankid"]');
-      await toQrCode(page);
-      await page.click('#cancel');
-      await page.waitForSelector('.notice');
+      await cancelAtBankId(page);
       await page.click('form[action$="/cancel"] button');
       await page.waitForURL(/\/demo\/callback/);
       expect(await page.textContent('body')).toContain('access_denied');
