@@ -72,7 +72,9 @@ function isNonce(given: string, expected: string | undefined): boolean {
 /**
  * The page at /interaction/<uid>/<id>/, and /return, where the app on this device sends the
  * person back: shown again only for the nonce of the login's transaction (`returnNonce`), so
- * that a return link proves it belongs to this login; another is refused with `refusal`.
+ * that a return link proves it belongs to this login; another (an earlier try's, whose
+ * transaction a new start replaced) is refused with `refusal`, on a page that says so and goes on
+ * to the eID's page, where the login stands as it is: the login itself is still under way.
  */
 export function appPageRoutes(
   router: Router<LoginState>,
@@ -83,7 +85,9 @@ export function appPageRoutes(
   router.get('/', page);
   router.get('/return', async (ctx) => {
     const nonce = typeof ctx.query.nonce === 'string' ? ctx.query.nonce : '';
-    if (!isNonce(nonce, await returnNonce(ctx.state.login.request))) throw new HttpError(400, 'invalid_request', refusal);
+    if (!isNonce(nonce, await returnNonce(ctx.state.login.request))) {
+      throw new HttpError(400, 'invalid_request', refusal, undefined, { during: 'app_return', goOn: ctx.path.replace(/return$/, '') });
+    }
     page(ctx);
   });
 }

@@ -74,6 +74,9 @@ export function send(response: ServerResponse, reply: Reply, headers: OutgoingHt
  * a 320 px screen at twice the usual text size: long words and names break, a fieldset shrinks.
  * The keyboard's focus is a dark ring set off from what it surrounds, as on the broker's pages:
  * the browser's own, a thin dark line hugging a button of the same dark accent, hardly showed.
+ * Buttons have a border in their own colour: a forced-colours theme (Windows' contrast themes)
+ * takes backgrounds away and draws borders in its own colours, and without one a button there
+ * was plain text among the page's words.
  */
 export function simulatorStylesheet(accent: string): string {
   return `body { font-family: system-ui, sans-serif; background: #eef1f4; margin: 0; overflow-wrap: anywhere; }
@@ -89,9 +92,9 @@ fieldset { min-inline-size: 0; margin: .75rem 0; }
 select, input:not([type="radio"]) { width: 100%; max-width: 100%; padding: .5rem; font-size: 1rem; box-sizing: border-box; }
 input[type="radio"] { width: 1.25rem; height: 1.25rem; vertical-align: middle; }
 details { margin: .75rem 0; }
-a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; background: ${accent}; color: #fff; }
-button { display: block; width: 100%; margin: .4rem 0; padding: .7rem; border-radius: .75rem; border: 0; background: ${accent}; color: #fff; font-size: 1rem; }
-button.secondary { background: #d5dbe1; color: ${accent}; }
+a.button { display: block; text-align: center; padding: .7rem; border-radius: .75rem; border: 2px solid ${accent}; background: ${accent}; color: #fff; }
+button { display: block; width: 100%; margin: .4rem 0; padding: .7rem; border-radius: .75rem; border: 2px solid ${accent}; background: ${accent}; color: #fff; font-size: 1rem; }
+button.secondary { background: #d5dbe1; border-color: #d5dbe1; color: ${accent}; }
 nav.languages { text-align: center; padding: .5rem; line-height: 2; }
 a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, summary:focus-visible, [tabindex]:focus-visible { outline: 3px solid #1b1f24; outline-offset: 2px; }
 `;
@@ -117,6 +120,11 @@ export function simulatorStylesheetStep(): Koa.Middleware {
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** A test person as a simulator's page lists them: their label (name, number), then what sets them apart, in the page's language (`note`, a key of its texts). */
+export function personShown(person: { label?: string; note?: string }, t: (key: string) => string): string {
+  return [person.label, person.note && t(person.note)].filter(Boolean).join(' — ');
+}
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);

@@ -12,7 +12,7 @@ import { loginEveryTime, memoryAdapter, SIMULATOR_KEY_LIFETIME_MS, simulatorCach
 import type { SimulatorRegistration } from './index.js';
 import type { RawAnswer } from '../shared/raw-answer.js';
 import { listenOn, stopServer } from '../shared/simulator-server.js';
-import { escapeHtml, SIMULATOR_STYLESHEET_LINK, simulatorStylesheetStep } from '../shared/simulator-page.js';
+import { escapeHtml, personShown, SIMULATOR_STYLESHEET_LINK, simulatorStylesheetStep } from '../shared/simulator-page.js';
 import { SimulatorTexts, type LanguageAsked, type Translate } from '../shared/simulator-language.js';
 
 /**
@@ -392,7 +392,7 @@ export async function startUpstreamSimulator(
     }
     if (ctx.method === 'GET' && !match[2]) {
       const buttons = (t: Translate) => definition.persons
-        .map((person) => `<form method="post" action="/interaction/${details.uid}/login"><input type="hidden" name="person" value="${escapeHtml(person.accountId)}"><button type="submit">${escapeHtml(buttonText(person, t))}</button></form>`)
+        .map((person) => `<form method="post" action="/interaction/${details.uid}/login"><input type="hidden" name="person" value="${escapeHtml(person.accountId)}"><button type="submit">${escapeHtml(personShown(person, t))}</button></form>`)
         .join('\n');
       ctx.type = 'html';
       ctx.body = page(texts, languageAsked(ctx, details.params), `/interaction/${details.uid}`, (t) =>
@@ -443,11 +443,6 @@ export async function startUpstreamSimulator(
       await storage.close();
     },
   };
-}
-
-/** A test person's button: their label, then what sets them apart in the page's language. */
-function buttonText(person: SimulatedPerson, t: Translate): string {
-  return [person.label, person.note && t(person.note)].filter(Boolean).join(' — ');
 }
 
 /**

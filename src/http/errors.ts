@@ -127,7 +127,12 @@ export function storeGuard(store: Store, views: Views, statelessPaths: (path: st
  */
 const IMPLEMENTED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-const methodNotAllowed = () => new HttpError(405, 'invalid_request', 'This address does not take this method: the Allow header lists those it takes.');
+/**
+ * A browser gets here by opening a form's address by GET (entered again in the address bar): its
+ * page says so, not that the service sent a request to blame it for.
+ */
+const methodNotAllowed = () =>
+  new HttpError(405, 'invalid_request', 'This address does not take this method: the Allow header lists those it takes.', undefined, { during: 'wrong_method' });
 const notImplemented = () => new HttpError(501, 'invalid_request', 'This server takes this method at no address.');
 
 /**

@@ -45,11 +45,15 @@ export interface ErrorPage {
   /**
    * What failed, when it is not the login's request: a logout's page speaks of the logout, an
    * eID's answer that belongs to no login under way (`eid_return`) of that answer, a choice on the
-   * picker the login does not offer (`eid_choice`) of that choice.
+   * picker the login does not offer (`eid_choice`) of that choice, a return link from an eID's app
+   * that is not the one of the transaction under way (`app_return`, an earlier try's) of that link,
+   * an address opened with a method it does not take (`wrong_method`: a form's, by GET) of that address.
    */
-  during?: 'logout' | 'eid_return' | 'eid_choice';
+  during?: 'logout' | 'eid_return' | 'eid_choice' | 'app_return' | 'wrong_method';
   /** The login's picker, where the next step is to choose again (its own address, shown by GET). */
   chooseAgain?: string;
+  /** The page where the login goes on as it stands (its own address, shown by GET). */
+  goOn?: string;
   /** The client's own page (a URL registered for it) and its name, when the broker knows them. */
   wayBack?: { href: string; client: string };
   again?: PageAgain;
@@ -99,6 +103,13 @@ function tryAgainOf(ctx: Context, retry: ErrorPage['retry']): TryAgain | undefin
   if (!NOT_NOW.has(ctx.status) || retry) return undefined;
   const retryAfter = Number(ctx.response.get('Retry-After'));
   return { how: isRead(ctx.method) ? 'reload' : 'back', waitSeconds: Number.isSafeInteger(retryAfter) && retryAfter > 0 ? retryAfter : 0 };
+}
+
+/** The step an error page offers first, where the login can go on: choosing again, or on with what is under way. */
+function nextStep(t: ReturnType<Views['translator']>, error: ErrorPage): { href: string; label: string } | undefined {
+  if (error.chooseAgain) return { href: error.chooseAgain, label: t('action.choose_another') };
+  if (error.goOn) return { href: error.goOn, label: t('action.go_on') };
+  return undefined;
 }
 
 /**
@@ -205,7 +216,7 @@ export class Views {
       code: error.error,
       cancelUrl: (ctx.state as LocaleState).cancelUrl,
       wayBack: error.wayBack,
-      chooseAgain: error.chooseAgain,
+      next: nextStep(t, error),
       retry: error.retry,
       tryAgain: tryAgainOf(ctx, error.retry),
       contact: this.#ui.show_contact ? this.#ui.support_email : undefined,

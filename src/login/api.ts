@@ -75,7 +75,25 @@ class StreamedLogin implements LoginWatcher {
     this.stream.send('end', '{}');
     this.stream.end();
   }
+
+  /**
+   * Ends the stream once the login has run out (its interaction's `exp`, epoch seconds: the time to
+   * start an eID and the eID's own time after it, see lifetime.ts): nothing
+   * else tells a page left open that nobody scanned, and it showed a new QR code every second for
+   * a login that could no longer finish. The page then asks where it stands and leaves for the
+   * login's page, which says it is over. The margin lets the login's record go from the store
+   * first (its lifetime is counted in whole seconds from its last save), so that the page's poll
+   * is answered session_expired rather than opening the stream again.
+   */
+  endWhenExpired(exp: number): void {
+    const timer = setTimeout(() => this.end(), exp * 1000 - Date.now() + EXPIRED_RECORD_MARGIN_MS);
+    timer.unref();
+    this.stream.onClose(() => clearTimeout(timer));
+  }
 }
+
+/** How long after a login's expiry its record is surely gone from the store (see endWhenExpired). */
+const EXPIRED_RECORD_MARGIN_MS = 2000;
 
 /** No answer of the API is kept by a cache: each is one moment of a login. */
 export const NO_STORE = ['Cache-Control', 'no-store'] as const;
@@ -223,6 +241,7 @@ export function frontendApi(
     const login = new StreamedLogin(stream, steps.finishLater(ctx, plugin), ctx.response.get('traceId'), log);
     try {
       stream.onClose(await plugin.watch(steps.loginRequest(ctx, plugin), login));
+      login.endWhenExpired(routeState(ctx).interaction.exp);
     } catch (err) {
       stream.end();
       throw err;

@@ -114,6 +114,13 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
   });
 
   /**
+   * The forms' addresses by GET: the address of a page drawn for their post (a choice not offered,
+   * the login over), entered again in the address bar. The login's own page says where it stands
+   * (the picker, or that it is over), rather than a refusal of the method blaming the service.
+   */
+  pages.get(['/select', '/cancel'], (ctx) => redirect(ctx, `/interaction/${encodeURIComponent(routeState(ctx).interaction.uid)}/`));
+
+  /**
    * Where the browser lands after an upstream callback, carrying the outcome into the
    * interaction. The outcome is deleted once the interaction holds it, not before: a store that
    * fails in between leaves it for the page's Try again.

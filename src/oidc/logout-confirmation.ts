@@ -22,3 +22,14 @@ export function retryOfLogout(ctx: KoaContextWithOIDC): { action: string; fields
   if (!stillLoggedIn || typeof xsrf !== 'string' || xsrf !== session.state?.['secret']) return undefined;
   return { action: oidc.urlFor('end_session_confirm'), fields: { xsrf, logout: 'yes' } };
 }
+
+/**
+ * Whether oidc-provider refused an answer to the logout's question because the browser's session
+ * ended meanwhile (a logout in another tab, the session run out): the new session holds no question
+ * to answer, and no one logged in. The person is logged out, as "Yes" asked; an error page said the
+ * service had sent a logout request that could not be accepted.
+ */
+export function loggedOutMeanwhile(ctx: KoaContextWithOIDC, error: string): boolean {
+  const { oidc } = ctx;
+  return oidc?.route === 'end_session_confirm' && error === 'invalid_request' && !oidc.session?.accountId;
+}

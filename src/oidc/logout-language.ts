@@ -20,9 +20,8 @@ export function logoutLanguage(): AfterEndpoint {
   return {
     routes: ['end_session_confirm'],
     after(ctx) {
-      const language = ctx.oidc.body?.[LOGOUT_LANGUAGE];
-      if (!isLocale(language)) return;
-      (ctx.state as LocaleState).uiLocales = language;
+      const language = languageOfAnswer(ctx);
+      if (!language) return;
       const location = ctx.response.get('location');
       if (!location) return;
       const to = new URL(location);
@@ -31,6 +30,14 @@ export function logoutLanguage(): AfterEndpoint {
       ctx.set('location', to.href);
     },
   };
+}
+
+/** The pages drawn for the person's answer are in the language the confirmation form posted (which it returns, if it is one). */
+export function languageOfAnswer(ctx: KoaContextWithOIDC): string | undefined {
+  const language = ctx.oidc.body?.[LOGOUT_LANGUAGE];
+  if (!isLocale(language)) return undefined;
+  (ctx.state as LocaleState).uiLocales = language;
+  return language;
 }
 
 /** The logged-out page is drawn in the language its address carries. */

@@ -19,8 +19,8 @@ import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { browserSessions } from './browser-sessions.js';
 import { sessionChangesHands } from './session-change-of-hands.js';
-import { retryOfLogout } from './logout-confirmation.js';
-import { LOGOUT_LANGUAGE, languageOfLoggedOutPage, logoutLanguage } from './logout-language.js';
+import { loggedOutMeanwhile, retryOfLogout } from './logout-confirmation.js';
+import { LOGOUT_LANGUAGE, languageOfAnswer, languageOfLoggedOutPage, logoutLanguage } from './logout-language.js';
 import { refuseTooDeepInput } from './too-deep-input.js';
 import { describeProviderErrors } from './error-descriptions.js';
 import type { ClientStore } from '../clients/store.js';
@@ -145,8 +145,16 @@ function providerError(views: Views) {
       ctx.body = out;
       return;
     }
+    if (loggedOutMeanwhile(ctx, String(out.error))) return showLoggedOut(ctx, views);
     views.renderError(ctx, pageOfError(ctx, String(out.error), error));
   };
+}
+
+/** The logged-out page, for an answer to the logout's question that came once the session had ended; its language links lead to the logged-out page by GET. */
+function showLoggedOut(ctx: KoaContextWithOIDC, views: Views): void {
+  languageOfAnswer(ctx);
+  ctx.status = 200;
+  views.render(ctx, 'logged-out', { stillLoggedIn: false, again: { path: new URL(ctx.oidc.urlFor('end_session_success')).pathname } });
 }
 
 /** A login check that always asks, unless this very request is the return from a login. */

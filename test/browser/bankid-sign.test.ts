@@ -30,6 +30,15 @@ const titles: Record<string, { sign: string; payment: string }> = {
   da: { sign: 'Underskriv med svensk BankID', payment: 'Godkend en betaling med svensk BankID' },
 };
 
+/**
+ * Runs in the page: the element with the keyboard's focus (its class) and its focus ring. A
+ * string, since the tests are not compiled for the DOM.
+ */
+const FOCUSED_RING = `(() => {
+  const style = getComputedStyle(document.activeElement);
+  return { focused: document.activeElement.className, outline: [style.outlineStyle, style.outlineWidth, style.outlineOffset].join(' ') };
+})()`;
+
 let browser: Browser;
 let bankId: BankIdSimulator;
 let tb: TestBroker;
@@ -109,6 +118,16 @@ describe('the BankID page of a signature and a payment', () => {
       const callback = page.waitForRequest(/^https:\/\/bank\.example\/callback/);
       bankId.approve(order.orderRef, 0);
       expect(new URL((await callback).url()).searchParams.get('code')).toBeTruthy();
+    });
+  }, 60_000);
+
+  it("the text to sign, a region the keyboard scrolls, shows the same focus ring as the page's buttons and links", async () => {
+    await onPhone('sv', async (page) => {
+      await openPushed(page, 'sv', { type: 'sign', text: TEXT });
+      await page.waitForSelector('#qr:visible');
+      await page.focus('nav.languages a[lang="da"]');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(FOCUSED_RING)).toEqual({ focused: 'signed-text', outline: 'solid 3px 2px' });
     });
   }, 60_000);
 });

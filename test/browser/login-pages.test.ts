@@ -76,6 +76,15 @@ async function toQrCode(page: Page) {
   await page.waitForSelector('#qr:visible');
 }
 
+/** From the demo: the picker, BankID's QR code, Cancel; back on the picker with its notice. */
+async function cancelAtBankId(page: Page) {
+  await toPicker(page);
+  await page.click('button[value="se-bankid"]');
+  await toQrCode(page);
+  await page.click('#cancel');
+  await page.waitForSelector('.notice');
+}
+
 /** Plays the person through the chosen eID until the demo shows what it received. */
 async function logInWith(page: Page, eid: (typeof eids)[number], checkPages?: (name: string) => Promise<void>) {
   await page.click(`button[value="${eid}"]`);
@@ -168,6 +177,69 @@ describe('a person on a phone-sized chromium', () => {
     });
   }, 60_000);
 
+  it("the address of a page drawn for the picker's form, entered again in the address bar, shows the login as it stands: the picker, in Swedish", async () => {
+    await onPhone(async (page) => {
+      await toPicker(page);
+      await page.evaluate("document.querySelector('button[value=\"fi-ftn\"]').value = 'xx-nothing'");
+      await page.click('button[value="xx-nothing"]');
+      await page.waitForSelector('.support');
+      expect(new URL(page.url()).pathname).toMatch(/\/select$/);
+      // Enter in the address bar: the same address, by GET.
+      await page.goto(page.url());
+      await page.waitForSelector('form.eids');
+      expect(await page.textContent('h1')).toBe('Välj hur du vill logga in');
+    }, 'sv-SE');
+  }, 60_000);
+
+  it("the logout's confirmation address opened by GET (entered in the address bar): a page that says the address cannot be opened so, and to start again at the service, not a login request to blame on it", async () => {
+    await onPhone(async (page) => {
+      const response = await page.goto(`${bed.tb.issuer}/session/end/confirm`);
+      expect(response!.status()).toBe(405);
+      expect(await page.textContent('p.lead')).toBe('Den här sidan kan inte öppnas från sin adress. Gå tillbaka till tjänsten du kom från och börja om.');
+      await expectAccessible(page, 'a method the address does not take (sv)');
+    }, 'sv-SE');
+  }, 60_000);
+
+  it('"Yes, log out" in a second tab after logging out in the first: the page says, in Swedish, that the person is logged out, as they asked', async () => {
+    await onPhone(async (page) => {
+      await toPicker(page);
+      await logInWith(page, 'no-bankid');
+      const other = await page.context().newPage();
+      for (const tab of [page, other]) await tab.goto(`${bed.tb.issuer}/session/end`);
+      await other.click('button[name="logout"]');
+      await other.waitForURL(/\/session\/end\/success/);
+      await page.click('button[name="logout"]');
+      await page.waitForSelector('h1');
+      expect(await page.textContent('h1')).toBe('Du är utloggad');
+      expect(await page.textContent('p.lead')).toBe('Du har loggat ut. Du kan stänga fönstret.');
+      await expectAccessible(page, 'logged out in another tab (sv)');
+    }, 'sv-SE');
+  }, 60_000);
+
+  it('at 400 % zoom (a 1280 × 860 screen: 320 × 215 CSS pixels) the whole QR code fits on the screen at once, square, to be scanned', async () => {
+    const context = await browser.newContext({ viewport: { width: 320, height: 215 }, deviceScaleFactor: 4, locale: 'sv-SE' });
+    try {
+      const page = await context.newPage();
+      await toPicker(page);
+      await page.click('button[value="se-bankid"]');
+      await toQrCode(page);
+      const qr = page.locator('#qr');
+      await qr.scrollIntoViewIfNeeded();
+      const box = (await qr.boundingBox())!;
+      expect({ fits: box.height <= 215 && box.width <= 320, square: Math.abs(box.width - box.height) < 1 }).toEqual({ fits: true, square: true });
+      expect(await drawnQrCode(page)).toMatch(/^bankid\./);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('the picker names the eID the person left without brackets inside brackets, in Finnish too', async () => {
+    await onPhone(async (page) => {
+      await cancelAtBankId(page);
+      expect(await page.textContent('.notice')).toBe('BankID (Ruotsi): peruit tunnistautumisen. Yritä uudelleen tai valitse toinen tapa alta.');
+    }, 'fi-FI');
+  }, 60_000);
+
   it('switches language on the page', async () => {
     await onPhone(async (page) => {
       await toPicker(page);
@@ -182,11 +254,7 @@ describe('a person on a phone-sized chromium', () => {
 
   it('cancels on the BankID page, back to the picker, then cancels there and lands at the client with access_denied', async () => {
     await onPhone(async (page) => {
-      await toPicker(page);
-      await page.click('button[value="se-bankid"]');
-      await toQrCode(page);
-      await page.click('#cancel');
-      await page.waitForSelector('.notice');
+      await cancelAtBankId(page);
       await page.click('form[action$="/cancel"] button');
       await page.waitForURL(/\/demo\/callback/);
       expect(await page.textContent('body')).toContain('access_denied');

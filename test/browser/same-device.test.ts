@@ -91,3 +91,24 @@ describe('Swedish BankID on this device, on a phone', () => {
     });
   }, 90_000);
 });
+
+describe("a return link from the app that is not the login's order's (an earlier try's)", () => {
+  it('says so in Swedish, without blaming the service, and goes on with the login under way', async () => {
+    await onAndroidPhone(async (page) => {
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('button[value="se-bankid"]');
+      await page.click('button[data-device="this"]');
+      await page.waitForURL(onAppPage);
+      await page.goBack();
+      await page.waitForSelector('#open:visible');
+      const bankIdPage = new URL(page.url());
+      await page.goto(`${bankIdPage.origin}${bankIdPage.pathname}return?nonce=an-earlier-orders-nonce`);
+      expect(await page.textContent('p.lead')).toBe('Länken tillbaka från appen hör till ett tidigare försök, inte till inloggningen som pågår. Fortsätt logga in här.');
+      await expectAccessible(page, 'an earlier return link (sv)');
+      await page.click('a.button');
+      await page.waitForSelector('#open:visible');
+      expect(new URL(page.url()).pathname).toBe(bankIdPage.pathname);
+      expect(await page.textContent('h1')).toBe('Logga in med svenskt BankID');
+    });
+  }, 60_000);
+});

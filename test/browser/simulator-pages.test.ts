@@ -139,6 +139,88 @@ describe("a simulator's pages speak the person's language", () => {
     }
   }, 60_000);
 
+  it("Bank iD's test persons are described in the page's language: only their names and numbers stay as they are", async () => {
+    const context = await newPhone(browser);
+    try {
+      const page = await context.newPage();
+      const simulator = await simulatorPageOf(page, 'cz-bankid');
+      const persons: Record<string, string[]> = {};
+      for (const lang of ['en', 'sv', 'nb', 'fi', 'da', 'cs']) {
+        await page.goto(`${simulator}&lang=${lang}`);
+        persons[lang] = await page.$$eval('fieldset label', (labels) => labels.map((label) => label.textContent!.trim()));
+      }
+      expect(persons.sv).toEqual([
+        'Petra Dvořáková (905302/4563)',
+        'Jan Tomáš Novák (850715/1235)',
+        'Marie Svobodová (455101/123) — född 1945: ett niosiffrigt födelsenummer',
+        'Tomáš Dvořák (102505/7891) — född 2010: under 18 år',
+        'Anna Schmidt — tysk medborgare: inget födelsenummer',
+        'Bank iD är inte aktivt hos den här banken (eid_doesnt_exist)',
+        'får inte använda Bank iD (user_not_eligible)',
+      ]);
+      // The same words as the English page's are the plain names and numbers alone.
+      const plain = persons.en!.filter((label) => /^[^—]+\(\d+\/\d+\)$/.test(label));
+      expect(plain).toHaveLength(2);
+      for (const lang of ['nb', 'fi', 'da', 'cs']) {
+        expect(persons[lang]!.filter((label) => persons.en!.includes(label)), lang).toEqual(plain);
+      }
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it("the simulated BankID app's other endings are named in the page's language: BankID's hintCode only in brackets", async () => {
+    const context = await newPhone(browser);
+    try {
+      const [page, app] = [await context.newPage(), await context.newPage()];
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('button[value="se-bankid"]');
+      await page.click('button[data-device="other"]');
+      const appUrl = new URL((await page.getAttribute('p.simulator a', 'href'))!);
+      const named: Record<string, { label: string | null; button: string | null }> = {};
+      for (const lang of ['sv', 'nb', 'fi', 'da']) {
+        appUrl.searchParams.set('lang', lang);
+        await app.goto(appUrl.href);
+        // Inside the order's closed details: there, not shown.
+        await app.waitForSelector('form[action="/app/fail"] button', { state: 'attached', timeout: 10_000 });
+        const fail = app.locator('form[action="/app/fail"]').first();
+        named[lang] = { label: await fail.locator('label').evaluate((label) => label.firstChild!.textContent!.trim()), button: await fail.locator('button').textContent() };
+      }
+      expect(named).toEqual({
+        sv: { label: 'Orsak (hintCode)', button: 'Avsluta ordern med den här orsaken' },
+        nb: { label: 'Årsak (hintCode)', button: 'Avslutt ordren med denne årsaken' },
+        fi: { label: 'Syy (hintCode)', button: 'Päätä tilaus tällä syyllä' },
+        da: { label: 'Årsag (hintCode)', button: 'Afslut ordren med denne årsag' },
+      });
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it("the simulated Freja eID app's ways to spoil a result are said in the page's language, each after its name", async () => {
+    const context = await newPhone(browser, 'sv-SE');
+    try {
+      const [page, app] = [await context.newPage(), await context.newPage()];
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('button[value="se-freja"]');
+      await page.click('button[data-device="other"]');
+      await app.goto((await page.getAttribute('p.simulator a', 'href'))!);
+      await appShows(app, '/app/scan');
+      await app.click('form[action="/app/scan"] button');
+      await app.waitForSelector('select[name="tampering"]', { state: 'attached', timeout: 10_000 });
+      expect(await app.$$eval('select[name="tampering"] option', (options) => options.map((option) => option.textContent))).toEqual([
+        'badSignature: signaturen stämmer inte med resultatet',
+        'unknownCertificate: signerat med ett certifikat som inte är Frejas',
+        'algNone: inte signerat alls (alg none)',
+        'wrongAuthRef: resultatet av en annan transaktion',
+        'levelMismatch: en lägre registreringsnivå än den som begärdes',
+        'stale: bekräftat för en timme sedan',
+      ]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
   it("the upstream simulators open in the broker page's language, in each of the five, also one their eID does not speak", async () => {
     const opened: Record<string, string | null> = {};
     for (const locale of ['sv', 'en', 'nb', 'fi', 'da']) {
@@ -227,6 +309,47 @@ async function unclearFocusRings(tab: Page): Promise<string[]> {
 async function appShows(app: Page, action: string) {
   await app.waitForSelector(`form[action="${action}"] button`, { timeout: 10_000 });
 }
+
+/**
+ * Runs in the page: the buttons (and links drawn as buttons) shown whose edge a forced-colours
+ * theme (Windows' contrast themes) does not draw: it removes their backgrounds, so a button
+ * without a border of its own is left as plain text among the page's words.
+ */
+const BUTTONS_WITHOUT_EDGE = `[...document.querySelectorAll('button, a.button')]
+  .filter((element) => element.getClientRects().length > 0)
+  .filter((element) => {
+    const style = getComputedStyle(element);
+    return style.borderTopStyle === 'none' || parseFloat(style.borderTopWidth) < 1;
+  })
+  .map((element) => element.textContent.trim())`;
+
+describe("every simulator's page in a forced-colours theme", () => {
+  it('each button keeps its edge: on the upstream eIDs\' pages and the simulated apps', async () => {
+    const context = await browser.newContext({ viewport: { width: 320, height: 640 }, forcedColors: 'active' });
+    try {
+      const [page, app] = [await context.newPage(), await context.newPage()];
+      const edgeless: Record<string, string[]> = {};
+      for (const eid of ['no-bankid', 'cz-bankid']) {
+        await simulatorPageOf(page, eid);
+        edgeless[eid] = (await page.evaluate(BUTTONS_WITHOUT_EDGE)) as string[];
+      }
+      for (const [eid, scan] of [
+        ['se-bankid', '/app/scan'],
+        ['se-freja', '/app/scan'],
+      ] as const) {
+        await page.goto(`${tb.issuer}/demo/login`);
+        await page.click(`button[value="${eid}"]`);
+        await page.click('button[data-device="other"]');
+        await app.goto((await page.getAttribute('p.simulator a', 'href'))!);
+        await appShows(app, scan);
+        edgeless[`${eid} app`] = (await app.evaluate(BUTTONS_WITHOUT_EDGE)) as string[];
+      }
+      expect(edgeless).toEqual({ 'no-bankid': [], 'cz-bankid': [], 'se-bankid app': [], 'se-freja app': [] });
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
 
 // The walks of the five locales at once: each waits for its simulated apps to look again (every
 // two seconds) while the others use the processor. Each walk's time limit covers all five.

@@ -1,6 +1,6 @@
 import type { SimulatedBank, SimulatedCzechPerson } from './people.js';
 import type { PageLanguage } from '../../shared/simulator-language.js';
-import { escapeHtml, SIMULATOR_STYLESHEET_LINK } from '../../shared/simulator-page.js';
+import { escapeHtml, personShown, SIMULATOR_STYLESHEET_LINK } from '../../shared/simulator-page.js';
 
 /**
  * The bank chooser and consent page: one form, no script. Approve or decline is the submit
@@ -22,7 +22,7 @@ export function decisionPage(options: {
   const persons = options.persons
     .map(
       (person, i) =>
-        `<label><input type="radio" name="person" value="${escapeHtml(person.accountId)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(person.label)}</label>`,
+        `<label><input type="radio" name="person" value="${escapeHtml(person.accountId)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(personShown(person, t))}</label>`,
     )
     .join('\n');
   const scopes = options.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('');

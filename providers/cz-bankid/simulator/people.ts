@@ -13,8 +13,10 @@ export interface SimulatedBank {
 }
 
 export interface SimulatedCzechPerson {
-  /** What the page shows. */
-  label: string;
+  /** The person's name and birth number, as the page shows them. */
+  label?: string;
+  /** What sets the person apart, in words: a key of the simulator's texts (bankid-cz-simulator.<note>), after the label. */
+  note?: string;
   accountId: string;
   /** What the bank knows, in /profile's claim names; scopes decide what is released. */
   claims: Record<string, unknown>;
@@ -76,22 +78,25 @@ export const simulatedPersons: readonly SimulatedCzechPerson[] = [
     },
   },
   {
-    label: 'Marie Svobodová, born 1945 (455101/123)',
+    label: 'Marie Svobodová (455101/123)',
+    note: 'note_nine_digits',
     accountId: 'cz-marie',
     claims: { given_name: 'Marie', family_name: 'Svobodová', gender: 'female', birthdate: '1945-01-01', birthnumber: '455101123', nationalities: ['CZ'], majority: true },
   },
   {
-    label: 'Tomáš Dvořák, born 2010 (102505/7891)',
+    label: 'Tomáš Dvořák (102505/7891)',
+    note: 'note_minor',
     accountId: 'cz-tomas',
     claims: { given_name: 'Tomáš', family_name: 'Dvořák', gender: 'male', birthdate: '2010-05-05', birthnumber: '1025057891', nationalities: ['CZ'], majority: false },
   },
   {
-    label: 'Anna Schmidt, German national: no birth number',
+    label: 'Anna Schmidt',
+    note: 'note_foreign',
     accountId: 'cz-anna',
     claims: { given_name: 'Anna', family_name: 'Schmidt', gender: 'female', birthdate: '1988-11-30', nationalities: ['DE'], majority: true },
   },
-  { label: 'Bank iD not active at this bank (eid_doesnt_exist)', accountId: 'cz-inactive', claims: {}, error: 'eid_doesnt_exist' },
-  { label: 'Not eligible (user_not_eligible)', accountId: 'cz-not-eligible', claims: {}, error: 'user_not_eligible' },
+  { note: 'note_not_active', accountId: 'cz-inactive', claims: {}, error: 'eid_doesnt_exist' },
+  { note: 'note_not_eligible', accountId: 'cz-not-eligible', claims: {}, error: 'user_not_eligible' },
 ];
 
 /**

@@ -196,7 +196,7 @@ ${form('/app/expire', transaction, t('expire'), {}, 'secondary')}
     form('/app/approve', transaction, t('approve_as', { person: `${person.name} ${person.surname} (${person.registrationLevel})` }), { person: person.ssn }),
   );
   const spoilt = `<form method="post" action="/app/approve">${hiddenInputs({ authRef: transaction.authRef })}<label>${escapeHtml(t('spoil'))} <select name="tampering">${tampering
-    .map((kind) => `<option value="${kind}">${kind}</option>`)
+    .map((kind) => `<option value="${kind}">${escapeHtml(`${kind}: ${t(`tampering_${kind}`)}`)}</option>`)
     .join('')}</select></label><button type="submit" class="secondary">${escapeHtml(t('approve_spoilt', { person: simulatedPersons[0]!.name }))}</button></form>`;
   return `<section>
 <h2>${escapeHtml(t('question'))}</h2>

@@ -1,4 +1,4 @@
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../../../test/support/broker.js';
 import { drawnQrCode, expectAccessible, launchChromium, newPhone, PHONE_USER_AGENT, screenshot } from '../../../test/support/chromium.js';
@@ -16,18 +16,32 @@ let simulator: FrejaSimulator;
 let tb: TestBroker;
 /** A broker in simulator mode, whose launch link opens the simulated app in the same browser. */
 let simulated: TestBroker;
+/** A broker whose demo offers another eID too: a failure at Freja eID goes back to the picker. */
+let withPicker: TestBroker;
 
 beforeAll(async () => {
   browser = await launchChromium();
   simulator = await startFrejaSimulator();
   tb = await startTestBroker({ demo: true, eids: { 'se-freja': frejaSection(simulator) } }, 'freja-page');
   simulated = await startTestBroker({ demo: true, eids: { 'se-freja': { mode: 'simulator', poll_frequency: 1 } } }, 'freja-page-simulated');
+  withPicker = await startTestBroker({ demo: true, eids: { 'test-double': {}, 'se-freja': frejaSection(simulator) } }, 'freja-page-picker');
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
   await simulator?.close();
 });
+
+/** On the Freja eID page: the QR code, scanned by the simulated app, where the person declines; the page offers to try again. */
+async function declineInTheApp(page: Page) {
+  await page.click('#freja button[data-device="other"]');
+  await page.waitForSelector('#qr:visible');
+  const authRef = simulator.transactions().at(-1)!.authRef;
+  simulator.scan(await drawnQrCode(page));
+  await page.waitForSelector('#qr', { state: 'hidden' });
+  simulator.decline(authRef);
+  await page.waitForSelector('#retry:visible');
+}
 
 describe('the Freja eID page', () => {
   it.each(['en-GB', 'sv-SE', 'nb-NO', 'fi-FI', 'da-DK'])('in %s: the QR code drawn is scanned, the person approves in the app and lands at the client', async (locale) => {
@@ -81,18 +95,28 @@ describe('the Freja eID page', () => {
     try {
       const page = await context.newPage();
       await page.goto(`${tb.issuer}/demo/login`);
-      await page.click('#freja button[data-device="other"]');
-      await page.waitForSelector('#qr:visible');
-      const authRef = simulator.transactions().at(-1)!.authRef;
-      simulator.scan(await drawnQrCode(page));
-      await page.waitForSelector('#qr', { state: 'hidden' });
-      simulator.decline(authRef);
-      await page.waitForSelector('#retry:visible');
+      await declineInTheApp(page);
       expect(await page.textContent('#status')).toBe('You declined the login in Freja eID.');
       await expectAccessible(page, 'freja declined');
       await page.click('#cancel');
       await page.waitForURL(/\/demo\/callback/);
       expect(await page.textContent('body')).toContain('access_denied');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('declined in the app, in a login with a picker: the way out is named for where it goes, choosing another way, as on the BankID page, and leads there', async () => {
+    const context = await newPhone(browser, 'sv-SE');
+    try {
+      const page = await context.newPage();
+      await page.goto(`${withPicker.issuer}/demo/login`);
+      await page.click('button[value="se-freja"]');
+      await declineInTheApp(page);
+      expect(await page.textContent('#cancel')).toBe('Välj ett annat sätt att logga in');
+      await page.click('#cancel');
+      await page.waitForSelector('form.eids .notice, .notice');
+      expect(await page.textContent('h1')).toBe('Välj hur du vill logga in');
     } finally {
       await context.close();
     }
