@@ -4,7 +4,6 @@ import { createLogger } from '../../src/log.js';
 import { StoreAdapter } from '../../src/oidc/adapter.js';
 import { claimsByScope } from '../../src/oidc/claims.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
-import { KeyNames } from '../../src/store/key-names.js';
 import type { Client } from '../lib/flows.js';
 import { bankIdInteraction, instantInteraction, type RpApi } from './bare-interactions.js';
 
@@ -33,12 +32,10 @@ interface Input {
 
 const input = JSON.parse(process.argv[2] ?? '{}') as Input;
 const store = createRedisStore({ url: input.redisUrl, key_prefix: input.keyPrefix, command_timeout_ms: 500 }, createLogger('silent'));
-// Every process of the bench shares the cookie keys: the key names of their tokens too.
-const names = new KeyNames(input.cookieKeys[0]!);
 const interaction = input.bankId ? bankIdInteraction(store, input.bankId, input.ttl.refresh_token!) : instantInteraction();
 
 const configuration: Configuration = {
-  adapter: (model: string) => new StoreAdapter(model, store, names),
+  adapter: (model: string) => new StoreAdapter(model, store, undefined),
   clients: [
     {
       client_id: input.client.client_id,

@@ -101,9 +101,10 @@ export class StoreAdapter implements Adapter {
    * `found` is told of each record found by its id, to start reading what goes with it;
    * `keptAfterExpiry` is how many seconds a record stays in the store after it expires, for what
    * a late use must still meet (see keptAfterExpiry in provider.ts). `names` hashes the ids of
-   * the models whose ids are credentials.
+   * the models whose ids are credentials; without it every id is its key as it is, as in bare
+   * oidc-provider's own adapters (the bench's reference).
    */
-  constructor(model: string, store: Store, names: KeyNames, redemptions?: Redemptions, found?: (payload: AdapterPayload) => void, keptAfterExpiry = 0) {
+  constructor(model: string, store: Store, names: KeyNames | undefined, redemptions?: Redemptions, found?: (payload: AdapterPayload) => void, keptAfterExpiry = 0) {
     this.#model = model;
     this.#names = credentialModels.has(model) ? names : undefined;
     this.#store = store;
