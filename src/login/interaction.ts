@@ -26,6 +26,7 @@ import { recordResult, type Finisher } from './finish.js';
 import type { FormTokens } from './submissions.js';
 import { storeKey } from '../store/keys.js';
 import { USED_PUSHED_REQUEST, usedPushedRequest } from './used-pushed-request.js';
+import { redirectStillRegistered } from '../oidc/registered-redirect.js';
 import { choosingOver, type LoginLifetime } from './lifetime.js';
 
 export interface LoginDependencies {
@@ -390,19 +391,12 @@ export function loginSteps(deps: LoginDependencies) {
     if (!choosingOver(routeState(ctx).interaction, deps.lifetime)) return;
     const current = await currentInteraction(ctx);
     if (!current || current.result) throw await loginEnded(ctx, current);
-    if (!(await answersAtRedirectUri(current))) {
+    if (!(await redirectStillRegistered(provider, current))) {
       routeState(ctx).cancelUrl = undefined;
       throw await loginOver(ctx);
     }
     await endWith(ctx, outOfTime);
     throw await loginEnded(ctx, current);
-  }
-
-  /** Whether the login's client is still there, with the redirect_uri of its request still registered. */
-  async function answersAtRedirectUri(interaction: Interaction): Promise<boolean> {
-    const client = await provider.Client.find(String(interaction.params.client_id));
-    const redirectUri = interaction.params.redirect_uri;
-    return Boolean(client && typeof redirectUri === 'string' && client.redirectUriAllowed(redirectUri));
   }
 
   /** Ends the login with a failure no eID produced (audited, then recorded); answers the way back to the client. */

@@ -4,10 +4,13 @@ import { currentRequest } from './current-request.js';
 
 type LoginInteraction = InstanceType<Provider['Interaction']>;
 
-/** Whether the client the login is for still has the login's redirect_uri registered. */
-async function stillRegistered(provider: Provider, interaction: LoginInteraction): Promise<boolean> {
+/**
+ * Whether the client a login is for is still there, with the login's redirect_uri still
+ * registered: whether an answer may still go to that address.
+ */
+export async function redirectStillRegistered(provider: Provider, interaction: LoginInteraction): Promise<boolean> {
   const { client_id: clientId, redirect_uri: redirectUri } = interaction.params as { client_id?: unknown; redirect_uri?: unknown };
-  if (typeof clientId !== 'string' || typeof redirectUri !== 'string') return true;
+  if (typeof clientId !== 'string' || typeof redirectUri !== 'string') return false;
   const client = await provider.Client.find(clientId).catch(() => undefined);
   return client?.redirectUriAllowed(redirectUri) ?? false;
 }
@@ -29,7 +32,7 @@ export function returnsOnlyToRegisteredRedirects(provider: Provider): void {
   Interaction.find = async function findInteraction(id: string) {
     const interaction = (await find(id)) as LoginInteraction | undefined;
     const returning = (currentRequest() as KoaContextWithOIDC | undefined)?.oidc?.route === 'resume';
-    if (returning && interaction?.result && !(await stillRegistered(provider, interaction))) {
+    if (returning && interaction?.result && !(await redirectStillRegistered(provider, interaction))) {
       throw new errors.InvalidRedirectUri();
     }
     return interaction;
