@@ -326,6 +326,18 @@ export const configSchema = z
         interval: z.number().int().min(1).max(60).default(5),
         /** Seconds a backchannel request lives (`expires_in`), at most; a client's requested_expiry may shorten it. */
         expires_in: z.number().int().min(30).max(600).default(180),
+        /**
+         * How many requests one client may send for one person within `window_seconds`: each puts
+         * a prompt on the person's phone, and a bound keeps a client from flooding it (push
+         * bombing). Past it, access_denied (403) until the window ends.
+         */
+        per_person: z
+          .object({
+            requests: z.number().int().min(1).max(100).default(5),
+            window_seconds: z.number().int().min(10).max(86_400).default(600),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -209,7 +209,7 @@ export class Metrics {
 
   readonly rateLimited = new Counter({
     name: 'neb_rate_limited_total',
-    help: 'Requests refused with 429 by a limit, by limit (auth, token, eid_start, …, event_streams, poll) and key (ip, client, login)',
+    help: 'Requests refused by a limit, by limit (auth, token, eid_start, …, event_streams, poll) and key (ip, client, login; person: CIBA requests for one person, answered 403 access_denied, all others 429)',
     labelNames: ['limit', 'by'] as const,
     registers: [this.registry],
   });

@@ -15,6 +15,7 @@ import type { AfterEndpoint } from './after-endpoints.js';
 import { requestedDetails } from './authorization-details.js';
 import type { Subjects } from './subject.js';
 import { storeKey } from '../store/keys.js';
+import { PromptsPerPerson } from './prompts-per-person.js';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
 
@@ -119,12 +120,14 @@ export class Backchannel {
   readonly #following = new Map<string, () => void>();
   /** Within one backchannel request: the eID and request checked by processLoginHint. */
   readonly #checked = new WeakMap<object, { plugin: BackchannelPlugin; input: BackchannelRequestInput; personKey: string }>();
+  readonly #perPerson: PromptsPerPerson;
   #provider: Provider | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
 
   constructor(deps: BackchannelDependencies) {
     this.#deps = deps;
+    this.#perPerson = new PromptsPerPerson(deps.store, deps.settings.per_person, deps.metrics);
   }
 
   /** oidc-provider's `features.ciba`. */
@@ -294,8 +297,11 @@ export class Backchannel {
     };
     const checked = plugin.backchannel.check(input);
     if ('problem' in checked) throw new errors.InvalidRequest(checked.problem);
+    const sub = this.#deps.subjects.forPerson(plugin.id, checked.personKey);
+    // Counted once the request's contents have passed their checks: a malformed request uses up none of the person's allowance.
+    await this.#perPerson.count(ctx, client.clientId, sub);
     this.#checked.set(ctx, { plugin, input, personKey: checked.personKey });
-    return this.#deps.subjects.forPerson(plugin.id, checked.personKey);
+    return sub;
   }
 
   /** The request is saved and its auth_req_id about to be answered: the eID starts the transaction. */

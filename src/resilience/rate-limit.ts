@@ -10,7 +10,7 @@ import { storeKey } from '../store/keys.js';
 export type LimitName = 'auth' | 'token' | 'backchannel' | 'eid_start' | 'logout' | 'registration' | 'admin';
 
 /** A client id as part of a key: as it is when it is tame, else its hash (ids come from requests). */
-function keyPart(value: string): string {
+export function clientKeyPart(value: string): string {
   return /^[\w.:@-]{1,100}$/.test(value) ? value : `sha256-${createHash('sha256').update(value).digest('hex').slice(0, 32)}`;
 }
 
@@ -180,7 +180,7 @@ export class RateLimiter {
   #clientCounter(limit: LimitName, clientId: string | undefined, windowStart: string): Counter | undefined {
     const { per_client: perClient = 0 } = this.#settings[limit] as { per_client?: number };
     if (perClient === 0 || !clientId) return undefined;
-    return { by: 'client', key: storeKey('rateLimit', limit, windowStart, 'client', keyPart(clientId)), allowed: perClient };
+    return { by: 'client', key: storeKey('rateLimit', limit, windowStart, 'client', clientKeyPart(clientId)), allowed: perClient };
   }
 
   /** The window `now` falls in; the one before is dropped with its counts (they count for nothing now). */

@@ -164,6 +164,13 @@ export const KEY_FAMILIES = {
     lifetime: "the request's expires_in",
     writer: 'oidc/ciba.ts',
   },
+  backchannelPerPerson: {
+    prefix: 'ciba:per-person:',
+    kind: 'counter',
+    holds: "the CIBA requests one client sent for one person in a window, `ciba:per-person:<client_id>:<the person's sub>` (a keyed hash: no personal number)",
+    lifetime: 'ciba.per_person.window_seconds from its first count',
+    writer: 'oidc/prompts-per-person.ts',
+  },
   loginEid: {
     prefix: 'login:eid:',
     kind: 'record',

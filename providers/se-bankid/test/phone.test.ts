@@ -44,7 +44,8 @@ beforeAll(async () => {
     {
       clients: [webClient, callCentre],
       eids: { 'se-bankid': bankIdSection(simulator, pki) },
-      ciba: { interval: 1 },
+      // This file's tests ask the same person many times; the bound per person has tests of its own.
+      ciba: { interval: 1, per_person: { requests: 100 } },
       admin: { token: ADMIN_TOKEN },
       registration: { enabled: true, initial_access_token: false },
     },
@@ -234,7 +235,7 @@ describe('BankID on the phone through CIBA', () => {
 
   it('a request whose instance went away and whose client stopped polling: another instance stops its order once it expires', { timeout: 40_000 }, async () => {
     // A second instance of the same deployment takes the request, then goes away while it waits.
-    const gone = await startTestBroker({ clients: [callCentre], eids: { 'se-bankid': bankIdSection(simulator, pki) }, ciba: { interval: 1 } }, 'bankid-phone-gone', {
+    const gone = await startTestBroker({ clients: [callCentre], eids: { 'se-bankid': bankIdSection(simulator, pki) }, ciba: { interval: 1, per_person: { requests: 100 } } }, 'bankid-phone-gone', {
       prefix: tb.prefix,
     });
     const before = phoneOrders();
@@ -334,6 +335,62 @@ describe('backchannel requests over the rate limit', () => {
       simulator.declineCall((await phoneOrder(before)).orderRef);
     }
     expect(await refusal(limitedBackend, parameters)).toMatchObject({ error: 'too_many_requests', status: 429, sentToBankId: false });
+  });
+});
+
+describe('backchannel requests per person', () => {
+  const helpdesk = { ...callCentre, client_id: 'helpdesk', client_secret: 'a-helpdesk-secret-that-is-long-enough-for-the-schema' };
+  const OTHER_PERSON = simulatedPersons[1]!;
+
+  /** A CIBA request as it goes over the wire, with the answer's status, Retry-After and body. */
+  async function sent(at: TestBroker, registration: { client_id: string; client_secret: string }, loginHint: string) {
+    const callsBefore = phoneCalls();
+    const ordersBefore = phoneOrders();
+    const answer = await fetch(`${at.issuer}/backchannel`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${registration.client_id}:${registration.client_secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ scope: 'openid', login_hint: loginHint, call_initiator: 'RP' }),
+    });
+    const body = (await answer.json()) as { auth_req_id?: string; error?: string; error_description?: string };
+    // An order made is declined at once: BankID would refuse the next one for the person while it runs.
+    if (body.auth_req_id) simulator.declineCall((await phoneOrder(ordersBefore)).orderRef);
+    return { status: answer.status, retryAfter: answer.headers.get('retry-after'), body, sentToBankId: phoneCalls() > callsBefore };
+  }
+
+  it('a client asking one person more often than ciba.per_person allows: access_denied (403) before BankID is asked; other people and other clients still get through', async () => {
+    const bounded = await startTestBroker(
+      { clients: [callCentre, helpdesk], eids: { 'se-bankid': bankIdSection(simulator, pki) }, ciba: { per_person: { requests: 2, window_seconds: 600 } } },
+      'bankid-phone-per-person',
+    );
+    for (let i = 0; i < 2; i += 1) expect(await sent(bounded, callCentre, PERSON.personalNumber)).toMatchObject({ status: 200, sentToBankId: true });
+
+    const refused = await sent(bounded, callCentre, PERSON.personalNumber);
+    expect(refused).toMatchObject({ status: 403, sentToBankId: false, body: { error: 'access_denied' } });
+    expect(refused.body.error_description).toMatch(/^this client has asked this person 2 times within 10 minutes already, .*try again in (10|9) minutes/);
+    expect(Number(refused.retryAfter)).toBeGreaterThan(500);
+    // The same personal number written as BankID also takes it, with a hyphen: the same person.
+    const hyphenated = `${PERSON.personalNumber.slice(0, 8)}-${PERSON.personalNumber.slice(8)}`;
+    expect(await sent(bounded, callCentre, hyphenated)).toMatchObject({ status: 403, sentToBankId: false });
+
+    expect(await sent(bounded, callCentre, OTHER_PERSON.personalNumber)).toMatchObject({ status: 200, sentToBankId: true });
+    expect(await sent(bounded, helpdesk, PERSON.personalNumber)).toMatchObject({ status: 200, sentToBankId: true });
+
+    await bounded.broker.audit.flush();
+    const refusals = (await auditStream(bounded.prefix)).filter((event) => event.event === 'backchannel.refused');
+    expect(refusals).toEqual([expect.objectContaining({ client_id: callCentre.client_id, error: 'access_denied' }), expect.objectContaining({ error: 'access_denied' })]);
+    expect(await bounded.broker.metrics.registry.getSingleMetricAsString('neb_rate_limited_total')).toContain('neb_rate_limited_total{limit="backchannel",by="person"} 2');
+    // The count names the person by a keyed hash: no key or record holds the personal number.
+    const redis = new Redis(redisUrl);
+    try {
+      const counts = (await everythingStored(redis, bounded.prefix)).filter(({ key }) => key.startsWith(`${bounded.prefix}ciba:per-person:`));
+      expect(counts).toHaveLength(3);
+      expect(keysHolding(counts, PERSON.personalNumber)).toEqual([]);
+    } finally {
+      await redis.quit();
+    }
   });
 });
 
