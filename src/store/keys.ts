@@ -57,6 +57,14 @@ export const KEY_FAMILIES = {
     writer: 'oidc/adapter.ts',
     sealed: true,
   },
+  backchannelAuthenticationRequest: {
+    prefix: 'oidc:BackchannelAuthenticationRequest:',
+    kind: 'record',
+    holds: "a CIBA request as oidc-provider keeps it (an oidc:<Model> record, by a hash of its auth_req_id): its parameters, the personal number of login_hint among them",
+    lifetime: "the request's expires_in and five minutes",
+    writer: 'oidc/adapter.ts',
+    sealed: true,
+  },
   interaction: {
     prefix: 'oidc:Interaction:',
     kind: 'record',

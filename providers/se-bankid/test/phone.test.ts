@@ -382,12 +382,12 @@ describe('backchannel requests per person', () => {
     const refusals = (await auditStream(bounded.prefix)).filter((event) => event.event === 'backchannel.refused');
     expect(refusals).toEqual([expect.objectContaining({ client_id: callCentre.client_id, error: 'access_denied' }), expect.objectContaining({ error: 'access_denied' })]);
     expect(await bounded.broker.metrics.registry.getSingleMetricAsString('neb_rate_limited_total')).toContain('neb_rate_limited_total{limit="backchannel",by="person"} 2');
-    // The count names the person by a keyed hash: no key or record holds the personal number.
+    // The count names the person by a keyed hash, and the requests are sealed: no key or record holds the personal number.
     const redis = new Redis(redisUrl);
     try {
-      const counts = (await everythingStored(redis, bounded.prefix)).filter(({ key }) => key.startsWith(`${bounded.prefix}ciba:per-person:`));
-      expect(counts).toHaveLength(3);
-      expect(keysHolding(counts, PERSON.personalNumber)).toEqual([]);
+      const stored = await everythingStored(redis, bounded.prefix);
+      expect(stored.filter(({ key }) => key.startsWith(`${bounded.prefix}ciba:per-person:`))).toHaveLength(3);
+      expect(keysHolding(stored, PERSON.personalNumber)).toEqual([]);
     } finally {
       await redis.quit();
     }
