@@ -42,7 +42,7 @@ import { FormTokens } from './login/submissions.js';
 import { METRICS_PATH, metricsRoute, startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 import { Metrics } from './metrics/metrics.js';
 import { Accounts } from './oidc/accounts.js';
-import { sharedSecret, sharedSigningKeys } from './oidc/keys.js';
+import { sharedSecret, sharedSigningKeys, sharedValue } from './oidc/keys.js';
 import { clientMetadata, createProvider } from './oidc/provider.js';
 import { Redemptions } from './oidc/redemptions.js';
 import { postedRequestsAsGet } from './oidc/posted-requests.js';
@@ -184,11 +184,14 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     if (!config.store_encryption_keys && config.redis) {
       log.warn('store_encryption_keys is not set: personal data in Redis is encrypted with a key kept in Redis itself, which protects no copy of it');
     }
-    const [signingKeys, cookieKeys, subjectSecret, sealingSecrets] = await Promise.all([
+    const [signingKeys, cookieKeys, subjectSecret, sealingSecrets, keyNamesHashedSince] = await Promise.all([
       configuredSigningKeys ?? sharedSigningKeys(store),
       config.cookie_keys ?? sharedSecret(store, 'cookie').then((key) => [key]),
       config.subject_secret ?? sharedSecret(store, 'subject'),
       config.store_encryption_keys ?? sharedSecret(store, 'store-encryption').then((key) => [key]),
+      // The first instance with hashed key names writes when it started, once: until when records
+      // an earlier version wrote under a credential's id may still be alive (FormerKeyNames).
+      sharedValue(store, 'key-names-hashed-since', () => Promise.resolve(String(Date.now()))).then(Number),
     ]);
     const sealer = new Sealer(sealingSecrets);
     // Personal data and secrets (the key families KEY_FAMILIES marks sealed), and every record an
@@ -260,6 +263,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       clientStore,
       redemptions: new Redemptions(store, log),
       keyNames,
+      keyNamesHashedSince,
       initialAccessTokens,
       backchannel,
       interactionUrl: (ctx, interaction) => loginEntry.url!(ctx, interaction),

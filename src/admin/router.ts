@@ -24,7 +24,7 @@ import { HttpError } from '../http/errors.js';
 import { routesOf } from '../http/scoped.js';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError } from '../store/store.js';
-import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
+import { INITIAL_ACCESS_TOKEN_MAX_SECONDS, type InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { bearerCheck } from './auth.js';
 import { keepSubjects } from './stable-subjects.js';
 import { openApiDocument } from './openapi.js';
@@ -55,7 +55,6 @@ export interface AdminDependencies {
 
 const PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 200;
-const MAX_IAT_SECONDS = 30 * 24 * 3600;
 const MAX_IAT_USES = 10_000;
 
 const listQuery = z
@@ -73,7 +72,7 @@ const listQuery = z
   .strict();
 
 const iatRequest = z
-  .object({ expires_in: z.number().int().min(60).max(MAX_IAT_SECONDS).optional(), max_uses: z.number().int().min(1).max(MAX_IAT_USES).optional() })
+  .object({ expires_in: z.number().int().min(60).max(INITIAL_ACCESS_TOKEN_MAX_SECONDS).optional(), max_uses: z.number().int().min(1).max(MAX_IAT_USES).optional() })
   .strict();
 const iatRevocation = z.object({ initial_access_token: z.string().min(1) }).strict();
 

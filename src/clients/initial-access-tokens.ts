@@ -7,6 +7,9 @@ import type { AfterEndpoint } from '../oidc/after-endpoints.js';
 /** The registration policy every initial access token the admin API issues carries. */
 export const COUNTED_USES_POLICY = 'counted_uses';
 
+/** The longest an initial access token the admin API issues lives, in seconds: 30 days. */
+export const INITIAL_ACCESS_TOKEN_MAX_SECONDS = 30 * 24 * 3600;
+
 
 /** A use of a token that a registration under way holds: given back should the registration fail. */
 interface HeldUse {

@@ -3,7 +3,7 @@ import { createMemoryStore } from '../store/memory-store.js';
 import type { ConsumeResult, Store, StoredRecord } from '../store/store.js';
 import type { Redemptions } from './redemptions.js';
 import { storeKey } from '../store/keys.js';
-import { KeyNames } from '../store/key-names.js';
+import { KeyNames, type FormerKeyNames } from '../store/key-names.js';
 import { randomBytes } from 'node:crypto';
 
 /**
@@ -71,6 +71,14 @@ function isJoined(record: AdapterPayload | JoinedSession): record is JoinedSessi
   return typeof (record as Partial<JoinedSession>).joinedInto === 'string';
 }
 
+/** What a model's adapter does besides keeping its records (see StoreAdapter's constructor). */
+export interface AdapterOptions {
+  redemptions?: Redemptions | undefined;
+  found?: ((payload: AdapterPayload) => void) | undefined;
+  keptAfterExpiry?: number | undefined;
+  formerKeys?: FormerKeyNames | undefined;
+}
+
 /**
  * oidc-provider's storage for every model, on the broker's Store.
  *
@@ -95,22 +103,25 @@ export class StoreAdapter implements Adapter {
   readonly #found: ((payload: AdapterPayload) => void) | undefined;
   readonly #keptAfterExpiry: number;
   readonly #names: KeyNames | undefined;
+  readonly #formerKeys: FormerKeyNames | undefined;
 
   /**
+   * `names` hashes the ids of the models whose ids are credentials; without it every id is its
+   * key as it is, as in bare oidc-provider's own adapters (the bench's reference). Options:
    * `redemptions` remembers each consume for the token request that made it (see Redemptions);
    * `found` is told of each record found by its id, to start reading what goes with it;
    * `keptAfterExpiry` is how many seconds a record stays in the store after it expires, for what
-   * a late use must still meet (see keptAfterExpiry in provider.ts). `names` hashes the ids of
-   * the models whose ids are credentials; without it every id is its key as it is, as in bare
-   * oidc-provider's own adapters (the bench's reference).
+   * a late use must still meet (see keptAfterExpiry in provider.ts); `formerKeys` says while a
+   * record of a broker before hashed key names may still be alive (#formerKey); without it, none is looked for.
    */
-  constructor(model: string, store: Store, names: KeyNames | undefined, redemptions?: Redemptions, found?: (payload: AdapterPayload) => void, keptAfterExpiry = 0) {
+  constructor(model: string, store: Store, names: KeyNames | undefined, options: AdapterOptions = {}) {
     this.#model = model;
     this.#names = credentialModels.has(model) ? names : undefined;
     this.#store = store;
-    this.#redemptions = redemptions;
-    this.#found = found;
-    this.#keptAfterExpiry = keptAfterExpiry;
+    this.#redemptions = options.redemptions;
+    this.#found = options.found;
+    this.#keptAfterExpiry = options.keptAfterExpiry ?? 0;
+    this.#formerKeys = options.formerKeys;
   }
 
   #key(id: string): string {
@@ -119,10 +130,11 @@ export class StoreAdapter implements Adapter {
 
   /**
    * Where a broker before hashed key names kept the record of a credential: its records are read
-   * (and removed) there until they expire, only when the hashed key has none.
+   * (and removed) there, only when the hashed key has none, for as long as one of them may still
+   * be alive (FormerKeyNames); undefined after that.
    */
   #formerKey(id: string): string | undefined {
-    return this.#names && storeKey('oidcModel', this.#model, id);
+    return this.#names && this.#formerKeys?.alive(this.#model) ? storeKey('oidcModel', this.#model, id) : undefined;
   }
 
   /** The key of a secondary lookup by `field`. */

@@ -5,7 +5,7 @@ import type { Store } from '../store/store.js';
 import type { ErrorPage, Views } from '../http/views.js';
 import { retryAfterUnavailable } from '../http/errors.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan, tooLongDescription, tooLongParameter } from '../http/parameters.js';
-import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
+import { INITIAL_ACCESS_TOKEN_MAX_SECONDS, type InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { applyRegistrationDefaults, refuseEncryption, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
@@ -25,7 +25,7 @@ import { refuseTooDeepInput } from './too-deep-input.js';
 import { describeProviderErrors } from './error-descriptions.js';
 import type { ClientStore } from '../clients/store.js';
 import { StoreAdapter } from './adapter.js';
-import type { KeyNames } from '../store/key-names.js';
+import { FormerKeyNames, type KeyNames } from '../store/key-names.js';
 import { currentRequest } from './current-request.js';
 import type { Redemptions } from './redemptions.js';
 import { timeBoxedFetch } from './outbound-fetch.js';
@@ -59,6 +59,8 @@ export interface ProviderDependencies {
   redemptions: Redemptions;
   /** The names in the store of records whose ids are credentials (tokens, codes, sessions). */
   keyNames: KeyNames;
+  /** When the first instance of a broker with hashed key names started (epoch ms): see FormerKeyNames. */
+  keyNamesHashedSince: number;
   /** The admin API's initial access tokens, whose uses registration counts. */
   initialAccessTokens: InitialAccessTokens;
   /** OpenID Connect CIBA, for clients registered for it. */
@@ -340,12 +342,39 @@ function keptAfterExpiry(loginTtl: number): Record<string, number> {
   return { BackchannelAuthenticationRequest: 300, PushedAuthorizationRequest: loginTtl };
 }
 
+/** Seconds a pushed authorization request may be used (RFC 9126 §2.2: short). */
+const PUSHED_REQUEST_TTL = 60;
+
+/**
+ * The longest a record of each model whose id is a credential lives in the store, in seconds,
+ * what it is kept past its expiry included: how long after hashed key names began a record
+ * written under its id may still be found (FormerKeyNames). Device codes and client credentials
+ * are not on (those features are off). A registration access token never expires: it lives
+ * until the client's next use of it replaces it (rotateRegistrationAccessToken).
+ */
+function credentialLifetimes(config: BrokerConfig, loginTtl: number): Record<string, number> {
+  const kept = keptAfterExpiry(loginTtl);
+  return {
+    AccessToken: config.ttl.access_token,
+    AuthorizationCode: config.ttl.authorization_code,
+    RefreshToken: config.ttl.refresh_token,
+    Session: config.ttl.session,
+    BackchannelAuthenticationRequest: config.ciba.expires_in + kept.BackchannelAuthenticationRequest!,
+    PushedAuthorizationRequest: PUSHED_REQUEST_TTL + kept.PushedAuthorizationRequest!,
+    InitialAccessToken: INITIAL_ACCESS_TOKEN_MAX_SECONDS,
+    RegistrationAccessToken: Number.POSITIVE_INFINITY,
+  };
+}
+
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const pairwiseSubject: SubjectOf = (accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId));
   const kept = keptAfterExpiry(deps.loginTtl);
+  const formerKeys = new FormerKeyNames(deps.keyNamesHashedSince, credentialLifetimes(config, deps.loginTtl));
+  const adapterOf = (model: string) =>
+    new StoreAdapter(model, store, deps.keyNames, { redemptions: deps.redemptions, found: readAlongside[model]?.(deps), keptAfterExpiry: kept[model], formerKeys });
   const configuration: Configuration = {
-    adapter: (model: string) => (model === 'Client' ? deps.clientStore : new StoreAdapter(model, store, deps.keyNames, deps.redemptions, readAlongside[model]?.(deps), kept[model])),
+    adapter: (model: string) => (model === 'Client' ? deps.clientStore : adapterOf(model)),
     clients: config.clients.map(clientMetadata),
     extraClientMetadata: {
       properties: deps.clientRules.extraFields,
@@ -441,7 +470,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       // a login's return needs none (its interaction names a session only when it has a person).
       Session: (_ctx, session) => (session.accountId ? config.ttl.session : Math.min(config.ttl.session, config.ttl.interaction)),
       Grant: Math.max(config.ttl.refresh_token, config.ttl.session),
-      PushedAuthorizationRequest: 60,
+      PushedAuthorizationRequest: PUSHED_REQUEST_TTL,
       BackchannelAuthenticationRequest: deps.backchannel.lifetime,
     },
     // Tokens outlive the browser session, so that using one never reads it; a confirmed logout

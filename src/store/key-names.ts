@@ -23,3 +23,25 @@ export class KeyNames {
     return createHmac('sha256', this.#key).update(id).digest('base64url');
   }
 }
+
+/**
+ * Where a broker before hashed key names kept a credential's record: `oidc:<Model>:<id>`. A read
+ * that finds nothing at the hashed key looks there too, but only while a record written there can
+ * still be alive: until the moment this version first started (`sinceMs`, kept in the store by
+ * the first instance) plus the longest lifetime of the model's records. After that a miss costs
+ * no second command; a hit never did.
+ */
+export class FormerKeyNames {
+  /** Epoch ms until which each model's former records may live; a model not listed never had any read. */
+  readonly #until: ReadonlyMap<string, number>;
+
+  /** `lifetimes`: the longest a record of each model lives, in seconds (Infinity: as long as its client). */
+  constructor(sinceMs: number, lifetimes: Readonly<Record<string, number>>) {
+    this.#until = new Map(Object.entries(lifetimes).map(([model, seconds]) => [model, sinceMs + seconds * 1000]));
+  }
+
+  /** Whether a record of `model` written under its former key may still be alive. */
+  alive(model: string): boolean {
+    return Date.now() < (this.#until.get(model) ?? 0);
+  }
+}

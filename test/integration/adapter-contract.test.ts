@@ -5,16 +5,19 @@ import { StoreAdapter } from '../../src/oidc/adapter.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
 import type { Store } from '../../src/store/store.js';
-import { KeyNames } from '../../src/store/key-names.js';
+import { FormerKeyNames, KeyNames } from '../../src/store/key-names.js';
 import { deleteKeysWithPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
 
 const names = new KeyNames('the contract test key names secret');
+/** The former records the tests write live a minute: FormerKeyNames with hashed key names begun `agoMs` ago. */
+const formerKeysBegun = (agoMs: number) => new FormerKeyNames(Date.now() - agoMs, { RefreshToken: 60, AccessToken: 60, Session: 60 });
+const formerKeys = formerKeysBegun(0);
 
 /** oidc-provider's adapter contract, held by the same adapter on either store. */
 function adapterContract(name: string, open: () => Promise<Store>) {
   describe(`StoreAdapter on the ${name} store`, () => {
     let store: Store;
-    const adapter = (model: string) => new StoreAdapter(model, store, names);
+    const adapter = (model: string) => new StoreAdapter(model, store, names, { formerKeys });
 
     it('opens', async () => {
       store = await open();
@@ -175,6 +178,16 @@ function adapterContract(name: string, open: () => Promise<Store>) {
       await writtenBefore('Session', 'old-session', { uid: 'uid-old', accountId: 'a' });
       await store.set('oidc:Session:uid:uid-old', 'old-session', 60);
       expect(await adapter('Session').findByUid('uid-old')).toMatchObject({ jti: 'old-session', accountId: 'a' });
+    });
+
+    it('no longer reads them once their longest lifetime has passed since hashed key names began', async () => {
+      const later = (model: string) => new StoreAdapter(model, store, names, { formerKeys: formerKeysBegun(61_000) });
+      await writtenBefore('RefreshToken', 'old-rt-later', { grantId: 'g-old-later', accountId: 'a' });
+      expect(await later('RefreshToken').find('old-rt-later')).toBeUndefined();
+      await expect(later('RefreshToken').consume('old-rt-later')).rejects.toBeInstanceOf(errors.InvalidGrant);
+      // Left as it was, to expire: none of it was read or consumed.
+      expect((await store.get('oidc:RefreshToken:old-rt-later'))?.consumedAt).toBeUndefined();
+      expect(await store.get('oidc:RefreshToken:old-rt-later')).toBeDefined();
     });
 
     it('keeps records without expiresIn', async () => {
