@@ -26,7 +26,7 @@ import type { Logger } from '../log.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { INITIAL_ACCESS_TOKEN_MAX_SECONDS, type InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { bearerCheck } from './auth.js';
-import { keepSubjects } from './stable-subjects.js';
+import { keepSubjects } from '../clients/stable-subjects.js';
 import { openApiDocument } from './openapi.js';
 import { jsonBody, query } from './requests.js';
 import { webhookRoutes } from './webhooks.js';

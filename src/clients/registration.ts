@@ -1,7 +1,8 @@
-import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { COUNTED_USES_POLICY, type InitialAccessTokens } from './initial-access-tokens.js';
+import { keepSubjects } from './stable-subjects.js';
 
 type Features = NonNullable<Configuration['features']>;
 
@@ -78,6 +79,18 @@ export function refuseEncryption(ctx: KoaContextWithOIDC | undefined): void {
   const requested = (ctx.oidc.body ?? {}) as Record<string, unknown>;
   const asked = ENCRYPTION_FIELDS.find((field) => requested[field] !== undefined && requested[field] !== null);
   if (asked) throw new errors.InvalidClientMetadata(`${asked}: encryption is not supported (discovery lists no encryption algorithm); leave the field out`);
+}
+
+/**
+ * An update through registration management (RFC 7592) is held to the rule the admin API keeps:
+ * no change that would give the client's people other subs (stable-subjects.ts). oidc-provider
+ * saves the updated client right after it has checked the metadata, with no hook in between, so
+ * the rule runs within that check, where the client as it is (authenticated by its registration
+ * access token) and the metadata it would have are both at hand.
+ */
+export function keepSubjectsOnUpdate(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>): void {
+  if (ctx?.oidc.route !== 'client_update' || !ctx.oidc.client) return;
+  keepSubjects(ctx.oidc.provider, ctx.oidc.client.metadata(), { ...metadata } as ClientMetadata);
 }
 
 /** What an operator should know at start-up about where runtime clients come from and live. */

@@ -6,7 +6,7 @@ import type { ErrorPage, Views } from '../http/views.js';
 import { retryAfterUnavailable } from '../http/errors.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan, tooLongDescription, tooLongParameter } from '../http/parameters.js';
 import { INITIAL_ACCESS_TOKEN_MAX_SECONDS, type InitialAccessTokens } from '../clients/initial-access-tokens.js';
-import { applyRegistrationDefaults, refuseEncryption, registrationFeatures } from '../clients/registration.js';
+import { applyRegistrationDefaults, keepSubjectsOnUpdate, refuseEncryption, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
 import { tokenEndpointAuthMethods } from '../clients/metadata.js';
@@ -382,6 +382,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
         if (key === deps.clientRules.extraFields[0]) {
           refuseEncryption(ctx);
           applyRegistrationDefaults(ctx, metadata as Record<string, unknown>);
+          keepSubjectsOnUpdate(ctx, metadata as Record<string, unknown>);
         }
         deps.clientRules.validator(ctx, key, value, metadata);
       },

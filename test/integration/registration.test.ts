@@ -392,6 +392,31 @@ describe('registration management (RFC 7592)', () => {
     expect(again.body.client_secret).not.toBe(reg.client_secret);
   });
 
+  it("an update that would give the client's people other subs is refused, as the admin API refuses it: subject_type, or a pairwise client's sector", async () => {
+    const reg = await registered();
+    const rp = await RelyingParty.discover(tb.issuer, { client_id: reg.client_id, client_secret: reg.client_secret, redirect_uris: webRegistration.redirect_uris });
+    const sub = (await rp.redeem(await logIn(rp))).claims()!.sub;
+    const own = { ...webRegistration, client_id: reg.client_id };
+    const toPairwise = await call(reg.registration_client_uri, 'PUT', reg.registration_access_token, { ...own, subject_type: 'pairwise' });
+    expect(toPairwise.status).toBe(400);
+    expect(toPairwise.body).toMatchObject({ error: 'invalid_client_metadata', error_description: expect.stringMatching(/^subject_type: this change would give every person another sub at this client/) });
+    // Nothing was saved, and the token was not used up: the client is as it was.
+    const read = await call(reg.registration_client_uri, 'GET', reg.registration_access_token);
+    expect(read.body).toMatchObject({ subject_type: 'public' });
+    expect((await rp.redeem(await logIn(rp))).claims()!.sub).toBe(sub);
+
+    const pairwise = (await register(tb.issuer, IAT, { ...webRegistration, subject_type: 'pairwise' })).body as { client_id: string; registration_access_token: string; registration_client_uri: string };
+    const ownPairwise = { ...webRegistration, client_id: pairwise.client_id, subject_type: 'pairwise' };
+    const otherHost = await call(pairwise.registration_client_uri, 'PUT', pairwise.registration_access_token, { ...ownPairwise, redirect_uris: ['https://news.example.net/callback'] });
+    expect(otherHost.status).toBe(400);
+    // oidc-provider's invalid_client_metadata names a refusal of redirect_uris invalid_redirect_uri (RFC 7591 §3.2.2), at the admin API too.
+    expect(otherHost.body).toMatchObject({ error: 'invalid_redirect_uri', error_description: expect.stringMatching(/^redirect_uris: this change would give every person another sub/) });
+    const toPublic = await call(pairwise.registration_client_uri, 'PUT', pairwise.registration_access_token, { ...ownPairwise, subject_type: 'public' });
+    expect(toPublic.body.error_description).toMatch(/^subject_type: this change would give every person another sub/);
+    const sameHost = await call(pairwise.registration_client_uri, 'PUT', pairwise.registration_access_token, { ...ownPairwise, redirect_uris: ['https://news.example/other-callback'] });
+    expect(sameHost.status).toBe(200);
+  });
+
   it('a method /reg/<client_id> does not take: 405, naming those of reading, updating and deleting a client in Allow', async () => {
     const reg = await registered();
     expect(await expectWrongMethodRefused(reg.registration_client_uri)).toEqual(['HEAD', 'GET', 'PUT', 'DELETE']);
