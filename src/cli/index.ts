@@ -30,6 +30,7 @@ class UsageError extends Error {}
 const connectionOptions = {
   url: { type: 'string' },
   token: { type: 'string' },
+  'allow-plain-http': { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
@@ -79,6 +80,9 @@ Connection:
   --url URL       the broker, e.g. https://id.example.com     (or BROKER_ADMIN_URL)
   --token TOKEN   the admin token, admin.token                  (or BROKER_ADMIN_TOKEN;
                   prefer the environment: a flag shows in the process list)
+  --allow-plain-http
+                  send the token over http to a host that is not this machine;
+                  without it such a URL is refused (use https)
 Output:
   --json          print the API's JSON answer
 
@@ -180,10 +184,27 @@ function connection(values: Parsed['values'], io: CliIo): AdminClient {
     throw new UsageError(`--url: ${url} is not a URL`);
   }
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new UsageError('--url: must be an http or https URL');
-  if (base.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(base.hostname)) {
-    io.err('warning: the admin token goes over plain http; use https beyond this machine\n');
-  }
+  if (base.protocol === 'http:' && !isLoopback(base.hostname)) plainHttpAllowed(base, values, io);
   return new AdminClient(base, token);
+}
+
+/** This machine: the names and addresses of loopback, where plain http leaves nothing to read on the way. */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+/**
+ * The admin token grants every client and secret: over plain http beyond this machine anyone on
+ * the way reads it. Refused unless the operator says, with --allow-plain-http, that the way is
+ * theirs (a private network, a tunnel); then still said, on every run.
+ */
+function plainHttpAllowed(base: URL, values: Parsed['values'], io: CliIo): void {
+  if (!values['allow-plain-http']) {
+    throw new UsageError(
+      `--url: http://${base.host} is plain http to another machine, which would send the admin token unencrypted for anyone on the way to read. Use https, or, only if the network between is yours (a private network, a tunnel), pass --allow-plain-http`,
+    );
+  }
+  io.err(`warning: the admin token goes over plain http to ${base.host} (--allow-plain-http)\n`);
 }
 
 type Command = (client: AdminClient, parsed: Parsed, io: CliIo) => Promise<void>;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compiledMain } from '../../scripts/build.js';
@@ -184,6 +184,31 @@ describe('errors and exit codes', () => {
       } finally {
         server.close();
       }
+    }
+  });
+
+  it('2: plain http to another machine is refused, the token unsent, unless --allow-plain-http says the way is trusted', async () => {
+    // An address of this machine that is not loopback: the CLI cannot tell it from another machine's.
+    const address = Object.values(networkInterfaces()).flat().find((candidate) => candidate && !candidate.internal && candidate.family === 'IPv4')!.address;
+    const received: string[] = [];
+    const server = createServer((request, response) => {
+      received.push(request.headers.authorization ?? '');
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"clients":[]}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    const url = `http://${address}:${(server.address() as AddressInfo).port}`;
+    try {
+      const refused = await cli(['list'], { ...env, BROKER_ADMIN_URL: url });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(new RegExp(`^error: --url: ${url} is plain http to another machine, .*Use https, or, only if the network between is yours .*, pass --allow-plain-http\n`));
+      expect(received).toEqual([]);
+
+      const allowed = await cli(['list', '--allow-plain-http'], { ...env, BROKER_ADMIN_URL: url });
+      expect(allowed.code).toBe(0);
+      expect(allowed.stderr).toBe(`warning: the admin token goes over plain http to ${url.slice('http://'.length)} (--allow-plain-http)\n`);
+      expect(received).toEqual([`Bearer ${ADMIN_TOKEN}`]);
+    } finally {
+      server.close();
     }
   });
 
