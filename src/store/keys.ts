@@ -65,6 +65,22 @@ export const KEY_FAMILIES = {
     writer: 'oidc/adapter.ts',
     sealed: true,
   },
+  pushedRequest: {
+    prefix: 'oidc:PushedAuthorizationRequest:',
+    kind: 'record',
+    holds: "a pushed authorization request (an oidc:<Model> record): the client's parameters as a request object, its login_hint (a personal number) and the text to sign among them",
+    lifetime: "60 seconds, and kept used a login's whole life longer",
+    writer: 'oidc/adapter.ts',
+    sealed: true,
+  },
+  backchannelRequestModel: {
+    prefix: 'oidc:BackchannelAuthenticationRequest:',
+    kind: 'record',
+    holds: "oidc-provider's record of a CIBA request (an oidc:<Model> record): its parameters, the login_hint (a personal number) and binding_message among them",
+    lifetime: "the request's expires_in and five minutes",
+    writer: 'oidc/adapter.ts',
+    sealed: true,
+  },
   logoutGrants: {
     prefix: 'logout:grants:',
     kind: 'set',
