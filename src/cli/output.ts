@@ -2,11 +2,11 @@
 
 type Client = Record<string, unknown>;
 
-/** Control characters (C0, DEL, C1) and the marks that make text show in another order than it is written. */
-const UNPRINTABLE = new RegExp('[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]', 'g');
+/** Control characters (C0, DEL, C1), line and paragraph separators, and the marks that make text show in another order than it is written. */
+const UNPRINTABLE = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\p{Zl}\p{Zp}]/gu;
 
 /**
- * `text` with what UNPRINTABLE matches written as escapes (`\\u001b`). What the CLI prints comes
+ * `text` with what UNPRINTABLE matches written as escapes (`\u001b`). What the CLI prints comes
  * from the broker, and much of it from the clients themselves (a client_uri anyone may register
  * while registration is open, an error's description): printed as sent, it could set the title or
  * the clipboard of the operator's terminal, clear it, or overwrite a line of the list with one of
