@@ -55,7 +55,7 @@ import { WebhookDeliveries } from './webhooks/deliveries.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
 import { Sealer, sealedStore } from './store/sealed-store.js';
 import { KeyNames } from './store/key-names.js';
-import { pluginNamespace, SEALED_KEY_PREFIXES } from './store/keys.js';
+import { pluginNamespace, SEALED_RECORDS } from './store/keys.js';
 
 export interface BrokerOptions {
   log?: Logger;
@@ -196,7 +196,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     const sealer = new Sealer(sealingSecrets);
     // Personal data and secrets (the key families KEY_FAMILIES marks sealed), and every record an
     // eID keeps in its namespace (a BankID order with the person it found, its evidence): encrypted.
-    const sealed = sealedStore(store, sealer, [...SEALED_KEY_PREFIXES, ...Object.keys(config.eids).map(pluginNamespace)]);
+    const sealed = sealedStore(store, sealer, [...SEALED_RECORDS, ...Object.keys(config.eids).map((id) => ({ prefix: pluginNamespace(id) }))]);
     const views = new Views(config.ui);
     const registry = await createRegistry(checked.eids, {
       issuer,

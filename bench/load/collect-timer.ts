@@ -51,7 +51,7 @@ const settings = section.data;
 const tls = { ca: readFileSync(input.ca, 'utf8'), cert: readFileSync(input.cert, 'utf8'), key: readFileSync(input.key, 'utf8') };
 const redisStore = createRedisStore({ url: input.redisUrl, key_prefix: input.keyPrefix, command_timeout_ms: 2000 }, log, metrics.observeStore);
 // The store as the broker hands it to the plugin: its records sealed, its keys under se-bankid:.
-const store = scopedStore(sealedStore(redisStore, new Sealer(['bench collect timer']), ['se-bankid:']), 'se-bankid:');
+const store = scopedStore(sealedStore(redisStore, new Sealer(['bench collect timer']), [{ prefix: 'se-bankid:' }]), 'se-bankid:');
 const client = new BankIdClient({ url: input.apiUrl, tls, timeoutMs: 5000, pipelineCollects: settings.pipeline_collects, log, telemetry: operations.telemetryFor('se-bankid', log) });
 const orders = new OrderStore(store, { ttlSeconds: 600, pollFrequencySeconds: 1 });
 const login = new BankIdLogin({ id: 'se-bankid', issuer: 'http://127.0.0.1:1', client, orders, settings, views: {} as PageRenderer, log });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminClient, ApiError, UnreachableError } from './http.js';
-import { printClient, printList } from './output.js';
+import { format, printable, printClient, printList } from './output.js';
 
 /**
  * `nordic-eid-broker clients …`: client administration from the command line, through a running
@@ -245,7 +245,7 @@ const commands: Record<string, { options: ParseArgsConfig['options']; run: Comma
       if (typeof parsed.values.id === 'string') metadata.client_id = parsed.values.id;
       if (metadata.redirect_uris === undefined) throw new UsageError('add needs at least one --redirect-uri');
       const body = await client.client('POST', '/admin/clients', metadata);
-      print(io, parsed, body, () => `Added client ${String(body.client_id)}.\n${secretNote(body.client_secret)}\n${printClient(body)}`);
+      print(io, parsed, body, () => `Added client ${format(body.client_id)}.\n${secretNote(body.client_secret)}\n${printClient(body)}`);
     },
   },
   update: {
@@ -300,11 +300,11 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       return EXIT.usage;
     }
     if (err instanceof ApiError) {
-      io.err(`error: ${err.message}\n`);
+      io.err(`error: ${printable(err.message)}\n`);
       return EXIT.refused;
     }
     if (err instanceof UnreachableError) {
-      io.err(`error: ${err.message}\n`);
+      io.err(`error: ${printable(err.message)}\n`);
       return EXIT.unreachable;
     }
     throw err;

@@ -1,3 +1,5 @@
+import type { SealedRecords } from './sealed-store.js';
+
 /**
  * Every key the core keeps in the store, in one table: what each family holds, how long it
  * lives and who writes it. Core modules build their keys here, never from a string of their
@@ -19,8 +21,30 @@ export interface KeyFamily {
   readonly lifetime: string;
   /** The module (under src/) that writes it. */
   readonly writer: string;
-  /** Personal data or a secret: written encrypted (the sealed store) and read decrypted. */
-  readonly sealed?: true;
+  /**
+   * Personal data or a secret: written encrypted (the sealed store) and read decrypted. With
+   * `holding`, only the family's records that hold that text are written encrypted.
+   */
+  readonly sealed?: true | { readonly holding: string };
+}
+
+/**
+ * The field of oidc-provider's codes and tokens that holds their authorization_details as granted:
+ * what the person signed or approved, with the eID's evidence (BankID's signature, which holds the
+ * person's certificate and so their personal number and name; their device's IP address).
+ */
+const GRANTED_DETAILS_FIELD = '"rar":';
+
+/** How a family of oidc-provider's codes and tokens is kept: sealed when it carries authorization_details. */
+function tokenFamily(model: string, holds: string, lifetime: string): KeyFamily {
+  return {
+    prefix: `oidc:${model}:`,
+    kind: 'record',
+    holds: `${holds} (an oidc:<Model> record, by a hash of its id); one that carries authorization_details holds what the person signed or approved and the eID's evidence, with the person's personal number, and is sealed`,
+    lifetime,
+    writer: 'oidc/adapter.ts',
+    sealed: { holding: GRANTED_DETAILS_FIELD },
+  };
 }
 
 /** How long a login's records live: as long as the login may (LoginLifetime.whole). */
@@ -73,6 +97,17 @@ export const KEY_FAMILIES = {
     writer: 'oidc/adapter.ts',
     sealed: true,
   },
+  pushedRequest: {
+    prefix: 'oidc:PushedAuthorizationRequest:',
+    kind: 'record',
+    holds: "a pushed authorization request (an oidc:<Model> record): the client's parameters as a request object, its login_hint (a personal number) and the text to sign among them",
+    lifetime: "60 seconds, and kept used a login's whole life longer",
+    writer: 'oidc/adapter.ts',
+    sealed: true,
+  },
+  authorizationCode: tokenFamily('AuthorizationCode', 'a code', 'ttl.authorization_code'),
+  accessToken: tokenFamily('AccessToken', 'an access token', 'ttl.access_token'),
+  refreshToken: tokenFamily('RefreshToken', 'a refresh token', 'ttl.refresh_token'),
   logoutGrants: {
     prefix: 'logout:grants:',
     kind: 'set',
@@ -270,8 +305,10 @@ export function storeKey(family: KeyFamilyName, ...parts: string[]): string {
   return KEY_FAMILIES[family].prefix + parts.join(':');
 }
 
-/** Where the records the sealed store encrypts begin. */
-export const SEALED_KEY_PREFIXES: readonly string[] = Object.values(KEY_FAMILIES).flatMap((family: KeyFamily) => (family.sealed ? [family.prefix] : []));
+/** The records the sealed store encrypts: where they begin, and what they hold when not every one is. */
+export const SEALED_RECORDS: readonly SealedRecords[] = Object.values(KEY_FAMILIES).flatMap(({ prefix, sealed }: KeyFamily) =>
+  sealed === undefined ? [] : [sealed === true ? { prefix } : { prefix, holding: sealed.holding }],
+);
 
 /** The first segment of every core key: plugin ids that would share the core's keys. */
 const CORE_NAMESPACES = new Set(Object.values(KEY_FAMILIES).map((family) => family.prefix.split(':')[0]!));

@@ -52,25 +52,42 @@ export class Sealer {
 }
 
 /**
- * The store, with the records under `prefixes` sealed: written encrypted, read decrypted.
- * Everything else — other keys, sets, counters, consume — passes through untouched, so any
- * module that keeps personal data in records can be given this store instead of the plain one.
+ * Records the sealed store encrypts: those whose key begins with `prefix`; with `holding`, only
+ * those whose value holds that text (a token that carries authorization_details), so that the
+ * others cost no encryption.
  */
-export function sealedStore(inner: Store, sealer: Sealer, prefixes: readonly string[]): Store {
-  const isSealed = (key: string) => prefixes.some((prefix) => key.startsWith(prefix));
+export interface SealedRecords {
+  readonly prefix: string;
+  readonly holding?: string;
+}
+
+/**
+ * The store, with the records `sealed` names sealed: written encrypted, read decrypted. A record
+ * under a prefix with `holding` is opened whether or not it was sealed (Sealer.open passes a value
+ * that never was). Everything else — other keys, sets, counters, consume — passes through
+ * untouched, so any module that keeps personal data in records can be given this store instead of
+ * the plain one.
+ */
+export function sealedStore(inner: Store, sealer: Sealer, sealed: readonly SealedRecords[]): Store {
+  const rulesOf = (key: string) => sealed.find((rule) => key.startsWith(rule.prefix));
+  const isSealed = (key: string) => rulesOf(key) !== undefined;
+  const sealing = (key: string, value: string) => {
+    const rule = rulesOf(key);
+    return rule !== undefined && (rule.holding === undefined || value.includes(rule.holding)) ? sealer.seal(value) : value;
+  };
   const overrides: Pick<Store, 'get' | 'set' | 'setIfAbsent' | 'update' | 'replace'> = {
     // A key that is not sealed is read as it is, without a step of its own: oidc-provider's
-    // tokens and grants are read through here on every token request.
+    // grants are read through here on every token request.
     get(key) {
       const reading = inner.get(key);
       return isSealed(key) ? reading.then((record) => record && { ...record, value: sealer.open(record.value) }) : reading;
     },
-    set: (key, value, ttlSeconds) => inner.set(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
-    setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
-    update: (key, value, ttlSeconds) => inner.update(key, isSealed(key) ? sealer.seal(value) : value, ttlSeconds),
+    set: (key, value, ttlSeconds) => inner.set(key, sealing(key, value), ttlSeconds),
+    setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(key, sealing(key, value), ttlSeconds),
+    update: (key, value, ttlSeconds) => inner.update(key, sealing(key, value), ttlSeconds),
     async replace(key, value, ttlSeconds) {
       if (!isSealed(key)) return inner.replace(key, value, ttlSeconds);
-      const earlier = await inner.replace(key, sealer.seal(value), ttlSeconds);
+      const earlier = await inner.replace(key, sealing(key, value), ttlSeconds);
       return earlier === undefined ? undefined : sealer.open(earlier);
     },
   };

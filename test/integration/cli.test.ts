@@ -97,6 +97,23 @@ describe('an operator registers clients from the CLI', () => {
     expect(gone.stderr).toBe('error: There is no client cli-round-trip. (not_found, HTTP 404)\n');
   }, 60_000);
 
+  it("prints a client's own metadata with its control characters escaped: one registered by anyone cannot drive the operator's terminal", async () => {
+    const open = await startAdminBroker({ registration: { enabled: true, initial_access_token: false }, rate_limits: {} }, 'cli-registered');
+    // Sets the terminal's title, clears the screen, and writes a line of its own into the table.
+    const clientUri = 'https://x.example/\u001b]0;owned\u0007\u001b[2J\rweb-app  web  client_secret_basic  static';
+    const registered = await fetch(`${open.issuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['https://x.example/cb'], client_name: 'Registered', client_uri: clientUri }),
+    });
+    expect(registered.status).toBe(201);
+    const { client_id: id } = (await registered.json()) as { client_id: string };
+    const shown = await cli(['show', id], { BROKER_ADMIN_URL: open.issuer, BROKER_ADMIN_TOKEN: ADMIN_TOKEN });
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^client_uri\s+https:\/\/x\.example\/\\u001b\]0;owned\\u0007\\u001b\[2J\\u000dweb-app {2}web/m);
+    expect(shown.stdout.replaceAll('\n', '')).not.toMatch(/\p{Cc}/u);
+  });
+
   it('takes the URL and token from flags as well as from the environment', async () => {
     const list = await cli(['list', '--url', tb.issuer, '--token', ADMIN_TOKEN]);
     expect(list.code).toBe(0);

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
-import { capturingLog, everythingStored } from '../support/ops.js';
+import { capturingLog, everythingReadable } from '../support/ops.js';
 import { redisUrl } from '../support/redis.js';
 import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js';
 import { testPersons } from '../support/test-double-eid.js';
@@ -23,14 +23,22 @@ describe('personal numbers in Redis', () => {
   it('are never in clear: neither a login_hint in a login in progress nor the identity behind issued tokens', async () => {
     const started = await rp.authorize({ acr_values: 'urn:test:test-double', login_hint: `personal_number:${PERSONAL_NUMBER}` });
     expect(started.response.url).toContain('/decide');
-    expect(await everythingStored(tb.prefix)).not.toContain(PERSONAL_NUMBER);
+    expect(await everythingReadable(tb.prefix)).not.toContain(PERSONAL_NUMBER);
 
     const tokens = await rp.redeem(await logIn(rp, {}, 'person=1&via=callback'));
-    const stored = await everythingStored(tb.prefix);
+    const stored = await everythingReadable(tb.prefix);
     expect(stored).not.toContain(PERSONAL_NUMBER);
     expect(stored).not.toContain('Andersson');
     // …and the broker reads them back: userinfo has the person.
     expect(await rp.userinfo(tokens.access_token, tokens.claims()!.sub)).toMatchObject({ personal_number: PERSONAL_NUMBER, family_name: 'Andersson' });
+  });
+
+  it('are never in clear, nor base64url-encoded, in a pushed request (PAR): neither while it waits for the browser nor once its login runs', async () => {
+    const url = await rp.pushedAuthorizationUrl({ acr_values: 'urn:test:test-double', login_hint: `personal_number:${PERSONAL_NUMBER}` });
+    expect(await everythingReadable(tb.prefix)).not.toContain(PERSONAL_NUMBER);
+    const started = await rp.browser.follow(url);
+    expect(started.response.url).toContain('/decide');
+    expect(await everythingReadable(tb.prefix)).not.toContain(PERSONAL_NUMBER);
   });
 
   it('stay readable after the key is rotated (a new key prepended)', async () => {

@@ -78,6 +78,17 @@ export async function everythingStored(prefix: string, url = redisUrl): Promise<
   }
 }
 
+/**
+ * everythingStored, and what each base64 or base64url run in it reads as: a JWT's payload (the
+ * request object oidc-provider keeps of a pushed request) or a base64 field holds a personal
+ * number as readably as clear text does.
+ */
+export async function everythingReadable(prefix: string): Promise<string> {
+  const stored = await everythingStored(prefix);
+  const decoded = [...stored.matchAll(/[A-Za-z0-9+/_-]{16,}/g)].map(([run]) => Buffer.from(run, run.includes('+') || run.includes('/') ? 'base64' : 'base64url').toString('latin1'));
+  return [stored, ...decoded].join('\n');
+}
+
 /** A value the broker sealed in `store` (encrypted at rest), opened with the key it keeps there. */
 export async function openSealed(store: Store, sealed: string): Promise<string> {
   return new Sealer([await sharedSecret(store, 'store-encryption')]).open(sealed);

@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../../../test/support/broker.js';
-import { auditStream } from '../../../test/support/ops.js';
+import { auditStream, everythingReadable } from '../../../test/support/ops.js';
 import { ADMIN_TOKEN, createClient } from '../../../test/integration/admin-support.js';
 import { createTestPki, type TestPki } from '../simulator/certificates.js';
 import { startBankIdSimulator, type BankIdSimulator, type SimulatedOrderView } from '../simulator/server.js';
@@ -161,6 +161,15 @@ describe('BankID on the phone through CIBA', () => {
     } finally {
       await redis.quit();
     }
+  });
+
+  it('keeps the personal number hinted and the binding message out of Redis in clear, also base64-encoded, while the request waits', async () => {
+    const message = 'Samtal om ärende 90210 med Exempelbanken';
+    const { order } = await ask({ binding_message: message });
+    const readable = await everythingReadable(tb.prefix);
+    expect(readable).not.toContain(PERSON.personalNumber);
+    expect(readable).not.toContain('90210');
+    simulator.declineCall(order.orderRef);
   });
 
   it('tells BankID who called whom', async () => {

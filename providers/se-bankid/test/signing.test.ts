@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, ADMIN_TOKEN } from '../../../test/integration/admin-support.js';
 import { startTestBroker } from '../../../test/support/broker.js';
-import { auditStream } from '../../../test/support/ops.js';
+import { auditStream, everythingReadable } from '../../../test/support/ops.js';
 import { codeRedemption, RelyingParty } from '../../../test/support/relying-party.js';
 import { createTestPki } from '../simulator/certificates.js';
 import { simulatedPersons } from '../simulator/persons.js';
@@ -113,6 +113,16 @@ describe('signing with BankID through a pushed authorization request', () => {
     const evidence = (tokens.authorization_details as unknown as [{ evidence: { signature: string } }])[0].evidence;
     expect(Buffer.from(evidence.signature, 'base64').toString()).toContain(Buffer.from(AGREEMENT).toString('base64'));
     expect(tokens.claims()).toMatchObject({ acr: OTHER, personal_number: simulatedPersons[0]!.personalNumber });
+  });
+
+  it('keeps what was signed and who signed it out of Redis in clear while the tokens that carry the evidence live', async () => {
+    const secretTerms = 'Lånevillkor 2026-12-02 för lån 88-4711-123';
+    const session = await begin({ acr_values: OTHER, authorization_details: details({ type: 'sign', text: secretTerms }) });
+    const { tokens } = await signOnOtherDevice(session);
+    expect(tokens.authorization_details).toMatchObject([{ type: 'sign', text: secretTerms }]);
+    const readable = await everythingReadable(bed.tb.prefix);
+    expect(readable).not.toContain(simulatedPersons[0]!.personalNumber);
+    expect(readable).not.toContain('88-4711-123');
   });
 
   it('on this device, restricted to the person login_hint names: /sign with requirement.personalNumber and markdown', async () => {
