@@ -15,6 +15,7 @@ import { isProductionConfiguration } from '../config/environment.js';
 import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
 import { publishedDocumentCaching } from './published-documents.js';
+import { uncachedAnswers } from './uncached-answers.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { browserSessions } from './browser-sessions.js';
@@ -469,6 +470,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),
     publishedDocumentCaching(),
+    uncachedAnswers(),
   ]);
   return provider;
 }
