@@ -16,6 +16,7 @@ import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
 import { publishedDocumentCaching } from './published-documents.js';
 import { uncachedAnswers } from './uncached-answers.js';
+import { clientScriptOrigins } from './script-origins.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { browserSessions } from './browser-sessions.js';
@@ -359,6 +360,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       },
     },
     jwks: { keys: deps.signingKeys as never },
+    clientBasedCORS: clientScriptOrigins,
     cookies: {
       keys: deps.cookieKeys,
       long: { httpOnly: true, sameSite: 'lax' },
