@@ -18,8 +18,7 @@ type ProviderStep = Parameters<Provider['use']>[0];
  * The one step of oidc-provider's app through which every AfterEndpoint runs, each once the
  * endpoints of its routes have answered, in the order given. Which steps a request takes is
  * declared here, by route, rather than by a step of its own per concern that every request
- * passes through: a request to an endpoint no step takes (the token endpoint's grants but
- * CIBA's) pays one lookup of its path.
+ * passes through: a request to an endpoint no step takes (revocation) pays one lookup of its path.
  */
 export function afterEndpoints(provider: Provider, steps: readonly AfterEndpoint[]): void {
   const stepsAt = stepsByPath(provider, steps);

@@ -15,6 +15,8 @@ import { isProductionConfiguration } from '../config/environment.js';
 import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
 import { publishedDocumentCaching } from './published-documents.js';
+import { uncachedAnswers } from './uncached-answers.js';
+import { clientScriptOrigins } from './script-origins.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { browserSessions } from './browser-sessions.js';
@@ -388,6 +390,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       },
     },
     jwks: { keys: deps.signingKeys as never },
+    clientBasedCORS: clientScriptOrigins,
     cookies: {
       keys: deps.cookieKeys,
       long: { httpOnly: true, sameSite: 'lax' },
@@ -499,6 +502,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),
     publishedDocumentCaching(),
+    uncachedAnswers(),
   ]);
   return provider;
 }

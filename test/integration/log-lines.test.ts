@@ -279,7 +279,11 @@ describe('a broker process, from its start to its SIGTERM', () => {
       const auth = `/auth?client_id=${webClient.client_id}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(webClient.redirect_uris[0]!)}`;
       await traced(auth);
       expect(await traced(auth)).toBe(429);
-      expect(await traced('/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${webClient.client_id}:${webClient.client_secret}`).toString('base64')}` }, body: 'grant_type=authorization_code&code=not-a-code&redirect_uri=x' })).toBe(400);
+      const redemption = { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${webClient.client_id}:${webClient.client_secret}`).toString('base64')}` };
+      const body = 'grant_type=authorization_code&code=not-a-code&redirect_uri=x';
+      expect(await traced('/token', { method: 'POST', headers: redemption, body })).toBe(400);
+      // The same from a script (CORS), which oidc-provider asks the broker's policy about.
+      expect(await traced('/token', { method: 'POST', headers: { ...redemption, origin: new URL(webClient.redirect_uris[0]!).origin }, body })).toBe(400);
     } finally {
       await broker.stop();
       await deleteKeysWithPrefix(prefix);

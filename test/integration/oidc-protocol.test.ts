@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
 import { publicClient, startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { expectWrongMethodRefused, tokenRequest } from '../support/http.js';
-import { logIn, RelyingParty } from '../support/relying-party.js';
+import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js';
 import { PUBLISHED_DOCUMENT_MAX_AGE_SECONDS } from '../../src/oidc/published-documents.js';
 
 let tb: TestBroker;
@@ -93,6 +93,38 @@ describe('discovery', () => {
     const refused = await fetch(`${tb.issuer}/jwks`, { method: 'POST' });
     expect(refused.status).toBe(405);
     expect(refused.headers.get('cache-control') ?? '').not.toMatch(/public|max-age/);
+  });
+});
+
+describe('answers with tokens or personal data', () => {
+  /** Whether no cache may keep an answer, HTTP/1.0's included (RFC 6749 §5.1: Cache-Control: no-store and Pragma: no-cache). */
+  const kept = ({ headers }: { headers: Headers }) => ({ 'cache-control': headers.get('cache-control'), pragma: headers.get('pragma') });
+  const notKept = { 'cache-control': 'no-store', pragma: 'no-cache' };
+
+  it('may be kept by no cache: the token response, a refresh, userinfo, introspection and a pushed request', async () => {
+    const callback = await logIn(rp);
+    const redeemed = await tokenRequest(tb.issuer, webClient, codeRedemption(rp, callback));
+    expect(redeemed.status).toBe(200);
+    expect(kept(redeemed)).toEqual(notKept);
+    const accessToken = String(redeemed.body.access_token);
+
+    const publicRp = await RelyingParty.discover(tb.issuer, publicClient);
+    const refreshable = await tokenRequest(tb.issuer, publicClient, codeRedemption(publicRp, await logIn(publicRp, { scope: 'openid offline_access', prompt: 'consent' })));
+    const refreshed = await tokenRequest(tb.issuer, publicClient, { grant_type: 'refresh_token', refresh_token: String(refreshable.body.refresh_token) });
+    expect(refreshed.status).toBe(200);
+    expect(kept(refreshed)).toEqual(notKept);
+
+    const userinfo = await fetch(`${tb.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(userinfo.status).toBe(200);
+    expect(kept(userinfo)).toEqual(notKept);
+
+    const introspected = await tokenRequest(tb.issuer, webClient, { token: accessToken }, '/token/introspection');
+    expect(introspected.body.active).toBe(true);
+    expect(kept(introspected)).toEqual(notKept);
+
+    const pushed = await tokenRequest(tb.issuer, webClient, Object.fromEntries((await rp.authorizationUrl()).searchParams), '/request');
+    expect(pushed.status).toBe(201);
+    expect(kept(pushed)).toEqual(notKept);
   });
 });
 

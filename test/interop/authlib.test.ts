@@ -1,5 +1,8 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cancelAtExample, DEBIAN_PYTHON, interopEids, logInAtExample, pageResult, startExample, startInteropBed, type InteropBed } from '../support/interop.js';
+import { startReceiver } from '../support/receiver.js';
+import { writeConfig } from '../support/process.js';
 
 /**
  * Authlib, from Debian's python3-authlib, as the relying party of docs/examples/python-authlib:
@@ -9,6 +12,7 @@ import { cancelAtExample, DEBIAN_PYTHON, interopEids, logInAtExample, pageResult
 
 let bed: InteropBed;
 let appUrl: string;
+let keyAppUrl: string;
 
 beforeAll(async () => {
   bed = await startInteropBed('interop-authlib');
@@ -19,7 +23,27 @@ beforeAll(async () => {
     ready: 'Python relying party at',
     postLogoutPath: '/logged-out',
   });
+  keyAppUrl = await startExample(bed, {
+    clientId: 'python-authlib-key',
+    command: DEBIAN_PYTHON,
+    args: ['docs/examples/python-authlib/app.py'],
+    ready: 'Python relying party at',
+    postLogoutPath: '/logged-out',
+    authentication: await privateKeyJwt(),
+  });
 }, 60_000);
+
+/** A client that authenticates with private_key_jwt: its key in a PEM file for the app, the public half at its jwks_uri. */
+async function privateKeyJwt() {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const rpServer = await startReceiver();
+  rpServer.serve('/jwks', 'application/json', JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'authlib-key', use: 'sig' }] }));
+  const keyFile = writeConfig('authlib-key.pem', privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+  return {
+    registration: { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `${rpServer.origin}/jwks` },
+    env: { PRIVATE_KEY_FILE: keyFile },
+  };
+}
 
 describe.each(interopEids)('Authlib logging in through $eid', ({ eid, claims }) => {
   it('gets a verified ID token and userinfo, refreshes, introspects, revokes and logs out', async () => {
@@ -36,6 +60,22 @@ describe.each(interopEids)('Authlib logging in through $eid', ({ eid, claims }) 
     const { response: logoutPage } = await browser.submit(`${appUrl}/logout`, {});
     const { response: loggedOut } = await browser.confirmLogout(await logoutPage.text());
     expect(loggedOut.url).toBe(`${appUrl}/logged-out`);
+    expect(pageResult(await loggedOut.text())).toEqual({ access_token_active: false });
+  });
+});
+
+describe('Authlib with private_key_jwt', () => {
+  it('redeems the code, refreshes, introspects and revokes with assertions signed by its key', async () => {
+    const { browser, shown } = await logInAtExample(bed, 'se-bankid', keyAppUrl);
+    expect(shown.id_token).toMatchObject({ iss: bed.tb.issuer, aud: 'python-authlib-key' });
+
+    const refreshed = await browser.submit(`${keyAppUrl}/refresh`, {});
+    expect(pageResult(await refreshed.response.text())).toMatchObject({ new_access_token: true });
+    const introspected = await browser.submit(`${keyAppUrl}/introspect`, {});
+    expect(pageResult(await introspected.response.text())).toMatchObject({ active: true, client_id: 'python-authlib-key' });
+
+    const { response: logoutPage } = await browser.submit(`${keyAppUrl}/logout`, {});
+    const { response: loggedOut } = await browser.confirmLogout(await logoutPage.text());
     expect(pageResult(await loggedOut.text())).toEqual({ access_token_active: false });
   });
 });

@@ -183,6 +183,8 @@ export interface ExampleUnderTest {
   ready: string;
   /** Where RP-initiated logout returns, on the example's own address. */
   postLogoutPath: string;
+  /** More of the client's registration (its authentication method and keys), and the example's environment for it. */
+  authentication?: { registration: Record<string, unknown>; env: Record<string, string> };
 }
 
 /**
@@ -199,10 +201,17 @@ export async function startExample(bed: InteropBed, example: ExampleUnderTest): 
     // A cancel at the eID then reaches the example as the OIDC error it must show, rather than
     // taking the person back to the picker to choose another eID.
     return_to_picker: false,
+    ...example.authentication?.registration,
   });
   await startChildServer(example.command, example.args, {
     ready: example.ready,
-    env: { ISSUER: bed.tb.issuer, CLIENT_ID: client.client_id, CLIENT_SECRET: client.client_secret!, PORT: String(port) },
+    env: {
+      ISSUER: bed.tb.issuer,
+      CLIENT_ID: client.client_id,
+      ...(client.client_secret ? { CLIENT_SECRET: client.client_secret } : {}),
+      PORT: String(port),
+      ...example.authentication?.env,
+    },
   });
   return appUrl;
 }

@@ -12,7 +12,8 @@ RP-initiated logout.
 
 On Debian: apt-get install python3-authlib python3-requests. The defaults match the client
 `example-python` that `npm start` registers; ISSUER, CLIENT_ID, CLIENT_SECRET and PORT
-override them.
+override them. With PRIVATE_KEY_FILE (an RSA private key in PEM, whose public half the client's
+registered jwks_uri publishes) the app authenticates with private_key_jwt instead of its secret.
 """
 
 import html
@@ -27,10 +28,12 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, JsonWebToken
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
 ISSUER = os.environ.get("ISSUER", "http://localhost:3000")
 CLIENT_ID = os.environ.get("CLIENT_ID", "example-python")
 CLIENT_SECRET = os.environ.get("CLIENT_SECRET", "example-python-secret-for-trying-out-only")
+PRIVATE_KEY_FILE = os.environ.get("PRIVATE_KEY_FILE")
 PORT = int(os.environ.get("PORT", "3002"))
 APP_URL = f"http://127.0.0.1:{PORT}"
 REDIRECT_URI = f"{APP_URL}/callback"
@@ -47,16 +50,36 @@ id_token_jwt = JsonWebToken(discovery["id_token_signing_alg_values_supported"])
 sessions = {}
 
 
+def client_authentication():
+    """The client's credential and how it proves it: its secret, or an assertion signed with its key.
+
+    Authlib authenticates at revocation and introspection with revocation_endpoint_auth_method,
+    which is client_secret_basic whatever token_endpoint_auth_method says: private_key_jwt must
+    be named for both, or those requests send the key as a Basic password.
+    """
+    if not PRIVATE_KEY_FILE:
+        return CLIENT_SECRET, "client_secret_basic"
+    with open(PRIVATE_KEY_FILE, encoding="ascii") as key_file:
+        return key_file.read(), "private_key_jwt"
+
+
+CREDENTIAL, AUTH_METHOD = client_authentication()
+
+
 def oauth(token=None):
-    return OAuth2Session(
+    session = OAuth2Session(
         CLIENT_ID,
-        CLIENT_SECRET,
+        CREDENTIAL,
         scope=SCOPE,
         redirect_uri=REDIRECT_URI,
         code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic",
+        token_endpoint_auth_method=AUTH_METHOD,
+        revocation_endpoint_auth_method=AUTH_METHOD,
         token=token,
     )
+    # The assertion's audience is the token endpoint, at every endpoint (RFC 7523 §3).
+    session.register_client_auth_method(PrivateKeyJWT(discovery["token_endpoint"]))
+    return session
 
 
 def verified_id_token(id_token, nonce):
