@@ -109,6 +109,13 @@ describe('an upstream ID token the broker must refuse', () => {
     expect(callback.searchParams.get('code')).toBeNull();
   });
 
+  it("one with a claim the eID's mapping cannot read (an amr member no text) → server_error saying so, not an upstream out of reach", async () => {
+    const callback = await loginWith({ idToken: claimed((claims) => ({ ...claims, amr: [{ toString: 'bid' }] })) });
+    expect(callback.searchParams.get('error')).toBe('server_error');
+    expect(callback.searchParams.get('error_description')).toBe("The broker could not read the person's details in the eID's answer.");
+    expect(callback.searchParams.get('code')).toBeNull();
+  });
+
   it("one re-signed with its access token's at_hash logs in", async () => {
     const atHashOf = (accessToken: string) => createHash('sha256').update(accessToken).digest().subarray(0, 16).toString('base64url');
     const callback = await loginWith({ idToken: { claims: (claims, response) => ({ ...claims, at_hash: atHashOf(String(response.access_token)) }) } });
