@@ -477,6 +477,8 @@ async function startUpstreamEid<O extends z.ZodRawShape>(
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
     start,
     callback,
+    // Each call to the upstream is bounded by `timeout`: the one in flight gets all of it.
+    callbackTimeLimitMs: settings.timeout,
     probe: () => client.probe(),
     jwks: async () => keys.publicJwks,
     async close() {

@@ -218,6 +218,14 @@ export interface EidPlugin {
    */
   callback?(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }>;
 
+  /**
+   * The longest one call of `callback` to the upstream may take (the eID's time limit of its
+   * calls), in milliseconds; required with `callback`. The upstream's answer cannot be had again
+   * once its code is spent, so a shutdown lets a callback in flight finish for this long from
+   * the moment it starts to drain, when shutdown.drain_seconds is shorter.
+   */
+  readonly callbackTimeLimitMs?: number;
+
   close?(): Promise<void>;
 }
 

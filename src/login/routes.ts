@@ -155,11 +155,16 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
       return router as unknown as Router;
     });
 
-  /** Upstream eIDs return here; the outcome is parked until the browser is back in its interaction. */
+  /**
+   * Upstream eIDs return here; the outcome is parked until the browser is back in its
+   * interaction. The code in the answer is spent once the eID exchanges it, so a shutdown lets
+   * the request finish for the eID's time limit.
+   */
   const callbacks = new Router();
   const callback: Middleware = async (ctx) => {
     const plugin = registry.get(ctx.params.eid ?? '');
     if (!plugin?.callback) throw new HttpError(404, 'not_found', 'There is nothing at this address.');
+    deps.holdShutdown(ctx.res, plugin.callbackTimeLimitMs ?? 0);
     const { uid, outcome } = await plugin.callback(ctx);
     const parked = JSON.stringify({ eid: plugin.id, outcome });
     await whileUnavailable(() => store.set(storeKey('loginOutcome', uid), parked, OUTCOME_TTL_SECONDS), OUTCOME_WRITE_TRIED_FOR_MS);
