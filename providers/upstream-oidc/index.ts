@@ -11,6 +11,7 @@ import {
   readBody,
   simulatorIssues,
   StoreUnavailableError,
+  type CallbackResult,
   type ConfigIssue,
   type CountryRules,
   type EidFailure,
@@ -435,21 +436,27 @@ async function startUpstreamEid<O extends z.ZodRawShape>(
     telemetry.run('callback', () => receive(ctx), {
       upstream: false,
       classify: (err) => ({ reason: err instanceof HttpError ? err.error : 'error', upstreamFailure: false }),
-      failureOf: ({ outcome }) => ('failure' in outcome ? outcome.failure.error : undefined),
+      failureOf: (result) => ('outcome' in result && 'failure' in result.outcome ? result.outcome.failure.error : undefined),
     });
 
-  async function receive(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }> {
+  async function receive(ctx: Context): Promise<CallbackResult> {
     const url = await responseUrl(ctx);
     const state = url.searchParams.get('state') ?? '';
     const stored = state ? await store.get(pendingKey(state)) : undefined;
     // The consume lets exactly one callback through, so a replayed response finds nothing; one
     // whose answer Redis lost is given back, so that the page's Try again is let through.
-    if (!stored || (await consumeOnce(store, pendingKey(state), Math.floor(Date.now() / 1000), log)) !== 'consumed') {
-      log.warn({ reason: stored ? 'state already used' : 'unknown state' }, 'upstream response refused');
-      // The person sees why in their words (a finished login's answer again, another browser's), not the client blamed.
+    const consumed = stored ? await consumeOnce(store, pendingKey(state), Math.floor(Date.now() / 1000), log) : 'missing';
+    if (!stored || consumed === 'missing') {
+      log.warn({ reason: 'unknown state' }, 'upstream response refused');
+      // The person sees why in their words (another browser's answer, one long expired), not the client blamed.
       throw new HttpError(400, 'invalid_request', 'This answer from the eID does not belong to a login in progress.', undefined, { during: 'eid_return' });
     }
     const pending = JSON.parse(stored.value) as PendingLogin;
+    if (consumed === 'already') {
+      // A reload, or the answer delivered twice: its code is another request's to exchange, whose outcome the core follows.
+      log.info({ reason: 'state already used' }, 'upstream response taken by an earlier return of the same login');
+      return { uid: pending.uid, taken: true };
+    }
     return { uid: pending.uid, outcome: await outcomeOf(url, state, pending, log) };
   }
 
