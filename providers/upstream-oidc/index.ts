@@ -209,6 +209,15 @@ interface OutcomeKind {
 const upstreamCallFailures = new WeakSet<object>();
 
 const reasonOf = (err: unknown) => ({ reason: err instanceof Error ? err.message : String(err) });
+
+/** The first frame of a stack in the broker's own code: not a built-in (String) nor a dependency's. */
+const ownFrame = (stack: string) => stack.split('\n').map((line) => line.trim()).find((line) => line.startsWith('at ') && !/<anonymous>|\(node:|node_modules/.test(line));
+
+/**
+ * Where in the code the eID's mapping failed, and the error's class: not its message, which may
+ * quote what it read (a claim's value, JSON.parse's snippet of its text), personal data.
+ */
+const faultOf = (err: unknown) => ({ faultType: err instanceof Error ? err.name : typeof err, faultAt: err instanceof Error && err.stack ? ownFrame(err.stack) : undefined });
 const fixed = (description: string) => (): EidFailure => ({ error: 'server_error', description });
 
 /**
@@ -242,7 +251,7 @@ const OUTCOME_KINDS: readonly OutcomeKind[] = [
     matches: (err, stage) => stage === 'mapping' && !(err instanceof Object && upstreamCallFailures.has(err)),
     level: 'error',
     message: "the eID's mapping failed on the upstream's validated answer",
-    fields: reasonOf,
+    fields: faultOf,
     failure: fixed("The broker could not read the person's details in the eID's answer."),
   },
   {
