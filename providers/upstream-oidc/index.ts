@@ -452,8 +452,8 @@ async function startUpstreamEid<O extends z.ZodRawShape>(
     const url = await responseUrl(ctx);
     const state = url.searchParams.get('state') ?? '';
     const stored = state ? await store.get(pendingKey(state)) : undefined;
-    // The consume lets exactly one callback through, so a replayed response finds nothing; one
-    // whose answer Redis lost is given back, so that the page's Try again is let through.
+    // The consume lets exactly one callback exchange the code, so a replayed response exchanges
+    // nothing; one whose answer Redis lost is given back, so that the page's Try again is let through.
     const consumed = stored ? await consumeOnce(store, pendingKey(state), Math.floor(Date.now() / 1000), log) : 'missing';
     if (!stored || consumed === 'missing') {
       log.warn({ reason: 'unknown state' }, 'upstream response refused');

@@ -30,7 +30,6 @@ export class Drain {
       if (this.draining) response.setHeader('Connection', 'close');
       response.once('close', () => {
         this.#inFlight -= 1;
-        this.#holds.delete(response);
         if (this.#inFlight === 0) this.#allDone?.();
       });
     });
@@ -42,7 +41,9 @@ export class Drain {
    * upstream's code being redeemed). Its connection is cut only after that.
    */
   hold(response: ServerResponse, forMs: number): void {
-    if (!response.writableEnded) this.#holds.set(response, forMs);
+    if (response.writableEnded) return;
+    this.#holds.set(response, forMs);
+    response.once('close', () => this.#holds.delete(response));
   }
 
   /**
