@@ -293,6 +293,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       eventStreams,
       metrics,
       formTokens: new FormTokens(cookieKeys),
+      holdShutdown: (response, forMs) => drain.hold(response, forMs),
     });
     loginEntry.url = login.interactionUrl;
 
@@ -372,9 +373,9 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
 
     let servers: Server[] = [];
     let metricsServer: MetricsServer | undefined;
-    /** Drains the servers for `limitMs` at most, then closes everything behind them. */
-    const stop = async (limitMs: number) => {
-      const cut = await drain.drain(servers, limitMs);
+    /** Drains the servers for `limitMs` at most (or the requests' holds, with `holds`), then closes everything behind them. */
+    const stop = async (limitMs: number, holds = false) => {
+      const cut = await drain.drain(servers, limitMs, holds);
       if (cut > 0) log.warn({ cut }, 'requests still in flight were cut');
       await metricsServer?.close();
       eventLoop.close();
@@ -419,7 +420,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       },
       async shutdown() {
         log.info({ drain_seconds: config.shutdown.drain_seconds }, 'shutting down: not ready, no new connections, requests in flight may finish');
-        await stop(config.shutdown.drain_seconds * 1000);
+        await stop(config.shutdown.drain_seconds * 1000, true);
       },
       close: () => stop(0),
     };

@@ -11,6 +11,7 @@ import {
   readBody,
   simulatorIssues,
   StoreUnavailableError,
+  type CallbackResult,
   type ConfigIssue,
   type CountryRules,
   type EidFailure,
@@ -184,6 +185,111 @@ function upstreamErrorFields(err: UpstreamError, logParameters: readonly string[
   };
 }
 
+/** Where a login's answer failed: in the exchange with the upstream, or in the eID's `outcome` (its claim mapping). */
+type Stage = 'exchange' | 'mapping';
+
+/** What an outcome kind needs of the login it ended: the eID's error table and the names and values its log keeps. */
+interface FailedLogin {
+  errorTable: Readonly<Record<string, EidFailure>>;
+  logParameters: readonly string[];
+  sent?: Readonly<Record<string, string>>;
+}
+
+/** How one kind of failed answer is told apart, logged, and told to the client. */
+interface OutcomeKind {
+  kind: string;
+  matches(err: unknown, stage: Stage): boolean;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  fields(err: unknown, login: FailedLogin): Record<string, unknown>;
+  failure(err: unknown, login: FailedLogin): EidFailure;
+}
+
+/** Failures thrown by calls to the upstream that an eID's `outcome` made (result.fetchResource), as opposed to its own. */
+const upstreamCallFailures = new WeakSet<object>();
+
+const reasonOf = (err: unknown) => ({ reason: err instanceof Error ? err.message : String(err) });
+
+/** The first frame of a stack in the broker's own code: not a built-in (String) nor a dependency's. */
+const ownFrame = (stack: string) => stack.split('\n').map((line) => line.trim()).find((line) => line.startsWith('at ') && !/<anonymous>|\(node:|node_modules/.test(line));
+
+/**
+ * Where in the code the eID's mapping failed, and the error's class: not its message, which may
+ * quote what it read (a claim's value, JSON.parse's snippet of its text), personal data.
+ */
+const faultOf = (err: unknown) => ({ faultType: err instanceof Error ? err.name : typeof err, faultAt: err instanceof Error && err.stack ? ownFrame(err.stack) : undefined });
+const fixed = (description: string) => (): EidFailure => ({ error: 'server_error', description });
+
+/**
+ * Every way a login's answer can fail, first match wins: each kind its own log line and its own
+ * words to the client, so that an answer the broker could not read is never told as an upstream
+ * out of reach. The eID's mapping failing on an answer that passed validation is the broker's
+ * fault (a claim missing or shaped unlike the mapping expects): an error in the log.
+ */
+const OUTCOME_KINDS: readonly OutcomeKind[] = [
+  {
+    kind: 'ended',
+    matches: (err) => err instanceof UpstreamError,
+    level: 'info',
+    message: 'upstream ended the login',
+    fields: (err, login) => upstreamErrorFields(err as UpstreamError, login.logParameters, login.sent),
+    failure: (err, { errorTable }) => {
+      const { error } = err as UpstreamError;
+      return Object.hasOwn(errorTable, error) ? errorTable[error]! : otherUpstreamError;
+    },
+  },
+  {
+    kind: 'paused',
+    matches: (err) => err instanceof CircuitOpenError,
+    level: 'warn',
+    message: 'upstream failed repeatedly: its circuit is open',
+    fields: () => ({}),
+    failure: fixed('The eID failed repeatedly and is paused for a moment.'),
+  },
+  {
+    kind: 'unmapped',
+    matches: (err, stage) => stage === 'mapping' && !(err instanceof Object && upstreamCallFailures.has(err)),
+    level: 'error',
+    message: "the eID's mapping failed on the upstream's validated answer",
+    fields: faultOf,
+    failure: fixed("The broker could not read the person's details in the eID's answer."),
+  },
+  {
+    kind: 'rejected',
+    // A security event: a forged, replayed or misdirected response, or a misconfigured key.
+    matches: (err) => !classifyUpstreamError(err).upstreamFailure && isRejectedResponse(err),
+    level: 'warn',
+    message: 'upstream response failed validation',
+    fields: (err) => ({ security: true, ...reasonOf(err), code: (err as { code?: string }).code }),
+    failure: fixed('The answer from the eID failed validation.'),
+  },
+  {
+    kind: 'unreachable',
+    matches: () => true,
+    level: 'warn',
+    message: 'upstream unreachable',
+    fields: reasonOf,
+    failure: fixed('The eID could not be reached in time.'),
+  },
+];
+
+/** The failure a login's answer ends with, `err` having been thrown at `stage`; logged by its kind. */
+function failedOutcome(err: unknown, stage: Stage, login: FailedLogin, log: Logger): EidOutcome {
+  const row = OUTCOME_KINDS.find((candidate) => candidate.matches(err, stage))!;
+  log[row.level]({ outcomeKind: row.kind, ...row.fields(err, login) }, row.message);
+  return { failure: row.failure(err, login) };
+}
+
+/** `result` whose fetchResource marks what it throws as a call to the upstream failing (upstreamCallFailures). */
+function markingCallFailures(result: UpstreamResult): UpstreamResult {
+  const fetchResource: UpstreamResult['fetchResource'] = (operation, url) =>
+    result.fetchResource(operation, url).catch((err: unknown) => {
+      if (err instanceof Object) upstreamCallFailures.add(err);
+      throw err;
+    });
+  return { ...result, fetchResource };
+}
+
 /** The upstream's issuer: the eID's official one for mode production and test, where it has one, else `issuer`; undefined with a problem. */
 function issuerOfUpstream<O extends z.ZodRawShape>(definition: UpstreamEidDefinition<O>, settings: BaseSettings, issues: ConfigIssue[]): string | undefined {
   if (settings.mode === 'production' || settings.mode === 'test') {
@@ -339,45 +445,41 @@ async function startUpstreamEid<O extends z.ZodRawShape>(
     telemetry.run('callback', () => receive(ctx), {
       upstream: false,
       classify: (err) => ({ reason: err instanceof HttpError ? err.error : 'error', upstreamFailure: false }),
-      failureOf: ({ outcome }) => ('failure' in outcome ? outcome.failure.error : undefined),
+      failureOf: (result) => ('outcome' in result && 'failure' in result.outcome ? result.outcome.failure.error : undefined),
     });
 
-  async function receive(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }> {
+  async function receive(ctx: Context): Promise<CallbackResult> {
     const url = await responseUrl(ctx);
     const state = url.searchParams.get('state') ?? '';
     const stored = state ? await store.get(pendingKey(state)) : undefined;
-    // The consume lets exactly one callback through, so a replayed response finds nothing; one
-    // whose answer Redis lost is given back, so that the page's Try again is let through.
-    if (!stored || (await consumeOnce(store, pendingKey(state), Math.floor(Date.now() / 1000), log)) !== 'consumed') {
-      log.warn({ reason: stored ? 'state already used' : 'unknown state' }, 'upstream response refused');
-      // The person sees why in their words (a finished login's answer again, another browser's), not the client blamed.
+    // The consume lets exactly one callback exchange the code, so a replayed response exchanges
+    // nothing; one whose answer Redis lost is given back, so that the page's Try again is let through.
+    const consumed = stored ? await consumeOnce(store, pendingKey(state), Math.floor(Date.now() / 1000), log) : 'missing';
+    if (!stored || consumed === 'missing') {
+      log.warn({ reason: 'unknown state' }, 'upstream response refused');
+      // The person sees why in their words (another browser's answer, one long expired), not the client blamed.
       throw new HttpError(400, 'invalid_request', 'This answer from the eID does not belong to a login in progress.', undefined, { during: 'eid_return' });
     }
     const pending = JSON.parse(stored.value) as PendingLogin;
+    if (consumed === 'already') {
+      // A reload, or the answer delivered twice: its code is another request's to exchange, whose outcome the core follows.
+      log.info({ reason: 'state already used' }, 'upstream response taken by an earlier return of the same login');
+      return { uid: pending.uid, taken: true };
+    }
     return { uid: pending.uid, outcome: await outcomeOf(url, state, pending, log) };
   }
 
+  /** The login's outcome from its answer: the exchange with the upstream, then the eID's mapping; a failure by its kind (OUTCOME_KINDS). */
   async function outcomeOf(url: URL, state: string, pending: PendingLogin, eidLog: Logger): Promise<EidOutcome> {
+    const login: FailedLogin = { errorTable, logParameters: definition.logParameters ?? [], ...(pending.sent ? { sent: pending.sent } : {}) };
+    let stage: Stage = 'exchange';
     try {
       const result = await client.complete(url, { state, nonce: pending.nonce, codeVerifier: pending.codeVerifier });
-      return await definition.outcome(result, pending.acr);
+      stage = 'mapping';
+      return await definition.outcome(markingCallFailures(result), pending.acr);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
-      if (err instanceof UpstreamError) {
-        eidLog.info(upstreamErrorFields(err, definition.logParameters ?? [], pending.sent), 'upstream ended the login');
-        return { failure: Object.hasOwn(errorTable, err.error) ? errorTable[err.error]! : otherUpstreamError };
-      }
-      if (err instanceof CircuitOpenError) {
-        eidLog.warn('upstream failed repeatedly: its circuit is open');
-        return { failure: { error: 'server_error', description: 'The eID failed repeatedly and is paused for a moment.' } };
-      }
-      if (!classifyUpstreamError(err).upstreamFailure && isRejectedResponse(err)) {
-        // A security event: a forged, replayed or misdirected response, or a misconfigured key.
-        eidLog.warn({ security: true, reason: (err as Error).message, code: (err as { code?: string }).code }, 'upstream response failed validation');
-        return { failure: { error: 'server_error', description: 'The answer from the eID failed validation.' } };
-      }
-      eidLog.warn({ reason: (err as Error).message }, 'upstream unreachable');
-      return { failure: { error: 'server_error', description: 'The eID could not be reached in time.' } };
+      return failedOutcome(err, stage, login, eidLog);
     }
   }
 
@@ -391,6 +493,8 @@ async function startUpstreamEid<O extends z.ZodRawShape>(
     ...(settings.custom_identifier ? { customIdentifier: settings.custom_identifier } : {}),
     start,
     callback,
+    // Each call to the upstream is bounded by `timeout`: the one in flight gets all of it.
+    callbackTimeLimitMs: settings.timeout,
     probe: () => client.probe(),
     jwks: async () => keys.publicJwks,
     async close() {

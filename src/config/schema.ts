@@ -485,7 +485,8 @@ export const configSchema = z
       .object({
         /**
          * Seconds a shutdown (SIGTERM) waits for requests in flight before it cuts them. Keep it
-         * below the platform's grace period (10 s for docker stop, 30 s on Kubernetes).
+         * below the platform's grace period (10 s for docker stop, 30 s on Kubernetes). A return
+         * from an upstream eID whose code is being exchanged waits that eID's timeout when longer.
          */
         drain_seconds: z.number().min(0).default(8),
       })

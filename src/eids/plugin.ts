@@ -215,11 +215,29 @@ export interface EidPlugin {
   /**
    * The upstream's return to /eid/<id>/callback. It is outside the interaction's cookie path,
    * so the plugin names the interaction it belongs to and the core carries the outcome there.
+   * The same answer may arrive again while the first request still exchanges it (a reload, a
+   * second delivery): the plugin then names its login without an outcome (`taken`), and the
+   * core makes that request follow the first one's outcome.
    */
-  callback?(ctx: Context): Promise<{ uid: string; outcome: EidOutcome }>;
+  callback?(ctx: Context): Promise<CallbackResult>;
+
+  /**
+   * The longest one call of `callback` to the upstream may take (the eID's time limit of its
+   * calls), in milliseconds; required with `callback`. The upstream's answer cannot be had again
+   * once its code is spent, so a shutdown lets a callback in flight finish for this long from
+   * the moment it starts to drain, when shutdown.drain_seconds is shorter; and a second return
+   * of the same answer waits for the first one's outcome this long at most.
+   */
+  readonly callbackTimeLimitMs?: number;
 
   close?(): Promise<void>;
 }
+
+/**
+ * What an upstream's return comes to: the login it belongs to (its interaction's uid) and its
+ * outcome; or, when another request already took the same answer, only the login (`taken`).
+ */
+export type CallbackResult = { uid: string; outcome: EidOutcome } | { uid: string; taken: true };
 
 /**
  * Backchannel (CIBA) requests, as the core hands them to an eID: the core checks the client,

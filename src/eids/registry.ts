@@ -147,6 +147,10 @@ export async function createRegistry(
         await started.close?.();
         throw new ConfigError(`eids.${id}: the plugin calls itself ${started.id}`);
       }
+      if (started.callback && started.callbackTimeLimitMs === undefined) {
+        await started.close?.();
+        throw new ConfigError(`eids.${id}: the plugin has a callback but no callbackTimeLimitMs`);
+      }
       const plugin: EidPlugin = { ...started, acrValues, ...(clientMetadata ? { clientMetadata } : {}) };
       return plugin;
     }),

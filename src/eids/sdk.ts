@@ -9,6 +9,7 @@ export type {
   AuthorizationDetail,
   BackchannelRequest,
   BackchannelRequestInput,
+  CallbackResult,
   CheckedSettings,
   EidBackchannel,
   EidFailure,

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Context, Next } from 'koa';
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditLog, LoginInfo } from '../audit/audit.js';
@@ -53,6 +54,8 @@ export interface LoginDependencies {
   metrics: Metrics;
   /** The per-login tokens of the broker's own forms. */
   formTokens: FormTokens;
+  /** Lets a request in flight hold a graceful shutdown for `forMs` from its start (see Drain.hold). */
+  holdShutdown(response: ServerResponse, forMs: number): void;
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;

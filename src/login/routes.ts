@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context, Middleware } from 'koa';
 import type { EidOutcome, LoginState } from '../eids/plugin.js';
 import { readBody } from '../http/body.js';
@@ -23,6 +24,9 @@ export interface LoginRoutes {
 
 /** Where the routers loginRoutes returns answer: nothing outside these paths reaches them. */
 export const LOGIN_PATHS = ['/interaction/', '/eid/', '/api/status'] as const;
+
+/** How often a second return of an answer looks whether the first one's outcome is parked. */
+const EARLIER_RETURN_CHECKED_EVERY_MS = 200;
 
 /** How long an upstream's outcome waits for the browser to carry it into its interaction. */
 const OUTCOME_TTL_SECONDS = 120;
@@ -126,9 +130,14 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
    * fails in between leaves it for the page's Try again.
    */
   pages.get('/complete', async (ctx) => {
-    const key = storeKey('loginOutcome', routeState(ctx).interaction.uid);
+    const { uid } = routeState(ctx).interaction;
+    const key = storeKey('loginOutcome', uid);
     const stored = await store.get(key);
-    if (!stored) throw sessionExpired();
+    if (!stored) {
+      // Already carried in (a second return of the same answer) or never parked: where the login stands.
+      await steps.refuseEnded(ctx);
+      return redirect(ctx, `/interaction/${encodeURIComponent(uid)}/`);
+    }
     const { eid, outcome } = JSON.parse(stored.value) as { eid: string; outcome: EidOutcome };
     const plugin = registry.get(eid);
     if (!plugin) throw sessionExpired();
@@ -155,15 +164,39 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
       return router as unknown as Router;
     });
 
-  /** Upstream eIDs return here; the outcome is parked until the browser is back in its interaction. */
+  /**
+   * Waits, `limitMs` at most, until the request that took the same answer has parked its
+   * outcome, or the login has ended (its outcome already carried in, or the login gone).
+   */
+  async function earlierReturnDone(uid: string, limitMs: number): Promise<void> {
+    const until = Date.now() + limitMs;
+    while (Date.now() < until) {
+      if (await store.get(storeKey('loginOutcome', uid))) return;
+      const interaction = await deps.provider.Interaction.find(uid);
+      if (!interaction || interaction.result) return;
+      await sleep(EARLIER_RETURN_CHECKED_EVERY_MS);
+    }
+  }
+
+  /**
+   * Upstream eIDs return here; the outcome is parked until the browser is back in its
+   * interaction. The code in the answer is spent once the eID exchanges it, so a shutdown lets
+   * the request finish for the eID's time limit. The same answer again while the first request
+   * exchanges it (a reload) follows that request's outcome: the browser follows only the last.
+   */
   const callbacks = new Router();
   const callback: Middleware = async (ctx) => {
     const plugin = registry.get(ctx.params.eid ?? '');
     if (!plugin?.callback) throw new HttpError(404, 'not_found', 'There is nothing at this address.');
-    const { uid, outcome } = await plugin.callback(ctx);
-    const parked = JSON.stringify({ eid: plugin.id, outcome });
-    await whileUnavailable(() => store.set(storeKey('loginOutcome', uid), parked, OUTCOME_TTL_SECONDS), OUTCOME_WRITE_TRIED_FOR_MS);
-    redirect(ctx, `/interaction/${encodeURIComponent(uid)}/complete`);
+    const limitMs = plugin.callbackTimeLimitMs ?? 0;
+    deps.holdShutdown(ctx.res, limitMs);
+    const result = await plugin.callback(ctx);
+    if ('taken' in result) await earlierReturnDone(result.uid, limitMs);
+    else {
+      const parked = JSON.stringify({ eid: plugin.id, outcome: result.outcome });
+      await whileUnavailable(() => store.set(storeKey('loginOutcome', result.uid), parked, OUTCOME_TTL_SECONDS), OUTCOME_WRITE_TRIED_FOR_MS);
+    }
+    redirect(ctx, `/interaction/${encodeURIComponent(result.uid)}/complete`);
   };
   callbacks.get('/eid/:eid/callback', callback);
   callbacks.post('/eid/:eid/callback', callback);

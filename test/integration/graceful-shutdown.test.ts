@@ -38,42 +38,51 @@ async function startRequest(port: number, head: string): Promise<{ send(): Promi
   };
 }
 
+/**
+ * A broker (on `node`, with `more` configuration) whose Norwegian BankID upstream answers its
+ * token request after `tokenMs`, its time limit `timeoutMs`; and a login whose person has
+ * answered at the upstream, in a browser of its own there that stops at the way back to the
+ * broker (`callbackUrl`). `tokenRequest` resolves when the upstream holds the token request.
+ */
+async function loginWithSlowUpstream(node: string, more: Record<string, unknown>, tokenMs: number, timeoutMs: number) {
+  const port = await findFreePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const upstream = await startSimulatedUpstream(
+    { id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic', settings: { timeout: timeoutMs } },
+    issuer,
+  );
+  afterAll(() => upstream.simulator.close());
+  const config = { issuer, port, redis: { url: redisUrl, key_prefix: prefix }, clients: [webClient], eids: { 'no-bankid': upstream.section }, ...more };
+  const broker = spawnBroker({ BROKER_CONFIG: writeConfig(`broker-${port}.json`, JSON.stringify(config)) }, [], node);
+  afterAll(() => broker.stop());
+  await broker.listening();
+
+  let tokenRequested!: () => void;
+  const tokenRequest = new Promise<void>((resolve) => (tokenRequested = resolve));
+  Object.defineProperty(upstream.simulator.faults, 'tokenDelayMs', {
+    get: () => {
+      tokenRequested();
+      return tokenMs;
+    },
+  });
+  const rp = await RelyingParty.discover(issuer, webClient);
+  const atUpstream = { browser: new TestBrowser(upstream.simulator.issuer), issuer };
+  const { leftTo: toUpstream } = await rp.authorize({ acr_values: 'urn:nordic-eid:no:bankid', scope: 'openid' });
+  const callbackUrl = await actAtUpstream(atUpstream, (await atUpstream.browser.follow(toUpstream!)).response, { person: 0 });
+  return { port, issuer, broker, rp, callbackUrl, tokenRequest };
+}
+
 describe('SIGTERM', () => {
   it.each([
     ["this test run's Node", process.execPath, reusePortSupported() ? 16 : 1],
     ['Node 24, listening on 16 sockets', NODE_24, 16],
   ])('drains on %s: readiness says 503 at once, no new connection, the request in flight is answered, exit code 0', async (_node, node, sockets) => {
-    const port = await findFreePort();
-    const issuer = `http://127.0.0.1:${port}`;
-    const upstream = await startSimulatedUpstream(
-      { id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic', settings: { timeout: 3 * SLOW_TOKEN_MS } },
-      issuer,
-    );
-    afterAll(() => upstream.simulator.close());
-    const config = { issuer, port, redis: { url: redisUrl, key_prefix: prefix }, clients: [webClient], eids: { 'no-bankid': upstream.section } };
-    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) }, [], node);
-    afterAll(() => broker.stop());
-    await broker.listening();
+    const { port, issuer, broker, rp, callbackUrl, tokenRequest } = await loginWithSlowUpstream(node, {}, SLOW_TOKEN_MS, 3 * SLOW_TOKEN_MS);
     expect(broker.output()).toContain(`"listen_sockets":${sockets}`);
-
-    // The upstream holds its token request: that is when the broker is told to stop.
-    let tokenRequested!: () => void;
-    const tokenRequest = new Promise<void>((resolve) => (tokenRequested = resolve));
-    Object.defineProperty(upstream.simulator.faults, 'tokenDelayMs', {
-      get: () => {
-        tokenRequested();
-        return SLOW_TOKEN_MS;
-      },
-    });
-
-    // The person at the upstream has a browser of its own there, which stops at the way back to the broker.
-    const rp = await RelyingParty.discover(issuer, webClient);
-    const atUpstream = { browser: new TestBrowser(upstream.simulator.issuer), issuer };
-    const { leftTo: toUpstream } = await rp.authorize({ acr_values: 'urn:nordic-eid:no:bankid', scope: 'openid' });
-    const callbackUrl = await actAtUpstream(atUpstream, (await atUpstream.browser.follow(toUpstream!)).response, { person: 0 });
     const healthCheck = await startRequest(port, `GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`);
     const callback = rp.browser.request(callbackUrl);
 
+    // The upstream holds its token request: that is when the broker is told to stop.
     await tokenRequest;
     broker.child.kill('SIGTERM');
     await eventually(() => broker.output().includes('shutting down'));
@@ -89,6 +98,19 @@ describe('SIGTERM', () => {
     expect(answered.headers.get('location')).toContain('/interaction/');
     const { code } = await broker.exited();
     expect(code).toBe(0);
+    expect(broker.output()).not.toContain('were cut');
+  }, 60_000);
+
+  it("lets a callback whose upstream answers after shutdown.drain_seconds finish within the eID's time limit: the login is not lost", async () => {
+    const { broker, rp, callbackUrl, tokenRequest } = await loginWithSlowUpstream(process.execPath, { shutdown: { drain_seconds: 1 } }, 3 * SLOW_TOKEN_MS / 2, 3 * SLOW_TOKEN_MS);
+    const callback = rp.browser.request(callbackUrl);
+    await tokenRequest;
+    broker.child.kill('SIGTERM');
+
+    const answered = await callback;
+    expect(answered.status).toBe(303);
+    expect(new URL(answered.headers.get('location')!, callbackUrl).pathname).toMatch(/^\/interaction\/[^/]+\/complete$/);
+    expect((await broker.exited()).code).toBe(0);
     expect(broker.output()).not.toContain('were cut');
   }, 60_000);
 

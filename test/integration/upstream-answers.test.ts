@@ -2,13 +2,15 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
 import type { IdTokenForgery, SimulatorFaults } from '../../providers/upstream-oidc/simulator.js';
+import { capturingLog } from '../support/ops.js';
 import { actAtUpstream, startUpstreamTestBed, type UpstreamTestBed } from '../support/upstream.js';
 
 const ACR = 'urn:nordic-eid:no:bankid';
 let bed: UpstreamTestBed;
+const captured = capturingLog();
 
 beforeAll(async () => {
-  bed = await startUpstreamTestBed('upstream-answers', [{ id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic' }]);
+  bed = await startUpstreamTestBed('upstream-answers', [{ id: 'no-bankid', start: startNorwegianBankIdSimulator, tokenEndpointAuthMethod: 'client_secret_basic' }], undefined, {}, { log: captured.log });
 });
 
 /** Starts a login and stops where the browser would go to the upstream: the state the broker sent it. */
@@ -107,6 +109,16 @@ describe('an upstream ID token the broker must refuse', () => {
     const callback = await loginWith({ idToken });
     expect(callback.searchParams.get('error')).toBe('server_error');
     expect(callback.searchParams.get('code')).toBeNull();
+  });
+
+  it("one with a claim the eID's mapping cannot read (an amr member no text) → server_error saying so, not an upstream out of reach", async () => {
+    const callback = await loginWith({ idToken: claimed((claims) => ({ ...claims, amr: [{ toString: 'amr-value-of-the-test' }] })) });
+    expect(callback.searchParams.get('error')).toBe('server_error');
+    expect(callback.searchParams.get('error_description')).toBe("The broker could not read the person's details in the eID's answer.");
+    expect(callback.searchParams.get('code')).toBeNull();
+    // Logged as the broker's fault, where in the mapping, and without what the answer held.
+    expect(captured.lines().find((line) => line.outcomeKind === 'unmapped')).toMatchObject({ level: 50, faultType: 'TypeError', faultAt: expect.stringContaining('no-bankid') });
+    expect(captured.text()).not.toContain('amr-value-of-the-test');
   });
 
   it("one re-signed with its access token's at_hash logs in", async () => {

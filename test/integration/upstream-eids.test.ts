@@ -152,44 +152,70 @@ describe('MitID levels of assurance and protected names', () => {
   });
 });
 
-describe('responses the broker must refuse', () => {
-  it('a replayed authorization response (same state) is refused', async () => {
-    const page = await atUpstream('urn:nordic-eid:no:bankid');
-    const upstreamOrigin = new URL(page.url).origin;
-    const html = await page.text();
-    const action = /<form method="post" action="([^"]+\/login)">/.exec(html)![1]!;
-    const person = /name="person" value="([^"]+)"/.exec(html)![1]!;
-    // Stop at the broker's callback, as an attacker holding the response would.
-    const atUpstreamOnly = bed.rp.browser.alsoFollows;
-    const response = await bed.rp.browser.request(new URL(action, upstreamOrigin), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: upstreamOrigin },
-      body: new URLSearchParams({ person }).toString(),
-    });
-    const resume = await bed.rp.browser.request(response.headers.get('location')!);
-    const callbackUrl = new URL(resume.headers.get('location')!);
-    expect(callbackUrl.pathname).toBe('/eid/no-bankid/callback');
-    expect(atUpstreamOnly.size).toBeGreaterThan(0);
+/**
+ * The person at the upstream answers on its page; the browser stops at the way back to the
+ * broker, as an attacker holding the response would: the broker's callback URL, not yet opened.
+ */
+async function answerAtUpstream(page: Response): Promise<URL> {
+  const upstreamOrigin = new URL(page.url).origin;
+  const html = await page.text();
+  const action = /<form method="post" action="([^"]+\/login)">/.exec(html)![1]!;
+  const person = /name="person" value="([^"]+)"/.exec(html)![1]!;
+  const answered = await bed.rp.browser.request(new URL(action, upstreamOrigin), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: upstreamOrigin },
+    body: new URLSearchParams({ person }).toString(),
+  });
+  const callbackUrl = new URL((await bed.rp.browser.request(answered.headers.get('location')!)).headers.get('location')!);
+  expect(callbackUrl.pathname).toMatch(/^\/eid\/[^/]+\/callback$/);
+  return callbackUrl;
+}
 
+describe('an answer returned twice', () => {
+  it('while the first return still exchanges its code (a reload): the second follows its outcome to the client, once', async () => {
+    const callbackUrl = await answerAtUpstream(await atUpstream('urn:nordic-eid:no:bankid'));
+    const { faults } = bed.simulators['no-bankid']!;
+    let tokenRequested!: () => void;
+    const tokenRequest = new Promise<void>((resolve) => (tokenRequested = resolve));
+    Object.defineProperty(faults, 'tokenDelayMs', {
+      configurable: true,
+      get: () => {
+        tokenRequested();
+        return 700;
+      },
+    });
+    try {
+      const first = bed.rp.browser.request(callbackUrl);
+      await tokenRequest;
+      const second = await bed.rp.browser.follow(callbackUrl, { headers: { accept: 'text/html' } });
+      expect(second.leftTo?.searchParams.get('code')).toBeTruthy();
+      expect((await bed.rp.redeem(second.leftTo!)).claims()).toMatchObject({ personal_number: '15038512363' });
+
+      // The first return's answer, had the browser followed it after all, makes no second login.
+      const firstAnswer = await first;
+      expect(firstAnswer.status).toBe(303);
+      const followed = await bed.rp.browser.follow(firstAnswer.headers.get('location')!, { headers: { accept: 'text/html' } });
+      expect(followed.leftTo).toBeUndefined();
+      expect(followed.response.status).toBeGreaterThanOrEqual(400);
+    } finally {
+      Object.defineProperty(faults, 'tokenDelayMs', { configurable: true, writable: true, value: 0 });
+    }
+  });
+});
+
+describe('responses the broker must refuse', () => {
+  it('a replayed authorization response (same state) finishes no login again', async () => {
+    const callbackUrl = await answerAtUpstream(await atUpstream('urn:nordic-eid:no:bankid'));
     const { leftTo } = await bed.rp.browser.follow(callbackUrl);
     expect(leftTo?.searchParams.get('code')).toBeTruthy();
-    const replay = await bed.rp.browser.request(callbackUrl, { headers: { accept: 'text/html' } });
-    expect(replay.status).toBe(400);
+    // The login is over: the replay's way leads to its page saying so, not to the client with a code.
+    const replay = await bed.rp.browser.follow(callbackUrl, { headers: { accept: 'text/html' } });
+    expect(replay.leftTo).toBeUndefined();
+    expect(replay.response.status).toBe(400);
   });
 
   it("an upstream's answer to one person's login, opened in another person's browser, finishes neither login there", async () => {
-    const page = await atUpstream('urn:nordic-eid:no:bankid');
-    const upstreamOrigin = new URL(page.url).origin;
-    const html = await page.text();
-    const action = /<form method="post" action="([^"]+\/login)">/.exec(html)![1]!;
-    const person = /name="person" value="([^"]+)"/.exec(html)![1]!;
-    const answered = await bed.rp.browser.request(new URL(action, upstreamOrigin), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: upstreamOrigin },
-      body: new URLSearchParams({ person }).toString(),
-    });
-    const callbackUrl = new URL((await bed.rp.browser.request(answered.headers.get('location')!)).headers.get('location')!);
-    expect(callbackUrl.pathname).toBe('/eid/no-bankid/callback');
+    const callbackUrl = await answerAtUpstream(await atUpstream('urn:nordic-eid:no:bankid'));
 
     // Someone else, in the middle of a login of their own, is sent the first person's answer.
     const other = await RelyingParty.discover(bed.tb.issuer, webClient);

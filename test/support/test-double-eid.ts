@@ -87,6 +87,7 @@ function startTestDouble({ id, settings }: PluginContext<TestDoubleConfig>): Sta
         ctx.redirect(await ctx.state.login.finish(decide(ctx.query)));
       });
     },
+    callbackTimeLimitMs: 1_000,
     async callback(ctx) {
       return { uid: String(ctx.query.uid), outcome: decide(ctx.query) };
     },

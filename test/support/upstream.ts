@@ -84,6 +84,8 @@ export async function startUpstreamTestBed(
   registrationKeys?: (publicJwks: { keys: JWK[] }) => Promise<{ keys: JWK[] }>,
   /** More configuration for the broker; its `eids` are added to the upstream ones. */
   more: Partial<ConfigInput> = {},
+  /** The broker's options beside its configuration (its logger). */
+  brokerOptions: Parameters<typeof startTestBroker>[2] = {},
 ): Promise<UpstreamTestBed> {
   const port = await findFreePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -97,7 +99,7 @@ export async function startUpstreamTestBed(
     restarts[eid.id] = upstream.restart;
     sections[eid.id] = upstream.section;
   }
-  const tb = await startTestBroker({ ...more, issuer, port, eids: { ...sections, ...more.eids } }, name);
+  const tb = await startTestBroker({ ...more, issuer, port, eids: { ...sections, ...more.eids } }, name, brokerOptions);
   const rp = await RelyingParty.discover(tb.issuer, webClient);
   for (const simulator of Object.values(simulators)) rp.browser.alsoFollows.add(new URL(simulator.issuer).origin);
   return {
