@@ -135,6 +135,58 @@ describe('an eID that fails or is cancelled takes the person back to the picker'
     });
   }, 90_000);
 
+  it("an eID named inside the picker's sentence takes the case the sentence needs: FTN's name is lower-case there in Swedish, Norwegian and Danish", async () => {
+    // FTN's name on its button starts a line, so it has a capital; inside a sentence it is no proper name.
+    // Swedish last: the page stays in it.
+    const afterCancel = {
+      en: 'You cancelled the login with Finnish bank ID or mobile certificate.',
+      fi: 'Pankkitunnukset tai mobiilivarmenne: peruit tunnistautumisen.',
+      nb: 'Du avbrøt innloggingen med finske bankkoder eller mobilsertifikat.',
+      da: 'Du afbrød login med finske bankkoder eller mobilcertifikat.',
+      sv: 'Du avbröt inloggningen med finska bankkoder eller mobilcertifikat.',
+    };
+    const unavailable = {
+      en: 'Finnish bank ID or mobile certificate is not available right now.',
+      fi: 'Pankkitunnukset tai mobiilivarmenne ei ole juuri nyt käytettävissä.',
+      nb: 'Det går ikke å logge inn med finske bankkoder eller mobilsertifikat akkurat nå.',
+      da: 'Det er ikke muligt at logge ind med finske bankkoder eller mobilcertifikat lige nu.',
+      sv: 'Det går inte att logga in med finska bankkoder eller mobilcertifikat just nu.',
+    };
+    const noticesIn = async (page: Page) => {
+      const shown: Record<string, string> = {};
+      for (const lang of Object.keys(afterCancel)) {
+        await page.click(`nav.languages a[lang="${lang}"]`);
+        await page.waitForSelector(`html[lang="${lang}"] .notice`);
+        shown[lang] = (await page.textContent('.notice'))!;
+      }
+      return shown;
+    };
+    const expectNotices = (shown: Record<string, string>, expected: Record<string, string>) => {
+      for (const [lang, sentence] of Object.entries(expected)) expect(shown[lang], lang).toContain(sentence);
+    };
+    await on('desktop', async (page) => {
+      await toPicker(page);
+      await page.click('button[value="fi-ftn"]');
+      await atUpstream(page, 'cancel');
+      await backOnPicker(page, 'picker-after-cancel-at-ftn');
+      expectNotices(await noticesIn(page), afterCancel);
+      // The button keeps the name as it starts a line: its capital.
+      expect(await page.textContent('button[value="fi-ftn"]')).toBe('Finska bankkoder eller mobilcertifikat');
+    });
+    bed.simulators['fi-ftn']!.faults.tokenDelayMs = 3_000;
+    try {
+      await on('desktop', async (page) => {
+        await toPicker(page);
+        await page.click('button[value="fi-ftn"]');
+        await atUpstream(page, 'login');
+        await backOnPicker(page, 'picker-after-ftn-failed');
+        expectNotices(await noticesIn(page), unavailable);
+      });
+    } finally {
+      bed.simulators['fi-ftn']!.faults.tokenDelayMs = 0;
+    }
+  }, 90_000);
+
   it('cancel on the BankID page: back on the picker, there too in a second tab of the login, and again after Back; from there another eID completes the login', async () => {
     await on('phone', async (page) => {
       await toPicker(page);
