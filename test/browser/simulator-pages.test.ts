@@ -227,7 +227,7 @@ describe("a simulator's pages speak the person's language", () => {
       const context = await newPhone(browser, locale);
       try {
         const page = await context.newPage();
-        for (const eid of ['no-bankid', 'fi-ftn', 'cz-bankid']) {
+        for (const eid of ['no-bankid', 'fi-ftn', 'dk-mitid', 'cz-bankid']) {
           await simulatorPageOf(page, eid);
           opened[`${eid} ${locale}`] = await page.getAttribute('html', 'lang');
         }
