@@ -217,6 +217,25 @@ describe('the Swedish BankID page', () => {
     });
   }, 60_000);
 
+  it.each(['sv', 'en', 'nb', 'fi', 'da'])("names the support reference of an ending as the broker's error pages name it (%s): one name for one thing", async (locale) => {
+    await onDevice(
+      'desktop',
+      async (page) => {
+        await page.goto(`${usual.tb.issuer}/no-such-page`);
+        const onErrorPages = (await page.locator('.support dt').nth(1).textContent())!;
+        await toBankIdPage(page);
+        await page.click('button[data-device="other"]');
+        await page.waitForSelector('#qr:visible');
+        const orderRef = scanLatest();
+        await page.waitForSelector('#qr', { state: 'hidden' });
+        usual.bankId.userCancel(orderRef);
+        await page.waitForSelector('#reference:visible');
+        expect(await page.textContent('#reference')).toMatch(new RegExp(`^${onErrorPages}: [0-9a-f]{16}$`));
+      },
+      { locale },
+    );
+  }, 60_000);
+
   it('going back from an ending that could be tried again lands at the client with that ending', async () => {
     await onDevice('desktop', async (page) => {
       await toBankIdPage(page);
