@@ -215,6 +215,28 @@ describe('an eID that fails or is cancelled takes the person back to the picker'
   }, 90_000);
 });
 
+describe('without JavaScript', () => {
+  it("BankID's page links to the picker, which offers the other ways to log in, in the words its Cancel takes after an ending", async () => {
+    const context = await browser.newContext({ viewport: viewports.desktop, locale: 'fi', javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await toPicker(page);
+      const picker = new URL(page.url()).pathname;
+      await page.click('button[value="se-bankid"]');
+      await page.waitForSelector('#bankid');
+      expect(await page.textContent('noscript a')).toBe(await page.getAttribute('#cancel', 'data-back'));
+      await page.click('noscript a');
+      await page.waitForSelector('form.eids .eid');
+      expect(new URL(page.url()).pathname.replace(/\/$/, '')).toBe(picker);
+      await page.click('button[value="fi-ftn"]');
+      await atUpstream(page, 'login');
+      await page.waitForURL(/\/demo\/callback/);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
+
 describe('the login ends at the client at once', () => {
   it('for a client registered with return_to_picker: false — access_denied at its redirect_uri', async () => {
     await on('phone', async (page) => {
