@@ -130,6 +130,16 @@ const ENTERED = 'GET /interaction/{uid}/se-bankid/ 200';
 const STARTED = 'POST /interaction/{uid}/api/start 200';
 const RESUMED = 'GET /auth/{uid} 303';
 
+/** On the BankID page: the QR code, scanned, then the person cancels in the app (an ending that may be tried again). */
+async function cancelInTheApp(page: Page) {
+  await toBankIdPage(page);
+  await page.click('button[data-device="other"]');
+  await page.waitForSelector('#qr:visible');
+  const orderRef = scanLatest();
+  await page.waitForSelector('#qr', { state: 'hidden' });
+  usual.bankId.userCancel(orderRef);
+}
+
 async function approveAndLand(page: Page, orderRef: string, { bankId }: Bed = usual) {
   await page.waitForSelector('#qr', { state: 'hidden' });
   bankId.approve(orderRef, 0);
@@ -223,12 +233,7 @@ describe('the Swedish BankID page', () => {
       async (page) => {
         await page.goto(`${usual.tb.issuer}/no-such-page`);
         const onErrorPages = (await page.locator('.support dt').nth(1).textContent())!;
-        await toBankIdPage(page);
-        await page.click('button[data-device="other"]');
-        await page.waitForSelector('#qr:visible');
-        const orderRef = scanLatest();
-        await page.waitForSelector('#qr', { state: 'hidden' });
-        usual.bankId.userCancel(orderRef);
+        await cancelInTheApp(page);
         await page.waitForSelector('#reference:visible');
         expect(await page.textContent('#reference')).toMatch(new RegExp(`^${onErrorPages}: [0-9a-f]{16}$`));
       },
@@ -238,12 +243,7 @@ describe('the Swedish BankID page', () => {
 
   it('going back from an ending that could be tried again lands at the client with that ending', async () => {
     await onDevice('desktop', async (page) => {
-      await toBankIdPage(page);
-      await page.click('button[data-device="other"]');
-      await page.waitForSelector('#qr:visible');
-      const orderRef = scanLatest();
-      await page.waitForSelector('#qr', { state: 'hidden' });
-      usual.bankId.userCancel(orderRef);
+      await cancelInTheApp(page);
       await page.waitForSelector('#retry:visible');
       await page.click('#cancel');
       await page.waitForURL(/\/demo\/callback/);

@@ -152,36 +152,25 @@ describe('an eID that fails or is cancelled takes the person back to the picker'
       da: 'Det er ikke muligt at logge ind med finske bankkoder eller mobilcertifikat lige nu.',
       sv: 'Det går inte att logga in med finska bankkoder eller mobilcertifikat just nu.',
     };
-    const noticesIn = async (page: Page) => {
-      const shown: Record<string, string> = {};
-      for (const lang of Object.keys(afterCancel)) {
-        await page.click(`nav.languages a[lang="${lang}"]`);
-        await page.waitForSelector(`html[lang="${lang}"] .notice`);
-        shown[lang] = (await page.textContent('.notice'))!;
-      }
-      return shown;
-    };
-    const expectNotices = (shown: Record<string, string>, expected: Record<string, string>) => {
-      for (const [lang, sentence] of Object.entries(expected)) expect(shown[lang], lang).toContain(sentence);
-    };
-    await on('desktop', async (page) => {
-      await toPicker(page);
-      await page.click('button[value="fi-ftn"]');
-      await atUpstream(page, 'cancel');
-      await backOnPicker(page, 'picker-after-cancel-at-ftn');
-      expectNotices(await noticesIn(page), afterCancel);
-      // The button keeps the name as it starts a line: its capital.
-      expect(await page.textContent('button[value="fi-ftn"]')).toBe('Finska bankkoder eller mobilcertifikat');
-    });
-    bed.simulators['fi-ftn']!.faults.tokenDelayMs = 3_000;
-    try {
-      await on('desktop', async (page) => {
+    /** Back on the picker from FTN after `choice` there: its notice in each language of `expected`, the last one staying. */
+    const expectNoticesAfter = (choice: 'login' | 'cancel', expected: Record<string, string>) =>
+      on('desktop', async (page) => {
         await toPicker(page);
         await page.click('button[value="fi-ftn"]');
-        await atUpstream(page, 'login');
-        await backOnPicker(page, 'picker-after-ftn-failed');
-        expectNotices(await noticesIn(page), unavailable);
+        await atUpstream(page, choice);
+        await backOnPicker(page, `picker-after-ftn-${choice}`);
+        for (const [lang, sentence] of Object.entries(expected)) {
+          await page.click(`nav.languages a[lang="${lang}"]`);
+          await page.waitForSelector(`html[lang="${lang}"] .notice`);
+          expect(await page.textContent('.notice'), lang).toContain(sentence);
+        }
+        // The button keeps the name as it starts a line: its capital.
+        expect(await page.textContent('button[value="fi-ftn"]')).toBe('Finska bankkoder eller mobilcertifikat');
       });
+    await expectNoticesAfter('cancel', afterCancel);
+    bed.simulators['fi-ftn']!.faults.tokenDelayMs = 3_000;
+    try {
+      await expectNoticesAfter('login', unavailable);
     } finally {
       bed.simulators['fi-ftn']!.faults.tokenDelayMs = 0;
     }
