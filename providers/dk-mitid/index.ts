@@ -2,8 +2,12 @@ import { z } from 'zod';
 import { pluginFolder, text, type EidPerson } from '../../src/eids/sdk.js';
 import { denmark } from '../countries/dk.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
+import { uiLocalesFor } from '../upstream-oidc/ui-locales.js';
 
 const ACR = 'urn:nordic-eid:dk:mitid';
+
+/** The languages MitID's pages speak (of the broker's five). */
+const MITID_LANGUAGES = ['da', 'en'];
 
 /** NSIS levels in order, and the acr each gives; a request for the general acr means substantial. */
 const levels = ['low', 'substantial', 'high'] as const;
@@ -36,7 +40,10 @@ export const dkMitId = upstreamEid({
   authorizationParams: (login) => ({
     idp_values: 'mitid',
     idp_params: JSON.stringify({ mitid: { loa_value: requestedLevel(login.acr) } }),
-    language: login.locale === 'da' ? 'da' : 'en',
+    // MitID brokers differ: some take `language` (one value), others the standard ui_locales.
+    // ui_locales puts the person's own first, for a broker's page (and the simulator's) that speaks it.
+    language: MITID_LANGUAGES.includes(login.locale) ? login.locale : 'en',
+    ui_locales: uiLocalesFor(login.locale, MITID_LANGUAGES),
   }),
   outcome({ idToken, userinfo }, requestedAcr) {
     const achieved = levelOf(idToken.loa ?? userinfo.loa);

@@ -201,6 +201,8 @@ export class Views {
       t,
       // The way out of an eID's page: back to the picker when the login returns there, else to the client.
       back: t(state.returnsToPicker ? 'action.choose_another' : 'action.back'),
+      // Whether the picker offers other ways to log in: a login with none would come straight back.
+      returnsToPicker: Boolean(state.returnsToPicker),
       traceId: currentTraceId(),
       languages: data.languageLinks === false ? [] : languageLinks(ctx, locale, data.again),
       operatorCss: Boolean(this.#ui.overrides.css),

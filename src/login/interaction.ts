@@ -122,6 +122,11 @@ function noticeReason(failure: EidFailure): NoticeReason {
 
 /** An eID as the person knows it, in their language: never its internal id, unless it has no name. */
 const eidName = (t: ReturnType<Views['translator']>, id: string) => t(`eid.${id}`, {}, id);
+/**
+ * An eID's name inside a sentence: the form its texts give for that (`eid_in_text.<id>`), else its
+ * name. A name that is no proper name ("Finska bankkoder…") has a capital on its button only.
+ */
+const eidInText = (t: ReturnType<Views['translator']>, id: string) => t(`eid_in_text.${id}`, {}, eidName(t, id));
 
 /** The person left an eID without an outcome from it (its Cancel, with nothing shown yet). */
 const cancelledAtEid: EidFailure = { error: 'access_denied', description: 'The person cancelled the login.', ending: 'cancelled' };
@@ -739,7 +744,7 @@ export function loginSteps(deps: LoginDependencies) {
       const notice = JSON.parse(stored.value) as PickerNotice;
       const t = views.translator(views.localeOf(ctx));
       const displayName = eidName(t, notice.eid);
-      return { ...notice, display_name: displayName, message: t(`picker.notice.${notice.reason}`, { eid: displayName }) };
+      return { ...notice, display_name: displayName, message: t(`picker.notice.${notice.reason}`, { eid: eidInText(t, notice.eid) }) };
     },
 
     startedEid,

@@ -130,6 +130,16 @@ const ENTERED = 'GET /interaction/{uid}/se-bankid/ 200';
 const STARTED = 'POST /interaction/{uid}/api/start 200';
 const RESUMED = 'GET /auth/{uid} 303';
 
+/** On the BankID page: the QR code, scanned, then the person cancels in the app (an ending that may be tried again). */
+async function cancelInTheApp(page: Page) {
+  await toBankIdPage(page);
+  await page.click('button[data-device="other"]');
+  await page.waitForSelector('#qr:visible');
+  const orderRef = scanLatest();
+  await page.waitForSelector('#qr', { state: 'hidden' });
+  usual.bankId.userCancel(orderRef);
+}
+
 async function approveAndLand(page: Page, orderRef: string, { bankId }: Bed = usual) {
   await page.waitForSelector('#qr', { state: 'hidden' });
   bankId.approve(orderRef, 0);
@@ -217,14 +227,23 @@ describe('the Swedish BankID page', () => {
     });
   }, 60_000);
 
+  it.each(['sv', 'en', 'nb', 'fi', 'da'])("names the support reference of an ending as the broker's error pages name it (%s): one name for one thing", async (locale) => {
+    await onDevice(
+      'desktop',
+      async (page) => {
+        await page.goto(`${usual.tb.issuer}/no-such-page`);
+        const onErrorPages = (await page.locator('.support dt').nth(1).textContent())!;
+        await cancelInTheApp(page);
+        await page.waitForSelector('#reference:visible');
+        expect(await page.textContent('#reference')).toMatch(new RegExp(`^${onErrorPages}: [0-9a-f]{16}$`));
+      },
+      { locale },
+    );
+  }, 60_000);
+
   it('going back from an ending that could be tried again lands at the client with that ending', async () => {
     await onDevice('desktop', async (page) => {
-      await toBankIdPage(page);
-      await page.click('button[data-device="other"]');
-      await page.waitForSelector('#qr:visible');
-      const orderRef = scanLatest();
-      await page.waitForSelector('#qr', { state: 'hidden' });
-      usual.bankId.userCancel(orderRef);
+      await cancelInTheApp(page);
       await page.waitForSelector('#retry:visible');
       await page.click('#cancel');
       await page.waitForURL(/\/demo\/callback/);
@@ -340,19 +359,33 @@ describe('the Swedish BankID page', () => {
     });
   }, 60_000);
 
-  it('without JavaScript says what to do, links to the other ways to log in, and cancels with a plain form post', async () => {
+  it('without JavaScript says what to do, and cancels with a plain form post', async () => {
     await onDevice(
       'desktop',
       async (page) => {
         await toBankIdPage(page);
         expect(await page.textContent('noscript')).toContain('needs JavaScript');
-        expect(await page.getAttribute('noscript a', 'href')).toMatch(/^\/interaction\/[^/]+\/$/);
         await screenshot(page, 'bankid-no-javascript');
         await page.click('#cancel');
         await page.waitForURL(/\/demo\/callback/);
         expect(await page.textContent('body')).toContain('access_denied');
       },
       { javaScriptEnabled: false },
+    );
+  }, 60_000);
+
+  it.each(['sv', 'en', 'nb', 'fi', 'da'])('without JavaScript, offers no other way to log in when the login has none: no link that leads back to this page (%s)', async (locale) => {
+    await onDevice(
+      'desktop',
+      async (page) => {
+        await toBankIdPage(page);
+        // The demo offers only BankID: the picker's address sends the browser straight back here.
+        expect(await page.locator('noscript a').count()).toBe(0);
+        const words = { sv: 'annat sätt', en: 'another way', nb: 'annen måte', fi: 'toinen', da: 'anden måde' }[locale]!;
+        expect(await page.textContent('noscript')).not.toContain(words);
+        expect(await page.textContent('#cancel')).toBeTruthy();
+      },
+      { javaScriptEnabled: false, locale },
     );
   }, 60_000);
 });

@@ -112,10 +112,10 @@ async function simulatorPageOf(page: Page, eid: string, on: TestBroker = tb): Pr
 
 describe("a simulator's pages speak the person's language", () => {
   it.each([
-    ['no-bankid', { sv: 'Simulerat norskt BankID', da: 'Simuleret norsk BankID', en: 'Simulated Norwegian BankID' }, 'Ola Johan Hansen (45018012301) — D-nummer'],
-    ['fi-ftn', { sv: 'Simulerat finländskt tillitsnätverk (FTN)', da: 'Simuleret finsk tillidsnetværk (FTN)', en: 'Simulated Finnish Trust Network' }, 'Annullér'],
-    ['dk-mitid', { sv: 'Simulerad MitID-mäklare', da: 'Simuleret MitID-broker', en: 'Simulated MitID broker' }, 'Mette Hansen — MitID-appen (betydelig)'],
-    ['cz-bankid', { sv: 'Simulerat Bank iD', da: 'Simuleret Bank iD', en: 'Simulated Bank iD' }, 'Log ind og del oplysningerne'],
+    ['no-bankid', { sv: 'Simulerat norskt BankID', fi: 'Simuloitu norjalainen BankID', da: 'Simuleret norsk BankID', en: 'Simulated Norwegian BankID' }, 'Ola Johan Hansen (45018012301) — D-nummer'],
+    ['fi-ftn', { sv: 'Simulerat finländskt tillitsnätverk (FTN)', fi: 'Simuloitu luottamusverkosto (FTN)', da: 'Simuleret finsk tillidsnetværk (FTN)', en: 'Simulated Finnish Trust Network' }, 'Annullér'],
+    ['dk-mitid', { sv: 'Simulerad MitID-mäklare', fi: 'Simuloitu MitID-välittäjä', da: 'Simuleret MitID-broker', en: 'Simulated MitID broker' }, 'Mette Hansen — MitID-appen (betydelig)'],
+    ['cz-bankid', { sv: 'Simulerat Bank iD', fi: 'Simuloitu Bank iD', da: 'Simuleret Bank iD', en: 'Simulated Bank iD' }, 'Log ind og del oplysningerne'],
   ])('%s: its page in the language its link asks for, English for one it does not speak, and the login goes on', async (eid, headings, danish) => {
     const context = await newPhone(browser);
     try {
@@ -123,7 +123,7 @@ describe("a simulator's pages speak the person's language", () => {
       const problems = consoleProblems(page);
       const simulator = await simulatorPageOf(page, eid);
       expect(await page.getAttribute('html', 'lang')).toBe('en');
-      for (const lang of ['sv', 'da'] as const) {
+      for (const lang of ['sv', 'fi', 'da'] as const) {
         await page.click(`nav.languages a[hreflang="${lang}"]`);
         await page.waitForSelector(`html[lang="${lang}"]`);
         expect(await shown(page)).toEqual({ lang, heading: headings[lang] });
@@ -227,7 +227,7 @@ describe("a simulator's pages speak the person's language", () => {
       const context = await newPhone(browser, locale);
       try {
         const page = await context.newPage();
-        for (const eid of ['no-bankid', 'fi-ftn', 'cz-bankid']) {
+        for (const eid of ['no-bankid', 'fi-ftn', 'dk-mitid', 'cz-bankid']) {
           await simulatorPageOf(page, eid);
           opened[`${eid} ${locale}`] = await page.getAttribute('html', 'lang');
         }

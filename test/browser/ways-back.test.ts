@@ -135,6 +135,47 @@ describe('an eID that fails or is cancelled takes the person back to the picker'
     });
   }, 90_000);
 
+  it("an eID named inside the picker's sentence takes the case the sentence needs: FTN's name is lower-case there in Swedish, Norwegian and Danish", async () => {
+    // FTN's name on its button starts a line, so it has a capital; inside a sentence it is no proper name.
+    // Swedish last: the page stays in it.
+    const afterCancel = {
+      en: 'You cancelled the login with Finnish bank ID or mobile certificate.',
+      fi: 'Pankkitunnukset tai mobiilivarmenne: peruit tunnistautumisen.',
+      nb: 'Du avbrøt innloggingen med finske bankkoder eller mobilsertifikat.',
+      da: 'Du afbrød login med finske bankkoder eller mobilcertifikat.',
+      sv: 'Du avbröt inloggningen med finska bankkoder eller mobilcertifikat.',
+    };
+    const unavailable = {
+      en: 'Finnish bank ID or mobile certificate is not available right now.',
+      fi: 'Pankkitunnukset tai mobiilivarmenne ei ole juuri nyt käytettävissä.',
+      nb: 'Det går ikke å logge inn med finske bankkoder eller mobilsertifikat akkurat nå.',
+      da: 'Det er ikke muligt at logge ind med finske bankkoder eller mobilcertifikat lige nu.',
+      sv: 'Det går inte att logga in med finska bankkoder eller mobilcertifikat just nu.',
+    };
+    /** Back on the picker from FTN after `choice` there: its notice in each language of `expected`, the last one staying. */
+    const expectNoticesAfter = (choice: 'login' | 'cancel', expected: Record<string, string>) =>
+      on('desktop', async (page) => {
+        await toPicker(page);
+        await page.click('button[value="fi-ftn"]');
+        await atUpstream(page, choice);
+        await backOnPicker(page, `picker-after-ftn-${choice}`);
+        for (const [lang, sentence] of Object.entries(expected)) {
+          await page.click(`nav.languages a[lang="${lang}"]`);
+          await page.waitForSelector(`html[lang="${lang}"] .notice`);
+          expect(await page.textContent('.notice'), lang).toContain(sentence);
+        }
+        // The button keeps the name as it starts a line: its capital.
+        expect(await page.textContent('button[value="fi-ftn"]')).toBe('Finska bankkoder eller mobilcertifikat');
+      });
+    await expectNoticesAfter('cancel', afterCancel);
+    bed.simulators['fi-ftn']!.faults.tokenDelayMs = 3_000;
+    try {
+      await expectNoticesAfter('login', unavailable);
+    } finally {
+      bed.simulators['fi-ftn']!.faults.tokenDelayMs = 0;
+    }
+  }, 90_000);
+
   it('cancel on the BankID page: back on the picker, there too in a second tab of the login, and again after Back; from there another eID completes the login', async () => {
     await on('phone', async (page) => {
       await toPicker(page);
@@ -161,6 +202,28 @@ describe('an eID that fails or is cancelled takes the person back to the picker'
       expect(await page.textContent('body')).toContain('dk-mitid');
     });
   }, 90_000);
+});
+
+describe('without JavaScript', () => {
+  it("BankID's page links to the picker, which offers the other ways to log in, in the words its Cancel takes after an ending", async () => {
+    const context = await browser.newContext({ viewport: viewports.desktop, locale: 'fi', javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await toPicker(page);
+      const picker = new URL(page.url()).pathname;
+      await page.click('button[value="se-bankid"]');
+      await page.waitForSelector('#bankid');
+      expect(await page.textContent('noscript a')).toBe(await page.getAttribute('#cancel', 'data-back'));
+      await page.click('noscript a');
+      await page.waitForSelector('form.eids .eid');
+      expect(new URL(page.url()).pathname.replace(/\/$/, '')).toBe(picker);
+      await page.click('button[value="fi-ftn"]');
+      await atUpstream(page, 'login');
+      await page.waitForURL(/\/demo\/callback/);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
 });
 
 describe('the login ends at the client at once', () => {

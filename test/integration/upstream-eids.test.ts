@@ -122,13 +122,22 @@ describe('what each eID asks of its upstream', () => {
     for (const claim of Object.keys(contact)) expect(ola.claims()).not.toHaveProperty(claim);
   });
 
-  it('MitID: the level asked for goes to the broker as idp_params, and the language as `language`', async () => {
-    const start = await bed.rp.browser.request(await bed.rp.authorizationUrl({ acr_values: 'urn:nordic-eid:dk:mitid:high', ui_locales: 'da' }));
+  /** Where the broker sends a browser whose login asks for MitID with `ui_locales`. */
+  async function toMitId(uiLocales: string) {
+    const start = await bed.rp.browser.request(await bed.rp.authorizationUrl({ acr_values: 'urn:nordic-eid:dk:mitid:high', ui_locales: uiLocales }));
     const interaction = await bed.rp.browser.request(start.headers.get('location')!);
-    const upstream = new URL(interaction.headers.get('location')!);
+    return new URL(interaction.headers.get('location')!);
+  }
+
+  it('MitID: the level asked for goes to the broker as idp_params, and the language as `language` and ui_locales', async () => {
+    const upstream = await toMitId('da');
     expect(JSON.parse(upstream.searchParams.get('idp_params')!)).toEqual({ mitid: { loa_value: 'high' } });
     expect(upstream.searchParams.get('language')).toBe('da');
+    expect(upstream.searchParams.get('ui_locales')).toBe('da');
     expect(upstream.searchParams.get('scope')).toBe('openid mitid ssn');
+    // A language MitID does not speak: English for `language`, the person's first in ui_locales.
+    const swedish = await toMitId('sv');
+    expect([swedish.searchParams.get('language'), swedish.searchParams.get('ui_locales')]).toEqual(['en', 'sv en']);
   });
 });
 
