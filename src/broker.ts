@@ -241,7 +241,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     if (config.audit.personal_numbers_in_clear) log.warn('audit.personal_numbers_in_clear is on: audit events carry personal numbers in clear');
     const activeLogins = new ActiveLogins(store, lifetime.whole, log);
     metrics.watch({
-      storeAvailable: () => store.available,
+      storeAvailable: () => store.answering,
       activeInteractions: () => activeLogins.count(),
       webhookQueueDepth: () => webhooks.queueDepth(),
     });
