@@ -66,7 +66,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     const started = performance.now();
     let failed = true;
     try {
-      const result = await failFast(command, options.command_timeout_ms);
+      const result = await followingRedirects(client, () => failFast(command, options.command_timeout_ms));
       failed = false;
       silence.answered();
       return result;
@@ -232,6 +232,31 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       }
     },
   };
+}
+
+/** A Cluster's answer that a key's slot is served by another node (MOVED) or moving to one (ASK): the command did not run. */
+const REDIRECT_REPLY = /^(MOVED|ASK) /;
+/** How many times a command is sent that a Cluster keeps redirecting, before it fails as the store unavailable. */
+const REDIRECTED_TRIES = 3;
+
+/**
+ * Sends a command again that a Cluster redirected and ioredis gave back as an error. ioredis
+ * follows MOVED and ASK for a command sent alone, and for an auto-pipeline whose commands all got
+ * the same redirect; a pipeline whose commands fared differently (some ran, some were redirected
+ * as their slots moved: a resharding) has the redirect given to each of those commands, which
+ * answered 500 and lost a login at its step. A redirected command did not run, so sending it
+ * again is safe; the slot map is read first. One still redirected fails as an outage (503).
+ */
+async function followingRedirects<T>(client: StoreClient, send: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries += 1) {
+    try {
+      return await send();
+    } catch (error) {
+      if (!(error instanceof ReplyError && REDIRECT_REPLY.test((error as Error).message))) throw error;
+      if (tries === REDIRECTED_TRIES) throw new StoreUnavailableError(error);
+      if (client instanceof Cluster) await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
+    }
+  }
 }
 
 /** How long the probe of a silent Redis pauses between its pings. */

@@ -186,35 +186,48 @@ describe('the master dies, and Sentinel names the new one while the broker asks 
   }, 60_000);
 });
 
+/** What `ask` reads from one node of a Cluster, on a connection of its own to that node alone. */
+async function onNode<T>(node: RedisServer, ask: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(node.port);
+  try {
+    return await ask(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * A Redis Cluster of three masters, no replicas, every node's state ok. Its servers work in a
+ * folder of the cluster's own: one in the shared temporary folder may load a dump.rdb another
+ * test's server left there, and a node that holds keys cannot join a cluster.
+ */
+async function startCluster(): Promise<RedisServer[]> {
+  const folder = mkdtempSync(join(tmpdir(), 'neb-cluster-'));
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    // The cluster bus would otherwise listen on the port + 10,000: inside the kernel's range of
+    // ports for outgoing connections, where any connection on the machine may hold it already.
+    const busPort = await findFreePort();
+    nodes.push(
+      await startRedisServer({
+        args: ['--dir', folder, '--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', join(folder, `nodes-${i}.conf`), '--cluster-node-timeout', '1000'],
+      }),
+    );
+  }
+  await run('redis-cli', ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+  await eventually(async () => {
+    const states = await Promise.all(nodes.map((node) => onNode(node, (redis) => redis.cluster('INFO'))));
+    return states.every((info) => info.includes('cluster_state:ok'));
+  });
+  return nodes;
+}
+
 describe('Cluster of three masters', () => {
   let nodes: RedisServer[];
   let tb: TestBroker;
 
   beforeAll(async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'neb-cluster-'));
-    nodes = [];
-    for (let i = 0; i < 3; i += 1) {
-      // The cluster bus would otherwise listen on the port + 10,000: inside the kernel's range of
-      // ports for outgoing connections, where any connection on the machine may hold it already.
-      const busPort = await findFreePort();
-      nodes.push(
-        await startRedisServer({
-          args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', join(folder, `nodes-${i}.conf`), '--cluster-node-timeout', '1000'],
-        }),
-      );
-    }
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '0', '--cluster-yes']);
-    await eventually(async () => {
-      const states = await Promise.all(nodes.map(async (node) => {
-        const redis = new Redis(node.port);
-        try {
-          return await redis.cluster('INFO');
-        } finally {
-          redis.disconnect();
-        }
-      }));
-      return states.every((info) => info.includes('cluster_state:ok'));
-    });
+    nodes = await startCluster();
     tb = await startTestBroker({ redis: { cluster: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), key_prefix: 'cluster:' } }, 'cluster');
   });
   afterAll(async () => {
@@ -243,6 +256,39 @@ describe('Cluster of three masters', () => {
     // Not now and then (one node picked at random), but every time.
     for (let i = 0; i < 5; i += 1) expect(await readiness(tb.issuer)).toBe(503);
   });
+});
+
+describe('Cluster whose slots moved to another master (resharding) since the broker read the slot map', () => {
+  let nodes: RedisServer[];
+  let tb: TestBroker;
+
+  beforeAll(async () => {
+    nodes = await startCluster();
+    tb = await startTestBroker({ redis: { cluster: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), key_prefix: 'reshard:' } }, 'reshard');
+  });
+  afterAll(async () => {
+    await tb?.close();
+    await Promise.all((nodes ?? []).map((node) => node.stop()));
+  });
+
+  it('logins started at once all reach the client and their tokens work: no command the Cluster redirected is answered 500', async () => {
+    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    await rp.redeem(await logIn(rp));
+    // Slots go from one master to another, key by key, as an operator's resharding moves them.
+    const ids = await Promise.all(nodes.map((node) => onNode(node, async (redis) => String(await redis.cluster('MYID')))));
+    // Twice, each time from the master that holds the moved slots now: each is a slot map gone stale.
+    for (const [from, to] of [[0, 1], [1, 2]] as const) {
+      await run('redis-cli', ['--cluster', 'reshard', `127.0.0.1:${nodes[from]!.port}`, '--cluster-from', ids[from]!, '--cluster-to', ids[to]!, '--cluster-slots', '5461', '--cluster-yes'], { maxBuffer: 64 * 1024 * 1024 });
+      // Several at once, so that commands redirected and commands that run share an auto-pipeline.
+      const logins = Array.from({ length: 12 }, async () => {
+        const client = await RelyingParty.discover(tb.issuer, webClient);
+        const tokens = await client.redeem(await logIn(client));
+        return client.userinfo(tokens.access_token, tokens.claims()!.sub);
+      });
+      const answers = await Promise.allSettled(logins);
+      expect(answers.filter((answer) => answer.status === 'rejected').map((answer) => String((answer as PromiseRejectedResult).reason))).toEqual([]);
+    }
+  }, 120_000);
 });
 
 describe('maxmemory-policy', () => {
