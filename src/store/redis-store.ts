@@ -237,7 +237,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 /** A Cluster's answer that a key's slot is served by another node (MOVED) or moving to one (ASK): the command did not run. */
 const REDIRECT_REPLY = /^(MOVED|ASK) /;
 /** How many times a command is sent that a Cluster keeps redirecting, before it fails as the store unavailable. */
-const REDIRECTED_TRIES = 3;
+const REDIRECTED_TRIES = 5;
 
 /**
  * Sends a command again that a Cluster redirected and ioredis gave back as an error. ioredis
