@@ -51,6 +51,7 @@ import { Subjects } from './oidc/subject.js';
 import { EventLoopMonitor, loadShedding, overloaded } from './resilience/load-shedding.js';
 import { RateLimiter, rateLimits } from './resilience/rate-limit.js';
 import { createStore, type Store } from './store/index.js';
+import { StoreUnavailableError } from './store/store.js';
 import { WebhookDeliveries } from './webhooks/deliveries.js';
 import { WebhookEndpoints } from './webhooks/endpoints.js';
 import { Sealer, sealedStore } from './store/sealed-store.js';
@@ -95,8 +96,6 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-/** How long start-up waits for the store (Redis starting alongside the broker) before giving up. */
-const STORE_WAIT_MS = 15_000;
 /**
  * Pauses between pings while start-up waits: the first ping fails on every start (the Redis
  * client takes commands once connected, a few ms later), so the first pauses are short, then
@@ -104,17 +103,31 @@ const STORE_WAIT_MS = 15_000;
  */
 const STORE_RETRY_FIRST_MS = 5;
 const STORE_RETRY_LONGEST_MS = 200;
+/** How often start-up says again that it still waits for the store. */
+const STORE_WAIT_NOTICE_MS = 10_000;
 
+/**
+ * Start-up waits for the store as long as it takes: an instance started while Redis is down (a
+ * host's reboot, Redis restarting alongside it) comes up and serves once Redis is back, with or
+ * without a supervisor to start it again. It gave up after 15 s, with a stack trace for a reason.
+ * A StoreUnavailableError is the store away; anything else (Redis refusing the broker) ends the start.
+ */
 async function waitUntilAvailable(store: Store, log: Logger): Promise<void> {
-  const deadline = Date.now() + STORE_WAIT_MS;
+  const started = Date.now();
+  let noticeAt = started + STORE_WAIT_NOTICE_MS;
   let pauseMs = STORE_RETRY_FIRST_MS;
   for (;;) {
     try {
       return await store.ping();
     } catch (err) {
-      if (Date.now() > deadline) throw err;
-      // Said once, when the short pauses did not do: Redis itself is not there yet.
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      // Said once the short pauses did not do (Redis itself is not there yet), then now and then;
+      // why, the store said when it lost Redis (Redis is unreachable, with the reason).
       if (pauseMs < STORE_RETRY_LONGEST_MS && pauseMs * 2 >= STORE_RETRY_LONGEST_MS) log.info('waiting for the store to answer');
+      if (Date.now() >= noticeAt) {
+        noticeAt += STORE_WAIT_NOTICE_MS;
+        log.warn({ waitedSeconds: Math.round((Date.now() - started) / 1000) }, 'still waiting for the store to answer: nothing is served until it does');
+      }
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
       pauseMs = Math.min(pauseMs * 2, STORE_RETRY_LONGEST_MS);
     }
@@ -231,7 +244,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     if (config.audit.personal_numbers_in_clear) log.warn('audit.personal_numbers_in_clear is on: audit events carry personal numbers in clear');
     const activeLogins = new ActiveLogins(store, lifetime.whole, log);
     metrics.watch({
-      storeAvailable: () => store.available,
+      storeAvailable: () => store.answering,
       activeInteractions: () => activeLogins.count(),
       webhookQueueDepth: () => webhooks.queueDepth(),
     });

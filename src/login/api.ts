@@ -293,9 +293,9 @@ export function serviceStatus(registry: EidRegistry, store: Store): Router {
   const router = new Router();
   router.get('/api/status', (ctx) => {
     const eids = Object.fromEntries(registry.all.map((plugin) => [plugin.id, { available: registry.isAvailable(plugin.id) }]));
-    const healthy = store.available && Object.values(eids).every((eid) => eid.available);
+    const healthy = store.answering && Object.values(eids).every((eid) => eid.available);
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { status: healthy ? 'OK' : 'ISSUES', store: { available: store.available }, eids };
+    ctx.body = { status: healthy ? 'OK' : 'ISSUES', store: { available: store.answering }, eids };
   });
   return router;
 }

@@ -4,6 +4,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import { ConfigError } from '../config/load.js';
 import type { Store } from '../store/store.js';
 import { storeKey } from '../store/keys.js';
+import { whileUnavailable } from '../store/retry.js';
 
 /**
  * A value every broker instance must agree on (signing keys, cookie keys, the subject
@@ -12,13 +13,47 @@ import { storeKey } from '../store/keys.js';
  */
 export async function sharedValue(store: Store, name: string, generate: () => Promise<string>): Promise<string> {
   const key = storeKey('sharedValue', name);
-  const existing = await store.get(key);
-  if (existing) return existing.value;
-  await store.setIfAbsent(key, await generate());
+  const value = (await store.get(key))?.value ?? (await written(store, key, await generate()));
+  await keepThroughLoss(store, key, value);
+  return value;
+}
+
+async function written(store: Store, key: string, value: string): Promise<string> {
+  await store.setIfAbsent(key, value);
   const stored = await store.get(key);
   if (!stored) throw new Error(`the store lost ${key} right after writing it`);
   return stored.value;
 }
+
+/** The shared values an instance uses, by the store (view) they came from and key, and the subscription that writes them back. */
+const inUse = new WeakMap<Store, { values: Map<string, string>; watched: Promise<unknown> }>();
+
+/**
+ * An instance holds its shared values for its lifetime, but a Redis restarted empty (nothing
+ * persisted) has lost them: the next instance to start would generate its own, and the two would
+ * then disagree on every `sub`, signature, cookie and sealed record. So each value is written back
+ * (only where missing: the first instance back wins, as at a first start) whenever the
+ * connection to the store comes back, which the subscription of `keys:back` is told.
+ */
+async function keepThroughLoss(store: Store, key: string, value: string): Promise<void> {
+  let kept = inUse.get(store);
+  if (!kept) {
+    const values = new Map<string, string>();
+    const writeBack = () => {
+      for (const [name, held] of values) void whileUnavailable(() => store.setIfAbsent(name, held), WRITE_BACK_TRIED_FOR_MS).catch(() => undefined);
+    };
+    const created = { values, watched: store.subscribe(storeKey('sharedValueReturn'), () => undefined, writeBack) };
+    // A subscription that failed is asked for again by the next caller.
+    created.watched.catch(() => inUse.get(store) === created && inUse.delete(store));
+    inUse.set(store, created);
+    kept = created;
+  }
+  kept.values.set(key, value);
+  await kept.watched;
+}
+
+/** How long a write-back is tried while Redis is away again: a failover's time, and more. */
+const WRITE_BACK_TRIED_FOR_MS = 60_000;
 
 export async function sharedSecret(store: Store, name: string): Promise<string> {
   return sharedValue(store, name, async () => randomBytes(32).toString('base64url'));

@@ -58,6 +58,13 @@ export const KEY_FAMILIES = {
     lifetime: 'forever',
     writer: 'oidc/keys.ts',
   },
+  sharedValueReturn: {
+    prefix: 'keys:back',
+    kind: 'channel',
+    holds: "nothing is sent on it: its subscription tells an instance that its connection to Redis is back, and it writes the shared values it uses back where they are missing (a Redis restarted empty lost them)",
+    lifetime: 'none (pub/sub)',
+    writer: 'oidc/keys.ts',
+  },
   account: {
     prefix: 'account:',
     kind: 'record',

@@ -232,6 +232,10 @@ export function createMemoryStore(): Store {
       return true;
     },
 
+    get answering() {
+      return true;
+    },
+
     async ping() {},
 
     async close() {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { Logger } from '../log.js';
 import { BusyError, StoreFullError, StoreUnavailableError, type ConsumeResult, type CounterCount, type CounterIncrement, type Store, type StoredRecord } from './store.js';
@@ -56,6 +57,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     reachable = false;
   });
   reconnectWhenGivenUp(client, () => closing);
+  const silence = new Silence(() => run('ping', () => pingEveryMaster(client)), () => closing);
   const subscriptions = new Subscriptions(client, options.command_timeout_ms);
   const leases = new LeaseBatches((keys, ttlMs) => run('lease', () => takeLeases(client, keys, ttlMs)));
 
@@ -64,9 +66,13 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     const started = performance.now();
     let failed = true;
     try {
-      const result = await failFast(command, options.command_timeout_ms);
+      const result = await followingRedirects(client, () => failFast(command, options.command_timeout_ms));
       failed = false;
+      silence.answered();
       return result;
+    } catch (error) {
+      silence.failed(error);
+      throw error;
     } finally {
       observe?.(operation, (performance.now() - started) / 1000, failed);
     }
@@ -206,6 +212,10 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       return client.status === 'ready';
     },
 
+    get answering() {
+      return client.status === 'ready' && !silence.silent;
+    },
+
     async ping() {
       await run('ping', () => pingEveryMaster(client));
     },
@@ -222,6 +232,89 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       }
     },
   };
+}
+
+/** A Cluster's answer that a key's slot is served by another node (MOVED) or moving to one (ASK): the command did not run. */
+const REDIRECT_REPLY = /^(MOVED|ASK) /;
+/** How many times a command is sent that a Cluster keeps redirecting, before it fails as the store unavailable. */
+const REDIRECTED_TRIES = 5;
+
+/**
+ * Sends a command again that a Cluster redirected and ioredis gave back as an error. ioredis
+ * follows MOVED and ASK for a command sent alone, and for an auto-pipeline whose commands all got
+ * the same redirect; a pipeline whose commands fared differently (some ran, some were redirected
+ * as their slots moved: a resharding) has the redirect given to each of those commands, which
+ * answered 500 and lost a login at its step. A redirected command did not run, so sending it
+ * again is safe; the slot map is read first. One still redirected fails as an outage (503).
+ */
+async function followingRedirects<T>(client: StoreClient, send: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries += 1) {
+    try {
+      return await send();
+    } catch (error) {
+      if (!(error instanceof ReplyError && REDIRECT_REPLY.test((error as Error).message))) throw error;
+      if (tries === REDIRECTED_TRIES) throw new StoreUnavailableError(error);
+      if (client instanceof Cluster) await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
+    }
+  }
+}
+
+/** How long the probe of a silent Redis pauses between its pings. */
+const SILENCE_PROBE_PAUSE_MS = 100;
+
+/**
+ * Whether Redis has gone silent: a command got no answer in time, and none has come since. A
+ * Redis that hangs (stopped, its host stalled, CLIENT PAUSE) keeps its connections open, so the
+ * client's status alone called it available: /api/status said OK and neb_store_available 1 while
+ * every request waited out the command timeout. While silent, a ping is sent again and again
+ * until one is answered, so the store is said to answer again as soon as Redis does, however
+ * few requests come meanwhile.
+ */
+class Silence {
+  #silent = false;
+  #probing = false;
+
+  constructor(
+    private readonly ping: () => Promise<void>,
+    private readonly closing: () => boolean,
+  ) {}
+
+  get silent(): boolean {
+    return this.#silent;
+  }
+
+  answered(): void {
+    this.#silent = false;
+  }
+
+  /** A command failed: Redis answered it (an error reply) or did not (a timeout); a connection that is not there is the client's status. */
+  failed(error: unknown): void {
+    if (error instanceof ReplyError || error instanceof StoreFullError) this.answered();
+    else if (error instanceof StoreUnavailableError && error.cause instanceof NoAnswerError) this.#fellSilent();
+  }
+
+  #fellSilent(): void {
+    this.#silent = true;
+    if (this.#probing) return;
+    this.#probing = true;
+    void this.#probe();
+  }
+
+  async #probe(): Promise<void> {
+    while (this.#silent && !this.closing()) {
+      await this.ping().catch(() => undefined);
+      if (this.#silent) await sleep(SILENCE_PROBE_PAUSE_MS, undefined, { ref: false });
+    }
+    this.#probing = false;
+  }
+}
+
+/** What a command that got no answer within the command timeout failed with (as the cause of a StoreUnavailableError). */
+class NoAnswerError extends Error {
+  constructor(timeoutMs: number) {
+    super(`Redis did not answer within ${timeoutMs} ms`);
+    this.name = 'NoAnswerError';
+  }
 }
 
 /**
@@ -739,7 +832,7 @@ function withDeadline<T>(command: Promise<T>, timeoutMs: number): Promise<T> {
     let dueAt = performance.now() + timeoutMs;
     const judge = () => {
       if (settled) return;
-      if (performance.now() - dueAt < LATE_TIMER_MS) return reject(new StoreUnavailableError(new Error(`Redis did not answer within ${timeoutMs} ms`)));
+      if (performance.now() - dueAt < LATE_TIMER_MS) return reject(new StoreUnavailableError(new NoAnswerError(timeoutMs)));
       if (extensions === BUSY_EXTENSIONS) return reject(new BusyError());
       extensions += 1;
       dueAt = performance.now() + timeoutMs;

@@ -38,6 +38,9 @@ export function scopedStore(inner: Store, namespace: string): Store {
     get available() {
       return inner.available;
     },
+    get answering() {
+      return inner.answering;
+    },
     ping: () => inner.ping(),
     // The store is the broker's: it closes it once, after every plugin. A plugin's view closes nothing.
     close: async () => undefined,

@@ -148,6 +148,15 @@ export interface Store {
   /** Whether the store can take commands right now; false while Redis is unreachable. */
   readonly available: boolean;
 
+  /**
+   * Whether the store is available and answered the last command that ended: false from a
+   * command that got no answer in time (a Redis that hangs keeps its connection open, and is
+   * available all the same) until one is answered. What the broker says of the store
+   * (/api/status, neb_store_available) reads it; requests still go to the store, so that one
+   * sent as Redis moves again is answered.
+   */
+  readonly answering: boolean;
+
   /** Resolves when the store answers a round trip; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
 

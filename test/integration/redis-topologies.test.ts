@@ -186,48 +186,65 @@ describe('the master dies, and Sentinel names the new one while the broker asks 
   }, 60_000);
 });
 
-describe('Cluster of three masters', () => {
-  let nodes: RedisServer[];
-  let tb: TestBroker;
+/** What `ask` reads from one node of a Cluster, on a connection of its own to that node alone. */
+async function onNode<T>(node: RedisServer, ask: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(node.port);
+  try {
+    return await ask(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
 
+/**
+ * A Redis Cluster of three masters, no replicas, every node's state ok. Its servers work in a
+ * folder of the cluster's own: one in the shared temporary folder may load a dump.rdb another
+ * test's server left there, and a node that holds keys cannot join a cluster.
+ */
+async function startCluster(): Promise<RedisServer[]> {
+  const folder = mkdtempSync(join(tmpdir(), 'neb-cluster-'));
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    // The cluster bus would otherwise listen on the port + 10,000: inside the kernel's range of
+    // ports for outgoing connections, where any connection on the machine may hold it already.
+    const busPort = await findFreePort();
+    nodes.push(
+      await startRedisServer({
+        args: ['--dir', folder, '--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', join(folder, `nodes-${i}.conf`), '--cluster-node-timeout', '1000'],
+      }),
+    );
+  }
+  await run('redis-cli', ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+  await eventually(async () => {
+    const states = await Promise.all(nodes.map((node) => onNode(node, (redis) => redis.cluster('INFO'))));
+    return states.every((info) => info.includes('cluster_state:ok'));
+  });
+  return nodes;
+}
+
+/** A Cluster, and a broker on it under the key prefix `<name>:`: started before the describe's tests, ended after them. */
+function clusterBroker(name: string): { nodes: RedisServer[]; tb: TestBroker } {
+  const bed = {} as { nodes: RedisServer[]; tb: TestBroker };
   beforeAll(async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'neb-cluster-'));
-    nodes = [];
-    for (let i = 0; i < 3; i += 1) {
-      // The cluster bus would otherwise listen on the port + 10,000: inside the kernel's range of
-      // ports for outgoing connections, where any connection on the machine may hold it already.
-      const busPort = await findFreePort();
-      nodes.push(
-        await startRedisServer({
-          args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', join(folder, `nodes-${i}.conf`), '--cluster-node-timeout', '1000'],
-        }),
-      );
-    }
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '0', '--cluster-yes']);
-    await eventually(async () => {
-      const states = await Promise.all(nodes.map(async (node) => {
-        const redis = new Redis(node.port);
-        try {
-          return await redis.cluster('INFO');
-        } finally {
-          redis.disconnect();
-        }
-      }));
-      return states.every((info) => info.includes('cluster_state:ok'));
-    });
-    tb = await startTestBroker({ redis: { cluster: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), key_prefix: 'cluster:' } }, 'cluster');
+    bed.nodes = await startCluster();
+    bed.tb = await startTestBroker({ redis: { cluster: bed.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), key_prefix: `${name}:` } }, name);
   });
   afterAll(async () => {
-    await tb?.close();
-    await Promise.all((nodes ?? []).map((node) => node.stop()));
+    await bed.tb?.close();
+    await Promise.all((bed.nodes ?? []).map((node) => node.stop()));
   });
+  return bed;
+}
+
+describe('Cluster of three masters', () => {
+  const bed = clusterBroker('cluster');
 
   it('logs in while every master is up, and is not ready while one is down', async () => {
-    const rp = await RelyingParty.discover(tb.issuer, webClient);
+    const rp = await RelyingParty.discover(bed.tb.issuer, webClient);
     expect((await rp.redeem(await logIn(rp))).claims()).toMatchObject({ name: 'Tessa Testsson' });
-    expect(await readiness(tb.issuer)).toBe(200);
+    expect(await readiness(bed.tb.issuer)).toBe(200);
     // The login's audit events reach the stream, appended in one script per batch on the stream's node.
-    const cluster = new Cluster(nodes.map((node) => ({ host: '127.0.0.1', port: node.port })));
+    const cluster = new Cluster(bed.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })));
     try {
       const events = await eventually(async () => {
         const names = (await cluster.xrange('cluster:audit:events', '-', '+')).map(([, fields]) => (JSON.parse(fields[fields.indexOf('event') + 1]!) as { event: string }).event);
@@ -238,11 +255,34 @@ describe('Cluster of three masters', () => {
       cluster.disconnect();
     }
 
-    await nodes[1]!.stop();
-    await eventually(async () => (await readiness(tb.issuer)) === 503);
+    await bed.nodes[1]!.stop();
+    await eventually(async () => (await readiness(bed.tb.issuer)) === 503);
     // Not now and then (one node picked at random), but every time.
-    for (let i = 0; i < 5; i += 1) expect(await readiness(tb.issuer)).toBe(503);
+    for (let i = 0; i < 5; i += 1) expect(await readiness(bed.tb.issuer)).toBe(503);
   });
+});
+
+describe('Cluster whose slots moved to another master (resharding) since the broker read the slot map', () => {
+  const bed = clusterBroker('reshard');
+
+  it('logins started at once all reach the client and their tokens work: no command the Cluster redirected is answered 500', async () => {
+    const rp = await RelyingParty.discover(bed.tb.issuer, webClient);
+    await rp.redeem(await logIn(rp));
+    // Slots go from one master to another, key by key, as an operator's resharding moves them.
+    const ids = await Promise.all(bed.nodes.map((node) => onNode(node, async (redis) => String(await redis.cluster('MYID')))));
+    // Twice, each time from the master that holds the moved slots now: each is a slot map gone stale.
+    for (const [from, to] of [[0, 1], [1, 2]] as const) {
+      await run('redis-cli', ['--cluster', 'reshard', `127.0.0.1:${bed.nodes[from]!.port}`, '--cluster-from', ids[from]!, '--cluster-to', ids[to]!, '--cluster-slots', '5461', '--cluster-yes'], { maxBuffer: 64 * 1024 * 1024 });
+      // Several at once, so that commands redirected and commands that run share an auto-pipeline.
+      const logins = Array.from({ length: 12 }, async () => {
+        const client = await RelyingParty.discover(bed.tb.issuer, webClient);
+        const tokens = await client.redeem(await logIn(client));
+        return client.userinfo(tokens.access_token, tokens.claims()!.sub);
+      });
+      const answers = await Promise.allSettled(logins);
+      expect(answers.filter((answer) => answer.status === 'rejected').map((answer) => String((answer as PromiseRejectedResult).reason))).toEqual([]);
+    }
+  }, 120_000);
 });
 
 describe('maxmemory-policy', () => {

@@ -4,7 +4,8 @@ import { builtInEids } from '../../providers/index.js';
 import { compiledMain } from '../../scripts/build.js';
 import { projectRoot } from '../../src/paths.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
-import { findFreePort, redisUrl, uniquePrefix, deleteKeysWithPrefix } from '../support/redis.js';
+import { eventually } from '../support/ops.js';
+import { findFreePort, redisUrl, uniquePrefix, deleteKeysWithPrefix, startRedisServer } from '../support/redis.js';
 
 const running: BrokerProcess[] = [];
 afterEach(async () => {
@@ -237,6 +238,32 @@ describe('starting', () => {
     } finally {
       await broker.stop();
       await deleteKeysWithPrefix(prefix);
+    }
+  }, 60_000);
+
+  it('while Redis is down, for longer than a restart of it takes: it waits, saying so and why, and serves once Redis is there', async () => {
+    const redis = await startRedisServer();
+    await redis.stop();
+    const port = await findFreePort();
+    const config = { issuer: `http://127.0.0.1:${port}`, port, redis: { url: redis.url, key_prefix: 'down-at-start:' }, clients: [], eids: simulatedFtn };
+    const broker = spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) });
+    running.push(broker);
+    try {
+      // Past the 15 s it gave up after, with a stack trace for a reason.
+      const notice = await eventually(() => {
+        if (broker.child.exitCode !== null) throw new Error(`the broker exited with ${broker.child.exitCode}: ${broker.output()}`);
+        return broker.output().split('\n').find((line) => line.includes('"waitedSeconds":20'));
+      }, 300);
+      expect(JSON.parse(notice)).toMatchObject({ level: 40, msg: 'still waiting for the store to answer: nothing is served until it does' });
+      expect(broker.output()).toMatch(/"reason":"connect ECONNREFUSED [^"]+","msg":"Redis is unreachable/);
+
+      await redis.start();
+      await broker.listening();
+      expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).status).toBe(200);
+    } finally {
+      await broker.stop();
+      await redis.stop();
     }
   }, 60_000);
 });

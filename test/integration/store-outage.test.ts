@@ -123,6 +123,24 @@ describe('with Redis hung', () => {
     const tokens = await rp.redeem(await logIn(rp));
     expect(tokens.access_token).toEqual(expect.any(String));
   });
+
+  it('says so once a command got no answer: /api/status ISSUES, neb_store_available 0, and OK again once Redis answers', async () => {
+    redis.pause();
+    try {
+      // An unknown code is looked up in the store: the request waits out the command timeout.
+      const token = await tokenRequest(tb.issuer, webClient, { grant_type: 'authorization_code', code: 'unknown', redirect_uri: webClient.redirect_uris[0]! });
+      expect(token.status).toBe(503);
+      const status = await fetch(`${tb.issuer}/api/status`, { signal: AbortSignal.timeout(HANG) });
+      expect(await status.json()).toMatchObject({ status: 'ISSUES', store: { available: false } });
+      expect((await Scrape.of(`${tb.issuer}/metrics`)).value('neb_store_available')).toBe(0);
+    } finally {
+      redis.resume();
+    }
+    // Back by itself, though no request came meanwhile.
+    await waitFor(() => tb.broker.store.answering);
+    expect(await (await fetch(`${tb.issuer}/api/status`)).json()).toMatchObject({ status: 'OK', store: { available: true } });
+    expect((await rp.redeem(await logIn(rp))).access_token).toEqual(expect.any(String));
+  });
 });
 
 describe("a 503 of oidc-provider's own handlers", () => {

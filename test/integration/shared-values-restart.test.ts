@@ -1,0 +1,42 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTestBroker, webClient } from '../support/broker.js';
+import { eventually } from '../support/ops.js';
+import { startRedisServer, uniquePrefix } from '../support/redis.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
+
+/** The sub of the test-double eID's first person, as a client of the broker at `issuer` gets it. */
+async function subjectAt(issuer: string): Promise<string> {
+  const rp = await RelyingParty.discover(issuer, webClient);
+  const tokens = await rp.redeem(await logIn(rp));
+  return tokens.claims()!.sub;
+}
+
+async function publishedKeys(issuer: string): Promise<string[]> {
+  const { keys } = (await (await fetch(`${issuer}/jwks`)).json()) as { keys: Array<{ kid: string }> };
+  return keys.map((key) => key.kid).sort();
+}
+
+describe('Redis restarted empty (nothing persisted) while an instance that generated its keys runs', () => {
+  it('an instance started after it agrees with it: the same sub for the same person, the same signing keys', async () => {
+    const redis = await startRedisServer();
+    afterAll(() => redis.stop());
+    const prefix = uniquePrefix('shared-values');
+    // No cookie_keys, subject_secret, store_encryption_keys or jwks: the first instance generates them into Redis.
+    const settings = { redis: { url: redis.url, key_prefix: prefix } };
+    const running = await startTestBroker(settings, 'running', { prefix });
+    const sub = await subjectAt(running.issuer);
+
+    await redis.stop();
+    await redis.start();
+    // The running instance puts back the values it uses once it is connected again.
+    const admin = new Redis(redis.url);
+    afterAll(() => admin.disconnect());
+    const shared = ['signing', 'cookie', 'subject', 'store-encryption'].map((name) => `${prefix}keys:${name}`);
+    await eventually(async () => (await admin.exists(...shared)) === shared.length);
+
+    const started = await startTestBroker(settings, 'started', { prefix });
+    expect(await subjectAt(started.issuer)).toBe(sub);
+    expect(await publishedKeys(started.issuer)).toEqual(await publishedKeys(running.issuer));
+  });
+});
