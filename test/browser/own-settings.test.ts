@@ -196,10 +196,12 @@ describe("an eID's answer that belongs to no login under way", () => {
       const again = await page.goto(answers[0]!);
       expect(again?.status()).toBe(400);
       expect(await page.getAttribute('html', 'lang')).toBe('sv');
+      // The answer is followed to the login it belonged to (a reload while the first is exchanged
+      // ends where that one does), and that login is over.
       expect(await page.textContent('main .lead')).toBe(
-        'Svaret från din e-legitimation hör inte till någon pågående inloggning. Det kan komma från en inloggning som redan är klar eller från en annan webbläsare. Gå tillbaka till tjänsten och börja om.',
+        'Inloggningen har gått ut, är redan avslutad eller startades i en annan webbläsare. Gå tillbaka till tjänsten och börja om.',
       );
-      expect(await page.textContent('.support')).toContain('invalid_request');
+      expect(await page.textContent('.support')).toContain('session_expired');
     }, 'sv-SE');
   }, 60_000);
 });
