@@ -328,9 +328,8 @@ interface LimitedEndpoint {
   /** Absent: every method. */
   methods?: readonly string[];
   /**
-   * The client that authenticates here, counted besides the address. A request answered 401
-   * (RFC 6749 §5.2, invalid_client) did not prove it was that client, and gives its client's
-   * count back (RateLimiter.giveBack).
+   * The client that authenticates here, counted besides the address. A request that did not
+   * prove it was that client (authenticatedAs) gives its client's count back (RateLimiter.giveBack).
    */
   clientId?: (ctx: Context) => string | undefined;
 }
@@ -357,11 +356,23 @@ const limitedEndpoints: readonly LimitedEndpoint[] = [
   { limit: 'admin', path: under('/admin') },
 ];
 
-/** Runs the rest of the request, then `giveBack` when it was answered 401: its client did not authenticate. */
-function answerGivingBack(ctx: Context, next: () => Promise<unknown>, giveBack: () => void): Promise<void> {
-  return next().then(() => {
-    if (ctx.status === 401) giveBack();
-  });
+/**
+ * Whether the request authenticated as `clientId`: oidc-provider found that client (it names the
+ * client only once it has read the credentials) and did not answer 401 (RFC 6749 §5.2,
+ * invalid_client). A request refused before its credentials were checked (400 for a body of
+ * another type, for credentials sent two ways, for a client_id that differs from Basic's)
+ * proved nothing either: a stranger could otherwise use up a client's allowance with them.
+ */
+function authenticatedAs(ctx: Context, clientId: string): boolean {
+  const { oidc } = ctx as Context & { oidc?: { client?: { clientId: string } } };
+  return ctx.status !== 401 && oidc?.client?.clientId === clientId;
+}
+
+/** Runs the rest of the request, then `giveBack` unless it authenticated as `clientId`, also when it failed. */
+function answerGivingBack(ctx: Context, next: () => Promise<unknown>, clientId: string, giveBack: () => void): Promise<void> {
+  return next().finally(() => {
+    if (!authenticatedAs(ctx, clientId)) giveBack();
+  }) as Promise<void>;
 }
 
 export function rateLimits(limiter: RateLimiter): Middleware {
@@ -371,7 +382,7 @@ export function rateLimits(limiter: RateLimiter): Middleware {
     const clientId = endpoint.clientId?.(ctx);
     const countedAt = Date.now();
     const counting = limiter.check(endpoint.limit, { ip: ctx.ip, clientId });
-    const answer = clientId ? () => answerGivingBack(ctx, next, () => limiter.giveBack(endpoint.limit, clientId, countedAt)) : next;
+    const answer = clientId ? () => answerGivingBack(ctx, next, clientId, () => limiter.giveBack(endpoint.limit, clientId, countedAt)) : next;
     return counting ? counting.then(answer) : answer();
   };
 }

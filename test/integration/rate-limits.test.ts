@@ -153,13 +153,13 @@ describe("a client's name in credentials that do not authenticate it", () => {
       { trust_proxy: true, rate_limits: { window_seconds: LONG_WINDOW, auth: off, token: { per_ip: 0, per_client: 2 }, eid_start: off } },
       'rate-limits-credentials',
     );
-    const post = async (path: string, secret: string, address: string, body: Record<string, string>) =>
+    const post = async (path: string, secret: string, address: string, body: Record<string, string>, type = 'application/x-www-form-urlencoded') =>
       (
         await fetch(`${tb.issuer}${path}`, {
           method: 'POST',
           headers: {
             authorization: `Basic ${Buffer.from(`${webClient.client_id}:${secret}`).toString('base64')}`,
-            'content-type': 'application/x-www-form-urlencoded',
+            'content-type': type,
             'x-forwarded-for': address,
           },
           body: new URLSearchParams(body),
@@ -169,6 +169,14 @@ describe("a client's name in credentials that do not authenticate it", () => {
     const guesses = [];
     for (const address of ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4']) guesses.push(await post('/token', 'a-guessed-secret', address, refresh));
     expect(guesses).toEqual([401, 401, 401, 401]);
+    // Nor do requests refused before their credentials are read (400): credentials sent two ways,
+    // a client_id other than Basic's, a body that is not a form.
+    const refusedUnread = [
+      await post('/token', 'a-guessed-secret', '203.0.113.5', { ...refresh, client_secret: 'another-guess' }),
+      await post('/token', 'a-guessed-secret', '203.0.113.6', { ...refresh, client_id: 'spa' }),
+      await post('/token', 'a-guessed-secret', '203.0.113.7', refresh, 'text/plain'),
+    ];
+    expect(refusedUnread).toEqual([400, 400, 400]);
     // The client itself still has its two requests, then its limit holds.
     expect(await post('/token', webClient.client_secret, '198.51.100.9', refresh)).toBe(400);
     expect(await post('/token', webClient.client_secret, '198.51.100.9', refresh)).toBe(400);
