@@ -128,11 +128,13 @@ function openedQuery(sent: URLSearchParams, endpoint: GetEndpoint, forms: Sealed
  * A client POSTs to keep what it sends (a login_hint with a personal number, an id_token_hint)
  * out of URLs, and sealed it stays out of the browser's history and of every log on the way; it
  * opens for a few minutes only, so that a copy of the URL is soon of no use. Nothing is written
- * for it: any instance opens what another sealed. Taken in place, a POST from another site would arrive without the broker's
- * session cookie, which is SameSite=Lax: the browser sends it on a top-level GET only. The GET
- * that follows the 303 is such a navigation, so the request sees the person's session — the
- * logout ends the right one — while the cookie keeps SameSite=Lax (oidc-provider's own POST
- * support, enableHttpPostMethods, needs it SameSite=None).
+ * for it: any instance opens what another sealed.
+ *
+ * Why a GET: taken in place, a POST from another site would arrive without the broker's session
+ * cookie, which is SameSite=Lax: the browser sends it on a top-level GET only. The GET that
+ * follows the 303 is such a navigation, so the request sees the person's session — the logout
+ * ends the right one — while the cookie keeps SameSite=Lax (oidc-provider's own POST support,
+ * enableHttpPostMethods, needs it SameSite=None).
  *
  * A repeated parameter stays repeated, so that oidc-provider refuses it as in a query; one
  * longer than the broker keeps is refused as in a query (boundedParameters); a request that

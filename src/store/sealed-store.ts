@@ -59,10 +59,11 @@ export class Sealer {
    */
   openAuthentic(sealed: string): string | undefined {
     const match = SEALED.exec(sealed);
-    const sealingKey = match ? this.#keyOf(match[1]!) : undefined;
+    if (!match) return undefined;
+    const sealingKey = this.#keyOf(match[1]!);
     if (!sealingKey) return undefined;
     try {
-      return decrypt(sealingKey, match![2]!);
+      return decrypt(sealingKey, match[2]!);
     } catch {
       return undefined;
     }
