@@ -46,6 +46,7 @@ import { sharedSecret, sharedSigningKeys, sharedValue } from './oidc/keys.js';
 import { clientMetadata, createProvider } from './oidc/provider.js';
 import { Redemptions } from './oidc/redemptions.js';
 import { postedRequestsAsGet } from './oidc/posted-requests.js';
+import { SealedForms } from './oidc/sealed-forms.js';
 import { Backchannel } from './oidc/ciba.js';
 import { Subjects } from './oidc/subject.js';
 import { EventLoopMonitor, loadShedding, overloaded } from './resilience/load-shedding.js';
@@ -172,9 +173,10 @@ function metricsPlacement(config: BrokerConfig, issuer: string, log: Logger): 'p
 
 /**
  * Builds the broker: the store, the eIDs, oidc-provider and the Koa app around them. The
- * app is a short stack: trace → security headers → error boundary → the body and parameter
- * limits → a form POSTed to /auth or /session/end sent on as a GET → health and metrics →
- * load shedding → store guard → static files → login routes → demo → oidc-provider → 404.
+ * app is a short stack: trace → security headers → error boundary → the body limit → a form
+ * POSTed to /auth or /session/end sent on as a GET (and opened there) → the parameter limits →
+ * health and metrics → load shedding → store guard → static files → login routes → demo →
+ * oidc-provider → 404.
  * A waiting page's poll that this instance can answer from its copies leaves it after the error
  * boundary (and the body and parameter limits) for a stack of its own: load shedding → store
  * guard → the poll (KeptPoll).
@@ -324,9 +326,10 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     app.use(errorBoundary(views, log));
     app.use(addressedToIssuer(issuer));
     app.use(bodyLimit(config.server.max_body_bytes));
+    // A form POSTed to /auth or /session/end goes on as a GET, where the person's session cookie
+    // comes along, with the form sealed; the GET's query, opened, is bounded as any other.
+    app.use(postedRequestsAsGet(provider, config.server.max_body_bytes, new SealedForms(sealingSecrets)));
     app.use(boundedParameters());
-    // A form POSTed to /auth or /session/end goes on as a GET, where the person's session cookie comes along.
-    app.use(postedRequestsAsGet(provider, config.server.max_body_bytes));
     const eventLoop = new EventLoopMonitor();
     const shedding = loadShedding(eventLoop, config.load_shedding, metrics);
     const guard = storeGuard(store, views, statelessPaths);

@@ -47,9 +47,10 @@ export interface ErrorPage {
    * eID's answer that belongs to no login under way (`eid_return`) of that answer, a choice on the
    * picker the login does not offer (`eid_choice`) of that choice, a return link from an eID's app
    * that is not the one of the transaction under way (`app_return`, an earlier try's) of that link,
-   * an address opened with a method it does not take (`wrong_method`: a form's, by GET) of that address.
+   * an address opened with a method it does not take (`wrong_method`: a form's, by GET) of that address,
+   * a form a client POSTed that no longer opens (`sealed_form`: its time ran out, or it was altered) of that request.
    */
-  during?: 'logout' | 'eid_return' | 'eid_choice' | 'app_return' | 'wrong_method';
+  during?: 'logout' | 'eid_return' | 'eid_choice' | 'app_return' | 'wrong_method' | 'sealed_form';
   /** The login's picker, where the next step is to choose again (its own address, shown by GET). */
   chooseAgain?: string;
   /** The page where the login goes on as it stands (its own address, shown by GET). */
@@ -62,17 +63,27 @@ export interface ErrorPage {
 }
 
 /**
+ * The query as the browser sent it, before any step of the broker's replaced it: a GET that
+ * carries a form sealed (posted-requests.ts) goes on with the form opened, which stays out of URLs.
+ */
+export function sentQuery(ctx: Context): URLSearchParams {
+  const { originalUrl } = ctx;
+  const start = originalUrl.indexOf('?');
+  return new URLSearchParams(start === -1 ? '' : originalUrl.slice(start + 1));
+}
+
+/**
  * The language switch: each link shows the page again with another `lang`. A page reached by GET
- * keeps the rest of its query, so that what is under way (a logout's post_logout_redirect_uri and
- * state, a return link's nonce) is kept, and links to a query alone, relative to the page, so a
- * request path such as //evil.example/x never becomes a link. A page that says where it is shown
- * again (`again`: a page drawn for a POST, an error page) links there; one drawn for a POST that
- * does not has no links.
+ * keeps the rest of its query as the browser sent it (sentQuery), so that what is under way (a
+ * logout's post_logout_redirect_uri and state, a return link's nonce) is kept, and links to a
+ * query alone, relative to the page, so a request path such as //evil.example/x never becomes a
+ * link. A page that says where it is shown again (`again`: a page drawn for a POST, an error page)
+ * links there; one drawn for a POST that does not has no links.
  */
 function languageLinks(ctx: Context, locale: Locale, again?: PageAgain) {
   if (ctx.method !== 'GET' && !again) return [];
   const path = again?.path ?? '';
-  const query = new URLSearchParams(again ? again.query : ctx.querystring);
+  const query = again ? new URLSearchParams(again.query) : sentQuery(ctx);
   return supportedLocales.map((code) => {
     query.set('lang', code);
     return { code, name: languageNames[code], current: code === locale, href: `${path}?${query}` };

@@ -100,11 +100,6 @@ export function clientMetadata(client: ClientConfig): ClientMetadata {
   };
 }
 
-/** An RP-initiated logout request's parameters (post_logout_redirect_uri, state, id_token_hint…), to ask it again. */
-function logoutRequest(ctx: KoaContextWithOIDC): Record<string, string> {
-  return Object.fromEntries(Object.entries(ctx.oidc.params ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
-}
-
 /**
  * Whether the browser still has a logged-in session: on the page after the logout's question, the
  * person answered "No, stay logged in" (oidc-provider sends that answer there too, without a
@@ -442,9 +437,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
       ...registrationFeatures(config.registration, deps.initialAccessTokens),
       rpInitiatedLogout: {
         enabled: true,
-        // Asked for by a POST, the page is shown again by GET with the same request for a change of language.
-        // Its form also posts the page's language, that of the pages after the answer (logout-language.ts).
-        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form, languageField: LOGOUT_LANGUAGE, again: { path: ctx.path, query: logoutRequest(ctx) } }),
+        // Always drawn for a GET (a POST is sent on as one: posted-requests.ts), its language links
+        // carry the query the browser sent: a form POSTed still sealed. Its form also posts the
+        // page's language, that of the pages after the answer (logout-language.ts).
+        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form, languageField: LOGOUT_LANGUAGE }),
         // oidc-provider sends "No, stay logged in" to this page too: it then says the person is still logged in.
         postLogoutSuccessSource: async (ctx) => {
           languageOfLoggedOutPage(ctx);

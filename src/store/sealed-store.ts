@@ -12,22 +12,27 @@ interface SealingKey {
   key: Buffer;
 }
 
-function sealingKey(secret: string): SealingKey {
-  const key = Buffer.from(hkdfSync('sha256', secret, '', 'nordic-eid-broker: values sealed in the store', 32));
+/** What the store's values are sealed for: the purpose every key is derived for unless a Sealer is given another. */
+const STORE_PURPOSE = 'values sealed in the store';
+
+function sealingKey(secret: string, purpose: string): SealingKey {
+  const key = Buffer.from(hkdfSync('sha256', secret, '', `nordic-eid-broker: ${purpose}`, 32));
   return { id: createHash('sha256').update(key).digest('base64url').slice(0, 8), key };
 }
 
 /**
  * Encrypts values for the store with AES-256-GCM, under keys derived from the configured
  * secrets: the first seals, every one opens, so keys rotate by prepending a new one (values
- * sealed with an older key stay readable while it is listed).
+ * sealed with an older key stay readable while it is listed). A Sealer for another `purpose`
+ * derives other keys from the same secrets: what it seals, the store's Sealer cannot open, and
+ * the other way round.
  */
 export class Sealer {
   readonly #keys: SealingKey[];
 
-  constructor(secrets: readonly string[]) {
+  constructor(secrets: readonly string[], purpose = STORE_PURPOSE) {
     if (secrets.length === 0) throw new Error('a Sealer needs at least one secret');
-    this.#keys = secrets.map(sealingKey);
+    this.#keys = secrets.map((secret) => sealingKey(secret, purpose));
   }
 
   seal(value: string): string {
@@ -42,13 +47,40 @@ export class Sealer {
   open(stored: string): string {
     const match = SEALED.exec(stored);
     if (!match) return stored;
-    const sealingKey = this.#keys.find((candidate) => candidate.id === match[1]);
+    const sealingKey = this.#keyOf(match[1]!);
     if (!sealingKey) throw new Error(`a value in the store is sealed with key ${match[1]}, which store_encryption_keys no longer lists`);
-    const sealed = Buffer.from(match[2]!, 'base64url');
-    const decipher = createDecipheriv(ALGORITHM, sealingKey.key, sealed.subarray(0, IV_BYTES));
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+    return decrypt(sealingKey, match[2]!);
   }
+
+  /**
+   * The value inside `sealed` if this Sealer sealed it and no one altered it since; undefined for
+   * anything else (a value never sealed, sealed with a key it does not hold, altered, cut short),
+   * which came from someone it should not trust.
+   */
+  openAuthentic(sealed: string): string | undefined {
+    const match = SEALED.exec(sealed);
+    if (!match) return undefined;
+    const sealingKey = this.#keyOf(match[1]!);
+    if (!sealingKey) return undefined;
+    try {
+      return decrypt(sealingKey, match[2]!);
+    } catch {
+      return undefined;
+    }
+  }
+
+  #keyOf(id: string): SealingKey | undefined {
+    return this.#keys.find((candidate) => candidate.id === id);
+  }
+}
+
+/** The text sealed as `encoded` (iv, ciphertext and tag in base64url) with `key`; throws if it was altered. */
+function decrypt({ key }: SealingKey, encoded: string): string {
+  const sealed = Buffer.from(encoded, 'base64url');
+  // A tag of the full length only: GCM would take a shorter one, which is easier to forge.
+  const decipher = createDecipheriv(ALGORITHM, key, sealed.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
 }
 
 /**

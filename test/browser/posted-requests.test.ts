@@ -10,7 +10,8 @@ import { RelyingParty } from '../support/relying-party.js';
  * Forms POSTed to the authorization and logout endpoints from a relying party's page on another
  * site, in a real chromium. The page is served from localhost, the broker is 127.0.0.1: two
  * sites, so the browser sends the broker's SameSite=Lax cookies with the POST's 303 GET, and not
- * with the POST itself.
+ * with the POST itself. The form goes on sealed: no address the browser opens holds what the
+ * client POSTed to keep out of addresses.
  */
 
 let tb: TestBroker;
@@ -22,6 +23,8 @@ let otherSite: string;
 
 const SECRET = 'a-secret-for-the-client-that-posts-its-requests';
 const HTML = 'text/html; charset=utf-8';
+/** The test double's person, whose personal number the client sends as login_hint. */
+const PERSONAL_NUMBER = '198112189876';
 
 beforeAll(async () => {
   browser = await launchChromium();
@@ -62,13 +65,21 @@ async function onDesktop(use: (page: Page) => Promise<void>) {
   }
 }
 
+/** Every address the page opens from now on: its history, and what a proxy or access log on the way sees. */
+function addressesOpened(page: Page): string[] {
+  const addresses: string[] = [];
+  page.on('request', (request) => addresses.push(request.url()));
+  return addresses;
+}
+
 /** The next request of the page to `url` by `method`. */
 const nextRequest = (page: Page, method: string, url: (href: string) => boolean): Promise<Request> =>
   page.waitForRequest((request) => request.method() === method && url(request.url()));
 
 /** The person logs in from the relying party's page on the other site, which POSTs the authorization request; the code is redeemed. */
 async function logInFromOtherSite(page: Page) {
-  const authorization = await rp.authorizationUrl();
+  const authorization = await rp.authorizationUrl({ login_hint: PERSONAL_NUMBER });
+  const opened = addressesOpened(page);
   const posted = nextRequest(page, 'POST', (href) => href === `${tb.issuer}/auth`);
   await page.goto(serveForm('/login', `${tb.issuer}/auth`, authorization.searchParams));
   const request = await posted;
@@ -78,6 +89,7 @@ async function logInFromOtherSite(page: Page) {
   await page.waitForURL(/\/decide$/);
   await page.goto(`${page.url()}?person=0`);
   expect(page.url()).toContain(`${receiver.origin}/callback?`);
+  expect(opened.filter((address) => address.includes(PERSONAL_NUMBER))).toEqual([]);
   return rp.redeem(new URL(page.url()));
 }
 
@@ -93,8 +105,9 @@ describe('a form POSTed from another site', () => {
     await onDesktop(async (page) => {
       const tokens = await logInFromOtherSite(page);
       const form = new URLSearchParams({ id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${receiver.origin}/logged-out`, state: 'bye' });
+      const opened = addressesOpened(page);
       const posted = nextRequest(page, 'POST', (href) => href === `${tb.issuer}/session/end`);
-      const sentOn = nextRequest(page, 'GET', (href) => href === `${tb.issuer}/session/end?${form}`);
+      const sentOn = nextRequest(page, 'GET', (href) => href.startsWith(`${tb.issuer}/session/end?sealed_form=`));
       await page.goto(serveForm('/logout', `${tb.issuer}/session/end`, form));
 
       // The POST from the other site comes without the broker's session cookie, the GET after the 303 with it.
@@ -104,6 +117,7 @@ describe('a form POSTed from another site', () => {
       // oidc-provider asks a session with a login to confirm; one it could not see it would end without asking.
       await page.click('button[name="logout"][value="yes"]');
       await page.waitForURL(`${receiver.origin}/logged-out?state=bye`);
+      expect(opened.filter((address) => address.includes(tokens.id_token!))).toEqual([]);
       expect(await asksToConfirmLogout(tb.issuer, form.toString(), sessionCookie)).toBe(false);
     });
   });

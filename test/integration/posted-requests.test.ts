@@ -1,21 +1,37 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SEALED_FORM_SECONDS, SealedForms } from '../../src/oidc/sealed-forms.js';
 import { TestBrowser } from '../support/browser.js';
-import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
+import { publicClient, startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { asksToConfirmLogout } from '../support/http.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
 /**
  * The authorization and logout endpoints take a form by POST (OpenID Connect Core §3.1.2.1,
  * RP-Initiated Logout 1.0 §2): the broker answers it 303 to the same endpoint by GET, with the
- * form as the query, and the GET is answered as ever. test/browser/posted-requests.test.ts posts
- * from another site in a real browser.
+ * form sealed in the query beside its client_id, and the GET, the form opened, is answered as a
+ * GET with the form as its query is. test/browser/posted-requests.test.ts posts from another site
+ * in a real browser.
  */
 
 let tb: TestBroker;
 let rp: RelyingParty;
 
+/** The broker's store encryption key, from which the sealed forms' key is derived: the tests seal forms of their own with it. */
+const SEALING_KEY = 'a-store-encryption-key-for-the-posted-requests-tests';
+
+/** A client that takes authorization requests only through PAR (RFC 9126 §6). */
+const pushingClient = {
+  client_id: 'pushing',
+  client_secret: 'a-pushing-secret-that-is-long-enough-for-the-schema',
+  redirect_uris: ['https://pushing.example/callback'],
+  require_pushed_authorization_requests: true,
+};
+
+/** The test double's person, whose personal number a client sends as login_hint. */
+const PERSONAL_NUMBER = '198112189876';
+
 beforeAll(async () => {
-  tb = await startTestBroker({}, 'posted');
+  tb = await startTestBroker({ clients: [webClient, publicClient, pushingClient], store_encryption_keys: [SEALING_KEY] }, 'posted');
   rp = await RelyingParty.discover(tb.issuer, webClient);
 });
 
@@ -57,15 +73,21 @@ function authorizationForm(extra: Array<[string, string]> = []): string {
   return new URLSearchParams([...params, ...extra]).toString();
 }
 
+/** The sealed form in a URL the broker sent a POST on to. */
+const sealedFormOf = (url: string) => new URL(url).searchParams.get('sealed_form')!;
+
 describe('a POST to the authorization endpoint', () => {
-  it('is sent on to the GET with the form as its query; the login it starts ends in a code that is redeemed', async () => {
-    const form = (await rp.authorizationUrl()).searchParams.toString();
+  it('is sent on to the GET with the form sealed beside its client_id, its login_hint in no URL; the login it starts ends in a code that is redeemed', async () => {
+    const form = (await rp.authorizationUrl({ login_hint: PERSONAL_NUMBER })).searchParams.toString();
     const posted = await post(rp.browser, '/auth', form);
     expect(posted.status).toBe(303);
-    expect(posted.headers.get('location')).toBe(`${tb.issuer}/auth?${form}`);
+    const location = posted.headers.get('location')!;
+    expect(location).toMatch(new RegExp(`^${tb.issuer}/auth\\?client_id=web-app&sealed_form=sealed%3A[\\w-]+%3A[\\w-]+$`));
+    expect(location).not.toContain(PERSONAL_NUMBER);
 
-    const started = await rp.browser.follow(posted.headers.get('location')!);
+    const started = await rp.browser.follow(location);
     expect(started.response.url).toContain('/decide');
+    expect(started.response.url).not.toContain(PERSONAL_NUMBER);
     const { leftTo } = await rp.browser.follow(`${started.response.url}?person=0`);
     const tokens = await rp.redeem(leftTo!);
     expect(tokens.claims()).toMatchObject({ name: 'Tessa Testsson', acr: 'urn:test:test-double' });
@@ -84,6 +106,78 @@ describe('a POST to the authorization endpoint', () => {
     expect(beneath.status).toBe(405);
     expect(beneath.headers.get('allow')).toBe('HEAD, GET');
   });
+
+  it('from a client that must push its requests (PAR) is refused after the 303 as its GET is', async () => {
+    const pushing = await RelyingParty.discover(tb.issuer, pushingClient);
+    const form = (await pushing.authorizationUrl({ login_hint: PERSONAL_NUMBER })).searchParams.toString();
+    const viaPost = await postAndFollow(pushing.browser, '/auth', form);
+    expect(viaPost.leftTo?.origin).toBe('https://pushing.example');
+    expect(viaPost.leftTo?.searchParams.get('error')).toBe('invalid_request');
+    expect(viaPost.leftTo?.searchParams.get('error_description')).toMatch(/Pushed Authorization Request must be used/);
+  });
+});
+
+/** A request sealed as the broker seals it, with its key: `until` moved by `shiftMs`, for the address `to`. */
+function sealedAs(to: string, form: string, shiftMs = 0, key = SEALING_KEY): string {
+  return new SealedForms([key], () => Date.now() + shiftMs).seal(to, new URLSearchParams(form));
+}
+
+describe('a GET with a sealed form that does not open is refused in plain words, and nothing else is taken in its place', () => {
+  const form = () => authorizationForm([['login_hint', PERSONAL_NUMBER]]);
+  /** What a GET at /auth carries, and the words its refusal has. */
+  const cases: Array<[string, () => Promise<string>, string]> = [
+    [
+      'altered',
+      async () => {
+        const sealed = sealedFormOf((await post(new TestBrowser(tb.issuer), '/auth', form())).headers.get('location')!);
+        const middle = sealed.length - 30;
+        const altered = `${sealed.slice(0, middle)}${sealed[middle] === 'A' ? 'B' : 'A'}${sealed.slice(middle + 1)}`;
+        return new URLSearchParams({ client_id: 'web-app', sealed_form: altered }).toString();
+      },
+      'sealed_form was not sealed by this broker, or was altered since: send the request again.',
+    ],
+    [
+      'expired',
+      async () => new URLSearchParams({ client_id: 'web-app', sealed_form: sealedAs('/auth', form(), -(SEALED_FORM_SECONDS + 1) * 1000) }).toString(),
+      `sealed_form has expired (it opens for ${SEALED_FORM_SECONDS} seconds after the POST): send the request again.`,
+    ],
+    [
+      "another broker's",
+      async () => new URLSearchParams({ client_id: 'web-app', sealed_form: sealedAs('/auth', form(), 0, 'another-broker-s-store-encryption-key') }).toString(),
+      'sealed_form was not sealed by this broker, or was altered since: send the request again.',
+    ],
+    [
+      "the logout endpoint's",
+      async () => new URLSearchParams({ client_id: 'web-app', sealed_form: sealedAs('/session/end', form()) }).toString(),
+      'sealed_form was sealed for /session/end, not for this address: send the request again.',
+    ],
+    [
+      'with a parameter beside it',
+      async () => `${new URLSearchParams({ client_id: 'web-app', sealed_form: sealedAs('/auth', form()) })}&prompt=none`,
+      'A request with sealed_form carries no other parameters than the client_id sealed in it: send them in the form.',
+    ],
+    [
+      'with another client_id',
+      async () => new URLSearchParams({ client_id: 'spa', sealed_form: sealedAs('/auth', form()) }).toString(),
+      'A request with sealed_form carries no other parameters than the client_id sealed in it: send them in the form.',
+    ],
+  ];
+
+  it.each(cases)('%s: 400 invalid_request saying why', async (_, query, description) => {
+    const refused = await fetch(`${tb.issuer}/auth?${await query()}`, { headers: { accept: 'application/json' }, redirect: 'manual' });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({ error: 'invalid_request', error_description: description });
+  });
+
+  it('as a page, it says to go back to the service and start again, with the trace id', async () => {
+    const sealed = sealedAs('/session/end', new URLSearchParams({ post_logout_redirect_uri: webClient.post_logout_redirect_uris[0]! }).toString(), -(SEALED_FORM_SECONDS + 1) * 1000);
+    const refused = await pageBrowser().request(`/session/end?sealed_form=${encodeURIComponent(sealed)}`);
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get('content-type')).toContain('text/html');
+    const page = await refused.text();
+    expect(page).toContain('This request from the service is no longer valid');
+    expect(page).toContain(refused.headers.get('traceid')!);
+  });
 });
 
 describe('a POST to the logout endpoint', () => {
@@ -94,11 +188,20 @@ describe('a POST to the logout endpoint', () => {
     expect(await asksToConfirmLogout(tb.issuer, form, sessionCookie)).toBe(true);
 
     const { response: confirmation } = await postAndFollow(rp.browser, '/session/end', form);
-    expect(confirmation.url).toBe(`${tb.issuer}/session/end?${form}`);
+    expect(confirmation.url).toBe(`${tb.issuer}/session/end?sealed_form=${encodeURIComponent(sealedFormOf(confirmation.url))}`);
     expect(confirmation.status).toBe(200);
     const page = await confirmation.text();
     expect(page).toContain('name="logout"');
-    const { leftTo } = await rp.browser.confirmLogout(page);
+    // Nor do its language links carry the id_token_hint: they carry the form sealed, and show the page again.
+    expect(page).not.toContain(tokens.id_token!);
+    const swedish = /href="(\?sealed_form=[^"]+)"[^>]*>Svenska/.exec(page)?.[1]?.replaceAll('&amp;', '&');
+    expect(swedish).toMatch(/&lang=sv$/);
+    const inSwedish = await rp.browser.request(`/session/end${swedish}`);
+    expect(inSwedish.status).toBe(200);
+    const swedishPage = await inSwedish.text();
+    expect(swedishPage).toContain('<html lang="sv"');
+    // The page shown again asks anew (a new xsrf): the person answers there.
+    const { leftTo } = await rp.browser.confirmLogout(swedishPage);
     expect(leftTo?.href).toBe('https://rp.example/logged-out?state=bye');
     // The session of the login is gone from the broker: its cookie, sent again, finds no login to log out of.
     expect(await asksToConfirmLogout(tb.issuer, form, sessionCookie)).toBe(false);
@@ -156,7 +259,7 @@ describe('a POST that cannot be sent on gets a clear answer', () => {
     const { error, error_description: description } = (await posted.json()) as { error: string; error_description: string };
     expect(error).toBe('invalid_request');
     expect(description).toBe(
-      `The request does not fit in a URL (at most 8192 bytes). Push it to ${tb.issuer}/request (PAR, RFC 9126) and send here only client_id and the request_uri it answers with.`,
+      `The request does not fit in a URL once sealed (at most 8192 bytes; sealing makes it about a third longer). Push it to ${tb.issuer}/request (PAR, RFC 9126) and send here only client_id and the request_uri it answers with.`,
     );
 
     const pushed = await rp.browser.follow(await rp.pushedAuthorizationUrl({ claims }));
@@ -169,7 +272,7 @@ describe('a POST that cannot be sent on gets a clear answer', () => {
     expect(posted.status).toBe(400);
     expect(await posted.json()).toEqual({
       error: 'invalid_request',
-      error_description: 'The request does not fit in a URL (at most 8192 bytes). Send fewer or shorter parameters (client_id in place of a long id_token_hint).',
+      error_description: 'The request does not fit in a URL once sealed (at most 8192 bytes; sealing makes it about a third longer). Send fewer or shorter parameters (client_id in place of a long id_token_hint).',
     });
   });
 
