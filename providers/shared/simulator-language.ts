@@ -30,9 +30,14 @@ export interface PageLanguage {
 
 const FALLBACK = 'en';
 
+/** The name of a page's language links, as the broker's own pages give it, in each of its languages. */
+const LANGUAGE_LINKS_LABEL = 'language.label';
+
 export class SimulatorTexts {
   readonly #messages: Record<string, Messages>;
   readonly #locales: readonly string[];
+  /** The broker's own texts, for what the simulators' pages say as the broker's do. */
+  readonly #brokerMessages: Record<string, Messages> = loadMessages();
 
   /**
    * `folders`: the plugin folders whose locales/ hold the texts (later ones win), under the key
@@ -82,6 +87,12 @@ export class SimulatorTexts {
       const marked = locale === current ? ' aria-current="true"' : '';
       return `<a href="${escapeHtml(href(locale))}" lang="${locale}" hreflang="${locale}"${marked}>${escapeHtml(name)}</a>`;
     });
-    return `<nav class="languages">${links.join(' · ')}</nav>`;
+    // Named in the page's language, as the broker's pages name theirs: a screen reader lists the page's navigation by name.
+    return `<nav class="languages" aria-label="${escapeHtml(this.#languageLinksLabel(current))}">${links.join(' · ')}</nav>`;
+  }
+
+  /** The name of the language links: the broker's, or in a language of the eID's own, its texts' `languages`. */
+  #languageLinksLabel(locale: string): string {
+    return this.#brokerMessages[locale]?.[LANGUAGE_LINKS_LABEL] ?? this.translator(locale)('languages');
   }
 }

@@ -61,6 +61,13 @@ export const coreFields = {
   frontchannel_logout_session_required: z.boolean(),
   /** A resource server: it may introspect tokens issued to any client, not only its own. */
   resource_server: z.boolean(),
+  /**
+   * Set by the broker on a client registered with no initial access token (open registration):
+   * anyone's client, whose error answers stop at a page on the broker's origin rather than
+   * sending the person on by themselves (src/oidc/leaving-page.ts). The operator may set or
+   * remove it through the admin API.
+   */
+  registered_openly: z.boolean(),
 } satisfies Record<string, ZodType>;
 
 /** A page of the client's own a person may be sent to: http(s), and https but on a loopback host (checkLinkedPages). */
@@ -106,14 +113,19 @@ interface OperatorGrant {
   granted(value: unknown): unknown;
   /** The grant in words, when it is less than the whole field. */
   words?: string;
+  /** The grant is the whole field: what the client holds stays when an update leaves it out. */
+  whole?: true;
+  /** Why a request may not ask for it, when not for being the operator's to give. */
+  refusal?: string;
 }
 
-const wholeField: OperatorGrant = { granted: (value) => (value === null ? undefined : value) };
+const wholeField: OperatorGrant = { granted: (value) => (value === null ? undefined : value), whole: true };
 
 /**
  * What only the operator grants (configuration file, admin API), because each gives a client more
- * than OIDC would or lets it speak in the operator's name: a client never gives it to itself by
- * registering (RFC 7591) or by updating its registration (RFC 7592).
+ * than OIDC would or lets it speak in the operator's name, and the broker's own mark on a client
+ * anyone could register: a client never gives itself one by registering (RFC 7591), nor changes
+ * or drops one by updating its registration (RFC 7592).
  */
 const operatorGrants: Readonly<Record<string, OperatorGrant>> = {
   // Introspects every client's tokens.
@@ -127,6 +139,8 @@ const operatorGrants: Readonly<Record<string, OperatorGrant>> = {
   authorization_details_types: wholeField,
   // CIBA starts an eID on any person's phone by their personal number.
   grant_types: { granted: (value) => (Array.isArray(value) && value.includes(CIBA_GRANT_TYPE) ? CIBA_GRANT_TYPE : undefined), words: CIBA_GRANT_TYPE },
+  // Its errors stop at a page before the person leaves: the client would drop it to redirect at once.
+  registered_openly: { ...wholeField, refusal: 'is set by the broker on a client registered without an initial access token, not through registration' },
 };
 
 /**
@@ -139,9 +153,9 @@ function keepOperatorGrants(requested: Readonly<Record<string, unknown>>, held: 
   for (const [field, grant] of Object.entries(operatorGrants)) {
     const asked = grant.granted(requested[field]);
     if (asked !== undefined && !isDeepStrictEqual(asked, grant.granted(held[field]))) {
-      invalid(field, `${grant.words ? `${grant.words} ` : ''}is granted by the operator (configuration or admin API), not through registration`);
+      invalid(field, grant.refusal ?? `${grant.words ? `${grant.words} ` : ''}is granted by the operator (configuration or admin API), not through registration`);
     }
-    if (grant === wholeField && asked === undefined && held[field] !== undefined) metadata[field] = held[field];
+    if (grant.whole && asked === undefined && held[field] !== undefined) metadata[field] = held[field];
   }
 }
 

@@ -6,7 +6,7 @@ import type { ErrorPage, Views } from '../http/views.js';
 import { retryAfterUnavailable } from '../http/errors.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan, tooLongDescription, tooLongParameter } from '../http/parameters.js';
 import { INITIAL_ACCESS_TOKEN_MAX_SECONDS, type InitialAccessTokens } from '../clients/initial-access-tokens.js';
-import { applyRegistrationDefaults, keepSubjectsOnUpdate, refuseEncryption, registrationFeatures } from '../clients/registration.js';
+import { applyRegistrationDefaults, keepSubjectsOnUpdate, markOpenRegistration, refuseEncryption, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
 import { tokenEndpointAuthMethods } from '../clients/metadata.js';
@@ -14,6 +14,7 @@ import { supportedLocales } from '../http/locale.js';
 import { isProductionConfiguration } from '../config/environment.js';
 import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
+import { leavingPage } from './leaving-page.js';
 import { publishedDocumentCaching } from './published-documents.js';
 import { uncachedAnswers } from './uncached-answers.js';
 import { clientScriptOrigins } from './script-origins.js';
@@ -379,6 +380,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
         if (key === deps.clientRules.extraFields[0]) {
           refuseEncryption(ctx);
           applyRegistrationDefaults(ctx, metadata as Record<string, unknown>);
+          markOpenRegistration(ctx, metadata as Record<string, unknown>, config.registration);
           keepSubjectsOnUpdate(ctx, metadata as Record<string, unknown>);
         }
         deps.clientRules.validator(ctx, key, value, metadata);
@@ -494,6 +496,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
     logoutLanguage(),
     frontChannelLogout(provider, views),
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store, deps.keyNames), store, sessionTtlSeconds: config.ttl.session }),
+    // Before the broker's form-post page, which it takes the place of for an error of such a client.
+    leavingPage(views),
     ownFormPostPage(views),
     deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),

@@ -26,7 +26,8 @@ beforeAll(async () => {
     display_name: 'Posted back',
   };
   tb = await startTestBroker(
-    { demo: true, clients: [client], eids: { 'se-bankid': { mode: 'simulator', poll_frequency: 1 }, 'no-bankid': { mode: 'simulator' } } },
+    // Open registration: a client anyone registered, whose errors stop at a page first.
+    { demo: true, clients: [client], eids: { 'se-bankid': { mode: 'simulator', poll_frequency: 1 }, 'no-bankid': { mode: 'simulator' } }, registration: { enabled: true, initial_access_token: false } },
     'own-settings',
   );
 }, 60_000);
@@ -272,6 +273,47 @@ describe("the page that passes a form on (a form_post answer, a logout with no l
       await page.waitForSelector('#form-post');
       expect(await page.getAttribute('html', 'lang')).toBe('fi');
       await expectAccessible(page, 'form post (fi)');
+    }, 'fi-FI');
+  }, 60_000);
+});
+
+describe('the error of a client anyone registered (open registration): a page before the person leaves', () => {
+  it("stops on the broker's origin, in the person's language, naming the host; Continue takes the very answer on, posted (form_post) or as a link (a cancel at the picker), and nothing goes by itself", async () => {
+    const registered = await fetch(`${tb.issuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [`${postedBack.origin}/open`], client_name: 'Anyone' }),
+    });
+    const { client_id: clientId } = (await registered.json()) as { client_id: string };
+    const authorization = (extra: Record<string, string>) =>
+      `${tb.issuer}/auth?${new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: `${postedBack.origin}/open`, state: 'open-state', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', ...extra })}`;
+    const host = new URL(postedBack.origin).host;
+    await onPhone(async (page) => {
+      // prompt=none fails at once (every login runs an eID): oidc-provider would post login_required on by itself.
+      const shown = await page.goto(authorization({ prompt: 'none', response_mode: 'form_post' }));
+      expect(shown?.status()).toBe(400);
+      expect(shown?.headers()['content-security-policy']).not.toMatch(/sha256|unsafe-inline/);
+      expect(new URL(page.url()).origin).toBe(tb.issuer);
+      expect(await page.getAttribute('html', 'lang')).toBe('fi');
+      expect(await page.textContent('h1')).toBe('Ennen kuin jatkat');
+      expect(await page.textContent('main .lead')).toContain(host);
+      expect(await page.locator('script').count()).toBe(0);
+      expect(await page.textContent('.support')).toContain('login_required');
+      await expectAccessible(page, 'leaving page, form post (fi)');
+      expect(postedBack.received.filter((request) => request.url.pathname === '/open')).toEqual([]);
+      await page.click(`#leave button:text-is("Jatka osoitteeseen ${host}")`);
+      const posted = await postedBack.waitFor((request) => request.url.pathname === '/open' && request.method === 'POST');
+      expect(Object.fromEntries(new URLSearchParams(posted.body))).toEqual({ error: 'login_required', error_description: expect.any(String), state: 'open-state', iss: tb.issuer });
+
+      // A login's own end (its return, resume): the person cancels at the picker.
+      await page.goto(authorization({}));
+      await page.click('form[action$="/cancel"] button');
+      await page.waitForSelector('a#leave');
+      expect(new URL(page.url()).origin).toBe(tb.issuer);
+      await expectAccessible(page, 'leaving page, a link (fi)');
+      await page.click('a#leave');
+      const linked = await postedBack.waitFor((request) => request.url.pathname === '/open' && request.method === 'GET');
+      expect(Object.fromEntries(linked.url.searchParams)).toEqual({ error: 'access_denied', error_description: expect.any(String), state: 'open-state', iss: tb.issuer });
     }, 'fi-FI');
   }, 60_000);
 });

@@ -11,6 +11,8 @@ import { expectAccessible, launchChromium, newPhone } from '../support/chromium.
 let browser: Browser;
 let tb: TestBroker;
 const LOCALES = ['sv-SE', 'en-GB', 'nb-NO', 'fi-FI', 'da-DK'] as const;
+/** The name of a page's language links in each locale's language, as the broker's own pages give it. */
+const LANGUAGE_LINKS_NAME: Record<(typeof LOCALES)[number], string> = { 'sv-SE': 'Språk', 'en-GB': 'Language', 'nb-NO': 'Språk', 'fi-FI': 'Kieli', 'da-DK': 'Sprog' };
 /**
  * A broker with simulators of its own for each locale's walk through every page: a simulated
  * app shows every login waiting at its simulator, so walks that run at once must not share one.
@@ -372,8 +374,10 @@ describe.concurrent("every simulator's page, for everyone", () => {
         const textSize = (tab: Page, standard: number) => devtools.get(tab)!.send('Page.setFontSizes', { fontSizes: { standard } });
         const sideways: Record<string, boolean> = {};
         const rings: Record<string, string[]> = {};
+        const navNames: Record<string, unknown> = {};
         const check = async (tab: Page, name: string) => {
           await expectAccessible(tab, `${name} (${locale})`);
+          navNames[name] = await tab.evaluate("document.querySelector('nav.languages')?.getAttribute('aria-label')");
           rings[name] = await unclearFocusRings(tab);
           await textSize(tab, 32);
           sideways[name] = (await tab.evaluate(SCROLLS_SIDEWAYS)) as boolean;
@@ -402,6 +406,10 @@ describe.concurrent("every simulator's page, for everyone", () => {
           await check(app, `${eid} app, nothing waiting`);
           await page.click('button[data-device="other"]');
           await appShows(app, scan);
+          // The status is said once, by its live region: the focus goes to the step that took the
+          // pressed button's place, not to the status line as well (which had it read twice).
+          await expect.poll(() => page.textContent('#status')).not.toBe('');
+          expect(await page.evaluate('document.activeElement?.id'), eid).toBe('progress');
           await check(app, `${eid} app, a login to scan`);
           await app.click(`form[action="${scan}"] button`);
           await appShows(app, approve);
@@ -411,6 +419,8 @@ describe.concurrent("every simulator's page, for everyone", () => {
         }
         expect(sideways).toEqual(Object.fromEntries(Object.keys(sideways).map((name) => [name, false])));
         expect(rings).toEqual(Object.fromEntries(Object.keys(rings).map((name) => [name, []])));
+        // The language links are named, in the page's language: a screen reader lists the page's navigation by name.
+        expect(navNames).toEqual(Object.fromEntries(Object.keys(rings).map((name) => [name, LANGUAGE_LINKS_NAME[locale]])));
         expect(problems).toEqual([]);
       } finally {
         await context.close();

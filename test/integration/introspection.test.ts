@@ -77,3 +77,85 @@ describe('revocation', () => {
     expect(await client.tokenIntrospection(rp.config, tokens.access_token)).toMatchObject({ active: true });
   });
 });
+
+/**
+ * Open registration (this broker's): a client anyone registered, at an address of its choosing,
+ * must not have the broker send a person on there by itself with an error it asked for on
+ * purpose (an open redirect, RFC 9700 §4.11.2). Clients registered with a token: registration.test.ts.
+ */
+describe('a client anyone registered (open registration)', () => {
+  interface Registered {
+    client_id: string;
+    registration_access_token: string;
+    registration_client_uri: string;
+    registered_openly?: boolean;
+  }
+
+  /** A host that needs escaping in a page, as URL takes it. */
+  const host = 'a&b"c.example';
+  const redirectUri = `https://${host}/cb`;
+
+  async function call(url: string, method: string, body: unknown, token?: string) {
+    const response = await fetch(url, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  async function registerOpenly(): Promise<Registered> {
+    const answer = await call(`${tb.issuer}/reg`, 'POST', { redirect_uris: [redirectUri] });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    return answer.body as unknown as Registered;
+  }
+
+  /** An authorization request that fails at once (the broker never logs in silently): login_required. */
+  const failing = (clientId: string, mode: string) =>
+    `${tb.issuer}/auth?${new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: redirectUri, state: 'st&te', prompt: 'none', response_mode: mode, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`;
+
+  const unescape = (html: string) => html.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+  it('is marked by the broker, and its error stops at a page of the broker naming the host, whose Continue carries the answer exactly (query, fragment)', async () => {
+    const registered = await registerOpenly();
+    expect(registered.registered_openly).toBe(true);
+    for (const [mode, part] of [['query', 'search'], ['fragment', 'hash']] as const) {
+      const response = await fetch(failing(registered.client_id, mode), { redirect: 'manual', headers: { accept: 'text/html', 'accept-language': 'sv' } });
+      expect(response.status, mode).toBe(400);
+      expect(response.headers.get('location'), mode).toBeNull();
+      expect(response.headers.get('content-security-policy')).toMatch(/script-src 'self';/);
+      const page = await response.text();
+      expect(page).toContain('Fortsätt till a&amp;b&quot;c.example');
+      expect(page).not.toContain(host);
+      expect(page).not.toContain('<script');
+      // The support reference, as on the broker's other pages.
+      expect(page).toMatch(/<dd><code>[0-9a-f]{16,}<\/code><\/dd>/);
+      const href = new URL(unescape(/<a class="button" href="([^"]*)" id="leave">/.exec(page)![1]!));
+      expect(`${href.origin}${href.pathname}`).toBe(new URL(redirectUri).href);
+      expect(Object.fromEntries(new URLSearchParams(href[part].slice(1)))).toEqual({
+        error: 'login_required',
+        error_description: expect.any(String),
+        state: 'st&te',
+        iss: tb.issuer,
+      });
+    }
+  });
+
+  it('cannot give itself the mark, nor change or drop it by updating its registration (RFC 7592)', async () => {
+    for (const asked of [true, false]) {
+      const refused = await call(`${tb.issuer}/reg`, 'POST', { redirect_uris: [redirectUri], registered_openly: asked });
+      expect(refused).toEqual({ status: 400, body: { error: 'invalid_client_metadata', error_description: expect.stringMatching(/^registered_openly: is set by the broker/) } });
+    }
+    const registered = await registerOpenly();
+    const update = (body: Record<string, unknown>, token: string) => call(registered.registration_client_uri, 'PUT', { client_id: registered.client_id, redirect_uris: [redirectUri], ...body }, token);
+    const dropped = await update({ registered_openly: false }, registered.registration_access_token);
+    expect(dropped).toEqual({ status: 400, body: { error: 'invalid_client_metadata', error_description: expect.stringMatching(/^registered_openly: /) } });
+    // Left out, or sent back as it was read (RFC 7592 §2.2), it stays.
+    const leftOut = await update({ client_name: 'Updated' }, registered.registration_access_token);
+    expect(leftOut.status, JSON.stringify(leftOut.body)).toBe(200);
+    expect(leftOut.body.registered_openly).toBe(true);
+    const repeated = await update({ registered_openly: true }, leftOut.body.registration_access_token as string);
+    expect(repeated.status, JSON.stringify(repeated.body)).toBe(200);
+    expect((await fetch(failing(registered.client_id, 'query'), { redirect: 'manual' })).status).toBe(400);
+  });
+});

@@ -145,6 +145,19 @@ describe('dynamic client registration (RFC 7591)', () => {
     expect(payload).not.toHaveProperty('nonce');
   });
 
+  // Open registration's clients stop at a page first (introspection.test.ts): one a token let in is the operator's.
+  it('a client registered with a token is not marked as open registration\'s: its error goes to its redirect_uri at once', async () => {
+    const reg = (await register(tb.issuer, IAT, webRegistration)).body as { client_id: string };
+    expect(reg).not.toHaveProperty('registered_openly');
+    const query = { client_id: reg.client_id, response_type: 'code', scope: 'openid', redirect_uri: webRegistration.redirect_uris[0]!, state: 'the-state', prompt: 'none', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+    const response = await fetch(`${tb.issuer}/auth?${new URLSearchParams(query)}`, { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect(response.status).toBe(303);
+    const location = new URL(response.headers.get('location')!);
+    expect(`${location.origin}${location.pathname}`).toBe(webRegistration.redirect_uris[0]);
+    expect(location.searchParams.get('error')).toBe('login_required');
+    expect(location.searchParams.get('state')).toBe('the-state');
+  });
+
   it('ignores metadata it does not know, as RFC 7591 asks', async () => {
     const answer = await register(tb.issuer, IAT, { ...webRegistration, colour: 'red', bankid_requirement: { pinCode: true } });
     expect(answer.status).toBe(201);

@@ -37,7 +37,7 @@ function problem(metadata: Record<string, unknown>, references = true): string {
 
 describe('client rules', () => {
   it('add the core fields and the ones eIDs declare to OIDC metadata', () => {
-    const core = ['display_name', 'allowed_eids', 'allowed_acr_values', 'default_ui_locales', 'return_to_picker', 'refresh_tokens_without_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'resource_server'];
+    const core = ['display_name', 'allowed_eids', 'allowed_acr_values', 'default_ui_locales', 'return_to_picker', 'refresh_tokens_without_consent', 'frontchannel_logout_uri', 'frontchannel_logout_session_required', 'resource_server', 'registered_openly'];
     expect(rules.extraFields).toEqual([...core, ...TAGGED_FIELDS.map((tagged) => tagged.name), 'x_level']);
     expect(rules.extraFields).toContain('client_name#sv');
     expect(TAGGED_FIELDS).toHaveLength(25);

@@ -113,11 +113,21 @@ if (root) {
     show('qr-help', showQrHelp && visible);
   }
 
-  /** Moves keyboard and screen-reader focus to what changed, once per step. */
-  function focusStep(step, id) {
+  /**
+   * Once per step, moves keyboard and screen-reader focus to `id`, unless `move` says not to. Never
+   * to the status line: it is a live region, which a screen reader reads out each time its words
+   * change, and focus on it as well had the same words read twice.
+   */
+  function focusStep(step, id, move = true) {
     if (shownStep === step) return;
     shownStep = step;
-    element(id).focus();
+    if (move) element(id).focus();
+  }
+
+  /** Whether the focus is nowhere, or on a control the step just hid (a device button once pressed, Try again). */
+  function focusLost() {
+    const focused = document.activeElement;
+    return !focused || focused === document.body || focused.closest('[hidden]') !== null;
   }
 
   function render(state) {
@@ -152,7 +162,8 @@ if (root) {
     showReference(ended && state.reference);
     // Going back from an ending that may be tried again ends the login with it.
     if (state.retry) element('cancel').textContent = element('cancel').dataset.back;
-    focusStep(`${state.status} ${state.hintCode || ''} ${device}`, 'status');
+    // The new status is said by the live region; the focus goes to the step only if it had none left.
+    focusStep(`${state.status} ${state.hintCode || ''} ${device}`, 'progress', focusLost());
     if (state.redirectTo) finish(state);
     else if (state.retry) stopWaiting();
   }
