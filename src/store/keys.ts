@@ -90,7 +90,7 @@ export const KEY_FAMILIES = {
   sharedValueReturn: {
     prefix: 'keys:back',
     kind: 'channel',
-    holds: "nothing is sent on it: its subscription tells an instance that its connection to Redis is back, and it writes the shared values it uses back where they are missing (a Redis restarted empty lost them)",
+    holds: "nothing is sent on it: its subscription tells an instance that its connection to Redis is back, and it writes the shared values it uses back where they are missing (a Redis restarted empty lost them); an instance starting on a Redis up for less than 3 seconds waits for that before it generates a missing one",
     lifetime: 'none (pub/sub)',
     writer: 'oidc/keys.ts',
   },
