@@ -42,7 +42,9 @@ const CLAIM_VALUE = '"value';
 /**
  * The only `values` a code or token holds that no client wrote: oidc-provider turns acr_values into
  * the ID token's `"acr":{"values":[…]}`, of acr values the broker serves. A client's own acr with
- * `value` or `values` is refused at any depth (provider.ts), so every other is the client's.
+ * `value` or `values` is refused at any depth (provider.ts), so every other is the client's. The
+ * `{` or `,` before it makes "acr" a key of the JSON: in a string, or after more of a key's name,
+ * its quote would be escaped.
  */
 const ACR_VALUES = ['{"acr":{"values":', ',"acr":{"values":'];
 
