@@ -431,7 +431,8 @@ export const configSchema = z
         /**
          * Deliveries waiting at most, over all instances. Anyone can cause the events an endpoint
          * wants (a login started and cancelled), and each waits a day while the endpoint is down:
-         * past this many, new ones are dropped (they stay in the log and the audit stream).
+         * past this many, new ones are dropped (they stay in the log and the audit stream). Each
+         * instance counts once a second: the others may pass it by what they queue in one second.
          */
         max_queued: z.number().int().min(1).default(100_000),
       })

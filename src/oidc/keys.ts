@@ -13,9 +13,29 @@ import { whileUnavailable } from '../store/retry.js';
  */
 export async function sharedValue(store: Store, name: string, generate: () => Promise<string>): Promise<string> {
   const key = storeKey('sharedValue', name);
-  const value = (await store.get(key))?.value ?? (await written(store, key, await generate()));
+  const value = (await heldByRunningInstances(store, key)) ?? (await written(store, key, await generate()));
   await keepThroughLoss(store, key, value);
   return value;
+}
+
+/** How often a starting instance looks again for a value the running instances write back. */
+const WRITE_BACK_POLL_MS = 50;
+
+/**
+ * The value at `key`; when there is none and Redis started moments ago, the one the running
+ * instances write back once connected again (keepThroughLoss), if one does before they all must
+ * have. An instance that starts as a Redis restarted empty comes back would otherwise generate a
+ * value of its own first, and win: the running instances' write-back would find it there, and the
+ * two would disagree on every `sub` and signature for good. Running instances must win: a `sub`
+ * already given to clients cannot change. Only a start on a Redis up for less than a few seconds
+ * waits, and only until the value is there.
+ */
+async function heldByRunningInstances(store: Store, key: string): Promise<string | undefined> {
+  for (;;) {
+    const held = (await store.get(key))?.value;
+    if (held !== undefined || !(await store.justStarted())) return held;
+    await new Promise((resolve) => setTimeout(resolve, WRITE_BACK_POLL_MS));
+  }
 }
 
 async function written(store: Store, key: string, value: string): Promise<string> {

@@ -300,18 +300,27 @@ function outgoingFetch(issuer: string): Configuration['fetch'] {
   };
 }
 
+/** Whether a claims request asks for an acr by value(s) anywhere in it (verified_claims nests claims). */
+function demandsAcr(claims: unknown): boolean {
+  if (typeof claims !== 'object' || claims === null) return false;
+  const { acr } = claims as { acr?: unknown };
+  if (typeof acr === 'object' && acr !== null && ('value' in acr || 'values' in acr)) return true;
+  return Object.values(claims).some(demandsAcr);
+}
+
 /**
  * The claims parameter lets a client ask for single claims (age_over_18 without the birth date).
  * The eID is chosen with acr_values only: an acr demanded there would send the person round the
- * login again and again, since the broker runs the eID the acr_values name. Nesting is bounded
- * (MAX_JSON_DEPTH), or oidc-provider's recursive copies of it overflow the stack.
+ * login again and again, since the broker runs the eID the acr_values name. Refused at any depth,
+ * it also leaves the acr values oidc-provider writes from acr_values the only `"acr":{"values":`
+ * of a code or token, which the search for a claims request by value (store/keys.ts) passes over.
+ * Nesting is bounded (MAX_JSON_DEPTH), or oidc-provider's recursive copies of it overflow the stack.
  */
 const claimsParameter: NonNullable<NonNullable<Configuration['features']>['claimsParameter']> = {
   enabled: true,
   assertClaimsParameter(_ctx, claims) {
     if (nestedDeeperThan(claims, MAX_JSON_DEPTH)) throw new errors.InvalidRequest(`claims: nested more than ${MAX_JSON_DEPTH} levels deep`);
-    const demandsAcr = [claims.id_token?.acr, claims.userinfo?.acr].some((acr) => acr && ('value' in acr || 'values' in acr));
-    if (demandsAcr) throw new errors.InvalidRequest('claims: choose the eID and its level with acr_values, not with an acr value in the claims parameter');
+    if (demandsAcr(claims)) throw new errors.InvalidRequest('claims: choose the eID and its level with acr_values, not with an acr value in the claims parameter');
   },
 };
 

@@ -23,9 +23,9 @@ export interface KeyFamily {
   readonly writer: string;
   /**
    * Personal data or a secret: written encrypted (the sealed store) and read decrypted. With
-   * `holding`, only the family's records that hold that text are written encrypted.
+   * `holding`, only the family's records whose text it finds personal data in are written encrypted.
    */
-  readonly sealed?: true | { readonly holding: string };
+  readonly sealed?: true | { readonly holding: (record: string) => boolean };
 }
 
 /**
@@ -34,16 +34,47 @@ export interface KeyFamily {
  * person's certificate and so their personal number and name; their device's IP address).
  */
 const GRANTED_DETAILS_FIELD = '"rar":';
+/**
+ * Where a claims request (OIDC Core §5.5, oidc-provider's `claims` field) asks for a claim by its
+ * value, `"value":`, or by one of several, `"values":`: a personal number, say. Both begin so.
+ */
+const CLAIM_VALUE = '"value';
+/**
+ * The only `values` a code or token holds that no client wrote: oidc-provider turns acr_values into
+ * the ID token's `"acr":{"values":[…]}`, of acr values the broker serves. A client's own acr with
+ * `value` or `values` is refused at any depth (provider.ts), so every other is the client's. The
+ * `{` or `,` before it makes "acr" a key of the JSON: in a string, or after more of a key's name,
+ * its quote would be escaped.
+ */
+const ACR_VALUES = ['{"acr":{"values":', ',"acr":{"values":'];
 
-/** How a family of oidc-provider's codes and tokens is kept: sealed when it carries authorization_details. */
+/** Whether the claims request in a record's text asks for a claim by value(s), found with a plain search (no parse). */
+function asksForClaimByValue(record: string): boolean {
+  for (let at = record.indexOf(CLAIM_VALUE); at !== -1; at = record.indexOf(CLAIM_VALUE, at + CLAIM_VALUE.length)) {
+    const after = at + CLAIM_VALUE.length;
+    if (record.startsWith('":', after)) return true;
+    if (record.startsWith('s":', after) && !ACR_VALUES.some((acr) => record.startsWith(acr, after + 3 - acr.length))) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a code or token's record holds personal data: authorization_details as granted, or a
+ * claims request by value. Asked on every token write, so it only searches the text.
+ */
+function tokenHoldsPersonalData(record: string): boolean {
+  return record.includes(GRANTED_DETAILS_FIELD) || asksForClaimByValue(record);
+}
+
+/** How a family of oidc-provider's codes and tokens is kept: sealed when it carries authorization_details or a claims request by value. */
 function tokenFamily(model: string, holds: string, lifetime: string): KeyFamily {
   return {
     prefix: `oidc:${model}:`,
     kind: 'record',
-    holds: `${holds} (an oidc:<Model> record, by a hash of its id); one that carries authorization_details holds what the person signed or approved and the eID's evidence, with the person's personal number, and is sealed`,
+    holds: `${holds} (an oidc:<Model> record, by a hash of its id); one that carries authorization_details holds what the person signed or approved and the eID's evidence, with the person's personal number, one whose claims request asks for a claim by value (a personal number) holds that value, and each is sealed`,
     lifetime,
     writer: 'oidc/adapter.ts',
-    sealed: { holding: GRANTED_DETAILS_FIELD },
+    sealed: { holding: tokenHoldsPersonalData },
   };
 }
 
@@ -61,7 +92,7 @@ export const KEY_FAMILIES = {
   sharedValueReturn: {
     prefix: 'keys:back',
     kind: 'channel',
-    holds: "nothing is sent on it: its subscription tells an instance that its connection to Redis is back, and it writes the shared values it uses back where they are missing (a Redis restarted empty lost them)",
+    holds: "nothing is sent on it: its subscription tells an instance that its connection to Redis is back, and it writes the shared values it uses back where they are missing (a Redis restarted empty lost them); an instance starting on a Redis up for less than 3 seconds waits for that before it generates a missing one",
     lifetime: 'none (pub/sub)',
     writer: 'oidc/keys.ts',
   },

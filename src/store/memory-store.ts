@@ -238,6 +238,10 @@ export function createMemoryStore(): Store {
 
     async ping() {},
 
+    async justStarted() {
+      return false;
+    },
+
     async close() {
       clearInterval(sweep);
     },

@@ -220,6 +220,10 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       await run('ping', () => pingEveryMaster(client));
     },
 
+    async justStarted() {
+      return (await run('justStarted', () => shortestUptimeSeconds(client))) < RECONNECTED_WITHIN_SECONDS;
+    },
+
     async close() {
       closing = true;
       subscriptions.close();
@@ -770,6 +774,20 @@ function reconnectDelay(attempt: number): number {
 }
 
 const MAX_RECONNECT_DELAY_MS = 2_000;
+
+/**
+ * How long after a Redis started every client it had before is connected again, at the latest:
+ * the longest reconnect delay and its jitter, the connection and its subscriptions, with a
+ * margin. Whole seconds, as Redis counts its uptime.
+ */
+const RECONNECTED_WITHIN_SECONDS = Math.ceil(MAX_RECONNECT_DELAY_MS / 1000) + 1;
+
+/** Redis's uptime; on a Cluster, that of the master started last (one restarted empty lost its share of the keys). */
+async function shortestUptimeSeconds(client: StoreClient): Promise<number> {
+  const servers = client instanceof Cluster ? client.nodes('master') : [client];
+  const uptimes = await Promise.all(servers.map(async (server) => Number(/^uptime_in_seconds:(\d+)/m.exec(await server.info('server'))?.[1] ?? Infinity)));
+  return Math.min(...uptimes);
+}
 
 /** The increment scripts' arguments for `counters` after the number of keys, as ScriptCommands describes them. */
 function incrementArguments(counters: readonly CounterIncrement[], ttlMillis: string): string[] {

@@ -85,12 +85,13 @@ function decrypt({ key }: SealingKey, encoded: string): string {
 
 /**
  * Records the sealed store encrypts: those whose key begins with `prefix`; with `holding`, only
- * those whose value holds that text (a token that carries authorization_details), so that the
- * others cost no encryption.
+ * those whose value it finds personal data in (a token that carries authorization_details), so
+ * that the others cost no encryption. It is asked on every write under the prefix: a search of
+ * the text, not a parse.
  */
 export interface SealedRecords {
   readonly prefix: string;
-  readonly holding?: string;
+  readonly holding?: (value: string) => boolean;
 }
 
 /**
@@ -105,7 +106,7 @@ export function sealedStore(inner: Store, sealer: Sealer, sealed: readonly Seale
   const isSealed = (key: string) => rulesOf(key) !== undefined;
   const sealing = (key: string, value: string) => {
     const rule = rulesOf(key);
-    return rule !== undefined && (rule.holding === undefined || value.includes(rule.holding)) ? sealer.seal(value) : value;
+    return rule !== undefined && (rule.holding === undefined || rule.holding(value)) ? sealer.seal(value) : value;
   };
   const overrides: Pick<Store, 'get' | 'set' | 'setIfAbsent' | 'update' | 'replace'> = {
     // A key that is not sealed is read as it is, without a step of its own: oidc-provider's

@@ -160,6 +160,13 @@ export interface Store {
   /** Resolves when the store answers a round trip; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
 
+  /**
+   * Whether the server behind the store started so recently that the clients it had before may
+   * not be connected again yet (a Redis restarted moments ago; they come back within their
+   * reconnect delay). Always false for a store that lives in this process: it has no other clients.
+   */
+  justStarted(): Promise<boolean>;
+
   close(): Promise<void>;
 }
 

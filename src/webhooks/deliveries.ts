@@ -24,6 +24,13 @@ const LEFTOVERS_INTERVAL_MS = 60_000;
 const LEASE_MS = 60_000;
 /** How long a delivery record outlives its last possible attempt. */
 const RECORD_MARGIN_SECONDS = 3600;
+/**
+ * How long a count of the queue that showed room stands for it, with this instance's own
+ * deliveries added since: a login's events are counted once a second, not each. What the other
+ * instances queue meanwhile is not in it, so the queue can pass max_queued by at most what they
+ * queue in that second; a count that shows the queue full is never trusted, but taken again.
+ */
+const ROOM_COUNT_TRUSTED_MS = 1_000;
 
 /** The headers of a delivery (lowercase, as receivers' frameworks show them). */
 export const WEBHOOK_HEADERS = {
@@ -80,6 +87,8 @@ export class WebhookDeliveries implements AuditSink {
   #lookedAt = 0;
   /** Whether this instance found the queue full at its last delivery: new ones are dropped. */
   #dropping = false;
+  /** The queue's depth as last counted, with this instance's deliveries since, and when it was counted (epoch ms). */
+  #depth = { queued: 0, countedAt: 0 };
 
   constructor(deps: { store: Store; endpoints: WebhookEndpoints; settings: BrokerConfig['webhooks']; metrics: Metrics; log: Logger }) {
     this.#store = deps.store;
@@ -107,6 +116,7 @@ export class WebhookDeliveries implements AuditSink {
   async #queue(event: AuditEvent, wanting: WebhookEndpoint[] | undefined): Promise<void> {
     const endpoints = wanting ?? (await this.#endpoints.current()).filter(wants(event));
     if (!endpoints.length || !(await this.#hasRoom(endpoints))) return;
+    this.#depth.queued += endpoints.length;
     for (const endpoint of endpoints) {
       const id = randomUUID();
       const delivery: Delivery = { endpoint: endpoint.id, event, attempts: 0, since: Date.now() };
@@ -124,7 +134,7 @@ export class WebhookDeliveries implements AuditSink {
    * the audit stream. The log says when dropping begins and ends, not once per event.
    */
   async #hasRoom(endpoints: WebhookEndpoint[]): Promise<boolean> {
-    const room = (await this.queueDepth()) < this.#settings.max_queued;
+    const room = (await this.#queuedNow()) < this.#settings.max_queued;
     if (room !== !this.#dropping) {
       this.#dropping = !room;
       if (room) this.#log.info('webhook queue has room again: deliveries are queued');
@@ -132,6 +142,15 @@ export class WebhookDeliveries implements AuditSink {
     }
     if (!room) for (const endpoint of endpoints) this.#metrics.webhookDeliveries.inc({ webhook: endpoint.id, result: 'dropped' });
     return room;
+  }
+
+  /** The queue's depth: the last count while it showed room and is recent (ROOM_COUNT_TRUSTED_MS), else a new count. */
+  async #queuedNow(): Promise<number> {
+    const { queued, countedAt } = this.#depth;
+    if (queued < this.#settings.max_queued && Date.now() - countedAt < ROOM_COUNT_TRUSTED_MS) return queued;
+    const counted = await this.queueDepth();
+    this.#depth = { queued: counted, countedAt: Date.now() };
+    return counted;
   }
 
   /** Starts this instance's worker. */

@@ -49,10 +49,13 @@ describe('age claims', () => {
     expect(idToken).toMatchObject({ age: ageOfTessa(), birthdate: '1981-12-18' });
   });
 
-  it('an acr demanded through the claims parameter is refused: acr_values choose the eID', async () => {
-    const { leftTo } = await rp.authorize({ claims: JSON.stringify({ id_token: { acr: { essential: true, values: ['urn:test:test-double'] } } }) });
-    expect(leftTo?.searchParams.get('error')).toBe('invalid_request');
-    expect(leftTo?.searchParams.get('error_description')).toContain('acr_values');
+  it('an acr demanded through the claims parameter is refused, nested in verified_claims too: acr_values choose the eID', async () => {
+    const demands = [{ acr: { essential: true, values: ['urn:test:test-double'] } }, { verified_claims: { claims: { acr: { value: 'urn:test:test-double' } } } }];
+    for (const idToken of demands) {
+      const { leftTo } = await rp.authorize({ claims: JSON.stringify({ id_token: idToken }) });
+      expect(leftTo?.searchParams.get('error')).toBe('invalid_request');
+      expect(leftTo?.searchParams.get('error_description')).toContain('acr_values');
+    }
   });
 });
 

@@ -41,6 +41,26 @@ describe('personal numbers in Redis', () => {
     expect(await everythingReadable(tb.prefix)).not.toContain(PERSONAL_NUMBER);
   });
 
+  it('are never in clear, nor base64url-encoded, when a claims parameter asks for the person by value: not in the code, the tokens, nor those a refresh issues', async () => {
+    // The id_token's by `value`, userinfo's by `values`; acr_values adds an acr by `values` of its own.
+    const claims = {
+      id_token: { personal_number: { value: PERSONAL_NUMBER } },
+      userinfo: { personal_number: { values: [PERSONAL_NUMBER, '190001011234'] } },
+    };
+    const params = { claims: JSON.stringify(claims), acr_values: 'urn:test:test-double', scope: 'openid personal_number offline_access', prompt: 'consent' };
+    const callback = await logIn(rp, params, 'person=1');
+    expect(await everythingReadable(tb.prefix)).not.toContain(PERSONAL_NUMBER);
+
+    const tokens = await rp.redeem(callback);
+    expect(tokens.refresh_token).toBeDefined();
+    const refreshed = await tokenRequest(tb.issuer, webClient, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
+    expect(refreshed.status).toBe(200);
+    expect(await everythingReadable(tb.prefix)).not.toContain(PERSONAL_NUMBER);
+    // …and the broker reads them back: the refreshed access token's userinfo has the person.
+    const userinfo = await rp.userinfo(String(refreshed.body.access_token), tokens.claims()!.sub);
+    expect(userinfo).toMatchObject({ personal_number: PERSONAL_NUMBER });
+  });
+
   it('stay readable after the key is rotated (a new key prepended)', async () => {
     const tokens = await rp.redeem(await logIn(rp, {}, 'person=1'));
     await tb.broker.close();

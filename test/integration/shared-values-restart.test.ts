@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient } from '../support/broker.js';
 import { eventually } from '../support/ops.js';
-import { startRedisServer, uniquePrefix } from '../support/redis.js';
+import { openMonitor, startRedisPassage, startRedisServer, uniquePrefix } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 
 /** The sub of the test-double eID's first person, as a client of the broker at `issuer` gets it. */
@@ -36,6 +36,41 @@ describe('Redis restarted empty (nothing persisted) while an instance that gener
     await eventually(async () => (await admin.exists(...shared)) === shared.length);
 
     const started = await startTestBroker(settings, 'started', { prefix });
+    expect(await subjectAt(started.issuer)).toBe(sub);
+    expect(await publishedKeys(started.issuer)).toEqual(await publishedKeys(running.issuer));
+  });
+});
+
+describe('an instance that starts as Redis comes back empty, before the running instance is connected again', () => {
+  it('waits for the running instance to write its values back, and agrees with it', async () => {
+    const redis = await startRedisServer();
+    const passage = await startRedisPassage(redis);
+    afterAll(async () => {
+      await passage.close();
+      await redis.stop();
+    });
+    const prefix = uniquePrefix('shared-values-race');
+    // The running instance reaches Redis through the passage, which holds back its write-back.
+    const running = await startTestBroker({ redis: { url: passage.url, key_prefix: prefix } }, 'running', { prefix });
+    const sub = await subjectAt(running.issuer);
+    const letWriteBackThrough = passage.holdCommands(/keys:(?!back)/);
+
+    await redis.stop();
+    await redis.start();
+    const monitor = await openMonitor(redis.url);
+    afterAll(() => monitor.disconnect());
+    // The new instance's first command after finding a value missing: generating it (a write of
+    // keys:…), or asking how long Redis has been up. Only then does the write-back go through.
+    const lookedFurther = new Promise<void>((resolve) =>
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args[0] === 'info' || (args[0] !== 'get' && args.some((arg) => arg.startsWith(`${prefix}keys:`)))) resolve();
+      }),
+    );
+    const starting = startTestBroker({ redis: { url: redis.url, key_prefix: prefix } }, 'started', { prefix });
+    await lookedFurther;
+    letWriteBackThrough();
+    const started = await starting;
+
     expect(await subjectAt(started.issuer)).toBe(sub);
     expect(await publishedKeys(started.issuer)).toEqual(await publishedKeys(running.issuer));
   });

@@ -40,9 +40,9 @@ export async function monitorCommands(): Promise<Redis> {
   return monitor;
 }
 
-/** The same connection for a caller that closes it itself (a file's whole run, say). */
-export async function openMonitor(): Promise<Redis> {
-  const monitor = new Redis(redisUrl, { monitor: true });
+/** The same connection for a caller that closes it itself (a file's whole run, say); to a private server at `url`. */
+export async function openMonitor(url = redisUrl): Promise<Redis> {
+  const monitor = new Redis(url, { monitor: true });
   monitor.on('error', () => undefined);
   // Not events.once: it would reject on those errors.
   await new Promise((resolve) => monitor.once('monitoring', resolve));
@@ -152,6 +152,12 @@ export interface RedisPassage {
    * connection, holding the first's answers would hold the others' too. Resolves once released.
    */
   holdAnswersUntil(command: RegExp, count: number): Promise<void>;
+  /**
+   * Holds back, on each connection, the next command whose bytes match `command` and every
+   * command after it, as a client that has not reached Redis yet, until the returned function
+   * lets them through in their order (and all after them).
+   */
+  holdCommands(command: RegExp): () => void;
   close(): Promise<void>;
 }
 
@@ -176,6 +182,7 @@ type PassageFault = 'pause' | 'cut' | 'cutAfter' | 'sleep';
 export async function startRedisPassage(server: RedisServer): Promise<RedisPassage> {
   let armed: { command: RegExp; fault: PassageFault; reached: () => void; seconds?: number } | undefined;
   let barrier: AnswerBarrier | undefined;
+  let commandHold: { command: RegExp; held: Set<() => void> } | undefined;
   const sockets = new Set<Socket>();
   const passage = createServer((client) => {
     const upstream = createConnection({ host: '127.0.0.1', port: server.port });
@@ -227,7 +234,21 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
       waiting.released();
     };
     let sleepSeconds = 0;
+    let heldCommands: Buffer[] | undefined;
+    const letCommandsThrough = () => {
+      const commands = heldCommands ?? [];
+      heldCommands = undefined;
+      for (const bytes of commands) client.emit('data', bytes);
+    };
     client.on('data', (bytes: Buffer) => {
+      if (!heldCommands && commandHold?.command.test(bytes.toString('latin1'))) {
+        heldCommands = [];
+        commandHold.held.add(letCommandsThrough);
+      }
+      if (heldCommands) {
+        heldCommands.push(bytes);
+        return;
+      }
       const reached = armed?.command.test(bytes.toString('latin1')) ? armed : undefined;
       if (reached) armed = undefined;
       sleepSeconds = reached?.seconds ?? 0;
@@ -254,6 +275,14 @@ export async function startRedisPassage(server: RedisServer): Promise<RedisPassa
     cutAfter: (command) => new Promise((reached) => (armed = { command, fault: 'cutAfter', reached })),
     sleepAt: (command, seconds) => new Promise((reached) => (armed = { command, fault: 'sleep', reached, seconds })),
     holdAnswersUntil: (command, count) => new Promise((released) => (barrier = { command, left: count, held: new Set(), released })),
+    holdCommands(command) {
+      const hold = { command, held: new Set<() => void>() };
+      commandHold = hold;
+      return () => {
+        if (commandHold === hold) commandHold = undefined;
+        for (const release of hold.held) release();
+      };
+    },
     async close() {
       for (const socket of sockets) socket.destroy();
       passage.close();

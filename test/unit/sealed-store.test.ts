@@ -17,9 +17,9 @@ describe('the sealed store', () => {
     await inner.close();
   });
 
-  it('under a prefix with `holding`, seals only the records that hold it, and reads both kinds', async () => {
+  it('under a prefix with `holding`, seals only the records it finds personal data in, and reads both kinds', async () => {
     const inner = createMemoryStore();
-    const store = sealedStore(inner, sealer, [{ prefix: 'oidc:AccessToken:', holding: '"rar":' }]);
+    const store = sealedStore(inner, sealer, [{ prefix: 'oidc:AccessToken:', holding: (value) => value.includes('"rar":') }]);
     const signed = '{"accountId":"one","rar":[{"type":"sign","text":"I accept"}]}';
     await store.set('oidc:AccessToken:signed', signed, 60);
     await store.set('oidc:AccessToken:plain', '{"accountId":"one"}', 60);
