@@ -168,10 +168,12 @@ describe('restricting who may log in', () => {
 
   it("a hint anyone could have written (a plain URL, a public client's pushed request) goes to BankID as no requirement: a stranger's start does not cancel the person's running order", async () => {
     const person = 1;
-    const hint = { acr_values: OTHER, login_hint: `personal_number:${simulatedPersons[person]!.personalNumber}` };
+    const { personalNumber } = simulatedPersons[person]!;
+    const hint = { acr_values: OTHER, login_hint: `personal_number:${personalNumber}` };
     const victim = await BankIdSession.beginAt(bed, await bed.rp.pushedAuthorizationUrl(hint));
     const started = await victim.start();
     expect(started.status).toBe('IN_PROGRESS');
+    expect((bed.simulator.lastRequest('auth') as AuthRequest).requirement).toEqual({ personalNumber });
     const orderRef = victim.orderRef();
     // Strangers in browsers of their own: a plain URL naming the web app, and a public client's pushed request.
     const plainUrl = { ...bed, rp: await RelyingParty.discover(bed.tb.issuer, webClient) };
@@ -185,7 +187,7 @@ describe('restricting who may log in', () => {
     bed.simulator.approve(orderRef, person);
     const complete = await victim.pollUntil((s) => s.status === 'COMPLETE');
     const tokens = await bed.rp.redeem(await victim.backToClient(complete.redirectTo!));
-    expect(tokens.claims()).toMatchObject({ personal_number: simulatedPersons[person]!.personalNumber });
+    expect(tokens.claims()).toMatchObject({ personal_number: personalNumber });
   });
 
   it('a plain-URL hint still admits only that person: anyone else who approves is refused as the wrong person', async () => {
