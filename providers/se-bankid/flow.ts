@@ -221,8 +221,9 @@ export class BankIdLogin {
 
   /**
    * The configured requirement with the client's bankid_requirement over it, plus the one person
-   * a client may restrict the login to. A client adds to the configured requirement and may make
-   * it stricter, never looser: see clientRequirement.
+   * a client may restrict the login to: what the broker requires of the completed order. A client
+   * adds to the configured requirement and may make it stricter, never looser: see
+   * clientRequirement. BankID is told the person only for a proven hint (see #sentRequirement).
    */
   #requirement(login: LoginRequest): Requirement | undefined {
     const base = clientRequirement(this.#deps.settings.requirement, login.clientMetadata?.bankid_requirement as BankIdRequirement | undefined);
@@ -241,9 +242,24 @@ export class BankIdLogin {
     return this.#deps.client.order(endpoint, { ...this.#authRequest(login, requirement, returnNonce), ...fields });
   }
 
-  #authRequest(login: LoginRequest, requirement: Requirement, returnNonce: string | undefined): AuthRequest {
+  /**
+   * What BankID is told of the requirement. A person's number goes only with a hint the client
+   * proved: BankID cancels a person's running order when a second one names them
+   * (alreadyInProgress), so a plain URL, which anyone can write with anyone's number, would let a
+   * stranger abort that person's logins and signatures. An unproven hint still binds the login:
+   * the completed order is refused when anyone else made it (refusalOf, wrongPerson).
+   */
+  #sentRequirement(login: LoginRequest, requirement: Requirement): Requirement {
+    if (login.loginHintProven) return requirement;
+    const sent = { ...requirement };
+    delete sent.personalNumber;
+    return sent;
+  }
+
+  #authRequest(login: LoginRequest, required: Requirement, returnNonce: string | undefined): AuthRequest {
     const { issuer, id, settings } = this.#deps;
     const userAgent = login.userAgent.slice(0, 256);
+    const requirement = this.#sentRequirement(login, required);
     return {
       endUserIp: login.ip,
       ...(Object.keys(requirement).length ? { requirement } : {}),

@@ -20,6 +20,7 @@ export interface OrderRecord {
   orderedAt: number;
   /** When the login's first order was created (ms): restarts count against allowed_polling_for_minutes. */
   firstOrderedAt: number;
+  /** What the completed order must meet, the hinted person included; BankID is sent the person only for a proven hint. */
   requirement: Requirement;
   /** Same device: the nonce in the returnUrl, checked when the app sends the person back. */
   returnNonce?: string;

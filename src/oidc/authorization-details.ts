@@ -1,6 +1,7 @@
 import { errors, type AuthorizationDetail, type Configuration, type KoaContextWithOIDC, type AuthorizationDetailsForIntrospection, type RichAuthorizationRequestsActiveConfiguration } from 'oidc-provider';
 import type { ZodType } from 'zod';
 import { asErrorDescription } from './error-descriptions.js';
+import { provenParameter } from './proven-parameters.js';
 
 /**
  * Rich Authorization Requests (RFC 9396) for what an eID does besides logging in: signing a text,
@@ -41,8 +42,7 @@ export function requestedDetails(params: Record<string, unknown>): Authorization
 function refusePlainUrl(ctx: KoaContextWithOIDC): void {
   if (ctx.oidc.route !== 'authorization') return;
   const pushed = 'PushedAuthorizationRequest' in ctx.oidc.entities;
-  const signed = ctx.oidc.trusted?.includes('authorization_details') === true;
-  if (!pushed && !signed) {
+  if (!pushed && !provenParameter(ctx.oidc.trusted, 'authorization_details')) {
     throw new errors.InvalidRequest(
       'authorization_details are accepted only in a pushed authorization request (PAR) or a signed request object, never in a plain authorization URL',
     );

@@ -36,10 +36,14 @@ describe("a client's bankid_requirement reaches BankID", () => {
   });
   afterAll(() => simulator.close());
 
-  /** Starts a BankID login for the client (on another device) and returns the requirement BankID was sent. */
-  async function requirementSent(registration: { client_id: string; client_secret?: string; redirect_uris: string[] }, params: Record<string, string> = {}) {
+  /**
+   * Starts a BankID login for the client (on another device), in a plain URL or pushed by the
+   * client (PAR), and returns the requirement BankID was sent.
+   */
+  async function requirementSent(registration: { client_id: string; client_secret?: string; redirect_uris: string[] }, params: Record<string, string> = {}, request: 'plain' | 'pushed' = 'plain') {
     const rp = await RelyingParty.discover(tb.issuer, registration);
-    const session = await BankIdSession.begin({ simulator, tb, rp }, { acr_values: OTHER_DEVICE, ...params });
+    const all = { acr_values: OTHER_DEVICE, ...params };
+    const session = await BankIdSession.beginAt({ simulator, tb, rp }, request === 'pushed' ? await rp.pushedAuthorizationUrl(all) : await rp.authorizationUrl(all));
     const started = await session.start();
     expect(started.status).toBe('IN_PROGRESS');
     return (simulator.lastRequest('auth') as AuthRequest).requirement;
@@ -54,8 +58,8 @@ describe("a client's bankid_requirement reaches BankID", () => {
     expect(created.bankid_requirement).toEqual({ mrtd: true, cardReader: 'class1', pinCode: false });
     expect(await requirementSent({ ...created, ...redirect })).toEqual({ pinCode: true, mrtd: true, cardReader: 'class1' });
 
-    // With a personal-number hint, both apply.
-    expect(await requirementSent({ ...created, ...redirect }, { login_hint: 'personal_number:198112189876' })).toEqual({
+    // With a personal-number hint the client proved (pushed), both apply.
+    expect(await requirementSent({ ...created, ...redirect }, { login_hint: 'personal_number:198112189876' }, 'pushed')).toEqual({
       pinCode: true,
       mrtd: true,
       cardReader: 'class1',

@@ -120,7 +120,9 @@ async function completeBankId(session: BankIdSession, started: ApiAnswer, person
  */
 async function hangAtBankIdStart(person: number, hangsAt: (uid: string) => RegExp): Promise<void> {
   const { personalNumber } = simulatedPersons[person]!;
-  const session = await bankIdSession(await RelyingParty.discover(tb.issuer, webClient), { login_hint: `personal_number:${personalNumber}` });
+  // Pushed by the client, which proves the hint: BankID gets the person's number, by which the order is found here.
+  const rp = await RelyingParty.discover(tb.issuer, webClient);
+  const session = await BankIdSession.beginAt({ simulator: bankId, tb, rp }, await rp.pushedAuthorizationUrl({ acr_values: OTHER, login_hint: `personal_number:${personalNumber}` }));
   const cancelledBefore = bankId.cancelledOrders().length;
 
   const hung = passage.pauseAt(hangsAt(session.uid));

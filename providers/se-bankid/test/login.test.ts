@@ -5,6 +5,8 @@ import { EventStreamReader } from '../../../test/support/event-stream.js';
 import { rawConnection } from '../../../test/support/http.js';
 import { eventually, everythingStored } from '../../../test/support/ops.js';
 import { openMonitor, redisUrl } from '../../../test/support/redis.js';
+import { publicClient, webClient } from '../../../test/support/broker.js';
+import { RelyingParty } from '../../../test/support/relying-party.js';
 import type { AuthRequest } from '../api/types.js';
 import { simulatedPersons } from '../simulator/persons.js';
 import { BankIdSession, startBankIdTestBed, type BankIdTestBed } from './support.js';
@@ -157,11 +159,46 @@ describe('entering the login', () => {
 });
 
 describe('restricting who may log in', () => {
-  it('login_hint=personal_number:<12 digits> is sent as requirement.personalNumber', async () => {
+  it('login_hint=personal_number:<12 digits> the client proved (pushed by a client that authenticated) is sent as requirement.personalNumber', async () => {
     const personalNumber = simulatedPersons[2]!.personalNumber;
-    const session = await BankIdSession.begin(bed, { acr_values: OTHER, login_hint: `personal_number:${personalNumber}` });
+    const session = await BankIdSession.beginAt(bed, await bed.rp.pushedAuthorizationUrl({ acr_values: OTHER, login_hint: `personal_number:${personalNumber}` }));
     await session.start();
     expect((bed.simulator.lastRequest('auth') as AuthRequest).requirement).toEqual({ personalNumber });
+  });
+
+  it("a hint anyone could have written (a plain URL, a public client's pushed request) goes to BankID as no requirement: a stranger's start does not cancel the person's running order", async () => {
+    const person = 1;
+    const { personalNumber } = simulatedPersons[person]!;
+    const hint = { acr_values: OTHER, login_hint: `personal_number:${personalNumber}` };
+    const victim = await BankIdSession.beginAt(bed, await bed.rp.pushedAuthorizationUrl(hint));
+    const started = await victim.start();
+    expect(started.status).toBe('IN_PROGRESS');
+    expect((bed.simulator.lastRequest('auth') as AuthRequest).requirement).toEqual({ personalNumber });
+    const orderRef = victim.orderRef();
+    // Strangers in browsers of their own: a plain URL naming the web app, and a public client's pushed request.
+    const plainUrl = { ...bed, rp: await RelyingParty.discover(bed.tb.issuer, webClient) };
+    const publicPush = { ...bed, rp: await RelyingParty.discover(bed.tb.issuer, publicClient) };
+    for (const stranger of [await BankIdSession.begin(plainUrl, hint), await BankIdSession.beginAt(publicPush, await publicPush.rp.pushedAuthorizationUrl(hint))]) {
+      expect((await stranger.start()).status).toBe('IN_PROGRESS');
+      expect((bed.simulator.lastRequest('auth') as AuthRequest).requirement).toBeUndefined();
+    }
+    bed.simulator.scanQr((await victim.poll()).qrCode!.payload);
+    await victim.pollUntil((s) => s.hintCode === 'userSign');
+    bed.simulator.approve(orderRef, person);
+    const complete = await victim.pollUntil((s) => s.status === 'COMPLETE');
+    const tokens = await bed.rp.redeem(await victim.backToClient(complete.redirectTo!));
+    expect(tokens.claims()).toMatchObject({ personal_number: personalNumber });
+  });
+
+  it('a plain-URL hint still admits only that person: anyone else who approves is refused as the wrong person', async () => {
+    const session = await BankIdSession.begin(bed, { acr_values: OTHER, login_hint: `personal_number:${simulatedPersons[3]!.personalNumber}` });
+    bed.simulator.scanQr((await session.start()).qrCode!.payload);
+    await session.pollUntil((s) => s.hintCode === 'userSign');
+    bed.simulator.approve(session.orderRef(), 0);
+    const ended = await session.pollUntil((s) => s.status === 'ERROR');
+    expect(ended.messageCode).toBe('RFA22');
+    const callback = await session.backToClient(ended.redirectTo!);
+    expect(callback.searchParams.get('error')).toBe('insufficient_scope');
   });
 
   it('a malformed personal_number hint ends at the client with invalid_request', async () => {

@@ -227,10 +227,12 @@ async function requestObjectUrl(params: Record<string, string>, signed: boolean)
 }
 
 describe('other ways in, and what a later login carries', () => {
-  it('a signature in a signed request object is accepted like a pushed one', async () => {
-    const url = await requestObjectUrl({ acr_values: OTHER, authorization_details: details({ type: 'sign', text: AGREEMENT }) }, true);
+  it('a signature in a signed request object is accepted like a pushed one, and its login_hint proven: BankID gets the person', async () => {
+    const { personalNumber } = simulatedPersons[0]!;
+    const url = await requestObjectUrl({ acr_values: OTHER, login_hint: `personal_number:${personalNumber}`, authorization_details: details({ type: 'sign', text: AGREEMENT }) }, true);
     const session = await BankIdSession.beginAt(bed, url);
     const { tokens } = await signOnOtherDevice(session);
+    expect(bed.simulator.lastRequest('sign')).toMatchObject({ requirement: { personalNumber } });
     expect(tokens.authorization_details).toMatchObject([{ type: 'sign', text: AGREEMENT }]);
   });
 
