@@ -62,10 +62,10 @@ export function leavingPage(views: Views): AfterEndpoint {
   return {
     routes: ['authorization', 'resume'],
     after(ctx) {
-      const client = ctx.oidc.client;
-      if (!client || !registeredOpenly(client.metadata())) return;
+      // The answer first: a client's metadata() is a fresh copy of every field, made at each call.
       const answer = errorAnswerOf(ctx);
-      if (!answer) return;
+      const client = ctx.oidc.client;
+      if (!answer || !client || !registeredOpenly(client.metadata())) return;
       ctx.remove('Location');
       // oidc-provider allowed its form page's inline script by its hash: this page has none.
       ctx.set('Content-Security-Policy', contentSecurityPolicy());
