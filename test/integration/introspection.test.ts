@@ -158,6 +158,12 @@ describe('a client anyone registered (open registration)', () => {
     expect(page).not.toContain(host);
     expect(page).not.toContain('<script');
     expect(unescape(/<a class="button" href="([^"]*)" id="leave">/.exec(page)![1]!)).toBe(`https://${host}/bye?state=st%26te`);
+    // A browser with a login is asked on the broker's logout page, and goes on as the person answered.
+    const client_id = registered.body.client_id as string;
+    const loggedIn = await RelyingParty.discover(tb.issuer, { client_id, client_secret: registered.body.client_secret as string, redirect_uris: [redirectUri] });
+    await logIn(loggedIn);
+    const asked = await loggedIn.browser.follow(`/session/end?${new URLSearchParams({ client_id, post_logout_redirect_uri: postLogoutUri, state: 'st' })}`, { headers: { accept: 'text/html' } });
+    expect((await loggedIn.browser.confirmLogout(await asked.response.text())).leftTo?.href).toBe(`https://${host}/bye?state=st`);
     // A client the operator configured is sent on as ever.
     const configured = await new TestBrowser(tb.issuer).logOutUnasked({ client_id: webClient.client_id, post_logout_redirect_uri: webClient.post_logout_redirect_uris[0]!, state: 'st' });
     expect(configured.leftTo?.href).toBe(`${webClient.post_logout_redirect_uris[0]}?state=st`);
