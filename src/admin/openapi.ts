@@ -53,7 +53,7 @@ const descriptions: Record<string, string> = {
     'true: a refresh token with every authorization code, without offline_access and prompt=consent (the operator registering the client is the consent, OIDC Core §11). Needs the refresh_token grant.',
   resource_server: 'true for a resource server: it may introspect tokens issued to any client. Others introspect only their own tokens.',
   registered_openly:
-    "true: the client was registered with no initial access token (open registration), so anyone may have registered it. Its error answers stop at a page of the broker's that names where they lead, and go on when the person chooses. Set by the broker; a client cannot set or drop it. The operator may remove it (null) once they trust the client, or set it.",
+    "true: the client was registered with no initial access token (open registration), so anyone may have registered it. Its error answers, and a logout that asked the person nothing, stop at a page of the broker's that names where they lead, and go on when the person chooses. Set by the broker; a client cannot set or drop it. The operator may remove it (null) once they trust the client, or set it.",
 };
 
 /** A field given in a page language (OpenID Connect Dynamic Client Registration 1.0 §2.1). */

@@ -67,8 +67,8 @@ export function applyRegistrationDefaults(ctx: KoaContextWithOIDC | undefined, m
 
 /**
  * The broker's mark on a client registered with no initial access token (open registration):
- * anyone may have registered it, with any redirect_uri, so its error answers stop at a page on
- * the broker's origin (src/oidc/leaving-page.ts). It is kept in the client's metadata, where the
+ * anyone may have registered it, with any redirect_uri, so its error answers, and a logout that
+ * asked the person nothing, stop at a page on the broker's origin (src/oidc/leaving-page.ts). It is kept in the client's metadata, where the
  * client can neither give it nor drop it (rules.ts, operatorGrants), and stays when the operator
  * later asks for tokens: how the client came in does not change.
  */

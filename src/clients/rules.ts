@@ -63,8 +63,8 @@ export const coreFields = {
   resource_server: z.boolean(),
   /**
    * Set by the broker on a client registered with no initial access token (open registration):
-   * anyone's client, whose error answers stop at a page on the broker's origin rather than
-   * sending the person on by themselves (src/oidc/leaving-page.ts). The operator may set or
+   * anyone's client, whose error answers and unasked logouts stop at a page on the broker's
+   * origin rather than sending the person on by themselves (src/oidc/leaving-page.ts). The operator may set or
    * remove it through the admin API.
    */
   registered_openly: z.boolean(),

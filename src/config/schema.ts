@@ -355,7 +355,8 @@ export const configSchema = z
         /**
          * What a registration request must carry: a static token (a string), a token the admin
          * API issued (true), or nothing (false: open registration, whose clients are marked
-         * registered_openly and get their error answers on a page first, src/oidc/leaving-page.ts).
+         * registered_openly and get their error answers, and a logout that asked nothing, on a page
+         * first, src/oidc/leaving-page.ts).
          */
         initial_access_token: z.union([z.string().min(32, 'must be at least 32 characters'), z.boolean()]).default(true),
         /** How many registrations a token the admin API issues is good for, unless its request says otherwise. */

@@ -4,6 +4,7 @@ import { contentSecurityPolicy } from '../http/security-headers.js';
 import { registeredOpenly } from '../clients/registration.js';
 import type { AfterEndpoint } from './after-endpoints.js';
 import { formOfFormPostPage } from './form-post-page.js';
+import { isLoggedOutPage } from './logout-language.js';
 
 /**
  * A client registered with no initial access token (open registration) is anyone's, with any
@@ -16,6 +17,10 @@ import { formOfFormPostPage } from './form-post-page.js';
  *
  * A login that succeeds goes on as ever: the person chose to log in to that client, on pages that
  * named it, and finished the login at their eID; no one can send them there without that.
+ *
+ * RP-initiated logout is the same open redirect when the browser has no login at the broker:
+ * oidc-provider asks nothing then, posts the confirmation itself, and sends the browser on to the
+ * client's post_logout_redirect_uri (leavingAfterLogout).
  */
 
 /** The answer the person may take on: a link (response modes query and fragment) or a form (form_post). */
@@ -72,6 +77,31 @@ export function leavingPage(views: Views): AfterEndpoint {
       // Language links would ask the authorization again, or a login's return that is over.
       views.render(ctx, 'leaving', { ...answer.onward, host: destinationName(answer.destination), code: answer.code, languageLinks: false });
       ctx.status = 400;
+    },
+  };
+}
+
+/**
+ * The logged-out page, in place of the redirect on to the post_logout_redirect_uri of a client
+ * anyone registered, when the logout asked the person nothing. The step can tell both once the
+ * confirmation has answered, though oidc-provider has saved or destroyed the session inside its
+ * route by then: the client is the one the logout named (oidc-provider finds it again for the
+ * answer), and the session object keeps its login (accountId) when destroyed. A session with a
+ * login was asked on the broker's confirmation page, and answered there (its front-channel page
+ * then goes on as the person chose); one without was not, and gets the page. Dropping the address
+ * instead would leave the person at a dead end, with no way back to the client they came from.
+ */
+export function leavingAfterLogout(views: Views): AfterEndpoint {
+  return {
+    routes: ['end_session_confirm'],
+    after(ctx) {
+      const { client, session } = ctx.oidc;
+      if (!client || !registeredOpenly(client.metadata()) || session?.accountId) return;
+      const destination = ctx.status === 303 ? URL.parse(ctx.response.get('Location')) : null;
+      if (!destination || isLoggedOutPage(ctx, destination)) return;
+      ctx.remove('Location');
+      ctx.status = 200;
+      views.render(ctx, 'logged-out', { stillLoggedIn: false, onward: { href: destination.href, host: destinationName(destination) } });
     },
   };
 }

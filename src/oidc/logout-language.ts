@@ -25,11 +25,16 @@ export function logoutLanguage(): AfterEndpoint {
       const location = ctx.response.get('location');
       if (!location) return;
       const to = new URL(location);
-      if (`${to.origin}${to.pathname}` !== ctx.oidc.urlFor('end_session_success')) return;
+      if (!isLoggedOutPage(ctx, to)) return;
       to.searchParams.set(LOGOUT_LANGUAGE, language);
       ctx.set('location', to.href);
     },
   };
+}
+
+/** Whether an address is the broker's own logged-out page, rather than a client's post_logout_redirect_uri. */
+export function isLoggedOutPage(ctx: KoaContextWithOIDC, to: URL): boolean {
+  return `${to.origin}${to.pathname}` === ctx.oidc.urlFor('end_session_success');
 }
 
 /** The pages drawn for the person's answer are in the language the confirmation form posted (which it returns, if it is one). */

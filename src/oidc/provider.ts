@@ -14,7 +14,7 @@ import { supportedLocales } from '../http/locale.js';
 import { isProductionConfiguration } from '../config/environment.js';
 import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
-import { leavingPage } from './leaving-page.js';
+import { leavingAfterLogout, leavingPage } from './leaving-page.js';
 import { publishedDocumentCaching } from './published-documents.js';
 import { uncachedAnswers } from './uncached-answers.js';
 import { clientScriptOrigins } from './script-origins.js';
@@ -505,6 +505,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
     logoutLanguage(),
     frontChannelLogout(provider, views),
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store, deps.keyNames), store, sessionTtlSeconds: config.ttl.session }),
+    // After the front-channel page, which a logout without a login never draws (it has no clients to log out).
+    leavingAfterLogout(views),
     // Before the broker's form-post page, which it takes the place of for an error of such a client.
     leavingPage(views),
     ownFormPostPage(views),

@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { TestBrowser } from '../support/browser.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { tokenRequest } from '../support/http.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
@@ -139,6 +140,33 @@ describe('a client anyone registered (open registration)', () => {
         iss: tb.issuer,
       });
     }
+  });
+
+  it('sends no one on to its post_logout_redirect_uri unasked: a logout with no login stops at the logged-out page naming the host, whose Continue carries the redirect exactly', async () => {
+    const postLogoutUri = `https://${host}/bye`;
+    const registered = await call(`${tb.issuer}/reg`, 'POST', { redirect_uris: [redirectUri], post_logout_redirect_uris: [postLogoutUri] });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+    const browser = new TestBrowser(tb.issuer);
+    browser.headers.set('accept-language', 'sv');
+    const { leftTo, response } = await browser.logOutUnasked({ client_id: registered.body.client_id as string, post_logout_redirect_uri: postLogoutUri, state: 'st&te' });
+    expect(leftTo).toBeUndefined();
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-security-policy')).toMatch(/script-src 'self';/);
+    const page = await response.text();
+    expect(page).toContain('Du har loggat ut.');
+    expect(page).toContain('Fortsätt till a&amp;b&quot;c.example');
+    expect(page).not.toContain(host);
+    expect(page).not.toContain('<script');
+    expect(unescape(/<a class="button" href="([^"]*)" id="leave">/.exec(page)![1]!)).toBe(`https://${host}/bye?state=st%26te`);
+    // A browser with a login is asked on the broker's logout page, and goes on as the person answered.
+    const client_id = registered.body.client_id as string;
+    const loggedIn = await RelyingParty.discover(tb.issuer, { client_id, client_secret: registered.body.client_secret as string, redirect_uris: [redirectUri] });
+    await logIn(loggedIn);
+    const asked = await loggedIn.browser.follow(`/session/end?${new URLSearchParams({ client_id, post_logout_redirect_uri: postLogoutUri, state: 'st' })}`, { headers: { accept: 'text/html' } });
+    expect((await loggedIn.browser.confirmLogout(await asked.response.text())).leftTo?.href).toBe(`https://${host}/bye?state=st`);
+    // A client the operator configured is sent on as ever.
+    const configured = await new TestBrowser(tb.issuer).logOutUnasked({ client_id: webClient.client_id, post_logout_redirect_uri: webClient.post_logout_redirect_uris[0]!, state: 'st' });
+    expect(configured.leftTo?.href).toBe(`${webClient.post_logout_redirect_uris[0]}?state=st`);
   });
 
   it('cannot give itself the mark, nor change or drop it by updating its registration (RFC 7592)', async () => {

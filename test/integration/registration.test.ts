@@ -470,6 +470,16 @@ describe('initial access tokens issued through the admin API', () => {
     expect((await admin(managed.issuer, 'POST', '/admin/initial-access-tokens/revoke', { initial_access_token: token })).status).toBe(404);
   });
 
+  it('a client registered with a token is sent on to its post_logout_redirect_uri, a logout with no login too', async () => {
+    const token = (await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', {})).body.initial_access_token as string;
+    const postLogoutUri = 'https://news.example/bye';
+    const answer = await register(managed.issuer, token, { ...webRegistration, post_logout_redirect_uris: [postLogoutUri] });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    expect(answer.body).not.toHaveProperty('registered_openly');
+    const { leftTo } = await new TestBrowser(managed.issuer).logOutUnasked({ client_id: answer.body.client_id as string, post_logout_redirect_uri: postLogoutUri, state: 'st' });
+    expect(leftTo?.href).toBe(`${postLogoutUri}?state=st`);
+  });
+
   it('an issued token is good for one registration by default, and for max_uses ones, in parallel too', async () => {
     const single = (await admin(managed.issuer, 'POST', '/admin/initial-access-tokens', {})).body;
     expect(single.max_uses).toBe(1);

@@ -93,4 +93,13 @@ export class TestBrowser {
     return this.submit('/session/end/confirm', { xsrf, logout: 'yes' });
   }
 
+  /**
+   * An RP-initiated logout in this browser while it has no login at the broker: oidc-provider
+   * asks nothing, and its page posts the confirmation by script, as this does.
+   */
+  async logOutUnasked(query: Record<string, string>) {
+    const { response } = await this.follow(`/session/end?${new URLSearchParams(query)}`, { headers: { accept: 'text/html' } });
+    return this.confirmLogout(await response.text());
+  }
+
 }
