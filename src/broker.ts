@@ -108,18 +108,21 @@ const STORE_RETRY_LONGEST_MS = 200;
 const STORE_WAIT_NOTICE_MS = 10_000;
 
 /**
- * Start-up waits for the store as long as it takes: an instance started while Redis is down (a
- * host's reboot, Redis restarting alongside it) comes up and serves once Redis is back, with or
- * without a supervisor to start it again. It gave up after 15 s, with a stack trace for a reason.
- * A StoreUnavailableError is the store away; anything else (Redis refusing the broker) ends the start.
+ * Start-up's reads of the store, done again for as long as it takes: an instance started while
+ * Redis is down (a host's reboot, Redis restarting alongside it) comes up and serves once Redis is
+ * back, with or without a supervisor to start it again. It gave up after 15 s, with a stack trace
+ * for a reason; and a Redis that answered the first ping but one read late (a machine busy
+ * starting everything at once) ended the start too. Each read is one an instance may repeat (a
+ * value written only if absent, then read). A StoreUnavailableError is the store away; anything
+ * else (Redis refusing the broker) ends the start.
  */
-async function waitUntilAvailable(store: Store, log: Logger): Promise<void> {
+async function whenStoreAnswers<T>(read: () => Promise<T>, log: Logger): Promise<T> {
   const started = Date.now();
   let noticeAt = started + STORE_WAIT_NOTICE_MS;
   let pauseMs = STORE_RETRY_FIRST_MS;
   for (;;) {
     try {
-      return await store.ping();
+      return await read();
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       // Said once the short pauses did not do (Redis itself is not there yet), then now and then;
@@ -191,7 +194,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
   const operations = new EidOperations({ metrics, log, settings: config.circuit_breaker });
   const drain = new Drain();
   try {
-    await waitUntilAvailable(store, log);
+    await whenStoreAnswers(() => store.ping(), log);
     const issuer = issuerOf(config);
     if (!config.subject_secret) {
       log.warn('subject_secret is not set: using one generated and kept in the store. If the store loses it, every sub changes.');
@@ -199,7 +202,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     if (!config.store_encryption_keys && config.redis) {
       log.warn('store_encryption_keys is not set: personal data in Redis is encrypted with a key kept in Redis itself, which protects no copy of it');
     }
-    const [signingKeys, cookieKeys, subjectSecret, sealingSecrets, keyNamesHashedSince] = await Promise.all([
+    const [signingKeys, cookieKeys, subjectSecret, sealingSecrets, keyNamesHashedSince] = await whenStoreAnswers(() => Promise.all([
       configuredSigningKeys ?? sharedSigningKeys(store),
       config.cookie_keys ?? sharedSecret(store, 'cookie').then((key) => [key]),
       config.subject_secret ?? sharedSecret(store, 'subject'),
@@ -207,7 +210,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       // The first instance with hashed key names writes when it started, once: until when records
       // an earlier version wrote under a credential's id may still be alive (FormerKeyNames).
       sharedValue(store, 'key-names-hashed-since', () => Promise.resolve(String(Date.now()))).then(Number),
-    ]);
+    ]), log);
     const sealer = new Sealer(sealingSecrets);
     // Personal data and secrets (the key families KEY_FAMILIES marks sealed), and every record an
     // eID keeps in its namespace (a BankID order with the person it found, its evidence): encrypted.

@@ -2,6 +2,7 @@ import { errors, type ClientMetadata, type Configuration, type KoaContextWithOID
 import type { BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { COUNTED_USES_POLICY, type InitialAccessTokens } from './initial-access-tokens.js';
+import { newClientId } from './metadata.js';
 import { keepSubjects } from './stable-subjects.js';
 
 type Features = NonNullable<Configuration['features']>;
@@ -22,6 +23,9 @@ export function registrationFeatures(
       enabled: true,
       // A string: that static token. true: tokens the admin API issues, kept in the store. false: open.
       initialAccessToken: registration.initial_access_token,
+      // The admin API's ids: oidc-provider's own may start with - or _, which the CLI (and any
+      // command-line tool) would read as an option when the operator passes the id to it.
+      idFactory: newClientId,
       // Tokens the admin API issues count their uses (policies need adapter-backed tokens).
       ...(registration.initial_access_token === true ? { policies: { [COUNTED_USES_POLICY]: initialAccessTokens.countUse } } : {}),
       // A registration access token is only of use for managing the client.

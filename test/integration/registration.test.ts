@@ -53,6 +53,8 @@ describe('dynamic client registration (RFC 7591)', () => {
     const registered = configuration.clientMetadata() as { client_id: string; client_secret?: string; registration_access_token?: string };
     expect(registered.client_secret).toEqual(expect.any(String));
     expect(registered.registration_access_token).toEqual(expect.any(String));
+    // An id as the admin API gives: never one an operator's command line would read as an option.
+    expect(registered.client_id).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{15}$/);
     await loginWorks(tb.issuer, { client_id: registered.client_id, client_secret: registered.client_secret!, redirect_uris: webRegistration.redirect_uris });
 
     // One store: the admin API lists it too, without its secret.

@@ -75,3 +75,20 @@ describe('an instance that starts as Redis comes back empty, before the running 
     expect(await publishedKeys(started.issuer)).toEqual(await publishedKeys(running.issuer));
   });
 });
+
+describe('an instance whose read of a shared value gets no answer in time as it starts (Redis stalled a moment)', () => {
+  it('reads it again once Redis answers, and starts', async () => {
+    const redis = await startRedisServer({ args: ['--enable-debug-command', 'yes'] });
+    const passage = await startRedisPassage(redis);
+    afterAll(async () => {
+      await passage.close();
+      await redis.stop();
+    });
+    const prefix = uniquePrefix('shared-values-late');
+    // Redis sleeps past the command timeout (500 ms) just before it reads the signing keys.
+    const stalled = passage.sleepAt(/keys:signing/, 2);
+    const started = await startTestBroker({ redis: { url: passage.url, key_prefix: prefix } }, 'late', { prefix });
+    await stalled;
+    expect((await publishedKeys(started.issuer)).length).toBeGreaterThan(0);
+  });
+});
