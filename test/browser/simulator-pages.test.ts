@@ -408,8 +408,8 @@ describe.concurrent("every simulator's page, for everyone", () => {
           await appShows(app, scan);
           // The status is said once, by its live region: the focus goes to the step that took the
           // pressed button's place, not to the status line as well (which had it read twice).
-          await expect.poll(() => page.textContent('#status')).not.toBe('');
-          expect(await page.evaluate('document.activeElement?.id'), eid).toBe('progress');
+          // (A wait of the page's, not expect.poll: these walks run concurrently, and expect.poll needs its test's own expect.)
+          await page.waitForFunction("document.activeElement?.id === 'progress' && document.getElementById('status').textContent !== ''");
           await check(app, `${eid} app, a login to scan`);
           await app.click(`form[action="${scan}"] button`);
           await appShows(app, approve);

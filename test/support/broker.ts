@@ -55,6 +55,10 @@ export async function startTestBroker(
     // No health probes of upstreams while all is well: a probe is a real request to a simulator,
     // which would turn up in the calls a test counts. Tests of the circuit breaker set their own.
     circuit_breaker: { probe_interval_seconds: 0 },
+    // Test files run two at a time, and one process may hold several brokers, their simulators and
+    // a browser's client: its event loop lags when the machine is busy, which is not the overload
+    // load shedding is for (a 503 busy mid-walk). test/integration/load-shedding.test.ts sets its own.
+    load_shedding: { max_event_loop_delay_ms: 5_000 },
     ...overrides,
   }, { ...builtInEids, 'test-double': testDoubleEid, 'other-double': testDoubleEid, ...options.eids });
   const broker = await createBroker(checked, { log: options.log ?? createLogger(checked.config.log.level, undefined, eidSecretFields) });
