@@ -5,10 +5,11 @@ const TEST_FILES = ['test/**/*.test.ts', 'providers/**/*.test.ts'];
 
 /**
  * Files whose tests load the machine on purpose (thousands of requests, a lagging event loop, heap
- * growth): they run after the others, one at a time, so that neither they nor a file beside them
- * wait on a CPU the other holds.
+ * growth, a Redis Cluster of six servers resharded under a dozen logins at once): they run after
+ * the others, one at a time, so that neither they nor a file beside them wait on a CPU the other
+ * holds past a command's time limit.
  */
-const ALONE = ['test/integration/fuzz.test.ts', 'test/integration/load-shedding.test.ts', 'test/unit/heap.test.ts'];
+const ALONE = ['test/integration/fuzz.test.ts', 'test/integration/load-shedding.test.ts', 'test/unit/heap.test.ts', 'test/integration/redis-topologies.test.ts'];
 
 const EVERY_FILE = {
   // Guards against a hang, not a measure of speed: two files share the two cores.
