@@ -151,7 +151,7 @@ function pollRoute(steps: LoginSteps, metrics: Metrics): Middleware {
       if (err instanceof PollInProgressError) metrics.rateLimited.inc({ limit: 'poll', by: 'login' });
       throw err;
     }
-    if (status.status === 'NOT_STARTED') await steps.refuseEnded(ctx);
+    if (status.status === 'NOT_STARTED') await steps.refuseNotWaiting(ctx, plugin);
     await answer(steps, ctx, plugin, status);
   };
 }

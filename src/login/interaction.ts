@@ -614,9 +614,14 @@ export function loginSteps(deps: LoginDependencies) {
    */
   async function backToPicker(login: LoginInfo & { plugin: EidPlugin }, failure: EidFailure): Promise<string> {
     await deps.audit.loginEnded(login, { failure });
-    const notice: PickerNotice = { eid: login.plugin.id, reason: noticeReason(failure) };
-    await setLoginEid(login.uid, JSON.stringify(notice));
+    await setPickerNotice(login.uid, login.plugin, failure);
     return `${deps.issuer}/interaction/${login.uid}/`;
+  }
+
+  /** The login's eID becomes the picker's notice of how `plugin` failed: no eID is under way. */
+  async function setPickerNotice(uid: string, plugin: EidPlugin, failure: EidFailure): Promise<void> {
+    const notice: PickerNotice = { eid: plugin.id, reason: noticeReason(failure) };
+    await setLoginEid(uid, JSON.stringify(notice));
   }
 
   /**
@@ -830,7 +835,7 @@ export function loginSteps(deps: LoginDependencies) {
      */
     async start(ctx: Context, { plugin, acr }: EidOption, options: StartOptions): Promise<StartResult> {
       // An ended login read from the store is not begun again. A kept copy is not read again for
-      // this, once per login: a page first asks poll, whose NOT_STARTED does (refuseEnded).
+      // this, once per login: a page first asks poll, whose NOT_STARTED does (refuseNotWaiting).
       if (routeState(ctx).interaction.result) throw await loginEnded(ctx, routeState(ctx).interaction);
       const login = loginInfo(ctx, plugin);
       await deps.limiter.check('eid_start', { ip: login.ip });
@@ -886,11 +891,24 @@ export function loginSteps(deps: LoginDependencies) {
     async abandon(ctx: Context, leaving: Leaving): Promise<string> {
       const started = await startedEid(ctx);
       if (!started) return this.refuse(ctx, 'access_denied', 'The person cancelled the login.');
-      // Pages waiting on the eID hear of its cancel at once and ask where the login stands: a
-      // login that ends says so from before then (the eID's ending replaces this result below).
-      if (leaving === 'login' || !returnsToPicker(ctx)) await recordResult(await interactionToEnd(ctx), resultOfCancel);
+      // Pages waiting on the eID hear of its cancel at once and ask where the login stands: it
+      // says so from before then, back at the picker or ended (the eID's ending replaces either
+      // below). Recorded after the cancel, a page that asked first was offered a new start.
+      if (leaving === 'eid' && returnsToPicker(ctx)) await setPickerNotice(routeState(ctx).interaction.uid, started, cancelledAtEid);
+      else await recordResult(await interactionToEnd(ctx), resultOfCancel);
       const shown = started.cancel ? await started.cancel(loginRequest(ctx, started)) : undefined;
       return this.finish(ctx, started, shown ?? { failure: cancelledAtEid }, leaving);
+    },
+
+    /**
+     * A poll of `plugin` that found no transaction under way: the login may have ended meanwhile,
+     * or left the eID for the picker (a cancel in another tab, whose pages heard of the order's
+     * end before it did), and this instance's copy of the started eID may be older than either.
+     * The page, told it is not started, would offer a new start, or begin one by itself.
+     */
+    async refuseNotWaiting(ctx: Context, plugin: EidPlugin): Promise<void> {
+      await refuseEnded(ctx);
+      if (routeState(ctx).startedEidKept) await stillStarted(routeState(ctx).interaction.uid, plugin);
     },
 
     /**

@@ -60,9 +60,9 @@ function rawRequest(session: BankIdSession, method: string, path: string, body?:
   return `${head.join('\r\n')}\r\n\r\n${body ?? ''}`;
 }
 
-/** What the first instance answers to `requests`, written at once on one connection, until it closes the connection. */
-async function exchange(requests: string): Promise<string> {
-  const { socket, closed } = await rawConnection(Number(new URL(instances[0]!.url).port));
+/** What an instance (the first unless said) answers to `requests`, written at once on one connection, until it closes the connection. */
+async function exchange(requests: string, instance = 0): Promise<string> {
+  const { socket, closed } = await rawConnection(Number(new URL(instances[instance]!.url).port));
   socket.write(requests);
   return closed;
 }
@@ -266,6 +266,31 @@ describe('the event stream of a waiting BankID login, on two instances', () => {
     const polled = await session.call('poll');
     expect(polled.status).toBe(200);
     expect(polled.body).toMatchObject(cancelled);
+  });
+
+  it('a cancel in one tab sends the pages of the others back to the picker, whichever instance they ask: none is told to start again', async () => {
+    // Without acr_values the login has a picker (BankID and Norwegian BankID): a cancel on BankID's page leads there.
+    const { response } = await rp.authorize({});
+    const session = new BankIdSession({ simulator, rp, tb: { issuer: balancer.url } as TestBroker }, 'se-bankid', new URL(response.url).pathname.split('/')[2]!);
+    expect((await session.start('other')).status).toBe('IN_PROGRESS');
+    const poll = (instance: number) => exchange(rawRequest(session, 'POST', 'poll?qr=true&eid=se-bankid', '{}'), instance);
+    // Both instances answer the login's polls, and keep a copy of its started eID for the next.
+    for (const instance of [0, 1]) expect(await poll(instance)).toMatch(/^HTTP\/1\.1 200 /);
+    const streams = [0, 1].map((instance) => streamOf(session, instance));
+    await Promise.all(streams.map((stream) => stream.next('status')));
+    // BankID is slow to confirm the cancel: the order is gone from the store long before the cancel is answered.
+    simulator.injectFault('cancel', { delayMs: 1_500 });
+    const cancelled = exchange(rawRequest(session, 'POST', 'cancel', '{}'), 1);
+    // The pages hear the order is gone, and ask where the login stands: it is back at the picker.
+    await Promise.all(streams.map((stream) => stream.next('end')));
+    for (const instance of [0, 1]) {
+      const answer = await poll(instance);
+      expect(answer, `instance ${instance}`).toMatch(/^HTTP\/1\.1 409 /);
+      expect(answer).toContain('"error":"invalid_request"');
+    }
+    expect(await cancelled).toContain(`"redirectTo":"${balancer.url}/interaction/${session.uid}/"`);
+    const picker = await rp.browser.request(`/interaction/${session.uid}/api/ui`, { headers: { accept: 'application/json' } });
+    expect(await picker.json()).toMatchObject({ notice: { eid: 'se-bankid', reason: 'cancelled' } });
   });
 
   it('a login whose stream and collect lease were on an instance that died completes on the other one, for a stream waiting there and for the browser that reconnects', async () => {
