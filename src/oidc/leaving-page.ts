@@ -58,7 +58,7 @@ function errorAnswerOf(ctx: KoaContextWithOIDC): ErrorAnswer | undefined {
  * URL gives in ASCII (an internationalised name as xn--…, so no look-alike letters pass for
  * another's); a native app's private-use scheme has no host, and is named by that scheme.
  */
-function destinationName(destination: URL): string {
+export function destinationName(destination: URL): string {
   return destination.host || destination.protocol.slice(0, -1);
 }
 

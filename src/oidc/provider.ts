@@ -15,6 +15,7 @@ import { isProductionConfiguration } from '../config/environment.js';
 import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
 import { leavingAfterLogout, leavingPage } from './leaving-page.js';
+import { logoutRequestShown } from './logout-page.js';
 import { publishedDocumentCaching } from './published-documents.js';
 import { uncachedAnswers } from './uncached-answers.js';
 import { clientScriptOrigins } from './script-origins.js';
@@ -451,7 +452,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
         // Always drawn for a GET (a POST is sent on as one: posted-requests.ts), its language links
         // carry the query the browser sent: a form POSTed still sealed. Its form also posts the
         // page's language, that of the pages after the answer (logout-language.ts).
-        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form, languageField: LOGOUT_LANGUAGE }),
+        logoutSource: async (ctx, form) => views.render(ctx, 'logout', { form, languageField: LOGOUT_LANGUAGE, ...logoutRequestShown(ctx, views) }),
         // oidc-provider sends "No, stay logged in" to this page too: it then says the person is still logged in.
         postLogoutSuccessSource: async (ctx) => {
           languageOfLoggedOutPage(ctx);

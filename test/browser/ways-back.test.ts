@@ -107,6 +107,8 @@ describe('an eID that fails or is cancelled takes the person back to the picker'
         expect(notice).not.toContain('no-bankid');
         // The notice has the focus, so a screen reader says it first.
         expect(await page.evaluate('document.activeElement?.className')).toBe('notice');
+        // Read once, as the focus lands: not a live region as well, which a screen reader reads out again.
+        expect(await page.getAttribute('.notice', 'role')).toBeNull();
         await page.click('button[value="fi-ftn"]');
         await atUpstream(page, 'login');
         await page.waitForURL(/\/demo\/callback/);

@@ -30,17 +30,23 @@ async function logOut(params: (idToken: string) => Record<string, string>) {
   const request = `${rp.metadata.end_session_endpoint!}?${new URLSearchParams(params(tokens.id_token!))}`;
   const confirmation = await rp.browser.request(request, { headers: { accept: 'text/html' } });
   expect(confirmation.status).toBe(200);
-  const { leftTo, response } = await rp.browser.confirmLogout(await confirmation.text());
+  const page = await confirmation.text();
+  const { leftTo, response } = await rp.browser.confirmLogout(page);
   const logoutTokens = bed.rpServer.received
     .slice(sent)
     .filter((request) => request.url.pathname === '/post/backchannel')
     .map((request) => new URLSearchParams(request.body).get('logout_token')!);
-  return { tokens, leftTo, response, logoutTokens };
+  return { tokens, page, leftTo, response, logoutTokens };
 }
 
 describe('RP-initiated logout', () => {
   it('with id_token_hint, post_logout_redirect_uri and state: back with state alone; a back-channel logout token as the specification has it; the tokens revoked', async () => {
-    const { tokens, leftTo, logoutTokens } = await logOut((idToken) => ({ id_token_hint: idToken, post_logout_redirect_uri: postLogoutRedirectUri(), state: 'bye' }));
+    const { tokens, page, leftTo, logoutTokens } = await logOut((idToken) => ({ id_token_hint: idToken, post_logout_redirect_uri: postLogoutRedirectUri(), state: 'bye' }));
+    // The person is asked knowing who asks (the hint's client, named as registered: by its id here) and where either answer leads.
+    expect(page).toContain('post asks to log you out.');
+    expect(page).toContain(`Whichever button you choose, you then go on to ${new URL(postLogoutRedirectUri()).host}.`);
+    // A client the operator configured gets no warning about its address.
+    expect(page).not.toContain('Anyone can connect');
     expect(leftTo?.href).toBe(`${postLogoutRedirectUri()}?state=bye`);
 
     expect(logoutTokens).toHaveLength(1);

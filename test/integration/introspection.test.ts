@@ -144,7 +144,7 @@ describe('a client anyone registered (open registration)', () => {
 
   it('sends no one on to its post_logout_redirect_uri unasked: a logout with no login stops at the logged-out page naming the host, whose Continue carries the redirect exactly', async () => {
     const postLogoutUri = `https://${host}/bye`;
-    const registered = await call(`${tb.issuer}/reg`, 'POST', { redirect_uris: [redirectUri], post_logout_redirect_uris: [postLogoutUri] });
+    const registered = await call(`${tb.issuer}/reg`, 'POST', { redirect_uris: [redirectUri], post_logout_redirect_uris: [postLogoutUri], client_name: 'Shop <b>' });
     expect(registered.status, JSON.stringify(registered.body)).toBe(201);
     const browser = new TestBrowser(tb.issuer);
     browser.headers.set('accept-language', 'sv');
@@ -162,8 +162,14 @@ describe('a client anyone registered (open registration)', () => {
     const client_id = registered.body.client_id as string;
     const loggedIn = await RelyingParty.discover(tb.issuer, { client_id, client_secret: registered.body.client_secret as string, redirect_uris: [redirectUri] });
     await logIn(loggedIn);
-    const asked = await loggedIn.browser.follow(`/session/end?${new URLSearchParams({ client_id, post_logout_redirect_uri: postLogoutUri, state: 'st' })}`, { headers: { accept: 'text/html' } });
-    expect((await loggedIn.browser.confirmLogout(await asked.response.text())).leftTo?.href).toBe(`https://${host}/bye?state=st`);
+    const asked = await loggedIn.browser.follow(`/session/end?${new URLSearchParams({ client_id, post_logout_redirect_uri: postLogoutUri, state: 'st', ui_locales: 'en' })}`, { headers: { accept: 'text/html' } });
+    const question = await asked.response.text();
+    // Asked knowing who asks, where either answer leads, and that anyone could have registered it.
+    expect(question).toContain('Shop &lt;b&gt; asks to log you out.');
+    expect(question).toContain('Whichever button you choose, you then go on to a&amp;b&quot;c.example.');
+    expect(question).toContain('Anyone can connect a service to this login');
+    expect(question).not.toContain('<b>');
+    expect((await loggedIn.browser.confirmLogout(question)).leftTo?.href).toBe(`https://${host}/bye?state=st`);
     // A client the operator configured is sent on as ever.
     const configured = await new TestBrowser(tb.issuer).logOutUnasked({ client_id: webClient.client_id, post_logout_redirect_uri: webClient.post_logout_redirect_uris[0]!, state: 'st' });
     expect(configured.leftTo?.href).toBe(`${webClient.post_logout_redirect_uris[0]}?state=st`);
