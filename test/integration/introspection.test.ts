@@ -112,8 +112,8 @@ describe('a client anyone registered (open registration)', () => {
   }
 
   /** An authorization request that fails at once (the broker never logs in silently): login_required. */
-  const failing = (clientId: string, mode: string) =>
-    `${tb.issuer}/auth?${new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: redirectUri, state: 'st&te', prompt: 'none', response_mode: mode, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`;
+  const failing = (clientId: string, mode: string, path = '/auth', redirect_uri = redirectUri) =>
+    `${tb.issuer}${path}?${new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri, state: 'st&te', prompt: 'none', response_mode: mode, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`;
 
   const unescape = (html: string) => html.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
@@ -139,6 +139,16 @@ describe('a client anyone registered (open registration)', () => {
         state: 'st&te',
         iss: tb.issuer,
       });
+    }
+  });
+
+  it("stops at the page at /auth in any spelling oidc-provider takes it in (/AUTH, /Auth/, /auth/), never going on to the redirect_uri", async () => {
+    const registered = await registerOpenly();
+    for (const path of ['/AUTH', '/Auth/', '/auth/']) {
+      const response = await fetch(failing(registered.client_id, 'query', path), { redirect: 'manual', headers: { accept: 'text/html' } });
+      expect(response.headers.get('location'), path).toBeNull();
+      expect(response.status, path).toBe(400);
+      expect(await response.text(), path).toContain('Continue to a&amp;b&quot;c.example');
     }
   });
 
