@@ -152,6 +152,17 @@ describe('a client anyone registered (open registration)', () => {
     }
   });
 
+  it("names a native app's private-use scheme, not the host written after it, which is not where the link leads", async () => {
+    const appUri = 'com.example.app://bank.example/cb';
+    const answer = await call(`${tb.issuer}/reg`, 'POST', { application_type: 'native', redirect_uris: [appUri] });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    const response = await fetch(failing(answer.body.client_id as string, 'query', '/auth', appUri), { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect(response.status).toBe(400);
+    const page = await response.text();
+    expect(page).toContain('Continue to com.example.app');
+    expect(page).not.toContain('Continue to bank.example');
+  });
+
   it('sends no one on to its post_logout_redirect_uri unasked: a logout with no login stops at the logged-out page naming the host, whose Continue carries the redirect exactly', async () => {
     const postLogoutUri = `https://${host}/bye`;
     const registered = await call(`${tb.issuer}/reg`, 'POST', { redirect_uris: [redirectUri], post_logout_redirect_uris: [postLogoutUri], client_name: 'Shop <b>' });
