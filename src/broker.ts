@@ -21,7 +21,7 @@ import { EidOperations } from './eids/telemetry.js';
 import { HEALTH_PATHS, healthRoutes } from './health/routes.js';
 import { Drain } from './http/drain.js';
 import { answerParserErrors, errorBoundary, notFound, plainOptions, READ_METHODS, storeGuard, type MethodsAt } from './http/errors.js';
-import { DISCOVERY_PATHS, providerEndpointMethods } from './oidc/endpoint-methods.js';
+import { DISCOVERY_PATHS, providerEndpointMethods, providerPathSpelling } from './oidc/endpoint-methods.js';
 import { corsOnOwnRefusals } from './http/cors-refusals.js';
 import { addressedToIssuer, lacksHost } from './http/issuer-origin.js';
 import { bodyLimit, bodyRefusal } from './http/body.js';
@@ -321,6 +321,8 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
     app.silent = true;
     // A waiting page's poll, once a second per login, logs its successes at debug only.
     app.use(trace(log, Boolean(config.trust_proxy), isPoll));
+    // Before every step that knows an endpoint by its path: oidc-provider takes it in other spellings too.
+    app.use(providerPathSpelling(provider));
     const headers = securityHeadersFor(issuer);
     app.use(securityHeaders(headers));
     const providerMethods = providerEndpointMethods(provider);

@@ -370,7 +370,8 @@ export interface LoginRequest {
   loginHint?: string;
   /**
    * Whether the client vouched for `loginHint`: it came in a signed request object or in a pushed
-   * request from a client that authenticated. Anyone can write a plain URL with any client's id
+   * request from a client that authenticated, and the client is not one anyone registered (open
+   * registration), which anyone could do to push any hint. Anyone can write a plain URL with any client's id
    * and anyone's identifier in it, so an unproven hint may only narrow who this login accepts
    * once the eID has said who the person is; it must never reach the eID as a condition that
    * acts on that person's other transactions there (a second order for them, say).

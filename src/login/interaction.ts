@@ -19,7 +19,7 @@ import type { RateLimiter } from '../resilience/rate-limit.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
 import { chooseEid, requestedAcr, type EidChoice, type EidOption } from './choose-eid.js';
 import { requestedDetails } from '../oidc/authorization-details.js';
-import { provenParameter } from '../oidc/proven-parameters.js';
+import { provenByKnownClient } from '../oidc/proven-parameters.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { rememberedFor } from './start-input.js';
 import { CheckedInteractions } from './checked-interactions.js';
@@ -492,7 +492,7 @@ export function loginSteps(deps: LoginDependencies) {
       uid,
       ...(acr ? { acr } : {}),
       clientId: client.clientId,
-      ...(typeof params.login_hint === 'string' ? { loginHint: params.login_hint, loginHintProven: provenParameter(interaction.trusted, 'login_hint') } : {}),
+      ...(typeof params.login_hint === 'string' ? { loginHint: params.login_hint, loginHintProven: provenByKnownClient(interaction.trusted, 'login_hint', client.metadata) } : {}),
       locale: views.localeOf(ctx),
       ip: clientIp(ctx),
       userAgent: ctx.get('user-agent'),

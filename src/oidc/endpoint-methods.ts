@@ -1,3 +1,4 @@
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { READ_METHODS as READ, type MethodsAt } from '../http/errors.js';
 
@@ -84,4 +85,40 @@ export function providerEndpointMethods(provider: Provider): MethodsAt {
   for (const { path, methods } of providerRoutePaths(provider)) byPath.set(path, [...(byPath.get(path) ?? []), ...methods]);
   const patterns = [...byPath].map(([path, methods]) => ({ pattern: patternOf(path), methods }));
   return (path) => patterns.find(({ pattern }) => pattern.test(path))?.methods;
+}
+
+/**
+ * oidc-provider's router takes an endpoint's path whatever the case of its letters and with a
+ * slash after it: /AUTH, /Auth/ and /auth/ are its /auth, /TOKEN its /token, /AUTH/<uid> a
+ * login's return. Every step of the broker's that knows an endpoint by its path (the rate limits,
+ * a form POSTed to /auth sent on as a GET, the page in place of the error answer of a client
+ * anyone registered, the logout's steps) knows it as written, and another spelling passed by
+ * them all: the error of such a client went straight on to its redirect_uri (an open redirect),
+ * requests went uncounted. So a path oidc-provider would take in another spelling is given the
+ * endpoint's own before any step reads it (the parameter of /auth/<uid> as sent): every step
+ * sees the endpoint oidc-provider answers at.
+ */
+export function providerPathSpelling(provider: Provider): Middleware {
+  const paths = [...new Set(providerRoutePaths(provider).map(({ path }) => path))];
+  const exact = new Set(paths.filter((path) => !path.includes(PARAMETER_MARK)));
+  // Static paths before those with a parameter, as oidc-provider's router looks them up; its
+  // letters compared as its router folds them, which the `i` flag without `u` does the same way
+  // (a letter beyond ASCII whose capital is an ASCII one, such as ſ, is no match for it).
+  const spellings = [...paths].sort((a, b) => Number(a.includes(PARAMETER_MARK)) - Number(b.includes(PARAMETER_MARK))).map((path) => {
+    const pieces = path.split(PARAMETER_MARK);
+    const escaped = pieces.map((piece) => piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    return { pattern: new RegExp(`^${escaped.join('([^/]+)')}/?$`, 'i'), pieces };
+  });
+  return (ctx, next) => {
+    const { path } = ctx;
+    if (exact.has(path)) return next();
+    for (const { pattern, pieces } of spellings) {
+      const match = pattern.exec(path);
+      if (!match) continue;
+      const own = pieces.reduce((written, piece, i) => written + (i > 0 ? match[i]! : '') + piece, '');
+      if (own !== path) ctx.path = own;
+      break;
+    }
+    return next();
+  };
 }

@@ -112,8 +112,8 @@ describe('a client anyone registered (open registration)', () => {
   }
 
   /** An authorization request that fails at once (the broker never logs in silently): login_required. */
-  const failing = (clientId: string, mode: string) =>
-    `${tb.issuer}/auth?${new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: redirectUri, state: 'st&te', prompt: 'none', response_mode: mode, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`;
+  const failing = (clientId: string, mode: string, path = '/auth', redirect_uri = redirectUri) =>
+    `${tb.issuer}${path}?${new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri, state: 'st&te', prompt: 'none', response_mode: mode, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`;
 
   const unescape = (html: string) => html.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
@@ -140,6 +140,27 @@ describe('a client anyone registered (open registration)', () => {
         iss: tb.issuer,
       });
     }
+  });
+
+  it("stops at the page at /auth in any spelling oidc-provider takes it in (/AUTH, /Auth/, /auth/), never going on to the redirect_uri", async () => {
+    const registered = await registerOpenly();
+    for (const path of ['/AUTH', '/Auth/', '/auth/']) {
+      const response = await fetch(failing(registered.client_id, 'query', path), { redirect: 'manual', headers: { accept: 'text/html' } });
+      expect(response.headers.get('location'), path).toBeNull();
+      expect(response.status, path).toBe(400);
+      expect(await response.text(), path).toContain('Continue to a&amp;b&quot;c.example');
+    }
+  });
+
+  it("names a native app's private-use scheme, not the host written after it, which is not where the link leads", async () => {
+    const appUri = 'com.example.app://bank.example/cb';
+    const answer = await call(`${tb.issuer}/reg`, 'POST', { application_type: 'native', redirect_uris: [appUri] });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    const response = await fetch(failing(answer.body.client_id as string, 'query', '/auth', appUri), { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect(response.status).toBe(400);
+    const page = await response.text();
+    expect(page).toContain('Continue to com.example.app');
+    expect(page).not.toContain('Continue to bank.example');
   });
 
   it('sends no one on to its post_logout_redirect_uri unasked: a logout with no login stops at the logged-out page naming the host, whose Continue carries the redirect exactly', async () => {

@@ -116,16 +116,18 @@ describe('authorization requests, per IP address', () => {
 });
 
 describe('the token endpoint, per client', () => {
-  it('answers 429 to the client that sent too many, whatever its requests were', async () => {
+  it('answers 429 to the client that sent too many, whatever its requests were, at the token endpoint in any spelling oidc-provider takes', async () => {
     await clearOfWindowEnd();
-    const redeem = () =>
-      tokenRequest(other.issuer, webClient, { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: webClient.redirect_uris[0]!, code_verifier: 'v'.repeat(43) });
+    const redeem = (path?: string) =>
+      tokenRequest(other.issuer, webClient, { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: webClient.redirect_uris[0]!, code_verifier: 'v'.repeat(43) }, path);
     expect((await redeem()).status).toBe(400);
     expect((await redeem()).status).toBe(400);
     const refused = await redeem();
     expect(refused.status).toBe(429);
     expect(refused.body.error).toBe('too_many_requests');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // oidc-provider answers at /TOKEN and /Token/ as at /token: so are they counted.
+    for (const path of ['/TOKEN', '/Token/']) expect((await redeem(path)).status, path).toBe(429);
   });
 });
 

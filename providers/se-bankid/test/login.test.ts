@@ -18,7 +18,8 @@ const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebK
 let bed: BankIdTestBed;
 
 beforeAll(async () => {
-  bed = await startBankIdTestBed('bankid-login');
+  // Open registration: a stranger may register a client of their own (restricting who may log in).
+  bed = await startBankIdTestBed('bankid-login', {}, {}, { registration: { enabled: true, initial_access_token: false } });
 });
 
 describe('a full OIDC login through simulated Swedish BankID, on Redis', () => {
@@ -166,7 +167,7 @@ describe('restricting who may log in', () => {
     expect((bed.simulator.lastRequest('auth') as AuthRequest).requirement).toEqual({ personalNumber });
   });
 
-  it("a hint anyone could have written (a plain URL, a public client's pushed request) goes to BankID as no requirement: a stranger's start does not cancel the person's running order", async () => {
+  it("a hint anyone could have written (a plain URL, a public client's pushed request, a client the stranger registered openly) goes to BankID as no requirement: a stranger's start does not cancel the person's running order", async () => {
     const person = 1;
     const { personalNumber } = simulatedPersons[person]!;
     const hint = { acr_values: OTHER, login_hint: `personal_number:${personalNumber}` };
@@ -178,7 +179,17 @@ describe('restricting who may log in', () => {
     // Strangers in browsers of their own: a plain URL naming the web app, and a public client's pushed request.
     const plainUrl = { ...bed, rp: await RelyingParty.discover(bed.tb.issuer, webClient) };
     const publicPush = { ...bed, rp: await RelyingParty.discover(bed.tb.issuer, publicClient) };
-    for (const stranger of [await BankIdSession.begin(plainUrl, hint), await BankIdSession.beginAt(publicPush, await publicPush.rp.pushedAuthorizationUrl(hint))]) {
+    // A confidential client of the stranger's own, registered with no token: its pushed requests authenticate.
+    const registration = await fetch(`${bed.tb.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['https://stranger.example/cb'] }) });
+    const registered = (await registration.json()) as { client_id: string; client_secret: string; registered_openly: boolean };
+    expect(registered.registered_openly).toBe(true);
+    const ownPush = { ...bed, rp: await RelyingParty.discover(bed.tb.issuer, { ...registered, redirect_uris: ['https://stranger.example/cb'] }) };
+    const strangers = [
+      await BankIdSession.begin(plainUrl, hint),
+      await BankIdSession.beginAt(publicPush, await publicPush.rp.pushedAuthorizationUrl(hint)),
+      await BankIdSession.beginAt(ownPush, await ownPush.rp.pushedAuthorizationUrl(hint)),
+    ];
+    for (const stranger of strangers) {
       expect((await stranger.start()).status).toBe('IN_PROGRESS');
       expect((bed.simulator.lastRequest('auth') as AuthRequest).requirement).toBeUndefined();
     }
