@@ -32,7 +32,7 @@ class WindowCount {
   seen = 0;
   /** Counted here and sent, not yet answered. */
   sending = 0;
-  /** Counted here, not yet sent: less what was given back (giveBack), so it may be below 0. */
+  /** Counted here, not yet sent. */
   held = 0;
   /** Whether it is in its window's `unsent`, to be sent with the next flush. */
   queued = false;
@@ -104,8 +104,10 @@ export class RateLimiter {
   }
 
   /**
-   * Counts one request against `limit`; throws HttpError 429 when it is one too many. Decided at
-   * once (undefined) but for a key beyond `local_counters`, counted in the store (a promise).
+   * Counts one request against `limit` by its address, and checks it against its client's
+   * allowance without counting it there (`charge` does, once the request proved it is that
+   * client); throws HttpError 429 when it is one too many. Decided at once (undefined) but for a
+   * key beyond `local_counters`, counted or read in the store (a promise).
    */
   check(limit: LimitName, request: { ip: string; clientId?: string | undefined }): Promise<void> | undefined {
     if (!this.#settings.enabled) return undefined;
@@ -113,32 +115,34 @@ export class RateLimiter {
     const window = this.#windowAt(now);
     const counters = this.#countersOf(limit, request, window);
     if (counters.length === 0) return undefined;
-    const counts = counters.map((counter) => this.#countOf(window, counter.key));
-    if (!counts.every((count): count is WindowCount => count !== undefined)) return this.#checkInStore(limit, counters, counts, window);
-    const refused = refusedBy(counters, counts.map((count) => count.total + 1));
+    const counts = counters.map((counter) => this.#countToCheck(window, counter));
+    if (counts.includes(undefined)) return this.#checkInStore(limit, counters, counts, window);
+    const refused = refusedBy(counters, counts.map((count) => (count === NOT_YET_COUNTED ? 0 : count!.total) + 1));
     counters.forEach((counter, i) => {
-      if (countedWhenRefusedBy(refused, counter)) this.#hold(window, counts[i]!);
+      if (counter.by === 'ip') this.#hold(window, counts[i] as WindowCount);
     });
     if (refused) throw this.#refusal(limit, refused, window, now);
     return undefined;
   }
 
   /**
-   * Takes back the count `check` made for `clientId` at `countedAt` (epoch ms), for a request
-   * that did not authenticate as that client: anyone can name a client in Basic credentials, and
-   * requests that fail to prove it must not use up the client's allowance, or a few addresses
-   * could lock a client out of the endpoint for everyone. A count of a window that has ended
-   * counts for nothing any more, and is left.
+   * Counts against `clientId`'s allowance a request `check` let through at `checkedAt` (epoch
+   * ms), now that it proved it is that client. Only then: anyone can name a client in Basic
+   * credentials, and a request that never proves it (a guessed secret, a body sent so slowly
+   * that the request lasts the whole request timeout) must not use up, or hold while it lasts,
+   * any of the client's allowance, or a few addresses could lock the client out for everyone.
+   * Requests let through together may so pass the allowance by as many as run at once. A request
+   * of a window that has ended counts for nothing any more.
    */
-  giveBack(limit: LimitName, clientId: string, countedAt: number): void {
+  charge(limit: LimitName, clientId: string, checkedAt: number): void {
     const window = this.#window;
-    if (!this.#settings.enabled || !window || countedAt < window.endsAtMs - this.#settings.window_seconds * 1000) return;
+    if (!this.#settings.enabled || !window || checkedAt < window.endsAtMs - this.#settings.window_seconds * 1000) return;
     const counter = this.#clientCounter(limit, clientId, window.start);
     if (!counter) return;
-    const count = window.counts.get(counter.key);
-    // A key this instance does not hold was counted in the store (#checkInStore), and is given back there.
-    if (count) this.#hold(window, count, -1);
-    else void this.#store.incrementAll([{ key: counter.key, by: -1 }], this.#settings.window_seconds).catch(() => undefined);
+    const count = this.#countOf(window, counter.key);
+    // Past `local_counters`, counted in the store at once, as #checkInStore does.
+    if (count) this.#hold(window, count);
+    else void this.#store.incrementAll([{ key: counter.key }], this.#settings.window_seconds).catch(() => undefined);
   }
 
   /**
@@ -197,6 +201,17 @@ export class RateLimiter {
       }, window.endsAtMs - now).unref();
     }
     return window;
+  }
+
+  /**
+   * The count a request is checked against: its address's, held (#countOf); its client's, as this
+   * instance knows it, without a count made for it (a name anyone may write makes none), which
+   * is NOT_YET_COUNTED when this instance holds none of it yet; undefined when it must be read
+   * in the store, `local_counters` being held.
+   */
+  #countToCheck(window: CountingWindow, counter: Counter): WindowCount | typeof NOT_YET_COUNTED | undefined {
+    if (counter.by === 'ip') return this.#countOf(window, counter.key);
+    return window.counts.get(counter.key) ?? (window.counts.size < this.#settings.local_counters ? NOT_YET_COUNTED : undefined);
   }
 
   /** The key's count in the window; undefined when it is not held and `local_counters` are. */
@@ -265,14 +280,17 @@ export class RateLimiter {
   }
 
   /**
-   * A request whose keys this instance cannot hold (it holds `local_counters` already): counted
-   * in the store before it goes on, as one round trip, with what this instance has not yet sent.
+   * A request whose keys this instance cannot hold (it holds `local_counters` already): its
+   * address counted in the store before it goes on, and its client's count read there (counted
+   * by `charge`), in one round trip, with what this instance has not yet sent.
    */
-  async #checkInStore(limit: LimitName, counters: Counter[], known: Array<WindowCount | undefined>, window: CountingWindow): Promise<void> {
-    const counts = await this.#store.incrementAll(counters.map((counter) => ({ key: counter.key, ttlAbove: LIFETIME_NEVER_ASKED })), this.#settings.window_seconds);
-    const refused = refusedBy(counters, counts.map((count, i) => count.count + (known[i]?.unsent ?? 0)));
-    const givenBack = counters.filter((counter) => !countedWhenRefusedBy(refused, counter));
-    if (givenBack.length) await this.#store.incrementAll(givenBack.map((counter) => ({ key: counter.key, by: -1 })), this.#settings.window_seconds);
+  async #checkInStore(limit: LimitName, counters: Counter[], known: ReadonlyArray<WindowCount | typeof NOT_YET_COUNTED | undefined>, window: CountingWindow): Promise<void> {
+    const counts = await this.#store.incrementAll(
+      counters.map((counter) => ({ key: counter.key, by: counter.by === 'ip' ? 1 : 0, ttlAbove: LIFETIME_NEVER_ASKED })),
+      this.#settings.window_seconds,
+    );
+    const unsent = (i: number) => (known[i] instanceof WindowCount ? known[i].unsent : 0);
+    const refused = refusedBy(counters, counts.map((count, i) => count.count + unsent(i) + (counters[i]!.by === 'client' ? 1 : 0)));
     if (refused) throw this.#refusal(limit, refused, window, Date.now());
   }
 
@@ -290,18 +308,12 @@ interface Counter {
   allowed: number;
 }
 
+/** A client's count this instance holds nothing of yet: 0 as far as it knows. */
+const NOT_YET_COUNTED = Symbol('not yet counted');
+
 /** The first counter whose count, this request's included, is over its limit. */
 function refusedBy(counters: readonly Counter[], counts: readonly number[]): Counter | undefined {
   return counters.find((counter, i) => counts[i]! > counter.allowed);
-}
-
-/**
- * Whether a request refused by `refused` (or let through: undefined) counts against `counter`.
- * A request refused for its address does not use up its client's allowance, or one address
- * could lock a client out for everyone.
- */
-function countedWhenRefusedBy(refused: Counter | undefined, counter: Counter): boolean {
-  return !(refused?.by === 'ip' && counter.by === 'client');
 }
 
 /** The client a request to an endpoint where clients authenticate (token, introspection, revocation, CIBA) names in its client_secret_basic credentials. */
@@ -328,8 +340,8 @@ interface LimitedEndpoint {
   /** Absent: every method. */
   methods?: readonly string[];
   /**
-   * The client that authenticates here, counted besides the address. A request that did not
-   * prove it was that client (authenticatedAs) gives its client's count back (RateLimiter.giveBack).
+   * The client that authenticates here, checked besides the address; a request that proved it
+   * was that client (authenticatedAs) is counted against it once answered (RateLimiter.charge).
    */
   clientId?: (ctx: Context) => string | undefined;
 }
@@ -368,10 +380,10 @@ function authenticatedAs(ctx: Context, clientId: string): boolean {
   return ctx.status !== 401 && oidc?.client?.clientId === clientId;
 }
 
-/** Runs the rest of the request, then `giveBack` unless it authenticated as `clientId`, also when it failed. */
-function answerGivingBack(ctx: Context, next: () => Promise<unknown>, clientId: string, giveBack: () => void): Promise<void> {
+/** Runs the rest of the request, then `charge` if it authenticated as `clientId`, also when it failed. */
+function answerCharging(ctx: Context, next: () => Promise<unknown>, clientId: string, charge: () => void): Promise<void> {
   return next().finally(() => {
-    if (!authenticatedAs(ctx, clientId)) giveBack();
+    if (authenticatedAs(ctx, clientId)) charge();
   }) as Promise<void>;
 }
 
@@ -380,9 +392,9 @@ export function rateLimits(limiter: RateLimiter): Middleware {
     const endpoint = limitedEndpoints.find((candidate) => candidate.path(ctx.path) && (!candidate.methods || candidate.methods.includes(ctx.method)));
     if (!endpoint) return next();
     const clientId = endpoint.clientId?.(ctx);
-    const countedAt = Date.now();
+    const checkedAt = Date.now();
     const counting = limiter.check(endpoint.limit, { ip: ctx.ip, clientId });
-    const answer = clientId ? () => answerGivingBack(ctx, next, clientId, () => limiter.giveBack(endpoint.limit, clientId, countedAt)) : next;
+    const answer = clientId ? () => answerCharging(ctx, next, clientId, () => limiter.charge(endpoint.limit, clientId, checkedAt)) : next;
     return counting ? counting.then(answer) : answer();
   };
 }
