@@ -21,7 +21,7 @@ import type { ClientStore } from '../clients/store.js';
 import type { BrokerConfig } from '../config/schema.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
-import { routesOf } from '../http/scoped.js';
+import { EXACT_CASE, routesOf } from '../http/scoped.js';
 import type { Logger } from '../log.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { INITIAL_ACCESS_TOKEN_MAX_SECONDS, type InitialAccessTokens } from '../clients/initial-access-tokens.js';
@@ -149,7 +149,7 @@ export function adminApi(deps: AdminDependencies): Middleware {
     });
   }
 
-  const router = new Router({ prefix: '/admin' });
+  const router = new Router({ ...EXACT_CASE, prefix: '/admin' });
 
   router.get('/openapi.json', (ctx) => {
     ctx.body = document;

@@ -8,6 +8,7 @@ import type { Views } from '../http/views.js';
 import type { Logger } from '../log.js';
 import { sharedSecret } from '../oidc/keys.js';
 import type { Store } from '../store/store.js';
+import { EXACT_CASE } from '../http/scoped.js';
 
 const CLIENT_ID = 'demo';
 const FLOW_COOKIE = 'neb_demo_flow';
@@ -56,7 +57,7 @@ export async function demoRoutes({ issuer, store, registry, views, log }: DemoDe
         throw err;
       }));
 
-  const router = new Router({ prefix: DEMO_PATH });
+  const router = new Router({ ...EXACT_CASE, prefix: DEMO_PATH });
 
   router.get('/', (ctx) => {
     views.render(ctx, 'demo', { acrValues: registry.acrValues });

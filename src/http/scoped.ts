@@ -3,6 +3,14 @@ import type { Context, Middleware } from 'koa';
 import { wrongMethod } from './errors.js';
 
 /**
+ * Options of every router of the broker's own: a route's path matches as written, in its case.
+ * @koa/router folds case by default, while the steps before it that know a route by its path
+ * (the kept poll, the access log's routine requests, routersUnder's prefixes) compare it as
+ * written: /interaction/<uid>/API/poll passed them by and was served all the same.
+ */
+export const EXACT_CASE = { sensitive: true } as const;
+
+/**
  * Routers as one middleware that runs only for requests under one of `prefixes`: every other
  * request (the token endpoint, discovery, …) passes by at the cost of a few string compares,
  * instead of being matched against each router's routes in turn.

@@ -14,6 +14,7 @@ import type { Store } from '../store/store.js';
 import { rememberInput, startInputOf } from './start-input.js';
 import { passesWithoutToken } from './submissions.js';
 import { routeState, type LoginDependencies, type LoginSteps } from './interaction.js';
+import { EXACT_CASE } from '../http/scoped.js';
 
 /** A poll's path, and the interaction's uid in it. */
 const POLL_PATH = /^\/interaction\/([^/]+)\/api\/poll$/;
@@ -203,7 +204,7 @@ export function frontendApi(
   { ui, eventStreams, log, metrics }: Pick<LoginDependencies, 'ui' | 'eventStreams' | 'log' | 'metrics'>,
   jsonOnly: Middleware,
 ): Router {
-  const api = new Router({ prefix: '/interaction/:uid/api' });
+  const api = new Router({ ...EXACT_CASE, prefix: '/interaction/:uid/api' });
   api.use(steps.loadInteraction, jsonOnly, noStore);
 
   /** POST start {"eid": "<id>", …the fields that eID declares (`startInput`)}. */
@@ -290,7 +291,7 @@ export function frontendApi(
  * and which part, when anything cannot. It answers while the store is down, to say so.
  */
 export function serviceStatus(registry: EidRegistry, store: Store): Router {
-  const router = new Router();
+  const router = new Router(EXACT_CASE);
   router.get('/api/status', (ctx) => {
     const eids = Object.fromEntries(registry.all.map((plugin) => [plugin.id, { available: registry.isAvailable(plugin.id) }]));
     const healthy = store.answering && Object.values(eids).every((eid) => eid.available);

@@ -11,6 +11,7 @@ import { loginSteps, routeState, sessionExpired, type InteractionUrl, type Login
 import { submissionGuard } from './submissions.js';
 import { storeKey } from '../store/keys.js';
 import { whileUnavailable } from '../store/retry.js';
+import { EXACT_CASE } from '../http/scoped.js';
 
 export type { InteractionUrl, LoginDependencies } from './interaction.js';
 
@@ -68,7 +69,7 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
     throw new Error(`${plugin.id} runs by redirect but answered its start with a status`);
   }
 
-  const pages = new Router({ prefix: '/interaction/:uid' });
+  const pages = new Router({ ...EXACT_CASE, prefix: '/interaction/:uid' });
   pages.use(steps.loadInteraction, formsOrJson);
 
   pages.get('/', async (ctx) => {
@@ -149,7 +150,7 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
   const pluginRouters = registry.all
     .filter((plugin) => plugin.routes)
     .map((plugin) => {
-      const router = new Router<LoginState>({ prefix: `/interaction/:uid/${plugin.id}` });
+      const router = new Router<LoginState>({ ...EXACT_CASE, prefix: `/interaction/:uid/${plugin.id}` });
       router.use(steps.loadInteraction, formsOrJson, async (ctx, next) => {
         const state = routeState(ctx);
         state.returnsToPicker = steps.returnsToPicker(ctx);
@@ -184,7 +185,7 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
    * the request finish for the eID's time limit. The same answer again while the first request
    * exchanges it (a reload) follows that request's outcome: the browser follows only the last.
    */
-  const callbacks = new Router();
+  const callbacks = new Router(EXACT_CASE);
   const callback: Middleware = async (ctx) => {
     const plugin = registry.get(ctx.params.eid ?? '');
     if (!plugin?.callback) throw new HttpError(404, 'not_found', 'There is nothing at this address.');

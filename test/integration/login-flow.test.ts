@@ -251,6 +251,15 @@ describe('the interaction pages', () => {
     expect(body).toContain('lang="da"');
   });
 
+  it("take a login's addresses as written only: in another case they are none of its (404), as the steps before them read them", async () => {
+    const { url } = await firstStop(rp);
+    const ui = (path: string) => rp.browser.request(path, { headers: { accept: 'application/json' } });
+    expect((await ui(`${url.pathname}/api/ui`)).status).toBe(200);
+    for (const path of [`${url.pathname}/API/ui`, `${url.pathname}/api/UI`, url.pathname.replace('/interaction/', '/Interaction/')]) {
+      expect((await ui(path)).status, path).toBe(404);
+    }
+  });
+
   it('answer an unknown path with 404 in plain words', async () => {
     const response = await fetch(`${tb.issuer}/nowhere`, { headers: { accept: 'application/json' } });
     expect(response.status).toBe(404);
