@@ -297,6 +297,8 @@ describe('the error of a client anyone registered (open registration): a page be
       expect(await page.getAttribute('html', 'lang')).toBe('fi');
       expect(await page.textContent('h1')).toBe('Ennen kuin jatkat');
       expect(await page.textContent('main .lead')).toContain(host);
+      // Anyone can connect a service to the login service (not to "this login", the one that just failed).
+      expect(await page.textContent('main')).toContain('Kuka tahansa voi liittää palvelun tähän tunnistuspalveluun');
       expect(await page.locator('script').count()).toBe(0);
       expect(await page.textContent('.support')).toContain('login_required');
       await expectAccessible(page, 'leaving page, form post (fi)');
