@@ -131,6 +131,8 @@ describe("a simulator's pages speak the person's language", () => {
         expect(await shown(page)).toEqual({ lang, heading: headings[lang] });
       }
       expect(await page.textContent('main')).toContain(danish);
+      // The language links as a screen reader reads them: the names alone, not the dots between them.
+      expect(await page.locator('nav.languages').ariaSnapshot()).not.toContain('·');
       await page.goto(`${simulator}${simulator.includes('?') ? '&' : '?'}lang=xx`);
       expect(await shown(page)).toEqual({ lang: 'en', heading: headings.en });
       await page.click(eid === 'cz-bankid' ? 'button[name="decision"][value="approve"]' : 'form[action$="/login"] button');
