@@ -133,9 +133,10 @@ describe('the waiting page, through a screen reader', () => {
 
 describe('a larger text size set in the browser', () => {
   it.each([
-    ['fi-FI', 'Valitse tunnistustapa'],
-    ['da-DK', 'Vælg, hvordan du vil logge ind'],
-  ])('in %s: every page follows it (twice the usual size) and still fits a 320 px wide screen', async (locale, pickerHeading) => {
+    // The error's words speak of the login as its heading does (in Danish "Dette login", as "Dette login er afsluttet").
+    ['fi-FI', 'Valitse tunnistustapa', 'Kirjautuminen on vanhentunut, jo päättynyt '],
+    ['da-DK', 'Vælg, hvordan du vil logge ind', 'Dette login er udløbet, er allerede afsluttet '],
+  ])('in %s: every page follows it (twice the usual size) and still fits a 320 px wide screen', async (locale, pickerHeading, errorStart) => {
     const context = await browser.newContext({ viewport: { width: 320, height: 640 }, locale });
     try {
       const page = await context.newPage();
@@ -168,6 +169,7 @@ describe('a larger text size set in the browser', () => {
       await look('demo-result');
       await page.goto(`${tb.issuer}/interaction/no-such-login`);
       await look('error');
+      expect((await page.textContent('main .lead'))!.slice(0, errorStart.length)).toBe(errorStart);
       await page.goto(`${tb.issuer}/session/end`);
       await page.waitForSelector('button[name="logout"]');
       await look('logout');
