@@ -88,7 +88,8 @@ export class SimulatorTexts {
       return `<a href="${escapeHtml(href(locale))}" lang="${locale}" hreflang="${locale}"${marked}>${escapeHtml(name)}</a>`;
     });
     // Named in the page's language, as the broker's pages name theirs: a screen reader lists the page's navigation by name.
-    return `<nav class="languages" aria-label="${escapeHtml(this.#languageLinksLabel(current))}">${links.join(' · ')}</nav>`;
+    // The dots between the links are for the eye: a screen reader set to read punctuation said "middle dot" between languages.
+    return `<nav class="languages" aria-label="${escapeHtml(this.#languageLinksLabel(current))}">${links.join('<span aria-hidden="true"> · </span>')}</nav>`;
   }
 
   /** The name of the language links: the broker's, or in a language of the eID's own, its texts' `languages`. */

@@ -133,9 +133,10 @@ describe('the waiting page, through a screen reader', () => {
 
 describe('a larger text size set in the browser', () => {
   it.each([
-    ['fi-FI', 'Valitse tunnistustapa'],
-    ['da-DK', 'Vælg, hvordan du vil logge ind'],
-  ])('in %s: every page follows it (twice the usual size) and still fits a 320 px wide screen', async (locale, pickerHeading) => {
+    // The error's words speak of the login as its heading does (in Danish "Dette login", as "Dette login er afsluttet").
+    ['fi-FI', 'Valitse tunnistustapa', 'Kirjautuminen on vanhentunut, jo päättynyt '],
+    ['da-DK', 'Vælg, hvordan du vil logge ind', 'Dette login er udløbet, er allerede afsluttet '],
+  ])('in %s: every page follows it (twice the usual size) and still fits a 320 px wide screen', async (locale, pickerHeading, errorStart) => {
     const context = await browser.newContext({ viewport: { width: 320, height: 640 }, locale });
     try {
       const page = await context.newPage();
@@ -168,6 +169,7 @@ describe('a larger text size set in the browser', () => {
       await look('demo-result');
       await page.goto(`${tb.issuer}/interaction/no-such-login`);
       await look('error');
+      expect((await page.textContent('main .lead'))!.slice(0, errorStart.length)).toBe(errorStart);
       await page.goto(`${tb.issuer}/session/end`);
       await page.waitForSelector('button[name="logout"]');
       await look('logout');
@@ -297,6 +299,8 @@ describe('the error of a client anyone registered (open registration): a page be
       expect(await page.getAttribute('html', 'lang')).toBe('fi');
       expect(await page.textContent('h1')).toBe('Ennen kuin jatkat');
       expect(await page.textContent('main .lead')).toContain(host);
+      // Anyone can connect a service to the login service (not to "this login", the one that just failed).
+      expect(await page.textContent('main')).toContain('Kuka tahansa voi liittää palvelun tähän tunnistuspalveluun');
       expect(await page.locator('script').count()).toBe(0);
       expect(await page.textContent('.support')).toContain('login_required');
       await expectAccessible(page, 'leaving page, form post (fi)');
@@ -315,5 +319,50 @@ describe('the error of a client anyone registered (open registration): a page be
       const linked = await postedBack.waitFor((request) => request.url.pathname === '/open' && request.method === 'GET');
       expect(Object.fromEntries(linked.url.searchParams)).toEqual({ error: 'access_denied', error_description: expect.any(String), state: 'open-state', iss: tb.issuer });
     }, 'fi-FI');
+  }, 60_000);
+});
+
+/** Through the DevTools protocol: the accessible description of the button named `name`, what a screen reader says after its name. */
+async function buttonDescription(page: Page, name: string): Promise<string> {
+  const devtools = await page.context().newCDPSession(page);
+  try {
+    const { nodes } = await devtools.send('Accessibility.getFullAXTree');
+    const button = nodes.find((node) => node.role?.value === 'button' && node.name?.value === name);
+    return String(button?.description?.value ?? '');
+  } finally {
+    await devtools.detach();
+  }
+}
+
+describe('the logout confirmation for a client anyone registered (open registration)', () => {
+  it('the focused Yes (and No) carries who asks, where either answer leads and the caution, which asks for an answer the page offers', async () => {
+    const registered = await fetch(`${tb.issuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [`${postedBack.origin}/open`], post_logout_redirect_uris: [`${postedBack.origin}/open-bye`], client_name: 'Vem som helst' }),
+    });
+    const { client_id: clientId } = (await registered.json()) as { client_id: string };
+    const host = new URL(postedBack.origin).host;
+    await onPhone(async (page) => {
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('button[value="no-bankid"]');
+      await page.click('form[action$="/login"] button');
+      await page.waitForURL(/\/demo\/callback/);
+      await page.goto(`${tb.issuer}/session/end?${new URLSearchParams({ client_id: clientId, post_logout_redirect_uri: `${postedBack.origin}/open-bye` })}`);
+      await page.waitForSelector('button[name="logout"]');
+      // The page's focus starts on Yes, so a screen reader reads the button and nothing above it: each button says it all.
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Ja, logga ut');
+      for (const button of ['Ja, logga ut', 'Nej, fortsätt vara inloggad']) {
+        const description = await buttonDescription(page, button);
+        expect(description).toContain('Vem som helst vill logga ut dig.');
+        expect(description).toContain(`Oavsett vad du väljer skickas du sedan vidare till ${host}.`);
+        expect(description).toContain(`Svara bara om du känner igen ${host}.`);
+      }
+      // The leaving page's caution speaks of a Continue button; this page has Yes and No.
+      expect(await page.textContent('main')).not.toContain('Fortsätt');
+      await expectAccessible(page, 'logout confirmation, a client anyone registered (sv)');
+      await page.click('button.secondary');
+      await page.waitForURL(`${postedBack.origin}/open-bye`);
+    }, 'sv-SE');
   }, 60_000);
 });

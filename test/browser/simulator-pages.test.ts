@@ -115,7 +115,7 @@ async function simulatorPageOf(page: Page, eid: string, on: TestBroker = tb): Pr
 describe("a simulator's pages speak the person's language", () => {
   it.each([
     ['no-bankid', { sv: 'Simulerat norskt BankID', fi: 'Simuloitu norjalainen BankID', da: 'Simuleret norsk BankID', en: 'Simulated Norwegian BankID' }, 'Ola Johan Hansen (45018012301) — D-nummer'],
-    ['fi-ftn', { sv: 'Simulerat finländskt tillitsnätverk (FTN)', fi: 'Simuloitu luottamusverkosto (FTN)', da: 'Simuleret finsk tillidsnetværk (FTN)', en: 'Simulated Finnish Trust Network' }, 'Annullér'],
+    ['fi-ftn', { sv: 'Simulerat finländskt tillitsnätverk (FTN)', fi: 'Simuloitu luottamusverkosto (FTN)', da: 'Simuleret finsk tillidsnetværk (FTN)', en: 'Simulated Finnish Trust Network' }, 'Annuller'],
     ['dk-mitid', { sv: 'Simulerad MitID-mäklare', fi: 'Simuloitu MitID-välittäjä', da: 'Simuleret MitID-broker', en: 'Simulated MitID broker' }, 'Mette Hansen — MitID-appen (betydelig)'],
     ['cz-bankid', { sv: 'Simulerat Bank iD', fi: 'Simuloitu Bank iD', da: 'Simuleret Bank iD', en: 'Simulated Bank iD' }, 'Log ind og del oplysningerne'],
   ])('%s: its page in the language its link asks for, English for one it does not speak, and the login goes on', async (eid, headings, danish) => {
@@ -131,6 +131,8 @@ describe("a simulator's pages speak the person's language", () => {
         expect(await shown(page)).toEqual({ lang, heading: headings[lang] });
       }
       expect(await page.textContent('main')).toContain(danish);
+      // The language links as a screen reader reads them: the names alone, not the dots between them.
+      expect(await page.locator('nav.languages').ariaSnapshot()).not.toContain('·');
       await page.goto(`${simulator}${simulator.includes('?') ? '&' : '?'}lang=xx`);
       expect(await shown(page)).toEqual({ lang: 'en', heading: headings.en });
       await page.click(eid === 'cz-bankid' ? 'button[name="decision"][value="approve"]' : 'form[action$="/login"] button');
