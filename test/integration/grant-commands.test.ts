@@ -22,12 +22,14 @@ beforeAll(async () => {
   monitor = await openMonitor();
   // MONITOR sees every client of the shared Redis: only the commands on this broker's keys count.
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    const [command = '', ...rest] = args;
-    const named = command.toLowerCase() === 'evalsha' ? rest.slice(2) : rest;
+    const [sent = '', ...rest] = args;
+    // A script's first run on a connection (a new one after a reconnect too) is sent whole, as EVAL; after that by its hash: one command either way.
+    const command = sent.toUpperCase() === 'EVAL' ? 'EVALSHA' : sent.toUpperCase();
+    const named = command === 'EVALSHA' ? rest.slice(2) : rest;
     const key = named.find((arg) => arg.startsWith(tb.prefix));
     // The webhook deliveries' scheduler asks for due deliveries on a timer of its own (without endpoints, at its first tick and once a minute), whatever requests come.
     if (key?.startsWith(`${tb.prefix}webhooks:`)) return;
-    if (key) ran.push({ command: command.toUpperCase(), key: key.slice(tb.prefix.length), inScript: source === 'lua' });
+    if (key) ran.push({ command, key: key.slice(tb.prefix.length), inScript: source === 'lua' });
   });
 });
 afterAll(() => monitor?.disconnect());
