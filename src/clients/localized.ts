@@ -126,6 +126,17 @@ export function inLanguage(metadata: Readonly<Record<string, unknown>>, field: L
   return metadata[taggedName(field, locale)] ?? metadata[field];
 }
 
+/** A client's page the broker may link to: an http(s) URL, never a script or data URL. */
+export function isWebPage(uri: unknown): uri is string {
+  return typeof uri === 'string' && /^https?:\/\//.test(uri);
+}
+
+/** The way back to a client: its home page (client_uri) in `locale`, and its name there; undefined when it gave none. */
+export function homePageIn(metadata: Readonly<Record<string, unknown>>, locale: Locale): { href: string; client: string } | undefined {
+  const home = inLanguage(metadata, 'client_uri', locale);
+  return isWebPage(home) ? { href: home, client: clientNameIn(metadata, locale) } : undefined;
+}
+
 /**
  * The client's name on a page in `locale`: the operator's display_name, in every language (the
  * operator has the last word on what the person reads); else the name the client gave in that

@@ -5,7 +5,7 @@ import type { AuditLog, LoginInfo } from '../audit/audit.js';
 import type { EidFailure, EidOutcome, EidPlugin, LoginRequest, LoginState, StartOptions, StartResult } from '../eids/plugin.js';
 import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
-import { clientNameIn, inLanguage } from '../clients/localized.js';
+import { clientNameIn, homePageIn, inLanguage, isWebPage } from '../clients/localized.js';
 import { browserId } from '../http/browser-id.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
@@ -162,11 +162,6 @@ interface KeptLoginRequest {
 function cookiesSet(ctx: Context): number {
   const set = ctx.response.get('set-cookie') as string | string[];
   return Array.isArray(set) ? set.length : set ? 1 : 0;
-}
-
-/** A client's page the broker may link to: an http(s) URL, never a script or data URL. */
-function isWebPage(uri: unknown): uri is string {
-  return typeof uri === 'string' && /^https?:\/\//.test(uri);
 }
 
 function acrValuesIn(interaction: Interaction): string | undefined {
@@ -431,11 +426,7 @@ export function loginSteps(deps: LoginDependencies) {
   async function wayBackOf(ctx: Context, uid: string): Promise<ErrorPage['wayBack']> {
     const [loginUid, clientId] = rememberedLogin(ctx).split(/:(.*)/s);
     const client = loginUid === uid && clientId ? await provider.Client.find(clientId) : undefined;
-    if (!client) return undefined;
-    const metadata = client.metadata() as Record<string, unknown>;
-    const locale = views.localeOf(ctx);
-    const home = inLanguage(metadata, 'client_uri', locale);
-    return isWebPage(home) ? { href: home, client: clientNameIn(metadata, locale) } : undefined;
+    return client ? homePageIn(client.metadata() as Record<string, unknown>, views.localeOf(ctx)) : undefined;
   }
 
   /**

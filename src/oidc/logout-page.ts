@@ -1,8 +1,10 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { clientNameIn } from '../clients/localized.js';
+import { clientNameIn, homePageIn } from '../clients/localized.js';
 import { registeredOpenly } from '../clients/registration.js';
 import type { Views } from '../http/views.js';
+import type { AfterEndpoint } from './after-endpoints.js';
 import { destinationName } from './leaving-page.js';
+import { isLoggedOutPage } from './logout-language.js';
 
 /**
  * What the logout confirmation says of the request it answers, beside its question: the client
@@ -25,5 +27,38 @@ export function logoutRequestShown(ctx: KoaContextWithOIDC, views: Views): Logou
   return {
     client: clientNameIn(metadata, views.localeOf(ctx)),
     ...(destination ? { onward: { host: destinationName(destination), caution: registeredOpenly(metadata) } } : {}),
+  };
+}
+
+/**
+ * The logged-out page's way back: the home page (client_uri) of the client the logout was for,
+ * which oidc-provider names to the page by client_id (after "No"; loggedOutPageNamesClient adds
+ * it after "Yes"). Not for a client anyone registered: the page's address needs no login, so its
+ * link would be anyone's to show from the broker's origin.
+ */
+export function wayBackAfterLogout(ctx: KoaContextWithOIDC, views: Views): { wayBack?: { href: string; client: string } } {
+  const metadata = ctx.oidc.client?.metadata();
+  const wayBack = metadata && !registeredOpenly(metadata) ? homePageIn(metadata, views.localeOf(ctx)) : undefined;
+  return wayBack ? { wayBack } : {};
+}
+
+/**
+ * oidc-provider sends the logged-out page the logout's client_id after "No, stay logged in" only;
+ * after "Yes" the page knew nothing of the client, and ended the person's way at "You can close
+ * this window". The step names it there too (when the logout named one), before the front-channel
+ * page, which goes on to that address.
+ */
+export function loggedOutPageNamesClient(): AfterEndpoint {
+  return {
+    routes: ['end_session_confirm'],
+    after(ctx) {
+      const { client } = ctx.oidc;
+      const location = ctx.response.get('location');
+      if (!client || !location) return;
+      const to = new URL(location);
+      if (!isLoggedOutPage(ctx, to) || to.searchParams.has('client_id')) return;
+      to.searchParams.set('client_id', client.clientId);
+      ctx.set('location', to.href);
+    },
   };
 }

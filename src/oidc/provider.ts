@@ -15,7 +15,7 @@ import { isProductionConfiguration } from '../config/environment.js';
 import { afterEndpoints } from './after-endpoints.js';
 import { ownFormPostPage } from './form-post-page.js';
 import { leavingAfterLogout, leavingPage } from './leaving-page.js';
-import { logoutRequestShown } from './logout-page.js';
+import { loggedOutPageNamesClient, logoutRequestShown, wayBackAfterLogout } from './logout-page.js';
 import { publishedDocumentCaching } from './published-documents.js';
 import { uncachedAnswers } from './uncached-answers.js';
 import { clientScriptOrigins } from './script-origins.js';
@@ -456,7 +456,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
         // oidc-provider sends "No, stay logged in" to this page too: it then says the person is still logged in.
         postLogoutSuccessSource: async (ctx) => {
           languageOfLoggedOutPage(ctx);
-          views.render(ctx, 'logged-out', { stillLoggedIn: await stillLoggedIn(ctx) });
+          views.render(ctx, 'logged-out', { stillLoggedIn: await stillLoggedIn(ctx), ...wayBackAfterLogout(ctx, views) });
         },
       },
     },
@@ -502,8 +502,9 @@ export function createProvider(deps: ProviderDependencies): Provider {
   describeProviderErrors(provider);
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [
-    // Before the front-channel page, which is drawn in that language and goes on to the address it sets.
+    // Before the front-channel page, which is drawn in that language and goes on to the address they set.
     logoutLanguage(),
+    loggedOutPageNamesClient(),
     frontChannelLogout(provider, views),
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store, deps.keyNames), store, sessionTtlSeconds: config.ttl.session }),
     // After the front-channel page, which a logout without a login never draws (it has no clients to log out).

@@ -109,6 +109,20 @@ describe('RP-initiated logout', () => {
     expect(logoutTokens).toHaveLength(1);
   });
 
+  it("id_token_hint alone: the logged-out page leads back to the client's home page (client_uri), after Yes as after No", async () => {
+    const wayBack = '<a class="button" href="https://post.example/home">Back to post</a>';
+    const { response } = await logOut((idToken) => ({ id_token_hint: idToken, ui_locales: 'en' }));
+    expect(await response.text()).toContain(wayBack);
+    // "No, stay logged in": the form's logout field left out.
+    const tokens = await rp.tokens();
+    const confirmation = await rp.browser.request(`${rp.metadata.end_session_endpoint!}?${new URLSearchParams({ id_token_hint: tokens.id_token!, ui_locales: 'en' })}`, { headers: { accept: 'text/html' } });
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(await confirmation.text())![1]!;
+    const stayed = await rp.browser.submit('/session/end/confirm', { xsrf });
+    const page = await stayed.response.text();
+    expect(page).toContain('You are still logged in');
+    expect(page).toContain(wayBack);
+  });
+
   it('a post_logout_redirect_uri not registered, or a client_id other than the hint\'s: an error page, no redirect', async () => {
     const tokens = await rp.tokens();
     const refusals: Array<Record<string, string>> = [

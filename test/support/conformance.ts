@@ -30,12 +30,14 @@ interface Registration {
   userinfo_signed_response_alg?: 'ES256' | 'RS256';
   refresh_tokens?: boolean;
   backchannel_token_delivery_mode?: 'poll';
+  client_uri?: string;
 }
 
 /** The clients the suite registers, one per token endpoint authentication method and one per registered option. */
 export const CLIENTS: Record<ClientName, Registration> = {
   basic: { token_endpoint_auth_method: 'client_secret_basic', client_secret: SPECIAL_SECRET },
-  post: { token_endpoint_auth_method: 'client_secret_post', client_secret: SECRET },
+  // With a home page, which the logged-out page leads back to.
+  post: { token_endpoint_auth_method: 'client_secret_post', client_secret: SECRET, client_uri: 'https://post.example/home' },
   jwt: { token_endpoint_auth_method: 'client_secret_jwt', client_secret: SECRET },
   // With keys of its own, also the client whose CIBA requests can be signed.
   'private-key': { token_endpoint_auth_method: 'private_key_jwt', backchannel_token_delivery_mode: 'poll' },
