@@ -165,8 +165,8 @@ export class RateLimiter {
    * The counters of a request: its address's, then its client's. The client's is left out when
    * the address's count as this instance holds it refuses the request already, which is then
    * refused at once: a refusal for the address never counts against the client anyway, and
-   * counted, a flood of refused requests each naming a new client filled this instance's counters
-   * with names of the sender's choosing, and past them sent each one to the store.
+   * checked, a flood of refused requests each naming a new client had each name read in the store
+   * once this instance's counters were full (#checkInStore).
    */
   #countersOf(limit: LimitName, request: { ip: string; clientId?: string | undefined }, window: CountingWindow): Counter[] {
     const { per_ip: perIp } = this.#settings[limit];
@@ -223,8 +223,8 @@ export class RateLimiter {
     return count;
   }
 
-  #hold(window: CountingWindow, count: WindowCount, by = 1): void {
-    count.held += by;
+  #hold(window: CountingWindow, count: WindowCount): void {
+    count.held += 1;
     if (count.queued) return;
     count.queued = true;
     window.unsent.push(count);
