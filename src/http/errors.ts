@@ -90,7 +90,8 @@ function answerEscaped(ctx: Context, err: unknown, views: Views, log: Logger): v
     // Said in so many words, so that no one takes a busy broker for a broken store.
     if (!wantsHtml(ctx)) ctx.body = { ...(ctx.body as object), reason: err.reason };
   } else if (err instanceof StoreUnavailableError) {
-    log.warn('state store unavailable');
+    // Why, in ioredis's or Redis's words (never a command's arguments): a timeout, a lost connection, a Cluster's refusal.
+    log.warn({ reason: err.cause instanceof Error ? err.cause.message : err.cause }, 'state store unavailable');
     // oidc-provider's error handler may have answered the store's failure already, in the words
     // of what failed (a logout's page), before a step of its own after it (saving the browser
     // session) failed the same way: that answer stands.

@@ -240,6 +240,21 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 
 /** A Cluster's answer that a key's slot is served by another node (MOVED) or moving to one (ASK): the command did not run. */
 const REDIRECT_REPLY = /^(MOVED|ASK) /;
+/**
+ * ioredis's own error for an auto-pipeline it was sending again after a redirect when the slot
+ * map, updated meanwhile, put its keys on two masters (a resharding moved one of its slots, not
+ * the other). It sends one again only when its commands that ran were reads, so nothing in it
+ * wrote: it is sent again like a redirected command. It failed every command of the pipeline as
+ * the store unavailable: a login's page answered 503 while the Cluster was healthy.
+ */
+const SPLIT_PIPELINE_MESSAGE = 'All keys in the pipeline should belong to the same slots allocation group';
+
+/** Whether `error` says the command did not run because its slot is, or is about to be, served elsewhere. */
+function wasRedirected(error: unknown): boolean {
+  if (error instanceof ReplyError) return REDIRECT_REPLY.test((error as Error).message);
+  return error instanceof Error && error.message === SPLIT_PIPELINE_MESSAGE;
+}
+
 /** How many times a command is sent that a Cluster keeps redirecting, before it fails as the store unavailable. */
 const REDIRECTED_TRIES = 5;
 
@@ -254,7 +269,7 @@ const REDIRECTED_TRIES = 5;
 function followingRedirects<T>(client: StoreClient, send: () => Promise<T>, tries = 1): Promise<T> {
   // A catch step rather than an async loop: the answered command, nearly every one, pays no extra await.
   return send().catch(async (error: unknown) => {
-    if (!(error instanceof ReplyError && REDIRECT_REPLY.test((error as Error).message))) throw error;
+    if (!wasRedirected(error)) throw error;
     if (tries === REDIRECTED_TRIES) throw new StoreUnavailableError(error);
     if (client instanceof Cluster) await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
     return followingRedirects(client, send, tries + 1);
@@ -819,7 +834,7 @@ async function failFast<T>(command: () => Promise<T>, timeoutMs: number): Promis
   try {
     return await withDeadline(command(), timeoutMs);
   } catch (error) {
-    if (error instanceof StoreUnavailableError) throw error;
+    if (error instanceof StoreUnavailableError || wasRedirected(error)) throw error;
     if (error instanceof ReplyError && FULL_REPLY.test((error as Error).message)) throw new StoreFullError(error);
     const isErrorReply = error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message);
     // Every other failure comes from ioredis itself: no connection, a dropped socket.
