@@ -7,7 +7,7 @@ import { supportedLocales } from '../http/locale.js';
 import { isShowable, UNSHOWABLE_TEXT } from '../http/shown-text.js';
 import { foldLanguageTags, languageTagged, TAGGED_FIELDS, unkeptLanguage, type LocalizableField } from './localized.js';
 import { EID_FIELD_NAME } from './names.js';
-import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
+import { CIBA_GRANT_TYPE } from '../oidc/grant-types.js';
 import { asErrorDescription } from '../oidc/error-descriptions.js';
 
 /**
