@@ -3,7 +3,7 @@ import { errors, type ClientMetadata } from 'oidc-provider';
 import { z, type ZodType } from 'zod';
 import { ConfigError, parseSection } from '../config/load.js';
 import { inPageLanguages, shownName, type ClientRules } from './rules.js';
-import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
+import { CIBA_GRANT_TYPE } from '../oidc/grant-types.js';
 
 /**
  * A client as the admin API takes and shows it: the OIDC registration metadata (RFC 7591) the

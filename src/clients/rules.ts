@@ -7,7 +7,7 @@ import { supportedLocales } from '../http/locale.js';
 import { isShowable, UNSHOWABLE_TEXT } from '../http/shown-text.js';
 import { foldLanguageTags, languageTagged, TAGGED_FIELDS, unkeptLanguage, type LocalizableField } from './localized.js';
 import { EID_FIELD_NAME } from './names.js';
-import { CIBA_GRANT_TYPE } from '../oidc/ciba.js';
+import { CIBA_GRANT_TYPE } from '../oidc/grant-types.js';
 import { asErrorDescription } from '../oidc/error-descriptions.js';
 
 /**
@@ -122,6 +122,13 @@ interface OperatorGrant {
 const wholeField: OperatorGrant = { granted: (value) => (value === null ? undefined : value), whole: true };
 
 /**
+ * A whole field whose value `none` asks for none of the grant (false, no types): a client may
+ * send it, as oidc-provider's own registration answer shows `authorization_details_types: []`.
+ * Like a field left out, it keeps what the operator gave.
+ */
+const wholeFieldBut = (none: unknown): OperatorGrant => ({ ...wholeField, granted: (value) => (isDeepStrictEqual(value, none) ? undefined : wholeField.granted(value)) });
+
+/**
  * What only the operator grants (configuration file, admin API), because each gives a client more
  * than OIDC would or lets it speak in the operator's name, and the broker's own mark on a client
  * anyone could register: a client never gives itself one by registering (RFC 7591), nor changes
@@ -129,14 +136,14 @@ const wholeField: OperatorGrant = { granted: (value) => (value === null ? undefi
  */
 const operatorGrants: Readonly<Record<string, OperatorGrant>> = {
   // Introspects every client's tokens.
-  resource_server: wholeField,
+  resource_server: wholeFieldBut(false),
   // The operator's registration of the client is the consent to offline access.
-  refresh_tokens_without_consent: wholeField,
+  refresh_tokens_without_consent: wholeFieldBut(false),
   // The operator's word for who is asking: the pages show it, and eIDs show it in their apps.
   display_name: wholeField,
   // Each type has the eID show the person a text of the client's (a signature, a payment, a
   // message) in its app, under the operator's name.
-  authorization_details_types: wholeField,
+  authorization_details_types: wholeFieldBut([]),
   // CIBA starts an eID on any person's phone by their personal number.
   grant_types: { granted: (value) => (Array.isArray(value) && value.includes(CIBA_GRANT_TYPE) ? CIBA_GRANT_TYPE : undefined), words: CIBA_GRANT_TYPE },
   // Its errors stop at a page before the person leaves: the client would drop it to redirect at once.

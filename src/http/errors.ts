@@ -37,7 +37,11 @@ function wantsHtml(ctx: Context): boolean {
   return ctx.accepts('json', 'html') === 'html';
 }
 
-/** Answers an error as an HTML page in plain words or as `{error, error_description}` JSON. */
+/**
+ * Answers an error as an HTML page in plain words or as `{error, error_description}` JSON, kept by
+ * no cache: it says how one request went (a login over, a limit reached), and a 404 or 405 is an
+ * answer a cache may keep without being told (RFC 9110 §15.1).
+ */
 export function respondWithError(
   ctx: Context,
   views: Views,
@@ -48,6 +52,7 @@ export function respondWithError(
   page: ErrorPage = {},
 ): void {
   ctx.status = status;
+  ctx.set('Cache-Control', 'no-store');
   if (retryAfterSeconds !== undefined) ctx.set('Retry-After', String(retryAfterSeconds));
   if (wantsHtml(ctx)) views.renderError(ctx, { error, ...page });
   else ctx.body = { error, error_description: description };

@@ -16,8 +16,7 @@ import { requestedDetails } from './authorization-details.js';
 import type { Subjects } from './subject.js';
 import { storeKey } from '../store/keys.js';
 import { PromptsPerPerson } from './prompts-per-person.js';
-
-export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
+import { CIBA_GRANT_TYPE } from './grant-types.js';
 
 /** The JSON answer of one of oidc-provider's endpoints, to amend; undefined when it has none (or answered with a page). */
 function answerOf(ctx: KoaContextWithOIDC): Record<string, unknown> | undefined {

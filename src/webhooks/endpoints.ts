@@ -47,6 +47,10 @@ export function webhookUrlProblem(url: string, issuer: string): string | undefin
     return 'must be an absolute URL';
   }
   if (parsed.username || parsed.password) return 'must not contain a user name or password';
+  // Deliveries go where the URL parser takes it, which drops these without a word: the endpoint
+  // would be listed as written while its deliveries went to another address.
+  if ([...url].some((char) => char <= ' ' || char === '\u007f')) return 'must be written without spaces, line breaks or other control characters';
+  if (url.includes('#')) return 'must not contain a fragment: it is never sent';
   if (parsed.protocol === 'https:') return undefined;
   if (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname) && !isProductionConfiguration(issuer)) return undefined;
   return 'must use https (http only on a loopback host, outside production)';

@@ -96,6 +96,18 @@ describe('clients on a shared Redis', () => {
     expect((await admin(second.issuer, 'GET', `/admin/clients/${created.client_id}`)).status).toBe(404);
   });
 
+  // The bundle ran the admin API's schema before the CIBA module had set the grant's name: its
+  // list of grants read ["authorization_code", "refresh_token", undefined], so the admin API of
+  // `npm start` refused every CIBA client, and its OpenAPI document listed null for the grant.
+  it('a CIBA client is created through the second process, as npm start runs it, and served by the first', async () => {
+    const grants = ['authorization_code', 'urn:openid:params:grant-type:ciba'];
+    const created = await admin(second.issuer, 'POST', '/admin/clients', { redirect_uris: ['https://shared.example/ciba'], grant_types: grants, backchannel_token_delivery_mode: 'poll' });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect((await admin(first.issuer, 'GET', `/admin/clients/${String(created.body.client_id)}`)).body).toMatchObject({ grant_types: grants, backchannel_token_delivery_mode: 'poll' });
+    const openapi = (await admin(second.issuer, 'GET', '/admin/openapi.json')).body as { components: { schemas: Record<string, { properties: Record<string, { items: { enum: unknown[] } }> }> } };
+    expect(openapi.components.schemas.ClientFields!.properties.grant_types!.items.enum).toEqual(['authorization_code', 'refresh_token', 'urn:openid:params:grant-type:ciba']);
+  });
+
   it('clients outlive a restart of the broker', async () => {
     const created = await createClient(second.issuer, { redirect_uris: ['https://shared.example/restart'] });
     await second.process.stop();

@@ -138,6 +138,27 @@ describe('the frontend JSON API', () => {
       expect(await response.json(), label).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('method') });
     }
   });
+
+  // Its errors were sent with no Cache-Control at all, while its answers and every page had
+  // no-store: a 404 or 405 is an answer a cache may keep by itself (RFC 9110 §15.1).
+  it('its errors are never cached either, as its answers are not', async () => {
+    const path = await interaction();
+    const stranger = { headers: { accept: 'application/json' } };
+    const cases = [
+      ['GET', `${tb.issuer}${path}/api/ui`, 400, stranger],
+      ['GET', `${path}/api/nothing`, 404],
+      ['GET', `${path}/api/poll`, 405],
+      ['POST', `${path}/api/start`, 415],
+      ['GET', '/nothing-here', 404],
+    ] as const;
+    for (const [method, at, status, plain] of cases) {
+      const response = plain ? await fetch(at, plain) : await rp.browser.request(at, { method, headers: { accept: 'application/json', 'content-type': 'text/plain' }, ...(method === 'POST' ? { body: '{}' } : {}) });
+      const label = `${method} ${at}`;
+      expect(response.status, label).toBe(status);
+      expect(response.headers.get('cache-control'), label).toBe('no-store');
+      expect(await response.json(), label).toMatchObject({ error: expect.any(String) });
+    }
+  });
 });
 
 describe('the pages', () => {

@@ -302,6 +302,22 @@ describe('what only the operator grants', () => {
     expect((await admin(tb.issuer, 'GET', `/admin/clients/${reg.client_id}`)).body).not.toHaveProperty(field === 'grant_types' ? 'backchannel_token_delivery_mode' : field);
   });
 
+  // Asking for none of a grant was refused as asking for it: a client registering with the
+  // metadata a registration answer shows (authorization_details_types: [], from oidc-provider)
+  // was told it cannot have what it did not ask for.
+  it('asking for none of a grant is no request for it: false, or no authorization_details types, registers; what the operator gave stays', async () => {
+    const none = { resource_server: false, refresh_tokens_without_consent: false, authorization_details_types: [] };
+    const answer = await register(tb.issuer, IAT, { ...webRegistration, ...none });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    const reg = answer.body as { client_id: string; registration_access_token: string; registration_client_uri: string };
+    const granted = { resource_server: true, refresh_tokens_without_consent: true };
+    expect((await admin(tb.issuer, 'PATCH', `/admin/clients/${reg.client_id}`, granted)).status).toBe(200);
+    expect((await admin(tb.issuer, 'GET', `/admin/clients/${reg.client_id}`)).body).toMatchObject(granted);
+    const updated = await call(reg.registration_client_uri, 'PUT', reg.registration_access_token, { ...webRegistration, client_id: reg.client_id, ...none });
+    expect(updated.status, JSON.stringify(updated.body)).toBe(200);
+    expect((await admin(tb.issuer, 'GET', `/admin/clients/${reg.client_id}`)).body).toMatchObject(granted);
+  });
+
   it("the name the operator gave a registered client stays through the client's updates", async () => {
     const reg = (await register(tb.issuer, IAT, webRegistration)).body as { client_id: string; registration_access_token: string; registration_client_uri: string };
     const given = { display_name: 'Nyheterna AB' };

@@ -82,3 +82,55 @@ describe('the plugin boundary', () => {
     ]);
   });
 });
+
+/**
+ * The modules `file` (a path from the root) loads for their values as it loads itself: its
+ * static imports and re-exports, less those of types only, which the compiler drops.
+ */
+function loadedWith(file: string, source: string): string[] {
+  const statements = /^\s*(?:import|export)\s+(type\s+)?(?:([^'";]*?)\s+from\s+)?['"](\.[^'"]+)['"]/gm;
+  const typesOnly = (clause: string) => /^\{[^}]*\}$/.test(clause) && clause.slice(1, -1).split(',').every((name) => name.trim() === '' || name.trim().startsWith('type '));
+  return [...source.matchAll(statements)]
+    .filter(([, type, clause = '']) => !type && !typesOnly(clause.trim()))
+    .map(([, , , specifier = '']) => relative(projectRoot, resolve(projectRoot, dirname(file), specifier)).replace(/\.js$/, '.ts'));
+}
+
+/** Every cycle of `graph` (module: the modules it loads), each once, as `a -> b -> a`. */
+function cyclesOf(graph: ReadonlyMap<string, string[]>): string[] {
+  const cycles = new Set<string>();
+  const done = new Set<string>();
+  const walk = (module: string, path: string[]) => {
+    const at = path.indexOf(module);
+    if (at >= 0) return void cycles.add([...path.slice(at), module].join(' -> '));
+    if (done.has(module)) return;
+    for (const next of graph.get(module) ?? []) walk(next, [...path, module]);
+    done.add(module);
+  };
+  for (const module of graph.keys()) walk(module, []);
+  return [...cycles];
+}
+
+describe('the module graph', () => {
+  // A module of a cycle runs before a module it reads a value from, which is then undefined in the
+  // bundle (esbuild makes each const a var): the admin API's list of grants read the CIBA grant's
+  // name from ciba.ts, whose imports led back to it, and held undefined for it.
+  it('has no cycles: no module of src/ or providers/ loads, through others, a module that loads it', () => {
+    const files = [...sourceFiles('src'), ...sourceFiles('providers')].filter((file) => file.endsWith('.ts'));
+    const graph = new Map(files.map((file) => [file, loadedWith(file, readFileSync(join(projectRoot, file), 'utf8'))]));
+    expect(graph.size).toBeGreaterThan(100);
+    expect(cyclesOf(graph)).toEqual([]);
+  });
+
+  it('sees a cycle through value imports and re-exports, not through imports of types', () => {
+    const graph = new Map([
+      ['a.ts', loadedWith('a.ts', "import { b } from './b.js';\nimport type { C } from './c.js';")],
+      ['b.ts', loadedWith('b.ts', "export { a } from './a.js';")],
+      ['c.ts', loadedWith('c.ts', "import { type A } from './a.js';\nimport {\n  a,\n} from './a.js';")],
+      ['d.ts', loadedWith('d.ts', "import type { A } from './a.js';\nimport { type B, type C } from './c.js';")],
+    ]);
+    expect(graph.get('a.ts')).toEqual(['b.ts']);
+    // Loaded by a.ts, c.ts closes a cycle through its import written over lines; d.ts, which imports types only, none.
+    graph.set('a.ts', ['b.ts', 'c.ts', 'd.ts']);
+    expect(cyclesOf(graph)).toEqual(['a.ts -> b.ts -> a.ts', 'a.ts -> c.ts -> a.ts']);
+  });
+});

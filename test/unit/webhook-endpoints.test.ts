@@ -16,6 +16,11 @@ describe('webhook endpoint URLs', () => {
     ['ftp://siem.example.com/hook', DEVELOPMENT, 'must use https (http only on a loopback host, outside production)'],
     ['https://user:pass@siem.example.com/hook', PRODUCTION, 'must not contain a user name or password'],
     ['not a url', PRODUCTION, 'must be an absolute URL'],
+    // Taken as written, they were listed so while deliveries went elsewhere: URL parsing drops a
+    // line break or tab, and the fragment is never sent.
+    ['https://siem.example.com/ho\r\nok', PRODUCTION, 'must be written without spaces, line breaks or other control characters'],
+    [' https://siem.example.com/hook', PRODUCTION, 'must be written without spaces, line breaks or other control characters'],
+    ['https://siem.example.com/hook#events', PRODUCTION, 'must not contain a fragment: it is never sent'],
   ])('%s with issuer %s → %s', (url, issuer, problem) => {
     expect(webhookUrlProblem(url, issuer)).toBe(problem);
   });
