@@ -91,9 +91,11 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
 
 /**
  * The login under way in this browser, as `<uid>:<client_id>`: when its interaction is over (Back
- * after the login finished, or it expired), its pages can still lead the person back to the client.
+ * after the login finished, or it expired), its pages can still lead the person back to the client,
+ * and so can the page of an eID's answer that belongs to no login under way (at /eid/<id>/callback,
+ * hence the path /). It was `neb_login`, under /interaction/ only, where that page never saw it.
  */
-const LOGIN_COOKIE = 'neb_login';
+const LOGIN_COOKIE = 'neb_last_login';
 
 const notStarted = () => new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
 
@@ -340,7 +342,7 @@ export function loginSteps(deps: LoginDependencies) {
   function rememberLogin(ctx: Context, login: string) {
     const value = encodeURIComponent(login);
     if (ctx.cookies.get(LOGIN_COOKIE) === value) return;
-    ctx.cookies.set(LOGIN_COOKIE, value, { path: '/interaction/', httpOnly: true, sameSite: 'lax', overwrite: true });
+    ctx.cookies.set(LOGIN_COOKIE, value, { path: '/', httpOnly: true, sameSite: 'lax', overwrite: true });
   }
 
   /**
@@ -421,11 +423,11 @@ export function loginSteps(deps: LoginDependencies) {
 
   /**
    * The home page (client_uri) of the client this browser last logged in to, if that login was
-   * `uid`. Only a URL registered for the client: the cookie can lead nowhere else.
+   * `uid` (any login, without one). Only a URL registered for the client: the cookie can lead nowhere else.
    */
-  async function wayBackOf(ctx: Context, uid: string): Promise<ErrorPage['wayBack']> {
+  async function wayBackOf(ctx: Context, uid?: string): Promise<ErrorPage['wayBack']> {
     const [loginUid, clientId] = rememberedLogin(ctx).split(/:(.*)/s);
-    const client = loginUid === uid && clientId ? await provider.Client.find(clientId) : undefined;
+    const client = (uid === undefined || loginUid === uid) && clientId ? await provider.Client.find(clientId) : undefined;
     return client ? homePageIn(client.metadata() as Record<string, unknown>, views.localeOf(ctx)) : undefined;
   }
 
@@ -733,6 +735,17 @@ export function loginSteps(deps: LoginDependencies) {
 
     choice,
     returnsToPicker,
+
+    /**
+     * An error page that knows no login (an eID's answer that belongs to none under way) gets the
+     * way back to the client this browser last logged in to, where it registered a home page: the
+     * page was a dead end, saying to go back to the service without a way there.
+     */
+    async withLastClient(err: HttpError, ctx: Context): Promise<HttpError> {
+      if (err.page?.wayBack) return err;
+      const wayBack = await wayBackOf(ctx);
+      return wayBack ? new HttpError(err.status, err.error, err.description, err.retryAfterSeconds, { ...err.page, wayBack }) : err;
+    },
 
     /** What the picker says about the eID that sent the person back to it, if one did. */
     async notice(ctx: Context): Promise<(PickerNotice & { display_name: string; message: string }) | undefined> {
