@@ -383,6 +383,10 @@ export async function startUpstreamSimulator(
   app.use(async (ctx, next) => {
     const match = /^\/interaction\/([^/]+)(\/login|\/cancel)?$/.exec(ctx.path);
     if (!match) return next();
+    // As the broker's pages: Back asks again. A page kept by the browser showed its test persons
+    // after the login had ended (Back after Cancel), and a person chosen there got the page saying
+    // it was over.
+    ctx.set('cache-control', 'no-store');
     const details = await interactionOf(provider, ctx);
     if (!details) {
       ctx.status = 400;
