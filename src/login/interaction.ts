@@ -109,7 +109,7 @@ const clientGone = () => new HttpError(400, 'invalid_client', 'The service this 
  * Why an eID sent the person back to the picker, as the picker tells them (`picker.notice.<reason>`)
  * and GET ui reports it.
  */
-export type NoticeReason = 'cancelled' | 'expired' | 'unavailable' | 'failed';
+export type NoticeReason = 'cancelled' | 'expired' | 'unavailable' | 'unmet' | 'failed';
 
 /** What the picker says after an eID failed: which eID, and why. */
 export interface PickerNotice {
@@ -120,6 +120,9 @@ export interface PickerNotice {
 /** The reason a failure is shown with: the person's own ending first, then what the error says. */
 function noticeReason(failure: EidFailure): NoticeReason {
   if (failure.ending) return failure.ending;
+  // A requirement of the service the person's login fell short of (a level of assurance below the
+  // one asked for: MitID with a password alone). "Did not succeed" left them to try the same way again.
+  if (failure.error === 'insufficient_scope') return 'unmet';
   return failure.error === 'server_error' ? 'unavailable' : 'failed';
 }
 
