@@ -124,6 +124,25 @@ async function simulatorPageOf(page: Page, eid: string, on: TestBroker = tb): Pr
 }
 
 describe("a simulator's pages speak the person's language", () => {
+  it.each(['no-bankid', 'fi-ftn', 'dk-mitid'])("%s: the page saying the login is over (Back after Cancel) is in the login's language, not the browser's", async (eid) => {
+    const context = await newPhone(browser, 'en-GB');
+    try {
+      const page = await context.newPage();
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('nav.languages a[lang="fi"]');
+      await page.click(`button[value="${eid}"]`);
+      await page.waitForSelector('html[lang="fi"] form[action$="/cancel"] button');
+      await page.click('form[action$="/cancel"] button');
+      await page.waitForSelector('.notice');
+      await page.goBack();
+      await page.waitForSelector('main p');
+      expect(await page.getAttribute('html', 'lang')).toBe('fi');
+      expect(await page.textContent('main p')).toBe('Tämä kirjautuminen ei ole enää kesken: se on jo päättynyt, peruttu tai vanhentunut. Palaa palveluun, josta tulit, ja aloita alusta.');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
   it.each([
     ['no-bankid', { sv: 'Simulerat norskt BankID', fi: 'Simuloitu norjalainen BankID', da: 'Simuleret norsk BankID', en: 'Simulated Norwegian BankID' }, 'Ola Johan Hansen (45018012301) — D-nummer'],
     ['fi-ftn', { sv: 'Simulerat finländskt tillitsnätverk (FTN)', fi: 'Simuloitu luottamusverkosto (FTN)', da: 'Simuleret finsk tillidsnetværk (FTN)', en: 'Simulated Finnish Trust Network' }, 'Annuller'],
