@@ -6,6 +6,7 @@ import type { EidFailure, EidOutcome, EidPlugin, LoginRequest, LoginState, Start
 import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientNameIn, homePageIn, inLanguage, isWebPage } from '../clients/localized.js';
+import { registeredOpenly } from '../clients/registration.js';
 import { browserId } from '../http/browser-id.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
@@ -426,12 +427,18 @@ export function loginSteps(deps: LoginDependencies) {
 
   /**
    * The home page (client_uri) of the client this browser last logged in to, if that login was
-   * `uid` (any login, without one). Only a URL registered for the client: the cookie can lead nowhere else.
+   * `uid` (any login, without one, of a client the operator let in). Only a URL registered for the
+   * client: the cookie can lead nowhere else.
    */
   async function wayBackOf(ctx: Context, uid?: string): Promise<ErrorPage['wayBack']> {
     const [loginUid, clientId] = rememberedLogin(ctx).split(/:(.*)/s);
     const client = (uid === undefined || loginUid === uid) && clientId ? await provider.Client.find(clientId) : undefined;
-    return client ? homePageIn(client.metadata() as Record<string, unknown>, views.localeOf(ctx)) : undefined;
+    const metadata = client?.metadata() as Record<string, unknown> | undefined;
+    // Any login will do for a page whose address needs none, but not one of a client anyone
+    // registered: a page could open its authorization URL, then that address, and the broker's
+    // origin would show the client's link.
+    if (!metadata || (uid === undefined && registeredOpenly(metadata))) return undefined;
+    return homePageIn(metadata, views.localeOf(ctx));
   }
 
   /**

@@ -227,6 +227,18 @@ describe("an eID's answer that belongs to no login under way", () => {
       await page.context().clearCookies();
       await page.goto(`${tb.issuer}/eid/no-bankid/callback?code=a-code&state=a-state-long-gone`);
       expect(await page.locator('main a.button').count()).toBe(0);
+      // Nor one whose last login is of a client anyone registered: any page could open its login, then this address.
+      const registered = await fetch(`${tb.issuer}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: [`${postedBack.origin}/open`], client_name: 'Anyone', client_uri: `${postedBack.origin}/home` }),
+      });
+      const { client_id: clientId } = (await registered.json()) as { client_id: string };
+      await page.goto(`${tb.issuer}/auth?${new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: `${postedBack.origin}/open`, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`);
+      await page.waitForSelector('form.eids');
+      await page.goto(`${tb.issuer}/eid/no-bankid/callback?code=a-code&state=a-state-long-gone`);
+      expect(await page.textContent('main .lead')).toContain('Svaret fra eID-en din hører ikke til noen pågående innlogging.');
+      expect(await page.locator('main a.button').count()).toBe(0);
     }, 'nb-NO');
   }, 60_000);
 });
