@@ -74,6 +74,8 @@ export function send(response: ServerResponse, reply: Reply, headers: OutgoingHt
  * a 320 px screen at twice the usual text size: long words and names break, a fieldset shrinks.
  * The keyboard's focus is a dark ring set off from what it surrounds, as on the broker's pages:
  * the browser's own, a thin dark line hugging a button of the same dark accent, hardly showed.
+ * The language the page is in stands out among its links, as on the broker's pages: it was a
+ * link like the others, and nothing but a screen reader said which one was the page's.
  * Buttons have a border in their own colour: a forced-colours theme (Windows' contrast themes)
  * takes backgrounds away and draws borders in its own colours, and without one a button there
  * was plain text among the page's words.
@@ -96,6 +98,7 @@ a.button { display: block; text-align: center; padding: .7rem; border-radius: .7
 button { display: block; width: 100%; margin: .4rem 0; padding: .7rem; border-radius: .75rem; border: 2px solid ${accent}; background: ${accent}; color: #fff; font-size: 1rem; }
 button.secondary { background: #d5dbe1; border-color: #d5dbe1; color: ${accent}; }
 nav.languages { text-align: center; padding: .5rem; line-height: 2; }
+nav.languages a[aria-current] { color: inherit; font-weight: 600; text-decoration: none; }
 a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, summary:focus-visible, [tabindex]:focus-visible { outline: 3px solid #1b1f24; outline-offset: 2px; }
 `;
 }

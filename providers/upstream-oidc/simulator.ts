@@ -318,7 +318,7 @@ export async function startUpstreamSimulator(
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
     renderError: (ctx, out) => {
       ctx.type = 'html';
-      ctx.body = page(texts, { acceptLanguage: ctx.get('accept-language') }, undefined, () => `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
+      ctx.body = page(texts, loginLanguage(ctx), undefined, () => `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
     },
   };
   // A rotation replaces the provider by one with the new keys; logins in progress go on, held in the same storage.
@@ -383,19 +383,25 @@ export async function startUpstreamSimulator(
   app.use(async (ctx, next) => {
     const match = /^\/interaction\/([^/]+)(\/login|\/cancel)?$/.exec(ctx.path);
     if (!match) return next();
+    // As the broker's pages: Back asks again. A page kept by the browser showed its test persons
+    // after the login had ended (Back after Cancel), and a person chosen there got the page saying
+    // it was over.
+    ctx.set('cache-control', 'no-store');
     const details = await interactionOf(provider, ctx);
     if (!details) {
       ctx.status = 400;
       ctx.type = 'html';
-      ctx.body = page(texts, { acceptLanguage: ctx.get('accept-language') }, undefined, (t) => `<p>${escapeHtml(t('over'))}</p>`);
+      ctx.body = page(texts, loginLanguage(ctx), undefined, (t) => `<p>${escapeHtml(t('over'))}</p>`);
       return;
     }
     if (ctx.method === 'GET' && !match[2]) {
       const buttons = (t: Translate) => definition.persons
         .map((person) => `<form method="post" action="/interaction/${details.uid}/login"><input type="hidden" name="person" value="${escapeHtml(person.accountId)}"><button type="submit">${escapeHtml(personShown(person, t))}</button></form>`)
         .join('\n');
+      const asked = languageAsked(ctx, details.params);
+      ctx.cookies.set(LANGUAGE_COOKIE, texts.localeOf(asked), { httpOnly: true, sameSite: 'lax', signed: false, overwrite: true });
       ctx.type = 'html';
-      ctx.body = page(texts, languageAsked(ctx, details.params), `/interaction/${details.uid}`, (t) =>
+      ctx.body = page(texts, asked, `/interaction/${details.uid}`, (t) =>
         `<p>${escapeHtml(t('intro'))}</p>${buttons(t)}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit" class="secondary">${escapeHtml(t('cancel'))}</button></form>`,
       );
       return;
@@ -456,6 +462,18 @@ async function interactionOf(provider: Provider, ctx: Koa.Context) {
     if (error instanceof errors.SessionNotFound) return undefined;
     throw error;
   }
+}
+
+/**
+ * The language of the last login page this browser was shown here, for the pages shown once the
+ * login is gone (its ui_locales with it): the page saying it is over was in the browser's
+ * language, where the login's had been in the person's.
+ */
+const LANGUAGE_COOKIE = '_upstream_lang';
+
+/** A page's own language link, else the language of the login page shown last, then the browser's. */
+function loginLanguage(ctx: Koa.Context): LanguageAsked {
+  return { lang: typeof ctx.query.lang === 'string' ? ctx.query.lang : ctx.cookies.get(LANGUAGE_COOKIE, { signed: false }), acceptLanguage: ctx.get('accept-language') };
 }
 
 /**

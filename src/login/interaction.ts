@@ -6,6 +6,7 @@ import type { EidFailure, EidOutcome, EidPlugin, LoginRequest, LoginState, Start
 import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientNameIn, homePageIn, inLanguage, isWebPage } from '../clients/localized.js';
+import { registeredOpenly } from '../clients/registration.js';
 import { browserId } from '../http/browser-id.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
@@ -91,9 +92,11 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
 
 /**
  * The login under way in this browser, as `<uid>:<client_id>`: when its interaction is over (Back
- * after the login finished, or it expired), its pages can still lead the person back to the client.
+ * after the login finished, or it expired), its pages can still lead the person back to the client,
+ * and so can the page of an eID's answer that belongs to no login under way (at /eid/<id>/callback,
+ * hence the path /). It was `neb_login`, under /interaction/ only, where that page never saw it.
  */
-const LOGIN_COOKIE = 'neb_login';
+const LOGIN_COOKIE = 'neb_last_login';
 
 const notStarted = () => new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
 
@@ -107,7 +110,7 @@ const clientGone = () => new HttpError(400, 'invalid_client', 'The service this 
  * Why an eID sent the person back to the picker, as the picker tells them (`picker.notice.<reason>`)
  * and GET ui reports it.
  */
-export type NoticeReason = 'cancelled' | 'expired' | 'unavailable' | 'failed';
+export type NoticeReason = 'cancelled' | 'expired' | 'unavailable' | 'unmet' | 'failed';
 
 /** What the picker says after an eID failed: which eID, and why. */
 export interface PickerNotice {
@@ -118,6 +121,9 @@ export interface PickerNotice {
 /** The reason a failure is shown with: the person's own ending first, then what the error says. */
 function noticeReason(failure: EidFailure): NoticeReason {
   if (failure.ending) return failure.ending;
+  // A requirement of the service the person's login fell short of (a level of assurance below the
+  // one asked for: MitID with a password alone). "Did not succeed" left them to try the same way again.
+  if (failure.error === 'insufficient_scope') return 'unmet';
   return failure.error === 'server_error' ? 'unavailable' : 'failed';
 }
 
@@ -340,7 +346,7 @@ export function loginSteps(deps: LoginDependencies) {
   function rememberLogin(ctx: Context, login: string) {
     const value = encodeURIComponent(login);
     if (ctx.cookies.get(LOGIN_COOKIE) === value) return;
-    ctx.cookies.set(LOGIN_COOKIE, value, { path: '/interaction/', httpOnly: true, sameSite: 'lax', overwrite: true });
+    ctx.cookies.set(LOGIN_COOKIE, value, { path: '/', httpOnly: true, sameSite: 'lax', overwrite: true });
   }
 
   /**
@@ -421,12 +427,18 @@ export function loginSteps(deps: LoginDependencies) {
 
   /**
    * The home page (client_uri) of the client this browser last logged in to, if that login was
-   * `uid`. Only a URL registered for the client: the cookie can lead nowhere else.
+   * `uid` (any login, without one, of a client the operator let in). Only a URL registered for the
+   * client: the cookie can lead nowhere else.
    */
-  async function wayBackOf(ctx: Context, uid: string): Promise<ErrorPage['wayBack']> {
+  async function wayBackOf(ctx: Context, uid?: string): Promise<ErrorPage['wayBack']> {
     const [loginUid, clientId] = rememberedLogin(ctx).split(/:(.*)/s);
-    const client = loginUid === uid && clientId ? await provider.Client.find(clientId) : undefined;
-    return client ? homePageIn(client.metadata() as Record<string, unknown>, views.localeOf(ctx)) : undefined;
+    const client = (uid === undefined || loginUid === uid) && clientId ? await provider.Client.find(clientId) : undefined;
+    const metadata = client?.metadata() as Record<string, unknown> | undefined;
+    // Any login will do for a page whose address needs none, but not one of a client anyone
+    // registered: a page could open its authorization URL, then that address, and the broker's
+    // origin would show the client's link.
+    if (!metadata || (uid === undefined && registeredOpenly(metadata))) return undefined;
+    return homePageIn(metadata, views.localeOf(ctx));
   }
 
   /**
@@ -733,6 +745,17 @@ export function loginSteps(deps: LoginDependencies) {
 
     choice,
     returnsToPicker,
+
+    /**
+     * An error page that knows no login (an eID's answer that belongs to none under way) gets the
+     * way back to the client this browser last logged in to, where it registered a home page: the
+     * page was a dead end, saying to go back to the service without a way there.
+     */
+    async withLastClient(err: HttpError, ctx: Context): Promise<HttpError> {
+      if (err.page?.wayBack) return err;
+      const wayBack = await wayBackOf(ctx);
+      return wayBack ? new HttpError(err.status, err.error, err.description, err.retryAfterSeconds, { ...err.page, wayBack }) : err;
+    },
 
     /** What the picker says about the eID that sent the person back to it, if one did. */
     async notice(ctx: Context): Promise<(PickerNotice & { display_name: string; message: string }) | undefined> {

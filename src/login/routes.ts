@@ -191,7 +191,9 @@ export function loginRoutes(deps: LoginDependencies): LoginRoutes {
     if (!plugin?.callback) throw new HttpError(404, 'not_found', 'There is nothing at this address.');
     const limitMs = plugin.callbackTimeLimitMs ?? 0;
     deps.holdShutdown(ctx.res, limitMs);
-    const result = await plugin.callback(ctx);
+    const result = await plugin.callback(ctx).catch(async (err: unknown) => {
+      throw err instanceof HttpError && err.page?.during === 'eid_return' ? await steps.withLastClient(err, ctx) : err;
+    });
     if ('taken' in result) await earlierReturnDone(result.uid, limitMs);
     else {
       const parked = JSON.stringify({ eid: plugin.id, outcome: result.outcome });

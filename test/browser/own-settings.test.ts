@@ -207,6 +207,40 @@ describe("an eID's answer that belongs to no login under way", () => {
       expect(await page.textContent('.support')).toContain('session_expired');
     }, 'sv-SE');
   }, 60_000);
+
+  it('an answer whose login the broker no longer knows (kept past its time, or from another browser): the page leads back to the service this browser last logged in to', async () => {
+    await onPhone(async (page) => {
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('button[value="no-bankid"]');
+      await page.waitForSelector('form[action$="/login"] button');
+      // The eID answers with a state no login under way holds: one whose 15 minutes ran out.
+      const answer = await page.goto(`${tb.issuer}/eid/no-bankid/callback?code=a-code&state=a-state-long-gone`);
+      expect(answer?.status()).toBe(400);
+      expect(await page.textContent('main .lead')).toContain('Svaret fra eID-en din hører ikke til noen pågående innlogging.');
+      expect(await page.textContent('.support')).toMatch(/[0-9a-f]{16,}/);
+      // A way on: the page said to go back to the service, with no way there.
+      const wayBack = page.locator('main a.button');
+      expect(await wayBack.textContent()).toBe('Tilbake til Demotjeneste');
+      expect(await wayBack.getAttribute('href')).toBe(`${tb.issuer}/demo`);
+      await expectAccessible(page, 'an answer that belongs to no login (nb)');
+      // A browser that logged in nowhere here gets the page without one: the broker knows no service to lead to.
+      await page.context().clearCookies();
+      await page.goto(`${tb.issuer}/eid/no-bankid/callback?code=a-code&state=a-state-long-gone`);
+      expect(await page.locator('main a.button').count()).toBe(0);
+      // Nor one whose last login is of a client anyone registered: any page could open its login, then this address.
+      const registered = await fetch(`${tb.issuer}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: [`${postedBack.origin}/open`], client_name: 'Anyone', client_uri: `${postedBack.origin}/home` }),
+      });
+      const { client_id: clientId } = (await registered.json()) as { client_id: string };
+      await page.goto(`${tb.issuer}/auth?${new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: `${postedBack.origin}/open`, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`);
+      await page.waitForSelector('form.eids');
+      await page.goto(`${tb.issuer}/eid/no-bankid/callback?code=a-code&state=a-state-long-gone`);
+      expect(await page.textContent('main .lead')).toContain('Svaret fra eID-en din hører ikke til noen pågående innlogging.');
+      expect(await page.locator('main a.button').count()).toBe(0);
+    }, 'nb-NO');
+  }, 60_000);
 });
 
 describe("the page that passes a form on (a form_post answer, a logout with no login to end)", () => {

@@ -72,10 +72,15 @@ describe("an upstream eID's simulator on the way", () => {
 });
 
 describe("an upstream eID's simulator after the login left it", () => {
+  // The upstream eIDs' page is asked for again on Back (no-store), and says at once that the login
+  // is over: the browser's kept copy offered test persons that led only to that page. Bank iD's
+  // shows the request again, and a person chosen there gets it.
   it.each([
-    ['no-bankid', 'form[action$="/cancel"] button', 'form[action$="/login"] button'],
+    ['no-bankid', 'form[action$="/cancel"] button', undefined],
+    ['fi-ftn', 'form[action$="/cancel"] button', undefined],
+    ['dk-mitid', 'form[action$="/cancel"] button', undefined],
     ['cz-bankid', 'button[name="decision"][value="decline"]', 'button[name="decision"][value="approve"]'],
-  ])('%s: Back to its page after Cancel, then a test person chosen: a page in the person\'s language that says the login is over and what to do', async (eid, cancel, approve) => {
+  ])('%s: Back to its page after Cancel (then a test person chosen, where it offers them): a page in the person\'s language that says the login is over and what to do', async (eid, cancel, approve) => {
     const context = await newPhone(browser, 'nb-NO');
     try {
       const page = await context.newPage();
@@ -84,8 +89,9 @@ describe("an upstream eID's simulator after the login left it", () => {
       await page.click(cancel);
       await page.waitForSelector('.notice');
       await page.goBack();
-      await page.click(approve);
+      if (approve) await page.click(approve);
       await page.waitForSelector('html[lang="nb"] main p');
+      expect(await page.locator('main button').count()).toBe(0);
       expect(await page.textContent('main p')).toBe(
         'Denne innloggingen pågår ikke lenger: den er allerede fullført, avbrutt eller for gammel. Gå tilbake til tjenesten du kom fra, og begynn på nytt.',
       );
@@ -95,6 +101,11 @@ describe("an upstream eID's simulator after the login left it", () => {
     }
   }, 60_000);
 });
+
+/** Runs in the page: the languages whose link is not underlined, as links are. */
+const LINKS_NOT_DRAWN_AS_LINKS = `[...document.querySelectorAll('nav.languages a')]
+  .filter((link) => getComputedStyle(link).textDecorationLine === 'none')
+  .map((link) => link.getAttribute('hreflang'))`;
 
 /** The page's language and its heading. */
 async function shown(page: Page): Promise<{ lang: string | null; heading: string | null }> {
@@ -113,6 +124,25 @@ async function simulatorPageOf(page: Page, eid: string, on: TestBroker = tb): Pr
 }
 
 describe("a simulator's pages speak the person's language", () => {
+  it.each(['no-bankid', 'fi-ftn', 'dk-mitid'])("%s: the page saying the login is over (Back after Cancel) is in the login's language, not the browser's", async (eid) => {
+    const context = await newPhone(browser, 'en-GB');
+    try {
+      const page = await context.newPage();
+      await page.goto(`${tb.issuer}/demo/login`);
+      await page.click('nav.languages a[lang="fi"]');
+      await page.click(`button[value="${eid}"]`);
+      await page.waitForSelector('html[lang="fi"] form[action$="/cancel"] button');
+      await page.click('form[action$="/cancel"] button');
+      await page.waitForSelector('.notice');
+      await page.goBack();
+      await page.waitForSelector('main p');
+      expect(await page.getAttribute('html', 'lang')).toBe('fi');
+      expect(await page.textContent('main p')).toBe('Tämä kirjautuminen ei ole enää kesken: se on jo päättynyt, peruttu tai vanhentunut. Palaa palveluun, josta tulit, ja aloita alusta.');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
   it.each([
     ['no-bankid', { sv: 'Simulerat norskt BankID', fi: 'Simuloitu norjalainen BankID', da: 'Simuleret norsk BankID', en: 'Simulated Norwegian BankID' }, 'Ola Johan Hansen (45018012301) — D-nummer'],
     ['fi-ftn', { sv: 'Simulerat finländskt tillitsnätverk (FTN)', fi: 'Simuloitu luottamusverkosto (FTN)', da: 'Simuleret finsk tillidsnetværk (FTN)', en: 'Simulated Finnish Trust Network' }, 'Annuller'],
@@ -129,6 +159,8 @@ describe("a simulator's pages speak the person's language", () => {
         await page.click(`nav.languages a[hreflang="${lang}"]`);
         await page.waitForSelector(`html[lang="${lang}"]`);
         expect(await shown(page)).toEqual({ lang, heading: headings[lang] });
+        // The page's language stands out among the links, for the eye too: only it is not drawn as a link.
+        expect(await page.evaluate(LINKS_NOT_DRAWN_AS_LINKS)).toEqual([lang]);
       }
       expect(await page.textContent('main')).toContain(danish);
       // The language links as a screen reader reads them: the names alone, not the dots between them.

@@ -137,6 +137,29 @@ describe('an eID that fails or is cancelled takes the person back to the picker'
     });
   }, 90_000);
 
+  it("a MitID login below the level the service asks for (a password alone): the picker says that the login fell short of the service's requirements, not only that it did not succeed", async () => {
+    // Each language's sentence; English first, the page's own.
+    const shortOf: Array<[string, string]> = [
+      ['en', 'The login with MitID did not meet what this service requires, such as its level of security.'],
+      ['sv', 'Inloggningen med MitID uppfyllde inte tjänstens krav, till exempel på säkerhetsnivå.'],
+      ['nb', 'Innloggingen med MitID oppfylte ikke kravene til denne tjenesten, for eksempel til sikkerhetsnivå.'],
+      ['fi', 'MitID: tunnistautuminen ei täyttänyt tämän palvelun vaatimuksia, esimerkiksi vaadittua varmuustasoa.'],
+      ['da', 'Login med MitID opfyldte ikke tjenestens krav, for eksempel til sikkerhedsniveau.'],
+    ];
+    await on('desktop', async (page) => {
+      await toPicker(page);
+      await page.click('button[value="dk-mitid"]');
+      await page.waitForSelector('form[action$="/login"] button');
+      await page.locator('form[action$="/login"] button', { hasText: 'password only (low)' }).click();
+      await backOnPicker(page, 'picker-after-mitid-below-level');
+      for (const [lang, sentence] of shortOf) {
+        await page.click(`nav.languages a[lang="${lang}"]`);
+        await page.waitForSelector(`html[lang="${lang}"] .notice`);
+        expect(await page.textContent('.notice'), lang).toContain(sentence);
+      }
+    });
+  }, 60_000);
+
   it("an eID named inside the picker's sentence takes the case the sentence needs: FTN's name is lower-case there in Swedish, Norwegian and Danish", async () => {
     // FTN's name on its button starts a line, so it has a capital; inside a sentence it is no proper name.
     // Swedish last: the page stays in it.

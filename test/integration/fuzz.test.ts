@@ -309,7 +309,7 @@ describe('requests an outside probe of the HTTP surface answered wrongly', () =>
 
   it.each(['%', '%zz', '%E0%A4%A'])('a login cookie that does not decode (%s) gets the page for a login that is over, not a 500', async (value) => {
     for (const path of ['/interaction/no-such-login', '/interaction/no-such-login/api/ui']) {
-      const response = await fetch(`${tb.issuer}${path}`, { headers: { accept: 'text/html', cookie: `neb_login=${value}` } });
+      const response = await fetch(`${tb.issuer}${path}`, { headers: { accept: 'text/html', cookie: `neb_last_login=${value}` } });
       expect(response.status, path).toBe(400);
       expect(await response.text(), path).toContain('session_expired');
     }
