@@ -10,6 +10,7 @@ import { registeredOpenly } from '../clients/registration.js';
 import { browserId } from '../http/browser-id.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
+import { siteCookieName } from '../http/site-cookies.js';
 import { knownSignedCookie, signedCookie } from '../http/signed-cookies.js';
 import { homeCountryOf } from '../identity/country.js';
 import type { ErrorPage, LocaleState, Views } from '../http/views.js';
@@ -94,7 +95,8 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
  * The login under way in this browser, as `<uid>:<client_id>`: when its interaction is over (Back
  * after the login finished, or it expired), its pages can still lead the person back to the client,
  * and so can the page of an eID's answer that belongs to no login under way (at /eid/<id>/callback,
- * hence the path /). It was `neb_login`, under /interaction/ only, where that page never saw it.
+ * hence the path /, and so `__Host-` over https like the broker's other whole-site cookies). It
+ * was `neb_login`, under /interaction/ only, where that page never saw it.
  */
 const LOGIN_COOKIE = 'neb_last_login';
 
@@ -243,7 +245,7 @@ export function loginSteps(deps: LoginDependencies) {
     const interaction = checked.get(uid);
     if (!interaction || interaction.prompt.name !== 'login') return false;
     if (knownSignedCookie(ctx, interactionCookie) !== uid || !fromOwnPages(ctx)) return false;
-    if (ctx.cookies.get(LOGIN_COOKIE) !== encodeURIComponent(loginCookieValue(interaction))) return false;
+    if (ctx.cookies.get(siteCookieName(ctx, LOGIN_COOKIE)) !== encodeURIComponent(loginCookieValue(interaction))) return false;
     ctx.params = { uid };
     routeState(ctx).interaction = interaction;
     return true;
@@ -337,7 +339,7 @@ export function loginSteps(deps: LoginDependencies) {
    */
   function rememberedLogin(ctx: Context): string {
     try {
-      return decodeURIComponent(ctx.cookies.get(LOGIN_COOKIE) ?? '');
+      return decodeURIComponent(ctx.cookies.get(siteCookieName(ctx, LOGIN_COOKIE)) ?? '');
     } catch {
       return '';
     }
@@ -345,8 +347,8 @@ export function loginSteps(deps: LoginDependencies) {
 
   function rememberLogin(ctx: Context, login: string) {
     const value = encodeURIComponent(login);
-    if (ctx.cookies.get(LOGIN_COOKIE) === value) return;
-    ctx.cookies.set(LOGIN_COOKIE, value, { path: '/', httpOnly: true, sameSite: 'lax', overwrite: true });
+    if (ctx.cookies.get(siteCookieName(ctx, LOGIN_COOKIE)) === value) return;
+    ctx.cookies.set(siteCookieName(ctx, LOGIN_COOKIE), value, { path: '/', httpOnly: true, sameSite: 'lax', overwrite: true });
   }
 
   /**

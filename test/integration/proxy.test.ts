@@ -110,6 +110,9 @@ describe("the broker's own whole-site cookies over https", () => {
     expect(browser).not.toContain('domain=');
     expect(browser).not.toContain('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
     expect(cookies.has('neb_browser')).toBe(false);
+    // The login this browser is in, read by the page of an eID's answer at /eid/<id>/callback too.
+    expect(cookies.get('__Host-neb_last_login')).toContain('; path=/;');
+    expect(cookies.has('neb_last_login')).toBe(false);
     const language = setCookies(await fetch(`${httpsAddress}/session/end?lang=sv`, { headers: { 'x-forwarded-proto': 'https' } }));
     expect(language.get('__Host-neb_lang')).toContain('; secure');
     expect(language.has('neb_lang')).toBe(false);
