@@ -204,13 +204,26 @@ function selectAccountPrompt() {
 }
 
 /**
+ * The shape of every S256 code_challenge (RFC 7636 §4.2): BASE64URL(SHA256(code_verifier)), 32
+ * bytes in 43 characters, the last of which carries 4 bits. oidc-provider checks only the
+ * verifier's rules on it (43 to 128 characters of the unreserved set), so a challenge of 44 or 128
+ * characters was taken: the person identified, and the code could never be redeemed.
+ */
+const S256_CHALLENGE = /^[\w-]{42}[AEIMQUYcgkosw048]$/;
+
+/**
  * The lifetime of a new interaction, which oidc-provider asks for just before it stores the
- * request's parameters: the last point at which those of a pushed request (PAR), which never
- * passed through a query, can be refused as too long.
+ * request's parameters, before the eID is shown: the last point at which those of a pushed
+ * request (PAR), which never passed through a query, can be refused as too long, and the point
+ * at which a code_challenge no code_verifier can match is refused, pushed or not.
  */
 function boundedInteraction(ctx: KoaContextWithOIDC, ttl: number): number {
-  const tooLong = tooLongParameter(ctx.oidc.params ?? {});
+  const params = ctx.oidc.params ?? {};
+  const tooLong = tooLongParameter(params);
   if (tooLong) throw new errors.InvalidRequest(tooLongDescription(tooLong));
+  if (params.code_challenge_method === 'S256' && typeof params.code_challenge === 'string' && !S256_CHALLENGE.test(params.code_challenge)) {
+    throw new errors.InvalidRequest('code_challenge is not a base64url-encoded SHA-256 digest (43 characters), so no code_verifier can match it');
+  }
   return ttl;
 }
 

@@ -209,6 +209,12 @@ describe('PKCE is required for every client', () => {
     ['missing', { code_challenge: undefined, code_challenge_method: undefined }],
     ['plain', { code_challenge_method: 'plain' }],
     ['without a method', { code_challenge_method: undefined }],
+    // RFC 7636 §4.2: an S256 challenge is BASE64URL(SHA256(verifier)), 43 characters whose last
+    // holds 4 bits. Any other challenge matches no verifier: the person would identify for a code
+    // that can never be redeemed.
+    ['S256 with a challenge of 44 characters', { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cMA' }],
+    ['S256 with a challenge of 128 characters', { code_challenge: 'a'.repeat(128) }],
+    ['S256 with a challenge of 43 characters that no SHA-256 digest ends in', { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN' }],
   ])('a confidential client with PKCE %s is refused at the client', async (_case, params) => {
     const { leftTo } = await new TestBrowser(tb.issuer).follow(authorizeUrl(params));
     expect(leftTo?.origin).toBe('https://rp.example');
