@@ -400,6 +400,17 @@ describe('pushed authorization requests', () => {
     expect(pushed.status).toBe(400);
     expect(pushed.body).toEqual({ error: 'request_uri_not_supported', error_description: expect.stringContaining('PAR') });
   });
+
+  it('an S256 code_challenge no code_verifier can match is refused at PAR, as at the authorization endpoint (RFC 9126 §2.1)', async () => {
+    const pushed = await tokenRequest(
+      tb.issuer,
+      webClient,
+      { client_id: webClient.client_id, response_type: 'code', scope: 'openid', redirect_uri: webClient.redirect_uris[0]!, code_challenge: 'a'.repeat(128), code_challenge_method: 'S256' },
+      new URL(rp.config.serverMetadata().pushed_authorization_request_endpoint!).pathname,
+    );
+    expect(pushed.status).toBe(400);
+    expect(pushed.body).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('code_challenge') });
+  });
 });
 
 /** A JWT a client signs with its secret (HS256), valid for `lifetime` seconds from now, or with no exp at all. */
