@@ -204,6 +204,26 @@ function selectAccountPrompt() {
 }
 
 /**
+ * The shape of every S256 code_challenge (RFC 7636 §4.2): BASE64URL(SHA256(code_verifier)), 32
+ * bytes in 43 characters, the last of which carries 4 bits.
+ */
+const S256_CHALLENGE = /^[\w-]{42}[AEIMQUYcgkosw048]$/;
+
+/**
+ * Refuses an S256 code_challenge that no code_verifier can match. oidc-provider checks a
+ * challenge only against the verifier's rules (43 to 128 unreserved characters), so one of 44 or
+ * 128 characters was taken: the person identified, and the code could never be redeemed. As a
+ * validator of oidc-provider's extra parameters it runs after oidc-provider's own PKCE checks, at
+ * the authorization endpoint and at PAR (whose request is checked as the authorization
+ * endpoint checks it, RFC 9126 §2.1), on the parameters of a request object or a pushed request too.
+ */
+function matchableChallenge(ctx: KoaContextWithOIDC, value: string | undefined): void {
+  if (ctx.oidc.params?.code_challenge_method === 'S256' && typeof value === 'string' && !S256_CHALLENGE.test(value)) {
+    throw new errors.InvalidRequest('code_challenge is not a base64url-encoded SHA-256 digest (43 characters), so no code_verifier can match it');
+  }
+}
+
+/**
  * The lifetime of a new interaction, which oidc-provider asks for just before it stores the
  * request's parameters: the last point at which those of a pushed request (PAR), which never
  * passed through a query, can be refused as too long.
@@ -405,7 +425,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       short: { httpOnly: true, sameSite: 'lax' },
     },
     findAccount: deps.backchannel.findAccount(deps.accounts.findAccount),
-    extraParams: { call_initiator: deps.backchannel.callInitiatorParameter },
+    extraParams: { call_initiator: deps.backchannel.callInitiatorParameter, code_challenge: matchableChallenge },
     scopes: ['openid', 'offline_access', ...Object.keys(claimsByScope).filter((s) => s !== 'openid')],
     claims: { ...claimsByScope, sid: null } as unknown as Configuration['claims'],
     acrValues: deps.acrValues,

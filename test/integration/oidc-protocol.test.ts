@@ -209,6 +209,12 @@ describe('PKCE is required for every client', () => {
     ['missing', { code_challenge: undefined, code_challenge_method: undefined }],
     ['plain', { code_challenge_method: 'plain' }],
     ['without a method', { code_challenge_method: undefined }],
+    // RFC 7636 §4.2: an S256 challenge is BASE64URL(SHA256(verifier)), 43 characters whose last
+    // holds 4 bits. Any other challenge matches no verifier: the person would identify for a code
+    // that can never be redeemed.
+    ['S256 with a challenge of 44 characters', { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cMA' }],
+    ['S256 with a challenge of 128 characters', { code_challenge: 'a'.repeat(128) }],
+    ['S256 with a challenge of 43 characters that no SHA-256 digest ends in', { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN' }],
   ])('a confidential client with PKCE %s is refused at the client', async (_case, params) => {
     const { leftTo } = await new TestBrowser(tb.issuer).follow(authorizeUrl(params));
     expect(leftTo?.origin).toBe('https://rp.example');
@@ -393,6 +399,17 @@ describe('pushed authorization requests', () => {
     );
     expect(pushed.status).toBe(400);
     expect(pushed.body).toEqual({ error: 'request_uri_not_supported', error_description: expect.stringContaining('PAR') });
+  });
+
+  it('an S256 code_challenge no code_verifier can match is refused at PAR, as at the authorization endpoint (RFC 9126 §2.1)', async () => {
+    const pushed = await tokenRequest(
+      tb.issuer,
+      webClient,
+      { client_id: webClient.client_id, response_type: 'code', scope: 'openid', redirect_uri: webClient.redirect_uris[0]!, code_challenge: 'a'.repeat(128), code_challenge_method: 'S256' },
+      new URL(rp.config.serverMetadata().pushed_authorization_request_endpoint!).pathname,
+    );
+    expect(pushed.status).toBe(400);
+    expect(pushed.body).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('code_challenge') });
   });
 });
 
