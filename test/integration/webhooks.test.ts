@@ -6,7 +6,7 @@ import type { TestBroker } from '../support/broker.js';
 import { startTestBroker, webClient } from '../support/broker.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { startReceiver, type Received, type Receiver } from '../support/receiver.js';
-import { deleteKeysWithPrefix, findFreePort, monitorCommands, redisUrl, startRedisPassage, startRedisServer, uniquePrefix, type RedisPassage, type RedisServer } from '../support/redis.js';
+import { deleteKeysWithPrefix, findFreePort, monitorCommands, redisUrl, startRedisBehindPassage, uniquePrefix } from '../support/redis.js';
 import { auditStream, capturingLog, everythingStored, eventually, Scrape } from '../support/ops.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, ADMIN_TOKEN, startAdminBroker } from './admin-support.js';
@@ -291,33 +291,24 @@ describe('webhooks of a broker without endpoints', () => {
 // the event), though Redis was back a moment later.
 describe('webhooks while the connection to Redis drops', () => {
   const prefix = 'webhooks-drop:';
-  let redis: RedisServer;
-  let passage: RedisPassage;
+  let faulty: Awaited<ReturnType<typeof startRedisBehindPassage>>;
   let tb: TestBroker;
 
   beforeAll(async () => {
-    redis = await startRedisServer();
-    passage = await startRedisPassage(redis);
-    tb = await startAdminBroker(
-      {
-        redis: { url: passage.url, key_prefix: prefix },
-        rate_limits: { enabled: false },
-        webhooks: { endpoints: [{ id: 'dropped', url: `${receiver.origin}/dropped`, secret: SECRET, events: ['client.created'] }] },
-      },
-      'webhooks-drop',
-    );
+    faulty = await startRedisBehindPassage();
+    const endpoint = { id: 'dropped', url: `${receiver.origin}/dropped`, secret: SECRET, events: ['client.created' as const] };
+    tb = await startAdminBroker({ redis: { url: faulty.passage.url, key_prefix: prefix }, rate_limits: { enabled: false }, webhooks: { endpoints: [endpoint] } }, 'webhooks-drop');
   }, 60_000);
   afterAll(async () => {
     await tb?.close();
-    await passage?.close();
-    await redis?.stop();
+    await faulty?.stop();
   });
 
   it.each([
     ['at the write of the delivery', 'dropped-at-write', new RegExp(`\\r\\n1\\r\\n\\$\\d+\\r\\n${prefix}webhooks:delivery:`)],
     ['at its scheduling in the queue', 'dropped-at-schedule', new RegExp(`zadd\\r\\n\\$\\d+\\r\\n${prefix}webhooks:queue`, 'i')],
   ])('%s: the delivery is queued once Redis is back, and delivered once', async (_step, clientId, command) => {
-    const dropped = passage.cutAt(command);
+    const dropped = faulty.passage.cutAt(command);
     expect((await admin(tb.issuer, 'POST', '/admin/clients', { client_id: clientId, redirect_uris: ['https://dropped.example/cb'] })).status).toBe(201);
     await dropped;
     const isIt = (r: Received) => to('/dropped', 'client.created')(r) && JSON.parse(r.body).client_id === clientId;
