@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import type { WebhookEndpoint, WebhookEndpoints } from './endpoints.js';
 import { storeKey } from '../store/keys.js';
+import { whileUnavailable } from '../store/retry.js';
 
 /** The deliveries waiting for their next attempt, by when it is due. */
 const WEBHOOK_QUEUE_KEY = storeKey('webhookQueue');
@@ -24,6 +25,12 @@ const LEFTOVERS_INTERVAL_MS = 60_000;
 const LEASE_MS = 60_000;
 /** How long a delivery record outlives its last possible attempt. */
 const RECORD_MARGIN_SECONDS = 3600;
+/**
+ * How long the queueing of a delivery is tried while Redis is away (a dropped connection, a
+ * failover): its event is emitted once, so a delivery not queued then is never sent. Reconnecting
+ * takes a fraction of this; a graceful shutdown waits no longer for it.
+ */
+const QUEUE_TRIED_FOR_MS = 5_000;
 /**
  * How long a count of the queue that showed room stands for it, with this instance's own
  * deliveries added since: a login's events are counted once a second, not each. What the other
@@ -120,8 +127,11 @@ export class WebhookDeliveries implements AuditSink {
     for (const endpoint of endpoints) {
       const id = randomUUID();
       const delivery: Delivery = { endpoint: endpoint.id, event, attempts: 0, since: Date.now() };
-      await this.#store.set(this.#key(id), JSON.stringify(delivery), this.#settings.retry_for_seconds + RECORD_MARGIN_SECONDS);
-      await this.#store.schedule(WEBHOOK_QUEUE_KEY, id, Date.now());
+      // Both writes again, under the same id, when either met Redis away: each is idempotent.
+      await whileUnavailable(async () => {
+        await this.#store.set(this.#key(id), JSON.stringify(delivery), this.#settings.retry_for_seconds + RECORD_MARGIN_SECONDS);
+        await this.#store.schedule(WEBHOOK_QUEUE_KEY, id, Date.now());
+      }, QUEUE_TRIED_FOR_MS);
     }
     this.#poll();
   }
@@ -148,7 +158,7 @@ export class WebhookDeliveries implements AuditSink {
   async #queuedNow(): Promise<number> {
     const { queued, countedAt } = this.#depth;
     if (queued < this.#settings.max_queued && Date.now() - countedAt < ROOM_COUNT_TRUSTED_MS) return queued;
-    const counted = await this.queueDepth();
+    const counted = await whileUnavailable(() => this.queueDepth(), QUEUE_TRIED_FOR_MS);
     this.#depth = { queued: counted, countedAt: Date.now() };
     return counted;
   }

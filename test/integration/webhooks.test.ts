@@ -6,7 +6,7 @@ import type { TestBroker } from '../support/broker.js';
 import { startTestBroker, webClient } from '../support/broker.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from '../support/process.js';
 import { startReceiver, type Received, type Receiver } from '../support/receiver.js';
-import { deleteKeysWithPrefix, findFreePort, monitorCommands, redisUrl, uniquePrefix } from '../support/redis.js';
+import { deleteKeysWithPrefix, findFreePort, monitorCommands, redisUrl, startRedisBehindPassage, uniquePrefix } from '../support/redis.js';
 import { auditStream, capturingLog, everythingStored, eventually, Scrape } from '../support/ops.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, ADMIN_TOKEN, startAdminBroker } from './admin-support.js';
@@ -285,4 +285,36 @@ describe('webhooks of a broker without endpoints', () => {
     await sleep(2000);
     expect(looks).toBe(1);
   });
+});
+
+// The queue's write met a dropped connection: the delivery was lost for good (only the log had
+// the event), though Redis was back a moment later.
+describe('webhooks while the connection to Redis drops', () => {
+  const prefix = 'webhooks-drop:';
+  let faulty: Awaited<ReturnType<typeof startRedisBehindPassage>>;
+  let tb: TestBroker;
+
+  beforeAll(async () => {
+    faulty = await startRedisBehindPassage();
+    const endpoint = { id: 'dropped', url: `${receiver.origin}/dropped`, secret: SECRET, events: ['client.created' as const] };
+    tb = await startAdminBroker({ redis: { url: faulty.passage.url, key_prefix: prefix }, rate_limits: { enabled: false }, webhooks: { endpoints: [endpoint] } }, 'webhooks-drop');
+  }, 60_000);
+  afterAll(async () => {
+    await tb?.close();
+    await faulty?.stop();
+  });
+
+  it.each([
+    ['at the write of the delivery', 'dropped-at-write', new RegExp(`\\r\\n1\\r\\n\\$\\d+\\r\\n${prefix}webhooks:delivery:`)],
+    ['at its scheduling in the queue', 'dropped-at-schedule', new RegExp(`zadd\\r\\n\\$\\d+\\r\\n${prefix}webhooks:queue`, 'i')],
+  ])('%s: the delivery is queued once Redis is back, and delivered once', async (_step, clientId, command) => {
+    const dropped = faulty.passage.cutAt(command);
+    expect((await admin(tb.issuer, 'POST', '/admin/clients', { client_id: clientId, redirect_uris: ['https://dropped.example/cb'] })).status).toBe(201);
+    await dropped;
+    const isIt = (r: Received) => to('/dropped', 'client.created')(r) && JSON.parse(r.body).client_id === clientId;
+    const delivery = await receiver.waitFor(isIt, 15_000);
+    expect(signatureHolds(delivery, SECRET)).toBe(true);
+    await sleep(1_500);
+    expect(receiver.received.filter(isIt)).toHaveLength(1);
+  }, 60_000);
 });

@@ -172,6 +172,20 @@ interface AnswerBarrier {
 /** What the passage does to the command it waits for. */
 type PassageFault = 'pause' | 'cut' | 'cutAfter' | 'sleep';
 
+/** A private redis-server (startRedisServer) and a passage to it, for a broker whose Redis a test fails midway; `stop` ends both. */
+export async function startRedisBehindPassage(options: RedisServerOptions = {}): Promise<{ redis: RedisServer; passage: RedisPassage; stop(): Promise<void> }> {
+  const redis = await startRedisServer(options);
+  const passage = await startRedisPassage(redis);
+  return {
+    redis,
+    passage,
+    async stop() {
+      await passage.close();
+      await redis.stop();
+    },
+  };
+}
+
 /**
  * A TCP passage to `server` that can fail it in the middle of a request, just before it passes
  * on a chosen command: pausing the server there, so that this command and all after it wait
