@@ -100,6 +100,18 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
  */
 const LOGIN_COOKIE = 'neb_last_login';
 
+/**
+ * The name of the cookie that marks a login as begun in this browser: `neb_begun_<uid>`, set with
+ * the interaction cookies when the login begins (at /auth) and required with them on every route
+ * under /interaction/<uid>. oidc-provider's interaction cookies cannot be `__Host-` (each has its
+ * own login's path), so a page on a sibling subdomain could plant another browser's: the person
+ * would identify, with their own eID, in a login begun in that other browser, whose return to the
+ * client (its resume cookie) gives that browser the code for the person's identity. This one is
+ * `__Host-` over https, and named by the login, so that logins begun at once in two tabs do not
+ * overwrite each other's.
+ */
+const begunCookie = (ctx: Context, uid: string) => siteCookieName(ctx, `neb_begun_${uid}`);
+
 const notStarted = () => new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
 
 export const sessionExpired = (page?: ErrorPage) =>
@@ -210,6 +222,7 @@ export function loginSteps(deps: LoginDependencies) {
     const kept = keptInteraction(ctx);
     const interaction = kept ?? (await readInteraction(ctx));
     if (interaction.uid !== ctx.params.uid || interaction.prompt.name !== 'login') throw await loginOver(ctx);
+    if (signedCookie(ctx, begunCookie(ctx, interaction.uid)) !== '1') throw sessionExpired();
     if (!kept) checked.keepChecked(interaction);
     if (ctx.method !== 'GET' && !fromOwnPages(ctx)) {
       throw new HttpError(403, 'invalid_request', "The request did not come from the broker's own pages.");
@@ -245,6 +258,7 @@ export function loginSteps(deps: LoginDependencies) {
     const interaction = checked.get(uid);
     if (!interaction || interaction.prompt.name !== 'login') return false;
     if (knownSignedCookie(ctx, interactionCookie) !== uid || !fromOwnPages(ctx)) return false;
+    if (knownSignedCookie(ctx, begunCookie(ctx, uid)) !== '1') return false;
     if (ctx.cookies.get(siteCookieName(ctx, LOGIN_COOKIE)) !== encodeURIComponent(loginCookieValue(interaction))) return false;
     ctx.params = { uid };
     routeState(ctx).interaction = interaction;
@@ -588,6 +602,7 @@ export function loginSteps(deps: LoginDependencies) {
    */
   async function interactionUrl(ctx: KoaContextWithOIDC, interaction: Interaction): Promise<string> {
     const entry = `/interaction/${interaction.uid}`;
+    ctx.cookies.set(begunCookie(ctx, interaction.uid), '1', { httpOnly: true, sameSite: 'lax', expires: new Date(interaction.exp * 1000), overwrite: true });
     const client = ctx.oidc.client;
     if (!client || interaction.prompt.name !== 'login') return entry;
     const chosen = choiceFor(interaction, clientViewOf(client));

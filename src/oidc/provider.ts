@@ -313,6 +313,20 @@ const CLIENT_DOCUMENT_LIMITS = { jwks_uri: 256 * 1024, sector_identifier_uri: 25
  * refuse loopback and private addresses. Outside production they may reach this machine, where
  * relying parties under development run; in production the guard stays.
  */
+/**
+ * oidc-provider's cookie names. Its session cookie is for the whole site (path /, no Domain), as
+ * the broker's own are (siteCookieName): over an https issuer it is `__Host-session`, which a
+ * browser takes only from the broker's own host, so a page on a sibling subdomain cannot plant a
+ * session of its choosing for the whole domain (a browser it logged in, or one beside a login in
+ * progress, whose return oidc-provider then refuses as another session's). Every request is taken
+ * as the issuer's (Secure exactly when it is https), so the name follows the issuer. The
+ * interaction cookies are kept under each login's own path, which the prefix does not allow.
+ */
+function sessionCookieNames(issuer: string): NonNullable<Configuration['cookies']>['names'] {
+  const session = new URL(issuer).protocol === 'https:' ? '__Host-session' : '_session';
+  return { session, interaction: '_interaction', resume: '_interaction_resume' };
+}
+
 function outgoingFetch(issuer: string): Configuration['fetch'] {
   if (isProductionConfiguration(issuer)) return timeBoxedFetch;
   return (url, options) => {
@@ -421,6 +435,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     clientBasedCORS: clientScriptOrigins,
     cookies: {
       keys: deps.cookieKeys,
+      names: sessionCookieNames(deps.issuer),
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },

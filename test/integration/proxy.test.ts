@@ -117,6 +117,27 @@ describe("the broker's own whole-site cookies over https", () => {
     expect(language.get('__Host-neb_lang')).toContain('; secure');
     expect(language.has('neb_lang')).toBe(false);
   });
+
+  // oidc-provider's session cookie is for the whole site as well (path /): planted from a sibling
+  // subdomain it made another browser's session this one's, and one planted beside a login in
+  // progress ended that login with an error at its return (a session not the login's).
+  it("oidc-provider's session cookie is one too, and a session planted under its plain name is not taken", async () => {
+    const answer = await fetch(`${httpsAddress}/session/end`, { headers: { 'x-forwarded-proto': 'https' } });
+    const first = setCookies(answer);
+    const session = first.get('__Host-session');
+    expect(session, [...first.keys()].join(', ')).toBeDefined();
+    expect(session).toContain('; secure');
+    expect(session).toContain('; path=/;');
+    expect(session).not.toContain('domain=');
+    expect(first.has('_session')).toBe(false);
+    const sent = answer.headers.getSetCookie().join('\n');
+    const id = /^__Host-session=([^;]+)/m.exec(sent)![1]!;
+    const signature = /^__Host-session\.sig=([^;]+)/m.exec(sent)![1]!;
+    // What a sibling subdomain can set: the same session under the plain name, which a browser sends beside nothing else.
+    const planted = setCookies(await fetch(`${httpsAddress}/session/end`, { headers: { 'x-forwarded-proto': 'https', cookie: `_session=${id}; _session.sig=${signature}` } }));
+    expect(planted.get('__Host-session')).toBeDefined();
+    expect(planted.get('__Host-session')).not.toContain(id.toLowerCase());
+  });
 });
 
 describe('without trust_proxy', () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { rawConnection } from '../support/http.js';
-import { RelyingParty } from '../support/relying-party.js';
+import { logIn, RelyingParty } from '../support/relying-party.js';
 
 let tb: TestBroker;
 let rp: RelyingParty;
@@ -104,5 +104,28 @@ describe('the JSON API under /interaction/<uid>/api/', () => {
     const answer = await closed;
     expect(answer).toMatch(/^HTTP\/1\.1 415 /);
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('{} when there is nothing to send') });
+  });
+});
+
+describe("another browser's interaction cookies, planted (from a sibling subdomain)", () => {
+  it('do not let the person identify in a login begun in that browser, whose return would take the code for them', async () => {
+    // Someone begins a login at the client in their browser, and has its interaction cookies planted in the person's.
+    const attacker = await RelyingParty.discover(tb.issuer, webClient);
+    const decide = new URL((await attacker.authorize({ acr_values: 'urn:test:se' })).response.url);
+    expect(decide.pathname).toContain('/test-double/decide');
+    const uid = decide.pathname.split('/')[2]!;
+    const planted = (path: string) => attacker.browser.cookieHeader(new URL(path, tb.issuer)).split('; ').filter((cookie) => cookie.startsWith('_interaction'));
+    expect(planted(decide.pathname)).toHaveLength(2);
+    // The person's browser, with its own cookies from an earlier login, is sent to that login's eID page.
+    const person = await RelyingParty.discover(tb.issuer, webClient);
+    await logIn(person, { acr_values: 'urn:test:se' });
+    decide.searchParams.set('person', '0');
+    const cookie = [person.browser.cookieHeader(decide), ...planted(decide.pathname)].join('; ');
+    const refused = await fetch(decide, { redirect: 'manual', headers: { cookie, accept: 'application/json' } });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: 'session_expired' });
+    // The login was never finished: its return gives the other browser no code.
+    const { leftTo } = await attacker.browser.follow(`/auth/${uid}`, { headers: { accept: 'text/html' } });
+    expect(leftTo?.searchParams.get('code') ?? null).toBeNull();
   });
 });
