@@ -309,11 +309,6 @@ function discoveryExtras(): Record<string, unknown> {
 const CLIENT_DOCUMENT_LIMITS = { jwks_uri: 256 * 1024, sector_identifier_uri: 256 * 1024, 'client_id metadata document': 5 * 1024 };
 
 /**
- * oidc-provider's own requests (a client's jwks_uri, sector_identifier_uri, backchannel_logout_uri)
- * refuse loopback and private addresses. Outside production they may reach this machine, where
- * relying parties under development run; in production the guard stays.
- */
-/**
  * oidc-provider's cookie names. Its session cookie is for the whole site (path /, no Domain), as
  * the broker's own are (siteCookieName): over an https issuer it is `__Host-session`, which a
  * browser takes only from the broker's own host, so a page on a sibling subdomain cannot plant a
@@ -327,6 +322,11 @@ function sessionCookieNames(issuer: string): NonNullable<Configuration['cookies'
   return { session, interaction: '_interaction', resume: '_interaction_resume' };
 }
 
+/**
+ * oidc-provider's own requests (a client's jwks_uri, sector_identifier_uri, backchannel_logout_uri)
+ * refuse loopback and private addresses. Outside production they may reach this machine, where
+ * relying parties under development run; in production the guard stays.
+ */
 function outgoingFetch(issuer: string): Configuration['fetch'] {
   if (isProductionConfiguration(issuer)) return timeBoxedFetch;
   return (url, options) => {
