@@ -45,6 +45,13 @@ let bankId: Awaited<ReturnType<typeof startBankIdSimulator>>;
 let freja: Awaited<ReturnType<typeof startFrejaSimulator>>;
 let receiverOrigin: string;
 
+/**
+ * Cookies whose value is no secret and would be found in any log: a language (the simulators'
+ * too, as cookies are the host's whatever its port) and the mark of a login begun in this browser
+ * ("1"; its signature is kept as a secret).
+ */
+const SHOWN_COOKIES = /^(neb_lang|_upstream_lang|neb_begun_[\w-]+)$/;
+
 /** Keeps the secrets of a login: its code, its tokens, the person's number, the browser's cookies. */
 function remember(callback: URL, tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers, browser = rp.browser) {
   secrets.add(callback.searchParams.get('code')!);
@@ -52,7 +59,10 @@ function remember(callback: URL, tokens: client.TokenEndpointResponse & client.T
   const personalNumber = tokens.claims()?.personal_number;
   if (typeof personalNumber === 'string') secrets.add(personalNumber);
   for (const url of [tb.issuer, `${tb.issuer}/interaction/`, `${tb.issuer}/auth/`, `${tb.issuer}/session/`]) {
-    for (const cookie of browser.cookieHeader(new URL(url)).split('; ').filter(Boolean)) secrets.add(cookie.slice(cookie.indexOf('=') + 1));
+    for (const cookie of browser.cookieHeader(new URL(url)).split('; ').filter(Boolean)) {
+      const name = cookie.slice(0, cookie.indexOf('='));
+      if (!SHOWN_COOKIES.test(name)) secrets.add(cookie.slice(cookie.indexOf('=') + 1));
+    }
   }
 }
 
