@@ -140,31 +140,9 @@ export function homePageIn(metadata: Readonly<Record<string, unknown>>, locale: 
 /**
  * The client's name on a page in `locale`: the operator's display_name, in every language (the
  * operator has the last word on what the person reads); else the name the client gave in that
- * language, or without a tag; else the one place its redirect_uris lead to, since a registered
- * client's id is a random string that tells the person nothing; else its client_id.
+ * language, or without a tag; else its client_id.
  */
 export function clientNameIn(metadata: Readonly<Record<string, unknown>>, locale: Locale): string {
   const name = metadata.display_name ?? inLanguage(metadata, 'client_name', locale);
-  return typeof name === 'string' ? name : (soleDestinationOf(metadata.redirect_uris) ?? String(metadata.client_id));
-}
-
-/** Where every one of `redirectUris` leads (destinationName), when that is one place. */
-function soleDestinationOf(redirectUris: unknown): string | undefined {
-  if (!Array.isArray(redirectUris) || !redirectUris.every((uri) => typeof uri === 'string' && URL.canParse(uri))) return undefined;
-  const places = new Set(redirectUris.map((uri: string) => destinationName(new URL(uri))));
-  return places.size === 1 ? [...places][0] : undefined;
-}
-
-/** The schemes whose host is where a link leads: any other is an app's. */
-const WEB_SCHEMES: ReadonlySet<string> = new Set(['https:', 'http:']);
-
-/**
- * The destination as the page names it: its host (with a port other than the scheme's), which
- * URL gives in ASCII (an internationalised name as xn--…, so no look-alike letters pass for
- * another's); a native app's private-use scheme by that scheme, since the app that registered it
- * is what opens, whatever host follows it (com.example.app://bank.example/ leads to the app, not
- * to bank.example, which a page naming the host would have the person trust).
- */
-export function destinationName(destination: URL): string {
-  return WEB_SCHEMES.has(destination.protocol) ? destination.host : destination.protocol.slice(0, -1);
+  return typeof name === 'string' ? name : String(metadata.client_id);
 }

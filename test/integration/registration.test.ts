@@ -194,21 +194,6 @@ describe('names and pages in the languages of the pages (OpenID Connect Registra
     'tos_uri#fi': 'https://news.example/fi/ehdot',
   };
 
-  it('a client that gave no name is shown by where its redirect_uris lead, not by its random client_id; by its client_id when they lead to several places', async () => {
-    const shownName = async (redirectUris: string[]) => {
-      const { body } = await register(tb.issuer, IAT, { redirect_uris: redirectUris, token_endpoint_auth_method: 'client_secret_basic' });
-      const rp = await RelyingParty.discover(tb.issuer, { client_id: body.client_id as string, client_secret: body.client_secret as string, redirect_uris: redirectUris });
-      const { response } = await rp.authorize();
-      // With one eID the login goes straight on to its page: the login's own address is the first two segments.
-      const login = new URL(response.url).pathname.split('/').slice(0, 3).join('/');
-      const ui = await rp.browser.request(`${login}/api/ui`, { headers: { accept: 'application/json' } });
-      return { clientId: body.client_id, shown: ((await ui.json()) as { client: { display_name: string } }).client.display_name };
-    };
-    expect((await shownName(['https://news.example/callback', 'https://news.example/back'])).shown).toBe('news.example');
-    const several = await shownName(['https://news.example/callback', 'https://sport.example/callback']);
-    expect(several.shown).toBe(several.clientId);
-  });
-
   it('keeps client_name#sv and the tagged URIs: the registration answers them, and so do management and the admin API', async () => {
     const answer = await register(tb.issuer, IAT, { ...webRegistration, ...inLanguages });
     expect(answer.status, JSON.stringify(answer.body)).toBe(201);
