@@ -6,7 +6,7 @@ import type { EidFailure, EidOutcome, EidPlugin, LoginRequest, LoginState, Start
 import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientNameIn, homePageIn, inLanguage, isWebPage } from '../clients/localized.js';
-import { registeredOpenly } from '../clients/registration.js';
+import { registeredOpenly } from '../clients/open-registration.js';
 import { browserId } from '../http/browser-id.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
@@ -817,9 +817,9 @@ export function loginSteps(deps: LoginDependencies) {
 
     /**
      * The client as the person sees it, in the page's language where the client gave that (OpenID
-     * Connect Dynamic Client Registration §2.1): its name, its logo when it has an https one, and
-     * its privacy policy and terms of service, which the same specification's §2 asks the provider
-     * to show.
+     * Connect Dynamic Client Registration §2.1): its name, its logo when it has an https one (not
+     * for a client anyone registered), and its privacy policy and terms of service, which the same
+     * specification's §2 asks the provider to show.
      */
     clientShown(ctx: Context) {
       const { metadata } = routeState(ctx).client;
@@ -827,7 +827,7 @@ export function loginSteps(deps: LoginDependencies) {
       const [logo, policy, terms] = (['logo_uri', 'policy_uri', 'tos_uri'] as const).map((field) => inLanguage(metadata, field, locale));
       return {
         display_name: clientNameIn(metadata, locale),
-        ...(typeof logo === 'string' && logo.startsWith('https://') ? { logo_uri: logo } : {}),
+        ...(typeof logo === 'string' && logo.startsWith('https://') && !registeredOpenly(metadata) ? { logo_uri: logo } : {}),
         ...(isWebPage(policy) ? { policy_uri: policy } : {}),
         ...(isWebPage(terms) ? { tos_uri: terms } : {}),
       };
