@@ -1,5 +1,4 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { BrokerConfig } from '../config/schema.js';
 
 /**
  * The broker's mark on a client registered with no initial access token (open registration):
@@ -12,9 +11,12 @@ import type { BrokerConfig } from '../config/schema.js';
  */
 export const REGISTERED_OPENLY = 'registered_openly';
 
-/** Marks a client that an open /reg is registering (REGISTERED_OPENLY). */
-export function markOpenRegistration(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>, registration: BrokerConfig['registration']): void {
-  if (ctx?.oidc.route === 'registration' && registration.initial_access_token === false) metadata[REGISTERED_OPENLY] = true;
+/**
+ * Marks a client that /reg is registering (REGISTERED_OPENLY) when registration is `open` (the
+ * configuration's registration.initial_access_token is false).
+ */
+export function markOpenRegistration(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>, open: boolean): void {
+  if (ctx?.oidc.route === 'registration' && open) metadata[REGISTERED_OPENLY] = true;
 }
 
 /** Whether a client carries the mark of open registration (REGISTERED_OPENLY). */

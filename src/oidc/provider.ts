@@ -426,7 +426,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
         if (key === deps.clientRules.extraFields[0]) {
           refuseEncryption(ctx);
           applyRegistrationDefaults(ctx, metadata as Record<string, unknown>);
-          markOpenRegistration(ctx, metadata as Record<string, unknown>, config.registration);
+          markOpenRegistration(ctx, metadata as Record<string, unknown>, config.registration.initial_access_token === false);
           keepSubjectsOnUpdate(ctx, metadata as Record<string, unknown>);
         }
         deps.clientRules.validator(ctx, key, value, metadata);
