@@ -42,6 +42,7 @@ import { CIBA_GRANT_TYPE } from './grant-types.js';
 import { namedPersonCheck, type SubjectOf } from './named-person.js';
 import { clientJwtLifetime } from './client-jwt-lifetime.js';
 import { returnsOnlyToRegisteredRedirects } from './registered-redirect.js';
+import { begunMarkCleared } from '../login/begun-mark.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -548,6 +549,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // Before the broker's form-post page, which it takes the place of for an error of such a client.
     leavingPage(views),
     ownFormPostPage(views),
+    begunMarkCleared(),
     deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),
     publishedDocumentCaching(),
