@@ -107,6 +107,28 @@ describe("an upstream eID's simulator after the login left it", () => {
   }, 60_000);
 });
 
+describe("an upstream eID's simulator refusing a request", () => {
+  // oidc-provider's page showed its English (`invalid_client: client is invalid`) and no way on.
+  it("no-bankid: plain words in the page's language, the error's code, and the way back to the login at the broker", async () => {
+    const context = await newPhone(browser, 'da-DK');
+    try {
+      const page = await context.newPage();
+      const simulator = new URL(await simulatorPageOf(page, 'no-bankid'));
+      await page.goto(`${simulator.origin}/auth?${new URLSearchParams({ client_id: 'nobody', response_type: 'code', scope: 'openid', redirect_uri: 'https://rp.example/cb' })}`);
+      await page.waitForSelector('html[lang="da"] main code');
+      expect(await page.textContent('main p')).toBe('Det simulerede eID kunne ikke modtage anmodningen. Gå tilbage til login for at vælge igen eller for at vende tilbage til tjenesten.');
+      expect(await page.textContent('main code')).toBe('invalid_client');
+      await expectAccessible(page, 'no-bankid simulator, request refused');
+      // Back to the login this browser was shown the simulator's page of: at the picker, as after its Cancel.
+      await page.getByRole('link', { name: 'Tilbage til login' }).click();
+      await page.waitForURL((url) => url.origin === tb.issuer);
+      expect(await page.textContent('html[lang="da"] .notice')).toContain('BankID (Norge)');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
+
 /** Runs in the page: the languages whose link is not underlined, as links are. */
 const LINKS_NOT_DRAWN_AS_LINKS = `[...document.querySelectorAll('nav.languages a')]
   .filter((link) => getComputedStyle(link).textDecorationLine === 'none')
