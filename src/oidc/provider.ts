@@ -546,10 +546,11 @@ export function createProvider(deps: ProviderDependencies): Provider {
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store, deps.keyNames), store, sessionTtlSeconds: config.ttl.session }),
     // After the front-channel page, which a logout without a login never draws (it has no clients to log out).
     leavingAfterLogout(views),
+    // Before the leaving page, which answers 400 in place of the error a client anyone registered gets: the login is over all the same.
+    begunMarkCleared(),
     // Before the broker's form-post page, which it takes the place of for an error of such a client.
     leavingPage(views),
     ownFormPostPage(views),
-    begunMarkCleared(),
     deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),
     publishedDocumentCaching(),
