@@ -24,6 +24,7 @@ import { requestedDetails } from '../oidc/authorization-details.js';
 import { provenByKnownClient } from '../oidc/proven-parameters.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { rememberedFor } from './start-input.js';
+import { begunCookie } from './begun-mark.js';
 import { CheckedInteractions } from './checked-interactions.js';
 import { StartedEids } from './started-eids.js';
 import { recordResult, type Finisher } from './finish.js';
@@ -100,17 +101,6 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
  */
 const LOGIN_COOKIE = 'neb_last_login';
 
-/**
- * The name of the cookie that marks a login as begun in this browser: `neb_begun_<uid>`, set with
- * the interaction cookies when the login begins (at /auth) and required with them on every route
- * under /interaction/<uid>. oidc-provider's interaction cookies cannot be `__Host-` (each has its
- * own login's path), so a page on a sibling subdomain could plant another browser's: the person
- * would identify, with their own eID, in a login begun in that other browser, whose return to the
- * client (its resume cookie) gives that browser the code for the person's identity. This one is
- * `__Host-` over https, and named by the login, so that logins begun at once in two tabs do not
- * overwrite each other's.
- */
-const begunCookie = (ctx: Context, uid: string) => siteCookieName(ctx, `neb_begun_${uid}`);
 
 const notStarted = () => new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
 
@@ -222,7 +212,8 @@ export function loginSteps(deps: LoginDependencies) {
     const kept = keptInteraction(ctx);
     const interaction = kept ?? (await readInteraction(ctx));
     if (interaction.uid !== ctx.params.uid || interaction.prompt.name !== 'login') throw await loginOver(ctx);
-    if (signedCookie(ctx, begunCookie(ctx, interaction.uid)) !== '1') throw sessionExpired();
+    // Without its mark the login was begun in another browser, or is over (the mark goes with its return to the client): its page says it is over.
+    if (signedCookie(ctx, begunCookie(ctx, interaction.uid)) !== '1') throw await loginOver(ctx);
     if (!kept) checked.keepChecked(interaction);
     if (ctx.method !== 'GET' && !fromOwnPages(ctx)) {
       throw new HttpError(403, 'invalid_request', "The request did not come from the broker's own pages.");

@@ -43,6 +43,7 @@ import { CIBA_GRANT_TYPE } from './grant-types.js';
 import { namedPersonCheck, type SubjectOf } from './named-person.js';
 import { clientJwtLifetime } from './client-jwt-lifetime.js';
 import { returnsOnlyToRegisteredRedirects } from './registered-redirect.js';
+import { begunMarkCleared } from '../login/begun-mark.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -546,6 +547,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store, deps.keyNames), store, sessionTtlSeconds: config.ttl.session }),
     // After the front-channel page, which a logout without a login never draws (it has no clients to log out).
     leavingAfterLogout(views),
+    // Before the leaving page, which answers 400 in place of the error a client anyone registered gets: the login is over all the same.
+    begunMarkCleared(),
     // Before the broker's form-post page, which it takes the place of for an error of such a client.
     leavingPage(views),
     ownFormPostPage(views),
