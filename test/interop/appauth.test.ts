@@ -33,6 +33,9 @@ import { findFreePort } from '../support/redis.js';
 const SCOPE = 'openid profile personal_number eid offline_access';
 let bed: InteropBed;
 let clientId: string;
+/** The same app on a phone or a desktop without loopback: its private-use scheme (RFC 8252 §7.1). */
+const PRIVATE_USE_REDIRECT = 'com.example.desktop:/callback';
+let schemeClientId: string;
 let opened: string;
 
 beforeAll(async () => {
@@ -46,6 +49,8 @@ beforeAll(async () => {
     display_name: 'Desktop app with AppAuth',
   });
   clientId = app.client_id;
+  const schemeApp = await createClient(bed.tb.issuer, { application_type: 'native', redirect_uris: [PRIVATE_USE_REDIRECT], display_name: 'Desktop app with its own scheme' });
+  schemeClientId = schemeApp.client_id;
   const bin = mkdtempSync(join(tmpdir(), 'neb-xdg-open-'));
   opened = join(bin, 'opened');
   writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s\\n' "$1" >> '${opened}'\n`);
@@ -56,6 +61,29 @@ beforeAll(async () => {
 
 /** The URLs the app opened in the system browser so far. */
 const openedUrls = () => readFileSync(opened, 'utf8').split('\n').filter(Boolean);
+
+/** AppAuth builds `request` (state, PKCE) and opens it in the system browser; returns the URL it opened. */
+async function openInSystemBrowser(handler: NodeBasedHandler, configuration: AuthorizationServiceConfiguration, request: AuthorizationRequest): Promise<string> {
+  const alreadyOpened = openedUrls().length;
+  handler.performAuthorizationRequest(configuration, request);
+  const authorizationUrl = await eventually(() => openedUrls()[alreadyOpened]);
+  expect(new URL(authorizationUrl).searchParams.get('code_challenge_method')).toBe('S256');
+  return authorizationUrl;
+}
+
+/** The app redeems `code` with the PKCE verifier of `request`, as AppAuth's token handler does. */
+function redeem(configuration: AuthorizationServiceConfiguration, request: AuthorizationRequest, code: string) {
+  return new BaseTokenRequestHandler(new NodeRequestor()).performTokenRequest(
+    configuration,
+    new TokenRequest({
+      client_id: request.clientId,
+      redirect_uri: request.redirectUri,
+      grant_type: GRANT_TYPE_AUTHORIZATION_CODE,
+      code,
+      extras: { code_verifier: request.internal!.code_verifier! },
+    }),
+  );
+}
 
 describe.each(interopEids)('AppAuth-JS logging in through $eid', ({ eid, claims }) => {
   it('gets the answer on an ephemeral loopback port, redeems it with PKCE, refreshes and revokes', async () => {
@@ -75,10 +103,7 @@ describe.each(interopEids)('AppAuth-JS logging in through $eid', ({ eid, claims 
       new NodeCrypto(),
       true,
     );
-    const alreadyOpened = openedUrls().length;
-    handler.performAuthorizationRequest(configuration, request);
-    const authorizationUrl = await eventually(() => openedUrls()[alreadyOpened]);
-    expect(new URL(authorizationUrl).searchParams.get('code_challenge_method')).toBe('S256');
+    const authorizationUrl = await openInSystemBrowser(handler, configuration, request);
 
     const browser = browserFor(bed, `http://127.0.0.1:${port}`);
     const { response: landing } = await browser.follow(authorizationUrl);
@@ -90,16 +115,7 @@ describe.each(interopEids)('AppAuth-JS logging in through $eid', ({ eid, claims 
     expect(response!.state).toBe(request.state);
 
     const tokens = new BaseTokenRequestHandler(requestor);
-    const redeemed = await tokens.performTokenRequest(
-      configuration,
-      new TokenRequest({
-        client_id: clientId,
-        redirect_uri: redirectUri,
-        grant_type: GRANT_TYPE_AUTHORIZATION_CODE,
-        code: response!.code,
-        extras: { code_verifier: request.internal!.code_verifier! },
-      }),
-    );
+    const redeemed = await redeem(configuration, request, response!.code);
     expect(decodeJwt(redeemed.idToken!)).toMatchObject({ ...claims, iss: bed.tb.issuer, aud: clientId });
     expect(redeemed.refreshToken).toEqual(expect.any(String));
 
@@ -113,5 +129,28 @@ describe.each(interopEids)('AppAuth-JS logging in through $eid', ({ eid, claims 
     await tokens.performRevokeTokenRequest(configuration, new RevokeTokenRequest({ client_id: clientId, token: refreshed.refreshToken!, token_type_hint: 'refresh_token' }));
     const afterRevocation = await tokenRequest(bed.tb.issuer, { client_id: clientId }, { grant_type: 'refresh_token', refresh_token: refreshed.refreshToken! });
     expect(afterRevocation.body.error).toBe('invalid_grant');
+  });
+});
+
+describe('AppAuth-JS with a private-use URI scheme (RFC 8252 §7.1)', () => {
+  it('gets the code at its scheme with state and iss, and redeems it with PKCE', async () => {
+    const configuration = await AuthorizationServiceConfiguration.fetchFromIssuer(bed.tb.issuer, new NodeRequestor());
+    // The operating system hands the scheme's URL to the app; the handler's loopback server is not used.
+    const handler = new NodeBasedHandler(await findFreePort());
+    const request = new AuthorizationRequest(
+      { client_id: schemeClientId, redirect_uri: PRIVATE_USE_REDIRECT, scope: SCOPE, response_type: AuthorizationRequest.RESPONSE_TYPE_CODE },
+      new NodeCrypto(),
+      true,
+    );
+    const authorizationUrl = await openInSystemBrowser(handler, configuration, request);
+    const browser = browserFor(bed, 'http://127.0.0.1');
+    const { response: landing } = await browser.follow(authorizationUrl);
+    const { leftTo } = await logInThrough(bed, 'se-bankid', browser, landing);
+    expect(`${leftTo!.protocol}${leftTo!.pathname}`).toBe(PRIVATE_USE_REDIRECT);
+    expect(leftTo!.searchParams.get('state')).toBe(request.state);
+    expect(leftTo!.searchParams.get('iss')).toBe(bed.tb.issuer);
+
+    const redeemed = await redeem(configuration, request, leftTo!.searchParams.get('code')!);
+    expect(decodeJwt(redeemed.idToken!)).toMatchObject({ iss: bed.tb.issuer, aud: schemeClientId });
   });
 });
