@@ -16,39 +16,48 @@ let bed: InteropBed;
 /** Above the token requests of the logins and renewals before the last test (two a login). */
 const TOKEN_REQUESTS_PER_WINDOW = 8;
 let appUrl: string;
+/** The same app for a client without refresh tokens: signinSilent then renews in an iframe with prompt=none. */
+let noRefreshAppUrl: string;
 let chromium: Browser;
+
+/** Registers a public client for the example app on a free port and serves the app for it; returns its address. */
+async function startApp(clientId: string, registration: Record<string, unknown>): Promise<string> {
+  const port = await findFreePort();
+  const url = `http://127.0.0.1:${port}`;
+  await createClient(bed.tb.issuer, {
+    client_id: clientId,
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [`${url}/`],
+    post_logout_redirect_uris: [`${url}/logged-out`],
+    display_name: 'Single-page app',
+    ...registration,
+  });
+  await startChildServer(process.execPath, ['docs/examples/spa-oidc-client-ts/server.mjs'], {
+    ready: 'single-page app at',
+    env: { ISSUER: bed.tb.issuer, CLIENT_ID: clientId, PORT: String(port) },
+  });
+  return url;
+}
 
 beforeAll(async () => {
   chromium = await launchChromium();
   // Few token requests from one address: the last test renews until the limit refuses one.
   bed = await startInteropBed('interop-oidc-client-ts', { rate_limits: { token: { per_ip: TOKEN_REQUESTS_PER_WINDOW } } });
-  const port = await findFreePort();
-  appUrl = `http://127.0.0.1:${port}`;
-  await createClient(bed.tb.issuer, {
-    client_id: 'spa-oidc-client-ts',
-    token_endpoint_auth_method: 'none',
-    redirect_uris: [`${appUrl}/`],
-    post_logout_redirect_uris: [`${appUrl}/logged-out`],
-    refresh_tokens_without_consent: true,
-    display_name: 'Single-page app',
-  });
-  await startChildServer(process.execPath, ['docs/examples/spa-oidc-client-ts/server.mjs'], {
-    ready: 'single-page app at',
-    env: { ISSUER: bed.tb.issuer, CLIENT_ID: 'spa-oidc-client-ts', PORT: String(port) },
-  });
+  appUrl = await startApp('spa-oidc-client-ts', { refresh_tokens_without_consent: true });
+  noRefreshAppUrl = await startApp('spa-without-refresh', {});
 }, 60_000);
 
 afterAll(() => chromium?.close());
 
 /** The JSON the app shows once it shows something that `done` accepts. */
-async function shown(page: Page, done: (value: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+async function shown(page: Page, done: (value: Record<string, unknown>) => boolean, timeout?: number): Promise<Record<string, unknown>> {
   let value: Record<string, unknown> = {};
   await expect
     .poll(async () => {
       const text = (await page.textContent('#result')) ?? '';
       value = text ? (JSON.parse(text) as Record<string, unknown>) : {};
       return done(value);
-    })
+    }, { timeout })
     .toBe(true);
   return value;
 }
@@ -110,6 +119,69 @@ describe("the broker's own refusals reach the app's script", () => {
       const [refused] = refusals;
       expect(await refused!.headerValue('access-control-allow-origin')).toBe(appUrl);
       expect(await refused!.headerValue('access-control-expose-headers')).toMatch(/Retry-After/);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+/** Logs in at the app at `url` through Swedish BankID, by signinRedirect; returns what the app shows. */
+async function signInAt(page: Page, url: string): Promise<Record<string, unknown>> {
+  await page.goto(url);
+  await page.click('#login');
+  await page.waitForURL(`${bed.tb.issuer}/interaction/**`);
+  await logInThroughInChromium(bed, 'se-bankid', page);
+  await page.waitForURL(`${url}/`);
+  return shown(page, (value) => 'profile' in value || 'error' in value);
+}
+
+describe('oidc-client-ts without a refresh token', () => {
+  it("signinSilent's iframe with prompt=none gets the broker's login_required, which the broker's framing headers do not hold up", async () => {
+    const context = await chromium.newContext();
+    try {
+      const page = await context.newPage();
+      expect(await signInAt(page, noRefreshAppUrl)).toMatchObject({ has_refresh_token: false });
+      await page.click('#renew');
+      // The broker never reuses a login: prompt=none always answers login_required (README).
+      expect(await shown(page, (value) => value.renewed === true || 'error' in value, 15_000)).toMatchObject({ error: 'login_required' });
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('oidc-client-ts in a popup', () => {
+  it('signinPopup logs in and hands the user to the page that opened it; signoutPopup logs out', async () => {
+    const context = await chromium.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(appUrl);
+      await shown(page, (value) => value.logged_in === false);
+      // A script of the app's own origin (the page's CSP allows no other), as the app would run it.
+      await page.evaluate(`(async () => {
+        const { UserManager } = await import('/vendor/oidc-client-ts.js');
+        const settings = await (await fetch('/settings.json')).json();
+        window.popupUserManager = new UserManager({
+          authority: settings.issuer,
+          client_id: settings.client_id,
+          redirect_uri: location.origin + '/',
+          post_logout_redirect_uri: location.origin + '/logged-out',
+          scope: 'openid profile personal_number eid',
+        });
+      })()`);
+      const signInPopup = context.waitForEvent('page');
+      const signedIn = page.evaluate('window.popupUserManager.signinPopup().then((user) => user.profile)');
+      const popup = await signInPopup;
+      await popup.waitForURL(`${bed.tb.issuer}/interaction/**`);
+      await logInThroughInChromium(bed, 'se-bankid', popup);
+      expect(await signedIn).toMatchObject({ iss: bed.tb.issuer, aud: 'spa-oidc-client-ts', idp: 'se-bankid' });
+
+      const signOutPopup = context.waitForEvent('page');
+      const signedOut = page.evaluate('window.popupUserManager.signoutPopup().then(() => window.popupUserManager.getUser())');
+      const logoutPopup = await signOutPopup;
+      await logoutPopup.waitForURL(`${bed.tb.issuer}/session/end**`);
+      await confirmLogoutInChromium(logoutPopup);
+      expect(await signedOut).toBeNull();
     } finally {
       await context.close();
     }
