@@ -13,6 +13,7 @@ import { writeConfig } from '../support/process.js';
 let bed: InteropBed;
 let appUrl: string;
 let keyAppUrl: string;
+let secretJwtAppUrl: string;
 
 beforeAll(async () => {
   bed = await startInteropBed('interop-authlib');
@@ -30,6 +31,14 @@ beforeAll(async () => {
     ready: 'Python relying party at',
     postLogoutPath: '/logged-out',
     authentication: await privateKeyJwt(),
+  });
+  secretJwtAppUrl = await startExample(bed, {
+    clientId: 'python-authlib-secret-jwt',
+    command: DEBIAN_PYTHON,
+    args: ['docs/examples/python-authlib/app.py'],
+    ready: 'Python relying party at',
+    postLogoutPath: '/logged-out',
+    authentication: { registration: { token_endpoint_auth_method: 'client_secret_jwt' }, env: { AUTH_METHOD: 'client_secret_jwt' } },
   });
 }, 60_000);
 
@@ -64,17 +73,20 @@ describe.each(interopEids)('Authlib logging in through $eid', ({ eid, claims }) 
   });
 });
 
-describe('Authlib with private_key_jwt', () => {
-  it('redeems the code, refreshes, introspects and revokes with assertions signed by its key', async () => {
-    const { browser, shown } = await logInAtExample(bed, 'se-bankid', keyAppUrl);
-    expect(shown.id_token).toMatchObject({ iss: bed.tb.issuer, aud: 'python-authlib-key' });
+describe.each([
+  { method: 'private_key_jwt', app: () => keyAppUrl, clientId: 'python-authlib-key' },
+  { method: 'client_secret_jwt', app: () => secretJwtAppUrl, clientId: 'python-authlib-secret-jwt' },
+])('Authlib with $method', ({ app, clientId }) => {
+  it('redeems the code, refreshes, introspects and revokes with signed assertions', async () => {
+    const { browser, shown } = await logInAtExample(bed, 'se-bankid', app());
+    expect(shown.id_token).toMatchObject({ iss: bed.tb.issuer, aud: clientId });
 
-    const refreshed = await browser.submit(`${keyAppUrl}/refresh`, {});
+    const refreshed = await browser.submit(`${app()}/refresh`, {});
     expect(pageResult(await refreshed.response.text())).toMatchObject({ new_access_token: true });
-    const introspected = await browser.submit(`${keyAppUrl}/introspect`, {});
-    expect(pageResult(await introspected.response.text())).toMatchObject({ active: true, client_id: 'python-authlib-key' });
+    const introspected = await browser.submit(`${app()}/introspect`, {});
+    expect(pageResult(await introspected.response.text())).toMatchObject({ active: true, client_id: clientId });
 
-    const { response: logoutPage } = await browser.submit(`${keyAppUrl}/logout`, {});
+    const { response: logoutPage } = await browser.submit(`${app()}/logout`, {});
     const { response: loggedOut } = await browser.confirmLogout(await logoutPage.text());
     expect(pageResult(await loggedOut.text())).toEqual({ access_token_active: false });
   });

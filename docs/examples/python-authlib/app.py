@@ -13,7 +13,8 @@ RP-initiated logout.
 On Debian: apt-get install python3-authlib python3-requests. The defaults match the client
 `example-python` that `npm start` registers; ISSUER, CLIENT_ID, CLIENT_SECRET and PORT
 override them. With PRIVATE_KEY_FILE (an RSA private key in PEM, whose public half the client's
-registered jwks_uri publishes) the app authenticates with private_key_jwt instead of its secret.
+registered jwks_uri publishes) the app authenticates with private_key_jwt instead of its secret;
+with AUTH_METHOD=client_secret_jwt, by an assertion signed with its secret.
 """
 
 import html
@@ -28,12 +29,13 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, JsonWebToken
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT
 
 ISSUER = os.environ.get("ISSUER", "http://localhost:3000")
 CLIENT_ID = os.environ.get("CLIENT_ID", "example-python")
 CLIENT_SECRET = os.environ.get("CLIENT_SECRET", "example-python-secret-for-trying-out-only")
 PRIVATE_KEY_FILE = os.environ.get("PRIVATE_KEY_FILE")
+SECRET_AUTH_METHOD = os.environ.get("AUTH_METHOD", "client_secret_basic")
 PORT = int(os.environ.get("PORT", "3002"))
 APP_URL = f"http://127.0.0.1:{PORT}"
 REDIRECT_URI = f"{APP_URL}/callback"
@@ -58,7 +60,7 @@ def client_authentication():
     be named for both, or those requests send the key as a Basic password.
     """
     if not PRIVATE_KEY_FILE:
-        return CLIENT_SECRET, "client_secret_basic"
+        return CLIENT_SECRET, SECRET_AUTH_METHOD
     with open(PRIVATE_KEY_FILE, encoding="ascii") as key_file:
         return key_file.read(), "private_key_jwt"
 
@@ -79,6 +81,7 @@ def oauth(token=None):
     )
     # The assertion's audience is the token endpoint, at every endpoint (RFC 7523 §3).
     session.register_client_auth_method(PrivateKeyJWT(discovery["token_endpoint"]))
+    session.register_client_auth_method(ClientSecretJWT(discovery["token_endpoint"]))
     return session
 
 
