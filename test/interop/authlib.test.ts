@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cancelAtExample, DEBIAN_PYTHON, interopEids, logInAtExample, pageResult, startExample, startInteropBed, type InteropBed } from '../support/interop.js';
+import { browserFor, cancelAtExample, DEBIAN_PYTHON, interopEids, logInAtExample, pageResult, startExample, startInteropBed, type InteropBed } from '../support/interop.js';
 import { startReceiver } from '../support/receiver.js';
 import { writeConfig } from '../support/process.js';
 
@@ -89,6 +89,21 @@ describe.each([
     const { response: logoutPage } = await browser.submit(`${app()}/logout`, {});
     const { response: loggedOut } = await browser.confirmLogout(await logoutPage.text());
     expect(pageResult(await loggedOut.text())).toEqual({ access_token_active: false });
+  });
+});
+
+describe('Authlib pushing its authorization request (PAR, RFC 9126)', () => {
+  it.each([
+    { method: 'client_secret_basic', app: () => appUrl, clientId: 'python-authlib' },
+    { method: 'private_key_jwt', app: () => keyAppUrl, clientId: 'python-authlib-key' },
+    { method: 'client_secret_jwt', app: () => secretJwtAppUrl, clientId: 'python-authlib-secret-jwt' },
+  ])('authenticated with $method: the browser carries only the request_uri, and the login completes', async ({ app, clientId }) => {
+    const started = await browserFor(bed, app()).request(`${app()}/login?par=1`);
+    const authorization = new URL(started.headers.get('location')!);
+    expect([...authorization.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
+
+    const { shown } = await logInAtExample(bed, 'se-bankid', app(), '/login?par=1');
+    expect(shown.id_token).toMatchObject({ iss: bed.tb.issuer, aud: clientId, idp: 'se-bankid' });
   });
 });
 

@@ -216,10 +216,10 @@ export async function startExample(bed: InteropBed, example: ExampleUnderTest): 
   return appUrl;
 }
 
-/** The person logs in at an example through `eid`; returns the browser and what the example's home page shows. */
-export async function logInAtExample(bed: InteropBed, eid: InteropEid, appUrl: string) {
+/** The person logs in at an example through `eid`, from its `loginPath`; returns the browser and what the example's home page shows. */
+export async function logInAtExample(bed: InteropBed, eid: InteropEid, appUrl: string, loginPath = '/login') {
   const browser = browserFor(bed, appUrl);
-  const { response: landing } = await browser.follow(`${appUrl}/login`);
+  const { response: landing } = await browser.follow(`${appUrl}${loginPath}`);
   const { response: home } = await logInThrough(bed, eid, browser, landing);
   if (home.url !== `${appUrl}/`) throw new Error(`the login did not end at the example's home page: ${home.status} ${home.url}`);
   const shown = pageResult(await home.text()) as { id_token: Record<string, unknown>; userinfo: Record<string, unknown> };

@@ -14,7 +14,9 @@ On Debian: apt-get install python3-authlib python3-requests. The defaults match 
 `example-python` that `npm start` registers; ISSUER, CLIENT_ID, CLIENT_SECRET and PORT
 override them. With PRIVATE_KEY_FILE (an RSA private key in PEM, whose public half the client's
 registered jwks_uri publishes) the app authenticates with private_key_jwt instead of its secret;
-with AUTH_METHOD=client_secret_jwt, by an assertion signed with its secret.
+with AUTH_METHOD=client_secret_jwt, by an assertion signed with its secret. /login?par=1
+pushes the authorization request to the broker first (PAR, RFC 9126), as a client that names
+the person with login_hint must for BankID to be told.
 """
 
 import html
@@ -23,7 +25,7 @@ import os
 import secrets
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import requests
 from authlib.common.errors import AuthlibBaseError
@@ -101,6 +103,24 @@ def verified_id_token(id_token, nonce):
     return dict(claims)
 
 
+def pushed_request(url):
+    """PAR (RFC 9126): the authorization URL's parameters go to the broker directly, the client
+    authenticated as at the token endpoint; the browser then carries only the request_uri.
+
+    Authlib 1.2 has no PAR of its own: its client authentication is used for the request.
+    """
+    client = oauth()
+    answer = client.post(
+        discovery["pushed_authorization_request_endpoint"],
+        data=dict(parse_qsl(urlsplit(url).query)),
+        auth=client.client_auth(AUTH_METHOD),
+        withhold_token=True,
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return f"{discovery['authorization_endpoint']}?{urlencode({'client_id': CLIENT_ID, 'request_uri': answer.json()['request_uri']})}"
+
+
 class App(BaseHTTPRequestHandler):
     def session(self):
         cookie = SimpleCookie(self.headers.get("cookie", ""))
@@ -134,7 +154,7 @@ class App(BaseHTTPRequestHandler):
         if url.path == "/":
             self.send(200, "Python relying party", session.get("claims"))
         elif url.path == "/login":
-            self.login(session)
+            self.login(session, pushed="par" in parse_qs(url.query))
         elif url.path == "/callback":
             self.callback(session, parse_qs(url.query), f"{APP_URL}{self.path}")
         elif url.path == "/logged-out":
@@ -152,7 +172,7 @@ class App(BaseHTTPRequestHandler):
             return self.send(400, "Not logged in")
         action(session)
 
-    def login(self, session):
+    def login(self, session, pushed):
         flow = {"state": secrets.token_urlsafe(24), "nonce": secrets.token_urlsafe(24), "verifier": secrets.token_urlsafe(48)}
         session["flow"] = flow
         url, _ = oauth().create_authorization_url(
@@ -162,7 +182,7 @@ class App(BaseHTTPRequestHandler):
             code_verifier=flow["verifier"],
             prompt="consent",
         )
-        self.send(302, "Redirecting", location=url)
+        self.send(302, "Redirecting", location=pushed_request(url) if pushed else url)
 
     def callback(self, session, query, full_url):
         flow = session.pop("flow", None)
