@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../integration/admin-support.js';
 import { apacheAddress, startApacheRelyingParty, type ApacheRelyingParty } from '../support/apache.js';
-import { launchChromium } from '../support/chromium.js';
+import { inNewContext, launchChromium } from '../support/chromium.js';
 import { writeConfig } from '../support/process.js';
 import { chooseInChromium, confirmLogoutInChromium, interopEids, logInThroughInChromium, startInteropBed, type InteropBed } from '../support/interop.js';
 
@@ -84,14 +84,7 @@ function withKey(): string[] {
 const keyRegistration: Registration = ({ redirectUri }) => ({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `${redirectUri}?jwks=rsa` });
 
 /** A fresh browser for `use`, closed afterwards whatever happens. */
-async function inChromium(use: (page: Page) => Promise<void>): Promise<void> {
-  const context = await chromium.newContext();
-  try {
-    await use(await context.newPage());
-  } finally {
-    await context.close();
-  }
-}
+const inChromium = (use: (page: Page) => Promise<void>) => inNewContext(chromium, use);
 
 /** At Norwegian BankID, the person cancels; returns what the relying party's page says. */
 async function cancelAtUpstream(rp: ApacheRelyingParty, page: Page): Promise<string> {
@@ -122,6 +115,11 @@ describe.each(interopEids)('mod_auth_openidc logging in through $eid', ({ eid, c
         OIDC_CLAIM_acr: claims.acr,
         OIDC_CLAIM_personal_number: claims.personal_number,
         OIDC_CLAIM_given_name: claims.given_name,
+        OIDC_CLAIM_family_name: claims.family_name,
+        OIDC_CLAIM_name: claims.name,
+        OIDC_CLAIM_birthdate: claims.birthdate,
+        // mod_auth_openidc joins an array's values with commas.
+        OIDC_CLAIM_amr: claims.amr.join(','),
       });
       expect(env.REMOTE_USER).toBe(env.OIDC_CLAIM_sub);
 

@@ -1,8 +1,8 @@
 import type { Browser, Page, Response as PlaywrightResponse } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../integration/admin-support.js';
-import { launchChromium } from '../support/chromium.js';
-import { confirmLogoutInChromium, interopEids, logInThroughInChromium, startInteropBed, type InteropBed } from '../support/interop.js';
+import { inNewContext, launchChromium } from '../support/chromium.js';
+import { confirmLogoutInChromium, interopEids, logInThroughInChromium, startInteropBed, type InteropBed, type InteropEid } from '../support/interop.js';
 import { startChildServer } from '../support/process.js';
 import { findFreePort } from '../support/redis.js';
 
@@ -13,7 +13,7 @@ import { findFreePort } from '../support/redis.js';
  */
 
 let bed: InteropBed;
-/** Above the token requests of the logins and renewals before the last test (two a login). */
+/** Above the token requests of the tests before the last (two a login with a renewal, one a login without). */
 const TOKEN_REQUESTS_PER_WINDOW = 8;
 let appUrl: string;
 /** The same app for a client without refresh tokens: signinSilent then renews in an iframe with prompt=none. */
@@ -62,18 +62,24 @@ async function shown(page: Page, done: (value: Record<string, unknown>) => boole
   return value;
 }
 
+/** A fresh browser for `use`, closed afterwards whatever happens. */
+const inChromium = (use: (page: Page) => Promise<void>) => inNewContext(chromium, use);
+
+/** Logs in at the app at `url` through `eid`, by signinRedirect; returns what the app shows then. */
+async function signInAt(page: Page, url: string, eid: InteropEid = 'se-bankid'): Promise<Record<string, unknown>> {
+  await page.goto(url);
+  await shown(page, (value) => value.logged_in === false);
+  await page.click('#login');
+  await page.waitForURL(`${bed.tb.issuer}/interaction/**`);
+  await logInThroughInChromium(bed, eid, page);
+  await page.waitForURL(`${url}/`);
+  return shown(page, (value) => 'profile' in value || 'error' in value);
+}
+
 describe.each(interopEids)('oidc-client-ts logging in through $eid', ({ eid, claims }) => {
   it('signs in, renews silently with a rotated refresh token, and signs out', async () => {
-    const context = await chromium.newContext();
-    try {
-      const page = await context.newPage();
-      await page.goto(appUrl);
-      await shown(page, (value) => value.logged_in === false);
-      await page.click('#login');
-      await page.waitForURL(`${bed.tb.issuer}/interaction/**`);
-      await logInThroughInChromium(bed, eid, page);
-      await page.waitForURL(`${appUrl}/`);
-      const signedIn = await shown(page, (value) => 'profile' in value || 'error' in value);
+    await inChromium(async (page) => {
+      const signedIn = await signInAt(page, appUrl, eid);
       expect(signedIn).toMatchObject({ profile: { ...claims, iss: bed.tb.issuer, aud: 'spa-oidc-client-ts' }, has_refresh_token: true });
 
       await page.click('#renew');
@@ -87,23 +93,59 @@ describe.each(interopEids)('oidc-client-ts logging in through $eid', ({ eid, cla
       await shown(page, (value) => value.logged_out === true);
       await page.reload();
       await shown(page, (value) => value.logged_in === false);
-    } finally {
-      await context.close();
-    }
+    });
+  });
+});
+
+describe('oidc-client-ts without a refresh token', () => {
+  it("signinSilent's iframe with prompt=none gets the broker's login_required, which the broker's framing headers do not hold up", async () => {
+    await inChromium(async (page) => {
+      expect(await signInAt(page, noRefreshAppUrl)).toMatchObject({ has_refresh_token: false });
+      await page.click('#renew');
+      // The broker never reuses a login: prompt=none always answers login_required (README).
+      expect(await shown(page, (value) => value.renewed === true || 'error' in value, 15_000)).toMatchObject({ error: 'login_required' });
+    });
+  });
+});
+
+describe('oidc-client-ts in a popup', () => {
+  it('signinPopup logs in and hands the user to the page that opened it; signoutPopup logs out', async () => {
+    await inChromium(async (page) => {
+      await page.goto(appUrl);
+      await shown(page, (value) => value.logged_in === false);
+      // A script of the app's own origin (the page's CSP allows no other), as the app would run it.
+      await page.evaluate(`(async () => {
+        const { UserManager } = await import('/vendor/oidc-client-ts.js');
+        const settings = await (await fetch('/settings.json')).json();
+        window.popupUserManager = new UserManager({
+          authority: settings.issuer,
+          client_id: settings.client_id,
+          redirect_uri: location.origin + '/',
+          post_logout_redirect_uri: location.origin + '/logged-out',
+          scope: 'openid profile personal_number eid',
+        });
+      })()`);
+      const signInPopup = page.context().waitForEvent('page');
+      const signedIn = page.evaluate('window.popupUserManager.signinPopup().then((user) => user.profile)');
+      const popup = await signInPopup;
+      await popup.waitForURL(`${bed.tb.issuer}/interaction/**`);
+      await logInThroughInChromium(bed, 'se-bankid', popup);
+      expect(await signedIn).toMatchObject({ iss: bed.tb.issuer, aud: 'spa-oidc-client-ts', idp: 'se-bankid' });
+
+      const signOutPopup = page.context().waitForEvent('page');
+      const signedOut = page.evaluate('window.popupUserManager.signoutPopup().then(() => window.popupUserManager.getUser())');
+      const logoutPopup = await signOutPopup;
+      await logoutPopup.waitForURL(`${bed.tb.issuer}/session/end**`);
+      await confirmLogoutInChromium(logoutPopup);
+      expect(await signedOut).toBeNull();
+    });
   });
 });
 
 describe("the broker's own refusals reach the app's script", () => {
   it("a renewal over the token endpoint's rate limit: oidc-client-ts reports too_many_requests, not a failed fetch, and the app can read when to try again", async () => {
-    const context = await chromium.newContext();
-    try {
-      const page = await context.newPage();
-      await page.goto(appUrl);
-      await page.click('#login');
-      await page.waitForURL(`${bed.tb.issuer}/interaction/**`);
-      await logInThroughInChromium(bed, 'se-bankid', page);
-      await page.waitForURL(`${appUrl}/`);
-      await shown(page, (value) => 'profile' in value);
+    await inChromium(async (page) => {
+      expect(await signInAt(page, appUrl)).toHaveProperty('profile');
       const refusals: PlaywrightResponse[] = [];
       page.on('response', (response) => {
         if (response.url() === `${bed.tb.issuer}/token` && response.status() === 429) refusals.push(response);
@@ -119,71 +161,6 @@ describe("the broker's own refusals reach the app's script", () => {
       const [refused] = refusals;
       expect(await refused!.headerValue('access-control-allow-origin')).toBe(appUrl);
       expect(await refused!.headerValue('access-control-expose-headers')).toMatch(/Retry-After/);
-    } finally {
-      await context.close();
-    }
-  });
-});
-
-/** Logs in at the app at `url` through Swedish BankID, by signinRedirect; returns what the app shows. */
-async function signInAt(page: Page, url: string): Promise<Record<string, unknown>> {
-  await page.goto(url);
-  await page.click('#login');
-  await page.waitForURL(`${bed.tb.issuer}/interaction/**`);
-  await logInThroughInChromium(bed, 'se-bankid', page);
-  await page.waitForURL(`${url}/`);
-  return shown(page, (value) => 'profile' in value || 'error' in value);
-}
-
-describe('oidc-client-ts without a refresh token', () => {
-  it("signinSilent's iframe with prompt=none gets the broker's login_required, which the broker's framing headers do not hold up", async () => {
-    const context = await chromium.newContext();
-    try {
-      const page = await context.newPage();
-      expect(await signInAt(page, noRefreshAppUrl)).toMatchObject({ has_refresh_token: false });
-      await page.click('#renew');
-      // The broker never reuses a login: prompt=none always answers login_required (README).
-      expect(await shown(page, (value) => value.renewed === true || 'error' in value, 15_000)).toMatchObject({ error: 'login_required' });
-    } finally {
-      await context.close();
-    }
-  });
-});
-
-describe('oidc-client-ts in a popup', () => {
-  it('signinPopup logs in and hands the user to the page that opened it; signoutPopup logs out', async () => {
-    const context = await chromium.newContext();
-    try {
-      const page = await context.newPage();
-      await page.goto(appUrl);
-      await shown(page, (value) => value.logged_in === false);
-      // A script of the app's own origin (the page's CSP allows no other), as the app would run it.
-      await page.evaluate(`(async () => {
-        const { UserManager } = await import('/vendor/oidc-client-ts.js');
-        const settings = await (await fetch('/settings.json')).json();
-        window.popupUserManager = new UserManager({
-          authority: settings.issuer,
-          client_id: settings.client_id,
-          redirect_uri: location.origin + '/',
-          post_logout_redirect_uri: location.origin + '/logged-out',
-          scope: 'openid profile personal_number eid',
-        });
-      })()`);
-      const signInPopup = context.waitForEvent('page');
-      const signedIn = page.evaluate('window.popupUserManager.signinPopup().then((user) => user.profile)');
-      const popup = await signInPopup;
-      await popup.waitForURL(`${bed.tb.issuer}/interaction/**`);
-      await logInThroughInChromium(bed, 'se-bankid', popup);
-      expect(await signedIn).toMatchObject({ iss: bed.tb.issuer, aud: 'spa-oidc-client-ts', idp: 'se-bankid' });
-
-      const signOutPopup = context.waitForEvent('page');
-      const signedOut = page.evaluate('window.popupUserManager.signoutPopup().then(() => window.popupUserManager.getUser())');
-      const logoutPopup = await signOutPopup;
-      await logoutPopup.waitForURL(`${bed.tb.issuer}/session/end**`);
-      await confirmLogoutInChromium(logoutPopup);
-      expect(await signedOut).toBeNull();
-    } finally {
-      await context.close();
-    }
+    });
   });
 });
