@@ -5,7 +5,7 @@ import { createClient } from '../integration/admin-support.js';
 import { apacheAddress, startApacheRelyingParty, type ApacheRelyingParty } from '../support/apache.js';
 import { inNewContext, launchChromium } from '../support/chromium.js';
 import { writeConfig } from '../support/process.js';
-import { chooseInChromium, confirmLogoutInChromium, interopEids, logInThroughInChromium, startInteropBed, type InteropBed } from '../support/interop.js';
+import { cancelAtUpstreamInChromium, confirmLogoutInChromium, interopEids, logInThroughInChromium, startInteropBed, type InteropBed } from '../support/interop.js';
 
 /**
  * mod_auth_openidc (Debian's libapache2-mod-auth-openidc) in Debian's Apache: a page behind
@@ -89,8 +89,7 @@ const inChromium = (use: (page: Page) => Promise<void>) => inNewContext(chromium
 /** At Norwegian BankID, the person cancels; returns what the relying party's page says. */
 async function cancelAtUpstream(rp: ApacheRelyingParty, page: Page): Promise<string> {
   await page.goto(`${rp.url}/protected/claims`);
-  await chooseInChromium(bed, 'no-bankid', page);
-  await page.locator('form[action$="/cancel"] button').click();
+  await cancelAtUpstreamInChromium(bed, page);
   await page.waitForURL(`${rp.redirectUri}**`);
   return (await page.textContent('body')) ?? '';
 }

@@ -2,7 +2,7 @@ import type { Browser, Page, Response as PlaywrightResponse } from 'playwright-c
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../integration/admin-support.js';
 import { inNewContext, launchChromium } from '../support/chromium.js';
-import { confirmLogoutInChromium, interopEids, logInThroughInChromium, startInteropBed, type InteropBed, type InteropEid } from '../support/interop.js';
+import { cancelAtUpstreamInChromium, confirmLogoutInChromium, interopEids, logInThroughInChromium, startInteropBed, type InteropBed, type InteropEid } from '../support/interop.js';
 import { startChildServer } from '../support/process.js';
 import { findFreePort } from '../support/redis.js';
 
@@ -44,7 +44,8 @@ beforeAll(async () => {
   // Few token requests from one address: the last test renews until the limit refuses one.
   bed = await startInteropBed('interop-oidc-client-ts', { rate_limits: { token: { per_ip: TOKEN_REQUESTS_PER_WINDOW } } });
   appUrl = await startApp('spa-oidc-client-ts', { refresh_tokens_without_consent: true });
-  noRefreshAppUrl = await startApp('spa-without-refresh', {});
+  // A cancel at the eID then reaches the app as the OIDC error, not the picker again.
+  noRefreshAppUrl = await startApp('spa-without-refresh', { return_to_picker: false });
 }, 60_000);
 
 afterAll(() => chromium?.close());
@@ -106,6 +107,19 @@ describe('oidc-client-ts without a refresh token', () => {
       expect(await shown(page, (value) => value.renewed === true || 'error' in value, 15_000)).toMatchObject({ error: 'login_required' });
     });
   });
+
+  it("a cancel at the eID: signinCallback reports the broker's access_denied, with iss (RFC 9207) in the answer", async () => {
+    await inChromium(async (page) => {
+      await page.goto(noRefreshAppUrl);
+      await shown(page, (value) => value.logged_in === false);
+      await page.click('#login');
+      await page.waitForURL(`${bed.tb.issuer}/interaction/**`);
+      const answer = page.waitForRequest((request) => request.url().startsWith(`${noRefreshAppUrl}/?`));
+      await cancelAtUpstreamInChromium(bed, page);
+      expect(new URL((await answer).url()).searchParams.get('iss')).toBe(bed.tb.issuer);
+      expect(await shown(page, (value) => 'error' in value)).toMatchObject({ error: 'access_denied', error_description: expect.any(String) });
+    });
+  });
 });
 
 describe('oidc-client-ts in a popup', () => {
@@ -123,6 +137,8 @@ describe('oidc-client-ts in a popup', () => {
           redirect_uri: location.origin + '/',
           post_logout_redirect_uri: location.origin + '/logged-out',
           scope: 'openid profile personal_number eid',
+          // userinfo from the app's script: the broker answers it with CORS for the client's origin.
+          loadUserInfo: true,
         });
       })()`);
       const signInPopup = page.context().waitForEvent('page');

@@ -178,6 +178,12 @@ export async function chooseInChromium(bed: InteropBed, eid: InteropEid, page: P
   await page.goto(await redirectToAfterEid(bed, eid, uid, request));
 }
 
+/** In chromium, on the broker's page the relying party sent `page` to: picks Norwegian BankID, and there the person cancels. */
+export async function cancelAtUpstreamInChromium(bed: InteropBed, page: Page): Promise<void> {
+  await chooseInChromium(bed, 'no-bankid', page);
+  await page.locator('form[action$="/cancel"] button').click();
+}
+
 /** The person logs in through `eid` in chromium, from the broker's page the relying party sent `page` to. */
 export async function logInThroughInChromium(bed: InteropBed, eid: InteropEid, page: Page): Promise<void> {
   await chooseInChromium(bed, eid, page);
