@@ -1,7 +1,13 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { cancelAtExample, interopEids, logInAtExample, pageResult, startExample, startInteropBed, userinfoClaims, type InteropBed } from '../support/interop.js';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { auth } from 'express-openid-connect';
+import session from 'express-session';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../integration/admin-support.js';
+import { browserFor, cancelAtExample, interopEids, logInAtExample, logInThrough, pageResult, startExample, startInteropBed, userinfoClaims, type InteropBed } from '../support/interop.js';
 
-/** The Express relying party of docs/examples/express-openid-client, as its own process. */
+/** The Express relying party of docs/examples/express-openid-client, as its own process; and express-openid-connect. */
 
 let bed: InteropBed;
 let appUrl: string;
@@ -35,5 +41,70 @@ describe('the Express example when the person cancels', () => {
     const { status, shown } = await cancelAtExample(bed, appUrl);
     expect(status).toBe(400);
     expect(shown).toMatchObject({ error: 'access_denied' });
+  });
+});
+
+type LogoutTokenStore = Extract<NonNullable<Parameters<typeof auth>[0]>['backchannelLogout'], object>['store'];
+
+/**
+ * express-openid-connect (Auth0's Express middleware), configured as an integrator would: the
+ * code flow, its Express session, back-channel logout with an express-session store.
+ */
+describe('express-openid-connect', () => {
+  let rpUrl: string;
+
+  beforeAll(async () => {
+    const app = express();
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    afterAll(() => new Promise((resolve) => server.close(resolve)));
+    rpUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = await createClient(bed.tb.issuer, {
+      client_id: 'express-openid-connect',
+      redirect_uris: [`${rpUrl}/callback`],
+      post_logout_redirect_uris: [rpUrl],
+      backchannel_logout_uri: `${rpUrl}/backchannel-logout`,
+      display_name: 'Express with express-openid-connect',
+      return_to_picker: false,
+    });
+    app.use(
+      auth({
+        issuerBaseURL: bed.tb.issuer,
+        baseURL: rpUrl,
+        clientID: client.client_id,
+        clientSecret: client.client_secret!,
+        secret: 'a-session-secret-of-the-express-openid-connect-test',
+        authRequired: false,
+        // Its default is RS256; the broker signs in ES256 unless the client is registered otherwise.
+        idTokenSigningAlg: 'ES256',
+        idpLogout: true,
+        // An express-session store keeps the logout tokens the broker posts, as its documentation says; its typings declare a store of their own.
+        backchannelLogout: { store: new session.MemoryStore() as unknown as LogoutTokenStore },
+        authorizationParams: { response_type: 'code', scope: 'openid profile personal_number eid' },
+      }),
+    );
+    app.get('/', async (req, res) => {
+      if (!req.oidc.isAuthenticated()) return void res.json({ logged_in: false });
+      res.json({ id_token: req.oidc.idTokenClaims, userinfo: await req.oidc.fetchUserInfo() });
+    });
+  });
+
+  it('logs in with PKCE, reads userinfo, is logged out by back-channel logout', async () => {
+    const browser = browserFor(bed, rpUrl);
+    const started = await browser.request(`${rpUrl}/login`);
+    expect(new URL(started.headers.get('location')!).searchParams.get('code_challenge_method')).toBe('S256');
+    const { response: landing } = await browser.follow(`${rpUrl}/login`);
+    const { response: home } = await logInThrough(bed, 'se-bankid', browser, landing);
+    const shown = (await home.json()) as { id_token: Record<string, unknown>; userinfo: Record<string, unknown> };
+    const { claims } = interopEids[0];
+    expect(shown.id_token).toMatchObject({ ...claims, iss: bed.tb.issuer, aud: 'express-openid-connect' });
+    expect(shown.userinfo).toMatchObject({ ...userinfoClaims(claims), sub: shown.id_token.sub });
+
+    const loggedIn = async () => !('logged_in' in ((await (await browser.request(rpUrl)).json()) as object));
+    expect(await loggedIn()).toBe(true);
+    // The person logs out at the broker's own page: the broker posts a logout token to the app.
+    const { response: logoutPage } = await browser.follow('/session/end');
+    await browser.confirmLogout(await logoutPage.text());
+    await expect.poll(loggedIn).toBe(false);
   });
 });
