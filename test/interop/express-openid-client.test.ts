@@ -89,13 +89,18 @@ describe('express-openid-connect', () => {
     });
   });
 
-  it('logs in with PKCE, reads userinfo, is logged out by back-channel logout', async () => {
+  /** The person logs in at the app; returns their browser and what the app shows. */
+  async function logInAtApp() {
     const browser = browserFor(bed, rpUrl);
     const started = await browser.request(`${rpUrl}/login`);
     expect(new URL(started.headers.get('location')!).searchParams.get('code_challenge_method')).toBe('S256');
     const { response: landing } = await browser.follow(`${rpUrl}/login`);
     const { response: home } = await logInThrough(bed, 'se-bankid', browser, landing);
-    const shown = (await home.json()) as { id_token: Record<string, unknown>; userinfo: Record<string, unknown> };
+    return { browser, shown: (await home.json()) as { id_token: Record<string, unknown>; userinfo: Record<string, unknown> } };
+  }
+
+  it('logs in with PKCE, reads userinfo, is logged out by back-channel logout', async () => {
+    const { browser, shown } = await logInAtApp();
     const { claims } = interopEids[0];
     expect(shown.id_token).toMatchObject({ ...claims, iss: bed.tb.issuer, aud: 'express-openid-connect' });
     expect(shown.userinfo).toMatchObject({ ...userinfoClaims(claims), sub: shown.id_token.sub });
@@ -106,5 +111,13 @@ describe('express-openid-connect', () => {
     const { response: logoutPage } = await browser.follow('/session/end');
     await browser.confirmLogout(await logoutPage.text());
     await expect.poll(loggedIn).toBe(false);
+  });
+
+  it("idpLogout: /logout asks at the broker's logout page and comes back to baseURL", async () => {
+    const { browser } = await logInAtApp();
+    const { response: logoutPage } = await browser.follow(`${rpUrl}/logout`);
+    const { response: back } = await browser.confirmLogout(await logoutPage.text());
+    expect(back.url).toBe(rpUrl + '/');
+    expect(await back.json()).toEqual({ logged_in: false });
   });
 });
