@@ -57,6 +57,8 @@ beforeAll(async () => {
   // ?logout=get: mod_auth_openidc ends the session of the browser that loads it.
   apacheFrontChannel = await startApache('apache-front-channel', ['OIDCResponseMode form_post'], ({ redirectUri }) => ({
     frontchannel_logout_uri: `${redirectUri}?logout=get`,
+    // iss and sid in its query too, which mod_auth_openidc takes along.
+    frontchannel_logout_session_required: true,
   }));
   apacheWithKey = await startApache('apache-key', withKey(), keyRegistration);
   apacheRequestObject = await startApache('apache-request-object', [...withKey(), 'OIDCResponseMode form_post', `OIDCRequestObject '${JSON.stringify(SIGNED_REQUEST)}'`], keyRegistration);
