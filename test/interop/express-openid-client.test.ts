@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { auth } from 'express-openid-connect';
+import { attemptSilentLogin, auth } from 'express-openid-connect';
 import session from 'express-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../integration/admin-support.js';
@@ -83,10 +83,12 @@ describe('express-openid-connect', () => {
         authorizationParams: { response_type: 'code', scope: 'openid profile personal_number eid' },
       }),
     );
-    app.get('/', async (req, res) => {
+    const home: express.RequestHandler = async (req, res) => {
       if (!req.oidc.isAuthenticated()) return void res.json({ logged_in: false });
       res.json({ id_token: req.oidc.idTokenClaims, userinfo: await req.oidc.fetchUserInfo() });
-    });
+    };
+    app.get('/', home);
+    app.get('/silent', attemptSilentLogin(), home);
   });
 
   /** The person logs in at the app; returns their browser and what the app shows. */
@@ -111,6 +113,15 @@ describe('express-openid-connect', () => {
     const { response: logoutPage } = await browser.follow('/session/end');
     await browser.confirmLogout(await logoutPage.text());
     await expect.poll(loggedIn).toBe(false);
+  });
+
+  it("attemptSilentLogin: the broker's login_required (prompt=none) brings the person back to the page, not logged in", async () => {
+    const browser = browserFor(bed, rpUrl);
+    const started = await browser.request(`${rpUrl}/silent`);
+    expect(new URL(started.headers.get('location')!).searchParams.get('prompt')).toBe('none');
+    const { response } = await browser.follow(`${rpUrl}/silent`);
+    expect(response.url).toBe(`${rpUrl}/silent`);
+    expect(await response.json()).toEqual({ logged_in: false });
   });
 
   it("idpLogout: /logout asks at the broker's logout page and comes back to baseURL", async () => {
