@@ -42,6 +42,7 @@ import { CIBA_GRANT_TYPE } from './grant-types.js';
 import { namedPersonCheck, type SubjectOf } from './named-person.js';
 import { clientJwtLifetime } from './client-jwt-lifetime.js';
 import { returnsOnlyToRegisteredRedirects } from './registered-redirect.js';
+import { offlineAccessHeld } from './refresh-scope.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -363,13 +364,15 @@ const claimsParameter: NonNullable<NonNullable<Configuration['features']>['claim
 /**
  * What is read together with a model's record, by model: a refresh grant reads the refresh
  * token, then its grant, then its account; the account is asked for as soon as the token names
- * it, so that it goes to Redis with the grant, in one round trip.
+ * it, so that it goes to Redis with the grant, in one round trip. The refresh token, once read,
+ * also says whether a refresh asking for offline_access asks for what it already is (refresh-scope.ts).
  */
 const readAlongside: Record<string, (deps: ProviderDependencies) => (payload: AdapterPayload) => void> = {
   RefreshToken: (deps) => (payload) => {
     const request = currentRequest() as KoaContextWithOIDC | undefined;
     // A refresh grant goes on to the account; introspection and revocation of a refresh token do not.
     if (request?.oidc?.route === 'token' && typeof payload.accountId === 'string') deps.accounts.readAhead(request, payload.accountId);
+    offlineAccessHeld(request, payload);
   },
 };
 

@@ -26,6 +26,8 @@ let apacheWithKey: ApacheRelyingParty;
 let apacheRequestObject: ApacheRelyingParty;
 /** Authenticates with a JWT signed with its secret (client_secret_jwt). */
 let apacheSecretJwt: ApacheRelyingParty;
+/** Holds a refresh token, and tells its session's tokens at <redirect_uri>?info=json (OIDCInfoHook). */
+let apacheRefresh: ApacheRelyingParty;
 let chromium: Browser;
 
 /** More of a client's registration, from the address its Apache will have. */
@@ -62,6 +64,11 @@ beforeAll(async () => {
   }));
   apacheWithKey = await startApache('apache-key', withKey(), keyRegistration);
   apacheRequestObject = await startApache('apache-request-object', [...withKey(), 'OIDCResponseMode form_post', `OIDCRequestObject '${JSON.stringify(SIGNED_REQUEST)}'`], keyRegistration);
+  apacheRefresh = await startApache(
+    'apache-refresh',
+    ['OIDCScope "openid profile personal_number eid offline_access"', 'OIDCInfoHook access_token refresh_token'],
+    () => ({ refresh_tokens_without_consent: true }),
+  );
   apacheSecretJwt = await startApache('apache-secret-jwt', ['OIDCProviderTokenEndpointAuth client_secret_jwt'], () => ({ token_endpoint_auth_method: 'client_secret_jwt' }));
 }, 60_000);
 
@@ -181,6 +188,22 @@ describe('mod_auth_openidc authenticating with a JWT', () => {
     await inChromium(async (page) => {
       await logInAt(rp(), page);
       expect(await environment(page), rp().errorLog()).toMatchObject({ OIDC_CLAIM_iss: bed.tb.issuer, OIDC_CLAIM_idp: 'se-bankid' });
+    });
+  });
+});
+
+describe('mod_auth_openidc refreshing', () => {
+  it('at <redirect_uri>?info=json with access_token_refresh_interval, redeems its refresh token for a new access token', async () => {
+    await inChromium(async (page) => {
+      await logInAt(apacheRefresh, page);
+      const info = async (query = '') => {
+        await page.goto(`${apacheRefresh.redirectUri}?info=json${query}`);
+        return JSON.parse((await page.textContent('body')) ?? '') as { access_token?: string; refresh_token?: string };
+      };
+      const before = await info();
+      expect(before.refresh_token, apacheRefresh.errorLog()).toEqual(expect.any(String));
+      const after = await info('&access_token_refresh_interval=0');
+      expect(after.access_token, apacheRefresh.errorLog()).not.toBe(before.access_token);
     });
   });
 });
