@@ -26,6 +26,8 @@ let apacheWithKey: ApacheRelyingParty;
 let apacheRequestObject: ApacheRelyingParty;
 /** Authenticates with a JWT signed with its secret (client_secret_jwt). */
 let apacheSecretJwt: ApacheRelyingParty;
+/** Sends its authorization requests as a form post, from a page of its own that submits itself. */
+let apachePosting: ApacheRelyingParty;
 /** Holds a refresh token, and tells its session's tokens at <redirect_uri>?info=json (OIDCInfoHook). */
 let apacheRefresh: ApacheRelyingParty;
 let chromium: Browser;
@@ -64,6 +66,9 @@ beforeAll(async () => {
   }));
   apacheWithKey = await startApache('apache-key', withKey(), keyRegistration);
   apacheRequestObject = await startApache('apache-request-object', [...withKey(), 'OIDCResponseMode form_post', `OIDCRequestObject '${JSON.stringify(SIGNED_REQUEST)}'`], keyRegistration);
+  apachePosting = await startApache('apache-posting', ['OIDCProviderTokenEndpointAuth client_secret_jwt', 'OIDCProviderAuthRequestMethod POST'], () => ({
+    token_endpoint_auth_method: 'client_secret_jwt',
+  }));
   apacheRefresh = await startApache(
     'apache-refresh',
     ['OIDCScope "openid profile personal_number eid offline_access"', 'OIDCInfoHook access_token refresh_token'],
@@ -144,6 +149,8 @@ describe.each(interopEids)('mod_auth_openidc logging in through $eid', ({ eid, c
 /** The person logs in at `rp`'s protected page through Swedish BankID. */
 async function logInAt(rp: ApacheRelyingParty, page: Page): Promise<void> {
   await page.goto(`${rp.url}/protected/claims`);
+  // Straight there, or through mod_auth_openidc's page that posts the request.
+  await page.waitForURL(`${bed.tb.issuer}/interaction/**`);
   await logInThroughInChromium(bed, 'se-bankid', page);
   await page.waitForURL(`${rp.url}/protected/claims`);
 }
@@ -184,6 +191,7 @@ describe('mod_auth_openidc authenticating with a JWT', () => {
   it.each([
     ['private_key_jwt', () => apacheWithKey],
     ['client_secret_jwt', () => apacheSecretJwt],
+    ['client_secret_jwt, its authorization request posted (OIDCProviderAuthRequestMethod POST)', () => apachePosting],
   ])('%s: logs in', async (_name, rp) => {
     await inChromium(async (page) => {
       await logInAt(rp(), page);
