@@ -9,8 +9,9 @@ import { cancelAtUpstreamInChromium, confirmLogoutInChromium, interopEids, logIn
 
 /**
  * mod_auth_openidc (Debian's libapache2-mod-auth-openidc) in Debian's Apache: a page behind
- * the broker's login, the claims in the application's environment, RP-initiated logout. The
- * person uses chromium: mod_auth_openidc answers anything but a browser's navigation with 401.
+ * the broker's login, the claims in the application's environment, refresh, RP-initiated,
+ * back-channel and front-channel logout, JWT client authentication. The person uses chromium:
+ * mod_auth_openidc answers anything but a browser's navigation with 401.
  */
 
 let bed: InteropBed;

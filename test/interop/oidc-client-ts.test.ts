@@ -9,7 +9,7 @@ import { findFreePort } from '../support/redis.js';
 /**
  * oidc-client-ts in a single-page app in chromium — the app of docs/examples/spa-oidc-client-ts,
  * served by its own server: signinRedirect, signinCallback, silent renew with a rotated
- * refresh token, signoutRedirect.
+ * refresh token and in an iframe without one, signinPopup and signoutPopup, signoutRedirect.
  */
 
 let bed: InteropBed;
