@@ -7,7 +7,8 @@ import { writeConfig } from '../support/process.js';
 /**
  * Authlib, from Debian's python3-authlib, as the relying party of docs/examples/python-authlib:
  * code flow with PKCE, the ID token checked against the broker's JWKS, userinfo, refresh,
- * introspection, revocation and RP-initiated logout.
+ * introspection, revocation and RP-initiated logout; with its secret, client_secret_jwt or
+ * private_key_jwt, and its authorization request pushed (PAR).
  */
 
 let bed: InteropBed;
