@@ -20,6 +20,7 @@ import { publishedDocumentCaching } from './published-documents.js';
 import { uncachedAnswers } from './uncached-answers.js';
 import { clientScriptOrigins } from './script-origins.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
+import { offlineAccessHeld } from './refresh-scope.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { browserSessions } from './browser-sessions.js';
 import { sessionChangesHands } from './session-change-of-hands.js';
@@ -42,7 +43,6 @@ import { CIBA_GRANT_TYPE } from './grant-types.js';
 import { namedPersonCheck, type SubjectOf } from './named-person.js';
 import { clientJwtLifetime } from './client-jwt-lifetime.js';
 import { returnsOnlyToRegisteredRedirects } from './registered-redirect.js';
-import { offlineAccessHeld } from './refresh-scope.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
