@@ -21,6 +21,7 @@ import { publishedDocumentCaching } from './published-documents.js';
 import { uncachedAnswers } from './uncached-answers.js';
 import { clientScriptOrigins } from './script-origins.js';
 import { frontChannelLogout } from './frontchannel-logout.js';
+import { offlineAccessHeld } from './refresh-scope.js';
 import { logoutRevocation } from './logout-revocation.js';
 import { browserSessions } from './browser-sessions.js';
 import { sessionChangesHands } from './session-change-of-hands.js';
@@ -365,13 +366,15 @@ const claimsParameter: NonNullable<NonNullable<Configuration['features']>['claim
 /**
  * What is read together with a model's record, by model: a refresh grant reads the refresh
  * token, then its grant, then its account; the account is asked for as soon as the token names
- * it, so that it goes to Redis with the grant, in one round trip.
+ * it, so that it goes to Redis with the grant, in one round trip. The refresh token, once read,
+ * also says whether a refresh asking for offline_access asks for what it already is (refresh-scope.ts).
  */
 const readAlongside: Record<string, (deps: ProviderDependencies) => (payload: AdapterPayload) => void> = {
   RefreshToken: (deps) => (payload) => {
     const request = currentRequest() as KoaContextWithOIDC | undefined;
     // A refresh grant goes on to the account; introspection and revocation of a refresh token do not.
     if (request?.oidc?.route === 'token' && typeof payload.accountId === 'string') deps.accounts.readAhead(request, payload.accountId);
+    offlineAccessHeld(request, payload);
   },
 };
 

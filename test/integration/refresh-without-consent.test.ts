@@ -60,6 +60,15 @@ describe('refresh tokens without a consent screen', () => {
     await expect(client.refreshTokenGrant(rp.config, first)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
+  it('a refresh that sends the scope asked for, offline_access included (mod_auth_openidc does), is taken; a scope never granted is not', async () => {
+    const { rp, tokens } = await firstTokens(spa);
+    const renewed = await client.refreshTokenGrant(rp.config, tokens.refresh_token!, OFFLINE_WITHOUT_PROMPT);
+    expect(renewed.access_token).toEqual(expect.any(String));
+    await expect(client.refreshTokenGrant(rp.config, renewed.refresh_token!, { scope: 'openid profile offline_access personal_number' })).rejects.toMatchObject({
+      error: 'invalid_scope',
+    });
+  });
+
   it('the admin API sets it on a native app, and refuses it without the refresh_token grant', async () => {
     const app = await nativeApp('com.example.renew:/cb');
     expect((await firstTokens(app)).tokens.refresh_token).toBeUndefined();

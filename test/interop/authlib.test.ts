@@ -1,18 +1,20 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cancelAtExample, DEBIAN_PYTHON, interopEids, logInAtExample, pageResult, startExample, startInteropBed, type InteropBed } from '../support/interop.js';
+import { browserFor, cancelAtExample, DEBIAN_PYTHON, interopEids, logInAtExample, pageResult, startExample, startInteropBed, userinfoClaims, type InteropBed } from '../support/interop.js';
 import { startReceiver } from '../support/receiver.js';
 import { writeConfig } from '../support/process.js';
 
 /**
  * Authlib, from Debian's python3-authlib, as the relying party of docs/examples/python-authlib:
  * code flow with PKCE, the ID token checked against the broker's JWKS, userinfo, refresh,
- * introspection, revocation and RP-initiated logout.
+ * introspection, revocation and RP-initiated logout; with its secret, client_secret_jwt or
+ * private_key_jwt, and its authorization request pushed (PAR).
  */
 
 let bed: InteropBed;
 let appUrl: string;
 let keyAppUrl: string;
+let secretJwtAppUrl: string;
 
 beforeAll(async () => {
   bed = await startInteropBed('interop-authlib');
@@ -30,6 +32,14 @@ beforeAll(async () => {
     ready: 'Python relying party at',
     postLogoutPath: '/logged-out',
     authentication: await privateKeyJwt(),
+  });
+  secretJwtAppUrl = await startExample(bed, {
+    clientId: 'python-authlib-secret-jwt',
+    command: DEBIAN_PYTHON,
+    args: ['docs/examples/python-authlib/app.py'],
+    ready: 'Python relying party at',
+    postLogoutPath: '/logged-out',
+    authentication: { registration: { token_endpoint_auth_method: 'client_secret_jwt' }, env: { AUTH_METHOD: 'client_secret_jwt' } },
   });
 }, 60_000);
 
@@ -49,7 +59,7 @@ describe.each(interopEids)('Authlib logging in through $eid', ({ eid, claims }) 
   it('gets a verified ID token and userinfo, refreshes, introspects, revokes and logs out', async () => {
     const { browser, shown } = await logInAtExample(bed, eid, appUrl);
     expect(shown.id_token).toMatchObject({ ...claims, iss: bed.tb.issuer, aud: 'python-authlib' });
-    expect(shown.userinfo).toMatchObject({ sub: shown.id_token.sub, personal_number: claims.personal_number });
+    expect(shown.userinfo).toMatchObject({ ...userinfoClaims(claims), sub: shown.id_token.sub });
 
     const refreshed = await browser.submit(`${appUrl}/refresh`, {});
     expect(pageResult(await refreshed.response.text())).toMatchObject({ new_access_token: true });
@@ -64,19 +74,37 @@ describe.each(interopEids)('Authlib logging in through $eid', ({ eid, claims }) 
   });
 });
 
-describe('Authlib with private_key_jwt', () => {
-  it('redeems the code, refreshes, introspects and revokes with assertions signed by its key', async () => {
-    const { browser, shown } = await logInAtExample(bed, 'se-bankid', keyAppUrl);
-    expect(shown.id_token).toMatchObject({ iss: bed.tb.issuer, aud: 'python-authlib-key' });
+describe.each([
+  { method: 'private_key_jwt', app: () => keyAppUrl, clientId: 'python-authlib-key' },
+  { method: 'client_secret_jwt', app: () => secretJwtAppUrl, clientId: 'python-authlib-secret-jwt' },
+])('Authlib with $method', ({ app, clientId }) => {
+  it('redeems the code, refreshes, introspects and revokes with signed assertions', async () => {
+    const { browser, shown } = await logInAtExample(bed, 'se-bankid', app());
+    expect(shown.id_token).toMatchObject({ iss: bed.tb.issuer, aud: clientId });
 
-    const refreshed = await browser.submit(`${keyAppUrl}/refresh`, {});
+    const refreshed = await browser.submit(`${app()}/refresh`, {});
     expect(pageResult(await refreshed.response.text())).toMatchObject({ new_access_token: true });
-    const introspected = await browser.submit(`${keyAppUrl}/introspect`, {});
-    expect(pageResult(await introspected.response.text())).toMatchObject({ active: true, client_id: 'python-authlib-key' });
+    const introspected = await browser.submit(`${app()}/introspect`, {});
+    expect(pageResult(await introspected.response.text())).toMatchObject({ active: true, client_id: clientId });
 
-    const { response: logoutPage } = await browser.submit(`${keyAppUrl}/logout`, {});
+    const { response: logoutPage } = await browser.submit(`${app()}/logout`, {});
     const { response: loggedOut } = await browser.confirmLogout(await logoutPage.text());
     expect(pageResult(await loggedOut.text())).toEqual({ access_token_active: false });
+  });
+});
+
+describe('Authlib pushing its authorization request (PAR, RFC 9126)', () => {
+  it.each([
+    { method: 'client_secret_basic', app: () => appUrl, clientId: 'python-authlib' },
+    { method: 'private_key_jwt', app: () => keyAppUrl, clientId: 'python-authlib-key' },
+    { method: 'client_secret_jwt', app: () => secretJwtAppUrl, clientId: 'python-authlib-secret-jwt' },
+  ])('authenticated with $method: the browser carries only the request_uri, and the login completes', async ({ app, clientId }) => {
+    const started = await browserFor(bed, app()).request(`${app()}/login?par=1`);
+    const authorization = new URL(started.headers.get('location')!);
+    expect([...authorization.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
+
+    const { shown } = await logInAtExample(bed, 'se-bankid', app(), '/login?par=1');
+    expect(shown.id_token).toMatchObject({ iss: bed.tb.issuer, aud: clientId, idp: 'se-bankid' });
   });
 });
 

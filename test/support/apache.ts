@@ -21,7 +21,8 @@ printf 'Content-Type: text/plain; charset=utf-8\\n\\nlogged out\\n'
 export interface ModAuthOpenidcSettings {
   issuer: string;
   clientId: string;
-  clientSecret: string;
+  /** None for a client that authenticates with its key (private_key_jwt). */
+  clientSecret?: string;
   /** More mod_auth_openidc directives, one a line, for what a test looks at. */
   extra?: string[];
 }
@@ -71,7 +72,7 @@ export async function startApacheRelyingParty(address: { url: string; redirectUr
     'MaxSpareServers 2',
     `OIDCProviderMetadataURL ${settings.issuer}/.well-known/openid-configuration`,
     `OIDCClientID ${settings.clientId}`,
-    `OIDCClientSecret ${settings.clientSecret}`,
+    ...(settings.clientSecret ? [`OIDCClientSecret ${settings.clientSecret}`] : []),
     `OIDCRedirectURI ${address.redirectUri}`,
     `OIDCCryptoPassphrase ${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('hex')}`,
     'OIDCPKCEMethod S256',

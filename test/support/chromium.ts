@@ -25,6 +25,16 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
+/** A fresh browser in `browser` for `use`, closed afterwards whatever happens. */
+export async function inNewContext(browser: Browser, use: (page: Page) => Promise<void>): Promise<void> {
+  const context = await browser.newContext();
+  try {
+    await use(await context.newPage());
+  } finally {
+    await context.close();
+  }
+}
+
 /** A phone-sized browser; `userAgent` makes it say it is a phone too, for pages that choose by it. */
 export async function newPhone(browser: Browser, locale = 'en-GB', options: BrowserContextOptions = {}): Promise<BrowserContext> {
   return browser.newContext({ viewport: viewports.phone, locale, isMobile: true, hasTouch: true, ...options });

@@ -43,17 +43,44 @@ export async function startInteropBed(name: string, more: Partial<ConfigInput> =
   return { tb: bed.tb, bankId, upstreamOrigins: Object.values(bed.simulators).map((simulator) => new URL(simulator.issuer).origin) };
 }
 
+const norwegian = norwegianPersons[0]!.claims as { given_name: string; family_name: string; birthdate: string; nnin: string };
+
 /** The eIDs every relying party logs in through, with who logs in and what the client must get. */
 export const interopEids = [
   {
     eid: 'se-bankid',
-    claims: { idp: 'se-bankid', acr: 'urn:nordic-eid:se:bankid:other-device', personal_number: simulatedPersons[0]!.personalNumber, given_name: simulatedPersons[0]!.givenName },
+    claims: {
+      idp: 'se-bankid',
+      acr: 'urn:nordic-eid:se:bankid:other-device',
+      amr: ['mfa'],
+      personal_number: simulatedPersons[0]!.personalNumber,
+      // The profile scope's claims, which every relying party must find in the ID token and at userinfo.
+      name: simulatedPersons[0]!.name,
+      given_name: simulatedPersons[0]!.givenName,
+      family_name: simulatedPersons[0]!.surname,
+      birthdate: '1985-03-12',
+    },
   },
   {
     eid: 'no-bankid',
-    claims: { idp: 'no-bankid', acr: 'urn:nordic-eid:no:bankid', personal_number: norwegianPersons[0]!.claims.nnin, given_name: norwegianPersons[0]!.claims.given_name },
+    claims: {
+      idp: 'no-bankid',
+      acr: 'urn:nordic-eid:no:bankid',
+      amr: ['bid'],
+      personal_number: norwegian.nnin,
+      // BankID's certificate name "Nordmann, Kari" is given in the order people write it.
+      name: `${norwegian.given_name} ${norwegian.family_name}`,
+      given_name: norwegian.given_name,
+      family_name: norwegian.family_name,
+      birthdate: norwegian.birthdate,
+    },
   },
 ] as const;
+
+/** What userinfo must answer for a login with `claims`: all but those about the login itself (acr, amr), which OpenID Connect puts in the ID token. */
+export function userinfoClaims(claims: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(claims).filter(([name]) => name !== 'acr' && name !== 'amr'));
+}
 
 export type InteropEid = (typeof interopEids)[number]['eid'];
 
@@ -151,6 +178,12 @@ export async function chooseInChromium(bed: InteropBed, eid: InteropEid, page: P
   await page.goto(await redirectToAfterEid(bed, eid, uid, request));
 }
 
+/** In chromium, on the broker's page the relying party sent `page` to: picks Norwegian BankID, and there the person cancels. */
+export async function cancelAtUpstreamInChromium(bed: InteropBed, page: Page): Promise<void> {
+  await chooseInChromium(bed, 'no-bankid', page);
+  await page.locator('form[action$="/cancel"] button').click();
+}
+
 /** The person logs in through `eid` in chromium, from the broker's page the relying party sent `page` to. */
 export async function logInThroughInChromium(bed: InteropBed, eid: InteropEid, page: Page): Promise<void> {
   await chooseInChromium(bed, eid, page);
@@ -216,10 +249,10 @@ export async function startExample(bed: InteropBed, example: ExampleUnderTest): 
   return appUrl;
 }
 
-/** The person logs in at an example through `eid`; returns the browser and what the example's home page shows. */
-export async function logInAtExample(bed: InteropBed, eid: InteropEid, appUrl: string) {
+/** The person logs in at an example through `eid`, from its `loginPath`; returns the browser and what the example's home page shows. */
+export async function logInAtExample(bed: InteropBed, eid: InteropEid, appUrl: string, loginPath = '/login') {
   const browser = browserFor(bed, appUrl);
-  const { response: landing } = await browser.follow(`${appUrl}/login`);
+  const { response: landing } = await browser.follow(`${appUrl}${loginPath}`);
   const { response: home } = await logInThrough(bed, eid, browser, landing);
   if (home.url !== `${appUrl}/`) throw new Error(`the login did not end at the example's home page: ${home.status} ${home.url}`);
   const shown = pageResult(await home.text()) as { id_token: Record<string, unknown>; userinfo: Record<string, unknown> };

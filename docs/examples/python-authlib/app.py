@@ -13,7 +13,10 @@ RP-initiated logout.
 On Debian: apt-get install python3-authlib python3-requests. The defaults match the client
 `example-python` that `npm start` registers; ISSUER, CLIENT_ID, CLIENT_SECRET and PORT
 override them. With PRIVATE_KEY_FILE (an RSA private key in PEM, whose public half the client's
-registered jwks_uri publishes) the app authenticates with private_key_jwt instead of its secret.
+registered jwks_uri publishes) the app authenticates with private_key_jwt instead of its secret;
+with AUTH_METHOD=client_secret_jwt, by an assertion signed with its secret. /login?par=1
+pushes the authorization request to the broker first (PAR, RFC 9126), as a client that names
+the person with login_hint must for BankID to be told.
 """
 
 import html
@@ -22,18 +25,19 @@ import os
 import secrets
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, JsonWebToken
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT
 
 ISSUER = os.environ.get("ISSUER", "http://localhost:3000")
 CLIENT_ID = os.environ.get("CLIENT_ID", "example-python")
 CLIENT_SECRET = os.environ.get("CLIENT_SECRET", "example-python-secret-for-trying-out-only")
 PRIVATE_KEY_FILE = os.environ.get("PRIVATE_KEY_FILE")
+SECRET_AUTH_METHOD = os.environ.get("AUTH_METHOD", "client_secret_basic")
 PORT = int(os.environ.get("PORT", "3002"))
 APP_URL = f"http://127.0.0.1:{PORT}"
 REDIRECT_URI = f"{APP_URL}/callback"
@@ -58,7 +62,7 @@ def client_authentication():
     be named for both, or those requests send the key as a Basic password.
     """
     if not PRIVATE_KEY_FILE:
-        return CLIENT_SECRET, "client_secret_basic"
+        return CLIENT_SECRET, SECRET_AUTH_METHOD
     with open(PRIVATE_KEY_FILE, encoding="ascii") as key_file:
         return key_file.read(), "private_key_jwt"
 
@@ -79,6 +83,7 @@ def oauth(token=None):
     )
     # The assertion's audience is the token endpoint, at every endpoint (RFC 7523 §3).
     session.register_client_auth_method(PrivateKeyJWT(discovery["token_endpoint"]))
+    session.register_client_auth_method(ClientSecretJWT(discovery["token_endpoint"]))
     return session
 
 
@@ -96,6 +101,24 @@ def verified_id_token(id_token, nonce):
     )
     claims.validate()
     return dict(claims)
+
+
+def pushed_request(url):
+    """PAR (RFC 9126): the authorization URL's parameters go to the broker directly, the client
+    authenticated as at the token endpoint; the browser then carries only the request_uri.
+
+    Authlib 1.2 has no PAR of its own: its client authentication is used for the request.
+    """
+    client = oauth()
+    answer = client.post(
+        discovery["pushed_authorization_request_endpoint"],
+        data=dict(parse_qsl(urlsplit(url).query)),
+        auth=client.client_auth(AUTH_METHOD),
+        withhold_token=True,
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return f"{discovery['authorization_endpoint']}?{urlencode({'client_id': CLIENT_ID, 'request_uri': answer.json()['request_uri']})}"
 
 
 class App(BaseHTTPRequestHandler):
@@ -131,7 +154,7 @@ class App(BaseHTTPRequestHandler):
         if url.path == "/":
             self.send(200, "Python relying party", session.get("claims"))
         elif url.path == "/login":
-            self.login(session)
+            self.login(session, pushed="par" in parse_qs(url.query))
         elif url.path == "/callback":
             self.callback(session, parse_qs(url.query), f"{APP_URL}{self.path}")
         elif url.path == "/logged-out":
@@ -149,7 +172,7 @@ class App(BaseHTTPRequestHandler):
             return self.send(400, "Not logged in")
         action(session)
 
-    def login(self, session):
+    def login(self, session, pushed):
         flow = {"state": secrets.token_urlsafe(24), "nonce": secrets.token_urlsafe(24), "verifier": secrets.token_urlsafe(48)}
         session["flow"] = flow
         url, _ = oauth().create_authorization_url(
@@ -159,7 +182,7 @@ class App(BaseHTTPRequestHandler):
             code_verifier=flow["verifier"],
             prompt="consent",
         )
-        self.send(302, "Redirecting", location=url)
+        self.send(302, "Redirecting", location=pushed_request(url) if pushed else url)
 
     def callback(self, session, query, full_url):
         flow = session.pop("flow", None)

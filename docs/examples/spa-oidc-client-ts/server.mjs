@@ -40,8 +40,10 @@ const server = createServer(async (request, response) => {
   }
   response.writeHead(200, {
     'content-type': `${file.type}; charset=utf-8`,
-    // The page runs only its own scripts, and talks only to itself and the broker.
-    'content-security-policy': `default-src 'self'; connect-src 'self' ${new URL(issuer).origin}; frame-ancestors 'none'`,
+    // The page runs only its own scripts, and talks only to itself and the broker. Without a
+    // refresh token, signinSilent loads the broker in a hidden iframe, whose answer redirects it
+    // back to this page: both are framed (frame-src), by this page alone (frame-ancestors 'self').
+    'content-security-policy': `default-src 'self'; connect-src 'self' ${new URL(issuer).origin}; frame-src 'self' ${new URL(issuer).origin}; frame-ancestors 'self'`,
     'referrer-policy': 'no-referrer',
   });
   response.end(await file.read());
