@@ -267,6 +267,19 @@ const redirectRules: Record<'web' | 'native', RedirectRule> = {
   },
 };
 
+/**
+ * Whether `uri` is written as a URL parser writes what it reads: redirect URIs are matched to the
+ * registered string exactly, while a browser (and the broker's own fetch) goes where the parser
+ * says. A string that reads otherwise — white space or control characters the parser drops, a
+ * backslash it takes for a slash (`https://evil.example\@rp.example/`), a host in capitals,
+ * percent-encoded or as a number, dot segments — would send the person or the request somewhere
+ * else than whoever reads the registration sees. Only the slash of an empty path may be left out:
+ * `https://rp.example` goes to `https://rp.example/` and nowhere else.
+ */
+function isCanonical(uri: string, url: URL): boolean {
+  return url.href === uri || (url.pathname === '/' && url.search === '' && url.href === `${uri}/`);
+}
+
 /** Checks one URI the broker sends a browser or a request to; returns it parsed. */
 function checkUri(field: string, uri: unknown, rule: RedirectRule, issuerOrigin: string): URL {
   if (typeof uri !== 'string') invalid(field, 'must be a string');
@@ -274,6 +287,9 @@ function checkUri(field: string, uri: unknown, rule: RedirectRule, issuerOrigin:
   if (!url) invalid(field, 'must be an absolute URI');
   if (uri.includes('#')) invalid(field, 'must not contain a fragment');
   if (url.username || url.password) invalid(field, 'must not contain a user name or password');
+  if (!isCanonical(uri, url)) {
+    invalid(field, `a URL parser reads it as ${url.href}: register it as written there, without white space, control characters, backslashes, capitals in the host, percent-encoding in the host or dot segments`);
+  }
   const problem = rule(url, issuerOrigin);
   if (problem) invalid(field, problem);
   return url;
@@ -287,14 +303,16 @@ function checkRedirects(label: string, uris: unknown, applicationType: 'web' | '
 
 /**
  * The client's addresses the broker calls itself, whatever the application type: its keys (for
- * private_key_jwt and signed request objects) and its back-channel logout. Over plain http anyone
- * on the way could hand the broker keys of their own, and authenticate or sign requests in the
- * client's name, or read the logout token: https, or http on a loopback host.
+ * private_key_jwt and signed request objects), its back-channel logout and its sector's list of
+ * redirect URIs. Over plain http anyone on the way could hand the broker keys of their own, and
+ * authenticate or sign requests in the client's name, or read the logout token: https, or http on
+ * a loopback host (oidc-provider wants https for the sector). The page where the client starts a
+ * login of its own (initiate_login_uri, which oidc-provider wants in https) is held to the same.
  */
-const CALLED_URIS = ['jwks_uri', 'backchannel_logout_uri'] as const;
+const SERVER_URIS = ['jwks_uri', 'backchannel_logout_uri', 'sector_identifier_uri', 'initiate_login_uri'] as const;
 
-function checkCalledUris(metadata: Record<string, unknown>, issuerOrigin: string): void {
-  for (const field of CALLED_URIS) if (metadata[field] !== undefined) checkUri(field, metadata[field], redirectRules.web, issuerOrigin);
+function checkServerUris(metadata: Record<string, unknown>, issuerOrigin: string): void {
+  for (const field of SERVER_URIS) if (metadata[field] !== undefined) checkUri(field, metadata[field], redirectRules.web, issuerOrigin);
 }
 
 /**
@@ -369,7 +387,7 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     const applicationType = metadata.application_type === 'native' ? 'native' : 'web';
     checkRedirects('redirect_uris', metadata.redirect_uris, applicationType, issuerOrigin);
     checkRedirects('post_logout_redirect_uris', metadata.post_logout_redirect_uris, applicationType, issuerOrigin);
-    checkCalledUris(metadata, issuerOrigin);
+    checkServerUris(metadata, issuerOrigin);
     checkLinkedPages(metadata, issuerOrigin);
     checkFrontChannelLogoutUri(metadata, issuerOrigin);
     if (applicationType === 'native' && (metadata.token_endpoint_auth_method ?? 'client_secret_basic') !== 'none') {
