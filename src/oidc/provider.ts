@@ -42,6 +42,7 @@ import { CIBA_GRANT_TYPE } from './grant-types.js';
 import { namedPersonCheck, type SubjectOf } from './named-person.js';
 import { clientJwtLifetime } from './client-jwt-lifetime.js';
 import { returnsOnlyToRegisteredRedirects } from './registered-redirect.js';
+import { otherAuthorizationSchemesUnauthenticated } from './other-authorization-schemes.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -536,6 +537,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   sessionChangesHands(provider);
   returnsOnlyToRegisteredRedirects(provider);
   describeProviderErrors(provider);
+  otherAuthorizationSchemesUnauthenticated(provider);
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [
     // Before the front-channel page, which is drawn in that language and goes on to the address they set.

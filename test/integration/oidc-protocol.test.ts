@@ -347,6 +347,57 @@ describe('refresh tokens', () => {
   });
 });
 
+describe('userinfo answers a request without a good access token as RFC 6750 §3 has it', () => {
+  /** userinfo's status and WWW-Authenticate for a request with these headers and this form body. */
+  async function userinfo(headers: Record<string, string>, form?: string, query = '') {
+    const response = await fetch(`${tb.issuer}/me${query}`, {
+      method: form === undefined ? 'GET' : 'POST',
+      headers: { ...headers, ...(form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) },
+      ...(form === undefined ? {} : { body: form }),
+    });
+    const body = (await response.json()) as Record<string, unknown>;
+    return { status: response.status, challenge: response.headers.get('www-authenticate') ?? '', error: body.error };
+  }
+  const realm = () => `Bearer realm="${tb.issuer}"`;
+
+  it('no authentication, or a scheme other than Bearer: 401 with the Bearer challenge and no error code (§3.1)', async () => {
+    for (const headers of [{} as Record<string, string>, { authorization: `Basic ${Buffer.from(`${webClient.client_id}:${webClient.client_secret}`).toString('base64')}` }, { authorization: 'Negotiate YIIBhwYGKwYBBQUCoII' }]) {
+      const answer = await userinfo(headers);
+      expect(answer.status, JSON.stringify(headers)).toBe(401);
+      expect(answer.challenge.startsWith(realm()), JSON.stringify(headers)).toBe(true);
+      expect(answer.challenge, JSON.stringify(headers)).not.toContain('error=');
+    }
+  });
+
+  it('a token that is not valid, in the header or the form body: 401 invalid_token', async () => {
+    for (const answer of [await userinfo({ authorization: 'Bearer not-a-token' }), await userinfo({}, 'access_token=not-a-token')]) {
+      expect(answer).toMatchObject({ status: 401, error: 'invalid_token' });
+      expect(answer.challenge).toContain(`${realm()}, error="invalid_token"`);
+    }
+  });
+
+  it('a malformed request: 400 invalid_request — two ways of sending a token, a token in the query, a Bearer header of more than one token', async () => {
+    const malformed = [
+      await userinfo({ authorization: 'Bearer not-a-token' }, 'access_token=not-a-token'),
+      await userinfo({}, undefined, '?access_token=not-a-token'),
+      await userinfo({ authorization: 'Bearer two tokens' }),
+    ];
+    for (const answer of malformed) {
+      expect(answer).toMatchObject({ status: 400, error: 'invalid_request' });
+      expect(answer.challenge).toContain(`${realm()}, error="invalid_request"`);
+    }
+    // Basic beside a token in the body is no second way of sending a token: the token is judged alone.
+    expect(await userinfo({ authorization: 'Basic Zm9vOmJhcg==' }, 'access_token=not-a-token')).toMatchObject({ status: 401, error: 'invalid_token' });
+  });
+
+  it('a good token in the form body opens userinfo as one in the header does', async () => {
+    const tokens = await rp.redeem(await logIn(rp));
+    const response = await fetch(`${tb.issuer}/me`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `access_token=${tokens.access_token}` });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ sub: tokens.claims()!.sub });
+  });
+});
+
 describe('revocation and introspection', () => {
   it('a revoked access token is inactive and no longer opens userinfo', async () => {
     const tokens = await rp.redeem(await logIn(rp));
