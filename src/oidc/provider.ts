@@ -43,6 +43,7 @@ import { namedPersonCheck, type SubjectOf } from './named-person.js';
 import { clientJwtLifetime } from './client-jwt-lifetime.js';
 import { returnsOnlyToRegisteredRedirects } from './registered-redirect.js';
 import { otherAuthorizationSchemesUnauthenticated } from './other-authorization-schemes.js';
+import { clientAuthenticationErrors } from './client-authentication-errors.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -552,6 +553,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     ownFormPostPage(views),
     deps.initialAccessTokens.afterRegistration(),
     ...deps.backchannel.attach(provider),
+    clientAuthenticationErrors(),
     publishedDocumentCaching(),
     uncachedAnswers(),
   ]);

@@ -347,6 +347,38 @@ describe('refresh tokens', () => {
   });
 });
 
+describe('a client that does not authenticate, at every endpoint that authenticates clients (RFC 6749 §5.2)', () => {
+  const ENDPOINTS = ['/token', '/token/revocation', '/token/introspection', '/request'];
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+  /** The status, error and WWW-Authenticate of a POST of `body` to `path`. */
+  async function posted(path: string, body: string, headers: Record<string, string> = {}) {
+    const response = await fetch(`${tb.issuer}${path}`, { method: 'POST', headers: { ...form, ...headers }, body });
+    return { status: response.status, error: ((await response.json()) as { error?: string }).error, challenge: response.headers.get('www-authenticate') };
+  }
+
+  it('no client authentication at all is invalid_client, with the Basic challenge of a 401', async () => {
+    for (const path of ENDPOINTS) {
+      const answer = await posted(path, 'grant_type=authorization_code&code=x&token=x&response_type=code');
+      expect(answer, path).toMatchObject({ status: 401, error: 'invalid_client' });
+      expect(answer.challenge, path).toMatch(new RegExp(`^Basic realm="${tb.issuer}"`));
+    }
+  });
+
+  it('a 401 always says how to authenticate (RFC 9110 §15.5.2): an unknown client or a wrong secret in the form body too', async () => {
+    for (const path of ENDPOINTS) {
+      for (const body of ['client_id=nobody&client_secret=x', `client_id=${webClient.client_id}&client_secret=wrong`]) {
+        const answer = await posted(path, `${body}&grant_type=authorization_code&code=x&token=x&response_type=code`);
+        expect(answer, `${path} ${body}`).toMatchObject({ status: 401, error: 'invalid_client' });
+        expect(answer.challenge, `${path} ${body}`).toMatch(new RegExp(`^Basic realm="${tb.issuer}"`));
+      }
+      const basic = await posted(path, 'grant_type=authorization_code&code=x&token=x', { authorization: `Basic ${Buffer.from(`${webClient.client_id}:wrong`).toString('base64')}` });
+      expect(basic, path).toMatchObject({ status: 401, error: 'invalid_client' });
+      expect(basic.challenge, path).toMatch(new RegExp(`^Basic realm="${tb.issuer}", error="invalid_client"`));
+    }
+  });
+});
+
 describe('userinfo answers a request without a good access token as RFC 6750 §3 has it', () => {
   /** userinfo's status and WWW-Authenticate for a request with these headers and this form body. */
   async function userinfo(headers: Record<string, string>, form?: string, query = '') {
