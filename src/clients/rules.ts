@@ -287,11 +287,11 @@ function checkUri(field: string, uri: unknown, rule: RedirectRule, issuerOrigin:
   if (!url) invalid(field, 'must be an absolute URI');
   if (uri.includes('#')) invalid(field, 'must not contain a fragment');
   if (url.username || url.password) invalid(field, 'must not contain a user name or password');
+  const problem = rule(url, issuerOrigin);
+  if (problem) invalid(field, problem);
   if (!isCanonical(uri, url)) {
     invalid(field, `a URL parser reads it as ${url.href}: register it as written there, without white space, control characters, backslashes, capitals in the host, percent-encoding in the host or dot segments`);
   }
-  const problem = rule(url, issuerOrigin);
-  if (problem) invalid(field, problem);
   return url;
 }
 
