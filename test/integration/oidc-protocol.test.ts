@@ -365,6 +365,16 @@ describe('a client that does not authenticate, at every endpoint that authentica
     }
   });
 
+  it('an Authorization header the broker cannot read as Basic is a failed authentication: 401 invalid_client, not a malformed request', async () => {
+    for (const path of ENDPOINTS) {
+      for (const authorization of ['Bearer some-access-token', 'Basic !!!', `Basic ${Buffer.from('no-colon').toString('base64')}`]) {
+        const answer = await posted(path, 'grant_type=authorization_code&code=x&token=x&response_type=code', { authorization });
+        expect(answer, `${path} ${authorization}`).toMatchObject({ status: 401, error: 'invalid_client' });
+        expect(answer.challenge, `${path} ${authorization}`).toMatch(new RegExp(`^Basic realm="${tb.issuer}"`));
+      }
+    }
+  });
+
   it('a 401 always says how to authenticate (RFC 9110 §15.5.2): an unknown client or a wrong secret in the form body too', async () => {
     for (const path of ENDPOINTS) {
       for (const body of ['client_id=nobody&client_secret=x', `client_id=${webClient.client_id}&client_secret=wrong`]) {
