@@ -194,14 +194,17 @@ export interface ClientRules {
   /** oidc-provider's extraClientMetadata.validator: runs the rules each time a client is built. */
   readonly validator: (ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata: object) => void;
   /**
-   * Checks a client's metadata; throws errors.InvalidClientMetadata naming the field. With
-   * `references`, also that the eIDs and acr values it names are configured here — checked when
-   * a client is written, not when a stored one is read, so that turning an eID off never makes
-   * clients that mention it unreadable (they simply cannot use it).
+   * Checks a client's metadata; throws errors.InvalidClientMetadata naming the field. When
+   * `written`, also what is checked only of a client being written (checkWritten) — not when a
+   * stored one is read, so that turning an eID off, or a rule made stricter, never makes a
+   * stored client unreadable: it keeps working as it did, and an update must meet the rules.
    */
-  check(metadata: Record<string, unknown>, options: { references: boolean }): void;
-  /** Only the references: the eIDs and acr values the client names are configured here. */
-  checkReferences(metadata: Record<string, unknown>): void;
+  check(metadata: Record<string, unknown>, options: { written: boolean }): void;
+  /**
+   * What is checked of a client being written only: the eIDs and acr values it names are
+   * configured here, and its URIs are written as a URL parser writes them.
+   */
+  checkWritten(metadata: Record<string, unknown>): void;
 }
 
 export interface ClientRulesOptions {
@@ -289,9 +292,6 @@ function checkUri(field: string, uri: unknown, rule: RedirectRule, issuerOrigin:
   if (url.username || url.password) invalid(field, 'must not contain a user name or password');
   const problem = rule(url, issuerOrigin);
   if (problem) invalid(field, problem);
-  if (!isCanonical(uri, url)) {
-    invalid(field, `a URL parser reads it as ${url.href}: register it as written there, without white space, control characters, backslashes, capitals in the host, percent-encoding in the host or dot segments`);
-  }
   return url;
 }
 
@@ -313,6 +313,26 @@ const SERVER_URIS = ['jwks_uri', 'backchannel_logout_uri', 'sector_identifier_ur
 
 function checkServerUris(metadata: Record<string, unknown>, issuerOrigin: string): void {
   for (const field of SERVER_URIS) if (metadata[field] !== undefined) checkUri(field, metadata[field], redirectRules.web, issuerOrigin);
+}
+
+/** Every field holding a URI the broker sends a browser or a request to: a list of them, or one. */
+const URI_FIELDS = ['redirect_uris', 'post_logout_redirect_uris', 'frontchannel_logout_uri', ...SERVER_URIS] as const;
+
+/**
+ * Refuses a URI not written as a URL parser writes it (isCanonical), naming the field and the
+ * form to register. Run once the rules have found every URI a string that parses.
+ */
+function checkWrittenForms(metadata: Record<string, unknown>): void {
+  for (const field of URI_FIELDS) {
+    const value = metadata[field];
+    const uris: unknown[] = Array.isArray(value) ? value : value === undefined ? [] : [value];
+    uris.forEach((uri, i) => {
+      const url = typeof uri === 'string' ? parseUri(uri) : undefined;
+      if (url && !isCanonical(uri as string, url)) {
+        invalid(Array.isArray(value) ? `${field}[${i}]` : field, `a URL parser reads it as ${url.href}: register it as written there, without white space, control characters, backslashes, capitals in the host, percent-encoding in the host or dot segments`);
+      }
+    });
+  }
 }
 
 /**
@@ -378,7 +398,12 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     });
   }
 
-  function check(metadata: Record<string, unknown>, { references }: { references: boolean }): void {
+  function checkWritten(metadata: Record<string, unknown>): void {
+    checkWrittenForms(metadata);
+    checkReferences(metadata);
+  }
+
+  function check(metadata: Record<string, unknown>, { written }: { written: boolean }): void {
     for (const [field, schema] of Object.entries(schemas)) {
       if (metadata[field] !== undefined) validateField(field, schema, metadata[field]);
     }
@@ -400,17 +425,17 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
       const logo = typeof metadata.logo_uri === 'string' ? parseUri(metadata.logo_uri) : undefined;
       if (logo?.protocol !== 'https:') invalid('logo_uri', 'must be an https URL');
     }
-    if (references) checkReferences(metadata);
+    if (written) checkWritten(metadata);
   }
 
   return {
     extraFields,
     eidFields,
     check,
-    checkReferences,
+    checkWritten,
     // oidc-provider calls the validator once per extra field, with the whole metadata (its own
     // defaults filled in); the first call checks everything. `ctx` is set for registration
-    // requests, which write the client, so that is when references are checked too.
+    // requests, which write the client, so that is when what is checked of a written client runs too.
     validator(ctx, key, value, metadata) {
       if (key !== extraFields[0]) return;
       if (ctx !== undefined) {
@@ -422,7 +447,7 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
         const folded = inPageLanguages(requested);
         for (const { name } of TAGGED_FIELDS) if (folded[name] !== undefined) (metadata as Record<string, unknown>)[name] = folded[name];
       }
-      check(metadata as Record<string, unknown>, { references: ctx !== undefined });
+      check(metadata as Record<string, unknown>, { written: ctx !== undefined });
     },
   };
 }

@@ -7,6 +7,7 @@ import { startTestBroker, webClient, type TestBroker } from '../support/broker.j
 import { tokenRequest } from '../support/http.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, ADMIN_TOKEN, createClient, loginWorks, startAdminBroker, type AdminAnswer } from './admin-support.js';
+import { ClientStore } from '../../src/clients/store.js';
 
 let tb: TestBroker;
 
@@ -513,6 +514,27 @@ describe('validation errors in plain words', () => {
     const refused = await admin(tb.issuer, 'PATCH', `/admin/clients/${created.client_id}`, { redirect_uri: ['https://shop.example/v2'] });
     expect(refused.status).toBe(400);
     expect(refused.body.error_description).toBe('redirect_uri: unknown field; did you mean redirect_uris?');
+  });
+});
+
+describe('a client stored before a rule it breaks', () => {
+  it('keeps working as it did, and the admin API repairs it: an update must meet the rule, one that does is taken', async () => {
+    // As a broker of an earlier version stored it: a redirect URI with a trailing space.
+    const { client_id: clientId } = await createClient(tb.issuer, webMetadata());
+    const clients = new ClientStore(tb.broker.store);
+    await clients.upsert(clientId, { ...(await clients.find(clientId)), redirect_uris: ['https://shop.example/callback '] });
+
+    const query = new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://shop.example/callback ', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
+    const started = await fetch(`${tb.issuer}/auth?${query}`, { redirect: 'manual' });
+    expect(started.status).toBe(303);
+    expect(started.headers.get('location')).toMatch(/^\/interaction\//);
+
+    const elsewhere = await admin(tb.issuer, 'PATCH', `/admin/clients/${clientId}`, { display_name: 'The Shop, renamed' });
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body.error_description).toMatch(/^redirect_uris\[0\]: a URL parser reads it as https:\/\/shop\.example\/callback:/);
+    const repaired = await admin(tb.issuer, 'PATCH', `/admin/clients/${clientId}`, { redirect_uris: ['https://shop.example/callback'] });
+    expect(repaired.status).toBe(200);
+    expect(repaired.body.redirect_uris).toEqual(['https://shop.example/callback']);
   });
 });
 
