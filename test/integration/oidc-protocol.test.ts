@@ -83,6 +83,14 @@ describe('discovery', () => {
     expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);
   });
 
+  it('lists no CIBA when no configured eID serves backchannel requests: its endpoint would refuse every one', async () => {
+    const metadata = rp.config.serverMetadata();
+    expect(metadata.grant_types_supported).toEqual(['authorization_code', 'refresh_token']);
+    for (const field of ['backchannel_authentication_endpoint', 'backchannel_token_delivery_modes_supported', 'backchannel_user_code_parameter_supported', 'backchannel_authentication_request_signing_alg_values_supported']) {
+      expect(metadata[field], field).toBeUndefined();
+    }
+  });
+
   it('the discovery document and the JWKS may be kept five minutes, an error not at all', async () => {
     for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/jwks']) {
       const response = await fetch(`${tb.issuer}${path}`);
