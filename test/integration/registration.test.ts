@@ -382,6 +382,21 @@ describe('registration management (RFC 7592)', () => {
     return answer.body as { client_id: string; client_secret: string; registration_access_token: string; registration_client_uri: string };
   }
 
+  it('a request with another scheme than Bearer, at /reg or at a client, is one without a token (RFC 6750 §3.1): 401 with the Bearer challenge, no error code', async () => {
+    const reg = await registered();
+    const basic = `Basic ${Buffer.from(`${reg.client_id}:${reg.client_secret}`).toString('base64')}`;
+    const answers = [
+      await fetch(`${tb.issuer}/reg`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/json' }, body: JSON.stringify(webRegistration) }),
+      await fetch(reg.registration_client_uri, { headers: { authorization: basic } }),
+      await fetch(reg.registration_client_uri, { method: 'DELETE', headers: { authorization: basic } }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status, answer.url).toBe(401);
+      expect(answer.headers.get('www-authenticate'), answer.url).toBe(`Bearer realm="${tb.issuer}"`);
+    }
+    expect((await call(reg.registration_client_uri, 'GET', reg.registration_access_token)).status).toBe(200);
+  });
+
   it('a client reads, updates and deletes itself with its registration access token', async () => {
     const reg = await registered();
     expect(reg.registration_client_uri).toBe(`${tb.issuer}/reg/${reg.client_id}`);
