@@ -328,7 +328,7 @@ function checkWrittenForms(metadata: Record<string, unknown>): void {
     const uris: unknown[] = Array.isArray(value) ? value : value === undefined ? [] : [value];
     uris.forEach((uri, i) => {
       const url = typeof uri === 'string' ? parseUri(uri) : undefined;
-      if (url && !isCanonical(uri as string, url)) {
+      if (typeof uri === 'string' && url && !isCanonical(uri, url)) {
         invalid(Array.isArray(value) ? `${field}[${i}]` : field, `a URL parser reads it as ${url.href}: register it as written there, without white space, control characters, backslashes, capitals in the host, percent-encoding in the host or dot segments`);
       }
     });
