@@ -422,7 +422,7 @@ export async function createBroker(checked: CheckedConfig, options: BrokerOption
       draining: drain.signal,
       async listen() {
         if (metricsAt === 'port') {
-          metricsServer = await startMetricsServer(metrics, { port: config.metrics.port!, host: config.metrics.host, token: config.metrics.token, server: config.server }, log);
+          metricsServer = await startMetricsServer(metrics, { port: config.metrics.port!, host: config.metrics.host, token: config.metrics.token, server: config.server, securityHeaders: headers }, log);
           broker.metricsPort = metricsServer.port;
         }
         webhooks.start();

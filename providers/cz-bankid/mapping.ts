@@ -1,26 +1,25 @@
 import { text, type EidFailure, type EidOutcome, type EidPerson, type PostalAddress } from '../../src/eids/sdk.js';
+import { eidOutage, personCancelled, personEnded, type UpstreamErrorRow } from '../upstream-oidc/error-table.js';
 import { parseBirthNumber } from './birth-number.js';
 
 /** The acr a Bank iD login gets: Bank iD has one level (its loa3), so one value serves. */
 export const ACR = 'urn:nordic-eid:cz:bankid';
 
-const personStopped: EidFailure = { error: 'access_denied', description: 'The person cancelled or did not give consent at their bank.', ending: 'cancelled' };
-const notAvailable: EidFailure = { error: 'server_error', description: 'Bank iD or the bank is temporarily unavailable.' };
+const notAvailable = eidOutage('Bank iD or the bank is temporarily unavailable.');
 
 /**
  * Bank iD's error callbacks → what the client gets, in the broker's words (Bank iD's
- * error_description is never passed on). Codes not listed are the broker's request refused:
- * server_error. The person's side of each is in the README's Czech Bank iD section.
+ * error_description is never passed on), and who the login ended by; they add to the codes
+ * every upstream shares (login_required and its kin the broker's, as its requests always let
+ * the bank ask the person). Codes in neither are the broker's request refused: server_error. The
+ * person's side of each is in the README's Czech Bank iD section.
  */
-export const bankIdErrors: Readonly<Record<string, EidFailure>> = {
-  access_denied: personStopped,
-  login_required: personStopped,
-  consent_required: personStopped,
-  interaction_required: personStopped,
-  eid_doesnt_exist: { error: 'eid_doesnt_exist', description: 'Bank iD is not active for the person at the bank they chose.' },
-  user_not_eligible: { error: 'insufficient_scope', description: 'The bank cannot offer Bank iD to the person (age, legal capacity or login method).' },
-  insufficient_scope: { error: 'insufficient_scope', description: 'The bank lacks data about the person that the login needs.' },
-  server_error: { error: 'server_error', description: 'Bank iD or the bank failed.' },
+export const bankIdErrors: Readonly<Record<string, UpstreamErrorRow>> = {
+  access_denied: personCancelled('The person cancelled or did not give consent at their bank.'),
+  eid_doesnt_exist: personEnded({ error: 'eid_doesnt_exist', description: 'Bank iD is not active for the person at the bank they chose.' }),
+  user_not_eligible: personEnded({ error: 'insufficient_scope', description: 'The bank cannot offer Bank iD to the person (age, legal capacity or login method).' }),
+  insufficient_scope: personEnded({ error: 'insufficient_scope', description: 'The bank lacks data about the person that the login needs.' }),
+  server_error: eidOutage('Bank iD or the bank failed.'),
   temporarily_unavailable: notAvailable,
   basic_registers_unavailable: notAvailable,
 };

@@ -1,5 +1,6 @@
 import { pluginFolder, text, type EidPerson } from '../../src/eids/sdk.js';
 import { finland } from '../countries/fi.js';
+import { personCancelled } from '../upstream-oidc/error-table.js';
 import { upstreamEid } from '../upstream-oidc/index.js';
 import { uiLocalesFor } from '../upstream-oidc/ui-locales.js';
 
@@ -29,6 +30,8 @@ export const fiFtn = upstreamEid({
   options: {},
   protocol: { requestObject: 'request-only', encryptedResponses: true, userinfo: 'none', privateKeyJwtOnly: true },
   scopes: () => ['openid', 'profile', 'personal_identity_code'],
+  // FTN brokers (OP's Identity Service Broker) answer a cancel at the bank with `cancel` as well as access_denied.
+  errors: { cancel: personCancelled('The person cancelled at the eID.') },
   authorizationParams: (login) => ({
     acr_values: 'http://ftn.ficora.fi/2017/loa2 http://ftn.ficora.fi/2017/loa3',
     ui_locales: uiLocalesFor(login.locale, FTN_LANGUAGES),

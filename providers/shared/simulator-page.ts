@@ -133,6 +133,26 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);
 }
 
+/**
+ * The way on from a simulator's page that cannot go on (the login over at the simulator, a
+ * request it could not take): back to the broker, as a real eID's "back to the service" does,
+ * with the login's `state` when the page knows it (`error=access_denied` then, the person's
+ * cancel). The broker then shows where its login stands: the picker to choose again, or its
+ * way back to the service; an answer with no state, its page for an answer that belongs to no
+ * login, with the way back to the service. These pages said to go back to the service, and
+ * gave no way there.
+ */
+export function backToBroker(redirectUri: string, login: { state?: string | undefined; iss?: string }, label: string): string {
+  const url = new URL(redirectUri);
+  if (login.state) {
+    url.searchParams.set('error', 'access_denied');
+    url.searchParams.set('error_description', 'the person left the simulator');
+    url.searchParams.set('state', login.state);
+    if (login.iss) url.searchParams.set('iss', login.iss);
+  }
+  return `<p><a class="button" href="${escapeHtml(url.href)}">${escapeHtml(label)}</a></p>`;
+}
+
 /** A form's hidden fields, escaped. */
 export function hiddenInputs(fields: Record<string, string>): string {
   return Object.entries(fields)

@@ -17,6 +17,7 @@ import {
   type EidFailure,
   type EidOutcome,
   type EidPluginFactory,
+  type EidTelemetry,
   type Logger,
   type LoginRequest,
   type PluginContext,
@@ -24,6 +25,7 @@ import {
   type StartedEid,
 } from '../../src/eids/sdk.js';
 import { classifyUpstreamError, loggable, UpstreamClient, UpstreamError, type UpstreamClientOptions, type UpstreamResult } from './client.js';
+import { UPSTREAM_ERRORS, upstreamErrorRow, type UpstreamErrorCause, type UpstreamErrorRow } from './error-table.js';
 import { generatedUpstreamKeys, readUpstreamKeys, type UpstreamKeys } from './keys.js';
 import type { UpstreamSimulator } from './simulator.js';
 
@@ -103,9 +105,10 @@ export interface UpstreamEidDefinition<Options extends z.ZodRawShape> {
   outcome(result: UpstreamResult, requestedAcr: string | undefined): EidOutcome | Promise<EidOutcome>;
   /**
    * The eID's own `error` codes in its authorization responses, with what the client gets for
-   * each; they add to (or replace rows of) the OAuth codes every upstream shares.
+   * each and who the login ended by; they add to (or replace rows of) the OAuth codes every
+   * upstream shares (UPSTREAM_ERRORS).
    */
-  errors?: Readonly<Record<string, EidFailure>>;
+  errors?: Readonly<Record<string, UpstreamErrorRow>>;
   /**
    * Parameters kept in the log line of a login the upstream ended with an error, shortened like
    * error_description: from the upstream's return, or else from the authorization request the
@@ -144,26 +147,6 @@ interface PendingLogin {
 /** How long a login may stay at the upstream: its answer after this finds no state, and is refused. */
 const PENDING_TTL_SECONDS = 15 * 60;
 
-const personStopped: EidFailure = { error: 'access_denied', description: 'The person cancelled or was refused at the eID.', ending: 'cancelled' };
-
-/**
- * An upstream's OAuth error → what the client gets: the broker's own error and words. The
- * upstream's `error` only picks the row; its `error_description` goes to the log alone, shortened
- * (`loggable`), so nothing an upstream writes (markup, kilobytes of it) reaches a client or a page.
- */
-const upstreamErrors: Record<string, EidFailure> = {
-  access_denied: personStopped,
-  login_required: personStopped,
-  consent_required: personStopped,
-  interaction_required: personStopped,
-  temporarily_unavailable: { error: 'server_error', description: 'The eID is temporarily unavailable.' },
-  server_error: { error: 'server_error', description: 'The eID failed.' },
-};
-
-/** Any other error code: the upstream refused the broker's request. */
-const otherUpstreamError: EidFailure = { error: 'server_error', description: 'The eID refused the request.' };
-
-
 /** Errors of a token that failed validation (openid-client's and jose's), as opposed to a network failure. */
 const isRejectedResponse = (err: unknown) => {
   const code = (err as { code?: unknown }).code;
@@ -190,7 +173,7 @@ type Stage = 'exchange' | 'mapping';
 
 /** What an outcome kind needs of the login it ended: the eID's error table and the names and values its log keeps. */
 interface FailedLogin {
-  errorTable: Readonly<Record<string, EidFailure>>;
+  errorTable: Readonly<Record<string, UpstreamErrorRow>>;
   logParameters: readonly string[];
   sent?: Readonly<Record<string, string>>;
 }
@@ -198,11 +181,13 @@ interface FailedLogin {
 /** How one kind of failed answer is told apart, logged, and told to the client. */
 interface OutcomeKind {
   kind: string;
-  matches(err: unknown, stage: Stage): boolean;
+  matches(err: unknown, stage: Stage, login: FailedLogin): boolean;
   level: 'info' | 'warn' | 'error';
   message: string;
   fields(err: unknown, login: FailedLogin): Record<string, unknown>;
   failure(err: unknown, login: FailedLogin): EidFailure;
+  /** The eID is failing: its circuit breaker counts the answer as a failed call, as it counts a 5xx. */
+  outage?: true;
 }
 
 /** Failures thrown by calls to the upstream that an eID's `outcome` made (result.fetchResource), as opposed to its own. */
@@ -220,6 +205,17 @@ const ownFrame = (stack: string) => stack.split('\n').map((line) => line.trim())
 const faultOf = (err: unknown) => ({ faultType: err instanceof Error ? err.name : typeof err, faultAt: err instanceof Error && err.stack ? ownFrame(err.stack) : undefined });
 const fixed = (description: string) => (): EidFailure => ({ error: 'server_error', description });
 
+/** An upstream's error answer whose code's row (the eID's error table) says the login ended by `cause`. */
+function endedBy(cause: UpstreamErrorCause, kind: Pick<OutcomeKind, 'kind' | 'level' | 'message' | 'outage'>): OutcomeKind {
+  const rowOf = (err: UpstreamError, login: FailedLogin) => upstreamErrorRow(login.errorTable, err.error);
+  return {
+    ...kind,
+    matches: (err, _stage, login) => err instanceof UpstreamError && rowOf(err, login).cause === cause,
+    fields: (err, login) => upstreamErrorFields(err as UpstreamError, login.logParameters, login.sent),
+    failure: (err, login) => rowOf(err as UpstreamError, login).failure,
+  };
+}
+
 /**
  * Every way a login's answer can fail, first match wins: each kind its own log line and its own
  * words to the client, so that an answer the broker could not read is never told as an upstream
@@ -227,17 +223,9 @@ const fixed = (description: string) => (): EidFailure => ({ error: 'server_error
  * fault (a claim missing or shaped unlike the mapping expects): an error in the log.
  */
 const OUTCOME_KINDS: readonly OutcomeKind[] = [
-  {
-    kind: 'ended',
-    matches: (err) => err instanceof UpstreamError,
-    level: 'info',
-    message: 'upstream ended the login',
-    fields: (err, login) => upstreamErrorFields(err as UpstreamError, login.logParameters, login.sent),
-    failure: (err, { errorTable }) => {
-      const { error } = err as UpstreamError;
-      return Object.hasOwn(errorTable, error) ? errorTable[error]! : otherUpstreamError;
-    },
-  },
+  endedBy('person', { kind: 'ended', level: 'info', message: 'upstream ended the login' }),
+  endedBy('outage', { kind: 'outage', level: 'warn', message: 'upstream said it is failing', outage: true }),
+  endedBy('broker', { kind: 'refused', level: 'error', message: "upstream refused the broker's request: check the eID's configuration and the broker's registration there" }),
   {
     kind: 'paused',
     matches: (err) => err instanceof CircuitOpenError,
@@ -273,11 +261,25 @@ const OUTCOME_KINDS: readonly OutcomeKind[] = [
   },
 ];
 
-/** The failure a login's answer ends with, `err` having been thrown at `stage`; logged by its kind. */
-function failedOutcome(err: unknown, stage: Stage, login: FailedLogin, log: Logger): EidOutcome {
-  const row = OUTCOME_KINDS.find((candidate) => candidate.matches(err, stage))!;
+/**
+ * The failure a login's answer ends with, `err` having been thrown at `stage`; logged by its
+ * kind, and an outage the upstream reported counted by the eID's circuit.
+ */
+async function failedOutcome(err: unknown, stage: Stage, login: FailedLogin, log: Logger, telemetry: EidTelemetry): Promise<EidOutcome> {
+  const row = OUTCOME_KINDS.find((candidate) => candidate.matches(err, stage, login))!;
   log[row.level]({ outcomeKind: row.kind, ...row.fields(err, login) }, row.message);
+  if (row.outage) await countedAsFailedCall(telemetry, err as UpstreamError);
   return { failure: row.failure(err, login) };
+}
+
+/**
+ * An outage the upstream reported in its answer (through the browser, so no call of the
+ * broker's failed) goes through the eID's circuit as the failed call it stands for, operation
+ * `authorization`: enough of them pause the eID, as 5xx answers to its calls do. Its circuit
+ * already open refuses it, which is the same view.
+ */
+async function countedAsFailedCall(telemetry: EidTelemetry, err: UpstreamError): Promise<void> {
+  await telemetry.run('authorization', () => Promise.reject(err), { classify: () => ({ reason: err.error, upstreamFailure: true }) }).catch(() => undefined);
 }
 
 /** `result` whose fetchResource marks what it throws as a call to the upstream failing (upstreamCallFailures). */
@@ -357,7 +359,7 @@ async function startUpstreamEid<O extends z.ZodRawShape>(
   definition: UpstreamEidDefinition<O>,
   { id, settings, issuer: brokerIssuer, store, log: pluginLog, telemetry }: PluginContext<UpstreamSetup<UpstreamSettings<O>>>,
 ): Promise<StartedEid> {
-  const errorTable: Readonly<Record<string, EidFailure>> = { ...upstreamErrors, ...definition.errors };
+  const errorTable: Readonly<Record<string, UpstreamErrorRow>> = { ...UPSTREAM_ERRORS, ...definition.errors };
   const log = settings.custom_identifier ? pluginLog.child({ custom_identifier: settings.custom_identifier }) : pluginLog;
   const production = isProductionConfiguration(brokerIssuer);
   const simulated = settings.mode === 'simulator';
@@ -479,7 +481,7 @@ async function startUpstreamEid<O extends z.ZodRawShape>(
       return await definition.outcome(markingCallFailures(result), pending.acr);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
-      return failedOutcome(err, stage, login, eidLog);
+      return failedOutcome(err, stage, login, eidLog, telemetry);
     }
   }
 

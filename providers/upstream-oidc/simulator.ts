@@ -12,7 +12,7 @@ import { loginEveryTime, memoryAdapter, SIMULATOR_KEY_LIFETIME_MS, simulatorCach
 import type { SimulatorRegistration } from './index.js';
 import type { RawAnswer } from '../shared/raw-answer.js';
 import { listenOn, stopServer } from '../shared/simulator-server.js';
-import { escapeHtml, personShown, SIMULATOR_STYLESHEET_LINK, simulatorStylesheetStep } from '../shared/simulator-page.js';
+import { backToBroker, escapeHtml, personShown, SIMULATOR_STYLESHEET_LINK, simulatorStylesheetStep } from '../shared/simulator-page.js';
 import { SimulatorTexts, type LanguageAsked, type Translate } from '../shared/simulator-language.js';
 
 /**
@@ -316,11 +316,24 @@ export async function startUpstreamSimulator(
       return grant;
     },
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
+    // What the request was refused for is oidc-provider's English, for developers: the person gets plain words, the code, and the way back.
     renderError: (ctx, out) => {
-      ctx.type = 'html';
-      ctx.body = page(texts, loginLanguage(ctx), undefined, () => `<p>${escapeHtml(String(out.error))}: ${escapeHtml(String(out.error_description ?? ''))}</p>`);
+      showEnd(ctx, (t) => `<p>${escapeHtml(t('failed'))}</p><p class="message">${escapeHtml(t('code'))}: <code>${escapeHtml(String(out.error))}</code></p>`);
     },
   };
+  /**
+   * The login this browser was last shown a page of here, by its state: a page that cannot go on
+   * leads back to it at the broker. Named by the port, as browsers share cookies across ports and
+   * every upstream simulator has one.
+   */
+  const stateCookie = `_upstream_state_${port}`;
+
+  /** Shows the page where the login cannot go on here, in the person's language, with the way back to the broker (backToBroker). */
+  const showEnd = (ctx: Koa.Context, body: (t: Translate) => string) => {
+    ctx.type = 'html';
+    ctx.body = page(texts, loginLanguage(ctx), undefined, (t) => body(t) + backToBroker(client.redirect_uris![0]!, { state: ctx.cookies.get(stateCookie, { signed: false }), iss: issuer }, t('back')));
+  };
+
   // A rotation replaces the provider by one with the new keys; logins in progress go on, held in the same storage.
   const providerWith = (keys: { keys: JWK[] }) => new Provider(issuer, { ...configuration, jwks: keys as never });
   let provider = providerWith(signing);
@@ -390,8 +403,7 @@ export async function startUpstreamSimulator(
     const details = await interactionOf(provider, ctx);
     if (!details) {
       ctx.status = 400;
-      ctx.type = 'html';
-      ctx.body = page(texts, loginLanguage(ctx), undefined, (t) => `<p>${escapeHtml(t('over'))}</p>`);
+      showEnd(ctx, (t) => `<p>${escapeHtml(t('over'))}</p>`);
       return;
     }
     if (ctx.method === 'GET' && !match[2]) {
@@ -400,6 +412,7 @@ export async function startUpstreamSimulator(
         .join('\n');
       const asked = languageAsked(ctx, details.params);
       ctx.cookies.set(LANGUAGE_COOKIE, texts.localeOf(asked), { httpOnly: true, sameSite: 'lax', signed: false, overwrite: true });
+      if (typeof details.params.state === 'string') ctx.cookies.set(stateCookie, details.params.state, { httpOnly: true, sameSite: 'lax', signed: false, overwrite: true });
       ctx.type = 'html';
       ctx.body = page(texts, asked, `/interaction/${details.uid}`, (t) =>
         `<p>${escapeHtml(t('intro'))}</p>${buttons(t)}<form method="post" action="/interaction/${details.uid}/cancel"><button type="submit" class="secondary">${escapeHtml(t('cancel'))}</button></form>`,
@@ -418,7 +431,12 @@ export async function startUpstreamSimulator(
       ctx.req.on('end', () => resolve(text));
     }));
     const person = persons.get(body.get('person') ?? '');
-    if (!person) return ctx.throw(400, 'no such test person');
+    if (!person) {
+      // A changed form: said as the simulator's refusal, with the way back.
+      ctx.status = 400;
+      showEnd(ctx, (t) => `<p>${escapeHtml(t('failed'))}</p>`);
+      return;
+    }
     await provider.interactionFinished(
       ctx.req,
       ctx.res,

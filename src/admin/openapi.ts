@@ -43,7 +43,7 @@ const descriptions: Record<string, string> = {
   backchannel_token_delivery_mode: 'CIBA: poll, the only mode (the client polls the token endpoint). Needs the CIBA grant type.',
   frontchannel_logout_uri: "Front-Channel Logout 1.0: the page the broker's logout page loads in an iframe; on the scheme, host and port of a redirect URI.",
   frontchannel_logout_session_required: 'true: that page gets iss and sid in its query, and the ID tokens carry sid.',
-  display_name: 'Shown to the person on the broker’s pages, in every language. Default: client_name in the page’s language (client_name#sv, …), then client_name, then client_id.',
+  display_name: 'Shown to the person on the broker’s pages, in every language. Default: client_name in the page’s language (client_name#sv, …), then client_name, then client_id; for a client anyone registered (registered_openly), with the hosts its redirect_uris lead to.',
   allowed_eids: 'The eIDs this client may use, by id. Absent: every configured eID.',
   allowed_acr_values: 'The acr values this client may use; others are refused (unauthorized_client) and never offered. Absent: all.',
   default_ui_locales: 'The page language when the authorization request has no ui_locales.',

@@ -1,4 +1,6 @@
+import { destinationName } from '../http/destination-name.js';
 import { subtagsOf, supportedLocales, toLocale, type Locale } from '../http/locale.js';
+import { registeredOpenly } from './open-registration.js';
 
 /**
  * Client metadata given per language, as OpenID Connect Dynamic Client Registration 1.0 §2.1
@@ -140,9 +142,20 @@ export function homePageIn(metadata: Readonly<Record<string, unknown>>, locale: 
 /**
  * The client's name on a page in `locale`: the operator's display_name, in every language (the
  * operator has the last word on what the person reads); else the name the client gave in that
- * language, or without a tag; else its client_id.
+ * language, or without a tag; else its client_id. A client anyone registered (open registration)
+ * and the operator did not name is named by where its redirect_uris lead as well, after the name
+ * it gave itself or alone (`Anyone (news.example)`): anyone can give a client a bank's name, but
+ * not the bank's host.
  */
 export function clientNameIn(metadata: Readonly<Record<string, unknown>>, locale: Locale): string {
   const name = metadata.display_name ?? inLanguage(metadata, 'client_name', locale);
+  const places = registeredOpenly(metadata) && metadata.display_name === undefined ? destinationsOf(metadata.redirect_uris) : '';
+  if (places) return typeof name === 'string' ? `${name} (${places})` : places;
   return typeof name === 'string' ? name : String(metadata.client_id);
+}
+
+/** The places `redirectUris` lead to (destinationName), each once, as a list in words; '' for none. */
+function destinationsOf(redirectUris: unknown): string {
+  const uris = Array.isArray(redirectUris) ? redirectUris.filter((uri): uri is string => typeof uri === 'string' && URL.canParse(uri)) : [];
+  return [...new Set(uris.map((uri) => destinationName(new URL(uri))))].join(', ');
 }

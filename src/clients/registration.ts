@@ -70,25 +70,6 @@ export function applyRegistrationDefaults(ctx: KoaContextWithOIDC | undefined, m
 }
 
 /**
- * The broker's mark on a client registered with no initial access token (open registration):
- * anyone may have registered it, with any redirect_uri, so its error answers, and a logout that
- * asked the person nothing, stop at a page on the broker's origin (src/oidc/leaving-page.ts). It is kept in the client's metadata, where the
- * client can neither give it nor drop it (rules.ts, operatorGrants), and stays when the operator
- * later asks for tokens: how the client came in does not change.
- */
-export const REGISTERED_OPENLY = 'registered_openly';
-
-/** Marks a client that an open /reg is registering (REGISTERED_OPENLY). */
-export function markOpenRegistration(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>, registration: BrokerConfig['registration']): void {
-  if (ctx?.oidc.route === 'registration' && registration.initial_access_token === false) metadata[REGISTERED_OPENLY] = true;
-}
-
-/** Whether a client carries the mark of open registration (REGISTERED_OPENLY). */
-export function registeredOpenly(metadata: Readonly<Record<string, unknown>>): boolean {
-  return metadata[REGISTERED_OPENLY] === true;
-}
-
-/**
  * Metadata that asks for encrypted answers or takes encrypted requests (OpenID Connect Dynamic
  * Client Registration §2, JWT introspection and JARM's). Discovery lists no encryption algorithm,
  * and oidc-provider, with encryption off, drops such a field without a word: the client would be

@@ -1,5 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import { HttpError } from './errors.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './parameters.js';
 
 /**
  * Refuses a request body larger than `maxBytes` before anyone reads it — the broker's own
@@ -86,21 +87,26 @@ async function parseBody(ctx: Context): Promise<Record<string, unknown>> {
  * A JSON body's object. A `__proto__` key, at any depth, is refused: JSON.parse keeps it as an
  * own field, but the first copy of the object by assignment (a merge, Object.assign) makes its
  * value the copy's prototype, whose fields every later check then reads as fields sent — the
- * admin API took `{"__proto__": {"resource_server": true}}` as resource_server.
+ * admin API took `{"__proto__": {"resource_server": true}}` as resource_server. So is an object
+ * nested more than MAX_JSON_DEPTH levels deep, which no body here needs: a few thousand levels,
+ * well within the size limit, overflowed the stack of the JSON.parse reviver that looked for
+ * `__proto__`, and were answered as a body that is no JSON object.
  */
 function parseJsonObject(text: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text, refuseProtoKey);
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
+    parsed = JSON.parse(text);
+  } catch {
     // Falls through to the same answer as any other unreadable body.
   }
-  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  throw new HttpError(400, 'invalid_request', 'The request body is not a JSON object.');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'invalid_request', 'The request body is not a JSON object.');
+  if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) throw new HttpError(400, 'invalid_request', `The request body's JSON is nested more than ${MAX_JSON_DEPTH} levels deep.`);
+  if (holdsProtoKey(parsed)) throw new HttpError(400, 'invalid_request', 'The request body has a field named __proto__, which nothing here takes.');
+  return parsed as Record<string, unknown>;
 }
 
-function refuseProtoKey(key: string, value: unknown): unknown {
-  if (key === '__proto__') throw new HttpError(400, 'invalid_request', 'The request body has a field named __proto__, which nothing here takes.');
-  return value;
+/** Whether `value` has a field named `__proto__` at any depth (only ever called within MAX_JSON_DEPTH). */
+function holdsProtoKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  return Object.hasOwn(value, '__proto__') || Object.values(value).some(holdsProtoKey);
 }

@@ -6,7 +6,7 @@ import type { EidFailure, EidOutcome, EidPlugin, LoginRequest, LoginState, Start
 import type { EidRegistry } from '../eids/registry.js';
 import type { EidOperations } from '../eids/telemetry.js';
 import { clientNameIn, homePageIn, inLanguage, isWebPage } from '../clients/localized.js';
-import { registeredOpenly } from '../clients/registration.js';
+import { registeredOpenly } from '../clients/open-registration.js';
 import { browserId } from '../http/browser-id.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError } from '../http/errors.js';
@@ -24,6 +24,7 @@ import { requestedDetails } from '../oidc/authorization-details.js';
 import { provenByKnownClient } from '../oidc/proven-parameters.js';
 import type { OpenEventStreams } from './event-streams.js';
 import { rememberedFor } from './start-input.js';
+import { begunCookie } from './begun-mark.js';
 import { CheckedInteractions } from './checked-interactions.js';
 import { StartedEids } from './started-eids.js';
 import { recordResult, type Finisher } from './finish.js';
@@ -100,17 +101,6 @@ export const routeState = (ctx: Context) => ctx.state as RouteState;
  */
 const LOGIN_COOKIE = 'neb_last_login';
 
-/**
- * The name of the cookie that marks a login as begun in this browser: `neb_begun_<uid>`, set with
- * the interaction cookies when the login begins (at /auth) and required with them on every route
- * under /interaction/<uid>. oidc-provider's interaction cookies cannot be `__Host-` (each has its
- * own login's path), so a page on a sibling subdomain could plant another browser's: the person
- * would identify, with their own eID, in a login begun in that other browser, whose return to the
- * client (its resume cookie) gives that browser the code for the person's identity. This one is
- * `__Host-` over https, and named by the login, so that logins begun at once in two tabs do not
- * overwrite each other's.
- */
-const begunCookie = (ctx: Context, uid: string) => siteCookieName(ctx, `neb_begun_${uid}`);
 
 const notStarted = () => new HttpError(409, 'invalid_request', 'No eID has been started for this login yet.');
 
@@ -222,7 +212,8 @@ export function loginSteps(deps: LoginDependencies) {
     const kept = keptInteraction(ctx);
     const interaction = kept ?? (await readInteraction(ctx));
     if (interaction.uid !== ctx.params.uid || interaction.prompt.name !== 'login') throw await loginOver(ctx);
-    if (signedCookie(ctx, begunCookie(ctx, interaction.uid)) !== '1') throw sessionExpired();
+    // Without its mark the login was begun in another browser, or is over (the mark goes with its return to the client): its page says it is over.
+    if (signedCookie(ctx, begunCookie(ctx, interaction.uid)) !== '1') throw await loginOver(ctx);
     if (!kept) checked.keepChecked(interaction);
     if (ctx.method !== 'GET' && !fromOwnPages(ctx)) {
       throw new HttpError(403, 'invalid_request', "The request did not come from the broker's own pages.");
@@ -817,9 +808,9 @@ export function loginSteps(deps: LoginDependencies) {
 
     /**
      * The client as the person sees it, in the page's language where the client gave that (OpenID
-     * Connect Dynamic Client Registration §2.1): its name, its logo when it has an https one, and
-     * its privacy policy and terms of service, which the same specification's §2 asks the provider
-     * to show.
+     * Connect Dynamic Client Registration §2.1): its name, its logo when it has an https one (not
+     * for a client anyone registered), and its privacy policy and terms of service, which the same
+     * specification's §2 asks the provider to show.
      */
     clientShown(ctx: Context) {
       const { metadata } = routeState(ctx).client;
@@ -827,7 +818,7 @@ export function loginSteps(deps: LoginDependencies) {
       const [logo, policy, terms] = (['logo_uri', 'policy_uri', 'tos_uri'] as const).map((field) => inLanguage(metadata, field, locale));
       return {
         display_name: clientNameIn(metadata, locale),
-        ...(typeof logo === 'string' && logo.startsWith('https://') ? { logo_uri: logo } : {}),
+        ...(typeof logo === 'string' && logo.startsWith('https://') && !registeredOpenly(metadata) ? { logo_uri: logo } : {}),
         ...(isWebPage(policy) ? { policy_uri: policy } : {}),
         ...(isWebPage(terms) ? { tos_uri: terms } : {}),
       };

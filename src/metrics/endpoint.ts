@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context, Middleware } from 'koa';
 import type { BrokerConfig } from '../config/schema.js';
-import { isRead, READ_METHODS } from '../http/errors.js';
+import { answerParserErrors, isRead, READ_METHODS } from '../http/errors.js';
 import { onlyWhere } from '../http/scoped.js';
 import { createHttpServer } from '../http/server.js';
 import type { Logger } from '../log.js';
@@ -67,11 +67,14 @@ export interface MetricsServer {
 /**
  * /metrics on a port of its own (`metrics.port`), reachable only where that port is. It holds a
  * slow client no longer than the broker's port does (the `server` timeouts; Node's own defaults
- * would keep one for a minute and more), and at most METRICS_MAX_CONNECTIONS at once.
+ * would keep one for a minute and more), and at most METRICS_MAX_CONNECTIONS at once. What
+ * never reaches its handler (malformed HTTP, headers too large, CONNECT, another Expect) is
+ * answered as on the broker's port, in JSON with a traceId and `securityHeaders`: Node's own
+ * answer was a bare status line, and CONNECT a connection closed without a word.
  */
 export async function startMetricsServer(
   metrics: Metrics,
-  options: { port: number; host: string; token: string | undefined; server: BrokerConfig['server'] },
+  options: { port: number; host: string; token: string | undefined; server: BrokerConfig['server']; securityHeaders: Readonly<Record<string, string>> },
   log: Logger,
 ): Promise<MetricsServer> {
   const expected = options.token ? digest(options.token) : undefined;
@@ -94,6 +97,7 @@ export async function startMetricsServer(
     );
   }, options.server);
   server.maxConnections = METRICS_MAX_CONNECTIONS;
+  answerParserErrors(server, { securityHeaders: options.securityHeaders, log });
   server.listen(options.port, options.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;

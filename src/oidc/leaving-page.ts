@@ -1,7 +1,8 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Views } from '../http/views.js';
 import { contentSecurityPolicy } from '../http/security-headers.js';
-import { registeredOpenly } from '../clients/registration.js';
+import { registeredOpenly } from '../clients/open-registration.js';
+import { destinationName } from '../http/destination-name.js';
 import type { AfterEndpoint } from './after-endpoints.js';
 import { formOfFormPostPage } from './form-post-page.js';
 import { isLoggedOutPage } from './logout-language.js';
@@ -51,20 +52,6 @@ function errorAnswerOf(ctx: KoaContextWithOIDC): ErrorAnswer | undefined {
   const answer = destination.hash ? new URLSearchParams(destination.hash.slice(1)) : destination.searchParams;
   const code = answer.get('error');
   return code === null ? undefined : { destination, onward: { href: location }, code };
-}
-
-/** The schemes whose host is where a link leads: any other is an app's. */
-const WEB_SCHEMES: ReadonlySet<string> = new Set(['https:', 'http:']);
-
-/**
- * The destination as the page names it: its host (with a port other than the scheme's), which
- * URL gives in ASCII (an internationalised name as xn--…, so no look-alike letters pass for
- * another's); a native app's private-use scheme by that scheme, since the app that registered it
- * is what opens, whatever host follows it (com.example.app://bank.example/ leads to the app, not
- * to bank.example, which a page naming the host would have the person trust).
- */
-export function destinationName(destination: URL): string {
-  return WEB_SCHEMES.has(destination.protocol) ? destination.host : destination.protocol.slice(0, -1);
 }
 
 /** The page, in place of the error answer of a client anyone registered, at the endpoints that give one. */

@@ -1,9 +1,9 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { clientNameIn, homePageIn } from '../clients/localized.js';
-import { registeredOpenly } from '../clients/registration.js';
+import { registeredOpenly } from '../clients/open-registration.js';
 import type { Views } from '../http/views.js';
 import type { AfterEndpoint } from './after-endpoints.js';
-import { destinationName } from './leaving-page.js';
+import { destinationName } from '../http/destination-name.js';
 import { isLoggedOutPage } from './logout-language.js';
 
 /**

@@ -1,4 +1,4 @@
-import { registeredOpenly } from '../clients/registration.js';
+import { registeredOpenly } from '../clients/open-registration.js';
 
 /**
  * Whether the client vouched for one parameter of its authorization request: the parameter came

@@ -6,7 +6,8 @@ import type { ErrorPage, Views } from '../http/views.js';
 import { retryAfterUnavailable } from '../http/errors.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan, tooLongDescription, tooLongParameter } from '../http/parameters.js';
 import { INITIAL_ACCESS_TOKEN_MAX_SECONDS, type InitialAccessTokens } from '../clients/initial-access-tokens.js';
-import { applyRegistrationDefaults, keepSubjectsOnUpdate, markOpenRegistration, refuseEncryption, registrationFeatures } from '../clients/registration.js';
+import { markOpenRegistration } from '../clients/open-registration.js';
+import { applyRegistrationDefaults, keepSubjectsOnUpdate, refuseEncryption, registrationFeatures } from '../clients/registration.js';
 import type { ClientRules } from '../clients/rules.js';
 import { extraMetadataOf } from '../clients/static.js';
 import { tokenEndpointAuthMethods } from '../clients/metadata.js';
@@ -44,6 +45,7 @@ import { clientJwtLifetime } from './client-jwt-lifetime.js';
 import { returnsOnlyToRegisteredRedirects } from './registered-redirect.js';
 import { otherAuthorizationSchemesUnauthenticated } from './other-authorization-schemes.js';
 import { clientAuthenticationErrors } from './client-authentication-errors.js';
+import { begunMarkCleared } from '../login/begun-mark.js';
 
 export interface ProviderDependencies {
   config: BrokerConfig;
@@ -439,7 +441,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
         if (key === deps.clientRules.extraFields[0]) {
           refuseEncryption(ctx);
           applyRegistrationDefaults(ctx, metadata as Record<string, unknown>);
-          markOpenRegistration(ctx, metadata as Record<string, unknown>, config.registration);
+          markOpenRegistration(ctx, metadata as Record<string, unknown>, config.registration.initial_access_token === false);
           keepSubjectsOnUpdate(ctx, metadata as Record<string, unknown>);
         }
         deps.clientRules.validator(ctx, key, value, metadata);
@@ -560,6 +562,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
     logoutRevocation(provider, { grants: new StoreAdapter('Grant', store, deps.keyNames), store, sessionTtlSeconds: config.ttl.session }),
     // After the front-channel page, which a logout without a login never draws (it has no clients to log out).
     leavingAfterLogout(views),
+    // Before the leaving page, which answers 400 in place of the error a client anyone registered gets: the login is over all the same.
+    begunMarkCleared(),
     // Before the broker's form-post page, which it takes the place of for an error of such a client.
     leavingPage(views),
     ownFormPostPage(views),

@@ -318,7 +318,7 @@ describe('the error of a client anyone registered (open registration): a page be
     const registered = await fetch(`${tb.issuer}/reg`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ redirect_uris: [`${postedBack.origin}/open`], client_name: 'Anyone' }),
+      body: JSON.stringify({ redirect_uris: [`${postedBack.origin}/open`], client_name: 'Anyone', logo_uri: 'https://bank.example/logo.png' }),
     });
     const { client_id: clientId } = (await registered.json()) as { client_id: string };
     const authorization = (extra: Record<string, string>) =>
@@ -343,8 +343,11 @@ describe('the error of a client anyone registered (open registration): a page be
       const posted = await postedBack.waitFor((request) => request.url.pathname === '/open' && request.method === 'POST');
       expect(Object.fromEntries(new URLSearchParams(posted.body))).toEqual({ error: 'login_required', error_description: expect.any(String), state: 'open-state', iss: tb.issuer });
 
-      // A login's own end (its return, resume): the person cancels at the picker.
+      // A login's own end (its return, resume): the person cancels at the picker, which names the
+      // client by where it leads as well as by the name anyone could have given it, without its logo.
       await page.goto(authorization({}));
+      expect(await page.textContent('main')).toContain(`Anyone (${host})`);
+      expect(await page.locator('img[src="https://bank.example/logo.png"]').count()).toBe(0);
       await page.click('form[action$="/cancel"] button');
       await page.waitForSelector('a#leave');
       expect(new URL(page.url()).origin).toBe(tb.issuer);
@@ -388,7 +391,7 @@ describe('the logout confirmation for a client anyone registered (open registrat
       expect(await page.evaluate('document.activeElement?.textContent')).toBe('Ja, logga ut');
       for (const button of ['Ja, logga ut', 'Nej, fortsätt vara inloggad']) {
         const description = await buttonDescription(page, button);
-        expect(description).toContain('Vem som helst vill logga ut dig.');
+        expect(description).toContain(`Vem som helst (${host}) vill logga ut dig.`);
         expect(description).toContain(`Oavsett vad du väljer skickas du sedan vidare till ${host}.`);
         expect(description).toContain(`Svara bara om du känner igen ${host}.`);
       }

@@ -80,7 +80,7 @@ describe("an upstream eID's simulator after the login left it", () => {
     ['fi-ftn', 'form[action$="/cancel"] button', undefined],
     ['dk-mitid', 'form[action$="/cancel"] button', undefined],
     ['cz-bankid', 'button[name="decision"][value="decline"]', 'button[name="decision"][value="approve"]'],
-  ])('%s: Back to its page after Cancel (then a test person chosen, where it offers them): a page in the person\'s language that says the login is over and what to do', async (eid, cancel, approve) => {
+  ])('%s: Back to its page after Cancel (then a test person chosen, where it offers them): a page in the person\'s language that says the login is over, with the way back to the login', async (eid, cancel, approve) => {
     const context = await newPhone(browser, 'nb-NO');
     try {
       const page = await context.newPage();
@@ -93,9 +93,36 @@ describe("an upstream eID's simulator after the login left it", () => {
       await page.waitForSelector('html[lang="nb"] main p');
       expect(await page.locator('main button').count()).toBe(0);
       expect(await page.textContent('main p')).toBe(
-        'Denne innloggingen pågår ikke lenger: den er allerede fullført, avbrutt eller for gammel. Gå tilbake til tjenesten du kom fra, og begynn på nytt.',
+        'Denne innloggingen pågår ikke lenger her: den er allerede fullført, avbrutt eller for gammel. Gå tilbake til innloggingen for å velge på nytt eller for å gå tilbake til tjenesten.',
       );
       await expectAccessible(page, `${eid} simulator, login over`);
+      // The way on, which the page only spoke of: back at the broker, where the login stands (its picker, saying why).
+      await page.getByRole('link', { name: 'Tilbake til innloggingen' }).click();
+      await page.waitForURL((url) => url.origin === tb.issuer);
+      await page.waitForSelector('html[lang="nb"] .notice');
+      expect(await page.locator('button[value="no-bankid"]').count()).toBe(1);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
+
+describe("an upstream eID's simulator refusing a request", () => {
+  // oidc-provider's page showed its English (`invalid_client: client is invalid`) and no way on.
+  it("no-bankid: plain words in the page's language, the error's code, and the way back to the login at the broker", async () => {
+    const context = await newPhone(browser, 'da-DK');
+    try {
+      const page = await context.newPage();
+      const simulator = new URL(await simulatorPageOf(page, 'no-bankid'));
+      await page.goto(`${simulator.origin}/auth?${new URLSearchParams({ client_id: 'nobody', response_type: 'code', scope: 'openid', redirect_uri: 'https://rp.example/cb' })}`);
+      await page.waitForSelector('html[lang="da"] main code');
+      expect(await page.textContent('main p')).toBe('Det simulerede eID kunne ikke modtage anmodningen. Gå tilbage til login for at vælge igen eller for at vende tilbage til tjenesten.');
+      expect(await page.textContent('main code')).toBe('invalid_client');
+      await expectAccessible(page, 'no-bankid simulator, request refused');
+      // Back to the login this browser was shown the simulator's page of: at the picker, as after its Cancel.
+      await page.getByRole('link', { name: 'Tilbage til login' }).click();
+      await page.waitForURL((url) => url.origin === tb.issuer);
+      expect(await page.textContent('html[lang="da"] .notice')).toContain('BankID (Norge)');
     } finally {
       await context.close();
     }
@@ -137,7 +164,7 @@ describe("a simulator's pages speak the person's language", () => {
       await page.goBack();
       await page.waitForSelector('main p');
       expect(await page.getAttribute('html', 'lang')).toBe('fi');
-      expect(await page.textContent('main p')).toBe('Tämä kirjautuminen ei ole enää kesken: se on jo päättynyt, peruttu tai vanhentunut. Palaa palveluun, josta tulit, ja aloita alusta.');
+      expect(await page.textContent('main p')).toBe('Tämä kirjautuminen ei ole enää kesken täällä: se on jo päättynyt, peruttu tai vanhentunut. Palaa kirjautumiseen valitaksesi uudelleen tai palataksesi palveluun.');
     } finally {
       await context.close();
     }

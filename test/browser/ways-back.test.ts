@@ -301,6 +301,8 @@ describe('what is under way survives a change of language, and Back', () => {
       await page.click('button[value="fi-ftn"]');
       await atUpstream(page, 'login');
       await page.waitForURL(/\/demo\/callback/);
+      // The login's mark of being begun in this browser goes with its return: it stayed until the login expired.
+      expect((await page.context().cookies(bed.tb.issuer)).map((cookie) => cookie.name).filter((name) => name.includes('neb_begun_'))).toEqual([]);
       // Back through the eID's page to the picker, which the broker no longer shows.
       for (let steps = 0; steps < 3 && new URL(page.url()).pathname !== picker; steps += 1) await page.goBack();
       expect(new URL(page.url()).pathname).toBe(picker);

@@ -371,6 +371,14 @@ describe('clients', () => {
     expect(now.body.token_endpoint_auth_method).toBe('client_secret_basic');
   });
 
+  it('a JSON body nested thousands of levels deep is refused as such, not as one that is no JSON object', async () => {
+    const levels = 3_000;
+    const deep = JSON.parse(`{"redirect_uris":["https://shop.example/callback"],"contacts":${'['.repeat(levels)}${']'.repeat(levels)}}`) as Record<string, unknown>;
+    const answer = await admin(tb.issuer, 'POST', '/admin/clients', deep);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({ error: 'invalid_request', error_description: expect.stringContaining('nested more than 32 levels deep') });
+  });
+
   it('a JSON body over the 16 KiB the admin API reads is refused as too large (413), not as one that is no JSON', async () => {
     const answer = await admin(tb.issuer, 'POST', '/admin/clients', webMetadata({ client_name: 'x'.repeat(20_000) }));
     expect(answer.status).toBe(413);

@@ -185,8 +185,9 @@ describe('a client anyone registered (open registration)', () => {
     await logIn(loggedIn);
     const asked = await loggedIn.browser.follow(`/session/end?${new URLSearchParams({ client_id, post_logout_redirect_uri: postLogoutUri, state: 'st', ui_locales: 'en' })}`, { headers: { accept: 'text/html' } });
     const question = await asked.response.text();
-    // Asked knowing who asks, where either answer leads, and that anyone could have registered it.
-    expect(question).toContain('Shop &lt;b&gt; asks to log you out.');
+    // Asked knowing who asks (by the name it gave itself and where it leads), where either answer
+    // leads, and that anyone could have registered it.
+    expect(question).toContain('Shop &lt;b&gt; (a&amp;b&quot;c.example) asks to log you out.');
     expect(question).toContain('Whichever button you choose, you then go on to a&amp;b&quot;c.example.');
     expect(question).toContain('Anyone can connect a service to this login');
     expect(question).not.toContain('<b>');

@@ -94,6 +94,25 @@ describe('/metrics', () => {
     expect((await fetch(metricsUrl)).status).toBe(200);
   });
 
+  it('on a port of its own, answers what the HTTP parser refuses, CONNECT and another Expect as the broker\'s port does: JSON with a traceId', async () => {
+    const separate = await startTestBroker({ metrics: { port: 0 } }, 'metrics-port-malformed');
+    const port = separate.broker.metricsPort!;
+    const sent = [
+      ['GET /metrics HTTP/1.1\r\nHost: metrics\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n', 400],
+      [`GET /metrics HTTP/1.1\r\nHost: metrics\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`, 431],
+      ['CONNECT metrics:443 HTTP/1.1\r\nHost: metrics:443\r\n\r\n', 501],
+      ['GET /metrics HTTP/1.1\r\nHost: metrics\r\nExpect: the-moon\r\nConnection: close\r\n\r\n', 417],
+    ] as const;
+    for (const [request, status] of sent) {
+      const { socket, closed } = await rawConnection(port);
+      socket.write(request);
+      const answer = await closed;
+      expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(answer).toMatch(/\r\ntraceId: [0-9a-f]+\r\n/i);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+    }
+  });
+
 
   it('on a port of its own, holds a slow client no longer than the broker does, and only so many connections', async () => {
     const separate = await startTestBroker({ metrics: { port: 0 }, server: { headers_timeout_seconds: 1, request_timeout_seconds: 1 } }, 'metrics-port-slow');

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
 import type { IdTokenForgery, SimulatorFaults } from '../../providers/upstream-oidc/simulator.js';
-import { capturingLog } from '../support/ops.js';
+import { capturingLog, Scrape } from '../support/ops.js';
 import { actAtUpstream, startUpstreamTestBed, type UpstreamTestBed } from '../support/upstream.js';
 
 const ACR = 'urn:nordic-eid:no:bankid';
@@ -44,6 +44,26 @@ describe("an upstream's error answer", () => {
       expect(callback.searchParams.get('error_description')).toBe(description);
       expect(callback.searchParams.get('state')).toBe(bed.rp.flow.state);
     }
+  });
+
+  it.each([
+    ['access_denied', 'access_denied', 'The person cancelled or was refused at the eID.', 'ended', 30],
+    ['login_required', 'server_error', "The eID would have had to ask the person, which the broker's request did not let it do.", 'refused', 50],
+    ['consent_required', 'server_error', "The eID would have had to ask the person, which the broker's request did not let it do.", 'refused', 50],
+    ['interaction_required', 'server_error', "The eID would have had to ask the person, which the broker's request did not let it do.", 'refused', 50],
+    ['invalid_request', 'server_error', 'The eID refused the request.', 'refused', 50],
+    ['a_code_never_heard_of', 'server_error', 'The eID refused the request.', 'refused', 50],
+    ['temporarily_unavailable', 'server_error', 'The eID is temporarily unavailable.', 'outage', 40],
+    ['server_error', 'server_error', 'The eID failed.', 'outage', 40],
+  ])('%s: the client gets %s, and the log says who ended the login', async (code, error, description, outcomeKind, level) => {
+    const counted = async () => (await Scrape.of(`${bed.tb.issuer}/metrics`)).value('neb_eid_request_failures_total', { eid: 'no-bankid', operation: 'authorization', reason: code });
+    const before = await counted();
+    const callback = await upstreamAnswers({ error: code, iss: bed.simulators['no-bankid']!.issuer });
+    expect([callback.searchParams.get('error'), callback.searchParams.get('error_description')]).toEqual([error, description]);
+    // Only the person's own cancel is one: a code for a request without interaction was taken for it.
+    expect(captured.lines().findLast((line) => line.upstreamError === code)).toMatchObject({ outcomeKind, level });
+    // An outage the eID reports counts toward its circuit, as a failed call to it does.
+    expect(await counted()).toBe(outcomeKind === 'outage' ? before + 1 : before);
   });
 
   it('is checked for its issuer (RFC 9207) before its code is believed', async () => {

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startMitIdSimulator, danishPersons } from '../../providers/dk-mitid/simulator/index.js';
 import { denmark } from '../../providers/countries/dk.js';
 import { upstreamEid, type UpstreamEidDefinition } from '../../providers/upstream-oidc/index.js';
+import { personEnded } from '../../providers/upstream-oidc/error-table.js';
 import { text } from '../../src/eids/sdk.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
 import { capturingLog } from '../support/ops.js';
@@ -31,7 +32,7 @@ function kitEid(acr: string, resource: (metadata: Readonly<Record<string, unknow
     protocol: { requestObject: 'none', encryptedResponses: false, userinfo: 'none' },
     scopes: () => ['openid', 'mitid', 'ssn'],
     authorizationParams: () => ({}),
-    errors: { eid_doesnt_exist: { error: 'eid_doesnt_exist', description: 'The person has no such eID.' } },
+    errors: { eid_doesnt_exist: personEnded({ error: 'eid_doesnt_exist', description: 'The person has no such eID.' }) },
     logParameters: ['traceId'],
     async outcome(result) {
       accessTokens.push(result.accessToken);

@@ -1,9 +1,16 @@
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildSync } from 'esbuild';
 import Koa from 'koa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signedCookie } from '../../src/http/signed-cookies.js';
+import { projectRoot } from '../../src/paths.js';
 import { trace } from '../../src/http/trace.js';
 import { createLogger } from '../../src/log.js';
 
@@ -66,6 +73,19 @@ describe('a signed cookie', () => {
     expect(await read(base, signed.replace('c=login-1', 'c=login-2'))).toBeNull();
   });
 
+  it('signed with an older key is read and signed again with the newest; a bad signature is cleared', async () => {
+    const before = await cookieApp(['key-one']);
+    const after = await cookieApp(['key-two', 'key-one']);
+    const signed = (await fetch(`${before}/set`)).headers.getSetCookie().map((line) => line.split(';')[0]!).join('; ');
+    const answer = await fetch(`${after}/get`, { headers: { cookie: signed } });
+    expect(((await answer.json()) as { value: string }).value).toBe('login-1');
+    const [resigned] = answer.headers.getSetCookie();
+    expect(resigned).toMatch(/^c\.sig=[\w-]+; path=\//);
+    expect(await read(after, `c=login-1; ${resigned!.split(';')[0]}`)).toBe('login-1');
+    const refused = await fetch(`${after}/get`, { headers: { cookie: 'c=login-1; c.sig=forged' } });
+    expect(refused.headers.getSetCookie()[0]).toMatch(/^c\.sig=; path=\/; expires=Thu, 01 Jan 1970/);
+  });
+
   it('verified under one app\'s keys is not taken by an app with other keys', async () => {
     const first = await cookieApp(['key-one']);
     const other = await cookieApp(['key-two']);
@@ -73,4 +93,55 @@ describe('a signed cookie', () => {
     expect(await read(first, signed)).toBe('login-1');
     expect(await read(other, signed)).toBeNull();
   });
+
+  // A login's begun mark is a cookie named by the login. The cookies package keeps a pattern for
+  // every name it reads, for ever: the broker kept two for every login that ever came, about 5 kB
+  // a login; without them what is left is a few tens of bytes, the machine's own noise.
+  it('leaves nothing behind per name read: a cookie named by its login is gone with the login', () => {
+    const run = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', loginAfterLoginProgram], { cwd: projectRoot, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(Number(run.stdout)).toBeLessThan(500);
+  });
 });
+
+/** src/http/signed-cookies.ts as the JavaScript module the broker runs, for a plain node process to import. */
+const folder = mkdtempSync(join(tmpdir(), 'neb-signed-cookies-'));
+const cookiesModule = join(folder, 'signed-cookies.mjs');
+buildSync({ entryPoints: [join(projectRoot, 'src/http/signed-cookies.ts')], outfile: cookiesModule, format: 'esm', platform: 'node', logLevel: 'error' });
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+/**
+ * A program that reads, through a Koa app with cookie keys, the signed cookie of one login after
+ * another, each named by its login as the begun mark is (`neb_begun_<n>`), and prints the heap
+ * it kept per login read: after enough logins to fill the remembered pairs to their bound, so
+ * that only what grows without bound is left to count.
+ */
+const loginAfterLoginProgram = `
+  import http from 'node:http';
+  import net from 'node:net';
+  import Koa from 'koa';
+  const { signedCookie } = await import(${JSON.stringify(pathToFileURL(cookiesModule).href)});
+  const app = new Koa();
+  app.keys = ['a key of the test'];
+  const contextWith = (cookie) => {
+    const req = new http.IncomingMessage(new net.Socket());
+    req.headers = cookie ? { cookie } : {};
+    return app.createContext(req, new http.ServerResponse(req));
+  };
+  const signatureOf = (name) => {
+    const ctx = contextWith();
+    ctx.cookies.set(name, '1', { signed: true });
+    return ctx.res.getHeader('set-cookie').find((line) => line.startsWith(name + '.sig=')).split(/[=;]/)[1];
+  };
+  const readLogins = (from, count) => {
+    for (let n = from; n < from + count; n += 1) {
+      const name = 'neb_begun_' + n;
+      if (signedCookie(contextWith(name + '=1; ' + name + '.sig=' + signatureOf(name)), name) !== '1') throw new Error('not read: ' + name);
+    }
+  };
+  const used = () => (globalThis.gc(), process.memoryUsage().heapUsed);
+  readLogins(0, 60_000);
+  const before = used();
+  readLogins(60_000, 60_000);
+  console.log((used() - before) / 60_000);
+`;

@@ -1,6 +1,6 @@
 import type { SimulatedBank, SimulatedCzechPerson } from './people.js';
 import type { PageLanguage } from '../../shared/simulator-language.js';
-import { escapeHtml, personShown, SIMULATOR_STYLESHEET_LINK } from '../../shared/simulator-page.js';
+import { backToBroker, escapeHtml, personShown, SIMULATOR_STYLESHEET_LINK } from '../../shared/simulator-page.js';
 
 /**
  * The bank chooser and consent page: one form, no script. Approve or decline is the submit
@@ -41,10 +41,11 @@ ${persons}
 
 /**
  * The page for a decision on a login that is over (Back to the page after it ended, or its time
- * ran out): what happened and what to do, in the person's language, with nothing to submit.
+ * ran out): what happened and what to do, in the person's language, with nothing to submit but
+ * the way back to the broker (backToBroker), for the login `state` names when the page knows it.
  */
-export function overPage({ locale, t }: PageLanguage): string {
-  return simulatorDocument(locale, escapeHtml(t('title')), '', `<p>${escapeHtml(t('over'))}</p>`);
+export function overPage({ locale, t }: PageLanguage, redirectUri: string, state: string | undefined): string {
+  return simulatorDocument(locale, escapeHtml(t('title')), '', `<p>${escapeHtml(t('over'))}</p>${backToBroker(redirectUri, { state }, t('back'))}`);
 }
 
 /** A page of the simulator: `title` and `main` already escaped. */

@@ -187,6 +187,9 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
   const accessTokens = new Expiring<IssuedAccessToken>(MAX_PENDING);
   const faults: BankIdSimulatorFaults = { tokenDelayMs: 0, foreignSigningKeys: false, unavailable: false, profileWithoutBirthNumber: false };
 
+  /** The login this browser was last shown the decision page of, by its state (overPage); named by the port, as browsers share cookies across ports. */
+  const stateCookie = `_bankid_cz_state_${port}`;
+
   const router = new Router();
   router.get('/.well-known/openid-configuration', (ctx) => {
     ctx.body = {
@@ -228,6 +231,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
     if ('redirect' in checked) return ctx.redirect(checked.redirect.href);
     const requestId = randomBytes(16).toString('base64url');
     requests.set(requestId, checked, REQUEST_TTL_MS);
+    ctx.cookies.set(stateCookie, checked.state, { httpOnly: true, sameSite: 'lax', signed: false, overwrite: true });
     ctx.type = 'html';
     ctx.body = decisionPage({
       requestId,
@@ -249,7 +253,7 @@ export async function startCzechBankIdSimulator(registration: BankIdRegistration
     if (!request) {
       ctx.status = 400;
       ctx.type = 'html';
-      ctx.body = overPage(texts.pageLanguage({ acceptLanguage: ctx.get('accept-language') }, () => ''));
+      ctx.body = overPage(texts.pageLanguage({ acceptLanguage: ctx.get('accept-language') }, () => ''), registration.redirect_uri, ctx.cookies.get(stateCookie, { signed: false }));
       return;
     }
     const back = (params: Record<string, string>) => ctx.redirect(responseUrl(request.redirectUri, { ...params, state: request.state }).href);

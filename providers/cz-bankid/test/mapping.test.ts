@@ -53,9 +53,10 @@ describe("Bank iD's answers as the identity model", () => {
   });
 
   it('maps the error callbacks of Bank iD’s support document', () => {
-    expect(bankIdErrors.access_denied).toMatchObject({ error: 'access_denied', ending: 'cancelled' });
-    expect(bankIdErrors.server_error).toMatchObject({ error: 'server_error' });
-    expect(bankIdErrors.eid_doesnt_exist).toMatchObject({ error: 'eid_doesnt_exist' });
-    expect(bankIdErrors.insufficient_scope).toMatchObject({ error: 'insufficient_scope' });
+    expect(bankIdErrors.access_denied).toMatchObject({ failure: { error: 'access_denied', ending: 'cancelled' }, cause: 'person' });
+    expect(bankIdErrors.server_error).toMatchObject({ failure: { error: 'server_error' }, cause: 'outage' });
+    expect(bankIdErrors.basic_registers_unavailable).toMatchObject({ failure: { error: 'server_error' }, cause: 'outage' });
+    expect(bankIdErrors.eid_doesnt_exist).toMatchObject({ failure: { error: 'eid_doesnt_exist' }, cause: 'person' });
+    expect(bankIdErrors.insufficient_scope).toMatchObject({ failure: { error: 'insufficient_scope' }, cause: 'person' });
   });
 });
