@@ -568,8 +568,9 @@ export function createProvider(deps: ProviderDependencies): Provider {
     leavingPage(views),
     ownFormPostPage(views),
     deps.initialAccessTokens.afterRegistration(),
-    ...deps.backchannel.attach(provider),
+    // Before CIBA's, whose audit of a refused request records the error the client is answered.
     clientAuthenticationErrors(),
+    ...deps.backchannel.attach(provider),
     publishedDocumentCaching(),
     uncachedAnswers(),
   ]);
