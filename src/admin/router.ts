@@ -121,10 +121,10 @@ export function adminApi(deps: AdminDependencies): Middleware {
     }
   }
 
-  /** oidc-provider's validation (which runs the broker's rules too), then the eIDs and acr values it names. */
+  /** oidc-provider's validation (which runs the broker's rules too), then what is checked of a client being written. */
   async function validate(metadata: ClientMetadata): Promise<void> {
     await provider.Client.validate(metadata);
-    clientRules.checkReferences(metadata);
+    clientRules.checkWritten(metadata);
   }
 
   /** Answers a client that was just written; `secret` when a new one was issued. */

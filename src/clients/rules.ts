@@ -194,14 +194,17 @@ export interface ClientRules {
   /** oidc-provider's extraClientMetadata.validator: runs the rules each time a client is built. */
   readonly validator: (ctx: KoaContextWithOIDC | undefined, key: string, value: unknown, metadata: object) => void;
   /**
-   * Checks a client's metadata; throws errors.InvalidClientMetadata naming the field. With
-   * `references`, also that the eIDs and acr values it names are configured here — checked when
-   * a client is written, not when a stored one is read, so that turning an eID off never makes
-   * clients that mention it unreadable (they simply cannot use it).
+   * Checks a client's metadata; throws errors.InvalidClientMetadata naming the field. When
+   * `written`, also what is checked only of a client being written (checkWritten) — not when a
+   * stored one is read, so that turning an eID off, or a rule made stricter, never makes a
+   * stored client unreadable: it keeps working as it did, and an update must meet the rules.
    */
-  check(metadata: Record<string, unknown>, options: { references: boolean }): void;
-  /** Only the references: the eIDs and acr values the client names are configured here. */
-  checkReferences(metadata: Record<string, unknown>): void;
+  check(metadata: Record<string, unknown>, options: { written: boolean }): void;
+  /**
+   * What is checked of a client being written only: the eIDs and acr values it names are
+   * configured here, and its URIs are written as a URL parser writes them.
+   */
+  checkWritten(metadata: Record<string, unknown>): void;
 }
 
 export interface ClientRulesOptions {
@@ -267,6 +270,19 @@ const redirectRules: Record<'web' | 'native', RedirectRule> = {
   },
 };
 
+/**
+ * Whether `uri` is written as a URL parser writes what it reads: redirect URIs are matched to the
+ * registered string exactly, while a browser (and the broker's own fetch) goes where the parser
+ * says. A string that reads otherwise — white space or control characters the parser drops, a
+ * backslash it takes for a slash (`https://evil.example\@rp.example/`), a host in capitals,
+ * percent-encoded or as a number, dot segments — would send the person or the request somewhere
+ * else than whoever reads the registration sees. Only the slash of an empty path may be left out:
+ * `https://rp.example` goes to `https://rp.example/` and nowhere else.
+ */
+function isCanonical(uri: string, url: URL): boolean {
+  return url.href === uri || (url.pathname === '/' && url.search === '' && url.href === `${uri}/`);
+}
+
 /** Checks one URI the broker sends a browser or a request to; returns it parsed. */
 function checkUri(field: string, uri: unknown, rule: RedirectRule, issuerOrigin: string): URL {
   if (typeof uri !== 'string') invalid(field, 'must be a string');
@@ -287,14 +303,36 @@ function checkRedirects(label: string, uris: unknown, applicationType: 'web' | '
 
 /**
  * The client's addresses the broker calls itself, whatever the application type: its keys (for
- * private_key_jwt and signed request objects) and its back-channel logout. Over plain http anyone
- * on the way could hand the broker keys of their own, and authenticate or sign requests in the
- * client's name, or read the logout token: https, or http on a loopback host.
+ * private_key_jwt and signed request objects), its back-channel logout and its sector's list of
+ * redirect URIs. Over plain http anyone on the way could hand the broker keys of their own, and
+ * authenticate or sign requests in the client's name, or read the logout token: https, or http on
+ * a loopback host (oidc-provider wants https for the sector). The page where the client starts a
+ * login of its own (initiate_login_uri, which oidc-provider wants in https) is held to the same.
  */
-const CALLED_URIS = ['jwks_uri', 'backchannel_logout_uri'] as const;
+const SERVER_URIS = ['jwks_uri', 'backchannel_logout_uri', 'sector_identifier_uri', 'initiate_login_uri'] as const;
 
-function checkCalledUris(metadata: Record<string, unknown>, issuerOrigin: string): void {
-  for (const field of CALLED_URIS) if (metadata[field] !== undefined) checkUri(field, metadata[field], redirectRules.web, issuerOrigin);
+function checkServerUris(metadata: Record<string, unknown>, issuerOrigin: string): void {
+  for (const field of SERVER_URIS) if (metadata[field] !== undefined) checkUri(field, metadata[field], redirectRules.web, issuerOrigin);
+}
+
+/** Every field holding a URI the broker sends a browser or a request to: a list of them, or one. */
+const URI_FIELDS = ['redirect_uris', 'post_logout_redirect_uris', 'frontchannel_logout_uri', ...SERVER_URIS] as const;
+
+/**
+ * Refuses a URI not written as a URL parser writes it (isCanonical), naming the field and the
+ * form to register. Run once the rules have found every URI a string that parses.
+ */
+function checkWrittenForms(metadata: Record<string, unknown>): void {
+  for (const field of URI_FIELDS) {
+    const value = metadata[field];
+    const uris: unknown[] = Array.isArray(value) ? value : value === undefined ? [] : [value];
+    uris.forEach((uri, i) => {
+      const url = typeof uri === 'string' ? parseUri(uri) : undefined;
+      if (typeof uri === 'string' && url && !isCanonical(uri, url)) {
+        invalid(Array.isArray(value) ? `${field}[${i}]` : field, `a URL parser reads it as ${url.href}: register it as written there, without white space, control characters, backslashes, capitals in the host, percent-encoding in the host or dot segments`);
+      }
+    });
+  }
 }
 
 /**
@@ -360,7 +398,12 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     });
   }
 
-  function check(metadata: Record<string, unknown>, { references }: { references: boolean }): void {
+  function checkWritten(metadata: Record<string, unknown>): void {
+    checkWrittenForms(metadata);
+    checkReferences(metadata);
+  }
+
+  function check(metadata: Record<string, unknown>, { written }: { written: boolean }): void {
     for (const [field, schema] of Object.entries(schemas)) {
       if (metadata[field] !== undefined) validateField(field, schema, metadata[field]);
     }
@@ -369,7 +412,7 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
     const applicationType = metadata.application_type === 'native' ? 'native' : 'web';
     checkRedirects('redirect_uris', metadata.redirect_uris, applicationType, issuerOrigin);
     checkRedirects('post_logout_redirect_uris', metadata.post_logout_redirect_uris, applicationType, issuerOrigin);
-    checkCalledUris(metadata, issuerOrigin);
+    checkServerUris(metadata, issuerOrigin);
     checkLinkedPages(metadata, issuerOrigin);
     checkFrontChannelLogoutUri(metadata, issuerOrigin);
     if (applicationType === 'native' && (metadata.token_endpoint_auth_method ?? 'client_secret_basic') !== 'none') {
@@ -382,17 +425,17 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
       const logo = typeof metadata.logo_uri === 'string' ? parseUri(metadata.logo_uri) : undefined;
       if (logo?.protocol !== 'https:') invalid('logo_uri', 'must be an https URL');
     }
-    if (references) checkReferences(metadata);
+    if (written) checkWritten(metadata);
   }
 
   return {
     extraFields,
     eidFields,
     check,
-    checkReferences,
+    checkWritten,
     // oidc-provider calls the validator once per extra field, with the whole metadata (its own
     // defaults filled in); the first call checks everything. `ctx` is set for registration
-    // requests, which write the client, so that is when references are checked too.
+    // requests, which write the client, so that is when what is checked of a written client runs too.
     validator(ctx, key, value, metadata) {
       if (key !== extraFields[0]) return;
       if (ctx !== undefined) {
@@ -404,7 +447,7 @@ export function createClientRules({ issuer, eids }: ClientRulesOptions): ClientR
         const folded = inPageLanguages(requested);
         for (const { name } of TAGGED_FIELDS) if (folded[name] !== undefined) (metadata as Record<string, unknown>)[name] = folded[name];
       }
-      check(metadata as Record<string, unknown>, { references: ctx !== undefined });
+      check(metadata as Record<string, unknown>, { written: ctx !== undefined });
     },
   };
 }

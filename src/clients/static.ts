@@ -60,7 +60,7 @@ export function staticClientProblem(client: ClientConfig, metadata: Record<strin
   try {
     // The tags the fold leaves out (client_name#sv-AX beside #sv) are held to their field's rules too: oidc-provider never sees them.
     inPageLanguages(client);
-    rules.check(metadata, { references: everyEid });
+    rules.check(metadata, { written: everyEid });
     return undefined;
   } catch (err) {
     if (err instanceof errors.InvalidClientMetadata) return err.error_description;

@@ -27,7 +27,9 @@ export function begunMarkCleared(): AfterEndpoint {
     routes: ['resume'],
     after(ctx) {
       const uid = ctx.oidc.entities.Interaction?.uid;
-      if (!uid || ctx.status >= 400 || ctx.response.get('location').startsWith('/interaction/')) return;
+      // A form post answers with a page and no Location at all, which Koa 3 gives as undefined.
+      const location: string | undefined = ctx.response.get('location');
+      if (!uid || ctx.status >= 400 || location?.startsWith('/interaction/')) return;
       ctx.cookies.set(begunCookie(ctx, uid), null, { httpOnly: true, sameSite: 'lax', overwrite: true });
     },
   };

@@ -23,10 +23,29 @@ function answerOf(ctx: KoaContextWithOIDC): Record<string, unknown> | undefined 
   return typeof ctx.body === 'object' && ctx.body !== null ? (ctx.body as Record<string, unknown>) : undefined;
 }
 
-/** oidc-provider announces user_code whatever verifyUserCode does with it; here it is refused. */
-function withoutUserCode(ctx: KoaContextWithOIDC): void {
+/** CIBA's discovery metadata (CIBA Core §4), which oidc-provider writes whenever the feature is on. */
+const CIBA_METADATA = [
+  'backchannel_authentication_endpoint',
+  'backchannel_token_delivery_modes_supported',
+  'backchannel_user_code_parameter_supported',
+  'backchannel_authentication_request_signing_alg_values_supported',
+] as const;
+
+/**
+ * CIBA in discovery as the broker serves it. oidc-provider announces user_code whatever
+ * verifyUserCode does with it; here it is refused. With no configured eID that serves backchannel
+ * requests, every request to the endpoint would be refused, so neither it nor the grant is listed;
+ * the feature stays on, so that a client registered for CIBA stays readable while its eID is off.
+ */
+function cibaInDiscovery(ctx: KoaContextWithOIDC, served: boolean): void {
   const discovery = answerOf(ctx);
-  if (discovery && ctx.status === 200) discovery.backchannel_user_code_parameter_supported = false;
+  if (!discovery || ctx.status !== 200) return;
+  if (served) {
+    discovery.backchannel_user_code_parameter_supported = false;
+    return;
+  }
+  for (const field of CIBA_METADATA) delete discovery[field];
+  if (Array.isArray(discovery.grant_types_supported)) discovery.grant_types_supported = discovery.grant_types_supported.filter((grant) => grant !== CIBA_GRANT_TYPE);
 }
 
 /** The values of the request parameter call_initiator, as BankID's phone API names them. */
@@ -188,7 +207,7 @@ export class Backchannel {
   attach(provider: Provider): AfterEndpoint[] {
     this.#provider = provider;
     return [
-      { routes: ['discovery'], after: withoutUserCode },
+      { routes: ['discovery'], after: (ctx) => cibaInDiscovery(ctx, this.#served()) },
       { routes: ['backchannel_authentication'], after: (ctx) => this.#answered(ctx) },
       { routes: ['token'], after: (ctx) => this.#pendingPollAnswered(ctx) },
     ];
@@ -198,6 +217,11 @@ export class Backchannel {
   async #pendingPollAnswered(ctx: KoaContextWithOIDC): Promise<void> {
     if (ctx.oidc.params?.grant_type !== CIBA_GRANT_TYPE || answerOf(ctx)?.error !== 'authorization_pending') return;
     await this.#pendingPoll(ctx, String(ctx.oidc.params.auth_req_id));
+  }
+
+  /** Whether a configured eID serves backchannel requests. */
+  #served(): boolean {
+    return this.#deps.registry.all.some((plugin) => plugin.backchannel);
   }
 
   /** The backchannel endpoint's answer: the acknowledgement gets `interval`, a refusal its audit event. */
@@ -230,7 +254,7 @@ export class Backchannel {
    * looks for such requests a little after they expire, and one stops each, as its follower would.
    */
   start(): void {
-    if (!this.#deps.registry.all.some((plugin) => plugin.backchannel)) return;
+    if (!this.#served()) return;
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP.intervalMs);
     this.#sweeper.unref();
   }

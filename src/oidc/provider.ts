@@ -44,6 +44,8 @@ import { CIBA_GRANT_TYPE } from './grant-types.js';
 import { namedPersonCheck, type SubjectOf } from './named-person.js';
 import { clientJwtLifetime } from './client-jwt-lifetime.js';
 import { returnsOnlyToRegisteredRedirects } from './registered-redirect.js';
+import { otherAuthorizationSchemesUnauthenticated } from './other-authorization-schemes.js';
+import { clientAuthenticationErrors } from './client-authentication-errors.js';
 import { begunMarkCleared } from '../login/begun-mark.js';
 
 export interface ProviderDependencies {
@@ -284,14 +286,25 @@ const issueRefreshToken: NonNullable<Configuration['issueRefreshToken']> = (_ctx
 const CLIENT_ASSERTION_ALGS: readonly SigningAlgorithm[] = ['HS256', 'RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'];
 
 /**
+ * The prompt values an authorization request may carry (prompt_values_supported, defined by
+ * Initiating User Registration via OpenID Connect), which oidc-provider does not publish: none,
+ * and each prompt of the policy a client may ask for (not create: there is no account to make). A relying party that reads them before it sends one (select_account)
+ * learns that the broker takes it.
+ */
+function promptValues(policy: interactionPolicy.DefaultPolicy): string[] {
+  return ['none', ...policy.filter((prompt) => prompt.requestable).map((prompt) => prompt.name)];
+}
+
+/**
  * Discovery metadata oidc-provider does not write by itself. Claim values are not translated
  * (names as the eID gives them, codes and dates), so they serve every language the pages do.
  * Revocation and introspection take the same client authentication as the token endpoint, and
  * since that includes client_secret_jwt and private_key_jwt, RFC 8414 §2 requires the signing
  * algorithms to be listed beside the methods.
  */
-function discoveryExtras(): Record<string, unknown> {
+function discoveryExtras(policy: interactionPolicy.DefaultPolicy): Record<string, unknown> {
   return {
+    prompt_values_supported: promptValues(policy),
     ui_locales_supported: [...supportedLocales],
     claims_locales_supported: [...supportedLocales],
     revocation_endpoint_auth_methods_supported: [...tokenEndpointAuthMethods],
@@ -418,6 +431,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, views } = deps;
   const pairwiseSubject: SubjectOf = (accountId, client) => deps.subjects.pairwise(accountId, String(client.sectorIdentifier ?? client.clientId));
   const kept = keptAfterExpiry(deps.loginTtl);
+  const policy = loginPolicy((accountId, client) => (client.subjectType === 'pairwise' ? pairwiseSubject(accountId, client) : accountId));
   const formerKeys = new FormerKeyNames(deps.keyNamesHashedSince, credentialLifetimes(config, deps.loginTtl));
   const adapterOf = (model: string) =>
     new StoreAdapter(model, store, deps.keyNames, { redemptions: deps.redemptions, found: readAlongside[model]?.(deps), keptAfterExpiry: kept[model], formerKeys });
@@ -502,7 +516,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       },
     },
     interactions: {
-      policy: loginPolicy((accountId, client) => (client.subjectType === 'pairwise' ? pairwiseSubject(accountId, client) : accountId)),
+      policy,
       url: deps.interactionUrl,
     },
     loadExistingGrant: grantRequestedScopes,
@@ -529,7 +543,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // Tokens outlive the browser session, so that using one never reads it; a confirmed logout
     // revokes those issued without offline_access all the same (logout-revocation.ts).
     expiresWithSession: async () => false,
-    discovery: discoveryExtras(),
+    discovery: discoveryExtras(policy),
     renderError: providerError(views),
   };
 
@@ -541,6 +555,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   sessionChangesHands(provider);
   returnsOnlyToRegisteredRedirects(provider);
   describeProviderErrors(provider);
+  otherAuthorizationSchemesUnauthenticated(provider);
   // What the broker adds to oidc-provider's answers, by endpoint, in this order.
   afterEndpoints(provider, [
     // Before the front-channel page, which is drawn in that language and goes on to the address they set.
@@ -556,6 +571,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
     leavingPage(views),
     ownFormPostPage(views),
     deps.initialAccessTokens.afterRegistration(),
+    // Before CIBA's, whose audit of a refused request records the error the client is answered.
+    clientAuthenticationErrors(),
     ...deps.backchannel.attach(provider),
     publishedDocumentCaching(),
     uncachedAnswers(),

@@ -313,6 +313,18 @@ describe('refresh and offline_access', () => {
   });
 });
 
+describe('prompt values (prompt_values_supported)', () => {
+  it('each one discovery lists is taken: none answers login_required, the others run the login and give a code', async () => {
+    expect(metadata.prompt_values_supported).toEqual(['none', 'login', 'consent', 'select_account']);
+    const rp = await ConformanceRp.discover(bed, 'basic');
+    const { leftTo } = await rp.authorize({ prompt: 'none' });
+    expect(leftTo?.searchParams.get('error')).toBe('login_required');
+    for (const prompt of ['login', 'consent', 'select_account']) {
+      expect((await rp.logIn({ prompt })).searchParams.get('code'), prompt).toEqual(expect.any(String));
+    }
+  });
+});
+
 describe('the JWKS', () => {
   it('holds each signing algorithm discovery lists once, with a unique kid, use sig and alg, and no private part; the ID token names one of them', async () => {
     const answer = await fetch(metadata.jwks_uri!);

@@ -7,6 +7,7 @@ import { startTestBroker, webClient, type TestBroker } from '../support/broker.j
 import { tokenRequest } from '../support/http.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { admin, ADMIN_TOKEN, createClient, loginWorks, startAdminBroker, type AdminAnswer } from './admin-support.js';
+import { ClientStore } from '../../src/clients/store.js';
 
 let tb: TestBroker;
 
@@ -524,6 +525,27 @@ describe('validation errors in plain words', () => {
   });
 });
 
+describe('a client stored before a rule it breaks', () => {
+  it('keeps working as it did, and the admin API repairs it: an update must meet the rule, one that does is taken', async () => {
+    // As a broker of an earlier version stored it: a redirect URI with a trailing space.
+    const { client_id: clientId } = await createClient(tb.issuer, webMetadata());
+    const clients = new ClientStore(tb.broker.store);
+    await clients.upsert(clientId, { ...(await clients.find(clientId)), redirect_uris: ['https://shop.example/callback '] });
+
+    const query = new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://shop.example/callback ', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
+    const started = await fetch(`${tb.issuer}/auth?${query}`, { redirect: 'manual' });
+    expect(started.status).toBe(303);
+    expect(started.headers.get('location')).toMatch(/^\/interaction\//);
+
+    const elsewhere = await admin(tb.issuer, 'PATCH', `/admin/clients/${clientId}`, { display_name: 'The Shop, renamed' });
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body.error_description).toMatch(/^redirect_uris\[0\]: a URL parser reads it as https:\/\/shop\.example\/callback:/);
+    const repaired = await admin(tb.issuer, 'PATCH', `/admin/clients/${clientId}`, { redirect_uris: ['https://shop.example/callback'] });
+    expect(repaired.status).toBe(200);
+    expect(repaired.body.redirect_uris).toEqual(['https://shop.example/callback']);
+  });
+});
+
 describe('bad metadata is refused with a 400 that names the field', () => {
   it.each([
     [{ redirect_uris: ['http://shop.example/callback'] }, 'invalid_redirect_uri', 'redirect_uris[0]: must use https'],
@@ -531,6 +553,10 @@ describe('bad metadata is refused with a 400 that names the field', () => {
     [{ redirect_uris: ['https://shop.example/callback#x'] }, 'invalid_redirect_uri', 'redirect_uris[0]: must not contain a fragment'],
     [{ redirect_uris: ['https://user:pw@shop.example/callback'] }, 'invalid_redirect_uri', 'redirect_uris[0]: must not contain a user name'],
     [{ redirect_uris: ['not a uri'] }, 'invalid_redirect_uri', 'redirect_uris[0]: must be an absolute URI'],
+    [{ redirect_uris: ['https://evil.example\\@shop.example/callback'] }, 'invalid_redirect_uri', 'redirect_uris[0]: a URL parser reads it as https://evil.example/@shop.example/callback'],
+    [{ redirect_uris: ['https://shop.example/callback\n'] }, 'invalid_redirect_uri', 'redirect_uris[0]: a URL parser reads it as https://shop.example/callback:'],
+    [{ post_logout_redirect_uris: [' https://shop.example/'] }, 'invalid_client_metadata', 'post_logout_redirect_uris[0]: a URL parser reads it as https://shop.example/:'],
+    [{ backchannel_logout_uri: 'https://SHOP.example/logout' }, 'invalid_client_metadata', 'backchannel_logout_uri: a URL parser reads it as https://shop.example/logout:'],
     [{ redirect_uris: [] }, 'invalid_redirect_uri', 'redirect_uris: must have at least one URI'],
     [{ redirect_uris: undefined }, 'invalid_redirect_uri', 'redirect_uris: '],
     [{ post_logout_redirect_uris: ['http://shop.example/'] }, 'invalid_client_metadata', 'post_logout_redirect_uris[0]: must use https'],

@@ -29,6 +29,8 @@ async function build(config: ConfigInput): Promise<string> {
 describe('static clients', () => {
   it.each([
     [{ redirect_uris: ['http://a.example/cb'] }, 'clients[0].redirect_uris[0]: must use https'],
+    [{ redirect_uris: ['https://a.example/cb '] }, 'clients[0].redirect_uris[0]: a URL parser reads it as https://a.example/cb:'],
+    [{ post_logout_redirect_uris: ['https://a.example\\bye'] }, 'clients[0].post_logout_redirect_uris[0]: a URL parser reads it as https://a.example/bye:'],
     [{ logo_uri: 'https://a.example/logo.png', post_logout_redirect_uris: ['http://a.example/'] }, 'clients[0].post_logout_redirect_uris[0]: must use https'],
     [{ application_type: 'native' as const, redirect_uris: ['com.example.a:/cb'] }, 'clients[0].token_endpoint_auth_method: a native app cannot keep a secret'],
     [{ allowed_eids: ['se-bankid'] }, 'clients[0].allowed_eids[0]: no eID se-bankid is configured (configured: test-double)'],

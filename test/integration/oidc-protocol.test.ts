@@ -83,6 +83,14 @@ describe('discovery', () => {
     expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);
   });
 
+  it('lists no CIBA when no configured eID serves backchannel requests: its endpoint would refuse every one', async () => {
+    const metadata = rp.config.serverMetadata();
+    expect(metadata.grant_types_supported).toEqual(['authorization_code', 'refresh_token']);
+    for (const field of ['backchannel_authentication_endpoint', 'backchannel_token_delivery_modes_supported', 'backchannel_user_code_parameter_supported', 'backchannel_authentication_request_signing_alg_values_supported']) {
+      expect(metadata[field], field).toBeUndefined();
+    }
+  });
+
   it('the discovery document and the JWKS may be kept five minutes, an error not at all', async () => {
     for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/jwks']) {
       const response = await fetch(`${tb.issuer}${path}`);
@@ -344,6 +352,99 @@ describe('refresh tokens', () => {
     const tokens = await rp.redeem(await logIn(rp, { scope: 'openid profile offline_access', prompt: 'consent' }));
     const refreshed = await client.refreshTokenGrant(rp.config, tokens.refresh_token!);
     expect(refreshed.claims()).toMatchObject({ sub: tokens.claims()!.sub, name: 'Tessa Testsson', acr: 'urn:test:test-double' });
+  });
+});
+
+describe('a client that does not authenticate, at every endpoint that authenticates clients (RFC 6749 §5.2)', () => {
+  const ENDPOINTS = ['/token', '/token/revocation', '/token/introspection', '/request'];
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+  /** The status, error and WWW-Authenticate of a POST of `body` to `path`. */
+  async function posted(path: string, body: string, headers: Record<string, string> = {}) {
+    const response = await fetch(`${tb.issuer}${path}`, { method: 'POST', headers: { ...form, ...headers }, body });
+    return { status: response.status, error: ((await response.json()) as { error?: string }).error, challenge: response.headers.get('www-authenticate') };
+  }
+
+  it('no client authentication at all is invalid_client, with the Basic challenge of a 401', async () => {
+    for (const path of ENDPOINTS) {
+      const answer = await posted(path, 'grant_type=authorization_code&code=x&token=x&response_type=code');
+      expect(answer, path).toMatchObject({ status: 401, error: 'invalid_client' });
+      expect(answer.challenge, path).toMatch(new RegExp(`^Basic realm="${tb.issuer}"`));
+    }
+  });
+
+  it('an Authorization header the broker cannot read as Basic is a failed authentication: 401 invalid_client, not a malformed request', async () => {
+    for (const path of ENDPOINTS) {
+      for (const authorization of ['Bearer some-access-token', 'Basic !!!', `Basic ${Buffer.from('no-colon').toString('base64')}`]) {
+        const answer = await posted(path, 'grant_type=authorization_code&code=x&token=x&response_type=code', { authorization });
+        expect(answer, `${path} ${authorization}`).toMatchObject({ status: 401, error: 'invalid_client' });
+        expect(answer.challenge, `${path} ${authorization}`).toMatch(new RegExp(`^Basic realm="${tb.issuer}"`));
+      }
+    }
+  });
+
+  it('a 401 always says how to authenticate (RFC 9110 §15.5.2): an unknown client or a wrong secret in the form body too', async () => {
+    for (const path of ENDPOINTS) {
+      for (const body of ['client_id=nobody&client_secret=x', `client_id=${webClient.client_id}&client_secret=wrong`]) {
+        const answer = await posted(path, `${body}&grant_type=authorization_code&code=x&token=x&response_type=code`);
+        expect(answer, `${path} ${body}`).toMatchObject({ status: 401, error: 'invalid_client' });
+        expect(answer.challenge, `${path} ${body}`).toMatch(new RegExp(`^Basic realm="${tb.issuer}"`));
+      }
+      const basic = await posted(path, 'grant_type=authorization_code&code=x&token=x', { authorization: `Basic ${Buffer.from(`${webClient.client_id}:wrong`).toString('base64')}` });
+      expect(basic, path).toMatchObject({ status: 401, error: 'invalid_client' });
+      expect(basic.challenge, path).toMatch(new RegExp(`^Basic realm="${tb.issuer}", error="invalid_client"`));
+    }
+  });
+});
+
+describe('userinfo answers a request without a good access token as RFC 6750 §3 has it', () => {
+  /** userinfo's status and WWW-Authenticate for a request with these headers and this form body. */
+  async function userinfo(headers: Record<string, string>, form?: string, query = '') {
+    const response = await fetch(`${tb.issuer}/me${query}`, {
+      method: form === undefined ? 'GET' : 'POST',
+      headers: { ...headers, ...(form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) },
+      ...(form === undefined ? {} : { body: form }),
+    });
+    const body = (await response.json()) as Record<string, unknown>;
+    return { status: response.status, challenge: response.headers.get('www-authenticate') ?? '', error: body.error };
+  }
+  const realm = () => `Bearer realm="${tb.issuer}"`;
+
+  it('no authentication, or a scheme other than Bearer: 401 with the Bearer challenge and no error code (§3.1)', async () => {
+    for (const headers of [{} as Record<string, string>, { authorization: `Basic ${Buffer.from(`${webClient.client_id}:${webClient.client_secret}`).toString('base64')}` }, { authorization: 'Negotiate YIIBhwYGKwYBBQUCoII' }]) {
+      const answer = await userinfo(headers);
+      expect(answer.status, JSON.stringify(headers)).toBe(401);
+      expect(answer.challenge.startsWith(realm()), JSON.stringify(headers)).toBe(true);
+      expect(answer.challenge, JSON.stringify(headers)).not.toContain('error=');
+    }
+  });
+
+  it('a token that is not valid, in the header or the form body: 401 invalid_token', async () => {
+    for (const answer of [await userinfo({ authorization: 'Bearer not-a-token' }), await userinfo({}, 'access_token=not-a-token')]) {
+      expect(answer).toMatchObject({ status: 401, error: 'invalid_token' });
+      expect(answer.challenge).toContain(`${realm()}, error="invalid_token"`);
+    }
+  });
+
+  it('a malformed request: 400 invalid_request — two ways of sending a token, a token in the query, a Bearer header of more than one token', async () => {
+    const malformed = [
+      await userinfo({ authorization: 'Bearer not-a-token' }, 'access_token=not-a-token'),
+      await userinfo({}, undefined, '?access_token=not-a-token'),
+      await userinfo({ authorization: 'Bearer two tokens' }),
+    ];
+    for (const answer of malformed) {
+      expect(answer).toMatchObject({ status: 400, error: 'invalid_request' });
+      expect(answer.challenge).toContain(`${realm()}, error="invalid_request"`);
+    }
+    // Basic beside a token in the body is no second way of sending a token: the token is judged alone.
+    expect(await userinfo({ authorization: 'Basic Zm9vOmJhcg==' }, 'access_token=not-a-token')).toMatchObject({ status: 401, error: 'invalid_token' });
+  });
+
+  it('a good token in the form body opens userinfo as one in the header does', async () => {
+    const tokens = await rp.redeem(await logIn(rp));
+    const response = await fetch(`${tb.issuer}/me`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `access_token=${tokens.access_token}` });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ sub: tokens.claims()!.sub });
   });
 });
 

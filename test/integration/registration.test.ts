@@ -160,6 +160,34 @@ describe('dynamic client registration (RFC 7591)', () => {
     expect(location.searchParams.get('state')).toBe('the-state');
   });
 
+  it.each([
+    ['redirect_uris', { redirect_uris: [' https://news.example/callback'] }, 'redirect_uris[0]'],
+    ['redirect_uris', { redirect_uris: ['https://news.example/callback '] }, 'redirect_uris[0]'],
+    ['redirect_uris', { redirect_uris: ['https://news.example/callback', 'https://evil.example\\@news.example/callback'] }, 'redirect_uris[1]'],
+    ['redirect_uris', { redirect_uris: ['https://news.exa\tmple/callback'] }, 'redirect_uris[0]'],
+    ['redirect_uris', { redirect_uris: ['https://NEWS.example/callback'] }, 'redirect_uris[0]'],
+    ['redirect_uris', { redirect_uris: ['https://news%2eexample/callback'] }, 'redirect_uris[0]'],
+    ['redirect_uris', { redirect_uris: ['https://news.example/a/../callback'] }, 'redirect_uris[0]'],
+    ['redirect_uris', { redirect_uris: ['https://0x7f.1/callback'] }, 'redirect_uris[0]'],
+    ['post_logout_redirect_uris', { post_logout_redirect_uris: ['https://news.example/bye\u0000'] }, 'post_logout_redirect_uris[0]'],
+    ['backchannel_logout_uri', { backchannel_logout_uri: 'https://news.example\\logout' }, 'backchannel_logout_uri'],
+    ['frontchannel_logout_uri', { frontchannel_logout_uri: 'https://news.example/logout ' }, 'frontchannel_logout_uri'],
+    ['initiate_login_uri', { initiate_login_uri: 'https://evil.example\\@news.example/login' }, 'initiate_login_uri'],
+    ['initiate_login_uri', { initiate_login_uri: 'https://user:pw@news.example/login' }, 'initiate_login_uri'],
+    ['jwks_uri', { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: ' https://news.example/jwks' }, 'jwks_uri'],
+    ['sector_identifier_uri', { subject_type: 'pairwise', sector_identifier_uri: 'https://news.example/sector\\..' }, 'sector_identifier_uri'],
+  ])('refuses a %s whose string is not the URL a parser makes of it: %j', async (_field, metadata, named) => {
+    const answer = await register(tb.issuer, IAT, { ...webRegistration, ...metadata });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe(named.startsWith('redirect_uris') ? 'invalid_redirect_uri' : 'invalid_client_metadata');
+    expect(String(answer.body.error_description).startsWith(`${named}: `)).toBe(true);
+  });
+
+  it('takes a URI written as a parser writes it, an origin without its slash too', async () => {
+    const answer = await register(tb.issuer, IAT, { ...webRegistration, redirect_uris: ['https://news.example', 'https://news.example/cb?from=reg', 'https://[2001:db8::1]:8443/cb'] });
+    expect(answer.status).toBe(201);
+  });
+
   it('ignores metadata it does not know, as RFC 7591 asks', async () => {
     const answer = await register(tb.issuer, IAT, { ...webRegistration, colour: 'red', bankid_requirement: { pinCode: true } });
     expect(answer.status).toBe(201);
@@ -353,6 +381,21 @@ describe('registration management (RFC 7592)', () => {
     expect(answer.status).toBe(201);
     return answer.body as { client_id: string; client_secret: string; registration_access_token: string; registration_client_uri: string };
   }
+
+  it('a request with another scheme than Bearer, at /reg or at a client, is one without a token (RFC 6750 §3.1): 401 with the Bearer challenge, no error code', async () => {
+    const reg = await registered();
+    const basic = `Basic ${Buffer.from(`${reg.client_id}:${reg.client_secret}`).toString('base64')}`;
+    const answers = [
+      await fetch(`${tb.issuer}/reg`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/json' }, body: JSON.stringify(webRegistration) }),
+      await fetch(reg.registration_client_uri, { headers: { authorization: basic } }),
+      await fetch(reg.registration_client_uri, { method: 'DELETE', headers: { authorization: basic } }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status, answer.url).toBe(401);
+      expect(answer.headers.get('www-authenticate'), answer.url).toBe(`Bearer realm="${tb.issuer}"`);
+    }
+    expect((await call(reg.registration_client_uri, 'GET', reg.registration_access_token)).status).toBe(200);
+  });
 
   it('a client reads, updates and deletes itself with its registration access token', async () => {
     const reg = await registered();

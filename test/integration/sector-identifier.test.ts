@@ -71,10 +71,22 @@ describe("a client's jwks_uri on this machine, behind an https issuer (productio
 
   it('is never asked, however its address is spelt', async () => {
     // Over http; '[::ffff:127.0.0.1]' is no loopback name, and http to it is refused at registration (below).
-    const hosts = ['127.0.0.1', 'localhost', '[::1]', '2130706433', '0177.0.0.1', '127.1'];
+    const hosts = ['127.0.0.1', 'localhost', '[::1]'];
     // Each answer waits out the fetch's time box, so they are asked at once.
     const answers = await Promise.all(hosts.map((host) => tokenAnswerWithJwksOf(production, 0, host)));
     for (const answer of answers) expect(answer).toEqual({ asked: false, answer: expect.objectContaining({ error: 'invalid_client' }) });
+  });
+
+  it('spelt as a number is refused at registration: the URI is registered as a URL parser writes it', async () => {
+    for (const host of ['2130706433', '0177.0.0.1', '127.1']) {
+      const response = await fetch(`${production.url}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: ['https://one.example/cb'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `http://${host}:8080/jwks.json` }),
+      });
+      expect(response.status, host).toBe(400);
+      expect(await response.json(), host).toEqual({ error: 'invalid_client_metadata', error_description: expect.stringMatching(/^jwks_uri: a URL parser reads it as http:\/\/127\.0\.0\.1:8080\/jwks\.json:/) });
+    }
   });
 });
 

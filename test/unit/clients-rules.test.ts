@@ -25,9 +25,9 @@ const eids = [
 ];
 const rules = createClientRules({ issuer: 'https://id.example', eids });
 
-function problem(metadata: Record<string, unknown>, references = true): string {
+function problem(metadata: Record<string, unknown>, written = true): string {
   try {
-    rules.check({ redirect_uris: ['https://rp.example/cb'], ...metadata }, { references });
+    rules.check({ redirect_uris: ['https://rp.example/cb'], ...metadata }, { written });
   } catch (err) {
     expect(err).toBeInstanceOf(errors.InvalidClientMetadata);
     return (err as InstanceType<typeof errors.InvalidClientMetadata>).error_description!;
