@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { Logger } from '../log.js';
-import { BusyError, StoreFullError, StoreUnavailableError, type ConsumeResult, type CounterCount, type CounterIncrement, type Store, type StoredRecord } from './store.js';
+import { APPENDED_MARK_MS, BusyError, StoreFullError, StoreUnavailableError, type ConsumeResult, type CounterCount, type CounterIncrement, type Store, type StoredRecord } from './store.js';
 
 export interface RedisStoreOptions {
   /** redis://[:password@]host:port/db or rediss://… */
@@ -154,10 +154,11 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 
     incrementAll,
 
-    async appendToStream(key, entries, maxLength) {
+    async appendToStream(key, entries, maxLength, batch) {
       // One script for the whole batch: the same XADD for each entry as a pipeline of XADDs
       // would send, at the cost of one command to the client rather than one per entry.
-      await run('appendToStream', () => client.appendEntries(key, ...appendArguments(entries, maxLength)));
+      const mark = appendedMarkKey(options.key_prefix, key, batch);
+      await run('appendToStream', () => client.appendEntries(key, mark, String(APPENDED_MARK_MS), ...appendArguments(entries, maxLength)));
     },
 
     async readStream(key, count) {
@@ -434,8 +435,24 @@ interface ScriptCommands {
   takeDue(key: string, nowMillis: string, limit: string, leasedUntilMillis: string): Promise<string[]>;
   /** The number of keys, the keys, then the lease's lifetime in ms: 1 for each lease taken, 0 for each held already. */
   takeLeases(numberOfKeys: string, ...args: string[]): Promise<number[]>;
-  /** The stream's key, then appendArguments' list. */
-  appendEntries(key: string, ...args: string[]): Promise<unknown>;
+  /** The stream's key, the key of the append's mark (appendedMarkKey), the mark's lifetime in ms, then appendArguments' list. */
+  appendEntries(key: string, mark: string, markMillis: string, ...args: string[]): Promise<unknown>;
+}
+
+/**
+ * The key of the mark that the append named `batch` was made to the stream at `key`, in the
+ * stream's Cluster slot (a script's keys must share one): beside the stream's own hash tag when
+ * its full name (with the prefix) has one, else under its full name made the tag.
+ */
+function appendedMarkKey(prefix: string, key: string, batch: string): string {
+  const suffix = `:appended:${batch}`;
+  return hasHashTag(prefix + key) ? key + suffix : `{${prefix}${key}}${suffix}`;
+}
+
+/** Whether Redis Cluster hashes `key` by a part of it (its first `{…}` with something inside) rather than the whole. */
+function hasHashTag(key: string): boolean {
+  const open = key.indexOf('{');
+  return open >= 0 && key.indexOf('}', open + 1) > open + 1;
 }
 
 /** The stream's length limit, then each entry: its number of fields, then its names and values in turn. */
@@ -493,11 +510,13 @@ end
 return answer
 `;
 
-// An XADD for each entry of appendArguments' list, each trimming as a lone XADD ... MAXLEN ~ does.
+// An XADD for each entry of appendArguments' list (after the mark's lifetime), each trimming as a
+// lone XADD ... MAXLEN ~ does; nothing when the append's mark is there already (it ran before).
 const APPEND_ENTRIES = `
-local i = 2
+if not redis.call('SET', KEYS[2], '', 'PX', ARGV[1], 'NX') then return end
+local i = 3
 while i <= #ARGV do
-  local xadd = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*'}
+  local xadd = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*'}
   local last = i + 2 * tonumber(ARGV[i])
   for j = i + 1, last do xadd[#xadd + 1] = ARGV[j] end
   redis.call(unpack(xadd))
@@ -506,7 +525,7 @@ end
 `;
 
 /** numberOfKeys absent: the caller passes the number of keys first (a script over any number of keys). */
-const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys?: 1 }> = {
+const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys?: 1 | 2 }> = {
   // HSET leaves `c` alone, so a consumed record stays consumed when it is written again.
   writeRecord: { numberOfKeys: 1, lua: WRITE_RECORD },
   replaceRecord: {
@@ -558,8 +577,8 @@ end
   // Rate-limit counters: any number of keys, or one key named first (incrementAll).
   incrementCounters: { lua: INCREMENT_COUNTERS },
   incrementCounter: { numberOfKeys: 1, lua: INCREMENT_COUNTERS },
-  // One key (the stream), so a Cluster sends it to the stream's node.
-  appendEntries: { numberOfKeys: 1, lua: APPEND_ENTRIES },
+  // The stream first, so a Cluster sends it to the stream's node; the mark shares its slot.
+  appendEntries: { numberOfKeys: 2, lua: APPEND_ENTRIES },
   // A sorted set scored by each member's expiry; the key itself lives as long as its last member.
   // One ZADD for every member, each expiring at ARGV[1].
   trackMembers: {

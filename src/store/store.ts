@@ -93,8 +93,11 @@ export interface Store {
   /**
    * Appends entries to the stream at `key` in their order, keeping about the newest `maxLength`
    * entries (a Redis stream; the audit events' built-in sink). Many entries go in one round trip.
+   * `batch` names the append, uniquely: an append under a name already used within
+   * APPENDED_MARK_MS appends nothing, so that one whose answer was lost with the connection (it
+   * may have run) can be sent again without doubling its entries.
    */
-  appendToStream(key: string, entries: ReadonlyArray<Record<string, string>>, maxLength: number): Promise<void>;
+  appendToStream(key: string, entries: ReadonlyArray<Record<string, string>>, maxLength: number, batch: string): Promise<void>;
 
   /** The newest `count` entries of the stream at `key`, oldest first. */
   readStream(key: string, count: number): Promise<Array<Record<string, string>>>;
@@ -169,6 +172,9 @@ export interface Store {
 
   close(): Promise<void>;
 }
+
+/** How long the store remembers the name of an append to a stream (appendToStream): far past the tries of one. */
+export const APPENDED_MARK_MS = 60_000;
 
 /** One counter of incrementAll: `by` is one unless given, `ttlAbove` as increment's. */
 export interface CounterIncrement {
