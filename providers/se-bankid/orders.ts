@@ -16,9 +16,9 @@ export interface OrderRecord {
   qrStartToken: string;
   /** Only ever used on the server, to compute QR codes. */
   qrStartSecret: string;
-  /** When BankID created the current order (ms): QR time counts from here. */
+  /** When BankID created the current order (ms, by the store's clock: OrderStore.now): QR time counts from here. */
   orderedAt: number;
-  /** When the login's first order was created (ms): restarts count against allowed_polling_for_minutes. */
+  /** When the login's first order was created (ms, by the store's clock): restarts count against allowed_polling_for_minutes. */
   firstOrderedAt: number;
   /** What the completed order must meet, the hinted person included; BankID is sent the person only for a proven hint. */
   requirement: Requirement;
@@ -47,6 +47,14 @@ export function begunOrder(client: BankIdClient, orderRef: string): BegunTransac
 export class OrderStore extends LoginRecords<OrderRecord> {
   constructor(store: Store, settings: { ttlSeconds: number; pollFrequencySeconds: number }) {
     super(store, 'order', { ...settings, versionOf: orderVersion });
+  }
+
+  /**
+   * The time now (epoch ms) by the store's clock, which every instance reads alike: an order's
+   * times are taken by it, as any instance counts from them (QR codes, the allowed time).
+   */
+  now(): number {
+    return this.store.now();
   }
 
   async keepEvidence(orderRef: string, evidence: BankIdEvidence, ttlSeconds: number): Promise<void> {

@@ -244,6 +244,8 @@ export function createMemoryStore(): Store {
 
     async ping() {},
 
+    now: () => Date.now(),
+
     async justStarted() {
       return false;
     },

@@ -60,6 +60,8 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
   const silence = new Silence(() => run('ping', () => pingEveryMaster(client)), () => closing);
   const subscriptions = new Subscriptions(client, options.command_timeout_ms);
   const leases = new LeaseBatches((keys, ttlMs) => run('lease', () => takeLeases(client, keys, ttlMs)));
+  const clock = new RedisClock(() => run('time', () => client.serverTime(CLOCK_KEY)), () => closing);
+  client.on('ready', () => clock.read());
 
   /** One store operation: failing fast, and timed for the metrics when someone observes. */
   async function run<T>(operation: string, command: () => Promise<T>): Promise<T> {
@@ -221,12 +223,15 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       await run('ping', () => pingEveryMaster(client));
     },
 
+    now: () => clock.now(),
+
     async justStarted() {
       return (await run('justStarted', () => shortestUptimeSeconds(client))) < RECONNECTED_WITHIN_SECONDS;
     },
 
     async close() {
       closing = true;
+      clock.stop();
       subscriptions.close();
       // QUIT waits for Redis's answer: a Redis that hangs gets the command timeout, then the
       // connection is dropped, so that a shutdown ends within its time however Redis is.
@@ -275,6 +280,52 @@ function followingRedirects<T>(client: StoreClient, send: () => Promise<T>, trie
     if (client instanceof Cluster) await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
     return followingRedirects(client, send, tries + 1);
   });
+}
+
+/**
+ * The key whose server tells the time (RedisClock): never written; it routes the script, so that
+ * on a Cluster every instance asks the same master.
+ */
+const CLOCK_KEY = 'clock';
+/** How often the clock's offset is read again besides on each connect: hosts' clocks drift, and are stepped. */
+const CLOCK_READ_INTERVAL_MS = 60_000;
+
+/**
+ * Redis's clock, as this process reads it: the offset of Redis's TIME from this host's clock,
+ * taken halfway through the round trip, on each connect and every CLOCK_READ_INTERVAL_MS. Every
+ * instance reads the one clock, so a time one writes and another counts from means the same to
+ * both, however far apart their hosts' clocks are. Until the first reading, and when one fails,
+ * the last offset stands (none: this host's clock).
+ */
+class RedisClock {
+  #offsetMs = 0;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly time: () => Promise<[string, string]>,
+    private readonly closing: () => boolean,
+  ) {
+    this.#timer = setInterval(() => this.read(), CLOCK_READ_INTERVAL_MS).unref();
+  }
+
+  now(): number {
+    return Date.now() + this.#offsetMs;
+  }
+
+  read(): void {
+    if (this.closing()) return;
+    const sentAt = Date.now();
+    this.time().then(
+      ([seconds, micros]) => {
+        this.#offsetMs = Math.round(Number(seconds) * 1000 + Number(micros) / 1000 - (sentAt + Date.now()) / 2);
+      },
+      () => undefined,
+    );
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
 }
 
 /** How long the probe of a silent Redis pauses between its pings. */
@@ -435,6 +486,8 @@ interface ScriptCommands {
   takeDue(key: string, nowMillis: string, limit: string, leasedUntilMillis: string): Promise<string[]>;
   /** The number of keys, the keys, then the lease's lifetime in ms: 1 for each lease taken, 0 for each held already. */
   takeLeases(numberOfKeys: string, ...args: string[]): Promise<number[]>;
+  /** Redis's TIME (seconds, microseconds), from the server that holds `key`. */
+  serverTime(key: string): Promise<[string, string]>;
   /** The stream's key, the key of the append's mark (appendedMarkKey), the mark's lifetime in ms, then appendArguments' list. */
   appendEntries(key: string, mark: string, markMillis: string, ...args: string[]): Promise<unknown>;
 }
@@ -577,6 +630,8 @@ end
   // Rate-limit counters: any number of keys, or one key named first (incrementAll).
   incrementCounters: { lua: INCREMENT_COUNTERS },
   incrementCounter: { numberOfKeys: 1, lua: INCREMENT_COUNTERS },
+  // Its key routes it: on a Cluster every instance asks the same master the time.
+  serverTime: { numberOfKeys: 1, lua: `return redis.call('TIME')` },
   // The stream first, so a Cluster sends it to the stream's node; the mark shares its slot.
   appendEntries: { numberOfKeys: 2, lua: APPEND_ENTRIES },
   // A sorted set scored by each member's expiry; the key itself lives as long as its last member.

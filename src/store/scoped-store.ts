@@ -42,6 +42,7 @@ export function scopedStore(inner: Store, namespace: string): Store {
       return inner.answering;
     },
     ping: () => inner.ping(),
+    now: () => inner.now(),
     justStarted: () => inner.justStarted(),
     // The store is the broker's: it closes it once, after every plugin. A plugin's view closes nothing.
     close: async () => undefined,

@@ -164,6 +164,14 @@ export interface Store {
   ping(): Promise<void>;
 
   /**
+   * The time now (epoch ms) by the store's clock, which every instance sharing the store reads
+   * alike, though their hosts' clocks differ: for a time one instance writes and another counts
+   * from (when a BankID order was made: its QR codes count the seconds since). This host's clock
+   * for a store that lives in this process.
+   */
+  now(): number;
+
+  /**
    * Whether the server behind the store started so recently that the clients it had before may
    * not be connected again yet (a Redis restarted moments ago; they come back within their
    * reconnect delay). Always false for a store that lives in this process: it has no other clients.

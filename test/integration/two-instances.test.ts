@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
-import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
+import { join } from 'node:path';
+import { createTestPki, type TestPki } from '../../providers/se-bankid/simulator/certificates.js';
 import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
 import { BankIdSession, bankIdSection } from '../../providers/se-bankid/test/support.js';
@@ -15,11 +16,13 @@ import { TestBrowser } from '../support/browser.js';
 import { tokenRequest } from '../support/http.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
+import { projectRoot } from '../../src/paths.js';
 import { actAtUpstream, startSimulatedUpstream } from '../support/upstream.js';
 
 const OTHER = 'urn:nordic-eid:se:bankid:other-device';
 
 let simulator: BankIdSimulator;
+let pki: TestPki;
 let balancer: Balancer;
 let deployment: Deployment;
 const prefix = uniquePrefix('two-instances');
@@ -31,7 +34,7 @@ const prefix = uniquePrefix('two-instances');
  * reach.
  */
 beforeAll(async () => {
-  const pki = await createTestPki();
+  pki = await createTestPki();
   simulator = await startBankIdSimulator({ pki });
   deployment = await startDeployment(prefix, { clients: [webClient, publicClient], eids: { 'se-bankid': bankIdSection(simulator, pki) } });
   balancer = deployment.balancer;
@@ -167,5 +170,33 @@ describe('an instance killed (SIGKILL) in the middle of a Freja eID login', () =
     const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
     const tokens = await rp.redeem(await session.backToClient(complete.redirectTo!));
     expect(tokens.claims()).toMatchObject({ acr: 'urn:nordic-eid:se:freja:other-device', idp: 'se-freja', idp_request_id: session.authRef() });
+  }, 60_000);
+});
+
+// The QR code's second counts from the order, by the clock of the instance that draws it: an
+// order made by one instance and drawn by another 20 s ahead showed a second BankID had not
+// reached, and the app refused it; the person could not log in while that instance drew the page.
+describe('an instance whose clock runs 20 s ahead of the other', () => {
+  it('draws QR codes the app takes for an order the other made, and the login completes', async () => {
+    const skewPrefix = uniquePrefix('two-instances-clock');
+    const clockAhead = ['--import', join(projectRoot, 'test/support/clock-ahead.mjs')];
+    const skewed = await startDeployment(skewPrefix, { eids: { 'se-bankid': bankIdSection(simulator, pki) } }, 2, (index) => (index === 1 ? clockAhead : []));
+    onTestFinished(async () => {
+      await skewed.stop();
+      await deleteKeysWithPrefix(skewPrefix);
+    });
+    for (const [maker, drawer] of [[0, 1], [1, 0]] as const) {
+      const rp = await RelyingParty.discover(skewed.balancer.url, webClient);
+      const session = await BankIdSession.begin({ simulator, rp, tb: { issuer: skewed.balancer.url } as TestBroker }, { acr_values: OTHER });
+      // Round robin: a request that needs no state, until the start goes to the instance that makes the order.
+      while (skewed.balancer.served.at(-1)!.backend === maker) await (await fetch(`${skewed.balancer.url}/health/live`)).body?.cancel();
+      expect((await session.start()).status).toBe('IN_PROGRESS');
+      const drawn = await session.poll();
+      expect(skewed.balancer.served.slice(-2).map(({ backend }) => backend)).toEqual([maker, drawer]);
+      simulator.scanQr(drawn.qrCode!.payload);
+      simulator.approve(session.orderRef(), 0);
+      const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
+      expect((await rp.redeem(await session.backToClient(complete.redirectTo!))).claims()).toMatchObject({ acr: OTHER, idp: 'se-bankid' });
+    }
   }, 60_000);
 });
