@@ -247,4 +247,27 @@ describe('the audit stream while the connection to Redis drops', () => {
     const events = await auditStream('audit-drop:', faulty.redis.url);
     expect(events.filter((event) => event.client_id === clientId).map((event) => event.event_id)).toEqual(['EID_400001']);
   }, 30_000);
+
+  // The mark that a login's ending was audited ran, but its answer was lost: the request failed,
+  // and its Try again found the mark taken and emitted nothing; the login completed unaudited.
+  it("as the mark of a login's ending is answered: the login completes, audited once", async () => {
+    await eventually(async () => (await fetch(`${dropping.issuer}/health/ready`)).ok);
+    const dropRp = await RelyingParty.discover(dropping.issuer, webClient);
+    const started = await dropRp.authorize({ acr_values: 'urn:test:test-double' });
+    const uid = /\/interaction\/([^/]+)\//.exec(started.response.url)![1]!;
+    const dropped = faulty.passage.cutAfter(/\r\naudit-drop:audit:[a-z]+:ended:/);
+    let back = await dropRp.browser.follow(`${started.response.url}&person=0`);
+    await dropped;
+    // What a person does with a page that says to try again in a moment.
+    if (!back.leftTo) {
+      expect(back.response.status).toBe(503);
+      await eventually(async () => (await fetch(`${dropping.issuer}/health/ready`)).ok);
+      back = await dropRp.browser.follow(`${started.response.url}&person=0`);
+    }
+    expect(back.leftTo?.searchParams.get('code')).toBeTruthy();
+    await dropping.broker.audit.flush();
+    const events = (await auditStream('audit-drop:', faulty.redis.url)).filter((event) => event.login_id === uid);
+    // In either order: the start's batch may have met the same drop, and been appended again after.
+    expect(events.map((event) => event.event).sort()).toEqual(['authentication.completed', 'authentication.started']);
+  }, 30_000);
 });
