@@ -40,6 +40,8 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
   let reachable: boolean | undefined;
   let lastError: string | undefined;
   let closing = false;
+  /** Whether Redis refused the last write that ended (its maxmemory reached): set by a refusal, cleared by a write taken. */
+  let full = false;
   client.on('error', (error: Error) => {
     lastError = error.message;
   });
@@ -71,9 +73,11 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       const result = await followingRedirects(client, () => failFast(command, options.command_timeout_ms));
       failed = false;
       silence.answered();
+      if (GROWING_OPERATIONS.has(operation)) full = false;
       return result;
     } catch (error) {
       silence.failed(error);
+      if (error instanceof StoreFullError) full = true;
       throw error;
     } finally {
       observe?.(operation, (performance.now() - started) / 1000, failed);
@@ -216,7 +220,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     },
 
     get answering() {
-      return client.status === 'ready' && !silence.silent;
+      return client.status === 'ready' && !silence.silent && !full;
     },
 
     async ping() {
@@ -243,6 +247,15 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     },
   };
 }
+
+/**
+ * The store's operations that a Redis at its maxmemory refuses: they may add to what it holds.
+ * One answered says Redis takes writes again; any other (a read, a delete, a release) it answers
+ * while full.
+ */
+const GROWING_OPERATIONS: ReadonlySet<string> = new Set([
+  'set', 'replace', 'setIfAbsent', 'update', 'lease', 'consume', 'addToSet', 'increment', 'appendToStream', 'track', 'schedule', 'takeDue',
+]);
 
 /** A Cluster's answer that a key's slot is served by another node (MOVED) or moving to one (ASK): the command did not run. */
 const REDIRECT_REPLY = /^(MOVED|ASK) /;

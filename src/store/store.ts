@@ -154,7 +154,8 @@ export interface Store {
   /**
    * Whether the store is available and answered the last command that ended: false from a
    * command that got no answer in time (a Redis that hangs keeps its connection open, and is
-   * available all the same) until one is answered. What the broker says of the store
+   * available all the same) until one is answered; and false from a write Redis refused for its
+   * memory (full: it answers every read, and no login can be served) until a write is taken. What the broker says of the store
    * (/api/status, neb_store_available) reads it; requests still go to the store, so that one
    * sent as Redis moves again is answered.
    */

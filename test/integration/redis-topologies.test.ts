@@ -399,9 +399,12 @@ describe('maxmemory-policy', () => {
       expect(refused.headers.get('retry-after')).toBe('1');
       const told = captured.lines().filter((line) => line.traceId === refused.headers.get('traceid') && line.msg === 'state store unavailable');
       expect(told).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^OOM /) })]);
+      // A frontend that asks whether to offer logins at all is told no.
+      expect(await (await fetch(`${tb.issuer}/api/status`)).json()).toMatchObject({ status: 'ISSUES', store: { available: false } });
 
       await admin.config('SET', 'maxmemory', '0');
       expect(await readiness(tb.issuer)).toBe(200);
+      expect(await (await fetch(`${tb.issuer}/api/status`)).json()).toMatchObject({ status: 'OK', store: { available: true } });
       // The code was not used up by the request Redis refused.
       expect((await tokenRequest(tb.issuer, webClient, redemption)).status).toBe(200);
       expect((await logIn(rp)).searchParams.get('code')).toBeTruthy();
