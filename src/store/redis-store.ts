@@ -203,7 +203,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     },
 
     async takeDue(key, limit, leaseMs) {
-      const now = Date.now();
+      const now = clock.now();
       return run('takeDue', () => client.takeDue(key, String(now), String(limit), String(now + leaseMs)));
     },
 

@@ -130,8 +130,8 @@ export interface Store {
   subscribe(channel: string, onMessage: (message: string) => void, onMissed?: () => void): Promise<() => Promise<void>>;
 
   /**
-   * Puts `member` in the schedule at `key`, due at `dueAtMs` (epoch milliseconds); a member already
-   * there moves to the new time. A work queue that outlives the process (webhook deliveries).
+   * Puts `member` in the schedule at `key`, due at `dueAtMs` (epoch milliseconds by the store's
+   * clock: now); a member already there moves to the new time. A work queue that outlives the process (webhook deliveries).
    */
   schedule(key: string, member: string, dueAtMs: number): Promise<void>;
 

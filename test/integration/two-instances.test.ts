@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
-import { join } from 'node:path';
 import { createTestPki, type TestPki } from '../../providers/se-bankid/simulator/certificates.js';
 import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
@@ -10,13 +9,12 @@ import { FrejaSession, frejaSection } from '../../providers/se-freja/test/suppor
 import type { TestBroker } from '../support/broker.js';
 import { publicClient, webClient } from '../support/broker.js';
 import type { Balancer } from '../support/balancer.js';
-import { startDeployment, type Deployment } from '../support/deployment.js';
+import { CLOCK_AHEAD, startDeployment, type Deployment } from '../support/deployment.js';
 import { auditStream, eventually } from '../support/ops.js';
 import { TestBrowser } from '../support/browser.js';
 import { tokenRequest } from '../support/http.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { RelyingParty } from '../support/relying-party.js';
-import { projectRoot } from '../../src/paths.js';
 import { actAtUpstream, startSimulatedUpstream } from '../support/upstream.js';
 
 const OTHER = 'urn:nordic-eid:se:bankid:other-device';
@@ -179,8 +177,7 @@ describe('an instance killed (SIGKILL) in the middle of a Freja eID login', () =
 describe('an instance whose clock runs 20 s ahead of the other', () => {
   it('draws QR codes the app takes for an order the other made, and the login completes', async () => {
     const skewPrefix = uniquePrefix('two-instances-clock');
-    const clockAhead = ['--import', join(projectRoot, 'test/support/clock-ahead.mjs')];
-    const skewed = await startDeployment(skewPrefix, { eids: { 'se-bankid': bankIdSection(simulator, pki) } }, 2, (index) => (index === 1 ? clockAhead : []));
+    const skewed = await startDeployment(skewPrefix, { eids: { 'se-bankid': bankIdSection(simulator, pki) } }, 2, (index) => (index === 1 ? CLOCK_AHEAD : []));
     onTestFinished(async () => {
       await skewed.stop();
       await deleteKeysWithPrefix(skewPrefix);

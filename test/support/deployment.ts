@@ -1,7 +1,12 @@
+import { join } from 'node:path';
+import { projectRoot } from '../../src/paths.js';
 import { startBalancer, type Balancer } from './balancer.js';
 import { webClient } from './broker.js';
 import { spawnBroker, writeConfig, type BrokerProcess } from './process.js';
 import { findFreePort, redisUrl } from './redis.js';
+
+/** Node's flags for an instance whose host clock runs 20 s ahead of the others' (clock-ahead.mjs). */
+export const CLOCK_AHEAD: readonly string[] = ['--import', join(projectRoot, 'test/support/clock-ahead.mjs')];
 
 export interface Deployment {
   balancer: Balancer;
@@ -23,7 +28,7 @@ export async function startDeployment(
   given: DeploymentSettings,
   count = 2,
   /** Node's flags for the instance of each index (a module preloaded into one of them). */
-  nodeFlagsOf: (index: number) => string[] = () => [],
+  nodeFlagsOf: (index: number) => readonly string[] = () => [],
 ): Promise<Deployment> {
   const ports = await Promise.all(Array.from({ length: count }, () => findFreePort()));
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
@@ -39,7 +44,7 @@ export async function startDeployment(
       log: { level: 'info' },
       ...settings,
     };
-    return { process: spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) }, nodeFlagsOf(i)), url: urls[i]! };
+    return { process: spawnBroker({ BROKER_CONFIG: writeConfig('broker.json', JSON.stringify(config)) }, [...nodeFlagsOf(i)]), url: urls[i]! };
   });
   await Promise.all(instances.map(({ process }) => process.listening()));
   return {
