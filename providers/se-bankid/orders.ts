@@ -49,14 +49,6 @@ export class OrderStore extends LoginRecords<OrderRecord> {
     super(store, 'order', { ...settings, versionOf: orderVersion });
   }
 
-  /**
-   * The time now (epoch ms) by the store's clock, which every instance reads alike: an order's
-   * times are taken by it, as any instance counts from them (QR codes, the allowed time).
-   */
-  now(): number {
-    return this.store.now();
-  }
-
   async keepEvidence(orderRef: string, evidence: BankIdEvidence, ttlSeconds: number): Promise<void> {
     await this.store.set(`evidence:${orderRef}`, JSON.stringify(evidence), ttlSeconds);
   }

@@ -135,21 +135,30 @@ describe('an instance killed (SIGKILL) while the person is at an upstream eID', 
   }, 60_000);
 });
 
+/**
+ * A deployment of its own with Freja eID (`settings` on its section; `nodeFlagsOf` as
+ * startDeployment's), ended after the test, and a Freja eID login on another device begun there.
+ */
+async function frejaLogin(name: string, settings: Record<string, unknown> = {}, nodeFlagsOf?: (index: number) => readonly string[]) {
+  const frejaPrefix = uniquePrefix(name);
+  const freja = await startFrejaSimulator();
+  const deployment = await startDeployment(frejaPrefix, { eids: { 'se-freja': frejaSection(freja, settings) } }, 2, nodeFlagsOf);
+  onTestFinished(async () => {
+    await deployment.stop();
+    await freja.close();
+    await deleteKeysWithPrefix(frejaPrefix);
+  });
+  const rp = await RelyingParty.discover(deployment.balancer.url, webClient);
+  const session = await FrejaSession.begin({ simulator: freja, rp, tb: { issuer: deployment.balancer.url } as TestBroker }, { acr_values: 'urn:nordic-eid:se:freja:other-device' });
+  return { freja, deployment, rp, session };
+}
+
 describe('an instance killed (SIGKILL) in the middle of a Freja eID login', () => {
   it.each([
     ['before the person scanned the QR code', false],
     ['while the person has the transaction open in the app', true],
   ])('%s: the page goes on at the other instance, and the login completes there', async (_when, scanned) => {
-    const frejaPrefix = uniquePrefix('two-instances-freja');
-    const freja = await startFrejaSimulator();
-    const killed = await startDeployment(frejaPrefix, { eids: { 'se-freja': frejaSection(freja) } });
-    onTestFinished(async () => {
-      await killed.stop();
-      await freja.close();
-      await deleteKeysWithPrefix(frejaPrefix);
-    });
-    const rp = await RelyingParty.discover(killed.balancer.url, webClient);
-    const session = await FrejaSession.begin({ simulator: freja, rp, tb: { issuer: killed.balancer.url } as TestBroker }, { acr_values: 'urn:nordic-eid:se:freja:other-device' });
+    const { freja, deployment: killed, rp, session } = await frejaLogin('two-instances-freja');
     const started = await session.start();
     expect(started.status).toBe('IN_PROGRESS');
     if (scanned) {
@@ -195,5 +204,20 @@ describe('an instance whose clock runs 20 s ahead of the other', () => {
       const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
       expect((await rp.redeem(await session.backToClient(complete.redirectTo!))).claims()).toMatchObject({ acr: OTHER, idp: 'se-bankid' });
     }
+  }, 60_000);
+
+  // The same for a Freja eID login's allowed time: the instance ahead gave it up 20 s early.
+  it('gives a Freja eID login the whole of its allowed time, whichever instance polls it', async () => {
+    const { freja, deployment: skewed, rp, session } = await frejaLogin('two-instances-freja-clock', { allowed_seconds: 25 }, (index) => (index === 1 ? CLOCK_AHEAD : []));
+    while (skewed.balancer.served.at(-1)!.backend === 0) await (await fetch(`${skewed.balancer.url}/health/live`)).body?.cancel();
+    const started = await session.start();
+    expect(started.status).toBe('IN_PROGRESS');
+    // Past the first 6 of its 25 seconds: the instance ahead takes them for 26.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    for (let i = 0; i < 2; i += 1) expect((await session.poll()).status).toBe('IN_PROGRESS');
+    freja.scan(started.qrCode!.payload);
+    freja.approve(session.authRef(), 0);
+    const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
+    expect((await rp.redeem(await session.backToClient(complete.redirectTo!))).claims()).toMatchObject({ idp: 'se-freja' });
   }, 60_000);
 });
