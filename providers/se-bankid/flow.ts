@@ -112,7 +112,7 @@ export class BankIdLogin {
     // stored until this one replaces it, so that a start racing this one still finds it.
     const earlier = await this.#deps.orders.get(login.uid);
     if (earlier) await this.#cancelAtBankId(earlier);
-    const now = Date.now();
+    const now = this.#deps.orders.now();
     const returnNonce = device === 'this' ? randomBytes(16).toString('base64url') : undefined;
     let order: OrderRecord;
     try {
@@ -122,7 +122,7 @@ export class BankIdLogin {
         acr: acrValues[device],
         ...created,
         // QR time counts from BankID's order, which exists only once the call has returned.
-        orderedAt: Date.now(),
+        orderedAt: this.#deps.orders.now(),
         firstOrderedAt: now,
         requirement,
         ...(returnNonce ? { returnNonce } : {}),
@@ -283,14 +283,14 @@ export class BankIdLogin {
       // BankID away for a moment (no answer, a 5xx, its circuit open) says nothing about the
       // order, which may well be running in the person's app: the login waits, and the next
       // collect asks again, until the login's allowed time is spent.
-      if (isPassingOutage(err) && Date.now() - order.firstOrderedAt < this.#allowedMs) return order;
+      if (isPassingOutage(err) && this.#deps.orders.now() - order.firstOrderedAt < this.#allowedMs) return order;
       return { ...order, final: this.#final(ending, { orderRef: order.orderRef }) };
     }
   }
 
   async #advance(login: LoginRequest, order: OrderRecord, response: CollectResponse, context: MessageContext): Promise<OrderRecord> {
     const { log, orders, settings } = this.#deps;
-    const withinTime = Date.now() - order.firstOrderedAt < this.#allowedMs;
+    const withinTime = this.#deps.orders.now() - order.firstOrderedAt < this.#allowedMs;
     if (response.status === 'complete') {
       const completedAt = new Date();
       const refusal = refusalOf(response.completionData, order.requirement);
@@ -326,7 +326,7 @@ export class BankIdLogin {
     try {
       const created = await this.#order(login, order.requirement, undefined);
       this.#deps.log.info({ orderRef: created.orderRef, replaces: order.orderRef }, 'BankID QR order restarted');
-      return { ...order, ...created, orderedAt: Date.now(), hintCode: undefined };
+      return { ...order, ...created, orderedAt: this.#deps.orders.now(), hintCode: undefined };
     } catch (err) {
       return { ...order, final: this.#final(this.#apiFailure(err, context), { orderRef: order.orderRef }) };
     }
@@ -393,6 +393,6 @@ export class BankIdLogin {
   #pollStatus(login: LoginRequest, order: OrderRecord, options: { qr: boolean }): PollStatus {
     const status = this.status(login, order);
     if (!options.qr || !showsQrCode(order)) return status;
-    return withPayload(status, { qrCode: this.#qrCodes.of(order, Date.now()) });
+    return withPayload(status, { qrCode: this.#qrCodes.of(order, this.#deps.orders.now()) });
   }
 }

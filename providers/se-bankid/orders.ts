@@ -16,9 +16,9 @@ export interface OrderRecord {
   qrStartToken: string;
   /** Only ever used on the server, to compute QR codes. */
   qrStartSecret: string;
-  /** When BankID created the current order (ms): QR time counts from here. */
+  /** When BankID created the current order (ms, by the store's clock: OrderStore.now): QR time counts from here. */
   orderedAt: number;
-  /** When the login's first order was created (ms): restarts count against allowed_polling_for_minutes. */
+  /** When the login's first order was created (ms, by the store's clock): restarts count against allowed_polling_for_minutes. */
   firstOrderedAt: number;
   /** What the completed order must meet, the hinted person included; BankID is sent the person only for a proven hint. */
   requirement: Requirement;

@@ -104,7 +104,7 @@ export class BankIdPhone implements EidBackchannel {
       ...(userVisibleDataFormat ? { userVisibleDataFormat } : {}),
       ...(userNonVisibleData ? { userNonVisibleData } : {}),
     };
-    const now = Date.now();
+    const now = orders.now();
     let orderRef: string;
     try {
       ({ orderRef } = await client.phone(kind, body));

@@ -187,7 +187,7 @@ export class WaitingOrders {
     if (showsQrCode(watched.order)) {
       const now = Date.now();
       this.#sendFrame(watched, now, [watcher]);
-      this.#frames.add(watched, nextSecondOf(watched.order, now));
+      this.#frames.add(watched, this.#nextFrameAt(watched.order, now));
     }
     return () => {
       watched.watchers.delete(watcher);
@@ -252,7 +252,7 @@ export class WaitingOrders {
       return;
     }
     // Frames go to streams only: an order held only for polls has none to send (polls draw their own).
-    if (showsQrCode(order) && waiting.watchers.size) this.#frames.add(waiting, nextSecondOf(order, Date.now()));
+    if (showsQrCode(order) && waiting.watchers.size) this.#frames.add(waiting, this.#nextFrameAt(order, Date.now()));
     else this.#frames.remove(waiting);
     this.#collects.add(waiting, collectAt);
   }
@@ -284,7 +284,7 @@ export class WaitingOrders {
       // An order whose last stream has gone is left off the frames until a stream watches it again.
       if (!waiting.watchers.size) continue;
       this.#sendFrame(waiting, now, waiting.watchers.keys());
-      this.#frames.add(waiting, nextSecondOf(waiting.order, now));
+      this.#frames.add(waiting, this.#nextFrameAt(waiting.order, now));
     }
     for (const waiting of this.#collects.take(now)) this.#collectsQueued.add(waiting, now);
     this.#startQueuedCollects(now);
@@ -301,9 +301,24 @@ export class WaitingOrders {
 
   #sendFrame(waiting: WaitingOrder, now: number, watchers: Iterable<LoginWatcher>): void {
     const { order } = waiting;
-    const seconds = Math.floor((now - order.orderedAt) / 1000);
+    const seconds = Math.floor((now - this.#orderedHere(order)) / 1000);
     const payload = qrPayload(order.qrStartToken, order.qrStartSecret, seconds);
     for (const watcher of watchers) watcher.frame(payload, seconds);
+  }
+
+  /** When the order's next QR frame is due (this host's epoch ms): the start of its next whole second. */
+  #nextFrameAt(order: OrderRecord, now: number): number {
+    const orderedAt = this.#orderedHere(order);
+    return orderedAt + (Math.floor((now - orderedAt) / 1000) + 1) * 1000;
+  }
+
+  /**
+   * When the order was made, by this host's clock, which the schedules here run on: the order
+   * has it by the store's (OrderStore.now), and this host's clock may be seconds off another's,
+   * whose QR code would then show a second BankID has not reached, or long passed.
+   */
+  #orderedHere(order: OrderRecord): number {
+    return order.orderedAt - (this.#deps.orders.now() - Date.now());
   }
 
   /** When this instance's last lease of the order has surely lapsed in Redis. */
@@ -392,7 +407,3 @@ export class WaitingOrders {
   }
 }
 
-/** When the order's next QR frame is due: the start of its next whole second. */
-function nextSecondOf(order: OrderRecord, now: number): number {
-  return order.orderedAt + (Math.floor((now - order.orderedAt) / 1000) + 1) * 1000;
-}

@@ -85,7 +85,7 @@ export class FrejaLogin {
       device,
       acr: acrValues[device],
       authRef,
-      startedAt: Date.now(),
+      startedAt: records.now(),
       ...(device === 'this' ? { returnNonce: randomBytes(16).toString('base64url') } : {}),
     };
     log.info({ device }, 'Freja eID transaction started');
@@ -168,7 +168,7 @@ export class FrejaLogin {
   }
 
   async #fetch(record: TransactionRecord): Promise<TransactionRecord> {
-    const withinTime = Date.now() - record.startedAt < this.#deps.allowedMs;
+    const withinTime = this.#deps.records.now() - record.startedAt < this.#deps.allowedMs;
     let result: AuthResult;
     try {
       result = await this.#deps.client.getOneResult(record.authRef);

@@ -56,6 +56,15 @@ export class LoginRecords<T> {
     this.#leasePrefix = 'lease:';
   }
 
+  /**
+   * The time now (epoch ms) by the store's clock, which every instance reads alike: a record's
+   * times are taken by it, as any instance counts from them (BankID's QR codes, a login's allowed
+   * time), however far apart the hosts' clocks are.
+   */
+  now(): number {
+    return this.store.now();
+  }
+
   async get(uid: string): Promise<T | undefined> {
     const record = await this.store.get(this.#prefix + uid);
     return record ? parsed<T>(record.value) : undefined;

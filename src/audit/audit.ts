@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { EidFailure, EidPlugin } from '../eids/plugin.js';
 import type { Identity } from '../identity/identity.js';
 import type { Logger } from '../log.js';
@@ -7,6 +8,7 @@ import type { Store } from '../store/store.js';
 import { auditEvents, loginEventFamily, type AuditEvent, type AuditEventName, type AuditFields } from './events.js';
 import type { AuditSink } from './sinks.js';
 import { storeKey } from '../store/keys.js';
+import { whileUnavailable } from '../store/retry.js';
 
 export interface AuditDependencies {
   log: Logger;
@@ -17,6 +19,9 @@ export interface AuditDependencies {
   /** How long a login can last: how long the broker remembers which of its events were written. */
   loginTtlSeconds: number;
 }
+
+/** How long the mark of a login's event is tried while Redis is away: a reconnect takes a fraction of it. */
+const MARK_TRIED_FOR_MS = 5_000;
 
 /** One login, as its audit events name it. */
 export interface LoginInfo {
@@ -103,10 +108,17 @@ export class AuditLog {
 
   /**
    * True the first time the key of `parts` is claimed on any instance during a login's lifetime.
-   * The mark holds nothing and is never read, so it is a lease (one SET NX PX), not a record.
+   * The mark holds the claim of the request that wrote it, and its write is tried again while
+   * Redis is briefly away: a write whose answer a dropped connection lost may have run, and the
+   * request then knows its own mark from another's. Without the claim, that request failed (503)
+   * and its Try again found the mark taken: the event was emitted nowhere, not even in the log.
    */
   async #first(...parts: string[]): Promise<boolean> {
-    return this.#deps.store.lease(storeKey('auditOnce', ...parts), this.#deps.loginTtlSeconds * 1000);
+    const { store, loginTtlSeconds } = this.#deps;
+    const key = storeKey('auditOnce', ...parts);
+    const claim = randomUUID();
+    const claimed = async () => (await store.setIfAbsent(key, claim, loginTtlSeconds)) || (await store.get(key))?.value === claim;
+    return whileUnavailable(claimed, MARK_TRIED_FOR_MS);
   }
 
   #loginFields(login: LoginInfo): AuditFields {

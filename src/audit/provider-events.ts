@@ -1,10 +1,31 @@
+import type { EventEmitter } from 'node:events';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { clientIp } from '../http/client-ip.js';
+import { logStoreUnavailable } from '../http/errors.js';
 import type { Logger } from '../log.js';
 import type { ActiveLogins } from '../metrics/active-logins.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { BusyError, StoreUnavailableError } from '../store/store.js';
 import type { AuditLog } from './audit.js';
+
+/** The events of oidc-provider's endpoints whose errors (but server_error) its own handlers answer. */
+const ENDPOINT_ERROR_EVENTS = [
+  'authorization.error',
+  'grant.error',
+  'userinfo.error',
+  'introspection.error',
+  'revocation.error',
+  'pushed_authorization_request.error',
+  'backchannel_authentication.error',
+  'end_session.error',
+  'end_session_confirm.error',
+  'end_session_success.error',
+  'registration_create.error',
+  'registration_read.error',
+  'registration_update.error',
+  'registration_delete.error',
+];
 
 /**
  * What oidc-provider itself does, as audit events and metrics: tokens issued (EID_200001), logout (EID_300001), clients registered, changed or deleted through
@@ -44,6 +65,17 @@ export function observeProvider(provider: Provider, deps: { audit: AuditLog; met
     if (ctx.status < 500) return;
     log.error({ err }, 'unhandled error');
   });
+
+  // A store failure inside an endpoint is answered 503 by oidc-provider's own error handler (the
+  // error is exposed, as the client's Retry-After needs), so it never reaches the error boundary,
+  // which logs why: without this, a full Redis refused every token request without a word in the
+  // log. A busy process is not the store's failure.
+  const storeFailed = (_ctx: KoaContextWithOIDC, err: unknown) => {
+    if (err instanceof StoreUnavailableError && !(err instanceof BusyError)) logStoreUnavailable(log, err);
+  };
+  // oidc-provider's types name each event with its own listener's types, not a list of them.
+  const events: EventEmitter = provider;
+  for (const event of ENDPOINT_ERROR_EVENTS) events.on(event, storeFailed);
 
   // Back-Channel Logout: oidc-provider sends each token once, on the confirmed logout.
   provider.on('backchannel.error', (_ctx: KoaContextWithOIDC, err: Error, client: { clientId: string }) => {

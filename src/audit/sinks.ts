@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { whileUnavailable } from '../store/retry.js';
 import type { Store } from '../store/store.js';
 import type { AuditEvent } from './events.js';
 
@@ -17,6 +19,12 @@ export interface AuditSink {
 
 /** How long an event waits for others to be appended with it, and how many wait at most. */
 const STREAM_BATCH = { waitMs: 50, maxEntries: 500 };
+/**
+ * How long a batch's append is tried while Redis is away: each event is emitted once, so a batch
+ * not appended then is in the log alone. Reconnecting takes a fraction of this; a graceful
+ * shutdown waits no longer for it.
+ */
+const APPEND_TRIED_FOR_MS = 5_000;
 
 /**
  * The built-in sink: a Redis stream in the store (`audit.stream.key`, under the key prefix),
@@ -26,7 +34,9 @@ const STREAM_BATCH = { waitMs: 50, maxEntries: 500 };
  * Events are appended in batches: those of up to STREAM_BATCH.waitMs (or the first
  * STREAM_BATCH.maxEntries of them) in one round trip, rather than one round trip for each token
  * request. A graceful shutdown flushes the batch; a process that crashes loses the events of its
- * last STREAM_BATCH.waitMs from the stream, not from the log, which has each at once.
+ * last STREAM_BATCH.waitMs from the stream, not from the log, which has each at once. A batch
+ * whose append met Redis away (a dropped connection, a failover) is appended again under its own
+ * name for up to APPEND_TRIED_FOR_MS: the store appends a batch once, however often it is sent.
  */
 export function redisStreamSink(store: Store, key: string, maxLength: number): AuditSink {
   return new BatchedStreamSink(store, key, maxLength);
@@ -65,7 +75,8 @@ class BatchedStreamSink implements AuditSink {
     if (!batch) return Promise.resolve();
     clearTimeout(this.#timer);
     this.#batch = undefined;
-    batch.settle(this.#store.appendToStream(this.#key, batch.entries, this.#maxLength));
+    const name = randomUUID();
+    batch.settle(whileUnavailable(() => this.#store.appendToStream(this.#key, batch.entries, this.#maxLength, name), APPEND_TRIED_FOR_MS));
     return batch.appended;
   }
 

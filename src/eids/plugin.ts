@@ -292,7 +292,7 @@ export interface BackchannelRequestInput {
 export interface BackchannelRequest extends BackchannelRequestInput {
   /** The request's id, stable across instances (not the auth_req_id, which is a credential): for keys and audit. */
   id: string;
-  /** When the request expires (epoch ms): the eID gives up following by then. */
+  /** When the request expires (epoch ms by the store's clock, Store.now, which every instance reads alike): the eID gives up following by then. */
   expiresAt: number;
 }
 

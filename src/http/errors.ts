@@ -95,8 +95,7 @@ function answerEscaped(ctx: Context, err: unknown, views: Views, log: Logger): v
     // Said in so many words, so that no one takes a busy broker for a broken store.
     if (!wantsHtml(ctx)) ctx.body = { ...(ctx.body as object), reason: err.reason };
   } else if (err instanceof StoreUnavailableError) {
-    // Why, in ioredis's or Redis's words (never a command's arguments): a timeout, a lost connection, a Cluster's refusal.
-    log.warn({ reason: err.cause instanceof Error ? err.cause.message : err.cause }, 'state store unavailable');
+    logStoreUnavailable(log, err);
     // oidc-provider's error handler may have answered the store's failure already, in the words
     // of what failed (a logout's page), before a step of its own after it (saving the browser
     // session) failed the same way: that answer stands.
@@ -108,6 +107,14 @@ function answerEscaped(ctx: Context, err: unknown, views: Views, log: Logger): v
     log.error({ err }, 'unhandled error');
     respondWithError(ctx, views, 500, 'server_error', 'Something failed on our side. Quote the traceId to support.');
   }
+}
+
+/**
+ * Tells the operator why the store failed a request, in ioredis's or Redis's words (never a
+ * command's arguments): a timeout, a lost connection, a Cluster's refusal, a full memory (OOM).
+ */
+export function logStoreUnavailable(log: Logger, err: StoreUnavailableError): void {
+  log.warn({ reason: err.cause instanceof Error ? err.cause.message : err.cause }, 'state store unavailable');
 }
 
 /**

@@ -332,7 +332,9 @@ export class Backchannel {
     const checked = this.#checked.get(ctx);
     if (!checked) throw new Error('a backchannel request reached its trigger without its login_hint checked');
     const { plugin, input, personKey } = checked;
-    const request: BackchannelRequest = { ...input, id: requestId(saved.jti!), expiresAt: Date.now() + saved.expiration * 1000 };
+    // By the store's clock, which every instance following the request reads alike: one whose
+    // host clock ran ahead gave the request up (and stopped it at the eID) before its time.
+    const request: BackchannelRequest = { ...input, id: requestId(saved.jti!), expiresAt: this.#deps.store.now() + saved.expiration * 1000 };
     const stored: StoredRequest = { eid: plugin.id, request, ip: clientIp(ctx) };
     await this.#deps.store.set(requestKey(request.id), JSON.stringify(stored), saved.expiration + SWEEP.keptSeconds);
     // Due before the eID is asked: an instance that goes away once the transaction is begun leaves it to the sweep.
@@ -379,7 +381,7 @@ export class Backchannel {
     const { request } = stored;
     if (this.#following.has(request.id)) return;
     let stop: (() => void) | undefined;
-    const giveUp = setTimeout(() => void this.#expired(plugin, stored), Math.max(0, request.expiresAt - Date.now()));
+    const giveUp = setTimeout(() => void this.#expired(plugin, stored), Math.max(0, request.expiresAt - this.#deps.store.now()));
     giveUp.unref();
     // Until `follow` resolves, the entry keeps a second poll here from following twice.
     this.#following.set(request.id, () => {

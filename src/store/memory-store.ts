@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ConsumeResult, CounterCount, Store, StoredRecord } from './store.js';
+import { APPENDED_MARK_MS, type ConsumeResult, type CounterCount, type Store, type StoredRecord } from './store.js';
 
 /**
  * A store that lives in this process only: for development, tests and single-instance
@@ -55,6 +55,13 @@ export function createMemoryStore(): Store {
     entries.set(key, { kind: 'record', value, consumedAt: previous?.consumedAt, claim: previous?.claim, expiresAt: expiryFor(ttlSeconds) });
   }
 
+  /** Takes the lease at `key` for `ttlMs` unless anything lives there: true when taken. */
+  function lease(key: string, ttlMs: number): boolean {
+    if (liveEntry(key)) return false;
+    entries.set(key, { kind: 'lease', expiresAt: Date.now() + ttlMs });
+    return true;
+  }
+
   /** A counter of one fixed window; its lifetime is known in memory, so always given. */
   function increment(key: string, ttlSeconds: number, by = 1): CounterCount {
     const counter = liveOf(key, 'counter');
@@ -100,9 +107,7 @@ export function createMemoryStore(): Store {
     },
 
     async lease(key, ttlMs) {
-      if (liveEntry(key)) return false;
-      entries.set(key, { kind: 'lease', expiresAt: Date.now() + ttlMs });
-      return true;
+      return lease(key, ttlMs);
     },
 
     async consume(key, at, claim): Promise<ConsumeResult> {
@@ -157,7 +162,8 @@ export function createMemoryStore(): Store {
       return counters.map((counter) => increment(counter.key, ttlSeconds, counter.by));
     },
 
-    async appendToStream(key, added, maxLength) {
+    async appendToStream(key, added, maxLength, batch) {
+      if (!lease(`${key}:appended:${batch}`, APPENDED_MARK_MS)) return;
       const stream = liveOf(key, 'stream') ?? { kind: 'stream', items: [], expiresAt: undefined };
       entries.set(key, stream);
       stream.items.push(...added.map((fields) => ({ ...fields })));
@@ -237,6 +243,8 @@ export function createMemoryStore(): Store {
     },
 
     async ping() {},
+
+    now: () => Date.now(),
 
     async justStarted() {
       return false;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { Logger } from '../log.js';
-import { BusyError, StoreFullError, StoreUnavailableError, type ConsumeResult, type CounterCount, type CounterIncrement, type Store, type StoredRecord } from './store.js';
+import { APPENDED_MARK_MS, BusyError, StoreFullError, StoreUnavailableError, type ConsumeResult, type CounterCount, type CounterIncrement, type Store, type StoredRecord } from './store.js';
 
 export interface RedisStoreOptions {
   /** redis://[:password@]host:port/db or rediss://… */
@@ -40,6 +40,8 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
   let reachable: boolean | undefined;
   let lastError: string | undefined;
   let closing = false;
+  /** Whether Redis refused the last write that ended (its maxmemory reached): set by a refusal, cleared by a write taken. */
+  let full = false;
   client.on('error', (error: Error) => {
     lastError = error.message;
   });
@@ -60,6 +62,8 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
   const silence = new Silence(() => run('ping', () => pingEveryMaster(client)), () => closing);
   const subscriptions = new Subscriptions(client, options.command_timeout_ms);
   const leases = new LeaseBatches((keys, ttlMs) => run('lease', () => takeLeases(client, keys, ttlMs)));
+  const clock = new RedisClock(() => run('time', () => client.serverTime(CLOCK_KEY)), () => closing);
+  client.on('ready', () => clock.read());
 
   /** One store operation: failing fast, and timed for the metrics when someone observes. */
   async function run<T>(operation: string, command: () => Promise<T>): Promise<T> {
@@ -69,9 +73,11 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
       const result = await followingRedirects(client, () => failFast(command, options.command_timeout_ms));
       failed = false;
       silence.answered();
+      if (GROWING_OPERATIONS.has(operation)) full = false;
       return result;
     } catch (error) {
       silence.failed(error);
+      if (error instanceof StoreFullError) full = true;
       throw error;
     } finally {
       observe?.(operation, (performance.now() - started) / 1000, failed);
@@ -154,10 +160,11 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 
     incrementAll,
 
-    async appendToStream(key, entries, maxLength) {
+    async appendToStream(key, entries, maxLength, batch) {
       // One script for the whole batch: the same XADD for each entry as a pipeline of XADDs
       // would send, at the cost of one command to the client rather than one per entry.
-      await run('appendToStream', () => client.appendEntries(key, ...appendArguments(entries, maxLength)));
+      const mark = appendedMarkKey(options.key_prefix, key, batch);
+      await run('appendToStream', () => client.appendEntries(key, mark, String(APPENDED_MARK_MS), ...appendArguments(entries, maxLength)));
     },
 
     async readStream(key, count) {
@@ -196,7 +203,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     },
 
     async takeDue(key, limit, leaseMs) {
-      const now = Date.now();
+      const now = clock.now();
       return run('takeDue', () => client.takeDue(key, String(now), String(limit), String(now + leaseMs)));
     },
 
@@ -213,12 +220,14 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     },
 
     get answering() {
-      return client.status === 'ready' && !silence.silent;
+      return client.status === 'ready' && !silence.silent && !full;
     },
 
     async ping() {
       await run('ping', () => pingEveryMaster(client));
     },
+
+    now: () => clock.now(),
 
     async justStarted() {
       return (await run('justStarted', () => shortestUptimeSeconds(client))) < RECONNECTED_WITHIN_SECONDS;
@@ -226,6 +235,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 
     async close() {
       closing = true;
+      clock.stop();
       subscriptions.close();
       // QUIT waits for Redis's answer: a Redis that hangs gets the command timeout, then the
       // connection is dropped, so that a shutdown ends within its time however Redis is.
@@ -237,6 +247,15 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
     },
   };
 }
+
+/**
+ * The store's operations that a Redis at its maxmemory refuses: they may add to what it holds.
+ * One answered says Redis takes writes again; any other (a read, a delete, a release) it answers
+ * while full.
+ */
+const GROWING_OPERATIONS: ReadonlySet<string> = new Set([
+  'set', 'replace', 'setIfAbsent', 'update', 'lease', 'consume', 'addToSet', 'increment', 'appendToStream', 'track', 'schedule', 'takeDue',
+]);
 
 /** A Cluster's answer that a key's slot is served by another node (MOVED) or moving to one (ASK): the command did not run. */
 const REDIRECT_REPLY = /^(MOVED|ASK) /;
@@ -274,6 +293,52 @@ function followingRedirects<T>(client: StoreClient, send: () => Promise<T>, trie
     if (client instanceof Cluster) await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
     return followingRedirects(client, send, tries + 1);
   });
+}
+
+/**
+ * The key whose server tells the time (RedisClock): never written; it routes the script, so that
+ * on a Cluster every instance asks the same master.
+ */
+const CLOCK_KEY = 'clock';
+/** How often the clock's offset is read again besides on each connect: hosts' clocks drift, and are stepped. */
+const CLOCK_READ_INTERVAL_MS = 60_000;
+
+/**
+ * Redis's clock, as this process reads it: the offset of Redis's TIME from this host's clock,
+ * taken halfway through the round trip, on each connect and every CLOCK_READ_INTERVAL_MS. Every
+ * instance reads the one clock, so a time one writes and another counts from means the same to
+ * both, however far apart their hosts' clocks are. Until the first reading, and when one fails,
+ * the last offset stands (none: this host's clock).
+ */
+class RedisClock {
+  #offsetMs = 0;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly time: () => Promise<[string, string]>,
+    private readonly closing: () => boolean,
+  ) {
+    this.#timer = setInterval(() => this.read(), CLOCK_READ_INTERVAL_MS).unref();
+  }
+
+  now(): number {
+    return Date.now() + this.#offsetMs;
+  }
+
+  read(): void {
+    if (this.closing()) return;
+    const sentAt = Date.now();
+    this.time().then(
+      ([seconds, micros]) => {
+        this.#offsetMs = Math.round(Number(seconds) * 1000 + Number(micros) / 1000 - (sentAt + Date.now()) / 2);
+      },
+      () => undefined,
+    );
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
 }
 
 /** How long the probe of a silent Redis pauses between its pings. */
@@ -434,8 +499,26 @@ interface ScriptCommands {
   takeDue(key: string, nowMillis: string, limit: string, leasedUntilMillis: string): Promise<string[]>;
   /** The number of keys, the keys, then the lease's lifetime in ms: 1 for each lease taken, 0 for each held already. */
   takeLeases(numberOfKeys: string, ...args: string[]): Promise<number[]>;
-  /** The stream's key, then appendArguments' list. */
-  appendEntries(key: string, ...args: string[]): Promise<unknown>;
+  /** Redis's TIME (seconds, microseconds), from the server that holds `key`. */
+  serverTime(key: string): Promise<[string, string]>;
+  /** The stream's key, the key of the append's mark (appendedMarkKey), the mark's lifetime in ms, then appendArguments' list. */
+  appendEntries(key: string, mark: string, markMillis: string, ...args: string[]): Promise<unknown>;
+}
+
+/**
+ * The key of the mark that the append named `batch` was made to the stream at `key`, in the
+ * stream's Cluster slot (a script's keys must share one): beside the stream's own hash tag when
+ * its full name (with the prefix) has one, else under its full name made the tag.
+ */
+function appendedMarkKey(prefix: string, key: string, batch: string): string {
+  const suffix = `:appended:${batch}`;
+  return hasHashTag(prefix + key) ? key + suffix : `{${prefix}${key}}${suffix}`;
+}
+
+/** Whether Redis Cluster hashes `key` by a part of it (its first `{…}` with something inside) rather than the whole. */
+function hasHashTag(key: string): boolean {
+  const open = key.indexOf('{');
+  return open >= 0 && key.indexOf('}', open + 1) > open + 1;
 }
 
 /** The stream's length limit, then each entry: its number of fields, then its names and values in turn. */
@@ -493,11 +576,13 @@ end
 return answer
 `;
 
-// An XADD for each entry of appendArguments' list, each trimming as a lone XADD ... MAXLEN ~ does.
+// An XADD for each entry of appendArguments' list (after the mark's lifetime), each trimming as a
+// lone XADD ... MAXLEN ~ does; nothing when the append's mark is there already (it ran before).
 const APPEND_ENTRIES = `
-local i = 2
+if not redis.call('SET', KEYS[2], '', 'PX', ARGV[1], 'NX') then return end
+local i = 3
 while i <= #ARGV do
-  local xadd = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*'}
+  local xadd = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*'}
   local last = i + 2 * tonumber(ARGV[i])
   for j = i + 1, last do xadd[#xadd + 1] = ARGV[j] end
   redis.call(unpack(xadd))
@@ -506,7 +591,7 @@ end
 `;
 
 /** numberOfKeys absent: the caller passes the number of keys first (a script over any number of keys). */
-const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys?: 1 }> = {
+const SCRIPTS: Record<keyof ScriptCommands, { lua: string; numberOfKeys?: 1 | 2 }> = {
   // HSET leaves `c` alone, so a consumed record stays consumed when it is written again.
   writeRecord: { numberOfKeys: 1, lua: WRITE_RECORD },
   replaceRecord: {
@@ -558,8 +643,10 @@ end
   // Rate-limit counters: any number of keys, or one key named first (incrementAll).
   incrementCounters: { lua: INCREMENT_COUNTERS },
   incrementCounter: { numberOfKeys: 1, lua: INCREMENT_COUNTERS },
-  // One key (the stream), so a Cluster sends it to the stream's node.
-  appendEntries: { numberOfKeys: 1, lua: APPEND_ENTRIES },
+  // Its key routes it: on a Cluster every instance asks the same master the time.
+  serverTime: { numberOfKeys: 1, lua: `return redis.call('TIME')` },
+  // The stream first, so a Cluster sends it to the stream's node; the mark shares its slot.
+  appendEntries: { numberOfKeys: 2, lua: APPEND_ENTRIES },
   // A sorted set scored by each member's expiry; the key itself lives as long as its last member.
   // One ZADD for every member, each expiring at ARGV[1].
   trackMembers: {

@@ -24,7 +24,7 @@ export function scopedStore(inner: Store, namespace: string): Store {
     removeFromSet: (key, member) => inner.removeFromSet(scoped(key), member),
     increment: (key, ttlSeconds, by, ttlAbove) => inner.increment(scoped(key), ttlSeconds, by, ttlAbove),
     incrementAll: (counters, ttlSeconds) => inner.incrementAll(counters.map((counter) => ({ ...counter, key: scoped(counter.key) })), ttlSeconds),
-    appendToStream: (key, entries, maxLength) => inner.appendToStream(scoped(key), entries, maxLength),
+    appendToStream: (key, entries, maxLength, batch) => inner.appendToStream(scoped(key), entries, maxLength, batch),
     readStream: (key, count) => inner.readStream(scoped(key), count),
     track: (key, members, ttlSeconds) => inner.track(scoped(key), members, ttlSeconds),
     untrack: (key, members) => inner.untrack(scoped(key), members),
@@ -42,6 +42,7 @@ export function scopedStore(inner: Store, namespace: string): Store {
       return inner.answering;
     },
     ping: () => inner.ping(),
+    now: () => inner.now(),
     justStarted: () => inner.justStarted(),
     // The store is the broker's: it closes it once, after every plugin. A plugin's view closes nothing.
     close: async () => undefined,

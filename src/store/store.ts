@@ -93,8 +93,11 @@ export interface Store {
   /**
    * Appends entries to the stream at `key` in their order, keeping about the newest `maxLength`
    * entries (a Redis stream; the audit events' built-in sink). Many entries go in one round trip.
+   * `batch` names the append, uniquely: an append under a name already used within
+   * APPENDED_MARK_MS appends nothing, so that one whose answer was lost with the connection (it
+   * may have run) can be sent again without doubling its entries.
    */
-  appendToStream(key: string, entries: ReadonlyArray<Record<string, string>>, maxLength: number): Promise<void>;
+  appendToStream(key: string, entries: ReadonlyArray<Record<string, string>>, maxLength: number, batch: string): Promise<void>;
 
   /** The newest `count` entries of the stream at `key`, oldest first. */
   readStream(key: string, count: number): Promise<Array<Record<string, string>>>;
@@ -127,8 +130,8 @@ export interface Store {
   subscribe(channel: string, onMessage: (message: string) => void, onMissed?: () => void): Promise<() => Promise<void>>;
 
   /**
-   * Puts `member` in the schedule at `key`, due at `dueAtMs` (epoch milliseconds); a member already
-   * there moves to the new time. A work queue that outlives the process (webhook deliveries).
+   * Puts `member` in the schedule at `key`, due at `dueAtMs` (epoch milliseconds by the store's
+   * clock: now); a member already there moves to the new time. A work queue that outlives the process (webhook deliveries).
    */
   schedule(key: string, member: string, dueAtMs: number): Promise<void>;
 
@@ -151,7 +154,8 @@ export interface Store {
   /**
    * Whether the store is available and answered the last command that ended: false from a
    * command that got no answer in time (a Redis that hangs keeps its connection open, and is
-   * available all the same) until one is answered. What the broker says of the store
+   * available all the same) until one is answered; and false from a write Redis refused for its
+   * memory (full: it answers every read, and no login can be served) until a write is taken. What the broker says of the store
    * (/api/status, neb_store_available) reads it; requests still go to the store, so that one
    * sent as Redis moves again is answered.
    */
@@ -159,6 +163,14 @@ export interface Store {
 
   /** Resolves when the store answers a round trip; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
+
+  /**
+   * The time now (epoch ms) by the store's clock, which every instance sharing the store reads
+   * alike, though their hosts' clocks differ: for a time one instance writes and another counts
+   * from (when a BankID order was made: its QR codes count the seconds since). This host's clock
+   * for a store that lives in this process.
+   */
+  now(): number;
 
   /**
    * Whether the server behind the store started so recently that the clients it had before may
@@ -169,6 +181,9 @@ export interface Store {
 
   close(): Promise<void>;
 }
+
+/** How long the store remembers the name of an append to a stream (appendToStream): far past the tries of one. */
+export const APPENDED_MARK_MS = 60_000;
 
 /** One counter of incrementAll: `by` is one unless given, `ttlAbove` as increment's. */
 export interface CounterIncrement {

@@ -61,7 +61,7 @@ interface Delivery {
   endpoint: string;
   event: AuditEvent;
   attempts: number;
-  /** Epoch milliseconds of the first attempt's due time. */
+  /** Epoch milliseconds of the first attempt's due time, by the store's clock (the queue's, which every instance reads alike). */
   since: number;
 }
 
@@ -126,11 +126,11 @@ export class WebhookDeliveries implements AuditSink {
     this.#depth.queued += endpoints.length;
     for (const endpoint of endpoints) {
       const id = randomUUID();
-      const delivery: Delivery = { endpoint: endpoint.id, event, attempts: 0, since: Date.now() };
+      const delivery: Delivery = { endpoint: endpoint.id, event, attempts: 0, since: this.#store.now() };
       // Both writes again, under the same id, when either met Redis away: each is idempotent.
       await whileUnavailable(async () => {
         await this.#store.set(this.#key(id), JSON.stringify(delivery), this.#settings.retry_for_seconds + RECORD_MARGIN_SECONDS);
-        await this.#store.schedule(WEBHOOK_QUEUE_KEY, id, Date.now());
+        await this.#store.schedule(WEBHOOK_QUEUE_KEY, id, this.#store.now());
       }, QUEUE_TRIED_FOR_MS);
     }
     this.#poll();
@@ -226,13 +226,13 @@ export class WebhookDeliveries implements AuditSink {
     const problem = await this.#post(endpoint, id, delivery.event);
     if (!problem) return this.#record(endpoint, id, 'delivered');
     const wait = this.#nextWait(delivery.attempts);
-    if (Date.now() + wait > delivery.since + this.#settings.retry_for_seconds * 1000) {
+    if (this.#store.now() + wait > delivery.since + this.#settings.retry_for_seconds * 1000) {
       this.#log.warn({ webhook: endpoint.id, delivery: id, event_id: delivery.event.event_id, attempts: delivery.attempts, problem }, 'webhook delivery given up');
       return this.#record(endpoint, id, 'gave_up');
     }
     this.#log.info({ webhook: endpoint.id, delivery: id, attempts: delivery.attempts, problem, retry_in_ms: wait }, 'webhook delivery failed; it will be retried');
     await this.#store.set(this.#key(id), JSON.stringify(delivery), this.#settings.retry_for_seconds + RECORD_MARGIN_SECONDS);
-    await this.#store.schedule(WEBHOOK_QUEUE_KEY, id, Date.now() + wait);
+    await this.#store.schedule(WEBHOOK_QUEUE_KEY, id, this.#store.now() + wait);
     this.#metrics.webhookDeliveries.inc({ webhook: endpoint.id, result: 'retried' });
   }
 

@@ -1,9 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import * as client from 'openid-client';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/events.js';
 import { startTestBroker, webClient, type TestBroker } from '../support/broker.js';
-import { auditStream, capturingLog } from '../support/ops.js';
+import { auditStream, capturingLog, eventually } from '../support/ops.js';
+import { startRedisBehindPassage } from '../support/redis.js';
 import { logIn, RelyingParty } from '../support/relying-party.js';
 import { testPersons } from '../support/test-double-eid.js';
 
@@ -210,4 +211,63 @@ describe('with audit.personal_numbers_in_clear', () => {
     const completed = (await auditStream(clear.prefix)).find((event) => event.event_id === 'EID_100002');
     expect(completed?.personal_number).toBe(CLEAR_NUMBER);
   });
+});
+
+// The stream's append met a dropped connection: the batch was gone from the stream for good (only
+// the log had its events), though Redis was back a moment later; sent again blindly, a batch whose
+// answer alone was lost would be in the stream twice.
+describe('the audit stream while the connection to Redis drops', () => {
+  let faulty: Awaited<ReturnType<typeof startRedisBehindPassage>>;
+  let dropping: TestBroker;
+
+  beforeAll(async () => {
+    faulty = await startRedisBehindPassage();
+    dropping = await startTestBroker({ redis: { url: faulty.passage.url, key_prefix: 'audit-drop:' }, admin: { token: ADMIN_TOKEN } }, 'audit-drop');
+  }, 60_000);
+  afterAll(async () => {
+    await dropping?.close();
+    await faulty?.stop();
+  });
+
+  it.each([
+    ['before the append runs', 'cutAt', 'dropped-before'],
+    ['as the append is answered', 'cutAfter', 'dropped-after'],
+  ] as const)('%s: the batch is in the stream once Redis is back, once', async (_when, fault, clientId) => {
+    // Connected again after the last case's drop.
+    await eventually(async () => (await fetch(`${dropping.issuer}/health/ready`)).ok);
+    const dropped = faulty.passage[fault](/\r\naudit-drop:audit:events\r\n/);
+    const created = await fetch(`${dropping.issuer}/admin/clients`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: clientId, redirect_uris: ['https://dropped.example/cb'] }),
+    });
+    expect(created.status).toBe(201);
+    await dropped;
+    await dropping.broker.audit.flush();
+    const events = await auditStream('audit-drop:', faulty.redis.url);
+    expect(events.filter((event) => event.client_id === clientId).map((event) => event.event_id)).toEqual(['EID_400001']);
+  }, 30_000);
+
+  // The mark that a login's ending was audited ran, but its answer was lost: the request failed,
+  // and its Try again found the mark taken and emitted nothing; the login completed unaudited.
+  it("as the mark of a login's ending is answered: the login completes, audited once", async () => {
+    await eventually(async () => (await fetch(`${dropping.issuer}/health/ready`)).ok);
+    const dropRp = await RelyingParty.discover(dropping.issuer, webClient);
+    const started = await dropRp.authorize({ acr_values: 'urn:test:test-double' });
+    const uid = /\/interaction\/([^/]+)\//.exec(started.response.url)![1]!;
+    const dropped = faulty.passage.cutAfter(/\r\naudit-drop:audit:[a-z]+:ended:/);
+    let back = await dropRp.browser.follow(`${started.response.url}&person=0`);
+    await dropped;
+    // What a person does with a page that says to try again in a moment.
+    if (!back.leftTo) {
+      expect(back.response.status).toBe(503);
+      await eventually(async () => (await fetch(`${dropping.issuer}/health/ready`)).ok);
+      back = await dropRp.browser.follow(`${started.response.url}&person=0`);
+    }
+    expect(back.leftTo?.searchParams.get('code')).toBeTruthy();
+    await dropping.broker.audit.flush();
+    const events = (await auditStream('audit-drop:', faulty.redis.url)).filter((event) => event.login_id === uid);
+    // In either order: the start's batch may have met the same drop, and been appended again after.
+    expect(events.map((event) => event.event).sort()).toEqual(['authentication.completed', 'authentication.started']);
+  }, 30_000);
 });

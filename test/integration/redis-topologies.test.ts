@@ -9,7 +9,7 @@ import { startTestBroker, webClient, type TestBroker } from '../support/broker.j
 import { capturingLog, eventually } from '../support/ops.js';
 import { tokenRequest } from '../support/http.js';
 import { findFreePort, startRedisPassage, startRedisServer, type RedisPassage, type RedisServer } from '../support/redis.js';
-import { logIn, RelyingParty } from '../support/relying-party.js';
+import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js';
 
 /** Redis as operators run it besides a single server: Sentinel, and Cluster — each started here. */
 
@@ -370,12 +370,15 @@ describe('maxmemory-policy', () => {
     expect(await warnsOnRedisWith(['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', ''])).toBe(false);
   });
 
-  it('a full Redis (maxmemory reached, noeviction): readiness says so, a login gets a page in words with its traceId, and all works again once there is room', async () => {
+  it('a full Redis (maxmemory reached, noeviction): readiness says so, a login gets a page in words with its traceId, a code redeemed then is answered 503 and logged with the cause, and all works again once there is room', async () => {
     const redis = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
-    const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: 'full:' } }, 'full');
+    const captured = capturingLog();
+    const tb = await startTestBroker({ redis: { url: redis.url, key_prefix: 'full:' } }, 'full', { log: captured.log });
     const admin = new Redis(redis.url);
     try {
       const rp = await RelyingParty.discover(tb.issuer, webClient);
+      const callback = await logIn(rp);
+      const redemption = codeRedemption(rp, callback);
       const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
       await admin.config('SET', 'maxmemory', String(used));
       await expect(admin.set('filler', 'x'.repeat(100_000))).rejects.toThrow(/^OOM/);
@@ -390,9 +393,20 @@ describe('maxmemory-policy', () => {
       const text = await page.text();
       expect(text).toContain('<code>temporarily_unavailable</code>');
       expect(text).toContain(page.headers.get('traceid')!);
+      // oidc-provider answers the token endpoint's failure itself: the operator is told why all the same.
+      const refused = await tokenRequest(tb.issuer, webClient, redemption);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      const told = captured.lines().filter((line) => line.traceId === refused.headers.get('traceid') && line.msg === 'state store unavailable');
+      expect(told).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^OOM /) })]);
+      // A frontend that asks whether to offer logins at all is told no.
+      expect(await (await fetch(`${tb.issuer}/api/status`)).json()).toMatchObject({ status: 'ISSUES', store: { available: false } });
 
       await admin.config('SET', 'maxmemory', '0');
       expect(await readiness(tb.issuer)).toBe(200);
+      expect(await (await fetch(`${tb.issuer}/api/status`)).json()).toMatchObject({ status: 'OK', store: { available: true } });
+      // The code was not used up by the request Redis refused.
+      expect((await tokenRequest(tb.issuer, webClient, redemption)).status).toBe(200);
       expect((await logIn(rp)).searchParams.get('code')).toBeTruthy();
     } finally {
       admin.disconnect();

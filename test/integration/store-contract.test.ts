@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -248,7 +249,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
     });
 
     test('appends to a stream and reads back its newest entries, oldest first', async ({ store }) => {
-      for (let i = 1; i <= 5; i += 1) await store.appendToStream('stream', [{ n: String(i), kind: 'test' }], 1_000);
+      for (let i = 1; i <= 5; i += 1) await store.appendToStream('stream', [{ n: String(i), kind: 'test' }], 1_000, randomUUID());
       expect(await store.readStream('stream', 3)).toEqual([
         { n: '3', kind: 'test' },
         { n: '4', kind: 'test' },
@@ -258,20 +259,28 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
     });
 
     test('appends many entries at once, in their order', async ({ store }) => {
-      await store.appendToStream('stream', [{ n: '1' }], 1_000);
-      await store.appendToStream('stream', Array.from({ length: 50 }, (_, i) => ({ n: String(i + 2) })), 1_000);
+      await store.appendToStream('stream', [{ n: '1' }], 1_000, randomUUID());
+      await store.appendToStream('stream', Array.from({ length: 50 }, (_, i) => ({ n: String(i + 2) })), 1_000, randomUUID());
       expect((await store.readStream('stream', 100)).map(({ n }) => Number(n))).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
       // Entries of one batch keep their own fields, however many each has.
-      await store.appendToStream('stream', [{ n: '52', kind: 'a', note: 'three fields' }, { n: '53' }, { n: '54', kind: '' }], 1_000);
+      await store.appendToStream('stream', [{ n: '52', kind: 'a', note: 'three fields' }, { n: '53' }, { n: '54', kind: '' }], 1_000, randomUUID());
       expect(await store.readStream('stream', 3)).toEqual([{ n: '52', kind: 'a', note: 'three fields' }, { n: '53' }, { n: '54', kind: '' }]);
     });
 
+    test('appends a batch sent again under its name once: an append whose answer was lost is sent again', async ({ store }) => {
+      const batch = randomUUID();
+      await store.appendToStream('resent', [{ n: '1' }, { n: '2' }], 1_000, batch);
+      await store.appendToStream('resent', [{ n: '1' }, { n: '2' }], 1_000, batch);
+      await store.appendToStream('resent', [{ n: '3' }], 1_000, randomUUID());
+      expect((await store.readStream('resent', 10)).map(({ n }) => n)).toEqual(['1', '2', '3']);
+    });
+
     test('keeps at least the newest maxLength entries of a stream', async ({ store }) => {
-      for (let i = 1; i <= 20; i += 1) await store.appendToStream('capped', [{ n: String(i) }], 5);
+      for (let i = 1; i <= 20; i += 1) await store.appendToStream('capped', [{ n: String(i) }], 5, randomUUID());
       const kept = await store.readStream('capped', 100);
       expect(kept.length).toBeGreaterThanOrEqual(5);
       expect(kept.slice(-5).map(({ n }) => n)).toEqual(['16', '17', '18', '19', '20']);
-      await store.appendToStream('capped', Array.from({ length: 300 }, (_, i) => ({ n: String(i + 21) })), 5);
+      await store.appendToStream('capped', Array.from({ length: 300 }, (_, i) => ({ n: String(i + 21) })), 5, randomUUID());
       const keptOfBatch = await store.readStream('capped', 1_000);
       expect(keptOfBatch.length).toBeLessThan(300);
       expect(keptOfBatch.slice(-5).map(({ n }) => n)).toEqual(['316', '317', '318', '319', '320']);
@@ -317,7 +326,7 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       await store.set('record', 'value');
       await store.addToSet('set', 'member');
       await expect(store.increment('record', 60)).rejects.toThrow(/WRONGTYPE/);
-      await expect(store.appendToStream('set', [{ a: 'b' }], 10)).rejects.toThrow(/WRONGTYPE/);
+      await expect(store.appendToStream('set', [{ a: 'b' }], 10, randomUUID())).rejects.toThrow(/WRONGTYPE/);
       await expect(store.track('record', ['member'], 60)).rejects.toThrow(/WRONGTYPE/);
       await store.increment('counter', 60);
       await expect(store.get('counter')).rejects.toThrow(/WRONGTYPE/);
@@ -393,7 +402,7 @@ async function expectEveryOperationUnavailable(store: Store): Promise<void> {
     members: () => store.members('set'),
     increment: () => store.increment('counter', 60),
     incrementAll: () => store.incrementAll([{ key: 'counter' }, { key: 'other' }], 60),
-    appendToStream: () => store.appendToStream('stream', [{ a: 'b' }], 10),
+    appendToStream: () => store.appendToStream('stream', [{ a: 'b' }], 10, randomUUID()),
     readStream: () => store.readStream('stream', 10),
     track: () => store.track('tracked', ['member'], 60),
     untrack: () => store.untrack('tracked', ['member']),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startNorwegianBankIdSimulator } from '../../providers/no-bankid/simulator/index.js';
-import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
+import { createTestPki, type TestPki } from '../../providers/se-bankid/simulator/certificates.js';
 import { simulatedPersons } from '../../providers/se-bankid/simulator/persons.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
 import { BankIdSession, bankIdSection } from '../../providers/se-bankid/test/support.js';
@@ -9,7 +9,7 @@ import { FrejaSession, frejaSection } from '../../providers/se-freja/test/suppor
 import type { TestBroker } from '../support/broker.js';
 import { publicClient, webClient } from '../support/broker.js';
 import type { Balancer } from '../support/balancer.js';
-import { startDeployment, type Deployment } from '../support/deployment.js';
+import { CLOCK_AHEAD, startDeployment, type Deployment } from '../support/deployment.js';
 import { auditStream, eventually } from '../support/ops.js';
 import { TestBrowser } from '../support/browser.js';
 import { tokenRequest } from '../support/http.js';
@@ -20,6 +20,7 @@ import { actAtUpstream, startSimulatedUpstream } from '../support/upstream.js';
 const OTHER = 'urn:nordic-eid:se:bankid:other-device';
 
 let simulator: BankIdSimulator;
+let pki: TestPki;
 let balancer: Balancer;
 let deployment: Deployment;
 const prefix = uniquePrefix('two-instances');
@@ -31,7 +32,7 @@ const prefix = uniquePrefix('two-instances');
  * reach.
  */
 beforeAll(async () => {
-  const pki = await createTestPki();
+  pki = await createTestPki();
   simulator = await startBankIdSimulator({ pki });
   deployment = await startDeployment(prefix, { clients: [webClient, publicClient], eids: { 'se-bankid': bankIdSection(simulator, pki) } });
   balancer = deployment.balancer;
@@ -134,21 +135,30 @@ describe('an instance killed (SIGKILL) while the person is at an upstream eID', 
   }, 60_000);
 });
 
+/**
+ * A deployment of its own with Freja eID (`settings` on its section; `nodeFlagsOf` as
+ * startDeployment's), ended after the test, and a Freja eID login on another device begun there.
+ */
+async function frejaLogin(name: string, settings: Record<string, unknown> = {}, nodeFlagsOf?: (index: number) => readonly string[]) {
+  const frejaPrefix = uniquePrefix(name);
+  const freja = await startFrejaSimulator();
+  const deployment = await startDeployment(frejaPrefix, { eids: { 'se-freja': frejaSection(freja, settings) } }, 2, nodeFlagsOf);
+  onTestFinished(async () => {
+    await deployment.stop();
+    await freja.close();
+    await deleteKeysWithPrefix(frejaPrefix);
+  });
+  const rp = await RelyingParty.discover(deployment.balancer.url, webClient);
+  const session = await FrejaSession.begin({ simulator: freja, rp, tb: { issuer: deployment.balancer.url } as TestBroker }, { acr_values: 'urn:nordic-eid:se:freja:other-device' });
+  return { freja, deployment, rp, session };
+}
+
 describe('an instance killed (SIGKILL) in the middle of a Freja eID login', () => {
   it.each([
     ['before the person scanned the QR code', false],
     ['while the person has the transaction open in the app', true],
   ])('%s: the page goes on at the other instance, and the login completes there', async (_when, scanned) => {
-    const frejaPrefix = uniquePrefix('two-instances-freja');
-    const freja = await startFrejaSimulator();
-    const killed = await startDeployment(frejaPrefix, { eids: { 'se-freja': frejaSection(freja) } });
-    onTestFinished(async () => {
-      await killed.stop();
-      await freja.close();
-      await deleteKeysWithPrefix(frejaPrefix);
-    });
-    const rp = await RelyingParty.discover(killed.balancer.url, webClient);
-    const session = await FrejaSession.begin({ simulator: freja, rp, tb: { issuer: killed.balancer.url } as TestBroker }, { acr_values: 'urn:nordic-eid:se:freja:other-device' });
+    const { freja, deployment: killed, rp, session } = await frejaLogin('two-instances-freja');
     const started = await session.start();
     expect(started.status).toBe('IN_PROGRESS');
     if (scanned) {
@@ -167,5 +177,47 @@ describe('an instance killed (SIGKILL) in the middle of a Freja eID login', () =
     const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
     const tokens = await rp.redeem(await session.backToClient(complete.redirectTo!));
     expect(tokens.claims()).toMatchObject({ acr: 'urn:nordic-eid:se:freja:other-device', idp: 'se-freja', idp_request_id: session.authRef() });
+  }, 60_000);
+});
+
+// The QR code's second counts from the order, by the clock of the instance that draws it: an
+// order made by one instance and drawn by another 20 s ahead showed a second BankID had not
+// reached, and the app refused it; the person could not log in while that instance drew the page.
+describe('an instance whose clock runs 20 s ahead of the other', () => {
+  it('draws QR codes the app takes for an order the other made, and the login completes', async () => {
+    const skewPrefix = uniquePrefix('two-instances-clock');
+    const skewed = await startDeployment(skewPrefix, { eids: { 'se-bankid': bankIdSection(simulator, pki) } }, 2, (index) => (index === 1 ? CLOCK_AHEAD : []));
+    onTestFinished(async () => {
+      await skewed.stop();
+      await deleteKeysWithPrefix(skewPrefix);
+    });
+    for (const [maker, drawer] of [[0, 1], [1, 0]] as const) {
+      const rp = await RelyingParty.discover(skewed.balancer.url, webClient);
+      const session = await BankIdSession.begin({ simulator, rp, tb: { issuer: skewed.balancer.url } as TestBroker }, { acr_values: OTHER });
+      // Round robin: a request that needs no state, until the start goes to the instance that makes the order.
+      while (skewed.balancer.served.at(-1)!.backend === maker) await (await fetch(`${skewed.balancer.url}/health/live`)).body?.cancel();
+      expect((await session.start()).status).toBe('IN_PROGRESS');
+      const drawn = await session.poll();
+      expect(skewed.balancer.served.slice(-2).map(({ backend }) => backend)).toEqual([maker, drawer]);
+      simulator.scanQr(drawn.qrCode!.payload);
+      simulator.approve(session.orderRef(), 0);
+      const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
+      expect((await rp.redeem(await session.backToClient(complete.redirectTo!))).claims()).toMatchObject({ acr: OTHER, idp: 'se-bankid' });
+    }
+  }, 60_000);
+
+  // The same for a Freja eID login's allowed time: the instance ahead gave it up 20 s early.
+  it('gives a Freja eID login the whole of its allowed time, whichever instance polls it', async () => {
+    const { freja, deployment: skewed, rp, session } = await frejaLogin('two-instances-freja-clock', { allowed_seconds: 25 }, (index) => (index === 1 ? CLOCK_AHEAD : []));
+    while (skewed.balancer.served.at(-1)!.backend === 0) await (await fetch(`${skewed.balancer.url}/health/live`)).body?.cancel();
+    const started = await session.start();
+    expect(started.status).toBe('IN_PROGRESS');
+    // Past the first 6 of its 25 seconds: the instance ahead takes them for 26.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    for (let i = 0; i < 2; i += 1) expect((await session.poll()).status).toBe('IN_PROGRESS');
+    freja.scan(started.qrCode!.payload);
+    freja.approve(session.authRef(), 0);
+    const complete = await session.pollUntil((state) => state.status === 'COMPLETE');
+    expect((await rp.redeem(await session.backToClient(complete.redirectTo!))).claims()).toMatchObject({ idp: 'se-freja' });
   }, 60_000);
 });

@@ -1,9 +1,10 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webClient } from '../../../test/support/broker.js';
-import { startDeployment, type Deployment } from '../../../test/support/deployment.js';
+import { CLOCK_AHEAD, startDeployment, type Deployment } from '../../../test/support/deployment.js';
+import { eventually } from '../../../test/support/ops.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../../../test/support/redis.js';
-import { createTestPki } from '../simulator/certificates.js';
+import { createTestPki, type TestPki } from '../simulator/certificates.js';
 import { simulatedPersons } from '../simulator/persons.js';
 import { startBankIdSimulator, type BankIdSimulator } from '../simulator/server.js';
 import { bankIdSection } from './support.js';
@@ -17,11 +18,12 @@ const callCentre = {
 const PERSON = simulatedPersons[1]!;
 
 let simulator: BankIdSimulator;
+let pki: TestPki;
 let deployment: Deployment;
 const prefix = uniquePrefix('phone-instances');
 
 beforeAll(async () => {
-  const pki = await createTestPki();
+  pki = await createTestPki();
   simulator = await startBankIdSimulator({ pki });
   deployment = await startDeployment(prefix, {
     eids: { 'se-bankid': bankIdSection(simulator, pki) },
@@ -60,4 +62,65 @@ describe('a CIBA request across the instances of a deployment', () => {
     expect(polls.length).toBeGreaterThan(0);
     expect(polls.every((served) => served.backend !== starter)).toBe(true);
   });
+});
+
+// A request's expiry was the clock of the instance that started it, and every instance following
+// it gave up at that time by its own clock: one 20 s ahead stopped the order at BankID 20 s before
+// its time, and the person who approved in those seconds was refused.
+describe('a CIBA request followed by an instance whose clock runs 20 s ahead', () => {
+  let skewed: Deployment;
+  const skewedPrefix = uniquePrefix('phone-instances-clock');
+
+  beforeAll(async () => {
+    skewed = await startDeployment(
+      skewedPrefix,
+      { eids: { 'se-bankid': bankIdSection(simulator, pki) }, clients: [webClient, callCentre], ciba: { interval: 1 } },
+      2,
+      (index) => (index === 1 ? CLOCK_AHEAD : []),
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await skewed?.stop();
+    await deleteKeysWithPrefix(skewedPrefix);
+  });
+
+  it('is not given up before its time: the person approves in its last seconds, and the backend gets its tokens', async () => {
+    const { balancer } = skewed;
+    const backend = await client.discovery(new URL(balancer.url), callCentre.client_id, undefined, client.ClientSecretBasic(callCentre.client_secret), {
+      execute: [client.allowInsecureRequests],
+    });
+    // Round robin: a request that needs no state, until the request goes to the instance whose clock is right.
+    while (balancer.served.at(-1)!.backend === 0) await (await fetch(`${balancer.url}/health/live`)).body?.cancel();
+    const request = await client.initiateBackchannelAuthentication(backend, {
+      scope: 'openid personal_number',
+      login_hint: PERSON.personalNumber,
+      call_initiator: 'user',
+      requested_expiry: '30',
+    });
+    // The first poll goes to the instance ahead, which follows the request from then on.
+    const poll = () => fetch(`${balancer.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${callCentre.client_id}:${callCentre.client_secret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: request.auth_req_id }),
+    });
+    expect(await (await poll()).json()).toMatchObject({ error: 'authorization_pending' });
+    expect(balancer.served.filter((served) => served.path === '/backchannel' || served.path === '/token').slice(-2).map(({ backend }) => backend)).toEqual([0, 1]);
+
+    // Past the request's first 10 seconds, before its 30: the instance ahead takes them for 30.
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    const order = simulator.orders().find((candidate) => candidate.kind === 'phone/auth' && candidate.personalNumber === PERSON.personalNumber && candidate.status === 'pending')!;
+    simulator.confirmCall(order.orderRef);
+    simulator.approve(order.orderRef);
+    // Polled at the instance whose clock is right: on the one ahead, oidc-provider holds the
+    // auth_req_id expired by its host's clock, which the store's clock does not move.
+    const atRightClock = async () => {
+      while (balancer.served.at(-1)!.backend !== 1) await (await fetch(`${balancer.url}/health/live`)).body?.cancel();
+      return (await (await poll()).json()) as Record<string, unknown>;
+    };
+    const answer = await eventually(async () => {
+      const body = await atRightClock();
+      return body.error === 'authorization_pending' || body.error === 'slow_down' ? undefined : body;
+    }, 20, 1_100);
+    expect(answer).toMatchObject({ access_token: expect.any(String), id_token: expect.any(String) });
+  }, 60_000);
 });
