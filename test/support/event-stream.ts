@@ -33,7 +33,10 @@ export class EventStreamReader {
         if (response.statusCode !== 200) {
           let body = '';
           response.on('data', (chunk: string) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
+          response.on('end', () => {
+            resolve({ status: response.statusCode!, headers: response.headers, body });
+            this.#end();
+          });
           return;
         }
         resolve({ status: 200, headers: response.headers, body: '' });
