@@ -164,12 +164,25 @@ export class StoreAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, lifetime?: number): Promise<void> {
     const key = this.#key(id);
-    const expiresIn = lifetime === undefined ? undefined : lifetime + this.#keptAfterExpiry;
+    const expiresIn = this.#expiresIn(payload, lifetime);
     if (payload.grantId) await this.#store.addToSet(storeKey('grantIndex', payload.grantId), key, expiresIn);
     const secondaryKey = this.#secondaryKey(payload);
     if (this.#model === 'Session' && secondaryKey) return this.#upsertSession(id, payload, secondaryKey, expiresIn);
     if (secondaryKey) await this.#store.set(secondaryKey, id, expiresIn);
     await this.#store.set(key, this.#stored(payload), expiresIn);
+  }
+
+  /**
+   * How long the store keeps a record: until its `exp` by the store's clock, which every instance
+   * shares, then keptAfterExpiry. oidc-provider counts `lifetime` from its host's clock, so an
+   * instance whose clock ran 20 s ahead saved a record 20 s short of its expiry, or with no time
+   * left at all: the CIBA request it recorded the person's approval in was gone before the
+   * client's poll. At least a second, as a record saved in its last second asks for none.
+   */
+  #expiresIn(payload: AdapterPayload, lifetime: number | undefined): number | undefined {
+    if (lifetime === undefined) return undefined;
+    const remaining = typeof payload.exp === 'number' ? payload.exp - Math.floor(this.#store.now() / 1000) : lifetime;
+    return Math.max(remaining, 1) + this.#keptAfterExpiry;
   }
 
   /**

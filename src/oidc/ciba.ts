@@ -439,7 +439,9 @@ export class Backchannel {
     // Ended at the eID: nothing left for a sweep to stop.
     await this.#deps.store.unschedule(EXPIRIES_KEY, request.id);
     const saved = await provider.BackchannelAuthenticationRequest.find(authReqId, { ignoreExpiration: true });
-    if (!saved || saved.isExpired) return;
+    // Expired by the store's clock, as the request's give-up counts (#follow): by this host's, a
+    // request approved in its last seconds went unrecorded on an instance whose clock ran ahead.
+    if (!saved || request.expiresAt <= this.#deps.store.now()) return;
     const login = loginInfo(stored, plugin);
     const operation = operationOf(request);
     const person = 'person' in outcome ? await this.#person(plugin, request, outcome, saved) : outcome;

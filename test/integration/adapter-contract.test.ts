@@ -40,6 +40,19 @@ function adapterContract(name: string, open: () => Promise<Store>) {
       expect(await sessions.find('short')).toBeUndefined();
     });
 
+    it("keeps a record until its exp by the store's clock, whatever the saving host's clock made of its lifetime", async () => {
+      const requests = adapter('BackchannelAuthenticationRequest');
+      const now = Math.floor(store.now() / 1000);
+      // As a host whose clock runs 20 s ahead saves them: 20 s short, and past its end.
+      await requests.upsert('ahead-long', { jti: 'ahead-long', exp: now + 21 }, 1);
+      await requests.upsert('ahead-past', { jti: 'ahead-past', exp: now + 2 }, -18);
+      expect(await requests.find('ahead-past')).toMatchObject({ jti: 'ahead-past' });
+      await new Promise((resolve) => setTimeout(resolve, 3_100));
+      expect(await requests.find('ahead-long')).toMatchObject({ jti: 'ahead-long' });
+      expect(await requests.find('ahead-past')).toBeUndefined();
+      await requests.destroy('ahead-long');
+    });
+
     it('finds sessions by uid, and not once destroyed', async () => {
       const sessions = adapter('Session');
       await sessions.upsert('s1', { jti: 's1', uid: 'uid-1', accountId: 'a' }, 60);
