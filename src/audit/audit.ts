@@ -117,8 +117,7 @@ export class AuditLog {
     const { store, loginTtlSeconds } = this.#deps;
     const key = storeKey('auditOnce', ...parts);
     const claim = randomUUID();
-    const claimed = async () => (await store.setIfAbsent(key, claim, loginTtlSeconds)) || (await store.get(key))?.value === claim;
-    return whileUnavailable(claimed, MARK_TRIED_FOR_MS);
+    return whileUnavailable(() => store.claimLease(key, claim, loginTtlSeconds * 1000), MARK_TRIED_FOR_MS);
   }
 
   #loginFields(login: LoginInfo): AuditFields {

@@ -268,11 +268,12 @@ export const KEY_FAMILIES = {
     sealed: true,
   },
   auditOnce: {
-    // Not audit:first:, where earlier versions kept these marks as leases (strings), nor
-    // audit:once:, where versions before them kept records without a claim: an instance of such
-    // a version meets no key of another type, whatever this one writes.
-    prefix: 'audit:claimed:',
-    kind: 'record',
+    // Not audit:once:, where earlier versions kept these marks as records (hashes): an instance
+    // of such a version meets no key of another type, whatever this one writes. Versions that
+    // took them as leases without a claim wrote the same strings here: an instance of one, beside
+    // this one, emits no event that this one emitted, nor this one any of its.
+    prefix: 'audit:first:',
+    kind: 'lease',
     holds: 'that a login\'s audit event was emitted (`started:<uid>:<eid>`, `ended:<uid>`), once across instances, with the claim of the request that emitted it',
     lifetime: LOGIN_LIFE,
     writer: 'audit/audit.ts',

@@ -110,6 +110,13 @@ export function createMemoryStore(): Store {
       return lease(key, ttlMs);
     },
 
+    async claimLease(key, claim, ttlMs) {
+      const held = liveOf(key, 'lease');
+      if (held) return held.claim === claim;
+      entries.set(key, { kind: 'lease', claim, expiresAt: Date.now() + ttlMs });
+      return true;
+    },
+
     async consume(key, at, claim): Promise<ConsumeResult> {
       const record = liveRecord(key);
       if (!record) return 'missing';
@@ -275,9 +282,10 @@ interface SetEntry {
   expiresAt: number | undefined;
 }
 
-/** A lease: nothing but its lifetime (a Redis string set with NX and PX). */
+/** A lease: its lifetime, and the claim of claimLease (a Redis string set with NX and PX). */
 interface LeaseEntry {
   kind: 'lease';
+  claim?: string;
   expiresAt: number;
 }
 

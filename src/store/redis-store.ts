@@ -128,6 +128,10 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
 
     lease: (key, ttlMs) => leases.take(key, ttlMs),
 
+    async claimLease(key, claim, ttlMs) {
+      return run('claimLease', async () => (await client.set(key, claim, 'PX', ttlMs, 'NX')) === 'OK' || (await client.get(key)) === claim);
+    },
+
     async consume(key, at, claim) {
       return run('consume', () => client.consumeRecord(key, String(at), claim ?? ''));
     },
@@ -254,7 +258,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger, observ
  * while full.
  */
 const GROWING_OPERATIONS: ReadonlySet<string> = new Set([
-  'set', 'replace', 'setIfAbsent', 'update', 'lease', 'consume', 'addToSet', 'increment', 'appendToStream', 'track', 'schedule', 'takeDue',
+  'set', 'replace', 'setIfAbsent', 'update', 'lease', 'claimLease', 'consume', 'addToSet', 'increment', 'appendToStream', 'track', 'schedule', 'takeDue',
 ]);
 
 /** A Cluster's answer that a key's slot is served by another node (MOVED) or moving to one (ASK): the command did not run. */

@@ -16,6 +16,7 @@ export function scopedStore(inner: Store, namespace: string): Store {
     setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(scoped(key), value, ttlSeconds),
     update: (key, value, ttlSeconds) => inner.update(scoped(key), value, ttlSeconds),
     lease: (key, ttlMs) => inner.lease(scoped(key), ttlMs),
+    claimLease: (key, claim, ttlMs) => inner.claimLease(scoped(key), claim, ttlMs),
     consume: (key, at, claim) => inner.consume(scoped(key), at, claim),
     release: (key, claim) => inner.release(scoped(key), claim),
     delete: (...keys) => inner.delete(...keys.map(scoped)),

@@ -44,6 +44,14 @@ export interface Store {
   lease(key: string, ttlMs: number): Promise<boolean>;
 
   /**
+   * Takes the lease at `key` for `ttlMs` with `claim` (a value unique to the caller) in it: true
+   * when this call took it, or an earlier try of the same claim did (its answer lost with a
+   * dropped connection), false when another holds it. On Redis a SET NX PX, and a GET only when
+   * the key is taken; a lease that lease() took holds no claim, and counts as another's.
+   */
+  claimLease(key: string, claim: string, ttlMs: number): Promise<boolean>;
+
+  /**
    * Marks the record at `key` consumed at `at` (epoch seconds), exactly once across all
    * callers and instances: of N concurrent calls, one gets 'consumed' and the rest 'already'.
    * A `claim` (a value unique to this call) is kept with the mark, so that release can undo it.

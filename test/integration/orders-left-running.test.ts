@@ -234,7 +234,7 @@ describe('Redis hangs at the first write of a Freja eID transaction', () => {
  * start, after the eID's transaction is begun and recorded.
  */
 function startMark(on: TestBroker, uid: string, eid: string): RegExp {
-  return new RegExp(`\\r\\n${on.prefix}audit:claimed:started:${uid}:${eid}\\r\\n`);
+  return new RegExp(`\\r\\n${on.prefix}audit:first:started:${uid}:${eid}\\r\\n`);
 }
 
 describe('Redis fails at the core\'s step after the eID\'s start stored its transaction', () => {

@@ -128,6 +128,23 @@ function describeStoreContract(kind: string, openStore: () => Promise<Store>): v
       expect(await store.lease('lease', 60_000)).toBe(false);
     });
 
+    test('gives a claimed lease to exactly one of ten concurrent claims; the same claim asking again is told it holds it, until it lapses', async ({ store }) => {
+      const claims = Array.from({ length: 10 }, (_, index) => `claim-${index}`);
+      const taken = await Promise.all(claims.map((claim) => store.claimLease('claimed', claim, 1000)));
+      expect(taken.filter(Boolean)).toHaveLength(1);
+      const holder = claims[taken.indexOf(true)]!;
+      // A try again of the same claim, as after an answer a dropped connection lost.
+      expect(await store.claimLease('claimed', holder, 60_000)).toBe(true);
+      expect(await store.claimLease('claimed', 'another', 60_000)).toBe(false);
+      // A lease taken without a claim is another's.
+      expect(await store.lease('unclaimed', 60_000)).toBe(true);
+      expect(await store.claimLease('unclaimed', holder, 60_000)).toBe(false);
+      await sleep(PAST_ONE_SECOND_MS);
+      expect(await store.claimLease('claimed', 'another', 60_000)).toBe(true);
+      expect(await store.claimLease('claimed', holder, 60_000)).toBe(false);
+      expect(await store.lease('claimed', 60_000)).toBe(false);
+    });
+
     test('answers each of many leases asked at once for itself, whatever their keys and lifetimes', async ({ store }) => {
       expect(await store.lease('held', 60_000)).toBe(true);
       const keys = ['held', ...Array.from({ length: 200 }, (_, index) => `free-${index}`), 'free-7', 'short'];
