@@ -71,11 +71,13 @@ describe('a CIBA request followed by an instance whose clock runs 20 s ahead', (
   let skewed: Deployment;
   const skewedPrefix = uniquePrefix('phone-instances-clock');
 
+  // Three instances: the first starts the request, the second (20 s ahead) follows it alone once
+  // the first stops, and the third, whose clock is right, answers the client's last poll.
   beforeAll(async () => {
     skewed = await startDeployment(
       skewedPrefix,
       { eids: { 'se-bankid': bankIdSection(simulator, pki) }, clients: [webClient, callCentre], ciba: { interval: 1 } },
-      2,
+      3,
       (index) => (index === 1 ? CLOCK_AHEAD : []),
     );
   }, 60_000);
@@ -84,41 +86,44 @@ describe('a CIBA request followed by an instance whose clock runs 20 s ahead', (
     await deleteKeysWithPrefix(skewedPrefix);
   });
 
-  it('is not given up before its time: the person approves in its last seconds, and the backend gets its tokens', async () => {
-    const { balancer } = skewed;
+  it('is not given up before its time: the person approves in its last seconds, the instance ahead records it, and the backend gets its tokens', async () => {
+    const { balancer, instances } = skewed;
     const backend = await client.discovery(new URL(balancer.url), callCentre.client_id, undefined, client.ClientSecretBasic(callCentre.client_secret), {
       execute: [client.allowInsecureRequests],
     });
-    // Round robin: a request that needs no state, until the request goes to the instance whose clock is right.
-    while (balancer.served.at(-1)!.backend === 0) await (await fetch(`${balancer.url}/health/live`)).body?.cancel();
+    // Only the first instance in the balancer's rotation: the request starts there.
+    balancer.markDown(1);
+    balancer.markDown(2);
     const request = await client.initiateBackchannelAuthentication(backend, {
       scope: 'openid personal_number',
       login_hint: PERSON.personalNumber,
       call_initiator: 'user',
       requested_expiry: '30',
     });
-    // The first poll goes to the instance ahead, which follows the request from then on.
-    const poll = () => fetch(`${balancer.url}/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${callCentre.client_id}:${callCentre.client_secret}`).toString('base64')}` },
-      body: new URLSearchParams({ grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: request.auth_req_id }),
-    });
-    expect(await (await poll()).json()).toMatchObject({ error: 'authorization_pending' });
-    expect(balancer.served.filter((served) => served.path === '/backchannel' || served.path === '/token').slice(-2).map(({ backend }) => backend)).toEqual([0, 1]);
+    const pollAt = async (instance: number) => {
+      const answer = await fetch(`${instances[instance]!.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${callCentre.client_id}:${callCentre.client_secret}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: request.auth_req_id }),
+      });
+      return (await answer.json()) as Record<string, unknown>;
+    };
+    // A poll at the instance ahead, which follows the request from then on; then the first stops.
+    expect(await pollAt(1)).toMatchObject({ error: 'authorization_pending' });
+    await instances[0]!.process.stop();
 
-    // Past the request's first 10 seconds, before its 30: the instance ahead takes them for 30.
+    // Past the request's first 10 seconds, before its 30: by its own clock the instance ahead is past them.
     await new Promise((resolve) => setTimeout(resolve, 12_000));
     const order = simulator.orders().find((candidate) => candidate.kind === 'phone/auth' && candidate.personalNumber === PERSON.personalNumber && candidate.status === 'pending')!;
     simulator.confirmCall(order.orderRef);
     simulator.approve(order.orderRef);
-    // Polled at the instance whose clock is right: on the one ahead, oidc-provider holds the
-    // auth_req_id expired by its host's clock, which the store's clock does not move.
-    const atRightClock = async () => {
-      while (balancer.served.at(-1)!.backend !== 1) await (await fetch(`${balancer.url}/health/live`)).body?.cancel();
-      return (await (await poll()).json()) as Record<string, unknown>;
-    };
+    // Collected by the instance ahead, the only one that follows the request, before the third is asked.
+    const collects = simulator.callCount('collect', order.orderRef);
+    await eventually(() => simulator.callCount('collect', order.orderRef) > collects, 20, 250);
+    // Polled at the third instance, whose clock is right: on the one ahead, oidc-provider holds
+    // the auth_req_id expired by its host's clock, which the store's clock does not move.
     const answer = await eventually(async () => {
-      const body = await atRightClock();
+      const body = await pollAt(2);
       return body.error === 'authorization_pending' || body.error === 'slow_down' ? undefined : body;
     }, 20, 1_100);
     expect(answer).toMatchObject({ access_token: expect.any(String), id_token: expect.any(String) });
