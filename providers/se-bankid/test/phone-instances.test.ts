@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webClient } from '../../../test/support/broker.js';
 import { CLOCK_AHEAD, startDeployment, type Deployment } from '../../../test/support/deployment.js';
+import { tokenRequest } from '../../../test/support/http.js';
 import { eventually } from '../../../test/support/ops.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../../../test/support/redis.js';
 import { createTestPki, type TestPki } from '../simulator/certificates.js';
@@ -100,14 +101,8 @@ describe('a CIBA request followed by an instance whose clock runs 20 s ahead', (
       call_initiator: 'user',
       requested_expiry: '30',
     });
-    const pollAt = async (instance: number) => {
-      const answer = await fetch(`${instances[instance]!.url}/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${callCentre.client_id}:${callCentre.client_secret}`).toString('base64')}` },
-        body: new URLSearchParams({ grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: request.auth_req_id }),
-      });
-      return (await answer.json()) as Record<string, unknown>;
-    };
+    const pollAt = async (instance: number) =>
+      (await tokenRequest(instances[instance]!.url, callCentre, { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: request.auth_req_id })).body;
     // A poll at the instance ahead, which follows the request from then on; then the first stops.
     expect(await pollAt(1)).toMatchObject({ error: 'authorization_pending' });
     await instances[0]!.process.stop();
