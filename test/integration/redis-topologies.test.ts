@@ -10,10 +10,15 @@ import { capturingLog, eventually } from '../support/ops.js';
 import { tokenRequest } from '../support/http.js';
 import { findFreePort, startRedisPassage, startRedisServer, type RedisPassage, type RedisServer } from '../support/redis.js';
 import { codeRedemption, logIn, RelyingParty } from '../support/relying-party.js';
+import { createTestPki } from '../../providers/se-bankid/simulator/certificates.js';
+import type { TestPki } from '../../providers/shared/test-pki.js';
+import { startBankIdSimulator, type BankIdSimulator } from '../../providers/se-bankid/simulator/server.js';
+import { BankIdSession, bankIdSection } from '../../providers/se-bankid/test/support.js';
 
 /** Redis as operators run it besides a single server: Sentinel, and Cluster — each started here. */
 
 const run = promisify(execFile);
+const OTHER = 'urn:nordic-eid:se:bankid:other-device';
 
 async function readiness(issuer: string): Promise<number> {
   const response = await fetch(`${issuer}/health/ready`);
@@ -265,11 +270,11 @@ async function startCluster(): Promise<RedisServer[]> {
 }
 
 /** A Cluster, and a broker on it under the key prefix `<name>:`: started before the describe's tests, ended after them. */
-function clusterBroker(name: string): { nodes: RedisServer[]; tb: TestBroker } {
+function clusterBroker(name: string, settings: () => Parameters<typeof startTestBroker>[0] = () => ({})): { nodes: RedisServer[]; tb: TestBroker } {
   const bed = {} as { nodes: RedisServer[]; tb: TestBroker };
   beforeAll(async () => {
     bed.nodes = await startCluster();
-    bed.tb = await startTestBroker({ redis: { cluster: bed.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), key_prefix: `${name}:` } }, name);
+    bed.tb = await startTestBroker({ ...settings(), redis: { cluster: bed.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), key_prefix: `${name}:` } }, name);
   });
   afterAll(async () => {
     await bed.tb?.close();
@@ -301,6 +306,55 @@ describe('Cluster of three masters', () => {
     await eventually(async () => (await readiness(bed.tb.issuer)) === 503);
     // Not now and then (one node picked at random), but every time.
     for (let i = 0; i < 5; i += 1) expect(await readiness(bed.tb.issuer)).toBe(503);
+  });
+});
+
+describe('Cluster with one master frozen past its node timeout while a BankID login waits', () => {
+  let pki: TestPki;
+  let simulator: BankIdSimulator;
+  // Before the Cluster's broker, which is configured with the simulator.
+  beforeAll(async () => {
+    pki = await createTestPki();
+    simulator = await startBankIdSimulator({ pki });
+  });
+  afterAll(() => simulator?.close());
+  const bed = clusterBroker('frozen', () => ({ eids: { 'se-bankid': bankIdSection(simulator, pki) } }));
+
+  it('polls meanwhile are answered as still waiting (from the instance\'s copy) or 503 with Retry-After, a new login gets a page in words, never 500; once the master is back the waiting login completes', async () => {
+    const session = await BankIdSession.begin({ ...bed, simulator, rp: await RelyingParty.discover(bed.tb.issuer, webClient) }, { acr_values: OTHER });
+    expect((await session.start()).status).toBe('IN_PROGRESS');
+    simulator.scanQr((await session.poll()).qrCode!.payload);
+    const another = await RelyingParty.discover(bed.tb.issuer, webClient);
+    const frozen = bed.nodes[1]!;
+    frozen.pause();
+    try {
+      // Past the node timeout (1 s) the other masters count the Cluster down and refuse every command as well.
+      await eventually(async () => (await readiness(bed.tb.issuer)) === 503);
+      // The person approves on the phone while the broker cannot write it down.
+      simulator.approve(session.orderRef());
+      const answers: Array<{ status: number; retryAfter: string | null; body: Record<string, unknown> }> = [];
+      for (let i = 0; i < 6; i += 1) {
+        const { status, headers, body } = await session.call('poll?qr=true');
+        answers.push({ status, retryAfter: headers.get('retry-after'), body });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      // Another person's login started meanwhile gets a page in words with its traceId.
+      const page = await another.browser.request(await another.authorizationUrl(), { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(503);
+      expect(page.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await page.text()).toContain(page.headers.get('traceid')!);
+      for (const answer of answers) {
+        if (answer.status === 503) expect(answer).toMatchObject({ retryAfter: expect.stringMatching(/^\d+$/), body: { error: expect.any(String), error_description: expect.any(String) } });
+        else expect(answer).toMatchObject({ status: 200, body: { status: 'IN_PROGRESS' } });
+      }
+    } finally {
+      frozen.resume();
+    }
+    await eventually(async () => (await readiness(bed.tb.issuer)) === 200);
+    const done = await session.pollUntil((state) => state.status !== 'IN_PROGRESS');
+    expect(done.status).toBe('COMPLETE');
+    const tokens = await session.bed.rp.redeem(await session.backToClient(done.redirectTo!));
+    expect(tokens.claims()).toMatchObject({ name: expect.any(String) });
   });
 });
 
