@@ -19,3 +19,13 @@ export const requestScope = providerRequests as AsyncLocalStorage<ScopedRequest>
 export function currentTraceId(): string | undefined {
   return requestScope.getStore()?.state.traceId;
 }
+
+/**
+ * A timer that keeps nothing of the request it is set in. Node gives every timer the scope it was
+ * made in, and a timer made while serving a request holds that request's Koa context (its
+ * request, response, cookies, oidc-provider's context) for as long as it waits: some 10 kB for
+ * each of 10,000 waiting pages whose stream ends at its login's expiry, minutes away.
+ */
+export function unscopedTimeout(ms: number, callback: () => void): NodeJS.Timeout {
+  return requestScope.exit(() => setTimeout(callback, ms));
+}

@@ -1,6 +1,11 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Provider from 'oidc-provider';
 import { describe, expect, it } from 'vitest';
-import { currentTraceId, requestScope } from '../../src/http/request-scope.js';
+import { currentTraceId, requestScope, unscopedTimeout, type ScopedRequest } from '../../src/http/request-scope.js';
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 describe("the request's scope", () => {
   it("is oidc-provider's own: the request the broker scopes is the one oidc-provider finds as Provider.ctx", () => {
@@ -8,5 +13,36 @@ describe("the request's scope", () => {
     const seen = requestScope.run(request, () => ({ ctx: (Provider as unknown as { ctx?: object }).ctx, traceId: currentTraceId() }));
     expect(seen.ctx).toBe(request);
     expect(seen.traceId).toBe('0123456789abcdef');
+  });
+});
+
+/**
+ * Whether a request is still held, once served, by the timer `setTimer` set while serving it
+ * (a minute away, cleared after the check).
+ */
+async function heldByTimer(setTimer: (ms: number, callback: () => void) => NodeJS.Timeout): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const served = ((): WeakRef<ScopedRequest> => {
+    const request: ScopedRequest = { state: { traceId: 'fedcba9876543210' } };
+    requestScope.run(request, () => {
+      timer = setTimer(60_000, () => undefined);
+    });
+    return new WeakRef(request);
+  })();
+  // A WeakRef keeps its target until the job that made it has ended.
+  await new Promise((resolve) => setImmediate(resolve));
+  collectGarbage();
+  const held = served.deref() !== undefined;
+  clearTimeout(timer);
+  return held;
+}
+
+describe('a timer set while serving a request', () => {
+  it('holds the request for as long as it waits when set as Node sets it', async () => {
+    expect(await heldByTimer((ms, callback) => setTimeout(callback, ms))).toBe(true);
+  });
+
+  it('holds nothing of it when unscoped (a waiting page\'s stream, ended at its login\'s expiry)', async () => {
+    expect(await heldByTimer(unscopedTimeout)).toBe(false);
   });
 });
