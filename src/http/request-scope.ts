@@ -23,7 +23,7 @@ export function currentTraceId(): string | undefined {
 /**
  * A timer that keeps nothing of the request it is set in. Node gives every timer the scope it was
  * made in, and a timer made while serving a request holds that request's Koa context (its
- * request, response, cookies, oidc-provider's context) for as long as it waits: some 10 kB for
+ * request, response, cookies, oidc-provider's context) for as long as it waits: some 8 kB for
  * each of 10,000 waiting pages whose stream ends at its login's expiry, minutes away.
  */
 export function unscopedTimeout(ms: number, callback: () => void): NodeJS.Timeout {
