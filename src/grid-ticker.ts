@@ -1,3 +1,5 @@
+import { outsideRequest } from './http/request-scope.js';
+
 /**
  * The period of the process's fine timers: BankID's schedule of QR frames and collects, and
  * load shedding's watch of the event loop. Timers on one grid fall due in the same turn of the
@@ -43,11 +45,15 @@ export class GridTicker {
     const now = Date.now();
     const wait = this.#everyMs - (now % this.#everyMs) + 1;
     const dueAt = now + wait;
-    this.#timer = setTimeout(() => {
-      // Set before the tick, which may stop the ticker.
-      this.#next();
-      this.#tick(Math.max(0, Date.now() - dueAt));
-    }, wait);
-    if (this.#unref) this.#timer.unref();
+    // Started by whichever request comes first, the ticks work for every request, and for none of them.
+    const timer = outsideRequest(() =>
+      setTimeout(() => {
+        // Set before the tick, which may stop the ticker.
+        this.#next();
+        this.#tick(Math.max(0, Date.now() - dueAt));
+      }, wait),
+    );
+    if (this.#unref) timer.unref();
+    this.#timer = timer;
   }
 }

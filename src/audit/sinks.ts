@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { whileUnavailable } from '../store/retry.js';
 import type { Store } from '../store/store.js';
 import type { AuditEvent } from './events.js';
+import { outsideRequest } from '../http/request-scope.js';
 
 /**
  * Where audit events go besides the log: a SIEM, a database, a message queue. A sink that fails
@@ -87,7 +88,7 @@ class BatchedStreamSink implements AuditSink {
     });
     this.#batch = { entries: [], appended, settle };
     // Unreferenced: a process that is ending anyway is not held open by it (shutdown flushes).
-    this.#timer = setTimeout(() => void this.flush(), STREAM_BATCH.waitMs).unref();
+    this.#timer = outsideRequest(() => setTimeout(() => void this.flush(), STREAM_BATCH.waitMs)).unref();
     return this.#batch;
   }
 }

@@ -21,11 +21,13 @@ export function currentTraceId(): string | undefined {
 }
 
 /**
- * A timer that keeps nothing of the request it is set in. Node gives every timer the scope it was
- * made in, and a timer made while serving a request holds that request's Koa context (its
- * request, response, cookies, oidc-provider's context) for as long as it waits: some 8 kB for
- * each of 10,000 waiting pages whose stream ends at its login's expiry, minutes away.
+ * Runs `work` outside any request's scope, for the timers it sets. Node gives every timer the
+ * scope it was made in, and what runs when it fires runs in that scope: a timer set while serving
+ * a request holds that request's Koa context (its request, response, cookies, oidc-provider's
+ * context) for as long as it waits — some 8 kB for each of 10,000 waiting pages whose stream ends
+ * at its login's expiry, minutes away — and work shared by many requests (a ticker, a batch) would
+ * write the traceId of whichever request started it on its log lines.
  */
-export function unscopedTimeout(ms: number, callback: () => void): NodeJS.Timeout {
-  return requestScope.exit(() => setTimeout(callback, ms));
+export function outsideRequest<T>(work: () => T): T {
+  return requestScope.exit(work);
 }

@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type { EidOutcome, EidPlugin, LoginWatcher, PollStatus } from '../eids/plugin.js';
 import { shownStatusJson } from '../eids/shown-status.js';
 import { readBody } from '../http/body.js';
-import { unscopedTimeout } from '../http/request-scope.js';
+import { outsideRequest } from '../http/request-scope.js';
 import { clientIp } from '../http/client-ip.js';
 import { HttpError, PollInProgressError } from '../http/errors.js';
 import type { EventStream } from '../http/event-stream.js';
@@ -88,7 +88,7 @@ class StreamedLogin implements LoginWatcher {
    * is answered session_expired rather than opening the stream again.
    */
   endWhenExpired(exp: number): void {
-    const timer = unscopedTimeout(exp * 1000 - Date.now() + EXPIRED_RECORD_MARGIN_MS, () => this.end());
+    const timer = outsideRequest(() => setTimeout(() => this.end(), exp * 1000 - Date.now() + EXPIRED_RECORD_MARGIN_MS));
     timer.unref();
     this.stream.onClose(() => clearTimeout(timer));
   }

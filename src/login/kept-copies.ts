@@ -1,3 +1,5 @@
+import { outsideRequest } from '../http/request-scope.js';
+
 /** Copies kept at most by default: a bound on memory however many logins come, the oldest going first. */
 const MAX_KEPT = 50_000;
 
@@ -54,7 +56,7 @@ export class KeptCopies<V> {
 
   /** One timer for all copies, while there are any; it does not keep the process alive. */
   #sweepAfter(ms: number): void {
-    this.#sweep = setTimeout(() => this.#expire(), Math.max(ms, SWEEP_AT_MOST_EVERY_MS)).unref();
+    this.#sweep = outsideRequest(() => setTimeout(() => this.#expire(), Math.max(ms, SWEEP_AT_MOST_EVERY_MS))).unref();
   }
 
   /**

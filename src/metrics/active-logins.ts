@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { storeKey } from '../store/keys.js';
+import { outsideRequest } from '../http/request-scope.js';
 
 /** The expiring set of logins in progress, counted by neb_oidc_active_interactions. */
 const ACTIVE_INTERACTIONS_KEY = storeKey('activeInteractions');
@@ -65,7 +66,7 @@ export class ActiveLogins {
   #change(uid: string, started: boolean): void {
     this.#pending.set(uid, started);
     if (this.#pending.size >= BATCH_LIMIT) void this.flush();
-    else this.#timer ??= setTimeout(() => void this.flush(), BATCH_MS).unref();
+    else this.#timer ??= outsideRequest(() => setTimeout(() => void this.flush(), BATCH_MS)).unref();
   }
 
   async #send(started: string[], ended: string[]): Promise<void> {

@@ -12,6 +12,7 @@ import {
 import type { BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { CircuitStateName } from '../metrics/metrics.js';
+import { outsideRequest } from '../http/request-scope.js';
 
 /** A call refused without being made: the circuit around the eID's upstream is open. */
 export class CircuitOpenError extends Error {
@@ -167,7 +168,7 @@ export class UpstreamCircuit {
     if (state === CircuitState.HalfOpen) return; // The trial call in flight decides; a state change follows.
     const delay = state === CircuitState.Closed ? this.#settings.probe_interval_seconds * 1000 : Math.min(OPEN_CHECK_MS, this.#settings.half_open_after_seconds * 1000);
     if (delay <= 0) return;
-    this.#timer = setTimeout(() => void this.#runProbe(), delay);
+    this.#timer = outsideRequest(() => setTimeout(() => void this.#runProbe(), delay));
     this.#timer.unref();
   }
 

@@ -6,6 +6,7 @@ import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import { storeKey } from '../store/keys.js';
+import { outsideRequest } from '../http/request-scope.js';
 
 export type LimitName = 'auth' | 'token' | 'backchannel' | 'eid_start' | 'logout' | 'registration' | 'admin';
 
@@ -196,9 +197,9 @@ export class RateLimiter {
     this.#window = window;
     clearTimeout(this.#windowEnd);
     if (!this.#closed) {
-      this.#windowEnd = setTimeout(() => {
+      this.#windowEnd = outsideRequest(() => setTimeout(() => {
         if (this.#window === window) this.#window = undefined;
-      }, window.endsAtMs - now).unref();
+      }, window.endsAtMs - now)).unref();
     }
     return window;
   }
@@ -234,7 +235,7 @@ export class RateLimiter {
 
   #flushLater(): void {
     if (this.#flushTimer || this.#closed) return;
-    this.#flushTimer = setTimeout(() => void this.flush(), this.#settings.flush_ms).unref();
+    this.#flushTimer = outsideRequest(() => setTimeout(() => void this.flush(), this.#settings.flush_ms)).unref();
   }
 
   async #send(): Promise<void> {

@@ -368,9 +368,13 @@ async function unclearFocusRings(tab: Page): Promise<string[]> {
   return unclear;
 }
 
-/** The simulated app's page, in `app`, once it shows the button of `action` (its own script finds a login that starts). */
+/**
+ * The simulated app's page, in `app`, once it shows the button of `action` (its own script finds a
+ * login that starts, looking every two seconds). A CI run with the other files side by side took
+ * 13.7 s for what takes 2 s alone: the wait allows for a loaded machine, within the test's minute.
+ */
 async function appShows(app: Page, action: string) {
-  await app.waitForSelector(`form[action="${action}"] button`, { timeout: 10_000 });
+  await app.waitForSelector(`form[action="${action}"] button`, { timeout: 25_000 });
 }
 
 /**

@@ -2,7 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import Provider from 'oidc-provider';
 import { describe, expect, it } from 'vitest';
-import { currentTraceId, requestScope, unscopedTimeout, type ScopedRequest } from '../../src/http/request-scope.js';
+import { GridTicker } from '../../src/grid-ticker.js';
+import { currentTraceId, outsideRequest, requestScope, type ScopedRequest } from '../../src/http/request-scope.js';
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -43,6 +44,22 @@ describe('a timer set while serving a request', () => {
   });
 
   it('holds nothing of it when unscoped (a waiting page\'s stream, ended at its login\'s expiry)', async () => {
-    expect(await heldByTimer(unscopedTimeout)).toBe(false);
+    expect(await heldByTimer((ms, callback) => outsideRequest(() => setTimeout(callback, ms)))).toBe(false);
+  });
+});
+
+describe('a ticker started while serving a request', () => {
+  it("ticks outside it: the work of its ticks, for every login, logs no request's traceId", async () => {
+    const seen: Array<string | undefined> = [];
+    let ticked!: () => void;
+    const ticks = new Promise<void>((resolve) => (ticked = resolve));
+    const ticker = new GridTicker(10, () => {
+      seen.push(currentTraceId());
+      if (seen.length === 3) ticked();
+    });
+    requestScope.run({ state: { traceId: '00112233aabbccdd' } }, () => ticker.start());
+    await ticks;
+    ticker.stop();
+    expect(seen).toEqual([undefined, undefined, undefined]);
   });
 });
