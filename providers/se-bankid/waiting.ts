@@ -1,4 +1,4 @@
-import { GRID_MS, GridTicker, HttpError, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
+import { GRID_MS, GridTicker, HttpError, traceScope, type Logger, type LoginRequest, type LoginWatcher, type TraceScope } from '../../src/eids/sdk.js';
 import { ChangeSubscription } from '../shared/change-subscription.js';
 import { CollectBatches } from './collect-batches.js';
 import { showsQrCode, type BankIdLogin } from './flow.js';
@@ -116,6 +116,8 @@ class WaitingOrder {
   missed = false;
   /** Reads of the order from the store under way: a read begun later must follow their answers. */
   reads = 0;
+  /** The traceId of the page that brought the order here: its collects, run by the shared ticker, log under it. */
+  readonly underItsTrace: TraceScope = traceScope();
 
   constructor(
     readonly uid: string,
@@ -296,7 +298,7 @@ export class WaitingOrders {
    * ends leaves its place to a later tick's batch rather than to one lease of its own.
    */
   #startQueuedCollects(now: number): void {
-    for (const waiting of this.#collectsQueued.take(now, MAX_COLLECTS_IN_FLIGHT - this.#collectsInFlight)) void this.#collect(waiting);
+    for (const waiting of this.#collectsQueued.take(now, MAX_COLLECTS_IN_FLIGHT - this.#collectsInFlight)) void waiting.underItsTrace(() => this.#collect(waiting));
   }
 
   #sendFrame(waiting: WaitingOrder, now: number, watchers: Iterable<LoginWatcher>): void {

@@ -1,4 +1,4 @@
-import { HttpError, outsideRequest, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
+import { HttpError, traceScope, type Logger, type LoginRequest, type LoginWatcher } from '../../src/eids/sdk.js';
 import { ChangeSubscription } from '../shared/change-subscription.js';
 import type { LoginRecords } from '../shared/login-records.js';
 import { appLink, showsQrCode, type FrejaLogin } from './flow.js';
@@ -74,7 +74,7 @@ export class FrejaWaiting {
   }
 
   #add(uid: string, record: TransactionRecord): Watched {
-    const watched: Watched = { uid, record, watchers: new Map(), fetching: false, missed: false, timer: outsideRequest(() => setInterval(() => void this.#fetch(watched), this.#deps.pollFrequencyMs)) };
+    const watched: Watched = { uid, record, watchers: new Map(), fetching: false, missed: false, timer: traceScope()(() => setInterval(() => void this.#fetch(watched), this.#deps.pollFrequencyMs)) };
     this.#watched.set(uid, watched);
     return watched;
   }

@@ -67,7 +67,7 @@ export { isBlank, isShowable, UNSHOWABLE_TEXT } from '../http/shown-text.js';
 
 // Timers on the wall clock's grid, shared with the core's own, so that they wake the process together.
 export { GRID_MS, GridTicker } from '../grid-ticker.js';
-export { outsideRequest } from '../http/request-scope.js';
+export { outsideRequest, traceScope, type TraceScope } from '../http/request-scope.js';
 
 // Where the installation's files are (a plugin's certificates and pages, beside its code).
 export { projectRoot } from '../paths.js';

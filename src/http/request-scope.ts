@@ -31,3 +31,17 @@ export function currentTraceId(): string | undefined {
 export function outsideRequest<T>(work: () => T): T {
   return requestScope.exit(work);
 }
+
+/** Runs work in a scope chosen earlier (traceScope). */
+export type TraceScope = <T>(work: () => T) => T;
+
+/**
+ * The current request's traceId alone, as a scope to run later work in: what a request sets going
+ * for its own login (its CIBA request's give-up, a watched login's polls and collects) logs under
+ * the reference its person or client was given, without holding the request itself.
+ */
+export function traceScope(): TraceScope {
+  const traceId = currentTraceId();
+  const scope = traceId ? { state: { traceId } } : undefined;
+  return (work) => (scope ? requestScope.run(scope, work) : outsideRequest(work));
+}

@@ -17,7 +17,7 @@ import type { Subjects } from './subject.js';
 import { storeKey } from '../store/keys.js';
 import { PromptsPerPerson } from './prompts-per-person.js';
 import { CIBA_GRANT_TYPE } from './grant-types.js';
-import { outsideRequest } from '../http/request-scope.js';
+import { traceScope } from '../http/request-scope.js';
 
 /** The JSON answer of one of oidc-provider's endpoints, to amend; undefined when it has none (or answered with a page). */
 function answerOf(ctx: KoaContextWithOIDC): Record<string, unknown> | undefined {
@@ -382,7 +382,7 @@ export class Backchannel {
     const { request } = stored;
     if (this.#following.has(request.id)) return;
     let stop: (() => void) | undefined;
-    const giveUp = outsideRequest(() => setTimeout(() => void this.#expired(plugin, stored), Math.max(0, request.expiresAt - this.#deps.store.now())));
+    const giveUp = traceScope()(() => setTimeout(() => void this.#expired(plugin, stored), Math.max(0, request.expiresAt - this.#deps.store.now())));
     giveUp.unref();
     // Until `follow` resolves, the entry keeps a second poll here from following twice.
     this.#following.set(request.id, () => {

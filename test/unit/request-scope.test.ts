@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import Provider from 'oidc-provider';
 import { describe, expect, it } from 'vitest';
 import { GridTicker } from '../../src/grid-ticker.js';
-import { currentTraceId, outsideRequest, requestScope, type ScopedRequest } from '../../src/http/request-scope.js';
+import { currentTraceId, outsideRequest, requestScope, traceScope, type ScopedRequest } from '../../src/http/request-scope.js';
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -45,6 +45,14 @@ describe('a timer set while serving a request', () => {
 
   it('holds nothing of it when unscoped (a waiting page\'s stream, ended at its login\'s expiry)', async () => {
     expect(await heldByTimer((ms, callback) => outsideRequest(() => setTimeout(callback, ms)))).toBe(false);
+  });
+
+  it('holds nothing of it but its traceId when set for its own login (traceScope): what it runs logs under that traceId', async () => {
+    expect(await heldByTimer((ms, callback) => traceScope()(() => setTimeout(callback, ms)))).toBe(false);
+    const seen = await new Promise<string | undefined>((resolve) => {
+      requestScope.run({ state: { traceId: '0f0f0f0f0f0f0f0f' } }, () => traceScope()(() => setTimeout(() => resolve(currentTraceId()), 1)));
+    });
+    expect(seen).toBe('0f0f0f0f0f0f0f0f');
   });
 });
 
