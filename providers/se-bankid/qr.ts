@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { withJson } from '../../src/eids/sdk.js';
+import { outsideRequest, withJson } from '../../src/eids/sdk.js';
 import { qrSvg } from '../shared/qr-svg.js';
 import type { OrderRecord } from './orders.js';
 
@@ -29,20 +29,19 @@ export interface QrCode {
  * is kept for one to two seconds, in two generations that take turns: memory follows the orders
  * polled in the last two seconds, not every order ever polled (an SVG is about 3 KB; 10,000
  * waiting logins on the event stream, which never ask for one, held 30 MB of them when kept
- * until displaced).
+ * until displaced). When no code is asked for, both generations go two seconds after the last
+ * turn: the codes of a burst of starts followed by pages on the event stream (about 1,000 of
+ * them, 2.7 MB, when 10,000 logins began) are not kept until the next start.
  */
 export class QrCodes {
   #current = new Map<string, { seconds: number; code: QrCode }>();
   #previous = new Map<string, { seconds: number; code: QrCode }>();
   #turnAt = 0;
+  #forgetting: NodeJS.Timeout | undefined;
 
   /** The order's code at `now` (epoch ms). */
   of(order: Pick<OrderRecord, 'orderRef' | 'orderedAt' | 'qrStartToken' | 'qrStartSecret'>, now: number): QrCode {
-    if (now >= this.#turnAt) {
-      this.#previous = this.#current;
-      this.#current = new Map();
-      this.#turnAt = now + CODE_GENERATION_MS;
-    }
+    if (now >= this.#turnAt) this.#turn(now);
     const seconds = Math.max(0, Math.floor((now - order.orderedAt) / 1000));
     const kept = this.#current.get(order.orderRef) ?? this.#previous.get(order.orderRef);
     if (kept?.seconds === seconds) return kept.code;
@@ -52,5 +51,20 @@ export class QrCodes {
     const code = withJson({ payload, svg }, ['{"payload":', JSON.stringify(payload), ',"svg":"', svg, '"}']);
     this.#current.set(order.orderRef, { seconds, code });
     return code;
+  }
+
+  #turn(now: number): void {
+    this.#previous = this.#current;
+    this.#current = new Map();
+    this.#turnAt = now + CODE_GENERATION_MS;
+    clearTimeout(this.#forgetting);
+    // Outside the request that asked: the timer would otherwise keep it until it fires.
+    this.#forgetting = outsideRequest(() => setTimeout(() => this.#forget(), 2 * CODE_GENERATION_MS).unref());
+  }
+
+  #forget(): void {
+    this.#previous = new Map();
+    this.#current = new Map();
+    this.#turnAt = 0;
   }
 }

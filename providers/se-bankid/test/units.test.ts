@@ -53,6 +53,23 @@ describe('the animated QR code', () => {
     // A poll a little before the order's time (another instance's clock) gets second 0.
     expect(codes.of({ ...order, orderRef: 'order-3' }, orderedAt - 300).payload).toBe(qrPayload(token, secret, 0));
   });
+
+  it('are let go two seconds after the last code was asked for, when no page asks for another', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const codes = new QrCodes();
+      const order = { orderRef: 'order-1', orderedAt: 1_000_000, qrStartToken: token, qrStartSecret: secret };
+      const first = codes.of(order, 1_002_100);
+      vi.advanceTimersByTime(1_900);
+      expect(codes.of(order, 1_002_100)).toBe(first);
+      vi.advanceTimersByTime(100);
+      const again = codes.of(order, 1_002_100);
+      expect(again).not.toBe(first);
+      expect(again).toEqual(first);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe('the tick of the waiting orders', () => {
