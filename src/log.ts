@@ -27,7 +27,10 @@ function hasAnyOf(value: Fields, names: readonly string[]): boolean {
 /** A copy of `value` with `names` censored, keeping its prototype and hidden fields (an Error stays one); `value` itself when none is there. */
 function censored<T extends Fields>(value: T, names: readonly string[]): T {
   if (!hasAnyOf(value, names)) return value;
-  const copy = Object.defineProperties(Object.create(Object.getPrototypeOf(value) as object | null), Object.getOwnPropertyDescriptors(value)) as Fields;
+  const descriptors: Record<string, PropertyDescriptor> = Object.getOwnPropertyDescriptors(value);
+  // Since Node 22 an error's stack is an accessor that answers for that error alone: its copy takes the text.
+  if (descriptors.stack?.get) descriptors.stack = { value: value.stack, writable: true, configurable: true, enumerable: descriptors.stack.enumerable ?? false };
+  const copy = Object.defineProperties(Object.create(Object.getPrototypeOf(value) as object | null), descriptors) as Fields;
   for (const name of names) if (Object.hasOwn(copy, name)) copy[name] = CENSOR;
   return copy as T;
 }
