@@ -28,7 +28,7 @@ function hasAnyOf(value: Fields, names: readonly string[]): boolean {
 function censored<T extends Fields>(value: T, names: readonly string[]): T {
   if (!hasAnyOf(value, names)) return value;
   const descriptors: Record<string, PropertyDescriptor> = Object.getOwnPropertyDescriptors(value);
-  // Newer V8 (Node 24's) gives an error its stack as an accessor that answers for that error alone: its copy takes the text.
+  // Node 22 and later's V8 gives an error its stack as an accessor that answers for that error alone: its copy takes the text.
   if (descriptors.stack?.get) descriptors.stack = { value: value.stack, writable: true, configurable: true, enumerable: descriptors.stack.enumerable ?? false };
   const copy = Object.defineProperties(Object.create(Object.getPrototypeOf(value) as object | null), descriptors) as Fields;
   for (const name of names) if (Object.hasOwn(copy, name)) copy[name] = CENSOR;

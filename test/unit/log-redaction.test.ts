@@ -54,4 +54,13 @@ describe('log lines', () => {
     expect((lines[0]!.err as { stack: string }).stack).toContain('it failed');
     expect(lines[1]).toMatchObject({ audit: true, path: '/token', status: 200, msg: 'request' });
   });
+
+  it("keep an error's stack when V8 gives it as an accessor that answers for that error alone (Node 22 and later), on any Node", () => {
+    const { log, lines } = capture();
+    const err = Object.assign(new Error('it failed'), { password: 'pw' });
+    const stack = err.stack;
+    Object.defineProperty(err, 'stack', { get: function (this: Error) { return this === err ? stack : undefined; }, configurable: true, enumerable: false });
+    log.warn({ err }, 'failed');
+    expect(lines[0]).toMatchObject({ err: { message: 'it failed', password: '[redacted]', stack } });
+  });
 });
